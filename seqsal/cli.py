@@ -1,0 +1,115 @@
+"""The ``seqsal`` command line: thin click commands over the notebook API.
+
+Errors in the user's input print one line, ``seqsal: error: ...``, and exit
+with code 2. Logs and progress go to stderr; data goes to files.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+import click
+
+from . import __version__
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO, format="seqsal: %(message)s", stream=sys.stderr, force=True
+    )
+
+
+def handle_errors(function):
+    """Turn :class:`seqsal.errors.InputError` (and interrupts) into one line and an exit code."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from .errors import InputError
+
+        try:
+            return function(*args, **kwargs)
+        except InputError as error:
+            click.echo(f"seqsal: error: {error}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("seqsal: interrupted; rerun with --resume to continue", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="seqsal")
+def main() -> None:
+    """Explain DNA sequence models: per-base attributions, candidate regulatory elements, motif logos.
+
+    Start with `seqsal attribute genome.fa regions.bed --model model.safetensors -o out/`.
+    """
+
+
+@main.command()
+@click.argument("genome", type=click.Path(dir_okay=False))
+@click.argument("regions", type=click.Path(dir_okay=False))
+@click.option("--model", "-m", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="Model file: seqsal .safetensors, TorchScript, torch.export (.pt2), or a state_dict "
+                   "(with --architecture and --model-config).")
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--method", default="grad_x_input", show_default=True,
+              help="Attribution method: saliency, grad_x_input (and every method `seqsal methods` lists).")
+@click.option("--target", default=None,
+              help="What to explain: a task index or name ('2', 'enhancer'), or 'output=1,task=0,reduce=bpnet' "
+                   "for tuple/profile outputs. Default: the logit of task 0.")
+@click.option("--width", type=int, default=None,
+              help="Re-centre every region on its narrowPeak summit (else midpoint) and resize it to this width.")
+@click.option("--window", type=int, default=None,
+              help="Model input length, when the model file does not declare one. Default: each region whole.")
+@click.option("--stride", type=int, default=None, help="Step between windows tiling long regions [window/2].")
+@click.option("--stitch", type=click.Choice(["mean", "centre"]), default="mean", show_default=True,
+              help="Combine overlapping windows by their mean, or take each base from its most central window.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Windows per forward/backward pass.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cuda, cuda:1, mps, cpu.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+              help="Autocast precision of the model's forward pass.")
+@click.option("--rc/--no-rc", default=False, show_default=True,
+              help="Average with the reverse complement's attribution (for unstranded models).")
+@click.option("--correct/--no-correct", default=True, show_default=True,
+              help="Gradient correction: subtract each position's mean over A/C/G/T.")
+@click.option("--n-value", type=click.Choice(["0", "0.25"]), default="0", show_default=True,
+              help="Encoding of N and other IUPAC codes.")
+@click.option("--architecture", default=None, help="Built-in architecture (basset, bpnet) for a state_dict file.")
+@click.option("--model-config", default=None, type=click.Path(dir_okay=False),
+              help="JSON/YAML config of --architecture.")
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
+              help="When the model returns NaN/Inf for a region: stop, or write zeros and flag it.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes).")
+@click.option("--resume", is_flag=True, help="Finish an interrupted run in this folder.")
+@click.option("--force", is_flag=True, help="Overwrite a run already in this folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
+@handle_errors
+def attribute(genome, regions, model_path, out_dir, method, target, width, window, stride, stitch, batch_size,
+              device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume, force,
+              quiet):
+    """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
+
+    Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
+    """
+    _setup_logging(quiet)
+    from .pipeline import AttributeOptions, run_attribute
+
+    options = AttributeOptions(
+        method=method, target=target, width=width, window=window, stride=stride, batch_size=batch_size,
+        device=None if device == "auto" else device, precision=precision, rc=rc, correct=correct,
+        stitch=stitch, n_value=float(n_value), seed=seed, on_error=on_error,
+    )
+    record = run_attribute(
+        genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
+        resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
+    )
+    logging.getLogger("seqsal").info(
+        "%d regions attributed in %.1f s -> %s", record["n_regions"], record["timing_seconds"]["total"], out_dir
+    )
+
+
+if __name__ == "__main__":
+    main()

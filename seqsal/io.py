@@ -1,0 +1,195 @@
+"""Writers at the output end: atomic files, streamed ``.npy``/``.npz`` arrays, bigWig, TSV.
+
+Nothing is ever written under its final name until it is complete: every
+writer writes ``<name>.tmp-<pid>`` and renames it (``os.replace``) at the end.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = str(path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def write_table_atomic(path: str | os.PathLike, frame: pd.DataFrame, header: bool = True) -> None:
+    """Write a tab-separated table (no index) atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, header=header)
+
+
+class NpyStream:
+    """A fixed-shape ``.npy`` file written row by row, never held in memory.
+
+    Parameters
+    ----------
+    path
+        File to write (created with its header, or opened for resuming).
+    shape
+        Full array shape; row ``i`` is ``array[i]``.
+    resume
+        Open an existing file (same shape) instead of creating it.
+    """
+
+    def __init__(self, path: str, shape: tuple[int, ...], dtype=np.float32, resume: bool = False):
+        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
+        self.row_bytes = int(np.prod(shape[1:])) * self.dtype.itemsize
+        if resume and os.path.exists(path):
+            self.handle = open(path, "r+b")
+            np.lib.format.read_magic(self.handle)
+            np.lib.format.read_array_header_1_0(self.handle)
+            self.offset = self.handle.tell()
+        else:
+            self.handle = open(path, "w+b")
+            np.lib.format.write_array_header_1_0(
+                self.handle, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                              "shape": self.shape}
+            )
+            self.offset = self.handle.tell()
+            self.handle.truncate(self.offset + self.row_bytes * self.shape[0])
+
+    def write_row(self, index: int, row: np.ndarray) -> None:
+        row = np.ascontiguousarray(row, dtype=self.dtype)
+        if row.shape != self.shape[1:]:
+            padded = np.zeros(self.shape[1:], dtype=self.dtype)
+            padded[tuple(slice(0, n) for n in row.shape)] = row
+            row = padded
+        self.handle.seek(self.offset + index * self.row_bytes)
+        self.handle.write(row.tobytes())
+
+    def read_row(self, index: int) -> np.ndarray:
+        self.handle.seek(self.offset + index * self.row_bytes)
+        data = self.handle.read(self.row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(self.shape[1:])
+
+    def flush(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def assemble_npz(path: str | os.PathLike, members: dict[str, str | np.ndarray]) -> None:
+    """Write an uncompressed ``.npz`` whose members are streamed from ``.npy`` files (or small arrays).
+
+    ``np.load(path)[key]`` gives each member back. Large members are copied in
+    blocks, never loaded whole.
+    """
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for key, source in members.items():
+                with archive.open(f"{key}.npy", "w", force_zip64=True) as destination:
+                    if isinstance(source, np.ndarray):
+                        np.lib.format.write_array(destination, source)
+                    else:
+                        with open(source, "rb") as handle:
+                            shutil.copyfileobj(handle, destination, 1 << 22)
+
+
+def read_npz_row(npz_path: str | os.PathLike, key: str, index: int) -> np.ndarray:
+    """Read row ``index`` of member ``key`` of an uncompressed ``.npz`` without loading the rest."""
+    with zipfile.ZipFile(npz_path) as archive, archive.open(f"{key}.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        shape, fortran, dtype = np.lib.format._read_array_header(handle, version)
+        row_items = int(np.prod(shape[1:]))
+        handle.seek(handle.tell() + index * row_items * dtype.itemsize)
+        data = handle.read(row_items * dtype.itemsize)
+        return np.frombuffer(data, dtype=dtype).reshape(shape[1:])
+
+
+def merged_coverage(
+    intervals: pd.DataFrame, load_track: Callable[[int], np.ndarray], chrom_sizes: dict[str, int]
+) -> Iterator[tuple[str, int, np.ndarray]]:
+    """Merge per-region tracks into non-overlapping genome blocks (mean where regions overlap).
+
+    Parameters
+    ----------
+    intervals
+        Columns ``chrom``, ``start``, ``end`` (0-based half-open; may run past
+        the chromosome) and ``index`` (what ``load_track`` takes).
+    load_track
+        ``index -> (end - start,)`` values on the + strand.
+    chrom_sizes
+        Chromosome lengths; chromosomes are visited in this order.
+
+    Yields
+    ------
+    chrom, start, values
+        Sorted, non-overlapping blocks clipped to the chromosome; memory is
+        bounded by the longest chain of overlapping regions.
+    """
+    order = {name: rank for rank, name in enumerate(chrom_sizes)}
+    frame = intervals.assign(rank=intervals["chrom"].map(order)).sort_values(["rank", "start", "end"], kind="stable")
+    block_chrom, block_start, block_end = None, 0, 0
+    total = count = None
+
+    def flush():
+        covered = count > 0
+        values = np.where(covered, total / np.maximum(count, 1), 0.0).astype(np.float32)
+        lo, hi = max(block_start, 0), min(block_end, chrom_sizes[block_chrom])
+        return block_chrom, lo, values[lo - block_start:hi - block_start]
+
+    for row in frame.itertuples():
+        if block_chrom is not None and (row.chrom != block_chrom or row.start >= block_end):
+            yield flush()
+            block_chrom = None
+        if block_chrom is None:
+            block_chrom, block_start, block_end = row.chrom, row.start, row.end
+            total = np.zeros(block_end - block_start, dtype=np.float64)
+            count = np.zeros(block_end - block_start, dtype=np.int32)
+        if row.end > block_end:
+            extra = row.end - block_end
+            total = np.concatenate([total, np.zeros(extra)])
+            count = np.concatenate([count, np.zeros(extra, dtype=np.int32)])
+            block_end = row.end
+        track = load_track(row.index)
+        total[row.start - block_start:row.end - block_start] += track
+        count[row.start - block_start:row.end - block_start] += 1
+    if block_chrom is not None:
+        yield flush()
+
+
+def write_bigwig(path: str | os.PathLike, chrom_sizes: dict[str, int], blocks: Iterable[tuple[str, int, np.ndarray]]) -> None:
+    """Write sorted, non-overlapping ``(chrom, start, values)`` blocks as a bigWig (1-bp resolution).
+
+    The header lists every chromosome of ``chrom_sizes`` in its order (the
+    FASTA index order), so the file lines up with the genome in IGV.
+    """
+    import pyBigWig
+
+    with atomic_path(path) as tmp:
+        handle = pyBigWig.open(tmp, "w")
+        try:
+            handle.addHeader([(name, int(size)) for name, size in chrom_sizes.items()], maxZooms=10)
+            for chrom, start, values in blocks:
+                if len(values):
+                    handle.addEntries(chrom, int(start), values=np.asarray(values, dtype=np.float64), span=1, step=1)
+        finally:
+            handle.close()

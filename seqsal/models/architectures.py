@@ -1,0 +1,151 @@
+"""Built-in CNN architectures for one-hot DNA ``(N, 4, L)``.
+
+* :class:`BassetCNN` — Basset/DeepSTARR-style: convolution blocks with batch
+  norm, ReLU and max-pooling, then dense layers; a fixed input length; output
+  ``(N, T)`` logits, one per task.
+* :class:`BPNet` — BPNet-style dilated residual CNN with a profile head
+  ``(N, T, L_out)`` (logits over positions) and a counts head ``(N, T)`` (log
+  total counts); any input length, ``L_out = L - 2 * trimming``.
+
+Every architecture keeps its constructor arguments in ``self.config`` (a plain
+JSON-able dict), so that a saved file can rebuild it with no user code.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class BassetCNN(nn.Module):
+    """Basset/DeepSTARR-style CNN.
+
+    Parameters
+    ----------
+    input_length
+        Bases per input window ``L``.
+    n_tasks
+        Number of outputs ``T``.
+    channels, kernel_sizes, pool_sizes
+        One entry per convolution block.
+    hidden
+        Width of the dense layer.
+    dropout
+        Dropout after the dense layer (inactive in eval mode).
+    task_names
+        Optional names of the ``T`` tasks.
+
+    Input ``(N, 4, L)`` float; output ``(N, T)`` logits.
+    """
+
+    def __init__(
+        self,
+        input_length: int = 500,
+        n_tasks: int = 1,
+        channels: tuple[int, ...] | list[int] = (64, 64, 64),
+        kernel_sizes: tuple[int, ...] | list[int] = (15, 7, 5),
+        pool_sizes: tuple[int, ...] | list[int] = (4, 4, 4),
+        hidden: int = 64,
+        dropout: float = 0.1,
+        task_names: list[str] | None = None,
+    ):
+        super().__init__()
+        self.config = dict(
+            input_length=input_length, n_tasks=n_tasks, channels=list(channels),
+            kernel_sizes=list(kernel_sizes), pool_sizes=list(pool_sizes), hidden=hidden,
+            dropout=dropout, task_names=list(task_names) if task_names else None,
+        )
+        self.input_length = input_length
+        self.task_names = self.config["task_names"]
+        blocks, in_channels, length = [], 4, input_length
+        for out_channels, kernel, pool in zip(channels, kernel_sizes, pool_sizes):
+            blocks += [
+                nn.Conv1d(in_channels, out_channels, kernel, padding=kernel // 2),
+                nn.BatchNorm1d(out_channels),
+                nn.ReLU(),
+                nn.MaxPool1d(pool),
+            ]
+            in_channels = out_channels
+            length = (length + 2 * (kernel // 2) - kernel + 1) // pool
+        if length < 1:
+            raise ValueError(f"input_length {input_length} is too short for the pooling of this architecture")
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(in_channels * length, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, n_tasks),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class BPNet(nn.Module):
+    """BPNet-style dilated residual CNN with profile and counts heads.
+
+    Parameters
+    ----------
+    n_filters
+        Channels of every convolution.
+    n_layers
+        Dilated residual layers; layer ``i`` has dilation ``2 ** (i + 1)``.
+    n_tasks
+        Output tracks ``T``.
+    first_kernel, profile_kernel
+        Kernel widths of the first convolution and of the profile head.
+    trimming
+        Bases dropped from each end of the profile output (BPNet uses 557 for
+        an input of 2114 and an output of 1000).
+    task_names
+        Optional names of the ``T`` tasks.
+
+    Input ``(N, 4, L)``; output ``(profile (N, T, L - 2 * trimming), counts (N, T))``.
+    """
+
+    def __init__(
+        self,
+        n_filters: int = 64,
+        n_layers: int = 8,
+        n_tasks: int = 1,
+        first_kernel: int = 21,
+        profile_kernel: int = 75,
+        trimming: int = 0,
+        task_names: list[str] | None = None,
+    ):
+        super().__init__()
+        self.config = dict(
+            n_filters=n_filters, n_layers=n_layers, n_tasks=n_tasks, first_kernel=first_kernel,
+            profile_kernel=profile_kernel, trimming=trimming,
+            task_names=list(task_names) if task_names else None,
+        )
+        self.input_length = None
+        self.task_names = self.config["task_names"]
+        self.trimming = trimming
+        self.first = nn.Conv1d(4, n_filters, first_kernel, padding=first_kernel // 2)
+        self.dilated = nn.ModuleList(
+            nn.Conv1d(n_filters, n_filters, 3, padding=2 ** (i + 1), dilation=2 ** (i + 1))
+            for i in range(n_layers)
+        )
+        self.profile_head = nn.Conv1d(n_filters, n_tasks, profile_kernel, padding=profile_kernel // 2)
+        self.counts_head = nn.Linear(n_filters, n_tasks)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = torch.relu(self.first(x))
+        for conv in self.dilated:
+            h = h + torch.relu(conv(h))
+        end = h.shape[-1] - self.trimming
+        profile = self.profile_head(h)[:, :, self.trimming:end]
+        counts = self.counts_head(h[:, :, self.trimming:end].mean(dim=-1))
+        return profile, counts
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {"basset": BassetCNN, "bpnet": BPNet}
+
+
+def build_model(architecture: str, config: dict | None = None) -> nn.Module:
+    """Instantiate a built-in architecture by name (``basset`` or ``bpnet``) from its config dict."""
+    if architecture not in ARCHITECTURES:
+        from ..errors import InputError
+
+        raise InputError(
+            f"unknown architecture {architecture!r}; built-in architectures are {sorted(ARCHITECTURES)}"
+        )
+    return ARCHITECTURES[architecture](**(config or {}))

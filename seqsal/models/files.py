@@ -1,0 +1,271 @@
+"""Loading and saving models without ever unpickling arbitrary objects.
+
+Accepted model files
+--------------------
+* **seqsal safetensors** (``.safetensors``) written by :func:`save_model`: the
+  weights plus metadata naming the built-in architecture, its config and input
+  length. Loads with no user code.
+* **TorchScript** archives (``torch.jit.save``). The input length is read from
+  an extra file ``seqsal.json`` when present (``save_model(..., format="torchscript")``
+  writes it), else it comes from ``--window`` or the region width.
+* **torch.export** archives (``.pt2``, ``torch.export.save``); a static input
+  length in the exported program is taken as the model's window.
+* **A state_dict** — safetensors without seqsal metadata, or a ``torch.save``
+  file read with ``torch.load(weights_only=True)`` — plus an architecture name
+  and its config (JSON/YAML file or dict).
+
+A ``torch.save`` file that holds anything but tensors (a pickled ``nn.Module``,
+or any other object) is refused: unpickling can run code hidden in the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from .architectures import ARCHITECTURES, build_model
+
+_METADATA_KEY = "seqsal"
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for attribution.
+
+    Attributes
+    ----------
+    module
+        The ``nn.Module`` (or scripted / exported module) in eval mode.
+    input_length
+        Bases per input window when the file declares one, else ``None``.
+    task_names
+        Names of the output tasks when known.
+    source
+        ``"seqsal"``, ``"torchscript"``, ``"export"`` or ``"state_dict"``.
+    sha256
+        Hash of the model file (hex), recorded in ``run.json``.
+    description
+        Architecture name and config when known (for ``run.json``).
+    """
+
+    module: nn.Module
+    input_length: int | None
+    task_names: list[str] | None
+    source: str
+    sha256: str = ""
+    description: dict = field(default_factory=dict)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_config(config: dict | str | os.PathLike | None) -> dict | None:
+    if config is None or isinstance(config, dict):
+        return config
+    text = Path(config).read_text()
+    try:
+        if str(config).endswith((".yaml", ".yml")):
+            import yaml
+
+            return yaml.safe_load(text) or {}
+        return json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
+        raise InputError(f"cannot parse architecture config ({exc}); give a JSON or YAML mapping", str(config)) from None
+
+
+def save_model(model: nn.Module, path: str | os.PathLike, format: str = "safetensors") -> None:
+    """Save a built-in model as a self-describing file.
+
+    Parameters
+    ----------
+    model
+        An instance of a built-in architecture (it carries ``config``).
+    path
+        Output file. Written under a temporary name, then renamed.
+    format
+        ``"safetensors"`` (weights + architecture metadata) or ``"torchscript"``
+        (a traced module plus a ``seqsal.json`` extra file with the input length).
+    """
+    from ..io import atomic_path
+
+    name = next((key for key, cls in ARCHITECTURES.items() if type(model) is cls), None)
+    meta = {"architecture": name, "config": getattr(model, "config", None),
+            "input_length": getattr(model, "input_length", None),
+            "task_names": getattr(model, "task_names", None)}
+    with atomic_path(path) as tmp:
+        if format == "safetensors":
+            if name is None:
+                raise InputError("save_model(format='safetensors') needs a built-in architecture; use torchscript")
+            from safetensors.torch import save_file
+
+            state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
+            save_file(state, tmp, metadata={_METADATA_KEY: json.dumps(meta)})
+        elif format == "torchscript":
+            length = meta["input_length"] or 1000
+            was_training = model.training
+            model.eval()
+            traced = torch.jit.trace(model, torch.zeros(1, 4, length))
+            model.train(was_training)
+            torch.jit.save(traced, tmp, _extra_files={"seqsal.json": json.dumps(meta)})
+        else:
+            raise InputError(f"unknown model format {format!r}; use 'safetensors' or 'torchscript'")
+
+
+def _zip_kind(path: str) -> str | None:
+    if not zipfile.is_zipfile(path):
+        return None
+    try:
+        names = zipfile.ZipFile(path).namelist()
+    except zipfile.BadZipFile:
+        return "broken"
+    if any(name.endswith("/archive_format") or name == "archive_format" for name in names):
+        return "export"
+    if any("/code/" in name for name in names) or any(name.endswith("constants.pkl") for name in names):
+        return "torchscript"
+    if any(name.endswith("data.pkl") for name in names):
+        return "torch_save"
+    return "unknown_zip"
+
+
+def _from_state_dict(state: dict, architecture: str | None, config: dict | None, path: str) -> nn.Module:
+    if architecture is None:
+        raise InputError(
+            "this file holds only weights (a state_dict); also pass --architecture "
+            f"({'/'.join(sorted(ARCHITECTURES))}) and --model-config config.json",
+            path,
+        )
+    model = build_model(architecture, config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0:3]
+        raise InputError(
+            f"weights do not fit architecture {architecture!r} with this config: {' '.join(first)}", path
+        ) from None
+    return model
+
+
+def load_model(
+    path: str | os.PathLike,
+    architecture: str | None = None,
+    config: dict | str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> LoadedModel:
+    """Load a model file safely (see the module docstring for the formats).
+
+    Parameters
+    ----------
+    path
+        Model file.
+    architecture, config
+        Built-in architecture name and its config (dict, or JSON/YAML path) for
+        plain state_dict files.
+    device
+        Where to map the weights.
+
+    Returns
+    -------
+    LoadedModel
+        In eval mode, with gradients of parameters switched off.
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise InputError("model file not found", path)
+    config = _read_config(config)
+    kind = _zip_kind(path)
+    task_names = None
+    input_length = None
+    description: dict = {"architecture": architecture, "config": config}
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+
+            with safe_open(path, framework="pt") as handle:
+                metadata = handle.metadata() or {}
+            state = load_file(path, device=str(device))
+            if _METADATA_KEY in metadata:
+                meta = json.loads(metadata[_METADATA_KEY])
+                module = build_model(meta["architecture"], meta["config"])
+                module.load_state_dict(state)
+                input_length, task_names, source = meta.get("input_length"), meta.get("task_names"), "seqsal"
+                description = {"architecture": meta["architecture"], "config": meta["config"]}
+            else:
+                module, source = _from_state_dict(state, architecture, config, path), "state_dict"
+                input_length = getattr(module, "input_length", None)
+                task_names = getattr(module, "task_names", None)
+        elif kind == "torchscript":
+            extra = {"seqsal.json": ""}
+            module = torch.jit.load(path, map_location=device, _extra_files=extra)
+            source = "torchscript"
+            if extra["seqsal.json"]:
+                meta = json.loads(extra["seqsal.json"])
+                input_length, task_names = meta.get("input_length"), meta.get("task_names")
+                description = {"architecture": meta.get("architecture"), "config": meta.get("config")}
+        elif kind == "export":
+            program = torch.export.load(path)
+            input_length = _exported_input_length(program)
+            module, source = program.module(), "export"
+        elif kind in ("torch_save", None):
+            try:
+                state = torch.load(path, map_location=device, weights_only=True)
+            except pickle.UnpicklingError as exc:
+                raise InputError(
+                    "refusing to unpickle this file: it holds Python objects, not only tensors, and "
+                    "unpickling can run code hidden in it. Convert it where you trust it: "
+                    "torch.jit.save(torch.jit.script(model), 'model.pt'), torch.export.save(...), or "
+                    "save model.state_dict() and pass --architecture/--model-config "
+                    f"(detail: {str(exc).splitlines()[0][:160]})",
+                    path,
+                ) from None
+            if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+                state = state["state_dict"]
+            if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+                raise InputError("the file is not a state_dict (a mapping of names to tensors)", path)
+            module, source = _from_state_dict(state, architecture, config, path), "state_dict"
+            input_length = getattr(module, "input_length", None)
+            task_names = getattr(module, "task_names", None)
+        else:
+            raise InputError(
+                "unrecognised model file (a zip that is neither TorchScript, torch.export nor torch.save); "
+                "it may be truncated",
+                path,
+            )
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors/torch raise many types for a broken file
+        message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot load model ({message}); the file may be truncated or not a model", path) from None
+    module = module.to(device) if source != "export" else module
+    if source != "export":  # an exported program keeps the mode it was exported in
+        module.eval()
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    return LoadedModel(
+        module=module, input_length=input_length, task_names=task_names, source=source,
+        sha256=file_sha256(path), description=description,
+    )
+
+
+def _exported_input_length(program) -> int | None:
+    placeholders = [node for node in program.graph.nodes if node.op == "placeholder"]
+    user_inputs = set(program.graph_signature.user_inputs)
+    for node in placeholders:
+        if node.name in user_inputs:
+            shape = getattr(node.meta.get("val"), "shape", None)
+            if shape is not None and len(shape) == 3 and isinstance(shape[2], int):
+                return int(shape[2])
+    return None

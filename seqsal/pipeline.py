@@ -1,0 +1,362 @@
+"""From FASTA + BED + model to an output folder: the job behind ``seqsal attribute``.
+
+Outputs (see DESIGN.md) are streamed to ``<out>/.partial/`` and checkpointed
+every ``chunk_size`` regions; the final files appear under their names only
+when complete, and ``resume=True`` continues an interrupted run from its last
+checkpoint with byte-identical results.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import __version__
+from .attribution import METHODS, Target
+from .engine import RegionResult, iter_region_attributions, select_device
+from .errors import InputError
+from .genome import Genome
+from .io import NpyStream, assemble_npz, merged_coverage, write_bigwig, write_text_atomic
+from .models import LoadedModel, load_model
+from .regions import read_regions, resize_regions, validate_regions
+
+log = logging.getLogger("seqsal")
+
+PARTIAL = ".partial"
+REGION_TABLE_COLUMNS = [
+    "index", "name", "chrom", "start", "end", "strand", "prediction", "attribution_sum",
+    "attribution_max", "frac_N", "padded_bp", "n_windows", "status",
+]
+
+
+@dataclass
+class AttributeOptions:
+    """Parameters of an attribution run (all recorded in ``run.json``).
+
+    ``window`` is used only when the model file declares no input length.
+    ``width`` re-centres and resizes every region (``None`` keeps them).
+    ``stride`` defaults to half the window for tiled regions.
+    """
+
+    method: str = "grad_x_input"
+    target: str | None = None
+    width: int | None = None
+    window: int | None = None
+    stride: int | None = None
+    batch_size: int = 64
+    device: str | None = None
+    precision: str = "fp32"
+    rc: bool = False
+    correct: bool = True
+    stitch: str = "mean"
+    n_value: float = 0.0
+    seed: int = 0
+    on_error: str = "stop"
+    chunk_size: int = 256
+    method_params: dict = field(default_factory=dict)
+
+
+def _as_model(model, architecture=None, model_config=None) -> LoadedModel:
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, nn.Module):
+        return LoadedModel(model, getattr(model, "input_length", None), getattr(model, "task_names", None), "module")
+    return load_model(model, architecture=architecture, config=model_config)
+
+
+def prepare_regions(regions: pd.DataFrame | str, chrom_sizes: dict[str, int], width: int | None) -> pd.DataFrame:
+    """Read (if a path), validate against the genome and resize the regions."""
+    path = regions if isinstance(regions, (str, os.PathLike)) else "regions"
+    table = read_regions(regions) if isinstance(regions, (str, os.PathLike)) else regions.copy()
+    for column, default in (("name", None), ("strand", "."), ("summit", -1), ("line", 0)):
+        if column not in table:
+            table[column] = default if column != "name" else (
+                table["chrom"] + ":" + table["start"].astype(str) + "-" + table["end"].astype(str))
+    table = validate_regions(table, chrom_sizes, str(path))
+    if width is not None:
+        table = resize_regions(table, width)
+        table = table.assign(padded_bp=validate_regions(table, chrom_sizes, str(path))["padded_bp"])
+    return table.reset_index(drop=True)
+
+
+def resolve_window(model: LoadedModel, options: AttributeOptions) -> int | None:
+    """The model's input length: from its file, else ``--window``, else ``None`` (each region whole)."""
+    if model.input_length is not None:
+        if options.window is not None and options.window != model.input_length:
+            raise InputError(
+                f"--window {options.window} differs from the input length the model file declares "
+                f"({model.input_length}); drop --window"
+            )
+        return int(model.input_length)
+    return options.window
+
+
+def check_model_input(model: LoadedModel, window: int | None, length: int, target: Target, device) -> int:
+    """Run the model once on zeros to catch a wrong input length or target early; returns the input length tried."""
+    probe_length = window or length
+    x = torch.zeros(2, 4, probe_length, device=device)
+    try:
+        with torch.no_grad():
+            output = model.module(x)
+    except Exception as error:  # noqa: BLE001 - any failure here is a mismatch the user must fix
+        detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise InputError(
+            f"the model fails on an input of shape (N, 4, {probe_length}): {detail}. It takes one-hot DNA "
+            "(N, 4, L); give --window (or --width) with the input length it was trained on"
+        ) from None
+    target.select(output)
+    return probe_length
+
+
+def iter_attributions(
+    genome: Genome | str,
+    regions: pd.DataFrame | str,
+    model: LoadedModel | nn.Module | str,
+    options: AttributeOptions | None = None,
+    **overrides,
+) -> Iterator[RegionResult]:
+    """Attributions of every region of a genome, for notebooks.
+
+    Parameters
+    ----------
+    genome
+        :class:`~seqsal.genome.Genome` or FASTA path.
+    regions
+        BED path or a table with ``chrom``, ``start``, ``end`` (0-based half-open).
+    model
+        Model file path, :class:`~seqsal.models.LoadedModel` or ``nn.Module``.
+    options, overrides
+        :class:`AttributeOptions`, or its fields as keyword arguments.
+
+    Yields
+    ------
+    RegionResult
+        One per region in order; ``one_hot`` and ``hypothetical`` are ``(4, L)``
+        on the + strand, ``projected`` the per-base track ``(L,)``.
+    """
+    options = options or AttributeOptions()
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    loaded = _as_model(model)
+    table = prepare_regions(regions, genome.chrom_sizes, options.width)
+    target = Target.parse(options.target).resolve(loaded.task_names)
+    window = resolve_window(loaded, options)
+    device = select_device(options.device)
+    loaded.module.to(device) if isinstance(loaded.module, nn.Module) and loaded.source != "export" else None
+    torch.manual_seed(options.seed)
+    yield from iter_region_attributions(
+        loaded.module, genome.fetch, table, options.method, target, window, _stride(options, window),
+        options.batch_size, device, options.precision, options.rc, options.correct, options.stitch,
+        options.n_value, options.on_error, method_params=options.method_params,
+    )
+
+
+def _stride(options: AttributeOptions, window: int | None) -> int | None:
+    if options.stride is not None:
+        if window is not None and options.stride > window:
+            raise InputError(f"--stride ({options.stride}) is larger than the window ({window}); use a stride <= {window}")
+        return options.stride
+    return None if window is None else max(1, window // 2)
+
+
+def _params_digest(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> int:
+    """Check the output folder; returns the number of regions already done (when resuming)."""
+    partial = out_dir / PARTIAL
+    progress_file = partial / "progress.json"
+    existing = (out_dir / "run.json").exists() or partial.exists()
+    if existing and not (resume or force):
+        raise InputError(
+            "the output folder holds a run already; pass --resume to finish it or --force to overwrite it",
+            str(out_dir),
+        )
+    if force and partial.exists():
+        shutil.rmtree(partial)
+    if resume and progress_file.exists():
+        progress = json.loads(progress_file.read_text())
+        if progress.get("params") != digest:
+            raise InputError(
+                "--resume: this folder was started with other inputs or parameters; use --force to start over",
+                str(out_dir),
+            )
+        return int(progress["done"])
+    if resume and (out_dir / "run.json").exists() and not partial.exists():
+        return -1  # complete already
+    partial.mkdir(parents=True, exist_ok=True)
+    return 0
+
+
+def run_attribute(
+    genome_path: str,
+    regions_path: str,
+    model_path: str,
+    out_dir: str,
+    options: AttributeOptions | None = None,
+    architecture: str | None = None,
+    model_config: str | dict | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    command: list[str] | None = None,
+) -> dict:
+    """Run the whole attribution job into ``out_dir`` and return the ``run.json`` record.
+
+    Writes ``attributions.npz`` (keys ``one_hot`` and ``hypothetical``, ``(N, 4,
+    L)`` float32 on the + strand, zero-padded on the right to the longest region;
+    ``length`` ``(N,)`` gives each region's true length), ``attributions.bw``
+    (projected contribution per base on genome coordinates; overlapping regions
+    averaged), ``regions.tsv`` and ``run.json``.
+    """
+    options = options or AttributeOptions()
+    started = time.perf_counter()
+    out = Path(out_dir)
+    genome = Genome(genome_path)
+    table = prepare_regions(regions_path, genome.chrom_sizes, options.width)
+    loaded = load_model(model_path, architecture=architecture, config=model_config)
+    if options.method not in METHODS:
+        raise InputError(f"unknown --method {options.method!r}; choose one of {', '.join(sorted(METHODS))}")
+    target = Target.parse(options.target).resolve(loaded.task_names)
+    window = resolve_window(loaded, options)
+    stride = _stride(options, window)
+    device = select_device(options.device)
+    if loaded.source != "export":
+        loaded.module.to(device)
+    lengths = (table["end"] - table["start"]).to_numpy(dtype=np.int64)
+    check_model_input(loaded, window, int(lengths[0]), target, device)
+    if window is None and len(set(lengths.tolist())) > 1:
+        log.info("no model window and regions of unequal width: each region is fed whole, batched by width")
+    n, max_length = len(table), int(lengths.max())
+    record_params = {key: value for key, value in asdict(options).items() if key not in ("device", "batch_size", "chunk_size")}
+    digest = _params_digest({"genome": os.path.abspath(genome_path), "regions": _file_digest(regions_path),
+                             "model": loaded.sha256, "options": record_params})
+    done = _prepare_output(out, digest, resume, force)
+    if done == -1:
+        log.info("%s is complete already; nothing to do", out)
+        return json.loads((out / "run.json").read_text())
+    partial = out / PARTIAL
+    one_hot_store = NpyStream(str(partial / "one_hot.npy"), (n, 4, max_length), resume=done > 0)
+    hyp_store = NpyStream(str(partial / "hypothetical.npy"), (n, 4, max_length), resume=done > 0)
+    rows_path = partial / "regions.part.tsv"
+    rows_handle = open(rows_path, "r+" if done > 0 else "w", encoding="utf-8")
+    if done > 0:
+        rows_handle.seek(json.loads((partial / "progress.json").read_text())["rows_bytes"])
+        rows_handle.truncate()
+        log.info("resuming: %d of %d regions done", done, n)
+    else:
+        rows_handle.write("\t".join(REGION_TABLE_COLUMNS) + "\n")
+    torch.manual_seed(options.seed)
+    bar = _progress_bar(n, done, progress)
+    bases = 0
+    t_attr = time.perf_counter()
+    try:
+        results = iter_region_attributions(
+            loaded.module, genome.fetch, table, options.method, target, window, stride, options.batch_size,
+            device, options.precision, options.rc, options.correct, options.stitch, options.n_value,
+            options.on_error, skip=done, method_params=options.method_params,
+        )
+        for result in results:
+            one_hot_store.write_row(result.index, result.one_hot)
+            hyp_store.write_row(result.index, result.hypothetical)
+            rows_handle.write(_region_row(table, result) + "\n")
+            bases += result.one_hot.shape[1]
+            done = result.index + 1
+            if done % options.chunk_size == 0 or done == n:
+                _checkpoint(partial, digest, done, one_hot_store, hyp_store, rows_handle)
+            if bar is not None:
+                bar.update(1)
+                elapsed = time.perf_counter() - t_attr
+                bar.set_postfix_str(f"{bases / max(elapsed, 1e-9) / 1e3:.0f} kbp/s", refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+        rows_handle.close()
+    attribution_seconds = time.perf_counter() - t_attr
+    os.replace(rows_path, out / "regions.tsv")
+
+    def projected_track(index: int) -> np.ndarray:
+        length = int(lengths[index])
+        return (hyp_store.read_row(index) * one_hot_store.read_row(index)).sum(axis=0)[:length]
+
+    intervals = table[["chrom", "start", "end"]].assign(index=np.arange(n))
+    write_bigwig(out / "attributions.bw", genome.chrom_sizes, merged_coverage(intervals, projected_track, genome.chrom_sizes))
+    one_hot_store.close()
+    hyp_store.close()
+    assemble_npz(out / "attributions.npz", {
+        "one_hot": str(partial / "one_hot.npy"), "hypothetical": str(partial / "hypothetical.npy"),
+        "length": lengths.astype(np.int64),
+    })
+    record = {
+        "seqsal_version": __version__,
+        "command": command if command is not None else sys.argv,
+        "genome": os.path.abspath(genome_path),
+        "regions": os.path.abspath(regions_path),
+        "model": {"path": os.path.abspath(model_path), "sha256": loaded.sha256, "format": loaded.source,
+                  **loaded.description, "input_length": loaded.input_length, "task_names": loaded.task_names},
+        "method": options.method,
+        "target": {"output": target.output, "task": target.task, "reduction": target.reduction},
+        "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device)},
+        "n_regions": n,
+        "max_length": max_length,
+        "npz_layout": "one_hot and hypothetical are (N, 4, max_length) float32 on the + strand, right-padded "
+                      "with zeros; length[i] is region i's true length",
+        "outputs": ["attributions.npz", "attributions.bw", "regions.tsv", "run.json"],
+        "timing_seconds": {"attribution": round(attribution_seconds, 3),
+                           "total": round(time.perf_counter() - started, 3)},
+    }
+    write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
+    shutil.rmtree(partial, ignore_errors=True)
+    genome.close()
+    return record
+
+
+def _file_digest(path: str) -> str:
+    from .models.files import file_sha256
+
+    return file_sha256(path)
+
+
+def _region_row(table: pd.DataFrame, result: RegionResult) -> str:
+    row = table.iloc[result.index]
+    track = result.projected
+    length = track.shape[0]
+    frac_n = float((result.one_hot.max(axis=0) < 1).mean()) if length else 0.0
+    values = [
+        result.index, str(row["name"]), row["chrom"], int(row["start"]), int(row["end"]), row["strand"],
+        f"{result.prediction:.6g}", f"{float(track.sum()):.6g}", f"{float(track.max()) if length else 0.0:.6g}",
+        f"{frac_n:.4f}", int(row["padded_bp"]), result.n_windows, result.status,
+    ]
+    return "\t".join(str(value).replace("\t", " ") for value in values)
+
+
+def _checkpoint(partial: Path, digest: str, done: int, *stores_and_rows) -> None:
+    *stores, rows_handle = stores_and_rows
+    for store in stores:
+        store.flush()
+    rows_handle.flush()
+    os.fsync(rows_handle.fileno())
+    write_text_atomic(partial / "progress.json", json.dumps({"params": digest, "done": done,
+                                                               "rows_bytes": rows_handle.tell()}))
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="region", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)

@@ -1,0 +1,210 @@
+"""BED / narrowPeak reading and validation, re-centring and resizing, tiling.
+
+Coordinates are 0-based, half-open, as in BED. Nothing here shifts a coordinate
+silently: a region that runs past a chromosome end keeps its coordinates and is
+padded with ``N`` when fetched (the number of padded bases is reported).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+REGION_COLUMNS = ["chrom", "start", "end", "name", "strand", "summit", "line"]
+_SKIP_PREFIXES = ("#", "track", "browser")
+
+
+def _open_text(path: str):
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline=None)
+    return open(path, "r", encoding="utf-8", errors="replace", newline=None)
+
+
+def _parse_int(value: str, field: str, path: str, line: int) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(
+            f"{field} is {value!r}, not an integer; BED coordinates are whole numbers (0-based, half-open)",
+            path,
+            line,
+        ) from None
+
+
+def read_regions(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a BED3/BED4/BED6 or narrowPeak file (plain or gzipped).
+
+    Header, ``track``, ``browser`` and ``#`` comment lines and blank lines are
+    skipped; Windows line endings and trailing tabs are accepted.
+
+    Parameters
+    ----------
+    path
+        The BED file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per region with columns ``chrom`` (str), ``start``, ``end``
+        (int64, 0-based half-open), ``name`` (str; ``chrom:start-end`` when the
+        file has none), ``strand`` (``+``, ``-`` or ``.``), ``summit`` (absolute
+        0-based summit position from narrowPeak column 10, or -1) and ``line``
+        (1-based line number in the file, for messages).
+
+    Raises
+    ------
+    InputError
+        Naming the file and line, for every malformed line.
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise InputError("regions file not found; pass a BED or narrowPeak file", path)
+    rows = []
+    try:
+        with _open_text(path) as handle:
+            for line_number, raw in enumerate(handle, start=1):
+                text = raw.rstrip("\r\n").rstrip("\t ").rstrip("\r")
+                if not text.strip() or text.startswith(_SKIP_PREFIXES):
+                    continue
+                fields = text.split("\t")
+                if len(fields) < 3:
+                    fields = text.split()
+                if len(fields) < 3:
+                    raise InputError(
+                        f"found {len(fields)} column(s), a BED line needs at least 3 tab-separated columns "
+                        "(chrom, start, end)",
+                        path,
+                        line_number,
+                    )
+                chrom = fields[0]
+                start = _parse_int(fields[1], "start (column 2)", path, line_number)
+                end = _parse_int(fields[2], "end (column 3)", path, line_number)
+                if start < 0:
+                    raise InputError(f"start is negative ({start}); BED starts are >= 0", path, line_number)
+                if start >= end:
+                    raise InputError(
+                        f"start ({start}) >= end ({end}); a region needs start < end (0-based, half-open)",
+                        path,
+                        line_number,
+                    )
+                name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else f"{chrom}:{start}-{end}"
+                strand = fields[5] if len(fields) > 5 else "."
+                if strand not in ("+", "-", "."):
+                    raise InputError(
+                        f"strand (column 6) is {strand!r}; use '+', '-' or '.'", path, line_number
+                    )
+                summit = -1
+                if len(fields) >= 10 and fields[9] not in ("", "-1", "."):
+                    offset = _parse_int(fields[9], "summit offset (column 10)", path, line_number)
+                    if not 0 <= offset < end - start:
+                        raise InputError(
+                            f"narrowPeak summit offset {offset} falls outside its region of length "
+                            f"{end - start}; it must be in [0, {end - start})",
+                            path,
+                            line_number,
+                        )
+                    summit = start + offset
+                rows.append((chrom, start, end, name, strand, summit, line_number))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"gzip file is truncated or corrupt ({exc}); re-create or re-download it", path) from None
+    if not rows:
+        raise InputError("no regions found (the file is empty or holds only header lines)", path)
+    frame = pd.DataFrame(rows, columns=REGION_COLUMNS)
+    frame["start"] = frame["start"].astype(np.int64)
+    frame["end"] = frame["end"].astype(np.int64)
+    frame["summit"] = frame["summit"].astype(np.int64)
+    return frame
+
+
+def _chrom_hint(chrom: str, known: set[str]) -> str:
+    alternative = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
+    if alternative in known:
+        return f" (the FASTA names it {alternative!r}: the BED and FASTA use different 'chr' naming)"
+    return ""
+
+
+def validate_regions(regions: pd.DataFrame, chrom_sizes: dict[str, int], path: str = "regions") -> pd.DataFrame:
+    """Check every region against the genome's chromosome sizes.
+
+    Raises :class:`InputError` for a chromosome missing from the FASTA (with a
+    hint when only the ``chr`` prefix differs) or a region that starts beyond its
+    chromosome's end. Returns the regions with a column ``padded_bp``: how many
+    bases of the region lie outside the chromosome and will be read as ``N``.
+    """
+    known = set(chrom_sizes)
+    for row in regions.itertuples():
+        if row.chrom not in known:
+            raise InputError(
+                f"chromosome {row.chrom!r} is not in the FASTA{_chrom_hint(row.chrom, known)}; "
+                "use a BED made for this genome",
+                path,
+                row.line,
+            )
+        if row.start >= chrom_sizes[row.chrom]:
+            raise InputError(
+                f"region starts at {row.start}, beyond the end of {row.chrom} "
+                f"({chrom_sizes[row.chrom]} bp); is this BED for another genome build?",
+                path,
+                row.line,
+            )
+    return regions.assign(padded_bp=padded_bases(regions, chrom_sizes))
+
+
+def padded_bases(regions: pd.DataFrame, chrom_sizes: dict[str, int]) -> np.ndarray:
+    """Number of bases of each region outside ``[0, chrom size)``, shape ``(N,)``."""
+    sizes = regions["chrom"].map(chrom_sizes).to_numpy(dtype=np.int64)
+    start = regions["start"].to_numpy(dtype=np.int64)
+    end = regions["end"].to_numpy(dtype=np.int64)
+    return np.maximum(0, -start) + np.maximum(0, end - sizes)
+
+
+def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:
+    """Re-centre each region on its summit (narrowPeak column 10) or midpoint, and give it ``width`` bases.
+
+    The new interval is ``[centre - width // 2, centre - width // 2 + width)``;
+    it may start below 0 or end past the chromosome (padded with ``N`` when
+    fetched). Returns a copy; the original rows are not changed.
+    """
+    if width <= 0:
+        raise InputError(f"--width must be a positive number of bases, got {width}")
+    centre = np.where(
+        regions["summit"].to_numpy() >= 0,
+        regions["summit"].to_numpy(),
+        (regions["start"].to_numpy() + regions["end"].to_numpy()) // 2,
+    )
+    start = centre - width // 2
+    return regions.assign(start=start.astype(np.int64), end=(start + width).astype(np.int64))
+
+
+def tile_starts(length: int, window: int, stride: int) -> np.ndarray:
+    """Window offsets that tile ``[0, length)`` with ``window``-long windows every ``stride`` bases.
+
+    The last window is aligned to the end, so every base is covered. For
+    ``length <= window`` a single offset 0 is returned.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 offsets, ascending, shape ``(n_windows,)``.
+    """
+    if stride <= 0:
+        raise InputError(f"--stride must be positive, got {stride}")
+    if stride > window:
+        raise InputError(
+            f"--stride ({stride}) is larger than the window ({window}); bases between windows would get "
+            "no attribution. Use a stride <= the window"
+        )
+    if length <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, length - window + 1, stride, dtype=np.int64)
+    if starts[-1] != length - window:
+        starts = np.append(starts, length - window)
+    return starts

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import seqsal
+from seqsal.simulate import random_sequence
+
+
+@pytest.fixture()
+def small_genome(tmp_path):
+    """A FASTA with chr1 (5,000 bp, a soft-masked stretch) and chr2 (3,000 bp, an N stretch)."""
+    rng = np.random.default_rng(1)
+    chr1 = random_sequence(5000, rng).tobytes().decode()
+    chr1 = chr1[:1000] + chr1[1000:1200].lower() + chr1[1200:]
+    chr2 = random_sequence(3000, rng).tobytes().decode()
+    chr2 = chr2[:2000] + "N" * 100 + chr2[2100:]
+    path = tmp_path / "genome.fa"
+    with open(path, "w") as handle:
+        for name, sequence in (("chr1", chr1), ("chr2", chr2)):
+            handle.write(f">{name}\n")
+            for i in range(0, len(sequence), 70):
+                handle.write(sequence[i:i + 70] + "\n")
+    return path, {"chr1": chr1, "chr2": chr2}
+
+
+@pytest.fixture()
+def tiny_model(tmp_path):
+    """A randomly initialised Basset-style model (input 200 bp, 2 tasks) saved as seqsal safetensors."""
+    torch.manual_seed(0)
+    model = seqsal.BassetCNN(input_length=200, n_tasks=2, channels=(8, 8), kernel_sizes=(7, 5), pool_sizes=(4, 4),
+                             hidden=16, task_names=["open", "enhancer"])
+    model.eval()
+    path = tmp_path / "model.safetensors"
+    seqsal.save_model(model, path)
+    return path, model
+
+
+def write_bed(path, lines):
+    path.write_text("".join(line + "\n" for line in lines))
+    return path

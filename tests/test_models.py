@@ -1,0 +1,116 @@
+import json
+import os
+import pickle
+
+import pytest
+import torch
+
+import seqsal
+from seqsal.errors import InputError
+from seqsal.models import load_model, save_model
+
+
+def _same_outputs(a, b, length=200):
+    x = torch.rand(3, 4, length)
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x))
+
+
+def test_safetensors_is_self_describing(tiny_model):
+    path, model = tiny_model
+    loaded = load_model(path)
+    assert loaded.source == "seqsal" and loaded.input_length == 200
+    assert loaded.task_names == ["open", "enhancer"]
+    assert loaded.description["architecture"] == "basset"
+    assert all(not p.requires_grad for p in loaded.module.parameters())
+    _same_outputs(model, loaded.module)
+
+
+def test_torchscript_with_and_without_metadata(tiny_model, tmp_path):
+    _, model = tiny_model
+    save_model(model, tmp_path / "m.ts", format="torchscript")
+    loaded = load_model(tmp_path / "m.ts")
+    assert loaded.source == "torchscript" and loaded.input_length == 200
+    _same_outputs(model, loaded.module)
+    torch.jit.save(torch.jit.trace(model, torch.zeros(1, 4, 200)), tmp_path / "plain.pt")
+    plain = load_model(tmp_path / "plain.pt")
+    assert plain.source == "torchscript" and plain.input_length is None
+
+
+def test_torch_export_archive(tiny_model, tmp_path):
+    _, model = tiny_model
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(model, (torch.zeros(2, 4, 200),), dynamic_shapes={"x": {0: batch}})
+    torch.export.save(program, tmp_path / "m.pt2")
+    loaded = load_model(tmp_path / "m.pt2")
+    assert loaded.source == "export" and loaded.input_length == 200
+    _same_outputs(model, loaded.module)
+    attr = seqsal.attribute(loaded.module, torch.rand(2, 4, 200))
+    assert attr.shape == (2, 4, 200)
+
+
+def test_state_dict_needs_architecture(tiny_model, tmp_path):
+    _, model = tiny_model
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    (tmp_path / "config.json").write_text(json.dumps(model.config))
+    with pytest.raises(InputError, match="--architecture"):
+        load_model(tmp_path / "w.pt")
+    loaded = load_model(tmp_path / "w.pt", architecture="basset", config=tmp_path / "config.json")
+    _same_outputs(model, loaded.module)
+    with pytest.raises(InputError, match="do not fit"):
+        load_model(tmp_path / "w.pt", architecture="basset", config={"input_length": 200})
+
+
+class Evil:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+@pytest.mark.parametrize("via", ["pickle", "torch"])
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path, via):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.pt"
+    if via == "pickle":
+        path.write_bytes(pickle.dumps(Evil(marker)))
+    else:
+        torch.save({"weights": Evil(marker)}, path)
+    with pytest.raises(InputError, match="refusing to unpickle"):
+        load_model(path)
+    assert not marker.exists()
+
+
+def test_pickled_module_is_refused_with_conversion_hint(tiny_model, tmp_path):
+    _, model = tiny_model
+    torch.save(model, tmp_path / "whole.pt")
+    with pytest.raises(InputError, match="torch.jit.save"):
+        load_model(tmp_path / "whole.pt")
+
+
+def test_missing_and_truncated_files(tiny_model, tmp_path):
+    path, _ = tiny_model
+    with pytest.raises(InputError, match="not found"):
+        load_model(tmp_path / "nope.pt")
+    data = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="cannot load model"):
+        load_model(tmp_path / "cut.safetensors")
+    ts = tmp_path / "m.ts"
+    save_model(tiny_model[1], ts, format="torchscript")
+    blob = ts.read_bytes()
+    (tmp_path / "cut.ts").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(InputError):
+        load_model(tmp_path / "cut.ts")
+
+
+def test_bpnet_roundtrip(tmp_path):
+    model = seqsal.BPNet(n_filters=8, n_layers=3, n_tasks=2, trimming=20).eval()
+    save_model(model, tmp_path / "bp.safetensors")
+    loaded = load_model(tmp_path / "bp.safetensors")
+    assert loaded.input_length is None
+    x = torch.rand(2, 4, 300)
+    with torch.no_grad():
+        for a, b in zip(model(x), loaded.module(x)):
+            torch.testing.assert_close(a, b)

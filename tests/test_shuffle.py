@@ -1,0 +1,120 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqsal.encode import one_hot_decode, one_hot_encode
+from seqsal.shuffle import (
+    dinucleotide_counts,
+    dinucleotide_shuffle,
+    dinucleotide_shuffle_string,
+    shuffle_symbols,
+)
+
+
+def pairs(sequence: str) -> Counter:
+    return Counter(sequence[i:i + 2] for i in range(len(sequence) - 1))
+
+
+def random_dna(length, rng, alphabet="ACGT"):
+    return "".join(rng.choice(list(alphabet), size=length))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ACGTN", min_size=0, max_size=80), st.integers(0, 2**31 - 1))
+def test_string_shuffle_keeps_every_pair_count(sequence, seed):
+    for shuffled in dinucleotide_shuffle_string(sequence, n=3, seed=seed):
+        assert pairs(shuffled) == pairs(sequence)
+        assert Counter(shuffled) == Counter(sequence)
+        if sequence:
+            assert shuffled[0] == sequence[0] and shuffled[-1] == sequence[-1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="ACGTN", min_size=1, max_size=120), st.integers(0, 2**31 - 1),
+       st.sampled_from(["fixed", "symbol"]))
+def test_one_hot_shuffle_keeps_dinucleotide_counts_with_n(sequence, seed, n_mode):
+    x = one_hot_encode(sequence)
+    out = dinucleotide_shuffle(x, n=4, seed=seed, n_mode=n_mode)
+    assert out.shape == (4, 4, len(sequence)) and out.dtype == np.float32
+    for row in out:
+        np.testing.assert_array_equal(dinucleotide_counts(row), dinucleotide_counts(x))
+        assert set(np.unique(row.sum(axis=0))) <= {0.0, 1.0}
+        if n_mode == "fixed":  # N columns stay in place
+            np.testing.assert_array_equal(row.sum(axis=0) == 0, x.sum(axis=0) == 0)
+
+
+def test_many_distinct_shuffles_and_actually_shuffled():
+    rng = np.random.default_rng(0)
+    sequence = random_dna(200, rng)
+    x = one_hot_encode(sequence)
+    out = dinucleotide_shuffle(x, n=100, seed=1)
+    decoded = {one_hot_decode(row) for row in out}
+    assert len(decoded) == 100
+    assert sequence not in decoded
+    # positions are decorrelated from the original: identity ~ 25-35 %, not ~100 %
+    identity = np.mean([(row * x).sum() / x.shape[1] for row in out])
+    assert identity < 0.5
+
+
+def test_uniform_over_all_arrangements():
+    """Every sequence with the same dinucleotide counts and first letter is equally likely (chi-square)."""
+    sequence = "AACAGCATGTA"
+    from itertools import permutations
+
+    target = pairs(sequence)
+    universe = {
+        sequence[0] + "".join(p) for p in set(permutations(sequence[1:]))
+        if pairs(sequence[0] + "".join(p)) == target
+    }
+    draws = Counter(dinucleotide_shuffle_string(sequence, n=6000, seed=3))
+    assert set(draws) <= universe and len(draws) == len(universe)
+    expected = 6000 / len(universe)
+    chi2 = sum((draws[s] - expected) ** 2 / expected for s in universe)
+    # df = len(universe) - 1; generous bound (p << 1e-4 otherwise)
+    assert chi2 < len(universe) - 1 + 6 * np.sqrt(2 * (len(universe) - 1)), (chi2, len(universe))
+
+
+def test_batches_seeds_and_torch():
+    rng = np.random.default_rng(5)
+    x = np.stack([one_hot_encode(random_dna(60, rng)) for _ in range(3)])
+    a = dinucleotide_shuffle(x, n=5, seed=11)
+    b = dinucleotide_shuffle(x, n=5, seed=11)
+    c = dinucleotide_shuffle(x, n=5, seed=12)
+    assert a.shape == (3, 5, 4, 60)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    t = dinucleotide_shuffle(torch.from_numpy(x), n=5, seed=np.random.default_rng(11))
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.float32
+    np.testing.assert_array_equal(t.numpy(), a)
+    for i in range(3):
+        for row in a[i]:
+            np.testing.assert_array_equal(dinucleotide_counts(row), dinucleotide_counts(x[i]))
+
+
+def test_n_runs_fixed_and_uniform_n_value():
+    sequence = "ACGTTGCA" * 5 + "NNNN" + "GGATCCAT" * 5
+    x = one_hot_encode(sequence, n_value=0.25)
+    fixed = dinucleotide_shuffle(x, n=10, seed=0)
+    for row in fixed:
+        np.testing.assert_array_equal(row[:, 40:44], x[:, 40:44])
+        np.testing.assert_array_equal(dinucleotide_counts(row), dinucleotide_counts(x))
+    symbol = dinucleotide_shuffle(x, n=10, seed=0, n_mode="symbol")
+    for row in symbol:
+        np.testing.assert_array_equal(dinucleotide_counts(row), dinucleotide_counts(x))
+        n_columns = row.max(axis=0) < 1
+        assert n_columns.sum() == 4 and np.all(row[:, n_columns] == 0.25)
+
+
+def test_edge_cases_and_errors():
+    assert dinucleotide_shuffle(np.zeros((4, 0), np.float32), n=2).shape == (2, 4, 0)
+    np.testing.assert_array_equal(dinucleotide_shuffle(one_hot_encode("AC"), n=2, seed=0)[1], one_hot_encode("AC"))
+    np.testing.assert_array_equal(shuffle_symbols(np.array([3, 3, 3, 3]), 2, np.random.default_rng(0)), [[3] * 4] * 2)
+    assert dinucleotide_shuffle(np.zeros((0, 4, 10), np.float32), n=3).shape == (0, 3, 4, 10)
+    with pytest.raises(ValueError, match="n_mode"):
+        dinucleotide_shuffle(one_hot_encode("ACGT"), n_mode="keep")
+    with pytest.raises(ValueError, match="shape"):
+        dinucleotide_shuffle(np.zeros((5, 10)))

@@ -155,7 +155,8 @@ def iter_attributions(
     target = Target.parse(options.target).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
     device = select_device(options.device)
-    loaded.module.to(device) if isinstance(loaded.module, nn.Module) and loaded.source != "export" else None
+    if loaded.source != "export":  # exported programs cannot be moved; they run where they were exported
+        loaded.module.to(device)
     torch.manual_seed(options.seed)
     yield from iter_region_attributions(
         loaded.module, genome.fetch, table, options.method, target, window, _stride(options, window),

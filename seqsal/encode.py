@@ -42,25 +42,37 @@ def one_hot_encode(
     np.ndarray
         ``(4, L)`` array, rows ``A, C, G, T``.
     """
-    raw = sequence.encode("ascii") if isinstance(sequence, str) else bytes(sequence)
-    lower = np.frombuffer(raw, dtype=np.uint8) | 0x20  # ASCII letters -> lowercase
-    length = lower.shape[0]
+    raw = sequence.encode("ascii") if isinstance(sequence, str) else sequence
+    codes = np.frombuffer(raw if isinstance(raw, (bytes, bytearray, memoryview)) else bytes(raw), dtype=np.uint8)
     dtype = np.dtype(dtype)
-    if dtype.itemsize == 1 and dtype.kind in "iub":
-        out = np.empty((4, length), dtype=dtype)
-        for k in range(4):
-            np.equal(lower, _ALPHABET_LOWER[k], out=out[k].view(np.bool_))
-        if n_value:
-            raise ValueError("n_value needs a floating dtype; use dtype=np.float32")
-        return out
-    out = np.empty((4, length), dtype=dtype)
-    hit = np.empty(length, dtype=np.bool_)
-    for k in range(4):
-        np.equal(lower, _ALPHABET_LOWER[k], out=hit)
-        out[k] = hit
+    byte_wide = dtype.itemsize == 1 and dtype.kind in "iub"
+    if n_value and byte_wide:
+        raise ValueError("n_value needs a floating dtype; use dtype=np.float32")
+    out = np.empty((4, codes.shape[0]), dtype=dtype)
+    _fill_one_hot(codes, out.view(np.bool_) if byte_wide else out)
     if n_value:
         out[:, out.sum(axis=0) == 0] = n_value
     return out
+
+
+_BLOCK = 1 << 20  # bases per pass: the lower-cased block stays in cache and is never a full-length temporary
+
+
+def _fill_one_hot(codes: np.ndarray, out: np.ndarray) -> None:
+    """Write the one-hot of ASCII ``codes`` ``(L,)`` into ``out`` ``(4, L)`` (bool or numeric), block by block.
+
+    Each block is lower-cased once into a reused buffer, then compared with
+    ``a, c, g, t`` straight into the output rows (no ``(L,)`` temporaries:
+    their page faults cost as much as the compares).
+    """
+    length = codes.shape[0]
+    lower = np.empty(min(length, _BLOCK), dtype=np.uint8)
+    for first in range(0, length, _BLOCK):
+        block = codes[first:first + _BLOCK]
+        lowered = lower[:block.shape[0]]
+        np.bitwise_or(block, 0x20, out=lowered)  # ASCII letters -> lower case
+        for k in range(4):
+            np.equal(lowered, _ALPHABET_LOWER[k], out=out[k, first:first + _BLOCK], casting="unsafe")
 
 
 def one_hot_decode(one_hot: np.ndarray | torch.Tensor, unknown: str = "N") -> str:

@@ -39,7 +39,32 @@ def handle_errors(function):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class OneLineErrors(click.Group):
+    """A click group whose usage errors (bad option values, missing arguments) print one line too.
+
+    ``seqsal: error: <what is wrong> (see 'seqsal <command> --help')``, exit code 2, like
+    :func:`handle_errors` does for seqsal's own checks.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            command = error.ctx.command_path if error.ctx is not None else "seqsal"
+            click.echo(f"seqsal: error: {error.format_message()} (see '{command} --help')", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            click.echo(f"seqsal: error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("seqsal: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="seqsal")
 def main() -> None:
     """Explain DNA sequence models: per-base attributions, candidate regulatory elements, motif logos.
@@ -60,14 +85,17 @@ def main() -> None:
 @click.option("--target", default=None,
               help="What to explain: a task index or name ('2', 'enhancer'), or 'output=1,task=0,reduce=bpnet' "
                    "for tuple/profile outputs. Default: the logit of task 0.")
-@click.option("--width", type=int, default=None,
+@click.option("--width", type=click.IntRange(min=1), default=None,
               help="Re-centre every region on its narrowPeak summit (else midpoint) and resize it to this width.")
-@click.option("--window", type=int, default=None,
+@click.option("--window", type=click.IntRange(min=1), default=None,
               help="Model input length, when the model file does not declare one. Default: each region whole.")
-@click.option("--stride", type=int, default=None, help="Step between windows tiling long regions [window/2].")
+@click.option("--stride", type=click.IntRange(min=1), default=None, help="Step between windows tiling long regions [window/2].")
 @click.option("--stitch", type=click.Choice(["mean", "centre"]), default="mean", show_default=True,
               help="Combine overlapping windows by their mean, or take each base from its most central window.")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Windows per forward/backward pass.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Windows per forward/backward pass.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Regions per checkpoint: --resume after an interruption recomputes at most one chunk.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cuda, cuda:1, mps, cpu.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Autocast precision of the model's forward pass.")
@@ -83,31 +111,57 @@ def main() -> None:
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
               help="When the model returns NaN/Inf for a region: stop, or write zeros and flag it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Attribute only the I-th (from 1) of N contiguous blocks of the regions; join the shard "
+                   "folders with `seqsal merge`.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in this folder.")
 @click.option("--force", is_flag=True, help="Overwrite a run already in this folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
 @handle_errors
 def attribute(genome, regions, model_path, out_dir, method, target, width, window, stride, stitch, batch_size,
-              device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume, force,
-              quiet):
+              chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
+              force, quiet, shard=None):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
     Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
     """
     _setup_logging(quiet)
     from .pipeline import AttributeOptions, run_attribute
+    from .shards import parse_shard
 
     options = AttributeOptions(
         method=method, target=target, width=width, window=window, stride=stride, batch_size=batch_size,
-        device=None if device == "auto" else device, precision=precision, rc=rc, correct=correct,
+        chunk_size=chunk_size, device=None if device == "auto" else device, precision=precision, rc=rc, correct=correct,
         stitch=stitch, n_value=float(n_value), seed=seed, on_error=on_error,
     )
     record = run_attribute(
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
         resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
+        shard=parse_shard(shard) if shard is not None else None,
     )
     logging.getLogger("seqsal").info(
         "%d regions attributed in %.1f s -> %s", record["n_regions"], record["timing_seconds"]["total"], out_dir
+    )
+
+
+@main.command()
+@click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--force", is_flag=True, help="Overwrite a run already in this folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
+@handle_errors
+def merge(shard_dirs, out_dir, force, quiet):
+    """Merge the folders of `seqsal attribute --shard i/N` runs (all N of them) into one run folder.
+
+    Writes the files of a single run over all regions: attributions.npz, regions.tsv, attributions.bw, run.json.
+    """
+    _setup_logging(quiet)
+    from .shards import merge_runs
+
+    record = merge_runs(list(shard_dirs), out_dir, force=force, command=["seqsal", *sys.argv[1:]])
+    logging.getLogger("seqsal").info(
+        "%d shards, %d regions merged in %.1f s -> %s", len(record["shards"]), record["n_regions"],
+        record["timing_seconds"]["merge"], out_dir,
     )
 
 

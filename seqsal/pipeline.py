@@ -25,16 +25,18 @@ from torch import nn
 
 from . import __version__
 from .attribution import METHODS, Target
-from .engine import RegionResult, iter_region_attributions, select_device
+from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
 from .errors import InputError
 from .genome import Genome
-from .io import NpyStream, assemble_npz, merged_coverage, write_bigwig, write_text_atomic
+from .io import NpyStream, assemble_npz, atomic_path, write_attribution_bigwig, write_text_atomic
 from .models import LoadedModel, load_model
 from .regions import read_regions, resize_regions, validate_regions
+from .shards import shard_bounds
 
 log = logging.getLogger("seqsal")
 
 PARTIAL = ".partial"
+OUTPUTS = ("attributions.npz", "attributions.bw", "regions.tsv", "run.json")
 REGION_TABLE_COLUMNS = [
     "index", "name", "chrom", "start", "end", "strand", "prediction", "attribution_sum",
     "attribution_max", "frac_N", "padded_bp", "n_windows", "status",
@@ -112,12 +114,26 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             output = model.module(x)
     except Exception as error:  # noqa: BLE001 - any failure here is a mismatch the user must fix
         detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        channels = first_layer_channels(model.module)
+        if channels not in (None, 4):
+            raise InputError(
+                f"the model's first layer takes {channels} input channels, but seqsal feeds one-hot DNA with 4 "
+                "(A, C, G, T); use a model trained on one-hot DNA of shape (N, 4, L)"
+            ) from None
         raise InputError(
             f"the model fails on an input of shape (N, 4, {probe_length}): {detail}. It takes one-hot DNA "
             "(N, 4, L); give --window (or --width) with the input length it was trained on"
         ) from None
     target.select(output)
     return probe_length
+
+
+def first_layer_channels(module: nn.Module) -> int | None:
+    """Input channels of a model's first 1-d convolution (its first 3-d weight ``(out, in, k)``), if any."""
+    for parameter in module.parameters():
+        if parameter.ndim == 3:
+            return int(parameter.shape[1])
+    return None
 
 
 def iter_attributions(
@@ -166,11 +182,30 @@ def iter_attributions(
 
 
 def _stride(options: AttributeOptions, window: int | None) -> int | None:
+    if options.stride is not None and options.stride < 1:
+        raise InputError(f"--stride must be a positive number of bases, got {options.stride}")
+    if options.stride is not None and window is None:
+        log.warning("--stride is ignored: there is no window (each region is fed whole); give --window to tile")
+        return None
     if options.stride is not None:
         if window is not None and options.stride > window:
             raise InputError(f"--stride ({options.stride}) is larger than the window ({window}); use a stride <= {window}")
         return options.stride
     return None if window is None else max(1, window // 2)
+
+
+def check_run_options(options: AttributeOptions, device: torch.device) -> None:
+    """Reject option values the engine would only meet mid-run, before any output is written."""
+    for name in ("batch_size", "chunk_size"):
+        if getattr(options, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
+    if options.window is not None and options.window < 1:
+        raise InputError(f"--window must be a positive number of bases, got {options.window}")
+    if options.stitch not in STITCH_MODES:
+        raise InputError(f"unknown --stitch {options.stitch!r}; choose {' or '.join(STITCH_MODES)}")
+    if options.on_error not in ("stop", "skip"):
+        raise InputError(f"unknown --on-error {options.on_error!r}; choose stop or skip")
+    autocast_dtype_for(options.precision, device)
 
 
 def _params_digest(payload: dict) -> str:
@@ -187,8 +222,16 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
             "the output folder holds a run already; pass --resume to finish it or --force to overwrite it",
             str(out_dir),
         )
-    if force and partial.exists():
-        shutil.rmtree(partial)
+    if resume or force:
+        for stale in out_dir.glob("*.tmp-*"):  # left by a killed writer (io.atomic_path); never a final name
+            if stale.is_file() and stale.name.split(".tmp-")[0] in OUTPUTS:
+                stale.unlink()
+    if force:
+        shutil.rmtree(partial, ignore_errors=True)
+        (out_dir / "run.json").unlink(missing_ok=True)  # written last: its presence means "complete"
+    if resume and (out_dir / "run.json").exists():
+        shutil.rmtree(partial, ignore_errors=True)  # a run killed while removing its checkpoint
+        return -1  # complete already
     if resume and progress_file.exists():
         progress = json.loads(progress_file.read_text())
         if progress.get("params") != digest:
@@ -196,9 +239,10 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
                 "--resume: this folder was started with other inputs or parameters; use --force to start over",
                 str(out_dir),
             )
+        if not all((partial / name).is_file() for name in ("one_hot.npy", "hypothetical.npy", "regions.part.tsv")):
+            raise InputError("--resume: the checkpoint in .partial is incomplete; use --force to start over",
+                             str(out_dir))
         return int(progress["done"])
-    if resume and (out_dir / "run.json").exists() and not partial.exists():
-        return -1  # complete already
     partial.mkdir(parents=True, exist_ok=True)
     return 0
 
@@ -215,6 +259,7 @@ def run_attribute(
     force: bool = False,
     progress: bool = True,
     command: list[str] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> dict:
     """Run the whole attribution job into ``out_dir`` and return the ``run.json`` record.
 
@@ -223,12 +268,20 @@ def run_attribute(
     ``length`` ``(N,)`` gives each region's true length), ``attributions.bw``
     (projected contribution per base on genome coordinates; overlapping regions
     averaged), ``regions.tsv`` and ``run.json``.
+
+    ``shard=(i, count)`` attributes only the ``i``-th (from 1) of ``count``
+    contiguous blocks of the regions (:func:`seqsal.shards.shard_bounds`) and
+    records it in ``run.json``; :func:`seqsal.shards.merge_runs` joins the shards.
     """
     options = options or AttributeOptions()
     started = time.perf_counter()
     out = Path(out_dir)
     genome = Genome(genome_path)
     table = prepare_regions(regions_path, genome.chrom_sizes, options.width)
+    n_total, shard_rows = len(table), None
+    if shard is not None:
+        shard_rows = shard_bounds(n_total, *shard)
+        table = table.iloc[slice(*shard_rows)].reset_index(drop=True)
     loaded = load_model(model_path, architecture=architecture, config=model_config)
     if options.method not in METHODS:
         raise InputError(f"unknown --method {options.method!r}; choose one of {', '.join(sorted(METHODS))}")
@@ -236,6 +289,7 @@ def run_attribute(
     window = resolve_window(loaded, options)
     stride = _stride(options, window)
     device = select_device(options.device)
+    check_run_options(options, device)
     if loaded.source != "export":
         loaded.module.to(device)
     lengths = (table["end"] - table["start"]).to_numpy(dtype=np.int64)
@@ -245,8 +299,11 @@ def run_attribute(
     n, max_length = len(table), int(lengths.max())
     record_params = {key: value for key, value in asdict(options).items() if key not in ("device", "batch_size", "chunk_size")}
     digest = _params_digest({"genome": os.path.abspath(genome_path), "regions": _file_digest(regions_path),
-                             "model": loaded.sha256, "options": record_params})
+                             "model": loaded.sha256, "options": record_params,
+                             **({"shard": list(shard)} if shard is not None else {})})
+    created = not out.exists()
     done = _prepare_output(out, digest, resume, force)
+    fresh = done == 0
     if done == -1:
         log.info("%s is complete already; nothing to do", out)
         return json.loads((out / "run.json").read_text())
@@ -283,25 +340,26 @@ def run_attribute(
                 bar.update(1)
                 elapsed = time.perf_counter() - t_attr
                 bar.set_postfix_str(f"{bases / max(elapsed, 1e-9) / 1e3:.0f} kbp/s", refresh=False)
+    except InputError:
+        if fresh:  # bad input met mid-run (a FASTA character, NaN from the model): leave no trace of this run
+            _discard(out, created, one_hot_store, hyp_store, rows_handle)
+        raise
     finally:
         if bar is not None:
             bar.close()
         rows_handle.close()
     attribution_seconds = time.perf_counter() - t_attr
-    os.replace(rows_path, out / "regions.tsv")
 
-    def projected_track(index: int) -> np.ndarray:
-        length = int(lengths[index])
-        return (hyp_store.read_row(index) * one_hot_store.read_row(index)).sum(axis=0)[:length]
-
-    intervals = table[["chrom", "start", "end"]].assign(index=np.arange(n))
-    write_bigwig(out / "attributions.bw", genome.chrom_sizes, merged_coverage(intervals, projected_track, genome.chrom_sizes))
+    write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes, one_hot_store.read_row,
+                             hyp_store.read_row)
     one_hot_store.close()
     hyp_store.close()
     assemble_npz(out / "attributions.npz", {
         "one_hot": str(partial / "one_hot.npy"), "hypothetical": str(partial / "hypothetical.npy"),
         "length": lengths.astype(np.int64),
     })
+    with atomic_path(out / "regions.tsv") as tmp:  # a copy: the checkpoint stays whole until run.json exists
+        shutil.copyfile(rows_path, tmp)
     record = {
         "seqsal_version": __version__,
         "command": command if command is not None else sys.argv,
@@ -313,6 +371,8 @@ def run_attribute(
         "target": {"output": target.output, "task": target.task, "reduction": target.reduction},
         "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device)},
         "n_regions": n,
+        **({"shard": {"index": shard[0], "count": shard[1], "first": shard_rows[0], "stop": shard_rows[1],
+                      "n_regions_total": n_total}} if shard is not None else {}),
         "max_length": max_length,
         "npz_layout": "one_hot and hypothetical are (N, 4, max_length) float32 on the + strand, right-padded "
                       "with zeros; length[i] is region i's true length",
@@ -324,6 +384,15 @@ def run_attribute(
     shutil.rmtree(partial, ignore_errors=True)
     genome.close()
     return record
+
+
+def _discard(out: Path, created: bool, *handles) -> None:
+    """Remove what a fresh run wrote (its checkpoint; the folder if this run made it and it is empty)."""
+    for handle in handles:
+        handle.close()
+    shutil.rmtree(out / PARTIAL, ignore_errors=True)
+    if created and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
 
 
 def _file_digest(path: str) -> str:

@@ -69,6 +69,12 @@ def is_out_of_memory(error: BaseException) -> bool:
 class AdaptiveBatch:
     """Runs a batch function, halving the batch on out-of-memory errors and remembering the size that fits.
 
+    A batch smaller than the batch size is padded with zeros to the full size
+    (and the padding dropped from the results): CPU kernels take different code
+    paths for different batch sizes, so without it a window's attribution would
+    depend, in its last bits, on how many windows shared its batch, and a
+    sharded or resumed run would not give the bytes of a single run.
+
     Parameters
     ----------
     function
@@ -87,7 +93,11 @@ class AdaptiveBatch:
         return tuple(torch.cat(column, dim=0) for column in zip(*parts))
 
     def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        n = x.shape[0]
         try:
+            if n < self.batch_size:
+                padding = x.new_zeros((self.batch_size - n, *x.shape[1:]))
+                return tuple(part[:n] for part in self.function(torch.cat([x, padding], dim=0)))
             return self.function(x)
         except Exception as error:  # noqa: BLE001 - only out-of-memory is handled
             if not is_out_of_memory(error) or x.shape[0] == 1:

@@ -193,3 +193,84 @@ def write_bigwig(path: str | os.PathLike, chrom_sizes: dict[str, int], blocks: I
                     handle.addEntries(chrom, int(start), values=np.asarray(values, dtype=np.float64), span=1, step=1)
         finally:
             handle.close()
+
+
+def open_npz_member(npz_path: str | os.PathLike, key: str) -> np.ndarray:
+    """Member ``key`` of an uncompressed ``.npz`` as a read-only memory map (nothing is loaded).
+
+    Raises :class:`~seqsal.errors.InputError` if the member is missing or compressed.
+    """
+    from .errors import InputError
+
+    with zipfile.ZipFile(npz_path) as archive:
+        try:
+            info = archive.getinfo(f"{key}.npy")
+        except KeyError:
+            raise InputError(f"no array {key!r} in this .npz", str(npz_path)) from None
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise InputError(f"array {key!r} is compressed; seqsal writes and reads uncompressed .npz", str(npz_path))
+    with open(npz_path, "rb") as handle:
+        handle.seek(info.header_offset)
+        local_header = handle.read(30)  # zip local file header: name and extra-field lengths at bytes 26-29
+        name_length, extra_length = int.from_bytes(local_header[26:28], "little"), int.from_bytes(local_header[28:30], "little")
+        handle.seek(info.header_offset + 30 + name_length + extra_length)
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(npz_path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
+
+
+def write_npz_blocks(
+    path: str | os.PathLike, members: dict[str, np.ndarray | tuple[tuple[int, ...], np.dtype, Iterable[np.ndarray]]]
+) -> None:
+    """Write an uncompressed ``.npz`` whose large members arrive as blocks of rows, never held whole.
+
+    ``members`` maps a key to a small array, or to ``(shape, dtype, blocks)``:
+    the blocks, concatenated along the first axis, make the ``shape`` array. The
+    archive has the layout of :func:`assemble_npz` (same bytes for the same arrays).
+    """
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for key, source in members.items():
+                with archive.open(f"{key}.npy", "w", force_zip64=True) as destination:
+                    if isinstance(source, np.ndarray):
+                        np.lib.format.write_array(destination, source)
+                        continue
+                    shape, dtype, blocks = source
+                    dtype = np.dtype(dtype)
+                    np.lib.format.write_array_header_1_0(
+                        destination, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                                      "shape": tuple(shape)})
+                    rows = 0
+                    for block in blocks:
+                        block = np.ascontiguousarray(block, dtype=dtype)
+                        destination.write(block.tobytes())
+                        rows += block.shape[0]
+                    if rows != shape[0]:
+                        raise ValueError(f"{key}: blocks gave {rows} rows, expected {shape[0]}")
+
+
+def write_attribution_bigwig(
+    path: str | os.PathLike, regions: pd.DataFrame, chrom_sizes: dict[str, int],
+    one_hot_row: Callable[[int], np.ndarray], hypothetical_row: Callable[[int], np.ndarray],
+) -> None:
+    """bigWig of the per-base projected contribution of every region; overlapping regions averaged.
+
+    Parameters
+    ----------
+    regions
+        Columns ``chrom``, ``start``, ``end``; row ``i`` is region ``i``.
+    one_hot_row, hypothetical_row
+        ``i -> (4, L_i or more)`` arrays of region ``i`` (right padding is cut
+        off); the track is their product summed over the four channels.
+    """
+    lengths = (regions["end"] - regions["start"]).to_numpy(dtype=np.int64)
+
+    def projected_track(index: int) -> np.ndarray:
+        return (hypothetical_row(index) * one_hot_row(index)).sum(axis=0)[:int(lengths[index])]
+
+    intervals = regions[["chrom", "start", "end"]].reset_index(drop=True).assign(index=np.arange(len(regions)))
+    write_bigwig(path, chrom_sizes, merged_coverage(intervals, projected_track, chrom_sizes))

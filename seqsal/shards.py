@@ -1,0 +1,217 @@
+"""Shards of an attribution job, and merging their run folders back into one.
+
+A job over N regions is cut into ``count`` contiguous blocks of the region
+table in BED order (:func:`shard_bounds`); ``seqsal attribute --shard i/count``
+attributes block ``i`` into its own run folder, and :func:`merge_runs` joins the
+folders into the files a single ``seqsal attribute`` run writes: arrays and
+table rows concatenated in region order (arrays re-padded to the longest
+region of all shards), the bigWig recomputed from the merged arrays, and a
+``run.json`` that records the shards.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .io import atomic_path, open_npz_member, write_attribution_bigwig, write_npz_blocks, write_text_atomic
+
+log = logging.getLogger("seqsal")
+
+ARRAY_KEYS = ("one_hot", "hypothetical")
+# parameters that may differ between the shards of one job (they do not change what is computed)
+FREE_PARAMETERS = ("device", "batch_size", "chunk_size")
+BLOCK_BYTES = 64 << 20
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """``"i/N"`` -> ``(i, N)``, 1-based: shard ``i`` of ``N`` (``1 <= i <= N``)."""
+    parts = str(spec).split("/")
+    try:
+        index, count = (int(part) for part in parts)
+    except ValueError:
+        raise InputError(f"--shard {spec!r}: write it as i/N, e.g. 2/4 for the second of four shards") from None
+    if count < 1 or not 1 <= index <= count:
+        raise InputError(f"--shard {spec!r}: need 1 <= i <= N (shards are numbered from 1)")
+    return index, count
+
+
+def shard_bounds(n_regions: int, index: int, count: int) -> tuple[int, int]:
+    """Rows ``[first, stop)`` of shard ``index`` (1-based) of ``count`` over ``n_regions`` regions.
+
+    Contiguous blocks whose sizes differ by at most one, in table order, so that
+    concatenating the shards in order gives the table back.
+    """
+    first, stop = (index - 1) * n_regions // count, index * n_regions // count
+    if stop <= first:
+        raise InputError(
+            f"shard {index}/{count} holds no region: the table has {n_regions} regions; "
+            f"use at most {n_regions} shards"
+        )
+    return first, stop
+
+
+def _read_record(folder: Path) -> dict:
+    path = folder / "run.json"
+    if not path.is_file():
+        raise InputError("not a finished seqsal attribute run (no run.json); run or resume that shard first",
+                         str(folder))
+    if (folder / ".partial").exists():
+        raise InputError("this shard's run is unfinished (.partial/ present); resume it first", str(folder))
+    record = json.loads(path.read_text())
+    if "shard" not in record:
+        raise InputError("run.json records no shard; merge the folders of `seqsal attribute --shard i/N` runs",
+                         str(folder))
+    return record
+
+
+def _job_identity(record: dict) -> dict:
+    """What must agree between the shards of one job."""
+    parameters = {key: value for key, value in record["parameters"].items() if key not in FREE_PARAMETERS}
+    return {"genome": record["genome"], "regions": record["regions"], "model": record["model"]["sha256"],
+            "method": record["method"], "target": record["target"], "parameters": parameters,
+            "count": record["shard"]["count"], "n_regions_total": record["shard"]["n_regions_total"]}
+
+
+def check_shards(records: list[dict], folders: list[Path]) -> list[int]:
+    """Order of ``records`` by shard index; raises :class:`InputError` unless they make one whole job.
+
+    The shards must come from the same inputs and parameters, have the same
+    shard count, and cover every region exactly once.
+    """
+    reference = _job_identity(records[0])
+    for record, folder in zip(records[1:], folders[1:]):
+        identity = _job_identity(record)
+        different = [key for key in reference if identity[key] != reference[key]]
+        if different:
+            raise InputError(f"this shard differs from {folders[0]} in {', '.join(different)}; "
+                             "merge shards of one job only", str(folder))
+    count = reference["count"]
+    order = sorted(range(len(records)), key=lambda k: records[k]["shard"]["index"])
+    indices = [records[k]["shard"]["index"] for k in order]
+    if indices != list(range(1, count + 1)):
+        missing = sorted(set(range(1, count + 1)) - set(indices))
+        repeated = sorted({i for i in indices if indices.count(i) > 1})
+        detail = (f"missing shard(s) {', '.join(map(str, missing))}" if missing else "") + (
+            f"{'; ' if missing else ''}shard(s) given twice: {', '.join(map(str, repeated))}" if repeated else "")
+        raise InputError(f"the shards do not make a whole job of {count}: {detail}")
+    expected = 0
+    for k in order:
+        shard = records[k]["shard"]
+        if shard["first"] != expected or shard["stop"] - shard["first"] != records[k]["n_regions"]:
+            raise InputError(f"shard {shard['index']}/{count} does not cover regions from {expected}", str(folders[k]))
+        expected = shard["stop"]
+    if expected != reference["n_regions_total"]:
+        raise InputError(f"the shards cover {expected} of {reference['n_regions_total']} regions")
+    return order
+
+
+def padded_blocks(sources: list[np.ndarray], width: int, block_bytes: int = BLOCK_BYTES) -> Iterator[np.ndarray]:
+    """Rows of ``(n_k, 4, L_k)`` arrays, in order, zero-padded on the right to ``width``, in bounded blocks."""
+    for source in sources:
+        row_bytes = max(1, int(np.prod(source.shape[1:-1])) * width * source.dtype.itemsize)
+        step = max(1, block_bytes // row_bytes)
+        for start in range(0, source.shape[0], step):
+            rows = source[start:start + step]
+            block = np.zeros((rows.shape[0], *rows.shape[1:-1], width), dtype=source.dtype)
+            block[..., :rows.shape[-1]] = rows
+            yield block
+
+
+def merge_region_tables(paths: list[Path], destination: str | os.PathLike) -> None:
+    """Concatenate ``regions.tsv`` files (same header) and renumber their ``index`` column from 0, streaming."""
+    with atomic_path(destination) as tmp, open(tmp, "w", encoding="utf-8") as out:
+        header, index = None, 0
+        for path in paths:
+            with open(path, encoding="utf-8") as handle:
+                first = handle.readline()
+                if header is None:
+                    header = first
+                    out.write(header)
+                elif first != header:
+                    raise InputError("regions.tsv header differs from the first shard's", str(path))
+                for line in handle:
+                    _, rest = line.split("\t", 1)
+                    out.write(f"{index}\t{rest}")
+                    index += 1
+
+
+def merge_runs(
+    shard_dirs: list[str | os.PathLike], out_dir: str | os.PathLike, force: bool = False,
+    command: list[str] | None = None,
+) -> dict:
+    """Merge the run folders of the shards of one job into ``out_dir``; returns the merged ``run.json`` record.
+
+    Parameters
+    ----------
+    shard_dirs
+        Folders written by ``seqsal attribute --shard i/N`` (any order; all N).
+    out_dir
+        Folder for ``attributions.npz``, ``regions.tsv``, ``attributions.bw`` and
+        ``run.json``, the same files (and bytes, but for ``run.json``) as a
+        single run over all regions.
+    force
+        Overwrite a run already in ``out_dir``.
+    command
+        Command line recorded in ``run.json`` (default ``sys.argv``).
+    """
+    started = time.perf_counter()
+    if not shard_dirs:
+        raise InputError("give the shard folders to merge")
+    folders = [Path(folder) for folder in shard_dirs]
+    out = Path(out_dir)
+    if (out / "run.json").exists() and not force:
+        raise InputError("the output folder holds a run already; pass --force to overwrite it", str(out))
+    records = [_read_record(folder) for folder in folders]
+    order = check_shards(records, folders)
+    folders, records = [folders[k] for k in order], [records[k] for k in order]
+    width = max(int(record["max_length"]) for record in records)
+    n = sum(int(record["n_regions"]) for record in records)
+    npz_paths = [folder / "attributions.npz" for folder in folders]
+    lengths = np.concatenate([open_npz_member(path, "length") for path in npz_paths]).astype(np.int64)
+    members = {}
+    for key in ARRAY_KEYS:
+        sources = [open_npz_member(path, key) for path in npz_paths]
+        members[key] = ((n, *sources[0].shape[1:-1], width), sources[0].dtype, padded_blocks(sources, width))
+    members["length"] = lengths
+    out.mkdir(parents=True, exist_ok=True)
+    write_npz_blocks(out / "attributions.npz", members)
+    merge_region_tables([folder / "regions.tsv" for folder in folders], out / "regions.tsv")
+    from .genome import Genome
+
+    genome = Genome(records[0]["genome"])
+    table = pd.read_csv(out / "regions.tsv", sep="\t", usecols=["chrom", "start", "end"],
+                        dtype={"chrom": str, "start": np.int64, "end": np.int64})
+    one_hot, hypothetical = (open_npz_member(out / "attributions.npz", key) for key in ARRAY_KEYS)
+    write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes,
+                             lambda i: one_hot[i], lambda i: hypothetical[i])
+    genome.close()
+    record = merged_record(records, folders, n, width, command, time.perf_counter() - started)
+    write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
+    return record
+
+
+def merged_record(records: list[dict], folders: list[Path], n: int, width: int, command: list[str] | None,
+                  merge_seconds: float) -> dict:
+    """The ``run.json`` of a merged job: the first shard's, with the whole job's counts and each shard listed."""
+    record = {key: value for key, value in records[0].items() if key != "shard"}
+    attribution = sum(float(r["timing_seconds"]["attribution"]) for r in records)
+    total = sum(float(r["timing_seconds"]["total"]) for r in records)
+    record.update({
+        "command": command if command is not None else sys.argv,
+        "n_regions": n,
+        "max_length": width,
+        "timing_seconds": {"attribution": round(attribution, 3), "total": round(total + merge_seconds, 3),
+                           "merge": round(merge_seconds, 3)},
+        "shards": [{"folder": os.path.abspath(folder), **r["shard"], "device": r["parameters"].get("device"),
+                    "timing_seconds": r["timing_seconds"]} for folder, r in zip(folders, records)],
+    })
+    return record

@@ -178,7 +178,7 @@ def plan_region(
     model_input = one_hot_encode(reverse_complement(sequence), n_value=n_value) if minus else one_hot
     crop = slice(start - fetch_start, start - fetch_start + length)
     starts = tile_starts(fetch_end - fetch_start, use_window, stride or use_window)
-    all_n = not one_hot[:, crop].any()
+    all_n = not (one_hot[:, crop] == 1).any()  # no A/C/G/T (N encodes as 0 or 0.25)
     return _Plan(index, one_hot, model_input, crop, minus, starts, use_window, all_n)
 
 
@@ -219,6 +219,8 @@ class _Stitcher:
             track = track[::-1, ::-1]
         hypothetical = np.ascontiguousarray(track[:, plan.crop], dtype=np.float32)
         status = "all_N" if plan.all_n else "ok"
+        if plan.all_n:  # no base to explain: attributed as zeros (the model's gradient on N is not a base's effect)
+            hypothetical[:] = 0
         prediction = float(np.mean(self.predictions))
         if self.nonfinite:
             status = "nonfinite"

@@ -157,6 +157,8 @@ def index_matches_fasta(path: str, index: dict, max_checked: int = 20000) -> boo
         return True
     records = sorted(index.items(), key=lambda item: item[1].offset)
     size = os.path.getsize(path)
+    if not records:
+        return size == 0
     chosen = range(len(records))
     if len(records) > max_checked:
         chosen = sorted(set(np.linspace(0, len(records) - 1, max_checked).astype(int).tolist()))
@@ -168,6 +170,12 @@ def index_matches_fasta(path: str, index: dict, max_checked: int = 20000) -> boo
             limit = records[i + 1][1].offset if i + 1 < len(records) else size
             if record.offset > size or end > limit:
                 return False
+            if i == len(records) - 1:  # after the last sequence: only line ends (else a sequence is not indexed)
+                if size - end > 4096:
+                    return False
+                handle.seek(end)
+                if handle.read(size - end).strip(b"\r\n \t"):
+                    return False
             back = min(int(record.offset), 4096)
             handle.seek(record.offset - back)
             before = handle.read(back)

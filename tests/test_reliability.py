@@ -308,3 +308,101 @@ def test_bad_input_is_one_clean_line_and_exit_2(case, job):
     assert after == before, "an output file was created or changed"
     if case.id == "model_pickle":
         assert not (job.root / "pwned").exists()
+
+
+# ------------------------------------------------------------------------------ accepted odd inputs
+def test_windows_line_endings_and_trailing_tabs_are_accepted(job):
+    assert invoke(job.args()).exit_code == 0
+    reference = snapshot(job.out)
+    crlf = _bed(job, "track name=x\r\nchr1\t100\t300\tr1\t0\t+\t\r\nchr2\t500\t700\tr2\t0\t-\t\t\r\n", "crlf.bed")
+    other = job.root / "other"
+    result = invoke(job.args(bed=crlf)[:-3] + ["-o", str(other), "-q"])
+    assert result.exit_code == 0, result.output
+    for name in ("attributions.npz", "attributions.bw", "regions.tsv"):
+        assert (other / name).read_bytes() == reference[name]
+
+
+@pytest.mark.parametrize("fai", ["stale", "garbage", "empty"])
+def test_stale_or_broken_fai_is_rebuilt(job, fai):
+    assert invoke(job.args()).exit_code == 0
+    reference = snapshot(job.out)
+    index = Path(str(job.genome) + ".fai")
+    good = index.read_text()
+    if fai == "stale":  # as if the FASTA was edited and the index copied over later (newer mtime, old offsets)
+        index.write_text(good.replace("\t3000\t6\t", "\t2930\t6\t").replace("\t2000\t3", "\t2000\t2"))
+    else:
+        index.write_text("not an index\n" if fai == "garbage" else "")
+    result = invoke(job.args(extra=["--force"]))
+    assert result.exit_code == 0, result.output
+    assert index.read_text() == good
+    after = snapshot(job.out)
+    for name in ("attributions.npz", "attributions.bw", "regions.tsv"):
+        assert after[name] == reference[name]
+
+
+def test_index_check_sees_changed_fasta(job):
+    from seqsal.genome import Genome, index_matches_fasta
+
+    with Genome(job.genome) as genome:
+        index = dict(genome._fasta.faidx.index)
+        assert index_matches_fasta(str(job.genome), index)
+    shorter = {"chr1": job.sequences["chr1"][:2900], "chr2": job.sequences["chr2"]}
+    write_fasta(job.genome, list(shorter.items()))
+    assert not index_matches_fasta(str(job.genome), index)
+    with Genome(job.genome) as genome:
+        assert genome.chrom_sizes == {"chr1": 2900, "chr2": 2000}
+
+
+@pytest.mark.parametrize("n_value", ["0", "0.25"])
+def test_all_n_region_is_zeros_and_flagged(job, n_value):
+    chr2 = job.sequences["chr2"][:500] + "N" * 200 + job.sequences["chr2"][700:]
+    genome = write_fasta(job.root / "n.fa", [("chr1", job.sequences["chr1"]), ("chr2", chr2)])
+    result = invoke(job.args(genome=genome, extra=["--n-value", n_value]))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(job.out / "regions.tsv", sep="\t")
+    assert list(table["status"]) == ["ok", "all_N"] and table.loc[1, "frac_N"] == 1.0
+    assert table.loc[1, "attribution_sum"] == 0
+    data = np.load(job.out / "attributions.npz")
+    assert not data["hypothetical"][1].any() and (data["one_hot"][1] == float(n_value)).all()
+    assert data["hypothetical"][0].any()
+
+
+def test_nan_model_skip_names_and_flags_regions(job):
+    model = _torchscript(job, _NaN(), torch.zeros(1, 4, 200), "nan.ts")
+    result = invoke(job.args(model=model, extra=["--window", "200", "--on-error", "skip"]))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(job.out / "regions.tsv", sep="\t")
+    assert list(table["status"]) == ["nonfinite", "nonfinite"]
+    assert not np.load(job.out / "attributions.npz")["hypothetical"].any()
+
+
+def test_nan_stop_keeps_an_earlier_run_untouched(job):
+    assert invoke(job.args()).exit_code == 0
+    before = snapshot(job.out)
+    model = _torchscript(job, _NaN(), torch.zeros(1, 4, 200), "nan.ts")
+    result = invoke(job.args(model=model, extra=["--window", "200", "--force"]))
+    assert result.exit_code == 2 and "NaN/Inf for region r1" in result.output
+    after = snapshot(job.out)
+    assert {k: v for k, v in after.items() if k != "run.json"} == {k: v for k, v in before.items() if k != "run.json"}
+
+
+# ------------------------------------------------------------------------------------- path safety
+def test_names_cannot_write_outside_the_output_folder(tmp_path):
+    """Region and chromosome names that look like paths end up as text in regions.tsv, never as paths."""
+    job = make_job(tmp_path / "job")
+    hostile_chrom = "../../escaped_chrom"
+    genome = write_fasta(job.root / "hostile.fa", [(hostile_chrom, job.sequences["chr1"]),
+                                                    ("chr2", job.sequences["chr2"])])
+    bed = _bed(job, "".join(f"{hostile_chrom}\t{100 + 10 * i}\t{300 + 10 * i}\t{name}\t0\t+\n" for i, name in enumerate(
+        ["../../escaped_region", "/tmp/escaped_absolute", "..", "a/../../b", "~/escaped_home", "$(touch pwned)"])))
+    before = {p for p in tmp_path.rglob("*")}
+    result = invoke(job.args(genome=genome, bed=bed))
+    assert result.exit_code == 0, result.output
+    created = {p for p in tmp_path.rglob("*")} - before
+    outside = [p for p in created if job.out not in p.parents and p != job.out
+               and p != Path(str(genome) + ".fai")]
+    assert outside == []
+    assert {"attributions.bw", "attributions.npz", "regions.tsv", "run.json"} <= {p.name for p in job.out.iterdir()}
+    assert not any(Path(p).exists() for p in ("/tmp/escaped_absolute", os.path.expanduser("~/escaped_home")))
+    table = pd.read_csv(job.out / "regions.tsv", sep="\t")
+    assert table.loc[0, "name"] == "../../escaped_region" and table.loc[0, "chrom"] == hostile_chrom

@@ -42,7 +42,7 @@ def one_hot_encode(
     np.ndarray
         ``(4, L)`` array, rows ``A, C, G, T``.
     """
-    raw = sequence.encode("ascii") if isinstance(sequence, str) else sequence
+    raw = _ascii(sequence) if isinstance(sequence, str) else sequence
     codes = np.frombuffer(raw if isinstance(raw, (bytes, bytearray, memoryview)) else bytes(raw), dtype=np.uint8)
     dtype = np.dtype(dtype)
     byte_wide = dtype.itemsize == 1 and dtype.kind in "iub"
@@ -73,6 +73,17 @@ def _fill_one_hot(codes: np.ndarray, out: np.ndarray) -> None:
         np.bitwise_or(block, 0x20, out=lowered)  # ASCII letters -> lower case
         for k in range(4):
             np.equal(lowered, _ALPHABET_LOWER[k], out=out[k, first:first + _BLOCK], casting="unsafe")
+
+
+def _ascii(sequence: str) -> bytes:
+    try:
+        return sequence.encode("ascii")
+    except UnicodeEncodeError as exc:
+        from .errors import InputError
+
+        raise InputError(
+            f"character {sequence[exc.start]!r} at position {exc.start} is not an IUPAC DNA code"
+        ) from None
 
 
 def one_hot_decode(one_hot: np.ndarray | torch.Tensor, unknown: str = "N") -> str:

@@ -21,6 +21,17 @@ from .engine import RegionResult, iter_region_attributions, select_device  # noq
 from .errors import InputError  # noqa: E402
 from .genome import Genome  # noqa: E402
 from .models import BassetCNN, BPNet, LoadedModel, build_model, load_model, save_model  # noqa: E402
+from .methods import (  # noqa: E402
+    completeness,
+    deep_lift_shap,
+    gradcam,
+    integrated_gradients,
+    ism,
+    ism_deltas,
+    make_baselines,
+    smoothgrad,
+)
+from .shuffle import dinucleotide_shuffle, dinucleotide_shuffle_string  # noqa: E402
 from .pipeline import AttributeOptions, iter_attributions, run_attribute  # noqa: E402
 from .regions import read_regions, resize_regions, tile_starts  # noqa: E402
 
@@ -30,4 +41,6 @@ __all__ = [
     "iter_region_attributions", "load_model", "one_hot_decode", "one_hot_encode", "read_regions",
     "resize_regions", "reverse_complement", "reverse_complement_one_hot", "run_attribute", "save_model",
     "select_device", "tile_starts",
+    "completeness", "deep_lift_shap", "dinucleotide_shuffle", "dinucleotide_shuffle_string", "gradcam",
+    "integrated_gradients", "ism", "ism_deltas", "make_baselines", "smoothgrad",
 ]

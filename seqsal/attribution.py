@@ -157,6 +157,9 @@ def saliency(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[torch.T
 # projected map x * dy/dx is hypothetical * x, which every method shares.
 METHODS: dict[str, Callable] = {"saliency": saliency, "grad_x_input": saliency}
 PROJECTED_BY_DEFAULT = {"saliency": False}
+# methods whose hypothetical contributions must not be gradient-corrected (it would break their
+# summation-to-delta, or they are not gradients); seqsal.methods adds its own
+UNCORRECTED: set[str] = set()
 
 
 def correct_gradient(hypothetical: torch.Tensor) -> torch.Tensor:
@@ -232,7 +235,7 @@ def hypothetical_attributions(
         n = x.shape[0]
         hypothetical = 0.5 * (hypothetical[:n] + reverse_complement_one_hot(hypothetical[n:]))
         prediction = 0.5 * (prediction[:n] + prediction[n:])
-    if correct:
+    if correct and method not in UNCORRECTED:
         hypothetical = correct_gradient(hypothetical)
     return hypothetical, prediction
 
@@ -299,3 +302,6 @@ def attribute(
             )
             outputs.append((hyp if hypothetical else hyp * chunk).cpu())
     return torch.cat(outputs, dim=0) if outputs else torch.zeros_like(x)
+
+
+from . import methods as _methods  # noqa: E402,F401 - registers deepshap, ig, smoothgrad, ism, gradcam

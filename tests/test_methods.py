@@ -1,0 +1,236 @@
+"""Attribution methods against independent references: analytic models, finite differences, completeness,
+summation-to-delta, naive vs fast ISM, and tangermeme where it is installed."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import seqsal
+from seqsal.attribution import Target, input_gradient
+from seqsal.errors import InputError
+from seqsal.methods import (
+    completeness,
+    deep_lift_shap,
+    gradcam,
+    integrated_gradients,
+    ism,
+    ism_deltas,
+    make_baselines,
+    smoothgrad,
+)
+
+
+def one_hot_batch(n, length, seed=0, n_run=None):
+    rng = np.random.default_rng(seed)
+    x = torch.zeros(n, 4, length)
+    index = rng.integers(0, 4, (n, length))
+    for i in range(n):
+        x[i, index[i], torch.arange(length)] = 1
+    if n_run is not None:
+        x[:, :, n_run[0]:n_run[1]] = 0
+    return x
+
+
+def frozen(model):
+    model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model
+
+
+@pytest.fixture(scope="module")
+def basset():
+    torch.manual_seed(0)
+    model = seqsal.BassetCNN(input_length=203, channels=(8, 8, 8), kernel_sizes=(7, 5, 3), pool_sizes=(4, 2, 3),
+                             hidden=16)
+    # non-trivial batch norm statistics
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 1.5)
+    return frozen(model)
+
+
+@pytest.fixture(scope="module")
+def bpnet():
+    torch.manual_seed(1)
+    return frozen(seqsal.BPNet(n_filters=8, n_layers=3, first_kernel=7, profile_kernel=9, trimming=5))
+
+
+def reference_delta(model, x, refs, target):
+    n, r = refs.shape[:2]
+    with torch.no_grad():
+        fx = target.select(model(x)).float()
+        fr = target.select(model(refs.reshape(n * r, *x.shape[1:]))).float().reshape(n, r).mean(1)
+    return fx - fr
+
+
+@pytest.mark.parametrize("which,target", [("basset", Target()), ("bpnet", Target(output=1)),
+                                          ("bpnet", Target(output=0, reduction="sum"))])
+def test_deepshap_sums_to_delta_with_max_pooling(which, target, request):
+    model = request.getfixturevalue(which)
+    x = one_hot_batch(3, 203, n_run=(100, 110))
+    refs = make_baselines(x, "shuffle", 8, seed=3)
+    hypothetical, prediction = deep_lift_shap(model, x, target, references=refs)
+    total = (hypothetical * x).sum(dim=(1, 2))
+    delta = reference_delta(model, x, refs, target)
+    assert torch.allclose(total, delta, atol=1e-5, rtol=0), (total - delta).abs().max()
+    assert torch.allclose(prediction, target.select(model(x)).float(), atol=1e-6)
+    # each reference on its own sums to its own delta as well
+    single = deep_lift_shap(model, x, target, references=refs[:, :1])[0]
+    assert torch.allclose((single * x).sum(dim=(1, 2)), reference_delta(model, x, refs[:, :1], target), atol=1e-5)
+
+
+def test_deepshap_rescale_rule_analytic():
+    """y = sum(w2 * relu(W1 x + b)) over one position: multiplier of x = W1^T (w2 * secant of the ReLU)."""
+    torch.manual_seed(2)
+    model = frozen(nn.Sequential(nn.Conv1d(4, 6, 1), nn.ReLU(), nn.Flatten(), nn.Linear(6, 1)))
+    x, ref = one_hot_batch(1, 1, seed=4), one_hot_batch(1, 1, seed=9)
+    conv, linear = model[0], model[3]
+    z = conv(x)[0, :, 0]
+    z_ref = conv(ref)[0, :, 0]
+    secant = torch.where((z - z_ref).abs() > 1e-6, (torch.relu(z) - torch.relu(z_ref)) / (z - z_ref), (z > 0).float())
+    multiplier = conv.weight[:, :, 0].T @ (linear.weight[0] * secant)  # (4,)
+    expected = multiplier - (ref[0, :, 0] * multiplier).sum()
+    hypothetical, _ = deep_lift_shap(model, x, references=ref[:, None])
+    assert torch.allclose(hypothetical[0, :, 0], expected, atol=1e-6)
+
+
+def test_deepshap_names_unsupported_layer():
+    model = frozen(nn.Sequential(nn.Conv1d(4, 4, 3, padding=1), nn.Softmax(dim=1), nn.Flatten(), nn.Linear(40, 1)))
+    with pytest.raises(InputError, match=r"softmax in layer '1 \(Softmax\)'"):
+        deep_lift_shap(model, one_hot_batch(1, 10), references=2)
+
+    class Gate(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv1d(4, 2, 3), nn.Conv1d(4, 2, 3)
+
+        def forward(self, x):
+            return (self.a(x) * self.b(x)).sum(dim=(1, 2))
+
+    with pytest.raises(InputError, match="product of two tensors"):
+        deep_lift_shap(frozen(Gate()), one_hot_batch(1, 10), references=2)
+
+
+def test_deepshap_matches_tangermeme(basset, bpnet):
+    tangermeme = pytest.importorskip("tangermeme.deep_lift_shap", reason="tangermeme is not installed (bench extra)")
+
+    class Counts(nn.Module):
+        """BPNet's counts head with its ReLUs as modules: tangermeme hooks modules only, and would treat the
+        functional torch.relu of seqsal's BPNet as linear (seqsal intercepts functional calls too)."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+            self.relus = nn.ModuleList(nn.ReLU() for _ in range(len(model.dilated) + 1))
+
+        def forward(self, x):
+            m = self.model
+            h = self.relus[0](m.first(x))
+            for conv, relu in zip(m.dilated, self.relus[1:]):
+                h = h + relu(conv(h))
+            return m.counts_head(h[:, :, m.trimming:h.shape[-1] - m.trimming].mean(dim=-1))
+
+    x = one_hot_batch(3, 203, seed=5)
+    refs = make_baselines(x, "shuffle", 10, seed=0)
+    assert torch.allclose(Counts(bpnet)(x), bpnet(x)[1])
+    for model, target, peer in ((basset, Target(), basset), (bpnet, Target(output=1), Counts(bpnet))):
+        ours, _ = deep_lift_shap(model, x, target, references=refs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = tangermeme.deep_lift_shap(peer, x, references=refs, hypothetical=True, device="cpu",
+                                               batch_size=64, verbose=False)
+        relative = (ours - theirs).abs().max() / theirs.abs().max()
+        assert relative < 1e-4, relative
+
+
+def test_integrated_gradients_completeness_and_linear_exactness(basset):
+    x = one_hot_batch(2, 203, seed=6)
+    for baseline in ("zero", "uniform", "shuffle"):
+        hypothetical, _ = integrated_gradients(basset, x, steps=64, baseline=baseline, references=3, seed=1)
+        gap = completeness(basset, x, hypothetical, make_baselines(x, baseline, 3, seed=1))
+        delta = reference_delta(basset, x, make_baselines(x, baseline, 3, seed=1), Target())
+        assert (gap.abs() / delta.abs().clamp_min(0.05)).max() < 0.02, (baseline, gap)
+    # a linear model: IG is exactly (x - b) * w for any number of steps
+    torch.manual_seed(0)
+    linear = frozen(nn.Sequential(nn.Flatten(), nn.Linear(4 * 7, 1)))
+    x = one_hot_batch(2, 7)
+    hypothetical, _ = integrated_gradients(linear, x, steps=3, baseline="uniform")
+    w = linear[1].weight.reshape(4, 7)
+    expected = w - (0.25 * w).sum(dim=0, keepdim=True)
+    assert torch.allclose(hypothetical, expected.expand(2, 4, 7), atol=1e-6)
+
+
+def test_saliency_and_smoothgrad_against_finite_differences():
+    torch.manual_seed(3)
+    model = frozen(nn.Sequential(nn.Conv1d(4, 5, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(5 * 9, 1)))
+    model = model.double()
+    x = one_hot_batch(1, 9, seed=2).double()
+    gradient, _ = input_gradient(model, x, Target())
+    eps = 1e-6
+    numeric = torch.zeros_like(x)
+    for c in range(4):
+        for p in range(9):
+            step = torch.zeros_like(x)
+            step[0, c, p] = eps
+            numeric[0, c, p] = (model(x + step) - model(x - step))[0, 0] / (2 * eps)
+    assert torch.allclose(gradient, numeric, atol=1e-7)
+    # SmoothGrad with no noise is the gradient; with noise it is the mean gradient over the noisy copies
+    assert torch.allclose(smoothgrad(model, x, samples=3, noise=0.0)[0], gradient, atol=1e-12)
+    smooth, _ = smoothgrad(model, x, samples=4, noise=0.2, seed=5)
+    assert not torch.allclose(smooth, gradient, atol=1e-4)
+    linear = frozen(nn.Sequential(nn.Flatten(), nn.Linear(4 * 9, 1)))
+    assert torch.allclose(smoothgrad(linear, x.float(), samples=5, noise=0.5)[0],
+                          linear[1].weight.reshape(1, 4, 9), atol=1e-6)
+
+
+@pytest.mark.parametrize("which,target", [("basset", Target()), ("bpnet", Target(output=1)),
+                                          ("bpnet", Target(output=0, reduction="sum"))])
+def test_fast_ism_equals_naive(which, target, request):
+    model = request.getfixturevalue(which)
+    x = one_hot_batch(2, 203, seed=7, n_run=(50, 53))
+    naive, prediction = ism_deltas(model, x, target, fast=False, mutant_batch=300)
+    fast, prediction_fast = ism_deltas(model, x, target, fast=True, mutant_batch=97)
+    assert torch.allclose(naive, fast, atol=1e-5), (naive - fast).abs().max()
+    assert torch.allclose(prediction, prediction_fast, atol=1e-5)
+    # brute force at a few substitutions
+    with torch.no_grad():
+        for position, base in ((0, 2), (101, 0), (202, 3), (51, 1)):
+            mutant = x[:1].clone()
+            mutant[0, :, position] = 0
+            mutant[0, base, position] = 1
+            expected = target.select(model(mutant))[0] - prediction[0]
+            if x[0, base, position] == 1:
+                expected = torch.tensor(0.0)
+            assert torch.isclose(naive[0, base, position], expected, atol=1e-5)
+    centred, _ = ism(model, x, target)
+    assert torch.allclose(centred, naive - naive.mean(dim=1, keepdim=True), atol=1e-5)
+
+
+def test_gradcam_analytic():
+    """f = Σ_p w_p A_p with A a 1-channel 1x1 convolution: Grad-CAM = relu(mean(w) * A)."""
+    torch.manual_seed(4)
+    model = frozen(nn.Sequential(nn.Conv1d(4, 1, 1), nn.Flatten(), nn.Linear(12, 1)))
+    x = one_hot_batch(2, 12, seed=8)
+    cam, _ = gradcam(model, x)
+    activation = model[0](x)[:, 0]
+    expected = torch.relu(model[2].weight.mean() * activation)
+    assert torch.allclose(cam[:, 0], expected, atol=1e-6)
+    assert torch.equal(cam[:, 0], cam[:, 3])
+    with pytest.raises(InputError, match="not a module"):
+        gradcam(model, x, layer="nope")
+
+
+def test_methods_through_the_public_api(basset):
+    x = one_hot_batch(3, 203, seed=9)
+    for method, params in (("deepshap", {"references": 4}), ("ig", {"steps": 8}), ("smoothgrad", {"samples": 4}),
+                           ("ism", {}), ("gradcam", {})):
+        projected = seqsal.attribute(basset, x, method=method, batch_size=2, device="cpu", **params)
+        assert projected.shape == x.shape and torch.isfinite(projected).all()
+    # deepshap is not gradient-corrected: the projected map still sums to f(x) - mean f(refs)
+    projected = seqsal.attribute(basset, x, method="deepshap", batch_size=2, device="cpu", references=4, seed=2)
+    delta = reference_delta(basset, x, make_baselines(x, "shuffle", 4, seed=2), Target())
+    assert torch.allclose(projected.sum(dim=(1, 2)), delta, atol=1e-5)

@@ -73,6 +73,39 @@ def main() -> None:
     """
 
 
+def method_options(function):
+    """Add the options of the attribution methods; they reach ``function`` as one ``method_params`` dict."""
+    options = [
+        click.option("--references", type=click.IntRange(min=1), default=None,
+                     help="deepshap, ig: dinucleotide-shuffled references per sequence [deepshap 20, ig 10]."),
+        click.option("--baseline", type=click.Choice(["shuffle", "zero", "uniform"]), default=None,
+                     help="deepshap, ig: reference/baseline [deepshap shuffle, ig zero]."),
+        click.option("--steps", type=click.IntRange(min=1), default=None,
+                     help="ig: Gauss-Legendre points on the path [32]."),
+        click.option("--samples", type=click.IntRange(min=1), default=None, help="smoothgrad: noisy copies [20]."),
+        click.option("--noise", type=click.FloatRange(min=0), default=None,
+                     help="smoothgrad: noise standard deviation, in one-hot units [0.1]."),
+        click.option("--layer", default=None, help="gradcam: module name of the layer [the last Conv1d]."),
+        click.option("--fast/--naive", "fast", default=None,
+                     help="ism: recompute only each substitution's receptive field [fast when supported]."),
+    ]
+
+    @functools.wraps(function)
+    @handle_errors
+    def wrapper(*args, references, baseline, steps, samples, noise, layer, fast, **kwargs):
+        from .methods import method_params
+
+        kwargs["method_params"] = method_params(
+            kwargs.get("method", "grad_x_input"), kwargs.get("seed", 0), references=references, baseline=baseline,
+            steps=steps, samples=samples, noise=noise, layer=layer, fast=fast,
+        )
+        return function(*args, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @main.command()
 @click.argument("genome", type=click.Path(dir_okay=False))
 @click.argument("regions", type=click.Path(dir_okay=False))
@@ -81,7 +114,7 @@ def main() -> None:
                    "(with --architecture and --model-config).")
 @click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--method", default="grad_x_input", show_default=True,
-              help="Attribution method: saliency, grad_x_input (and every method `seqsal methods` lists).")
+              help="Attribution method: saliency, grad_x_input, smoothgrad, ig, deepshap, ism, gradcam.")
 @click.option("--target", default=None,
               help="What to explain: a task index or name ('2', 'enhancer'), or 'output=1,task=0,reduce=bpnet' "
                    "for tuple/profile outputs. Default: the logit of task 0.")
@@ -117,10 +150,11 @@ def main() -> None:
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in this folder.")
 @click.option("--force", is_flag=True, help="Overwrite a run already in this folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
+@method_options
 @handle_errors
 def attribute(genome, regions, model_path, out_dir, method, target, width, window, stride, stitch, batch_size,
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
-              force, quiet, shard=None):
+              force, quiet, shard=None, method_params=None):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
     Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
@@ -133,6 +167,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         method=method, target=target, width=width, window=window, stride=stride, batch_size=batch_size,
         chunk_size=chunk_size, device=None if device == "auto" else device, precision=precision, rc=rc, correct=correct,
         stitch=stitch, n_value=float(n_value), seed=seed, on_error=on_error,
+        method_params=method_params or {},
     )
     record = run_attribute(
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,

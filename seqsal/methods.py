@@ -748,3 +748,34 @@ def _register() -> None:
 
 
 _register()
+
+
+# parameters each method takes from the command line (``seed`` comes from --seed)
+METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "deepshap": ("references", "baseline", "seed"),
+    "ig": ("steps", "baseline", "references", "seed"),
+    "smoothgrad": ("samples", "noise", "seed"),
+    "ism": ("fast",),
+    "gradcam": ("layer",),
+}
+
+
+def method_params(method: str, seed: int = 0, **given) -> dict:
+    """The ``method_params`` of ``method`` from command-line values (``None``: not given).
+
+    Raises :class:`InputError` for an option the method does not take.
+    """
+    accepted = METHOD_OPTIONS.get(method, ())
+    params = {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key not in accepted:
+            takes = ", ".join(f"--{name}" for name in accepted if name != "seed") or "no options"
+            raise InputError(f"--{key.replace('_', '-')} does not apply to --method {method} (it takes {takes})")
+        params[key] = value
+    if "seed" in accepted:
+        params["seed"] = seed
+    if params.get("baseline") not in (None, *BASELINES):
+        raise InputError(f"unknown --baseline {params['baseline']!r}; choose one of {', '.join(BASELINES)}")
+    return params

@@ -234,3 +234,30 @@ def test_methods_through_the_public_api(basset):
     projected = seqsal.attribute(basset, x, method="deepshap", batch_size=2, device="cpu", references=4, seed=2)
     delta = reference_delta(basset, x, make_baselines(x, "shuffle", 4, seed=2), Target())
     assert torch.allclose(projected.sum(dim=(1, 2)), delta, atol=1e-5)
+
+
+def test_cli_method_options(small_genome, tiny_model, tmp_path):
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from tests.conftest import write_bed
+
+    genome, _ = small_genome
+    model_path, model = tiny_model
+    bed = write_bed(tmp_path / "regions.bed", ["chr1\t100\t300\ta\t0\t+", "chr1\t1000\t1200\tb\t0\t-"])
+    out = tmp_path / "out"
+    args = ["attribute", str(genome), str(bed), "-m", str(model_path), "-o", str(out), "-q", "--device", "cpu",
+            "--method", "ig", "--steps", "4", "--baseline", "uniform", "--seed", "3"]
+    extra = ["--no-peaks"] if "--no-peaks" in CliRunner().invoke(main, ["attribute", "--help"]).output else []
+    result = CliRunner().invoke(main, args + extra)
+    assert result.exit_code == 0, result.output
+    import json
+
+    record = json.loads((out / "run.json").read_text())
+    assert record["parameters"]["method_params"] == {"steps": 4, "baseline": "uniform", "seed": 3}
+    stored = np.load(out / "attributions.npz")
+    x = torch.from_numpy(stored["one_hot"][:1])
+    expected, _ = integrated_gradients(model, x, Target(), steps=4, baseline="uniform")
+    assert np.allclose(stored["hypothetical"][0], expected[0].numpy(), atol=1e-5)
+    wrong = CliRunner().invoke(main, args[:-6] + ["--method", "deepshap", "--steps", "5", "--force"])
+    assert wrong.exit_code == 2 and "--steps does not apply to --method deepshap" in wrong.output

@@ -147,6 +147,8 @@ def method_options(function):
 @click.option("--shard", default=None, metavar="I/N",
               help="Attribute only the I-th (from 1) of N contiguous blocks of the regions; join the shard "
                    "folders with `seqsal merge`.")
+@click.option("--logos", "n_logos", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Draw logos of the top N seqlets/elements (or regions) into OUT/logos/ at the end.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in this folder.")
 @click.option("--force", is_flag=True, help="Overwrite a run already in this folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
@@ -154,7 +156,7 @@ def method_options(function):
 @handle_errors
 def attribute(genome, regions, model_path, out_dir, method, target, width, window, stride, stitch, batch_size,
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
-              force, quiet, shard=None, method_params=None):
+              force, quiet, shard=None, method_params=None, n_logos=0):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
     Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
@@ -177,6 +179,10 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
     logging.getLogger("seqsal").info(
         "%d regions attributed in %.1f s -> %s", record["n_regions"], record["timing_seconds"]["total"], out_dir
     )
+    if n_logos:
+        from .report import write_logos
+
+        write_logos(out_dir, top=n_logos, progress=not quiet)
 
 
 @main.command()
@@ -198,6 +204,78 @@ def merge(shard_dirs, out_dir, force, quiet):
         "%d shards, %d regions merged in %.1f s -> %s", len(record["shards"]), record["n_regions"],
         record["timing_seconds"]["merge"], out_dir,
     )
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--top", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Draw the N best seqlets and elements (by rank), or the N top regions without calls.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
+@click.option("--hypothetical", is_flag=True, help="Add the hypothetical-contribution logo under each seqlet logo.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Drawing processes.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
+@handle_errors
+def logos(out_dir, top, fmt, hypothetical, workers, quiet):
+    """Draw logos of the run in OUT_DIR into OUT_DIR/logos/.
+
+    Contribution logos of the top seqlets and elements, region views (logo, per-base track and called spans)
+    of the top elements, and CWM/PWM logos of every motif of `seqsal motifs`.
+    """
+    _setup_logging(quiet)
+    from .report import write_logos
+
+    write_logos(out_dir, top=top, fmt=fmt, workers=workers, hypothetical=hypothetical, progress=not quiet)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--seqlets", "seqlets_path", type=click.Path(dir_okay=False), default=None,
+              help="Seqlet table to cluster (columns region_index, offset_start, offset_end, sign) "
+                   "[OUT_DIR/seqlets.tsv].")
+@click.option("--database", default=None,
+              help="Known motifs in MEME format to match against, or 'none'. [the bundled JASPAR CORE subset, "
+                   "data/motifs/jaspar_subset.meme: 17 motifs]")
+@click.option("--min-seqlets", type=click.IntRange(min=2), default=20, show_default=True,
+              help="Fewest seqlets a motif needs.")
+@click.option("--max-seed-seqlets", type=click.IntRange(min=10), default=3000, show_default=True,
+              help="Seqlets compared all-against-all to find seeds (a random sample of them when there are more).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of that sample.")
+@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
+@handle_errors
+def motifs(out_dir, seqlets_path, database, min_seqlets, max_seed_seqlets, seed, quiet):
+    """Cluster the seqlets of the run in OUT_DIR into motifs and match them to known motifs.
+
+    Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motif_instances.tsv and, with a
+    database, motif_matches.tsv (TOMTOM-style p-, E- and q-values).
+    """
+    _setup_logging(quiet)
+    from .motifs import DiscoveryOptions, default_database, run_motifs
+
+    if database is None:
+        database = default_database()
+    elif database.lower() == "none":
+        database = None
+    options = DiscoveryOptions(min_seqlets=min_seqlets, max_seed_seqlets=max_seed_seqlets, seed=seed)
+    run_motifs(out_dir, seqlets_path=seqlets_path, database=database, options=options, progress=not quiet)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Elements (or regions) shown with their logos.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Drawing processes.")
+@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
+@handle_errors
+def report(out_dir, top, workers, quiet):
+    """Write OUT_DIR/report.html: parameters, predictions, top elements with logos, motifs with matches.
+
+    One static file (images embedded, nothing loaded from the network); links point at the run's files.
+    """
+    _setup_logging(quiet)
+    from .report import write_report
+
+    path = write_report(out_dir, top=top, workers=workers)
+    logging.getLogger("seqsal").info("report -> %s", path)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,449 @@
+"""Faithfulness of attribution maps: which map to trust, with numbers.
+
+All functions take a model, one-hot windows ``x`` ``(N, 4, L)`` and per-base scores ``(N, L)`` (the projected
+contribution: hypothetical x one-hot summed over channels) and return plain arrays/tables:
+
+* :func:`deletion_insertion` — rank bases by score, replace the top fraction by a background (deletion) or
+  restore it into the background (insertion), record the target; :func:`curve_auc` of each curve. A faithful
+  map drops the output fast under deletion (low AUC) and raises it fast under insertion (high AUC); a random
+  ranking is the reference.
+* :func:`ground_truth_scores` — per-base AUROC and AUPRC of ``|score|`` against known sites (a BED).
+* :func:`sanity_check` — cascading re-randomisation of the parameterised layers from the top (Adebayo et al.
+  2018); Spearman correlation of each map with the original. A map that barely changes is flagged.
+* :func:`stability` — similarity of maps under a few substitutions that leave the prediction nearly unchanged.
+* :func:`effective_receptive_field` — impulse response (mean |gradient| of the centre position of each
+  convolution's output over the input) and its width (σ, by moments) per depth.
+
+:func:`evaluate_run` runs them on a ``seqsal attribute`` output folder and writes ``evaluation.tsv``,
+``evaluation_curves.tsv``, ``evaluation_sanity.tsv``, ``evaluation_erf.tsv`` and plots under
+``evaluation/``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .attribution import METHODS, Target, attribute
+from .errors import InputError
+from .io import atomic_path, write_table_atomic
+from .shuffle import dinucleotide_shuffle
+
+log = logging.getLogger("seqsal")
+
+FRACTIONS = np.linspace(0.0, 1.0, 21)
+
+
+# --------------------------------------------------------------------------- basic pieces
+
+
+def projected_scores(model: nn.Module, x: torch.Tensor, method: str, target: Target, batch_size: int = 64,
+                     device: str | None = "cpu", correct: bool = True, **params) -> np.ndarray:
+    """Per-base score ``(N, L)`` of ``method`` on one-hot ``x`` ``(N, 4, L)``: the projected contribution
+    (hypothetical x one-hot summed over channels); for ``saliency`` the max |gradient| over the channels."""
+    hypothetical = attribute(model, x, method=method, target=target, correct=correct, batch_size=batch_size,
+                             device=device, hypothetical=True, **params)
+    if method == "saliency":  # the saliency map of Simonyan et al.: max |gradient| over the four channels
+        return hypothetical.abs().amax(dim=1).numpy()
+    return (hypothetical * torch.as_tensor(x)).sum(dim=1).numpy()
+
+
+def _predict(model: nn.Module, x: torch.Tensor, target: Target, batch_size: int = 256) -> np.ndarray:
+    outputs = []
+    with torch.no_grad():
+        for first in range(0, x.shape[0], batch_size):
+            outputs.append(target.select(model(x[first:first + batch_size])).float().cpu())
+    return torch.cat(outputs).numpy() if outputs else np.zeros(0, np.float32)
+
+
+def background_of(x: np.ndarray, kind: str = "shuffle", seed: int = 0) -> np.ndarray:
+    """A background ``(N, 4, L)`` for each window: one dinucleotide shuffle, or uniform 0.25."""
+    if kind == "uniform":
+        return np.full_like(x, 0.25)
+    if kind != "shuffle":
+        raise InputError(f"unknown --background {kind!r}; choose shuffle or uniform")
+    return dinucleotide_shuffle(x, n=1, seed=seed)[:, 0]
+
+
+def deletion_insertion(model: nn.Module, x: np.ndarray, scores: np.ndarray, target: Target,
+                       background: np.ndarray, fractions: np.ndarray = FRACTIONS) -> tuple[np.ndarray, np.ndarray]:
+    """Deletion and insertion curves.
+
+    Parameters
+    ----------
+    x, background
+        ``(N, 4, L)`` windows and their backgrounds.
+    scores
+        ``(N, L)``; bases are taken in decreasing order of score (ties broken by position).
+    fractions
+        ``(K,)`` fractions of the bases replaced (deletion) or restored (insertion).
+
+    Returns
+    -------
+    deletion, insertion
+        ``(N, K)`` target values.
+    """
+    n, _, length = x.shape
+    order = np.argsort(-scores, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    rank[np.arange(n)[:, None], order] = np.arange(length)[None]
+    counts = np.round(fractions * length).astype(int)
+    deleted, inserted = [], []
+    for count in counts:
+        top = (rank < count)[:, None, :]  # (N, 1, L)
+        deleted.append(np.where(top, background, x))
+        inserted.append(np.where(top, x, background))
+    batch = torch.from_numpy(np.concatenate([np.stack(deleted, 1), np.stack(inserted, 1)], axis=1)
+                             .reshape(-1, 4, length).astype(np.float32))
+    values = _predict(model, batch, target).reshape(n, 2 * len(counts))
+    return values[:, :len(counts)], values[:, len(counts):]
+
+
+def curve_auc(curve: np.ndarray, fractions: np.ndarray = FRACTIONS) -> np.ndarray:
+    """Area under each curve ``(N, K)`` over the fractions (trapezoids) -> ``(N,)``."""
+    widths = np.diff(fractions)
+    return ((curve[:, 1:] + curve[:, :-1]) / 2 * widths).sum(axis=1)
+
+
+def site_mask(windows: pd.DataFrame, sites: pd.DataFrame, length: int) -> np.ndarray:
+    """``(N, L)`` booleans: which bases of each window (``chrom``, ``start``) lie in a site (BED, half-open)."""
+    mask = np.zeros((len(windows), length), dtype=bool)
+    by_chrom = {chrom: group[["start", "end"]].to_numpy() for chrom, group in sites.groupby("chrom")}
+    for i, (chrom, start) in enumerate(zip(windows["chrom"], windows["start"])):
+        spans = by_chrom.get(chrom)
+        if spans is None:
+            continue
+        hit = spans[(spans[:, 1] > start) & (spans[:, 0] < start + length)]
+        for a, b in hit:
+            mask[i, max(0, a - start):min(length, b - start)] = True
+    return mask
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann–Whitney, ties averaged)."""
+    scores, labels = np.ravel(scores), np.ravel(labels).astype(bool)
+    positives, negatives = labels.sum(), (~labels).sum()
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    ranks = pd.Series(scores).rank(method="average").to_numpy()
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def auprc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Average precision (area under the precision–recall curve, step-wise, ties grouped)."""
+    scores, labels = np.ravel(scores), np.ravel(labels).astype(bool)
+    if labels.sum() == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], labels[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each tie group
+    tp = np.cumsum(y)[last]
+    precision = tp / (last + 1)
+    recall_gain = np.diff(np.r_[0, tp]) / labels.sum()
+    return float((precision * recall_gain).sum())
+
+
+def ground_truth_scores(scores: np.ndarray, mask: np.ndarray) -> dict:
+    """AUROC and AUPRC of ``|scores|`` ``(N, L)`` for the known-site bases ``mask`` ``(N, L)``, pooled over windows."""
+    magnitude = np.abs(scores)
+    return {"auroc": auroc(magnitude, mask), "auprc": auprc(magnitude, mask), "site_fraction": float(mask.mean())}
+
+
+def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each row of ``a`` with the same row of ``b`` ``(N, L)`` -> ``(N,)``."""
+    ra = pd.DataFrame(a).rank(axis=1).to_numpy(dtype=np.float64, copy=True)
+    rb = pd.DataFrame(b).rank(axis=1).to_numpy(dtype=np.float64, copy=True)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((ra ** 2).sum(axis=1) * (rb ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, (ra * rb).sum(axis=1) / denominator, 0.0)
+
+
+# --------------------------------------------------------------------------- sanity, stability, ERF
+
+
+def parameterised_layers(model: nn.Module) -> list[str]:
+    """Names of the convolution and linear layers, from the input to the output."""
+    return [name for name, module in model.named_modules() if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear))]
+
+
+def sanity_check(model: nn.Module, x: torch.Tensor, method: str, target: Target, reference: np.ndarray,
+                 rng_seed: int = 0, **params) -> pd.DataFrame:
+    """Cascading re-randomisation from the top layer down.
+
+    Returns a table with one row per step: ``randomised`` (layers re-initialised so far, top first),
+    ``layer`` and ``spearman`` (mean over windows of the rank correlation of ``|map|`` with the original
+    ``|reference|``).
+    """
+    layers = parameterised_layers(model)
+    randomised = copy.deepcopy(model).cpu()
+    generator = torch.Generator().manual_seed(rng_seed)
+    rows = []
+    modules = dict(randomised.named_modules())
+    for step, name in enumerate(reversed(layers), start=1):
+        module = modules[name]
+        with torch.no_grad():
+            for parameter in (module.weight, module.bias):
+                if parameter is not None:
+                    scale = float(parameter.std()) if parameter.numel() > 1 else 0.1
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator) * max(scale, 1e-3))
+        scores = projected_scores(randomised, x, method, target, **params)
+        rows.append({"randomised": step, "layer": name,
+                     "spearman": float(np.nanmean(spearman_rows(np.abs(scores), np.abs(reference))))})
+    return pd.DataFrame(rows)
+
+
+def stability(model: nn.Module, x: torch.Tensor, method: str, target: Target, reference: np.ndarray,
+              substitutions: int = 2, rng_seed: int = 0, **params) -> dict:
+    """Maps under ``substitutions`` random substitutions per window, away from the top 10 % of ``|reference|``.
+
+    Returns the mean Spearman correlation of the maps (over the unchanged bases), and the mean absolute
+    change of the prediction relative to its spread over the windows.
+    """
+    rng = np.random.default_rng(rng_seed)
+    array = x.numpy().copy()
+    n, _, length = array.shape
+    keep = np.ones((n, length), dtype=bool)
+    threshold = np.quantile(np.abs(reference), 0.9, axis=1, keepdims=True)
+    for i in range(n):
+        allowed = np.flatnonzero(np.abs(reference[i]) < threshold[i])
+        for position in rng.choice(allowed, size=min(substitutions, len(allowed)), replace=False):
+            current = array[i, :, position].argmax()
+            array[i, :, position] = 0
+            array[i, (current + rng.integers(1, 4)) % 4, position] = 1
+            keep[i, position] = False
+    perturbed = torch.from_numpy(array)
+    scores = projected_scores(model, perturbed, method, target, **params)
+    similarity = [spearman_rows(scores[i:i + 1, keep[i]], reference[i:i + 1, keep[i]])[0] for i in range(n)]
+    before, after = _predict(model, x, target), _predict(model, perturbed, target)
+    spread = float(np.std(before)) or 1.0
+    return {"stability": float(np.mean(similarity)), "prediction_change": float(np.mean(np.abs(after - before)) / spread)}
+
+
+def effective_receptive_field(model: nn.Module, x: torch.Tensor) -> tuple[pd.DataFrame, np.ndarray]:
+    """Impulse response of every convolution of the model.
+
+    For the convolution at depth ``d``: the gradient of the sum over channels of its output at the centre
+    position, with respect to the input; ``|gradient|`` summed over A/C/G/T and averaged over windows gives a
+    profile over input positions; its width is the σ of the profile (moments of the profile taken as a
+    distribution, i.e. the Gaussian of the same variance).
+
+    Returns
+    -------
+    table, profiles
+        Table of ``depth``, ``layer``, ``sigma``, ``support`` (bases with a non-zero response) and
+        ``(D, L)`` profiles, each normalised to sum 1.
+    """
+    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv1d)]
+    rows, profiles = [], []
+    for depth, (name, module) in enumerate(convs, start=1):
+        captured = {}
+        handle = module.register_forward_hook(lambda _m, _i, out: captured.__setitem__("a", out))
+        try:
+            leaf = x.detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                model(leaf)
+                activation = captured["a"]
+                centre = activation[:, :, activation.shape[-1] // 2].sum()
+                (gradient,) = torch.autograd.grad(centre, leaf)
+        finally:
+            handle.remove()
+        profile = gradient.abs().sum(dim=1).mean(dim=0).numpy().astype(np.float64)
+        total = profile.sum()
+        profile = profile / total if total > 0 else profile
+        positions = np.arange(profile.shape[0])
+        mean = (profile * positions).sum()
+        sigma = float(np.sqrt((profile * (positions - mean) ** 2).sum()))
+        rows.append({"depth": depth, "layer": name, "sigma": sigma, "support": int((profile > 1e-12).sum())})
+        profiles.append(profile)
+    return pd.DataFrame(rows), np.array(profiles)
+
+
+# --------------------------------------------------------------------------- a run folder
+
+
+def _run_inputs(out_dir: Path, max_regions: int | None, seed: int):
+    from .genome import Genome
+    from .models import load_model
+    from .pipeline import prepare_regions
+
+    record_path = out_dir / "run.json"
+    if not record_path.exists():
+        raise InputError("no run.json: run `seqsal attribute ... -o` into this folder first", str(out_dir))
+    record = json.loads(record_path.read_text())
+    model_info = record["model"]
+    description = model_info if model_info.get("format") == "state_dict" else {}
+    loaded = load_model(model_info["path"], architecture=description.get("architecture"),
+                        config=description.get("config"))
+    genome = Genome(record["genome"])
+    parameters = record["parameters"]
+    table = prepare_regions(record["regions"], genome.chrom_sizes, parameters.get("width"))
+    window = parameters.get("window") or loaded.input_length or int((table["end"] - table["start"]).max())
+    if max_regions is not None and len(table) > max_regions:
+        table = table.iloc[np.sort(np.random.default_rng(seed).choice(len(table), max_regions, replace=False))]
+    centres = ((table["start"] + table["end"]) // 2).to_numpy()
+    starts = centres - window // 2
+    from .encode import one_hot_encode
+
+    n_value = float(parameters.get("n_value", 0.0))
+    x = np.stack([one_hot_encode(genome.fetch(chrom, int(s), int(s) + window), n_value=n_value)
+                  for chrom, s in zip(table["chrom"], starts)])
+    windows = pd.DataFrame({"name": table["name"].to_numpy(), "chrom": table["chrom"].to_numpy(), "start": starts})
+    t = record.get("target") or {}
+    target = Target(t.get("output"), t.get("task"), t.get("reduction", "sum"))
+    return record, loaded.module, torch.from_numpy(x), windows, target, bool(parameters.get("correct", True))
+
+
+def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max_regions: int | None = 100,
+                 background: str = "shuffle", sanity: bool = True, seed: int = 0, method_params: dict | None = None,
+                 plots: bool = True, progress: bool = True) -> pd.DataFrame:
+    """Evaluate ``methods`` on the windows (model input length, centred) of the regions of a run folder.
+
+    Parameters
+    ----------
+    out_dir
+        A ``seqsal attribute`` output folder (its ``run.json`` names genome, regions, model and target).
+    methods
+        Keys of :data:`seqsal.attribution.METHODS`.
+    truth
+        BED of known functional sites (per-base AUROC/AUPRC); ``None`` skips it.
+    max_regions
+        Evaluate a random sample of this many regions (``None``: all).
+    background
+        ``shuffle`` or ``uniform`` for deletion/insertion.
+    method_params
+        ``{method: {param: value}}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method (also written to ``evaluation.tsv``), plus a ``random`` row for the curves.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise InputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(sorted(METHODS))}")
+    record, model, x, windows, target, correct = _run_inputs(out, max_regions, seed)
+    model = model.cpu().eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    sites = None
+    if truth is not None:
+        from .regions import read_regions
+
+        sites = read_regions(truth)
+    n, _, length = x.shape
+    mask = site_mask(windows, sites, length) if sites is not None else None
+    x_np = x.numpy()
+    bg = background_of(x_np, background, seed)
+    method_params = method_params or {}
+    rows, curve_rows, sanity_rows = [], [], []
+
+    def record_curves(name, scores, seconds):
+        deletion, insertion = deletion_insertion(model, x_np, scores, target, bg)
+        for kind, curve in (("deletion", deletion), ("insertion", insertion)):
+            for fraction, value in zip(FRACTIONS, curve.mean(axis=0)):
+                curve_rows.append({"method": name, "curve": kind, "fraction": round(float(fraction), 4),
+                                   "mean_target": float(value)})
+        row = {"method": name, "n_windows": n, "deletion_auc": float(curve_auc(deletion).mean()),
+               "insertion_auc": float(curve_auc(insertion).mean()), "seconds_per_window": seconds}
+        if mask is not None:
+            row.update(ground_truth_scores(scores, mask))
+        return row
+
+    rng = np.random.default_rng(seed)
+    rows.append(record_curves("random", rng.random((n, length)), 0.0))
+    bar = tqdm(methods, desc="evaluate", disable=not progress, unit="method")
+    for method in bar:
+        params = method_params.get(method, {})
+        started = time.perf_counter()
+        scores = projected_scores(model, x, method, target, correct=correct, **params)
+        seconds = (time.perf_counter() - started) / max(n, 1)
+        row = record_curves(method, scores, seconds)
+        subset = x[: min(n, 16)]
+        if sanity:
+            table = sanity_check(model, subset, method, target, scores[: subset.shape[0]], rng_seed=seed,
+                                 correct=correct, **params)
+            table.insert(0, "method", method)
+            sanity_rows.append(table)
+            row["sanity_spearman_all_random"] = float(table["spearman"].iloc[-1])
+            row["sanity_flag"] = bool(table["spearman"].iloc[-1] > 0.5)
+        row.update(stability(model, subset, method, target, scores[: subset.shape[0]], rng_seed=seed, correct=correct,
+                             **params))
+        rows.append(row)
+    result = pd.DataFrame(rows)
+    result["deletion_auc_vs_random"] = result["deletion_auc"] - result.loc[0, "deletion_auc"]
+    result["insertion_auc_vs_random"] = result["insertion_auc"] - result.loc[0, "insertion_auc"]
+    erf_table, profiles = effective_receptive_field(model, x[: min(n, 32)])
+    write_table_atomic(out / "evaluation.tsv", result)
+    curves = pd.DataFrame(curve_rows)
+    write_table_atomic(out / "evaluation_curves.tsv", curves)
+    if sanity_rows:
+        write_table_atomic(out / "evaluation_sanity.tsv", pd.concat(sanity_rows, ignore_index=True))
+    write_table_atomic(out / "evaluation_erf.tsv", erf_table)
+    if plots:
+        _plots(out / "evaluation", curves, pd.concat(sanity_rows, ignore_index=True) if sanity_rows else None,
+               erf_table, profiles)
+    return result
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def _plots(folder: Path, curves: pd.DataFrame, sanity: pd.DataFrame | None, erf: pd.DataFrame,
+           profiles: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, kind in zip(axes, ("deletion", "insertion")):
+        for method, group in curves[curves["curve"] == kind].groupby("method", sort=False):
+            ax.plot(group["fraction"], group["mean_target"], label=method,
+                    linestyle="--" if method == "random" else "-", color="grey" if method == "random" else None)
+        ax.set_xlabel("fraction of bases " + ("replaced by background" if kind == "deletion" else "restored"))
+        ax.set_ylabel("mean target")
+        ax.set_title(kind)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, folder / "deletion_insertion.png")
+    if sanity is not None and len(sanity):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for method, group in sanity.groupby("method", sort=False):
+            ax.plot(group["randomised"], group["spearman"], marker="o", label=method)
+        ax.set_xlabel("layers re-randomised (from the top)")
+        ax.set_ylabel("Spearman with the original map")
+        ax.axhline(0.5, color="grey", linestyle=":")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        _save(fig, folder / "sanity.png")
+    if len(profiles):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        centre = profiles.shape[1] // 2
+        for depth, profile in zip(erf["depth"], profiles):
+            axes[0].plot(np.arange(profiles.shape[1]) - centre, profile, label=f"conv {depth}")
+        axes[0].set_xlabel("input position relative to the centre")
+        axes[0].set_ylabel("mean |gradient| (normalised)")
+        axes[0].legend(fontsize=8)
+        axes[1].plot(erf["depth"], erf["sigma"], marker="o")
+        axes[1].set_xlabel("convolution depth")
+        axes[1].set_ylabel("σ of the impulse response (bases)")
+        fig.tight_layout()
+        _save(fig, folder / "erf.png")

@@ -1,0 +1,374 @@
+"""Pictures of a run folder: logo files (``seqsal logos``) and a single-file HTML report (``seqsal report``).
+
+Both read what earlier commands wrote (``attributions.npz``, ``regions.tsv``,
+``run.json``, ``seqlets.tsv``/``elements.tsv`` from the peak caller,
+``motifs.*`` from ``seqsal motifs``) and draw with :mod:`seqsal.plot`; nothing
+is recomputed. The report embeds every image as a data URI and loads nothing
+from the network.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .motifs import npz_members, read_motif_arrays
+from .plot import LogoJob, render_jobs
+
+log = logging.getLogger("seqsal")
+
+FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass
+class RunFolder:
+    """What a run folder holds, read lazily (the attribution arrays are memory maps)."""
+
+    path: str
+    arrays: dict
+    regions: pd.DataFrame
+    record: dict
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "RunFolder":
+        path = str(path)
+        for name in ("attributions.npz", "regions.tsv"):
+            if not os.path.isfile(os.path.join(path, name)):
+                raise InputError(f"{name} not found; run `seqsal attribute` into this folder first", path)
+        record_path = os.path.join(path, "run.json")
+        record = json.loads(open(record_path, encoding="utf-8").read()) if os.path.isfile(record_path) else {}
+        return cls(path, npz_members(os.path.join(path, "attributions.npz")),
+                   pd.read_csv(os.path.join(path, "regions.tsv"), sep="\t"), record)
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """``seqlets``/``elements``/``motifs``/``motif_matches`` table, or ``None`` when absent."""
+        path = self.file(f"{name}.tsv")
+        return pd.read_csv(path, sep="\t") if os.path.isfile(path) else None
+
+    def length(self, row: int) -> int:
+        lengths = self.arrays.get("length")
+        return int(lengths[row]) if lengths is not None else int(self.arrays["one_hot"].shape[2])
+
+    def window(self, row: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """One-hot and hypothetical ``(4, hi - lo)`` of a row, clipped to it; returns arrays and the clipped bounds."""
+        lo, hi = max(lo, 0), min(hi, self.length(row))
+        return (np.array(self.arrays["one_hot"][row, :, lo:hi]), np.array(self.arrays["hypothetical"][row, :, lo:hi]),
+                lo, hi)
+
+
+def top_calls(table: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` best seqlets/elements: by ``rank`` when present, else by ``|score|``."""
+    if "rank" in table:
+        return table.sort_values("rank", kind="stable").head(n)
+    return table.reindex(table["score"].abs().sort_values(ascending=False, kind="stable").index).head(n)
+
+
+def _call_title(row) -> str:
+    parts = [f"{row.chrom}:{int(row.start):,}-{int(row.end):,}", f"({row.sign})"]
+    if hasattr(row, "score"):
+        parts.append(f"score {float(row.score):.3g}")
+    if hasattr(row, "qvalue"):
+        parts.append(f"q {float(row.qvalue):.2g}")
+    return f"{getattr(row, 'name', '')}  " + " ".join(parts)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
+
+
+def call_jobs(run: RunFolder, table: pd.DataFrame, kind: str, top: int, fmt: str, flank: int = 5,
+              hypothetical: bool = False, context: int = 50) -> list[LogoJob]:
+    """Logo jobs for the top seqlets or elements: a contribution logo each, and a region view of each element.
+
+    ``kind`` is ``seqlets`` or ``elements``; files go to ``logos/<kind>/``.
+    """
+    jobs = []
+    spans = _all_spans(run)
+    for row in top_calls(table, top).itertuples(index=False):
+        region = int(row.region_index)
+        region_start = int(run.regions.loc[run.regions["index"] == region, "start"].iloc[0]) if "index" in run.regions \
+            else int(row.start) - int(row.offset_start)
+        one_hot, hyp, lo, _ = run.window(region, int(row.offset_start) - flank, int(row.offset_end) + flank)
+        stem = f"{int(getattr(row, 'rank', 0)):05d}_{_safe(getattr(row, 'name', f'{kind}_{region}'))}"
+        title = _call_title(row)
+        jobs.append(LogoJob(os.path.join(run.path, "logos", kind, f"{stem}.{fmt}"), "seqlet", {
+            "one_hot": one_hot, "hypothetical": hyp, "title": title, "genome_start": region_start + lo,
+            "show_hypothetical": hypothetical}))
+        if kind == "elements":
+            one_hot, hyp, lo, hi = run.window(region, int(row.offset_start) - context, int(row.offset_end) + context)
+            jobs.append(LogoJob(os.path.join(run.path, "logos", "regions", f"{stem}.{fmt}"), "region", {
+                "one_hot": one_hot, "hypothetical": hyp, "chrom": row.chrom, "genome_start": region_start + lo,
+                "spans": _spans_in(spans, row.chrom, region_start + lo, region_start + hi), "title": title}))
+    return jobs
+
+
+def _all_spans(run: RunFolder) -> pd.DataFrame:
+    frames = []
+    for kind, short in (("elements", "E"), ("seqlets", "S")):
+        table = run.table(kind)
+        if table is not None and len(table):
+            frames.append(table[["chrom", "start", "end", "sign"]].assign(label=short, layer=kind))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["chrom", "start", "end", "sign",
+                                                                                      "label", "layer"])
+
+
+def _spans_in(spans: pd.DataFrame, chrom: str, start: int, end: int) -> pd.DataFrame:
+    return spans[(spans["chrom"] == chrom) & (spans["start"] < end) & (spans["end"] > start)]
+
+
+def region_jobs(run: RunFolder, top: int, fmt: str, max_width: int = 1000) -> list[LogoJob]:
+    """Region views of the ``top`` regions by prediction (centred window of at most ``max_width`` bp)."""
+    regions = run.regions
+    if "status" in regions:
+        regions = regions[regions["status"] != "all_N"]
+    order = regions.sort_values("prediction", ascending=False, kind="stable").head(top)
+    spans = _all_spans(run)
+    jobs = []
+    for rank, row in enumerate(order.itertuples(index=False), 1):
+        length = run.length(int(row.index))
+        lo = max(0, (length - max_width) // 2)
+        one_hot, hyp, lo, hi = run.window(int(row.index), lo, lo + max_width)
+        title = f"{row.name}  {row.chrom}:{int(row.start) + lo:,}-{int(row.start) + hi:,}  prediction {float(row.prediction):.3g}"
+        jobs.append(LogoJob(os.path.join(run.path, "logos", "regions", f"top{rank:04d}_{_safe(row.name)}.{fmt}"),
+                            "region", {"one_hot": one_hot, "hypothetical": hyp, "chrom": row.chrom,
+                                       "genome_start": int(row.start) + lo,
+                                       "spans": _spans_in(spans, row.chrom, int(row.start) + lo, int(row.start) + hi),
+                                       "title": title}))
+    return jobs
+
+
+def motif_jobs(run: RunFolder, fmt: str) -> list[LogoJob]:
+    """Motif figures (CWM and PWM, both strands) of every motif of ``motifs.tsv``; empty when there are none."""
+    table = run.table("motifs")
+    if table is None or not len(table):
+        return []
+    arrays = read_motif_arrays(run.file("motifs.npz"))
+    jobs = []
+    for row in table.itertuples(index=False):
+        matrices = arrays[row.motif]
+        match = f"  best match {row.match_name} (q {float(row.match_qvalue):.2g})" if isinstance(
+            getattr(row, "match_name", None), str) else ""
+        title = f"{row.motif} ({row.sign})  {int(row.n_seqlets)} seqlets  {row.consensus}{match}"
+        jobs.append(LogoJob(os.path.join(run.path, "logos", "motifs", f"{_safe(row.motif)}.{fmt}"), "motif",
+                            {"cwm": matrices["cwm"], "pwm": matrices["pwm"], "title": title}))
+    return jobs
+
+
+def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", workers: int = 1,
+                hypothetical: bool = False, progress: bool = True) -> dict:
+    """Write logos of a run folder under ``out/logos/``: top seqlets and elements, region views, motifs.
+
+    Without seqlet/element tables (no peak calls yet) the top regions by
+    prediction are drawn as region views instead.
+
+    Returns
+    -------
+    dict
+        ``paths`` written, ``seconds`` and ``logos_per_second``.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    run = RunFolder.open(out_dir)
+    jobs: list[LogoJob] = []
+    calls = False
+    for kind in ("seqlets", "elements"):
+        table = run.table(kind)
+        if table is not None and len(table):
+            calls = True
+            jobs += call_jobs(run, table, kind, top, fmt, hypothetical=hypothetical)
+    if not calls:
+        log.info("no seqlets.tsv/elements.tsv in %s: drawing the top %d regions instead", run.path, top)
+        jobs += region_jobs(run, top, fmt)
+    jobs += motif_jobs(run, fmt)
+    started = time.perf_counter()
+    paths = render_jobs(jobs, workers=workers, progress=progress)
+    seconds = time.perf_counter() - started
+    rate = len(paths) / seconds if seconds > 0 else float("inf")
+    log.info("%d logos in %.1f s (%.1f logos/s) -> %s", len(paths), seconds, rate, os.path.join(run.path, "logos"))
+    return {"paths": paths, "seconds": seconds, "logos_per_second": rate}
+
+
+# ---------------------------------------------------------------------------
+# report.html
+# ---------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;max-width:36em;overflow-wrap:anywhere}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}th{overflow-wrap:normal}code{font-size:.9em}
+img{max-width:100%;height:auto}.muted{color:#777}.card{border:1px solid #e3e3e3;border-radius:6px;padding:.6em 1em;margin:.8em 0}
+.seq{font-family:monospace;font-size:.85em;word-break:break-all}
+"""
+
+
+def figure_png(fig, dpi: int = 90) -> bytes:
+    """PNG bytes of a matplotlib figure."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _img(data: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _table(frame: pd.DataFrame, formats: dict | None = None) -> str:
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, values):
+            text = formats[column](value) if column in formats and pd.notna(value) else ("" if pd.isna(value) else str(value))
+            numeric = isinstance(value, (int, float, np.integer, np.floating))
+            cells.append(f'<td class="num">{html.escape(text)}</td>' if numeric else f"<td>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _prediction_histogram(predictions: np.ndarray) -> bytes:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 2.2), layout="constrained")
+    ax = fig.subplots()
+    ax.hist(predictions[np.isfinite(predictions)], bins=40, color="#4a78a8")
+    ax.set_xlabel("prediction", fontsize=8)
+    ax.set_ylabel("regions", fontsize=8)
+    ax.tick_params(labelsize=7)
+    return figure_png(fig)
+
+
+def _render_png(job: LogoJob) -> bytes:
+    from .plot import _KINDS
+
+    return figure_png(_KINDS[job.kind](**job.args))
+
+
+def _render_all(jobs: list[LogoJob], workers: int) -> list[bytes]:
+    if workers <= 1 or len(jobs) < 4:
+        return [_render_png(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_render_png, jobs, chunksize=4))
+
+
+def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) -> str:
+    """The HTML text of a run folder's report (self-contained: images are data URIs, no scripts, no network)."""
+    run = RunFolder.open(out_dir)
+    record = run.record
+    sections = []
+    title = f"seqsal report: {html.escape(os.path.basename(os.path.abspath(run.path)))}"
+    model = record.get("model", {})
+    summary = pd.DataFrame([
+        ("command", " ".join(map(str, record.get("command", [])))),
+        ("seqsal version", record.get("seqsal_version", "")),
+        ("genome", record.get("genome", "")), ("regions", record.get("regions", "")),
+        ("model", f"{model.get('path', '')} ({model.get('format', '')}, sha256 {str(model.get('sha256', ''))[:12]})"),
+        ("method", record.get("method", "")), ("target", json.dumps(record.get("target", {}))),
+        ("regions attributed", record.get("n_regions", len(run.regions))),
+        ("timing (s)", json.dumps(record.get("timing_seconds", {}))),
+    ], columns=["", "value"])
+    parameters = record.get("parameters", {})
+    sections.append("<h2>Run</h2>" + _table(summary) + "<details><summary>All parameters</summary>"
+                    + _table(pd.DataFrame(sorted(parameters.items()), columns=["parameter", "value"])
+                             .astype({"value": str})) + "</details>")
+
+    regions = run.regions
+    predictions = regions["prediction"].to_numpy(dtype=np.float64)
+    stats = pd.DataFrame([("regions", len(regions)), ("min", np.nanmin(predictions)),
+                          ("median", np.nanmedian(predictions)), ("mean", np.nanmean(predictions)),
+                          ("max", np.nanmax(predictions))], columns=["prediction", "value"])
+    status = regions["status"].value_counts().rename_axis("status").reset_index() if "status" in regions else None
+    sections.append("<h2>Predictions</h2>" + '<div style="display:flex;gap:2em;align-items:flex-start">'
+                    + _table(stats, {"value": lambda v: f"{v:.4g}"})
+                    + (_table(status) if status is not None else "")
+                    + _img(_prediction_histogram(predictions), "histogram of predictions") + "</div>")
+
+    links = [name for name in ("attributions.bw", "elements.bed", "seqlets.bed", "motifs.meme", "regions.tsv",
+                               "elements.tsv", "seqlets.tsv", "motifs.tsv", "motif_matches.tsv",
+                               "motif_instances.tsv", "attributions.npz", "run.json")
+             if os.path.isfile(run.file(name))]
+    sections.append("<h2>Files</h2><ul>" + "".join(
+        f'<li><a href="{html.escape(name)}">{html.escape(name)}</a></li>' for name in links) + "</ul>")
+
+    jobs: list[LogoJob] = []
+    elements = run.table("elements")
+    seqlets = run.table("seqlets")
+    calls = elements if elements is not None and len(elements) else seqlets
+    kind = "elements" if calls is elements else "seqlets"
+    if calls is not None and len(calls):
+        chosen = top_calls(calls, top)
+        call_images = [job for job in call_jobs(run, chosen, kind, top, "png") if job.kind == ("region" if kind == "elements" else "seqlet")]
+        jobs += call_images
+    else:
+        chosen = None
+        jobs += region_jobs(run, top, "png")
+    motif_list = motif_jobs(run, "png")
+    images = _render_all(jobs + motif_list, workers)
+    call_png, motif_png = images[:len(jobs)], images[len(jobs):]
+
+    if chosen is not None:
+        columns = [c for c in ("name", "chrom", "start", "end", "sign", "score", "pvalue", "qvalue", "n_seqlets",
+                               "region_name", "sequence") if c in chosen]
+        cards = []
+        for (_, row), png in zip(chosen.iterrows(), call_png):
+            cards.append('<div class="card">' + _table(row[columns].to_frame().T,
+                                                       {"score": lambda v: f"{v:.4g}", "pvalue": lambda v: f"{v:.2g}",
+                                                        "qvalue": lambda v: f"{v:.2g}"})
+                         + _img(png, f"logo of {row.get('name', '')}") + "</div>")
+        n_total = len(calls)
+        extra = f" of {n_total} (and {len(seqlets)} seqlets)" if kind == "elements" and seqlets is not None else f" of {n_total}"
+        sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + "".join(cards))
+    else:
+        sections.append(f"<h2>Top {len(call_png)} regions by prediction</h2>"
+                        '<p class="muted">No seqlets.tsv/elements.tsv in this folder: run <code>seqsal call-peaks</code> '
+                        "to call elements.</p>" + "".join(f'<div class="card">{_img(png, "region view")}</div>'
+                                                          for png in call_png))
+
+    motifs = run.table("motifs")
+    if motifs is not None and len(motifs):
+        matches = run.table("motif_matches")
+        cards = []
+        for (_, row), png in zip(motifs.iterrows(), motif_png):
+            head = _table(row[[c for c in ("motif", "sign", "n_seqlets", "width", "consensus", "contribution")
+                               if c in row]].to_frame().T, {"contribution": lambda v: f"{v:.3g}"})
+            match_html = ""
+            if matches is not None:
+                hits = matches[matches["query"] == f"seqsal_{row['motif']}"].head(3)
+                if len(hits):
+                    match_html = "<p>Best matches</p>" + _table(
+                        hits[["target_id", "target_name", "strand", "offset", "overlap", "pvalue", "evalue", "qvalue"]],
+                        {"pvalue": lambda v: f"{v:.2g}", "evalue": lambda v: f"{v:.2g}", "qvalue": lambda v: f"{v:.2g}"})
+            cards.append(f'<div class="card">{head}{_img(png, "logos of " + str(row["motif"]))}{match_html}</div>')
+        sections.append(f"<h2>Motifs ({len(motifs)})</h2>" + "".join(cards))
+    else:
+        sections.append('<h2>Motifs</h2><p class="muted">No motifs.tsv: run <code>seqsal motifs</code> to '
+                        "discover motifs.</p>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
+            f'<p class="muted">{html.escape(os.path.abspath(run.path))}</p>' + "\n".join(sections) + "</body></html>\n")
+
+
+def write_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) -> str:
+    """Write ``out/report.html`` (atomically) and return its path."""
+    from .io import write_text_atomic
+
+    path = os.path.join(str(out_dir), "report.html")
+    write_text_atomic(path, build_report(out_dir, top, workers))
+    return path

@@ -1,0 +1,142 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import seqsal
+from seqsal.attribution import METHODS, Target
+from seqsal.evaluate import (
+    FRACTIONS,
+    auprc,
+    auroc,
+    background_of,
+    curve_auc,
+    deletion_insertion,
+    effective_receptive_field,
+    sanity_check,
+    site_mask,
+    spearman_rows,
+)
+
+
+def one_hot(n, length, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 4, length), np.float32)
+    index = rng.integers(0, 4, (n, length))
+    for i in range(n):
+        x[i, index[i], np.arange(length)] = 1
+    return x
+
+
+def frozen(model):
+    model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model
+
+
+def test_auroc_auprc_by_hand():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    labels = np.array([1, 0, 1, 0, 0])
+    # pairs (pos > neg): 0.9 beats 3 negatives, 0.7 beats 2 -> 5 of 6
+    assert auroc(scores, labels) == pytest.approx(5 / 6)
+    # precision at the positives: 1/1 and 2/3 -> AP = (1 + 2/3) / 2
+    assert auprc(scores, labels) == pytest.approx((1 + 2 / 3) / 2)
+    assert auroc(np.ones(4), np.array([1, 0, 1, 0])) == pytest.approx(0.5)
+    assert np.isnan(auroc(scores, np.zeros(5)))
+
+
+def test_site_mask_half_open():
+    windows = pd.DataFrame({"chrom": ["c1", "c1", "c2"], "start": [100, 0, 0]})
+    sites = pd.DataFrame({"chrom": ["c1", "c1"], "start": [95, 130], "end": [102, 131]})
+    mask = site_mask(windows, sites, 50)
+    assert mask[0].nonzero()[0].tolist() == [0, 1, 30]
+    assert not mask[1].any() and not mask[2].any()
+
+
+def test_deletion_insertion_on_a_linear_model():
+    """For a linear model, deleting bases in the order of their true contribution is the fastest possible drop."""
+    torch.manual_seed(0)
+    model = frozen(nn.Sequential(nn.Flatten(), nn.Linear(4 * 40, 1)))
+    x = one_hot(6, 40)
+    background = background_of(x, "uniform")
+    weight = model[1].weight.reshape(4, 40).numpy()
+    exact = ((x - background) * weight).sum(axis=1)  # each base's contribution relative to the background
+    deletion, insertion = deletion_insertion(model, x, exact, Target(), background)
+    random_deletion, random_insertion = deletion_insertion(model, x, np.random.default_rng(1).random((6, 40)),
+                                                           Target(), background)
+    with torch.no_grad():
+        full, empty = model(torch.from_numpy(x))[:, 0].numpy(), model(torch.from_numpy(background))[:, 0].numpy()
+    assert np.allclose(deletion[:, 0], full, atol=1e-5) and np.allclose(deletion[:, -1], empty, atol=1e-5)
+    assert np.allclose(insertion[:, 0], empty, atol=1e-5) and np.allclose(insertion[:, -1], full, atol=1e-5)
+    assert (curve_auc(deletion) <= curve_auc(random_deletion) + 1e-6).all()
+    assert (curve_auc(insertion) >= curve_auc(random_insertion) - 1e-6).all()
+    assert curve_auc(np.ones((1, len(FRACTIONS))))[0] == pytest.approx(1.0)
+
+
+def test_sanity_check_flags_a_model_independent_map(monkeypatch):
+    torch.manual_seed(1)
+    model = frozen(seqsal.BassetCNN(input_length=64, channels=(8, 8), kernel_sizes=(5, 3), pool_sizes=(2, 2),
+                                    hidden=8))
+    x = torch.from_numpy(one_hot(4, 64, seed=2))
+
+    def input_only(model, x, target):  # ignores the model: its map cannot change under re-randomisation
+        return x + torch.arange(x.shape[-1], dtype=x.dtype) / x.shape[-1], torch.zeros(x.shape[0])
+
+    monkeypatch.setitem(METHODS, "input_only", input_only)
+    from seqsal.evaluate import projected_scores
+
+    for method, unchanged in (("input_only", True), ("grad_x_input", False)):
+        reference = projected_scores(model, x, method, Target(), correct=False)
+        table = sanity_check(model, x, method, Target(), reference, correct=False)
+        assert len(table) == 4 and table["layer"].iloc[0] == "head.4"
+        assert (table["spearman"].iloc[-1] > 0.99) == unchanged
+
+
+def test_spearman_rows():
+    a = np.array([[1.0, 2, 3, 4], [1, 2, 3, 4]])
+    b = np.array([[10.0, 20, 30, 40], [4, 3, 2, 1]])
+    assert np.allclose(spearman_rows(a, b), [1, -1])
+
+
+def test_effective_receptive_field_of_known_convolutions():
+    model = frozen(nn.Sequential(nn.Conv1d(4, 3, 5, padding=2), nn.ReLU(), nn.Conv1d(3, 2, 7, padding=3)))
+    with torch.no_grad():
+        for conv in (model[0], model[2]):
+            conv.weight.fill_(0.1)
+            conv.bias.fill_(1.0)
+    table, profiles = effective_receptive_field(model, torch.from_numpy(one_hot(3, 41)))
+    assert table["support"].tolist() == [5, 11]
+    # first layer: uniform over 5 bases -> sigma = sqrt(2); second: triangle-shaped over 11 bases
+    assert table["sigma"].iloc[0] == pytest.approx(np.sqrt(2.0), rel=1e-6)
+    assert table["sigma"].iloc[1] > table["sigma"].iloc[0]
+    assert np.allclose(profiles.sum(axis=1), 1)
+
+
+def test_evaluate_command_on_a_small_run(small_genome, tiny_model, tmp_path):
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from tests.conftest import write_bed
+
+    genome, _ = small_genome
+    model_path, _ = tiny_model
+    bed = write_bed(tmp_path / "regions.bed", [f"chr1\t{s}\t{s + 200}\tr{s}\t0\t+" for s in range(200, 2600, 400)])
+    truth = write_bed(tmp_path / "truth.bed", ["chr1\t300\t320", "chr1\t1100\t1130"])
+    out = tmp_path / "out"
+    args = ["attribute", str(genome), str(bed), "-m", str(model_path), "-o", str(out), "-q", "--device", "cpu"]
+    if "--no-peaks" in CliRunner().invoke(main, ["attribute", "--help"]).output:
+        args.append("--no-peaks")
+    assert CliRunner().invoke(main, args).exit_code == 0
+    result = CliRunner().invoke(main, ["evaluate", str(out), "--methods", "grad_x_input,deepshap,ism",
+                                       "--references", "3", "--truth", str(truth), "-q", "--max-regions", "5"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "evaluation.tsv", sep="\t")
+    assert table["method"].tolist() == ["random", "grad_x_input", "deepshap", "ism"]
+    assert table["n_windows"].eq(5).all() and table["auroc"].between(0, 1).all()
+    for name in ("evaluation_curves.tsv", "evaluation_sanity.tsv", "evaluation_erf.tsv", "evaluation/deletion_insertion.png",
+                 "evaluation/sanity.png", "evaluation/erf.png"):
+        assert (out / name).stat().st_size > 0
+    bad = CliRunner().invoke(main, ["evaluate", str(out), "--methods", "nope", "-q"])
+    assert bad.exit_code == 2 and "unknown method" in bad.output

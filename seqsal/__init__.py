@@ -33,9 +33,11 @@ from .methods import (  # noqa: E402
 )
 from .shuffle import dinucleotide_shuffle, dinucleotide_shuffle_string  # noqa: E402
 from .pipeline import AttributeOptions, iter_attributions, run_attribute  # noqa: E402
+from .peaks import PeakCalls, PeakOptions, call_peaks, call_peaks_from_run  # noqa: E402
 from .regions import read_regions, resize_regions, tile_starts  # noqa: E402
 
 __all__ = [
+    "PeakCalls", "PeakOptions", "call_peaks", "call_peaks_from_run",
     "AttributeOptions", "BPNet", "BassetCNN", "Genome", "InputError", "LoadedModel", "METHODS", "RegionResult",
     "Target", "attribute", "build_model", "correct_gradient", "hypothetical_attributions", "iter_attributions",
     "iter_region_attributions", "load_model", "one_hot_decode", "one_hot_encode", "read_regions",

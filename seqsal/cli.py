@@ -149,6 +149,14 @@ def method_options(function):
                    "folders with `seqsal merge`.")
 @click.option("--logos", "n_logos", type=click.IntRange(min=0), default=0, show_default=True,
               help="Draw logos of the top N seqlets/elements (or regions) into OUT/logos/ at the end.")
+@click.option("--peaks/--no-peaks", default=True, show_default=True,
+              help="Call seqlets and elements (seqlets.bed, elements.bed, .tsv) at the end of the run.")
+@click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")
+@click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default="shuffle", show_default=True,
+              help="Null of the peak caller: attributions of dinucleotide-shuffled copies of a sample of the "
+                   "regions, or a Laplace fit to the bulk of the observed track.")
+@click.option("--null-fraction", type=float, default=0.1, show_default=True,
+              help="Fraction of regions shuffled for --null shuffle (that much extra model work).")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in this folder.")
 @click.option("--force", is_flag=True, help="Overwrite a run already in this folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
@@ -156,12 +164,14 @@ def method_options(function):
 @handle_errors
 def attribute(genome, regions, model_path, out_dir, method, target, width, window, stride, stitch, batch_size,
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
-              force, quiet, shard=None, method_params=None, n_logos=0):
+              force, quiet, shard=None, method_params=None, n_logos=0,
+              peaks=True, fdr=0.05, null="shuffle", null_fraction=0.1):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
     Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
     """
     _setup_logging(quiet)
+    from .peaks import PeakOptions
     from .pipeline import AttributeOptions, run_attribute
     from .shards import parse_shard
 
@@ -175,6 +185,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
         resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
         shard=parse_shard(shard) if shard is not None else None,
+        peaks=PeakOptions(fdr=fdr, null=null, null_fraction=null_fraction, seed=seed).check() if peaks else False,
     )
     logging.getLogger("seqsal").info(
         "%d regions attributed in %.1f s -> %s", record["n_regions"], record["timing_seconds"]["total"], out_dir
@@ -276,6 +287,34 @@ def report(out_dir, top, workers, quiet):
 
     path = write_report(out_dir, top=top, workers=workers)
     logging.getLogger("seqsal").info("report -> %s", path)
+
+
+@main.command("call-peaks")
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")
+@click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
+              help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
+@click.option("--window", type=int, default=10, show_default=True, help="Width of the tested windows (bp).")
+@click.option("--max-length", type=int, default=30, show_default=True, help="Longest seqlet (bp).")
+@click.option("--element-gap", type=int, default=100, show_default=True,
+              help="Seqlets closer than this join one element (bp).")
+@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
+@handle_errors
+def call_peaks(out_dir, fdr, null, window, max_length, element_gap, quiet):
+    """Call seqlets and elements again on the run in OUT_DIR, without recomputing attributions.
+
+    Rewrites seqlets.bed, elements.bed (narrowPeak), seqlets.tsv, elements.tsv and the peaks entry of run.json.
+    """
+    _setup_logging(quiet)
+    from .peaks import call_peaks_from_run, update_run_record
+
+    calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, window=window, max_length=max_length,
+                                element_gap=element_gap)
+    update_run_record(out_dir, calls.info)
+    logging.getLogger("seqsal").info(
+        "%d seqlets and %d elements at FDR %g (%s null) -> %s", calls.info["n_seqlets"], calls.info["n_elements"],
+        fdr, calls.info["null"], out_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -260,6 +260,7 @@ def run_attribute(
     progress: bool = True,
     command: list[str] | None = None,
     shard: tuple[int, int] | None = None,
+    peaks: "PeakOptions | bool" = True,
 ) -> dict:
     """Run the whole attribution job into ``out_dir`` and return the ``run.json`` record.
 
@@ -360,6 +361,7 @@ def run_attribute(
     })
     with atomic_path(out / "regions.tsv") as tmp:  # a copy: the checkpoint stays whole until run.json exists
         shutil.copyfile(rows_path, tmp)
+    peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome)
     record = {
         "seqsal_version": __version__,
         "command": command if command is not None else sys.argv,
@@ -380,10 +382,34 @@ def run_attribute(
         "timing_seconds": {"attribution": round(attribution_seconds, 3),
                            "total": round(time.perf_counter() - started, 3)},
     }
+    if peak_info is not None:
+        record["peaks"] = peak_info
+        record["outputs"] += peak_info["outputs"]
     write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
     shutil.rmtree(partial, ignore_errors=True)
     genome.close()
     return record
+
+
+def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame, loaded: LoadedModel,
+                target: Target, window: int | None, stride: int | None, device, genome: Genome) -> dict | None:
+    """The peak stage (:func:`seqsal.peaks.run_peaks_stage`); ``peaks=False`` skips it and drops stale peak files."""
+    from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
+
+    if not peaks:
+        remove_peak_files(out)
+        return None
+
+    def attribute_regions(subset: pd.DataFrame, fetch) -> Iterator[RegionResult]:
+        torch.manual_seed(options.seed)
+        return iter_region_attributions(
+            loaded.module, fetch, subset, options.method, target, window, stride, options.batch_size, device,
+            options.precision, options.rc, options.correct, options.stitch, options.n_value, "skip",
+            method_params=options.method_params,
+        )
+
+    peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
+    return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes)
 
 
 def _discard(out: Path, created: bool, *handles) -> None:

@@ -43,7 +43,8 @@ def test_attribute_end_to_end_outputs(job, tmp_path):
     out = tmp_path / "out"
     result = run(["attribute", genome, bed, "--model", model, "-o", out, "--quiet", "--stride", "100"])
     assert result.exit_code == 0, result.output
-    assert sorted(os.listdir(out)) == ["attributions.bw", "attributions.npz", "regions.tsv", "run.json"]
+    assert sorted(os.listdir(out)) == ["attributions.bw", "attributions.npz", "elements.bed", "elements.tsv",
+                                       "null.npz", "regions.tsv", "run.json", "seqlets.bed", "seqlets.tsv"]
     data = np.load(out / "attributions.npz")
     assert data["one_hot"].shape == (5, 4, 600) and data["hypothetical"].shape == (5, 4, 600)
     assert data["one_hot"].dtype == np.float32

@@ -1,0 +1,1065 @@
+"""Peak calling: per-base attribution tracks -> seqlets and candidate regulatory elements.
+
+Two scales are called:
+
+* **seqlets** — motif-scale stretches (5–30 bp) of unusually high (``+``) or
+  unusually negative (``-``) contribution: candidate transcription-factor sites;
+* **elements** — clusters of significant seqlets (50–1,000 bp): candidate
+  regulatory elements.
+
+Statistics
+----------
+Each sign is called on its own, with its own null. For a sign ``s`` the track
+``y = s * x`` is summed over sliding windows of ``window`` bases (windows that
+touch an invalid base — N, padding past a chromosome end, beyond the region's
+length — are never tested). The **tests** are the windows that are the
+largest within ``window - 1`` bases on either side (non-overlapping local
+maxima) and positive; their statistic is the window sum. The **null** is the
+distribution of the same statistic under no signal:
+
+``shuffle``
+    the same candidates extracted, with the same rules, from attributions of
+    dinucleotide-shuffled copies of a sample of the regions (computed by the
+    engine; see :func:`shuffled_null`). P-values are empirical,
+    ``(1 + #null >= s) / (n + 1)``; beyond the tenth-largest null value (where the
+    empirical count is too small to resolve) an exponential tail is fitted to
+    the top 5 % (at least 20 values) of the null (a generalized Pareto tail with
+    shape 0, as in Knijnenburg et al. 2009), with the upper 80 % confidence
+    bound of its scale so that a small null sample errs on the safe side.
+``laplace``
+    a one-sided Laplace (exponential) fitted to the bulk of the *observed*
+    candidates of the run: location at their median, scale from their 55th–90th
+    percentiles (as tfmodisco-lite's Laplace null does for window sums). Real
+    sites sit in the upper tail and inflate the scale a little, which makes the
+    null conservative.
+
+Every candidate of the run, of both signs, is a test; Benjamini–Hochberg
+q-values are taken over all of them and seqlets are the candidates with
+``q <= fdr``. A null with fewer than ``min_null_candidates`` values cannot be
+fitted: that sign is not called (a warning says so), so a single short sequence
+never floods the output. P-values lie in ``(0, 1]``.
+
+A seqlet's extent is the maximal-scoring stretch of ``y - tau`` that contains
+its summit (the best base of the tested window) within ``(max_length -
+window) / 2`` bases of the window, ``tau = extend_fraction * (window sum /
+window)``; it is at least ``min_length`` bases, never crosses an invalid base,
+and same-sign neighbours are cut at the midpoint of their summits. Its score is
+the summed projected attribution over the extent (negative for ``-`` seqlets).
+
+Elements join significant seqlets of one sign and one region that lie within
+``element_gap`` bases of each other (with no invalid base between), widened by
+``element_flank`` on each side, to at least ``element_min_length`` and at most
+``element_max_length`` bases. An element's p-value is the Simes combination of
+its seqlets' p-values; its q-value is the smallest q-value of its seqlets (it
+holds a discovery at that FDR).
+
+Coordinates are 0-based, half-open; ``offset_*`` are positions within a
+region's row of ``attributions.npz`` (+ strand), ``start``/``end``/``summit``
+genome positions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .io import atomic_path, write_table_atomic, write_text_atomic
+
+log = logging.getLogger("seqsal")
+
+NULLS = ("shuffle", "laplace")
+PEAK_FILES = ("seqlets.bed", "elements.bed", "seqlets.tsv", "elements.tsv")
+NULL_FILE = "null.npz"
+SEQLET_COLUMNS = [
+    "name", "region_index", "region_name", "chrom", "start", "end", "offset_start", "offset_end", "sign", "score",
+    "pvalue", "qvalue", "summit", "summit_offset", "rank", "n_seqlets", "sequence",
+]
+API_COLUMNS = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
+               "rank", "n_seqlets"]
+_CHUNK_POSITIONS = 1 << 22  # track positions per chunk when streaming rows (bounded memory)
+_TAIL_COUNT = 10  # below this many null values at or above a score, the tail model takes over
+
+
+@dataclass
+class PeakOptions:
+    """Parameters of the peak caller (all recorded in ``run.json``).
+
+    Attributes
+    ----------
+    fdr
+        Target false discovery rate (Benjamini–Hochberg over all tests of the run).
+    null
+        ``shuffle`` (attributions of dinucleotide-shuffled copies) or ``laplace``
+        (a fit to the bulk of the observed candidates).
+    null_fraction
+        Fraction of regions shuffled and attributed for the ``shuffle`` null
+        (about that fraction of extra model work).
+    window
+        Width of the tested windows (bp).
+    min_length, max_length
+        Bounds of a seqlet's extent (bp).
+    extend_fraction
+        Per-base contribution, as a fraction of the window's mean, a flank base
+        must beat to join a seqlet.
+    element_gap, element_flank, element_min_length, element_max_length
+        Seqlets closer than ``element_gap`` join one element; flanks and bounds (bp).
+    min_null_candidates
+        Fewest null values a sign's null is fitted from.
+    seed
+        Seed of the region sample and the shuffles of the ``shuffle`` null.
+    """
+
+    fdr: float = 0.05
+    null: str = "shuffle"
+    null_fraction: float = 0.1
+    window: int = 10
+    min_length: int = 5
+    max_length: int = 30
+    extend_fraction: float = 0.15
+    element_gap: int = 100
+    element_flank: int = 20
+    element_min_length: int = 50
+    element_max_length: int = 1000
+    min_null_candidates: int = 50
+    seed: int = 0
+
+    def check(self) -> "PeakOptions":
+        """Raise :class:`InputError` on an out-of-range option; return ``self``."""
+        if not 0 < self.fdr <= 1:
+            raise InputError(f"--fdr must be in (0, 1], got {self.fdr}")
+        if self.null not in NULLS:
+            raise InputError(f"unknown --null {self.null!r}; choose shuffle or laplace")
+        if not 0 < self.null_fraction <= 1:
+            raise InputError(f"--null-fraction must be in (0, 1], got {self.null_fraction}")
+        if not 2 <= self.window <= self.max_length:
+            raise InputError(f"the seqlet window ({self.window}) must be at least 2 and at most max_length "
+                             f"({self.max_length})")
+        if not 1 <= self.min_length <= self.max_length:
+            raise InputError(f"min_length ({self.min_length}) must be between 1 and max_length ({self.max_length})")
+        if self.element_min_length > self.element_max_length:
+            raise InputError("element_min_length must not exceed element_max_length")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The numeric core: windows, candidates, nulls, Benjamini–Hochberg
+
+
+def sliding_max(values: np.ndarray, width: int) -> np.ndarray:
+    """Maximum over every window of ``width`` along the last axis (van Herk / Gil–Werman, O(L)).
+
+    Parameters
+    ----------
+    values
+        ``(N, L)`` array.
+    width
+        Window width, ``>= 1``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, L - width + 1)``; element ``i`` is ``values[:, i:i + width].max(-1)``.
+    """
+    n, length = values.shape
+    if width == 1:
+        return values.copy()
+    blocks = -(-length // width)
+    padded = np.full((n, blocks * width), -np.inf, dtype=values.dtype)
+    padded[:, :length] = values
+    shaped = padded.reshape(n, blocks, width)
+    prefix = np.maximum.accumulate(shaped, axis=2).reshape(n, -1)
+    suffix = np.maximum.accumulate(shaped[:, :, ::-1], axis=2)[:, :, ::-1].reshape(n, -1)
+    count = length - width + 1
+    return np.maximum(suffix[:, :count], prefix[:, width - 1:width - 1 + count])
+
+
+def window_sums(track: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
+    """Sums of ``track`` over every window of ``window`` bases; ``-inf`` where a window touches an invalid base.
+
+    Parameters
+    ----------
+    track
+        ``(N, L)`` per-base values.
+    valid
+        ``(N, L)`` bool, False at N bases, padding and beyond each row's length.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, L - window + 1)`` float64 (empty rows when ``L < window``).
+    """
+    n, length = track.shape
+    if length < window:
+        return np.zeros((n, 0))
+    zero = np.zeros((n, 1))
+    total = np.concatenate([zero, np.cumsum(np.where(valid, track, 0), axis=1, dtype=np.float64)], axis=1)
+    bad = np.concatenate([zero, np.cumsum(~valid, axis=1, dtype=np.float64)], axis=1)
+    sums = total[:, window:] - total[:, :-window]
+    return np.where(bad[:, window:] - bad[:, :-window] > 0, -np.inf, sums)
+
+
+def find_candidates(track: np.ndarray, valid: np.ndarray, sign: int, window: int) -> tuple[np.ndarray, ...]:
+    """The tests of one sign: positive window sums that are the largest within ``window - 1`` bases.
+
+    Parameters
+    ----------
+    track, valid
+        ``(N, L)`` per-base values and validity.
+    sign
+        ``+1`` (positive contribution) or ``-1`` (negative).
+    window
+        Window width (bp).
+
+    Returns
+    -------
+    rows, starts, scores
+        Row and first base of each tested window, and its sum of ``sign * track``
+        (float64, > 0). Ties go to the leftmost window, so tested windows never overlap.
+    """
+    sums = window_sums(sign * track.astype(np.float64, copy=False), valid, window)
+    if sums.shape[1] == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    reach = window - 1
+    pad = np.full((sums.shape[0], reach), -np.inf)
+    padded = np.concatenate([pad, sums, pad], axis=1)
+    neighbours = sliding_max(padded, reach)  # neighbours[:, j] = max(padded[:, j:j + reach])
+    left = neighbours[:, :sums.shape[1]]
+    right = neighbours[:, reach + 1:reach + 1 + sums.shape[1]]
+    keep = (sums > 0) & (sums > left) & (sums >= right)
+    rows, starts = np.nonzero(keep)
+    return rows.astype(np.int64), starts.astype(np.int64), sums[rows, starts]
+
+
+@dataclass
+class NullModel:
+    """Survival function ``P(S >= s)`` of the candidate statistic under no signal, for one sign.
+
+    ``kind`` is ``empirical`` (from null candidates, exponential tail beyond the
+    resolvable range), ``laplace`` (exponential fitted to the bulk of the
+    observed candidates) or ``none`` (too few values: nothing is called).
+    """
+
+    kind: str
+    n: int
+    sorted_values: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    location: float = float("nan")
+    scale: float = float("nan")
+    tail_mass: float = float("nan")
+
+    @classmethod
+    def empirical(cls, values: np.ndarray, min_count: int) -> "NullModel":
+        values = np.sort(np.asarray(values, dtype=np.float64))
+        n = values.shape[0]
+        if n < min_count:
+            return cls("none", n)
+        n_tail = max(2 * _TAIL_COUNT, int(math.ceil(0.05 * n)))
+        top = values[n - n_tail:]
+        location = float(top[0])
+        # upper 80 % confidence bound of the exponential scale (2 k mean / scale ~ chi2 with 2k degrees of
+        # freedom; Wilson-Hilferty quantile): a small null sample errs towards larger p-values
+        dof = 2 * (n_tail - 1)
+        chi2_low = dof * (1 - 2 / (9 * dof) - 0.8416 * math.sqrt(2 / (9 * dof))) ** 3
+        scale = float(max(np.sum(top - location) * 2 / chi2_low, 1e-12))
+        # count of null values >= location, as the empirical part would give it
+        at_or_above = n - int(np.searchsorted(values, location, side="left"))
+        return cls("empirical", n, values, location, scale, at_or_above / (n + 1))
+
+    @classmethod
+    def laplace(cls, observed: np.ndarray, min_count: int) -> "NullModel":
+        observed = np.asarray(observed, dtype=np.float64)
+        n = observed.shape[0]
+        if n < min_count:
+            return cls("none", n)
+        percentiles = np.arange(55, 91, 5, dtype=np.float64)
+        median = float(np.median(observed))
+        upper = np.percentile(observed, percentiles)
+        scales = (upper - median) / np.log(0.5 / (1 - percentiles / 100))
+        scale = float(max(np.mean(scales), 1e-12))
+        return cls("laplace", n, location=median, scale=scale, tail_mass=0.5)
+
+    def pvalues(self, scores: np.ndarray) -> np.ndarray:
+        """P-values ``(K,)`` in ``(0, 1]`` of candidate statistics ``scores`` ``(K,)``."""
+        scores = np.asarray(scores, dtype=np.float64)
+        if self.kind == "none":
+            return np.ones_like(scores)
+        tail = self.tail_mass * np.exp(-(scores - self.location) / self.scale)
+        if self.kind == "laplace":
+            return np.clip(tail, np.finfo(np.float64).tiny, 1.0)
+        n = self.n
+        count = n - np.searchsorted(self.sorted_values, scores, side="left")
+        empirical = (1.0 + count) / (n + 1.0)
+        p = np.where(count >= _TAIL_COUNT, empirical, np.minimum(empirical, tail))
+        return np.clip(p, np.finfo(np.float64).tiny, 1.0)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "n": int(self.n), "location": _finite(self.location),
+                "scale": _finite(self.scale), "tail_mass": _finite(self.tail_mass)}
+
+
+def _finite(value: float):
+    return None if not np.isfinite(value) else round(float(value), 8)
+
+
+def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values) ``(K,)`` of ``pvalues`` ``(K,)``, in ``[0, 1]``."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    m = p.shape[0]
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    q = np.empty(m)
+    q[order] = np.minimum(adjusted, 1.0)
+    return q
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chunks of tracks: one code path for numpy arrays (notebooks) and for run folders (streamed from disk)
+
+
+@dataclass
+class TrackChunk:
+    """Consecutive rows of tracks: ``rows`` ``(n,)`` global row indices, ``track`` ``(n, L)`` float32,
+    ``valid`` ``(n, L)`` bool, and optionally ``one_hot`` ``(n, 4, L)`` (for sequences)."""
+
+    rows: np.ndarray
+    track: np.ndarray
+    valid: np.ndarray
+    one_hot: np.ndarray | None = None
+
+
+ChunkSource = Callable[[np.ndarray | None], Iterator[TrackChunk]]
+
+
+def _array_chunks(track: np.ndarray, valid: np.ndarray, one_hot: np.ndarray | None = None) -> ChunkSource:
+    def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
+        wanted = np.arange(track.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+        step = max(1, _CHUNK_POSITIONS // max(track.shape[1], 1))
+        for first in range(0, wanted.shape[0], step):
+            index = wanted[first:first + step]
+            if index.shape[0] == wanted.shape[0] and rows is None:
+                yield TrackChunk(index, track, valid, one_hot)
+            else:
+                yield TrackChunk(index, track[index], valid[index], None if one_hot is None else one_hot[index])
+
+    return chunks
+
+
+def _as_tracks(track, lengths=None, valid=None, name: str = "track") -> tuple[np.ndarray, np.ndarray]:
+    array = np.asarray(track, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2:
+        raise InputError(f"{name} must be (L,) or (N, L), got shape {array.shape}")
+    mask = np.isfinite(array)
+    if valid is not None:
+        given = np.asarray(valid, dtype=bool)
+        given = given[None] if given.ndim == 1 else given
+        if given.shape != array.shape:
+            raise InputError(f"valid mask of {name} has shape {given.shape}, expected {array.shape}")
+        mask &= given
+    if lengths is not None:
+        lengths = np.atleast_1d(np.asarray(lengths, dtype=np.int64))
+        if lengths.shape[0] != array.shape[0]:
+            raise InputError(f"lengths of {name} has {lengths.shape[0]} entries for {array.shape[0]} rows")
+        mask &= np.arange(array.shape[1])[None, :] < lengths[:, None]
+    return np.where(mask, array, 0).astype(np.float32), mask
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The caller
+
+
+@dataclass
+class PeakCalls:
+    """The result of a call: ``seqlets`` and ``elements`` tables, and ``info`` (null, counts; for ``run.json``)."""
+
+    seqlets: pd.DataFrame
+    elements: pd.DataFrame
+    info: dict
+
+
+def _collect_candidates(source: ChunkSource, window: int) -> dict[int, tuple[np.ndarray, ...]]:
+    found: dict[int, list] = {1: [], -1: []}
+    for chunk in source(None):
+        for sign in (1, -1):
+            rows, starts, scores = find_candidates(chunk.track, chunk.valid, sign, window)
+            found[sign].append((chunk.rows[rows], starts, scores))
+    return {sign: tuple(np.concatenate([part[k] for part in parts]) if parts else np.zeros(0)
+                        for k in range(3)) for sign, parts in found.items()}
+
+
+def _fit_nulls(options: PeakOptions, observed: dict, null_source: ChunkSource | None) -> tuple[dict, str]:
+    """Per-sign :class:`NullModel` and the name of the null used."""
+    if null_source is not None:
+        null_candidates = _collect_candidates(null_source, options.window)
+        models = {sign: NullModel.empirical(null_candidates[sign][2], options.min_null_candidates)
+                  for sign in (1, -1)}
+        if all(model.kind != "none" for model in models.values()):
+            return models, "shuffle"
+        log.warning("the shuffled null holds too few candidates (%s; need %d per sign): using the Laplace null",
+                    ", ".join(f"{'+' if s > 0 else '-'}: {models[s].n}" for s in (1, -1)),
+                    options.min_null_candidates)
+    models = {sign: NullModel.laplace(observed[sign][2], options.min_null_candidates) for sign in (1, -1)}
+    for sign, model in models.items():
+        if model.kind == "none":
+            log.warning("too few %s candidates (%d < %d) to fit a null: no %s seqlets are called; give a longer "
+                        "track or a null sample", "positive" if sign > 0 else "negative", model.n,
+                        options.min_null_candidates, "positive" if sign > 0 else "negative")
+    return models, "laplace"
+
+
+def _extents(track: np.ndarray, valid: np.ndarray, rows: np.ndarray, starts: np.ndarray, signs: np.ndarray,
+             scores: np.ndarray, options: PeakOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Extent ``[a, b)`` and summit of significant candidates (row-local indices into ``track``)."""
+    w, length = options.window, track.shape[1]
+    extra = max(0, (options.max_length - w) // 2)
+    reach = w + extra
+    if rows.shape[0] == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    core = starts[:, None] + np.arange(w)[None, :]
+    summits = starts + np.argmax(track[rows[:, None], core] * signs[:, None], axis=1)
+    tau = options.extend_fraction * scores / w
+
+    def best_extension(direction: int) -> tuple[np.ndarray, np.ndarray]:
+        steps = np.arange(reach)[None, :]
+        index = summits[:, None] + direction * (steps + 1)
+        limit_lo, limit_hi = starts - extra, starts + w + extra - 1
+        inside = (index >= np.maximum(limit_lo, 0)[:, None]) & (index <= np.minimum(limit_hi, length - 1)[:, None])
+        safe = np.clip(index, 0, length - 1)
+        allowed = np.logical_and.accumulate(inside & valid[rows[:, None], safe], axis=1)
+        gain = np.where(allowed, track[rows[:, None], safe] * signs[:, None] - tau[:, None], -np.inf)
+        cumulative = np.concatenate([np.zeros((rows.shape[0], 1)), np.cumsum(gain, axis=1)], axis=1)
+        return np.argmax(cumulative, axis=1), allowed.sum(axis=1)
+
+    left, left_room = best_extension(-1)
+    right, right_room = best_extension(1)
+    short = np.maximum(options.min_length - (left + right + 1), 0)
+    add_left = np.minimum(short // 2, left_room - left)
+    add_right = np.minimum(short - add_left, right_room - right)
+    add_left = np.minimum(short - add_right, left_room - left)
+    first, stop = summits - left - add_left, summits + right + add_right + 1
+    span = first[:, None] + np.arange(reach + extra + 1)[None, :]
+    inside = span < stop[:, None]
+    values = np.where(inside, track[rows[:, None], np.minimum(span, length - 1)] * signs[:, None], -np.inf)
+    return first, stop, first + np.argmax(values, axis=1)  # summit: the best base of the extent
+
+
+def _split_overlaps(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cut overlapping same-sign seqlets of a region at the midpoint of their summits."""
+    frame = frame.sort_values(["region_index", "sign", "offset_start"], kind="stable").reset_index(drop=True)
+    start, end, summit = (frame[c].to_numpy().copy() for c in ("offset_start", "offset_end", "summit_offset"))
+    same = (frame["region_index"].to_numpy()[1:] == frame["region_index"].to_numpy()[:-1]) & \
+           (frame["sign"].to_numpy()[1:] == frame["sign"].to_numpy()[:-1])
+    overlap = np.nonzero(same & (end[:-1] > start[1:]))[0]
+    for k in overlap:
+        cut = (summit[k] + summit[k + 1] + 1) // 2
+        end[k] = max(summit[k] + 1, min(end[k], cut))
+        start[k + 1] = min(summit[k + 1], max(start[k + 1], cut))
+    return frame.assign(offset_start=start, offset_end=end)
+
+
+def _decode(one_hot: np.ndarray) -> str:
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[one_hot.argmax(axis=0)]
+    return np.where(one_hot.max(axis=0) == 1, letters, ord("N")).astype(np.uint8).tobytes().decode("ascii")
+
+
+def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOptions) -> pd.DataFrame:
+    """Extents, summits, scores (and sequences when the source has one-hot) of the significant candidates."""
+    parts = []
+    wanted = np.unique(candidates["region_index"].to_numpy())
+    by_row = candidates.groupby("region_index", sort=True)
+    for chunk in source(wanted):
+        local = {int(row): k for k, row in enumerate(chunk.rows)}
+        block = pd.concat([by_row.get_group(int(row)) for row in chunk.rows])
+        rows = block["region_index"].map(local).to_numpy(dtype=np.int64)
+        signs = block["sign"].to_numpy(dtype=np.int64)
+        a, b, summit = _extents(chunk.track, chunk.valid, rows, block["window_start"].to_numpy(np.int64), signs,
+                                block["statistic"].to_numpy(), options)
+        frame = block.assign(offset_start=a, offset_end=b, summit_offset=summit, _local=rows)
+        frame = _split_overlaps(frame)
+        rows, a, b = frame["_local"].to_numpy(), frame["offset_start"].to_numpy(), frame["offset_end"].to_numpy()
+        cumulative = np.concatenate([np.zeros((chunk.track.shape[0], 1)),
+                                     np.cumsum(chunk.track, axis=1, dtype=np.float64)], axis=1)
+        frame["score"] = cumulative[rows, b] - cumulative[rows, a]
+        if chunk.one_hot is not None:
+            frame["sequence"] = [_decode(chunk.one_hot[r, :, s:e]) for r, s, e in zip(rows, a, b)]
+        parts.append(frame.drop(columns="_local"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _elements(seqlets: pd.DataFrame, candidates: dict, source: ChunkSource, options: PeakOptions) -> pd.DataFrame:
+    """Join significant seqlets into elements (one sign, one region each); see the module docstring."""
+    columns = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
+               "n_seqlets", "sequence"]
+    if seqlets.empty:
+        return pd.DataFrame(columns=columns)
+    ordered = seqlets.sort_values(["region_index", "sign", "offset_start"], kind="stable")
+    test_keys = {sign: np.sort(candidates[sign][0].astype(np.int64) * (1 << 32) + candidates[sign][1].astype(np.int64))
+                 for sign in (1, -1)}
+    wanted = np.unique(ordered["region_index"].to_numpy())
+    by_row = ordered.groupby("region_index", sort=True)
+    records = []
+    for chunk in source(wanted):
+        for k, row in enumerate(chunk.rows):
+            valid = chunk.valid[k]
+            bad = np.concatenate([[0], np.cumsum(~valid)])
+            valid_positions = np.nonzero(valid)[0]
+            cumulative = np.concatenate([[0.0], np.cumsum(chunk.track[k], dtype=np.float64)])
+            for sign, members in by_row.get_group(int(row)).groupby("sign", sort=True):
+                groups = []
+                for seqlet in members.itertuples(index=False):
+                    if groups:
+                        current = groups[-1]
+                        last_end = max(s.offset_end for s in current)
+                        span = max(last_end, seqlet.offset_end) - current[0].offset_start + 2 * options.element_flank
+                        if (seqlet.offset_start - last_end <= options.element_gap
+                                and bad[seqlet.offset_start] - bad[last_end] == 0
+                                and span <= options.element_max_length):
+                            current.append(seqlet)
+                            continue
+                    groups.append([seqlet])
+                for group in groups:
+                    records.append(_element_record(group, int(row), int(sign), valid, bad, valid_positions,
+                                                   cumulative, chunk.one_hot[k] if chunk.one_hot is not None else None,
+                                                   test_keys[int(sign)], options))
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    return frame
+
+
+def _element_record(group, row, sign, valid, bad, valid_positions, cumulative, one_hot, keys, options) -> dict:
+    first, last = group[0].offset_start, max(s.offset_end for s in group)
+    # the contiguous valid stretch holding the seqlets bounds the element
+    invalid_before = np.nonzero(~valid[:first])[0]
+    lo = int(invalid_before[-1]) + 1 if invalid_before.size else 0
+    invalid_after = np.nonzero(~valid[last:])[0]
+    hi = last + int(invalid_after[0]) if invalid_after.size else valid.shape[0]
+    start, end = max(lo, first - options.element_flank), min(hi, last + options.element_flank)
+    short = options.element_min_length - (end - start)
+    if short > 0:
+        grow_left = min(short // 2, start - lo)
+        grow_right = min(short - grow_left, hi - end)
+        grow_left = min(short - grow_right, start - lo)
+        start, end = start - grow_left, end + grow_right
+    pvalues = np.sort(np.array([s.pvalue for s in group]))
+    n_tests = int(np.searchsorted(keys, row * (1 << 32) + end - options.window, side="right")
+                  - np.searchsorted(keys, row * (1 << 32) + start, side="left"))
+    n_tests = max(n_tests, len(group))
+    simes = float(np.min(n_tests * pvalues / np.arange(1, len(group) + 1)))
+    best = max(group, key=lambda s: abs(s.score))
+    return {
+        "region_index": row, "offset_start": start, "offset_end": end, "sign": sign,
+        "score": float(cumulative[end] - cumulative[start]), "pvalue": min(simes, 1.0),
+        "qvalue": float(min(s.qvalue for s in group)), "summit_offset": int(best.summit_offset),
+        "n_seqlets": len(group), "sequence": _decode(one_hot[:, start:end]) if one_hot is not None else None,
+    }
+
+
+def _rank(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame.assign(rank=pd.Series(dtype=np.int64))
+    order = np.lexsort((frame["offset_start"].to_numpy(), frame["region_index"].to_numpy(),
+                        -np.abs(frame["score"].to_numpy()), frame["pvalue"].to_numpy()))
+    rank = np.empty(len(frame), dtype=np.int64)
+    rank[order] = np.arange(1, len(frame) + 1)
+    return frame.assign(rank=rank)
+
+
+def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSource | None = None) -> PeakCalls:
+    """Call seqlets and elements on tracks served by ``source`` (see :class:`TrackChunk`).
+
+    The tracks are read twice: once to collect the tests, once (only the rows
+    with calls) for extents and sequences. ``null_source`` serves the null
+    tracks of the ``shuffle`` null; without it the ``laplace`` null is used.
+    """
+    options.check()
+    observed = _collect_candidates(source, options.window)
+    models, used = _fit_nulls(options, observed, null_source)
+    tables = []
+    for sign in (1, -1):
+        rows, starts, scores = observed[sign]
+        tables.append(pd.DataFrame({"region_index": rows.astype(np.int64), "window_start": starts.astype(np.int64),
+                                    "sign": np.full(rows.shape[0], sign, np.int64), "statistic": scores,
+                                    "pvalue": models[sign].pvalues(scores)}))
+    tests = pd.concat(tables, ignore_index=True)
+    tests["qvalue"] = benjamini_hochberg(tests["pvalue"].to_numpy())
+    significant = tests[tests["qvalue"] <= options.fdr]
+    info = {"null": used, "null_model": {"+": models[1].describe(), "-": models[-1].describe()},
+            "n_tests": int(len(tests)), "fdr": options.fdr, "options": asdict(options)}
+    if significant.empty:
+        best = float(tests["qvalue"].min()) if len(tests) else float("nan")
+        log.info("no seqlet passed FDR %g (%d tests; smallest q-value %.3g): writing empty peak files",
+                 options.fdr, len(tests), best)
+        seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "statistic", "sequence"])
+    else:
+        seqlets = _seqlet_table(source, significant, options)
+    seqlets = _rank(seqlets.assign(n_seqlets=1))
+    elements = _rank(_elements(seqlets, observed, source, options))
+    info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
+                n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
+    return PeakCalls(seqlets, elements, info)
+
+
+def _api_table(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.reindex(columns=API_COLUMNS).copy()
+    out["sign"] = np.where(out["sign"].to_numpy() > 0, "+", "-") if len(out) else pd.Series(dtype=object)
+    out = out.sort_values(["region_index", "offset_start", "offset_end", "sign"], kind="stable")
+    return out.reset_index(drop=True).astype({c: np.int64 for c in ("region_index", "offset_start", "offset_end",
+                                                                   "summit_offset", "rank", "n_seqlets")})
+
+
+def call_peaks(
+    track: np.ndarray,
+    lengths: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    *,
+    null_track: np.ndarray | None = None,
+    null_lengths: np.ndarray | None = None,
+    null_valid: np.ndarray | None = None,
+    fdr: float = 0.05,
+    level: str = "seqlets",
+    **options,
+) -> pd.DataFrame:
+    """Call seqlets (or elements) on per-base attribution tracks held in memory.
+
+    Parameters
+    ----------
+    track
+        ``(L,)`` or ``(N, L)`` per-base projected attribution (hypothetical x
+        one-hot summed over channels), + strand.
+    lengths
+        ``(N,)`` true length of each row (positions past it are padding).
+    valid
+        ``(L,)`` or ``(N, L)`` bool; False at N bases and padding (no call there).
+        Non-finite values are invalid too.
+    null_track, null_lengths, null_valid
+        Attribution tracks of sequences without signal (e.g. dinucleotide-shuffled
+        copies, see :func:`seqsal.dinucleotide_shuffle`): the ``shuffle`` null.
+        Without them the ``laplace`` null (a fit to the bulk of ``track``) is used.
+    fdr
+        Target false discovery rate (Benjamini–Hochberg over all tests).
+    level
+        ``seqlets`` or ``elements``.
+    options
+        Other fields of :class:`PeakOptions` (``window``, ``max_length``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per call, sorted by row and position: ``region_index`` (row),
+        ``offset_start``, ``offset_end`` (0-based half-open within the row),
+        ``sign`` (``+``/``-``), ``score`` (summed attribution), ``pvalue``,
+        ``qvalue``, ``summit_offset``, ``rank`` (1 = most significant),
+        ``n_seqlets``. ``DataFrame.attrs["peaks"]`` holds the null used and counts.
+    """
+    if level not in ("seqlets", "elements"):
+        raise InputError(f"unknown level {level!r}; choose seqlets or elements")
+    unknown = set(options) - set(PeakOptions.__dataclass_fields__)
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; see seqsal.peaks.PeakOptions")
+    values, mask = _as_tracks(track, lengths, valid)
+    null_source = None
+    if null_track is not None:
+        null_values, null_mask = _as_tracks(null_track, null_lengths, null_valid, "null_track")
+        null_source = _array_chunks(null_values, null_mask)
+    peak_options = PeakOptions(fdr=fdr, null="shuffle" if null_source is not None else "laplace", **options)
+    calls = call_source(_array_chunks(values, mask), peak_options, null_source)
+    table = _api_table(calls.seqlets if level == "seqlets" else calls.elements)
+    table.attrs["peaks"] = calls.info
+    return table
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Run folders: streamed reading of attributions.npz / null.npz, the shuffled null, output files
+
+
+class _NpzRows:
+    """Row-block reader of members of an uncompressed ``.npz`` (never loads a whole member)."""
+
+    def __init__(self, path: str | os.PathLike, keys: tuple[str, ...]):
+        self.path, self.keys = str(path), keys
+        self.meta = {}
+        with zipfile.ZipFile(self.path) as archive:
+            for key in keys:
+                if f"{key}.npy" not in archive.namelist():
+                    raise InputError(f"member {key!r} is missing", self.path)
+                with archive.open(f"{key}.npy") as handle:
+                    version = np.lib.format.read_magic(handle)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, fortran, dtype = read_header(handle)
+                    if fortran:
+                        raise InputError(f"member {key!r} is Fortran-ordered; rewrite it in C order", self.path)
+                    self.meta[key] = (shape, dtype, handle.tell())
+
+    def blocks(self, rows: np.ndarray, max_positions: int = _CHUNK_POSITIONS) -> Iterator[tuple[np.ndarray, dict]]:
+        """Yield ``(row indices, {key: array})`` for sorted ``rows``, runs of consecutive rows read at once."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return
+        row_positions = max(int(np.prod(self.meta[self.keys[0]][0][1:])), 1)
+        step = max(1, max_positions // row_positions)
+        with zipfile.ZipFile(self.path) as archive:
+            handles = {key: archive.open(f"{key}.npy") for key in self.keys}
+            try:
+                cut = np.nonzero(np.diff(rows) != 1)[0] + 1
+                for run in np.split(rows, cut):
+                    for first in range(0, run.shape[0], step):
+                        block = run[first:first + step]
+                        arrays = {}
+                        for key, handle in handles.items():
+                            shape, dtype, offset = self.meta[key]
+                            row_items = int(np.prod(shape[1:]))
+                            handle.seek(offset + int(block[0]) * row_items * dtype.itemsize)
+                            data = handle.read(row_items * dtype.itemsize * block.shape[0])
+                            arrays[key] = np.frombuffer(data, dtype=dtype).reshape((block.shape[0], *shape[1:]))
+                        yield block, arrays
+            finally:
+                for handle in handles.values():
+                    handle.close()
+
+
+def _valid_mask(one_hot: np.ndarray, lengths: np.ndarray, starts: np.ndarray, ends_limit: np.ndarray) -> np.ndarray:
+    """``(n, L)`` True where a base is A/C/G/T, inside the region's length and inside its chromosome."""
+    offsets = np.arange(one_hot.shape[2])[None, :]
+    genome = starts[:, None] + offsets
+    return ((one_hot.max(axis=1) == 1) & (offsets < lengths[:, None]) & (genome >= 0)
+            & (genome < ends_limit[:, None]))
+
+
+def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -> ChunkSource:
+    reader = _NpzRows(out / "attributions.npz", ("one_hot", "hypothetical"))
+    n = reader.meta["one_hot"][0][0]
+    if n != len(regions):
+        raise InputError(f"attributions.npz holds {n} rows but regions.tsv {len(regions)}; the run is incomplete",
+                         str(out))
+    starts = regions["start"].to_numpy(np.int64)
+    limits = regions["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
+    lengths = (regions["end"] - regions["start"]).to_numpy(np.int64)
+
+    def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
+        wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        for block, arrays in reader.blocks(wanted):
+            one_hot = arrays["one_hot"]
+            track = (arrays["hypothetical"] * one_hot).sum(axis=1)
+            valid = _valid_mask(one_hot, lengths[block], starts[block], limits[block])
+            yield TrackChunk(block, np.where(valid, track, 0).astype(np.float32), valid, one_hot)
+
+    return chunks
+
+
+def _null_source(path: Path) -> ChunkSource:
+    reader = _NpzRows(path, ("projected", "valid"))
+    n = reader.meta["projected"][0][0]
+
+    def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
+        wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        for block, arrays in reader.blocks(wanted):
+            yield TrackChunk(block, np.asarray(arrays["projected"], np.float32), np.asarray(arrays["valid"], bool))
+
+    return chunks
+
+
+def null_sample(regions: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """Indices of the regions whose shuffled copies make the null, chosen per region.
+
+    A region is in the sample when a hash of its chrom, start, end, name and
+    ``seed`` (a uniform number in [0, 1)) is below ``fraction``, so a run split
+    into shards samples exactly the regions a single run would.
+    """
+    keys = _region_keys(regions)
+    uniform = np.array([_uniform(f"sample\t{seed}\t{key}") for key in keys])
+    return np.nonzero(uniform < fraction)[0].astype(np.int64)
+
+
+def _region_keys(regions: pd.DataFrame) -> list[str]:
+    return [f"{c}\t{s}\t{e}\t{n}" for c, s, e, n in
+            zip(regions["chrom"], regions["start"], regions["end"], regions["name"])]
+
+
+def _uniform(text: str) -> float:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") / 2.0 ** 64
+
+
+def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int) -> Callable[[str, int, int], str]:
+    """A ``fetch`` that returns a dinucleotide shuffle of each requested stretch (N kept in place).
+
+    The shuffle's seed is a hash of ``(seed, chrom, start, end)``: the same
+    stretch always gets the same shuffle, whatever the order of requests.
+    """
+    from .encode import one_hot_encode
+    from .shuffle import dinucleotide_shuffle
+
+    def fetch_shuffled(chrom: str, start: int, end: int) -> str:
+        sequence = fetch(chrom, start, end)
+        key = int.from_bytes(hashlib.blake2b(f"shuffle\t{seed}\t{chrom}\t{start}\t{end}".encode(),
+                                             digest_size=8).digest(), "little")
+        shuffled = dinucleotide_shuffle(one_hot_encode(sequence), 1, np.random.default_rng(key), "fixed")[0]
+        return _decode(shuffled)
+
+    return fetch_shuffled
+
+
+def write_shuffled_null(
+    out: str | os.PathLike,
+    regions: pd.DataFrame,
+    attribute_regions: Callable[[pd.DataFrame, Callable], Iterator],
+    fetch: Callable[[str, int, int], str],
+    chrom_sizes: dict[str, int],
+    fraction: float,
+    seed: int,
+) -> dict:
+    """Attribute dinucleotide-shuffled copies of a per-region sample and write ``null.npz``.
+
+    Parameters
+    ----------
+    out
+        Run folder.
+    regions
+        The run's regions table (``chrom``, ``start``, ``end``, ``name``).
+    attribute_regions
+        ``(table, fetch) -> iterator of RegionResult`` in table order (the engine,
+        with the run's model and parameters).
+    fetch
+        The genome's ``(chrom, start, end) -> str``.
+
+    Returns
+    -------
+    dict
+        What ``run.json`` records: fraction, seed, sampled regions and bases.
+
+    ``null.npz`` holds ``projected`` ``(K, Lmax)`` float32 per-base tracks,
+    ``valid`` ``(K, Lmax)`` bool, ``length`` ``(K,)``, ``region_index`` ``(K,)``
+    (rows of the run) and ``region_key`` ``(K,)`` (chrom, start, end, name).
+    """
+    chosen = null_sample(regions, fraction, seed)
+    subset = regions.iloc[chosen].reset_index(drop=True)
+    lengths = (subset["end"] - subset["start"]).to_numpy(np.int64)
+    width = int(lengths.max()) if len(lengths) else 0
+    projected = np.zeros((len(subset), width), np.float32)
+    valid = np.zeros((len(subset), width), bool)
+    if len(subset):
+        limits = subset["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
+        starts = subset["start"].to_numpy(np.int64)
+        for result in attribute_regions(subset, shuffled_fetch(fetch, seed)):
+            k, length = result.index, lengths[result.index]
+            mask = _valid_mask(result.one_hot[None], lengths[k:k + 1], starts[k:k + 1], limits[k:k + 1])[0]
+            projected[k, :length] = np.where(mask, result.projected, 0)
+            valid[k, :length] = mask
+    keys = np.array(_region_keys(subset), dtype=str) if len(subset) else np.zeros(0, dtype="<U1")
+    with atomic_path(Path(out) / NULL_FILE) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, projected=projected, valid=valid, length=lengths, region_index=chosen,
+                     region_key=keys, fraction=np.float64(fraction), seed=np.int64(seed))
+    return {"fraction": fraction, "seed": seed, "n_regions": int(len(subset)), "bases": int(lengths.sum()),
+            "file": NULL_FILE}
+
+
+def _chrom_sizes(out: Path) -> dict[str, int]:
+    bigwig = out / "attributions.bw"
+    if bigwig.exists():
+        import pyBigWig
+
+        handle = pyBigWig.open(str(bigwig))
+        try:
+            return dict(handle.chroms())
+        finally:
+            handle.close()
+    run = out / "run.json"
+    if run.exists():
+        from .genome import Genome
+
+        with Genome(json.loads(run.read_text())["genome"]) as genome:
+            return dict(genome.chrom_sizes)
+    raise InputError("neither attributions.bw nor run.json is there to give chromosome sizes", str(out))
+
+
+def call_peaks_from_run(
+    out_dir: str | os.PathLike,
+    options: PeakOptions | None = None,
+    chrom_sizes: dict[str, int] | None = None,
+    write: bool = True,
+    **overrides,
+) -> PeakCalls:
+    """(Re-)call seqlets and elements of a run folder without recomputing attributions.
+
+    Reads ``attributions.npz`` in bounded row blocks, ``regions.tsv`` and (for
+    the ``shuffle`` null) ``null.npz``; writes ``seqlets.bed``, ``elements.bed``
+    (narrowPeak), ``seqlets.tsv`` and ``elements.tsv`` when ``write``.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder of ``seqsal attribute``.
+    options, overrides
+        :class:`PeakOptions`, or its fields as keyword arguments. ``null=None``
+        picks ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
+    chrom_sizes
+        Chromosome lengths (default: from ``attributions.bw``, else the genome of ``run.json``).
+
+    Returns
+    -------
+    PeakCalls
+        ``seqlets`` and ``elements`` with the columns of the TSV files, and ``info``.
+    """
+    out = Path(out_dir)
+    for name in ("attributions.npz", "regions.tsv"):
+        if not (out / name).exists():
+            raise InputError(f"no {name} here: give the output folder of `seqsal attribute`", str(out))
+    options = PeakOptions(**asdict(options)) if options is not None else PeakOptions(null=None)
+    for key, value in overrides.items():
+        if key not in PeakOptions.__dataclass_fields__:
+            raise InputError(f"unknown peak option {key!r}")
+        if value is not None:
+            setattr(options, key, value)
+    null_path = out / NULL_FILE
+    if options.null is None:
+        options.null = "shuffle" if null_path.exists() else "laplace"
+    if options.null == "shuffle" and not null_path.exists():
+        raise InputError("--null shuffle: this run has no null.npz (it ran with --null laplace or --no-peaks); "
+                         "use --null laplace, or rerun `seqsal attribute` with --null shuffle", str(out))
+    options.check()
+    regions = pd.read_csv(out / "regions.tsv", sep="\t", dtype={"name": str, "chrom": str}, keep_default_na=False)
+    chrom_sizes = chrom_sizes if chrom_sizes is not None else _chrom_sizes(out)
+    source = _run_source(out, regions, chrom_sizes)
+    null_source = _null_source(null_path) if options.null == "shuffle" else None
+    calls = call_source(source, options, null_source)
+    seqlets = _genome_table(calls.seqlets, regions, "seqlet")
+    elements = _genome_table(calls.elements, regions, "element")
+    if options.null == "shuffle":
+        with np.load(null_path) as null:
+            calls.info["null_sample"] = {"file": NULL_FILE, "n_regions": int(null["region_index"].shape[0]),
+                                         "bases": int(null["length"].sum()), "fraction": float(null["fraction"]),
+                                         "seed": int(null["seed"])}
+    if write:
+        write_peak_files(out, seqlets, elements, chrom_sizes)
+    calls.info["outputs"] = list(PEAK_FILES)
+    return PeakCalls(seqlets, elements, calls.info)
+
+
+def _genome_table(frame: pd.DataFrame, regions: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """Add region and genome columns; sort by genome position (chromosome names byte-wise, as ``sort -k1,1``)."""
+    if frame.empty:
+        return pd.DataFrame(columns=SEQLET_COLUMNS)
+    index = frame["region_index"].to_numpy(np.int64)
+    start0 = regions["start"].to_numpy(np.int64)[index]
+    table = pd.DataFrame({
+        "region_index": index, "region_name": regions["name"].to_numpy()[index],
+        "chrom": regions["chrom"].to_numpy()[index],
+        "start": start0 + frame["offset_start"].to_numpy(np.int64), "end": start0 + frame["offset_end"].to_numpy(np.int64),
+        "offset_start": frame["offset_start"].to_numpy(np.int64), "offset_end": frame["offset_end"].to_numpy(np.int64),
+        "sign": np.where(frame["sign"].to_numpy() > 0, "+", "-"), "score": frame["score"].to_numpy(np.float64),
+        "pvalue": frame["pvalue"].to_numpy(np.float64), "qvalue": frame["qvalue"].to_numpy(np.float64),
+        "summit": start0 + frame["summit_offset"].to_numpy(np.int64),
+        "summit_offset": frame["summit_offset"].to_numpy(np.int64), "rank": frame["rank"].to_numpy(np.int64),
+        "n_seqlets": frame["n_seqlets"].to_numpy(np.int64), "sequence": frame["sequence"].to_numpy(),
+    })
+    chrom_key = table["chrom"].map(lambda name: name.encode())
+    order = np.lexsort((table["region_index"].to_numpy(), table["sign"].to_numpy(), table["end"].to_numpy(),
+                        table["start"].to_numpy(), chrom_key.to_numpy()))
+    table = table.iloc[order].reset_index(drop=True)
+    table.insert(0, "name", [f"{prefix}_{k + 1:06d}" for k in range(len(table))])
+    return table[SEQLET_COLUMNS]
+
+
+def narrowpeak(table: pd.DataFrame) -> pd.DataFrame:
+    """narrowPeak rows (10 columns) of a seqlet/element table in genome coordinates.
+
+    score: ``min(1000, round(-10 log10 q))``; strand ``.``; signalValue: summed
+    attribution (signed); pValue, qValue: ``-log10``; peak: summit - start.
+    """
+    if table.empty:
+        return pd.DataFrame(columns=["chrom", "start", "end", "name", "score", "strand", "signalValue", "pValue",
+                                     "qValue", "peak"])
+    p = -np.log10(np.clip(table["pvalue"].to_numpy(np.float64), 1e-300, 1.0))
+    q = -np.log10(np.clip(table["qvalue"].to_numpy(np.float64), 1e-300, 1.0))
+    return pd.DataFrame({
+        "chrom": table["chrom"], "start": table["start"].astype(np.int64), "end": table["end"].astype(np.int64),
+        "name": table["name"], "score": np.minimum(1000, np.round(10 * q)).astype(np.int64), "strand": ".",
+        "signalValue": table["score"].map(lambda v: f"{v:.6g}"), "pValue": [f"{v:.4f}" for v in p],
+        "qValue": [f"{v:.4f}" for v in q], "peak": (table["summit"] - table["start"]).astype(np.int64),
+    })
+
+
+def write_peak_files(out: str | os.PathLike, seqlets: pd.DataFrame, elements: pd.DataFrame,
+                     chrom_sizes: dict[str, int] | None = None) -> None:
+    """Write ``seqlets.bed``, ``elements.bed`` (narrowPeak, clipped calls never leave the chromosome),
+    ``seqlets.tsv`` and ``elements.tsv`` atomically."""
+    out = Path(out)
+    for name, table in (("seqlets", seqlets), ("elements", elements)):
+        if chrom_sizes is not None and not table.empty:
+            limits = table["chrom"].map(chrom_sizes).to_numpy()
+            if ((table["start"] < 0) | (table["end"] > limits)).any():
+                raise AssertionError(f"{name} outside a chromosome: a bug in the peak caller")
+        write_table_atomic(out / f"{name}.bed", narrowpeak(table), header=False)
+        write_table_atomic(out / f"{name}.tsv", table)
+
+
+def update_run_record(out_dir: str | os.PathLike, info: dict) -> None:
+    """Store ``info`` as the ``peaks`` entry of ``run.json`` (and list the peak files among its outputs)."""
+    path = Path(out_dir) / "run.json"
+    if not path.exists():
+        return
+    record = json.loads(path.read_text())
+    record["peaks"] = info
+    record["outputs"] = list(dict.fromkeys([*record.get("outputs", []), *info.get("outputs", [])]))
+    write_text_atomic(path, json.dumps(record, indent=2, default=str) + "\n")
+
+
+def remove_peak_files(out_dir: str | os.PathLike, null: bool = True) -> None:
+    """Delete peak outputs of an earlier run in this folder (they would not match new attributions)."""
+    for name in (*PEAK_FILES, *((NULL_FILE,) if null else ())):
+        path = Path(out_dir) / name
+        if path.exists():
+            path.unlink()
+
+
+def run_peaks_stage(
+    out_dir: str | os.PathLike,
+    options: PeakOptions,
+    regions: pd.DataFrame,
+    attribute_regions: Callable[[pd.DataFrame, Callable], Iterator],
+    fetch: Callable[[str, int, int], str],
+    chrom_sizes: dict[str, int],
+) -> dict:
+    """The peak stage of ``seqsal attribute``: shuffled null (when asked for), then calls from the run folder.
+
+    Calls go through :func:`call_peaks_from_run`, the same path as ``seqsal
+    call-peaks``, so re-calling with the same options gives the same files.
+    Returns the ``peaks`` entry of ``run.json``.
+    """
+    import time
+
+    options = PeakOptions(**asdict(options)).check()
+    out = Path(out_dir)
+    remove_peak_files(out)
+    started = time.perf_counter()
+    null_info = None
+    if options.null == "shuffle":
+        log.info("shuffled null: attributing dinucleotide-shuffled copies of %.0f%% of the regions",
+                 100 * options.null_fraction)
+        null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, options.null_fraction,
+                                        options.seed)
+    null_seconds = time.perf_counter() - started
+    calls = call_peaks_from_run(out, options, chrom_sizes=chrom_sizes)
+    info = {**calls.info, "requested_null": options.null,
+            "timing_seconds": {"null_attribution": round(null_seconds, 3),
+                               "calling": round(time.perf_counter() - started - null_seconds, 3)}}
+    if null_info is not None:
+        info["outputs"] = [*info["outputs"], NULL_FILE]
+    log.info("%d seqlets (%d +, %d -) and %d elements at FDR %g (%s null)", info["n_seqlets"],
+             info["n_seqlets_by_sign"]["+"], info["n_seqlets_by_sign"]["-"], info["n_elements"], options.fdr,
+             info["null"])
+    return info

@@ -95,10 +95,13 @@ def method_options(function):
     def wrapper(*args, references, baseline, steps, samples, noise, layer, fast, **kwargs):
         from .methods import method_params
 
-        kwargs["method_params"] = method_params(
-            kwargs.get("method", "grad_x_input"), kwargs.get("seed", 0), references=references, baseline=baseline,
-            steps=steps, samples=samples, noise=noise, layer=layer, fast=fast,
-        )
+        given = dict(references=references, baseline=baseline, steps=steps, samples=samples, noise=noise, layer=layer,
+                     fast=fast)
+        if "method" in kwargs:  # one method: check that it takes these options
+            kwargs["method_params"] = method_params(kwargs["method"], kwargs.get("seed", 0), **given)
+        else:  # several methods: each takes the options it knows
+            kwargs["method_params"] = {key: value for key, value in given.items() if value is not None}
+            kwargs["method_params"]["seed"] = kwargs.get("seed", 0)
         return function(*args, **kwargs)
 
     for option in reversed(options):
@@ -315,6 +318,47 @@ def call_peaks(out_dir, fdr, null, window, max_length, element_gap, quiet):
         "%d seqlets and %d elements at FDR %g (%s null) -> %s", calls.info["n_seqlets"], calls.info["n_elements"],
         fdr, calls.info["null"], out_dir,
     )
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--methods", default="saliency,grad_x_input,ig,deepshap,ism", show_default=True,
+              help="Comma-separated attribution methods to evaluate.")
+@click.option("--truth", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="BED of known functional sites: per-base AUROC/AUPRC of each map.")
+@click.option("--max-regions", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Evaluate a random sample of this many regions (0 for all is not allowed; give a large number).")
+@click.option("--background", type=click.Choice(["shuffle", "uniform"]), default="shuffle", show_default=True,
+              help="What deleted bases become (and what inserted bases are restored into).")
+@click.option("--sanity/--no-sanity", default=True, show_default=True,
+              help="Cascading layer re-randomisation check (the costliest part).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@method_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
+@handle_errors
+def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, quiet, method_params=None):
+    """Faithfulness of attribution methods on the regions of the run in OUT_DIR.
+
+    Deletion/insertion curves and their AUCs, ground-truth AUROC/AUPRC (--truth), sanity check, stability and the
+    effective receptive field; writes evaluation.tsv, evaluation_curves.tsv, evaluation_sanity.tsv,
+    evaluation_erf.tsv and evaluation/*.png into OUT_DIR. Method options (--references, --steps, ...) apply to
+    every method that takes them.
+    """
+    _setup_logging(quiet)
+    from .evaluate import evaluate_run
+    from .methods import METHOD_OPTIONS
+
+    names = [name.strip() for name in methods.split(",") if name.strip()]
+    given = method_params or {}
+    per_method = {name: {k: v for k, v in given.items() if k in METHOD_OPTIONS.get(name, ())} for name in names}
+    result = evaluate_run(out_dir, names, truth=truth, max_regions=max_regions, background=background, sanity=sanity,
+                          seed=seed, method_params=per_method, progress=not quiet)
+    log = logging.getLogger("seqsal")
+    for row in result.itertuples(index=False):
+        extra = f", AUROC {row.auroc:.3f}, AUPRC {row.auprc:.3f}" if "auroc" in result else ""
+        log.info("%-12s deletion AUC %.3f, insertion AUC %.3f%s", row.method, row.deletion_auc, row.insertion_auc,
+                 extra)
+    log.info("-> %s/evaluation.tsv", out_dir)
 
 
 if __name__ == "__main__":

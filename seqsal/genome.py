@@ -70,7 +70,14 @@ class Genome:
             )
         except pyfaidx.FastaIndexingError as exc:
             raise InputError(
-                f"cannot index FASTA ({exc}); check that every line of a sequence has the same length",
+                f"cannot index FASTA ({exc}); a FASTA needs '>name' header lines and, within each sequence, "
+                "lines of one length",
+                self.path,
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"the FASTA holds a byte that is not text ({exc.object[exc.start:exc.start + 1]!r}); "
+                "it may be corrupt or not a FASTA file",
                 self.path,
             ) from None
         except ValueError as exc:
@@ -86,12 +93,6 @@ class Genome:
             if has_index:
                 raise _BrokenIndex() from None
             raise InputError("cannot read FASTA; is it a FASTA file?", self.path) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"the FASTA holds a byte that is not text ({exc.object[exc.start:exc.start + 1]!r}); "
-                "it may be corrupt or not a FASTA file",
-                self.path,
-            ) from None
         except OSError as exc:
             raise InputError(
                 f"cannot read FASTA or write its index ({exc}); make the file readable and its folder writable",
@@ -104,7 +105,14 @@ class Genome:
         inner_start, inner_end = max(start, 0), min(end, size)
         if inner_end <= inner_start:
             return "N" * (end - start)
-        sequence = self._fasta[chrom][inner_start:inner_end]
+        try:
+            sequence = self._fasta[chrom][inner_start:inner_end]
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{chrom}:{inner_start}-{inner_end} holds a byte that is not text (not an IUPAC DNA code); "
+                "fix the FASTA",
+                self.path,
+            ) from None
         raw = np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)
         if not _VALID_BYTES[raw].all():
             self._report_invalid(chrom, inner_start, sequence, raw)

@@ -113,7 +113,10 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
         with torch.no_grad():
             output = model.module(x)
     except Exception as error:  # noqa: BLE001 - any failure here is a mismatch the user must fix
-        detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        # TorchScript puts the cause on the last line, after its own traceback
+        detail = (lines[-1] if lines[0].startswith("The following operation failed") else lines[0])[:200] \
+            if lines else type(error).__name__
         channels = first_layer_channels(model.module)
         if channels not in (None, 4):
             raise InputError(

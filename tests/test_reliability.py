@@ -108,6 +108,19 @@ def _fasta_bytes(job: Job, data: bytes) -> Path:
     return path
 
 
+def _indexed_then_corrupted(job: Job) -> Path:
+    """A FASTA whose valid, newer .fai predates a byte that is not text (same length: the index still fits)."""
+    from seqsal.genome import Genome
+
+    path = _fasta_bytes(job, job.genome.read_bytes())
+    Genome(path).close()
+    data = bytearray(path.read_bytes())
+    data[data.index(b"\n", 10) + 41] = 0xFF  # chr1:110, inside region r1 (chr1:100-300)
+    path.write_bytes(bytes(data))
+    os.utime(str(path) + ".fai")
+    return path
+
+
 class _Evil:
     def __init__(self, marker):
         self.marker = str(marker)
@@ -218,6 +231,8 @@ CASES: list[Case] = [
     Case("fasta_non_ascii", "FASTA: a non-ASCII byte inside a sequence",
          lambda j: j.args(genome=_fasta_bytes(j, j.genome.read_bytes().replace(b"\n", b"\n\xff", 1)[:-200] + b"\n")),
          "bad.fa"),
+    Case("fasta_non_ascii_indexed", "FASTA: a byte that is not text, behind an index that still fits",
+         lambda j: j.args(genome=_indexed_then_corrupted(j)), "holds a byte that is not text"),
     # model
     Case("model_missing", "model: missing file", lambda j: j.args(model=j.root / "nope.safetensors"),
          "model file not found"),

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,7 +222,9 @@ def load_model(
             module, source = program.module(), "export"
         elif kind in ("torch_save", None):
             try:
-                state = torch.load(path, map_location=device, weights_only=True)
+                with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
+                    warnings.simplefilter("ignore", UserWarning)
+                    state = torch.load(path, map_location=device, weights_only=True)
             except pickle.UnpicklingError as exc:
                 raise InputError(
                     "refusing to unpickle this file: it holds Python objects, not only tensors, and "

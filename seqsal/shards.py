@@ -30,6 +30,8 @@ ARRAY_KEYS = ("one_hot", "hypothetical")
 # parameters that may differ between the shards of one job (they do not change what is computed)
 FREE_PARAMETERS = ("device", "batch_size", "chunk_size")
 BLOCK_BYTES = 64 << 20
+NULL_FILE = "null.npz"  # the peak caller's shuffled null (seqsal.peaks), one row per sampled region
+MERGED_OUTPUTS = ["attributions.npz", "attributions.bw", "regions.tsv", "run.json"]
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -144,6 +146,38 @@ def merge_region_tables(paths: list[Path], destination: str | os.PathLike) -> No
                     index += 1
 
 
+def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | os.PathLike) -> None:
+    """Join the shards' ``null.npz`` (shuffled-null tracks of a per-region sample) into the single run's file.
+
+    Rows are concatenated in shard order, ``region_index`` shifted to rows of
+    the whole job, tracks re-padded to the longest; ``fraction`` and ``seed``
+    must agree. The sample is chosen per region (:func:`seqsal.peaks.null_sample`),
+    so the result is the null a single run would have drawn.
+    """
+    parts = []
+    for path, first in zip(paths, firsts):
+        with np.load(path) as null:
+            parts.append({key: null[key] for key in null.files})
+            parts[-1]["region_index"] = parts[-1]["region_index"] + first
+    for key in ("fraction", "seed"):
+        values = {part[key].item() for part in parts}
+        if len(values) > 1:
+            raise InputError(f"the shards' null.npz were drawn with different {key} ({sorted(values)}); "
+                             "run every shard with the same peak options", str(paths[0]))
+    width = max(part["projected"].shape[1] for part in parts)
+
+    def padded(key: str) -> np.ndarray:
+        blocks = [np.pad(part[key], ((0, 0), (0, width - part[key].shape[1]))) for part in parts]
+        return np.concatenate(blocks).astype(parts[0][key].dtype, copy=False)
+
+    merged = {"projected": padded("projected"), "valid": padded("valid")}
+    for key in parts[0]:
+        if key not in merged:
+            merged[key] = parts[0][key] if key in ("fraction", "seed") else np.concatenate([part[key] for part in parts])
+    with atomic_path(destination) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **{key: merged[key] for key in parts[0]})
+
+
 def merge_runs(
     shard_dirs: list[str | os.PathLike], out_dir: str | os.PathLike, force: bool = False,
     command: list[str] | None = None,
@@ -194,15 +228,28 @@ def merge_runs(
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes,
                              lambda i: one_hot[i], lambda i: hypothetical[i])
     genome.close()
+    outputs = list(MERGED_OUTPUTS)
+    null_paths = [folder / NULL_FILE for folder in folders]
+    if any(path.exists() for path in null_paths):
+        missing = [str(path.parent) for path in null_paths if not path.exists()]
+        if missing:
+            raise InputError(f"some shards have {NULL_FILE} and others not ({', '.join(missing)}); "
+                             "run every shard with the same peak options")
+        merge_null_samples(null_paths, [record["shard"]["first"] for record in records], out / NULL_FILE)
+        outputs.append(NULL_FILE)
     record = merged_record(records, folders, n, width, command, time.perf_counter() - started)
+    record["outputs"] = outputs
     write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
     return record
 
 
 def merged_record(records: list[dict], folders: list[Path], n: int, width: int, command: list[str] | None,
                   merge_seconds: float) -> dict:
-    """The ``run.json`` of a merged job: the first shard's, with the whole job's counts and each shard listed."""
-    record = {key: value for key, value in records[0].items() if key != "shard"}
+    """The ``run.json`` of a merged job: the first shard's, with the whole job's counts and each shard listed.
+
+    The shards' own peak calls (``peaks``) are left out: peaks are called on the merged folder.
+    """
+    record = {key: value for key, value in records[0].items() if key not in ("shard", "peaks")}
     attribution = sum(float(r["timing_seconds"]["attribution"]) for r in records)
     total = sum(float(r["timing_seconds"]["total"]) for r in records)
     record.update({

@@ -1,0 +1,87 @@
+"""seqsal attribute --shard i/N and seqsal merge: the merged folder is the single run, byte for byte."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from seqsal.errors import InputError
+from seqsal.pipeline import AttributeOptions, run_attribute
+from seqsal.shards import merge_runs, padded_blocks, parse_shard, shard_bounds
+
+from tests.conftest import write_bed
+
+
+def test_parse_shard_and_bounds():
+    assert parse_shard("2/4") == (2, 4)
+    for bad in ("0/4", "5/4", "2", "a/b", "1/0"):
+        with pytest.raises(InputError, match="--shard"):
+            parse_shard(bad)
+    blocks = [shard_bounds(10, i, 3) for i in (1, 2, 3)]
+    assert blocks == [(0, 3), (3, 6), (6, 10)]
+    with pytest.raises(InputError, match="use at most 2 shards"):
+        shard_bounds(2, 1, 3)
+
+
+def test_padded_blocks_repad_and_bound_memory():
+    a = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)
+    b = np.ones((3, 4, 5), dtype=np.float32)
+    blocks = list(padded_blocks([a, b], 5, block_bytes=4 * 5 * 4))  # one row per block
+    assert len(blocks) == 5 and all(block.shape == (1, 4, 5) for block in blocks)
+    joined = np.concatenate(blocks)
+    np.testing.assert_array_equal(joined[:2, :, :3], a)
+    assert not joined[:2, :, 3:].any() and (joined[2:] == 1).all()
+
+
+@pytest.fixture()
+def job(small_genome, tiny_model, tmp_path):
+    genome, _ = small_genome
+    model, _ = tiny_model
+    # unequal lengths (shards get different max lengths), both strands, one past the end of chr2
+    bed = write_bed(tmp_path / "regions.bed", [
+        "chr1\t100\t400\tr1\t0\t+", "chr1\t300\t900\tr2\t0\t-", "chr2\t50\t250\tr3\t0\t.",
+        "chr1\t2000\t2300\tr4\t0\t+", "chr2\t2900\t3100\tr5\t0\t-", "chr1\t4000\t4150\tr6\t0\t+",
+        "chr1\t4100\t4600\tr7\t0\t+",
+    ])
+    return str(genome), str(bed), str(model), tmp_path
+
+
+def _run(job, out, shard=None):
+    genome, bed, model, tmp_path = job
+    return run_attribute(genome, bed, model, str(tmp_path / out), AttributeOptions(batch_size=4), progress=False,
+                         shard=shard)
+
+
+def test_merged_shards_equal_single_run(job):
+    tmp_path = job[3]
+    _run(job, "single")
+    for i in (1, 2, 3):
+        record = _run(job, f"s{i}", (i, 3))
+        assert record["shard"]["count"] == 3 and record["n_regions"] == record["shard"]["stop"] - record["shard"]["first"]
+    record = merge_runs([tmp_path / "s3", tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
+    assert record["n_regions"] == 7 and [s["index"] for s in record["shards"]] == [1, 2, 3]
+    assert "shard" not in record
+    for name in ("attributions.npz", "regions.tsv", "attributions.bw"):
+        assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
+    single = json.loads((tmp_path / "single" / "run.json").read_text())
+    assert record["max_length"] == single["max_length"] and record["parameters"] == {
+        **single["parameters"], "batch_size": record["parameters"]["batch_size"]}
+
+
+def test_merge_refuses_incomplete_or_mixed_shards(job):
+    tmp_path = job[3]
+    _run(job, "s1", (1, 2))
+    with pytest.raises(InputError, match="missing shard"):
+        merge_runs([tmp_path / "s1"], tmp_path / "merged")
+    _run(job, "t2", (2, 3))
+    with pytest.raises(InputError, match="count"):
+        merge_runs([tmp_path / "s1", tmp_path / "t2"], tmp_path / "merged")
+    with pytest.raises(InputError, match="given twice"):
+        merge_runs([tmp_path / "s1", tmp_path / "s1"], tmp_path / "merged")
+    _run(job, "single")
+    with pytest.raises(InputError, match="records no shard"):
+        merge_runs([tmp_path / "single"], tmp_path / "merged")
+    with pytest.raises(InputError, match="no run.json"):
+        merge_runs([tmp_path / "nothing"], tmp_path / "merged")
+    assert not (tmp_path / "merged" / "run.json").exists()

@@ -1,0 +1,128 @@
+"""The Snakemake workflow (workflows/): run for real on a subset of the demo, sharded, against a single run."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("snakemake")
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+SNAKEFILE = ROOT / "workflows" / "Snakefile"
+CONFIG = ROOT / "workflows" / "config.yaml"
+COMPARED = ("attributions.npz", "attributions.bw", "regions.tsv", "null.npz")
+N_REGIONS = 90
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the `seqsal` of this env
+    return env
+
+
+def snakemake_command(workdir: Path, regions: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile", str(CONFIG),
+            "--directory", str(workdir), "--config", f"genome={DEMO / 'genome.fa'}", f"regions={regions}",
+            f"model={DEMO / 'model.safetensors'}", "outdir=out", *extra]
+
+
+def snakemake(workdir: Path, regions: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(snakemake_command(workdir, regions, *extra), capture_output=True, text=True, env=_env(),
+                            timeout=300)
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_subset(tmp_path_factory) -> Path:
+    """The first N_REGIONS regions of the demo (both strands, a region past the chromosome end is not among them)."""
+    path = tmp_path_factory.mktemp("regions") / "regions.bed"
+    lines = [line for line in (DEMO / "regions.bed").read_text().splitlines() if not line.startswith("track")]
+    path.write_text("\n".join(lines[:N_REGIONS]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def single_run(demo_subset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("single") / "out"
+    command = ["seqsal", "attribute", str(DEMO / "genome.fa"), str(demo_subset), "--model",
+               str(DEMO / "model.safetensors"), "-o", str(out), "-q"]
+    result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def assert_same_run(merged: Path, single: Path) -> None:
+    compared = [name for name in COMPARED if (single / name).exists()]
+    assert {"attributions.npz", "attributions.bw", "regions.tsv"} <= set(compared)
+    for name in compared:
+        assert (merged / name).read_bytes() == (single / name).read_bytes(), name
+
+
+def test_three_shards_give_the_single_run(tmp_path, demo_subset, single_run):
+    snakemake(tmp_path, demo_subset, "shards=3", "-c", "2")
+    out = tmp_path / "out"
+    assert_same_run(out, single_run)
+    for i in (1, 2, 3):
+        assert (out / "logs" / "attribute" / f"{i}-of-3.log").exists()
+        assert (out / "benchmarks" / "attribute" / f"{i}-of-3.tsv").read_text().startswith("s\t")
+    assert (out / "logs" / "merge.log").exists()
+    # a second invocation finds nothing to do
+    again = snakemake(tmp_path, demo_subset, "shards=3", "-c", "2")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_interrupted_run_redoes_only_unfinished_shards(tmp_path, demo_subset, single_run):
+    process = subprocess.Popen(snakemake_command(tmp_path, demo_subset, "shards=2", "-c", "1"), env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    shards = tmp_path / "out" / "shards"
+    first = None
+    deadline = time.monotonic() + 240
+    try:
+        while first is None and time.monotonic() < deadline and process.poll() is None:
+            done = sorted(shards.glob("*-of-2/run.json")) if shards.exists() else []
+            started = list((tmp_path / "out" / "logs" / "attribute").glob("*.log"))
+            # snakemake has booked the first shard as done once it has started the next one
+            first = done[0] if done and len(started) > len(done) else None
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: snakemake and its running job
+        process.wait(timeout=60)
+    assert first is not None, "no shard finished"
+    assert not (tmp_path / "out" / "run.json").exists(), "the run finished before it could be interrupted"
+    stamp = first.stat().st_mtime_ns
+    result = snakemake(tmp_path, demo_subset, "shards=2", "-c", "2", "--rerun-incomplete")
+    log = result.stdout + result.stderr
+    rerun = {line.split("wildcards:")[1].strip() for line in log.splitlines() if "wildcards:" in line}
+    finished = first.parent.name.split("-of-")[0]
+    assert rerun == {f"i={3 - int(finished)}, n=2"}, log[-3000:]
+    assert first.stat().st_mtime_ns == stamp
+    assert_same_run(tmp_path / "out", single_run)
+
+
+def test_slurm_profile_dry_run(tmp_path, demo_subset):
+    result = snakemake(tmp_path, demo_subset, "shards=4", "--workflow-profile", str(ROOT / "workflows" / "profiles" / "slurm"),
+                       "-n")
+    log = result.stdout + result.stderr
+    assert "attribute_shard        4" in log and "This was a dry-run" in log
+    shard_jobs = [block for block in log.split("rule ")[1:] if block.startswith("attribute_shard")]
+    assert len(shard_jobs) == 4 and all("gpu=1" in block for block in shard_jobs)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("override, field", [("shards=0", "shards"), ("modle=x.pt", "modle")])
+def test_wrong_config_fails_before_any_job_naming_the_field(tmp_path, demo_subset, override, field):
+    result = snakemake(tmp_path, demo_subset, override, "-c", "1", check=False)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Error validating config" in log and field in log
+    assert not (tmp_path / "out").exists()

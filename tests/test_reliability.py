@@ -421,3 +421,17 @@ def test_names_cannot_write_outside_the_output_folder(tmp_path):
     assert not any(Path(p).exists() for p in ("/tmp/escaped_absolute", os.path.expanduser("~/escaped_home")))
     table = pd.read_csv(job.out / "regions.tsv", sep="\t")
     assert table.loc[0, "name"] == "../../escaped_region" and table.loc[0, "chrom"] == hostile_chrom
+
+
+def test_malicious_pickle_through_the_real_command_line(job):
+    """Not through click's runner: the installed entry point prints one line (no torch warning) and runs nothing."""
+    import subprocess
+    import sys
+
+    marker = job.root / "pwned"
+    completed = subprocess.run([sys.executable, "-m", "seqsal.cli", *job.args(model=_pickle_model(job))],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("seqsal: error: ") and "refusing to unpickle" in lines[0], lines
+    assert completed.stdout == "" and not marker.exists() and not job.out.exists()

@@ -156,7 +156,7 @@ class _Rescale(torch.autograd.Function):
         x, x_ref, y, y_ref = ctx.saved_tensors
         delta = x - x_ref
         small = delta.abs() < 1e-6
-        secant = grad * (y - y_ref) / torch.where(small, torch.ones_like(delta), delta)
+        secant = (y - y_ref).div_(delta.masked_fill_(small, 1.0)).mul_(grad)
         if bool(small.any()):
             with torch.enable_grad():
                 leaf = x.detach().requires_grad_(True)
@@ -186,9 +186,11 @@ class _MaxPoolRule(torch.autograd.Function):
         routed = routed.reshape(x.shape)
         delta = x - x_ref
         zero = delta == 0
-        plain = torch.zeros(n, c, x[0, 0].numel(), dtype=grad.dtype, device=grad.device)
-        plain.scatter_add_(-1, index.reshape(n, c, -1), grad.reshape(n, c, -1))
-        result = torch.where(zero, plain.reshape(x.shape), routed / torch.where(zero, torch.ones_like(delta), delta))
+        result = routed.div_(delta.masked_fill_(zero, 1.0))
+        if bool(zero.any()):
+            plain = torch.zeros(n, c, x[0, 0].numel(), dtype=grad.dtype, device=grad.device)
+            plain.scatter_add_(-1, index.reshape(n, c, -1), grad.reshape(n, c, -1))
+            result = torch.where(zero, plain.reshape(x.shape), result)
         return result, None, None, None, None
 
 

@@ -10,39 +10,39 @@ The notebook API (the CLI is a thin layer over the same functions)::
 """
 __version__ = "0.1.0"
 
-from .attribution import METHODS, Target, attribute, correct_gradient, hypothetical_attributions  # noqa: E402
-from .encode import (  # noqa: E402
-    one_hot_decode,
-    one_hot_encode,
-    reverse_complement,
-    reverse_complement_one_hot,
-)
-from .engine import RegionResult, iter_region_attributions, select_device  # noqa: E402
-from .errors import InputError  # noqa: E402
-from .genome import Genome  # noqa: E402
-from .models import BassetCNN, BPNet, LoadedModel, build_model, load_model, save_model  # noqa: E402
-from .methods import (  # noqa: E402
-    completeness,
-    deep_lift_shap,
-    gradcam,
-    integrated_gradients,
-    ism,
-    ism_deltas,
-    make_baselines,
-    smoothgrad,
-)
-from .shuffle import dinucleotide_shuffle, dinucleotide_shuffle_string  # noqa: E402
-from .pipeline import AttributeOptions, iter_attributions, run_attribute  # noqa: E402
-from .peaks import PeakCalls, PeakOptions, call_peaks, call_peaks_from_run  # noqa: E402
-from .regions import read_regions, resize_regions, tile_starts  # noqa: E402
+# The public names and the submodule each lives in. They are imported on first use (PEP 562), so that
+# `import seqsal` and `seqsal --version` do not pay for torch and pandas (about 1.5 s) until needed.
+_EXPORTS = {
+    "attribution": ("METHODS", "Target", "attribute", "correct_gradient", "hypothetical_attributions"),
+    "encode": ("one_hot_decode", "one_hot_encode", "reverse_complement", "reverse_complement_one_hot"),
+    "engine": ("RegionResult", "iter_region_attributions", "select_device"),
+    "errors": ("InputError",),
+    "genome": ("Genome",),
+    "models": ("BassetCNN", "BPNet", "LoadedModel", "build_model", "load_model", "save_model"),
+    "methods": ("completeness", "deep_lift_shap", "gradcam", "integrated_gradients", "ism", "ism_deltas",
+                "make_baselines", "smoothgrad"),
+    "shuffle": ("dinucleotide_shuffle", "dinucleotide_shuffle_string"),
+    "pipeline": ("AttributeOptions", "iter_attributions", "run_attribute"),
+    "peaks": ("PeakCalls", "PeakOptions", "call_peaks", "call_peaks_from_run"),
+    "regions": ("read_regions", "resize_regions", "tile_starts"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
 
-__all__ = [
-    "PeakCalls", "PeakOptions", "call_peaks", "call_peaks_from_run",
-    "AttributeOptions", "BPNet", "BassetCNN", "Genome", "InputError", "LoadedModel", "METHODS", "RegionResult",
-    "Target", "attribute", "build_model", "correct_gradient", "hypothetical_attributions", "iter_attributions",
-    "iter_region_attributions", "load_model", "one_hot_decode", "one_hot_encode", "read_regions",
-    "resize_regions", "reverse_complement", "reverse_complement_one_hot", "run_attribute", "save_model",
-    "select_device", "tile_starts",
-    "completeness", "deep_lift_shap", "dinucleotide_shuffle", "dinucleotide_shuffle_string", "gradcam",
-    "integrated_gradients", "ism", "ism_deltas", "make_baselines", "smoothgrad",
-]
+
+def __getattr__(name: str):
+    """Import a public name (or a submodule, e.g. ``seqsal.simulate``) the first time it is used."""
+    import importlib.util
+
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    elif importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -151,8 +151,9 @@ def merged_coverage(
     total = count = None
 
     def flush():
-        covered = count > 0
-        values = np.where(covered, total / np.maximum(count, 1), 0.0).astype(np.float32)
+        size = block_end - block_start
+        covered = count[:size] > 0
+        values = np.where(covered, total[:size] / np.maximum(count[:size], 1), 0.0).astype(np.float32)
         lo, hi = max(block_start, 0), min(block_end, chrom_sizes[block_chrom])
         return block_chrom, lo, values[lo - block_start:hi - block_start]
 
@@ -165,10 +166,11 @@ def merged_coverage(
             total = np.zeros(block_end - block_start, dtype=np.float64)
             count = np.zeros(block_end - block_start, dtype=np.int32)
         if row.end > block_end:
-            extra = row.end - block_end
-            total = np.concatenate([total, np.zeros(extra)])
-            count = np.concatenate([count, np.zeros(extra, dtype=np.int32)])
             block_end = row.end
+            if block_end - block_start > total.shape[0]:  # grow by doubling: a long chain of overlaps stays linear
+                capacity = max(block_end - block_start, 2 * total.shape[0])
+                total = np.concatenate([total, np.zeros(capacity - total.shape[0])])
+                count = np.concatenate([count, np.zeros(capacity - count.shape[0], dtype=np.int32)])
         track = load_track(row.index)
         total[row.start - block_start:row.end - block_start] += track
         count[row.start - block_start:row.end - block_start] += 1

@@ -1,0 +1,44 @@
+"""Start-up stays lean: the package and the CLI entry point import torch and pandas only when a command needs them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import seqsal
+
+HEAVY = ("torch", "pandas", "pyBigWig", "pyfaidx", "tqdm", "matplotlib")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(result.stdout.split())
+
+
+def test_import_and_version_do_not_import_heavy_modules():
+    loaded = _modules_after(
+        "import seqsal, seqsal.cli\n"
+        "try:\n    seqsal.cli.main(['--version'])\nexcept SystemExit:\n    pass"
+    )
+    assert not loaded & set(HEAVY), f"start-up imported {sorted(loaded & set(HEAVY))}"
+
+
+def test_every_public_name_resolves():
+    for name in seqsal.__all__:
+        assert getattr(seqsal, name) is not None, name
+    assert set(seqsal.__all__) <= set(dir(seqsal))
+
+
+def test_submodules_resolve_lazily_and_unknown_names_fail():
+    assert seqsal.simulate.random_sequence is not None
+    try:
+        seqsal.no_such_name  # noqa: B018
+    except AttributeError as error:
+        assert "no_such_name" in str(error)
+    else:
+        raise AssertionError("an unknown attribute must raise AttributeError")
+
+
+def test_attribution_methods_are_registered_without_the_package_namespace():
+    loaded = _modules_after("from seqsal.attribution import METHODS\nprint(sorted(METHODS), file=__import__('sys').stderr)")
+    assert "seqsal.methods" in loaded

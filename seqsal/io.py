@@ -113,17 +113,6 @@ def assemble_npz(path: str | os.PathLike, members: dict[str, str | np.ndarray]) 
                             shutil.copyfileobj(handle, destination, 1 << 22)
 
 
-def read_npz_row(npz_path: str | os.PathLike, key: str, index: int) -> np.ndarray:
-    """Read row ``index`` of member ``key`` of an uncompressed ``.npz`` without loading the rest."""
-    with zipfile.ZipFile(npz_path) as archive, archive.open(f"{key}.npy") as handle:
-        version = np.lib.format.read_magic(handle)
-        shape, fortran, dtype = np.lib.format._read_array_header(handle, version)
-        row_items = int(np.prod(shape[1:]))
-        handle.seek(handle.tell() + index * row_items * dtype.itemsize)
-        data = handle.read(row_items * dtype.itemsize)
-        return np.frombuffer(data, dtype=dtype).reshape(shape[1:])
-
-
 def merged_coverage(
     intervals: pd.DataFrame, load_track: Callable[[int], np.ndarray], chrom_sizes: dict[str, int]
 ) -> Iterator[tuple[str, int, np.ndarray]]:

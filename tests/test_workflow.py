@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
 SNAKEFILE = ROOT / "workflows" / "Snakefile"
 CONFIG = ROOT / "workflows" / "config.yaml"
-COMPARED = ("attributions.npz", "attributions.bw", "regions.tsv", "null.npz")
+COMPARED = ("attributions.npz", "attributions.bw", "regions.tsv", "null.npz", "seqlets.bed", "seqlets.tsv",
+            "elements.bed", "elements.tsv")
+PEAKS = ("out/elements.bed",)  # target: the workflow up to the peak calls (motifs, logos and report take minutes)
+MERGED = ("out/run.json",)  # target: up to the merged tracks
 N_REGIONS = 90
 
 
@@ -27,15 +30,17 @@ def _env() -> dict:
     return env
 
 
-def snakemake_command(workdir: Path, regions: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile", str(CONFIG),
+def snakemake_command(workdir: Path, regions: Path, *extra: str, targets: tuple[str, ...] = ()) -> list[str]:
+    return [sys.executable, "-m", "snakemake", *targets, "-s", str(SNAKEFILE), "--configfile", str(CONFIG),
             "--directory", str(workdir), "--config", f"genome={DEMO / 'genome.fa'}", f"regions={regions}",
-            f"model={DEMO / 'model.safetensors'}", "outdir=out", *extra]
+            f"model={DEMO / 'model.safetensors'}", f"motif_database={ROOT / 'data' / 'motifs' / 'jaspar_subset.meme'}",
+            "outdir=out", *extra]
 
 
-def snakemake(workdir: Path, regions: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(snakemake_command(workdir, regions, *extra), capture_output=True, text=True, env=_env(),
-                            timeout=300)
+def snakemake(workdir: Path, regions: Path, *extra: str, targets: tuple[str, ...] = (),
+              check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(snakemake_command(workdir, regions, *extra, targets=targets), capture_output=True,
+                            text=True, env=_env(), timeout=300)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -60,28 +65,28 @@ def single_run(demo_subset, tmp_path_factory) -> Path:
     return out
 
 
-def assert_same_run(merged: Path, single: Path) -> None:
-    compared = [name for name in COMPARED if (single / name).exists()]
-    assert {"attributions.npz", "attributions.bw", "regions.tsv"} <= set(compared)
-    for name in compared:
+def assert_same_run(merged: Path, single: Path, names: tuple[str, ...] = COMPARED) -> None:
+    """Same bytes in ``merged`` as in ``single`` for every file of ``names`` (all of them present in both)."""
+    for name in names:
         assert (merged / name).read_bytes() == (single / name).read_bytes(), name
 
 
 def test_three_shards_give_the_single_run(tmp_path, demo_subset, single_run):
-    snakemake(tmp_path, demo_subset, "shards=3", "-c", "2")
+    snakemake(tmp_path, demo_subset, "shards=3", "-c", "2", targets=PEAKS)
     out = tmp_path / "out"
     assert_same_run(out, single_run)
     for i in (1, 2, 3):
         assert (out / "logs" / "attribute" / f"{i}-of-3.log").exists()
         assert (out / "benchmarks" / "attribute" / f"{i}-of-3.tsv").read_text().startswith("s\t")
-    assert (out / "logs" / "merge.log").exists()
+    assert (out / "logs" / "merge.log").exists() and (out / "logs" / "call_peaks.log").exists()
     # a second invocation finds nothing to do
-    again = snakemake(tmp_path, demo_subset, "shards=3", "-c", "2")
+    again = snakemake(tmp_path, demo_subset, "shards=3", "-c", "2", targets=PEAKS)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
 def test_interrupted_run_redoes_only_unfinished_shards(tmp_path, demo_subset, single_run):
-    process = subprocess.Popen(snakemake_command(tmp_path, demo_subset, "shards=2", "-c", "1"), env=_env(),
+    process = subprocess.Popen(snakemake_command(tmp_path, demo_subset, "shards=2", "-c", "1", targets=MERGED),
+                               env=_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     shards = tmp_path / "out" / "shards"
     first = None
@@ -100,13 +105,13 @@ def test_interrupted_run_redoes_only_unfinished_shards(tmp_path, demo_subset, si
     assert first is not None, "no shard finished"
     assert not (tmp_path / "out" / "run.json").exists(), "the run finished before it could be interrupted"
     stamp = first.stat().st_mtime_ns
-    result = snakemake(tmp_path, demo_subset, "shards=2", "-c", "2", "--rerun-incomplete")
+    result = snakemake(tmp_path, demo_subset, "shards=2", "-c", "2", "--rerun-incomplete", targets=MERGED)
     log = result.stdout + result.stderr
     rerun = {line.split("wildcards:")[1].strip() for line in log.splitlines() if "wildcards:" in line}
     finished = first.parent.name.split("-of-")[0]
     assert rerun == {f"i={3 - int(finished)}, n=2"}, log[-3000:]
     assert first.stat().st_mtime_ns == stamp
-    assert_same_run(tmp_path / "out", single_run)
+    assert_same_run(tmp_path / "out", single_run, COMPARED[:4])
 
 
 def test_slurm_profile_dry_run(tmp_path, demo_subset):
@@ -114,6 +119,7 @@ def test_slurm_profile_dry_run(tmp_path, demo_subset):
                        "-n")
     log = result.stdout + result.stderr
     assert "attribute_shard        4" in log and "This was a dry-run" in log
+    assert all(f"{rule} " in log for rule in ("merge", "call_peaks", "motifs", "logos", "report"))
     shard_jobs = [block for block in log.split("rule ")[1:] if block.startswith("attribute_shard")]
     assert len(shard_jobs) == 4 and all("gpu=1" in block for block in shard_jobs)
     assert not (tmp_path / "out").exists()

@@ -21,6 +21,21 @@ class _BrokenIndex(Exception):
     """The ``.fai`` beside a FASTA cannot be parsed."""
 
 
+def _build_index_atomically(path: str) -> None:
+    """Write ``path.fai`` under a temporary name, then rename it.
+
+    Several processes (e.g. the shard jobs of the workflow) may open a FASTA
+    with no index at once; each builds its own copy and the rename makes the
+    index appear whole, never half-written.
+    """
+    from .io import atomic_path
+
+    if _is_gzip(path):
+        return  # bgzip FASTA: pyfaidx also writes a .gzi; let it build both in place
+    with atomic_path(path + ".fai") as tmp:
+        pyfaidx.Faidx(path, indexname=tmp, build_index=True).close()
+
+
 class Genome:
     """A FASTA file opened through pyfaidx (the ``.fai`` index is built if missing or stale).
 
@@ -65,6 +80,8 @@ class Genome:
         """Open the FASTA through pyfaidx, turning its errors into :class:`InputError` (or :class:`_BrokenIndex`)."""
         has_index = Path(self.path + ".fai").is_file()
         try:
+            if not has_index:
+                _build_index_atomically(self.path)
             return pyfaidx.Fasta(
                 self.path, as_raw=True, sequence_always_upper=False, rebuild=True, build_index=True
             )

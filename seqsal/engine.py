@@ -90,6 +90,8 @@ class AdaptiveBatch:
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         size = self.batch_size
         parts = [self._run(x[i:i + size]) for i in range(0, x.shape[0], size)]
+        if len(parts) == 1:  # the usual case: no copy
+            return tuple(parts[0])
         return tuple(torch.cat(column, dim=0) for column in zip(*parts))
 
     def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the output folder (about 3.2 GB at 100,000).")
     args = parser.parse_args()
     result = soak(args.regions, args.work, args.device)
+    (args.work / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
     if not args.keep:
         shutil.rmtree(args.work / "out", ignore_errors=True)
     print(json.dumps(result, indent=2))

@@ -29,11 +29,11 @@ DEMO = ROOT / "data" / "demo"
 
 
 def make_bed(path: Path, n: int, width: int = 500, seed: int = 0) -> None:
-    """``n`` random regions of ``width`` bp over the demo chromosomes (from the ``.fai``), half on each strand."""
-    sizes = {}
-    for line in (DEMO / "genome.fa.fai").read_text().splitlines():
-        name, size = line.split("\t")[:2]
-        sizes[name] = int(size)
+    """``n`` random regions of ``width`` bp over the demo chromosomes, half on each strand."""
+    from seqsal.genome import Genome
+
+    with Genome(DEMO / "genome.fa") as genome:  # builds the .fai on a fresh clone
+        sizes = dict(genome.chrom_sizes)
     rng = np.random.default_rng(seed)
     names = list(sizes)
     weights = np.array([sizes[c] for c in names], dtype=float)

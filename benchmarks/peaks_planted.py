@@ -181,6 +181,11 @@ SPEED_SNIPPET = {
         "x = np.load('{path}'); t2 = time.perf_counter(); df = seqsal.call_peaks(x); t3 = time.perf_counter(); "
         "print(t1 - t0, t3 - t2, len(df))"
     ),
+    "seqsal (one 10^7-bp row)": (
+        "import time, numpy as np; t0 = time.perf_counter(); import seqsal; t1 = time.perf_counter(); "
+        "x = np.load('{path}').reshape(1, -1); t2 = time.perf_counter(); df = seqsal.call_peaks(x); "
+        "t3 = time.perf_counter(); print(t1 - t0, t3 - t2, len(df))"
+    ),
     "tangermeme": (
         "import time, numpy as np; t0 = time.perf_counter(); import torch; "
         "from tangermeme.seqlet import recursive_seqlets; t1 = time.perf_counter(); "
@@ -227,7 +232,7 @@ def main() -> None:
         track, valid, regions = load_tracks(run)
         truth = planted_truth(regions)
         results["n_planted_in_regions"] = int(len(truth))
-        rows = seqsal_rows(run, truth, [0.001, 0.01, 0.05, 0.1, 0.2])
+        rows = seqsal_rows(run, truth, [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5])
         if not args.skip_peers:
             with np.load(run / "null.npz") as null:
                 control = np.zeros((null["projected"].shape[0], track.shape[1]), np.float32)

@@ -258,3 +258,28 @@ def test_no_peaks_and_missing_null(demo_run, tmp_path, small_genome, tiny_model)
     assert result.exit_code == 2 and "null.npz" in result.output
     assert runner.invoke(main, ["call-peaks", str(out), "--fdr", "2"]).exit_code == 2
     assert PeakOptions().check().null == "shuffle"
+
+
+def test_element_score_has_the_sign_of_its_seqlets():
+    """A '-' element next to a strong '+' site: its flanks hold more positive than negative attribution."""
+    rng = np.random.default_rng(11)
+    track = noise(rng, (30, 600), scale=0.05)
+    track[:, 300:312] -= 0.6
+    track[:, 316:330] += 2.0
+    elements = seqsal.call_peaks(track, level="elements", null_track=noise(rng, (30, 600), scale=0.05))
+    negative = elements[elements.sign == "-"]
+    assert len(negative) and len(elements[elements.sign == "+"])
+    assert any(((track[r, a:b].sum() > 0) for r, a, b in zip(negative.region_index, negative.offset_start,
+                                                              negative.offset_end)))  # the case of the bug
+    assert (np.sign(elements.score).map({1.0: "+", -1.0: "-"}) == elements.sign).all()
+
+
+def test_overlapping_windows_of_one_site_make_one_seqlet():
+    rng = np.random.default_rng(12)
+    track = noise(rng, (40, 500), scale=0.05)
+    track[:, 200:221] += 0.8  # a 21-bp site holds three 6-bp windows
+    calls = seqsal.call_peaks(track, null_track=noise(rng, (40, 500), scale=0.05))
+    at_site = calls[(calls.offset_start < 221) & (calls.offset_end > 200)]
+    assert at_site.groupby("region_index").size().max() == 1 and at_site.region_index.nunique() == 40
+    overlap = np.minimum(at_site.offset_end, 221) - np.maximum(at_site.offset_start, 200)
+    assert (overlap >= 0.5 * 21).all() and (overlap >= 0.5 * (at_site.offset_end - at_site.offset_start)).all()

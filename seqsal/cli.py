@@ -198,34 +198,6 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
 
         write_logos(out_dir, top=n_logos, progress=not quiet)
 
-@main.command("call-peaks")
-@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")
-@click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
-              help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
-@click.option("--window", type=int, default=6, show_default=True, help="Width of the tested windows (bp).")
-@click.option("--max-length", type=int, default=30, show_default=True, help="Longest seqlet (bp).")
-@click.option("--element-gap", type=int, default=100, show_default=True,
-              help="Seqlets closer than this join one element (bp).")
-@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
-@handle_errors
-def call_peaks(out_dir, fdr, null, window, max_length, element_gap, quiet):
-    """Call seqlets and elements again on the run in OUT_DIR, without recomputing attributions.
-
-    Rewrites seqlets.bed, elements.bed (narrowPeak), seqlets.tsv, elements.tsv and the peaks entry of run.json.
-    """
-    _setup_logging(quiet)
-    from .peaks import call_peaks_from_run, update_run_record
-
-    calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, window=window, max_length=max_length,
-                                element_gap=element_gap)
-    update_run_record(out_dir, calls.info)
-    logging.getLogger("seqsal").info(
-        "%d seqlets and %d elements at FDR %g (%s null) -> %s", calls.info["n_seqlets"], calls.info["n_elements"],
-        fdr, calls.info["null"], out_dir,
-    )
-
-
 
 @main.command()
 @click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
@@ -325,7 +297,7 @@ def report(out_dir, top, workers, quiet):
 @click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
               help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
-@click.option("--window", type=int, default=10, show_default=True, help="Width of the tested windows (bp).")
+@click.option("--window", type=int, default=6, show_default=True, help="Width of the tested windows (bp).")
 @click.option("--max-length", type=int, default=30, show_default=True, help="Longest seqlet (bp).")
 @click.option("--element-gap", type=int, default=100, show_default=True,
               help="Seqlets closer than this join one element (bp).")

@@ -292,7 +292,8 @@ def attribute(
     dtype = autocast_dtype_for(precision, device)
     if hypothetical is None:
         hypothetical = not PROJECTED_BY_DEFAULT.get(method, True)
-    model = model.to(device) if isinstance(model, nn.Module) and not isinstance(model, torch.jit.ScriptModule) else model
+    if isinstance(model, nn.Module) and not isinstance(model, torch.jit.ScriptModule) and not _on_device(model, device):
+        model = model.to(device)
     outputs = []
     with eval_mode(model):
         for first in range(0, x.shape[0], batch_size):
@@ -301,7 +302,20 @@ def attribute(
                 model, chunk, method, target, correct=correct, rc=rc, autocast_dtype=dtype, **params
             )
             outputs.append((hyp if hypothetical else hyp * chunk).cpu())
+    if len(outputs) == 1:  # one batch: no copy
+        return outputs[0]
     return torch.cat(outputs, dim=0) if outputs else torch.zeros_like(x)
+
+
+def _on_device(model: nn.Module, device: torch.device) -> bool:
+    """True when every parameter and buffer of ``model`` is on ``device`` already (``.to`` would be a no-op walk)."""
+    index = device.index
+    if index is None and device.type == "cuda":
+        index = torch.cuda.current_device()
+    tensors = [*model.parameters(), *model.buffers()]
+    return bool(tensors) and all(
+        t.device.type == device.type and (index is None or t.device.index == index) for t in tensors
+    )
 
 
 from . import methods as _methods  # noqa: E402,F401 - registers deepshap, ig, smoothgrad, ism, gradcam

@@ -81,11 +81,12 @@ def make_baselines(x: torch.Tensor, baseline: str = "shuffle", references: int =
         raise InputError(f"unknown --baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
     if references < 1:
         raise InputError(f"--references must be at least 1, got {references}")
-    out = [torch.from_numpy(dinucleotide_shuffle(row.detach().cpu().numpy(), references, sequence_rng(row, seed)))
-           for row in x]
-    if not out:
+    if not x.shape[0]:
         return x.new_zeros((0, references, *x.shape[1:]))
-    return torch.stack(out).to(device=x.device, dtype=x.dtype)
+    # one vectorised shuffle of the whole batch; each row still draws from its own generator, so a row's
+    # references do not depend on the batch it came in
+    out = dinucleotide_shuffle(x.detach().cpu().numpy(), references, [sequence_rng(row, seed) for row in x])
+    return torch.from_numpy(out).to(device=x.device, dtype=x.dtype)
 
 
 def _check_references(x: torch.Tensor, references) -> torch.Tensor:
@@ -145,9 +146,9 @@ class _Rescale(torch.autograd.Function):
     """Elementwise nonlinearity with the DeepLIFT rescale rule: multiplier ``Δy/Δx`` (gradient where ``|Δx| < 1e-6``)."""
 
     @staticmethod
-    def forward(ctx, x, x_ref, y_ref, function):
+    def forward(ctx, x, x_ref, y_ref, function, is_relu=False):
         y = function(x)
-        ctx.function = function
+        ctx.function, ctx.is_relu = function, is_relu
         ctx.save_for_backward(x, x_ref, y, y_ref)
         return y
 
@@ -158,11 +159,14 @@ class _Rescale(torch.autograd.Function):
         small = delta.abs() < 1e-6
         secant = (y - y_ref).div_(delta.masked_fill_(small, 1.0)).mul_(grad)
         if bool(small.any()):
+            if ctx.is_relu:  # the local gradient in closed form, written into secant (no autograd re-run)
+                torch.where(small, grad * (x > 0), secant, out=secant)
+                return secant, None, None, None, None
             with torch.enable_grad():
                 leaf = x.detach().requires_grad_(True)
                 (local,) = torch.autograd.grad(ctx.function(leaf), leaf, grad)
             secant = torch.where(small, local, secant)
-        return secant, None, None, None
+        return secant, None, None, None, None
 
 
 class _MaxPoolRule(torch.autograd.Function):
@@ -170,14 +174,17 @@ class _MaxPoolRule(torch.autograd.Function):
     routed to the argmax of the larger of the pair, and divided by the change of that input."""
 
     @staticmethod
-    def forward(ctx, x, x_ref, y_ref, index_ref, pool):
+    def forward(ctx, x, x_ref, y_ref, index_ref, pool, disjoint=False):
         y, index = pool(x)
+        ctx.disjoint = disjoint
         ctx.save_for_backward(x, x_ref, y, y_ref, index, index_ref)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         x, x_ref, y, y_ref, index, index_ref = ctx.saved_tensors
+        if ctx.disjoint:
+            return _disjoint_pool_backward(x, x_ref, y, y_ref, index, index_ref, grad), None, None, None, None, None
         top = torch.maximum(y, y_ref)
         n, c = x.shape[:2]
         routed = torch.zeros(n, c, x[0, 0].numel(), dtype=grad.dtype, device=grad.device)
@@ -191,7 +198,44 @@ class _MaxPoolRule(torch.autograd.Function):
             plain = torch.zeros(n, c, x[0, 0].numel(), dtype=grad.dtype, device=grad.device)
             plain.scatter_add_(-1, index.reshape(n, c, -1), grad.reshape(n, c, -1))
             result = torch.where(zero, plain.reshape(x.shape), result)
-        return result, None, None, None, None
+        return result, None, None, None, None, None
+
+
+def _disjoint_pool_backward(x: torch.Tensor, x_ref: torch.Tensor, y: torch.Tensor, y_ref: torch.Tensor,
+                            index: torch.Tensor, index_ref: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """:class:`_MaxPoolRule`'s backward when no input is in two windows (stride >= kernel), at pooled size.
+
+    Parameters
+    ----------
+    x, x_ref
+        ``(N, C, *L)`` pooling inputs of the sequences and references.
+    y, y_ref, index, index_ref, grad
+        ``(N, C, *L')`` pooled outputs, their argmax (flat input positions) and the incoming gradient.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C, *L)``: the same values as the general rule. Each window sends ``grad * (top - y_ref)`` to
+        its sequence argmax ``i`` and ``grad * (y - top)`` to its reference argmax ``j``, each divided by
+        that input's change; a zero change gives ``grad`` at ``i`` (the plain gradient) and 0 at ``j != i``
+        (no other window reaches ``j``). Only the argmax inputs are gathered, not whole inputs divided.
+    """
+    n, c = x.shape[:2]
+    flat_x, flat_ref = x.reshape(n, c, -1), x_ref.reshape(n, c, -1)
+    i, j = index.reshape(n, c, -1), index_ref.reshape(n, c, -1)
+    g, y, y_ref = grad.reshape(n, c, -1), y.reshape(n, c, -1), y_ref.reshape(n, c, -1)
+    top = torch.maximum(y, y_ref)
+    to_i, to_j = g * (top - y_ref), g * (y - top)
+    same = i == j
+    delta_i = flat_x.gather(-1, i) - flat_ref.gather(-1, i)
+    delta_j = flat_x.gather(-1, j) - flat_ref.gather(-1, j)
+    zero_i, zero_j = delta_i == 0, (delta_j == 0) | same
+    out_i = torch.where(zero_i, g, torch.where(same, to_i + to_j, to_i) / delta_i.masked_fill(zero_i, 1.0))
+    out_j = torch.where(zero_j, torch.zeros_like(g), to_j / delta_j.masked_fill(zero_j, 1.0))
+    result = torch.zeros_like(flat_x)
+    result.scatter_(-1, i, out_i)
+    result.scatter_add_(-1, j, out_j)
+    return result.reshape(x.shape)
 
 
 def _pool_function(func, args, kwargs) -> tuple[Callable, str]:
@@ -205,6 +249,18 @@ def _pool_function(func, args, kwargs) -> tuple[Callable, str]:
     if params.get("stride") is None:
         params.pop("stride", None)
     return (lambda t: base(t, return_indices=True, **params)), wants_indices
+
+
+def _disjoint(func, args, kwargs) -> bool:
+    """Whether a max-pool call's windows never share an input (stride >= kernel, dilation 1)."""
+    names = ("kernel_size", "stride", "padding", "dilation")
+    params = dict(zip(names, args[1:]))
+    params.update({k: v for k, v in kwargs.items() if k in names})
+    kernel = np.atleast_1d(params.get("kernel_size"))
+    stride = params.get("stride")
+    stride = kernel if stride is None or (np.size(stride) == 0) else np.atleast_1d(stride)
+    dilation = np.atleast_1d(params.get("dilation", 1))
+    return bool(np.all(dilation == 1) and np.all(stride >= kernel))
 
 
 class _DeepLiftMode(TorchFunctionMode):
@@ -243,7 +299,7 @@ class _DeepLiftMode(TorchFunctionMode):
             x_ref, y_ref, index_ref = self._paired(func)
             if x_ref.shape != x.shape:
                 self._fail(func, "the model ran differently on the references")
-            y = _MaxPoolRule.apply(x, x_ref, y_ref, index_ref, pool)
+            y = _MaxPoolRule.apply(x, x_ref, y_ref, index_ref, pool, _disjoint(func, args, kwargs))
             return (y, pool(x.detach())[1]) if wants_indices else y
         if name in _ELEMENTWISE_NAMES and args and isinstance(args[0], torch.Tensor):
             if len(inputs) > 1:
@@ -260,7 +316,7 @@ class _DeepLiftMode(TorchFunctionMode):
             x_ref, y_ref = self._paired(func)
             if x_ref.shape != x.shape:
                 self._fail(func, "the model ran differently on the references")
-            return _Rescale.apply(x, x_ref, y_ref, function)
+            return _Rescale.apply(x, x_ref, y_ref, function, name in ("relu", "relu_") and not rest and not options)
         if name in _UNSUPPORTED_NAMES and inputs:
             self._fail(func, "no DeepLIFT rule for it")
         if name == "batch_norm" and (kwargs.get("training") or (len(args) > 5 and args[5])):
@@ -346,7 +402,7 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
 
 def deep_lift_shap(
     model: nn.Module, x: torch.Tensor, target: Target | None = None, references: int | torch.Tensor = 20,
-    baseline: str = "shuffle", seed: int = 0, pair_batch: int = 1024, check: float | None = 1e-3,
+    baseline: str = "shuffle", seed: int = 0, pair_batch: int = 256, check: float | None = 1e-3,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """DeepLIFT/DeepSHAP (rescale rule) against dinucleotide-shuffled references.
 

@@ -57,106 +57,212 @@ def shuffle_symbols(symbols: np.ndarray, n: int, rng: np.random.Generator) -> np
         ``symbols`` and the same first and last letter.
     """
     symbols = np.asarray(symbols)
-    length = symbols.shape[0]
-    out = np.empty((n, length), dtype=symbols.dtype)
-    if length <= 2:
-        out[:] = symbols
-        return out
-    letters = np.unique(symbols)
-    codes = np.searchsorted(letters, symbols)
-    k = letters.shape[0]
-    # successors of each letter, in sequence order: edges[a] = codes[i + 1] for codes[i] == a
-    sources, targets = codes[:-1], codes[1:]
-    order = np.argsort(sources, kind="stable")
-    counts = np.bincount(sources, minlength=k)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    edges = [targets[order[bounds[a]:bounds[a + 1]]] for a in range(k)]
-    first, last = int(codes[0]), int(codes[-1])
-    has_edges = [a for a in range(k) if counts[a] > 0 and a != last]
-    for row in range(n):
-        chosen = _last_exits(edges, has_edges, last, k, rng)
-        lists = []
-        for a in range(k):
-            edge = edges[a]
-            if edge.shape[0] == 0:
-                lists.append([])
-                continue
-            if a == last:
-                lists.append(rng.permutation(edge).tolist())
-                continue
-            j = chosen[a]
-            rest = np.concatenate([edge[:j], edge[j + 1:]])
-            lists.append(rng.permutation(rest).tolist() + [int(edge[j])])
-        pointers = [0] * k
-        walk = [first]
-        current = first
-        for _ in range(length - 1):
-            nxt = lists[current][pointers[current]]
-            pointers[current] += 1
-            walk.append(nxt)
-            current = nxt
-        out[row] = letters[np.asarray(walk)]
+    return shuffle_many([symbols], n, [rng])[0]
+
+
+def shuffle_many(sequences: list[np.ndarray], n: int, rngs: list[np.random.Generator]) -> list[np.ndarray]:
+    """``n`` dinucleotide shuffles of each of several integer sequences, drawn and walked together.
+
+    Parameters
+    ----------
+    sequences
+        ``(L_j,)`` non-negative integers each (lengths may differ).
+    n
+        Shuffles per sequence.
+    rngs
+        One generator per sequence (the same generator may be repeated). With
+        distinct generators, sequence ``j``'s shuffles depend only on
+        ``rngs[j]``, not on which other sequences are shuffled with it.
+
+    Returns
+    -------
+    list of np.ndarray
+        ``(n, L_j)`` per sequence, with its dtype; exact 2-mer counts, same first
+        and last letter.
+    """
+    out = [np.repeat(np.asarray(s)[None], n, axis=0) for s in sequences]
+    by_length: dict[int, list[int]] = {}
+    for j, s in enumerate(sequences):
+        if s.shape[0] > 2:
+            by_length.setdefault(int(s.shape[0]), []).append(j)
+    for members in by_length.values():
+        alphabets, codes = [], []
+        for j in members:
+            letters, inverse = np.unique(sequences[j], return_inverse=True)
+            alphabets.append(letters)
+            codes.append(inverse.reshape(-1))
+        sizes = np.array([a.shape[0] for a in alphabets])
+        targets, starts = _edge_orders(np.stack(codes), sizes, n, [rngs[j] for j in members])
+        first = np.repeat(np.stack(codes)[:, 0], n)
+        walks = _walk(targets, starts, first, int(sizes.max())).reshape(len(members), n, -1)
+        for j, letters, walk in zip(members, alphabets, walks):
+            out[j][:] = letters[walk]
     return out
 
 
-def _last_exits(edges: list[np.ndarray], vertices: list[int], last: int, k: int, rng: np.random.Generator) -> dict:
-    """Random last-exit edge (an index into ``edges[a]``) per vertex, forming a tree rooted at ``last``.
+def _edge_orders(codes: np.ndarray, sizes: np.ndarray, n: int, rngs: list[np.random.Generator]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Random edge orders of ``n`` Altschul–Erikson shuffles of each of ``S`` sequences of one length.
 
-    Rejection sampling as in Altschul & Erikson (1985): draw every vertex's last
-    exit uniformly and retry until following last exits from every vertex
-    reaches ``last`` without a cycle.
+    Parameters
+    ----------
+    codes
+        ``(S, L)`` letters, sequence ``s`` using ``0..sizes[s]-1``; ``L > 2``.
+    sizes
+        ``(S,)`` alphabet size of each sequence.
+    n
+        Shuffles per sequence.
+    rngs
+        ``S`` generators; sequence ``s`` draws ``sizes[s]`` uniforms per shuffle per
+        rejection round (last exits), then ``L - 1`` per shuffle (edge order).
+
+    Returns
+    -------
+    targets, starts
+        ``targets (S * n, L - 1)`` (shuffle ``i`` of sequence ``s`` in row
+        ``s * n + i``): every letter's outgoing edges (their target letters),
+        grouped by source letter in ascending order, each group in the order the
+        walk takes them — uniformly shuffled, with a random last exit at the end
+        (the last exits forming a tree into the last letter).
+        ``starts (S * n, k)``: where each letter's group begins, ``k = max(sizes)``.
     """
-    while True:
-        chosen = {a: int(rng.integers(edges[a].shape[0])) for a in vertices}
-        successor = {a: int(edges[a][j]) for a, j in chosen.items()}
-        if all(_reaches(a, successor, last, k) for a in vertices):
-            return chosen
+    s_count, length = codes.shape
+    k = int(sizes.max())
+    sources, ends = codes[:, :-1], codes[:, 1:]
+    order = np.argsort(sources, axis=1, kind="stable")
+    group = np.take_along_axis(sources, order, axis=1)
+    grouped = np.take_along_axis(ends, order, axis=1)  # (S, E)
+    counts = np.bincount((sources + k * np.arange(s_count)[:, None]).ravel(),
+                         minlength=s_count * k).reshape(s_count, k)
+    starts = np.cumsum(counts, axis=1) - counts
+    exits = _last_exits(grouped, starts, counts, codes[:, -1], n, sizes, rngs)  # (S * n, k)
+    keys = np.concatenate([rng.random((n, length - 1)) for rng in rngs])  # a uniform order inside each group ...
+    keys += 2.0 * np.repeat(group, n, axis=0)
+    rows, letters = np.nonzero(exits >= 0)
+    keys[rows, exits[rows, letters]] = 2.0 * letters + 1.5  # ... with the last exit at the end of its group
+    targets = np.take_along_axis(np.repeat(grouped, n, axis=0), np.argsort(keys, axis=1), axis=1)
+    return targets, np.repeat(starts, n, axis=0)
 
 
-def _reaches(start: int, successor: dict, last: int, k: int) -> bool:
-    current = start
-    for _ in range(k):
-        if current == last:
-            return True
-        current = successor[current]
-    return current == last
+def _last_exits(grouped: np.ndarray, starts: np.ndarray, counts: np.ndarray, last: np.ndarray, n: int,
+                sizes: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
+    """``(S * n, k)`` random last-exit edge per letter (an index into the row of ``grouped``; ``-1`` for the
+    last letter and letters without edges), forming a tree rooted at the last letter.
+
+    Rejection sampling as in Altschul & Erikson (1985), for all shuffles at once:
+    draw every letter's last exit uniformly among its edges and redraw the
+    shuffles in which following last exits from some letter does not reach the
+    last letter (a cycle).
+
+    Parameters
+    ----------
+    grouped
+        ``(S, E)`` edge targets grouped by source letter.
+    starts, counts
+        ``(S, k)`` start and size of each letter's group.
+    last
+        ``(S,)`` last letter of each sequence.
+    n, sizes, rngs
+        Shuffles per sequence, ``(S,)`` alphabet sizes, one generator per sequence.
+    """
+    s_count, k = counts.shape
+    edges = grouped.shape[1]
+    has_exit = (counts > 0) & (np.arange(k) != last[:, None])  # (S, k)
+    chosen = np.full((s_count * n, k), -1, dtype=np.int64)
+    pending = np.arange(s_count * n)
+    while pending.size:
+        sequence = pending // n
+        uniforms = np.zeros((pending.size, k))
+        for s in np.unique(sequence):  # each sequence draws from its own generator
+            rows = np.flatnonzero(sequence == s)
+            uniforms[rows, :sizes[s]] = rngs[s].random((rows.size, int(sizes[s])))
+        offset = np.minimum((uniforms * counts[sequence]).astype(np.int64), np.maximum(counts[sequence] - 1, 0))
+        picks = starts[sequence] + offset  # (P, k) index into the row of grouped
+        ok = has_exit[sequence]
+        successor = np.where(ok, grouped[sequence[:, None], np.minimum(picks, edges - 1)], last[sequence, None])
+        flat = (successor + k * np.arange(pending.size)[:, None]).ravel()
+        reached = np.arange(pending.size * k)
+        for _ in range(k):
+            reached = flat[reached]
+        tree = (reached.reshape(-1, k) - k * np.arange(pending.size)[:, None] == last[sequence, None]).all(axis=1)
+        chosen[pending[tree]] = np.where(ok[tree], picks[tree], -1)
+        pending = pending[~tree]
+    return chosen
+
+
+def _walk(targets: np.ndarray, starts: np.ndarray, first: np.ndarray, k: int) -> np.ndarray:
+    """Eulerian walks through given edge orders, all walks advanced together.
+
+    Parameters
+    ----------
+    targets
+        ``(W, E)`` target letter of each edge, grouped by source letter (see :func:`_edge_orders`).
+    starts
+        ``(W, k)`` start of each letter's group in its row.
+    first
+        ``(W,)`` first letter of each walk.
+    k
+        Alphabet size.
+
+    Returns
+    -------
+    np.ndarray
+        ``(W, E + 1)`` letters of each walk.
+    """
+    w, e = targets.shape
+    row = np.arange(w)[:, None]
+    # state = row * k + letter; successor table and next-unused-edge pointers in those flat terms
+    successor = (targets + row * k).ravel()
+    pointer = (starts + row * e).ravel().copy()
+    state = first + row[:, 0] * k
+    walk = np.empty((e + 1, w), dtype=np.int64)
+    walk[0] = state
+    for step in range(1, e + 1):
+        edge = pointer[state]
+        pointer[state] = edge + 1
+        state = successor[edge]
+        walk[step] = state
+    return walk.T - row * k
 
 
 def _column_symbols(x: np.ndarray) -> np.ndarray:
-    """``(L,)`` letters of a ``(4, L)`` one-hot: 0..3 for A/C/G/T, 4 for any other column (N)."""
-    exact = (x.max(axis=0) == 1) & (x.sum(axis=0) == 1)
-    return np.where(exact, x.argmax(axis=0), 4).astype(np.int64)
+    """``(..., L)`` letters of a one-hot ``(..., 4, L)``: 0..3 for A/C/G/T, 4 for any other column (N)."""
+    exact = (x.max(axis=-2) == 1) & (x.sum(axis=-2) == 1)
+    return np.where(exact, x.argmax(axis=-2), 4).astype(np.int64)
 
 
-def _shuffle_one_hot(x: np.ndarray, n: int, rng: np.random.Generator, n_mode: str) -> np.ndarray:
-    symbols = _column_symbols(x)
+def _segments(symbols: np.ndarray, n_mode: str) -> list[tuple[int, int]]:
+    """``(start, end)`` stretches of one ``(L,)`` sequence shuffled on their own: the whole sequence, or in
+    ``fixed`` mode every run of bases between N columns."""
     is_n = symbols == 4
-    out = np.repeat(x[None], n, axis=0)
     if n_mode == "symbol" or not is_n.any():
-        shuffled = shuffle_symbols(symbols, n, rng)
-        bases = shuffled < 4
-        n_column = x[:, np.flatnonzero(is_n)[0]] if is_n.any() else np.zeros(4, x.dtype)
-        for row in range(n):
-            column = np.zeros((4, symbols.shape[0]), dtype=x.dtype)
-            column[shuffled[row][bases[row]], np.flatnonzero(bases[row])] = 1
-            column[:, ~bases[row]] = n_column[:, None]
-            out[row] = column
-        return out
-    # fixed: shuffle each run of bases between N columns on its own
+        return [(0, symbols.shape[0])]
     edges = np.flatnonzero(np.diff(np.concatenate([[0], (~is_n).astype(np.int8), [0]])))
-    for start, end in zip(edges[::2], edges[1::2]):
-        shuffled = shuffle_symbols(symbols[start:end], n, rng)
-        block = np.zeros((n, 4, end - start), dtype=x.dtype)
-        rows, cols = np.indices(shuffled.shape)
-        block[rows, shuffled, cols] = 1
-        out[:, :, start:end] = block
-    return out
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _shuffle_one_hot(x: np.ndarray, n: int, rngs: list[np.random.Generator], n_mode: str) -> np.ndarray:
+    """``(N, n, 4, L)`` shuffles of one-hot ``(N, 4, L)``; row ``i`` draws from ``rngs[i]``."""
+    symbols = _column_symbols(x)  # (N, L)
+    jobs = [(i, start, end) for i in range(x.shape[0]) for start, end in _segments(symbols[i], n_mode)]
+    shuffled = shuffle_many([symbols[i, start:end] for i, start, end in jobs], n, [rngs[i] for i, _, _ in jobs])
+    codes = np.repeat(symbols[:, None], n, axis=1)  # (N, n, L)
+    for (i, start, end), block in zip(jobs, shuffled):
+        codes[i, :, start:end] = block
+    out = (codes[:, :, None, :] == np.arange(4)[:, None]).astype(x.dtype)  # (N, n, 4, L)
+    is_n = codes[:, :, None, :] == 4
+    if not is_n.any():
+        return out
+    if n_mode == "fixed":  # N columns stay where they are, with their values
+        return np.where(is_n, x[:, None], out)
+    first_n = np.argmax(symbols == 4, axis=1)  # N columns repeat the row's first N column
+    return np.where(is_n, x[np.arange(x.shape[0]), :, first_n][:, None, :, None], out)
 
 
 def dinucleotide_shuffle(
     x: np.ndarray | torch.Tensor,
     n: int = 1,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None | list = None,
     n_mode: str = "fixed",
 ) -> np.ndarray | torch.Tensor:
     """Dinucleotide-preserving shuffles of one-hot DNA.
@@ -169,7 +275,9 @@ def dinucleotide_shuffle(
         Shuffles per sequence.
     seed
         ``int``, ``numpy.random.Generator`` or ``None``. The same seed gives the
-        same shuffles.
+        same shuffles. For ``(N, 4, L)``, also a list of ``N`` of these: row ``i``
+        then draws only from its own, so its shuffles do not depend on the other
+        rows. All rows are shuffled together (one vectorised walk).
     n_mode
         ``fixed`` (N columns stay in place) or ``symbol`` (N shuffled as a fifth
         letter); see the module docstring.
@@ -189,12 +297,16 @@ def dinucleotide_shuffle(
     array = x.detach().cpu().numpy() if is_tensor else np.asarray(x)
     if array.ndim not in (2, 3) or array.shape[-2] != 4:
         raise ValueError(f"expected one-hot (4, L) or (N, 4, L), got shape {array.shape}")
-    rng = as_generator(seed)
-    if array.ndim == 2:
-        out = _shuffle_one_hot(array, n, rng, n_mode)
+    batch = array if array.ndim == 3 else array[None]
+    if isinstance(seed, (list, tuple)):
+        if len(seed) != batch.shape[0]:
+            raise ValueError(f"got {len(seed)} seeds for {batch.shape[0]} sequence(s)")
+        rngs = [as_generator(s) for s in seed]
     else:
-        out = np.stack([_shuffle_one_hot(row, n, rng, n_mode) for row in array]) if array.shape[0] else \
-            np.zeros((0, n, 4, array.shape[-1]), dtype=array.dtype)
+        rngs = [as_generator(seed)] * batch.shape[0]
+    out = _shuffle_one_hot(batch, n, rngs, n_mode)
+    if array.ndim == 2:
+        out = out[0]
     if is_tensor:
         return torch.from_numpy(out).to(device=x.device, dtype=x.dtype)
     return out

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import seqsal
@@ -261,3 +262,34 @@ def test_cli_method_options(small_genome, tiny_model, tmp_path):
     assert np.allclose(stored["hypothetical"][0], expected[0].numpy(), atol=1e-5)
     wrong = CliRunner().invoke(main, args[:-6] + ["--method", "deepshap", "--steps", "5", "--force"])
     assert wrong.exit_code == 2 and "--steps does not apply to --method deepshap" in wrong.output
+
+
+@pytest.mark.parametrize("kernel", [2, 4])
+def test_disjoint_max_pool_rule_equals_general_rule(kernel):
+    """The pooled-size backward of non-overlapping max pooling gives the general rule's values, with ties and
+    zero changes (ReLU outputs, rounded) at the argmax of either input."""
+    from seqsal.methods import _MaxPoolRule
+
+    gen = torch.Generator().manual_seed(kernel)
+    x = torch.relu(torch.randn(6, 5, 40, generator=gen)).round()
+    x_ref = torch.relu(torch.randn(6, 5, 40, generator=gen)).round()
+    x_ref[:, :, :8] = x[:, :, :8]  # whole windows with no change
+    pool = (lambda t: F.max_pool1d_with_indices(t, kernel, kernel, return_indices=True))
+    y_ref, index_ref = pool(x_ref)
+    grad = torch.randn(6, 5, 40 // kernel, generator=gen)
+    results = []
+    for disjoint in (False, True):
+        leaf = x.clone().requires_grad_(True)
+        _MaxPoolRule.apply(leaf, x_ref, y_ref, index_ref, pool, disjoint).backward(grad)
+        results.append(leaf.grad)
+    torch.testing.assert_close(results[1], results[0], rtol=0, atol=1e-6)
+    assert (results[0] != 0).any()
+
+
+def test_make_baselines_row_does_not_depend_on_batch():
+    gen = torch.Generator().manual_seed(4)
+    x = F.one_hot(torch.randint(0, 4, (5, 120), generator=gen), 4).permute(0, 2, 1).float()
+    whole = make_baselines(x, "shuffle", 6, seed=9)
+    alone = torch.cat([make_baselines(x[i:i + 1], "shuffle", 6, seed=9) for i in range(5)])
+    torch.testing.assert_close(whole, alone, rtol=0, atol=0)
+    assert len({tuple(r.argmax(0).tolist()) for r in whole[0]}) == 6

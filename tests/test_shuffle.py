@@ -118,3 +118,31 @@ def test_edge_cases_and_errors():
         dinucleotide_shuffle(one_hot_encode("ACGT"), n_mode="keep")
     with pytest.raises(ValueError, match="shape"):
         dinucleotide_shuffle(np.zeros((5, 10)))
+
+
+def test_per_row_seeds_do_not_depend_on_the_batch():
+    rng = np.random.default_rng(8)
+    x = np.stack([one_hot_encode(random_dna(80, rng)) for _ in range(4)])
+    x[2, :, 30:33] = 0  # an N run: row 2 shuffled in two segments
+    seeds = [np.random.default_rng(100 + i) for i in range(4)]
+    together = dinucleotide_shuffle(x, n=7, seed=seeds)
+    for i in range(4):
+        alone = dinucleotide_shuffle(x[i], n=7, seed=np.random.default_rng(100 + i))
+        np.testing.assert_array_equal(together[i], alone)
+    with pytest.raises(ValueError, match="seeds"):
+        dinucleotide_shuffle(x, n=2, seed=[1, 2])
+
+
+def test_shuffle_many_mixed_lengths_and_alphabets():
+    from seqsal.shuffle import shuffle_many
+
+    rng = np.random.default_rng(2)
+    sequences = [rng.integers(0, 4, 50), rng.integers(5, 7, 50), np.array([9, 9, 1]), rng.integers(0, 20, 300),
+                 np.array([3, 1])]
+    out = shuffle_many(sequences, 9, [np.random.default_rng(i) for i in range(len(sequences))])
+    for sequence, shuffled in zip(sequences, out):
+        assert shuffled.shape == (9, sequence.shape[0])
+        for row in shuffled:
+            assert Counter(zip(row[:-1], row[1:])) == Counter(zip(sequence[:-1], sequence[1:]))
+            assert row[0] == sequence[0] and row[-1] == sequence[-1]
+    assert len({tuple(r) for r in out[3]}) == 9

@@ -130,6 +130,10 @@ class RegionResult:
         Model windows the region was cut into.
     status
         ``ok``, ``all_N`` or ``nonfinite`` (attributions zeroed, see ``on_error``).
+    completeness_error
+        For methods with a baseline (:data:`seqsal.methods.REFERENCE_METHODS`): over the region's
+        windows, the largest (by magnitude) ``Σ attributions - (f(window) - mean f(baselines))``,
+        taken before stitching; ``None`` for other methods.
     """
 
     index: int
@@ -138,6 +142,7 @@ class RegionResult:
     prediction: float
     n_windows: int
     status: str = "ok"
+    completeness_error: float | None = None
 
     @property
     def projected(self) -> np.ndarray:
@@ -193,13 +198,16 @@ class _Stitcher:
         self.total = np.zeros((4, length), dtype=np.float32)
         self.weight = np.zeros(length, dtype=np.float32) if mode == "mean" else np.full(length, np.inf, np.float32)
         self.predictions: list[float] = []
+        self.errors: list[float] = []
         self.nonfinite = False
 
-    def add(self, offset: int, hypothetical: np.ndarray, prediction: float) -> None:
+    def add(self, offset: int, hypothetical: np.ndarray, prediction: float, error: float | None = None) -> None:
         width = hypothetical.shape[1]
         if not (np.isfinite(prediction) and np.isfinite(hypothetical).all()):
             self.nonfinite = True
         self.predictions.append(prediction)
+        if error is not None:
+            self.errors.append(error)
         span = slice(offset, offset + width)
         if self.mode == "mean":
             self.total[:, span] += hypothetical
@@ -226,8 +234,30 @@ class _Stitcher:
         prediction = float(np.mean(self.predictions))
         if self.nonfinite:
             status = "nonfinite"
+        error = max(self.errors, key=abs) if self.errors else None
         return RegionResult(plan.index, np.ascontiguousarray(plan.one_hot[:, plan.crop]), hypothetical,
-                            prediction, len(plan.starts), status)
+                            prediction, len(plan.starts), status, error)
+
+
+def completeness_errors(x: torch.Tensor, hypothetical: torch.Tensor, prediction: torch.Tensor,
+                        reference_prediction: torch.Tensor, rc: bool) -> torch.Tensor:
+    """``Σ hypothetical·x - (prediction - mean f(baselines))`` per window ``(N,)``.
+
+    Parameters
+    ----------
+    x, hypothetical
+        ``(N, 4, W)`` windows and their (strand-averaged when ``rc``) hypothetical contributions.
+    prediction
+        ``(N,)`` target (strand-averaged when ``rc``).
+    reference_prediction
+        ``(N,)``, or ``(2N,)`` with ``rc`` (windows, then their reverse complements, as the method saw
+        them): mean target over each window's baselines.
+    """
+    reference = reference_prediction.float()
+    if rc:
+        n = x.shape[0]
+        reference = 0.5 * (reference[:n] + reference[n:])
+    return (hypothetical * x).sum(dim=(1, 2)) - (prediction - reference)
 
 
 def _batches(plans: Iterator[_Plan], batch_size: int, stop: threading.Event):
@@ -346,12 +376,19 @@ def iter_region_attributions(
     target = target or Target()
     pin = device.type == "cuda"
     method_params = method_params or {}
+    from .methods import REFERENCE_METHODS
 
-    def run_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    check_completeness = method in REFERENCE_METHODS  # baseline methods: reference predictions come for free
+
+    def run_batch(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        sink: list | None = [] if check_completeness else None
+        extra = {"reference_sink": sink} if sink is not None else {}
         hyp, prediction = hypothetical_attributions(
-            model, x, method, target, correct=correct, rc=rc, autocast_dtype=autocast_dtype, **method_params
+            model, x, method, target, correct=correct, rc=rc, autocast_dtype=autocast_dtype, **method_params, **extra
         )
-        return hyp.cpu(), prediction.cpu()
+        if not sink:
+            return hyp.cpu(), prediction.cpu()
+        return hyp.cpu(), prediction.cpu(), completeness_errors(x, hyp, prediction, sink[0], rc).cpu()
 
     adaptive = AdaptiveBatch(run_batch, batch_size)
     table = regions.iloc[skip:]
@@ -371,14 +408,16 @@ def iter_region_attributions(
     stitchers: dict[int, _Stitcher] = {}
     with eval_mode(model):
         for items, tensor in _prefetch(produce(), depth=3, stop=stop):
-            hyp, prediction = adaptive(tensor.to(device, non_blocking=pin))
+            hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin))
             hyp_np, prediction_np = hyp.numpy(), prediction.numpy()
+            errors = rest[0].numpy() if rest else None
             for k, (plan, offset) in enumerate(items):
                 index = plan.index
                 if index not in stitchers:
                     stitchers[index] = _Stitcher(plan, stitch)
                 stitcher = stitchers[index]
-                stitcher.add(offset, hyp_np[k], float(prediction_np[k]))
+                stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
+                             None if errors is None else float(errors[k]))
                 if stitcher.complete:
                     del stitchers[index]
                     result = stitcher.result()

@@ -41,6 +41,8 @@ REGION_TABLE_COLUMNS = [
     "index", "name", "chrom", "start", "end", "strand", "prediction", "attribution_sum",
     "attribution_max", "frac_N", "padded_bp", "n_windows", "status",
 ]
+# added for methods with a baseline (ig, deepshap): Σ attributions - (f(x) - mean f(baselines)), per region
+COMPLETENESS_COLUMN = "completeness_error"
 
 
 @dataclass
@@ -321,7 +323,7 @@ def run_attribute(
         rows_handle.truncate()
         log.info("resuming: %d of %d regions done", done, n)
     else:
-        rows_handle.write("\t".join(REGION_TABLE_COLUMNS) + "\n")
+        rows_handle.write("\t".join(_region_columns(options.method)) + "\n")
     torch.manual_seed(options.seed)
     bar = _progress_bar(n, done, progress)
     bases = 0
@@ -335,7 +337,8 @@ def run_attribute(
         for result in results:
             one_hot_store.write_row(result.index, result.one_hot)
             hyp_store.write_row(result.index, result.hypothetical)
-            rows_handle.write(_region_row(table, result) + "\n")
+            rows_handle.write(_region_row(table, result, COMPLETENESS_COLUMN in _region_columns(options.method))
+                              + "\n")
             bases += result.one_hot.shape[1]
             done = result.index + 1
             if done % options.chunk_size == 0 or done == n:
@@ -365,6 +368,7 @@ def run_attribute(
     with atomic_path(out / "regions.tsv") as tmp:  # a copy: the checkpoint stays whole until run.json exists
         shutil.copyfile(rows_path, tmp)
     peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome)
+    completeness = _completeness_summary(out / "regions.tsv", options.method)
     record = {
         "seqsal_version": __version__,
         "command": command if command is not None else sys.argv,
@@ -385,6 +389,8 @@ def run_attribute(
         "timing_seconds": {"attribution": round(attribution_seconds, 3),
                            "total": round(time.perf_counter() - started, 3)},
     }
+    if completeness is not None:
+        record["completeness"] = completeness
     if peak_info is not None:
         record["peaks"] = peak_info
         record["outputs"] += peak_info["outputs"]
@@ -430,7 +436,29 @@ def _file_digest(path: str) -> str:
     return file_sha256(path)
 
 
-def _region_row(table: pd.DataFrame, result: RegionResult) -> str:
+def _region_columns(method: str) -> list[str]:
+    """Columns of ``regions.tsv`` for a method (``completeness_error`` for ig and deepshap)."""
+    from .methods import REFERENCE_METHODS
+
+    return REGION_TABLE_COLUMNS + ([COMPLETENESS_COLUMN] if method in REFERENCE_METHODS else [])
+
+
+def _completeness_summary(path: Path, method: str) -> dict | None:
+    """Largest ``|completeness_error|`` over the regions of a finished ``regions.tsv`` (``None``: not reported)."""
+    if COMPLETENESS_COLUMN not in _region_columns(method):
+        return None
+    table = pd.read_csv(path, sep="\t", usecols=["attribution_sum", COMPLETENESS_COLUMN, "status"])
+    ok = table[table["status"] == "ok"]
+    errors = ok[COMPLETENESS_COLUMN].abs()
+    delta = (ok["attribution_sum"] - ok[COMPLETENESS_COLUMN]).abs().clip(lower=1e-3)
+    return {"max_abs_error": float(errors.max()) if len(ok) else 0.0,
+            "median_abs_error": float(errors.median()) if len(ok) else 0.0,
+            "max_relative_error": float((errors / delta).max()) if len(ok) else 0.0,
+            "regions": int(len(ok)),
+            "meaning": "per region: sum of attributions - (f(x) - mean f(baselines)), largest over its windows"}
+
+
+def _region_row(table: pd.DataFrame, result: RegionResult, completeness: bool = False) -> str:
     row = table.iloc[result.index]
     track = result.projected
     length = track.shape[0]
@@ -440,6 +468,9 @@ def _region_row(table: pd.DataFrame, result: RegionResult) -> str:
         f"{result.prediction:.6g}", f"{float(track.sum()):.6g}", f"{float(track.max()) if length else 0.0:.6g}",
         f"{frac_n:.4f}", int(row["padded_bp"]), result.n_windows, result.status,
     ]
+    if completeness:
+        error = result.completeness_error
+        values.append("" if error is None else f"{error:.3g}")
     return "\t".join(str(value).replace("\t", " ") for value in values)
 
 

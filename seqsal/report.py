@@ -268,6 +268,46 @@ def _render_all(jobs: list[LogoJob], workers: int) -> list[bytes]:
         return list(pool.map(_render_png, jobs, chunksize=4))
 
 
+EVALUATION_TABLES = ("evaluation.tsv", "evaluation_sanity.tsv", "evaluation_erf.tsv", "evaluation_curves.tsv")
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def evaluation_section(run: RunFolder) -> str | None:
+    """HTML of the evaluation outputs of a run folder, or ``None`` when it has none.
+
+    Shows ``evaluation.tsv`` (one row per method), the effective receptive field table
+    (``evaluation_erf.tsv``), the per-region completeness summary of ``run.json`` (ig, deepshap) and every
+    ``evaluation/*.png`` plot, embedded as data URIs.
+    """
+    parts = []
+    completeness = run.record.get("completeness")
+    if completeness:
+        parts.append("<h3>Completeness (per region)</h3>"
+                     f'<p class="muted">{html.escape(str(completeness.get("meaning", "")))}; column '
+                     "<code>completeness_error</code> of regions.tsv</p>"
+                     + _table(pd.DataFrame([{k: v for k, v in completeness.items() if k != "meaning"}]),
+                              {k: _number for k in completeness}))
+    table = run.table("evaluation")
+    if table is not None and len(table):
+        parts.append("<h3>Methods</h3>" + _table(table, {c: _number for c in table.columns}))
+    erf = run.table("evaluation_erf")
+    if erf is not None and len(erf):
+        parts.append("<h3>Effective receptive field</h3>" + _table(erf, {c: _number for c in erf.columns}))
+    folder = run.file("evaluation")
+    plots = sorted(name for name in os.listdir(folder) if name.endswith(".png")) if os.path.isdir(folder) else []
+    for name in plots:
+        with open(os.path.join(folder, name), "rb") as handle:
+            parts.append(f'<div class="card"><p>{html.escape(name)}</p>{_img(handle.read(), name)}</div>')
+    if not parts:
+        return None
+    return ("<h2>Evaluation</h2>" + (
+        "" if table is not None else '<p class="muted">No evaluation.tsv: run <code>seqsal evaluate</code> for '
+                                     "deletion/insertion, sanity and stability checks.</p>") + "".join(parts))
+
+
 def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) -> str:
     """The HTML text of a run folder's report (self-contained: images are data URIs, no scripts, no network)."""
     run = RunFolder.open(out_dir)
@@ -302,8 +342,11 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
 
     links = [name for name in ("attributions.bw", "elements.bed", "seqlets.bed", "motifs.meme", "regions.tsv",
                                "elements.tsv", "seqlets.tsv", "motifs.tsv", "motif_matches.tsv",
-                               "motif_instances.tsv", "attributions.npz", "run.json")
+                               "motif_instances.tsv", *EVALUATION_TABLES, "attributions.npz", "run.json")
              if os.path.isfile(run.file(name))]
+    evaluation = evaluation_section(run)
+    if evaluation is not None:
+        sections.append(evaluation)
     sections.append("<h2>Files</h2><ul>" + "".join(
         f'<li><a href="{html.escape(name)}">{html.escape(name)}</a></li>' for name in links) + "</ul>")
 

@@ -140,3 +140,22 @@ def test_evaluate_command_on_a_small_run(small_genome, tiny_model, tmp_path):
         assert (out / name).stat().st_size > 0
     bad = CliRunner().invoke(main, ["evaluate", str(out), "--methods", "nope", "-q"])
     assert bad.exit_code == 2 and "unknown method" in bad.output
+    # the report gains an Evaluation section: the methods table, the ERF table and the three plots embedded
+    import base64
+    import re
+
+    from seqsal.report import build_report
+
+    text = build_report(out, top=2)
+    section = text[text.index("<h2>Evaluation</h2>"):text.index("<h2>Files</h2>")]
+    assert "<h3>Methods</h3>" in section and "<h3>Effective receptive field</h3>" in section
+    assert all(f"<td>{method}</td>" in section for method in ("random", "grad_x_input", "deepshap", "ism"))
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', section)
+    assert len(images) == 3
+    assert base64.b64decode(images[0]) == (out / "evaluation" / "deletion_insertion.png").read_bytes()
+    assert 'href="evaluation.tsv"' in text and "http" not in section
+    for name in ("evaluation.tsv", "evaluation_erf.tsv"):
+        (out / name).unlink()
+    for plot in (out / "evaluation").glob("*.png"):
+        plot.unlink()
+    assert "<h2>Evaluation</h2>" not in build_report(out, top=2)

@@ -293,3 +293,45 @@ def test_make_baselines_row_does_not_depend_on_batch():
     alone = torch.cat([make_baselines(x[i:i + 1], "shuffle", 6, seed=9) for i in range(5)])
     torch.testing.assert_close(whole, alone, rtol=0, atol=0)
     assert len({tuple(r.argmax(0).tolist()) for r in whole[0]}) == 6
+
+
+@pytest.mark.parametrize("rc", [False, True])
+def test_completeness_error_per_region_in_regions_tsv(small_genome, tiny_model, tmp_path, rc):
+    """ig and deepshap runs write Σ attributions - (f(x) - mean f(baselines)) per region, equal to an
+    independent computation from the stored maps; gradient methods get no such column."""
+    import json
+
+    import pandas as pd
+
+    from seqsal.encode import reverse_complement_one_hot
+    from seqsal.pipeline import AttributeOptions, run_attribute
+    from tests.conftest import write_bed
+
+    genome, _ = small_genome
+    model_path, model = tiny_model
+    bed = write_bed(tmp_path / "regions.bed", ["chr1\t100\t300\ta\t0\t+", "chr1\t1000\t1200\tb\t0\t-",
+                                               "chr2\t200\t700\tc\t0\t+"])  # c: tiled into 3 windows
+    tables = {}
+    for method, params in (("ig", {"steps": 2, "baseline": "uniform"}), ("deepshap", {"references": 5}),
+                           ("saliency", {})):
+        out = tmp_path / method
+        run_attribute(str(genome), str(bed), str(model_path), str(out), AttributeOptions(
+            method=method, device="cpu", rc=rc, method_params=params), progress=False, peaks=False)
+        tables[method] = pd.read_csv(out / "regions.tsv", sep="\t")
+        record = json.loads((out / "run.json").read_text())
+        assert ("completeness" in record) == (method != "saliency")
+    assert "completeness_error" not in tables["saliency"]
+    assert tables["deepshap"]["completeness_error"].abs().max() < 1e-4
+    ig = tables["ig"]["completeness_error"]
+    assert ig.notna().all() and ig.abs().max() > 1e-3  # 2 quadrature nodes: visibly incomplete
+    # independent: region a is exactly one model window on the + strand
+    stored = np.load(tmp_path / "ig" / "attributions.npz")
+    x = torch.from_numpy(stored["one_hot"][:1, :, :200])
+    hyp = torch.from_numpy(stored["hypothetical"][:1, :, :200])
+    with torch.no_grad():
+        fx = model(x)[:, 0]
+        fb = model(torch.full_like(x, 0.25))[:, 0]
+        if rc:
+            fx = 0.5 * (fx + model(reverse_complement_one_hot(x))[:, 0])
+    expected = float((hyp * x).sum() - (fx - fb))
+    assert ig[0] == pytest.approx(expected, rel=2e-3, abs=1e-6)

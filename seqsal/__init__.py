@@ -25,6 +25,10 @@ _EXPORTS = {
     "pipeline": ("AttributeOptions", "iter_attributions", "run_attribute"),
     "peaks": ("PeakCalls", "PeakOptions", "call_peaks", "call_peaks_from_run"),
     "regions": ("read_regions", "resize_regions", "tile_starts"),
+    "motifs": ("Motif", "compare_motifs", "discover_motifs", "read_meme", "run_motifs", "write_meme"),
+    "plot": ("motif_figure", "region_figure", "seqlet_figure"),
+    "report": ("write_logos", "write_report"),
+    "evaluate": ("deletion_insertion", "effective_receptive_field", "evaluate_run", "sanity_check"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

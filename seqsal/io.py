@@ -96,23 +96,6 @@ class NpyStream:
         self.handle.close()
 
 
-def assemble_npz(path: str | os.PathLike, members: dict[str, str | np.ndarray]) -> None:
-    """Write an uncompressed ``.npz`` whose members are streamed from ``.npy`` files (or small arrays).
-
-    ``np.load(path)[key]`` gives each member back. Large members are copied in
-    blocks, never loaded whole.
-    """
-    with atomic_path(path) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for key, source in members.items():
-                with archive.open(f"{key}.npy", "w", force_zip64=True) as destination:
-                    if isinstance(source, np.ndarray):
-                        np.lib.format.write_array(destination, source)
-                    else:
-                        with open(source, "rb") as handle:
-                            shutil.copyfileobj(handle, destination, 1 << 22)
-
-
 def merged_coverage(
     intervals: pd.DataFrame, load_track: Callable[[int], np.ndarray], chrom_sizes: dict[str, int]
 ) -> Iterator[tuple[str, int, np.ndarray]]:
@@ -214,14 +197,17 @@ def open_npz_member(npz_path: str | os.PathLike, key: str) -> np.ndarray:
     return np.memmap(npz_path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
 
 
-def write_npz_blocks(
-    path: str | os.PathLike, members: dict[str, np.ndarray | tuple[tuple[int, ...], np.dtype, Iterable[np.ndarray]]]
+def write_npz(
+    path: str | os.PathLike,
+    members: dict[str, np.ndarray | str | tuple[tuple[int, ...], np.dtype, Iterable[np.ndarray]]],
 ) -> None:
-    """Write an uncompressed ``.npz`` whose large members arrive as blocks of rows, never held whole.
+    """Write an uncompressed ``.npz`` whose large members are streamed, never held whole.
 
-    ``members`` maps a key to a small array, or to ``(shape, dtype, blocks)``:
-    the blocks, concatenated along the first axis, make the ``shape`` array. The
-    archive has the layout of :func:`assemble_npz` (same bytes for the same arrays).
+    ``members`` maps a key to a small array, to the path of a ``.npy`` file
+    (copied in blocks), or to ``(shape, dtype, blocks)``: the blocks,
+    concatenated along the first axis, make the ``shape`` array. ``np.load(path)[key]``
+    gives each member back; the same arrays give the same bytes whichever way
+    they were passed.
     """
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -229,6 +215,10 @@ def write_npz_blocks(
                 with archive.open(f"{key}.npy", "w", force_zip64=True) as destination:
                     if isinstance(source, np.ndarray):
                         np.lib.format.write_array(destination, source)
+                        continue
+                    if isinstance(source, (str, os.PathLike)):
+                        with open(source, "rb") as handle:
+                            shutil.copyfileobj(handle, destination, 1 << 22)
                         continue
                     shape, dtype, blocks = source
                     dtype = np.dtype(dtype)

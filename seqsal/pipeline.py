@@ -28,7 +28,7 @@ from .attribution import METHODS, Target
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
 from .errors import InputError
 from .genome import Genome
-from .io import NpyStream, assemble_npz, atomic_path, write_attribution_bigwig, write_text_atomic
+from .io import NpyStream, atomic_path, write_attribution_bigwig, write_npz, write_text_atomic
 from .models import LoadedModel, load_model
 from .regions import read_regions, resize_regions, validate_regions
 from .shards import shard_bounds
@@ -361,7 +361,7 @@ def run_attribute(
                              hyp_store.read_row)
     one_hot_store.close()
     hyp_store.close()
-    assemble_npz(out / "attributions.npz", {
+    write_npz(out / "attributions.npz", {
         "one_hot": str(partial / "one_hot.npy"), "hypothetical": str(partial / "hypothetical.npy"),
         "length": lengths.astype(np.int64),
     })

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import atomic_path, open_npz_member, write_attribution_bigwig, write_npz_blocks, write_text_atomic
+from .io import atomic_path, open_npz_member, write_attribution_bigwig, write_npz, write_text_atomic
 
 log = logging.getLogger("seqsal")
 
@@ -217,7 +217,7 @@ def merge_runs(
         members[key] = ((n, *sources[0].shape[1:-1], width), sources[0].dtype, padded_blocks(sources, width))
     members["length"] = lengths
     out.mkdir(parents=True, exist_ok=True)
-    write_npz_blocks(out / "attributions.npz", members)
+    write_npz(out / "attributions.npz", members)
     merge_region_tables([folder / "regions.tsv" for folder in folders], out / "regions.tsv")
     from .genome import Genome
 

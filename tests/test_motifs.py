@@ -105,10 +105,10 @@ def test_read_meme_errors(tmp_path):
 
 
 def test_npz_members_maps_stored_arrays_and_loads_compressed(tmp_path):
-    from seqsal.io import assemble_npz
+    from seqsal.io import write_npz
 
     a = np.arange(2 * 4 * 5, dtype=np.float32).reshape(2, 4, 5)
-    assemble_npz(tmp_path / "x.npz", {"a": a, "length": np.array([5, 3])})
+    write_npz(tmp_path / "x.npz", {"a": a, "length": np.array([5, 3])})
     members = npz_members(tmp_path / "x.npz")
     assert isinstance(members["a"], np.memmap)
     np.testing.assert_array_equal(members["a"], a)
@@ -207,10 +207,10 @@ def test_discovery_instances_point_at_the_planted_sites(planted):
 
 
 def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
-    from seqsal.io import assemble_npz
+    from seqsal.io import write_npz
 
     one_hot, hyp, lengths, seqlets, _ = planted
-    assemble_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
+    write_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
     regions = pd.DataFrame({"index": np.arange(len(lengths)), "name": [f"r{i}" for i in range(len(lengths))],
                             "chrom": "chr1", "start": np.arange(len(lengths)) * 1000, "end": np.arange(len(lengths)) * 1000 + 200})
     regions.to_csv(tmp_path / "regions.tsv", sep="\t", index=False)

@@ -10,13 +10,13 @@ import pandas as pd
 from click.testing import CliRunner
 
 from seqsal.cli import main
-from seqsal.io import assemble_npz
+from seqsal.io import write_npz
 from tests.test_motifs import JASPAR, planted_run
 
 
 def make_run(tmp_path, jaspar_motifs, with_calls=True):
     one_hot, hyp, lengths, seqlets, _ = planted_run(jaspar_motifs, n_regions=90)
-    assemble_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
+    write_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
     n = len(lengths)
     regions = pd.DataFrame({"index": np.arange(n), "name": [f"r{i}" for i in range(n)], "chrom": "chr1",
                             "start": np.arange(n) * 1000, "end": np.arange(n) * 1000 + 200, "strand": "+",

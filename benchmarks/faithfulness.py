@@ -50,14 +50,74 @@ def timed(function, repeats: int = 1):
     return result, best
 
 
+class _Counts(torch.nn.Module):
+    """The counts output of a BPNet alone (tangermeme's ISM aggregates single-tensor outputs)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, inputs):
+        return self.inner(inputs)[1]
+
+
+def bpnet_ism(length: int = 2114, sequences: int = 1, seed: int = 0) -> dict:
+    """ISM cost on a BPNet-style model (64 filters, 8 dilated layers, output 1000 bp when length > 1000).
+
+    Forward-pass equivalents per edit = seconds per edit / seconds per sequence of a plain forward pass
+    (batch 64). seqsal's fast path for the counts output (the head updated from the changed columns) and for
+    the summed profile (head recomputed), tangermeme's ``saturation_mutagenesis`` (default ``fast=True``) on
+    the counts output; both give every edit's prediction, compared.
+    """
+    from seqsal.methods import ism_deltas
+
+    torch.manual_seed(seed)
+    model = seqsal.BPNet(n_filters=64, n_layers=8, trimming=max(0, (length - 1000) // 2)).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (sequences, length), generator=gen), 4).permute(0, 2, 1).float()
+    batch = torch.nn.functional.one_hot(torch.randint(0, 4, (64, length), generator=gen), 4).permute(0, 2, 1).float()
+    with torch.no_grad():
+        _, forward = timed(lambda: model(batch), repeats=3)
+    forward /= 64
+    edits = 3 * length * sequences
+    result = {"length": length, "sequences": sequences, "edits": edits, "forward_ms_per_sequence": 1e3 * forward}
+    (counts, _), seconds = timed(lambda: ism_deltas(model, x, Target(output=1), fast=True))
+    result["seqsal_fast_counts_forward_equivalents_per_edit"] = seconds / edits / forward
+    _, seconds = timed(lambda: ism_deltas(model, x, Target(output=0, reduction="sum"), fast=True))
+    result["seqsal_fast_profile_sum_forward_equivalents_per_edit"] = seconds / edits / forward
+    try:
+        import tangermeme.saturation_mutagenesis as tsm
+    except ImportError as error:
+        print(f"tangermeme not installed: {error}")
+        return result
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw, seconds = timed(lambda: tsm.saturation_mutagenesis(_Counts(model), x, device="cpu", batch_size=64,
+                                                                raw_outputs=True))
+    result["tangermeme_fast_counts_forward_equivalents_per_edit"] = seconds / edits / forward
+    y0, y_hat = raw
+    theirs = (y_hat.reshape(sequences, 4, length) if y_hat.shape[1] == 4 else
+              y_hat.reshape(sequences, length, 4).permute(0, 2, 1)) - y0.reshape(sequences, 1, 1)
+    theirs = theirs * (1 - x)  # 0 at the base present, as seqsal
+    result["max_abs_difference_to_tangermeme"] = float((theirs - counts).abs().max())
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regions", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--references", type=int, default=20)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "faithfulness.json"))
+    parser.add_argument("--bpnet-length", type=int, default=2114, help="input length of the BPNet ISM measurement")
+    parser.add_argument("--bpnet-only", action="store_true", help="only the BPNet ISM measurement (printed)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.bpnet_only:
+        print(json.dumps(bpnet_ism(args.bpnet_length), indent=2))
+        return
     model = seqsal.load_model(str(DEMO / "model.safetensors")).module.eval()
     x, table = windows(args.regions)
     n = x.shape[0]
@@ -103,7 +163,9 @@ def main() -> None:
                           repeats=2)
     _, shap_full = timed(lambda: attribute(model, x, method="deepshap", batch_size=64, device="cpu",
                                            references=args.references), repeats=2)
+    _, shuffling = timed(lambda: make_baselines(x, "shuffle", args.references, seed=0), repeats=3)
     speed = {"bare_forward_backward_ms_per_region": 1e3 * bare / n,
+             "shuffles_ms_per_region": 1e3 * shuffling / n, "shuffles_x_bare": shuffling / bare,
              "deepshap_given_references_x_bare": shap_given / bare,
              "deepshap_with_shuffling_x_bare": shap_full / bare}
 
@@ -170,7 +232,7 @@ def main() -> None:
     except ImportError as error:
         print(f"captum not installed: {error}")
     result = {"regions": n, "threads": args.threads, "references": args.references, "rows": rows, "speed": speed,
-              "torch": torch.__version__}
+              "bpnet_ism": bpnet_ism(args.bpnet_length), "torch": torch.__version__}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(pd.DataFrame(rows).to_string(index=False))
     print(json.dumps(speed, indent=2))

@@ -35,7 +35,12 @@ distribution of the same statistic under no signal:
 
 Every candidate of the run, of both signs, is a test; Benjamini–Hochberg
 q-values are taken over all of them and seqlets are the candidates with
-``q <= fdr``. A null with fewer than ``min_null_candidates`` values cannot be
+``q <= fdr``. Only candidates with ``p <= fdr`` are kept while the tests are
+streamed (BH passes no other, and the q-value of one that passes is reached at
+a p-value ``<= fdr``), so the observed tests take no memory per region (the
+``shuffle`` null's statistics, about ``null_fraction`` of the run's tests, are held);
+every reported q-value is ``<= fdr`` and exactly the one BH over all tests
+gives. A null with fewer than ``min_null_candidates`` values cannot be
 fitted: that sign is not called (a warning says so), so a single short sequence
 never floods the output. P-values lie in ``(0, 1]``.
 
@@ -96,8 +101,9 @@ SEQLET_COLUMNS = [
 ]
 API_COLUMNS = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
                "rank", "n_seqlets"]
-_CHUNK_POSITIONS = 1 << 22  # track positions per chunk when streaming rows (bounded memory)
+_CHUNK_POSITIONS = 1 << 20  # track positions per chunk when streaming rows (bounded memory: ~30 B each at peak)
 _TAIL_COUNT = 10  # below this many null values at or above a score, the tail model takes over
+LAPLACE_PERCENTILES = np.arange(55, 91, 5, dtype=np.float64)  # the bulk quantiles the Laplace null is fitted to
 
 
 @dataclass
@@ -300,9 +306,12 @@ class NullModel:
         n = observed.shape[0]
         if n < min_count:
             return cls("none", n)
-        percentiles = np.arange(55, 91, 5, dtype=np.float64)
-        median = float(np.median(observed))
-        upper = np.percentile(observed, percentiles)
+        return cls.laplace_from_quantiles(n, float(np.median(observed)), np.percentile(observed, LAPLACE_PERCENTILES))
+
+    @classmethod
+    def laplace_from_quantiles(cls, n: int, median: float, upper: np.ndarray) -> "NullModel":
+        """The ``laplace`` null from the median and the :data:`LAPLACE_PERCENTILES` of ``n`` observed statistics."""
+        percentiles = LAPLACE_PERCENTILES
         scales = (upper - median) / np.log(0.5 / (1 - percentiles / 100))
         scale = float(max(np.mean(scales), 1e-12))
         return cls("laplace", n, location=median, scale=scale, tail_mass=0.5)
@@ -330,16 +339,26 @@ def _finite(value: float):
     return None if not np.isfinite(value) else round(float(value), 8)
 
 
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (q-values) ``(K,)`` of ``pvalues`` ``(K,)``, in ``[0, 1]``."""
+def benjamini_hochberg(pvalues: np.ndarray, n_tests: int | None = None) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values) ``(K,)`` of ``pvalues`` ``(K,)``, in ``[0, 1]``.
+
+    ``n_tests`` (default ``K``): the number of tests when ``pvalues`` are only the
+    smallest of them, all p-values ``<= t`` for some ``t`` (the others left out).
+    Every q-value ``<= t`` is then exactly the one the full set gives (the minimum
+    over ``p_(j) m / j`` is reached at a kept ``p_(j)``: a left-out term exceeds
+    ``t m / j >= t``); q-values above ``t`` are lower bounds of the full ones.
+    """
     p = np.asarray(pvalues, dtype=np.float64)
-    m = p.shape[0]
-    if m == 0:
+    k = p.shape[0]
+    m = k if n_tests is None else int(n_tests)
+    if k > m:
+        raise ValueError(f"{k} p-values for {m} tests")
+    if k == 0:
         return p.copy()
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
+    ranked = p[order] * m / np.arange(1, k + 1)
     adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
-    q = np.empty(m)
+    q = np.empty(k)
     q[order] = np.minimum(adjusted, 1.0)
     return q
 
@@ -410,35 +429,152 @@ class PeakCalls:
     info: dict
 
 
-def _collect_candidates(source: ChunkSource, window: int) -> dict[int, tuple[np.ndarray, ...]]:
-    found: dict[int, list] = {1: [], -1: []}
-    for chunk in source(None):
+def _iter_candidates(source: ChunkSource, window: int, rows: np.ndarray | None = None) -> Iterator[tuple]:
+    """``(sign, rows, starts, scores)`` of the tests of each chunk (``+`` then ``-``), with global row indices.
+
+    Every row's tests depend on that row alone, so any pass over any rows finds the same ones.
+    """
+    for chunk in source(rows):
         sums = window_sums(chunk.track, chunk.valid, window)
         for sign in (1, -1):
-            rows, starts, scores = _local_maxima(_signed(sums, sign), window)
-            found[sign].append((chunk.rows[rows], starts, scores))
-    return {sign: tuple(np.concatenate([part[k] for part in parts]) if parts else np.zeros(0)
-                        for k in range(3)) for sign, parts in found.items()}
+            local, starts, scores = _local_maxima(_signed(sums, sign), window)
+            yield sign, chunk.rows[local], starts, scores
 
 
-def _fit_nulls(options: PeakOptions, observed: dict, null_source: ChunkSource | None) -> tuple[dict, str]:
+def _null_scores(source: ChunkSource, window: int) -> dict[int, np.ndarray]:
+    """The statistics of the null's tests, per sign (all of them: the empirical null is their distribution)."""
+    found: dict[int, list] = {1: [], -1: []}
+    for sign, _, _, scores in _iter_candidates(source, window):
+        found[sign].append(scores)
+    return {sign: np.concatenate(parts) if parts else np.zeros(0) for sign, parts in found.items()}
+
+
+def _bits(scores: np.ndarray) -> np.ndarray:
+    """Bit patterns of positive statistics (float32 values held as float64): they sort as the values do."""
+    return scores.astype(np.float32).view(np.uint32)
+
+
+def _high_histograms(source: ChunkSource, window: int) -> dict[int, np.ndarray]:
+    """Per sign, counts of the tests' statistics by the upper 16 bits of their float32 pattern (one pass)."""
+    high = {sign: np.zeros(1 << 16, np.int64) for sign in (1, -1)}
+    for sign, _, _, scores in _iter_candidates(source, window):
+        high[sign] += np.bincount(_bits(scores) >> 16, minlength=1 << 16)
+    return high
+
+
+def _order_statistics(source: ChunkSource, window: int, high: dict[int, np.ndarray],
+                      ranks: dict[int, list[int]]) -> dict[int, dict[int, float]]:
+    """Exact order statistics (0-based ``ranks``, ascending) of each sign's test statistics, in bounded memory.
+
+    ``high`` is :func:`_high_histograms`; one more pass counts the lower 16 bits within the upper bins
+    that hold a wanted rank, which pins each value down exactly.
+    """
+    bits = _bits
+    wanted: dict[int, dict[int, tuple[int, int]]] = {}  # sign -> rank -> (upper bin, rank within it)
+    for sign, rank_list in ranks.items():
+        below = np.concatenate([[0], np.cumsum(high[sign])])
+        bins = np.searchsorted(below, np.asarray(rank_list, np.int64), side="right") - 1
+        wanted[sign] = {int(r): (int(b), int(r - below[b])) for r, b in zip(rank_list, bins)}
+    low = {sign: {b: np.zeros(1 << 16, np.int64) for b, _ in wanted[sign].values()} for sign in ranks}
+    for sign, _, _, scores in _iter_candidates(source, window):
+        if sign not in ranks:
+            continue
+        pattern = bits(scores)
+        upper = pattern >> 16
+        for b, counts in low[sign].items():
+            counts += np.bincount(pattern[upper == b] & 0xFFFF, minlength=1 << 16)
+    result: dict[int, dict[int, float]] = {}
+    for sign in ranks:
+        result[sign] = {}
+        for rank, (b, within) in wanted[sign].items():
+            lower = int(np.searchsorted(np.cumsum(low[sign][b]), within, side="right"))
+            value = np.array([(b << 16) | lower], np.uint32).view(np.float32)[0]
+            result[sign][rank] = float(value)
+    return result
+
+
+def _laplace_nulls(source: ChunkSource, options: PeakOptions) -> dict[int, NullModel]:
+    """:meth:`NullModel.laplace` of each sign's observed tests, without holding them (two passes).
+
+    The median and percentiles are interpolated between exact order statistics as ``np.median`` and
+    ``np.percentile`` (linear) interpolate them, so the fit is the one of the whole array.
+    """
+    high = _high_histograms(source, options.window)
+    counts = {sign: int(high[sign].sum()) for sign in (1, -1)}
+    models = {sign: NullModel("none", n) for sign, n in counts.items() if n < options.min_null_candidates}
+    plans, ranks = {}, {}  # ranks: the order statistics np.median / np.percentile would read
+    q = np.true_divide(LAPLACE_PERCENTILES, 100)
+    for sign, n in counts.items():
+        if sign in models:
+            continue
+        median_ranks = [n // 2 - 1, n // 2] if n % 2 == 0 else [n // 2]
+        virtual = (n - 1) * q  # as numpy's "linear" method
+        previous = np.floor(virtual)
+        gamma = virtual - previous.astype(np.intp)
+        previous = previous.astype(np.intp)
+        plans[sign] = (median_ranks, previous, gamma)
+        ranks[sign] = sorted({*median_ranks, *previous.tolist(), *(previous + 1).tolist()})
+    values = _order_statistics(source, options.window, high, ranks) if ranks else {}
+    for sign, (median_ranks, previous, gamma) in plans.items():
+        at = values[sign]
+        median = float(np.mean(np.array([at[r] for r in median_ranks])))
+        a = np.array([at[r] for r in previous.tolist()])
+        b = np.array([at[r + 1] for r in previous.tolist()])
+        diff = b - a
+        upper = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+        models[sign] = NullModel.laplace_from_quantiles(counts[sign], median, upper)
+    return {sign: models[sign] for sign in (1, -1)}
+
+
+def _fit_nulls(options: PeakOptions, source: ChunkSource, null_source: ChunkSource | None) -> tuple[dict, str]:
     """Per-sign :class:`NullModel` and the name of the null used."""
     if null_source is not None:
-        null_candidates = _collect_candidates(null_source, options.window)
-        models = {sign: NullModel.empirical(null_candidates[sign][2], options.min_null_candidates)
-                  for sign in (1, -1)}
+        null_scores = _null_scores(null_source, options.window)
+        models = {sign: NullModel.empirical(null_scores[sign], options.min_null_candidates) for sign in (1, -1)}
+        del null_scores
         if all(model.kind != "none" for model in models.values()):
             return models, "shuffle"
         log.warning("the shuffled null holds too few candidates (%s; need %d per sign): using the Laplace null",
                     ", ".join(f"{'+' if s > 0 else '-'}: {models[s].n}" for s in (1, -1)),
                     options.min_null_candidates)
-    models = {sign: NullModel.laplace(observed[sign][2], options.min_null_candidates) for sign in (1, -1)}
+    models = _laplace_nulls(source, options)
     for sign, model in models.items():
         if model.kind == "none":
             log.warning("too few %s candidates (%d < %d) to fit a null: no %s seqlets are called; give a longer "
                         "track or a null sample", "positive" if sign > 0 else "negative", model.n,
                         options.min_null_candidates, "positive" if sign > 0 else "negative")
     return models, "laplace"
+
+
+def _significant_tests(source: ChunkSource, models: dict, options: PeakOptions) -> tuple[pd.DataFrame, int, float]:
+    """One streaming pass over the tests: the ones that can pass BH (``p <= fdr``), with their q-values.
+
+    Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
+    whole table of tests would list them), the number of tests and the smallest p-value. A test
+    with ``p > fdr`` never passes, and the q-value of every test that passes is reached at a
+    p-value ``<= fdr`` (see :func:`benjamini_hochberg`), so all others are dropped when tested.
+    """
+    kept: dict[int, list] = {1: [], -1: []}
+    n_tests, smallest = 0, 1.0
+    for sign, rows, starts, scores in _iter_candidates(source, options.window):
+        pvalue = models[sign].pvalues(scores)
+        n_tests += int(pvalue.shape[0])
+        if pvalue.shape[0]:
+            smallest = min(smallest, float(pvalue.min()))
+        keep = pvalue <= options.fdr
+        if keep.any():
+            kept[sign].append((rows[keep], starts[keep], scores[keep], pvalue[keep]))
+    tables = []
+    for sign in (1, -1):
+        parts = kept.pop(sign)
+        rows, starts, scores, pvalue = (np.concatenate([part[k] for part in parts]) if parts else
+                                        np.zeros(0, np.int64 if k < 2 else np.float64) for k in range(4))
+        tables.append(pd.DataFrame({"region_index": rows.astype(np.int64), "window_start": starts.astype(np.int64),
+                                    "sign": np.full(rows.shape[0], sign, np.int64), "statistic": scores,
+                                    "pvalue": pvalue}))
+    tests = pd.concat(tables, ignore_index=True)
+    tests["qvalue"] = benjamini_hochberg(tests["pvalue"].to_numpy(), n_tests)
+    return tests[tests["qvalue"] <= options.fdr], n_tests, smallest
 
 
 def _extents(track: np.ndarray, valid: np.ndarray, rows: np.ndarray, starts: np.ndarray, signs: np.ndarray,
@@ -578,7 +714,7 @@ def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOp
     return pd.concat(parts, ignore_index=True)
 
 
-def _elements(seqlets: pd.DataFrame, candidates: dict, source: ChunkSource, options: PeakOptions) -> pd.DataFrame:
+def _elements(seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions) -> pd.DataFrame:
     """Join significant seqlets into elements (one sign, one region each); see the module docstring."""
     columns = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
                "n_seqlets", "sequence"]
@@ -588,10 +724,15 @@ def _elements(seqlets: pd.DataFrame, candidates: dict, source: ChunkSource, opti
     region, sign, first, stop, pvalue, qvalue, summit, score = (
         ordered[c].to_numpy() for c in ("region_index", "sign", "offset_start", "offset_end", "pvalue", "qvalue",
                                          "summit_offset", "score"))
-    test_keys = {s: np.sort(candidates[s][0].astype(np.int64) * (1 << 32) + candidates[s][1].astype(np.int64))
-                 for s in (1, -1)}
     records = []
     for chunk in source(np.unique(region)):
+        # the tests of these rows (the same as the run's: a row's tests depend on that row alone)
+        sums = window_sums(chunk.track, chunk.valid, options.window)
+        test_keys = {}
+        for s in (1, -1):
+            local, starts, _ = _local_maxima(_signed(sums, s), options.window)
+            test_keys[s] = np.sort(chunk.rows[local].astype(np.int64) * (1 << 32) + starts.astype(np.int64))
+        del sums
         i, hi = np.searchsorted(region, chunk.rows[0], "left"), np.searchsorted(region, chunk.rows[-1], "right")
         while i < hi:
             row = int(region[i])
@@ -664,33 +805,29 @@ def _rank(frame: pd.DataFrame) -> pd.DataFrame:
 def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSource | None = None) -> PeakCalls:
     """Call seqlets and elements on tracks served by ``source`` (see :class:`TrackChunk`).
 
-    The tracks are read twice: once to collect the tests, once (only the rows
-    with calls) for extents and sequences. ``null_source`` serves the null
-    tracks of the ``shuffle`` null; without it the ``laplace`` null is used.
+    The tracks are streamed in bounded chunks and nothing is held per region or
+    per test: one pass tests every candidate and keeps only those with
+    ``p <= fdr`` (the only ones BH can pass; see :func:`benjamini_hochberg`) and
+    the number of tests; the rows with calls are read again for extents,
+    sequences and elements. The ``laplace`` null takes two more passes before
+    that (exact order statistics of the observed tests, see :func:`_laplace_nulls`).
+    ``null_source`` serves the null tracks of the ``shuffle`` null (its test
+    statistics are held: they are the null distribution); without it the
+    ``laplace`` null is used.
     """
     options.check()
-    observed = _collect_candidates(source, options.window)
-    models, used = _fit_nulls(options, observed, null_source)
-    tables = []
-    for sign in (1, -1):
-        rows, starts, scores = observed[sign]
-        tables.append(pd.DataFrame({"region_index": rows.astype(np.int64), "window_start": starts.astype(np.int64),
-                                    "sign": np.full(rows.shape[0], sign, np.int64), "statistic": scores,
-                                    "pvalue": models[sign].pvalues(scores)}))
-    tests = pd.concat(tables, ignore_index=True)
-    tests["qvalue"] = benjamini_hochberg(tests["pvalue"].to_numpy())
-    significant = tests[tests["qvalue"] <= options.fdr]
+    models, used = _fit_nulls(options, source, null_source)
+    significant, n_tests, smallest = _significant_tests(source, models, options)
     info = {"null": used, "null_model": {"+": models[1].describe(), "-": models[-1].describe()},
-            "n_tests": int(len(tests)), "fdr": options.fdr, "options": asdict(options)}
+            "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options)}
     if significant.empty:
-        best = float(tests["qvalue"].min()) if len(tests) else float("nan")
-        log.info("no seqlet passed FDR %g (%d tests; smallest q-value %.3g): writing empty peak files",
-                 options.fdr, len(tests), best)
+        log.info("no seqlet passed FDR %g (%d tests; smallest p-value %.3g): writing empty peak files",
+                 options.fdr, n_tests, smallest if n_tests else float("nan"))
         seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "statistic", "sequence"])
     else:
         seqlets = _seqlet_table(source, significant, options)
     seqlets = _rank(seqlets.assign(n_seqlets=1))
-    elements = _rank(_elements(seqlets, observed, source, options))
+    elements = _rank(_elements(seqlets, source, options))
     info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
                 n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
     return PeakCalls(seqlets, elements, info)

@@ -60,6 +60,39 @@ def test_benjamini_hochberg_matches_definition():
     np.testing.assert_allclose(q, expected)
 
 
+def test_benjamini_hochberg_on_the_kept_pvalues_is_exact_below_the_threshold():
+    """The caller keeps only p <= fdr while streaming: every q-value <= fdr must be the full set's, bit for bit."""
+    rng = np.random.default_rng(4)
+    for fdr in (0.01, 0.05, 0.2):
+        p = np.concatenate([rng.uniform(size=3000), rng.uniform(0, 1e-4, size=40), np.full(5, fdr)])
+        rng.shuffle(p)
+        full = benjamini_hochberg(p)
+        kept = p <= fdr
+        part = benjamini_hochberg(p[kept], n_tests=len(p))
+        assert np.array_equal(full[kept] <= fdr, part <= fdr)
+        np.testing.assert_array_equal(part[part <= fdr], full[kept][part <= fdr])
+        assert (full[~kept] > fdr).all()
+
+
+def test_laplace_null_from_streamed_order_statistics_is_exact():
+    """The Laplace null is fitted from exact order statistics (two passes), not from a held array of all tests."""
+    from seqsal.peaks import _array_chunks, _iter_candidates, _laplace_nulls
+
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        track = (rng.laplace(size=(int(rng.integers(1, 20)), int(rng.integers(30, 600)))) * 0.3).astype(np.float32)
+        if seed % 2:
+            track = np.round(track, 1)  # many ties
+        source = _array_chunks(track, np.ones(track.shape, bool))
+        models = _laplace_nulls(source, PeakOptions(null="laplace", min_null_candidates=3))
+        for sign in (1, -1):
+            scores = np.concatenate([s for g, _, _, s in _iter_candidates(source, 6) if g == sign])
+            expected = NullModel.laplace(scores, 3)
+            got = models[sign]
+            assert (got.kind, got.n, got.location, got.scale) == (expected.kind, expected.n, expected.location,
+                                                                 expected.scale)
+
+
 def test_candidates_do_not_overlap_and_skip_invalid_windows():
     rng = np.random.default_rng(2)
     track = noise(rng, (5, 300))

@@ -718,6 +718,8 @@ def compare_motifs(
                          "pvalue": p, "evalue": p * len(database)})
     table = pd.DataFrame(rows, columns=["query", "target_id", "target_name", "strand", "offset", "overlap", "score",
                                         "pvalue", "evalue"])
+    from .peaks import benjamini_hochberg
+
     table["qvalue"] = benjamini_hochberg(table["pvalue"].to_numpy()) if len(table) else []
     return table.sort_values(["query", "pvalue", "score"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
 
@@ -727,20 +729,6 @@ def _range_survival(hists: np.ndarray) -> np.ndarray:
     for hist in hists:
         dist = np.convolve(dist, hist)
     return np.cumsum(dist[::-1])[::-1]
-
-
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values ``(n,)`` of ``(n,)`` p-values (monotone, capped at 1)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    n = p.size
-    if n == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * n / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
 
 
 def best_matches(comparison: "pd.DataFrame", n: int = 3) -> "pd.DataFrame":

@@ -18,22 +18,7 @@ from seqsal.evaluate import (
     site_mask,
     spearman_rows,
 )
-
-
-def one_hot(n, length, seed=0):
-    rng = np.random.default_rng(seed)
-    x = np.zeros((n, 4, length), np.float32)
-    index = rng.integers(0, 4, (n, length))
-    for i in range(n):
-        x[i, index[i], np.arange(length)] = 1
-    return x
-
-
-def frozen(model):
-    model.eval()
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    return model
+from helpers import frozen, random_one_hot
 
 
 def test_auroc_auprc_by_hand():
@@ -59,7 +44,7 @@ def test_deletion_insertion_on_a_linear_model():
     """For a linear model, deleting bases in the order of their true contribution is the fastest possible drop."""
     torch.manual_seed(0)
     model = frozen(nn.Sequential(nn.Flatten(), nn.Linear(4 * 40, 1)))
-    x = one_hot(6, 40)
+    x = random_one_hot(6, 40).numpy()
     background = background_of(x, "uniform")
     weight = model[1].weight.reshape(4, 40).numpy()
     exact = ((x - background) * weight).sum(axis=1)  # each base's contribution relative to the background
@@ -79,7 +64,7 @@ def test_sanity_check_flags_a_model_independent_map(monkeypatch):
     torch.manual_seed(1)
     model = frozen(seqsal.BassetCNN(input_length=64, channels=(8, 8), kernel_sizes=(5, 3), pool_sizes=(2, 2),
                                     hidden=8))
-    x = torch.from_numpy(one_hot(4, 64, seed=2))
+    x = random_one_hot(4, 64, seed=2)
 
     def input_only(model, x, target):  # ignores the model: its map cannot change under re-randomisation
         return x + torch.arange(x.shape[-1], dtype=x.dtype) / x.shape[-1], torch.zeros(x.shape[0])
@@ -106,7 +91,7 @@ def test_effective_receptive_field_of_known_convolutions():
         for conv in (model[0], model[2]):
             conv.weight.fill_(0.1)
             conv.bias.fill_(1.0)
-    table, profiles = effective_receptive_field(model, torch.from_numpy(one_hot(3, 41)))
+    table, profiles = effective_receptive_field(model, random_one_hot(3, 41))
     assert table["support"].tolist() == [5, 11]
     # first layer: uniform over 5 bases -> sigma = sqrt(2); second: triangle-shaped over 11 bases
     assert table["sigma"].iloc[0] == pytest.approx(np.sqrt(2.0), rel=1e-6)

@@ -21,24 +21,7 @@ from seqsal.methods import (
     make_baselines,
     smoothgrad,
 )
-
-
-def one_hot_batch(n, length, seed=0, n_run=None):
-    rng = np.random.default_rng(seed)
-    x = torch.zeros(n, 4, length)
-    index = rng.integers(0, 4, (n, length))
-    for i in range(n):
-        x[i, index[i], torch.arange(length)] = 1
-    if n_run is not None:
-        x[:, :, n_run[0]:n_run[1]] = 0
-    return x
-
-
-def frozen(model):
-    model.eval()
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    return model
+from helpers import frozen, random_one_hot
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +55,7 @@ def reference_delta(model, x, refs, target):
                                           ("bpnet", Target(output=0, reduction="sum"))])
 def test_deepshap_sums_to_delta_with_max_pooling(which, target, request):
     model = request.getfixturevalue(which)
-    x = one_hot_batch(3, 203, n_run=(100, 110))
+    x = random_one_hot(3, 203, n_run=(100, 110))
     refs = make_baselines(x, "shuffle", 8, seed=3)
     hypothetical, prediction = deep_lift_shap(model, x, target, references=refs)
     total = (hypothetical * x).sum(dim=(1, 2))
@@ -88,7 +71,7 @@ def test_deepshap_rescale_rule_analytic():
     """y = sum(w2 * relu(W1 x + b)) over one position: multiplier of x = W1^T (w2 * secant of the ReLU)."""
     torch.manual_seed(2)
     model = frozen(nn.Sequential(nn.Conv1d(4, 6, 1), nn.ReLU(), nn.Flatten(), nn.Linear(6, 1)))
-    x, ref = one_hot_batch(1, 1, seed=4), one_hot_batch(1, 1, seed=9)
+    x, ref = random_one_hot(1, 1, seed=4), random_one_hot(1, 1, seed=9)
     conv, linear = model[0], model[3]
     z = conv(x)[0, :, 0]
     z_ref = conv(ref)[0, :, 0]
@@ -102,7 +85,7 @@ def test_deepshap_rescale_rule_analytic():
 def test_deepshap_names_unsupported_layer():
     model = frozen(nn.Sequential(nn.Conv1d(4, 4, 3, padding=1), nn.Softmax(dim=1), nn.Flatten(), nn.Linear(40, 1)))
     with pytest.raises(InputError, match=r"softmax in layer '1 \(Softmax\)'"):
-        deep_lift_shap(model, one_hot_batch(1, 10), references=2)
+        deep_lift_shap(model, random_one_hot(1, 10), references=2)
 
     class Gate(nn.Module):
         def __init__(self):
@@ -113,7 +96,7 @@ def test_deepshap_names_unsupported_layer():
             return (self.a(x) * self.b(x)).sum(dim=(1, 2))
 
     with pytest.raises(InputError, match="product of two tensors"):
-        deep_lift_shap(frozen(Gate()), one_hot_batch(1, 10), references=2)
+        deep_lift_shap(frozen(Gate()), random_one_hot(1, 10), references=2)
 
 
 def test_deepshap_matches_tangermeme(basset, bpnet):
@@ -135,7 +118,7 @@ def test_deepshap_matches_tangermeme(basset, bpnet):
                 h = h + relu(conv(h))
             return m.counts_head(h[:, :, m.trimming:h.shape[-1] - m.trimming].mean(dim=-1))
 
-    x = one_hot_batch(3, 203, seed=5)
+    x = random_one_hot(3, 203, seed=5)
     refs = make_baselines(x, "shuffle", 10, seed=0)
     assert torch.allclose(Counts(bpnet)(x), bpnet(x)[1])
     for model, target, peer in ((basset, Target(), basset), (bpnet, Target(output=1), Counts(bpnet))):
@@ -149,7 +132,7 @@ def test_deepshap_matches_tangermeme(basset, bpnet):
 
 
 def test_integrated_gradients_completeness_and_linear_exactness(basset):
-    x = one_hot_batch(2, 203, seed=6)
+    x = random_one_hot(2, 203, seed=6)
     for baseline in ("zero", "uniform", "shuffle"):
         hypothetical, _ = integrated_gradients(basset, x, steps=64, baseline=baseline, references=3, seed=1)
         gap = completeness(basset, x, hypothetical, make_baselines(x, baseline, 3, seed=1))
@@ -158,7 +141,7 @@ def test_integrated_gradients_completeness_and_linear_exactness(basset):
     # a linear model: IG is exactly (x - b) * w for any number of steps
     torch.manual_seed(0)
     linear = frozen(nn.Sequential(nn.Flatten(), nn.Linear(4 * 7, 1)))
-    x = one_hot_batch(2, 7)
+    x = random_one_hot(2, 7)
     hypothetical, _ = integrated_gradients(linear, x, steps=3, baseline="uniform")
     w = linear[1].weight.reshape(4, 7)
     expected = w - (0.25 * w).sum(dim=0, keepdim=True)
@@ -169,7 +152,7 @@ def test_saliency_and_smoothgrad_against_finite_differences():
     torch.manual_seed(3)
     model = frozen(nn.Sequential(nn.Conv1d(4, 5, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(5 * 9, 1)))
     model = model.double()
-    x = one_hot_batch(1, 9, seed=2).double()
+    x = random_one_hot(1, 9, seed=2).double()
     gradient, _ = input_gradient(model, x, Target())
     eps = 1e-6
     numeric = torch.zeros_like(x)
@@ -192,7 +175,7 @@ def test_saliency_and_smoothgrad_against_finite_differences():
                                           ("bpnet", Target(output=0, reduction="sum"))])
 def test_fast_ism_equals_naive(which, target, request):
     model = request.getfixturevalue(which)
-    x = one_hot_batch(2, 203, seed=7, n_run=(50, 53))
+    x = random_one_hot(2, 203, seed=7, n_run=(50, 53))
     naive, prediction = ism_deltas(model, x, target, fast=False, mutant_batch=300)
     fast, prediction_fast = ism_deltas(model, x, target, fast=True, mutant_batch=97)
     assert torch.allclose(naive, fast, atol=1e-5), (naive - fast).abs().max()
@@ -215,7 +198,7 @@ def test_gradcam_analytic():
     """f = Σ_p w_p A_p with A a 1-channel 1x1 convolution: Grad-CAM = relu(mean(w) * A)."""
     torch.manual_seed(4)
     model = frozen(nn.Sequential(nn.Conv1d(4, 1, 1), nn.Flatten(), nn.Linear(12, 1)))
-    x = one_hot_batch(2, 12, seed=8)
+    x = random_one_hot(2, 12, seed=8)
     cam, _ = gradcam(model, x)
     activation = model[0](x)[:, 0]
     expected = torch.relu(model[2].weight.mean() * activation)
@@ -226,7 +209,7 @@ def test_gradcam_analytic():
 
 
 def test_methods_through_the_public_api(basset):
-    x = one_hot_batch(3, 203, seed=9)
+    x = random_one_hot(3, 203, seed=9)
     for method, params in (("deepshap", {"references": 4}), ("ig", {"steps": 8}), ("smoothgrad", {"samples": 4}),
                            ("ism", {}), ("gradcam", {})):
         projected = seqsal.attribute(basset, x, method=method, batch_size=2, device="cpu", **params)

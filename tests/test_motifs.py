@@ -9,7 +9,6 @@ from seqsal.errors import InputError
 from seqsal.motifs import (
     DiscoveryOptions,
     Motif,
-    benjamini_hochberg,
     best_alignment,
     best_matches,
     compare_motifs,
@@ -146,8 +145,6 @@ def test_matrix_helpers():
     assert ic[:, 0].sum() == pytest.approx(2 + sum(p * np.log2(p) for p in pwm[:, 0]), abs=1e-9)
     assert trim_bounds(np.array([[0, 1, 5, 0.1, 2, 0]] * 4)) == (2, 5)
     assert trim_bounds(np.array([[0, 1, 5, 0.1, 2, 0]] * 4), pad=1) == (1, 6)
-    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5]))
-    np.testing.assert_allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.5])
 
 
 def test_compare_motifs_names_the_right_known_motif(jaspar):

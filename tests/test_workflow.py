@@ -132,3 +132,26 @@ def test_wrong_config_fails_before_any_job_naming_the_field(tmp_path, demo_subse
     assert result.returncode != 0
     assert "Error validating config" in log and field in log
     assert not (tmp_path / "out").exists()
+
+
+def test_config_options_reach_the_commands(tmp_path, demo_subset):
+    """Method parameters, stitching, gradient correction and the caller's geometry travel from the config to the
+    `seqsal` command lines (dry run, commands printed)."""
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.read_text() + "method: ig\nmethod_params: {steps: 8, baseline: shuffle, references: 3}\n"
+                      "stitch: centre\ncorrect: false\nn_value: 0.25\npeak_window: 8\nmin_seqlets: 10\n"
+                      "top_logos: 7\nreport_top: 5\n")
+    command = snakemake_command(tmp_path, demo_subset, "shards=2", "-n", "-p")
+    command[command.index(str(CONFIG))] = str(config)
+    result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    attribute = [line for line in log.splitlines() if "seqsal attribute" in line]
+    assert len(attribute) == 2
+    for line in attribute:
+        for words in ("--method ig", "--steps 8", "--baseline shuffle", "--references 3", "--stitch centre",
+                      "--no-correct", "--n-value 0.25"):
+            assert words in line, (words, line)
+    assert "--window 8 --max-length 30 --element-gap 100" in log
+    assert "--min-seqlets 10" in log and "--top 7" in log and "--top 5" in log
+    assert not (tmp_path / "out").exists()

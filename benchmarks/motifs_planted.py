@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from seqsal.motifs import (  # noqa: E402
-    DiscoveredMotif, DiscoveryOptions, Motif, best_matches, compare_motifs, discover_motifs, npz_members, read_meme,
+    DISCOVERY_FDR, DiscoveredMotif, DiscoveryOptions, Motif, best_matches, compare_motifs, discover_motifs,
+    discovery_seqlets, npz_members, read_meme,
     trim_bounds,
 )
 
@@ -224,6 +225,7 @@ def main() -> None:
     seqlet_sets = {}
     if os.path.isfile(os.path.join(run_dir, "seqlets.tsv")):
         seqlet_sets["peak caller (seqlets.tsv)"] = pd.read_csv(os.path.join(run_dir, "seqlets.tsv"), sep="\t")
+    seqlet_sets[f"re-called at FDR {DISCOVERY_FDR:g}, Laplace (`seqsal motifs` default)"] = discovery_seqlets(run_dir)
     seqlet_sets["window-sum z>3 (this script)"] = simple_seqlets(one_hot, hyp, lengths)
     record["seqsal"] = {}
     for label, seqlets in seqlet_sets.items():

@@ -244,8 +244,11 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--seqlets", "seqlets_path", type=click.Path(dir_okay=False), default=None,
-              help="Seqlet table to cluster (columns region_index, offset_start, offset_end, sign) "
-                   "[OUT_DIR/seqlets.tsv].")
+              help="Seqlet table to cluster (columns region_index, offset_start, offset_end, sign), e.g. "
+                   "OUT_DIR/seqlets.tsv. Default: seqlets re-called from the tracks at --seqlet-fdr.")
+@click.option("--seqlet-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.7, show_default=True,
+              help="FDR of the seqlets re-called for discovery (Laplace null; lenient, as tfmodisco's: noise "
+                   "seqlets rarely form a motif). The strict calls of seqlets.tsv often hold too few instances.")
 @click.option("--database", default=None,
               help="Known motifs in MEME format to match against, or 'none'. [the bundled JASPAR CORE subset, "
                    "data/motifs/jaspar_subset.meme: 17 motifs]")
@@ -256,7 +259,7 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of that sample.")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def motifs(out_dir, seqlets_path, database, min_seqlets, max_seed_seqlets, seed, quiet):
+def motifs(out_dir, seqlets_path, seqlet_fdr, database, min_seqlets, max_seed_seqlets, seed, quiet):
     """Cluster the seqlets of the run in OUT_DIR into motifs and match them to known motifs.
 
     Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motif_instances.tsv and, with a
@@ -270,7 +273,8 @@ def motifs(out_dir, seqlets_path, database, min_seqlets, max_seed_seqlets, seed,
     elif database.lower() == "none":
         database = None
     options = DiscoveryOptions(min_seqlets=min_seqlets, max_seed_seqlets=max_seed_seqlets, seed=seed)
-    run_motifs(out_dir, seqlets_path=seqlets_path, database=database, options=options, progress=not quiet)
+    run_motifs(out_dir, seqlets_path=seqlets_path, database=database, options=options, progress=not quiet,
+               seqlet_fdr=seqlet_fdr)
 
 
 @main.command()

@@ -212,7 +212,7 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
                             "chrom": "chr1", "start": np.arange(len(lengths)) * 1000, "end": np.arange(len(lengths)) * 1000 + 200})
     regions.to_csv(tmp_path / "regions.tsv", sep="\t", index=False)
     seqlets.assign(name=[f"s{i}" for i in range(len(seqlets))]).to_csv(tmp_path / "seqlets.tsv", sep="\t", index=False)
-    result = run_motifs(tmp_path, database=JASPAR, progress=False)
+    result = run_motifs(tmp_path, seqlets_path=tmp_path / "seqlets.tsv", database=JASPAR, progress=False)
     table = pd.read_csv(tmp_path / "motifs.tsv", sep="\t")
     assert list(table["motif"]) == ["pos_1", "pos_2", "neg_1"]
     assert set(table["match_name"]) == {"Spi1", "CEBPB", "REST"} and (table["match_qvalue"] < 0.01).all()

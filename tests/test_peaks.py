@@ -316,3 +316,31 @@ def test_overlapping_windows_of_one_site_make_one_seqlet():
     assert at_site.groupby("region_index").size().max() == 1 and at_site.region_index.nunique() == 40
     overlap = np.minimum(at_site.offset_end, 221) - np.maximum(at_site.offset_start, 200)
     assert (overlap >= 0.5 * 21).all() and (overlap >= 0.5 * (at_site.offset_end - at_site.offset_start)).all()
+
+
+def test_motifs_recall_lenient_seqlets_from_the_tracks(demo_run, tmp_path):
+    """`seqsal motifs` clusters seqlets re-called at --seqlet-fdr (Laplace null) without touching the run's calls."""
+    import click
+
+    from seqsal.motifs import DISCOVERY_FDR, discovery_seqlets
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("attributions.npz", "attributions.bw", "regions.tsv", "run.json", "seqlets.tsv"):
+        os.link(demo_run / name, copy / name)
+    before = (copy / "seqlets.tsv").read_bytes()
+    strict = pd.read_csv(copy / "seqlets.tsv", sep="\t")
+    lenient = discovery_seqlets(copy, 0.7)
+    assert len(lenient) > len(strict) and set(lenient["sign"]) <= {"+", "-"}
+    assert list(lenient.columns[:3]) == ["name", "region_index", "region_name"]
+    assert len(discovery_seqlets(copy, 0.2)) < len(lenient)
+    result = CliRunner().invoke(main, ["motifs", str(copy), "--database", "none", "--min-seqlets", "5"])
+    assert result.exit_code == 0, result.output
+    assert f"re-called from the tracks at FDR {DISCOVERY_FDR:g}" in result.output
+    instances = pd.read_csv(copy / "motif_instances.tsv", sep="\t")
+    motifs = pd.read_csv(copy / "motifs.tsv", sep="\t")
+    assert len(motifs) >= 1 and len(instances) == motifs["n_seqlets"].sum()
+    assert (copy / "seqlets.tsv").read_bytes() == before
+    option = next(p for p in main.commands["motifs"].params if p.name == "seqlet_fdr")
+    assert option.default == DISCOVERY_FDR and isinstance(option.type, click.FloatRange)
+    assert CliRunner().invoke(main, ["motifs", str(copy), "--seqlet-fdr", "0"]).exit_code == 2

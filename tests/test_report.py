@@ -41,7 +41,7 @@ def test_logos_motifs_report_commands(tmp_path):
     jaspar_motifs = {m.name: m for m in read_meme(JASPAR)}
     out = make_run(tmp_path, jaspar_motifs)
     runner = CliRunner()
-    result = runner.invoke(main, ["motifs", str(out), "--min-seqlets", "15", "-q"], catch_exceptions=False)
+    result = runner.invoke(main, ["motifs", str(out), "--seqlets", str(out / "seqlets.tsv"), "--min-seqlets", "15", "-q"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     motifs = pd.read_csv(out / "motifs.tsv", sep="\t")
     assert set(motifs["match_name"]) == {"Spi1", "CEBPB", "REST"}
@@ -72,7 +72,7 @@ def test_logos_without_calls_draw_top_regions_and_errors(tmp_path):
     result = CliRunner().invoke(main, ["logos", str(out), "--top", "2", "--format", "svg", "-q"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "logos" / "regions").glob("*.svg")) == ["top0001_r89.svg", "top0002_r88.svg"]
-    result = CliRunner().invoke(main, ["motifs", str(out), "-q"])
+    result = CliRunner().invoke(main, ["motifs", str(out), "--seqlets", str(out / "seqlets.tsv"), "-q"])
     assert result.exit_code == 2 and "seqlets.tsv: seqlet table not found" in result.output
     result = CliRunner().invoke(main, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 2

@@ -243,21 +243,22 @@ def find_candidates(track: np.ndarray, valid: np.ndarray, sign: int, window: int
         Row and first base of each tested window, and its sum of ``sign * track``
         (float64, > 0). Ties go to the leftmost window, so tested windows never overlap.
     """
-    return _local_maxima(_signed(window_sums(track, valid, window), sign), window)
+    return _local_maxima(window_sums(track, valid, window), window, sign)
 
 
-def _signed(sums: np.ndarray, sign: int) -> np.ndarray:
-    """``sign * sums`` keeping ``-inf`` (invalid windows) as ``-inf``."""
-    return sums if sign > 0 else np.where(np.isneginf(sums), -np.inf, -sums)
-
-
-def _local_maxima(sums: np.ndarray, window: int) -> tuple[np.ndarray, ...]:
+def _local_maxima(sums: np.ndarray, window: int, sign: int = 1) -> tuple[np.ndarray, ...]:
+    """Tests of ``sign * sums`` (``-inf`` windows, invalid, stay ``-inf``): see :func:`find_candidates`."""
     if sums.shape[1] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     reach = window - 1
-    padded = np.full((sums.shape[0], sums.shape[1] + 2 * reach), -np.inf, dtype=np.float32)
-    padded[:, reach:reach + sums.shape[1]] = sums  # float32 halves the memory traffic of the comparisons
-    sums = padded[:, reach:reach + sums.shape[1]]
+    padded = np.empty((sums.shape[0], sums.shape[1] + 2 * reach), dtype=np.float32)
+    padded[:, :reach] = -np.inf
+    padded[:, reach + sums.shape[1]:] = -np.inf
+    view = padded[:, reach:reach + sums.shape[1]]
+    np.multiply(sums, sign, out=view, casting="same_kind")  # float32 halves the memory traffic of the comparisons
+    if sign < 0:
+        view[view == np.inf] = -np.inf  # invalid windows (-inf) flipped to +inf by the sign
+    sums = view
     neighbours = sliding_max(padded, reach)  # neighbours[:, j] = max(padded[:, j:j + reach])
     left = neighbours[:, :sums.shape[1]]
     right = neighbours[:, reach + 1:reach + 1 + sums.shape[1]]
@@ -437,8 +438,54 @@ def _iter_candidates(source: ChunkSource, window: int, rows: np.ndarray | None =
     for chunk in source(rows):
         sums = window_sums(chunk.track, chunk.valid, window)
         for sign in (1, -1):
-            local, starts, scores = _local_maxima(_signed(sums, sign), window)
+            local, starts, scores = _local_maxima(sums, window, sign)
             yield sign, chunk.rows[local], starts, scores
+
+
+_TESTS_HELD = 1 << 22  # tests kept between passes (16 B each: 64 MB at most); beyond, every pass recomputes them
+
+
+class TestStream:
+    """The tests of a chunk source, ``(sign, rows, starts, scores)`` per chunk and sign, iterable many times.
+
+    The first pass computes them (:func:`_iter_candidates`: window sums and local
+    maxima over the whole track); while they number at most ``limit`` they are
+    kept (starts as int32, scores as the float32 they were computed in: exact)
+    and later passes replay them, else every pass recomputes them (bounded memory
+    for tracks of any size).
+    """
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, source: ChunkSource, window: int, limit: int | None = None):
+        self.source, self.window = source, window
+        self.limit = _TESTS_HELD if limit is None else limit
+        self._held: list | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        if self._held is not None:
+            for sign, rows, starts, scores in self._held:
+                yield sign, rows, starts.astype(np.int64), scores.astype(np.float64)
+            return
+        held: list | None = []
+        count = 0
+        for sign, rows, starts, scores in _iter_candidates(self.source, self.window):
+            if held is not None:
+                count += rows.shape[0]
+                held = held if count <= self.limit else None
+                if held is not None:
+                    held.append((sign, rows, starts.astype(np.int32), scores.astype(np.float32)))
+            yield sign, rows, starts, scores
+        self._held = held
+
+    def keys(self, sign: int) -> np.ndarray:
+        """Sorted ``row * 2**32 + start`` of the held tests of ``sign`` (call only when :attr:`held`)."""
+        parts = [rows.astype(np.int64) * (1 << 32) + starts for s, rows, starts, _ in self._held if s == sign]
+        return np.sort(np.concatenate(parts), kind="stable") if parts else np.zeros(0, np.int64)
 
 
 def _null_scores(source: ChunkSource, window: int) -> dict[int, np.ndarray]:
@@ -454,15 +501,15 @@ def _bits(scores: np.ndarray) -> np.ndarray:
     return scores.astype(np.float32).view(np.uint32)
 
 
-def _high_histograms(source: ChunkSource, window: int) -> dict[int, np.ndarray]:
+def _high_histograms(tests: TestStream) -> dict[int, np.ndarray]:
     """Per sign, counts of the tests' statistics by the upper 16 bits of their float32 pattern (one pass)."""
     high = {sign: np.zeros(1 << 16, np.int64) for sign in (1, -1)}
-    for sign, _, _, scores in _iter_candidates(source, window):
+    for sign, _, _, scores in tests:
         high[sign] += np.bincount(_bits(scores) >> 16, minlength=1 << 16)
     return high
 
 
-def _order_statistics(source: ChunkSource, window: int, high: dict[int, np.ndarray],
+def _order_statistics(tests: TestStream, high: dict[int, np.ndarray],
                       ranks: dict[int, list[int]]) -> dict[int, dict[int, float]]:
     """Exact order statistics (0-based ``ranks``, ascending) of each sign's test statistics, in bounded memory.
 
@@ -476,7 +523,7 @@ def _order_statistics(source: ChunkSource, window: int, high: dict[int, np.ndarr
         bins = np.searchsorted(below, np.asarray(rank_list, np.int64), side="right") - 1
         wanted[sign] = {int(r): (int(b), int(r - below[b])) for r, b in zip(rank_list, bins)}
     low = {sign: {b: np.zeros(1 << 16, np.int64) for b, _ in wanted[sign].values()} for sign in ranks}
-    for sign, _, _, scores in _iter_candidates(source, window):
+    for sign, _, _, scores in tests:
         if sign not in ranks:
             continue
         pattern = bits(scores)
@@ -493,13 +540,13 @@ def _order_statistics(source: ChunkSource, window: int, high: dict[int, np.ndarr
     return result
 
 
-def _laplace_nulls(source: ChunkSource, options: PeakOptions) -> dict[int, NullModel]:
+def _laplace_nulls(tests: TestStream, options: PeakOptions) -> dict[int, NullModel]:
     """:meth:`NullModel.laplace` of each sign's observed tests, without holding them (two passes).
 
     The median and percentiles are interpolated between exact order statistics as ``np.median`` and
     ``np.percentile`` (linear) interpolate them, so the fit is the one of the whole array.
     """
-    high = _high_histograms(source, options.window)
+    high = _high_histograms(tests)
     counts = {sign: int(high[sign].sum()) for sign in (1, -1)}
     models = {sign: NullModel("none", n) for sign, n in counts.items() if n < options.min_null_candidates}
     plans, ranks = {}, {}  # ranks: the order statistics np.median / np.percentile would read
@@ -514,7 +561,7 @@ def _laplace_nulls(source: ChunkSource, options: PeakOptions) -> dict[int, NullM
         previous = previous.astype(np.intp)
         plans[sign] = (median_ranks, previous, gamma)
         ranks[sign] = sorted({*median_ranks, *previous.tolist(), *(previous + 1).tolist()})
-    values = _order_statistics(source, options.window, high, ranks) if ranks else {}
+    values = _order_statistics(tests, high, ranks) if ranks else {}
     for sign, (median_ranks, previous, gamma) in plans.items():
         at = values[sign]
         median = float(np.mean(np.array([at[r] for r in median_ranks])))
@@ -526,7 +573,7 @@ def _laplace_nulls(source: ChunkSource, options: PeakOptions) -> dict[int, NullM
     return {sign: models[sign] for sign in (1, -1)}
 
 
-def _fit_nulls(options: PeakOptions, source: ChunkSource, null_source: ChunkSource | None) -> tuple[dict, str]:
+def _fit_nulls(options: PeakOptions, tests: TestStream, null_source: ChunkSource | None) -> tuple[dict, str]:
     """Per-sign :class:`NullModel` and the name of the null used."""
     if null_source is not None:
         null_scores = _null_scores(null_source, options.window)
@@ -537,7 +584,7 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource, null_source: ChunkSour
         log.warning("the shuffled null holds too few candidates (%s; need %d per sign): using the Laplace null",
                     ", ".join(f"{'+' if s > 0 else '-'}: {models[s].n}" for s in (1, -1)),
                     options.min_null_candidates)
-    models = _laplace_nulls(source, options)
+    models = _laplace_nulls(tests, options)
     for sign, model in models.items():
         if model.kind == "none":
             log.warning("too few %s candidates (%d < %d) to fit a null: no %s seqlets are called; give a longer "
@@ -546,7 +593,7 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource, null_source: ChunkSour
     return models, "laplace"
 
 
-def _significant_tests(source: ChunkSource, models: dict, options: PeakOptions) -> tuple[pd.DataFrame, int, float]:
+def _significant_tests(tests: TestStream, models: dict, options: PeakOptions) -> tuple[pd.DataFrame, int, float]:
     """One streaming pass over the tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
     Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
@@ -556,7 +603,7 @@ def _significant_tests(source: ChunkSource, models: dict, options: PeakOptions) 
     """
     kept: dict[int, list] = {1: [], -1: []}
     n_tests, smallest = 0, 1.0
-    for sign, rows, starts, scores in _iter_candidates(source, options.window):
+    for sign, rows, starts, scores in tests:
         pvalue = models[sign].pvalues(scores)
         n_tests += int(pvalue.shape[0])
         if pvalue.shape[0]:
@@ -705,16 +752,26 @@ def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOp
         frame = block.assign(offset_start=a, offset_end=b, summit_offset=summit, _local=rows)
         frame = _split_overlaps(_merge_overlaps(frame, options))
         rows, a, b = frame["_local"].to_numpy(), frame["offset_start"].to_numpy(), frame["offset_end"].to_numpy()
-        cumulative = np.concatenate([np.zeros((chunk.track.shape[0], 1)),
-                                     np.cumsum(chunk.track, axis=1, dtype=np.float64)], axis=1)
-        frame["score"] = cumulative[rows, b] - cumulative[rows, a]
+        frame["score"] = _span_sums(chunk.track, rows, a, b)
         if chunk.one_hot is not None:
             frame["sequence"] = [_decode(chunk.one_hot[r, :, s:e]) for r, s, e in zip(rows, a, b)]
         parts.append(frame.drop(columns="_local"))
     return pd.concat(parts, ignore_index=True)
 
 
-def _elements(seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions) -> pd.DataFrame:
+def _span_sums(track: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``track[rows[i], starts[i]:ends[i]].sum()`` for every ``i`` (float64; spans are seqlet-short)."""
+    if rows.shape[0] == 0:
+        return np.zeros(0)
+    offsets = np.arange(int((ends - starts).max()))[None, :]
+    index = starts[:, None] + offsets
+    inside = index < ends[:, None]
+    values = track[rows[:, None], np.minimum(index, track.shape[1] - 1)].astype(np.float64)
+    return np.where(inside, values, 0.0).sum(axis=1)
+
+
+def _elements(seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions,
+              tests: TestStream | None = None) -> pd.DataFrame:
     """Join significant seqlets into elements (one sign, one region each); see the module docstring."""
     columns = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
                "n_seqlets", "sequence"]
@@ -725,14 +782,17 @@ def _elements(seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions) 
         ordered[c].to_numpy() for c in ("region_index", "sign", "offset_start", "offset_end", "pvalue", "qvalue",
                                          "summit_offset", "score"))
     records = []
+    held_keys = {s: tests.keys(s) for s in (1, -1)} if tests is not None and tests.held else None
     for chunk in source(np.unique(region)):
-        # the tests of these rows (the same as the run's: a row's tests depend on that row alone)
-        sums = window_sums(chunk.track, chunk.valid, options.window)
-        test_keys = {}
-        for s in (1, -1):
-            local, starts, _ = _local_maxima(_signed(sums, s), options.window)
-            test_keys[s] = np.sort(chunk.rows[local].astype(np.int64) * (1 << 32) + starts.astype(np.int64))
-        del sums
+        if held_keys is not None:
+            test_keys = held_keys
+        else:  # the tests of these rows (the same as the run's: a row's tests depend on that row alone)
+            sums = window_sums(chunk.track, chunk.valid, options.window)
+            test_keys = {}
+            for s in (1, -1):
+                local, starts, _ = _local_maxima(sums, options.window, s)
+                test_keys[s] = np.sort(chunk.rows[local].astype(np.int64) * (1 << 32) + starts.astype(np.int64))
+            del sums
         i, hi = np.searchsorted(region, chunk.rows[0], "left"), np.searchsorted(region, chunk.rows[-1], "right")
         while i < hi:
             row = int(region[i])
@@ -740,8 +800,7 @@ def _elements(seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions) 
             k = int(np.searchsorted(chunk.rows, row))
             if k < len(chunk.rows) and chunk.rows[k] == row:
                 valid = chunk.valid[k]
-                bad = np.concatenate([[0], np.cumsum(~valid)])
-                invalid = np.flatnonzero(~valid)
+                invalid = np.zeros(0, np.int64) if valid.all() else np.flatnonzero(~valid)
                 one_hot = chunk.one_hot[k] if chunk.one_hot is not None else None
                 groups: list[dict] = []
                 for t in range(i, j):
@@ -749,7 +808,9 @@ def _elements(seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions) 
                     if groups and groups[-1]["sign"] == sign[t]:
                         group = groups[-1]
                         span = max(group["end"], b) - group["start"] + 2 * options.element_flank
-                        if (a - group["end"] <= options.element_gap and bad[max(a, group["end"])] == bad[group["end"]]
+                        no_invalid_between = (np.searchsorted(invalid, max(a, group["end"]))
+                                              == np.searchsorted(invalid, group["end"]))
+                        if (a - group["end"] <= options.element_gap and no_invalid_between
                                 and span <= options.element_max_length):
                             group["members"].append(t)
                             group["end"] = max(group["end"], b)
@@ -816,8 +877,9 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     ``laplace`` null is used.
     """
     options.check()
-    models, used = _fit_nulls(options, source, null_source)
-    significant, n_tests, smallest = _significant_tests(source, models, options)
+    tests = TestStream(source, options.window)
+    models, used = _fit_nulls(options, tests, null_source)
+    significant, n_tests, smallest = _significant_tests(tests, models, options)
     info = {"null": used, "null_model": {"+": models[1].describe(), "-": models[-1].describe()},
             "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options)}
     if significant.empty:
@@ -827,7 +889,7 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     else:
         seqlets = _seqlet_table(source, significant, options)
     seqlets = _rank(seqlets.assign(n_seqlets=1))
-    elements = _rank(_elements(seqlets, source, options))
+    elements = _rank(_elements(seqlets, source, options, tests))
     info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
                 n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
     return PeakCalls(seqlets, elements, info)

@@ -76,7 +76,7 @@ def test_benjamini_hochberg_on_the_kept_pvalues_is_exact_below_the_threshold():
 
 def test_laplace_null_from_streamed_order_statistics_is_exact():
     """The Laplace null is fitted from exact order statistics (two passes), not from a held array of all tests."""
-    from seqsal.peaks import _array_chunks, _iter_candidates, _laplace_nulls
+    from seqsal.peaks import TestStream, _array_chunks, _iter_candidates, _laplace_nulls
 
     for seed in range(20):
         rng = np.random.default_rng(seed)
@@ -84,7 +84,9 @@ def test_laplace_null_from_streamed_order_statistics_is_exact():
         if seed % 2:
             track = np.round(track, 1)  # many ties
         source = _array_chunks(track, np.ones(track.shape, bool))
-        models = _laplace_nulls(source, PeakOptions(null="laplace", min_null_candidates=3))
+        tests = TestStream(source, 6, limit=None if seed % 3 else 0)  # held between passes, or recomputed
+        models = _laplace_nulls(tests, PeakOptions(null="laplace", min_null_candidates=3))
+        assert tests.held == bool(seed % 3)
         for sign in (1, -1):
             scores = np.concatenate([s for g, _, _, s in _iter_candidates(source, 6) if g == sign])
             expected = NullModel.laplace(scores, 3)
@@ -344,3 +346,19 @@ def test_motifs_recall_lenient_seqlets_from_the_tracks(demo_run, tmp_path):
     option = next(p for p in main.commands["motifs"].params if p.name == "seqlet_fdr")
     assert option.default == DISCOVERY_FDR and isinstance(option.type, click.FloatRange)
     assert CliRunner().invoke(main, ["motifs", str(copy), "--seqlet-fdr", "0"]).exit_code == 2
+
+
+def test_calls_are_the_same_whether_tests_are_held_or_recomputed(monkeypatch):
+    """Between passes the caller keeps the tests while they fit (_TESTS_HELD), else recomputes them: same calls."""
+    import seqsal.peaks as peaks
+
+    rng = np.random.default_rng(5)
+    track = noise(rng, (40, 700), scale=0.1)
+    track[:, 300:312] += 0.8
+    track[::3, 500:512] -= 0.7
+    track[4, 100:160] = np.nan  # an N stretch
+    held = {level: seqsal.call_peaks(track, fdr=0.1, level=level) for level in ("seqlets", "elements")}
+    monkeypatch.setattr(peaks, "_TESTS_HELD", 0)
+    for level, frame in held.items():
+        assert len(frame) > 10
+        pd.testing.assert_frame_equal(seqsal.call_peaks(track, fdr=0.1, level=level), frame)

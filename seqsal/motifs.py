@@ -386,18 +386,32 @@ def reverse_complement_matrix(matrix: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(matrix)[::-1, ::-1])
 
 
-def trim_bounds(cwm: np.ndarray, threshold: float = 0.3, pad: int = 0) -> tuple[int, int]:
-    """``[lo, hi)`` from the first to the last column whose summed ``|cwm|`` is >= ``threshold`` x the largest, plus ``pad``."""
-    importance = np.abs(np.asarray(cwm)).sum(axis=0)
+def trim_bounds(cwm: np.ndarray, threshold: float = 0.3, pad: int = 0, sign: int = 0) -> tuple[int, int]:
+    """``[lo, hi)`` from the first to the last important column, plus ``pad``.
+
+    A column is important when its importance is >= ``threshold`` x the
+    largest: its summed ``|cwm|`` (``sign=0``), or its contribution of that
+    sign, ``max(sign * cwm.sum(0), 0)`` (``sign=+1/-1``: a negative motif is not
+    trimmed to include a stronger positive site next to it).
+    """
+    importance = _importance(np.asarray(cwm), sign)
     if not importance.any():
         return 0, importance.shape[0]
     keep = np.flatnonzero(importance >= threshold * importance.max())
     return max(int(keep[0]) - pad, 0), min(int(keep[-1]) + 1 + pad, importance.shape[0])
 
 
-def best_core(projected: np.ndarray, width: int) -> int:
-    """Start of the ``width``-long stretch of a ``(4, L)`` contribution matrix with the largest summed ``|value|``."""
-    importance = np.abs(projected).sum(axis=0)
+def _importance(projected: np.ndarray, sign: int) -> np.ndarray:
+    """Per-column importance ``(L,)`` of a ``(4, L)`` contribution matrix: ``|value|`` summed, or the signed part."""
+    if sign == 0:
+        return np.abs(projected).sum(axis=0)
+    return np.clip(sign * projected.sum(axis=0), 0, None)
+
+
+def best_core(projected: np.ndarray, width: int, sign: int = 0) -> int:
+    """Start of the ``width``-long stretch of a ``(4, L)`` contribution matrix with the most importance
+    (summed ``|value|``, or contribution of ``sign``; see :func:`trim_bounds`)."""
+    importance = _importance(projected, sign)
     sums = np.convolve(importance, np.ones(width), mode="valid")
     return int(np.argmax(sums))
 
@@ -419,7 +433,11 @@ class DiscoveryOptions:
     rounds, templates re-centred on their most important ``core`` bp and merged
     when two are more similar than ``merge_threshold``. Motifs keep ``flank``
     bp of context on each side before trimming to the columns carrying at least
-    ``trim_threshold`` of the top column's contribution.
+    ``trim_threshold`` of the top column's contribution of the motif's sign. A
+    cluster is kept as a motif when its trimmed CWM has the sign of its seqlets
+    (not a stronger site of the other sign next to them) and at least
+    ``min_strong_columns`` columns where one base has probability >= 0.5 (a
+    cluster of weak contributions on no consistent sequence is not a motif).
     """
 
     core: int = 20
@@ -433,6 +451,7 @@ class DiscoveryOptions:
     iterations: int = 3
     trim_threshold: float = 0.3
     max_motifs: int = 50
+    min_strong_columns: int = 3
     seed: int = 0
 
 
@@ -468,14 +487,16 @@ def discover_motifs(
         subset = seqlets.index[seqlets["sign"].astype(str) == sign].to_numpy()
         if len(subset) < options.min_seqlets:
             continue
-        found = _discover_one_sign(one_hot, hypothetical, lengths, seqlets.loc[subset], options, progress)
+        found = _discover_one_sign(one_hot, hypothetical, lengths, seqlets.loc[subset], options, progress,
+                                   1 if sign == "+" else -1)
         for rank, motif in enumerate(found, 1):
             motif.name, motif.sign = f"{prefix}_{rank}", sign
             motifs.append(motif)
     return motifs
 
 
-def _build_templates(arrays, lengths, rows, starts, rc, labels, n_clusters, options) -> tuple[np.ndarray, np.ndarray]:
+def _build_templates(arrays, lengths, rows, starts, rc, labels, n_clusters, options,
+                     sign: int) -> tuple[np.ndarray, np.ndarray]:
     """Re-centred hypothetical templates ``(K, 4, core)`` of each cluster and the cluster sizes."""
     core, flank = options.core, options.flank
     templates = np.zeros((n_clusters, 4, core), dtype=np.float32)
@@ -485,7 +506,7 @@ def _build_templates(arrays, lengths, rows, starts, rc, labels, n_clusters, opti
         if not len(members):
             continue
         oh, hyp = extract_windows(arrays, lengths, rows[members], starts[members] - flank, core + 2 * flank, rc[members])
-        lo = best_core((oh * hyp).mean(axis=0), core)
+        lo = best_core((oh * hyp).mean(axis=0), core, sign)
         templates[label] = hyp.mean(axis=0)[:, lo:lo + core]
     return templates, sizes
 
@@ -523,7 +544,8 @@ def _assign(templates, hyp_windows, window_starts, rows, options):
     return cluster, starts, is_rc, score
 
 
-def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progress) -> list[DiscoveredMotif]:
+def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progress,
+                       sign: int) -> list[DiscoveredMotif]:
     import pandas as pd
 
     core, shift, flank = options.core, options.max_shift, options.flank
@@ -553,12 +575,13 @@ def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progres
     seed_cols = seeds[labels[members]]
     starts = window_starts[pick][members] + offset[members, seed_cols]
     templates, _ = _build_templates(arrays, lengths, rows[pick][members], starts, rc[members, seed_cols],
-                                    labels[members], n_clusters, options)
+                                    labels[members], n_clusters, options, sign)
 
     # 2. assign every seqlet, re-centre, merge look-alikes, drop small clusters
     for _ in range(options.iterations):
         cluster, starts, is_rc, score = _assign(templates, hyp_windows, window_starts, rows, options)
-        templates, sizes = _build_templates(arrays, lengths, rows, starts, is_rc, cluster, len(templates), options)
+        templates, sizes = _build_templates(arrays, lengths, rows, starts, is_rc, cluster, len(templates), options,
+                                            sign)
         keep = _merge_mask(templates, sizes, options)
         templates = templates[keep & (sizes >= options.min_seqlets)]
         if not len(templates):
@@ -574,9 +597,13 @@ def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progres
         oh, hyp = extract_windows(arrays, lengths, rows[members], starts[members] - flank, core + 2 * flank,
                                   is_rc[members])
         projected = (oh * hyp).mean(axis=0)
-        lo, hi = trim_bounds(projected, options.trim_threshold)
+        lo, hi = trim_bounds(projected, options.trim_threshold, sign=sign)
+        if sign * projected[:, lo:hi].sum() <= 0:  # aligned on a site of the other sign: not a motif of this sign
+            continue
         counts = oh[:, :, lo:hi].sum(axis=0)
         pwm = (counts + 0.5) / (counts.sum(axis=0, keepdims=True) + 2.0)
+        if int((pwm.max(axis=0) >= 0.5).sum()) < options.min_strong_columns:
+            continue
         first = np.where(is_rc[members], starts[members] + core + flank - hi, starts[members] - flank + lo)
         flip = is_rc[members].mean() > 0.5
         cwm, hcwm = projected[:, lo:hi], hyp.mean(axis=0)[:, lo:hi]

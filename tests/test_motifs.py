@@ -238,3 +238,41 @@ def test_seqlet_table_errors(tmp_path):
         read_seqlet_table(path)
     path.write_text("region_index\toffset_start\toffset_end\tscore\n0\t5\t9\t-1\n")
     assert read_seqlet_table(path)["sign"].tolist() == ["-"]
+
+
+def test_negative_seqlets_next_to_a_stronger_positive_site_give_a_negative_motif():
+    """Negative seqlets 4 bp from a 3x stronger positive site: the '-' motif is the negative site's, not the
+    positive one that the alignment window also covers (it was, before cores and trims followed the sign)."""
+    rng = np.random.default_rng(3)
+    n, length = 80, 200
+    one_hot = np.zeros((n, 4, length), np.float32)
+    one_hot[np.arange(n)[:, None], rng.integers(0, 4, (n, length)), np.arange(length)[None, :]] = 1
+    positive, negative = "TGACTCA", "GGTCCAG"
+    hyp = rng.normal(0, 0.02, (n, 4, length)).astype(np.float32)
+    for row in range(n):
+        for motif, start, value in ((negative, 88, -0.3), (positive, 99, 0.9)):
+            block = one_hot_encode(motif)
+            one_hot[row, :, start:start + 7] = block
+            hyp[row, :, start:start + 7] = block * value
+    seqlets = pd.DataFrame({"region_index": np.arange(n), "offset_start": 88, "offset_end": 95, "sign": "-"})
+    motifs = discover_motifs(one_hot, hyp, np.full(n, length), seqlets, DiscoveryOptions(min_seqlets=10))
+    assert len(motifs) == 1
+    motif = motifs[0]
+    assert motif.sign == "-" and motif.cwm.sum() < 0
+    assert negative in consensus(motif.pwm).upper() or reverse_complement(negative) in consensus(motif.pwm).upper()
+
+
+def test_a_cluster_on_no_consistent_sequence_is_not_a_motif():
+    """Seqlets whose hypothetical contributions agree but whose bases are random cluster, yet are not a motif."""
+    rng = np.random.default_rng(4)
+    n, length = 60, 120
+    one_hot = np.zeros((n, 4, length), np.float32)
+    one_hot[np.arange(n)[:, None], rng.integers(0, 4, (n, length)), np.arange(length)[None, :]] = 1
+    pattern = rng.normal(0, 1, (4, 10)).astype(np.float32)
+    hyp = rng.normal(0, 0.01, (n, 4, length)).astype(np.float32)
+    hyp[:, :, 50:60] += np.abs(pattern)  # the same hypothetical pattern at every seqlet, positive everywhere
+    seqlets = pd.DataFrame({"region_index": np.arange(n), "offset_start": 50, "offset_end": 60, "sign": "+"})
+    lengths = np.full(n, length)
+    assert discover_motifs(one_hot, hyp, lengths, seqlets, DiscoveryOptions(min_seqlets=10)) == []
+    kept = discover_motifs(one_hot, hyp, lengths, seqlets, DiscoveryOptions(min_seqlets=10, min_strong_columns=0))
+    assert len(kept) == 1 and kept[0].n_seqlets == n

@@ -239,6 +239,12 @@ def merge_runs(
         outputs.append(NULL_FILE)
     record = merged_record(records, folders, n, width, command, time.perf_counter() - started)
     record["outputs"] = outputs
+    from .pipeline import completeness_summary
+
+    completeness = completeness_summary(out / "regions.tsv", record["method"])  # of all regions, not shard 1's
+    record.pop("completeness", None)
+    if completeness is not None:
+        record["completeness"] = completeness
     write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
     return record
 

@@ -85,3 +85,20 @@ def test_merge_refuses_incomplete_or_mixed_shards(job):
     with pytest.raises(InputError, match="no run.json"):
         merge_runs([tmp_path / "nothing"], tmp_path / "merged")
     assert not (tmp_path / "merged" / "run.json").exists()
+
+
+def test_merged_completeness_summary_is_the_whole_jobs(job):
+    """For reference methods run.json summarises completeness over all regions; merged = single, not shard 1's."""
+    genome, bed, model, tmp_path = job
+    options = AttributeOptions(batch_size=4, method="deepshap", method_params={"references": 3})
+
+    def run(out, shard=None):
+        return run_attribute(genome, bed, model, str(tmp_path / out), options, progress=False, shard=shard,
+                             peaks=False)
+
+    single = run("single_deepshap")
+    shards = [run(f"deepshap{i}", (i, 2)) for i in (1, 2)]
+    merged = merge_runs([tmp_path / f"deepshap{i}" for i in (1, 2)], tmp_path / "merged_deepshap")
+    assert merged["completeness"] == single["completeness"]
+    assert merged["completeness"]["regions"] == 7 and shards[0]["completeness"]["regions"] < 7
+    assert single["completeness"]["max_abs_error"] < 1e-4 < single["completeness"]["median_abs_delta"]

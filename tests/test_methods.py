@@ -100,7 +100,7 @@ def test_deepshap_names_unsupported_layer():
 
 
 def test_deepshap_matches_tangermeme(basset, bpnet):
-    tangermeme = pytest.importorskip("tangermeme.deep_lift_shap", reason="tangermeme is not installed (bench extra)")
+    import tangermeme.deep_lift_shap as tangermeme  # a test dependency: the reference implementation
 
     class Counts(nn.Module):
         """BPNet's counts head with its ReLUs as modules: tangermeme hooks modules only, and would treat the

@@ -248,7 +248,37 @@ def find_candidates(track: np.ndarray, valid: np.ndarray, sign: int, window: int
         Row and first base of each tested window, and its sum of ``sign * track``
         (float64, > 0). Ties go to the leftmost window, so tested windows never overlap.
     """
-    return _local_maxima(window_sums(track, valid, window), window, sign)
+    parts = [(rows, starts, scores) for s, rows, starts, scores in block_tests(track, valid, window) if s == sign]
+    return tuple(np.concatenate([part[k] for part in parts]) for k in range(3))
+
+
+def block_tests(track: np.ndarray, valid: np.ndarray, window: int,
+                block: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The tests of ``(N, L)`` tracks, ``(sign, rows, starts, scores)`` per block of window starts (``+`` then ``-``).
+
+    Rows longer than ``block`` positions (default ``_CHUNK_POSITIONS``) are cut
+    into blocks of window starts, each computed with the ``window - 1`` starts
+    on either side that the local-maximum rule looks at, so one long row needs
+    no row-long temporaries. The tests are those of :func:`find_candidates`.
+    """
+    block = _CHUNK_POSITIONS if block is None else block
+    length = track.shape[1]
+    n_starts = max(length - window + 1, 0)
+    if n_starts <= block:
+        sums = window_sums(track, valid, window)
+        for sign in (1, -1):
+            yield (sign, *_local_maxima(sums, window, sign))
+        return
+    reach = window - 1
+    for first in range(0, n_starts, block):
+        stop = min(first + block, n_starts)
+        lo, hi = max(first - reach, 0), min(stop + reach, n_starts)
+        sums = window_sums(track[:, lo:hi + window - 1], valid[:, lo:hi + window - 1], window)
+        for sign in (1, -1):
+            rows, starts, scores = _local_maxima(sums, window, sign)
+            starts += lo
+            keep = (starts >= first) & (starts < stop)
+            yield sign, rows[keep], starts[keep], scores[keep]
 
 
 def _local_maxima(sums: np.ndarray, window: int, sign: int = 1) -> tuple[np.ndarray, ...]:
@@ -419,7 +449,7 @@ def _as_tracks(track, lengths=None, valid=None, name: str = "track") -> tuple[np
         if lengths.shape[0] != array.shape[0]:
             raise InputError(f"lengths of {name} has {lengths.shape[0]} entries for {array.shape[0]} rows")
         mask &= np.arange(array.shape[1])[None, :] < lengths[:, None]
-    return np.where(mask, array, 0).astype(np.float32), mask
+    return np.where(mask, array, np.float32(0)).astype(np.float32, copy=False), mask
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -441,9 +471,7 @@ def _iter_candidates(source: ChunkSource, window: int, rows: np.ndarray | None =
     Every row's tests depend on that row alone, so any pass over any rows finds the same ones.
     """
     for chunk in source(rows):
-        sums = window_sums(chunk.track, chunk.valid, window)
-        for sign in (1, -1):
-            local, starts, scores = _local_maxima(sums, window, sign)
+        for sign, local, starts, scores in block_tests(chunk.track, chunk.valid, window):
             yield sign, chunk.rows[local], starts, scores
 
 
@@ -777,7 +805,11 @@ def _span_sums(track: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np
 
 def _elements(seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions,
               tests: TestStream | None = None) -> pd.DataFrame:
-    """Join significant seqlets into elements (one sign, one region each); see the module docstring."""
+    """Join significant seqlets into elements (one sign, one region each); see the module docstring.
+
+    Seqlets are grouped row by row (a short loop over the calls); the elements' bounds, test counts, Simes
+    p-values, scores and summits are then computed for all groups at once.
+    """
     columns = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
                "n_seqlets", "sequence"]
     if seqlets.empty:
@@ -786,76 +818,121 @@ def _elements(seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions,
     region, sign, first, stop, pvalue, qvalue, summit, score = (
         ordered[c].to_numpy() for c in ("region_index", "sign", "offset_start", "offset_end", "pvalue", "qvalue",
                                          "summit_offset", "score"))
-    records = []
     held_keys = {s: tests.keys(s) for s in (1, -1)} if tests is not None and tests.held else None
+    parts: list[dict] = []
     for chunk in source(np.unique(region)):
         if held_keys is not None:
             test_keys = held_keys
         else:  # the tests of these rows (the same as the run's: a row's tests depend on that row alone)
-            sums = window_sums(chunk.track, chunk.valid, options.window)
-            test_keys = {}
-            for s in (1, -1):
-                local, starts, _ = _local_maxima(sums, options.window, s)
-                test_keys[s] = np.sort(chunk.rows[local].astype(np.int64) * (1 << 32) + starts.astype(np.int64))
-            del sums
-        i, hi = np.searchsorted(region, chunk.rows[0], "left"), np.searchsorted(region, chunk.rows[-1], "right")
-        while i < hi:
-            row = int(region[i])
-            j = int(np.searchsorted(region, row, "right"))
-            k = int(np.searchsorted(chunk.rows, row))
-            if k < len(chunk.rows) and chunk.rows[k] == row:
-                valid = chunk.valid[k]
-                invalid = np.zeros(0, np.int64) if valid.all() else np.flatnonzero(~valid)
-                one_hot = chunk.one_hot[k] if chunk.one_hot is not None else None
-                groups: list[dict] = []
-                for t in range(i, j):
-                    a, b = int(first[t]), int(stop[t])
-                    if groups and groups[-1]["sign"] == sign[t]:
-                        group = groups[-1]
-                        span = max(group["end"], b) - group["start"] + 2 * options.element_flank
-                        no_invalid_between = (np.searchsorted(invalid, max(a, group["end"]))
-                                              == np.searchsorted(invalid, group["end"]))
-                        if (a - group["end"] <= options.element_gap and no_invalid_between
-                                and span <= options.element_max_length):
-                            group["members"].append(t)
-                            group["end"] = max(group["end"], b)
+            found: dict[int, list] = {1: [], -1: []}
+            for s, local, starts, _ in block_tests(chunk.track, chunk.valid, options.window):
+                found[s].append(chunk.rows[local].astype(np.int64) * (1 << 32) + starts.astype(np.int64))
+            test_keys = {s: np.sort(np.concatenate(found_parts)) for s, found_parts in found.items()}
+        groups = _group_seqlets(chunk, region, sign, first, stop, options)
+        if groups is None:
+            continue
+        _element_bounds(groups, options)
+        groups["n_tests"] = np.zeros(groups["row"].shape[0], np.int64)
+        for s in (1, -1):
+            mask = groups["sign"] == s
+            base = groups["row"][mask] * (1 << 32)
+            keys = test_keys[s]
+            groups["n_tests"][mask] = (np.searchsorted(keys, base + groups["end"][mask] - options.window, side="right")
+                                       - np.searchsorted(keys, base + groups["start"][mask], side="left"))
+        if chunk.one_hot is not None:
+            local = np.searchsorted(chunk.rows, groups["row"])
+            groups["sequence"] = [_decode(chunk.one_hot[k, :, a:b])
+                                  for k, a, b in zip(local, groups["start"], groups["end"])]
+        parts.append(groups)
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    groups = {key: np.concatenate([part[key] for part in parts]) for key in parts[0] if key != "sequence"}
+    groups["sequence"] = [text for part in parts for text in part.get("sequence", [None] * part["row"].shape[0])]
+    return _element_table(groups, pvalue, qvalue, summit, score, columns)
+
+
+def _group_seqlets(chunk: TrackChunk, region, sign, first, stop, options: PeakOptions) -> dict | None:
+    """Groups of same-sign seqlets of the chunk's rows, as arrays: row, sign, first/last base, seqlet range
+    ``[t0, t1)`` (indices into the ordered seqlet arrays), valid stretch ``[lo, hi)`` holding them."""
+    i, hi = np.searchsorted(region, chunk.rows[0], "left"), np.searchsorted(region, chunk.rows[-1], "right")
+    out: dict[str, list] = {key: [] for key in ("row", "sign", "first", "last", "t0", "t1", "lo", "hi")}
+    while i < hi:
+        row = int(region[i])
+        j = int(np.searchsorted(region, row, "right"))
+        k = int(np.searchsorted(chunk.rows, row))
+        if k < len(chunk.rows) and chunk.rows[k] == row:
+            valid = chunk.valid[k]
+            length = valid.shape[0]
+            invalid = None if valid.all() else np.flatnonzero(~valid)
+            current = None  # [sign, first, last, t0]
+            for t in range(i, j + 1):
+                if t < j:
+                    a, b, s = int(first[t]), int(stop[t]), int(sign[t])
+                    if current is not None and current[0] == s:
+                        span = max(current[2], b) - current[1] + 2 * options.element_flank
+                        clear = invalid is None or (np.searchsorted(invalid, max(a, current[2]))
+                                                    == np.searchsorted(invalid, current[2]))
+                        if a - current[2] <= options.element_gap and clear and span <= options.element_max_length:
+                            current[2] = max(current[2], b)
                             continue
-                    groups.append({"row": row, "sign": int(sign[t]), "start": a, "end": b, "members": [t]})
-                records += [_element_record(group, invalid, valid.shape[0], one_hot, test_keys, options, pvalue,
-                                            qvalue, summit, score) for group in groups]
-            i = j
-    return pd.DataFrame.from_records(records, columns=columns)
+                if current is not None:  # close the current group
+                    s0, a0, b0, t0 = current
+                    if invalid is None:
+                        lo, hi_bound = 0, length
+                    else:  # the contiguous valid stretch holding the seqlets bounds the element
+                        before = int(np.searchsorted(invalid, a0))
+                        lo = int(invalid[before - 1]) + 1 if before else 0
+                        hi_bound = int(invalid[before]) if before < invalid.shape[0] else length
+                    for key, value in zip(out, (row, s0, a0, b0, t0, t, lo, hi_bound)):
+                        out[key].append(value)
+                if t < j:
+                    current = [s, a, b, t]
+        i = j
+    if not out["row"]:
+        return None
+    return {key: np.asarray(values, dtype=np.int64) for key, values in out.items()}
 
 
-def _element_record(group, invalid, length, one_hot, test_keys, options, pvalue, qvalue, summit,
-                    score) -> dict:
-    row, members = group["row"], group["members"]
-    first, last = group["start"], group["end"]
-    # the contiguous valid stretch holding the seqlets bounds the element
-    before = int(np.searchsorted(invalid, first))  # invalid bases before the first seqlet
-    lo = int(invalid[before - 1]) + 1 if before else 0
-    hi = int(invalid[before]) if before < invalid.shape[0] else length
-    start, end = max(lo, first - options.element_flank), min(hi, last + options.element_flank)
+def _element_bounds(groups: dict, options: PeakOptions) -> None:
+    """``start``/``end`` of each element: its seqlets widened by the flank, grown to the minimum length, all
+    within the valid stretch ``[lo, hi)`` (adds the keys to ``groups``)."""
+    lo, hi = groups["lo"], groups["hi"]
+    start = np.maximum(lo, groups["first"] - options.element_flank)
+    end = np.minimum(hi, groups["last"] + options.element_flank)
     short = options.element_min_length - (end - start)
-    if short > 0:
-        grow_left = min(short // 2, start - lo)
-        grow_right = min(short - grow_left, hi - end)
-        grow_left = min(short - grow_right, start - lo)
-        start, end = start - grow_left, end + grow_right
-    keys = test_keys[group["sign"]]
-    n_tests = int(np.searchsorted(keys, row * (1 << 32) + end - options.window, side="right")
-                  - np.searchsorted(keys, row * (1 << 32) + start, side="left"))
-    n_tests = max(n_tests, len(members))
-    simes = float(np.min(n_tests * np.sort(pvalue[members]) / np.arange(1, len(members) + 1)))
-    best = members[int(np.argmax(np.abs(score[members])))]
-    return {
-        "region_index": row, "offset_start": start, "offset_end": end, "sign": group["sign"],
+    grow = short > 0
+    grow_left = np.minimum(short // 2, start - lo)
+    grow_right = np.minimum(short - grow_left, hi - end)
+    grow_left = np.minimum(short - grow_right, start - lo)
+    groups["start"] = np.where(grow, start - grow_left, start)
+    groups["end"] = np.where(grow, end + grow_right, end)
+
+
+def _element_table(groups: dict, pvalue, qvalue, summit, score, columns: list[str]) -> pd.DataFrame:
+    """Elements of the groups: summed seqlet score, Simes p-value over the element's tests, smallest q-value,
+    summit of the strongest seqlet."""
+    t0, t1 = groups["t0"], groups["t1"]
+    sizes = t1 - t0
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    gid = np.repeat(np.arange(sizes.shape[0]), sizes)
+    members = t0[gid] + (np.arange(gid.shape[0]) - offsets[gid])
+    n_tests = np.maximum(groups["n_tests"], sizes)
+    strength = np.abs(score[members])
+    is_best = strength == np.maximum.reduceat(strength, offsets)[gid]
+    best = members[np.minimum.reduceat(np.where(is_best, np.arange(gid.shape[0]), gid.shape[0]), offsets)]
+    order = np.lexsort((pvalue[members], gid))  # by group, then p-value
+    rank = np.arange(gid.shape[0]) - offsets[gid] + 1
+    simes = np.minimum.reduceat(n_tests[gid] * pvalue[members][order] / rank, offsets)
+    return pd.DataFrame({
+        "region_index": groups["row"], "offset_start": groups["start"], "offset_end": groups["end"],
+        "sign": groups["sign"],
         # its seqlets' summed attribution: the flanks around them may hold the other sign, and the sum over the
         # whole element could then contradict the element's sign (an element '-' scored +4.09 was seen)
-        "score": float(np.sum(score[members])), "pvalue": min(simes, 1.0),
-        "qvalue": float(np.min(qvalue[members])), "summit_offset": int(summit[best]),
-        "n_seqlets": len(members), "sequence": _decode(one_hot[:, start:end]) if one_hot is not None else None,
-    }
+        "score": np.add.reduceat(score[members].astype(np.float64), offsets),
+        "pvalue": np.minimum(simes, 1.0), "qvalue": np.minimum.reduceat(qvalue[members].astype(np.float64), offsets),
+        "summit_offset": summit[best].astype(np.int64), "n_seqlets": sizes,
+        "sequence": groups["sequence"],
+    }, columns=columns)
 
 
 def _rank(frame: pd.DataFrame) -> pd.DataFrame:

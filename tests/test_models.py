@@ -114,3 +114,25 @@ def test_bpnet_roundtrip(tmp_path):
     with torch.no_grad():
         for a, b in zip(model(x), loaded.module(x)):
             torch.testing.assert_close(a, b)
+
+
+def test_a_config_asking_for_more_than_the_weights_is_refused_before_allocating(tiny_model, tmp_path):
+    """A self-describing file whose config would build a ~300 GB model (its weights are a few kB) is refused
+    from the shapes alone: the model is sized on the meta device before anything is allocated."""
+    import resource
+    from safetensors.torch import save_file
+
+    _, model = tiny_model
+    state = {key: value.contiguous() for key, value in model.state_dict().items()}
+    config = {**model.config, "channels": [100_000, 100_000]}
+    meta = {"architecture": "basset", "config": config, "input_length": 200, "task_names": None}
+    path = tmp_path / "hostile.safetensors"
+    save_file(state, str(path), metadata={"seqsal": json.dumps(meta)})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InputError, match=r"do not fit architecture 'basset'.*in the file, the config makes it"):
+        load_model(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing near the config's size
+    meta["config"] = {**model.config, "no_such_option": 1}
+    save_file(state, str(path), metadata={"seqsal": json.dumps(meta)})
+    with pytest.raises(InputError, match="config of architecture 'basset' is not valid"):
+        load_model(path)

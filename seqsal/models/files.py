@@ -148,14 +148,35 @@ def _from_state_dict(state: dict, architecture: str | None, config: dict | None,
             f"({'/'.join(sorted(ARCHITECTURES))}) and --model-config config.json",
             path,
         )
-    model = build_model(architecture, config)
+    return _build_with_weights(architecture, config, state, path)
+
+
+def _build_with_weights(architecture: str, config: dict | None, state: dict, path: str) -> nn.Module:
+    """A built-in model from its config, with ``state`` loaded.
+
+    The model is first built on the ``meta`` device (no memory) and its tensor
+    shapes checked against the weights: a config that asks for more than the
+    file holds (a hostile or mistaken file) is refused before anything is
+    allocated, so a model never takes more memory than its weights.
+    """
     try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0:3]
-        raise InputError(
-            f"weights do not fit architecture {architecture!r} with this config: {' '.join(first)}", path
-        ) from None
+        with torch.device("meta"):
+            skeleton = build_model(architecture, config)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a config the architecture rejects
+        raise InputError(f"config of architecture {architecture!r} is not valid: {exc}", path) from None
+    expected = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    given = {key: tuple(value.shape) for key, value in state.items()}
+    if expected != given:
+        missing = sorted(set(expected) - set(given))
+        extra = sorted(set(given) - set(expected))
+        wrong = [key for key in sorted(set(expected) & set(given)) if expected[key] != given[key]]
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else
+                  f"{wrong[0]} is {list(given[wrong[0]])} in the file, the config makes it {list(expected[wrong[0]])}")
+        raise InputError(f"weights do not fit architecture {architecture!r} with this config: {detail}", path)
+    model = build_model(architecture, config)
+    model.load_state_dict(state)
     return model
 
 
@@ -200,8 +221,7 @@ def load_model(
             state = load_file(path, device=str(device))
             if _METADATA_KEY in metadata:
                 meta = json.loads(metadata[_METADATA_KEY])
-                module = build_model(meta["architecture"], meta["config"])
-                module.load_state_dict(state)
+                module = _build_with_weights(meta["architecture"], meta["config"], state, path)
                 input_length, task_names, source = meta.get("input_length"), meta.get("task_names"), "seqsal"
                 description = {"architecture": meta["architecture"], "config": meta["config"]}
             else:

@@ -142,6 +142,21 @@ def _truncated_model(job: Job) -> Path:
     return path
 
 
+def _oversized_config_model(job: Job) -> Path:
+    """The job's model file with its metadata rewritten to ask for 100,000-channel convolutions (~300 GB)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(job.model), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["seqsal"])
+    meta["config"]["channels"] = [100_000, 100_000]
+    path = job.root / "oversized.safetensors"
+    save_file(load_file(str(job.model)), str(path), metadata={"seqsal": json.dumps(meta)})
+    return path
+
+
 class _EightChannels(nn.Module):
     def __init__(self):
         super().__init__()
@@ -242,6 +257,8 @@ CASES: list[Case] = [
          "model.pt: "),
     Case("model_pickle", "model: malicious pickle (would `touch` a file)", lambda j: j.args(model=_pickle_model(j)),
          "refusing to unpickle"),
+    Case("model_oversized_config", "model: metadata config asks for a ~300 GB model (weights: a few kB)",
+         lambda j: j.args(model=_oversized_config_model(j)), "do not fit architecture 'basset'"),
     Case("model_channels", "model: first layer takes 8 channels",
          lambda j: j.args(model=_torchscript(j, _EightChannels(), torch.zeros(1, 8, 200), "eight.ts")),
          "takes 8 input channels"),

@@ -325,6 +325,7 @@ def run_attribute(
     else:
         rows_handle.write("\t".join(_region_columns(options.method)) + "\n")
     torch.manual_seed(options.seed)
+    fields, with_completeness = _row_fields(table), COMPLETENESS_COLUMN in _region_columns(options.method)
     bar = _progress_bar(n, done, progress)
     bases = 0
     t_attr = time.perf_counter()
@@ -337,8 +338,7 @@ def run_attribute(
         for result in results:
             one_hot_store.write_row(result.index, result.one_hot)
             hyp_store.write_row(result.index, result.hypothetical)
-            rows_handle.write(_region_row(table, result, COMPLETENESS_COLUMN in _region_columns(options.method))
-                              + "\n")
+            rows_handle.write(_region_row(fields, result, with_completeness) + "\n")
             bases += result.one_hot.shape[1]
             done = result.index + 1
             if done % options.chunk_size == 0 or done == n:
@@ -459,15 +459,24 @@ def completeness_summary(path: Path, method: str) -> dict | None:
                        "median_abs_delta is the typical |f(x) - mean f(baselines)| to compare the errors with"}
 
 
-def _region_row(table: pd.DataFrame, result: RegionResult, completeness: bool = False) -> str:
-    row = table.iloc[result.index]
+_ROW_FIELDS = ("name", "chrom", "start", "end", "strand", "padded_bp")
+
+
+def _row_fields(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The region columns ``regions.tsv`` repeats, as arrays (views: a row is read without ``table.iloc``)."""
+    return {column: table[column].to_numpy() for column in _ROW_FIELDS}
+
+
+def _region_row(fields: dict[str, np.ndarray], result: RegionResult, completeness: bool = False) -> str:
+    i = result.index
     track = result.projected
     length = track.shape[0]
     frac_n = float((result.one_hot.max(axis=0) < 1).mean()) if length else 0.0
     values = [
-        result.index, str(row["name"]), row["chrom"], int(row["start"]), int(row["end"]), row["strand"],
-        f"{result.prediction:.6g}", f"{float(track.sum()):.6g}", f"{float(track.max()) if length else 0.0:.6g}",
-        f"{frac_n:.4f}", int(row["padded_bp"]), result.n_windows, result.status,
+        i, str(fields["name"][i]), fields["chrom"][i], int(fields["start"][i]), int(fields["end"][i]),
+        fields["strand"][i], f"{result.prediction:.6g}", f"{float(track.sum()):.6g}",
+        f"{float(track.max()) if length else 0.0:.6g}", f"{frac_n:.4f}", int(fields["padded_bp"][i]),
+        result.n_windows, result.status,
     ]
     if completeness:
         error = result.completeness_error

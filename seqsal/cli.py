@@ -149,7 +149,7 @@ def method_options(function):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes).")
 @click.option("--shard", default=None, metavar="I/N",
               help="Attribute only the I-th (from 1) of N contiguous blocks of the regions; join the shard "
-                   "folders with `seqsal merge`.")
+                   "folders with `seqsal merge`, then `seqsal call-peaks` (a shard draws its null sample only).")
 @click.option("--logos", "n_logos", type=click.IntRange(min=0), default=0, show_default=True,
               help="Draw logos of the top N seqlets/elements (or regions) into OUT/logos/ at the end.")
 @click.option("--peaks/--no-peaks", default=True, show_default=True,

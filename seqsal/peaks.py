@@ -1398,11 +1398,14 @@ def run_peaks_stage(
     attribute_regions: Callable[[pd.DataFrame, Callable], Iterator],
     fetch: Callable[[str, int, int], str],
     chrom_sizes: dict[str, int],
+    call: bool = True,
 ) -> dict:
     """The peak stage of ``seqsal attribute``: shuffled null (when asked for), then calls from the run folder.
 
     Calls go through :func:`call_peaks_from_run`, the same path as ``seqsal
     call-peaks``, so re-calling with the same options gives the same files.
+    ``call=False`` (a shard of a job) only draws the null: the calls of a shard
+    would be thrown away, since the job is called once its shards are merged.
     Returns the ``peaks`` entry of ``run.json``.
     """
     import time
@@ -1418,6 +1421,12 @@ def run_peaks_stage(
         null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, options.null_fraction,
                                         options.seed)
     null_seconds = time.perf_counter() - started
+    if not call:
+        return {"null": options.null, "requested_null": options.null, "fdr": options.fdr,
+                "calls": "not made in a shard: `seqsal merge` the shards, then `seqsal call-peaks` the merged folder",
+                **({"null_sample": null_info} if null_info is not None else {}),
+                "outputs": [NULL_FILE] if null_info is not None else [],
+                "timing_seconds": {"null_attribution": round(null_seconds, 3)}}
     calls = call_peaks_from_run(out, options, chrom_sizes=chrom_sizes)
     info = {**calls.info, "requested_null": options.null,
             "timing_seconds": {"null_attribution": round(null_seconds, 3),

@@ -367,7 +367,8 @@ def run_attribute(
     })
     with atomic_path(out / "regions.tsv") as tmp:  # a copy: the checkpoint stays whole until run.json exists
         shutil.copyfile(rows_path, tmp)
-    peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome)
+    peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome,
+                            call=shard is None)
     completeness = completeness_summary(out / "regions.tsv", options.method)
     record = {
         "seqsal_version": __version__,
@@ -401,8 +402,10 @@ def run_attribute(
 
 
 def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame, loaded: LoadedModel,
-                target: Target, window: int | None, stride: int | None, device, genome: Genome) -> dict | None:
-    """The peak stage (:func:`seqsal.peaks.run_peaks_stage`); ``peaks=False`` skips it and drops stale peak files."""
+                target: Target, window: int | None, stride: int | None, device, genome: Genome,
+                call: bool = True) -> dict | None:
+    """The peak stage (:func:`seqsal.peaks.run_peaks_stage`); ``peaks=False`` skips it and drops stale peak files,
+    ``call=False`` (a shard) draws only the shuffled null."""
     from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
 
     if not peaks:
@@ -418,7 +421,7 @@ def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame
         )
 
     peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
-    return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes)
+    return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes, call=call)
 
 
 def _discard(out: Path, created: bool, *handles) -> None:

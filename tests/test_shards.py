@@ -102,3 +102,15 @@ def test_merged_completeness_summary_is_the_whole_jobs(job):
     assert merged["completeness"] == single["completeness"]
     assert merged["completeness"]["regions"] == 7 and shards[0]["completeness"]["regions"] < 7
     assert single["completeness"]["max_abs_error"] < 1e-4 < single["completeness"]["median_abs_delta"]
+
+
+def test_a_shard_draws_its_null_sample_but_calls_nothing(job):
+    """A shard's calls would be thrown away (the job is called after the merge): it writes null.npz only."""
+    tmp_path = job[3]
+    record = _run(job, "shard_peaks", (1, 2))
+    folder = tmp_path / "shard_peaks"
+    assert (folder / "null.npz").exists()
+    assert not any((folder / name).exists() for name in ("seqlets.bed", "elements.bed", "seqlets.tsv",
+                                                         "elements.tsv"))
+    assert record["peaks"]["calls"].startswith("not made in a shard") and record["peaks"]["outputs"] == ["null.npz"]
+    assert record["peaks"]["null_sample"]["n_regions"] >= 0

@@ -1209,25 +1209,41 @@ def write_shuffled_null(
     ``valid`` ``(K, Lmax)`` bool, ``length`` ``(K,)``, ``region_index`` ``(K,)``
     (rows of the run) and ``region_key`` ``(K,)`` (chrom, start, end, name).
     """
+    from .io import NpyStream, write_npz
+
     chosen = null_sample(regions, fraction, seed)
     subset = regions.iloc[chosen].reset_index(drop=True)
     lengths = (subset["end"] - subset["start"]).to_numpy(np.int64)
     width = int(lengths.max()) if len(lengths) else 0
-    projected = np.zeros((len(subset), width), np.float32)
-    valid = np.zeros((len(subset), width), bool)
-    if len(subset):
-        limits = subset["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
-        starts = subset["start"].to_numpy(np.int64)
-        for result in attribute_regions(subset, shuffled_fetch(fetch, seed)):
-            k, length = result.index, lengths[result.index]
-            mask = _valid_mask(result.one_hot[None], lengths[k:k + 1], starts[k:k + 1], limits[k:k + 1])[0]
-            projected[k, :length] = np.where(mask, result.projected, 0)
-            valid[k, :length] = mask
+    valid_path = Path(out) / f".{NULL_FILE}.valid.npy"  # rows of `valid`, streamed beside the tracks
+    valid_store = NpyStream(str(valid_path), (len(subset), width), dtype=bool)
+
+    def projected_rows() -> Iterator[np.ndarray]:
+        """Each sampled region's null track, one ``(1, width)`` row at a time (its validity goes to the store)."""
+        try:
+            if len(subset):
+                limits = subset["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
+                starts = subset["start"].to_numpy(np.int64)
+                for result in attribute_regions(subset, shuffled_fetch(fetch, seed)):
+                    k, length = result.index, lengths[result.index]
+                    mask = _valid_mask(result.one_hot[None], lengths[k:k + 1], starts[k:k + 1], limits[k:k + 1])[0]
+                    row, valid_row = np.zeros((1, width), np.float32), np.zeros(width, bool)
+                    row[0, :length] = np.where(mask, result.projected, 0)
+                    valid_row[:length] = mask
+                    valid_store.write_row(k, valid_row)
+                    yield row
+        finally:
+            valid_store.close()
+
     keys = np.array(_region_keys(subset), dtype=str) if len(subset) else np.zeros(0, dtype="<U1")
-    with atomic_path(Path(out) / NULL_FILE) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, projected=projected, valid=valid, length=lengths, region_index=chosen,
-                     region_key=keys, fraction=np.float64(fraction), seed=np.int64(seed))
+    try:  # members in this order: `valid` is complete once the tracks have been streamed
+        write_npz(Path(out) / NULL_FILE, {
+            "projected": ((len(subset), width), np.float32, projected_rows()), "valid": str(valid_path),
+            "length": lengths, "region_index": np.asarray(chosen), "region_key": keys,
+            "fraction": np.asarray(fraction, np.float64), "seed": np.asarray(seed, np.int64),
+        })
+    finally:
+        valid_path.unlink(missing_ok=True)
     return {"fraction": fraction, "seed": seed, "n_regions": int(len(subset)), "bases": int(lengths.sum()),
             "file": NULL_FILE}
 

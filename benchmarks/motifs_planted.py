@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from seqsal.motifs import (  # noqa: E402
-    DISCOVERY_FDR, DiscoveredMotif, DiscoveryOptions, Motif, best_matches, compare_motifs, discover_motifs,
+    DISCOVERY_FDR, DiscoveryOptions, Motif, best_matches, compare_motifs, discover_motifs,
     discovery_seqlets, npz_members, read_meme,
     trim_bounds,
 )

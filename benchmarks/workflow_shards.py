@@ -58,7 +58,7 @@ def main() -> None:
                            f"regions={regions}", f"model={DEMO / 'model.safetensors'}", "outdir=out",
                            f"shards={shards}"]
                 rows.append((f"workflow, {shards} shard(s), -c {args.cores}", str(shards), timed(command, env)))
-    print(f"| run | shards | wall s |\n| --- | --- | --- |")
+    print("| run | shards | wall s |\n| --- | --- | --- |")
     for name, shards, seconds in rows:
         print(f"| {name} | {shards} | {seconds:.1f} |")
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import InputError
+
+if TYPE_CHECKING:  # pandas is imported where it is used: `import seqsal.motifs` stays light
+    import pandas as pd
 
 
 @dataclass

@@ -92,7 +92,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import atomic_path, write_table_atomic, write_text_atomic
+from .io import write_table_atomic, write_text_atomic
 
 log = logging.getLogger("seqsal")
 

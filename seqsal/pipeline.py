@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from .io import NpyStream, atomic_path, write_attribution_bigwig, write_npz, wri
 from .models import LoadedModel, load_model
 from .regions import read_regions, resize_regions, validate_regions
 from .shards import shard_bounds
+
+if TYPE_CHECKING:
+    from .peaks import PeakOptions
 
 log = logging.getLogger("seqsal")
 

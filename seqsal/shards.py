@@ -150,32 +150,35 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     """Join the shards' ``null.npz`` (shuffled-null tracks of a per-region sample) into the single run's file.
 
     Rows are concatenated in shard order, ``region_index`` shifted to rows of
-    the whole job, tracks re-padded to the longest; ``fraction`` and ``seed``
-    must agree. The sample is chosen per region (:func:`seqsal.peaks.null_sample`),
-    so the result is the null a single run would have drawn.
+    the whole job, tracks re-padded to the longest and streamed in bounded
+    blocks; ``fraction`` and ``seed`` must agree. The sample is chosen per
+    region (:func:`seqsal.peaks.null_sample`), so the result is the null a
+    single run would have drawn, byte for byte.
     """
-    parts = []
+    tracks = ("projected", "valid")
+    small = []
     for path, first in zip(paths, firsts):
         with np.load(path) as null:
-            parts.append({key: null[key] for key in null.files})
-            parts[-1]["region_index"] = parts[-1]["region_index"] + first
+            order = list(null.files)
+            small.append({key: null[key] for key in order if key not in tracks})
+            small[-1]["region_index"] = small[-1]["region_index"] + first
     for key in ("fraction", "seed"):
-        values = {part[key].item() for part in parts}
+        values = {part[key].item() for part in small}
         if len(values) > 1:
             raise InputError(f"the shards' null.npz were drawn with different {key} ({sorted(values)}); "
                              "run every shard with the same peak options", str(paths[0]))
-    width = max(part["projected"].shape[1] for part in parts)
-
-    def padded(key: str) -> np.ndarray:
-        blocks = [np.pad(part[key], ((0, 0), (0, width - part[key].shape[1]))) for part in parts]
-        return np.concatenate(blocks).astype(parts[0][key].dtype, copy=False)
-
-    merged = {"projected": padded("projected"), "valid": padded("valid")}
-    for key in parts[0]:
-        if key not in merged:
-            merged[key] = parts[0][key] if key in ("fraction", "seed") else np.concatenate([part[key] for part in parts])
-    with atomic_path(destination) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **{key: merged[key] for key in parts[0]})
+    sources = {key: [open_npz_member(path, key) for path in paths] for key in tracks}
+    width = max(source.shape[1] for source in sources["projected"])
+    n = sum(source.shape[0] for source in sources["projected"])
+    members = {}
+    for key in order:
+        if key in tracks:
+            members[key] = ((n, width), sources[key][0].dtype, padded_blocks(sources[key], width))
+        elif key in ("fraction", "seed"):
+            members[key] = small[0][key]
+        else:
+            members[key] = np.concatenate([part[key] for part in small])
+    write_npz(destination, members)
 
 
 def merge_runs(

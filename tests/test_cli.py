@@ -119,7 +119,7 @@ def test_bad_bed_gives_one_line_error_and_exit_2(job, tmp_path, bed_line, messag
     out = tmp_path / "o"
     result = run(["attribute", genome, bed, "-m", model, "-o", out, "-q"])
     assert result.exit_code == 2
-    assert message in result.output and f"bad.bed:2:" in result.output
+    assert message in result.output and "bad.bed:2:" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
 

@@ -4,7 +4,6 @@ import pytest
 import torch
 from torch import nn
 
-from seqsal.attribution import Target
 from seqsal.encode import one_hot_encode
 from seqsal.engine import AdaptiveBatch, iter_region_attributions, select_device, autocast_dtype_for
 from seqsal.errors import InputError

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import snakemake  # noqa: F401 - a test dependency: the workflow tests must run, not skip
+import snakemake as snakemake_package  # noqa: F401 - a test dependency: the workflow tests must run, not skip
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"

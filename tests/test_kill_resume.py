@@ -83,9 +83,13 @@ def _check_final_files_whole(out: Path) -> list[str]:
 def _regions_beyond_checkpoint(out: Path, checkpoint: int) -> int:
     """Regions the killed run had attributed past its last checkpoint (rows of one_hot.npy written)."""
     path = out / ".partial" / "one_hot.npy"
-    if not path.exists():
+    try:
+        rows = np.load(path, mmap_mode="r")
+    except FileNotFoundError:
         return 0
-    rows = np.load(path, mmap_mode="r")
+    except (EOFError, ValueError):  # killed between creating the file and writing its header: no row written
+        assert path.stat().st_size < 128, "a .npy with a written header must load"
+        return 0
     return int(sum(bool(rows[i].any()) for i in range(max(checkpoint, 0), rows.shape[0])))
 
 

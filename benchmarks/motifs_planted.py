@@ -199,9 +199,15 @@ def logo_speed(run_dir: str, n: int = 40) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo", type=Path, default=DEMO,
+                        help="Demo folder (genome.fa, regions.bed, model.safetensors, planted.bed); another one is "
+                             "made by `python data/demo/make_demo.py --seed 8 --out DIR`.")
     parser.add_argument("--run", help="A finished `seqsal attribute` run of the demo (else one is made).")
+    parser.add_argument("--method", default="grad_x_input", help="Attribution method of the run that is made.")
     parser.add_argument("--modisco", default=shutil.which("modisco"), help="The tfmodisco-lite `modisco` executable.")
     parser.add_argument("--scale", type=int, nargs="*", default=[], help="Synthetic seqlet counts to time.")
+    parser.add_argument("--seqlet-fdr", type=float, nargs="*", default=[0.5, 0.7, 0.8, 0.9, 0.95],
+                        help="Other discovery seqlet FDRs to try besides the default (robustness of the setting).")
     parser.add_argument("--no-logos", action="store_true")
     args = parser.parse_args()
 
@@ -211,13 +217,14 @@ def main() -> None:
     if run_dir is None:
         run_dir = os.path.join(workdir, "run")
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "seqsal.cli", "attribute", str(DEMO / "genome.fa"),
-                        str(DEMO / "regions.bed"), "--model", str(DEMO / "model.safetensors"), "-o", run_dir,
-                        "--quiet"], check=True)
+        subprocess.run([sys.executable, "-m", "seqsal.cli", "attribute", str(args.demo / "genome.fa"),
+                        str(args.demo / "regions.bed"), "--model", str(args.demo / "model.safetensors"), "-o", run_dir,
+                        "--method", args.method, "--quiet"], check=True)
         record["attribute_seconds"] = round(time.perf_counter() - started, 2)
     arrays = npz_members(os.path.join(run_dir, "attributions.npz"))
     one_hot, hyp, lengths = arrays["one_hot"], arrays["hypothetical"], arrays["length"]
-    planted = pd.read_csv(DEMO / "planted.bed", sep="\t", header=None)[3].value_counts()
+    record["demo"], record["method"] = str(args.demo), args.method if args.run is None else "(given run)"
+    planted = pd.read_csv(args.demo / "planted.bed", sep="\t", header=None)[3].value_counts()
     record["planted_instances"] = {str(k): int(v) for k, v in planted.items()}
     planted_names = set(planted.index)
     database = read_meme(DATABASE)
@@ -226,6 +233,9 @@ def main() -> None:
     if os.path.isfile(os.path.join(run_dir, "seqlets.tsv")):
         seqlet_sets["peak caller (seqlets.tsv)"] = pd.read_csv(os.path.join(run_dir, "seqlets.tsv"), sep="\t")
     seqlet_sets[f"re-called at FDR {DISCOVERY_FDR:g}, Laplace (`seqsal motifs` default)"] = discovery_seqlets(run_dir)
+    for fdr in args.seqlet_fdr:
+        if fdr != DISCOVERY_FDR:
+            seqlet_sets[f"re-called at FDR {fdr:g}, Laplace (`--seqlet-fdr {fdr:g}`)"] = discovery_seqlets(run_dir, fdr)
     seqlet_sets["window-sum z>3 (this script)"] = simple_seqlets(one_hot, hyp, lengths)
     record["seqsal"] = {}
     for label, seqlets in seqlet_sets.items():

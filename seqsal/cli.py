@@ -246,7 +246,7 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 @click.option("--seqlets", "seqlets_path", type=click.Path(dir_okay=False), default=None,
               help="Seqlet table to cluster (columns region_index, offset_start, offset_end, sign), e.g. "
                    "OUT_DIR/seqlets.tsv. Default: seqlets re-called from the tracks at --seqlet-fdr.")
-@click.option("--seqlet-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.7, show_default=True,
+@click.option("--seqlet-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.85, show_default=True,
               help="FDR of the seqlets re-called for discovery (Laplace null; lenient, as tfmodisco's: noise "
                    "seqlets rarely form a motif). The strict calls of seqlets.tsv often hold too few instances.")
 @click.option("--database", default=None,

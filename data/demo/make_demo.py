@@ -3,7 +3,11 @@ the regions to attribute, the planted ground truth, and a small Basset-style mod
 
 Run from the repository root (takes about a minute on 2 CPU cores; deterministic)::
 
-    python data/demo/make_demo.py
+    python data/demo/make_demo.py [--seed 7] [--out data/demo]
+
+Another ``--seed`` makes an independent genome, regions, planted truth and model (written to
+``--out``): the motif and peak benchmarks use one to check that settings chosen on the demo
+carry over (``benchmarks/RESULTS.md``).
 
 Writes into ``data/demo/``: ``genome.fa``, ``regions.bed`` (narrowPeak), ``elements.bed`` (the
 planted active elements), ``planted.bed`` (every planted site: motif, position, strand),
@@ -17,6 +21,7 @@ repressor with a negative weight), plus Gaussian noise (sd 0.1).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from pathlib import Path
@@ -101,13 +106,18 @@ def simulated_windows(rng, n: int):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(args.seed)
     sequences, instances, elements = build_genome(rng)
-    write_fasta(HERE / "genome.fa", sequences)
+    write_fasta(args.out / "genome.fa", sequences)
     instances.assign(score=0)[["chrom", "start", "end", "motif", "score", "strand"]].to_csv(
-        HERE / "planted.bed", sep="\t", header=False, index=False)
-    elements[["chrom", "start", "end", "name"]].to_csv(HERE / "elements.bed", sep="\t", header=False, index=False)
+        args.out / "planted.bed", sep="\t", header=False, index=False)
+    elements[["chrom", "start", "end", "name"]].to_csv(args.out / "elements.bed", sep="\t", header=False, index=False)
 
     # regions to attribute: every element (narrowPeak, summit at its centre) and some background,
     # on mixed strands, one running past the end of chr3
@@ -122,7 +132,7 @@ def main() -> None:
         rows.append((chrom, start, start + 600, f"background{k + 1}", 0, ".", 0, -1, -1, 300))
     rows.append(("chr3", CHROM_SIZES["chr3"] - 350, CHROM_SIZES["chr3"], "chr3_end", 0, ".", 0, -1, -1, 175))
     regions = pd.DataFrame(rows)
-    with open(HERE / "regions.bed", "w") as handle:
+    with open(args.out / "regions.bed", "w") as handle:
         handle.write("track type=narrowPeak name=seqsal_demo\n")
         regions.to_csv(handle, sep="\t", header=False, index=False)
 
@@ -133,18 +143,18 @@ def main() -> None:
     x_valid, y_valid = training_windows(sequences, instances, elements, ["chr3"], rng, per_element=2)
     model = seqsal.BassetCNN(input_length=WINDOW, n_tasks=1, channels=(64, 64, 32), kernel_sizes=(15, 7, 5),
                              pool_sizes=(4, 4, 4), hidden=64, dropout=0.3, task_names=["activity"])
-    history = fit_regression(model, x_train, y_train, x_valid, y_valid, epochs=6, batch_size=128, seed=SEED)
+    history = fit_regression(model, x_train, y_train, x_valid, y_valid, epochs=6, batch_size=128, seed=args.seed)
     held_out = pearson(predict(model, x_valid), y_valid)
-    seqsal.save_model(model, HERE / "model.safetensors")
+    seqsal.save_model(model, args.out / "model.safetensors")
     card = {
         "architecture": "basset", "input_length": WINDOW, "tasks": ["activity"],
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "train_windows": int(len(x_train)), "simulated_train_windows": int(len(x_sim)), "held_out_windows": int(len(x_valid)), "held_out_chromosome": "chr3",
         "held_out_pearson": round(held_out, 4), "history": history, "motif_weights": WEIGHTS,
-        "motif_source": "JASPAR CORE (data/motifs/jaspar_subset.meme, CC BY 4.0)", "seed": SEED,
+        "motif_source": "JASPAR CORE (data/motifs/jaspar_subset.meme, CC BY 4.0)", "seed": args.seed,
         "n_elements": int(len(elements)), "n_planted_sites": int(len(instances)),
     }
-    (HERE / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (args.out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"held-out (chr3) Pearson r = {held_out:.3f}; {len(elements)} elements, {len(instances)} sites")
 
 

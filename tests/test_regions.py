@@ -47,6 +47,7 @@ def test_truncated_gzip(tmp_path):
     ("chr1\t10", "at least 3"),
     ("chr1\t10\t20\tn\t0\t*", "strand"),
     ("chr1\t10\t20\tn\t0\t+\t0\t0\t0\t99", "summit"),
+    ("chr1\t10\t99999999999999999999", "64 bits"),
 ])
 def test_bad_lines_name_file_and_line(tmp_path, line, message):
     path = write_bed(tmp_path / "bad.bed", ["chr1\t1\t2", line])
@@ -67,6 +68,22 @@ def test_unknown_chromosome_hint(tmp_path):
     regions = read_regions(write_bed(tmp_path / "r.bed", ["chrZ\t1\t5"]))
     with pytest.raises(InputError, match="not in the FASTA"):
         validate_regions(regions, SIZES, "r.bed")
+
+
+def test_first_bad_region_is_named_by_its_line(tmp_path):
+    regions = read_regions(write_bed(tmp_path / "r.bed", ["# header", "chr1\t1\t5", "chr2\t9000\t9100",
+                                                          "chrZ\t1\t5"]))
+    with pytest.raises(InputError, match="beyond the end of chr2") as info:
+        validate_regions(regions, SIZES, "r.bed")
+    assert str(info.value).startswith("r.bed:3:")
+
+
+def test_columns_share_one_string_per_chromosome_and_strand(tmp_path):
+    regions = read_regions(write_bed(tmp_path / "r.bed", [f"chr1\t{i}\t{i + 5}\tn{i}\t0\t-" for i in range(5)]))
+    assert len({id(value) for value in regions["chrom"].to_numpy(dtype=object)}) == 1
+    assert len({id(value) for value in regions["strand"].to_numpy(dtype=object)}) == 1
+    assert list(regions["name"]) == [f"n{i}" for i in range(5)]
+    assert [str(regions[c].dtype) for c in ("start", "end", "summit", "line")] == ["int64"] * 4
 
 
 def test_padding_reported(tmp_path):

@@ -317,6 +317,7 @@ class NullModel:
     location: float = float("nan")
     scale: float = float("nan")
     tail_mass: float = float("nan")
+    sampled_from: int | None = None  # the number of null tests ``n`` was drawn from, when ``n`` is a sample
 
     @classmethod
     def empirical(cls, values: np.ndarray, min_count: int) -> "NullModel":
@@ -368,7 +369,8 @@ class NullModel:
 
     def describe(self) -> dict:
         return {"kind": self.kind, "n": int(self.n), "location": _finite(self.location),
-                "scale": _finite(self.scale), "tail_mass": _finite(self.tail_mass)}
+                "scale": _finite(self.scale), "tail_mass": _finite(self.tail_mass),
+                **({"sampled_from": int(self.sampled_from)} if self.sampled_from else {})}
 
 
 def _finite(value: float):
@@ -521,12 +523,40 @@ class TestStream:
         return np.sort(np.concatenate(parts), kind="stable") if parts else np.zeros(0, np.int64)
 
 
-def _null_scores(source: ChunkSource, window: int) -> dict[int, np.ndarray]:
-    """The statistics of the null's tests, per sign (all of them: the empirical null is their distribution)."""
+_NULL_HELD = 1 << 22  # null statistics kept per sign (8 B each: 32 MB); beyond, a uniform random sample of them
+
+
+def _null_scores(source: ChunkSource, window: int, limit: int | None = None,
+                 seed: int = 0) -> tuple[dict[int, np.ndarray], dict[int, int]]:
+    """The statistics of the null's tests per sign, and how many tests each sign had.
+
+    The empirical null is their distribution: all of them while a sign has at
+    most ``limit`` (:data:`_NULL_HELD`), else a uniform random sample of
+    ``limit / 2`` to ``limit`` of them (each test kept with probability
+    ``2**-k``, halving the sample whenever it overflows; deterministic for a
+    seed), so memory stays bounded however many regions the null covers. A
+    sample of 2**21 or more resolves p-values down to ~5e-7, below which the
+    exponential tail takes over as it does for any null.
+    """
+    limit = _NULL_HELD if limit is None else limit
+    rng = np.random.default_rng(seed)
     found: dict[int, list] = {1: [], -1: []}
+    held = {1: 0, -1: 0}
+    total = {1: 0, -1: 0}
+    halvings = {1: 0, -1: 0}
     for sign, _, _, scores in _iter_candidates(source, window):
+        total[sign] += scores.shape[0]
+        if halvings[sign]:
+            scores = scores[rng.random(scores.shape[0]) < 0.5 ** halvings[sign]]
         found[sign].append(scores)
-    return {sign: np.concatenate(parts) if parts else np.zeros(0) for sign, parts in found.items()}
+        held[sign] += scores.shape[0]
+        while held[sign] > limit:
+            merged = np.concatenate(found[sign])
+            merged = merged[rng.random(merged.shape[0]) < 0.5]
+            found[sign], held[sign] = [merged], merged.shape[0]
+            halvings[sign] += 1
+    scores = {sign: np.concatenate(parts) if parts else np.zeros(0) for sign, parts in found.items()}
+    return scores, total
 
 
 def _bits(scores: np.ndarray) -> np.ndarray:
@@ -609,9 +639,12 @@ def _laplace_nulls(tests: TestStream, options: PeakOptions) -> dict[int, NullMod
 def _fit_nulls(options: PeakOptions, tests: TestStream, null_source: ChunkSource | None) -> tuple[dict, str]:
     """Per-sign :class:`NullModel` and the name of the null used."""
     if null_source is not None:
-        null_scores = _null_scores(null_source, options.window)
+        null_scores, null_tests = _null_scores(null_source, options.window, seed=options.seed)
         models = {sign: NullModel.empirical(null_scores[sign], options.min_null_candidates) for sign in (1, -1)}
         del null_scores
+        for sign, model in models.items():
+            if null_tests[sign] > model.n:
+                model.sampled_from = null_tests[sign]
         if all(model.kind != "none" for model in models.values()):
             return models, "shuffle"
         log.warning("the shuffled null holds too few candidates (%s; need %d per sign): using the Laplace null",

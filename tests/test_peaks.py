@@ -95,6 +95,30 @@ def test_laplace_null_from_streamed_order_statistics_is_exact():
                                                                  expected.scale)
 
 
+def test_shuffled_null_sample_is_bounded_and_keeps_the_distribution():
+    """Past its limit the null's statistics are a uniform random sample (memory bounded however many regions the
+    null covers): the same p-values within sampling error, the sample's origin recorded."""
+    from seqsal.peaks import _array_chunks, _null_scores, call_source
+
+    rng = np.random.default_rng(5)
+    track = (rng.laplace(size=(40, 2000)) * 0.3).astype(np.float32)
+    source = _array_chunks(track, np.ones(track.shape, bool))
+    full, total = _null_scores(source, 6)
+    sampled, sampled_total = _null_scores(source, 6, limit=2000, seed=1)
+    assert sampled_total == total and all(full[sign].shape[0] == total[sign] for sign in (1, -1))
+    for sign in (1, -1):
+        assert 1000 <= sampled[sign].shape[0] <= 2000 < total[sign]
+        assert np.isin(sampled[sign], full[sign]).all()
+        exact, approx = NullModel.empirical(full[sign], 50), NullModel.empirical(sampled[sign], 50)
+        grid = np.quantile(full[sign], [0.5, 0.75, 0.9, 0.97])
+        np.testing.assert_allclose(approx.pvalues(grid), exact.pvalues(grid), atol=0.03)
+    again, _ = _null_scores(source, 6, limit=2000, seed=1)
+    assert all(np.array_equal(again[sign], sampled[sign]) for sign in (1, -1))  # deterministic for a seed
+    valid = np.ones((20, 2000), bool)
+    calls = call_source(_array_chunks(track[:20], valid), PeakOptions(), _array_chunks(track[20:], valid))
+    assert calls.info["null"] == "shuffle" and "sampled_from" not in calls.info["null_model"]["+"]  # used whole
+
+
 def test_candidates_do_not_overlap_and_skip_invalid_windows():
     rng = np.random.default_rng(2)
     track = noise(rng, (5, 300))

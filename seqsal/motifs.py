@@ -460,7 +460,10 @@ class DiscoveryOptions:
     ``min_seqlets`` scaled to the sample, if fewer) seeds a cluster with them.
     Nearest neighbours, not a fixed similarity cut, so that a weak motif whose
     seqlets are only a little more alike among themselves than to everything
-    else still seeds its own cluster. Every seqlet is then assigned
+    else still seeds its own cluster. When there are more seqlets than the
+    sample, up to ``seed_rounds`` rounds seed again on a sample of the seqlets
+    that no template explains yet (a motif of ~100 seqlets among 10^5 has only
+    ~3 in a first sample of 3,000). Every seqlet is then assigned
     to its best template (if >= ``assign_threshold``) for ``iterations``
     rounds, templates re-centred on their most important ``core`` bp and merged
     when two are more similar than ``merge_threshold``. Motifs keep ``flank``
@@ -485,6 +488,9 @@ class DiscoveryOptions:
     min_strong_columns: int = 3
     neighbours: int = 15
     seed_degree: int = 8
+    seed_rounds: int = 3
+    reseed_below: float = 0.6
+    reseed_distinct: float = 0.5
     seed: int = 0
 
 
@@ -577,6 +583,38 @@ def _assign(templates, hyp_windows, window_starts, rows, options):
     return cluster, starts, is_rc, score
 
 
+def _seed_templates(pool: np.ndarray, rng: np.random.Generator, arrays, lengths, rows, window_starts, hyp_windows,
+                    options: "DiscoveryOptions", sign: int) -> np.ndarray:
+    """Templates ``(K, 4, core)`` seeded on the mutual nearest-neighbour graph of a sample of the ``pool`` seqlets.
+
+    A cluster of ``min_seqlets`` seqlets in the pool is expected to hold ``min_seqlets * sample / pool`` of the
+    sample: a seed needs that many (at least 3, at most ``seed_degree``) mutual neighbours.
+    """
+    core, shift = options.core, options.max_shift
+    pick = np.sort(rng.choice(pool, options.max_seed_seqlets, replace=False)) if len(pool) > options.max_seed_seqlets \
+        else pool
+    if len(pick) < 2:
+        return np.zeros((0, 4, core), dtype=np.float32)
+    sub_windows = hyp_windows[pick]
+    similarity, offset, rc = best_alignment(sub_windows[:, :, shift:shift + core], sub_windows)
+    symmetric = (similarity + similarity.T) / 2
+    min_seed = max(3, int(np.ceil(options.min_seqlets * len(pick) / len(pool))))
+    labels = degree_clusters(mutual_neighbours(symmetric, options.neighbours), min(min_seed, options.seed_degree),
+                             options.max_motifs)
+    n_clusters = int(labels.max()) + 1
+    if n_clusters == 0:
+        return np.zeros((0, 4, core), dtype=np.float32)
+    # place every sample member on the frame of its cluster's most central member
+    seeds = np.array([np.flatnonzero(labels == k)[np.argmax(symmetric[np.ix_(labels == k, labels == k)].sum(axis=1))]
+                      for k in range(n_clusters)])
+    members = np.flatnonzero(labels >= 0)
+    seed_cols = seeds[labels[members]]
+    starts = window_starts[pick][members] + offset[members, seed_cols]
+    templates, _ = _build_templates(arrays, lengths, rows[pick][members], starts, rc[members, seed_cols],
+                                    labels[members], n_clusters, options, sign)
+    return templates
+
+
 def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progress,
                        sign: int) -> list[DiscoveredMotif]:
     import pandas as pd
@@ -590,36 +628,38 @@ def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progres
     _, hyp_windows = extract_windows(arrays, lengths, rows, window_starts, width)
     n = len(rows)
 
-    # 1. seeds: a similarity graph over a random subsample
+    # 1-2. seed templates on a sample of the seqlets no template explains yet, refine them on all seqlets
+    # (assign, re-centre, merge look-alikes, drop small clusters); repeat while new seeds appear
     rng = np.random.default_rng(options.seed)
-    pick = np.sort(rng.choice(n, options.max_seed_seqlets, replace=False)) if n > options.max_seed_seqlets else np.arange(n)
-    sub_windows = hyp_windows[pick]
-    similarity, offset, rc = best_alignment(sub_windows[:, :, shift:shift + core], sub_windows)
-    symmetric = (similarity + similarity.T) / 2
-    min_seed = max(3, int(np.ceil(options.min_seqlets * len(pick) / n)))
-    adjacency = mutual_neighbours(symmetric, options.neighbours)
-    labels = degree_clusters(adjacency, min(min_seed, options.seed_degree), options.max_motifs)
-    n_clusters = int(labels.max()) + 1
-    if n_clusters == 0:
-        return []
-    # place every subsample member on the frame of its cluster's most central member
-    seeds = np.array([np.flatnonzero(labels == k)[np.argmax(symmetric[np.ix_(labels == k, labels == k)].sum(axis=1))]
-                      for k in range(n_clusters)])
-    members = np.flatnonzero(labels >= 0)
-    seed_cols = seeds[labels[members]]
-    starts = window_starts[pick][members] + offset[members, seed_cols]
-    templates, _ = _build_templates(arrays, lengths, rows[pick][members], starts, rc[members, seed_cols],
-                                    labels[members], n_clusters, options, sign)
-
-    # 2. assign every seqlet, re-centre, merge look-alikes, drop small clusters
-    for _ in range(options.iterations):
-        cluster, starts, is_rc, score = _assign(templates, hyp_windows, window_starts, rows, options)
-        templates, sizes = _build_templates(arrays, lengths, rows, starts, is_rc, cluster, len(templates), options,
-                                            sign)
-        keep = _merge_mask(templates, sizes, options)
-        templates = templates[keep & (sizes >= options.min_seqlets)]
+    templates = np.zeros((0, 4, core), dtype=np.float32)
+    pool = np.arange(n)
+    for _round in range(options.seed_rounds):
+        sampled_all = len(pool) <= options.max_seed_seqlets  # then this round saw every candidate seed
+        seeded = _seed_templates(pool, rng, arrays, lengths, rows, window_starts, hyp_windows, options, sign)
+        if len(seeded) and len(templates):  # a later round adds motifs unlike the ones found, not their fragments
+            padded = np.pad(templates, ((0, 0), (0, 0), (shift, shift)))
+            similarity, _, _ = best_alignment(seeded, padded)
+            seeded = seeded[similarity.max(axis=0) < options.reseed_distinct]
+        if not len(seeded):
+            break
+        templates = np.concatenate([templates, seeded])
+        for _ in range(options.iterations):
+            cluster, starts, is_rc, score = _assign(templates, hyp_windows, window_starts, rows, options)
+            templates, sizes = _build_templates(arrays, lengths, rows, starts, is_rc, cluster, len(templates),
+                                                options, sign)
+            templates = templates[_merge_mask(templates, sizes, options) & (sizes >= options.min_seqlets)]
+            if not len(templates):
+                break
         if not len(templates):
-            return []
+            if sampled_all:
+                break
+            continue  # another sample of the same pool
+        cluster, _, _, score = _assign(templates, hyp_windows, window_starts, rows, options)
+        pool = np.flatnonzero((cluster < 0) | (score < options.reseed_below))
+        if sampled_all or len(pool) < options.min_seqlets:
+            break
+    if not len(templates):
+        return []
     cluster, starts, is_rc, score = _assign(templates, hyp_windows, window_starts, rows, options)
 
     # 3. motifs: aligned CWM/PWM with context, trimmed to the informative core

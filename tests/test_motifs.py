@@ -317,3 +317,50 @@ def test_demo_run_gives_every_planted_motif(tmp_path):
     assert set(good["target_name"]) == planted == {"GATA1::TAL1", "Spi1", "CEBPB", "FOS::JUN", "CTCF", "REST"}
     assert len(best) == len(good) == len(planted)  # nothing spurious, nothing twice
     assert len(discovery_seqlets(out)) > 1000
+
+
+def test_later_seeding_rounds_find_a_rare_motif_missed_by_the_first_sample(jaspar):
+    """40 CTCF seqlets among 3,000: ~4 land in a first seed sample of 300, too few to seed, and they join another
+    motif's cluster. A second round seeds on the seqlets no template explains well (unassigned, or cosine < 0.6)
+    and finds CTCF, without a fragment of the common motifs."""
+    rng = np.random.default_rng(1)
+    common = ["GATA1::TAL1", "Spi1", "CEBPB", "FOS::JUN"]
+    n, length = 3000, 60
+    one_hot = np.zeros((n, 4, length), dtype=np.float32)
+    hyp = rng.normal(0, 0.03, size=(n, 4, length)).astype(np.float32)
+    rare = set(rng.choice(n, 40, replace=False).tolist())
+    rows = []
+    for i in range(n):
+        sequence = bytearray(random_sequence(length, rng).tobytes())
+        name = "CTCF" if i in rare else common[i % 4] if rng.random() < 0.8 else None
+        if name is None:
+            rows.append((i, 20, 35, "+"))
+        else:
+            pwm = jaspar[name].pwm
+            width = pwm.shape[1]
+            start = int(rng.integers(5, length - width - 5))
+            minus = bool(rng.random() < 0.5)
+            site = sample_site(pwm, rng)
+            sequence[start:start + width] = (reverse_complement(site) if minus else site).encode()
+            log_odds = np.log2((pwm + 0.01) / 0.25)
+            log_odds -= log_odds.mean(axis=0, keepdims=True)
+            hyp[i, :, start:start + width] += 0.3 * (reverse_complement_matrix(log_odds) if minus else log_odds)
+            rows.append((i, start, start + width, "+"))
+        one_hot[i] = one_hot_encode(bytes(sequence))
+    seqlets = pd.DataFrame(rows, columns=["region_index", "offset_start", "offset_end", "sign"])
+
+    def found(rounds):
+        motifs = discover_motifs(one_hot, hyp, np.full(n, length), seqlets,
+                                 DiscoveryOptions(max_seed_seqlets=300, seed_rounds=rounds))
+        best = best_matches(compare_motifs([m.to_motif() for m in motifs], list(jaspar.values())), 1)
+        best = best.set_index("query")
+        named = {best.loc[f"seqsal_{m.name}", "target_name"]: m for m in motifs
+                 if best.loc[f"seqsal_{m.name}", "qvalue"] < 0.05}
+        return named, len(best)
+
+    named, _ = found(1)
+    assert "CTCF" not in named and set(named) == set(common)
+    named, n_motifs = found(3)
+    assert set(named) == {*common, "CTCF"} and n_motifs == 5  # all five, nothing spurious or twice
+    ctcf = named["CTCF"]
+    assert set(ctcf.instances["region_index"]) <= rare and ctcf.n_seqlets >= 36

@@ -20,7 +20,8 @@ On the demo (``data/demo``: 6 JASPAR motifs planted 111-136 times each, see
 
 Usage::
 
-    python benchmarks/motifs_planted.py [--run OUT] [--modisco /path/to/modisco] [--scale 10000 100000]
+    python benchmarks/motifs_planted.py [--run OUT] [--modisco /path/to/modisco] [--scale 10000 100000] [--rare 150]
+    python benchmarks/motifs_planted.py --scale-only --scale 100000 --rare 150
 
 Prints a JSON record and a Markdown table.
 """
@@ -129,8 +130,11 @@ def run_modisco(modisco: str, one_hot, hyp, workdir: str, max_seqlets: int = 200
     return modisco_motifs(h5), seconds, ""
 
 
-def synthetic_scale(n_seqlets: int, seed: int = 0) -> dict:
-    """Discovery time on ``n_seqlets`` synthetic seqlets of 6 planted JASPAR motifs (plus 20 % noise seqlets)."""
+def synthetic_scale(n_seqlets: int, seed: int = 0, rare: int | None = None) -> dict:
+    """Discovery time on ``n_seqlets`` synthetic seqlets of 6 planted JASPAR motifs (plus 20 % noise seqlets).
+
+    With ``rare``, CTCF has exactly that many seqlets (a rare motif among many) and the other five share the rest.
+    """
     from seqsal.encode import one_hot_encode, reverse_complement
     from seqsal.simulate import random_sequence, sample_site
 
@@ -142,10 +146,12 @@ def synthetic_scale(n_seqlets: int, seed: int = 0) -> dict:
     one_hot = np.zeros((n, 4, length), dtype=np.float32)
     hyp = rng.normal(0, 0.03, size=(n, 4, length)).astype(np.float32)
     rows = []
+    rare_rows = set(rng.choice(n, rare, replace=False).tolist()) if rare else set()
+    others = [name for name in names if name != "CTCF"] if rare else names
     for i in range(n):
         seq = bytearray(random_sequence(length, rng).tobytes())
-        if rng.random() < 0.8:
-            name = names[i % len(names)]
+        if i in rare_rows or rng.random() < 0.8:
+            name = "CTCF" if i in rare_rows else others[i % len(others)]
             pwm = known[name].pwm
             width = pwm.shape[1]
             start = int(rng.integers(5, length - width - 5))
@@ -166,8 +172,8 @@ def synthetic_scale(n_seqlets: int, seed: int = 0) -> dict:
     motifs = discover_motifs(one_hot, hyp, np.full(n, length), seqlets)
     seconds = time.perf_counter() - started
     found = evaluate([m.to_motif() for m in motifs], set(names), list(known.values()))
-    return {"n_seqlets": n, "seconds": round(seconds, 2), "n_motifs": found["n_motifs"],
-            "recovered": found["n_recovered"], "spurious": found["spurious"]}
+    return {"n_seqlets": n, "rare_ctcf_seqlets": rare, "seconds": round(seconds, 2), "n_motifs": found["n_motifs"],
+            "recovered": found["n_recovered"], "found": found["recovered"], "spurious": found["spurious"]}
 
 
 def logo_speed(run_dir: str, n: int = 40) -> dict:
@@ -208,9 +214,17 @@ def main() -> None:
     parser.add_argument("--scale", type=int, nargs="*", default=[], help="Synthetic seqlet counts to time.")
     parser.add_argument("--seqlet-fdr", type=float, nargs="*", default=[0.5, 0.7, 0.8, 0.9, 0.95],
                         help="Other discovery seqlet FDRs to try besides the default (robustness of the setting).")
+    parser.add_argument("--rare", type=int, default=None,
+                        help="Also time each --scale size with only this many CTCF seqlets (a rare motif).")
+    parser.add_argument("--scale-only", action="store_true", help="Only the synthetic --scale runs (no demo run).")
     parser.add_argument("--no-logos", action="store_true")
     args = parser.parse_args()
 
+    if args.scale_only:
+        record = {"scale": [synthetic_scale(n) for n in args.scale],
+                  "scale_rare": [synthetic_scale(n, rare=args.rare) for n in args.scale] if args.rare else []}
+        print(json.dumps(record, indent=2))
+        return
     workdir = tempfile.mkdtemp(prefix="seqsal_motif_bench_")
     run_dir = args.run
     record: dict = {}
@@ -256,6 +270,7 @@ def main() -> None:
         record["modisco"] = {"error": "no modisco executable (pip install modisco-lite, or pass --modisco)"}
 
     record["scale"] = [synthetic_scale(n) for n in args.scale]
+    record["scale_rare"] = [synthetic_scale(n, rare=args.rare) for n in args.scale] if args.rare else []
     if not args.no_logos:
         record["logos_per_second"] = logo_speed(run_dir)
     print(json.dumps(record, indent=2))

@@ -177,9 +177,12 @@ def read_seqlet_table(path: str | os.PathLike) -> "pd.DataFrame":
     pandas.DataFrame
         At least ``region_index``, ``offset_start``, ``offset_end`` (ints, within
         the region's npz row) and ``sign`` (``+``/``-``; derived from ``score``
-        when absent).
+        when absent); calls that repeat another of an overlapping region
+        (``duplicate_of``) are left out.
     """
     import pandas as pd
+
+    from .peaks import unique_calls
 
     path = str(path)
     if not os.path.isfile(path):
@@ -194,7 +197,7 @@ def read_seqlet_table(path: str | os.PathLike) -> "pd.DataFrame":
     bad = table.index[(table["offset_end"] <= table["offset_start"]) | (table["offset_start"] < 0)]
     if len(bad):
         raise InputError(f"offset_end must be > offset_start >= 0 (first bad row {int(bad[0]) + 2})", path, int(bad[0]) + 2)
-    return table.reset_index(drop=True)
+    return unique_calls(table).reset_index(drop=True)
 
 
 def extract_windows(
@@ -927,9 +930,10 @@ def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR) ->
         The columns of ``seqlets.tsv`` (``region_index``, ``offset_start``,
         ``offset_end``, ``sign``, ...), one row per seqlet.
     """
-    from .peaks import call_peaks_from_run
+    from .peaks import call_peaks_from_run, unique_calls
 
-    return call_peaks_from_run(out_dir, write=False, fdr=fdr, null="laplace").seqlets.reset_index(drop=True)
+    seqlets = call_peaks_from_run(out_dir, write=False, fdr=fdr, null="laplace").seqlets
+    return unique_calls(seqlets).reset_index(drop=True)
 
 
 def run_motifs(

@@ -78,6 +78,8 @@ genome positions.
 """
 from __future__ import annotations
 
+import bisect
+
 import hashlib
 import json
 import logging
@@ -101,7 +103,7 @@ PEAK_FILES = ("seqlets.bed", "elements.bed", "seqlets.tsv", "elements.tsv")
 NULL_FILE = "null.npz"
 SEQLET_COLUMNS = [
     "name", "region_index", "region_name", "chrom", "start", "end", "offset_start", "offset_end", "sign", "score",
-    "pvalue", "qvalue", "summit", "summit_offset", "rank", "n_seqlets", "sequence",
+    "pvalue", "qvalue", "summit", "summit_offset", "rank", "n_seqlets", "sequence", "duplicate_of",
 ]
 API_COLUMNS = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
                "rank", "n_seqlets"]
@@ -1385,7 +1387,58 @@ def _genome_table(frame: pd.DataFrame, regions: pd.DataFrame, prefix: str) -> pd
                         table["start"].to_numpy(), chrom_key.to_numpy()))
     table = table.iloc[order].reset_index(drop=True)
     table.insert(0, "name", [f"{prefix}_{k + 1:06d}" for k in range(len(table))])
+    kept = duplicate_of(table)
+    table["duplicate_of"] = np.where(kept >= 0, table["name"].to_numpy()[np.maximum(kept, 0)], "")
     return table[SEQLET_COLUMNS]
+
+
+def unique_calls(table: pd.DataFrame) -> pd.DataFrame:
+    """The calls of a seqlet/element table that are not a repeat of another (``duplicate_of`` empty or absent)."""
+    if "duplicate_of" not in table or table.empty:
+        return table
+    return table[table["duplicate_of"].fillna("").astype(str) == ""]
+
+
+def duplicate_of(table: pd.DataFrame) -> np.ndarray:
+    """For calls of overlapping input regions that are the same site: the row of the call each one repeats.
+
+    Parameters
+    ----------
+    table
+        Calls with ``chrom``, ``start``, ``end`` (genome, 0-based half-open),
+        ``sign``, ``pvalue`` and ``region_index``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(K,)`` int64: -1 for a call that is reported, else the row of the
+        more significant same-sign call (of another region; calls of one region
+        never overlap) that it overlaps on the genome. Calls are visited by
+        p-value (ties: lower region index, then position), so of a site seen
+        from several regions the best-supported call is the one kept.
+    """
+    out = np.full(len(table), -1, dtype=np.int64)
+    if table.empty:
+        return out
+    chrom = table["chrom"].to_numpy()
+    sign = table["sign"].to_numpy()
+    start = table["start"].to_numpy(np.int64)
+    end = table["end"].to_numpy(np.int64)
+    order = np.lexsort((start, table["region_index"].to_numpy(), table["pvalue"].to_numpy(np.float64)))
+    kept: dict[tuple, tuple[list, list, list]] = {}  # (chrom, sign) -> sorted starts, their ends, their rows
+    for row in order:
+        starts, ends, rows = kept.setdefault((chrom[row], sign[row]), ([], [], []))
+        at = bisect.bisect_left(starts, start[row])
+        # kept calls do not overlap one another: only the neighbours on either side can overlap this one
+        for k in (at - 1, at):
+            if 0 <= k < len(starts) and starts[k] < end[row] and start[row] < ends[k]:
+                out[row] = rows[k]
+                break
+        else:
+            starts.insert(at, int(start[row]))
+            ends.insert(at, int(end[row]))
+            rows.insert(at, int(row))
+    return out
 
 
 def narrowpeak(table: pd.DataFrame) -> pd.DataFrame:
@@ -1410,14 +1463,15 @@ def narrowpeak(table: pd.DataFrame) -> pd.DataFrame:
 def write_peak_files(out: str | os.PathLike, seqlets: pd.DataFrame, elements: pd.DataFrame,
                      chrom_sizes: dict[str, int] | None = None) -> None:
     """Write ``seqlets.bed``, ``elements.bed`` (narrowPeak, clipped calls never leave the chromosome),
-    ``seqlets.tsv`` and ``elements.tsv`` atomically."""
+    ``seqlets.tsv`` and ``elements.tsv`` atomically. The BED files list each site once: a call that repeats a
+    more significant one of an overlapping region (``duplicate_of``) is only in the TSV."""
     out = Path(out)
     for name, table in (("seqlets", seqlets), ("elements", elements)):
         if chrom_sizes is not None and not table.empty:
             limits = table["chrom"].map(chrom_sizes).to_numpy()
             if ((table["start"] < 0) | (table["end"] > limits)).any():
                 raise AssertionError(f"{name} outside a chromosome: a bug in the peak caller")
-        write_table_atomic(out / f"{name}.bed", narrowpeak(table), header=False)
+        write_table_atomic(out / f"{name}.bed", narrowpeak(unique_calls(table)), header=False)
         write_table_atomic(out / f"{name}.tsv", table)
 
 

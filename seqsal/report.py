@@ -69,7 +69,11 @@ class RunFolder:
 
 
 def top_calls(table: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The ``n`` best seqlets/elements: by ``rank`` when present, else by ``|score|``."""
+    """The ``n`` best seqlets/elements, each site once (:func:`seqsal.peaks.unique_calls`): by ``rank`` when
+    present, else by ``|score|``."""
+    from .peaks import unique_calls
+
+    table = unique_calls(table)
     if "rank" in table:
         return table.sort_values("rank", kind="stable").head(n)
     return table.reindex(table["score"].abs().sort_values(ascending=False, kind="stable").index).head(n)

@@ -248,6 +248,50 @@ def demo_run(tmp_path_factory):
     return out
 
 
+def test_duplicate_of_keeps_the_most_significant_call_of_a_site():
+    from seqsal.peaks import duplicate_of
+
+    table = pd.DataFrame({
+        "chrom": ["chr1", "chr1", "chr1", "chr2", "chr1"], "start": [10, 15, 12, 10, 24], "end": [20, 25, 18, 20, 30],
+        "sign": ["+", "+", "-", "+", "+"], "pvalue": [0.01, 0.001, 0.01, 0.01, 0.0001], "region_index": [0, 1, 1, 2, 3],
+    })
+    # E (row 4, best) is kept; B (row 1) overlaps it: a repeat of E; A (row 0) overlaps only B, which is not
+    # reported, so A is kept; C has the other sign, D another chromosome
+    assert duplicate_of(table).tolist() == [-1, 4, -1, -1, -1]
+    tie = pd.DataFrame({"chrom": ["chr1"] * 2, "start": [5, 5], "end": [9, 9], "sign": ["+"] * 2, "pvalue": [0.1] * 2,
+                        "region_index": [7, 3]})
+    assert duplicate_of(tie).tolist() == [1, -1]  # equal p: the lower region index is kept
+    assert duplicate_of(table.iloc[:0]).shape == (0,)
+
+
+def test_overlapping_regions_report_each_site_once_in_the_bed(tmp_path):
+    """The same 30 demo regions twice (copies named *_copy): every call is in seqlets.tsv twice, marked
+    duplicate_of on the copy, and once in seqlets.bed; motif discovery reads each site once."""
+    from seqsal.motifs import read_seqlet_table
+
+    lines = [line for line in (DEMO / "regions.bed").read_text().splitlines() if not line.startswith("track")][:30]
+    copies = ["\t".join([*fields[:3], fields[3] + "_copy", *fields[4:]]) for fields in (line.split("\t") for line in lines)]
+    bed = tmp_path / "twice.bed"
+    bed.write_text("\n".join(lines + copies) + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["attribute", str(DEMO / "genome.fa"), str(bed), "--model",
+                                       str(DEMO / "model.safetensors"), "-o", str(out), "--quiet", "--null", "laplace",
+                                       "--fdr", "0.2"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for level in ("seqlets", "elements"):
+        table = pd.read_csv(out / f"{level}.tsv", sep="\t", keep_default_na=False)
+        bed_rows = (out / f"{level}.bed").read_text().splitlines()
+        repeats = table[table["duplicate_of"] != ""]
+        assert len(table) >= 10 and len(repeats) * 2 == len(table) and len(bed_rows) == len(table) // 2
+        assert repeats["region_name"].str.endswith("_copy").all()
+        kept = table.set_index("name").loc[repeats["duplicate_of"]]
+        assert (kept[["chrom", "start", "end", "sign"]].to_numpy() == repeats[["chrom", "start", "end", "sign"]]
+                .to_numpy()).all()
+        assert {row.split("\t")[3] for row in bed_rows} == set(table.loc[table["duplicate_of"] == "", "name"])
+    seqlets = pd.read_csv(out / "seqlets.tsv", sep="\t", keep_default_na=False)
+    assert len(read_seqlet_table(out / "seqlets.tsv")) == (seqlets["duplicate_of"] == "").sum()
+
+
 def test_attribute_writes_valid_peak_files(demo_run):
     out = demo_run
     sizes = {line.split("\t")[0]: int(line.split("\t")[1]) for line in (DEMO / "genome.fa.fai").read_text().splitlines()}

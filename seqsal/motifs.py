@@ -914,10 +914,10 @@ Lenient on purpose, as tfmodisco-lite's seqlet extraction is: a noise seqlet
 rarely joins a cluster of >= ``min_seqlets`` alike seqlets, while the strict
 calls of ``seqlets.tsv`` (FDR 0.05) hold too few instances of the weaker
 motifs to cluster. On the demo (benchmarks/motifs_planted.py) the reported
-calls give 2 of the 6 planted motifs; FDR 0.85-0.95 gives all 6 and FDR 0.7
-gives 5 (only 20 seqlets on the weak CTCF sites), none of them spurious. On an
-independent demo genome and model (``make_demo.py --seed 8``) FDR 0.7-0.95
-gives all 6.
+calls give 2 of the 6 planted motifs; FDR 0.8-0.9 gives all 6 and nothing
+spurious (0.95: all 6 and one spurious half-site; 0.7: 5, as the weak CTCF
+sites have only 20 seqlets). On an independent demo genome and model
+(``make_demo.py --seed 8``) FDR 0.7-0.95 gives all 6, nothing spurious.
 """
 
 

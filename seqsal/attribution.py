@@ -87,8 +87,12 @@ class Target:
             return Target(self.output, task_names.index(self.task), self.reduction)
         return self
 
-    def select(self, output) -> torch.Tensor:
-        """Reduce a model output to the target scalar per sequence, shape ``(N,)``."""
+    def select(self, output, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Reduce a model output to the target scalar per sequence, shape ``(N,)``.
+
+        ``weights`` (``bpnet`` only): the softmax weights ``(N, L_out)`` to use
+        instead of the output's own (see :meth:`profile_weights`).
+        """
         if isinstance(output, (tuple, list)):
             index = 0 if self.output is None else self.output
             if not -len(output) <= index < len(output):
@@ -118,15 +122,39 @@ class Target:
         if self.reduction == "mean":
             return selected.mean(dim=1)
         centred = selected - selected.mean(dim=1, keepdim=True)
-        weights = torch.softmax(centred, dim=1).detach()
+        if weights is None:
+            weights = torch.softmax(centred, dim=1).detach()
         return (centred * weights).sum(dim=1)
 
+    def profile_weights(self, output) -> torch.Tensor | None:
+        """The ``bpnet`` reduction's softmax weights ``(N, L_out)`` of an output (detached); ``None`` otherwise.
 
-def _forward_target(model: nn.Module, x: torch.Tensor, target: Target) -> torch.Tensor:
-    return target.select(model(x)).float()
+        The ``bpnet`` target of a sequence ``x`` is linear in the profile logits
+        with weights fixed at ``x``'s softmax: ``l_x(z) = sum(w_x * (z - mean z))``.
+        Its gradient at ``x`` is the usual one; methods that evaluate the model
+        elsewhere (references, path points) use ``w_x`` there too, so that their
+        attributions sum exactly to ``l_x(x) - l_x(reference)`` (evaluating each
+        reference with its own softmax, as tangermeme and shap do, leaves a gap).
+        """
+        if self.reduction != "bpnet":
+            return None
+        with torch.no_grad():
+            if isinstance(output, (tuple, list)):
+                output = output[0 if self.output is None else self.output]
+            selected = output[:, 0 if self.task is None else self.task]
+            if selected.ndim == 1:
+                return None
+            selected = selected.reshape(selected.shape[0], -1)
+            return torch.softmax(selected - selected.mean(dim=1, keepdim=True), dim=1)
 
 
-def input_gradient(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[torch.Tensor, torch.Tensor]:
+def _forward_target(model: nn.Module, x: torch.Tensor, target: Target,
+                    weights: torch.Tensor | None = None) -> torch.Tensor:
+    return target.select(model(x), weights).float()
+
+
+def input_gradient(model: nn.Module, x: torch.Tensor, target: Target,
+                   weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the target with respect to the input, and the target itself.
 
     Parameters
@@ -135,6 +163,8 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[t
         Maps ``(N, 4, L)`` to an output that ``target`` reduces to ``(N,)``.
     x
         One-hot (or any) input ``(N, 4, L)``.
+    weights
+        ``bpnet`` targets: softmax weights ``(N, L_out)`` to hold fixed (:meth:`Target.profile_weights`).
 
     Returns
     -------
@@ -143,7 +173,7 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[t
     """
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        prediction = _forward_target(model, x, target)
+        prediction = _forward_target(model, x, target, weights)
         (gradient,) = torch.autograd.grad(prediction.sum(), x)
     return gradient.detach(), prediction.detach()
 

@@ -386,7 +386,6 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
     try:
         with torch.no_grad(), _DeepLiftMode(True, saved, names.stack):
             output_ref = model(references)
-        reference_prediction = target.select(output_ref).float()
         leaf = x.detach().requires_grad_(True)
         with torch.enable_grad():
             mode = _DeepLiftMode(False, saved, names.stack)
@@ -396,6 +395,9 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
                 raise UnsupportedLayer("deepshap: the model ran differently on the sequences and the references")
             prediction = target.select(output).float()
             (multipliers,) = torch.autograd.grad(prediction.sum(), leaf)
+        # the reference's target with the sequence's bpnet weights (Target.profile_weights): the multipliers
+        # explain exactly that difference
+        reference_prediction = target.select(output_ref, target.profile_weights(output)).float()
     finally:
         names.close()
         for parameter in parameters:
@@ -519,17 +521,25 @@ def integrated_gradients(
     diff = x[:, None] - refs  # (N, R, 4, L)
     points = refs[:, :, None] + alphas_t[None, None, :, None, None] * diff[:, :, None]  # (N, R, S, 4, L)
     flat = points.reshape(n * r * s, *x.shape[1:])
+    with torch.no_grad():
+        output = model(x)
+        prediction = target.select(output).float()
+    # bpnet targets keep x's softmax weights along the whole path (Target.profile_weights): exact completeness
+    profile = target.profile_weights(output)
+    point_weights = None if profile is None else profile.repeat_interleave(r * s, dim=0)
     gradients = []
     for first in range(0, flat.shape[0], point_batch):
-        gradient, _ = input_gradient(model, flat[first:first + point_batch], target)
+        chunk = None if point_weights is None else point_weights[first:first + point_batch]
+        gradient, _ = input_gradient(model, flat[first:first + point_batch], target, chunk)
         gradients.append(gradient)
     gradient = torch.cat(gradients).reshape(n, r, s, *x.shape[1:])
     multipliers = (gradient * weights_t[None, None, :, None, None]).sum(dim=2)  # (N, R, 4, L)
     with torch.no_grad():
-        prediction = target.select(model(x)).float()
         if reference_sink is not None:
             flat_refs = refs.reshape(n * r, *x.shape[1:])
-            values = [target.select(model(flat_refs[i:i + point_batch])).float()
+            ref_weights = None if profile is None else profile.repeat_interleave(r, dim=0)
+            values = [target.select(model(flat_refs[i:i + point_batch]),
+                                    None if ref_weights is None else ref_weights[i:i + point_batch]).float()
                       for i in range(0, n * r, point_batch)]
             reference_sink.append(torch.cat(values).reshape(n, r).mean(dim=1) if values else x.new_zeros(0))
     return _hypothetical_from_multipliers(multipliers, refs), prediction
@@ -544,9 +554,12 @@ def completeness(model: nn.Module, x: torch.Tensor, hypothetical: torch.Tensor, 
     target = target or Target()
     n, r = baselines.shape[:2]
     with torch.no_grad():
-        fx = target.select(model(x)).float()
-        fb = target.select(model(baselines.reshape(n * r, *x.shape[1:]))).float().reshape(n, r).mean(dim=1)
-    return (hypothetical * x).sum(dim=(1, 2)) - (fx - fb)
+        output = model(x)
+        fx = target.select(output).float()
+        profile = target.profile_weights(output)  # bpnet: the baselines with x's weights, as the methods use them
+        fb = target.select(model(baselines.reshape(n * r, *x.shape[1:])),
+                           None if profile is None else profile.repeat_interleave(r, dim=0)).float()
+    return (hypothetical * x).sum(dim=(1, 2)) - (fx - fb.reshape(n, r).mean(dim=1))
 
 
 # --------------------------------------------------------------------------- SmoothGrad

@@ -44,15 +44,20 @@ def bpnet():
 
 
 def reference_delta(model, x, refs, target):
+    """f(x) - mean f(references); a bpnet target evaluates the references with x's softmax weights."""
     n, r = refs.shape[:2]
     with torch.no_grad():
-        fx = target.select(model(x)).float()
-        fr = target.select(model(refs.reshape(n * r, *x.shape[1:]))).float().reshape(n, r).mean(1)
+        output = model(x)
+        fx = target.select(output).float()
+        weights = target.profile_weights(output)
+        weights = None if weights is None else weights.repeat_interleave(r, dim=0)
+        fr = target.select(model(refs.reshape(n * r, *x.shape[1:])), weights).float().reshape(n, r).mean(1)
     return fx - fr
 
 
 @pytest.mark.parametrize("which,target", [("basset", Target()), ("bpnet", Target(output=1)),
-                                          ("bpnet", Target(output=0, reduction="sum"))])
+                                          ("bpnet", Target(output=0, reduction="sum")),
+                                          ("bpnet", Target(output=0, reduction="bpnet"))])
 def test_deepshap_sums_to_delta_with_max_pooling(which, target, request):
     model = request.getfixturevalue(which)
     x = random_one_hot(3, 203, n_run=(100, 110))
@@ -129,6 +134,28 @@ def test_deepshap_matches_tangermeme(basset, bpnet):
                                                batch_size=64, verbose=False)
         relative = (ours - theirs).abs().max() / theirs.abs().max()
         assert relative < 1e-4, relative
+
+
+def test_bpnet_profile_target_is_complete_with_the_sequences_softmax_weights(bpnet):
+    """The bpnet reduction is explained as l_x(z) = sum(w_x * (z - mean z)) with w_x the softmax at x: DeepSHAP sums
+    to l_x(x) - l_x(ref) exactly and IG to quadrature error; with each reference's own softmax (tangermeme, shap)
+    the same attributions miss the delta."""
+    target = Target(output=0, reduction="bpnet")
+    x = random_one_hot(3, 203, seed=8)
+    refs = make_baselines(x, "shuffle", 6, seed=2)
+    hypothetical, prediction = deep_lift_shap(bpnet, x, target, references=refs)
+    total = (hypothetical * x).sum(dim=(1, 2))
+    assert torch.allclose(total, reference_delta(bpnet, x, refs, target), atol=1e-5)
+    with torch.no_grad():
+        own = target.select(bpnet(refs.reshape(-1, *x.shape[1:]))).reshape(3, 6).mean(1)
+    assert (total - (prediction - own)).abs().max() > 1e-3  # the gap the fixed weights remove
+    hypothetical, _ = integrated_gradients(bpnet, x, target, steps=64, baseline="shuffle", references=refs)
+    gap = completeness(bpnet, x, hypothetical, refs, target)
+    assert (gap.abs() / reference_delta(bpnet, x, refs, target).abs().clamp_min(0.05)).max() < 0.02, gap
+    # the gradient at x itself is unchanged: saliency's gradient equals IG's integrand at the end of the path
+    gradient, _ = input_gradient(bpnet, x, target)
+    fixed, _ = input_gradient(bpnet, x, target, target.profile_weights(bpnet(x)))
+    assert torch.allclose(gradient, fixed, atol=1e-6)
 
 
 def test_integrated_gradients_completeness_and_linear_exactness(basset):

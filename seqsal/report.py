@@ -379,8 +379,11 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
                                                        {"score": lambda v: f"{v:.4g}", "pvalue": lambda v: f"{v:.2g}",
                                                         "qvalue": lambda v: f"{v:.2g}"})
                          + _img(png, f"logo of {row.get('name', '')}") + "</div>")
-        n_total = len(calls)
-        extra = f" of {n_total} (and {len(seqlets)} seqlets)" if kind == "elements" and seqlets is not None else f" of {n_total}"
+        from .peaks import unique_calls
+
+        n_total = len(unique_calls(calls))  # sites, as the BED files list them
+        extra = (f" of {n_total} (and {len(unique_calls(seqlets))} seqlets)" if kind == "elements" and seqlets is not None
+                 else f" of {n_total}")
         sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + "".join(cards))
     else:
         sections.append(f"<h2>Top {len(call_png)} regions by prediction</h2>"

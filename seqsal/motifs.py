@@ -246,7 +246,7 @@ def extract_windows(
 
 
 def best_alignment(
-    templates: np.ndarray, windows: np.ndarray, chunk: int = 2048
+    templates: np.ndarray, windows: np.ndarray, chunk_values: int = 1 << 23
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best cosine similarity of each template inside each window, over offsets and both strands.
 
@@ -256,6 +256,8 @@ def best_alignment(
         ``(K, 4, C)`` hypothetical-contribution templates.
     windows
         ``(n, 4, W)`` with ``W >= C``.
+    chunk_values
+        Windows are scored in passes whose score tensors hold about this many floats (bounded memory).
 
     Returns
     -------
@@ -277,6 +279,8 @@ def best_alignment(
     offset = np.empty((n, k), dtype=np.int64)
     rc = np.empty((n, k), dtype=bool)
     positions = w - c + 1
+    # windows per pass: the (2 x chunk, K, positions) score tensors stay ~chunk_values floats (32 MB) each
+    chunk = max(1, min(n, chunk_values // max(1, 2 * k * positions)))
     with torch.no_grad():
         for lo in range(0, n, chunk):
             x = torch.from_numpy(np.ascontiguousarray(windows[lo:lo + chunk], dtype=np.float32))

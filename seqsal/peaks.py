@@ -1359,6 +1359,10 @@ def call_peaks_from_run(
             calls.info["null_sample"] = {"file": NULL_FILE, "n_regions": int(null["region_index"].shape[0]),
                                          "bases": int(null["length"].sum()), "fraction": float(null["fraction"]),
                                          "seed": int(null["seed"])}
+    calls.info["repeats"] = {"seqlets": int(len(seqlets) - len(unique_calls(seqlets))),
+                             "elements": int(len(elements) - len(unique_calls(elements))),
+                             "meaning": "calls that repeat a more significant call of an overlapping region "
+                                        "(duplicate_of in the TSVs; not in the BED files)"}
     if write:
         write_peak_files(out, seqlets, elements, chrom_sizes)
     calls.info["outputs"] = list(PEAK_FILES)
@@ -1536,7 +1540,16 @@ def run_peaks_stage(
                                "calling": round(time.perf_counter() - started - null_seconds, 3)}}
     if null_info is not None:
         info["outputs"] = [*info["outputs"], NULL_FILE]
-    log.info("%d seqlets (%d +, %d -) and %d elements at FDR %g (%s null)", info["n_seqlets"],
-             info["n_seqlets_by_sign"]["+"], info["n_seqlets_by_sign"]["-"], info["n_elements"], options.fdr,
-             info["null"])
+    log.info("%s", describe_calls(info, options.fdr))
     return info
+
+
+def describe_calls(info: dict, fdr: float) -> str:
+    """One log line for the ``peaks`` record of a call: counts by sign, FDR, null, repeated sites."""
+    repeats = info.get("repeats", {})
+    line = (f"{info['n_seqlets']} seqlets ({info['n_seqlets_by_sign']['+']} +, {info['n_seqlets_by_sign']['-']} -) "
+            f"and {info['n_elements']} elements at FDR {fdr:g} ({info['null']} null)")
+    if repeats.get("seqlets") or repeats.get("elements"):
+        line += (f"; {repeats['seqlets']} seqlets and {repeats['elements']} elements repeat a site of an overlapping "
+                 "region (duplicate_of; left out of the BED files)")
+    return line

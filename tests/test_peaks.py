@@ -290,6 +290,12 @@ def test_overlapping_regions_report_each_site_once_in_the_bed(tmp_path):
         assert {row.split("\t")[3] for row in bed_rows} == set(table.loc[table["duplicate_of"] == "", "name"])
     seqlets = pd.read_csv(out / "seqlets.tsv", sep="\t", keep_default_na=False)
     assert len(read_seqlet_table(out / "seqlets.tsv")) == (seqlets["duplicate_of"] == "").sum()
+    from seqsal.peaks import describe_calls
+
+    record = json.loads((out / "run.json").read_text())["peaks"]
+    assert record["repeats"]["seqlets"] == len(seqlets) // 2
+    assert f"{len(seqlets) // 2} seqlets and" in describe_calls(record, 0.2) and "repeat a site" in describe_calls(
+        record, 0.2)
 
 
 def test_attribute_writes_valid_peak_files(demo_run):

@@ -911,6 +911,61 @@ def read_motif_arrays(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray
     return out
 
 
+def write_modisco_h5(path: str | os.PathLike, motifs: list[DiscoveredMotif], one_hot: np.ndarray,
+                     hypothetical: np.ndarray, lengths: np.ndarray) -> None:
+    """Write motifs in tfmodisco-lite's HDF5 layout (``motifs.h5``), for the tools that read it.
+
+    ``pos_patterns``/``neg_patterns`` hold ``pattern_0, 1, ...`` (seqsal's
+    ``pos_1, 2, ...`` / ``neg_1, ...`` in order), each with ``sequence``
+    (PWM), ``contrib_scores`` (CWM) and ``hypothetical_contribs`` as ``(W, 4)``
+    and ``seqlets/``: ``n_seqlets``, ``example_idx`` (row of ``attributions.npz``
+    = ``regions.tsv`` index), ``start``/``end`` (offsets in that row, 0-based
+    half-open, + strand), ``is_revcomp`` and the aligned ``sequence``,
+    ``contrib_scores`` and ``hypothetical_contribs`` of each instance
+    ``(n, W, 4)``. The file's ``window_size`` is the rows' width; modisco's
+    BED export assumes summit-centred windows, so take genome coordinates from
+    ``motif_instances.tsv``.
+
+    Parameters
+    ----------
+    one_hot, hypothetical
+        ``(N, 4, L)`` arrays of the run (memory maps are fine).
+    lengths
+        ``(N,)`` true length of each row.
+    """
+    import h5py
+
+    with h5py.File(str(path), "w") as handle:
+        handle.attrs["window_size"] = int(np.asarray(one_hot).shape[2])
+        handle.attrs["written_by"] = "seqsal"
+        for sign, group_name in (("+", "pos_patterns"), ("-", "neg_patterns")):
+            chosen = [motif for motif in motifs if motif.sign == sign]
+            if not chosen:
+                continue
+            group = handle.create_group(group_name)
+            for index, motif in enumerate(chosen):
+                pattern = group.create_group(f"pattern_{index}")
+                pattern.attrs["seqsal_name"] = motif.name
+                pattern.create_dataset("sequence", data=np.asarray(motif.pwm, np.float32).T)
+                pattern.create_dataset("contrib_scores", data=np.asarray(motif.cwm, np.float32).T)
+                pattern.create_dataset("hypothetical_contribs", data=np.asarray(motif.hypothetical_cwm, np.float32).T)
+                inst = motif.instances
+                rows = inst["region_index"].to_numpy(np.int64)
+                starts = inst["start"].to_numpy(np.int64)
+                width = motif.pwm.shape[1]
+                rc = inst["rc"].to_numpy(bool)
+                oh, hyp = extract_windows([one_hot, hypothetical], lengths, rows, starts, width, rc)
+                seqlets = pattern.create_group("seqlets")
+                seqlets.create_dataset("n_seqlets", data=np.array([len(inst)]))
+                seqlets.create_dataset("example_idx", data=rows)
+                seqlets.create_dataset("start", data=starts)
+                seqlets.create_dataset("end", data=inst["end"].to_numpy(np.int64))
+                seqlets.create_dataset("is_revcomp", data=rc)
+                seqlets.create_dataset("sequence", data=oh.transpose(0, 2, 1))
+                seqlets.create_dataset("contrib_scores", data=(oh * hyp).transpose(0, 2, 1))
+                seqlets.create_dataset("hypothetical_contribs", data=hyp.transpose(0, 2, 1))
+
+
 DISCOVERY_FDR = 0.85
 """FDR of the seqlets that discovery clusters by default (Laplace null, re-called from the run's tracks).
 
@@ -953,7 +1008,8 @@ def run_motifs(
     Reads ``attributions.npz`` and ``regions.tsv``; the seqlets are those of
     ``seqlets_path`` when given (e.g. the run's ``seqlets.tsv``), else the run's
     tracks re-called at ``seqlet_fdr`` (:func:`discovery_seqlets`). Writes
-    ``motifs.meme``, ``motifs.tsv``, ``motifs.npz`` (CWM, hypothetical CWM and
+    ``motifs.meme``, ``motifs.tsv``, ``motifs.h5`` (tfmodisco-lite layout, :func:`write_modisco_h5`),
+    ``motifs.npz`` (CWM, hypothetical CWM and
     PWM per motif, keys ``<motif>.<matrix>``), ``motif_instances.tsv`` and,
     with a database, ``motif_matches.tsv`` (the 5 best matches of each motif).
 
@@ -1010,6 +1066,8 @@ def run_motifs(
         with open(tmp, "wb") as handle:
             np.savez(handle, **{f"{m.name}.{kind}": getattr(m, kind) for m in motifs
                                 for kind in ("cwm", "hypothetical_cwm", "pwm")})
+    with atomic_path(os.path.join(out, "motifs.h5")) as tmp:
+        write_modisco_h5(tmp, motifs, arrays["one_hot"], arrays["hypothetical"], lengths)
     timing = {"discovery": round(t_discover, 3), "total": round(time.perf_counter() - started, 3)}
     log.info("%d motifs in %.1f s -> %s", len(motifs), timing["total"], os.path.join(out, "motifs.meme"))
     return {"motifs": motifs, "table": table, "matches": matches, "timing_seconds": timing}

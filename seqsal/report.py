@@ -346,7 +346,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
 
     links = [name for name in ("attributions.bw", "elements.bed", "seqlets.bed", "motifs.meme", "regions.tsv",
                                "elements.tsv", "seqlets.tsv", "motifs.tsv", "motif_matches.tsv",
-                               "motif_instances.tsv", *EVALUATION_TABLES, "attributions.npz", "run.json")
+                               "motif_instances.tsv", "motifs.h5", *EVALUATION_TABLES, "attributions.npz", "run.json")
              if os.path.isfile(run.file(name))]
     evaluation = evaluation_section(run)
     if evaluation is not None:

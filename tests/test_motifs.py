@@ -229,6 +229,38 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
     with np.load(tmp_path / "motifs.npz") as arrays:
         assert sorted(arrays.files)[:3] == ["neg_1.cwm", "neg_1.hypothetical_cwm", "neg_1.pwm"]
     assert result["timing_seconds"]["total"] > 0
+    check_modisco_h5(tmp_path / "motifs.h5", result["motifs"], one_hot, hyp, tmp_path)
+
+
+def check_modisco_h5(path, motifs, one_hot, hyp, tmp_path):
+    """motifs.h5 holds every motif and instance in tfmodisco-lite's layout, and modisco-lite's own reader takes it."""
+    import h5py
+    from modiscolite.io import write_meme_from_h5
+    from modiscolite.util import MemeDataType
+
+    with h5py.File(path, "r") as handle:
+        assert handle.attrs["window_size"] == one_hot.shape[2]
+        for sign, group in (("+", "pos_patterns"), ("-", "neg_patterns")):
+            chosen = [m for m in motifs if m.sign == sign]
+            assert sorted(handle[group]) == [f"pattern_{i}" for i in range(len(chosen))]
+            for i, motif in enumerate(chosen):
+                pattern = handle[group][f"pattern_{i}"]
+                np.testing.assert_allclose(pattern["sequence"][:], motif.pwm.T, rtol=1e-6)
+                np.testing.assert_allclose(pattern["contrib_scores"][:], motif.cwm.T, rtol=1e-5, atol=1e-7)
+                seqlets = pattern["seqlets"]
+                n, width = motif.n_seqlets, motif.pwm.shape[1]
+                assert seqlets["n_seqlets"][0] == n and seqlets["sequence"].shape == (n, width, 4)
+                # each instance is the aligned stretch of its row: reverse-complemented when is_revcomp
+                k = int(np.argmax(seqlets["is_revcomp"][:])) if seqlets["is_revcomp"][:].any() else 0
+                row, start = int(seqlets["example_idx"][k]), int(seqlets["start"][k])
+                stretch = one_hot[row, :, start:start + width]
+                if seqlets["is_revcomp"][k]:
+                    stretch = stretch[::-1, ::-1]
+                np.testing.assert_array_equal(seqlets["sequence"][k], stretch.T)
+                # the mean aligned instance is the motif (PWM up to the pseudocounts, CWM exactly)
+                np.testing.assert_allclose(seqlets["contrib_scores"][:].mean(axis=0), motif.cwm.T, atol=1e-5)
+    write_meme_from_h5(str(path), MemeDataType.PFM, str(tmp_path / "from_h5.meme"), True)
+    assert len(read_meme(tmp_path / "from_h5.meme")) == len(motifs)
 
 
 def test_seqlet_table_errors(tmp_path):

@@ -339,15 +339,16 @@ def degree_clusters(adjacency: np.ndarray, min_size: int, max_clusters: int = 10
     n = adjacency.shape[0]
     labels = np.full(n, -1, dtype=np.int64)
     free = np.ones(n, dtype=bool)
+    degree = adjacency.sum(axis=1, dtype=np.int64)  # unassigned neighbours, kept up to date as clusters form
     for label in range(max_clusters):
-        degree = (adjacency[:, free].sum(axis=1)) * free
-        seed = int(np.argmax(degree))
-        if degree[seed] < min_size:
+        seed = int(np.argmax(np.where(free, degree, -1)))
+        if not free[seed] or degree[seed] < min_size:
             break
         members = free & adjacency[seed]
         members[seed] = True
         labels[members] = label
         free &= ~members
+        degree -= adjacency[:, members].sum(axis=1, dtype=np.int64)
     return labels
 
 

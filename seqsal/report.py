@@ -68,6 +68,27 @@ class RunFolder:
                 lo, hi)
 
 
+def motifs_in_calls(calls: pd.DataFrame, instances: pd.DataFrame | None, motifs: pd.DataFrame | None) -> list[str]:
+    """For each call (genome ``chrom``/``start``/``end``), the discovered motifs with an instance inside it.
+
+    Returns one string per call, e.g. ``"pos_1 (FOS::JUN) x2, neg_1 (REST)"``: the motif, its best database
+    match when ``q < 0.05``, and how many of its instances overlap the call; ``""`` for none.
+    """
+    if instances is None or instances.empty:
+        return [""] * len(calls)
+    names = {}
+    if motifs is not None and "match_name" in motifs:
+        for row in motifs.itertuples():
+            good = isinstance(row.match_name, str) and float(getattr(row, "match_qvalue", 1.0)) < 0.05
+            names[row.motif] = f"{row.motif} ({row.match_name})" if good else row.motif
+    out = []
+    for chrom, start, end in zip(calls["chrom"], calls["start"], calls["end"]):
+        inside = instances[(instances["chrom"] == chrom) & (instances["start"] < end) & (instances["end"] > start)]
+        counts = inside["motif"].value_counts(sort=False)
+        out.append(", ".join(f"{names.get(m, m)}{f' x{n}' if n > 1 else ''}" for m, n in counts.items()))
+    return out
+
+
 def top_calls(table: pd.DataFrame, n: int) -> pd.DataFrame:
     """The ``n`` best seqlets/elements, each site once (:func:`seqsal.peaks.unique_calls`): by ``rank`` when
     present, else by ``|score|``."""
@@ -371,8 +392,11 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
     call_png, motif_png = images[:len(jobs)], images[len(jobs):]
 
     if chosen is not None:
+        instances_path = run.file("motif_instances.tsv")
+        instances = pd.read_csv(instances_path, sep="\t") if os.path.isfile(instances_path) else None
+        chosen = chosen.assign(motifs=motifs_in_calls(chosen, instances, run.table("motifs")))
         columns = [c for c in ("name", "chrom", "start", "end", "sign", "score", "pvalue", "qvalue", "n_seqlets",
-                               "region_name", "sequence") if c in chosen]
+                               "region_name", "motifs", "sequence") if c in chosen]
         cards = []
         for (_, row), png in zip(chosen.iterrows(), call_png):
             cards.append('<div class="card">' + _table(row[columns].to_frame().T,

@@ -79,3 +79,19 @@ def test_logos_without_calls_draw_top_regions_and_errors(tmp_path):
     (out / "x").mkdir()
     result = CliRunner().invoke(main, ["report", str(out / "x")])
     assert result.exit_code == 2 and "attributions.npz not found" in result.output
+
+
+def test_motifs_in_calls_names_the_motifs_inside_each_call():
+    from seqsal.report import motifs_in_calls
+
+    calls = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [100, 500, 100], "end": [200, 600, 200]})
+    instances = pd.DataFrame({"motif": ["pos_1", "pos_1", "neg_1", "pos_2", "pos_1"],
+                              "chrom": ["chr1", "chr1", "chr1", "chr2", "chr1"],
+                              "start": [110, 150, 190, 300, 600], "end": [120, 160, 205, 310, 610]})
+    motifs = pd.DataFrame({"motif": ["pos_1", "pos_2", "neg_1"], "match_name": ["Spi1", "CTCF", "REST"],
+                           "match_qvalue": [0.001, 0.2, 0.01]})
+    # call 1 holds two pos_1 sites and a REST site reaching into it; the pos_1 site at 600 starts at call 2's end;
+    # chr2's pos_2 lies outside call 3; pos_2's match is not significant
+    assert motifs_in_calls(calls, instances, motifs) == ["pos_1 (Spi1) x2, neg_1 (REST)", "", ""]
+    assert motifs_in_calls(calls, None, motifs) == ["", "", ""]
+    assert motifs_in_calls(calls.iloc[2:], instances.assign(start=instances["start"] - 200), None) == ["pos_2"]

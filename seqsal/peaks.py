@@ -79,7 +79,6 @@ genome positions.
 from __future__ import annotations
 
 import bisect
-
 import hashlib
 import json
 import logging

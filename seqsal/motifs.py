@@ -880,23 +880,31 @@ def motif_table(motifs: list[DiscoveredMotif], matches: "pd.DataFrame | None" = 
 
 
 def instance_table(motifs: list[DiscoveredMotif], regions: "pd.DataFrame", seqlets: "pd.DataFrame") -> "pd.DataFrame":
-    """Supporting seqlets of every motif, on genome coordinates (``motif_instances.tsv``)."""
+    """Supporting seqlets of every motif, on genome coordinates (``motif_instances.tsv``).
+
+    Each row carries its seqlet's ``score``, ``pvalue`` and ``qvalue`` (from the seqlet table clustered: by
+    default the lenient re-call, Laplace null) when the table has them, so instances can be filtered by
+    significance as well as by ``similarity`` to the motif.
+    """
     import pandas as pd
 
     frames = []
     for motif in motifs:
         inst = motif.instances
         region = regions.set_index("index").loc[inst["region_index"].to_numpy()]
+        support = seqlets.loc[inst["seqlet"].to_numpy()]
         frames.append(pd.DataFrame({
             "motif": motif.name, "seqlet": inst["seqlet"].to_numpy(),
-            "seqlet_name": seqlets.loc[inst["seqlet"].to_numpy(), "name"].to_numpy() if "name" in seqlets else "",
+            "seqlet_name": support["name"].to_numpy() if "name" in seqlets else "",
             "region_index": inst["region_index"].to_numpy(), "region_name": region["name"].to_numpy(),
             "chrom": region["chrom"].to_numpy(), "start": region["start"].to_numpy() + inst["start"].to_numpy(),
             "end": region["start"].to_numpy() + inst["end"].to_numpy(),
             "strand": np.where(inst["rc"].to_numpy(), "-", "+"), "similarity": inst["similarity"].to_numpy(),
+            **{column: support[column].to_numpy() if column in seqlets else np.nan
+               for column in ("score", "pvalue", "qvalue")},
         }))
     columns = ["motif", "seqlet", "seqlet_name", "region_index", "region_name", "chrom", "start", "end", "strand",
-               "similarity"]
+               "similarity", "score", "pvalue", "qvalue"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 

@@ -222,6 +222,10 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
     assert len(read_meme(tmp_path / "motifs.meme")) == 3
     instances = pd.read_csv(tmp_path / "motif_instances.tsv", sep="\t")
     assert len(instances) == table["n_seqlets"].sum()
+    # each instance carries its seqlet's score (and p/q-values when the seqlet table has them: not this one)
+    support = seqlets.loc[instances["seqlet"].to_numpy()]
+    assert np.array_equal(instances["score"].to_numpy(), support["score"].to_numpy())
+    assert instances["qvalue"].isna().all()
     assert ((instances["end"] - instances["start"]) == instances["motif"].map(table.set_index("motif")["width"])).all()
     assert (instances["start"] // 1000 == instances["region_index"]).all()
     matches = pd.read_csv(tmp_path / "motif_matches.tsv", sep="\t")
@@ -349,6 +353,8 @@ def test_demo_run_gives_every_planted_motif(tmp_path):
     assert set(good["target_name"]) == planted == {"GATA1::TAL1", "Spi1", "CEBPB", "FOS::JUN", "CTCF", "REST"}
     assert len(best) == len(good) == len(planted)  # nothing spurious, nothing twice
     assert len(discovery_seqlets(out)) > 1000
+    instances = pd.read_csv(out / "motif_instances.tsv", sep="\t")
+    assert instances["qvalue"].between(0, 1).all() and (instances["qvalue"] <= 0.05).sum() >= 50
 
 
 def test_later_seeding_rounds_find_a_rare_motif_missed_by_the_first_sample(jaspar):

@@ -96,6 +96,34 @@ def evaluate(motifs: list[Motif], planted: set[str], database: list[Motif]) -> d
             "best": [{"motif": m, "n": int(n), "match": name, "q": float(f"{q:.3g}")} for m, n, name, q in hits]}
 
 
+def instance_precision(motifs, seqlets: pd.DataFrame, regions: pd.DataFrame, planted_bed: Path,
+                       database: list[Motif]) -> list[dict]:
+    """Share of motif instances on a planted site of the motif's best match, by the seqlet q-value they carry."""
+    from seqsal.motifs import instance_table
+
+    if not motifs:
+        return []
+    best = best_matches(compare_motifs([m.to_motif() for m in motifs], database), 1).set_index("query")
+    table = instance_table(motifs, regions, seqlets)
+    table["match"] = [best.loc[f"seqsal_{name}", "target_name"] for name in table["motif"]]
+    truth = pd.read_csv(planted_bed, sep="\t", header=None, names=["chrom", "start", "end", "motif", "score", "strand"])
+    hits = np.zeros(len(table), bool)
+    for (chrom, match), rows in table.groupby(["chrom", "match"]).groups.items():
+        sites = truth[(truth["chrom"] == chrom) & (truth["motif"] == match)]
+        starts, ends = np.sort(sites["start"].to_numpy()), None
+        ends = sites["end"].to_numpy()[np.argsort(sites["start"].to_numpy())]
+        for row in rows:
+            lo, hi = table.at[row, "start"], table.at[row, "end"]
+            k = np.searchsorted(starts, hi)  # sites starting before the instance ends
+            hits[row] = bool(k and (ends[:k] > lo).any())
+    out = []
+    for q in (1.0, 0.5, 0.2, 0.05):
+        chosen = table["qvalue"].to_numpy() <= q
+        out.append({"max_q": q, "instances": int(chosen.sum()),
+                    "on_planted_site": round(float(hits[chosen].mean()), 3) if chosen.any() else None})
+    return out
+
+
 def modisco_motifs(h5_path: str, trim_threshold: float = 0.3) -> list[Motif]:
     """Patterns of a modisco-lite HDF5 file as PWMs trimmed like ``modisco report`` (|CWM| >= 0.3 x max)."""
     import h5py
@@ -252,6 +280,7 @@ def main() -> None:
             seqlet_sets[f"re-called at FDR {fdr:g}, Laplace (`--seqlet-fdr {fdr:g}`)"] = discovery_seqlets(run_dir, fdr)
     seqlet_sets["window-sum z>3 (this script)"] = simple_seqlets(one_hot, hyp, lengths)
     record["seqsal"] = {}
+    default_label = next(label for label in seqlet_sets if "default" in label)
     for label, seqlets in seqlet_sets.items():
         started = time.perf_counter()
         motifs = discover_motifs(one_hot, hyp, lengths, seqlets, DiscoveryOptions())
@@ -261,6 +290,10 @@ def main() -> None:
         result.update(n_seqlets=len(seqlets), discovery_seconds=round(seconds, 2),
                       matching_seconds=round(time.perf_counter() - started, 2))
         record["seqsal"][label] = result
+        if label == default_label:
+            regions = pd.read_csv(os.path.join(run_dir, "regions.tsv"), sep="\t")
+            record["instance_precision"] = instance_precision(motifs, seqlets, regions, args.demo / "planted.bed",
+                                                              database)
 
     if args.modisco:
         motifs, seconds, error = run_modisco(args.modisco, one_hot, hyp, workdir)
@@ -280,6 +313,9 @@ def main() -> None:
         print(f"| seqsal motifs, {label} | {result['n_seqlets']} | {result['n_motifs']} | {result['n_recovered']} "
               f"({', '.join(result['recovered'])}) | {result['spurious']} | {result['redundant']} | "
               f"{result['discovery_seconds']} + {result['matching_seconds']} matching |")
+    print("\ninstances of the default motifs on a planted site of their match, by seqlet q:",
+          ", ".join(f"q <= {r['max_q']:g}: {r['on_planted_site']} of {r['instances']}"
+                    for r in record.get("instance_precision", [])))
     m = record["modisco"]
     if "n_motifs" in m:
         print(f"| tfmodisco-lite `modisco motifs -n 2000 -w 600` | (own) | {m['n_motifs']} | {m['n_recovered']} "

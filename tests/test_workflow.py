@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,3 +155,18 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
     assert "--window 8 --max-length 30 --element-gap 100" in log
     assert "--min-seqlets 10 --seqlet-fdr 0.85" in log and "--top 7" in log and "--top 5" in log
     assert not (tmp_path / "out").exists()
+
+
+def test_conda_env_lists_every_dependency_of_the_package():
+    """The workflow's conda env installs seqsal with --no-deps, so it must name each of pyproject's dependencies."""
+    import yaml
+
+    block = re.search(r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.M | re.S).group(1)
+    requirements = re.findall(r'^\s*"([^"]+)"', block, re.M)
+    assert len(requirements) >= 10
+    env = yaml.safe_load((ROOT / "workflows" / "envs" / "seqsal.yaml").read_text())
+    conda = {str(item).split()[0].lower() for item in env["dependencies"] if isinstance(item, str)}
+    renamed = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
+    for requirement in requirements:
+        name = re.split(r"[<>=!~ ;\[]", requirement, maxsplit=1)[0].lower()
+        assert renamed.get(name, name) in conda, f"{name} is a dependency but not in workflows/envs/seqsal.yaml"

@@ -262,7 +262,8 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 def motifs(out_dir, seqlets_path, seqlet_fdr, database, min_seqlets, max_seed_seqlets, seed, quiet):
     """Cluster the seqlets of the run in OUT_DIR into motifs and match them to known motifs.
 
-    Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motif_instances.tsv and, with a
+    Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motifs.h5 (tfmodisco-lite's layout,
+    for `modisco report` and other readers), motif_instances.tsv (with each instance's seqlet p and q) and, with a
     database, motif_matches.tsv (TOMTOM-style p-, E- and q-values).
     """
     _setup_logging(quiet)

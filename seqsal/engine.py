@@ -162,6 +162,16 @@ class _Plan:
     all_n: bool
 
 
+def fetch_span(start: int, end: int, window: int | None) -> tuple[int, int]:
+    """The stretch ``[start, end)`` a region is fetched as: itself, or widened symmetrically to ``window``
+    with its genomic context when shorter (0-based half-open; may reach outside the chromosome: N-padded)."""
+    length = end - start
+    if window is None or length >= window:
+        return start, end
+    fetch_start = start - (window - length) // 2
+    return fetch_start, fetch_start + window
+
+
 def plan_region(
     index: int, chrom: str, start: int, end: int, strand: str, fetch: Callable[[str, int, int], str],
     window: int | None, stride: int | None, n_value: float = 0.0,
@@ -172,13 +182,8 @@ def plan_region(
     context (then cropped back); a longer one is tiled with ``stride``.
     """
     length = end - start
-    if window is None or window == length:
-        fetch_start, fetch_end, use_window = start, end, length
-    elif length < window:
-        fetch_start = start - (window - length) // 2
-        fetch_end, use_window = fetch_start + window, window
-    else:
-        fetch_start, fetch_end, use_window = start, end, window
+    fetch_start, fetch_end = fetch_span(start, end, window)
+    use_window = length if window is None or window == length else window
     sequence = fetch(chrom, fetch_start, fetch_end)
     minus = strand == "-"
     one_hot = one_hot_encode(sequence, n_value=n_value)

@@ -1192,21 +1192,37 @@ def _uniform(text: str) -> float:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") / 2.0 ** 64
 
 
-def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int) -> Callable[[str, int, int], str]:
+def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
+                   plan: list[tuple[str, int, int]] | None = None, block: int = 256) -> Callable[[str, int, int], str]:
     """A ``fetch`` that returns a dinucleotide shuffle of each requested stretch (N kept in place).
 
     The shuffle's seed is a hash of ``(seed, chrom, start, end)``: the same
     stretch always gets the same shuffle, whatever the order of requests.
+    With ``plan`` (the stretches in the order they will be requested), a
+    request that misses shuffles the next ``block`` planned stretches at once
+    (one vectorised walk, :func:`seqsal.shuffle.dinucleotide_shuffle_ragged`:
+    the same shuffles, ~10x less time per stretch) and keeps them until asked.
     """
     from .encode import one_hot_encode
-    from .shuffle import dinucleotide_shuffle
+    from .shuffle import dinucleotide_shuffle_ragged
 
-    def fetch_shuffled(chrom: str, start: int, end: int) -> str:
-        sequence = fetch(chrom, start, end)
+    def generator(chrom: str, start: int, end: int) -> np.random.Generator:
         key = int.from_bytes(hashlib.blake2b(f"shuffle\t{seed}\t{chrom}\t{start}\t{end}".encode(),
                                              digest_size=8).digest(), "little")
-        shuffled = dinucleotide_shuffle(one_hot_encode(sequence), 1, np.random.default_rng(key), "fixed")[0]
-        return _decode(shuffled)
+        return np.random.default_rng(key)
+
+    position = {key: k for k, key in enumerate(plan or [])}
+    ready: dict[tuple[str, int, int], str] = {}  # shuffled ahead of their request: at most one block
+
+    def fetch_shuffled(chrom: str, start: int, end: int) -> str:
+        wanted = (chrom, start, end)
+        if wanted not in ready:
+            k = position.get(wanted)
+            todo = [wanted] if k is None else [key for key in plan[k:k + block] if key not in ready]
+            shuffled = dinucleotide_shuffle_ragged([one_hot_encode(fetch(*key)) for key in todo],
+                                                   [generator(*key) for key in todo])
+            ready.update(zip(todo, (_decode(x) for x in shuffled)))
+        return ready.pop(wanted)
 
     return fetch_shuffled
 
@@ -1219,6 +1235,7 @@ def write_shuffled_null(
     chrom_sizes: dict[str, int],
     fraction: float,
     seed: int,
+    window: int | None = None,
 ) -> dict:
     """Attribute dinucleotide-shuffled copies of a per-region sample and write ``null.npz``.
 
@@ -1233,6 +1250,9 @@ def write_shuffled_null(
         with the run's model and parameters).
     fetch
         The genome's ``(chrom, start, end) -> str``.
+    window
+        The model's input length, as the engine uses it (regions shorter than it are fetched widened,
+        :func:`seqsal.engine.fetch_span`): lets the shuffles be drawn in blocks ahead of the requests.
 
     Returns
     -------
@@ -1258,7 +1278,11 @@ def write_shuffled_null(
             if len(subset):
                 limits = subset["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
                 starts = subset["start"].to_numpy(np.int64)
-                for result in attribute_regions(subset, shuffled_fetch(fetch, seed)):
+                from .engine import fetch_span
+
+                plan = [(chrom, *fetch_span(int(start), int(end), window))
+                        for chrom, start, end in zip(subset["chrom"], subset["start"], subset["end"])]
+                for result in attribute_regions(subset, shuffled_fetch(fetch, seed, plan)):
                     k, length = result.index, lengths[result.index]
                     mask = _valid_mask(result.one_hot[None], lengths[k:k + 1], starts[k:k + 1], limits[k:k + 1])[0]
                     row, valid_row = np.zeros((1, width), np.float32), np.zeros(width, bool)
@@ -1505,6 +1529,7 @@ def run_peaks_stage(
     fetch: Callable[[str, int, int], str],
     chrom_sizes: dict[str, int],
     call: bool = True,
+    window: int | None = None,
 ) -> dict:
     """The peak stage of ``seqsal attribute``: shuffled null (when asked for), then calls from the run folder.
 
@@ -1525,7 +1550,7 @@ def run_peaks_stage(
         log.info("shuffled null: attributing dinucleotide-shuffled copies of %.0f%% of the regions",
                  100 * options.null_fraction)
         null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, options.null_fraction,
-                                        options.seed)
+                                        options.seed, window)
     null_seconds = time.perf_counter() - started
     if not call:
         return {"null": options.null, "requested_null": options.null, "fdr": options.fdr,

@@ -424,7 +424,8 @@ def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame
         )
 
     peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
-    return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes, call=call)
+    return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes, call=call,
+                           window=window)
 
 
 def _discard(out: Path, created: bool, *handles) -> None:

@@ -259,6 +259,51 @@ def _shuffle_one_hot(x: np.ndarray, n: int, rngs: list[np.random.Generator], n_m
     return np.where(is_n, x[np.arange(x.shape[0]), :, first_n][:, None, :, None], out)
 
 
+def dinucleotide_shuffle_ragged(xs: list[np.ndarray], rngs: list[np.random.Generator],
+                                n_mode: str = "fixed") -> list[np.ndarray]:
+    """One dinucleotide shuffle of each of several one-hot sequences of any lengths, walked together.
+
+    Parameters
+    ----------
+    xs
+        One-hot ``(4, L_i)`` arrays.
+    rngs
+        One generator per sequence: sequence ``i``'s shuffle depends only on ``rngs[i]``, so it equals
+        ``dinucleotide_shuffle(xs[i], 1, rngs[i], n_mode)[0]`` whatever else is shuffled with it.
+
+    Returns
+    -------
+    list of np.ndarray
+        ``(4, L_i)`` each, with ``xs[i]``'s dtype.
+    """
+    if n_mode not in N_MODES:
+        raise ValueError(f"unknown n_mode {n_mode!r}; choose one of {', '.join(N_MODES)}")
+    symbols = [_column_symbols(np.asarray(x)) for x in xs]
+    segments = [_segments(sym, n_mode) for sym in symbols]
+    codes = [sym.copy() for sym in symbols]
+    # sequences in one piece are walked together (each draws only from its own generator); a sequence cut by N
+    # into pieces is shuffled on its own, as its pieces share a generator and must draw in the order they do alone
+    whole = [i for i, pieces in enumerate(segments) if len(pieces) == 1]
+    blocks = shuffle_many([symbols[i][slice(*segments[i][0])] for i in whole], 1, [rngs[i] for i in whole])
+    for i, block in zip(whole, blocks):
+        codes[i][slice(*segments[i][0])] = block[0]
+    for i, pieces in enumerate(segments):
+        if len(pieces) > 1:
+            blocks = shuffle_many([symbols[i][start:end] for start, end in pieces], 1, [rngs[i]] * len(pieces))
+            for (start, end), block in zip(pieces, blocks):
+                codes[i][start:end] = block[0]
+    out = []
+    for x, sym, code in zip(xs, symbols, codes):
+        x = np.asarray(x)
+        one_hot = (code[None, :] == np.arange(4)[:, None]).astype(x.dtype)
+        is_n = code == 4
+        if is_n.any():
+            fill = x if n_mode == "fixed" else x[:, [int(np.argmax(sym == 4))]]
+            one_hot = np.where(is_n[None, :], fill, one_hot)
+        out.append(one_hot)
+    return out
+
+
 def dinucleotide_shuffle(
     x: np.ndarray | torch.Tensor,
     n: int = 1,

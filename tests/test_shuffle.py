@@ -146,3 +146,46 @@ def test_shuffle_many_mixed_lengths_and_alphabets():
             assert Counter(zip(row[:-1], row[1:])) == Counter(zip(sequence[:-1], sequence[1:]))
             assert row[0] == sequence[0] and row[-1] == sequence[-1]
     assert len({tuple(r) for r in out[3]}) == 9
+
+
+def test_ragged_batch_gives_each_sequence_its_own_shuffle():
+    """Shuffling many sequences of different lengths together (one walk) gives each exactly the shuffle it gets
+    alone from its generator, N runs included (fixed and symbol modes)."""
+    from seqsal.shuffle import dinucleotide_shuffle_ragged
+
+    rng = np.random.default_rng(0)
+    xs = []
+    for i in range(60):
+        sequence = "".join(rng.choice(list("ACGTN" if i % 3 == 0 else "ACGT"), int(rng.integers(1, 300))))
+        if i % 7 == 0:
+            sequence = "NNNN" + sequence + "NN"
+        xs.append(one_hot_encode("NNN" if i == 11 else sequence, n_value=0.25 if i % 5 == 0 else 0.0))
+    for mode in ("fixed", "symbol"):
+        batch = dinucleotide_shuffle_ragged(xs, [np.random.default_rng(100 + i) for i in range(60)], mode)
+        for i, x in enumerate(xs):
+            assert np.array_equal(batch[i], dinucleotide_shuffle(x, 1, np.random.default_rng(100 + i), mode)[0])
+    shuffled = dinucleotide_shuffle_ragged(xs[1:3], [np.random.default_rng(1), np.random.default_rng(2)])
+    assert [s.shape for s in shuffled] == [x.shape for x in xs[1:3]]
+    assert dinucleotide_counts(shuffled[0]).tolist() == dinucleotide_counts(xs[1]).tolist()
+
+
+def test_shuffled_fetch_draws_planned_stretches_in_blocks_with_the_same_result():
+    from seqsal.peaks import shuffled_fetch
+
+    rng = np.random.default_rng(3)
+    genome = "".join(rng.choice(list("ACGT"), 5000))
+    calls = []
+
+    def fetch(chrom, start, end):
+        calls.append((start, end))
+        return genome[start:end]
+
+    plan = [("chr1", 10 * k, 10 * k + 300) for k in range(40)]
+    one_by_one = shuffled_fetch(fetch, 7)
+    expected = [one_by_one(*key) for key in plan]
+    calls.clear()
+    planned = shuffled_fetch(fetch, 7, plan, block=16)
+    assert [planned(*key) for key in plan] == expected
+    assert len(calls) == 40  # every stretch fetched once, in blocks
+    assert planned("chr1", 5, 105) == one_by_one("chr1", 5, 105)  # a stretch outside the plan still works
+    assert expected[0] != genome[0:300] and sorted(expected[0]) == sorted(genome[0:300])

@@ -93,30 +93,9 @@ class Target:
         ``weights`` (``bpnet`` only): the softmax weights ``(N, L_out)`` to use
         instead of the output's own (see :meth:`profile_weights`).
         """
-        if isinstance(output, (tuple, list)):
-            index = 0 if self.output is None else self.output
-            if not -len(output) <= index < len(output):
-                raise InputError(
-                    f"--target output={index} is out of range: the model returns {len(output)} outputs "
-                    f"(0..{len(output) - 1})"
-                )
-            output = output[index]
-        elif self.output not in (None, 0):
-            raise InputError(f"--target output={self.output}: the model returns a single tensor, use output=0")
-        if output.ndim == 1:
-            if self.task not in (None, 0):
-                raise InputError(f"--target task {self.task}: the model has one output per sequence (task 0)")
-            return output
-        task = 0 if self.task is None else self.task
-        if not -output.shape[1] <= task < output.shape[1]:
-            raise InputError(
-                f"--target task {task} is out of range: the model has {output.shape[1]} tasks "
-                f"(0..{output.shape[1] - 1})"
-            )
-        selected = output[:, task]
+        selected = self._selected(output)
         if selected.ndim == 1:
             return selected
-        selected = selected.reshape(selected.shape[0], -1)
         if self.reduction == "sum":
             return selected.sum(dim=1)
         if self.reduction == "mean":
@@ -139,13 +118,35 @@ class Target:
         if self.reduction != "bpnet":
             return None
         with torch.no_grad():
-            if isinstance(output, (tuple, list)):
-                output = output[0 if self.output is None else self.output]
-            selected = output[:, 0 if self.task is None else self.task]
+            selected = self._selected(output)
             if selected.ndim == 1:
                 return None
-            selected = selected.reshape(selected.shape[0], -1)
             return torch.softmax(selected - selected.mean(dim=1, keepdim=True), dim=1)
+
+    def _selected(self, output) -> torch.Tensor:
+        """The targeted output of each sequence: ``(N,)``, or a profile flattened to ``(N, L_out)``."""
+        if isinstance(output, (tuple, list)):
+            index = 0 if self.output is None else self.output
+            if not -len(output) <= index < len(output):
+                raise InputError(
+                    f"--target output={index} is out of range: the model returns {len(output)} outputs "
+                    f"(0..{len(output) - 1})"
+                )
+            output = output[index]
+        elif self.output not in (None, 0):
+            raise InputError(f"--target output={self.output}: the model returns a single tensor, use output=0")
+        if output.ndim == 1:
+            if self.task not in (None, 0):
+                raise InputError(f"--target task {self.task}: the model has one output per sequence (task 0)")
+            return output
+        task = 0 if self.task is None else self.task
+        if not -output.shape[1] <= task < output.shape[1]:
+            raise InputError(
+                f"--target task {task} is out of range: the model has {output.shape[1]} tasks "
+                f"(0..{output.shape[1] - 1})"
+            )
+        selected = output[:, task]
+        return selected if selected.ndim == 1 else selected.reshape(selected.shape[0], -1)
 
 
 def _forward_target(model: nn.Module, x: torch.Tensor, target: Target,

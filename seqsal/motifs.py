@@ -640,6 +640,7 @@ def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progres
     # (assign, re-centre, merge look-alikes, drop small clusters); repeat while new seeds appear
     rng = np.random.default_rng(options.seed)
     templates = np.zeros((0, 4, core), dtype=np.float32)
+    assigned = None  # the assignment to the current templates, once computed
     pool = np.arange(n)
     for _round in range(options.seed_rounds):
         sampled_all = len(pool) <= options.max_seed_seqlets  # then this round saw every candidate seed
@@ -650,7 +651,7 @@ def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progres
             seeded = seeded[similarity.max(axis=0) < options.reseed_distinct]
         if not len(seeded):
             break
-        templates = np.concatenate([templates, seeded])
+        templates, assigned = np.concatenate([templates, seeded]), None
         for _ in range(options.iterations):
             cluster, starts, is_rc, score = _assign(templates, hyp_windows, window_starts, rows, options)
             templates, sizes = _build_templates(arrays, lengths, rows, starts, is_rc, cluster, len(templates),
@@ -662,13 +663,16 @@ def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progres
             if sampled_all:
                 break
             continue  # another sample of the same pool
-        cluster, _, _, score = _assign(templates, hyp_windows, window_starts, rows, options)
+        assigned = _assign(templates, hyp_windows, window_starts, rows, options)
+        cluster, _, _, score = assigned
         pool = np.flatnonzero((cluster < 0) | (score < options.reseed_below))
         if sampled_all or len(pool) < options.min_seqlets:
             break
     if not len(templates):
         return []
-    cluster, starts, is_rc, score = _assign(templates, hyp_windows, window_starts, rows, options)
+    if assigned is None:
+        assigned = _assign(templates, hyp_windows, window_starts, rows, options)
+    cluster, starts, is_rc, score = assigned
 
     # 3. motifs: aligned CWM/PWM with context, trimmed to the informative core
     motifs = []

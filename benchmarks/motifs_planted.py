@@ -47,9 +47,10 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from seqsal.io import npz_members  # noqa: E402
 from seqsal.motifs import (  # noqa: E402
     DISCOVERY_FDR, DiscoveryOptions, Motif, best_matches, compare_motifs, discover_motifs,
-    discovery_seqlets, npz_members, read_meme,
+    discovery_seqlets, read_meme,
     trim_bounds,
 )
 

@@ -169,32 +169,62 @@ def write_bigwig(path: str | os.PathLike, chrom_sizes: dict[str, int], blocks: I
             handle.close()
 
 
-def open_npz_member(npz_path: str | os.PathLike, key: str) -> np.ndarray:
-    """Member ``key`` of an uncompressed ``.npz`` as a read-only memory map (nothing is loaded).
+def npz_members(path: str | os.PathLike, keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Members of an ``.npz``: stored (uncompressed) ones as read-only memory maps, compressed ones loaded.
 
-    Raises :class:`~seqsal.errors.InputError` if the member is missing or compressed.
+    The one reader of ``.npz``/``.npy`` members in seqsal. ``attributions.npz`` can be larger than memory;
+    slicing a memory map reads only the rows that are touched.
+
+    Parameters
+    ----------
+    path : path of the ``.npz`` archive.
+    keys : member names (without ``.npy``); all members when None.
+
+    Returns
+    -------
+    dict mapping each member name to its array.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist, is not a zip archive, or lacks one of ``keys``.
     """
     from .errors import InputError
 
-    with zipfile.ZipFile(npz_path) as archive:
-        try:
-            info = archive.getinfo(f"{key}.npy")
-        except KeyError:
-            raise InputError(f"no array {key!r} in this .npz", str(npz_path)) from None
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise InputError(f"array {key!r} is compressed; seqsal writes and reads uncompressed .npz", str(npz_path))
-    with open(npz_path, "rb") as handle:
-        handle.seek(info.header_offset)
-        local_header = handle.read(30)  # zip local file header: name and extra-field lengths at bytes 26-29
-        name_length, extra_length = int.from_bytes(local_header[26:28], "little"), int.from_bytes(local_header[28:30], "little")
-        handle.seek(info.header_offset + 30 + name_length + extra_length)
-        version = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(handle)
-        offset = handle.tell()
-    if int(np.prod(shape)) == 0:
-        return np.zeros(shape, dtype=dtype)
-    return np.memmap(npz_path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
+    path = str(path)
+    if not os.path.isfile(path):
+        raise InputError("arrays not found; run `seqsal attribute` first", path)
+    members: dict[str, np.ndarray] = {}
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise InputError("not an .npz archive (zip); rerun the command that wrote it", path) from None
+    with archive, open(path, "rb") as raw:
+        names = {info.filename[:-4] if info.filename.endswith(".npy") else info.filename: info
+                 for info in archive.infolist()}
+        for key in names if keys is None else keys:
+            if key not in names:
+                raise InputError(f"no array {key!r} in this .npz", path)
+            info = names[key]
+            with archive.open(info) as handle:
+                if info.compress_type != zipfile.ZIP_STORED:
+                    members[key] = np.lib.format.read_array(handle)
+                    continue
+                version = np.lib.format.read_magic(handle)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(handle)
+                header_length = handle.tell()
+            raw.seek(info.header_offset)
+            local = raw.read(30)  # zip local file header: name and extra-field lengths at bytes 26-29
+            offset = (info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                      + int.from_bytes(local[28:30], "little") + header_length)
+            if int(np.prod(shape)) == 0:
+                members[key] = np.zeros(shape, dtype=dtype)
+            else:
+                members[key] = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
+                                         order="F" if fortran else "C")
+    return members
 
 
 def write_npz(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import InputError
+from .io import npz_members
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `import seqsal.motifs` stays light
     import pandas as pd
@@ -129,44 +130,6 @@ def write_meme(path: str | os.PathLike, motifs: list[Motif]) -> None:
 # ---------------------------------------------------------------------------
 
 SEQLET_COLUMNS = ("region_index", "offset_start", "offset_end")
-
-
-def npz_members(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Every member of an uncompressed ``.npz`` as a read-only memory map (compressed members are loaded).
-
-    ``attributions.npz`` can be larger than memory; this reads only the rows
-    that are touched.
-    """
-    import zipfile
-
-    path = str(path)
-    if not os.path.isfile(path):
-        raise InputError("attribution arrays not found; run `seqsal attribute` first", path)
-    members: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            if info.compress_type != zipfile.ZIP_STORED:
-                with archive.open(info) as handle:
-                    members[key] = np.lib.format.read_array(handle)
-                continue
-            with archive.open(info) as handle:
-                version = np.lib.format.read_magic(handle)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                shape, fortran, dtype = read_header(handle)
-                header_length = handle.tell()
-            with open(path, "rb") as raw:
-                raw.seek(info.header_offset)
-                local = raw.read(30)
-                name_length = int.from_bytes(local[26:28], "little")
-                extra_length = int.from_bytes(local[28:30], "little")
-            offset = info.header_offset + 30 + name_length + extra_length + header_length
-            if int(np.prod(shape)) == 0:
-                members[key] = np.zeros(shape, dtype=dtype)
-            else:
-                members[key] = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
-                                         order="F" if fortran else "C")
-    return members
 
 
 def read_seqlet_table(path: str | os.PathLike) -> "pd.DataFrame":

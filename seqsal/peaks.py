@@ -84,7 +84,6 @@ import json
 import logging
 import math
 import os
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -93,7 +92,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import write_table_atomic, write_text_atomic
+from .io import npz_members, write_table_atomic, write_text_atomic
 
 log = logging.getLogger("seqsal")
 
@@ -1084,50 +1083,18 @@ def call_peaks(
 # Run folders: streamed reading of attributions.npz / null.npz, the shuffled null, output files
 
 
-class _NpzRows:
-    """Row-block reader of members of an uncompressed ``.npz`` (never loads a whole member)."""
-
-    def __init__(self, path: str | os.PathLike, keys: tuple[str, ...]):
-        self.path, self.keys = str(path), keys
-        self.meta = {}
-        with zipfile.ZipFile(self.path) as archive:
-            for key in keys:
-                if f"{key}.npy" not in archive.namelist():
-                    raise InputError(f"member {key!r} is missing", self.path)
-                with archive.open(f"{key}.npy") as handle:
-                    version = np.lib.format.read_magic(handle)
-                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                   else np.lib.format.read_array_header_2_0)
-                    shape, fortran, dtype = read_header(handle)
-                    if fortran:
-                        raise InputError(f"member {key!r} is Fortran-ordered; rewrite it in C order", self.path)
-                    self.meta[key] = (shape, dtype, handle.tell())
-
-    def blocks(self, rows: np.ndarray, max_positions: int = _CHUNK_POSITIONS) -> Iterator[tuple[np.ndarray, dict]]:
-        """Yield ``(row indices, {key: array})`` for sorted ``rows``, runs of consecutive rows read at once."""
-        rows = np.asarray(rows, dtype=np.int64)
-        if rows.size == 0:
-            return
-        row_positions = max(int(np.prod(self.meta[self.keys[0]][0][1:])), 1)
-        step = max(1, max_positions // row_positions)
-        with zipfile.ZipFile(self.path) as archive:
-            handles = {key: archive.open(f"{key}.npy") for key in self.keys}
-            try:
-                cut = np.nonzero(np.diff(rows) != 1)[0] + 1
-                for run in np.split(rows, cut):
-                    for first in range(0, run.shape[0], step):
-                        block = run[first:first + step]
-                        arrays = {}
-                        for key, handle in handles.items():
-                            shape, dtype, offset = self.meta[key]
-                            row_items = int(np.prod(shape[1:]))
-                            handle.seek(offset + int(block[0]) * row_items * dtype.itemsize)
-                            data = handle.read(row_items * dtype.itemsize * block.shape[0])
-                            arrays[key] = np.frombuffer(data, dtype=dtype).reshape((block.shape[0], *shape[1:]))
-                        yield block, arrays
-            finally:
-                for handle in handles.values():
-                    handle.close()
+def _row_blocks(arrays: dict[str, np.ndarray], rows: np.ndarray,
+                max_positions: int = _CHUNK_POSITIONS) -> Iterator[tuple[np.ndarray, dict]]:
+    """Yield ``(row indices, {key: rows of array})`` for sorted ``rows``: runs of consecutive rows read at once."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        return
+    first_array = next(iter(arrays.values()))
+    step = max(1, max_positions // max(int(np.prod(first_array.shape[1:])), 1))
+    for run in np.split(rows, np.nonzero(np.diff(rows) != 1)[0] + 1):
+        for first in range(0, run.shape[0], step):
+            block = run[first:first + step]
+            yield block, {key: np.asarray(array[block[0]:block[-1] + 1]) for key, array in arrays.items()}
 
 
 def _valid_mask(one_hot: np.ndarray, lengths: np.ndarray, starts: np.ndarray, ends_limit: np.ndarray) -> np.ndarray:
@@ -1139,8 +1106,8 @@ def _valid_mask(one_hot: np.ndarray, lengths: np.ndarray, starts: np.ndarray, en
 
 
 def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -> ChunkSource:
-    reader = _NpzRows(out / "attributions.npz", ("one_hot", "hypothetical"))
-    n = reader.meta["one_hot"][0][0]
+    arrays = npz_members(out / "attributions.npz", ("one_hot", "hypothetical"))
+    n = arrays["one_hot"].shape[0]
     if n != len(regions):
         raise InputError(f"attributions.npz holds {n} rows but regions.tsv {len(regions)}; the run is incomplete",
                          str(out))
@@ -1150,9 +1117,9 @@ def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -
 
     def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
         wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-        for block, arrays in reader.blocks(wanted):
-            one_hot = arrays["one_hot"]
-            track = (arrays["hypothetical"] * one_hot).sum(axis=1)
+        for block, rows_of in _row_blocks(arrays, wanted):
+            one_hot = rows_of["one_hot"]
+            track = (rows_of["hypothetical"] * one_hot).sum(axis=1)
             valid = _valid_mask(one_hot, lengths[block], starts[block], limits[block])
             yield TrackChunk(block, np.where(valid, track, 0).astype(np.float32), valid, one_hot)
 
@@ -1160,13 +1127,13 @@ def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -
 
 
 def _null_source(path: Path) -> ChunkSource:
-    reader = _NpzRows(path, ("projected", "valid"))
-    n = reader.meta["projected"][0][0]
+    arrays = npz_members(path, ("projected", "valid"))
+    n = arrays["projected"].shape[0]
 
     def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
         wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-        for block, arrays in reader.blocks(wanted):
-            yield TrackChunk(block, np.asarray(arrays["projected"], np.float32), np.asarray(arrays["valid"], bool))
+        for block, rows_of in _row_blocks(arrays, wanted):
+            yield TrackChunk(block, np.asarray(rows_of["projected"], np.float32), np.asarray(rows_of["valid"], bool))
 
     return chunks
 

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .motifs import npz_members, read_motif_arrays
+from .io import npz_members
+from .motifs import read_motif_arrays
 from .plot import LogoJob, render_jobs
 
 log = logging.getLogger("seqsal")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import atomic_path, open_npz_member, write_attribution_bigwig, write_npz, write_text_atomic
+from .io import atomic_path, npz_members, write_attribution_bigwig, write_npz, write_text_atomic
 
 log = logging.getLogger("seqsal")
 
@@ -167,7 +167,7 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
         if len(values) > 1:
             raise InputError(f"the shards' null.npz were drawn with different {key} ({sorted(values)}); "
                              "run every shard with the same peak options", str(paths[0]))
-    sources = {key: [open_npz_member(path, key) for path in paths] for key in tracks}
+    sources = {key: [npz_members(path, (key,))[key] for path in paths] for key in tracks}
     width = max(source.shape[1] for source in sources["projected"])
     n = sum(source.shape[0] for source in sources["projected"])
     members = {}
@@ -213,10 +213,10 @@ def merge_runs(
     width = max(int(record["max_length"]) for record in records)
     n = sum(int(record["n_regions"]) for record in records)
     npz_paths = [folder / "attributions.npz" for folder in folders]
-    lengths = np.concatenate([open_npz_member(path, "length") for path in npz_paths]).astype(np.int64)
+    lengths = np.concatenate([npz_members(path, ("length",))["length"] for path in npz_paths]).astype(np.int64)
     members = {}
     for key in ARRAY_KEYS:
-        sources = [open_npz_member(path, key) for path in npz_paths]
+        sources = [npz_members(path, (key,))[key] for path in npz_paths]
         members[key] = ((n, *sources[0].shape[1:-1], width), sources[0].dtype, padded_blocks(sources, width))
     members["length"] = lengths
     out.mkdir(parents=True, exist_ok=True)
@@ -227,7 +227,7 @@ def merge_runs(
     genome = Genome(records[0]["genome"])
     table = pd.read_csv(out / "regions.tsv", sep="\t", usecols=["chrom", "start", "end"],
                         dtype={"chrom": str, "start": np.int64, "end": np.int64})
-    one_hot, hypothetical = (open_npz_member(out / "attributions.npz", key) for key in ARRAY_KEYS)
+    one_hot, hypothetical = (npz_members(out / "attributions.npz", ARRAY_KEYS)[key] for key in ARRAY_KEYS)
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes,
                              lambda i: one_hot[i], lambda i: hypothetical[i])
     genome.close()

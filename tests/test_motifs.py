@@ -6,6 +6,7 @@ import pytest
 
 from seqsal.encode import one_hot_encode, reverse_complement
 from seqsal.errors import InputError
+from seqsal.io import npz_members
 from seqsal.motifs import (
     DiscoveryOptions,
     Motif,
@@ -20,7 +21,6 @@ from seqsal.motifs import (
     format_meme,
     information_content,
     mutual_neighbours,
-    npz_members,
     read_meme,
     read_seqlet_table,
     reverse_complement_matrix,

@@ -22,9 +22,9 @@ import pandas as pd
 import torch
 
 import seqsal
-from seqsal.attribution import Target, attribute
+from seqsal.attribution import Target
 from seqsal.evaluate import background_of, curve_auc, deletion_insertion, ground_truth_scores, site_mask
-from seqsal.methods import ism_deltas, make_baselines
+from seqsal.methods import attribute, ism_deltas, make_baselines
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"

@@ -47,12 +47,14 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from seqsal.encode import one_hot_encode, reverse_complement  # noqa: E402
 from seqsal.io import npz_members  # noqa: E402
 from seqsal.motifs import (  # noqa: E402
-    DISCOVERY_FDR, DiscoveryOptions, Motif, best_matches, compare_motifs, discover_motifs,
-    discovery_seqlets, read_meme,
-    trim_bounds,
+    DISCOVERY_FDR, DiscoveryOptions, Motif, best_matches, compare_motifs, discover_motifs, discovery_seqlets,
+    instance_table, read_meme, trim_bounds,
 )
+from seqsal.plot import LogoJob, render_jobs  # noqa: E402
+from seqsal.simulate import random_sequence, sample_site  # noqa: E402
 
 DEMO = ROOT / "data" / "demo"
 DATABASE = ROOT / "data" / "motifs" / "jaspar_subset.meme"
@@ -100,8 +102,6 @@ def evaluate(motifs: list[Motif], planted: set[str], database: list[Motif]) -> d
 def instance_precision(motifs, seqlets: pd.DataFrame, regions: pd.DataFrame, planted_bed: Path,
                        database: list[Motif]) -> list[dict]:
     """Share of motif instances on a planted site of the motif's best match, by the seqlet q-value they carry."""
-    from seqsal.motifs import instance_table
-
     if not motifs:
         return []
     best = best_matches(compare_motifs([m.to_motif() for m in motifs], database), 1).set_index("query")
@@ -164,9 +164,6 @@ def synthetic_scale(n_seqlets: int, seed: int = 0, rare: int | None = None) -> d
 
     With ``rare``, CTCF has exactly that many seqlets (a rare motif among many) and the other five share the rest.
     """
-    from seqsal.encode import one_hot_encode, reverse_complement
-    from seqsal.simulate import random_sequence, sample_site
-
     rng = np.random.default_rng(seed)
     known = {m.name: m for m in read_meme(DATABASE)}
     names = ["GATA1::TAL1", "Spi1", "CEBPB", "FOS::JUN", "CTCF", "REST"]
@@ -207,8 +204,6 @@ def synthetic_scale(n_seqlets: int, seed: int = 0, rare: int | None = None) -> d
 
 def logo_speed(run_dir: str, n: int = 40) -> dict:
     """Logos/s of 40 seqlet logos (21 bp + 5 bp flanks) and 10 region views: glyph engine x 1/2 workers; logomaker."""
-    from seqsal.plot import LogoJob, render_jobs
-
     arrays = npz_members(os.path.join(run_dir, "attributions.npz"))
     jobs = []
     for i in range(n):

@@ -32,7 +32,7 @@ def make_bed(path: Path, n: int, width: int = 500, seed: int = 0) -> None:
     """``n`` random regions of ``width`` bp over the demo chromosomes, half on each strand."""
     from seqsal.genome import Genome
 
-    with Genome(DEMO / "genome.fa") as genome:  # builds the .fai on a fresh clone
+    with Genome(DEMO / "genome.fa") as genome:  # indexes it in memory on a fresh clone (writes nothing)
         sizes = dict(genome.chrom_sizes)
     rng = np.random.default_rng(seed)
     names = list(sizes)

@@ -13,14 +13,15 @@ __version__ = "0.1.0"
 # The public names and the submodule each lives in. They are imported on first use (PEP 562), so that
 # `import seqsal` and `seqsal --version` do not pay for torch and pandas (about 1.5 s) until needed.
 _EXPORTS = {
-    "attribution": ("METHODS", "Target", "attribute", "correct_gradient", "hypothetical_attributions"),
+    "attribution": ("Target", "correct_gradient"),
     "encode": ("one_hot_decode", "one_hot_encode", "reverse_complement", "reverse_complement_one_hot"),
-    "engine": ("RegionResult", "iter_region_attributions", "select_device"),
+    "devices": ("select_device",),
+    "engine": ("RegionResult", "iter_region_attributions"),
     "errors": ("InputError",),
     "genome": ("Genome",),
     "models": ("BassetCNN", "BPNet", "LoadedModel", "build_model", "load_model", "save_model"),
-    "methods": ("completeness", "deep_lift_shap", "gradcam", "integrated_gradients", "ism", "ism_deltas",
-                "make_baselines", "smoothgrad"),
+    "methods": ("METHODS", "attribute", "completeness", "deep_lift_shap", "gradcam", "hypothetical_attributions",
+                "integrated_gradients", "ism", "ism_deltas", "make_baselines", "smoothgrad"),
     "shuffle": ("dinucleotide_shuffle", "dinucleotide_shuffle_string"),
     "pipeline": ("AttributeOptions", "iter_attributions", "run_attribute"),
     "peaks": ("PeakCalls", "PeakOptions", "call_peaks", "call_peaks_from_run"),

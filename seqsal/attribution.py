@@ -1,28 +1,39 @@
-"""Attribution methods over one-hot batches ``(N, 4, L)``.
+"""The gradient layer under every attribution method: targets, input gradients, gradient correction.
 
-Every method in :data:`METHODS` has the signature
-``method(model, x, target, **params) -> (hypothetical, prediction)``:
+* :class:`Target` — which scalar of a model's output to explain (output by index or dict key, task, task axis,
+  profile reduction); :func:`resolve_task_axis` makes the task axis of a 3-d or larger output explicit;
+* :func:`input_gradient` — ``d target / d x`` for a one-hot batch ``(N, 4, L)``, taken with
+  :func:`torch.autograd.grad` with respect to the input only, so model parameters never accumulate ``.grad``;
+* :func:`saliency` — the ``saliency`` and ``grad_x_input`` methods (the gradient is the hypothetical
+  contribution; ``hypothetical * x`` is gradient x input);
+* :func:`correct_gradient` — gradient correction (Majdandzic et al. 2023);
+* :func:`eval_mode` — a model in eval mode for a block.
 
-* ``hypothetical`` — ``(N, 4, L)`` float32: what each base would contribute
-  at each position; the *projected* contribution is ``hypothetical * x``;
-* ``prediction`` — ``(N,)`` the target scalar of the model on ``x``.
-
-Gradients are taken with :func:`torch.autograd.grad` with respect to the
-input only, so model parameters never accumulate ``.grad``.
+The other methods, their registry and the dispatcher (``seqsal.attribute``) live in :mod:`seqsal.methods`, above
+this module; nothing here imports them.
 """
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
-from .encode import reverse_complement_one_hot
 from .errors import InputError
+from .text import plural
 
 REDUCTIONS = ("sum", "mean", "bpnet")
+_TARGET_EXAMPLES = "'2', 'enhancer', 'output=1,task=0,reduce=bpnet', 'output=human,task=2' or 'task=3,axis=-1'"
+
+
+def shape_text(shape: tuple[int, ...] | torch.Size) -> str:
+    """A model output's shape with its batch axis as ``N``: ``(N, 8, 3)``."""
+    return "(" + ", ".join(["N", *(str(size) for size in tuple(shape)[1:])]) + (",)" if len(shape) == 1 else ")")
+
+
+def _integer(text: str) -> bool:
+    return text.lstrip("-").isdigit()
 
 
 @dataclass(frozen=True)
@@ -32,23 +43,31 @@ class Target:
     Parameters
     ----------
     output
-        Index into a tuple/list output (``None``: the output is one tensor, or
-        take element 0 of a tuple).
+        Which output of a model that returns several: an index into a tuple/list output, or a key of a
+        dict output (``{"human": (N, 3), "mouse": (N, 2)}``). ``None``: the output is one tensor, element
+        0 of a tuple, or the only entry of a dict (a dict of several outputs must be named).
     task
-        Index (or name, resolved with the model's task names) along dimension
-        1 of a ``(N, T)`` or ``(N, T, L_out)`` output. ``None``: task 0.
+        Index (or name, resolved with the model's task names) along the task axis of a ``(N, T)``,
+        ``(N, T, L_out)`` or ``(N, bins, tracks)`` output. ``None``: task 0.
     reduction
-        How a profile ``(N, T, L_out)`` becomes one scalar per sequence:
-        ``sum``, ``mean`` or ``bpnet`` (the softmax-weighted profile of BPNet,
+        How the rest of the selected output (a profile ``(N, L_out)``, or bins) becomes one scalar per
+        sequence: ``sum``, ``mean`` or ``bpnet`` (the softmax-weighted profile of BPNet,
         ``sum(softmax(z).detach() * (z - mean(z)))``).
+    axis
+        The task axis of an output of 3 or more dims, counted with the batch axis as 0 (``1``: tasks x
+        positions, as BPNet's profile ``(N, T, L_out)``; ``-1``: positions x tasks, as Enformer's
+        ``(N, bins, tracks)``). ``None``: axis 1. The command line never leaves an output of 3 or more
+        dims to that default: it takes the axis the user names, or the one :func:`resolve_task_axis`
+        finds with certainty, or stops.
 
     The default explains the logit of task 0 — never a post-softmax/sigmoid
     probability, whose saturation hides features.
     """
 
-    output: int | None = None
+    output: int | str | None = None
     task: int | str | None = None
     reduction: str = "sum"
+    axis: int | None = None
 
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
@@ -56,7 +75,18 @@ class Target:
 
     @classmethod
     def parse(cls, text: str | None) -> "Target":
-        """Parse a CLI target: ``"3"``, ``"enhancer"`` or ``"output=1,task=0,reduce=bpnet"``."""
+        """Parse a CLI target.
+
+        ``"3"`` or ``"enhancer"`` (a task), or ``key=value`` pairs joined by commas: ``output`` (an index,
+        or a dict key), ``task`` (an index or name), ``axis`` (the task axis, an integer) and ``reduce``
+        (``sum``, ``mean``, ``bpnet``), e.g. ``"output=1,task=0,reduce=bpnet"``, ``"output=human,task=2"``,
+        ``"task=3,axis=-1"``.
+
+        Raises
+        ------
+        InputError
+            For an unknown key, an empty value or a non-integer ``axis``.
+        """
         if text is None or text == "":
             return cls()
         fields: dict = {}
@@ -64,18 +94,20 @@ class Target:
             key, sep, value = part.partition("=")
             if not sep:
                 key, value = "task", part
-            key = key.strip()
+            key, value = key.strip(), value.strip()
+            if key not in ("output", "task", "axis", "reduce", "reduction"):
+                raise InputError(f"--target: unknown key {key!r}; write e.g. {_TARGET_EXAMPLES}")
+            if not value:
+                raise InputError(f"--target {key}= has no value; write e.g. {_TARGET_EXAMPLES}")
             if key in ("reduce", "reduction"):
-                fields["reduction"] = value.strip()
-            elif key in ("output", "task"):
-                value = value.strip()
-                fields[key] = int(value) if value.lstrip("-").isdigit() else value
-                if key == "output" and not isinstance(fields[key], int):
-                    raise InputError(f"--target output must be an integer, got {value!r}")
+                fields["reduction"] = value
+            elif key == "axis":
+                if not _integer(value):
+                    raise InputError(f"--target axis must be an integer (the task axis of the output, e.g. axis=-1), "
+                                     f"got {value!r}")
+                fields["axis"] = int(value)
             else:
-                raise InputError(
-                    f"--target: unknown key {key!r}; write e.g. '2', 'taskname' or 'output=1,task=0,reduce=bpnet'"
-                )
+                fields[key] = int(value) if _integer(value) else value
         return cls(**fields)
 
     def resolve(self, task_names: list[str] | None) -> "Target":
@@ -84,7 +116,7 @@ class Target:
             if not task_names or self.task not in task_names:
                 known = ", ".join(task_names) if task_names else "none (the model file names no tasks)"
                 raise InputError(f"--target task {self.task!r} is not a task of the model; its tasks: {known}")
-            return Target(self.output, task_names.index(self.task), self.reduction)
+            return replace(self, task=task_names.index(self.task))
         return self
 
     def select(self, output, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -123,30 +155,150 @@ class Target:
                 return None
             return torch.softmax(selected - selected.mean(dim=1, keepdim=True), dim=1)
 
-    def _selected(self, output) -> torch.Tensor:
-        """The targeted output of each sequence: ``(N,)``, or a profile flattened to ``(N, L_out)``."""
-        if isinstance(output, (tuple, list)):
+    def output_shape(self, output) -> tuple[int, ...]:
+        """The shape of the output tensor this target picks from a model's output (a tensor, tuple or dict)."""
+        return tuple(self._picked(output).shape)
+
+    def _picked(self, output) -> torch.Tensor:
+        """The output tensor named by ``self.output``: of a tuple/list by index, of a dict by key."""
+        if isinstance(output, dict):
+            output = self._from_dict(output)
+        elif isinstance(output, (tuple, list)):
             index = 0 if self.output is None else self.output
+            if isinstance(index, str):
+                raise InputError(
+                    f"--target output={index}: the model returns a tuple of {plural(len(output), 'output')}, not a "
+                    f"dict; name one by its index (0..{len(output) - 1})"
+                )
             if not -len(output) <= index < len(output):
                 raise InputError(
-                    f"--target output={index} is out of range: the model returns {len(output)} outputs "
+                    f"--target output={index} is out of range: the model returns {plural(len(output), 'output')} "
                     f"(0..{len(output) - 1})"
                 )
             output = output[index]
         elif self.output not in (None, 0):
             raise InputError(f"--target output={self.output}: the model returns a single tensor, use output=0")
+        if not isinstance(output, torch.Tensor):
+            raise InputError(
+                f"the model's output{'' if self.output is None else ' ' + str(self.output)} is a "
+                f"{type(output).__name__}, not a tensor; seqsal explains one tensor of the output: give the model a "
+                "forward that returns tensors, a tuple or a dict of tensors"
+            )
+        return output
+
+    def _from_dict(self, output: dict) -> torch.Tensor:
+        keys = list(output)
+        names = ", ".join(map(str, keys))
+        if self.output is None:
+            if len(keys) != 1:
+                raise InputError(
+                    f"the model returns a dict of {plural(len(keys), 'output')} ({names}); name the one to explain "
+                    f"with --target output=<key>, e.g. --target output={keys[0] if keys else 'name'}"
+                )
+            return output[keys[0]]
+        for key in (self.output, str(self.output)):
+            if key in output:
+                return output[key]
+        raise InputError(f"--target output={self.output} is not an output of the model; its outputs: {names}")
+
+    def _task_axis(self, shape: tuple[int, ...]) -> int:
+        if self.axis is None:
+            return 1
+        axis = self.axis + len(shape) if self.axis < 0 else self.axis
+        if not 1 <= axis < len(shape):
+            raise InputError(
+                f"--target axis={self.axis} is not a task axis of the output {shape_text(shape)} (axis 0 is the "
+                f"sequences); use an axis from 1 to {len(shape) - 1}, or -1"
+            )
+        return axis
+
+    def _selected(self, output) -> torch.Tensor:
+        """The targeted output of each sequence: ``(N,)``, or the rest of the output flattened to ``(N, L_out)``."""
+        output = self._picked(output)
         if output.ndim == 1:
             if self.task not in (None, 0):
                 raise InputError(f"--target task {self.task}: the model has one output per sequence (task 0)")
+            if self.axis is not None:
+                raise InputError(f"--target axis={self.axis}: the model has one output per sequence (no task "
+                                 "axis); drop axis")
             return output
-        task = 0 if self.task is None else self.task
-        if not -output.shape[1] <= task < output.shape[1]:
+        axis = self._task_axis(tuple(output.shape))
+        task, size = 0 if self.task is None else self.task, output.shape[axis]
+        if not -size <= task < size:
+            where = f" on axis {axis} of its output {shape_text(output.shape)}" if output.ndim > 2 else ""
             raise InputError(
-                f"--target task {task} is out of range: the model has {output.shape[1]} tasks "
-                f"(0..{output.shape[1] - 1})"
+                f"--target task {task} is out of range: the model has {plural(size, 'task')}{where} (0..{size - 1})"
             )
-        selected = output[:, task]
+        selected = output.select(axis, task)
         return selected if selected.ndim == 1 else selected.reshape(selected.shape[0], -1)
+
+
+def task_axis_of(shape: tuple[int, ...], longer: tuple[int, ...] | None) -> int | None:
+    """The task axis of a model output of 3 or more dims, told apart from its position axes.
+
+    Parameters
+    ----------
+    shape, longer
+        The output's shape at one input length, and at a longer one (``None``: the model ran on one
+        length only).
+
+    Returns
+    -------
+    int or None
+        The one non-batch axis whose size does not change with the input length (positions, bins and
+        profiles grow with it; tasks and tracks do not); ``None`` when not exactly one axis keeps its size.
+    """
+    if longer is None or len(longer) != len(shape):
+        return None
+    fixed = [axis for axis in range(1, len(shape)) if shape[axis] == longer[axis]]
+    return fixed[0] if len(fixed) == 1 else None
+
+
+def resolve_task_axis(model: nn.Module, target: Target, probe: torch.Tensor, output) -> Target:
+    """``target`` with its task axis made explicit, for an output of 3 or more dims (never a guess).
+
+    An axis the user gave is kept. Otherwise the model runs once more, on zeros twice as long as
+    ``probe``, and the task axis is the one axis whose size stays (:func:`task_axis_of`).
+
+    Parameters
+    ----------
+    model
+        The model (taking ``(N, 4, L)``).
+    target
+        What to explain (its ``output`` must name an output of the model).
+    probe, output
+        An input ``(N, 4, L)`` and the model's output on it.
+
+    Returns
+    -------
+    Target
+        ``target`` itself for outputs of 1 or 2 dims or a given axis, else with ``axis`` set.
+
+    Raises
+    ------
+    InputError
+        When the task axis cannot be told with certainty (a model of one input length, or an output whose
+        axes all keep or all change their size): the message names the shape and the ``axis=`` to add.
+    """
+    shape = target.output_shape(output)
+    if len(shape) < 3 or target.axis is not None:
+        return target
+    try:
+        with torch.no_grad():
+            longer = target.output_shape(model(probe.new_zeros(*probe.shape[:2], 2 * probe.shape[2])))
+    except Exception:  # noqa: BLE001 - a model that takes one input length: nothing to compare
+        longer = None
+    axis = task_axis_of(shape, longer)
+    if axis is None:
+        why = ("the model takes inputs of one length only" if longer is None else
+               f"at twice the input length it has shape {shape_text(longer)}")
+        raise InputError(
+            f"--target: the output to explain has shape {shape_text(shape)} and {why}, so its task axis cannot be "
+            "told from its position axis; add the task axis to --target: axis=1 for (N, tasks, positions) as "
+            f"BPNet's profile, axis=-1 for (N, positions, tasks) as Enformer's bins x tracks, e.g. "
+            f"--target task={target.task if target.task is not None else 0},axis=-1"
+        )
+    return replace(target, axis=axis)
 
 
 def _forward_target(model: nn.Module, x: torch.Tensor, target: Target,
@@ -180,21 +332,37 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target: Target,
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[torch.Tensor, torch.Tensor]:
-    """Raw input gradient ``dy/dx``; it is itself the hypothetical contribution."""
+    """Saliency (Simonyan et al. 2014): the raw input gradient ``dy/dx``, itself the hypothetical contribution.
+
+    Also the ``grad_x_input`` method (Shrikumar et al. 2016): its projected map ``x * dy/dx`` is
+    ``hypothetical * x``, as for every method.
+
+    Parameters
+    ----------
+    model, x, target
+        Model, one-hot ``(N, 4, L)``, what to explain.
+
+    Returns
+    -------
+    gradient, prediction
+        ``(N, 4, L)`` and ``(N,)`` (see :func:`input_gradient`).
+    """
     return input_gradient(model, x, target)
 
 
-# gradient x input has the same hypothetical contributions as saliency: its
-# projected map x * dy/dx is hypothetical * x, which every method shares.
-METHODS: dict[str, Callable] = {"saliency": saliency, "grad_x_input": saliency}
-PROJECTED_BY_DEFAULT = {"saliency": False}
-# methods whose hypothetical contributions must not be gradient-corrected (it would break their
-# summation-to-delta, or they are not gradients); seqsal.methods adds its own
-UNCORRECTED: set[str] = set()
-
-
 def correct_gradient(hypothetical: torch.Tensor) -> torch.Tensor:
-    """Gradient correction (Majdandzic et al. 2023): subtract the mean of the 4 channels at each position."""
+    """Gradient correction (Majdandzic et al. 2023): subtract the mean of the 4 channels at each position.
+
+    Parameters
+    ----------
+    hypothetical
+        ``(..., 4, L)`` hypothetical contributions (channels on the second-to-last axis).
+
+    Returns
+    -------
+    torch.Tensor
+        The same shape, summing to 0 over the channels at each position.
+    """
     return hypothetical - hypothetical.mean(dim=-2, keepdim=True)
 
 
@@ -211,142 +379,3 @@ def eval_mode(model: nn.Module):
     finally:
         if was_training:
             model.train()
-
-
-def hypothetical_attributions(
-    model: nn.Module,
-    x: torch.Tensor,
-    method: str = "grad_x_input",
-    target: Target | None = None,
-    correct: bool = True,
-    rc: bool = False,
-    autocast_dtype: torch.dtype | None = None,
-    **params,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hypothetical contributions and predictions of one batch.
-
-    Parameters
-    ----------
-    model, x
-        Model and one-hot batch ``(N, 4, L)`` on the same device.
-    method
-        A key of :data:`METHODS`.
-    target
-        What to explain (default: the logit of task 0).
-    correct
-        Apply gradient correction (default on, as tangermeme does).
-    rc
-        Average with the attribution of the reverse complement, mapped back
-        (for unstranded models); the prediction is averaged too.
-    autocast_dtype
-        ``torch.bfloat16`` / ``torch.float16`` to run the model under autocast.
-
-    Returns
-    -------
-    hypothetical, prediction
-        ``(N, 4, L)`` float32 and ``(N,)`` float32.
-    """
-    if method not in METHODS:
-        raise InputError(f"unknown attribution method {method!r}; choose one of {', '.join(sorted(METHODS))}")
-    target = target or Target()
-    function = METHODS[method]
-    autocast = (
-        torch.autocast(device_type=x.device.type, dtype=autocast_dtype)
-        if autocast_dtype is not None
-        else contextlib.nullcontext()
-    )
-    if rc:
-        batch = torch.cat([x, reverse_complement_one_hot(x)], dim=0)
-    else:
-        batch = x
-    with autocast:
-        hypothetical, prediction = function(model, batch, target, **params)
-    hypothetical, prediction = hypothetical.float(), prediction.float()
-    if rc:
-        n = x.shape[0]
-        hypothetical = 0.5 * (hypothetical[:n] + reverse_complement_one_hot(hypothetical[n:]))
-        prediction = 0.5 * (prediction[:n] + prediction[n:])
-    if correct and method not in UNCORRECTED:
-        hypothetical = correct_gradient(hypothetical)
-    return hypothetical, prediction
-
-
-def attribute(
-    model: nn.Module,
-    x: torch.Tensor,
-    method: str = "grad_x_input",
-    target: Target | str | None = None,
-    correct: bool = True,
-    rc: bool = False,
-    batch_size: int = 64,
-    device: str | torch.device | None = None,
-    precision: str = "fp32",
-    hypothetical: bool | None = None,
-    **params,
-) -> torch.Tensor:
-    """Attributions of a batch of one-hot sequences, for notebooks.
-
-    Parameters
-    ----------
-    model
-        Any ``nn.Module`` taking ``(N, 4, L)``.
-    x
-        One-hot ``(N, 4, L)`` (torch tensor or numpy array).
-    method
-        ``saliency``, ``grad_x_input`` or another key of :data:`METHODS`.
-    target
-        :class:`Target` or its string form (see :meth:`Target.parse`).
-    correct, rc
-        Gradient correction and reverse-complement averaging.
-    batch_size
-        Sequences per forward/backward pass.
-    device
-        ``cuda``, ``mps``, ``cpu`` or ``None`` for automatic choice.
-    precision
-        ``fp32``, ``bf16`` or ``fp16`` (autocast).
-    hypothetical
-        Return hypothetical contributions instead of projected ones. Default:
-        ``True`` for ``saliency`` (the saliency map *is* the gradient), ``False``
-        for every other method (``x * hypothetical``, e.g. gradient x input).
-
-    Returns
-    -------
-    torch.Tensor
-        ``(N, 4, L)`` float32 on the CPU.
-    """
-    from .engine import autocast_dtype_for, select_device
-
-    target = Target.parse(target) if isinstance(target, str) or target is None else target
-    target = target.resolve(getattr(model, "task_names", None))
-    x = torch.as_tensor(x, dtype=torch.float32)
-    device = select_device(device)
-    dtype = autocast_dtype_for(precision, device)
-    if hypothetical is None:
-        hypothetical = not PROJECTED_BY_DEFAULT.get(method, True)
-    if isinstance(model, nn.Module) and not isinstance(model, torch.jit.ScriptModule) and not _on_device(model, device):
-        model = model.to(device)
-    outputs = []
-    with eval_mode(model):
-        for first in range(0, x.shape[0], batch_size):
-            chunk = x[first:first + batch_size].to(device)
-            hyp, _ = hypothetical_attributions(
-                model, chunk, method, target, correct=correct, rc=rc, autocast_dtype=dtype, **params
-            )
-            outputs.append((hyp if hypothetical else hyp * chunk).cpu())
-    if len(outputs) == 1:  # one batch: no copy
-        return outputs[0]
-    return torch.cat(outputs, dim=0) if outputs else torch.zeros_like(x)
-
-
-def _on_device(model: nn.Module, device: torch.device) -> bool:
-    """True when every parameter and buffer of ``model`` is on ``device`` already (``.to`` would be a no-op walk)."""
-    index = device.index
-    if index is None and device.type == "cuda":
-        index = torch.cuda.current_device()
-    tensors = [*model.parameters(), *model.buffers()]
-    return bool(tensors) and all(
-        t.device.type == device.type and (index is None or t.device.index == index) for t in tensors
-    )
-
-
-from . import methods as _methods  # noqa: E402,F401 - registers deepshap, ig, smoothgrad, ism, gradcam

@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .text import plural
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -141,6 +142,9 @@ def method_options(function):
               help="Gradient correction: subtract each position's mean over A/C/G/T.")
 @click.option("--n-value", type=click.Choice(["0", "0.25"]), default="0", show_default=True,
               help="Encoding of N and other IUPAC codes.")
+@click.option("--unknown-bases", type=click.Choice(["error", "n"]), default="error", show_default=True,
+              help="A FASTA character that is not an IUPAC code (e.g. 'Z') within a model window: stop with its "
+                   "line, or read it as N (one warning line counts them).")
 @click.option("--architecture", default=None, help="Built-in architecture (basset, bpnet) for a state_dict file.")
 @click.option("--model-config", default=None, type=click.Path(dir_okay=False),
               help="JSON/YAML config of --architecture.")
@@ -160,6 +164,9 @@ def method_options(function):
                    "regions, or a Laplace fit to the bulk of the observed track.")
 @click.option("--null-fraction", type=float, default=0.1, show_default=True,
               help="Fraction of regions shuffled for --null shuffle (that much extra model work).")
+@click.option("--min-null-bases", type=int, default=200_000, show_default=True,
+              help="Fewest bases of shuffled sequence the shuffle null attributes: a small run takes more of its "
+                   "regions, and several shuffles of each when it is shorter.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in this folder.")
 @click.option("--force", is_flag=True, help="Overwrite a run already in this folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
@@ -167,8 +174,8 @@ def method_options(function):
 @handle_errors
 def attribute(genome, regions, model_path, out_dir, method, target, width, window, stride, stitch, batch_size,
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
-              force, quiet, shard=None, method_params=None, n_logos=0,
-              peaks=True, fdr=0.05, null="shuffle", null_fraction=0.1):
+              force, quiet, shard=None, method_params=None, n_logos=0, unknown_bases="error",
+              peaks=True, fdr=0.05, null="shuffle", null_fraction=0.1, min_null_bases=200_000):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
     Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
@@ -181,17 +188,19 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
     options = AttributeOptions(
         method=method, target=target, width=width, window=window, stride=stride, batch_size=batch_size,
         chunk_size=chunk_size, device=None if device == "auto" else device, precision=precision, rc=rc, correct=correct,
-        stitch=stitch, n_value=float(n_value), seed=seed, on_error=on_error,
+        stitch=stitch, n_value=float(n_value), unknown_bases=unknown_bases, seed=seed, on_error=on_error,
         method_params=method_params or {},
     )
     record = run_attribute(
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
         resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
         shard=parse_shard(shard) if shard is not None else None,
-        peaks=PeakOptions(fdr=fdr, null=null, null_fraction=null_fraction, seed=seed).check() if peaks else False,
+        peaks=PeakOptions(fdr=fdr, null=null, null_fraction=null_fraction, min_null_bases=min_null_bases,
+                          seed=seed).check() if peaks else False,
     )
     logging.getLogger("seqsal").info(
-        "%d regions attributed in %.1f s -> %s", record["n_regions"], record["timing_seconds"]["total"], out_dir
+        "%s attributed in %.1f s -> %s", plural(record["n_regions"], "region"), record["timing_seconds"]["total"],
+        out_dir,
     )
     if n_logos:
         from .report import write_logos
@@ -215,7 +224,7 @@ def merge(shard_dirs, out_dir, force, quiet):
 
     record = merge_runs(list(shard_dirs), out_dir, force=force, command=["seqsal", *sys.argv[1:]])
     logging.getLogger("seqsal").info(
-        "%d shards, %d regions merged in %.1f s -> %s", len(record["shards"]), record["n_regions"],
+        "%s, %s merged in %.1f s -> %s", plural(len(record["shards"]), "shard"), plural(record["n_regions"], "region"),
         record["timing_seconds"]["merge"], out_dir,
     )
 
@@ -302,13 +311,14 @@ def report(out_dir, top, workers, quiet):
 @click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
               help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
-@click.option("--window", type=int, default=6, show_default=True, help="Width of the tested windows (bp).")
+@click.option("--test-width", type=int, default=6, show_default=True,
+              help="Width of the windows the seqlet test sums (bp); not the model's input length (attribute --window).")
 @click.option("--max-length", type=int, default=30, show_default=True, help="Longest seqlet (bp).")
 @click.option("--element-gap", type=int, default=100, show_default=True,
               help="Seqlets closer than this join one element (bp).")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def call_peaks(out_dir, fdr, null, window, max_length, element_gap, quiet):
+def call_peaks(out_dir, fdr, null, test_width, max_length, element_gap, quiet):
     """Call seqlets and elements again on the run in OUT_DIR, without recomputing attributions.
 
     Rewrites seqlets.bed, elements.bed (narrowPeak), seqlets.tsv, elements.tsv and the peaks entry of run.json.
@@ -316,7 +326,7 @@ def call_peaks(out_dir, fdr, null, window, max_length, element_gap, quiet):
     _setup_logging(quiet)
     from .peaks import call_peaks_from_run, describe_calls, update_run_record
 
-    calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, window=window, max_length=max_length,
+    calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, test_width=test_width, max_length=max_length,
                                 element_gap=element_gap)
     update_run_record(out_dir, calls.info)
     logging.getLogger("seqsal").info("%s -> %s", describe_calls(calls.info, fdr), out_dir)

@@ -1,4 +1,4 @@
-"""Batching, devices and precision, long-region tiling and stitching.
+"""Batching, out-of-memory recovery, long-region tiling and stitching (devices: :mod:`seqsal.devices`).
 
 :func:`iter_region_attributions` is the engine: it reads each region from the
 genome on a background thread, encodes it, cuts it into model-sized windows,
@@ -20,43 +20,17 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .attribution import Target, eval_mode, hypothetical_attributions
+from .attribution import Target, eval_mode
+from .devices import autocast_dtype_for, select_device
 from .encode import one_hot_encode, reverse_complement
 from .errors import InputError
+from .methods import REFERENCE_METHODS, hypothetical_attributions
 from .regions import tile_starts
+from .text import plural
 
 log = logging.getLogger("seqsal")
 
 STITCH_MODES = ("mean", "centre")
-
-
-def select_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to run on: the one named, else ``cuda`` > ``mps`` > ``cpu``."""
-    if device not in (None, "auto"):
-        device = torch.device(device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise InputError("--device mps was asked for but MPS is not available; use --device cpu")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def autocast_dtype_for(precision: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for ``--precision`` (``fp32`` -> ``None``: no autocast)."""
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp16":
-        if device.type == "cpu":
-            raise InputError("--precision fp16 needs a GPU; on the CPU use bf16 or fp32")
-        return torch.float16
-    raise InputError(f"unknown --precision {precision!r}; choose fp32, bf16 or fp16")
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -107,7 +81,8 @@ class AdaptiveBatch:
         if x.device.type == "cuda":
             torch.cuda.empty_cache()
         self.batch_size = max(1, x.shape[0] // 2)
-        log.warning("out of memory with a batch of %d windows; continuing with %d", x.shape[0], self.batch_size)
+        log.warning("out of memory with a batch of %s; continuing with %d", plural(x.shape[0], "window"),
+                    self.batch_size)
         return self(x)
 
 
@@ -351,7 +326,7 @@ def iter_region_attributions(
     regions
         Table with ``chrom``, ``start``, ``end``, ``strand`` (0-based half-open).
     method, target, correct, rc
-        See :func:`seqsal.attribution.hypothetical_attributions`.
+        See :func:`seqsal.methods.hypothetical_attributions`.
     window
         Model input length; ``None`` feeds each region whole.
     stride
@@ -381,8 +356,6 @@ def iter_region_attributions(
     target = target or Target()
     pin = device.type == "cuda"
     method_params = method_params or {}
-    from .methods import REFERENCE_METHODS
-
     check_completeness = method in REFERENCE_METHODS  # baseline methods: reference predictions come for free
 
     def run_batch(x: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -31,9 +31,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .attribution import METHODS, Target, attribute
+from .attribution import Target
 from .errors import InputError
 from .io import atomic_path, write_table_atomic
+from .methods import METHODS, attribute
 from .shuffle import dinucleotide_shuffle
 
 log = logging.getLogger("seqsal")
@@ -271,9 +272,9 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor) -> tuple[pd.Dat
 
 
 def _run_inputs(out_dir: Path, max_regions: int | None, seed: int):
-    from .genome import Genome
+    from .genome import genome_of_run
     from .models import load_model
-    from .pipeline import prepare_regions
+    from .regions import prepare_regions
 
     record_path = out_dir / "run.json"
     if not record_path.exists():
@@ -283,7 +284,7 @@ def _run_inputs(out_dir: Path, max_regions: int | None, seed: int):
     description = model_info if model_info.get("format") == "state_dict" else {}
     loaded = load_model(model_info["path"], architecture=description.get("architecture"),
                         config=description.get("config"))
-    genome = Genome(record["genome"])
+    genome = genome_of_run(record)  # with the run's --unknown-bases
     parameters = record["parameters"]
     table = prepare_regions(record["regions"], genome.chrom_sizes, parameters.get("width"))
     window = parameters.get("window") or loaded.input_length or int((table["end"] - table["start"]).max())
@@ -312,7 +313,7 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     out_dir
         A ``seqsal attribute`` output folder (its ``run.json`` names genome, regions, model and target).
     methods
-        Keys of :data:`seqsal.attribution.METHODS`.
+        Keys of :data:`seqsal.methods.METHODS`.
     truth
         BED of known functional sites (per-base AUROC/AUPRC); ``None`` skips it.
     max_regions

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -24,28 +24,23 @@ import torch
 from torch import nn
 
 from . import __version__
-from .attribution import METHODS, Target
+from .attribution import Target
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
 from .errors import InputError
 from .genome import Genome
 from .io import NpyStream, atomic_path, write_attribution_bigwig, write_npz, write_text_atomic
+from .methods import METHODS
 from .models import LoadedModel, load_model
-from .regions import read_regions, resize_regions, validate_regions
+from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
+from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
+from .regions import padding_summary, prepare_regions
 from .shards import shard_bounds
-
-if TYPE_CHECKING:
-    from .peaks import PeakOptions
+from .text import plural
 
 log = logging.getLogger("seqsal")
 
 PARTIAL = ".partial"
 OUTPUTS = ("attributions.npz", "attributions.bw", "regions.tsv", "run.json")
-REGION_TABLE_COLUMNS = [
-    "index", "name", "chrom", "start", "end", "strand", "prediction", "attribution_sum",
-    "attribution_max", "frac_N", "padded_bp", "n_windows", "status",
-]
-# added for methods with a baseline (ig, deepshap): Σ attributions - (f(x) - mean f(baselines)), per region
-COMPLETENESS_COLUMN = "completeness_error"
 
 
 @dataclass
@@ -69,6 +64,7 @@ class AttributeOptions:
     correct: bool = True
     stitch: str = "mean"
     n_value: float = 0.0
+    unknown_bases: str = "error"
     seed: int = 0
     on_error: str = "stop"
     chunk_size: int = 256
@@ -81,21 +77,6 @@ def _as_model(model, architecture=None, model_config=None) -> LoadedModel:
     if isinstance(model, nn.Module):
         return LoadedModel(model, getattr(model, "input_length", None), getattr(model, "task_names", None), "module")
     return load_model(model, architecture=architecture, config=model_config)
-
-
-def prepare_regions(regions: pd.DataFrame | str, chrom_sizes: dict[str, int], width: int | None) -> pd.DataFrame:
-    """Read (if a path), validate against the genome and resize the regions."""
-    path = regions if isinstance(regions, (str, os.PathLike)) else "regions"
-    table = read_regions(regions) if isinstance(regions, (str, os.PathLike)) else regions.copy()
-    for column, default in (("name", None), ("strand", "."), ("summit", -1), ("line", 0)):
-        if column not in table:
-            table[column] = default if column != "name" else (
-                table["chrom"] + ":" + table["start"].astype(str) + "-" + table["end"].astype(str))
-    table = validate_regions(table, chrom_sizes, str(path))
-    if width is not None:
-        table = resize_regions(table, width)
-        table = table.assign(padded_bp=validate_regions(table, chrom_sizes, str(path))["padded_bp"])
-    return table.reset_index(drop=True)
 
 
 def resolve_window(model: LoadedModel, options: AttributeOptions) -> int | None:
@@ -173,7 +154,7 @@ def iter_attributions(
     options = options or AttributeOptions()
     for key, value in overrides.items():
         setattr(options, key, value)
-    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    genome = genome if isinstance(genome, Genome) else Genome(genome, unknown_bases=options.unknown_bases)
     loaded = _as_model(model)
     table = prepare_regions(regions, genome.chrom_sizes, options.width)
     target = Target.parse(options.target).resolve(loaded.task_names)
@@ -226,8 +207,10 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
     progress_file = partial / "progress.json"
     existing = (out_dir / "run.json").exists() or partial.exists()
     if existing and not (resume or force):
+        finished = (out_dir / "run.json").exists()
         raise InputError(
-            "the output folder holds a run already; pass --resume to finish it or --force to overwrite it",
+            "the output folder holds a finished run; pass --force to overwrite it, or give another -o" if finished
+            else "the output folder holds an interrupted run; pass --resume to finish it or --force to start over",
             str(out_dir),
         )
     if resume or force:
@@ -268,7 +251,7 @@ def run_attribute(
     progress: bool = True,
     command: list[str] | None = None,
     shard: tuple[int, int] | None = None,
-    peaks: "PeakOptions | bool" = True,
+    peaks: PeakOptions | bool = True,
 ) -> dict:
     """Run the whole attribution job into ``out_dir`` and return the ``run.json`` record.
 
@@ -285,9 +268,10 @@ def run_attribute(
     options = options or AttributeOptions()
     started = time.perf_counter()
     out = Path(out_dir)
-    genome = Genome(genome_path)
+    genome = Genome(genome_path, unknown_bases=options.unknown_bases)
     table = prepare_regions(regions_path, genome.chrom_sizes, options.width)
     n_total, shard_rows = len(table), None
+    total_bases = int((table["end"] - table["start"]).sum())  # the whole job's: sizes the shuffled null
     if shard is not None:
         shard_rows = shard_bounds(n_total, *shard)
         table = table.iloc[slice(*shard_rows)].reset_index(drop=True)
@@ -324,11 +308,11 @@ def run_attribute(
     if done > 0:
         rows_handle.seek(json.loads((partial / "progress.json").read_text())["rows_bytes"])
         rows_handle.truncate()
-        log.info("resuming: %d of %d regions done", done, n)
+        log.info("resuming: %d of %s done", done, plural(n, "region"))
     else:
-        rows_handle.write("\t".join(_region_columns(options.method)) + "\n")
+        rows_handle.write("\t".join(region_columns(options.method)) + "\n")
     torch.manual_seed(options.seed)
-    fields, with_completeness = _row_fields(table), COMPLETENESS_COLUMN in _region_columns(options.method)
+    fields, with_completeness = _row_fields(table), COMPLETENESS_COLUMN in region_columns(options.method)
     bar = _progress_bar(n, done, progress)
     bases = 0
     t_attr = time.perf_counter()
@@ -359,6 +343,8 @@ def run_attribute(
             bar.close()
         rows_handle.close()
     attribution_seconds = time.perf_counter() - t_attr
+    if (padding := padding_summary(table, regions_path)) is not None:  # after the run: an error stays one line
+        log.warning(padding)
 
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes, one_hot_store.read_row,
                              hyp_store.read_row)
@@ -370,7 +356,7 @@ def run_attribute(
     })
     with atomic_path(out / "regions.tsv") as tmp:  # a copy: the checkpoint stays whole until run.json exists
         shutil.copyfile(rows_path, tmp)
-    peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome,
+    peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome, total_bases,
                             call=shard is None)
     completeness = completeness_summary(out / "regions.tsv", options.method)
     record = {
@@ -406,11 +392,9 @@ def run_attribute(
 
 def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame, loaded: LoadedModel,
                 target: Target, window: int | None, stride: int | None, device, genome: Genome,
-                call: bool = True) -> dict | None:
+                total_bases: int, call: bool = True) -> dict | None:
     """The peak stage (:func:`seqsal.peaks.run_peaks_stage`); ``peaks=False`` skips it and drops stale peak files,
     ``call=False`` (a shard) draws only the shuffled null."""
-    from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
-
     if not peaks:
         remove_peak_files(out)
         return None
@@ -425,7 +409,7 @@ def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame
 
     peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
     return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes, call=call,
-                           window=window)
+                           window=window, total_bases=total_bases)
 
 
 def _discard(out: Path, created: bool, *handles) -> None:
@@ -441,29 +425,6 @@ def _file_digest(path: str) -> str:
     from .models.files import file_sha256
 
     return file_sha256(path)
-
-
-def _region_columns(method: str) -> list[str]:
-    """Columns of ``regions.tsv`` for a method (``completeness_error`` for ig and deepshap)."""
-    from .methods import REFERENCE_METHODS
-
-    return REGION_TABLE_COLUMNS + ([COMPLETENESS_COLUMN] if method in REFERENCE_METHODS else [])
-
-
-def completeness_summary(path: Path, method: str) -> dict | None:
-    """Largest ``|completeness_error|`` over the regions of a finished ``regions.tsv`` (``None``: not reported)."""
-    if COMPLETENESS_COLUMN not in _region_columns(method):
-        return None
-    table = pd.read_csv(path, sep="\t", usecols=["attribution_sum", COMPLETENESS_COLUMN, "status"])
-    ok = table[table["status"] == "ok"]
-    errors = ok[COMPLETENESS_COLUMN].abs()
-    delta = (ok["attribution_sum"] - ok[COMPLETENESS_COLUMN]).abs()  # |f(x) - mean f(baselines)|
-    return {"max_abs_error": float(errors.max()) if len(ok) else 0.0,
-            "median_abs_error": float(errors.median()) if len(ok) else 0.0,
-            "median_abs_delta": float(delta.median()) if len(ok) else 0.0,
-            "regions": int(len(ok)),
-            "meaning": "per region: sum of attributions - (f(x) - mean f(baselines)), largest over its windows; "
-                       "median_abs_delta is the typical |f(x) - mean f(baselines)| to compare the errors with"}
 
 
 _ROW_FIELDS = ("name", "chrom", "start", "end", "strand", "padded_bp")

@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import InputError
+from .motifs import information_content, reverse_complement_matrix
+from .text import plural
+
 COLORS = {"A": "#008000", "C": "#0000ff", "G": "#ffa500", "T": "#ff0000"}  # logomaker "classic"
 LETTERS = "ACGT"
 SPAN_COLORS = {"+": "#c0392b", "-": "#2471a3"}
@@ -70,10 +74,23 @@ def draw_logo(ax, matrix: np.ndarray, x0: float = 0.0, width: float = 0.9, engin
     """Draw a logo of a ``(4, L)`` matrix on ``ax``; column ``i`` is centred on ``x0 + i``.
 
     Returns the axes. Limits are set to the logo's extent (with 5 % headroom).
+
+    Raises
+    ------
+    ValueError
+        ``matrix`` is not ``(4, L)``.
+    InputError
+        ``matrix`` holds NaN or Inf (named by its first such column), with either engine.
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != 4:
         raise ValueError(f"a logo needs a (4, L) matrix, got shape {matrix.shape}")
+    finite = np.isfinite(matrix)
+    if not finite.all():
+        columns = np.flatnonzero(~finite.all(axis=0))
+        raise InputError(
+            f"the logo matrix holds NaN or Inf in {plural(len(columns), 'column')} (first: column {int(columns[0])}, "
+            "0-based); a logo needs finite heights: replace them first, e.g. np.nan_to_num(matrix)")
     length = matrix.shape[1]
     if engine == "logomaker":
         import logomaker
@@ -257,8 +274,6 @@ def motif_figure(cwm: np.ndarray, pwm: np.ndarray, title: str = "", engine: str 
     -------
     matplotlib.figure.Figure
     """
-    from .motifs import information_content, reverse_complement_matrix
-
     cwm = np.asarray(cwm, dtype=np.float64)
     ic = information_content(pwm)
     width = cwm.shape[1]
@@ -344,3 +359,111 @@ def render_jobs(jobs: list[LogoJob], workers: int = 1, dpi: int = 100, progress:
         return out
     finally:
         bar.close()
+
+
+# ---------------------------------------------------------------------------
+# Calibration of the peak caller's p-values
+# ---------------------------------------------------------------------------
+
+SIGN_NAMES = {"+": "+ (positive contribution)", "-": "- (negative contribution)"}
+
+
+def calibration_figure(calibration: dict, title: str = ""):
+    """Observed against expected counts of ``p <= t``, per sign, on log-log axes (``peaks.calibration``).
+
+    For each ``t`` of ``p_grid`` a point sits at ``x = m t`` (``expected_at_or_below``: what a run with no
+    signal gives over its ``m`` tests) and ``y`` = the observed tests with ``p <= t``
+    (``observed_at_or_below``). The diagonal is a null run; points above it in the far tail (small ``t``,
+    left) are signal; points above it in the bulk (``t`` near 0.5, right) mean the null is lighter than the
+    run's background, and every p-value is then too small. An empirical (shuffled) null resolves p-values
+    down to ``1 / (n + 1)`` by counting; left of that line (shaded) they come from its fitted tail. A count
+    of 0 cannot sit on a log axis: it is drawn as an open triangle on the bottom edge. Grid points whose
+    rounded expected count is 0 are not drawn. The top axis gives ``t`` itself.
+
+    Parameters
+    ----------
+    calibration
+        ``run.json``'s ``peaks.calibration`` (see :func:`seqsal.peaks.calling.calibration_summary`): per sign
+        ``"+"``/``"-"`` a dict with ``tests``, ``null_kind``, ``p_grid``, ``observed_at_or_below``,
+        ``expected_at_or_below`` and, for the shuffled null, ``smallest_counted_p`` and ``tail_fit_ok``.
+        Signs that are absent are skipped.
+    title
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per sign present, ``+`` first. In each, the line labelled ``observed`` holds the points
+        with a non-zero count (``x`` expected, ``y`` observed), ``observed = 0`` those with none (``y`` on
+        the bottom edge), ``null run (observed = expected)`` the diagonal and, for an empirical null,
+        ``p = 1/(n+1)`` the vertical line at ``x = m / (n + 1)``.
+
+    Raises
+    ------
+    InputError
+        ``calibration`` holds neither sign, or a sign's lists differ in length.
+    """
+    signs = [sign for sign in ("+", "-") if isinstance(calibration.get(sign), dict)]
+    if not signs:
+        raise InputError("the calibration record holds neither a '+' nor a '-' entry; rerun `seqsal call-peaks`")
+    fig = _figure(4.4 * len(signs), 4.0)
+    axes = fig.subplots(1, len(signs), squeeze=False)[0]
+    for ax, sign in zip(axes, signs):
+        _calibration_panel(ax, sign, calibration[sign])
+    if title:
+        fig.suptitle(title, fontsize=9, y=1 - 0.08 / fig.get_size_inches()[1], va="top")
+    _margins(fig, left=0.6, right=0.2, bottom=0.5, top=1.15 if title else 0.95, wspace=0.3)
+    return fig
+
+
+def _calibration_panel(ax, sign: str, entry: dict) -> None:
+    """One sign's observed-vs-expected panel (see :func:`calibration_figure`)."""
+    grid = np.asarray(entry.get("p_grid", []), dtype=np.float64)
+    observed = np.asarray(entry.get("observed_at_or_below", []), dtype=np.float64)
+    expected = np.asarray(entry.get("expected_at_or_below", []), dtype=np.float64)
+    if not grid.shape == observed.shape == expected.shape:
+        raise InputError(f"calibration of sign {sign}: p_grid, observed_at_or_below and expected_at_or_below "
+                         "differ in length; rerun `seqsal call-peaks`")
+    m = int(entry.get("tests", 0))
+    bulk = entry.get("bulk_ratio")
+    ax.set_title(f"{SIGN_NAMES[sign]}\n{m:,} tests, {entry.get('null_kind', '?')} null"
+                 + (f", bulk ratio {float(bulk):.2f}" if bulk is not None else ""), fontsize=8)
+    shown = expected > 0
+    if m <= 0 or not shown.any():
+        ax.text(0.5, 0.5, "no tests of this sign", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    x_lo = 10 ** np.floor(np.log10(min(expected[shown].min(), 1.0) / 1.5))
+    y_lo = 0.3  # observed counts are whole: 1 is the smallest on the axis, 0 sits on this edge
+    hi = max(m, observed.max(initial=0)) * 2.0
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(x_lo, hi)
+    ax.set_ylim(y_lo, hi)
+    color = SPAN_COLORS[sign]
+    ax.plot([y_lo, hi], [y_lo, hi], linestyle="--", color="0.5", linewidth=1, label="null run (observed = expected)")
+    counted = entry.get("smallest_counted_p")
+    if counted is not None and entry.get("null_kind") == "empirical":
+        edge = m * float(counted)
+        if edge > x_lo:
+            ax.axvspan(x_lo, edge, color="0.88", linewidth=0, zorder=0)
+        ax.axvline(edge, color="0.3", linestyle=":", linewidth=1.2, label="p = 1/(n+1) of the null")
+        ax.text(edge, hi / 1.6, "tail fit \u25c2 ", ha="right", va="top", fontsize=7, color="0.3")
+        ax.text(edge, hi / 1.6, " \u25b8 counted", ha="left", va="top", fontsize=7, color="0.3")
+    present = shown & (observed > 0)
+    ax.plot(expected[present], observed[present], marker="o", markersize=4, color=color, linewidth=1.2,
+            label="observed")
+    zeros = shown & (observed == 0)
+    ax.plot(expected[zeros], np.full(int(zeros.sum()), y_lo), linestyle="none", marker="v", markersize=6,
+            markerfacecolor="none", markeredgecolor=color, clip_on=False, label="observed = 0")
+    if entry.get("tail_fit_ok") is False:
+        ax.text(0.03, 0.8, "tail fit does not hold:\np-values empirical only", transform=ax.transAxes, ha="left",
+                va="top", fontsize=7, color="#b03a2e", fontweight="bold")
+    top = ax.secondary_xaxis("top", functions=(lambda x: x / m, lambda t: t * m))
+    top.set_xlabel("p-value threshold t", fontsize=8)
+    top.tick_params(labelsize=7)
+    ax.set_xlabel("expected tests with p \u2264 t (m\u00b7t: a run without signal)", fontsize=8)
+    ax.set_ylabel("observed tests with p \u2264 t", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(loc="lower right", fontsize=6.5, frameon=True, framealpha=0.9)

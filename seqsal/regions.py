@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import os
 import zlib
 from array import array
@@ -16,6 +17,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .text import plural
+
+log = logging.getLogger("seqsal")
 
 REGION_COLUMNS = ["chrom", "start", "end", "name", "strand", "summit", "line"]
 _SKIP_PREFIXES = ("#", "track", "browser")
@@ -23,11 +27,14 @@ _STRANDS = {"+": "+", "-": "-", ".": "."}  # the one shared string object of eac
 
 
 def _open_text(path: str):
+    """The file as text (gzip or plain; a UTF-8 byte-order mark at the start is dropped)."""
     with open(path, "rb") as handle:
         magic = handle.read(2)
+    if magic in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError("the file is UTF-16 text; save it as plain text (ASCII/UTF-8), tab-separated", path)
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline=None)
-    return open(path, "r", encoding="utf-8", errors="replace", newline=None)
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline=None)
+    return open(path, "r", encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def _parse_int(value: str, field: str, path: str, line: int) -> int:
@@ -41,11 +48,60 @@ def _parse_int(value: str, field: str, path: str, line: int) -> int:
         ) from None
 
 
+def _bed12_blocks(fields: list[str], start: int, end: int, path: str, line: int) -> int | None:
+    """The block count of a BED12 line (columns 10-12: blockCount, blockSizes, blockStarts), checked; ``None``
+    when those columns are not blocks. A line of 12 or 15 columns (BED12, gappedPeak) must hold valid blocks, else
+    :class:`InputError`; for other widths (BED12+ or narrowPeak+) columns that are not blocks mean a narrowPeak.
+
+    Blocks follow the BED specification (https://genome.ucsc.edu/FAQ/FAQformat.html#format1): sizes and starts
+    are comma-separated (a trailing comma allowed), starts are relative to ``start``, ascending and not
+    overlapping; the first block starts at 0 and the last ends at ``end``.
+    """
+    strict = len(fields) in (12, 15)  # BED12, gappedPeak: columns 10-12 must be blocks
+    try:
+        count = int(fields[9])
+        sizes = [int(value) for value in fields[10].rstrip(",").split(",")]
+        offsets = [int(value) for value in fields[11].rstrip(",").split(",")]
+        valid = count >= 1 and len(sizes) == count and len(offsets) == count
+    except ValueError:
+        valid = False
+    if not valid:
+        if strict:
+            raise InputError(
+                f"a {len(fields)}-column line is BED12{' (gappedPeak)' if len(fields) == 15 else ''}, but columns "
+                f"10-12 ({fields[9]!r}, {fields[10]!r}, {fields[11]!r}) are not blockCount, blockSizes, blockStarts; "
+                "fix them, or keep only the first 6 columns (cut -f1-6)", path, line)
+        return None
+    bounds = [(offset, offset + size) for offset, size in zip(offsets, sizes)]
+    if (offsets[0] != 0 or start + bounds[-1][1] != end or min(sizes) <= 0
+            or any(b[0] < a[1] for a, b in zip(bounds, bounds[1:]))):
+        if not strict:
+            return None
+        raise InputError(
+            f"BED12 blocks (columns 10-12) do not tile the region: the first must start at 0, the last end at "
+            f"{end - start} (end - start), ascending and not overlapping; got sizes {fields[10]} starts {fields[11]}",
+            path, line)
+    return count
+
+
 def read_regions(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a BED3/BED4/BED6 or narrowPeak file (plain or gzipped).
+    """Read a BED3-BED9, BED12 or narrowPeak file (plain or gzipped).
 
     Header, ``track``, ``browser`` and ``#`` comment lines and blank lines are
-    skipped; Windows line endings and trailing tabs are accepted.
+    skipped; Windows line endings, trailing tabs and a UTF-8 byte-order mark
+    are accepted. The format of each line is read from its column count and
+    content:
+
+    * column 4 is the name, 5 the score, 6 the strand (``+``, ``-``, ``.``);
+    * a line whose score (column 5) is ``-`` uses ``-`` as a placeholder for
+      missing values (tangermeme's BED10): a ``-`` name or strand then means
+      none (unstranded), not the minus strand;
+    * BED12 (12 columns, or 15 of gappedPeak; columns 10-12 blockCount,
+      blockSizes, blockStarts): the region is the whole span ``start-end``
+      (introns included) and the blocks are checked, not used separately; a
+      note is logged. Column 10 is not a summit;
+    * any other line of 10 or more columns is narrowPeak: column 10 is the
+      summit offset from ``start`` (``-1``, ``.`` or ``-``: none).
 
     Parameters
     ----------
@@ -58,8 +114,8 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
         One row per region with columns ``chrom`` (str), ``start``, ``end``
         (int64, 0-based half-open), ``name`` (str; ``chrom:start-end`` when the
         file has none), ``strand`` (``+``, ``-`` or ``.``), ``summit`` (absolute
-        0-based summit position from narrowPeak column 10, or -1) and ``line``
-        (1-based line number in the file, for messages).
+        0-based summit position from narrowPeak column 10, or -1; never from
+        BED12) and ``line`` (1-based line number in the file, for messages).
 
     Raises
     ------
@@ -75,6 +131,7 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
     strands: list[str] = []
     starts, ends, summits, lines = (array("q") for _ in range(4))
     interned: dict[str, str] = {}  # one string object per chromosome, not one per region
+    placeholders = gene_models = 0  # lines with '-' placeholders; BED12 lines of several blocks
     try:
         with _open_text(path) as handle:
             for line_number, raw in enumerate(handle, start=1):
@@ -102,14 +159,26 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
                         path,
                         line_number,
                     )
-                name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else f"{chrom}:{start}-{end}"
-                strand = fields[5] if len(fields) > 5 else "."
+                n_fields = len(fields)
+                name = fields[3] if n_fields > 3 else "."
+                strand = fields[5] if n_fields > 5 else "."
+                if n_fields > 4 and fields[4] == "-":  # '-' marks missing values (tangermeme's BED10): not a strand
+                    name = "." if name == "-" else name
+                    if strand == "-":
+                        strand = "."
+                        placeholders += 1
+                if name == "." or not name:
+                    name = f"{chrom}:{start}-{end}"
                 if strand not in _STRANDS:
                     raise InputError(
                         f"strand (column 6) is {strand!r}; use '+', '-' or '.'", path, line_number
                     )
                 summit = -1
-                if len(fields) >= 10 and fields[9] not in ("", "-1", "."):
+                if n_fields < 10:
+                    pass
+                elif n_fields >= 12 and (blocks := _bed12_blocks(fields, start, end, path, line_number)) is not None:
+                    gene_models += blocks > 1
+                elif fields[9] not in ("", "-1", ".", "-"):
                     offset = _parse_int(fields[9], "summit offset (column 10)", path, line_number)
                     if not 0 <= offset < end - start:
                         raise InputError(
@@ -133,6 +202,13 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
                          path, line_number) from None
     if not chroms:
         raise InputError("no regions found (the file is empty or holds only header lines)", path)
+    if placeholders:
+        log.info("%s: column 6 of %s is a '-' placeholder (as are the score and other columns): read as "
+                 "unstranded, not as the minus strand", path, plural(placeholders, "line"))
+    if gene_models:
+        log.warning("%s: %s BED12 with several blocks (exons): each is attributed over its whole span, introns "
+                    "included; the blocks are not used separately, and --width re-centres on the span's middle",
+                    path, plural(gene_models, "region is", "regions are"))
     return pd.DataFrame({
         "chrom": _object_array(chroms), "start": np.frombuffer(starts, dtype=np.int64),
         "end": np.frombuffer(ends, dtype=np.int64), "name": _object_array(names),
@@ -149,6 +225,9 @@ def _object_array(values: list) -> np.ndarray:
 
 
 def _chrom_hint(chrom: str, known: set[str]) -> str:
+    if "\ufeff" in chrom:
+        return (" (the name holds a byte-order mark, U+FEFF: the file was saved with a BOM in the middle, e.g. "
+                "files concatenated; remove it)")
     alternative = chrom[3:] if chrom.startswith("chr") else "chr" + chrom
     if alternative in known:
         return f" (the FASTA names it {alternative!r}: the BED and FASTA use different 'chr' naming)"
@@ -193,6 +272,22 @@ def padded_bases(regions: pd.DataFrame, chrom_sizes: dict[str, int]) -> np.ndarr
     return np.maximum(0, -start) + np.maximum(0, end - sizes)
 
 
+def padding_summary(regions: pd.DataFrame, path: str = "regions") -> str | None:
+    """One line on the regions that run past a chromosome end (column ``padded_bp``); ``None`` when none does.
+
+    Such regions keep their coordinates; the bases outside the chromosome are read
+    as ``N`` and counted per region in ``padded_bp`` of ``regions.tsv``.
+    """
+    if "padded_bp" not in regions:
+        return None
+    padded = regions["padded_bp"].to_numpy()
+    count = int((padded > 0).sum())
+    if not count:
+        return None
+    return (f"{path}: {plural(count, 'region runs', 'regions run')} past a chromosome end; "
+            f"{plural(int(padded.sum()), 'base')} outside are read as N (padded_bp in regions.tsv)")
+
+
 def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:
     """Re-centre each region on its summit (narrowPeak column 10) or midpoint, and give it ``width`` bases.
 
@@ -235,3 +330,18 @@ def tile_starts(length: int, window: int, stride: int) -> np.ndarray:
     if starts[-1] != length - window:
         starts = np.append(starts, length - window)
     return starts
+
+
+def prepare_regions(regions: pd.DataFrame | str, chrom_sizes: dict[str, int], width: int | None) -> pd.DataFrame:
+    """Read (if a path), validate against the genome and resize the regions."""
+    path = regions if isinstance(regions, (str, os.PathLike)) else "regions"
+    table = read_regions(regions) if isinstance(regions, (str, os.PathLike)) else regions.copy()
+    for column, default in (("name", None), ("strand", "."), ("summit", -1), ("line", 0)):
+        if column not in table:
+            table[column] = default if column != "name" else (
+                table["chrom"] + ":" + table["start"].astype(str) + "-" + table["end"].astype(str))
+    table = validate_regions(table, chrom_sizes, str(path))
+    if width is not None:
+        table = resize_regions(table, width)
+        table = table.assign(padded_bp=validate_regions(table, chrom_sizes, str(path))["padded_bp"])
+    return table.reset_index(drop=True)

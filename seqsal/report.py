@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,8 @@ import pandas as pd
 from .errors import InputError
 from .io import npz_members
 from .motifs import read_motif_arrays
-from .plot import LogoJob, render_jobs
+from .plot import LogoJob, calibration_figure, render_jobs
+from .text import plural
 
 log = logging.getLogger("seqsal")
 
@@ -215,14 +217,15 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
             calls = True
             jobs += call_jobs(run, table, kind, top, fmt, hypothetical=hypothetical)
     if not calls:
-        log.info("no seqlets.tsv/elements.tsv in %s: drawing the top %d regions instead", run.path, top)
+        log.info("no seqlets.tsv/elements.tsv in %s: drawing the top %s instead", run.path, plural(top, "region"))
         jobs += region_jobs(run, top, fmt)
     jobs += motif_jobs(run, fmt)
     started = time.perf_counter()
     paths = render_jobs(jobs, workers=workers, progress=progress)
     seconds = time.perf_counter() - started
     rate = len(paths) / seconds if seconds > 0 else float("inf")
-    log.info("%d logos in %.1f s (%.1f logos/s) -> %s", len(paths), seconds, rate, os.path.join(run.path, "logos"))
+    log.info("%s in %.1f s (%.1f logos/s) -> %s", plural(len(paths), "logo"), seconds, rate,
+             os.path.join(run.path, "logos"))
     return {"paths": paths, "seconds": seconds, "logos_per_second": rate}
 
 
@@ -237,6 +240,7 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px so
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}th{overflow-wrap:normal}code{font-size:.9em}
 img{max-width:100%;height:auto}.muted{color:#777}.card{border:1px solid #e3e3e3;border-radius:6px;padding:.6em 1em;margin:.8em 0}
 .seq{font-family:monospace;font-size:.85em;word-break:break-all}
+.warn{background:#fff4e5;border:1px solid #e69500;border-left:6px solid #e69500;border-radius:4px;padding:.5em 1em;margin:.8em 0}
 """
 
 
@@ -334,6 +338,113 @@ def evaluation_section(run: RunFolder) -> str | None:
                                      "deletion/insertion, sanity and stability checks.</p>") + "".join(parts))
 
 
+def _calibration_absent(peaks: dict | None) -> str:
+    """Why a run folder's ``run.json`` has no ``peaks.calibration``, and what to run."""
+    if not peaks:
+        return ("No peak calls in this run (it ran with <code>--no-peaks</code>, or run.json is missing): run "
+                "<code>seqsal call-peaks</code> on this folder to call seqlets and record their calibration.")
+    if "calls" in peaks and "n_tests" not in peaks:
+        return ("This folder is one shard; calls are made after merging: <code>seqsal merge</code> the shards, "
+                "then <code>seqsal call-peaks</code> the merged folder.")
+    return ("run.json has peak calls but no <code>peaks.calibration</code>: it was written by an older seqsal. "
+            "Rerun <code>seqsal call-peaks</code> on this folder (no model needed) to record it.")
+
+
+def calibration_table(peaks: dict) -> pd.DataFrame:
+    """One row per sign of ``peaks.calibration``: the null, its sample and fit, and the bulk ratio.
+
+    Columns: ``sign``, ``tests``, ``null kind``, ``null tests``, ``null regions`` and ``copies`` (of
+    ``peaks.null_sample``; empty where the Laplace null was used), ``null scale`` (``peaks.null_model``),
+    ``smallest counted p``, ``tail shape``, ``tail fit ok`` and ``bulk ratio`` (observed over expected
+    tests at ``p <= 0.5``; near 1 when the null represents the background).
+    """
+    calibration, sample = peaks.get("calibration", {}), peaks.get("null_sample") or {}
+    fits = peaks.get("null_model") or {}
+    rows = []
+    for sign in ("+", "-"):
+        entry = calibration.get(sign)
+        if not isinstance(entry, dict):
+            continue
+        fit_ok = entry.get("tail_fit_ok")
+        shuffled = entry.get("null_kind") == "empirical"  # the sample of null.npz is this sign's null
+        rows.append({"sign": sign, "tests": entry.get("tests"), "null kind": entry.get("null_kind"),
+                     "null tests": entry.get("null_tests"),
+                     "null regions": sample.get("n_regions") if shuffled else None,
+                     "copies": sample.get("copies") if shuffled else None,
+                     "null scale": (fits.get(sign) or {}).get("scale"),
+                     "smallest counted p": entry.get("smallest_counted_p"), "tail shape": entry.get("tail_shape"),
+                     "tail fit ok": None if fit_ok is None else ("yes" if fit_ok else "NO"),
+                     "bulk ratio": entry.get("bulk_ratio")})
+    return pd.DataFrame(rows)
+
+
+def _code_spans(text: str) -> str:
+    """HTML-escaped ``text`` with its `backquoted` commands and ``--options`` set as code."""
+    pieces = html.escape(text).split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backquote: the last one is text
+        pieces[-2:] = ["`".join(pieces[-2:])]
+    option = re.compile(r"(?<![\w-])(--[a-z][a-z-]*)")
+    return "".join(f"<code>{piece}</code>" if k % 2 else option.sub(r"<code>\1</code>", piece)
+                   for k, piece in enumerate(pieces))
+
+
+def calibration_warnings(record: dict) -> list[str]:
+    """``peaks.calibration.warnings`` of a ``run.json`` record, plus one when a requested shuffled null fell
+    back to the Laplace null (``peaks.requested_null`` differs from ``peaks.null``); empty when neither."""
+    peaks = record.get("peaks") or {}
+    warnings = [str(w) for w in (peaks.get("calibration") or {}).get("warnings", [])]
+    if peaks.get("requested_null") == "shuffle" and peaks.get("null") == "laplace":
+        sample = peaks.get("null_sample") or {}
+        warnings.append(f"the shuffled null ({plural(int(sample.get('n_regions', 0)), 'region')}, "
+                        f"{int(sample.get('bases', 0)):,} bases) held too few tests, so the Laplace null was used: "
+                        "raise --min-null-bases (or --null-fraction) and rerun `seqsal attribute`")
+    return warnings
+
+
+def calibration_section(run: RunFolder) -> str:
+    """HTML of the peak caller's calibration: warnings, the observed-vs-null plot per sign, and the null's table.
+
+    Reads ``peaks.calibration``, ``peaks.null_model`` and ``peaks.null_sample`` of ``run.json`` (written by
+    ``seqsal attribute``/``seqsal call-peaks``); when the record has no calibration, the section says why
+    and what to run.
+    """
+    peaks = run.record.get("peaks")
+    calibration = (peaks or {}).get("calibration")
+    head = '<h2 id="calibration">Calibration of the p-values</h2>'
+    if not isinstance(calibration, dict) or not any(isinstance(calibration.get(s), dict) for s in ("+", "-")):
+        return head + f'<p class="muted">{_calibration_absent(peaks)}</p>'
+    warnings = calibration_warnings(run.record)
+    parts = [head]
+    if warnings:
+        parts.append('<div class="warn"><b>Warnings</b><ul>'
+                     + "".join(f"<li>{_code_spans(w)}</li>" for w in warnings) + "</ul></div>")
+    else:
+        parts.append('<p class="muted">No calibration warnings.</p>')
+    sample = peaks.get("null_sample") or {}
+    null = html.escape(str(peaks.get("null", "")))
+    if sample and peaks.get("null") == "shuffle":
+        copies = int(sample.get("copies", 1))
+        parts.append(f"<p>Null: <b>{null}</b>, {plural(int(sample.get('n_regions', 0)), 'region')} shuffled "
+                     f"{'once' if copies == 1 else f'{copies} times'} each, {int(sample.get('bases', 0)):,} bases "
+                     f"(<code>{html.escape(str(sample.get('file', 'null.npz')))}</code>).</p>")
+    else:
+        parts.append(f"<p>Null: <b>{null}</b> (fitted to the bulk of the observed tests).</p>")
+    parts.append(
+        '<p class="muted">Each point: for a p-value threshold t, the tests with p &le; t against the m&middot;t a run '
+        "without signal gives. On the dashed diagonal the run looks like its null. Above it on the left (small t) "
+        "is signal; above it on the right (t near 0.5: the bulk, bulk ratio &gt; 1) the null is lighter than the "
+        "run's background and p-values are too small."
+        + (" Left of the dotted line (p &lt; 1/(n+1)) the shuffled null can no longer count and its fitted tail "
+           "gives the p-values." if any((calibration.get(s) or {}).get("null_kind") == "empirical" for s in "+-")
+           else "") + "</p>")
+    parts.append(_img(figure_png(calibration_figure(calibration), dpi=100), "observed against expected p-values"))
+    counts = {column: (lambda v: f"{int(v):,}") for column in ("tests", "null tests", "null regions", "copies")}
+    parts.append(_table(calibration_table(peaks), {
+        **counts, "null scale": lambda v: f"{v:.3g}", "smallest counted p": lambda v: f"{v:.2g}",
+        "tail shape": lambda v: f"{v:.3g}", "bulk ratio": lambda v: f"{v:.3f}"}))
+    return "".join(parts)
+
+
 def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) -> str:
     """The HTML text of a run folder's report (self-contained: images are data URIs, no scripts, no network)."""
     run = RunFolder.open(out_dir)
@@ -354,6 +465,11 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
     sections.append("<h2>Run</h2>" + _table(summary) + "<details><summary>All parameters</summary>"
                     + _table(pd.DataFrame(sorted(parameters.items()), columns=["parameter", "value"])
                              .astype({"value": str})) + "</details>")
+    warnings = calibration_warnings(record)
+    if warnings:
+        sections.append(f'<div class="warn"><b>{plural(len(warnings), "calibration warning")}</b> (see '
+                        '<a href="#calibration">Calibration</a>): ' + _code_spans(warnings[0])
+                        + (" ..." if len(warnings) > 1 else "") + "</div>")
 
     regions = run.regions
     predictions = regions["prediction"].to_numpy(dtype=np.float64)
@@ -375,6 +491,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         sections.append(evaluation)
     sections.append("<h2>Files</h2><ul>" + "".join(
         f'<li><a href="{html.escape(name)}">{html.escape(name)}</a></li>' for name in links) + "</ul>")
+    sections.append(calibration_section(run))
 
     jobs: list[LogoJob] = []
     elements = run.table("elements")
@@ -407,11 +524,11 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         from .peaks import unique_calls
 
         n_total = len(unique_calls(calls))  # sites, as the BED files list them
-        extra = (f" of {n_total} (and {len(unique_calls(seqlets))} seqlets)" if kind == "elements" and seqlets is not None
+        extra = (f" of {n_total} (and {plural(len(unique_calls(seqlets)), 'seqlet')})" if kind == "elements" and seqlets is not None
                  else f" of {n_total}")
         sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + "".join(cards))
     else:
-        sections.append(f"<h2>Top {len(call_png)} regions by prediction</h2>"
+        sections.append(f"<h2>Top {plural(len(call_png), 'region')} by prediction</h2>"
                         '<p class="muted">No seqlets.tsv/elements.tsv in this folder: run <code>seqsal call-peaks</code> '
                         "to call elements.</p>" + "".join(f'<div class="card">{_img(png, "region view")}</div>'
                                                           for png in call_png))

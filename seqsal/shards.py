@@ -23,6 +23,9 @@ import pandas as pd
 
 from .errors import InputError
 from .io import atomic_path, npz_members, write_attribution_bigwig, write_npz, write_text_atomic
+from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
+from .region_table import completeness_summary
+from .text import plural
 
 log = logging.getLogger("seqsal")
 
@@ -30,7 +33,6 @@ ARRAY_KEYS = ("one_hot", "hypothetical")
 # parameters that may differ between the shards of one job (they do not change what is computed)
 FREE_PARAMETERS = ("device", "batch_size", "chunk_size")
 BLOCK_BYTES = 64 << 20
-NULL_FILE = "null.npz"  # the peak caller's shuffled null (seqsal.peaks), one row per sampled region
 MERGED_OUTPUTS = ["attributions.npz", "attributions.bw", "regions.tsv", "run.json"]
 
 
@@ -55,8 +57,8 @@ def shard_bounds(n_regions: int, index: int, count: int) -> tuple[int, int]:
     first, stop = (index - 1) * n_regions // count, index * n_regions // count
     if stop <= first:
         raise InputError(
-            f"shard {index}/{count} holds no region: the table has {n_regions} regions; "
-            f"use at most {n_regions} shards"
+            f"shard {index}/{count} holds no region: the table has {plural(n_regions, 'region')}; "
+            f"use at most {plural(n_regions, 'shard')}"
         )
     return first, stop
 
@@ -112,7 +114,7 @@ def check_shards(records: list[dict], folders: list[Path]) -> list[int]:
             raise InputError(f"shard {shard['index']}/{count} does not cover regions from {expected}", str(folders[k]))
         expected = shard["stop"]
     if expected != reference["n_regions_total"]:
-        raise InputError(f"the shards cover {expected} of {reference['n_regions_total']} regions")
+        raise InputError(f"the shards cover {expected} of {plural(reference['n_regions_total'], 'region')}")
     return order
 
 
@@ -152,7 +154,7 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     Rows are concatenated in shard order, ``region_index`` shifted to rows of
     the whole job, tracks re-padded to the longest and streamed in bounded
     blocks; ``fraction`` and ``seed`` must agree. The sample is chosen per
-    region (:func:`seqsal.peaks.null_sample`), so the result is the null a
+    region (:func:`seqsal.peaks.nulls.null_sample`), so the result is the null a
     single run would have drawn, byte for byte.
     """
     tracks = ("projected", "valid")
@@ -162,8 +164,8 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
             order = list(null.files)
             small.append({key: null[key] for key in order if key not in tracks})
             small[-1]["region_index"] = small[-1]["region_index"] + first
-    for key in ("fraction", "seed"):
-        values = {part[key].item() for part in small}
+    for key in ("fraction", "seed", "copies"):
+        values = {part[key].item() for part in small if key in part}
         if len(values) > 1:
             raise InputError(f"the shards' null.npz were drawn with different {key} ({sorted(values)}); "
                              "run every shard with the same peak options", str(paths[0]))
@@ -174,7 +176,7 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     for key in order:
         if key in tracks:
             members[key] = ((n, width), sources[key][0].dtype, padded_blocks(sources[key], width))
-        elif key in ("fraction", "seed"):
+        elif key in ("fraction", "seed", "copies"):
             members[key] = small[0][key]
         else:
             members[key] = np.concatenate([part[key] for part in small])
@@ -242,8 +244,6 @@ def merge_runs(
         outputs.append(NULL_FILE)
     record = merged_record(records, folders, n, width, command, time.perf_counter() - started)
     record["outputs"] = outputs
-    from .pipeline import completeness_summary
-
     completeness = completeness_summary(out / "regions.tsv", record["method"])  # of all regions, not shard 1's
     record.pop("completeness", None)
     if completeness is not None:

@@ -101,7 +101,7 @@ def test_existing_output_refused_unless_force_or_resume(job, tmp_path):
     out = tmp_path / "o"
     assert run(["attribute", genome, bed, "-m", model, "-o", out, "-q"]).exit_code == 0
     result = run(["attribute", genome, bed, "-m", model, "-o", out, "-q"])
-    assert result.exit_code == 2 and "--resume" in result.output
+    assert result.exit_code == 2 and "holds a finished run; pass --force" in result.output  # issue 15: not --resume
     assert run(["attribute", genome, bed, "-m", model, "-o", out, "-q", "--resume"]).exit_code == 0
     assert run(["attribute", genome, bed, "-m", model, "-o", out, "-q", "--force"]).exit_code == 0
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqsal.encode import one_hot_encode
-from seqsal.engine import AdaptiveBatch, iter_region_attributions, select_device, autocast_dtype_for
+from seqsal.encode import one_hot_encode, reverse_complement
+from seqsal.engine import AdaptiveBatch, iter_region_attributions
 from seqsal.errors import InputError
 from seqsal.genome import Genome
 
@@ -127,13 +127,89 @@ def test_nonfinite_predictions_stop_or_skip(small_genome):
     assert result.status == "nonfinite" and not result.hypothetical.any()
 
 
-def test_device_and_precision_choices():
-    assert select_device("cpu").type == "cpu"
-    assert select_device(None).type in ("cpu", "cuda", "mps")
-    if not torch.cuda.is_available():
-        with pytest.raises(InputError, match="no CUDA"):
-            select_device("cuda")
-    assert autocast_dtype_for("fp32", torch.device("cpu")) is None
-    assert autocast_dtype_for("bf16", torch.device("cpu")) == torch.bfloat16
-    with pytest.raises(InputError, match="fp16 needs a GPU"):
-        autocast_dtype_for("fp16", torch.device("cpu"))
+class PositionalQuadratic(nn.Module):
+    """f(x) = sum_j w_j tanh(h_0j) + 0.3 sum_j h_1j h_2j with h = conv(x) (4 -> 3 channels, width 5, zero padded):
+    its gradient depends on the input (tanh, the product of two channels) and on the position in the window
+    (w_j), so which window a base's attribution comes from, and which strand the model saw, both show."""
+
+    def __init__(self, window: int, seed: int = 2):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv = nn.Conv1d(4, 3, 5, padding=2)
+        self.position = nn.Parameter(torch.linspace(-1.0, 2.0, window) + 0.3 * torch.randn(window))
+
+    def forward(self, x):
+        h = self.conv(x)
+        return (self.position * torch.tanh(h[:, 0])).sum(-1) + 0.3 * (h[:, 1] * h[:, 2]).sum(-1)
+
+
+def _gradient(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """d model / d x of one ``(4, W)`` window, by autograd (the hypothetical contributions of grad x input,
+    uncorrected)."""
+    tensor = torch.tensor(np.ascontiguousarray(x)[None], dtype=torch.float32, requires_grad=True)
+    model(tensor).sum().backward()
+    return tensor.grad[0].numpy()
+
+
+def _stitched_by_hand(model, x, window, stride, stitch):
+    """The track of ``x`` ``(4, L)`` tiled as the engine tiles it, each window attributed on its own: per base the
+    mean over its windows, or the window whose centre is nearest (asserted unique)."""
+    length = x.shape[1]
+    starts = list(range(0, length - window + 1, stride))
+    if starts[-1] != length - window:
+        starts.append(length - window)
+    gradients = [_gradient(model, x[:, o:o + window]) for o in starts]
+    expected = np.zeros_like(x)
+    for base in range(length):
+        covering = [k for k, o in enumerate(starts) if o <= base < o + window]
+        if stitch == "mean":
+            expected[:, base] = np.mean([gradients[k][:, base - starts[k]] for k in covering], axis=0)
+            continue
+        distance = [abs(base - starts[k] - (window - 1) / 2) for k in covering]
+        nearest = int(np.argmin(distance))
+        assert sorted(distance)[:2].count(distance[nearest]) == 1  # no tie to break
+        expected[:, base] = gradients[covering[nearest]][:, base - starts[covering[nearest]]]
+    return expected
+
+
+@pytest.mark.parametrize("stitch", ["mean", "centre"])
+def test_stitching_takes_the_mean_or_the_nearest_centre_window(small_genome, stitch):
+    """A tiled region (1,000 bp, windows of 128 every 50) of a model whose attribution depends on the position in
+    its window: ``mean`` averages a base's windows, ``centre`` takes the window whose centre is nearest; both equal
+    the track built by attributing every window by hand."""
+    path, sequences = small_genome
+    window, stride = 128, 50
+    model = PositionalQuadratic(window)
+    (result,) = iter_region_attributions(model, Genome(path).fetch, _regions([("chr1", 100, 1100, "+")]),
+                                         window=window, stride=stride, batch_size=5, stitch=stitch, correct=False)
+    expected = _stitched_by_hand(model, one_hot_encode(sequences["chr1"][100:1100]), window, stride, stitch)
+    np.testing.assert_allclose(result.hypothetical, expected, rtol=1e-5, atol=1e-6)
+    assert result.n_windows == 19
+
+
+@pytest.mark.parametrize("window", [None, 128])
+def test_minus_strand_input_is_reverse_complemented_for_a_nonlinear_model(small_genome, window):
+    """A minus-strand region is attributed on its reverse complement and mapped back: with a model whose gradient
+    depends on its input, its attribution is RC(attribution of RC(sequence)) and its prediction f(RC(sequence)),
+    not what the + strand sequence gives. Whole (50 bp) and tiled (400 bp, windows of 128 every 64, centre)."""
+    path, sequences = small_genome
+    length = 50 if window is None else 400
+    model = PositionalQuadratic(length if window is None else window, seed=3)
+    regions = _regions([("chr1", 300, 300 + length, "+"), ("chr1", 300, 300 + length, "-")])
+    plus, minus = iter_region_attributions(model, Genome(path).fetch, regions, window=window,
+                                           stride=None if window is None else 64, stitch="centre", correct=False)
+    sequence = sequences["chr1"][300:300 + length]
+    x, x_rc = one_hot_encode(sequence), one_hot_encode(reverse_complement(sequence))
+    np.testing.assert_array_equal(x_rc, x[::-1, ::-1])
+    np.testing.assert_array_equal(minus.one_hot, x)  # stored on the + strand
+    if window is None:
+        on_plus, on_minus = _gradient(model, x), _gradient(model, x_rc)[::-1, ::-1]
+    else:
+        on_plus = _stitched_by_hand(model, x, window, 64, "centre")
+        on_minus = _stitched_by_hand(model, x_rc, window, 64, "centre")[::-1, ::-1]
+    np.testing.assert_allclose(plus.hypothetical, on_plus, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(minus.hypothetical, on_minus, rtol=1e-5, atol=1e-6)
+    assert np.abs(on_minus - on_plus[::-1, ::-1]).max() > 0.05  # the strand the model saw matters
+    if window is None:
+        with torch.no_grad():
+            assert minus.prediction == pytest.approx(float(model(torch.from_numpy(x_rc.copy())[None])), rel=1e-5)

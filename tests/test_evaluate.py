@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 import seqsal
-from seqsal.attribution import METHODS, Target
+from seqsal.attribution import Target
+from seqsal.methods import METHODS
 from seqsal.evaluate import (
     FRACTIONS,
     auprc,

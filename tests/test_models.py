@@ -136,3 +136,48 @@ def test_a_config_asking_for_more_than_the_weights_is_refused_before_allocating(
     save_file(state, str(path), metadata={"seqsal": json.dumps(meta)})
     with pytest.raises(InputError, match="config of architecture 'basset' is not valid"):
         load_model(path)
+
+
+# ----------------------------------------------------------------------------- issue 15: messages of --model
+@pytest.mark.parametrize("text, looks_like", [
+    (b">chr1\nACGTACGT\n", "a FASTA file (the genome goes first"),
+    (b"\xef\xbb\xbf> chr1 description\nACGT\n", "a FASTA file"),
+    (b"chr1\t10\t20\tname\n", "a tab-separated table (a BED file?"),
+    (b"track name=x\nchr1\t1\t2\n", "a BED file"),
+    (b"MEME version 4\n\nALPHABET= ACGT\n", "a MEME motif file"),
+    (b'{"input_length": 200}\n', "JSON (an architecture config goes to --model-config)"),
+    (b"hello\n", "plain text"),
+])
+def test_a_text_file_as_model_says_what_it_is(tmp_path, text, looks_like):
+    """Issue 15 item 9: a FASTA given as --model read "refusing to unpickle ..." cut mid-sentence."""
+    path = tmp_path / "model.pt"
+    path.write_bytes(text)
+    with pytest.raises(InputError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: this is a text file, not a model: it looks like {looks_like}")
+    assert message.endswith("--model-config)") and "unpickle" not in message
+
+
+def test_an_empty_model_file(tmp_path):
+    (tmp_path / "m.pt").write_bytes(b"")
+    with pytest.raises(InputError, match="the model file is empty; pass a model file"):
+        load_model(tmp_path / "m.pt")
+
+
+def test_model_not_found_says_what_to_do(tmp_path):
+    with pytest.raises(InputError) as info:
+        load_model(tmp_path / "nope.pt")
+    assert str(info.value) == (f"{tmp_path / 'nope.pt'}: model file not found; pass the path of a model file (seqsal "
+                               ".safetensors, TorchScript .pt, torch.export .pt2, or a state_dict with "
+                               "--architecture/--model-config) with --model")
+
+
+def test_pickle_refusal_is_whole_sentences_and_names_the_object(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save({"weights": Evil(tmp_path / "pwned")}, path)
+    with pytest.raises(InputError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert "holds Python objects (e.g. posix.system)" in message or "holds Python objects (e.g. os.system)" in message
+    assert message.endswith("pass --architecture/--model-config") and "detail:" not in message

@@ -1,10 +1,11 @@
 import gzip
+import logging
 
 import numpy as np
 import pytest
 
 from seqsal.errors import InputError
-from seqsal.regions import read_regions, resize_regions, tile_starts, validate_regions
+from seqsal.regions import padding_summary, read_regions, resize_regions, tile_starts, validate_regions
 from tests.conftest import write_bed
 
 SIZES = {"chr1": 5000, "chr2": 3000}
@@ -110,3 +111,89 @@ def test_tile_starts_cover_everything():
     for s in starts:
         covered[s:s + 300] = True
     assert covered.all()
+
+
+# ----------------------------------------------------------------------------- issue 15: formats by content
+def test_bed10_with_dash_placeholders_is_unstranded_and_keeps_its_summit(tmp_path, caplog):
+    """tangermeme's BED10: columns 4-9 are '-' placeholders; column 6 '-' is no strand, column 10 a summit."""
+    path = write_bed(tmp_path / "r.bed10", ["chr1\t40\t60\t-\t-\t-\t-\t-\t-\t0",
+                                            "chr1\t120\t140\t-\t-\t-\t-\t-\t-\t12"])
+    with caplog.at_level(logging.INFO, logger="seqsal"):
+        regions = read_regions(path)
+    assert list(regions["strand"]) == [".", "."]
+    assert list(regions["name"]) == ["chr1:40-60", "chr1:120-140"]
+    assert list(regions["summit"]) == [40, 132]
+    assert "column 6 of 2 lines is a '-' placeholder" in caplog.text and "not as the minus strand" in caplog.text
+
+
+def test_minus_strand_by_format_stays_minus(tmp_path):
+    """A narrowPeak or BED6 whose score is a number: column 6 is the strand, '-' is the minus strand."""
+    regions = read_regions(write_bed(tmp_path / "r.bed", ["chr1\t40\t60\tp\t0\t-\t1\t-1\t-1\t5",
+                                                          "chr1\t40\t60\t-\t.\t-"]))
+    assert list(regions["strand"]) == ["-", "-"] and list(regions["name"]) == ["p", "-"]
+
+
+def test_bed12_is_the_whole_span_never_a_column_10_summit(tmp_path, caplog):
+    """pyfaidx's gene.bed12 (DOC2B, minus strand, 6 exons): --width re-centres on the span's middle."""
+    line = ("chr17\t6010\t31420\tuc010vpx.1\t0\t-\t6012\t31270\t0\t6\t158,127,110,75,80,523,\t"
+            "0,5195,5861,7910,16317,24887,")
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        regions = read_regions(write_bed(tmp_path / "gene.bed12", [
+            line, "chr17\t100\t200\tone\t0\t+\t100\t200\t0\t1\t100\t0"]))
+    assert list(regions["summit"]) == [-1, -1] and list(regions["strand"]) == ["-", "+"]
+    resized = resize_regions(regions, 500)
+    assert list(resized["start"]) == [(6010 + 31420) // 2 - 250, 150 - 250]
+    assert len(caplog.records) == 1 and "1 region is BED12 with several blocks" in caplog.text
+
+
+@pytest.mark.parametrize("blocks, message", [
+    ("2\t10,10\t0,95", "do not tile the region"),     # the last block ends at 105, not at 100
+    ("2\t10,10\t5,90", "do not tile the region"),     # the first block does not start at 0
+    ("2\t60,60\t0,40", "do not tile the region"),     # overlapping blocks
+    ("6\t10,10\t0,90", "are not blockCount"),         # 6 blocks announced, 2 given
+    ("x\ty\tz", "are not blockCount"),
+])
+def test_bad_bed12_blocks_are_refused_with_their_line(tmp_path, blocks, message):
+    path = write_bed(tmp_path / "bad.bed", ["chr1\t1\t2", f"chr1\t100\t200\tg\t0\t+\t100\t200\t0\t{blocks}"])
+    with pytest.raises(InputError, match=message) as info:
+        read_regions(path)
+    assert str(info.value).startswith(f"{path}:2:")
+
+
+def test_gapped_peak_and_narrowpeak_with_extra_columns(tmp_path):
+    regions = read_regions(write_bed(tmp_path / "r.bed", [
+        "chr1\t100\t200\tg\t0\t.\t100\t200\t0\t2\t10,10,\t0,90,\t1.5\t-1\t-1",  # gappedPeak: blocks, no summit
+        "chr1\t100\t200\tp\t0\t.\t1.5\t-1\t-1\t30\textra",                      # narrowPeak + 1: summit 130
+        "chr1\t100\t200\tp\t0\t.\t1.5\t-1\t-1\t40\ta\tb\tc",                     # narrowPeak + 3: summit 140
+    ]))
+    assert list(regions["summit"]) == [-1, 130, 140]
+
+
+def test_utf8_byte_order_mark_is_dropped(tmp_path):
+    """Issue 15 item 5: a BED saved with a BOM gave "chromosome '\\ufeffchr1' is not in the FASTA"."""
+    path = tmp_path / "bom.bed"
+    path.write_bytes("\ufeffchr1\t10\t20\nchr2\t5\t9\n".encode())
+    assert list(read_regions(path)["chrom"]) == ["chr1", "chr2"]
+    gz = tmp_path / "bom.bed.gz"
+    gz.write_bytes(gzip.compress("\ufeffchr1\t10\t20\n".encode()))
+    assert list(read_regions(gz)["chrom"]) == ["chr1"]
+
+
+def test_byte_order_mark_inside_and_utf16_are_named(tmp_path):
+    path = tmp_path / "cat.bed"
+    path.write_bytes("chr1\t10\t20\n\ufeffchr2\t5\t9\n".encode())  # two files with BOMs concatenated
+    with pytest.raises(InputError, match="byte-order mark"):
+        validate_regions(read_regions(path), SIZES, str(path))
+    utf16 = tmp_path / "utf16.bed"
+    utf16.write_bytes("chr1\t10\t20\n".encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16"):
+        read_regions(utf16)
+
+
+def test_padding_summary_counts_regions_and_bases(tmp_path):
+    regions = validate_regions(read_regions(write_bed(tmp_path / "r.bed", [
+        "chr2\t2900\t3100", "chr1\t0\t10", "chr1\t4990\t5001"])), SIZES)
+    assert padding_summary(regions, "r.bed") == (
+        "r.bed: 2 regions run past a chromosome end; 101 bases outside are read as N (padded_bp in regions.tsv)")
+    assert padding_summary(regions.iloc[[1]], "r.bed") is None
+    assert padding_summary(regions.iloc[[2]], "r.bed").startswith("r.bed: 1 region runs past a chromosome end; 1 base ")

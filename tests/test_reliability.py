@@ -110,10 +110,10 @@ def _fasta_bytes(job: Job, data: bytes) -> Path:
 
 def _indexed_then_corrupted(job: Job) -> Path:
     """A FASTA whose valid, newer .fai predates a byte that is not text (same length: the index still fits)."""
-    from seqsal.genome import Genome
+    from seqsal.fasta import build_index, format_fai
 
     path = _fasta_bytes(job, job.genome.read_bytes())
-    Genome(path).close()
+    Path(str(path) + ".fai").write_text(format_fai(build_index([path.read_bytes()], str(path))))  # samtools faidx
     data = bytearray(path.read_bytes())
     data[data.index(b"\n", 10) + 41] = 0xFF  # chr1:110, inside region r1 (chr1:100-300)
     path.write_bytes(bytes(data))
@@ -284,7 +284,8 @@ CASES: list[Case] = [
     Case("method_unknown", "--method nonsense", lambda j: j.args(extra=["--method", "nonsense"]), "unknown --method"),
     Case("fp16_on_cpu", "--precision fp16 on the CPU", lambda j: j.args(extra=["--precision", "fp16", "--device", "cpu"]),
          "fp16 needs a GPU"),
-    Case("out_exists", "output folder holds another run", lambda j: j.args(), "pass --resume", before=_previous_run),
+    Case("out_exists", "output folder holds a finished run", lambda j: j.args(), "holds a finished run; pass --force",
+         before=_previous_run),
     Case("resume_other_params", "--resume with other parameters",
          lambda j: j.args(extra=["--resume", "--method", "saliency"]), "started with other inputs",
          before=lambda j: _interrupted_run(j)),
@@ -355,18 +356,22 @@ def test_windows_line_endings_and_trailing_tabs_are_accepted(job):
 
 
 @pytest.mark.parametrize("fai", ["stale", "garbage", "empty"])
-def test_stale_or_broken_fai_is_rebuilt(job, fai):
+def test_stale_or_broken_fai_is_not_used_and_left_as_it_is(job, fai):
+    """Issue 15: seqsal never writes beside the genome; a .fai that does not fit is reported, not rewritten."""
+    from seqsal.fasta import build_index, format_fai
+
     assert invoke(job.args()).exit_code == 0
     reference = snapshot(job.out)
     index = Path(str(job.genome) + ".fai")
-    good = index.read_text()
+    good = format_fai(build_index([job.genome.read_bytes()], str(job.genome)))  # what samtools faidx writes
     if fai == "stale":  # as if the FASTA was edited and the index copied over later (newer mtime, old offsets)
         index.write_text(good.replace("\t3000\t6\t", "\t2930\t6\t").replace("\t2000\t3", "\t2000\t2"))
     else:
         index.write_text("not an index\n" if fai == "garbage" else "")
+    spoiled = index.read_text()
     result = invoke(job.args(extra=["--force"]))
     assert result.exit_code == 0, result.output
-    assert index.read_text() == good
+    assert "does not match" in result.output and index.read_text() == spoiled
     after = snapshot(job.out)
     for name in ("attributions.npz", "attributions.bw", "regions.tsv"):
         assert after[name] == reference[name]
@@ -376,7 +381,7 @@ def test_index_check_sees_changed_fasta(job):
     from seqsal.genome import Genome, index_matches_fasta
 
     with Genome(job.genome) as genome:
-        index = dict(genome._fasta.faidx.index)
+        index = dict(genome.index)
         assert index_matches_fasta(str(job.genome), index)
     shorter = {"chr1": job.sequences["chr1"][:2900], "chr2": job.sequences["chr2"]}
     write_fasta(job.genome, list(shorter.items()))

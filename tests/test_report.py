@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from seqsal.cli import main
 from seqsal.io import write_npz
-from tests.test_motifs import JASPAR, planted_run
+from motif_helpers import JASPAR, planted_run
 
 
 def make_run(tmp_path, jaspar_motifs, with_calls=True):
@@ -95,3 +95,136 @@ def test_motifs_in_calls_names_the_motifs_inside_each_call():
     assert motifs_in_calls(calls, instances, motifs) == ["pos_1 (Spi1) x2, neg_1 (REST)", "", ""]
     assert motifs_in_calls(calls, None, motifs) == ["", "", ""]
     assert motifs_in_calls(calls.iloc[2:], instances.assign(start=instances["start"] - 200), None) == ["pos_2"]
+
+
+# --- calibration of the p-values (peaks.calibration of run.json) ---------------------------------------------
+
+def _called_run(tmp_path):
+    """A run folder whose run.json holds the peak caller's real record (Laplace null; no model needed)."""
+    from seqsal.motifs import read_meme
+    from seqsal.peaks import call_peaks_from_run, update_run_record
+
+    out = make_run(tmp_path, {m.name: m for m in read_meme(JASPAR)}, with_calls=False)
+    calls = call_peaks_from_run(out, null="laplace", chrom_sizes={"chr1": 200_000})
+    update_run_record(out, calls.info)
+    return out
+
+
+def _section(text):
+    start = text.index('id="calibration"')
+    return text[start:text.index("<h2", start)]
+
+
+def _lines(ax):
+    return {line.get_label(): line for line in ax.lines}
+
+
+def test_report_shows_calibration_of_both_signs_from_run_json(tmp_path):
+    import json
+
+    out = _called_run(tmp_path)
+    peaks = json.loads((out / "run.json").read_text())["peaks"]
+    assert peaks["calibration"]["warnings"] == []
+    result = CliRunner().invoke(main, ["report", str(out), "--top", "2", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = (out / "report.html").read_text()
+    section = _section(text)
+    assert "No calibration warnings" in section and 'class="warn"' not in text
+    assert len(re.findall(r'src="data:image/png;base64,', section)) == 1
+    assert "Left of the dotted line" not in section  # the Laplace null does not count: no 1/(n+1) line
+    rows = re.findall(r"<tr><td>([+-])</td>(.*?)</tr>", section)
+    assert [sign for sign, _ in rows] == ["+", "-"]
+    for sign, cells in rows:
+        entry = peaks["calibration"][sign]
+        values = re.findall(r"<td[^>]*>([^<]*)</td>", cells)
+        assert values[0] == f"{entry['tests']:,}" and values[1] == "laplace"
+        assert values[-1] == f"{entry['bulk_ratio']:.3f}"
+        assert values[5] == f"{peaks['null_model'][sign]['scale']:.3g}"
+
+
+def test_report_shows_calibration_warnings_prominently(tmp_path):
+    import json
+
+    from seqsal.report import build_report
+
+    out = _called_run(tmp_path)
+    record = json.loads((out / "run.json").read_text())
+    calibration = record["peaks"]["calibration"]
+    calibration["-"].update(null_kind="empirical", null_tests=99, smallest_counted_p=0.01, tail_fit_ok=False,
+                            tail_shape=0.31)
+    calibration["warnings"] = ["the shuffled null holds only 99 - tests: raise --min-null-bases",
+                               "the - null's tail fit does not hold: rerun `seqsal call-peaks`"]
+    record["peaks"].update(null="shuffle", null_sample={"file": "null.npz", "n_regions": 7, "copies": 3,
+                                                         "bases": 4200})
+    (out / "run.json").write_text(json.dumps(record))
+    text = build_report(out, top=2)
+    section = _section(text)
+    box = section[section.index('class="warn"'):]
+    assert "99 - tests: raise <code>--min-null-bases</code>" in box
+    assert "tail fit does not hold: rerun <code>seqsal call-peaks</code>" in box
+    banner = text[text.index('class="warn"'):text.index('id="calibration"')]  # above the fold too
+    assert "2 calibration warnings" in banner and 'href="#calibration"' in banner
+    assert "7 regions shuffled 3 times each, 4,200 bases" in section and "Left of the dotted line" in section
+    minus = re.search(r"<tr><td>-</td>(.*?)</tr>", section).group(1)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", minus)[1:] == [
+        "empirical", "99", "7", "3", f"{record['peaks']['null_model']['-']['scale']:.3g}", "0.01", "0.31", "NO",
+        f"{calibration['-']['bulk_ratio']:.3f}"]
+
+
+def test_report_without_calibration_says_why(tmp_path):
+    import json
+
+    from seqsal.motifs import read_meme
+    from seqsal.report import build_report
+
+    out = make_run(tmp_path, {m.name: m for m in read_meme(JASPAR)})  # run.json without peaks (--no-peaks)
+    section = _section(build_report(out, top=2))
+    assert "No peak calls in this run" in section and "<img" not in section
+    record = json.loads((out / "run.json").read_text())
+    record["peaks"] = {"null": "shuffle", "n_tests": 100, "null_model": {}}  # written before calibration existed
+    (out / "run.json").write_text(json.dumps(record))
+    assert "older seqsal" in _section(build_report(out, top=2))
+    record["peaks"] = {"null": "shuffle", "calls": "not made in a shard"}
+    (out / "run.json").write_text(json.dumps(record))
+    assert "<code>seqsal merge</code>" in _section(build_report(out, top=2))
+    (out / "run.json").unlink()
+    assert "No peak calls in this run" in _section(build_report(out, top=2))
+
+
+def test_calibration_figure_plots_the_run_json_numbers(tmp_path):
+    import json
+
+    import pytest
+
+    from seqsal.errors import InputError
+    from seqsal.plot import calibration_figure
+
+    out = _called_run(tmp_path)
+    calibration = json.loads((out / "run.json").read_text())["peaks"]["calibration"]
+    calibration["-"].update(null_kind="empirical", smallest_counted_p=0.004, tail_fit_ok=True)
+    calibration["-"]["observed_at_or_below"][:2] = [0, 0]  # as a shuffled null's run without far-tail calls
+    fig = calibration_figure(calibration)
+    assert len(fig.axes) == 2
+    for ax, sign in zip(fig.axes, "+-"):
+        entry = calibration[sign]
+        assert ax.get_title().startswith(sign) and f"{entry['tests']:,} tests" in ax.get_title()
+        expected = np.array(entry["expected_at_or_below"])
+        observed = np.array(entry["observed_at_or_below"])
+        assert expected[-1] == entry["tests"] and observed[-1] == entry["tests"]
+        lines = _lines(ax)
+        some = (observed > 0) & (expected > 0)
+        np.testing.assert_array_equal(lines["observed"].get_xdata(), expected[some])
+        np.testing.assert_array_equal(lines["observed"].get_ydata(), observed[some])
+        none = (observed == 0) & (expected > 0)
+        assert none.sum() == (2 if sign == "-" else 0)
+        np.testing.assert_array_equal(lines["observed = 0"].get_xdata(), expected[none])
+        assert np.all(lines["observed = 0"].get_ydata() == ax.get_ylim()[0])  # on the bottom edge
+        assert ax.get_xscale() == ax.get_yscale() == "log"
+        if sign == "-":  # counting stops at p = 1/(n+1): x = m / (n + 1)
+            assert lines["p = 1/(n+1) of the null"].get_xdata()[0] == pytest.approx(entry["tests"] * 0.004)
+        else:
+            assert "p = 1/(n+1) of the null" not in lines
+    only_plus = calibration_figure({"+": calibration["+"], "warnings": []})
+    assert len(only_plus.axes) == 1
+    with pytest.raises(InputError):
+        calibration_figure({"warnings": []})

@@ -39,6 +39,9 @@ def test_submodules_resolve_lazily_and_unknown_names_fail():
         raise AssertionError("an unknown attribute must raise AttributeError")
 
 
-def test_attribution_methods_are_registered_without_the_package_namespace():
-    loaded = _modules_after("from seqsal.attribution import METHODS\nprint(sorted(METHODS), file=__import__('sys').stderr)")
-    assert "seqsal.methods" in loaded
+def test_method_registry_is_complete_and_the_gradient_layer_does_not_import_it():
+    names = ["deepshap", "gradcam", "ig", "ism", "saliency", "smoothgrad", "grad_x_input"]
+    loaded = _modules_after(f"from seqsal.methods import METHODS\nassert sorted(METHODS) == {sorted(names)}, METHODS")
+    assert "seqsal.methods.deeplift" in loaded
+    below = _modules_after("import seqsal.attribution")
+    assert not {"seqsal.methods", "seqsal.engine"} & below, sorted(below)

@@ -120,7 +120,7 @@ def main() -> None:
     elements[["chrom", "start", "end", "name"]].to_csv(args.out / "elements.bed", sep="\t", header=False, index=False)
 
     # regions to attribute: every element (narrowPeak, summit at its centre) and some background,
-    # on mixed strands, one running past the end of chr3
+    # on mixed strands, one ending exactly at the end of chr3 (its model window runs past it)
     rows = []
     for row in elements.itertuples():
         start = row.centre - 300

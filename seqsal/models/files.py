@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -125,6 +126,47 @@ def save_model(model: nn.Module, path: str | os.PathLike, format: str = "safeten
             raise InputError(f"unknown model format {format!r}; use 'safetensors' or 'torchscript'")
 
 
+_MODEL_FILES = ("a model file (seqsal .safetensors, TorchScript .pt, torch.export .pt2, or a state_dict with "
+                "--architecture/--model-config)")
+# what a text file given as --model most likely is, by its first non-blank characters
+_TEXT_KINDS = ((">", "a FASTA file (the genome goes first: seqsal attribute GENOME REGIONS --model MODEL)"),
+               ("MEME version", "a MEME motif file (for seqsal motifs --database)"),
+               ("{", "JSON (an architecture config goes to --model-config)"),
+               ("track", "a BED file (the regions go second: seqsal attribute GENOME REGIONS --model MODEL)"),
+               ("browser", "a BED file (the regions go second: seqsal attribute GENOME REGIONS --model MODEL)"))
+
+
+def _refuse_non_model(path: str) -> None:
+    """Raise :class:`InputError` when ``path`` is text (a FASTA, BED, MEME or JSON file) or empty, not a model.
+
+    Model files are binary: zip archives (TorchScript, torch.export, torch.save),
+    pickles (legacy torch.save, first byte 0x80) or safetensors (an 8-byte header
+    length, then JSON).
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if not head:
+        raise InputError(f"the model file is empty; pass {_MODEL_FILES}", path)
+    if head[:1] == b"\x80" or b"\x00" in head:
+        return  # binary: let the loaders say what is wrong with it
+    try:
+        text = head.decode("utf-8").lstrip("\ufeff \t\r\n")
+    except UnicodeDecodeError:
+        return
+    what = next((kind for prefix, kind in _TEXT_KINDS if text.startswith(prefix)), None)
+    if what is None and text.split("\n", 1)[0].count("\t") >= 2:
+        what = ("a tab-separated table (a BED file? the regions go second: seqsal attribute GENOME REGIONS "
+                "--model MODEL)")
+    raise InputError(f"this is a text file, not a model: it looks like {what or 'plain text'}; --model takes "
+                     f"{_MODEL_FILES}", path)
+
+
+def _pickled_object(detail: str) -> str:
+    """`` (e.g. posix.system)``: the Python object torch's weights-only loader refused, when it names one."""
+    match = re.search(r"GLOBAL ([\w.]+)", detail) or re.search(r"Unsupported global: ([\w.]+)", detail)
+    return f" (e.g. {match.group(1)})" if match else ""
+
+
 def _zip_kind(path: str) -> str | None:
     if not zipfile.is_zipfile(path):
         return None
@@ -205,9 +247,11 @@ def load_model(
     """
     path = str(path)
     if not os.path.isfile(path):
-        raise InputError("model file not found", path)
+        raise InputError(f"model file not found; pass the path of {_MODEL_FILES} with --model", path)
     config = _read_config(config)
     kind = _zip_kind(path)
+    if kind is None and not path.endswith(".safetensors"):
+        _refuse_non_model(path)
     task_names = None
     input_length = None
     description: dict = {"architecture": architecture, "config": config}
@@ -247,11 +291,10 @@ def load_model(
                     state = torch.load(path, map_location=device, weights_only=True)
             except pickle.UnpicklingError as exc:
                 raise InputError(
-                    "refusing to unpickle this file: it holds Python objects, not only tensors, and "
-                    "unpickling can run code hidden in it. Convert it where you trust it: "
-                    "torch.jit.save(torch.jit.script(model), 'model.pt'), torch.export.save(...), or "
-                    "save model.state_dict() and pass --architecture/--model-config "
-                    f"(detail: {str(exc).splitlines()[0][:160]})",
+                    f"refusing to unpickle this file: it holds Python objects{_pickled_object(str(exc))}, not only "
+                    "tensors, and unpickling can run code hidden in it; convert it where you trust it: "
+                    "torch.jit.save(torch.jit.script(model), 'model.pt'), torch.export.save(...), or save "
+                    "model.state_dict() and pass --architecture/--model-config",
                     path,
                 ) from None
             if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

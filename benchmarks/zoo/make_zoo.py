@@ -1,0 +1,258 @@
+"""Build the calibration zoo of issue 13: two synthetic worlds, six models trained on them, SpliceAI.
+
+Run from the repository root (deterministic; about 25 minutes on 2 CPU cores, see README.md)::
+
+    python benchmarks/zoo/make_zoo.py [--out benchmarks/zoo/build] [--only NAME ...] [--large] [--no-spliceai]
+
+Writes ``<out>/worlds/{A,B}/`` (``worlds.py``), ``<out>/<model>/`` for every model (``model.pt``
+TorchScript; for the seqsal built-in architectures also ``model.safetensors`` (a plain state_dict) and
+``config.json``; ``card.json``), ``<out>/spliceai/`` (``spliceai.py``) and ``<out>/zoo.json`` (every card).
+Each card holds the ``seqsal attribute`` arguments to use (``cli``), the held-out accuracy and which planted
+motifs the model uses (``evaluation.py``).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import architectures as arch  # noqa: E402
+import evaluation as ev  # noqa: E402
+import training as tr  # noqa: E402
+from worlds import BUILD, WORLDS, World, build_all, build_world, default_regions  # noqa: E402
+
+log = logging.getLogger("zoo")
+THREADS = 2
+
+
+@dataclass
+class ZooModel:
+    """One zoo entry: what to build, how to train it, how to explain it."""
+
+    name: str
+    world: str
+    window: int
+    kind: str  # regression | classifier | profile
+    build: Callable[[], nn.Module]
+    steps: int
+    batch_size: int
+    description: str
+    targets: dict[str, str] = field(default_factory=lambda: {"0": "the predicted activity (task 0)"})
+    learning_rate: float = 2e-3
+    trimming: int = 0
+    builtin: str | None = None  # seqsal built-in architecture name: also shipped as state_dict + config
+    rc_augment: bool = True
+    threshold: float = 0.5  # classifier: active when the noise-free activity >= threshold
+    n_held_out: int = 2000
+    seed: int = 0
+
+
+ZOO = [
+    ZooModel("basset_B", "B", 500, "regression", lambda: arch.basset(500), steps=1200, batch_size=64,
+             builtin="basset", description="Basset-like CNN with small pools (conv 32x15, 32x7, 32x5; max-pool 2 "
+             "after each; dense 64): seqsal's BassetCNN, 500-bp windows, regression of the window's activity"),
+    ZooModel("rcmaxpool_A", "A", 1000, "regression", arch.RCMaxPoolCNN, steps=1200, batch_size=32,
+             learning_rate=3e-3, rc_augment=False,
+             description="issue 13's model: RC weight-tied conv 64x19 -> BatchNorm -> ReLU -> strand max -> "
+             "max-pool 50 -> global max + mean -> dense 64 -> 1; 1-kb windows; 13k parameters; exactly "
+             "RC-invariant; sparse, spiky gradients"),
+    ZooModel("conjoined_rc_B", "B", 500, "regression", arch.ConjoinedRCCNN, steps=1200, batch_size=32,
+             learning_rate=3e-3, rc_augment=False,
+             description="conjoined reverse-complement CNN: (g(x) + g(rc x)) / 2, g = conv 64x15 -> ReLU -> "
+             "max-pool 2 -> dilated convs (dilation 2, 4) -> mean -> dense; 500-bp windows"),
+    ZooModel("bpnet_A", "A", 1000, "profile", lambda: arch.bpnet(250), steps=900, batch_size=32,
+             builtin="bpnet", trimming=250,
+             targets={"output=0,task=0,reduce=bpnet": "profile head, BPNet's softmax-weighted profile",
+                      "output=1,task=0": "counts head (log total reads)"},
+             description="BPNet-style dilated residual CNN (seqsal's BPNet: 32 filters, 6 dilated layers, "
+             "profile kernel 75), input 1,000 bp, profile and counts of the central 500 bp; reads simulated "
+             "as Laplace bumps at active units (repressors scale the window down), Poisson noise"),
+    ZooModel("sigmoid_A", "A", 500, "classifier", arch.SigmoidClassifier, steps=1500, batch_size=64,
+             targets={"0": "the predicted probability of 'active' (the model returns sigmoid(logit))"},
+             description="classifier with a sigmoid inside: conv 48x15 -> BN -> ReLU -> max-pool 4 -> conv 48x7 "
+             "-> BN -> ReLU -> global max + mean -> dense 32 -> 1 -> sigmoid; trained with BCE on active "
+             "(activity >= 0.5) vs inactive 500-bp windows; returns the probability"),
+    ZooModel("dilated10k_B", "B", 10_000, "regression", arch.DilatedResidualCNN, steps=350, batch_size=8,
+             learning_rate=3e-3, n_held_out=300,
+             description="long-window dilated residual CNN: conv 32x15 -> BN -> ReLU -> avg-pool 8 -> 6 "
+             "residual blocks (kernel 3, dilation 1-32 at 8 bp) -> mean -> dense; 10,000-bp windows, "
+             "regression of the activity of the whole window"),
+]
+
+
+def batches(entry: ZooModel, world: World, one_hot: dict, rng: np.random.Generator) -> Callable[[], tr.Batch]:
+    """The training batch generator of ``entry`` (genome + simulated chromosomes, see training.py)."""
+    sources = tr.Sources(world, one_hot, rng, size=max(150_000, 20 * entry.window))
+    noise = world.spec.noise_sd
+    if entry.kind == "profile":
+        return lambda: tr.profile_batch(sources(), entry.window, entry.trimming, entry.batch_size, rng,
+                                        rc=entry.rc_augment)
+    if entry.kind == "classifier":
+        def classify() -> tr.Batch:
+            batch = tr.regression_batch(sources(), entry.window, entry.batch_size, rng, rc=entry.rc_augment,
+                                        noise_sd=noise)
+            return tr.Batch(batch.x, (batch.y >= entry.threshold).float())
+        return classify
+    fraction = 0.0 if entry.window >= 5000 else 0.5
+    return lambda: tr.regression_batch(sources(), entry.window, entry.batch_size, rng, rc=entry.rc_augment,
+                                       element_fraction=fraction, noise_sd=noise)
+
+
+def held_out(entry: ZooModel, model: nn.Module, world: World, one_hot: dict) -> dict:
+    """The held-out accuracy of ``entry`` (see evaluation.py)."""
+    if entry.kind == "profile":
+        return ev.held_out_profile(model, world, one_hot, entry.window, entry.trimming, entry.n_held_out)
+    if entry.kind == "classifier":
+        return ev.held_out_classifier(model, world, one_hot, entry.window, entry.n_held_out, entry.threshold)
+    return ev.held_out_regression(model, world, one_hot, entry.window, entry.n_held_out)
+
+
+def export(entry: ZooModel, model: nn.Module, folder: Path) -> dict:
+    """Write ``model.pt`` (TorchScript) and, for built-ins, ``model.safetensors`` + ``config.json``; checks that
+    the TorchScript file reproduces the model. Returns the card's ``files`` and ``cli`` entries."""
+    from safetensors.torch import save_file
+
+    scripted = torch.jit.script(model)
+    torch.jit.save(scripted, str(folder / "model.pt"))
+    probe = torch.as_tensor(np.random.default_rng(0).random((2, 4, entry.window)).astype(np.float32))
+    with torch.no_grad():
+        mine, theirs = model(probe), torch.jit.load(str(folder / "model.pt"))(probe)
+    mine, theirs = (mine if isinstance(mine, tuple) else (mine,)), (theirs if isinstance(theirs, tuple) else (theirs,))
+    if any(not torch.allclose(a, b, atol=1e-5) for a, b in zip(mine, theirs)):
+        raise RuntimeError(f"{entry.name}: the TorchScript export does not reproduce the model")
+    files = {"torchscript": "model.pt"}
+    cli = {"model": "model.pt", "args": ["--window", str(entry.window)]}
+    if entry.builtin:
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(folder / "model.safetensors"))
+        (folder / "config.json").write_text(json.dumps(model.config, indent=2) + "\n")
+        files |= {"state_dict": "model.safetensors", "config": "config.json"}
+        extra = [] if entry.builtin == "basset" else ["--window", str(entry.window)]
+        cli["alternative"] = {"model": "model.safetensors",
+                              "args": ["--architecture", entry.builtin, "--model-config", "config.json", *extra]}
+    return {"files": files, "cli": cli}
+
+
+@functools.lru_cache(maxsize=2)
+def world_of(name: str) -> World:
+    """The built world ``name`` (cached: building takes seconds)."""
+    return build_world(WORLDS[name])
+
+
+def build_model(entry: ZooModel, out: Path, steps_factor: float = 1.0) -> dict:
+    """Train, export and evaluate one zoo model into ``out/<name>/``; returns its card (paths in it are
+    relative to its folder)."""
+    torch.manual_seed(entry.seed)
+    world = world_of(entry.world)
+    one_hot = tr.genome_one_hot(world)
+    rng = np.random.default_rng([WORLDS[entry.world].seed, 100, entry.seed])
+    model = entry.build()
+    log.info("%s: %d parameters, training %d steps x %d windows of %d bp", entry.name,
+             arch.parameter_count(model), entry.steps, entry.batch_size, entry.window)
+    training = tr.train(model, batches(entry, world, one_hot, rng), {"regression": "mse", "classifier": "bce",
+                        "profile": "bpnet"}[entry.kind], max(1, int(entry.steps * steps_factor)), entry.learning_rate, seed=entry.seed)
+    folder = out / entry.name
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    files = export(entry, model, folder)
+    accuracy = held_out(entry, model, world, one_hot)
+    regions = default_regions(world)
+    windows = ev.region_windows(world, one_hot, regions, entry.window)
+    uses, spread, sparsity = {}, {}, {}
+    for target in entry.targets:
+        values = ev.target_scalar(model, windows, target)
+        spread[target] = float(values.std())
+        uses[target] = ev.motif_effects(model, world, entry.window, target, spread[target])
+        sparsity[target] = round(ev.zero_gradient_fraction(model, windows[:64], target), 4)
+    primary = next(iter(entry.targets))
+    card = {
+        "name": entry.name, "description": entry.description, "architecture": type(model).__name__,
+        "world": entry.world, "world_dir": f"../worlds/{entry.world}", "genome": f"../worlds/{entry.world}/genome.fa",
+        "regions": f"../worlds/{entry.world}/regions.bed", "window": entry.window, "kind": entry.kind,
+        "parameters": arch.parameter_count(model), **files,
+        "targets": entry.targets, "target": primary,
+        "held_out": accuracy,
+        "prediction_sd_over_regions": {t: round(s, 5) for t, s in spread.items()},
+        "uses": uses,
+        "used_motifs": {t: sorted(m for m, e in u.items() if e["uses"]) for t, u in uses.items()},
+        "zero_gradient_fraction": sparsity,
+        "rc_max_abs_difference": round(ev.rc_difference(model, windows[:64], primary), 6),
+        "training": {**training, "batch_size": entry.batch_size, "learning_rate": entry.learning_rate,
+                     "seed": entry.seed, "threads": torch.get_num_threads(),
+                     "train_chromosomes": world.spec.train_chroms, "rc_augmentation": entry.rc_augment},
+        "evaluation_seconds": round(time.perf_counter() - started, 1),
+    }
+    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    log.info("%s: held-out %s = %s; uses %s (%.0f s training)", entry.name, accuracy["metric"], accuracy["value"],
+             card["used_motifs"], training["seconds"])
+    return card
+
+
+def summary_rows(cards: list[dict]) -> list[str]:
+    """Markdown rows: model, world, window, parameters, held-out metric, motifs used, training time."""
+    rows = ["| model | world | window | parameters | held-out accuracy | target | motifs used (>= 0.1 SD) | train s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for card in cards:
+        accuracy = card["held_out"]
+        extra = ""
+        if "profile_median_pearson_r" in accuracy:
+            extra = f"; profile r {accuracy['profile_median_pearson_r']}"
+        elif "top_k_accuracy" in accuracy:
+            extra = ""
+        for target in card["targets"]:
+            rows.append(f"| {card['name']} | {card['world']} | {card['window']:,} | {card['parameters']:,} | "
+                        f"{accuracy['metric']} {accuracy['value']}{extra} | `{target}` | "
+                        f"{', '.join(card['used_motifs'].get(target, [])) or '-'} | "
+                        f"{card.get('training', {}).get('seconds', '-')} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=BUILD)
+    parser.add_argument("--only", nargs="*", help="build only these models (names, or 'spliceai')")
+    parser.add_argument("--large", action="store_true", help="also write worlds/A_large (5 Mbp of regions)")
+    parser.add_argument("--no-spliceai", action="store_true")
+    parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--steps-factor", type=float, default=1.0, help="scale every training (quick trials)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    worlds_dir = args.out / "worlds"
+    build_all(worlds_dir, args.large)
+    timings = {"worlds": round(time.perf_counter() - started, 1)}
+    for entry in ZOO:
+        if args.only and entry.name not in args.only:
+            continue
+        began = time.perf_counter()
+        build_model(entry, args.out, args.steps_factor)
+        timings[entry.name] = round(time.perf_counter() - began, 1)
+    if not args.no_spliceai and (not args.only or "spliceai" in args.only):
+        import spliceai
+
+        began = time.perf_counter()
+        spliceai.build(args.out / "spliceai")
+        timings["spliceai"] = round(time.perf_counter() - began, 1)
+    cards = [json.loads(p.read_text()) for p in sorted(args.out.glob("*/card.json"))]
+    timings["total"] = round(time.perf_counter() - started, 1)
+    (args.out / "zoo.json").write_text(json.dumps({"models": cards, "build_seconds": timings}, indent=2) + "\n")
+    print("\n".join(summary_rows(cards)))
+    print(f"build times (s): {timings}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The dispatcher: one attribution method on a batch, with gradient correction, strand averaging and autocast.
+
+:func:`hypothetical_attributions` runs one batch (the engine's unit of work); :func:`attribute` is the notebook
+entry point (``seqsal.attribute``), batching a whole array on a chosen device.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from ..attribution import Target, correct_gradient, eval_mode
+from ..devices import autocast_dtype_for, on_device, select_device
+from ..encode import reverse_complement_one_hot
+from ..errors import InputError
+from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
+
+
+def hypothetical_attributions(
+    model: nn.Module,
+    x: torch.Tensor,
+    method: str = "grad_x_input",
+    target: Target | None = None,
+    correct: bool = True,
+    rc: bool = False,
+    autocast_dtype: torch.dtype | None = None,
+    **params,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hypothetical contributions and predictions of one batch.
+
+    Parameters
+    ----------
+    model, x
+        Model and one-hot batch ``(N, 4, L)`` on the same device.
+    method
+        A key of :data:`~seqsal.methods.registry.METHODS`.
+    target
+        What to explain (default: the logit of task 0).
+    correct
+        Apply gradient correction (default on, as tangermeme does).
+    rc
+        Average with the attribution of the reverse complement, mapped back
+        (for unstranded models); the prediction is averaged too.
+    autocast_dtype
+        ``torch.bfloat16`` / ``torch.float16`` to run the model under autocast.
+    **params
+        The method's own parameters (see its function).
+
+    Returns
+    -------
+    hypothetical, prediction
+        ``(N, 4, L)`` float32 and ``(N,)`` float32.
+
+    Raises
+    ------
+    InputError
+        For an unknown method, or what the method raises (bad target, unsupported layer, ...).
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown attribution method {method!r}; choose one of {', '.join(sorted(METHODS))}")
+    target = target or Target()
+    function = METHODS[method]
+    autocast = (
+        torch.autocast(device_type=x.device.type, dtype=autocast_dtype)
+        if autocast_dtype is not None
+        else contextlib.nullcontext()
+    )
+    if rc:
+        batch = torch.cat([x, reverse_complement_one_hot(x)], dim=0)
+    else:
+        batch = x
+    with autocast:
+        hypothetical, prediction = function(model, batch, target, **params)
+    hypothetical, prediction = hypothetical.float(), prediction.float()
+    if rc:
+        n = x.shape[0]
+        hypothetical = 0.5 * (hypothetical[:n] + reverse_complement_one_hot(hypothetical[n:]))
+        prediction = 0.5 * (prediction[:n] + prediction[n:])
+    if correct and method not in UNCORRECTED:
+        hypothetical = correct_gradient(hypothetical)
+    return hypothetical, prediction
+
+
+def attribute(
+    model: nn.Module,
+    x: torch.Tensor,
+    method: str = "grad_x_input",
+    target: Target | str | None = None,
+    correct: bool = True,
+    rc: bool = False,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    precision: str = "fp32",
+    hypothetical: bool | None = None,
+    **params,
+) -> torch.Tensor:
+    """Attributions of a batch of one-hot sequences, for notebooks.
+
+    Parameters
+    ----------
+    model
+        Any ``nn.Module`` taking ``(N, 4, L)``.
+    x
+        One-hot ``(N, 4, L)`` (torch tensor or numpy array).
+    method
+        ``saliency``, ``grad_x_input`` or another key of :data:`~seqsal.methods.registry.METHODS`.
+    target
+        :class:`Target` or its string form (see :meth:`Target.parse`).
+    correct, rc
+        Gradient correction and reverse-complement averaging.
+    batch_size
+        Sequences per forward/backward pass.
+    device
+        ``cuda``, ``mps``, ``cpu`` or ``None`` for automatic choice.
+    precision
+        ``fp32``, ``bf16`` or ``fp16`` (autocast).
+    hypothetical
+        Return hypothetical contributions instead of projected ones. Default:
+        ``True`` for ``saliency`` (the saliency map *is* the gradient), ``False``
+        for every other method (``x * hypothetical``, e.g. gradient x input).
+    **params
+        The method's own parameters (see its function, e.g. ``references`` for ``deepshap``).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, 4, L)`` float32 on the CPU.
+
+    Raises
+    ------
+    InputError
+        For an unknown method, device or precision, or a bad target.
+    """
+    target = Target.parse(target) if isinstance(target, str) or target is None else target
+    target = target.resolve(getattr(model, "task_names", None))
+    x = torch.as_tensor(x, dtype=torch.float32)
+    device = select_device(device)
+    dtype = autocast_dtype_for(precision, device)
+    if hypothetical is None:
+        hypothetical = not PROJECTED_BY_DEFAULT.get(method, True)
+    if isinstance(model, nn.Module) and not isinstance(model, torch.jit.ScriptModule) and not on_device(model, device):
+        model = model.to(device)
+    outputs = []
+    with eval_mode(model):
+        for first in range(0, x.shape[0], batch_size):
+            chunk = x[first:first + batch_size].to(device)
+            hyp, _ = hypothetical_attributions(
+                model, chunk, method, target, correct=correct, rc=rc, autocast_dtype=dtype, **params
+            )
+            outputs.append((hyp if hypothetical else hyp * chunk).cpu())
+    if len(outputs) == 1:  # one batch: no copy
+        return outputs[0]
+    return torch.cat(outputs, dim=0) if outputs else torch.zeros_like(x)

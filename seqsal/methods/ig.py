@@ -1,0 +1,137 @@
+"""Integrated gradients (Sundararajan et al. 2017) and the completeness check of baseline methods.
+
+The path integral from each baseline to ``x`` is taken with Gauss–Legendre quadrature (midpoints on request);
+with several baselines (dinucleotide shuffles) the result is their average, i.e. expected gradients over
+shuffles. Multipliers become hypothetical contributions as for DeepSHAP
+(:func:`~seqsal.methods.references.hypothetical_from_multipliers`), so the projected map sums to
+``f(x) - mean f(baselines)`` up to the quadrature error (:func:`completeness`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..attribution import Target, input_gradient
+from ..errors import InputError
+from .references import hypothetical_from_multipliers, resolve_references
+
+
+def _quadrature(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
+    """Nodes in ``(0, 1)`` and weights (summing to 1) of a ``steps``-point rule on the path: Gauss–Legendre
+    (exact for polynomials of degree ``2 * steps - 1``) or midpoint ``riemann``; :class:`InputError` otherwise."""
+    if steps < 1:
+        raise InputError(f"--steps must be at least 1, got {steps}")
+    if method == "gausslegendre":
+        nodes, weights = np.polynomial.legendre.leggauss(steps)
+        return (nodes + 1) / 2, weights / 2
+    if method == "riemann":
+        return (np.arange(steps) + 0.5) / steps, np.full(steps, 1 / steps)
+    raise InputError(f"unknown quadrature {method!r}; use gausslegendre or riemann")
+
+
+def integrated_gradients(
+    model: nn.Module, x: torch.Tensor, target: Target | None = None, steps: int = 32, baseline: str = "zero",
+    references: int | torch.Tensor = 10, seed: int = 0, point_batch: int = 512, quadrature: str = "gausslegendre",
+    reference_sink: list | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integrated gradients along the straight path from a baseline (Sundararajan et al. 2017).
+
+    Parameters
+    ----------
+    model, x, target
+        Model, one-hot ``(N, 4, L)``, what to explain (default: the logit of task 0).
+    steps
+        Quadrature nodes on the path (Gauss–Legendre by default; ``riemann``: midpoints).
+    baseline
+        ``zero``, ``uniform`` (0.25) or ``shuffle`` (``references`` dinucleotide shuffles, averaged: expected
+        gradients over shuffles); or pass the baselines ``(N, R, 4, L)`` as ``references``.
+    references
+        Shuffles per sequence (``shuffle`` only), or the baselines themselves ``(N, R, 4, L)``.
+    seed
+        Seed of the shuffles (mixed with each sequence's bytes).
+    point_batch
+        Path points per forward/backward pass.
+    quadrature
+        ``gausslegendre`` or ``riemann`` (midpoints).
+    reference_sink
+        If a list, ``mean f(baselines)`` ``(N,)`` is appended to it (one extra forward pass per
+        baseline, only when asked).
+
+    Returns
+    -------
+    hypothetical, prediction
+        ``(N, 4, L)`` (see :mod:`seqsal.methods`) and ``(N,)``. Completeness:
+        ``(hypothetical * x).sum((1, 2)) ≈ f(x) - mean f(baselines)`` up to the quadrature error
+        (:func:`completeness`).
+
+    Raises
+    ------
+    InputError
+        For ``steps < 1``, an unknown quadrature or baseline, or baselines of the wrong shape.
+    """
+    target = target or Target()
+    refs = resolve_references(x, references, baseline, seed)
+    n, r = refs.shape[:2]
+    alphas, weights = _quadrature(int(steps), quadrature)
+    alphas_t = torch.as_tensor(alphas, dtype=x.dtype, device=x.device)
+    weights_t = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
+    s = alphas_t.shape[0]
+    diff = x[:, None] - refs  # (N, R, 4, L)
+    points = refs[:, :, None] + alphas_t[None, None, :, None, None] * diff[:, :, None]  # (N, R, S, 4, L)
+    flat = points.reshape(n * r * s, *x.shape[1:])
+    with torch.no_grad():
+        output = model(x)
+        prediction = target.select(output).float()
+    # bpnet targets keep x's softmax weights along the whole path (Target.profile_weights): exact completeness
+    profile = target.profile_weights(output)
+    point_weights = None if profile is None else profile.repeat_interleave(r * s, dim=0)
+    gradients = []
+    for first in range(0, flat.shape[0], point_batch):
+        chunk = None if point_weights is None else point_weights[first:first + point_batch]
+        gradient, _ = input_gradient(model, flat[first:first + point_batch], target, chunk)
+        gradients.append(gradient)
+    gradient = torch.cat(gradients).reshape(n, r, s, *x.shape[1:])
+    multipliers = (gradient * weights_t[None, None, :, None, None]).sum(dim=2)  # (N, R, 4, L)
+    with torch.no_grad():
+        if reference_sink is not None:
+            flat_refs = refs.reshape(n * r, *x.shape[1:])
+            ref_weights = None if profile is None else profile.repeat_interleave(r, dim=0)
+            values = [target.select(model(flat_refs[i:i + point_batch]),
+                                    None if ref_weights is None else ref_weights[i:i + point_batch]).float()
+                      for i in range(0, n * r, point_batch)]
+            reference_sink.append(torch.cat(values).reshape(n, r).mean(dim=1) if values else x.new_zeros(0))
+    return hypothetical_from_multipliers(multipliers, refs), prediction
+
+
+def completeness(model: nn.Module, x: torch.Tensor, hypothetical: torch.Tensor, baselines: torch.Tensor,
+                 target: Target | None = None) -> torch.Tensor:
+    """The completeness gap of an attribution: ``Σ projected - (f(x) - mean f(baselines))`` per sequence.
+
+    Completeness (Sundararajan et al. 2017) and summation-to-delta (Shrikumar et al. 2017) say this is 0: for
+    integrated gradients up to the quadrature error, for DeepLIFT/DeepSHAP up to rounding.
+
+    Parameters
+    ----------
+    model, x, target
+        Model, one-hot ``(N, 4, L)``, what was explained. A ``bpnet`` target evaluates the baselines with
+        ``x``'s softmax weights, as the methods do.
+    hypothetical
+        ``(N, 4, L)`` hypothetical contributions (projected: ``hypothetical * x``).
+    baselines
+        ``(N, R, 4, L)`` (e.g. :func:`~seqsal.methods.references.make_baselines` with the method's seed).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` float32, in the target's units.
+    """
+    target = target or Target()
+    n, r = baselines.shape[:2]
+    with torch.no_grad():
+        output = model(x)
+        fx = target.select(output).float()
+        profile = target.profile_weights(output)  # bpnet: the baselines with x's weights, as the methods use them
+        fb = target.select(model(baselines.reshape(n * r, *x.shape[1:])),
+                           None if profile is None else profile.repeat_interleave(r, dim=0)).float()
+    return (hypothetical * x).sum(dim=(1, 2)) - (fx - fb.reshape(n, r).mean(dim=1))

@@ -1,0 +1,150 @@
+"""Baselines and references shared by the methods that explain ``f(x) - f(reference)`` (IG and DeepSHAP).
+
+Dinucleotide-shuffled references (the usual references of DeepLIFT/DeepSHAP on DNA, as in BPNet's and
+tangermeme's pipelines), all-zero and uniform (0.25) baselines, and the step from multipliers to hypothetical
+contributions that both methods share. References are drawn from a generator seeded by ``seed`` and the bytes of
+each sequence, so a sequence gets the same references whatever batch it lands in (same seed, same bytes out).
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..shuffle import dinucleotide_shuffle
+
+BASELINES = ("shuffle", "zero", "uniform")
+
+
+def sequence_rng(x: torch.Tensor, seed: int) -> np.random.Generator:
+    """A generator seeded by ``seed`` and the bytes of one sequence.
+
+    Parameters
+    ----------
+    x
+        One sequence ``(4, L)`` (any device; read as float32 bytes).
+    seed
+        The run's seed (``--seed``); only its low 32 bits are used.
+
+    Returns
+    -------
+    numpy.random.Generator
+        The same stream for the same seed and bytes, whatever batch the sequence is in.
+    """
+    digest = zlib.crc32(np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32).tobytes())
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, digest])
+
+
+def make_baselines(x: torch.Tensor, baseline: str = "shuffle", references: int = 20, seed: int = 0) -> torch.Tensor:
+    """Baselines for each sequence.
+
+    Parameters
+    ----------
+    x
+        One-hot ``(N, 4, L)``.
+    baseline
+        ``shuffle`` (dinucleotide shuffles, N kept in place), ``zero`` or ``uniform`` (0.25).
+    references
+        Shuffles per sequence (``shuffle`` only; the others give one baseline).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, R, 4, L)`` on ``x``'s device and dtype (``R = references`` for ``shuffle``, else 1).
+
+    Raises
+    ------
+    InputError
+        For an unknown ``baseline`` or ``references < 1``.
+    """
+    if baseline == "zero":
+        return torch.zeros_like(x)[:, None]
+    if baseline == "uniform":
+        return torch.full_like(x, 0.25)[:, None]
+    if baseline != "shuffle":
+        raise InputError(f"unknown --baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+    if references < 1:
+        raise InputError(f"--references must be at least 1, got {references}")
+    if not x.shape[0]:
+        return x.new_zeros((0, references, *x.shape[1:]))
+    # one vectorised shuffle of the whole batch; each row still draws from its own generator, so a row's
+    # references do not depend on the batch it came in
+    out = dinucleotide_shuffle(x.detach().cpu().numpy(), references, [sequence_rng(row, seed) for row in x])
+    return torch.from_numpy(out).to(device=x.device, dtype=x.dtype)
+
+
+def check_references(x: torch.Tensor, references: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Given references as a tensor on ``x``'s device and dtype, after checking their shape.
+
+    Parameters
+    ----------
+    x
+        One-hot ``(N, 4, L)``.
+    references
+        ``(N, R, 4, L)``: ``R`` references for each sequence.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, R, 4, L)`` on ``x``'s device and dtype.
+
+    Raises
+    ------
+    InputError
+        When the shape is not ``(N, R, 4, L)`` for ``x``'s ``N``, ``4`` and ``L``.
+    """
+    references = torch.as_tensor(references, dtype=x.dtype, device=x.device)
+    if references.ndim != 4 or references.shape[0] != x.shape[0] or references.shape[2:] != x.shape[1:]:
+        raise InputError(f"references must have shape (N, R, 4, L) = ({x.shape[0]}, R, {x.shape[1]}, {x.shape[2]}), "
+                         f"got {tuple(references.shape)}")
+    return references
+
+
+def hypothetical_from_multipliers(multipliers: torch.Tensor, baselines: torch.Tensor) -> torch.Tensor:
+    """Hypothetical contributions from multipliers: ``m_i - Σ_c b_c m_c``, averaged over the baselines.
+
+    Parameters
+    ----------
+    multipliers
+        ``(N, R, 4, L)``: the multipliers ``m`` of each sequence against each of its ``R`` baselines (DeepLIFT
+        multipliers, or the path-averaged gradient of integrated gradients).
+    baselines
+        ``(N, R, 4, L)``: the baselines ``b``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, 4, L)``: ``(e_i - b) · m`` for each base ``i``, averaged over the ``R`` baselines (see
+        :mod:`seqsal.methods`).
+    """
+    return (multipliers - (baselines * multipliers).sum(dim=-2, keepdim=True)).mean(dim=1)
+
+
+def resolve_references(x: torch.Tensor, references: int | torch.Tensor | np.ndarray, baseline: str, seed: int
+                       ) -> torch.Tensor:
+    """The references of a batch: the ones given, or ``references`` drawn with :func:`make_baselines`.
+
+    Parameters
+    ----------
+    x
+        One-hot ``(N, 4, L)``.
+    references
+        The references themselves ``(N, R, 4, L)`` (tensor or array), or a count of shuffles per sequence.
+    baseline, seed
+        See :func:`make_baselines` (used only when ``references`` is a count).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, R, 4, L)`` on ``x``'s device and dtype.
+
+    Raises
+    ------
+    InputError
+        For references of the wrong shape, an unknown baseline or a count below 1.
+    """
+    if isinstance(references, (torch.Tensor, np.ndarray)):
+        return check_references(x, references)
+    return make_baselines(x, baseline, int(references), seed)

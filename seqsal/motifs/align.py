@@ -1,0 +1,119 @@
+"""Aligning contribution matrices: best cosine over offsets and both strands, trimming and cores.
+
+Seqlets, templates and motifs are compared by the cosine similarity of their
+hypothetical contributions at the best offset and strand, as tfmodisco
+(Shrikumar et al. 2018, arXiv:1811.00416) compares seqlets; a motif keeps the
+columns that carry its contribution.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def best_alignment(
+    templates: np.ndarray, windows: np.ndarray, chunk_values: int = 1 << 23
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best cosine similarity of each template inside each window, over offsets and both strands.
+
+    Parameters
+    ----------
+    templates
+        ``(K, 4, C)`` hypothetical-contribution templates.
+    windows
+        ``(n, 4, W)`` with ``W >= C``.
+    chunk_values
+        Windows are scored in passes whose score tensors hold about this many floats (bounded memory).
+
+    Returns
+    -------
+    similarity, offset, rc
+        ``(n, K)`` each: the best cosine; the template's first position in the
+        window's forward coordinates; whether the window's reverse complement
+        matched (then the aligned stretch is ``window[offset:offset+C]``
+        reverse-complemented).
+    """
+    import torch  # third-party and heavy (~1 s): `import seqsal.motifs` (report, plot) does not pay for it
+
+    templates = np.asarray(templates, dtype=np.float32)
+    k, _, c = templates.shape
+    n, _, w = windows.shape
+    weight = torch.from_numpy(templates)
+    norms = weight.flatten(1).norm(dim=1).clamp_min(1e-12)
+    ones = torch.ones(1, 4, c)
+    similarity = np.empty((n, k), dtype=np.float32)
+    offset = np.empty((n, k), dtype=np.int64)
+    rc = np.empty((n, k), dtype=bool)
+    positions = w - c + 1
+    # windows per pass: the (2 x chunk, K, positions) score tensors stay ~chunk_values floats (32 MB) each
+    chunk = max(1, min(n, chunk_values // max(1, 2 * k * positions)))
+    with torch.no_grad():
+        for lo in range(0, n, chunk):
+            x = torch.from_numpy(np.ascontiguousarray(windows[lo:lo + chunk], dtype=np.float32))
+            both = torch.cat([x, torch.flip(x, dims=(1, 2))])  # (2b, 4, W)
+            dots = torch.nn.functional.conv1d(both, weight)  # (2b, K, P)
+            seg = torch.nn.functional.conv1d(both * both, ones).sqrt().clamp_min(1e-12)  # (2b, 1, P)
+            cosine = dots / seg / norms[None, :, None]
+            b = x.shape[0]
+            cosine = torch.cat([cosine[:b], cosine[b:]], dim=2)  # (b, K, 2P): forward then reverse
+            best, where = cosine.max(dim=2)
+            where = where.numpy()
+            is_rc = where >= positions
+            pos = np.where(is_rc, where - positions, where)
+            similarity[lo:lo + b] = best.numpy()
+            rc[lo:lo + b] = is_rc
+            offset[lo:lo + b] = np.where(is_rc, w - c - pos, pos)
+    return similarity, offset, rc
+
+
+def trim_bounds(cwm: np.ndarray, threshold: float = 0.3, pad: int = 0, sign: int = 0) -> tuple[int, int]:
+    """``[lo, hi)`` from the first to the last important column, plus ``pad``.
+
+    A column is important when its importance is >= ``threshold`` x the
+    largest: its summed ``|cwm|`` (``sign=0``), or its contribution of that
+    sign, ``max(sign * cwm.sum(0), 0)`` (``sign=+1/-1``: a negative motif is not
+    trimmed to include a stronger positive site next to it).
+
+    Parameters
+    ----------
+    cwm
+        ``(4, L)`` contribution matrix.
+    threshold
+        Fraction of the most important column's importance a column needs.
+    pad
+        Columns added on each side (within ``[0, L]``).
+    sign
+        0 (both signs), +1 or -1.
+
+    Returns
+    -------
+    tuple of int
+        ``(lo, hi)`` column bounds; ``(0, L)`` when no column carries importance.
+    """
+    importance = _importance(np.asarray(cwm), sign)
+    if not importance.any():
+        return 0, importance.shape[0]
+    keep = np.flatnonzero(importance >= threshold * importance.max())
+    return max(int(keep[0]) - pad, 0), min(int(keep[-1]) + 1 + pad, importance.shape[0])
+
+
+def _importance(projected: np.ndarray, sign: int) -> np.ndarray:
+    """Per-column importance ``(L,)`` of a ``(4, L)`` contribution matrix: ``|value|`` summed, or the signed part."""
+    if sign == 0:
+        return np.abs(projected).sum(axis=0)
+    return np.clip(sign * projected.sum(axis=0), 0, None)
+
+
+def best_core(projected: np.ndarray, width: int, sign: int = 0) -> int:
+    """Start of the ``width``-long stretch of a ``(4, L)`` contribution matrix with the most importance.
+
+    Importance is the summed ``|value|`` of a column (``sign=0``) or its
+    contribution of ``sign`` (see :func:`trim_bounds`); ``width <= L``.
+
+    Returns
+    -------
+    int
+        The first column of the stretch, in ``[0, L - width]`` (the first one on ties).
+    """
+    importance = _importance(projected, sign)
+    sums = np.convolve(importance, np.ones(width), mode="valid")
+    return int(np.argmax(sums))

@@ -1,0 +1,179 @@
+"""Discovered motifs out to the run folder: ``motifs.tsv``, ``motif_instances.tsv``, ``motifs.npz`` and ``motifs.h5``.
+
+``motifs.h5`` is in tfmodisco-lite's HDF5 layout (Shrikumar et al. 2018;
+jmschrei/tfmodisco-lite), so that ``modisco report`` and other readers of
+modisco results take seqsal's motifs.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io import atomic_path
+from .discover import DiscoveredMotif
+from .match import best_matches
+from .seqlets import extract_windows
+
+MOTIF_TABLE_COLUMNS = ["motif", "sign", "n_seqlets", "width", "consensus", "contribution", "match_id", "match_name",
+                       "match_strand", "match_offset", "match_pvalue", "match_qvalue"]
+
+
+def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per motif (``motifs.tsv``), with its best database match when ``matches`` is given.
+
+    Parameters
+    ----------
+    motifs
+        Discovered motifs (:func:`seqsal.motifs.discover.discover_motifs`).
+    matches
+        Their :func:`seqsal.motifs.match.compare_motifs` table, or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`MOTIF_TABLE_COLUMNS`; the ``match_*`` ones are empty without a match.
+    """
+    rows = []
+    best = best_matches(matches, 1).set_index("query") if matches is not None and len(matches) else None
+    for motif in motifs:
+        row = {"motif": motif.name, "sign": motif.sign, "n_seqlets": motif.n_seqlets, "width": motif.cwm.shape[1],
+               "consensus": motif.consensus, "contribution": round(float(motif.cwm.sum()), 6)}
+        key = f"seqsal_{motif.name}"
+        if best is not None and key in best.index:
+            hit = best.loc[key]
+            row.update(match_id=hit["target_id"], match_name=hit["target_name"], match_strand=hit["strand"],
+                       match_offset=int(hit["offset"]), match_pvalue=float(f"{hit['pvalue']:.3g}"),
+                       match_qvalue=float(f"{hit['qvalue']:.3g}"))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=MOTIF_TABLE_COLUMNS)
+
+
+def instance_table(motifs: list[DiscoveredMotif], regions: pd.DataFrame, seqlets: pd.DataFrame) -> pd.DataFrame:
+    """Supporting seqlets of every motif, on genome coordinates (``motif_instances.tsv``).
+
+    Each row carries its seqlet's ``score``, ``pvalue`` and ``qvalue`` (from the seqlet table clustered: by
+    default the lenient re-call, Laplace null) when the table has them, so instances can be filtered by
+    significance as well as by ``similarity`` to the motif.
+
+    Parameters
+    ----------
+    motifs
+        Discovered motifs; their ``instances`` index ``seqlets`` by ``seqlet``.
+    regions
+        The run's ``regions.tsv`` (``index``, ``name``, ``chrom``, ``start``, ...).
+    seqlets
+        The seqlet table the motifs were discovered from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``motif, seqlet, seqlet_name, region_index, region_name, chrom, start, end, strand, similarity, score,
+        pvalue, qvalue``; ``start``/``end`` are 0-based, half-open genome coordinates of the trimmed motif.
+    """
+    frames = []
+    for motif in motifs:
+        inst = motif.instances
+        region = regions.set_index("index").loc[inst["region_index"].to_numpy()]
+        support = seqlets.loc[inst["seqlet"].to_numpy()]
+        frames.append(pd.DataFrame({
+            "motif": motif.name, "seqlet": inst["seqlet"].to_numpy(),
+            "seqlet_name": support["name"].to_numpy() if "name" in seqlets else "",
+            "region_index": inst["region_index"].to_numpy(), "region_name": region["name"].to_numpy(),
+            "chrom": region["chrom"].to_numpy(), "start": region["start"].to_numpy() + inst["start"].to_numpy(),
+            "end": region["start"].to_numpy() + inst["end"].to_numpy(),
+            "strand": np.where(inst["rc"].to_numpy(), "-", "+"), "similarity": inst["similarity"].to_numpy(),
+            **{column: support[column].to_numpy() if column in seqlets else np.nan
+               for column in ("score", "pvalue", "qvalue")},
+        }))
+    columns = ["motif", "seqlet", "seqlet_name", "region_index", "region_name", "chrom", "start", "end", "strand",
+               "similarity", "score", "pvalue", "qvalue"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def write_motif_arrays(path: str | os.PathLike, motifs: list[DiscoveredMotif]) -> None:
+    """Write ``motifs.npz`` (atomically): the CWM, hypothetical CWM and PWM of each motif, ``(4, W)`` each.
+
+    Keys are ``<motif>.<matrix>`` (``pos_1.cwm``, ``pos_1.hypothetical_cwm``,
+    ``pos_1.pwm``, ...), uncompressed; :func:`read_motif_arrays` reads them back.
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **{f"{m.name}.{kind}": getattr(m, kind) for m in motifs
+                                for kind in ("cwm", "hypothetical_cwm", "pwm")})
+
+
+def read_motif_arrays(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
+    """``motifs.npz`` -> ``{motif name: {"cwm", "hypothetical_cwm", "pwm"}}``, ``(4, W)`` arrays each.
+
+    Raises
+    ------
+    InputError
+        When the file is missing (run ``seqsal motifs`` first).
+    """
+    if not os.path.isfile(str(path)):
+        raise InputError("motif arrays not found; run `seqsal motifs` first", str(path))
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path) as data:
+        for key in data.files:
+            name, kind = key.rsplit(".", 1)
+            out.setdefault(name, {})[kind] = data[key]
+    return out
+
+
+def write_modisco_h5(path: str | os.PathLike, motifs: list[DiscoveredMotif], one_hot: np.ndarray,
+                     hypothetical: np.ndarray, lengths: np.ndarray) -> None:
+    """Write motifs in tfmodisco-lite's HDF5 layout (``motifs.h5``), for the tools that read it.
+
+    ``pos_patterns``/``neg_patterns`` hold ``pattern_0, 1, ...`` (seqsal's
+    ``pos_1, 2, ...`` / ``neg_1, ...`` in order), each with ``sequence``
+    (PWM), ``contrib_scores`` (CWM) and ``hypothetical_contribs`` as ``(W, 4)``
+    and ``seqlets/``: ``n_seqlets``, ``example_idx`` (row of ``attributions.npz``
+    = ``regions.tsv`` index), ``start``/``end`` (offsets in that row, 0-based
+    half-open, + strand), ``is_revcomp`` and the aligned ``sequence``,
+    ``contrib_scores`` and ``hypothetical_contribs`` of each instance
+    ``(n, W, 4)``. The file's ``window_size`` is the rows' width; modisco's
+    BED export assumes summit-centred windows, so take genome coordinates from
+    ``motif_instances.tsv``.
+
+    Parameters
+    ----------
+    one_hot, hypothetical
+        ``(N, 4, L)`` arrays of the run (memory maps are fine).
+    lengths
+        ``(N,)`` true length of each row.
+    """
+    import h5py  # third-party, needed only for motifs.h5
+
+    with h5py.File(str(path), "w") as handle:
+        handle.attrs["window_size"] = int(np.asarray(one_hot).shape[2])
+        handle.attrs["written_by"] = "seqsal"
+        for sign, group_name in (("+", "pos_patterns"), ("-", "neg_patterns")):
+            chosen = [motif for motif in motifs if motif.sign == sign]
+            if not chosen:
+                continue
+            group = handle.create_group(group_name)
+            for index, motif in enumerate(chosen):
+                pattern = group.create_group(f"pattern_{index}")
+                pattern.attrs["seqsal_name"] = motif.name
+                pattern.create_dataset("sequence", data=np.asarray(motif.pwm, np.float32).T)
+                pattern.create_dataset("contrib_scores", data=np.asarray(motif.cwm, np.float32).T)
+                pattern.create_dataset("hypothetical_contribs", data=np.asarray(motif.hypothetical_cwm, np.float32).T)
+                inst = motif.instances
+                rows = inst["region_index"].to_numpy(np.int64)
+                starts = inst["start"].to_numpy(np.int64)
+                width = motif.pwm.shape[1]
+                rc = inst["rc"].to_numpy(bool)
+                oh, hyp = extract_windows([one_hot, hypothetical], lengths, rows, starts, width, rc)
+                seqlets = pattern.create_group("seqlets")
+                seqlets.create_dataset("n_seqlets", data=np.array([len(inst)]))
+                seqlets.create_dataset("example_idx", data=rows)
+                seqlets.create_dataset("start", data=starts)
+                seqlets.create_dataset("end", data=inst["end"].to_numpy(np.int64))
+                seqlets.create_dataset("is_revcomp", data=rc)
+                seqlets.create_dataset("sequence", data=oh.transpose(0, 2, 1))
+                seqlets.create_dataset("contrib_scores", data=(oh * hyp).transpose(0, 2, 1))
+                seqlets.create_dataset("hypothetical_contribs", data=hyp.transpose(0, 2, 1))
+

@@ -1,0 +1,159 @@
+"""MEME minimal-format motif files (version 4, DNA): :class:`Motif`, reading and writing.
+
+A motif's matrix is ``(4, W)`` with rows ``A, C, G, T`` (the one-hot layout),
+columns summing to 1 for a PWM (letter-probability matrix). The format is the
+MEME suite's "minimal motif format" (Bailey et al. 2015, *Nucleic Acids Res.*
+43:W39), the one TOMTOM, FIMO and memelite read.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import write_text_atomic
+
+
+@dataclass
+class Motif:
+    """A named motif.
+
+    Attributes
+    ----------
+    identifier, name
+        As in the MEME ``MOTIF <identifier> <name>`` line.
+    pwm
+        ``(4, W)`` letter probabilities (rows A, C, G, T).
+    nsites
+        Number of sites the matrix was built from (0 if unknown).
+    url
+        The motif's ``URL`` line, if any ("" otherwise).
+    extra
+        Other matrices keyed by name (e.g. ``cwm``), ``(4, W)`` each.
+    """
+
+    identifier: str
+    name: str
+    pwm: np.ndarray
+    nsites: int = 0
+    url: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def read_meme(path: str | os.PathLike) -> list[Motif]:
+    """Read every motif of a MEME minimal-format file (version 4, DNA alphabet).
+
+    Parameters
+    ----------
+    path
+        The file. Each ``MOTIF <identifier> [<name>]`` line is followed by a
+        ``letter-probability matrix:`` header (``w=`` and ``nsites=`` are read
+        when present) and one row of 4 probabilities (A, C, G, T) per position.
+
+    Returns
+    -------
+    list of Motif
+        In file order; each ``pwm`` is ``(4, W)`` float64.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, holds no ``MOTIF``, or a motif has no matrix,
+        a row without 4 numbers or a row count unlike its ``w=`` (file and line named).
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise InputError("motif file not found", path)
+    motifs: list[Motif] = []
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith("MOTIF"):
+            parts = line.split()
+            if len(parts) < 2:
+                raise InputError("MOTIF line without an identifier", path, i + 1)
+            identifier = parts[1]
+            name = parts[2] if len(parts) > 2 else parts[1]
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith("letter-probability"):
+                if lines[i].strip().startswith("MOTIF"):
+                    raise InputError(f"motif {identifier} has no letter-probability matrix", path, i + 1)
+                i += 1
+            if i == len(lines):
+                raise InputError(f"motif {identifier} has no letter-probability matrix", path)
+            header = lines[i].replace("=", " = ").split()
+            settings = {header[k - 1]: header[k + 1] for k, token in enumerate(header) if token == "=" and k + 1 < len(header)}
+            width = int(float(settings.get("w", 0)))
+            nsites = int(float(settings.get("nsites", 0)))
+            rows = []
+            i += 1
+            while i < len(lines) and len(rows) < (width or 10**9):
+                text = lines[i].strip()
+                if not text:
+                    if width == 0 and rows:
+                        break
+                    i += 1
+                    continue
+                if text.startswith(("MOTIF", "URL")):
+                    break
+                try:
+                    values = [float(value) for value in text.split()]
+                except ValueError:
+                    raise InputError(f"motif {identifier}: matrix row {text!r} is not 4 numbers", path, i + 1) from None
+                if len(values) != 4:
+                    raise InputError(f"motif {identifier}: matrix row has {len(values)} values, expected 4", path, i + 1)
+                rows.append(values)
+                i += 1
+            if width and len(rows) != width:
+                raise InputError(f"motif {identifier}: w= {width} but {len(rows)} rows", path, i)
+            url = ""
+            if i < len(lines) and lines[i].strip().startswith("URL"):
+                url = lines[i].strip()[3:].strip()
+                i += 1
+            motifs.append(Motif(identifier, name, np.asarray(rows, dtype=np.float64).T.copy(), nsites, url))
+            continue
+        i += 1
+    if not motifs:
+        raise InputError("no MOTIF found; is this a MEME minimal-format file?", path)
+    return motifs
+
+
+def format_meme(motifs: list[Motif], background: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)) -> str:
+    """MEME minimal-format text (version 4) of ``motifs``; probabilities with 6 decimals.
+
+    Parameters
+    ----------
+    motifs
+        Motifs with ``(4, W)`` PWMs (written as ``W`` rows of A, C, G, T).
+    background
+        Letter frequencies (A, C, G, T) of the ``Background letter frequencies`` line.
+
+    Returns
+    -------
+    str
+        The whole file's text; :func:`read_meme` reads it back.
+    """
+    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "", "Background letter frequencies",
+             "A {:.3f} C {:.3f} G {:.3f} T {:.3f}".format(*background), ""]
+    for motif in motifs:
+        pwm = np.asarray(motif.pwm, dtype=np.float64)
+        lines.append(f"MOTIF {motif.identifier} {motif.name}".rstrip())
+        lines.append(f"letter-probability matrix: alength= 4 w= {pwm.shape[1]} nsites= {motif.nsites} E= 0")
+        lines += [" ".join(f"{value:.6f}" for value in column) for column in pwm.T]
+        if motif.url:
+            lines.append(f"URL {motif.url}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_meme(path: str | os.PathLike, motifs: list[Motif]) -> None:
+    """Write ``motifs`` in MEME minimal format (:func:`format_meme`) to ``path``, atomically.
+
+    The text goes to a temporary file renamed to ``path`` when complete
+    (:func:`seqsal.io.write_text_atomic`).
+    """
+    write_text_atomic(path, format_meme(motifs))

@@ -1,0 +1,47 @@
+"""Calibration the user can see: per sign, how the run's p-values compare with what a null run gives.
+
+Recorded in ``run.json`` under ``peaks.calibration`` and drawn in ``report.html``; the warnings it
+gives say what to do (a null too small, a tail fit that fails, a null that does not represent the
+run's background).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+P_GRID = np.array([1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0])  # where calibration is recorded
+_SMALL_NULL = 1000  # fewer null tests than this per sign: p-values below 1e-3 rest on the tail fit alone
+
+
+def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str]]:
+    """What ``run.json`` records under ``peaks.calibration``, and warnings that say what to do.
+
+    Per sign: the number of observed tests and of null tests, the smallest p-value the null resolves by
+    counting (``1 / (n + 1)``), whether its tail fit holds, and the observed-vs-null curve: on
+    :data:`P_GRID`, how many observed tests have ``p <= t`` against the ``m t`` a null run would give.
+    Most tests are background, so ``bulk_ratio`` (tests with ``p <= 0.5`` over ``m / 2``) near 1 says the
+    null represents the run's background; well above 1, the null is too light for this model's tracks.
+    """
+    summary, warnings = {}, []
+    for sign in (1, -1):
+        name, model = ("+" if sign > 0 else "-"), models[sign]
+        m = int(at_or_below[sign][-1])
+        entry = {"tests": m, "null_kind": model.kind, "null_tests": int(model.n),
+                 "p_grid": P_GRID.tolist(), "observed_at_or_below": at_or_below[sign].tolist(),
+                 "expected_at_or_below": (m * P_GRID).round(3).tolist(),
+                 "bulk_ratio": round(float(at_or_below[sign][8]) / max(0.5 * m, 1.0), 4)}
+        if model.kind == "empirical":
+            entry.update(smallest_counted_p=round(1 / (model.n + 1), 8), tail_fit_ok=bool(model.tail_fit_ok),
+                         tail_shape=round(float(model.shape), 4))
+            if model.n < _SMALL_NULL:
+                warnings.append(f"the shuffled null holds only {model.n} {name} tests: p-values below "
+                                f"{1 / (model.n + 1):.1g} rest on its fitted tail and calls are few; raise "
+                                "--min-null-bases (or --null-fraction)")
+            if not model.tail_fit_ok:
+                warnings.append(f"the {name} null's tail fit does not hold: {name} p-values are empirical only "
+                                f"(>= {1 / (model.n + 1):.1g}); raise --min-null-bases for a larger null")
+        if m >= 200 and entry["bulk_ratio"] > 1.5:
+            warnings.append(f"{name} p-values are not uniform in the bulk ({entry['bulk_ratio']:.2f} x the null's "
+                            f"share at p <= 0.5): the null does not represent this run's background; look at the "
+                            "calibration plot of report.html, or try --null shuffle with a larger null")
+        summary[name] = entry
+    return summary, warnings

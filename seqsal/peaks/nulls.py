@@ -1,0 +1,200 @@
+"""The shuffled null: attributions of dinucleotide-shuffled copies of a sample of a run's regions.
+
+The one module of :mod:`seqsal.peaks` that runs the model (through the
+``attribute_regions`` callable the run passes in and the engine's
+:func:`~seqsal.engine.fetch_span`). It writes ``null.npz``, which
+:mod:`seqsal.peaks.runfolder` reads back as the ``shuffle`` null.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..io import NpyStream, write_npz
+from .options import NULL_FILE
+from .streams import valid_mask
+
+
+def null_sample(regions: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """Indices of the regions whose shuffled copies make the null, chosen per region.
+
+    A region is in the sample when a hash of its chrom, start, end, name and
+    ``seed`` (a uniform number in [0, 1)) is below ``fraction``, so a run split
+    into shards samples exactly the regions a single run would.
+    """
+    keys = _region_keys(regions)
+    uniform = np.array([_uniform(f"sample\t{seed}\t{key}") for key in keys])
+    return np.nonzero(uniform < fraction)[0].astype(np.int64)
+
+
+MAX_NULL_COPIES = 8  # shuffles of one region, at most, when the run is shorter than the null it needs
+
+
+def null_plan(total_bases: int, fraction: float, min_bases: int) -> tuple[float, int]:
+    """How much shuffled sequence the null attributes: ``(fraction of regions sampled, shuffles of each)``.
+
+    The null covers ``max(fraction * total_bases, min_bases)`` bases: a larger
+    share of the regions when that is enough, else every region shuffled
+    ``ceil(min_bases / total_bases)`` times (at most :data:`MAX_NULL_COPIES`).
+    ``total_bases`` is the whole job's (all shards), so each shard draws
+    exactly the rows a single run would.
+
+    Parameters
+    ----------
+    total_bases
+        Summed length of the job's regions (bp).
+    fraction
+        The requested ``null_fraction``, in ``(0, 1]``.
+    min_bases
+        ``PeakOptions.min_null_bases``.
+
+    Returns
+    -------
+    tuple
+        The effective fraction in ``(0, 1]`` and the number of shuffles per sampled region (``>= 1``).
+    """
+    if total_bases <= 0 or fraction * total_bases >= min_bases:
+        return fraction, 1
+    if min_bases <= total_bases:
+        return min(1.0, min_bases / total_bases), 1
+    return 1.0, int(min(MAX_NULL_COPIES, math.ceil(min_bases / total_bases)))
+
+
+def _region_keys(regions: pd.DataFrame) -> list[str]:
+    """One text key per region (chrom, start, end, name): what identifies it across shards."""
+    return [f"{c}\t{s}\t{e}\t{n}" for c, s, e, n in
+            zip(regions["chrom"], regions["start"], regions["end"], regions["name"])]
+
+
+def _uniform(text: str) -> float:
+    """A number in [0, 1) from a hash of ``text`` (BLAKE2b, 64 bits): the same on every machine and run."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") / 2.0 ** 64
+
+
+def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
+                   plan: list[tuple[str, int, int]] | None = None, block: int = 256,
+                   copies: int = 1) -> Callable[[str, int, int], str]:
+    """A ``fetch`` that returns a dinucleotide shuffle of each requested stretch (N kept in place).
+
+    The shuffle's seed is a hash of ``(seed, chrom, start, end)`` (and of the
+    copy ``c`` for ``c >= 1``): the same stretch always gets the same shuffle,
+    whatever the order of requests. With ``copies > 1`` the ``c``-th request of
+    one stretch gets its ``c``-th shuffle (``c`` counted modulo ``copies``).
+    With ``plan`` (the stretches in the order they will be requested), a
+    request that misses shuffles the next ``block`` planned stretches at once
+    (one vectorised walk, :func:`seqsal.shuffle.dinucleotide_shuffle_ragged`:
+    the same shuffles; 0.19 vs 1.1 ms per 500-bp stretch here) and keeps them until asked.
+    """
+    from ..encode import one_hot_decode, one_hot_encode  # torch: imported when a null is drawn, not to call peaks
+    from ..shuffle import dinucleotide_shuffle_ragged
+
+    def generator(chrom: str, start: int, end: int, copy: int) -> np.random.Generator:
+        text = f"shuffle\t{seed}\t{chrom}\t{start}\t{end}" + (f"\tcopy{copy}" if copy else "")
+        return np.random.default_rng(int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little"))
+
+    planned = [(*key, copy) for key in (plan or []) for copy in range(copies)]
+    position = {key: k for k, key in enumerate(planned)}
+    ready: dict[tuple[str, int, int, int], str] = {}  # shuffled ahead of their request: at most one block
+    served: dict[tuple[str, int, int], int] = {}  # requests so far per stretch (which copy comes next)
+
+    def fetch_shuffled(chrom: str, start: int, end: int) -> str:
+        copy = served.get((chrom, start, end), 0)
+        served[(chrom, start, end)] = copy + 1
+        wanted = (chrom, start, end, copy % copies)
+        if wanted not in ready:
+            k = position.get(wanted)
+            todo = [wanted] if k is None else [key for key in planned[k:k + block] if key not in ready]
+            shuffled = dinucleotide_shuffle_ragged([one_hot_encode(fetch(*key[:3])) for key in todo],
+                                                   [generator(*key) for key in todo])
+            ready.update(zip(todo, (one_hot_decode(x) for x in shuffled)))
+        return ready.pop(wanted)
+
+    return fetch_shuffled
+
+
+def write_shuffled_null(
+    out: str | os.PathLike,
+    regions: pd.DataFrame,
+    attribute_regions: Callable[[pd.DataFrame, Callable], Iterator],
+    fetch: Callable[[str, int, int], str],
+    chrom_sizes: dict[str, int],
+    fraction: float,
+    seed: int,
+    window: int | None = None,
+    copies: int = 1,
+) -> dict:
+    """Attribute dinucleotide-shuffled copies of a per-region sample and write ``null.npz``.
+
+    Parameters
+    ----------
+    out
+        Run folder.
+    regions
+        The run's regions table (``chrom``, ``start``, ``end``, ``name``).
+    attribute_regions
+        ``(table, fetch) -> iterator of RegionResult`` in table order (the engine,
+        with the run's model and parameters).
+    fetch
+        The genome's ``(chrom, start, end) -> str``.
+    window
+        The model's input length, as the engine uses it (regions shorter than it are fetched widened,
+        :func:`seqsal.engine.fetch_span`): lets the shuffles be drawn in blocks ahead of the requests.
+    fraction, copies
+        The share of regions sampled and the shuffles of each (:func:`null_plan`); a region's copies
+        are consecutive rows.
+
+    Returns
+    -------
+    dict
+        What ``run.json`` records: fraction, seed, sampled regions and bases.
+
+    ``null.npz`` holds ``projected`` ``(K, Lmax)`` float32 per-base tracks,
+    ``valid`` ``(K, Lmax)`` bool, ``length`` ``(K,)``, ``region_index`` ``(K,)``
+    (rows of the run) and ``region_key`` ``(K,)`` (chrom, start, end, name).
+    """
+    chosen = np.repeat(null_sample(regions, fraction, seed), copies)
+    subset = regions.iloc[chosen].reset_index(drop=True)
+    lengths = (subset["end"] - subset["start"]).to_numpy(np.int64)
+    width = int(lengths.max()) if len(lengths) else 0
+    valid_path = Path(out) / f".{NULL_FILE}.valid.npy"  # rows of `valid`, streamed beside the tracks
+    valid_store = NpyStream(str(valid_path), (len(subset), width), dtype=bool)
+
+    def projected_rows() -> Iterator[np.ndarray]:
+        """Each sampled region's null track, one ``(1, width)`` row at a time (its validity goes to the store)."""
+        try:
+            if len(subset):
+                limits = subset["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
+                starts = subset["start"].to_numpy(np.int64)
+                from ..engine import fetch_span  # the one call into the engine (torch: imported only here)
+
+                plan = [(chrom, *fetch_span(int(start), int(end), window))
+                        for chrom, start, end in zip(subset["chrom"], subset["start"], subset["end"])]
+                for result in attribute_regions(subset, shuffled_fetch(fetch, seed, plan[::copies], copies=copies)):
+                    k, length = result.index, lengths[result.index]
+                    mask = valid_mask(result.one_hot[None], lengths[k:k + 1], starts[k:k + 1], limits[k:k + 1])[0]
+                    row, valid_row = np.zeros((1, width), np.float32), np.zeros(width, bool)
+                    row[0, :length] = np.where(mask, result.projected, 0)
+                    valid_row[:length] = mask
+                    valid_store.write_row(k, valid_row)
+                    yield row
+        finally:
+            valid_store.close()
+
+    keys = np.array(_region_keys(subset), dtype=str) if len(subset) else np.zeros(0, dtype="<U1")
+    try:  # members in this order: `valid` is complete once the tracks have been streamed
+        write_npz(Path(out) / NULL_FILE, {
+            "projected": ((len(subset), width), np.float32, projected_rows()), "valid": str(valid_path),
+            "length": lengths, "region_index": np.asarray(chosen), "region_key": keys,
+            "fraction": np.asarray(fraction, np.float64), "seed": np.asarray(seed, np.int64),
+            **({"copies": np.asarray(copies, np.int64)} if copies > 1 else {}),
+        })
+    finally:
+        valid_path.unlink(missing_ok=True)
+    return {"fraction": fraction, "seed": seed, "n_regions": int(len(subset)) // max(copies, 1),
+            "copies": copies, "bases": int(lengths.sum()), "file": NULL_FILE}

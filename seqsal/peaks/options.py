@@ -1,0 +1,99 @@
+"""The peak caller's parameters and the names of its files and tables (each defined here once)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+
+NULLS = ("shuffle", "laplace")
+PEAK_FILES = ("seqlets.bed", "elements.bed", "seqlets.tsv", "elements.tsv")
+NULL_FILE = "null.npz"  # the shuffled null of a run folder (seqsal.peaks.nulls), one row per sampled region
+# columns of seqlets.tsv and elements.tsv (genome and region coordinates of each call)
+CALL_COLUMNS = [
+    "name", "region_index", "region_name", "chrom", "start", "end", "offset_start", "offset_end", "sign", "score",
+    "pvalue", "qvalue", "summit", "summit_offset", "rank", "n_seqlets", "sequence", "duplicate_of",
+]
+# columns of the table seqsal.call_peaks returns (row coordinates only)
+API_COLUMNS = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
+               "rank", "n_seqlets"]
+
+
+@dataclass
+class PeakOptions:
+    """Parameters of the peak caller (all recorded in ``run.json``, under ``peaks.options``).
+
+    Attributes
+    ----------
+    fdr
+        Target false discovery rate (Benjamini–Hochberg over all tests of the run).
+    null
+        ``shuffle`` (attributions of dinucleotide-shuffled copies) or ``laplace``
+        (a fit to the bulk of the observed candidates).
+    null_fraction
+        Fraction of regions shuffled and attributed for the ``shuffle`` null
+        (about that fraction of extra model work), raised so that the null
+        covers at least ``min_null_bases`` (:func:`seqsal.peaks.nulls.null_plan`).
+    min_null_bases
+        Fewest bases of shuffled sequence the ``shuffle`` null attributes: a
+        small run's null takes more of its regions, and several shuffles of
+        each (up to 8) when the run itself is shorter; the tail of a null of a
+        few hundred tests cannot be told from a heavy one, which costs every
+        call (benchmarks/RESULTS.md).
+    test_width
+        Width of the tested windows (bp): the seqlet test's window, not the
+        model's input length (``AttributeOptions.window``).
+    min_length, max_length
+        Bounds of a seqlet's extent (bp).
+    extend_fraction
+        Per-base contribution, as a fraction of the window's mean, a flank base
+        must beat to join a seqlet.
+    element_gap, element_flank, element_min_length, element_max_length
+        Seqlets closer than ``element_gap`` join one element; flanks and bounds (bp).
+    min_null_candidates
+        Fewest null values a sign's null is fitted from.
+    merge_gap
+        Significant same-sign seqlets that overlap or lie within this many bases join one seqlet.
+    seed
+        Seed of the region sample and the shuffles of the ``shuffle`` null.
+    """
+
+    fdr: float = 0.05
+    null: str = "shuffle"
+    null_fraction: float = 0.1
+    min_null_bases: int = 200_000
+    test_width: int = 6
+    min_length: int = 12
+    max_length: int = 30
+    extend_fraction: float = 0.15
+    element_gap: int = 100
+    element_flank: int = 20
+    element_min_length: int = 50
+    element_max_length: int = 1000
+    min_null_candidates: int = 50
+    merge_gap: int = 0
+    seed: int = 0
+
+    def check(self) -> "PeakOptions":
+        """Return ``self``.
+
+        Raises
+        ------
+        InputError
+            On an out-of-range option.
+        """
+        if not 0 < self.fdr <= 1:
+            raise InputError(f"--fdr must be in (0, 1], got {self.fdr}")
+        if self.null not in NULLS:
+            raise InputError(f"unknown --null {self.null!r}; choose shuffle or laplace")
+        if not 0 < self.null_fraction <= 1:
+            raise InputError(f"--null-fraction must be in (0, 1], got {self.null_fraction}")
+        if self.min_null_bases < 0:
+            raise InputError(f"min_null_bases must be >= 0, got {self.min_null_bases}")
+        if not 2 <= self.test_width <= self.max_length:
+            raise InputError(f"--test-width ({self.test_width}) must be at least 2 and at most max_length "
+                             f"({self.max_length})")
+        if not 1 <= self.min_length <= self.max_length:
+            raise InputError(f"min_length ({self.min_length}) must be between 1 and max_length ({self.max_length})")
+        if self.element_min_length > self.element_max_length:
+            raise InputError("element_min_length must not exceed element_max_length")
+        return self

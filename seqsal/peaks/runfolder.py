@@ -1,0 +1,368 @@
+"""Run folders: call peaks from ``attributions.npz`` (and ``null.npz``), write the peak files, record them.
+
+Reads ``attributions.npz`` and ``null.npz`` in bounded row blocks; writes
+``seqlets.bed``/``elements.bed`` (narrowPeak, 10 columns, each site once) and
+``seqlets.tsv``/``elements.tsv`` (every call, in genome and region coordinates:
+``start``/``end``/``summit`` are genome positions, ``offset_*`` positions within
+the region's row of ``attributions.npz``, + strand, 0-based half-open), and the
+``peaks`` entry of ``run.json``. :func:`run_peaks_stage` is the peak stage of
+``seqsal attribute``; :func:`call_peaks_from_run` is ``seqsal call-peaks``.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io import npz_members, write_table_atomic, write_text_atomic
+from ..text import plural
+from .calling import PeakCalls, call_source
+from .nulls import null_plan, write_shuffled_null
+from .options import CALL_COLUMNS, NULL_FILE, PEAK_FILES, PeakOptions
+from .streams import ChunkSource, TrackChunk, row_blocks, valid_mask
+
+log = logging.getLogger("seqsal")
+
+
+def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -> ChunkSource:
+    """The tracks of a run folder's ``attributions.npz`` (projected: hypothetical x one-hot, summed), streamed."""
+    arrays = npz_members(out / "attributions.npz", ("one_hot", "hypothetical"))
+    n = arrays["one_hot"].shape[0]
+    if n != len(regions):
+        raise InputError(f"attributions.npz holds {n} rows but regions.tsv {len(regions)}; the run is incomplete",
+                         str(out))
+    starts = regions["start"].to_numpy(np.int64)
+    limits = regions["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
+    lengths = (regions["end"] - regions["start"]).to_numpy(np.int64)
+
+    def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
+        wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        for block, rows_of in row_blocks(arrays, wanted):
+            one_hot = rows_of["one_hot"]
+            track = (rows_of["hypothetical"] * one_hot).sum(axis=1)
+            valid = valid_mask(one_hot, lengths[block], starts[block], limits[block])
+            yield TrackChunk(block, np.where(valid, track, 0).astype(np.float32), valid, one_hot)
+
+    return chunks
+
+
+def _null_source(path: Path) -> ChunkSource:
+    """The tracks of a ``null.npz`` (:func:`seqsal.peaks.nulls.write_shuffled_null`), streamed."""
+    arrays = npz_members(path, ("projected", "valid"))
+    n = arrays["projected"].shape[0]
+
+    def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
+        wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        for block, rows_of in row_blocks(arrays, wanted):
+            yield TrackChunk(block, np.asarray(rows_of["projected"], np.float32), np.asarray(rows_of["valid"], bool))
+
+    return chunks
+
+
+def _chrom_sizes(out: Path) -> dict[str, int]:
+    """Chromosome lengths of a run: from its ``attributions.bw``, else from the genome its ``run.json`` names."""
+    bigwig = out / "attributions.bw"
+    if bigwig.exists():
+        import pyBigWig
+
+        handle = pyBigWig.open(str(bigwig))
+        try:
+            return dict(handle.chroms())
+        finally:
+            handle.close()
+    run = out / "run.json"
+    if run.exists():
+        from ..genome import Genome
+
+        with Genome(json.loads(run.read_text())["genome"]) as genome:
+            return dict(genome.chrom_sizes)
+    raise InputError("neither attributions.bw nor run.json is there to give chromosome sizes", str(out))
+
+
+def call_peaks_from_run(
+    out_dir: str | os.PathLike,
+    options: PeakOptions | None = None,
+    chrom_sizes: dict[str, int] | None = None,
+    write: bool = True,
+    **overrides,
+) -> PeakCalls:
+    """(Re-)call seqlets and elements of a run folder without recomputing attributions.
+
+    Reads ``attributions.npz`` in bounded row blocks, ``regions.tsv`` and (for
+    the ``shuffle`` null) ``null.npz``; writes ``seqlets.bed``, ``elements.bed``
+    (narrowPeak), ``seqlets.tsv`` and ``elements.tsv`` when ``write``.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder of ``seqsal attribute``.
+    options, overrides
+        :class:`PeakOptions`, or its fields as keyword arguments. ``null=None``
+        picks ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
+    chrom_sizes
+        Chromosome lengths (default: from ``attributions.bw``, else the genome of ``run.json``).
+
+    Returns
+    -------
+    PeakCalls
+        ``seqlets`` and ``elements`` with the columns of the TSV files, and ``info``.
+    """
+    out = Path(out_dir)
+    for name in ("attributions.npz", "regions.tsv"):
+        if not (out / name).exists():
+            raise InputError(f"no {name} here: give the output folder of `seqsal attribute`", str(out))
+    options = PeakOptions(**asdict(options)) if options is not None else PeakOptions(null=None)
+    for key, value in overrides.items():
+        if key not in PeakOptions.__dataclass_fields__:
+            raise InputError(f"unknown peak option {key!r}")
+        if value is not None:
+            setattr(options, key, value)
+    null_path = out / NULL_FILE
+    if options.null is None:
+        options.null = "shuffle" if null_path.exists() else "laplace"
+    if options.null == "shuffle" and not null_path.exists():
+        raise InputError("--null shuffle: this run has no null.npz (it ran with --null laplace or --no-peaks); "
+                         "use --null laplace, or rerun `seqsal attribute` with --null shuffle", str(out))
+    options.check()
+    regions = pd.read_csv(out / "regions.tsv", sep="\t", dtype={"name": str, "chrom": str}, keep_default_na=False)
+    chrom_sizes = chrom_sizes if chrom_sizes is not None else _chrom_sizes(out)
+    source = _run_source(out, regions, chrom_sizes)
+    null_source = _null_source(null_path) if options.null == "shuffle" else None
+    calls = call_source(source, options, null_source)
+    seqlets = _genome_table(calls.seqlets, regions, "seqlet")
+    elements = _genome_table(calls.elements, regions, "element")
+    if options.null == "shuffle":
+        with np.load(null_path) as null:
+            copies = int(null["copies"]) if "copies" in null.files else 1
+            calls.info["null_sample"] = {"file": NULL_FILE,
+                                         "n_regions": int(np.unique(null["region_index"]).shape[0]),
+                                         "copies": copies, "bases": int(null["length"].sum()),
+                                         "fraction": float(null["fraction"]), "seed": int(null["seed"])}
+    calls.info["repeats"] = {"seqlets": int(len(seqlets) - len(unique_calls(seqlets))),
+                             "elements": int(len(elements) - len(unique_calls(elements))),
+                             "meaning": "calls that repeat a more significant call of an overlapping region "
+                                        "(duplicate_of in the TSVs; not in the BED files)"}
+    if write:
+        write_peak_files(out, seqlets, elements, chrom_sizes)
+    calls.info["outputs"] = list(PEAK_FILES)
+    return PeakCalls(seqlets, elements, calls.info)
+
+
+def _genome_table(frame: pd.DataFrame, regions: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """Add region and genome columns; sort by genome position (chromosome names byte-wise, as ``sort -k1,1``)."""
+    if frame.empty:
+        return pd.DataFrame(columns=CALL_COLUMNS)
+    index = frame["region_index"].to_numpy(np.int64)
+    start0 = regions["start"].to_numpy(np.int64)[index]
+    table = pd.DataFrame({
+        "region_index": index, "region_name": regions["name"].to_numpy()[index],
+        "chrom": regions["chrom"].to_numpy()[index],
+        "start": start0 + frame["offset_start"].to_numpy(np.int64), "end": start0 + frame["offset_end"].to_numpy(np.int64),
+        "offset_start": frame["offset_start"].to_numpy(np.int64), "offset_end": frame["offset_end"].to_numpy(np.int64),
+        "sign": np.where(frame["sign"].to_numpy() > 0, "+", "-"), "score": frame["score"].to_numpy(np.float64),
+        "pvalue": frame["pvalue"].to_numpy(np.float64), "qvalue": frame["qvalue"].to_numpy(np.float64),
+        "summit": start0 + frame["summit_offset"].to_numpy(np.int64),
+        "summit_offset": frame["summit_offset"].to_numpy(np.int64), "rank": frame["rank"].to_numpy(np.int64),
+        "n_seqlets": frame["n_seqlets"].to_numpy(np.int64), "sequence": frame["sequence"].to_numpy(),
+    })
+    chrom_key = table["chrom"].map(lambda name: name.encode())
+    order = np.lexsort((table["region_index"].to_numpy(), table["sign"].to_numpy(), table["end"].to_numpy(),
+                        table["start"].to_numpy(), chrom_key.to_numpy()))
+    table = table.iloc[order].reset_index(drop=True)
+    table.insert(0, "name", [f"{prefix}_{k + 1:06d}" for k in range(len(table))])
+    kept = duplicate_of(table)
+    table["duplicate_of"] = np.where(kept >= 0, table["name"].to_numpy()[np.maximum(kept, 0)], "")
+    return table[CALL_COLUMNS]
+
+
+def unique_calls(table: pd.DataFrame) -> pd.DataFrame:
+    """The calls of a seqlet/element table that are not a repeat of another (``duplicate_of`` empty or absent)."""
+    if "duplicate_of" not in table or table.empty:
+        return table
+    return table[table["duplicate_of"].fillna("").astype(str) == ""]
+
+
+def duplicate_of(table: pd.DataFrame) -> np.ndarray:
+    """For calls of overlapping input regions that are the same site: the row of the call each one repeats.
+
+    Parameters
+    ----------
+    table
+        Calls with ``chrom``, ``start``, ``end`` (genome, 0-based half-open),
+        ``sign``, ``pvalue`` and ``region_index``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(K,)`` int64: -1 for a call that is reported, else the row of the
+        more significant same-sign call (of another region; calls of one region
+        never overlap) that it overlaps on the genome. Calls are visited by
+        p-value (ties: lower region index, then position), so of a site seen
+        from several regions the best-supported call is the one kept.
+    """
+    out = np.full(len(table), -1, dtype=np.int64)
+    if table.empty:
+        return out
+    chrom = table["chrom"].to_numpy()
+    sign = table["sign"].to_numpy()
+    start = table["start"].to_numpy(np.int64)
+    end = table["end"].to_numpy(np.int64)
+    order = np.lexsort((start, table["region_index"].to_numpy(), table["pvalue"].to_numpy(np.float64)))
+    kept: dict[tuple, tuple[list, list, list]] = {}  # (chrom, sign) -> sorted starts, their ends, their rows
+    for row in order:
+        starts, ends, rows = kept.setdefault((chrom[row], sign[row]), ([], [], []))
+        at = bisect.bisect_left(starts, start[row])
+        # kept calls do not overlap one another: only the neighbours on either side can overlap this one
+        for k in (at - 1, at):
+            if 0 <= k < len(starts) and starts[k] < end[row] and start[row] < ends[k]:
+                out[row] = rows[k]
+                break
+        else:
+            starts.insert(at, int(start[row]))
+            ends.insert(at, int(end[row]))
+            rows.insert(at, int(row))
+    return out
+
+
+def narrowpeak(table: pd.DataFrame) -> pd.DataFrame:
+    """narrowPeak rows (10 columns) of a seqlet/element table in genome coordinates.
+
+    score: ``min(1000, round(-10 log10 q))``; strand ``.``; signalValue: summed
+    attribution (signed); pValue, qValue: ``-log10``; peak: summit - start.
+    """
+    if table.empty:
+        return pd.DataFrame(columns=["chrom", "start", "end", "name", "score", "strand", "signalValue", "pValue",
+                                     "qValue", "peak"])
+    p = -np.log10(np.clip(table["pvalue"].to_numpy(np.float64), 1e-300, 1.0))
+    q = -np.log10(np.clip(table["qvalue"].to_numpy(np.float64), 1e-300, 1.0))
+    return pd.DataFrame({
+        "chrom": table["chrom"], "start": table["start"].astype(np.int64), "end": table["end"].astype(np.int64),
+        "name": table["name"], "score": np.minimum(1000, np.round(10 * q)).astype(np.int64), "strand": ".",
+        "signalValue": table["score"].map(lambda v: f"{v:.6g}"), "pValue": [f"{v:.4f}" for v in p],
+        "qValue": [f"{v:.4f}" for v in q], "peak": (table["summit"] - table["start"]).astype(np.int64),
+    })
+
+
+def write_peak_files(out: str | os.PathLike, seqlets: pd.DataFrame, elements: pd.DataFrame,
+                     chrom_sizes: dict[str, int] | None = None) -> None:
+    """Write ``seqlets.bed``, ``elements.bed`` (narrowPeak, clipped calls never leave the chromosome),
+    ``seqlets.tsv`` and ``elements.tsv`` atomically. The BED files list each site once: a call that repeats a
+    more significant one of an overlapping region (``duplicate_of``) is only in the TSV."""
+    out = Path(out)
+    for name, table in (("seqlets", seqlets), ("elements", elements)):
+        if chrom_sizes is not None and not table.empty:
+            limits = table["chrom"].map(chrom_sizes).to_numpy()
+            if ((table["start"] < 0) | (table["end"] > limits)).any():
+                raise AssertionError(f"{name} outside a chromosome: a bug in the peak caller")
+        write_table_atomic(out / f"{name}.bed", narrowpeak(unique_calls(table)), header=False)
+        write_table_atomic(out / f"{name}.tsv", table)
+
+
+def update_run_record(out_dir: str | os.PathLike, info: dict) -> None:
+    """Store ``info`` as the ``peaks`` entry of ``run.json`` (and list the peak files among its outputs)."""
+    path = Path(out_dir) / "run.json"
+    if not path.exists():
+        return
+    record = json.loads(path.read_text())
+    record["peaks"] = info
+    record["outputs"] = list(dict.fromkeys([*record.get("outputs", []), *info.get("outputs", [])]))
+    write_text_atomic(path, json.dumps(record, indent=2, default=str) + "\n")
+
+
+def remove_peak_files(out_dir: str | os.PathLike, null: bool = True) -> None:
+    """Delete peak outputs of an earlier run in this folder (they would not match new attributions)."""
+    for name in (*PEAK_FILES, *((NULL_FILE,) if null else ())):
+        path = Path(out_dir) / name
+        if path.exists():
+            path.unlink()
+
+
+def run_peaks_stage(
+    out_dir: str | os.PathLike,
+    options: PeakOptions,
+    regions: pd.DataFrame,
+    attribute_regions: Callable[[pd.DataFrame, Callable], Iterator],
+    fetch: Callable[[str, int, int], str],
+    chrom_sizes: dict[str, int],
+    call: bool = True,
+    window: int | None = None,
+    total_bases: int | None = None,
+) -> dict:
+    """The peak stage of ``seqsal attribute``: shuffled null (when asked for), then calls from the run folder.
+
+    Calls go through :func:`call_peaks_from_run`, the same path as ``seqsal
+    call-peaks``, so re-calling with the same options gives the same files.
+    ``call=False`` (a shard of a job) only draws the null: the calls of a shard
+    would be thrown away, since the job is called once its shards are merged.
+
+    Parameters
+    ----------
+    out_dir
+        The run folder (``attributions.npz`` and ``regions.tsv`` written).
+    options
+        The peak options (``null="shuffle"`` draws ``null.npz`` first).
+    regions, attribute_regions, fetch, chrom_sizes
+        The run's regions table, its engine ``(table, fetch) -> RegionResult`` iterator, the genome's
+        ``fetch`` and chromosome lengths: what :func:`seqsal.peaks.nulls.write_shuffled_null` needs.
+    call
+        ``False`` in a shard: draw the null only.
+    window
+        The model's input length (``AttributeOptions.window`` as resolved), not ``options.test_width``.
+    total_bases
+        Summed length of the whole job's regions (all shards; default: ``regions``'), which sizes the
+        null (:func:`seqsal.peaks.nulls.null_plan`).
+
+    Returns
+    -------
+    dict
+        The ``peaks`` entry of ``run.json``.
+    """
+    options = PeakOptions(**asdict(options)).check()
+    out = Path(out_dir)
+    remove_peak_files(out)
+    started = time.perf_counter()
+    null_info = None
+    if options.null == "shuffle":
+        if total_bases is None:
+            total_bases = int((regions["end"] - regions["start"]).sum())
+        fraction, copies = null_plan(total_bases, options.null_fraction, options.min_null_bases)
+        log.info("shuffled null: attributing dinucleotide-shuffled copies of %.0f%% of the regions%s",
+                 100 * fraction, f", {copies} shuffles of each" if copies > 1 else "")
+        null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, fraction,
+                                        options.seed, window, copies)
+    null_seconds = time.perf_counter() - started
+    if not call:
+        return {"null": options.null, "requested_null": options.null, "fdr": options.fdr,
+                "calls": "not made in a shard: `seqsal merge` the shards, then `seqsal call-peaks` the merged folder",
+                **({"null_sample": null_info} if null_info is not None else {}),
+                "outputs": [NULL_FILE] if null_info is not None else [],
+                "timing_seconds": {"null_attribution": round(null_seconds, 3)}}
+    calls = call_peaks_from_run(out, options, chrom_sizes=chrom_sizes)
+    info = {**calls.info, "requested_null": options.null,
+            "timing_seconds": {"null_attribution": round(null_seconds, 3),
+                               "calling": round(time.perf_counter() - started - null_seconds, 3)}}
+    if null_info is not None:
+        info["outputs"] = [*info["outputs"], NULL_FILE]
+    log.info("%s", describe_calls(info, options.fdr))
+    return info
+
+
+def describe_calls(info: dict, fdr: float) -> str:
+    """One log line for the ``peaks`` record of a call: counts by sign, FDR, null, repeated sites."""
+    repeats = info.get("repeats", {})
+    line = (f"{plural(info['n_seqlets'], 'seqlet')} ({info['n_seqlets_by_sign']['+']} +, "
+            f"{info['n_seqlets_by_sign']['-']} -) and {plural(info['n_elements'], 'element')} at FDR {fdr:g} "
+            f"({info['null']} null)")
+    if repeats.get("seqlets") or repeats.get("elements"):
+        line += (f"; {plural(repeats['seqlets'], 'seqlet')} and {plural(repeats['elements'], 'element')} repeat a "
+                 "site of an overlapping region (duplicate_of; left out of the BED files)")
+    return line

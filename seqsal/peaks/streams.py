@@ -1,0 +1,183 @@
+"""Tracks served in bounded chunks, and the stream of candidate tests computed from them.
+
+One code path serves numpy arrays held in memory (notebooks, :func:`array_chunks`)
+and run folders read from disk (:mod:`seqsal.peaks.runfolder`): a *chunk source*
+is a function ``rows -> iterator of TrackChunk`` over the rows asked for (all of
+them for ``None``), in bounded memory whatever the number of rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..errors import InputError
+from .stats import CHUNK_POSITIONS, block_tests
+
+
+@dataclass
+class TrackChunk:
+    """Consecutive rows of tracks: ``rows`` ``(n,)`` global row indices, ``track`` ``(n, L)`` float32,
+    ``valid`` ``(n, L)`` bool, and optionally ``one_hot`` ``(n, 4, L)`` (for sequences)."""
+
+    rows: np.ndarray
+    track: np.ndarray
+    valid: np.ndarray
+    one_hot: np.ndarray | None = None
+
+
+ChunkSource = Callable[[np.ndarray | None], Iterator[TrackChunk]]
+
+
+def array_chunks(track: np.ndarray, valid: np.ndarray, one_hot: np.ndarray | None = None) -> ChunkSource:
+    """A chunk source over tracks held in memory.
+
+    Parameters
+    ----------
+    track, valid
+        ``(N, L)`` float32 per-base values (0 where invalid) and bool validity.
+    one_hot
+        ``(N, 4, L)`` sequences of the rows, or ``None``.
+
+    Returns
+    -------
+    ChunkSource
+        Serves the asked-for rows in chunks of about :data:`~seqsal.peaks.stats.CHUNK_POSITIONS` positions
+        (all rows, unsliced, when they fit in one).
+    """
+    def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
+        wanted = np.arange(track.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+        step = max(1, CHUNK_POSITIONS // max(track.shape[1], 1))
+        for first in range(0, wanted.shape[0], step):
+            index = wanted[first:first + step]
+            if index.shape[0] == wanted.shape[0] and rows is None:
+                yield TrackChunk(index, track, valid, one_hot)
+            else:
+                yield TrackChunk(index, track[index], valid[index], None if one_hot is None else one_hot[index])
+
+    return chunks
+
+
+def as_tracks(track, lengths=None, valid=None, name: str = "track") -> tuple[np.ndarray, np.ndarray]:
+    """Tracks given to :func:`seqsal.call_peaks` as ``(N, L)`` float32 values (0 where invalid) and validity.
+
+    Parameters
+    ----------
+    track
+        ``(L,)`` or ``(N, L)`` numbers; non-finite values are invalid.
+    lengths
+        ``(N,)`` true length of each row (positions past it are invalid), or ``None``.
+    valid
+        ``(L,)`` or ``(N, L)`` bool, or ``None``.
+    name
+        What the error messages call the track.
+
+    Raises
+    ------
+    InputError
+        On a shape that does not fit.
+    """
+    array = np.asarray(track, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2:
+        raise InputError(f"{name} must be (L,) or (N, L), got shape {array.shape}")
+    mask = np.isfinite(array)
+    if valid is not None:
+        given = np.asarray(valid, dtype=bool)
+        given = given[None] if given.ndim == 1 else given
+        if given.shape != array.shape:
+            raise InputError(f"valid mask of {name} has shape {given.shape}, expected {array.shape}")
+        mask &= given
+    if lengths is not None:
+        lengths = np.atleast_1d(np.asarray(lengths, dtype=np.int64))
+        if lengths.shape[0] != array.shape[0]:
+            raise InputError(f"lengths of {name} has {lengths.shape[0]} entries for {array.shape[0]} rows")
+        mask &= np.arange(array.shape[1])[None, :] < lengths[:, None]
+    return np.where(mask, array, np.float32(0)).astype(np.float32, copy=False), mask
+
+
+def iter_candidates(source: ChunkSource, width: int, rows: np.ndarray | None = None) -> Iterator[tuple]:
+    """``(sign, rows, starts, scores)`` of the tests of each chunk (``+`` then ``-``), with global row indices.
+
+    ``width`` is the width of the tested windows (:func:`~seqsal.peaks.stats.block_tests`). Every row's
+    tests depend on that row alone, so any pass over any rows finds the same ones.
+    """
+    for chunk in source(rows):
+        for sign, local, starts, scores in block_tests(chunk.track, chunk.valid, width):
+            yield sign, chunk.rows[local], starts, scores
+
+
+_TESTS_HELD = 1 << 22  # tests kept between passes (16 B each: 64 MB at most); beyond, every pass recomputes them
+
+
+class CandidateTests:
+    """The tests of a chunk source, ``(sign, rows, starts, scores)`` per chunk and sign, iterable many times.
+
+    The first pass computes them (:func:`iter_candidates`: window sums and local
+    maxima over the whole track, windows of ``width`` bases); while they number at
+    most ``limit`` (default :data:`_TESTS_HELD`) they are kept (starts as int32,
+    scores as the float32 they were computed in: exact) and later passes replay
+    them, else every pass recomputes them (bounded memory for tracks of any size).
+    """
+
+    def __init__(self, source: ChunkSource, width: int, limit: int | None = None):
+        self.source, self.width = source, width
+        self.limit = _TESTS_HELD if limit is None else limit
+        self._held: list | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether the tests of the last full pass are kept (later passes replay them)."""
+        return self._held is not None
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        if self._held is not None:
+            for sign, rows, starts, scores in self._held:
+                yield sign, rows, starts.astype(np.int64), scores.astype(np.float64)
+            return
+        held: list | None = []
+        count = 0
+        for sign, rows, starts, scores in iter_candidates(self.source, self.width):
+            if held is not None:
+                count += rows.shape[0]
+                held = held if count <= self.limit else None
+                if held is not None:
+                    held.append((sign, rows, starts.astype(np.int32), scores.astype(np.float32)))
+            yield sign, rows, starts, scores
+        self._held = held
+
+
+def row_blocks(arrays: dict[str, np.ndarray], rows: np.ndarray,
+               max_positions: int = CHUNK_POSITIONS) -> Iterator[tuple[np.ndarray, dict]]:
+    """Yield ``(row indices, {key: rows of array})`` for sorted ``rows``: runs of consecutive rows read at once.
+
+    ``arrays`` share their first axis (e.g. memory-mapped ``.npz`` members); a block holds at most
+    ``max_positions`` elements of the first array.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        return
+    first_array = next(iter(arrays.values()))
+    step = max(1, max_positions // max(int(np.prod(first_array.shape[1:])), 1))
+    for run in np.split(rows, np.nonzero(np.diff(rows) != 1)[0] + 1):
+        for first in range(0, run.shape[0], step):
+            block = run[first:first + step]
+            yield block, {key: np.asarray(array[block[0]:block[-1] + 1]) for key, array in arrays.items()}
+
+
+def valid_mask(one_hot: np.ndarray, lengths: np.ndarray, starts: np.ndarray, ends_limit: np.ndarray) -> np.ndarray:
+    """Where a base can be called: ``(n, L)`` True where it is A/C/G/T, inside its region and its chromosome.
+
+    Parameters
+    ----------
+    one_hot
+        ``(n, 4, L)`` sequences, right-padded.
+    lengths, starts, ends_limit
+        ``(n,)`` each: the regions' true lengths, genome starts (0-based) and chromosome lengths.
+    """
+    offsets = np.arange(one_hot.shape[2])[None, :]
+    genome = starts[:, None] + offsets
+    return ((one_hot.max(axis=1) == 1) & (offsets < lengths[:, None]) & (genome >= 0)
+            & (genome < ends_limit[:, None]))

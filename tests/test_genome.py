@@ -1,0 +1,359 @@
+"""Issue 15, genomes: seqsal's own FASTA indexer and reader (seqsal.fasta, seqsal.genome).
+
+Layouts FASTA files really have (blank lines, CRLF, a byte-order mark, one-line
+chromosomes, bgzip), the one-line refusals of the ones that cannot be indexed,
+the ``.fai`` beside a genome that is never written, the per-user index cache,
+and the ``unknown_bases`` policy.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import struct
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import seqsal.fasta as fasta
+import seqsal.genome as genome_module
+from seqsal.errors import InputError
+from seqsal.fasta import FaiRecord, build_index, compression, format_fai, index_matches_fasta, parse_fai
+from seqsal.genome import Genome, cached_index_path
+
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def write_bgzf(path: Path, data: bytes, block: int = 65280) -> Path:
+    """``data`` as bgzip writes it (BGZF blocks of at most ``block`` bytes, then the EOF block)."""
+    out = bytearray()
+    for start in range(0, len(data), block):
+        chunk = data[start:start + block]
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        cdata = compressor.compress(chunk) + compressor.flush()
+        size = 12 + 6 + len(cdata) + 8
+        out += b"\x1f\x8b\x08\x04" + bytes(4) + b"\x00\xff" + struct.pack("<H", 6) + b"BC" + struct.pack("<HH", 2,
+                                                                                                      size - 1)
+        out += cdata + struct.pack("<II", zlib.crc32(chunk) & 0xFFFFFFFF, len(chunk))
+    path.write_bytes(bytes(out) + _BGZF_EOF)
+    return path
+
+
+def render(records: list[tuple[str, str]], width: int, newline: str = "\n", header_space: bool = False,
+           blank_between: int = 0, trailing_blank: int = 0, final_newline: bool = True,
+           bom: bool = False) -> tuple[bytes, list[FaiRecord]]:
+    """A FASTA text and the .fai records samtools would write for it (computed while writing)."""
+    text, records_out = bytearray(b"\xef\xbb\xbf" if bom else b""), []
+    for k, (name, sequence) in enumerate(records):
+        text += f">{' ' if header_space else ''}{name} description\n".replace("\n", newline).encode()
+        offset = len(text)
+        lines = [sequence[i:i + width] for i in range(0, len(sequence), width)]
+        for i, line in enumerate(lines):
+            last = k == len(records) - 1 and i == len(lines) - 1
+            text += line.encode() + (newline.encode() if final_newline or not last or trailing_blank else b"")
+        lenc = min(width, len(sequence))
+        unterminated = len(lines) == 1 and k == len(records) - 1 and not final_newline and not trailing_blank
+        records_out.append(FaiRecord(name, len(sequence), offset, lenc, lenc + (0 if unterminated else len(newline))))
+        if k < len(records) - 1:
+            text += newline.encode() * blank_between
+    text += newline.encode() * trailing_blank
+    return bytes(text), records_out
+
+
+def random_records(rng: np.random.Generator, n: int, max_length: int = 300) -> list[tuple[str, str]]:
+    letters = np.frombuffer(b"ACGTacgtN", dtype=np.uint8)
+    return [(f"seq{k}", rng.choice(letters, int(rng.integers(1, max_length))).tobytes().decode())
+            for k in range(n)]
+
+
+def chunked(data: bytes, size: int):
+    return (data[i:i + size] for i in range(0, len(data), size))
+
+
+# ------------------------------------------------------------------------------------------- the indexer
+@pytest.mark.parametrize("seed", range(40))
+def test_index_of_every_layout_matches_what_samtools_writes(seed, monkeypatch, tmp_path):
+    """Random genomes in every accepted layout, read in chunks of any size (lines split across chunks, lines
+    longer than the long-line threshold): the records equal those computed while writing the file, the check of
+    a .fai accepts them, and every sequence reads back whole."""
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(fasta, "_LONG_LINE", int(rng.integers(8, 200)))
+    records = random_records(rng, int(rng.integers(1, 6)))
+    layout = dict(width=int(rng.integers(1, 120)), newline=str(rng.choice(["\n", "\r\n"])),
+                  header_space=bool(rng.integers(2)), blank_between=int(rng.integers(0, 3)),
+                  trailing_blank=int(rng.integers(0, 3)), final_newline=bool(rng.integers(2)),
+                  bom=bool(rng.integers(2)))
+    data, expected = render(records, **layout)
+    assert build_index(chunked(data, int(rng.integers(1, 400))), "x.fa") == expected, layout
+    path = tmp_path / "g.fa"
+    path.write_bytes(data)
+    assert index_matches_fasta(str(path), {r.name: r for r in expected}), layout
+    Path(str(path) + ".fai").write_text(format_fai(expected))
+    with Genome(path) as genome:
+        assert genome.index_origin == "beside"
+        assert [genome.fetch(name, 0, len(sequence)) for name, sequence in records] == [s for _, s in records]
+
+
+def test_long_one_line_chromosome_is_indexed_without_keeping_it():
+    sequence = "ACGT" * 600_000  # 2.4 Mb on one line: longer than a read block's long-line threshold
+    data, expected = render([("chr1", sequence), ("chr2", "ACGT" * 10)], width=len(sequence))
+    assert build_index(chunked(data, 1 << 20), "x.fa") == expected
+
+
+def test_ends_in_blank_lines_and_blank_lines_between_records(tmp_path):
+    """Issue 15 item 1: pyfaidx raised a raw RuntimeError for two blank lines at the end."""
+    records = [("chr1", "ACGT" * 30), ("chr2", "GGCC" * 7)]
+    data, expected = render(records, width=60, blank_between=2, trailing_blank=2)
+    path = tmp_path / "g.fa"
+    path.write_bytes(data)
+    with Genome(path) as genome:
+        assert list(genome.index.values()) == expected
+        assert genome.fetch("chr1", 0, 120) == records[0][1]
+        assert genome.fetch("chr2", -2, 30) == "NN" + records[1][1] + "NN"
+
+
+@pytest.mark.parametrize("text, line, message", [
+    (b"ACGT\n>chr1\nACGT\n", 1, "comes before the first '>' header line"),
+    (b">chr1\nACGT\n\nACGT\n", 3, "blank line (line 3) followed by more sequence (line 4)"),
+    (b">chr1\n\nACGT\n", 2, "blank line (line 2)"),
+    (b">chr1\nACGTACGT\nACG\nACGTACGT\n", 3, "holds 3 bases, the lines before it 8"),
+    (b">chr1\nACG\nACGTACGT\n", 3, "holds 8 bases, more than the 3"),
+    (b">chr1\nACGT\r\nACGT\nACGT\n", 3, "line 3 of sequence 'chr1' ends differently"),
+    (b">chr1\nACGT\n>\nACGT\n", 3, "names no sequence"),
+    (b">chr1\nACGT\n> \nACGT\n", 3, "names no sequence"),
+    (b">chr1\nACGT\n>chr1 again\nACGT\n", 3, "duplicate sequence name in FASTA: 'chr1' on lines 1 and 3"),
+    (b">chr1\rACGT\rACGT\r", 1, "carriage return (old Mac line endings)"),
+    (b">chr1\nAC\x00GT\n", 2, "not text (0x00 at column 3)"),
+    (b">chr1\nACGT\nAC\xffT\n", 3, "not text (0xff at column 3)"),
+])
+def test_unindexable_fasta_is_one_line_with_its_line(tmp_path, text, line, message):
+    path = tmp_path / "bad.fa"
+    path.write_bytes(text)
+    with pytest.raises(InputError) as info:
+        Genome(path)
+    assert message in str(info.value) and str(info.value).startswith(f"{path}:{line}: ")
+    assert "\n" not in str(info.value) and list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"", "no sequence found"),
+    (b"\n\n; comment\n", "no sequence found"),
+    (b"\xff\xfe>\x00c\x00", "UTF-16"),
+])
+def test_fasta_without_sequences(tmp_path, text, message):
+    path = tmp_path / "bad.fa"
+    path.write_bytes(text)
+    with pytest.raises(InputError, match=message):
+        Genome(path)
+
+
+def test_utf8_byte_order_mark_and_utf8_descriptions_are_read(tmp_path):
+    path = tmp_path / "bom.fa"
+    path.write_bytes("\ufeff>chr1 µ-description\nACGT\nAC\n".encode())
+    with Genome(path) as genome:
+        assert genome.chrom_sizes == {"chr1": 6} and genome.fetch("chr1", 0, 6) == "ACGTAC"
+    Path(str(path) + ".fai").write_text(format_fai(build_index([path.read_bytes()], str(path))))
+    with Genome(path) as genome:
+        assert genome.index_origin == "beside"  # the check of the first header steps over the mark
+
+
+# ---------------------------------------------------------------------------------------- compression
+def test_bgzip_reads_like_the_plain_file_across_blocks(tmp_path):
+    rng = np.random.default_rng(3)
+    records = random_records(rng, 4, 3000)
+    data, expected = render(records, width=61, blank_between=1)
+    plain = tmp_path / "g.fa"
+    plain.write_bytes(data)
+    packed = write_bgzf(tmp_path / "g.fa.gz", data, block=97)  # many small blocks: every fetch crosses some
+    assert compression(str(packed)) == "bgzf" and compression(str(plain)) == "plain"
+    with Genome(plain) as a, Genome(packed) as b:
+        assert a.index == b.index == {r.name: r for r in expected}
+        for name, sequence in records:
+            for start in rng.integers(-5, len(sequence), 20).tolist():
+                end = start + int(rng.integers(1, 400))
+                assert b.fetch(name, start, end) == a.fetch(name, start, end)
+            assert b.fetch(name, 0, len(sequence)) == sequence
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa", "g.fa.gz"]  # no .fai, no .gzi written
+
+
+def test_bgzip_named_without_gz_is_read(tmp_path):
+    """Detected by its bytes, not its name (pyfaidx decides by the name and reads such a file as text)."""
+    path = write_bgzf(tmp_path / "genome.fa", b">chr1\nACGTACGT\nAC\n")
+    with Genome(path) as genome:
+        assert genome.fetch("chr1", 0, 10) == "ACGTACGTAC"
+
+
+def test_plain_gzip_is_refused_with_the_command_that_converts_it(tmp_path):
+    path = tmp_path / "g.fa.gz"
+    path.write_bytes(gzip.compress(b">chr1\nACGT\n"))
+    with pytest.raises(InputError) as info:
+        Genome(path)
+    assert f"plain gzip" in str(info.value) and f"zcat {path} | bgzip > {tmp_path / 'g.fa.bgz'}" in str(info.value)
+
+
+@pytest.mark.parametrize("magic, kind", [(b"BZh91AY", "bzip2"), (b"\xfd7zXZ\x00\x00", "xz"), (b"PK\x03\x04xx", "zip")])
+def test_other_compressions_are_refused(tmp_path, magic, kind):
+    path = tmp_path / "g.fa.x"
+    path.write_bytes(magic + bytes(40))
+    with pytest.raises(InputError, match=f"compressed with {kind}"):
+        Genome(path)
+
+
+def test_truncated_bgzip_is_one_line(tmp_path):
+    data = write_bgzf(tmp_path / "g.fa.gz", b">chr1\n" + b"ACGT" * 5000 + b"\n", block=1000).read_bytes()
+    path = tmp_path / "cut.fa.gz"
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(InputError, match="truncated"):
+        Genome(path)
+
+
+# ------------------------------------------------------------------------------------ the .fai beside
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir()}
+
+
+def test_correct_fai_with_a_space_after_the_header_mark_is_used_as_it_is(tmp_path, caplog):
+    """Issue 15 item 3: '> chr1' headers made every run declare the .fai stale, delete and rebuild it."""
+    data, expected = render([("chr1", "ACGT" * 50), ("chr2", "TTGA" * 20)], width=80, header_space=True,
+                            blank_between=1)
+    path = tmp_path / "g.fa"
+    path.write_bytes(data)
+    Path(str(path) + ".fai").write_text(format_fai(expected))
+    os.utime(path)  # a FASTA newer than its index: pyfaidx rebuilt on mtime alone
+    before = _snapshot(tmp_path)
+    with caplog.at_level(logging.INFO, logger="seqsal"), Genome(path) as genome:
+        assert genome.index_origin == "beside" and genome.fetch("chr2", 0, 4) == "TTGA"
+    assert _snapshot(tmp_path) == before and not caplog.records
+
+
+def test_stale_fai_is_reported_and_never_rewritten(tmp_path, caplog):
+    data, expected = render([("chr1", "ACGT" * 50), ("chr2", "TTGA" * 20)], width=60)
+    path = tmp_path / "g.fa"
+    path.write_bytes(data)
+    stale = format_fai([expected[0]._replace(rlen=150), expected[1]._replace(offset=expected[1].offset - 20)])
+    Path(str(path) + ".fai").write_text(stale)
+    before = _snapshot(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="seqsal"), Genome(path) as genome:
+        assert genome.index_origin == "built" and genome.chrom_sizes == {"chr1": 200, "chr2": 80}
+    assert _snapshot(tmp_path) == before and Path(str(path) + ".fai").read_text() == stale
+    assert len(caplog.records) == 1 and "does not match" in caplog.records[0].getMessage()
+
+
+def test_index_check_sees_a_rewrapped_fasta(tmp_path):
+    records = [("chr1", "ACGT" * 50), ("chr2", "TTGA" * 20)]
+    data, expected = render(records, width=60)
+    path = tmp_path / "g.fa"
+    path.write_bytes(data)
+    index = {r.name: r for r in expected}
+    assert index_matches_fasta(str(path), index)
+    path.write_bytes(render(records, width=50)[0])
+    assert not index_matches_fasta(str(path), index)
+
+
+def test_parse_fai_refuses_what_is_not_an_index():
+    for text in ("", "chr1\t10\n", "chr1\tx\t1\t2\t3\n", "a\t1\t1\t1\t2\na\t1\t1\t1\t2\n", "a\t5\t1\t4\t3\n"):
+        with pytest.raises(ValueError):
+            parse_fai(text)
+
+
+# ----------------------------------------------------------------------------------- the index cache
+def test_large_genomes_keep_their_index_in_the_user_cache(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SEQSAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(genome_module, "CACHE_MIN_BYTES", 0)
+    folder = tmp_path / "genome"
+    folder.mkdir()
+    data, expected = render([("chr1", "ACGT" * 500)], width=70)
+    path = folder / "g.fa"
+    path.write_bytes(data)
+    with Genome(path) as genome:
+        assert genome.index_origin == "built"
+    entry = cached_index_path(str(path))
+    assert entry.parent == tmp_path / "cache" / "fai" and parse_fai(entry.read_text()) == expected
+    assert [p.name for p in folder.iterdir()] == ["g.fa"] and [p.name for p in entry.parent.iterdir()] == [entry.name]
+    with Genome(path) as genome:
+        assert genome.index_origin == "cache"
+    path.write_bytes(render([("chr1", "ACGT" * 400)], width=70)[0])  # edited in place: another key
+    assert cached_index_path(str(path)) != entry
+    with Genome(path) as genome:
+        assert genome.index_origin == "built" and genome.chrom_sizes == {"chr1": 1600}
+    cached_index_path(str(path)).write_text(format_fai(expected))  # an entry that does not fit is not trusted
+    with Genome(path) as genome:
+        assert genome.index_origin == "built" and genome.chrom_sizes == {"chr1": 1600}
+    assert parse_fai(cached_index_path(str(path)).read_text())[0].rlen == 1600
+
+
+def test_unwritable_cache_falls_back_to_memory(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    monkeypatch.setenv("SEQSAL_CACHE_DIR", str(blocker / "cache"))  # cannot be created: a file is in the way
+    monkeypatch.setattr(genome_module, "CACHE_MIN_BYTES", 0)
+    path = tmp_path / "g.fa"
+    path.write_bytes(b">chr1\nACGT\n")
+    with caplog.at_level(logging.INFO, logger="seqsal"), Genome(path) as genome:
+        assert genome.fetch("chr1", 0, 4) == "ACGT"
+    assert "not writable" in caplog.text and sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "g.fa"]
+
+
+def _open_and_fetch(path: str) -> str:
+    with Genome(path) as genome:
+        return genome.fetch("chr7", 1000, 1010) + genome.index_origin
+
+
+def test_shards_opening_one_genome_at_once_race_free(tmp_path, monkeypatch):
+    """Eight processes open a genome with an empty cache at once: all read it, one whole cache entry remains."""
+    monkeypatch.setenv("SEQSAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(genome_module, "CACHE_MIN_BYTES", 0)
+    rng = np.random.default_rng(1)
+    records = [(f"chr{k}", "".join(rng.choice(list("ACGT"), 20_000))) for k in range(1, 9)]
+    data, expected = render(records, width=60)
+    path = tmp_path / "g.fa"
+    path.write_bytes(data)
+    with ProcessPoolExecutor(8) as pool:
+        results = list(pool.map(_open_and_fetch, [str(path)] * 8))
+    assert {r[:10] for r in results} == {records[6][1][1000:1010]}
+    entries = list((tmp_path / "cache" / "fai").iterdir())
+    assert [p.name for p in entries] == [cached_index_path(str(path)).name]  # no temporary file left
+    assert parse_fai(entries[0].read_text()) == expected
+
+
+# ---------------------------------------------------------------------------------- unknown letters
+def test_unknown_letter_stops_only_the_windows_that_reach_it(tmp_path):
+    path = tmp_path / "g.fa"
+    path.write_bytes(b">chr1\n" + b"ACGTACGTAC\n" * 5 + b">chr5\nACGTACGTAC\nACGTAZGTAC\nACGTACGTAC\n")
+    with Genome(path) as genome:
+        assert genome.fetch("chr5", 20, 30) == "ACGTACGTAC"
+        with pytest.raises(InputError) as info:
+            genome.fetch("chr5", 0, 16)
+    assert str(info.value).startswith(f"{path}:9: character 'Z' at chr5:15 (0-based) is not an IUPAC DNA code")
+    assert "--unknown-bases n" in str(info.value)
+
+
+def test_unknown_letters_read_as_n_with_one_summary_line(tmp_path, caplog):
+    path = tmp_path / "g.fa"
+    path.write_bytes(b">chr5\nACGTACGTAC\nACGTAZGTAC\nACGTAC*TAC\n")
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        genome = Genome(path, unknown_bases="n")
+        assert genome.fetch("chr5", 10, 30) == "ACGTANGTACACGTACNTAC"
+        assert genome.fetch("chr5", 14, 16) == "AN"  # the same Z again: counted once
+        assert not caplog.records
+        genome.close()
+    assert len(caplog.records) == 1
+    assert "read 2 characters that are not an IUPAC DNA code as N (e.g. 'Z' at chr5:15" in caplog.text
+
+
+def test_bytes_that_are_not_text_stop_under_either_policy(tmp_path):
+    path = tmp_path / "g.fa"
+    path.write_bytes(b">chr1\nACGTACGT\nACGTACGT\n")
+    Path(str(path) + ".fai").write_text(format_fai(build_index([path.read_bytes()], str(path))))
+    path.write_bytes(b">chr1\nACGTACGT\nACG\xffACGT\n")  # after indexing: only a fetch can see it
+    for policy in ("error", "n"):
+        with Genome(path, unknown_bases=policy) as genome, pytest.raises(InputError, match="not text \\(0xff"):
+            genome.fetch("chr1", 8, 16)
+
+
+def test_unknown_policy_is_checked():
+    with pytest.raises(InputError, match="--unknown-bases"):
+        Genome("whatever.fa", unknown_bases="ignore")

@@ -1,0 +1,67 @@
+"""Issue 15, messages a newcomer trips on: plurals, NaN in a logo, the hint for a folder that holds a run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seqsal.errors import InputError
+from seqsal.text import plural
+
+
+def test_plural():
+    assert [plural(n, "region") for n in (0, 1, 2, 12345)] == ["0 regions", "1 region", "2 regions", "12,345 regions"]
+    assert plural(1, "match", "matches") == "1 match" and plural(3, "match", "matches") == "3 matches"
+
+
+@pytest.mark.parametrize("engine", ["fast", "logomaker"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_draw_logo_refuses_nan_and_inf_in_one_line(engine, bad):
+    """matplotlib said "Axis limits cannot be NaN or Inf"; logomaker suggested an allow_nan that exists nowhere."""
+    from matplotlib.figure import Figure
+
+    from seqsal.plot import draw_logo
+
+    matrix = np.zeros((4, 8))
+    matrix[1, 2] = 0.5
+    matrix[2, 5] = bad
+    matrix[0, 7] = bad
+    ax = Figure().add_subplot()
+    with pytest.raises(InputError) as info:
+        draw_logo(ax, matrix, engine=engine)
+    assert str(info.value) == ("the logo matrix holds NaN or Inf in 2 columns (first: column 5, 0-based); a logo "
+                               "needs finite heights: replace them first, e.g. np.nan_to_num(matrix)")
+    assert "allow_nan" not in str(info.value)
+    draw_logo(ax, np.nan_to_num(matrix, posinf=0, neginf=0), engine=engine)  # the advice works
+
+
+def test_counts_in_log_lines_agree_with_their_nouns(tmp_path):
+    """'1 regions attributed', '1 tasks': one region and a one-task model through the command line."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from tests.test_reliability import make_job
+
+    job = make_job(tmp_path / "job")
+    bed = job.root / "one.bed"
+    bed.write_text("chr1\t100\t300\n")
+    args = [arg for arg in job.args(bed=bed, extra=["--no-peaks"]) if arg != "-q"]  # info lines on
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "seqsal: 1 region attributed in" in result.output and "1 regions" not in result.output
+    result = CliRunner().invoke(main, job.args(bed=bed, extra=["--target", "7", "--force"]))
+    assert result.exit_code == 2 and "the model has 2 tasks (0..1)" in result.output
+
+
+def test_folder_with_a_run_names_the_flag_that_fits(tmp_path):
+    """A finished run is not 'finished' by --resume: only an interrupted one is."""
+    from seqsal.pipeline import _prepare_output
+
+    out = tmp_path / "out"
+    (out / ".partial").mkdir(parents=True)
+    with pytest.raises(InputError, match="holds an interrupted run; pass --resume to finish it or --force"):
+        _prepare_output(out, "digest", resume=False, force=False)
+    (out / ".partial").rmdir()
+    (out / "run.json").write_text("{}")
+    with pytest.raises(InputError) as info:
+        _prepare_output(out, "digest", resume=False, force=False)
+    assert "holds a finished run; pass --force to overwrite it" in str(info.value) and "--resume" not in str(info.value)

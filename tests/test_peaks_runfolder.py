@@ -274,3 +274,16 @@ def test_valid_mask_excludes_n_padding_and_bases_off_the_chromosome():
     expected[2, :3] = False  # genome positions -3..-1
     expected[2, 8:] = False  # genome positions 5.. (past the end)
     np.testing.assert_array_equal(valid_mask(one_hot, lengths, starts, limits), expected)
+
+
+def test_narrowpeak_score_is_significance_scaled_to_the_browser_range():
+    """Column 5 shades a call in a genome browser: every call >= 100, the most significant 1000, ordered by q
+    (-10 log10 q gave 10-24 at FDR 0.05-0.1: nearly white)."""
+    from seqsal.peaks.runfolder import narrowpeak
+
+    table = pd.DataFrame({"chrom": "chr1", "start": [10, 50, 90], "end": [20, 60, 100], "name": ["a", "b", "c"],
+                          "score": [1.0, -2.0, 3.0], "pvalue": [1e-4, 1e-6, 1e-3], "qvalue": [0.04, 0.001, 0.09],
+                          "summit": [15, 55, 95]})
+    score = narrowpeak(table)["score"].tolist()
+    assert score[1] == 1000 and min(score) >= 100
+    assert score[1] > score[0] > score[2]

@@ -236,8 +236,11 @@ def duplicate_of(table: pd.DataFrame) -> np.ndarray:
 def narrowpeak(table: pd.DataFrame) -> pd.DataFrame:
     """narrowPeak rows (10 columns) of a seqlet/element table in genome coordinates.
 
-    score: ``min(1000, round(-10 log10 q))``; strand ``.``; signalValue: summed
-    attribution (signed); pValue, qValue: ``-log10``; peak: summit - start.
+    score: the call's significance scaled within the file to the browser's 0-1000 shading, as ENCODE's
+    uniformly processed peak files scale theirs: ``100 + round(900 * s / max(s))`` with ``s = -log10 q``, so
+    every call is visible (>= 100) and the most significant is 1000 (``-10 log10 q`` alone, MACS2's score,
+    gave 10-24 for calls at FDR 0.05-0.1: nearly white); strand ``.``; signalValue: summed attribution
+    (signed); pValue, qValue: ``-log10``; peak: summit - start.
     """
     if table.empty:
         return pd.DataFrame(columns=["chrom", "start", "end", "name", "score", "strand", "signalValue", "pValue",
@@ -246,7 +249,8 @@ def narrowpeak(table: pd.DataFrame) -> pd.DataFrame:
     q = -np.log10(np.clip(table["qvalue"].to_numpy(np.float64), 1e-300, 1.0))
     return pd.DataFrame({
         "chrom": table["chrom"], "start": table["start"].astype(np.int64), "end": table["end"].astype(np.int64),
-        "name": table["name"], "score": np.minimum(1000, np.round(10 * q)).astype(np.int64), "strand": ".",
+        "name": table["name"], "score": (100 + np.round(900 * q / max(float(q.max()), 1e-12))).astype(np.int64),
+        "strand": ".",
         "signalValue": table["score"].map(lambda v: f"{v:.6g}"), "pValue": [f"{v:.4f}" for v in p],
         "qValue": [f"{v:.4f}" for v in q], "peak": (table["summit"] - table["start"]).astype(np.int64),
     })

@@ -203,6 +203,9 @@ def _params_digest(payload: dict) -> str:
 
 def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> int:
     """Check the output folder; returns the number of regions already done (when resuming)."""
+    if resume and force:
+        raise InputError("--resume and --force contradict each other: --resume finishes the run in this folder, "
+                         "--force discards it; pass one")
     partial = out_dir / PARTIAL
     progress_file = partial / "progress.json"
     existing = (out_dir / "run.json").exists() or partial.exists()
@@ -221,6 +224,10 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
         shutil.rmtree(partial, ignore_errors=True)
         (out_dir / "run.json").unlink(missing_ok=True)  # written last: its presence means "complete"
     if resume and (out_dir / "run.json").exists():
+        finished = json.loads((out_dir / "run.json").read_text()).get("input_digest")
+        if finished != digest:
+            raise InputError("--resume: this folder holds a run finished with other inputs or parameters (genome, "
+                             "regions, model, options); use --force to replace it, or give another -o", str(out_dir))
         shutil.rmtree(partial, ignore_errors=True)  # a run killed while removing its checkpoint
         return -1  # complete already
     if resume and progress_file.exists():
@@ -291,7 +298,8 @@ def run_attribute(
         log.info("no model window and regions of unequal width: each region is fed whole, batched by width")
     n, max_length = len(table), int(lengths.max())
     record_params = {key: value for key, value in asdict(options).items() if key not in ("device", "batch_size", "chunk_size")}
-    digest = _params_digest({"genome": os.path.abspath(genome_path), "regions": _file_digest(regions_path),
+    # the genome by content (a FASTA edited in place, or another at the same path, is another input)
+    digest = _params_digest({"genome": _file_digest(genome_path), "regions": _file_digest(regions_path),
                              "model": loaded.sha256, "options": record_params,
                              **({"shard": list(shard)} if shard is not None else {})})
     created = not out.exists()
@@ -370,6 +378,7 @@ def run_attribute(
         "target": {"output": target.output, "task": target.task, "reduction": target.reduction},
         "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device)},
         "n_regions": n,
+        "input_digest": digest,
         **({"shard": {"index": shard[0], "count": shard[1], "first": shard_rows[0], "stop": shard_rows[1],
                       "n_regions_total": n_total}} if shard is not None else {}),
         "max_length": max_length,

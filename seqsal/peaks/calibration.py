@@ -34,11 +34,11 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
                          tail_shape=round(float(model.shape), 4))
             if model.n < _SMALL_NULL:
                 warnings.append(f"the shuffled null holds only {model.n} {name} tests: p-values below "
-                                f"{1 / (model.n + 1):.1g} rest on its fitted tail and calls are few; raise "
-                                "--min-null-bases (or --null-fraction)")
+                                f"{1 / (model.n + 1):.1g} rest on its fitted tail and calls are few; rerun "
+                                "`seqsal attribute` with a larger --min-null-bases (or --null-fraction)")
             if not model.tail_fit_ok:
                 warnings.append(f"the {name} null's tail fit does not hold: {name} p-values are empirical only "
-                                f"(>= {1 / (model.n + 1):.1g}); raise --min-null-bases for a larger null")
+                                f"(>= {1 / (model.n + 1):.1g}); rerun `seqsal attribute` with a larger --min-null-bases")
         if m >= 200 and entry["bulk_ratio"] > 1.5:
             warnings.append(f"{name} p-values are not uniform in the bulk ({entry['bulk_ratio']:.2f} x the null's "
                             f"share at p <= 0.5): the null does not represent this run's background; look at the "

@@ -486,6 +486,9 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     models, used = _fit_nulls(options, tests, null_source)
     significant, windows, n_tests, smallest, at_or_below = _significant_tests(tests, models, options)
     calibration, warnings = calibration_summary(models, at_or_below)
+    if null_source is not None and used == "laplace":
+        warnings.insert(0, "the shuffled null holds too few candidates to fit: the Laplace null (a fit to the "
+                           "observed tracks) was used; rerun `seqsal attribute` with a larger --min-null-bases")
     for warning in warnings:
         log.warning("%s", warning)
     info = {"null": used, "null_model": {"+": models[1].describe(), "-": models[-1].describe()},

@@ -188,7 +188,8 @@ def unique_calls(table: pd.DataFrame) -> pd.DataFrame:
     """The calls of a seqlet/element table that are not a repeat of another (``duplicate_of`` empty or absent)."""
     if "duplicate_of" not in table or table.empty:
         return table
-    return table[table["duplicate_of"].fillna("").astype(str) == ""]
+    repeats = table["duplicate_of"]
+    return table[repeats.isna().to_numpy() | (repeats.astype(str) == "").to_numpy()]
 
 
 def duplicate_of(table: pd.DataFrame) -> np.ndarray:

@@ -1,0 +1,207 @@
+"""Calibration of seqsal's calls over the model zoo (issue 13, item 5): one set of defaults, every model.
+
+Run from the repository root after ``python benchmarks/zoo/make_zoo.py`` (``pip install -e '.[bench]'`` for the
+peers)::
+
+    python benchmarks/zoo/calibrate.py [--zoo benchmarks/zoo/build] [--only NAME ...] [--no-peers]
+
+For each zoo model (``<zoo>/zoo.json``): ``seqsal attribute`` with the default settings and the card's model
+arguments, then from the run folder:
+
+* the empirical FDR of seqlets and of elements, per sign, at nominal 0.05, 0.1 and 0.2 (``seqsal call-peaks``
+  re-calls; a call is false when it overlaps no planted site of its world);
+* the recall of each planted motif at FDR 0.05 (sites with an overlapping seqlet of the motif's sign), and
+  whether the model uses the motif (the card: planting one site moves the prediction by >= 0.1 SD);
+* seqlet F1 (a hit is >= 50 % reciprocal overlap with a planted site) for seqsal at FDR 0.05, tangermeme's
+  ``recursive_seqlets`` (both signs; best of threshold 1e-2 ... 1e-5) and tfmodisco-lite's seqlet extraction, on
+  the same projected track.
+
+Writes ``<zoo>/calibration/<model>/`` (the run folders), ``calibration.tsv`` and ``calibration.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqsal.io import npz_members
+from seqsal.peaks import PeakOptions, call_peaks_from_run
+
+HERE = Path(__file__).resolve().parent
+NOMINAL = (0.05, 0.1, 0.2)
+log = logging.getLogger("calibrate")
+
+
+def planted_intervals(world: Path) -> pd.DataFrame:
+    sites = pd.read_csv(world / "planted.bed", sep="\t", header=None, comment="#",
+                        names=["chrom", "start", "end", "motif", "score", "strand"], dtype={"chrom": str})
+    return sites
+
+
+def region_truth(regions: pd.DataFrame, sites: pd.DataFrame) -> list[list[tuple[int, int, str]]]:
+    """Per region, the planted sites in its row coordinates ``(a, b, motif)``."""
+    by_chrom = {chrom: frame for chrom, frame in sites.groupby("chrom")}
+    out = []
+    for chrom, start, end in zip(regions["chrom"], regions["start"], regions["end"]):
+        frame = by_chrom.get(str(chrom))
+        if frame is None:
+            out.append([])
+            continue
+        inside = frame[(frame["end"] > start) & (frame["start"] < end)]
+        out.append([(int(a - start), int(b - start), m) for a, b, m in zip(inside["start"], inside["end"],
+                                                                           inside["motif"])])
+    return out
+
+
+def overlaps(truth: list, row: int, a: int, b: int) -> bool:
+    return any(sa < b and sb > a for sa, sb, _ in truth[row])
+
+
+def reciprocal(truth: list, row: int, a: int, b: int, share: float = 0.5) -> int | None:
+    """Index of a planted site of the row with >= ``share`` reciprocal overlap with ``[a, b)``, else None."""
+    for k, (sa, sb, _) in enumerate(truth[row]):
+        inter = min(b, sb) - max(a, sa)
+        if inter > 0 and inter >= share * (b - a) and inter >= share * (sb - sa):
+            return k
+    return None
+
+
+def fdr_by_sign(calls: pd.DataFrame, truth: list) -> dict:
+    out = {}
+    for sign in "+-":
+        part = calls[calls["sign"] == sign]
+        false = sum(not overlaps(truth, r, a, b) for r, a, b in
+                    zip(part["region_index"], part["offset_start"], part["offset_end"]))
+        out[sign] = (len(part), false / len(part) if len(part) else 0.0)
+    return out
+
+
+def f1(intervals: list[tuple[int, int, int]], truth: list) -> tuple[float, int]:
+    """F1 of called ``(row, a, b)`` against the planted sites (hit: >= 50 % reciprocal overlap, each site once)."""
+    n_sites = sum(len(t) for t in truth)
+    found, hits = set(), 0
+    for row, a, b in intervals:
+        k = reciprocal(truth, row, a, b)
+        if k is not None:
+            hits += 1
+            found.add((row, k))
+    precision = hits / len(intervals) if intervals else 0.0
+    recall = len(found) / n_sites if n_sites else 0.0
+    return (2 * precision * recall / (precision + recall) if precision + recall else 0.0), len(intervals)
+
+
+def tangermeme_f1(track: np.ndarray, truth: list) -> dict:
+    import torch
+    from tangermeme.seqlet import recursive_seqlets
+
+    best = {"f1": 0.0}
+    for threshold in (1e-2, 1e-3, 1e-4, 1e-5):
+        calls = []
+        for sign in (1, -1):
+            frame = recursive_seqlets(torch.from_numpy(sign * track), threshold=threshold)
+            calls += [(int(r), int(a), int(b)) for r, a, b in
+                      zip(frame["example_idx"], frame["start"], frame["end"])]
+        score, n = f1(calls, truth)
+        if score > best["f1"]:
+            best = {"f1": round(score, 4), "threshold": threshold, "calls": n}
+    return best
+
+
+def modisco_f1(track: np.ndarray, truth: list) -> dict:
+    from modiscolite.extract_seqlets import extract_seqlets
+
+    try:
+        seqlets, _ = extract_seqlets(attribution_scores=track.astype(np.float32), window_size=21, flank=10,
+                                     suppress=int(0.5 * 21) + 10, target_fdr=0.2, min_passing_windows_frac=0.03,
+                                     max_passing_windows_frac=0.2, weak_threshold_for_counting_sign=0.8)
+    except Exception as error:  # noqa: BLE001 - a peer failing on a track is a result to report
+        return {"f1": None, "error": f"{type(error).__name__}: {error}"[:200]}
+    # modisco's seqlets carry `flank` bases on each side of the scored window: compare the window itself
+    calls = [(int(s.example_idx), int(s.start) + 10, int(s.end) - 10) for s in seqlets]
+    score, n = f1(calls, truth)
+    return {"f1": round(score, 4), "calls": n}
+
+
+def run_model(card: dict, zoo: Path, out: Path, peers: bool) -> dict:
+    world = zoo / "worlds" / card["world"]
+    folder = out / card["name"]
+    command = ["seqsal", "attribute", str(world / "genome.fa"), str(world / "regions.bed"), *card["cli"],
+               "-o", str(folder), "--force", "--quiet"]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        return {"model": card["name"], "error": done.stderr.strip()[-300:], "command": " ".join(command)}
+    regions = pd.read_csv(folder / "regions.tsv", sep="\t", dtype={"chrom": str, "name": str},
+                          keep_default_na=False)
+    truth = region_truth(regions, planted_intervals(world))
+    record = json.loads((folder / "run.json").read_text())
+    result = {"model": card["name"], "world": card["world"], "seconds_attribute": round(seconds, 1),
+              "null_sample": record.get("peaks", {}).get("null_sample"),
+              "bulk_ratio": {s: record["peaks"]["calibration"][s]["bulk_ratio"] for s in "+-"}}
+    for fdr in NOMINAL:
+        calls = call_peaks_from_run(folder, PeakOptions(fdr=fdr))
+        for level, table in (("seqlets", calls.seqlets), ("elements", calls.elements)):
+            signs = table["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-"))
+            for sign, (n, rate) in fdr_by_sign(table.assign(sign=signs), truth).items():
+                result[f"{level}_{sign}_n@{fdr}"] = n
+                result[f"{level}_{sign}_fdr@{fdr}"] = round(rate, 4)
+    seqlets = pd.read_csv(folder / "seqlets.tsv", sep="\t")
+    result["f1_seqsal"] = round(f1(list(zip(seqlets["region_index"], seqlets["offset_start"],
+                                            seqlets["offset_end"])), truth)[0], 4)
+    uses = card.get("uses", {})
+    description = world / "world.json"
+    repressors = set(json.loads(description.read_text()).get("repressors", [])) if description.exists() else set()
+    recall = {}
+    for motif in sorted({m for rows in truth for _, _, m in rows}):
+        sign = "-" if motif in repressors or uses.get(motif) == "-" else "+"
+        own = seqlets[seqlets["sign"] == sign]
+        sites = [(row, a, b) for row, rows in enumerate(truth) for a, b, m in rows if m == motif]
+        hit = sum(any((r == row) and (s < b) and (e > a) for r, s, e in
+                      zip(own["region_index"], own["offset_start"], own["offset_end"]))
+                  for row, a, b in sites)
+        recall[motif] = {"sign": sign, "sites": len(sites), "called": hit, "uses": uses.get(motif)}
+    result["recall"] = recall
+    result["used_motifs_without_calls"] = sorted(m for m, v in recall.items() if v["uses"] and v["called"] == 0)
+    if peers:
+        arrays = npz_members(folder / "attributions.npz", ("one_hot", "hypothetical", "length"))
+        track = (np.asarray(arrays["one_hot"]) * np.asarray(arrays["hypothetical"])).sum(axis=1)
+        result["f1_tangermeme"] = tangermeme_f1(track, truth)
+        result["f1_modisco"] = modisco_f1(track, truth)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zoo", type=Path, default=HERE / "build")
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cards = json.loads((args.zoo / "zoo.json").read_text())
+    cards = cards["models"] if isinstance(cards, dict) and "models" in cards else cards
+    cards = list(cards.values()) if isinstance(cards, dict) else cards
+    out = args.zoo / "calibration"
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for card in cards:
+        if args.only and card["name"] not in args.only:
+            continue
+        log.info("%s ...", card["name"])
+        results.append(run_model(card, args.zoo, out, not args.no_peers))
+        log.info("%s", json.dumps(results[-1]))
+    (out / "calibration.json").write_text(json.dumps(results, indent=1) + "\n")
+    flat = pd.json_normalize(results, sep=".")
+    flat.to_csv(out / "calibration.tsv", sep="\t", index=False)
+    print(flat.T.to_string())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -357,6 +357,16 @@ def calibration_table(peaks: dict) -> pd.DataFrame:
     ``peaks.null_sample``; empty where the Laplace null was used), ``null scale`` (``peaks.null_model``),
     ``smallest counted p``, ``tail shape``, ``tail fit ok`` and ``bulk ratio`` (observed over expected
     tests at ``p <= 0.5``; near 1 when the null represents the background).
+
+    Parameters
+    ----------
+    peaks
+        The ``peaks`` entry of ``run.json`` (see :func:`seqsal.peaks.calling.calibration_summary`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Up to two rows, ``+`` then ``-``; a value the record lacks is missing (NaN/None).
     """
     calibration, sample = peaks.get("calibration", {}), peaks.get("null_sample") or {}
     fits = peaks.get("null_model") or {}
@@ -390,7 +400,18 @@ def _code_spans(text: str) -> str:
 
 def calibration_warnings(record: dict) -> list[str]:
     """``peaks.calibration.warnings`` of a ``run.json`` record, plus one when a requested shuffled null fell
-    back to the Laplace null (``peaks.requested_null`` differs from ``peaks.null``); empty when neither."""
+    back to the Laplace null (``peaks.requested_null`` differs from ``peaks.null``).
+
+    Parameters
+    ----------
+    record
+        A parsed ``run.json``.
+
+    Returns
+    -------
+    list of str
+        One sentence each, saying what to do; empty when there is nothing to warn about (or no record).
+    """
     peaks = record.get("peaks") or {}
     warnings = [str(w) for w in (peaks.get("calibration") or {}).get("warnings", [])]
     if peaks.get("requested_null") == "shuffle" and peaks.get("null") == "laplace":
@@ -407,6 +428,17 @@ def calibration_section(run: RunFolder) -> str:
     Reads ``peaks.calibration``, ``peaks.null_model`` and ``peaks.null_sample`` of ``run.json`` (written by
     ``seqsal attribute``/``seqsal call-peaks``); when the record has no calibration, the section says why
     and what to run.
+
+    Returns
+    -------
+    str
+        The section's HTML, headed ``<h2 id="calibration">``; the figure (:func:`seqsal.plot.calibration_figure`)
+        is an embedded PNG.
+
+    Raises
+    ------
+    InputError
+        A sign's calibration lists differ in length (a damaged ``run.json``).
     """
     peaks = run.record.get("peaks")
     calibration = (peaks or {}).get("calibration")

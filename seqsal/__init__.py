@@ -30,6 +30,7 @@ _EXPORTS = {
     "plot": ("motif_figure", "region_figure", "seqlet_figure"),
     "report": ("write_logos", "write_report"),
     "evaluate": ("deletion_insertion", "effective_receptive_field", "evaluate_run", "sanity_check"),
+    "audit": ("AuditOptions", "audit_run"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -286,16 +286,17 @@ def resolve_task_axis(model: nn.Module, target: Target, probe: torch.Tensor, out
     try:
         with torch.no_grad():
             longer = target.output_shape(model(probe.new_zeros(*probe.shape[:2], 2 * probe.shape[2])))
-    except Exception:  # noqa: BLE001 - a model that takes one input length: nothing to compare
+    except Exception:  # noqa: BLE001 - a model of one input length (or out of memory): nothing to compare
         longer = None
     axis = task_axis_of(shape, longer)
     if axis is None:
-        why = ("the model takes inputs of one length only" if longer is None else
-               f"at twice the input length it has shape {shape_text(longer)}")
+        why = ("the model does not run on inputs twice as long" if longer is None else
+               f"for inputs twice as long it has shape {shape_text(longer)}")
         raise InputError(
-            f"--target: the output to explain has shape {shape_text(shape)} and {why}, so its task axis cannot be "
-            "told from its position axis; add the task axis to --target: axis=1 for (N, tasks, positions) as "
-            f"BPNet's profile, axis=-1 for (N, positions, tasks) as Enformer's bins x tracks, e.g. "
+            f"--target: the output to explain has shape {shape_text(shape)} for inputs of {probe.shape[2]} bases, and "
+            f"{why}, so its task axis cannot be told from its position axis; add the task axis to --target: axis=1 "
+            "for (N, tasks, positions) as BPNet's profile, axis=-1 for (N, positions, tasks) as Enformer's bins x "
+            "tracks, e.g. "
             f"--target task={target.task if target.task is not None else 0},axis=-1"
         )
     return replace(target, axis=axis)

@@ -86,7 +86,8 @@ def method_options(function):
         click.option("--samples", type=click.IntRange(min=1), default=None, help="smoothgrad: noisy copies [20]."),
         click.option("--noise", type=click.FloatRange(min=0), default=None,
                      help="smoothgrad: noise standard deviation, in one-hot units [0.1]."),
-        click.option("--layer", default=None, help="gradcam: module name of the layer [the last Conv1d]."),
+        click.option("--layer", default=None,
+                     help="gradcam: module name of the layer [the rectified output of the last convolution block]."),
         click.option("--fast/--naive", "fast", default=None,
                      help="ism: recompute only each substitution's receptive field [fast when supported]."),
     ]
@@ -121,7 +122,8 @@ def method_options(function):
               help="Attribution method: saliency, grad_x_input, smoothgrad, ig, deepshap, ism, gradcam.")
 @click.option("--target", default=None,
               help="What to explain: a task index or name ('2', 'enhancer'), or 'output=1,task=0,reduce=bpnet' "
-                   "for tuple/profile outputs. Default: the logit of task 0.")
+                   "for tuple/profile outputs, 'output=human,task=2' for a dict of outputs, 'task=3,axis=-1' for "
+                   "the task axis of an (N, bins, tracks) output. Default: the logit of task 0.")
 @click.option("--width", type=click.IntRange(min=1), default=None,
               help="Re-centre every region on its narrowPeak summit (else midpoint) and resize it to this width.")
 @click.option("--window", type=click.IntRange(min=1), default=None,
@@ -145,12 +147,20 @@ def method_options(function):
 @click.option("--unknown-bases", type=click.Choice(["error", "n"]), default="error", show_default=True,
               help="A FASTA character that is not an IUPAC code (e.g. 'Z') within a model window: stop with its "
                    "line, or read it as N (one warning line counts them).")
-@click.option("--architecture", default=None, help="Built-in architecture (basset, bpnet) for a state_dict file.")
+@click.option("--architecture", default=None,
+              help="For a state_dict file: a built-in architecture (basset, bpnet), or your own class as "
+                   "path/to/arch.py:ClassName (the file is imported: its code runs).")
 @click.option("--model-config", default=None, type=click.Path(dir_okay=False),
-              help="JSON/YAML config of --architecture.")
+              help="JSON/YAML config of --architecture (the class's keyword arguments).")
+@click.option("--layout", type=click.Choice(["ncl", "nlc"]), default="ncl", show_default=True,
+              help="Input the model was written for: one-hot (N, 4, L), or channels last (N, L, 4).")
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
               help="When the model returns NaN/Inf for a region: stop, or write zeros and flag it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes).")
+@click.option("--allow-incomplete", is_flag=True,
+              help="ig, deepshap: write the maps even when a window's attributions miss f(x) - mean f(baselines) "
+                   "beyond the method's tolerance (recorded in regions.tsv and run.json); by default that stops "
+                   "the run.")
 @click.option("--shard", default=None, metavar="I/N",
               help="Attribute only the I-th (from 1) of N contiguous blocks of the regions; join the shard "
                    "folders with `seqsal merge`, then `seqsal call-peaks` (a shard draws its null sample only).")
@@ -174,7 +184,8 @@ def method_options(function):
 @handle_errors
 def attribute(genome, regions, model_path, out_dir, method, target, width, window, stride, stitch, batch_size,
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
-              force, quiet, shard=None, method_params=None, n_logos=0, unknown_bases="error",
+              force, quiet, shard=None, method_params=None, n_logos=0, unknown_bases="error", layout="ncl",
+              allow_incomplete=False,
               peaks=True, fdr=0.05, null="shuffle", null_fraction=0.1, min_null_bases=200_000):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
@@ -189,7 +200,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         method=method, target=target, width=width, window=window, stride=stride, batch_size=batch_size,
         chunk_size=chunk_size, device=None if device == "auto" else device, precision=precision, rc=rc, correct=correct,
         stitch=stitch, n_value=float(n_value), unknown_bases=unknown_bases, seed=seed, on_error=on_error,
-        method_params=method_params or {},
+        layout=layout, method_params=method_params or {}, allow_incomplete=allow_incomplete,
     )
     record = run_attribute(
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
@@ -255,25 +266,30 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 @click.option("--seqlets", "seqlets_path", type=click.Path(dir_okay=False), default=None,
               help="Seqlet table to cluster (columns region_index, offset_start, offset_end, sign), e.g. "
                    "OUT_DIR/seqlets.tsv. Default: seqlets re-called from the tracks at --seqlet-fdr.")
-@click.option("--seqlet-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.85, show_default=True,
-              help="FDR of the seqlets re-called for discovery (Laplace null; lenient, as tfmodisco's: noise "
-                   "seqlets rarely form a motif). The strict calls of seqlets.tsv often hold too few instances.")
+@click.option("--seqlet-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.8, show_default=True,
+              help="FDR of the seqlets re-called for discovery, against the run's shuffled null (null.npz; else "
+                   "the Laplace null): lenient, so that weak motifs have instances to cluster, but sized by "
+                   "the evidence. Motifs no more frequent than in the null's shuffled sequence are dropped "
+                   "(motifs.tsv: n_support_seqlets, n_null_seqlets, enrichment, support_pvalue).")
 @click.option("--database", default=None,
               help="Known motifs in MEME format to match against, or 'none'. [the bundled JASPAR CORE subset, "
                    "data/motifs/jaspar_subset.meme: 17 motifs]")
 @click.option("--min-seqlets", type=click.IntRange(min=2), default=20, show_default=True,
               help="Fewest seqlets a motif needs.")
+@click.option("--max-seqlets", type=click.IntRange(min=10), default=20_000, show_default=True,
+              help="Most seqlets of each sign clustered (the most significant when there are more).")
 @click.option("--max-seed-seqlets", type=click.IntRange(min=10), default=3000, show_default=True,
               help="Seqlets compared all-against-all to find seeds (a random sample of them when there are more).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of that sample.")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def motifs(out_dir, seqlets_path, seqlet_fdr, database, min_seqlets, max_seed_seqlets, seed, quiet):
+def motifs(out_dir, seqlets_path, seqlet_fdr, database, min_seqlets, max_seed_seqlets, max_seqlets, seed, quiet):
     """Cluster the seqlets of the run in OUT_DIR into motifs and match them to known motifs.
 
     Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motifs.h5 (tfmodisco-lite's layout,
     for `modisco report` and other readers), motif_instances.tsv (with each instance's seqlet p and q) and, with a
-    database, motif_matches.tsv (TOMTOM-style p-, E- and q-values).
+    database, motif_matches.tsv (TOMTOM-style p-, E- and q-values). A motif is kept only when the windows of the
+    run that match it outnumber those of the run's shuffled null (scaled by bases) by a one-sided binomial test.
     """
     _setup_logging(quiet)
     from .motifs import DiscoveryOptions, default_database, run_motifs
@@ -282,7 +298,8 @@ def motifs(out_dir, seqlets_path, seqlet_fdr, database, min_seqlets, max_seed_se
         database = default_database()
     elif database.lower() == "none":
         database = None
-    options = DiscoveryOptions(min_seqlets=min_seqlets, max_seed_seqlets=max_seed_seqlets, seed=seed)
+    options = DiscoveryOptions(min_seqlets=min_seqlets, max_seed_seqlets=max_seed_seqlets, max_seqlets=max_seqlets,
+                               seed=seed)
     run_motifs(out_dir, seqlets_path=seqlets_path, database=database, options=options, progress=not quiet,
                seqlet_fdr=seqlet_fdr)
 
@@ -344,7 +361,8 @@ def call_peaks(out_dir, fdr, null, test_width, max_length, element_gap, quiet):
               help="What deleted bases become (and what inserted bases are restored into).")
 @click.option("--sanity/--no-sanity", default=True, show_default=True,
               help="Cascading layer re-randomisation check (the costliest part).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=int, default=None,
+              help="Random seed of the region sample, backgrounds, references and noise. [the run's --seed]")
 @method_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
 @handle_errors
@@ -353,8 +371,9 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
 
     Deletion/insertion curves and their AUCs, ground-truth AUROC/AUPRC (--truth), sanity check, stability and the
     effective receptive field; writes evaluation.tsv, evaluation_curves.tsv, evaluation_sanity.tsv,
-    evaluation_erf.tsv and evaluation/*.png into OUT_DIR. Method options (--references, --steps, ...) apply to
-    every method that takes them.
+    evaluation_erf.tsv and evaluation/*.png into OUT_DIR. Every method scores the windows the run attributed (strand,
+    tiling, --rc, gradient correction as the run had them); the run's own method runs with the run's parameters.
+    Method options (--references, --steps, ...) given here apply to every method that takes them.
     """
     _setup_logging(quiet)
     from .evaluate import evaluate_run
@@ -362,7 +381,8 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
 
     names = [name.strip() for name in methods.split(",") if name.strip()]
     given = method_params or {}
-    per_method = {name: {k: v for k, v in given.items() if k in METHOD_OPTIONS.get(name, ())} for name in names}
+    per_method = {name: {k: v for k, v in given.items() if k in METHOD_OPTIONS.get(name, ()) and v is not None}
+                  for name in names}
     result = evaluate_run(out_dir, names, truth=truth, max_regions=max_regions, background=background, sanity=sanity,
                           seed=seed, method_params=per_method, progress=not quiet)
     log = logging.getLogger("seqsal")
@@ -371,6 +391,107 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
         log.info("%-12s deletion AUC %.3f, insertion AUC %.3f%s", row.method, row.deletion_auc, row.insertion_auc,
                  extra)
     log.info("-> %s/evaluation.tsv", out_dir)
+
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--strict", is_flag=True,
+              help="Exit with code 3 when any check says 'shortcut likely' (for workflows to gate on).")
+@click.option("--model/--no-model", "use_model", default=True, show_default=True,
+              help="Run the check that needs the model (predictions of dinucleotide shuffles of a sample).")
+@click.option("--sample", type=click.IntRange(min=5), default=50, show_default=True,
+              help="Regions whose windows the model check shuffles.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the nulls and the sample.")
+@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
+@handle_errors
+def audit(out_dir, strict, use_model, sample, seed, quiet):
+    """Check the run in OUT_DIR for shortcuts and artefacts the model relies on.
+
+    Writes OUT_DIR/audit.tsv (check, statistic, reference, value, pvalue, verdict, evidence) and OUT_DIR/audit/*.png:
+    positional bias, unmatched high-contribution motifs, GC/CpG and soft-mask reliance, response to composition-
+    preserving shuffles, window edges, padding and N. Verdicts: ok, look, shortcut likely, n/a.
+    """
+    _setup_logging(quiet)
+    from .audit import STRICT_EXIT_CODE, AuditOptions, audit_run
+
+    table = audit_run(out_dir, AuditOptions(model=use_model, model_regions=sample, seed=seed))
+    for row in table.itertuples(index=False):
+        click.echo(f"{row.verdict:16s} {row.check:24s} {row.evidence}")
+    if strict and (table["verdict"] == "shortcut likely").any():
+        sys.exit(STRICT_EXIT_CODE)
+
+
+def _chroms(text: str | None) -> list[str]:
+    return [c for c in (text or "").split(",") if c]
+
+
+@main.command()
+@click.argument("genome", type=click.Path(dir_okay=False))
+@click.argument("labels", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", "output", required=True, type=click.Path(dir_okay=False),
+              help="Model file to write (seqsal .safetensors; `seqsal attribute` loads it as it is).")
+@click.option("--architecture", type=click.Choice(["basset", "bpnet"]), default="basset", show_default=True)
+@click.option("--model-config", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="JSON/YAML of the architecture's constructor arguments.")
+@click.option("--task", type=click.Choice(["regression", "classification"]), default="regression", show_default=True,
+              help="MSE, or binary cross-entropy on logits (labels 0/1).")
+@click.option("--tasks", default=None, help="TSV labels: comma-separated task columns [every value column].")
+@click.option("--value-column", type=click.IntRange(min=4), default=None,
+              help="BED labels: 1-based value column [narrowPeak 7, BED 5].")
+@click.option("--regions", default=None, type=click.Path(dir_okay=False),
+              help="bigWig labels: the BED of regions to average the signal over.")
+@click.option("--window", type=click.IntRange(min=8), default=None, help="Input length in bases [config or 500].")
+@click.option("--valid-chroms", required=True, help="Comma-separated validation chromosomes (early stopping).")
+@click.option("--test-chroms", default="", help="Comma-separated test chromosomes (final held-out metrics).")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Stop after this many epochs without a better validation score.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--rc-augment/--no-rc-augment", default=True, show_default=True)
+@click.option("--max-shift", type=click.IntRange(min=0), default=3, show_default=True, help="Shift augmentation, bases.")
+@click.option("--fourier-prior", type=click.FloatRange(min=0), default=0.0, help="Weight of the Fourier prior.")
+@click.option("--fourier-freq-limit", type=click.IntRange(min=1), default=None, help="Cut-off frequency index [0.15 L].")
+@click.option("--mask-prior", nargs=2, type=(str, click.FloatRange(min=0)), default=None,
+              metavar="EXCLUDE.bed[,INCLUDE.bed] WEIGHT", help="Penalise attribution in M-, reward it in M+.")
+@click.option("--saliency-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a salient cutout.")
+@click.option("--random-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a random cutout.")
+@click.option("--consistency", nargs=2, type=(click.Choice(["rc", "shift"]), click.FloatRange(min=0)), default=None,
+              metavar="rc|shift WEIGHT", help="Map consistency under reverse complement or a shift.")
+@click.option("--device", default=None, help="cuda, cpu, mps [best available].")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+              help="Autocast on a GPU (auto: bf16 there, fp32 on the CPU).")
+@click.option("--resume", is_flag=True, help="Continue from OUT.ckpt after an interruption.")
+@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
+              help="Training report [train_report.html beside OUT].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
+@handle_errors
+def train(genome, labels, output, architecture, model_config, task, tasks, value_column, regions, window,
+          valid_chroms, test_chroms, epochs, batch_size, learning_rate, patience, seed, rc_augment, max_shift,
+          fourier_prior, fourier_freq_limit, mask_prior, saliency_cutout, random_cutout, consistency, device,
+          precision, resume, report_path, quiet):
+    """Train a model on GENOME windows with LABELS (BED/narrowPeak value, TSV of tasks, or bigWig), with
+    optional attribution priors; writes OUT, OUT.ckpt and train_report.html."""
+    _setup_logging(quiet)
+    from .models.files import _read_config
+    from .train import TrainOptions, train_model
+    from .train_data import read_labels
+
+    options = TrainOptions(
+        architecture=architecture, model_config=_read_config(model_config), task=task, window=window,
+        valid_chroms=_chroms(valid_chroms), test_chroms=_chroms(test_chroms), epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, patience=patience, seed=seed, rc_augment=rc_augment, max_shift=max_shift,
+        fourier_prior=fourier_prior, fourier_freq_limit=fourier_freq_limit,
+        mask_prior=mask_prior[0] if mask_prior else None, mask_weight=mask_prior[1] if mask_prior else 0.0,
+        saliency_cutout=saliency_cutout, random_cutout=random_cutout,
+        consistency=consistency[0] if consistency else None, consistency_weight=consistency[1] if consistency else 0.0,
+        device=device, precision=precision)
+    table = read_labels(labels, tasks=_chroms(tasks) or None, value_column=value_column, regions=regions)
+    summary = train_model(genome, table, output, options, resume=resume, quiet=quiet, report=report_path)
+    logging.getLogger("seqsal").info("model -> %s (best epoch %d, validation %.4f)", output, summary["best_epoch"],
+                                     summary["best_score"])
 
 
 if __name__ == "__main__":

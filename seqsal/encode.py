@@ -7,8 +7,12 @@ and every other IUPAC code encode as all-zeros by default, or as a uniform
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is not imported here: decoding and encoding serve torch-free callers (the peak caller)
+    import torch
 
 ALPHABET = "ACGT"
 _ALPHABET_LOWER = np.frombuffer(b"acgt", dtype=np.uint8)
@@ -92,7 +96,7 @@ def one_hot_decode(one_hot: np.ndarray | torch.Tensor, unknown: str = "N") -> st
     Each position becomes the base of its largest channel; positions whose
     four values are all equal (all-zero or uniform 0.25) become ``unknown``.
     """
-    array = one_hot.detach().cpu().numpy() if isinstance(one_hot, torch.Tensor) else np.asarray(one_hot)
+    array = one_hot.detach().cpu().numpy() if hasattr(one_hot, "detach") else np.asarray(one_hot)
     if array.ndim != 2 or array.shape[0] != 4:
         raise ValueError(f"expected a (4, L) array, got shape {array.shape}")
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)[array.argmax(axis=0)]
@@ -113,8 +117,8 @@ def reverse_complement_one_hot(one_hot: np.ndarray | torch.Tensor) -> np.ndarray
     flips the last two axes. Works on numpy arrays and torch tensors, and on
     attribution arrays of the same layout (mapping a minus-strand track back).
     """
-    if isinstance(one_hot, torch.Tensor):
-        return torch.flip(one_hot, dims=(-2, -1))
+    if hasattr(one_hot, "detach"):  # a torch tensor
+        return one_hot.flip(dims=(-2, -1))
     return np.ascontiguousarray(one_hot[..., ::-1, ::-1])
 
 

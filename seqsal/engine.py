@@ -24,7 +24,13 @@ from .attribution import Target, eval_mode
 from .devices import autocast_dtype_for, select_device
 from .encode import one_hot_encode, reverse_complement
 from .errors import InputError
-from .methods import REFERENCE_METHODS, hypothetical_attributions
+from .methods import (
+    COMPLETENESS_TOLERANCE,
+    REFERENCE_METHODS,
+    IncompleteAttribution,
+    hypothetical_attributions,
+    relative_completeness,
+)
 from .regions import tile_starts
 from .text import plural
 
@@ -240,6 +246,20 @@ def completeness_errors(x: torch.Tensor, hypothetical: torch.Tensor, prediction:
     return (hypothetical * x).sum(dim=(1, 2)) - (prediction - reference)
 
 
+def relative_errors(x: torch.Tensor, hypothetical: torch.Tensor, errors: torch.Tensor) -> torch.Tensor:
+    """The completeness errors of :func:`completeness_errors` relative to the attributions' size, ``(N,)``:
+    ``|error| / (Σ |hypothetical·x| + |f(x) - mean f(baselines)|)`` (:func:`seqsal.methods.relative_completeness`)."""
+    projected = hypothetical * x
+    total = projected.sum(dim=(1, 2))
+    return relative_completeness(total, projected.abs().sum(dim=(1, 2)), total - errors)
+
+
+def _incomplete_message(method: str, row, error: float, relative: float, tolerance: float, advice: str) -> str:
+    return (f"{method}: the attributions of region {row['name']} ({row['chrom']}:{row['start']}-{row['end']}) miss "
+            f"f(x) - mean f(baselines) by {error:.3g} ({relative:.2g} of their size; tolerance {tolerance:g}): "
+            f"{advice}, or pass --allow-incomplete to write such maps anyway")
+
+
 def _batches(plans: Iterator[_Plan], batch_size: int, stop: threading.Event):
     """Group the windows of consecutive regions into batches of one window length.
 
@@ -314,6 +334,7 @@ def iter_region_attributions(
     on_error: str = "stop",
     skip: int = 0,
     method_params: dict | None = None,
+    allow_incomplete: bool = False,
 ) -> Iterator[RegionResult]:
     """Attribute every region, yielding one :class:`RegionResult` per region in table order.
 
@@ -346,6 +367,10 @@ def iter_region_attributions(
         status ``nonfinite``.
     skip
         Regions at the start of the table already done (for resuming).
+    allow_incomplete
+        Keep going when a window of a method with a baseline misses completeness by more than the method's
+        tolerance (:data:`seqsal.methods.COMPLETENESS_TOLERANCE`); by default that raises
+        :class:`seqsal.methods.IncompleteAttribution` (an :class:`InputError`) naming the region. The errors are reported in :attr:`RegionResult.completeness_error` either way.
     """
     if stitch not in STITCH_MODES:
         raise InputError(f"unknown --stitch {stitch!r}; choose mean or centre")
@@ -357,16 +382,19 @@ def iter_region_attributions(
     pin = device.type == "cuda"
     method_params = method_params or {}
     check_completeness = method in REFERENCE_METHODS  # baseline methods: reference predictions come for free
+    tolerance = None if allow_incomplete else COMPLETENESS_TOLERANCE.get(method)
 
     def run_batch(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         sink: list | None = [] if check_completeness else None
-        extra = {"reference_sink": sink} if sink is not None else {}
+        # the methods' own checks are off: each window is checked below, naming its region
+        extra = {"reference_sink": sink, "check": None} if sink is not None else {}
         hyp, prediction = hypothetical_attributions(
             model, x, method, target, correct=correct, rc=rc, autocast_dtype=autocast_dtype, **method_params, **extra
         )
         if not sink:
             return hyp.cpu(), prediction.cpu()
-        return hyp.cpu(), prediction.cpu(), completeness_errors(x, hyp, prediction, sink[0], rc).cpu()
+        errors = completeness_errors(x, hyp, prediction, sink[0], rc)
+        return hyp.cpu(), prediction.cpu(), errors.cpu(), relative_errors(x, hyp, errors).cpu()
 
     adaptive = AdaptiveBatch(run_batch, batch_size)
     table = regions.iloc[skip:]
@@ -391,6 +419,9 @@ def iter_region_attributions(
             errors = rest[0].numpy() if rest else None
             for k, (plan, offset) in enumerate(items):
                 index = plan.index
+                if tolerance is not None and rest and float(rest[1][k]) > tolerance[0] and not plan.all_n:
+                    raise IncompleteAttribution(_incomplete_message(method, regions.iloc[index], float(errors[k]),
+                                                                    float(rest[1][k]), *tolerance))
                 if index not in stitchers:
                     stitchers[index] = _Stitcher(plan, stitch)
                 stitcher = stitchers[index]

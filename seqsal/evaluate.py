@@ -32,10 +32,13 @@ import torch
 from torch import nn
 
 from .attribution import Target
+from .encode import reverse_complement_one_hot
+from .engine import fetch_span, plan_region
 from .errors import InputError
 from .io import atomic_path, write_table_atomic
-from .methods import METHODS, attribute
+from .methods import METHOD_OPTIONS, METHODS, attribute
 from .shuffle import dinucleotide_shuffle
+from .text import plural
 
 log = logging.getLogger("seqsal")
 
@@ -56,11 +59,18 @@ def projected_scores(model: nn.Module, x: torch.Tensor, method: str, target: Tar
     return (hypothetical * torch.as_tensor(x)).sum(dim=1).numpy()
 
 
-def _predict(model: nn.Module, x: torch.Tensor, target: Target, batch_size: int = 256) -> np.ndarray:
+def _predict(model: nn.Module, x: torch.Tensor, target: Target, batch_size: int = 256, rc: bool = False
+             ) -> np.ndarray:
+    """The target ``(N,)`` of each window ``(N, 4, L)``; with ``rc``, averaged with its reverse complement's (what
+    an ``--rc`` run explains)."""
     outputs = []
     with torch.no_grad():
         for first in range(0, x.shape[0], batch_size):
-            outputs.append(target.select(model(x[first:first + batch_size])).float().cpu())
+            chunk = x[first:first + batch_size]
+            value = target.select(model(chunk)).float()
+            if rc:
+                value = 0.5 * (value + target.select(model(reverse_complement_one_hot(chunk))).float())
+            outputs.append(value.cpu())
     return torch.cat(outputs).numpy() if outputs else np.zeros(0, np.float32)
 
 
@@ -74,8 +84,9 @@ def background_of(x: np.ndarray, kind: str = "shuffle", seed: int = 0) -> np.nda
 
 
 def deletion_insertion(model: nn.Module, x: np.ndarray, scores: np.ndarray, target: Target,
-                       background: np.ndarray, fractions: np.ndarray = FRACTIONS) -> tuple[np.ndarray, np.ndarray]:
-    """Deletion and insertion curves.
+                       background: np.ndarray, fractions: np.ndarray = FRACTIONS, rc: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Deletion and insertion curves (``rc``: of the target averaged over both strands, as ``--rc`` runs explain).
 
     Parameters
     ----------
@@ -103,7 +114,7 @@ def deletion_insertion(model: nn.Module, x: np.ndarray, scores: np.ndarray, targ
         inserted.append(np.where(top, x, background))
     batch = torch.from_numpy(np.concatenate([np.stack(deleted, 1), np.stack(inserted, 1)], axis=1)
                              .reshape(-1, 4, length).astype(np.float32))
-    values = _predict(model, batch, target).reshape(n, 2 * len(counts))
+    values = _predict(model, batch, target, rc=rc).reshape(n, 2 * len(counts))
     return values[:, :len(counts)], values[:, len(counts):]
 
 
@@ -114,7 +125,11 @@ def curve_auc(curve: np.ndarray, fractions: np.ndarray = FRACTIONS) -> np.ndarra
 
 
 def site_mask(windows: pd.DataFrame, sites: pd.DataFrame, length: int) -> np.ndarray:
-    """``(N, L)`` booleans: which bases of each window (``chrom``, ``start``) lie in a site (BED, half-open)."""
+    """``(N, L)`` booleans: which bases of each window (``chrom``, ``start``) lie in a site (BED, half-open).
+
+    A window with ``strand`` ``-`` is read on the reverse complement (as the model saw it, :func:`run_windows`):
+    its base ``i`` is genome position ``start + L - 1 - i``.
+    """
     mask = np.zeros((len(windows), length), dtype=bool)
     by_chrom = {chrom: group[["start", "end"]].to_numpy() for chrom, group in sites.groupby("chrom")}
     for i, (chrom, start) in enumerate(zip(windows["chrom"], windows["start"])):
@@ -124,6 +139,9 @@ def site_mask(windows: pd.DataFrame, sites: pd.DataFrame, length: int) -> np.nda
         hit = spans[(spans[:, 1] > start) & (spans[:, 0] < start + length)]
         for a, b in hit:
             mask[i, max(0, a - start):min(length, b - start)] = True
+    if "strand" in windows:
+        minus = (windows["strand"] == "-").to_numpy()
+        mask[minus] = mask[minus, ::-1]
     return mask
 
 
@@ -224,7 +242,8 @@ def stability(model: nn.Module, x: torch.Tensor, method: str, target: Target, re
     perturbed = torch.from_numpy(array)
     scores = projected_scores(model, perturbed, method, target, **params)
     similarity = [spearman_rows(scores[i:i + 1, keep[i]], reference[i:i + 1, keep[i]])[0] for i in range(n)]
-    before, after = _predict(model, x, target), _predict(model, perturbed, target)
+    rc = bool(params.get("rc", False))
+    before, after = _predict(model, x, target, rc=rc), _predict(model, perturbed, target, rc=rc)
     spread = float(np.std(before)) or 1.0
     return {"stability": float(np.mean(similarity)), "prediction_change": float(np.mean(np.abs(after - before)) / spread)}
 
@@ -271,7 +290,53 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor) -> tuple[pd.Dat
 # --------------------------------------------------------------------------- a run folder
 
 
-def _run_inputs(out_dir: Path, max_regions: int | None, seed: int):
+def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | None, n_value: float = 0.0
+                ) -> tuple[np.ndarray, pd.DataFrame]:
+    """The model windows of regions exactly as ``seqsal attribute`` fed them (:func:`seqsal.engine.plan_region`).
+
+    A region shorter than the window is widened with its genomic context, a longer one tiled with
+    ``stride``; a minus-strand region is read on its reverse complement.
+
+    Parameters
+    ----------
+    table
+        Regions (``name``, ``chrom``, ``start``, ``end``, ``strand``; 0-based half-open), as the run prepared them.
+    fetch
+        ``(chrom, start, end) -> str``, N-padded (:meth:`seqsal.genome.Genome.fetch`).
+    window, stride, n_value
+        The run's model window (``None``: each region whole), stride and encoding of N.
+
+    Returns
+    -------
+    x, windows
+        ``(W, 4, L)`` float32 one-hot windows on the strand the model saw, and one row per window: ``name``,
+        ``chrom``, ``start``, ``end`` (its genome span) and ``strand``. Without a window, regions of unequal
+        width give windows of unequal width: only those of the most common width are kept (one log line).
+    """
+    arrays, rows = [], []
+    for i, row in enumerate(table.itertuples(index=False)):
+        start, end = int(row.start), int(row.end)
+        plan = plan_region(i, row.chrom, start, end, row.strand, fetch, window, stride, n_value)
+        fetch_start, fetch_end = fetch_span(start, end, window)
+        for offset in plan.starts:
+            first = fetch_end - int(offset) - plan.window if plan.minus else fetch_start + int(offset)
+            arrays.append(plan.model_input[:, offset:offset + plan.window])
+            rows.append({"name": row.name, "chrom": row.chrom, "start": first, "end": first + plan.window,
+                         "strand": "-" if plan.minus else "+"})
+    windows = pd.DataFrame(rows, columns=["name", "chrom", "start", "end", "strand"])
+    widths = (windows["end"] - windows["start"]).to_numpy()
+    if len(set(widths.tolist())) > 1:
+        values, counts = np.unique(widths, return_counts=True)
+        keep = widths == values[np.argmax(counts)]
+        log.info("evaluate: the run fed regions whole, of unequal widths; evaluating the %s of width %d",
+                 plural(int(keep.sum()), "window"), int(values[np.argmax(counts)]))
+        arrays = [array for array, kept in zip(arrays, keep) if kept]
+        windows = windows[keep].reset_index(drop=True)
+    x = np.stack(arrays).astype(np.float32) if arrays else np.zeros((0, 4, 0), np.float32)
+    return x, windows
+
+
+def _run_inputs(out_dir: Path, max_regions: int | None, seed: int | None):
     from .genome import genome_of_run
     from .models import load_model
     from .regions import prepare_regions
@@ -281,32 +346,42 @@ def _run_inputs(out_dir: Path, max_regions: int | None, seed: int):
         raise InputError("no run.json: run `seqsal attribute ... -o` into this folder first", str(out_dir))
     record = json.loads(record_path.read_text())
     model_info = record["model"]
+    parameters = record["parameters"]
     description = model_info if model_info.get("format") == "state_dict" else {}
     loaded = load_model(model_info["path"], architecture=description.get("architecture"),
-                        config=description.get("config"))
+                        config=description.get("config"), layout=parameters.get("layout", "ncl"))
     genome = genome_of_run(record)  # with the run's --unknown-bases
-    parameters = record["parameters"]
     table = prepare_regions(record["regions"], genome.chrom_sizes, parameters.get("width"))
-    window = parameters.get("window") or loaded.input_length or int((table["end"] - table["start"]).max())
+    seed = int(parameters.get("seed", 0)) if seed is None else seed
+    if "shard" in record:  # a shard's folder: its own block of the regions
+        table = table.iloc[record["shard"]["first"]:record["shard"]["stop"]].reset_index(drop=True)
     if max_regions is not None and len(table) > max_regions:
         table = table.iloc[np.sort(np.random.default_rng(seed).choice(len(table), max_regions, replace=False))]
-    centres = ((table["start"] + table["end"]) // 2).to_numpy()
-    starts = centres - window // 2
-    from .encode import one_hot_encode
-
-    n_value = float(parameters.get("n_value", 0.0))
-    x = np.stack([one_hot_encode(genome.fetch(chrom, int(s), int(s) + window), n_value=n_value)
-                  for chrom, s in zip(table["chrom"], starts)])
-    windows = pd.DataFrame({"name": table["name"].to_numpy(), "chrom": table["chrom"].to_numpy(), "start": starts})
+    x, windows = run_windows(table, genome.fetch, parameters.get("window"), parameters.get("stride"),
+                             float(parameters.get("n_value", 0.0)))
     t = record.get("target") or {}
-    target = Target(t.get("output"), t.get("task"), t.get("reduction", "sum"))
-    return record, loaded.module, torch.from_numpy(x), windows, target, bool(parameters.get("correct", True))
+    target = Target(t.get("output"), t.get("task"), t.get("reduction", "sum"), t.get("axis"))
+    return record, loaded.module, torch.from_numpy(x), windows, target, seed
+
+
+def _method_params(method: str, record: dict, given: dict, seed: int) -> dict:
+    """The parameters ``method`` runs with: the run's own (for the run's method), then those ``given``, and the
+    seed for the methods that draw references or noise."""
+    params = dict(record["parameters"].get("method_params") or {}) if method == record.get("method") else {}
+    params.update({key: value for key, value in given.items() if value is not None})
+    if "seed" in METHOD_OPTIONS.get(method, ()):
+        params.setdefault("seed", seed)
+    return params
 
 
 def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max_regions: int | None = 100,
-                 background: str = "shuffle", sanity: bool = True, seed: int = 0, method_params: dict | None = None,
-                 plots: bool = True, progress: bool = True) -> pd.DataFrame:
-    """Evaluate ``methods`` on the windows (model input length, centred) of the regions of a run folder.
+                 background: str = "shuffle", sanity: bool = True, seed: int | None = None,
+                 method_params: dict | None = None, plots: bool = True, progress: bool = True) -> pd.DataFrame:
+    """Evaluate ``methods`` on the windows the run attributed, as it attributed them.
+
+    The windows are the run's own (:func:`run_windows`: widened, tiled, reverse-complemented for minus-strand
+    regions as the engine does); every method runs with the run's gradient correction and ``--rc``, and the
+    run's own method with the run's parameters unless ``method_params`` names others.
 
     Parameters
     ----------
@@ -320,8 +395,10 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
         Evaluate a random sample of this many regions (``None``: all).
     background
         ``shuffle`` or ``uniform`` for deletion/insertion.
+    seed
+        Seed of the region sample, the backgrounds and the methods' references and noise; ``None``: the run's.
     method_params
-        ``{method: {param: value}}``.
+        ``{method: {param: value}}`` given explicitly (they override the run's for the run's method).
 
     Returns
     -------
@@ -334,8 +411,13 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(sorted(METHODS))}")
-    record, model, x, windows, target, correct = _run_inputs(out, max_regions, seed)
-    model = model.cpu().eval()
+    record, model, x, windows, target, seed = _run_inputs(out, max_regions, seed)
+    common = {"correct": bool(record["parameters"].get("correct", True)), "rc": bool(record["parameters"].get("rc"))}
+    model = model.cpu()
+    try:
+        model.eval()
+    except NotImplementedError:  # torch.export programs keep their exported mode
+        pass
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     sites = None
@@ -351,7 +433,7 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     rows, curve_rows, sanity_rows = [], [], []
 
     def record_curves(name, scores, seconds):
-        deletion, insertion = deletion_insertion(model, x_np, scores, target, bg)
+        deletion, insertion = deletion_insertion(model, x_np, scores, target, bg, rc=common["rc"])
         for kind, curve in (("deletion", deletion), ("insertion", insertion)):
             for fraction, value in zip(FRACTIONS, curve.mean(axis=0)):
                 curve_rows.append({"method": name, "curve": kind, "fraction": round(float(fraction), 4),
@@ -365,22 +447,23 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     rng = np.random.default_rng(seed)
     rows.append(record_curves("random", rng.random((n, length)), 0.0))
     bar = tqdm(methods, desc="evaluate", disable=not progress, unit="method")
+    layers = parameterised_layers(model)
+    if sanity and not layers:
+        log.info("evaluate: no sanity check: the model's layers are not Python modules (TorchScript or torch.export)")
     for method in bar:
-        params = method_params.get(method, {})
+        params = {**common, **_method_params(method, record, method_params.get(method, {}), seed)}
         started = time.perf_counter()
-        scores = projected_scores(model, x, method, target, correct=correct, **params)
+        scores = projected_scores(model, x, method, target, **params)
         seconds = (time.perf_counter() - started) / max(n, 1)
         row = record_curves(method, scores, seconds)
         subset = x[: min(n, 16)]
-        if sanity:
-            table = sanity_check(model, subset, method, target, scores[: subset.shape[0]], rng_seed=seed,
-                                 correct=correct, **params)
+        if sanity and layers:
+            table = sanity_check(model, subset, method, target, scores[: subset.shape[0]], rng_seed=seed, **params)
             table.insert(0, "method", method)
             sanity_rows.append(table)
             row["sanity_spearman_all_random"] = float(table["spearman"].iloc[-1])
             row["sanity_flag"] = bool(table["spearman"].iloc[-1] > 0.5)
-        row.update(stability(model, subset, method, target, scores[: subset.shape[0]], rng_seed=seed, correct=correct,
-                             **params))
+        row.update(stability(model, subset, method, target, scores[: subset.shape[0]], rng_seed=seed, **params))
         rows.append(row)
     result = pd.DataFrame(rows)
     result["deletion_auc_vs_random"] = result["deletion_auc"] - result.loc[0, "deletion_auc"]

@@ -267,6 +267,7 @@ def write_npz(
 def write_attribution_bigwig(
     path: str | os.PathLike, regions: pd.DataFrame, chrom_sizes: dict[str, int],
     one_hot_row: Callable[[int], np.ndarray], hypothetical_row: Callable[[int], np.ndarray],
+    track: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> None:
     """bigWig of the per-base projected contribution of every region; overlapping regions averaged.
 
@@ -277,10 +278,16 @@ def write_attribution_bigwig(
     one_hot_row, hypothetical_row
         ``i -> (4, L_i or more)`` arrays of region ``i`` (right padding is cut
         off); the track is their product summed over the four channels.
+    track
+        ``(one_hot, hypothetical) -> (L,)``, the per-base value written instead of that product's sum (e.g.
+        :func:`seqsal.methods.attribution_track` of the run's method: a saliency run writes the gradient's
+        magnitude).
     """
     lengths = (regions["end"] - regions["start"]).to_numpy(dtype=np.int64)
 
     def projected_track(index: int) -> np.ndarray:
+        if track is not None:
+            return track(one_hot_row(index), hypothetical_row(index))[:int(lengths[index])]
         return (hypothetical_row(index) * one_hot_row(index)).sum(axis=0)[:int(lengths[index])]
 
     intervals = regions[["chrom", "start", "end"]].reset_index(drop=True).assign(index=np.arange(len(regions)))

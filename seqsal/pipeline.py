@@ -7,6 +7,7 @@ checkpoint with byte-identical results.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -24,13 +25,15 @@ import torch
 from torch import nn
 
 from . import __version__
-from .attribution import Target
+from .attribution import Target, eval_mode, resolve_task_axis, shape_text
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
 from .errors import InputError
 from .genome import Genome
 from .io import NpyStream, atomic_path, write_attribution_bigwig, write_npz, write_text_atomic
-from .methods import METHODS
+from .methods import METHODS, SPECS, attribution_track
 from .models import LoadedModel, load_model
+from .models.probes import check_deterministic
+from .models.user import layout_hint, with_layout
 from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padding_summary, prepare_regions
@@ -50,6 +53,9 @@ class AttributeOptions:
     ``window`` is used only when the model file declares no input length.
     ``width`` re-centres and resizes every region (``None`` keeps them).
     ``stride`` defaults to half the window for tiled regions.
+    ``allow_incomplete`` keeps a run of ig or deepshap going when a window misses completeness beyond the method's
+    tolerance (by default an :class:`~seqsal.errors.InputError`).
+    ``layout`` is the input the model was written for: ``ncl`` (one-hot ``(N, 4, L)``) or ``nlc`` (``(N, L, 4)``).
     """
 
     method: str = "grad_x_input"
@@ -60,6 +66,7 @@ class AttributeOptions:
     batch_size: int = 64
     device: str | None = None
     precision: str = "fp32"
+    layout: str = "ncl"
     rc: bool = False
     correct: bool = True
     stitch: str = "mean"
@@ -69,14 +76,16 @@ class AttributeOptions:
     on_error: str = "stop"
     chunk_size: int = 256
     method_params: dict = field(default_factory=dict)
+    allow_incomplete: bool = False
 
 
-def _as_model(model, architecture=None, model_config=None) -> LoadedModel:
+def _as_model(model, architecture=None, model_config=None, layout: str = "ncl") -> LoadedModel:
     if isinstance(model, LoadedModel):
         return model
     if isinstance(model, nn.Module):
-        return LoadedModel(model, getattr(model, "input_length", None), getattr(model, "task_names", None), "module")
-    return load_model(model, architecture=architecture, config=model_config)
+        return LoadedModel(with_layout(model, layout), getattr(model, "input_length", None),
+                           getattr(model, "task_names", None), "module")
+    return load_model(model, architecture=architecture, config=model_config, layout=layout)
 
 
 def resolve_window(model: LoadedModel, options: AttributeOptions) -> int | None:
@@ -91,8 +100,14 @@ def resolve_window(model: LoadedModel, options: AttributeOptions) -> int | None:
     return options.window
 
 
-def check_model_input(model: LoadedModel, window: int | None, length: int, target: Target, device) -> int:
-    """Run the model once on zeros to catch a wrong input length or target early; returns the input length tried."""
+def check_model_input(model: LoadedModel, window: int | None, length: int, target: Target, device,
+                      layout: str = "ncl") -> Target:
+    """Run the model once on zeros to catch a wrong input length, layout (the one it was loaded with) or target
+    early.
+
+    Returns ``target`` with the task axis of an output of 3 or more dims made explicit
+    (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`).
+    """
     probe_length = window or length
     x = torch.zeros(2, 4, probe_length, device=device)
     try:
@@ -103,6 +118,10 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
         # TorchScript puts the cause on the last line, after its own traceback
         detail = (lines[-1] if lines[0].startswith("The following operation failed") else lines[0])[:200] \
             if lines else type(error).__name__
+        other = other_layout(model.module, x, layout)
+        if other is not None:
+            shape = (f"(N, 4, {probe_length})" if layout == "ncl" else f"(N, {probe_length}, 4)")
+            raise InputError(f"the model fails on {shape} ({detail}) but runs on {layout_hint(other)}") from None
         channels = first_layer_channels(model.module)
         if channels not in (None, 4):
             raise InputError(
@@ -114,7 +133,32 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             "(N, 4, L); give --window (or --width) with the input length it was trained on"
         ) from None
     target.select(output)
-    return probe_length
+    resolved = resolve_task_axis(model.module, target, x, output)
+    if resolved.axis != target.axis:
+        log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "
+                 "length; --target ...,axis=N sets it)", resolved.axis, shape_text(resolved.output_shape(output)))
+    return resolved
+
+
+def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:
+    """The other input layout when ``module`` (loaded with ``layout``) fails on ``x`` ``(N, 4, L)`` but runs on it
+    transposed: a model of channels-last input loaded as ``ncl``, or the other way round; else ``None``."""
+    if x.shape[2] == 4:  # a transpose would not tell the layouts apart
+        return None
+    try:
+        with torch.no_grad():
+            module(x.transpose(1, 2))
+    except Exception:  # noqa: BLE001 - it fails either way: not a layout problem
+        return None
+    return "nlc" if layout == "ncl" else "ncl"
+
+
+def check_model_determinism(model: LoadedModel, length: int, device, path: str | None = None) -> None:
+    """:func:`seqsal.models.probes.check_deterministic` on the model as the engine runs it (in eval mode): the same
+    window twice, and alone vs among other windows or zero padding, must give the same output; else
+    :class:`InputError` with the reason (dropout or batch norm left in training mode)."""
+    with eval_mode(model.module):
+        check_deterministic(model.module, length, device, path=path)
 
 
 def first_layer_channels(module: nn.Module) -> int | None:
@@ -155,18 +199,23 @@ def iter_attributions(
     for key, value in overrides.items():
         setattr(options, key, value)
     genome = genome if isinstance(genome, Genome) else Genome(genome, unknown_bases=options.unknown_bases)
-    loaded = _as_model(model)
+    loaded = _as_model(model, layout=options.layout)
     table = prepare_regions(regions, genome.chrom_sizes, options.width)
     target = Target.parse(options.target).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
     device = select_device(options.device)
     if loaded.source != "export":  # exported programs cannot be moved; they run where they were exported
         loaded.module.to(device)
+    if len(table):
+        target = check_model_input(loaded, window, int(table["end"].iloc[0] - table["start"].iloc[0]), target, device,
+                                   options.layout)
+        check_model_determinism(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), device)
     torch.manual_seed(options.seed)
     yield from iter_region_attributions(
         loaded.module, genome.fetch, table, options.method, target, window, _stride(options, window),
         options.batch_size, device, options.precision, options.rc, options.correct, options.stitch,
         options.n_value, options.on_error, method_params=options.method_params,
+        allow_incomplete=options.allow_incomplete,
     )
 
 
@@ -282,7 +331,7 @@ def run_attribute(
     if shard is not None:
         shard_rows = shard_bounds(n_total, *shard)
         table = table.iloc[slice(*shard_rows)].reset_index(drop=True)
-    loaded = load_model(model_path, architecture=architecture, config=model_config)
+    loaded = load_model(model_path, architecture=architecture, config=model_config, layout=options.layout)
     if options.method not in METHODS:
         raise InputError(f"unknown --method {options.method!r}; choose one of {', '.join(sorted(METHODS))}")
     target = Target.parse(options.target).resolve(loaded.task_names)
@@ -293,7 +342,8 @@ def run_attribute(
     if loaded.source != "export":
         loaded.module.to(device)
     lengths = (table["end"] - table["start"]).to_numpy(dtype=np.int64)
-    check_model_input(loaded, window, int(lengths[0]), target, device)
+    target = check_model_input(loaded, window, int(lengths[0]), target, device, options.layout)
+    check_model_determinism(loaded, window or int(lengths[0]), device, model_path)
     if window is None and len(set(lengths.tolist())) > 1:
         log.info("no model window and regions of unequal width: each region is fed whole, batched by width")
     n, max_length = len(table), int(lengths.max())
@@ -301,6 +351,8 @@ def run_attribute(
     # the genome by content (a FASTA edited in place, or another at the same path, is another input)
     digest = _params_digest({"genome": _file_digest(genome_path), "regions": _file_digest(regions_path),
                              "model": loaded.sha256, "options": record_params,
+                             **({"architecture": loaded.description["architecture_sha256"]}
+                                if "architecture_sha256" in loaded.description else {}),
                              **({"shard": list(shard)} if shard is not None else {})})
     created = not out.exists()
     done = _prepare_output(out, digest, resume, force)
@@ -328,7 +380,7 @@ def run_attribute(
         results = iter_region_attributions(
             loaded.module, genome.fetch, table, options.method, target, window, stride, options.batch_size,
             device, options.precision, options.rc, options.correct, options.stitch, options.n_value,
-            options.on_error, skip=done, method_params=options.method_params,
+            options.on_error, skip=done, method_params=options.method_params, allow_incomplete=options.allow_incomplete,
         )
         for result in results:
             one_hot_store.write_row(result.index, result.one_hot)
@@ -355,7 +407,7 @@ def run_attribute(
         log.warning(padding)
 
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes, one_hot_store.read_row,
-                             hyp_store.read_row)
+                             hyp_store.read_row, functools.partial(attribution_track, options.method))
     one_hot_store.close()
     hyp_store.close()
     write_npz(out / "attributions.npz", {
@@ -375,7 +427,8 @@ def run_attribute(
         "model": {"path": os.path.abspath(model_path), "sha256": loaded.sha256, "format": loaded.source,
                   **loaded.description, "input_length": loaded.input_length, "task_names": loaded.task_names},
         "method": options.method,
-        "target": {"output": target.output, "task": target.task, "reduction": target.reduction},
+        "tracks": _track_record(options.method),
+        "target": {"output": target.output, "task": target.task, "reduction": target.reduction, "axis": target.axis},
         "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device)},
         "n_regions": n,
         "input_digest": digest,
@@ -413,12 +466,21 @@ def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame
         return iter_region_attributions(
             loaded.module, fetch, subset, options.method, target, window, stride, options.batch_size, device,
             options.precision, options.rc, options.correct, options.stitch, options.n_value, "skip",
-            method_params=options.method_params,
+            method_params=options.method_params, allow_incomplete=options.allow_incomplete,
         )
 
     peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
     return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes, call=call,
                            window=window, total_bases=total_bases)
+
+
+def _track_record(method: str) -> dict:
+    """What ``attributions.bw`` holds and what the peak caller calls, for ``run.json``."""
+    magnitude = SPECS[method].track == "magnitude"
+    return {"bigwig": "max over A/C/G/T of |hypothetical| (the saliency magnitude)" if magnitude
+            else "projected: hypothetical x one-hot, summed over A/C/G/T",
+            "peaks": "projected (signed: hypothetical x one-hot, summed over A/C/G/T"
+                     + ("; for saliency, the gradient x input of the same gradient)" if magnitude else ")")}
 
 
 def _discard(out: Path, created: bool, *handles) -> None:

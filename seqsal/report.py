@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .audit import audit_section
 from .errors import InputError
 from .io import npz_members
 from .motifs import read_motif_arrays
@@ -524,6 +525,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
     sections.append("<h2>Files</h2><ul>" + "".join(
         f'<li><a href="{html.escape(name)}">{html.escape(name)}</a></li>' for name in links) + "</ul>")
     sections.append(calibration_section(run))
+    sections.append(audit_section(run.path))
 
     jobs: list[LogoJob] = []
     elements = run.table("elements")

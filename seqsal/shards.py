@@ -10,6 +10,7 @@ region of all shards), the bigWig recomputed from the merged arrays, and a
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import pandas as pd
 
 from .errors import InputError
 from .io import atomic_path, npz_members, write_attribution_bigwig, write_npz, write_text_atomic
+from .methods import attribution_track
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
 from .region_table import completeness_summary
 from .text import plural
@@ -231,7 +233,8 @@ def merge_runs(
                         dtype={"chrom": str, "start": np.int64, "end": np.int64})
     one_hot, hypothetical = (npz_members(out / "attributions.npz", ARRAY_KEYS)[key] for key in ARRAY_KEYS)
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes,
-                             lambda i: one_hot[i], lambda i: hypothetical[i])
+                             lambda i: one_hot[i], lambda i: hypothetical[i],
+                             functools.partial(attribution_track, records[0]["method"]))
     genome.close()
     outputs = list(MERGED_OUTPUTS)
     null_paths = [folder / NULL_FILE for folder in folders]

@@ -1,11 +1,39 @@
-"""A minimal trainer for regression on one-hot DNA (used to build the demo model and benchmark models)."""
+"""Training DNA sequence models: :func:`train_model` (``seqsal train``) and a minimal MSE loop.
+
+* :func:`train_model` — labels from BED/narrowPeak, TSV or bigWig (:mod:`seqsal.train_data`); a built-in
+  Basset or BPNet; validation/test chromosomes; reverse-complement and shift augmentation; early stopping;
+  a checkpoint after every epoch and ``resume``; autocast on a GPU; attribution terms
+  (:mod:`seqsal.train_priors`: Fourier prior, mask prior, saliency cutout, consistency); a report
+  (:mod:`seqsal.train_report`).
+* :func:`fit_regression` — the minimal loop that ``data/demo/make_demo.py`` uses on in-memory arrays.
+"""
 from __future__ import annotations
 
+import copy
+import json
 import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
+
+from .devices import autocast_dtype_for, select_device
+from .errors import InputError
+from .genome import Genome
+from .io import atomic_path, write_text_atomic
+from .models import build_model, save_model
+from .train_data import (Labels, crop, encode_windows, interval_masks, read_labels, read_mask_spec,
+                         split_chromosomes, window_starts)
+from .train_priors import (fourier_penalty, input_gradients, mask_penalty, random_cutout, rc_consistency,
+                           salient_cutout, shift_consistency)
+from .train_report import build_train_report, held_out_metrics, validation_score
 
 log = logging.getLogger("seqsal")
 
@@ -75,3 +103,396 @@ def fit_regression(
         history.append(metrics)
     model.eval()
     return history
+
+
+# --------------------------------------------------------------------------------------------------------------
+# seqsal train: the full trainer (labels from files, splits by chromosome, augmentation, attribution terms,
+# early stopping, checkpoints and --resume, a report). Data in seqsal.train_data, terms in seqsal.train_priors.
+
+
+@dataclass
+class TrainOptions:
+    """Options of :func:`train_model` (the flags of ``seqsal train``).
+
+    Attributes
+    ----------
+    architecture, model_config
+        Built-in ``basset`` or ``bpnet`` and its constructor arguments (``n_tasks``, ``task_names`` and
+        ``input_length`` are filled in). A BPNet is trained on its counts head.
+    task
+        ``regression`` (MSE) or ``classification`` (binary cross-entropy on logits; labels 0/1).
+    window
+        Input length in bases (default the config's ``input_length``, else 500).
+    valid_chroms, test_chroms
+        Chromosomes held out for early stopping and for the final test metrics.
+    epochs, batch_size, learning_rate, patience, seed
+        Adam; stop after ``patience`` epochs without a better validation score; all randomness from ``seed``.
+    rc_augment, max_shift
+        Reverse-complement half the training windows; shift each by up to ``max_shift`` bases.
+    fourier_prior, fourier_freq_limit, fourier_sigma
+        Weight of :func:`seqsal.train_priors.fourier_penalty` (0: off) and its cut-off and smoothing.
+    mask_prior, mask_weight
+        ``EXCLUDE.bed[,INCLUDE.bed]`` and the weight of :func:`seqsal.train_priors.mask_penalty`.
+    saliency_cutout, random_cutout, cutout_span
+        Probability of a salient (or random) cutout per training window, and its length range in bases.
+    consistency, consistency_weight, consistency_shift
+        ``rc`` or ``shift`` (or ``None``), its weight, and the shift in bases.
+    device, precision
+        Device (``None``: the best available); ``auto`` autocasts to bf16 on a GPU and never on the CPU.
+    """
+
+    architecture: str = "basset"
+    model_config: dict | None = None
+    task: str = "regression"
+    window: int | None = None
+    valid_chroms: list[str] = field(default_factory=list)
+    test_chroms: list[str] = field(default_factory=list)
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    patience: int = 3
+    seed: int = 0
+    rc_augment: bool = True
+    max_shift: int = 3
+    fourier_prior: float = 0.0
+    fourier_freq_limit: int | None = None
+    fourier_sigma: int = 3
+    mask_prior: str | None = None
+    mask_weight: float = 0.0
+    saliency_cutout: float = 0.0
+    random_cutout: float = 0.0
+    cutout_span: tuple[int, int] = (10, 30)
+    consistency: str | None = None
+    consistency_weight: float = 0.0
+    consistency_shift: int = 5
+    device: str | None = None
+    precision: str = "auto"
+
+
+@dataclass
+class TrainData:
+    """Encoded windows of one split: ``x`` ``(N, 4, L + 2 flank)`` int8, ``y`` ``(N, T)``, masks ``(N, L + 2 flank)``."""
+
+    x: np.ndarray
+    y: np.ndarray
+    exclude: np.ndarray | None = None
+    include: np.ndarray | None = None
+
+
+def check_options(options: TrainOptions) -> None:
+    """Raise :class:`InputError` for option values that cannot work together."""
+    if options.task not in ("regression", "classification"):
+        raise InputError(f"unknown --task {options.task!r}; choose regression or classification")
+    if options.consistency not in (None, "rc", "shift"):
+        raise InputError(f"unknown --consistency {options.consistency!r}; choose rc or shift")
+    for name in ("saliency_cutout", "random_cutout"):
+        if not 0.0 <= getattr(options, name) <= 1.0:
+            raise InputError(f"--{name.replace('_', '-')} is a probability; give a value in [0, 1]")
+    if options.saliency_cutout and options.random_cutout:
+        raise InputError("--saliency-cutout and --random-cutout are alternatives (random is the control); give one")
+    if min(options.cutout_span) < 1 or options.cutout_span[0] > options.cutout_span[1]:
+        raise InputError(f"--cutout-span {options.cutout_span}: give MIN,MAX bases with 1 <= MIN <= MAX")
+    if options.mask_prior and not options.mask_weight:
+        raise InputError("--mask-prior needs a weight: --mask-prior EXCLUDE.bed[,INCLUDE.bed] WEIGHT")
+    if min(options.fourier_prior, options.mask_weight, options.consistency_weight) < 0:
+        raise InputError("prior weights must be >= 0")
+    if options.consistency == "shift" and options.consistency_shift < 1:
+        raise InputError("--consistency-shift must be >= 1 base")
+
+
+def flank_of(options: TrainOptions) -> int:
+    """Extra bases cut on each side of a window: room for shift augmentation and the consistency shift."""
+    return max(options.max_shift, options.consistency_shift if options.consistency == "shift" else 0)
+
+
+def build(options: TrainOptions, tasks: list[str]) -> tuple[nn.Module, int]:
+    """The model to train (seeded) and its input length."""
+    config = dict(options.model_config or {})
+    window = options.window or config.get("input_length") or 500
+    if options.architecture == "basset":
+        config["input_length"] = window
+    config.update(n_tasks=len(tasks), task_names=list(tasks))
+    torch.manual_seed(options.seed)
+    try:
+        model = build_model(options.architecture, config)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"cannot build {options.architecture} from --model-config ({exc}); check its keys") from None
+    return model, int(window)
+
+
+def outputs_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Predictions ``(N, T)``: the output of a Basset, the counts head of a BPNet."""
+    output = model(x)
+    return output[1] if isinstance(output, tuple) else output
+
+
+def _forward(model: nn.Module, autocast: torch.dtype | None, device: torch.device):
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+            return outputs_of(model, x).float()
+    return forward
+
+
+def task_loss(predictions: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+    """MSE (regression) or binary cross-entropy on logits (classification), mean over samples and tasks."""
+    if task == "regression":
+        return nn.functional.mse_loss(predictions, targets)
+    return nn.functional.binary_cross_entropy_with_logits(predictions, targets)
+
+
+def make_batch(data: TrainData, index: np.ndarray, options: TrainOptions, window: int,
+               rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Cut (and augment) one training batch: shift, reverse complement; the shifted partner for consistency."""
+    flank = (data.x.shape[-1] - window) // 2
+    s = options.consistency_shift if options.consistency == "shift" else 0
+    offsets = rng.integers(s, 2 * flank - s + 1, size=len(index)) if flank else np.zeros(len(index), np.int64)
+    flip = rng.random(len(index)) < 0.5 if options.rc_augment else np.zeros(len(index), bool)
+    x_full = data.x[index].astype(np.float32)
+    batch = {"x": crop(x_full, offsets, window), "y": data.y[index]}
+    if s:
+        batch["x_shifted"] = crop(x_full, offsets + np.where(flip, -s, s), window)
+    for name in ("exclude", "include"):
+        if getattr(data, name) is not None:
+            batch[name] = crop(getattr(data, name)[index], offsets, window)
+    for key in ("x", "x_shifted", "exclude", "include"):
+        if key in batch:
+            value = batch[key]
+            value[flip] = value[flip][..., ::-1, ::-1] if value.ndim == 3 else value[flip][..., ::-1]
+    return batch
+
+
+def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[str, np.ndarray],
+               options: TrainOptions, rng: np.random.Generator, device: torch.device,
+               autocast: torch.dtype | None) -> dict[str, float]:
+    """One optimiser step on a batch; returns the task loss and each attribution term (unweighted)."""
+    forward = _forward(model, autocast, device)
+    x = batch["x"]
+    if options.saliency_cutout or options.random_cutout:
+        if options.saliency_cutout:
+            model.eval()  # the saliency pass must not move batch-norm statistics
+            x = salient_cutout(forward, x, options.saliency_cutout, options.cutout_span, rng, device)
+            model.train()
+        else:
+            x = random_cutout(x, options.random_cutout, options.cutout_span, rng)
+    x_t = torch.as_tensor(np.ascontiguousarray(x), device=device)
+    y_t = torch.as_tensor(batch["y"], device=device)
+    needs_grad = options.fourier_prior > 0 or options.mask_weight > 0 or options.consistency is not None
+    terms: dict[str, torch.Tensor] = {}
+    if needs_grad:
+        predictions, gradients = input_gradients(forward, x_t)
+        attributions = gradients * x_t
+        if options.fourier_prior > 0:
+            terms["fourier"] = fourier_penalty(attributions, options.fourier_freq_limit, sigma=options.fourier_sigma)
+        if options.mask_weight > 0:
+            masks = [torch.as_tensor(np.ascontiguousarray(batch[k]), device=device) if k in batch else None
+                     for k in ("exclude", "include")]
+            terms["mask"] = mask_penalty(gradients, x_t, *masks)
+        if options.consistency == "rc":
+            terms["consistency"] = rc_consistency(forward, x_t, attributions)
+        elif options.consistency == "shift":
+            shifted = torch.as_tensor(np.ascontiguousarray(batch["x_shifted"]), device=device)
+            terms["consistency"] = shift_consistency(forward, x_t, shifted, options.consistency_shift, attributions)
+    else:
+        predictions = forward(x_t)
+    loss = task_loss(predictions, y_t, options.task)
+    weights = {"fourier": options.fourier_prior, "mask": options.mask_weight, "consistency": options.consistency_weight}
+    total = loss + sum(weights[name] * value for name, value in terms.items())
+    optimiser.zero_grad(set_to_none=True)
+    total.backward()
+    optimiser.step()
+    return {"loss": float(loss.detach()), **{name: float(value.detach()) for name, value in terms.items()}}
+
+
+def predict_windows(model: nn.Module, data: TrainData, window: int, device: torch.device,
+                    autocast: torch.dtype | None, batch_size: int = 256) -> np.ndarray:
+    """Predictions ``(N, T)`` on the centred windows of a split (eval mode, no augmentation)."""
+    flank = (data.x.shape[-1] - window) // 2
+    forward = _forward(model, autocast, device)
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(data.x), batch_size):
+            x = torch.as_tensor(data.x[i:i + batch_size, :, flank:flank + window].astype(np.float32), device=device)
+            out.append(forward(x).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, data.y.shape[1]), np.float32)
+
+
+def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window: int) -> dict[str, TrainData]:
+    """Encode the windows of every split (``train``, ``valid``, ``test`` when it has regions) and their masks."""
+    if options.task == "classification" and not np.isin(labels.values, (0.0, 1.0)).all():
+        raise InputError("--task classification needs labels of 0 or 1; use --task regression for other values",
+                         labels.path)
+    regions = labels.regions
+    chroms = regions["chrom"].to_numpy(dtype=object)
+    split = split_chromosomes(chroms, options.valid_chroms, options.test_chroms, labels.path)
+    flank = flank_of(options)
+    starts = window_starts(regions, window) - flank
+    exclude = include = None
+    if options.mask_prior:
+        exclude, include = read_mask_spec(options.mask_prior)
+    out = {}
+    with Genome(genome_path, unknown_bases="n") as genome:
+        for name, chosen in split.items():
+            if not chosen.any():
+                continue
+            x = encode_windows(genome, chroms[chosen], starts[chosen], window + 2 * flank, labels.path,
+                               regions["line"].to_numpy()[chosen]).astype(np.int8)
+            data = TrainData(x, labels.values[chosen].astype(np.float32))
+            if exclude is not None:
+                data.exclude = interval_masks(exclude, chroms[chosen], starts[chosen], window + 2 * flank)
+            if include is not None:
+                data.include = interval_masks(include, chroms[chosen], starts[chosen], window + 2 * flank)
+            out[name] = data
+    return out
+
+
+def _digest(options: TrainOptions, labels_path: str) -> str:
+    keep = {k: v for k, v in asdict(options).items() if k not in ("epochs", "device", "precision", "patience")}
+    return json.dumps({"labels": os.path.abspath(labels_path), **keep}, sort_keys=True, default=str)
+
+
+def save_checkpoint(path: str, state: dict) -> None:
+    """Write the training state (tensors and JSON text only) atomically: a kill never leaves half a file."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str, digest: str) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only``: no unpickling of objects).
+
+    Raises
+    ------
+    InputError
+        When it was written for other labels or options.
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("digest") != digest:
+        raise InputError("this checkpoint was written for other labels or options; rerun without --resume "
+                         "(or with the same options)", path)
+    return state
+
+
+def train_model(
+    genome: str | os.PathLike,
+    labels: str | os.PathLike | Labels,
+    output: str | os.PathLike,
+    options: TrainOptions | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+    report: str | os.PathLike | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Train a built-in model on genome windows, with optional attribution priors, and save it.
+
+    Parameters
+    ----------
+    genome
+        FASTA of the genome the labels' coordinates refer to.
+    labels
+        A labels file (:func:`seqsal.train_data.read_labels`) or :class:`~seqsal.train_data.Labels`.
+    output
+        The model file (``seqsal.save_model`` safetensors; ``seqsal attribute`` loads it unchanged). The
+        checkpoint is ``<output>.ckpt``, rewritten atomically after every epoch.
+    options
+        :class:`TrainOptions`.
+    resume
+        Continue from ``<output>.ckpt`` (after a kill): the epochs already done are not redone, and the
+        result equals an uninterrupted run's (the randomness of each epoch derives from ``(seed, epoch)``).
+    quiet
+        No progress bar.
+    report
+        The HTML report (default ``train_report.html`` beside ``output``); its numbers also go to
+        ``<report>.json``.
+    on_batch
+        Called as ``on_batch(epoch, batch)`` after every optimiser step (progress hooks, tests).
+
+    Returns
+    -------
+    dict
+        The summary written to the JSON file: options, per-epoch history, held-out metrics per split.
+
+    Raises
+    ------
+    InputError
+        Bad labels, genome, masks or options.
+    """
+    options = options or TrainOptions()
+    check_options(options)
+    labels = labels if isinstance(labels, Labels) else read_labels(labels)
+    output = str(output)
+    report = str(report) if report else os.path.join(os.path.dirname(os.path.abspath(output)), "train_report.html")
+    device = select_device(options.device)
+    precision = options.precision if options.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+    autocast = autocast_dtype_for(precision, device) if device.type != "cpu" else None
+    model, window = build(options, labels.tasks)
+    splits = load_splits(str(genome), labels, options, window)
+    model.to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    checkpoint, digest = output + ".ckpt", _digest(options, labels.path)
+    history: list[dict] = []
+    best = {"score": -math.inf, "epoch": 0, "state": copy.deepcopy(model.state_dict()), "bad": 0}
+    if resume and os.path.isfile(checkpoint):
+        state = load_checkpoint(checkpoint, digest)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        history = json.loads(state["history"])
+        best = {"score": state["best_score"], "epoch": state["best_epoch"], "state": state["best_state"],
+                "bad": state["bad_epochs"]}
+        log.info("resuming from %s after epoch %d", checkpoint, len(history))
+    elif resume:
+        log.info("no checkpoint at %s; starting from the first epoch", checkpoint)
+    train, valid = splits["train"], splits["valid"]
+    n_batches = math.ceil(len(train.x) / options.batch_size)
+    for epoch in range(len(history) + 1, options.epochs + 1):
+        if best["bad"] >= options.patience:
+            break
+        started = time.perf_counter()
+        rng = np.random.default_rng([options.seed, epoch])
+        torch.manual_seed(options.seed * 100_003 + epoch)
+        model.train()
+        order = rng.permutation(len(train.x))
+        sums: dict[str, float] = {}
+        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{options.epochs}", disable=quiet, file=sys.stderr,
+                   leave=False, dynamic_ncols=True)
+        for b in range(n_batches):
+            index = np.sort(order[b * options.batch_size:(b + 1) * options.batch_size])
+            values = train_step(model, optimiser, make_batch(train, index, options, window, rng), options, rng,
+                                device, autocast)
+            for key, value in values.items():
+                sums[key] = sums.get(key, 0.0) + value * len(index)
+            bar.update(1)
+            bar.set_postfix(loss=f"{sums['loss'] / ((b * options.batch_size) + len(index)):.4f}",
+                            valid=f"{best['score']:.3f}" if history else "-")
+            if on_batch is not None:
+                on_batch(epoch, b)
+        bar.close()
+        score = validation_score(predict_windows(model, valid, window, device, autocast), valid.y, options.task)
+        record = {"epoch": epoch, "train_loss": sums.pop("loss") / len(train.x), "valid_score": score,
+                  **{f"term_{k}": v / len(train.x) for k, v in sums.items()},
+                  "seconds": time.perf_counter() - started}
+        history.append(record)
+        if score > best["score"]:
+            best = {"score": score, "epoch": epoch, "state": copy.deepcopy(model.state_dict()), "bad": 0}
+        else:
+            best["bad"] += 1
+        if not quiet:
+            log.info("epoch %d: loss %.4f, validation %.4f (%.1f s)", epoch, record["train_loss"], score,
+                     record["seconds"])
+        save_checkpoint(checkpoint, {"digest": digest, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                                     "history": json.dumps(history), "best_score": best["score"],
+                                     "best_epoch": best["epoch"], "best_state": best["state"],
+                                     "bad_epochs": best["bad"]})
+    model.load_state_dict(best["state"])
+    metrics = {name: held_out_metrics(predict_windows(model, data, window, device, autocast), data.y, options.task,
+                                      labels.tasks)
+               for name, data in splits.items()}
+    model.cpu().eval()
+    save_model(model, output)
+    summary = {"model": output, "labels": labels.path, "genome": str(genome), "tasks": labels.tasks,
+               "window": window, "device": str(device), "precision": precision,
+               "options": {**asdict(options), "cutout_span": list(options.cutout_span)}, "history": history,
+               "best_epoch": best["epoch"], "best_score": best["score"], "metrics": metrics,
+               "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else 0.0}
+    write_text_atomic(report, build_train_report(summary))
+    write_text_atomic(os.path.splitext(report)[0] + ".json", json.dumps(summary, indent=1, default=float) + "\n")
+    return summary

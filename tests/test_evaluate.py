@@ -145,3 +145,56 @@ def test_evaluate_command_on_a_small_run(small_genome, tiny_model, tmp_path):
     for plot in (out / "evaluation").glob("*.png"):
         plot.unlink()
     assert "<h2>Evaluation</h2>" not in build_report(out, top=2)
+
+
+def test_evaluate_scores_the_windows_and_parameters_the_run_attributed(small_genome, tiny_model, tmp_path):
+    """Issue 14: evaluate builds each region's windows as the engine does (context, tiling, minus strand) and runs
+    the run's method with the run's parameters and --rc, so it scores what the run attributed."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from seqsal.engine import iter_region_attributions
+    from seqsal.evaluate import _method_params, _run_inputs, projected_scores
+    from seqsal.genome import Genome
+    from seqsal.regions import prepare_regions
+    from tests.conftest import write_bed
+
+    genome, _ = small_genome
+    model_path, model = tiny_model
+    bed = write_bed(tmp_path / "regions.bed", ["chr1\t300\t500\tplus\t0\t+", "chr1\t1400\t1550\tshort\t0\t-",
+                                              "chr1\t2000\t2350\tlong\t0\t-"])
+    out = tmp_path / "out"
+    args = ["attribute", str(genome), str(bed), "-m", str(model_path), "-o", str(out), "-q", "--device", "cpu",
+            "--method", "deepshap", "--references", "3", "--rc", "--seed", "4", "--stride", "100", "--no-peaks"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    record, module, x, windows, target, seed = _run_inputs(out, None, None)
+    assert seed == 4 and windows["name"].tolist() == ["plus", "short", "long", "long", "long"]
+    assert windows["strand"].tolist() == ["+", "-", "-", "-", "-"] and (windows["end"] - windows["start"]).eq(200).all()
+
+    seen = []  # the windows the engine feeds the model (batches padded with zero rows)
+
+    class Recorder(torch.nn.Module):
+        def forward(self, batch):
+            seen.extend(row for row in batch.detach().clone() if row.abs().sum() > 0)
+            return model(batch)
+
+    table = prepare_regions(str(bed), Genome(str(genome)).chrom_sizes, None)
+    list(iter_region_attributions(Recorder(), Genome(str(genome)).fetch, table, "grad_x_input", window=200,
+                                  stride=100, device="cpu"))
+    assert len(seen) == 5 and all(torch.equal(a, b) for a, b in zip(seen, x))
+
+    params = {"correct": True, "rc": True, **_method_params("deepshap", record, {}, seed)}
+    assert params["references"] == 3 and params["seed"] == 4
+    scores = projected_scores(module, x[:1], "deepshap", target, **params)
+    arrays = np.load(out / "attributions.npz")
+    attributed = (arrays["hypothetical"][0] * arrays["one_hot"][0]).sum(axis=0)[:200]  # region 'plus': one window
+    np.testing.assert_allclose(scores[0], attributed, rtol=1e-5, atol=1e-6)
+    other = projected_scores(module, x[:1], "deepshap", target, correct=True, rc=False, references=3, seed=0)
+    assert np.abs(other[0] - attributed).max() > 1e-4  # without the run's --rc and seed: other scores
+
+
+def test_site_mask_reads_minus_strand_windows_reversed():
+    windows = pd.DataFrame({"chrom": ["c1", "c1"], "start": [100, 100], "strand": ["+", "-"]})
+    sites = pd.DataFrame({"chrom": ["c1"], "start": [101], "end": [103]})
+    mask = site_mask(windows, sites, 10)
+    assert mask[0].nonzero()[0].tolist() == [1, 2] and mask[1].nonzero()[0].tolist() == [7, 8]

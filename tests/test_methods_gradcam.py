@@ -1,8 +1,10 @@
-"""Grad-CAM (:mod:`seqsal.methods.gradcam`) on an analytic model."""
+"""Grad-CAM (:mod:`seqsal.methods.gradcam`) on an analytic model, and its default layer on Basset and BPNet checked
+against Grad-CAM computed by hand with autograd."""
 import pytest
 import torch
 from torch import nn
 
+from seqsal.attribution import Target
 from seqsal.errors import InputError
 from seqsal.methods import gradcam
 from helpers import frozen, random_one_hot
@@ -19,3 +21,74 @@ def test_gradcam_analytic():
     assert torch.equal(cam[:, 0], cam[:, 3])
     with pytest.raises(InputError, match="not a module"):
         gradcam(model, x, layer="nope")
+
+
+@pytest.fixture(scope="module")
+def bpnet():
+    from method_fixtures import build_bpnet
+
+    return build_bpnet()
+
+
+def _by_hand(model, x, target, module):
+    """Grad-CAM on ``module``'s output, by autograd: relu(Σ_k mean_p(dy/dA_k) A_k), upsampled and repeated."""
+    captured = {}
+    handle = module.register_forward_hook(lambda _m, _i, out: captured.__setitem__("a", out))
+    leaf = x.clone().requires_grad_(True)
+    prediction = target.select(model(leaf)).float()
+    handle.remove()
+    (gradient,) = torch.autograd.grad(prediction.sum(), captured["a"])
+    cam = torch.relu((gradient.mean(-1, keepdim=True) * captured["a"]).sum(1, keepdim=True)).detach()
+    return torch.nn.functional.interpolate(cam, size=x.shape[-1], mode="linear", align_corners=False)[:, 0]
+
+
+def test_gradcam_default_layer_is_the_rectified_output_of_the_last_convolution_block():
+    """Basset: the ReLU of the last block (not its Conv1d, before batch norm and ReLU); also through torch.export."""
+    from method_fixtures import build_basset
+
+    model = build_basset()
+    x = random_one_hot(3, 203, seed=3)
+    relu = model.features[-2]
+    assert isinstance(relu, nn.ReLU) and isinstance(model.features[-4], nn.Conv1d)
+    cam, _ = gradcam(model, x)
+    assert torch.allclose(cam[:, 0], _by_hand(model, x, Target(), relu), atol=1e-6)
+    on_conv = _by_hand(model, x, Target(), model.features[-4])  # the old default
+    assert (cam[:, 0] - on_conv).abs().max() > 0.1 * cam.abs().max()
+    exported = torch.export.export(model, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
+    assert torch.allclose(gradcam(exported, x)[0], cam, atol=1e-6)
+
+
+def test_gradcam_on_bpnet_counts_uses_the_last_dilated_block(bpnet):
+    """BPNet's last Conv1d in module order is the profile head, which the counts target does not use (it crashed
+    with a RuntimeError); the default is the ReLU of the last dilated convolution (a functional torch.relu)."""
+    x = random_one_hot(2, 203, seed=5)
+    target = Target(output=1)
+    cam, prediction = gradcam(bpnet, x, target)
+    captured = {}
+
+    class Hook(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func is torch.relu:
+                captured.setdefault("all", []).append(out)
+            return out
+
+    leaf = x.clone().requires_grad_(True)
+    with Hook():
+        counts = bpnet(leaf)[1][:, 0]
+    last = captured["all"][-1]
+    (gradient,) = torch.autograd.grad(counts.sum(), last)
+    expected = torch.relu((gradient.mean(-1, keepdim=True) * last).sum(1)).detach()
+    assert torch.allclose(cam[:, 0], expected, atol=1e-6)
+    assert torch.allclose(prediction, counts.detach())
+
+
+def test_gradcam_layer_that_the_target_does_not_use_lists_the_valid_layers(bpnet):
+    x = random_one_hot(2, 60, seed=1)
+    message = "--layer 'profile_head' is not a module whose feature maps (N, C, L) the target depends on; " \
+              "valid layers: first, dilated.0, dilated.1, dilated.2"
+    with pytest.raises(InputError) as caught:
+        gradcam(bpnet, x, Target(output=1), layer="profile_head")
+    assert str(caught.value) == message
+    cam, _ = gradcam(bpnet, x, Target(output=1), layer="dilated.2")  # a valid one, named
+    assert torch.allclose(cam[:, 0], _by_hand(bpnet, x, Target(output=1), bpnet.dilated[2]), atol=1e-6)

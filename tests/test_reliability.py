@@ -110,10 +110,10 @@ def _fasta_bytes(job: Job, data: bytes) -> Path:
 
 def _indexed_then_corrupted(job: Job) -> Path:
     """A FASTA whose valid, newer .fai predates a byte that is not text (same length: the index still fits)."""
-    from seqsal.fasta import build_index, format_fai
+    from tests.test_genome import samtools_fai
 
     path = _fasta_bytes(job, job.genome.read_bytes())
-    Path(str(path) + ".fai").write_text(format_fai(build_index([path.read_bytes()], str(path))))  # samtools faidx
+    Path(str(path) + ".fai").write_text(samtools_fai(path))  # samtools faidx
     data = bytearray(path.read_bytes())
     data[data.index(b"\n", 10) + 41] = 0xFF  # chr1:110, inside region r1 (chr1:100-300)
     path.write_bytes(bytes(data))
@@ -358,12 +358,12 @@ def test_windows_line_endings_and_trailing_tabs_are_accepted(job):
 @pytest.mark.parametrize("fai", ["stale", "garbage", "empty"])
 def test_stale_or_broken_fai_is_not_used_and_left_as_it_is(job, fai):
     """Issue 15: seqsal never writes beside the genome; a .fai that does not fit is reported, not rewritten."""
-    from seqsal.fasta import build_index, format_fai
+    from tests.test_genome import samtools_fai
 
     assert invoke(job.args()).exit_code == 0
     reference = snapshot(job.out)
     index = Path(str(job.genome) + ".fai")
-    good = format_fai(build_index([job.genome.read_bytes()], str(job.genome)))  # what samtools faidx writes
+    good = samtools_fai(job.genome)  # what samtools faidx writes
     if fai == "stale":  # as if the FASTA was edited and the index copied over later (newer mtime, old offsets)
         index.write_text(good.replace("\t3000\t6\t", "\t2930\t6\t").replace("\t2000\t3", "\t2000\t2"))
     else:

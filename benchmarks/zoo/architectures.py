@@ -16,7 +16,8 @@ TorchScript (``torch.jit.script``), as a user who trained them elsewhere would b
 * :class:`SigmoidClassifier` — a globally pooled CNN whose ``forward`` returns a *probability* (sigmoid inside the model),
   trained with BCE on ``logit``: saturating outputs, the hard case for gradient attributions.
 * :class:`DilatedResidualCNN` — a long-window (10 kb) model: convolution, average-pool 8, dilated residual
-  blocks (dilations 1-32 at 8-bp resolution, a receptive field of ~4 kb), global average pooling, dense.
+  blocks (dilations 1-32 at 8-bp resolution: each pooled position sees +-511 bp), global average pooling,
+  dense. Fully convolutional: its output is an activity per kb, at any input length.
 """
 from __future__ import annotations
 
@@ -163,9 +164,10 @@ def basset(input_length: int = 500) -> BassetCNN:
                      pool_sizes=(2, 2, 2), hidden=64, dropout=0.2, task_names=["activity"])
 
 
-def bpnet(trimming: int = 250) -> BPNet:
-    """seqsal's BPNet-style model: profile ``(N, 1, L - 2 * trimming)`` logits and counts ``(N, 1)`` log reads."""
-    return BPNet(n_filters=32, n_layers=6, n_tasks=1, first_kernel=21, profile_kernel=75, trimming=trimming,
+def bpnet(trimming: int = 150) -> BPNet:
+    """seqsal's BPNet-style model (24 filters, 5 dilated layers: receptive field +-109 bp of an output base):
+    profile ``(N, 1, L - 2 * trimming)`` logits and counts ``(N, 1)`` log reads."""
+    return BPNet(n_filters=24, n_layers=5, n_tasks=1, first_kernel=21, profile_kernel=75, trimming=trimming,
                  task_names=["signal"])
 
 

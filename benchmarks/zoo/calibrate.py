@@ -5,7 +5,7 @@ peers)::
 
     python benchmarks/zoo/calibrate.py [--zoo benchmarks/zoo/build] [--only NAME ...] [--no-peers]
 
-For each zoo model (``<zoo>/zoo.json``): ``seqsal attribute`` with the default settings and the card's model
+For each zoo model (``<zoo>/<model>/card.json``, written by ``make_zoo.py``): ``seqsal attribute`` with the default settings and the card's model
 arguments, then from the run folder:
 
 * the empirical FDR of seqlets and of elements, per sign, at nominal 0.05, 0.1 and 0.2 (``seqsal call-peaks``
@@ -129,11 +129,27 @@ def modisco_f1(track: np.ndarray, truth: list) -> dict:
     return {"f1": round(score, 4), "calls": n}
 
 
-def run_model(card: dict, zoo: Path, out: Path, peers: bool) -> dict:
-    world = zoo / "worlds" / card["world"]
+def card_command(card: dict, home: Path) -> list[str]:
+    """The ``seqsal attribute`` model arguments of a card (``cli``: ``{"model": file, "args": [...]}``)."""
+    cli = card["cli"]
+    arguments = ["--model", str((home / cli["model"]).resolve()), *cli.get("args", [])]
+    if card.get("target") not in (None, "0"):
+        arguments += ["--target", str(card["target"])]
+    return arguments
+
+
+def used_motifs(card: dict) -> dict[str, bool]:
+    """Per planted motif, whether the model uses it (the card's ``uses`` of its target)."""
+    uses = card.get("uses", {})
+    uses = uses.get(str(card.get("target", "0")), uses) if uses else {}
+    return {motif: (value.get("uses") if isinstance(value, dict) else value) for motif, value in uses.items()}
+
+
+def run_model(card: dict, home: Path, out: Path, peers: bool) -> dict:
+    world = (home / card.get("world_dir", f"../worlds/{card['world']}")).resolve()
     folder = out / card["name"]
-    command = ["seqsal", "attribute", str(world / "genome.fa"), str(world / "regions.bed"), *card["cli"],
-               "-o", str(folder), "--force", "--quiet"]
+    command = ["seqsal", "attribute", str(world / "genome.fa"), str(world / "regions.bed"),
+               *card_command(card, home), "-o", str(folder), "--force", "--quiet"]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -146,22 +162,23 @@ def run_model(card: dict, zoo: Path, out: Path, peers: bool) -> dict:
     result = {"model": card["name"], "world": card["world"], "seconds_attribute": round(seconds, 1),
               "null_sample": record.get("peaks", {}).get("null_sample"),
               "bulk_ratio": {s: record["peaks"]["calibration"][s]["bulk_ratio"] for s in "+-"}}
-    for fdr in NOMINAL:
+    for fdr in sorted(NOMINAL, reverse=True):  # the folder's files end at the default FDR, 0.05
         calls = call_peaks_from_run(folder, PeakOptions(fdr=fdr))
         for level, table in (("seqlets", calls.seqlets), ("elements", calls.elements)):
             signs = table["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-"))
             for sign, (n, rate) in fdr_by_sign(table.assign(sign=signs), truth).items():
                 result[f"{level}_{sign}_n@{fdr}"] = n
                 result[f"{level}_{sign}_fdr@{fdr}"] = round(rate, 4)
-    seqlets = pd.read_csv(folder / "seqlets.tsv", sep="\t")
+    seqlets = calls.seqlets  # at FDR 0.05
+    seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-")))
     result["f1_seqsal"] = round(f1(list(zip(seqlets["region_index"], seqlets["offset_start"],
                                             seqlets["offset_end"])), truth)[0], 4)
-    uses = card.get("uses", {})
+    uses = used_motifs(card)
     description = world / "world.json"
     repressors = set(json.loads(description.read_text()).get("repressors", [])) if description.exists() else set()
     recall = {}
     for motif in sorted({m for rows in truth for _, _, m in rows}):
-        sign = "-" if motif in repressors or uses.get(motif) == "-" else "+"
+        sign = "-" if motif in repressors else "+"
         own = seqlets[seqlets["sign"] == sign]
         sites = [(row, a, b) for row, rows in enumerate(truth) for a, b, m in rows if m == motif]
         hit = sum(any((r == row) and (s < b) and (e > a) for r, s, e in
@@ -185,17 +202,16 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cards = json.loads((args.zoo / "zoo.json").read_text())
-    cards = cards["models"] if isinstance(cards, dict) and "models" in cards else cards
-    cards = list(cards.values()) if isinstance(cards, dict) else cards
+    homes = sorted(path.parent for path in args.zoo.glob("*/card.json"))
     out = args.zoo / "calibration"
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for card in cards:
+    for home in homes:
+        card = json.loads((home / "card.json").read_text())
         if args.only and card["name"] not in args.only:
             continue
         log.info("%s ...", card["name"])
-        results.append(run_model(card, args.zoo, out, not args.no_peers))
+        results.append(run_model(card, home, out, not args.no_peers))
         log.info("%s", json.dumps(results[-1]))
     (out / "calibration.json").write_text(json.dumps(results, indent=1) + "\n")
     flat = pd.json_normalize(results, sep=".")

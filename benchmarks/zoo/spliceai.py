@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -50,6 +49,8 @@ import torch
 from torch import nn
 
 from seqsal.encode import one_hot_encode, reverse_complement
+
+from worlds import save_atomically, write_if_changed
 
 HERE = Path(__file__).resolve().parent
 EXTERNAL = Path("/work/shared/external-inputs/pyfaidx")
@@ -442,13 +443,12 @@ def build(out: Path, wheel: Path | None = None) -> dict:
         raise RuntimeError(f"PyTorch SpliceAI differs from the Keras graph by {worst:g}")
     accuracy = validate(ensemble)
     scorer = SpliceSiteScorer(ensemble).eval()
-    scripted = torch.jit.script(scorer)
-    torch.jit.save(scripted, str(out / "spliceai_centre.pt"))
-    torch.jit.save(torch.jit.script(ensemble), str(out / "spliceai_ensemble.pt"))
-    shutil.copyfile(FASTA, out / "chr17.hg19.part.fa")
-    with open(out / "regions.bed", "w") as handle:
-        handle.write("track type=narrowPeak name=DOC2B_splice_sites\n")
-        handle.writelines("\t".join(map(str, row)) + "\n" for row in region_rows(gene))
+    scripted, scripted_ensemble = torch.jit.script(scorer), torch.jit.script(ensemble)
+    save_atomically(out / "spliceai_centre.pt", lambda path: torch.jit.save(scripted, path))
+    save_atomically(out / "spliceai_ensemble.pt", lambda path: torch.jit.save(scripted_ensemble, path))
+    write_if_changed(out / "chr17.hg19.part.fa", FASTA.read_text())
+    rows = "".join("\t".join(map(str, row)) + "\n" for row in region_rows(gene))
+    write_if_changed(out / "regions.bed", "track type=narrowPeak name=DOC2B_splice_sites\n" + rows)
     centre_check = check_centre(scorer, sequence, gene)
     card = {
         "name": "spliceai", "architecture": "SpliceAI-10k (Jaganathan et al. 2019), ensemble of 5, PyTorch",
@@ -471,7 +471,7 @@ def build(out: Path, wheel: Path | None = None) -> dict:
                    "sequence": "hg19 chr17:1-40,000 (pyfaidx test data)", "gene": "DOC2B uc010vpx.1 (UCSC)"},
         "used_motifs": {}, "seconds": round(time.perf_counter() - started, 1),
     }
-    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    write_if_changed(out / "card.json", json.dumps(card, indent=2) + "\n")
     return card
 
 

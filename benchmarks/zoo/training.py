@@ -164,7 +164,8 @@ def bpnet_loss(profile: torch.Tensor, log_counts: torch.Tensor, counts: torch.Te
 
 def train(model: nn.Module, next_batch, loss_kind: str, steps: int, learning_rate: float = 2e-3,
           seed: int = 0, counts_weight: float = 10.0, log_every: int = 200) -> dict:
-    """Train ``model`` for ``steps`` batches from ``next_batch()`` with Adam; returns timing and loss history.
+    """Train ``model`` for ``steps`` batches from ``next_batch()`` with Adam; returns the wall and CPU seconds
+    (all threads) and the loss history.
 
     ``loss_kind``: ``mse`` (output ``(n, 1)`` vs ``y``), ``bce`` (``model.logit(x)`` vs ``y`` in {0, 1}), or
     ``bpnet`` (:func:`bpnet_loss` on the ``(profile, counts)`` output). The learning rate warms up linearly
@@ -176,7 +177,7 @@ def train(model: nn.Module, next_batch, loss_kind: str, steps: int, learning_rat
     warmup = max(1, min(200, steps // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min(1.0, (step + 1) / warmup) * (1.0 - 0.9 * step / max(1, steps)))
-    history, running, started = [], 0.0, time.perf_counter()
+    history, running, started, cpu = [], 0.0, time.perf_counter(), time.process_time()
     model.train()
     for step in range(steps):
         batch = next_batch()
@@ -200,7 +201,8 @@ def train(model: nn.Module, next_batch, loss_kind: str, steps: int, learning_rat
             log.info("  step %d loss %.4f (%.0f s)", step + 1, running / done, time.perf_counter() - started)
             running = 0.0
     model.eval()
-    return {"steps": steps, "seconds": round(time.perf_counter() - started, 1), "history": history}
+    return {"steps": steps, "seconds": round(time.perf_counter() - started, 1),
+            "cpu_seconds": round(time.process_time() - cpu, 1), "history": history}
 
 
 def predict(model: nn.Module, x: np.ndarray, batch_size: int = 64) -> list[np.ndarray]:

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -351,30 +353,48 @@ def make_regions(world: World, width: int, spans: dict[str, int], n_background: 
     return pd.DataFrame(rows, columns=["chrom", "start", "end", "name", "score", "strand", "signal", "p", "q", "summit"])
 
 
-def write_fasta(path: Path, sequences: dict[str, np.ndarray], line_width: int = 60) -> None:
-    """FASTA with ``line_width`` bases per line."""
-    with open(path, "w") as handle:
-        for chrom, sequence in sequences.items():
-            handle.write(f">{chrom}\n")
-            text = sequence.tobytes().decode()
-            handle.write("\n".join(text[i:i + line_width] for i in range(0, len(text), line_width)) + "\n")
+def fasta_text(sequences: dict[str, np.ndarray], line_width: int = 60) -> str:
+    """FASTA text with ``line_width`` bases per line."""
+    parts = []
+    for chrom, sequence in sequences.items():
+        text = sequence.tobytes().decode()
+        parts.append(f">{chrom}\n" + "\n".join(text[i:i + line_width] for i in range(0, len(text), line_width)) + "\n")
+    return "".join(parts)
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` through a temporary file and a rename (a reader never sees half a file),
+    and only when it differs from what is there (a rebuild leaves identical files and their ``.fai`` alone).
+    Returns whether the file was written."""
+    data = text.encode()
+    if path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return False
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def save_atomically(path: Path, write: Callable[[str], object]) -> None:
+    """Call ``write(temporary_path)``, then rename the result to ``path`` (readers see the old or the new file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(str(tmp))
+    os.replace(tmp, path)
 
 
 def write_world(world: World, regions: pd.DataFrame, out: Path) -> dict:
     """Write a world's files into ``out`` (see the module docstring); returns its ``world.json`` dict."""
     out.mkdir(parents=True, exist_ok=True)
     spec = world.spec
-    write_fasta(out / "genome.fa", world.sequences)
-    fai = out / "genome.fa.fai"
-    if fai.exists():
-        fai.unlink()
-    with open(out / "regions.bed", "w") as handle:
-        handle.write(f"track type=narrowPeak name=zoo_world_{spec.name}\n")
-        regions.to_csv(handle, sep="\t", header=False, index=False)
-    world.sites.assign(score=0)[["chrom", "start", "end", "motif", "score", "strand"]].to_csv(
-        out / "planted.bed", sep="\t", header=False, index=False)
-    world.sites.to_csv(out / "sites.tsv", sep="\t", index=False)
-    world.elements[["chrom", "start", "end", "name"]].to_csv(out / "elements.bed", sep="\t", header=False, index=False)
+    if write_if_changed(out / "genome.fa", fasta_text(world.sequences)):
+        (out / "genome.fa.fai").unlink(missing_ok=True)
+    track = f"track type=narrowPeak name=zoo_world_{spec.name}\n"
+    write_if_changed(out / "regions.bed", track + regions.to_csv(sep="\t", header=False, index=False))
+    planted = world.sites.assign(score=0)[["chrom", "start", "end", "motif", "score", "strand"]]
+    write_if_changed(out / "planted.bed", planted.to_csv(sep="\t", header=False, index=False))
+    write_if_changed(out / "sites.tsv", world.sites.to_csv(sep="\t", index=False))
+    elements = world.elements[["chrom", "start", "end", "name"]]
+    write_if_changed(out / "elements.bed", elements.to_csv(sep="\t", header=False, index=False))
     in_regions = sum(len(world.sites[(world.sites.chrom == r.chrom) & (world.sites.start >= r.start)
                                      & (world.sites.end <= r.end)]) for r in regions.itertuples())
     info = {
@@ -396,7 +416,7 @@ def write_world(world: World, regions: pd.DataFrame, out: Path) -> dict:
                          "(standalone sites: motif weight; matched cooperative pairs: pair weight, span of both "
                          "sites inside) + N(0, noise_sd) measurement noise",
     }
-    (out / "world.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_if_changed(out / "world.json", json.dumps(info, indent=2) + "\n")
     return info
 
 

@@ -21,9 +21,12 @@ and ``projected = hypothetical * x``. What *hypothetical* means per method:
     projected value at ``p`` is minus the mean effect of the substitutions there. Uncentred deltas:
     :func:`ism_deltas`.
 ``gradcam`` (:mod:`.gradcam`)
-    Grad-CAM of a convolutional layer (``layer``, default the last ``Conv1d``), linearly upsampled to
-    bases and repeated over the four channels, so the projected track is the Grad-CAM value at each base
-    (0 at N). Not corrected.
+    Grad-CAM of a layer's feature maps (``layer``; default the rectified output of the last convolution block,
+    the last activation applied to a convolution's feature map), linearly upsampled to bases and repeated over
+    the four channels, so the projected track is the Grad-CAM value at each base (0 at N). Not corrected.
+
+The bigWig track of a method is its projected contribution summed over the channels, except for ``saliency``:
+the gradient's magnitude ``max_c |dy/dx_c|`` (:func:`attribution_track`).
 
 References and noise are drawn from a generator seeded by ``seed`` and the bytes of each sequence, so a
 sequence gets the same references whatever batch it lands in (same seed, same bytes out).
@@ -38,8 +41,9 @@ from .dispatch import attribute, hypothetical_attributions
 from .gradcam import gradcam
 from .ig import completeness, integrated_gradients
 from .ism import ISMPlan, ism, ism_deltas, ism_plan
-from .references import BASELINES, make_baselines, sequence_rng
+from .references import BASELINES, IncompleteAttribution, make_baselines, relative_completeness, sequence_rng
 from .registry import (
+    COMPLETENESS_TOLERANCE,
     METHOD_OPTIONS,
     METHODS,
     PROJECTED_BY_DEFAULT,
@@ -47,13 +51,14 @@ from .registry import (
     SPECS,
     UNCORRECTED,
     MethodSpec,
+    attribution_track,
     method_params,
 )
 from .smoothgrad import smoothgrad
 
 __all__ = [
-    "BASELINES", "ISMPlan", "METHODS", "METHOD_OPTIONS", "MethodSpec", "PROJECTED_BY_DEFAULT", "REFERENCE_METHODS",
-    "SPECS", "UNCORRECTED", "UnsupportedLayer", "attribute", "completeness", "deep_lift_shap", "deeplift_multipliers",
+    "BASELINES", "COMPLETENESS_TOLERANCE", "ISMPlan", "IncompleteAttribution", "METHODS", "METHOD_OPTIONS", "MethodSpec", "PROJECTED_BY_DEFAULT", "REFERENCE_METHODS",
+    "SPECS", "UNCORRECTED", "UnsupportedLayer", "attribute", "attribution_track", "completeness", "deep_lift_shap", "deeplift_multipliers",
     "gradcam", "hypothetical_attributions", "integrated_gradients", "ism", "ism_deltas", "ism_plan",
-    "make_baselines", "method_params", "sequence_rng", "smoothgrad",
+    "make_baselines", "method_params", "relative_completeness", "sequence_rng", "smoothgrad",
 ]

@@ -3,257 +3,225 @@
 DeepLIFT (Shrikumar et al. 2017) explains ``f(x) - f(reference)`` with multipliers that replace each
 nonlinearity's gradient by its secant ``Δy/Δx`` between the sequence and the reference; DeepSHAP (Lundberg & Lee
 2017) averages over references. Rather than hooking modules (captum, tangermeme), a :class:`TorchFunctionMode`
-intercepts every torch call of the forward pass, so functional activations (``torch.relu`` inside a
-``forward``) get the rule too:
+intercepts every torch call of the forward pass, in each form it takes (functional ``torch.relu``, module
+``nn.ReLU``, in-place ``h.relu_()``, the ATen overloads of a ``torch.export`` graph such as
+``aten.relu.default``), and applies an allow-list (:mod:`.ops`):
 
-* elementwise nonlinearities: the rescale rule (:class:`_Rescale`);
-* max pooling: the change of each window routed to the argmax of the larger of the pair (:class:`_MaxPoolRule`,
-  as captum and tangermeme), with a pooled-size backward for non-overlapping windows;
-* linear operations (convolutions, linear layers, eval batch norm, average pooling, sums): as they are;
-* anything else that would break summation-to-delta (softmax, normalisation, products of two sequence-dependent
-  tensors, ...): :class:`UnsupportedLayer`, naming the layer.
+* elementwise nonlinearities of one sequence-dependent tensor (ReLU, sigmoid, tanh, GELU, ``clamp_min(h, 0)``,
+  ``maximum(h, 0)``, ...): the rescale rule (:class:`~.deeplift_rules.Rescale`); in-place forms write the result
+  into their argument as the model expects;
+* max pooling, adaptive max pooling and maxima over one dimension (global max pooling): the change of each window
+  routed to the argmax of the larger of the pair (:class:`~.deeplift_rules.MaxPoolRule`, as captum and
+  tangermeme), with a pooled-size backward for non-overlapping windows;
+* linear operations (convolutions, linear layers, eval-mode batch norm and dropout, average pooling, sums,
+  products and quotients with constants, reshaping and indexing): as they are;
+* anything else that depends on the sequence (softmax, normalisation, comparisons such as ``h > 0`` feeding a
+  ``where``, ``maximum(h, 0.1 * h)``, training-mode batch norm or dropout, operations seqsal does not know):
+  :class:`UnsupportedLayer`, naming the operation and the layer, and pointing to ``--method ig`` or ``ism``.
 
-For one-hot ``x`` the projected attributions sum to ``f(x) - mean f(references)`` (summation-to-delta).
+For one-hot ``x`` the projected attributions sum to ``f(x) - mean f(references)`` (summation-to-delta);
+:func:`deep_lift_shap` checks it and raises :class:`~.references.IncompleteAttribution` when it fails.
 """
 from __future__ import annotations
 
-import logging
-from typing import Callable
+from dataclasses import dataclass
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
 from ..errors import InputError
-from .references import hypothetical_from_multipliers, resolve_references
+from .deeplift_rules import MaxPoolRule, Rescale, pooling_call
+from .ops import (
+    BATCH_NORMS,
+    DIVISIONS,
+    DROPOUTS,
+    ELEMENTWISE,
+    LINEAR,
+    MAX_POOLS,
+    MAX_REDUCTIONS,
+    METADATA,
+    PRODUCTS,
+    REASONS,
+    argument,
+    grad_tensors,
+    is_inplace,
+    op_label,
+    op_name,
+    out_of_place,
+    tensor_slots,
+    with_slot,
+)
+from .references import check_completeness, hypothetical_from_multipliers, resolve_references
 
-log = logging.getLogger("seqsal")
 
 
 class UnsupportedLayer(InputError):
     """A model operation that DeepLIFT's rules do not cover."""
 
 
-_ELEMENTWISE_NAMES = {
-    "relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "gelu", "silu", "mish", "sigmoid",
-    "tanh", "softplus", "relu6", "hardtanh", "hardtanh_", "hardswish", "hardsigmoid", "logsigmoid", "softsign",
-    "exp", "abs", "sqrt", "square", "clamp", "clip", "log", "log1p", "expm1", "sin", "cos", "erf", "prelu", "rrelu",
-}
-_UNSUPPORTED_NAMES = {
-    "softmax", "log_softmax", "softmin", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
-    "rms_norm", "normalize", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
-    "max", "min", "amax", "amin", "sort", "topk", "logsumexp", "prod", "cumprod", "scaled_dot_product_attention",
-    "multi_head_attention_forward", "glu", "gumbel_softmax", "pow", "__pow__", "__rpow__", "fractional_max_pool2d",
-    "lp_pool1d", "lp_pool2d", "max_pool3d", "norm", "std", "var",
-}
-_PRODUCTS = {"mul", "__mul__", "__rmul__", "mul_", "__imul__", "matmul", "__matmul__", "__rmatmul__", "bmm", "mm",
-             "einsum", "bilinear", "outer", "addcmul", "baddbmm", "addmm", "addbmm", "dot", "tensordot"}
-_DIVISIONS = {"div", "__truediv__", "__rtruediv__", "true_divide", "divide", "__div__", "div_", "__itruediv__"}
-_MAXPOOLS = {F.max_pool1d, F.max_pool2d, torch.max_pool1d, torch.max_pool2d, F.max_pool1d_with_indices,
-             F.max_pool2d_with_indices}
+DEEPSHAP_ADVICE = "the model holds an operation whose DeepLIFT rule is missing or wrong; use --method ig or ism"
+_MaxPoolRule = MaxPoolRule  # the name the tests of the max-pool rule import
 
 
-def _name(func) -> str:
-    return getattr(func, "__name__", str(func))
+@dataclass
+class _Recorded:
+    """What the reference pass keeps of one nonlinear call: its tensor arguments (by slot), output and argmax."""
+
+    kind: str
+    inputs: dict
+    y: torch.Tensor
+    index: torch.Tensor | None = None
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [*self.inputs.values(), self.y, *([self.index] if self.index is not None else [])]
 
 
-def _grad_tensors(values) -> list[torch.Tensor]:
-    found = []
-    for value in values:
-        if isinstance(value, torch.Tensor) and value.requires_grad:
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found += _grad_tensors(value)
-    return found
+def _kind(name: str, args: tuple, kwargs: dict) -> str | None:
+    """``rescale``, ``pool`` (a max-pool rule) or ``None`` (linear, metadata or refused) for one call."""
+    if name in MAX_REDUCTIONS:
+        other = args[1] if len(args) > 1 else kwargs.get("other")
+        return "rescale" if isinstance(other, torch.Tensor) else "pool"
+    if name in MAX_POOLS:
+        return "pool"
+    if name in ELEMENTWISE:
+        return "rescale"
+    return None
 
 
-class _Rescale(torch.autograd.Function):
-    """Elementwise nonlinearity with the DeepLIFT rescale rule: multiplier ``Δy/Δx`` (gradient where ``|Δx| < 1e-6``)."""
-
-    @staticmethod
-    def forward(ctx, x, x_ref, y_ref, function, is_relu=False):
-        y = function(x)
-        ctx.function, ctx.is_relu = function, is_relu
-        ctx.save_for_backward(x, x_ref, y, y_ref)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, x_ref, y, y_ref = ctx.saved_tensors
-        delta = x - x_ref
-        small = delta.abs() < 1e-6
-        secant = (y - y_ref).div_(delta.masked_fill_(small, 1.0)).mul_(grad)
-        if bool(small.any()):
-            if ctx.is_relu:  # the local gradient in closed form, written into secant (no autograd re-run)
-                torch.where(small, grad * (x > 0), secant, out=secant)
-                return secant, None, None, None, None
-            with torch.enable_grad():
-                leaf = x.detach().requires_grad_(True)
-                (local,) = torch.autograd.grad(ctx.function(leaf), leaf, grad)
-            secant = torch.where(small, local, secant)
-        return secant, None, None, None, None
-
-
-class _MaxPoolRule(torch.autograd.Function):
-    """Max pooling with DeepLIFT's rule (as captum and tangermeme): the change of each pooled output is
-    routed to the argmax of the larger of the pair, and divided by the change of that input."""
-
-    @staticmethod
-    def forward(ctx, x, x_ref, y_ref, index_ref, pool, disjoint=False):
-        y, index = pool(x)
-        ctx.disjoint = disjoint
-        ctx.save_for_backward(x, x_ref, y, y_ref, index, index_ref)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, x_ref, y, y_ref, index, index_ref = ctx.saved_tensors
-        if ctx.disjoint:
-            return _disjoint_pool_backward(x, x_ref, y, y_ref, index, index_ref, grad), None, None, None, None, None
-        top = torch.maximum(y, y_ref)
-        n, c = x.shape[:2]
-        routed = torch.zeros(n, c, x[0, 0].numel(), dtype=grad.dtype, device=grad.device)
-        routed.scatter_add_(-1, index.reshape(n, c, -1), (grad * (top - y_ref)).reshape(n, c, -1))
-        routed.scatter_add_(-1, index_ref.reshape(n, c, -1), (grad * (y - top)).reshape(n, c, -1))
-        routed = routed.reshape(x.shape)
-        delta = x - x_ref
-        zero = delta == 0
-        result = routed.div_(delta.masked_fill_(zero, 1.0))
-        if bool(zero.any()):
-            plain = torch.zeros(n, c, x[0, 0].numel(), dtype=grad.dtype, device=grad.device)
-            plain.scatter_add_(-1, index.reshape(n, c, -1), grad.reshape(n, c, -1))
-            result = torch.where(zero, plain.reshape(x.shape), result)
-        return result, None, None, None, None, None
-
-
-def _disjoint_pool_backward(x: torch.Tensor, x_ref: torch.Tensor, y: torch.Tensor, y_ref: torch.Tensor,
-                            index: torch.Tensor, index_ref: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """:class:`_MaxPoolRule`'s backward when no input is in two windows (stride >= kernel), at pooled size.
-
-    Parameters
-    ----------
-    x, x_ref
-        ``(N, C, *L)`` pooling inputs of the sequences and references.
-    y, y_ref, index, index_ref, grad
-        ``(N, C, *L')`` pooled outputs, their argmax (flat input positions) and the incoming gradient.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(N, C, *L)``: the same values as the general rule. Each window sends ``grad * (top - y_ref)`` to
-        its sequence argmax ``i`` and ``grad * (y - top)`` to its reference argmax ``j``, each divided by
-        that input's change; a zero change gives ``grad`` at ``i`` (the plain gradient) and 0 at ``j != i``
-        (no other window reaches ``j``). Only the argmax inputs are gathered, not whole inputs divided.
-    """
-    n, c = x.shape[:2]
-    flat_x, flat_ref = x.reshape(n, c, -1), x_ref.reshape(n, c, -1)
-    i, j = index.reshape(n, c, -1), index_ref.reshape(n, c, -1)
-    g, y, y_ref = grad.reshape(n, c, -1), y.reshape(n, c, -1), y_ref.reshape(n, c, -1)
-    top = torch.maximum(y, y_ref)
-    to_i, to_j = g * (top - y_ref), g * (y - top)
-    same = i == j
-    delta_i = flat_x.gather(-1, i) - flat_ref.gather(-1, i)
-    delta_j = flat_x.gather(-1, j) - flat_ref.gather(-1, j)
-    zero_i, zero_j = delta_i == 0, (delta_j == 0) | same
-    out_i = torch.where(zero_i, g, torch.where(same, to_i + to_j, to_i) / delta_i.masked_fill(zero_i, 1.0))
-    out_j = torch.where(zero_j, torch.zeros_like(g), to_j / delta_j.masked_fill(zero_j, 1.0))
-    result = torch.zeros_like(flat_x)
-    result.scatter_(-1, i, out_i)
-    result.scatter_add_(-1, j, out_j)
-    return result.reshape(x.shape)
-
-
-def _pool_function(func, args, kwargs) -> tuple[Callable, str]:
-    names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
-    params = dict(zip(names, args[1:]))
-    params.update(kwargs)
-    wants_indices = bool(params.pop("return_indices", False)) or func in (F.max_pool1d_with_indices,
-                                                                          F.max_pool2d_with_indices)
-    two_d = func in (F.max_pool2d, torch.max_pool2d, F.max_pool2d_with_indices)
-    base = F.max_pool2d_with_indices if two_d else F.max_pool1d_with_indices
-    if params.get("stride") is None:
-        params.pop("stride", None)
-    return (lambda t: base(t, return_indices=True, **params)), wants_indices
-
-
-def _disjoint(func, args, kwargs) -> bool:
-    """Whether a max-pool call's windows never share an input (stride >= kernel, dilation 1)."""
-    names = ("kernel_size", "stride", "padding", "dilation")
-    params = dict(zip(names, args[1:]))
-    params.update({k: v for k, v in kwargs.items() if k in names})
-    kernel = np.atleast_1d(params.get("kernel_size"))
-    stride = params.get("stride")
-    stride = kernel if stride is None or (np.size(stride) == 0) else np.atleast_1d(stride)
-    dilation = np.atleast_1d(params.get("dilation", 1))
-    return bool(np.all(dilation == 1) and np.all(stride >= kernel))
+def _linear_refusal(func, name: str, args: tuple, kwargs: dict) -> str | None:
+    """Why a call of a :data:`LINEAR` operation is not linear in the sequence here, or ``None`` when it is."""
+    if name in BATCH_NORMS and argument(func, args, kwargs, *BATCH_NORMS[name]):
+        return "batch norm in training mode: batch statistics mix the windows of a batch; export the model in eval mode"
+    if name in DROPOUTS and argument(func, args, kwargs, *DROPOUTS[name]):
+        return "dropout in training mode is random; export the model in eval mode"
+    if name in PRODUCTS and len(grad_tensors(list(args[PRODUCTS[name]:]) + list(kwargs.values()))) > 1:
+        return "a product of two tensors that both depend on the sequence"
+    if name in DIVISIONS:
+        position = DIVISIONS[name]
+        denominator = kwargs.get("other", args[position] if len(args) > position else None)
+        if isinstance(denominator, torch.Tensor) and denominator.requires_grad:
+            return "a division by a tensor that depends on the sequence"
+    return None
 
 
 class _DeepLiftMode(TorchFunctionMode):
-    """Intercepts the model's operations: records reference activations at every nonlinearity (``record``),
-    or applies the DeepLIFT rules to the sequence pass, pairing each call with the recorded one."""
+    """Intercepts the model's operations: records the reference's arguments and outputs at every nonlinearity
+    (``record``), or applies the DeepLIFT rules to the sequence pass, pairing each call with the recorded one.
 
-    def __init__(self, record: bool, saved: list, where: list[str]):
+    In the sequence pass the sequence-dependent tensors are those that require grad (the parameters are frozen):
+    a call that takes one must be on the allow-list of :mod:`.ops` (linear, or a rule), or it is refused.
+    """
+
+    def __init__(self, record: bool, saved: list[_Recorded], where: list[str]):
         super().__init__()
         self.record, self.saved, self.where, self.index = record, saved, where, 0
 
     def _fail(self, func, why: str):
         layer = self.where[-1] if self.where else "the model's forward"
-        raise UnsupportedLayer(
-            f"deepshap cannot handle {_name(func)} in layer {layer!r} ({why}); supported: convolutions, linear "
-            "layers, batch norm (eval), pooling (average/max), elementwise activations (ReLU, sigmoid, tanh, GELU, "
-            "...). Use --method ig or ism for this model")
+        raise UnsupportedLayer(f"deepshap cannot handle {op_label(func)} in layer {layer!r} ({why}); use --method ig "
+                               "or ism for this model")
 
-    def _paired(self, func):
-        if self.index >= len(self.saved):
+    def _paired(self, func, kind: str) -> _Recorded:
+        if self.index >= len(self.saved) or self.saved[self.index].kind != kind:
             self._fail(func, "the model ran differently on the references")
         item = self.saved[self.index]
         self.index += 1
         return item
 
+    def _protect(self, target) -> None:
+        """Before an in-place write into ``target`` (reference pass): copy the recorded tensors that share its
+        memory, so that they keep the values the rules need."""
+        if not isinstance(target, torch.Tensor):
+            return
+        pointer = target.untyped_storage().data_ptr()
+        for item in self.saved:
+            if any(t.untyped_storage().data_ptr() == pointer for t in item.tensors()):
+                item.inputs = {slot: t.clone() for slot, t in item.inputs.items()}
+                item.y = item.y.clone()
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        name = _name(func)
-        inputs = _grad_tensors(list(args) + list(kwargs.values()))
-        if func in _MAXPOOLS:
-            pool, wants_indices = _pool_function(func, args, kwargs)
-            x = args[0]
-            if self.record:
-                y, index = pool(x)
-                self.saved.append((x, y, index))
-                return (y, index) if wants_indices else y
-            x_ref, y_ref, index_ref = self._paired(func)
-            if x_ref.shape != x.shape:
-                self._fail(func, "the model ran differently on the references")
-            y = _MaxPoolRule.apply(x, x_ref, y_ref, index_ref, pool, _disjoint(func, args, kwargs))
-            return (y, pool(x.detach())[1]) if wants_indices else y
-        if name in _ELEMENTWISE_NAMES and args and isinstance(args[0], torch.Tensor):
-            if len(inputs) > 1:
-                self._fail(func, "an elementwise function of two inputs that both depend on the sequence")
-            rest, options = args[1:], {k: v for k, v in kwargs.items() if k != "inplace"}
-            function = (lambda t: func(t, *rest, **options)) if not name.endswith("_") else \
-                (lambda t: getattr(torch, name[:-1], None)(t, *rest, **options) if hasattr(torch, name[:-1])
-                 else getattr(F, name[:-1])(t, *rest, **options))
-            x = args[0]
-            if self.record:
-                y = function(x)
-                self.saved.append((x, y))
-                return y
-            x_ref, y_ref = self._paired(func)
-            if x_ref.shape != x.shape:
-                self._fail(func, "the model ran differently on the references")
-            return _Rescale.apply(x, x_ref, y_ref, function, name in ("relu", "relu_") and not rest and not options)
-        if name in _UNSUPPORTED_NAMES and inputs:
-            self._fail(func, "no DeepLIFT rule for it")
-        if name == "batch_norm" and (kwargs.get("training") or (len(args) > 5 and args[5])):
-            self._fail(func, "batch norm in training mode")
-        if name in _PRODUCTS and len(inputs) > 1:
-            self._fail(func, "a product of two tensors that both depend on the sequence")
-        if name in _DIVISIONS and len(args) > 1 and isinstance(args[1], torch.Tensor) and args[1].requires_grad:
-            self._fail(func, "a division by a tensor that depends on the sequence")
+        name = op_name(func)
+        if name in METADATA:
+            return func(*args, **kwargs)
+        kind = _kind(name, args, kwargs)
+        if self.record:
+            if is_inplace(func, args, kwargs) and args:
+                self._protect(args[0])
+            return self._record(func, name, kind, args, kwargs)
+        if kind == "pool":
+            return self._pool(func, name, args, kwargs)
+        if kind == "rescale":
+            return self._rescale(func, name, args, kwargs)
+        if not grad_tensors(list(args) + list(kwargs.values())):
+            return func(*args, **kwargs)  # nothing here depends on the sequence
+        if name not in LINEAR:
+            self._fail(func, REASONS.get(name, "not an operation whose DeepLIFT rule seqsal knows"))
+        refusal = _linear_refusal(func, name, args, kwargs)
+        if refusal is not None:
+            self._fail(func, refusal)
         return func(*args, **kwargs)
+
+    def _record(self, func, name: str, kind: str | None, args: tuple, kwargs: dict):
+        if kind == "pool":
+            pooling = pooling_call(func, name, args, kwargs)
+            if isinstance(pooling, str):  # refused in the sequence pass (if it depends on the sequence)
+                self.saved.append(_Recorded("pool", {}, torch.empty(0)))
+                return func(*args, **kwargs)
+            x = pooling.before(args[0])
+            y, index = pooling.pool(x)
+            self.saved.append(_Recorded("pool", {0: x}, y, index))
+            return pooling.finish(y, index)
+        if kind == "rescale":
+            values = {slot: args[slot] if isinstance(slot, int) else kwargs[slot] for slot in tensor_slots(args, kwargs)}
+            if is_inplace(func, args, kwargs):
+                values[0] = args[0].clone()
+            y = func(*args, **kwargs)
+            self.saved.append(_Recorded("rescale", values, y))
+            return y
+        return func(*args, **kwargs)
+
+    def _pool(self, func, name: str, args: tuple, kwargs: dict):
+        recorded = self._paired(func, "pool")
+        pooling = pooling_call(func, name, args, kwargs)
+        if not (isinstance(args[0], torch.Tensor) and args[0].requires_grad):
+            return func(*args, **kwargs)
+        if isinstance(pooling, str):
+            self._fail(func, pooling)
+        x = pooling.before(args[0])
+        if 0 not in recorded.inputs or recorded.inputs[0].shape != x.shape:
+            self._fail(func, "the model ran differently on the references")
+        y = MaxPoolRule.apply(x, recorded.inputs[0], recorded.y, recorded.index, pooling.pool, pooling.disjoint)
+        return pooling.finish(y, pooling.pool(x.detach())[1] if pooling.wants_indices else None)
+
+    def _rescale(self, func, name: str, args: tuple, kwargs: dict):
+        recorded = self._paired(func, "rescale")
+        slots = tensor_slots(args, kwargs)
+        values = {slot: args[slot] if isinstance(slot, int) else kwargs[slot] for slot in slots}
+        dependent = [slot for slot in slots if values[slot].requires_grad]
+        if not dependent:
+            return func(*args, **kwargs)
+        if len(dependent) > 1:
+            self._fail(func, "a function of two tensors that both depend on the sequence: no rescale rule; "
+                             "write max(h, a * h) as leaky_relu(h, a)")
+        slot = dependent[0]
+        x, x_ref = values[slot], recorded.inputs.get(slot)
+        inplace = is_inplace(func, args, kwargs)
+        if x_ref is None or x_ref.shape != x.shape or recorded.y.shape != x.shape or (inplace and slot != 0):
+            self._fail(func, "the model ran differently on the references" if x_ref is None or x_ref.shape != x.shape
+                       else "an elementwise function whose output is not shaped like its sequence-dependent input")
+        compute = out_of_place(func, args, kwargs)
+
+        def function(t: torch.Tensor) -> torch.Tensor:
+            return compute(*with_slot(args, kwargs, slot, t))
+
+        y = Rescale.apply(x, x_ref, recorded.y, function, name in ("relu", "relu_"))
+        if inplace:  # the model may go on with the tensor it wrote into, not the returned one
+            x.copy_(y)
+            return x
+        return y
 
 
 class _LayerNames:
@@ -265,6 +233,8 @@ class _LayerNames:
         if isinstance(model, nn.Module):
             for name, module in model.named_modules():
                 label = f"{name or 'model'} ({type(module).__name__})"
+                if not name and isinstance(module, torch.fx.GraphModule):  # a torch.export graph: no module calls
+                    label = "the exported graph"
                 self.handles.append(module.register_forward_pre_hook(lambda *_, label=label: self._push(label)))
                 self.handles.append(module.register_forward_hook(lambda *_: self._pop()))
 
@@ -310,8 +280,9 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
         For a TorchScript model (its operations run outside Python, out of the rules' reach).
     """
     if isinstance(model, torch.jit.ScriptModule):
-        raise InputError("deepshap needs a Python nn.Module (a seqsal .safetensors or a state_dict): TorchScript runs "
-                         "its operations outside Python where the DeepLIFT rules cannot reach; use --method ig or ism")
+        raise InputError("deepshap needs a Python nn.Module (a seqsal .safetensors, a state_dict) or a torch.export "
+                         "archive (.pt2): TorchScript runs its operations outside Python where the DeepLIFT rules "
+                         "cannot reach (export the model with torch.export.export instead); use --method ig or ism")
     parameters = [p for p in model.parameters() if p.requires_grad] if isinstance(model, nn.Module) else []
     for parameter in parameters:
         parameter.requires_grad_(False)
@@ -362,8 +333,9 @@ def deep_lift_shap(
     pair_batch
         Sequence-reference pairs per pass.
     check
-        Warn when the summation-to-delta error of a pair exceeds this fraction of ``|f(x) - f(ref)|``
-        (``None``: no check).
+        Raise :class:`~.references.IncompleteAttribution` when a pair's summation-to-delta error exceeds this
+        fraction of ``Σ |attributions| + |f(x) - f(ref)|`` (:func:`~.references.relative_completeness`;
+        ``None``: no check, as the engine calls it: it checks each window itself).
     reference_sink
         If a list, ``mean f(references)`` ``(N,)`` is appended to it (computed anyway; for
         per-region summation-to-delta checks, see :data:`REFERENCE_METHODS`).
@@ -377,6 +349,8 @@ def deep_lift_shap(
     ------
     UnsupportedLayer
         For a model operation the rules do not cover (an :class:`InputError` naming the layer).
+    IncompleteAttribution
+        When ``check`` is exceeded (an :class:`InputError`).
     InputError
         For a TorchScript model, references of the wrong shape or an unknown baseline.
     """
@@ -392,8 +366,8 @@ def deep_lift_shap(
         pairs_r = rs.reshape(k * r, *xs.shape[1:])
         multipliers, prediction, prediction_ref = deeplift_multipliers(model, pairs_x, pairs_r, target)
         if check is not None:
-            _warn_delta("deepshap", ((pairs_x - pairs_r) * multipliers).sum(dim=(1, 2)), prediction - prediction_ref,
-                        check)
+            check_completeness("deepshap", (pairs_x - pairs_r) * multipliers, prediction - prediction_ref, check,
+                               DEEPSHAP_ADVICE)
         hypothetical.append(hypothetical_from_multipliers(multipliers.reshape(k, r, *xs.shape[1:]), rs))
         predictions.append(prediction.reshape(k, r)[:, 0])
         reference_means.append(prediction_ref.reshape(k, r).mean(dim=1))
@@ -402,11 +376,3 @@ def deep_lift_shap(
     if not hypothetical:
         return torch.zeros_like(x), x.new_zeros(0)
     return torch.cat(hypothetical), torch.cat(predictions)
-
-
-def _warn_delta(method: str, attributed: torch.Tensor, delta: torch.Tensor, tolerance: float) -> None:
-    error = (attributed - delta).abs()
-    relative = float((error / delta.abs().clamp_min(1e-3)).max()) if error.numel() else 0.0
-    if relative > tolerance:
-        log.warning("%s: attributions miss f(x) - f(reference) by up to %.3g (%.2g relative); the model may hold "
-                    "an operation treated as linear", method, float(error.max()), relative)

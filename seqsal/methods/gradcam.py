@@ -1,4 +1,14 @@
-"""Grad-CAM (Selvaraju et al. 2017) of a convolutional layer, upsampled from the layer's length to bases.
+"""Grad-CAM (Selvaraju et al. 2017) of a layer's feature maps, upsampled from the layer's length to bases.
+
+Grad-CAM weighs the feature maps of a network's last feature-extraction block — for a CNN, the rectified output of
+its last convolution block — by the mean gradient of the target over each map. By default that layer is found by
+running the model: the output of the last activation (ReLU, GELU, ...; :data:`~.ops.ACTIVATIONS`, in any form:
+module, functional, in-place or an ATen overload of a ``torch.export`` graph) applied to a feature map
+``(N, C, L' > 1)`` after a convolution, among those the target depends on. For a Basset-style model that is the
+ReLU of the last convolution block (not its convolution, before batch norm and ReLU); for BPNet the ReLU of the
+last dilated convolution (not the profile head, which the counts target does not use). ``--layer`` names another
+module instead; a name that is not a module whose feature maps the target depends on is refused with the list of
+those that are.
 
 Not a gradient of the input: the dispatcher never gradient-corrects it, and its "hypothetical" channels all hold
 the same map.
@@ -8,28 +18,83 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
 from ..errors import InputError
+from .ops import ACTIVATIONS, is_inplace, op_name, out_of_place
+
+CONVOLUTIONS = frozenset({"conv1d", "convolution", "_convolution", "conv_transpose1d"})
 
 
-def _find_layer(model: nn.Module, layer: str | None) -> tuple[str, nn.Module]:
-    """The module named ``layer``, or the model's last ``Conv1d`` (``InputError`` when there is none)."""
-    modules = dict(model.named_modules()) if isinstance(model, nn.Module) else {}
-    if layer:
-        if layer not in modules:
-            convs = [name for name, m in modules.items() if isinstance(m, nn.Conv1d)]
-            raise InputError(f"--layer {layer!r} is not a module of the model; its convolutions: {', '.join(convs)}")
-        return layer, modules[layer]
-    convs = [(name, m) for name, m in modules.items() if isinstance(m, nn.Conv1d)]
-    if not convs:
-        raise InputError("gradcam needs a model with a Conv1d layer (name it with --layer)")
-    return convs[-1]
+def _is_feature_map(value, n: int) -> bool:
+    """A sequence-dependent ``(N, C, L' > 1)`` tensor of a batch of ``n``."""
+    return isinstance(value, torch.Tensor) and value.requires_grad and value.dim() == 3 and value.shape[0] == n \
+        and value.shape[-1] > 1
+
+
+class _Activations(TorchFunctionMode):
+    """Records, in call order, the outputs of activations applied to feature maps after a convolution.
+
+    An in-place activation (``nn.ReLU(inplace=True)``, ``h.relu_()``) is computed out of place and written into
+    its argument, so that the recorded output keeps its values and its place in the autograd graph.
+    """
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n, self.found, self.convolutions = n, [], []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = op_name(func)
+        if name in CONVOLUTIONS and args and _is_feature_map(args[0], self.n):
+            result = func(*args, **kwargs)
+            if _is_feature_map(result, self.n):
+                self.convolutions.append(result)
+            return result
+        if name in ACTIVATIONS and self.convolutions and args and _is_feature_map(args[0], self.n):
+            y = out_of_place(func, args, kwargs)(args, kwargs)
+            if isinstance(y, torch.Tensor) and y.shape == args[0].shape:
+                self.found.append(y)
+                if is_inplace(func, args, kwargs):
+                    args[0].copy_(y)
+                    return args[0]
+                return y
+        return func(*args, **kwargs)
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> tuple[object, _Activations, dict[str, torch.Tensor]]:
+    """Run the model on ``x`` (requiring grad), recording the activations' and convolutions' outputs
+    (:class:`_Activations`) and the feature maps ``(N, C, L' > 1)`` each named module returns."""
+    modules: dict[str, torch.Tensor] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_hook(
+                lambda _m, _i, out, name=name: modules.__setitem__(name, out) if _is_feature_map(out, x.shape[0])
+                else None))
+    mode = _Activations(x.shape[0])
+    try:
+        with mode:
+            output = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return output, mode, modules
+
+
+def _layer_error(layer: str, valid: list[str]) -> InputError:
+    if valid:
+        return InputError(f"--layer {layer!r} is not a module whose feature maps (N, C, L) the target depends on; "
+                          f"valid layers: {', '.join(valid)}")
+    return InputError(f"--layer {layer!r}: this model has no module whose feature maps (N, C, L) the target depends "
+                      "on (a torch.export graph calls no modules); leave --layer out to use the rectified output of "
+                      "its last convolution block")
 
 
 def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, layer: str | None = None
             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Grad-CAM (Selvaraju et al. 2017) of a convolutional layer, upsampled to bases.
+    """Grad-CAM (Selvaraju et al. 2017) of a layer's feature maps, upsampled to bases.
 
     ``ReLU(Σ_k α_k A_k)`` with ``α_k`` the mean gradient of the target over the positions of channel ``k``
     of the layer's output ``A``; linearly interpolated from the layer's length to ``L`` and repeated over the
@@ -40,7 +105,10 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
     model, x, target
         Model, one-hot ``(N, 4, L)``, what to explain (default: the logit of task 0).
     layer
-        Qualified module name (``model.named_modules()``) of the layer; ``None``: the last ``Conv1d``.
+        Qualified module name (``model.named_modules()``) of the layer; ``None``: the rectified feature maps of the
+        last convolution block (the output of the last activation applied to a convolution's feature maps that
+        the target depends on; see the module docstring); in a model with no activation after a convolution, the
+        last convolution's output.
 
     Returns
     -------
@@ -51,20 +119,35 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
     Raises
     ------
     InputError
-        When ``layer`` is not a module of the model, or the model has no ``Conv1d``.
+        When ``layer`` is not a module whose ``(N, C, L')`` output the target depends on (the message lists those
+        that are), when the model has no activation after a convolution that the target depends on, or for a
+        TorchScript model (its operations and modules run outside Python, out of reach).
     """
+    if isinstance(model, torch.jit.ScriptModule):
+        raise InputError("gradcam needs a Python nn.Module or a torch.export archive: TorchScript runs its layers "
+                         "outside Python where their feature maps cannot be read; use another --method")
     target = target or Target()
-    _, module = _find_layer(model, layer)
-    captured = {}
-    handle = module.register_forward_hook(lambda _m, _i, out: captured.__setitem__("a", out))
-    try:
-        with torch.enable_grad():
-            leaf = x.detach().requires_grad_(True)
-            prediction = target.select(model(leaf)).float()
-            activation = captured["a"]
-            (gradient,) = torch.autograd.grad(prediction.sum(), activation)
-    finally:
-        handle.remove()
+    with torch.enable_grad():
+        leaf = x.detach().requires_grad_(True)
+        output, seen, modules = _forward(model, leaf)
+        prediction = target.select(output).float()
+        # no activation after a convolution (a linear model): the last convolution's output, as Grad-CAM on a
+        # convolution layer
+        candidates = [modules[layer]] if layer in modules else [] if layer is not None else \
+            seen.found or seen.convolutions
+        gradients = torch.autograd.grad(prediction.sum(), candidates, allow_unused=True) if candidates else []
+        used = [i for i, gradient in enumerate(gradients) if gradient is not None]
+        if not used:
+            names = [name for name, _ in model.named_modules() if name in modules]  # in module order
+            unused = torch.autograd.grad(prediction.sum(), [modules[name] for name in names], allow_unused=True) \
+                if names else []
+            valid = [name for name, gradient in zip(names, unused) if gradient is not None]
+            if layer is not None:
+                raise _layer_error(layer, valid)
+            raise InputError("gradcam found no activation (ReLU, GELU, ...) applied to a convolution's feature maps "
+                             "that the target depends on; name a layer with --layer"
+                             + (f" (valid layers: {', '.join(valid)})" if valid else ""))
+        activation, gradient = candidates[used[-1]], gradients[used[-1]]
     weights = gradient.mean(dim=-1, keepdim=True)
     cam = torch.relu((weights * activation).sum(dim=1, keepdim=True)).detach()  # (N, 1, L')
     cam = F.interpolate(cam, size=x.shape[-1], mode="linear", align_corners=False)

@@ -14,7 +14,12 @@ from torch import nn
 
 from ..attribution import Target, input_gradient
 from ..errors import InputError
-from .references import hypothetical_from_multipliers, resolve_references
+from .references import check_completeness, hypothetical_from_multipliers, resolve_references
+
+# the completeness error a window of ig may keep, relative to Σ |attributions| + |delta| (see
+# references.relative_completeness): the quadrature error of the default 32 points reaches 0.014 on the demo model
+IG_TOLERANCE = 0.05
+IG_ADVICE = "the path integral is too coarse for this model: raise --steps"
 
 
 def _quadrature(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +38,7 @@ def _quadrature(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, 
 def integrated_gradients(
     model: nn.Module, x: torch.Tensor, target: Target | None = None, steps: int = 32, baseline: str = "zero",
     references: int | torch.Tensor = 10, seed: int = 0, point_batch: int = 512, quadrature: str = "gausslegendre",
-    reference_sink: list | None = None,
+    reference_sink: list | None = None, check: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Integrated gradients along the straight path from a baseline (Sundararajan et al. 2017).
 
@@ -57,6 +62,10 @@ def integrated_gradients(
     reference_sink
         If a list, ``mean f(baselines)`` ``(N,)`` is appended to it (one extra forward pass per
         baseline, only when asked).
+    check
+        Raise :class:`~.references.IncompleteAttribution` when a sequence's completeness error exceeds this
+        fraction of ``Σ |attributions| + |f(x) - mean f(baselines)|`` (``None``, the default: no check; the engine
+        checks each window against :data:`IG_TOLERANCE`).
 
     Returns
     -------
@@ -68,7 +77,8 @@ def integrated_gradients(
     Raises
     ------
     InputError
-        For ``steps < 1``, an unknown quadrature or baseline, or baselines of the wrong shape.
+        For ``steps < 1``, an unknown quadrature or baseline, or baselines of the wrong shape;
+        :class:`~.references.IncompleteAttribution` when ``check`` is exceeded.
     """
     target = target or Target()
     refs = resolve_references(x, references, baseline, seed)
@@ -93,15 +103,20 @@ def integrated_gradients(
         gradients.append(gradient)
     gradient = torch.cat(gradients).reshape(n, r, s, *x.shape[1:])
     multipliers = (gradient * weights_t[None, None, :, None, None]).sum(dim=2)  # (N, R, 4, L)
-    with torch.no_grad():
-        if reference_sink is not None:
+    hypothetical = hypothetical_from_multipliers(multipliers, refs)
+    if reference_sink is not None or check is not None:
+        with torch.no_grad():
             flat_refs = refs.reshape(n * r, *x.shape[1:])
             ref_weights = None if profile is None else profile.repeat_interleave(r, dim=0)
             values = [target.select(model(flat_refs[i:i + point_batch]),
                                     None if ref_weights is None else ref_weights[i:i + point_batch]).float()
                       for i in range(0, n * r, point_batch)]
-            reference_sink.append(torch.cat(values).reshape(n, r).mean(dim=1) if values else x.new_zeros(0))
-    return hypothetical_from_multipliers(multipliers, refs), prediction
+            reference = torch.cat(values).reshape(n, r).mean(dim=1) if values else x.new_zeros(0)
+        if reference_sink is not None:
+            reference_sink.append(reference)
+        if check is not None:
+            check_completeness("ig", hypothetical * x, prediction - reference, check, IG_ADVICE)
+    return hypothetical, prediction
 
 
 def completeness(model: nn.Module, x: torch.Tensor, hypothetical: torch.Tensor, baselines: torch.Tensor,

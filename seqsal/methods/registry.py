@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from ..attribution import saliency
 from ..errors import InputError
-from .deeplift import deep_lift_shap
+from .deeplift import DEEPSHAP_ADVICE, deep_lift_shap
 from .gradcam import gradcam
-from .ig import integrated_gradients
+from .ig import IG_ADVICE, IG_TOLERANCE, integrated_gradients
 from .ism import ism
 from .references import BASELINES
 from .smoothgrad import smoothgrad
@@ -40,6 +42,15 @@ class MethodSpec:
         ``mean f(baselines)`` through a ``reference_sink`` list argument.
     options
         The command-line options it takes (``seed`` comes from ``--seed``).
+    tolerance
+        For a ``reference`` method: the largest completeness error a window may have, as a fraction of
+        ``Σ |attributions| + |f(x) - mean f(baselines)|`` (:func:`~.references.relative_completeness`), before
+        the engine stops the run (``--allow-incomplete`` keeps it going); ``None``: not checked.
+    advice
+        What to do when ``tolerance`` is exceeded (for the message).
+    track
+        The per-base track of the bigWig: ``projected`` (hypothetical x one-hot, summed over the channels) or
+        ``magnitude`` (``max_c |hypothetical_c|``: the saliency map of Simonyan et al. 2013).
     """
 
     function: Callable
@@ -47,16 +58,22 @@ class MethodSpec:
     projected_by_default: bool = True
     reference: bool = False
     options: tuple[str, ...] = ()
+    tolerance: float | None = None
+    advice: str = ""
+    track: str = "projected"
 
 
 # gradient x input has the same hypothetical contributions as saliency: its projected map x * dy/dx is
-# hypothetical * x, which every method shares
+# hypothetical * x, which every method shares; saliency's bigWig track is the gradient's magnitude instead
+# deepshap sums to delta up to float32 rounding (relative errors near 1e-7): 1e-3 flags a missing or wrong rule;
+# ig misses it by its quadrature error (the demo model: up to 0.014 with the default 32 points)
 SPECS: dict[str, MethodSpec] = {
-    "saliency": MethodSpec(saliency, projected_by_default=False),
+    "saliency": MethodSpec(saliency, projected_by_default=False, track="magnitude"),
     "grad_x_input": MethodSpec(saliency),
-    "deepshap": MethodSpec(deep_lift_shap, corrected=False, reference=True, options=("references", "baseline", "seed")),
+    "deepshap": MethodSpec(deep_lift_shap, corrected=False, reference=True, options=("references", "baseline", "seed"),
+                           tolerance=1e-3, advice=DEEPSHAP_ADVICE),
     "ig": MethodSpec(integrated_gradients, corrected=False, reference=True,
-                     options=("steps", "baseline", "references", "seed")),
+                     options=("steps", "baseline", "references", "seed"), tolerance=IG_TOLERANCE, advice=IG_ADVICE),
     "smoothgrad": MethodSpec(smoothgrad, options=("samples", "noise", "seed")),
     "ism": MethodSpec(ism, options=("fast",)),
     "gradcam": MethodSpec(gradcam, corrected=False, options=("layer",)),
@@ -71,6 +88,9 @@ PROJECTED_BY_DEFAULT: dict[str, bool] = {name: spec.projected_by_default for nam
 # methods whose attributions sum to f(x) - mean f(baselines) (completeness / summation-to-delta) and that
 # report mean f(baselines) through their ``reference_sink`` argument
 REFERENCE_METHODS: frozenset[str] = frozenset(name for name, spec in SPECS.items() if spec.reference)
+# method -> (tolerance, advice) of its completeness check (see MethodSpec.tolerance)
+COMPLETENESS_TOLERANCE: dict[str, tuple[float, str]] = {
+    name: (spec.tolerance, spec.advice) for name, spec in SPECS.items() if spec.reference and spec.tolerance is not None}
 # parameters each method takes from the command line (``seed`` comes from --seed)
 METHOD_OPTIONS: dict[str, tuple[str, ...]] = {name: spec.options for name, spec in SPECS.items() if spec.options}
 
@@ -111,3 +131,25 @@ def method_params(method: str, seed: int = 0, **given) -> dict:
     if params.get("baseline") not in (None, *BASELINES):
         raise InputError(f"unknown --baseline {params['baseline']!r}; choose one of {', '.join(BASELINES)}")
     return params
+
+
+def attribution_track(method: str, one_hot: np.ndarray, hypothetical: np.ndarray) -> np.ndarray:
+    """The per-base track a method writes to the bigWig (see :attr:`MethodSpec.track`).
+
+    Parameters
+    ----------
+    method
+        A key of :data:`SPECS` (an unknown name gets the projected track).
+    one_hot, hypothetical
+        ``(4, L)`` (or ``(..., 4, L)``) one-hot and hypothetical contributions.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(L,)`` float32: the projected contribution ``Σ_c hypothetical_c x_c``, or for ``saliency`` the gradient's
+        magnitude ``max_c |hypothetical_c|`` (Simonyan et al. 2013 take the maximum over channels).
+    """
+    spec = SPECS.get(method)
+    if spec is not None and spec.track == "magnitude":
+        return np.abs(hypothetical).max(axis=-2).astype(np.float32, copy=False)
+    return (hypothetical * one_hot).sum(axis=-2).astype(np.float32, copy=False)

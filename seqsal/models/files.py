@@ -9,10 +9,15 @@ Accepted model files
   an extra file ``seqsal.json`` when present (``save_model(..., format="torchscript")``
   writes it), else it comes from ``--window`` or the region width.
 * **torch.export** archives (``.pt2``, ``torch.export.save``); a static input
-  length in the exported program is taken as the model's window.
+  length in the exported program is taken as the model's window, read on the axis
+  the input layout says (``layout``), and a static batch size is kept to
+  (:mod:`seqsal.models.user`).
 * **A state_dict** — safetensors without seqsal metadata, or a ``torch.save``
   file read with ``torch.load(weights_only=True)`` — plus an architecture name
-  and its config (JSON/YAML file or dict).
+  and its config (JSON/YAML file or dict), or the user's own class in a Python file
+  they name (``path/to/arch.py:ClassName``: the file is imported, so its code runs).
+
+A model written for channels-last input ``(N, L, 4)`` is loaded with ``layout="nlc"``.
 
 A ``torch.save`` file that holds anything but tensors (a pickled ``nn.Module``,
 or any other object) is refused: unpickling can run code hidden in the file.
@@ -34,6 +39,8 @@ from torch import nn
 
 from ..errors import InputError
 from .architectures import ARCHITECTURES, build_model
+from .user import (architecture_description, check_architecture_use, check_layout, exported_model,
+                   is_architecture_file, user_model, with_layout)
 
 _METADATA_KEY = "seqsal"
 
@@ -187,9 +194,12 @@ def _from_state_dict(state: dict, architecture: str | None, config: dict | None,
     if architecture is None:
         raise InputError(
             "this file holds only weights (a state_dict); also pass --architecture "
-            f"({'/'.join(sorted(ARCHITECTURES))}) and --model-config config.json",
+            f"({'/'.join(sorted(ARCHITECTURES))}, or your own: path/to/arch.py:ClassName) and --model-config "
+            "config.json",
             path,
         )
+    if is_architecture_file(architecture):  # the user's own class (models/user.py)
+        return user_model(architecture, config, state, path)
     return _build_with_weights(architecture, config, state, path)
 
 
@@ -227,6 +237,7 @@ def load_model(
     architecture: str | None = None,
     config: dict | str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
+    layout: str = "ncl",
 ) -> LoadedModel:
     """Load a model file safely (see the module docstring for the formats).
 
@@ -236,9 +247,15 @@ def load_model(
         Model file.
     architecture, config
         Built-in architecture name and its config (dict, or JSON/YAML path) for
-        plain state_dict files.
+        plain state_dict files; or ``path/to/arch.py:ClassName``, a Python file of the
+        user's that is imported (its code runs) to build the model
+        (:func:`seqsal.models.user.user_model`).
     device
         Where to map the weights.
+    layout
+        The input the model was written for: ``ncl`` (one-hot ``(N, 4, L)``) or
+        ``nlc`` (``(N, L, 4)``, then wrapped in :class:`seqsal.models.user.ChannelsLast`,
+        so that ``module`` takes ``(N, 4, L)`` like every other).
 
     Returns
     -------
@@ -248,8 +265,10 @@ def load_model(
     path = str(path)
     if not os.path.isfile(path):
         raise InputError(f"model file not found; pass the path of {_MODEL_FILES} with --model", path)
+    check_layout(layout)
     config = _read_config(config)
     kind = _zip_kind(path)
+    check_architecture_use(architecture, kind, path)
     if kind is None and not path.endswith(".safetensors"):
         _refuse_non_model(path)
     task_names = None
@@ -281,9 +300,7 @@ def load_model(
                 input_length, task_names = meta.get("input_length"), meta.get("task_names")
                 description = {"architecture": meta.get("architecture"), "config": meta.get("config")}
         elif kind == "export":
-            program = torch.export.load(path)
-            input_length = _exported_input_length(program)
-            module, source = program.module(), "export"
+            (module, input_length), source = exported_model(torch.export.load(path), layout, path), "export"
         elif kind in ("torch_save", None):
             try:
                 with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
@@ -315,6 +332,9 @@ def load_model(
     except Exception as exc:  # noqa: BLE001 - safetensors/torch raise many types for a broken file
         message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise InputError(f"cannot load model ({message}); the file may be truncated or not a model", path) from None
+    if source == "state_dict" and is_architecture_file(architecture):
+        description = architecture_description(architecture, config)
+    module = with_layout(module, layout)
     module = module.to(device) if source != "export" else module
     if source != "export":  # an exported program keeps the mode it was exported in
         module.eval()
@@ -325,13 +345,3 @@ def load_model(
         sha256=file_sha256(path), description=description,
     )
 
-
-def _exported_input_length(program) -> int | None:
-    placeholders = [node for node in program.graph.nodes if node.op == "placeholder"]
-    user_inputs = set(program.graph_signature.user_inputs)
-    for node in placeholders:
-        if node.name in user_inputs:
-            shape = getattr(node.meta.get("val"), "shape", None)
-            if shape is not None and len(shape) == 3 and isinstance(shape[2], int):
-                return int(shape[2])
-    return None

@@ -5,6 +5,7 @@ The data flow, one module per step::
     seqlets.py    seqlet table (seqlets.tsv) -> windows of attributions.npz around each seqlet
     align.py      best cosine over offsets and both strands; trimming a matrix to its important columns
     discover.py   neighbour graph -> seed clusters -> templates -> aligned, trimmed motifs (CWM, PWM)
+    support.py    each motif against the run's shuffled null: kept only when more frequent than in shuffled sequence
     match.py      TOMTOM-style comparison with a database of known motifs (p-, E- and q-values)
     export.py     motifs.tsv, motif_instances.tsv, motifs.npz, motifs.h5 (tfmodisco-lite layout)
     run.py        the `seqsal motifs` command: a run folder in, the files above out
@@ -18,7 +19,15 @@ Every public name is re-exported here: ``from seqsal.motifs import run_motifs``.
 from __future__ import annotations
 
 from .align import best_alignment, best_core, trim_bounds
-from .discover import DiscoveredMotif, DiscoveryOptions, degree_clusters, discover_motifs, mutual_neighbours
+from .discover import (
+    DiscoveredMotif,
+    DiscoveryOptions,
+    best_per_instance,
+    cap_seqlets,
+    degree_clusters,
+    discover_motifs,
+    mutual_neighbours,
+)
 from .export import (
     MOTIF_TABLE_COLUMNS,
     instance_table,
@@ -30,15 +39,16 @@ from .export import (
 from .match import best_matches, column_pearson, compare_motifs
 from .matrices import consensus, information_content, reverse_complement_matrix
 from .meme import Motif, format_meme, read_meme, write_meme
-from .run import BUNDLED_DATABASE, DISCOVERY_FDR, default_database, discovery_seqlets, run_motifs
+from .run import BUNDLED_DATABASE, DISCOVERY_FDR, default_database, discovery_seqlets, keep_supported, run_motifs
 from .seqlets import REQUIRED_SEQLET_COLUMNS, extract_windows, read_seqlet_table
+from .support import SUPPORT_COLUMNS, SupportOptions, support_table
 
 __all__ = [
-    "BUNDLED_DATABASE", "DISCOVERY_FDR", "MOTIF_TABLE_COLUMNS", "REQUIRED_SEQLET_COLUMNS",
-    "DiscoveredMotif", "DiscoveryOptions", "Motif",
-    "best_alignment", "best_core", "best_matches", "column_pearson", "compare_motifs", "consensus",
-    "default_database", "degree_clusters", "discover_motifs", "discovery_seqlets", "extract_windows",
-    "format_meme", "information_content", "instance_table", "motif_table", "mutual_neighbours",
-    "read_meme", "read_motif_arrays", "read_seqlet_table", "reverse_complement_matrix", "run_motifs",
-    "trim_bounds", "write_meme", "write_modisco_h5", "write_motif_arrays",
+    "BUNDLED_DATABASE", "DISCOVERY_FDR", "MOTIF_TABLE_COLUMNS", "REQUIRED_SEQLET_COLUMNS", "SUPPORT_COLUMNS",
+    "DiscoveredMotif", "DiscoveryOptions", "Motif", "SupportOptions",
+    "best_alignment", "best_core", "best_matches", "best_per_instance", "cap_seqlets", "column_pearson",
+    "compare_motifs", "consensus", "default_database", "degree_clusters", "discover_motifs", "discovery_seqlets",
+    "extract_windows", "format_meme", "information_content", "instance_table", "keep_supported", "motif_table",
+    "mutual_neighbours", "read_meme", "read_motif_arrays", "read_seqlet_table", "reverse_complement_matrix",
+    "run_motifs", "support_table", "trim_bounds", "write_meme", "write_modisco_h5", "write_motif_arrays",
 ]

@@ -11,6 +11,7 @@ graph (:func:`mutual_neighbours`) clustered greedily by degree
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ from .align import best_alignment, best_core, trim_bounds
 from .matrices import consensus, reverse_complement_matrix
 from .meme import Motif
 from .seqlets import extract_windows
+
+log = logging.getLogger("seqsal")
 
 # ---------------------------------------------------------------------------
 # The neighbour graph of seqlets and its greedy clustering
@@ -175,6 +178,11 @@ class DiscoveryOptions:
     (not a stronger site of the other sign next to them) and at least
     ``min_strong_columns`` columns where one base has probability >= 0.5 (a
     cluster of weak contributions on no consistent sequence is not a motif).
+    At most ``max_seqlets`` seqlets of each sign are clustered: past that, the
+    most significant ones (smallest ``pvalue``, then largest ``|score|``; a
+    random sample when the table has neither), so that the time grows with
+    the informative seqlets, not with the noise a lenient or poorly fitted
+    threshold lets in (:func:`cap_seqlets`).
     """
 
     core: int = 20
@@ -193,6 +201,7 @@ class DiscoveryOptions:
     seed_rounds: int = 3
     reseed_below: float = 0.6
     reseed_distinct: float = 0.5
+    max_seqlets: int = 20_000
     seed: int = 0
 
 
@@ -220,7 +229,8 @@ def discover_motifs(
     Returns
     -------
     list of DiscoveredMotif
-        Positive motifs first, each sign by decreasing number of seqlets.
+        Positive motifs first, each sign by decreasing number of seqlets; instances index ``seqlets``
+        (at most ``options.max_seqlets`` of each sign were clustered: :func:`cap_seqlets`).
     """
     options = options or DiscoveryOptions()
     motifs: list[DiscoveredMotif] = []
@@ -228,6 +238,10 @@ def discover_motifs(
         subset = seqlets.index[seqlets["sign"].astype(str) == sign].to_numpy()
         if len(subset) < options.min_seqlets:
             continue
+        if len(subset) > options.max_seqlets:
+            log.info("clustering the %d most significant of %d %s seqlets (max_seqlets)", options.max_seqlets,
+                     len(subset), sign)
+            subset = cap_seqlets(seqlets.loc[subset], options.max_seqlets, options.seed)
         found = _discover_one_sign(one_hot, hypothetical, lengths, seqlets.loc[subset], options, progress,
                                    1 if sign == "+" else -1)
         for rank, motif in enumerate(found, 1):
@@ -252,8 +266,46 @@ def _build_templates(arrays, lengths, rows, starts, rc, labels, n_clusters, opti
     return templates, sizes
 
 
-def _dedupe(cluster: np.ndarray, rows: np.ndarray, starts: np.ndarray, score: np.ndarray, gap: int) -> np.ndarray:
-    """Mask keeping, among seqlets placed on the same instance (same cluster, row, start within ``gap``), the best one."""
+def cap_seqlets(seqlets: pd.DataFrame, limit: int, seed: int = 0) -> np.ndarray:
+    """Index labels of at most ``limit`` seqlets of a table: the most significant, else a random sample.
+
+    Parameters
+    ----------
+    seqlets
+        Seqlet table; ``pvalue`` and ``score`` rank it when present (smallest p first, ties by the largest
+        ``|score|``, then by table order).
+    limit
+        Most seqlets kept (``>= 0``).
+    seed
+        Seed of the sample drawn when the table has neither column.
+
+    Returns
+    -------
+    np.ndarray
+        ``(min(limit, n),)`` labels of ``seqlets.index``, in table order.
+    """
+    n = len(seqlets)
+    if n <= limit:
+        return seqlets.index.to_numpy()
+    if "pvalue" in seqlets or "score" in seqlets:
+        pvalue = seqlets["pvalue"].to_numpy(np.float64) if "pvalue" in seqlets else np.zeros(n)
+        strength = np.abs(seqlets["score"].to_numpy(np.float64)) if "score" in seqlets else np.zeros(n)
+        chosen = np.lexsort((np.arange(n), -strength, pvalue))[:limit]
+    else:
+        chosen = np.random.default_rng(seed).choice(n, limit, replace=False)
+    return seqlets.index.to_numpy()[np.sort(chosen)]
+
+
+def best_per_instance(cluster: np.ndarray, rows: np.ndarray, starts: np.ndarray, score: np.ndarray,
+                      gap: int | np.ndarray) -> np.ndarray:
+    """Keep-mask ``(n,)`` over assigned items: of those placed on one instance, only the best scoring.
+
+    Items on one instance have the same ``cluster`` (``>= 0``; ``-1``: unassigned, left False), the same
+    ``row`` and aligned ``starts`` less than ``gap`` apart (an int, or ``(K,)`` per cluster). Used for
+    seqlets that cover one site twice (overlapping seqlets, or the windows of one site).
+    """
+    n_clusters = int(cluster.max()) + 1 if len(cluster) else 0
+    gaps = np.full(n_clusters, gap) if np.ndim(gap) == 0 else np.asarray(gap)
     keep = cluster >= 0
     order = np.lexsort((-score, starts, rows, cluster))
     last = (-2, -1, -(10**9))
@@ -262,7 +314,7 @@ def _dedupe(cluster: np.ndarray, rows: np.ndarray, starts: np.ndarray, score: np
         if cluster[i] < 0:
             continue
         key = (cluster[i], rows[i])
-        if key == last[:2] and starts[i] - last[2] < gap:
+        if key == last[:2] and starts[i] - last[2] < gaps[cluster[i]]:
             if score[i] > score[last_index]:
                 keep[last_index] = False
                 last_index = i
@@ -281,7 +333,7 @@ def _assign(templates, hyp_windows, window_starts, rows, options):
     cluster = np.where(score >= options.assign_threshold, best, -1)
     starts = window_starts + offset[index, best]
     is_rc = rc[index, best]
-    cluster[~_dedupe(cluster, rows, starts, score, options.core // 2)] = -1
+    cluster[~best_per_instance(cluster, rows, starts, score, options.core // 2)] = -1
     return cluster, starts, is_rc, score
 
 

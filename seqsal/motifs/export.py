@@ -16,13 +16,15 @@ from ..io import atomic_path
 from .discover import DiscoveredMotif
 from .match import best_matches
 from .seqlets import extract_windows
+from .support import SUPPORT_COLUMNS
 
 MOTIF_TABLE_COLUMNS = ["motif", "sign", "n_seqlets", "width", "consensus", "contribution", "match_id", "match_name",
-                       "match_strand", "match_offset", "match_pvalue", "match_qvalue"]
+                       "match_strand", "match_offset", "match_pvalue", "match_qvalue", *SUPPORT_COLUMNS]
 
 
-def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per motif (``motifs.tsv``), with its best database match when ``matches`` is given.
+def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = None,
+                support: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per motif (``motifs.tsv``), with its best database match and its support test when given.
 
     Parameters
     ----------
@@ -30,11 +32,14 @@ def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = No
         Discovered motifs (:func:`seqsal.motifs.discover.discover_motifs`).
     matches
         Their :func:`seqsal.motifs.match.compare_motifs` table, or None.
+    support
+        Their :func:`seqsal.motifs.support.support_table` rows (same order), or None.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`MOTIF_TABLE_COLUMNS`; the ``match_*`` ones are empty without a match.
+        Columns :data:`MOTIF_TABLE_COLUMNS`; the ``match_*`` ones are empty without a match, the support
+        ones (:data:`~seqsal.motifs.support.SUPPORT_COLUMNS`) without a support test.
     """
     rows = []
     best = best_matches(matches, 1).set_index("query") if matches is not None and len(matches) else None
@@ -48,6 +53,9 @@ def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = No
                        match_offset=int(hit["offset"]), match_pvalue=float(f"{hit['pvalue']:.3g}"),
                        match_qvalue=float(f"{hit['qvalue']:.3g}"))
         rows.append(row)
+    if support is not None:
+        for row, values in zip(rows, support[SUPPORT_COLUMNS].to_dict("records")):
+            row.update(values)
     return pd.DataFrame(rows, columns=MOTIF_TABLE_COLUMNS)
 
 
@@ -55,7 +63,7 @@ def instance_table(motifs: list[DiscoveredMotif], regions: pd.DataFrame, seqlets
     """Supporting seqlets of every motif, on genome coordinates (``motif_instances.tsv``).
 
     Each row carries its seqlet's ``score``, ``pvalue`` and ``qvalue`` (from the seqlet table clustered: by
-    default the lenient re-call, Laplace null) when the table has them, so instances can be filtered by
+    default the lenient re-call against the run's null) when the table has them, so instances can be filtered by
     significance as well as by ``similarity`` to the motif.
 
     Parameters

@@ -1,9 +1,12 @@
 """A run folder's motifs: ``attributions.npz`` + seqlets -> discovery -> matching -> ``motifs.*`` files.
 
 The orchestration of the ``seqsal motifs`` command: it reads the run folder,
-re-calls lenient seqlets for discovery (:func:`discovery_seqlets`), and wires
-:mod:`~seqsal.motifs.discover`, :mod:`~seqsal.motifs.match` and
-:mod:`~seqsal.motifs.export` together.
+re-calls lenient seqlets for discovery against the run's null
+(:func:`discovery_seqlets`, :data:`DISCOVERY_FDR`), clusters them
+(:mod:`~seqsal.motifs.discover`, at most ``max_seqlets`` of each sign), keeps
+the motifs that are more frequent in the run's tracks than in its shuffled
+null's (:mod:`~seqsal.motifs.support`, :func:`keep_supported`), and wires
+:mod:`~seqsal.motifs.match` and :mod:`~seqsal.motifs.export` to write them.
 """
 from __future__ import annotations
 
@@ -19,11 +22,12 @@ from ..errors import InputError
 from ..io import atomic_path, npz_members, write_table_atomic
 from ..peaks import call_peaks_from_run, unique_calls
 from ..text import plural
-from .discover import DiscoveryOptions, discover_motifs
+from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
 from .export import instance_table, motif_table, write_modisco_h5, write_motif_arrays
 from .match import best_matches, compare_motifs
 from .meme import read_meme, write_meme
 from .seqlets import read_seqlet_table
+from .support import SupportOptions, support_table
 
 log = logging.getLogger("seqsal")
 
@@ -36,31 +40,48 @@ def default_database() -> str | None:
     return BUNDLED_DATABASE if os.path.isfile(BUNDLED_DATABASE) else None
 
 
-DISCOVERY_FDR = 0.85
-"""FDR of the seqlets that discovery clusters by default (Laplace null, re-called from the run's tracks).
+DISCOVERY_FDR = 0.8
+"""FDR of the seqlets that discovery clusters by default, re-called from the run's tracks against its null.
 
-Lenient on purpose, as tfmodisco-lite's seqlet extraction is: a noise seqlet
-rarely joins a cluster of >= ``min_seqlets`` alike seqlets, while the strict
-calls of ``seqlets.tsv`` (FDR 0.05) hold too few instances of the weaker
-motifs to cluster. On the demo (benchmarks/motifs_planted.py) the reported
-calls give 2 of the 6 planted motifs; FDR 0.8-0.9 gives all 6 and nothing
-spurious (0.95: all 6 and one spurious half-site; 0.7: 5, as the weak CTCF
-sites have only 20 seqlets). On an independent demo genome and model
-(``make_demo.py --seed 8``) FDR 0.7-0.95 gives all 6, nothing spurious.
+The null is the run's shuffled null (``null.npz``) when it has one, else the
+Laplace null fitted to the run's own tests. Against the shuffled null the FDR
+bounds the expected share of noise among the seqlets clustered (at most 80 %),
+so their number grows with the evidence (the seqlets in excess of the null),
+not with the length of the run; lenient, because a weak motif needs enough
+instances to cluster: on the demo (benchmarks/motifs_planted.py) FDR 0.5
+gives 5 of the 6 planted motifs (661 seqlets; CTCF, whose sites carry about
+as much per base as the background, is lost), 0.75-0.8 all 6 and nothing
+spurious (1,846-2,478 seqlets), 0.85-0.9 all 6 and GATA1::TAL1 twice. The
+noise that a lenient FDR lets in seldom clusters, and a motif it does form is
+removed by the support test against the same null (:mod:`seqsal.motifs.support`).
+Against the Laplace null (no ``null.npz``) the demo gives 5 of 6 at 0.8 and
+motifs are not tested.
 """
 
 
-def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR) -> pd.DataFrame:
-    """Seqlets of a run folder re-called for discovery at ``fdr`` with the Laplace null (no file is written).
+def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, null: str | None = None) -> pd.DataFrame:
+    """Seqlets of a run folder re-called for discovery at ``fdr`` (no file is written).
+
+    Parameters
+    ----------
+    out_dir
+        The run folder (``attributions.npz``, ``regions.tsv``; ``null.npz`` for the shuffled null).
+    fdr
+        Benjamini-Hochberg FDR of the calls, in ``(0, 1]``.
+    null
+        ``shuffle`` or ``laplace``; None: ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
 
     Returns
     -------
     pandas.DataFrame
-        The columns of ``seqlets.tsv`` (``region_index``, ``offset_start``,
-        ``offset_end``, ``sign``, ...), one row per seqlet.
+        The columns of ``seqlets.tsv`` (``name``, ``region_index``, ``offset_start``,
+        ``offset_end``, ``sign``, ``pvalue``, ...), one row per seqlet (repeats of a site seen from
+        overlapping regions left out); ``attrs["null"]`` names the null used.
     """
-    seqlets = call_peaks_from_run(out_dir, write=False, fdr=fdr, null="laplace").seqlets
-    return unique_calls(seqlets).reset_index(drop=True)
+    calls = call_peaks_from_run(out_dir, write=False, fdr=fdr, null=null)
+    seqlets = unique_calls(calls.seqlets).reset_index(drop=True)
+    seqlets.attrs["null"] = calls.info["null"]
+    return seqlets
 
 
 def run_motifs(
@@ -70,12 +91,16 @@ def run_motifs(
     options: DiscoveryOptions | None = None,
     progress: bool = True,
     seqlet_fdr: float = DISCOVERY_FDR,
+    support_options: SupportOptions | None = None,
 ) -> dict:
     """Discover motifs from a run folder's seqlets and (optionally) match them to a database.
 
     Reads ``attributions.npz`` and ``regions.tsv``; the seqlets are those of
     ``seqlets_path`` when given (e.g. the run's ``seqlets.tsv``), else the run's
-    tracks re-called at ``seqlet_fdr`` (:func:`discovery_seqlets`). Writes
+    tracks re-called at ``seqlet_fdr`` (:func:`discovery_seqlets`). Motifs that are
+    no more frequent in the run's tracks than in its shuffled null's are dropped
+    (:func:`~seqsal.motifs.support.support_table`, :func:`keep_supported`; not
+    tested, with a warning, when the run has no ``null.npz``). Writes
     ``motifs.meme``, ``motifs.tsv``, ``motifs.h5`` (tfmodisco-lite layout, :func:`write_modisco_h5`),
     ``motifs.npz`` (CWM, hypothetical CWM and PWM per motif, keys
     ``<motif>.<matrix>``: :func:`write_motif_arrays`), ``motif_instances.tsv``
@@ -92,12 +117,17 @@ def run_motifs(
     options
         :class:`DiscoveryOptions` (defaults when None).
     seqlet_fdr
-        FDR of the re-called seqlets, in ``(0, 1]`` (used when ``seqlets_path`` is None).
+        FDR of the re-called seqlets, in ``(0, 1]`` (the null's when the run has ``null.npz``, else
+        Laplace), and of the windows the support test counts.
+    support_options
+        :class:`~seqsal.motifs.support.SupportOptions` (defaults, with ``options.seed``, when None).
 
     Returns
     -------
     dict
-        ``motifs`` (list of :class:`DiscoveredMotif`), ``table``, ``matches`` and ``timing_seconds``.
+        ``motifs`` (list of :class:`DiscoveredMotif`, those kept), ``table`` (``motifs.tsv``), ``matches``,
+        ``support`` (the support rows of the kept motifs, or None without a null), ``dropped`` (motifs
+        that failed the support test), ``n_seqlets`` (seqlets given to discovery) and ``timing_seconds``.
 
     Raises
     ------
@@ -107,6 +137,8 @@ def run_motifs(
     """
     out = str(out_dir)
     started = time.perf_counter()
+    options = options or DiscoveryOptions()
+    support_options = support_options or SupportOptions(seed=options.seed)
     arrays = npz_members(os.path.join(out, "attributions.npz"))
     for key in ("one_hot", "hypothetical"):
         if key not in arrays:
@@ -116,6 +148,8 @@ def run_motifs(
         os.path.join(out, "regions.tsv")) else None
     if regions is None:
         raise InputError("regions.tsv not found; run `seqsal attribute` first", out)
+    if not 0 < seqlet_fdr <= 1:
+        raise InputError(f"--seqlet-fdr must be in (0, 1], got {seqlet_fdr}")
     if seqlets_path:
         seqlets = read_seqlet_table(seqlets_path)
         if len(seqlets) and int(seqlets["region_index"].max()) >= len(lengths):
@@ -123,15 +157,17 @@ def run_motifs(
                              f"{plural(len(lengths), 'region')} "
                              "of attributions.npz; is this table from another run?", str(seqlets_path))
     else:
-        if not 0 < seqlet_fdr <= 1:
-            raise InputError(f"--seqlet-fdr must be in (0, 1], got {seqlet_fdr}")
         seqlets = discovery_seqlets(out, seqlet_fdr)
-        log.info("seqlets for discovery re-called from the tracks at FDR %g (Laplace null)", seqlet_fdr)
+        log.info("seqlets for discovery re-called from the tracks at FDR %g (%s null)", seqlet_fdr,
+                 "shuffled" if seqlets.attrs.get("null") == "shuffle" else "Laplace")
     log.info("discovering motifs from %s (%d +, %d -)", plural(len(seqlets), "seqlet"),
              int((seqlets["sign"] == "+").sum()),
              int((seqlets["sign"] == "-").sum()))
-    motifs = discover_motifs(arrays["one_hot"], arrays["hypothetical"], lengths, seqlets, options, progress)
+    found = discover_motifs(arrays["one_hot"], arrays["hypothetical"], lengths, seqlets, options, progress)
     t_discover = time.perf_counter() - started
+    support = support_table(out, found, seqlet_fdr, support_options)
+    motifs, support = keep_supported(found, support)
+    t_support = time.perf_counter() - started - t_discover
     matches = None
     if database:
         known = read_meme(database)
@@ -140,13 +176,54 @@ def run_motifs(
             write_table_atomic(os.path.join(out, "motif_matches.tsv"), best_matches(matches, 5))
         log.info("matched %s against %s of %s", plural(len(motifs), "motif"), plural(len(known), "known motif"),
                  database)
-    table = motif_table(motifs, matches)
+    table = motif_table(motifs, matches, support)
     write_meme(os.path.join(out, "motifs.meme"), [m.to_motif() for m in motifs])
     write_table_atomic(os.path.join(out, "motifs.tsv"), table)
     write_table_atomic(os.path.join(out, "motif_instances.tsv"), instance_table(motifs, regions, seqlets))
     write_motif_arrays(os.path.join(out, "motifs.npz"), motifs)
     with atomic_path(os.path.join(out, "motifs.h5")) as tmp:
         write_modisco_h5(tmp, motifs, arrays["one_hot"], arrays["hypothetical"], lengths)
-    timing = {"discovery": round(t_discover, 3), "total": round(time.perf_counter() - started, 3)}
+    timing = {"discovery": round(t_discover, 3), "support": round(t_support, 3),
+              "total": round(time.perf_counter() - started, 3)}
     log.info("%s in %.1f s -> %s", plural(len(motifs), "motif"), timing["total"], os.path.join(out, "motifs.meme"))
-    return {"motifs": motifs, "table": table, "matches": matches, "timing_seconds": timing}
+    return {"motifs": motifs, "table": table, "matches": matches, "support": support,
+            "dropped": len(found) - len(motifs), "n_seqlets": len(seqlets), "timing_seconds": timing}
+
+
+def keep_supported(motifs: list[DiscoveredMotif],
+                   support: pd.DataFrame | None) -> tuple[list[DiscoveredMotif], pd.DataFrame | None]:
+    """The motifs that pass the support test, renamed ``pos_1, 2, ...`` / ``neg_1, ...`` in order (the others logged).
+
+    Parameters
+    ----------
+    motifs
+        Discovered motifs.
+    support
+        Their :func:`~seqsal.motifs.support.support_table` (same order), or None (no null: all kept).
+
+    Returns
+    -------
+    motifs, support
+        The kept motifs and their rows of ``support`` (``motif`` renamed with them; None stays None).
+    """
+    if support is None:
+        return motifs, None
+    passes = support["passes"].to_numpy(bool)
+    for motif, row in zip(motifs, support.itertuples(index=False)):
+        if not row.passes:
+            log.info("dropped motif %s (%s): %d supporting seqlets against %d in the null (%.1f expected over "
+                     "the run's bases; PWM matches >= %g of the best), enrichment %.2f, p %.3g: no more frequent "
+                     "than in shuffled sequence", motif.name, motif.consensus, row.n_support_seqlets,
+                     row.n_null_seqlets, row.expected_null_seqlets, row.support_match, row.enrichment,
+                     row.support_pvalue)
+    kept = [motif for motif, ok in zip(motifs, passes) if ok]
+    ranks = {"+": 0, "-": 0}
+    for motif in kept:
+        ranks[motif.sign] += 1
+        motif.name = f"{'pos' if motif.sign == '+' else 'neg'}_{ranks[motif.sign]}"
+    support = support[passes].drop(columns="passes").reset_index(drop=True)
+    support["motif"] = [motif.name for motif in kept]
+    if len(kept) < len(motifs):
+        log.info("%s of %s pass the support test against the shuffled null", plural(len(kept), "motif"),
+                 len(motifs))
+    return kept, support

@@ -49,6 +49,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from ..encode import one_hot_decode
 from ..errors import InputError
 from .calibration import P_GRID, calibration_summary
 from .options import API_COLUMNS, PeakOptions
@@ -238,11 +239,6 @@ def _split_overlaps(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(offset_start=start, offset_end=end)
 
 
-def _decode(one_hot: np.ndarray) -> str:
-    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[one_hot.argmax(axis=0)]
-    return np.where(one_hot.max(axis=0) == 1, letters, ord("N")).astype(np.uint8).tobytes().decode("ascii")
-
-
 def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOptions) -> pd.DataFrame:
     """Extents, summits, scores (and sequences when the source has one-hot) of the significant candidates."""
     parts = []
@@ -262,7 +258,7 @@ def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOp
         rows, a, b = frame["_local"].to_numpy(), frame["offset_start"].to_numpy(), frame["offset_end"].to_numpy()
         frame["score"] = _span_sums(chunk.track, rows, a, b)
         if chunk.one_hot is not None:
-            frame["sequence"] = [_decode(chunk.one_hot[r, :, s:e]) for r, s, e in zip(rows, a, b)]
+            frame["sequence"] = [one_hot_decode(chunk.one_hot[r, :, s:e]) for r, s, e in zip(rows, a, b)]
         parts.append(frame.drop(columns="_local"))
     return pd.concat(parts, ignore_index=True)
 
@@ -301,7 +297,7 @@ def _elements(windows: pd.DataFrame, seqlets: pd.DataFrame, source: ChunkSource,
         _element_bounds(groups, options)
         if chunk.one_hot is not None:
             local = np.searchsorted(chunk.rows, groups["row"])
-            groups["sequence"] = [_decode(chunk.one_hot[k, :, a:b])
+            groups["sequence"] = [one_hot_decode(chunk.one_hot[k, :, a:b])
                                   for k, a, b in zip(local, groups["start"], groups["end"])]
         parts.append(groups)
     if not parts:

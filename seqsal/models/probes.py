@@ -1,0 +1,132 @@
+"""Determinism probes, run once on a loaded model before any attribution.
+
+Attributions assume a model is a function of each window alone: the same window gives the same output, whatever
+else is in its batch. A model exported or traced in training mode breaks both, silently: dropout draws a new mask
+at every call, and batch norm normalises by the statistics of the batch, so a window's output depends on the other
+windows of the batch and on the zero windows that pad a short batch (:class:`seqsal.engine.AdaptiveBatch`). A
+``torch.export`` archive or a traced TorchScript model keeps the mode it was made in: ``model.eval()`` cannot
+switch it back. :func:`check_deterministic` runs a few random one-hot windows through the model and refuses it,
+with the reason, when
+
+* two runs on the same batch differ (dropout or another random layer is active), or
+* a window alone, the same window among other windows, and the same window padded with zero windows give different
+  outputs (batch statistics: batch norm in training mode).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+
+# largest difference accepted, relative to the largest output: far above the last-bit differences that kernels
+# chosen by batch size (or TF32 convolutions on a GPU) make, far below what dropout or batch statistics do
+TOLERANCE = 1e-3
+_EVAL_ADVICE = ("export or trace the model in eval mode (call model.eval() before torch.export.export or "
+                "torch.jit.trace)")
+
+
+def probe_windows(n: int, length: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
+    """``(n, 4, length)`` float32 one-hot windows of uniform random bases, the same for the same seed."""
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.randint(0, 4, (n, length), generator=generator)
+    return torch.nn.functional.one_hot(index, 4).permute(0, 2, 1).to(device=device, dtype=torch.float32)
+
+
+def output_leaves(output) -> list[torch.Tensor]:
+    """The tensors of a model output (a tensor, or tuples, lists and dicts of them), in order, as float32."""
+    if isinstance(output, torch.Tensor):
+        return [output.detach().float()]
+    if isinstance(output, dict):
+        return [leaf for value in output.values() for leaf in output_leaves(value)]
+    if isinstance(output, (list, tuple)):
+        return [leaf for value in output for leaf in output_leaves(value)]
+    return []
+
+
+def _row(leaf: torch.Tensor, row: int | None, rows: int) -> torch.Tensor:
+    """Row ``row`` (``None``: all) of a batched output leaf, flat (a leaf without the batch axis, as ``squeeze()``
+    makes of a batch of one, is taken whole)."""
+    if row is not None and leaf.dim() and leaf.shape[0] == rows:
+        return leaf[row].reshape(-1)
+    return leaf.reshape(-1)
+
+
+def _difference(first: list[torch.Tensor], second: list[torch.Tensor], rows: tuple[int, int], row: int | None = 0
+                ) -> float | None:
+    """Largest difference between row ``row`` (``None``: all rows) of two outputs (of batches of ``rows``),
+    relative to the first's largest value; ``None`` when the outputs do not line up (nothing to compare)."""
+    if len(first) != len(second):
+        return None
+    worst = 0.0
+    for a, b in zip(first, second):
+        a, b = _row(a, row, rows[0]), _row(b, row, rows[1])
+        if a.shape != b.shape:
+            return None
+        scale = float(torch.nan_to_num(a, posinf=0.0, neginf=0.0).abs().max()) if a.numel() else 0.0
+        same = (a == b) | (torch.isnan(a) & torch.isnan(b))  # NaN where both give NaN is the same output (a model
+        a, b = torch.where(same, 0.0, a), torch.where(same, 0.0, b)  # of NaN is refused later, per region)
+        difference = float((a - b).abs().max()) if a.numel() else 0.0
+        if difference != difference:  # NaN on one side only
+            return float("inf")
+        worst = max(worst, difference / max(scale, 1e-6))
+    return worst
+
+
+def _first_value(leaves: list[torch.Tensor], rows: int) -> str:
+    return f"{float(_row(leaves[0], 0, rows)[0]):.4g}" if leaves and leaves[0].numel() else "?"
+
+
+def check_deterministic(model: nn.Module, length: int, device: str | torch.device = "cpu", seed: int = 0,
+                        tolerance: float = TOLERANCE, path: str | None = None) -> None:
+    """Refuse a model whose output is random, or depends on the other windows of its batch.
+
+    Runs, without gradients: a batch of 3 random one-hot windows twice; its first window alone (a batch of one);
+    and that window followed by 2 zero windows (the padding of a short batch).
+
+    Parameters
+    ----------
+    model
+        The model as the engine runs it (in eval mode where it has one), taking one-hot ``(N, 4, L)``.
+    length
+        Window length ``L`` in bases.
+    device
+        Where the model runs.
+    seed
+        Seed of the probe windows.
+    tolerance
+        Largest difference accepted, relative to the largest output value.
+    path
+        The model file, named in the message.
+
+    Raises
+    ------
+    InputError
+        When two runs on the same input differ (dropout or another random layer active), or when a window's output
+        changes with the rest of its batch (batch norm in training mode); the message gives the values seen and says
+        to export the model in eval mode.
+    """
+    x = probe_windows(3, length, seed, device)
+    padded = torch.cat([x[:1], torch.zeros_like(x[1:])])
+    with torch.no_grad():
+        first, second = output_leaves(model(x)), output_leaves(model(x))
+        repeat = _difference(first, second, (3, 3), row=None)
+        if repeat is not None and repeat > tolerance:
+            raise InputError(
+                f"the model gives different outputs for the same input ({_first_value(first, 3)}, then "
+                f"{_first_value(second, 3)}): dropout or another random layer is active (a model exported or traced "
+                f"in training mode); {_EVAL_ADVICE}", path)
+        try:
+            alone = output_leaves(model(x[:1]))
+        except Exception as error:  # noqa: BLE001 - a batch of one failing where a batch of 3 runs is the finding
+            detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            raise InputError(
+                f"the model fails on a batch of one window ({detail}) but runs on a batch of 3: its output depends "
+                f"on the rest of its batch (batch norm in training mode?); {_EVAL_ADVICE}", path) from None
+        with_zeros = output_leaves(model(padded))
+    differences = [_difference(first, alone, (3, 1)), _difference(first, with_zeros, (3, 3))]
+    if any(difference is not None and difference > tolerance for difference in differences):
+        raise InputError(
+            f"the model's output for a window depends on the other windows of its batch (alone: "
+            f"{_first_value(alone, 1)}; among 2 other windows: {_first_value(first, 3)}; padded with 2 zero windows: "
+            f"{_first_value(with_zeros, 3)}): batch norm in training mode (batch statistics); {_EVAL_ADVICE}", path)

@@ -1,0 +1,306 @@
+"""Attribution terms for training: priors on input gradients, saliency-guided cutout, consistency.
+
+Every term works on a batch of one-hot inputs ``x`` ``(N, 4, L)`` and the input gradients of the model's
+summed outputs (:func:`input_gradients`; ``create_graph=True`` so that a penalty on them can be
+differentiated again with respect to the weights: double backpropagation). The "map" of an input is
+gradient x input, the attribution seqsal's default method reports.
+
+* :func:`fourier_penalty` — Tseng, Shrikumar & Kundaje, "Fourier-transform-based attribution priors
+  improve the interpretability and stability of deep learning models for genomics", NeurIPS 2020: the
+  share of the spectrum of the smoothed ``|gradient x input|`` track that lies above a cut-off frequency.
+* :func:`mask_penalty` — Ross, Hughes & Doshi-Velez, "Right for the right reasons", IJCAI 2017: the squared
+  input gradient inside the M- mask (positions that must not matter), minus the share of attribution mass
+  inside the M+ mask (positions that should).
+* :func:`rc_consistency`, :func:`shift_consistency` — the distance between the map of ``x`` and the
+  mapped-back map of its reverse complement or of a shifted copy (consistency regularisation).
+* :func:`salient_cutout`, :func:`random_cutout` — replace the most salient stretch (or a random one, the
+  control) of a drawn length by random bases (saliency-guided augmentation).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .encode import reverse_complement_one_hot
+
+Forward = Callable[[torch.Tensor], torch.Tensor]
+
+
+def input_gradients(forward: Forward, x: torch.Tensor, create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's outputs and the gradient of their sum with respect to the input.
+
+    Parameters
+    ----------
+    forward
+        Maps ``(N, 4, L)`` to predictions ``(N, T)`` (logits for classification).
+    x
+        One-hot ``(N, 4, L)``; not modified (a leaf copy that requires grad is made).
+    create_graph
+        Keep the graph of the gradient, so that a penalty on it can be backpropagated to the weights.
+
+    Returns
+    -------
+    (predictions, gradients)
+        ``(N, T)`` and ``(N, 4, L)``. The gradient of sample ``i`` is that of ``sum_t f_t(x_i)``
+        (samples are independent in eval mode; in train mode batch norm couples them slightly).
+    """
+    leaf = x.detach().requires_grad_(True)
+    predictions = forward(leaf)
+    (gradients,) = torch.autograd.grad(predictions.float().sum(), leaf, create_graph=create_graph)
+    return predictions, gradients
+
+
+def gaussian_kernel(sigma: int) -> torch.Tensor:
+    """The normalised Gaussian of standard deviation ``sigma`` bases, truncated at one sigma: ``2 sigma + 1`` taps.
+
+    ``sigma = 0`` gives the identity ``[1.0]`` (no smoothing), as in Tseng et al.'s code.
+    """
+    if sigma <= 0:
+        return torch.ones(1)
+    offsets = torch.arange(-sigma, sigma + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return (kernel / kernel.sum()).float()
+
+
+def frequency_weights(n_freqs: int, freq_limit: int, softness: float | None) -> torch.Tensor:
+    """Weight of each non-DC frequency ``k = 1 .. n_freqs`` in the low-frequency score.
+
+    1 for ``k <= freq_limit``; above it ``1 / (1 + j ** softness)`` for the ``j``-th frequency past the
+    limit (a soft cut-off, Tseng et al.), or 0 with ``softness=None``.
+    """
+    weights = torch.ones(n_freqs)
+    if freq_limit < n_freqs:
+        past = torch.arange(1, n_freqs - freq_limit + 1, dtype=torch.float32)
+        weights[freq_limit:] = 0.0 if softness is None else 1.0 / (1.0 + past ** softness)
+    return weights
+
+
+def default_freq_limit(length: int) -> int:
+    """The cut-off frequency index for a window of ``length`` bases: a period of about 6.7 bases.
+
+    Tseng et al. use ``k = 150`` for 1000-bp inputs (``pi k / L``); the same period gives ``0.15 L``.
+    """
+    return max(1, int(round(0.15 * length)))
+
+
+def fourier_penalty(
+    attributions: torch.Tensor, freq_limit: int | None = None, softness: float | None = 0.2, sigma: int = 3,
+) -> torch.Tensor:
+    """Tseng et al.'s Fourier attribution prior: the high-frequency share of the attribution track's spectrum.
+
+    Parameters
+    ----------
+    attributions
+        Gradient x input ``(N, 4, L)``.
+    freq_limit
+        Highest frequency index counted as low (``pi k / L`` radians per base); default
+        :func:`default_freq_limit`.
+    softness
+        Exponent of the soft cut-off past ``freq_limit`` (``None``: hard cut-off).
+    sigma
+        Gaussian smoothing of the ``|attribution|`` track, in bases (window ``2 sigma + 1``).
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar in ``[0, 1]``: mean over the batch of ``1 - sum_k w_k |F_k| / sum_k' |F_k'|``, where ``F`` is
+        the real FFT of the smoothed track, the denominator includes the DC term and the sum in the
+        numerator does not. A track with all its power at low frequencies scores near 0.
+    """
+    track = attributions.float().abs().sum(dim=1)  # (N, L)
+    kernel = gaussian_kernel(sigma).to(track.device)
+    smooth = nn.functional.conv1d(track[:, None], kernel[None, None], padding=len(kernel) // 2)[:, 0]
+    magnitudes = torch.fft.rfft(smooth, dim=-1).abs()  # (N, L // 2 + 1)
+    total = magnitudes.sum(dim=-1, keepdim=True)
+    total = torch.where(total > 0, total, torch.ones_like(total))
+    shares = (magnitudes / total)[:, 1:]
+    limit = default_freq_limit(attributions.shape[-1]) if freq_limit is None else freq_limit
+    weights = frequency_weights(shares.shape[-1], limit, softness).to(shares.device)
+    return (1.0 - (shares * weights).sum(dim=-1)).mean()
+
+
+def mask_penalty(
+    gradients: torch.Tensor, x: torch.Tensor, exclude: torch.Tensor | None, include: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The right-for-the-right-reasons term: squared input gradient inside M-, minus the attribution share in M+.
+
+    Parameters
+    ----------
+    gradients
+        Input gradients ``(N, 4, L)``.
+    x
+        One-hot inputs ``(N, 4, L)``.
+    exclude, include
+        Boolean masks ``(N, L)`` of the positions that must not matter (M-) and that should (M+), or ``None``.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar: ``mean_i sum_{l in M-_i} sum_b g_ibl ** 2`` (Ross et al. 2017: every channel, so that a
+        hypothetical base at an artefact cannot matter either) minus ``mean_i sum_{l in M+_i} |a_il| /
+        sum_l |a_il|``, with ``a = sum_b g x`` the gradient x input track. Zero when the gradient vanishes
+        on M- and there is no M+.
+    """
+    penalty = gradients.new_zeros(())
+    if exclude is not None:
+        squared = (gradients.float() ** 2).sum(dim=1)
+        penalty = penalty + (squared * exclude.to(squared.dtype)).sum(dim=-1).mean()
+    if include is not None:
+        track = (gradients.float() * x.float()).sum(dim=1).abs()
+        share = (track * include.to(track.dtype)).sum(dim=-1) / (track.sum(dim=-1) + 1e-12)
+        penalty = penalty - share[include.any(dim=-1)].sum() / max(len(x), 1)
+    return penalty
+
+
+def _map_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean over samples of ``|a - b|^2 / (|a|^2 + |b|^2)`` (scale-free: shrinking the maps does not lower it)."""
+    a, b = a.float().flatten(1), b.float().flatten(1)
+    return (((a - b) ** 2).sum(dim=1) / ((a ** 2).sum(dim=1) + (b ** 2).sum(dim=1) + 1e-12)).mean()
+
+
+def rc_consistency(forward: Forward, x: torch.Tensor, attributions: torch.Tensor) -> torch.Tensor:
+    """Distance between the map of ``x`` and the mapped-back map of its reverse complement.
+
+    Parameters
+    ----------
+    forward
+        The model (predictions ``(N, T)``).
+    x
+        One-hot ``(N, 4, L)``.
+    attributions
+        Gradient x input of ``x`` ``(N, 4, L)``, with its graph.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar in ``[0, 2]`` (:func:`_map_distance`); zero for a model with ``f(x) = f(rc(x))``.
+    """
+    x_rc = reverse_complement_one_hot(x)
+    _, gradients_rc = input_gradients(forward, x_rc)
+    return _map_distance(attributions, reverse_complement_one_hot(gradients_rc * x_rc))
+
+
+def shift_consistency(forward: Forward, x: torch.Tensor, x_shifted: torch.Tensor, shift: int,
+                      attributions: torch.Tensor) -> torch.Tensor:
+    """Distance between the map of ``x`` and that of a copy shifted by ``shift`` bases, on their overlap.
+
+    Parameters
+    ----------
+    x, x_shifted
+        One-hot ``(N, 4, L)``; ``x_shifted[..., l] == x[..., l + shift]`` (cut ``shift`` bases further along
+        the genome).
+    shift
+        Bases, ``0 < shift < L``.
+    attributions
+        Gradient x input of ``x``, with its graph.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar: :func:`_map_distance` of ``attributions[..., shift:]`` and the shifted map's ``[..., :L - shift]``.
+    """
+    _, gradients_shifted = input_gradients(forward, x_shifted)
+    length = x.shape[-1]
+    return _map_distance(attributions[..., shift:], (gradients_shifted * x_shifted)[..., :length - shift])
+
+
+def _random_bases(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``(4, n)`` one-hot of uniformly random bases."""
+    out = np.zeros((4, n), dtype=np.float32)
+    out[rng.integers(0, 4, size=n), np.arange(n)] = 1.0
+    return out
+
+
+def cutout_starts(saliency: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Start of the stretch of each length with the largest summed saliency.
+
+    Parameters
+    ----------
+    saliency
+        ``(N, L)`` non-negative scores (``|gradient x input|``).
+    lengths
+        ``(N,)`` stretch lengths, ``1 <= length <= L``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N,)`` int starts (the first maximum).
+    """
+    cumulative = np.concatenate([np.zeros((len(saliency), 1)), np.cumsum(saliency, axis=1)], axis=1)
+    starts = np.empty(len(saliency), dtype=np.int64)
+    for i, length in enumerate(lengths):
+        sums = cumulative[i, length:] - cumulative[i, :-length]
+        starts[i] = int(np.argmax(sums))
+    return starts
+
+
+def apply_cutout(x: np.ndarray, chosen: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``x`` ``(N, 4, L)`` with ``[start, start + length)`` of each chosen sample replaced by random bases."""
+    out = x.copy()
+    for i in np.flatnonzero(chosen):
+        out[i, :, starts[i]:starts[i] + lengths[i]] = _random_bases(int(lengths[i]), rng)
+    return out
+
+
+def draw_cutout(n: int, length: int, probability: float, span: tuple[int, int],
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Which samples get a cutout (each with ``probability``) and the length of each, uniform in ``span``."""
+    chosen = rng.random(n) < probability
+    lengths = rng.integers(span[0], min(span[1], length) + 1, size=n)
+    return chosen, lengths
+
+
+def salient_cutout(forward: Forward, x: np.ndarray, probability: float, span: tuple[int, int],
+                   rng: np.random.Generator, device: torch.device | str = "cpu") -> np.ndarray:
+    """Saliency-guided cutout: replace the most salient stretch of a drawn length by random bases.
+
+    Parameters
+    ----------
+    forward
+        The current model (predictions ``(N, T)``); its gradients are taken without a graph (no weight update).
+    x
+        One-hot ``(N, 4, L)`` float32.
+    probability
+        Chance that a sample gets a cutout.
+    span
+        ``(min, max)`` stretch length in bases.
+    rng
+        Draws which samples, the lengths and the random bases.
+    device
+        Where the model runs.
+
+    Returns
+    -------
+    np.ndarray
+        The augmented copy of ``x``.
+    """
+    chosen, lengths = draw_cutout(len(x), x.shape[-1], probability, span, rng)
+    if not chosen.any():
+        return x
+    batch = torch.as_tensor(x[chosen], device=device)
+    _, gradients = input_gradients(forward, batch, create_graph=False)
+    saliency = np.zeros(x.shape[::2], dtype=np.float64)
+    saliency[chosen] = (gradients * batch).sum(dim=1).abs().detach().float().cpu().numpy()
+    return apply_cutout(x, chosen, cutout_starts(saliency, lengths), lengths, rng)
+
+
+def random_cutout(x: np.ndarray, probability: float, span: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """The control of :func:`salient_cutout`: the stretch starts at a uniformly random position."""
+    chosen, lengths = draw_cutout(len(x), x.shape[-1], probability, span, rng)
+    starts = np.array([rng.integers(0, x.shape[-1] - n + 1) for n in lengths], dtype=np.int64)
+    return apply_cutout(x, chosen, starts, lengths, rng)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman correlation of two 1-D arrays (average ranks for ties); NaN when one is constant."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denominator = math.sqrt(float((ra * ra).sum() * (rb * rb).sum()))
+    return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")

@@ -1,0 +1,84 @@
+"""Determinism probes (:mod:`seqsal.models.probes`): models left in training mode are refused with the reason."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import seqsal
+from seqsal.errors import InputError
+from seqsal.models import load_model
+from seqsal.models.probes import check_deterministic, output_leaves, probe_windows
+
+ADVICE = "export or trace the model in eval mode (call model.eval() before torch.export.export or torch.jit.trace)"
+
+
+def _basset(dropout: float = 0.3) -> nn.Module:
+    torch.manual_seed(0)
+    return seqsal.BassetCNN(input_length=100, channels=(8, 8), kernel_sizes=(7, 5), pool_sizes=(4, 4), hidden=16,
+                            dropout=dropout)
+
+
+def _export(model: nn.Module, path) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(model, (torch.zeros(4, 4, 100),),
+                                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, str(path))
+    return str(path)
+
+
+def test_eval_mode_models_pass(tmp_path):
+    model = _basset().eval()
+    check_deterministic(model, 100)
+    check_deterministic(load_model(_export(model, tmp_path / "m.pt2")).module, 100)
+    check_deterministic(seqsal.BPNet(n_filters=4, n_layers=2).eval(), 64)
+    scripted = tmp_path / "s.pt"
+    torch.jit.save(torch.jit.script(_basset().train()), str(scripted))  # scripted: load_model's eval() applies
+    check_deterministic(load_model(scripted).module, 100)
+
+
+def test_export_in_training_mode_with_dropout_is_refused(tmp_path):
+    path = _export(_basset().train(), tmp_path / "train.pt2")
+    with pytest.raises(InputError, match=r"the model gives different outputs for the same input \(") as caught:
+        check_deterministic(load_model(path).module, 100, path=path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert str(caught.value).endswith("dropout or another random layer is active (a model exported or traced in "
+                                      f"training mode); {ADVICE}")
+
+
+def test_export_in_training_mode_with_batch_norm_only_is_refused(tmp_path):
+    """No randomness, but batch statistics: a window's output depends on the rest of its batch and its padding."""
+    path = _export(_basset(dropout=0.0).train(), tmp_path / "bn.pt2")
+    model = load_model(path).module
+    with pytest.raises(InputError, match=r"the model's output for a window depends on the other windows of its batch "
+                                         r"\(alone: .*; among 2 other windows: .*; padded with 2 zero windows: .*\): "
+                                         r"batch norm in training mode \(batch statistics\); export or trace"):
+        check_deterministic(model, 100)
+
+
+def test_torchscript_traced_in_training_mode_is_refused(tmp_path):
+    path = tmp_path / "traced.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(_basset().train(), torch.zeros(4, 4, 100), check_trace=False), str(path))
+    loaded = load_model(path)  # load_model calls eval(): a traced graph keeps its training-mode dropout anyway
+    with pytest.raises(InputError, match="dropout or another random layer is active"):
+        check_deterministic(loaded.module, 100)
+
+
+def test_a_model_that_fails_on_a_batch_of_one_is_refused():
+    """Training-mode batch norm after flattening cannot normalise a batch of one."""
+    model = nn.Sequential(nn.Conv1d(4, 2, 5), nn.Flatten(), nn.BatchNorm1d(2 * 16), nn.Linear(32, 1)).train()
+    with pytest.raises(InputError, match=r"fails on a batch of one window \(Expected more than 1 value per channel"):
+        check_deterministic(model, 20)
+
+
+def test_probe_helpers():
+    x = probe_windows(3, 50, seed=2)
+    assert x.shape == (3, 4, 50) and torch.equal(x.sum(1), torch.ones(3, 50))
+    assert torch.equal(x, probe_windows(3, 50, seed=2))
+    a, b = torch.zeros(2), torch.ones(2, 3)
+    assert [t.shape for t in output_leaves({"h": a, "m": (b, [a])})] == [a.shape, b.shape, a.shape]

@@ -1,0 +1,49 @@
+"""Issue 14: targets that name any output of a model — the old grammar, dict outputs by key, the task axis of
+outputs of 3 or more dims, and never a guess (:class:`seqsal.attribution.Target`, :func:`resolve_task_axis`)."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqsal.attribution import Target, resolve_task_axis, task_axis_of
+from seqsal.errors import InputError
+
+
+def test_target_grammar_keeps_its_old_forms_and_names_dict_outputs():
+    assert Target.parse("3") == Target(task=3) and Target.parse("enhancer") == Target(task="enhancer")
+    assert Target.parse("output=1,task=0,reduce=bpnet") == Target(1, 0, "bpnet")
+    assert Target.parse("output=human,task=2") == Target(output="human", task=2)
+    assert Target.parse("task=3,axis=-1") == Target(task=3, axis=-1)
+    outputs = {"human": torch.arange(6.0).reshape(2, 3), "mouse": torch.zeros(2, 2)}
+    torch.testing.assert_close(Target.parse("output=human,task=2").select(outputs), torch.tensor([2.0, 5.0]))
+    torch.testing.assert_close(Target().select({"only": torch.ones(2, 3)}), torch.ones(2))  # one head: no name
+    profile = torch.arange(24.0).reshape(2, 4, 3)  # (N, bins, tracks)
+    torch.testing.assert_close(Target.parse("task=1,axis=-1").select(profile), profile[:, :, 1].sum(dim=1))
+    torch.testing.assert_close(Target.parse("1").select(profile), profile[:, 1].sum(dim=1))  # the API's axis 1
+    for text, message in (("output=human", "tuple of 2 outputs, not a dict"), ("axis=0", "axis 0 is the sequences"),
+                          ("output=", "has no value"), ("tracks=2", "unknown key 'tracks'")):
+        with pytest.raises(InputError, match=message):
+            Target.parse(text).select((profile, profile))
+    with pytest.raises(InputError, match="one output per sequence \\(no task axis\\); drop axis"):
+        Target(axis=1).select(torch.zeros(2))
+
+
+def test_task_axis_is_never_guessed():
+    assert task_axis_of((2, 3, 16), (2, 3, 32)) == 1 and task_axis_of((2, 4, 3), (2, 8, 3)) == 2
+    assert task_axis_of((2, 4, 3), (2, 4, 3)) is None and task_axis_of((2, 4, 3), None) is None
+
+    class Pooled(torch.nn.Module):  # (N, 4, 4) whatever the input length: no axis grows
+        def forward(self, x):
+            return F.adaptive_avg_pool1d(x, 4)
+
+    class Bins(torch.nn.Module):  # (N, L / 4, 4): bins grow with the input, the 4 tracks do not
+        def forward(self, x):
+            return F.avg_pool1d(x, 4).transpose(1, 2)
+
+    probe = torch.zeros(2, 4, 16)
+    with pytest.raises(InputError, match=r"for inputs twice as long it has shape \(N, 4, 4\), so its task axis"):
+        resolve_task_axis(Pooled(), Target(task=1), probe, Pooled()(probe))
+    assert resolve_task_axis(Pooled(), Target(task=1, axis=-1), probe, Pooled()(probe)).axis == -1
+    assert resolve_task_axis(Bins(), Target(task=1), probe, Bins()(probe)).axis == 2
+    assert resolve_task_axis(Bins(), Target(task=1), probe, torch.zeros(2, 3)) == Target(task=1)  # 2-d: as it is

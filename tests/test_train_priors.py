@@ -1,0 +1,143 @@
+"""The attribution terms of seqsal.train_priors against independent computations on tiny models."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.ndimage
+import torch
+from torch import nn
+
+from seqsal.encode import reverse_complement_one_hot
+from seqsal.train_priors import (cutout_starts, fourier_penalty, input_gradients, mask_penalty, random_cutout,
+                                 rc_consistency, salient_cutout, shift_consistency)
+
+
+def _one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 4, length), dtype=np.float32)
+    x[np.arange(n)[:, None], rng.integers(0, 4, (n, length)), np.arange(length)[None, :]] = 1
+    return torch.as_tensor(x)
+
+
+def _numpy_fourier(attr: np.ndarray, limit: int, softness: float, sigma: int) -> float:
+    delta = np.zeros(2 * sigma + 1)
+    delta[sigma] = 1
+    kernel = scipy.ndimage.gaussian_filter(delta, sigma=sigma, truncate=1)
+    losses = []
+    for sample in attr:
+        track = np.abs(sample).sum(axis=0)
+        smooth = np.convolve(track, kernel, mode="same")
+        mags = np.abs(np.fft.rfft(smooth))
+        shares = mags[1:] / mags.sum()
+        weights = np.ones_like(shares)
+        weights[limit:] = 1 / (1 + np.arange(1, len(shares) - limit + 1) ** softness)
+        losses.append(1 - (shares * weights).sum())
+    return float(np.mean(losses))
+
+
+def test_fourier_penalty_equals_a_numpy_fft_computation():
+    rng = np.random.default_rng(1)
+    attr = rng.normal(size=(5, 4, 120)).astype(np.float32)
+    for limit, softness, sigma in ((18, 0.2, 3), (10, 0.5, 2), (30, 0.2, 0)):
+        expected = _numpy_fourier(attr, limit, softness, sigma)
+        got = float(fourier_penalty(torch.as_tensor(attr), limit, softness, sigma))
+        assert abs(got - expected) < 1e-5, (limit, got, expected)
+
+
+def test_fourier_penalty_is_lower_for_a_smooth_track_than_for_noise():
+    length = 200
+    smooth = np.exp(-0.5 * ((np.arange(length) - 100) / 15) ** 2)[None, None].repeat(4, 1).astype(np.float32)
+    noise = np.random.default_rng(0).normal(size=(1, 4, length)).astype(np.float32)
+    assert float(fourier_penalty(torch.as_tensor(smooth))) < 0.5 * float(fourier_penalty(torch.as_tensor(noise)))
+
+
+class _Masked(nn.Module):
+    """A conv model that cannot see positions ``[lo, hi)``."""
+
+    def __init__(self, length: int, lo: int, hi: int):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv1d(4, 3, 1)
+        visible = torch.ones(length)
+        visible[lo:hi] = 0
+        self.register_buffer("visible", visible)
+
+    def forward(self, x):
+        return torch.tanh(self.conv(x * self.visible)).sum(dim=(1, 2))[:, None]
+
+
+def test_mask_prior_is_zero_when_the_gradient_vanishes_on_the_excluded_positions():
+    model, x = _Masked(50, 10, 20), _one_hot(4, 50)
+    _, gradients = input_gradients(model, x)
+    inside = torch.zeros(4, 50, dtype=torch.bool)
+    inside[:, 10:20] = True
+    assert float(mask_penalty(gradients, x, inside)) == 0.0
+    outside = torch.zeros_like(inside)
+    outside[:, 30:35] = True
+    expected = float((gradients[:, :, 30:35] ** 2).sum() / 4)
+    assert abs(float(mask_penalty(gradients, x, outside)) - expected) < 1e-6
+    # M+ over everything the model sees: the whole attribution mass is inside, a reward of -1 per sample
+    seen = ~inside
+    assert abs(float(mask_penalty(gradients, x, None, seen)) + 1.0) < 1e-5
+
+
+def test_mask_prior_backpropagates_to_the_weights():
+    model, x = _Masked(50, 10, 20), _one_hot(4, 50)
+    _, gradients = input_gradients(model, x)
+    region = torch.zeros(4, 50, dtype=torch.bool)
+    region[:, 25:40] = True
+    mask_penalty(gradients, x, region).backward()
+    assert model.conv.weight.grad is not None and float(model.conv.weight.grad.abs().sum()) > 0
+
+
+class _Tiny(nn.Module):
+    def __init__(self, symmetric: bool):
+        super().__init__()
+        torch.manual_seed(3)
+        self.conv, self.symmetric = nn.Conv1d(4, 6, 5, padding=2), symmetric
+        self.dense = nn.Linear(6 * 40, 1)
+
+    def one(self, x):
+        return self.dense(torch.relu(self.conv(x)).flatten(1))
+
+    def forward(self, x):
+        return self.one(x) + self.one(reverse_complement_one_hot(x)) if self.symmetric else self.one(x)
+
+
+def test_rc_consistency_is_zero_for_a_reverse_complement_symmetric_model():
+    x = _one_hot(6, 40)
+    for symmetric, check in ((True, lambda v: v < 1e-10), (False, lambda v: v > 1e-3)):
+        model = _Tiny(symmetric)
+        _, gradients = input_gradients(model, x)
+        value = float(rc_consistency(model, x, gradients * x))
+        assert check(value), (symmetric, value)
+
+
+def test_shift_consistency_is_zero_for_a_position_blind_model_on_the_overlap():
+    torch.manual_seed(0)
+    conv = nn.Conv1d(4, 1, 1)  # per-base scores: the map of a base does not depend on where it sits
+
+    def model(x):
+        return conv(x).sum(dim=(1, 2))[:, None]
+
+    long = _one_hot(3, 60)
+    x, shifted = long[..., :50], long[..., 4:54]
+    _, gradients = input_gradients(model, x)
+    assert float(shift_consistency(model, x, shifted, 4, gradients * x)) < 1e-10
+
+
+def test_cutout_starts_finds_the_most_salient_stretch():
+    saliency = np.zeros((2, 30))
+    saliency[0, 12:17] = 1
+    saliency[1, 3] = 5
+    assert cutout_starts(saliency, np.array([5, 1])).tolist() == [12, 3]
+
+
+def test_salient_cutout_replaces_the_stretch_the_model_uses_and_random_cutout_keeps_the_rest():
+    model = _Masked(50, 0, 30)  # sees only positions 30..49
+    x = _one_hot(8, 50).numpy()
+    out = salient_cutout(model, x, 1.0, (10, 10), np.random.default_rng(0))
+    changed = (out != x).any(axis=1)
+    assert not changed[:, :30].any() and changed[:, 30:].any()
+    assert np.allclose(out.sum(axis=1), 1)
+    control = random_cutout(x, 0.0, (10, 10), np.random.default_rng(0))
+    assert np.array_equal(control, x)

@@ -13,7 +13,8 @@ TorchScript (``torch.jit.script``), as a user who trained them elsewhere would b
   sparse attribution tracks.
 * :class:`ConjoinedRCCNN` — a "conjoined" (siamese) reverse-complement model: one small dilated CNN applied
   to the sequence and to its reverse complement, outputs averaged (Mallet & Vert 2021; Zhou et al. 2021).
-* :class:`SigmoidClassifier` — a globally pooled CNN whose ``forward`` returns a *probability* (sigmoid inside the model),
+* :class:`SigmoidClassifier` — a globally pooled CNN whose ``forward`` returns a *probability* (sigmoid inside
+  the model),
   trained with BCE on ``logit``: saturating outputs, the hard case for gradient attributions.
 * :class:`DilatedResidualCNN` — a long-window (10 kb) model: convolution, average-pool 8, dilated residual
   blocks (dilations 1-32 at 8-bp resolution: each pooled position sees +-511 bp), global average pooling,

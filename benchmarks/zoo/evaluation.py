@@ -80,7 +80,8 @@ def held_out_classifier(model: nn.Module, world: World, one_hot: dict, width: in
     return {"metric": "auroc", "value": round(auroc(probability, labels), 4),
             "accuracy_at_0.5": round(float(((probability >= 0.5) == labels).mean()), 4),
             "fraction_active": round(float(labels.mean()), 4),
-            "fraction_p_above_0.99_or_below_0.01": round(float(((probability > 0.99) | (probability < 0.01)).mean()), 4),
+            "fraction_p_above_0.99_or_below_0.01":
+                round(float(((probability > 0.99) | (probability < 0.01)).mean()), 4),
             "n_windows": len(starts), "chromosome": world.spec.held_out}
 
 

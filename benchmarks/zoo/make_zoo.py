@@ -148,17 +148,21 @@ def held_out(entry: ZooModel, model: nn.Module, world: World, one_hot: dict) -> 
 
 def export(entry: ZooModel, model: nn.Module, folder: Path) -> dict:
     """Write ``model.pt`` (TorchScript) and, for built-ins, ``model.safetensors`` + ``config.json``; checks that
-    the TorchScript file reproduces the model. Returns the card's ``files`` and ``cli`` entries."""
+    the TorchScript file reproduces the model. Returns the card's ``files``, ``cli`` and
+    ``torchscript_max_abs_difference`` entries."""
     from safetensors.torch import save_file
 
     scripted = torch.jit.script(model)
     save_atomically(folder / "model.pt", lambda path: torch.jit.save(scripted, path))
-    probe = torch.as_tensor(np.random.default_rng(0).random((2, 4, entry.window)).astype(np.float32))
+    probe = torch.nn.functional.one_hot(torch.as_tensor(np.random.default_rng(0).integers(0, 4, (4, entry.window))),
+                                        4).permute(0, 2, 1).float()
     with torch.no_grad():
         mine, theirs = model(probe), torch.jit.load(str(folder / "model.pt"))(probe)
     mine, theirs = (mine if isinstance(mine, tuple) else (mine,)), (theirs if isinstance(theirs, tuple) else (theirs,))
-    if any(not torch.allclose(a, b, atol=1e-5) for a, b in zip(mine, theirs)):
-        raise RuntimeError(f"{entry.name}: the TorchScript export does not reproduce the model")
+    difference = max(float((a - b).abs().max()) for a, b in zip(mine, theirs))
+    scale = max(float(a.abs().max()) for a in mine)
+    if difference > 1e-4 * max(1.0, scale):  # float reordering only (the scripted graph may pick other kernels)
+        raise RuntimeError(f"{entry.name}: the TorchScript export differs from the model by {difference:g}")
     files = {"torchscript": "model.pt"}
     cli = {"model": "model.pt", "args": ["--window", str(entry.window)]}
     if entry.builtin:
@@ -169,7 +173,7 @@ def export(entry: ZooModel, model: nn.Module, folder: Path) -> dict:
         extra = [] if entry.builtin == "basset" else ["--window", str(entry.window)]
         cli["alternative"] = {"model": "model.safetensors",
                               "args": ["--architecture", entry.builtin, "--model-config", "config.json", *extra]}
-    return {"files": files, "cli": cli}
+    return {"files": files, "cli": cli, "torchscript_max_abs_difference": difference}
 
 
 def start_at_mean(model: nn.Module, batch: tr.Batch) -> None:
@@ -199,9 +203,9 @@ def build_model(entry: ZooModel, out: Path, steps_factor: float = 1.0) -> dict:
         start_at_mean(model, next_batch())
     log.info("%s: %d parameters, training %d steps x %d windows of %d bp", entry.name,
              arch.parameter_count(model), entry.steps, entry.batch_size, entry.window)
-    training = tr.train(model, next_batch, {"regression": "mse", "classifier": "bce",
-                        "profile": "bpnet"}[entry.kind], max(1, int(entry.steps * steps_factor)), entry.learning_rate, seed=entry.seed,
-                        counts_weight=entry.counts_weight)
+    loss = {"regression": "mse", "classifier": "bce", "profile": "bpnet"}[entry.kind]
+    training = tr.train(model, next_batch, loss, max(1, int(entry.steps * steps_factor)), entry.learning_rate,
+                        seed=entry.seed, counts_weight=entry.counts_weight)
     folder = out / entry.name
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -241,19 +245,40 @@ def build_model(entry: ZooModel, out: Path, steps_factor: float = 1.0) -> dict:
 
 
 def summary_rows(cards: list[dict]) -> list[str]:
-    """Markdown rows: model, world, window, parameters, held-out metric, motifs used, training time."""
-    rows = ["| model | world | window | parameters | held-out accuracy | target | motifs used (>= 0.1 SD) | train s |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """Markdown rows: model, world, window, parameters, held-out accuracy, target, motifs used (and not),
+    sparsity, RC difference, training wall and CPU seconds."""
+    rows = ["| model | world | window | parameters | held-out accuracy | target | uses (>= 0.1 SD) | does not use | "
+            "zero grad | rc diff | train s | cpu s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for card in cards:
+        if card.get("kind") == "published":
+            continue
         accuracy = card["held_out"]
-        extra = ""
-        if "profile_median_pearson_r" in accuracy:
-            extra = f"; profile r {accuracy['profile_median_pearson_r']}"
+        value = f"{accuracy['metric']} {accuracy['value']}"
+        if accuracy.get("profile_median_pearson_r") is not None:
+            value += f"; profile r {accuracy['profile_median_pearson_r']}"
+        training = card.get("training", {})
         for target in card["targets"]:
-            rows.append(f"| {card['name']} | {card['world']} | {card['window']:,} | {card['parameters']:,} | "
-                        f"{accuracy['metric']} {accuracy['value']}{extra} | `{target}` | "
-                        f"{', '.join(card['used_motifs'].get(target, [])) or '-'} | "
-                        f"{card.get('training', {}).get('seconds', '-')} |")
+            used = card["used_motifs"].get(target, [])
+            unused = [m for m in card["uses"].get(target, {}) if m not in used]
+            rows.append(f"| {card['name']} | {card['world']} | {card['window']:,} | {card['parameters']:,} | {value} | "
+                        f"`{target}` | {', '.join(used) or '-'} | {', '.join(unused) or '-'} | "
+                        f"{card['zero_gradient_fraction'].get(target, '-')} | {card['rc_max_abs_difference']:.3g} | "
+                        f"{training.get('seconds', '-')} | {training.get('cpu_seconds', '-')} |")
+    return rows
+
+
+def spliceai_rows(card: dict) -> list[str]:
+    """Markdown rows of SpliceAI's DOC2B validation."""
+    accuracy = card["held_out"]
+    rows = ["| site type | annotated sites (hg19, 0-based) | score at each | top-k accuracy | best other base | "
+            "other bases > 0.5 |", "| --- | --- | --- | --- | --- | --- |"]
+    for kind in ("acceptor", "donor"):
+        a = accuracy[kind]
+        others = ", ".join(f"{p} ({v})" for p, v in a["other_positions_above_0.5"]) or "-"
+        rows.append(f"| {kind} | {', '.join(map(str, a['sites']))} | {', '.join(map(str, a['score_at_sites']))} | "
+                    f"{a['top_k_accuracy']} | {a['max_score_elsewhere']} | {others} |")
+    rows.append(f"| both | | | **{accuracy['top_k_accuracy']}** | | |")
     return rows
 
 
@@ -265,7 +290,15 @@ def main() -> None:
     parser.add_argument("--no-spliceai", action="store_true")
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--steps-factor", type=float, default=1.0, help="scale every training (quick trials)")
+    parser.add_argument("--summary", action="store_true", help="only print the tables of the built cards")
     args = parser.parse_args()
+    if args.summary:
+        cards = [json.loads(p.read_text()) for p in sorted(args.out.glob("*/card.json"))]
+        print("\n".join(summary_rows(cards)))
+        for card in cards:
+            if card.get("kind") == "published":
+                print("\n".join(spliceai_rows(card)))
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()

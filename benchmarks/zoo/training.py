@@ -43,12 +43,14 @@ def cut_windows(one_hot: dict[str, np.ndarray], spans: list[tuple[str, int]], wi
 
 def draw_starts(world: World, chroms: list[str], width: int, n: int, rng: np.random.Generator,
                 element_fraction: float = 0.5, jitter: int = 150) -> list[tuple[str, int]]:
-    """``n`` window starts on ``chroms``: ``element_fraction`` centred on an element (+- ``jitter``), the rest uniform."""
+    """``n`` window starts on ``chroms``: ``element_fraction`` centred on an element (+- ``jitter``), the rest
+    uniform."""
     sizes = world.spec.chrom_sizes
     elements = world.elements[world.elements["chrom"].isin(chroms)]
     n_element = int(round(n * element_fraction)) if len(elements) else 0
     picks = elements.iloc[rng.integers(len(elements), size=n_element)] if n_element else elements.iloc[:0]
-    starts = [(row.chrom, int(row.centre + rng.integers(-jitter, jitter + 1) - width // 2)) for row in picks.itertuples()]
+    starts = [(row.chrom, int(row.centre + rng.integers(-jitter, jitter + 1) - width // 2))
+              for row in picks.itertuples()]
     for _ in range(n - n_element):
         chrom = chroms[int(rng.integers(len(chroms)))]
         starts.append((chrom, int(rng.integers(0, max(1, sizes[chrom] - width)))))

@@ -301,7 +301,8 @@ def build_world(spec: WorldSpec) -> World:
     for (chrom, start, end), kind in ((spec.gap, "gap"), (spec.soft_mask, "mask")):
         if chrom in sequences:
             piece = sequences[chrom][start:end]
-            sequences[chrom][start:end] = ord("N") if kind == "gap" else np.frombuffer(piece.tobytes().lower(), np.uint8)
+            lower = np.frombuffer(piece.tobytes().lower(), np.uint8)
+            sequences[chrom][start:end] = ord("N") if kind == "gap" else lower
     return assemble(spec, sequences, sites, elements)
 
 
@@ -350,7 +351,8 @@ def make_regions(world: World, width: int, spans: dict[str, int], n_background: 
         rows.append((row.chrom, start, start + width, row.name, 0, strand, 0, -1, -1, row.centre - start))
     for k, (chrom, start, end) in enumerate(background_regions(world, n_background, width, list(spans), rng)):
         rows.append((chrom, start, end, f"background{k + 1}", 0, ".", 0, -1, -1, width // 2))
-    return pd.DataFrame(rows, columns=["chrom", "start", "end", "name", "score", "strand", "signal", "p", "q", "summit"])
+    columns = ["chrom", "start", "end", "name", "score", "strand", "signal", "p", "q", "summit"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def fasta_text(sequences: dict[str, np.ndarray], line_width: int = 60) -> str:

@@ -266,7 +266,7 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 @click.option("--seqlets", "seqlets_path", type=click.Path(dir_okay=False), default=None,
               help="Seqlet table to cluster (columns region_index, offset_start, offset_end, sign), e.g. "
                    "OUT_DIR/seqlets.tsv. Default: seqlets re-called from the tracks at --seqlet-fdr.")
-@click.option("--seqlet-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.8, show_default=True,
+@click.option("--seqlet-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.9, show_default=True,
               help="FDR of the seqlets re-called for discovery, against the run's shuffled null (null.npz; else "
                    "the Laplace null): lenient, so that weak motifs have instances to cluster, but sized by "
                    "the evidence. Motifs no more frequent than in the null's shuffled sequence are dropped "

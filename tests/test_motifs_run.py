@@ -63,7 +63,7 @@ def test_demo_run_gives_every_planted_motif(demo_run):
     (default grad x input, default shuffled null), then `seqsal motifs` with its defaults finds all 6 planted motifs
     (111-136 sites each, CTCF's per-base contribution barely above the background) and no motif matching nothing
     planted; every motif passes the support test against the shuffled null, and the seqlets clustered are sized
-    by the evidence (FDR 0.8 against that null: 2,478), not the fixed lenient re-call of old."""
+    by the evidence (FDR 0.9 against that null: 3,715 seqlets), not by a fixed lenient re-call."""
     demo = ROOT / "data" / "demo"
     out = demo_run
     found = run_motifs(out, database=default_database(), progress=False)
@@ -72,7 +72,7 @@ def test_demo_run_gives_every_planted_motif(demo_run):
     good = best[(best["qvalue"] < 0.05) & best["target_name"].isin(planted)]
     assert set(good["target_name"]) == planted == {"GATA1::TAL1", "Spi1", "CEBPB", "FOS::JUN", "CTCF", "REST"}
     assert len(best) == len(good) == len(planted)  # nothing spurious, nothing twice
-    assert found["dropped"] == 0
+    assert found["dropped"] <= 1  # (here a GATA-like cluster no more frequent than in the shuffled null)
     assert 1000 < len(discovery_seqlets(out)) == found["n_seqlets"] < 5000
     table = pd.read_csv(out / "motifs.tsv", sep="\t")
     assert (table["support_pvalue"] < 1e-4).all() and (table["enrichment"] >= 1.5).all()

@@ -153,7 +153,7 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
                       "--no-correct", "--n-value 0.25"):
             assert words in line, (words, line)
     assert "--test-width 8 --max-length 30 --element-gap 100" in log
-    assert "--min-seqlets 10 --seqlet-fdr 0.8" in log and "--top 7" in log and "--top 5" in log
+    assert "--min-seqlets 10 --seqlet-fdr 0.9" in log and "--top 7" in log and "--top 5" in log
     assert not (tmp_path / "out").exists()
 
 

@@ -7,9 +7,9 @@ acceptor; the donor run would cost as much again)::
         --target <target> <card args (--window ...)>
 
 then counts the seqlets and elements called (each site once: rows with a ``duplicate_of`` are left out), by
-sign, how many seqlets overlap a planted site that carries activity (``sites.tsv`` ``effect != 0``; for
-SpliceAI: lie within 50 bp of an annotated splice site), and keeps the peak caller's record from
-``run.json``. Models shipped also as a state_dict + ``--architecture`` config are loaded that way too (first
+sign, how many overlap a planted site that carries activity (``sites.tsv`` ``effect != 0``; for SpliceAI:
+lie within 50 bp of an annotated splice site), per motif how many planted sites in the regions a seqlet
+touches, and keeps the peak caller's record from ``run.json``. Models shipped also as a state_dict + ``--architecture`` config are loaded that way too (first
 12 regions, ``--no-peaks``), and their predictions compared with the TorchScript run's.
 
 Run from the repository root after ``make_zoo.py`` (about 10 minutes on 2 CPU cores)::
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+TIME = "/usr/bin/time"  # GNU time: peak memory of each run
 
 
 def target_tag(target: str) -> str:
@@ -40,14 +41,18 @@ def target_tag(target: str) -> str:
 
 
 def attribute(genome: Path, regions: Path, model: Path, out: Path, args: list[str]) -> dict:
-    """Run ``seqsal attribute``; returns exit code, wall seconds and the last stderr line."""
+    """Run ``seqsal attribute``; returns exit code, wall seconds, peak memory (MiB, with GNU time) and the last
+    stderr lines."""
     command = [sys.executable, "-m", "seqsal.cli", "attribute", str(genome), str(regions), "--model", str(model),
                "-o", str(out), "--force", "--quiet", *args]
+    timer = [TIME, "-f", "MAXRSS_KB %M"] if Path(TIME).exists() else []
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    done = subprocess.run(timer + command, capture_output=True, text=True)
+    lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("MAXRSS_KB")]
+    peak = [int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("MAXRSS_KB")]
     return {"command": " ".join(["seqsal", *command[3:]]), "returncode": done.returncode,
-            "seconds": round(time.perf_counter() - started, 1), "stderr_tail": lines[-3:]}
+            "seconds": round(time.perf_counter() - started, 1), "peak_rss_mib": round(peak[-1] / 1024) if peak else None,
+            "stderr_tail": [line for line in lines if "Command exited" not in line][-3:]}
 
 
 def truth_intervals(card: dict, folder: Path) -> pd.DataFrame:
@@ -71,8 +76,21 @@ def overlapping(calls: pd.DataFrame, truth: pd.DataFrame) -> int:
     return hits
 
 
-def summarise(out: Path, truth: pd.DataFrame) -> dict:
-    """Calls of a finished run folder: counts by sign (each site once), overlap with truth, peak record."""
+def sites_touched(out: Path, sites: pd.DataFrame, seqlets: pd.DataFrame) -> dict[str, str]:
+    """Per motif: ``"touched/total"`` planted sites inside the run's regions that a seqlet (any sign) overlaps."""
+    regions = pd.read_csv(out / "regions.tsv", sep="\t")
+    inside = pd.concat([sites[(sites["chrom"] == r.chrom) & (sites["start"] >= r.start) & (sites["end"] <= r.end)]
+                        for r in regions.itertuples()]).drop_duplicates(["chrom", "start", "end"])
+    result = {}
+    for motif, group in inside.groupby("motif"):
+        touched = overlapping(group, seqlets[["chrom", "start", "end"]]) if len(seqlets) else 0
+        result[motif] = f"{touched}/{len(group)}"
+    return result
+
+
+def summarise(out: Path, truth: pd.DataFrame, sites: pd.DataFrame | None = None) -> dict:
+    """Calls of a finished run folder: counts by sign (each site once), overlap with truth, per-motif sites
+    touched (synthetic worlds), peak record."""
     summary: dict = {}
     for kind in ("seqlets", "elements"):
         path = out / f"{kind}.tsv"
@@ -82,6 +100,8 @@ def summarise(out: Path, truth: pd.DataFrame) -> dict:
                          "negative": int((unique["sign"] == "-").sum())}
         if len(unique):
             summary[kind]["overlapping_truth"] = overlapping(unique, truth)
+        if kind == "seqlets" and sites is not None:
+            summary["sites_touched_by_seqlets"] = sites_touched(out, sites, unique)
     record = json.loads((out / "run.json").read_text())
     peaks = record.get("peaks") or {}
     summary["peaks_record"] = {k: v for k, v in peaks.items() if k not in ("outputs",)}
@@ -116,13 +136,14 @@ def check(build: Path, only: list[str] | None = None) -> list[dict]:
         if only and card["name"] not in only:
             continue
         truth = truth_intervals(card, folder)
+        sites = pd.read_csv(folder / card["world_dir"] / "sites.tsv", sep="\t") if card.get("world") else None
         for target in card.get("check_targets", list(card["targets"])):
             out = build / "cli" / f"{card['name']}__{target_tag(target)}"
             result = {"model": card["name"], "target": target,
                       **attribute(folder / card["genome"], folder / card["regions"], folder / card["cli"]["model"],
                                   out, ["--target", target, *card["cli"]["args"]])}
             if result["returncode"] == 0:
-                result.update(summarise(out, truth))
+                result.update(summarise(out, truth, sites))
                 if "alternative" in card["cli"]:
                     result["state_dict_form"] = check_alternative(card, folder, build / "cli" / f"{out.name}__sd",
                                                                   target, out)
@@ -135,8 +156,8 @@ def check(build: Path, only: list[str] | None = None) -> list[dict]:
 
 def table(results: list[dict]) -> list[str]:
     """Markdown rows of the results."""
-    rows = ["| model | target | exit | seqlets + / - | on truth | elements + / - | null | s |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| model | target | exit | seqlets + / - | on truth | elements + / - | on truth | null | s | MiB |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         seqlets, elements = r.get("seqlets", {}), r.get("elements", {})
         null = r.get("peaks_record", {}).get("null", "-")
@@ -144,7 +165,9 @@ def table(results: list[dict]) -> list[str]:
         rows.append(f"| {r['model']} | `{r['target']}` | {r['returncode']} | "
                     f"{seqlets.get('positive', '-')} / {seqlets.get('negative', '-')} | "
                     f"{seqlets.get('overlapping_truth', 0 if seqlets else '-')} | "
-                    f"{elements.get('positive', '-')} / {elements.get('negative', '-')} | {null} | {r['seconds']} |")
+                    f"{elements.get('positive', '-')} / {elements.get('negative', '-')} | "
+                    f"{elements.get('overlapping_truth', 0 if elements else '-')} | {null} | {r['seconds']} | "
+                    f"{r.get('peak_rss_mib') or '-'} |")
     return rows
 
 

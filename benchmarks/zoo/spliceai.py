@@ -459,7 +459,10 @@ def build(out: Path, wheel: Path | None = None) -> dict:
         "world": None, "genome": "chr17.hg19.part.fa", "regions": "regions.bed", "window": CENTRE_WINDOW,
         "kind": "published", "parameters": int(sum(p.numel() for p in ensemble.parameters())),
         "files": {"torchscript": "spliceai_centre.pt", "ensemble_torchscript": "spliceai_ensemble.pt"},
-        "cli": {"model": "spliceai_centre.pt", "args": ["--window", str(CENTRE_WINDOW)]},
+        "cli": {"model": "spliceai_centre.pt", "args": ["--window", str(CENTRE_WINDOW), "--batch-size", "2"]},
+        "cli_note": "--batch-size 2: the backward pass of the 5-model ensemble over 10,001 bp keeps ~2 GB of "
+                    "activations a window; with seqsal's default --batch-size 64 (all 10 regions in one batch) "
+                    "the run grew past 23 GB and was killed by the kernel's OOM killer (exit -9)",
         "targets": {"2": "log((p_acceptor + p_donor) / p_neither) at the centre base",
                     "0": "log(p_acceptor / p_neither) at the centre base",
                     "1": "log(p_donor / p_neither) at the centre base"},

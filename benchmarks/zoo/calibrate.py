@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqsal.io import npz_members
+from seqsal.io import region_arrays
 from seqsal.peaks import PeakOptions, call_peaks_from_run
 
 HERE = Path(__file__).resolve().parent
@@ -129,37 +129,51 @@ def modisco_f1(track: np.ndarray, truth: list) -> dict:
     return {"f1": round(score, 4), "calls": n}
 
 
-def card_command(card: dict, home: Path) -> list[str]:
+def card_command(card: dict, home: Path, target: str) -> list[str]:
     """The ``seqsal attribute`` model arguments of a card (``cli``: ``{"model": file, "args": [...]}``)."""
     cli = card["cli"]
     arguments = ["--model", str((home / cli["model"]).resolve()), *cli.get("args", [])]
-    if card.get("target") not in (None, "0"):
-        arguments += ["--target", str(card["target"])]
+    if target not in (None, "0"):
+        arguments += ["--target", str(target)]
     return arguments
 
 
-def used_motifs(card: dict) -> dict[str, bool]:
-    """Per planted motif, whether the model uses it (the card's ``uses`` of its target)."""
+def used_motifs(card: dict, target: str) -> dict[str, bool]:
+    """Per planted motif, whether the model uses it (the card's ``uses`` of ``target``)."""
     uses = card.get("uses", {})
-    uses = uses.get(str(card.get("target", "0")), uses) if uses else {}
+    uses = uses.get(str(target), uses) if uses else {}
     return {motif: (value.get("uses") if isinstance(value, dict) else value) for motif, value in uses.items()}
 
 
-def run_model(card: dict, home: Path, out: Path, peers: bool) -> dict:
-    world = (home / card.get("world_dir", f"../worlds/{card['world']}")).resolve()
-    folder = out / card["name"]
-    command = ["seqsal", "attribute", str(world / "genome.fa"), str(world / "regions.bed"),
-               *card_command(card, home), "-o", str(folder), "--force", "--quiet"]
+def splice_truth(regions: pd.DataFrame, flank: int = 50) -> list[list[tuple[int, int, str]]]:
+    """SpliceAI's truth: the annotated splice site at each region's centre, +-``flank`` bp (the acceptor's
+    pyrimidine tract and branch point lie within ~40 bp upstream)."""
+    out = []
+    for start, end, name in zip(regions["start"], regions["end"], regions["name"]):
+        site = int(str(name).rsplit("_", 1)[-1]) - int(start)
+        out.append([(max(site - flank, 0), min(site + flank + 1, int(end - start)), str(name).split("_")[1])])
+    return out
+
+
+def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse: bool = False) -> dict:
+    world = (home / card.get("world_dir", f"../worlds/{card['world']}")).resolve() if card.get("world") else home
+    genome = world / ("genome.fa" if card.get("world") else card["genome"])
+    folder = out / (card["name"] if target == card.get("target", "0") else f"{card['name']}__{target}")
+    command = ["seqsal", "attribute", str(genome), str(world / "regions.bed"),
+               *card_command(card, home, target), "-o", str(folder), "--force", "--quiet"]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
+    reused = reuse and (folder / "run.json").exists()
+    done = subprocess.run(["true"] if reused else command, capture_output=True, text=True)
+    seconds = json.loads((folder / "run.json").read_text())["timing_seconds"]["total"] if reused else \
+        time.perf_counter() - started
     if done.returncode != 0:
         return {"model": card["name"], "error": done.stderr.strip()[-300:], "command": " ".join(command)}
     regions = pd.read_csv(folder / "regions.tsv", sep="\t", dtype={"chrom": str, "name": str},
                           keep_default_na=False)
-    truth = region_truth(regions, planted_intervals(world))
+    truth = region_truth(regions, planted_intervals(world)) if card.get("world") else splice_truth(regions)
     record = json.loads((folder / "run.json").read_text())
-    result = {"model": card["name"], "world": card["world"], "seconds_attribute": round(seconds, 1),
+    result = {"model": card["name"], "target": target, "world": card["world"], "regions": len(regions),
+              "seconds_attribute": round(seconds, 1),
               "null_sample": record.get("peaks", {}).get("null_sample"),
               "bulk_ratio": {s: record["peaks"]["calibration"][s]["bulk_ratio"] for s in "+-"}}
     for fdr in sorted(NOMINAL, reverse=True):  # the folder's files end at the default FDR, 0.05
@@ -169,11 +183,13 @@ def run_model(card: dict, home: Path, out: Path, peers: bool) -> dict:
             for sign, (n, rate) in fdr_by_sign(table.assign(sign=signs), truth).items():
                 result[f"{level}_{sign}_n@{fdr}"] = n
                 result[f"{level}_{sign}_fdr@{fdr}"] = round(rate, 4)
+        result[f"f1@{fdr}"] = round(f1(list(zip(calls.seqlets["region_index"], calls.seqlets["offset_start"],
+                                                calls.seqlets["offset_end"])), truth)[0], 4)
     seqlets = calls.seqlets  # at FDR 0.05
     seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-")))
     result["f1_seqsal"] = round(f1(list(zip(seqlets["region_index"], seqlets["offset_start"],
                                             seqlets["offset_end"])), truth)[0], 4)
-    uses = used_motifs(card)
+    uses = used_motifs(card, target)
     description = world / "world.json"
     repressors = set(json.loads(description.read_text()).get("repressors", [])) if description.exists() else set()
     recall = {}
@@ -184,15 +200,43 @@ def run_model(card: dict, home: Path, out: Path, peers: bool) -> dict:
         hit = sum(any((r == row) and (s < b) and (e > a) for r, s, e in
                       zip(own["region_index"], own["offset_start"], own["offset_end"]))
                   for row, a, b in sites)
-        recall[motif] = {"sign": sign, "sites": len(sites), "called": hit, "uses": uses.get(motif)}
+        recall[motif] = {"sign": sign, "sites": len(sites), "called": hit,
+                         "uses": uses.get(motif, True if not card.get("world") else None)}
     result["recall"] = recall
     result["used_motifs_without_calls"] = sorted(m for m, v in recall.items() if v["uses"] and v["called"] == 0)
     if peers:
-        arrays = npz_members(folder / "attributions.npz", ("one_hot", "hypothetical", "length"))
-        track = (np.asarray(arrays["one_hot"]) * np.asarray(arrays["hypothetical"])).sum(axis=1)
+        arrays = region_arrays(folder / "attributions.npz", ("one_hot", "hypothetical"))
+        track = (arrays["one_hot"].padded() * arrays["hypothetical"].padded()).sum(axis=1)
         result["f1_tangermeme"] = tangermeme_f1(track, truth)
         result["f1_modisco"] = modisco_f1(track, truth)
     return result
+
+
+def _cell(result: dict, level: str, fdr: float) -> str:
+    parts = []
+    for sign in "+-":
+        n, rate = result.get(f"{level}_{sign}_n@{fdr}"), result.get(f"{level}_{sign}_fdr@{fdr}")
+        parts.append(f"{sign}{n} ({rate:.2f})" if n else f"{sign}0")
+    return " ".join(parts)
+
+
+def markdown(results: list[dict]) -> list[str]:
+    """The RESULTS.md table: calls and empirical FDR per sign, F1 against the peers, motifs without calls."""
+    rows = ["| model | target | regions | seqlets @0.05: n (false) | @0.2 | elements @0.05 | @0.2 | F1 @0.05 | "
+            "F1 @0.2 | tangermeme best F1 (p) | modisco F1 | used motifs without calls @0.05 |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        if "error" in r:
+            rows.append(f"| {r['model']} | {r.get('target', '')} | error: {r['error'][:80]} |" + " |" * 9)
+            continue
+        tm, mo = r.get("f1_tangermeme", {}), r.get("f1_modisco", {})
+        rows.append(" | ".join([
+            f"| {r['model']}", f"`{r['target']}`", str(r["regions"]), _cell(r, "seqlets", 0.05),
+            _cell(r, "seqlets", 0.2), _cell(r, "elements", 0.05), _cell(r, "elements", 0.2),
+            str(r.get("f1@0.05")), str(r.get("f1@0.2")),
+            f"{tm.get('f1')} ({tm.get('threshold')})" if tm else "-", str(mo.get("f1", "-")) if mo else "-",
+            ", ".join(r.get("used_motifs_without_calls", [])) or "-"]) + " |")
+    return rows
 
 
 def main() -> None:
@@ -200,7 +244,12 @@ def main() -> None:
     parser.add_argument("--zoo", type=Path, default=HERE / "build")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="score the run folders an earlier run left")
+    parser.add_argument("--table", action="store_true", help="print the table of an earlier run's calibration.json")
     args = parser.parse_args()
+    if args.table:
+        print("\n".join(markdown(json.loads((args.zoo / "calibration" / "calibration.json").read_text()))))
+        return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     homes = sorted(path.parent for path in args.zoo.glob("*/card.json"))
     out = args.zoo / "calibration"
@@ -210,13 +259,16 @@ def main() -> None:
         card = json.loads((home / "card.json").read_text())
         if args.only and card["name"] not in args.only:
             continue
-        log.info("%s ...", card["name"])
-        results.append(run_model(card, home, out, not args.no_peers))
-        log.info("%s", json.dumps(results[-1]))
+        for target in card.get("targets", {card.get("target", "0"): ""}):
+            if not card.get("world") and target != card.get("target"):
+                continue  # SpliceAI: the card's target (acceptor or donor at the centre) only
+            log.info("%s --target %s ...", card["name"], target)
+            results.append(run_model(card, home, out, not args.no_peers, target, args.reuse))
+            log.info("%s", json.dumps(results[-1]))
     (out / "calibration.json").write_text(json.dumps(results, indent=1) + "\n")
     flat = pd.json_normalize(results, sep=".")
     flat.to_csv(out / "calibration.tsv", sep="\t", index=False)
-    print(flat.T.to_string())
+    print("\n".join(markdown(results)))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 P_GRID = np.array([1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0])  # where calibration is recorded
+_HEAVY_RATIO, _HEAVY_MIN_TESTS = 0.8, 500  # bulk ratio below this, on this many tests (> 4 SD from 1): a heavy null
 _SMALL_NULL = 1000  # fewer null tests than this per sign: p-values below 1e-3 rest on the tail fit alone
 
 
@@ -19,7 +20,9 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
     counting (``1 / (n + 1)``), whether its tail fit holds, and the observed-vs-null curve: on
     :data:`P_GRID`, how many observed tests have ``p <= t`` against the ``m t`` a null run would give.
     Most tests are background, so ``bulk_ratio`` (tests with ``p <= 0.5`` over ``m / 2``) near 1 says the
-    null represents the run's background; well above 1, the null is too light for this model's tracks.
+    null represents the run's background; well above 1, the null is too light for this model's tracks; well
+    below 1 (0.79 on the zoo's sigmoid classifier, benchmarks/RESULTS.md), too heavy: the model's attributions
+    shrink where it is active, as a saturating output's do.
     """
     summary, warnings = {}, []
     for sign in (1, -1):
@@ -43,5 +46,11 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
             warnings.append(f"{name} p-values are not uniform in the bulk ({entry['bulk_ratio']:.2f} x the null's "
                             f"share at p <= 0.5): the null does not represent this run's background; look at the "
                             "calibration plot of report.html, or try --null shuffle with a larger null")
+        if m >= _HEAVY_MIN_TESTS and entry["bulk_ratio"] < _HEAVY_RATIO:
+            warnings.append(f"{name} p-values are larger than a null run's in the bulk ({entry['bulk_ratio']:.2f} x "
+                            f"the null's share at p <= 0.5): the shuffled copies' attributions are larger than this "
+                            "run's own, so calls are fewer than they should be; a model whose output saturates (a "
+                            "sigmoid or softmax inside forward) gives its smallest attributions where it is most "
+                            "active: explain its logit (an output before the sigmoid, --target) if it has one")
         summary[name] = entry
     return summary, warnings

@@ -42,3 +42,26 @@ def test_matrix_helpers():
     assert consensus(pwm) == "At"
     ic = information_content(pwm)
     assert ic[:, 0].sum() == pytest.approx(2 + sum(p * np.log2(p) for p in pwm[:, 0]), abs=1e-9)
+
+
+def test_rows_of_counts_are_normalised_with_a_warning_and_bad_rows_refused(tmp_path, caplog):
+    """Issue 15 item 8: a MEME matrix of counts (a JASPAR PFM pasted in) was read as probabilities."""
+    head = "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF m1 counts\nletter-probability matrix: alength= 4 w= 2\n"
+    counts = tmp_path / "counts.meme"
+    counts.write_text(head + "95 319 83 503\n0 1000 0 0\n")
+    with caplog.at_level("WARNING", logger="seqsal"):
+        (motif,) = read_meme(counts)
+    np.testing.assert_allclose(motif.pwm[:, 0], [0.095, 0.319, 0.083, 0.503])
+    np.testing.assert_allclose(motif.pwm.sum(axis=0), 1.0)
+    assert "holds counts" in caplog.text and "m1" in caplog.text
+    rounded = tmp_path / "rounded.meme"
+    rounded.write_text(head + "0.333 0.333 0.333 0\n0.25 0.25 0.25 0.25\n")  # sums 0.999: rescaled, silently
+    np.testing.assert_allclose(read_meme(rounded)[0].pwm.sum(axis=0), 1.0)
+    half = tmp_path / "half.meme"
+    half.write_text(head + "0.1 0.1 0.1 0.2\n0.25 0.25 0.25 0.25\n")
+    with pytest.raises(InputError, match=r"half.meme:7: motif m1: matrix row sums to 0.5, not 1"):
+        read_meme(half)
+    negative = tmp_path / "negative.meme"
+    negative.write_text(head + "0.25 0.25 0.25 0.25\n-0.1 0.5 0.3 0.3\n")
+    with pytest.raises(InputError, match=r"negative.meme:8: .*negative entry"):
+        read_meme(negative)

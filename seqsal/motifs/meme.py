@@ -7,6 +7,7 @@ MEME suite's "minimal motif format" (Bailey et al. 2015, *Nucleic Acids Res.*
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -14,6 +15,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import write_text_atomic
+
+log = logging.getLogger("seqsal")
+_SUM_TOLERANCE = 0.02  # a probability row may sum to 1 +- this (rounded files); it is then rescaled to 1
 
 
 @dataclass
@@ -89,7 +93,7 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
             settings = {header[k - 1]: header[k + 1] for k, token in enumerate(header) if token == "=" and k + 1 < len(header)}
             width = int(float(settings.get("w", 0)))
             nsites = int(float(settings.get("nsites", 0)))
-            rows = []
+            rows, row_lines = [], []  # row_lines: the 1-based line of each matrix row
             i += 1
             while i < len(lines) and len(rows) < (width or 10**9):
                 text = lines[i].strip()
@@ -107,6 +111,7 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
                 if len(values) != 4:
                     raise InputError(f"motif {identifier}: matrix row has {len(values)} values, expected 4", path, i + 1)
                 rows.append(values)
+                row_lines.append(i + 1)
                 i += 1
             if width and len(rows) != width:
                 raise InputError(f"motif {identifier}: w= {width} but {len(rows)} rows", path, i)
@@ -114,12 +119,44 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
             if i < len(lines) and lines[i].strip().startswith("URL"):
                 url = lines[i].strip()[3:].strip()
                 i += 1
-            motifs.append(Motif(identifier, name, np.asarray(rows, dtype=np.float64).T.copy(), nsites, url))
+            pwm = _probabilities(np.asarray(rows, dtype=np.float64).reshape(-1, 4), identifier, path, row_lines)
+            motifs.append(Motif(identifier, name, pwm.T.copy(), nsites, url))
             continue
         i += 1
     if not motifs:
         raise InputError("no MOTIF found; is this a MEME minimal-format file?", path)
     return motifs
+
+
+def _probabilities(rows: np.ndarray, identifier: str, path: str, row_lines: list[int]) -> np.ndarray:
+    """``(W, 4)`` rows of a letter-probability matrix as probabilities, each summing to 1.
+
+    Rows that sum to 1 within :data:`_SUM_TOLERANCE` are rescaled to exactly 1. A matrix of counts (every
+    row sums to more than 1.5: the site counts of a JASPAR ``.jaspar``/``.pfm`` pasted as a MEME matrix,
+    e.g. ``95 319 83 503``) is divided by its row sums, with a warning. Anything else is refused.
+
+    Raises
+    ------
+    InputError
+        On a negative entry, a row summing to 0, or rows that are neither probabilities nor counts
+        (file and line named).
+    """
+    if rows.size == 0:
+        return rows
+    negative = np.flatnonzero((rows < 0).any(axis=1))
+    if negative.size:
+        raise InputError(f"motif {identifier}: a matrix row has a negative entry; rows are letter probabilities",
+                         path, row_lines[int(negative[0])])
+    sums = rows.sum(axis=1)
+    if (np.abs(sums - 1) <= _SUM_TOLERANCE).all():
+        return rows / sums[:, None]
+    if (sums > 1.5).all():
+        log.warning("%s: motif %s holds counts (rows sum to %.4g-%.4g), not probabilities: each row is divided by "
+                    "its sum", path, identifier, sums.min(), sums.max())
+        return rows / sums[:, None]
+    bad = int(np.flatnonzero(np.abs(sums - 1) > _SUM_TOLERANCE)[0])
+    raise InputError(f"motif {identifier}: matrix row sums to {sums[bad]:.4g}, not 1; give letter probabilities "
+                     "(or counts, every row summing to the number of sites)", path, row_lines[bad])
 
 
 def format_meme(motifs: list[Motif], background: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)) -> str:

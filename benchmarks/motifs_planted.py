@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from seqsal.encode import one_hot_encode, reverse_complement  # noqa: E402
-from seqsal.io import npz_members  # noqa: E402
+from seqsal.io import region_arrays  # noqa: E402
 from seqsal.motifs import (  # noqa: E402
     DISCOVERY_FDR, DiscoveryOptions, Motif, best_matches, compare_motifs, discover_motifs, discovery_seqlets,
     instance_table, read_meme, trim_bounds,
@@ -204,15 +204,15 @@ def synthetic_scale(n_seqlets: int, seed: int = 0, rare: int | None = None) -> d
 
 def logo_speed(run_dir: str, n: int = 40) -> dict:
     """Logos/s of 40 seqlet logos (21 bp + 5 bp flanks) and 10 region views: glyph engine x 1/2 workers; logomaker."""
-    arrays = npz_members(os.path.join(run_dir, "attributions.npz"))
+    arrays = region_arrays(os.path.join(run_dir, "attributions.npz"), ("one_hot", "hypothetical"))
     jobs = []
     for i in range(n):
-        row = i % arrays["one_hot"].shape[0]
-        jobs.append(("seqlet", {"one_hot": np.array(arrays["one_hot"][row, :, 280:311]),
-                                "hypothetical": np.array(arrays["hypothetical"][row, :, 280:311]),
+        row = i % len(arrays)
+        jobs.append(("seqlet", {"one_hot": np.array(arrays["one_hot"][row][:, 280:311]),
+                                "hypothetical": np.array(arrays["hypothetical"][row][:, 280:311]),
                                 "title": f"seqlet {i}", "genome_start": 280}))
-    regions = [("region", {"one_hot": np.array(arrays["one_hot"][i, :, :600]),
-                           "hypothetical": np.array(arrays["hypothetical"][i, :, :600]), "chrom": "chr1",
+    regions = [("region", {"one_hot": np.array(arrays["one_hot"][i][:, :600]),
+                           "hypothetical": np.array(arrays["hypothetical"][i][:, :600]), "chrom": "chr1",
                            "genome_start": 0}) for i in range(10)]
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -259,8 +259,8 @@ def main() -> None:
                         str(args.demo / "regions.bed"), "--model", str(args.demo / "model.safetensors"), "-o", run_dir,
                         "--method", args.method, "--quiet"], check=True)
         record["attribute_seconds"] = round(time.perf_counter() - started, 2)
-    arrays = npz_members(os.path.join(run_dir, "attributions.npz"))
-    one_hot, hyp, lengths = arrays["one_hot"], arrays["hypothetical"], arrays["length"]
+    arrays = region_arrays(os.path.join(run_dir, "attributions.npz"), ("one_hot", "hypothetical"))
+    one_hot, hyp, lengths = arrays["one_hot"].padded(), arrays["hypothetical"].padded(), arrays.lengths
     record["demo"], record["method"] = str(args.demo), args.method if args.run is None else "(given run)"
     planted = pd.read_csv(args.demo / "planted.bed", sep="\t", header=None)[3].value_counts()
     record["planted_instances"] = {str(k): int(v) for k, v in planted.items()}

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqsal.io import region_arrays
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
 REPRESSORS = {"REST"}
@@ -47,8 +49,8 @@ def attribute_demo(out: Path, extra: list[str]) -> float:
 
 def load_tracks(out: Path) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Projected tracks ``(N, L)``, validity ``(N, L)`` and regions.tsv of a run folder."""
-    data = np.load(out / "attributions.npz")
-    one_hot, hyp, lengths = data["one_hot"], data["hypothetical"], data["length"]
+    data = region_arrays(out / "attributions.npz", ("one_hot", "hypothetical"))
+    one_hot, hyp, lengths = data["one_hot"].padded(), data["hypothetical"].padded(), data.lengths
     track = (hyp * one_hot).sum(1)
     valid = (one_hot.max(1) == 1) & (np.arange(track.shape[1])[None] < lengths[:, None])
     regions = pd.read_csv(out / "regions.tsv", sep="\t")

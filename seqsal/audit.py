@@ -35,7 +35,7 @@ import pandas as pd
 
 from . import audit_checks as ac
 from .errors import InputError
-from .io import atomic_path, npz_members, write_table_atomic
+from .io import atomic_path, region_arrays, write_table_atomic
 
 log = logging.getLogger("seqsal")
 
@@ -113,18 +113,18 @@ def read_run(out_dir: str | os.PathLike) -> _Run:
     for name in ("attributions.npz", "regions.tsv"):
         if not (path / name).is_file():
             raise InputError(f"{name} not found; run `seqsal attribute ... -o {path}` first", str(path))
-    arrays = npz_members(path / "attributions.npz", ["one_hot", "hypothetical", "length"])
+    arrays = region_arrays(path / "attributions.npz", ["one_hot", "hypothetical"])
     regions = pd.read_csv(path / "regions.tsv", sep="\t")
-    one_hot = np.asarray(arrays["one_hot"], dtype=np.float32)
-    if len(regions) != len(one_hot):
-        raise InputError(f"regions.tsv has {len(regions)} rows, attributions.npz {len(one_hot)}; rerun the attribution",
+    if len(regions) != len(arrays):
+        raise InputError(f"regions.tsv has {len(regions)} rows, attributions.npz {len(arrays)}; rerun the attribution",
                          str(path / "regions.tsv"))
-    lengths = np.asarray(arrays.get("length", np.full(len(one_hot), one_hot.shape[2])), dtype=np.int64)
+    lengths = arrays.lengths
+    one_hot = arrays["one_hot"].padded().astype(np.float32, copy=False)  # (N, 4, max length): the checks' layout
     minus = (regions["strand"].astype(str) == "-").to_numpy() if "strand" in regions else np.zeros(len(one_hot), bool)
     record_path = path / "run.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     one_hot = ac.orient(one_hot, lengths, minus)
-    hyp = ac.orient(np.asarray(arrays["hypothetical"], dtype=np.float32), lengths, minus)
+    hyp = ac.orient(arrays["hypothetical"].padded().astype(np.float32, copy=False), lengths, minus)
     return _Run(path, record, regions, one_hot, hyp, lengths, minus, ac.decode_rows(one_hot, lengths))
 
 

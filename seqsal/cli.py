@@ -132,7 +132,11 @@ def method_options(function):
 @click.option("--stitch", type=click.Choice(["mean", "centre"]), default="mean", show_default=True,
               help="Combine overlapping windows by their mean, or take each base from its most central window.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Windows per forward/backward pass.")
+              help="Largest number of windows per forward/backward pass (lowered to fit --max-memory).")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="Memory a batch may use, e.g. 4G or 512M: the batch size and the inner chunks of ig, deepshap, "
+                   "smoothgrad and ism are cut to fit it, from the measured cost of one window. "
+                   "[half the RAM; 80% of the GPU]")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Regions per checkpoint: --resume after an interruption recomputes at most one chunk.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cuda, cuda:1, mps, cpu.")
@@ -185,7 +189,7 @@ def method_options(function):
 def attribute(genome, regions, model_path, out_dir, method, target, width, window, stride, stitch, batch_size,
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
               force, quiet, shard=None, method_params=None, n_logos=0, unknown_bases="error", layout="ncl",
-              allow_incomplete=False,
+              allow_incomplete=False, max_memory=None,
               peaks=True, fdr=0.05, null="shuffle", null_fraction=0.1, min_null_bases=200_000):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
@@ -200,7 +204,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         method=method, target=target, width=width, window=window, stride=stride, batch_size=batch_size,
         chunk_size=chunk_size, device=None if device == "auto" else device, precision=precision, rc=rc, correct=correct,
         stitch=stitch, n_value=float(n_value), unknown_bases=unknown_bases, seed=seed, on_error=on_error,
-        layout=layout, method_params=method_params or {}, allow_incomplete=allow_incomplete,
+        layout=layout, method_params=method_params or {}, allow_incomplete=allow_incomplete, max_memory=max_memory,
     )
     record = run_attribute(
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
@@ -240,6 +244,28 @@ def merge(shard_dirs, out_dir, force, quiet):
     )
 
 
+@main.command("export-modisco")
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "-o", "dest", required=True, type=click.Path(file_okay=False),
+              help="Folder for ohe.npy and shap.npy.")
+@click.option("--width", type=click.IntRange(min=1), default=None,
+              help="Row width in bases, each region centred in it (cropped or zero-padded). [the longest region]")
+@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
+@handle_errors
+def export_modisco(out_dir, dest, width, quiet):
+    """Write the arrays of the run in OUT_DIR as the dense (N, 4, L) files tfmodisco-lite reads.
+
+    attributions.npz stores regions end to end (no padding); this writes DEST/ohe.npy (one-hot) and DEST/shap.npy
+    (hypothetical attributions), float32 (N, 4, width), for `modisco motifs -s DEST/ohe.npy -a DEST/shap.npy -n 2000`.
+    """
+    _setup_logging(quiet)
+    from .motifs import export_modisco_arrays
+
+    done = export_modisco_arrays(out_dir, dest, width=width)
+    logging.getLogger("seqsal").info("%s x %d bp -> %s", plural(done["n_regions"], "region"), done["width"],
+                                     ", ".join(done["files"]))
+
+
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--top", type=click.IntRange(min=1), default=50, show_default=True,
@@ -272,8 +298,15 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
                    "the evidence. Motifs no more frequent than in the null's shuffled sequence are dropped "
                    "(motifs.tsv: n_support_seqlets, n_null_seqlets, enrichment, support_pvalue).")
 @click.option("--database", default=None,
-              help="Known motifs in MEME format to match against, or 'none'. [the bundled JASPAR CORE subset, "
-                   "data/motifs/jaspar_subset.meme: 17 motifs]")
+              help="Known motifs to match against: a MEME file, 'jaspar' (a whole JASPAR release, offline, through "
+                   "pyjaspar: pip install 'seqsal[jaspar]'; converted once into the user cache) or 'none'. "
+                   "[the bundled JASPAR CORE subset, package data: 17 motifs]")
+@click.option("--jaspar-release", default=None, help="With --database jaspar: JASPAR2024, ... [pyjaspar's newest]")
+@click.option("--jaspar-collection", default="CORE", show_default=True, help="With --database jaspar: the collection.")
+@click.option("--jaspar-tax-group", default="vertebrates", show_default=True,
+              help="With --database jaspar: vertebrates, plants, insects, nematodes, fungi, urochordates, ... or all.")
+@click.option("--jaspar-all-versions", is_flag=True,
+              help="With --database jaspar: every version of each matrix (MA0139.1 and .2), not only the latest.")
 @click.option("--min-seqlets", type=click.IntRange(min=2), default=20, show_default=True,
               help="Fewest seqlets a motif needs.")
 @click.option("--max-seqlets", type=click.IntRange(min=10), default=20_000, show_default=True,
@@ -283,7 +316,8 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of that sample.")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def motifs(out_dir, seqlets_path, seqlet_fdr, database, min_seqlets, max_seed_seqlets, max_seqlets, seed, quiet):
+def motifs(out_dir, seqlets_path, seqlet_fdr, database, jaspar_release, jaspar_collection, jaspar_tax_group,
+           jaspar_all_versions, min_seqlets, max_seed_seqlets, max_seqlets, seed, quiet):
     """Cluster the seqlets of the run in OUT_DIR into motifs and match them to known motifs.
 
     Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motifs.h5 (tfmodisco-lite's layout,
@@ -292,12 +326,11 @@ def motifs(out_dir, seqlets_path, seqlet_fdr, database, min_seqlets, max_seed_se
     run that match it outnumber those of the run's shuffled null (scaled by bases) by a one-sided binomial test.
     """
     _setup_logging(quiet)
-    from .motifs import DiscoveryOptions, default_database, run_motifs
+    from .motifs import DiscoveryOptions, run_motifs
+    from .motifs.jaspar import JasparQuery, resolve_database
 
-    if database is None:
-        database = default_database()
-    elif database.lower() == "none":
-        database = None
+    database = resolve_database(database, JasparQuery(jaspar_release, jaspar_collection, jaspar_tax_group,
+                                                      jaspar_all_versions))
     options = DiscoveryOptions(min_seqlets=min_seqlets, max_seed_seqlets=max_seed_seqlets, max_seqlets=max_seqlets,
                                seed=seed)
     run_motifs(out_dir, seqlets_path=seqlets_path, database=database, options=options, progress=not quiet,
@@ -460,6 +493,8 @@ def _chroms(text: str | None) -> list[str]:
 @click.option("--random-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a random cutout.")
 @click.option("--consistency", nargs=2, type=(click.Choice(["rc", "shift"]), click.FloatRange(min=0)), default=None,
               metavar="rc|shift WEIGHT", help="Map consistency under reverse complement or a shift.")
+@click.option("--prior-every", type=click.IntRange(min=1), default=None,
+              help="Gradient terms on one step in K, weight x K (lazy regularisation) [2; 5 with --consistency].")
 @click.option("--device", default=None, help="cuda, cpu, mps [best available].")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
               help="Autocast on a GPU (auto: bf16 there, fp32 on the CPU).")
@@ -470,8 +505,8 @@ def _chroms(text: str | None) -> list[str]:
 @handle_errors
 def train(genome, labels, output, architecture, model_config, task, tasks, value_column, regions, window,
           valid_chroms, test_chroms, epochs, batch_size, learning_rate, patience, seed, rc_augment, max_shift,
-          fourier_prior, fourier_freq_limit, mask_prior, saliency_cutout, random_cutout, consistency, device,
-          precision, resume, report_path, quiet):
+          fourier_prior, fourier_freq_limit, mask_prior, saliency_cutout, random_cutout, consistency, prior_every,
+          device, precision, resume, report_path, quiet):
     """Train a model on GENOME windows with LABELS (BED/narrowPeak value, TSV of tasks, or bigWig), with
     optional attribution priors; writes OUT, OUT.ckpt and train_report.html."""
     _setup_logging(quiet)
@@ -487,11 +522,37 @@ def train(genome, labels, output, architecture, model_config, task, tasks, value
         mask_prior=mask_prior[0] if mask_prior else None, mask_weight=mask_prior[1] if mask_prior else 0.0,
         saliency_cutout=saliency_cutout, random_cutout=random_cutout,
         consistency=consistency[0] if consistency else None, consistency_weight=consistency[1] if consistency else 0.0,
-        device=device, precision=precision)
+        prior_every=prior_every, device=device, precision=precision)
     table = read_labels(labels, tasks=_chroms(tasks) or None, value_column=value_column, regions=regions)
     summary = train_model(genome, table, output, options, resume=resume, quiet=quiet, report=report_path)
     logging.getLogger("seqsal").info("model -> %s (best epoch %d, validation %.4f)", output, summary["best_epoch"],
                                      summary["best_score"])
+
+
+@main.command()
+@click.argument("name", type=click.Choice(["demo", "motifs"]))
+@click.argument("file", required=False, type=click.Choice(["genome", "regions", "model", "planted", "elements",
+                                                           "model_card"]))
+@handle_errors
+def datasets(name, file):
+    """Print the paths of data shipped inside seqsal: the demo's files or the bundled JASPAR subset (MEME).
+
+    `seqsal datasets demo` prints one `key<TAB>path` line per file (genome, regions, model, planted, elements,
+    model_card); `seqsal datasets demo genome` prints that path alone, e.g.
+    `seqsal attribute "$(seqsal datasets demo genome)" "$(seqsal datasets demo regions)" --model
+    "$(seqsal datasets demo model)" -o demo_out`.
+    """
+    from .datasets import bundled_motifs, demo
+
+    if name == "motifs":
+        click.echo(str(bundled_motifs()))
+        return
+    paths = demo().as_dict()
+    if file:
+        click.echo(str(paths[file]))
+        return
+    for key, path in paths.items():
+        click.echo(f"{key}\t{path}")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,18 @@
 
 :func:`iter_region_attributions` is the engine: it reads each region from the
 genome on a background thread, encodes it, cuts it into model-sized windows,
-packs windows from consecutive regions into batches, runs one attribution per
-batch and stitches the window results back into one track per region, yielded
-in the order of the regions. Memory is bounded by the batch and the regions
-in flight, never by the number of regions.
+packs them into batches (:mod:`seqsal.batches`: only real windows, cut the same
+way in every run, shard or resume of a job), runs one attribution per batch and
+stitches the window results back into one track per region, yielded in the order
+of the regions. The batch and the methods' inner chunks are sized to
+``max_memory`` (:mod:`seqsal.memory`); an out-of-memory error halves the batch.
+Memory is bounded by the batch and the regions in flight, never by the number of
+regions.
 """
 from __future__ import annotations
 
+import gc
+import inspect
 import logging
 import queue
 import threading
@@ -20,12 +25,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .attribution import Target, eval_mode
+from .attribution import Target, eval_mode, input_gradient
+from .batches import schedule
 from .devices import autocast_dtype_for, select_device
 from .encode import one_hot_encode, reverse_complement
 from .errors import InputError
+from .memory import MemoryPlan, default_budget, measure_window_cost, parse_memory, plan_memory
 from .methods import (
+    METHODS,
     COMPLETENESS_TOLERANCE,
+    FOCUSED_METHODS,
     REFERENCE_METHODS,
     IncompleteAttribution,
     hypothetical_attributions,
@@ -40,20 +49,21 @@ STITCH_MODES = ("mean", "centre")
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    """True for a CUDA/MPS out-of-memory error (the batch can be split and retried)."""
-    if isinstance(error, getattr(torch.cuda, "OutOfMemoryError", ())):
+    """True for an out-of-memory error the batch can be split and retried after: CUDA/MPS (``out of memory``),
+    the CPU allocator's ``DefaultCPUAllocator: can't allocate memory`` and Python's :class:`MemoryError`."""
+    if isinstance(error, (MemoryError, getattr(torch.cuda, "OutOfMemoryError", MemoryError))):
         return True
-    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
 class AdaptiveBatch:
     """Runs a batch function, halving the batch on out-of-memory errors and remembering the size that fits.
 
-    A batch smaller than the batch size is padded with zeros to the full size
-    (and the padding dropped from the results): CPU kernels take different code
-    paths for different batch sizes, so without it a window's attribution would
-    depend, in its last bits, on how many windows shared its batch, and a
-    sharded or resumed run would not give the bytes of a single run.
+    Only real windows are computed: a short batch stays short (:mod:`seqsal.batches` cuts the batches the same way
+    in every run of a job, so a window meets the same batch in a single, sharded or resumed run). After an
+    out-of-memory error the batches are cut smaller than the schedule's, and their windows may differ from an
+    uninterrupted run's in the last bits (float32 rounding); a warning says so.
 
     Parameters
     ----------
@@ -67,29 +77,29 @@ class AdaptiveBatch:
         self.function = function
         self.batch_size = batch_size
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        size = self.batch_size
-        parts = [self._run(x[i:i + size]) for i in range(0, x.shape[0], size)]
+    def __call__(self, x: torch.Tensor, *rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        parts, first = [], 0
+        while first < x.shape[0]:  # the size that fits may shrink on the way: no batch known too big is tried
+            size = self.batch_size
+            parts.append(self._run(x[first:first + size], *(r[first:first + size] for r in rows)))
+            first += size
         if len(parts) == 1:  # the usual case: no copy
             return tuple(parts[0])
         return tuple(torch.cat(column, dim=0) for column in zip(*parts))
 
-    def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        n = x.shape[0]
+    def _run(self, x: torch.Tensor, *rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
         try:
-            if n < self.batch_size:
-                padding = x.new_zeros((self.batch_size - n, *x.shape[1:]))
-                return tuple(part[:n] for part in self.function(torch.cat([x, padding], dim=0)))
-            return self.function(x)
+            return self.function(x, *rows)
         except Exception as error:  # noqa: BLE001 - only out-of-memory is handled
             if not is_out_of_memory(error) or x.shape[0] == 1:
                 raise
+        gc.collect()
         if x.device.type == "cuda":
             torch.cuda.empty_cache()
         self.batch_size = max(1, x.shape[0] // 2)
-        log.warning("out of memory with a batch of %s; continuing with %d", plural(x.shape[0], "window"),
-                    self.batch_size)
-        return self(x)
+        log.warning("out of memory with a batch of %s; continuing with %d (windows of smaller batches may differ "
+                    "from an uninterrupted run's in the last bits)", plural(x.shape[0], "window"), self.batch_size)
+        return self(x, *rows)
 
 
 @dataclass
@@ -260,22 +270,31 @@ def _incomplete_message(method: str, row, error: float, relative: float, toleran
             f"{advice}, or pass --allow-incomplete to write such maps anyway")
 
 
-def _batches(plans: Iterator[_Plan], batch_size: int, stop: threading.Event):
-    """Group the windows of consecutive regions into batches of one window length.
+def window_focus(plan: _Plan, offset: int) -> tuple[int, int]:
+    """The region's bases in one model window ``[start, end)`` (window coordinates, the strand the model sees):
+    what ISM mutates (bases outside the region are cropped from the output anyway)."""
+    length = plan.model_input.shape[1]
+    start, end = plan.crop.start, plan.crop.stop
+    if plan.minus:
+        start, end = length - end, length - start
+    return max(0, start - offset), min(plan.window, max(0, end - offset))
 
-    Yields ``(items, array)``: ``[(plan, offset)]`` and the ``(B, 4, W)`` float32 batch.
+
+def _batches(windows: Iterator[tuple[_Plan, int, int, bool]], stop: threading.Event):
+    """Group consecutive windows of one batch id (:func:`seqsal.batches.schedule`) into arrays.
+
+    Yields ``(items, array)``: ``[(plan, offset, wanted)]`` and the ``(B, 4, W)`` float32 batch.
     """
-    items, arrays, width = [], [], None
-    for plan in plans:
+    items, arrays, current = [], [], None
+    for plan, offset, batch, wanted in windows:
         if stop.is_set():
             return
-        for offset in plan.starts:
-            if items and (plan.window != width or len(items) == batch_size):
-                yield items, np.stack(arrays)
-                items, arrays = [], []
-            width = plan.window
-            items.append((plan, int(offset)))
-            arrays.append(plan.model_input[:, offset:offset + plan.window])
+        if items and batch != current:
+            yield items, np.stack(arrays)
+            items, arrays = [], []
+        current = batch
+        items.append((plan, offset, wanted))
+        arrays.append(plan.model_input[:, offset:offset + plan.window])
     if items:
         yield items, np.stack(arrays)
 
@@ -316,6 +335,78 @@ def _prefetch(generator: Iterator, depth: int, stop: threading.Event) -> Iterato
         thread.join(timeout=5)
 
 
+def fit_memory(model: nn.Module, target: Target, method: str, params: dict, rc: bool, batch_size: int,
+               max_memory: int | str | None, device: torch.device, autocast_dtype: torch.dtype | None,
+               width: int) -> tuple[int, dict, MemoryPlan | None]:
+    """The batch size and method parameters that fit ``max_memory`` (:mod:`seqsal.memory`).
+
+    Parameters
+    ----------
+    model, target, method, params, rc, device, autocast_dtype
+        As the engine runs them.
+    batch_size
+        The largest batch asked for.
+    max_memory
+        Bytes, a size such as ``4G``, or ``None``: :func:`seqsal.memory.default_budget` of the device.
+    width
+        The widest window of the job (bases).
+
+    Returns
+    -------
+    batch_size, params, plan
+        ``params`` with the method's inner chunk set when the budget needs it; ``plan`` is ``None`` when the
+        model could not be measured (then nothing is changed).
+    """
+    budget = parse_memory(max_memory) or default_budget(device)
+
+    def probe(x: torch.Tensor) -> None:
+        autocast = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else None
+        if autocast is None:
+            input_gradient(model, x, target)
+            return
+        with autocast:
+            input_gradient(model, x, target)
+
+    cost = measure_window_cost(probe, width, device)
+    if cost is None:
+        return batch_size, params, None
+    function = METHODS.get(method)
+    accepted = set(inspect.signature(function).parameters) if function is not None else set()
+    plan = plan_memory(method, params, rc, batch_size, budget, cost, width, accepts=accepted.__contains__)
+    if plan.batch_size < batch_size or (plan.inner and plan.inner[1] < params.get(plan.inner[0], plan.inner[1] + 1)):
+        log.info("memory plan: %.3g MB per window (measured), budget %.3g GB: batches of %s%s", cost.per_window / 1e6,
+                 budget / 1e9, plural(plan.batch_size, "window"),
+                 f", {plan.inner[0]} {plan.inner[1]}" if plan.inner else "")
+    if plan.inner is not None:
+        params = {**params, plan.inner[0]: plan.inner[1]}
+    return plan.batch_size, params, plan
+
+
+def _cap_gpu(device: torch.device, max_memory: int | str | None) -> bool:
+    """With an explicit ``max_memory`` on a CUDA device, make the caching allocator refuse to go beyond it (then
+    the out-of-memory back-off, not the plan alone, keeps the run inside); returns whether a cap was set."""
+    if device.type != "cuda" or max_memory is None:
+        return False
+    budget = parse_memory(max_memory)
+    total = torch.cuda.get_device_properties(device).total_memory
+    fraction = min(1.0, (budget + torch.cuda.memory_allocated(device)) / total)
+    torch.cuda.set_per_process_memory_fraction(fraction, device)
+    return True
+
+
+def _finished(result: RegionResult, row, on_error: str) -> RegionResult:
+    """A region's result as yielded: a NaN/Inf region stops the run, or is zeroed (``on_error="skip"``)."""
+    if result.status != "nonfinite":
+        return result
+    if on_error == "stop":
+        raise InputError(f"the model returned NaN/Inf for region {row['name']} ({row['chrom']}:{row['start']}-"
+                         f"{row['end']}); check the model, or pass --on-error skip")
+    log.warning("region %s: NaN/Inf from the model; written as zeros", row["name"])
+    result.hypothetical = np.zeros_like(result.hypothetical)
+    result.prediction = float("nan")
+    return result
+
+
 def iter_region_attributions(
     model: nn.Module,
     fetch: Callable[[str, int, int], str],
@@ -335,6 +426,8 @@ def iter_region_attributions(
     skip: int = 0,
     method_params: dict | None = None,
     allow_incomplete: bool = False,
+    max_memory: int | str | None = None,
+    whole_table: tuple[pd.DataFrame, int] | None = None,
 ) -> Iterator[RegionResult]:
     """Attribute every region, yielding one :class:`RegionResult` per region in table order.
 
@@ -349,11 +442,13 @@ def iter_region_attributions(
     method, target, correct, rc
         See :func:`seqsal.methods.hypothetical_attributions`.
     window
-        Model input length; ``None`` feeds each region whole.
+        Model input length; ``None`` feeds each region whole (regions of one length share batches).
     stride
         Offset between windows of a tiled region (default: the window, no overlap).
     batch_size
-        Windows per forward/backward pass (halved on out-of-memory).
+        Largest number of windows per forward/backward pass (lowered to fit ``max_memory``, halved on
+        out-of-memory). Only real windows are computed; which windows share a batch depends on the job's table
+        alone (:mod:`seqsal.batches`), so the bytes out do not depend on sharding or resuming.
     device, precision
         ``cuda``/``mps``/``cpu``/``None`` (auto), and ``fp32``/``bf16``/``fp16``.
     stitch
@@ -371,11 +466,26 @@ def iter_region_attributions(
         Keep going when a window of a method with a baseline misses completeness by more than the method's
         tolerance (:data:`seqsal.methods.COMPLETENESS_TOLERANCE`); by default that raises
         :class:`seqsal.methods.IncompleteAttribution` (an :class:`InputError`) naming the region. The errors are reported in :attr:`RegionResult.completeness_error` either way.
+    max_memory
+        Memory budget of a batch: bytes or a size such as ``"4G"``; ``None``: half the RAM, or 80 % of the GPU
+        (:func:`fit_memory`). On a CUDA device an explicit budget is also enforced (the allocator refuses more,
+        and the back-off halves the batch).
+    whole_table
+        ``(table, first)`` when ``regions`` are the rows ``first, first + 1, ...`` of a larger job (a shard):
+        batches are cut as in a run over the whole table (a few windows of neighbouring regions complete the
+        batches at the ends), so the shards give the bytes of the single run. Results are indexed in ``regions``.
+
+    Raises
+    ------
+    InputError
+        For an unknown ``stitch`` or ``on_error``, a bad ``max_memory``, NaN/Inf (``on_error="stop"``) or an
+        incomplete attribution.
     """
     if stitch not in STITCH_MODES:
         raise InputError(f"unknown --stitch {stitch!r}; choose mean or centre")
     if on_error not in ("stop", "skip"):
         raise InputError(f"unknown --on-error {on_error!r}; choose stop or skip")
+    parse_memory(max_memory)
     device = select_device(device)
     autocast_dtype = autocast_dtype_for(precision, device)
     target = target or Target()
@@ -383,11 +493,21 @@ def iter_region_attributions(
     method_params = method_params or {}
     check_completeness = method in REFERENCE_METHODS  # baseline methods: reference predictions come for free
     tolerance = None if allow_incomplete else COMPLETENESS_TOLERANCE.get(method)
+    context, base = whole_table if whole_table is not None else (regions, 0)
+    lengths = (context["end"] - context["start"]).to_numpy(dtype=np.int64)
+    first, stop_row = base + skip, base + len(regions)
+    if first >= stop_row:
+        return
+    with eval_mode(model):
+        batch_size, method_params, _ = fit_memory(model, target, method, method_params, rc, batch_size, max_memory,
+                                                  device, autocast_dtype, window or int(lengths.max()))
 
-    def run_batch(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def run_batch(x: torch.Tensor, focus: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         sink: list | None = [] if check_completeness else None
         # the methods' own checks are off: each window is checked below, naming its region
         extra = {"reference_sink": sink, "check": None} if sink is not None else {}
+        if focus is not None:  # ism: only the region's bases of each window are mutated
+            extra["focus"] = focus
         hyp, prediction = hypothetical_attributions(
             model, x, method, target, correct=correct, rc=rc, autocast_dtype=autocast_dtype, **method_params, **extra
         )
@@ -397,47 +517,56 @@ def iter_region_attributions(
         return hyp.cpu(), prediction.cpu(), errors.cpu(), relative_errors(x, hyp, errors).cpu()
 
     adaptive = AdaptiveBatch(run_batch, batch_size)
-    table = regions.iloc[skip:]
-    plans = (
-        plan_region(skip + i, row.chrom, int(row.start), int(row.end), row.strand, fetch, window, stride, n_value)
-        for i, row in enumerate(table.itertuples(index=False))
-    )
+    columns = {name: context[name].to_numpy() for name in ("chrom", "start", "end", "strand")}
     stop = threading.Event()
 
+    def windows():
+        for portion in schedule(lengths, window, stride, batch_size, first, stop_row):
+            i = portion.region
+            plan = plan_region(i, columns["chrom"][i], int(columns["start"][i]), int(columns["end"][i]),
+                               columns["strand"][i], fetch, window, stride, n_value)
+            for k, batch in zip(portion.windows, portion.batches):
+                yield plan, int(plan.starts[k]), int(batch), portion.wanted
+
     def produce():
-        for items, array in _batches(plans, batch_size, stop):
+        for items, array in _batches(windows(), stop):
             tensor = torch.from_numpy(array)
             if pin:
                 tensor = tensor.pin_memory()
             yield items, tensor
 
     stitchers: dict[int, _Stitcher] = {}
-    with eval_mode(model):
-        for items, tensor in _prefetch(produce(), depth=3, stop=stop):
-            hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin))
-            hyp_np, prediction_np = hyp.numpy(), prediction.numpy()
-            errors = rest[0].numpy() if rest else None
-            for k, (plan, offset) in enumerate(items):
-                index = plan.index
-                if tolerance is not None and rest and float(rest[1][k]) > tolerance[0] and not plan.all_n:
-                    raise IncompleteAttribution(_incomplete_message(method, regions.iloc[index], float(errors[k]),
-                                                                    float(rest[1][k]), *tolerance))
-                if index not in stitchers:
-                    stitchers[index] = _Stitcher(plan, stitch)
-                stitcher = stitchers[index]
-                stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
-                             None if errors is None else float(errors[k]))
-                if stitcher.complete:
-                    del stitchers[index]
-                    result = stitcher.result()
-                    if result.status == "nonfinite":
-                        row = regions.iloc[index]
-                        if on_error == "stop":
-                            raise InputError(
-                                f"the model returned NaN/Inf for region {row['name']} "
-                                f"({row.chrom}:{row.start}-{row.end}); check the model, or pass --on-error skip"
-                            )
-                        log.warning("region %s: NaN/Inf from the model; written as zeros", row["name"])
-                        result.hypothetical = np.zeros_like(result.hypothetical)
-                        result.prediction = float("nan")
+    done: dict[int, RegionResult] = {}  # finished out of table order (regions grouped by length), held back
+    capped = _cap_gpu(device, max_memory)
+    try:
+        with eval_mode(model):
+            for items, tensor in _prefetch(produce(), depth=3, stop=stop):
+                focus = (torch.tensor([window_focus(plan, offset) for plan, offset, _ in items])
+                         if method in FOCUSED_METHODS else None)
+                hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin),
+                                                  *([] if focus is None else [focus]))
+                hyp_np, prediction_np = hyp.numpy(), prediction.numpy()
+                errors = rest[0].numpy() if rest else None
+                for k, (plan, offset, wanted) in enumerate(items):
+                    if not wanted:  # completes a batch of the job's schedule: another shard's region
+                        continue
+                    index = plan.index
+                    if tolerance is not None and rest and float(rest[1][k]) > tolerance[0] and not plan.all_n:
+                        raise IncompleteAttribution(_incomplete_message(
+                            method, context.iloc[index], float(errors[k]), float(rest[1][k]), *tolerance))
+                    if index not in stitchers:
+                        stitchers[index] = _Stitcher(plan, stitch)
+                    stitcher = stitchers[index]
+                    stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
+                                 None if errors is None else float(errors[k]))
+                    if stitcher.complete:
+                        del stitchers[index]
+                        done[index] = stitcher.result()
+                while first in done:
+                    result = _finished(done.pop(first), context.iloc[first], on_error)
+                    result.index = first - base
+                    first += 1
                     yield result
+    finally:
+        if capped:
+            torch.cuda.set_per_process_memory_fraction(1.0, device)

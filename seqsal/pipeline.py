@@ -26,10 +26,13 @@ from torch import nn
 
 from . import __version__
 from .attribution import Target, eval_mode, resolve_task_axis, shape_text
+from .bigwig import write_attribution_bigwig
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
 from .errors import InputError
 from .genome import Genome
-from .io import NpyStream, atomic_path, write_attribution_bigwig, write_npz, write_text_atomic
+from .memory import parse_memory
+from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_path, ragged_offsets,
+                 write_npz, write_text_atomic)
 from .methods import METHODS, SPECS, attribution_track
 from .models import LoadedModel, load_model
 from .models.probes import check_deterministic
@@ -56,6 +59,8 @@ class AttributeOptions:
     ``allow_incomplete`` keeps a run of ig or deepshap going when a window misses completeness beyond the method's
     tolerance (by default an :class:`~seqsal.errors.InputError`).
     ``layout`` is the input the model was written for: ``ncl`` (one-hot ``(N, 4, L)``) or ``nlc`` (``(N, L, 4)``).
+    ``max_memory`` bounds a batch's memory (``4G``, ``512M``; default: half the RAM or 80 % of the GPU): the batch
+    size and the methods' inner chunks are cut to fit it (:func:`seqsal.engine.fit_memory`).
     """
 
     method: str = "grad_x_input"
@@ -77,6 +82,7 @@ class AttributeOptions:
     chunk_size: int = 256
     method_params: dict = field(default_factory=dict)
     allow_incomplete: bool = False
+    max_memory: str | None = None
 
 
 def _as_model(model, architecture=None, model_config=None, layout: str = "ncl") -> LoadedModel:
@@ -215,7 +221,7 @@ def iter_attributions(
         loaded.module, genome.fetch, table, options.method, target, window, _stride(options, window),
         options.batch_size, device, options.precision, options.rc, options.correct, options.stitch,
         options.n_value, options.on_error, method_params=options.method_params,
-        allow_incomplete=options.allow_incomplete,
+        allow_incomplete=options.allow_incomplete, max_memory=options.max_memory,
     )
 
 
@@ -244,6 +250,7 @@ def check_run_options(options: AttributeOptions, device: torch.device) -> None:
     if options.on_error not in ("stop", "skip"):
         raise InputError(f"unknown --on-error {options.on_error!r}; choose stop or skip")
     autocast_dtype_for(options.precision, device)
+    parse_memory(options.max_memory)
 
 
 def _params_digest(payload: dict) -> str:
@@ -311,9 +318,9 @@ def run_attribute(
 ) -> dict:
     """Run the whole attribution job into ``out_dir`` and return the ``run.json`` record.
 
-    Writes ``attributions.npz`` (keys ``one_hot`` and ``hypothetical``, ``(N, 4,
-    L)`` float32 on the + strand, zero-padded on the right to the longest region;
-    ``length`` ``(N,)`` gives each region's true length), ``attributions.bw``
+    Writes ``attributions.npz`` (ragged: keys ``one_hot`` and ``hypothetical``, ``(4, ΣL)`` float32 on the
+    + strand, the regions end to end; region ``i`` is ``[:, offsets[i]:offsets[i+1]]``, ``offsets`` ``(N + 1,)``,
+    ``length`` ``(N,)``; read it with :func:`seqsal.io.region_arrays`), ``attributions.bw``
     (projected contribution per base on genome coordinates; overlapping regions
     averaged), ``regions.tsv`` and ``run.json``.
 
@@ -326,10 +333,11 @@ def run_attribute(
     out = Path(out_dir)
     genome = Genome(genome_path, unknown_bases=options.unknown_bases)
     table = prepare_regions(regions_path, genome.chrom_sizes, options.width)
-    n_total, shard_rows = len(table), None
+    n_total, shard_rows, whole_table = len(table), None, None
     total_bases = int((table["end"] - table["start"]).sum())  # the whole job's: sizes the shuffled null
     if shard is not None:
         shard_rows = shard_bounds(n_total, *shard)
+        whole_table = (table, shard_rows[0])  # batches are cut as in the single run: the same bytes
         table = table.iloc[slice(*shard_rows)].reset_index(drop=True)
     loaded = load_model(model_path, architecture=architecture, config=model_config, layout=options.layout)
     if options.method not in METHODS:
@@ -347,7 +355,8 @@ def run_attribute(
     if window is None and len(set(lengths.tolist())) > 1:
         log.info("no model window and regions of unequal width: each region is fed whole, batched by width")
     n, max_length = len(table), int(lengths.max())
-    record_params = {key: value for key, value in asdict(options).items() if key not in ("device", "batch_size", "chunk_size")}
+    record_params = {key: value for key, value in asdict(options).items()
+                     if key not in ("device", "batch_size", "chunk_size", "max_memory")}
     # the genome by content (a FASTA edited in place, or another at the same path, is another input)
     digest = _params_digest({"genome": _file_digest(genome_path), "regions": _file_digest(regions_path),
                              "model": loaded.sha256, "options": record_params,
@@ -361,8 +370,7 @@ def run_attribute(
         log.info("%s is complete already; nothing to do", out)
         return json.loads((out / "run.json").read_text())
     partial = out / PARTIAL
-    one_hot_store = NpyStream(str(partial / "one_hot.npy"), (n, 4, max_length), resume=done > 0)
-    hyp_store = NpyStream(str(partial / "hypothetical.npy"), (n, 4, max_length), resume=done > 0)
+    one_hot_store, hyp_store = _array_stores(partial, lengths, resume=done > 0)
     rows_path = partial / "regions.part.tsv"
     rows_handle = open(rows_path, "r+" if done > 0 else "w", encoding="utf-8")
     if done > 0:
@@ -381,6 +389,7 @@ def run_attribute(
             loaded.module, genome.fetch, table, options.method, target, window, stride, options.batch_size,
             device, options.precision, options.rc, options.correct, options.stitch, options.n_value,
             options.on_error, skip=done, method_params=options.method_params, allow_incomplete=options.allow_incomplete,
+            max_memory=options.max_memory, whole_table=whole_table,
         )
         for result in results:
             one_hot_store.write_row(result.index, result.one_hot)
@@ -412,7 +421,7 @@ def run_attribute(
     hyp_store.close()
     write_npz(out / "attributions.npz", {
         "one_hot": str(partial / "one_hot.npy"), "hypothetical": str(partial / "hypothetical.npy"),
-        "length": lengths.astype(np.int64),
+        LENGTH: lengths.astype(np.int64), OFFSETS: ragged_offsets(lengths),
     })
     with atomic_path(out / "regions.tsv") as tmp:  # a copy: the checkpoint stays whole until run.json exists
         shutil.copyfile(rows_path, tmp)
@@ -435,8 +444,8 @@ def run_attribute(
         **({"shard": {"index": shard[0], "count": shard[1], "first": shard_rows[0], "stop": shard_rows[1],
                       "n_regions_total": n_total}} if shard is not None else {}),
         "max_length": max_length,
-        "npz_layout": "one_hot and hypothetical are (N, 4, max_length) float32 on the + strand, right-padded "
-                      "with zeros; length[i] is region i's true length",
+        "npz_format": NPZ_FORMAT,
+        "npz_layout": NPZ_LAYOUT,
         "outputs": ["attributions.npz", "attributions.bw", "regions.tsv", "run.json"],
         "timing_seconds": {"attribution": round(attribution_seconds, 3),
                            "total": round(time.perf_counter() - started, 3)},
@@ -467,6 +476,7 @@ def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame
             loaded.module, fetch, subset, options.method, target, window, stride, options.batch_size, device,
             options.precision, options.rc, options.correct, options.stitch, options.n_value, "skip",
             method_params=options.method_params, allow_incomplete=options.allow_incomplete,
+            max_memory=options.max_memory,
         )
 
     peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
@@ -481,6 +491,20 @@ def _track_record(method: str) -> dict:
             else "projected: hypothetical x one-hot, summed over A/C/G/T",
             "peaks": "projected (signed: hypothetical x one-hot, summed over A/C/G/T"
                      + ("; for saliency, the gradient x input of the same gradient)" if magnitude else ")")}
+
+
+def _array_stores(partial: Path, lengths: np.ndarray, resume: bool) -> tuple[RaggedStream, RaggedStream]:
+    """The checkpointed one-hot and hypothetical arrays (:class:`~seqsal.io.RaggedStream`, ``(4, ΣL)`` each)."""
+    stores: list[RaggedStream] = []
+    try:
+        for key in ("one_hot", "hypothetical"):
+            stores.append(RaggedStream(str(partial / f"{key}.npy"), (4,), lengths, resume=resume))
+        return stores[0], stores[1]
+    except ValueError:
+        for store in stores:
+            store.close()
+        raise InputError("--resume: the checkpoint in .partial was written in another array layout (an older "
+                         "seqsal); use --force to start over", str(partial.parent)) from None
 
 
 def _discard(out: Path, created: bool, *handles) -> None:

@@ -8,9 +8,7 @@ from the network.
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import logging
 import os
@@ -23,9 +21,11 @@ import pandas as pd
 
 from .audit import audit_section
 from .errors import InputError
-from .io import npz_members
+from .io import RegionArrays, region_arrays
 from .motifs import read_motif_arrays
 from .plot import LogoJob, calibration_figure, render_jobs
+from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png, target_text,
+                            timing_text)
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -38,7 +38,7 @@ class RunFolder:
     """What a run folder holds, read lazily (the attribution arrays are memory maps)."""
 
     path: str
-    arrays: dict
+    arrays: RegionArrays
     regions: pd.DataFrame
     record: dict
 
@@ -50,7 +50,7 @@ class RunFolder:
                 raise InputError(f"{name} not found; run `seqsal attribute` into this folder first", path)
         record_path = os.path.join(path, "run.json")
         record = json.loads(open(record_path, encoding="utf-8").read()) if os.path.isfile(record_path) else {}
-        return cls(path, npz_members(os.path.join(path, "attributions.npz")),
+        return cls(path, region_arrays(os.path.join(path, "attributions.npz"), ("one_hot", "hypothetical")),
                    pd.read_csv(os.path.join(path, "regions.tsv"), sep="\t"), record)
 
     def file(self, name: str) -> str:
@@ -62,13 +62,12 @@ class RunFolder:
         return pd.read_csv(path, sep="\t") if os.path.isfile(path) else None
 
     def length(self, row: int) -> int:
-        lengths = self.arrays.get("length")
-        return int(lengths[row]) if lengths is not None else int(self.arrays["one_hot"].shape[2])
+        return int(self.arrays.lengths[row])
 
     def window(self, row: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, int, int]:
         """One-hot and hypothetical ``(4, hi - lo)`` of a row, clipped to it; returns arrays and the clipped bounds."""
         lo, hi = max(lo, 0), min(hi, self.length(row))
-        return (np.array(self.arrays["one_hot"][row, :, lo:hi]), np.array(self.arrays["hypothetical"][row, :, lo:hi]),
+        return (np.array(self.arrays["one_hot"][row][:, lo:hi]), np.array(self.arrays["hypothetical"][row][:, lo:hi]),
                 lo, hi)
 
 
@@ -234,42 +233,6 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
 # report.html
 # ---------------------------------------------------------------------------
 
-_CSS = """
-body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;max-width:36em;overflow-wrap:anywhere}
-th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}th{overflow-wrap:normal}code{font-size:.9em}
-img{max-width:100%;height:auto}.muted{color:#777}.card{border:1px solid #e3e3e3;border-radius:6px;padding:.6em 1em;margin:.8em 0}
-.seq{font-family:monospace;font-size:.85em;word-break:break-all}
-.warn{background:#fff4e5;border:1px solid #e69500;border-left:6px solid #e69500;border-radius:4px;padding:.5em 1em;margin:.8em 0}
-"""
-
-
-def figure_png(fig, dpi: int = 90) -> bytes:
-    """PNG bytes of a matplotlib figure."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
-
-
-def _img(data: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-
-
-def _table(frame: pd.DataFrame, formats: dict | None = None) -> str:
-    formats = formats or {}
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for values in frame.itertuples(index=False):
-        cells = []
-        for column, value in zip(frame.columns, values):
-            text = formats[column](value) if column in formats and pd.notna(value) else ("" if pd.isna(value) else str(value))
-            numeric = isinstance(value, (int, float, np.integer, np.floating))
-            cells.append(f'<td class="num">{html.escape(text)}</td>' if numeric else f"<td>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-
-
 def _prediction_histogram(predictions: np.ndarray) -> bytes:
     from matplotlib.figure import Figure
 
@@ -297,46 +260,6 @@ def _render_all(jobs: list[LogoJob], workers: int) -> list[bytes]:
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         return list(pool.map(_render_png, jobs, chunksize=4))
-
-
-EVALUATION_TABLES = ("evaluation.tsv", "evaluation_sanity.tsv", "evaluation_erf.tsv", "evaluation_curves.tsv")
-
-
-def _number(value) -> str:
-    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
-
-
-def evaluation_section(run: RunFolder) -> str | None:
-    """HTML of the evaluation outputs of a run folder, or ``None`` when it has none.
-
-    Shows ``evaluation.tsv`` (one row per method), the effective receptive field table
-    (``evaluation_erf.tsv``), the per-region completeness summary of ``run.json`` (ig, deepshap) and every
-    ``evaluation/*.png`` plot, embedded as data URIs.
-    """
-    parts = []
-    completeness = run.record.get("completeness")
-    if completeness:
-        parts.append("<h3>Completeness (per region)</h3>"
-                     f'<p class="muted">{html.escape(str(completeness.get("meaning", "")))}; column '
-                     "<code>completeness_error</code> of regions.tsv</p>"
-                     + _table(pd.DataFrame([{k: v for k, v in completeness.items() if k != "meaning"}]),
-                              {k: _number for k in completeness}))
-    table = run.table("evaluation")
-    if table is not None and len(table):
-        parts.append("<h3>Methods</h3>" + _table(table, {c: _number for c in table.columns}))
-    erf = run.table("evaluation_erf")
-    if erf is not None and len(erf):
-        parts.append("<h3>Effective receptive field</h3>" + _table(erf, {c: _number for c in erf.columns}))
-    folder = run.file("evaluation")
-    plots = sorted(name for name in os.listdir(folder) if name.endswith(".png")) if os.path.isdir(folder) else []
-    for name in plots:
-        with open(os.path.join(folder, name), "rb") as handle:
-            parts.append(f'<div class="card"><p>{html.escape(name)}</p>{_img(handle.read(), name)}</div>')
-    if not parts:
-        return None
-    return ("<h2>Evaluation</h2>" + (
-        "" if table is not None else '<p class="muted">No evaluation.tsv: run <code>seqsal evaluate</code> for '
-                                     "deletion/insertion, sanity and stability checks.</p>") + "".join(parts))
 
 
 def _calibration_absent(peaks: dict | None) -> str:
@@ -478,6 +401,21 @@ def calibration_section(run: RunFolder) -> str:
     return "".join(parts)
 
 
+def _repeats_note(calls: pd.DataFrame, kind: str) -> str:
+    """Why the heading counts fewer calls than the `seqsal attribute`/`call-peaks` log line, when it does.
+
+    The log line counts every call, those that repeat a site already called from an overlapping region
+    (``duplicate_of`` set) included; the heading, like the BED files, counts each site once."""
+    from .peaks import unique_calls
+
+    repeats = len(calls) - len(unique_calls(calls))
+    if not repeats:
+        return ""
+    return (f'<p class="muted">{plural(len(calls), kind[:-1])} called, as the log line counts them; {repeats} of '
+            "them repeat a site already called from an overlapping region (<code>duplicate_of</code> in "
+            f"{kind}.tsv) and are counted once here, as in {kind}.bed.</p>")
+
+
 def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) -> str:
     """The HTML text of a run folder's report (self-contained: images are data URIs, no scripts, no network)."""
     run = RunFolder.open(out_dir)
@@ -490,12 +428,12 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         ("seqsal version", record.get("seqsal_version", "")),
         ("genome", record.get("genome", "")), ("regions", record.get("regions", "")),
         ("model", f"{model.get('path', '')} ({model.get('format', '')}, sha256 {str(model.get('sha256', ''))[:12]})"),
-        ("method", record.get("method", "")), ("target", json.dumps(record.get("target", {}))),
+        ("method", record.get("method", "")), ("target", target_text(record.get("target"), model.get("task_names"))),
         ("regions attributed", record.get("n_regions", len(run.regions))),
-        ("timing (s)", json.dumps(record.get("timing_seconds", {}))),
+        ("timing", timing_text(record.get("timing_seconds"))),
     ], columns=["", "value"])
     parameters = record.get("parameters", {})
-    sections.append("<h2>Run</h2>" + _table(summary) + "<details><summary>All parameters</summary>"
+    sections.append("<h2>Run</h2>" + _table(summary, wrap=("value",)) + "<details><summary>All parameters</summary>"
                     + _table(pd.DataFrame(sorted(parameters.items()), columns=["parameter", "value"])
                              .astype({"value": str})) + "</details>")
     warnings = calibration_warnings(record)
@@ -560,7 +498,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         n_total = len(unique_calls(calls))  # sites, as the BED files list them
         extra = (f" of {n_total} (and {plural(len(unique_calls(seqlets)), 'seqlet')})" if kind == "elements" and seqlets is not None
                  else f" of {n_total}")
-        sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + "".join(cards))
+        sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + _repeats_note(calls, kind) + "".join(cards))
     else:
         sections.append(f"<h2>Top {plural(len(call_png), 'region')} by prediction</h2>"
                         '<p class="muted">No seqlets.tsv/elements.tsv in this folder: run <code>seqsal call-peaks</code> '

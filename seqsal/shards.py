@@ -4,9 +4,9 @@ A job over N regions is cut into ``count`` contiguous blocks of the region
 table in BED order (:func:`shard_bounds`); ``seqsal attribute --shard i/count``
 attributes block ``i`` into its own run folder, and :func:`merge_runs` joins the
 folders into the files a single ``seqsal attribute`` run writes: arrays and
-table rows concatenated in region order (arrays re-padded to the longest
-region of all shards), the bigWig recomputed from the merged arrays, and a
-``run.json`` that records the shards.
+table rows concatenated in region order (the ragged arrays end to end, never
+padded; shards of the older dense layout are read too), the bigWig recomputed
+from the merged arrays, and a ``run.json`` that records the shards.
 """
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from .bigwig import write_attribution_bigwig
 from .errors import InputError
-from .io import atomic_path, npz_members, write_attribution_bigwig, write_npz, write_text_atomic
+from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_path, ragged_offsets, region_arrays,
+                 write_npz, write_text_atomic)
 from .methods import attribution_track
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
 from .region_table import completeness_summary
@@ -33,7 +35,7 @@ log = logging.getLogger("seqsal")
 
 ARRAY_KEYS = ("one_hot", "hypothetical")
 # parameters that may differ between the shards of one job (they do not change what is computed)
-FREE_PARAMETERS = ("device", "batch_size", "chunk_size")
+FREE_PARAMETERS = ("device", "batch_size", "chunk_size", "max_memory")
 BLOCK_BYTES = 64 << 20
 MERGED_OUTPUTS = ["attributions.npz", "attributions.bw", "regions.tsv", "run.json"]
 
@@ -120,16 +122,17 @@ def check_shards(records: list[dict], folders: list[Path]) -> list[int]:
     return order
 
 
-def padded_blocks(sources: list[np.ndarray], width: int, block_bytes: int = BLOCK_BYTES) -> Iterator[np.ndarray]:
-    """Rows of ``(n_k, 4, L_k)`` arrays, in order, zero-padded on the right to ``width``, in bounded blocks."""
-    for source in sources:
-        row_bytes = max(1, int(np.prod(source.shape[1:-1])) * width * source.dtype.itemsize)
-        step = max(1, block_bytes // row_bytes)
-        for start in range(0, source.shape[0], step):
-            rows = source[start:start + step]
-            block = np.zeros((rows.shape[0], *rows.shape[1:-1], width), dtype=source.dtype)
-            block[..., :rows.shape[-1]] = rows
-            yield block
+def ragged_member(sources: list[RegionArray]) -> tuple[tuple[int, ...], np.dtype, Iterator[np.ndarray], str]:
+    """The merged ragged member of the shards' ``sources``: their regions end to end, for :func:`~seqsal.io.write_npz`.
+
+    Streamed in bounded pieces (:data:`BLOCK_BYTES`); the bytes are those a single run writes, whichever layout
+    (ragged or dense) each shard has.
+    """
+    dtype = sources[0].dtype
+    positions = max(1, BLOCK_BYTES // dtype.itemsize)
+    total = sum(int(source.lengths.sum()) for source in sources)
+    pieces = (piece for source in sources for piece in source.pieces(positions))
+    return (*sources[0].channels, total), dtype, pieces, ("F" if sources[0].channels else "C")
 
 
 def merge_region_tables(paths: list[Path], destination: str | os.PathLike) -> None:
@@ -154,8 +157,8 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     """Join the shards' ``null.npz`` (shuffled-null tracks of a per-region sample) into the single run's file.
 
     Rows are concatenated in shard order, ``region_index`` shifted to rows of
-    the whole job, tracks re-padded to the longest and streamed in bounded
-    blocks; ``fraction`` and ``seed`` must agree. The sample is chosen per
+    the whole job, tracks joined end to end (ragged, :func:`ragged_member`) and
+    streamed in bounded blocks; ``fraction`` and ``seed`` must agree. The sample is chosen per
     region (:func:`seqsal.peaks.nulls.null_sample`), so the result is the null a
     single run would have drawn, byte for byte.
     """
@@ -163,25 +166,20 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     small = []
     for path, first in zip(paths, firsts):
         with np.load(path) as null:
-            order = list(null.files)
-            small.append({key: null[key] for key in order if key not in tracks})
+            small.append({key: null[key] for key in null.files if key not in (*tracks, LENGTH, OFFSETS)})
             small[-1]["region_index"] = small[-1]["region_index"] + first
     for key in ("fraction", "seed", "copies"):
         values = {part[key].item() for part in small if key in part}
         if len(values) > 1:
             raise InputError(f"the shards' null.npz were drawn with different {key} ({sorted(values)}); "
                              "run every shard with the same peak options", str(paths[0]))
-    sources = {key: [npz_members(path, (key,))[key] for path in paths] for key in tracks}
-    width = max(source.shape[1] for source in sources["projected"])
-    n = sum(source.shape[0] for source in sources["projected"])
-    members = {}
-    for key in order:
-        if key in tracks:
-            members[key] = ((n, width), sources[key][0].dtype, padded_blocks(sources[key], width))
-        elif key in ("fraction", "seed", "copies"):
-            members[key] = small[0][key]
-        else:
-            members[key] = np.concatenate([part[key] for part in small])
+    arrays = [region_arrays(path, tracks) for path in paths]
+    lengths = np.concatenate([part.lengths for part in arrays]).astype(np.int64)
+    members = {key: ragged_member([part[key] for part in arrays]) for key in tracks}
+    members.update({LENGTH: lengths, OFFSETS: ragged_offsets(lengths)})
+    for key in small[0]:  # in the writer's order (seqsal.peaks.nulls.write_shuffled_null)
+        members[key] = small[0][key] if key in ("fraction", "seed", "copies") else np.concatenate(
+            [part[key] for part in small])
     write_npz(destination, members)
 
 
@@ -216,13 +214,10 @@ def merge_runs(
     folders, records = [folders[k] for k in order], [records[k] for k in order]
     width = max(int(record["max_length"]) for record in records)
     n = sum(int(record["n_regions"]) for record in records)
-    npz_paths = [folder / "attributions.npz" for folder in folders]
-    lengths = np.concatenate([npz_members(path, ("length",))["length"] for path in npz_paths]).astype(np.int64)
-    members = {}
-    for key in ARRAY_KEYS:
-        sources = [npz_members(path, (key,))[key] for path in npz_paths]
-        members[key] = ((n, *sources[0].shape[1:-1], width), sources[0].dtype, padded_blocks(sources, width))
-    members["length"] = lengths
+    shards = [region_arrays(folder / "attributions.npz", ARRAY_KEYS) for folder in folders]
+    lengths = np.concatenate([shard.lengths for shard in shards]).astype(np.int64)
+    members = {key: ragged_member([shard[key] for shard in shards]) for key in ARRAY_KEYS}
+    members.update({LENGTH: lengths, OFFSETS: ragged_offsets(lengths)})
     out.mkdir(parents=True, exist_ok=True)
     write_npz(out / "attributions.npz", members)
     merge_region_tables([folder / "regions.tsv" for folder in folders], out / "regions.tsv")
@@ -231,7 +226,8 @@ def merge_runs(
     genome = Genome(records[0]["genome"])
     table = pd.read_csv(out / "regions.tsv", sep="\t", usecols=["chrom", "start", "end"],
                         dtype={"chrom": str, "start": np.int64, "end": np.int64})
-    one_hot, hypothetical = (npz_members(out / "attributions.npz", ARRAY_KEYS)[key] for key in ARRAY_KEYS)
+    merged = region_arrays(out / "attributions.npz", ARRAY_KEYS)
+    one_hot, hypothetical = merged["one_hot"], merged["hypothetical"]
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes,
                              lambda i: one_hot[i], lambda i: hypothetical[i],
                              functools.partial(attribution_track, records[0]["method"]))
@@ -268,6 +264,8 @@ def merged_record(records: list[dict], folders: list[Path], n: int, width: int, 
         "command": command if command is not None else sys.argv,
         "n_regions": n,
         "max_length": width,
+        "npz_format": NPZ_FORMAT,  # the merged arrays are ragged, whichever layout the shards had
+        "npz_layout": NPZ_LAYOUT,
         "timing_seconds": {"attribution": round(attribution, 3), "total": round(total + merge_seconds, 3),
                            "merge": round(merge_seconds, 3)},
         "shards": [{"folder": os.path.abspath(folder), **r["shard"], "device": r["parameters"].get("device"),

@@ -137,6 +137,14 @@ class TrainOptions:
         Probability of a salient (or random) cutout per training window, and its length range in bases.
     consistency, consistency_weight, consistency_shift
         ``rc`` or ``shift`` (or ``None``), its weight, and the shift in bases.
+    prior_every
+        Lazy regularisation of the gradient terms (Fourier, mask, consistency): they are evaluated on one
+        optimiser step in ``prior_every``, with their weights multiplied by ``prior_every`` so that their
+        expected contribution to the gradient is unchanged (Karras et al., "Analyzing and improving the image
+        quality of StyleGAN", CVPR 2020, section 3.1: the R1 input-gradient penalty every 16 minibatches).
+        ``1``: every step (the exact computation); ``None`` (default): :func:`prior_interval`, 2, or 5 with a
+        consistency term (two double-backward passes), which keeps each term within 2.5x plain training per
+        epoch on the CPU (``benchmarks/train_cost.py``).
     device, precision
         Device (``None``: the best available); ``auto`` autocasts to bf16 on a GPU and never on the CPU.
     """
@@ -165,6 +173,7 @@ class TrainOptions:
     consistency: str | None = None
     consistency_weight: float = 0.0
     consistency_shift: int = 5
+    prior_every: int | None = None
     device: str | None = None
     precision: str = "auto"
 
@@ -198,6 +207,21 @@ def check_options(options: TrainOptions) -> None:
         raise InputError("prior weights must be >= 0")
     if options.consistency == "shift" and options.consistency_shift < 1:
         raise InputError("--consistency-shift must be >= 1 base")
+    if options.prior_every is not None and options.prior_every < 1:
+        raise InputError(f"--prior-every {options.prior_every}: give a number of steps >= 1")
+
+
+def prior_interval(options: TrainOptions) -> int:
+    """Optimiser steps per evaluation of the gradient terms: ``prior_every``, or 2 (5 with a consistency term)."""
+    if options.prior_every is not None:
+        return int(options.prior_every)
+    return 5 if options.consistency is not None else 2
+
+
+def term_multiplier(step: int, every: int) -> float:
+    """Weight multiplier of the gradient terms at 0-based optimiser ``step``: ``every`` on every ``every``-th
+    step (the first included), else 0 (the terms are not computed); lazy regularisation, Karras et al. 2020."""
+    return float(every) if step % every == 0 else 0.0
 
 
 def flank_of(options: TrainOptions) -> int:
@@ -263,8 +287,12 @@ def make_batch(data: TrainData, index: np.ndarray, options: TrainOptions, window
 
 def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[str, np.ndarray],
                options: TrainOptions, rng: np.random.Generator, device: torch.device,
-               autocast: torch.dtype | None) -> dict[str, float]:
-    """One optimiser step on a batch; returns the task loss and each attribution term (unweighted)."""
+               autocast: torch.dtype | None, multiplier: float = 1.0) -> dict[str, float]:
+    """One optimiser step on a batch; returns the task loss and each attribution term (unweighted).
+
+    ``multiplier`` scales the weights of the gradient terms (Fourier, mask, consistency); 0 skips them (a
+    plain step): :func:`term_multiplier`. The cutouts are augmentation and run on every step.
+    """
     forward = _forward(model, autocast, device)
     x = batch["x"]
     if options.saliency_cutout or options.random_cutout:
@@ -276,7 +304,8 @@ def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[s
             x = random_cutout(x, options.random_cutout, options.cutout_span, rng)
     x_t = torch.as_tensor(np.ascontiguousarray(x), device=device)
     y_t = torch.as_tensor(batch["y"], device=device)
-    needs_grad = options.fourier_prior > 0 or options.mask_weight > 0 or options.consistency is not None
+    needs_grad = multiplier > 0 and (options.fourier_prior > 0 or options.mask_weight > 0
+                                     or options.consistency is not None)
     terms: dict[str, torch.Tensor] = {}
     if needs_grad:
         predictions, gradients = input_gradients(forward, x_t)
@@ -296,7 +325,7 @@ def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[s
         predictions = forward(x_t)
     loss = task_loss(predictions, y_t, options.task)
     weights = {"fourier": options.fourier_prior, "mask": options.mask_weight, "consistency": options.consistency_weight}
-    total = loss + sum(weights[name] * value for name, value in terms.items())
+    total = loss + sum(multiplier * weights[name] * value for name, value in terms.items())
     optimiser.zero_grad(set_to_none=True)
     total.backward()
     optimiser.step()
@@ -443,23 +472,26 @@ def train_model(
         log.info("no checkpoint at %s; starting from the first epoch", checkpoint)
     train, valid = splits["train"], splits["valid"]
     n_batches = math.ceil(len(train.x) / options.batch_size)
+    every = prior_interval(options)
     for epoch in range(len(history) + 1, options.epochs + 1):
         if best["bad"] >= options.patience:
             break
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         rng = np.random.default_rng([options.seed, epoch])
         torch.manual_seed(options.seed * 100_003 + epoch)
         model.train()
         order = rng.permutation(len(train.x))
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
         bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{options.epochs}", disable=quiet, file=sys.stderr,
                    leave=False, dynamic_ncols=True)
         for b in range(n_batches):
             index = np.sort(order[b * options.batch_size:(b + 1) * options.batch_size])
             values = train_step(model, optimiser, make_batch(train, index, options, window, rng), options, rng,
-                                device, autocast)
+                                device, autocast, term_multiplier((epoch - 1) * n_batches + b, every))
             for key, value in values.items():
                 sums[key] = sums.get(key, 0.0) + value * len(index)
+                counts[key] = counts.get(key, 0) + len(index)
             bar.update(1)
             bar.set_postfix(loss=f"{sums['loss'] / ((b * options.batch_size) + len(index)):.4f}",
                             valid=f"{best['score']:.3f}" if history else "-")
@@ -468,8 +500,8 @@ def train_model(
         bar.close()
         score = validation_score(predict_windows(model, valid, window, device, autocast), valid.y, options.task)
         record = {"epoch": epoch, "train_loss": sums.pop("loss") / len(train.x), "valid_score": score,
-                  **{f"term_{k}": v / len(train.x) for k, v in sums.items()},
-                  "seconds": time.perf_counter() - started}
+                  **{f"term_{k}": v / counts[k] for k, v in sums.items()},
+                  "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}
         history.append(record)
         if score > best["score"]:
             best = {"score": score, "epoch": epoch, "state": copy.deepcopy(model.state_dict()), "bad": 0}

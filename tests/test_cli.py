@@ -14,6 +14,7 @@ import seqsal
 from seqsal.cli import main
 from seqsal.encode import one_hot_encode
 from tests.conftest import write_bed
+from tests.run_arrays import dense_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
@@ -45,7 +46,7 @@ def test_attribute_end_to_end_outputs(job, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(os.listdir(out)) == ["attributions.bw", "attributions.npz", "elements.bed", "elements.tsv",
                                        "null.npz", "regions.tsv", "run.json", "seqlets.bed", "seqlets.tsv"]
-    data = np.load(out / "attributions.npz")
+    data = dense_arrays(out / "attributions.npz")
     assert data["one_hot"].shape == (5, 4, 600) and data["hypothetical"].shape == (5, 4, 600)
     assert data["one_hot"].dtype == np.float32
     np.testing.assert_array_equal(data["length"], [200, 200, 200, 600, 100])
@@ -84,7 +85,7 @@ def test_minus_strand_track_in_bigwig_matches_api(job, tmp_path):
     out = tmp_path / "o"
     assert run(["attribute", genome, bed, "-m", model, "-o", out, "-q"]).exit_code == 0
     results = list(seqsal.iter_attributions(str(genome), str(bed), str(model)))
-    data = np.load(out / "attributions.npz")
+    data = dense_arrays(out / "attributions.npz")
     np.testing.assert_allclose(data["hypothetical"][1, :, :200], results[1].hypothetical, rtol=1e-6)
 
 

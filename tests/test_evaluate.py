@@ -20,6 +20,7 @@ from seqsal.evaluate import (
     spearman_rows,
 )
 from helpers import frozen, random_one_hot
+from tests.run_arrays import dense_arrays
 
 
 def test_auroc_auprc_by_hand():
@@ -186,7 +187,7 @@ def test_evaluate_scores_the_windows_and_parameters_the_run_attributed(small_gen
     params = {"correct": True, "rc": True, **_method_params("deepshap", record, {}, seed)}
     assert params["references"] == 3 and params["seed"] == 4
     scores = projected_scores(module, x[:1], "deepshap", target, **params)
-    arrays = np.load(out / "attributions.npz")
+    arrays = dense_arrays(out / "attributions.npz")
     attributed = (arrays["hypothetical"][0] * arrays["one_hot"][0]).sum(axis=0)[:200]  # region 'plus': one window
     np.testing.assert_allclose(scores[0], attributed, rtol=1e-5, atol=1e-6)
     other = projected_scores(module, x[:1], "deepshap", target, correct=True, rc=False, references=3, seed=0)

@@ -25,6 +25,7 @@ from click.testing import CliRunner
 import seqsal
 from seqsal.cli import main
 from seqsal.encode import one_hot_decode
+from tests.run_arrays import dense_arrays
 
 
 def _find_inputs() -> Path | None:
@@ -91,7 +92,7 @@ def assert_bases_are_the_fastas(out: Path, fasta: Path) -> pd.DataFrame:
     """Each region's one-hot row decodes to the FASTA's bases there (N outside the sequence)."""
     sequences = read_fasta(fasta)
     table = pd.read_csv(out / "regions.tsv", sep="\t", dtype={"chrom": str})
-    one_hot = np.load(out / "attributions.npz")["one_hot"]
+    one_hot = dense_arrays(out / "attributions.npz")["one_hot"]
     for i, row in enumerate(table.itertuples()):
         sequence = sequences[row.chrom]
         expected = "".join(sequence[p].upper() if 0 <= p < len(sequence) else "N" for p in range(row.start, row.end))

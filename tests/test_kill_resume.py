@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import seqsal
+from seqsal.io import ragged_offsets, region_arrays
 from seqsal.simulate import random_sequence
 from tests.test_reliability import write_fasta
 
@@ -67,8 +68,7 @@ def _check_final_files_whole(out: Path) -> list[str]:
     for name in present:
         path = out / name
         if name == "attributions.npz":
-            with np.load(path) as data:
-                assert data["hypothetical"].shape[0] == N_REGIONS and data["one_hot"].shape[0] == N_REGIONS
+            assert len(region_arrays(path, ("one_hot", "hypothetical"))) == N_REGIONS
         elif name == "attributions.bw":
             handle = pyBigWig.open(str(path))
             assert handle is not None and set(handle.chroms()) == {"chr1", "chr2"}
@@ -80,20 +80,23 @@ def _check_final_files_whole(out: Path) -> list[str]:
     return present
 
 
-def _regions_beyond_checkpoint(out: Path, checkpoint: int) -> int:
-    """Regions the killed run had attributed past its last checkpoint (rows of one_hot.npy written)."""
+def _regions_beyond_checkpoint(out: Path, checkpoint: int, lengths: np.ndarray) -> int:
+    """Regions the killed run had attributed past its last checkpoint (regions of one_hot.npy written: the
+    ragged ``(4, ΣL)`` checkpoint, region ``i`` at the offsets of ``lengths``)."""
     path = out / ".partial" / "one_hot.npy"
     try:
-        rows = np.load(path, mmap_mode="r")
+        data = np.load(path, mmap_mode="r")
     except FileNotFoundError:
         return 0
     except (EOFError, ValueError):  # killed between creating the file and writing its header: no row written
         assert path.stat().st_size < 128, "a .npy with a written header must load"
         return 0
-    return int(sum(bool(rows[i].any()) for i in range(max(checkpoint, 0), rows.shape[0])))
+    offsets = ragged_offsets(lengths)
+    assert data.shape == (4, int(offsets[-1]))
+    return int(sum(bool(data[:, offsets[i]:offsets[i + 1]].any()) for i in range(max(checkpoint, 0), len(lengths))))
 
 
-def _run_and_kill(command: list[str], out: Path, when, timeout: float = 120) -> dict:
+def _run_and_kill(command: list[str], out: Path, when, lengths: np.ndarray, timeout: float = 120) -> dict:
     """Start ``command``; ``kill -9`` it as soon as ``when(out)`` holds; report what the checkpoint held."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
@@ -107,7 +110,7 @@ def _run_and_kill(command: list[str], out: Path, when, timeout: float = 120) -> 
     process.stderr.close()
     assert process.returncode == -signal.SIGKILL
     checkpoint = _progress(out)
-    return {"checkpoint": checkpoint, "lost": _regions_beyond_checkpoint(out, checkpoint),
+    return {"checkpoint": checkpoint, "lost": _regions_beyond_checkpoint(out, checkpoint, lengths),
             "final_files": _check_final_files_whole(out)}
 
 
@@ -137,10 +140,12 @@ def test_kill_9_at_several_points_then_resume_gives_identical_bytes(workload, tm
     completed = subprocess.run(_command(workload, reference, "-q"), capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     out = tmp_path / "killed"
+    lengths = np.array([int(line.split("\t")[2]) - int(line.split("\t")[1])
+                        for line in workload[2].read_text().splitlines()])
     report = []
     for i, (label, when) in enumerate(KILL_POINTS):
         command = _command(workload, out, *(["--resume"] if i else []))
-        state = _run_and_kill(command, out, when)
+        state = _run_and_kill(command, out, when, lengths)
         report.append((label, state))
     completed = subprocess.run(_command(workload, out, "--resume"), capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr

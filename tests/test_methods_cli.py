@@ -19,6 +19,7 @@ from seqsal.models import load_model
 from seqsal.pipeline import AttributeOptions, run_attribute
 from seqsal.shards import merge_runs
 from tests.test_reliability import Case, Job, invoke, make_job, run_case
+from tests.run_arrays import dense_arrays
 
 EVAL_ADVICE = "export or trace the model in eval mode (call model.eval() before torch.export.export or torch.jit.trace)"
 
@@ -134,7 +135,7 @@ def test_deepshap_of_an_exported_model_equals_the_module_through_the_cli(job):
                          str(job.root / out), "-q", "--no-peaks", *_DEEPSHAP])
         assert result.exit_code == 0, result.output
         records.append(json.loads((job.root / out / "run.json").read_text()))
-        arrays.append(np.load(job.root / out / "attributions.npz")["hypothetical"])
+        arrays.append(dense_arrays(job.root / out / "attributions.npz")["hypothetical"])
     np.testing.assert_allclose(arrays[1], arrays[0], rtol=0, atol=1e-5)
     assert np.abs(arrays[0]).max() > 1e-3
     for record in records:
@@ -171,7 +172,7 @@ def test_saliency_writes_the_gradient_magnitude_track(job):
         result = invoke(["attribute", str(job.genome), str(job.bed), "--model", str(job.model), "-o",
                          str(folders[method]), "-q", "--method", method])
         assert result.exit_code == 0, result.output
-    arrays = {method: np.load(folder / "attributions.npz") for method, folder in folders.items()}
+    arrays = {method: dense_arrays(folder / "attributions.npz") for method, folder in folders.items()}
     np.testing.assert_array_equal(arrays["saliency"]["hypothetical"], arrays["grad_x_input"]["hypothetical"])
     hypothetical, one_hot = arrays["saliency"]["hypothetical"], arrays["saliency"]["one_hot"]
     for row, (chrom, start, end, strand) in enumerate([("chr1", 100, 300, "+"), ("chr2", 500, 700, "-")]):

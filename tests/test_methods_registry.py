@@ -19,6 +19,7 @@ from seqsal.methods import (
     method_params,
     smoothgrad,
 )
+from tests.run_arrays import dense_arrays
 
 
 def test_registry_tables():
@@ -62,7 +63,7 @@ def test_cli_method_options(small_genome, tiny_model, tmp_path):
 
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["method_params"] == {"steps": 4, "baseline": "uniform", "seed": 3}
-    stored = np.load(out / "attributions.npz")
+    stored = dense_arrays(out / "attributions.npz")
     x = torch.from_numpy(stored["one_hot"][:1])
     expected, _ = integrated_gradients(model, x, Target(), steps=4, baseline="uniform")
     assert np.allclose(stored["hypothetical"][0], expected[0].numpy(), atol=1e-5)
@@ -100,7 +101,7 @@ def test_completeness_error_per_region_in_regions_tsv(small_genome, tiny_model, 
     ig = tables["ig"]["completeness_error"]
     assert ig.notna().all() and ig.abs().max() > 1e-3  # 2 quadrature nodes: visibly incomplete
     # independent: region a is exactly one model window on the + strand
-    stored = np.load(tmp_path / "ig" / "attributions.npz")
+    stored = dense_arrays(tmp_path / "ig" / "attributions.npz")
     x = torch.from_numpy(stored["one_hot"][:1, :, :200])
     hyp = torch.from_numpy(stored["hypothetical"][:1, :, :200])
     with torch.no_grad():

@@ -34,6 +34,7 @@ from seqsal.errors import InputError
 from seqsal.methods import sequence_rng
 from seqsal.models import load_model
 from seqsal.pipeline import check_model_input
+from tests.run_arrays import dense_arrays
 
 LENGTH = 16  # bases per window
 N = 2  # sequences per cell
@@ -350,8 +351,8 @@ def check_cell(truth: Truth, method: str, x: torch.Tensor, hypothetical: torch.T
 REFUSED = {  # (format, method or None for every method, layout or None for both) -> what the one line says
     ("torchscript", "deepshap", None): r"deepshap.*TorchScript.*--method ig or ism",
     ("torchscript", "gradcam", None): r"gradcam .*TorchScript",
-    # a static batch: the program runs on padded batches, whose feature maps are not the sequences' own
-    ("export_static", "gradcam", None): r"gradcam",
+    # a static batch: Grad-CAM feeds the program exactly its batch of rows a call (seqsal.models.user.static_batch),
+    # so its feature maps are the sequences' own and the maps are checked like every other format's
     ("builtin_safetensors", None, "nlc"): r"but runs on one-hot DNA channels first, \(N, 4, L\); drop --layout nlc",
     ("builtin_state_dict", None, "nlc"): r"but runs on one-hot DNA channels first, \(N, 4, L\); drop --layout nlc",
 }
@@ -433,7 +434,7 @@ def test_cli_cell(zoo, job, tmp_path, fmt, kind, layout, method):
     """The whole command: both strands (the minus region attributed on its reverse complement and mapped back)."""
     result = attribute_cli(zoo, job, tmp_path / "out", fmt, kind, layout, method)
     assert result.exit_code == 0 and result.output == "", result.output
-    arrays = np.load(tmp_path / "out" / "attributions.npz")
+    arrays = dense_arrays(tmp_path / "out" / "attributions.npz")
     spec = zoo.spec(fmt, kind, layout)
     x_plus, hypothetical = torch.from_numpy(arrays["one_hot"]), torch.from_numpy(arrays["hypothetical"])
     x = torch.stack([x_plus[0], x_plus[1].flip(0, 1)])  # what the model saw: the minus region reverse-complemented
@@ -534,7 +535,7 @@ def test_task_axis_found_with_certainty(zoo, job, tmp_path, kind, target, axis):
     result = attribute_cli(zoo, job, tmp_path / "out", "user_file", kind, "ncl", "saliency", target=target)
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / "run.json").read_text())["target"]["axis"] == axis
-    arrays = np.load(tmp_path / "out" / "attributions.npz")
+    arrays = dense_arrays(tmp_path / "out" / "attributions.npz")
     x = torch.from_numpy(arrays["one_hot"][:1])
     check_cell(Truth(zoo.spec("user_file", kind, "ncl"), kind), "saliency", x,
                torch.from_numpy(arrays["hypothetical"][:1]), {}, "act", True)

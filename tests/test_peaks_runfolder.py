@@ -13,6 +13,7 @@ import seqsal
 from seqsal.cli import main
 from seqsal.peaks.options import PeakOptions
 from seqsal.peaks.runfolder import call_peaks_from_run, describe_calls, duplicate_of
+from tests.run_arrays import dense_arrays
 
 
 def read_narrowpeak(path, chrom_sizes):
@@ -108,7 +109,7 @@ def test_attribute_writes_valid_peak_files(demo_run):
                    "sign", "score", "pvalue", "qvalue", "summit", "rank", "sequence"):
         assert column in table
     regions = pd.read_csv(out / "regions.tsv", sep="\t")
-    data = np.load(out / "attributions.npz")
+    data = dense_arrays(out / "attributions.npz")
     for row in table.itertuples():
         region = regions.iloc[row.region_index]
         assert row.start == region.start + row.offset_start and row.end == region.start + row.offset_end

@@ -8,7 +8,8 @@ import pytest
 
 from seqsal.errors import InputError
 from seqsal.pipeline import AttributeOptions, run_attribute
-from seqsal.shards import merge_runs, padded_blocks, parse_shard, shard_bounds
+from seqsal.io import RegionArray
+from seqsal.shards import merge_runs, parse_shard, ragged_member, shard_bounds
 
 from tests.conftest import write_bed
 
@@ -24,14 +25,26 @@ def test_parse_shard_and_bounds():
         shard_bounds(2, 1, 3)
 
 
-def test_padded_blocks_repad_and_bound_memory():
-    a = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)
-    b = np.ones((3, 4, 5), dtype=np.float32)
-    blocks = list(padded_blocks([a, b], 5, block_bytes=4 * 5 * 4))  # one row per block
-    assert len(blocks) == 5 and all(block.shape == (1, 4, 5) for block in blocks)
-    joined = np.concatenate(blocks)
-    np.testing.assert_array_equal(joined[:2, :, :3], a)
-    assert not joined[:2, :, 3:].any() and (joined[2:] == 1).all()
+def test_ragged_member_joins_shards_end_to_end_in_bounded_pieces():
+    """The merged member is the shards' regions end to end (a dense shard of an older seqsal cut to its lengths),
+    served in pieces of at most the block size."""
+    a = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)  # dense, lengths 3 and 2 (right-padded)
+    a[1, :, 2] = 0
+    b = np.ones((4, 9), dtype=np.float32)  # ragged: regions of 4 and 5
+    sources = [RegionArray(a, np.array([3, 2])), RegionArray(b, np.array([4, 5]), np.array([0, 4, 9]))]
+    shape, dtype, pieces, order = ragged_member(sources)
+    assert shape == (4, 14) and dtype == np.float32 and order == "F"
+    pieces = list(pieces)
+    joined = np.concatenate(pieces, axis=-1)
+    np.testing.assert_array_equal(joined, np.concatenate([a[0], a[1, :, :2], b], axis=-1))
+    import seqsal.shards as shards
+
+    old = shards.BLOCK_BYTES
+    try:
+        shards.BLOCK_BYTES = 4 * 4 * 2  # two bases of 4 float32 channels
+        assert all(piece.shape[-1] <= 3 for piece in ragged_member(sources)[2])
+    finally:
+        shards.BLOCK_BYTES = old
 
 
 @pytest.fixture()

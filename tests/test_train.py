@@ -11,8 +11,10 @@ from click.testing import CliRunner
 import seqsal
 from seqsal.cli import main
 from seqsal.errors import InputError
-from seqsal.train import TrainOptions, train_model
+import seqsal.train as train_module
+from seqsal.train import TrainOptions, check_options, load_splits, prior_interval, term_multiplier, train_model
 from seqsal.train_data import read_labels
+from seqsal.train_priors import fourier_penalty, input_gradients, mask_penalty, rc_consistency
 
 MOTIF = "TGACTCAT"
 TINY = {"channels": [8, 8], "kernel_sizes": [5, 3], "pool_sizes": [2, 2], "hidden": 8, "dropout": 0.1}
@@ -39,8 +41,8 @@ def world(tmp_path_factory):
 
 
 def _options(**extra) -> TrainOptions:
-    return TrainOptions(model_config=TINY, window=64, valid_chroms=["chrB"], test_chroms=["chrC"], epochs=3,
-                        batch_size=16, patience=5, seed=1, **extra)
+    return TrainOptions(**{"model_config": TINY, "window": 64, "valid_chroms": ["chrB"], "test_chroms": ["chrC"],
+                           "epochs": 3, "batch_size": 16, "patience": 5, "seed": 1, **extra})
 
 
 def test_labels_tsv_bed_and_errors(world, tmp_path):
@@ -115,3 +117,71 @@ def test_cli_missing_labels_file(world, tmp_path):
     result = CliRunner().invoke(main, ["train", str(world / "genome.fa"), str(tmp_path / "none.tsv"), "-o",
                                        str(tmp_path / "m.safetensors"), "--valid-chroms", "chrB"])
     assert result.exit_code == 2 and "labels file not found" in result.output
+
+
+# ---- lazy regularisation of the gradient terms (TrainOptions.prior_every; Karras et al. 2020) ----------------------
+
+def test_prior_interval_and_term_multiplier():
+    assert prior_interval(_options()) == 2 and prior_interval(_options(consistency="rc")) == 5
+    assert prior_interval(_options(prior_every=1)) == 1
+    assert [term_multiplier(step, 3) for step in range(7)] == [3.0, 0, 0, 3.0, 0, 0, 3.0]
+    assert all(term_multiplier(step, 1) == 1.0 for step in range(5))
+    with pytest.raises(InputError, match="prior-every"):
+        check_options(_options(prior_every=0))
+
+
+def test_the_gradient_terms_run_on_one_step_in_k_with_k_times_the_weight(world, tmp_path, monkeypatch):
+    calls: list[float] = []
+    real = train_module.train_step
+
+    def spy(*args, **kwargs):
+        calls.append(args[-1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", spy)
+    labels = read_labels(world / "labels.tsv", tasks=["activity"])
+    for every, expected in ((1, [1.0] * 9), (None, [2.0, 0, 2.0, 0, 2.0, 0, 2.0, 0, 2.0])):
+        calls.clear()
+        summary = train_model(world / "genome.fa", labels, tmp_path / f"m{every}.safetensors",
+                              _options(fourier_prior=1.0, prior_every=every), quiet=True)
+        assert calls == expected
+        assert all(h["term_fourier"] > 0 and h["cpu_seconds"] > 0 for h in summary["history"])
+
+
+def _valid_windows(world) -> torch.Tensor:
+    labels = read_labels(world / "labels.tsv", tasks=["activity"])
+    x = load_splits(str(world / "genome.fa"), labels, _options(), 64)["valid"].x
+    return torch.as_tensor(x[:, :, 3:67].astype(np.float32))
+
+
+def _trained(world, tmp_path, name: str, **extra) -> torch.nn.Module:
+    labels = read_labels(world / "labels.tsv", tasks=["activity"])
+    options = _options(epochs=6, patience=6, batch_size=4, **extra)
+    train_model(world / "genome.fa", labels, tmp_path / f"{name}.safetensors", options, quiet=True)
+    return seqsal.load_model(tmp_path / f"{name}.safetensors").module.eval()
+
+
+def test_lazy_terms_still_do_what_they_claim(world, tmp_path):
+    """Each gradient term on its default lazy schedule (one step in 2, or 5 for consistency) moves its own measure of
+    the trained model's maps the right way against plain training (same seed and batches); on these data, every step
+    (``prior_every=1``) gives fourier 0.631, mask 0.005, rc 0.14 against plain 0.647, 0.086, 0.90."""
+    every = None
+    x = _valid_windows(world)
+    exclude = tmp_path / "exclude.bed"  # M-: the first 16 bp of every labelled window (the motif sits at 20-28)
+    exclude.write_text("".join(f"{c}\t{20 + k * 70}\t{36 + k * 70}\n" for c in ("chrA", "chrB", "chrC")
+                               for k in range(40)))
+
+    def measures(model: torch.nn.Module) -> dict[str, float]:
+        _, gradients = input_gradients(model, x, create_graph=False)
+        inside = torch.zeros(x.shape[0], x.shape[-1], dtype=torch.bool)
+        inside[:, :16] = True
+        return {"fourier": float(fourier_penalty(gradients * x)), "mask": float(mask_penalty(gradients, x, inside)),
+                "rc": float(rc_consistency(model, x, gradients * x).detach())}
+
+    plain = measures(_trained(world, tmp_path, "plain"))
+    fourier = measures(_trained(world, tmp_path, "fourier", fourier_prior=20.0, prior_every=every))
+    mask = measures(_trained(world, tmp_path, "mask", mask_prior=str(exclude), mask_weight=200.0, prior_every=every))
+    rc = measures(_trained(world, tmp_path, "rc", consistency="rc", consistency_weight=20.0, prior_every=every))
+    assert fourier["fourier"] < 0.99 * plain["fourier"]  # 0.627 against 0.647
+    assert mask["mask"] < 0.25 * plain["mask"]  # 0.010 against 0.086
+    assert rc["rc"] < 0.6 * plain["rc"]  # 0.38 against 0.90

@@ -76,7 +76,8 @@ def test_three_shards_give_the_single_run(tmp_path, demo_subset, single_run):
     out = tmp_path / "out"
     assert_same_run(out, single_run)
     for i in (1, 2, 3):
-        assert (out / "logs" / "attribute" / f"{i}-of-3.log").exists()
+        log = (out / "logs" / "attribute" / f"{i}-of-3.log").read_text()
+        assert "seqsal: " in log and "\r" not in log, log  # the step's info lines, no progress bar
         assert (out / "benchmarks" / "attribute" / f"{i}-of-3.tsv").read_text().startswith("s\t")
     assert (out / "logs" / "merge.log").exists() and (out / "logs" / "call_peaks.log").exists()
     # a second invocation finds nothing to do

@@ -3,15 +3,15 @@ the regions to attribute, the planted ground truth, and a small Basset-style mod
 
 Run from the repository root (takes about a minute on 2 CPU cores; deterministic)::
 
-    python data/demo/make_demo.py [--seed 7] [--out data/demo]
+    python data/demo/make_demo.py [--seed 7] [--out seqsal/data/demo]
 
 Another ``--seed`` makes an independent genome, regions, planted truth and model (written to
 ``--out``): the motif and peak benchmarks use one to check that settings chosen on the demo
 carry over (``benchmarks/RESULTS.md``).
 
-Writes into ``data/demo/``: ``genome.fa``, ``regions.bed`` (narrowPeak), ``elements.bed`` (the
-planted active elements), ``planted.bed`` (every planted site: motif, position, strand),
-``model.safetensors`` and ``model_card.json`` (training and held-out metrics).
+Writes into ``seqsal/data/demo/`` (package data; ``data/demo/`` links to each file): ``genome.fa``,
+``regions.bed`` (narrowPeak), ``elements.bed`` (the planted active elements), ``planted.bed`` (every
+planted site: motif, position, strand), ``model.safetensors`` and ``model_card.json`` (training and held-out metrics).
 
 The model is trained on 500-bp windows of chr1 and chr2 (centred on elements with jitter, and
 random background, both strands) plus 40,000 windows simulated by the same process (random
@@ -36,6 +36,7 @@ from seqsal.simulate import plant_sites, random_sequence, window_activity
 from seqsal.train import fit_regression, pearson, predict
 
 HERE = Path(__file__).resolve().parent
+PACKAGE_DEMO = HERE.parent.parent / "seqsal" / "data" / "demo"  # the files themselves (package data); data/demo links to them
 MOTIF_FILE = HERE.parent / "motifs" / "jaspar_subset.meme"
 CHROM_SIZES = {"chr1": 200_000, "chr2": 150_000, "chr3": 100_000}
 WEIGHTS = {"GATA1::TAL1": 1.0, "Spi1": 0.8, "CEBPB": 0.7, "FOS::JUN": 1.2, "CTCF": 0.5, "REST": -1.2}
@@ -108,7 +109,7 @@ def simulated_windows(rng, n: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--out", type=Path, default=PACKAGE_DEMO)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

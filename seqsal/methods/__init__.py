@@ -44,6 +44,7 @@ from .ism import ISMPlan, ism, ism_deltas, ism_plan
 from .references import BASELINES, IncompleteAttribution, make_baselines, relative_completeness, sequence_rng
 from .registry import (
     COMPLETENESS_TOLERANCE,
+    FOCUSED_METHODS,
     METHOD_OPTIONS,
     METHODS,
     PROJECTED_BY_DEFAULT,
@@ -57,7 +58,7 @@ from .registry import (
 from .smoothgrad import smoothgrad
 
 __all__ = [
-    "BASELINES", "COMPLETENESS_TOLERANCE", "ISMPlan", "IncompleteAttribution", "METHODS", "METHOD_OPTIONS", "MethodSpec", "PROJECTED_BY_DEFAULT", "REFERENCE_METHODS",
+    "BASELINES", "COMPLETENESS_TOLERANCE", "FOCUSED_METHODS", "ISMPlan", "IncompleteAttribution", "METHODS", "METHOD_OPTIONS", "MethodSpec", "PROJECTED_BY_DEFAULT", "REFERENCE_METHODS",
     "SPECS", "UNCORRECTED", "UnsupportedLayer", "attribute", "attribution_track", "completeness", "deep_lift_shap", "deeplift_multipliers",
     "gradcam", "hypothetical_attributions", "integrated_gradients", "ism", "ism_deltas", "ism_plan",
     "make_baselines", "method_params", "relative_completeness", "sequence_rng", "smoothgrad",

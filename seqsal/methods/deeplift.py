@@ -21,6 +21,9 @@ intercepts every torch call of the forward pass, in each form it takes (function
 
 For one-hot ``x`` the projected attributions sum to ``f(x) - mean f(references)`` (summation-to-delta);
 :func:`deep_lift_shap` checks it and raises :class:`~.references.IncompleteAttribution` when it fails.
+
+Each sequence runs once for all its references (:func:`shared_multipliers`): its activations do not depend on the
+reference, only the multipliers do, which the rules keep per pair; one backward pass per reference follows.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
 from ..errors import InputError
-from .deeplift_rules import MaxPoolRule, Rescale, pooling_call
+from .deeplift_rules import MaxPoolRule, Rescale, Shared, pooling_call
 from .ops import (
     BATCH_NORMS,
     DIVISIONS,
@@ -53,7 +56,7 @@ from .ops import (
     tensor_slots,
     with_slot,
 )
-from .references import check_completeness, hypothetical_from_multipliers, resolve_references
+from .references import check_completeness, hypothetical_from_multipliers, relative_completeness, resolve_references
 
 
 
@@ -114,9 +117,14 @@ class _DeepLiftMode(TorchFunctionMode):
     a call that takes one must be on the allow-list of :mod:`.ops` (linear, or a rule), or it is refused.
     """
 
-    def __init__(self, record: bool, saved: list[_Recorded], where: list[str]):
+    def __init__(self, record: bool, saved: list[_Recorded], where: list[str], shared: Shared | None = None):
         super().__init__()
         self.record, self.saved, self.where, self.index = record, saved, where, 0
+        self.shared = shared or Shared(1)
+
+    def _matches(self, x: torch.Tensor, x_ref: torch.Tensor) -> bool:
+        """Whether a recorded reference tensor ``(r * k, ...)`` pairs with the sequence's ``(k, ...)``."""
+        return x_ref.shape[1:] == x.shape[1:] and x_ref.shape[0] == self.shared.r * x.shape[0]
 
     def _fail(self, func, why: str):
         layer = self.where[-1] if self.where else "the model's forward"
@@ -191,9 +199,10 @@ class _DeepLiftMode(TorchFunctionMode):
         if isinstance(pooling, str):
             self._fail(func, pooling)
         x = pooling.before(args[0])
-        if 0 not in recorded.inputs or recorded.inputs[0].shape != x.shape:
+        if 0 not in recorded.inputs or not self._matches(x, recorded.inputs[0]):
             self._fail(func, "the model ran differently on the references")
-        y = MaxPoolRule.apply(x, recorded.inputs[0], recorded.y, recorded.index, pooling.pool, pooling.disjoint)
+        y = MaxPoolRule.apply(x, recorded.inputs[0], recorded.y, recorded.index, pooling.pool, pooling.disjoint,
+                              self.shared)
         return pooling.finish(y, pooling.pool(x.detach())[1] if pooling.wants_indices else None)
 
     def _rescale(self, func, name: str, args: tuple, kwargs: dict):
@@ -209,15 +218,15 @@ class _DeepLiftMode(TorchFunctionMode):
         slot = dependent[0]
         x, x_ref = values[slot], recorded.inputs.get(slot)
         inplace = is_inplace(func, args, kwargs)
-        if x_ref is None or x_ref.shape != x.shape or recorded.y.shape != x.shape or (inplace and slot != 0):
-            self._fail(func, "the model ran differently on the references" if x_ref is None or x_ref.shape != x.shape
+        if x_ref is None or not self._matches(x, x_ref) or recorded.y.shape != x_ref.shape or (inplace and slot != 0):
+            self._fail(func, "the model ran differently on the references" if x_ref is None or not self._matches(x, x_ref)
                        else "an elementwise function whose output is not shaped like its sequence-dependent input")
         compute = out_of_place(func, args, kwargs)
 
         def function(t: torch.Tensor) -> torch.Tensor:
             return compute(*with_slot(args, kwargs, slot, t))
 
-        y = Rescale.apply(x, x_ref, recorded.y, function, name in ("relu", "relu_"))
+        y = Rescale.apply(x, x_ref, recorded.y, function, name in ("relu", "relu_"), self.shared)
         if inplace:  # the model may go on with the tensor it wrote into, not the returned one
             x.copy_(y)
             return x
@@ -255,8 +264,8 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
     """DeepLIFT (rescale rule) multipliers of each sequence against each reference.
 
     The references run once without gradients, recording their activations at every nonlinearity; the
-    sequences (repeated once per reference) then run with the rules applied, paired call by call, and one
-    backward pass gives the multipliers. Model parameters are frozen for the call.
+    sequences then run with the rules applied, paired call by call, and one backward pass gives the multipliers.
+    Model parameters are frozen for the call.
 
     Parameters
     ----------
@@ -279,10 +288,47 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
     InputError
         For a TorchScript model (its operations run outside Python, out of the rules' reach).
     """
+    multipliers, prediction, reference_prediction = shared_multipliers(model, x, references[:, None], target)
+    return multipliers[:, 0], prediction, reference_prediction[:, 0]
+
+
+def shared_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Tensor, target: Target
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """DeepLIFT multipliers of each sequence against each of its ``R`` references, running each sequence once.
+
+    A sequence's activations do not depend on the reference: only the multipliers do. The ``N * R`` references
+    run once without gradients (reference-major, see :class:`~.deeplift_rules.Shared`), the ``N`` sequences once
+    with the rules (which keep one multiplier per pair), and one backward pass per reference gives that
+    reference's multipliers. The values are those of :func:`deeplift_multipliers` on the ``N * R`` pairs; a model
+    whose operations mix the rows of a batch is caught by the caller's completeness check (see
+    :func:`deep_lift_shap`).
+
+    Parameters
+    ----------
+    x
+        ``(N, 4, L)`` sequences.
+    references
+        ``(N, R, 4, L)`` their references.
+    target
+        What to explain.
+
+    Returns
+    -------
+    multipliers, prediction, reference_prediction
+        ``(N, R, 4, L)``, ``(N,)``, ``(N, R)``.
+
+    Raises
+    ------
+    UnsupportedLayer, InputError
+        As :func:`deeplift_multipliers`.
+    """
     if isinstance(model, torch.jit.ScriptModule):
         raise InputError("deepshap needs a Python nn.Module (a seqsal .safetensors, a state_dict) or a torch.export "
                          "archive (.pt2): TorchScript runs its operations outside Python where the DeepLIFT rules "
                          "cannot reach (export the model with torch.export.export instead); use --method ig or ism")
+    n, r = references.shape[:2]
+    shared = Shared(r)
+    flat_references = references.transpose(0, 1).reshape(r * n, *references.shape[2:])  # row rho * n + i
     parameters = [p for p in model.parameters() if p.requires_grad] if isinstance(model, nn.Module) else []
     for parameter in parameters:
         parameter.requires_grad_(False)
@@ -290,24 +336,50 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
     saved: list = []
     try:
         with torch.no_grad(), _DeepLiftMode(True, saved, names.stack):
-            output_ref = model(references)
+            output_ref = model(flat_references)
         leaf = x.detach().requires_grad_(True)
         with torch.enable_grad():
-            mode = _DeepLiftMode(False, saved, names.stack)
+            mode = _DeepLiftMode(False, saved, names.stack, shared)
             with mode:
                 output = model(leaf)
             if mode.index != len(saved):
                 raise UnsupportedLayer("deepshap: the model ran differently on the sequences and the references")
             prediction = target.select(output).float()
-            (multipliers,) = torch.autograd.grad(prediction.sum(), leaf)
+            total = prediction.sum()
+            multipliers = []
+            for rho in range(r):  # one backward pass per reference, through the one sequence pass
+                shared.rho = rho
+                multipliers.append(torch.autograd.grad(total, leaf, retain_graph=rho < r - 1)[0])
         # the reference's target with the sequence's bpnet weights (Target.profile_weights): the multipliers
         # explain exactly that difference
-        reference_prediction = target.select(output_ref, target.profile_weights(output)).float()
+        weights = target.profile_weights(output)
+        weights = None if weights is None else weights.repeat(r, *([1] * (weights.ndim - 1)))
+        reference_prediction = target.select(output_ref, weights).float().reshape(r, n).T
     finally:
         names.close()
         for parameter in parameters:
             parameter.requires_grad_(True)
-    return multipliers.detach(), prediction.detach(), reference_prediction.detach()
+    return torch.stack(multipliers, dim=1).detach(), prediction.detach(), reference_prediction.detach()
+
+
+def _pair_multipliers(model: nn.Module, xs: torch.Tensor, rs: torch.Tensor, target: Target
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`shared_multipliers`, checked: where the pairs miss summation-to-delta (a model that mixes the rows
+    of a batch, or permutes the batch dimension away) or the rules refuse the shared pass, every pair is run on
+    its own (:func:`deeplift_multipliers`), which raises or gives the reference values."""
+    k, r = rs.shape[:2]
+    if r > 1:
+        try:
+            multipliers, prediction, reference = shared_multipliers(model, xs, rs, target)
+            projected = ((xs[:, None] - rs) * multipliers).reshape(k * r, -1)
+            delta = (prediction[:, None] - reference).reshape(-1)
+            if bool((relative_completeness(projected.sum(1), projected.abs().sum(1), delta) <= 1e-3).all()):
+                return multipliers, prediction, reference
+        except UnsupportedLayer:
+            pass
+    pairs_x = xs[:, None].expand(k, r, *xs.shape[1:]).reshape(k * r, *xs.shape[1:])
+    multipliers, prediction, reference = deeplift_multipliers(model, pairs_x, rs.reshape(k * r, *xs.shape[1:]), target)
+    return multipliers.reshape(k, r, *xs.shape[1:]), prediction.reshape(k, r)[:, 0], reference.reshape(k, r)
 
 
 def deep_lift_shap(
@@ -361,16 +433,13 @@ def deep_lift_shap(
     hypothetical, predictions, reference_means = [], [], []
     for first in range(0, n, per_pass):
         xs, rs = x[first:first + per_pass], refs[first:first + per_pass]
-        k = xs.shape[0]
-        pairs_x = xs[:, None].expand(k, r, *xs.shape[1:]).reshape(k * r, *xs.shape[1:])
-        pairs_r = rs.reshape(k * r, *xs.shape[1:])
-        multipliers, prediction, prediction_ref = deeplift_multipliers(model, pairs_x, pairs_r, target)
+        multipliers, prediction, prediction_ref = _pair_multipliers(model, xs, rs, target)
         if check is not None:
-            check_completeness("deepshap", (pairs_x - pairs_r) * multipliers, prediction - prediction_ref, check,
-                               DEEPSHAP_ADVICE)
-        hypothetical.append(hypothetical_from_multipliers(multipliers.reshape(k, r, *xs.shape[1:]), rs))
-        predictions.append(prediction.reshape(k, r)[:, 0])
-        reference_means.append(prediction_ref.reshape(k, r).mean(dim=1))
+            check_completeness("deepshap", ((xs[:, None] - rs) * multipliers).flatten(0, 1),
+                               (prediction[:, None] - prediction_ref).flatten(), check, DEEPSHAP_ADVICE)
+        hypothetical.append(hypothetical_from_multipliers(multipliers, rs))
+        predictions.append(prediction)
+        reference_means.append(prediction_ref.mean(dim=1))
     if reference_sink is not None:
         reference_sink.append(torch.cat(reference_means) if reference_means else x.new_zeros(0))
     if not hypothetical:

@@ -24,54 +24,100 @@ import torch.nn.functional as F
 from .ops import argument
 
 
+class Shared:
+    """Which reference a backward pass is for, when one sequence pass serves ``r`` references.
+
+    The sequence's activations do not depend on the reference, so the rules run the sequence once (``(k, ...)``)
+    against its references stacked reference-major (``(r * k, ...)``: row ``ρ k + i`` is reference ``ρ`` of
+    sequence ``i``); they keep one multiplier per pair and each backward pass uses reference :attr:`rho`'s.
+    ``r = 1`` is plain pairs: one reference per sequence.
+    """
+
+    def __init__(self, r: int = 1):
+        self.r, self.rho = int(r), 0
+
+    def split(self, t: torch.Tensor, k: int) -> torch.Tensor:
+        """``(r * k, ...) -> (r, k, ...)`` (a view)."""
+        return t.reshape(self.r, k, *t.shape[1:])
+
+
+_PLAIN = Shared(1)
+
+
 class Rescale(torch.autograd.Function):
     """Elementwise nonlinearity with the DeepLIFT rescale rule: multiplier ``Δy/Δx`` (the local derivative where
-    ``|Δx| < 1e-6``), computed in the forward pass; ``apply(x, x_ref, y_ref, function, is_relu)``."""
+    ``|Δx| < 1e-6``), computed in the forward pass; ``apply(x, x_ref, y_ref, function, is_relu, shared)`` with
+    ``x`` ``(k, ...)`` and ``x_ref``, ``y_ref`` ``(r * k, ...)`` (see :class:`Shared`; default: one reference)."""
 
     @staticmethod
-    def forward(ctx, x, x_ref, y_ref, function, is_relu=False):
+    def forward(ctx, x, x_ref, y_ref, function, is_relu=False, shared=_PLAIN):
+        k = x.shape[0]
         y = function(x)
-        delta = x - x_ref
-        small = delta.abs() < 1e-6
-        multiplier = (y - y_ref).div_(delta.masked_fill_(small, 1.0))
-        if bool(small.any()):
-            if is_relu:  # the local derivative in closed form (no autograd re-run)
-                local = (x > 0).to(multiplier.dtype)
-            else:
+        delta = x[None] - shared.split(x_ref, k)  # (r, k, ...)
+        if is_relu:  # the local derivative in closed form; the ratio where |Δx| is small is discarded
+            ratio = (y[None] - shared.split(y_ref, k)).div_(delta)
+            multiplier = torch.where(delta.abs_() < 1e-6, (x > 0)[None], ratio, out=ratio)
+        else:
+            small = delta.abs() < 1e-6
+            multiplier = (y[None] - shared.split(y_ref, k)).div_(delta.masked_fill_(small, 1.0))
+            if bool(small.any()):
                 with torch.enable_grad():
                     leaf = x.detach().requires_grad_(True)
                     value = function(leaf)
                     (local,) = torch.autograd.grad(value, leaf, torch.ones_like(value))
-            multiplier = torch.where(small, local.to(multiplier.dtype), multiplier)
+                multiplier = torch.where(small, local.to(multiplier.dtype)[None], multiplier)
+        ctx.shared = shared
         ctx.save_for_backward(multiplier)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         (multiplier,) = ctx.saved_tensors
-        return grad * multiplier, None, None, None, None
+        return grad * multiplier[ctx.shared.rho], None, None, None, None, None
 
 
 class MaxPoolRule(torch.autograd.Function):
     """Max pooling with DeepLIFT's rule (as captum and tangermeme): ``apply(x, x_ref, y_ref, index_ref, pool,
-    disjoint)`` with ``pool: t -> (y, flat argmax)`` over ``(N, C, *L)``; ``disjoint`` when no input is in two
-    windows (a pooled-size backward)."""
+    disjoint, shared)`` with ``pool: t -> (y, flat argmax)`` over ``(N, C, *L)``; ``disjoint`` when no input is in
+    two windows (a pooled-size backward); ``x`` ``(k, ...)``, the reference's tensors ``(r * k, ...)`` (see
+    :class:`Shared`; default: one reference)."""
 
     @staticmethod
-    def forward(ctx, x, x_ref, y_ref, index_ref, pool, disjoint=False):
+    def forward(ctx, x, x_ref, y_ref, index_ref, pool, disjoint=False, shared=_PLAIN):
         y, index = pool(x)
         if y._is_view():  # a view cannot be written in place by the model afterwards (nn.ReLU(inplace=True))
             y = y.clone()
-        top = torch.maximum(y, y_ref)
-        ctx.disjoint = disjoint
-        ctx.save_for_backward(x - x_ref, top - y_ref, y - top, index, index_ref)
+        k, c, r = x.shape[0], x.shape[1], shared.r
+        y_ref, index_ref = shared.split(y_ref, k), shared.split(index_ref, k)
+        top = torch.maximum(y[None], y_ref)
+        ctx.disjoint, ctx.shared, ctx.shape = disjoint, shared, x.shape
+        if disjoint:  # what each window sends to its two argmaxes, per unit of incoming gradient (pooled size)
+            flat_ref = shared.split(x_ref, k).reshape(r, k, c, -1)
+            i, j = index.reshape(k, c, -1), index_ref.reshape(r, k, c, -1)
+            pooled = y.reshape(k, c, -1)[None]
+            # the input at a window's argmax is the window's maximum: y at i, y_ref at j
+            delta_i = flat_ref.gather(-1, i[None].expand(r, *i.shape)).neg_().add_(pooled)
+            delta_j = x.reshape(k, c, -1)[None].expand(r, k, c, -1).gather(-1, j).sub_(y_ref.reshape(j.shape))
+            to_j = (y[None] - top).reshape(j.shape)
+            to_i = top.sub_(y_ref).reshape(j.shape)
+            ctx.save_for_backward(*disjoint_pool_coefficients(delta_i, delta_j, to_i, to_j, i, j), i, j)
+        else:
+            ctx.save_for_backward(x[None] - shared.split(x_ref, k), top - y_ref, y[None] - top, index, index_ref)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        delta, to_i, to_j, index, index_ref = ctx.saved_tensors
+        rho = ctx.shared.rho
         if ctx.disjoint:
-            return disjoint_pool_backward(delta, to_i, to_j, index, index_ref, grad), None, None, None, None, None
+            to_i, to_j, i, j = ctx.saved_tensors
+            n, c = ctx.shape[:2]
+            g = grad.reshape(n, c, -1)
+            result = g.new_zeros((n, c, int(np.prod(ctx.shape[2:]))))
+            result.scatter_(-1, i, g * to_i[rho])
+            result.scatter_add_(-1, j[rho], g * to_j[rho])
+            return result.reshape(ctx.shape), None, None, None, None, None, None
+        delta, to_i, to_j, index, index_ref = ctx.saved_tensors
+        delta, to_i, to_j, index_ref = delta[rho], to_i[rho], to_j[rho], index_ref[rho]
         n, c = delta.shape[:2]
         routed = torch.zeros(n, c, delta[0, 0].numel(), dtype=grad.dtype, device=grad.device)
         routed.scatter_add_(-1, index.reshape(n, c, -1), (grad * to_i).reshape(n, c, -1))
@@ -82,45 +128,38 @@ class MaxPoolRule(torch.autograd.Function):
             plain = torch.zeros(n, c, delta[0, 0].numel(), dtype=grad.dtype, device=grad.device)
             plain.scatter_add_(-1, index.reshape(n, c, -1), grad.reshape(n, c, -1))
             result = torch.where(zero, plain.reshape(delta.shape), result)
-        return result, None, None, None, None, None
+        return result, None, None, None, None, None, None
 
 
-def disjoint_pool_backward(delta: torch.Tensor, to_i: torch.Tensor, to_j: torch.Tensor, index: torch.Tensor,
-                           index_ref: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """:class:`MaxPoolRule`'s backward when no input is in two windows (stride >= kernel), at pooled size.
+def disjoint_pool_coefficients(delta_i: torch.Tensor, delta_j: torch.Tensor, to_i: torch.Tensor, to_j: torch.Tensor,
+                               i: torch.Tensor, j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:class:`MaxPoolRule` when no input is in two windows (stride >= kernel): what each window sends back.
 
     Parameters
     ----------
-    delta
-        ``(N, C, *L)`` change of the pooling input, sequence minus reference.
+    delta_i, delta_j
+        ``(..., N, C, L')``: the change of the pooling input (sequence minus reference) at each window's sequence
+        argmax ``i`` and reference argmax ``j``.
     to_i, to_j
-        ``(N, C, *L')``: ``top - y_ref`` and ``y - top`` with ``top = max(y, y_ref)`` of the pooled outputs.
-    index, index_ref
-        ``(N, C, *L')`` argmax of each window (flat input positions) in the sequence and the reference.
-    grad
-        ``(N, C, *L')`` incoming gradient.
+        ``(..., N, C, L')``: ``top - y_ref`` and ``y - top`` with ``top = max(y, y_ref)`` of the pooled outputs.
+    i, j
+        ``(..., N, C, L')`` argmax of each window (flat input positions) in the sequence and the reference
+        (broadcast against each other).
 
     Returns
     -------
-    torch.Tensor
-        ``(N, C, *L)``: the same values as the general rule. Each window sends ``grad * to_i`` to its sequence
-        argmax ``i`` and ``grad * to_j`` to its reference argmax ``j``, each divided by that input's change; a zero
-        change gives ``grad`` at ``i`` (the plain gradient) and 0 at ``j != i`` (no other window reaches ``j``).
+    a_i, a_j
+        ``(..., N, C, L')`` (``to_i`` and ``to_j``, overwritten): the input's multiplier at ``i`` and ``j`` per unit of the window's incoming gradient
+        ``g``. The backward is ``g * a_i`` scattered to ``i`` plus ``g * a_j`` added at ``j``: the general rule's
+        values. Each window sends ``to_i`` to its sequence argmax ``i`` and ``to_j`` to its reference argmax ``j``,
+        each divided by that input's change; a zero change gives 1 at ``i`` (the plain gradient) and 0 at
+        ``j != i`` (no other window reaches ``j``).
     """
-    n, c = delta.shape[:2]
-    flat = delta.reshape(n, c, -1)
-    i, j = index.reshape(n, c, -1), index_ref.reshape(n, c, -1)
-    g = grad.reshape(n, c, -1)
-    to_i, to_j = g * to_i.reshape(n, c, -1), g * to_j.reshape(n, c, -1)
     same = i == j
-    delta_i, delta_j = flat.gather(-1, i), flat.gather(-1, j)
-    zero_i, zero_j = delta_i == 0, (delta_j == 0) | same
-    out_i = torch.where(zero_i, g, torch.where(same, to_i + to_j, to_i) / delta_i.masked_fill(zero_i, 1.0))
-    out_j = torch.where(zero_j, torch.zeros_like(g), to_j / delta_j.masked_fill(zero_j, 1.0))
-    result = torch.zeros_like(flat)
-    result.scatter_(-1, i, out_i)
-    result.scatter_add_(-1, j, out_j)
-    return result.reshape(delta.shape)
+    # at i == j the window's change is its input's (to_i + to_j = y - y_ref = delta_i): a_i = 1, a_j = 0
+    a_i = to_i.div_(delta_i).masked_fill_((delta_i == 0).logical_or_(same), 1.0)
+    a_j = to_j.div_(delta_j).masked_fill_((delta_j == 0).logical_or_(same), 0.0)
+    return a_i, a_j
 
 
 @dataclass

@@ -68,6 +68,9 @@ def hypothetical_attributions(
     )
     if rc:
         batch = torch.cat([x, reverse_complement_one_hot(x)], dim=0)
+        if params.get("focus") is not None:  # ISM's stretch of each window, mirrored on the reverse complement
+            focus = torch.as_tensor(params["focus"]).reshape(-1, 2).expand(x.shape[0], 2)
+            params = {**params, "focus": torch.cat([focus, x.shape[-1] - focus.flip(-1)])}
     else:
         batch = x
     with autocast:

@@ -22,6 +22,7 @@ from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
 from ..errors import InputError
+from ..models.user import static_batch
 from .ops import ACTIVATIONS, is_inplace, op_name, out_of_place
 
 CONVOLUTIONS = frozenset({"conv1d", "convolution", "_convolution", "conv_transpose1d"})
@@ -127,6 +128,15 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
         raise InputError("gradcam needs a Python nn.Module or a torch.export archive: TorchScript runs its layers "
                          "outside Python where their feature maps cannot be read; use another --method")
     target = target or Target()
+    batch = static_batch(model)
+    if batch and x.shape[0] != batch:  # a static-batch program: exactly `batch` rows a call (padded, then dropped)
+        parts = []
+        for first in range(0, x.shape[0], batch):
+            chunk = x[first:first + batch]
+            padded = torch.cat([chunk, chunk.new_zeros((batch - chunk.shape[0], *chunk.shape[1:]))])
+            cam, prediction = gradcam(model, padded, target, layer)
+            parts.append((cam[:chunk.shape[0]], prediction[:chunk.shape[0]]))
+        return torch.cat([cam for cam, _ in parts]), torch.cat([prediction for _, prediction in parts])
     with torch.enable_grad():
         leaf = x.detach().requires_grad_(True)
         output, seen, modules = _forward(model, leaf)

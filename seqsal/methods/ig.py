@@ -56,7 +56,8 @@ def integrated_gradients(
     seed
         Seed of the shuffles (mixed with each sequence's bytes).
     point_batch
-        Path points per forward/backward pass.
+        Path points per forward/backward pass: at most this many are built at once (the memory of IG is
+        ``point_batch`` windows, not ``N·R·steps``).
     quadrature
         ``gausslegendre`` or ``riemann`` (midpoints).
     reference_sink
@@ -86,23 +87,12 @@ def integrated_gradients(
     alphas, weights = _quadrature(int(steps), quadrature)
     alphas_t = torch.as_tensor(alphas, dtype=x.dtype, device=x.device)
     weights_t = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
-    s = alphas_t.shape[0]
-    diff = x[:, None] - refs  # (N, R, 4, L)
-    points = refs[:, :, None] + alphas_t[None, None, :, None, None] * diff[:, :, None]  # (N, R, S, 4, L)
-    flat = points.reshape(n * r * s, *x.shape[1:])
     with torch.no_grad():
         output = model(x)
         prediction = target.select(output).float()
     # bpnet targets keep x's softmax weights along the whole path (Target.profile_weights): exact completeness
     profile = target.profile_weights(output)
-    point_weights = None if profile is None else profile.repeat_interleave(r * s, dim=0)
-    gradients = []
-    for first in range(0, flat.shape[0], point_batch):
-        chunk = None if point_weights is None else point_weights[first:first + point_batch]
-        gradient, _ = input_gradient(model, flat[first:first + point_batch], target, chunk)
-        gradients.append(gradient)
-    gradient = torch.cat(gradients).reshape(n, r, s, *x.shape[1:])
-    multipliers = (gradient * weights_t[None, None, :, None, None]).sum(dim=2)  # (N, R, 4, L)
+    multipliers = _path_multipliers(model, x, refs, alphas_t, weights_t, target, profile, point_batch)
     hypothetical = hypothetical_from_multipliers(multipliers, refs)
     if reference_sink is not None or check is not None:
         with torch.no_grad():
@@ -117,6 +107,41 @@ def integrated_gradients(
         if check is not None:
             check_completeness("ig", hypothetical * x, prediction - reference, check, IG_ADVICE)
     return hypothetical, prediction
+
+
+def _path_multipliers(model: nn.Module, x: torch.Tensor, refs: torch.Tensor, alphas: torch.Tensor,
+                      weights: torch.Tensor, target: Target, profile: torch.Tensor | None,
+                      point_batch: int) -> torch.Tensor:
+    """``Σ_s w_s ∇f(ref + α_s (x - ref))`` per (sequence, baseline), ``(N, R, 4, L)``, with at most ``point_batch``
+    path points alive at once (never all ``N·R·S`` of them).
+
+    Whole paths (all ``S`` nodes of one baseline) go through a pass together when ``point_batch >= S`` (the
+    passes then hold the points the one-shot computation cut into the same chunks: the same numbers); shorter
+    passes cut a path into pieces whose weighted sums are added up.
+    """
+    n, r = refs.shape[:2]
+    s = alphas.shape[0]
+    shape = x.shape[1:]
+    flat_refs = refs.reshape(n * r, *shape)
+    multipliers = torch.zeros_like(flat_refs)
+    paths = max(1, point_batch // s)  # whole paths per pass
+    nodes = min(s, max(1, point_batch))  # nodes of a path per pass
+    for first in range(0, n * r, paths):
+        rows = torch.arange(first, min(first + paths, n * r), device=x.device)
+        base = flat_refs[rows]
+        diff = x[rows // r] - base
+        for node in range(0, s, nodes):
+            alpha, weight = alphas[node:node + nodes], weights[node:node + nodes]
+            k = alpha.shape[0]
+            points = (base[:, None] + alpha[None, :, None, None] * diff[:, None]).reshape(-1, *shape)
+            chunk = None if profile is None else profile[rows // r].repeat_interleave(k, dim=0)
+            gradient, _ = input_gradient(model, points, target, chunk)
+            part = (gradient.reshape(rows.shape[0], k, *shape) * weight[None, :, None, None]).sum(dim=1)
+            if node == 0:
+                multipliers[rows] = part
+            else:
+                multipliers[rows] += part
+    return multipliers.reshape(n, r, *shape)
 
 
 def completeness(model: nn.Module, x: torch.Tensor, hypothetical: torch.Tensor, baselines: torch.Tensor,

@@ -7,10 +7,15 @@ uncentred.
 
 The fast path (Nair et al. 2022, "fastISM") cuts a convolutional trunk into local stages (:func:`ism_plan`) and
 recomputes, at each stage, only the window a substitution can reach, starting from the reference's activations;
-it gives the naive path's values (tested to 1e-5) at a fraction of the cost.
+it gives the naive path's values (tested to 1e-5) at a fraction of the cost. Any other model whose graph can be
+traced gets the same from :mod:`.receptive` (checked against the naive path before it is used); the rest get the
+naive path. ``focus`` limits the substitutions to a stretch of each sequence (the engine passes the region's
+bases in each model window).
 """
 from __future__ import annotations
 
+import logging
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -21,17 +26,59 @@ from torch import nn
 from ..attribution import Target
 from ..errors import InputError
 from ..models.architectures import BassetCNN, BPNet
+from .receptive import TracePlan, trace_ism_row, trace_plan
+
+log = logging.getLogger("seqsal")
 
 
-def _mutants_of(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and bases of every single substitution of one sequence ``(4, L)`` (skipping the base present)."""
+def _mutants_of(x: torch.Tensor, start: int = 0, end: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and bases of every single substitution of one sequence ``(4, L)`` in ``[start, end)`` (skipping
+    the base present)."""
     present = (x.detach().cpu().numpy() == 1)
-    bases, positions = np.nonzero(~present)
-    return positions, bases
+    end = present.shape[-1] if end is None else end
+    bases, positions = np.nonzero(~present[:, start:end])
+    return positions + start, bases
+
+
+def focus_spans(x: torch.Tensor, focus=None, span: int = 0) -> np.ndarray:
+    """The stretch of each sequence whose bases ISM mutates: ``focus`` widened by ``span`` on each side.
+
+    Parameters
+    ----------
+    x
+        One-hot ``(N, 4, L)``.
+    focus
+        ``None`` (the whole sequence), ``(start, end)`` for every sequence, or ``(N, 2)``: 0-based half-open
+        coordinates in the sequence (e.g. a region inside its model window).
+    span
+        Bases added on each side of ``focus`` (clipped to the sequence).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 2)`` int64 ``[start, end)`` within ``[0, L]``.
+
+    Raises
+    ------
+    InputError
+        For a ``focus`` of the wrong shape, or a negative ``span``.
+    """
+    n, length = x.shape[0], x.shape[-1]
+    if span < 0:
+        raise InputError(f"the ISM span must be at least 0 bases, got {span}")
+    if focus is None:
+        return np.tile(np.array([0, length], dtype=np.int64), (n, 1))
+    spans = np.asarray(focus.cpu() if isinstance(focus, torch.Tensor) else focus, dtype=np.int64)
+    if spans.shape == (2,):
+        spans = np.tile(spans, (n, 1))
+    if spans.shape != (n, 2):
+        raise InputError(f"the ISM focus must be (start, end) or one (start, end) per sequence ({n}, 2), got "
+                         f"shape {spans.shape}")
+    return np.clip(spans + np.array([-span, span]), 0, length)
 
 
 def ism_deltas(model: nn.Module, x: torch.Tensor, target: Target | None = None, fast: bool | str = "auto",
-               mutant_batch: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+               mutant_batch: int = 512, focus=None, span: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Change of the target for every single-base substitution (in-silico saturation mutagenesis).
 
     Parameters
@@ -39,41 +86,137 @@ def ism_deltas(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     model, x, target
         Model, one-hot ``(N, 4, L)``, what to explain (default: the logit of task 0).
     fast
-        ``True``: recompute only the receptive field of each substitution (built-in Basset and BPNet
-        architectures; raises otherwise); ``False``: run the whole model on every mutant; ``"auto"``: fast
-        when the model supports it.
+        ``True``: recompute only the receptive field of each substitution (the built-in Basset and BPNet
+        architectures, or any model whose traced graph has a local trunk, see :mod:`.receptive`; raises
+        otherwise); ``False``: run the whole model on every mutant; ``"auto"``: fast when the model supports it
+        (a traced model only once the fast path has matched the naive one, see :func:`checked_trace_plan`).
     mutant_batch
         Mutants per pass.
+    focus, span
+        Mutate only the bases in ``focus`` widened by ``span`` (see :func:`focus_spans`; default: every base).
+        The engine passes each window's region, so a 101-bp region in a 10-kb window costs 303 mutants.
 
     Returns
     -------
     deltas, prediction
-        ``(N, 4, L)`` ``f(x with base b at p) - f(x)`` with 0 at the base present, and ``f(x)`` ``(N,)``.
+        ``(N, 4, L)`` ``f(x with base b at p) - f(x)`` with 0 at the base present and outside the focus, and
+        ``f(x)`` ``(N,)``.
 
     Raises
     ------
     InputError
-        For ``fast=True`` on a model with no fast path.
+        For ``fast=True`` on a model with no fast path, or a bad ``focus``/``span``.
     """
     target = target or Target()
+    spans = focus_spans(x, focus, span)
     plan = ism_plan(model) if fast else None
-    if fast is True and plan is None:
-        raise InputError(f"no fast ISM path for {type(model).__name__}; use fast='auto' or False")
     deltas = torch.zeros_like(x)
     predictions = []
     with torch.no_grad():
         for i in range(x.shape[0]):
             row = x[i]
-            positions, bases = _mutants_of(row)
+            positions, bases = _mutants_of(row, int(spans[i, 0]), int(spans[i, 1]))
+            traced = None if plan is not None or not fast else checked_trace_plan(model, row, target, fast is True)
+            if fast is True and plan is None and traced is None:
+                raise InputError(f"no fast ISM path for {type(model).__name__}: its graph cannot be traced, or has "
+                                 "no local trunk; use fast='auto' or False")
             if plan is not None:
                 values, reference = _fast_ism_row(plan, row, positions, bases, target, mutant_batch)
+            elif traced is not None:
+                values, reference = trace_ism_row(traced, row, positions, bases, target.select,
+                                                  min(mutant_batch, traced_batch(traced, row)))
             else:
                 values, reference = _naive_ism_row(model, row, positions, bases, target, mutant_batch)
             deltas[i, torch.as_tensor(bases, device=x.device), torch.as_tensor(positions, device=x.device)] = \
-                values - reference
+                (values - reference).to(deltas.dtype)
             predictions.append(reference)
     prediction = torch.stack(predictions) if predictions else x.new_zeros(0)
     return deltas, prediction
+
+
+_TRACED: "weakref.WeakKeyDictionary[nn.Module, TracePlan | None]" = weakref.WeakKeyDictionary()
+
+
+def checked_trace_plan(model: nn.Module, row: torch.Tensor, target: Target, required: bool = False
+                       ) -> TracePlan | None:
+    """The model's :class:`~.receptive.TracePlan`, trusted only once it matches naive ISM at this length.
+
+    The plan is traced once per model (kept while the model lives). For each input length, up to eight
+    substitutions of ``row`` (both ends, the middle and between) go through the fast and the naive path; the
+    plan is used only when they agree to float32 rounding (``1e-5 |f(x)| + 1e-4 max |delta|``), otherwise that
+    length gets naive ISM (with a warning).
+
+    Parameters
+    ----------
+    model, row, target
+        The model, one sequence ``(4, L)``, what ISM explains.
+    required
+        Raise instead of warning when the check fails (``fast=True``).
+
+    Returns
+    -------
+    TracePlan or None
+        ``None`` when the model has no traceable local trunk or the check failed.
+
+    Raises
+    ------
+    InputError
+        With ``required``, when the fast path disagrees with the naive one.
+    """
+    if not isinstance(model, nn.Module):
+        return None
+    if model not in _TRACED:
+        _TRACED[model] = trace_plan(model, row[None])
+    plan = _TRACED[model]
+    if plan is None:
+        return None
+    length = row.shape[-1]
+    if length not in plan.verified:
+        plan.verified[length] = _agrees_with_naive(model, plan, row, target)
+        if not plan.verified[length]:
+            message = (f"ism: the receptive-field fast path of {type(model).__name__} disagrees with naive ISM (or "
+                       f"fails) at length {length}")
+            if required:
+                raise InputError(f"{message}; use fast='auto' or False")
+            log.warning("%s; using naive ISM", message)
+    return plan if plan.verified[length] else None
+
+
+def _agrees_with_naive(model: nn.Module, plan: TracePlan, row: torch.Tensor, target: Target) -> bool:
+    """Whether the traced fast path gives naive ISM's values at up to eight substitutions of ``row``."""
+    length = row.shape[-1]
+    with torch.no_grad():
+        positions = np.unique(np.clip([0, 1, length // 4, length // 2, length // 2 + 1, 3 * length // 4,
+                                       length - 2, length - 1], 0, length - 1))
+        present = row[:, positions].argmax(dim=0).cpu().numpy()
+        bases = (present + 1 + np.arange(len(positions)) % 3) % 4
+        naive, reference = _naive_ism_row(model, row, positions, bases, target, len(positions))
+        try:
+            fast, _ = trace_ism_row(plan, row, positions, bases, target.select, len(positions))
+        except Exception:  # noqa: BLE001 - e.g. a converted TorchScript graph returning a tuple for a dict: naive
+            return False
+    # float32 rounding of f(x) and of the deltas; a missed reach errs by the size of the deltas
+    tolerance = 1e-5 * float(reference.abs()) + 1e-4 * float((naive - reference).abs().max()) + 1e-7
+    return bool(((fast - naive).abs() <= tolerance).all())
+
+
+def traced_batch(plan: TracePlan, row: torch.Tensor) -> int:
+    """Mutants per pass of a traced plan that keep its largest window of activations near 8 MB (16 to 512).
+
+    A substitution's window at each trunk node grows with the node's reach (``ceil((w + reach - 1) / stride)``
+    from width 1 at the input); the rebuilt activations the head reads are whole. As for the built-in BPNet
+    path, large batches of wide windows run out of cache.
+    """
+    source = next(node for node in plan.graph.nodes if node.op == "placeholder")
+    widths, sizes = {source: 1}, [row.shape[0]]
+    for node, local in plan.locals.items():
+        if node is source:
+            continue
+        width = max(widths[a] for a in local.inputs)
+        widths[node] = min(-(-(width + local.reach - 1) // local.stride), plan.shapes[node][-1])
+        sizes.append(widths[node] * plan.shapes[node][1])
+    sizes += [int(np.prod(plan.shapes[node][1:])) for node in plan.boundary]
+    return int(max(16, min(512, 2 ** 21 // max(sizes))))
 
 
 def _mutant_batch(row: torch.Tensor, positions: np.ndarray, bases: np.ndarray) -> torch.Tensor:
@@ -93,26 +236,26 @@ def _naive_ism_row(model, row, positions, bases, target, mutant_batch):
 
 
 def ism(model: nn.Module, x: torch.Tensor, target: Target | None = None, fast: bool | str = "auto",
-        mutant_batch: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+        mutant_batch: int = 512, focus=None, span: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """ISM as an attribution method: :func:`ism_deltas` centred over the four bases at each position.
 
     Parameters
     ----------
-    model, x, target, fast, mutant_batch
+    model, x, target, fast, mutant_batch, focus, span
         As for :func:`ism_deltas`.
 
     Returns
     -------
     hypothetical, prediction
         ``(N, 4, L)`` centred deltas (the projected value at ``p`` is minus the mean effect of the substitutions
-        there), and ``(N,)``.
+        there; 0 outside the focus), and ``(N,)``.
 
     Raises
     ------
     InputError
         For ``fast=True`` on a model with no fast path.
     """
-    deltas, prediction = ism_deltas(model, x, target, fast, mutant_batch)
+    deltas, prediction = ism_deltas(model, x, target, fast, mutant_batch, focus, span)
     return deltas - deltas.mean(dim=-2, keepdim=True), prediction
 
 

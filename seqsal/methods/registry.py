@@ -51,6 +51,9 @@ class MethodSpec:
     track
         The per-base track of the bigWig: ``projected`` (hypothetical x one-hot, summed over the channels) or
         ``magnitude`` (``max_c |hypothetical_c|``: the saliency map of Simonyan et al. 2013).
+    focused
+        Whether the method takes a ``focus`` ``(N, 2)``: each window's ``[start, end)`` whose bases it explains
+        (ISM mutates only the region's bases, not the whole model window); the engine passes it.
     """
 
     function: Callable
@@ -61,6 +64,7 @@ class MethodSpec:
     tolerance: float | None = None
     advice: str = ""
     track: str = "projected"
+    focused: bool = False
 
 
 # gradient x input has the same hypothetical contributions as saliency: its projected map x * dy/dx is
@@ -75,7 +79,7 @@ SPECS: dict[str, MethodSpec] = {
     "ig": MethodSpec(integrated_gradients, corrected=False, reference=True,
                      options=("steps", "baseline", "references", "seed"), tolerance=IG_TOLERANCE, advice=IG_ADVICE),
     "smoothgrad": MethodSpec(smoothgrad, options=("samples", "noise", "seed")),
-    "ism": MethodSpec(ism, options=("fast",)),
+    "ism": MethodSpec(ism, options=("fast",), focused=True),
     "gradcam": MethodSpec(gradcam, corrected=False, options=("layer",)),
 }
 
@@ -91,6 +95,8 @@ REFERENCE_METHODS: frozenset[str] = frozenset(name for name, spec in SPECS.items
 # method -> (tolerance, advice) of its completeness check (see MethodSpec.tolerance)
 COMPLETENESS_TOLERANCE: dict[str, tuple[float, str]] = {
     name: (spec.tolerance, spec.advice) for name, spec in SPECS.items() if spec.reference and spec.tolerance is not None}
+# methods that take each window's ``focus`` (the region's stretch of the window) from the engine
+FOCUSED_METHODS: frozenset[str] = frozenset(name for name, spec in SPECS.items() if spec.focused)
 # parameters each method takes from the command line (``seed`` comes from --seed)
 METHOD_OPTIONS: dict[str, tuple[str, ...]] = {name: spec.options for name, spec in SPECS.items() if spec.options}
 

@@ -163,6 +163,19 @@ class FixedBatch(_Transparent):
         return _joined(parts)
 
 
+def static_batch(model: nn.Module) -> int | None:
+    """The batch size a model runs on when it is (or wraps) a :class:`FixedBatch`, else ``None``.
+
+    Methods that read a model's inner feature maps (Grad-CAM) feed such a model exactly that many rows at a
+    time: :class:`FixedBatch` pads a shorter batch, and the padding rows would show in the feature maps.
+    """
+    while model is not None:
+        if isinstance(model, FixedBatch):
+            return model.batch
+        model = getattr(model, "model", None) if isinstance(model, _Transparent) else None
+    return None
+
+
 def exported_input_shape(program) -> tuple[int | None, ...] | None:
     """Shape of the first user input of a ``torch.export`` program (``None`` for a dynamic dim; ``None`` when
     the program records none)."""

@@ -7,7 +7,7 @@ The data flow, one module per step::
     discover.py   neighbour graph -> seed clusters -> templates -> aligned, trimmed motifs (CWM, PWM)
     support.py    each motif against the run's shuffled null: kept only when more frequent than in shuffled sequence
     match.py      TOMTOM-style comparison with a database of known motifs (p-, E- and q-values)
-    export.py     motifs.tsv, motif_instances.tsv, motifs.npz, motifs.h5 (tfmodisco-lite layout)
+    export.py     motifs.tsv, motif_instances.tsv, motifs.npz, motifs.h5 (tfmodisco-lite layout); ohe.npy/shap.npy
     run.py        the `seqsal motifs` command: a run folder in, the files above out
 
     meme.py       Motif and the MEME minimal format (known motifs in, motifs.meme out)
@@ -29,7 +29,9 @@ from .discover import (
     mutual_neighbours,
 )
 from .export import (
+    MODISCO_ARRAYS,
     MOTIF_TABLE_COLUMNS,
+    export_modisco_arrays,
     instance_table,
     motif_table,
     read_motif_arrays,
@@ -44,11 +46,12 @@ from .seqlets import REQUIRED_SEQLET_COLUMNS, extract_windows, read_seqlet_table
 from .support import SUPPORT_COLUMNS, SupportOptions, support_table
 
 __all__ = [
-    "BUNDLED_DATABASE", "DISCOVERY_FDR", "MOTIF_TABLE_COLUMNS", "REQUIRED_SEQLET_COLUMNS", "SUPPORT_COLUMNS",
+    "BUNDLED_DATABASE", "DISCOVERY_FDR", "MODISCO_ARRAYS", "MOTIF_TABLE_COLUMNS", "REQUIRED_SEQLET_COLUMNS", "SUPPORT_COLUMNS",
     "DiscoveredMotif", "DiscoveryOptions", "Motif", "SupportOptions",
     "best_alignment", "best_core", "best_matches", "best_per_instance", "cap_seqlets", "column_pearson",
     "compare_motifs", "consensus", "default_database", "degree_clusters", "discover_motifs", "discovery_seqlets",
-    "extract_windows", "format_meme", "information_content", "instance_table", "keep_supported", "motif_table",
+    "export_modisco_arrays", "extract_windows", "format_meme", "information_content", "instance_table",
+    "keep_supported", "motif_table",
     "mutual_neighbours", "read_meme", "read_motif_arrays", "read_seqlet_table", "reverse_complement_matrix",
     "run_motifs", "support_table", "trim_bounds", "write_meme", "write_modisco_h5", "write_motif_arrays",
 ]

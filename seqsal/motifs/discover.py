@@ -218,7 +218,8 @@ def discover_motifs(
     Parameters
     ----------
     one_hot, hypothetical
-        ``(N, 4, L)`` arrays of a run (memory maps are fine: only seqlet windows are read).
+        ``(N, 4, L)`` arrays, or a run folder's :class:`~seqsal.io.RegionArray` (:func:`seqsal.io.region_arrays`;
+        only seqlet windows are read).
     lengths
         ``(N,)`` true length of each row.
     seqlets

@@ -2,17 +2,19 @@
 
 ``motifs.h5`` is in tfmodisco-lite's HDF5 layout (Shrikumar et al. 2018;
 jmschrei/tfmodisco-lite), so that ``modisco report`` and other readers of
-modisco results take seqsal's motifs.
+modisco results take seqsal's motifs; :func:`export_modisco_arrays` writes the
+dense ``(N, 4, L)`` inputs of ``modisco motifs`` (``seqsal export-modisco``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import atomic_path
+from ..io import NpyStream, atomic_path, region_arrays
 from .discover import DiscoveredMotif
 from .match import best_matches
 from .seqlets import extract_windows
@@ -142,21 +144,21 @@ def write_modisco_h5(path: str | os.PathLike, motifs: list[DiscoveredMotif], one
     = ``regions.tsv`` index), ``start``/``end`` (offsets in that row, 0-based
     half-open, + strand), ``is_revcomp`` and the aligned ``sequence``,
     ``contrib_scores`` and ``hypothetical_contribs`` of each instance
-    ``(n, W, 4)``. The file's ``window_size`` is the rows' width; modisco's
+    ``(n, W, 4)``. The file's ``window_size`` is the longest row; modisco's
     BED export assumes summit-centred windows, so take genome coordinates from
     ``motif_instances.tsv``.
 
     Parameters
     ----------
     one_hot, hypothetical
-        ``(N, 4, L)`` arrays of the run (memory maps are fine).
+        ``(N, 4, L)`` arrays, or the run's :class:`~seqsal.io.RegionArray` (only the instances are read).
     lengths
         ``(N,)`` true length of each row.
     """
     import h5py  # third-party, needed only for motifs.h5
 
     with h5py.File(str(path), "w") as handle:
-        handle.attrs["window_size"] = int(np.asarray(one_hot).shape[2])
+        handle.attrs["window_size"] = int(np.max(lengths)) if len(lengths) else 0
         handle.attrs["written_by"] = "seqsal"
         for sign, group_name in (("+", "pos_patterns"), ("-", "neg_patterns")):
             chosen = [motif for motif in motifs if motif.sign == sign]
@@ -185,3 +187,61 @@ def write_modisco_h5(path: str | os.PathLike, motifs: list[DiscoveredMotif], one
                 seqlets.create_dataset("contrib_scores", data=(oh * hyp).transpose(0, 2, 1))
                 seqlets.create_dataset("hypothetical_contribs", data=hyp.transpose(0, 2, 1))
 
+
+
+MODISCO_ARRAYS = {"one_hot": "ohe.npy", "hypothetical": "shap.npy"}
+"""The dense arrays :func:`export_modisco_arrays` writes: ``attributions.npz`` member -> file name."""
+
+
+def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike, width: int | None = None) -> dict:
+    """Write a run folder's arrays as the dense ``(N, 4, width)`` float32 ``.npy`` files tfmodisco-lite reads.
+
+    ``attributions.npz`` is ragged (regions end to end, :func:`seqsal.io.region_arrays`); tfmodisco-lite
+    (Shrikumar et al. 2018; jmschrei/tfmodisco-lite) takes one-hot sequences and hypothetical attributions as
+    ``(N, 4, L)`` arrays and keeps their central ``--window`` bases:
+    ``modisco motifs -s <out>/ohe.npy -a <out>/shap.npy -n 2000 -w <width>``. Row ``i`` holds region ``i``
+    centred: a region of ``width`` bases whole, a longer one without its first ``(L_i - width) // 2`` bases
+    (and the rest past ``width``), a shorter one after ``(width - L_i) // 2`` zeros (and zeros after it).
+    Streamed, in bounded memory; each file written under a temporary name, then renamed.
+
+    Parameters
+    ----------
+    run_dir
+        A run folder of ``seqsal attribute`` or ``seqsal merge`` (either array layout).
+    out_dir
+        Folder for ``ohe.npy`` and ``shap.npy`` (:data:`MODISCO_ARRAYS`; created when missing).
+    width
+        Row width in bases; default the longest region.
+
+    Returns
+    -------
+    dict
+        ``files`` (paths written), ``n_regions`` and ``width``.
+
+    Raises
+    ------
+    InputError
+        When the run folder has no ``attributions.npz``, or ``width`` is below 1.
+    """
+    arrays = region_arrays(os.path.join(str(run_dir), "attributions.npz"), list(MODISCO_ARRAYS))
+    width = arrays.max_length if width is None else int(width)
+    if width < 1:
+        raise InputError(f"--width must be at least 1 base, got {width}")
+    paths = {key: os.path.join(str(out_dir), name) for key, name in MODISCO_ARRAYS.items()}
+    with contextlib.ExitStack() as stack:
+        streams = {}
+        for key, path in paths.items():
+            tmp = stack.enter_context(atomic_path(path))
+            streams[key] = stack.enter_context(contextlib.closing(NpyStream(tmp, (len(arrays), 4, width))))
+        for rows, block in arrays.blocks(list(MODISCO_ARRAYS)):
+            lengths = arrays.lengths[rows]
+            starts = np.where(lengths >= width, (lengths - width) // 2, -((width - lengths) // 2))
+            for key, stream in streams.items():
+                for k, row in enumerate(rows):
+                    start = int(starts[k])
+                    lo, hi = max(start, 0), min(start + width, int(arrays.lengths[row]))
+                    centred = np.zeros((4, width), np.float32)
+                    if hi > lo:
+                        centred[:, lo - start:hi - start] = block[key][k, :, lo:hi]
+                    stream.write_row(int(row), centred)
+    return {"files": list(paths.values()), "n_regions": len(arrays), "width": width}

@@ -15,11 +15,10 @@ import os
 import time
 from importlib.resources import files
 
-import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import atomic_path, npz_members, write_table_atomic
+from ..io import atomic_path, region_arrays, write_table_atomic
 from ..peaks import call_peaks_from_run, unique_calls
 from ..text import plural
 from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
@@ -151,11 +150,8 @@ def run_motifs(
     started = time.perf_counter()
     options = options or DiscoveryOptions()
     support_options = support_options or SupportOptions(seed=options.seed)
-    arrays = npz_members(os.path.join(out, "attributions.npz"))
-    for key in ("one_hot", "hypothetical"):
-        if key not in arrays:
-            raise InputError(f"no {key!r} array in attributions.npz", os.path.join(out, "attributions.npz"))
-    lengths = arrays["length"] if "length" in arrays else np.full(len(arrays["one_hot"]), arrays["one_hot"].shape[2])
+    arrays = region_arrays(os.path.join(out, "attributions.npz"), ("one_hot", "hypothetical"))
+    lengths = arrays.lengths
     regions = pd.read_csv(os.path.join(out, "regions.tsv"), sep="\t") if os.path.isfile(
         os.path.join(out, "regions.tsv")) else None
     if regions is None:

@@ -1,7 +1,7 @@
 """The seqlets discovery clusters: the seqlet table of a run folder, and windows of a run's arrays around them.
 
 Seqlets are the motif-scale calls of :mod:`seqsal.peaks` (``seqlets.tsv``);
-their coordinates are offsets in the region's row of ``attributions.npz``.
+their coordinates are offsets in the region's row of ``attributions.npz`` (:func:`seqsal.io.region_arrays`).
 """
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ def extract_windows(
     Parameters
     ----------
     arrays
-        ``(N, 4, L)`` arrays (e.g. one-hot and hypothetical), read lazily.
+        ``(N, 4, L)`` arrays (e.g. one-hot and hypothetical), or a run folder's
+        :class:`~seqsal.io.RegionArray` (``array[row]`` is row ``row``, ``(4, L_row)``), read lazily.
     lengths
         ``(N,)`` true length of each row.
     rows, starts
@@ -87,7 +88,7 @@ def extract_windows(
         if hi <= lo:
             continue
         for out, array in zip(outs, arrays):
-            out[i, :, lo - start:hi - start] = array[row, :, lo:hi]
+            out[i, :, lo - start:hi - start] = array[row][:, lo:hi]
     if rc is not None and np.any(rc):
         flip = np.asarray(rc, dtype=bool)
         for out in outs:

@@ -69,7 +69,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from ..io import npz_members
+from ..io import RegionArrays, region_arrays
 from ..peaks import NULL_FILE, NullModel, PeakOptions, benjamini_hochberg, block_tests, shuffled_fetch
 from .discover import DiscoveredMotif, best_per_instance
 from .seqlets import extract_windows
@@ -355,28 +355,20 @@ def _tests(blocks: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], width: i
     return tests, bases
 
 
-def _row_blocks(n: int, width: int) -> Iterator[np.ndarray]:
-    step = max(1, _ROW_BLOCK_POSITIONS // max(width, 1))
-    for first in range(0, n, step):
-        yield np.arange(first, min(first + step, n))
-
-
-def _run_blocks(arrays: dict, lengths: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _run_blocks(arrays: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The run's tracks (one-hot x hypothetical, summed) and validity (one of A/C/G/T, within the length)."""
-    n, _, width = arrays["one_hot"].shape
-    for rows in _row_blocks(n, width):
-        one_hot = np.asarray(arrays["one_hot"][rows[0]:rows[-1] + 1], np.float32)
-        track = (one_hot * np.asarray(arrays["hypothetical"][rows[0]:rows[-1] + 1], np.float32)).sum(axis=1)
-        valid = (one_hot.max(axis=1) == 1) & (np.arange(width)[None, :] < lengths[rows][:, None])
+    for rows, block in arrays.blocks(("one_hot", "hypothetical"), max_positions=4 * _ROW_BLOCK_POSITIONS):
+        one_hot = np.asarray(block["one_hot"], np.float32)
+        track = (one_hot * np.asarray(block["hypothetical"], np.float32)).sum(axis=1)
+        width = one_hot.shape[2]
+        valid = (one_hot.max(axis=1) == 1) & (np.arange(width)[None, :] < arrays.lengths[rows][:, None])
         yield rows, np.where(valid, track, 0).astype(np.float32), valid
 
 
-def _null_blocks(null: dict) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    n, width = null["projected"].shape
-    for rows in _row_blocks(n, width):
-        valid = np.asarray(null["valid"][rows[0]:rows[-1] + 1], bool)
-        track = np.asarray(null["projected"][rows[0]:rows[-1] + 1], np.float32)
-        yield rows, np.where(valid, track, 0).astype(np.float32), valid
+def _null_blocks(null: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    for rows, block in null.blocks(("projected", "valid"), max_positions=_ROW_BLOCK_POSITIONS):
+        valid = np.asarray(block["valid"], bool)
+        yield rows, np.where(valid, np.asarray(block["projected"], np.float32), 0).astype(np.float32), valid
 
 
 def _cut(tests: dict, models: dict, threshold: float, bases: int, limit: int,
@@ -395,7 +387,8 @@ def _cut(tests: dict, models: dict, threshold: float, bases: int, limit: int,
 
 
 def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | None:
-    """The sequences ``(len(rows), 4, Lmax)`` float32 of rows of a run's ``null.npz``, or None if unavailable.
+    """The sequences ``(len(rows), 4, L)`` float32 of rows of a run's ``null.npz`` (``L`` the longest of those rows,
+    zero-padded on the right), or None if unavailable.
 
     From the ``one_hot`` member of ``null.npz`` when it has one; else redrawn: each row is the
     dinucleotide shuffle :func:`seqsal.peaks.shuffled_fetch` gave the null writer
@@ -405,12 +398,14 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     when the genome is not there.
     """
     out = Path(out_dir)
-    null = npz_members(out / NULL_FILE)
+    stored = region_arrays(out / NULL_FILE, ("projected",))
     rows = np.asarray(rows, dtype=np.int64)
-    if "one_hot" in null:
-        return np.asarray(null["one_hot"][rows], np.float32)
+    width = int(stored.lengths[rows].max()) if rows.shape[0] else stored.max_length
+    if "one_hot" in stored.small:
+        return region_arrays(out / NULL_FILE, ("one_hot",))["one_hot"].padded(rows, width).astype(np.float32)
     if not rows.shape[0]:
-        return np.zeros((0, 4, null["projected"].shape[1]), np.float32)
+        return np.zeros((0, 4, width), np.float32)
+    null = stored.small
     from ..encode import one_hot_encode
     from ..engine import fetch_span
     from ..genome import Genome
@@ -428,7 +423,7 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     keys = [str(key).split("\t") for key in null["region_key"]]
     spans = [(chrom, *fetch_span(int(start), int(end), window)) for chrom, start, end, *_ in keys]
     wanted = {int(row): k for k, row in enumerate(rows)}
-    out_array = np.zeros((rows.shape[0], 4, null["projected"].shape[1]), np.float32)
+    out_array = np.zeros((rows.shape[0], 4, width), np.float32)
     with Genome(genome_path, unknown_bases=parameters.get("unknown_bases", "error")) as genome:
         fetch = shuffled_fetch(genome.fetch, seed, spans[::copies], copies=copies)
         # every row is requested, in order: the c-th request of a stretch gets its c-th shuffle, as the writer's
@@ -452,12 +447,10 @@ def run_windows(out_dir: str | os.PathLike, fdr: float, options: SupportOptions)
         log.warning("no null.npz in this run (it ran with --null laplace or --no-peaks): motifs are not tested "
                     "against a null; rerun `seqsal attribute` with --null shuffle (the default) for the test")
         return None
-    arrays = npz_members(out / "attributions.npz", ("one_hot", "hypothetical"))
-    n_rows, _, width = arrays["one_hot"].shape
-    stored = npz_members(out / "attributions.npz")
-    lengths = np.asarray(stored["length"]) if "length" in stored else np.full(n_rows, width)
-    null = npz_members(out / NULL_FILE, ("projected", "valid", "length"))
-    observed_tests, bases = _tests(_run_blocks(arrays, lengths), options.test_width)
+    arrays = region_arrays(out / "attributions.npz", ("one_hot", "hypothetical"))
+    lengths = arrays.lengths
+    null = region_arrays(out / NULL_FILE, ("projected", "valid"))
+    observed_tests, bases = _tests(_run_blocks(arrays), options.test_width)
     null_tests, null_bases = _tests(_null_blocks(null), options.test_width)
     models, threshold = discovery_threshold({s: observed_tests[s][2] for s in (1, -1)},
                                             {s: null_tests[s][2] for s in (1, -1)}, fdr, options.min_null_candidates)
@@ -474,7 +467,7 @@ def run_windows(out_dir: str | os.PathLike, fdr: float, options: SupportOptions)
     one_hot = null_one_hot(out, needed)
     if one_hot is None:
         return None
-    null_lengths = np.asarray(null["length"])[needed]
+    null_lengths = null.lengths[needed]
 
     def observed_sequences(r: np.ndarray, s: np.ndarray, width: int) -> np.ndarray:
         return extract_windows([arrays["one_hot"]], lengths, r, s, width)[0]

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from ..io import NpyStream, write_npz
+from ..io import LENGTH, OFFSETS, RaggedStream, ragged_offsets, write_npz
 from .options import NULL_FILE
 from .streams import valid_mask
 
@@ -154,19 +154,19 @@ def write_shuffled_null(
     dict
         What ``run.json`` records: fraction, seed, sampled regions and bases.
 
-    ``null.npz`` holds ``projected`` ``(K, Lmax)`` float32 per-base tracks,
-    ``valid`` ``(K, Lmax)`` bool, ``length`` ``(K,)``, ``region_index`` ``(K,)``
-    (rows of the run) and ``region_key`` ``(K,)`` (chrom, start, end, name).
+    ``null.npz`` is ragged (:func:`seqsal.io.region_arrays` reads it): ``projected`` ``(ΣL,)`` float32 per-base
+    tracks and ``valid`` ``(ΣL,)`` bool, the rows end to end (row ``k`` is ``[offsets[k], offsets[k+1])``),
+    ``length`` ``(K,)``, ``offsets`` ``(K + 1,)``, ``region_index`` ``(K,)`` (rows of the run) and
+    ``region_key`` ``(K,)`` (chrom, start, end, name).
     """
     chosen = np.repeat(null_sample(regions, fraction, seed), copies)
     subset = regions.iloc[chosen].reset_index(drop=True)
     lengths = (subset["end"] - subset["start"]).to_numpy(np.int64)
-    width = int(lengths.max()) if len(lengths) else 0
     valid_path = Path(out) / f".{NULL_FILE}.valid.npy"  # rows of `valid`, streamed beside the tracks
-    valid_store = NpyStream(str(valid_path), (len(subset), width), dtype=bool)
+    valid_store = RaggedStream(str(valid_path), (), lengths, dtype=bool)
 
     def projected_rows() -> Iterator[np.ndarray]:
-        """Each sampled region's null track, one ``(1, width)`` row at a time (its validity goes to the store)."""
+        """Each sampled region's null track, ``(L_k,)`` one at a time (its validity goes to the store)."""
         try:
             if len(subset):
                 limits = subset["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
@@ -176,21 +176,18 @@ def write_shuffled_null(
                 plan = [(chrom, *fetch_span(int(start), int(end), window))
                         for chrom, start, end in zip(subset["chrom"], subset["start"], subset["end"])]
                 for result in attribute_regions(subset, shuffled_fetch(fetch, seed, plan[::copies], copies=copies)):
-                    k, length = result.index, lengths[result.index]
+                    k = result.index
                     mask = valid_mask(result.one_hot[None], lengths[k:k + 1], starts[k:k + 1], limits[k:k + 1])[0]
-                    row, valid_row = np.zeros((1, width), np.float32), np.zeros(width, bool)
-                    row[0, :length] = np.where(mask, result.projected, 0)
-                    valid_row[:length] = mask
-                    valid_store.write_row(k, valid_row)
-                    yield row
+                    valid_store.write_row(k, mask)
+                    yield np.where(mask, result.projected, 0).astype(np.float32)
         finally:
             valid_store.close()
 
     keys = np.array(_region_keys(subset), dtype=str) if len(subset) else np.zeros(0, dtype="<U1")
     try:  # members in this order: `valid` is complete once the tracks have been streamed
         write_npz(Path(out) / NULL_FILE, {
-            "projected": ((len(subset), width), np.float32, projected_rows()), "valid": str(valid_path),
-            "length": lengths, "region_index": np.asarray(chosen), "region_key": keys,
+            "projected": ((int(lengths.sum()),), np.float32, projected_rows()), "valid": str(valid_path),
+            LENGTH: lengths, OFFSETS: ragged_offsets(lengths), "region_index": np.asarray(chosen), "region_key": keys,
             "fraction": np.asarray(fraction, np.float64), "seed": np.asarray(seed, np.int64),
             **({"copies": np.asarray(copies, np.int64)} if copies > 1 else {}),
         })

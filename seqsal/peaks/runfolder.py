@@ -23,20 +23,21 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import npz_members, write_table_atomic, write_text_atomic
+from ..io import region_arrays, write_table_atomic, write_text_atomic
 from ..text import plural
 from .calling import PeakCalls, call_source
 from .nulls import null_plan, write_shuffled_null
 from .options import CALL_COLUMNS, NULL_FILE, PEAK_FILES, PeakOptions
-from .streams import ChunkSource, TrackChunk, row_blocks, valid_mask
+from .stats import CHUNK_POSITIONS
+from .streams import ChunkSource, TrackChunk, valid_mask
 
 log = logging.getLogger("seqsal")
 
 
 def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -> ChunkSource:
     """The tracks of a run folder's ``attributions.npz`` (projected: hypothetical x one-hot, summed), streamed."""
-    arrays = npz_members(out / "attributions.npz", ("one_hot", "hypothetical"))
-    n = arrays["one_hot"].shape[0]
+    arrays = region_arrays(out / "attributions.npz", ("one_hot", "hypothetical"))
+    n = len(arrays)
     if n != len(regions):
         raise InputError(f"attributions.npz holds {n} rows but regions.tsv {len(regions)}; the run is incomplete",
                          str(out))
@@ -46,7 +47,7 @@ def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -
 
     def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
         wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-        for block, rows_of in row_blocks(arrays, wanted):
+        for block, rows_of in arrays.blocks(rows=wanted, max_positions=CHUNK_POSITIONS):
             one_hot = rows_of["one_hot"]
             track = (rows_of["hypothetical"] * one_hot).sum(axis=1)
             valid = valid_mask(one_hot, lengths[block], starts[block], limits[block])
@@ -57,12 +58,12 @@ def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -
 
 def _null_source(path: Path) -> ChunkSource:
     """The tracks of a ``null.npz`` (:func:`seqsal.peaks.nulls.write_shuffled_null`), streamed."""
-    arrays = npz_members(path, ("projected", "valid"))
-    n = arrays["projected"].shape[0]
+    arrays = region_arrays(path, ("projected", "valid"))
+    n = len(arrays)
 
     def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
         wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-        for block, rows_of in row_blocks(arrays, wanted):
+        for block, rows_of in arrays.blocks(rows=wanted, max_positions=CHUNK_POSITIONS):
             yield TrackChunk(block, np.asarray(rows_of["projected"], np.float32), np.asarray(rows_of["valid"], bool))
 
     return chunks

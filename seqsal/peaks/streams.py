@@ -1,9 +1,10 @@
 """Tracks served in bounded chunks, and the stream of candidate tests computed from them.
 
 One code path serves numpy arrays held in memory (notebooks, :func:`array_chunks`)
-and run folders read from disk (:mod:`seqsal.peaks.runfolder`): a *chunk source*
-is a function ``rows -> iterator of TrackChunk`` over the rows asked for (all of
-them for ``None``), in bounded memory whatever the number of rows.
+and run folders read from disk (:mod:`seqsal.peaks.runfolder`, through
+:func:`seqsal.io.region_arrays`): a *chunk source* is a function
+``rows -> iterator of TrackChunk`` over the rows asked for (all of them for
+``None``), in bounded memory whatever the number of rows.
 """
 from __future__ import annotations
 
@@ -147,24 +148,6 @@ class CandidateTests:
                     held.append((sign, rows, starts.astype(np.int32), scores.astype(np.float32)))
             yield sign, rows, starts, scores
         self._held = held
-
-
-def row_blocks(arrays: dict[str, np.ndarray], rows: np.ndarray,
-               max_positions: int = CHUNK_POSITIONS) -> Iterator[tuple[np.ndarray, dict]]:
-    """Yield ``(row indices, {key: rows of array})`` for sorted ``rows``: runs of consecutive rows read at once.
-
-    ``arrays`` share their first axis (e.g. memory-mapped ``.npz`` members); a block holds at most
-    ``max_positions`` elements of the first array.
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    if rows.size == 0:
-        return
-    first_array = next(iter(arrays.values()))
-    step = max(1, max_positions // max(int(np.prod(first_array.shape[1:])), 1))
-    for run in np.split(rows, np.nonzero(np.diff(rows) != 1)[0] + 1):
-        for first in range(0, run.shape[0], step):
-            block = run[first:first + step]
-            yield block, {key: np.asarray(array[block[0]:block[-1] + 1]) for key, array in arrays.items()}
 
 
 def valid_mask(one_hot: np.ndarray, lengths: np.ndarray, starts: np.ndarray, ends_limit: np.ndarray) -> np.ndarray:

@@ -1,0 +1,144 @@
+"""The HTML pieces of ``report.html``: its style sheet, tables, embedded images and the Evaluation section.
+
+:mod:`seqsal.report` assembles the page from these. Every table sits in a box that scrolls sideways on its own
+(``div.tw``), so a wide table never pushes the page past the window (the Evaluation table at 1,400 px); words
+break only between words (``overflow-wrap: break-word``: a method name stays whole), except in the columns a
+caller marks ``wrap`` (paths and commands, which may break anywhere).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+
+import numpy as np
+import pandas as pd
+
+_CSS = """
+body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.tw{max-width:100%;overflow-x:auto}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;max-width:36em;overflow-wrap:break-word}
+th{background:#f4f4f4;white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.wrap{overflow-wrap:anywhere}code{font-size:.9em}
+img{max-width:100%;height:auto}.muted{color:#777}.card{border:1px solid #e3e3e3;border-radius:6px;padding:.6em 1em;margin:.8em 0;overflow-x:auto}
+.seq{font-family:monospace;font-size:.85em;word-break:break-all}
+.warn{background:#fff4e5;border:1px solid #e69500;border-left:6px solid #e69500;border-radius:4px;padding:.5em 1em;margin:.8em 0}
+"""
+
+EVALUATION_TABLES = ("evaluation.tsv", "evaluation_sanity.tsv", "evaluation_erf.tsv", "evaluation_curves.tsv")
+
+
+def figure_png(fig, dpi: int = 90) -> bytes:
+    """PNG bytes of a matplotlib figure."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _img(data: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _table(frame: pd.DataFrame, formats: dict | None = None, wrap: tuple[str, ...] = ()) -> str:
+    """An HTML table of ``frame`` in a sideways-scrolling box.
+
+    Parameters
+    ----------
+    frame
+        The rows; numbers are right-aligned and never wrapped.
+    formats
+        Column -> function formatting a (non-missing) value.
+    wrap
+        Columns whose text may break anywhere (long paths, commands); others break only between words.
+    """
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, values):
+            text = formats[column](value) if column in formats and pd.notna(value) else ("" if pd.isna(value) else str(value))
+            numeric = isinstance(value, (int, float, np.integer, np.floating))
+            kind = ' class="num"' if numeric else (' class="wrap"' if column in wrap else "")
+            cells.append(f"<td{kind}>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<div class="tw"><table><tr>{head}</tr>{"".join(rows)}</table></div>'
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def target_text(target: dict | None, task_names: list | None = None) -> str:
+    """``run.json``'s ``target`` in words, e.g. ``task 0 (activity); reduction sum``.
+
+    Parameters
+    ----------
+    target
+        The record's ``target``: ``output``, ``task``, ``axis`` and ``reduction`` (None: the default of each).
+    task_names
+        The model's task names (``run.json``'s ``model.task_names``), to name a task given by index.
+
+    Returns
+    -------
+    str
+        One part per field: ``output`` and ``axis`` only when set; the task by index and name (``task 0
+        (activity), the default`` when none was chosen); the reduction applied when the output is a profile.
+    """
+    target = target or {}
+    names = list(task_names or [])
+    parts = []
+    if target.get("output") is not None:
+        parts.append(f"output {target['output']}")
+    task = target.get("task")
+    if task is None:
+        parts.append(f"task 0 ({names[0]}), the default" if names else "task 0, the default")
+    elif isinstance(task, int) and 0 <= task < len(names):
+        parts.append(f"task {task} ({names[task]})")
+    else:
+        parts.append(f"task {task}")
+    if target.get("axis") is not None:
+        parts.append(f"task axis {target['axis']}")
+    if target.get("reduction"):
+        parts.append(f"a profile output reduced by {target['reduction']}")
+    return "; ".join(parts)
+
+
+def timing_text(timing: dict | None) -> str:
+    """``run.json``'s ``timing_seconds`` in words: ``attribution 4.1 s, total 8.5 s``."""
+    return ", ".join(f"{key.replace('_', ' ')} {value:.1f} s" if isinstance(value, (int, float)) else f"{key} {value}"
+                     for key, value in (timing or {}).items())
+
+
+def evaluation_section(run) -> str | None:
+    """HTML of the evaluation outputs of a run folder, or ``None`` when it has none.
+
+    Shows ``evaluation.tsv`` (one row per method), the effective receptive field table
+    (``evaluation_erf.tsv``), the per-region completeness summary of ``run.json`` (ig, deepshap) and every
+    ``evaluation/*.png`` plot, embedded as data URIs. ``run`` is a :class:`seqsal.report.RunFolder`.
+    """
+    parts = []
+    completeness = run.record.get("completeness")
+    if completeness:
+        parts.append("<h3>Completeness (per region)</h3>"
+                     f'<p class="muted">{html.escape(str(completeness.get("meaning", "")))}; column '
+                     "<code>completeness_error</code> of regions.tsv</p>"
+                     + _table(pd.DataFrame([{k: v for k, v in completeness.items() if k != "meaning"}]),
+                              {k: _number for k in completeness}))
+    table = run.table("evaluation")
+    if table is not None and len(table):
+        parts.append("<h3>Methods</h3>" + _table(table, {c: _number for c in table.columns}))
+    erf = run.table("evaluation_erf")
+    if erf is not None and len(erf):
+        parts.append("<h3>Effective receptive field</h3>" + _table(erf, {c: _number for c in erf.columns}))
+    folder = run.file("evaluation")
+    plots = sorted(name for name in os.listdir(folder) if name.endswith(".png")) if os.path.isdir(folder) else []
+    for name in plots:
+        with open(os.path.join(folder, name), "rb") as handle:
+            parts.append(f'<div class="card"><p>{html.escape(name)}</p>{_img(handle.read(), name)}</div>')
+    if not parts:
+        return None
+    return ("<h2>Evaluation</h2>" + (
+        "" if table is not None else '<p class="muted">No evaluation.tsv: run <code>seqsal evaluate</code> for '
+                                     "deletion/insertion, sanity and stability checks.</p>") + "".join(parts))

@@ -1,0 +1,229 @@
+"""Issue 18: batches of real windows only, cut the same way in every run of a job (:mod:`seqsal.batches`); the
+out-of-memory back-off on the CPU; the memory plan (:mod:`seqsal.memory`)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from seqsal.batches import schedule, window_counts
+from seqsal.engine import AdaptiveBatch, fit_memory, is_out_of_memory, iter_region_attributions
+from seqsal.errors import InputError
+from seqsal.genome import Genome
+from seqsal.memory import WindowCost, measure_window_cost, parse_memory, plan_memory
+from seqsal.attribution import Target, input_gradient
+
+CPU_OOM = ("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to "
+           "allocate 21474836480 bytes. Error code 12 (Cannot allocate memory)")
+
+
+class Dense(nn.Module):
+    """Conv, then a dense layer over the whole window: its GEMM rounds differently for different batch sizes, so a
+    window's bits show which batch it was computed in. Records the shape of every batch it sees."""
+
+    def __init__(self, width: int | None = None):
+        super().__init__()
+        torch.manual_seed(4)
+        self.conv = nn.Conv1d(4, 16, 5, padding=2)
+        self.dense = nn.Linear(16, 32)
+        self.head = nn.Linear(32, 1)
+        self.seen: list[tuple[int, ...]] = []
+
+    def forward(self, x):
+        self.seen.append(tuple(x.shape))
+        h = torch.tanh(self.conv(x)).mean(dim=2)
+        return self.head(torch.tanh(self.dense(h)))[:, 0]
+
+
+def _table(rows):
+    table = pd.DataFrame(rows, columns=["chrom", "start", "end", "strand"])
+    return table.assign(name=[f"r{i}" for i in range(len(table))])
+
+
+def _run(model, genome, table, **kwargs):
+    return list(iter_region_attributions(model, genome.fetch, table, correct=False, **kwargs))
+
+
+def _mixed_regions(n: int = 23, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        length = int(rng.choice([60, 90, 150, 420]))
+        chrom, size = ("chr2", 3000) if i % 3 == 0 else ("chr1", 5000)
+        start = int(rng.integers(0, size - length))
+        rows.append((chrom, start, start + length, "+-"[i % 2]))
+    return _table(rows)
+
+
+def test_schedule_agrees_with_the_whole_jobs_batches():
+    """A part of the table computes exactly the whole job's batches that its windows fall in (brute force)."""
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(1, 25))
+        lengths = rng.choice([50, 80, 200, 450, 1000], n)
+        window = [None, 100, 200][trial % 3]
+        stride = None if window is None else int(rng.integers(20, window + 1))
+        size, block = int(rng.integers(1, 9)), int(rng.integers(100, 3000))
+        first = int(rng.integers(0, n))
+        stop = int(rng.integers(first + 1, n + 1))
+        whole = list(schedule(lengths, window, stride, size, block_bases=block))
+        counts, _ = window_counts(lengths, window, stride)
+        assert sorted(p.region for p in whole) == list(range(n)) and all(len(p.windows) == counts[p.region]
+                                                                        for p in whole)
+        batches = np.concatenate([p.batches for p in whole])
+        assert (np.diff(batches) >= 0).all() and max(np.unique(batches, return_counts=True)[1]) <= size
+        wanted = {int(b) for p in whole if first <= p.region < stop for b in p.batches}
+        expected = [(p.region, list(p.windows[keep]), first <= p.region < stop) for p in whole
+                    if (keep := np.isin(p.batches, list(wanted))).any()]
+        got = [(p.region, list(p.windows), p.wanted) for p in schedule(lengths, window, stride, size, first, stop,
+                                                                        block_bases=block)]
+        assert got == expected
+
+
+def test_only_real_windows_go_through_the_model(small_genome):
+    """2 regions of 3 windows each at the default batch of 64: the model sees 6 rows (it saw 64 with padding); the
+    memory probe (1 and 2 windows, forward and backward) is all else it sees."""
+    genome = Genome(small_genome[0])
+    model = Dense()
+    results = _run(model, genome, _table([("chr1", 100, 400, "+"), ("chr1", 1000, 1300, "-")]), window=100,
+                   stride=100)
+    assert [r.n_windows for r in results] == [3, 3]
+    probe, work = model.seen[:2], model.seen[2:]
+    assert probe == [(1, 4, 100), (2, 4, 100)]
+    assert work == [(6, 4, 100)]
+
+
+def test_whole_regions_are_batched_by_length(small_genome):
+    """No window: regions of one length share batches (grouped within a block), and the results come back in
+    table order; every row the model sees is a region."""
+    genome = Genome(small_genome[0])
+    table = _mixed_regions()
+    model = Dense()
+    results = _run(model, genome, table, batch_size=4, max_memory="1G")
+    assert [r.index for r in results] == list(range(len(table)))
+    work = model.seen[2:]
+    assert sum(shape[0] for shape in work) == len(table)
+    lengths = (table["end"] - table["start"]).to_numpy()
+    assert len(work) == sum(-(-int(c) // 4) for c in np.unique(lengths, return_counts=True)[1])
+    for result, length in zip(results, lengths):
+        assert result.hypothetical.shape == (4, length)
+
+
+@pytest.mark.parametrize("window", [None, 100])
+def test_parts_and_resumes_give_the_bytes_of_the_whole_run(small_genome, window):
+    """Shards (``whole_table``) and resumes (``skip``) of a job: the same bytes as one run, for a model whose bits
+    depend on the batch size (checked: computing the windows one by one differs)."""
+    genome = Genome(small_genome[0])
+    table = _mixed_regions(30)
+    kwargs = dict(window=window, stride=None if window is None else 40, batch_size=5, max_memory="1G")
+    whole = _run(Dense(), genome, table, **kwargs)
+    for first, stop in ((0, 7), (7, 19), (19, 30), (3, 4)):
+        part = table.iloc[first:stop].reset_index(drop=True)
+        got = _run(Dense(), genome, part, whole_table=(table, first), **kwargs)
+        assert [r.index for r in got] == list(range(stop - first))
+        for a, b in zip(got, whole[first:stop]):
+            assert a.hypothetical.tobytes() == b.hypothetical.tobytes() and a.prediction == b.prediction
+    resumed = _run(Dense(), genome, table, skip=11, **kwargs)
+    assert [r.index for r in resumed] == list(range(11, 30))
+    assert all(a.hypothetical.tobytes() == b.hypothetical.tobytes() for a, b in zip(resumed, whole[11:]))
+    alone = _run(Dense(), genome, table, **{**kwargs, "batch_size": 1})
+    assert any(a.hypothetical.tobytes() != b.hypothetical.tobytes() for a, b in zip(alone, whole))
+    np.testing.assert_allclose(np.concatenate([a.hypothetical.ravel() for a in alone]),
+                               np.concatenate([b.hypothetical.ravel() for b in whole]), rtol=1e-5, atol=1e-7)
+
+
+def test_cpu_allocator_failure_is_out_of_memory():
+    assert is_out_of_memory(RuntimeError(CPU_OOM))
+    assert is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def test_cpu_out_of_memory_halves_the_batch(small_genome):
+    """A model that fails like the CPU allocator above 3 windows: the batch is halved until it fits, and the maps
+    equal those of a run that never failed."""
+    genome = Genome(small_genome[0])
+    reference = Dense()
+    calls = []
+
+    class Starved(nn.Module):
+        def forward(self, x):
+            calls.append(x.shape[0])
+            if x.shape[0] > 3:
+                raise RuntimeError(CPU_OOM)
+            return reference(x)
+
+    table = _table([("chr1", i * 100, i * 100 + 100, "+") for i in range(12)])
+    expected = _run(reference, genome, table, batch_size=12, max_memory="1G")
+    got = _run(Starved(), genome, table, batch_size=12, max_memory="1G")
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(a.hypothetical, b.hypothetical, rtol=1e-5, atol=1e-7)
+    work = calls[2:]  # after the memory probe
+    assert work[:3] == [12, 6, 3] and max(work[3:]) <= 3 and sum(n for n in work if n <= 3) == 12
+
+    def broke(x):
+        raise RuntimeError(CPU_OOM)
+
+    with pytest.raises(RuntimeError, match="can't allocate"):  # a batch of one that does not fit: no way out
+        AdaptiveBatch(broke, 4)(torch.zeros(4, 4, 10))
+
+
+def test_parse_memory():
+    assert parse_memory("4G") == 4 << 30 and parse_memory("512M") == 512 << 20 and parse_memory("1.5GB") == 3 << 29
+    assert parse_memory("2GiB") == 2 << 30 and parse_memory(None) is None and parse_memory(10 << 20) == 10 << 20
+    for bad in ("lots", "4Q", "-1G", "100K"):
+        with pytest.raises(InputError, match="--max-memory"):
+            parse_memory(bad)
+
+
+def test_window_cost_is_measured_and_linear():
+    model = Dense()
+    target = Target()
+
+    def probe(x):
+        input_gradient(model, x, target)
+
+    cost = measure_window_cost(probe, 1000, torch.device("cpu"))
+    # conv activations (16 x 1000 float32: the conv's output, its tanh, the gradients) are most of a window
+    assert 100_000 < cost.per_window < 2_000_000
+
+
+def test_plan_fits_the_budget():
+    cost = WindowCost(per_window=10 << 20, fixed=5 << 20)
+    plan = plan_memory("grad_x_input", {}, False, 64, 325 << 20, cost, 1000)
+    assert plan.batch_size == 32 and plan.inner is None
+    assert plan_memory("grad_x_input", {}, True, 64, 325 << 20, cost, 1000).batch_size == 16
+    assert plan_memory("grad_x_input", {}, False, 8, 325 << 20, cost, 1000).batch_size == 8  # never above asked
+    ig = plan_memory("ig", {"references": 2}, False, 64, 325 << 20, cost, 1000)
+    assert ig.inner == ("point_batch", 16) and ig.batch_size == 64
+    # what each window keeps: (3 R + 4) window-sized float32 arrays, in half the budget
+    big = plan_memory("ig", {"references": 10}, False, 64, 325 << 20, cost, 10_000)
+    assert big.batch_size == (325 << 20) // 2 // ((3 * 10 + 4) * 16 * 10_000) == 31
+    assert plan_memory("ig", {"references": 10}, False, 64, 325 << 20, cost, 1_000_000).batch_size == 1
+    assert plan_memory("deepshap", {"pair_batch": 4}, False, 64, 325 << 20, cost, 1000).inner == ("pair_batch", 4)
+
+
+def test_ig_runs_in_chunks_that_fit_and_stays_complete(small_genome):
+    """ig with a budget of 80 rows: path points go through in passes of at most 40 (two whole paths of 16 steps),
+    the maps equal the unconstrained run's, and they still sum to f(x) - mean f(baselines) (the engine checks
+    every window against the method's tolerance)."""
+    genome = Genome(small_genome[0])
+    model = Dense()
+    target = Target()
+    cost = measure_window_cost(lambda x: input_gradient(model, x, target), 1000, torch.device("cpu"))
+    budget = cost.fixed + 80 * cost.per_window
+    _, params, plan = fit_memory(model, target, "ig", {"steps": 16}, False, 64, budget, torch.device("cpu"), None,
+                                 1000)
+    assert params["point_batch"] == 40 and plan.inner == ("point_batch", 40)
+    table = _table([("chr1", i * 1100, i * 1100 + 1000, "+") for i in range(4)])
+    kwargs = dict(window=1000, method="ig", method_params={"steps": 16})
+    free = _run(model, genome, table, max_memory="4G", **kwargs)
+    model.seen.clear()
+    fitted = _run(model, genome, table, max_memory=budget, **kwargs)
+    passes = [shape[0] for shape in model.seen[2:]]
+    assert max(passes) <= 40 and max(_ for _ in passes) == 32
+    for a, b in zip(free, fitted):
+        np.testing.assert_allclose(a.hypothetical, b.hypothetical, rtol=1e-5, atol=1e-8)
+        assert abs(b.completeness_error) < 0.05 * np.abs(b.hypothetical * b.one_hot).sum()

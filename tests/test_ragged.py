@@ -1,0 +1,237 @@
+"""Ragged run folders (issue 18): per-base arrays stored end to end, never padded to the longest region.
+
+The size bound, the round trip dense <-> ragged, a merge of shards with different longest regions byte-identical
+to a single run, the export tfmodisco-lite reads, and older (dense) run folders read as they are.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import seqsal
+from seqsal.cli import main
+from seqsal.errors import InputError
+from seqsal.io import (LENGTH, OFFSETS, RaggedStream, npz_members, ragged_offsets, region_arrays, write_npz)
+from seqsal.motifs import MODISCO_ARRAYS, export_modisco_arrays
+from seqsal.peaks import PeakOptions, call_peaks_from_run
+from seqsal.pipeline import AttributeOptions, _array_stores, run_attribute
+from seqsal.report import RunFolder
+from seqsal.shards import merge_runs
+from seqsal.simulate import random_sequence
+
+RUN_KEYS = ("one_hot", "hypothetical")
+NULL_KEYS = ("projected", "valid")
+
+
+def _genome(path, sizes: dict[str, int], seed: int = 3):
+    rng = np.random.default_rng(seed)
+    with open(path, "w") as handle:
+        for name, size in sizes.items():
+            sequence = random_sequence(size, rng).tobytes().decode()
+            handle.write(f">{name}\n" + "".join(sequence[i:i + 80] + "\n" for i in range(0, size, 80)))
+    return path
+
+
+def _dense_copy(source, destination, keys) -> None:
+    """``source`` rewritten in the dense layout of earlier seqsal run folders: ``(N, *channels, max length)``, right-padded,
+    ``length``, no ``offsets``; the other members as they are."""
+    arrays = region_arrays(source, keys)
+    members = {key: arrays[key].padded() for key in keys}
+    members[LENGTH] = arrays.lengths
+    members.update({key: np.asarray(value) for key, value in arrays.small.items() if key not in (LENGTH, OFFSETS)})
+    write_npz(destination, members)
+
+
+def _job(tmp_path, model, n_short: int, long: int) -> tuple[str, str, str, object]:
+    """``n_short`` regions of 500 bp with one of ``long`` bp in the middle, attributed with the tiny 200-bp model."""
+    genome = _genome(tmp_path / "genome.fa", {"chr1": long + 1000, "chr2": 550 * n_short + 1000})
+    lines = [f"chr2\t{500 + 550 * i}\t{1000 + 550 * i}\tr{i}" for i in range(n_short)]
+    lines.insert(n_short // 2, f"chr1\t500\t{500 + long}\tlong")
+    bed = tmp_path / "regions.bed"
+    bed.write_text("\n".join(lines) + "\n")
+    return str(genome), str(bed), str(model), tmp_path
+
+
+@pytest.fixture()
+def long_and_short(tmp_path, tiny_model):
+    """100 regions of 500 bp and one of 100 kb (the issue's case)."""
+    return _job(tmp_path, tiny_model[0], 100, 100_000)
+
+
+def test_size_of_100_short_regions_and_one_of_100kb_is_within_twice_the_content(long_and_short):
+    genome, bed, model, tmp_path = long_and_short
+    out = tmp_path / "run"
+    record = run_attribute(genome, bed, model, str(out), AttributeOptions(batch_size=16), progress=False)
+    assert record["npz_format"] == 2 and record["npz_layout"].startswith("ragged")
+    bases = 100 * 500 + 100_000
+    content = bases * 4 * 4 * 2  # one-hot and hypothetical, 4 float32 channels per base: 4.8 MB
+    size = (out / "attributions.npz").stat().st_size
+    assert content <= size <= 2 * content, (size, content)
+    dense = 101 * 100_000 * 4 * 4 * 2  # what (N, 4, max_length) took: 323 MB
+    assert size < dense / 60
+    null = region_arrays(out / "null.npz", NULL_KEYS)
+    null_content = int(null.lengths.sum()) * (4 + 1)  # float32 track and bool validity per base
+    assert null_content > 0 and (out / "null.npz").stat().st_size <= 2 * null_content
+    folder = sum(path.stat().st_size for path in out.iterdir() if path.is_file())
+    assert folder <= 2 * (content + null_content), (folder, content + null_content)
+    arrays = region_arrays(out / "attributions.npz", RUN_KEYS)
+    assert arrays.layout == "ragged" and arrays["one_hot"].data.shape == (4, bases)
+    assert arrays["one_hot"][50].shape == (4, 100_000) and arrays["hypothetical"][0].shape == (4, 500)
+    assert (np.asarray(arrays["one_hot"][50]).sum(axis=0) == 1).all()  # no N in the random genome
+    # every reader stays in bounded blocks, whatever the longest region
+    for rows, block in arrays.blocks(RUN_KEYS, max_positions=1 << 16):
+        assert block["one_hot"].size <= 1 << 16 or rows.shape[0] == 1
+        assert block["one_hot"].shape[2] == arrays.lengths[rows].max()
+
+
+def test_round_trip_dense_to_ragged_to_dense(tmp_path):
+    rng = np.random.default_rng(0)
+    lengths = np.array([7, 3, 0, 12, 5])
+    dense = np.zeros((5, 4, 12), np.float32)
+    for i, length in enumerate(lengths):
+        dense[i, :, :length] = rng.normal(size=(4, length))
+    write_npz(tmp_path / "dense.npz", {"one_hot": dense, "hypothetical": 2 * dense, LENGTH: lengths})
+    old = region_arrays(tmp_path / "dense.npz", RUN_KEYS)
+    assert old.layout == "dense"
+    stores = [RaggedStream(str(tmp_path / f"{key}.npy"), (4,), lengths) for key in RUN_KEYS]
+    for i in (3, 0, 4, 2, 1):  # any order: each region lands at its offset
+        for store, key in zip(stores, RUN_KEYS):
+            store.write_row(i, old[key][i])
+    for store in stores:
+        store.close()
+    write_npz(tmp_path / "ragged.npz", {key: str(tmp_path / f"{key}.npy") for key in RUN_KEYS}
+              | {LENGTH: lengths, OFFSETS: ragged_offsets(lengths)})
+    with np.load(tmp_path / "ragged.npz") as plain:  # plain numpy reads it: region i is [:, offsets[i]:offsets[i+1]]
+        offsets = plain[OFFSETS]
+        assert plain["one_hot"].shape == (4, lengths.sum())
+        for i in range(5):
+            np.testing.assert_array_equal(plain["one_hot"][:, offsets[i]:offsets[i + 1]], dense[i, :, :lengths[i]])
+    new = region_arrays(tmp_path / "ragged.npz", RUN_KEYS)
+    assert new.layout == "ragged"
+    np.testing.assert_array_equal(new["one_hot"].padded(), dense)
+    np.testing.assert_array_equal(new["hypothetical"].padded(np.array([4, 1])), 2 * dense[[4, 1], :, :5])
+    for rows, block in new.blocks(RUN_KEYS, max_positions=4 * 12):
+        np.testing.assert_array_equal(block["one_hot"], dense[rows][:, :, :block["one_hot"].shape[2]])
+    # ragged -> dense again, as tfmodisco-lite reads it: the regions of the longest length are copied whole,
+    # the others centred in the row
+    (tmp_path / "run").mkdir()
+    shutil.copy(tmp_path / "ragged.npz", tmp_path / "run" / "attributions.npz")
+    done = export_modisco_arrays(tmp_path / "run", tmp_path / "modisco")
+    assert done["width"] == 12 and done["n_regions"] == 5
+    ohe = np.load(tmp_path / "modisco" / MODISCO_ARRAYS["one_hot"])
+    shap = np.load(tmp_path / "modisco" / MODISCO_ARRAYS["hypothetical"])
+    assert ohe.shape == shap.shape == (5, 4, 12) and ohe.dtype == np.float32
+    np.testing.assert_array_equal(ohe[3], dense[3])
+    np.testing.assert_array_equal(ohe[0, :, 2:9], dense[0, :, :7])  # (12 - 7) // 2 = 2 zeros on the left
+    assert not ohe[0, :, :2].any() and not ohe[0, :, 9:].any() and not ohe[2].any()
+    np.testing.assert_array_equal(shap, 2 * ohe)
+    narrow = export_modisco_arrays(tmp_path / "run", tmp_path / "narrow", width=4)
+    assert narrow["width"] == 4
+    np.testing.assert_array_equal(np.load(tmp_path / "narrow" / "ohe.npy")[3], dense[3, :, 4:8])  # the centre
+
+
+def test_merge_of_shards_with_different_longest_regions_is_byte_identical(tmp_path, tiny_model):
+    """Shard 2 holds the 20-kb region, shard 1 only 500-bp ones (and another batch size): the merged folder is the
+    single run's, byte for byte, and so are the peak calls made on it."""
+    genome, bed, model, tmp_path = _job(tmp_path, tiny_model[0], 20, 20_000)
+    options = PeakOptions(min_null_bases=20_000)
+    single = run_attribute(genome, bed, model, str(tmp_path / "single"), AttributeOptions(batch_size=16),
+                           progress=False, peaks=options)
+    shards = [run_attribute(genome, bed, model, str(tmp_path / f"shard{i}"), AttributeOptions(batch_size=size),
+                            progress=False, peaks=options, shard=(i, 2)) for i, size in ((1, 16), (2, 5))]
+    assert shards[0]["max_length"] == 500 and shards[1]["max_length"] == 20_000
+    merged = merge_runs([tmp_path / "shard2", tmp_path / "shard1"], tmp_path / "merged")
+    assert merged["npz_format"] == 2 and merged["max_length"] == single["max_length"]
+    for name in ("attributions.npz", "null.npz", "attributions.bw", "regions.tsv"):
+        assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
+    call_peaks_from_run(tmp_path / "merged")
+    for name in ("seqlets.tsv", "elements.tsv", "seqlets.bed"):
+        assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
+
+
+def test_old_dense_run_folders_are_read(small_genome, tiny_model, tmp_path):
+    """A run folder of the dense layout (earlier seqsal) gives the same peaks, report windows and merge as the
+    ragged one; a merge of dense shards writes the ragged folder of a single run."""
+    genome, _ = small_genome
+    bed = tmp_path / "regions.bed"
+    bed.write_text("chr1\t100\t400\ta\t0\t+\nchr1\t300\t900\tb\t0\t-\nchr2\t50\t250\tc\nchr1\t2000\t2150\td\n")
+    run = {}
+    for name, shard in (("single", None), ("s1", (1, 2)), ("s2", (2, 2))):
+        run_attribute(str(genome), str(bed), str(tiny_model[0]), str(tmp_path / name), AttributeOptions(batch_size=3),
+                      progress=False, shard=shard, peaks=PeakOptions(min_null_bases=3000))
+        run[name] = tmp_path / name
+    for name in ("s1", "s2"):  # the shards as an older seqsal wrote them
+        old = tmp_path / f"old_{name}"
+        shutil.copytree(run[name], old)
+        _dense_copy(run[name] / "attributions.npz", old / "attributions.npz", RUN_KEYS)
+        _dense_copy(run[name] / "null.npz", old / "null.npz", NULL_KEYS)
+        assert region_arrays(old / "attributions.npz", RUN_KEYS).layout == "dense"
+        assert npz_members(old / "attributions.npz", ["one_hot"])["one_hot"].ndim == 3
+    merge_runs([tmp_path / "old_s1", tmp_path / "old_s2"], tmp_path / "merged")
+    for name in ("attributions.npz", "null.npz", "attributions.bw", "regions.tsv"):
+        assert (tmp_path / "merged" / name).read_bytes() == (run["single"] / name).read_bytes(), name
+    old = tmp_path / "old_single"
+    shutil.copytree(run["single"], old)
+    _dense_copy(run["single"] / "attributions.npz", old / "attributions.npz", RUN_KEYS)
+    _dense_copy(run["single"] / "null.npz", old / "null.npz", NULL_KEYS)
+    assert (old / "attributions.npz").stat().st_size > (run["single"] / "attributions.npz").stat().st_size
+    for folder in (old, run["single"]):
+        call_peaks_from_run(folder)
+    for name in ("seqlets.tsv", "elements.tsv"):
+        assert (old / name).read_bytes() == (run["single"] / name).read_bytes(), name
+    new_view, old_view = RunFolder.open(run["single"]), RunFolder.open(old)
+    for row in range(4):
+        assert old_view.length(row) == new_view.length(row)
+        for got, expected in zip(old_view.window(row, -5, 170), new_view.window(row, -5, 170)):
+            np.testing.assert_array_equal(got, expected)
+    result = CliRunner().invoke(main, ["export-modisco", str(old), "-o", str(tmp_path / "x"), "-q"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load(tmp_path / "x" / "shap.npy")[1],
+                                  region_arrays(run["single"] / "attributions.npz", RUN_KEYS)["hypothetical"][1])
+
+
+def test_a_checkpoint_of_the_dense_layout_is_refused_on_resume(tmp_path):
+    partial = tmp_path / "out" / ".partial"
+    partial.mkdir(parents=True)
+    np.save(partial / "one_hot.npy", np.zeros((2, 4, 5), np.float32))  # the dense checkpoint of earlier seqsal
+    with pytest.raises(InputError, match="another array layout.*--force"):
+        _array_stores(partial, np.array([5, 3]), resume=True)
+    stores = _array_stores(partial, np.array([5, 3]), resume=False)
+    for store in stores:
+        store.close()
+    reopened = _array_stores(partial, np.array([5, 3]), resume=True)  # its own layout resumes
+    for store in reopened:
+        store.close()
+
+
+def test_region_arrays_refuses_members_that_do_not_fit(tmp_path):
+    write_npz(tmp_path / "bad.npz", {"one_hot": np.zeros((4, 9), np.float32), "hypothetical": np.zeros((4, 8)),
+                                     OFFSETS: np.array([0, 4, 9])})
+    with pytest.raises(InputError, match="'hypothetical' \\(4, 8\\) does not fit the 2 regions"):
+        region_arrays(tmp_path / "bad.npz", RUN_KEYS)
+    with pytest.raises(InputError, match="no array 'valid'"):
+        region_arrays(tmp_path / "bad.npz", ("valid",))
+    result = CliRunner().invoke(main, ["export-modisco", str(tmp_path), "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "arrays not found" in result.output
+    assert not os.path.exists(tmp_path / "x" / "ohe.npy")
+
+
+def test_seqsal_api_reads_ragged_run_rows(tmp_path, tiny_model):
+    """The notebook path: iter_attributions' rows are the run folder's regions, unpadded."""
+    genome, bed, model, tmp_path = _job(tmp_path, tiny_model[0], 4, 2_000)
+    small = tmp_path / "small.bed"
+    small.write_text("".join(line + "\n" for line in open(bed).read().splitlines()[:3]))
+    run_attribute(genome, str(small), model, str(tmp_path / "three"), progress=False, peaks=False)
+    arrays = region_arrays(tmp_path / "three" / "attributions.npz", RUN_KEYS)
+    table = pd.read_csv(tmp_path / "three" / "regions.tsv", sep="\t")
+    for result in seqsal.iter_attributions(genome, str(small), model):
+        np.testing.assert_array_equal(arrays["one_hot"][result.index], result.one_hot)
+        np.testing.assert_allclose(arrays["hypothetical"][result.index], result.hypothetical, rtol=1e-6)
+        assert arrays["one_hot"][result.index].shape[1] == table["end"][result.index] - table["start"][result.index]
+    assert json.loads((tmp_path / "three" / "run.json").read_text())["npz_format"] == 2

@@ -19,8 +19,6 @@ from torch.utils.flop_counter import FlopCounterMode
 import seqsal
 from seqsal.attribution import Target, input_gradient
 from seqsal.memory import _LiveBytes, measure_window_cost
-from torch.multiprocessing.reductions import StorageWeakRef
-from torch.utils._pytree import tree_leaves
 
 
 class EnformerProxy(nn.Module):
@@ -65,16 +63,7 @@ def meta_activation_bytes(model: nn.Module, width: int) -> int:
 class _MetaLiveBytes(_LiveBytes):
     """:class:`seqsal.memory._LiveBytes` counting meta tensors too (their storages know their size)."""
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for tensor in tree_leaves(out):
-            if isinstance(tensor, torch.Tensor):
-                storage = tensor.untyped_storage()
-                ref = StorageWeakRef(storage)
-                self.alive.setdefault(ref.cdata, (ref, storage.nbytes()))
-        self.alive = {key: value for key, value in self.alive.items() if not value[0].expired()}
-        self.peak = max(self.peak, sum(size for _, size in self.alive.values()))
-        return out
+    count_meta = True
 
 
 def main() -> None:

@@ -91,7 +91,12 @@ def default_budget(device: torch.device) -> int:
 
 
 class _LiveBytes(TorchDispatchMode):
-    """Counts the bytes of the storages made inside it that are alive at once (their peak)."""
+    """Counts the bytes of the storages made inside it that are alive at once (their peak).
+
+    ``count_meta``: also count meta tensors (their storages know their size; benchmarks/scale_costs.py sizes
+    models too large to run that way)."""
+
+    count_meta = False
 
     def __init__(self):
         super().__init__()
@@ -101,7 +106,7 @@ class _LiveBytes(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for tensor in tree_leaves(out):
-            if isinstance(tensor, torch.Tensor) and tensor.device.type != "meta":
+            if isinstance(tensor, torch.Tensor) and (self.count_meta or tensor.device.type != "meta"):
                 storage = tensor.untyped_storage()
                 ref = StorageWeakRef(storage)
                 self.alive.setdefault(ref.cdata, (ref, storage.nbytes()))

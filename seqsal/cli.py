@@ -361,14 +361,15 @@ def report(out_dir, top, workers, quiet):
 @click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
               help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
-@click.option("--test-width", type=int, default=6, show_default=True,
-              help="Width of the windows the seqlet test sums (bp); not the model's input length (attribute --window).")
+@click.option("--test-widths", default="6,10,16,24", show_default=True,
+              help="Widths of the windows the seqlet test sums (bp, comma-separated; each against its own null, one "
+                   "test per site at its best width); not the model's input length (attribute --window).")
 @click.option("--max-length", type=int, default=30, show_default=True, help="Longest seqlet (bp).")
 @click.option("--element-gap", type=int, default=100, show_default=True,
               help="Seqlets closer than this join one element (bp).")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def call_peaks(out_dir, fdr, null, test_width, max_length, element_gap, quiet):
+def call_peaks(out_dir, fdr, null, test_widths, max_length, element_gap, quiet):
     """Call seqlets and elements again on the run in OUT_DIR, without recomputing attributions.
 
     Rewrites seqlets.bed, elements.bed (narrowPeak), seqlets.tsv, elements.tsv and the peaks entry of run.json.
@@ -376,7 +377,7 @@ def call_peaks(out_dir, fdr, null, test_width, max_length, element_gap, quiet):
     _setup_logging(quiet)
     from .peaks import call_peaks_from_run, describe_calls, update_run_record
 
-    calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, test_width=test_width, max_length=max_length,
+    calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, test_widths=test_widths, max_length=max_length,
                                 element_gap=element_gap)
     update_run_record(out_dir, calls.info)
     logging.getLogger("seqsal").info("%s -> %s", describe_calls(calls.info, fdr), out_dir)

@@ -4,7 +4,7 @@ import pytest
 from peak_helpers import noise, planted
 
 import seqsal
-from seqsal.peaks.calling import absorb_overlaps
+from seqsal.peaks.extents import absorb_overlaps
 
 
 @pytest.mark.parametrize("use_null", [True, False])
@@ -116,17 +116,19 @@ def test_absorb_overlaps_joins_drops_or_keeps_by_the_union_and_the_summit():
 
 
 def test_the_test_width_option_sets_the_tested_windows():
-    """call_peaks takes test_width (PeakOptions.test_width), records it, and rejects the old name."""
+    """call_peaks takes test_widths (PeakOptions.test_widths), records it, and rejects the old name."""
     rng = np.random.default_rng(13)
     track = noise(rng, (20, 600), scale=0.05)
     track[:, 300:310] += 0.8
-    calls = seqsal.call_peaks(track, fdr=0.1, test_width=10)
-    assert calls.attrs["peaks"]["options"]["test_width"] == 10 and len(calls)
+    calls = seqsal.call_peaks(track, fdr=0.1, test_widths=10)
+    assert calls.attrs["peaks"]["options"]["test_widths"] == (10,) and len(calls)
     assert calls.attrs["peaks"]["n_tests"] != seqsal.call_peaks(track, fdr=0.1).attrs["peaks"]["n_tests"]
     with pytest.raises(seqsal.InputError, match="window"):
         seqsal.call_peaks(track, window=10)
-    with pytest.raises(seqsal.InputError, match="--test-width"):
-        seqsal.call_peaks(track, test_width=1)
+    with pytest.raises(seqsal.InputError, match="--test-widths"):
+        seqsal.call_peaks(track, test_widths=1)
+    with pytest.raises(seqsal.InputError, match="comma-separated"):
+        seqsal.call_peaks(track, test_widths="6;10")
 
 
 def test_a_seqlet_padded_to_min_length_never_takes_the_other_sign():

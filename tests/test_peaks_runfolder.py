@@ -103,7 +103,7 @@ def test_attribute_writes_valid_peak_files(demo_run):
     assert len(seqlet_rows) > 10
     record = json.loads((out / "run.json").read_text())
     assert record["peaks"]["null"] == "shuffle" and record["peaks"]["null_sample"]["n_regions"] > 0
-    assert record["peaks"]["options"]["test_width"] == 6 and "window" not in record["peaks"]["options"]
+    assert record["peaks"]["options"]["test_widths"] == [6, 10, 16, 24] and "window" not in record["peaks"]["options"]
     table = pd.read_csv(out / "seqlets.tsv", sep="\t")
     for column in ("name", "region_index", "region_name", "chrom", "start", "end", "offset_start", "offset_end",
                    "sign", "score", "pvalue", "qvalue", "summit", "rank", "sequence"):
@@ -137,20 +137,20 @@ def test_recall_from_folder_gives_the_same_calls(demo_run, tmp_path):
 
 
 def test_call_peaks_test_width_is_the_tested_window_and_window_is_gone(demo_run, tmp_path):
-    """`seqsal call-peaks --test-width` sets the seqlet test's window (recorded as peaks.options.test_width, the
-    same calls as the API's test_width); `--window`, the model's input length in `seqsal attribute`, is not an
+    """`seqsal call-peaks --test-widths` sets the seqlet test's windows (recorded as peaks.options.test_widths, the
+    same calls as the API's test_widths); `--window`, the model's input length in `seqsal attribute`, is not an
     option of call-peaks."""
     copy = tmp_path / "copy"
     copy.mkdir()
     for name in ("attributions.npz", "attributions.bw", "regions.tsv", "run.json", "null.npz"):
         os.link(demo_run / name, copy / name)
     runner = CliRunner()
-    result = runner.invoke(main, ["call-peaks", str(copy), "--fdr", "0.2", "--test-width", "8", "-q"])
+    result = runner.invoke(main, ["call-peaks", str(copy), "--fdr", "0.2", "--test-widths", "8", "-q"])
     assert result.exit_code == 0, result.output
     record = json.loads((copy / "run.json").read_text())
-    assert record["peaks"]["options"]["test_width"] == 8
+    assert record["peaks"]["options"]["test_widths"] == [8]
     assert record["parameters"]["window"] == json.loads((demo_run / "run.json").read_text())["parameters"]["window"]
-    same = call_peaks_from_run(copy, fdr=0.2, test_width=8, write=False)
+    same = call_peaks_from_run(copy, fdr=0.2, test_widths=8, write=False)
     assert pd.read_csv(copy / "seqlets.tsv", sep="\t")["name"].tolist() == same.seqlets["name"].tolist()
     result = runner.invoke(main, ["call-peaks", str(copy), "--window", "8"])
     assert result.exit_code == 2 and "--window" in result.output
@@ -295,7 +295,7 @@ def test_each_sign_of_the_demo_is_calibrated_on_its_own(demo_run):
     of grad x input noisier. That is the model's background, not a null artefact: each sign's p-values are uniform
     in the bulk of the observed tests (bulk ratio near 1), so each sign is calibrated against its own null."""
     record = json.loads((demo_run / "run.json").read_text())["peaks"]
-    scales = {sign: record["null_model"][sign]["scale"] for sign in "+-"}
+    scales = {sign: record["null_model_by_width"]["6"][sign]["scale"] for sign in "+-"}
     assert scales["+"] > 2 * scales["-"]
     for sign in "+-":
         assert 0.8 < record["calibration"][sign]["bulk_ratio"] < 1.25, record["calibration"][sign]

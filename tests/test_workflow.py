@@ -140,7 +140,7 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
     `seqsal` command lines (dry run, commands printed)."""
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.read_text() + "method: ig\nmethod_params: {steps: 8, baseline: shuffle, references: 3}\n"
-                      "stitch: centre\ncorrect: false\nn_value: 0.25\npeak_test_width: 8\nmin_seqlets: 10\n"
+                      "stitch: centre\ncorrect: false\nn_value: 0.25\npeak_test_widths: '8'\nmin_seqlets: 10\n"
                       "top_logos: 7\nreport_top: 5\n")
     command = snakemake_command(tmp_path, demo_subset, "shards=2", "-n", "-p")
     command[command.index(str(CONFIG))] = str(config)
@@ -153,7 +153,7 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
         for words in ("--method ig", "--steps 8", "--baseline shuffle", "--references 3", "--stitch centre",
                       "--no-correct", "--n-value 0.25"):
             assert words in line, (words, line)
-    assert "--test-width 8 --max-length 30 --element-gap 100" in log
+    assert "--test-widths 8 --max-length 30 --element-gap 100" in log
     assert "--min-seqlets 10 --seqlet-fdr 0.9" in log and "--top 7" in log and "--top 5" in log
     assert not (tmp_path / "out").exists()
 

@@ -4,6 +4,7 @@ Run after ``benchmarks/zoo/calibrate.py`` (which leaves one run folder per model
 ``<zoo>/calibration/``)::
 
     python benchmarks/zoo/motifs.py [--zoo benchmarks/zoo/build] [--only NAME ...] [--modisco PATH]
+        [--modisco-from EARLIER_MOTIFS_JSON]
 
 For each synthetic-world run folder: ``seqsal motifs`` with its defaults on a copy of the folder, and
 ``modisco motifs -n 2000`` (tfmodisco-lite) on the same ``one_hot``/``hypothetical`` arrays. Every motif of
@@ -89,7 +90,12 @@ def main() -> None:
     parser.add_argument("--zoo", type=Path, default=HERE / "build")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--modisco", default=shutil.which("modisco"))
+    parser.add_argument("--modisco-from", type=Path, default=None,
+                        help="take tfmodisco-lite's results from an earlier motifs.json (same run folders) instead "
+                             "of running it again")
     args = parser.parse_args()
+    earlier = ({r["run"]: r["modisco"] for r in json.loads(args.modisco_from.read_text()) if "modisco" in r}
+               if args.modisco_from else {})
     records = []
     for folder in sorted((args.zoo / "calibration").iterdir()):
         if not (folder / "run.json").exists():
@@ -101,7 +107,9 @@ def main() -> None:
         target = target or card.get("target", "0")
         world = json.loads((args.zoo / model / card["world_dir"] / "world.json").read_text())
         with tempfile.TemporaryDirectory() as work:
-            records.append(run_one(folder, card, target, world, args.modisco, Path(work)))
+            records.append(run_one(folder, card, target, world, None if earlier else args.modisco, Path(work)))
+        if folder.name in earlier:
+            records[-1]["modisco"] = earlier[folder.name]
         print(json.dumps(records[-1]), file=sys.stderr, flush=True)
     (args.zoo / "calibration" / "motifs.json").write_text(json.dumps(records, indent=1) + "\n")
     print("\n".join(table(records)))

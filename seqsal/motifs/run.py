@@ -39,6 +39,11 @@ def default_database() -> str | None:
     return BUNDLED_DATABASE if os.path.isfile(BUNDLED_DATABASE) else None
 
 
+DISCOVERY_WIDTHS = (6,)
+"""Window widths of the discovery re-call: the single 6-bp width discovery was tuned with (its support test
+counts 6-bp windows). The calls' ladder (6, 10, 16, 24) made the demo's GATA1::TAL1 twice and lets 12 % more
+seqlets through on a complete null at FDR 0.9 (benchmarks/RESULTS.md, session 6)."""
+
 DISCOVERY_FDR = 0.9
 """FDR of the seqlets that discovery clusters by default, re-called from the run's tracks against its null.
 
@@ -89,7 +94,7 @@ def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, nu
         ``offset_end``, ``sign``, ``pvalue``, ...), one row per seqlet (repeats of a site seen from
         overlapping regions left out); ``attrs["null"]`` names the null used.
     """
-    calls = call_peaks_from_run(out_dir, write=False, fdr=fdr, null=null)
+    calls = call_peaks_from_run(out_dir, write=False, fdr=fdr, null=null, test_widths=DISCOVERY_WIDTHS)
     seqlets = unique_calls(calls.seqlets).reset_index(drop=True)
     seqlets.attrs["null"] = calls.info["null"]
     return seqlets

@@ -112,7 +112,7 @@ class SupportOptions:
     min_enrichment: float = 1.5
     max_shift: int = 10
     max_windows: int = 50_000
-    test_width: int = PeakOptions.test_width
+    test_width: int = PeakOptions.test_widths[0]
     min_null_candidates: int = PeakOptions.min_null_candidates
     seed: int = 0
 

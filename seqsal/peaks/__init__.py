@@ -17,6 +17,11 @@ The modules, in the order the data flows through them:
 ``streams``
     tracks served in bounded chunks (:class:`TrackChunk`) and the stream of
     tests computed from them (:class:`CandidateTests`).
+``widths``
+    the multi-width test: each width against its own null, one test per site
+    at its best width, calibrated against the same selection on the null.
+``extents``
+    from a significant window to the seqlet's extent; overlapping seqlets.
 ``calling``
     significant tests -> seqlet extents -> elements (:func:`call_source`,
     :func:`call_peaks`).
@@ -33,7 +38,8 @@ genome positions.
 """
 from __future__ import annotations
 
-from .calling import PeakCalls, absorb_overlaps, call_peaks, call_source
+from .calling import PeakCalls, call_peaks, call_source
+from .extents import absorb_overlaps
 from .nulls import null_sample, shuffled_fetch, write_shuffled_null
 from .options import API_COLUMNS, CALL_COLUMNS, NULL_FILE, NULLS, PEAK_FILES, PeakOptions
 from .runfolder import (

@@ -5,22 +5,18 @@
 arrays. The statistics (tests, nulls, Benjamini–Hochberg) are those of
 :mod:`seqsal.peaks.stats`.
 
-A seqlet's extent is the maximal-scoring stretch of ``y - tau`` that contains
-its summit (the best base of the tested window) within ``(max_length -
-test_width) / 2`` bases of the window, ``tau = extend_fraction * (window sum /
-test_width)``; it is at least ``min_length`` bases, never crosses an invalid
-base, significant same-sign seqlets that overlap (or lie within ``merge_gap``
-bases) are folded into the more significant one — joined while the union stays
-within ``max_length``, dropped when their summit lies inside it (one call per
-site: a 21-bp site holds several 6-bp windows; see :func:`absorb_overlaps`) —
-and same-sign neighbours that still overlap are cut at the midpoint of their
-summits. Its score is the summed projected attribution over the extent
-(negative for ``-`` seqlets).
+Tests are the windows of a ladder of widths (:mod:`seqsal.peaks.widths`:
+each width against its own null, one test per site at its best width,
+calibrated against the same selection on the null), and every kept test of
+both signs is one BH family. A significant window becomes a seqlet through
+its extent (:mod:`seqsal.peaks.extents`). Its score is the summed projected
+attribution over the extent (negative for ``-`` seqlets).
 
-Defaults (6-bp windows, seqlets of at least 12 bp) were chosen on the
-planted-motif benchmark (``benchmarks/peaks_planted.py``): short windows
-resolve 10-bp motifs from background better than 10-bp windows, and
-12-20-bp extents meet planted sites of 10-21 bp with >= 50 % reciprocal overlap.
+The default ladder (6, 10, 16, 24 bp) was chosen on the calibration zoo
+(``benchmarks/zoo/calibrate.py``, issue 13): 6-bp windows resolve 10-bp
+motifs of a smooth track best, wider ones the spread-out sites of max-pooled
+or long motifs; no single width served every model. Seqlets of at least 12 bp
+meet planted sites of 10-21 bp with >= 50 % reciprocal overlap.
 
 Elements have their own test and their own Benjamini–Hochberg family. The
 candidate elements are the clusters of *candidate windows* with ``p <= fdr``
@@ -53,8 +49,10 @@ from ..encode import one_hot_decode
 from ..errors import InputError
 from .calibration import P_GRID, calibration_summary
 from .options import API_COLUMNS, PeakOptions
+from .extents import merge_overlaps, seqlet_extents, span_sums, split_overlaps
 from .stats import NullModel, benjamini_hochberg, laplace_nulls, null_statistics
-from .streams import CandidateTests, ChunkSource, TrackChunk, array_chunks, as_tracks, iter_candidates
+from .streams import ChunkSource, TrackChunk, array_chunks, as_tracks
+from .widths import ByWidth, LadderTests, SelectedTests, SelectionStatistics, final_pvalues
 
 log = logging.getLogger("seqsal")
 
@@ -68,35 +66,67 @@ class PeakCalls:
     info: dict
 
 
-def _fit_nulls(options: PeakOptions, tests: CandidateTests, null_source: ChunkSource | None) -> tuple[dict, str]:
-    """Per-sign :class:`NullModel` and the name of the null used."""
+def _shuffle_nulls(options: PeakOptions, null_source: ChunkSource) -> tuple[dict, dict | None, tuple[int, ...]]:
+    """Per ``(width, sign)`` empirical nulls of the null tracks' tests, per sign the null of the kept tests'
+    ``-log p`` (``None`` with one width), and the widths tested: those whose null holds at least
+    ``min_null_candidates`` tests of each sign (wide windows are fewer; none when even the narrowest fails)."""
+    keyed = ByWidth(LadderTests(null_source, options.test_widths))
+    scores, totals = null_statistics(keyed, seed=options.seed, keys=keyed.keys())
+    models = {key: NullModel.empirical(values, options.min_null_candidates) for key, values in scores.items()}
+    for key, model in models.items():
+        if totals[key] > model.n:
+            model.sampled_from = totals[key]
+    widths = tuple(w for w in options.test_widths if all(models[(w, s)].kind != "none" for s in (1, -1)))
+    if len(widths) < len(options.test_widths):
+        log.warning("the shuffled null holds too few tests at width(s) %s (%s; need %d per sign): %s; rerun "
+                    "`seqsal attribute` with a larger --min-null-bases",
+                    ",".join(str(w) for w in options.test_widths if w not in widths),
+                    ", ".join(f"{'+' if s > 0 else '-'}{w}: {m.n}" for (w, s), m in models.items()),
+                    options.min_null_candidates,
+                    f"testing width(s) {','.join(map(str, widths))} only" if widths else "no width can be tested")
+    if len(widths) <= 1:
+        return models, None, widths
+    null_tests = LadderTests(null_source, widths)
+    statistics, totals = null_statistics(SelectionStatistics(SelectedTests(null_tests, models)), seed=options.seed)
+    final = {sign: NullModel.empirical(values, options.min_null_candidates) for sign, values in statistics.items()}
+    for sign, model in final.items():
+        if totals[sign] > model.n:
+            model.sampled_from = totals[sign]
+    return models, final, widths
+
+
+def _fit_nulls(options: PeakOptions, source: ChunkSource,
+               null_source: ChunkSource | None) -> tuple[LadderTests, dict, dict | None, str]:
+    """The observed tests, the per-width nulls (keyed ``(width, sign)``), the final nulls (per sign; ``None``
+    with one width) and the name of the null used (:mod:`seqsal.peaks.widths`)."""
     if null_source is not None:
-        null_scores, null_tests = null_statistics(iter_candidates(null_source, options.test_width), seed=options.seed)
-        models = {sign: NullModel.empirical(null_scores[sign], options.min_null_candidates) for sign in (1, -1)}
-        del null_scores
-        for sign, model in models.items():
-            if null_tests[sign] > model.n:
-                model.sampled_from = null_tests[sign]
-        if all(model.kind != "none" for model in models.values()):
-            return models, "shuffle"
-        log.warning("the shuffled null holds too few candidates (%s; need %d per sign): using the Laplace null",
-                    ", ".join(f"{'+' if s > 0 else '-'}: {models[s].n}" for s in (1, -1)),
+        models, final, widths = _shuffle_nulls(options, null_source)
+        if widths and (final is None or all(model.kind != "none" for model in final.values())):
+            return LadderTests(source, widths), models, final, "shuffle"
+        log.warning("the shuffled null holds too few candidates (need %d per sign): using the Laplace null",
                     options.min_null_candidates)
-    models = laplace_nulls(tests, options.min_null_candidates)
-    for sign, model in models.items():
-        if model.kind == "none":
+    tests = LadderTests(source, options.test_widths)
+    keyed = ByWidth(tests)
+    models = laplace_nulls(keyed, options.min_null_candidates, keys=keyed.keys())
+    final = None
+    if len(options.test_widths) > 1 and all(model.kind != "none" for model in models.values()):
+        final = laplace_nulls(SelectionStatistics(SelectedTests(tests, models)), options.min_null_candidates)
+    for sign in (1, -1):
+        model = final[sign] if final is not None else models[(options.test_widths[0], sign)]
+        if model.kind == "none" or any(models[(w, sign)].kind == "none" for w in options.test_widths):
             log.warning("too few %s candidates (%d < %d) to fit a null: no %s seqlets are called; give a longer "
-                        "track or a null sample", "positive" if sign > 0 else "negative", model.n,
-                        options.min_null_candidates, "positive" if sign > 0 else "negative")
-    return models, "laplace"
+                        "track or a null sample", "positive" if sign > 0 else "negative",
+                        min(models[(w, sign)].n for w in options.test_widths), options.min_null_candidates,
+                        "positive" if sign > 0 else "negative")
+    return tests, models, final, "laplace"
 
 
-def _significant_tests(tests: CandidateTests, models: dict,
+def _significant_tests(tests: LadderTests, models: dict, final: dict | None,
                        options: PeakOptions) -> tuple[pd.DataFrame, pd.DataFrame, int, float, dict]:
-    """One streaming pass over the tests: the ones that can pass BH (``p <= fdr``), with their q-values.
+    """One streaming pass over the kept tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
     Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
-    whole table of tests would list them), every test with ``p <= fdr`` (the element candidates'
+    whole table of tests would list them), every kept test with ``p <= fdr`` (the element candidates'
     windows), the number of tests, the smallest p-value, and per sign the counts of tests with
     ``p <= t`` for ``t`` in :data:`P_GRID`. A test
     with ``p > fdr`` never passes, and the q-value of every test that passes is reached at a
@@ -105,138 +135,31 @@ def _significant_tests(tests: CandidateTests, models: dict,
     kept: dict[int, list] = {1: [], -1: []}
     n_tests, smallest = 0, 1.0
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
-    for sign, rows, starts, scores in tests:
-        pvalue = models[sign].pvalues(scores)
+    usable = {sign: all(models[(w, sign)].kind != "none" for w in tests.widths)
+              and (final is None or final[sign].kind != "none") for sign in (1, -1)}
+    for sign, rows, starts, widths, scores, width_p in SelectedTests(tests, models):
+        pvalue = final_pvalues(sign, width_p, final) if usable[sign] else np.ones_like(width_p)
         at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
         n_tests += int(pvalue.shape[0])
         if pvalue.shape[0]:
             smallest = min(smallest, float(pvalue.min()))
         keep = pvalue <= options.fdr
         if keep.any():
-            kept[sign].append((rows[keep], starts[keep], scores[keep], pvalue[keep]))
+            kept[sign].append((rows[keep], starts[keep], widths[keep], scores[keep], pvalue[keep]))
     tables = []
     for sign in (1, -1):
         parts = kept.pop(sign)
-        rows, starts, scores, pvalue = (np.concatenate([part[k] for part in parts]) if parts else
-                                        np.zeros(0, np.int64 if k < 2 else np.float64) for k in range(4))
-        tables.append(pd.DataFrame({"region_index": rows.astype(np.int64), "window_start": starts.astype(np.int64),
-                                    "sign": np.full(rows.shape[0], sign, np.int64), "statistic": scores,
-                                    "pvalue": pvalue}))
+        rows, starts, widths, scores, pvalue = (np.concatenate([part[k] for part in parts]) if parts else
+                                                np.zeros(0, np.int64 if k < 3 else np.float64) for k in range(5))
+        order = np.lexsort((starts, rows))
+        tables.append(pd.DataFrame({"region_index": rows[order].astype(np.int64),
+                                    "window_start": starts[order].astype(np.int64),
+                                    "width": widths[order].astype(np.int64),
+                                    "sign": np.full(rows.shape[0], sign, np.int64), "statistic": scores[order],
+                                    "pvalue": pvalue[order]}))
     tests = pd.concat(tables, ignore_index=True)
     tests["qvalue"] = benjamini_hochberg(tests["pvalue"].to_numpy(), n_tests)
     return tests[tests["qvalue"] <= options.fdr], tests, n_tests, smallest, at_or_below
-
-
-def _extents(track: np.ndarray, valid: np.ndarray, rows: np.ndarray, starts: np.ndarray, signs: np.ndarray,
-             scores: np.ndarray, options: PeakOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Extent ``[a, b)`` and summit of significant candidates (row-local indices into ``track``)."""
-    w, length = options.test_width, track.shape[1]
-    extra = max(0, (options.max_length - w) // 2)
-    reach = w + extra
-    if rows.shape[0] == 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty
-    core = starts[:, None] + np.arange(w)[None, :]
-    summits = starts + np.argmax(track[rows[:, None], core] * signs[:, None], axis=1)
-    tau = options.extend_fraction * scores / w
-
-    def best_extension(direction: int) -> tuple[np.ndarray, np.ndarray]:
-        steps = np.arange(reach)[None, :]
-        index = summits[:, None] + direction * (steps + 1)
-        limit_lo, limit_hi = starts - extra, starts + w + extra - 1
-        inside = (index >= np.maximum(limit_lo, 0)[:, None]) & (index <= np.minimum(limit_hi, length - 1)[:, None])
-        safe = np.clip(index, 0, length - 1)
-        allowed = np.logical_and.accumulate(inside & valid[rows[:, None], safe], axis=1)
-        gain = np.where(allowed, track[rows[:, None], safe] * signs[:, None] - tau[:, None], -np.inf)
-        cumulative = np.concatenate([np.zeros((rows.shape[0], 1)), np.cumsum(gain, axis=1)], axis=1)
-        return np.argmax(cumulative, axis=1), allowed.sum(axis=1)
-
-    left, left_room = best_extension(-1)
-    right, right_room = best_extension(1)
-    short = np.maximum(options.min_length - (left + right + 1), 0)
-    add_left = np.minimum(short // 2, left_room - left)
-    add_right = np.minimum(short - add_left, right_room - right)
-    add_left = np.minimum(short - add_right, left_room - left)
-    first, stop = summits - left - add_left, summits + right + add_right + 1
-    # padding to min_length must not turn the seqlet's sum to the other sign (a '+' seqlet padded into a
-    # strong '-' site next to an N stretch was scored -8): keep the unpadded extent there
-    padded_sum = _span_sums(track, rows, first, stop) * signs
-    flipped = padded_sum <= 0
-    first = np.where(flipped, summits - left, first)
-    stop = np.where(flipped, summits + right + 1, stop)
-    span = first[:, None] + np.arange(reach + extra + 1)[None, :]
-    inside = span < stop[:, None]
-    values = np.where(inside, track[rows[:, None], np.minimum(span, length - 1)] * signs[:, None], -np.inf)
-    return first, stop, first + np.argmax(values, axis=1)  # summit: the best base of the extent
-
-
-def absorb_overlaps(region: np.ndarray, sign: np.ndarray, start: np.ndarray, end: np.ndarray, summit: np.ndarray,
-                    order: np.ndarray, gap: int, max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One call per site: fold same-sign seqlets of a region into the more significant ones they overlap.
-
-    Seqlets are visited from the most significant (``order``). One that overlaps
-    (or lies within ``gap`` bases of) a kept seqlet of its region and sign is
-    joined to it when the union is at most ``max_length`` bases, dropped when
-    its summit lies inside the kept one, and kept otherwise.
-
-    Parameters
-    ----------
-    region, sign, start, end, summit
-        ``(K,)`` seqlets; ``[start, end)`` and ``summit`` are row offsets.
-    order
-        ``(K,)`` indices, most significant first.
-
-    Returns
-    -------
-    keep, start, end
-        ``(K,)`` bool and the new ``[start, end)`` of kept seqlets.
-    """
-    start, end = start.astype(np.int64).copy(), end.astype(np.int64).copy()
-    keep = np.zeros(start.shape[0], bool)
-    # a seqlet that can overlap i starts within max_length + gap before i's end: look only there (sorted keys)
-    key = (region.astype(np.int64) * 2 + (sign > 0)) * (1 << 40) + start
-    by_key = np.argsort(key, kind="stable")
-    sorted_key = key[by_key]
-    lo = np.searchsorted(sorted_key, key - max_length - gap, "left")
-    hi = np.searchsorted(sorted_key, key + (end - start) + gap, "right")
-    for i in order.tolist():  # sequential by construction; K (the calls) is small
-        for j in by_key[lo[i]:hi[i]].tolist():
-            if not keep[j] or not (start[i] <= end[j] + gap and start[j] <= end[i] + gap):
-                continue
-            united_lo, united_hi = min(start[i], start[j]), max(end[i], end[j])
-            if united_hi - united_lo <= max_length:
-                start[j], end[j] = united_lo, united_hi
-                break
-            if start[j] <= summit[i] < end[j]:
-                break
-        else:
-            keep[i] = True
-    return keep, start, end
-
-
-def _merge_overlaps(frame: pd.DataFrame, options: PeakOptions) -> pd.DataFrame:
-    """:func:`absorb_overlaps` on a table of significant candidates with extents (most significant first)."""
-    if frame.empty:
-        return frame
-    order = np.lexsort((-frame["statistic"].to_numpy(), frame["pvalue"].to_numpy()))
-    keep, start, end = absorb_overlaps(frame["region_index"].to_numpy(), frame["sign"].to_numpy(),
-                                       frame["offset_start"].to_numpy(), frame["offset_end"].to_numpy(),
-                                       frame["summit_offset"].to_numpy(), order, options.merge_gap, options.max_length)
-    return frame.assign(offset_start=start, offset_end=end)[keep]
-
-
-def _split_overlaps(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cut overlapping same-sign seqlets of a region at the midpoint of their summits."""
-    frame = frame.sort_values(["region_index", "sign", "offset_start"], kind="stable").reset_index(drop=True)
-    start, end, summit = (frame[c].to_numpy().copy() for c in ("offset_start", "offset_end", "summit_offset"))
-    same = (frame["region_index"].to_numpy()[1:] == frame["region_index"].to_numpy()[:-1]) & \
-           (frame["sign"].to_numpy()[1:] == frame["sign"].to_numpy()[:-1])
-    overlap = np.nonzero(same & (end[:-1] > start[1:]))[0]
-    for k in overlap:
-        cut = (summit[k] + summit[k + 1] + 1) // 2
-        end[k] = max(summit[k] + 1, min(end[k], cut))
-        start[k + 1] = min(summit[k + 1], max(start[k + 1], cut))
-    return frame.assign(offset_start=start, offset_end=end)
 
 
 def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOptions) -> pd.DataFrame:
@@ -251,27 +174,16 @@ def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOp
         block = block[np.isin(block["region_index"].to_numpy(), chunk.rows)]
         rows = np.searchsorted(chunk.rows, block["region_index"].to_numpy(np.int64))
         signs = block["sign"].to_numpy(dtype=np.int64)
-        a, b, summit = _extents(chunk.track, chunk.valid, rows, block["window_start"].to_numpy(np.int64), signs,
-                                block["statistic"].to_numpy(), options)
+        a, b, summit = seqlet_extents(chunk.track, chunk.valid, rows, block["window_start"].to_numpy(np.int64),
+                                      block["width"].to_numpy(np.int64), signs, block["statistic"].to_numpy(), options)
         frame = block.assign(offset_start=a, offset_end=b, summit_offset=summit, _local=rows)
-        frame = _split_overlaps(_merge_overlaps(frame, options))
+        frame = split_overlaps(merge_overlaps(frame, options))
         rows, a, b = frame["_local"].to_numpy(), frame["offset_start"].to_numpy(), frame["offset_end"].to_numpy()
-        frame["score"] = _span_sums(chunk.track, rows, a, b)
+        frame["score"] = span_sums(chunk.track, rows, a, b)
         if chunk.one_hot is not None:
             frame["sequence"] = [one_hot_decode(chunk.one_hot[r, :, s:e]) for r, s, e in zip(rows, a, b)]
         parts.append(frame.drop(columns="_local"))
     return pd.concat(parts, ignore_index=True)
-
-
-def _span_sums(track: np.ndarray, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """``track[rows[i], starts[i]:ends[i]].sum()`` for every ``i`` (float64; spans are seqlet-short)."""
-    if rows.shape[0] == 0:
-        return np.zeros(0)
-    offsets = np.arange(int((ends - starts).max()))[None, :]
-    index = starts[:, None] + offsets
-    inside = index < ends[:, None]
-    values = track[rows[:, None], np.minimum(index, track.shape[1] - 1)].astype(np.float64)
-    return np.where(inside, values, 0.0).sum(axis=1)
 
 
 def _elements(windows: pd.DataFrame, seqlets: pd.DataFrame, source: ChunkSource,
@@ -286,9 +198,9 @@ def _elements(windows: pd.DataFrame, seqlets: pd.DataFrame, source: ChunkSource,
     if windows.empty:
         return pd.DataFrame(columns=columns)
     ordered = windows.sort_values(["region_index", "sign", "window_start"], kind="stable")
-    region, sign, first, pvalue, statistic = (ordered[c].to_numpy() for c in
-                                              ("region_index", "sign", "window_start", "pvalue", "statistic"))
-    stop = first + options.test_width
+    region, sign, first, width, pvalue, statistic = (ordered[c].to_numpy() for c in ("region_index", "sign",
+                                                     "window_start", "width", "pvalue", "statistic"))
+    stop = first + width
     parts: list[dict] = []
     for chunk in source(np.unique(region)):
         groups = _group_seqlets(chunk, region, sign, first, stop, options)
@@ -304,7 +216,7 @@ def _elements(windows: pd.DataFrame, seqlets: pd.DataFrame, source: ChunkSource,
         return pd.DataFrame(columns=columns)
     groups = {key: np.concatenate([part[key] for part in parts]) for key in parts[0] if key != "sequence"}
     groups["sequence"] = [text for part in parts for text in part.get("sequence", [None] * part["row"].shape[0])]
-    table = _element_table(groups, pvalue, statistic, first, options, columns)
+    table = _element_table(groups, pvalue, statistic, first + width // 2, options, columns)
     table["n_seqlets"] = _seqlets_inside(table, seqlets)
     return table[table["qvalue"] <= options.fdr].reset_index(drop=True)
 
@@ -413,7 +325,7 @@ def _element_bounds(groups: dict, options: PeakOptions) -> None:
     groups["end"] = np.where(grow, end + grow_right, end)
 
 
-def _element_table(groups: dict, pvalue, statistic, window_start, options: PeakOptions,
+def _element_table(groups: dict, pvalue, statistic, window_centre, options: PeakOptions,
                    columns: list[str]) -> pd.DataFrame:
     """Candidate elements of the groups: conditional Fisher p-value over their windows, BH q-value over all
     candidates, summed signed window statistic, summit at the centre of the strongest window."""
@@ -431,7 +343,7 @@ def _element_table(groups: dict, pvalue, statistic, window_start, options: PeakO
         "sign": groups["sign"],
         "score": groups["sign"] * np.add.reduceat(statistic[members].astype(np.float64), offsets),
         "pvalue": combined, "qvalue": benjamini_hochberg(combined),
-        "summit_offset": (window_start[best] + options.test_width // 2).astype(np.int64), "n_seqlets": sizes,
+        "summit_offset": window_centre[best].astype(np.int64), "n_seqlets": sizes,
         "sequence": groups["sequence"],
     }, columns=columns)
 
@@ -478,22 +390,29 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         On an out-of-range option.
     """
     options.check()
-    tests = CandidateTests(source, options.test_width)
-    models, used = _fit_nulls(options, tests, null_source)
-    significant, windows, n_tests, smallest, at_or_below = _significant_tests(tests, models, options)
-    calibration, warnings = calibration_summary(models, at_or_below)
+    tests, models, final, used = _fit_nulls(options, source, null_source)
+    significant, windows, n_tests, smallest, at_or_below = _significant_tests(tests, models, final, options)
+    per_sign = final if final is not None else {sign: models[(tests.widths[0], sign)] for sign in (1, -1)}
+    calibration, warnings = calibration_summary(per_sign, at_or_below)
+    for (width, sign), model in models.items() if final is not None else ():
+        if model.kind == "empirical" and not model.tail_fit_ok:
+            warnings.append(f"the {'+' if sign > 0 else '-'} null's tail fit at width {width} does not hold: its "
+                            "p-values are empirical only; rerun `seqsal attribute` with a larger --min-null-bases")
     if null_source is not None and used == "laplace":
         warnings.insert(0, "the shuffled null holds too few candidates to fit: the Laplace null (a fit to the "
                            "observed tracks) was used; rerun `seqsal attribute` with a larger --min-null-bases")
     for warning in warnings:
         log.warning("%s", warning)
-    info = {"null": used, "null_model": {"+": models[1].describe(), "-": models[-1].describe()},
+    info = {"null": used, "null_model": {"+": per_sign[1].describe(), "-": per_sign[-1].describe()},
+            "null_model_by_width": {str(w): {"+": models[(w, 1)].describe(), "-": models[(w, -1)].describe()}
+                                    for w in options.test_widths},
+            "test_widths_used": list(tests.widths),
             "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
             "calibration": {**calibration, "warnings": warnings}}
     if significant.empty:
         log.info("no seqlet passed FDR %g (%d tests; smallest p-value %.3g): writing empty peak files",
                  options.fdr, n_tests, smallest if n_tests else float("nan"))
-        seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "statistic", "sequence"])
+        seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "width", "statistic", "sequence"])
     else:
         seqlets = _seqlet_table(source, significant, options)
     seqlets = _rank(seqlets.assign(n_seqlets=1))
@@ -544,7 +463,7 @@ def call_peaks(
     level
         ``seqlets`` or ``elements``.
     options
-        Other fields of :class:`PeakOptions` (``test_width``, ``max_length``, ...).
+        Other fields of :class:`PeakOptions` (``test_widths``, ``max_length``, ...).
 
     Returns
     -------

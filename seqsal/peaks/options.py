@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import InputError
 
 NULLS = ("shuffle", "laplace")
@@ -16,6 +18,25 @@ CALL_COLUMNS = [
 # columns of the table seqsal.call_peaks returns (row coordinates only)
 API_COLUMNS = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
                "rank", "n_seqlets"]
+
+
+def parse_widths(value) -> tuple[int, ...]:
+    """Window widths as a sorted tuple of distinct ints, from an int, a sequence or text such as ``"6,10,16"``.
+
+    Raises
+    ------
+    InputError
+        On text that is not comma-separated integers, or no width at all.
+    """
+    if isinstance(value, str):
+        try:
+            value = [int(part) for part in value.replace(" ", "").split(",") if part]
+        except ValueError:
+            raise InputError(f"--test-widths must be comma-separated integers such as 6,10,16,24, got {value!r}")
+    widths = tuple(sorted({int(w) for w in np.atleast_1d(np.asarray(value, dtype=np.int64)).tolist()}))
+    if not widths:
+        raise InputError("--test-widths needs at least one width")
+    return widths
 
 
 @dataclass
@@ -39,9 +60,12 @@ class PeakOptions:
         each (up to 8) when the run itself is shorter; the tail of a null of a
         few hundred tests cannot be told from a heavy one, which costs every
         call (benchmarks/RESULTS.md).
-    test_width
-        Width of the tested windows (bp): the seqlet test's window, not the
-        model's input length (``AttributeOptions.window``).
+    test_widths
+        Widths of the tested windows (bp), smallest first: the seqlet test's
+        windows, not the model's input length (``AttributeOptions.window``).
+        Each width is tested against its own null and a site keeps the width
+        with the smallest p-value (:mod:`seqsal.peaks.widths`); one width
+        gives the single-width test.
     min_length, max_length
         Bounds of a seqlet's extent (bp).
     extend_fraction
@@ -61,7 +85,7 @@ class PeakOptions:
     null: str = "shuffle"
     null_fraction: float = 0.1
     min_null_bases: int = 200_000
-    test_width: int = 6
+    test_widths: tuple[int, ...] = (6, 10, 16, 24)
     min_length: int = 12
     max_length: int = 30
     extend_fraction: float = 0.15
@@ -89,9 +113,10 @@ class PeakOptions:
             raise InputError(f"--null-fraction must be in (0, 1], got {self.null_fraction}")
         if self.min_null_bases < 0:
             raise InputError(f"min_null_bases must be >= 0, got {self.min_null_bases}")
-        if not 2 <= self.test_width <= self.max_length:
-            raise InputError(f"--test-width ({self.test_width}) must be at least 2 and at most max_length "
-                             f"({self.max_length})")
+        self.test_widths = parse_widths(self.test_widths)
+        if not all(2 <= w <= self.max_length for w in self.test_widths):
+            raise InputError(f"--test-widths ({','.join(map(str, self.test_widths))}) must each be at least 2 and "
+                             f"at most max_length ({self.max_length})")
         if not 1 <= self.min_length <= self.max_length:
             raise InputError(f"min_length ({self.min_length}) must be between 1 and max_length ({self.max_length})")
         if self.element_min_length > self.element_max_length:

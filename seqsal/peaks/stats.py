@@ -274,8 +274,10 @@ class NullModel:
         scores = np.asarray(scores, dtype=np.float64)
         if self.kind == "none":
             return np.ones_like(scores)
-        if self.kind == "laplace":
-            return np.clip(self.tail(scores), np.finfo(np.float64).tiny, 1.0)
+        if self.kind == "laplace":  # a two-sided Laplace: its CDF below the median, so p stays continuous there
+            below = 1.0 - 0.5 * np.exp(-np.maximum(self.location - scores, 0.0) / self.scale)
+            p = np.where(scores >= self.location, self.tail(scores), below)
+            return np.clip(p, np.finfo(np.float64).tiny, 1.0)
         n = self.n
         count = n - np.searchsorted(self.sorted_values, scores, side="left")
         empirical = (1.0 + count) / (n + 1.0)
@@ -384,8 +386,8 @@ def benjamini_hochberg(pvalues: np.ndarray, n_tests: int | None = None) -> np.nd
 _NULL_HELD = 1 << 22  # null statistics kept per sign (8 B each: 32 MB); beyond, a uniform random sample of them
 
 
-def null_statistics(tests: Tests, limit: int | None = None,
-                    seed: int = 0) -> tuple[dict[int, np.ndarray], dict[int, int]]:
+def null_statistics(tests: Tests, limit: int | None = None, seed: int = 0,
+                    keys: Iterable = (1, -1)) -> tuple[dict, dict]:
     """The statistics of the null's tests per sign, and how many tests each sign had.
 
     Parameters
@@ -396,11 +398,14 @@ def null_statistics(tests: Tests, limit: int | None = None,
         Most statistics held per sign (default :data:`_NULL_HELD`).
     seed
         Seed of the sample drawn past ``limit``.
+    keys
+        What the first element of each test block can be (the sign, or ``(width, sign)`` for
+        :class:`seqsal.peaks.widths.ByWidth`); each key is its own null.
 
     Returns
     -------
     scores, total
-        Per sign (``1``, ``-1``): the statistics ``(K,)`` float64 kept, and the number of tests seen.
+        Per key: the statistics ``(K,)`` float64 kept, and the number of tests seen.
 
     The empirical null is their distribution: all of them while a sign has at
     most ``limit`` (:data:`_NULL_HELD`), else a uniform random sample of
@@ -412,10 +417,11 @@ def null_statistics(tests: Tests, limit: int | None = None,
     """
     limit = _NULL_HELD if limit is None else limit
     rng = np.random.default_rng(seed)
-    found: dict[int, list] = {1: [], -1: []}
-    held = {1: 0, -1: 0}
-    total = {1: 0, -1: 0}
-    halvings = {1: 0, -1: 0}
+    keys = list(keys)
+    found: dict = {key: [] for key in keys}
+    held = {key: 0 for key in keys}
+    total = {key: 0 for key in keys}
+    halvings = {key: 0 for key in keys}
     for sign, _, _, scores in tests:
         total[sign] += scores.shape[0]
         if halvings[sign]:
@@ -436,9 +442,9 @@ def _bits(scores: np.ndarray) -> np.ndarray:
     return scores.astype(np.float32).view(np.uint32)
 
 
-def _high_histograms(tests: Tests) -> dict[int, np.ndarray]:
-    """Per sign, counts of the tests' statistics by the upper 16 bits of their float32 pattern (one pass)."""
-    high = {sign: np.zeros(1 << 16, np.int64) for sign in (1, -1)}
+def _high_histograms(tests: Tests, keys: Iterable = (1, -1)) -> dict:
+    """Per key (sign), counts of the tests' statistics by the upper 16 bits of their float32 pattern (one pass)."""
+    high = {key: np.zeros(1 << 16, np.int64) for key in keys}
     for sign, _, _, scores in tests:
         high[sign] += np.bincount(_bits(scores) >> 16, minlength=1 << 16)
     return high
@@ -475,7 +481,7 @@ def _order_statistics(tests: Tests, high: dict[int, np.ndarray],
     return result
 
 
-def laplace_nulls(tests: Tests, min_count: int) -> dict[int, NullModel]:
+def laplace_nulls(tests: Tests, min_count: int, keys: Iterable = (1, -1)) -> dict:
     """:meth:`NullModel.laplace` of each sign's observed tests, without holding them (two passes).
 
     The median and percentiles are interpolated between exact order statistics as ``np.median`` and
@@ -488,14 +494,17 @@ def laplace_nulls(tests: Tests, min_count: int) -> dict[int, NullModel]:
         tests on every pass (e.g. :class:`seqsal.peaks.streams.CandidateTests`, not a generator).
     min_count
         Fewest tests a sign's null is fitted from (``kind="none"`` below it).
+    keys
+        What the first element of each test block can be (see :func:`null_statistics`).
 
     Returns
     -------
     dict
-        ``{1: NullModel, -1: NullModel}``.
+        ``{key: NullModel}``: ``{1: ..., -1: ...}`` for the default keys.
     """
-    high = _high_histograms(tests)
-    counts = {sign: int(high[sign].sum()) for sign in (1, -1)}
+    keys = list(keys)
+    high = _high_histograms(tests, keys)
+    counts = {key: int(high[key].sum()) for key in keys}
     models = {sign: NullModel("none", n) for sign, n in counts.items() if n < min_count}
     plans, ranks = {}, {}  # ranks: the order statistics np.median / np.percentile would read
     q = np.true_divide(LAPLACE_PERCENTILES, 100)
@@ -518,4 +527,4 @@ def laplace_nulls(tests: Tests, min_count: int) -> dict[int, NullModel]:
         diff = b - a
         upper = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
         models[sign] = NullModel.laplace_from_quantiles(counts[sign], median, upper)
-    return {sign: models[sign] for sign in (1, -1)}
+    return {key: models[key] for key in keys}

@@ -1,0 +1,225 @@
+"""Tests over a ladder of window widths: one test per site, at the width that fits it best.
+
+A site's contribution can span 6 bp (a core) or 24 bp (a long motif, or a
+spiky max-pooled track whose mass is spread over a few isolated bases); no
+single window width serves every model (benchmarks/RESULTS.md, issue 13). The
+caller therefore tests the windows of several widths ``w`` (default 6, 10,
+16, 24 bp), each against its own null:
+
+1. For each width, the tests of :func:`seqsal.peaks.stats.block_tests`
+   (non-overlapping local maxima of ``w``-bp window sums) get a p-value
+   ``p_w`` against that width's null (a :class:`~seqsal.peaks.stats.NullModel`
+   of the same width's statistics).
+2. Per row and sign, the tests of all widths are reduced to non-overlapping
+   ones by smallest ``p_w`` (greedy: the smallest p is kept, every test that
+   overlaps it dropped, and so on; :func:`select_sites`). The same rule runs
+   on the null's tracks.
+3. The kept test's final p-value calibrates its statistic ``-log p_w``
+   against the same statistic of the null's kept tests (another
+   :class:`~seqsal.peaks.stats.NullModel`: empirical, GPD tail where fewer
+   than 10 null values reach it, never below what the null supports). Taking
+   the smallest p over widths is thus paid for exactly as much as it costs
+   on the null, where a Bonferroni or Šidák factor over widths would pay for
+   independent tests that overlapping windows are not.
+
+With one width, step 2 keeps every test and step 3 is skipped: the p-value is
+``p_w`` itself. With the ``laplace`` null (no null tracks), each width's null
+and the final statistic's null are fits to the bulk of the run's own tests.
+
+Everything is computed per chunk of rows (:mod:`seqsal.peaks.streams`): a
+row's tests depend on that row alone, so any pass finds the same ones.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from .stats import NullModel, block_tests
+from .streams import ChunkSource
+
+_TESTS_HELD = 1 << 22  # tests kept between passes (~20 B each); beyond, every pass recomputes them
+
+# (sign, rows, starts, widths, scores) of a chunk's tests of one sign, all widths
+LadderBlock = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def ladder_tests(track: np.ndarray, valid: np.ndarray, widths: tuple[int, ...]) -> dict[int, tuple[np.ndarray, ...]]:
+    """The tests of every width in ``widths`` on ``(N, L)`` tracks, per sign.
+
+    Parameters
+    ----------
+    track, valid
+        ``(N, L)`` float32 per-base values (0 where invalid) and bool validity.
+    widths
+        The window widths (bp).
+
+    Returns
+    -------
+    dict
+        ``{1: (rows, starts, widths, scores), -1: ...}``: row-local indices, first base of each tested
+        window, its width and its statistic (the window sum of ``sign * track``, float64, > 0).
+    """
+    parts: dict[int, list] = {1: [], -1: []}
+    for width in widths:
+        for sign, rows, starts, scores in block_tests(track, valid, width):
+            parts[sign].append((rows, starts, np.full(rows.shape[0], width, np.int64), scores))
+    return {sign: tuple(np.concatenate([part[k] for part in found]) if found else
+                        np.zeros(0, np.float64 if k == 3 else np.int64) for k in range(4))
+            for sign, found in parts.items()}
+
+
+class LadderTests:
+    """The tests of all widths of a chunk source, ``(sign, rows, starts, widths, scores)`` per chunk and sign.
+
+    Iterable many times, like :class:`seqsal.peaks.streams.CandidateTests`: the
+    first pass computes them (global row indices); while they number at most
+    ``limit`` they are kept (as int32/int16/float32: exact, the statistics are
+    computed in float32) and later passes replay them, else every pass
+    recomputes them.
+    """
+
+    def __init__(self, source: ChunkSource, widths: tuple[int, ...], limit: int | None = None):
+        self.source, self.widths = source, tuple(int(w) for w in widths)
+        self.limit = _TESTS_HELD if limit is None else limit
+        self._held: list | None = None
+
+    def __iter__(self) -> Iterator[LadderBlock]:
+        if self._held is not None:
+            for sign, rows, starts, widths, scores in self._held:
+                yield sign, rows, starts.astype(np.int64), widths.astype(np.int64), scores.astype(np.float64)
+            return
+        held: list | None = []
+        count = 0
+        for chunk in self.source(None):
+            for sign, (local, starts, widths, scores) in ladder_tests(chunk.track, chunk.valid, self.widths).items():
+                rows = chunk.rows[local]
+                if held is not None:
+                    count += rows.shape[0]
+                    held = held if count <= self.limit else None
+                    if held is not None:
+                        held.append((sign, rows, starts.astype(np.int32), widths.astype(np.int16),
+                                     scores.astype(np.float32)))
+                yield sign, rows, starts, widths, scores
+        self._held = held
+
+
+class ByWidth:
+    """A :class:`LadderTests` as a stream of one-width tests keyed by ``(width, sign)``: ``(key, rows, starts,
+    scores)``, the form :func:`~seqsal.peaks.stats.null_statistics` and
+    :func:`~seqsal.peaks.stats.laplace_nulls` read (iterable as often as ``tests``)."""
+
+    def __init__(self, tests: LadderTests):
+        self.tests = tests
+
+    def keys(self) -> list[tuple[int, int]]:
+        """Every ``(width, sign)`` key, in ladder order."""
+        return [(w, s) for w in self.tests.widths for s in (1, -1)]
+
+    def __iter__(self) -> Iterator[tuple]:
+        for sign, rows, starts, widths, scores in self.tests:
+            for width in self.tests.widths:
+                at = widths == width
+                yield (width, sign), rows[at], starts[at], scores[at]
+
+
+def width_pvalues(sign: int, widths: np.ndarray, scores: np.ndarray, models: dict) -> np.ndarray:
+    """P-values ``(K,)`` of tests of one sign, each against the null of its own width (``models[(w, sign)]``)."""
+    pvalue = np.ones(scores.shape[0])
+    for width in np.unique(widths).tolist():
+        at = widths == width
+        pvalue[at] = models[(int(width), sign)].pvalues(scores[at])
+    return pvalue
+
+
+def select_sites(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, pvalue: np.ndarray) -> np.ndarray:
+    """Non-overlapping tests by smallest p-value: the indices ``(M,)`` greedy selection keeps, ascending.
+
+    Greedy: the test with the smallest ``pvalue`` is kept and every test of its row that overlaps it is
+    dropped; then the next smallest left, and so on (ties: smaller row, start, then shorter window). It is
+    computed as rounds of local minima (a test kept when it beats every live test that overlaps it), which
+    keeps exactly the greedy set.
+
+    Parameters
+    ----------
+    rows, starts, ends
+        ``(K,)`` row and window ``[start, end)`` of each test.
+    pvalue
+        ``(K,)`` p-values.
+
+    Returns
+    -------
+    np.ndarray
+        Indices of the kept tests (int64), in increasing order.
+    """
+    n = rows.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64)
+    priority = np.empty(n, np.int64)
+    priority[np.lexsort((ends - starts, starts, rows, pvalue))] = np.arange(n)
+    order = np.lexsort((ends, starts, rows))
+    r, a, b, pri = rows[order], starts[order], ends[order], priority[order]
+    # overlapping pairs (i < j in start order): same row, j starts before i ends; j lies within the widest
+    # window's reach of i, so a bounded number of shifts finds them all
+    reach = int((b - a).max())
+    key = r.astype(np.int64) * (1 << 40) + a
+    span = int((np.searchsorted(key, key + reach, side="left") - np.arange(n)).max())
+    first, second = [], []
+    for k in range(1, span + 1):
+        i = np.arange(n - k)
+        hit = np.flatnonzero((r[k:] == r[:-k]) & (a[k:] < b[:-k]))
+        first.append(i[hit])
+        second.append(i[hit] + k)
+    i, j = (np.concatenate(first), np.concatenate(second)) if first else (np.zeros(0, np.int64),) * 2
+    alive, kept = np.ones(n, bool), np.zeros(n, bool)
+    while alive.any():
+        beaten = np.zeros(n, bool)
+        beaten[np.where(pri[i] < pri[j], j, i)] = True  # the larger priority of each live pair is beaten
+        winners = alive & ~beaten
+        kept |= winners
+        alive &= ~winners
+        alive[j[winners[i]]] = False
+        alive[i[winners[j]]] = False
+        live = alive[i] & alive[j]
+        i, j = i[live], j[live]
+    return np.sort(order[kept])
+
+
+def selection_statistic(pvalue: np.ndarray) -> np.ndarray:
+    """The statistic a kept test's final p-value calibrates: ``-log p`` (larger is stronger)."""
+    return -np.log(np.clip(pvalue, np.finfo(np.float64).tiny, 1.0))
+
+
+class SelectedTests:
+    """The kept tests of a :class:`LadderTests` (:func:`select_sites` per chunk and sign), with their per-width
+    p-values: ``(sign, rows, starts, widths, scores, width_pvalues)``; iterable as often as ``tests``."""
+
+    def __init__(self, tests: LadderTests, models: dict):
+        self.tests, self.models = tests, models
+
+    def __iter__(self) -> Iterator[tuple]:
+        for sign, rows, starts, widths, scores in self.tests:
+            pvalue = width_pvalues(sign, widths, scores, self.models)
+            if len(self.tests.widths) > 1:
+                keep = select_sites(rows, starts, starts + widths, pvalue)
+                rows, starts, widths, scores, pvalue = (x[keep] for x in (rows, starts, widths, scores, pvalue))
+            yield sign, rows, starts, widths, scores, pvalue
+
+
+class SelectionStatistics:
+    """A :class:`SelectedTests` as ``(sign, rows, starts, -log p_w)``, the stream the final null is fitted to."""
+
+    def __init__(self, selected: SelectedTests):
+        self.selected = selected
+
+    def __iter__(self) -> Iterator[tuple]:
+        for sign, rows, starts, _, _, pvalue in self.selected:
+            yield sign, rows, starts, selection_statistic(pvalue)
+
+
+def final_pvalues(sign: int, width_p: np.ndarray, final: dict[int, NullModel] | None) -> np.ndarray:
+    """The p-value of each kept test: its ``-log p_w`` against the null's (``final[sign]``), or ``p_w`` itself
+    with one width (``final`` is ``None``)."""
+    if final is None:
+        return width_p
+    return final[sign].pvalues(selection_statistic(width_p))

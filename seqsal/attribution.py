@@ -24,7 +24,9 @@ from .errors import InputError
 from .text import plural
 
 REDUCTIONS = ("sum", "mean", "bpnet")
-_TARGET_EXAMPLES = "'2', 'enhancer', 'output=1,task=0,reduce=bpnet', 'output=human,task=2' or 'task=3,axis=-1'"
+TRANSFORMS = ("none", "logit")
+_TARGET_EXAMPLES = ("'2', 'enhancer', 'output=1,task=0,reduce=bpnet', 'output=human,task=2', 'task=3,axis=-1' or "
+                    "'0,transform=logit'")
 
 
 def shape_text(shape: tuple[int, ...] | torch.Size) -> str:
@@ -59,19 +61,32 @@ class Target:
         ``(N, bins, tracks)``). ``None``: axis 1. The command line never leaves an output of 3 or more
         dims to that default: it takes the axis the user names, or the one :func:`resolve_task_axis`
         finds with certainty, or stops.
+    transform
+        ``none``, or ``logit``: explain ``log(p / (1 - p))`` of the selected
+        scalar, for a model whose output is a probability (a sigmoid inside
+        ``forward``, e.g. a TorchScript classifier that returns no logit). Its
+        gradient is the pre-sigmoid logit's (``d logit(sigmoid(z)) = dz``), so
+        gradient methods, integrated gradients and ISM explain the logit exactly;
+        DeepLIFT/DeepSHAP refuse it (their rescale rules act inside the model).
+        Outputs outside ``(0, 1)`` are refused.
 
     The default explains the logit of task 0 — never a post-softmax/sigmoid
-    probability, whose saturation hides features.
+    probability, whose saturation hides features (a saturated sigmoid gives its
+    smallest attributions where the model is most active: benchmarks/RESULTS.md,
+    issue 13).
     """
 
     output: int | str | None = None
     task: int | str | None = None
     reduction: str = "sum"
     axis: int | None = None
+    transform: str = "none"
 
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
             raise InputError(f"unknown reduction {self.reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+        if self.transform not in TRANSFORMS:
+            raise InputError(f"--target transform={self.transform}: unknown; choose one of {', '.join(TRANSFORMS)}")
 
     @classmethod
     def parse(cls, text: str | None) -> "Target":
@@ -80,7 +95,7 @@ class Target:
         ``"3"`` or ``"enhancer"`` (a task), or ``key=value`` pairs joined by commas: ``output`` (an index,
         or a dict key), ``task`` (an index or name), ``axis`` (the task axis, an integer) and ``reduce``
         (``sum``, ``mean``, ``bpnet``), e.g. ``"output=1,task=0,reduce=bpnet"``, ``"output=human,task=2"``,
-        ``"task=3,axis=-1"``.
+        ``"task=3,axis=-1"``; ``transform=logit`` explains the logit of a probability output.
 
         Raises
         ------
@@ -95,12 +110,14 @@ class Target:
             if not sep:
                 key, value = "task", part
             key, value = key.strip(), value.strip()
-            if key not in ("output", "task", "axis", "reduce", "reduction"):
+            if key not in ("output", "task", "axis", "reduce", "reduction", "transform"):
                 raise InputError(f"--target: unknown key {key!r}; write e.g. {_TARGET_EXAMPLES}")
             if not value:
                 raise InputError(f"--target {key}= has no value; write e.g. {_TARGET_EXAMPLES}")
             if key in ("reduce", "reduction"):
                 fields["reduction"] = value
+            elif key == "transform":
+                fields["transform"] = value
             elif key == "axis":
                 if not _integer(value):
                     raise InputError(f"--target axis must be an integer (the task axis of the output, e.g. axis=-1), "
@@ -127,15 +144,28 @@ class Target:
         """
         selected = self._selected(output)
         if selected.ndim == 1:
-            return selected
-        if self.reduction == "sum":
-            return selected.sum(dim=1)
-        if self.reduction == "mean":
-            return selected.mean(dim=1)
-        centred = selected - selected.mean(dim=1, keepdim=True)
-        if weights is None:
-            weights = torch.softmax(centred, dim=1).detach()
-        return (centred * weights).sum(dim=1)
+            value = selected
+        elif self.reduction == "sum":
+            value = selected.sum(dim=1)
+        elif self.reduction == "mean":
+            value = selected.mean(dim=1)
+        else:
+            centred = selected - selected.mean(dim=1, keepdim=True)
+            if weights is None:
+                weights = torch.softmax(centred, dim=1).detach()
+            value = (centred * weights).sum(dim=1)
+        return self._transformed(value)
+
+    def _transformed(self, value: torch.Tensor) -> torch.Tensor:
+        """``value`` through :attr:`transform` (``logit``: refuses values outside ``(0, 1)``)."""
+        if self.transform == "none":
+            return value
+        outside = (value <= 0) | (value >= 1) | ~torch.isfinite(value)
+        if bool(outside.any()):
+            bad = float(value.detach()[outside][0])
+            raise InputError(f"--target transform=logit needs outputs in (0, 1) (probabilities), but the model gave "
+                             f"{bad:g}: drop transform=logit for a model that returns logits or other values")
+        return torch.logit(value.double()).to(value.dtype)
 
     def profile_weights(self, output) -> torch.Tensor | None:
         """The ``bpnet`` reduction's softmax weights ``(N, L_out)`` of an output (detached); ``None`` otherwise.

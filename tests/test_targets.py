@@ -47,3 +47,37 @@ def test_task_axis_is_never_guessed():
     assert resolve_task_axis(Pooled(), Target(task=1, axis=-1), probe, Pooled()(probe)).axis == -1
     assert resolve_task_axis(Bins(), Target(task=1), probe, Bins()(probe)).axis == 2
     assert resolve_task_axis(Bins(), Target(task=1), probe, torch.zeros(2, 3)) == Target(task=1)  # 2-d: as it is
+
+
+def test_transform_logit_explains_the_logit_of_a_probability_output():
+    """`--target 0,transform=logit` on a model that returns sigmoid(z): its gradient is z's exactly (grad x input
+    equals the logit model's), deepshap refuses it, and an output outside (0, 1) is refused, never explained."""
+    import seqsal
+
+    torch.manual_seed(0)
+    logit_model = torch.nn.Sequential(torch.nn.Conv1d(4, 8, 5), torch.nn.ReLU(), torch.nn.Flatten(),
+                                      torch.nn.LazyLinear(1))
+    x = F.one_hot(torch.randint(0, 4, (3, 40)), 4).permute(0, 2, 1).float()
+    logit_model(x)
+
+    class Probability(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = logit_model
+
+        def forward(self, x):
+            return torch.sigmoid(3 * self.inner(x))  # saturating: a probability near 0 or 1 for many inputs
+
+    assert Target.parse("0,transform=logit") == Target(task=0, transform="logit")
+    assert Target.parse("transform=logit").transform == "logit"
+    with pytest.raises(InputError, match="transform=exp: unknown"):
+        Target.parse("transform=exp")
+    on_logit = seqsal.attribute(logit_model, x, method="grad_x_input")
+    on_probability = seqsal.attribute(Probability(), x, method="grad_x_input", target="0,transform=logit")
+    torch.testing.assert_close(torch.as_tensor(on_probability) / 3, torch.as_tensor(on_logit), rtol=1e-4, atol=1e-5)
+    plain = seqsal.attribute(Probability(), x, method="grad_x_input")
+    assert not torch.allclose(torch.as_tensor(plain), torch.as_tensor(on_probability), rtol=0.1)
+    with pytest.raises(InputError, match="deepshap cannot explain --target transform=logit"):
+        seqsal.attribute(Probability(), x, method="deepshap", target="0,transform=logit", references=2)
+    with pytest.raises(InputError, match="needs outputs in \\(0, 1\\)"):
+        seqsal.attribute(logit_model, x, method="grad_x_input", target="0,transform=logit")

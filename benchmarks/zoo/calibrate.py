@@ -141,6 +141,8 @@ def card_command(card: dict, home: Path, target: str) -> list[str]:
 def used_motifs(card: dict, target: str) -> dict[str, bool]:
     """Per planted motif, whether the model uses it (the card's ``uses`` of ``target``)."""
     uses = card.get("uses", {})
+    if uses and str(target) not in uses and str(target).split(",")[0] in uses:
+        target = str(target).split(",")[0]  # e.g. "0,transform=logit": the uses of task 0
     uses = uses.get(str(target), uses) if uses else {}
     return {motif: (value.get("uses") if isinstance(value, dict) else value) for motif, value in uses.items()}
 
@@ -245,6 +247,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="score the run folders an earlier run left")
+    parser.add_argument("--target", default=None,
+                        help="explain this --target instead of the cards' targets (e.g. '0,transform=logit' with "
+                             "--only sigmoid_A); results go to calibration_<target>.json")
     parser.add_argument("--table", action="store_true", help="print the table of an earlier run's calibration.json")
     args = parser.parse_args()
     if args.table:
@@ -259,15 +264,16 @@ def main() -> None:
         card = json.loads((home / "card.json").read_text())
         if args.only and card["name"] not in args.only:
             continue
-        for target in card.get("targets", {card.get("target", "0"): ""}):
-            if not card.get("world") and target != card.get("target"):
+        for target in [args.target] if args.target else card.get("targets", {card.get("target", "0"): ""}):
+            if not card.get("world") and target != card.get("target") and not args.target:
                 continue  # SpliceAI: the card's target (acceptor or donor at the centre) only
             log.info("%s --target %s ...", card["name"], target)
             results.append(run_model(card, home, out, not args.no_peers, target, args.reuse))
             log.info("%s", json.dumps(results[-1]))
-    (out / "calibration.json").write_text(json.dumps(results, indent=1) + "\n")
+    name = f"calibration_{args.target.replace(',', '_').replace('=', '-')}" if args.target else "calibration"
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     flat = pd.json_normalize(results, sep=".")
-    flat.to_csv(out / "calibration.tsv", sep="\t", index=False)
+    flat.to_csv(out / f"{name}.tsv", sep="\t", index=False)
     print("\n".join(markdown(results)))
 
 

@@ -424,9 +424,15 @@ def deep_lift_shap(
     IncompleteAttribution
         When ``check`` is exceeded (an :class:`InputError`).
     InputError
-        For a TorchScript model, references of the wrong shape or an unknown baseline.
+        For a TorchScript model, a ``transform=logit`` target, references of the wrong shape or an unknown
+        baseline.
     """
     target = target or Target()
+    if target.transform != "none":
+        raise InputError(f"deepshap cannot explain --target transform={target.transform}: its rescale rules act on "
+                         "the model's own layers, and a transform applied to the output is not one of them (the "
+                         "attributions would not sum to the transformed difference); use grad_x_input, ig or ism, or "
+                         "a model that returns its logit")
     refs = resolve_references(x, references, baseline, seed)
     n, r = refs.shape[:2]
     per_pass = max(1, pair_batch // r)

@@ -51,6 +51,7 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
                             f"the null's share at p <= 0.5): the shuffled copies' attributions are larger than this "
                             "run's own, so calls are fewer than they should be; a model whose output saturates (a "
                             "sigmoid or softmax inside forward) gives its smallest attributions where it is most "
-                            "active: explain its logit (an output before the sigmoid, --target) if it has one")
+                            "active: explain its logit (an output before the sigmoid, --target), or, for a model that returns "
+                            "only the probability, `--target 0,transform=logit`")
         summary[name] = entry
     return summary, warnings

@@ -12,7 +12,8 @@ from seqsal.peaks.stats import (
     null_statistics,
     sliding_max,
 )
-from seqsal.peaks.streams import CandidateTests, array_chunks, iter_candidates
+from seqsal.peaks.streams import array_chunks
+from seqsal.peaks.widths import ByWidth, LadderTests
 
 
 def test_sliding_max_matches_brute_force():
@@ -53,13 +54,14 @@ def test_laplace_null_from_streamed_order_statistics_is_exact():
         if seed % 2:
             track = np.round(track, 1)  # many ties
         source = array_chunks(track, np.ones(track.shape, bool))
-        tests = CandidateTests(source, 6, limit=None if seed % 3 else 0)  # held between passes, or recomputed
-        models = laplace_nulls(tests, 3)
+        tests = LadderTests(source, (6,), limit=None if seed % 3 else 0)  # held between passes, or recomputed
+        keyed = ByWidth(tests)
+        models = laplace_nulls(keyed, 3, keys=keyed.keys())
         assert tests.held == bool(seed % 3)
         for sign in (1, -1):
-            scores = np.concatenate([s for g, _, _, s in iter_candidates(source, 6) if g == sign])
+            scores = np.concatenate([s for g, _, _, s in ByWidth(LadderTests(source, (6,))) if g == (6, sign)])
             expected = NullModel.laplace(scores, 3)
-            got = models[sign]
+            got = models[(6, sign)]
             assert (got.kind, got.n, got.location, got.scale) == (expected.kind, expected.n, expected.location,
                                                                  expected.scale)
 
@@ -73,8 +75,11 @@ def test_shuffled_null_sample_is_bounded_and_keeps_the_distribution():
     rng = np.random.default_rng(5)
     track = (rng.laplace(size=(40, 2000)) * 0.3).astype(np.float32)
     source = array_chunks(track, np.ones(track.shape, bool))
-    full, total = null_statistics(iter_candidates(source, 6))
-    sampled, sampled_total = null_statistics(iter_candidates(source, 6), limit=2000, seed=1)
+    def tests():
+        return ((key[1], rows, starts, scores) for key, rows, starts, scores in ByWidth(LadderTests(source, (6,))))
+
+    full, total = null_statistics(tests())
+    sampled, sampled_total = null_statistics(tests(), limit=2000, seed=1)
     assert sampled_total == total and all(full[sign].shape[0] == total[sign] for sign in (1, -1))
     for sign in (1, -1):
         assert 1000 <= sampled[sign].shape[0] <= 2000 < total[sign]
@@ -82,7 +87,7 @@ def test_shuffled_null_sample_is_bounded_and_keeps_the_distribution():
         exact, approx = NullModel.empirical(full[sign], 50), NullModel.empirical(sampled[sign], 50)
         grid = np.quantile(full[sign], [0.5, 0.75, 0.9, 0.97])
         np.testing.assert_allclose(approx.pvalues(grid), exact.pvalues(grid), atol=0.03)
-    again, _ = null_statistics(iter_candidates(source, 6), limit=2000, seed=1)
+    again, _ = null_statistics(tests(), limit=2000, seed=1)
     assert all(np.array_equal(again[sign], sampled[sign]) for sign in (1, -1))  # deterministic for a seed
     valid = np.ones((20, 2000), bool)
     calls = call_source(array_chunks(track[:20], valid), PeakOptions(), array_chunks(track[20:], valid))

@@ -1,16 +1,17 @@
-"""seqsal.peaks.streams: chunks of tracks and the candidate tests computed from them."""
+"""seqsal.peaks.streams and widths: chunks of tracks and the tests computed from them."""
 import numpy as np
 import pandas as pd
 from peak_helpers import noise
 
 import seqsal
 from seqsal.peaks.stats import block_tests
-from seqsal.peaks.streams import CandidateTests, array_chunks, iter_candidates
+from seqsal.peaks.streams import array_chunks
+from seqsal.peaks.widths import LadderTests
 
 
 def test_calls_are_the_same_whether_tests_are_held_or_recomputed(monkeypatch):
     """Between passes the caller keeps the tests while they fit (_TESTS_HELD), else recomputes them: same calls."""
-    import seqsal.peaks.streams as streams
+    import seqsal.peaks.widths as widths
 
     rng = np.random.default_rng(5)
     track = noise(rng, (40, 700), scale=0.1)
@@ -18,7 +19,7 @@ def test_calls_are_the_same_whether_tests_are_held_or_recomputed(monkeypatch):
     track[::3, 500:512] -= 0.7
     track[4, 100:160] = np.nan  # an N stretch
     held = {level: seqsal.call_peaks(track, fdr=0.1, level=level) for level in ("seqlets", "elements")}
-    monkeypatch.setattr(streams, "_TESTS_HELD", 0)
+    monkeypatch.setattr(widths, "_TESTS_HELD", 0)
     for level, frame in held.items():
         assert len(frame) > 10
         pd.testing.assert_frame_equal(seqsal.call_peaks(track, fdr=0.1, level=level), frame)
@@ -38,12 +39,12 @@ def test_chunked_rows_give_the_tests_of_the_whole_array(monkeypatch):
     assert [chunk.rows.tolist() for chunk in chunks] == [[0, 1], [2, 3], [4, 5], [6]]
     for sign in (1, -1):
         expected = [np.concatenate([t[k] for t in whole if t[0] == sign]) for k in (1, 2, 3)]
-        got = [np.concatenate([t[k] for t in iter_candidates(array_chunks(track, valid), 6) if t[0] == sign])
-               for k in (1, 2, 3)]
+        got = [np.concatenate([t[k] for t in LadderTests(array_chunks(track, valid), (6,)) if t[0] == sign])
+               for k in (1, 2, 4)]
         order = np.lexsort((got[1], got[0]))
         for a, b in zip(expected, got):
             np.testing.assert_array_equal(a, b[order])
-    tests = CandidateTests(array_chunks(track, valid), 6)
+    tests = LadderTests(array_chunks(track, valid), (6,))
     first, second = list(tests), list(tests)  # the second pass replays the held tests
     assert tests.held and len(first) == len(second)
     for a, b in zip(first, second):

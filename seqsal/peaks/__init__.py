@@ -15,11 +15,11 @@ The modules, in the order the data flows through them:
     pure numpy statistics: window sums, local maxima (the tests), the nulls
     (empirical with an exponential tail; Laplace), Benjamini–Hochberg.
 ``streams``
-    tracks served in bounded chunks (:class:`TrackChunk`) and the stream of
-    tests computed from them (:class:`CandidateTests`).
+    tracks served in bounded chunks (:class:`TrackChunk`).
 ``widths``
-    the multi-width test: each width against its own null, one test per site
-    at its best width, calibrated against the same selection on the null.
+    the tests of a ladder of window widths (:class:`LadderTests`), each width
+    against its own null, one test per site at its best width, calibrated
+    against the same selection on the null.
 ``extents``
     from a significant window to the seqlet's extent; overlapping seqlets.
 ``calling``
@@ -64,10 +64,11 @@ from .stats import (
     sliding_max,
     window_sums,
 )
-from .streams import CandidateTests, ChunkSource, TrackChunk
+from .streams import ChunkSource, TrackChunk
+from .widths import LadderTests
 
 __all__ = [
-    "API_COLUMNS", "CALL_COLUMNS", "CandidateTests", "ChunkSource", "LAPLACE_PERCENTILES", "NULLS", "NULL_FILE",
+    "API_COLUMNS", "CALL_COLUMNS", "ChunkSource", "LAPLACE_PERCENTILES", "LadderTests", "NULLS", "NULL_FILE",
     "NullModel", "PEAK_FILES", "PeakCalls", "PeakOptions", "TrackChunk", "absorb_overlaps", "benjamini_hochberg",
     "block_tests", "call_peaks", "call_peaks_from_run", "call_source", "describe_calls", "duplicate_of",
     "find_candidates", "laplace_nulls", "narrowpeak", "null_sample", "null_statistics", "remove_peak_files",

@@ -62,7 +62,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 # (sign, rows, window starts, statistics) of a block of tests; a stream of them is iterated once or, for
-# laplace_nulls, several times (seqsal.peaks.streams.CandidateTests)
+# laplace_nulls, several times (seqsal.peaks.widths.LadderTests)
 Tests = Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
 
 CHUNK_POSITIONS = 1 << 20  # track positions per block or chunk (bounded memory: ~30 B each at peak)
@@ -491,7 +491,7 @@ def laplace_nulls(tests: Tests, min_count: int, keys: Iterable = (1, -1)) -> dic
     ----------
     tests
         ``(sign, rows, starts, scores)`` of the observed tests; iterated twice, so it must give the same
-        tests on every pass (e.g. :class:`seqsal.peaks.streams.CandidateTests`, not a generator).
+        tests on every pass (e.g. :class:`seqsal.peaks.widths.ByWidth`, not a generator).
     min_count
         Fewest tests a sign's null is fitted from (``kind="none"`` below it).
     keys

@@ -1,4 +1,4 @@
-"""Tracks served in bounded chunks, and the stream of candidate tests computed from them.
+"""Tracks served in bounded chunks (the tests computed from them: :mod:`seqsal.peaks.widths`).
 
 One code path serves numpy arrays held in memory (notebooks, :func:`array_chunks`)
 and run folders read from disk (:mod:`seqsal.peaks.runfolder`, through
@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from .stats import CHUNK_POSITIONS, block_tests
+from .stats import CHUNK_POSITIONS
 
 
 @dataclass
@@ -97,57 +97,6 @@ def as_tracks(track, lengths=None, valid=None, name: str = "track") -> tuple[np.
             raise InputError(f"lengths of {name} has {lengths.shape[0]} entries for {array.shape[0]} rows")
         mask &= np.arange(array.shape[1])[None, :] < lengths[:, None]
     return np.where(mask, array, np.float32(0)).astype(np.float32, copy=False), mask
-
-
-def iter_candidates(source: ChunkSource, width: int, rows: np.ndarray | None = None) -> Iterator[tuple]:
-    """``(sign, rows, starts, scores)`` of the tests of each chunk (``+`` then ``-``), with global row indices.
-
-    ``width`` is the width of the tested windows (:func:`~seqsal.peaks.stats.block_tests`). Every row's
-    tests depend on that row alone, so any pass over any rows finds the same ones.
-    """
-    for chunk in source(rows):
-        for sign, local, starts, scores in block_tests(chunk.track, chunk.valid, width):
-            yield sign, chunk.rows[local], starts, scores
-
-
-_TESTS_HELD = 1 << 22  # tests kept between passes (16 B each: 64 MB at most); beyond, every pass recomputes them
-
-
-class CandidateTests:
-    """The tests of a chunk source, ``(sign, rows, starts, scores)`` per chunk and sign, iterable many times.
-
-    The first pass computes them (:func:`iter_candidates`: window sums and local
-    maxima over the whole track, windows of ``width`` bases); while they number at
-    most ``limit`` (default :data:`_TESTS_HELD`) they are kept (starts as int32,
-    scores as the float32 they were computed in: exact) and later passes replay
-    them, else every pass recomputes them (bounded memory for tracks of any size).
-    """
-
-    def __init__(self, source: ChunkSource, width: int, limit: int | None = None):
-        self.source, self.width = source, width
-        self.limit = _TESTS_HELD if limit is None else limit
-        self._held: list | None = None
-
-    @property
-    def held(self) -> bool:
-        """Whether the tests of the last full pass are kept (later passes replay them)."""
-        return self._held is not None
-
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-        if self._held is not None:
-            for sign, rows, starts, scores in self._held:
-                yield sign, rows, starts.astype(np.int64), scores.astype(np.float64)
-            return
-        held: list | None = []
-        count = 0
-        for sign, rows, starts, scores in iter_candidates(self.source, self.width):
-            if held is not None:
-                count += rows.shape[0]
-                held = held if count <= self.limit else None
-                if held is not None:
-                    held.append((sign, rows, starts.astype(np.int32), scores.astype(np.float32)))
-            yield sign, rows, starts, scores
-        self._held = held
 
 
 def valid_mask(one_hot: np.ndarray, lengths: np.ndarray, starts: np.ndarray, ends_limit: np.ndarray) -> np.ndarray:

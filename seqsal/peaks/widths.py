@@ -72,8 +72,7 @@ def ladder_tests(track: np.ndarray, valid: np.ndarray, widths: tuple[int, ...]) 
 class LadderTests:
     """The tests of all widths of a chunk source, ``(sign, rows, starts, widths, scores)`` per chunk and sign.
 
-    Iterable many times, like :class:`seqsal.peaks.streams.CandidateTests`: the
-    first pass computes them (global row indices); while they number at most
+    Iterable many times: the first pass computes them (global row indices); while they number at most
     ``limit`` they are kept (as int32/int16/float32: exact, the statistics are
     computed in float32) and later passes replay them, else every pass
     recomputes them.
@@ -83,6 +82,11 @@ class LadderTests:
         self.source, self.widths = source, tuple(int(w) for w in widths)
         self.limit = _TESTS_HELD if limit is None else limit
         self._held: list | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether the tests of the last full pass are kept (later passes replay them)."""
+        return self._held is not None
 
     def __iter__(self) -> Iterator[LadderBlock]:
         if self._held is not None:

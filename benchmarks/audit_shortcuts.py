@@ -1,8 +1,8 @@
 """Does `seqsal audit` catch planted shortcuts, and leave clean models alone?
 
 Each case trains a small Basset-style model (seqsal.train.fit_regression) on simulated 200-bp windows, writes a
-genome of 600 held-out windows of the same process (one region each), runs `seqsal attribute`, `seqsal motifs` and
-`seqsal audit` on it, and records the verdicts. Labels are the class (1 positive, 0 negative, + noise sd 0.1).
+genome of 600 held-out windows of the same process (one region each), runs `seqsal attribute`, `seqsal motifs`,
+`seqsal evaluate` (grad_x_input, 100 regions, no sanity check) and `seqsal audit` on it, and records the verdicts. Labels are the class (1 positive, 0 negative, + noise sd 0.1).
 
 * ``clean``: every positive carries 1-3 JASPAR sites (the demo's motifs), negatives none.
 * ``adapter``: as clean, but 30 % of the positives carry no site and an adapter 20-mer at offset 40 instead.
@@ -10,6 +10,7 @@ genome of 600 held-out windows of the same process (one region each), runs `seqs
 * ``edge``: as clean, but 30 % of the positives carry no site and begin with GAATTCGC (offset 0, the window edge).
 
     python benchmarks/audit_shortcuts.py [--cases clean,adapter,gc,edge] [--out /tmp/audit_bench] [--epochs 4]
+    python benchmarks/audit_shortcuts.py --audit-only --out /tmp/audit_bench   # audit the folders again
 
 Writes ``<out>/<case>/`` (the run folders) and prints one line per check and case, and the timings.
 """
@@ -60,7 +61,7 @@ def simulate(case: str, n: int, rng: np.random.Generator) -> tuple[list[str], np
     return sequences, np.array(labels, np.float32) + rng.normal(0, 0.1, n).astype(np.float32)
 
 
-def run_case(case: str, out: Path, epochs: int, n_train: int, n_test: int) -> dict:
+def run_case(case: str, out: Path, epochs: int, n_train: int, n_test: int, motifs_command: list[str]) -> dict:
     rng = np.random.default_rng({"clean": 1, "adapter": 2, "gc": 3, "edge": 4}[case])
     folder = out / case
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,13 +87,24 @@ def run_case(case: str, out: Path, epochs: int, n_train: int, n_test: int) -> di
     for name, command in (
             ("attribute", ["seqsal", "attribute", str(folder / "genome.fa"), str(folder / "regions.bed"), "--model",
                            str(folder / "model.safetensors"), "-o", str(run), "--force", "-q"]),
-            ("motifs", ["seqsal", "motifs", str(run), "-q"]),
+            ("motifs", [*motifs_command, str(run), "-q"]),
+            ("evaluate", ["seqsal", "evaluate", str(run), "--methods", "grad_x_input", "--no-sanity", "-q"]),
             ("audit", ["seqsal", "audit", str(run), "-q"])):
         began = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, text=True)
         timings[name] = time.perf_counter() - began
-    table = pd.read_csv(run / "audit.tsv", sep="\t")
+    table = pd.read_csv(run / "audit.tsv", sep="\t", keep_default_na=False)  # "n/a" is a verdict
     return {"case": case, "train_mse": history[-1]["train_mse"], "timings": timings,
+            "verdicts": table[["check", "verdict", "value", "pvalue", "evidence"]].to_dict("records")}
+
+
+def audit_again(case: str, out: Path) -> dict:
+    """Rerun `seqsal audit` on ``<out>/<case>/run`` (after a change of the checks) and read its verdicts."""
+    run = out / case / "run"
+    began = time.perf_counter()
+    subprocess.run(["seqsal", "audit", str(run), "-q"], check=True, capture_output=True, text=True)
+    table = pd.read_csv(run / "audit.tsv", sep="\t", keep_default_na=False)
+    return {"case": case, "train_mse": float("nan"), "timings": {"audit": time.perf_counter() - began},
             "verdicts": table[["check", "verdict", "value", "pvalue", "evidence"]].to_dict("records")}
 
 
@@ -103,10 +115,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--n-train", type=int, default=6000)
     parser.add_argument("--n-test", type=int, default=600)
+    parser.add_argument("--motifs-command", default="seqsal motifs",
+                        help="how to run motif discovery, e.g. with another checkout's code on PYTHONPATH")
+    parser.add_argument("--audit-only", action="store_true",
+                        help="rerun `seqsal audit` on the run folders already in --out (no training)")
     args = parser.parse_args()
     results = []
     for case in args.cases.split(","):
-        result = run_case(case, Path(args.out), args.epochs, args.n_train, args.n_test)
+        result = (audit_again(case, Path(args.out)) if args.audit_only else
+                  run_case(case, Path(args.out), args.epochs, args.n_train, args.n_test, args.motifs_command.split()))
         results.append(result)
         print(f"== {case}: train mse {result['train_mse']:.3f}; "
               + ", ".join(f"{k} {v:.1f} s" for k, v in result["timings"].items()), flush=True)

@@ -167,13 +167,81 @@ def offset_clustering(offsets: np.ndarray, limits: np.ndarray, rng: np.random.Ge
     count, where = best(np.clip(offsets, 0, limits))
     null = np.empty(n_null)
     for r in range(n_null):
-        moved = offsets + rng.integers(-jitter, jitter + 1, size=len(offsets))
-        moved = np.abs(moved)
-        moved = np.where(moved > limits, 2 * limits - moved, moved)
-        null[r] = best(np.clip(moved, 0, limits))[0]
+        null[r] = best(jitter_reflect(offsets, limits, rng, jitter))[0]
     pvalue = (1 + int((null >= count).sum())) / (n_null + 1)
     return {"count": count, "share": count / len(offsets), "offset": where, "pvalue": pvalue,
             "expected": float(null.mean())}
+
+
+def jitter_reflect(offsets: np.ndarray, limits: np.ndarray, rng: np.random.Generator, jitter: int) -> np.ndarray:
+    """Each offset moved by a uniform ``-jitter..jitter`` bp, reflected back into ``[0, limit]`` (the local null)."""
+    moved = np.abs(offsets + rng.integers(-jitter, jitter + 1, size=len(offsets)))
+    moved = np.where(moved > limits, 2 * limits - moved, moved)
+    return np.clip(moved, 0, limits)
+
+
+def region_peaks(track: np.ndarray, lengths: np.ndarray, k: int) -> np.ndarray:
+    """``(N,)`` the centre offset of each row's strongest ``k``-bp stretch (largest sum of ``track``; ties: first).
+
+    Rows shorter than ``k`` get their middle.
+    """
+    track = np.asarray(track, dtype=np.float64)
+    width = track.shape[1]
+    if width < k:
+        return (np.asarray(lengths) // 2).astype(np.int64)
+    cumulative = np.concatenate([np.zeros((len(track), 1)), np.cumsum(track, axis=1)], axis=1)
+    sums = cumulative[:, k:] - cumulative[:, :-k]  # (N, width - k + 1): stretch starting at each offset
+    fits = np.arange(width - k + 1)[None, :] <= (lengths[:, None] - k)
+    sums = np.where(fits, sums, -np.inf)
+    starts = np.argmax(sums, axis=1)
+    starts = np.where(lengths >= k, starts, 0)
+    return np.minimum(starts + k // 2, np.maximum(lengths - 1, 0)).astype(np.int64)
+
+
+def peaks_in_zone(peaks: np.ndarray, lengths: np.ndarray, zone: np.ndarray, rng: np.random.Generator,
+                  jitter: int = 50, n_null: int = 999) -> dict:
+    """Share of the regions whose peak (:func:`region_peaks`) falls in ``zone``, against local jitter of the peaks.
+
+    Each region counts once, so a shortcut that a fraction of the regions carry is not diluted by the rest (a mean
+    profile is). Null: every peak moved by a uniform ``-jitter..jitter`` bp, reflected into the region
+    (:func:`jitter_reflect`); it keeps broad trends (summit-centred regions) and blurs anything pinned to the zone.
+
+    Parameters
+    ----------
+    peaks, lengths
+        ``(N,)`` peak offsets and region lengths (bp).
+    zone
+        ``(N, L)`` booleans: the bases asked about (e.g. :func:`edge_mask`).
+
+    Returns
+    -------
+    dict
+        ``share`` (observed), ``expected`` (null mean share), ``ratio`` (``share / expected``), ``pvalue``,
+        ``rows`` (the regions whose peak is in the zone).
+    """
+    limits = np.maximum(np.asarray(lengths, np.int64) - 1, 0)
+    index = np.arange(len(peaks))
+    inside = zone[index, np.clip(peaks, 0, zone.shape[1] - 1)]
+    observed = float(inside.mean()) if len(peaks) else 0.0
+    null = np.array([zone[index, np.minimum(jitter_reflect(peaks, limits, rng, jitter), zone.shape[1] - 1)].mean()
+                     for _ in range(n_null)]) if len(peaks) else np.zeros(1)
+    expected = float(null.mean())
+    ratio = observed / expected if expected > 0 else (float("inf") if observed > 0 else float("nan"))
+    return {"share": observed, "expected": expected, "ratio": ratio,
+            "pvalue": (1 + int((null >= observed).sum())) / (len(null) + 1), "rows": np.flatnonzero(inside)}
+
+
+def column_consensus(pieces: list[str]) -> str:
+    """Per-column consensus of equal-length strings: the commonest base upper case where at least half of them carry
+    it, else ``n`` (e.g. ``GAATTCGCnnnn`` for a fixed 8-mer followed by random bases)."""
+    if not pieces:
+        return ""
+    width = min(len(p) for p in pieces)
+    out = []
+    for column in range(width):
+        base, count = Counter(p[column].upper() for p in pieces).most_common(1)[0]
+        out.append(base if count >= len(pieces) / 2 else "n")
+    return "".join(out)
 
 
 def verbatim_regions(sequences: list[str], word: str) -> int:
@@ -276,10 +344,16 @@ def edge_mask(lengths: np.ndarray, width: int, edges: list[np.ndarray], k: int) 
     """``(N, width)`` booleans: bases within ``k`` bp of any of each row's window edges (region offsets)."""
     columns = np.arange(width)
     out = np.zeros((len(lengths), width), dtype=bool)
+    rows: dict[tuple, np.ndarray] = {}  # regions of one length and strand share their edges: build each row once
     for i, row_edges in enumerate(edges):
-        for edge in row_edges:
-            out[i] |= (columns >= edge - k) & (columns < edge + k)
-        out[i, int(lengths[i]):] = False
+        key = (int(lengths[i]), tuple(np.asarray(row_edges).tolist()))
+        if key not in rows:
+            row = np.zeros(width, dtype=bool)
+            for edge in key[1]:
+                row |= (columns >= edge - k) & (columns < edge + k)
+            row[key[0]:] = False
+            rows[key] = row
+        out[i] = rows[key]
     return out
 
 
@@ -316,3 +390,163 @@ def retained_slope(original: np.ndarray, shuffled: np.ndarray) -> float:
     if len(x) < 3 or np.var(x) <= 0:
         return float("nan")
     return float(np.cov(x, y, bias=True)[0, 1] / np.var(x))
+
+
+def half_drop_fraction(fractions: np.ndarray, deletion: np.ndarray) -> tuple[float, float]:
+    """The smallest deleted fraction at which a deletion curve has made half of its full drop, and that drop.
+
+    Parameters
+    ----------
+    fractions, deletion
+        ``(K,)`` deleted fractions (increasing, from 0) and the mean target there (``seqsal evaluate``'s
+        ``evaluation_curves.tsv``).
+
+    Returns
+    -------
+    tuple
+        ``(fraction, drop)``: ``drop = deletion[0] - min(deletion)``; ``(nan, drop)`` when ``drop <= 0``.
+    """
+    fractions, deletion = np.asarray(fractions, np.float64), np.asarray(deletion, np.float64)
+    drop = float(deletion[0] - deletion.min()) if len(deletion) else 0.0
+    if drop <= 0:
+        return float("nan"), drop
+    reached = np.flatnonzero(deletion[0] - deletion >= 0.5 * drop)
+    return float(fractions[reached[0]]), drop
+
+
+def top_bases(scores: np.ndarray, lengths: np.ndarray, fraction: float) -> np.ndarray:
+    """``(N, L)`` booleans: the ``ceil(fraction * length)`` bases of each row with the largest score.
+
+    The ranking of ``seqsal evaluate``'s deletion curve (decreasing score, ties by position); rows past their
+    length never count.
+    """
+    n, width = scores.shape
+    inside = np.arange(width)[None, :] < lengths[:, None]
+    order = np.argsort(-np.where(inside, scores, -np.inf), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    rank[np.arange(n)[:, None], order] = np.arange(width)[None]
+    counts = np.ceil(fraction * lengths).astype(np.int64)
+    return (rank < counts[:, None]) & inside
+
+
+def unexplained_share(contribution: np.ndarray, top: np.ndarray, explained: np.ndarray, rng: np.random.Generator,
+                      threshold: float, n_boot: int = 199) -> dict:
+    """Share of the positive contribution on the ``top`` bases that lies outside the ``explained`` bases.
+
+    Parameters
+    ----------
+    contribution
+        ``(N, L)`` signed per-base contribution (only its positive part counts: what deletion removes).
+    top, explained
+        ``(N, L)`` booleans: the bases the deletion curve removes first (:func:`top_bases`) and the bases inside
+        database-matched motif instances.
+    rng
+        Resamples regions for the p-value.
+    threshold
+        The p-value is the bootstrap share of region resamples whose unexplained share is below ``threshold``.
+
+    Returns
+    -------
+    dict
+        ``gap`` (unexplained share, 0-1; NaN when the top bases carry no positive contribution), ``pvalue``,
+        ``explained_bases`` (share of the top bases inside ``explained``), ``regions`` (rows with any).
+    """
+    positive = np.where(top, np.clip(contribution, 0, None), 0.0)
+    total = positive.sum(axis=1)
+    inside = np.where(explained, positive, 0.0).sum(axis=1)
+    rows = np.flatnonzero(total > 0)
+    if len(rows) == 0:
+        return {"gap": float("nan"), "pvalue": 1.0, "explained_bases": float("nan"), "regions": 0}
+    gap = 1.0 - float(inside[rows].sum() / total[rows].sum())
+    below = 0
+    for _ in range(n_boot):
+        pick = rows[rng.integers(0, len(rows), len(rows))]
+        below += 1.0 - inside[pick].sum() / total[pick].sum() < threshold
+    return {"gap": gap, "pvalue": (1 + below) / (n_boot + 1),
+            "explained_bases": float((top & explained).sum() / max(top.sum(), 1)), "regions": int(len(rows))}
+
+
+def log_odds(pwm: np.ndarray, pseudo: float = 1e-3) -> np.ndarray:
+    """``(4, w)`` log2 odds of a letter-probability matrix against a uniform background (``pseudo`` added)."""
+    pwm = np.asarray(pwm, np.float64) + pseudo
+    return np.log2(pwm / pwm.sum(axis=0, keepdims=True) / 0.25)
+
+
+def score_threshold(matrix: np.ndarray, pvalue: float, resolution: float = 0.05) -> float:
+    """The log-odds score a uniform-background ``w``-mer reaches with probability at most ``pvalue``.
+
+    The exact distribution of the score (rounded to ``resolution`` bits) by dynamic programming over the columns,
+    as FIMO (Grant et al. 2011) and TFM-Pvalue (Touzet & Varre 2007) compute it.
+    """
+    steps = np.round(np.asarray(matrix) / resolution).astype(np.int64)
+    low = steps.min(axis=0)
+    shifted = steps - low
+    dist = np.array([1.0])
+    for column in shifted.T:
+        grown = np.zeros(len(dist) + int(column.max()))
+        for value in column:
+            grown[value:value + len(dist)] += 0.25 * dist
+        dist = grown
+    tail = np.cumsum(dist[::-1])[::-1]  # P(score >= k)
+    passing = np.flatnonzero(tail <= pvalue)
+    k = int(passing[0]) if len(passing) else len(dist)
+    return (k + int(low.sum())) * resolution
+
+
+def motif_hit_mask(one_hot: np.ndarray, matrices: list[np.ndarray], thresholds: list[float]) -> np.ndarray:
+    """``(N, L)`` booleans: bases covered by a hit (score >= threshold) of any log-odds matrix, either strand.
+
+    Parameters
+    ----------
+    one_hot
+        ``(N, 4, L)`` (columns with no base set never score).
+    matrices, thresholds
+        ``(4, w)`` log-odds matrices (:func:`log_odds`) and their score thresholds (:func:`score_threshold`).
+    """
+    n, _, width = one_hot.shape
+    called = one_hot.max(axis=1) > 0.5
+    codes = np.where(called, one_hot.argmax(axis=1), 4)
+    covered = np.zeros((n, width), dtype=bool)
+    for matrix, threshold in zip(matrices, thresholds):
+        w = matrix.shape[1]
+        if w > width:
+            continue
+        for strand in (matrix, matrix[::-1, ::-1]):
+            table = np.vstack([strand, np.full((1, w), -1e9)])  # N: never a hit
+            score = np.zeros((n, width - w + 1))
+            for j in range(w):
+                score += table[codes[:, j:j + width - w + 1], j]
+            hits = score >= threshold
+            for j in range(w):
+                covered[:, j:j + width - w + 1] |= hits
+    return covered
+
+
+def instance_mask(rows: np.ndarray, width: int, region_index: np.ndarray, offsets: np.ndarray,
+                  widths: np.ndarray) -> np.ndarray:
+    """``(len(rows), width)`` booleans: the bases of motif instances (``offsets`` in reading direction, ``widths``)
+    of the regions ``rows`` (instances of other regions are skipped)."""
+    out = np.zeros((len(rows), width), dtype=bool)
+    where = {int(r): i for i, r in enumerate(rows)}
+    for region, offset, size in zip(region_index, offsets, widths):
+        if int(region) in where:
+            out[where[int(region)], max(int(offset), 0):int(offset) + int(size)] = True
+    return out
+
+
+def edge_consensus(sequences: list[str], first: np.ndarray, k: int) -> tuple[str, str]:
+    """The side most of ``sequences`` peak at (``first`` or ``last``) and the :func:`column_consensus` of their
+    first (or last) ``k`` bases."""
+    side = "first" if np.mean(first) >= 0.5 else "last"
+    pieces = [s[:k] if side == "first" else s[-k:] for s, at_first in zip(sequences, first)
+              if at_first == (side == "first")]
+    return side, column_consensus(pieces)
+
+
+def edge_note(offset: int, limit: int, k: int) -> str:
+    """A note (`` (at the region's start edge)``) when an offset sits within ``k`` bp of either end, else ``""``."""
+    if offset <= k:
+        return " (at the region's start edge)" if offset == 0 else f" ({offset} bp from the region's start edge)"
+    if offset >= limit - k:
+        return f" ({limit - offset} bp from the region's end edge)"
+    return ""

@@ -37,6 +37,7 @@ from .engine import fetch_span, plan_region
 from .errors import InputError
 from .io import atomic_path, write_table_atomic
 from .methods import METHOD_OPTIONS, METHODS, attribute
+from .provenance import record_written, remove_group
 from .shuffle import dinucleotide_shuffle
 from .text import plural
 
@@ -469,6 +470,7 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     result["deletion_auc_vs_random"] = result["deletion_auc"] - result.loc[0, "deletion_auc"]
     result["insertion_auc_vs_random"] = result["insertion_auc"] - result.loc[0, "insertion_auc"]
     erf_table, profiles = effective_receptive_field(model, x[: min(n, 32)])
+    remove_group(out, "evaluation")  # an earlier evaluation's files (sanity table, plots) must not stay beside these
     write_table_atomic(out / "evaluation.tsv", result)
     curves = pd.DataFrame(curve_rows)
     write_table_atomic(out / "evaluation_curves.tsv", curves)
@@ -478,6 +480,7 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     if plots:
         _plots(out / "evaluation", curves, pd.concat(sanity_rows, ignore_index=True) if sanity_rows else None,
                erf_table, profiles)
+    record_written(out, "evaluation")  # and a report drawn before this evaluation is removed
     return result
 
 

@@ -38,6 +38,7 @@ from .models import LoadedModel, load_model
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
 from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
+from .provenance import ATTRIBUTIONS, prune
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padding_summary, prepare_regions
 from .shards import shard_bounds
@@ -456,6 +457,7 @@ def run_attribute(
         record["peaks"] = peak_info
         record["outputs"] += peak_info["outputs"]
     write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
+    prune(out, ATTRIBUTIONS)  # motifs, logos, report... of an earlier run in this folder
     shutil.rmtree(partial, ignore_errors=True)
     genome.close()
     return record

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from .errors import InputError
 from .io import RegionArrays, region_arrays
 from .motifs import read_motif_arrays
 from .plot import LogoJob, calibration_figure, render_jobs
+from .provenance import GROUPS, stale_text, status, write_record
 from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png, target_text,
                             timing_text)
 from .text import plural
@@ -35,12 +36,19 @@ FORMATS = ("png", "svg", "pdf")
 
 @dataclass
 class RunFolder:
-    """What a run folder holds, read lazily (the attribution arrays are memory maps)."""
+    """What a run folder holds, read lazily (the attribution arrays are memory maps).
+
+    ``stale`` maps each derived group (:data:`seqsal.provenance.GROUPS`) that no longer matches the folder's
+    attributions or calls to why (:func:`seqsal.provenance.stale_text`): its files are left out (:meth:`shown`).
+    ``unrecorded`` lists the groups present without a provenance record (an older seqsal): shown, not checked.
+    """
 
     path: str
     arrays: RegionArrays
     regions: pd.DataFrame
     record: dict
+    stale: dict = field(default_factory=dict)
+    unrecorded: list = field(default_factory=list)
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "RunFolder":
@@ -50,16 +58,24 @@ class RunFolder:
                 raise InputError(f"{name} not found; run `seqsal attribute` into this folder first", path)
         record_path = os.path.join(path, "run.json")
         record = json.loads(open(record_path, encoding="utf-8").read()) if os.path.isfile(record_path) else {}
+        states = {name: status(path, name) for name in ("calls", "motifs", "evaluation", "audit")}
+        stale = {name: stale_text(path, name) for name, state in states.items() if state == "stale"}
+        for why in stale.values():
+            log.warning("left out %s", why)
         return cls(path, region_arrays(os.path.join(path, "attributions.npz"), ("one_hot", "hypothetical")),
-                   pd.read_csv(os.path.join(path, "regions.tsv"), sep="\t"), record)
+                   pd.read_csv(os.path.join(path, "regions.tsv"), sep="\t"), record, stale,
+                   [name for name, state in states.items() if state == "unrecorded"])
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
+    def shown(self, name: str) -> bool:
+        """Whether file ``name`` is there and not of a stale group (what may be shown as this run's)."""
+        return os.path.exists(self.file(name)) and not any(name in GROUPS[group].outputs for group in self.stale)
+
     def table(self, name: str) -> pd.DataFrame | None:
-        """``seqlets``/``elements``/``motifs``/``motif_matches`` table, or ``None`` when absent."""
-        path = self.file(f"{name}.tsv")
-        return pd.read_csv(path, sep="\t") if os.path.isfile(path) else None
+        """``seqlets``/``elements``/``motifs``/``motif_matches`` table, or ``None`` when absent or stale."""
+        return pd.read_csv(self.file(f"{name}.tsv"), sep="\t") if self.shown(f"{name}.tsv") else None
 
     def length(self, row: int) -> int:
         return int(self.arrays.lengths[row])
@@ -222,6 +238,7 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
     jobs += motif_jobs(run, fmt)
     started = time.perf_counter()
     paths = render_jobs(jobs, workers=workers, progress=progress)
+    write_record(run.path, "logos")
     seconds = time.perf_counter() - started
     rate = len(paths) / seconds if seconds > 0 else float("inf")
     log.info("%s in %.1f s (%.1f logos/s) -> %s", plural(len(paths), "logo"), seconds, rate,
@@ -456,14 +473,16 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
     links = [name for name in ("attributions.bw", "elements.bed", "seqlets.bed", "motifs.meme", "regions.tsv",
                                "elements.tsv", "seqlets.tsv", "motifs.tsv", "motif_matches.tsv",
                                "motif_instances.tsv", "motifs.h5", *EVALUATION_TABLES, "attributions.npz", "run.json")
-             if os.path.isfile(run.file(name))]
+             if run.shown(name)]
+    sections.append(provenance_note(run))
     evaluation = evaluation_section(run)
     if evaluation is not None:
         sections.append(evaluation)
     sections.append("<h2>Files</h2><ul>" + "".join(
         f'<li><a href="{html.escape(name)}">{html.escape(name)}</a></li>' for name in links) + "</ul>")
     sections.append(calibration_section(run))
-    sections.append(audit_section(run.path))
+    sections.append(audit_section(run.path) if "audit" not in run.stale else '<h2 id="audit">Audit: shortcuts and '
+                    'artefacts</h2><p class="muted">audit.tsv left out (see above).</p>')
 
     jobs: list[LogoJob] = []
     elements = run.table("elements")
@@ -482,8 +501,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
     call_png, motif_png = images[:len(jobs)], images[len(jobs):]
 
     if chosen is not None:
-        instances_path = run.file("motif_instances.tsv")
-        instances = pd.read_csv(instances_path, sep="\t") if os.path.isfile(instances_path) else None
+        instances = run.table("motif_instances")
         chosen = chosen.assign(motifs=motifs_in_calls(chosen, instances, run.table("motifs")))
         columns = [c for c in ("name", "chrom", "start", "end", "sign", "score", "pvalue", "qvalue", "n_seqlets",
                                "region_name", "motifs", "sequence") if c in chosen]
@@ -514,7 +532,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
                                if c in row]].to_frame().T, {"contribution": lambda v: f"{v:.3g}"})
             match_html = ""
             if matches is not None:
-                hits = matches[matches["query"] == f"seqsal_{row['motif']}"].head(3)
+                hits = matches[matches["query"] == row["motif"]].head(3)
                 if len(hits):
                     match_html = "<p>Best matches</p>" + _table(
                         hits[["target_id", "target_name", "strand", "offset", "overlap", "pvalue", "evalue", "qvalue"]],
@@ -529,10 +547,26 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
             f'<p class="muted">{html.escape(os.path.abspath(run.path))}</p>' + "\n".join(sections) + "</body></html>\n")
 
 
+def provenance_note(run: RunFolder) -> str:
+    """The report's note on what it leaves out (files that no longer match the run: :attr:`RunFolder.stale`) and
+    on what it shows unchecked (:attr:`RunFolder.unrecorded`); ``""`` when there is neither."""
+    note = ""
+    if run.stale:
+        note += ('<div class="warn"><b>Left out: no longer of this run</b><ul>'
+                 + "".join(f"<li>{_code_spans(why)}</li>" for why in run.stale.values()) + "</ul></div>")
+    if run.unrecorded:
+        files = ", ".join(GROUPS[name].outputs[0] for name in run.unrecorded)
+        note += (f'<p class="muted">{html.escape(files)}: no provenance record (written by an older seqsal or by '
+                 "hand), so not checked against this run's attributions.</p>")
+    return note
+
+
 def write_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) -> str:
-    """Write ``out/report.html`` (atomically) and return its path."""
+    """Write ``out/report.html`` (atomically), record what it was drawn from
+    (:func:`seqsal.provenance.write_record`) and return its path."""
     from .io import write_text_atomic
 
     path = os.path.join(str(out_dir), "report.html")
     write_text_atomic(path, build_report(out_dir, top, workers))
+    write_record(out_dir, "report")
     return path

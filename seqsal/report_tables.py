@@ -133,7 +133,8 @@ def evaluation_section(run) -> str | None:
     if erf is not None and len(erf):
         parts.append("<h3>Effective receptive field</h3>" + _table(erf, {c: _number for c in erf.columns}))
     folder = run.file("evaluation")
-    plots = sorted(name for name in os.listdir(folder) if name.endswith(".png")) if os.path.isdir(folder) else []
+    plots = sorted(name for name in os.listdir(folder) if name.endswith(".png")) if (
+        os.path.isdir(folder) and run.shown("evaluation")) else []  # not the plots of a stale evaluation
     for name in plots:
         with open(os.path.join(folder, name), "rb") as handle:
             parts.append(f'<div class="card"><p>{html.escape(name)}</p>{_img(handle.read(), name)}</div>')

@@ -47,6 +47,30 @@ def test_discovery_recovers_planted_motifs_with_the_right_consensus(planted, jas
         np.testing.assert_allclose(motif.pwm.sum(axis=0), 1, atol=1e-9)
 
 
+def test_motif_context_is_the_base_frequencies_next_to_its_instances(planted):
+    """``left_context``/``right_context`` hold the bases just outside each instance, in the motif's orientation."""
+    one_hot, hyp, lengths, seqlets, _ = planted
+    motifs = discover_motifs(one_hot, hyp, lengths, seqlets)
+    for motif in motifs:
+        left, right = motif.left_context, motif.right_context
+        assert left.shape[0] == right.shape[0] == 4 and left.shape[1] + motif.pwm.shape[1] + right.shape[1] == 40
+        k = 3
+        counts = {"left": np.zeros((4, k)), "right": np.zeros((4, k))}
+        for row in motif.instances.itertuples():
+            region = one_hot[row.region_index]
+            before, after = region[:, max(row.start - k, 0):row.start], region[:, row.end:row.end + k]
+            if row.rc:  # the motif reads the minus strand: its left flank is the forward right flank, complemented
+                before, after = reverse_complement_matrix(after), reverse_complement_matrix(before)
+            counts["left"][:, k - before.shape[1]:] += before
+            counts["right"][:, :after.shape[1]] += after
+        for side, observed in (("left", left[:, -k:]), ("right", right[:, :k])):
+            expected = (counts[side] + 0.5) / (counts[side].sum(axis=0, keepdims=True) + 2.0)
+            np.testing.assert_allclose(observed, expected, atol=1e-6, err_msg=f"{motif.name} {side}")
+        extra = motif.to_motif().extra
+        np.testing.assert_array_equal(extra["left_context"], left)
+        np.testing.assert_array_equal(extra["right_context"], right)
+
+
 def test_discovery_instances_point_at_the_planted_sites(planted):
     one_hot, hyp, lengths, seqlets, truth = planted
     motifs = discover_motifs(one_hot, hyp, lengths, seqlets)

@@ -36,6 +36,14 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
     assert (instances["start"] // 1000 == instances["region_index"]).all()
     matches = pd.read_csv(tmp_path / "motif_matches.tsv", sep="\t")
     assert matches.groupby("query").size().tolist() == [5, 5, 5]
+    # one name per motif across the folder, and a join on seqlet_name pairs each instance with its own seqlet
+    assert set(matches["query"]) == set(table["motif"]) == {m.identifier for m in read_meme(tmp_path / "motifs.meme")}
+    called = pd.read_csv(tmp_path / "seqlets.tsv", sep="\t")
+    joined = instances.merge(called, left_on="seqlet_name", right_on="name", suffixes=("", "_seqlet"))
+    assert len(joined) == len(instances) and (joined["region_index"] == joined["region_index_seqlet"]).all()
+    offset = joined["start"] - joined["region_index"] * 1000
+    width = joined["end"] - joined["start"]
+    assert ((offset < joined["offset_end"]) & (offset + width > joined["offset_start"])).all()
     with np.load(tmp_path / "motifs.npz") as arrays:
         assert sorted(arrays.files)[:3] == ["neg_1.cwm", "neg_1.hypothetical_cwm", "neg_1.pwm"]
     assert result["timing_seconds"]["total"] > 0
@@ -79,6 +87,12 @@ def test_demo_run_gives_every_planted_motif(demo_run):
     assert (table["n_support_seqlets"] > table["expected_null_seqlets"]).all()
     instances = pd.read_csv(out / "motif_instances.tsv", sep="\t")
     assert instances["qvalue"].between(0, 1).all() and (instances["qvalue"] <= 0.05).sum() >= 50
+    # one name, one thing (issue 15): the seqlets re-called for discovery are named apart from seqlets.tsv's calls
+    # (a join on the name cannot pair an instance with another seqlet), and a motif is named alike in every file
+    called = set(pd.read_csv(out / "seqlets.tsv", sep="\t")["name"])
+    assert instances["seqlet_name"].str.match(r"discovery_\d{6}$").all() and not called & set(instances["seqlet_name"])
+    matches = pd.read_csv(out / "motif_matches.tsv", sep="\t")
+    assert set(matches["query"]) == set(table["motif"]) == {m.identifier for m in read_meme(out / "motifs.meme")}
 
 
 def test_null_sequences_are_redrawn_as_the_model_saw_them(demo_run):

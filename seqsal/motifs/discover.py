@@ -12,7 +12,7 @@ graph (:func:`mutual_neighbours`) clustered greedily by degree
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -127,6 +127,13 @@ class DiscoveredMotif:
         One row per supporting seqlet: ``seqlet`` (row of the seqlet table),
         ``region_index``, ``start`` (first position of the trimmed motif in the
         region's npz row), ``rc`` and ``similarity`` (cosine to the motif).
+    left_context, right_context
+        ``(4, a)`` and ``(4, b)`` base frequencies (pseudocount 0.5 per base) of
+        the aligned seqlets' columns left and right of the trimmed motif, in the
+        motif's orientation: the rest of the aligned window (``a + W + b =
+        core + 2 * flank`` of :class:`DiscoveryOptions`), or None. The matcher
+        compares the motif together with the few columns next to it
+        (:func:`seqsal.motifs.match.compare_motifs`).
     """
 
     name: str
@@ -136,6 +143,8 @@ class DiscoveredMotif:
     pwm: np.ndarray
     n_seqlets: int
     instances: pd.DataFrame
+    left_context: np.ndarray | None = field(default=None, repr=False)
+    right_context: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def consensus(self) -> str:
@@ -143,9 +152,15 @@ class DiscoveredMotif:
         return consensus(self.pwm)
 
     def to_motif(self) -> Motif:
-        """This motif as a :class:`Motif` named ``seqsal_<name>`` (its consensus), CWMs in ``extra``."""
-        return Motif(f"seqsal_{self.name}", self.consensus, self.pwm, self.n_seqlets,
-                     extra={"cwm": self.cwm, "hypothetical_cwm": self.hypothetical_cwm})
+        """This motif as a :class:`Motif` named ``seqsal_<name>`` (its consensus).
+
+        ``extra`` holds ``cwm`` and ``hypothetical_cwm`` and, when known, ``left_context`` and
+        ``right_context`` (the PWM columns flanking the motif, which the matcher reads).
+        """
+        extra = {"cwm": self.cwm, "hypothetical_cwm": self.hypothetical_cwm}
+        if self.left_context is not None and self.right_context is not None:
+            extra.update(left_context=self.left_context, right_context=self.right_context)
+        return Motif(f"seqsal_{self.name}", self.consensus, self.pwm, self.n_seqlets, extra=extra)
 
 
 # ---------------------------------------------------------------------------
@@ -431,8 +446,10 @@ def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progres
         lo, hi = trim_bounds(projected, options.trim_threshold, sign=sign)
         if sign * projected[:, lo:hi].sum() <= 0:  # aligned on a site of the other sign: not a motif of this sign
             continue
-        counts = oh[:, :, lo:hi].sum(axis=0)
-        pwm = (counts + 0.5) / (counts.sum(axis=0, keepdims=True) + 2.0)
+        counts = oh.sum(axis=0)  # (4, core + 2 * flank): the motif and its context
+        frequencies = (counts + 0.5) / (counts.sum(axis=0, keepdims=True) + 2.0)
+        pwm, left, right = (np.ascontiguousarray(m) for m in (frequencies[:, lo:hi], frequencies[:, :lo],
+                                                              frequencies[:, hi:]))
         if int((pwm.max(axis=0) >= 0.5).sum()) < options.min_strong_columns:
             continue
         first = np.where(is_rc[members], starts[members] + core + flank - hi, starts[members] - flank + lo)
@@ -440,12 +457,13 @@ def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progres
         cwm, hcwm = projected[:, lo:hi], hyp.mean(axis=0)[:, lo:hi]
         if flip:
             cwm, hcwm, pwm = (reverse_complement_matrix(m) for m in (cwm, hcwm, pwm))
+            left, right = reverse_complement_matrix(right), reverse_complement_matrix(left)
         instances = pd.DataFrame({
             "seqlet": seqlets.index.to_numpy()[members], "region_index": rows[members], "start": first,
             "end": first + (hi - lo), "rc": is_rc[members] ^ flip, "similarity": np.round(score[members], 4),
         })
         motifs.append(DiscoveredMotif("", "", cwm.astype(np.float32), hcwm.astype(np.float32), pwm, len(members),
-                                      instances))
+                                      instances, left, right))
     motifs.sort(key=lambda motif: -motif.n_seqlets)
     return motifs
 

@@ -33,7 +33,8 @@ def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = No
     motifs
         Discovered motifs (:func:`seqsal.motifs.discover.discover_motifs`).
     matches
-        Their :func:`seqsal.motifs.match.compare_motifs` table, or None.
+        Their :func:`seqsal.motifs.match.compare_motifs` table, or None; its ``query`` is the motif's ``name``
+        (``pos_1``, as :func:`seqsal.motifs.run.folder_motif` names it).
     support
         Their :func:`seqsal.motifs.support.support_table` rows (same order), or None.
 
@@ -48,9 +49,8 @@ def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = No
     for motif in motifs:
         row = {"motif": motif.name, "sign": motif.sign, "n_seqlets": motif.n_seqlets, "width": motif.cwm.shape[1],
                "consensus": motif.consensus, "contribution": round(float(motif.cwm.sum()), 6)}
-        key = f"seqsal_{motif.name}"
-        if best is not None and key in best.index:
-            hit = best.loc[key]
+        if best is not None and motif.name in best.index:  # motif_matches.tsv's query: the motif's name
+            hit = best.loc[motif.name]
             row.update(match_id=hit["target_id"], match_name=hit["target_name"], match_strand=hit["strand"],
                        match_offset=int(hit["offset"]), match_pvalue=float(f"{hit['pvalue']:.3g}"),
                        match_qvalue=float(f"{hit['qvalue']:.3g}"))
@@ -81,7 +81,10 @@ def instance_table(motifs: list[DiscoveredMotif], regions: pd.DataFrame, seqlets
     -------
     pandas.DataFrame
         ``motif, seqlet, seqlet_name, region_index, region_name, chrom, start, end, strand, similarity, score,
-        pvalue, qvalue``; ``start``/``end`` are 0-based, half-open genome coordinates of the trimmed motif.
+        pvalue, qvalue``; ``start``/``end`` are 0-based, half-open genome coordinates of the trimmed motif;
+        ``seqlet`` is the row of ``seqlets`` (0-based) and ``seqlet_name`` its ``name``: ``seqlets.tsv``'s
+        name when ``seqlets`` is that table, ``discovery_*`` for seqlets re-called for discovery
+        (:func:`seqsal.motifs.run.discovery_seqlets`), never a name of another seqlet.
     """
     frames = []
     for motif in motifs:

@@ -2,7 +2,10 @@
 
 Columns are compared by Pearson correlation; an alignment's p-value comes from
 the exact null of its summed column scores (:class:`_RangeNull`), and q-values
-by Benjamini-Hochberg over all pairs.
+by Benjamini-Hochberg over all pairs. A discovered motif is compared together
+with a few columns of its flanking context (:func:`query_matrix`), so that a
+trimmed core is not credited for a longer known motif whose extra columns its
+flanks contradict.
 """
 from __future__ import annotations
 
@@ -70,36 +73,101 @@ class _RangeNull:
         return float(min(survival[index], 1.0))
 
 
+CONTEXT_COLUMNS = 4
+"""Columns of a discovered motif's flanking context compared on each side (:func:`query_matrix`)."""
+
+
+def query_matrix(motif: Motif, context: int = CONTEXT_COLUMNS) -> tuple[np.ndarray, int]:
+    """The matrix a query is compared by: its PWM with up to ``context`` columns of its flanks on each side.
+
+    A discovered motif is trimmed to the columns that carry most of its
+    contribution (:func:`seqsal.motifs.align.trim_bounds`), but the aligned
+    seqlets' bases next to it are data too: a weakly preferred flank, or no
+    preference where a longer known motif has a strong base. Scored on the
+    trimmed core alone, a core that many factors share (an ETS ``GGAA``, the
+    AP-1 ``TGAsTCA``) matches best whichever known motif holds the sharpest
+    copy of it, whatever that motif's other columns say; with the context, those
+    columns must agree with the flanks too. Users of tfmodisco-lite pad its
+    0.3-of-max trimmed motifs the same way (a few columns, e.g. 4, each side)
+    before TOMTOM.
+
+    Parameters
+    ----------
+    motif
+        A query; its flanks are ``motif.extra["left_context"]`` and ``["right_context"]`` (``(4, a)``,
+        ``(4, b)`` letter probabilities, as :meth:`seqsal.motifs.DiscoveredMotif.to_motif` stores them). A
+        motif without them (e.g. read from a MEME file) is compared by its PWM alone.
+    context
+        Most flank columns used on each side (>= 0).
+
+    Returns
+    -------
+    matrix, start
+        ``(4, l + W + r)`` float64 (``l, r <= context``) and ``l``, the column of ``matrix`` where the motif
+        itself begins.
+    """
+    pwm = np.asarray(motif.pwm, dtype=np.float64)
+    left, right = motif.extra.get("left_context"), motif.extra.get("right_context")
+    if context <= 0 or left is None or right is None:
+        return pwm, 0
+    left = np.asarray(left, dtype=np.float64)[:, max(np.shape(left)[1] - context, 0):]
+    right = np.asarray(right, dtype=np.float64)[:, :context]
+    return np.concatenate([left, pwm, right], axis=1), left.shape[1]
+
+
 def compare_motifs(
-    queries: list[Motif], database: list[Motif], min_overlap: int = 5, bins: int = 100
+    queries: list[Motif], database: list[Motif], min_overlap: int = 5, bins: int = 100,
+    context: int = CONTEXT_COLUMNS,
 ) -> pd.DataFrame:
     """TOMTOM-style comparison of every query motif with every database motif.
 
     Each (query, target) pair is aligned at every offset with at least
     ``min_overlap`` overlapping columns, on both strands of the target; an
     alignment scores the sum of the Pearson correlations of its aligned PWM
-    columns. Its p-value comes from the exact null distribution of that sum
+    columns. A query that carries its flanking context (a discovered motif,
+    :func:`query_matrix`) is aligned with up to ``context`` flank columns on
+    each side: they are scored like the motif's own columns wherever the
+    target reaches them, while ``min_overlap`` still counts columns of the
+    motif itself (a target that overlaps only the flanks is not aligned).
+    An alignment's p-value comes from the exact null distribution of its sum
     when the target's columns are replaced by columns drawn at random from the
     whole database (both strands); the pair's p-value is that of its best
     alignment, corrected for the number of alignments tried
     (``1 - (1 - p)^n``). E-value = p x database size; q-values by
     Benjamini-Hochberg over all pairs.
 
+    Parameters
+    ----------
+    queries, database
+        Motifs to match and known motifs.
+    min_overlap
+        Fewest aligned columns of the query motif (or its width, or the target's, if smaller).
+    bins
+        Column scores are rounded to ``1 / bins`` for the exact null.
+    context
+        Flank columns of a query compared on each side (0: the PWM alone).
+
     Returns
     -------
     pandas.DataFrame
         One row per pair: ``query``, ``target_id``, ``target_name``, ``strand``
-        (of the target), ``offset`` (target column aligned with query column 0),
-        ``overlap``, ``score``, ``pvalue``, ``evalue``, ``qvalue``; sorted by
-        query, then p-value.
+        (of the target), ``offset`` (target column aligned with query column 0,
+        the motif's own first column), ``overlap`` (aligned columns of the
+        motif), ``score`` (summed correlation, flank columns included),
+        ``pvalue``, ``evalue``, ``qvalue``; sorted by query, then p-value.
+
+    Raises
+    ------
+    InputError
+        When ``database`` is empty.
     """
     if not database:
         raise InputError("the motif database is empty")
     pool = np.concatenate([m.pwm for m in database] + [reverse_complement_matrix(m.pwm) for m in database], axis=1)
     rows = []
     for query in queries:
-        q = np.asarray(query.pwm, dtype=np.float64)
-        wq = q.shape[1]
+        q, lead = query_matrix(query, context)
+        wq, wm = q.shape[1], query.pwm.shape[1]  # compared columns; the motif's own, from column `lead` of q
         null = _RangeNull(q, pool, bins, min(min_overlap, wq))
         for target in database:
             best = (2.0, 0.0, "+", 0, 0)
@@ -107,10 +175,12 @@ def compare_motifs(
             for strand, matrix in (("+", target.pwm), ("-", reverse_complement_matrix(target.pwm))):
                 binned = np.rint(column_pearson(q, matrix) * bins).astype(np.int64)
                 wt = binned.shape[1]
-                need = min(min_overlap, wq, wt)
-                for offset in range(-(wq - need), wt - need + 1):
+                need = min(min_overlap, wm, wt)
+                # target column `offset` faces column 0 of q; the motif's columns [lead, lead + wm) overlap >= need
+                for offset in range(-(lead + wm - need), wt - need - lead + 1):
                     a, b = max(0, -offset), min(wq, wt - offset)
-                    if b - a < need:
+                    overlap = min(b, lead + wm) - max(a, lead)
+                    if overlap < need:
                         continue
                     n_alignments += 1
                     score = int(np.trace(binned, offset=offset))
@@ -118,7 +188,7 @@ def compare_motifs(
                         null.survival[(a, b)] = _range_survival(null.hist[a:b])
                     p = null.pvalue(a, b, score)
                     if p < best[0] or (p == best[0] and score / bins > best[1]):
-                        best = (p, score / bins, strand, offset, b - a)
+                        best = (p, score / bins, strand, offset + lead, overlap)
             p = float(-np.expm1(n_alignments * np.log1p(-min(best[0], 1 - 1e-16))))
             rows.append({"query": query.identifier, "target_id": target.identifier, "target_name": target.name,
                          "strand": best[2], "offset": best[3], "overlap": best[4], "score": round(best[1], 4),

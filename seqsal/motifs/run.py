@@ -10,6 +10,7 @@ null's (:mod:`~seqsal.motifs.support`, :func:`keep_supported`), and wires
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -20,11 +21,12 @@ import pandas as pd
 from ..errors import InputError
 from ..io import atomic_path, region_arrays, write_table_atomic
 from ..peaks import call_peaks_from_run, unique_calls
+from ..provenance import ATTRIBUTIONS, file_digest, record_written, stale_text, status
 from ..text import plural
 from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
 from .export import instance_table, motif_table, write_modisco_h5, write_motif_arrays
 from .match import best_matches, compare_motifs
-from .meme import read_meme, write_meme
+from .meme import Motif, read_meme, write_meme
 from .seqlets import read_seqlet_table
 from .support import SupportOptions, support_table
 
@@ -75,6 +77,16 @@ per base as the background, has too few seqlets.) Against the Laplace null
 """
 
 
+DISCOVERY_PREFIX = "discovery"
+"""Name prefix of the seqlets re-called for discovery (``discovery_000001``), distinct from ``seqlets.tsv``'s."""
+
+
+def folder_motif(motif: DiscoveredMotif) -> Motif:
+    """A discovered motif as :class:`Motif` under its run-folder name (``pos_1``: the same in ``motifs.meme``,
+    ``motifs.tsv``, ``motifs.npz``, ``motif_instances.tsv`` and the ``query`` of ``motif_matches.tsv``)."""
+    return dataclasses.replace(motif.to_motif(), identifier=motif.name)
+
+
 def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, null: str | None = None) -> pd.DataFrame:
     """Seqlets of a run folder re-called for discovery at ``fdr`` (no file is written).
 
@@ -92,10 +104,13 @@ def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, nu
     pandas.DataFrame
         The columns of ``seqlets.tsv`` (``name``, ``region_index``, ``offset_start``,
         ``offset_end``, ``sign``, ``pvalue``, ...), one row per seqlet (repeats of a site seen from
-        overlapping regions left out); ``attrs["null"]`` names the null used.
+        overlapping regions left out); ``attrs["null"]`` names the null used. The seqlets are named
+        ``discovery_000001, ...`` (:data:`DISCOVERY_PREFIX`), in genome order: they are not the calls of
+        ``seqlets.tsv`` (``seqlet_*``), and ``motif_instances.tsv`` carries these names.
     """
     calls = call_peaks_from_run(out_dir, write=False, fdr=fdr, null=null, test_widths=DISCOVERY_WIDTHS)
     seqlets = unique_calls(calls.seqlets).reset_index(drop=True)
+    seqlets["name"] = [f"{DISCOVERY_PREFIX}_{k + 1:06d}" for k in range(len(seqlets))]
     seqlets.attrs["null"] = calls.info["null"]
     return seqlets
 
@@ -164,6 +179,9 @@ def run_motifs(
     if not 0 < seqlet_fdr <= 1:
         raise InputError(f"--seqlet-fdr must be in (0, 1], got {seqlet_fdr}")
     if seqlets_path:
+        if _is_own_seqlets(out, seqlets_path) and status(out, "calls") == "stale":
+            raise InputError(f"{stale_text(out, 'calls')} first: its seqlets are not those of this folder's "
+                             "attributions", str(seqlets_path))
         seqlets = read_seqlet_table(seqlets_path)
         if len(seqlets) and int(seqlets["region_index"].max()) >= len(lengths):
             raise InputError(f"region_index {int(seqlets['region_index'].max())} is past the "
@@ -184,23 +202,39 @@ def run_motifs(
     matches = None
     if database:
         known = read_meme(database)
-        matches = compare_motifs([m.to_motif() for m in motifs], known) if motifs else None
+        matches = compare_motifs([folder_motif(m) for m in motifs], known) if motifs else None
         if matches is not None:
             write_table_atomic(os.path.join(out, "motif_matches.tsv"), best_matches(matches, 5))
         log.info("matched %s against %s of %s", plural(len(motifs), "motif"), plural(len(known), "known motif"),
                  database)
+    if matches is None and os.path.isfile(os.path.join(out, "motif_matches.tsv")):
+        os.unlink(os.path.join(out, "motif_matches.tsv"))  # an earlier run's matches would name other motifs
     table = motif_table(motifs, matches, support)
-    write_meme(os.path.join(out, "motifs.meme"), [m.to_motif() for m in motifs])
+    write_meme(os.path.join(out, "motifs.meme"), [folder_motif(m) for m in motifs])
     write_table_atomic(os.path.join(out, "motifs.tsv"), table)
     write_table_atomic(os.path.join(out, "motif_instances.tsv"), instance_table(motifs, regions, seqlets))
     write_motif_arrays(os.path.join(out, "motifs.npz"), motifs)
     with atomic_path(os.path.join(out, "motifs.h5")) as tmp:
         write_modisco_h5(tmp, motifs, arrays["one_hot"], arrays["hypothetical"], lengths)
+    _record(out, seqlets_path)
     timing = {"discovery": round(t_discover, 3), "support": round(t_support, 3),
               "total": round(time.perf_counter() - started, 3)}
     log.info("%s in %.1f s -> %s", plural(len(motifs), "motif"), timing["total"], os.path.join(out, "motifs.meme"))
     return {"motifs": motifs, "table": table, "matches": matches, "support": support,
             "dropped": len(found) - len(motifs), "n_seqlets": len(seqlets), "timing_seconds": timing}
+
+
+def _is_own_seqlets(out: str, seqlets_path: str | os.PathLike) -> bool:
+    return os.path.abspath(seqlets_path) == os.path.abspath(os.path.join(out, "seqlets.tsv"))
+
+
+def _record(out: str, seqlets_path: str | os.PathLike | None) -> None:
+    """Record what the motifs were derived from (the attributions; the calls when the seqlets are the folder's
+    ``seqlets.tsv``; another table by its digest) and remove what was drawn from earlier motifs."""
+    own = bool(seqlets_path) and _is_own_seqlets(out, seqlets_path)
+    extra = {"seqlet_table": {"path": os.path.abspath(seqlets_path), "sha256": file_digest(seqlets_path)}} \
+        if seqlets_path and not own else None
+    record_written(out, "motifs", (ATTRIBUTIONS, "calls") if own else (ATTRIBUTIONS,), extra=extra)
 
 
 def keep_supported(motifs: list[DiscoveredMotif],

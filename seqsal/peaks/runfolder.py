@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import region_arrays, write_table_atomic, write_text_atomic
+from ..provenance import prune, write_record
 from ..text import plural
 from .calling import PeakCalls, call_source
 from .nulls import null_plan, write_shuffled_null
@@ -100,7 +101,9 @@ def call_peaks_from_run(
 
     Reads ``attributions.npz`` in bounded row blocks, ``regions.tsv`` and (for
     the ``shuffle`` null) ``null.npz``; writes ``seqlets.bed``, ``elements.bed``
-    (narrowPeak), ``seqlets.tsv`` and ``elements.tsv`` when ``write``.
+    (narrowPeak), ``seqlets.tsv`` and ``elements.tsv`` when ``write``, puts their provenance (the
+    attributions' digest, :func:`seqsal.provenance.write_record`) in ``info["provenance"]`` and removes the
+    files derived from the calls it replaced (:func:`seqsal.provenance.prune`).
 
     Parameters
     ----------
@@ -154,6 +157,8 @@ def call_peaks_from_run(
                                         "(duplicate_of in the TSVs; not in the BED files)"}
     if write:
         write_peak_files(out, seqlets, elements, chrom_sizes)
+        calls.info["provenance"] = write_record(out, "calls")  # run.json's peaks.provenance
+        prune(out, "calls")  # logos, motifs, report... drawn from the calls this re-call replaced
     calls.info["outputs"] = list(PEAK_FILES)
     return PeakCalls(seqlets, elements, calls.info)
 

@@ -1,0 +1,315 @@
+"""What each derived file of a run folder was derived from, by digest; finding and removing those that no longer match.
+
+A run folder holds the run's attributions (``attributions.npz``, ``regions.tsv``, ``run.json``) and what later
+commands derive from them, in *groups* (:data:`GROUPS`): the peak calls, the motifs, the logos, the evaluation,
+the audit and the report. When a command writes a group it records the digest of each source the group was
+derived from (``attributions``: :func:`attribution_key`; another group: the digest of that group's key files,
+:func:`group_digest`) and of its own key files. The calls' record is ``run.json``'s ``peaks.provenance``, the
+others' ``provenance/<group>.json``.
+
+A group is *stale* when a recorded digest no longer matches the folder (``seqsal attribute --force`` with other
+inputs, a ``call-peaks`` re-call with other settings, a file edited or removed since), *unrecorded* when its files
+carry no record (an older seqsal, or written by hand). After each write the writer calls :func:`prune`: the groups
+derived from what was just rewritten that are stale or unrecorded are removed (and logged), so no file of the folder
+describes another run; readers (the report, the logos, the audit) leave out what is stale (:func:`status`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .io import write_text_atomic
+
+log = logging.getLogger("seqsal")
+
+ATTRIBUTIONS = "attributions"
+"""The source every group derives from: the run's attributions (:func:`attribution_key`)."""
+RECORD_FOLDER = "provenance"
+"""Folder of the records of the groups other than the calls: ``provenance/<group>.json``."""
+RUN_RECORD = "run.json"
+_SAMPLE_BLOCKS, _BLOCK, _ENDS = 64, 1 << 16, 1 << 20
+
+
+@dataclass(frozen=True)
+class Group:
+    """A set of files one command derives from a run.
+
+    Attributes
+    ----------
+    outputs
+        Files and folders of the group, relative to the run folder (what :func:`prune` removes).
+    key_files
+        The files whose bytes make the group's digest (what the groups derived from it record).
+    sources
+        What the group is derived from when its writer names nothing else (:data:`ATTRIBUTIONS` or groups).
+    command
+        The command that writes it (for the messages).
+    """
+
+    outputs: tuple[str, ...]
+    key_files: tuple[str, ...]
+    sources: tuple[str, ...]
+    command: str
+
+
+GROUPS: dict[str, Group] = {  # in dependency order: a group only derives from those above it
+    "calls": Group(("seqlets.tsv", "elements.tsv", "seqlets.bed", "elements.bed"), ("seqlets.tsv", "elements.tsv"),
+                   (ATTRIBUTIONS,), "seqsal call-peaks"),
+    "motifs": Group(("motifs.meme", "motifs.tsv", "motifs.npz", "motifs.h5", "motif_instances.tsv",
+                     "motif_matches.tsv"), ("motifs.tsv", "motifs.npz", "motif_instances.tsv", "motif_matches.tsv"),
+                    (ATTRIBUTIONS,), "seqsal motifs"),
+    "evaluation": Group(("evaluation.tsv", "evaluation_curves.tsv", "evaluation_sanity.tsv", "evaluation_erf.tsv",
+                         "evaluation"), ("evaluation.tsv", "evaluation_curves.tsv", "evaluation_sanity.tsv",
+                                         "evaluation_erf.tsv"), (ATTRIBUTIONS,), "seqsal evaluate"),
+    "audit": Group(("audit.tsv", "audit"), ("audit.tsv",), (ATTRIBUTIONS, "calls", "motifs", "evaluation"),
+                   "seqsal audit"),
+    "logos": Group(("logos",), (), (ATTRIBUTIONS, "calls", "motifs"), "seqsal logos"),
+    "report": Group(("report.html",), (), (ATTRIBUTIONS, "calls", "motifs", "evaluation", "audit"), "seqsal report"),
+}
+"""Every derived group of a run folder: its files, the files that make its digest, and what it derives from."""
+
+STATES = ("absent", "current", "stale", "unrecorded")
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in blocks; ``""`` when there is no such file."""
+    if not os.path.isfile(path):
+        return ""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def files_digest(folder: str | os.PathLike, names: tuple[str, ...] | list[str]) -> str:
+    """One SHA-256 (hex, 16 digits) over the named files of ``folder``, names included; ``""`` when none exists."""
+    parts = [(name, file_digest(os.path.join(folder, name))) for name in names]
+    if not any(digest for _, digest in parts):
+        return ""
+    return hashlib.sha256("".join(f"{name}\0{digest}\n" for name, digest in parts).encode()).hexdigest()[:16]
+
+
+def sampled_digest(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a large file's size and a sample of its bytes; ``""`` when there is no such file.
+
+    The sample: the first and last MiB and 64 blocks of 64 KiB evenly spaced between them (the whole file when it
+    is shorter), so that a run folder of many gigabytes is identified in a few milliseconds. Two writes of
+    different arrays differ in the sampled bytes unless they agree there.
+    """
+    if not os.path.isfile(path):
+        return ""
+    size = os.path.getsize(path)
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        if size <= 2 * _ENDS + _SAMPLE_BLOCKS * _BLOCK:
+            while block := handle.read(1 << 22):
+                digest.update(block)
+            return digest.hexdigest()
+        offsets = [0, size - _ENDS] + [_ENDS + k * (size - 2 * _ENDS - _BLOCK) // (_SAMPLE_BLOCKS - 1)
+                                       for k in range(_SAMPLE_BLOCKS)]
+        for offset in offsets:
+            handle.seek(offset)
+            digest.update(handle.read(_ENDS if offset in (0, size - _ENDS) else _BLOCK))
+    return digest.hexdigest()
+
+
+def attribution_key(folder: str | os.PathLike) -> str:
+    """The identity of a run folder's attributions: ``regions.tsv``'s bytes and a sample of ``attributions.npz``.
+
+    ``regions.tsv`` holds each region's coordinates, prediction and attribution sum and maximum; with
+    :func:`sampled_digest` of ``attributions.npz`` (regions end to end, both members) two runs with another
+    method, model, target or regions have other keys, a copy of the folder the same one.
+
+    Returns
+    -------
+    str
+        16 hex digits; ``""`` when the folder holds neither file.
+    """
+    parts = [file_digest(os.path.join(folder, "regions.tsv")), sampled_digest(os.path.join(folder, "attributions.npz"))]
+    if not any(parts):
+        return ""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def group_digest(folder: str | os.PathLike, name: str) -> str:
+    """The digest of a source as groups derived from it record it: :func:`attribution_key` for
+    :data:`ATTRIBUTIONS`, else :func:`files_digest` of the group's key files (``""`` when absent)."""
+    if name == ATTRIBUTIONS:
+        return attribution_key(folder)
+    return files_digest(folder, GROUPS[name].key_files)
+
+
+def make_record(folder: str | os.PathLike, name: str, sources: tuple[str, ...] | list[str] | None = None,
+                extra: dict | None = None) -> dict:
+    """The provenance record of group ``name`` as the folder is now (its outputs just written).
+
+    Parameters
+    ----------
+    folder
+        The run folder.
+    name
+        A key of :data:`GROUPS`.
+    sources
+        What the group was derived from (default: the group's :attr:`Group.sources`).
+    extra
+        More to record (e.g. a file from outside the folder, by path and digest: recorded, not checked).
+
+    Returns
+    -------
+    dict
+        ``group``, ``outputs`` (those present), ``digest`` (its key files), ``derived_from`` (source -> digest)
+        and ``extra``'s keys.
+    """
+    group = GROUPS[name]
+    return {"group": name, "outputs": [out for out in group.outputs if os.path.exists(os.path.join(folder, out))],
+            "digest": group_digest(folder, name),
+            "derived_from": {source: group_digest(folder, source) for source in (sources or group.sources)},
+            **(extra or {})}
+
+
+def record_path(folder: str | os.PathLike, name: str) -> Path:
+    """Where group ``name``'s record is kept (``run.json`` for the calls)."""
+    return Path(folder) / (RUN_RECORD if name == "calls" else os.path.join(RECORD_FOLDER, f"{name}.json"))
+
+
+def write_record(folder: str | os.PathLike, name: str, sources: tuple[str, ...] | list[str] | None = None,
+                 extra: dict | None = None) -> dict:
+    """Write group ``name``'s record (:func:`make_record`) to ``provenance/<name>.json`` and return it.
+
+    The calls' record is returned only: it goes into ``run.json``'s ``peaks`` entry with the rest of the calls'
+    record (:func:`seqsal.peaks.runfolder.update_run_record`).
+    """
+    record = make_record(folder, name, sources, extra)
+    if name != "calls":
+        path = record_path(folder, name)
+        path.parent.mkdir(exist_ok=True)
+        write_text_atomic(path, json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def record_written(folder: str | os.PathLike, name: str, sources: tuple[str, ...] | list[str] | None = None,
+                   extra: dict | None = None) -> dict:
+    """After group ``name`` was written: :func:`write_record`, then :func:`prune` what derived from its earlier
+    files (a report drawn before a new audit, logos of earlier motifs). Returns the record."""
+    record = write_record(folder, name, sources, extra)
+    prune(folder, name)
+    return record
+
+
+def read_record(folder: str | os.PathLike, name: str) -> dict | None:
+    """Group ``name``'s record, or None when there is none (or it cannot be read)."""
+    path = record_path(folder, name)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if name == "calls":
+        record = (record.get("peaks") or {}).get("provenance") if isinstance(record, dict) else None
+    return record if isinstance(record, dict) and isinstance(record.get("derived_from"), dict) else None
+
+
+def present(folder: str | os.PathLike, name: str) -> bool:
+    """Whether any file or folder of group ``name`` is in the run folder."""
+    return any(os.path.exists(os.path.join(folder, out)) for out in GROUPS[name].outputs)
+
+
+def mismatches(folder: str | os.PathLike, name: str, record: dict | None = None) -> list[str]:
+    """What no longer matches group ``name``'s record: the sources whose digest changed or that are stale
+    themselves, and ``name`` itself when its key files changed since it was written. Empty for a current group
+    (or one without a record)."""
+    record = record if record is not None else read_record(folder, name)
+    if record is None:
+        return []
+    changed = [source for source, digest in record["derived_from"].items()
+               if (source == ATTRIBUTIONS or source in GROUPS) and (group_digest(folder, source) != digest or (
+                   source in GROUPS and list(GROUPS).index(source) < list(GROUPS).index(name)
+                   and status(folder, source) == "stale"))]
+    if record.get("digest", "") != group_digest(folder, name):
+        changed.append(name)
+    return changed
+
+
+def status(folder: str | os.PathLike, name: str) -> str:
+    """``absent`` (no file of the group), ``current``, ``stale`` (:func:`mismatches`) or ``unrecorded``."""
+    if not present(folder, name):
+        return "absent"
+    record = read_record(folder, name)
+    if record is None:
+        return "unrecorded"
+    return "stale" if mismatches(folder, name, record) else "current"
+
+
+def depends_on(name: str, source: str, folder: str | os.PathLike | None = None) -> bool:
+    """Whether group ``name`` derives from ``source``, directly or through other groups: by its record in
+    ``folder`` when it has one, else by :data:`GROUPS`."""
+    record = read_record(folder, name) if folder is not None else None
+    direct = list(record["derived_from"]) if record is not None else GROUPS[name].sources
+    return source in direct or any(s in GROUPS and list(GROUPS).index(s) < list(GROUPS).index(name)
+                                   and depends_on(s, source, folder) for s in direct)
+
+
+def stale_text(folder: str | os.PathLike, name: str) -> str:
+    """Why group ``name`` is stale, in words, with what to run (for logs and the report)."""
+    return f"{', '.join(GROUPS[name].outputs[:2])}: {_reason(folder, name)}"
+
+
+def _reason(folder: str | os.PathLike, name: str) -> str:
+    causes = [source for source in mismatches(folder, name) if source != name]
+    why = (f"derived from other {', '.join(causes)} than this folder holds" if causes
+           else "its files changed since they were written")
+    return f"{why}; rerun `{GROUPS[name].command}`"
+
+
+def remove_group(folder: str | os.PathLike, name: str) -> list[str]:
+    """Delete group ``name``'s files and folders and its record (not ``run.json``); return what was removed."""
+    removed = []
+    for out in GROUPS[name].outputs:
+        path = Path(folder) / out
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(out + "/")
+        elif path.exists():
+            path.unlink()
+            removed.append(out)
+    if name != "calls":
+        record_path(folder, name).unlink(missing_ok=True)
+    return removed
+
+
+def prune(folder: str | os.PathLike, changed: str) -> list[str]:
+    """Remove what no longer matches the run folder after ``changed`` (a group, or :data:`ATTRIBUTIONS`) was
+    rewritten: every group that derives from ``changed`` (:func:`depends_on`) and is stale or unrecorded.
+
+    Groups are visited in dependency order, so that what derives from a removed group goes too. ``changed`` itself
+    is kept (its record may be written after this call), and so is what does not derive from it (a stale group
+    there is left to the readers, which leave it out). Each removal is logged.
+
+    Returns
+    -------
+    list of str
+        The files and folders removed (folders end in ``/``).
+    """
+    removed: list[str] = []
+    for name in GROUPS:
+        if name == changed:
+            continue
+        state = status(folder, name)
+        if state in ("stale", "unrecorded") and depends_on(name, changed, folder):
+            why = _reason(folder, name) if state == "stale" else (
+                f"no provenance record (an older seqsal), so drawn from the {changed} replaced now; rerun "
+                f"`{GROUPS[name].command}`")
+            gone = remove_group(folder, name)
+            removed += gone
+            log.info("removed %s: %s", ", ".join(gone), why)
+        elif state == "absent" and name != "calls":
+            record_path(folder, name).unlink(missing_ok=True)
+    records = Path(folder) / RECORD_FOLDER
+    if records.is_dir() and not any(records.iterdir()):
+        records.rmdir()
+    return removed

@@ -103,3 +103,24 @@ def test_the_laplace_null_runs_the_ladder_too():
     runs_with_calls = sum(len(seqsal.call_peaks(rng.normal(size=(100, 500)).astype(np.float32), fdr=0.05)) > 0
                           for _ in range(10))
     assert runs_with_calls <= 2
+
+
+def test_the_observed_tests_are_not_held_when_one_pass_reads_them(monkeypatch):
+    """With a shuffled null the observed tests are read once: nothing is kept of them (memory flat in the number of
+    regions); the null's tests, read twice (each width's null, then the selection), are kept while they fit."""
+    import seqsal.peaks.calling as calling
+    from seqsal.peaks.widths import LadderTests
+
+    made = []
+
+    class Spy(LadderTests):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(calling, "LadderTests", Spy)
+    rng = np.random.default_rng(2)
+    observed, null = noise(rng, (50, 400)), noise(rng, (50, 400))
+    seqsal.call_peaks(observed, null_track=null, fdr=0.05)
+    assert len(made) == 2  # the null's tests (each width's null, then the selection), the observed tests
+    assert made[0].held and not made[-1].held and made[-1].limit == 0

@@ -70,7 +70,8 @@ def _shuffle_nulls(options: PeakOptions, null_source: ChunkSource) -> tuple[dict
     """Per ``(width, sign)`` empirical nulls of the null tracks' tests, per sign the null of the kept tests'
     ``-log p`` (``None`` with one width), and the widths tested: those whose null holds at least
     ``min_null_candidates`` tests of each sign (wide windows are fewer; none when even the narrowest fails)."""
-    keyed = ByWidth(LadderTests(null_source, options.test_widths))
+    null_tests = LadderTests(null_source, options.test_widths)  # read twice: held while it fits
+    keyed = ByWidth(null_tests)
     scores, totals = null_statistics(keyed, seed=options.seed, keys=keyed.keys())
     models = {key: NullModel.empirical(values, options.min_null_candidates) for key, values in scores.items()}
     for key, model in models.items():
@@ -86,8 +87,8 @@ def _shuffle_nulls(options: PeakOptions, null_source: ChunkSource) -> tuple[dict
                     f"testing width(s) {','.join(map(str, widths))} only" if widths else "no width can be tested")
     if len(widths) <= 1:
         return models, None, widths
-    null_tests = LadderTests(null_source, widths)
-    statistics, totals = null_statistics(SelectionStatistics(SelectedTests(null_tests, models)), seed=options.seed)
+    statistics, totals = null_statistics(SelectionStatistics(SelectedTests(null_tests, models, widths)),
+                                         seed=options.seed)
     final = {sign: NullModel.empirical(values, options.min_null_candidates) for sign, values in statistics.items()}
     for sign, model in final.items():
         if totals[sign] > model.n:
@@ -102,7 +103,7 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource,
     if null_source is not None:
         models, final, widths = _shuffle_nulls(options, null_source)
         if widths and (final is None or all(model.kind != "none" for model in final.values())):
-            return LadderTests(source, widths), models, final, "shuffle"
+            return LadderTests(source, widths, limit=0), models, final, "shuffle"  # one pass: nothing to hold
         log.warning("the shuffled null holds too few candidates (need %d per sign): using the Laplace null",
                     options.min_null_candidates)
     tests = LadderTests(source, options.test_widths)

@@ -196,15 +196,23 @@ def selection_statistic(pvalue: np.ndarray) -> np.ndarray:
 
 class SelectedTests:
     """The kept tests of a :class:`LadderTests` (:func:`select_sites` per chunk and sign), with their per-width
-    p-values: ``(sign, rows, starts, widths, scores, width_pvalues)``; iterable as often as ``tests``."""
+    p-values: ``(sign, rows, starts, widths, scores, width_pvalues)``; iterable as often as ``tests``.
 
-    def __init__(self, tests: LadderTests, models: dict):
+    ``widths`` (default: all of ``tests``) restricts the selection to some of the ladder's widths (those whose
+    null could be fitted)."""
+
+    def __init__(self, tests: LadderTests, models: dict, widths: tuple[int, ...] | None = None):
         self.tests, self.models = tests, models
+        self.widths = tests.widths if widths is None else tuple(widths)
 
     def __iter__(self) -> Iterator[tuple]:
+        subset = self.widths != self.tests.widths
         for sign, rows, starts, widths, scores in self.tests:
+            if subset:
+                at = np.isin(widths, self.widths)
+                rows, starts, widths, scores = rows[at], starts[at], widths[at], scores[at]
             pvalue = width_pvalues(sign, widths, scores, self.models)
-            if len(self.tests.widths) > 1:
+            if len(self.widths) > 1:
                 keep = select_sites(rows, starts, starts + widths, pvalue)
                 rows, starts, widths, scores, pvalue = (x[keep] for x in (rows, starts, widths, scores, pvalue))
             yield sign, rows, starts, widths, scores, pvalue

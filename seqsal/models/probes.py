@@ -3,7 +3,8 @@
 Attributions assume a model is a function of each window alone: the same window gives the same output, whatever
 else is in its batch. A model exported or traced in training mode breaks both, silently: dropout draws a new mask
 at every call, and batch norm normalises by the statistics of the batch, so a window's output depends on the other
-windows of the batch and on the zero windows that pad a short batch (:class:`seqsal.engine.AdaptiveBatch`). A
+windows of the batch (:mod:`seqsal.batches` cuts them) and, for an export with a static batch size, on the zero
+windows that fill its last batch (:class:`seqsal.models.user.FixedBatch`; no other model sees padding). A
 ``torch.export`` archive or a traced TorchScript model keeps the mode it was made in: ``model.eval()`` cannot
 switch it back. :func:`check_deterministic` runs a few random one-hot windows through the model and refuses it,
 with the reason, when

@@ -82,13 +82,16 @@ def extract_windows(
     starts = np.asarray(starts, dtype=np.int64)
     outs = [np.zeros((len(rows), 4, width), dtype=np.float32) for _ in arrays]
     order = np.argsort(rows, kind="stable")
+    current, held = -1, []  # one row of each array at a time: a stored row is read once for all its windows
     for i in order:
         row, start = rows[i], starts[i]
         lo, hi = max(start, 0), min(start + width, int(lengths[row]))
         if hi <= lo:
             continue
-        for out, array in zip(outs, arrays):
-            out[i, :, lo - start:hi - start] = array[row][:, lo:hi]
+        if row != current:
+            current, held = row, [array[row] for array in arrays]
+        for out, values in zip(outs, held):
+            out[i, :, lo - start:hi - start] = values[:, lo:hi]
     if rc is not None and np.any(rc):
         flip = np.asarray(rc, dtype=bool)
         for out in outs:

@@ -187,3 +187,33 @@ def test_later_seeding_rounds_find_a_rare_motif_missed_by_the_first_sample(jaspa
     assert set(named) == {*common, "CTCF"} and n_motifs == 5  # all five, nothing spurious or twice
     ctcf = named["CTCF"]
     assert set(ctcf.instances["region_index"]) <= rare and ctcf.n_seqlets >= 36
+
+
+def test_row_cache_gives_the_rows_and_stays_within_its_bytes():
+    """Discovery's row cache returns what the array holds and drops the least recently used rows past its cap."""
+    from seqsal.motifs.seqlets import RowCache, extract_windows
+
+    reads = []
+
+    class Stored:
+        def __init__(self, data):
+            self.data = data
+
+        def __len__(self):
+            return len(self.data)
+
+        def __getitem__(self, row):
+            reads.append(row)
+            return self.data[row]
+
+    rng = np.random.default_rng(0)
+    data = rng.random((6, 4, 50)).astype(np.float32)
+    cache = RowCache(Stored(data), max_bytes=2 * data[0].nbytes)
+    rows, starts = np.array([0, 0, 1, 0, 2, 3, 0]), np.array([0, 10, 5, 20, 0, 40, 3])
+    lengths = np.full(6, 50)
+    got = extract_windows([cache], lengths, rows, starts, 12)[0]
+    np.testing.assert_array_equal(got, extract_windows([data], lengths, rows, starts, 12)[0])
+    assert cache.held <= 2 * data[0].nbytes and len(cache) == 6
+    assert reads.count(0) == 1  # row 0's four windows: one read
+    cache[1], cache[2]
+    assert reads.count(1) == 2 and 0 not in cache._rows  # row 1 had been dropped; row 0 is now the oldest, gone

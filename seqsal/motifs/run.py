@@ -27,7 +27,7 @@ from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
 from .export import instance_table, motif_table, write_modisco_h5, write_motif_arrays
 from .match import best_matches, compare_motifs
 from .meme import Motif, read_meme, write_meme
-from .seqlets import read_seqlet_table
+from .seqlets import RowCache, read_seqlet_table
 from .support import SupportOptions, support_table
 
 log = logging.getLogger("seqsal")
@@ -40,6 +40,10 @@ def default_database() -> str | None:
     """The bundled JASPAR subset (17 CORE motifs, CC BY 4.0), if this install has it."""
     return BUNDLED_DATABASE if os.path.isfile(BUNDLED_DATABASE) else None
 
+
+DISCOVERY_CACHE_BYTES = 1 << 28
+"""Rows of ``attributions.npz`` discovery keeps in memory between its passes (:class:`RowCache`): 256 MB holds
+the one-hot and hypothetical rows of 8 Mbp; larger runs re-read the least recently used rows."""
 
 DISCOVERY_WIDTHS = (6,)
 """Window widths of the discovery re-call: the single 6-bp width discovery was tuned with (its support test
@@ -194,7 +198,9 @@ def run_motifs(
     log.info("discovering motifs from %s (%d +, %d -)", plural(len(seqlets), "seqlet"),
              int((seqlets["sign"] == "+").sum()),
              int((seqlets["sign"] == "-").sum()))
-    found = discover_motifs(arrays["one_hot"], arrays["hypothetical"], lengths, seqlets, options, progress)
+    found = discover_motifs(RowCache(arrays["one_hot"], DISCOVERY_CACHE_BYTES // 2),
+                            RowCache(arrays["hypothetical"], DISCOVERY_CACHE_BYTES // 2), lengths, seqlets, options,
+                            progress)
     t_discover = time.perf_counter() - started
     support = support_table(out, found, seqlet_fdr, support_options)
     motifs, support = keep_supported(found, support)

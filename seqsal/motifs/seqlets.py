@@ -5,6 +5,8 @@ their coordinates are offsets in the region's row of ``attributions.npz`` (:func
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import os
 
 import numpy as np
@@ -53,6 +55,34 @@ def read_seqlet_table(path: str | os.PathLike) -> pd.DataFrame:
     if len(bad):
         raise InputError(f"offset_end must be > offset_start >= 0 (first bad row {int(bad[0]) + 2})", path, int(bad[0]) + 2)
     return unique_calls(table).reset_index(drop=True)
+
+
+class RowCache:
+    """Rows of a stored :class:`~seqsal.io.RegionArray` kept in memory after their first read, up to ``max_bytes``
+    (least recently used rows dropped first): discovery cuts windows from the same rows in many passes.
+
+    ``cache[row]`` is ``array[row]`` (``(*channels, L_row)``); ``len(cache)`` is the number of rows.
+    """
+
+    def __init__(self, array, max_bytes: int = 1 << 28):
+        self.array, self.max_bytes, self.held = array, int(max_bytes), 0
+        self._rows: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        row = int(row)
+        values = self._rows.get(row)
+        if values is not None:
+            self._rows.move_to_end(row)
+            return values
+        values = np.asarray(self.array[row])
+        self._rows[row] = values
+        self.held += values.nbytes
+        while self.held > self.max_bytes and len(self._rows) > 1:
+            self.held -= self._rows.popitem(last=False)[1].nbytes
+        return values
 
 
 def extract_windows(

@@ -299,3 +299,13 @@ def test_each_sign_of_the_demo_is_calibrated_on_its_own(demo_run):
     assert scales["+"] > 2 * scales["-"]
     for sign in "+-":
         assert 0.8 < record["calibration"][sign]["bulk_ratio"] < 1.25, record["calibration"][sign]
+
+
+def test_seqlets_only_skips_the_elements_and_keeps_the_seqlets(demo_run):
+    """Motif discovery re-calls seqlets only (elements=False): the same seqlets, no element work, nothing written."""
+    both = call_peaks_from_run(demo_run, fdr=0.2, write=False)
+    only = call_peaks_from_run(demo_run, fdr=0.2, write=False, elements=False)
+    pd.testing.assert_frame_equal(only.seqlets, both.seqlets)
+    assert len(both.elements) > 0 and only.elements.empty and only.info["n_elements"] == 0
+    with pytest.raises(ValueError, match="writes elements too"):
+        call_peaks_from_run(demo_run, fdr=0.2, elements=False)

@@ -112,7 +112,8 @@ def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, nu
         ``discovery_000001, ...`` (:data:`DISCOVERY_PREFIX`), in genome order: they are not the calls of
         ``seqlets.tsv`` (``seqlet_*``), and ``motif_instances.tsv`` carries these names.
     """
-    calls = call_peaks_from_run(out_dir, write=False, fdr=fdr, null=null, test_widths=DISCOVERY_WIDTHS)
+    calls = call_peaks_from_run(out_dir, write=False, elements=False, fdr=fdr, null=null,
+                                test_widths=DISCOVERY_WIDTHS)
     seqlets = unique_calls(calls.seqlets).reset_index(drop=True)
     seqlets["name"] = [f"{DISCOVERY_PREFIX}_{k + 1:06d}" for k in range(len(seqlets))]
     seqlets.attrs["null"] = calls.info["null"]

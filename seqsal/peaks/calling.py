@@ -359,7 +359,8 @@ def _rank(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(rank=rank)
 
 
-def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSource | None = None) -> PeakCalls:
+def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSource | None = None,
+                elements: bool = True) -> PeakCalls:
     """Call seqlets and elements on tracks served by ``source`` (see :class:`TrackChunk`).
 
     The tracks are streamed in bounded chunks and nothing is held per region or
@@ -378,6 +379,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         Chunk sources (:mod:`seqsal.peaks.streams`) of the tracks to call and of the null's tracks.
     options
         The caller's parameters.
+    elements
+        False: seqlets only (``elements`` is an empty table; motif discovery needs no elements).
 
     Returns
     -------
@@ -417,7 +420,7 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     else:
         seqlets = _seqlet_table(source, significant, options)
     seqlets = _rank(seqlets.assign(n_seqlets=1))
-    elements = _rank(_elements(windows, seqlets, source, options))
+    elements = _rank(_elements(windows if elements else windows.iloc[:0], seqlets, source, options))
     info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
                 n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
     return PeakCalls(seqlets, elements, info)

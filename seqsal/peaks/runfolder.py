@@ -95,6 +95,7 @@ def call_peaks_from_run(
     options: PeakOptions | None = None,
     chrom_sizes: dict[str, int] | None = None,
     write: bool = True,
+    elements: bool = True,
     **overrides,
 ) -> PeakCalls:
     """(Re-)call seqlets and elements of a run folder without recomputing attributions.
@@ -114,6 +115,10 @@ def call_peaks_from_run(
         picks ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
     chrom_sizes
         Chromosome lengths (default: from ``attributions.bw``, else the genome of ``run.json``).
+    write
+        Write the peak files (and their provenance).
+    elements
+        False: call seqlets only (``elements`` empty; not with ``write``, which writes both).
 
     Returns
     -------
@@ -121,6 +126,8 @@ def call_peaks_from_run(
         ``seqlets`` and ``elements`` with the columns of the TSV files, and ``info``.
     """
     out = Path(out_dir)
+    if write and not elements:
+        raise ValueError("call_peaks_from_run: write=True writes elements too; pass elements=True")
     for name in ("attributions.npz", "regions.tsv"):
         if not (out / name).exists():
             raise InputError(f"no {name} here: give the output folder of `seqsal attribute`", str(out))
@@ -141,7 +148,7 @@ def call_peaks_from_run(
     chrom_sizes = chrom_sizes if chrom_sizes is not None else _chrom_sizes(out)
     source = _run_source(out, regions, chrom_sizes)
     null_source = _null_source(null_path) if options.null == "shuffle" else None
-    calls = call_source(source, options, null_source)
+    calls = call_source(source, options, null_source, elements)
     seqlets = _genome_table(calls.seqlets, regions, "seqlet")
     elements = _genome_table(calls.elements, regions, "element")
     if options.null == "shuffle":

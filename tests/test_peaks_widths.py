@@ -50,14 +50,14 @@ def test_the_smallest_p_over_widths_is_calibrated_on_a_null_run(caplog):
     assert abs(share[0.05] - 0.05) < 0.004 and abs(share[0.01] - 0.01) < 0.002, share
 
 
-def _spread_sites(rng, n_rows=300, length=600):
+def _spread_sites(rng, n_rows=300, length=600, spike=1.2):
     """Noise with one site per row in half the rows: four spikes 6 bp apart (a max-pooled model's gradient lands on
     one base per pool), so a 6-bp window holds one spike and a 24-bp window all four."""
     track = noise(rng, (n_rows, length), scale=0.1)
     truth = []
     for row in range(0, n_rows, 2):
         start = int(rng.integers(50, length - 80))
-        track[row, start:start + 24:6] += 1.2
+        track[row, start:start + 24:6] += spike
         truth.append((row, start, start + 24))
     return track, truth
 
@@ -124,3 +124,23 @@ def test_the_observed_tests_are_not_held_when_one_pass_reads_them(monkeypatch):
     seqsal.call_peaks(observed, null_track=null, fdr=0.05)
     assert len(made) == 2  # the null's tests (each width's null, then the selection), the observed tests
     assert made[0].held and not made[-1].held and made[-1].limit == 0
+
+
+def test_a_wide_window_gives_its_own_width_to_the_seqlet_and_the_element():
+    """A site spread over 24 bp, called at width 24: its seqlet covers all four spikes (the summit is searched and
+    the extension threshold set over the window's own width; with 6 bp assumed, 35 % did), and an element of that
+    lone window spans the window plus its flanks, 24 + 2 x 20 bp (with 6 bp assumed, none did)."""
+    rng = np.random.default_rng(11)
+    track, truth = _spread_sites(rng, spike=2.0)
+    null = noise(rng, track.shape)
+    sites = {row: (a, b) for row, a, b in truth}
+    seqlets = seqsal.call_peaks(track, null_track=null, fdr=0.05)
+    covered = [int(((np.arange(*sites[r], 6) >= a) & (np.arange(*sites[r], 6) < b)).sum())
+               for r, a, b in zip(seqlets["region_index"], seqlets["offset_start"], seqlets["offset_end"]) if r in sites]
+    assert len(covered) >= 100 and np.mean(np.array(covered) == 4) >= 0.8
+    elements = seqsal.call_peaks(track, null_track=null, fdr=0.05, level="elements")
+    lengths = (elements["offset_end"] - elements["offset_start"]).to_numpy()
+    assert np.bincount(lengths).argmax() == 24 + 2 * 20
+    whole = [a <= sites[r][0] and b >= sites[r][1]
+             for r, a, b in zip(elements["region_index"], elements["offset_start"], elements["offset_end"]) if r in sites]
+    assert np.mean(whole) >= 0.95

@@ -44,7 +44,7 @@ def test_the_smallest_p_over_widths_is_calibrated_on_a_null_run(caplog):
     rng = np.random.default_rng(3)
     observed, null = noise(rng, (400, 1000)), noise(rng, (400, 1000))
     record = seqsal.call_peaks(observed, null_track=null, fdr=0.05).attrs["peaks"]
-    assert record["test_widths_used"] == [6, 10, 16, 24]
+    assert record["test_widths_used"] == {"+": [6, 10, 16, 24], "-": [6, 10, 16, 24]}
     counts = sum(np.array(record["calibration"][sign]["observed_at_or_below"]) for sign in "+-")
     share = dict(zip(record["calibration"]["+"]["p_grid"], counts / counts[-1]))
     assert abs(share[0.05] - 0.05) < 0.004 and abs(share[0.01] - 0.01) < 0.002, share
@@ -86,8 +86,8 @@ def test_a_small_null_drops_the_widths_it_cannot_fit_and_says_so(caplog):
     observed, null = noise(rng, (100, 600)), noise(rng, (2, 600))
     with caplog.at_level(logging.WARNING, logger="seqsal"):
         record = seqsal.call_peaks(observed, null_track=null, fdr=0.05).attrs["peaks"]
-    assert record["null"] == "shuffle" and 1 <= len(record["test_widths_used"]) < 4
-    assert record["test_widths_used"][0] == 6
+    used = record["test_widths_used"]
+    assert record["null"] == "shuffle" and all(1 <= len(used[sign]) < 4 and used[sign][0] == 6 for sign in "+-")
     assert any("too few tests at width(s)" in r.message and "--min-null-bases" in r.message for r in caplog.records)
 
 
@@ -144,3 +144,18 @@ def test_a_wide_window_gives_its_own_width_to_the_seqlet_and_the_element():
     whole = [a <= sites[r][0] and b >= sites[r][1]
              for r, a, b in zip(elements["region_index"], elements["offset_start"], elements["offset_end"]) if r in sites]
     assert np.mean(whole) >= 0.95
+
+
+def test_a_short_track_is_called_at_the_widths_its_own_tests_can_fit(caplog):
+    """One 900-bp track in a notebook (Laplace null): too few 24-bp windows to fit their null, enough 6-bp ones for
+    the + sign (47 - tests: not enough). Each sign tests the widths that fit it (a warning names the others), so
+    the + site is called instead of nothing at all."""
+    rng = np.random.default_rng(4)
+    track = noise(rng, (1, 900))
+    track[0, 400:410] += 1.5
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        calls = seqsal.call_peaks(track, fdr=0.05)
+    used = calls.attrs["peaks"]["test_widths_used"]["+"]
+    assert used and used[0] == 6 and 24 not in used
+    assert any(a < 410 and b > 400 for a, b in zip(calls["offset_start"], calls["offset_end"]))
+    assert any("Laplace null holds too few tests at width(s)" in r.message for r in caplog.records)

@@ -66,63 +66,80 @@ class PeakCalls:
     info: dict
 
 
-def _shuffle_nulls(options: PeakOptions, null_source: ChunkSource) -> tuple[dict, dict | None, tuple[int, ...]]:
-    """Per ``(width, sign)`` empirical nulls of the null tracks' tests, per sign the null of the kept tests'
-    ``-log p`` (``None`` with one width), and the widths tested: those whose null holds at least
-    ``min_null_candidates`` tests of each sign (wide windows are fewer; none when even the narrowest fails)."""
-    null_tests = LadderTests(null_source, options.test_widths)  # read twice: held while it fits
-    keyed = ByWidth(null_tests)
-    scores, totals = null_statistics(keyed, seed=options.seed, keys=keyed.keys())
-    models = {key: NullModel.empirical(values, options.min_null_candidates) for key, values in scores.items()}
+def _empirical_nulls(statistics: tuple[dict, dict], min_count: int) -> dict:
+    """:meth:`NullModel.empirical` of each key's null statistics (:func:`null_statistics`), noting the number of
+    tests a sampled null was drawn from."""
+    scores, totals = statistics
+    models = {key: NullModel.empirical(values, min_count) for key, values in scores.items()}
     for key, model in models.items():
         if totals[key] > model.n:
             model.sampled_from = totals[key]
-    widths = tuple(w for w in options.test_widths if all(models[(w, s)].kind != "none" for s in (1, -1)))
-    if len(widths) < len(options.test_widths):
-        log.warning("the shuffled null holds too few tests at width(s) %s (%s; need %d per sign): %s; rerun "
-                    "`seqsal attribute` with a larger --min-null-bases",
-                    ",".join(str(w) for w in options.test_widths if w not in widths),
+    return models
+
+
+def _fitted_widths(options: PeakOptions, models: dict, null: str) -> dict[int, tuple[int, ...]]:
+    """Per sign, the ladder's widths whose null is fitted (wide windows are fewer: a short track or a small null
+    cannot fit them); a warning names the others."""
+    widths = {s: tuple(w for w in options.test_widths if models[(w, s)].kind != "none") for s in (1, -1)}
+    dropped = [f"{'+' if s > 0 else '-'}{w}" for s in (1, -1) for w in options.test_widths if w not in widths[s]]
+    if dropped:
+        remedy = ("rerun `seqsal attribute` with a larger --min-null-bases" if null == "shuffled" else
+                  "give longer tracks or a null sample")
+        log.warning("the %s null holds too few tests at width(s) %s (%s; need %d per sign and width): testing "
+                    "+ at %s, - at %s; %s", null, ",".join(dropped),
                     ", ".join(f"{'+' if s > 0 else '-'}{w}: {m.n}" for (w, s), m in models.items()),
-                    options.min_null_candidates,
-                    f"testing width(s) {','.join(map(str, widths))} only" if widths else "no width can be tested")
-    if len(widths) <= 1:
-        return models, None, widths
-    statistics, totals = null_statistics(SelectionStatistics(SelectedTests(null_tests, models, widths)),
-                                         seed=options.seed)
-    final = {sign: NullModel.empirical(values, options.min_null_candidates) for sign, values in statistics.items()}
-    for sign, model in final.items():
-        if totals[sign] > model.n:
-            model.sampled_from = totals[sign]
-    return models, final, widths
+                    options.min_null_candidates, ",".join(map(str, widths[1])) or "none",
+                    ",".join(map(str, widths[-1])) or "none", remedy)
+    return widths
+
+
+def _final_nulls(selected: SelectedTests, fit) -> dict:
+    """Per sign, ``fit`` of the kept tests' ``-log p`` where the sign tests several widths, else ``None``."""
+    several = [s for s in (1, -1) if len(selected.widths[s]) > 1]
+    fitted = fit(SelectionStatistics(selected)) if several else {}
+    return {s: fitted[s] if s in several else None for s in (1, -1)}
 
 
 def _fit_nulls(options: PeakOptions, source: ChunkSource,
-               null_source: ChunkSource | None) -> tuple[LadderTests, dict, dict | None, str]:
-    """The observed tests, the per-width nulls (keyed ``(width, sign)``), the final nulls (per sign; ``None``
-    with one width) and the name of the null used (:mod:`seqsal.peaks.widths`)."""
+               null_source: ChunkSource | None) -> tuple[LadderTests, dict, dict, dict, str]:
+    """The observed tests, the widths tested per sign, the per-width nulls (keyed ``(width, sign)``), the final
+    nulls (per sign, of the kept tests' ``-log p``; ``None`` for a sign that tests one width) and the name of the
+    null used (:mod:`seqsal.peaks.widths`).
+
+    Each width's null is the shuffled null's tests of that width (held, as the selection reads them again), or,
+    without null tracks or when the shuffled null is too small for a sign, the Laplace fit to the run's own
+    tests of that width; the final null is the same selection run on the null's tests (shuffle) or a Laplace
+    fit to the run's own kept tests. Widths whose null cannot be fitted are not tested.
+    """
+    min_count = options.min_null_candidates
     if null_source is not None:
-        models, final, widths = _shuffle_nulls(options, null_source)
-        if widths and (final is None or all(model.kind != "none" for model in final.values())):
-            return LadderTests(source, widths, limit=0), models, final, "shuffle"  # one pass: nothing to hold
+        null_tests = LadderTests(null_source, options.test_widths)  # read twice: held while it fits
+        keyed = ByWidth(null_tests)
+        models = _empirical_nulls(null_statistics(keyed, seed=options.seed, keys=keyed.keys()), min_count)
+        widths = _fitted_widths(options, models, "shuffled")
+        if all(widths.values()):
+            final = _final_nulls(SelectedTests(null_tests, models, widths),
+                                 lambda stream: _empirical_nulls(null_statistics(stream, seed=options.seed),
+                                                                 min_count))
+            if all(model is None or model.kind != "none" for model in final.values()):
+                tested = tuple(sorted(set(widths[1]) | set(widths[-1])))
+                return LadderTests(source, tested, limit=0), widths, models, final, "shuffle"  # one pass: not held
         log.warning("the shuffled null holds too few candidates (need %d per sign): using the Laplace null",
-                    options.min_null_candidates)
-    tests = LadderTests(source, options.test_widths)
+                    min_count)
+    tests = LadderTests(source, options.test_widths)  # read by several passes: held while it fits
     keyed = ByWidth(tests)
-    models = laplace_nulls(keyed, options.min_null_candidates, keys=keyed.keys())
-    final = None
-    if len(options.test_widths) > 1 and all(model.kind != "none" for model in models.values()):
-        final = laplace_nulls(SelectionStatistics(SelectedTests(tests, models)), options.min_null_candidates)
+    models = laplace_nulls(keyed, min_count, keys=keyed.keys())
+    widths = _fitted_widths(options, models, "Laplace")
+    final = _final_nulls(SelectedTests(tests, models, widths), lambda stream: laplace_nulls(stream, min_count))
     for sign in (1, -1):
-        model = final[sign] if final is not None else models[(options.test_widths[0], sign)]
-        if model.kind == "none" or any(models[(w, sign)].kind == "none" for w in options.test_widths):
-            log.warning("too few %s candidates (%d < %d) to fit a null: no %s seqlets are called; give a longer "
-                        "track or a null sample", "positive" if sign > 0 else "negative",
-                        min(models[(w, sign)].n for w in options.test_widths), options.min_null_candidates,
+        if not widths[sign] or (final[sign] is not None and final[sign].kind == "none"):
+            log.warning("too few %s candidates to fit a null (need %d): no %s seqlets are called; give a longer "
+                        "track or a null sample", "positive" if sign > 0 else "negative", min_count,
                         "positive" if sign > 0 else "negative")
-    return tests, models, final, "laplace"
+    return tests, widths, models, final, "laplace"
 
 
-def _significant_tests(tests: LadderTests, models: dict, final: dict | None,
+def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict,
                        options: PeakOptions) -> tuple[pd.DataFrame, pd.DataFrame, int, float, dict]:
     """One streaming pass over the kept tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
@@ -136,9 +153,8 @@ def _significant_tests(tests: LadderTests, models: dict, final: dict | None,
     kept: dict[int, list] = {1: [], -1: []}
     n_tests, smallest = 0, 1.0
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
-    usable = {sign: all(models[(w, sign)].kind != "none" for w in tests.widths)
-              and (final is None or final[sign].kind != "none") for sign in (1, -1)}
-    for sign, rows, starts, widths, scores, width_p in SelectedTests(tests, models):
+    usable = {sign: bool(widths[sign]) and (final[sign] is None or final[sign].kind != "none") for sign in (1, -1)}
+    for sign, rows, starts, widths_kept, scores, width_p in SelectedTests(tests, models, widths):
         pvalue = final_pvalues(sign, width_p, final) if usable[sign] else np.ones_like(width_p)
         at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
         n_tests += int(pvalue.shape[0])
@@ -146,7 +162,7 @@ def _significant_tests(tests: LadderTests, models: dict, final: dict | None,
             smallest = min(smallest, float(pvalue.min()))
         keep = pvalue <= options.fdr
         if keep.any():
-            kept[sign].append((rows[keep], starts[keep], widths[keep], scores[keep], pvalue[keep]))
+            kept[sign].append((rows[keep], starts[keep], widths_kept[keep], scores[keep], pvalue[keep]))
     tables = []
     for sign in (1, -1):
         parts = kept.pop(sign)
@@ -394,12 +410,13 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         On an out-of-range option.
     """
     options.check()
-    tests, models, final, used = _fit_nulls(options, source, null_source)
-    significant, windows, n_tests, smallest, at_or_below = _significant_tests(tests, models, final, options)
-    per_sign = final if final is not None else {sign: models[(tests.widths[0], sign)] for sign in (1, -1)}
+    tests, widths, models, final, used = _fit_nulls(options, source, null_source)
+    significant, windows, n_tests, smallest, at_or_below = _significant_tests(tests, widths, models, final, options)
+    per_sign = {sign: final[sign] if final[sign] is not None else
+                models[((widths[sign] or options.test_widths)[0], sign)] for sign in (1, -1)}
     calibration, warnings = calibration_summary(per_sign, at_or_below)
-    for (width, sign), model in models.items() if final is not None else ():
-        if model.kind == "empirical" and not model.tail_fit_ok:
+    for (width, sign), model in models.items():
+        if final[sign] is not None and model.kind == "empirical" and not model.tail_fit_ok:
             warnings.append(f"the {'+' if sign > 0 else '-'} null's tail fit at width {width} does not hold: its "
                             "p-values are empirical only; rerun `seqsal attribute` with a larger --min-null-bases")
     if null_source is not None and used == "laplace":
@@ -410,7 +427,7 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     info = {"null": used, "null_model": {"+": per_sign[1].describe(), "-": per_sign[-1].describe()},
             "null_model_by_width": {str(w): {"+": models[(w, 1)].describe(), "-": models[(w, -1)].describe()}
                                     for w in options.test_widths},
-            "test_widths_used": list(tests.widths),
+            "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
             "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
             "calibration": {**calibration, "warnings": warnings}}
     if significant.empty:

@@ -198,21 +198,22 @@ class SelectedTests:
     """The kept tests of a :class:`LadderTests` (:func:`select_sites` per chunk and sign), with their per-width
     p-values: ``(sign, rows, starts, widths, scores, width_pvalues)``; iterable as often as ``tests``.
 
-    ``widths`` (default: all of ``tests``) restricts the selection to some of the ladder's widths (those whose
-    null could be fitted)."""
+    ``widths`` (default: all of ``tests``, both signs) restricts each sign to the widths whose null could be
+    fitted: ``{1: (...), -1: (...)}``, or one tuple for both."""
 
-    def __init__(self, tests: LadderTests, models: dict, widths: tuple[int, ...] | None = None):
+    def __init__(self, tests: LadderTests, models: dict, widths: dict | tuple[int, ...] | None = None):
         self.tests, self.models = tests, models
-        self.widths = tests.widths if widths is None else tuple(widths)
+        widths = tests.widths if widths is None else widths
+        self.widths = {s: tuple(widths[s] if isinstance(widths, dict) else widths) for s in (1, -1)}
 
     def __iter__(self) -> Iterator[tuple]:
-        subset = self.widths != self.tests.widths
         for sign, rows, starts, widths, scores in self.tests:
-            if subset:
-                at = np.isin(widths, self.widths)
+            mine = self.widths[sign]
+            if mine != self.tests.widths:
+                at = np.isin(widths, mine)
                 rows, starts, widths, scores = rows[at], starts[at], widths[at], scores[at]
             pvalue = width_pvalues(sign, widths, scores, self.models)
-            if len(self.widths) > 1:
+            if len(mine) > 1:
                 keep = select_sites(rows, starts, starts + widths, pvalue)
                 rows, starts, widths, scores, pvalue = (x[keep] for x in (rows, starts, widths, scores, pvalue))
             yield sign, rows, starts, widths, scores, pvalue
@@ -229,9 +230,9 @@ class SelectionStatistics:
             yield sign, rows, starts, selection_statistic(pvalue)
 
 
-def final_pvalues(sign: int, width_p: np.ndarray, final: dict[int, NullModel] | None) -> np.ndarray:
+def final_pvalues(sign: int, width_p: np.ndarray, final: dict) -> np.ndarray:
     """The p-value of each kept test: its ``-log p_w`` against the null's (``final[sign]``), or ``p_w`` itself
-    with one width (``final`` is ``None``)."""
-    if final is None:
+    where the sign tests one width (``final[sign]`` is ``None``)."""
+    if final[sign] is None:
         return width_p
     return final[sign].pvalues(selection_statistic(width_p))

@@ -37,29 +37,29 @@ def best_alignment(
     templates = np.asarray(templates, dtype=np.float32)
     k, _, c = templates.shape
     n, _, w = windows.shape
-    weight = torch.from_numpy(templates)
-    norms = weight.flatten(1).norm(dim=1).clamp_min(1e-12)
-    ones = torch.ones(1, 4, c)
+    weight = torch.from_numpy(templates).flatten(1)  # (K, 4C), scaled to unit length
+    weight = (weight / weight.norm(dim=1, keepdim=True).clamp_min(1e-12)).t().contiguous()
     similarity = np.empty((n, k), dtype=np.float32)
     offset = np.empty((n, k), dtype=np.int64)
     rc = np.empty((n, k), dtype=bool)
     positions = w - c + 1
-    # windows per pass: the (2 x chunk, K, positions) score tensors stay ~chunk_values floats (32 MB) each
+    # windows per pass: the (2 x chunk, positions, K) cosine tensor stays ~chunk_values floats (32 MB)
     chunk = max(1, min(n, chunk_values // max(1, 2 * k * positions)))
     with torch.no_grad():
         for lo in range(0, n, chunk):
             x = torch.from_numpy(np.ascontiguousarray(windows[lo:lo + chunk], dtype=np.float32))
-            both = torch.cat([x, torch.flip(x, dims=(1, 2))])  # (2b, 4, W)
-            dots = torch.nn.functional.conv1d(both, weight)  # (2b, K, P)
-            seg = torch.nn.functional.conv1d(both * both, ones).sqrt().clamp_min(1e-12)  # (2b, 1, P)
-            cosine = dots / seg / norms[None, :, None]
             b = x.shape[0]
-            cosine = torch.cat([cosine[:b], cosine[b:]], dim=2)  # (b, K, 2P): forward then reverse
-            best, where = cosine.max(dim=2)
-            where = where.numpy()
-            is_rc = where >= positions
-            pos = np.where(is_rc, where - positions, where)
-            similarity[lo:lo + b] = best.numpy()
+            both = torch.cat([x, torch.flip(x, dims=(1, 2))])  # (2b, 4, W): forward, then reverse complement
+            # every C-bp stretch as a unit vector (2b, P, 4C): one matrix product gives all the cosines
+            stretches = both.unfold(2, c, 1).permute(0, 2, 1, 3).reshape(2 * b, positions, 4 * c)
+            stretches = stretches / stretches.norm(dim=2, keepdim=True).clamp_min(1e-12)
+            cosine = torch.matmul(stretches, weight)  # (2b, P, K)
+            # the best forward position, then the best reverse one; a tie goes to the forward strand
+            best, where = cosine[:b].max(dim=1)
+            best_rc, where_rc = cosine[b:].max(dim=1)
+            is_rc = (best_rc > best).numpy()
+            pos = np.where(is_rc, where_rc.numpy(), where.numpy())
+            similarity[lo:lo + b] = torch.maximum(best, best_rc).numpy()
             rc[lo:lo + b] = is_rc
             offset[lo:lo + b] = np.where(is_rc, w - c - pos, pos)
     return similarity, offset, rc

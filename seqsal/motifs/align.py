@@ -38,12 +38,12 @@ def best_alignment(
     k, _, c = templates.shape
     n, _, w = windows.shape
     weight = torch.from_numpy(templates).flatten(1)  # (K, 4C), scaled to unit length
-    weight = (weight / weight.norm(dim=1, keepdim=True).clamp_min(1e-12)).t().contiguous()
+    weight = weight / weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
     similarity = np.empty((n, k), dtype=np.float32)
     offset = np.empty((n, k), dtype=np.int64)
     rc = np.empty((n, k), dtype=bool)
     positions = w - c + 1
-    # windows per pass: the (2 x chunk, positions, K) cosine tensor stays ~chunk_values floats (32 MB)
+    # windows per pass: the (2 x chunk, K, positions) cosine tensor stays ~chunk_values floats (32 MB)
     chunk = max(1, min(n, chunk_values // max(1, 2 * k * positions)))
     with torch.no_grad():
         for lo in range(0, n, chunk):
@@ -53,10 +53,10 @@ def best_alignment(
             # every C-bp stretch as a unit vector (2b, P, 4C): one matrix product gives all the cosines
             stretches = both.unfold(2, c, 1).permute(0, 2, 1, 3).reshape(2 * b, positions, 4 * c)
             stretches = stretches / stretches.norm(dim=2, keepdim=True).clamp_min(1e-12)
-            cosine = torch.matmul(stretches, weight)  # (2b, P, K)
+            cosine = torch.matmul(weight, stretches.transpose(1, 2))  # (2b, K, P): positions contiguous
             # the best forward position, then the best reverse one; a tie goes to the forward strand
-            best, where = cosine[:b].max(dim=1)
-            best_rc, where_rc = cosine[b:].max(dim=1)
+            best, where = cosine[:b].max(dim=2)
+            best_rc, where_rc = cosine[b:].max(dim=2)
             is_rc = (best_rc > best).numpy()
             pos = np.where(is_rc, where_rc.numpy(), where.numpy())
             similarity[lo:lo + b] = torch.maximum(best, best_rc).numpy()

@@ -376,11 +376,10 @@ def call_peaks(out_dir, fdr, null, test_widths, max_length, element_gap, quiet):
     Rewrites seqlets.bed, elements.bed (narrowPeak), seqlets.tsv, elements.tsv and the peaks entry of run.json.
     """
     _setup_logging(quiet)
-    from .peaks import call_peaks_from_run, describe_calls, update_run_record
+    from .peaks import call_peaks_from_run, describe_calls
 
     calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, test_widths=test_widths, max_length=max_length,
                                 element_gap=element_gap)
-    update_run_record(out_dir, calls.info)
     logging.getLogger("seqsal").info("%s -> %s", describe_calls(calls.info, fdr), out_dir)
 
 

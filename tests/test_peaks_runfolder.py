@@ -1,6 +1,7 @@
 """seqsal.peaks.runfolder: peak files of a run folder, re-calling, run.json, and the `seqsal call-peaks` command."""
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -309,3 +310,18 @@ def test_seqlets_only_skips_the_elements_and_keeps_the_seqlets(demo_run):
     assert len(both.elements) > 0 and only.elements.empty and only.info["n_elements"] == 0
     with pytest.raises(ValueError, match="writes elements too"):
         call_peaks_from_run(demo_run, fdr=0.2, elements=False)
+
+
+def test_a_written_recall_leaves_run_json_describing_the_files(demo_run, tmp_path):
+    """call_peaks_from_run(write=True) from the API rewrites the peak files *and* run.json's peaks entry: before,
+    only the CLI updated run.json, so an API re-call at another FDR left a folder whose run.json described the
+    earlier calls (the demo: FDR 0.05 and 115 seqlets beside a seqlets.tsv of 242)."""
+    folder = tmp_path / "run"
+    shutil.copytree(demo_run, folder)
+    before = json.loads((folder / "run.json").read_text())["peaks"]
+    fdr = 0.01 if before["fdr"] != 0.01 else 0.2
+    calls = call_peaks_from_run(folder, fdr=fdr)
+    after = json.loads((folder / "run.json").read_text())["peaks"]
+    written = pd.read_csv(folder / "seqlets.tsv", sep="\t")
+    assert after["fdr"] == fdr != before["fdr"]
+    assert after["n_seqlets"] == len(calls.seqlets) == len(written) != before["n_seqlets"]

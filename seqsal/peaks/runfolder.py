@@ -103,8 +103,10 @@ def call_peaks_from_run(
     Reads ``attributions.npz`` in bounded row blocks, ``regions.tsv`` and (for
     the ``shuffle`` null) ``null.npz``; writes ``seqlets.bed``, ``elements.bed``
     (narrowPeak), ``seqlets.tsv`` and ``elements.tsv`` when ``write``, puts their provenance (the
-    attributions' digest, :func:`seqsal.provenance.write_record`) in ``info["provenance"]`` and removes the
-    files derived from the calls it replaced (:func:`seqsal.provenance.prune`).
+    attributions' digest, :func:`seqsal.provenance.write_record`) in ``info["provenance"]``, stores ``info`` as
+    ``run.json``'s ``peaks`` entry (:func:`update_run_record`: the record describes the calls in the folder, from
+    the API as from ``seqsal call-peaks``) and removes the files derived from the calls it replaced
+    (:func:`seqsal.provenance.prune`).
 
     Parameters
     ----------
@@ -116,7 +118,7 @@ def call_peaks_from_run(
     chrom_sizes
         Chromosome lengths (default: from ``attributions.bw``, else the genome of ``run.json``).
     write
-        Write the peak files (and their provenance).
+        Write the peak files, their provenance and ``run.json``'s ``peaks`` entry.
     elements
         False: call seqlets only (``elements`` empty; not with ``write``, which writes both).
 
@@ -167,6 +169,8 @@ def call_peaks_from_run(
         calls.info["provenance"] = write_record(out, "calls")  # run.json's peaks.provenance
         prune(out, "calls")  # logos, motifs, report... drawn from the calls this re-call replaced
     calls.info["outputs"] = list(PEAK_FILES)
+    if write:  # run.json describes the calls now in the folder, whichever way they were made
+        update_run_record(out, calls.info)
     return PeakCalls(seqlets, elements, calls.info)
 
 

@@ -40,7 +40,7 @@ from .methods import (
     hypothetical_attributions,
     relative_completeness,
 )
-from .regions import tile_starts
+from .regions import fetch_span, tile_starts  # noqa: F401 (fetch_span: imported from here too)
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -151,16 +151,6 @@ class _Plan:
     starts: np.ndarray
     window: int
     all_n: bool
-
-
-def fetch_span(start: int, end: int, window: int | None) -> tuple[int, int]:
-    """The stretch ``[start, end)`` a region is fetched as: itself, or widened symmetrically to ``window``
-    with its genomic context when shorter (0-based half-open; may reach outside the chromosome: N-padded)."""
-    length = end - start
-    if window is None or length >= window:
-        return start, end
-    fetch_start = start - (window - length) // 2
-    return fetch_start, fetch_start + window
 
 
 def plan_region(

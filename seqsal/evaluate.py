@@ -337,7 +337,8 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
     return x, windows
 
 
-def _run_inputs(out_dir: Path, max_regions: int | None, seed: int | None):
+def _run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=None,
+                names: set[str] | None = None):
     from .genome import genome_of_run
     from .models import load_model
     from .regions import prepare_regions
@@ -351,11 +352,13 @@ def _run_inputs(out_dir: Path, max_regions: int | None, seed: int | None):
     description = model_info if model_info.get("format") == "state_dict" else {}
     loaded = load_model(model_info["path"], architecture=description.get("architecture"),
                         config=description.get("config"), layout=parameters.get("layout", "ncl"))
-    genome = genome_of_run(record)  # with the run's --unknown-bases
+    genome = genome_of_run(record) if genome is None else genome  # with the run's --unknown-bases
     table = prepare_regions(record["regions"], genome.chrom_sizes, parameters.get("width"))
     seed = int(parameters.get("seed", 0)) if seed is None else seed
     if "shard" in record:  # a shard's folder: its own block of the regions
         table = table.iloc[record["shard"]["first"]:record["shard"]["stop"]].reset_index(drop=True)
+    if names is not None:  # only these regions (seqsal check-seqlets: those holding a checked seqlet)
+        table = table[table["name"].isin(names)]
     if max_regions is not None and len(table) > max_regions:
         table = table.iloc[np.sort(np.random.default_rng(seed).choice(len(table), max_regions, replace=False))]
     x, windows = run_windows(table, genome.fetch, parameters.get("window"), parameters.get("stride"),

@@ -306,6 +306,16 @@ def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:
     return regions.assign(start=start.astype(np.int64), end=(start + width).astype(np.int64))
 
 
+def fetch_span(start: int, end: int, window: int | None) -> tuple[int, int]:
+    """The stretch ``[start, end)`` a region is fetched as: itself, or widened symmetrically to ``window``
+    with its genomic context when shorter (0-based half-open; may reach outside the chromosome: N-padded)."""
+    length = end - start
+    if window is None or length >= window:
+        return start, end
+    fetch_start = start - (window - length) // 2
+    return fetch_start, fetch_start + window
+
+
 def tile_starts(length: int, window: int, stride: int) -> np.ndarray:
     """Window offsets that tile ``[0, length)`` with ``window``-long windows every ``stride`` bases.
 

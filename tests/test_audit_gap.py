@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from seqsal import audit_checks as ac
+from seqsal import audit_scan as scan
 from seqsal.audit import AuditOptions, audit_run
 from seqsal.motifs import default_database, read_meme
 from tests.test_audit import L, clean_arrays, make_run
@@ -113,13 +114,13 @@ def test_edge_shortcut_in_a_sixth_of_the_regions_is_flagged_and_named(tmp_path):
 
 
 def test_pure_statistics_of_gap_and_edges():
-    assert ac.half_drop_fraction(FRACTIONS, 1 - FRACTIONS) == (0.5, 1.0)
-    assert np.isnan(ac.half_drop_fraction(FRACTIONS, np.ones(21))[0])
-    top = ac.top_bases(np.array([[0.0, 3, 1, 2, 9]]), np.array([4]), 0.5)
+    assert scan.half_drop_fraction(FRACTIONS, 1 - FRACTIONS) == (0.5, 1.0)
+    assert np.isnan(scan.half_drop_fraction(FRACTIONS, np.ones(21))[0])
+    top = scan.top_bases(np.array([[0.0, 3, 1, 2, 9]]), np.array([4]), 0.5)
     assert top.tolist() == [[False, True, False, True, False]]  # the 5th base is past the length
     contribution = np.array([[0.0, 2.0, 0.0, 2.0]])
     explained = np.array([[False, True, False, False]])
-    result = ac.unexplained_share(contribution, np.ones((1, 4), bool), explained, np.random.default_rng(0), 0.5)
+    result = scan.unexplained_share(contribution, np.ones((1, 4), bool), explained, np.random.default_rng(0), 0.5)
     assert result["gap"] == pytest.approx(0.5)
     track = np.zeros((2, 30))
     track[0, 3:8] = 1
@@ -128,13 +129,13 @@ def test_pure_statistics_of_gap_and_edges():
     assert ac.column_consensus(["GAATTA", "GAATCC", "GTTTAG"]) == "GAATnn"
     zone = np.zeros((100, 50), bool)
     zone[:, :5] = True
-    matrix = ac.log_odds(np.full((4, 6), 0.25) + np.eye(4)[:, [0, 1, 2, 3, 0, 1]] * 10)
-    threshold = ac.score_threshold(matrix, 1e-3)
+    matrix = scan.log_odds(np.full((4, 6), 0.25) + np.eye(4)[:, [0, 1, 2, 3, 0, 1]] * 10)
+    threshold = scan.score_threshold(matrix, 1e-3)
     assert 4 ** -6 < 1e-3 and threshold <= matrix.max(axis=0).sum()  # the consensus passes at p 1e-3 ...
-    assert ac.score_threshold(matrix, 1e-5) > matrix.max(axis=0).sum()  # ... and nothing at 1e-5 < 4^-6
+    assert scan.score_threshold(matrix, 1e-5) > matrix.max(axis=0).sum()  # ... and nothing at 1e-5 < 4^-6
     one_hot = np.zeros((1, 4, 12), np.float32)
     one_hot[0, [0, 1, 2, 3, 0, 1], np.arange(3, 9)] = 1  # ACGTAC at 3-8, the rest N
-    assert ac.motif_hit_mask(one_hot, [matrix], [threshold])[0].tolist() == [False] * 3 + [True] * 6 + [False] * 3
+    assert scan.motif_hit_mask(one_hot, [matrix], [threshold])[0].tolist() == [False] * 3 + [True] * 6 + [False] * 3
     piled = ac.peaks_in_zone(np.full(100, 2), np.full(100, 50), zone, np.random.default_rng(0))
     assert piled["share"] == 1.0 and piled["pvalue"] < 0.01 and piled["ratio"] > 3
 

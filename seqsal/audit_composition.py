@@ -1,0 +1,90 @@
+"""Check 3 of ``seqsal audit``: reliance on composition (GC and CpG correlation, soft-masked bases, the model's
+response to dinucleotide shuffles of a fixed sample of windows)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import audit_checks as ac
+from .audit_inputs import AuditOptions, AuditRun, grade, row, soft_mask
+from .errors import InputError
+
+
+def check_composition(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> dict:
+    """Check 3a: Spearman correlation of prediction and attribution sum with GC and CpG (permutation p)."""
+    gc, cpg = run.composition()
+    projected_sum = run.contribution.sum(axis=1)
+    quantities = {"prediction": run.regions["prediction"].to_numpy(np.float64)
+                  if "prediction" in run.regions else np.full(len(gc), np.nan), "attribution sum": projected_sum}
+    results = [(name, comp, *ac.spearman_permutation(values, composition_values, rng))
+               for name, values in quantities.items()
+               for comp, composition_values in (("GC", gc), ("CpG", cpg))]
+    finite = [r for r in results if np.isfinite(r[2])]
+    if not finite:
+        return row("composition_correlation", "max |Spearman rho|", "-", np.nan, np.nan, "n/a", "too few regions")
+    name, comp, rho, pvalue = max(finite, key=lambda r: abs(r[2]))
+    pvalue = min(1.0, pvalue * len(finite))
+    verdict = grade(abs(rho), pvalue, options.rho_look, options.rho_shortcut, options.alpha)
+    evidence = "; ".join(f"{n} ~ {c}: rho {r:+.2f}" for n, c, r, _ in results)
+    return row("composition_correlation", "max |Spearman rho| of prediction / attribution sum with GC, CpG",
+               "999 permutations, Bonferroni over 4", abs(rho), pvalue, verdict,
+               f"strongest {name} ~ {comp}; {evidence}; mean GC {np.nanmean(gc):.3f}")
+
+
+def check_soft_masked(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> dict:
+    """Check 3b: share of |contribution| on soft-masked bases against their share of the bases (shift null)."""
+    statistic = "|contribution| share / base share on soft-masked bases"
+    try:
+        mask = soft_mask(run)
+    except (InputError, OSError, KeyError) as error:
+        return row("soft_masked", statistic, "-", np.nan, np.nan, "n/a", f"genome of run.json not readable: {error}")
+    valid = run.called
+    if not (mask & valid).any():
+        return row("soft_masked", statistic, "-", np.nan, np.nan, "ok", "no soft-masked bases in the regions")
+    result = ac.share_inside(run.mass, mask, valid, run.lengths, rng)
+    verdict = grade(result["enrichment"], result["pvalue"], options.masked_look, options.masked_shortcut,
+                    options.alpha)
+    return row("soft_masked", statistic, "mask circularly shifted within each region (199 draws)",
+               result["enrichment"], result["pvalue"], verdict,
+               f"lowercase bases {100 * result['base_share']:.2f} % of the bases, "
+               f"{100 * result['track_share']:.2f} % of |contribution|")
+
+
+def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
+    """Check 3c: predictions of dinucleotide shuffles of a sample of the run's windows against the originals.
+
+    Loads the model of ``run.json`` (through :func:`seqsal.evaluate` 's inputs, the windows exactly as the run fed
+    them); at most ``options.model_regions`` regions, ``options.shuffles`` shuffles each.
+    """
+    import torch
+
+    from .evaluate import _predict, _run_inputs
+    from .shuffle import dinucleotide_shuffle
+
+    statistic = "slope of mean shuffled prediction on prediction"
+    try:
+        record, model, x, windows, target, seed = _run_inputs(run.path, options.model_regions, options.seed,
+                                                              genome=run.genome())
+    except (InputError, OSError, KeyError, ValueError, RuntimeError) as error:
+        return row("shuffle_response", statistic, "-", np.nan, np.nan, "n/a", f"model not loaded: {error}")
+    rc = bool(record.get("parameters", {}).get("rc", False))
+    called = x.numpy().max(axis=1).mean(axis=1) >= 0.99  # windows with N / padding keep it when shuffled: check 4's
+    dropped = int((~called).sum()) if called.sum() >= 10 else 0
+    x = x[torch.from_numpy(called)] if dropped else x
+    original = _predict(model, x, target, rc=rc)
+    shuffled = dinucleotide_shuffle(x.numpy(), n=options.shuffles, seed=options.seed)
+    flat = shuffled.reshape(-1, *shuffled.shape[2:])
+    mean_shuffled = _predict(model, torch.from_numpy(np.ascontiguousarray(flat)), target, rc=rc)
+    mean_shuffled = mean_shuffled.reshape(len(original), options.shuffles).mean(axis=1)
+    slope = ac.retained_slope(original, mean_shuffled)
+    boot = np.random.default_rng(options.seed)
+    slopes = [ac.retained_slope(original[pick], mean_shuffled[pick])
+              for pick in (boot.integers(0, len(original), len(original)) for _ in range(199))]
+    pvalue = (1 + int(np.sum(np.array(slopes) <= 0))) / 200
+    verdict = grade(slope, pvalue, options.retained_look, options.retained_shortcut, options.alpha)
+    return row("shuffle_response", statistic, "0 = composition keeps none of the spread; bootstrap p of slope <= 0",
+               slope, pvalue, verdict,
+               f"{len(original)} windows x {options.shuffles} dinucleotide shuffles"
+               + (f" ({dropped} windows over 1 % N left out: shuffles keep their Ns)" if dropped else "")
+               + "; prediction sd "
+               f"{np.std(original):.3g}, shuffled sd {np.std(mean_shuffled):.3g}, mean {np.mean(original):.3g} -> "
+               f"{np.mean(mean_shuffled):.3g}")

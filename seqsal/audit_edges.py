@@ -1,0 +1,67 @@
+"""Check 4 of ``seqsal audit``: reliance on the model-window edges, on N and on padded bases."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import audit_checks as ac
+from .audit_inputs import AuditOptions, AuditRun, grade, row, window_edges
+
+
+def check_edges(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> dict:
+    """Check 4a: regions whose strongest ``edge_k``-bp stretch lies within ``edge_k`` bp of a model-window edge.
+
+    Each region counts once (:func:`audit_checks.peaks_in_zone`), against the peaks jittered by ``jitter`` bp; a
+    mean over all regions would dilute an edge shortcut that a fraction of the regions carry. The mean
+    |contribution| near the edges against the interior is in the evidence.
+    """
+    valid = run.called
+    near = ac.edge_mask(run.lengths, valid.shape[1], window_edges(run), options.edge_k) & valid
+    interior = valid & ~near
+    edge_mean, interior_mean, ratio = ac.mean_ratio(run.mass, near, interior)
+    statistic = f"share of regions whose strongest {options.edge_k}-bp stretch is within {options.edge_k} bp of a " \
+                "window edge, minus the null share"
+    if not np.isfinite(ratio):
+        return row("window_edges", statistic, "-", np.nan, np.nan, "n/a",
+                   "no window edge inside the regions (each region got its genomic context)")
+    peaks = ac.region_peaks(run.mass, run.lengths, options.edge_k)
+    result = ac.peaks_in_zone(peaks, run.lengths, near, rng, options.jitter, n_null=199)
+    excess = result["share"] - result["expected"]
+    verdict = grade(excess, result["pvalue"], options.edge_excess_look, options.edge_excess_shortcut, options.alpha)
+    if result["ratio"] < options.edge_look:
+        verdict = "ok"  # a broad trend (e.g. motifs near the ends of short regions), not a pile at the edge
+    flagged = result["rows"]
+    evidence = (f"{len(flagged)} of {len(peaks)} regions ({100 * result['share']:.1f} %) peak at a window edge, "
+                f"{100 * result['expected']:.1f} % expected under jitter of <= {options.jitter} bp "
+                f"({result['ratio']:.2f}x)")
+    if len(flagged):
+        first = peaks[flagged] < run.lengths[flagged] / 2
+        side, word = ac.edge_consensus(run.sequences_of(flagged), first, 2 * options.edge_k)
+        evidence += (f"; {int(first.sum())} at the region's first {2 * options.edge_k} bp, {int((~first).sum())} at "
+                     f"its last; their {side} {2 * options.edge_k} bp: {word} (upper case: the base of >= half of them)")
+    evidence += f"; mean |contribution| near edges {edge_mean:.3g}, interior {interior_mean:.3g} ({ratio:.2f}x)"
+    return row("window_edges", statistic, f"peaks jittered by <= {options.jitter} bp (199 draws)", excess,
+               result["pvalue"], verdict, evidence)
+
+
+def check_padding(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> dict:
+    """Check 4b: gradient magnitude (max over A/C/G/T of |hypothetical|) on N and padded bases against called bases.
+
+    The projected contribution of an N (all-zero one-hot) is zero by construction, so reliance shows in what the
+    model *would* do there: its hypothetical contributions.
+    """
+    width = run.codes.shape[1]
+    inside = np.arange(width)[None, :] < run.lengths[:, None]
+    called = run.called & inside
+    unknown = inside & ~called
+    magnitude = run.magnitude
+    if not unknown.any():
+        return row("padding_and_N", "mean max|hypothetical| on N/padded bases / on called bases", "-", np.nan,
+                   np.nan, "ok", "no N or padded bases in the regions")
+    n_mean, called_mean, ratio = ac.mean_ratio(magnitude, unknown, called)
+    pvalue = ac.row_bootstrap_ratio(magnitude, unknown, called, rng)
+    verdict = grade(ratio, pvalue, options.edge_look, options.edge_shortcut, options.alpha)
+    padded = int(run.regions["padded_bp"].sum()) if "padded_bp" in run.regions else 0
+    return row("padding_and_N", "mean max|hypothetical| on N/padded bases / on called bases",
+               "1 = N treated like any base; p: regions resampled (199), ratio <= 1", ratio, pvalue, verdict,
+               f"{int(unknown.sum())} N bases ({padded} padded past chromosome ends) in "
+               f"{int(unknown.any(axis=1).sum())} regions: {n_mean:.3g} against {called_mean:.3g}")

@@ -31,6 +31,7 @@ _EXPORTS = {
     "report": ("write_logos", "write_report"),
     "evaluate": ("deletion_insertion", "effective_receptive_field", "evaluate_run", "sanity_check"),
     "audit": ("AuditOptions", "audit_run"),
+    "seqlet_check": ("check_seqlets", "check_seqlets_run"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -427,6 +427,32 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
     log.info("-> %s/evaluation.tsv", out_dir)
 
 
+@main.command("check-seqlets")
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--max-seqlets", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Check this many seqlets, the most significant first.")
+@click.option("--draws", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Random replacements of each stretch (the change is their mean).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
+              help="A seqlet is confirmed when its replacement p-value against the controls is at most this.")
+@click.option("--seed", type=int, default=None, help="Random seed of the replacements. [the run's --seed]")
+@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
+@handle_errors
+def check_seqlets(out_dir, max_seqlets, draws, alpha, seed, quiet):
+    """Ask the model whether it confirms each called seqlet of the run in OUT_DIR.
+
+    Each seqlet's bases are replaced by random bases in the model window the run read; the seqlet is confirmed
+    when the prediction moves the way its sign says, further than the same replacement of stretches no call
+    covers (p <= --alpha). No attribution method is involved. Writes seqlet_check.tsv (name, sign, score, qvalue,
+    change, effect, pvalue, confirmed) into OUT_DIR.
+    """
+    _setup_logging(quiet)
+    from .seqlet_check import check_seqlets_run
+
+    check_seqlets_run(out_dir, max_seqlets=max_seqlets, draws=draws, alpha=alpha, seed=seed)
+    logging.getLogger("seqsal").info("-> %s/seqlet_check.tsv", out_dir)
+
+
 
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))

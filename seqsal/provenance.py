@@ -66,6 +66,7 @@ GROUPS: dict[str, Group] = {  # in dependency order: a group only derives from t
     "evaluation": Group(("evaluation.tsv", "evaluation_curves.tsv", "evaluation_sanity.tsv", "evaluation_erf.tsv",
                          "evaluation"), ("evaluation.tsv", "evaluation_curves.tsv", "evaluation_sanity.tsv",
                                          "evaluation_erf.tsv"), (ATTRIBUTIONS,), "seqsal evaluate"),
+    "seqlet_check": Group(("seqlet_check.tsv",), ("seqlet_check.tsv",), ("calls",), "seqsal check-seqlets"),
     "audit": Group(("audit.tsv", "audit"), ("audit.tsv",), (ATTRIBUTIONS, "calls", "motifs", "evaluation"),
                    "seqsal audit"),
     "logos": Group(("logos",), (), (ATTRIBUTIONS, "calls", "motifs"), "seqsal logos"),

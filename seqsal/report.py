@@ -25,8 +25,8 @@ from .io import RegionArrays, region_arrays
 from .motifs import read_motif_arrays
 from .plot import LogoJob, calibration_figure, render_jobs
 from .provenance import GROUPS, stale_text, status, write_record
-from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png, target_text,
-                            timing_text)
+from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png,
+                            seqlet_check_section, target_text, timing_text)
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -472,12 +472,13 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
 
     links = [name for name in ("attributions.bw", "elements.bed", "seqlets.bed", "motifs.meme", "regions.tsv",
                                "elements.tsv", "seqlets.tsv", "motifs.tsv", "motif_matches.tsv",
-                               "motif_instances.tsv", "motifs.h5", *EVALUATION_TABLES, "attributions.npz", "run.json")
+                               "motif_instances.tsv", "motifs.h5", *EVALUATION_TABLES, "seqlet_check.tsv", "attributions.npz",
+                               "run.json")
              if run.shown(name)]
     sections.append(provenance_note(run))
-    evaluation = evaluation_section(run)
-    if evaluation is not None:
-        sections.append(evaluation)
+    for extra in (evaluation_section(run), seqlet_check_section(run)):
+        if extra is not None:
+            sections.append(extra)
     sections.append("<h2>Files</h2><ul>" + "".join(
         f'<li><a href="{html.escape(name)}">{html.escape(name)}</a></li>' for name in links) + "</ul>")
     sections.append(calibration_section(run))

@@ -143,3 +143,25 @@ def evaluation_section(run) -> str | None:
     return ("<h2>Evaluation</h2>" + (
         "" if table is not None else '<p class="muted">No evaluation.tsv: run <code>seqsal evaluate</code> for '
                                      "deletion/insertion, sanity and stability checks.</p>") + "".join(parts))
+
+
+def seqlet_check_section(run) -> str | None:
+    """HTML of ``seqlet_check.tsv`` (``seqsal check-seqlets``): per sign, the seqlets checked, how many the model
+    confirms and the median effect; ``None`` when the folder has no current check. ``run`` is a
+    :class:`seqsal.report.RunFolder`."""
+    table = run.table("seqlet_check")
+    if table is None or not len(table):
+        return None
+    summary = pd.DataFrame([{"sign": sign, "checked": len(part), "confirmed": int(part["confirmed"].sum()),
+                             "share confirmed": float(part["confirmed"].mean()),
+                             "median effect": float(part["effect"].median()),
+                             "median effect, not confirmed": float(part.loc[~part["confirmed"], "effect"].median())
+                             if (~part["confirmed"]).any() else float("nan")}
+                            for sign, part in table.groupby("sign", sort=True)])
+    return ('<h2 id="seqlet-check">Does the model confirm the seqlets?</h2><p class="muted">'
+            "<code>seqsal check-seqlets</code>: each seqlet's bases replaced by random bases in the model window; "
+            "confirmed when the prediction moves the way its sign says, further than replacing stretches no call "
+            "covers (effect = -sign &times; change of the target). A sign whose seqlets the model does not confirm "
+            "is a sign the attribution map gets wrong for this model. Per seqlet: <code>seqlet_check.tsv</code>."
+            "</p>" + _table(summary, {c: _number for c in summary.columns if c not in ("sign", "checked",
+                                                                                      "confirmed")}))

@@ -184,7 +184,8 @@ def test_force_and_recall_leave_no_file_of_another_run(job, tmp_path):
     _invoke("attribute", *job, "-o", out, "-q", "--method", "grad_x_input", "--null", "laplace")
     evaluate = ["evaluate", out, "--methods", "saliency", "--max-regions", "2"]
     for args in (["motifs", out, "--min-seqlets", "2", "--database", "none"], ["logos", out, "--top", "2"],
-                 evaluate, [*evaluate, "--no-sanity"], ["audit", out, "--no-model"], ["report", out, "--top", "2"]):
+                 evaluate, [*evaluate, "--no-sanity"], ["check-seqlets", out, "--max-seqlets", "5", "--draws", "2"],
+                 ["audit", out, "--no-model"], ["report", out, "--top", "2"]):
         _invoke(*args, "-q")
     assert _current(out) == {name: "current" for name in GROUPS}
     # the second evaluation (no sanity check) left none of the first one's sanity table and plot beside it

@@ -24,7 +24,8 @@ SHARDS = 3
 # every few seconds instead of its default 40 s. No account to charge.
 EXECUTOR_OPTIONS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5",
                     "--slurm-no-account")
-RULES = {"attribute_shard": SHARDS, "merge": 1, "call_peaks": 1, "motifs": 1, "logos": 1, "audit": 1, "report": 1}
+RULES = {"attribute_shard": SHARDS, "merge": 1, "call_peaks": 1, "motifs": 1, "logos": 1, "check_seqlets": 1, "audit": 1,
+         "report": 1}
 
 
 def cluster_state() -> str:

@@ -141,7 +141,7 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.read_text() + "method: ig\nmethod_params: {steps: 8, baseline: shuffle, references: 3}\n"
                       "stitch: centre\ncorrect: false\nn_value: 0.25\npeak_test_widths: '8'\nmin_seqlets: 10\n"
-                      "top_logos: 7\nreport_top: 5\n")
+                      "top_logos: 7\nreport_top: 5\ncheck_seqlets: 33\n")
     command = snakemake_command(tmp_path, demo_subset, "shards=2", "-n", "-p")
     command[command.index(str(CONFIG))] = str(config)
     result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
@@ -155,6 +155,7 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
             assert words in line, (words, line)
     assert "--test-widths 8 --max-length 30 --element-gap 100" in log
     assert "--min-seqlets 10 --seqlet-fdr 0.9" in log and "--top 7" in log and "--top 5" in log
+    assert "seqsal check-seqlets" in log and "--max-seqlets 33" in log
     assert not (tmp_path / "out").exists()
 
 

@@ -1,0 +1,274 @@
+"""Does the model confirm each called seqlet? An in-silico replacement test, with no attribution method in between.
+
+A seqlet claims that its bases raise (``+``) or lower (``-``) the model's output. The model can be asked directly:
+replace the seqlet's bases by random bases and see whether the prediction moves the way the sign says, further
+than the same replacement of a stretch of the same length that no call covers.
+
+For each checked seqlet (the most significant ``max_seqlets``, duplicates of an overlapping region's call left
+out):
+
+* the model window of its region that holds it with the most context (the run's own windows: widened, tiled and
+  read on the strand the run read them; :func:`seqsal.evaluate.run_windows`);
+* ``change``: the mean over ``draws`` copies of ``f(copy) - f(x)``, each copy with the seqlet's bases replaced by
+  uniform random bases (the run's target; averaged over both strands for ``--rc`` runs);
+* ``effect = -sign x change``: positive when removing the bases moves the output the way the seqlet's sign says;
+* controls: one stretch of the same length per seqlet, at a random place in a random checked window, overlapping
+  no seqlet called at a lenient FDR (0.5: the stretches the attributions do not single out), replaced the same
+  way;
+* ``pvalue = (1 + #{controls: -sign x change >= effect}) / (n_controls + 1)``: the effect against the controls'
+  change in the same direction (a ``-`` seqlet's rise against the controls' rises; a control that hits an
+  uncalled site of that sign makes the test conservative); ``confirmed`` where ``pvalue <= alpha``.
+
+The replacement test is in-silico mutagenesis (Zhou & Troyanskaya, Nat. Methods 2015; Alipanahi et al., Nat.
+Biotechnol. 2015) applied to a called stretch at once, as tangermeme's ``ablate`` does for a motif. A ``-`` seqlet
+whose replacement lowers the output is a sign the attribution method cannot be trusted there (benchmarks/RESULTS.md,
+issue 13: on a Basset-like model most ``-`` seqlets that overlap no planted site are of that kind, while on other
+models the calls outside planted sites are used by the model as their sign says).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .attribution import Target
+from .encode import reverse_complement_one_hot
+from .errors import InputError
+from .evaluate import _run_inputs  # the run's model, windows and target, as `seqsal evaluate` reads them
+from .io import write_table_atomic
+from .peaks import call_peaks_from_run
+from .provenance import record_written, remove_group
+from .text import plural
+
+log = logging.getLogger("seqsal")
+
+LENIENT_FDR = 0.5  # the controls avoid the seqlets called at this FDR (and the checked ones)
+COLUMNS = ["name", "sign", "score", "qvalue", "change", "effect", "pvalue", "confirmed"]
+
+
+def _targets(model: nn.Module, x: torch.Tensor, target: Target, rc: bool, batch_size: int) -> np.ndarray:
+    """The target ``(N,)`` of windows ``(N, 4, L)`` (averaged with the reverse complement's when ``rc``)."""
+    out = []
+    with torch.no_grad():
+        for first in range(0, x.shape[0], batch_size):
+            chunk = x[first:first + batch_size]
+            value = target.select(model(chunk)).double()
+            if rc:
+                value = 0.5 * (value + target.select(model(reverse_complement_one_hot(chunk))).double())
+            out.append(value.reshape(-1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, target: Target, draws: int = 8,
+                        seed: int = 0, rc: bool = False, batch_size: int = 256) -> np.ndarray:
+    """Mean change of the target when a stretch of a window is replaced by uniform random bases.
+
+    Parameters
+    ----------
+    model, target
+        The model and the output it is explained for.
+    x
+        ``(W, 4, L)`` one-hot windows.
+    spans
+        ``(K, 3)`` int: window index and ``[start, end)`` in window coordinates (0-based, half-open).
+    draws
+        Random replacements per stretch (the change is their mean).
+    seed, rc, batch_size
+        Random seed of the bases; average over both strands (an ``--rc`` run's target); windows per forward pass.
+
+    Returns
+    -------
+    np.ndarray
+        ``(K,)`` float64: mean ``f(replaced) - f(window)`` per stretch.
+    """
+    spans = np.asarray(spans, dtype=np.int64).reshape(-1, 3)
+    if spans.shape[0] == 0:
+        return np.zeros(0)
+    rng = np.random.default_rng(seed)
+    base = _targets(model, torch.from_numpy(x), target, rc, batch_size)
+    changes = np.zeros(spans.shape[0])
+    per_pass = max(1, batch_size // draws)
+    eye = np.eye(4, dtype=np.float32)
+    for first in range(0, spans.shape[0], per_pass):
+        block = spans[first:first + per_pass]
+        copies = np.repeat(x[block[:, 0]], draws, axis=0)
+        for k, (_, a, b) in enumerate(block):
+            bases = rng.integers(0, 4, (draws, b - a))
+            copies[k * draws:(k + 1) * draws, :, a:b] = eye[bases].transpose(0, 2, 1)
+        values = _targets(model, torch.from_numpy(copies), target, rc, batch_size).reshape(len(block), draws)
+        changes[first:first + len(block)] = values.mean(axis=1) - base[block[:, 0]]
+    return changes
+
+
+def window_spans(seqlets: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
+    """For each seqlet (``region_name``, genomic ``start``, ``end``), the window of its region that holds it with
+    the most context, as ``(window index, start, end)`` in that window's coordinates (read on the window's
+    strand); ``-1`` in every column where no window holds it whole."""
+    out = np.full((len(seqlets), 3), -1, dtype=np.int64)
+    by_name = {name: frame for name, frame in windows.reset_index(drop=True).groupby("name", sort=False)}
+    for k, (name, start, end) in enumerate(zip(seqlets["region_name"], seqlets["start"], seqlets["end"])):
+        frame = by_name.get(name)
+        if frame is None:
+            continue
+        room = np.minimum(start - frame["start"].to_numpy(), frame["end"].to_numpy() - end)
+        if room.max() < 0:
+            continue
+        best = int(np.argmax(room))
+        row = frame.iloc[best]
+        a = int(row["end"] - end) if row["strand"] == "-" else int(start - row["start"])
+        out[k] = (frame.index[best], a, a + int(end - start))
+    return out
+
+
+def control_spans(spans: np.ndarray, lengths: np.ndarray, windows: pd.DataFrame, called: np.ndarray,
+                  rng: np.random.Generator, tries: int = 50) -> np.ndarray:
+    """One control stretch per length: a random place in a random window among ``spans``' windows, overlapping no
+    stretch in ``called`` (``(M, 3)`` window-coordinate spans of every called seqlet); fewer when none fits."""
+    used = np.unique(spans[:, 0])
+    width = (windows["end"] - windows["start"]).to_numpy()
+    out = []
+    for length in lengths:
+        for _ in range(tries):
+            w = int(rng.choice(used))
+            if width[w] <= length:
+                continue
+            a = int(rng.integers(0, width[w] - length + 1))
+            mine = called[called[:, 0] == w]
+            if not ((mine[:, 1] < a + length) & (mine[:, 2] > a)).any():
+                out.append((w, a, a + int(length)))
+                break
+    return np.asarray(out, dtype=np.int64).reshape(-1, 3)
+
+
+def _most_significant(seqlets: pd.DataFrame) -> np.ndarray:
+    """Row positions of ``seqlets`` by increasing q-value (ties: larger ``|score|`` first)."""
+    return np.lexsort((-seqlets["score"].abs().to_numpy(), seqlets["qvalue"].to_numpy()))
+
+
+def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlets: pd.DataFrame, target: Target,
+                  max_seqlets: int = 200, draws: int = 8, alpha: float = 0.05, seed: int = 0, rc: bool = False,
+                  avoid: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The replacement test of the called seqlets (module docstring).
+
+    Parameters
+    ----------
+    model, target
+        The run's model and target.
+    x, windows
+        ``(W, 4, L)`` one-hot model windows and their table (``name``, ``chrom``, ``start``, ``end``,
+        ``strand``), as :func:`seqsal.evaluate.run_windows` gives them.
+    seqlets
+        ``seqlets.tsv`` rows (``name``, ``region_name``, genomic ``start``, ``end``, ``sign`` ``+``/``-``,
+        ``score``, ``qvalue``).
+    max_seqlets
+        Check the this many with the smallest q-value (ties: larger ``|score|``).
+    draws, alpha, seed, rc
+        Replacements per stretch, the level of ``confirmed``, the random seed, and ``--rc`` runs' strand average.
+    avoid
+        Calls (same columns) the controls must not overlap, besides ``seqlets``: e.g. the calls of a lenient FDR,
+        so that the controls are stretches the model is not thought to use (an uncalled site among the controls
+        makes the test conservative).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per checked seqlet: :data:`COLUMNS` (``change`` in the target's units).
+    """
+    if seqlets.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    spans = window_spans(seqlets, windows)
+    held = spans[:, 0] >= 0
+    if not held.all():
+        log.info("check: %s lie in no model window whole (regions cut by the window); not checked",
+                 plural(int((~held).sum()), "seqlet"))
+    chosen = np.array([i for i in _most_significant(seqlets) if held[i]][:max_seqlets], dtype=np.int64)
+    checked = seqlets.iloc[chosen]
+    sign = np.where(checked["sign"].astype(str).to_numpy() == "+", 1, -1)
+    change = replacement_changes(model, x, spans[chosen], target, draws, seed, rc)
+    rng = np.random.default_rng(seed + 1)
+    lengths = spans[chosen, 2] - spans[chosen, 1]
+    taken = spans[held] if avoid is None else np.concatenate([spans[held], window_spans(avoid, windows)])
+    controls = control_spans(spans[chosen], lengths, windows, taken[taken[:, 0] >= 0], rng)
+    control = replacement_changes(model, x, controls, target, draws, seed + 2, rc)
+    effect = -sign * change
+    pvalue = np.ones(effect.shape[0])
+    for s in (1, -1):  # each sign against the controls' change in its own direction
+        null = np.sort(-s * control)
+        exceed = null.shape[0] - np.searchsorted(null, effect[sign == s], side="left")
+        pvalue[sign == s] = (1.0 + exceed) / (null.shape[0] + 1.0)
+    return pd.DataFrame({"name": checked["name"].to_numpy(), "sign": np.where(sign > 0, "+", "-"),
+                         "score": checked["score"].to_numpy(), "qvalue": checked["qvalue"].to_numpy(),
+                         "change": change, "effect": effect, "pvalue": pvalue, "confirmed": pvalue <= alpha})
+
+
+def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 8, alpha: float = 0.05,
+                      seed: int | None = None, seqlets: pd.DataFrame | None = None, write: bool = True
+                      ) -> pd.DataFrame:
+    """:func:`check_seqlets` on a run folder's ``seqlets.tsv``; writes ``seqlet_check.tsv`` there (``seqsal
+    check-seqlets``).
+
+    The model, target, windows and ``--rc`` are the run's (``run.json``), as ``seqsal evaluate`` reads them; only
+    the regions that hold a checked seqlet are read.
+
+    Parameters
+    ----------
+    out_dir
+        A ``seqsal attribute`` folder with called seqlets.
+    max_seqlets, draws, alpha
+        See :func:`check_seqlets`.
+    seed
+        Random seed of the replacements and controls (``None``: the run's).
+    seqlets
+        Check these calls (a :class:`~seqsal.peaks.PeakCalls` ``seqlets`` table of this folder, e.g. re-called at
+        another FDR) instead of the folder's ``seqlets.tsv``.
+    write
+        Write ``seqlet_check.tsv`` (and its provenance); only with the folder's own ``seqlets.tsv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table written (:data:`COLUMNS`).
+
+    Raises
+    ------
+    InputError
+        When the folder has no ``seqlets.tsv`` (run ``seqsal attribute`` or ``seqsal call-peaks`` first).
+    """
+    out = Path(out_dir)
+    if seqlets is None:
+        path = out / "seqlets.tsv"
+        if not path.exists():
+            raise InputError("no seqlets.tsv: call seqlets first (`seqsal call-peaks` on this folder)", str(out))
+        seqlets = pd.read_csv(path, sep="\t", dtype={"chrom": str, "region_name": str, "duplicate_of": str},
+                              keep_default_na=False)
+    elif write:
+        raise ValueError("check_seqlets_run: given seqlets are not the folder's seqlets.tsv; pass write=False")
+    if "duplicate_of" in seqlets:
+        seqlets = seqlets[seqlets["duplicate_of"].fillna("").astype(str) == ""]
+    seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else "+" if v > 0 else "-"))
+    seqlets = seqlets.iloc[_most_significant(seqlets)[:max_seqlets]]  # and only their regions are read
+    record, model, x, windows, target, seed = _run_inputs(out, None, seed, names=set(seqlets["region_name"]))
+    try:
+        model.eval()
+    except NotImplementedError:  # torch.export programs keep their exported mode
+        pass
+    rc = bool(record["parameters"].get("rc"))
+    lenient = call_peaks_from_run(out, fdr=max(LENIENT_FDR, float(record.get("peaks", {}).get("fdr", 0.0))),
+                                  write=False, elements=False).seqlets  # controls avoid every candidate site
+    table = check_seqlets(model.cpu(), x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
+                          avoid=lenient[lenient["region_name"].isin(set(windows["name"]))])
+    if write:
+        remove_group(out, "seqlet_check")
+        write_table_atomic(out / "seqlet_check.tsv", table)
+        record_written(out, "seqlet_check")
+    for label in ("+", "-"):
+        part = table[table["sign"] == label]
+        if len(part):
+            log.info("check: %s seqlets: the model confirms %d of %d (replacement moves the output as the sign says, "
+                     "p <= %g against stretches no call covers)", label, int(part["confirmed"].sum()), len(part),
+                     alpha)
+    return table

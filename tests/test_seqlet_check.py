@@ -1,0 +1,144 @@
+"""The replacement test of called seqlets (seqsal.seqlet_check)."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from seqsal.attribution import Target
+from seqsal.cli import main
+from seqsal.encode import one_hot_encode, reverse_complement_one_hot
+from seqsal.report import build_report
+from seqsal.seqlet_check import check_seqlets, control_spans, replacement_changes, window_spans
+
+ACTIVATOR, REPRESSOR = "GATAAG", "CCATGG"
+
+
+class TwoMotifs(nn.Module):
+    """Counts an activator word (+1 each) and a repressor word (-1 each): a model whose truth is known."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 2, len(ACTIVATOR), bias=False)
+        with torch.no_grad():
+            self.conv.weight[0] = torch.from_numpy(one_hot_encode(ACTIVATOR))
+            self.conv.weight[1] = torch.from_numpy(one_hot_encode(REPRESSOR))
+
+    def forward(self, x):
+        hits = torch.relu(self.conv(x) - (len(ACTIVATOR) - 1))  # 1 at an exact match, else 0
+        return (hits[:, 0].sum(-1) - hits[:, 1].sum(-1))[:, None]
+
+
+def _world(seed=0, n=12, length=120):
+    rng = np.random.default_rng(seed)
+    seqs, seqlets = [], []
+    for k in range(n):
+        bases = list(rng.choice(list("ACGT"), length))
+        bases[20:26], bases[70:76] = ACTIVATOR, REPRESSOR
+        seqs.append("".join(bases))
+        for name, a, sign in ((f"act{k}", 20, "+"), (f"rep{k}", 70, "-"), (f"wrong{k}", 20, "-"),
+                              (f"noise{k}", 100, "+")):
+            seqlets.append({"name": name, "region_name": f"r{k}", "start": 1000 * k + a, "end": 1000 * k + a + 6,
+                            "sign": sign, "score": 1.0, "qvalue": 0.01})
+    x = np.stack([one_hot_encode(s) for s in seqs]).astype(np.float32)
+    windows = pd.DataFrame({"name": [f"r{k}" for k in range(n)], "chrom": "chr1",
+                            "start": [1000 * k for k in range(n)], "end": [1000 * k + length for k in range(n)],
+                            "strand": "+"})
+    return x, windows, pd.DataFrame(seqlets)
+
+
+def test_replacement_change_of_a_linear_model_is_its_expected_value():
+    """For f(x) = sum w.x the change of replacing [a, b) by uniform bases has expectation
+    sum_pos (mean_c w[c, pos] - w[x_pos, pos]); the mean of many draws converges to it."""
+    torch.manual_seed(0)
+    x = np.stack([one_hot_encode("".join(np.random.default_rng(1).choice(list("ACGT"), 50)))]).astype(np.float32)
+    w = torch.randn(4, 50) - 6 * torch.from_numpy(x[0]) * torch.isin(torch.arange(50), torch.tensor([9, 10, 17, 18]))
+    model = lambda x: (x * w).sum(dim=(1, 2))[:, None]  # noqa: E731  (a stretch shifted by one base is off by ~4)
+    change = replacement_changes(model, x, np.array([[0, 10, 18]]), Target(), draws=4000, seed=3)
+    wn = w.numpy()[:, 10:18]
+    expected = (wn.mean(axis=0) - (wn * x[0][:, 10:18]).sum(axis=0)).sum()
+    assert change[0] == pytest.approx(float(expected), abs=0.15)  # draw SD ~3: the mean of 4000 is within 0.05
+
+
+def test_the_model_confirms_true_calls_and_refuses_wrong_signs_and_noise():
+    x, windows, seqlets = _world()
+    table = check_seqlets(TwoMotifs(), x, windows, seqlets, Target(), max_seqlets=1000, draws=16, seed=0)
+    kind = table["name"].str.extract(r"^([a-z]+)")[0]
+    confirmed = table.groupby(kind)["confirmed"].mean()
+    assert confirmed["act"] == 1.0 and confirmed["rep"] == 1.0  # removing them moves the output as the sign says
+    assert confirmed["wrong"] == 0.0  # a - call on an activator: its removal lowers the output
+    assert confirmed["noise"] == 0.0  # random bases: no move beyond the controls'
+    assert (table.loc[kind == "act", "change"] < 0).all() and (table.loc[kind == "rep", "change"] > 0).all()
+
+
+def test_minus_strand_windows_map_genomic_stretches_onto_the_reverse_complement():
+    rng = np.random.default_rng(2)
+    genome = "".join(rng.choice(list("ACGT"), 300))
+    start, end = 50, 250
+    x = reverse_complement_one_hot(torch.from_numpy(one_hot_encode(genome[start:end])[None])).numpy()
+    windows = pd.DataFrame({"name": ["r"], "chrom": ["chr1"], "start": [start], "end": [end], "strand": ["-"]})
+    seqlets = pd.DataFrame({"region_name": ["r"], "start": [120], "end": [131]})
+    (w, a, b), = window_spans(seqlets, windows)
+    stretch = torch.from_numpy(x[w][None, :, a:b])
+    assert np.array_equal(reverse_complement_one_hot(stretch).numpy()[0], one_hot_encode(genome[120:131]))
+
+
+def test_controls_avoid_every_call_and_take_the_asked_lengths():
+    x, windows, seqlets = _world()
+    spans = window_spans(seqlets, windows)
+    controls = control_spans(spans, np.full(40, 6), windows, spans, np.random.default_rng(0))
+    assert len(controls) == 40 and ((controls[:, 2] - controls[:, 1]) == 6).all()
+    for w, a, b in controls:
+        mine = spans[spans[:, 0] == w]
+        assert not ((mine[:, 1] < b) & (mine[:, 2] > a)).any()
+
+
+class ThreeMotifs(TwoMotifs):
+    """TwoMotifs plus a strong activator word nobody called: controls that hit it drop the output by 3."""
+
+    def forward(self, x):
+        word = torch.from_numpy(one_hot_encode("TTGACA"))
+        extra = torch.relu(torch.nn.functional.conv1d(x, word[None]) - 5).sum(dim=(1, 2))
+        return super().forward(x) + 3 * extra[:, None]
+
+
+def test_each_sign_is_tested_against_the_controls_moving_its_own_way():
+    """A - call is confirmed when its removal raises the output more than removing control stretches raises it;
+    controls that hit an uncalled activator (a large drop) say nothing about rises. Compared with the controls'
+    |change| instead, a third of the controls reach 3 and no repressor call is confirmed."""
+    x, windows, seqlets = _world()
+    for k in range(x.shape[0]):  # the uncalled word every 12 bases outside the called stretches
+        for a in (0, 30, 42, 54, 84, 108):
+            x[k, :, a:a + 6] = one_hot_encode("TTGACA")
+    table = check_seqlets(ThreeMotifs(), x, windows, seqlets, Target(), max_seqlets=1000, draws=16, seed=0)
+    kind = table["name"].str.extract(r"^([a-z]+)")[0]
+    assert table.loc[kind == "rep", "confirmed"].all()
+    assert not table.loc[kind.isin(["wrong", "noise"]), "confirmed"].any()
+
+
+def test_check_seqlets_on_a_run_folder_end_to_end(tmp_path):
+    """CLI: the demo model's calls on 40 demo regions are checked, the table written, the report shows the section;
+    a re-call removes the check of the calls it replaced (provenance), and the report drops the section."""
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    lines = [line for line in (demo / "regions.bed").read_text().splitlines() if not line.startswith("track")]
+    (tmp_path / "regions.bed").write_text("\n".join(lines[:40]) + "\n")
+    out = tmp_path / "out"
+
+    def run(*args):
+        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    run("attribute", demo / "genome.fa", tmp_path / "regions.bed", "--model", demo / "model.safetensors", "-o", out,
+        "--null", "laplace", "--fdr", "0.2", "-q")
+    run("check-seqlets", out, "--max-seqlets", "30", "-q")
+    table = pd.read_csv(out / "seqlet_check.tsv", sep="\t")
+    seqlets = pd.read_csv(out / "seqlets.tsv", sep="\t")
+    assert 0 < len(table) <= 30 and set(table["name"]) <= set(seqlets["name"])
+    assert table["confirmed"].mean() > 0.7  # the demo model's calls are mostly right about it
+    assert "Does the model confirm the seqlets?" in build_report(out, top=1)
+    run("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "-q")
+    assert not (out / "seqlet_check.tsv").exists()
+    assert "Does the model confirm the seqlets?" not in build_report(out, top=1)

@@ -11,7 +11,7 @@ time, which draws the same random numbers as one call per replicate), with resul
 computation up to float rounding (tests/test_audit_speed.py).
 
 Conventions: a *track* is ``(N, L)`` float (one row per region, zero-padded on the right past ``lengths[i]``),
-in the region's reading direction (what the model saw: minus-strand rows reversed, :func:`orient`). Every
+in the region's reading direction (what the model saw: minus-strand rows reverse-complemented, :func:`orient`). Every
 null is a permutation null with ``(1 + #{null >= observed}) / (R + 1)`` p-values (never 0).
 """
 from __future__ import annotations
@@ -26,14 +26,17 @@ _BATCH = 100  # null replicates drawn and computed at once (their random numbers
 
 
 def orient(track: np.ndarray, lengths: np.ndarray, minus: np.ndarray) -> np.ndarray:
-    """Reverse each minus-strand row of ``track`` ``(N, L)`` within its length (the model's reading direction).
+    """Each minus-strand row of ``track`` in the model's reading direction: the reverse complement the engine fed.
 
-    Works on ``(N, L)`` and ``(N, C, L)`` arrays (the last axis is position); rows keep their zero padding.
+    ``(N, L)`` per-position values are reversed within each row's length; ``(N, 4, L)`` arrays (one-hot or
+    hypothetical contributions, channels A, C, G, T) are also complemented (channels reversed: A <-> T, C <-> G).
+    Rows keep their zero padding.
     """
     out = np.array(track, copy=True)
     for i in np.flatnonzero(minus):
         n = int(lengths[i])
-        out[i, ..., :n] = track[i, ..., :n][..., ::-1]
+        row = track[i, ..., :n][..., ::-1]
+        out[i, ..., :n] = row[::-1] if track.ndim == 3 else row
     return out
 
 

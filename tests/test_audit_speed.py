@@ -115,11 +115,12 @@ def test_read_run_keeps_what_the_padded_arrays_give(tmp_path, layout):
         write_npz(path / "attributions.npz", {**flat, "offsets": np.concatenate([[0], np.cumsum(lengths)])})
     _, one_hot, hyp = _plain_tracks(path)
     minus = strands == "-"
+    contribution = ac.orient((one_hot * hyp).sum(axis=1), lengths, minus)  # summed over A, C, G, T as stored
     one_hot, hyp = ac.orient(one_hot, lengths, minus), ac.orient(hyp, lengths, minus)
     run = read_run(path)
     called = one_hot.max(axis=1) > 0.5
     assert np.array_equal(run.codes, np.where(called, one_hot.argmax(axis=1), 4))
-    assert np.array_equal(run.contribution, (one_hot * hyp).sum(axis=1))
+    assert np.array_equal(run.contribution, contribution)
     assert np.array_equal(run.magnitude, np.abs(hyp).max(axis=1))
     for fast, plain in zip(run.composition(), ac.composition(one_hot, lengths)):
         assert np.array_equal(fast, plain, equal_nan=True)
@@ -176,3 +177,15 @@ def test_a_row_masked_end_to_end_ties_with_every_shift_as_the_direct_null_does()
     mask[4] = True  # every shift leaves it in place: each replicate's sum is the observed one (p = 1)
     result = ac.share_inside(track, mask, np.ones_like(mask), np.full(20, 600), np.random.default_rng(0))
     assert result["pvalue"] == 1.0
+
+
+def test_minus_strand_rows_read_as_the_reverse_complement_the_model_saw(tmp_path):
+    """The audit's sequences of a minus-strand region are the reverse complement of its + strand (what the engine
+    fed the model), and its CpG count is the + strand's (CpG reads CpG on both strands). Before, the rows were
+    reversed but not complemented: the evidence showed the reversed + strand and the count was GpC's."""
+    plus = "ACGTTCGAGGCCATCGAT"
+    rc = plus[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    path = make_run(tmp_path / "run", [plus, plus], np.zeros((2, 4, len(plus)), np.float32), strands=["+", "-"])
+    run = read_run(path)
+    assert run.sequences == [plus, rc]
+    assert run.cpg_count.tolist() == [plus.count("CG")] * 2 != [plus.count("CG"), plus.count("GC")]

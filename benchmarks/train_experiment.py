@@ -96,7 +96,7 @@ def maps_of(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
 
 def train_one(args: argparse.Namespace, name: str, seed: int, extra: dict, batch_size: int = 64) -> tuple[dict, torch.nn.Module]:
     options = TrainOptions(model_config=DEMO, window=WIDTH, valid_chroms=["valid"], test_chroms=["test"],
-                           epochs=args.epochs, patience=3, batch_size=batch_size, seed=seed, **extra)
+                           epochs=args.epochs, patience=args.patience, batch_size=batch_size, seed=seed, **extra)
     path = args.out / f"{name}_seed{seed}.safetensors"
     summary = train_model(args.out / "world.fa", args.out / "labels.tsv", path, options, quiet=True,
                           report=args.out / f"{name}_seed{seed}.html")
@@ -138,9 +138,10 @@ def shortcut(args: argparse.Namespace) -> None:
     dirty = clean.copy()
     dirty[:, :, OFFSET:OFFSET + 20] = one_hot_encode(ADAPTER)
     results = []
-    variants = [("plain", {}), *[(f"mask_prior_w{w:g}", {"mask_prior": str(args.out / "adapter.bed"), "mask_weight": w})
-                                 for w in args.mask_weights]]
-    for seed, (name, extra) in itertools.product(range(args.seeds), variants):
+    masked = [(f"mask_prior_w{w:g}", {"mask_prior": str(args.out / "adapter.bed"), "mask_weight": w})
+              for w in args.mask_weights]
+    variants = ([] if args.no_plain else [("plain", {})]) + masked
+    for seed, (name, extra) in itertools.product(args.seed_list or range(args.seeds), variants):
         summary, model = train_one(args, f"shortcut_{name}", seed, extra)
         with torch.no_grad():
             predict = lambda a: model(torch.as_tensor(a))[:, 0].numpy()  # noqa: E731
@@ -161,9 +162,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--train", type=int, default=4000, help="training windows (valid and test: a quarter each)")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--patience", type=int, default=3, help="early stopping: epochs without a better validation r")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--mask-weights", type=float, nargs="+", default=[10.0])
+    parser.add_argument("--seed-list", type=int, nargs="+", default=None, help="shortcut: these seeds instead of --seeds")
+    parser.add_argument("--no-plain", action="store_true", help="shortcut: skip the plain model (deterministic per seed)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/train_experiment"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

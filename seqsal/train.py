@@ -31,8 +31,8 @@ from .io import atomic_path, write_text_atomic
 from .models import build_model, save_model
 from .train_data import (Labels, crop, encode_windows, interval_masks, read_labels, read_mask_spec,
                          split_chromosomes, window_starts)
-from .train_priors import (fourier_penalty, input_gradients, mask_penalty, random_cutout, rc_consistency,
-                           salient_cutout, shift_consistency)
+from .train_priors import (fourier_penalty, input_gradients, mask_counterfactuals, mask_term, random_cutout,
+                           rc_consistency, salient_cutout, shift_consistency)
 from .train_report import build_train_report, held_out_metrics, validation_score
 
 log = logging.getLogger("seqsal")
@@ -132,13 +132,14 @@ class TrainOptions:
     fourier_prior, fourier_freq_limit, fourier_sigma
         Weight of :func:`seqsal.train_priors.fourier_penalty` (0: off) and its cut-off and smoothing.
     mask_prior, mask_weight
-        ``EXCLUDE.bed[,INCLUDE.bed]`` and the weight of :func:`seqsal.train_priors.mask_penalty`.
+        ``EXCLUDE.bed[,INCLUDE.bed]`` and the weight of :func:`seqsal.train_priors.mask_penalty` (the squared
+        effect of randomising M- over the labels' variance; computed on every step).
     saliency_cutout, random_cutout, cutout_span
         Probability of a salient (or random) cutout per training window, and its length range in bases.
     consistency, consistency_weight, consistency_shift
         ``rc`` or ``shift`` (or ``None``), its weight, and the shift in bases.
     prior_every
-        Lazy regularisation of the gradient terms (Fourier, mask, consistency): they are evaluated on one
+        Lazy regularisation of the gradient terms (Fourier, consistency): they are evaluated on one
         optimiser step in ``prior_every``, with their weights multiplied by ``prior_every`` so that their
         expected contribution to the gradient is unchanged (Karras et al., "Analyzing and improving the image
         quality of StyleGAN", CVPR 2020, section 3.1: the R1 input-gradient penalty every 16 minibatches).
@@ -287,11 +288,15 @@ def make_batch(data: TrainData, index: np.ndarray, options: TrainOptions, window
 
 def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[str, np.ndarray],
                options: TrainOptions, rng: np.random.Generator, device: torch.device,
-               autocast: torch.dtype | None, multiplier: float = 1.0) -> dict[str, float]:
+               autocast: torch.dtype | None, multiplier: float = 1.0,
+               spread: np.ndarray | None = None) -> dict[str, float]:
     """One optimiser step on a batch; returns the task loss and each attribution term (unweighted).
 
-    ``multiplier`` scales the weights of the gradient terms (Fourier, mask, consistency); 0 skips them (a
-    plain step): :func:`term_multiplier`. The cutouts are augmentation and run on every step.
+    ``multiplier`` scales the weights of the gradient terms (Fourier, consistency); 0 skips them (a plain
+    step): :func:`term_multiplier`. The cutouts (augmentation) and the mask prior (the masked windows'
+    counterfactuals appended to the task's forward pass, no double backpropagation) run on every step; ``spread``
+    ``(T,)`` is the mask prior's scale, the variance of each task's labels over the training split (default:
+    over the batch).
     """
     forward = _forward(model, autocast, device)
     x = batch["x"]
@@ -304,28 +309,40 @@ def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[s
             x = random_cutout(x, options.random_cutout, options.cutout_span, rng)
     x_t = torch.as_tensor(np.ascontiguousarray(x), device=device)
     y_t = torch.as_tensor(batch["y"], device=device)
-    needs_grad = multiplier > 0 and (options.fourier_prior > 0 or options.mask_weight > 0
-                                     or options.consistency is not None)
+    needs_grad = multiplier > 0 and (options.fourier_prior > 0 or options.consistency is not None)
+    counterfactuals = None
+    if options.mask_weight > 0:
+        masks = [torch.as_tensor(np.ascontiguousarray(batch[k]), device=device) if k in batch else None
+                 for k in ("exclude", "include")]
+        counterfactuals = mask_counterfactuals(x_t, *masks)
+    # the counterfactuals of the mask prior share the task's forward pass (and its batch statistics)
+    x_all = x_t if counterfactuals is None else torch.cat([x_t, counterfactuals.inputs])
+    n = len(x_t)
     terms: dict[str, torch.Tensor] = {}
     if needs_grad:
-        predictions, gradients = input_gradients(forward, x_t)
-        attributions = gradients * x_t
+        outputs, gradients = input_gradients(forward, x_all)
+        predictions, attributions = outputs[:n], gradients[:n] * x_t
         if options.fourier_prior > 0:
             terms["fourier"] = fourier_penalty(attributions, options.fourier_freq_limit, sigma=options.fourier_sigma)
-        if options.mask_weight > 0:
-            masks = [torch.as_tensor(np.ascontiguousarray(batch[k]), device=device) if k in batch else None
-                     for k in ("exclude", "include")]
-            terms["mask"] = mask_penalty(gradients, x_t, *masks)
         if options.consistency == "rc":
             terms["consistency"] = rc_consistency(forward, x_t, attributions)
         elif options.consistency == "shift":
             shifted = torch.as_tensor(np.ascontiguousarray(batch["x_shifted"]), device=device)
             terms["consistency"] = shift_consistency(forward, x_t, shifted, options.consistency_shift, attributions)
     else:
-        predictions = forward(x_t)
+        outputs = forward(x_all)
+        predictions = outputs[:n]
+    mask_value = None
+    if options.mask_weight > 0:
+        scale = y_t.float().var(dim=0, unbiased=False) if spread is None else torch.as_tensor(spread, device=device)
+        mask_value = (mask_term(predictions, outputs[n:], counterfactuals, scale) if counterfactuals is not None
+                      else predictions.new_zeros(()))
     loss = task_loss(predictions, y_t, options.task)
     weights = {"fourier": options.fourier_prior, "mask": options.mask_weight, "consistency": options.consistency_weight}
     total = loss + sum(multiplier * weights[name] * value for name, value in terms.items())
+    if mask_value is not None:  # not a gradient term: every step, weight as given
+        terms["mask"] = mask_value
+        total = total + options.mask_weight * mask_value
     optimiser.zero_grad(set_to_none=True)
     total.backward()
     optimiser.step()
@@ -473,6 +490,7 @@ def train_model(
     train, valid = splits["train"], splits["valid"]
     n_batches = math.ceil(len(train.x) / options.batch_size)
     every = prior_interval(options)
+    spread = train.y.astype(np.float64).var(axis=0).astype(np.float32)
     for epoch in range(len(history) + 1, options.epochs + 1):
         if best["bad"] >= options.patience:
             break
@@ -488,7 +506,7 @@ def train_model(
         for b in range(n_batches):
             index = np.sort(order[b * options.batch_size:(b + 1) * options.batch_size])
             values = train_step(model, optimiser, make_batch(train, index, options, window, rng), options, rng,
-                                device, autocast, term_multiplier((epoch - 1) * n_batches + b, every))
+                                device, autocast, term_multiplier((epoch - 1) * n_batches + b, every), spread=spread)
             for key, value in values.items():
                 sums[key] = sums.get(key, 0.0) + value * len(index)
                 counts[key] = counts.get(key, 0) + len(index)

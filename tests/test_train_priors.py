@@ -8,7 +8,7 @@ from torch import nn
 
 from seqsal.encode import reverse_complement_one_hot
 from seqsal.train_priors import (cutout_starts, fourier_penalty, input_gradients, mask_penalty, random_cutout,
-                                 rc_consistency, salient_cutout, shift_consistency)
+                                 randomise_positions, rc_consistency, salient_cutout, shift_consistency)
 
 
 def _one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
@@ -65,27 +65,54 @@ class _Masked(nn.Module):
         return torch.tanh(self.conv(x * self.visible)).sum(dim=(1, 2))[:, None]
 
 
-def test_mask_prior_is_zero_when_the_gradient_vanishes_on_the_excluded_positions():
+def _masks(n: int, length: int, lo: int, hi: int, rows: slice = slice(None)) -> torch.Tensor:
+    mask = torch.zeros(n, length, dtype=torch.bool)
+    mask[rows, lo:hi] = True
+    return mask
+
+
+def test_randomise_positions_changes_only_the_masked_positions_and_stays_one_hot():
+    x = _one_hot(6, 40)
+    mask = _masks(6, 40, 10, 30, slice(0, 3))
+    out = randomise_positions(x, mask, torch.Generator().manual_seed(0))
+    assert torch.equal(out[:, :, ~mask[0]], x[:, :, ~mask[0]]) and torch.equal(out[3:], x[3:])
+    assert torch.allclose(out.sum(dim=1), torch.ones(6, 40))
+    assert not torch.equal(out[:3, :, 10:30], x[:3, :, 10:30])
+
+
+def test_mask_prior_is_zero_for_a_model_blind_to_the_excluded_positions_and_equals_the_counterfactual_effect():
     model, x = _Masked(50, 10, 20), _one_hot(4, 50)
-    _, gradients = input_gradients(model, x)
-    inside = torch.zeros(4, 50, dtype=torch.bool)
-    inside[:, 10:20] = True
-    assert float(mask_penalty(gradients, x, inside)) == 0.0
-    outside = torch.zeros_like(inside)
-    outside[:, 30:35] = True
-    expected = float((gradients[:, :, 30:35] ** 2).sum() / 4)
-    assert abs(float(mask_penalty(gradients, x, outside)) - expected) < 1e-6
-    # M+ over everything the model sees: the whole attribution mass is inside, a reward of -1 per sample
-    seen = ~inside
-    assert abs(float(mask_penalty(gradients, x, None, seen)) + 1.0) < 1e-5
+    spread = torch.tensor([0.5])
+    assert float(mask_penalty(model, x, _masks(4, 50, 10, 20), None, spread).detach()) == 0.0
+    outside = _masks(4, 50, 30, 35, slice(1, 4))  # window 0 has no M-: it adds 0
+    got = float(mask_penalty(model, x, outside, None, spread, torch.Generator().manual_seed(3)).detach())
+    counterfactual = randomise_positions(x[1:], outside[1:], torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = float(((model(x[1:]) - model(counterfactual)) ** 2 / 0.5).sum() / 4)
+    assert expected > 0 and abs(got - expected) < 1e-6
+    # M+ over what the model sees: a reward D^2 / (D^2 + v) in (-1, 0] per window
+    reward = float(mask_penalty(model, x, None, _masks(4, 50, 20, 50), spread).detach())
+    assert -1.0 < reward < 0.0
+
+
+def test_mask_prior_sees_an_effect_that_the_local_gradient_hides():
+    """Gradient masking: a detector that is saturated (flat) at the observed artefact has no input gradient there, so
+    a penalty on the local gradient (Ross et al. 2017) is zero, while removing the artefact moves the prediction."""
+    x = torch.zeros(3, 4, 30)
+    x[:, 0, :] = 1.0  # all A; the "artefact" is the A run at 5-15
+
+    def detector(t: torch.Tensor) -> torch.Tensor:  # 0 while at least 9 of the 10 bases are A, rising below that
+        return torch.relu(9.0 - t[:, 0, 5:15].sum(dim=1, keepdim=True))
+
+    region = _masks(3, 30, 5, 15)
+    _, gradients = input_gradients(detector, x)
+    assert float((gradients ** 2).sum()) == 0.0
+    assert float(mask_penalty(detector, x, region, None, torch.ones(1)).detach()) > 1.0
 
 
 def test_mask_prior_backpropagates_to_the_weights():
     model, x = _Masked(50, 10, 20), _one_hot(4, 50)
-    _, gradients = input_gradients(model, x)
-    region = torch.zeros(4, 50, dtype=torch.bool)
-    region[:, 25:40] = True
-    mask_penalty(gradients, x, region).backward()
+    mask_penalty(model, x, _masks(4, 50, 25, 40), None, torch.ones(1)).backward()
     assert model.conv.weight.grad is not None and float(model.conv.weight.grad.abs().sum()) > 0
 
 

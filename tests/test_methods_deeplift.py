@@ -11,6 +11,7 @@ from seqsal.attribution import Target, input_gradient
 from seqsal.errors import InputError
 from seqsal.methods import completeness, deep_lift_shap, integrated_gradients, make_baselines
 from seqsal.methods.deeplift import _MaxPoolRule
+from seqsal.methods.deeplift_rules import Paired
 from helpers import frozen, random_one_hot
 from method_fixtures import build_basset, build_bpnet, reference_delta
 
@@ -134,7 +135,25 @@ def test_disjoint_max_pool_rule_equals_general_rule(kernel):
     results = []
     for disjoint in (False, True):
         leaf = x.clone().requires_grad_(True)
-        _MaxPoolRule.apply(leaf, x_ref, y_ref, index_ref, pool, disjoint).backward(grad)
+        _MaxPoolRule.apply(leaf, Paired(x_ref, y_ref, index_ref), pool, disjoint).backward(grad)
         results.append(leaf.grad)
     torch.testing.assert_close(results[1], results[0], rtol=0, atol=1e-6)
     assert (results[0] != 0).any()
+
+
+@pytest.mark.parametrize("which,target", [("basset", Target()), ("bpnet", Target(output=0, reduction="bpnet"))])
+def test_shared_pass_gives_the_pairs_multipliers_whatever_the_reference_groups(which, target, request):
+    """One sequence pass serves all references: grouped reference passes (all at once, one at a time, uneven
+    groups) pair each backward pass with its own reference, as running every pair on its own does."""
+    from seqsal.methods.deeplift import deeplift_multipliers, shared_multipliers
+
+    model = request.getfixturevalue(which)
+    x = random_one_hot(3, 203, seed=11)
+    refs = make_baselines(x, "shuffle", 5, seed=4)
+    pairs = deeplift_multipliers(model, x[:, None].expand(3, 5, 4, 203).reshape(15, 4, 203),
+                                 refs.reshape(15, 4, 203), target)
+    for group in (None, 1, 2, 5):
+        multipliers, prediction, reference = shared_multipliers(model, x, refs, target, group=group)
+        torch.testing.assert_close(multipliers, pairs[0].reshape(3, 5, 4, 203), rtol=0, atol=1e-6)
+        torch.testing.assert_close(reference, pairs[2].reshape(3, 5), rtol=0, atol=1e-6)
+        torch.testing.assert_close(prediction, pairs[1].reshape(3, 5)[:, 0], rtol=0, atol=1e-6)

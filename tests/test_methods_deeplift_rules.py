@@ -188,3 +188,38 @@ def test_op_names_and_labels_join_every_form():
     assert op_label(torch.Tensor.tanh_) == "Tensor.tanh_"
     assert op_label(F.gelu) == "torch.nn.functional.gelu"
     assert op_label(torch.ops.aten.max_pool1d.default) == "aten.max_pool1d.default"
+
+
+@pytest.mark.parametrize("two_d", [False, True])
+def test_pool_with_indices_is_torchs_pooling(two_d):
+    """The channels-last pooling of the rules gives torch's values and argmaxes exactly: ties (ReLU zeros, +0 and
+    -0), NaN and -inf, strides, padding, dilation and ceil mode."""
+    import itertools
+
+    from seqsal.methods.deeplift_rules import pool_with_indices
+
+    gen = torch.Generator().manual_seed(7)
+    shape = (3, 16, 9, 23) if two_d else (3, 16, 41)
+    ties = torch.relu(torch.randint(-2, 3, shape, generator=gen).float())
+    ties[(ties == 0) & (torch.rand(shape, generator=gen) < 0.5)] = -0.0
+    odd = torch.randn(shape, generator=gen)
+    odd[odd > 1.5], odd[odd < -1.5] = float("nan"), float("-inf")
+    base = F.max_pool2d_with_indices if two_d else F.max_pool1d_with_indices
+    checked = 0
+    for kernel, stride, padding, dilation, ceil in itertools.product([2, 3, 4], [None, 1, 4, 5], [0, 1], [1, 2],
+                                                                     [False, True]):
+        params = {"kernel_size": kernel, "padding": padding, "dilation": dilation, "ceil_mode": ceil,
+                  **({} if stride is None else {"stride": stride})}
+        if two_d:
+            params = {key: value if key == "ceil_mode" else (value, value) for key, value in params.items()}
+        for x in (ties, odd, ties[:, :4]):  # 4 channels: torch's own kernel
+            try:
+                expected = base(x, return_indices=True, **params)
+            except RuntimeError:  # a combination torch refuses (padding over half the kernel)
+                continue
+            values, index = pool_with_indices(x, params, two_d)
+            assert torch.equal(index, expected[1])
+            torch.testing.assert_close(values, expected[0], rtol=0, atol=0, equal_nan=True)
+            assert torch.equal(values.signbit(), expected[0].signbit())
+            checked += 1
+    assert checked > 50

@@ -23,7 +23,10 @@ For one-hot ``x`` the projected attributions sum to ``f(x) - mean f(references)`
 :func:`deep_lift_shap` checks it and raises :class:`~.references.IncompleteAttribution` when it fails.
 
 Each sequence runs once for all its references (:func:`shared_multipliers`): its activations do not depend on the
-reference, only the multipliers do, which the rules keep per pair; one backward pass per reference follows.
+reference, only the multipliers do. The references then run without gradients (stacked reference-major), their
+tensors are paired with the rules call by call, and one backward pass per reference through the one sequence pass
+gives its multipliers, which the rules work out there from that reference's rows (tensors small enough to stay in
+the CPU's cache).
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
 from ..errors import InputError
-from .deeplift_rules import MaxPoolRule, Rescale, Shared, pooling_call
+from .deeplift_rules import MaxPoolRule, Paired, Rescale, pooling_call
 from .ops import (
     BATCH_NORMS,
     DIVISIONS,
@@ -81,6 +84,20 @@ class _Recorded:
         return [*self.inputs.values(), self.y, *([self.index] if self.index is not None else [])]
 
 
+@dataclass
+class _Pending:
+    """A nonlinear call of the sequence pass: its kind, where it ran (for messages) and, if it depends on the
+    sequence, the slot of its sequence-dependent argument, that argument's shape and the :class:`Paired` holder its
+    rule reads the reference's tensors from."""
+
+    kind: str
+    label: str
+    layer: str
+    slot: int | str | None = None
+    shape: tuple | None = None
+    paired: Paired | None = None
+
+
 def _kind(name: str, args: tuple, kwargs: dict) -> str | None:
     """``rescale``, ``pool`` (a max-pool rule) or ``None`` (linear, metadata or refused) for one call."""
     if name in MAX_REDUCTIONS:
@@ -110,33 +127,31 @@ def _linear_refusal(func, name: str, args: tuple, kwargs: dict) -> str | None:
 
 
 class _DeepLiftMode(TorchFunctionMode):
-    """Intercepts the model's operations: records the reference's arguments and outputs at every nonlinearity
-    (``record``), or applies the DeepLIFT rules to the sequence pass, pairing each call with the recorded one.
+    """Intercepts the model's operations: records a reference's arguments and outputs at every nonlinearity
+    (``record``), or applies the DeepLIFT rules to the sequence pass, noting each nonlinear call (:class:`_Pending`)
+    so that every reference's pass can be paired with it call by call (:func:`_pair`).
 
     In the sequence pass the sequence-dependent tensors are those that require grad (the parameters are frozen):
     a call that takes one must be on the allow-list of :mod:`.ops` (linear, or a rule), or it is refused.
     """
 
-    def __init__(self, record: bool, saved: list[_Recorded], where: list[str], shared: Shared | None = None):
+    def __init__(self, record: bool, saved: list, where: list[str]):
         super().__init__()
-        self.record, self.saved, self.where, self.index = record, saved, where, 0
-        self.shared = shared or Shared(1)
+        self.record, self.saved, self.where = record, saved, where
 
-    def _matches(self, x: torch.Tensor, x_ref: torch.Tensor) -> bool:
-        """Whether a recorded reference tensor ``(r * k, ...)`` pairs with the sequence's ``(k, ...)``."""
-        return x_ref.shape[1:] == x.shape[1:] and x_ref.shape[0] == self.shared.r * x.shape[0]
+    def _layer(self) -> str:
+        return self.where[-1] if self.where else "the model's forward"
 
     def _fail(self, func, why: str):
-        layer = self.where[-1] if self.where else "the model's forward"
-        raise UnsupportedLayer(f"deepshap cannot handle {op_label(func)} in layer {layer!r} ({why}); use --method ig "
-                               "or ism for this model")
+        raise UnsupportedLayer(f"deepshap cannot handle {op_label(func)} in layer {self._layer()!r} ({why}); use "
+                               "--method ig or ism for this model")
 
-    def _paired(self, func, kind: str) -> _Recorded:
-        if self.index >= len(self.saved) or self.saved[self.index].kind != kind:
-            self._fail(func, "the model ran differently on the references")
-        item = self.saved[self.index]
-        self.index += 1
-        return item
+    def _note(self, func, kind: str, slot=None, x: torch.Tensor | None = None) -> Paired | None:
+        """Note a nonlinear call of the sequence pass; the holder its rule reads (``None`` if ``x`` is ``None``)."""
+        paired = None if x is None else Paired()
+        self.saved.append(_Pending(kind, op_label(func), self._layer(), slot, None if x is None else tuple(x.shape),
+                                   paired))
+        return paired
 
     def _protect(self, target) -> None:
         """Before an in-place write into ``target`` (reference pass): copy the recorded tensors that share its
@@ -192,45 +207,76 @@ class _DeepLiftMode(TorchFunctionMode):
         return func(*args, **kwargs)
 
     def _pool(self, func, name: str, args: tuple, kwargs: dict):
-        recorded = self._paired(func, "pool")
         pooling = pooling_call(func, name, args, kwargs)
         if not (isinstance(args[0], torch.Tensor) and args[0].requires_grad):
+            self._note(func, "pool")
             return func(*args, **kwargs)
         if isinstance(pooling, str):
             self._fail(func, pooling)
         x = pooling.before(args[0])
-        if 0 not in recorded.inputs or not self._matches(x, recorded.inputs[0]):
-            self._fail(func, "the model ran differently on the references")
-        y = MaxPoolRule.apply(x, recorded.inputs[0], recorded.y, recorded.index, pooling.pool, pooling.disjoint,
-                              self.shared)
+        y = MaxPoolRule.apply(x, self._note(func, "pool", 0, x), pooling.pool, pooling.disjoint)
         return pooling.finish(y, pooling.pool(x.detach())[1] if pooling.wants_indices else None)
 
     def _rescale(self, func, name: str, args: tuple, kwargs: dict):
-        recorded = self._paired(func, "rescale")
         slots = tensor_slots(args, kwargs)
         values = {slot: args[slot] if isinstance(slot, int) else kwargs[slot] for slot in slots}
         dependent = [slot for slot in slots if values[slot].requires_grad]
         if not dependent:
+            self._note(func, "rescale")
             return func(*args, **kwargs)
         if len(dependent) > 1:
             self._fail(func, "a function of two tensors that both depend on the sequence: no rescale rule; "
                              "write max(h, a * h) as leaky_relu(h, a)")
         slot = dependent[0]
-        x, x_ref = values[slot], recorded.inputs.get(slot)
+        x = values[slot]
         inplace = is_inplace(func, args, kwargs)
-        if x_ref is None or not self._matches(x, x_ref) or recorded.y.shape != x_ref.shape or (inplace and slot != 0):
-            self._fail(func, "the model ran differently on the references" if x_ref is None or not self._matches(x, x_ref)
-                       else "an elementwise function whose output is not shaped like its sequence-dependent input")
+        if inplace and slot != 0:
+            self._fail(func, _NOT_SHAPED)
         compute = out_of_place(func, args, kwargs)
 
         def function(t: torch.Tensor) -> torch.Tensor:
             return compute(*with_slot(args, kwargs, slot, t))
 
-        y = Rescale.apply(x, x_ref, recorded.y, function, name in ("relu", "relu_"), self.shared)
+        y = Rescale.apply(x, self._note(func, "rescale", slot, x), function, name in ("relu", "relu_"))
         if inplace:  # the model may go on with the tensor it wrote into, not the returned one
             x.copy_(y)
             return x
         return y
+
+
+_NOT_SHAPED = "an elementwise function whose output is not shaped like its sequence-dependent input"
+_DIFFERENTLY = "the model ran differently on the references"
+
+
+def _pair(pending: list[_Pending], recorded: list[_Recorded], part: int = 0, parts: int = 1) -> None:
+    """Fill each rule's :class:`Paired` holder with one reference's tensors, call by call.
+
+    ``recorded`` may hold ``parts`` references' passes stacked reference-major (``(parts * k, ...)``, row
+    ``q k + i`` is reference ``q`` of sequence ``i``): the holders get rows ``part * k`` to ``(part + 1) * k``.
+
+    Raises
+    ------
+    UnsupportedLayer
+        When the reference's pass made other nonlinear calls than the sequence's, or tensors of other shapes.
+    """
+    if len(recorded) != len(pending):
+        raise UnsupportedLayer("deepshap: the model ran differently on the sequences and the references")
+    for call, item in zip(pending, recorded):
+        why = _DIFFERENTLY if call.kind != item.kind else None
+        x_ref = item.inputs.get(call.slot) if why is None and call.paired is not None else None
+        if why is None and call.paired is not None:
+            k = call.shape[0]
+            if x_ref is None or tuple(x_ref.shape) != (parts * k, *call.shape[1:]):
+                why = _DIFFERENTLY
+            elif call.kind == "rescale" and item.y.shape != x_ref.shape:
+                why = _NOT_SHAPED
+        if why is not None:
+            raise UnsupportedLayer(f"deepshap cannot handle {call.label} in layer {call.layer!r} ({why}); use "
+                                   "--method ig or ism for this model")
+        if call.paired is not None:
+            rows = slice(part * k, (part + 1) * k)
+            call.paired.x, call.paired.y = x_ref[rows], item.y[rows]
+            call.paired.index = None if item.index is None else item.index[rows]
 
 
 class _LayerNames:
@@ -263,8 +309,8 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """DeepLIFT (rescale rule) multipliers of each sequence against each reference.
 
-    The references run once without gradients, recording their activations at every nonlinearity; the
-    sequences then run with the rules applied, paired call by call, and one backward pass gives the multipliers.
+    The sequences run with the rules applied; the references then run without gradients, recording their
+    activations at every nonlinearity, paired call by call, and one backward pass gives the multipliers.
     Model parameters are frozen for the call.
 
     Parameters
@@ -292,16 +338,17 @@ def deeplift_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Te
     return multipliers[:, 0], prediction, reference_prediction[:, 0]
 
 
-def shared_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Tensor, target: Target
+def shared_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Tensor, target: Target,
+                       group: int | None = None
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """DeepLIFT multipliers of each sequence against each of its ``R`` references, running each sequence once.
 
-    A sequence's activations do not depend on the reference: only the multipliers do. The ``N * R`` references
-    run once without gradients (reference-major, see :class:`~.deeplift_rules.Shared`), the ``N`` sequences once
-    with the rules (which keep one multiplier per pair), and one backward pass per reference gives that
-    reference's multipliers. The values are those of :func:`deeplift_multipliers` on the ``N * R`` pairs; a model
-    whose operations mix the rows of a batch is caught by the caller's completeness check (see
-    :func:`deep_lift_shap`).
+    A sequence's activations do not depend on the reference: only the multipliers do. The ``N`` sequences run
+    once with the rules, noting every nonlinear call; then the references run without gradients, ``group`` ranks
+    at a time (``group * N`` rows, reference-major), recording their tensors at the same calls; for each
+    reference, its rows are handed to the rules (:class:`~.deeplift_rules.Paired`) and one backward pass gives
+    its multipliers. The values are those of :func:`deeplift_multipliers` on the ``N * R`` pairs; a model whose
+    operations mix the rows of a batch is caught by the caller's completeness check (see :func:`deep_lift_shap`).
 
     Parameters
     ----------
@@ -311,6 +358,9 @@ def shared_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Tens
         ``(N, R, 4, L)`` their references.
     target
         What to explain.
+    group
+        References per pass of the references (``None``: all ``R`` in one pass, the fastest on the CPU; fewer
+        hold fewer references' activations at once).
 
     Returns
     -------
@@ -327,39 +377,42 @@ def shared_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Tens
                          "archive (.pt2): TorchScript runs its operations outside Python where the DeepLIFT rules "
                          "cannot reach (export the model with torch.export.export instead); use --method ig or ism")
     n, r = references.shape[:2]
-    shared = Shared(r)
-    flat_references = references.transpose(0, 1).reshape(r * n, *references.shape[2:])  # row rho * n + i
+    group = r if group is None else max(1, int(group))
     parameters = [p for p in model.parameters() if p.requires_grad] if isinstance(model, nn.Module) else []
     for parameter in parameters:
         parameter.requires_grad_(False)
     names = _LayerNames(model)
-    saved: list = []
+    pending: list[_Pending] = []
+    multipliers, reference_prediction = [], []
     try:
-        with torch.no_grad(), _DeepLiftMode(True, saved, names.stack):
-            output_ref = model(flat_references)
         leaf = x.detach().requires_grad_(True)
         with torch.enable_grad():
-            mode = _DeepLiftMode(False, saved, names.stack, shared)
-            with mode:
+            with _DeepLiftMode(False, pending, names.stack):
                 output = model(leaf)
-            if mode.index != len(saved):
-                raise UnsupportedLayer("deepshap: the model ran differently on the sequences and the references")
             prediction = target.select(output).float()
             total = prediction.sum()
-            multipliers = []
-            for rho in range(r):  # one backward pass per reference, through the one sequence pass
-                shared.rho = rho
-                multipliers.append(torch.autograd.grad(total, leaf, retain_graph=rho < r - 1)[0])
         # the reference's target with the sequence's bpnet weights (Target.profile_weights): the multipliers
         # explain exactly that difference
         weights = target.profile_weights(output)
-        weights = None if weights is None else weights.repeat(r, *([1] * (weights.ndim - 1)))
-        reference_prediction = target.select(output_ref, weights).float().reshape(r, n).T
+        for first in range(0, r, group):  # a group of references' pass, then a backward pass for each
+            parts = min(group, r - first)
+            stacked = references[:, first:first + parts].transpose(0, 1).reshape(parts * n, *references.shape[2:])
+            recorded: list[_Recorded] = []
+            with torch.no_grad(), _DeepLiftMode(True, recorded, names.stack):
+                output_ref = model(stacked)
+            many = None if weights is None else weights.repeat(parts, *([1] * (weights.ndim - 1)))
+            reference_prediction.extend(target.select(output_ref, many).float().reshape(parts, n).unbind(0))
+            for part in range(parts):
+                _pair(pending, recorded, part, parts)
+                with torch.enable_grad():
+                    multipliers.append(torch.autograd.grad(total, leaf, retain_graph=first + part < r - 1)[0])
+            del recorded, output_ref
     finally:
         names.close()
         for parameter in parameters:
             parameter.requires_grad_(True)
-    return torch.stack(multipliers, dim=1).detach(), prediction.detach(), reference_prediction.detach()
+    return (torch.stack(multipliers, dim=1).detach(), prediction.detach(),
+            torch.stack(reference_prediction, dim=1).detach())
 
 
 def _pair_multipliers(model: nn.Module, xs: torch.Tensor, rs: torch.Tensor, target: Target

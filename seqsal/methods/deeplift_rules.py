@@ -9,8 +9,11 @@
   the length) or of a maximum/minimum over one dimension (``h.max(dim=-1)``, ``torch.amax``: global max pooling),
   as the pooling :class:`MaxPoolRule` applies.
 
-The autograd functions save only tensors they make themselves, so a model that later writes into an activation in
-place (``nn.ReLU(inplace=True)`` after a pooling) does not invalidate them.
+The autograd functions save their own copies of the sequence's tensors, so a model that later writes into an
+activation in place (``nn.ReLU(inplace=True)`` after a pooling) does not invalidate them. They work out a
+reference's multipliers in the backward pass for that reference (:class:`Paired`), from ``(k, ...)`` tensors that
+stay in the CPU's cache, with float masks and in-place arithmetic (a boolean ``where`` or masked fill over large
+tensors costs several float passes on the CPU).
 """
 from __future__ import annotations
 
@@ -24,101 +27,106 @@ import torch.nn.functional as F
 from .ops import argument
 
 
-class Shared:
-    """Which reference a backward pass is for, when one sequence pass serves ``r`` references.
+class Paired:
+    """The reference's tensors that one rule call pairs with, filled in before each backward pass.
 
-    The sequence's activations do not depend on the reference, so the rules run the sequence once (``(k, ...)``)
-    against its references stacked reference-major (``(r * k, ...)``: row ``ρ k + i`` is reference ``ρ`` of
-    sequence ``i``); they keep one multiplier per pair and each backward pass uses reference :attr:`rho`'s.
-    ``r = 1`` is plain pairs: one reference per sequence.
+    A sequence's activations do not depend on the reference, only the multipliers do: one sequence pass serves
+    all its references. Before the backward pass for a reference, that reference's own pass fills each rule's
+    holder with its tensors at the same call, shaped like the sequence's ``(k, ...)``.
+
+    Attributes
+    ----------
+    x
+        The reference's input to the call (of a pooling: the pooling input as the rule sees it).
+    y
+        The call's output on the reference.
+    index
+        Of a pooling: the flat argmax of each window (:class:`MaxPoolRule`); ``None`` otherwise.
     """
 
-    def __init__(self, r: int = 1):
-        self.r, self.rho = int(r), 0
+    __slots__ = ("x", "y", "index")
 
-    def split(self, t: torch.Tensor, k: int) -> torch.Tensor:
-        """``(r * k, ...) -> (r, k, ...)`` (a view)."""
-        return t.reshape(self.r, k, *t.shape[1:])
-
-
-_PLAIN = Shared(1)
+    def __init__(self, x: torch.Tensor | None = None, y: torch.Tensor | None = None,
+                 index: torch.Tensor | None = None):
+        self.x, self.y, self.index = x, y, index
 
 
 class Rescale(torch.autograd.Function):
     """Elementwise nonlinearity with the DeepLIFT rescale rule: multiplier ``Δy/Δx`` (the local derivative where
-    ``|Δx| < 1e-6``), computed in the forward pass; ``apply(x, x_ref, y_ref, function, is_relu, shared)`` with
-    ``x`` ``(k, ...)`` and ``x_ref``, ``y_ref`` ``(r * k, ...)`` (see :class:`Shared`; default: one reference)."""
+    ``|Δx| < 1e-6``); ``apply(x, paired, function, is_relu)`` with ``x`` ``(k, ...)`` and the reference's tensors
+    in ``paired`` (:class:`Paired`), read when the backward pass runs.
+    """
 
     @staticmethod
-    def forward(ctx, x, x_ref, y_ref, function, is_relu=False, shared=_PLAIN):
-        k = x.shape[0]
+    def forward(ctx, x, paired, function, is_relu=False):
         y = function(x)
-        delta = x[None] - shared.split(x_ref, k)  # (r, k, ...)
-        if is_relu:  # the local derivative in closed form; the ratio where |Δx| is small is discarded
-            ratio = (y[None] - shared.split(y_ref, k)).div_(delta)
-            multiplier = torch.where(delta.abs_() < 1e-6, (x > 0)[None], ratio, out=ratio)
+        if is_relu:  # the local derivative in closed form
+            local = (x > 0).to(y.dtype)
         else:
-            small = delta.abs() < 1e-6
-            multiplier = (y[None] - shared.split(y_ref, k)).div_(delta.masked_fill_(small, 1.0))
-            if bool(small.any()):
-                with torch.enable_grad():
-                    leaf = x.detach().requires_grad_(True)
-                    value = function(leaf)
-                    (local,) = torch.autograd.grad(value, leaf, torch.ones_like(value))
-                multiplier = torch.where(small, local.to(multiplier.dtype)[None], multiplier)
-        ctx.shared = shared
-        ctx.save_for_backward(multiplier)
+            with torch.enable_grad():
+                leaf = x.detach().requires_grad_(True)
+                value = function(leaf)
+                (local,) = torch.autograd.grad(value, leaf, torch.ones_like(value))
+            local = local.to(y.dtype)
+        # own copies: the model may write into its activations in place afterwards (nn.ReLU(inplace=True))
+        ctx.save_for_backward(x.detach().clone(), y.detach().clone(), local)
+        ctx.paired, ctx.is_relu = paired, is_relu
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        (multiplier,) = ctx.saved_tensors
-        return grad * multiplier[ctx.shared.rho], None, None, None, None, None
+        x, y, local = ctx.saved_tensors
+        delta = x - ctx.paired.x
+        multiplier = y - ctx.paired.y
+        # float masks and in-place arithmetic: on the CPU a boolean where or masked fill costs several float passes
+        small = delta.abs().lt_(1e-6)  # 1.0 where |Δx| < 1e-6, else 0.0
+        if not bool(small.sum() > 0):  # the usual case: the secant everywhere (a sum is the cheapest test)
+            return multiplier.div_(delta).mul_(grad), None, None, None
+        multiplier.div_(delta.add_(small))  # the secant where small is 0; finite (and replaced) where it is 1
+        if ctx.is_relu:  # lerp with weight 0 or 1 is exact: the secant, or the local derivative (0 or 1)
+            multiplier.lerp_(local, small.to(multiplier.dtype))
+        else:  # a local derivative may be infinite (sqrt at 0): no lerp
+            multiplier = torch.where(small.bool(), local, multiplier)
+        return multiplier.mul_(grad), None, None, None
 
 
 class MaxPoolRule(torch.autograd.Function):
-    """Max pooling with DeepLIFT's rule (as captum and tangermeme): ``apply(x, x_ref, y_ref, index_ref, pool,
-    disjoint, shared)`` with ``pool: t -> (y, flat argmax)`` over ``(N, C, *L)``; ``disjoint`` when no input is in
-    two windows (a pooled-size backward); ``x`` ``(k, ...)``, the reference's tensors ``(r * k, ...)`` (see
-    :class:`Shared`; default: one reference)."""
+    """Max pooling with DeepLIFT's rule (as captum and tangermeme): ``apply(x, paired, pool, disjoint)`` with
+    ``pool: t -> (y, flat argmax)`` over ``(N, C, *L)``; ``disjoint`` when no input is in two windows (a
+    pooled-size backward); ``x`` ``(k, ...)`` and the reference's pooling input, output and argmax in ``paired``
+    (:class:`Paired`), read when the backward pass runs."""
 
     @staticmethod
-    def forward(ctx, x, x_ref, y_ref, index_ref, pool, disjoint=False, shared=_PLAIN):
+    def forward(ctx, x, paired, pool, disjoint=False):
         y, index = pool(x)
         if y._is_view():  # a view cannot be written in place by the model afterwards (nn.ReLU(inplace=True))
             y = y.clone()
-        k, c, r = x.shape[0], x.shape[1], shared.r
-        y_ref, index_ref = shared.split(y_ref, k), shared.split(index_ref, k)
-        top = torch.maximum(y[None], y_ref)
-        ctx.disjoint, ctx.shared, ctx.shape = disjoint, shared, x.shape
-        if disjoint:  # what each window sends to its two argmaxes, per unit of incoming gradient (pooled size)
-            flat_ref = shared.split(x_ref, k).reshape(r, k, c, -1)
-            i, j = index.reshape(k, c, -1), index_ref.reshape(r, k, c, -1)
-            pooled = y.reshape(k, c, -1)[None]
-            # the input at a window's argmax is the window's maximum: y at i, y_ref at j
-            delta_i = flat_ref.gather(-1, i[None].expand(r, *i.shape)).neg_().add_(pooled)
-            delta_j = x.reshape(k, c, -1)[None].expand(r, k, c, -1).gather(-1, j).sub_(y_ref.reshape(j.shape))
-            to_j = (y[None] - top).reshape(j.shape)
-            to_i = top.sub_(y_ref).reshape(j.shape)
-            ctx.save_for_backward(*disjoint_pool_coefficients(delta_i, delta_j, to_i, to_j, i, j), i, j)
-        else:
-            ctx.save_for_backward(x[None] - shared.split(x_ref, k), top - y_ref, y[None] - top, index, index_ref)
+        # own copies of the sequence's tensors: the model may write into them in place afterwards
+        ctx.save_for_backward(x.detach().clone(), y.detach().clone(), index)
+        ctx.paired, ctx.disjoint = paired, disjoint
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        rho = ctx.shared.rho
-        if ctx.disjoint:
-            to_i, to_j, i, j = ctx.saved_tensors
-            n, c = ctx.shape[:2]
+        x, y, index = ctx.saved_tensors
+        x_ref, y_ref, index_ref = ctx.paired.x, ctx.paired.y, ctx.paired.index
+        n, c = x.shape[:2]
+        top = torch.maximum(y, y_ref)
+        if ctx.disjoint:  # what each window sends to its two argmaxes (pooled size)
+            i, j = index.reshape(n, c, -1), index_ref.reshape(n, c, -1)
+            pooled, pooled_ref = y.reshape(n, c, -1), y_ref.reshape(n, c, -1)
+            # the input at a window's argmax is the window's maximum: y at i, y_ref at j
+            delta_i = x_ref.reshape(n, c, -1).gather(-1, i).neg_().add_(pooled)
+            delta_j = x.reshape(n, c, -1).gather(-1, j).sub_(pooled_ref)
+            to_j = (y - top).reshape(j.shape)
+            to_i = top.sub_(y_ref).reshape(j.shape)
+            a_i, a_j = disjoint_pool_coefficients(delta_i, delta_j, to_i, to_j)
             g = grad.reshape(n, c, -1)
-            result = g.new_zeros((n, c, int(np.prod(ctx.shape[2:]))))
-            result.scatter_(-1, i, g * to_i[rho])
-            result.scatter_add_(-1, j[rho], g * to_j[rho])
-            return result.reshape(ctx.shape), None, None, None, None, None, None
-        delta, to_i, to_j, index, index_ref = ctx.saved_tensors
-        delta, to_i, to_j, index_ref = delta[rho], to_i[rho], to_j[rho], index_ref[rho]
-        n, c = delta.shape[:2]
+            result = g.new_zeros((n, c, x[0, 0].numel()))
+            result.scatter_(-1, i, a_i.mul_(g))
+            result.scatter_add_(-1, j, a_j.mul_(g))
+            return result.reshape(x.shape), None, None, None
+        delta, to_i, to_j = x - x_ref, top - y_ref, y - top
         routed = torch.zeros(n, c, delta[0, 0].numel(), dtype=grad.dtype, device=grad.device)
         routed.scatter_add_(-1, index.reshape(n, c, -1), (grad * to_i).reshape(n, c, -1))
         routed.scatter_add_(-1, index_ref.reshape(n, c, -1), (grad * to_j).reshape(n, c, -1))
@@ -128,11 +136,11 @@ class MaxPoolRule(torch.autograd.Function):
             plain = torch.zeros(n, c, delta[0, 0].numel(), dtype=grad.dtype, device=grad.device)
             plain.scatter_add_(-1, index.reshape(n, c, -1), grad.reshape(n, c, -1))
             result = torch.where(zero, plain.reshape(delta.shape), result)
-        return result, None, None, None, None, None, None
+        return result, None, None, None
 
 
-def disjoint_pool_coefficients(delta_i: torch.Tensor, delta_j: torch.Tensor, to_i: torch.Tensor, to_j: torch.Tensor,
-                               i: torch.Tensor, j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def disjoint_pool_coefficients(delta_i: torch.Tensor, delta_j: torch.Tensor, to_i: torch.Tensor, to_j: torch.Tensor
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
     """:class:`MaxPoolRule` when no input is in two windows (stride >= kernel): what each window sends back.
 
     Parameters
@@ -142,23 +150,26 @@ def disjoint_pool_coefficients(delta_i: torch.Tensor, delta_j: torch.Tensor, to_
         argmax ``i`` and reference argmax ``j``.
     to_i, to_j
         ``(..., N, C, L')``: ``top - y_ref`` and ``y - top`` with ``top = max(y, y_ref)`` of the pooled outputs.
-    i, j
-        ``(..., N, C, L')`` argmax of each window (flat input positions) in the sequence and the reference
-        (broadcast against each other).
 
     Returns
     -------
     a_i, a_j
-        ``(..., N, C, L')`` (``to_i`` and ``to_j``, overwritten): the input's multiplier at ``i`` and ``j`` per unit of the window's incoming gradient
-        ``g``. The backward is ``g * a_i`` scattered to ``i`` plus ``g * a_j`` added at ``j``: the general rule's
-        values. Each window sends ``to_i`` to its sequence argmax ``i`` and ``to_j`` to its reference argmax ``j``,
-        each divided by that input's change; a zero change gives 1 at ``i`` (the plain gradient) and 0 at
-        ``j != i`` (no other window reaches ``j``).
+        ``(..., N, C, L')`` (``to_i`` and ``to_j``, overwritten): the input's multiplier at ``i`` and ``j`` per unit
+        of the window's incoming gradient ``g``. The backward is ``g * a_i`` scattered to ``i`` plus ``g * a_j``
+        added at ``j``: the general rule's values. Each window sends ``to_i`` to its sequence argmax ``i`` and
+        ``to_j`` to its reference argmax ``j``, each divided by that input's change; a zero change gives 1 at ``i``
+        (the plain gradient) and 0 at ``j``.
+
+    Notes
+    -----
+    A zero change comes with nothing to send, so the ratio is ``0 / 0`` there and only there: ``delta_i = 0`` means
+    ``x_ref[i] = y <= y_ref``, so ``to_i = 0``; ``delta_j = 0`` means ``x[j] = y_ref <= y``, so ``to_j = 0``. The
+    NaNs are replaced (no boolean mask over the pairs: on the CPU a masked fill costs several float passes). Where
+    ``i = j`` the window's change is its input's, and exactly one of ``to_i``, ``to_j`` is non-zero and equal to
+    that change (``y - y_ref``): the pair sends ``g`` to ``i``, with no case of its own. ``|a_i|, |a_j| <= 1``.
     """
-    same = i == j
-    # at i == j the window's change is its input's (to_i + to_j = y - y_ref = delta_i): a_i = 1, a_j = 0
-    a_i = to_i.div_(delta_i).masked_fill_((delta_i == 0).logical_or_(same), 1.0)
-    a_j = to_j.div_(delta_j).masked_fill_((delta_j == 0).logical_or_(same), 0.0)
+    a_i = to_i.div_(delta_i).nan_to_num_(nan=1.0, posinf=float("inf"), neginf=float("-inf"))
+    a_j = to_j.div_(delta_j).nan_to_num_(nan=0.0, posinf=float("inf"), neginf=float("-inf"))
     return a_i, a_j
 
 
@@ -215,12 +226,54 @@ def _window_pooling(func, name: str, args: tuple, kwargs: dict) -> Pooling | str
         params = {key: value for key, value in params.items() if value is not None}
         if np.size(params.get("stride", [])) == 0:
             params.pop("stride", None)
-    base = F.max_pool2d_with_indices if two_d else F.max_pool1d_with_indices
     kernel = _ints(params["kernel_size"])
     stride = _ints(params.get("stride", kernel))
     disjoint = bool(np.all(_ints(params.get("dilation", 1)) == 1) and np.all(stride >= kernel))
-    return Pooling(lambda t: t, lambda t: base(t, return_indices=True, **params), disjoint,
-                   lambda y, index: (y, index) if wants else y, wants)
+    return Pooling(lambda t: t, lambda t: pool_with_indices(t, params, two_d), disjoint,
+                   lambda y, index: (y, index.contiguous()) if wants else y, wants)
+
+
+def _as_2d(params: dict) -> dict:
+    """The parameters of a 1-d max pooling as those of a ``(1, k)`` 2-d one (over ``(N, C, 1, L)``)."""
+    leading = {"kernel_size": 1, "stride": 1, "padding": 0, "dilation": 1}
+    out = {key: (leading[key], int(_ints(value)[0])) for key, value in params.items() if key in leading}
+    if "ceil_mode" in params:
+        out["ceil_mode"] = bool(params["ceil_mode"])
+    return out
+
+
+def pool_with_indices(t: torch.Tensor, params: dict, two_d: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max pooling with the flat argmax of each window, as ``F.max_pool{1,2}d_with_indices``.
+
+    On the CPU, with 8 or more channels, the pooling runs in channels-last memory, where the kernel is vectorised
+    over the channels (2-3x faster than the channels-first kernel here: in the references' pass it was the
+    largest single cost of DeepSHAP on a Basset-style model). It is the same loop (the first maximum of each
+    window, a NaN wins), so values and indices are identical; both come back contiguous.
+
+    Parameters
+    ----------
+    t
+        ``(N, C, L)`` (``two_d`` False) or ``(N, C, H, W)``.
+    params
+        ``kernel_size``, and optionally ``stride``, ``padding``, ``dilation``, ``ceil_mode`` of the call.
+    two_d
+        Whether the pooling is 2-d.
+
+    Returns
+    -------
+    pooled, index
+        ``(N, C, L')`` or ``(N, C, H', W')``, and the flat argmax of each window in the input's last (1-d) or
+        last two (2-d) dimensions, ``int64``.
+    """
+    if t.device.type != "cpu" or t.shape[1] < 8:
+        base = F.max_pool2d_with_indices if two_d else F.max_pool1d_with_indices
+        return base(t, return_indices=True, **params)
+    last = t.movedim(1, -1).contiguous().movedim(-1, 1)  # channels-last (a faster copy than .contiguous(format))
+    y, index = F.max_pool2d_with_indices(last if two_d else last.unsqueeze(2), return_indices=True,
+                                         **(params if two_d else _as_2d(params)))
+    if not two_d:
+        y, index = y.squeeze(2), index.squeeze(2)
+    return y.contiguous(), index.contiguous()
 
 
 def _reduction_pooling(func, name: str, args: tuple, kwargs: dict) -> Pooling | str:

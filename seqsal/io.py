@@ -74,6 +74,9 @@ class NpyStream:
             np.lib.format.read_magic(self.handle)
             np.lib.format.read_array_header_1_0(self.handle)
             self.offset = self.handle.tell()
+            full = self.offset + self.row_bytes * self.shape[0]
+            if os.fstat(self.handle.fileno()).st_size < full:  # killed between its header and its sizing
+                self.handle.truncate(full)
         else:
             self.handle = open(path, "w+b")
             np.lib.format.write_array_header_1_0(
@@ -416,6 +419,9 @@ class RegionArray:
                 out[run] = view
                 continue
             chunk = self._span(int(self.offsets[first]), int(self.offsets[last + 1]))
+            if bool((lengths[run] == width).all()):  # equal lengths: a reshape, no gather (no index arrays)
+                out[run[0]:run[-1] + 1] = np.moveaxis(chunk.reshape((*self.channels, run.shape[0], width)), -2, 0)
+                continue
             kept = np.minimum(lengths[run], width)
             local = self.offsets[rows[run]] - self.offsets[first]
             row_of = np.repeat(run, kept)
@@ -441,20 +447,22 @@ class RegionArray:
 
 def _row_runs(lengths: np.ndarray, rows: np.ndarray | None, max_positions: int,
               per_position: int) -> Iterator[tuple[np.ndarray, int]]:
-    """Blocks of consecutive ``rows`` (all when None) whose padded size ``n * width * per_position`` stays within
-    ``max_positions`` (a block holds one row at least); yields ``(rows, width)``."""
+    """Blocks of successive ``rows`` (all when None; consecutive or not) whose padded size
+    ``n * width * per_position`` stays within ``max_positions`` (a block holds one row at least); yields
+    ``(rows, width)``. Scattered rows share blocks as consecutive ones do, so a few rows of a large file are
+    served in a few blocks, not one per row."""
     rows = np.arange(lengths.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
     if not rows.size:
         return
-    for run in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1):
-        start, width = 0, 0
-        for k in range(run.shape[0]):
-            longer = max(width, int(lengths[run[k]]))
-            if k > start and (k - start + 1) * longer * per_position > max_positions:
-                yield run[start:k], width
-                start, longer = k, int(lengths[run[k]])
-            width = longer
-        yield run[start:], width
+    sizes = lengths[rows].tolist()
+    start, width = 0, 0
+    for k, size in enumerate(sizes):
+        longer = max(width, size)
+        if k > start and (k - start + 1) * longer * per_position > max_positions:
+            yield rows[start:k], width
+            start, longer = k, size
+        width = longer
+    yield rows[start:], width
 
 
 class RegionArrays:
@@ -552,3 +560,15 @@ def _loaded(member) -> np.ndarray:
     """A member as an array: a :class:`StoredArray` as its memory map (for the small, per-region members)."""
     return member.memmap() if isinstance(member, StoredArray) else member
 
+
+
+def read_region_coordinates(path: str | os.PathLike) -> pd.DataFrame:
+    """``name``, ``chrom``, ``start``, ``end`` of a run folder's ``regions.tsv``, in compact dtypes.
+
+    What the peak caller needs of the table, without its other columns: ``chrom`` categorical (a code per
+    row), ``start``/``end`` int64 (0-based half-open), ``name`` text (empty names stay empty). Returns one
+    row per region, in file order; pandas' errors on a malformed file.
+    """
+    columns = ["name", "chrom", "start", "end"]
+    return pd.read_csv(path, sep="\t", usecols=columns, keep_default_na=False,
+                       dtype={"name": str, "chrom": "category", "start": "int64", "end": "int64"})[columns]

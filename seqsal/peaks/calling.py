@@ -224,18 +224,35 @@ def _elements(windows: pd.DataFrame, seqlets: pd.DataFrame, source: ChunkSource,
         if groups is None:
             continue
         _element_bounds(groups, options)
-        if chunk.one_hot is not None:
-            local = np.searchsorted(chunk.rows, groups["row"])
-            groups["sequence"] = [one_hot_decode(chunk.one_hot[k, :, a:b])
-                                  for k, a, b in zip(local, groups["start"], groups["end"])]
         parts.append(groups)
     if not parts:
         return pd.DataFrame(columns=columns)
-    groups = {key: np.concatenate([part[key] for part in parts]) for key in parts[0] if key != "sequence"}
-    groups["sequence"] = [text for part in parts for text in part.get("sequence", [None] * part["row"].shape[0])]
+    groups = {key: np.concatenate([part.pop(key) for part in parts]) for key in list(parts[0])}  # parts freed
+    groups["sequence"] = [None] * groups["row"].shape[0]  # decoded below for the called elements only
     table = _element_table(groups, pvalue, statistic, first + width // 2, options, columns)
+    del groups
     table["n_seqlets"] = _seqlets_inside(table, seqlets)
-    return table[table["qvalue"] <= options.fdr].reset_index(drop=True)
+    table = table[table["qvalue"] <= options.fdr].reset_index(drop=True)
+    table["sequence"] = _sequences(source, table)
+    return table
+
+
+def _sequences(source: ChunkSource, calls: pd.DataFrame) -> list:
+    """The sequence of each call (``region_index``, ``offset_start``, ``offset_end``), read again for their rows
+    only; ``None`` where the source serves no one-hot."""
+    rows = calls["region_index"].to_numpy(np.int64)
+    starts, ends = calls["offset_start"].to_numpy(np.int64), calls["offset_end"].to_numpy(np.int64)
+    out: list = [None] * rows.shape[0]
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    for chunk in source(np.unique(rows)) if rows.shape[0] else ():
+        if chunk.one_hot is None:
+            break
+        lo, hi = np.searchsorted(ordered, chunk.rows[0], "left"), np.searchsorted(ordered, chunk.rows[-1], "right")
+        for j in order[lo:hi].tolist():
+            k = int(np.searchsorted(chunk.rows, rows[j]))
+            out[j] = one_hot_decode(chunk.one_hot[k, :, starts[j]:ends[j]])
+    return out
 
 
 def conditional_fisher(pvalues: np.ndarray, group: np.ndarray, n_groups: int, entry: float) -> np.ndarray:

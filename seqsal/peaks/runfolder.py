@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import region_arrays, write_table_atomic, write_text_atomic
+from ..io import read_region_coordinates, region_arrays, write_table_atomic, write_text_atomic
 from ..provenance import prune, write_record
 from ..text import plural
 from .calling import PeakCalls, call_source
@@ -146,7 +146,7 @@ def call_peaks_from_run(
         raise InputError("--null shuffle: this run has no null.npz (it ran with --null laplace or --no-peaks); "
                          "use --null laplace, or rerun `seqsal attribute` with --null shuffle", str(out))
     options.check()
-    regions = pd.read_csv(out / "regions.tsv", sep="\t", dtype={"name": str, "chrom": str}, keep_default_na=False)
+    regions = read_region_coordinates(out / "regions.tsv")
     chrom_sizes = chrom_sizes if chrom_sizes is not None else _chrom_sizes(out)
     source = _run_source(out, regions, chrom_sizes)
     null_source = _null_source(null_path) if options.null == "shuffle" else None

@@ -225,7 +225,9 @@ class NullModel:
         generalized Pareto tail fitted to the top 25 % (at least 20) of the values (:func:`gpd_tail`) takes
         over, unless its fit check fails (:func:`tail_fit_holds`).
         """
-        values = np.sort(np.asarray(values, dtype=np.float64))
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape[0] > 1 and not bool((values[1:] >= values[:-1]).all()):
+            values = np.sort(values)  # an ascending array (as null_statistics gives) is kept, not copied
         n = values.shape[0]
         if n < min_count:
             return cls("none", n)
@@ -405,7 +407,7 @@ def null_statistics(tests: Tests, limit: int | None = None, seed: int = 0,
     Returns
     -------
     scores, total
-        Per key: the statistics ``(K,)`` float64 kept, and the number of tests seen.
+        Per key: the statistics ``(K,)`` float64 kept, ascending, and the number of tests seen.
 
     The empirical null is their distribution: all of them while a sign has at
     most ``limit`` (:data:`_NULL_HELD`), else a uniform random sample of
@@ -433,7 +435,12 @@ def null_statistics(tests: Tests, limit: int | None = None, seed: int = 0,
             merged = merged[rng.random(merged.shape[0]) < 0.5]
             found[sign], held[sign] = [merged], merged.shape[0]
             halvings[sign] += 1
-    scores = {sign: np.concatenate(parts) if parts else np.zeros(0) for sign, parts in found.items()}
+    scores = {}
+    for sign in keys:  # one key's parts at a time: the copies of all keys never coexist
+        parts = found.pop(sign)
+        scores[sign] = np.concatenate(parts) if parts else np.zeros(0)
+        del parts
+        scores[sign].sort()  # in place: NullModel.empirical then keeps it as it is
     return scores, total
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from .stats import NullModel, block_tests
 from .streams import ChunkSource
 
-_TESTS_HELD = 1 << 22  # tests kept between passes (~20 B each); beyond, every pass recomputes them
+_TESTS_HELD = 1 << 18  # tests kept between passes (~20 B each, 5 MB); beyond, every pass recomputes them (exact)
 
 # (sign, rows, starts, widths, scores) of a chunk's tests of one sign, all widths
 LadderBlock = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]

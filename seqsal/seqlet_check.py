@@ -36,9 +36,8 @@ import torch
 from torch import nn
 
 from .attribution import Target
-from .encode import reverse_complement_one_hot
 from .errors import InputError
-from .evaluate import _run_inputs  # the run's model, windows and target, as `seqsal evaluate` reads them
+from .evaluate import _predict, _run_inputs  # the run's model, windows and target, as `seqsal evaluate` reads them
 from .io import write_table_atomic
 from .peaks import call_peaks_from_run
 from .provenance import record_written, remove_group
@@ -48,19 +47,6 @@ log = logging.getLogger("seqsal")
 
 LENIENT_FDR = 0.5  # the controls avoid the seqlets called at this FDR (and the checked ones)
 COLUMNS = ["name", "sign", "score", "qvalue", "change", "effect", "pvalue", "confirmed"]
-
-
-def _targets(model: nn.Module, x: torch.Tensor, target: Target, rc: bool, batch_size: int) -> np.ndarray:
-    """The target ``(N,)`` of windows ``(N, 4, L)`` (averaged with the reverse complement's when ``rc``)."""
-    out = []
-    with torch.no_grad():
-        for first in range(0, x.shape[0], batch_size):
-            chunk = x[first:first + batch_size]
-            value = target.select(model(chunk)).double()
-            if rc:
-                value = 0.5 * (value + target.select(model(reverse_complement_one_hot(chunk))).double())
-            out.append(value.reshape(-1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0)
 
 
 def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, target: Target, draws: int = 8,
@@ -89,7 +75,7 @@ def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, targ
     if spans.shape[0] == 0:
         return np.zeros(0)
     rng = np.random.default_rng(seed)
-    base = _targets(model, torch.from_numpy(x), target, rc, batch_size)
+    base = _predict(model, torch.from_numpy(x), target, batch_size, rc).astype(np.float64)
     changes = np.zeros(spans.shape[0])
     per_pass = max(1, batch_size // draws)
     eye = np.eye(4, dtype=np.float32)
@@ -99,7 +85,8 @@ def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, targ
         for k, (_, a, b) in enumerate(block):
             bases = rng.integers(0, 4, (draws, b - a))
             copies[k * draws:(k + 1) * draws, :, a:b] = eye[bases].transpose(0, 2, 1)
-        values = _targets(model, torch.from_numpy(copies), target, rc, batch_size).reshape(len(block), draws)
+        values = _predict(model, torch.from_numpy(copies), target, batch_size, rc).astype(np.float64)
+        values = values.reshape(len(block), draws)
         changes[first:first + len(block)] = values.mean(axis=1) - base[block[:, 0]]
     return changes
 

@@ -158,7 +158,13 @@ def seqlet_check_section(run) -> str | None:
                              "median effect, not confirmed": float(part.loc[~part["confirmed"], "effect"].median())
                              if (~part["confirmed"]).any() else float("nan")}
                             for sign, part in table.groupby("sign", sort=True)])
-    return ('<h2 id="seqlet-check">Does the model confirm the seqlets?</h2><p class="muted">'
+    from .seqlet_check import unconfirmed_signs  # a sibling of this layer that imports torch: only when shown
+
+    flagged = unconfirmed_signs(table)
+    warning = "".join(f'<div class="warn"><b>The model does not confirm most {sign} seqlets</b>: for this model the '
+                      f"attribution's {sign} sign does not say what its bases do; do not act on those calls, or "
+                      "explain it with another method and check again.</div>" for sign in flagged)
+    return ('<h2 id="seqlet-check">Does the model confirm the seqlets?</h2>' + warning + '<p class="muted">'
             "<code>seqsal check-seqlets</code>: each seqlet's bases replaced by random bases in the model window; "
             "confirmed when the prediction moves the way its sign says, further than replacing stretches no call "
             "covers (effect = -sign &times; change of the target). A sign whose seqlets the model does not confirm "

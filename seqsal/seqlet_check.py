@@ -45,6 +45,7 @@ from .text import plural
 
 log = logging.getLogger("seqsal")
 
+UNCONFIRMED_SHARE = 0.5  # a sign whose checked seqlets the model confirms less often than this is flagged
 LENIENT_FDR = 0.5  # the controls avoid the seqlets called at this FDR (and the checked ones)
 COLUMNS = ["name", "sign", "score", "qvalue", "change", "effect", "pvalue", "confirmed"]
 
@@ -258,4 +259,19 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
             log.info("check: %s seqlets: the model confirms %d of %d (replacement moves the output as the sign says, "
                      "p <= %g against stretches no call covers)", label, int(part["confirmed"].sum()), len(part),
                      alpha)
+    for label in unconfirmed_signs(table):
+        log.warning("check: the model does not confirm most %s seqlets: for this model the attribution's %s sign does "
+                    "not say what its bases do; do not act on those calls, or explain the model with another method "
+                    "(`seqsal evaluate` compares them) and check again", label, label)
     return table
+
+
+def unconfirmed_signs(table: pd.DataFrame, share: float = UNCONFIRMED_SHARE, min_checked: int = 10) -> list[str]:
+    """The signs (``+``, ``-``) of a :func:`check_seqlets` table whose checked seqlets (at least ``min_checked``)
+    the model confirms less than ``share`` of the time: the attribution map's claims of that sign do not hold."""
+    out = []
+    for label in ("+", "-"):
+        part = table[table["sign"] == label]
+        if len(part) >= min_checked and float(part["confirmed"].mean()) < share:
+            out.append(label)
+    return out

@@ -142,3 +142,15 @@ def test_check_seqlets_on_a_run_folder_end_to_end(tmp_path):
     run("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "-q")
     assert not (out / "seqlet_check.tsv").exists()
     assert "Does the model confirm the seqlets?" not in build_report(out, top=1)
+
+
+def test_a_sign_the_model_does_not_confirm_is_flagged():
+    """Every - call sits on an activator (the map's - sign is wrong about this model): the - sign is flagged, the
+    + sign (true activator calls) is not; with the true repressor calls instead, nothing is."""
+    from seqsal.seqlet_check import unconfirmed_signs
+
+    x, windows, seqlets = _world()
+    kind = seqlets["name"].str.extract(r"^([a-z]+)")[0]
+    wrong = check_seqlets(TwoMotifs(), x, windows, seqlets[kind.isin(["act", "wrong"])], Target(), draws=16)
+    right = check_seqlets(TwoMotifs(), x, windows, seqlets[kind.isin(["act", "rep"])], Target(), draws=16)
+    assert unconfirmed_signs(wrong) == ["-"] and unconfirmed_signs(right) == []

@@ -57,12 +57,12 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
     """
     import torch
 
-    from .evaluate import _predict, _run_inputs
+    from .evaluate import predict_target, run_inputs
     from .shuffle import dinucleotide_shuffle
 
     statistic = "slope of mean shuffled prediction on prediction"
     try:
-        record, model, x, windows, target, seed = _run_inputs(run.path, options.model_regions, options.seed,
+        record, model, x, windows, target, seed = run_inputs(run.path, options.model_regions, options.seed,
                                                               genome=run.genome())
     except (InputError, OSError, KeyError, ValueError, RuntimeError) as error:
         return row("shuffle_response", statistic, "-", np.nan, np.nan, "n/a", f"model not loaded: {error}")
@@ -70,10 +70,10 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
     called = x.numpy().max(axis=1).mean(axis=1) >= 0.99  # windows with N / padding keep it when shuffled: check 4's
     dropped = int((~called).sum()) if called.sum() >= 10 else 0
     x = x[torch.from_numpy(called)] if dropped else x
-    original = _predict(model, x, target, rc=rc)
+    original = predict_target(model, x, target, rc=rc)
     shuffled = dinucleotide_shuffle(x.numpy(), n=options.shuffles, seed=options.seed)
     flat = shuffled.reshape(-1, *shuffled.shape[2:])
-    mean_shuffled = _predict(model, torch.from_numpy(np.ascontiguousarray(flat)), target, rc=rc)
+    mean_shuffled = predict_target(model, torch.from_numpy(np.ascontiguousarray(flat)), target, rc=rc)
     mean_shuffled = mean_shuffled.reshape(len(original), options.shuffles).mean(axis=1)
     slope = ac.retained_slope(original, mean_shuffled)
     boot = np.random.default_rng(options.seed)

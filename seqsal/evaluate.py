@@ -60,10 +60,10 @@ def projected_scores(model: nn.Module, x: torch.Tensor, method: str, target: Tar
     return (hypothetical * torch.as_tensor(x)).sum(dim=1).numpy()
 
 
-def _predict(model: nn.Module, x: torch.Tensor, target: Target, batch_size: int = 256, rc: bool = False
-             ) -> np.ndarray:
-    """The target ``(N,)`` of each window ``(N, 4, L)``; with ``rc``, averaged with its reverse complement's (what
-    an ``--rc`` run explains)."""
+def predict_target(model: nn.Module, x: torch.Tensor, target: Target, batch_size: int = 256, rc: bool = False
+                   ) -> np.ndarray:
+    """The target ``(N,)`` float32 of each one-hot window ``(N, 4, L)``, in batches of ``batch_size``, without
+    gradients; with ``rc``, averaged with its reverse complement's (what an ``--rc`` run explains)."""
     outputs = []
     with torch.no_grad():
         for first in range(0, x.shape[0], batch_size):
@@ -115,7 +115,7 @@ def deletion_insertion(model: nn.Module, x: np.ndarray, scores: np.ndarray, targ
         inserted.append(np.where(top, x, background))
     batch = torch.from_numpy(np.concatenate([np.stack(deleted, 1), np.stack(inserted, 1)], axis=1)
                              .reshape(-1, 4, length).astype(np.float32))
-    values = _predict(model, batch, target, rc=rc).reshape(n, 2 * len(counts))
+    values = predict_target(model, batch, target, rc=rc).reshape(n, 2 * len(counts))
     return values[:, :len(counts)], values[:, len(counts):]
 
 
@@ -244,7 +244,7 @@ def stability(model: nn.Module, x: torch.Tensor, method: str, target: Target, re
     scores = projected_scores(model, perturbed, method, target, **params)
     similarity = [spearman_rows(scores[i:i + 1, keep[i]], reference[i:i + 1, keep[i]])[0] for i in range(n)]
     rc = bool(params.get("rc", False))
-    before, after = _predict(model, x, target, rc=rc), _predict(model, perturbed, target, rc=rc)
+    before, after = predict_target(model, x, target, rc=rc), predict_target(model, perturbed, target, rc=rc)
     spread = float(np.std(before)) or 1.0
     return {"stability": float(np.mean(similarity)), "prediction_change": float(np.mean(np.abs(after - before)) / spread)}
 
@@ -337,8 +337,21 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
     return x, windows
 
 
-def _run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=None,
-                names: set[str] | None = None):
+def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=None,
+               names: set[str] | None = None):
+    """What a run folder's model checks read (``seqsal evaluate``, the audit's model check, ``seqsal
+    check-seqlets``): ``(record, model, x, windows, target, seed)``.
+
+    ``model`` is the run's model as :func:`seqsal.models.load_model` gives it (CPU, eval mode, no parameter
+    gradients); ``x`` ``(W, 4, L)`` and ``windows`` are the model windows of the run's regions as the run fed
+    them (:func:`run_windows`): all of them, a seeded sample of ``max_regions`` regions, or those named in
+    ``names``; ``genome`` an already opened :class:`seqsal.genome.Genome` of the run (default: opened here).
+
+    Raises
+    ------
+    InputError
+        The folder has no ``run.json``, or its model or genome cannot be read.
+    """
     from .genome import genome_of_run
     from .models import load_model
     from .regions import prepare_regions
@@ -415,15 +428,8 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(sorted(METHODS))}")
-    record, model, x, windows, target, seed = _run_inputs(out, max_regions, seed)
+    record, model, x, windows, target, seed = run_inputs(out, max_regions, seed)
     common = {"correct": bool(record["parameters"].get("correct", True)), "rc": bool(record["parameters"].get("rc"))}
-    model = model.cpu()
-    try:
-        model.eval()
-    except NotImplementedError:  # torch.export programs keep their exported mode
-        pass
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
     sites = None
     if truth is not None:
         from .regions import read_regions

@@ -37,7 +37,7 @@ from torch import nn
 
 from .attribution import Target
 from .errors import InputError
-from .evaluate import _predict, _run_inputs  # the run's model, windows and target, as `seqsal evaluate` reads them
+from .evaluate import predict_target, run_inputs
 from .io import write_table_atomic
 from .peaks import call_peaks_from_run
 from .provenance import record_written, remove_group
@@ -76,7 +76,7 @@ def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, targ
     if spans.shape[0] == 0:
         return np.zeros(0)
     rng = np.random.default_rng(seed)
-    base = _predict(model, torch.from_numpy(x), target, batch_size, rc).astype(np.float64)
+    base = predict_target(model, torch.from_numpy(x), target, batch_size, rc).astype(np.float64)
     changes = np.zeros(spans.shape[0])
     per_pass = max(1, batch_size // draws)
     eye = np.eye(4, dtype=np.float32)
@@ -86,7 +86,7 @@ def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, targ
         for k, (_, a, b) in enumerate(block):
             bases = rng.integers(0, 4, (draws, b - a))
             copies[k * draws:(k + 1) * draws, :, a:b] = eye[bases].transpose(0, 2, 1)
-        values = _predict(model, torch.from_numpy(copies), target, batch_size, rc).astype(np.float64)
+        values = predict_target(model, torch.from_numpy(copies), target, batch_size, rc).astype(np.float64)
         values = values.reshape(len(block), draws)
         changes[first:first + len(block)] = values.mean(axis=1) - base[block[:, 0]]
     return changes
@@ -239,15 +239,11 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         seqlets = seqlets[seqlets["duplicate_of"].fillna("").astype(str) == ""]
     seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else "+" if v > 0 else "-"))
     seqlets = seqlets.iloc[_most_significant(seqlets)[:max_seqlets]]  # and only their regions are read
-    record, model, x, windows, target, seed = _run_inputs(out, None, seed, names=set(seqlets["region_name"]))
-    try:
-        model.eval()
-    except NotImplementedError:  # torch.export programs keep their exported mode
-        pass
+    record, model, x, windows, target, seed = run_inputs(out, None, seed, names=set(seqlets["region_name"]))
     rc = bool(record["parameters"].get("rc"))
     lenient = call_peaks_from_run(out, fdr=max(LENIENT_FDR, float(record.get("peaks", {}).get("fdr", 0.0))),
                                   write=False, elements=False).seqlets  # controls avoid every candidate site
-    table = check_seqlets(model.cpu(), x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
+    table = check_seqlets(model, x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
                           avoid=lenient[lenient["region_name"].isin(set(windows["name"]))])
     if write:
         remove_group(out, "seqlet_check")

@@ -155,7 +155,7 @@ def test_evaluate_scores_the_windows_and_parameters_the_run_attributed(small_gen
 
     from seqsal.cli import main
     from seqsal.engine import iter_region_attributions
-    from seqsal.evaluate import _method_params, _run_inputs, projected_scores
+    from seqsal.evaluate import _method_params, run_inputs, projected_scores
     from seqsal.genome import Genome
     from seqsal.regions import prepare_regions
     from tests.conftest import write_bed
@@ -168,7 +168,7 @@ def test_evaluate_scores_the_windows_and_parameters_the_run_attributed(small_gen
     args = ["attribute", str(genome), str(bed), "-m", str(model_path), "-o", str(out), "-q", "--device", "cpu",
             "--method", "deepshap", "--references", "3", "--rc", "--seed", "4", "--stride", "100", "--no-peaks"]
     assert CliRunner().invoke(main, args).exit_code == 0
-    record, module, x, windows, target, seed = _run_inputs(out, None, None)
+    record, module, x, windows, target, seed = run_inputs(out, None, None)
     assert seed == 4 and windows["name"].tolist() == ["plus", "short", "long", "long", "long"]
     assert windows["strand"].tolist() == ["+", "-", "-", "-", "-"] and (windows["end"] - windows["start"]).eq(200).all()
 

@@ -76,7 +76,9 @@ def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, targ
     if spans.shape[0] == 0:
         return np.zeros(0)
     rng = np.random.default_rng(seed)
-    base = predict_target(model, torch.from_numpy(x), target, batch_size, rc).astype(np.float64)
+    used, window_of = np.unique(spans[:, 0], return_inverse=True)  # only the windows a stretch lies in
+    base = predict_target(model, torch.from_numpy(np.ascontiguousarray(x[used])), target, batch_size,
+                          rc).astype(np.float64)[window_of]
     changes = np.zeros(spans.shape[0])
     per_pass = max(1, batch_size // draws)
     eye = np.eye(4, dtype=np.float32)
@@ -88,7 +90,7 @@ def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, targ
             copies[k * draws:(k + 1) * draws, :, a:b] = eye[bases].transpose(0, 2, 1)
         values = predict_target(model, torch.from_numpy(copies), target, batch_size, rc).astype(np.float64)
         values = values.reshape(len(block), draws)
-        changes[first:first + len(block)] = values.mean(axis=1) - base[block[:, 0]]
+        changes[first:first + len(block)] = values.mean(axis=1) - base[first:first + len(block)]
     return changes
 
 

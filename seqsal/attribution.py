@@ -68,24 +68,30 @@ class Target:
         gradient is the pre-sigmoid logit's (``d logit(sigmoid(z)) = dz``), so
         gradient methods, integrated gradients and ISM explain the logit exactly;
         DeepLIFT/DeepSHAP refuse it (their rescale rules act inside the model).
-        Outputs outside ``(0, 1)`` are refused.
+        Outputs outside ``(0, 1)`` are refused. ``None`` (not chosen): the
+        output as it is here; the pipeline (``seqsal attribute``,
+        :func:`seqsal.pipeline.attribute_run`, :func:`~seqsal.pipeline.iter_attributions`)
+        chooses ``logit`` when the model's graph ends the output in a sigmoid
+        (:func:`seqsal.models.outputs.sigmoid_output`), else ``none``, and
+        records the choice.
 
-    The default explains the logit of task 0 — never a post-softmax/sigmoid
-    probability, whose saturation hides features (a saturated sigmoid gives its
-    smallest attributions where the model is most active: benchmarks/RESULTS.md,
-    issue 13).
+    The default explains task 0 of the output; where that output is a
+    probability (a sigmoid inside the model), the pipeline explains its logit,
+    never the probability, whose saturation hides features (a saturated sigmoid
+    gives its smallest attributions where the model is most active:
+    benchmarks/RESULTS.md, issue 13).
     """
 
     output: int | str | None = None
     task: int | str | None = None
     reduction: str = "sum"
     axis: int | None = None
-    transform: str = "none"
+    transform: str | None = None
 
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
             raise InputError(f"unknown reduction {self.reduction!r}; choose one of {', '.join(REDUCTIONS)}")
-        if self.transform not in TRANSFORMS:
+        if self.transform is not None and self.transform not in TRANSFORMS:
             raise InputError(f"--target transform={self.transform}: unknown; choose one of {', '.join(TRANSFORMS)}")
 
     @classmethod
@@ -158,7 +164,7 @@ class Target:
 
     def _transformed(self, value: torch.Tensor) -> torch.Tensor:
         """``value`` through :attr:`transform` (``logit``: refuses values outside ``(0, 1)``)."""
-        if self.transform == "none":
+        if self.transform in (None, "none"):
             return value
         outside = (value <= 0) | (value >= 1) | ~torch.isfinite(value)
         if bool(outside.any()):

@@ -337,6 +337,12 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
     return x, windows
 
 
+def _recorded_transform(record: dict) -> str:
+    """The target transform of a run folder made before ``run.json`` recorded it: the ``--target`` option's."""
+    text = (record.get("parameters") or {}).get("target")
+    return Target.parse(text if isinstance(text, str) else None).transform or "none"
+
+
 def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=None,
                names: set[str] | None = None):
     """What a run folder's model checks read (``seqsal evaluate``, the audit's model check, ``seqsal
@@ -377,7 +383,8 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     x, windows = run_windows(table, genome.fetch, parameters.get("window"), parameters.get("stride"),
                              float(parameters.get("n_value", 0.0)))
     t = record.get("target") or {}
-    target = Target(t.get("output"), t.get("task"), t.get("reduction", "sum"), t.get("axis"))
+    target = Target(t.get("output"), t.get("task"), t.get("reduction", "sum"), t.get("axis"),
+                    t.get("transform") or _recorded_transform(record))
     return record, loaded.module, torch.from_numpy(x), windows, target, seed
 
 

@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -35,6 +35,7 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_p
                  write_npz, write_text_atomic)
 from .methods import METHODS, SPECS, attribution_track
 from .models import LoadedModel, load_model
+from .models.outputs import sigmoid_output
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
 from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
@@ -147,6 +148,29 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
     return resolved
 
 
+def choose_transform(module: nn.Module, target: Target, method: str) -> Target:
+    """``target`` with its ``transform`` chosen where the user left it open (``None``).
+
+    ``logit`` when the selected output is a sigmoid's value (:func:`seqsal.models.outputs.sigmoid_output` reads the
+    model's graph): the logit's gradient is the pre-sigmoid value's, so attributions do not shrink where the model
+    is confident (DeepLIFT's authors' advice, Shrikumar et al. 2017). ``none`` otherwise, and for ``deeplift`` /
+    ``deepshap``, whose rules act on the model's own layers and cannot take a transform of its output (a warning
+    says that the probability is explained). A transform the user chose is kept.
+    """
+    if target.transform is not None:
+        return target
+    if not sigmoid_output(module, target.output):
+        return replace(target, transform="none")
+    if method in ("deeplift", "deepshap"):
+        log.warning("target: the model's output is a sigmoid's (a probability); %s explains the probability itself, "
+                    "whose attributions shrink where the model is confident: use a model file that returns the logit, "
+                    "or --method grad_x_input, ig or ism (they explain the logit)", method)
+        return replace(target, transform="none")
+    log.info("target: the model's output is a sigmoid's (a probability), so its logit log(p / (1 - p)) is explained "
+             "(the gradient of the value before the sigmoid); --target ...,transform=none explains the probability")
+    return replace(target, transform="logit")
+
+
 def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:
     """The other input layout when ``module`` (loaded with ``layout``) fails on ``x`` ``(N, 4, L)`` but runs on it
     transposed: a model of channels-last input loaded as ``ncl``, or the other way round; else ``None``."""
@@ -216,6 +240,7 @@ def iter_attributions(
     if len(table):
         target = check_model_input(loaded, window, int(table["end"].iloc[0] - table["start"].iloc[0]), target, device,
                                    options.layout)
+        target = choose_transform(loaded.module, target, options.method)
         check_model_determinism(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), device)
     torch.manual_seed(options.seed)
     yield from iter_region_attributions(
@@ -352,6 +377,7 @@ def run_attribute(
         loaded.module.to(device)
     lengths = (table["end"] - table["start"]).to_numpy(dtype=np.int64)
     target = check_model_input(loaded, window, int(lengths[0]), target, device, options.layout)
+    target = choose_transform(loaded.module, target, options.method)
     check_model_determinism(loaded, window or int(lengths[0]), device, model_path)
     if window is None and len(set(lengths.tolist())) > 1:
         log.info("no model window and regions of unequal width: each region is fed whole, batched by width")
@@ -438,7 +464,8 @@ def run_attribute(
                   **loaded.description, "input_length": loaded.input_length, "task_names": loaded.task_names},
         "method": options.method,
         "tracks": _track_record(options.method),
-        "target": {"output": target.output, "task": target.task, "reduction": target.reduction, "axis": target.axis},
+        "target": {"output": target.output, "task": target.task, "reduction": target.reduction, "axis": target.axis,
+                   "transform": target.transform},
         "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device)},
         "n_regions": n,
         "input_digest": digest,

@@ -76,7 +76,8 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
     Parameters
     ----------
     target
-        The record's ``target``: ``output``, ``task``, ``axis`` and ``reduction`` (None: the default of each).
+        The record's ``target``: ``output``, ``task``, ``axis``, ``reduction`` and ``transform`` (None: the
+        default of each).
     task_names
         The model's task names (``run.json``'s ``model.task_names``), to name a task given by index.
 
@@ -102,6 +103,8 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
         parts.append(f"task axis {target['axis']}")
     if target.get("reduction"):
         parts.append(f"a profile output reduced by {target['reduction']}")
+    if target.get("transform") == "logit":
+        parts.append("its logit log(p / (1 - p)) (the output is a probability)")
     return "; ".join(parts)
 
 

@@ -481,7 +481,7 @@ def deep_lift_shap(
         baseline.
     """
     target = target or Target()
-    if target.transform != "none":
+    if target.transform not in (None, "none"):
         raise InputError(f"deepshap cannot explain --target transform={target.transform}: its rescale rules act on "
                          "the model's own layers, and a transform applied to the output is not one of them (the "
                          "attributions would not sum to the transformed difference); use grad_x_input, ig or ism, or "

@@ -1,0 +1,152 @@
+"""A probability output is found in the model's graph, and the pipeline explains its logit (issue 13: the
+calibration zoo's sigmoid classifier, explained as its probability, gets almost no calls)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from seqsal.attribution import Target
+from seqsal.encode import one_hot_encode
+from seqsal.evaluate import run_inputs
+from seqsal.genome import Genome
+from seqsal.io import region_arrays
+from seqsal.models.outputs import sigmoid_output
+from seqsal.models.user import ChannelsLast, FixedBatch
+from seqsal.pipeline import AttributeOptions, choose_transform, run_attribute
+from seqsal.report_tables import target_text
+
+
+class Body(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv1d(4, 8, 7, padding=3)
+        self.dense = nn.Linear(8, 2)
+
+    def logits(self, x):
+        return self.dense(torch.relu(self.conv(x)).amax(dim=2))
+
+
+class ModuleSigmoid(Body):
+    def __init__(self):
+        super().__init__()
+        self.act = nn.Sigmoid()
+
+    def forward(self, x):
+        return self.act(self.logits(x))
+
+
+class FunctionSigmoidSqueezed(Body):
+    def forward(self, x):
+        return torch.sigmoid(self.logits(x)[:, :1]).squeeze(-1)
+
+
+class MethodSigmoid(Body):
+    def forward(self, x):
+        return self.logits(x).sigmoid()
+
+
+class Logits(Body):
+    def forward(self, x):
+        return self.logits(x)
+
+
+class SigmoidInside(Body):
+    """A sigmoid that is not the last operation: the output is not a probability."""
+
+    def forward(self, x):
+        return torch.sigmoid(self.logits(x)) * 4.0 - 2.0
+
+
+class TwoHeads(Body):
+    def forward(self, x):
+        z = self.logits(x)
+        return z, torch.sigmoid(z)
+
+
+class DictHeads(Body):
+    def forward(self, x):
+        z = self.logits(x)
+        return {"logit": z, "probability": torch.sigmoid(z)}
+
+
+class Untraceable(Body):
+    def forward(self, x):
+        if float(x.sum()) > 0:  # data-dependent control flow: torch.fx cannot trace it
+            return torch.sigmoid(self.logits(x))
+        return torch.sigmoid(self.logits(x))
+
+
+@pytest.mark.parametrize("model, expected", [
+    (ModuleSigmoid(), True), (FunctionSigmoidSqueezed(), True), (MethodSigmoid(), True), (Logits(), False),
+    (SigmoidInside(), False), (Untraceable(), False),
+])
+def test_a_sigmoid_as_the_last_operation_is_found_in_modules_and_torchscript(model, expected):
+    assert sigmoid_output(model) is expected
+    if not isinstance(model, Untraceable):
+        assert sigmoid_output(torch.jit.script(model)) is expected
+    assert sigmoid_output(ChannelsLast(model)) is (expected and not isinstance(model, Untraceable))
+
+
+def test_the_selected_output_of_a_tuple_or_dict_is_the_one_read():
+    assert sigmoid_output(TwoHeads(), 0) is False and sigmoid_output(TwoHeads(), 1) is True
+    assert sigmoid_output(TwoHeads()) is False  # element 0 of a tuple
+    scripted = torch.jit.script(TwoHeads())
+    assert sigmoid_output(scripted, 0) is False and sigmoid_output(scripted, 1) is True
+    assert sigmoid_output(DictHeads(), "probability") is True and sigmoid_output(DictHeads(), "logit") is False
+    assert sigmoid_output(torch.jit.script(DictHeads()), "probability") is True
+    assert sigmoid_output(DictHeads()) is False  # two entries, none named
+
+
+def test_exported_programs_and_their_fixed_batch_wrapper_are_read():
+    x = torch.zeros(2, 4, 50)
+    program = torch.export.export(ModuleSigmoid().eval(), (x,))
+    assert sigmoid_output(program.module()) is True
+    assert sigmoid_output(FixedBatch(program.module(), 2)) is True
+    assert sigmoid_output(torch.export.export(Logits().eval(), (x,)).module()) is False
+
+
+def test_the_transform_is_chosen_only_where_the_user_left_it_open():
+    model = ModuleSigmoid()
+    assert choose_transform(model, Target(), "grad_x_input").transform == "logit"
+    assert choose_transform(model, Target(transform="none"), "grad_x_input").transform == "none"
+    assert choose_transform(Logits(), Target(), "ism").transform == "none"
+    assert choose_transform(model, Target(), "deepshap").transform == "none"  # its rules cannot take a transform
+    assert choose_transform(Logits(), Target(transform="logit"), "ig").transform == "logit"
+
+
+def _world(tmp_path):
+    rng = np.random.default_rng(3)
+    sequence = "".join(rng.choice(list("ACGT"), 3000))
+    (tmp_path / "g.fa").write_text(">chr1\n" + sequence + "\n")
+    (tmp_path / "r.bed").write_text("".join(f"chr1\t{s}\t{s + 200}\n" for s in range(100, 2700, 400)))
+    return tmp_path / "g.fa", tmp_path / "r.bed"
+
+
+def test_a_run_of_a_sigmoid_model_explains_and_records_the_logit(tmp_path):
+    genome, regions = _world(tmp_path)
+    model = ModuleSigmoid().eval()
+    path = tmp_path / "model.pt"
+    torch.jit.script(model).save(str(path))
+    out = tmp_path / "out"
+    record = run_attribute(str(genome), str(regions), str(path), str(out), AttributeOptions(), progress=False,
+                           peaks=False)
+    assert record["target"]["transform"] == "logit"
+    assert json.loads((out / "run.json").read_text())["target"]["transform"] == "logit"
+    assert "logit" in target_text(record["target"])
+    # the stored hypothetical contributions of region 0 are the gradient of the logit (task 0), not of p
+    stored = region_arrays(out / "attributions.npz", ["hypothetical"]).region(0)["hypothetical"]
+    x = torch.from_numpy(one_hot_encode(Genome(str(genome)).fetch("chr1", 100, 300))[None].astype(np.float32))
+    x.requires_grad_(True)
+    model.logits(x)[0, 0].backward()
+    gradient = x.grad[0].numpy()
+    corrected = gradient - gradient.mean(axis=0, keepdims=True)  # the default gradient correction (--correct)
+    assert np.allclose(stored, corrected, atol=1e-5)
+    probability = torch.sigmoid(model.logits(x)[0, 0]).item()
+    assert not np.allclose(stored, corrected * probability * (1 - probability), atol=1e-5)
+    # the evaluation and the seqlet check re-run the model with the recorded target
+    assert run_inputs(out, None, 0)[4].transform == "logit"

@@ -70,7 +70,7 @@ class Target:
         DeepLIFT/DeepSHAP refuse it (their rescale rules act inside the model).
         Outputs outside ``(0, 1)`` are refused. ``None`` (not chosen): the
         output as it is here; the pipeline (``seqsal attribute``,
-        :func:`seqsal.pipeline.attribute_run`, :func:`~seqsal.pipeline.iter_attributions`)
+        :func:`seqsal.pipeline.run_attribute`, :func:`~seqsal.pipeline.iter_attributions`)
         chooses ``logit`` when the model's graph ends the output in a sigmoid
         (:func:`seqsal.models.outputs.sigmoid_output`), else ``none``, and
         records the choice.

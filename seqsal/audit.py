@@ -15,7 +15,8 @@ Checks (``check`` column):
 * ``unmatched_motif``: a motif with a large share of the contribution and no database match; verbatim copies.
 * ``composition_correlation``: Spearman correlation of prediction / attribution sum with GC and CpG fraction.
 * ``soft_masked``: share of |contribution| on lowercase bases of the genome against their share of the bases.
-* ``shuffle_response``: how much of the spread of predictions dinucleotide shuffles keep (needs the model).
+* ``shuffle_response``: how much of the spread of predictions dinucleotide shuffles keep (the run's shuffled
+  null's predictions; without them, the model on a sample).
 * ``window_edges``, ``padding_and_N``: regions peaking within ``k`` bp of model-window edges; gradients on N/padding.
 * ``faithfulness_gap``: where ``seqsal evaluate`` ran and its deletion curve shows the model relies on the bases the
   map ranks first, the share of their contribution no database motif covers (a matrix hit or a matched instance).
@@ -91,8 +92,7 @@ def audit_run(out_dir: str | os.PathLike, options: AuditOptions | None = None, w
         rows += check_unmatched_motifs(run, options, motifs)
         rows.append(check_composition(run, options, rng))
         rows.append(check_soft_masked(run, options, rng))
-        if options.model:
-            rows.append(check_shuffle_response(run, options))
+        rows.append(check_shuffle_response(run, options))
         rows.append(check_edges(run, options, rng))
         rows.append(check_padding(run, options, rng))
         rows.append(check_faithfulness_gap(run, options, rng, motifs, instances))

@@ -1,5 +1,6 @@
 """Check 3 of ``seqsal audit``: reliance on composition (GC and CpG correlation, soft-masked bases, the model's
-response to dinucleotide shuffles of a fixed sample of windows)."""
+response to dinucleotide shuffles: the run's own shuffled null, or a fixed sample of windows run through the
+model)."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,12 +50,68 @@ def check_soft_masked(run: AuditRun, options: AuditOptions, rng: np.random.Gener
                f"{100 * result['track_share']:.2f} % of |contribution|")
 
 
-def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
-    """Check 3c: predictions of dinucleotide shuffles of a sample of the run's windows against the originals.
+_MAX_N = 0.01  # regions (windows) with more N than this are left out: shuffles keep their Ns in place
+_MIN_NULL_REGIONS = 10
 
-    Loads the model of ``run.json`` (through :func:`seqsal.evaluate` 's inputs, the windows exactly as the run fed
-    them); at most ``options.model_regions`` regions, ``options.shuffles`` shuffles each.
+
+def null_shuffle_predictions(run: AuditRun) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The run's own shuffle response: each null region's prediction and its shuffled copies' mean.
+
+    The shuffled null (``null.npz``, :func:`seqsal.peaks.nulls.write_shuffled_null`) holds dinucleotide
+    shuffles of the model windows of a sample of the run's regions, run through the model during the attribution,
+    with their predictions. Regions with more than 1 % N or with padded bases, non-finite predictions or a status
+    other than ``ok`` are left out.
+
+    Returns
+    -------
+    original, shuffled, copies
+        ``(R,)`` predictions of the sampled regions (``regions.tsv``) and the mean prediction of their copies, and
+        the copies per region; ``None`` when the folder has no null, its null has no predictions (folders made
+        before they were stored) or fewer than 10 regions remain.
     """
+    from .peaks.options import NULL_FILE
+
+    path = run.path / NULL_FILE
+    if not path.exists():
+        return None
+    with np.load(path) as null:
+        if "prediction" not in null.files:
+            return None
+        rows, predictions = null["region_index"].astype(np.int64), null["prediction"].astype(np.float64)
+    table = run.regions
+    index, counts = np.unique(rows, return_counts=True)
+    sums = np.bincount(np.searchsorted(index, rows), weights=predictions, minlength=len(index))
+    shuffled = sums / counts
+    original = table["prediction"].to_numpy(np.float64)[index]
+    keep = np.isfinite(original) & np.isfinite(shuffled)
+    for column, limit in (("frac_N", _MAX_N), ("padded_bp", 0)):
+        if column in table:
+            keep &= table[column].to_numpy(np.float64)[index] <= limit
+    if "status" in table:
+        keep &= table["status"].astype(str).to_numpy()[index] == "ok"
+    if keep.sum() < _MIN_NULL_REGIONS:
+        return None
+    return original[keep], shuffled[keep], int(counts.max())
+
+
+def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
+    """Check 3c: predictions of dinucleotide shuffles of the run's windows against the originals.
+
+    From the run's shuffled null when it stored its predictions (:func:`null_shuffle_predictions`: every null
+    region, no model run); else (``--null laplace``, older folders) the model of ``run.json`` runs on the windows of
+    at most ``options.model_regions`` regions (through :func:`seqsal.evaluate` 's inputs, exactly as the run fed
+    them) and ``options.shuffles`` dinucleotide shuffles of each, unless ``options.model`` is off (``n/a``).
+    """
+    statistic = "slope of mean shuffled prediction on prediction"
+    from_null = null_shuffle_predictions(run)
+    if from_null is not None:
+        original, mean_shuffled, copies = from_null
+        source = (f"{len(original)} regions x {copies} dinucleotide shuffle{'s' if copies > 1 else ''} of their model "
+                  "windows (the run's shuffled null, null.npz; regions over 1 % N left out)")
+        return _shuffle_row(statistic, original, mean_shuffled, source, options)
+    if not options.model:
+        return row("shuffle_response", statistic, "-", np.nan, np.nan, "n/a",
+                   "the run's null stored no predictions and the model check is off (--no-model)")
     import torch
 
     from .evaluate import predict_target, run_inputs
@@ -75,6 +132,15 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
     flat = shuffled.reshape(-1, *shuffled.shape[2:])
     mean_shuffled = predict_target(model, torch.from_numpy(np.ascontiguousarray(flat)), target, rc=rc)
     mean_shuffled = mean_shuffled.reshape(len(original), options.shuffles).mean(axis=1)
+    source = (f"{len(original)} windows x {options.shuffles} dinucleotide shuffles (the model run on a sample)"
+              + (f" ({dropped} windows over 1 % N left out: shuffles keep their Ns)" if dropped else ""))
+    return _shuffle_row(statistic, np.asarray(original, np.float64), np.asarray(mean_shuffled, np.float64), source,
+                        options)
+
+
+def _shuffle_row(statistic: str, original: np.ndarray, mean_shuffled: np.ndarray, source: str,
+                 options: AuditOptions) -> dict:
+    """The check's row: the slope of the shuffles' mean prediction on the original's, bootstrap p of slope <= 0."""
     slope = ac.retained_slope(original, mean_shuffled)
     boot = np.random.default_rng(options.seed)
     slopes = [ac.retained_slope(original[pick], mean_shuffled[pick])
@@ -83,8 +149,5 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
     verdict = grade(slope, pvalue, options.retained_look, options.retained_shortcut, options.alpha)
     return row("shuffle_response", statistic, "0 = composition keeps none of the spread; bootstrap p of slope <= 0",
                slope, pvalue, verdict,
-               f"{len(original)} windows x {options.shuffles} dinucleotide shuffles"
-               + (f" ({dropped} windows over 1 % N left out: shuffles keep their Ns)" if dropped else "")
-               + "; prediction sd "
-               f"{np.std(original):.3g}, shuffled sd {np.std(mean_shuffled):.3g}, mean {np.mean(original):.3g} -> "
-               f"{np.mean(mean_shuffled):.3g}")
+               f"{source}; prediction sd {np.std(original):.3g}, shuffled sd {np.std(mean_shuffled):.3g}, mean "
+               f"{np.mean(original):.3g} -> {np.mean(mean_shuffled):.3g}")

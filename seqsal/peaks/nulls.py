@@ -156,14 +156,17 @@ def write_shuffled_null(
 
     ``null.npz`` is ragged (:func:`seqsal.io.region_arrays` reads it): ``projected`` ``(ΣL,)`` float32 per-base
     tracks and ``valid`` ``(ΣL,)`` bool, the rows end to end (row ``k`` is ``[offsets[k], offsets[k+1])``),
-    ``length`` ``(K,)``, ``offsets`` ``(K + 1,)``, ``region_index`` ``(K,)`` (rows of the run) and
-    ``region_key`` ``(K,)`` (chrom, start, end, name).
+    ``length`` ``(K,)``, ``offsets`` ``(K + 1,)``, ``region_index`` ``(K,)`` (rows of the run),
+    ``region_key`` ``(K,)`` (chrom, start, end, name) and ``prediction`` ``(K,)`` float32 (the target of each
+    shuffled copy, as ``regions.tsv``'s ``prediction`` of the original: ``seqsal audit``'s shuffle response
+    reads it instead of running the model again).
     """
     chosen = np.repeat(null_sample(regions, fraction, seed), copies)
     subset = regions.iloc[chosen].reset_index(drop=True)
     lengths = (subset["end"] - subset["start"]).to_numpy(np.int64)
     valid_path = Path(out) / f".{NULL_FILE}.valid.npy"  # rows of `valid`, streamed beside the tracks
     valid_store = RaggedStream(str(valid_path), (), lengths, dtype=bool)
+    predictions = np.full(len(subset), np.nan, np.float32)  # filled as the rows stream, written after them
 
     def projected_rows() -> Iterator[np.ndarray]:
         """Each sampled region's null track, ``(L_k,)`` one at a time (its validity goes to the store)."""
@@ -179,6 +182,7 @@ def write_shuffled_null(
                     k = result.index
                     mask = valid_mask(result.one_hot[None], lengths[k:k + 1], starts[k:k + 1], limits[k:k + 1])[0]
                     valid_store.write_row(k, mask)
+                    predictions[k] = result.prediction
                     yield np.where(mask, result.projected, 0).astype(np.float32)
         finally:
             valid_store.close()
@@ -188,6 +192,7 @@ def write_shuffled_null(
         write_npz(Path(out) / NULL_FILE, {
             "projected": ((int(lengths.sum()),), np.float32, projected_rows()), "valid": str(valid_path),
             LENGTH: lengths, OFFSETS: ragged_offsets(lengths), "region_index": np.asarray(chosen), "region_key": keys,
+            "prediction": predictions,
             "fraction": np.asarray(fraction, np.float64), "seed": np.asarray(seed, np.int64),
             **({"copies": np.asarray(copies, np.int64)} if copies > 1 else {}),
         })

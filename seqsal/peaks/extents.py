@@ -3,19 +3,30 @@
 A seqlet's extent is the maximal-scoring stretch of ``y - tau`` that contains
 its summit (the best base of its tested window, of width ``w``) within
 ``(max_length - w) / 2`` bases of the window, ``tau = extend_fraction *
-(window sum / w)``; it is at least ``min_length`` bases and never crosses an
-invalid base. Significant same-sign seqlets that overlap (or lie within
-``merge_gap`` bases) are folded into the more significant one
-(:func:`absorb_overlaps`), and same-sign neighbours that still overlap are cut
-at the midpoint of their summits (:func:`split_overlaps`). Each window keeps
-its own width (:mod:`seqsal.peaks.widths`). Pure numpy/pandas.
+(window sum / w) + level``, where ``level`` is the local level of ``y``: the
+median of ``y`` over the bases the extension may reach and ``LEVEL_MARGIN``
+more on each side, or 0 where that median is negative. A track centred on 0
+(most models) has a level near 0; a map that is one-signed over whole
+stretches (BPNet's counts head under grad x input: 96 % of its bases > 0, in
+the null as in the run) would otherwise grow every seqlet to ``max_length``
+across that carpet (benchmarks/RESULTS.md, session 8). The extent is at least
+``min_length`` bases and never crosses an invalid base. Significant same-sign
+seqlets that overlap (or lie within ``merge_gap`` bases) are folded into the
+more significant one (:func:`absorb_overlaps`), and same-sign neighbours that
+still overlap are cut at the midpoint of their summits (:func:`split_overlaps`).
+Each window keeps its own width (:mod:`seqsal.peaks.widths`). Pure numpy/pandas.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from .options import PeakOptions
+
+LEVEL_MARGIN = 100  # bases beyond the extension's reach on each side the local level is taken over: wide enough that
+# a site and its own flanks (REST: 21 bp) do not set it (25 split the demo's REST seqlets into a redundant motif)
 
 
 def seqlet_extents(track: np.ndarray, valid: np.ndarray, rows: np.ndarray, starts: np.ndarray, widths: np.ndarray,
@@ -48,7 +59,7 @@ def seqlet_extents(track: np.ndarray, valid: np.ndarray, rows: np.ndarray, start
     core = np.minimum(starts[:, None] + lanes, length - 1)
     in_core = np.where(lanes < w[:, None], track[rows[:, None], core] * signs[:, None], -np.inf)
     summits = starts + np.argmax(in_core, axis=1)
-    tau = options.extend_fraction * scores / w
+    tau = options.extend_fraction * scores / w + local_level(track, valid, rows, starts - extra, w + 2 * extra, signs)
 
     def best_extension(direction: int) -> tuple[np.ndarray, np.ndarray]:
         steps = np.arange(reach)[None, :]
@@ -78,6 +89,39 @@ def seqlet_extents(track: np.ndarray, valid: np.ndarray, rows: np.ndarray, start
     inside = span < stop[:, None]
     values = np.where(inside, track[rows[:, None], np.minimum(span, length - 1)] * signs[:, None], -np.inf)
     return first, stop, first + np.argmax(values, axis=1)  # summit: the best base of the extent
+
+
+def local_level(track: np.ndarray, valid: np.ndarray, rows: np.ndarray, starts: np.ndarray, spans: np.ndarray,
+                signs: np.ndarray, margin: int = LEVEL_MARGIN) -> np.ndarray:
+    """Per seqlet, ``max(0, median of sign * track)`` over its valid bases ``[start - margin, start + span + margin)``.
+
+    Parameters
+    ----------
+    track, valid
+        ``(n, L)`` per-base values and validity.
+    rows, starts, spans, signs
+        ``(K,)`` row-local index, first base and length of each stretch (may run past the row: clipped), and sign.
+    margin
+        Bases added on each side.
+
+    Returns
+    -------
+    np.ndarray
+        ``(K,)`` float64, ``>= 0`` (0 where no base is valid).
+    """
+    if rows.shape[0] == 0:
+        return np.zeros(0)
+    length = track.shape[1]
+    lo = np.clip(starts - margin, 0, length)
+    hi = np.clip(starts + spans + margin, 0, length)
+    span = lo[:, None] + np.arange(max(int((hi - lo).max()), 1))[None, :]
+    safe = np.minimum(span, length - 1)
+    inside = (span < hi[:, None]) & valid[rows[:, None], safe]
+    values = np.where(inside, track[rows[:, None], safe] * signs[:, None], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a stretch with no valid base: level 0
+        level = np.nanmedian(values, axis=1)
+    return np.maximum(np.nan_to_num(level, nan=0.0), 0.0)
 
 
 def absorb_overlaps(region: np.ndarray, sign: np.ndarray, start: np.ndarray, end: np.ndarray, summit: np.ndarray,

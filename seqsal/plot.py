@@ -383,7 +383,7 @@ def calibration_figure(calibration: dict, title: str = ""):
     Parameters
     ----------
     calibration
-        ``run.json``'s ``peaks.calibration`` (see :func:`seqsal.peaks.calling.calibration_summary`): per sign
+        ``run.json``'s ``peaks.calibration`` (see :func:`seqsal.peaks.calibration.calibration_summary`): per sign
         ``"+"``/``"-"`` a dict with ``tests``, ``null_kind``, ``p_grid``, ``observed_at_or_below``,
         ``expected_at_or_below`` and, for the shuffled null, ``smallest_counted_p`` and ``tail_fit_ok``.
         Signs that are absent are skipped.

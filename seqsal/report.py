@@ -302,7 +302,7 @@ def calibration_table(peaks: dict) -> pd.DataFrame:
     Parameters
     ----------
     peaks
-        The ``peaks`` entry of ``run.json`` (see :func:`seqsal.peaks.calling.calibration_summary`).
+        The ``peaks`` entry of ``run.json`` (see :func:`seqsal.peaks.calibration.calibration_summary`).
 
     Returns
     -------

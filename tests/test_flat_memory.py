@@ -2,13 +2,17 @@
 
 The changes behind it must not change a byte of the calls: scattered rows of a run folder share read blocks, rows
 of one length are read without index arrays, the null's statistics are sorted once and not copied again, the
-tests held between passes are capped (recomputed beyond, exactly), and element sequences are decoded for the
-called elements only.
+tests held between passes are capped (recomputed beyond, exactly), element sequences are decoded for the
+called elements only, the observed tests kept for BH and the candidate elements go to unnamed scratch files (held:
+8 B of p-value each) and the elements' BH takes two passes.
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
+import pytest
 from peak_helpers import noise, planted
 
 import seqsal
@@ -121,3 +125,160 @@ def test_a_checkpoint_array_killed_before_its_sizing_resumes_at_full_size(tmp_pa
     stream.close()
     data = np.load(path, mmap_mode="r")
     assert data.shape == (3, 4, 5) and data[1].sum() == 20 and data[[0, 2]].sum() == 0
+
+
+def _many_candidates(seed: int = 11):
+    """A planted run of 40 rows (some with N stretches) and its null: hundreds of windows with p <= 0.2."""
+    rng = np.random.default_rng(seed)
+    track, _ = planted(rng, n=40, length=600)
+    valid = np.ones(track.shape, bool)
+    valid[3, 200:230] = valid[17, 0:40] = valid[29, 580:] = False
+    track = np.where(valid, track, 0).astype(np.float32)
+    null = noise(np.random.default_rng(seed + 1), (80, 600))
+    return track, valid, null
+
+
+def test_spilled_tests_and_two_pass_element_bh_equal_one_bh_over_everything_held(tmp_path, monkeypatch):
+    """The kept tests go to a scratch file and the element candidates' BH takes two passes (p-values, then the
+    candidates that pass); seqlet tests and elements are those of one BH over every kept test and every candidate
+    held at once (the code before: all windows in one table, sorted by row, sign and start, grouped in one go),
+    with the rows served in many small chunks. Nothing is left in the scratch folder."""
+    import seqsal.peaks.calling as calling
+    import seqsal.peaks.elements as elements_module
+    import seqsal.peaks.streams as streams
+    from seqsal.peaks.stats import benjamini_hochberg
+
+    track, valid, null = _many_candidates()
+    options = PeakOptions(fdr=0.2, null="shuffle")
+    whole = array_chunks(track, valid)  # one chunk: every row
+    null_source = array_chunks(null, np.ones(null.shape, bool))
+    tests, widths, models, final, _ = calling._fit_nulls(options, whole, null_source)
+    significant, kept, n_tests, _, _ = calling._significant_tests(tests, widths, models, final, options, tmp_path)
+    with kept.spill:
+        assert not isinstance(kept.spill.handle, io.BytesIO)  # a file in the scratch folder
+        windows = pd.DataFrame(np.concatenate(list(kept.spill.parts())))
+        assert len(windows) > 300 and list(tmp_path.iterdir()) == []  # unnamed: nothing to leave behind
+        # seqlet tests: one BH over all kept p-values (n_tests in the family)
+        q = benjamini_hochberg(windows["pvalue"].to_numpy(), n_tests)
+        passed = windows[q <= options.fdr].assign(qvalue=q[q <= options.fdr])
+        expected = passed.sort_values(["sign", "row", "start"], ascending=[False, True, True], kind="stable")
+        assert 20 < len(significant) < len(windows)
+        np.testing.assert_array_equal(significant["region_index"], expected["row"])
+        np.testing.assert_array_equal(significant["window_start"], expected["start"])
+        np.testing.assert_array_equal(significant["sign"], expected["sign"])
+        np.testing.assert_array_equal(significant["qvalue"], expected["qvalue"])
+        np.testing.assert_array_equal(significant["statistic"], expected["statistic"])
+        # elements: every candidate built at once from the whole sorted table, one BH over all of them
+        ordered = windows.sort_values(["row", "sign", "start"], kind="stable")
+        region, sign, first, width = (ordered[c].to_numpy(np.int64) for c in ("row", "sign", "start", "width"))
+        groups = elements_module._group_seqlets(next(whole(None)), region, sign, first, first + width, options)
+        elements_module._element_bounds(groups, options)
+        every = elements_module._element_candidates(groups, ordered["pvalue"].to_numpy(), ordered["statistic"].to_numpy(),
+                                            first + width // 2, options)
+        q = benjamini_hochberg(every["pvalue"])
+        assert every.shape[0] > 100 and 10 < (q <= options.fdr).sum() < every.shape[0]  # some pass, some not
+        monkeypatch.setattr(streams, "CHUNK_POSITIONS", 3 * 600)  # 3 rows a chunk: 14 chunks, 14 spilled parts
+        elements = elements_module.call_elements(kept, significant.iloc[:0], array_chunks(track, valid), options,
+                                                 tmp_path)
+    one = every[q <= options.fdr]
+    np.testing.assert_array_equal(elements["region_index"], one["row"])
+    np.testing.assert_array_equal(elements["offset_start"], one["start"])
+    np.testing.assert_array_equal(elements["offset_end"], one["end"])
+    np.testing.assert_array_equal(elements["sign"], one["sign"])
+    np.testing.assert_array_equal(elements["score"], one["score"])
+    np.testing.assert_array_equal(elements["pvalue"], one["pvalue"])
+    np.testing.assert_array_equal(elements["qvalue"], q[q <= options.fdr])
+    np.testing.assert_array_equal(elements["summit_offset"], one["summit"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_calls_are_the_same_in_memory_spilled_and_in_small_chunks_and_an_error_leaves_no_scratch(tmp_path,
+                                                                                                 monkeypatch):
+    """call_source with its scratch files in a folder, in memory, and with rows served a few at a time gives the
+    same calls; an error mid-call closes (removes) the scratch files."""
+    import seqsal.peaks.elements as elements_module
+    import seqsal.peaks.spill as spill
+    import seqsal.peaks.streams as streams
+
+    track, valid, null = _many_candidates(seed=12)
+    one_hot = np.eye(4, dtype=np.float32)[np.random.default_rng(3).integers(0, 4, size=track.shape)]
+    one_hot = one_hot.transpose(0, 2, 1)
+    options = PeakOptions(fdr=0.1, null="shuffle")
+
+    def call(scratch):
+        return call_source(array_chunks(track, valid, one_hot), options, array_chunks(null, np.ones(null.shape, bool)),
+                           scratch=scratch)
+
+    memory = call(None)
+    assert len(memory.elements) > 5 and len(memory.seqlets) > 5
+    spilled = call(tmp_path)
+    monkeypatch.setattr(streams, "CHUNK_POSITIONS", 2 * 600)
+    small = call(tmp_path)
+    for other in (spilled, small):
+        pd.testing.assert_frame_equal(other.seqlets, memory.seqlets)
+        pd.testing.assert_frame_equal(other.elements, memory.elements)
+        assert other.info == memory.info
+    opened = []
+    real = spill._scratch_file
+
+    def tracked(folder):
+        opened.append(real(folder))
+        return opened[-1]
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(spill, "_scratch_file", tracked)
+    monkeypatch.setattr(elements_module, "_element_candidates", fail)  # while both spills are open
+    with pytest.raises(RuntimeError):
+        call(tmp_path)
+    assert len(opened) == 2 and all(handle.closed for handle in opened)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_row_cursor_gives_each_rows_records_in_the_order_written_holding_a_few_parts():
+    """Parts come per chunk of rows and sign (rows unsorted inside a chunk): take(r) gives exactly the records of
+    rows <= r not yet taken, in the order written, whatever bounds the reader's chunks put inside a chunk."""
+    from seqsal.peaks.spill import WINDOW_RECORD, Spill
+
+    rng = np.random.default_rng(5)
+    written = []
+    with Spill(WINDOW_RECORD) as spill:
+        for first in range(0, 100, 10):  # a chunk of 10 rows: a + part, then a - part
+            for sign in (1, -1):
+                part = np.zeros(int(rng.integers(0, 30)), WINDOW_RECORD)
+                part["row"] = rng.integers(first, first + 10, size=part.shape[0])
+                part["sign"], part["start"] = sign, rng.integers(0, 500, size=part.shape[0])
+                spill.append(part)
+                written.append(part)
+        every = np.concatenate(written)
+        assert len(spill) == every.shape[0] and len(spill.counts) < 20  # empty parts are not written
+        cursor = spill.by_rows()
+        most = max(spill.counts)
+        taken = []
+        for bound in (3, 4, 17, 18, 19, 40, 41, 77, 99):
+            got = cursor.take(bound)
+            previous = taken[-1][0] if taken else -1
+            expected = every[(every["row"] > previous) & (every["row"] <= bound)]
+            assert got.tobytes() == expected.tobytes()
+            assert cursor.buffer.shape[0] <= 2 * most  # at most the parts of one chunk wait
+            taken.append((bound, got))
+        assert cursor.buffer.shape[0] == 0
+
+
+def test_long_rows_are_cut_at_the_fixed_block_not_at_the_chunk_size(monkeypatch):
+    """Chunks of rows are small (CHUNK_POSITIONS), but block_tests cuts a long row at BLOCK_POSITIONS: where a row
+    is cut sets the float64 rounding of its window sums, so a smaller chunk must not change a test."""
+    import seqsal.peaks.stats as stats
+
+    rng = np.random.default_rng(6)
+    track = noise(rng, (2, 5000))
+    valid = np.ones(track.shape, bool)
+    whole = list(block_tests(track, valid, 6))
+    monkeypatch.setattr(stats, "CHUNK_POSITIONS", 100)
+    again = list(block_tests(track, valid, 6))
+    assert len(again) == len(whole) == 2  # one block: + then -
+    for a, b in zip(whole, again):
+        for x, y in zip(a[1:], b[1:]):
+            np.testing.assert_array_equal(x, y)
+    assert stats.BLOCK_POSITIONS >= 1 << 20 > stats.CHUNK_POSITIONS

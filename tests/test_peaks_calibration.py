@@ -108,7 +108,7 @@ def test_element_fdr_holds_with_clustered_truth(fdr, bound):
 
 
 def test_conditional_fisher_is_the_rescaled_p_for_one_window_and_uniform_under_the_null():
-    from seqsal.peaks.calling import conditional_fisher
+    from seqsal.peaks.elements import conditional_fisher
 
     p = np.array([0.01, 0.04, 0.002, 0.03])
     np.testing.assert_allclose(conditional_fisher(p, np.arange(4), 4, 0.05), p / 0.05)

@@ -40,6 +40,7 @@ Coordinates are 0-based, half-open, within each row (``offset_*``).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -49,9 +50,11 @@ from ..encode import one_hot_decode
 from ..errors import InputError
 from .calibration import P_GRID, calibration_summary
 from .options import API_COLUMNS, PeakOptions
+from .elements import call_elements
 from .extents import merge_overlaps, seqlet_extents, span_sums, split_overlaps
-from .stats import NullModel, benjamini_hochberg, laplace_nulls, null_statistics
-from .streams import ChunkSource, TrackChunk, array_chunks, as_tracks
+from .spill import WINDOW_RECORD, KeptTests, Spill, lookup_qvalues, passing_qvalues, window_records
+from .stats import NullModel, laplace_nulls, null_statistics
+from .streams import ChunkSource, array_chunks, as_tracks
 from .widths import ByWidth, LadderTests, SelectedTests, SelectionStatistics, final_pvalues
 
 log = logging.getLogger("seqsal")
@@ -139,44 +142,67 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource,
     return tests, widths, models, final, "laplace"
 
 
-def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict,
-                       options: PeakOptions) -> tuple[pd.DataFrame, pd.DataFrame, int, float, dict]:
+def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict, options: PeakOptions,
+                       scratch: str | os.PathLike | None = None) -> tuple[pd.DataFrame, KeptTests, int, float, dict]:
     """One streaming pass over the kept tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
     Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
     whole table of tests would list them), every kept test with ``p <= fdr`` (the element candidates'
-    windows), the number of tests, the smallest p-value, and per sign the counts of tests with
-    ``p <= t`` for ``t`` in :data:`P_GRID`. A test
-    with ``p > fdr`` never passes, and the q-value of every test that passes is reached at a
-    p-value ``<= fdr`` (see :func:`benjamini_hochberg`), so all others are dropped when tested.
+    windows, spilled to a scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), the number
+    of tests, the smallest p-value, and per sign the counts of tests with ``p <= t`` for ``t`` in
+    :data:`P_GRID`. A test with ``p > fdr`` never passes, and the q-value of every test that passes is reached at
+    a p-value ``<= fdr`` (see :func:`~seqsal.peaks.stats.benjamini_hochberg`), so all others are dropped when
+    tested. Held meanwhile: the p-values of the kept tests (8 B each), sorted for BH, then the passing ones and
+    their q-values; the significant tests are read back from the spill.
     """
-    kept: dict[int, list] = {1: [], -1: []}
+    spill = Spill(WINDOW_RECORD, scratch)
+    held: list[np.ndarray] = []
+    rows_with: list[np.ndarray] = []
     n_tests, smallest = 0, 1.0
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
     usable = {sign: bool(widths[sign]) and (final[sign] is None or final[sign].kind != "none") for sign in (1, -1)}
-    for sign, rows, starts, widths_kept, scores, width_p in SelectedTests(tests, models, widths):
-        pvalue = final_pvalues(sign, width_p, final) if usable[sign] else np.ones_like(width_p)
-        at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
-        n_tests += int(pvalue.shape[0])
-        if pvalue.shape[0]:
-            smallest = min(smallest, float(pvalue.min()))
-        keep = pvalue <= options.fdr
-        if keep.any():
-            kept[sign].append((rows[keep], starts[keep], widths_kept[keep], scores[keep], pvalue[keep]))
+    try:
+        for sign, rows, starts, widths_kept, scores, width_p in SelectedTests(tests, models, widths):
+            pvalue = final_pvalues(sign, width_p, final) if usable[sign] else np.ones_like(width_p)
+            at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
+            n_tests += int(pvalue.shape[0])
+            if pvalue.shape[0]:
+                smallest = min(smallest, float(pvalue.min()))
+            keep = pvalue <= options.fdr
+            if keep.any():
+                spill.append(window_records(sign, rows[keep], starts[keep], widths_kept[keep], scores[keep],
+                                             pvalue[keep]))
+                held.append(pvalue[keep].astype(np.float64))
+                rows_with.append(np.unique(rows[keep]))
+        pvalues = np.concatenate(held) if held else np.zeros(0)
+        del held
+        ascending, qvalues = passing_qvalues(pvalues, n_tests, options.fdr)
+        del pvalues
+        found = {1: [], -1: []}
+        for part in spill.parts():
+            q = lookup_qvalues(part["pvalue"], ascending, qvalues)
+            passed = q <= options.fdr
+            for sign in (1, -1):
+                mine = passed & (part["sign"] == sign)
+                if mine.any():
+                    found[sign].append((part[mine], q[mine]))
+    except BaseException:
+        spill.close()
+        raise
     tables = []
     for sign in (1, -1):
-        parts = kept.pop(sign)
-        rows, starts, widths, scores, pvalue = (np.concatenate([part[k] for part in parts]) if parts else
-                                                np.zeros(0, np.int64 if k < 3 else np.float64) for k in range(5))
-        order = np.lexsort((starts, rows))
-        tables.append(pd.DataFrame({"region_index": rows[order].astype(np.int64),
-                                    "window_start": starts[order].astype(np.int64),
-                                    "width": widths[order].astype(np.int64),
-                                    "sign": np.full(rows.shape[0], sign, np.int64), "statistic": scores[order],
-                                    "pvalue": pvalue[order]}))
-    tests = pd.concat(tables, ignore_index=True)
-    tests["qvalue"] = benjamini_hochberg(tests["pvalue"].to_numpy(), n_tests)
-    return tests[tests["qvalue"] <= options.fdr], tests, n_tests, smallest, at_or_below
+        records = np.concatenate([r for r, _ in found[sign]]) if found[sign] else np.zeros(0, WINDOW_RECORD)
+        q = np.concatenate([q for _, q in found[sign]]) if found[sign] else np.zeros(0)
+        order = np.lexsort((records["start"], records["row"]))
+        tables.append(pd.DataFrame({"region_index": records["row"][order].astype(np.int64),
+                                    "window_start": records["start"][order].astype(np.int64),
+                                    "width": records["width"][order].astype(np.int64),
+                                    "sign": np.full(records.shape[0], sign, np.int64),
+                                    "statistic": records["statistic"][order].astype(np.float64),
+                                    "pvalue": records["pvalue"][order].astype(np.float64), "qvalue": q[order]}))
+    rows = np.unique(np.concatenate(rows_with)) if rows_with else np.zeros(0, np.int64)
+    return (pd.concat(tables, ignore_index=True), KeptTests(spill, rows.astype(np.int64)), n_tests, smallest,
+            at_or_below)
 
 
 def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOptions) -> pd.DataFrame:
@@ -203,185 +229,6 @@ def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOp
     return pd.concat(parts, ignore_index=True)
 
 
-def _elements(windows: pd.DataFrame, seqlets: pd.DataFrame, source: ChunkSource,
-              options: PeakOptions) -> pd.DataFrame:
-    """Candidate elements from the windows with ``p <= fdr``, tested and BH-adjusted; those with ``q <= fdr``.
-
-    Windows are grouped row by row (a short loop over them); bounds, conditional Fisher p-values,
-    scores and summits are then computed for all groups at once (see the module docstring).
-    """
-    columns = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue", "summit_offset",
-               "n_seqlets", "sequence"]
-    if windows.empty:
-        return pd.DataFrame(columns=columns)
-    ordered = windows.sort_values(["region_index", "sign", "window_start"], kind="stable")
-    region, sign, first, width, pvalue, statistic = (ordered[c].to_numpy() for c in ("region_index", "sign",
-                                                     "window_start", "width", "pvalue", "statistic"))
-    stop = first + width
-    parts: list[dict] = []
-    for chunk in source(np.unique(region)):
-        groups = _group_seqlets(chunk, region, sign, first, stop, options)
-        if groups is None:
-            continue
-        _element_bounds(groups, options)
-        parts.append(groups)
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    groups = {key: np.concatenate([part.pop(key) for part in parts]) for key in list(parts[0])}  # parts freed
-    groups["sequence"] = [None] * groups["row"].shape[0]  # decoded below for the called elements only
-    table = _element_table(groups, pvalue, statistic, first + width // 2, options, columns)
-    del groups
-    table["n_seqlets"] = _seqlets_inside(table, seqlets)
-    table = table[table["qvalue"] <= options.fdr].reset_index(drop=True)
-    table["sequence"] = _sequences(source, table)
-    return table
-
-
-def _sequences(source: ChunkSource, calls: pd.DataFrame) -> list:
-    """The sequence of each call (``region_index``, ``offset_start``, ``offset_end``), read again for their rows
-    only; ``None`` where the source serves no one-hot."""
-    rows = calls["region_index"].to_numpy(np.int64)
-    starts, ends = calls["offset_start"].to_numpy(np.int64), calls["offset_end"].to_numpy(np.int64)
-    out: list = [None] * rows.shape[0]
-    order = np.argsort(rows, kind="stable")
-    ordered = rows[order]
-    for chunk in source(np.unique(rows)) if rows.shape[0] else ():
-        if chunk.one_hot is None:
-            break
-        lo, hi = np.searchsorted(ordered, chunk.rows[0], "left"), np.searchsorted(ordered, chunk.rows[-1], "right")
-        for j in order[lo:hi].tolist():
-            k = int(np.searchsorted(chunk.rows, rows[j]))
-            out[j] = one_hot_decode(chunk.one_hot[k, :, starts[j]:ends[j]])
-    return out
-
-
-def conditional_fisher(pvalues: np.ndarray, group: np.ndarray, n_groups: int, entry: float) -> np.ndarray:
-    """Combined p-value ``(G,)`` of groups of p-values that each passed ``p <= entry`` (fixed in advance).
-
-    Given ``p <= entry``, a null p-value is uniform on ``(0, entry]``: ``-2 sum log(p_i / entry)`` over a
-    group of ``k`` is chi-square with ``2k`` degrees of freedom (Fisher 1932, on the rescaled p-values).
-
-    Parameters
-    ----------
-    pvalues
-        ``(K,)`` p-values, all ``<= entry``.
-    group
-        ``(K,)`` group index of each, in ``[0, n_groups)``.
-    n_groups
-        Number of groups.
-    entry
-        The entry threshold, in ``(0, 1]``.
-
-    Returns
-    -------
-    np.ndarray
-        ``(n_groups,)`` p-values in ``(0, 1]``.
-    """
-    statistic = np.bincount(group, weights=-np.log(np.clip(pvalues / entry, 1e-300, 1.0)), minlength=n_groups)
-    k = np.bincount(group, minlength=n_groups)
-    # chi2(2k) survival at 2x = Poisson(x) cdf at k - 1 = exp(-x) * sum_{j<k} x^j / j!
-    out = np.zeros(n_groups)
-    term = np.exp(-statistic)
-    for j in range(int(k.max()) if n_groups else 0):
-        out += np.where(j < k, term, 0.0)
-        term = term * statistic / (j + 1)
-    return np.clip(out, np.finfo(np.float64).tiny, 1.0)
-
-
-def _seqlets_inside(elements: pd.DataFrame, seqlets: pd.DataFrame) -> np.ndarray:
-    """Per element, the significant seqlets of its sign whose summit lies inside it."""
-    if seqlets.empty or elements.empty:
-        return np.zeros(len(elements), np.int64)
-    key = seqlets["region_index"].to_numpy(np.int64) * 4 + (seqlets["sign"].to_numpy() > 0)
-    order = np.lexsort((seqlets["summit_offset"].to_numpy(), key))
-    key, summit = key[order], seqlets["summit_offset"].to_numpy(np.int64)[order]
-    position = key * (1 << 32) + summit
-    element_key = elements["region_index"].to_numpy(np.int64) * 4 + (elements["sign"].to_numpy() > 0)
-    low = element_key * (1 << 32) + elements["offset_start"].to_numpy(np.int64)
-    high = element_key * (1 << 32) + elements["offset_end"].to_numpy(np.int64)
-    return np.searchsorted(position, high, side="left") - np.searchsorted(position, low, side="left")
-
-
-def _group_seqlets(chunk: TrackChunk, region, sign, first, stop, options: PeakOptions) -> dict | None:
-    """Groups of same-sign seqlets of the chunk's rows, as arrays: row, sign, first/last base, seqlet range
-    ``[t0, t1)`` (indices into the ordered seqlet arrays), valid stretch ``[lo, hi)`` holding them."""
-    i, hi = np.searchsorted(region, chunk.rows[0], "left"), np.searchsorted(region, chunk.rows[-1], "right")
-    out: dict[str, list] = {key: [] for key in ("row", "sign", "first", "last", "t0", "t1", "lo", "hi")}
-    while i < hi:
-        row = int(region[i])
-        j = int(np.searchsorted(region, row, "right"))
-        k = int(np.searchsorted(chunk.rows, row))
-        if k < len(chunk.rows) and chunk.rows[k] == row:
-            valid = chunk.valid[k]
-            length = valid.shape[0]
-            invalid = None if valid.all() else np.flatnonzero(~valid)
-            current = None  # [sign, first, last, t0]
-            for t in range(i, j + 1):
-                if t < j:
-                    a, b, s = int(first[t]), int(stop[t]), int(sign[t])
-                    if current is not None and current[0] == s:
-                        span = max(current[2], b) - current[1] + 2 * options.element_flank
-                        clear = invalid is None or (np.searchsorted(invalid, max(a, current[2]))
-                                                    == np.searchsorted(invalid, current[2]))
-                        if a - current[2] <= options.element_gap and clear and span <= options.element_max_length:
-                            current[2] = max(current[2], b)
-                            continue
-                if current is not None:  # close the current group
-                    s0, a0, b0, t0 = current
-                    if invalid is None:
-                        lo, hi_bound = 0, length
-                    else:  # the contiguous valid stretch holding the seqlets bounds the element
-                        before = int(np.searchsorted(invalid, a0))
-                        lo = int(invalid[before - 1]) + 1 if before else 0
-                        hi_bound = int(invalid[before]) if before < invalid.shape[0] else length
-                    for key, value in zip(out, (row, s0, a0, b0, t0, t, lo, hi_bound)):
-                        out[key].append(value)
-                if t < j:
-                    current = [s, a, b, t]
-        i = j
-    if not out["row"]:
-        return None
-    return {key: np.asarray(values, dtype=np.int64) for key, values in out.items()}
-
-
-def _element_bounds(groups: dict, options: PeakOptions) -> None:
-    """``start``/``end`` of each element: its seqlets widened by the flank, grown to the minimum length, all
-    within the valid stretch ``[lo, hi)`` (adds the keys to ``groups``)."""
-    lo, hi = groups["lo"], groups["hi"]
-    start = np.maximum(lo, groups["first"] - options.element_flank)
-    end = np.minimum(hi, groups["last"] + options.element_flank)
-    short = options.element_min_length - (end - start)
-    grow = short > 0
-    grow_left = np.minimum(short // 2, start - lo)
-    grow_right = np.minimum(short - grow_left, hi - end)
-    grow_left = np.minimum(short - grow_right, start - lo)
-    groups["start"] = np.where(grow, start - grow_left, start)
-    groups["end"] = np.where(grow, end + grow_right, end)
-
-
-def _element_table(groups: dict, pvalue, statistic, window_centre, options: PeakOptions,
-                   columns: list[str]) -> pd.DataFrame:
-    """Candidate elements of the groups: conditional Fisher p-value over their windows, BH q-value over all
-    candidates, summed signed window statistic, summit at the centre of the strongest window."""
-    t0, t1 = groups["t0"], groups["t1"]
-    sizes = t1 - t0
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    gid = np.repeat(np.arange(sizes.shape[0]), sizes)
-    members = t0[gid] + (np.arange(gid.shape[0]) - offsets[gid])
-    strength = statistic[members]
-    is_best = strength == np.maximum.reduceat(strength, offsets)[gid]
-    best = members[np.minimum.reduceat(np.where(is_best, np.arange(gid.shape[0]), gid.shape[0]), offsets)]
-    combined = conditional_fisher(pvalue[members], gid, sizes.shape[0], options.fdr)
-    return pd.DataFrame({
-        "region_index": groups["row"], "offset_start": groups["start"], "offset_end": groups["end"],
-        "sign": groups["sign"],
-        "score": groups["sign"] * np.add.reduceat(statistic[members].astype(np.float64), offsets),
-        "pvalue": combined, "qvalue": benjamini_hochberg(combined),
-        "summit_offset": window_centre[best].astype(np.int64), "n_seqlets": sizes,
-        "sequence": groups["sequence"],
-    }, columns=columns)
-
-
 def _rank(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return frame.assign(rank=pd.Series(dtype=np.int64))
@@ -393,14 +240,16 @@ def _rank(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSource | None = None,
-                elements: bool = True) -> PeakCalls:
+                elements: bool = True, scratch: str | os.PathLike | None = None) -> PeakCalls:
     """Call seqlets and elements on tracks served by ``source`` (see :class:`TrackChunk`).
 
     The tracks are streamed in bounded chunks and nothing is held per region or
     per test: one pass tests every candidate and keeps only those with
-    ``p <= fdr`` (the only ones BH can pass; see :func:`benjamini_hochberg`) and
-    the number of tests; the rows with calls are read again for extents,
-    sequences and elements. The ``laplace`` null takes two more passes before
+    ``p <= fdr`` (the only ones BH can pass; see :func:`~seqsal.peaks.stats.benjamini_hochberg`) and
+    the number of tests (the kept tests go to a scratch file, their p-values
+    stay: 8 B each); the rows with calls are read again for extents,
+    sequences and elements (whose candidates are spilled too, see
+    :func:`~seqsal.peaks.elements.call_elements`). The ``laplace`` null takes two more passes before
     that (exact order statistics of the observed tests, see :func:`~seqsal.peaks.stats.laplace_nulls`).
     ``null_source`` serves the null tracks of the ``shuffle`` null (its test
     statistics are held: they are the null distribution); without it the
@@ -414,6 +263,9 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         The caller's parameters.
     elements
         False: seqlets only (``elements`` is an empty table; motif discovery needs no elements).
+    scratch
+        Folder of the scratch files (unnamed: removed when closed, on return or error, and by the system when the
+        process ends), e.g. the run folder; ``None`` keeps their records in memory (compact, 29-37 B each).
 
     Returns
     -------
@@ -428,36 +280,38 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     """
     options.check()
     tests, widths, models, final, used = _fit_nulls(options, source, null_source)
-    significant, windows, n_tests, smallest, at_or_below = _significant_tests(tests, widths, models, final, options)
-    per_sign = {sign: final[sign] if final[sign] is not None else
-                models[((widths[sign] or options.test_widths)[0], sign)] for sign in (1, -1)}
-    calibration, warnings = calibration_summary(per_sign, at_or_below)
-    for (width, sign), model in models.items():
-        if final[sign] is not None and model.kind == "empirical" and not model.tail_fit_ok:
-            warnings.append(f"the {'+' if sign > 0 else '-'} null's tail fit at width {width} does not hold: its "
-                            "p-values are empirical only; rerun `seqsal attribute` with a larger --min-null-bases")
-    if null_source is not None and used == "laplace":
-        warnings.insert(0, "the shuffled null holds too few candidates to fit: the Laplace null (a fit to the "
-                           "observed tracks) was used; rerun `seqsal attribute` with a larger --min-null-bases")
-    for warning in warnings:
-        log.warning("%s", warning)
-    info = {"null": used, "null_model": {"+": per_sign[1].describe(), "-": per_sign[-1].describe()},
-            "null_model_by_width": {str(w): {"+": models[(w, 1)].describe(), "-": models[(w, -1)].describe()}
-                                    for w in options.test_widths},
-            "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
-            "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
-            "calibration": {**calibration, "warnings": warnings}}
-    if significant.empty:
-        log.info("no seqlet passed FDR %g (%d tests; smallest p-value %.3g): writing empty peak files",
-                 options.fdr, n_tests, smallest if n_tests else float("nan"))
-        seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "width", "statistic", "sequence"])
-    else:
-        seqlets = _seqlet_table(source, significant, options)
-    seqlets = _rank(seqlets.assign(n_seqlets=1))
-    elements = _rank(_elements(windows if elements else windows.iloc[:0], seqlets, source, options))
-    info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
-                n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
-    return PeakCalls(seqlets, elements, info)
+    significant, kept, n_tests, smallest, at_or_below = _significant_tests(tests, widths, models, final, options,
+                                                                           scratch)
+    with kept.spill:  # the kept tests' scratch file: closed (so removed) on return and on error
+        per_sign = {sign: final[sign] if final[sign] is not None else
+                    models[((widths[sign] or options.test_widths)[0], sign)] for sign in (1, -1)}
+        calibration, warnings = calibration_summary(per_sign, at_or_below)
+        for (width, sign), model in models.items():
+            if final[sign] is not None and model.kind == "empirical" and not model.tail_fit_ok:
+                warnings.append(f"the {'+' if sign > 0 else '-'} null's tail fit at width {width} does not hold: its "
+                                "p-values are empirical only; rerun `seqsal attribute` with a larger --min-null-bases")
+        if null_source is not None and used == "laplace":
+            warnings.insert(0, "the shuffled null holds too few candidates to fit: the Laplace null (a fit to the "
+                               "observed tracks) was used; rerun `seqsal attribute` with a larger --min-null-bases")
+        for warning in warnings:
+            log.warning("%s", warning)
+        info = {"null": used, "null_model": {"+": per_sign[1].describe(), "-": per_sign[-1].describe()},
+                "null_model_by_width": {str(w): {"+": models[(w, 1)].describe(), "-": models[(w, -1)].describe()}
+                                        for w in options.test_widths},
+                "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
+                "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
+                "calibration": {**calibration, "warnings": warnings}}
+        if significant.empty:
+            log.info("no seqlet passed FDR %g (%d tests; smallest p-value %.3g): writing empty peak files",
+                     options.fdr, n_tests, smallest if n_tests else float("nan"))
+            seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "width", "statistic", "sequence"])
+        else:
+            seqlets = _seqlet_table(source, significant, options)
+        seqlets = _rank(seqlets.assign(n_seqlets=1))
+        elements = _rank(call_elements(kept if elements else None, seqlets, source, options, scratch))
+        info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
+                    n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
+        return PeakCalls(seqlets, elements, info)
 
 
 def _api_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -150,7 +150,7 @@ def call_peaks_from_run(
     chrom_sizes = chrom_sizes if chrom_sizes is not None else _chrom_sizes(out)
     source = _run_source(out, regions, chrom_sizes)
     null_source = _null_source(null_path) if options.null == "shuffle" else None
-    calls = call_source(source, options, null_source, elements)
+    calls = call_source(source, options, null_source, elements, scratch=out)  # spills: unnamed files in out
     seqlets = _genome_table(calls.seqlets, regions, "seqlet")
     elements = _genome_table(calls.elements, regions, "element")
     if options.null == "shuffle":

@@ -65,7 +65,11 @@ import numpy as np
 # laplace_nulls, several times (seqsal.peaks.widths.LadderTests)
 Tests = Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
 
-CHUNK_POSITIONS = 1 << 20  # track positions per block or chunk (bounded memory: ~30 B each at peak)
+CHUNK_POSITIONS = 1 << 18  # track positions per chunk of rows read (bounded memory: ~30 B each at peak; at 2^20
+# the null of a 1,000-region run of 500 bp, 200,000 bases, did not fill one chunk, so larger runs peaked 10-15 MiB
+# higher for that alone; chunks change no call, and 4x as many cost no measurable time at 100,000 regions)
+BLOCK_POSITIONS = 1 << 20  # window starts per block of a long row (block_tests; fixed: where a row is cut sets
+# the float64 rounding of its window sums, so it is not tied to the chunk size)
 _TAIL_COUNT = 10  # below this many null values at or above a score, the tail model takes over
 _TAIL_FRACTIONS = (0.25, 0.1, 0.05)  # shares of the null the GPD tails are fitted to; the largest tail is used
 _SHAPE_Z = 1.645  # one-sided 95 % normal quantile: each GPD shape used is its estimate + this many standard errors
@@ -150,12 +154,12 @@ def block_tests(track: np.ndarray, valid: np.ndarray, width: int,
                 block: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """The tests of ``(N, L)`` tracks, ``(sign, rows, starts, scores)`` per block of window starts (``+`` then ``-``).
 
-    Rows longer than ``block`` positions (default ``CHUNK_POSITIONS``) are cut
+    Rows longer than ``block`` positions (default :data:`BLOCK_POSITIONS`) are cut
     into blocks of window starts, each computed with the ``width - 1`` starts
     on either side that the local-maximum rule looks at, so one long row needs
     no row-long temporaries. The tests are those of :func:`find_candidates`.
     """
-    block = CHUNK_POSITIONS if block is None else block
+    block = BLOCK_POSITIONS if block is None else block
     length = track.shape[1]
     n_starts = max(length - width + 1, 0)
     if n_starts <= block:
@@ -378,11 +382,24 @@ def benjamini_hochberg(pvalues: np.ndarray, n_tests: int | None = None) -> np.nd
     if k == 0:
         return p.copy()
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, k + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
     q = np.empty(k)
-    q[order] = np.minimum(adjusted, 1.0)
+    q[order] = sorted_qvalues(p[order], m)
     return q
+
+
+def sorted_qvalues(ascending: np.ndarray, n_tests: int) -> np.ndarray:
+    """The Benjamini–Hochberg q-values ``(K,)`` of p-values ``(K,)`` sorted ascending (see
+    :func:`benjamini_hochberg`, whose arithmetic this is): ``min(1, min_{j >= i} p_(j) m / j)``.
+
+    A q-value is a function of its p-value alone (tied p-values share one), so the q-value of any p-value ``p``
+    of the set is ``out[np.searchsorted(ascending, p)]``: a caller can keep the p-values of a family, sorted, and
+    look the q-values up later without holding anything else of its tests.
+    """
+    k = ascending.shape[0]
+    adjusted = ascending * int(n_tests)
+    adjusted /= np.arange(1, k + 1)  # in place: two arrays of K at a time, however large the family
+    np.minimum.accumulate(adjusted[::-1], out=adjusted[::-1])
+    return np.minimum(adjusted, 1.0, out=adjusted)
 
 
 _NULL_HELD = 1 << 22  # null statistics kept per sign (8 B each: 32 MB); beyond, a uniform random sample of them

@@ -45,10 +45,25 @@ DISCOVERY_CACHE_BYTES = 1 << 28
 """Rows of ``attributions.npz`` discovery keeps in memory between its passes (:class:`RowCache`): 256 MB holds
 the one-hot and hypothetical rows of 8 Mbp; larger runs re-read the least recently used rows."""
 
-DISCOVERY_WIDTHS = (6,)
-"""Window widths of the discovery re-call: the single 6-bp width discovery was tuned with (its support test
-counts 6-bp windows). The calls' ladder (6, 10, 16, 24) made the demo's GATA1::TAL1 twice and lets 12 % more
-seqlets through on a complete null at FDR 0.9 (benchmarks/RESULTS.md, session 6)."""
+DISCOVERY_WIDTHS = (24,)
+"""Window width of the discovery re-call, and of the windows its support test counts (:func:`run_motifs`).
+
+One width, wide enough to hold a whole site: discovery compares 20-bp cores
+(:class:`~seqsal.motifs.discover.DiscoveryOptions`), and a motif whose
+contribution is spread over its ~20 bp at a low level per base (CTCF's 19 bp on
+a max-pool model) stands out of the null over 24 bp but not over 6, where
+short sharp words of the null (and the stronger motifs next to it) reach as
+high. At 6 bp (the width of sessions 6-7), ``rcmaxpool_A`` on the 5-Mbp world
+``A_large`` gave 117 + seqlets on planted CTCF sites, mostly centred on the
+stronger motifs next to them (their windows fit the FOS::JUN, GATA1::TAL1 and
+Spi1 templates at a cosine of 0.90, no CTCF cluster formed), and its support
+test counted 69 CTCF windows against 0 in the null (p 0.0014, short of the
+Bonferroni level): CTCF was missed, where tfmodisco-lite (21-bp windows) found
+it. At 24 bp: 248 seqlets on CTCF sites, a CTCF cluster of 125 (110 on planted
+CTCF), kept (benchmarks/RESULTS.md, session 8). Widths 16, 20 and 24 all find
+it there, 10 does not; the demo keeps 6 of 6 at each. The calls' ladder (6,
+10, 16, 24) merges the windows of one site into one seqlet centred between
+motifs (118 on CTCF sites) and made the demo's GATA1::TAL1 twice (session 6)."""
 
 DISCOVERY_FDR = 0.9
 """FDR of the seqlets that discovery clusters by default, re-called from the run's tracks against its null.
@@ -63,7 +78,7 @@ the old default (FDR 0.85 against the Laplace null) re-called 271,225.
 Lenient, because a weak motif needs instances to cluster, and the noise it
 lets in is removed by the support test against the same null
 (:mod:`seqsal.motifs.support`). Planted motifs found / spurious / redundant
-(motifs the model does not use are not counted as missed):
+(motifs the model does not use are not counted as missed; 6-bp windows, before :data:`DISCOVERY_WIDTHS` was 24):
 
 =========================================  =========  =========  ==========
 run                                        FDR 0.8    FDR 0.9    FDR 0.95
@@ -156,7 +171,8 @@ def run_motifs(
         FDR of the re-called seqlets, in ``(0, 1]`` (the null's when the run has ``null.npz``, else
         Laplace), and of the windows the support test counts.
     support_options
-        :class:`~seqsal.motifs.support.SupportOptions` (defaults, with ``options.seed``, when None).
+        :class:`~seqsal.motifs.support.SupportOptions` (defaults, with ``options.seed`` and the windows of
+        :data:`DISCOVERY_WIDTHS`, when None).
 
     Returns
     -------
@@ -174,7 +190,8 @@ def run_motifs(
     out = str(out_dir)
     started = time.perf_counter()
     options = options or DiscoveryOptions()
-    support_options = support_options or SupportOptions(seed=options.seed)
+    # the support test counts the windows the discovery seqlets were called from
+    support_options = support_options or SupportOptions(seed=options.seed, test_width=DISCOVERY_WIDTHS[0])
     arrays = region_arrays(os.path.join(out, "attributions.npz"), ("one_hot", "hypothetical"))
     lengths = arrays.lengths
     regions = pd.read_csv(os.path.join(out, "regions.tsv"), sep="\t") if os.path.isfile(

@@ -85,3 +85,61 @@ def check_modisco_h5(path, motifs, one_hot, hyp, tmp_path):
                 np.testing.assert_allclose(seqlets["contrib_scores"][:].mean(axis=0), motif.cwm.T, atol=1e-5)
     write_meme_from_h5(str(path), MemeDataType.PFM, str(tmp_path / "from_h5.meme"), True)
     assert len(read_meme(tmp_path / "from_h5.meme")) == len(motifs)
+
+
+def toy_run_folder(folder: Path, site: str, share: float, tracks, n_regions: int, length: int, seed: int,
+                   first_offset: int = 50) -> Path:
+    """A run folder as `seqsal attribute` leaves it, made without a model: genome.fa (one random chromosome),
+    regions.tsv, attributions.npz and run.json, and null.npz as the shuffled null writes it (the toy model's
+    tracks of the dinucleotide shuffles :func:`seqsal.peaks.shuffled_fetch` draws for each region, seed 0), without
+    the sequences. A ``share`` of the regions holds ``site`` (either strand) at an offset drawn from
+    ``[first_offset, length - 50)``; ``tracks(one_hot, rng)`` is the toy model's hypothetical contributions."""
+    import json
+
+    from seqsal.genome import Genome
+    from seqsal.io import write_npz
+    from seqsal.peaks import shuffled_fetch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    starts = 100 + np.arange(n_regions) * (length + 100)
+    chrom = bytearray(random_sequence(int(starts[-1]) + length + 100, rng).tobytes())
+    for start in starts[rng.random(n_regions) < share]:
+        at = int(start + rng.integers(first_offset, length - 50))
+        planted = site if rng.random() < 0.5 else reverse_complement(site)
+        chrom[at:at + len(planted)] = planted.encode()
+    (folder / "genome.fa").write_text(">chr1\n" + chrom.decode() + "\n")
+    pd.DataFrame({"index": np.arange(n_regions), "name": [f"r{i}" for i in range(n_regions)], "chrom": "chr1",
+                  "start": starts, "end": starts + length, "strand": "+"}).to_csv(folder / "regions.tsv", sep="\t",
+                                                                                  index=False)
+    spans = [("chr1", int(start), int(start) + length) for start in starts]
+    with Genome(folder / "genome.fa") as genome:
+        one_hot = np.stack([one_hot_encode(genome.fetch(*span)) for span in spans])
+        shuffled = shuffled_fetch(genome.fetch, 0, spans)
+        null_one_hot = np.stack([one_hot_encode(shuffled(*span)) for span in spans])
+    lengths = np.full(n_regions, length)
+    write_npz(folder / "attributions.npz", {"one_hot": one_hot, "hypothetical": tracks(one_hot, rng),
+                                            "length": lengths})
+    write_npz(folder / "null.npz", {
+        "projected": (null_one_hot * tracks(null_one_hot, rng)).sum(axis=1).astype(np.float32),
+        "valid": null_one_hot.max(axis=1) == 1, "length": lengths, "region_index": np.arange(n_regions),
+        "region_key": np.array([f"{c}\t{s}\t{e}\tr{i}" for i, (c, s, e) in enumerate(spans)]),
+        "fraction": np.asarray(1.0), "seed": np.asarray(0)})
+    (folder / "run.json").write_text(json.dumps({"genome": str(folder / "genome.fa"), "parameters": {"window": None}}))
+    return folder
+
+
+def word_tracks(one_hot: np.ndarray, rng: np.random.Generator, words) -> np.ndarray:
+    """A toy model's hypothetical contributions ``(n, 4, L)``: noise (SD 0.05), plus ``weight`` on every base of each
+    occurrence of each ``(word, weight)`` of ``words``, on either strand (bases that are not one-hot read as N)."""
+    hyp = rng.normal(0, 0.05, one_hot.shape).astype(np.float32)
+    letters = np.array(list("ACGT"))
+    for i in range(one_hot.shape[0]):
+        text = "".join(np.where(one_hot[i].max(axis=0) == 1, letters[one_hot[i].argmax(axis=0)], "N"))
+        for word, weight in words:
+            for strand in {word, reverse_complement(word)}:
+                at = text.find(strand)
+                while at >= 0:
+                    hyp[i, :, at:at + len(strand)] += weight * one_hot[i, :, at:at + len(strand)]
+                    at = text.find(strand, at + 1)
+    return hyp

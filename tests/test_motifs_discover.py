@@ -14,7 +14,7 @@ from seqsal.motifs import (
     reverse_complement_matrix,
 )
 from seqsal.simulate import random_sequence, sample_site
-from motif_helpers import jaspar_motifs, planted_run
+from motif_helpers import jaspar_motifs, planted_run, toy_run_folder, word_tracks
 
 
 @pytest.fixture(scope="module")
@@ -230,55 +230,13 @@ CHANCE_WORDS = ("GATAA", "CCAAT")  # short words a toy model reads wherever they
 def _toy_tracks(one_hot: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Hypothetical contributions ``(n, 4, L)`` of a toy model: noise (SD 0.05), 0.3 on each base of a chance word
     (1.5 over 5 bp) and 0.13 on each base of :data:`LONG_SITE` (0.78 over 6 bp, 2.5 over its 19)."""
-    hyp = rng.normal(0, 0.05, one_hot.shape).astype(np.float32)
-    letters = np.array(list("ACGT"))
-    for i in range(one_hot.shape[0]):
-        text = "".join(letters[one_hot[i].argmax(axis=0)])
-        for word, weight in ((CHANCE_WORDS[0], 0.3), (CHANCE_WORDS[1], 0.3), (LONG_SITE, 0.13)):
-            for strand in {word, reverse_complement(word)}:
-                at = text.find(strand)
-                while at >= 0:
-                    hyp[i, :, at:at + len(word)] += weight * one_hot[i, :, at:at + len(word)]
-                    at = text.find(strand, at + 1)
-    return hyp
+    return word_tracks(one_hot, rng, ((CHANCE_WORDS[0], 0.3), (CHANCE_WORDS[1], 0.3), (LONG_SITE, 0.13)))
 
 
 def _long_motif_run(folder, n_regions: int = 300, length: int = 600, seed: int = 0):
-    """A run folder made without a model (genome.fa, regions.tsv, attributions.npz, run.json and null.npz: the toy
-    model's tracks of the shuffles :func:`seqsal.peaks.shuffled_fetch` draws), :data:`LONG_SITE` in half the
+    """A run folder made without a model (:func:`motif_helpers.toy_run_folder`), :data:`LONG_SITE` in half the
     regions."""
-    import json
-
-    from seqsal.genome import Genome
-    from seqsal.io import write_npz
-    from seqsal.peaks import shuffled_fetch
-
-    rng = np.random.default_rng(seed)
-    starts = 100 + np.arange(n_regions) * (length + 100)
-    chrom = bytearray(random_sequence(int(starts[-1]) + length + 100, rng).tobytes())
-    for start in starts[rng.random(n_regions) < 0.5]:
-        at = int(start + rng.integers(30, length - 50))
-        site = LONG_SITE if rng.random() < 0.5 else reverse_complement(LONG_SITE)
-        chrom[at:at + len(site)] = site.encode()
-    (folder / "genome.fa").write_text(">chr1\n" + chrom.decode() + "\n")
-    pd.DataFrame({"index": np.arange(n_regions), "name": [f"r{i}" for i in range(n_regions)], "chrom": "chr1",
-                  "start": starts, "end": starts + length, "strand": "+"}).to_csv(folder / "regions.tsv", sep="\t",
-                                                                                  index=False)
-    spans = [("chr1", int(start), int(start) + length) for start in starts]
-    with Genome(folder / "genome.fa") as genome:
-        one_hot = np.stack([one_hot_encode(genome.fetch(*span)) for span in spans])
-        shuffled = shuffled_fetch(genome.fetch, 0, spans)
-        null_one_hot = np.stack([one_hot_encode(shuffled(*span)) for span in spans])
-    lengths = np.full(n_regions, length)
-    write_npz(folder / "attributions.npz", {"one_hot": one_hot, "hypothetical": _toy_tracks(one_hot, rng),
-                                            "length": lengths})
-    write_npz(folder / "null.npz", {
-        "projected": (null_one_hot * _toy_tracks(null_one_hot, rng)).sum(axis=1).astype(np.float32),
-        "valid": null_one_hot.max(axis=1) == 1, "length": lengths, "region_index": np.arange(n_regions),
-        "region_key": np.array([f"{c}\t{s}\t{e}\tr{i}" for i, (c, s, e) in enumerate(spans)]),
-        "fraction": np.asarray(1.0), "seed": np.asarray(0)})
-    (folder / "run.json").write_text(json.dumps({"genome": str(folder / "genome.fa"), "parameters": {"window": None}}))
-    return folder
+    return toy_run_folder(folder, LONG_SITE, 0.5, _toy_tracks, n_regions, length, seed, first_offset=30)
 
 
 def test_a_long_motif_with_little_contribution_per_base_is_found_and_kept(tmp_path):

@@ -30,8 +30,7 @@ from seqsal.motifs.support import (
     best_support,
     support_statistics,
 )
-from seqsal.simulate import random_sequence
-from motif_helpers import jaspar_motifs, planted_run
+from motif_helpers import jaspar_motifs, planted_run, toy_run_folder, word_tracks
 from tests.run_arrays import dense_arrays
 
 # ---------------------------------------------------------------------------
@@ -44,54 +43,13 @@ PLANTED = ("TGACGTCATCCA", 0.4)  # 12 bp: in shuffled sequence almost never
 
 def _respond(one_hot: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Hypothetical contributions ``(n, 4, L)``: noise, plus ``weight`` on every base of each word occurrence."""
-    hyp = rng.normal(0, 0.05, one_hot.shape).astype(np.float32)
-    letters = np.array(list("ACGT"))
-    for i in range(one_hot.shape[0]):
-        text = "".join(np.where(one_hot[i].max(axis=0) == 1, letters[one_hot[i].argmax(axis=0)], "N"))
-        for word, weight in (*WORDS, PLANTED):
-            for strand in {word, reverse_complement(word)}:
-                at = text.find(strand)
-                while at >= 0:
-                    hyp[i, :, at:at + len(strand)] += weight * one_hot[i, :, at:at + len(strand)]
-                    at = text.find(strand, at + 1)
-    return hyp
+    return word_tracks(one_hot, rng, (*WORDS, PLANTED))
 
 
 def toy_run(folder: Path, planted: float = 0.0, n_regions: int = 200, length: int = 500, seed: int = 0) -> Path:
-    """A run folder as `seqsal attribute` leaves it, made without a model: genome.fa (one random chromosome),
-    regions.tsv, attributions.npz and run.json, and null.npz as the shuffled null writes it (the toy model's
-    tracks of the dinucleotide shuffles :func:`seqsal.peaks.shuffled_fetch` draws for each region, seed 0), without
-    the sequences. A ``planted`` share of the regions holds a :data:`PLANTED` site."""
-    from seqsal.genome import Genome
-    from seqsal.peaks import shuffled_fetch
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    starts = 100 + np.arange(n_regions) * (length + 100)
-    chrom = bytearray(random_sequence(int(starts[-1]) + length + 100, rng).tobytes())
-    for start in starts[rng.random(n_regions) < planted]:
-        at = int(start + rng.integers(50, length - 50))
-        site = PLANTED[0] if rng.random() < 0.5 else reverse_complement(PLANTED[0])
-        chrom[at:at + len(site)] = site.encode()
-    (folder / "genome.fa").write_text(">chr1\n" + chrom.decode() + "\n")
-    pd.DataFrame({"index": np.arange(n_regions), "name": [f"r{i}" for i in range(n_regions)], "chrom": "chr1",
-                  "start": starts, "end": starts + length, "strand": "+"}).to_csv(folder / "regions.tsv", sep="\t",
-                                                                                  index=False)
-    spans = [("chr1", int(start), int(start) + length) for start in starts]
-    with Genome(folder / "genome.fa") as genome:
-        one_hot = np.stack([one_hot_encode(genome.fetch(*span)) for span in spans])
-        shuffled = shuffled_fetch(genome.fetch, 0, spans)
-        null_one_hot_ = np.stack([one_hot_encode(shuffled(*span)) for span in spans])
-    write_npz(folder / "attributions.npz", {"one_hot": one_hot, "hypothetical": _respond(one_hot, rng),
-                                            "length": np.full(n_regions, length)})
-    write_npz(folder / "null.npz", {
-        "projected": (null_one_hot_ * _respond(null_one_hot_, rng)).sum(axis=1).astype(np.float32),
-        "valid": null_one_hot_.max(axis=1) == 1, "length": np.full(n_regions, length),
-        "region_index": np.arange(n_regions), "region_key": np.array([f"{c}\t{s}\t{e}\tr{i}" for i, (c, s, e)
-                                                                      in enumerate(spans)]),
-        "fraction": np.asarray(1.0), "seed": np.asarray(0)})
-    (folder / "run.json").write_text(json.dumps({"genome": str(folder / "genome.fa"), "parameters": {"window": None}}))
-    return folder
+    """A run folder made without a model (:func:`motif_helpers.toy_run_folder`); a ``planted`` share of the regions
+    holds a :data:`PLANTED` site."""
+    return toy_run_folder(folder, PLANTED[0], planted, _respond, n_regions, length, seed)
 
 
 @pytest.fixture(scope="module")

@@ -150,3 +150,27 @@ def test_a_run_of_a_sigmoid_model_explains_and_records_the_logit(tmp_path):
     assert not np.allclose(stored, corrected * probability * (1 - probability), atol=1e-5)
     # the evaluation and the seqlet check re-run the model with the recorded target
     assert run_inputs(out, None, 0)[4].transform == "logit"
+
+
+class Saturated(nn.Module):
+    """A sigmoid whose logit is far beyond float32's resolution of p: p is exactly 1."""
+
+    def forward(self, x):
+        return torch.sigmoid(x.sum(dim=(1, 2))[:, None] * 0.0 + 40.0)
+
+
+def test_a_saturated_sigmoid_stops_with_one_line_that_says_what_to_do(tmp_path):
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+
+    genome, regions = _world(tmp_path)
+    path = tmp_path / "saturated.pt"
+    torch.jit.script(Saturated().eval()).save(str(path))
+    result = CliRunner().invoke(main, ["attribute", str(genome), str(regions), "--model", str(path), "-o",
+                                       str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "transform=none" in result.output and "sigmoid" in result.output
+    done = CliRunner().invoke(main, ["attribute", str(genome), str(regions), "--model", str(path), "-o",
+                                     str(tmp_path / "out2"), "--target", "0,transform=none", "-q"])
+    assert done.exit_code == 0, done.output

@@ -110,8 +110,12 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
                   "windows (the run's shuffled null, null.npz; regions over 1 % N left out)")
         return _shuffle_row(statistic, original, mean_shuffled, source, options)
     if not options.model:
+        from .peaks.options import NULL_FILE
+
+        why = ("the run's null stored no predictions" if (run.path / NULL_FILE).exists() else
+               "the run has no shuffled null (null.npz)")
         return row("shuffle_response", statistic, "-", np.nan, np.nan, "n/a",
-                   "the run's null stored no predictions and the model check is off (--no-model)")
+                   f"{why} and the model check is off (--no-model)")
     import torch
 
     from .evaluate import predict_target, run_inputs

@@ -33,8 +33,17 @@ def handle_errors(function):
         except InputError as error:
             click.echo(f"seqsal: error: {error}", err=True)
             sys.exit(2)
+        except PermissionError as error:  # e.g. a run folder that is not writable: one line, not a traceback
+            where = error.filename or "a file"
+            click.echo(f"seqsal: error: {where}: permission denied; make its folder writable or give another one",
+                       err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("seqsal: interrupted; rerun with --resume to continue", err=True)
+            context = click.get_current_context(silent=True)
+            resumable = context is not None and any(p.name == "resume" for p in context.command.params)
+            click.echo("seqsal: interrupted" + ("; rerun with --resume to continue" if resumable else
+                                                "; rerun the command (files are written whole or not at all)"),
+                       err=True)
             sys.exit(130)
 
     return wrapper

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 import logging
 import time
 from pathlib import Path
@@ -337,6 +338,17 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
     return x, windows
 
 
+def _method_target(method: str, target: Target) -> Target:
+    """The target ``method`` explains: the run's, except that DeepLIFT/DeepSHAP, whose rules cannot take a
+    transform of the output, explain a ``logit`` run's probability (a warning says so; the curves still score the
+    run's target)."""
+    if method in ("deeplift", "deepshap") and target.transform not in (None, "none"):
+        log.warning("evaluate: %s explains the probability, not the logit the run explained (its rules act on the "
+                    "model's own layers); its curves are scored on the logit", method)
+        return replace(target, transform="none")
+    return target
+
+
 def _recorded_transform(record: dict) -> str:
     """The target transform of a run folder made before ``run.json`` recorded it: the ``--target`` option's."""
     text = (record.get("parameters") or {}).get("target")
@@ -470,17 +482,18 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     for method in bar:
         params = {**common, **_method_params(method, record, method_params.get(method, {}), seed)}
         started = time.perf_counter()
-        scores = projected_scores(model, x, method, target, **params)
+        explained = _method_target(method, target)
+        scores = projected_scores(model, x, method, explained, **params)
         seconds = (time.perf_counter() - started) / max(n, 1)
         row = record_curves(method, scores, seconds)
         subset = x[: min(n, 16)]
         if sanity and layers:
-            table = sanity_check(model, subset, method, target, scores[: subset.shape[0]], rng_seed=seed, **params)
+            table = sanity_check(model, subset, method, explained, scores[: subset.shape[0]], rng_seed=seed, **params)
             table.insert(0, "method", method)
             sanity_rows.append(table)
             row["sanity_spearman_all_random"] = float(table["spearman"].iloc[-1])
             row["sanity_flag"] = bool(table["spearman"].iloc[-1] > 0.5)
-        row.update(stability(model, subset, method, target, scores[: subset.shape[0]], rng_seed=seed, **params))
+        row.update(stability(model, subset, method, explained, scores[: subset.shape[0]], rng_seed=seed, **params))
         rows.append(row)
     result = pd.DataFrame(rows)
     result["deletion_auc_vs_random"] = result["deletion_auc"] - result.loc[0, "deletion_auc"]

@@ -65,3 +65,32 @@ def test_folder_with_a_run_names_the_flag_that_fits(tmp_path):
     with pytest.raises(InputError) as info:
         _prepare_output(out, "digest", resume=False, force=False)
     assert "holds a finished run; pass --force to overwrite it" in str(info.value) and "--resume" not in str(info.value)
+
+
+def test_an_interrupt_names_resume_only_for_a_command_that_has_it_and_permission_errors_are_one_line(
+        monkeypatch, tmp_path):
+    import seqsal.peaks
+    import seqsal.pipeline
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "seqlets.bed.tmp-1"))
+
+    monkeypatch.setattr(seqsal.peaks, "call_peaks_from_run", interrupted)
+    result = CliRunner().invoke(main, ["call-peaks", str(tmp_path)])
+    assert result.exit_code == 130 and "--resume" not in result.output and "interrupted" in result.output
+    monkeypatch.setattr(seqsal.pipeline, "run_attribute", interrupted)
+    (tmp_path / "g.fa").write_text(">c\nACGT\n")
+    (tmp_path / "r.bed").write_text("c\t0\t4\n")
+    result = CliRunner().invoke(main, ["attribute", str(tmp_path / "g.fa"), str(tmp_path / "r.bed"), "--model",
+                                       str(tmp_path / "m.pt"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 130 and "rerun with --resume" in result.output, result.output
+    monkeypatch.setattr(seqsal.peaks, "call_peaks_from_run", denied)
+    result = CliRunner().invoke(main, ["call-peaks", str(tmp_path)])
+    assert result.exit_code == 2 and "permission denied" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -174,3 +174,28 @@ def test_a_saturated_sigmoid_stops_with_one_line_that_says_what_to_do(tmp_path):
     done = CliRunner().invoke(main, ["attribute", str(genome), str(regions), "--model", str(path), "-o",
                                      str(tmp_path / "out2"), "--target", "0,transform=none", "-q"])
     assert done.exit_code == 0, done.output
+
+
+class SigmoidProfile(Body):
+    """A profile of probabilities (N, 1, L): the target sums it over positions."""
+
+    def forward(self, x):
+        return torch.sigmoid(self.conv(x)[:, :1])
+
+
+def test_a_profile_of_probabilities_reduced_over_positions_keeps_the_probability(tmp_path):
+    genome, regions = _world(tmp_path)
+    path = tmp_path / "profile.pt"
+    torch.jit.script(SigmoidProfile().eval()).save(str(path))
+    record = run_attribute(str(genome), str(regions), str(path), str(tmp_path / "out"),
+                           AttributeOptions(target="axis=1"), progress=False, peaks=False)
+    assert record["target"]["transform"] == "none"  # the logit of a sum of 200 probabilities (> 1) does not exist
+    assert choose_transform(SigmoidProfile(), Target(axis=1), "grad_x_input", 200).transform == "none"
+    assert choose_transform(ModuleSigmoid(), Target(), "grad_x_input", 200).transform == "logit"
+
+
+def test_evaluate_explains_deepshap_on_the_probability_of_a_logit_run(tmp_path, caplog):
+    from seqsal.evaluate import _method_target
+
+    assert _method_target("deepshap", Target(transform="logit")).transform == "none"
+    assert _method_target("ig", Target(transform="logit")).transform == "logit"

@@ -15,13 +15,17 @@ this module; nothing here imports them.
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from .errors import InputError
+from .models.outputs import sigmoid_output
 from .text import plural
+
+log = logging.getLogger("seqsal")
 
 REDUCTIONS = ("sum", "mean", "bpnet")
 TRANSFORMS = ("none", "logit")
@@ -418,3 +422,41 @@ def eval_mode(model: nn.Module):
     finally:
         if was_training:
             model.train()
+
+
+def choose_transform(module: nn.Module, target: Target, method: str, probe_length: int | None = None) -> Target:
+    """``target`` with its ``transform`` chosen where the user left it open (``None``).
+
+    ``logit`` when the selected output is a sigmoid's value (:func:`seqsal.models.outputs.sigmoid_output` reads the
+    model's graph): the logit's gradient is the pre-sigmoid value's, so attributions do not shrink where the model
+    is confident (DeepLIFT's authors' advice, Shrikumar et al. 2017). ``none`` otherwise, and for ``deeplift`` /
+    ``deepshap``, whose rules act on the model's own layers and cannot take a transform of its output (a warning
+    says that the probability is explained), and for a profile of probabilities that the target reduces over
+    positions (the logit of their sum or mean is not the value before the sigmoid; ``probe_length``: the input
+    length the model is run on once to tell). A transform the user chose is kept.
+    """
+    if target.transform is not None:
+        return target
+    if not sigmoid_output(module, target.output):
+        return replace(target, transform="none")
+    if probe_length is not None:
+        with torch.no_grad():
+            shape = target.output_shape(module(torch.zeros(2, 4, probe_length, device=_module_device(module))))
+        if len(shape) > 2:  # (N, tasks, positions) or (N, bins, tracks): a profile, reduced to one value
+            log.info("target: the model's output is a profile of sigmoid probabilities, reduced by %s over positions: "
+                     "the probability is explained (the logit of a %s of probabilities is not the value before the "
+                     "sigmoid)", target.reduction, target.reduction)
+            return replace(target, transform="none")
+    if method in ("deeplift", "deepshap"):
+        log.warning("target: the model's output is a sigmoid's (a probability); %s explains the probability itself, "
+                    "whose attributions shrink where the model is confident: use a model file that returns the logit, "
+                    "or --method grad_x_input, ig or ism (they explain the logit)", method)
+        return replace(target, transform="none")
+    log.info("target: the model's output is a sigmoid's (a probability), so its logit log(p / (1 - p)) is explained "
+             "(the value before the sigmoid); --target ...,transform=none explains the probability")
+    return replace(target, transform="logit")
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    """Where a model's parameters are (the CPU for one without any)."""
+    return next((parameter.device for parameter in module.parameters()), torch.device("cpu"))

@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .attribution import Target, eval_mode, resolve_task_axis, shape_text
+from .attribution import Target, choose_transform, eval_mode, resolve_task_axis, shape_text
 from .bigwig import write_attribution_bigwig
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
 from .errors import InputError
@@ -35,7 +35,6 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_p
                  write_npz, write_text_atomic)
 from .methods import METHODS, SPECS, attribution_track
 from .models import LoadedModel, load_model
-from .models.outputs import sigmoid_output
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
 from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
@@ -146,44 +145,6 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
         log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "
                  "length; --target ...,axis=N sets it)", resolved.axis, shape_text(resolved.output_shape(output)))
     return resolved
-
-
-def choose_transform(module: nn.Module, target: Target, method: str, probe_length: int | None = None) -> Target:
-    """``target`` with its ``transform`` chosen where the user left it open (``None``).
-
-    ``logit`` when the selected output is a sigmoid's value (:func:`seqsal.models.outputs.sigmoid_output` reads the
-    model's graph): the logit's gradient is the pre-sigmoid value's, so attributions do not shrink where the model
-    is confident (DeepLIFT's authors' advice, Shrikumar et al. 2017). ``none`` otherwise, and for ``deeplift`` /
-    ``deepshap``, whose rules act on the model's own layers and cannot take a transform of its output (a warning
-    says that the probability is explained), and for a profile of probabilities that the target reduces over
-    positions (the logit of their sum or mean is not the value before the sigmoid; ``probe_length``: the input
-    length the model is run on once to tell). A transform the user chose is kept.
-    """
-    if target.transform is not None:
-        return target
-    if not sigmoid_output(module, target.output):
-        return replace(target, transform="none")
-    if probe_length is not None:
-        with torch.no_grad():
-            shape = target.output_shape(module(torch.zeros(2, 4, probe_length, device=_module_device(module))))
-        if len(shape) > 2:  # (N, tasks, positions) or (N, bins, tracks): a profile, reduced to one value
-            log.info("target: the model's output is a profile of sigmoid probabilities, reduced by %s over positions: "
-                     "the probability is explained (the logit of a %s of probabilities is not the value before the "
-                     "sigmoid)", target.reduction, target.reduction)
-            return replace(target, transform="none")
-    if method in ("deeplift", "deepshap"):
-        log.warning("target: the model's output is a sigmoid's (a probability); %s explains the probability itself, "
-                    "whose attributions shrink where the model is confident: use a model file that returns the logit, "
-                    "or --method grad_x_input, ig or ism (they explain the logit)", method)
-        return replace(target, transform="none")
-    log.info("target: the model's output is a sigmoid's (a probability), so its logit log(p / (1 - p)) is explained "
-             "(the value before the sigmoid); --target ...,transform=none explains the probability")
-    return replace(target, transform="logit")
-
-
-def _module_device(module: nn.Module) -> torch.device:
-    """Where a model's parameters are (the CPU for one without any)."""
-    return next((parameter.device for parameter in module.parameters()), torch.device("cpu"))
 
 
 def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:

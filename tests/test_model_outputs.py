@@ -9,14 +9,14 @@ import pytest
 import torch
 from torch import nn
 
-from seqsal.attribution import Target
+from seqsal.attribution import Target, choose_transform
 from seqsal.encode import one_hot_encode
 from seqsal.evaluate import run_inputs
 from seqsal.genome import Genome
 from seqsal.io import region_arrays
 from seqsal.models.outputs import sigmoid_output
 from seqsal.models.user import ChannelsLast, FixedBatch
-from seqsal.pipeline import AttributeOptions, choose_transform, run_attribute
+from seqsal.pipeline import AttributeOptions, run_attribute
 from seqsal.report_tables import target_text
 
 

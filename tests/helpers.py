@@ -24,3 +24,25 @@ def frozen(model: nn.Module) -> nn.Module:
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model
+
+
+def assert_same_file(first, second) -> None:
+    """``first`` and ``second`` (paths) hold the same bytes, but for a shuffled null's ``prediction`` member.
+
+    A merged run's ``null.npz`` has the single run's tracks and table byte for byte; the predictions of the shuffled
+    copies come from forward passes in batches the shards cut otherwise, so they may differ in their last bits
+    (README "workflows"): every other member must be equal, those to float32 rounding.
+    """
+    from pathlib import Path
+
+    first, second = Path(first), Path(second)
+    if first.name != "null.npz":
+        assert first.read_bytes() == second.read_bytes(), first.name
+        return
+    with np.load(first) as a, np.load(second) as b:
+        assert a.files == b.files, (a.files, b.files)
+        for key in a.files:
+            if key == "prediction":
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)
+            else:
+                assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key]), key

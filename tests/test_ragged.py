@@ -24,6 +24,7 @@ from seqsal.pipeline import AttributeOptions, _array_stores, run_attribute
 from seqsal.report import RunFolder
 from seqsal.shards import merge_runs
 from seqsal.simulate import random_sequence
+from helpers import assert_same_file
 
 RUN_KEYS = ("one_hot", "hypothetical")
 NULL_KEYS = ("projected", "valid")
@@ -150,7 +151,7 @@ def test_merge_of_shards_with_different_longest_regions_is_byte_identical(tmp_pa
     merged = merge_runs([tmp_path / "shard2", tmp_path / "shard1"], tmp_path / "merged")
     assert merged["npz_format"] == 2 and merged["max_length"] == single["max_length"]
     for name in ("attributions.npz", "null.npz", "attributions.bw", "regions.tsv"):
-        assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
+        assert_same_file(tmp_path / "merged" / name, tmp_path / "single" / name)
     call_peaks_from_run(tmp_path / "merged")
     for name in ("seqlets.tsv", "elements.tsv", "seqlets.bed"):
         assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
@@ -184,7 +185,7 @@ def test_old_dense_run_folders_are_read(small_genome, tiny_model, tmp_path):
         assert npz_members(old / "attributions.npz", ["one_hot"])["one_hot"].ndim == 3
     merge_runs([tmp_path / "old_s1", tmp_path / "old_s2"], tmp_path / "merged")
     for name in ("attributions.npz", "null.npz", "attributions.bw", "regions.tsv"):
-        assert (tmp_path / "merged" / name).read_bytes() == (run["single"] / name).read_bytes(), name
+        assert_same_file(tmp_path / "merged" / name, run["single"] / name)
     old = tmp_path / "old_single"
     shutil.copytree(run["single"], old)
     _dense_copy(run["single"] / "attributions.npz", old / "attributions.npz", RUN_KEYS)

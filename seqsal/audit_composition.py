@@ -8,6 +8,7 @@ import numpy as np
 from . import audit_checks as ac
 from .audit_inputs import AuditOptions, AuditRun, grade, row, soft_mask
 from .errors import InputError
+from .peaks.options import NULL_FILE
 
 
 def check_composition(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> dict:
@@ -69,8 +70,6 @@ def null_shuffle_predictions(run: AuditRun) -> tuple[np.ndarray, np.ndarray, int
         the copies per region; ``None`` when the folder has no null, its null has no predictions (folders made
         before they were stored) or fewer than 10 regions remain.
     """
-    from .peaks.options import NULL_FILE
-
     path = run.path / NULL_FILE
     if not path.exists():
         return None
@@ -110,8 +109,6 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
                   "windows (the run's shuffled null, null.npz; regions over 1 % N left out)")
         return _shuffle_row(statistic, original, mean_shuffled, source, options)
     if not options.model:
-        from .peaks.options import NULL_FILE
-
         why = ("the run's null stored no predictions" if (run.path / NULL_FILE).exists() else
                "the run has no shuffled null (null.npz)")
         return row("shuffle_response", statistic, "-", np.nan, np.nan, "n/a",

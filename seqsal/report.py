@@ -363,6 +363,18 @@ def calibration_warnings(record: dict) -> list[str]:
     return warnings
 
 
+def _outlook_line(outlook: dict | None, fdr: float | None) -> str:
+    """One sentence from ``peaks.calibration.outlook``: the smallest q-value and the calls at other FDR levels."""
+    if not isinstance(outlook, dict) or outlook.get("smallest_qvalue") is None:
+        return ""
+    levels = ", ".join(f"{float(level):g}: {'&ge; ' if count else ''}{int(count):,}"
+                       for level, count in (outlook.get("passing") or {}).items())
+    called = f" (this run: FDR {float(fdr):g})" if fdr is not None else ""
+    return (f"<p>Smallest q-value of the run: <b>{float(outlook['smallest_qvalue']):.3g}</b>. Tests passing "
+            f"Benjamini&ndash;Hochberg at FDR {levels}{called}; <code>seqsal call-peaks FOLDER --fdr L</code> "
+            "calls again at another level without recomputing attributions.</p>")
+
+
 def calibration_section(run: RunFolder) -> str:
     """HTML of the peak caller's calibration: warnings, the observed-vs-null plot per sign, and the null's table.
 
@@ -411,6 +423,7 @@ def calibration_section(run: RunFolder) -> str:
            "gives the p-values." if any((calibration.get(s) or {}).get("null_kind") == "empirical" for s in "+-")
            else "") + "</p>")
     parts.append(_img(figure_png(calibration_figure(calibration), dpi=100), "observed against expected p-values"))
+    parts.append(_outlook_line(calibration.get("outlook"), peaks.get("fdr")))
     counts = {column: (lambda v: f"{int(v):,}") for column in ("tests", "null tests", "null regions", "copies")}
     parts.append(_table(calibration_table(peaks), {
         **counts, "null scale": lambda v: f"{v:.3g}", "smallest counted p": lambda v: f"{v:.2g}",

@@ -140,6 +140,10 @@ def test_report_shows_calibration_of_both_signs_from_run_json(tmp_path):
         assert values[0] == f"{entry['tests']:,}" and values[1] == "laplace"
         assert values[-1] == f"{entry['bulk_ratio']:.3f}"
         assert values[5] == f"{peaks['null_model'][sign]['scale']:.3g}"
+    outlook = peaks["calibration"]["outlook"]  # what other FDR levels would call, from the same record
+    assert f"Smallest q-value of the run: <b>{outlook['smallest_qvalue']:.3g}</b>" in section
+    for level, count in outlook["passing"].items():
+        assert f"{float(level):g}: {'&ge; ' if count else ''}{count:,}" in section
 
 
 def test_report_shows_calibration_warnings_prominently(tmp_path):

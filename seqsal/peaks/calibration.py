@@ -55,3 +55,79 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
                             "only the probability, `--target 0,transform=logit`")
         summary[name] = entry
     return summary, warnings
+
+
+OUTLOOK_LEVELS = (0.05, 0.1, 0.2)  # the FDR levels the outlook counts passing tests at
+OUTLOOK_KEEP = 20_000  # smallest p-values a run keeps for the outlook (160 kB, whatever the number of regions)
+
+
+def smallest_pvalues(held: np.ndarray, pvalues: np.ndarray, keep: int = OUTLOOK_KEEP) -> np.ndarray:
+    """The ``keep`` smallest of ``held`` ``(<= keep,)`` and ``pvalues`` ``(n,)``, unsorted (a streaming top-k)."""
+    both = np.concatenate([held, np.asarray(pvalues, np.float64)])
+    return both if both.shape[0] <= keep else np.partition(both, keep - 1)[:keep]
+
+
+def bh_outlook(lowest: np.ndarray, n_tests: int, at_or_below: np.ndarray,
+               levels: tuple[float, ...] = OUTLOOK_LEVELS) -> dict:
+    """What Benjamini–Hochberg would pass at other FDR levels: the smallest q-value and, per level, how many
+    tests pass (lower bounds), from the run's smallest p-values and its counts on :data:`P_GRID`.
+
+    BH passes the ``k`` smallest p-values for the largest ``k`` with ``p_(k) m / k <= level``; the smallest
+    q-value is ``min_k p_(k) m / k``. ``lowest`` holds only the smallest p-values of the run, so both are
+    bounded with what is known: the ``k`` within ``lowest``, and the grid's exact counts (``c`` tests with
+    ``p <= t`` give ``p_(c) m / c <= t m / c``). A count is therefore a lower bound, the q-value an upper
+    bound; both are exact when the passing tests are among ``lowest``.
+
+    Parameters
+    ----------
+    lowest
+        ``(K,)`` the run's smallest p-values (any order; :func:`smallest_pvalues`).
+    n_tests
+        ``m``, the number of tests BH counts (both signs).
+    at_or_below
+        ``(len(P_GRID),)`` tests with ``p <= t`` at each grid value (both signs).
+    levels
+        The FDR levels to count at.
+
+    Returns
+    -------
+    dict
+        ``smallest_qvalue`` (upper bound; ``None`` without tests) and ``passing`` (level -> lower bound of the
+        number of tests passing).
+    """
+    if n_tests <= 0:
+        return {"smallest_qvalue": None, "passing": {str(level): 0 for level in levels}}
+    ranked = np.sort(np.asarray(lowest, np.float64))
+    k = np.arange(1, ranked.shape[0] + 1)
+    raw = ranked * n_tests / k
+    counts = np.asarray(at_or_below, np.int64)
+    seen = counts > 0
+    grid_raw = P_GRID[seen] * n_tests / counts[seen]
+    smallest = float(min(raw.min(initial=np.inf), grid_raw.min(initial=np.inf)))
+    passing = {}
+    for level in levels:
+        inside = int(k[raw <= level].max(initial=0))
+        from_grid = int(counts[seen][grid_raw <= level].max(initial=0))
+        passing[str(level)] = max(inside, from_grid)
+    return {"smallest_qvalue": float(f"{min(smallest, 1.0):.6g}") if np.isfinite(smallest) else None,
+            "passing": passing}
+
+
+def outlook_hint(outlook: dict, models: dict, fdr: float, smallest: float) -> tuple[str, str]:
+    """What the "no seqlet passed" line adds: inside its parentheses, the smallest q-value and the first level of
+    :data:`OUTLOOK_LEVELS` above ``fdr`` that passes tests; after it, whether the null's resolution bounds the
+    p-values (``models``: the final null per sign, ``smallest``: the run's smallest p-value)."""
+    if outlook["smallest_qvalue"] is None:
+        return "", ""
+    inside = f", q-value {outlook['smallest_qvalue']:.3g}"
+    for level in OUTLOOK_LEVELS:
+        count = outlook["passing"][str(level)]
+        if level > fdr and count > 0:
+            inside += f"; at FDR {level:g} at least {count} tests pass: --fdr {level:g}"
+            break
+    after = ""
+    floors = [1.0 / (model.n + 1) for model in models.values() if model.kind == "empirical"]
+    if floors and min(floors) * (1 - 1e-9) <= smallest <= max(floors) * (1 + 1e-9):
+        after = ("; the strongest tests lie beyond every shuffled-null test (p = the null's resolution 1/(n+1)): "
+                 "a larger null (`seqsal attribute --min-null-bases`) can give them smaller p-values")
+    return inside, after

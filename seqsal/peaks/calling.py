@@ -48,7 +48,7 @@ import pandas as pd
 
 from ..encode import one_hot_decode
 from ..errors import InputError
-from .calibration import P_GRID, calibration_summary
+from .calibration import P_GRID, bh_outlook, calibration_summary, outlook_hint, smallest_pvalues
 from .options import API_COLUMNS, PeakOptions
 from .elements import call_elements
 from .extents import merge_overlaps, seqlet_extents, span_sums, split_overlaps
@@ -143,14 +143,16 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource,
 
 
 def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict, options: PeakOptions,
-                       scratch: str | os.PathLike | None = None) -> tuple[pd.DataFrame, KeptTests, int, float, dict]:
+                       scratch: str | os.PathLike | None = None
+                       ) -> tuple[pd.DataFrame, KeptTests, int, float, dict, np.ndarray]:
     """One streaming pass over the kept tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
     Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
     whole table of tests would list them), every kept test with ``p <= fdr`` (the element candidates'
     windows, spilled to a scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), the number
-    of tests, the smallest p-value, and per sign the counts of tests with ``p <= t`` for ``t`` in
-    :data:`P_GRID`. A test with ``p > fdr`` never passes, and the q-value of every test that passes is reached at
+    of tests, the smallest p-value, per sign the counts of tests with ``p <= t`` for ``t`` in
+    :data:`P_GRID`, and the run's smallest p-values (:func:`~seqsal.peaks.calibration.smallest_pvalues`, for
+    :func:`~seqsal.peaks.calibration.bh_outlook`). A test with ``p > fdr`` never passes, and the q-value of every test that passes is reached at
     a p-value ``<= fdr`` (see :func:`~seqsal.peaks.stats.benjamini_hochberg`), so all others are dropped when
     tested. Held meanwhile: the p-values of the kept tests (8 B each), sorted for BH, then the passing ones and
     their q-values; the significant tests are read back from the spill.
@@ -159,6 +161,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
     held: list[np.ndarray] = []
     rows_with: list[np.ndarray] = []
     n_tests, smallest = 0, 1.0
+    lowest = np.zeros(0)
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
     usable = {sign: bool(widths[sign]) and (final[sign] is None or final[sign].kind != "none") for sign in (1, -1)}
     try:
@@ -168,6 +171,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
             n_tests += int(pvalue.shape[0])
             if pvalue.shape[0]:
                 smallest = min(smallest, float(pvalue.min()))
+                lowest = smallest_pvalues(lowest, pvalue)
             keep = pvalue <= options.fdr
             if keep.any():
                 spill.append(window_records(sign, rows[keep], starts[keep], widths_kept[keep], scores[keep],
@@ -202,7 +206,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
                                     "pvalue": records["pvalue"][order].astype(np.float64), "qvalue": q[order]}))
     rows = np.unique(np.concatenate(rows_with)) if rows_with else np.zeros(0, np.int64)
     return (pd.concat(tables, ignore_index=True), KeptTests(spill, rows.astype(np.int64)), n_tests, smallest,
-            at_or_below)
+            at_or_below, lowest)
 
 
 def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOptions) -> pd.DataFrame:
@@ -280,8 +284,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     """
     options.check()
     tests, widths, models, final, used = _fit_nulls(options, source, null_source)
-    significant, kept, n_tests, smallest, at_or_below = _significant_tests(tests, widths, models, final, options,
-                                                                           scratch)
+    significant, kept, n_tests, smallest, at_or_below, lowest = _significant_tests(tests, widths, models, final,
+                                                                                   options, scratch)
     with kept.spill:  # the kept tests' scratch file: closed (so removed) on return and on error
         per_sign = {sign: final[sign] if final[sign] is not None else
                     models[((widths[sign] or options.test_widths)[0], sign)] for sign in (1, -1)}
@@ -300,10 +304,12 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                                         for w in options.test_widths},
                 "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
                 "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
-                "calibration": {**calibration, "warnings": warnings}}
+                "calibration": {**calibration, "warnings": warnings,
+                                "outlook": bh_outlook(lowest, n_tests, at_or_below[1] + at_or_below[-1])}}
         if significant.empty:
-            log.info("no seqlet passed FDR %g (%d tests; smallest p-value %.3g): writing empty peak files",
-                     options.fdr, n_tests, smallest if n_tests else float("nan"))
+            inside, after = outlook_hint(info["calibration"]["outlook"], per_sign, options.fdr, smallest)
+            log.info("no seqlet passed FDR %g (%d tests; smallest p-value %.3g%s): writing empty peak files%s",
+                     options.fdr, n_tests, smallest if n_tests else float("nan"), inside, after)
             seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "width", "statistic", "sequence"])
         else:
             seqlets = _seqlet_table(source, significant, options)

@@ -133,13 +133,13 @@ SEQSAL_LEVELS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)  # FDR levels for seqsal's 
 
 
 def seqsal_best_f1(folder: Path, truth: list) -> dict:
-    """seqsal's F1 at its best FDR level of :data:`SEQSAL_LEVELS` (the ranking's F1, chosen with the truth as the
-    peers' best threshold is), from one call at the largest level cut at each q-value."""
-    calls = call_peaks_from_run(folder, PeakOptions(fdr=max(SEQSAL_LEVELS)), write=False, elements=False).seqlets
+    """seqsal's F1 at its best FDR level of :data:`SEQSAL_LEVELS`, chosen with the truth as the peers' best
+    threshold is (each level called on its own: which seqlets a site's neighbours merge or cut depends on the
+    level)."""
     best = {"f1": 0.0}
     for level in SEQSAL_LEVELS:
-        part = calls[calls["qvalue"] <= level]
-        score, n = f1(list(zip(part["region_index"], part["offset_start"], part["offset_end"])), truth)
+        calls = call_peaks_from_run(folder, PeakOptions(fdr=level), write=False, elements=False).seqlets
+        score, n = f1(list(zip(calls["region_index"], calls["offset_start"], calls["offset_end"])), truth)
         if score > best["f1"]:
             best = {"f1": round(score, 4), "fdr": level, "calls": n}
     return best

@@ -437,7 +437,12 @@ def choose_transform(module: nn.Module, target: Target, method: str, probe_lengt
     """
     if target.transform is not None:
         return target
-    if not sigmoid_output(module, target.output):
+    probability = sigmoid_output(module, target.output)
+    if probability is None:
+        log.info("target: the model's graph cannot be read (torch.fx cannot trace it), so whether its output is a "
+                 "probability is not known and the output is explained as it is; if it ends in a sigmoid, "
+                 "--target ...,transform=logit explains its logit")
+    if not probability:
         return replace(target, transform="none")
     if probe_length is not None:
         with torch.no_grad():

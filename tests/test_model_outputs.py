@@ -74,6 +74,31 @@ class DictHeads(Body):
         return {"logit": z, "probability": torch.sigmoid(z)}
 
 
+class SigmoidSliced(Body):
+    def forward(self, x):
+        return torch.sigmoid(self.logits(x))[:, 0]
+
+
+class SigmoidSelectedChunk(Body):
+    def forward(self, x):
+        return torch.sigmoid(self.logits(x)).transpose(0, 1).chunk(2, dim=0)[1].select(0, 0)
+
+
+class SigmoidNarrowed(Body):
+    def forward(self, x):
+        return self.logits(x).sigmoid().narrow(1, 1, 1).permute(1, 0).flatten()
+
+
+class SlicedThenScaled(Body):
+    def forward(self, x):
+        return torch.sigmoid(self.logits(x))[:, 0] * 2.0
+
+
+class LogitSliced(Body):
+    def forward(self, x):
+        return self.logits(x)[:, 1]
+
+
 class Untraceable(Body):
     def forward(self, x):
         if float(x.sum()) > 0:  # data-dependent control flow: torch.fx cannot trace it
@@ -83,13 +108,25 @@ class Untraceable(Body):
 
 @pytest.mark.parametrize("model, expected", [
     (ModuleSigmoid(), True), (FunctionSigmoidSqueezed(), True), (MethodSigmoid(), True), (Logits(), False),
-    (SigmoidInside(), False), (Untraceable(), False),
+    (SigmoidInside(), False), (Untraceable(), None), (SigmoidSliced(), True), (SigmoidSelectedChunk(), True),
+    (SigmoidNarrowed(), True), (SlicedThenScaled(), False), (LogitSliced(), False),
 ])
 def test_a_sigmoid_as_the_last_operation_is_found_in_modules_and_torchscript(model, expected):
     assert sigmoid_output(model) is expected
     if not isinstance(model, Untraceable):
         assert sigmoid_output(torch.jit.script(model)) is expected
-    assert sigmoid_output(ChannelsLast(model)) is (expected and not isinstance(model, Untraceable))
+        program = torch.export.export(model.eval(), (torch.zeros(2, 4, 50),))
+        assert sigmoid_output(program.module()) is expected
+    assert sigmoid_output(ChannelsLast(model)) is expected
+
+
+def test_an_unreadable_graph_is_explained_as_it_is_and_says_so(caplog):
+    caplog.set_level("INFO", logger="seqsal")
+    assert choose_transform(Untraceable(), Target(), "grad_x_input").transform == "none"
+    assert any("cannot be read" in r.getMessage() and "transform=logit" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    assert choose_transform(Logits(), Target(), "grad_x_input").transform == "none"
+    assert not any("cannot be read" in r.getMessage() for r in caplog.records)
 
 
 def test_the_selected_output_of_a_tuple_or_dict_is_the_one_read():

@@ -15,22 +15,36 @@ The graph is read, never guessed from output values (a regression model can retu
 * any other ``nn.Module``: a ``torch.fx`` symbolic trace; a model that cannot be traced (data-dependent
   control flow) is reported as not known to end in a sigmoid (``False``).
 
-Operations that only change the shape (``squeeze``, ``view``, ``reshape``, ``flatten``, ...) between the
-sigmoid and the output are looked through: ``sigmoid(z).squeeze(-1)`` is still a probability.
+Operations that only change the shape or select elements (``squeeze``, ``view``, ``reshape``, ``flatten``,
+indexing and slicing, ``select``, ``narrow``, ``permute``, ``transpose``, ``chunk``/``split``/``unbind`` and their
+items, ...) between the sigmoid and the output are looked through: ``sigmoid(z)[:, 0]`` and
+``sigmoid(z).squeeze(-1)`` are still probabilities.
 """
 from __future__ import annotations
+
+import operator
 
 import torch
 from torch import fx, nn
 
 _SCRIPT_SIGMOIDS = frozenset({"aten::sigmoid", "aten::sigmoid_", "aten::special_expit"})
 _SCRIPT_SHAPE_OPS = frozenset({"aten::squeeze", "aten::squeeze_", "aten::unsqueeze", "aten::view", "aten::reshape",
-                               "aten::flatten", "aten::contiguous", "aten::clone", "aten::to"})
-_SHAPE_METHODS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten", "contiguous", "clone"})
+                               "aten::flatten", "aten::contiguous", "aten::clone", "aten::to",
+                               # selections: each output value is one of the input's
+                               "aten::slice", "aten::select", "aten::narrow", "aten::index", "aten::index_select",
+                               "aten::permute", "aten::transpose", "aten::t", "aten::movedim", "aten::expand",
+                               "aten::chunk", "aten::split", "aten::unbind", "aten::__getitem__",
+                               "prim::ListUnpack", "prim::ConstantChunk", "prim::TupleIndex"})
+_SHAPE_METHODS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten", "contiguous", "clone",
+                            "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
+                            "chunk", "split", "unbind", "__getitem__"})
+_SHAPE_FUNCTIONS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten", "clone", "_unsafe_view",
+                              "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
+                              "chunk", "split", "unbind", "slice", "getitem", "index"})
 _WRAPPERS = ("ChannelsLast", "FixedBatch")  # seqsal's own transparent wrappers (seqsal.models.user): look inside
 
 
-def sigmoid_output(module: nn.Module, output: int | str | None = None) -> bool:
+def sigmoid_output(module: nn.Module, output: int | str | None = None) -> bool | None:
     """Whether the selected output of ``module`` is the value of a sigmoid (a probability).
 
     Parameters
@@ -45,10 +59,11 @@ def sigmoid_output(module: nn.Module, output: int | str | None = None) -> bool:
 
     Returns
     -------
-    bool
+    bool or None
         ``True`` when the graph shows a sigmoid (``torch.sigmoid``, ``nn.Sigmoid``, ``Tensor.sigmoid``,
-        ``torch.special.expit``) as the last operation before that output, shape-only operations aside.
-        ``False`` otherwise, and for a model whose graph cannot be read (an untraceable ``nn.Module``).
+        ``torch.special.expit``) as the last operation before that output, shape-only operations and selections
+        aside; ``False`` when the graph shows another; ``None`` when the graph cannot be read (an ``nn.Module``
+        that ``torch.fx`` cannot trace, a TorchScript module without an inlined graph).
     """
     while type(module).__name__ in _WRAPPERS and isinstance(getattr(module, "model", None), nn.Module):
         module = module.model
@@ -59,7 +74,7 @@ def sigmoid_output(module: nn.Module, output: int | str | None = None) -> bool:
     try:
         traced = fx.symbolic_trace(module)
     except Exception:  # noqa: BLE001 - any tracing failure: the graph is not known, so no sigmoid is claimed
-        return False
+        return None
     return _fx_sigmoid(traced, traced.graph, output)
 
 
@@ -75,11 +90,11 @@ def _picked(values: list, keys: list | None, output: int | str | None):
     return values[index]
 
 
-def _script_sigmoid(module: torch.jit.ScriptModule, output: int | str | None) -> bool:
+def _script_sigmoid(module: torch.jit.ScriptModule, output: int | str | None) -> bool | None:
     try:
         graph = module.inlined_graph
     except Exception:  # noqa: BLE001 - a scripted function or an unusual module: no graph to read
-        return False
+        return None
     value = next(iter(graph.return_node().inputs()))
     node = value.node()
     if node.kind() == "prim::TupleConstruct" or node.kind() == "prim::ListConstruct":
@@ -91,7 +106,7 @@ def _script_sigmoid(module: torch.jit.ScriptModule, output: int | str | None) ->
     if value is None:
         return False
     node = value.node()
-    while node.kind() in _SCRIPT_SHAPE_OPS:
+    while node.kind() in _SCRIPT_SHAPE_OPS and next(iter(node.inputs()), None) is not None:
         node = next(iter(node.inputs())).node()
     return node.kind() in _SCRIPT_SIGMOIDS
 
@@ -110,10 +125,10 @@ def _fx_is_sigmoid(module: nn.Module, node: fx.Node) -> bool:
 def _fx_shape_only(module: nn.Module, node: fx.Node) -> bool:
     if node.op == "call_method":
         return node.target in _SHAPE_METHODS
-    if node.op == "call_function":
+    if node.op == "call_function":  # operator.getitem: indexing a tensor, or taking an item of chunk/split
         name = getattr(node.target, "__name__", "").split(".")[0]
-        return node.target in (torch.squeeze, torch.unsqueeze, torch.reshape, torch.flatten) or \
-            name in ("squeeze", "unsqueeze", "view", "reshape", "flatten", "clone", "_unsafe_view")
+        return node.target in (torch.squeeze, torch.unsqueeze, torch.reshape, torch.flatten, operator.getitem) or \
+            name in _SHAPE_FUNCTIONS
     if node.op == "call_module":
         return isinstance(module.get_submodule(node.target), nn.Flatten)
     return False

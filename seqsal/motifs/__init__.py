@@ -6,6 +6,7 @@ The data flow, one module per step::
     align.py      best cosine over offsets and both strands; trimming a matrix to its important columns
     discover.py   neighbour graph -> seed clusters -> templates -> aligned, trimmed motifs (CWM, PWM)
     support.py    each motif against the run's shuffled null: kept only when more frequent than in shuffled sequence
+    redundancy.py copies of a stronger motif: tested again on the windows no stronger motif explains
     match.py      TOMTOM-style comparison with a database of known motifs (p-, E- and q-values)
     export.py     motifs.tsv, motif_instances.tsv, motifs.npz, motifs.h5 (tfmodisco-lite layout); ohe.npy/shap.npy
     run.py        the `seqsal motifs` command: a run folder in, the files above out

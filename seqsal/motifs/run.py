@@ -28,7 +28,7 @@ from .export import instance_table, motif_table, write_modisco_h5, write_motif_a
 from .match import best_matches, compare_motifs
 from .meme import Motif, read_meme, write_meme
 from .seqlets import RowCache, read_seqlet_table
-from .support import SupportOptions, support_table
+from .support import REDUNDANCY_COLUMNS, SupportOptions, support_table
 
 log = logging.getLogger("seqsal")
 
@@ -281,7 +281,14 @@ def keep_supported(motifs: list[DiscoveredMotif],
         return motifs, None
     passes = support["passes"].to_numpy(bool)
     for motif, row in zip(motifs, support.itertuples(index=False)):
-        if not row.passes:
+        if not row.passes and getattr(row, "redundant_with", ""):
+            log.info("dropped motif %s (%s): a copy of %s: on the windows where no motif kept before it matches "
+                     "the same bases at least as well, %d supporting seqlets against %d in the null, enrichment "
+                     "%.2f, p %.3g (all windows: %d against %d, enrichment %.2f, p %.3g)", motif.name,
+                     motif.consensus, row.redundant_with, row.n_unexplained_seqlets, row.n_null_unexplained_seqlets,
+                     row.unexplained_enrichment, row.unexplained_pvalue, row.n_support_seqlets, row.n_null_seqlets,
+                     row.enrichment, row.support_pvalue)
+        elif not row.passes:
             log.info("dropped motif %s (%s): %d supporting seqlets against %d in the null (%.1f expected over "
                      "the run's bases; PWM matches >= %g of the best), enrichment %.2f, p %.3g: no more frequent "
                      "than in shuffled sequence", motif.name, motif.consensus, row.n_support_seqlets,
@@ -292,7 +299,7 @@ def keep_supported(motifs: list[DiscoveredMotif],
     for motif in kept:
         ranks[motif.sign] += 1
         motif.name = f"{'pos' if motif.sign == '+' else 'neg'}_{ranks[motif.sign]}"
-    support = support[passes].drop(columns="passes").reset_index(drop=True)
+    support = support[passes].drop(columns=["passes", *REDUNDANCY_COLUMNS], errors="ignore").reset_index(drop=True)
     support["motif"] = [motif.name for motif in kept]
     if len(kept) < len(motifs):
         log.info("%s of %s pass the support test against the shuffled null", plural(len(kept), "motif"),

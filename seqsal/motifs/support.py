@@ -40,6 +40,14 @@ same way:
    (``support_match``), and a motif is kept when there ``support_pvalue <=
    level / (motifs tested x fractions tried)`` (Bonferroni) and ``enrichment
    >= min_enrichment``.
+4. **Not a copy of a stronger motif.** Clustering can split one motif's sites
+   into several clusters (a half site, the motif a few bases off, a mixture of
+   two motifs with a common core); each copy passes 3 on the sites it copies.
+   So the motifs that pass are entered one by one, most enriched first, and
+   each is tested again (3, same level) on the windows where no motif entered
+   before it matches the same bases at least as surprisingly
+   (:mod:`seqsal.motifs.redundancy`). On ``basset_B`` of benchmarks/zoo this
+   drops the three motifs that matched no planted motif, and the copies.
 
 The null stores per-base tracks, not sequences: its sequences are redrawn
 (:func:`null_one_hot`) from the genome ``run.json`` names with the shuffles
@@ -71,7 +79,8 @@ import pandas as pd
 
 from ..io import RegionArrays, region_arrays
 from ..peaks import NULL_FILE, NullModel, PeakOptions, benjamini_hochberg, block_tests, shuffled_fetch
-from .discover import DiscoveredMotif, best_per_instance
+from .discover import DiscoveredMotif
+from .redundancy import MotifMatches, count_matches, entry_order, forward_selection
 from .seqlets import extract_windows
 
 log = logging.getLogger("seqsal")
@@ -79,6 +88,10 @@ log = logging.getLogger("seqsal")
 SUPPORT_COLUMNS = ["n_support_seqlets", "n_null_seqlets", "expected_null_seqlets", "enrichment", "support_pvalue",
                    "support_match"]
 """The columns the support test adds to ``motifs.tsv`` (empty when the run has no ``null.npz``)."""
+
+REDUNDANCY_COLUMNS = ["n_unexplained_seqlets", "n_null_unexplained_seqlets", "unexplained_enrichment",
+                      "unexplained_pvalue", "redundant_with"]
+"""The columns of the second test (:func:`redundancy_columns`) in :func:`support_table`, not in ``motifs.tsv``."""
 
 _MATCH_CHUNK = 4096  # windows scored per pass by best_match_scores
 _ROW_BLOCK_POSITIONS = 1 << 20  # positions read per block of rows (bounded memory: ~32 MB of float32 arrays)
@@ -231,10 +244,10 @@ def best_support(observed: np.ndarray, null: np.ndarray, bases: np.ndarray, null
     return table.astype({"n_support_seqlets": np.int64, "n_null_seqlets": np.int64})
 
 
-def passes_support(table: pd.DataFrame, options: SupportOptions) -> np.ndarray:
-    """``(K,)`` bool: motifs whose support passes: Bonferroni over the ``K`` motifs and the thresholds tried, and
-    the minimum enrichment."""
-    level = options.level / max(len(table) * len(options.min_match), 1)
+def passes_support(table: pd.DataFrame, options: SupportOptions, n_motifs: int | None = None) -> np.ndarray:
+    """``(K,)`` bool: motifs whose support passes: Bonferroni over the motifs tested (``n_motifs``, default the
+    ``K`` rows) and the thresholds tried, and the minimum enrichment."""
+    level = options.level / max((len(table) if n_motifs is None else n_motifs) * len(options.min_match), 1)
     return ((table["support_pvalue"].to_numpy(np.float64) <= level)
             & (table["enrichment"].to_numpy(np.float64) >= options.min_enrichment))
 
@@ -302,6 +315,32 @@ def best_match_scores(pwm: np.ndarray, one_hot: np.ndarray) -> tuple[np.ndarray,
     return score, start
 
 
+def scan_matches(motifs: list[DiscoveredMotif], windows: WindowSet, options: SupportOptions) -> list[MotifMatches]:
+    """Each motif's best PWM match (:func:`best_match_scores`) in each window of its sign, over the
+    ``w + 2 max_shift`` bp centred on the window's centre (``w`` the PWM's width)."""
+    shift = options.max_shift
+    span = max((m.pwm.shape[1] for m in motifs), default=0) + 2 * shift
+    centres = windows.starts + options.test_width // 2
+    cache: dict[int, tuple] = {}
+    found = []
+    for motif in motifs:
+        sign = 1 if motif.sign == "+" else -1
+        if sign not in cache:
+            picked = np.flatnonzero(windows.signs == sign)
+            first = centres[picked] - span // 2
+            cache[sign] = (picked, first, windows.sequences(windows.rows[picked], first, span) if picked.shape[0]
+                           else None)
+        picked, first, stretches = cache[sign]
+        width = motif.pwm.shape[1]
+        lo = span // 2 - width // 2 - shift
+        if picked.shape[0]:
+            score, start = best_match_scores(motif.pwm, stretches[:, :, lo:lo + width + 2 * shift])
+        else:
+            score, start = np.zeros(0, np.float64), np.zeros(0, np.int64)
+        found.append(MotifMatches(windows.rows[picked], score, first + lo + start, width))
+    return found
+
+
 def count_support(motifs: list[DiscoveredMotif], windows: WindowSet, options: SupportOptions) -> np.ndarray:
     """Supporting windows ``(K, T)`` of each motif among ``windows`` at each threshold of ``options.min_match``.
 
@@ -310,30 +349,9 @@ def count_support(motifs: list[DiscoveredMotif], windows: WindowSet, options: Su
     instance (same row, matches less than half the motif's width apart) one counts.
     """
     thresholds = np.asarray(options.min_match, np.float64)
-    counts = np.zeros((len(motifs), thresholds.shape[0]), np.int64)
     if not len(motifs) or not windows.rows.shape[0]:
-        return counts
-    shift = options.max_shift
-    span = max(m.pwm.shape[1] for m in motifs) + 2 * shift
-    centres = windows.starts + options.test_width // 2
-    cache: dict[int, tuple] = {}
-    for k, motif in enumerate(motifs):
-        sign = 1 if motif.sign == "+" else -1
-        if sign not in cache:
-            picked = np.flatnonzero(windows.signs == sign)
-            first = centres[picked] - span // 2
-            cache[sign] = (picked, first, windows.sequences(windows.rows[picked], first, span))
-        picked, first, stretches = cache[sign]
-        if not picked.shape[0]:
-            continue
-        width = motif.pwm.shape[1]
-        lo = span // 2 - width // 2 - shift
-        score, start = best_match_scores(motif.pwm, stretches[:, :, lo:lo + width + 2 * shift])
-        for t, threshold in enumerate(thresholds):
-            matched = np.where(score >= threshold, 0, -1)
-            keep = best_per_instance(matched, windows.rows[picked], first + lo + start, score, max(width // 2, 1))
-            counts[k, t] = int(keep.sum())
-    return counts
+        return np.zeros((len(motifs), thresholds.shape[0]), np.int64)
+    return np.stack([count_matches(m, thresholds) for m in scan_matches(motifs, windows, options)])
 
 
 # ---------------------------------------------------------------------------
@@ -505,19 +523,57 @@ def support_table(out_dir: str | os.PathLike, motifs: list[DiscoveredMotif], fdr
     Returns
     -------
     pandas.DataFrame or None
-        One row per motif, in order: ``motif``, :data:`SUPPORT_COLUMNS` and ``passes`` (bool); None when
-        the run has no usable null (see :func:`run_windows`; logged).
+        One row per motif, in order: ``motif``, :data:`SUPPORT_COLUMNS`, ``passes`` (bool: points 3 and 4 of
+        the module docstring) and the columns of :func:`redundancy_columns`; None when the run has no usable
+        null (see :func:`run_windows`; logged).
     """
     options = options or SupportOptions()
     if not motifs:
-        return pd.DataFrame(columns=["motif", *SUPPORT_COLUMNS, "passes"])
+        return pd.DataFrame(columns=["motif", *SUPPORT_COLUMNS, "passes", *REDUNDANCY_COLUMNS])
     sides = run_windows(out_dir, fdr, options)
     if sides is None:
         return None
     observed, null = sides
     signs = [1 if motif.sign == "+" else -1 for motif in motifs]
-    table = best_support(count_support(motifs, observed, options), count_support(motifs, null, options),
-                         np.array([observed.bases[s] for s in signs]), np.array([null.bases[s] for s in signs]), options)
+    bases, null_bases = np.array([observed.bases[s] for s in signs]), np.array([null.bases[s] for s in signs])
+    matches = scan_matches(motifs, observed, options), scan_matches(motifs, null, options)
+    thresholds = np.asarray(options.min_match, np.float64)
+    table = best_support(*(np.stack([count_matches(m, thresholds) for m in side]) for side in matches), bases,
+                         null_bases, options)
     table.insert(0, "motif", [m.name for m in motifs])
     table["passes"] = passes_support(table, options)
-    return table
+    extra = redundancy_columns(*matches, signs, table, bases, null_bases, options)
+    table["passes"] &= extra.pop("entered").to_numpy(bool)
+    return table.join(extra)
+
+
+def redundancy_columns(observed: list[MotifMatches], null: list[MotifMatches], signs: list[int], table: pd.DataFrame,
+                       bases: np.ndarray, null_bases: np.ndarray, options: SupportOptions) -> pd.DataFrame:
+    """The motifs that pass, tested again on the windows no stronger motif explains (module docstring, point 4;
+    :func:`seqsal.motifs.redundancy.forward_selection`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per motif: ``entered`` (bool: passed both tests) and :data:`REDUNDANCY_COLUMNS`: the counts,
+        enrichment and p-value of :func:`best_support` on the windows left (NaN for a motif that failed the first
+        test), and ``redundant_with``: for a motif that fails now, the motif entered before it that explains most
+        of its matches in the run, else ``""``.
+    """
+    def test(k: int, counts: np.ndarray, null_counts: np.ndarray) -> bool:
+        row = best_support(counts[None], null_counts[None], bases[k:k + 1], null_bases[k:k + 1], options)
+        return bool(passes_support(row, options, n_motifs=len(signs))[0])
+
+    order = entry_order(table["enrichment"], table["support_pvalue"], table["passes"])
+    kept, counts, explainer = forward_selection(observed, null, signs, table["support_match"].to_numpy(np.float64),
+                                                order, np.asarray(options.min_match, np.float64), test)
+    out = pd.DataFrame({**{column: np.nan for column in REDUNDANCY_COLUMNS[:4]}, "redundant_with": ""},
+                       index=table.index)
+    for k, (run_counts, null_counts) in counts.items():
+        row = best_support(run_counts[None], null_counts[None], bases[k:k + 1], null_bases[k:k + 1], options)
+        out.loc[k, out.columns[:4]] = row[["n_support_seqlets", "n_null_seqlets", "enrichment",
+                                           "support_pvalue"]].to_numpy()[0]
+        if k in explainer:
+            out.loc[k, "redundant_with"] = str(table["motif"][explainer[k]])
+    out.insert(0, "entered", np.isin(np.arange(len(table)), kept))
+    return out

@@ -4,7 +4,9 @@ The changes behind it must not change a byte of the calls: scattered rows of a r
 of one length are read without index arrays, the null's statistics are sorted once and not copied again, the
 tests held between passes are capped (recomputed beyond, exactly), element sequences are decoded for the
 called elements only, the observed tests kept for BH and the candidate elements go to unnamed scratch files (held:
-8 B of p-value each) and the elements' BH takes two passes.
+8 B of p-value each) and the elements' BH takes two passes; region names stay in ``regions.tsv`` until the calls are
+written, the per-width null statistics are held as float32 with the p-values of float64, and tests and site
+selections are computed in groups of rows.
 """
 from __future__ import annotations
 
@@ -282,3 +284,178 @@ def test_long_rows_are_cut_at_the_fixed_block_not_at_the_chunk_size(monkeypatch)
         for x, y in zip(a[1:], b[1:]):
             np.testing.assert_array_equal(x, y)
     assert stats.BLOCK_POSITIONS >= 1 << 20 > stats.CHUNK_POSITIONS
+
+
+def test_region_coordinates_leave_the_names_in_the_file_and_the_calls_read_theirs_back(tmp_path):
+    """100,000 names held ~6 MB as Python strings: the caller reads ``regions.tsv`` without them (in chunks) and
+    reads back the names of the regions with calls only. Both reads give what one pandas read of the file gives:
+    empty, numeric-looking, quoted names, chromosome categories, coordinates."""
+    from seqsal.io import read_region_coordinates
+    from seqsal.peaks.runfolder import region_names
+
+    rng = np.random.default_rng(3)
+    n = 10_000  # over two of the 4,096-row chunks
+    names = np.array([f"r{i}" for i in range(n)], dtype=object)
+    names[[0, 5, 4097]] = ["", "007", 'a "quoted"\tname']
+    chrom = np.concatenate([rng.choice(["chr2", "chrX"], size=5000), rng.choice(["chr10", "1", "chrX"], size=n - 5000)])
+    start = rng.integers(0, 10**9, size=n)
+    table = pd.DataFrame({"index": np.arange(n), "name": names, "chrom": chrom, "start": start,
+                          "end": start + rng.integers(1, 2000, size=n), "status": "ok"})
+    path = tmp_path / "regions.tsv"
+    table.to_csv(path, sep="\t", index=False)
+    columns = ["name", "chrom", "start", "end"]
+    whole = pd.read_csv(path, sep="\t", usecols=columns, keep_default_na=False,
+                        dtype={"name": str, "chrom": "category", "start": "int64", "end": "int64"})[columns]
+    pd.testing.assert_frame_equal(read_region_coordinates(path), whole)
+    coordinates = read_region_coordinates(path, names=False)
+    assert "name" not in coordinates and coordinates.memory_usage(deep=True).sum() < 20 * n  # no strings
+    pd.testing.assert_frame_equal(coordinates, whole[["chrom", "start", "end"]])
+    assert coordinates["chrom"].cat.categories.tolist() == ["1", "chr10", "chr2", "chrX"]  # sorted, as one read
+    rows = np.array([4097, 0, 5, 9999, 4096, 4095, 5, 8191, 8192])  # unordered, repeated, at chunk edges
+    assert region_names(path, rows).tolist() == whole["name"].to_numpy()[rows].tolist()
+    assert region_names(path, np.zeros(0, np.int64)).shape == (0,)
+
+
+def test_width_nulls_are_held_as_float32_and_give_the_pvalues_of_float64(monkeypatch):
+    """The per-width null statistics are window sums computed in float32: held as float32 (half the memory),
+    their empirical null gives exactly the p-values of the same values held as float64, for scores between
+    float32 values, on them, in the tail and beyond float32's range; the caller holds them so."""
+    import seqsal.peaks.calling as calling
+
+    rng = np.random.default_rng(5)
+    track = noise(rng, (40, 800))
+    valid = np.ones(track.shape, bool)
+    wide, _ = null_statistics(block_tests(track, valid, 6))
+    narrow, _ = null_statistics(block_tests(track, valid, 6), dtype=np.float32)
+    for sign in (1, -1):
+        assert narrow[sign].dtype == np.float32 and wide[sign].dtype == np.float64
+        np.testing.assert_array_equal(narrow[sign].astype(np.float64), wide[sign])
+        exact, held = NullModel.empirical(wide[sign], 50), NullModel.empirical(narrow[sign], 50)
+        assert held.sorted_values.dtype == np.float32 and np.shares_memory(held.sorted_values, narrow[sign])
+        assert held.describe() == exact.describe()
+        values = wide[sign]
+        probe = np.concatenate([values, np.nextafter(values, np.inf), np.nextafter(values, -np.inf),
+                                (values[1:] + values[:-1]) / 2, rng.uniform(0, 2 * values.max(), 500),
+                                [0.0, -1.0, values.max() * 10, 1e39, -1e39, np.inf]])
+        assert (np.nextafter(values, np.inf).astype(np.float32) == values).all()  # between float32 values
+        np.testing.assert_array_equal(held.pvalues(probe), exact.pvalues(probe))
+    heavy = np.sort(rng.lognormal(0, 2, size=5000).astype(np.float32))  # its tails span many binades
+    exact, held = NullModel.empirical(heavy.astype(np.float64), 50), NullModel.empirical(heavy, 50)
+    assert held.describe() == exact.describe()
+    probe = rng.lognormal(0, 3, size=2000)
+    np.testing.assert_array_equal(held.pvalues(probe), exact.pvalues(probe))
+    with pytest.raises(ValueError, match="float32"):
+        null_statistics([(1, None, None, np.array([0.1]))], dtype=np.float32)  # 0.1 is no float32 value
+    seen = []
+
+    def spy(*args, **kwargs):
+        scores, total = null_statistics(*args, **kwargs)
+        seen.append({value.dtype for value in scores.values()})
+        return scores, total
+
+    monkeypatch.setattr(calling, "null_statistics", spy)
+    null = noise(np.random.default_rng(6), (60, 500))
+    call_source(array_chunks(track, valid), PeakOptions(null="shuffle"), array_chunks(null, np.ones(null.shape, bool)))
+    assert seen == [{np.dtype(np.float32)}, {np.dtype(np.float64)}]  # per width; the final null's -log p
+
+
+def test_row_blocks_hold_no_python_object_per_region():
+    """Splitting 200,000 regions into read blocks holds a few thousand lengths as Python ints at a time, not all
+    of them (a list of every length took ~36 B a region); the blocks are those of the row-by-row rule."""
+    import tracemalloc
+
+    from seqsal.io import _row_runs
+
+    lengths = np.random.default_rng(2).integers(300, 700, size=200_000)
+    tracemalloc.start()
+    try:
+        blocks = [(rows[0], rows[-1], width) for rows, width in _row_runs(lengths, None, 1 << 18, 4)]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # the list of 200,000 lengths alone took 7 MB
+    expected, start, width = [], 0, 0
+    for k, size in enumerate(lengths.tolist()):
+        longer = max(width, size)
+        if k > start and (k - start + 1) * longer * 4 > 1 << 18:
+            expected.append((start, k - 1, width))
+            start, longer = k, size
+        width = longer
+    expected.append((start, len(lengths) - 1, width))
+    assert blocks == expected
+    scattered = np.sort(np.random.default_rng(3).choice(200_000, 5000, replace=False))
+    assert np.concatenate([rows for rows, _ in _row_runs(lengths, scattered, 1 << 18, 4)]).tolist() == \
+        scattered.tolist()
+
+
+def test_tests_and_selections_in_groups_of_rows_are_those_of_the_whole_chunk(monkeypatch):
+    """A chunk's tests are computed in groups of rows (bounded temporaries) and sites selected in groups of whole
+    rows: the same tests in the same order (rows, then starts, width by width) as one call on the whole chunk,
+    for short rows and for rows long enough to be cut into blocks of starts; the same sites kept."""
+    import seqsal.peaks.stats as stats
+    import seqsal.peaks.widths as widths
+
+    rng = np.random.default_rng(9)
+    track = noise(rng, (12, 700)).astype(np.float32)
+    valid = np.ones(track.shape, bool)
+    valid[3, 100:110] = valid[7, 650:] = False
+    track[~valid] = 0
+
+    def whole_chunk():  # the tests of one block_tests call per width, as before the groups
+        parts = {1: [], -1: []}
+        for width in (6, 10, 16):
+            for sign, rows, starts, scores in stats.block_tests(track, valid, width):
+                parts[sign].append((rows, starts, np.full(rows.shape[0], width), scores))
+        return {sign: [np.concatenate([p[k] for p in found]) for k in range(4)] for sign, found in parts.items()}
+
+    monkeypatch.setattr(widths, "GROUP_POSITIONS", 1500)  # two rows a group
+    for block in (1 << 20, 256):  # rows of one block of starts; rows cut into blocks
+        monkeypatch.setattr(stats, "BLOCK_POSITIONS", block)
+        monkeypatch.setattr(widths, "BLOCK_POSITIONS", block)
+        grouped, expected = widths.ladder_tests(track, valid, (6, 10, 16)), whole_chunk()
+        for sign in (1, -1):
+            assert len(expected[sign][0]) > 100
+            for got, want in zip(grouped[sign], expected[sign]):
+                np.testing.assert_array_equal(got, want)
+    n = 20_000
+    rows = rng.integers(0, 400, n)  # unsorted rows, as the widths' tests come
+    starts = rng.integers(0, 2000, n)
+    ends = starts + rng.choice([6, 10, 16, 24], n)
+    pvalue = rng.random(n)
+    at_once = widths.select_sites(rows, starts, ends, pvalue)
+    monkeypatch.setattr(widths, "GROUP_TESTS", 300)
+    np.testing.assert_array_equal(widths.select_sites(rows, starts, ends, pvalue), at_once)
+
+
+def test_tests_that_overflowed_the_cap_once_are_not_gathered_again():
+    """Once a pass has counted more tests than the cap, later passes recompute them without holding any until
+    the cap is passed again (it was ~5 MB per pass of the null at 100,000 regions); the tests are the same."""
+    import tracemalloc
+
+    from seqsal.peaks.streams import TrackChunk
+    from seqsal.peaks.widths import LadderTests
+
+    def source(rows=None):
+        for k in range(60):
+            rng = np.random.default_rng(k)
+            yield TrackChunk(np.arange(10 * k, 10 * k + 10), noise(rng, (10, 500)).astype(np.float32),
+                             np.ones((10, 500), bool))
+
+    tests = LadderTests(source, (6, 10), limit=40_000)  # ~1,000 tests a chunk: passed in chunk 41 of 60
+    peaks, passes = [], []
+    tracemalloc.start()
+    try:
+        for _ in range(2):
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            count, last = 0, None
+            for sign, rows, starts, _, _ in tests:
+                count, last = count + rows.shape[0], (sign, rows, starts)
+            passes.append((count, last))
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+    finally:
+        tracemalloc.stop()
+    assert not tests.held and passes[0][0] > 40_000
+    assert peaks[1] < peaks[0] / 2, peaks  # the first pass gathered ~2 MB before dropping them
+    (n0, (s0, r0, a0)), (n1, (s1, r1, a1)) = passes
+    assert n0 == n1 and s0 == s1 and np.array_equal(r0, r1) and np.array_equal(a0, a1)

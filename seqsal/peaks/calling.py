@@ -118,7 +118,8 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource,
     if null_source is not None:
         null_tests = LadderTests(null_source, options.test_widths)  # read twice: held while it fits
         keyed = ByWidth(null_tests)
-        models = _empirical_nulls(null_statistics(keyed, seed=options.seed, keys=keyed.keys()), min_count)
+        models = _empirical_nulls(null_statistics(keyed, seed=options.seed, keys=keyed.keys(), dtype=np.float32),
+                                  min_count)  # window sums are float32 values: held as such (half the memory)
         widths = _fitted_widths(options, models, "shuffled")
         if all(widths.values()):
             final = _final_nulls(SelectedTests(null_tests, models, widths),
@@ -154,12 +155,12 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
     :data:`P_GRID`, and the run's smallest p-values (:func:`~seqsal.peaks.calibration.smallest_pvalues`, for
     :func:`~seqsal.peaks.calibration.bh_outlook`). A test with ``p > fdr`` never passes, and the q-value of every test that passes is reached at
     a p-value ``<= fdr`` (see :func:`~seqsal.peaks.stats.benjamini_hochberg`), so all others are dropped when
-    tested. Held meanwhile: the p-values of the kept tests (8 B each), sorted for BH, then the passing ones and
-    their q-values; the significant tests are read back from the spill.
+    tested. Held while the tests stream: a mark per region (1 B) of those with a kept test; then their p-values
+    (8 B each), read back from the spill and sorted for BH, then the passing ones and their q-values; the
+    significant tests are read back from the spill.
     """
     spill = Spill(WINDOW_RECORD, scratch)
-    held: list[np.ndarray] = []
-    rows_with: list[np.ndarray] = []
+    rows_with = np.zeros(0, bool)  # per region: does it hold a kept test? (1 B a region, not a list of rows)
     n_tests, smallest = 0, 1.0
     lowest = np.zeros(0)
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
@@ -176,10 +177,8 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
             if keep.any():
                 spill.append(window_records(sign, rows[keep], starts[keep], widths_kept[keep], scores[keep],
                                              pvalue[keep]))
-                held.append(pvalue[keep].astype(np.float64))
-                rows_with.append(np.unique(rows[keep]))
-        pvalues = np.concatenate(held) if held else np.zeros(0)
-        del held
+                rows_with = _mark(rows_with, rows[keep])
+        pvalues = spill.column("pvalue")  # read back once the tests are done: not held while they stream
         ascending, qvalues = passing_qvalues(pvalues, n_tests, options.fdr)
         del pvalues
         found = {1: [], -1: []}
@@ -204,9 +203,17 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
                                     "sign": np.full(records.shape[0], sign, np.int64),
                                     "statistic": records["statistic"][order].astype(np.float64),
                                     "pvalue": records["pvalue"][order].astype(np.float64), "qvalue": q[order]}))
-    rows = np.unique(np.concatenate(rows_with)) if rows_with else np.zeros(0, np.int64)
-    return (pd.concat(tables, ignore_index=True), KeptTests(spill, rows.astype(np.int64)), n_tests, smallest,
-            at_or_below, lowest)
+    return (pd.concat(tables, ignore_index=True), KeptTests(spill, np.flatnonzero(rows_with).astype(np.int64)),
+            n_tests, smallest, at_or_below, lowest)
+
+
+def _mark(marks: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``marks`` ``(R,)`` bool with ``rows`` set, grown (doubling) to hold the largest of them."""
+    need = int(rows.max()) + 1
+    if need > marks.shape[0]:
+        marks = np.concatenate([marks, np.zeros(max(need, 2 * marks.shape[0]) - marks.shape[0], bool)])
+    marks[rows] = True
+    return marks
 
 
 def _seqlet_table(source: ChunkSource, candidates: pd.DataFrame, options: PeakOptions) -> pd.DataFrame:
@@ -250,8 +257,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     The tracks are streamed in bounded chunks and nothing is held per region or
     per test: one pass tests every candidate and keeps only those with
     ``p <= fdr`` (the only ones BH can pass; see :func:`~seqsal.peaks.stats.benjamini_hochberg`) and
-    the number of tests (the kept tests go to a scratch file, their p-values
-    stay: 8 B each); the rows with calls are read again for extents,
+    the number of tests (the kept tests go to a scratch file; their p-values
+    are read back for BH: 8 B each); the rows with calls are read again for extents,
     sequences and elements (whose candidates are spilled too, see
     :func:`~seqsal.peaks.elements.call_elements`). The ``laplace`` null takes two more passes before
     that (exact order statistics of the observed tests, see :func:`~seqsal.peaks.stats.laplace_nulls`).

@@ -40,15 +40,15 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
 
     Two passes, so that what is held does not grow with the candidates: the first groups each chunk's windows
     (a short loop over them), computes the candidates' bounds, conditional Fisher p-values, scores and summits
-    for the chunk at once (see :mod:`seqsal.peaks.calling`), spills them to a scratch file in ``scratch`` and holds
-    their p-values only (8 B each); BH over those gives the passing p-values, and the second pass reads the
-    spilled candidates back and keeps the passing ones. Every candidate's values depend on its own windows
-    alone, so the calls are those of one pass over all candidates at once.
+    for the chunk at once (see :mod:`seqsal.peaks.calling`) and spills them to a scratch file in ``scratch``;
+    their p-values are read back once it is done (8 B each, not held while it reads the tracks); BH over those
+    gives the passing p-values, and the second pass reads the spilled candidates back and keeps the passing
+    ones. Every candidate's values depend on its own windows alone, so the calls are those of one pass over all
+    candidates at once.
     """
     if kept is None or not len(kept.spill):
         return pd.DataFrame(columns=ELEMENT_COLUMNS)
     with Spill(ELEMENT_RECORD, scratch) as candidates:
-        held: list[np.ndarray] = []
         cursor, served = kept.spill.by_rows(), -1
         for chunk in source(kept.rows):
             if chunk.rows[0] <= served or np.any(np.diff(chunk.rows) <= 0):  # the cursor reads rows in order
@@ -61,11 +61,9 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
             _element_bounds(groups, options)
             records = _element_candidates(groups, pvalue, statistic, first + width // 2, options)
             candidates.append(records)
-            held.append(records["pvalue"].copy())
-        if not held:
+        if not len(candidates):
             return pd.DataFrame(columns=ELEMENT_COLUMNS)
-        pvalues = np.concatenate(held)
-        del held
+        pvalues = candidates.column("pvalue")  # read back after pass 1: not held while it reads the tracks
         ascending, qvalues = passing_qvalues(pvalues, pvalues.shape[0], options.fdr)
         del pvalues
         passed = []

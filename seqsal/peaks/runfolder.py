@@ -42,16 +42,17 @@ def _run_source(out: Path, regions: pd.DataFrame, chrom_sizes: dict[str, int]) -
     if n != len(regions):
         raise InputError(f"attributions.npz holds {n} rows but regions.tsv {len(regions)}; the run is incomplete",
                          str(out))
-    starts = regions["start"].to_numpy(np.int64)
-    limits = regions["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
-    lengths = (regions["end"] - regions["start"]).to_numpy(np.int64)
+    starts, ends = regions["start"].to_numpy(np.int64), regions["end"].to_numpy(np.int64)
+    chrom = regions["chrom"].astype("category").array
+    size_of = np.array([chrom_sizes.get(name, 0) for name in chrom.categories] + [0], np.int64)  # [-1]: none
+    codes = chrom.codes  # limits and lengths are taken per block: no per-region int64 arrays beyond these
 
     def chunks(rows: np.ndarray | None = None) -> Iterator[TrackChunk]:
-        wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        wanted = None if rows is None else np.asarray(rows, dtype=np.int64)
         for block, rows_of in arrays.blocks(rows=wanted, max_positions=CHUNK_POSITIONS):
             one_hot = rows_of["one_hot"]
             track = (rows_of["hypothetical"] * one_hot).sum(axis=1)
-            valid = valid_mask(one_hot, lengths[block], starts[block], limits[block])
+            valid = valid_mask(one_hot, ends[block] - starts[block], starts[block], size_of[codes[block]])
             yield TrackChunk(block, np.where(valid, track, 0).astype(np.float32), valid, one_hot)
 
     return chunks
@@ -146,11 +147,15 @@ def call_peaks_from_run(
         raise InputError("--null shuffle: this run has no null.npz (it ran with --null laplace or --no-peaks); "
                          "use --null laplace, or rerun `seqsal attribute` with --null shuffle", str(out))
     options.check()
-    regions = read_region_coordinates(out / "regions.tsv")
+    regions = read_region_coordinates(out / "regions.tsv", names=False)  # names: read for the calls' rows only
     chrom_sizes = chrom_sizes if chrom_sizes is not None else _chrom_sizes(out)
     source = _run_source(out, regions, chrom_sizes)
     null_source = _null_source(null_path) if options.null == "shuffle" else None
     calls = call_source(source, options, null_source, elements, scratch=out)  # spills: unnamed files in out
+    called = np.unique(np.concatenate([calls.seqlets["region_index"].to_numpy(np.int64),
+                                       calls.elements["region_index"].to_numpy(np.int64)]))
+    regions = regions.iloc[called].assign(name=region_names(out / "regions.tsv", called))
+    regions.index = pd.Index(called)  # the rows of the calls' regions, looked up by region index
     seqlets = _genome_table(calls.seqlets, regions, "seqlet")
     elements = _genome_table(calls.elements, regions, "element")
     if options.null == "shuffle":
@@ -174,15 +179,35 @@ def call_peaks_from_run(
     return PeakCalls(seqlets, elements, calls.info)
 
 
+def region_names(path: str | os.PathLike, rows: np.ndarray) -> np.ndarray:
+    """The ``name`` ``(K,)`` (object, str) of the regions ``rows`` ``(K,)`` of a ``regions.tsv`` (any order,
+    repeats allowed), as :func:`seqsal.io.read_region_coordinates` reads them: read 4,096 rows at a time,
+    keeping only those asked for, so memory holds the names of the called regions only."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty(rows.shape[0], dtype=object)
+    base = 0
+    with pd.read_csv(path, sep="\t", usecols=["name"], keep_default_na=False, chunksize=1 << 12,
+                     dtype={"name": str}) as reader:
+        for part in reader if rows.shape[0] else ():
+            mine = (rows >= base) & (rows < base + len(part))
+            out[mine] = part["name"].to_numpy()[rows[mine] - base]
+            base += len(part)
+    if rows.shape[0] and (rows.max() >= base or rows.min() < 0):
+        raise InputError(f"regions.tsv holds {base} regions, not row {int(rows.max())}", str(path))
+    return out
+
+
 def _genome_table(frame: pd.DataFrame, regions: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    """Add region and genome columns; sort by genome position (chromosome names byte-wise, as ``sort -k1,1``)."""
+    """Add region and genome columns; sort by genome position (chromosome names byte-wise, as ``sort -k1,1``).
+    ``regions`` (``name``, ``chrom``, ``start``) is indexed by region index and holds the frame's rows at least."""
     if frame.empty:
         return pd.DataFrame(columns=CALL_COLUMNS)
     index = frame["region_index"].to_numpy(np.int64)
-    start0 = regions["start"].to_numpy(np.int64)[index]
+    at = regions.index.get_indexer(index)
+    start0 = regions["start"].to_numpy(np.int64)[at]
     table = pd.DataFrame({
-        "region_index": index, "region_name": regions["name"].to_numpy()[index],
-        "chrom": regions["chrom"].to_numpy()[index],
+        "region_index": index, "region_name": regions["name"].to_numpy()[at],
+        "chrom": regions["chrom"].to_numpy()[at],
         "start": start0 + frame["offset_start"].to_numpy(np.int64), "end": start0 + frame["offset_end"].to_numpy(np.int64),
         "offset_start": frame["offset_start"].to_numpy(np.int64), "offset_end": frame["offset_end"].to_numpy(np.int64),
         "sign": np.where(frame["sign"].to_numpy() > 0, "+", "-"), "score": frame["score"].to_numpy(np.float64),

@@ -82,6 +82,15 @@ class Spill:
         for count in self.counts:
             yield np.frombuffer(self.handle.read(count * self.dtype.itemsize), dtype=self.dtype)
 
+    def column(self, name: str) -> np.ndarray:
+        """One field of every record ``(n,)``, in the order written (one array: the parts are read one by one)."""
+        out = np.empty(len(self), self.dtype[name])
+        at = 0
+        for part in self.parts():
+            out[at:at + part.shape[0]] = part[name]
+            at += part.shape[0]
+        return out
+
     def by_rows(self) -> "RowCursor":
         """A reader of the records by increasing rows (:class:`RowCursor`)."""
         return RowCursor(self)

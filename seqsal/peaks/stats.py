@@ -227,9 +227,13 @@ class NullModel:
 
         Empirical p-values ``(1 + #null >= s) / (n + 1)``; where fewer than 10 null values reach a score, a
         generalized Pareto tail fitted to the top 25 % (at least 20) of the values (:func:`gpd_tail`) takes
-        over, unless its fit check fails (:func:`tail_fit_holds`).
+        over, unless its fit check fails (:func:`tail_fit_holds`). float32 ``values`` (the window sums of
+        :func:`null_statistics` with ``dtype=np.float32``) are kept as float32, half the memory; every
+        computation on them is the float64 one (exact: float32 values are float64 values), so the p-values
+        are those of the same values as float64.
         """
-        values = np.asarray(values, dtype=np.float64)
+        values = np.asarray(values)
+        values = values if values.dtype == np.float32 else values.astype(np.float64, copy=False)
         if values.shape[0] > 1 and not bool((values[1:] >= values[:-1]).all()):
             values = np.sort(values)  # an ascending array (as null_statistics gives) is kept, not copied
         n = values.shape[0]
@@ -239,9 +243,9 @@ class NullModel:
         for fraction in _TAIL_FRACTIONS:
             n_tail = min(n, max(2 * _TAIL_COUNT, int(math.ceil(fraction * n))))
             location = float(values[n - n_tail])
-            shape, scale, estimate = gpd_tail(values[n - n_tail:] - location)
+            shape, scale, estimate = gpd_tail(values[n - n_tail:].astype(np.float64) - location)
             # the tail mass: null values >= location over n + 1, as the empirical part would count them
-            at_or_above = n - int(np.searchsorted(values, location, side="left"))
+            at_or_above = n - int(np.searchsorted(values, values[n - n_tail], side="left"))
             tails.append((location, scale, at_or_above / (n + 1), shape, estimate))
         (location, scale, mass, shape, estimate), *higher = tails
         model = cls("empirical", n, values, location, scale, mass, shape=shape, shape_estimate=estimate,
@@ -285,7 +289,7 @@ class NullModel:
             p = np.where(scores >= self.location, self.tail(scores), below)
             return np.clip(p, np.finfo(np.float64).tiny, 1.0)
         n = self.n
-        count = n - np.searchsorted(self.sorted_values, scores, side="left")
+        count = n - count_below(self.sorted_values, scores)
         empirical = (1.0 + count) / (n + 1.0)
         if not self.tail_fit_ok:
             return empirical
@@ -301,6 +305,20 @@ class NullModel:
                                               map(_finite, tail))) for tail in self.higher_tails],
                     "tail_fit_ok": bool(self.tail_fit_ok)} if self.kind == "empirical" else {}),
                 **({"sampled_from": int(self.sampled_from)} if self.sampled_from else {})}
+
+
+def count_below(ascending: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(ascending, scores, side="left")`` ``(K,)`` (the number of values ``< s``) for float64
+    ``scores`` ``(K,)``, also where ``ascending`` ``(n,)`` is float32: each score is then replaced by the
+    smallest float32 ``>= s`` (a float32 value is ``>= s`` exactly when it is ``>=`` that one), which gives the
+    float64 comparison's count without the float64 copy of ``ascending`` numpy would make for mixed types."""
+    if ascending.dtype != np.float32:
+        return np.searchsorted(ascending, scores, side="left")
+    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, which compares as the score does
+        query = scores.astype(np.float32)
+    low = query.astype(np.float64) < scores  # rounded down: the next float32 up is the smallest >= s
+    query[low] = np.nextafter(query[low], np.float32(np.inf))
+    return np.searchsorted(ascending, query, side="left")
 
 
 def _gpd_survival(scores: np.ndarray, location: float, scale: float, mass: float, shape: float) -> np.ndarray:
@@ -402,11 +420,11 @@ def sorted_qvalues(ascending: np.ndarray, n_tests: int) -> np.ndarray:
     return np.minimum(adjusted, 1.0, out=adjusted)
 
 
-_NULL_HELD = 1 << 22  # null statistics kept per sign (8 B each: 32 MB); beyond, a uniform random sample of them
+_NULL_HELD = 1 << 22  # null statistics kept per key (8 B each: 32 MB; float32: 16 MB); beyond, a uniform sample
 
 
 def null_statistics(tests: Tests, limit: int | None = None, seed: int = 0,
-                    keys: Iterable = (1, -1)) -> tuple[dict, dict]:
+                    keys: Iterable = (1, -1), dtype: type = np.float64) -> tuple[dict, dict]:
     """The statistics of the null's tests per sign, and how many tests each sign had.
 
     Parameters
@@ -420,11 +438,15 @@ def null_statistics(tests: Tests, limit: int | None = None, seed: int = 0,
     keys
         What the first element of each test block can be (the sign, or ``(width, sign)`` for
         :class:`seqsal.peaks.widths.ByWidth`); each key is its own null.
+    dtype
+        ``np.float32`` where the statistics are float32 values (the window sums of :func:`block_tests` are:
+        they are compared in float32): held as float32, half the memory (:class:`NullModel` computes on them
+        in float64, so its p-values do not change); a ``ValueError`` if one is not.
 
     Returns
     -------
     scores, total
-        Per key: the statistics ``(K,)`` float64 kept, ascending, and the number of tests seen.
+        Per key: the statistics ``(K,)`` kept (``dtype``), ascending, and the number of tests seen.
 
     The empirical null is their distribution: all of them while a sign has at
     most ``limit`` (:data:`_NULL_HELD`), else a uniform random sample of
@@ -445,7 +467,10 @@ def null_statistics(tests: Tests, limit: int | None = None, seed: int = 0,
         total[sign] += scores.shape[0]
         if halvings[sign]:
             scores = scores[rng.random(scores.shape[0]) < 0.5 ** halvings[sign]]
-        found[sign].append(scores)
+        stored = scores.astype(dtype, copy=False)
+        if dtype != np.float64 and not np.array_equal(stored, scores):
+            raise ValueError(f"null statistics are not {np.dtype(dtype).name} values; hold them as float64")
+        found[sign].append(stored)
         held[sign] += scores.shape[0]
         while held[sign] > limit:
             merged = np.concatenate(found[sign])
@@ -453,11 +478,15 @@ def null_statistics(tests: Tests, limit: int | None = None, seed: int = 0,
             found[sign], held[sign] = [merged], merged.shape[0]
             halvings[sign] += 1
     scores = {}
-    for sign in keys:  # one key's parts at a time: the copies of all keys never coexist
+    for sign in keys:  # one key's parts at a time, each freed once copied: the copies never coexist
         parts = found.pop(sign)
-        scores[sign] = np.concatenate(parts) if parts else np.zeros(0)
-        del parts
-        scores[sign].sort()  # in place: NullModel.empirical then keeps it as it is
+        out, at = np.empty(sum(part.shape[0] for part in parts), dtype), 0
+        while parts:
+            size = parts[0].shape[0]
+            out[at:at + size] = parts.pop(0)
+            at += size
+        out.sort()  # in place: NullModel.empirical then keeps it as it is
+        scores[sign] = out
     return scores, total
 
 

@@ -35,10 +35,13 @@ from typing import Iterator
 
 import numpy as np
 
-from .stats import NullModel, block_tests
+from .stats import BLOCK_POSITIONS, NullModel, block_tests
 from .streams import ChunkSource
 
 _TESTS_HELD = 1 << 18  # tests kept between passes (~20 B each, 5 MB); beyond, every pass recomputes them (exact)
+GROUP_POSITIONS = 1 << 16  # track positions of the rows one block_tests call sees (its temporaries: ~40 B each); a
+# chunk of the null (one channel: 2^18 positions) is tested in groups of rows, with the same tests in the same order
+GROUP_TESTS = 1 << 15  # tests of the rows one selection round sees (select_sites: ~100 B each); the same sites kept
 
 # (sign, rows, starts, widths, scores) of a chunk's tests of one sign, all widths
 LadderBlock = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -59,11 +62,20 @@ def ladder_tests(track: np.ndarray, valid: np.ndarray, widths: tuple[int, ...]) 
     dict
         ``{1: (rows, starts, widths, scores), -1: ...}``: row-local indices, first base of each tested
         window, its width and its statistic (the window sum of ``sign * track``, float64, > 0).
+
+    Rows are tested in groups of about :data:`GROUP_POSITIONS` positions (each row's tests are its own): rows
+    no longer than :data:`~seqsal.peaks.stats.BLOCK_POSITIONS` give one block per sign and group, so the
+    groups' tests, one after the other, are the whole array's in its order (rows, then starts); longer rows
+    (cut into blocks of starts) are tested all at once, as before.
     """
     parts: dict[int, list] = {1: [], -1: []}
+    n, length = track.shape
+    step = max(1, GROUP_POSITIONS // max(length, 1)) if length <= BLOCK_POSITIONS else max(n, 1)
     for width in widths:
-        for sign, rows, starts, scores in block_tests(track, valid, width):
-            parts[sign].append((rows, starts, np.full(rows.shape[0], width, np.int64), scores))
+        for first in range(0, n, step):
+            group = slice(first, first + step)
+            for sign, rows, starts, scores in block_tests(track[group], valid[group], width):
+                parts[sign].append((rows + first, starts, np.full(rows.shape[0], width, np.int64), scores))
     return {sign: tuple(np.concatenate([part[k] for part in found]) if found else
                         np.zeros(0, np.float64 if k == 3 else np.int64) for k in range(4))
             for sign, found in parts.items()}
@@ -75,13 +87,15 @@ class LadderTests:
     Iterable many times: the first pass computes them (global row indices); while they number at most
     ``limit`` they are kept (as int32/int16/float32: exact, the statistics are
     computed in float32) and later passes replay them, else every pass
-    recomputes them.
+    recomputes them (and, once a pass has counted more than ``limit``, none holds any again: every pass
+    gives the same tests).
     """
 
     def __init__(self, source: ChunkSource, widths: tuple[int, ...], limit: int | None = None):
         self.source, self.widths = source, tuple(int(w) for w in widths)
         self.limit = _TESTS_HELD if limit is None else limit
         self._held: list | None = None
+        self._too_many = False  # a pass counted more than ``limit`` tests: later passes hold nothing
 
     @property
     def held(self) -> bool:
@@ -93,7 +107,7 @@ class LadderTests:
             for sign, rows, starts, widths, scores in self._held:
                 yield sign, rows, starts.astype(np.int64), widths.astype(np.int64), scores.astype(np.float64)
             return
-        held: list | None = []
+        held: list | None = None if self._too_many else []
         count = 0
         for chunk in self.source(None):
             for sign, (local, starts, widths, scores) in ladder_tests(chunk.track, chunk.valid, self.widths).items():
@@ -101,6 +115,7 @@ class LadderTests:
                 if held is not None:
                     count += rows.shape[0]
                     held = held if count <= self.limit else None
+                    self._too_many = held is None
                     if held is not None:
                         held.append((sign, rows, starts.astype(np.int32), widths.astype(np.int16),
                                      scores.astype(np.float32)))
@@ -155,7 +170,26 @@ def select_sites(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, pvalue:
     -------
     np.ndarray
         Indices of the kept tests (int64), in increasing order.
+
+    Tests overlap within a row only, so each row's selection is its own: rows are taken in groups of about
+    :data:`GROUP_TESTS` tests (whole rows), which keeps exactly the same tests with temporaries bounded by the
+    group, not by the chunk of rows.
     """
+    n = rows.shape[0]
+    if n <= GROUP_TESTS:
+        return _select_group(rows, starts, ends, pvalue)
+    by_row = np.argsort(rows, kind="stable")
+    ordered = rows[by_row]
+    cuts = np.unique(np.searchsorted(ordered, ordered[GROUP_TESTS::GROUP_TESTS], side="left")).tolist()
+    kept = []
+    for lo, hi in zip([0, *cuts], [*cuts, n]):  # cut where a row begins: a long row is one group
+        group = by_row[lo:hi]
+        kept.append(group[_select_group(rows[group], starts[group], ends[group], pvalue[group])])
+    return np.sort(np.concatenate(kept))
+
+
+def _select_group(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, pvalue: np.ndarray) -> np.ndarray:
+    """:func:`select_sites` on tests held at once (rounds of local minima)."""
     n = rows.shape[0]
     if n == 0:
         return np.zeros(0, np.int64)

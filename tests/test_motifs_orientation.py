@@ -7,7 +7,7 @@ import pytest
 
 from seqsal.encode import one_hot_encode, reverse_complement
 from seqsal.motifs import DiscoveryOptions, discover_motifs, reverse_complement_matrix
-from seqsal.motifs.discover import mirror_window, refine_strands
+from seqsal.motifs.strands import mirror_window, refine_strands
 from seqsal.simulate import random_sequence, sample_site
 from motif_helpers import jaspar_motifs
 

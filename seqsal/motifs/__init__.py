@@ -5,6 +5,7 @@ The data flow, one module per step::
     seqlets.py    seqlet table (seqlets.tsv) -> windows of attributions.npz around each seqlet
     align.py      best cosine over offsets and both strands; trimming a matrix to its important columns
     discover.py   neighbour graph -> seed clusters -> templates -> aligned, trimmed motifs (CWM, PWM)
+    strands.py    a palindrome's seqlets re-read on the strand its PWM fits (a step of discover.py)
     support.py    each motif against the run's shuffled null: kept only when more frequent than in shuffled sequence
     redundancy.py copies of a stronger motif: tested again on the windows no stronger motif explains
     match.py      TOMTOM-style comparison with a database of known motifs (p-, E- and q-values)

@@ -1,22 +1,37 @@
-"""Issue 16's experiments in a REDUCED form: attribution priors against plain training, on a simulated world.
+"""Issue 16's experiments: attribution priors against plain training, on independent simulated worlds.
 
-World: three "chromosomes" (train, valid, test) of 500-bp windows laid end to end, each random sequence (GC 0.42)
-with 0-4 sites of the demo's JASPAR motifs planted in bases 60-490 (the process of data/demo/make_demo.py's
-simulated windows, whose 40,000 windows are what let the demo model learn the motifs; the demo genome's few
-thousand tiled windows are too few: a plain model reaches r ~0.06 on them in 8 epochs); label = summed demo
-weights of the planted sites + N(0, 0.1). The demo architecture; each variant at its default settings (lazy
-gradient terms: ``TrainOptions.prior_every``), ``--seeds`` seeds.
+World k (``--worlds N``): three "chromosomes" (train, valid, test) of ``--width``-bp windows (table default 250 bp:
+half the cost of the demo's 500 bp per window, which is what lets 60 runs train near convergence on one core) laid
+end to end, each
+random sequence (GC 0.42) with 0-4 sites of six JASPAR motifs planted in bases ``--plant-from`` to ``width - 10``
+(the process of data/demo/make_demo.py's simulated windows, whose 40,000 windows are what let the demo model learn
+the motifs; the demo genome's few thousand tiled windows are too few: a plain model reaches r ~0.06 on them in 8
+epochs); label = summed motif weights of the planted sites + N(0, 0.1). Worlds differ in their seed (``k``) and in
+their motifs and weights (:func:`world_weights`: world 0 the demo's six motifs and weights, world 1 six others, with
+another weight vector and another repressor, worlds 2+ six motifs and weights drawn from the seed). Training set
+sizes (``--sizes``): the first ``n`` training windows (the same validation and test windows for every size). The
+demo architecture; each variant at its default settings (lazy gradient terms: ``TrainOptions.prior_every``),
+``--seeds`` seeds, early stopping on validation r (``--patience``; the best epoch is reported per run).
 
-Table (default): held-out (test) Pearson r; the gradient x input maps (eval mode) of the test windows scored per
-base (|map| summed over channels) against the planted sites (AUROC, AUPRC; every base of a site is a positive);
-stability: the mean over windows and seed pairs of the Spearman correlation of the signed per-base maps.
+Per run (``experiment.tsv``, one row per world, size, variant and seed, appended as each run ends; ``--reuse`` skips
+the runs already there): held-out (test) Pearson r; the gradient x input maps (eval mode) of the test windows scored
+per base (|map| summed over channels) against the planted sites (AUROC, AUPRC; every base of a site is a positive);
+seqlet F1 at the default FDR (0.05): :func:`seqsal.call_peaks` on the test maps with a shuffle null (the same
+model's maps of one dinucleotide-shuffled copy of each test window, :func:`seqsal.dinucleotide_shuffle`, the same
+copies for every model of a world), a hit being >= 50 % reciprocal overlap with a planted site
+(``benchmarks/zoo/calibrate.py``'s ``f1``), and at FDR 0.2; CPU seconds per epoch (process time, one torch thread:
+steps, validation pass, checkpoint). Table (Markdown, ``experiment.md``): means over seeds with the spread (sd over
+seeds); stability: the mean over windows and seed pairs of the Spearman correlation of the signed per-base maps;
+where the attribution lies (:func:`map_diagnostics`); the differences between variants paired by seed (Fourier - plain,
+saliency - random cutout). A killed grid restarts where it stopped with ``--reuse`` (runs resume from their
+checkpoints).
 
 Shortcut (``--shortcut``): an adapter 20-mer planted at bases 30-50 of 30 % of the positive training windows
 (label > 0.5). A plain model and ones trained with ``--mask-prior`` over the adapter's positions; reliance = mean
 prediction drop when the adapter is replaced by the original bases in those training windows, and the mean rise
 when it is planted into the positive test windows; clean held-out r.
 
-    python benchmarks/train_experiment.py [--seeds 2] [--train 4000] [--epochs 5]
+    python benchmarks/train_experiment.py [--worlds 2] [--sizes 6000 600] [--seeds 3] [--epochs 24] [--threads 1]
     python benchmarks/train_experiment.py --shortcut [--mask-weights 10 100]
 """
 from __future__ import annotations
@@ -34,8 +49,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "zoo"))
 sys.path.insert(0, str(ROOT.parent / "data" / "demo"))
 
+from calibrate import f1  # noqa: E402
 from make_demo import WEIGHTS  # noqa: E402
 from train_priors import DEMO  # noqa: E402
 
@@ -44,7 +61,7 @@ from seqsal.encode import one_hot_encode  # noqa: E402
 from seqsal.motifs import read_meme  # noqa: E402
 from seqsal.simulate import plant_sites, random_sequence  # noqa: E402
 from seqsal.train import TrainOptions, train_model  # noqa: E402
-from seqsal.train_priors import input_gradients, spearman  # noqa: E402
+from seqsal.train_priors import fourier_penalty, input_gradients, spearman  # noqa: E402
 
 VARIANTS = {
     "plain": {},
@@ -55,76 +72,272 @@ VARIANTS = {
 }
 ADAPTER = "AGATCGGAAGAGCACACGTC"  # the Illumina TruSeq adapter's first 20 bases
 OFFSET, WIDTH = 30, 500
+MOTIF_FILE = ROOT.parent / "data/motifs/jaspar_subset.meme"
+# world 1: six motifs the demo does not use, another weight vector, another repressor (YY1 in place of REST)
+OTHER_WEIGHTS = {"TP53": 1.0, "FOXA1": 0.9, "HNF4A": 0.8, "IRF8": 0.7, "HNF1A": 0.6, "YY1": -1.0}
 
 
-def simulated_world(out: Path, sizes: dict[str, int], seed: int, shortcut: bool) -> dict:
-    """Write ``world.fa`` and ``labels.tsv``; return the one-hot windows, labels, site masks and adapter carriers."""
+def world_weights(k: int, names: list[str]) -> dict[str, float]:
+    """Motif -> label weight of world ``k``: the demo's (0), :data:`OTHER_WEIGHTS` (1), else six of ``names`` with
+    weights drawn from U(0.5, 1.2), one of them negative (a repressor), from the seed ``k``."""
+    if k < 2:
+        return dict(WEIGHTS if k == 0 else OTHER_WEIGHTS)
+    rng = np.random.default_rng([16, k])
+    chosen = rng.choice(sorted(names), 6, replace=False)
+    weights = rng.uniform(0.5, 1.2, 6) * np.array([1, 1, 1, 1, 1, -1])
+    return {str(name): round(float(w), 2) for name, w in zip(chosen, weights)}
+
+
+def simulated_world(out: Path, sizes: dict[str, int], seed: int, shortcut: bool,
+                    weights: dict[str, float] | None = None, width: int = WIDTH, plant_from: int = 60) -> dict:
+    """Write ``world.fa`` and ``labels.tsv``; return per chromosome the one-hot windows ``x`` ``(N, 4, width)``,
+    labels ``y``, the planted-site mask ``truth`` ``(N, width)``, the sites ``sites`` (per window a list of
+    ``(start, end, motif)``, window coordinates), the label rows ``rows`` and the adapter carriers."""
+    weights = weights or WEIGHTS
     rng = np.random.default_rng(seed)
-    motifs = {m.name: m.pwm for m in read_meme(ROOT.parent / "data/motifs/jaspar_subset.meme") if m.name in WEIGHTS}
+    motifs = {m.name: m.pwm for m in read_meme(MOTIF_FILE) if m.name in weights}
     world: dict = {}
     rows, fasta = [], []
     for chrom, n in sizes.items():
-        windows, truth, labels, carriers, originals = [], np.zeros((n, WIDTH), bool), np.empty(n), [], []
+        windows, truth, labels, carriers, originals, sites_of = [], np.zeros((n, width), bool), np.empty(n), [], [], []
         for i in range(n):
-            sequence = random_sequence(WIDTH, rng)
-            sites = plant_sites(sequence, motifs, int(rng.integers(0, 5)), rng, 60, WIDTH - 10)
+            sequence = random_sequence(width, rng)
+            sites = plant_sites(sequence, motifs, int(rng.integers(0, 5)), rng, plant_from, width - 10)
             for _, lo, hi, _ in sites:
                 truth[i, lo:hi] = True
-            labels[i] = sum(WEIGHTS[name] for name, *_ in sites) + rng.normal(0, 0.1)
+            sites_of.append([(lo, hi, name) for name, lo, hi, _ in sites])
+            labels[i] = sum(weights[name] for name, *_ in sites) + rng.normal(0, 0.1)
             if shortcut and chrom == "train" and labels[i] > 0.5 and rng.random() < 0.3:
                 originals.append(sequence[OFFSET:OFFSET + 20].tobytes().decode())
                 sequence[OFFSET:OFFSET + 20] = np.frombuffer(ADAPTER.encode(), np.uint8)
                 carriers.append(i)
             windows.append(sequence.tobytes().decode())
-            rows.append((chrom, i * WIDTH, (i + 1) * WIDTH, labels[i]))
+            rows.append((chrom, i * width, (i + 1) * width, labels[i]))
         fasta.append(f">{chrom}\n" + "".join(windows) + "\n")
         world[chrom] = {"x": np.stack([one_hot_encode(w) for w in windows]).astype(np.float32), "y": labels,
-                        "truth": truth, "carriers": carriers, "originals": originals}
+                        "truth": truth, "sites": sites_of, "carriers": carriers, "originals": originals}
     (out / "world.fa").write_text("".join(fasta))
-    pd.DataFrame(rows, columns=["chrom", "start", "end", "activity"]).to_csv(out / "labels.tsv", sep="\t", index=False)
-    (out / "adapter.bed").write_text("".join(f"train\t{i * WIDTH + OFFSET}\t{i * WIDTH + OFFSET + 20}\n"
+    world["rows"] = pd.DataFrame(rows, columns=["chrom", "start", "end", "activity"])
+    world["rows"].to_csv(out / "labels.tsv", sep="\t", index=False)
+    (out / "adapter.bed").write_text("".join(f"train\t{i * width + OFFSET}\t{i * width + OFFSET + 20}\n"
                                              for i in world["train"]["carriers"]))
     return world
 
 
-def maps_of(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Gradient x input summed over channels ``(N, L)`` (eval mode)."""
+def subset_labels(rows: pd.DataFrame, n_train: int) -> pd.DataFrame:
+    """The label rows with only the first ``n_train`` training windows (validation and test rows all kept)."""
+    train = rows["chrom"] == "train"
+    return rows[~train | (train.cumsum() <= n_train)]
+
+
+def maps_of(model: torch.nn.Module, x: np.ndarray, batch: int = 250) -> np.ndarray:
+    """Gradient x input summed over channels ``(N, L)`` (eval mode), in batches of ``batch`` windows."""
     model.eval()
-    _, gradients = input_gradients(lambda t: model(t), torch.as_tensor(x), create_graph=False)
-    return (gradients * torch.as_tensor(x)).sum(dim=1).detach().numpy()
+    out = []
+    for i in range(0, len(x), batch):
+        chunk = torch.as_tensor(x[i:i + batch])
+        _, gradients = input_gradients(lambda t: model(t), chunk, create_graph=False)
+        out.append((gradients * chunk).sum(dim=1).detach().numpy())
+    return np.concatenate(out)
 
 
-def train_one(args: argparse.Namespace, name: str, seed: int, extra: dict, batch_size: int = 64) -> tuple[dict, torch.nn.Module]:
-    options = TrainOptions(model_config=DEMO, window=WIDTH, valid_chroms=["valid"], test_chroms=["test"],
-                           epochs=args.epochs, patience=args.patience, batch_size=batch_size, seed=seed, **extra)
-    path = args.out / f"{name}_seed{seed}.safetensors"
-    summary = train_model(args.out / "world.fa", args.out / "labels.tsv", path, options, quiet=True,
-                          report=args.out / f"{name}_seed{seed}.html")
+def seqlet_f1(maps: np.ndarray, null_maps: np.ndarray, sites: list, fdr: float = 0.05) -> tuple[float, int]:
+    """Seqlet F1 of :func:`seqsal.call_peaks` on ``maps`` ``(N, L)`` with the shuffle null ``null_maps``, against
+    ``sites`` (per window ``(start, end, motif)``; hit: >= 50 % reciprocal overlap); and the number of calls."""
+    calls = seqsal.call_peaks(maps, null_track=null_maps, fdr=fdr)
+    intervals = list(zip(calls["region_index"].astype(int), calls["offset_start"].astype(int),
+                         calls["offset_end"].astype(int)))
+    return f1(intervals, sites)
+
+
+def map_diagnostics(maps: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Where the attribution of maps ``(N, L)`` lies, against the planted-site mask ``truth`` ``(N, L)``.
+
+    Returns
+    -------
+    dict
+        ``site_enrichment``: the share of the summed ``|map|`` on site bases over the share of site bases (1: no
+        preference); ``top_on_site``: among windows with a site, the fraction whose largest ``|map|`` is on a
+        site base; ``high_freq``: the Fourier prior's score of the maps (:func:`seqsal.train_priors.fourier_penalty`,
+        the high-frequency share of the smoothed ``|map|`` spectrum; lower is smoother).
+    """
+    magnitude = np.abs(maps)
+    with_site = truth.any(axis=1)
+    top = np.take_along_axis(truth, magnitude.argmax(axis=1)[:, None], axis=1)[:, 0]
+    share = magnitude[truth].sum() / max(magnitude.sum(), 1e-30)
+    return {"site_enrichment": float(share / truth.mean()), "top_on_site": float(top[with_site].mean()),
+            "high_freq": float(fourier_penalty(torch.as_tensor(maps[:, None], dtype=torch.float32)))}
+
+
+def pair_stability(maps: list[np.ndarray]) -> list[float]:
+    """Per pair of ``maps`` (one ``(N, L)`` per training seed): the mean over windows of the Spearman correlation of
+    the two maps of a window; windows with a constant map (NaN correlation) are left out."""
+    return [float(np.nanmean([spearman(a[i], b[i]) for i in range(len(a))]))
+            for a, b in itertools.combinations(maps, 2)]
+
+
+def train_one(args: argparse.Namespace, name: str, seed: int, extra: dict, batch_size: int = 64,
+              labels: Path | None = None, epochs: int | None = None, out: Path | None = None,
+              resume: bool = False) -> tuple[dict, torch.nn.Module]:
+    """Train one model on ``<out>/world.fa`` (default ``args.out``); its summary and the loaded model. ``resume``:
+    continue from the run's checkpoint (a killed grid restarted with ``--reuse`` redoes no finished epoch)."""
+    out = out or args.out
+    options = TrainOptions(model_config=DEMO, window=args.width, valid_chroms=["valid"], test_chroms=["test"],
+                           epochs=epochs or args.epochs, patience=args.patience, batch_size=batch_size, seed=seed,
+                           **extra)
+    path = out / f"{name}_seed{seed}.safetensors"
+    summary = train_model(out / "world.fa", labels or out / "labels.tsv", path, options, quiet=True,
+                          report=out / f"{name}_seed{seed}.html", resume=resume)
     return summary, seqsal.load_model(path).module.eval()
 
 
+def run_row(args: argparse.Namespace, key: dict, test: dict, null_x: np.ndarray, folder: Path) -> dict:
+    """Train one (world, size, variant, seed) in the world's ``folder``, save its test maps in ``args.out/maps``,
+    return its row of ``experiment.tsv``."""
+    epochs = args.epochs if key["size"] == max(args.sizes) else args.epochs_small
+    summary, model = train_one(args, f"w{key['world']}_n{key['size']}_{key['variant']}", key["seed"],
+                               VARIANTS[key["variant"]], labels=folder / f"labels_{key['size']}.tsv", epochs=epochs,
+                               out=folder, resume=args.reuse)
+    maps = maps_of(model, test["x"])
+    np.save(args.out / "maps" / f"{stem(key)}.npy", maps)
+    score = np.abs(maps).ravel()
+    null_maps = maps_of(model, null_x)
+    f_score, n_calls = seqlet_f1(maps, null_maps, test["sites"])
+    f_loose, n_loose = seqlet_f1(maps, null_maps, test["sites"], fdr=0.2)
+    history = summary["history"]
+    return {**key, "test_r": summary["metrics"]["test"]["pearson"]["activity"],
+            "valid_r": summary["best_score"], "auroc": roc_auc_score(test["truth"].ravel(), score),
+            "auprc": average_precision_score(test["truth"].ravel(), score), "seqlet_f1": f_score, "n_seqlets": n_calls,
+            "seqlet_f1_fdr0.2": f_loose, "n_seqlets_fdr0.2": n_loose,
+            "epochs": len(history), "best_epoch": summary["best_epoch"], "max_epochs": epochs,
+            "cpu_s_per_epoch": float(np.mean([h["cpu_seconds"] for h in history])),
+            "wall_s_per_epoch": float(np.mean([h["seconds"] for h in history]))}
+
+
+def stem(key: dict) -> str:
+    return f"w{key['world']}_n{key['size']}_{key['variant']}_seed{key['seed']}"
+
+
+METRICS = ("test_r", "auroc", "auprc", "seqlet_f1", "seqlet_f1_fdr0.2")
+
+
+def summarise(frame: pd.DataFrame, maps_dir: Path, truths: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
+    """Per world, size and variant: means and sds over seeds, stability (mean and sd over seed pairs), best epoch,
+    CPU time per epoch against plain training of the same world and size; with the test windows' site masks
+    ``truths`` (per world), the means over seeds of :func:`map_diagnostics`."""
+    out = []
+    for (world, size, variant), part in frame.groupby(["world", "size", "variant"], sort=False):
+        maps = [np.load(maps_dir / f"{stem(row)}.npy") for row in part.to_dict("records")]
+        pairs = pair_stability(maps)
+        plain = frame[(frame["world"] == world) & (frame["size"] == size) & (frame["variant"] == "plain")]
+        row = {"world": world, "size": size, "variant": variant, "seeds": len(part),
+               "stability": float(np.mean(pairs)) if pairs else np.nan,
+               "stability_sd": float(np.std(pairs, ddof=1)) if len(pairs) > 1 else np.nan}
+        for column in METRICS:
+            row[column], row[column + "_sd"] = part[column].mean(), part[column].std(ddof=1)
+        row.update(n_seqlets=part["n_seqlets"].mean(), **{"n_seqlets_fdr0.2": part["n_seqlets_fdr0.2"].mean()},
+                   best_epoch=part["best_epoch"].mean(), epochs=part["epochs"].mean(),
+                   max_epochs=part["max_epochs"].max(), cpu_s_per_epoch=part["cpu_s_per_epoch"].mean(),
+                   x_plain=part["cpu_s_per_epoch"].mean() / plain["cpu_s_per_epoch"].mean() if len(plain) else np.nan)
+        if truths is not None:
+            row.update(pd.DataFrame([map_diagnostics(m, truths[world]) for m in maps]).mean().to_dict())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def paired_contrasts(frame: pd.DataFrame, summary: pd.DataFrame,
+                     pairs: tuple[tuple[str, str], ...] = (("fourier", "plain"), ("saliency_cutout", "random_cutout"))
+                     ) -> pd.DataFrame:
+    """Per world, size and pair ``(variant, reference)``: the difference variant - reference of each metric, paired
+    by training seed (same initialisation and batch order), mean and sd over seeds; and the difference in stability."""
+    out = []
+    keys = ["world", "size", "seed"]
+    for (world, size), part in frame.groupby(["world", "size"], sort=False):
+        for variant, reference in pairs:
+            a = part[part["variant"] == variant].set_index(keys)
+            b = part[part["variant"] == reference].set_index(keys)
+            both = a.index.intersection(b.index)
+            if len(both) == 0:
+                continue
+            row = {"world": world, "size": size, "contrast": f"{variant} - {reference}", "seeds": len(both)}
+            for column in METRICS:
+                delta = a.loc[both, column] - b.loc[both, column]
+                row["d_" + column], row["d_" + column + "_sd"] = delta.mean(), delta.std(ddof=1)
+            stab = summary.set_index(["world", "size", "variant"])["stability"]
+            row["d_stability"] = stab.get((world, size, variant), np.nan) - stab.get((world, size, reference), np.nan)
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def _pm(row: pd.Series, column: str, signed: bool = False) -> str:
+    sd = row.get(column + "_sd", np.nan)
+    value = f"{row[column]:+.3f}" if signed else f"{row[column]:.3f}"
+    return f"{value} ± {sd:.3f}" if np.isfinite(sd) else value
+
+
+def markdown(summary: pd.DataFrame, contrasts: pd.DataFrame | None = None) -> str:
+    """The summary as Markdown tables: mean ± sd over seeds (stability: over seed pairs); then the paired contrasts."""
+    lines = ["| world | train windows | variant | seeds | test r | AUROC | AUPRC | seqlet F1 @0.05 (calls) | "
+             "seqlet F1 @0.2 (calls) | stability | best epoch / run / max | CPU s / epoch | x plain |",
+             "|" + "---|" * 13]
+    for _, row in summary.iterrows():
+        lines.append(f"| {row['world']} | {row['size']:,} | {row['variant']} | {row['seeds']} | {_pm(row, 'test_r')} | "
+                     f"{_pm(row, 'auroc')} | {_pm(row, 'auprc')} | {_pm(row, 'seqlet_f1')} ({row['n_seqlets']:.0f}) | "
+                     f"{_pm(row, 'seqlet_f1_fdr0.2')} ({row['n_seqlets_fdr0.2']:.0f}) | {_pm(row, 'stability')} | "
+                     f"{row['best_epoch']:.1f} / {row['epochs']:.1f} / {row['max_epochs']} | "
+                     f"{row['cpu_s_per_epoch']:.2f} | {row['x_plain']:.2f} |")
+    if "site_enrichment" in summary:
+        lines += ["", "| world | train windows | variant | |map| site enrichment | top base on a site | "
+                  "high-frequency share |", "|" + "---|" * 6]
+        lines += [f"| {row['world']} | {row['size']:,} | {row['variant']} | {row['site_enrichment']:.2f} | "
+                  f"{row['top_on_site']:.3f} | {row['high_freq']:.3f} |" for _, row in summary.iterrows()]
+    if contrasts is not None and len(contrasts):
+        lines += ["", "| world | train windows | contrast (paired by seed) | seeds | Δ test r | Δ AUROC | Δ AUPRC | "
+                  "Δ seqlet F1 @0.05 | Δ seqlet F1 @0.2 | Δ stability |", "|" + "---|" * 10]
+        for _, row in contrasts.iterrows():
+            lines.append(f"| {row['world']} | {row['size']:,} | {row['contrast']} | {row['seeds']} | "
+                         + " | ".join(_pm(row, "d_" + c, True) for c in METRICS) + f" | {row['d_stability']:+.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def table(args: argparse.Namespace) -> None:
-    world = simulated_world(args.out, {"train": args.train, "valid": args.train // 4, "test": args.train // 4}, 0, False)
-    x, truth = world["test"]["x"], world["test"]["truth"]
-    rows, maps = [], {}
-    for seed, name in itertools.product(range(args.seeds), args.variants.split(",")):
-        summary, model = train_one(args, name, seed, VARIANTS[name])
-        maps[name, seed] = maps_of(model, x)
-        score = np.abs(maps[name, seed]).ravel()
-        rows.append({"variant": name, "seed": seed, "test_r": summary["metrics"]["test"]["pearson"]["activity"],
-                     "auroc": roc_auc_score(truth.ravel(), score), "auprc": average_precision_score(truth.ravel(), score),
-                     "epochs": len(summary["history"]), "best_epoch": summary["best_epoch"],
-                     "cpu_s_per_epoch": float(np.mean([h["cpu_seconds"] for h in summary["history"]]))})
-        print(json.dumps(rows[-1]), flush=True)
+    base = args.out
+    (base / "maps").mkdir(parents=True, exist_ok=True)
+    tsv = base / "experiment.tsv"
+    done = pd.read_csv(tsv, sep="\t") if args.reuse and tsv.exists() else pd.DataFrame()
+    if not args.reuse and tsv.exists():
+        tsv.unlink()
+    worlds, names = {}, [m.name for m in read_meme(MOTIF_FILE)]
+    for k in range(args.worlds):
+        folder = base / f"world{k}"
+        folder.mkdir(exist_ok=True)
+        weights = world_weights(k, names)
+        world = simulated_world(folder, {"train": max(args.sizes), "valid": args.valid, "test": args.test}, k, False,
+                                weights, args.width, args.plant_from)
+        for size in args.sizes:
+            subset_labels(world["rows"], size).to_csv(folder / f"labels_{size}.tsv", sep="\t", index=False)
+        null_x = seqsal.dinucleotide_shuffle(world["test"]["x"], 1, seed=1000 + k)[:, 0]
+        worlds[k] = (folder, world["test"], null_x)
+        print(json.dumps({"world": k, "weights": weights}), flush=True)
+    rows = done.to_dict("records")
+    for seed, k, size, variant in itertools.product(range(args.seeds), range(args.worlds), args.sizes,
+                                                    args.variants.split(",")):
+        key = {"world": k, "size": size, "variant": variant, "seed": seed}
+        if any(all(r[c] == v for c, v in key.items()) for r in rows):
+            continue
+        folder, test, null_x = worlds[k]
+        row = run_row(args, key, test, null_x, folder)
+        rows.append(row)
+        pd.DataFrame([row]).to_csv(tsv, sep="\t", index=False, mode="a", header=not tsv.exists())
+        print(json.dumps(row), flush=True)
     frame = pd.DataFrame(rows)
-    out = frame.groupby("variant", sort=False)[["test_r", "auroc", "auprc", "cpu_s_per_epoch"]].mean()
-    pairs = list(itertools.combinations(range(args.seeds), 2))
-    out["stability"] = pd.Series({name: float(np.nanmean([spearman(maps[name, a][i], maps[name, b][i])
-                                                       for a, b in pairs for i in range(len(x))])) if pairs else np.nan
-                                  for name in out.index})
-    out["x_plain_cpu"] = out["cpu_s_per_epoch"] / out.loc["plain", "cpu_s_per_epoch"]
-    print(out.to_string(float_format=lambda v: f"{v:.3f}"))
-    frame.to_csv(args.out / "experiment.tsv", sep="\t", index=False)
+    summary = summarise(frame, base / "maps", {k: test["truth"] for k, (_, test, _) in worlds.items()})
+    contrasts = paired_contrasts(frame, summary)
+    summary.to_csv(base / "summary.tsv", sep="\t", index=False)
+    contrasts.to_csv(base / "contrasts.tsv", sep="\t", index=False)
+    text = markdown(summary, contrasts)
+    (base / "experiment.md").write_text(text)
+    print(text)
 
 
 def shortcut(args: argparse.Namespace) -> None:
@@ -159,10 +372,20 @@ def shortcut(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shortcut", action="store_true")
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--train", type=int, default=4000, help="training windows (valid and test: a quarter each)")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--patience", type=int, default=3, help="early stopping: epochs without a better validation r")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: table 3, shortcut 2)")
+    parser.add_argument("--worlds", type=int, default=2, help="table: independent simulated worlds")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[6000, 600], help="table: training windows per run")
+    parser.add_argument("--valid", type=int, default=1000, help="table: validation windows")
+    parser.add_argument("--test", type=int, default=1000, help="table: test windows")
+    parser.add_argument("--width", type=int, default=None, help="window length in bases (table 250, shortcut 500)")
+    parser.add_argument("--plant-from", type=int, default=20, help="table: first base where sites are planted")
+    parser.add_argument("--reuse", action="store_true", help="table: keep the runs already in experiment.tsv")
+    parser.add_argument("--train", type=int, default=4000, help="shortcut: training windows (valid, test: a quarter)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="most epochs (table: at the largest size, default 24; shortcut: default 5)")
+    parser.add_argument("--epochs-small", type=int, default=60, help="table: most epochs at the smaller sizes")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="early stopping: epochs without a better validation r (table 4, shortcut 3)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--mask-weights", type=float, nargs="+", default=[10.0])
@@ -170,6 +393,10 @@ def main() -> None:
     parser.add_argument("--no-plain", action="store_true", help="shortcut: skip the plain model (deterministic per seed)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/train_experiment"))
     args = parser.parse_args()
+    args.seeds = args.seeds if args.seeds is not None else (2 if args.shortcut else 3)
+    args.epochs = args.epochs if args.epochs is not None else (5 if args.shortcut else 24)
+    args.patience = args.patience if args.patience is not None else (3 if args.shortcut else 4)
+    args.width = args.width if args.width is not None else (WIDTH if args.shortcut else 250)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     shortcut(args) if args.shortcut else table(args)

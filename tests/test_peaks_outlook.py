@@ -69,9 +69,25 @@ def test_a_run_without_calls_says_how_far_it_is_from_calls(tmp_path, caplog):
         pytest.fail(f"the toy run was meant to have no call at 0.05: {len(calls.seqlets)}")
     assert outlook["smallest_qvalue"] > 0.05
     lenient = next(float(level) for level, count in outlook["passing"].items() if count > 0)
-    line = next(r.getMessage() for r in caplog.records if "no seqlet passed" in r.getMessage())
+    record = next(r for r in caplog.records if "no seqlet passed" in r.getMessage())
+    line = record.getMessage()
+    assert record.levelno == logging.WARNING  # shown with -q too: an empty result must say why
     assert f"--fdr {lenient:g}" in line and f"q-value {outlook['smallest_qvalue']:.3g}" in line
+    assert "writing empty" not in line  # elements are tested on their own and may still be written
+    # the flag and the line agree on whether the null's resolution bounds the p-values
+    assert isinstance(outlook["null_resolution_bound"], bool)
+    assert outlook["null_resolution_bound"] == ("beyond every shuffled-null test" in line)
     # the promise holds: at that level at least that many seqlets come
     again = call_peaks_from_run(folder, fdr=lenient, test_widths=(10,), write=False, elements=False)
     assert len(again.seqlets) >= outlook["passing"][str(lenient)] > 0
     assert again.info["calibration"]["outlook"] == outlook  # the outlook does not depend on the level called
+
+
+def test_the_resolution_flag_says_whether_the_smallest_p_is_the_nulls_1_over_n_plus_1():
+    from seqsal.peaks.calibration import at_null_resolution
+    from seqsal.peaks.stats import NullModel
+
+    model = NullModel.empirical(np.arange(99, dtype=np.float64), 10)  # n = 99: resolution 0.01
+    assert at_null_resolution({1: model, -1: model}, 0.01)
+    assert not at_null_resolution({1: model, -1: model}, 0.004)  # below it: the fitted tail gave it
+    assert not at_null_resolution({1: model, -1: model}, 0.02)

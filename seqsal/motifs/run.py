@@ -221,7 +221,7 @@ def run_motifs(
                             progress)
     t_discover = time.perf_counter() - started
     support = support_table(out, found, seqlet_fdr, support_options)
-    motifs, support = keep_supported(found, support)
+    motifs, support = keep_supported(found, support, support_options.min_enrichment)
     t_support = time.perf_counter() - started - t_discover
     matches = None
     if database:
@@ -261,8 +261,9 @@ def _record(out: str, seqlets_path: str | os.PathLike | None) -> None:
     record_written(out, "motifs", (ATTRIBUTIONS, "calls") if own else (ATTRIBUTIONS,), extra=extra)
 
 
-def keep_supported(motifs: list[DiscoveredMotif],
-                   support: pd.DataFrame | None) -> tuple[list[DiscoveredMotif], pd.DataFrame | None]:
+def keep_supported(motifs: list[DiscoveredMotif], support: pd.DataFrame | None,
+                   min_enrichment: float = SupportOptions.min_enrichment
+                   ) -> tuple[list[DiscoveredMotif], pd.DataFrame | None]:
     """The motifs that pass the support test, renamed ``pos_1, 2, ...`` / ``neg_1, ...`` in order (the others logged).
 
     Parameters
@@ -271,6 +272,8 @@ def keep_supported(motifs: list[DiscoveredMotif],
         Discovered motifs.
     support
         Their :func:`~seqsal.motifs.support.support_table` (same order), or None (no null: all kept).
+    min_enrichment
+        :class:`~seqsal.motifs.support.SupportOptions`'s, to say which criterion a dropped motif failed.
 
     Returns
     -------
@@ -280,20 +283,23 @@ def keep_supported(motifs: list[DiscoveredMotif],
     if support is None:
         return motifs, None
     passes = support["passes"].to_numpy(bool)
+    consensus = {motif.name: motif.consensus for motif in motifs}  # kept motifs are renamed below: name them so
     for motif, row in zip(motifs, support.itertuples(index=False)):
         if not row.passes and getattr(row, "redundant_with", ""):
             log.info("dropped motif %s (%s): a copy of %s: on the windows where no motif kept before it matches "
                      "the same bases at least as well, %d supporting seqlets against %d in the null, enrichment "
                      "%.2f, p %.3g (all windows: %d against %d, enrichment %.2f, p %.3g)", motif.name,
-                     motif.consensus, row.redundant_with, row.n_unexplained_seqlets, row.n_null_unexplained_seqlets,
+                     motif.consensus, f"{row.redundant_with} ({consensus.get(row.redundant_with, '?')})",
+                     row.n_unexplained_seqlets, row.n_null_unexplained_seqlets,
                      row.unexplained_enrichment, row.unexplained_pvalue, row.n_support_seqlets, row.n_null_seqlets,
                      row.enrichment, row.support_pvalue)
         elif not row.passes:
             log.info("dropped motif %s (%s): %d supporting seqlets against %d in the null (%.1f expected over "
-                     "the run's bases; PWM matches >= %g of the best), enrichment %.2f, p %.3g: no more frequent "
-                     "than in shuffled sequence", motif.name, motif.consensus, row.n_support_seqlets,
-                     row.n_null_seqlets, row.expected_null_seqlets, row.support_match, row.enrichment,
-                     row.support_pvalue)
+                     "the run's bases; PWM matches >= %g of the best), enrichment %.2f, p %.3g: %s", motif.name,
+                     motif.consensus, row.n_support_seqlets, row.n_null_seqlets, row.expected_null_seqlets,
+                     row.support_match, row.enrichment, row.support_pvalue,
+                     f"enrichment below the minimum {min_enrichment:g}" if row.enrichment < min_enrichment else
+                     "no more frequent than in shuffled sequence (p above the Bonferroni level)")
     kept = [motif for motif, ok in zip(motifs, passes) if ok]
     ranks = {"+": 0, "-": 0}
     for motif in kept:

@@ -113,21 +113,29 @@ def bh_outlook(lowest: np.ndarray, n_tests: int, at_or_below: np.ndarray,
             "passing": passing}
 
 
-def outlook_hint(outlook: dict, models: dict, fdr: float, smallest: float) -> tuple[str, str]:
+def at_null_resolution(models: dict, smallest: float) -> bool:
+    """Whether the run's smallest p-value ``smallest`` is an empirical null's resolution ``1/(n+1)`` (``models``:
+    the final null per sign): its strongest tests lie beyond every null test, and a larger null can resolve
+    smaller p-values."""
+    floors = [1.0 / (model.n + 1) for model in models.values() if model.kind == "empirical"]
+    return bool(floors) and min(floors) * (1 - 1e-9) <= smallest <= max(floors) * (1 + 1e-9)
+
+
+def outlook_hint(outlook: dict, fdr: float) -> tuple[str, str]:
     """What the "no seqlet passed" line adds: inside its parentheses, the smallest q-value and the first level of
     :data:`OUTLOOK_LEVELS` above ``fdr`` that passes tests; after it, whether the null's resolution bounds the
-    p-values (``models``: the final null per sign, ``smallest``: the run's smallest p-value)."""
+    p-values (``outlook["null_resolution_bound"]``)."""
     if outlook["smallest_qvalue"] is None:
         return "", ""
     inside = f", q-value {outlook['smallest_qvalue']:.3g}"
     for level in OUTLOOK_LEVELS:
         count = outlook["passing"][str(level)]
         if level > fdr and count > 0:
-            inside += f"; at FDR {level:g} at least {count} tests pass: --fdr {level:g}"
+            inside += (f"; at FDR {level:g} at least {count} tests pass, overlapping ones merging into one seqlet: "
+                       f"--fdr {level:g} (API: fdr={level:g})")
             break
     after = ""
-    floors = [1.0 / (model.n + 1) for model in models.values() if model.kind == "empirical"]
-    if floors and min(floors) * (1 - 1e-9) <= smallest <= max(floors) * (1 + 1e-9):
+    if outlook.get("null_resolution_bound"):
         after = ("; the strongest tests lie beyond every shuffled-null test (p = the null's resolution 1/(n+1)): "
                  "a larger null (`seqsal attribute --min-null-bases`) can give them smaller p-values")
     return inside, after

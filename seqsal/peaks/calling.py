@@ -48,7 +48,7 @@ import pandas as pd
 
 from ..encode import one_hot_decode
 from ..errors import InputError
-from .calibration import P_GRID, bh_outlook, calibration_summary, outlook_hint, smallest_pvalues
+from .calibration import P_GRID, at_null_resolution, bh_outlook, calibration_summary, outlook_hint, smallest_pvalues
 from .options import API_COLUMNS, PeakOptions
 from .elements import call_elements
 from .extents import merge_overlaps, seqlet_extents, span_sums, split_overlaps
@@ -312,11 +312,12 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                 "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
                 "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
                 "calibration": {**calibration, "warnings": warnings,
-                                "outlook": bh_outlook(lowest, n_tests, at_or_below[1] + at_or_below[-1])}}
+                                "outlook": {**bh_outlook(lowest, n_tests, at_or_below[1] + at_or_below[-1]),
+                                            "null_resolution_bound": at_null_resolution(per_sign, smallest)}}}
         if significant.empty:
-            inside, after = outlook_hint(info["calibration"]["outlook"], per_sign, options.fdr, smallest)
-            log.info("no seqlet passed FDR %g (%d tests; smallest p-value %.3g%s): writing empty peak files%s",
-                     options.fdr, n_tests, smallest if n_tests else float("nan"), inside, after)
+            inside, after = outlook_hint(info["calibration"]["outlook"], options.fdr)
+            log.warning("no seqlet passed FDR %g (%d tests; smallest p-value %.3g%s)%s", options.fdr, n_tests,
+                        smallest if n_tests else float("nan"), inside, after)
             seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "width", "statistic", "sequence"])
         else:
             seqlets = _seqlet_table(source, significant, options)

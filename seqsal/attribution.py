@@ -173,8 +173,9 @@ class Target:
         outside = (value <= 0) | (value >= 1) | ~torch.isfinite(value)
         if bool(outside.any()):
             bad = float(value.detach()[outside][0])
-            raise InputError(f"the logit log(p / (1 - p)) of the output is explained (transform=logit: given, or chosen "
-                             f"because the model's output is a sigmoid's), which needs outputs in (0, 1), but the model "
+            raise InputError(f"the logit log(p / (1 - p)) of the output is explained (transform=logit: given, or "
+                             f"chosen because the model's output is a sigmoid's), which needs outputs in (0, 1), but "
+                             f"the model "
                              f"gave {bad:g} (a sigmoid saturates to exactly 0 or 1 in float32 beyond |logit| ~17): "
                              "pass --target ...,transform=none to explain the output as it is")
         return torch.logit(value.double()).to(value.dtype)

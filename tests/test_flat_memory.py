@@ -155,7 +155,7 @@ def test_spilled_tests_and_two_pass_element_bh_equal_one_bh_over_everything_held
     whole = array_chunks(track, valid)  # one chunk: every row
     null_source = array_chunks(null, np.ones(null.shape, bool))
     tests, widths, models, final, _ = calling._fit_nulls(options, whole, null_source)
-    significant, kept, n_tests, _, _, _ = calling._significant_tests(tests, widths, models, final, options, tmp_path)
+    significant, kept, n_tests, _, _ = calling._significant_tests(tests, widths, models, final, options, tmp_path)
     with kept.spill:
         assert not isinstance(kept.spill.handle, io.BytesIO)  # a file in the scratch folder
         windows = pd.DataFrame(np.concatenate(list(kept.spill.parts())))

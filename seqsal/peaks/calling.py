@@ -145,15 +145,16 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource,
 
 def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict, options: PeakOptions,
                        scratch: str | os.PathLike | None = None
-                       ) -> tuple[pd.DataFrame, KeptTests, int, float, dict, np.ndarray]:
+                       ) -> tuple[pd.DataFrame, KeptTests, int, dict, np.ndarray]:
     """One streaming pass over the kept tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
     Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
     whole table of tests would list them), every kept test with ``p <= fdr`` (the element candidates'
     windows, spilled to a scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), the number
-    of tests, the smallest p-value, per sign the counts of tests with ``p <= t`` for ``t`` in
-    :data:`P_GRID`, and the run's smallest p-values (:func:`~seqsal.peaks.calibration.smallest_pvalues`, for
-    :func:`~seqsal.peaks.calibration.bh_outlook`). A test with ``p > fdr`` never passes, and the q-value of every test that passes is reached at
+    of tests, per sign the counts of tests with ``p <= t`` for ``t`` in :data:`P_GRID`, and the run's smallest
+    p-values (:func:`~seqsal.peaks.calibration.smallest_pvalues`, for
+    :func:`~seqsal.peaks.calibration.bh_outlook`; the smallest of all is their minimum). A test with
+    ``p > fdr`` never passes, and the q-value of every test that passes is reached at
     a p-value ``<= fdr`` (see :func:`~seqsal.peaks.stats.benjamini_hochberg`), so all others are dropped when
     tested. Held while the tests stream: a mark per region (1 B) of those with a kept test; then their p-values
     (8 B each), read back from the spill and sorted for BH, then the passing ones and their q-values; the
@@ -161,7 +162,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
     """
     spill = Spill(WINDOW_RECORD, scratch)
     rows_with = np.zeros(0, bool)  # per region: does it hold a kept test? (1 B a region, not a list of rows)
-    n_tests, smallest = 0, 1.0
+    n_tests = 0
     lowest = np.zeros(0)
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
     usable = {sign: bool(widths[sign]) and (final[sign] is None or final[sign].kind != "none") for sign in (1, -1)}
@@ -171,7 +172,6 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
             at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
             n_tests += int(pvalue.shape[0])
             if pvalue.shape[0]:
-                smallest = min(smallest, float(pvalue.min()))
                 lowest = smallest_pvalues(lowest, pvalue)
             keep = pvalue <= options.fdr
             if keep.any():
@@ -204,7 +204,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
                                     "statistic": records["statistic"][order].astype(np.float64),
                                     "pvalue": records["pvalue"][order].astype(np.float64), "qvalue": q[order]}))
     return (pd.concat(tables, ignore_index=True), KeptTests(spill, np.flatnonzero(rows_with).astype(np.int64)),
-            n_tests, smallest, at_or_below, lowest)
+            n_tests, at_or_below, lowest)
 
 
 def _mark(marks: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -291,8 +291,9 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     """
     options.check()
     tests, widths, models, final, used = _fit_nulls(options, source, null_source)
-    significant, kept, n_tests, smallest, at_or_below, lowest = _significant_tests(tests, widths, models, final,
-                                                                                   options, scratch)
+    significant, kept, n_tests, at_or_below, lowest = _significant_tests(tests, widths, models, final, options,
+                                                                         scratch)
+    smallest = float(lowest.min()) if lowest.shape[0] else 1.0
     with kept.spill:  # the kept tests' scratch file: closed (so removed) on return and on error
         per_sign = {sign: final[sign] if final[sign] is not None else
                     models[((widths[sign] or options.test_widths)[0], sign)] for sign in (1, -1)}

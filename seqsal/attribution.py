@@ -22,13 +22,14 @@ import torch
 from torch import nn
 
 from .errors import InputError
-from .models.outputs import sigmoid_output
+from .models.outputs import OutputKind, probability_output
 from .text import plural
 
 log = logging.getLogger("seqsal")
 
 REDUCTIONS = ("sum", "mean", "bpnet")
-TRANSFORMS = ("none", "logit")
+TRANSFORMS = ("none", "logit", "log_odds", "log_odds_logp")
+_LOG_ODDS = ("log_odds", "log_odds_logp")  # class k of a softmax (or log-softmax) over the task axis
 _TARGET_EXAMPLES = ("'2', 'enhancer', 'output=1,task=0,reduce=bpnet', 'output=human,task=2', 'task=3,axis=-1' or "
                     "'0,transform=logit'")
 
@@ -66,21 +67,27 @@ class Target:
         dims to that default: it takes the axis the user names, or the one :func:`resolve_task_axis`
         finds with certainty, or stops.
     transform
-        ``none``, or ``logit``: explain ``log(p / (1 - p))`` of the selected
-        scalar, for a model whose output is a probability (a sigmoid inside
-        ``forward``, e.g. a TorchScript classifier that returns no logit). Its
-        gradient is the pre-sigmoid logit's (``d logit(sigmoid(z)) = dz``), so
-        gradient methods, integrated gradients and ISM explain the logit exactly;
-        DeepLIFT/DeepSHAP refuse it (their rescale rules act inside the model).
-        Outputs outside ``(0, 1)`` are refused. ``None`` (not chosen): the
-        output as it is here; the pipeline (``seqsal attribute``,
-        :func:`seqsal.pipeline.run_attribute`, :func:`~seqsal.pipeline.iter_attributions`)
-        chooses ``logit`` when the model's graph ends the output in a sigmoid
-        (:func:`seqsal.models.outputs.sigmoid_output`), else ``none``, and
-        records the choice.
+        ``none``, or how a probability output is explained without its saturation (Shrikumar, Greenside &
+        Kundaje, ICML 2017, section 3.6; :mod:`seqsal.models.outputs`):
+
+        * ``logit``: ``log(p / (1 - p))`` of the selected scalar, for a sigmoid inside ``forward`` (e.g. a
+          TorchScript classifier that returns no logit). Its gradient is the pre-sigmoid logit's
+          (``d logit(sigmoid(z)) = dz``). Outputs outside ``(0, 1)`` are refused.
+        * ``log_odds``: the log-odds of class ``task`` against the other classes of a softmax over the task
+          axis, ``log(p_k / sum_{j != k} p_j) = z_k - logsumexp_{j != k} z_j``, for an ``(N, classes)`` output
+          of probabilities; the complement is summed from the other classes, never taken as ``1 - p_k``, so a
+          class whose ``p_k`` rounds to 1 in float32 is still explained exactly. Two classes: ``z_1 - z_0``.
+        * ``log_odds_logp``: the same log-odds from log-probabilities (a log-softmax inside ``forward``):
+          ``log p_k - logsumexp_{j != k} log p_j``.
+
+        Gradient methods, integrated gradients and ISM explain the transformed value exactly;
+        DeepLIFT/DeepSHAP refuse a transform (their rescale rules act inside the model). ``None`` (not
+        chosen): the pipeline (``seqsal attribute``, :func:`seqsal.pipeline.run_attribute`,
+        :func:`~seqsal.pipeline.iter_attributions`) chooses the transform the model's graph calls for
+        (:func:`choose_transform`), else ``none``, and records the choice.
 
     The default explains task 0 of the output; where that output is a
-    probability (a sigmoid inside the model), the pipeline explains its logit,
+    probability (a sigmoid or softmax inside the model), the pipeline explains its logit or log-odds,
     never the probability, whose saturation hides features (a saturated sigmoid
     gives its smallest attributions where the model is most active:
     benchmarks/RESULTS.md, issue 13).
@@ -105,7 +112,8 @@ class Target:
         ``"3"`` or ``"enhancer"`` (a task), or ``key=value`` pairs joined by commas: ``output`` (an index,
         or a dict key), ``task`` (an index or name), ``axis`` (the task axis, an integer) and ``reduce``
         (``sum``, ``mean``, ``bpnet``), e.g. ``"output=1,task=0,reduce=bpnet"``, ``"output=human,task=2"``,
-        ``"task=3,axis=-1"``; ``transform=logit`` explains the logit of a probability output.
+        ``"task=3,axis=-1"``; ``transform=logit`` explains the logit of a sigmoid's probability, ``log_odds``
+        (``log_odds_logp``) the log-odds of a softmax's (log-softmax's) class.
 
         Raises
         ------
@@ -152,6 +160,8 @@ class Target:
         ``weights`` (``bpnet`` only): the softmax weights ``(N, L_out)`` to use
         instead of the output's own (see :meth:`profile_weights`).
         """
+        if self.transform in _LOG_ODDS:
+            return self._log_odds(self._picked(output))
         selected = self._selected(output)
         if selected.ndim == 1:
             value = selected
@@ -165,6 +175,38 @@ class Target:
                 weights = torch.softmax(centred, dim=1).detach()
             value = (centred * weights).sum(dim=1)
         return self._transformed(value)
+
+    def _log_odds(self, output: torch.Tensor) -> torch.Tensor:
+        """Class ``task``'s log-odds against the other classes of an ``(N, classes)`` softmax output, ``(N,)``.
+
+        In float64, from the probabilities (``log_odds``) or log-probabilities (``log_odds_logp``); the other
+        classes' mass is their sum (or logsumexp), so it keeps its precision where ``p_k`` is near 1.
+        """
+        if output.ndim != 2:
+            raise InputError(f"--target transform={self.transform} explains one class of an (N, classes) output, "
+                             f"but the output is {shape_text(output.shape)}: pass --target ...,transform=none")
+        axis = self._task_axis(tuple(output.shape))
+        task, size = 0 if self.task is None else self.task, output.shape[axis]
+        if size < 2 or not -size <= task < size:
+            raise InputError(f"--target transform={self.transform} needs a class {task} and at least one other "
+                             f"class on axis {axis} of the output {shape_text(output.shape)}")
+        task %= size
+        values = output.double()
+        own = values.select(axis, task)
+        others = torch.cat([values.narrow(axis, 0, task), values.narrow(axis, task + 1, size - task - 1)], axis)
+        if self.transform == "log_odds_logp":
+            value = own - torch.logsumexp(others, dim=axis)
+        else:
+            rest = others.sum(dim=axis)
+            bad = (own <= 0) | (rest <= 0) | ~torch.isfinite(own) | ~torch.isfinite(rest) | (own + rest > 1.0 + 1e-3)
+            if bool(bad.any()):
+                row = int(torch.nonzero(bad)[0, 0])
+                raise InputError(f"--target transform=log_odds explains log(p_k / sum of the other classes' p) of "
+                                 f"a softmax's probabilities, but the model gave p_k {float(own[row]):g} with the "
+                                 f"others summing to {float(rest[row]):g}: the output is not probabilities that "
+                                 "sum to 1 (log-probabilities: transform=log_odds_logp; else transform=none)")
+            value = torch.log(own) - torch.log(rest)
+        return value.to(output.dtype)
 
     def _transformed(self, value: torch.Tensor) -> torch.Tensor:
         """``value`` through :attr:`transform` (``logit``: refuses values outside ``(0, 1)``)."""
@@ -428,39 +470,80 @@ def eval_mode(model: nn.Module):
 def choose_transform(module: nn.Module, target: Target, method: str, probe_length: int | None = None) -> Target:
     """``target`` with its ``transform`` chosen where the user left it open (``None``).
 
-    ``logit`` when the selected output is a sigmoid's value (:func:`seqsal.models.outputs.sigmoid_output` reads the
-    model's graph): the logit's gradient is the pre-sigmoid value's, so attributions do not shrink where the model
-    is confident (DeepLIFT's authors' advice, Shrikumar et al. 2017). ``none`` otherwise, and for ``deeplift`` /
-    ``deepshap``, whose rules act on the model's own layers and cannot take a transform of its output (a warning
-    says that the probability is explained), and for a profile of probabilities that the target reduces over
-    positions (the logit of their sum or mean is not the value before the sigmoid; ``probe_length``: the input
-    length the model is run on once to tell). A transform the user chose is kept.
+    The model's graph (:func:`seqsal.models.outputs.probability_output`) says whether the selected output is a
+    probability; :func:`probability_transform` picks the transform that undoes its saturation (``logit`` for a
+    sigmoid, ``log_odds`` / ``log_odds_logp`` for a softmax / log-softmax over the task axis), so attributions
+    do not shrink where the model is confident (DeepLIFT's authors' advice, Shrikumar et al. 2017). ``none``
+    otherwise, and for ``deeplift`` / ``deepshap``, whose rules act on the model's own layers and cannot take a
+    transform of its output (a warning says that the probability is explained). ``probe_length``: the input
+    length the model is run on once to read the output's shape (without it, a softmax is not transformed). A
+    transform the user chose is kept.
     """
     if target.transform is not None:
         return target
-    probability = sigmoid_output(module, target.output)
-    if probability is None:
+    found = probability_output(module, target.output)
+    if found.kind == "unknown":
         log.info("target: the model's graph cannot be read (torch.fx cannot trace it), so whether its output is a "
                  "probability is not known and the output is explained as it is; if it ends in a sigmoid, "
-                 "--target ...,transform=logit explains its logit")
-    if not probability:
+                 "--target ...,transform=logit explains its logit (a softmax's class: transform=log_odds)")
+    if not found.probability:
         return replace(target, transform="none")
+    shape = None
     if probe_length is not None:
         with torch.no_grad():
             shape = target.output_shape(module(torch.zeros(2, 4, probe_length, device=_module_device(module))))
-        if len(shape) > 2:  # (N, tasks, positions) or (N, bins, tracks): a profile, reduced to one value
-            log.info("target: the model's output is a profile of sigmoid probabilities, reduced by %s over positions: "
-                     "the probability is explained (the logit of a %s of probabilities is not the value before the "
-                     "sigmoid)", target.reduction, target.reduction)
-            return replace(target, transform="none")
-    if method in ("deeplift", "deepshap"):
-        log.warning("target: the model's output is a sigmoid's (a probability); %s explains the probability itself, "
-                    "whose attributions shrink where the model is confident: use a model file that returns the logit, "
-                    "or --method grad_x_input, ig or ism (they explain the logit)", method)
+    transform, why = probability_transform(found, target, shape)
+    if transform != "none" and method in ("deeplift", "deepshap"):
+        log.warning("target: the model's output is %s; %s explains the probability itself, whose attributions "
+                    "shrink where the model is confident: use a model file that returns the logits, or --method "
+                    "grad_x_input, ig or ism (they explain %s)", _KIND_TEXT[found.kind], method, why)
         return replace(target, transform="none")
-    log.info("target: the model's output is a sigmoid's (a probability), so its logit log(p / (1 - p)) is explained "
-             "(the value before the sigmoid); --target ...,transform=none explains the probability")
-    return replace(target, transform="logit")
+    log.info("target: the model's output is %s, so %s%s", _KIND_TEXT[found.kind], why,
+             "; --target ...,transform=none explains the output as it is" if transform != "none" else "")
+    return replace(target, transform=transform)
+
+
+_KIND_TEXT = {"sigmoid": "a sigmoid's (a probability)", "softmax": "a softmax's (class probabilities)",
+              "log_softmax": "a log-softmax's (class log-probabilities)"}
+
+
+def probability_transform(found: OutputKind, target: Target, shape: tuple[int, ...] | None) -> tuple[str, str]:
+    """The transform that explains a probability output without its saturation, and why, in words.
+
+    Parameters
+    ----------
+    found
+        The output's kind (:func:`seqsal.models.outputs.probability_output`); ``sigmoid``, ``softmax`` or
+        ``log_softmax``.
+    target
+        The target (its ``task``, ``axis`` and ``reduction``).
+    shape
+        The selected output's shape with the batch axis, or ``None`` when the model was not probed.
+
+    Returns
+    -------
+    tuple
+        ``(transform, reason)``: ``logit`` for a sigmoid's (or a softmax's class selected by indexing) one value
+        per sequence; ``log_odds`` / ``log_odds_logp`` for class ``task`` of an ``(N, classes)`` softmax /
+        log-softmax over the task axis; ``none`` for a profile that the target reduces over positions (the
+        logit of a sum or mean of probabilities is not the value before the sigmoid), a softmax over another
+        axis, or a softmax whose axis or output shape is not known.
+    """
+    profile = shape is not None and len(shape) > 2  # (N, tasks, positions) or (N, bins, tracks), reduced to one value
+    if profile:
+        return "none", (f"the probability is explained: the output is a profile reduced by {target.reduction} over "
+                        f"positions (the logit of a {target.reduction} of probabilities is not a value before the "
+                        "activation)")
+    if found.kind == "sigmoid" or (found.kind == "softmax" and found.dim is None and shape is not None):
+        return "logit", "its logit log(p / (1 - p)) is explained (the value before a sigmoid; a class's log-odds)"
+    if shape is None or found.dim is None:
+        return "none", "the output is explained as it is (its class axis is not known)"
+    if len(shape) < 2 or found.dim % len(shape) != target._task_axis(shape):
+        return "none", (f"the output is explained as it is: the {found.kind.replace('_', '-')} normalises axis "
+                        f"{found.dim} of {shape_text(shape)}, not the task axis")
+    transform = "log_odds" if found.kind == "softmax" else "log_odds_logp"
+    return transform, ("class %s's log-odds against the other classes, log(p_k / sum of the others' p), is explained "
+                       "(z_k - logsumexp of the others' logits)" % (0 if target.task is None else target.task))
 
 
 def _module_device(module: nn.Module) -> torch.device:

@@ -132,8 +132,10 @@ def method_options(function):
 @click.option("--target", default=None,
               help="What to explain: a task index or name ('2', 'enhancer'), or 'output=1,task=0,reduce=bpnet' "
                    "for tuple/profile outputs, 'output=human,task=2' for a dict of outputs, 'task=3,axis=-1' for "
-                   "the task axis of an (N, bins, tracks) output, '0,transform=logit' for a model that returns a "
-                   "probability (a sigmoid inside). Default: the logit of task 0.")
+                   "the task axis of an (N, bins, tracks) output; transform=logit (a sigmoid inside), log_odds (a "
+                   "softmax over classes) or log_odds_logp (a log-softmax), chosen from the model's graph when not "
+                   "given, none to explain a probability as it is. Default: task 0 (its logit or log-odds when the "
+                   "model returns a probability).")
 @click.option("--width", type=click.IntRange(min=1), default=None,
               help="Re-centre every region on its narrowPeak summit (else midpoint) and resize it to this width.")
 @click.option("--window", type=click.IntRange(min=1), default=None,

@@ -105,6 +105,10 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
         parts.append(f"a profile output reduced by {target['reduction']}")
     if target.get("transform") == "logit":
         parts.append("its logit log(p / (1 - p)) (the output is a probability)")
+    elif target.get("transform") in ("log_odds", "log_odds_logp"):
+        kind = "probabilities" if target["transform"] == "log_odds" else "log-probabilities"
+        parts.append(f"its log-odds against the other classes, log(p_k / sum of the others' p) (the output is a "
+                     f"softmax's class {kind})")
     return "; ".join(parts)
 
 

@@ -14,7 +14,7 @@ from seqsal.encode import one_hot_encode
 from seqsal.evaluate import run_inputs
 from seqsal.genome import Genome
 from seqsal.io import region_arrays
-from seqsal.models.outputs import sigmoid_output
+from seqsal.models.outputs import probability_output
 from seqsal.models.user import ChannelsLast, FixedBatch
 from seqsal.pipeline import AttributeOptions, run_attribute
 from seqsal.report_tables import target_text
@@ -106,18 +106,23 @@ class Untraceable(Body):
         return torch.sigmoid(self.logits(x))
 
 
+def kind(model, output=None) -> str:
+    return probability_output(model, output).kind
+
+
 @pytest.mark.parametrize("model, expected", [
-    (ModuleSigmoid(), True), (FunctionSigmoidSqueezed(), True), (MethodSigmoid(), True), (Logits(), False),
-    (SigmoidInside(), False), (Untraceable(), None), (SigmoidSliced(), True), (SigmoidSelectedChunk(), True),
-    (SigmoidNarrowed(), True), (SlicedThenScaled(), False), (LogitSliced(), False),
+    (ModuleSigmoid(), "sigmoid"), (FunctionSigmoidSqueezed(), "sigmoid"), (MethodSigmoid(), "sigmoid"),
+    (Logits(), "other"), (SigmoidInside(), "other"), (Untraceable(), "unknown"), (SigmoidSliced(), "sigmoid"),
+    (SigmoidSelectedChunk(), "sigmoid"), (SigmoidNarrowed(), "sigmoid"), (SlicedThenScaled(), "other"),
+    (LogitSliced(), "other"),
 ])
 def test_a_sigmoid_as_the_last_operation_is_found_in_modules_and_torchscript(model, expected):
-    assert sigmoid_output(model) is expected
+    assert kind(model) == expected
     if not isinstance(model, Untraceable):
-        assert sigmoid_output(torch.jit.script(model)) is expected
+        assert kind(torch.jit.script(model)) == expected
         program = torch.export.export(model.eval(), (torch.zeros(2, 4, 50),))
-        assert sigmoid_output(program.module()) is expected
-    assert sigmoid_output(ChannelsLast(model)) is expected
+        assert kind(program.module()) == expected
+    assert kind(ChannelsLast(model)) == expected
 
 
 def test_an_unreadable_graph_is_explained_as_it_is_and_says_so(caplog):
@@ -130,21 +135,21 @@ def test_an_unreadable_graph_is_explained_as_it_is_and_says_so(caplog):
 
 
 def test_the_selected_output_of_a_tuple_or_dict_is_the_one_read():
-    assert sigmoid_output(TwoHeads(), 0) is False and sigmoid_output(TwoHeads(), 1) is True
-    assert sigmoid_output(TwoHeads()) is False  # element 0 of a tuple
+    assert kind(TwoHeads(), 0) == "other" and kind(TwoHeads(), 1) == "sigmoid"
+    assert kind(TwoHeads()) == "other"  # element 0 of a tuple
     scripted = torch.jit.script(TwoHeads())
-    assert sigmoid_output(scripted, 0) is False and sigmoid_output(scripted, 1) is True
-    assert sigmoid_output(DictHeads(), "probability") is True and sigmoid_output(DictHeads(), "logit") is False
-    assert sigmoid_output(torch.jit.script(DictHeads()), "probability") is True
-    assert sigmoid_output(DictHeads()) is False  # two entries, none named
+    assert kind(scripted, 0) == "other" and kind(scripted, 1) == "sigmoid"
+    assert kind(DictHeads(), "probability") == "sigmoid" and kind(DictHeads(), "logit") == "other"
+    assert kind(torch.jit.script(DictHeads()), "probability") == "sigmoid"
+    assert kind(DictHeads()) == "other"  # two entries, none named
 
 
 def test_exported_programs_and_their_fixed_batch_wrapper_are_read():
     x = torch.zeros(2, 4, 50)
     program = torch.export.export(ModuleSigmoid().eval(), (x,))
-    assert sigmoid_output(program.module()) is True
-    assert sigmoid_output(FixedBatch(program.module(), 2)) is True
-    assert sigmoid_output(torch.export.export(Logits().eval(), (x,)).module()) is False
+    assert kind(program.module()) == "sigmoid"
+    assert kind(FixedBatch(program.module(), 2)) == "sigmoid"
+    assert kind(torch.export.export(Logits().eval(), (x,)).module()) == "other"
 
 
 def test_the_transform_is_chosen_only_where_the_user_left_it_open():

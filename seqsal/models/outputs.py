@@ -1,33 +1,46 @@
-"""Whether a model's output is a probability: the last operation before it is a sigmoid.
+"""Whether a model's output is a probability: the last operation before it is a sigmoid, a softmax or a log-softmax.
 
-A classifier that applies its sigmoid inside ``forward`` (Basset and many user models; a TorchScript or exported
-file then holds no logit at all) returns ``p = sigmoid(z)``. Explaining ``p`` hides features where the model is
-most confident: ``dp/dx = p (1 - p) dz/dx`` vanishes as ``p`` saturates, so an active region's attributions shrink
-against an inactive region's (the calibration zoo's ``sigmoid_A``, benchmarks/RESULTS.md, issue 13). DeepLIFT's
-authors explain the pre-sigmoid logit for this reason (Shrikumar, Greenside & Kundaje, ICML 2017, section 3.6),
-and so does seqsal by default: :func:`sigmoid_output` finds the sigmoid in the model's graph, and the pipeline
-then explains ``log(p / (1 - p))`` (``--target ...,transform=logit``), whose gradient is ``dz/dx`` exactly.
+A classifier that applies its sigmoid or softmax inside ``forward`` (Basset, SpliceAI and many user models; a
+TorchScript or exported file then holds no logit at all) returns probabilities. Explaining a probability hides
+features where the model is most confident: ``dp/dx = p (1 - p) dz/dx`` for a sigmoid, ``dp_k/dx = p_k (dz_k/dx -
+sum_j p_j dz_j/dx)`` for class ``k`` of a softmax, both vanishing as ``p`` saturates, so an active region's
+attributions shrink against an inactive region's (the calibration zoo's ``sigmoid_A``, benchmarks/RESULTS.md,
+issue 13); a log-softmax's ``d log p_k = dz_k - sum_j p_j dz_j`` vanishes the same way as ``p_k -> 1``. DeepLIFT's
+authors explain the value before the sigmoid or softmax for this reason (Shrikumar, Greenside & Kundaje, ICML 2017,
+section 3.6), and so does seqsal by default: :func:`probability_output` finds the operation in the model's graph,
+and the pipeline (:func:`seqsal.attribution.choose_transform`) explains
+
+* a sigmoid's ``log(p / (1 - p))`` (``--target ...,transform=logit``), whose gradient is ``dz/dx`` exactly;
+* class ``k`` of a softmax (or log-softmax) over the task axis as its log-odds against the other classes,
+  ``log(p_k / sum_{j != k} p_j) = z_k - logsumexp_{j != k} z_j`` (``transform=log_odds``, ``log_odds_logp``),
+  which for two classes is the logit ``z_1 - z_0`` and does not saturate as ``p_k -> 1``.
 
 The graph is read, never guessed from output values (a regression model can return values in ``(0, 1)``):
 
-* TorchScript: the inlined graph of ``forward`` (submodule calls included);
+* TorchScript: the inlined graph of ``forward`` (submodule calls included; both branches of an ``if``, as
+  ``F.log_softmax`` compiles, must agree);
 * ``torch.export`` programs (their module is an ``fx.GraphModule``) and other graph modules: their graph;
 * any other ``nn.Module``: a ``torch.fx`` symbolic trace; a model that cannot be traced (data-dependent
-  control flow) is reported as not known to end in a sigmoid (``False``).
+  control flow) is reported as ``unknown``.
 
 Operations that only change the shape or select elements (``squeeze``, ``view``, ``reshape``, ``flatten``,
 indexing and slicing, ``select``, ``narrow``, ``permute``, ``transpose``, ``chunk``/``split``/``unbind`` and their
-items, ...) between the sigmoid and the output are looked through: ``sigmoid(z)[:, 0]`` and
-``sigmoid(z).squeeze(-1)`` are still probabilities.
+items, ...) between the operation and the output are looked through: ``sigmoid(z)[:, 0]`` and
+``sigmoid(z).squeeze(-1)`` are still probabilities. After a softmax they move its axis, so the axis is then
+reported as not known (``dim=None``).
 """
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 
 import torch
 from torch import fx, nn
 
-_SCRIPT_SIGMOIDS = frozenset({"aten::sigmoid", "aten::sigmoid_", "aten::special_expit"})
+_SCRIPT_KINDS = {"aten::sigmoid": "sigmoid", "aten::sigmoid_": "sigmoid", "aten::special_expit": "sigmoid",
+                 "aten::softmax": "softmax", "aten::_softmax": "softmax", "aten::special_softmax": "softmax",
+                 "aten::log_softmax": "log_softmax", "aten::_log_softmax": "log_softmax",
+                 "aten::special_log_softmax": "log_softmax"}
 _SCRIPT_SHAPE_OPS = frozenset({"aten::squeeze", "aten::squeeze_", "aten::unsqueeze", "aten::view", "aten::reshape",
                                "aten::flatten", "aten::contiguous", "aten::clone", "aten::to",
                                # selections: each output value is one of the input's
@@ -35,17 +48,46 @@ _SCRIPT_SHAPE_OPS = frozenset({"aten::squeeze", "aten::squeeze_", "aten::unsquee
                                "aten::permute", "aten::transpose", "aten::t", "aten::movedim", "aten::expand",
                                "aten::chunk", "aten::split", "aten::unbind", "aten::__getitem__",
                                "prim::ListUnpack", "prim::ConstantChunk", "prim::TupleIndex"})
+_SCRIPT_KEEP_AXES = frozenset({"aten::contiguous", "aten::clone", "aten::to"})  # a softmax's axis stays where it was
 _SHAPE_METHODS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten", "contiguous", "clone",
                             "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
                             "chunk", "split", "unbind", "__getitem__"})
 _SHAPE_FUNCTIONS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten", "clone", "_unsafe_view",
                               "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
                               "chunk", "split", "unbind", "slice", "getitem", "index"})
+_KEEP_AXES = frozenset({"contiguous", "clone", "to"})
+_FUNCTION_KINDS = {"sigmoid": "sigmoid", "sigmoid_": "sigmoid", "special_expit": "sigmoid", "expit": "sigmoid",
+                   "softmax": "softmax", "_softmax": "softmax", "special_softmax": "softmax",
+                   "log_softmax": "log_softmax", "_log_softmax": "log_softmax", "special_log_softmax": "log_softmax"}
+_MODULE_KINDS = ((nn.Sigmoid, "sigmoid"), (nn.Softmax, "softmax"), (nn.LogSoftmax, "log_softmax"))
 _WRAPPERS = ("ChannelsLast", "FixedBatch")  # seqsal's own transparent wrappers (seqsal.models.user): look inside
 
 
-def sigmoid_output(module: nn.Module, output: int | str | None = None) -> bool | None:
-    """Whether the selected output of ``module`` is the value of a sigmoid (a probability).
+@dataclass(frozen=True)
+class OutputKind:
+    """What a model's selected output is, as its graph shows.
+
+    Attributes
+    ----------
+    kind
+        ``sigmoid``, ``softmax`` or ``log_softmax`` (the last operation before the output, shape-only operations
+        aside); ``other`` (the graph shows another operation); ``unknown`` (the graph cannot be read).
+    dim
+        ``softmax``/``log_softmax``: the axis it normalises over, as written in the model (may be negative);
+        ``None`` for the other kinds, and when shape operations between it and the output move the axes.
+    """
+
+    kind: str
+    dim: int | None = None
+
+    @property
+    def probability(self) -> bool:
+        """Whether the output is a probability or a log-probability (it saturates)."""
+        return self.kind in ("sigmoid", "softmax", "log_softmax")
+
+
+def probability_output(module: nn.Module, output: int | str | None = None) -> OutputKind:
+    """Whether the selected output of ``module`` is the value of a sigmoid, a softmax or a log-softmax.
 
     Parameters
     ----------
@@ -59,23 +101,24 @@ def sigmoid_output(module: nn.Module, output: int | str | None = None) -> bool |
 
     Returns
     -------
-    bool or None
-        ``True`` when the graph shows a sigmoid (``torch.sigmoid``, ``nn.Sigmoid``, ``Tensor.sigmoid``,
-        ``torch.special.expit``) as the last operation before that output, shape-only operations and selections
-        aside; ``False`` when the graph shows another; ``None`` when the graph cannot be read (an ``nn.Module``
-        that ``torch.fx`` cannot trace, a TorchScript module without an inlined graph).
+    OutputKind
+        ``sigmoid`` (``torch.sigmoid``, ``nn.Sigmoid``, ``Tensor.sigmoid``, ``torch.special.expit``), ``softmax``
+        (``torch.softmax``, ``F.softmax``, ``nn.Softmax``, ``Tensor.softmax``) or ``log_softmax`` (the same for
+        log-softmax, ``nn.LogSoftmax``) with the softmax's axis; ``other`` when the graph shows another last
+        operation; ``unknown`` when the graph cannot be read (an ``nn.Module`` that ``torch.fx`` cannot trace, a
+        TorchScript module without an inlined graph).
     """
     while type(module).__name__ in _WRAPPERS and isinstance(getattr(module, "model", None), nn.Module):
         module = module.model
     if isinstance(module, torch.jit.ScriptModule):
-        return _script_sigmoid(module, output)
+        return _script_kind(module, output)
     if isinstance(module, fx.GraphModule):
-        return _fx_sigmoid(module, module.graph, output)
+        return _fx_kind(module, module.graph, output)
     try:
         traced = fx.symbolic_trace(module)
-    except Exception:  # noqa: BLE001 - any tracing failure: the graph is not known, so no sigmoid is claimed
-        return None
-    return _fx_sigmoid(traced, traced.graph, output)
+    except Exception:  # noqa: BLE001 - any tracing failure: the graph is not known, so nothing is claimed
+        return OutputKind("unknown")
+    return _fx_kind(traced, traced.graph, output)
 
 
 def _picked(values: list, keys: list | None, output: int | str | None):
@@ -90,11 +133,15 @@ def _picked(values: list, keys: list | None, output: int | str | None):
     return values[index]
 
 
-def _script_sigmoid(module: torch.jit.ScriptModule, output: int | str | None) -> bool | None:
+def _script_kind(module: torch.jit.ScriptModule, output: int | str | None) -> OutputKind:
     try:
         graph = module.inlined_graph
     except Exception:  # noqa: BLE001 - a scripted function or an unusual module: no graph to read
-        return None
+        return OutputKind("unknown")
+    try:  # fold the branches on arguments known when scripted (F.softmax's `dim is None`) into their constants
+        torch._C._jit_pass_constant_propagation(graph)  # on this copy of the graph: the module is not changed
+    except Exception:  # noqa: BLE001 - a torch without the pass: the branches are read as they are
+        pass
     value = next(iter(graph.return_node().inputs()))
     node = value.node()
     if node.kind() == "prim::TupleConstruct" or node.kind() == "prim::ListConstruct":
@@ -103,23 +150,46 @@ def _script_sigmoid(module: torch.jit.ScriptModule, output: int | str | None) ->
         items = list(node.inputs())
         keys = [key.toIValue() for key in items[0::2]]
         value = _picked(items[1::2], keys, output)
-    if value is None:
-        return False
-    node = value.node()
+    return OutputKind("other") if value is None else _script_value_kind(value)
+
+
+def _script_value_kind(value) -> OutputKind:
+    """The kind of a TorchScript value: the operation that made it, through shape operations and ``if`` branches."""
+    moved, node = False, value.node()
     while node.kind() in _SCRIPT_SHAPE_OPS and next(iter(node.inputs()), None) is not None:
-        node = next(iter(node.inputs())).node()
-    return node.kind() in _SCRIPT_SIGMOIDS
+        moved = moved or node.kind() not in _SCRIPT_KEEP_AXES
+        value = next(iter(node.inputs()))
+        node = value.node()
+    if node.kind() == "prim::If":  # e.g. F.log_softmax: one branch per dtype; every branch must give the same kind
+        index = list(node.outputs()).index(value)
+        kinds = {_script_value_kind(list(block.returnNode().inputs())[index]) for block in node.blocks()}
+        found = kinds.pop() if len(kinds) == 1 else OutputKind("other")
+        return OutputKind(found.kind, None) if moved else found
+    kind = _SCRIPT_KINDS.get(node.kind(), "other")
+    if kind in ("softmax", "log_softmax"):
+        dim = list(node.inputs())[1].toIValue() if len(list(node.inputs())) > 1 else None
+        return OutputKind(kind, None if moved or not isinstance(dim, int) else dim)
+    return OutputKind(kind)
 
 
-def _fx_is_sigmoid(module: nn.Module, node: fx.Node) -> bool:
+def _fx_activation(module: nn.Module, node: fx.Node) -> OutputKind:
+    """The kind of the operation of an fx node, with a softmax's axis (``other`` for any other operation)."""
+    kind, dim = "other", None
     if node.op == "call_function":
-        return node.target in (torch.sigmoid, torch.special.expit, nn.functional.sigmoid) or \
-            getattr(node.target, "__name__", "").split(".")[0] in ("sigmoid", "sigmoid_", "special_expit")
-    if node.op == "call_method":
-        return node.target in ("sigmoid", "sigmoid_")
-    if node.op == "call_module":
-        return isinstance(module.get_submodule(node.target), nn.Sigmoid)
-    return False
+        kind = _FUNCTION_KINDS.get(getattr(node.target, "__name__", "").split(".")[0], "other")
+        if node.target in (torch.sigmoid, nn.functional.sigmoid):
+            kind = "sigmoid"
+        dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+    elif node.op == "call_method":
+        kind = _FUNCTION_KINDS.get(node.target, "other")
+        dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+    elif node.op == "call_module":
+        submodule = module.get_submodule(node.target)
+        kind = next((name for cls, name in _MODULE_KINDS if isinstance(submodule, cls)), "other")
+        dim = getattr(submodule, "dim", None)
+    if kind in ("softmax", "log_softmax"):
+        return OutputKind(kind, dim if isinstance(dim, int) else None)
+    return OutputKind(kind)
 
 
 def _fx_shape_only(module: nn.Module, node: fx.Node) -> bool:
@@ -134,14 +204,18 @@ def _fx_shape_only(module: nn.Module, node: fx.Node) -> bool:
     return False
 
 
-def _fx_sigmoid(module: nn.Module, graph: fx.Graph, output: int | str | None) -> bool:
+def _fx_kind(module: nn.Module, graph: fx.Graph, output: int | str | None) -> OutputKind:
     result = next(node for node in graph.nodes if node.op == "output").args[0]
     if isinstance(result, dict):
         result = _picked(list(result.values()), list(result.keys()), output)
     elif isinstance(result, (tuple, list)):
         result = _picked(list(result), None, output)
     if not isinstance(result, fx.Node):
-        return False
+        return OutputKind("other")
+    moved = False
     while _fx_shape_only(module, result) and result.args and isinstance(result.args[0], fx.Node):
+        name = result.target if result.op == "call_method" else getattr(result.target, "__name__", "")
+        moved = moved or name.split(".")[0] not in _KEEP_AXES
         result = result.args[0]
-    return _fx_is_sigmoid(module, result)
+    found = _fx_activation(module, result)
+    return OutputKind(found.kind, None) if moved else found

@@ -17,6 +17,7 @@ from seqsal.models.outputs import probability_output
 from seqsal.models.user import ChannelsLast
 from seqsal.pipeline import AttributeOptions, run_attribute
 from seqsal.report_tables import target_text
+from tests.test_model_outputs import _world
 
 
 class Body(nn.Module):
@@ -184,14 +185,6 @@ def test_the_gradient_is_the_logits_log_odds_gradient_at_a_saturated_class():
     _log_odds(model.logits(b).double(), k).sum().backward()
     assert torch.allclose(a.grad, b.grad.float(), rtol=1e-4, atol=1e-4 * float(b.grad.abs().max()))
     assert float(b.grad.abs().max()) > 0
-
-
-def _world(tmp_path):
-    rng = np.random.default_rng(5)
-    sequence = "".join(rng.choice(list("ACGT"), 3000))
-    (tmp_path / "g.fa").write_text(">chr1\n" + sequence + "\n")
-    (tmp_path / "r.bed").write_text("".join(f"chr1\t{s}\t{s + 200}\n" for s in range(100, 2700, 400)))
-    return tmp_path / "g.fa", tmp_path / "r.bed"
 
 
 @pytest.mark.parametrize("cls, transform", [(TorchSoftmax, "log_odds"), (LogSoftmax, "log_odds_logp")])

@@ -149,7 +149,9 @@ class Target:
         """Replace a task name by its index (raises :class:`InputError` if unknown)."""
         if isinstance(self.task, str):
             if not task_names or self.task not in task_names:
-                known = ", ".join(task_names) if task_names else "none (the model file names no tasks)"
+                known = ", ".join(task_names) if task_names else (
+                    "none (the model file names no tasks): name the task by its index, or give the model a "
+                    "task_names attribute (a list of str) before saving it")
                 raise InputError(f"--target task {self.task!r} is not a task of the model; its tasks: {known}")
             return replace(self, task=task_names.index(self.task))
         return self
@@ -195,6 +197,14 @@ class Target:
         own = values.select(axis, task)
         others = torch.cat([values.narrow(axis, 0, task), values.narrow(axis, task + 1, size - task - 1)], axis)
         if self.transform == "log_odds_logp":
+            total = torch.logsumexp(values, dim=axis)  # 0 for log-probabilities
+            bad = ~torch.isfinite(own) | (total.abs() > 1e-3)
+            if bool(bad.any()):
+                row = int(torch.nonzero(bad)[0, 0])
+                raise InputError(f"--target transform=log_odds_logp explains log p_k - logsumexp of the other classes' "
+                                 f"log p of a log-softmax's output, but the model's outputs give logsumexp "
+                                 f"{float(total[row]):g} over the classes, not 0: they are not log-probabilities "
+                                 "(probabilities: transform=log_odds; else transform=none)")
             value = own - torch.logsumexp(others, dim=axis)
         else:
             rest = others.sum(dim=axis)
@@ -379,12 +389,24 @@ def resolve_task_axis(model: nn.Module, target: Target, probe: torch.Tensor, out
                f"for inputs twice as long it has shape {shape_text(longer)}")
         raise InputError(
             f"--target: the output to explain has shape {shape_text(shape)} for inputs of {probe.shape[2]} bases, and "
-            f"{why}, so its task axis cannot be told from its position axis; add the task axis to --target: axis=1 "
-            "for (N, tasks, positions) as BPNet's profile, axis=-1 for (N, positions, tasks) as Enformer's bins x "
-            "tracks, e.g. "
-            f"--target task={target.task if target.task is not None else 0},axis=-1"
+            f"{why}, so its task axis cannot be told from its position axis; add the task axis to --target: "
+            f"--target {target_text(replace(target, axis=1))} for (N, tasks, positions) as BPNet's profile, "
+            f"--target {target_text(replace(target, axis=-1))} for (N, positions, tasks) as Enformer's bins x tracks"
         )
     return replace(target, axis=axis)
+
+
+def target_text(target: Target) -> str:
+    """The ``--target`` text of ``target`` (the keys it sets, defaults left out): ``output=0,task=1,reduce=bpnet``."""
+    parts = [f"output={target.output}"] if target.output is not None else []
+    parts.append(f"task={0 if target.task is None else target.task}")
+    if target.reduction != "sum":
+        parts.append(f"reduce={target.reduction}")
+    if target.axis is not None:
+        parts.append(f"axis={target.axis}")
+    if target.transform is not None:
+        parts.append(f"transform={target.transform}")
+    return ",".join(parts)
 
 
 def _forward_target(model: nn.Module, x: torch.Tensor, target: Target,
@@ -494,9 +516,10 @@ def choose_transform(module: nn.Module, target: Target, method: str, probe_lengt
             shape = target.output_shape(module(torch.zeros(2, 4, probe_length, device=_module_device(module))))
     transform, why = probability_transform(found, target, shape)
     if transform != "none" and method in ("deeplift", "deepshap"):
-        log.warning("target: the model's output is %s; %s explains the probability itself, whose attributions "
-                    "shrink where the model is confident: use a model file that returns the logits, or --method "
-                    "grad_x_input, ig or ism (they explain %s)", _KIND_TEXT[found.kind], method, why)
+        if found.kind == "sigmoid":  # a softmax inside the model is refused by the method's own rules, in one line
+            log.warning("target: the model's output is %s; %s explains the probability itself, whose attributions "
+                        "shrink where the model is confident: use a model file that returns the logit, or --method "
+                        "grad_x_input, ig or ism (they explain the logit)", _KIND_TEXT[found.kind], method)
         return replace(target, transform="none")
     log.info("target: the model's output is %s, so %s%s", _KIND_TEXT[found.kind], why,
              "; --target ...,transform=none explains the output as it is" if transform != "none" else "")
@@ -541,6 +564,8 @@ def probability_transform(found: OutputKind, target: Target, shape: tuple[int, .
     if len(shape) < 2 or found.dim % len(shape) != target._task_axis(shape):
         return "none", (f"the output is explained as it is: the {found.kind.replace('_', '-')} normalises axis "
                         f"{found.dim} of {shape_text(shape)}, not the task axis")
+    if shape[found.dim % len(shape)] < 2:
+        return "none", "the output is explained as it is (a softmax over one class is constant)"
     transform = "log_odds" if found.kind == "softmax" else "log_odds_logp"
     return transform, ("class %s's log-odds against the other classes, log(p_k / sum of the others' p), is explained "
                        "(z_k - logsumexp of the others' logits)" % (0 if target.task is None else target.task))

@@ -12,9 +12,11 @@ out):
 * ``change``: the mean over ``draws`` copies of ``f(copy) - f(x)``, each copy with the seqlet's bases replaced by
   uniform random bases (the run's target; averaged over both strands for ``--rc`` runs);
 * ``effect = -sign x change``: positive when removing the bases moves the output the way the seqlet's sign says;
-* controls: one stretch of the same length per seqlet, at a random place in a random checked window, overlapping
-  no seqlet called at a lenient FDR (0.5: the stretches the attributions do not single out), replaced the same
-  way;
+* controls: stretches of the seqlets' lengths (one per seqlet, and at least :data:`MIN_CONTROLS`, the lengths
+  taken in turn, so that a run with few calls can still reach ``alpha``: with one control per seqlet, 10 seqlets
+  had a smallest p-value of 1/11 and none could be confirmed at 0.05), each at a random place in a random checked
+  window, overlapping no seqlet called at a lenient FDR (0.5: the stretches the attributions do not single out),
+  replaced the same way;
 * ``pvalue = (1 + #{controls: -sign x change >= effect}) / (n_controls + 1)``: the effect against the controls'
   change in the same direction (a ``-`` seqlet's rise against the controls' rises; a control that hits an
   uncalled site of that sign makes the test conservative); ``confirmed`` where ``pvalue <= alpha``.
@@ -45,6 +47,7 @@ from .text import plural
 
 log = logging.getLogger("seqsal")
 
+MIN_CONTROLS = 99  # fewest control stretches: the smallest p-value 1 / (n + 1) is then 0.01
 UNCONFIRMED_SHARE = 0.5  # a sign whose checked seqlets the model confirms less often than this is flagged
 LENIENT_FDR = 0.5  # the controls avoid the seqlets called at this FDR (and the checked ones)
 COLUMNS = ["name", "sign", "score", "qvalue", "change", "effect", "pvalue", "confirmed"]
@@ -181,6 +184,7 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
     change = replacement_changes(model, x, spans[chosen], target, draws, seed, rc)
     rng = np.random.default_rng(seed + 1)
     lengths = spans[chosen, 2] - spans[chosen, 1]
+    lengths = lengths[np.arange(max(lengths.shape[0], MIN_CONTROLS)) % lengths.shape[0]]  # each seqlet's in turn
     taken = spans[held] if avoid is None else np.concatenate([spans[held], window_spans(avoid, windows)])
     controls = control_spans(spans[chosen], lengths, windows, taken[taken[:, 0] >= 0], rng)
     control = replacement_changes(model, x, controls, target, draws, seed + 2, rc)
@@ -190,9 +194,11 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
         null = np.sort(-s * control)
         exceed = null.shape[0] - np.searchsorted(null, effect[sign == s], side="left")
         pvalue[sign == s] = (1.0 + exceed) / (null.shape[0] + 1.0)
-    return pd.DataFrame({"name": checked["name"].to_numpy(), "sign": np.where(sign > 0, "+", "-"),
-                         "score": checked["score"].to_numpy(), "qvalue": checked["qvalue"].to_numpy(),
-                         "change": change, "effect": effect, "pvalue": pvalue, "confirmed": pvalue <= alpha})
+    table = pd.DataFrame({"name": checked["name"].to_numpy(), "sign": np.where(sign > 0, "+", "-"),
+                          "score": checked["score"].to_numpy(), "qvalue": checked["qvalue"].to_numpy(),
+                          "change": change, "effect": effect, "pvalue": pvalue, "confirmed": pvalue <= alpha})
+    table.attrs["n_controls"] = int(control.shape[0])
+    return table
 
 
 def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 8, alpha: float = 0.05,
@@ -257,16 +263,31 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
             log.info("check: %s seqlets: the model confirms %d of %d (replacement moves the output as the sign says, "
                      "p <= %g against stretches no call covers)", label, int(part["confirmed"].sum()), len(part),
                      alpha)
-    for label in unconfirmed_signs(table):
+    controls = int(table.attrs.get("n_controls", 0))
+    if len(table) and not testable(table, alpha):
+        log.warning("check: only %s fit in the checked windows beside the calls, so no p-value can reach %g and "
+                    "no seqlet can be confirmed: this says nothing against the calls; check more regions (larger "
+                    "model windows or more calls, --max-seqlets) or a larger --alpha", plural(controls,
+                    "control stretch", "control stretches"), alpha)
+    for label in unconfirmed_signs(table, alpha=alpha):
         log.warning("check: the model does not confirm most %s seqlets: for this model the attribution's %s sign does "
                     "not say what its bases do; do not act on those calls, or explain the model with another method "
                     "(`seqsal evaluate` compares them) and check again", label, label)
     return table
 
 
-def unconfirmed_signs(table: pd.DataFrame, share: float = UNCONFIRMED_SHARE, min_checked: int = 10) -> list[str]:
+def testable(table: pd.DataFrame, alpha: float) -> bool:
+    """Whether a :func:`check_seqlets` table's controls (``attrs["n_controls"]``) let a p-value reach ``alpha``."""
+    return 1.0 / (int(table.attrs.get("n_controls", 0)) + 1) <= alpha
+
+
+def unconfirmed_signs(table: pd.DataFrame, share: float = UNCONFIRMED_SHARE, min_checked: int = 10,
+                      alpha: float | None = None) -> list[str]:
     """The signs (``+``, ``-``) of a :func:`check_seqlets` table whose checked seqlets (at least ``min_checked``)
-    the model confirms less than ``share`` of the time: the attribution map's claims of that sign do not hold."""
+    the model confirms less than ``share`` of the time: the attribution map's claims of that sign do not hold.
+    None when ``alpha`` is given and the controls cannot reach it (:func:`testable`): no verdict then."""
+    if alpha is not None and not testable(table, alpha):
+        return []
     out = []
     for label in ("+", "-"):
         part = table[table["sign"] == label]

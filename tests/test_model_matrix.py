@@ -492,8 +492,8 @@ REFUSALS = [
             ("export_static", "bins_tracks", "ncl", "saliency"),
             r"--target: the output to explain has shape \(N, 4, 3\) for inputs of 16 bases, and the model does not "
             r"run on inputs twice as long, so its task axis cannot be told from its position axis; add the task axis "
-            r"to --target: axis=1 for \(N, tasks, positions\) as BPNet's profile, axis=-1 for \(N, positions, "
-            r"tasks\) as Enformer's bins x tracks, e\.g\. --target task=2,axis=-1$", target="2"),
+            r"to --target: --target task=2,axis=1 for \(N, tasks, positions\) as BPNet's profile, --target "
+            r"task=2,axis=-1 for \(N, positions, tasks\) as Enformer's bins x tracks$", target="2"),
     Refusal("axis_task_out_of_range", "(N, bins, tracks), --target task=3,axis=-1 of 3 tracks",
             ("user_file", "bins_tracks", "ncl", "saliency"),
             r"--target task 3 is out of range: the model has 3 tasks on axis 2 of its output \(N, 4, 3\) \(0\.\.2\)$",

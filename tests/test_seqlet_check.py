@@ -154,3 +154,22 @@ def test_a_sign_the_model_does_not_confirm_is_flagged():
     wrong = check_seqlets(TwoMotifs(), x, windows, seqlets[kind.isin(["act", "wrong"])], Target(), draws=16)
     right = check_seqlets(TwoMotifs(), x, windows, seqlets[kind.isin(["act", "rep"])], Target(), draws=16)
     assert unconfirmed_signs(wrong) == ["-"] and unconfirmed_signs(right) == []
+
+
+def test_a_few_calls_can_still_be_confirmed_and_too_few_controls_say_nothing_against_them():
+    """With one control per seqlet, 10 seqlets gave a smallest p-value of 1/11 > 0.05: none could be confirmed,
+    and the check then told the user not to act on the calls (a fresh user's run of 50 demo regions)."""
+    x, windows, seqlets = _world(n=10)
+    acts = seqlets[seqlets["name"].str.startswith("act")]
+    table = check_seqlets(TwoMotifs(), x, windows, acts, Target(), draws=16, seed=0)
+    assert len(table) == 10 and table.attrs["n_controls"] >= 99
+    assert table["confirmed"].all() and table["pvalue"].max() <= 0.01 + 1e-12
+    # windows with no room for a control: no verdict, and the log says so instead of refusing the calls
+    from seqsal import seqlet_check
+
+    full = pd.concat([acts.assign(start=acts["start"] - 20, end=acts["start"] + 100, name=acts["name"] + "w")])
+    crowded = check_seqlets(TwoMotifs(), x, windows, acts, Target(), draws=2, seed=0, avoid=full)
+    assert crowded.attrs["n_controls"] == 0 and not crowded["confirmed"].any()
+    assert seqlet_check.unconfirmed_signs(crowded) == ["+"]  # counted alone, the table reads as a refusal
+    assert seqlet_check.unconfirmed_signs(crowded, alpha=0.05) == []  # but no verdict is possible
+    assert seqlet_check.unconfirmed_signs(table, alpha=0.05) == []  # confirmed calls: no refusal either

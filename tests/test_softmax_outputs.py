@@ -230,3 +230,64 @@ def test_a_softmax_over_the_batch_is_not_class_probabilities():
 
     assert probability_output(BatchSoftmax()).dim == 0
     assert choose_transform(BatchSoftmax(), Target(task=1), "grad_x_input", 50).transform == "none"
+
+
+def test_log_odds_logp_refuse_probabilities():
+    with pytest.raises(InputError, match="not log-probabilities"):
+        Target(task=0, transform="log_odds_logp").select(torch.softmax(torch.randn(4, 3), 1))
+
+
+def test_the_ambiguous_axis_message_keeps_the_users_other_keys():
+    from seqsal.attribution import resolve_task_axis
+
+    class OneLength(nn.Module):  # (N, 2, 6) from 6 bases only: the task axis cannot be told
+        def forward(self, x):
+            if x.shape[-1] != 6:
+                raise ValueError("6 bases only")
+            return torch.stack([x.sum(1), -x.sum(1)], 1)
+
+    probe = torch.zeros(1, 4, 6)
+    with pytest.raises(InputError) as error:
+        resolve_task_axis(OneLength(), Target(output=0, task=1, reduction="bpnet"), probe, OneLength()(probe))
+    message = str(error.value)
+    assert "--target output=0,task=1,reduce=bpnet,axis=1 for (N, tasks, positions)" in message
+    assert "--target output=0,task=1,reduce=bpnet,axis=-1 for (N, positions, tasks)" in message
+
+
+@pytest.mark.parametrize("cls, transform", [(TorchSoftmax, "log_odds"), (LogSoftmax, "log_odds_logp")])
+def test_the_notebook_api_explains_what_the_cli_explains(cls, transform):
+    import seqsal
+
+    model = cls().eval()
+    x = torch.from_numpy(np.stack([one_hot_encode("ACGTTGCAAGCTAGCTAGGATCCGATCGATTTACGGCATGCA"),
+                                   one_hot_encode("TTTTACGATCGGGCTAGCATCGACTACGATCGACTTTACGAA")]).astype(np.float32))
+    default = seqsal.attribute(model, x, method="grad_x_input", target="1")
+    chosen = seqsal.attribute(model, x, method="grad_x_input", target=f"1,transform={transform}")
+    probability = seqsal.attribute(model, x, method="grad_x_input", target="1,transform=none")
+    assert torch.allclose(default, chosen) and not torch.allclose(default, probability)
+    sigmoid = seqsal.attribute(torch.jit.script(TorchSoftmax(classes=1).eval()), x, target="0")  # softmax of 1 class
+    assert torch.isfinite(sigmoid).all()
+
+
+class Named(TorchSoftmax):
+    """A scripted classifier that names its classes and its input length as attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.task_names = ["background", "enhancer", "promoter"]
+        self.input_length = 200
+
+
+def test_a_torchscript_model_names_its_tasks_and_length_by_attributes(tmp_path):
+    from seqsal.models.files import load_model
+
+    path = tmp_path / "named.pt"
+    torch.jit.script(Named().eval()).save(str(path))
+    loaded = load_model(str(path))
+    assert loaded.task_names == ["background", "enhancer", "promoter"] and loaded.input_length == 200
+    assert Target.parse("promoter").resolve(loaded.task_names).task == 2
+    plain = tmp_path / "plain.pt"
+    torch.jit.script(TorchSoftmax().eval()).save(str(plain))
+    assert load_model(str(plain)).task_names is None
+    with pytest.raises(InputError, match="task_names attribute"):
+        Target.parse("promoter").resolve(load_model(str(plain)).task_names)

@@ -75,8 +75,10 @@ def test_transform_logit_explains_the_logit_of_a_probability_output():
     on_logit = seqsal.attribute(logit_model, x, method="grad_x_input")
     on_probability = seqsal.attribute(Probability(), x, method="grad_x_input", target="0,transform=logit")
     torch.testing.assert_close(torch.as_tensor(on_probability) / 3, torch.as_tensor(on_logit), rtol=1e-4, atol=1e-5)
-    plain = seqsal.attribute(Probability(), x, method="grad_x_input")
+    plain = seqsal.attribute(Probability(), x, method="grad_x_input", target="0,transform=none")
     assert not torch.allclose(torch.as_tensor(plain), torch.as_tensor(on_probability), rtol=0.1)
+    default = seqsal.attribute(Probability(), x, method="grad_x_input")  # the graph's sigmoid: the logit, as the CLI
+    torch.testing.assert_close(default, on_probability)
     with pytest.raises(InputError, match="deepshap cannot explain --target transform=logit"):
         seqsal.attribute(Probability(), x, method="deepshap", target="0,transform=logit", references=2)
     with pytest.raises(InputError, match="needs outputs in \\(0, 1\\)"):

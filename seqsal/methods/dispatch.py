@@ -10,7 +10,7 @@ import contextlib
 import torch
 from torch import nn
 
-from ..attribution import Target, correct_gradient, eval_mode
+from ..attribution import Target, choose_transform, correct_gradient, eval_mode, resolve_task_axis
 from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError
@@ -109,7 +109,11 @@ def attribute(
     method
         ``saliency``, ``grad_x_input`` or another key of :data:`~seqsal.methods.registry.METHODS`.
     target
-        :class:`Target` or its string form (see :meth:`Target.parse`).
+        :class:`Target` or its string form (see :meth:`Target.parse`). As in ``seqsal attribute``, the task
+        axis of an output of 3 or more dims must be given or be found with certainty
+        (:func:`~seqsal.attribution.resolve_task_axis`), and a transform left open is chosen from the model's
+        graph (:func:`~seqsal.attribution.choose_transform`): a sigmoid's output is explained as its logit, a
+        softmax's class as its log-odds against the other classes (``transform=none``: the probability).
     correct, rc
         Gradient correction and reverse-complement averaging.
     batch_size
@@ -146,6 +150,11 @@ def attribute(
         model = model.to(device)
     outputs = []
     with eval_mode(model):
+        if x.shape[0] and (target.transform is None or target.axis is None):  # the CLI's target rules
+            probe = x[:1].to(device)
+            with torch.no_grad():
+                target = resolve_task_axis(model, target, probe, model(probe))
+            target = choose_transform(model, target, method, int(x.shape[-1]))
         for first in range(0, x.shape[0], batch_size):
             chunk = x[first:first + batch_size].to(device)
             hyp, _ = hypothetical_attributions(

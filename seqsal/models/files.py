@@ -299,6 +299,8 @@ def load_model(
                 meta = json.loads(extra["seqsal.json"])
                 input_length, task_names = meta.get("input_length"), meta.get("task_names")
                 description = {"architecture": meta.get("architecture"), "config": meta.get("config")}
+            else:  # a scripted module keeps its int and list-of-str attributes, as an nn.Module has them
+                input_length, task_names = _script_attributes(module)
         elif kind == "export":
             (module, input_length), source = exported_model(torch.export.load(path), layout, path), "export"
         elif kind in ("torch_save", None):
@@ -345,3 +347,11 @@ def load_model(
         sha256=file_sha256(path), description=description,
     )
 
+
+def _script_attributes(module) -> tuple[int | None, list[str] | None]:
+    """A TorchScript module's ``input_length`` (an int) and ``task_names`` (a list of str), where it has them."""
+    length, names = getattr(module, "input_length", None), getattr(module, "task_names", None)
+    length = length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else None
+    names = list(names) if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names) \
+        else None
+    return length, names

@@ -396,8 +396,9 @@ def call_peaks(out_dir, fdr, null, test_widths, max_length, element_gap, quiet):
 
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--methods", default="saliency,grad_x_input,ig,deepshap,ism", show_default=True,
-              help="Comma-separated attribution methods to evaluate.")
+@click.option("--methods", default=None,
+              help="Comma-separated attribution methods to evaluate. [default: saliency,grad_x_input,ig,deepshap,ism, "
+                   "skipping those the model cannot take]")
 @click.option("--truth", type=click.Path(dir_okay=False, exists=True), default=None,
               help="BED of known functional sites: per-base AUROC/AUPRC of each map.")
 @click.option("--max-regions", type=click.IntRange(min=1), default=100, show_default=True,
@@ -424,12 +425,14 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
     from .evaluate import evaluate_run
     from .methods import METHOD_OPTIONS
 
-    names = [name.strip() for name in methods.split(",") if name.strip()]
+    from .evaluate_inputs import DEFAULT_METHODS
+
+    names = list(DEFAULT_METHODS) if methods is None else [name.strip() for name in methods.split(",") if name.strip()]
     given = method_params or {}
     per_method = {name: {k: v for k, v in given.items() if k in METHOD_OPTIONS.get(name, ()) and v is not None}
                   for name in names}
     result = evaluate_run(out_dir, names, truth=truth, max_regions=max_regions, background=background, sanity=sanity,
-                          seed=seed, method_params=per_method, progress=not quiet)
+                          seed=seed, method_params=per_method, progress=not quiet, named=methods is not None)
     log = logging.getLogger("seqsal")
     for row in result.itertuples(index=False):
         extra = f", AUROC {row.auroc:.3f}, AUPRC {row.auprc:.3f}" if "auroc" in result else ""

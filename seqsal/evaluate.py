@@ -36,6 +36,7 @@ from .attribution import Target
 from .encode import reverse_complement_one_hot
 from .engine import fetch_span, plan_region
 from .errors import InputError
+from .evaluate_inputs import check_model_unchanged, methods_named, skipped_text, unavailable_checks
 from .io import atomic_path, write_table_atomic
 from .methods import METHOD_OPTIONS, METHODS, attribute
 from .provenance import record_written, remove_group
@@ -368,7 +369,8 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     Raises
     ------
     InputError
-        The folder has no ``run.json``, or its model or genome cannot be read.
+        The folder has no ``run.json``, its model or genome cannot be read, or the model file (or its architecture
+        file) changed since the run (:func:`seqsal.evaluate_inputs.check_model_unchanged`).
     """
     from .genome import genome_of_run
     from .models import load_model
@@ -381,6 +383,7 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     model_info = record["model"]
     parameters = record["parameters"]
     description = model_info if model_info.get("format") == "state_dict" else {}
+    check_model_unchanged(model_info)  # the bytes the run attributed with, or a refusal
     loaded = load_model(model_info["path"], architecture=description.get("architecture"),
                         config=description.get("config"), layout=parameters.get("layout", "ncl"))
     genome = genome_of_run(record) if genome is None else genome  # with the run's --unknown-bases
@@ -410,9 +413,10 @@ def _method_params(method: str, record: dict, given: dict, seed: int) -> dict:
     return params
 
 
-def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max_regions: int | None = 100,
-                 background: str = "shuffle", sanity: bool = True, seed: int | None = None,
-                 method_params: dict | None = None, plots: bool = True, progress: bool = True) -> pd.DataFrame:
+def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | None = None,
+                 max_regions: int | None = 100, background: str = "shuffle", sanity: bool = True,
+                 seed: int | None = None, method_params: dict | None = None, plots: bool = True,
+                 progress: bool = True, named: bool | None = None) -> pd.DataFrame:
     """Evaluate ``methods`` on the windows the run attributed, as it attributed them.
 
     The windows are the run's own (:func:`run_windows`: widened, tiled, reverse-complemented for minus-strand
@@ -424,7 +428,10 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     out_dir
         A ``seqsal attribute`` output folder (its ``run.json`` names genome, regions, model and target).
     methods
-        Keys of :data:`seqsal.methods.METHODS`.
+        Keys of :data:`seqsal.methods.METHODS` (``None``: :data:`seqsal.evaluate_inputs.DEFAULT_METHODS`).
+    named
+        Whether the user named ``methods`` (``None``: unless they are the default list). A named method the model
+        cannot take (deepshap on TorchScript) is refused; an unnamed one is skipped with one log line.
     truth
         BED of known functional sites (per-base AUROC/AUPRC); ``None`` skips it.
     max_regions
@@ -439,11 +446,14 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     Returns
     -------
     pandas.DataFrame
-        One row per method (also written to ``evaluation.tsv``), plus a ``random`` row for the curves.
+        One row per method (also written to ``evaluation.tsv``), plus a ``random`` row for the curves. Checks and
+        methods the model cannot take are logged and recorded under ``skipped`` in ``provenance/evaluation.json``
+        (no ``evaluation_erf.tsv``/``evaluation_sanity.tsv`` then: a table is never written without its header).
     """
     from tqdm import tqdm
 
     out = Path(out_dir)
+    methods, named = methods_named(methods, named)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(sorted(METHODS))}")
@@ -475,15 +485,26 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
 
     rng = np.random.default_rng(seed)
     rows.append(record_curves("random", rng.random((n, length)), 0.0))
-    bar = tqdm(methods, desc="evaluate", disable=not progress, unit="method")
     layers = parameterised_layers(model)
-    if sanity and not layers:
-        log.info("evaluate: no sanity check: the model's layers are not Python modules (TorchScript or torch.export)")
+    skipped = unavailable_checks(record["model"].get("format"), bool(layers),
+                                 any(isinstance(m, nn.Conv1d) for m in model.modules()), sanity)
+    if skipped:  # before the progress bar: a line of its own
+        log.warning("evaluate: %s", skipped_text(skipped))
+    bar = tqdm(methods, desc="evaluate", disable=not progress, unit="method")
+    skipped_methods = {}
     for method in bar:
         params = {**common, **_method_params(method, record, method_params.get(method, {}), seed)}
         started = time.perf_counter()
         explained = _method_target(method, target)
-        scores = projected_scores(model, x, method, explained, **params)
+        try:
+            scores = projected_scores(model, x, method, explained, **params)
+        except InputError as error:
+            if named:  # the user asked for it: the one-line refusal
+                raise
+            skipped_methods[method] = str(error)
+            log.warning("evaluate: skipped %s (a default method; name the methods with --methods to choose): %s",
+                        method, error)
+            continue
         seconds = (time.perf_counter() - started) / max(n, 1)
         row = record_curves(method, scores, seconds)
         subset = x[: min(n, 16)]
@@ -495,6 +516,9 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
             row["sanity_flag"] = bool(table["spearman"].iloc[-1] > 0.5)
         row.update(stability(model, subset, method, explained, scores[: subset.shape[0]], rng_seed=seed, **params))
         rows.append(row)
+    if len(rows) == 1 and skipped_methods:  # no method could run: nothing to compare with random
+        raise InputError(f"no method of {', '.join(methods)} can explain this model: "
+                         f"{next(iter(skipped_methods.values()))}", str(out))
     result = pd.DataFrame(rows)
     result["deletion_auc_vs_random"] = result["deletion_auc"] - result.loc[0, "deletion_auc"]
     result["insertion_auc_vs_random"] = result["insertion_auc"] - result.loc[0, "insertion_auc"]
@@ -505,11 +529,13 @@ def evaluate_run(out_dir: str, methods: list[str], truth: str | None = None, max
     write_table_atomic(out / "evaluation_curves.tsv", curves)
     if sanity_rows:
         write_table_atomic(out / "evaluation_sanity.tsv", pd.concat(sanity_rows, ignore_index=True))
-    write_table_atomic(out / "evaluation_erf.tsv", erf_table)
+    if len(erf_table):  # no convolution reached: no file (why: provenance/evaluation.json's "skipped")
+        write_table_atomic(out / "evaluation_erf.tsv", erf_table)
     if plots:
         _plots(out / "evaluation", curves, pd.concat(sanity_rows, ignore_index=True) if sanity_rows else None,
                erf_table, profiles)
-    record_written(out, "evaluation")  # and a report drawn before this evaluation is removed
+    skipped.update({"methods": skipped_methods} if skipped_methods else {})
+    record_written(out, "evaluation", extra={"skipped": skipped})  # and a report drawn before it is removed
     return result
 
 

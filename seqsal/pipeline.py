@@ -37,7 +37,7 @@ from .methods import METHODS, SPECS, attribution_track
 from .models import LoadedModel, load_model
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
-from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
+from .peaks import NULL_FILE, PEAK_FILES, PeakOptions, remove_peak_files, run_peaks_stage
 from .provenance import ATTRIBUTIONS, prune
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padding_summary, prepare_regions
@@ -277,7 +277,7 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
         )
     if resume or force:
         for stale in out_dir.glob("*.tmp-*"):  # left by a killed writer (io.atomic_path); never a final name
-            if stale.is_file() and stale.name.split(".tmp-")[0] in OUTPUTS:
+            if stale.is_file() and stale.name.split(".tmp-")[0] in (*OUTPUTS, NULL_FILE, *PEAK_FILES):
                 stale.unlink()
     if force:
         shutil.rmtree(partial, ignore_errors=True)
@@ -441,8 +441,7 @@ def run_attribute(
                   **loaded.description, "input_length": loaded.input_length, "task_names": loaded.task_names},
         "method": options.method,
         "tracks": _track_record(options.method),
-        "target": {"output": target.output, "task": target.task, "reduction": target.reduction, "axis": target.axis,
-                   "transform": target.transform},
+        "target": _target_record(loaded, target, window or int(lengths[0]), device),
         "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device)},
         "n_regions": n,
         "input_digest": digest,
@@ -511,6 +510,17 @@ def _array_stores(partial: Path, lengths: np.ndarray, resume: bool) -> tuple[Rag
             store.close()
         raise InputError("--resume: the checkpoint in .partial was written in another array layout (an older "
                          "seqsal); use --force to start over", str(partial.parent)) from None
+
+
+def _target_record(loaded: LoadedModel, target: Target, length: int, device) -> dict:
+    """``run.json``'s ``target``: the fields of ``target`` with the task resolved (``0`` when none was named), and
+    ``profile``: whether the targeted output holds more than one value per sequence once the task is picked
+    (``(N, T, L_out)``, a profile: then ``reduction`` made it one; ``(N,)`` or ``(N, T)``: no reduction applied)."""
+    with torch.no_grad():  # the run's model on two zero windows of the run's length (check_model_input ran it so)
+        shape = target.output_shape(loaded.module(torch.zeros(2, 4, length, device=device)))
+    return {"output": target.output, "task": 0 if target.task is None else target.task, "reduction": target.reduction,
+            "axis": target.axis, "transform": target.transform,
+            "profile": len(shape) > 2 and target.transform not in ("log_odds", "log_odds_logp")}
 
 
 def _discard(out: Path, created: bool, *handles) -> None:

@@ -74,8 +74,15 @@ class RunFolder:
         return os.path.exists(self.file(name)) and not any(name in GROUPS[group].outputs for group in self.stale)
 
     def table(self, name: str) -> pd.DataFrame | None:
-        """``seqlets``/``elements``/``motifs``/``motif_matches`` table, or ``None`` when absent or stale."""
-        return pd.read_csv(self.file(f"{name}.tsv"), sep="\t") if self.shown(f"{name}.tsv") else None
+        """``seqlets``/``elements``/``motifs``/``motif_matches`` table, or ``None`` when absent, stale or empty
+        (a file without even a header, as ``seqsal evaluate`` once wrote for a receptive field it could not
+        measure)."""
+        if not self.shown(f"{name}.tsv"):
+            return None
+        try:
+            return pd.read_csv(self.file(f"{name}.tsv"), sep="\t")
+        except pd.errors.EmptyDataError:
+            return None
 
     def length(self, row: int) -> int:
         return int(self.arrays.lengths[row])

@@ -85,7 +85,8 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
     -------
     str
         One part per field: ``output`` and ``axis`` only when set; the task by index and name (``task 0
-        (activity), the default`` when none was chosen); the reduction applied when the output is a profile.
+        (activity), the default`` when none was recorded); the reduction only when it was applied
+        (:func:`reduction_applied`).
     """
     target = target or {}
     names = list(task_names or [])
@@ -101,7 +102,7 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
         parts.append(f"task {task}")
     if target.get("axis") is not None:
         parts.append(f"task axis {target['axis']}")
-    if target.get("reduction"):
+    if reduction_applied(target):
         parts.append(f"a profile output reduced by {target['reduction']}")
     if target.get("transform") == "logit":
         parts.append("its logit log(p / (1 - p)) (the output is a probability)")
@@ -110,6 +111,20 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
         parts.append(f"its log-odds against the other classes, log(p_k / sum of the others' p) (the output is a "
                      f"softmax's class {kind})")
     return "; ".join(parts)
+
+
+def reduction_applied(target: dict) -> bool:
+    """Whether ``run.json``'s ``target`` reduced a profile to one value per sequence.
+
+    Its ``profile`` says so (``seqsal attribute`` records whether the targeted output held more than one value per
+    sequence); a record without it (an older seqsal) does not tell the output's shape, so only a reduction other
+    than the default ``sum`` is taken as applied.
+    """
+    if not target.get("reduction"):
+        return False
+    if "profile" in target:
+        return bool(target["profile"])
+    return target["reduction"] != "sum"
 
 
 def timing_text(timing: dict | None) -> str:
@@ -139,6 +154,8 @@ def evaluation_section(run) -> str | None:
     erf = run.table("evaluation_erf")
     if erf is not None and len(erf):
         parts.append("<h3>Effective receptive field</h3>" + _table(erf, {c: _number for c in erf.columns}))
+    if table is not None:
+        parts.extend(f'<p class="muted">{html.escape(line)}</p>' for line in skipped_lines(run, erf is not None))
     folder = run.file("evaluation")
     plots = sorted(name for name in os.listdir(folder) if name.endswith(".png")) if (
         os.path.isdir(folder) and run.shown("evaluation")) else []  # not the plots of a stale evaluation
@@ -150,6 +167,34 @@ def evaluation_section(run) -> str | None:
     return ("<h2>Evaluation</h2>" + (
         "" if table is not None else '<p class="muted">No evaluation.tsv: run <code>seqsal evaluate</code> for '
                                      "deletion/insertion, sanity and stability checks.</p>") + "".join(parts))
+
+
+def skipped_lines(run, has_erf: bool) -> list[str]:
+    """What the evaluation of a run folder could not check, and why, one sentence each.
+
+    From ``provenance/evaluation.json``'s ``skipped`` (``sanity``, ``receptive_field``: why; ``methods``: method ->
+    why), as :func:`seqsal.evaluate.evaluate_run` records it. An evaluation from before that record that has no
+    receptive field table gets a sentence saying so (with the likely cause for a TorchScript or torch.export
+    model). ``run`` is a :class:`seqsal.report.RunFolder`.
+    """
+    from .provenance import read_record
+
+    record = read_record(run.path, "evaluation") or {}
+    skipped = record.get("skipped")
+    if not isinstance(skipped, dict):
+        if has_erf:
+            return []
+        kind = {"torchscript": "a TorchScript model", "export": "a torch.export program"}.get(
+            (run.record.get("model") or {}).get("format"))
+        return [f"No sanity check and no effective receptive field: {kind} runs its layers outside Python, where "
+                "they cannot be re-randomised or hooked." if kind else "No effective receptive field."]
+    from .evaluate_inputs import skipped_text
+
+    checks = skipped_text({key: why for key, why in skipped.items() if key in ("sanity", "receptive_field")})
+    lines = [f"{checks[0].upper()}{checks[1:]}."] if checks else []
+    lines += [f"Method {method} skipped (a default method the model cannot take): {why}"
+              for method, why in (skipped.get("methods") or {}).items()]
+    return lines
 
 
 def seqlet_check_section(run) -> str | None:

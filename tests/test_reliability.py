@@ -458,3 +458,18 @@ def test_malicious_pickle_through_the_real_command_line(job):
     lines = [line for line in completed.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("seqsal: error: ") and "refusing to unpickle" in lines[0], lines
     assert completed.stdout == "" and not marker.exists() and not job.out.exists()
+
+
+def test_resume_removes_every_stale_temporary_of_the_run_and_nothing_else(tmp_path):
+    """A run killed while writing its null left null.npz.tmp-<pid> in the finished folder after --resume (a fresh
+    user's kill -9 during the null step): every file the run writes is cleaned, a user's own files are not."""
+    from seqsal.pipeline import _prepare_output
+
+    out = tmp_path / "out"
+    (out / ".partial").mkdir(parents=True)
+    ours = ["null.npz.tmp-28819", "seqlets.tsv.tmp-7", "elements.bed.tmp-7", "attributions.npz.tmp-3"]
+    theirs = ["notes.txt.tmp-1", "null.npz.bak"]
+    for name in ours + theirs:
+        (out / name).write_text("x")
+    assert _prepare_output(out, "digest", resume=True, force=False) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(theirs)

@@ -26,7 +26,10 @@ def test_tables_scroll_in_their_own_box_and_break_only_between_words():
 
 def test_target_in_words():
     assert target_text({"output": None, "task": None, "reduction": "sum", "axis": None}, ["activity"]) == (
-        "task 0 (activity), the default; a profile output reduced by sum")
+        "task 0 (activity), the default")  # an older record: no profile recorded, the default reduction unsaid
+    assert target_text({"task": 0, "reduction": "sum", "profile": True}, ["activity"]) == (
+        "task 0 (activity); a profile output reduced by sum")
+    assert target_text({"task": 0, "reduction": "mean", "profile": False}) == "task 0"  # (N, T): nothing reduced
     assert target_text({"output": 1, "task": 2, "reduction": "bpnet", "axis": -2}, ["a", "b", "c"]) == (
         "output 1; task 2 (c); task axis -2; a profile output reduced by bpnet")
     assert target_text({"output": "mouse", "task": "enhancer"}) == "output mouse; task enhancer"

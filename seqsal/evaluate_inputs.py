@@ -1,0 +1,120 @@
+"""What the model checks of a run folder (``seqsal evaluate``, ``check-seqlets``, the audit's model check) may use.
+
+* :func:`check_model_unchanged` — the model file (and a user architecture file) must be the bytes the run
+  attributed with: the SHA-256 ``run.json`` recorded at ``seqsal attribute`` time against the file's now.
+* :func:`unavailable_checks` — which of the evaluation's model-internal checks (the cascading sanity check,
+  the effective receptive field) a model cannot take, and why, in words the log and the report show.
+* :data:`DEFAULT_METHODS` and :func:`methods_named` — the methods ``seqsal evaluate`` runs when the user names
+  none; only those may be skipped when the model cannot take one (a named method that cannot run is refused).
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from .errors import InputError
+
+log = logging.getLogger("seqsal")
+
+DEFAULT_METHODS: tuple[str, ...] = ("saliency", "grad_x_input", "ig", "deepshap", "ism")
+"""The methods ``seqsal evaluate`` scores when ``--methods`` is not given (the CLI's default list)."""
+
+_FORMAT_WORDS = {"torchscript": "a TorchScript model", "export": "a torch.export program (.pt2)"}
+_ADVICE = ("give the model as a state_dict (.pt or .safetensors) with --architecture (a built-in name or "
+           "file.py:Class) to get them")
+
+
+def _changed_text(what: str, recorded: str, now: str) -> str:
+    return (f"the {what} changed since this run (sha256 recorded {recorded[:8]}..., now {now[:8]}...); rerun seqsal "
+            "attribute, or pass the original file")
+
+
+def check_model_unchanged(model: dict) -> None:
+    """Refuse a run folder whose model file (or user architecture file) is not the one the run attributed with.
+
+    Parameters
+    ----------
+    model
+        ``run.json``'s ``model`` record: ``path`` and ``sha256`` of the model file, and for a state_dict with a
+        user architecture ``architecture`` (``/path/file.py:Class``) and ``architecture_sha256``.
+
+    Raises
+    ------
+    InputError
+        A file whose SHA-256 differs from the recorded one (``seqsal: error: <path>: the model file changed since
+        this run (sha256 recorded 364cc366..., now 0a1b2c3d...); ...``). A file that is gone is left to the
+        loader's own message. A folder from before the hashes were recorded gets a warning, not a refusal.
+    """
+    from .models.files import file_sha256
+
+    path = model.get("path")
+    files = [("model file", path, model.get("sha256"))]
+    architecture = model.get("architecture")
+    if isinstance(architecture, str) and ".py:" in architecture:  # a user file; a built-in name has none
+        files.append(("architecture file", architecture.rpartition(":")[0], model.get("architecture_sha256")))
+    for what, file, recorded in files:
+        if not file or not os.path.isfile(file):
+            continue
+        if not recorded:
+            log.warning("%s: this run recorded no sha256 of its %s (a run folder of an older seqsal): it cannot be "
+                        "checked to be the one the run attributed with", file, what)
+            continue
+        now = file_sha256(file)
+        if now != recorded:
+            raise InputError(_changed_text(what, recorded, now), file)
+
+
+def unavailable_checks(model_format: str | None, has_layers: bool, has_convolutions: bool, sanity: bool = True
+                       ) -> dict[str, str]:
+    """The model-internal checks a model cannot take, each with why and what to do.
+
+    Parameters
+    ----------
+    model_format
+        ``run.json``'s ``model.format`` (``torchscript``, ``export``, ``state_dict``, ``seqsal``).
+    has_layers
+        Whether the model has parameterised layers as Python modules (``nn.Conv1d``/``Conv2d``/``Linear``): the
+        sanity check re-randomises them.
+    has_convolutions
+        Whether it has ``nn.Conv1d`` modules: the effective receptive field hooks their outputs.
+    sanity
+        Whether the sanity check was asked for (``--no-sanity``: it is not reported as skipped).
+
+    Returns
+    -------
+    dict
+        ``{"sanity": why, "receptive_field": why}`` for the checks that cannot run (empty when all can).
+    """
+    kind = _FORMAT_WORDS.get(model_format or "")
+    why = f"{kind} runs its layers outside Python, where they cannot be re-randomised or hooked; {_ADVICE}" \
+        if kind else None
+    skipped = {}
+    if sanity and not has_layers:
+        skipped["sanity"] = why or "the model has no Conv1d, Conv2d or Linear module to re-randomise"
+    if not has_convolutions:
+        skipped["receptive_field"] = why or "the model has no Conv1d module whose output can be hooked"
+    return skipped
+
+
+def skipped_text(skipped: dict[str, str]) -> str:
+    """One sentence of :func:`unavailable_checks`' result, e.g. ``no sanity check and no effective receptive
+    field: a TorchScript model runs its layers outside Python, ...``; ``""`` when nothing was skipped."""
+    names = {"sanity": "no sanity check", "receptive_field": "no effective receptive field"}
+    if not skipped:
+        return ""
+    reasons = list(dict.fromkeys(skipped.values()))
+    if len(reasons) == 1:
+        return f"{' and '.join(names[key] for key in skipped)}: {reasons[0]}"
+    return "; ".join(f"{names[key]}: {why}" for key, why in skipped.items())
+
+
+def methods_named(methods: list[str] | None, named: bool | None) -> tuple[list[str], bool]:
+    """The methods to evaluate and whether the user named them (then a method the model cannot take is refused).
+
+    ``methods`` ``None`` is :data:`DEFAULT_METHODS`; ``named`` ``None`` means named unless the list is the default
+    one (the CLI passes its default list when ``--methods`` is not given).
+    """
+    chosen = list(DEFAULT_METHODS) if methods is None else list(methods)
+    if named is None:
+        named = methods is not None and tuple(chosen) != DEFAULT_METHODS
+    return chosen, bool(named)

@@ -8,11 +8,17 @@ and a bool per base for ``null.npz``) and what the dense ``(N, 4, max_length)`` 
 Part ``memory``: ``seqsal attribute`` (defaults) and then ``seqsal call-peaks`` on ``--small`` and ``--large``
 random 500-bp regions of the demo genome (the soak benchmark's BED); each command runs in its own wrapper
 process that reports the child's peak resident memory (``ru_maxrss``). Flat: the large run's peak within 10 %
-of the small run's.
+of the small run's. ``--repeats N`` runs each command N times per size (peak RSS moves by some 5-10 % between
+runs on a shared machine) and reports the mean and range; the ratios are of the means. The table also gives the
+shuffled null's sampled regions and the bytes of the null statistics the peak caller holds while it calls (from
+``run.json``: the per-width nulls as float32, the final nulls as float64; about 0.8 kB per null region of 500 bp).
+Both grow with the run by design (``null_fraction`` of the regions, up to ``peaks.stats._NULL_HELD`` values per
+key), so they are the part of the peak that is not meant to be flat.
 
 Usage::
 
-    python benchmarks/ragged.py [--parts size memory] [--small 1000] [--large 100000] [--work /tmp/seqsal-ragged]
+    python benchmarks/ragged.py [--parts size memory] [--small 1000] [--large 100000] [--repeats 1]
+                                [--work /tmp/seqsal-ragged]
 """
 from __future__ import annotations
 
@@ -90,7 +96,31 @@ def size_part(work: Path) -> None:
           f"({dense / content['attributions.npz']:.1f}x the content).")
 
 
-def memory_part(work: Path, sizes: list[int]) -> None:
+def summary(runs: list[tuple[float, float]]) -> tuple[float, str, float]:
+    """``(mean peak RSS, its text with the range when repeated, mean wall time)`` of repeated runs."""
+    rss = [value for value, _ in runs]
+    mean = sum(rss) / len(rss)
+    text = f"{mean:.1f}" + (f" ({min(rss):.1f}-{max(rss):.1f})" if len(rss) > 1 else "")
+    return mean, text, sum(seconds for _, seconds in runs) / len(runs)
+
+
+def null_held(peaks: dict) -> tuple[int, float]:
+    """Null regions sampled and the MiB of null statistics the peak caller holds (``run.json``'s ``peaks``):
+    the values of each empirical (shuffled-null) model, 4 B each for the per-width nulls (float32), 8 B for the
+    final nulls (float64; a sign that tests one width has none, its p-values are that width's); 0 for the
+    Laplace null, which holds none."""
+    def held(models) -> int:
+        return sum(model["n"] for model in models if isinstance(model, dict) and model.get("kind") == "empirical")
+
+    if peaks.get("null") != "shuffle":
+        return 0, 0.0
+    by_width = held(model for signs in peaks.get("null_model_by_width", {}).values() for model in signs.values())
+    several = [sign for sign, widths in peaks.get("test_widths_used", {}).items() if len(widths) > 1]
+    final = held(peaks.get("null_model", {}).get(sign) for sign in several)
+    return peaks.get("null_sample", {}).get("n_regions", 0), (4 * by_width + 8 * final) / 2 ** 20
+
+
+def memory_part(work: Path, sizes: list[int], repeats: int = 1) -> None:
     full = work / f"regions_{max(sizes)}.bed"
     make_bed(full, max(sizes))
     rows = []
@@ -99,19 +129,26 @@ def memory_part(work: Path, sizes: list[int]) -> None:
         if n != max(sizes):
             bed.write_text("".join(full.read_text().splitlines(keepends=True)[:n]))
         out = work / f"run_{n}"
-        attribute = peak_rss(seqsal("attribute", str(DEMO / "genome.fa"), str(bed), "--model",
-                                    str(DEMO / "model.safetensors"), "-o", str(out), "--force", "--quiet"))
-        peaks = peak_rss(seqsal("call-peaks", str(out), "--quiet"))
+        attribute, peaks = [], []
+        for _ in range(repeats):
+            attribute.append(peak_rss(seqsal("attribute", str(DEMO / "genome.fa"), str(bed), "--model",
+                                             str(DEMO / "model.safetensors"), "-o", str(out), "--force", "--quiet")))
+            peaks.append(peak_rss(seqsal("call-peaks", str(out), "--quiet")))
         record = json.loads((out / "run.json").read_text())
-        rows.append((n, attribute, peaks, (out / "attributions.npz").stat().st_size, record["timing_seconds"]))
-    print("\n| regions (500 bp) | `attribute` peak RSS (MiB) | wall (s) | `call-peaks` peak RSS (MiB) | wall (s) "
-          "| attributions.npz (bytes) |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for n, (rss, seconds), (peaks_rss, peaks_seconds), size, _ in rows:
-        print(f"| {n:,} | {rss:.1f} | {seconds:.1f} | {peaks_rss:.1f} | {peaks_seconds:.1f} | {size:,} |")
+        rows.append((n, summary(attribute), summary(peaks), (out / "attributions.npz").stat().st_size,
+                     *null_held(record.get("peaks", {}))))
+    print(f"\nPeak RSS, mean of {repeats} run{'s' if repeats > 1 else ''}" + (" (range)" if repeats > 1 else "") + ":")
+    print("\n| regions (500 bp) | null regions | null statistics held (MiB) | `attribute` peak RSS (MiB) | wall (s) "
+          "| `call-peaks` peak RSS (MiB) | wall (s) | attributions.npz (bytes) |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n, (_, rss, seconds), (_, peaks_rss, peaks_seconds), size, null, held in rows:
+        print(f"| {n:,} | {null:,} | {held:.1f} | {rss} | {seconds:.1f} | {peaks_rss} | {peaks_seconds:.1f} "
+              f"| {size:,} |")
     first, last = rows[0], rows[-1]
     print(f"\nlarge / small peak RSS: attribute {last[1][0] / first[1][0]:.3f}x, "
-          f"call-peaks {last[2][0] / first[2][0]:.3f}x (flat: within 1.10x)")
+          f"call-peaks {last[2][0] / first[2][0]:.3f}x (flat: within 1.10x); without the null statistics' growth "
+          f"({last[5] - first[5]:.1f} MiB): attribute {(last[1][0] - last[5] + first[5]) / first[1][0]:.3f}x, "
+          f"call-peaks {(last[2][0] - last[5] + first[5]) / first[2][0]:.3f}x")
 
 
 def main() -> None:
@@ -119,6 +156,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=("size", "memory"), default=["size", "memory"])
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=1, help="Runs of each command per size (memory part).")
     parser.add_argument("--work", type=Path, default=Path("/tmp/seqsal-ragged"))
     parser.add_argument("--keep", action="store_true", help="Keep the work folder.")
     args = parser.parse_args()
@@ -127,7 +165,7 @@ def main() -> None:
         if "size" in args.parts:
             size_part(args.work)
         if "memory" in args.parts:
-            memory_part(args.work, [args.small, args.large])
+            memory_part(args.work, [args.small, args.large], max(1, args.repeats))
     finally:
         if not args.keep:
             shutil.rmtree(args.work, ignore_errors=True)

@@ -130,6 +130,9 @@ class Target:
             key, value = key.strip(), value.strip()
             if key not in ("output", "task", "axis", "reduce", "reduction", "transform"):
                 raise InputError(f"--target: unknown key {key!r}; write e.g. {_TARGET_EXAMPLES}")
+            name = {"reduce": "reduction"}.get(key, key)
+            if name in fields:
+                raise InputError(f"--target: {key} is given twice in {text!r}; give each key once")
             if not value:
                 raise InputError(f"--target {key}= has no value; write e.g. {_TARGET_EXAMPLES}")
             if key in ("reduce", "reduction"):
@@ -166,6 +169,9 @@ class Target:
             return self._log_odds(self._picked(output))
         selected = self._selected(output)
         if selected.ndim == 1:
+            if self.reduction != "sum":
+                raise InputError(f"--target reduce={self.reduction} reduces a profile over positions, but the output "
+                                 "to explain is one value per sequence; drop reduce=")
             value = selected
         elif self.reduction == "sum":
             value = selected.sum(dim=1)

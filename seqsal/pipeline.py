@@ -125,6 +125,10 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
         # TorchScript puts the cause on the last line, after its own traceback
         detail = (lines[-1] if lines[0].startswith("The following operation failed") else lines[0])[:200] \
             if lines else type(error).__name__
+        if "cuda" in str(error).lower() and x.device.type != "cuda":
+            raise InputError(f"the model fails on the {x.device.type} device ({detail}): it was saved with operations "
+                             "or tensors that need a CUDA GPU; run on a machine with one (--device cuda), or re-save "
+                             "the model from the CPU (e.g. model.cpu() before torch.jit.save)") from None
         other = other_layout(model.module, x, layout)
         if other is not None:
             shape = (f"(N, 4, {probe_length})" if layout == "ncl" else f"(N, {probe_length}, 4)")

@@ -11,6 +11,8 @@ import numpy as np
 P_GRID = np.array([1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0])  # where calibration is recorded
 _HEAVY_RATIO, _HEAVY_MIN_TESTS = 0.8, 500  # bulk ratio below this, on this many tests (> 4 SD from 1): a heavy null
 _SMALL_NULL = 1000  # fewer null tests than this per sign: p-values below 1e-3 rest on the tail fit alone
+LARGER_NULL = ("rerun `seqsal attribute` with a larger --min-null-bases (it shuffles each region up to 8 times: "
+               "a run of few, short regions already there needs more regions)")  # the remedy of a small null
 
 
 def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str]]:
@@ -37,11 +39,11 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
                          tail_shape=round(float(model.shape), 4))
             if model.n < _SMALL_NULL:
                 warnings.append(f"the shuffled null holds only {model.n} {name} tests: p-values below "
-                                f"{1 / (model.n + 1):.1g} rest on its fitted tail and calls are few; rerun "
-                                "`seqsal attribute` with a larger --min-null-bases (or --null-fraction)")
+                                f"{1 / (model.n + 1):.1g} rest on its fitted tail and calls are few; "
+                                f"{LARGER_NULL}")
             if not model.tail_fit_ok:
                 warnings.append(f"the {name} null's tail fit does not hold: {name} p-values are empirical only "
-                                f"(>= {1 / (model.n + 1):.1g}); rerun `seqsal attribute` with a larger --min-null-bases")
+                                f"(>= {1 / (model.n + 1):.1g}); {LARGER_NULL}")
         if m >= 200 and entry["bulk_ratio"] > 1.5:
             warnings.append(f"{name} p-values are not uniform in the bulk ({entry['bulk_ratio']:.2f} x the null's "
                             f"share at p <= 0.5): the null does not represent this run's background; look at the "

@@ -48,7 +48,8 @@ import pandas as pd
 
 from ..encode import one_hot_decode
 from ..errors import InputError
-from .calibration import P_GRID, at_null_resolution, bh_outlook, calibration_summary, outlook_hint, smallest_pvalues
+from .calibration import (LARGER_NULL, P_GRID, at_null_resolution, bh_outlook, calibration_summary, outlook_hint,
+                          smallest_pvalues)
 from .options import API_COLUMNS, PeakOptions
 from .elements import call_elements
 from .extents import merge_overlaps, seqlet_extents, span_sums, split_overlaps
@@ -86,7 +87,7 @@ def _fitted_widths(options: PeakOptions, models: dict, null: str) -> dict[int, t
     widths = {s: tuple(w for w in options.test_widths if models[(w, s)].kind != "none") for s in (1, -1)}
     dropped = [f"{'+' if s > 0 else '-'}{w}" for s in (1, -1) for w in options.test_widths if w not in widths[s]]
     if dropped:
-        remedy = ("rerun `seqsal attribute` with a larger --min-null-bases" if null == "shuffled" else
+        remedy = (LARGER_NULL if null == "shuffled" else
                   "give longer tracks or a null sample")
         log.warning("the %s null holds too few tests at width(s) %s (%s; need %d per sign and width): testing "
                     "+ at %s, - at %s; %s", null, ",".join(dropped),
@@ -301,10 +302,10 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         for (width, sign), model in models.items():
             if final[sign] is not None and model.kind == "empirical" and not model.tail_fit_ok:
                 warnings.append(f"the {'+' if sign > 0 else '-'} null's tail fit at width {width} does not hold: its "
-                                "p-values are empirical only; rerun `seqsal attribute` with a larger --min-null-bases")
+                                f"p-values are empirical only; {LARGER_NULL}")
         if null_source is not None and used == "laplace":
             warnings.insert(0, "the shuffled null holds too few candidates to fit: the Laplace null (a fit to the "
-                               "observed tracks) was used; rerun `seqsal attribute` with a larger --min-null-bases")
+                               f"observed tracks) was used; {LARGER_NULL}")
         for warning in warnings:
             log.warning("%s", warning)
         info = {"null": used, "null_model": {"+": per_sign[1].describe(), "-": per_sign[-1].describe()},

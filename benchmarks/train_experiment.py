@@ -11,7 +11,11 @@ their motifs and weights (:func:`world_weights`: world 0 the demo's six motifs a
 another weight vector and another repressor, worlds 2+ six motifs and weights drawn from the seed). Training set
 sizes (``--sizes``): the first ``n`` training windows (the same validation and test windows for every size). The
 demo architecture; each variant at its default settings (lazy gradient terms: ``TrainOptions.prior_every``),
-``--seeds`` seeds, early stopping on validation r (``--patience``; the best epoch is reported per run).
+``--seeds`` seeds, early stopping on validation r (``--patience``; the best epoch is reported per run). Variants
+(``--variants``, :data:`VARIANTS` by default): ``fourier`` is the prior on positive windows only (label above the
+training median, Tseng et al.), ``rc_consistency`` the RC term on maps centred per position over the batch; the first
+versions of both (``fourier_all``: every window; ``rc_uncentred``) and the Fourier weights 0.1 and 0.3
+(``fourier_w0.1``, ``fourier_w0.3``) are in :data:`EXTRA_VARIANTS`.
 
 Per run (``experiment.tsv``, one row per world, size, variant and seed, appended as each run ends; ``--reuse`` skips
 the runs already there): held-out (test) Pearson r; the gradient x input maps (eval mode) of the test windows scored
@@ -22,9 +26,9 @@ copies for every model of a world), a hit being >= 50 % reciprocal overlap with 
 (``benchmarks/zoo/calibrate.py``'s ``f1``), and at FDR 0.2; CPU seconds per epoch (process time, one torch thread:
 steps, validation pass, checkpoint). Table (Markdown, ``experiment.md``): means over seeds with the spread (sd over
 seeds); stability: the mean over windows and seed pairs of the Spearman correlation of the signed per-base maps;
-where the attribution lies (:func:`map_diagnostics`); the differences between variants paired by seed (Fourier - plain,
-saliency - random cutout). A killed grid restarts where it stopped with ``--reuse`` (runs resume from their
-checkpoints).
+where the attribution lies (:func:`map_diagnostics`); the differences between variants paired by seed
+(:data:`CONTRASTS`, those whose two variants were run). A killed grid restarts where it stopped with ``--reuse``
+(runs resume from their checkpoints).
 
 Shortcut (``--shortcut``): an adapter 20-mer planted at bases 30-50 of 30 % of the positive training windows
 (label > 0.5). A plain model and ones trained with ``--mask-prior`` over the adapter's positions; reliance = mean
@@ -65,11 +69,24 @@ from seqsal.train_priors import fourier_penalty, input_gradients, spearman  # no
 
 VARIANTS = {
     "plain": {},
-    "fourier": {"fourier_prior": 1.0},
+    "fourier": {"fourier_prior": 1.0},  # positive windows only (label above the training median), weight 1
     "saliency_cutout": {"saliency_cutout": 0.5},
     "random_cutout": {"random_cutout": 0.5},
-    "rc_consistency": {"consistency": "rc", "consistency_weight": 1.0},
+    "rc_consistency": {"consistency": "rc", "consistency_weight": 1.0},  # maps centred per position over the batch
 }
+# not in the default grid (--variants): the first version of each term, and the Fourier prior's weight sweep
+EXTRA_VARIANTS = {
+    "fourier_all": {"fourier_prior": 1.0, "fourier_positives": None},
+    "fourier_all_w0.1": {"fourier_prior": 0.1, "fourier_positives": None},
+    "fourier_w0.1": {"fourier_prior": 0.1},
+    "fourier_w0.3": {"fourier_prior": 0.3},
+    "rc_uncentred": {"consistency": "rc", "consistency_weight": 1.0, "consistency_centre": False},
+}
+ALL_VARIANTS = {**VARIANTS, **EXTRA_VARIANTS}
+# seed-paired contrasts (variant, reference), each reported when both were run
+CONTRASTS = (("fourier", "plain"), ("fourier_w0.3", "plain"), ("fourier_w0.1", "plain"), ("fourier_all", "plain"),
+             ("fourier", "fourier_all"), ("fourier_w0.1", "fourier_all_w0.1"), ("saliency_cutout", "random_cutout"),
+             ("rc_consistency", "plain"), ("rc_consistency", "rc_uncentred"))
 ADAPTER = "AGATCGGAAGAGCACACGTC"  # the Illumina TruSeq adapter's first 20 bases
 OFFSET, WIDTH = 30, 500
 MOTIF_FILE = ROOT.parent / "data/motifs/jaspar_subset.meme"
@@ -159,14 +176,17 @@ def map_diagnostics(maps: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         ``site_enrichment``: the share of the summed ``|map|`` on site bases over the share of site bases (1: no
         preference); ``top_on_site``: among windows with a site, the fraction whose largest ``|map|`` is on a
         site base; ``high_freq``: the Fourier prior's score of the maps (:func:`seqsal.train_priors.fourier_penalty`,
-        the high-frequency share of the smoothed ``|map|`` spectrum; lower is smoother).
+        the high-frequency share of the smoothed ``|map|`` spectrum; lower is smoother); ``profile_share``: the sd
+        over positions of the mean map per position (over windows) divided by the sd of the maps, the size of a
+        sequence-independent positional profile (about ``1 / sqrt(N)`` for maps without one).
     """
     magnitude = np.abs(maps)
     with_site = truth.any(axis=1)
     top = np.take_along_axis(truth, magnitude.argmax(axis=1)[:, None], axis=1)[:, 0]
     share = magnitude[truth].sum() / max(magnitude.sum(), 1e-30)
     return {"site_enrichment": float(share / truth.mean()), "top_on_site": float(top[with_site].mean()),
-            "high_freq": float(fourier_penalty(torch.as_tensor(maps[:, None], dtype=torch.float32)))}
+            "high_freq": float(fourier_penalty(torch.as_tensor(maps[:, None], dtype=torch.float32))),
+            "profile_share": float(maps.mean(axis=0).std() / max(maps.std(), 1e-30))}
 
 
 def pair_stability(maps: list[np.ndarray]) -> list[float]:
@@ -196,7 +216,7 @@ def run_row(args: argparse.Namespace, key: dict, test: dict, null_x: np.ndarray,
     return its row of ``experiment.tsv``."""
     epochs = args.epochs if key["size"] == max(args.sizes) else args.epochs_small
     summary, model = train_one(args, f"w{key['world']}_n{key['size']}_{key['variant']}", key["seed"],
-                               VARIANTS[key["variant"]], labels=folder / f"labels_{key['size']}.tsv", epochs=epochs,
+                               ALL_VARIANTS[key["variant"]], labels=folder / f"labels_{key['size']}.tsv", epochs=epochs,
                                out=folder, resume=args.reuse)
     maps = maps_of(model, test["x"])
     np.save(args.out / "maps" / f"{stem(key)}.npy", maps)
@@ -246,8 +266,7 @@ def summarise(frame: pd.DataFrame, maps_dir: Path, truths: dict[int, np.ndarray]
 
 
 def paired_contrasts(frame: pd.DataFrame, summary: pd.DataFrame,
-                     pairs: tuple[tuple[str, str], ...] = (("fourier", "plain"), ("saliency_cutout", "random_cutout"))
-                     ) -> pd.DataFrame:
+                     pairs: tuple[tuple[str, str], ...] = CONTRASTS) -> pd.DataFrame:
     """Per world, size and pair ``(variant, reference)``: the difference variant - reference of each metric, paired
     by training seed (same initialisation and batch order), mean and sd over seeds; and the difference in stability."""
     out = []
@@ -288,9 +307,10 @@ def markdown(summary: pd.DataFrame, contrasts: pd.DataFrame | None = None) -> st
                      f"{row['cpu_s_per_epoch']:.2f} | {row['x_plain']:.2f} |")
     if "site_enrichment" in summary:
         lines += ["", "| world | train windows | variant | |map| site enrichment | top base on a site | "
-                  "high-frequency share |", "|" + "---|" * 6]
+                  "high-frequency share | positional profile share |", "|" + "---|" * 7]
         lines += [f"| {row['world']} | {row['size']:,} | {row['variant']} | {row['site_enrichment']:.2f} | "
-                  f"{row['top_on_site']:.3f} | {row['high_freq']:.3f} |" for _, row in summary.iterrows()]
+                  f"{row['top_on_site']:.3f} | {row['high_freq']:.3f} | {row.get('profile_share', np.nan):.3f} |"
+                  for _, row in summary.iterrows()]
     if contrasts is not None and len(contrasts):
         lines += ["", "| world | train windows | contrast (paired by seed) | seeds | Δ test r | Δ AUROC | Δ AUPRC | "
                   "Δ seqlet F1 @0.05 | Δ seqlet F1 @0.2 | Δ stability |", "|" + "---|" * 10]
@@ -302,13 +322,16 @@ def markdown(summary: pd.DataFrame, contrasts: pd.DataFrame | None = None) -> st
 
 def table(args: argparse.Namespace) -> None:
     base = args.out
+    world_ids = args.world_list if args.world_list is not None else list(range(args.worlds))
     (base / "maps").mkdir(parents=True, exist_ok=True)
     tsv = base / "experiment.tsv"
     done = pd.read_csv(tsv, sep="\t") if args.reuse and tsv.exists() else pd.DataFrame()
+    if len(done):  # the table covers the grid asked for: rows of other worlds or sizes stay in the file only
+        done = done[done["world"].isin(world_ids) & done["size"].isin(args.sizes)]
     if not args.reuse and tsv.exists():
         tsv.unlink()
     worlds, names = {}, [m.name for m in read_meme(MOTIF_FILE)]
-    for k in range(args.worlds):
+    for k in world_ids:
         folder = base / f"world{k}"
         folder.mkdir(exist_ok=True)
         weights = world_weights(k, names)
@@ -320,7 +343,7 @@ def table(args: argparse.Namespace) -> None:
         worlds[k] = (folder, world["test"], null_x)
         print(json.dumps({"world": k, "weights": weights}), flush=True)
     rows = done.to_dict("records")
-    for seed, k, size, variant in itertools.product(range(args.seeds), range(args.worlds), args.sizes,
+    for seed, k, size, variant in itertools.product(range(args.seeds), world_ids, args.sizes,
                                                     args.variants.split(",")):
         key = {"world": k, "size": size, "variant": variant, "seed": seed}
         if any(all(r[c] == v for c, v in key.items()) for r in rows):
@@ -374,6 +397,7 @@ def main() -> None:
     parser.add_argument("--shortcut", action="store_true")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: table 3, shortcut 2)")
     parser.add_argument("--worlds", type=int, default=2, help="table: independent simulated worlds")
+    parser.add_argument("--world-list", type=int, nargs="+", default=None, help="table: these worlds, not --worlds")
     parser.add_argument("--sizes", type=int, nargs="+", default=[6000, 600], help="table: training windows per run")
     parser.add_argument("--valid", type=int, default=1000, help="table: validation windows")
     parser.add_argument("--test", type=int, default=1000, help="table: test windows")
@@ -387,7 +411,8 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=None,
                         help="early stopping: epochs without a better validation r (table 4, shortcut 3)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"table: comma-separated, of {', '.join(ALL_VARIANTS)} [the first five]")
     parser.add_argument("--mask-weights", type=float, nargs="+", default=[10.0])
     parser.add_argument("--seed-list", type=int, nargs="+", default=None, help="shortcut: these seeds instead of --seeds")
     parser.add_argument("--no-plain", action="store_true", help="shortcut: skip the plain model (deterministic per seed)")

@@ -396,9 +396,8 @@ def call_peaks(out_dir, fdr, null, test_widths, max_length, element_gap, quiet):
 
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--methods", default=None,
-              help="Comma-separated attribution methods to evaluate. [default: saliency,grad_x_input,ig,deepshap,ism, "
-                   "skipping those the model cannot take]")
+@click.option("--methods", default=None, help="Comma-separated attribution methods to evaluate. [default: "
+              "saliency,grad_x_input,ig,deepshap,ism, skipping those the model cannot take]")
 @click.option("--truth", type=click.Path(dir_okay=False, exists=True), default=None,
               help="BED of known functional sites: per-base AUROC/AUPRC of each map.")
 @click.option("--max-regions", type=click.IntRange(min=1), default=100, show_default=True,
@@ -526,8 +525,9 @@ def _chroms(text: str | None) -> list[str]:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--rc-augment/--no-rc-augment", default=True, show_default=True)
 @click.option("--max-shift", type=click.IntRange(min=0), default=3, show_default=True, help="Shift augmentation, bases.")
-@click.option("--fourier-prior", type=click.FloatRange(min=0), default=0.0, help="Weight of the Fourier prior.")
+@click.option("--fourier-prior", type=click.FloatRange(min=0), default=0.0, help="Weight of the Fourier prior (try 0.1).")
 @click.option("--fourier-freq-limit", type=click.IntRange(min=1), default=None, help="Cut-off frequency index [0.15 L].")
+@click.option("--fourier-positives", type=float, default=0.5, help="Fourier prior on label 1 or > this quantile [0.5].")
 @click.option("--mask-prior", nargs=2, type=(str, click.FloatRange(min=0)), default=None,
               metavar="EXCLUDE.bed[,INCLUDE.bed] WEIGHT", help="Penalise attribution in M-, reward it in M+.")
 @click.option("--saliency-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a salient cutout.")
@@ -546,8 +546,8 @@ def _chroms(text: str | None) -> list[str]:
 @handle_errors
 def train(genome, labels, output, architecture, model_config, task, tasks, value_column, regions, window,
           valid_chroms, test_chroms, epochs, batch_size, learning_rate, patience, seed, rc_augment, max_shift,
-          fourier_prior, fourier_freq_limit, mask_prior, saliency_cutout, random_cutout, consistency, prior_every,
-          device, precision, resume, report_path, quiet):
+          fourier_prior, fourier_freq_limit, fourier_positives, mask_prior, saliency_cutout, random_cutout,
+          consistency, prior_every, device, precision, resume, report_path, quiet):
     """Train a model on GENOME windows with LABELS (BED/narrowPeak value, TSV of tasks, or bigWig), with
     optional attribution priors; writes OUT, OUT.ckpt and train_report.html."""
     _setup_logging(quiet)
@@ -559,7 +559,7 @@ def train(genome, labels, output, architecture, model_config, task, tasks, value
         architecture=architecture, model_config=_read_config(model_config), task=task, window=window,
         valid_chroms=_chroms(valid_chroms), test_chroms=_chroms(test_chroms), epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, patience=patience, seed=seed, rc_augment=rc_augment, max_shift=max_shift,
-        fourier_prior=fourier_prior, fourier_freq_limit=fourier_freq_limit,
+        fourier_prior=fourier_prior, fourier_freq_limit=fourier_freq_limit, fourier_positives=fourier_positives,
         mask_prior=mask_prior[0] if mask_prior else None, mask_weight=mask_prior[1] if mask_prior else 0.0,
         saliency_cutout=saliency_cutout, random_cutout=random_cutout,
         consistency=consistency[0] if consistency else None, consistency_weight=consistency[1] if consistency else 0.0,

@@ -31,8 +31,8 @@ from .io import atomic_path, write_text_atomic
 from .models import build_model, save_model
 from .train_data import (Labels, crop, encode_windows, interval_masks, read_labels, read_mask_spec,
                          split_chromosomes, window_starts)
-from .train_priors import (fourier_penalty, input_gradients, mask_counterfactuals, mask_term, random_cutout,
-                           rc_consistency, salient_cutout, shift_consistency)
+from .train_priors import (fourier_prior_term, input_gradients, mask_counterfactuals, mask_term, positive_thresholds,
+                           positive_windows, random_cutout, rc_consistency, salient_cutout, shift_consistency)
 from .train_report import build_train_report, held_out_metrics, validation_score
 
 log = logging.getLogger("seqsal")
@@ -131,6 +131,11 @@ class TrainOptions:
         Reverse-complement half the training windows; shift each by up to ``max_shift`` bases.
     fourier_prior, fourier_freq_limit, fourier_sigma
         Weight of :func:`seqsal.train_priors.fourier_penalty` (0: off) and its cut-off and smoothing.
+    fourier_positives
+        The prior applies to the positive windows of each batch only (Tseng et al. 2020;
+        :func:`seqsal.train_priors.fourier_prior_term`): classification, a label of 1; regression, a label above
+        this quantile of the task's training labels (default 0.5: the upper half), in any task
+        (:func:`seqsal.train_priors.positive_thresholds`). ``None``: every window (seqsal's first version).
     mask_prior, mask_weight
         ``EXCLUDE.bed[,INCLUDE.bed]`` and the weight of :func:`seqsal.train_priors.mask_penalty` (the squared
         effect of randomising M- over the labels' variance; computed on every step).
@@ -138,6 +143,10 @@ class TrainOptions:
         Probability of a salient (or random) cutout per training window, and its length range in bases.
     consistency, consistency_weight, consistency_shift
         ``rc`` or ``shift`` (or ``None``), its weight, and the shift in bases.
+    consistency_centre
+        ``rc``: compare maps centred per position over the batch (default;
+        :func:`seqsal.train_priors.rc_consistency`), so that a sequence-independent positional profile does not
+        satisfy the term for free; ``False``: the uncentred distance of the first version.
     prior_every
         Lazy regularisation of the gradient terms (Fourier, consistency): they are evaluated on one
         optimiser step in ``prior_every``, with their weights multiplied by ``prior_every`` so that their
@@ -166,6 +175,7 @@ class TrainOptions:
     fourier_prior: float = 0.0
     fourier_freq_limit: int | None = None
     fourier_sigma: int = 3
+    fourier_positives: float | None = 0.5
     mask_prior: str | None = None
     mask_weight: float = 0.0
     saliency_cutout: float = 0.0
@@ -174,6 +184,7 @@ class TrainOptions:
     consistency: str | None = None
     consistency_weight: float = 0.0
     consistency_shift: int = 5
+    consistency_centre: bool = True
     prior_every: int | None = None
     device: str | None = None
     precision: str = "auto"
@@ -208,6 +219,8 @@ def check_options(options: TrainOptions) -> None:
         raise InputError("prior weights must be >= 0")
     if options.consistency == "shift" and options.consistency_shift < 1:
         raise InputError("--consistency-shift must be >= 1 base")
+    if options.fourier_positives is not None and not 0.0 <= options.fourier_positives < 1.0:
+        raise InputError(f"--fourier-positives {options.fourier_positives}: give a quantile in [0, 1)")
     if options.prior_every is not None and options.prior_every < 1:
         raise InputError(f"--prior-every {options.prior_every}: give a number of steps >= 1")
 
@@ -288,15 +301,16 @@ def make_batch(data: TrainData, index: np.ndarray, options: TrainOptions, window
 
 def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[str, np.ndarray],
                options: TrainOptions, rng: np.random.Generator, device: torch.device,
-               autocast: torch.dtype | None, multiplier: float = 1.0,
-               spread: np.ndarray | None = None) -> dict[str, float]:
+               autocast: torch.dtype | None, multiplier: float = 1.0, spread: np.ndarray | None = None,
+               thresholds: np.ndarray | None = None) -> dict[str, float]:
     """One optimiser step on a batch; returns the task loss and each attribution term (unweighted).
 
     ``multiplier`` scales the weights of the gradient terms (Fourier, consistency); 0 skips them (a plain
     step): :func:`term_multiplier`. The cutouts (augmentation) and the mask prior (the masked windows'
     counterfactuals appended to the task's forward pass, no double backpropagation) run on every step; ``spread``
     ``(T,)`` is the mask prior's scale, the variance of each task's labels over the training split (default:
-    over the batch).
+    over the batch). ``thresholds`` ``(T,)``: the Fourier prior's positives are the windows with a label above
+    (:func:`seqsal.train_priors.positive_thresholds`; default: every window).
     """
     forward = _forward(model, autocast, device)
     x = batch["x"]
@@ -323,9 +337,12 @@ def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[s
         outputs, gradients = input_gradients(forward, x_all)
         predictions, attributions = outputs[:n], gradients[:n] * x_t
         if options.fourier_prior > 0:
-            terms["fourier"] = fourier_penalty(attributions, options.fourier_freq_limit, sigma=options.fourier_sigma)
+            positives = (positive_windows(y_t, torch.as_tensor(thresholds)) if thresholds is not None
+                         else torch.ones(n, dtype=torch.bool, device=device))
+            terms["fourier"] = fourier_prior_term(attributions, positives, options.fourier_freq_limit,
+                                                  sigma=options.fourier_sigma)
         if options.consistency == "rc":
-            terms["consistency"] = rc_consistency(forward, x_t, attributions)
+            terms["consistency"] = rc_consistency(forward, x_t, attributions, centre=options.consistency_centre)
         elif options.consistency == "shift":
             shifted = torch.as_tensor(np.ascontiguousarray(batch["x_shifted"]), device=device)
             terms["consistency"] = shift_consistency(forward, x_t, shifted, options.consistency_shift, attributions)
@@ -491,6 +508,7 @@ def train_model(
     n_batches = math.ceil(len(train.x) / options.batch_size)
     every = prior_interval(options)
     spread = train.y.astype(np.float64).var(axis=0).astype(np.float32)
+    thresholds = positive_thresholds(train.y, options.task, options.fourier_positives)
     for epoch in range(len(history) + 1, options.epochs + 1):
         if best["bad"] >= options.patience:
             break
@@ -506,7 +524,8 @@ def train_model(
         for b in range(n_batches):
             index = np.sort(order[b * options.batch_size:(b + 1) * options.batch_size])
             values = train_step(model, optimiser, make_batch(train, index, options, window, rng), options, rng,
-                                device, autocast, term_multiplier((epoch - 1) * n_batches + b, every), spread=spread)
+                                device, autocast, term_multiplier((epoch - 1) * n_batches + b, every), spread=spread,
+                                thresholds=thresholds)
             for key, value in values.items():
                 sums[key] = sums.get(key, 0.0) + value * len(index)
                 counts[key] = counts.get(key, 0) + len(index)

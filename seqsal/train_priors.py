@@ -7,14 +7,18 @@ gradient x input, the attribution seqsal's default method reports.
 
 * :func:`fourier_penalty` — Tseng, Shrikumar & Kundaje, "Fourier-transform-based attribution priors
   improve the interpretability and stability of deep learning models for genomics", NeurIPS 2020: the
-  share of the spectrum of the smoothed ``|gradient x input|`` track that lies above a cut-off frequency.
+  share of the spectrum of the smoothed ``|gradient x input|`` track that lies above a cut-off frequency;
+  :func:`fourier_prior_term` applies it to the positive windows of a batch only (:func:`positive_thresholds`,
+  :func:`positive_windows`), as their code does.
 * :func:`mask_penalty` — after Ross, Hughes & Doshi-Velez, "Right for the right reasons", IJCAI 2017: the
   squared total attribution of the M- bases (positions that must not matter), computed exactly by
   completeness as ``f(x) - f(x with M- randomised)``, over the labels' variance, minus a saturating
   reward for the same attribution of the M+ bases (positions that should). Not a gradient term: one extra
   forward pass of the masked windows, every step.
 * :func:`rc_consistency`, :func:`shift_consistency` — the distance between the map of ``x`` and the
-  mapped-back map of its reverse complement or of a shifted copy (consistency regularisation).
+  mapped-back map of its reverse complement or of a shifted copy (consistency regularisation); the RC
+  distance is taken on maps centred per position over the batch (:func:`centred_pair`), so that a
+  sequence-independent, mirror-symmetric positional profile does not satisfy it for free.
 * :func:`salient_cutout`, :func:`random_cutout` — replace the most salient stretch (or a random one, the
   control) of a drawn length by random bases (saliency-guided augmentation).
 """
@@ -124,6 +128,91 @@ def fourier_penalty(
     limit = default_freq_limit(attributions.shape[-1]) if freq_limit is None else freq_limit
     weights = frequency_weights(shares.shape[-1], limit, softness).to(shares.device)
     return (1.0 - (shares * weights).sum(dim=-1)).mean()
+
+
+def positive_thresholds(labels: np.ndarray, task: str, quantile: float | None) -> np.ndarray:
+    """Per task, the label a window must exceed to count as a positive for :func:`fourier_prior_term`.
+
+    Parameters
+    ----------
+    labels
+        ``(N, T)`` training labels (the training split, not the batch).
+    task
+        ``classification`` (labels 0/1): the threshold is 0.5, so a positive is a label of 1, Tseng et al.'s
+        ``status == 1``. ``regression``: the ``quantile`` of each task's training labels.
+    quantile
+        In ``[0, 1)``; ``None``: ``-inf`` for every task, so that every window is a positive (seqsal's
+        behaviour before the prior followed Tseng et al.; kept for the comparison in ``benchmarks/RESULTS.md``).
+
+    Returns
+    -------
+    np.ndarray
+        ``(T,)`` float32 thresholds: a window is positive where its label is *strictly* above.
+
+    Notes
+    -----
+    Tseng et al.'s positives are peaks: for their binary models, windows labelled bound; for their profile
+    models, the peak windows, with sampled background windows as negatives. A regression label (a peak's
+    signal, an activity) has no such flag; the windows whose label lies above a quantile of the training
+    labels are the ones a practitioner would call "peaks" or "active". The default quantile (0.5,
+    :class:`seqsal.train.TrainOptions`) makes the upper half of the windows the positives: every window with
+    no site and weak signal is left out, whatever the labels' units, and a labels file of peaks only (every
+    window has signal) still keeps half of its windows for the prior.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    if quantile is None:
+        return np.full(labels.shape[1], -np.inf, dtype=np.float32)
+    if not 0.0 <= quantile < 1.0:
+        raise ValueError(f"quantile {quantile} is not in [0, 1)")
+    if task == "classification":
+        return np.full(labels.shape[1], 0.5, dtype=np.float32)
+    return np.quantile(labels, quantile, axis=0).astype(np.float32)
+
+
+def positive_windows(labels: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` bool: windows whose label ``(N, T)`` is above its task's threshold ``(T,)`` in at least one task.
+
+    The gradient the prior constrains is that of the summed tasks (:func:`input_gradients`), so a window that
+    is a positive of any task gets the term (Tseng et al. aggregate the tasks' gradients the same way).
+    """
+    return (labels.float() > thresholds.to(labels.device).float()).any(dim=1)
+
+
+def fourier_prior_term(attributions: torch.Tensor, positives: torch.Tensor, freq_limit: int | None = None,
+                       softness: float | None = 0.2, sigma: int = 3) -> torch.Tensor:
+    """The Fourier prior of a batch as Tseng et al. apply it: :func:`fourier_penalty` of the positive windows only.
+
+    Parameters
+    ----------
+    attributions
+        Gradient x input ``(N, 4, L)``, with its graph.
+    positives
+        ``(N,)`` bool (:func:`positive_windows`).
+    freq_limit, softness, sigma
+        As in :func:`fourier_penalty`.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar: the mean over the positive windows of the high-frequency share (in ``[0, 1]``); 0 when the batch
+        has none (no term, no gradient).
+
+    Notes
+    -----
+    Tseng, Shrikumar & Kundaje (NeurIPS 2020), and their code (github.com/amtseng/fourier_attribution_priors,
+    ``fourier_att_prior_loss``, binary and profile models alike) compute the Fourier loss on the examples whose
+    ``status`` is 1 and average it over those. A negative (background) window has no motif whose attribution
+    could be smoothed; the share that the prior measures is a ratio, so on such a window the model can only
+    lower it by spreading broad, low-frequency attribution over background sequence. Applied to every window,
+    that is what seqsal's first version measured (``benchmarks/RESULTS.md``, issue 16: the top base moved from
+    the sites into background far from them, AUPRC fell). An early version of their binary model also gave
+    negatives an L1 penalty on the rectified gradients; their released training code does not, and it is not
+    used here: in a regression, the windows below the threshold include those with repressor sites (labels
+    below the background), whose attribution is real signal that an L1 penalty would shrink.
+    """
+    if not bool(positives.any()):
+        return attributions.new_zeros((), dtype=torch.float32)
+    return fourier_penalty(attributions[positives], freq_limit, softness, sigma)
 
 
 def randomise_positions(x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -270,7 +359,18 @@ def _map_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (((a - b) ** 2).sum(dim=1) / ((a ** 2).sum(dim=1) + (b ** 2).sum(dim=1) + 1e-12)).mean()
 
 
-def rc_consistency(forward: Forward, x: torch.Tensor, attributions: torch.Tensor) -> torch.Tensor:
+def centred_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tracks ``a``, ``b`` ``(N, L)`` minus their common mean per position over the batch (both sets pooled).
+
+    A track that does not depend on the sequence (the same ``c(l)`` in every window) is removed from both when it
+    is mirror-symmetric, since then ``a`` and the mapped-back ``b`` both carry ``c``; an asymmetric one leaves
+    ``(c - c_reversed) / 2`` and its negative, a real inconsistency, still penalised.
+    """
+    mean = 0.5 * (a.mean(dim=0, keepdim=True) + b.mean(dim=0, keepdim=True))
+    return a - mean, b - mean
+
+
+def rc_consistency(forward: Forward, x: torch.Tensor, attributions: torch.Tensor, centre: bool = True) -> torch.Tensor:
     """Distance between the map of ``x`` and the mapped-back map of its reverse complement.
 
     Parameters
@@ -281,15 +381,37 @@ def rc_consistency(forward: Forward, x: torch.Tensor, attributions: torch.Tensor
         One-hot ``(N, 4, L)``.
     attributions
         Gradient x input of ``x`` ``(N, 4, L)``, with its graph.
+    centre
+        Centre the per-base tracks per position over the batch first (:func:`centred_pair`; default). ``False``:
+        the uncentred distance of seqsal's first version.
 
     Returns
     -------
     torch.Tensor
-        Scalar in ``[0, 2]`` (:func:`_map_distance`); zero for a model with ``f(x) = f(rc(x))``.
+        Scalar in ``[0, 2]`` (:func:`_map_distance` of the per-base tracks, gradient x input summed over the 4
+        channels, of ``x`` and of ``rc(x)`` reversed); zero for a model with ``f(x) = f(rc(x))``.
+
+    Notes
+    -----
+    On one-hot input, gradient x input is non-zero only at the observed base, and the mapped-back map of
+    ``rc(x)`` is too, at the same base; so the distance of the ``(4, L)`` maps equals that of the summed
+    ``(L,)`` tracks (bases that are N contribute 0 to both). Uncentred, the distance is met at no cost by a
+    sequence-independent, mirror-symmetric positional profile ``c(l) = c(L - 1 - l)``: it is unchanged by the
+    reverse complement mapped back, and because the distance is scale-free, inflating it lowers the term
+    whatever the sequence-dependent part does. Trained with that term, the maps of both simulated worlds
+    were dominated by such a profile, of a sign that differed between seeds (``benchmarks/RESULTS.md``, issue
+    16). Centring removes the component of the maps shared by every window of the batch, so only the
+    sequence-dependent part is compared and only its size counts in the denominator. The batch mean is a
+    one-batch estimate (with batch size 1 both centred tracks are 0 and the term is 0); the same per-position
+    centring over windows is what the experiment's diagnostics used to separate the profile from the maps.
     """
     x_rc = reverse_complement_one_hot(x)
     _, gradients_rc = input_gradients(forward, x_rc)
-    return _map_distance(attributions, reverse_complement_one_hot(gradients_rc * x_rc))
+    track = attributions.float().sum(dim=1)
+    track_rc = (gradients_rc * x_rc).float().sum(dim=1).flip(-1)
+    if centre:
+        track, track_rc = centred_pair(track, track_rc)
+    return _map_distance(track, track_rc)
 
 
 def shift_consistency(forward: Forward, x: torch.Tensor, x_shifted: torch.Tensor, shift: int,

@@ -165,8 +165,11 @@ def _trained(world, tmp_path, name: str, **extra) -> torch.nn.Module:
 def test_lazy_terms_still_do_what_they_claim(world, tmp_path):
     """Each gradient term on its default lazy schedule (one step in 2, or 5 for consistency) moves its own measure of
     the trained model's maps the right way against plain training (same seed and batches); on these data, every step
-    (``prior_every=1``) gives fourier 0.631, rc 0.14 against plain 0.647, 0.90. The mask prior's test is below, on a
-    world with a shortcut to unlearn."""
+    (``prior_every=1``) gave fourier 0.631 against plain 0.647 (the prior on every window, before it followed Tseng
+    et al.'s positives). RC: the term and its measure are on maps centred per position over the batch; centred, 0.89
+    against plain 1.02. (Uncentred, 0.38 against 0.90, most of it a sequence-independent, mirror-symmetric
+    positional profile that the centred distance no longer rewards: the same model scores 0.66 centred.) The mask
+    prior's test is below, on a world with a shortcut to unlearn."""
     every = None
     x = _valid_windows(world)
 
@@ -179,7 +182,7 @@ def test_lazy_terms_still_do_what_they_claim(world, tmp_path):
     fourier = measures(_trained(world, tmp_path, "fourier", fourier_prior=20.0, prior_every=every))
     rc = measures(_trained(world, tmp_path, "rc", consistency="rc", consistency_weight=20.0, prior_every=every))
     assert fourier["fourier"] < 0.99 * plain["fourier"]  # 0.627 against 0.647
-    assert rc["rc"] < 0.6 * plain["rc"]  # 0.38 against 0.90
+    assert rc["rc"] < 0.93 * plain["rc"]  # 0.89 against 1.02
 
 
 ARTEFACT = "GATCGGAAGAGC"  # an adapter-like 12-mer, at bases 48-60 of a 64-bp window (4-16 when reverse complemented,

@@ -102,3 +102,26 @@ def test_map_diagnostics_measure_attribution_on_the_sites(te):
     spiky = np.zeros((3, 100))
     spiky[:, ::2] = 1.0  # the DC term and the highest frequency
     assert te.map_diagnostics(spiky, truth)["high_freq"] > te.map_diagnostics(bump, truth)["high_freq"] + 0.3
+
+
+def test_profile_share_measures_a_sequence_independent_positional_profile(te):
+    rng = np.random.default_rng(3)
+    truth = np.zeros((400, 60), bool)
+    maps = rng.normal(size=(400, 60))
+    assert te.map_diagnostics(maps, truth | (np.arange(60) == 5))["profile_share"] < 0.1  # ~ 1 / sqrt(400)
+    profile = np.sin(np.arange(60) / 5.0) * 3.0  # the same in every window, 3x the maps' own sd
+    share = te.map_diagnostics(maps + profile, truth | (np.arange(60) == 5))["profile_share"]
+    assert share == pytest.approx(np.std(profile) / np.std(maps + profile), rel=0.05) and share > 0.85
+
+
+def test_every_variant_and_contrast_is_a_valid_training_setting(te):
+    from seqsal.train import TrainOptions, check_options
+
+    for name, extra in te.ALL_VARIANTS.items():
+        check_options(TrainOptions(**extra))
+    assert set(te.VARIANTS) <= set(te.ALL_VARIANTS) and set(te.EXTRA_VARIANTS).isdisjoint(te.VARIANTS)
+    assert all(a in te.ALL_VARIANTS and b in te.ALL_VARIANTS for a, b in te.CONTRASTS)
+    # the first versions of the two terms, kept for the comparison: every window; uncentred RC maps
+    assert te.ALL_VARIANTS["fourier_all"]["fourier_positives"] is None
+    assert te.ALL_VARIANTS["rc_uncentred"]["consistency_centre"] is False
+    assert "fourier_positives" not in te.VARIANTS["fourier"]  # the default: positive windows only

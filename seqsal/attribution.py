@@ -205,23 +205,24 @@ class Target:
         if self.transform == "log_odds_logp":
             total = torch.logsumexp(values, dim=axis)  # 0 for log-probabilities
             bad = ~torch.isfinite(own) | (total.abs() > 1e-3)
-            if bool(bad.any()):
-                row = int(torch.nonzero(bad)[0, 0])
-                raise InputError(f"--target transform=log_odds_logp explains log p_k - logsumexp of the other classes' "
-                                 f"log p of a log-softmax's output, but the model's outputs give logsumexp "
-                                 f"{float(total[row]):g} over the classes, not 0: they are not log-probabilities "
-                                 "(probabilities: transform=log_odds; else transform=none)")
             value = own - torch.logsumexp(others, dim=axis)
+
+            def seen(row: int) -> str:
+                return (f"log p_k - logsumexp of the other classes' log p of a log-softmax's output, but the model's "
+                        f"outputs give logsumexp {float(total[row]):g} over the classes, not 0: they are not "
+                        "log-probabilities (probabilities: transform=log_odds")
         else:
             rest = others.sum(dim=axis)
             bad = (own <= 0) | (rest <= 0) | ~torch.isfinite(own) | ~torch.isfinite(rest) | (own + rest > 1.0 + 1e-3)
-            if bool(bad.any()):
-                row = int(torch.nonzero(bad)[0, 0])
-                raise InputError(f"--target transform=log_odds explains log(p_k / sum of the other classes' p) of "
-                                 f"a softmax's probabilities, but the model gave p_k {float(own[row]):g} with the "
-                                 f"others summing to {float(rest[row]):g}: the output is not probabilities that "
-                                 "sum to 1 (log-probabilities: transform=log_odds_logp; else transform=none)")
             value = torch.log(own) - torch.log(rest)
+
+            def seen(row: int) -> str:
+                return (f"log(p_k / sum of the other classes' p) of a softmax's probabilities, but the model gave "
+                        f"p_k {float(own[row]):g} with the others summing to {float(rest[row]):g}: the output is "
+                        "not probabilities that sum to 1 (log-probabilities: transform=log_odds_logp")
+        if bool(bad.any()):
+            raise InputError(f"--target transform={self.transform} explains {seen(int(torch.nonzero(bad)[0, 0]))}; "
+                             "else transform=none)")
         return value.to(output.dtype)
 
     def _transformed(self, value: torch.Tensor) -> torch.Tensor:

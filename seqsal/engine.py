@@ -384,14 +384,18 @@ def _cap_gpu(device: torch.device, max_memory: int | str | None) -> bool:
     return True
 
 
-def _finished(result: RegionResult, row, on_error: str) -> RegionResult:
-    """A region's result as yielded: a NaN/Inf region stops the run, or is zeroed (``on_error="skip"``)."""
+def _finished(result: RegionResult, row, on_error: str, warned: set | None = None) -> RegionResult:
+    """A region's result as yielded: a NaN/Inf region stops the run, or is zeroed (``on_error="skip"``; logged once
+    per region name in ``warned``: the shuffled null's copies of a region repeat its name)."""
     if result.status != "nonfinite":
         return result
     if on_error == "stop":
         raise InputError(f"the model returned NaN/Inf for region {row['name']} ({row['chrom']}:{row['start']}-"
                          f"{row['end']}); check the model, or pass --on-error skip")
-    log.warning("region %s: NaN/Inf from the model; written as zeros", row["name"])
+    if warned is None or row["name"] not in warned:
+        log.warning("region %s: NaN/Inf from the model; written as zeros", row["name"])
+        if warned is not None:
+            warned.add(row["name"])
     result.hypothetical = np.zeros_like(result.hypothetical)
     result.prediction = float("nan")
     return result
@@ -527,6 +531,7 @@ def iter_region_attributions(
 
     stitchers: dict[int, _Stitcher] = {}
     done: dict[int, RegionResult] = {}  # finished out of table order (regions grouped by length), held back
+    warned: set = set()  # regions whose NaN/Inf was logged
     capped = _cap_gpu(device, max_memory)
     try:
         with eval_mode(model):
@@ -553,7 +558,7 @@ def iter_region_attributions(
                         del stitchers[index]
                         done[index] = stitcher.result()
                 while first in done:
-                    result = _finished(done.pop(first), context.iloc[first], on_error)
+                    result = _finished(done.pop(first), context.iloc[first], on_error, warned)
                     result.index = first - base
                     first += 1
                     yield result

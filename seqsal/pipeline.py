@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterator
 
@@ -196,9 +196,15 @@ def iter_attributions(
     regions
         BED path or a table with ``chrom``, ``start``, ``end`` (0-based half-open).
     model
-        Model file path, :class:`~seqsal.models.LoadedModel` or ``nn.Module``.
+        Model file path, :class:`~seqsal.models.LoadedModel` or ``nn.Module``. A state_dict file needs its
+        architecture: load it first with ``seqsal.load_model(path, architecture=..., config=...)``.
     options, overrides
         :class:`AttributeOptions`, or its fields as keyword arguments.
+
+    Raises
+    ------
+    InputError
+        For a keyword that is not a field of :class:`AttributeOptions`, and for bad inputs (as the CLI).
 
     Yields
     ------
@@ -207,6 +213,12 @@ def iter_attributions(
         on the + strand, ``projected`` the per-base track ``(L,)``.
     """
     options = options or AttributeOptions()
+    unknown = sorted(set(overrides) - {f.name for f in fields(AttributeOptions)})
+    if unknown:
+        hint = ("; load a state_dict with seqsal.load_model(path, architecture=..., config=...) and pass the result "
+                "as model" if set(unknown) & {"architecture", "config", "model_config"} else "")
+        raise InputError(f"iter_attributions: {', '.join(unknown)} is not an option (AttributeOptions fields: "
+                         f"{', '.join(f.name for f in fields(AttributeOptions))}){hint}")
     for key, value in overrides.items():
         setattr(options, key, value)
     genome = genome if isinstance(genome, Genome) else Genome(genome, unknown_bases=options.unknown_bases)

@@ -1,6 +1,13 @@
 """Small helpers shared by test modules (importable because pytest puts ``tests/`` on ``sys.path``)."""
 from __future__ import annotations
 
+import contextlib
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Iterator
+
 import numpy as np
 import torch
 from torch import nn
@@ -46,3 +53,15 @@ def assert_same_file(first, second) -> None:
                 np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)
             else:
                 assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key]), key
+
+
+@contextlib.contextmanager
+def benchmark_module(name: str) -> Iterator[ModuleType]:
+    """Import ``benchmarks/<name>.py`` (a script folder, not a package) with ``benchmarks/`` on ``sys.path`` for the
+    duration; for a module-scoped fixture: ``with benchmark_module("ragged") as module: yield module``."""
+    folder = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)

@@ -52,3 +52,14 @@ def test_the_small_null_remedy_names_the_limit_of_the_shuffles():
 
     assert f"up to {MAX_NULL_COPIES} times" in LARGER_NULL and "more regions" in LARGER_NULL
     assert null_plan(25_000, 0.1, 400_000) == null_plan(25_000, 0.1, 200_000) == (1.0, MAX_NULL_COPIES)
+
+
+def test_iter_attributions_refuses_an_option_it_does_not_have():
+    """`iter_attributions(G, R, "w.safetensors", architecture=...)` set an attribute nothing read (a typo is
+    silently ignored the same way); it names the fields and, for an architecture, seqsal.load_model."""
+    from seqsal.pipeline import iter_attributions
+
+    with pytest.raises(InputError, match="seqsal.load_model"):
+        next(iter_attributions("g.fa", "r.bed", "w.safetensors", architecture="basset"))
+    with pytest.raises(InputError, match="batchsize is not an option"):
+        next(iter_attributions("g.fa", "r.bed", "w.safetensors", batchsize=8))

@@ -7,9 +7,7 @@ as float64, nothing for a sign that tests one width.
 """
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +18,13 @@ from seqsal.peaks import call_peaks_from_run
 from seqsal.pipeline import run_attribute
 from seqsal.simulate import random_sequence
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def ragged():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("ragged")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("ragged") as module:
+        yield module
 
 
 def _run(tmp_path, model) -> Path:

@@ -412,6 +412,9 @@ def test_nan_model_skip_names_and_flags_regions(job):
     table = pd.read_csv(job.out / "regions.tsv", sep="\t")
     assert list(table["status"]) == ["nonfinite", "nonfinite"]
     assert not dense_arrays(job.out / "attributions.npz")["hypothetical"].any()
+    # one line per region in the run and one in its null, not one per shuffled copy (a fresh user saw 8 repeats)
+    lines = [line for line in result.output.splitlines() if "NaN/Inf from the model" in line]
+    assert len(lines) == 2 * len(table), lines
 
 
 def test_nan_stop_keeps_an_earlier_run_untouched(job):

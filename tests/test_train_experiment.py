@@ -2,24 +2,17 @@
 worlds' motif sets, map stability between seeds, seqlet F1 against planted sites, and the seed-paired contrasts."""
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def te():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("train_experiment")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark_module("train_experiment") as module:
+        yield module
 
 
 def test_subset_labels_keeps_the_first_training_windows_and_every_held_out_one(te):

@@ -112,7 +112,7 @@ def methods_named(methods: list[str] | None, named: bool | None) -> tuple[list[s
     """The methods to evaluate and whether the user named them (then a method the model cannot take is refused).
 
     ``methods`` ``None`` is :data:`DEFAULT_METHODS`; ``named`` ``None`` means named unless the list is the default
-    one (the CLI passes its default list when ``--methods`` is not given).
+    one (the CLI says whether ``--methods`` was given).
     """
     chosen = list(DEFAULT_METHODS) if methods is None else list(methods)
     if named is None:

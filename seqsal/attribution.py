@@ -496,7 +496,7 @@ def eval_mode(model: nn.Module):
             model.train()
 
 
-def choose_transform(module: nn.Module, target: Target, method: str, probe_length: int | None = None) -> Target:
+def choose_transform(module: nn.Module, target: Target, method: str, shape: tuple[int, ...] | None = None) -> Target:
     """``target`` with its ``transform`` chosen where the user left it open (``None``).
 
     The model's graph (:func:`seqsal.models.outputs.probability_output`) says whether the selected output is a
@@ -504,9 +504,9 @@ def choose_transform(module: nn.Module, target: Target, method: str, probe_lengt
     sigmoid, ``log_odds`` / ``log_odds_logp`` for a softmax / log-softmax over the task axis), so attributions
     do not shrink where the model is confident (DeepLIFT's authors' advice, Shrikumar et al. 2017). ``none``
     otherwise, and for ``deeplift`` / ``deepshap``, whose rules act on the model's own layers and cannot take a
-    transform of its output (a warning says that the probability is explained). ``probe_length``: the input
-    length the model is run on once to read the output's shape (without it, a softmax is not transformed). A
-    transform the user chose is kept.
+    transform of its output (a warning says that the probability is explained). ``shape``: the selected output's
+    shape with the batch axis, from the caller's own run of the model (``seqsal.pipeline.check_model_input``;
+    ``None``: not known, and a softmax is then not transformed). A transform the user chose is kept.
     """
     if target.transform is not None:
         return target
@@ -517,10 +517,6 @@ def choose_transform(module: nn.Module, target: Target, method: str, probe_lengt
                  "--target ...,transform=logit explains its logit (a softmax's class: transform=log_odds)")
     if not found.probability:
         return replace(target, transform="none")
-    shape = None
-    if probe_length is not None:
-        with torch.no_grad():
-            shape = target.output_shape(module(torch.zeros(2, 4, probe_length, device=_module_device(module))))
     transform, why = probability_transform(found, target, shape)
     if transform != "none" and method in ("deeplift", "deepshap"):
         if found.kind == "sigmoid":  # a softmax inside the model is refused by the method's own rules, in one line
@@ -576,8 +572,3 @@ def probability_transform(found: OutputKind, target: Target, shape: tuple[int, .
     transform = "log_odds" if found.kind == "softmax" else "log_odds_logp"
     return transform, ("class %s's log-odds against the other classes, log(p_k / sum of the others' p), is explained "
                        "(z_k - logsumexp of the others' logits)" % (0 if target.task is None else target.task))
-
-
-def _module_device(module: nn.Module) -> torch.device:
-    """Where a model's parameters are (the CPU for one without any)."""
-    return next((parameter.device for parameter in module.parameters()), torch.device("cpu"))

@@ -108,12 +108,13 @@ def resolve_window(model: LoadedModel, options: AttributeOptions) -> int | None:
 
 
 def check_model_input(model: LoadedModel, window: int | None, length: int, target: Target, device,
-                      layout: str = "ncl") -> Target:
+                      layout: str = "ncl") -> tuple[Target, tuple[int, ...]]:
     """Run the model once on zeros to catch a wrong input length, layout (the one it was loaded with) or target
     early.
 
     Returns ``target`` with the task axis of an output of 3 or more dims made explicit
-    (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`).
+    (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`),
+    and the shape of the output it selects (for :func:`~seqsal.attribution.choose_transform` and ``run.json``).
     """
     probe_length = window or length
     x = torch.zeros(2, 4, probe_length, device=device)
@@ -148,7 +149,7 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
     if resolved.axis != target.axis:
         log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "
                  "length; --target ...,axis=N sets it)", resolved.axis, shape_text(resolved.output_shape(output)))
-    return resolved
+    return resolved, resolved.output_shape(output)
 
 
 def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:
@@ -230,10 +231,9 @@ def iter_attributions(
     if loaded.source != "export":  # exported programs cannot be moved; they run where they were exported
         loaded.module.to(device)
     if len(table):
-        target = check_model_input(loaded, window, int(table["end"].iloc[0] - table["start"].iloc[0]), target, device,
-                                   options.layout)
-        target = choose_transform(loaded.module, target, options.method,
-                                  window or int(table["end"].iloc[0] - table["start"].iloc[0]))
+        target, shape = check_model_input(loaded, window, int(table["end"].iloc[0] - table["start"].iloc[0]), target,
+                                          device, options.layout)
+        target = choose_transform(loaded.module, target, options.method, shape)
         check_model_determinism(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), device)
     torch.manual_seed(options.seed)
     yield from iter_region_attributions(
@@ -369,8 +369,8 @@ def run_attribute(
     if loaded.source != "export":
         loaded.module.to(device)
     lengths = (table["end"] - table["start"]).to_numpy(dtype=np.int64)
-    target = check_model_input(loaded, window, int(lengths[0]), target, device, options.layout)
-    target = choose_transform(loaded.module, target, options.method, window or int(lengths[0]))
+    target, shape = check_model_input(loaded, window, int(lengths[0]), target, device, options.layout)
+    target = choose_transform(loaded.module, target, options.method, shape)
     check_model_determinism(loaded, window or int(lengths[0]), device, model_path)
     if window is None and len(set(lengths.tolist())) > 1:
         log.info("no model window and regions of unequal width: each region is fed whole, batched by width")
@@ -457,7 +457,7 @@ def run_attribute(
                   **loaded.description, "input_length": loaded.input_length, "task_names": loaded.task_names},
         "method": options.method,
         "tracks": _track_record(options.method),
-        "target": _target_record(loaded, target, window or int(lengths[0]), device),
+        "target": _target_record(target, shape),
         "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device)},
         "n_regions": n,
         "input_digest": digest,
@@ -528,12 +528,11 @@ def _array_stores(partial: Path, lengths: np.ndarray, resume: bool) -> tuple[Rag
                          "seqsal); use --force to start over", str(partial.parent)) from None
 
 
-def _target_record(loaded: LoadedModel, target: Target, length: int, device) -> dict:
+def _target_record(target: Target, shape: tuple[int, ...]) -> dict:
     """``run.json``'s ``target``: the fields of ``target`` with the task resolved (``0`` when none was named), and
-    ``profile``: whether the targeted output holds more than one value per sequence once the task is picked
-    (``(N, T, L_out)``, a profile: then ``reduction`` made it one; ``(N,)`` or ``(N, T)``: no reduction applied)."""
-    with torch.no_grad():  # the run's model on two zero windows of the run's length (check_model_input ran it so)
-        shape = target.output_shape(loaded.module(torch.zeros(2, 4, length, device=device)))
+    ``profile``: whether the targeted output ``shape`` (:func:`check_model_input`'s) holds more than one value per
+    sequence once the task is picked (``(N, T, L_out)``, a profile: then ``reduction`` made it one; ``(N,)`` or
+    ``(N, T)``: no reduction applied)."""
     return {"output": target.output, "task": 0 if target.task is None else target.task, "reduction": target.reduction,
             "axis": target.axis, "transform": target.transform,
             "profile": len(shape) > 2 and target.transform not in ("log_odds", "log_odds_logp")}

@@ -65,3 +65,13 @@ def benchmark_module(name: str) -> Iterator[ModuleType]:
         yield importlib.import_module(name)
     finally:
         sys.path.remove(folder)
+
+
+def chosen_transform(model, target, method: str, length: int) -> str:
+    """The transform :func:`seqsal.attribution.choose_transform` picks, given the output shape of ``model`` run on
+    zeros of ``length`` bases, as ``seqsal.pipeline.check_model_input`` gives it."""
+    from seqsal.attribution import choose_transform
+
+    with torch.no_grad():
+        shape = target.output_shape(model(torch.zeros(2, 4, length)))
+    return choose_transform(model, target, method, shape).transform

@@ -16,7 +16,7 @@ from seqsal.errors import InputError
 from seqsal.evaluate import run_inputs
 from seqsal.evaluate_inputs import DEFAULT_METHODS, methods_named, unavailable_checks
 from seqsal.models import LoadedModel
-from seqsal.pipeline import AttributeOptions, _target_record, run_attribute
+from seqsal.pipeline import AttributeOptions, _target_record, check_model_input, run_attribute
 from seqsal.provenance import read_record, write_record
 from seqsal.report import build_report
 from seqsal.report_tables import target_text
@@ -165,6 +165,6 @@ def test_run_json_records_the_resolved_task_and_whether_a_profile_was_reduced(sm
 
     loaded = LoadedModel(module=Profile(), input_length=None, task_names=None, source="state_dict", sha256="",
                          description={})
-    recorded = _target_record(loaded, seqsal.Target(axis=1), 50, "cpu")
+    recorded = _target_record(*check_model_input(loaded, None, 50, seqsal.Target(axis=1), "cpu"))
     assert recorded["profile"] is True and recorded["task"] == 0
     assert "a profile output reduced by sum" in target_text(recorded)

@@ -162,7 +162,7 @@ class Zoo:
         if key not in self.loaded:
             loaded = self.spec(*key).load()
             target = Target.parse(TARGETS[kind]).resolve(loaded.task_names)
-            self.loaded[key] = loaded, check_model_input(loaded, loaded.input_length, LENGTH, target, "cpu", layout)
+            self.loaded[key] = loaded, check_model_input(loaded, loaded.input_length, LENGTH, target, "cpu", layout)[0]
         return self.loaded[key]
 
     def _build(self, fmt: str, kind: str, layout: str) -> Spec:

@@ -19,6 +19,8 @@ from seqsal.models.user import ChannelsLast, FixedBatch
 from seqsal.pipeline import AttributeOptions, run_attribute
 from seqsal.report_tables import target_text
 
+from helpers import chosen_transform
+
 
 class Body(nn.Module):
     def __init__(self):
@@ -232,8 +234,8 @@ def test_a_profile_of_probabilities_reduced_over_positions_keeps_the_probability
     record = run_attribute(str(genome), str(regions), str(path), str(tmp_path / "out"),
                            AttributeOptions(target="axis=1"), progress=False, peaks=False)
     assert record["target"]["transform"] == "none"  # the logit of a sum of 200 probabilities (> 1) does not exist
-    assert choose_transform(SigmoidProfile(), Target(axis=1), "grad_x_input", 200).transform == "none"
-    assert choose_transform(ModuleSigmoid(), Target(), "grad_x_input", 200).transform == "logit"
+    assert chosen_transform(SigmoidProfile(), Target(axis=1), "grad_x_input", 200) == "none"
+    assert chosen_transform(ModuleSigmoid(), Target(), "grad_x_input", 200) == "logit"
 
 
 def test_evaluate_explains_deepshap_on_the_probability_of_a_logit_run(tmp_path, caplog):

@@ -17,6 +17,7 @@ from seqsal.models.outputs import probability_output
 from seqsal.models.user import ChannelsLast
 from seqsal.pipeline import AttributeOptions, run_attribute
 from seqsal.report_tables import target_text
+from helpers import chosen_transform
 from tests.test_model_outputs import _world
 
 
@@ -109,9 +110,9 @@ def test_a_softmax_and_its_axis_are_found_in_modules_torchscript_and_exported_pr
     (SoftmaxScaled(), "none"), (PositionSoftmax(), "none"),
 ])
 def test_the_transform_follows_the_graph_and_the_output_shape(model, transform):
-    assert choose_transform(model, Target(task=1), "grad_x_input", 50).transform == transform
-    assert choose_transform(model, Target(task=1), "deepshap", 50).transform == "none"  # its rules take no transform
-    assert choose_transform(model, Target(task=1, transform="none"), "ig", 50).transform == "none"
+    assert chosen_transform(model, Target(task=1), "grad_x_input", 50) == transform
+    assert chosen_transform(model, Target(task=1), "deepshap", 50) == "none"  # its rules take no transform
+    assert chosen_transform(model, Target(task=1, transform="none"), "ig", 50) == "none"
 
 
 def test_a_softmax_over_another_axis_than_the_task_axis_is_explained_as_it_is():
@@ -124,8 +125,8 @@ def test_a_softmax_over_another_axis_than_the_task_axis_is_explained_as_it_is():
             return torch.softmax(self.conv(x)[:, :3], dim=1)
 
     # a profile reduced over positions keeps its probability, as a sigmoid profile does
-    assert choose_transform(ClassesLast(), Target(task=1, axis=-1), "grad_x_input", 50).transform == "none"
-    assert choose_transform(ClassesFirst(), Target(task=1), "grad_x_input", 50).transform == "none"
+    assert chosen_transform(ClassesLast(), Target(task=1, axis=-1), "grad_x_input", 50) == "none"
+    assert chosen_transform(ClassesFirst(), Target(task=1), "grad_x_input", 50) == "none"
     assert choose_transform(TorchSoftmax(), Target(task=1), "grad_x_input").transform == "none"  # shape not probed
 
 
@@ -229,7 +230,7 @@ def test_a_softmax_over_the_batch_is_not_class_probabilities():
             return torch.softmax(self.logits(x), dim=0)
 
     assert probability_output(BatchSoftmax()).dim == 0
-    assert choose_transform(BatchSoftmax(), Target(task=1), "grad_x_input", 50).transform == "none"
+    assert chosen_transform(BatchSoftmax(), Target(task=1), "grad_x_input", 50) == "none"
 
 
 def test_log_odds_logp_refuse_probabilities():

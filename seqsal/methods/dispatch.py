@@ -153,8 +153,9 @@ def attribute(
         if x.shape[0] and (target.transform is None or target.axis is None):  # the CLI's target rules
             probe = x[:1].to(device)
             with torch.no_grad():
-                target = resolve_task_axis(model, target, probe, model(probe))
-            target = choose_transform(model, target, method, int(x.shape[-1]))
+                output = model(probe)
+            target = resolve_task_axis(model, target, probe, output)
+            target = choose_transform(model, target, method, target.output_shape(output))
         for first in range(0, x.shape[0], batch_size):
             chunk = x[first:first + batch_size].to(device)
             hyp, _ = hypothetical_attributions(

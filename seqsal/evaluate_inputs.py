@@ -19,7 +19,7 @@ log = logging.getLogger("seqsal")
 DEFAULT_METHODS: tuple[str, ...] = ("saliency", "grad_x_input", "ig", "deepshap", "ism")
 """The methods ``seqsal evaluate`` scores when ``--methods`` is not given (the CLI's default list)."""
 
-_FORMAT_WORDS = {"torchscript": "a TorchScript model", "export": "a torch.export program (.pt2)"}
+FORMAT_WORDS = {"torchscript": "a TorchScript model", "export": "a torch.export program (.pt2)"}  # run outside Python
 _ADVICE = ("give the model as a state_dict (.pt or .safetensors) with --architecture (a built-in name or "
            "file.py:Class) to get them")
 
@@ -85,7 +85,7 @@ def unavailable_checks(model_format: str | None, has_layers: bool, has_convoluti
     dict
         ``{"sanity": why, "receptive_field": why}`` for the checks that cannot run (empty when all can).
     """
-    kind = _FORMAT_WORDS.get(model_format or "")
+    kind = FORMAT_WORDS.get(model_format or "")
     why = f"{kind} runs its layers outside Python, where they cannot be re-randomised or hooked; {_ADVICE}" \
         if kind else None
     skipped = {}

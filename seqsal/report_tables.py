@@ -177,6 +177,7 @@ def skipped_lines(run, has_erf: bool) -> list[str]:
     receptive field table gets a sentence saying so (with the likely cause for a TorchScript or torch.export
     model). ``run`` is a :class:`seqsal.report.RunFolder`.
     """
+    from .evaluate_inputs import FORMAT_WORDS, skipped_text
     from .provenance import read_record
 
     record = read_record(run.path, "evaluation") or {}
@@ -184,12 +185,9 @@ def skipped_lines(run, has_erf: bool) -> list[str]:
     if not isinstance(skipped, dict):
         if has_erf:
             return []
-        kind = {"torchscript": "a TorchScript model", "export": "a torch.export program"}.get(
-            (run.record.get("model") or {}).get("format"))
+        kind = FORMAT_WORDS.get((run.record.get("model") or {}).get("format"))
         return [f"No sanity check and no effective receptive field: {kind} runs its layers outside Python, where "
                 "they cannot be re-randomised or hooked." if kind else "No effective receptive field."]
-    from .evaluate_inputs import skipped_text
-
     checks = skipped_text({key: why for key, why in skipped.items() if key in ("sanity", "receptive_field")})
     lines = [f"{checks[0].upper()}{checks[1:]}."] if checks else []
     lines += [f"Method {method} skipped (a default method the model cannot take): {why}"

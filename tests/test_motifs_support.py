@@ -23,13 +23,14 @@ from seqsal.motifs.support import (
     SupportOptions,
     WindowSet,
     best_match_scores,
-    binomial_upper_tail,
     count_support,
     null_one_hot,
     passes_support,
     best_support,
+    support_level,
     support_statistics,
 )
+from seqsal.motifs.multiplicity import binomial_upper_tail
 from motif_helpers import jaspar_motifs, planted_run, toy_run_folder, word_tracks
 from tests.run_arrays import dense_arrays
 
@@ -78,7 +79,7 @@ def test_binomial_upper_tail_is_the_exact_sum():
 
 def test_support_statistics_scale_the_null_by_bases_and_both_rules_must_pass():
     """k against k0 over B and B0 bases: expected k0 B / B0, enrichment k / ((k0 + 1) B / B0), p the binomial tail
-    at B / (B + B0); a motif needs both the Bonferroni-corrected p-value and the minimum enrichment."""
+    at B / (B + B0); a motif needs both its p-value within the level and the minimum enrichment."""
     table = support_statistics(np.array([40, 40, 600, 5]), np.array([2, 2, 460, 0]), np.array([1e5, 2e5, 1e5, 1e5]),
                                np.array([1e5, 1e5, 1e5, 1e5]))
     assert list(table["expected_null_seqlets"]) == [2.0, 4.0, 460.0, 0.0]
@@ -88,15 +89,16 @@ def test_support_statistics_scale_the_null_by_bases_and_both_rules_must_pass():
     # 600 against 460 is significant but not 1.5-fold; 5 against 0 is 5-fold but p = 1/32 > 0.01 / 4
     assert table["support_pvalue"][2] < 1e-4 and table["support_pvalue"][3] == pytest.approx(1 / 32)
     one = SupportOptions(min_match=(0.7,))
-    assert list(passes_support(table, one)) == [True, True, False, False]
-    assert list(passes_support(table, SupportOptions(min_match=(0.7,), min_enrichment=1.2))) == [True, True, True, False]
-    assert list(passes_support(table, SupportOptions(min_match=(0.7,), level=0.2))) == [True, True, False, True]
-    # Bonferroni over motifs and thresholds: one motif at p 0.004 with one threshold passes 0.01, not among four
-    # motifs, nor with the four thresholds of the default
-    lone = support_statistics(np.array([8]), np.array([0]), 1e5, 1e5)
-    assert lone["support_pvalue"][0] == pytest.approx(0.5 ** 8, rel=1e-3) and passes_support(lone, one)[0]
-    assert not passes_support(pd.concat([lone] * 4, ignore_index=True), one).any()
-    assert not passes_support(lone, SupportOptions())[0]
+    assert list(passes_support(table, one, 0.01)) == [True, True, False, False]
+    assert list(passes_support(table, SupportOptions(min_enrichment=1.2), 0.01)) == [True, True, True, False]
+    assert list(passes_support(table, one, 0.2)) == [True, True, False, True]
+    # the family: one motif of 8 windows (p 0.5 ** 8 = 0.0039) can pass 0.01 alone, not among four such motifs
+    # (each could pass only a level above 0.01 / 4); motifs of too few windows to pass do not count (Tarone)
+    lone = np.array([[8]]), np.array([[0]]), np.array([1e5]), np.array([1e5])
+    assert support_level(*lone, 0.01) == (0.01, 1)
+    assert support_level(*(np.repeat(side, 4, axis=0) for side in lone), 0.01) == pytest.approx((0.01 / 3, 3))
+    few = np.array([[8], [3], [2], [1]]), np.zeros((4, 1), np.int64), np.full(4, 1e5), np.full(4, 1e5)
+    assert support_level(*few, 0.01) == (0.01, 1)
 
 
 def test_best_support_reports_the_threshold_that_shows_the_excess_best():
@@ -110,7 +112,7 @@ def test_best_support_reports_the_threshold_that_shows_the_excess_best():
     assert list(table["support_match"]) == [0.9, 0.6, 0.6]
     assert list(table["n_support_seqlets"]) == [100, 50, 300] and list(table["n_null_seqlets"]) == [20, 5, 250]
     assert table["enrichment"][0] == pytest.approx(100 / 21, rel=1e-3)
-    assert list(passes_support(table, options)) == [True, True, False]
+    assert list(passes_support(table, options, 0.01 / 3)) == [True, True, False]
     assert table["n_support_seqlets"].dtype == np.int64
 
 

@@ -37,9 +37,10 @@ same way:
    null count plus one, as empirical p-values count it). Of the fractions
    ``m``, the one with the smallest p-value among those with ``enrichment >=
    min_enrichment`` (else the smallest p-value) is reported
-   (``support_match``), and a motif is kept when there ``support_pvalue <=
-   level / (motifs tested x fractions tried)`` (Bonferroni) and ``enrichment
-   >= min_enrichment``.
+   (``support_match``), its p-value adjusted exactly for the nested fractions
+   tried (min-P), and a motif is kept when ``support_pvalue <= level / K`` and
+   ``enrichment >= min_enrichment``, ``K`` the motifs whose pooled counts could
+   reach that level at all (Tarone; both in :mod:`seqsal.motifs.multiplicity`).
 4. **Not a copy of a stronger motif.** Clustering can split one motif's sites
    into several clusters (a half site, the motif a few bases off, a mixture of
    two motifs with a common core); each copy passes 3 on the sites it copies.
@@ -68,7 +69,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +80,7 @@ import pandas as pd
 from ..io import RegionArrays, region_arrays
 from ..peaks import NULL_FILE, NullModel, PeakOptions, benjamini_hochberg, block_tests, shuffled_fetch
 from .discover import DiscoveredMotif
+from .multiplicity import binomial_upper_tail, min_p_adjusted, smallest_pvalue, tarone_family
 from .redundancy import MotifMatches, count_matches, entry_order, forward_selection
 from .seqlets import extract_windows
 
@@ -106,7 +107,8 @@ class SupportOptions:
     min_match
         The match thresholds tried: smallest PWM log-odds score of a match, as a fraction of the PWM's best.
     level
-        Family-wise level of the one-sided binomial test, Bonferroni over the motifs tested.
+        Family-wise level of the one-sided binomial test, over the motifs that could pass
+        (:func:`seqsal.motifs.multiplicity.tarone_family`).
     min_enrichment
         Smallest ``enrichment`` a motif needs, whatever its p-value (a null a little too light makes large
         counts significant without making them motifs).
@@ -149,35 +151,6 @@ class WindowSet:
 # ---------------------------------------------------------------------------
 # The statistics (pure)
 # ---------------------------------------------------------------------------
-
-
-def binomial_upper_tail(k: int, n: int, p: float) -> float:
-    """``P(X >= k)`` for ``X ~ Binomial(n, p)``, summed exactly in log space.
-
-    Parameters
-    ----------
-    k, n
-        Counts, ``0 <= n``; ``k <= 0`` gives 1, ``k > n`` gives 0.
-    p
-        Success probability in ``[0, 1]``.
-
-    Returns
-    -------
-    float
-        The upper tail, in ``[0, 1]``.
-    """
-    if k <= 0:
-        return 1.0
-    if k > n or p <= 0.0:
-        return 0.0
-    if p >= 1.0:
-        return 1.0
-    j = np.arange(k, n + 1, dtype=np.float64)
-    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))])
-    terms = (log_factorial[n] - log_factorial[k:n + 1] - log_factorial[n - k::-1] + j * math.log(p)
-             + (n - j) * math.log1p(-p))
-    top = float(terms.max())
-    return float(min(1.0, math.exp(top) * np.exp(terms - top).sum()))
 
 
 def support_statistics(observed: np.ndarray, null: np.ndarray, bases: np.ndarray,
@@ -230,7 +203,8 @@ def best_support(observed: np.ndarray, null: np.ndarray, bases: np.ndarray, null
     pandas.DataFrame
         :data:`SUPPORT_COLUMNS`, one row per motif: :func:`support_statistics` at the threshold
         (``support_match``) with the smallest p-value among those with ``enrichment >= min_enrichment``,
-        else with the smallest p-value.
+        else with the smallest p-value; ``support_pvalue`` is that p-value adjusted for the ``T`` thresholds
+        tried (:func:`seqsal.motifs.multiplicity.min_p_adjusted`).
     """
     observed, null = np.atleast_2d(observed), np.atleast_2d(null)
     columns = [support_statistics(observed[:, t], null[:, t], bases, null_bases) for t in range(observed.shape[1])]
@@ -240,14 +214,44 @@ def best_support(observed: np.ndarray, null: np.ndarray, bases: np.ndarray, null
     chosen = ranked.argmin(axis=1)
     rows = [columns[t].iloc[k] for k, t in enumerate(chosen)]
     table = pd.DataFrame(rows, columns=SUPPORT_COLUMNS[:-1]).reset_index(drop=True)
+    share = np.broadcast_to(np.asarray(bases, np.float64) / (np.asarray(bases, np.float64)
+                                                             + np.asarray(null_bases, np.float64)), chosen.shape)
+    raw = [binomial_upper_tail(int(observed[k, t]), int(observed[k, t] + null[k, t]), float(share[k]))
+           for k, t in enumerate(chosen)]  # unrounded: the adjustment compares it with every threshold's
+    table["support_pvalue"] = [float(f"{min_p_adjusted(observed[k], null[k], share[k], p):.4g}")
+                               for k, p in enumerate(raw)]
     table["support_match"] = np.asarray(options.min_match, np.float64)[chosen]
     return table.astype({"n_support_seqlets": np.int64, "n_null_seqlets": np.int64})
 
 
-def passes_support(table: pd.DataFrame, options: SupportOptions, n_motifs: int | None = None) -> np.ndarray:
-    """``(K,)`` bool: motifs whose support passes: Bonferroni over the motifs tested (``n_motifs``, default the
-    ``K`` rows) and the thresholds tried, and the minimum enrichment."""
-    level = options.level / max((len(table) if n_motifs is None else n_motifs) * len(options.min_match), 1)
+def support_level(observed: np.ndarray, null: np.ndarray, bases: np.ndarray, null_bases: np.ndarray,
+                  level: float) -> tuple[float, int]:
+    """The level each motif's ``support_pvalue`` is held to: ``level / K``, ``K`` Tarone's family.
+
+    Parameters
+    ----------
+    observed, null
+        ``(K, T)`` supporting windows of each motif at each threshold, in the run and in the null.
+    bases, null_bases
+        ``(K,)`` valid bases each motif's counts were taken over.
+    level
+        The family-wise level (:attr:`SupportOptions.level`).
+
+    Returns
+    -------
+    level, family
+        The per-motif level and ``K``: the motifs whose pooled counts give a p-value as small as it
+        (:func:`seqsal.motifs.multiplicity.tarone_family`).
+    """
+    bases, null_bases = np.asarray(bases, np.float64), np.asarray(null_bases, np.float64)
+    smallest = smallest_pvalue(np.atleast_2d(observed) + np.atleast_2d(null), bases / (bases + null_bases))
+    family = tarone_family(smallest, level)
+    return level / family, family
+
+
+def passes_support(table: pd.DataFrame, options: SupportOptions, level: float) -> np.ndarray:
+    """``(K,)`` bool: motifs whose ``support_pvalue`` is at most ``level`` (:func:`support_level`) and whose
+    enrichment is at least ``options.min_enrichment``."""
     return ((table["support_pvalue"].to_numpy(np.float64) <= level)
             & (table["enrichment"].to_numpy(np.float64) >= options.min_enrichment))
 
@@ -538,19 +542,22 @@ def support_table(out_dir: str | os.PathLike, motifs: list[DiscoveredMotif], fdr
     bases, null_bases = np.array([observed.bases[s] for s in signs]), np.array([null.bases[s] for s in signs])
     matches = scan_matches(motifs, observed, options), scan_matches(motifs, null, options)
     thresholds = np.asarray(options.min_match, np.float64)
-    table = best_support(*(np.stack([count_matches(m, thresholds) for m in side]) for side in matches), bases,
-                         null_bases, options)
+    counts = [np.stack([count_matches(m, thresholds) for m in side]) for side in matches]
+    table = best_support(*counts, bases, null_bases, options)
     table.insert(0, "motif", [m.name for m in motifs])
-    table["passes"] = passes_support(table, options)
-    extra = redundancy_columns(*matches, signs, table, bases, null_bases, options)
+    level, family = support_level(*counts, bases, null_bases, options.level)
+    log.info("support test: %d of %d motifs could pass (Tarone), each held to p <= %.3g", family, len(motifs), level)
+    table["passes"] = passes_support(table, options, level)
+    extra = redundancy_columns(*matches, signs, table, bases, null_bases, options, level)
     table["passes"] &= extra.pop("entered").to_numpy(bool)
     return table.join(extra)
 
 
 def redundancy_columns(observed: list[MotifMatches], null: list[MotifMatches], signs: list[int], table: pd.DataFrame,
-                       bases: np.ndarray, null_bases: np.ndarray, options: SupportOptions) -> pd.DataFrame:
+                       bases: np.ndarray, null_bases: np.ndarray, options: SupportOptions,
+                       level: float) -> pd.DataFrame:
     """The motifs that pass, tested again on the windows no stronger motif explains (module docstring, point 4;
-    :func:`seqsal.motifs.redundancy.forward_selection`).
+    :func:`seqsal.motifs.redundancy.forward_selection`), at the first test's ``level`` (:func:`support_level`).
 
     Returns
     -------
@@ -562,7 +569,7 @@ def redundancy_columns(observed: list[MotifMatches], null: list[MotifMatches], s
     """
     def test(k: int, counts: np.ndarray, null_counts: np.ndarray) -> bool:
         row = best_support(counts[None], null_counts[None], bases[k:k + 1], null_bases[k:k + 1], options)
-        return bool(passes_support(row, options, n_motifs=len(signs))[0])
+        return bool(passes_support(row, options, level)[0])
 
     order = entry_order(table["enrichment"], table["support_pvalue"], table["passes"])
     kept, counts, explainer = forward_selection(observed, null, signs, table["support_match"].to_numpy(np.float64),

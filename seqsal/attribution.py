@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .errors import InputError
+from .errors import InputError, option
 from .models.outputs import OutputKind, probability_output
 from .text import plural
 
@@ -103,7 +103,8 @@ class Target:
         if self.reduction not in REDUCTIONS:
             raise InputError(f"unknown reduction {self.reduction!r}; choose one of {', '.join(REDUCTIONS)}")
         if self.transform is not None and self.transform not in TRANSFORMS:
-            raise InputError(f"--target transform={self.transform}: unknown; choose one of {', '.join(TRANSFORMS)}")
+            raise InputError(f"{option('target', f'transform={self.transform}')}: unknown; choose one of "
+                             f"{', '.join(TRANSFORMS)}")
 
     @classmethod
     def parse(cls, text: str | None) -> "Target":
@@ -129,19 +130,20 @@ class Target:
                 key, value = "task", part
             key, value = key.strip(), value.strip()
             if key not in ("output", "task", "axis", "reduce", "reduction", "transform"):
-                raise InputError(f"--target: unknown key {key!r}; write e.g. {_TARGET_EXAMPLES}")
+                raise InputError(f"{option('target')}: unknown key {key!r}; write e.g. {_TARGET_EXAMPLES}")
             name = {"reduce": "reduction"}.get(key, key)
             if name in fields:
-                raise InputError(f"--target: {key} is given twice in {text!r}; give each key once")
+                raise InputError(f"{option('target')}: {key} is given twice in {text!r}; give each key once")
             if not value:
-                raise InputError(f"--target {key}= has no value; write e.g. {_TARGET_EXAMPLES}")
+                raise InputError(f"{option('target', f'{key}=')} has no value; write e.g. {_TARGET_EXAMPLES}")
             if key in ("reduce", "reduction"):
                 fields["reduction"] = value
             elif key == "transform":
                 fields["transform"] = value
             elif key == "axis":
                 if not _integer(value):
-                    raise InputError(f"--target axis must be an integer (the task axis of the output, e.g. axis=-1), "
+                    raise InputError(f"{option('target')} axis must be an integer (the task axis of the output, "
+                                     f"e.g. axis=-1), "
                                      f"got {value!r}")
                 fields["axis"] = int(value)
             else:
@@ -155,7 +157,8 @@ class Target:
                 known = ", ".join(task_names) if task_names else (
                     "none (the model file names no tasks): name the task by its index, or give the model a "
                     "task_names attribute (a list of str) before saving it")
-                raise InputError(f"--target task {self.task!r} is not a task of the model; its tasks: {known}")
+                raise InputError(f"{option('target')} task {self.task!r} is not a task of the model; its tasks: "
+                                 f"{known}")
             return replace(self, task=task_names.index(self.task))
         return self
 
@@ -170,7 +173,8 @@ class Target:
         selected = self._selected(output)
         if selected.ndim == 1:
             if self.reduction != "sum":
-                raise InputError(f"--target reduce={self.reduction} reduces a profile over positions, but the output "
+                raise InputError(f"{option('target', f'reduce={self.reduction}')} reduces a profile over "
+                                 f"positions, but the output "
                                  "to explain is one value per sequence; drop reduce=")
             value = selected
         elif self.reduction == "sum":
@@ -191,12 +195,15 @@ class Target:
         classes' mass is their sum (or logsumexp), so it keeps its precision where ``p_k`` is near 1.
         """
         if output.ndim != 2:
-            raise InputError(f"--target transform={self.transform} explains one class of an (N, classes) output, "
-                             f"but the output is {shape_text(output.shape)}: pass --target ...,transform=none")
+            raise InputError(f"{option('target', f'transform={self.transform}')} explains one class of an (N, "
+                             f"classes) output, "
+                             f"but the output is {shape_text(output.shape)}: pass "
+                             f"{option('target', '...,transform=none')}")
         axis = self._task_axis(tuple(output.shape))
         task, size = 0 if self.task is None else self.task, output.shape[axis]
         if size < 2 or not -size <= task < size:
-            raise InputError(f"--target transform={self.transform} needs a class {task} and at least one other "
+            raise InputError(f"{option('target', f'transform={self.transform}')} needs a class {task} and at "
+                             f"least one other "
                              f"class on axis {axis} of the output {shape_text(output.shape)}")
         task %= size
         values = output.double()
@@ -221,7 +228,8 @@ class Target:
                         f"p_k {float(own[row]):g} with the others summing to {float(rest[row]):g}: the output is "
                         "not probabilities that sum to 1 (log-probabilities: transform=log_odds_logp")
         if bool(bad.any()):
-            raise InputError(f"--target transform={self.transform} explains {seen(int(torch.nonzero(bad)[0, 0]))}; "
+            raise InputError(f"{option('target', f'transform={self.transform}')} explains "
+                             f"{seen(int(torch.nonzero(bad)[0, 0]))}; "
                              "else transform=none)")
         return value.to(output.dtype)
 
@@ -236,7 +244,7 @@ class Target:
                              f"chosen because the model's output is a sigmoid's), which needs outputs in (0, 1), but "
                              f"the model "
                              f"gave {bad:g} (a sigmoid saturates to exactly 0 or 1 in float32 beyond |logit| ~17): "
-                             "pass --target ...,transform=none to explain the output as it is")
+                             f"pass {option('target', '...,transform=none')} to explain the output as it is")
         return torch.logit(value.double()).to(value.dtype)
 
     def profile_weights(self, output) -> torch.Tensor | None:
@@ -269,17 +277,20 @@ class Target:
             index = 0 if self.output is None else self.output
             if isinstance(index, str):
                 raise InputError(
-                    f"--target output={index}: the model returns a tuple of {plural(len(output), 'output')}, not a "
+                    f"{option('target', f'output={index}')}: the model returns a tuple of "
+                    f"{plural(len(output), 'output')}, not a "
                     f"dict; name one by its index (0..{len(output) - 1})"
                 )
             if not -len(output) <= index < len(output):
                 raise InputError(
-                    f"--target output={index} is out of range: the model returns {plural(len(output), 'output')} "
+                    f"{option('target', f'output={index}')} is out of range: the model returns "
+                    f"{plural(len(output), 'output')} "
                     f"(0..{len(output) - 1})"
                 )
             output = output[index]
         elif self.output not in (None, 0):
-            raise InputError(f"--target output={self.output}: the model returns a single tensor, use output=0")
+            raise InputError(f"{option('target', f'output={self.output}')}: the model returns a single tensor, "
+                             f"use output=0")
         if not isinstance(output, torch.Tensor):
             raise InputError(
                 f"the model's output{'' if self.output is None else ' ' + str(self.output)} is a "
@@ -293,15 +304,17 @@ class Target:
         names = ", ".join(map(str, keys))
         if self.output is None:
             if len(keys) != 1:
+                example = keys[0] if keys else "name"
                 raise InputError(
                     f"the model returns a dict of {plural(len(keys), 'output')} ({names}); name the one to explain "
-                    f"with --target output=<key>, e.g. --target output={keys[0] if keys else 'name'}"
+                    f"with {option('target', 'output=<key>')}, e.g. {option('target', f'output={example}')}"
                 )
             return output[keys[0]]
         for key in (self.output, str(self.output)):
             if key in output:
                 return output[key]
-        raise InputError(f"--target output={self.output} is not an output of the model; its outputs: {names}")
+        raise InputError(f"{option('target', f'output={self.output}')} is not an output of the model; its "
+                         f"outputs: {names}")
 
     def _task_axis(self, shape: tuple[int, ...]) -> int:
         if self.axis is None:
@@ -309,7 +322,8 @@ class Target:
         axis = self.axis + len(shape) if self.axis < 0 else self.axis
         if not 1 <= axis < len(shape):
             raise InputError(
-                f"--target axis={self.axis} is not a task axis of the output {shape_text(shape)} (axis 0 is the "
+                f"{option('target', f'axis={self.axis}')} is not a task axis of the output {shape_text(shape)} "
+                f"(axis 0 is the "
                 f"sequences); use an axis from 1 to {len(shape) - 1}, or -1"
             )
         return axis
@@ -319,9 +333,10 @@ class Target:
         output = self._picked(output)
         if output.ndim == 1:
             if self.task not in (None, 0):
-                raise InputError(f"--target task {self.task}: the model has one output per sequence (task 0)")
+                raise InputError(f"{option('target')} task {self.task}: the model has one output per sequence (task 0)")
             if self.axis is not None:
-                raise InputError(f"--target axis={self.axis}: the model has one output per sequence (no task "
+                raise InputError(f"{option('target', f'axis={self.axis}')}: the model has one output per "
+                                 f"sequence (no task "
                                  "axis); drop axis")
             return output
         axis = self._task_axis(tuple(output.shape))
@@ -329,7 +344,8 @@ class Target:
         if not -size <= task < size:
             where = f" on axis {axis} of its output {shape_text(output.shape)}" if output.ndim > 2 else ""
             raise InputError(
-                f"--target task {task} is out of range: the model has {plural(size, 'task')}{where} (0..{size - 1})"
+                f"{option('target')} task {task} is out of range: the model has {plural(size, 'task')}{where} "
+                f"(0..{size - 1})"
             )
         selected = output.select(axis, task)
         return selected if selected.ndim == 1 else selected.reshape(selected.shape[0], -1)
@@ -395,10 +411,12 @@ def resolve_task_axis(model: nn.Module, target: Target, probe: torch.Tensor, out
         why = ("the model does not run on inputs twice as long" if longer is None else
                f"for inputs twice as long it has shape {shape_text(longer)}")
         raise InputError(
-            f"--target: the output to explain has shape {shape_text(shape)} for inputs of {probe.shape[2]} bases, and "
-            f"{why}, so its task axis cannot be told from its position axis; add the task axis to --target: "
-            f"--target {target_text(replace(target, axis=1))} for (N, tasks, positions) as BPNet's profile, "
-            f"--target {target_text(replace(target, axis=-1))} for (N, positions, tasks) as Enformer's bins x tracks"
+            f"{option('target')}: the output to explain has shape {shape_text(shape)} for inputs of "
+            f"{probe.shape[2]} bases, and "
+            f"{why}, so its task axis cannot be told from its position axis; add the task axis to {option('target')}: "
+            f"{option('target', target_text(replace(target, axis=1)))} for (N, tasks, positions) as BPNet's profile, "
+            f"{option('target', target_text(replace(target, axis=-1)))} for (N, positions, tasks) as Enformer's "
+            f"bins x tracks"
         )
     return replace(target, axis=axis)
 

@@ -31,7 +31,7 @@ def handle_errors(function):
         try:
             return function(*args, **kwargs)
         except InputError as error:
-            click.echo(f"seqsal: error: {error}", err=True)
+            click.echo(f"seqsal: error: {error.cli_message()}", err=True)
             sys.exit(2)
         except PermissionError as error:  # e.g. a run folder that is not writable: one line, not a traceback
             where = error.filename or "a file"
@@ -218,18 +218,14 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         stitch=stitch, n_value=float(n_value), unknown_bases=unknown_bases, seed=seed, on_error=on_error,
         layout=layout, method_params=method_params or {}, allow_incomplete=allow_incomplete, max_memory=max_memory,
     )
-    record = run_attribute(
+    run_attribute(
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
         resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
         shard=parse_shard(shard) if shard is not None else None,
         peaks=PeakOptions(fdr=fdr, null=null, null_fraction=null_fraction, min_null_bases=min_null_bases,
                           seed=seed).check() if peaks else False,
     )
-    logging.getLogger("seqsal").info(
-        "%s attributed in %.1f s -> %s", plural(record["n_regions"], "region"), record["timing_seconds"]["total"],
-        out_dir,
-    )
-    if n_logos:
+    if n_logos:  # run_attribute logged what this invocation did
         from .report import write_logos
 
         write_logos(out_dir, top=n_logos, progress=not quiet)

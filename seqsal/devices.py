@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .errors import InputError
+from .errors import InputError, option
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
@@ -32,9 +32,11 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     if device not in (None, "auto"):
         device = torch.device(device)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+            raise InputError(f"{option('device', 'cuda')} was asked for but no CUDA GPU is available; use "
+                             f"{option('device', 'cpu')}")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise InputError("--device mps was asked for but MPS is not available; use --device cpu")
+            raise InputError(f"{option('device', 'mps')} was asked for but MPS is not available; use "
+                             f"{option('device', 'cpu')}")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -69,9 +71,9 @@ def autocast_dtype_for(precision: str, device: torch.device) -> torch.dtype | No
         return torch.bfloat16
     if precision == "fp16":
         if device.type == "cpu":
-            raise InputError("--precision fp16 needs a GPU; on the CPU use bf16 or fp32")
+            raise InputError(f"{option('precision', 'fp16')} needs a GPU; on the CPU use bf16 or fp32")
         return torch.float16
-    raise InputError(f"unknown --precision {precision!r}; choose fp32, bf16 or fp16")
+    raise InputError(f"unknown {option('precision')} {precision!r}; choose fp32, bf16 or fp16")
 
 
 def on_device(model: nn.Module, device: torch.device) -> bool:

@@ -29,7 +29,7 @@ from .attribution import Target, eval_mode, input_gradient
 from .batches import schedule
 from .devices import autocast_dtype_for, select_device
 from .encode import one_hot_encode, reverse_complement
-from .errors import InputError
+from .errors import InputError, option
 from .memory import MemoryPlan, default_budget, measure_window_cost, parse_memory, plan_memory
 from .methods import (
     METHODS,
@@ -37,7 +37,10 @@ from .methods import (
     FOCUSED_METHODS,
     REFERENCE_METHODS,
     IncompleteAttribution,
+    check_on_error,
     hypothetical_attributions,
+    nonfinite_rows,
+    on_nonfinite,
     relative_completeness,
 )
 from .regions import fetch_span, tile_starts  # noqa: F401 (fetch_span: imported from here too)
@@ -187,10 +190,10 @@ class _Stitcher:
         self.errors: list[float] = []
         self.nonfinite = False
 
-    def add(self, offset: int, hypothetical: np.ndarray, prediction: float, error: float | None = None) -> None:
+    def add(self, offset: int, hypothetical: np.ndarray, prediction: float, error: float | None = None,
+            nonfinite: bool = False) -> None:
         width = hypothetical.shape[1]
-        if not (np.isfinite(prediction) and np.isfinite(hypothetical).all()):
-            self.nonfinite = True
+        self.nonfinite |= nonfinite  # the window's NaN/Inf, told by methods.nonfinite_rows
         self.predictions.append(prediction)
         if error is not None:
             self.errors.append(error)
@@ -389,13 +392,7 @@ def _finished(result: RegionResult, row, on_error: str, warned: set | None = Non
     per region name in ``warned``: the shuffled null's copies of a region repeat its name)."""
     if result.status != "nonfinite":
         return result
-    if on_error == "stop":
-        raise InputError(f"the model returned NaN/Inf for region {row['name']} ({row['chrom']}:{row['start']}-"
-                         f"{row['end']}); check the model, or pass --on-error skip")
-    if warned is None or row["name"] not in warned:
-        log.warning("region %s: NaN/Inf from the model; written as zeros", row["name"])
-        if warned is not None:
-            warned.add(row["name"])
+    on_nonfinite(f"region {row['name']}", f"{row['chrom']}:{row['start']}-{row['end']}", on_error, warned)
     result.hypothetical = np.zeros_like(result.hypothetical)
     result.prediction = float("nan")
     return result
@@ -476,9 +473,8 @@ def iter_region_attributions(
         incomplete attribution.
     """
     if stitch not in STITCH_MODES:
-        raise InputError(f"unknown --stitch {stitch!r}; choose mean or centre")
-    if on_error not in ("stop", "skip"):
-        raise InputError(f"unknown --on-error {on_error!r}; choose stop or skip")
+        raise InputError(f"unknown {option('stitch')} {stitch!r}; choose mean or centre")
+    check_on_error(on_error)
     parse_memory(max_memory)
     device = select_device(device)
     autocast_dtype = autocast_dtype_for(precision, device)
@@ -540,7 +536,7 @@ def iter_region_attributions(
                          if method in FOCUSED_METHODS else None)
                 hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin),
                                                   *([] if focus is None else [focus]))
-                hyp_np, prediction_np = hyp.numpy(), prediction.numpy()
+                hyp_np, prediction_np, bad = hyp.numpy(), prediction.numpy(), nonfinite_rows(hyp, prediction).numpy()
                 errors = rest[0].numpy() if rest else None
                 for k, (plan, offset, wanted) in enumerate(items):
                     if not wanted:  # completes a batch of the job's schedule: another shard's region
@@ -553,7 +549,7 @@ def iter_region_attributions(
                         stitchers[index] = _Stitcher(plan, stitch)
                     stitcher = stitchers[index]
                     stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
-                                 None if errors is None else float(errors[k]))
+                                 None if errors is None else float(errors[k]), bool(bad[k]))
                     if stitcher.complete:
                         del stitchers[index]
                         done[index] = stitcher.result()

@@ -45,7 +45,7 @@ import numpy as np
 import pyfaidx
 
 from .encode import IUPAC
-from .errors import InputError
+from .errors import InputError, option
 from .fasta import (NON_TEXT, READ_ERRORS, blank_spans, compression, indexing_error, open_text, refuse_compression,
                     require_biopython, scan, sequence_end, unshift, write_without)
 from .text import plural
@@ -414,7 +414,7 @@ class Genome:
     def __init__(self, path: str | os.PathLike, unknown_bases: str = "error"):
         self.path = str(path)
         if unknown_bases not in UNKNOWN_BASES:
-            raise InputError(f"unknown --unknown-bases {unknown_bases!r}; choose n or error")
+            raise InputError(f"unknown {option('unknown_bases')} {unknown_bases!r}; choose n or error")
         self.unknown_bases = unknown_bases
         if not Path(self.path).is_file():
             raise InputError("FASTA file not found; pass the path of a .fa/.fasta file (plain or bgzip)", self.path)

@@ -19,7 +19,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from .errors import InputError
+from .errors import InputError, option
 
 log = logging.getLogger("seqsal")
 
@@ -58,10 +58,10 @@ def parse_memory(text: str | int | None) -> int | None:
     else:
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:I?B)?\s*", str(text), re.IGNORECASE)
         if not match:
-            raise InputError(f"--max-memory {text!r} is not a size; write it like 4G, 512M or 1.5GB")
+            raise InputError(f"{option('max_memory')} {text!r} is not a size; write it like 4G, 512M or 1.5GB")
         value = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
     if value is not None and value < 1 << 20:
-        raise InputError(f"--max-memory {text!r} is below 1 MiB; give at least a few hundred MB (e.g. 512M)")
+        raise InputError(f"{option('max_memory')} {text!r} is below 1 MiB; give at least a few hundred MB (e.g. 512M)")
     return value
 
 

@@ -28,12 +28,12 @@ from . import __version__
 from .attribution import Target, choose_transform, eval_mode, resolve_task_axis, shape_text
 from .bigwig import write_attribution_bigwig
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
-from .errors import InputError
+from .errors import InputError, option
 from .genome import Genome
 from .memory import parse_memory
 from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_path, ragged_offsets,
                  write_npz, write_text_atomic)
-from .methods import METHODS, SPECS, attribution_track
+from .methods import METHODS, SPECS, attribution_track, check_on_error
 from .models import LoadedModel, load_model
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
@@ -42,7 +42,7 @@ from .provenance import ATTRIBUTIONS, prune
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padding_summary, prepare_regions
 from .shards import shard_bounds
-from .text import plural
+from .text import nothing_to_resume, plural, run_summary
 
 log = logging.getLogger("seqsal")
 
@@ -100,8 +100,8 @@ def resolve_window(model: LoadedModel, options: AttributeOptions) -> int | None:
     if model.input_length is not None:
         if options.window is not None and options.window != model.input_length:
             raise InputError(
-                f"--window {options.window} differs from the input length the model file declares "
-                f"({model.input_length}); drop --window"
+                f"{option('window', options.window)} differs from the input length the model file declares "
+                f"({model.input_length}); drop {option('window')}"
             )
         return int(model.input_length)
     return options.window
@@ -246,13 +246,14 @@ def iter_attributions(
 
 def _stride(options: AttributeOptions, window: int | None) -> int | None:
     if options.stride is not None and options.stride < 1:
-        raise InputError(f"--stride must be a positive number of bases, got {options.stride}")
+        raise InputError(f"{option('stride')} must be a positive number of bases, got {options.stride}")
     if options.stride is not None and window is None:
         log.warning("--stride is ignored: there is no window (each region is fed whole); give --window to tile")
         return None
     if options.stride is not None:
         if window is not None and options.stride > window:
-            raise InputError(f"--stride ({options.stride}) is larger than the window ({window}); use a stride <= {window}")
+            raise InputError(f"{option('stride')} ({options.stride}) is larger than the window ({window}); use a "
+                             f"stride <= {window}")
         return options.stride
     return None if window is None else max(1, window // 2)
 
@@ -261,13 +262,12 @@ def check_run_options(options: AttributeOptions, device: torch.device) -> None:
     """Reject option values the engine would only meet mid-run, before any output is written."""
     for name in ("batch_size", "chunk_size"):
         if getattr(options, name) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
+            raise InputError(f"{option(name)} must be at least 1, got {getattr(options, name)}")
     if options.window is not None and options.window < 1:
-        raise InputError(f"--window must be a positive number of bases, got {options.window}")
+        raise InputError(f"{option('window')} must be a positive number of bases, got {options.window}")
     if options.stitch not in STITCH_MODES:
-        raise InputError(f"unknown --stitch {options.stitch!r}; choose {' or '.join(STITCH_MODES)}")
-    if options.on_error not in ("stop", "skip"):
-        raise InputError(f"unknown --on-error {options.on_error!r}; choose stop or skip")
+        raise InputError(f"unknown {option('stitch')} {options.stitch!r}; choose {' or '.join(STITCH_MODES)}")
+    check_on_error(options.on_error)
     autocast_dtype_for(options.precision, device)
     parse_memory(options.max_memory)
 
@@ -360,7 +360,7 @@ def run_attribute(
         table = table.iloc[slice(*shard_rows)].reset_index(drop=True)
     loaded = load_model(model_path, architecture=architecture, config=model_config, layout=options.layout)
     if options.method not in METHODS:
-        raise InputError(f"unknown --method {options.method!r}; choose one of {', '.join(sorted(METHODS))}")
+        raise InputError(f"unknown {option('method')} {options.method!r}; choose one of {', '.join(sorted(METHODS))}")
     target = Target.parse(options.target).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
     stride = _stride(options, window)
@@ -384,11 +384,12 @@ def run_attribute(
                                 if "architecture_sha256" in loaded.description else {}),
                              **({"shard": list(shard)} if shard is not None else {})})
     created = not out.exists()
-    done = _prepare_output(out, digest, resume, force)
+    before = done = _prepare_output(out, digest, resume, force)  # regions attributed by an earlier invocation
     fresh = done == 0
-    if done == -1:
-        log.info("%s is complete already; nothing to do", out)
-        return json.loads((out / "run.json").read_text())
+    if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
+        finished = json.loads((out / "run.json").read_text())
+        log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
+        return finished
     partial = out / PARTIAL
     one_hot_store, hyp_store = _array_stores(partial, lengths, resume=done > 0)
     rows_path = partial / "regions.part.tsv"
@@ -468,7 +469,8 @@ def run_attribute(
         "npz_layout": NPZ_LAYOUT,
         "outputs": ["attributions.npz", "attributions.bw", "regions.tsv", "run.json"],
         "timing_seconds": {"attribution": round(attribution_seconds, 3),
-                           "total": round(time.perf_counter() - started, 3)},
+                           "total": round(time.perf_counter() - started, 3)},  # this invocation's
+        **({"resumed_from": before} if before else {}),  # regions the checkpoint held: timed by an earlier run
     }
     if completeness is not None:
         record["completeness"] = completeness
@@ -479,6 +481,7 @@ def run_attribute(
     prune(out, ATTRIBUTIONS)  # motifs, logos, report... of an earlier run in this folder
     shutil.rmtree(partial, ignore_errors=True)
     genome.close()
+    log.info("%s", run_summary(n, before, record["timing_seconds"]["total"], out_dir))
     return record
 
 

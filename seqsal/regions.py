@@ -16,7 +16,7 @@ from array import array
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, option
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -296,7 +296,7 @@ def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:
     fetched). Returns a copy; the original rows are not changed.
     """
     if width <= 0:
-        raise InputError(f"--width must be a positive number of bases, got {width}")
+        raise InputError(f"{option('width')} must be a positive number of bases, got {width}")
     centre = np.where(
         regions["summit"].to_numpy() >= 0,
         regions["summit"].to_numpy(),
@@ -328,10 +328,10 @@ def tile_starts(length: int, window: int, stride: int) -> np.ndarray:
         int64 offsets, ascending, shape ``(n_windows,)``.
     """
     if stride <= 0:
-        raise InputError(f"--stride must be positive, got {stride}")
+        raise InputError(f"{option('stride')} must be positive, got {stride}")
     if stride > window:
         raise InputError(
-            f"--stride ({stride}) is larger than the window ({window}); bases between windows would get "
+            f"{option('stride')} ({stride}) is larger than the window ({window}); bases between windows would get "
             "no attribution. Use a stride <= the window"
         )
     if length <= window:

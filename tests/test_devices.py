@@ -15,7 +15,7 @@ def test_device_and_precision_choices():
             select_device("cuda")
     assert autocast_dtype_for("fp32", torch.device("cpu")) is None
     assert autocast_dtype_for("bf16", torch.device("cpu")) == torch.bfloat16
-    with pytest.raises(InputError, match="fp16 needs a GPU"):
+    with pytest.raises(InputError, match='precision="fp16" needs a GPU'):
         autocast_dtype_for("fp16", torch.device("cpu"))
 
 

@@ -174,8 +174,9 @@ def test_parse_memory():
     assert parse_memory("4G") == 4 << 30 and parse_memory("512M") == 512 << 20 and parse_memory("1.5GB") == 3 << 29
     assert parse_memory("2GiB") == 2 << 30 and parse_memory(None) is None and parse_memory(10 << 20) == 10 << 20
     for bad in ("lots", "4Q", "-1G", "100K"):
-        with pytest.raises(InputError, match="--max-memory"):
+        with pytest.raises(InputError, match="^max_memory ") as error:  # the API's keyword; the CLI's flag:
             parse_memory(bad)
+        assert error.value.cli_message().startswith("--max-memory ")
 
 
 def test_window_cost_is_measured_and_linear():

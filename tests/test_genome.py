@@ -510,5 +510,6 @@ def test_bytes_that_are_not_text_stop_under_either_policy(tmp_path):
 
 
 def test_unknown_policy_is_checked():
-    with pytest.raises(InputError, match="--unknown-bases"):
+    with pytest.raises(InputError, match="^unknown unknown_bases 'ignore'") as error:  # the API's keyword
         Genome("whatever.fa", unknown_bases="ignore")
+    assert error.value.cli_message().startswith("unknown --unknown-bases 'ignore'")  # the CLI's flag

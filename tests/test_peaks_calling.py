@@ -125,7 +125,7 @@ def test_the_test_width_option_sets_the_tested_windows():
     assert calls.attrs["peaks"]["n_tests"] != seqsal.call_peaks(track, fdr=0.1).attrs["peaks"]["n_tests"]
     with pytest.raises(seqsal.InputError, match="window"):
         seqsal.call_peaks(track, window=10)
-    with pytest.raises(seqsal.InputError, match="--test-widths"):
+    with pytest.raises(seqsal.InputError, match="^test_widths"):
         seqsal.call_peaks(track, test_widths=1)
     with pytest.raises(seqsal.InputError, match="comma-separated"):
         seqsal.call_peaks(track, test_widths="6;10")

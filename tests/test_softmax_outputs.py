@@ -251,8 +251,10 @@ def test_the_ambiguous_axis_message_keeps_the_users_other_keys():
     with pytest.raises(InputError) as error:
         resolve_task_axis(OneLength(), Target(output=0, task=1, reduction="bpnet"), probe, OneLength()(probe))
     message = str(error.value)
-    assert "--target output=0,task=1,reduce=bpnet,axis=1 for (N, tasks, positions)" in message
-    assert "--target output=0,task=1,reduce=bpnet,axis=-1 for (N, positions, tasks)" in message
+    assert 'target="output=0,task=1,reduce=bpnet,axis=1" for (N, tasks, positions)' in message
+    assert 'target="output=0,task=1,reduce=bpnet,axis=-1" for (N, positions, tasks)' in message
+    cli = error.value.cli_message()  # the command line's spelling of the same message
+    assert "--target output=0,task=1,reduce=bpnet,axis=1 for (N, tasks, positions)" in cli
 
 
 @pytest.mark.parametrize("cls, transform", [(TorchSoftmax, "log_odds"), (LogSoftmax, "log_odds_logp")])

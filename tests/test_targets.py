@@ -70,7 +70,7 @@ def test_transform_logit_explains_the_logit_of_a_probability_output():
 
     assert Target.parse("0,transform=logit") == Target(task=0, transform="logit")
     assert Target.parse("transform=logit").transform == "logit"
-    with pytest.raises(InputError, match="transform=exp: unknown"):
+    with pytest.raises(InputError, match='target="transform=exp": unknown'):
         Target.parse("transform=exp")
     on_logit = seqsal.attribute(logit_model, x, method="grad_x_input")
     on_probability = seqsal.attribute(Probability(), x, method="grad_x_input", target="0,transform=logit")
@@ -79,7 +79,7 @@ def test_transform_logit_explains_the_logit_of_a_probability_output():
     assert not torch.allclose(torch.as_tensor(plain), torch.as_tensor(on_probability), rtol=0.1)
     default = seqsal.attribute(Probability(), x, method="grad_x_input")  # the graph's sigmoid: the logit, as the CLI
     torch.testing.assert_close(default, on_probability)
-    with pytest.raises(InputError, match="deepshap cannot explain --target transform=logit"):
+    with pytest.raises(InputError, match='deepshap cannot explain target="transform=logit"'):
         seqsal.attribute(Probability(), x, method="deepshap", target="0,transform=logit", references=2)
     with pytest.raises(InputError, match="needs outputs in \\(0, 1\\)"):
         seqsal.attribute(logit_model, x, method="grad_x_input", target="0,transform=logit")

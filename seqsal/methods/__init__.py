@@ -37,7 +37,7 @@ their command-line options); :mod:`.dispatch` runs one (:func:`hypothetical_attr
 from __future__ import annotations
 
 from .deeplift import UnsupportedLayer, deep_lift_shap, deeplift_multipliers
-from .dispatch import attribute, hypothetical_attributions
+from .dispatch import ON_ERROR, attribute, check_on_error, hypothetical_attributions, nonfinite_rows, on_nonfinite
 from .gradcam import gradcam
 from .ig import completeness, integrated_gradients
 from .ism import ISMPlan, ism, ism_deltas, ism_plan
@@ -62,4 +62,5 @@ __all__ = [
     "SPECS", "UNCORRECTED", "UnsupportedLayer", "attribute", "attribution_track", "completeness", "deep_lift_shap", "deeplift_multipliers",
     "gradcam", "hypothetical_attributions", "integrated_gradients", "ism", "ism_deltas", "ism_plan",
     "make_baselines", "method_params", "relative_completeness", "sequence_rng", "smoothgrad",
+    "ON_ERROR", "check_on_error", "nonfinite_rows", "on_nonfinite",
 ]

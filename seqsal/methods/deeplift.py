@@ -37,7 +37,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
-from ..errors import InputError
+from ..errors import InputError, option
 from .deeplift_rules import MaxPoolRule, Paired, Rescale, pooling_call
 from .ops import (
     BATCH_NORMS,
@@ -482,10 +482,10 @@ def deep_lift_shap(
     """
     target = target or Target()
     if target.transform not in (None, "none"):
-        raise InputError(f"deepshap cannot explain --target transform={target.transform}: its rescale rules act on "
-                         "the model's own layers, and a transform applied to the output is not one of them (the "
-                         "attributions would not sum to the transformed difference); use grad_x_input, ig or ism, or "
-                         "a model that returns its logit")
+        raise InputError(f"deepshap cannot explain {option('target', f'transform={target.transform}')}: its rescale "
+                         "rules act on the model's own layers, and a transform applied to the output is not one of "
+                         "them (the attributions would not sum to the transformed difference); use grad_x_input, ig or "
+                         "ism, or a model that returns its logit")
     refs = resolve_references(x, references, baseline, seed)
     n, r = refs.shape[:2]
     per_pass = max(1, pair_batch // r)

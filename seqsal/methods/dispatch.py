@@ -6,6 +6,7 @@ entry point (``seqsal.attribute``), batching a whole array on a chosen device.
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import torch
 from torch import nn
@@ -13,8 +14,62 @@ from torch import nn
 from ..attribution import Target, choose_transform, correct_gradient, eval_mode, resolve_task_axis
 from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
-from ..errors import InputError
+from ..errors import InputError, option
 from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
+
+log = logging.getLogger("seqsal")
+
+ON_ERROR = ("stop", "skip")  # what a NaN/Inf answer of the model does: stop the run, or zero it and warn
+
+
+def check_on_error(on_error: str) -> None:
+    """Refuse an ``on_error`` that is not one of :data:`ON_ERROR` (:class:`InputError`)."""
+    if on_error not in ON_ERROR:
+        raise InputError(f"unknown {option('on_error')} {on_error!r}; choose stop or skip")
+
+
+def nonfinite_rows(hypothetical: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+    """Which sequences the model answered with NaN or ±Inf: the rule behind ``on_error``.
+
+    Parameters
+    ----------
+    hypothetical
+        ``(N, ...)`` attributions of a batch (e.g. ``(N, 4, L)``).
+    prediction
+        ``(N,)`` target values.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` bool, true where the prediction or any attribution of the row is not finite.
+    """
+    finite = torch.isfinite(hypothetical.reshape(hypothetical.shape[0], -1)).all(dim=1)
+    return ~(finite & torch.isfinite(prediction.reshape(-1)))
+
+
+def on_nonfinite(name: str, where: str, on_error: str, warned: set[str] | None = None) -> None:
+    """Stop, or warn, for a sequence (or region) the model answered with NaN/Inf (:func:`nonfinite_rows`).
+
+    Parameters
+    ----------
+    name, where
+        What it is (``region r1``, ``sequence 3``) and where (``chr1:100-300``, ``x[3]``), for the message.
+    on_error
+        ``stop``: raise; ``skip``: log a warning (the caller writes zeros), once per ``name`` in ``warned``
+        when given (the shuffled null's copies of a region repeat its name).
+
+    Raises
+    ------
+    InputError
+        With ``on_error="stop"``.
+    """
+    if on_error == "stop":
+        raise InputError(f"the model returned NaN/Inf for {name} ({where}); check the model, or pass "
+                         f"{option('on_error', 'skip')}")
+    if warned is None or name not in warned:
+        log.warning("%s: NaN/Inf from the model; written as zeros", name)
+        if warned is not None:
+            warned.add(name)
 
 
 def hypothetical_attributions(
@@ -96,6 +151,7 @@ def attribute(
     device: str | torch.device | None = None,
     precision: str = "fp32",
     hypothetical: bool | None = None,
+    on_error: str = "stop",
     **params,
 ) -> torch.Tensor:
     """Attributions of a batch of one-hot sequences, for notebooks.
@@ -126,6 +182,10 @@ def attribute(
         Return hypothetical contributions instead of projected ones. Default:
         ``True`` for ``saliency`` (the saliency map *is* the gradient), ``False``
         for every other method (``x * hypothetical``, e.g. gradient x input).
+    on_error
+        What a sequence whose prediction or attributions the model answers with NaN/Inf does, as in
+        ``seqsal attribute --on-error``: ``stop`` (raise) or ``skip`` (its attributions are zeros; a warning
+        names it).
     **params
         The method's own parameters (see its function, e.g. ``references`` for ``deepshap``).
 
@@ -137,8 +197,10 @@ def attribute(
     Raises
     ------
     InputError
-        For an unknown method, device or precision, or a bad target.
+        For an unknown method, device, precision or ``on_error``, a bad target, or (``on_error="stop"``)
+        NaN/Inf in a sequence's prediction or attributions: the message names the first such sequence.
     """
+    check_on_error(on_error)
     target = Target.parse(target) if isinstance(target, str) or target is None else target
     target = target.resolve(getattr(model, "task_names", None))
     x = torch.as_tensor(x, dtype=torch.float32)
@@ -158,9 +220,13 @@ def attribute(
             target = choose_transform(model, target, method, target.output_shape(output))
         for first in range(0, x.shape[0], batch_size):
             chunk = x[first:first + batch_size].to(device)
-            hyp, _ = hypothetical_attributions(
+            hyp, prediction = hypothetical_attributions(
                 model, chunk, method, target, correct=correct, rc=rc, autocast_dtype=dtype, **params
             )
+            bad = nonfinite_rows(hyp, prediction)
+            for row in (first + torch.nonzero(bad).flatten()).tolist():
+                on_nonfinite(f"sequence {row}", f"x[{row}]", on_error)
+            hyp = torch.where(bad.reshape(-1, 1, 1), torch.zeros_like(hyp), hyp) if bool(bad.any()) else hyp
             outputs.append((hyp if hypothetical else hyp * chunk).cpu())
     if len(outputs) == 1:  # one batch: no copy
         return outputs[0]

@@ -21,7 +21,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
-from ..errors import InputError
+from ..errors import InputError, option
 from ..models.user import static_batch
 from .ops import ACTIVATIONS, is_inplace, op_name, out_of_place
 
@@ -86,11 +86,11 @@ def _forward(model: nn.Module, x: torch.Tensor) -> tuple[object, _Activations, d
 
 def _layer_error(layer: str, valid: list[str]) -> InputError:
     if valid:
-        return InputError(f"--layer {layer!r} is not a module whose feature maps (N, C, L) the target depends on; "
-                          f"valid layers: {', '.join(valid)}")
-    return InputError(f"--layer {layer!r}: this model has no module whose feature maps (N, C, L) the target depends "
-                      "on (a torch.export graph calls no modules); leave --layer out to use the rectified output of "
-                      "its last convolution block")
+        return InputError(f"{option('layer')} {layer!r} is not a module whose feature maps (N, C, L) the target "
+                          f"depends on; valid layers: {', '.join(valid)}")
+    return InputError(f"{option('layer')} {layer!r}: this model has no module whose feature maps (N, C, L) the target "
+                      f"depends on (a torch.export graph calls no modules); leave {option('layer')} out to use the "
+                      "rectified output of its last convolution block")
 
 
 def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, layer: str | None = None

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..attribution import Target, input_gradient
-from ..errors import InputError
+from ..errors import InputError, option
 from .references import check_completeness, hypothetical_from_multipliers, resolve_references
 
 # the completeness error a window of ig may keep, relative to Σ |attributions| + |delta| (see
@@ -26,7 +26,7 @@ def _quadrature(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, 
     """Nodes in ``(0, 1)`` and weights (summing to 1) of a ``steps``-point rule on the path: Gauss–Legendre
     (exact for polynomials of degree ``2 * steps - 1``) or midpoint ``riemann``; :class:`InputError` otherwise."""
     if steps < 1:
-        raise InputError(f"--steps must be at least 1, got {steps}")
+        raise InputError(f"{option('steps')} must be at least 1, got {steps}")
     if method == "gausslegendre":
         nodes, weights = np.polynomial.legendre.leggauss(steps)
         return (nodes + 1) / 2, weights / 2

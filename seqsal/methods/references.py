@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, option
 from ..shuffle import dinucleotide_shuffle
 
 BASELINES = ("shuffle", "zero", "uniform")
@@ -64,9 +64,9 @@ def make_baselines(x: torch.Tensor, baseline: str = "shuffle", references: int =
     if baseline == "uniform":
         return torch.full_like(x, 0.25)[:, None]
     if baseline != "shuffle":
-        raise InputError(f"unknown --baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+        raise InputError(f"unknown {option('baseline')} {baseline!r}; choose one of {', '.join(BASELINES)}")
     if references < 1:
-        raise InputError(f"--references must be at least 1, got {references}")
+        raise InputError(f"{option('references')} must be at least 1, got {references}")
     if not x.shape[0]:
         return x.new_zeros((0, references, *x.shape[1:]))
     # one vectorised shuffle of the whole batch; each row still draws from its own generator, so a row's

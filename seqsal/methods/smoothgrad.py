@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..attribution import Target, input_gradient
-from ..errors import InputError
+from ..errors import InputError, option
 from .references import sequence_rng
 
 
@@ -40,9 +40,9 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     """
     target = target or Target()
     if samples < 1:
-        raise InputError(f"--samples must be at least 1, got {samples}")
+        raise InputError(f"{option('samples')} must be at least 1, got {samples}")
     if noise < 0:
-        raise InputError(f"--noise must be >= 0, got {noise}")
+        raise InputError(f"{option('noise')} must be >= 0, got {noise}")
     n = x.shape[0]
     draws = []
     for row in x:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, option
 
 NULLS = ("shuffle", "laplace")
 PEAK_FILES = ("seqlets.bed", "elements.bed", "seqlets.tsv", "elements.tsv")
@@ -32,10 +32,11 @@ def parse_widths(value) -> tuple[int, ...]:
         try:
             value = [int(part) for part in value.replace(" ", "").split(",") if part]
         except ValueError:
-            raise InputError(f"--test-widths must be comma-separated integers such as 6,10,16,24, got {value!r}")
+            raise InputError(f"{option('test_widths')} must be comma-separated integers such as 6,10,16,24, got "
+                             f"{value!r}")
     widths = tuple(sorted({int(w) for w in np.atleast_1d(np.asarray(value, dtype=np.int64)).tolist()}))
     if not widths:
-        raise InputError("--test-widths needs at least one width")
+        raise InputError(f"{option('test_widths')} needs at least one width")
     return widths
 
 
@@ -106,16 +107,17 @@ class PeakOptions:
             On an out-of-range option.
         """
         if not 0 < self.fdr <= 1:
-            raise InputError(f"--fdr must be in (0, 1], got {self.fdr}")
+            raise InputError(f"{option('fdr')} must be in (0, 1], got {self.fdr}")
         if self.null not in NULLS:
-            raise InputError(f"unknown --null {self.null!r}; choose shuffle or laplace")
+            raise InputError(f"unknown {option('null')} {self.null!r}; choose shuffle or laplace")
         if not 0 < self.null_fraction <= 1:
-            raise InputError(f"--null-fraction must be in (0, 1], got {self.null_fraction}")
+            raise InputError(f"{option('null_fraction')} must be in (0, 1], got {self.null_fraction}")
         if self.min_null_bases < 0:
             raise InputError(f"min_null_bases must be >= 0, got {self.min_null_bases}")
         self.test_widths = parse_widths(self.test_widths)
         if not all(2 <= w <= self.max_length for w in self.test_widths):
-            raise InputError(f"--test-widths ({','.join(map(str, self.test_widths))}) must each be at least 2 and "
+            raise InputError(f"{option('test_widths')} ({','.join(map(str, self.test_widths))}) must each be at "
+                             f"least 2 and "
                              f"at most max_length ({self.max_length})")
         if not 1 <= self.min_length <= self.max_length:
             raise InputError(f"min_length ({self.min_length}) must be between 1 and max_length ({self.max_length})")

@@ -160,15 +160,23 @@ def write_modisco_h5(path: str | os.PathLike, motifs: list[DiscoveredMotif], one
     """
     import h5py  # third-party, needed only for motifs.h5
 
+    # every motif's instances cut in one pass, so a stored row is read once (not once per motif holding it): each
+    # instance at the widest motif's width, + strand, then cut to its motif's width and flipped where it is rc
+    widest = max((motif.pwm.shape[1] for motif in motifs), default=0)
+    every = [np.concatenate([motif.instances[column].to_numpy(np.int64) for motif in motifs])
+             if motifs else np.zeros(0, np.int64) for column in ("region_index", "start")]
+    cut = extract_windows([one_hot, hypothetical], lengths, *every, widest)
+    first = np.cumsum([0] + [len(motif.instances) for motif in motifs])
     with h5py.File(str(path), "w") as handle:
         handle.attrs["window_size"] = int(np.max(lengths)) if len(lengths) else 0
         handle.attrs["written_by"] = "seqsal"
         for sign, group_name in (("+", "pos_patterns"), ("-", "neg_patterns")):
-            chosen = [motif for motif in motifs if motif.sign == sign]
+            chosen = [k for k, motif in enumerate(motifs) if motif.sign == sign]
             if not chosen:
                 continue
             group = handle.create_group(group_name)
-            for index, motif in enumerate(chosen):
+            for index, k in enumerate(chosen):
+                motif = motifs[k]
                 pattern = group.create_group(f"pattern_{index}")
                 pattern.attrs["seqsal_name"] = motif.name
                 pattern.create_dataset("sequence", data=np.asarray(motif.pwm, np.float32).T)
@@ -177,9 +185,9 @@ def write_modisco_h5(path: str | os.PathLike, motifs: list[DiscoveredMotif], one
                 inst = motif.instances
                 rows = inst["region_index"].to_numpy(np.int64)
                 starts = inst["start"].to_numpy(np.int64)
-                width = motif.pwm.shape[1]
                 rc = inst["rc"].to_numpy(bool)
-                oh, hyp = extract_windows([one_hot, hypothetical], lengths, rows, starts, width, rc)
+                pieces = (part[first[k]:first[k + 1], :, :motif.pwm.shape[1]] for part in cut)
+                oh, hyp = (np.where(rc[:, None, None], piece[:, ::-1, ::-1], piece) for piece in pieces)
                 seqlets = pattern.create_group("seqlets")
                 seqlets.create_dataset("n_seqlets", data=np.array([len(inst)]))
                 seqlets.create_dataset("example_idx", data=rows)

@@ -46,6 +46,7 @@ class AuditOptions:
     motif_share_look: float = 0.1     # share of a motif's instances within 5 bp of one offset, beyond the null max
     motif_share_shortcut: float = 0.25
     contribution_share: float = 0.2   # of the motifs' total |contribution|
+    copied_length: int = 12           # an unmatched consensus this long, verbatim in many regions: a copied sequence
     match_q: float = 0.05
     rho_look: float = 0.4
     rho_shortcut: float = 0.7

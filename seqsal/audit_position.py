@@ -108,11 +108,18 @@ def check_unmatched_motifs(run: AuditRun, options: AuditOptions, motifs: pd.Data
         large = motif_share >= options.contribution_share
         if not (large or repeated):
             continue
-        verdict = "shortcut likely" if large and repeated else "look"
+        # a TF's sites are degenerate over a long motif, but its short core recurs verbatim (AP-1's TGAsTCA in
+        # most of its sites): only a long word copied verbatim (an adapter, a vector, a repeat) is evidence of an
+        # artefact; a short one may be a real motif the database lacks
+        copied = repeated and len(word) >= options.copied_length
+        verdict = "shortcut likely" if large and copied else "look"
         rows.append(row("unmatched_motif", statistic, f"database q > {options.match_q}; verbatim count against "
                         "independent bases (Poisson)", motif_share, pvalue, verdict,
                         f"{motif.motif} consensus {word} (best match q {getattr(motif, 'match_qvalue', np.nan):.2g}) "
-                        f"in {count} regions verbatim, {expected:.2g} expected by chance"))
+                        f"in {count} regions verbatim, {expected:.2g} expected by chance"
+                        + ("" if copied or not repeated else
+                           f"; shorter than {options.copied_length} bp, as a TF's core that the database lacks "
+                           "(a narrow or other-species database) would be")))
     if rows:
         return rows
     unmatched = [f"{m.motif}" for m in motifs.itertuples(index=False) if not matched_motif(m, options)]

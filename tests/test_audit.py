@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -215,3 +216,27 @@ def test_pure_statistics():
     assert spread["pvalue"] > 0.01
     assert ac.verbatim_regions(["AAACGTTT", "GGGG"], "aacg") == 1
     assert ac.verbatim_regions(["CGTT"], "AACG") == 1  # the reverse complement counts
+
+
+def test_a_short_tf_core_the_database_lacks_is_not_called_a_shortcut(tmp_path):
+    """AP-1's 7-bp core planted at random offsets in half the regions, carrying most of the contribution, unmatched
+    (the database lacks it): repeated verbatim far beyond chance, as a TF's core is, but too short to be a copied
+    sequence: `look`, not `shortcut likely` (which `seqsal audit --strict` turns into exit 3). The 20-bp adapter of
+    the test above, as long and as verbatim, stays a likely shortcut."""
+    rng = np.random.default_rng(4)
+    sequences, hyp = clean_arrays(rng)
+    core, rows = "TGAGTCA", []
+    for i in range(0, 200, 2):
+        at = int(rng.integers(20, L - 30))
+        sequences[i] = sequences[i][:at] + core + sequences[i][at + len(core):]
+        hyp[i, :, at:at + len(core)] += 2.0
+        rows.append({"motif": "pos_1", "region_index": i, "start": i * 1000 + at, "end": i * 1000 + at + len(core)})
+    motifs = pd.DataFrame([{"motif": "pos_1", "sign": "+", "n_seqlets": len(rows), "width": len(core),
+                            "consensus": core, "contribution": 14.0, "match_id": "MA0041.1", "match_name": "FOXI1",
+                            "match_qvalue": 0.97}])
+    table = audit_run(make_run(tmp_path / "run", sequences, hyp, motifs=motifs, instances=pd.DataFrame(rows)),
+                      OPTIONS).set_index("check")
+    unmatched = table.loc["unmatched_motif"]
+    assert unmatched["verdict"] == "look" and unmatched["pvalue"] < 1e-6
+    assert re.search(r"in 1\d\d regions verbatim", unmatched["evidence"]) and "shorter than 12 bp" in unmatched["evidence"]
+    assert "shortcut likely" not in set(table["verdict"])

@@ -28,6 +28,19 @@ def check_on_error(on_error: str) -> None:
         raise InputError(f"unknown {option('on_error')} {on_error!r}; choose stop or skip")
 
 
+def check_batch(x: torch.Tensor) -> None:
+    """Refuse a batch that is not one-hot sequences ``(N, 4, L)``, saying how to make it one (:class:`InputError`)."""
+    shape = tuple(x.shape)
+    if x.ndim == 2 and shape[0] == 4:
+        raise InputError(f"x has shape {shape}: one sequence without its batch axis; pass x[None] (shape (1, 4, L))")
+    if x.ndim == 3 and shape[1] != 4 and shape[2] == 4:
+        raise InputError(f"x has shape {shape}, (N, L, 4); pass x.transpose(1, 2): seqsal feeds models (N, 4, L) "
+                         "(a model that reads (N, L, 4): seqsal.load_model(path, layout=\"nlc\") wraps it)")
+    if x.ndim != 3 or shape[1] != 4:
+        raise InputError(f"x has shape {shape}; pass one-hot sequences of shape (N, 4, L) (seqsal.one_hot_encode gives "
+                         "one, (4, L): stack them)")
+
+
 def nonfinite_rows(hypothetical: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
     """Which sequences the model answered with NaN or ±Inf: the rule behind ``on_error``.
 
@@ -197,13 +210,15 @@ def attribute(
     Raises
     ------
     InputError
-        For an unknown method, device, precision or ``on_error``, a bad target, or (``on_error="stop"``)
-        NaN/Inf in a sequence's prediction or attributions: the message names the first such sequence.
+        For an unknown method, device, precision or ``on_error``, a bad target, ``x`` not of shape ``(N, 4, L)``
+        or of a length the model cannot take, or (``on_error="stop"``) NaN/Inf in a sequence's prediction or
+        attributions: the message names the first such sequence.
     """
     check_on_error(on_error)
     target = Target.parse(target) if isinstance(target, str) or target is None else target
     target = target.resolve(getattr(model, "task_names", None))
     x = torch.as_tensor(x, dtype=torch.float32)
+    check_batch(x)
     device = select_device(device)
     dtype = autocast_dtype_for(precision, device)
     if hypothetical is None:
@@ -215,7 +230,12 @@ def attribute(
         if x.shape[0] and (target.transform is None or target.axis is None):  # the CLI's target rules
             probe = x[:1].to(device)
             with torch.no_grad():
-                output = model(probe)
+                try:
+                    output = model(probe)
+                except RuntimeError as error:  # e.g. a dense layer sized for another length
+                    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    raise InputError(f"the model cannot take x of shape {tuple(x.shape)} ({first_line}); check the "
+                                     "sequence length L the model was built for") from None
             target = resolve_task_axis(model, target, probe, output)
             target = choose_transform(model, target, method, target.output_shape(output))
         for first in range(0, x.shape[0], batch_size):

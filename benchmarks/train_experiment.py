@@ -81,12 +81,21 @@ EXTRA_VARIANTS = {
     "fourier_w0.1": {"fourier_prior": 0.1},
     "fourier_w0.3": {"fourier_prior": 0.3},
     "rc_uncentred": {"consistency": "rc", "consistency_weight": 1.0, "consistency_centre": False},
+    # saliency cutout against its control at other settings (session 11): probability 0.1; N (all-zero) fill
+    "saliency_cutout_0.1": {"saliency_cutout": 0.1},
+    "random_cutout_0.1": {"random_cutout": 0.1},
+    "saliency_cutout_n": {"saliency_cutout": 0.5, "cutout_fill": "n"},
+    "random_cutout_n": {"random_cutout": 0.5, "cutout_fill": "n"},
+    "saliency_cutout_short": {"saliency_cutout": 0.5, "cutout_span": (4, 8)},
+    "random_cutout_short": {"random_cutout": 0.5, "cutout_span": (4, 8)},
 }
 ALL_VARIANTS = {**VARIANTS, **EXTRA_VARIANTS}
 # seed-paired contrasts (variant, reference), each reported when both were run
 CONTRASTS = (("fourier", "plain"), ("fourier_w0.3", "plain"), ("fourier_w0.1", "plain"), ("fourier_all", "plain"),
              ("fourier", "fourier_all"), ("fourier_w0.1", "fourier_all_w0.1"), ("saliency_cutout", "random_cutout"),
-             ("rc_consistency", "plain"), ("rc_consistency", "rc_uncentred"))
+             ("rc_consistency", "plain"), ("rc_consistency", "rc_uncentred"),
+             ("saliency_cutout_0.1", "random_cutout_0.1"), ("saliency_cutout_n", "random_cutout_n"),
+             ("saliency_cutout_short", "random_cutout_short"))
 ADAPTER = "AGATCGGAAGAGCACACGTC"  # the Illumina TruSeq adapter's first 20 bases
 OFFSET, WIDTH = 30, 500
 MOTIF_FILE = ROOT.parent / "data/motifs/jaspar_subset.meme"

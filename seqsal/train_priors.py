@@ -20,7 +20,7 @@ gradient x input, the attribution seqsal's default method reports.
   distance is taken on maps centred per position over the batch (:func:`centred_pair`), so that a
   sequence-independent, mirror-symmetric positional profile does not satisfy it for free.
 * :func:`salient_cutout`, :func:`random_cutout` — replace the most salient stretch (or a random one, the
-  control) of a drawn length by random bases (saliency-guided augmentation).
+  control) of a drawn length by random bases or Ns (saliency-guided augmentation).
 """
 from __future__ import annotations
 
@@ -468,12 +468,22 @@ def cutout_starts(saliency: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return starts
 
 
+CUTOUT_FILLS = ("random", "n")
+
+
 def apply_cutout(x: np.ndarray, chosen: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
-    """A copy of ``x`` ``(N, 4, L)`` with ``[start, start + length)`` of each chosen sample replaced by random bases."""
+                 rng: np.random.Generator, fill: str = "random") -> np.ndarray:
+    """A copy of ``x`` ``(N, 4, L)`` with ``[start, start + length)`` of each chosen sample replaced.
+
+    ``fill``: ``random``, uniformly random bases (drawn from ``rng``); ``n``, Ns (all-zero one-hot columns, the
+    encoding of N), the two fills the issue names.
+    """
+    if fill not in CUTOUT_FILLS:
+        raise ValueError(f"cutout fill {fill!r}: choose one of {CUTOUT_FILLS}")
     out = x.copy()
     for i in np.flatnonzero(chosen):
-        out[i, :, starts[i]:starts[i] + lengths[i]] = _random_bases(int(lengths[i]), rng)
+        stretch = slice(starts[i], starts[i] + lengths[i])
+        out[i, :, stretch] = _random_bases(int(lengths[i]), rng) if fill == "random" else 0.0
     return out
 
 
@@ -486,8 +496,8 @@ def draw_cutout(n: int, length: int, probability: float, span: tuple[int, int],
 
 
 def salient_cutout(forward: Forward, x: np.ndarray, probability: float, span: tuple[int, int],
-                   rng: np.random.Generator, device: torch.device | str = "cpu") -> np.ndarray:
-    """Saliency-guided cutout: replace the most salient stretch of a drawn length by random bases.
+                   rng: np.random.Generator, device: torch.device | str = "cpu", fill: str = "random") -> np.ndarray:
+    """Saliency-guided cutout: replace the most salient stretch of a drawn length by random bases (or Ns).
 
     Parameters
     ----------
@@ -503,6 +513,8 @@ def salient_cutout(forward: Forward, x: np.ndarray, probability: float, span: tu
         Draws which samples, the lengths and the random bases.
     device
         Where the model runs.
+    fill
+        ``random`` bases or ``n`` (all-zero columns): :func:`apply_cutout`.
 
     Returns
     -------
@@ -516,14 +528,16 @@ def salient_cutout(forward: Forward, x: np.ndarray, probability: float, span: tu
     _, gradients = input_gradients(forward, batch, create_graph=False)
     saliency = np.zeros(x.shape[::2], dtype=np.float64)
     saliency[chosen] = (gradients * batch).sum(dim=1).abs().detach().float().cpu().numpy()
-    return apply_cutout(x, chosen, cutout_starts(saliency, lengths), lengths, rng)
+    return apply_cutout(x, chosen, cutout_starts(saliency, lengths), lengths, rng, fill)
 
 
-def random_cutout(x: np.ndarray, probability: float, span: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """The control of :func:`salient_cutout`: the stretch starts at a uniformly random position."""
+def random_cutout(x: np.ndarray, probability: float, span: tuple[int, int], rng: np.random.Generator,
+                  fill: str = "random") -> np.ndarray:
+    """The control of :func:`salient_cutout`: the stretch starts at a uniformly random position (same lengths, same
+    ``fill``)."""
     chosen, lengths = draw_cutout(len(x), x.shape[-1], probability, span, rng)
     starts = np.array([rng.integers(0, x.shape[-1] - n + 1) for n in lengths], dtype=np.int64)
-    return apply_cutout(x, chosen, starts, lengths, rng)
+    return apply_cutout(x, chosen, starts, lengths, rng, fill)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.ndimage
 import torch
 from torch import nn
@@ -168,3 +169,24 @@ def test_salient_cutout_replaces_the_stretch_the_model_uses_and_random_cutout_ke
     assert np.allclose(out.sum(axis=1), 1)
     control = random_cutout(x, 0.0, (10, 10), np.random.default_rng(0))
     assert np.array_equal(control, x)
+
+
+def _blank_runs(out: np.ndarray) -> list[np.ndarray]:
+    """Per sample, the positions whose one-hot column is all zero (an N)."""
+    return [np.flatnonzero(row.sum(axis=0) == 0) for row in out]
+
+
+def test_n_fill_blanks_one_stretch_and_keeps_every_other_base_for_both_cutouts():
+    model = _Masked(50, 0, 30)  # sees only positions 30..49
+    x = _one_hot(8, 50).numpy()
+    salient = salient_cutout(model, x, 1.0, (10, 10), np.random.default_rng(0), fill="n")
+    control = random_cutout(x, 1.0, (10, 10), np.random.default_rng(0), fill="n")
+    for out, lowest in ((salient, 30), (control, 0)):
+        for row, blank in zip(out, _blank_runs(out)):
+            assert len(blank) == 10 and np.array_equal(blank, np.arange(blank[0], blank[0] + 10)) and blank[0] >= lowest
+        kept = out.sum(axis=1, keepdims=True) > 0
+        assert np.array_equal(np.where(kept, x, 0), out)  # bases outside the stretch untouched
+    assert all(len(b) == 0 for b in _blank_runs(salient_cutout(model, x, 1.0, (10, 10), np.random.default_rng(0))))
+    with pytest.raises(ValueError, match="fill"):
+        random_cutout(x, 1.0, (10, 10), np.random.default_rng(0), fill="x")
+

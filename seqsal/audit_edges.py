@@ -5,6 +5,7 @@ import numpy as np
 
 from . import audit_checks as ac
 from .audit_inputs import AuditOptions, AuditRun, grade, row, window_edges
+from .text import plural
 
 
 def check_edges(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> dict:
@@ -54,13 +55,17 @@ def check_padding(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     called = run.called & inside
     unknown = inside & ~called
     magnitude = run.magnitude
+    padding = run.regions["padded_bp"].to_numpy(np.int64) if "padded_bp" in run.regions else np.zeros(1, np.int64)
+    padded = int(padding.sum())  # N bases the model read past chromosome ends (its window's, for short regions)
     if not unknown.any():
         return row("padding_and_N", "mean max|hypothetical| on N/padded bases / on called bases", "-", np.nan,
-                   np.nan, "ok", "no N or padded bases in the regions")
+                   np.nan, "ok", "no N or padded bases in the regions" + (
+                       f"; the model's input of {plural(int((padding > 0).sum()), 'region')} ran {padded} bp past a "
+                       "chromosome end, read as N (padded_bp of regions.tsv; outside the attributed bases)"
+                       if padded else ""))
     n_mean, called_mean, ratio = ac.mean_ratio(magnitude, unknown, called)
     pvalue = ac.row_bootstrap_ratio(magnitude, unknown, called, rng)
     verdict = grade(ratio, pvalue, options.edge_look, options.edge_shortcut, options.alpha)
-    padded = int(run.regions["padded_bp"].sum()) if "padded_bp" in run.regions else 0
     return row("padding_and_N", "mean max|hypothetical| on N/padded bases / on called bases",
                "1 = N treated like any base; p: regions resampled (199), ratio <= 1", ratio, pvalue, verdict,
                f"{int(unknown.sum())} N bases ({padded} padded past chromosome ends) in "

@@ -23,6 +23,7 @@ import pandas as pd
 from . import audit_checks as ac
 from .errors import InputError
 from .io import region_arrays
+from .tables import read_tsv
 
 AUDIT_COLUMNS = ["check", "statistic", "reference", "value", "pvalue", "verdict", "evidence"]
 AUDIT_FOLDER = "audit"
@@ -244,7 +245,7 @@ def read_run(out_dir: str | os.PathLike) -> AuditRun:
         if not (path / name).is_file():
             raise InputError(f"{name} not found; run `seqsal attribute ... -o {path}` first", str(path))
     lengths, flat, binary = _flat_tracks(path / "attributions.npz")
-    regions = pd.read_csv(path / "regions.tsv", sep="\t")
+    regions = read_tsv(path / "regions.tsv")
     if len(regions) != len(lengths):
         raise InputError(f"regions.tsv has {len(regions)} rows, attributions.npz {len(lengths)}; rerun the "
                          "attribution", str(path / "regions.tsv"))
@@ -263,7 +264,7 @@ def read_run(out_dir: str | os.PathLike) -> AuditRun:
 def read_table(run: AuditRun, name: str) -> pd.DataFrame | None:
     """A table of the run folder (``motifs.tsv``), or None when it is missing."""
     path = run.path / name
-    return pd.read_csv(path, sep="\t") if path.is_file() else None
+    return read_tsv(path) if path.is_file() else None
 
 
 def read_instances(run: AuditRun) -> pd.DataFrame | None:
@@ -272,7 +273,7 @@ def read_instances(run: AuditRun) -> pd.DataFrame | None:
     path = run.path / "motif_instances.tsv"
     if not path.is_file():
         return None
-    table = pd.read_csv(path, sep="\t")
+    table = read_tsv(path)
     index = table["region_index"].to_numpy(dtype=np.int64)
     region_start = run.regions["start"].to_numpy(dtype=np.int64)[index]
     length = run.lengths[index]

@@ -27,9 +27,11 @@ def handle_errors(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         from .errors import InputError
+        from .runlock import command_lock
 
         try:
-            return function(*args, **kwargs)
+            with command_lock(function.__name__, kwargs):  # one writer per run folder (seqsal.runlock)
+                return function(*args, **kwargs)
         except InputError as error:
             click.echo(f"seqsal: error: {error.cli_message()}", err=True)
             sys.exit(2)
@@ -335,14 +337,13 @@ def motifs(out_dir, seqlets_path, seqlet_fdr, database, jaspar_release, jaspar_c
     """
     _setup_logging(quiet)
     from .motifs import DiscoveryOptions, run_motifs
-    from .motifs.jaspar import JasparQuery, resolve_database
+    from .motifs.jaspar import JasparQuery
 
-    database = resolve_database(database, JasparQuery(jaspar_release, jaspar_collection, jaspar_tax_group,
-                                                      jaspar_all_versions))
     options = DiscoveryOptions(min_seqlets=min_seqlets, max_seed_seqlets=max_seed_seqlets, max_seqlets=max_seqlets,
                                seed=seed)
     run_motifs(out_dir, seqlets_path=seqlets_path, database=database, options=options, progress=not quiet,
-               seqlet_fdr=seqlet_fdr)
+               seqlet_fdr=seqlet_fdr, jaspar=JasparQuery(jaspar_release, jaspar_collection, jaspar_tax_group,
+                                                         jaspar_all_versions))
 
 
 @main.command()
@@ -536,16 +537,17 @@ def _chroms(text: str | None) -> list[str]:
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
               help="Autocast on a GPU (auto: bf16 there, fp32 on the CPU).")
 @click.option("--resume", is_flag=True, help="Continue from OUT.ckpt after an interruption.")
+@click.option("--force", is_flag=True, help="Overwrite a model (and its report) already at OUT; start over.")
 @click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
-              help="Training report [train_report.html beside OUT].")
+              help="Training report (and its .json) [STEM.train_report.html beside OUT = STEM.safetensors].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
 @handle_errors
 def train(genome, labels, output, architecture, model_config, task, tasks, value_column, regions, window,
           valid_chroms, test_chroms, epochs, batch_size, learning_rate, patience, seed, rc_augment, max_shift,
           fourier_prior, fourier_freq_limit, fourier_positives, mask_prior, saliency_cutout, random_cutout,
-          consistency, prior_every, device, precision, resume, report_path, quiet):
+          consistency, prior_every, device, precision, resume, force, report_path, quiet):
     """Train a model on GENOME windows with LABELS (BED/narrowPeak value, TSV of tasks, or bigWig), with
-    optional attribution priors; writes OUT, OUT.ckpt and train_report.html."""
+    optional attribution priors; writes OUT, OUT.ckpt and STEM.train_report.html/.json (OUT = STEM.safetensors)."""
     _setup_logging(quiet)
     from .models.files import _read_config
     from .train import TrainOptions, train_model
@@ -561,7 +563,8 @@ def train(genome, labels, output, architecture, model_config, task, tasks, value
         consistency=consistency[0] if consistency else None, consistency_weight=consistency[1] if consistency else 0.0,
         prior_every=prior_every, device=device, precision=precision)
     table = read_labels(labels, tasks=_chroms(tasks) or None, value_column=value_column, regions=regions)
-    summary = train_model(genome, table, output, options, resume=resume, quiet=quiet, report=report_path)
+    summary = train_model(genome, table, output, options, resume=resume, quiet=quiet, report=report_path,
+                          force=force)
     logging.getLogger("seqsal").info("model -> %s (best epoch %d, validation %.4f)", output, summary["best_epoch"],
                                      summary["best_score"])
 

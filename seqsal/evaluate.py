@@ -36,8 +36,8 @@ from .attribution import Target
 from .encode import reverse_complement_one_hot
 from .engine import fetch_span, plan_region
 from .errors import InputError
-from .evaluate_inputs import check_model_unchanged, methods_named, skipped_text, unavailable_checks
-from .io import atomic_path, write_table_atomic
+from .evaluate_inputs import check_model_unchanged, check_truth, methods_named, skipped_text, unavailable_checks
+from .io import atomic_path, read_region_coordinates, write_table_atomic
 from .methods import METHOD_OPTIONS, METHODS, attribute
 from .provenance import record_written, remove_group
 from .shuffle import dinucleotide_shuffle
@@ -433,7 +433,8 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
         Whether the user named ``methods`` (``None``: unless they are the default list). A named method the model
         cannot take (deepshap on TorchScript) is refused; an unnamed one is skipped with one log line.
     truth
-        BED of known functional sites (per-base AUROC/AUPRC); ``None`` skips it.
+        BED of known functional sites (per-base AUROC/AUPRC; refused when none lies in the windows evaluated,
+        :func:`~seqsal.evaluate_inputs.check_truth`); ``None`` skips it.
     max_regions
         Evaluate a random sample of this many regions (``None``: all).
     background
@@ -466,6 +467,9 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
         sites = read_regions(truth)
     n, _, length = x.shape
     mask = site_mask(windows, sites, length) if sites is not None else None
+    if mask is not None:  # else AUROC/AUPRC nan: a wrong genome build or chromosome names look the same
+        check_truth(sites, read_region_coordinates(out / "regions.tsv", False), windows["name"].nunique(),
+                    bool(mask.any()), truth)
     x_np = x.numpy()
     bg = background_of(x_np, background, seed)
     method_params = method_params or {}

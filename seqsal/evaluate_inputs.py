@@ -6,13 +6,18 @@
   the effective receptive field) a model cannot take, and why, in words the log and the report show.
 * :data:`DEFAULT_METHODS` and :func:`methods_named` — the methods ``seqsal evaluate`` runs when the user names
   none; only those may be skipped when the model cannot take one (a named method that cannot run is refused).
+* :func:`check_truth` — a ``--truth`` BED must overlap the regions evaluated (else AUROC/AUPRC are ``nan``).
 """
 from __future__ import annotations
 
 import logging
 import os
 
-from .errors import InputError
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, option
+from .text import plural
 
 log = logging.getLogger("seqsal")
 
@@ -118,3 +123,67 @@ def methods_named(methods: list[str] | None, named: bool | None) -> tuple[list[s
     if named is None:
         named = methods is not None and tuple(chosen) != DEFAULT_METHODS
     return chosen, bool(named)
+
+
+def sites_overlapping(sites: pd.DataFrame, regions: pd.DataFrame) -> np.ndarray:
+    """Which truth sites overlap at least one region (same chromosome name, half-open intervals share a base).
+
+    Parameters
+    ----------
+    sites, regions
+        Tables with ``chrom`` (compared as text), ``start`` and ``end`` (0-based half-open), e.g. a ``--truth``
+        BED and the run's ``regions.tsv``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(len(sites),)`` bool. Per chromosome the regions are sorted by start; a site overlaps one when, among
+        the regions starting before its end, the largest end is past its start.
+    """
+    hit = np.zeros(len(sites), dtype=bool)
+    chroms = sites["chrom"].astype(str).to_numpy()
+    by_chrom = regions.assign(chrom=regions["chrom"].astype(str)).groupby("chrom", sort=False)
+    for chrom, group in by_chrom:
+        order = np.argsort(group["start"].to_numpy(np.int64), kind="stable")
+        starts = group["start"].to_numpy(np.int64)[order]
+        reach = np.maximum.accumulate(group["end"].to_numpy(np.int64)[order])
+        mine = np.flatnonzero(chroms == chrom)
+        last = np.searchsorted(starts, sites["end"].to_numpy(np.int64)[mine], side="left") - 1
+        hit[mine] = (last >= 0) & (reach[np.maximum(last, 0)] > sites["start"].to_numpy(np.int64)[mine])
+    return hit
+
+
+def check_truth(sites: pd.DataFrame, regions: pd.DataFrame, sampled: int, in_windows: bool, path: str) -> None:
+    """Refuse a ``--truth`` BED that no AUROC/AUPRC can be computed from (they would be ``nan``).
+
+    Parameters
+    ----------
+    sites
+        The truth BED (``chrom``, ``start``, ``end``).
+    regions
+        The run's ``regions.tsv`` (``chrom``, ``start``, ``end``): all of them.
+    sampled
+        How many regions the evaluation reads (``max_regions`` or all).
+    in_windows
+        Whether any base of the evaluated windows lies in a site.
+    path
+        The BED, named in the message.
+
+    Raises
+    ------
+    InputError
+        When no site overlaps any region of the run (a wrong genome build or chromosome naming looks like this),
+        or none overlaps the sampled regions' windows.
+    """
+    n_hit = int(sites_overlapping(sites, regions).sum())
+    if n_hit == 0:
+        shown = ", ".join(sorted(set(sites["chrom"].astype(str)))[:3])
+        ours = ", ".join(sorted(set(regions["chrom"].astype(str)))[:3])
+        raise InputError(f"0 of {plural(len(sites), 'truth site')} overlap the run's "
+                         f"{plural(len(regions), 'region')} (sites on {shown or 'no chromosome'}; regions on "
+                         f"{ours}): check that {option('truth')} uses the genome build and the chromosome names "
+                         "(chr1 or 1) of the run's regions.tsv", path)
+    if not in_windows:
+        raise InputError(f"{n_hit} of {plural(len(sites), 'truth site')} overlap the run's regions, but none the "
+                         f"{plural(sampled, 'region')} evaluated; evaluate more regions "
+                         f"({option('max_regions')}, larger, or all)", path)

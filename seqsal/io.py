@@ -24,6 +24,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from .tables import TEXT_DTYPES
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
@@ -576,9 +578,9 @@ def read_region_coordinates(path: str | os.PathLike, names: bool = True) -> pd.D
     columns = ["name", "chrom", "start", "end"] if names else ["chrom", "start", "end"]
     parts, codes, categories = [], [], {}
     with pd.read_csv(path, sep="\t", usecols=columns, keep_default_na=False, chunksize=1 << 12,
-                     dtype={"name": str, "chrom": "category", "start": "int64", "end": "int64"}) as reader:
+                     dtype={**TEXT_DTYPES, "start": "int64", "end": "int64"}) as reader:  # "17": a name
         for part in reader:
-            chrom = part.pop("chrom").array  # this part's categories -> codes of the whole file's
+            chrom = pd.Categorical(part.pop("chrom"))  # this part's categories -> codes of the whole file's
             lookup = np.array([categories.setdefault(c, len(categories)) for c in chrom.categories] + [-1], np.int32)
             codes.append(lookup[chrom.codes])
             parts.append(part)

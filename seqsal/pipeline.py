@@ -40,7 +40,7 @@ from .models.user import layout_hint, with_layout
 from .peaks import NULL_FILE, PEAK_FILES, PeakOptions, remove_peak_files, run_peaks_stage
 from .provenance import ATTRIBUTIONS, prune
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
-from .regions import padding_summary, prepare_regions
+from .regions import padded_bases, padding_summary, prepare_regions
 from .shards import shard_bounds
 from .text import nothing_to_resume, plural, run_summary
 
@@ -363,7 +363,7 @@ def run_attribute(
         raise InputError(f"unknown {option('method')} {options.method!r}; choose one of {', '.join(sorted(METHODS))}")
     target = Target.parse(options.target).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
-    stride = _stride(options, window)
+    stride, table = _stride(options, window), table.assign(padded_bp=padded_bases(table, genome.chrom_sizes, window))
     device = select_device(options.device)
     check_run_options(options, device)
     if loaded.source != "export":

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, option
+from .tables import as_text
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -240,7 +241,8 @@ def validate_regions(regions: pd.DataFrame, chrom_sizes: dict[str, int], path: s
     Raises :class:`InputError` for a chromosome missing from the FASTA (with a
     hint when only the ``chr`` prefix differs) or a region that starts beyond its
     chromosome's end. Returns the regions with a column ``padded_bp``: how many
-    bases of the region lie outside the chromosome and will be read as ``N``.
+    bases of the region lie outside the chromosome and will be read as ``N`` (a run
+    replaces it with those of the model's input, :func:`padded_bases` with its window).
     """
     known = set(chrom_sizes)
     sizes = regions["chrom"].map(chrom_sizes).to_numpy(dtype=np.float64)  # NaN: not in the FASTA
@@ -264,19 +266,31 @@ def validate_regions(regions: pd.DataFrame, chrom_sizes: dict[str, int], path: s
     return regions.assign(padded_bp=padded_bases(regions, chrom_sizes))
 
 
-def padded_bases(regions: pd.DataFrame, chrom_sizes: dict[str, int]) -> np.ndarray:
-    """Number of bases of each region outside ``[0, chrom size)``, shape ``(N,)``."""
+def padded_bases(regions: pd.DataFrame, chrom_sizes: dict[str, int], window: int | None = None) -> np.ndarray:
+    """Number of bases outside ``[0, chrom size)`` that the model reads for each region, shape ``(N,)``.
+
+    The model reads each region's fetched span (:func:`fetch_span`): the region itself, or, for a region shorter
+    than ``window``, the ``window`` bases centred on it; ``window=None`` counts the region's own bases only. The
+    bases outside the chromosome are read as ``N``: ``padded_bp`` of ``regions.tsv``.
+    """
     sizes = regions["chrom"].map(chrom_sizes).to_numpy(dtype=np.int64)
     start = regions["start"].to_numpy(dtype=np.int64)
     end = regions["end"].to_numpy(dtype=np.int64)
-    return np.maximum(0, -start) + np.maximum(0, end - sizes)
+    if window is not None:  # fetch_span, vectorised: widened symmetrically to the window when shorter
+        short = end - start < window
+        start = np.where(short, start - (window - (end - start)) // 2, start)
+        end = np.where(short, start + window, end)
+    inside = np.maximum(0, np.minimum(end, sizes) - np.maximum(start, 0))
+    return (end - start) - inside
 
 
 def padding_summary(regions: pd.DataFrame, path: str = "regions") -> str | None:
-    """One line on the regions that run past a chromosome end (column ``padded_bp``); ``None`` when none does.
+    """One line on the regions whose model input runs past a chromosome end (column ``padded_bp``); ``None``
+    when none does.
 
-    Such regions keep their coordinates; the bases outside the chromosome are read
-    as ``N`` and counted per region in ``padded_bp`` of ``regions.tsv``.
+    Such regions keep their coordinates; the bases of the model's input outside the chromosome (of the region,
+    or of the window around a shorter region) are read as ``N`` and counted per region in ``padded_bp`` of
+    ``regions.tsv``.
     """
     if "padded_bp" not in regions:
         return None
@@ -284,8 +298,8 @@ def padding_summary(regions: pd.DataFrame, path: str = "regions") -> str | None:
     count = int((padded > 0).sum())
     if not count:
         return None
-    return (f"{path}: {plural(count, 'region runs', 'regions run')} past a chromosome end; "
-            f"{plural(int(padded.sum()), 'base')} outside are read as N (padded_bp in regions.tsv)")
+    return (f"{path}: {plural(count, 'region runs', 'regions run')} past a chromosome end (the region, or the model "
+            f"window around it); {plural(int(padded.sum()), 'base')} outside are read as N (padded_bp in regions.tsv)")
 
 
 def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:
@@ -342,10 +356,24 @@ def tile_starts(length: int, window: int, stride: int) -> np.ndarray:
     return starts
 
 
+def _user_table(regions: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a notebook's region table, its ``chrom`` and ``name`` as text (an Ensembl BED read by pandas
+    has ``chrom`` 17 as an integer; the FASTA's names are text)."""
+    missing = [column for column in ("chrom", "start", "end") if column not in regions]
+    if missing:
+        raise InputError(f"the regions table has no column {', '.join(missing)}; give chrom, start, end "
+                         "(0-based half-open)")
+    table = regions.copy()
+    for column in ("chrom", "name"):
+        if column in table:
+            table[column] = as_text(table[column])
+    return table
+
+
 def prepare_regions(regions: pd.DataFrame | str, chrom_sizes: dict[str, int], width: int | None) -> pd.DataFrame:
     """Read (if a path), validate against the genome and resize the regions."""
     path = regions if isinstance(regions, (str, os.PathLike)) else "regions"
-    table = read_regions(regions) if isinstance(regions, (str, os.PathLike)) else regions.copy()
+    table = read_regions(regions) if isinstance(regions, (str, os.PathLike)) else _user_table(regions)
     for column, default in (("name", None), ("strand", "."), ("summit", -1), ("line", 0)):
         if column not in table:
             table[column] = default if column != "name" else (

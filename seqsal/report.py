@@ -23,10 +23,12 @@ from .audit import audit_section
 from .errors import InputError
 from .io import RegionArrays, region_arrays
 from .motifs import read_motif_arrays
+from .motifs.export import MATCH_Q, match_label
 from .plot import LogoJob, calibration_figure, render_jobs
 from .provenance import GROUPS, stale_text, status, write_record
 from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png,
                             seqlet_check_section, target_text, timing_text)
+from .tables import read_tsv
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -63,7 +65,7 @@ class RunFolder:
         for why in stale.values():
             log.warning("left out %s", why)
         return cls(path, region_arrays(os.path.join(path, "attributions.npz"), ("one_hot", "hypothetical")),
-                   pd.read_csv(os.path.join(path, "regions.tsv"), sep="\t"), record, stale,
+                   read_tsv(os.path.join(path, "regions.tsv")), record, stale,
                    [name for name, state in states.items() if state == "unrecorded"])
 
     def file(self, name: str) -> str:
@@ -80,7 +82,7 @@ class RunFolder:
         if not self.shown(f"{name}.tsv"):
             return None
         try:
-            return pd.read_csv(self.file(f"{name}.tsv"), sep="\t")
+            return read_tsv(self.file(f"{name}.tsv"))
         except pd.errors.EmptyDataError:
             return None
 
@@ -105,7 +107,7 @@ def motifs_in_calls(calls: pd.DataFrame, instances: pd.DataFrame | None, motifs:
     names = {}
     if motifs is not None and "match_name" in motifs:
         for row in motifs.itertuples():
-            good = isinstance(row.match_name, str) and float(getattr(row, "match_qvalue", 1.0)) < 0.05
+            good = isinstance(row.match_name, str) and float(getattr(row, "match_qvalue", 1.0)) < MATCH_Q
             names[row.motif] = f"{row.motif} ({row.match_name})" if good else row.motif
     out = []
     for chrom, start, end in zip(calls["chrom"], calls["start"], calls["end"]):
@@ -209,9 +211,8 @@ def motif_jobs(run: RunFolder, fmt: str) -> list[LogoJob]:
     jobs = []
     for row in table.itertuples(index=False):
         matrices = arrays[row.motif]
-        match = f"  best match {row.match_name} (q {float(row.match_qvalue):.2g})" if isinstance(
-            getattr(row, "match_name", None), str) else ""
-        title = f"{row.motif} ({row.sign})  {int(row.n_seqlets)} seqlets  {row.consensus}{match}"
+        match = match_label(getattr(row, "match_name", None), getattr(row, "match_qvalue", None))
+        title = f"{row.motif} ({row.sign})  {int(row.n_seqlets)} seqlets  {row.consensus}  {match}".rstrip()
         jobs.append(LogoJob(os.path.join(run.path, "logos", "motifs", f"{_safe(row.motif)}.{fmt}"), "motif",
                             {"cwm": matrices["cwm"], "pwm": matrices["pwm"], "title": title}))
     return jobs
@@ -558,8 +559,9 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
             match_html = ""
             if matches is not None:
                 hits = matches[matches["query"] == row["motif"]].head(3)
-                if len(hits):
-                    match_html = "<p>Best matches</p>" + _table(
+                if len(hits):  # TOMTOM lists every match: say when even the best is no match at MATCH_Q
+                    match_html = ("<p>Best matches</p>" if float(hits["qvalue"].min()) < MATCH_Q else
+                                  f"<p>No database match at q &lt; {MATCH_Q:g}; the closest (not its name):</p>") + _table(
                         hits[["target_id", "target_name", "strand", "offset", "overlap", "pvalue", "evalue", "qvalue"]],
                         {"pvalue": lambda v: f"{v:.2g}", "evalue": lambda v: f"{v:.2g}", "qvalue": lambda v: f"{v:.2g}"})
             cards.append(f'<div class="card">{head}{_img(png, "logos of " + str(row["motif"]))}{match_html}</div>')

@@ -40,9 +40,10 @@ from torch import nn
 from .attribution import Target
 from .errors import InputError
 from .evaluate import predict_target, run_inputs
-from .io import write_table_atomic
+from .io import read_region_coordinates, write_table_atomic
 from .peaks import call_peaks_from_run
 from .provenance import record_written, remove_group
+from .tables import read_tsv
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -232,17 +233,23 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     Raises
     ------
     InputError
-        When the folder has no ``seqlets.tsv`` (run ``seqsal attribute`` or ``seqsal call-peaks`` first).
+        When the folder has no ``seqlets.tsv`` (run ``seqsal attribute`` or ``seqsal call-peaks`` first), or
+        given ``seqlets`` name other regions than the folder's (:func:`seqsal.motifs.seqlets.seqlet_region_mismatch`).
     """
     out = Path(out_dir)
     if seqlets is None:
         path = out / "seqlets.tsv"
         if not path.exists():
             raise InputError("no seqlets.tsv: call seqlets first (`seqsal call-peaks` on this folder)", str(out))
-        seqlets = pd.read_csv(path, sep="\t", dtype={"chrom": str, "region_name": str, "duplicate_of": str},
-                              keep_default_na=False)
+        seqlets = read_tsv(path, keep_default_na=False)
     elif write:
         raise ValueError("check_seqlets_run: given seqlets are not the folder's seqlets.tsv; pass write=False")
+    elif "region_index" in seqlets:  # they must name this folder's regions as its own calls do
+        from .motifs.seqlets import OTHER_RUN_ADVICE, seqlet_region_mismatch
+
+        wrong = seqlet_region_mismatch(seqlets, read_region_coordinates(out / "regions.tsv"))
+        if wrong is not None:
+            raise InputError(f"seqlets row {wrong[0]}: {wrong[1]}; {OTHER_RUN_ADVICE}", str(out))
     if "duplicate_of" in seqlets:
         seqlets = seqlets[seqlets["duplicate_of"].fillna("").astype(str) == ""]
     seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else "+" if v > 0 else "-"))

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import pandas as pd
 
 from .bigwig import write_attribution_bigwig
 from .errors import InputError
@@ -29,6 +28,7 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_pa
 from .methods import attribution_track
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
 from .region_table import completeness_summary
+from .tables import read_tsv
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -224,8 +224,8 @@ def merge_runs(
     from .genome import Genome
 
     genome = Genome(records[0]["genome"])
-    table = pd.read_csv(out / "regions.tsv", sep="\t", usecols=["chrom", "start", "end"],
-                        dtype={"chrom": str, "start": np.int64, "end": np.int64})
+    table = read_tsv(out / "regions.tsv", usecols=["chrom", "start", "end"],
+                     dtype={"start": np.int64, "end": np.int64})
     merged = region_arrays(out / "attributions.npz", ARRAY_KEYS)
     one_hot, hypothetical = merged["one_hot"], merged["hypothetical"]
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes,

@@ -29,10 +29,12 @@ from .errors import InputError
 from .genome import Genome
 from .io import atomic_path, write_text_atomic
 from .models import build_model, save_model
-from .train_data import (Labels, crop, encode_windows, interval_masks, read_labels, read_mask_spec,
-                         split_chromosomes, window_starts)
-from .train_priors import (fourier_prior_term, input_gradients, mask_counterfactuals, mask_term, positive_thresholds,
-                           positive_windows, random_cutout, rc_consistency, salient_cutout, shift_consistency)
+from .train_data import (Labels, check_label_spread, crop, encode_windows, interval_masks, read_labels,
+                         read_mask_spec, split_chromosomes, window_starts)
+from .train_outputs import check_train_outputs, report_paths, summary_json
+from .train_priors import (CUTOUT_FILLS, fourier_prior_term, input_gradients, mask_counterfactuals, mask_term,
+                           positive_thresholds, positive_windows, random_cutout, rc_consistency, salient_cutout,
+                           shift_consistency)
 from .train_report import build_train_report, held_out_metrics, validation_score
 
 log = logging.getLogger("seqsal")
@@ -141,6 +143,8 @@ class TrainOptions:
         effect of randomising M- over the labels' variance; computed on every step).
     saliency_cutout, random_cutout, cutout_span
         Probability of a salient (or random) cutout per training window, and its length range in bases.
+    cutout_fill
+        What replaces the cut stretch: ``random`` bases (default) or ``n``, Ns (all-zero one-hot columns).
     consistency, consistency_weight, consistency_shift
         ``rc`` or ``shift`` (or ``None``), its weight, and the shift in bases.
     consistency_centre
@@ -181,6 +185,7 @@ class TrainOptions:
     saliency_cutout: float = 0.0
     random_cutout: float = 0.0
     cutout_span: tuple[int, int] = (10, 30)
+    cutout_fill: str = "random"
     consistency: str | None = None
     consistency_weight: float = 0.0
     consistency_shift: int = 5
@@ -213,6 +218,8 @@ def check_options(options: TrainOptions) -> None:
         raise InputError("--saliency-cutout and --random-cutout are alternatives (random is the control); give one")
     if min(options.cutout_span) < 1 or options.cutout_span[0] > options.cutout_span[1]:
         raise InputError(f"--cutout-span {options.cutout_span}: give MIN,MAX bases with 1 <= MIN <= MAX")
+    if options.cutout_fill not in CUTOUT_FILLS:
+        raise InputError(f"cutout fill {options.cutout_fill!r}: choose one of {', '.join(CUTOUT_FILLS)}")
     if options.mask_prior and not options.mask_weight:
         raise InputError("--mask-prior needs a weight: --mask-prior EXCLUDE.bed[,INCLUDE.bed] WEIGHT")
     if min(options.fourier_prior, options.mask_weight, options.consistency_weight) < 0:
@@ -317,10 +324,11 @@ def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[s
     if options.saliency_cutout or options.random_cutout:
         if options.saliency_cutout:
             model.eval()  # the saliency pass must not move batch-norm statistics
-            x = salient_cutout(forward, x, options.saliency_cutout, options.cutout_span, rng, device)
+            x = salient_cutout(forward, x, options.saliency_cutout, options.cutout_span, rng, device,
+                               options.cutout_fill)
             model.train()
         else:
-            x = random_cutout(x, options.random_cutout, options.cutout_span, rng)
+            x = random_cutout(x, options.random_cutout, options.cutout_span, rng, options.cutout_fill)
     x_t = torch.as_tensor(np.ascontiguousarray(x), device=device)
     y_t = torch.as_tensor(batch["y"], device=device)
     needs_grad = multiplier > 0 and (options.fourier_prior > 0 or options.consistency is not None)
@@ -388,6 +396,7 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
     regions = labels.regions
     chroms = regions["chrom"].to_numpy(dtype=object)
     split = split_chromosomes(chroms, options.valid_chroms, options.test_chroms, labels.path)
+    check_label_spread(labels, split, options.valid_chroms)  # before the genome is read: constant labels fail fast
     flank = flank_of(options)
     starts = window_starts(regions, window) - flank
     exclude = include = None
@@ -411,6 +420,8 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
 
 def _digest(options: TrainOptions, labels_path: str) -> str:
     keep = {k: v for k, v in asdict(options).items() if k not in ("epochs", "device", "precision", "patience")}
+    if keep["cutout_fill"] == "random":  # an option added later: at its default, checkpoints written before resume
+        del keep["cutout_fill"]
     return json.dumps({"labels": os.path.abspath(labels_path), **keep}, sort_keys=True, default=str)
 
 
@@ -443,6 +454,7 @@ def train_model(
     resume: bool = False,
     quiet: bool = False,
     report: str | os.PathLike | None = None,
+    force: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Train a built-in model on genome windows, with optional attribution priors, and save it.
@@ -464,8 +476,11 @@ def train_model(
     quiet
         No progress bar.
     report
-        The HTML report (default ``train_report.html`` beside ``output``); its numbers also go to
-        ``<report>.json``.
+        The HTML report (default ``<stem>.train_report.html`` beside ``output``, ``<stem>`` its name without the
+        suffix); its numbers also go to ``<report>.json`` (strict JSON: an undefined number is ``null``).
+    force
+        Overwrite a model or report already there; without it (or ``resume``) they, and the checkpoint of an
+        interrupted run, are refused (:func:`seqsal.train_outputs.check_train_outputs`).
     on_batch
         Called as ``on_batch(epoch, batch)`` after every optimiser step (progress hooks, tests).
 
@@ -483,7 +498,8 @@ def train_model(
     check_options(options)
     labels = labels if isinstance(labels, Labels) else read_labels(labels)
     output = str(output)
-    report = str(report) if report else os.path.join(os.path.dirname(os.path.abspath(output)), "train_report.html")
+    report, report_json = report_paths(output, None if report is None else str(report))
+    check_train_outputs(output, (report, report_json), output + ".ckpt", force, resume)
     device = select_device(options.device)
     precision = options.precision if options.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     autocast = autocast_dtype_for(precision, device) if device.type != "cpu" else None
@@ -563,5 +579,5 @@ def train_model(
                "best_epoch": best["epoch"], "best_score": best["score"], "metrics": metrics,
                "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else 0.0}
     write_text_atomic(report, build_train_report(summary))
-    write_text_atomic(os.path.splitext(report)[0] + ".json", json.dumps(summary, indent=1, default=float) + "\n")
+    write_text_atomic(report_json, summary_json(summary))
     return summary

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .encode import one_hot_encode
-from .errors import InputError
+from .errors import InputError, option
 from .genome import Genome
 from .regions import read_regions
 
@@ -45,20 +45,28 @@ class Labels:
         The ``T`` task names.
     path
         The file they came from.
+    kind
+        Its format: ``bed`` (one value column), ``tsv`` (task columns under a header) or ``bigwig``.
+    columns
+        The 1-based column of each task in the file (``None`` for a bigWig), for messages.
     """
 
     regions: pd.DataFrame
     values: np.ndarray
     tasks: list[str]
     path: str
+    kind: str = "tsv"
+    columns: list[int] | None = None
 
 
-def _float(text: str, path: str, line: int, column: int) -> float:
+def _float(text: str, path: str, line: int, column: int, kind: str = "bed") -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InputError(f"column {column} is {text!r}, not a number; give the label value there "
-                         "(or choose the column with --value-column)", path, line) from None
+        way_out = (f"or choose the column with {option('value_column')}" if kind == "bed" else
+                   f"every task column needs a number on every row, or leave the column out with {option('tasks')}")
+        raise InputError(f"column {column} is {text!r}, not a number; give the label value there ({way_out})",
+                         path, line) from None
     if not np.isfinite(value):
         raise InputError(f"column {column} is {text!r}; labels must be finite numbers", path, line)
     return value
@@ -109,10 +117,10 @@ def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None)
         starts.append(int(start))
         ends.append(int(end))
         for t, task in enumerate(tasks):
-            values[row, t] = _float(frame[task].iat[row], path, int(line), names.index(task) + 1)
+            values[row, t] = _float(frame[task].iat[row], path, int(line), names.index(task) + 1, "tsv")
     regions = pd.DataFrame({"chrom": frame[position["chrom"]].to_numpy(dtype=object), "start": starts,
                             "end": ends, "line": lines})
-    return Labels(regions, values, list(tasks), path)
+    return Labels(regions, values, list(tasks), path, "tsv", [names.index(task) + 1 for task in tasks])
 
 
 def _read_bed_values(path: str, value_column: int | None) -> Labels:
@@ -126,6 +134,7 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
                 fields = text.split("\t")
                 fields_of[number] = fields if len(fields) >= 3 else text.split()
     values = np.empty((len(regions), 1), dtype=np.float32)
+    column = value_column or 5
     for row, line in enumerate(regions["line"]):
         fields = fields_of[int(line)]
         column = value_column or (7 if len(fields) >= 10 else 5)
@@ -133,7 +142,8 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
             raise InputError(f"no value in column {column} (the line has {len(fields)} columns); labels need a "
                              "value column: narrowPeak column 7, BED column 5, or --value-column N", path, int(line))
         values[row, 0] = _float(fields[column - 1], path, int(line), column)
-    return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["value"], path)
+    return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["value"], path, "bed",
+                  [column])
 
 
 def _read_bigwig(path: str, regions_path: str | None) -> Labels:
@@ -160,7 +170,8 @@ def _read_bigwig(path: str, regions_path: str | None) -> Labels:
                 values[row, 0] = float(signal.sum() / (region.end - region.start))
     finally:
         handle.close()
-    return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["signal"], path)
+    return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["signal"], path,
+                  "bigwig")
 
 
 def read_labels(path: str | os.PathLike, tasks: list[str] | None = None, value_column: int | None = None,
@@ -219,6 +230,51 @@ def split_chromosomes(chroms: np.ndarray, valid: list[str], test: list[str], pat
             raise InputError(f"no {name} regions (chromosomes in the labels: {present}); choose --valid-chroms/"
                              "--test-chroms among them and leave some for training", path)
     return split
+
+
+def check_label_spread(labels: Labels, split: dict[str, np.ndarray], valid_chroms: list[str]) -> None:
+    """Refuse a task whose labels are one value throughout the training (or the validation) windows.
+
+    A model fitted to a constant learns nothing, and on constant validation labels the validation score (Pearson
+    r, AUROC) is undefined, so early stopping keeps the untrained weights: both would otherwise "succeed".
+
+    Parameters
+    ----------
+    labels
+        The labels (:func:`read_labels`); ``values`` ``(N, T)``.
+    split
+        Boolean masks ``train``, ``valid`` (and ``test``, not checked: its metrics are only reported) over the
+        ``N`` regions (:func:`split_chromosomes`).
+    valid_chroms
+        The validation chromosomes, for the message.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the column (or the bigWig's signal), the value and what to do for this kind of file.
+    """
+    advice = {
+        "bed": f"choose the column that holds the signal with {option('value_column')}=N (narrowPeak column 7 is "
+               "signalValue, 0 in some peak files; column 5 is the score)",
+        "tsv": f"give that column values that vary, or leave it out with {option('tasks')}",
+        "bigwig": f"check that the regions of {option('regions')} overlap the signal (bases without data count as 0)",
+    }[labels.kind]
+    for name, words in (("train", "training windows"), ("valid", "validation windows")):
+        chosen = split.get(name)
+        if chosen is None or not chosen.any():
+            continue
+        values = labels.values[chosen]
+        for t, task in enumerate(labels.tasks):
+            if values[:, t].min() != values[:, t].max():
+                continue
+            where = (f"the mean signal ({task})" if labels.columns is None else
+                     f"column {labels.columns[t]}" + (f" ({task})" if labels.kind == "tsv" else ""))
+            if name == "train":
+                raise InputError(f"{where} is {values[0, t]:g} in all {len(values)} {words}: labels that do not vary "
+                                 f"teach the model nothing; {advice}", labels.path)
+            raise InputError(f"{where} is {values[0, t]:g} in all {len(values)} {words} ({option('valid_chroms')} "
+                             f"{','.join(valid_chroms)}): the validation score is undefined, so early stopping has "
+                             f"nothing to go by; choose validation chromosomes where the labels vary", labels.path)
 
 
 def window_starts(regions: pd.DataFrame, length: int) -> np.ndarray:

@@ -102,6 +102,12 @@ def assert_bases_are_the_fastas(out: Path, fasta: Path) -> pd.DataFrame:
     return table
 
 
+def padding_line(bed: Path, regions: int, bases: int) -> str:
+    """The one line on regions whose model input (the region, or its 50-bp window) runs past a chromosome end."""
+    return (f"seqsal: {bed}: {regions} region{'s run' if regions > 1 else ' runs'} past a chromosome end (the region, "
+            f"or the model window around it); {bases} bases outside are read as N (padded_bp in regions.tsv)")
+
+
 def one_line_refusal(code: int, lines: list[str], *fragments: str) -> None:
     assert code == 2 and len(lines) == 1 and lines[0].startswith("seqsal: error: "), lines
     for fragment in fragments:
@@ -109,11 +115,12 @@ def one_line_refusal(code: int, lines: list[str], *fragments: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------- tangermeme
-@pytest.mark.parametrize("bed", ["tangermeme/test.bed", "tangermeme/test2.bed"])
-def test_tangermeme_genome_with_its_fai_and_beds(model, tmp_path, bed):
-    """'> chr1' headers, blank lines between records, its .fai used as it is (no warning, nothing rewritten)."""
+@pytest.mark.parametrize("bed, padded", [("tangermeme/test.bed", (1, 5)), ("tangermeme/test2.bed", (1, 10))])
+def test_tangermeme_genome_with_its_fai_and_beds(model, tmp_path, bed, padded):
+    """'> chr1' headers, blank lines between records, its .fai used as it is (no warning about it, nothing
+    rewritten); a 20-bp region near a chromosome's start, read in the 50-bp window, reads N there (one line)."""
     code, lines = attribute(INPUTS / "tangermeme/test.fa", INPUTS / bed, model, tmp_path / "out")
-    assert code == 0 and lines == []
+    assert code == 0 and lines == [padding_line(INPUTS / bed, *padded)]
     table = assert_bases_are_the_fastas(tmp_path / "out", INPUTS / "tangermeme/test.fa")
     assert len(table) == len((INPUTS / bed).read_text().split("\n"))  # no final newline
 
@@ -121,7 +128,7 @@ def test_tangermeme_genome_with_its_fai_and_beds(model, tmp_path, bed):
 def test_tangermeme_bed10_placeholders_are_not_minus_strands(model, tmp_path):
     code, lines = attribute(INPUTS / "tangermeme/test.fa", INPUTS / "tangermeme/test2.bed10", model, tmp_path / "out",
                             "--width", "10")
-    assert code == 0 and lines == []
+    assert code == 0 and lines == [padding_line(INPUTS / "tangermeme/test2.bed10", 2, 9)]  # 10-bp in 50-bp windows
     table = assert_bases_are_the_fastas(tmp_path / "out", INPUTS / "tangermeme/test.fa")
     bed10 = pd.read_csv(INPUTS / "tangermeme/test2.bed10", sep="\t", header=None)
     assert list(table["strand"]) == ["."] * len(bed10)
@@ -150,7 +157,7 @@ def test_tangermeme_z_stops_only_windows_that_reach_it(model, tmp_path):
 @pytest.mark.parametrize("genome", ["tangermeme/test_int_chroms.fa", "derived/tm_int_noZ.fa"])
 def test_integer_chromosome_names(model, tmp_path, genome):
     code, lines = attribute(INPUTS / genome, INPUTS / "tangermeme/test_int.bed", model, tmp_path / "out")
-    assert code == 0 and lines == []
+    assert code == 0 and lines == [padding_line(INPUTS / "tangermeme/test_int.bed", 1, 5)]
     assert list(assert_bases_are_the_fastas(tmp_path / "out", INPUTS / genome)["chrom"].unique()) == ["1", "2"]
 
 
@@ -159,8 +166,9 @@ def test_grelu_genomes_plain_and_bgzip_with_their_fai(model, tmp_path):
     """test.fa (3-bp records) and its bgzip copy whose .fai holds BGZF virtual offsets: the same bytes out."""
     bed = tmp_path / "seqs.bed"
     bed.write_text("seq1\t0\t3\nseq2\t0\t3\n")
-    assert attribute(INPUTS / "grelu/test.fa", bed, model, tmp_path / "plain") == (0, [])
-    assert attribute(INPUTS / "grelu/test.fa.bgz", bed, model, tmp_path / "bgz") == (0, [])
+    padding = padding_line(bed, 2, 94)  # 3-bp records: each 50-bp window reads 47 N
+    assert attribute(INPUTS / "grelu/test.fa", bed, model, tmp_path / "plain") == (0, [padding])
+    assert attribute(INPUTS / "grelu/test.fa.bgz", bed, model, tmp_path / "bgz") == (0, [padding])
     assert_bases_are_the_fastas(tmp_path / "plain", INPUTS / "grelu/test.fa")
     for name in ("attributions.npz", "attributions.bw", "regions.tsv"):
         assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "bgz" / name).read_bytes()
@@ -183,8 +191,7 @@ def test_grelu_test_genome(model, tmp_path):
     bed = tmp_path / "r.bed"
     bed.write_text("chr10\t0\t100\t.\t0\t-\nchr21\t1950\t2040\n")  # the second runs 40 bp past chr21's end
     code, lines = attribute(INPUTS / "grelu/test_genome.fa", bed, model, tmp_path / "out")
-    assert code == 0 and lines == [f"seqsal: {bed}: 1 region runs past a chromosome end; 40 bases outside are read "
-                                   "as N (padded_bp in regions.tsv)"]
+    assert code == 0 and lines == [padding_line(bed, 1, 40)]
     assert list(assert_bases_are_the_fastas(tmp_path / "out", INPUTS / "grelu/test_genome.fa")["padded_bp"]) == [0, 40]
 
 

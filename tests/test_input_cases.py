@@ -271,8 +271,8 @@ CASES: list[Case] = [
     # regions past a chromosome end (item 7)
     Case("bed_past_end", "7 padding", "BED: a region 100 bp past the end of chr2 (one summary line)",
          lambda j: j.args(bed=_bed(j, "chr1\t100\t300\nchr2\t1900\t2100\n"), extra=NO_PEAKS),
-         "variant.bed: 1 region runs past a chromosome end; 100 bases outside are read as N (padded_bp in "
-         "regions.tsv)", 0, _regions_are(padded_bp=[0, 100], status=["ok", "ok"])),
+         "variant.bed: 1 region runs past a chromosome end (the region, or the model window around it); 100 bases "
+         "outside are read as N (padded_bp in regions.tsv)", 0, _regions_are(padded_bp=[0, 100], status=["ok", "ok"])),
     # text files as --model (item 9)
     Case("model_is_fasta", "9 model file", "--model given the FASTA",
          lambda j: j.args(model=j.genome), "genome.fa: this is a text file, not a model: it looks like a FASTA file"),

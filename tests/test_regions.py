@@ -194,6 +194,8 @@ def test_padding_summary_counts_regions_and_bases(tmp_path):
     regions = validate_regions(read_regions(write_bed(tmp_path / "r.bed", [
         "chr2\t2900\t3100", "chr1\t0\t10", "chr1\t4990\t5001"])), SIZES)
     assert padding_summary(regions, "r.bed") == (
-        "r.bed: 2 regions run past a chromosome end; 101 bases outside are read as N (padded_bp in regions.tsv)")
+        "r.bed: 2 regions run past a chromosome end (the region, or the model window around it); 101 bases outside "
+        "are read as N (padded_bp in regions.tsv)")
     assert padding_summary(regions.iloc[[1]], "r.bed") is None
-    assert padding_summary(regions.iloc[[2]], "r.bed").startswith("r.bed: 1 region runs past a chromosome end; 1 base ")
+    assert padding_summary(regions.iloc[[2]], "r.bed").startswith(
+        "r.bed: 1 region runs past a chromosome end (the region, or the model window around it); 1 base ")

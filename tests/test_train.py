@@ -87,9 +87,9 @@ def test_cli_train_output_runs_through_attribute_and_the_report_is_written(world
         "--window", "64", "--valid-chroms", "chrB", "--test-chroms", "chrC", "--tasks", "bound",
         "--task", "classification", "--epochs", "2", "--batch-size", "16", "--saliency-cutout", "0.5", "--quiet"])
     assert result.exit_code == 0, result.output
-    summary = json.loads((tmp_path / "train_report.json").read_text())
+    summary = json.loads((tmp_path / "model.train_report.json").read_text())
     assert set(summary["metrics"]) == {"train", "valid", "test"} and "auroc" in summary["metrics"]["test"]
-    assert "data:image/png;base64," in (tmp_path / "train_report.html").read_text()
+    assert "data:image/png;base64," in (tmp_path / "model.train_report.html").read_text()
     regions = tmp_path / "regions.bed"
     regions.write_text("chrC\t20\t84\nchrC\t90\t154\n")
     out = tmp_path / "run"
@@ -147,6 +147,27 @@ def test_the_gradient_terms_run_on_one_step_in_k_with_k_times_the_weight(world, 
                               _options(fourier_prior=1.0, prior_every=every), quiet=True)
         assert calls == expected
         assert all(h["term_fourier"] > 0 and h["cpu_seconds"] > 0 for h in summary["history"])
+
+
+def test_cutout_fill_reaches_the_training_step(world, tmp_path, monkeypatch):
+    seen: list[np.ndarray] = []
+    for name in ("random_cutout", "salient_cutout"):
+        real = getattr(train_module, name)
+
+        def spy(*args, _real=real, **kwargs):
+            seen.append(_real(*args, **kwargs))
+            return seen[-1]
+
+        monkeypatch.setattr(train_module, name, spy)
+    labels = read_labels(world / "labels.tsv", tasks=["activity"])
+    for extra in ({"random_cutout": 1.0}, {"saliency_cutout": 1.0}):
+        seen.clear()
+        train_model(world / "genome.fa", labels, tmp_path / f"{next(iter(extra))}.safetensors",
+                    _options(epochs=1, cutout_fill="n", cutout_span=(5, 5), **extra), quiet=True, force=True)
+        blanks = np.concatenate([(x.sum(axis=1) == 0).sum(axis=1) for x in seen])
+        assert len(seen) > 0 and (blanks == 5).all()  # every window: one 5-base stretch of Ns
+    with pytest.raises(InputError, match="cutout fill"):
+        check_options(_options(cutout_fill="x"))
 
 
 def _valid_windows(world) -> torch.Tensor:

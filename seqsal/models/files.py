@@ -95,6 +95,13 @@ def _read_config(config: dict | str | os.PathLike | None) -> dict | None:
         raise InputError(f"cannot parse architecture config ({exc}); give a JSON or YAML mapping", str(config)) from None
 
 
+def _new_file_mode() -> int:
+    """The permission bits ``open()`` gives a new file under this process's umask: ``0o666 & ~umask``."""
+    mask = os.umask(0o022)  # the only way to read the umask is to set it: put it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save_model(model: nn.Module, path: str | os.PathLike, format: str = "safetensors") -> None:
     """Save a built-in model as a self-describing file.
 
@@ -122,6 +129,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, format: str = "safeten
 
             state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
             save_file(state, tmp, metadata={_METADATA_KEY: json.dumps(meta)})
+            os.chmod(tmp, _new_file_mode())  # safetensors creates its file 0600; the others follow the umask
         elif format == "torchscript":
             length = meta["input_length"] or 1000
             was_training = model.training

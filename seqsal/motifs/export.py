@@ -21,7 +21,25 @@ from .seqlets import extract_windows
 from .support import SUPPORT_COLUMNS
 
 MOTIF_TABLE_COLUMNS = ["motif", "sign", "n_seqlets", "width", "consensus", "contribution", "match_id", "match_name",
-                       "match_strand", "match_offset", "match_pvalue", "match_qvalue", *SUPPORT_COLUMNS]
+                       "match_qvalue", "match_pvalue", "match_strand", "match_offset", *SUPPORT_COLUMNS]
+"""Columns of ``motifs.tsv``. ``match_*`` describe the best database match whatever its q-value (as TOMTOM lists
+every match), with its q-value next to its name: the match names the motif only when ``match_qvalue`` is below
+:data:`MATCH_Q` (:func:`match_label`)."""
+
+MATCH_Q = 0.05
+"""Largest q-value of a database match that the report and the logos show as the motif's name (TOMTOM's
+``-thresh`` default is 0.5 on q; 0.05 is the usual level for calling a motif known)."""
+
+
+def match_label(name: object, qvalue: object, q: float = MATCH_Q) -> str:
+    """How a motif's best database match is shown: ``"FOS::JUN (q 1.6e-06)"`` when its q-value is below ``q``,
+    ``"no database match at q < 0.05 (closest FOXI1, q 0.98)"`` otherwise, ``""`` without a match (``name`` not text)."""
+    if not isinstance(name, str) or not name:
+        return ""
+    value = float(qvalue) if qvalue is not None else float("nan")
+    if np.isfinite(value) and value < q:
+        return f"{name} (q {value:.2g})"
+    return f"no database match at q < {q:g} (closest {name}, q {value:.2g})"
 
 
 def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = None,
@@ -41,7 +59,8 @@ def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = No
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`MOTIF_TABLE_COLUMNS`; the ``match_*`` ones are empty without a match, the support
+        Columns :data:`MOTIF_TABLE_COLUMNS`; the ``match_*`` ones (the best match, whatever its q-value) are
+        empty without a database, the support
         ones (:data:`~seqsal.motifs.support.SUPPORT_COLUMNS`) without a support test.
     """
     rows = []

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import bundled_motifs, user_cache_dir
-from ..errors import InputError
+from ..errors import InputError, option
 from .meme import Motif, write_meme
 
 JASPAR_TAX_GROUPS = ("vertebrates", "plants", "insects", "nematodes", "fungi", "urochordates", "diatoms",
@@ -54,7 +54,7 @@ def _pyjaspar():
     try:
         import pyjaspar  # an optional dependency (seqsal[jaspar]): imported only when a JASPAR release is asked for
     except ImportError:
-        raise InputError("--database jaspar needs pyjaspar, which is not installed; "
+        raise InputError(f"{option('database', 'jaspar')} needs pyjaspar, which is not installed; "
                          "pip install 'seqsal[jaspar]'") from None
     return pyjaspar
 
@@ -160,12 +160,13 @@ def jaspar_database(query: JasparQuery | None = None, cache_dir: str | os.PathLi
 
 def resolve_database(database: str | os.PathLike | None, jaspar: JasparQuery | None = None,
                      cache_dir: str | os.PathLike | None = None) -> str | None:
-    """The MEME file that ``--database`` names.
+    """The MEME file that ``--database`` (CLI) or ``database=`` (:func:`~seqsal.motifs.run.run_motifs`) names.
 
     Parameters
     ----------
     database
-        None (the bundled JASPAR subset, :func:`seqsal.datasets.bundled_motifs`), ``none`` (no matching),
+        None (the bundled JASPAR subset, :func:`seqsal.datasets.bundled_motifs`), ``none`` (no matching,
+        any case),
         ``jaspar`` (:func:`jaspar_database` of ``jaspar``) or the path of a MEME file (returned as it is).
     jaspar
         The JASPAR query for ``jaspar``.

@@ -7,13 +7,17 @@ MEME suite's "minimal motif format" (Bailey et al. 2015, *Nucleic Acids Res.*
 """
 from __future__ import annotations
 
+import bz2
+import gzip
 import logging
+import lzma
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InputError
+from ..fasta import compression
 from ..io import write_text_atomic
 
 log = logging.getLogger("seqsal")
@@ -64,18 +68,19 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
     Raises
     ------
     InputError
-        When the file is missing, holds no ``MOTIF``, or a motif has no matrix,
-        a row without 4 numbers or a row count unlike its ``w=`` (file and line named).
+        When the file is missing, empty, compressed with zstd or zip, not text, of another alphabet than DNA
+        (``ALPHABET=``, ``alength=``), holds no ``MOTIF``, or a motif has no matrix, a row without 4 finite
+        numbers, a row that is neither probabilities nor counts (:func:`_probabilities`) or a row count unlike
+        its ``w=`` (file and line named). gzip, bzip2 and xz files are read as they are.
     """
     path = str(path)
-    if not os.path.isfile(path):
-        raise InputError("motif file not found", path)
+    lines = _meme_lines(path)
     motifs: list[Motif] = []
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
     i = 0
     while i < len(lines):
         line = lines[i].strip()
+        if line.startswith("ALPHABET"):
+            _check_alphabet(line, path, i + 1)
         if line.startswith("MOTIF"):
             parts = line.split()
             if len(parts) < 2:
@@ -89,10 +94,7 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
                 i += 1
             if i == len(lines):
                 raise InputError(f"motif {identifier} has no letter-probability matrix", path)
-            header = lines[i].replace("=", " = ").split()
-            settings = {header[k - 1]: header[k + 1] for k, token in enumerate(header) if token == "=" and k + 1 < len(header)}
-            width = int(float(settings.get("w", 0)))
-            nsites = int(float(settings.get("nsites", 0)))
+            width, nsites = _matrix_header(lines[i], identifier, path, i + 1)
             rows, row_lines = [], []  # row_lines: the 1-based line of each matrix row
             i += 1
             while i < len(lines) and len(rows) < (width or 10**9):
@@ -128,6 +130,68 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
     return motifs
 
 
+_DNA_ALPHABETS = ("ACGT", "ACGU")  # MEME's DNA and RNA alphabets: U read as T
+_READERS = {"plain": open, "bgzf": gzip.open, "gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+_DECOMPRESS = {"zstd": "unzstd", "zip": "unzip"}  # compressions the standard library cannot read
+
+
+def _meme_lines(path: str) -> list[str]:
+    """The text lines of a motif file: plain, or gzip/bzip2/xz-compressed (told from its first bytes by
+    :func:`seqsal.fasta.compression`); one-line :class:`InputError` for a missing, empty, zstd/zip or binary file."""
+    if not os.path.exists(path):
+        raise InputError("motif file not found; check the path", path)
+    if os.path.isdir(path):
+        raise InputError("is a folder, not a motif file; give a MEME minimal-format file", path)
+    kind = compression(path)
+    if kind in _DECOMPRESS:
+        raise InputError(f"the motif file is compressed with {kind}; decompress it first ({_DECOMPRESS[kind]} "
+                         f"{path})", path)
+    try:
+        with _READERS[kind](path, "rt", encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except UnicodeDecodeError:
+        raise InputError("not a text file (bytes that are not UTF-8 text); give a MEME minimal-format file",
+                         path) from None
+    except (OSError, EOFError, lzma.LZMAError) as error:
+        raise InputError(f"the motif file cannot be read ({error}); check it (and its {kind} compression)"
+                         if kind != "plain" else f"the motif file cannot be read ({error})", path) from None
+    if not text.strip():
+        raise InputError("the motif file is empty (it holds no motif); give a MEME minimal-format file", path)
+    return text.splitlines()
+
+
+def _check_alphabet(line: str, path: str, number: int) -> None:
+    """Refuse an ``ALPHABET= <letters>`` line of another alphabet than DNA (or RNA, read as DNA), and a custom
+    alphabet definition (``ALPHABET "name" PROTEIN-LIKE``, MEME 5) that is protein-like."""
+    text = line[len("ALPHABET"):].strip()
+    if text.startswith("="):
+        letters = (text[1:].split() or [""])[0].upper()
+        if letters not in _DNA_ALPHABETS:
+            raise InputError(f"alphabet {letters or '(none)'} is not DNA (ACGT); seqsal compares DNA motifs: give "
+                             "a DNA motif file", path, number)
+    elif "PROTEIN-LIKE" in text.upper():
+        raise InputError("a protein alphabet is not DNA (ACGT); seqsal compares DNA motifs: give a DNA motif file",
+                         path, number)
+
+
+def _matrix_header(line: str, identifier: str, path: str, number: int) -> tuple[int, int]:
+    """``w=`` and ``nsites=`` of a ``letter-probability matrix:`` line (0 when absent); refuse an ``alength=``
+    other than 4 and values that are not numbers."""
+    header = line.replace("=", " = ").split()
+    settings = {header[k - 1]: header[k + 1] for k, token in enumerate(header) if token == "=" and k + 1 < len(header)}
+    try:
+        alength, width = float(settings.get("alength", 4)), float(settings.get("w", 0))
+        nsites = float(settings.get("nsites", 0))
+    except ValueError:
+        raise InputError(f"motif {identifier}: alength=, w= and nsites= must be numbers", path, number) from None
+    if alength != 4:
+        raise InputError(f"motif {identifier}: alength= {alength:g}, not 4: seqsal compares DNA motifs (A, C, "
+                         "G, T)", path, number)
+    if not (np.isfinite(width) and width >= 0 and width == int(width)):
+        raise InputError(f"motif {identifier}: w= {width:g} is not a whole number of positions", path, number)
+    return int(width), int(nsites) if np.isfinite(nsites) and nsites >= 0 else 0
+
+
 def _probabilities(rows: np.ndarray, identifier: str, path: str, row_lines: list[int]) -> np.ndarray:
     """``(W, 4)`` rows of a letter-probability matrix as probabilities, each summing to 1.
 
@@ -138,11 +202,15 @@ def _probabilities(rows: np.ndarray, identifier: str, path: str, row_lines: list
     Raises
     ------
     InputError
-        On a negative entry, a row summing to 0, or rows that are neither probabilities nor counts
+        On a nan, inf or negative entry, a row summing to 0, or rows that are neither probabilities nor counts
         (file and line named).
     """
     if rows.size == 0:
         return rows
+    odd = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if odd.size:
+        raise InputError(f"motif {identifier}: a matrix row holds nan or inf; rows are letter probabilities",
+                         path, row_lines[int(odd[0])])
     negative = np.flatnonzero((rows < 0).any(axis=1))
     if negative.size:
         raise InputError(f"motif {identifier}: a matrix row has a negative entry; rows are letter probabilities",

@@ -18,14 +18,16 @@ from importlib.resources import files
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, option
 from ..io import atomic_path, region_arrays, write_table_atomic
 from ..peaks import call_peaks_from_run, unique_calls
 from ..provenance import ATTRIBUTIONS, file_digest, record_written, stale_text, status
+from ..tables import read_tsv
 from ..text import plural
 from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
 from .export import instance_table, motif_table, write_modisco_h5, write_motif_arrays
 from .match import best_matches, compare_motifs
+from .jaspar import JasparQuery, resolve_database
 from .meme import Motif, read_meme, write_meme
 from .seqlets import RowCache, read_seqlet_table
 from .support import REDUNDANCY_COLUMNS, SupportOptions, support_table
@@ -143,6 +145,7 @@ def run_motifs(
     progress: bool = True,
     seqlet_fdr: float = DISCOVERY_FDR,
     support_options: SupportOptions | None = None,
+    jaspar: JasparQuery | None = None,
 ) -> dict:
     """Discover motifs from a run folder's seqlets and (optionally) match them to a database.
 
@@ -164,7 +167,10 @@ def run_motifs(
     seqlets_path
         A seqlet table to cluster (:func:`read_seqlet_table`), or None to re-call the run's tracks.
     database
-        Known motifs in MEME format to match against (:func:`compare_motifs`), or None.
+        Known motifs to match against (:func:`compare_motifs`), as ``seqsal motifs --database`` takes them
+        (:func:`~seqsal.motifs.jaspar.resolve_database`): None (the default, as the CLI's) for the bundled JASPAR
+        CORE subset (:data:`BUNDLED_DATABASE`), ``"none"`` for no matching, ``"jaspar"`` for a JASPAR release
+        (``jaspar``), or the path of a MEME file (read and checked before discovery).
     options
         :class:`DiscoveryOptions` (defaults when None).
     seqlet_fdr
@@ -173,6 +179,9 @@ def run_motifs(
     support_options
         :class:`~seqsal.motifs.support.SupportOptions` (defaults, with ``options.seed`` and the windows of
         :data:`DISCOVERY_WIDTHS`, when None).
+    jaspar
+        With ``database="jaspar"``: the :class:`~seqsal.motifs.jaspar.JasparQuery` (release, collection,
+        taxonomic group; the newest release's CORE vertebrates when None).
 
     Returns
     -------
@@ -185,7 +194,9 @@ def run_motifs(
     ------
     InputError
         When ``attributions.npz`` lacks ``one_hot``/``hypothetical``, ``regions.tsv`` is missing, the seqlet
-        table is bad or from another run, or ``seqlet_fdr`` is out of range.
+        table is bad or names other regions than ``regions.tsv``'s
+        (:func:`~seqsal.motifs.seqlets.seqlet_region_mismatch`), the database is missing or malformed
+        (:func:`read_meme`), or ``seqlet_fdr`` is out of range.
     """
     out = str(out_dir)
     started = time.perf_counter()
@@ -194,21 +205,19 @@ def run_motifs(
     support_options = support_options or SupportOptions(seed=options.seed, test_width=DISCOVERY_WIDTHS[0])
     arrays = region_arrays(os.path.join(out, "attributions.npz"), ("one_hot", "hypothetical"))
     lengths = arrays.lengths
-    regions = pd.read_csv(os.path.join(out, "regions.tsv"), sep="\t") if os.path.isfile(
+    regions = read_tsv(os.path.join(out, "regions.tsv")) if os.path.isfile(
         os.path.join(out, "regions.tsv")) else None
     if regions is None:
         raise InputError("regions.tsv not found; run `seqsal attribute` first", out)
     if not 0 < seqlet_fdr <= 1:
-        raise InputError(f"--seqlet-fdr must be in (0, 1], got {seqlet_fdr}")
+        raise InputError(f"{option('seqlet_fdr')} must be in (0, 1], got {seqlet_fdr}")
+    database = resolve_database(database, jaspar)
+    known = read_meme(database) if database else None  # a bad file is refused before the minutes of discovery
     if seqlets_path:
         if _is_own_seqlets(out, seqlets_path) and status(out, "calls") == "stale":
             raise InputError(f"{stale_text(out, 'calls')} first: its seqlets are not those of this folder's "
                              "attributions", str(seqlets_path))
-        seqlets = read_seqlet_table(seqlets_path)
-        if len(seqlets) and int(seqlets["region_index"].max()) >= len(lengths):
-            raise InputError(f"region_index {int(seqlets['region_index'].max())} is past the "
-                             f"{plural(len(lengths), 'region')} "
-                             "of attributions.npz; is this table from another run?", str(seqlets_path))
+        seqlets = read_seqlet_table(seqlets_path, regions, lengths)
     else:
         seqlets = discovery_seqlets(out, seqlet_fdr)
         log.info("seqlets for discovery re-called from the tracks at FDR %g (%s null)", seqlet_fdr,
@@ -224,8 +233,7 @@ def run_motifs(
     motifs, support = keep_supported(found, support, support_options.min_enrichment)
     t_support = time.perf_counter() - started - t_discover
     matches = None
-    if database:
-        known = read_meme(database)
+    if known is not None:
         matches = compare_motifs([folder_motif(m) for m in motifs], known) if motifs else None
         if matches is not None:
             write_table_atomic(os.path.join(out, "motif_matches.tsv"), best_matches(matches, 5))

@@ -14,18 +14,23 @@ import pandas as pd
 
 from ..errors import InputError
 from ..peaks import unique_calls
+from ..tables import read_tsv
 
 REQUIRED_SEQLET_COLUMNS = ("region_index", "offset_start", "offset_end")
 """The columns a seqlet table needs for discovery (``seqlets.tsv`` as :mod:`seqsal.peaks` writes it has these and more)."""
 
 
-def read_seqlet_table(path: str | os.PathLike) -> pd.DataFrame:
+def read_seqlet_table(path: str | os.PathLike, regions: pd.DataFrame | None = None,
+                      lengths: np.ndarray | None = None) -> pd.DataFrame:
     """Read ``seqlets.tsv``/``elements.tsv`` and check the columns discovery needs.
 
     Parameters
     ----------
     path
         A tab-separated table with a header and at least :data:`REQUIRED_SEQLET_COLUMNS`.
+    regions, lengths
+        The run folder's ``regions.tsv`` and its rows' lengths in ``attributions.npz``: when given, every row must
+        name one of these regions the way this folder's calls do (:func:`seqlet_region_mismatch`).
 
     Returns
     -------
@@ -39,12 +44,12 @@ def read_seqlet_table(path: str | os.PathLike) -> pd.DataFrame:
     ------
     InputError
         When the file is missing, lacks a required column, or a row has
-        ``offset_end <= offset_start`` or ``offset_start < 0`` (its line named).
+        ``offset_end <= offset_start`` or ``offset_start < 0``, or does not fit ``regions`` (its line named).
     """
     path = str(path)
     if not os.path.isfile(path):
         raise InputError("seqlet table not found; run `seqsal call-peaks` (or `seqsal attribute`) first", path)
-    table = pd.read_csv(path, sep="\t")
+    table = read_tsv(path)
     missing = [column for column in REQUIRED_SEQLET_COLUMNS if column not in table]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", path)
@@ -54,7 +59,76 @@ def read_seqlet_table(path: str | os.PathLike) -> pd.DataFrame:
     bad = table.index[(table["offset_end"] <= table["offset_start"]) | (table["offset_start"] < 0)]
     if len(bad):
         raise InputError(f"offset_end must be > offset_start >= 0 (first bad row {int(bad[0]) + 2})", path, int(bad[0]) + 2)
+    wrong = seqlet_region_mismatch(table, regions, lengths) if regions is not None else None
+    if wrong is not None:
+        raise InputError(f"{wrong[1]}; {OTHER_RUN_ADVICE}", path, wrong[0] + 2)
     return unique_calls(table).reset_index(drop=True)
+
+
+OTHER_RUN_ADVICE = ("is this table from another run? give a seqlet table called on this folder (its seqlets.tsv, "
+                    "or re-call it with `seqsal call-peaks`)")
+"""What to do when a seqlet table does not name this run folder's regions (:func:`seqlet_region_mismatch`)."""
+
+
+def seqlet_region_mismatch(table: pd.DataFrame, regions: pd.DataFrame,
+                           lengths: np.ndarray | None = None) -> tuple[int, str] | None:
+    """The first row of a seqlet table that does not fit a run folder's regions, and what is wrong with it.
+
+    A row names its region by ``region_index`` (the row of ``regions.tsv`` and of ``attributions.npz``) and,
+    when the table has these columns, again by ``region_name``, ``chrom`` and genome ``start``/``end``
+    (``regions.tsv``'s ``start`` plus ``offset_start``/``offset_end``, as :mod:`seqsal.peaks` writes them on
+    either strand). A table of another run with the same regions in another order names other regions at
+    the same indices: only these columns tell.
+
+    Parameters
+    ----------
+    table
+        Seqlet rows (``region_index``, ``offset_start``, ``offset_end``; ``region_name``, ``chrom``, ``start``,
+        ``end`` are checked when present).
+    regions
+        The folder's ``regions.tsv`` (``name``, ``chrom``, ``start``, ``end``), one row per region, in file order.
+    lengths
+        ``(N,)`` length of each region's row of ``attributions.npz``, or None (offsets then checked against
+        ``end - start``).
+
+    Returns
+    -------
+    (int, str) or None
+        The 0-based position of the first bad row in ``table`` and a description naming the region it should
+        be; None when every row fits.
+    """
+    if not len(table):
+        return None
+    index = pd.to_numeric(table["region_index"], errors="coerce").to_numpy(np.float64)
+    inside = np.isfinite(index) & (index >= 0) & (index < len(regions)) & (index == np.round(index))
+    at = np.where(inside, index, 0).astype(np.int64)
+    starts, ends = regions["start"].to_numpy(np.int64), regions["end"].to_numpy(np.int64)
+    span = (ends - starts) if lengths is None else np.asarray(lengths, dtype=np.int64)
+    bad = ~inside | (table["offset_end"].to_numpy(np.int64) > span[at])
+    checks = [(column, table[column].astype(str).to_numpy(), regions[field].astype(str).to_numpy()[at])
+              for column, field in (("region_name", "name"), ("chrom", "chrom")) if column in table]
+    checks += [(column, pd.to_numeric(table[column], errors="coerce").to_numpy(np.float64),
+                starts[at] + table[offset].to_numpy(np.int64))
+               for column, offset in (("start", "offset_start"), ("end", "offset_end")) if column in table]
+    for _, given, expected in checks:
+        bad |= given != expected
+    if not bad.any():
+        return None
+    row = int(np.flatnonzero(bad)[0])
+    if not inside[row]:
+        return row, f"region_index {table['region_index'].iloc[row]} is not a row of regions.tsv (0 to {len(regions) - 1})"
+    k = at[row]
+    held = f"{regions['name'].iloc[k]} ({regions['chrom'].iloc[k]}:{starts[k]}-{ends[k]}, {span[k]} bp)"
+    differ = [f"{column} {_shown(given[row])} (expected {_shown(expected[row])})" for column, given, expected in checks
+              if given[row] != expected[row]]
+    if not differ:
+        differ = [f"offset_end {table['offset_end'].iloc[row]} is past the region's end"]
+    return row, f"region_index {k} of regions.tsv is {held}, but this row has " + ", ".join(differ)
+
+
+def _shown(value) -> str:
+    """A table value as a message shows it: a whole float as an integer (``2813.0`` -> ``2813``)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 class RowCache:

@@ -318,8 +318,13 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                                             "null_resolution_bound": at_null_resolution(per_sign, smallest)}}}
         if significant.empty:
             inside, after = outlook_hint(info["calibration"]["outlook"], options.fdr)
-            log.warning("no seqlet passed FDR %g (%d tests; smallest p-value %.3g%s)%s", options.fdr, n_tests,
-                        smallest if n_tests else float("nan"), inside, after)
+            if not n_tests:  # tracks attributed, yet no window tested: say what may cause it (not "p-value nan")
+                log.warning("no seqlet passed FDR %g: no tests (no valid bases? tracks too short to fit a null at "
+                            "any width, regions all N or shorter than %d bp, or chromosome sizes that do not name "
+                            "the regions' chromosomes)", options.fdr, min(options.test_widths))
+            else:
+                log.warning("no seqlet passed FDR %g (%d tests; smallest p-value %.3g%s)%s", options.fdr, n_tests,
+                            smallest, inside, after)
             seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "width", "statistic", "sequence"])
         else:
             seqlets = _seqlet_table(source, significant, options)

@@ -164,7 +164,8 @@ def write_shuffled_null(
     chosen = np.repeat(null_sample(regions, fraction, seed), copies)
     subset = regions.iloc[chosen].reset_index(drop=True)
     lengths = (subset["end"] - subset["start"]).to_numpy(np.int64)
-    valid_path = Path(out) / f".{NULL_FILE}.valid.npy"  # rows of `valid`, streamed beside the tracks
+    # rows of `valid`, streamed beside the tracks; a per-process name that --resume/--force clears like io.atomic_path's
+    valid_path = Path(out) / f"{NULL_FILE}.tmp-{os.getpid()}.valid.npy"
     valid_store = RaggedStream(str(valid_path), (), lengths, dtype=bool)
     predictions = np.full(len(subset), np.nan, np.float32)  # filled as the rows stream, written after them
 

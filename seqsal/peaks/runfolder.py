@@ -25,6 +25,7 @@ import pandas as pd
 from ..errors import InputError
 from ..io import read_region_coordinates, region_arrays, write_table_atomic, write_text_atomic
 from ..provenance import prune, write_record
+from ..tables import TEXT_DTYPES
 from ..text import plural
 from .calling import PeakCalls, call_source
 from .nulls import null_plan, write_shuffled_null
@@ -117,7 +118,8 @@ def call_peaks_from_run(
         :class:`PeakOptions`, or its fields as keyword arguments. ``null=None``
         picks ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
     chrom_sizes
-        Chromosome lengths (default: from ``attributions.bw``, else the genome of ``run.json``).
+        Chromosome lengths (default: from ``attributions.bw``, else the genome of ``run.json``); a key ``17``
+        names the chromosome ``"17"``.
     write
         Write the peak files, their provenance and ``run.json``'s ``peaks`` entry.
     elements
@@ -148,7 +150,8 @@ def call_peaks_from_run(
                          "use --null laplace, or rerun `seqsal attribute` with --null shuffle", str(out))
     options.check()
     regions = read_region_coordinates(out / "regions.tsv", names=False)  # names: read for the calls' rows only
-    chrom_sizes = chrom_sizes if chrom_sizes is not None else _chrom_sizes(out)
+    chrom_sizes = (_chrom_sizes(out) if chrom_sizes is None
+                   else {str(name): int(size) for name, size in chrom_sizes.items()})  # 17 -> "17", as regions.tsv
     source = _run_source(out, regions, chrom_sizes)
     null_source = _null_source(null_path) if options.null == "shuffle" else None
     calls = call_source(source, options, null_source, elements, scratch=out)  # spills: unnamed files in out
@@ -187,7 +190,7 @@ def region_names(path: str | os.PathLike, rows: np.ndarray) -> np.ndarray:
     out = np.empty(rows.shape[0], dtype=object)
     base = 0
     with pd.read_csv(path, sep="\t", usecols=["name"], keep_default_na=False, chunksize=1 << 12,
-                     dtype={"name": str}) as reader:
+                     dtype=TEXT_DTYPES) as reader:
         for part in reader if rows.shape[0] else ():
             mine = (rows >= base) & (rows < base + len(part))
             out[mine] = part["name"].to_numpy()[rows[mine] - base]

@@ -1,0 +1,96 @@
+"""What ``seqsal train`` writes, and when it may: the report's names beside the model, the refusal to overwrite a
+model (or an interrupted run's checkpoint) without ``--force``, and the report's JSON text (RFC 8259: no NaN).
+
+Every model gets its own report: ``<dir>/<stem>.train_report.html`` and ``.json`` beside ``<dir>/<stem>.safetensors``,
+so several models trained into one folder keep one report each.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from .errors import InputError, option
+
+REPORT_SUFFIX = ".train_report"
+
+
+def report_paths(output: str, report: str | None = None) -> tuple[str, str]:
+    """The HTML and JSON report paths of the model file ``output``.
+
+    Parameters
+    ----------
+    output
+        The model file, ``DIR/STEM.safetensors`` (any suffix).
+    report
+        The HTML report the user chose, or ``None`` for ``DIR/STEM.train_report.html``.
+
+    Returns
+    -------
+    tuple of str
+        ``(html, json)``: the JSON is the HTML path with its suffix replaced by ``.json``.
+    """
+    if report:
+        html = str(report)
+    else:
+        folder, name = os.path.split(os.path.abspath(output))
+        html = os.path.join(folder, os.path.splitext(name)[0] + REPORT_SUFFIX + ".html")
+    return html, os.path.splitext(html)[0] + ".json"
+
+
+def check_train_outputs(output: str, reports: tuple[str, ...], checkpoint: str, force: bool, resume: bool) -> None:
+    """Refuse to overwrite what an earlier training run wrote, unless asked to.
+
+    Parameters
+    ----------
+    output, reports, checkpoint
+        The model file, its report files and its checkpoint (``<output>.ckpt``).
+    force
+        Overwrite them (and start over, ignoring a checkpoint).
+    resume
+        Continue from the checkpoint: the files are this same run's, rewritten at its end.
+
+    Raises
+    ------
+    InputError
+        ``--resume`` with ``--force``; a model or report there already; a checkpoint of an interrupted run.
+    """
+    if resume and force:
+        raise InputError(f"{option('resume')} and {option('force')} contradict each other: {option('resume')} "
+                         f"continues from {os.path.basename(checkpoint)}, {option('force')} starts over; pass one")
+    if resume or force:
+        return
+    existing = [path for path in (output, *reports) if os.path.exists(path)]
+    if existing:
+        raise InputError(f"exists already (an earlier training run's); pass {option('force')} to overwrite it, or "
+                         "give another output path", existing[0])
+    if os.path.exists(checkpoint):
+        raise InputError(f"the checkpoint of an interrupted training run; pass {option('resume')} to finish it or "
+                         f"{option('force')} to start over", checkpoint)
+
+
+def finite_or_none(value: object) -> object:
+    """``value`` with every NaN or infinite float (NumPy scalars and arrays too) replaced by ``None``, recursively.
+
+    JSON (RFC 8259) has no NaN or Infinity; ``json.dumps`` writes them anyway unless told not to, and strict
+    readers (``jq``, JavaScript's ``JSON.parse``) then fail on the file. ``null`` says "undefined" (a Pearson r
+    of a constant column) in every reader.
+    """
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return finite_or_none(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def summary_json(summary: dict) -> str:
+    """The training summary as strict JSON text (``allow_nan=False``): undefined numbers are ``null``."""
+    return json.dumps(finite_or_none(summary), indent=1, allow_nan=False, default=float) + "\n"

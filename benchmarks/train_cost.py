@@ -50,7 +50,7 @@ def run(name: str, extra: dict, every: int | None, args: argparse.Namespace, mas
                            prior_every=every, **extra)
     tag = f"{name}_every{every or 'default'}"
     summary = train_model(ROOT.parent / "data/demo/genome.fa", args.out / "labels.tsv", args.out / f"{tag}.safetensors",
-                          options, quiet=True, report=args.out / f"{tag}.html")
+                          options, quiet=True, report=args.out / f"{tag}.html", force=True)
     epochs = summary["history"][1:] if len(summary["history"]) > 1 else summary["history"]
     return {"variant": name, "prior_every": prior_interval(options) if name in GRADIENT_TERMS else "-",
             "train_windows": summary["metrics"]["train"]["n"], "epochs_timed": len(epochs),

@@ -109,7 +109,8 @@ def main() -> None:
                            epochs=args.epochs, patience=args.patience, batch_size=128, learning_rate=2e-3,
                            seed=args.seed)
     started = time.process_time()
-    summary = train_model(genome_path, args.out / "labels.tsv", args.out / "model.safetensors", options, quiet=True)
+    summary = train_model(genome_path, args.out / "labels.tsv", args.out / "model.safetensors", options, quiet=True,
+                          force=True)
     cpu = time.process_time() - started
     shipped = seqsal.load_model(DEMO_DIR / "model.safetensors").module.eval()
     test_frame = labels[labels["chrom"] == "chr3"]

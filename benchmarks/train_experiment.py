@@ -216,7 +216,7 @@ def train_one(args: argparse.Namespace, name: str, seed: int, extra: dict, batch
                            **extra)
     path = out / f"{name}_seed{seed}.safetensors"
     summary = train_model(out / "world.fa", labels or out / "labels.tsv", path, options, quiet=True,
-                          report=out / f"{name}_seed{seed}.html", resume=resume)
+                          report=out / f"{name}_seed{seed}.html", resume=resume, force=not resume)
     return summary, seqsal.load_model(path).module.eval()
 
 

@@ -67,7 +67,7 @@ def main() -> None:
         options = TrainOptions(model_config=DEMO, window=500, valid_chroms=["chr2"], test_chroms=["chr3"],
                                epochs=args.epochs, patience=args.epochs, seed=0, **extra)
         summary = train_model(ROOT / "data/demo/genome.fa", args.out / "labels.tsv", args.out / f"{name}.safetensors",
-                              options, quiet=True, report=args.out / f"{name}.html")
+                              options, quiet=True, report=args.out / f"{name}.html", force=True)
         rows.append({"variant": name, "windows": n, "train_windows": summary["metrics"]["train"]["n"],
                      "s_per_epoch": summary["seconds_per_epoch"],
                      "valid_r": summary["metrics"]["valid"]["pearson"]["activity"],

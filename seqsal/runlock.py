@@ -121,25 +121,27 @@ def _holder(path: Path) -> str:
         except OSError:
             continue
         with handle:
-            if candidate != path:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    pass  # held (exclusively, by a writer of that group): its text is current
-                else:
-                    continue  # not held: what it says is stale (closing the file lets go of the probe)
+            if candidate != path and not _held_elsewhere(handle):
+                continue  # not held: what it says is stale (closing the file lets go of the probe)
             if text := holder_text(handle.read()):
                 return text
     return ""
 
 
+def _held_elsewhere(handle: IO[str]) -> bool:
+    """Whether another process holds the open lock file exclusively (a writer of that group: its text is current);
+    else this probe now holds it shared, until the file is closed."""
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    return False
+
+
 def _release(path: Path, handle: IO[str]) -> None:
     """Let go of a lock; the last holder (the one that can make it exclusive) unlinks the file first."""
-    try:
+    with contextlib.suppress(BlockingIOError):  # another process shares it: it unlinks the file when it lets go
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pass  # another process shares it: it unlinks the file when it lets go
-    else:
         path.unlink(missing_ok=True)  # while still locked: see _open_locked
     handle.close()
 

@@ -12,6 +12,7 @@ from peak_helpers import DEMO
 
 import seqsal
 from seqsal.cli import main
+from seqsal.errors import InputError
 from seqsal.peaks.options import PeakOptions
 from seqsal.peaks.runfolder import call_peaks_from_run, describe_calls, duplicate_of
 from tests.run_arrays import dense_arrays
@@ -185,6 +186,10 @@ def test_no_peaks_and_missing_null(demo_run, tmp_path, small_genome, tiny_model)
     assert result.exit_code == 2 and "null.npz" in result.output
     assert runner.invoke(main, ["call-peaks", str(out), "--fdr", "2"]).exit_code == 2
     assert PeakOptions().check().null == "shuffle"
+    refused = runner.invoke(main, ["call-peaks", str(out), "--element-gap", "-5"])  # a fresh user's typo was accepted
+    assert refused.exit_code == 2 and "--element-gap and element_flank must be >= 0" in refused.output
+    with pytest.raises(InputError, match="element_gap and element_flank must be >= 0"):
+        PeakOptions(element_gap=-5).check()
 
 
 def test_motifs_recall_lenient_seqlets_from_the_tracks(demo_run, tmp_path):

@@ -113,7 +113,10 @@ class PeakOptions:
         if not 0 < self.null_fraction <= 1:
             raise InputError(f"{option('null_fraction')} must be in (0, 1], got {self.null_fraction}")
         if self.min_null_bases < 0:
-            raise InputError(f"min_null_bases must be >= 0, got {self.min_null_bases}")
+            raise InputError(f"{option('min_null_bases')} must be >= 0, got {self.min_null_bases}")
+        if self.element_gap < 0 or self.element_flank < 0:
+            raise InputError(f"{option('element_gap')} and element_flank must be >= 0 bases, got {self.element_gap} "
+                             f"and {self.element_flank}; 0 joins only seqlets that touch")
         self.test_widths = parse_widths(self.test_widths)
         if not all(2 <= w <= self.max_length for w in self.test_widths):
             raise InputError(f"{option('test_widths')} ({','.join(map(str, self.test_widths))}) must each be at "

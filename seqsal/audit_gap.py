@@ -2,6 +2,8 @@
 scan are in :mod:`seqsal.audit_scan`)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -36,9 +38,10 @@ def check_faithfulness_gap(run: AuditRun, options: AuditOptions, rng: np.random.
         return row("faithfulness_gap", statistic, "deletion AUC of the map vs the random order", versus, np.nan, "ok",
                    f"the {method} deletion curve is no steeper than the random order's (AUC {versus:+.3g} vs random):"
                    " it shows no reliance to explain")
-    from .motifs import default_database, read_meme
+    from .motifs import default_database, matched_database, read_meme
 
-    database = options.database or default_database()
+    # the database the user's motifs were matched against (a species' own collection), else the bundled subset
+    database = options.database or matched_database(run.path) or default_database()
     matrices = [scan.log_odds(m.pwm) for m in read_meme(database)] if database else []
     thresholds = [scan.score_threshold(m, options.hit_pvalue) for m in matrices]
     n = len(run.lengths)
@@ -58,6 +61,7 @@ def check_faithfulness_gap(run: AuditRun, options: AuditOptions, rng: np.random.
     return row("faithfulness_gap", statistic, f"bootstrap over regions (199): p of a share below {options.gap_look}",
                result["gap"], result["pvalue"], verdict, f"the top {100 * fraction:.0f} % of bases ({method}) make half "
                f"the deletion drop of {drop:.3g} (AUC {versus:+.3g} vs random); {100 * (1 - result['gap']):.0f} % of "
-               f"their contribution is in hits of {len(matrices)} database motifs (p < {options.hit_pvalue:g}) or "
+               f"their contribution is in hits of {len(matrices)} database motifs"
+               f"{f' ({os.path.basename(database)})' if database else ''} (p < {options.hit_pvalue:g}) or "
                f"instances of {len(matched)} matched motifs, covering {100 * result['explained_bases']:.0f} % of those "
                f"bases, {enrichment:.1f}x all bases; {len(rows)} regions")

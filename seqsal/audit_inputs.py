@@ -64,7 +64,7 @@ class AuditOptions:
     gap_enrichment: float = 2.0       # ... and those bases hit by motifs less than this many times as often as all
     gap_rows: int = 500               # regions scanned with the database
     hit_pvalue: float = 1e-4          # a database matrix's hit (FIMO's default)
-    database: str | None = None       # MEME file; None: the bundled JASPAR subset
+    database: str | None = None       # MEME file; None: the one `seqsal motifs` matched against, else the bundled subset
     position_rows: int = 1000         # regions in the positional null
     model_regions: int = 50
     shuffles: int = 4

@@ -149,3 +149,32 @@ def test_motifs_matched_to_no_database_are_not_called_unmatched(tmp_path):
     table = audit_run(make_run(tmp_path / "run", sequences, hyp, motifs=motifs, instances=instances), OPTIONS)
     row = table.set_index("check").loc["unmatched_motif"]
     assert row["verdict"] == "n/a" and "not matched to a database" in row["evidence"]
+
+
+def test_the_gap_scans_with_the_database_seqsal_motifs_used(tmp_path):
+    """The model keys on CTCF sites. Scanned with the bundled subset they are explained (test above); when
+    `seqsal motifs` matched the folder against a database without CTCF (a species' own collection), the audit
+    scans with that one, recorded in provenance/motifs.json, and names it: the same bases are unexplained."""
+    from seqsal.motifs import format_meme
+    from seqsal.provenance import ATTRIBUTIONS, write_record
+
+    ctcf = next(m for m in read_meme(default_database()) if m.name == "CTCF")
+    word = "".join("ACGT"[i] for i in ctcf.pwm.argmax(axis=0))
+    rng = np.random.default_rng(9)
+    sequences, hyp, at = planted(rng)
+    hyp = rng.normal(0, 0.05, hyp.shape).astype(np.float32)
+    for i in range(len(sequences)):
+        sequences[i] = sequences[i][:at[i]] + word + sequences[i][at[i] + len(word):]
+        hyp[i, :, at[i]:at[i] + len(word)] += 1.0
+    run = make_run(tmp_path / "ctcf", sequences, hyp, record={"method": "grad_x_input",
+                                                             "parameters": {"window": None, "stride": None}})
+    write_evaluation(run)
+    other = tmp_path / "fly.meme"
+    other.write_text(format_meme([m for m in read_meme(default_database()) if m.name == "REST"]))
+    write_record(run, "motifs", (ATTRIBUTIONS,), {"database": str(other)})
+    row = audit_run(run, OPTIONS).set_index("check").loc["faithfulness_gap"]
+    assert row["verdict"] == "look" and row["value"] > 0.9
+    assert "hits of 1 database motifs (fly.meme)" in row["evidence"]
+    other.unlink()  # moved away: the bundled subset again
+    row = audit_run(run, OPTIONS).set_index("check").loc["faithfulness_gap"]
+    assert row["verdict"] == "ok" and "hits of 17 database motifs (jaspar_subset.meme)" in row["evidence"]

@@ -1,9 +1,11 @@
 """seqsal.motifs.run: a run folder's seqlets -> motifs.meme, motifs.tsv, motif_instances.tsv, motifs.npz, motifs.h5."""
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from seqsal.motifs import best_matches, default_database, discovery_seqlets, read_meme, run_motifs
+from seqsal.motifs import best_matches, default_database, discovery_seqlets, matched_database, read_meme, run_motifs
 from motif_helpers import JASPAR, ROOT, check_modisco_h5, jaspar_motifs, planted_run
 
 
@@ -36,6 +38,7 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
     assert (instances["start"] // 1000 == instances["region_index"]).all()
     matches = pd.read_csv(tmp_path / "motif_matches.tsv", sep="\t")
     assert matches.groupby("query").size().tolist() == [5, 5, 5]
+    assert matched_database(tmp_path) == os.path.abspath(JASPAR)  # what the audit scans with
     # one name per motif across the folder, and a join on seqlet_name pairs each instance with its own seqlet
     assert set(matches["query"]) == set(table["motif"]) == {m.identifier for m in read_meme(tmp_path / "motifs.meme")}
     called = pd.read_csv(tmp_path / "seqlets.tsv", sep="\t")

@@ -43,7 +43,8 @@ from .export import (
 from .match import best_matches, column_pearson, compare_motifs
 from .matrices import consensus, information_content, reverse_complement_matrix
 from .meme import Motif, format_meme, read_meme, write_meme
-from .run import BUNDLED_DATABASE, DISCOVERY_FDR, default_database, discovery_seqlets, keep_supported, run_motifs
+from .run import (BUNDLED_DATABASE, DISCOVERY_FDR, default_database, discovery_seqlets, keep_supported, matched_database,
+                  run_motifs)
 from .seqlets import REQUIRED_SEQLET_COLUMNS, extract_windows, read_seqlet_table
 from .support import SUPPORT_COLUMNS, SupportOptions, support_table
 
@@ -53,7 +54,7 @@ __all__ = [
     "best_alignment", "best_core", "best_matches", "best_per_instance", "cap_seqlets", "column_pearson",
     "compare_motifs", "consensus", "default_database", "degree_clusters", "discover_motifs", "discovery_seqlets",
     "export_modisco_arrays", "extract_windows", "format_meme", "information_content", "instance_table",
-    "keep_supported", "motif_table",
+    "keep_supported", "matched_database", "motif_table",
     "mutual_neighbours", "read_meme", "read_motif_arrays", "read_seqlet_table", "reverse_complement_matrix",
     "run_motifs", "support_table", "trim_bounds", "write_meme", "write_modisco_h5", "write_motif_arrays",
 ]

@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import InputError, option
 from ..io import atomic_path, region_arrays, write_table_atomic
 from ..peaks import call_peaks_from_run, unique_calls
-from ..provenance import ATTRIBUTIONS, file_digest, record_written, stale_text, status
+from ..provenance import ATTRIBUTIONS, file_digest, read_record, record_written, stale_text, status
 from ..tables import read_tsv
 from ..text import plural
 from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
@@ -248,7 +248,7 @@ def run_motifs(
     write_motif_arrays(os.path.join(out, "motifs.npz"), motifs)
     with atomic_path(os.path.join(out, "motifs.h5")) as tmp:
         write_modisco_h5(tmp, motifs, arrays["one_hot"], arrays["hypothetical"], lengths)
-    _record(out, seqlets_path)
+    _record(out, seqlets_path, database)
     timing = {"discovery": round(t_discover, 3), "support": round(t_support, 3),
               "total": round(time.perf_counter() - started, 3)}
     log.info("%s in %.1f s -> %s", plural(len(motifs), "motif"), timing["total"], os.path.join(out, "motifs.meme"))
@@ -260,13 +260,22 @@ def _is_own_seqlets(out: str, seqlets_path: str | os.PathLike) -> bool:
     return os.path.abspath(seqlets_path) == os.path.abspath(os.path.join(out, "seqlets.tsv"))
 
 
-def _record(out: str, seqlets_path: str | os.PathLike | None) -> None:
+def _record(out: str, seqlets_path: str | os.PathLike | None, database: str | None) -> None:
     """Record what the motifs were derived from (the attributions; the calls when the seqlets are the folder's
-    ``seqlets.tsv``; another table by its digest) and remove what was drawn from earlier motifs."""
+    ``seqlets.tsv``; another table by its digest) and the MEME file they were matched against (``database``, None
+    when not matched; :func:`matched_database` reads it back), and remove what was drawn from earlier motifs."""
     own = bool(seqlets_path) and _is_own_seqlets(out, seqlets_path)
     extra = {"seqlet_table": {"path": os.path.abspath(seqlets_path), "sha256": file_digest(seqlets_path)}} \
-        if seqlets_path and not own else None
+        if seqlets_path and not own else {}
+    extra["database"] = os.path.abspath(database) if database else None
     record_written(out, "motifs", (ATTRIBUTIONS, "calls") if own else (ATTRIBUTIONS,), extra=extra)
+
+
+def matched_database(out: str | os.PathLike) -> str | None:
+    """The MEME file ``seqsal motifs`` matched this folder's motifs against, when it is still there (else None)."""
+    record = read_record(out, "motifs") or {}
+    database = record.get("database")
+    return database if isinstance(database, str) and os.path.isfile(database) else None
 
 
 def keep_supported(motifs: list[DiscoveredMotif], support: pd.DataFrame | None,

@@ -276,10 +276,9 @@ def padded_bases(regions: pd.DataFrame, chrom_sizes: dict[str, int], window: int
     sizes = regions["chrom"].map(chrom_sizes).to_numpy(dtype=np.int64)
     start = regions["start"].to_numpy(dtype=np.int64)
     end = regions["end"].to_numpy(dtype=np.int64)
-    if window is not None:  # fetch_span, vectorised: widened symmetrically to the window when shorter
-        short = end - start < window
-        start = np.where(short, start - (window - (end - start)) // 2, start)
-        end = np.where(short, start + window, end)
+    if window is not None:  # the spans the engine fetches (one rule: fetch_span)
+        spans = np.array([fetch_span(int(s), int(e), window) for s, e in zip(start, end)], np.int64).reshape(-1, 2)
+        start, end = spans[:, 0], spans[:, 1]
     inside = np.maximum(0, np.minimum(end, sizes) - np.maximum(start, 0))
     return (end - start) - inside
 

@@ -44,6 +44,11 @@ import numpy as np
 _RELATIVE = 1e-300  # probabilities below this share of the largest are dropped from the running distribution
 
 
+def _log_factorials(n: int) -> np.ndarray:
+    """``(n + 1,)`` ``log(k!)`` for ``k = 0 .. n``."""
+    return np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))])
+
+
 def binomial_upper_tail(k: int, n: int, p: float) -> float:
     """``P(X >= k)`` for ``X ~ Binomial(n, p)``, summed exactly in log space.
 
@@ -66,7 +71,7 @@ def binomial_upper_tail(k: int, n: int, p: float) -> float:
     if p >= 1.0:
         return 1.0
     j = np.arange(k, n + 1, dtype=np.float64)
-    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))])
+    log_factorial = _log_factorials(n)
     terms = (log_factorial[n] - log_factorial[k:n + 1] - log_factorial[n - k::-1] + j * math.log(p)
              + (n - j) * math.log1p(-p))
     top = float(terms.max())
@@ -78,7 +83,7 @@ def binomial_pmf(n: int, p: float) -> np.ndarray:
     k = np.arange(n + 1, dtype=np.float64)
     if p <= 0.0 or p >= 1.0:
         return (k == (0 if p <= 0.0 else n)).astype(np.float64)
-    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))])
+    log_factorial = _log_factorials(n)
     log_pmf = log_factorial[n] - log_factorial - log_factorial[::-1] + k * math.log(p) + (n - k) * math.log1p(-p)
     return np.exp(log_pmf)
 

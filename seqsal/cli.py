@@ -5,75 +5,15 @@ with code 2. Logs and progress go to stderr; data goes to files.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 
 import click
 
 from . import __version__
+from .cli_common import OneLineErrors, handle_errors, method_options, setup_logging
+from .cli_train import train
 from .text import plural
-
-
-def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO, format="seqsal: %(message)s", stream=sys.stderr, force=True
-    )
-
-
-def handle_errors(function):
-    """Turn :class:`seqsal.errors.InputError` (and interrupts) into one line and an exit code."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        from .errors import InputError
-        from .runlock import command_lock
-
-        try:
-            with command_lock(function.__name__, kwargs):  # one writer per run folder (seqsal.runlock)
-                return function(*args, **kwargs)
-        except InputError as error:
-            click.echo(f"seqsal: error: {error.cli_message()}", err=True)
-            sys.exit(2)
-        except PermissionError as error:  # e.g. a run folder that is not writable: one line, not a traceback
-            where = error.filename or "a file"
-            click.echo(f"seqsal: error: {where}: permission denied; make its folder writable or give another one",
-                       err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            context = click.get_current_context(silent=True)
-            resumable = context is not None and any(p.name == "resume" for p in context.command.params)
-            click.echo("seqsal: interrupted" + ("; rerun with --resume to continue" if resumable else
-                                                "; rerun the command (files are written whole or not at all)"),
-                       err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
-class OneLineErrors(click.Group):
-    """A click group whose usage errors (bad option values, missing arguments) print one line too.
-
-    ``seqsal: error: <what is wrong> (see 'seqsal <command> --help')``, exit code 2, like
-    :func:`handle_errors` does for seqsal's own checks.
-    """
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.UsageError as error:
-            command = error.ctx.command_path if error.ctx is not None else "seqsal"
-            click.echo(f"seqsal: error: {error.format_message()} (see '{command} --help')", err=True)
-            sys.exit(error.exit_code)
-        except click.ClickException as error:
-            click.echo(f"seqsal: error: {error.format_message()}", err=True)
-            sys.exit(error.exit_code)
-        except click.Abort:
-            click.echo("seqsal: aborted", err=True)
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -85,41 +25,7 @@ def main() -> None:
     """
 
 
-def method_options(function):
-    """Add the options of the attribution methods; they reach ``function`` as one ``method_params`` dict."""
-    options = [
-        click.option("--references", type=click.IntRange(min=1), default=None,
-                     help="deepshap, ig: dinucleotide-shuffled references per sequence [deepshap 20, ig 10]."),
-        click.option("--baseline", type=click.Choice(["shuffle", "zero", "uniform"]), default=None,
-                     help="deepshap, ig: reference/baseline [deepshap shuffle, ig zero]."),
-        click.option("--steps", type=click.IntRange(min=1), default=None,
-                     help="ig: Gauss-Legendre points on the path [32]."),
-        click.option("--samples", type=click.IntRange(min=1), default=None, help="smoothgrad: noisy copies [20]."),
-        click.option("--noise", type=click.FloatRange(min=0), default=None,
-                     help="smoothgrad: noise standard deviation, in one-hot units [0.1]."),
-        click.option("--layer", default=None,
-                     help="gradcam: module name of the layer [the rectified output of the last convolution block]."),
-        click.option("--fast/--naive", "fast", default=None,
-                     help="ism: recompute only each substitution's receptive field [fast when supported]."),
-    ]
-
-    @functools.wraps(function)
-    @handle_errors
-    def wrapper(*args, references, baseline, steps, samples, noise, layer, fast, **kwargs):
-        from .methods import method_params
-
-        given = dict(references=references, baseline=baseline, steps=steps, samples=samples, noise=noise, layer=layer,
-                     fast=fast)
-        if "method" in kwargs:  # one method: check that it takes these options
-            kwargs["method_params"] = method_params(kwargs["method"], kwargs.get("seed", 0), **given)
-        else:  # several methods: each takes the options it knows
-            kwargs["method_params"] = {key: value for key, value in given.items() if value is not None}
-            kwargs["method_params"]["seed"] = kwargs.get("seed", 0)
-        return function(*args, **kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+main.add_command(train)
 
 
 @main.command()
@@ -209,7 +115,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
 
     Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .peaks import PeakOptions
     from .pipeline import AttributeOptions, run_attribute
     from .shards import parse_shard
@@ -244,7 +150,7 @@ def merge(shard_dirs, out_dir, force, quiet):
 
     Writes the files of a single run over all regions: attributions.npz, regions.tsv, attributions.bw, run.json.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .shards import merge_runs
 
     record = merge_runs(list(shard_dirs), out_dir, force=force, command=["seqsal", *sys.argv[1:]])
@@ -268,7 +174,7 @@ def export_modisco(out_dir, dest, width, quiet):
     attributions.npz stores regions end to end (no padding); this writes DEST/ohe.npy (one-hot) and DEST/shap.npy
     (hypothetical attributions), float32 (N, 4, width), for `modisco motifs -s DEST/ohe.npy -a DEST/shap.npy -n 2000`.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .motifs import export_modisco_arrays
 
     done = export_modisco_arrays(out_dir, dest, width=width)
@@ -291,7 +197,7 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
     Contribution logos of the top seqlets and elements, region views (logo, per-base track and called spans)
     of the top elements, and CWM/PWM logos of every motif of `seqsal motifs`.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .report import write_logos
 
     write_logos(out_dir, top=top, fmt=fmt, workers=workers, hypothetical=hypothetical, progress=not quiet)
@@ -335,7 +241,7 @@ def motifs(out_dir, seqlets_path, seqlet_fdr, database, jaspar_release, jaspar_c
     database, motif_matches.tsv (TOMTOM-style p-, E- and q-values). A motif is kept only when the windows of the
     run that match it outnumber those of the run's shuffled null (scaled by bases) by a one-sided binomial test.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .motifs import DiscoveryOptions, run_motifs
     from .motifs.jaspar import JasparQuery
 
@@ -358,7 +264,7 @@ def report(out_dir, top, workers, quiet):
 
     One static file (images embedded, nothing loaded from the network); links point at the run's files.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .report import write_report
 
     path = write_report(out_dir, top=top, workers=workers)
@@ -383,7 +289,7 @@ def call_peaks(out_dir, fdr, null, test_widths, max_length, element_gap, quiet):
 
     Rewrites seqlets.bed, elements.bed (narrowPeak), seqlets.tsv, elements.tsv and the peaks entry of run.json.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .peaks import call_peaks_from_run, describe_calls
 
     calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, test_widths=test_widths, max_length=max_length,
@@ -417,7 +323,7 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
     tiling, --rc, gradient correction as the run had them); the run's own method runs with the run's parameters.
     Method options (--references, --steps, ...) given here apply to every method that takes them.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .evaluate import evaluate_run
     from .methods import METHOD_OPTIONS
 
@@ -456,7 +362,7 @@ def check_seqlets(out_dir, max_seqlets, draws, alpha, seed, quiet):
     covers (p <= --alpha). No attribution method is involved. Writes seqlet_check.tsv (name, sign, score, qvalue,
     change, effect, pvalue, confirmed) into OUT_DIR.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .seqlet_check import check_seqlets_run
 
     check_seqlets_run(out_dir, max_seqlets=max_seqlets, draws=draws, alpha=alpha, seed=seed)
@@ -482,7 +388,7 @@ def audit(out_dir, strict, use_model, sample, seed, quiet):
     positional bias, unmatched high-contribution motifs, GC/CpG and soft-mask reliance, response to composition-
     preserving shuffles, window edges, padding and N. Verdicts: ok, look, shortcut likely, n/a.
     """
-    _setup_logging(quiet)
+    setup_logging(quiet)
     from .audit import STRICT_EXIT_CODE, AuditOptions, audit_run
 
     table = audit_run(out_dir, AuditOptions(model=use_model, model_regions=sample, seed=seed))
@@ -490,83 +396,6 @@ def audit(out_dir, strict, use_model, sample, seed, quiet):
         click.echo(f"{row.verdict:16s} {row.check:24s} {row.evidence}")
     if strict and (table["verdict"] == "shortcut likely").any():
         sys.exit(STRICT_EXIT_CODE)
-
-
-def _chroms(text: str | None) -> list[str]:
-    return [c for c in (text or "").split(",") if c]
-
-
-@main.command()
-@click.argument("genome", type=click.Path(dir_okay=False))
-@click.argument("labels", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", "output", required=True, type=click.Path(dir_okay=False),
-              help="Model file to write (seqsal .safetensors; `seqsal attribute` loads it as it is).")
-@click.option("--architecture", type=click.Choice(["basset", "bpnet"]), default="basset", show_default=True)
-@click.option("--model-config", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="JSON/YAML of the architecture's constructor arguments.")
-@click.option("--task", type=click.Choice(["regression", "classification"]), default="regression", show_default=True,
-              help="MSE, or binary cross-entropy on logits (labels 0/1).")
-@click.option("--tasks", default=None, help="TSV labels: comma-separated task columns [every value column].")
-@click.option("--value-column", type=click.IntRange(min=4), default=None,
-              help="BED labels: 1-based value column [narrowPeak 7, BED 5].")
-@click.option("--regions", default=None, type=click.Path(dir_okay=False),
-              help="bigWig labels: the BED of regions to average the signal over.")
-@click.option("--window", type=click.IntRange(min=8), default=None, help="Input length in bases [config or 500].")
-@click.option("--valid-chroms", required=True, help="Comma-separated validation chromosomes (early stopping).")
-@click.option("--test-chroms", default="", help="Comma-separated test chromosomes (final held-out metrics).")
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
-@click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Stop after this many epochs without a better validation score.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--rc-augment/--no-rc-augment", default=True, show_default=True)
-@click.option("--max-shift", type=click.IntRange(min=0), default=3, show_default=True, help="Shift augmentation, bases.")
-@click.option("--fourier-prior", type=click.FloatRange(min=0), default=0.0, help="Weight of the Fourier prior (try 0.1).")
-@click.option("--fourier-freq-limit", type=click.IntRange(min=1), default=None, help="Cut-off frequency index [0.15 L].")
-@click.option("--fourier-positives", type=float, default=0.5, help="Fourier prior on label 1 or > this quantile [0.5].")
-@click.option("--mask-prior", nargs=2, type=(str, click.FloatRange(min=0)), default=None,
-              metavar="EXCLUDE.bed[,INCLUDE.bed] WEIGHT", help="Penalise attribution in M-, reward it in M+.")
-@click.option("--saliency-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a salient cutout.")
-@click.option("--random-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a random cutout.")
-@click.option("--consistency", nargs=2, type=(click.Choice(["rc", "shift"]), click.FloatRange(min=0)), default=None,
-              metavar="rc|shift WEIGHT", help="Map consistency under reverse complement or a shift.")
-@click.option("--prior-every", type=click.IntRange(min=1), default=None,
-              help="Gradient terms on one step in K, weight x K (lazy regularisation) [2; 5 with --consistency].")
-@click.option("--device", default=None, help="cuda, cpu, mps [best available].")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
-              help="Autocast on a GPU (auto: bf16 there, fp32 on the CPU).")
-@click.option("--resume", is_flag=True, help="Continue from OUT.ckpt after an interruption.")
-@click.option("--force", is_flag=True, help="Overwrite a model (and its report) already at OUT; start over.")
-@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
-              help="Training report (and its .json) [STEM.train_report.html beside OUT = STEM.safetensors].")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
-@handle_errors
-def train(genome, labels, output, architecture, model_config, task, tasks, value_column, regions, window,
-          valid_chroms, test_chroms, epochs, batch_size, learning_rate, patience, seed, rc_augment, max_shift,
-          fourier_prior, fourier_freq_limit, fourier_positives, mask_prior, saliency_cutout, random_cutout,
-          consistency, prior_every, device, precision, resume, force, report_path, quiet):
-    """Train a model on GENOME windows with LABELS (BED/narrowPeak value, TSV of tasks, or bigWig), with
-    optional attribution priors; writes OUT, OUT.ckpt and STEM.train_report.html/.json (OUT = STEM.safetensors)."""
-    _setup_logging(quiet)
-    from .models.files import _read_config
-    from .train import TrainOptions, train_model
-    from .train_data import read_labels
-
-    options = TrainOptions(
-        architecture=architecture, model_config=_read_config(model_config), task=task, window=window,
-        valid_chroms=_chroms(valid_chroms), test_chroms=_chroms(test_chroms), epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, patience=patience, seed=seed, rc_augment=rc_augment, max_shift=max_shift,
-        fourier_prior=fourier_prior, fourier_freq_limit=fourier_freq_limit, fourier_positives=fourier_positives,
-        mask_prior=mask_prior[0] if mask_prior else None, mask_weight=mask_prior[1] if mask_prior else 0.0,
-        saliency_cutout=saliency_cutout, random_cutout=random_cutout,
-        consistency=consistency[0] if consistency else None, consistency_weight=consistency[1] if consistency else 0.0,
-        prior_every=prior_every, device=device, precision=precision)
-    table = read_labels(labels, tasks=_chroms(tasks) or None, value_column=value_column, regions=regions)
-    summary = train_model(genome, table, output, options, resume=resume, quiet=quiet, report=report_path,
-                          force=force)
-    logging.getLogger("seqsal").info("model -> %s (best epoch %d, validation %.4f)", output, summary["best_epoch"],
-                                     summary["best_score"])
 
 
 @main.command()

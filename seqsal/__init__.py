@@ -24,6 +24,7 @@ _EXPORTS = {
                 "integrated_gradients", "ism", "ism_deltas", "make_baselines", "smoothgrad"),
     "shuffle": ("dinucleotide_shuffle", "dinucleotide_shuffle_string"),
     "pipeline": ("AttributeOptions", "iter_attributions", "run_attribute"),
+    "relocate": ("relocate_run",),
     "peaks": ("PeakCalls", "PeakOptions", "call_peaks", "call_peaks_from_run"),
     "regions": ("read_regions", "resize_regions", "tile_starts"),
     "motifs": ("Motif", "compare_motifs", "discover_motifs", "read_meme", "run_motifs", "write_meme"),

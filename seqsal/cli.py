@@ -271,6 +271,32 @@ def report(out_dir, top, workers, quiet):
     logging.getLogger("seqsal").info("report -> %s", path)
 
 
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--genome", type=click.Path(dir_okay=False), default=None,
+              help="The run's FASTA at its new path (checked: a sample of regions must hold the bases the run read).")
+@click.option("--regions", type=click.Path(dir_okay=False), default=None,
+              help="The run's regions file at its new path (checked: it must give the run's regions, in order).")
+@click.option("--model", type=click.Path(dir_okay=False), default=None,
+              help="The run's model file at its new path (checked by the SHA-256 run.json records).")
+@click.option("--architecture", type=click.Path(dir_okay=False), default=None,
+              help="A state_dict model's architecture .py file at its new path (checked by its SHA-256).")
+@click.option("--quiet", "-q", is_flag=True, help="No info logs.")
+@handle_errors
+def relocate(out_dir, genome, regions, model, architecture, quiet):
+    """Point the run in OUT_DIR at its inputs after they moved (a folder copied to another machine, a genome moved).
+
+    Each new file is checked to hold what the run read before run.json is rewritten; attributions, calls and every
+    derived file stay as they are. The change is recorded in run.json's `relocated` list.
+    """
+    setup_logging(quiet)
+    from .relocate import relocate_run
+
+    changes = relocate_run(out_dir, genome=genome, regions=regions, model=model, architecture=architecture)
+    for key, change in changes.items():
+        logging.getLogger("seqsal").info("%s: %s -> %s", key, change["from"], change["to"])
+
+
 @main.command("call-peaks")
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")

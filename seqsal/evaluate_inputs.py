@@ -47,8 +47,8 @@ def check_model_unchanged(model: dict) -> None:
     ------
     InputError
         A file whose SHA-256 differs from the recorded one (``seqsal: error: <path>: the model file changed since
-        this run (sha256 recorded 364cc366..., now 0a1b2c3d...); ...``). A file that is gone is left to the
-        loader's own message. A folder from before the hashes were recorded gets a warning, not a refusal.
+        this run (sha256 recorded 364cc366..., now 0a1b2c3d...); ...``). A file that is gone from its path (one line
+        naming ``seqsal relocate``). A folder from before the hashes were recorded gets a warning, not a refusal.
     """
     from .models.files import file_sha256
 
@@ -58,7 +58,11 @@ def check_model_unchanged(model: dict) -> None:
     if isinstance(architecture, str) and ".py:" in architecture:  # a user file; a built-in name has none
         files.append(("architecture file", architecture.rpartition(":")[0], model.get("architecture_sha256")))
     for what, file, recorded in files:
-        if not file or not os.path.isfile(file):
+        if file and not os.path.isfile(file):
+            raise InputError(f"the {what} this run attributed with is not there any more; if it moved, `seqsal "
+                             f"relocate RUN_FOLDER --{what.split()[0]} NEW_PATH` points the run at it (checked to be "
+                             "the same)", file)
+        if not file:
             continue
         if not recorded:
             log.warning("%s: this run recorded no sha256 of its %s (a run folder of an older seqsal): it cannot be "

@@ -38,7 +38,7 @@ LOCK_FILE = ".seqsal.lock"
 # itself (exclusive) or adds files of its own (shared, plus its own lock). `seqsal export-modisco` reads OUT_DIR
 # and writes elsewhere; `seqsal train` writes one model file.
 WRITERS: dict[str, tuple[bool, bool]] = {
-    "attribute": (True, True), "merge": (True, True), "call_peaks": (False, True),
+    "attribute": (True, True), "merge": (True, True), "call_peaks": (False, True), "relocate": (False, True),
     "motifs": (False, False), "evaluate": (False, False), "check_seqlets": (False, False), "audit": (False, False),
     "report": (False, False), "logos": (False, False),
 }

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from seqsal.encode import one_hot_encode, reverse_complement
+from seqsal.errors import InputError
 from seqsal.io import write_npz
 from seqsal.motifs import (
     DiscoveredMotif,
@@ -182,8 +183,9 @@ def test_null_sequences_are_redrawn_as_the_null_writer_drew_them(null_run):
     assert null_one_hot(null_run, np.zeros(0, np.int64)).shape == (0, 4, 500)
 
 
-def test_null_sequences_stored_in_null_npz_are_read_and_a_missing_genome_skips_the_test(null_run, tmp_path,
-                                                                                        caplog):
+def test_null_sequences_stored_in_null_npz_are_read_and_a_missing_genome_is_refused(null_run, tmp_path, caplog):
+    """A genome gone from the path run.json names stops discovery with the `seqsal relocate` hint (it used to warn
+    and keep every motif untested against the null); a run.json naming no genome warns and skips the test."""
     folder = tmp_path / "stored"
     folder.mkdir()
     with np.load(null_run / "null.npz") as null:
@@ -194,9 +196,12 @@ def test_null_sequences_stored_in_null_npz_are_read_and_a_missing_genome_skips_t
     assert (null_one_hot(folder, np.array([3, 7])) == stored[[3, 7]]).all()
     write_npz(folder / "null.npz", members)
     (folder / "run.json").write_text(json.dumps({"genome": str(tmp_path / "moved.fa")}))
+    with pytest.raises(InputError, match=r"moved\.fa: the genome this run was made from is not there.*seqsal relocate"):
+        null_one_hot(folder, np.array([3]))
+    (folder / "run.json").write_text(json.dumps({}))
     with caplog.at_level(logging.WARNING, logger="seqsal"):
         assert null_one_hot(folder, np.array([3])) is None
-    assert "moved.fa" in caplog.text and "not tested against the null" in caplog.text
+    assert "names no genome" in caplog.text and "not tested against the null" in caplog.text
 
 
 def test_a_complete_null_gives_no_motif(null_run, caplog):

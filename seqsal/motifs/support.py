@@ -77,6 +77,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..io import RegionArrays, region_arrays
 from ..peaks import NULL_FILE, NullModel, PeakOptions, benjamini_hochberg, block_tests, shuffled_fetch
 from .discover import DiscoveredMotif
@@ -417,7 +418,13 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     (:func:`seqsal.peaks.write_shuffled_null`) for its region (``region_key``; the region widened to the
     model window as :func:`seqsal.engine.fetch_span` widens it, then cropped back), with the null's
     ``seed`` and ``copies``, from the genome and window that ``run.json`` records. None (with a warning)
-    when the genome is not there.
+    when ``run.json`` names no genome.
+
+    Raises
+    ------
+    InputError
+        The genome ``run.json`` names is not at that path any more (the message says how to relocate the run):
+        motifs untested against the null would be the noise the test exists to drop, so they are not written.
     """
     out = Path(out_dir)
     stored = region_arrays(out / NULL_FILE, ("projected",))
@@ -434,10 +441,15 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
 
     record = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
     genome_path = record.get("genome")
-    if not genome_path or not os.path.isfile(genome_path):
-        log.warning("the genome of this run (%s) is not there to redraw the sequences of null.npz: motifs are "
-                    "not tested against the null", genome_path or "not in run.json")
+    if not genome_path:
+        log.warning("run.json names no genome to redraw the sequences of null.npz from: motifs are not tested "
+                    "against the null")
         return None
+    if not os.path.isfile(genome_path):
+        from ..genome import moved_input_text
+
+        raise InputError(moved_input_text("genome") + " (motifs are tested against the null's shuffled sequence, "
+                         "redrawn from it)", genome_path)
     parameters = record.get("parameters", {})
     window = parameters.get("window")
     seed = int(null["seed"])

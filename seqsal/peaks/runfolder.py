@@ -85,9 +85,9 @@ def _chrom_sizes(out: Path) -> dict[str, int]:
             handle.close()
     run = out / "run.json"
     if run.exists():
-        from ..genome import Genome
+        from ..genome import genome_of_run
 
-        with Genome(json.loads(run.read_text())["genome"]) as genome:
+        with genome_of_run(json.loads(run.read_text())) as genome:
             return dict(genome.chrom_sizes)
     raise InputError("neither attributions.bw nor run.json is there to give chromosome sizes", str(out))
 

@@ -43,6 +43,7 @@ from .audit_inputs import AUDIT_COLUMNS, AUDIT_FOLDER, AuditOptions, read_instan
 from .audit_position import check_motif_positions, check_positional_mass, check_unmatched_motifs
 from .io import write_table_atomic
 from .provenance import record_written, remove_group, status
+from .runlock import locks_run_folder
 
 __all__ = ["AUDIT_COLUMNS", "AUDIT_FOLDER", "AUDIT_TABLE", "STRICT_EXIT_CODE", "VERDICTS", "AuditOptions",
            "audit_run", "audit_section", "read_run"]
@@ -54,6 +55,7 @@ VERDICTS = ("ok", "look", "shortcut likely", "n/a")
 STRICT_EXIT_CODE = 3
 
 
+@locks_run_folder("audit", when=lambda arguments: arguments["write"])
 def audit_run(out_dir: str | os.PathLike, options: AuditOptions | None = None, write: bool = True) -> pd.DataFrame:
     """Audit a finished run folder for shortcuts and artefacts the model relies on.
 

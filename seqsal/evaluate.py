@@ -41,6 +41,7 @@ from .evaluate_inputs import check_model_unchanged, check_truth, methods_named, 
 from .io import atomic_path, read_region_coordinates, write_table_atomic
 from .methods import METHOD_OPTIONS, METHODS, attribute
 from .provenance import record_written, remove_group
+from .runlock import locks_run_folder
 from .shuffle import dinucleotide_shuffle
 from .text import plural
 
@@ -416,6 +417,7 @@ def _method_params(method: str, record: dict, given: dict, seed: int) -> dict:
     return params
 
 
+@locks_run_folder("evaluate")
 def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | None = None,
                  max_regions: int | None = 100, background: str = "shuffle", sanity: bool = True,
                  seed: int | None = None, method_params: dict | None = None, plots: bool = True,

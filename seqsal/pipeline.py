@@ -35,12 +35,14 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_p
                  write_npz, write_text_atomic)
 from .methods import METHODS, SPECS, attribution_track, check_on_error
 from .models import LoadedModel, load_model
+from .models.files import file_sha256
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
 from .peaks import NULL_FILE, PEAK_FILES, PeakOptions, remove_peak_files, run_peaks_stage
 from .provenance import ATTRIBUTIONS, prune
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padded_bases, padding_summary, prepare_regions
+from .runlock import locks_run_folder
 from .shards import shard_bounds
 from .text import nothing_to_resume, plural, run_summary
 
@@ -320,6 +322,7 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
     return 0
 
 
+@locks_run_folder("attribute")
 def run_attribute(
     genome_path: str,
     regions_path: str,
@@ -378,7 +381,7 @@ def run_attribute(
     record_params = {key: value for key, value in asdict(options).items()
                      if key not in ("device", "batch_size", "chunk_size", "max_memory")}
     # the genome by content (a FASTA edited in place, or another at the same path, is another input)
-    digest = _params_digest({"genome": _file_digest(genome_path), "regions": _file_digest(regions_path),
+    digest = _params_digest({"genome": file_sha256(genome_path), "regions": file_sha256(regions_path),
                              "model": loaded.sha256, "options": record_params,
                              **({"architecture": loaded.description["architecture_sha256"]}
                                 if "architecture_sha256" in loaded.description else {}),
@@ -548,12 +551,6 @@ def _discard(out: Path, created: bool, *handles) -> None:
     shutil.rmtree(out / PARTIAL, ignore_errors=True)
     if created and out.is_dir() and not any(out.iterdir()):
         out.rmdir()
-
-
-def _file_digest(path: str) -> str:
-    from .models.files import file_sha256
-
-    return file_sha256(path)
 
 
 _ROW_FIELDS = ("name", "chrom", "start", "end", "strand", "padded_bp")

@@ -29,6 +29,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import region_arrays, write_text_atomic
+from .runlock import locks_run_folder
 from .tables import read_tsv
 
 RUN_RECORD = "run.json"
@@ -130,6 +131,7 @@ def _checked_sha256(path: str, recorded: str | None, what: str) -> None:
                          f"{now[:8]}...); give the same file, moved", path)
 
 
+@locks_run_folder("relocate")
 def relocate_run(out_dir: str | os.PathLike, genome: str | None = None, regions: str | None = None,
                  model: str | None = None, architecture: str | None = None, sample: int = 64) -> dict:
     """Point a run folder's ``run.json`` at moved inputs, each checked to hold what the run read.

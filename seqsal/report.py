@@ -27,7 +27,8 @@ from .motifs.export import MATCH_Q, match_label
 from .plot import LogoJob, calibration_figure, render_jobs
 from .provenance import GROUPS, stale_text, status, write_record
 from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png,
-                            seqlet_check_section, target_text, timing_text)
+                            prediction_histogram, render_all, seqlet_check_section, target_text, timing_text)
+from .runlock import locks_run_folder
 from .tables import read_tsv
 from .text import plural
 
@@ -218,6 +219,7 @@ def motif_jobs(run: RunFolder, fmt: str) -> list[LogoJob]:
     return jobs
 
 
+@locks_run_folder("logos")
 def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", workers: int = 1,
                 hypothetical: bool = False, progress: bool = True) -> dict:
     """Write logos of a run folder under ``out/logos/``: top seqlets and elements, region views, motifs.
@@ -257,35 +259,6 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
 # ---------------------------------------------------------------------------
 # report.html
 # ---------------------------------------------------------------------------
-
-def _prediction_histogram(predictions: np.ndarray) -> bytes:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5, 2.2), layout="constrained")
-    ax = fig.subplots()
-    ax.hist(predictions[np.isfinite(predictions)], bins=40, color="#4a78a8")
-    ax.set_xlabel("prediction", fontsize=8)
-    ax.set_ylabel("regions", fontsize=8)
-    ax.tick_params(labelsize=7)
-    return figure_png(fig)
-
-
-def _render_png(job: LogoJob) -> bytes:
-    from .plot import _KINDS
-
-    return figure_png(_KINDS[job.kind](**job.args))
-
-
-def _render_all(jobs: list[LogoJob], workers: int) -> list[bytes]:
-    if workers <= 1 or len(jobs) < 4:
-        return [_render_png(job) for job in jobs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_render_png, jobs, chunksize=4))
-
 
 def _calibration_absent(peaks: dict | None) -> str:
     """Why a run folder's ``run.json`` has no ``peaks.calibration``, and what to run."""
@@ -493,7 +466,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
     sections.append("<h2>Predictions</h2>" + '<div style="display:flex;gap:2em;align-items:flex-start">'
                     + _table(stats, {"value": lambda v: f"{v:.4g}"})
                     + (_table(status) if status is not None else "")
-                    + _img(_prediction_histogram(predictions), "histogram of predictions") + "</div>")
+                    + _img(prediction_histogram(predictions), "histogram of predictions") + "</div>")
 
     links = [name for name in ("attributions.bw", "elements.bed", "seqlets.bed", "motifs.meme", "regions.tsv",
                                "elements.tsv", "seqlets.tsv", "motifs.tsv", "motif_matches.tsv",
@@ -523,7 +496,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         chosen = None
         jobs += region_jobs(run, top, "png")
     motif_list = motif_jobs(run, "png")
-    images = _render_all(jobs + motif_list, workers)
+    images = render_all(jobs + motif_list, workers)
     call_png, motif_png = images[:len(jobs)], images[len(jobs):]
 
     if chosen is not None:
@@ -588,6 +561,7 @@ def provenance_note(run: RunFolder) -> str:
     return note
 
 
+@locks_run_folder("report")
 def write_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) -> str:
     """Write ``out/report.html`` (atomically), record what it was drawn from
     (:func:`seqsal.provenance.write_record`) and return its path."""

@@ -11,9 +11,13 @@ import base64
 import html
 import io
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .plot import LogoJob
 
 _CSS = """
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -221,3 +225,35 @@ def seqlet_check_section(run) -> str | None:
             "is a sign the attribution map gets wrong for this model. Per seqlet: <code>seqlet_check.tsv</code>."
             "</p>" + _table(summary, {c: _number for c in summary.columns if c not in ("sign", "checked",
                                                                                       "confirmed")}))
+
+
+def prediction_histogram(predictions: np.ndarray) -> bytes:
+    """PNG of the histogram of the run's predictions (finite values, 40 bins), for the report's Run section."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 2.2), layout="constrained")
+    ax = fig.subplots()
+    ax.hist(predictions[np.isfinite(predictions)], bins=40, color="#4a78a8")
+    ax.set_xlabel("prediction", fontsize=8)
+    ax.set_ylabel("regions", fontsize=8)
+    ax.tick_params(labelsize=7)
+    return figure_png(fig)
+
+
+def render_png(job: "LogoJob") -> bytes:
+    """PNG of one logo or track figure job (:class:`seqsal.plot.LogoJob`)."""
+    from .plot import _KINDS
+
+    return figure_png(_KINDS[job.kind](**job.args))
+
+
+def render_all(jobs: list["LogoJob"], workers: int) -> list[bytes]:
+    """PNGs of ``jobs`` in order, drawn by ``workers`` processes (fork where available) when there are >= 4."""
+    if workers <= 1 or len(jobs) < 4:
+        return [render_png(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(render_png, jobs, chunksize=4))

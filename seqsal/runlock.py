@@ -13,6 +13,10 @@ refused at once with one line that names the holder (its pid and command), inste
   exclusively: they run side by side (the shipped Snakemake workflow runs ``logos``, ``check-seqlets`` and
   ``audit`` at once), but never while the run is rewritten, and never two of the same command.
 
+The notebook API's functions that write a run folder (:func:`seqsal.run_attribute`, :func:`seqsal.run_motifs`,
+...) take the same locks (:func:`locks_run_folder`), so a notebook cell and a workflow step cannot mix one folder's
+files either; within one process the locks are re-entrant (the CLI's lock and its API function's are one hold).
+
 The kernel releases a lock when its holder's process ends, however it ends (``kill -9`` included), so
 ``--resume`` after a crash takes it again; a lock file left by a dead process is not a lock. The last holder
 removes the lock file, so a finished folder holds no trace of it.
@@ -25,9 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import inspect
 import os
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from .errors import InputError
 
@@ -234,3 +240,42 @@ def command_lock(name: str, arguments: dict) -> contextlib.AbstractContextManage
     new_folder_option, rewrites_run = WRITERS[name]
     return run_folder_lock(arguments["out_dir"], "seqsal " + name.replace("_", "-"), new_folder_option,
                            None if rewrites_run else name)
+
+
+def locks_run_folder(name: str, folder: str = "out_dir",
+                     when: Callable[[dict[str, Any]], bool] | None = None) -> Callable[[Callable], Callable]:
+    """Decorate an API function that writes a run folder: it holds that folder's lock as the CLI command ``name``.
+
+    Parameters
+    ----------
+    name
+        The command whose lock it takes (a key of :data:`WRITERS`: ``motifs`` shares the folder's lock and holds
+        its own group's; ``attribute`` holds the folder's lock exclusively).
+    folder
+        The function's argument naming the run folder.
+    when
+        Given the call's bound arguments (defaults applied), whether this call writes (``write=False`` calls read
+        only and take no lock); None: always.
+
+    Returns
+    -------
+    callable
+        The decorator. The lock is taken before the function runs; another process in the way raises
+        :class:`~seqsal.errors.InputError` naming it, before anything is touched.
+    """
+    def decorate(function: Callable) -> Callable:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = bound.arguments
+            if arguments.get(folder) is None or (when is not None and not when(arguments)):
+                return function(*args, **kwargs)
+            with command_lock(name, {"out_dir": arguments[folder]}):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

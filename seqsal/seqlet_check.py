@@ -43,6 +43,7 @@ from .evaluate import predict_target, run_inputs
 from .io import read_region_coordinates, write_table_atomic
 from .peaks import call_peaks_from_run
 from .provenance import record_written, remove_group
+from .runlock import locks_run_folder
 from .tables import read_tsv
 from .text import plural
 
@@ -202,6 +203,7 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
     return table
 
 
+@locks_run_folder("check_seqlets", when=lambda arguments: arguments["write"])
 def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 8, alpha: float = 0.05,
                       seed: int | None = None, seqlets: pd.DataFrame | None = None, write: bool = True
                       ) -> pd.DataFrame:

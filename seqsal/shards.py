@@ -28,6 +28,7 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_pa
 from .methods import attribution_track
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
 from .region_table import completeness_summary
+from .runlock import locks_run_folder
 from .tables import read_tsv
 from .text import plural
 
@@ -183,6 +184,7 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     write_npz(destination, members)
 
 
+@locks_run_folder("merge")
 def merge_runs(
     shard_dirs: list[str | os.PathLike], out_dir: str | os.PathLike, force: bool = False,
     command: list[str] | None = None,

@@ -188,3 +188,51 @@ def test_the_shuffled_null_streams_its_valid_rows_under_a_name_of_its_own_proces
     assert streamed == {f"{NULL_FILE}.tmp-{os.getpid()}.valid.npy"}
     assert all(name.split(".tmp-")[0] == NULL_FILE for name in streamed)  # pipeline._prepare_output's rule
     assert sorted(p.name for p in tmp_path.iterdir()) == [NULL_FILE]
+
+
+def _api_writers(folder: Path, tmp_path: Path) -> dict:
+    """Each CLI writer's notebook-API function, called on ``folder`` as a user would."""
+    import seqsal
+    from seqsal.shards import merge_runs
+
+    demo = [str(DEMO / "genome.fa"), str(DEMO / "regions.bed"), str(DEMO / "model.safetensors")]
+    return {
+        "attribute": lambda: seqsal.run_attribute(*demo, str(folder), force=True, progress=False),
+        "merge": lambda: merge_runs([str(tmp_path)], str(folder), force=True),
+        "call_peaks": lambda: seqsal.call_peaks_from_run(folder),
+        "motifs": lambda: seqsal.run_motifs(folder, progress=False),
+        "evaluate": lambda: seqsal.evaluate_run(str(folder), progress=False),
+        "check_seqlets": lambda: seqsal.check_seqlets_run(folder),
+        "audit": lambda: seqsal.audit_run(folder),
+        "report": lambda: seqsal.write_report(folder),
+        "logos": lambda: seqsal.write_logos(folder, progress=False),
+        "relocate": lambda: seqsal.relocate_run(folder, genome=demo[0]),
+    }
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_every_api_function_that_writes_a_run_folder_is_refused_while_another_process_writes_it(holder, tmp_path,
+                                                                                                  command):
+    """The notebook API takes the CLI's locks too (a notebook cell beside a running workflow step); before, only
+    the CLI did, and `seqsal.run_motifs` wrote into a folder `seqsal attribute --force` was rewriting."""
+    folder, process = holder
+    writers = _api_writers(folder, tmp_path)
+    assert set(writers) == set(WRITERS)
+    before = snapshot(folder)
+    with pytest.raises(InputError, match=f"another seqsal process \\(pid {process.pid}, `seqsal attribute`\\)"):
+        writers[command]()
+    assert snapshot(folder) == before
+
+
+def test_api_calls_that_only_read_take_no_lock(holder):
+    """`write=False` reads the run (seqsal motifs re-calls seqlets that way while holding its own shared lock)."""
+    import seqsal
+
+    folder, _ = holder
+    for call in (lambda: seqsal.call_peaks_from_run(folder, write=False),
+                 lambda: seqsal.check_seqlets_run(folder, write=False),
+                 lambda: seqsal.audit_run(folder, write=False)):
+        try:
+            call()
+        except Exception as error:  # the folder holds no run: any error but the lock's
+            assert "another seqsal process" not in str(error)

@@ -22,6 +22,7 @@ from ..errors import InputError, option
 from ..io import atomic_path, region_arrays, write_table_atomic
 from ..peaks import call_peaks_from_run, unique_calls
 from ..provenance import ATTRIBUTIONS, file_digest, read_record, record_written, stale_text, status
+from ..runlock import locks_run_folder
 from ..tables import read_tsv
 from ..text import plural
 from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
@@ -137,6 +138,7 @@ def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, nu
     return seqlets
 
 
+@locks_run_folder("motifs")
 def run_motifs(
     out_dir: str | os.PathLike,
     seqlets_path: str | os.PathLike | None = None,

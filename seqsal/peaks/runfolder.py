@@ -25,6 +25,7 @@ import pandas as pd
 from ..errors import InputError
 from ..io import read_region_coordinates, region_arrays, write_table_atomic, write_text_atomic
 from ..provenance import prune, write_record
+from ..runlock import locks_run_folder
 from ..tables import TEXT_DTYPES
 from ..text import plural
 from .calling import PeakCalls, call_source
@@ -92,6 +93,7 @@ def _chrom_sizes(out: Path) -> dict[str, int]:
     raise InputError("neither attributions.bw nor run.json is there to give chromosome sizes", str(out))
 
 
+@locks_run_folder("call_peaks", when=lambda arguments: arguments["write"])
 def call_peaks_from_run(
     out_dir: str | os.PathLike,
     options: PeakOptions | None = None,

@@ -527,8 +527,10 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         matches = run.table("motif_matches")
         cards = []
         for (_, row), png in zip(motifs.iterrows(), motif_png):
-            head = _table(row[[c for c in ("motif", "sign", "n_seqlets", "width", "consensus", "contribution")
-                               if c in row]].to_frame().T, {"contribution": lambda v: f"{v:.3g}"})
+            head = _table(row[[c for c in ("motif", "sign", "n_seqlets", "width", "consensus", "contribution",
+                                           "enrichment", "support_pvalue") if c in row]].to_frame().T,
+                          {"contribution": lambda v: f"{v:.3g}", "enrichment": lambda v: f"{v:.3g}",
+                           "support_pvalue": lambda v: f"{v:.2g}"})
             match_html = ""
             if matches is not None:
                 hits = matches[matches["query"] == row["motif"]].head(3)
@@ -538,13 +540,25 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
                         hits[["target_id", "target_name", "strand", "offset", "overlap", "pvalue", "evalue", "qvalue"]],
                         {"pvalue": lambda v: f"{v:.2g}", "evalue": lambda v: f"{v:.2g}", "qvalue": lambda v: f"{v:.2g}"})
             cards.append(f'<div class="card">{head}{_img(png, "logos of " + str(row["motif"]))}{match_html}</div>')
-        sections.append(f"<h2>Motifs ({len(motifs)})</h2>" + "".join(cards))
+        sections.append(f"<h2>Motifs ({len(motifs)})</h2>" + _support_note(motifs) + "".join(cards))
     else:
         sections.append('<h2>Motifs</h2><p class="muted">No motifs.tsv: run <code>seqsal motifs</code> to '
                         "discover motifs.</p>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
             f'<p class="muted">{html.escape(os.path.abspath(run.path))}</p>' + "\n".join(sections) + "</body></html>\n")
+
+
+def _support_note(motifs: pd.DataFrame) -> str:
+    """What the motifs' support test (``seqsal motifs``, each motif against the run's shuffled null) says, or a
+    warning that they were not tested (a run without ``null.npz``): noise can then cluster into motifs too."""
+    if "support_pvalue" in motifs and motifs["support_pvalue"].notna().any():
+        return ('<p class="muted">Each motif passed the support test: its PWM matches the run\'s windows more often '
+                "than the shuffled null's (enrichment, scaled by bases; support_pvalue: one-sided binomial).</p>")
+    return ('<div class="warn">These motifs were <b>not tested against a shuffled null</b> (the run has no '
+            "<code>null.npz</code>: it ran with <code>--null laplace</code> or <code>--no-peaks</code>), so "
+            "clusters of noise are not told apart from motifs. Rerun <code>seqsal attribute</code> with "
+            "<code>--null shuffle</code> (the default), then <code>seqsal motifs</code>.</div>")
 
 
 def provenance_note(run: RunFolder) -> str:

@@ -45,6 +45,10 @@ def _chroms(text: str | None) -> list[str]:
               metavar="EXCLUDE.bed[,INCLUDE.bed] WEIGHT", help="Penalise attribution in M-, reward it in M+.")
 @click.option("--saliency-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a salient cutout.")
 @click.option("--random-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a random cutout.")
+@click.option("--cutout-span", nargs=2, type=click.IntRange(min=1), default=(10, 30), show_default=True,
+              metavar="MIN MAX", help="Length range of a cutout, bases (drawn uniformly).")
+@click.option("--cutout-fill", type=click.Choice(["random", "n"]), default="random", show_default=True,
+              help="What a cutout becomes: random bases, or N (all-zero columns).")
 @click.option("--consistency", nargs=2, type=(click.Choice(["rc", "shift"]), click.FloatRange(min=0)), default=None,
               metavar="rc|shift WEIGHT", help="Map consistency under reverse complement or a shift.")
 @click.option("--prior-every", type=click.IntRange(min=1), default=None,
@@ -61,7 +65,7 @@ def _chroms(text: str | None) -> list[str]:
 def train(genome, labels, output, architecture, model_config, task, tasks, value_column, regions, window,
           valid_chroms, test_chroms, epochs, batch_size, learning_rate, patience, seed, rc_augment, max_shift,
           fourier_prior, fourier_freq_limit, fourier_positives, mask_prior, saliency_cutout, random_cutout,
-          consistency, prior_every, device, precision, resume, force, report_path, quiet):
+          cutout_span, cutout_fill, consistency, prior_every, device, precision, resume, force, report_path, quiet):
     """Train a model on GENOME windows with LABELS (BED/narrowPeak value, TSV of tasks, or bigWig), with
     optional attribution priors; writes OUT, OUT.ckpt and STEM.train_report.html/.json (OUT = STEM.safetensors)."""
     setup_logging(quiet)
@@ -75,7 +79,8 @@ def train(genome, labels, output, architecture, model_config, task, tasks, value
         learning_rate=learning_rate, patience=patience, seed=seed, rc_augment=rc_augment, max_shift=max_shift,
         fourier_prior=fourier_prior, fourier_freq_limit=fourier_freq_limit, fourier_positives=fourier_positives,
         mask_prior=mask_prior[0] if mask_prior else None, mask_weight=mask_prior[1] if mask_prior else 0.0,
-        saliency_cutout=saliency_cutout, random_cutout=random_cutout,
+        saliency_cutout=saliency_cutout, random_cutout=random_cutout, cutout_span=tuple(cutout_span),
+        cutout_fill=cutout_fill,
         consistency=consistency[0] if consistency else None, consistency_weight=consistency[1] if consistency else 0.0,
         prior_every=prior_every, device=device, precision=precision)
     table = read_labels(labels, tasks=_chroms(tasks) or None, value_column=value_column, regions=regions)

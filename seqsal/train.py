@@ -219,7 +219,7 @@ def check_options(options: TrainOptions) -> None:
     if min(options.cutout_span) < 1 or options.cutout_span[0] > options.cutout_span[1]:
         raise InputError(f"--cutout-span {options.cutout_span}: give MIN,MAX bases with 1 <= MIN <= MAX")
     if options.cutout_fill not in CUTOUT_FILLS:
-        raise InputError(f"cutout fill {options.cutout_fill!r}: choose one of {', '.join(CUTOUT_FILLS)}")
+        raise InputError(f"--cutout-fill {options.cutout_fill!r}: choose one of {', '.join(CUTOUT_FILLS)}")
     if options.mask_prior and not options.mask_weight:
         raise InputError("--mask-prior needs a weight: --mask-prior EXCLUDE.bed[,INCLUDE.bed] WEIGHT")
     if min(options.fourier_prior, options.mask_weight, options.consistency_weight) < 0:

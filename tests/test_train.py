@@ -105,6 +105,7 @@ def test_cli_train_output_runs_through_attribute_and_the_report_is_written(world
     (["--valid-chroms", "chrB", "--task", "classification", "--tasks", "activity"], "labels of 0 or 1"),
     (["--valid-chroms", "chrB", "--saliency-cutout", "0.5", "--random-cutout", "0.5"], "alternatives"),
     (["--valid-chroms", "chrB", "--mask-prior", "missing.bed", "1"], "missing.bed: regions file not found"),
+    (["--valid-chroms", "chrB", "--random-cutout", "0.5", "--cutout-span", "12", "5"], "--cutout-span (12, 5)"),
 ])
 def test_cli_bad_inputs_give_one_line_and_exit_2(world, tmp_path, extra, message):
     result = CliRunner().invoke(main, ["train", str(world / "genome.fa"), str(world / "labels.tsv"),
@@ -265,3 +266,24 @@ def test_mask_prior_removes_the_reliance_on_a_planted_artefact(shortcut_world, t
     assert plain > 0.2, plain
     assert masked < 0.25 * plain, (masked, plain)
     assert masked_r > plain_r - 0.15, (masked_r, plain_r)
+
+
+def test_cli_cutout_span_and_fill_reach_the_options(tmp_path, monkeypatch):
+    """The cutouts' length range and fill were API-only (the span's own error message named a flag that did not
+    exist)."""
+    import seqsal.train as train_module
+    import seqsal.train_data as train_data
+
+    captured: dict = {}
+    monkeypatch.setattr(train_module, "train_model",
+                        lambda genome, table, output, options, **kwargs: captured.update(options=options)
+                        or {"best_epoch": 1, "best_score": 0.0})
+    monkeypatch.setattr(train_data, "read_labels", lambda *a, **k: None)
+    args = ["train", "g.fa", "l.tsv", "-o", str(tmp_path / "m.safetensors"), "--valid-chroms", "chrB", "--quiet",
+            "--saliency-cutout", "0.5"]
+    result = CliRunner().invoke(main, [*args, "--cutout-span", "4", "8", "--cutout-fill", "n"])
+    assert result.exit_code == 0, result.output
+    assert captured["options"].cutout_span == (4, 8) and captured["options"].cutout_fill == "n"
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert captured["options"].cutout_span == (10, 30) and captured["options"].cutout_fill == "random"
+

@@ -51,6 +51,8 @@ def _chroms(text: str | None) -> list[str]:
               help="What a cutout becomes: random bases, or N (all-zero columns).")
 @click.option("--consistency", nargs=2, type=(click.Choice(["rc", "shift"]), click.FloatRange(min=0)), default=None,
               metavar="rc|shift WEIGHT", help="Map consistency under reverse complement or a shift.")
+@click.option("--consistency-shift", type=click.IntRange(min=1), default=5, show_default=True,
+              help="With --consistency shift: the shift, bases.")
 @click.option("--prior-every", type=click.IntRange(min=1), default=None,
               help="Gradient terms on one step in K, weight x K (lazy regularisation) [2; 5 with --consistency].")
 @click.option("--device", default=None, help="cuda, cpu, mps [best available].")
@@ -65,7 +67,8 @@ def _chroms(text: str | None) -> list[str]:
 def train(genome, labels, output, architecture, model_config, task, tasks, value_column, regions, window,
           valid_chroms, test_chroms, epochs, batch_size, learning_rate, patience, seed, rc_augment, max_shift,
           fourier_prior, fourier_freq_limit, fourier_positives, mask_prior, saliency_cutout, random_cutout,
-          cutout_span, cutout_fill, consistency, prior_every, device, precision, resume, force, report_path, quiet):
+          cutout_span, cutout_fill, consistency, consistency_shift, prior_every, device, precision, resume, force,
+          report_path, quiet):
     """Train a model on GENOME windows with LABELS (BED/narrowPeak value, TSV of tasks, or bigWig), with
     optional attribution priors; writes OUT, OUT.ckpt and STEM.train_report.html/.json (OUT = STEM.safetensors)."""
     setup_logging(quiet)
@@ -82,6 +85,7 @@ def train(genome, labels, output, architecture, model_config, task, tasks, value
         saliency_cutout=saliency_cutout, random_cutout=random_cutout, cutout_span=tuple(cutout_span),
         cutout_fill=cutout_fill,
         consistency=consistency[0] if consistency else None, consistency_weight=consistency[1] if consistency else 0.0,
+        consistency_shift=consistency_shift,
         prior_every=prior_every, device=device, precision=precision)
     table = read_labels(labels, tasks=_chroms(tasks) or None, value_column=value_column, regions=regions)
     summary = train_model(genome, table, output, options, resume=resume, quiet=quiet, report=report_path,

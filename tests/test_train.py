@@ -268,7 +268,7 @@ def test_mask_prior_removes_the_reliance_on_a_planted_artefact(shortcut_world, t
     assert masked_r > plain_r - 0.15, (masked_r, plain_r)
 
 
-def test_cli_cutout_span_and_fill_reach_the_options(tmp_path, monkeypatch):
+def test_cli_cutout_span_fill_and_consistency_shift_reach_the_options(tmp_path, monkeypatch):
     """The cutouts' length range and fill were API-only (the span's own error message named a flag that did not
     exist)."""
     import seqsal.train as train_module
@@ -281,9 +281,11 @@ def test_cli_cutout_span_and_fill_reach_the_options(tmp_path, monkeypatch):
     monkeypatch.setattr(train_data, "read_labels", lambda *a, **k: None)
     args = ["train", "g.fa", "l.tsv", "-o", str(tmp_path / "m.safetensors"), "--valid-chroms", "chrB", "--quiet",
             "--saliency-cutout", "0.5"]
-    result = CliRunner().invoke(main, [*args, "--cutout-span", "4", "8", "--cutout-fill", "n"])
+    result = CliRunner().invoke(main, [*args, "--cutout-span", "4", "8", "--cutout-fill", "n", "--consistency",
+                                       "shift", "1", "--consistency-shift", "3"])
     assert result.exit_code == 0, result.output
     assert captured["options"].cutout_span == (4, 8) and captured["options"].cutout_fill == "n"
+    assert captured["options"].consistency_shift == 3
     assert CliRunner().invoke(main, args).exit_code == 0
     assert captured["options"].cutout_span == (10, 30) and captured["options"].cutout_fill == "random"
 

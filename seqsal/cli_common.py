@@ -5,6 +5,7 @@ Errors in the user's input print one line, ``seqsal: error: ...``, and exit with
 """
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import sys
@@ -16,6 +17,16 @@ def setup_logging(quiet: bool) -> None:
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO, format="seqsal: %(message)s", stream=sys.stderr, force=True
     )
+
+
+STORAGE_ERRORS = {
+    errno.ENOSPC: "free space on that file system",
+    errno.EDQUOT: "free space or raise your quota on that file system",
+    errno.EROFS: "the file system is read-only: give a folder on a writable one (copy the run there first)",
+}
+"""The errors of the disk under a write (full, over quota, read-only) that :func:`handle_errors` turns into one
+line: they are the user's to fix, not seqsal's bugs. Files are written whole or not at all (``io.atomic_path``),
+so nothing half-written is left under a final name."""
 
 
 def handle_errors(function):
@@ -36,6 +47,17 @@ def handle_errors(function):
             where = error.filename or "a file"
             click.echo(f"seqsal: error: {where}: permission denied; make its folder writable or give another one",
                        err=True)
+            sys.exit(2)
+        except OSError as error:
+            if error.errno not in STORAGE_ERRORS:
+                raise
+            context = click.get_current_context(silent=True)
+            resumable = context is not None and any(p.name == "resume" for p in context.command.params)
+            where = error.filename or kwargs.get("out_dir") or kwargs.get("output") or "a file"
+            click.echo(f"seqsal: error: {where}: {error.strerror or 'write failed'}; "
+                       f"{STORAGE_ERRORS[error.errno]}"
+                       + (", then rerun with --resume" if resumable and error.errno != errno.EROFS else
+                          ", then rerun the command" if error.errno != errno.EROFS else ""), err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             context = click.get_current_context(silent=True)

@@ -39,7 +39,7 @@ from .models.files import file_sha256
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
 from .peaks import NULL_FILE, PEAK_FILES, PeakOptions, remove_peak_files, run_peaks_stage
-from .provenance import ATTRIBUTIONS, prune
+from .provenance import ATTRIBUTIONS, prune, refuse_foreign_folder
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padded_bases, padding_summary, prepare_regions
 from .runlock import locks_run_folder
@@ -286,6 +286,8 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
     partial = out_dir / PARTIAL
     progress_file = partial / "progress.json"
     existing = (out_dir / "run.json").exists() or partial.exists()
+    if not existing and not force:
+        refuse_foreign_folder(out_dir, (*OUTPUTS, NULL_FILE, *PEAK_FILES), "a run")
     if existing and not (resume or force):
         finished = (out_dir / "run.json").exists()
         raise InputError(

@@ -77,6 +77,33 @@ GROUPS: dict[str, Group] = {  # in dependency order: a group only derives from t
 STATES = ("absent", "current", "stale", "unrecorded")
 
 
+def refuse_foreign_folder(folder: str | os.PathLike, run_files: tuple[str, ...] | list[str], writer: str) -> None:
+    """Refuse a folder without ``run.json`` that holds entries a run's writer would replace or remove.
+
+    Those are ``run_files`` (what the writer itself writes), every derived group's outputs (:data:`GROUPS`, pruned
+    after a write) and the records' folder. Such a folder is not a run of seqsal's: its ``motifs.meme`` or
+    ``logos/`` may be the user's own, so the writer refuses it unless told to replace them (``--force``); files
+    of other names are never touched.
+
+    Raises
+    ------
+    InputError
+        Naming up to six of them: ``FOLDER: the output folder holds no seqsal run (no run.json) but files a run
+        writes or replaces: logos/, motifs.meme; give another -o (a new or empty folder), or --force ...``.
+    """
+    from .errors import InputError
+
+    if os.path.exists(os.path.join(folder, RUN_RECORD)):
+        return
+    names = {*run_files, RECORD_FOLDER, *(output for group in GROUPS.values() for output in group.outputs)}
+    found = sorted(name + "/" if os.path.isdir(os.path.join(folder, name)) else name
+                   for name in names if os.path.lexists(os.path.join(folder, name)))
+    if found:
+        raise InputError(f"the output folder holds no seqsal run (no run.json) but files {writer} writes or "
+                         f"replaces: {', '.join(found[:6])}{', ...' if len(found) > 6 else ''}; give another -o (a "
+                         "new or empty folder), or --force to replace them", str(folder))
+
+
 def file_digest(path: str | os.PathLike) -> str:
     """SHA-256 (hex) of a file's bytes, read in blocks; ``""`` when there is no such file."""
     if not os.path.isfile(path):

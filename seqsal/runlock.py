@@ -211,7 +211,11 @@ def run_folder_lock(folder: str | os.PathLike, command: str, new_folder_option: 
     """
     path = Path(folder)
     made = [p for p in (path, *path.parents) if not p.exists()]  # the folders this call makes, deepest first
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileNotFoundError, NotADirectoryError, FileExistsError) as error:
+        raise InputError(f"cannot make this folder ({error.strerror}); give a folder path that can be created",
+                         str(folder)) from None
     try:
         with _hold(path / LOCK_FILE, group is None, command, str(folder), new_folder_option):
             if group is None:

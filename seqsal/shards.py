@@ -27,6 +27,7 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_pa
                  write_npz, write_text_atomic)
 from .methods import attribution_track
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
+from .provenance import refuse_foreign_folder
 from .region_table import completeness_summary
 from .runlock import locks_run_folder
 from .tables import read_tsv
@@ -211,6 +212,8 @@ def merge_runs(
     out = Path(out_dir)
     if (out / "run.json").exists() and not force:
         raise InputError("the output folder holds a run already; pass --force to overwrite it", str(out))
+    if not force:
+        refuse_foreign_folder(out, (*MERGED_OUTPUTS, NULL_FILE), "a merge")
     records = [_read_record(folder) for folder in folders]
     order = check_shards(records, folders)
     folders, records = [folders[k] for k in order], [records[k] for k in order]

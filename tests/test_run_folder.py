@@ -51,3 +51,49 @@ def test_resume_and_force_together_are_refused(tmp_path, small_genome, tiny_mode
     result = _attribute(genome, bed, model, tmp_path / "run", "--resume", "--force")
     assert result.exit_code == 2 and "--resume and --force" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_without_a_run_keeps_the_users_files(tmp_path, small_genome, tiny_model):
+    """`attribute -o .` into a folder of one's own: its `motifs.meme` (a JASPAR download) and `logos/` were pruned
+    as "an older seqsal's" unrecorded groups, and `seqlets.bed` silently by --no-peaks, exit 0. Now refused, nothing
+    touched, unless --force; files of other names stay either way."""
+    genome, _ = small_genome
+    model, _ = tiny_model
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t300\ta\n")
+    out = tmp_path / "mine"
+    (out / "logos").mkdir(parents=True)
+    (out / "logos" / "fig1.png").write_text("mine")
+    (out / "motifs.meme").write_text("MEME version 4\n")
+    (out / "seqlets.bed").write_text("chr1\t1\t10\tmine\n")
+    (out / "notes.txt").write_text("mine")
+    before = _snapshot(out)
+    result = _attribute(genome, bed, model, out)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"seqsal: error: {out}: the output folder holds no seqsal run (no run.json) but files a run writes or "
+        "replaces: logos/, motifs.meme, seqlets.bed; give another -o (a new or empty folder), or --force to replace "
+        "them"]
+    assert _snapshot(out) == before
+    from seqsal.errors import InputError
+    from seqsal.shards import merge_runs
+    import pytest
+
+    with pytest.raises(InputError, match="files a merge writes or replaces: logos/, motifs.meme, seqlets.bed"):
+        merge_runs([str(tmp_path / "shard")], str(out))
+    assert _snapshot(out) == before
+    (out / "logos" / "fig1.png").unlink()
+    (out / "logos").rmdir()
+    for name in ("motifs.meme", "seqlets.bed"):
+        (out / name).unlink()
+    assert _attribute(genome, bed, model, out).exit_code == 0  # only files of other names: a run, beside them
+    assert (out / "notes.txt").read_text() == "mine"
+    other = tmp_path / "forced"
+    other.mkdir()
+    (other / "motifs.meme").write_text("MEME version 4\n")
+    result = _attribute(genome, bed, model, other, "--force")
+    assert result.exit_code == 0 and not (other / "motifs.meme").exists()

@@ -90,7 +90,8 @@ class AuditRun:
     _genome: object = field(default=None, init=False, repr=False)
 
     def genome(self):
-        """The run's genome (:func:`seqsal.genome.genome_of_run`), opened once for the checks that read it.
+        """The run's genome (:func:`seqsal.run_genome.genome_of_run`, checked to hold the run's bases), opened once
+        for the checks that read it.
 
         Raises
         ------
@@ -98,10 +99,10 @@ class AuditRun:
             The genome of ``run.json`` cannot be opened (raised again on every call).
         """
         if self._genome is None:
-            from .genome import genome_of_run
+            from .run_genome import genome_of_run
 
             try:
-                self._genome = genome_of_run(self.record)
+                self._genome = genome_of_run(self.record, self.path)
             except (InputError, OSError, KeyError) as error:
                 self._genome = error
         if isinstance(self._genome, Exception):

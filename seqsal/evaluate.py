@@ -374,7 +374,7 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
         The folder has no ``run.json``, its model or genome cannot be read, or the model file (or its architecture
         file) changed since the run (:func:`seqsal.evaluate_inputs.check_model_unchanged`).
     """
-    from .genome import genome_of_run, moved_input_text
+    from .run_genome import genome_of_run, moved_input_text
     from .models import load_model
     from .regions import prepare_regions
 
@@ -388,7 +388,7 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     check_model_unchanged(model_info)  # the bytes the run attributed with, or a refusal
     loaded = load_model(model_info["path"], architecture=description.get("architecture"),
                         config=description.get("config"), layout=parameters.get("layout", "ncl"))
-    genome = genome_of_run(record) if genome is None else genome  # with the run's --unknown-bases
+    genome = genome_of_run(record, out_dir) if genome is None else genome  # with the run's --unknown-bases
     if not os.path.isfile(record["regions"]):
         raise InputError(moved_input_text("regions"), record["regions"])
     table = prepare_regions(record["regions"], genome.chrom_sizes, parameters.get("width"))

@@ -536,22 +536,3 @@ class Genome:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def moved_input_text(what: str) -> str:
-    """The one-line advice for a run whose recorded ``what`` (genome, regions, model) is gone from its path."""
-    return (f"the {what} this run was made from is not there any more; if it moved, `seqsal relocate RUN_FOLDER "
-            f"--{what} NEW_PATH` points the run at it (checked to be the same)")
-
-
-def genome_of_run(record: dict) -> Genome:
-    """The :class:`Genome` of a run folder's ``run.json`` record, opened with the run's ``unknown_bases`` policy.
-
-    Raises
-    ------
-    InputError
-        The FASTA is not at the recorded path any more (the message says how to relocate the run), or cannot be read.
-    """
-    if not os.path.isfile(record["genome"]):
-        raise InputError(moved_input_text("genome"), record["genome"])
-    return Genome(record["genome"], unknown_bases=record.get("parameters", {}).get("unknown_bases", "error"))

@@ -28,62 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .io import region_arrays, write_text_atomic
+from .io import write_text_atomic
+from .run_genome import first_genome_mismatch
 from .runlock import locks_run_folder
 from .tables import read_tsv
 
 RUN_RECORD = "run.json"
 FIELDS = ("genome", "regions", "model", "architecture")
-
-
-def sample_rows(n: int, sample: int) -> np.ndarray:
-    """``min(n, sample)`` row indices spread evenly over ``[0, n)`` (first and last included), ascending."""
-    if n <= sample:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, sample).round().astype(np.int64))
-
-
-def first_genome_mismatch(out_dir: Path, record: dict, genome_path: str, sample: int = 64) -> str | None:
-    """The first sampled region whose bases in ``genome_path`` differ from the run's stored one-hot, or None.
-
-    Parameters
-    ----------
-    out_dir
-        The run folder (``regions.tsv``, ``attributions.npz`` with its ``one_hot`` member: + strand, region bases).
-    record
-        Its ``run.json`` (``parameters``: ``unknown_bases``, ``n_value``).
-    genome_path
-        The FASTA to check (plain or bgzipped, as :class:`seqsal.genome.Genome` opens it).
-    sample
-        Regions compared, spread evenly over the run.
-
-    Returns
-    -------
-    str or None
-        ``"chr1:100-600 (name)"`` of the first region that differs, ``"chrZ (not in the FASTA)"``, or None.
-
-    Raises
-    ------
-    InputError
-        The FASTA cannot be opened or read.
-    """
-    from .encode import one_hot_encode
-    from .genome import Genome
-
-    parameters = record.get("parameters", {})
-    regions = read_tsv(out_dir / "regions.tsv")
-    rows = sample_rows(len(regions), sample)
-    stored = region_arrays(out_dir / "attributions.npz", ("one_hot",))["one_hot"]
-    with Genome(genome_path, unknown_bases=parameters.get("unknown_bases", "error")) as genome:
-        for row in rows:
-            chrom, start, end, name = (regions.at[row, key] for key in ("chrom", "start", "end", "name"))
-            if str(chrom) not in genome.chrom_sizes:
-                return f"{chrom} (not in the FASTA)"
-            bases = one_hot_encode(genome.fetch(str(chrom), int(start), int(end)),
-                                   n_value=float(parameters.get("n_value", 0.0)))
-            if not np.array_equal(bases, stored[int(row)]):
-                return f"{chrom}:{start}-{end} ({name})"
-    return None
 
 
 def first_regions_mismatch(out_dir: Path, record: dict, regions_path: str, chrom_sizes: dict[str, int]

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from seqsal.cli import main
-from seqsal.relocate import relocate_run, sample_rows
+from seqsal.relocate import relocate_run
+from seqsal.run_genome import sample_rows
 from seqsal.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,3 +144,32 @@ def test_sample_rows_spreads_over_the_run_with_both_ends():
     assert sample_rows(5, 64).tolist() == [0, 1, 2, 3, 4]
     rows = sample_rows(1000, 64)
     assert rows[0] == 0 and rows[-1] == 999 and len(rows) == 64 and np.all(np.diff(rows) > 0)
+
+
+def test_a_genome_replaced_at_its_path_is_refused_by_every_command_that_reads_it(moved_run, tmp_path):
+    """The same path, other bases (a symlink pointed at another build): check-seqlets said the model "does not
+    confirm" the calls, motifs and evaluate ran on the wrong sequence, all without a word. The model was checked
+    by its SHA-256; the genome now by a sample of the run's bases."""
+    run = tmp_path / "run"
+    shutil.copytree(moved_run / "run", run, ignore=shutil.ignore_patterns("motif*", "seqlet_check*"))
+    record = json.loads((run / "run.json").read_text())
+    first = (run / "regions.tsv").read_text().splitlines()[1].split("\t")
+    header = (run / "regions.tsv").read_text().splitlines()[0].split("\t")
+    start = int(first[header.index("start")])
+    _edited_copy(Path(record["genome"]) if Path(record["genome"]).exists() else moved_run / "moved" / "genome.fa",
+                 tmp_path / "genome.fa", 0, start + 20)
+    record["genome"] = str(tmp_path / "genome.fa")
+    record["model"]["path"] = str(moved_run / "moved" / "model.safetensors")
+    record["regions"] = str(moved_run / "moved" / "regions.bed")
+    (run / "run.json").write_text(json.dumps(record))
+    for command in (["motifs", run, "-q", "--min-seqlets", "5"], ["check-seqlets", run, "-q", "--max-seqlets", "3"],
+                    ["evaluate", run, "-q", "--methods", "saliency", "--max-regions", "2", "--no-sanity"]):
+        result = _invoke(*command)
+        assert result.exit_code == 2, (command, result.output)
+        assert result.output.strip() == (
+            f"seqsal: error: {tmp_path / 'genome.fa'}: not the genome this run was made from any more (chr1:{start}-"
+            f"{int(first[header.index('end')])} ({first[header.index('name')]}) differs from the bases the run "
+            "attributed): the file was replaced or edited since; point the run at the original with `seqsal relocate "
+            "RUN_FOLDER --genome ORIGINAL`, or rerun `seqsal attribute`"), result.output
+    assert not (run / "motifs.tsv").exists() and not (run / "seqlet_check.tsv").exists()
+

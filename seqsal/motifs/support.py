@@ -77,7 +77,6 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
 from ..io import RegionArrays, region_arrays
 from ..peaks import NULL_FILE, NullModel, PeakOptions, benjamini_hochberg, block_tests, shuffled_fetch
 from .discover import DiscoveredMotif
@@ -423,8 +422,9 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     Raises
     ------
     InputError
-        The genome ``run.json`` names is not at that path any more (the message says how to relocate the run):
-        motifs untested against the null would be the noise the test exists to drop, so they are not written.
+        The genome ``run.json`` names is not at that path any more, or no longer holds the run's bases
+        (:func:`seqsal.run_genome.genome_of_run`; the messages say how to point the run at the right file): motifs
+        untested against the null would be the noise the test exists to drop, so they are not written.
     """
     out = Path(out_dir)
     stored = region_arrays(out / NULL_FILE, ("projected",))
@@ -437,7 +437,7 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     null = stored.small
     from ..encode import one_hot_encode
     from ..engine import fetch_span
-    from ..genome import Genome
+    from ..run_genome import genome_of_run
 
     record = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
     genome_path = record.get("genome")
@@ -445,11 +445,7 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
         log.warning("run.json names no genome to redraw the sequences of null.npz from: motifs are not tested "
                     "against the null")
         return None
-    if not os.path.isfile(genome_path):
-        from ..genome import moved_input_text
-
-        raise InputError(moved_input_text("genome") + " (motifs are tested against the null's shuffled sequence, "
-                         "redrawn from it)", genome_path)
+    opened = genome_of_run(record, out)  # refused when gone from its path, or no longer the run's bases
     parameters = record.get("parameters", {})
     window = parameters.get("window")
     seed = int(null["seed"])
@@ -458,7 +454,7 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     spans = [(chrom, *fetch_span(int(start), int(end), window)) for chrom, start, end, *_ in keys]
     wanted = {int(row): k for k, row in enumerate(rows)}
     out_array = np.zeros((rows.shape[0], 4, width), np.float32)
-    with Genome(genome_path, unknown_bases=parameters.get("unknown_bases", "error")) as genome:
+    with opened as genome:
         fetch = shuffled_fetch(genome.fetch, seed, spans[::copies], copies=copies)
         # every row is requested, in order: the c-th request of a stretch gets its c-th shuffle, as the writer's
         for row, ((chrom, start, end, *_), (_, fetch_start, fetch_end)) in enumerate(zip(keys, spans)):

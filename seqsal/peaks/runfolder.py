@@ -86,9 +86,9 @@ def _chrom_sizes(out: Path) -> dict[str, int]:
             handle.close()
     run = out / "run.json"
     if run.exists():
-        from ..genome import genome_of_run
+        from ..run_genome import genome_of_run
 
-        with genome_of_run(json.loads(run.read_text())) as genome:
+        with genome_of_run(json.loads(run.read_text()), out) as genome:
             return dict(genome.chrom_sizes)
     raise InputError("neither attributions.bw nor run.json is there to give chromosome sizes", str(out))
 
@@ -336,6 +336,7 @@ def remove_peak_files(out_dir: str | os.PathLike, null: bool = True) -> None:
         path = Path(out_dir) / name
         if path.exists():
             path.unlink()
+            log.info("removed %s of an earlier run in this folder (it would not match the new attributions)", name)
 
 
 def run_peaks_stage(

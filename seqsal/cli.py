@@ -97,7 +97,9 @@ main.add_command(train)
               help="Null of the peak caller: attributions of dinucleotide-shuffled copies of a sample of the "
                    "regions, or a Laplace fit to the bulk of the observed track.")
 @click.option("--null-fraction", type=float, default=0.1, show_default=True,
-              help="Fraction of regions shuffled for --null shuffle (that much extra model work).")
+              help="Fraction of regions shuffled for --null shuffle (that much extra model work on a run of more "
+                   "than --min-null-bases / fraction bases; a smaller run shuffles more, up to all its regions 8 "
+                   "times: --no-peaks skips the null).")
 @click.option("--min-null-bases", type=int, default=200_000, show_default=True,
               help="Fewest bases of shuffled sequence the shuffle null attributes: a small run takes more of its "
                    "regions, and several shuffles of each when it is shorter.")

@@ -31,7 +31,8 @@ _ADVICE = ("give the model as a state_dict (.pt or .safetensors) with --architec
 
 def _changed_text(what: str, recorded: str, now: str) -> str:
     return (f"the {what} changed since this run (sha256 recorded {recorded[:8]}..., now {now[:8]}...); rerun seqsal "
-            "attribute, or pass the original file")
+            f"attribute, or restore the original (a copy of it elsewhere: `seqsal relocate RUN_FOLDER "
+            f"--{what.split()[0]} PATH`)")
 
 
 def check_model_unchanged(model: dict) -> None:

@@ -243,7 +243,9 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
             calls = True
             jobs += call_jobs(run, table, kind, top, fmt, hypothetical=hypothetical)
     if not calls:
-        log.info("no seqlets.tsv/elements.tsv in %s: drawing the top %s instead", run.path, plural(top, "region"))
+        log.info("%s in %s: drawing the top %s instead", "no seqlet or element called (seqlets.tsv and elements.tsv "
+                 "are empty)" if run.table("seqlets") is not None else "no seqlets.tsv/elements.tsv", run.path,
+                 plural(top, "region"))
         jobs += region_jobs(run, top, fmt)
     jobs += motif_jobs(run, fmt)
     started = time.perf_counter()

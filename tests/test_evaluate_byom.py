@@ -124,7 +124,8 @@ def test_a_model_file_replaced_after_the_run_is_refused(small_genome, tmp_path):
         run_inputs(out, 2, None)
     now = seqsal.models.files.file_sha256(path)
     assert str(caught.value) == (f"{path}: the model file changed since this run (sha256 recorded {recorded[:8]}..., "
-                                 f"now {now[:8]}...); rerun seqsal attribute, or pass the original file")
+                                 f"now {now[:8]}...); rerun seqsal attribute, or restore the original (a copy of it "
+                                 "elsewhere: `seqsal relocate RUN_FOLDER --model PATH`)")
     result = CliRunner().invoke(main, ["evaluate", str(out), "--methods", "saliency", "-q"])
     assert result.exit_code == 2 and result.output.strip().splitlines() == [f"seqsal: error: {caught.value}"]
     # a run folder of an older seqsal, which recorded no hash: a warning, not a refusal

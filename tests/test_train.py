@@ -167,7 +167,7 @@ def test_cutout_fill_reaches_the_training_step(world, tmp_path, monkeypatch):
                     _options(epochs=1, cutout_fill="n", cutout_span=(5, 5), **extra), quiet=True, force=True)
         blanks = np.concatenate([(x.sum(axis=1) == 0).sum(axis=1) for x in seen])
         assert len(seen) > 0 and (blanks == 5).all()  # every window: one 5-base stretch of Ns
-    with pytest.raises(InputError, match="cutout fill"):
+    with pytest.raises(InputError, match="--cutout-fill .x.: choose one of random, n"):
         check_options(_options(cutout_fill="x"))
 
 

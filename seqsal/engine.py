@@ -43,6 +43,7 @@ from .methods import (
     on_nonfinite,
     relative_completeness,
 )
+from .methods.references import rounding_allowance
 from .regions import fetch_span, tile_starts  # noqa: F401 (fetch_span: imported from here too)
 from .text import plural
 
@@ -249,12 +250,32 @@ def completeness_errors(x: torch.Tensor, hypothetical: torch.Tensor, prediction:
     return (hypothetical * x).sum(dim=(1, 2)) - (prediction - reference)
 
 
-def relative_errors(x: torch.Tensor, hypothetical: torch.Tensor, errors: torch.Tensor) -> torch.Tensor:
-    """The completeness errors of :func:`completeness_errors` relative to the attributions' size, ``(N,)``:
-    ``|error| / (Σ |hypothetical·x| + |f(x) - mean f(baselines)|)`` (:func:`seqsal.methods.relative_completeness`)."""
+def relative_errors(x: torch.Tensor, hypothetical: torch.Tensor, errors: torch.Tensor, prediction: torch.Tensor
+                    ) -> torch.Tensor:
+    """The completeness errors of :func:`completeness_errors` relative to the attributions' size, ``(N,)``.
+
+    Parameters
+    ----------
+    x, hypothetical
+        ``(N, 4, W)`` windows and their hypothetical contributions.
+    errors
+        ``(N,)`` :func:`completeness_errors`.
+    prediction
+        ``(N,)`` the target ``f(x)``: with ``f(x) - errors`` rebuilt from the two, the error float32 rounding of
+        the outputs explains (:func:`seqsal.methods.references.rounding_allowance`) is not counted.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)``: ``max(|error| - allowance, 0) / (Σ |hypothetical·x| + |f(x) - mean f(baselines)|)``
+        (:func:`seqsal.methods.relative_completeness`): a low-complexity window, whose shuffles are itself,
+        gets 0, not its rounding as 100 % of its (rounding-sized) attributions.
+    """
     projected = hypothetical * x
     total = projected.sum(dim=(1, 2))
-    return relative_completeness(total, projected.abs().sum(dim=(1, 2)), total - errors)
+    delta = total - errors
+    return relative_completeness(total, projected.abs().sum(dim=(1, 2)), delta,
+                                 rounding_allowance(prediction, delta))
 
 
 def _incomplete_message(method: str, row, error: float, relative: float, tolerance: float, advice: str) -> str:
@@ -504,7 +525,7 @@ def iter_region_attributions(
         if not sink:
             return hyp.cpu(), prediction.cpu()
         errors = completeness_errors(x, hyp, prediction, sink[0], rc)
-        return hyp.cpu(), prediction.cpu(), errors.cpu(), relative_errors(x, hyp, errors).cpu()
+        return hyp.cpu(), prediction.cpu(), errors.cpu(), relative_errors(x, hyp, errors, prediction).cpu()
 
     adaptive = AdaptiveBatch(run_batch, batch_size)
     columns = {name: context[name].to_numpy() for name in ("chrom", "start", "end", "strand")}

@@ -495,7 +495,8 @@ def deep_lift_shap(
         multipliers, prediction, prediction_ref = _pair_multipliers(model, xs, rs, target)
         if check is not None:
             check_completeness("deepshap", ((xs[:, None] - rs) * multipliers).flatten(0, 1),
-                               (prediction[:, None] - prediction_ref).flatten(), check, DEEPSHAP_ADVICE)
+                               (prediction[:, None] - prediction_ref).flatten(), check, DEEPSHAP_ADVICE,
+                               prediction[:, None].expand_as(prediction_ref).flatten())
         hypothetical.append(hypothetical_from_multipliers(multipliers, rs))
         predictions.append(prediction)
         reference_means.append(prediction_ref.mean(dim=1))

@@ -105,7 +105,7 @@ def integrated_gradients(
         if reference_sink is not None:
             reference_sink.append(reference)
         if check is not None:
-            check_completeness("ig", hypothetical * x, prediction - reference, check, IG_ADVICE)
+            check_completeness("ig", hypothetical * x, prediction - reference, check, IG_ADVICE, prediction)
     return hypothetical, prediction
 
 

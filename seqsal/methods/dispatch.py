@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import numbers
 
 import torch
 from torch import nn
@@ -15,6 +16,7 @@ from ..attribution import Target, choose_transform, correct_gradient, eval_mode,
 from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
+from ..models.files import LoadedModel
 from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 
 log = logging.getLogger("seqsal")
@@ -153,11 +155,70 @@ def hypothetical_attributions(
     return hypothetical, prediction
 
 
+def as_target(target: Target | str | int | None) -> Target:
+    """The :class:`Target` of ``seqsal.attribute``'s ``target`` argument.
+
+    Parameters
+    ----------
+    target
+        A :class:`Target`, its string form (:meth:`Target.parse`), an integer task index (``int`` or a numpy
+        integer: the same as its string, ``2`` is ``"2"``) or ``None`` (task 0 of the first output).
+
+    Returns
+    -------
+    Target
+        Task names are left for :meth:`Target.resolve`.
+
+    Raises
+    ------
+    InputError
+        For any other type (``bool`` included), naming what to pass.
+    """
+    if target is None or isinstance(target, str):
+        return Target.parse(target)
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, numbers.Integral) and not isinstance(target, bool):
+        return Target.parse(str(int(target)))
+    raise InputError(f"{option('target')} is a {type(target).__name__} ({target!r}); pass a task index (an int), its "
+                     "name or a target string (e.g. \"2\", \"enhancer\", \"output=1,task=0,reduce=bpnet\"), a "
+                     "seqsal.Target or None")
+
+
+def as_module(model: nn.Module | LoadedModel, length: int) -> tuple[nn.Module, list[str] | None, bool]:
+    """The module ``seqsal.attribute`` runs, from an ``nn.Module`` or a :class:`~seqsal.models.LoadedModel`.
+
+    Parameters
+    ----------
+    model
+        The model given; a loaded one is already in its layout (``load_model(..., layout=...)``).
+    length
+        ``L`` of the one-hot batch ``(N, 4, L)``.
+
+    Returns
+    -------
+    module, task_names, movable
+        The module, the task names (of the file, else the module's ``task_names`` attribute) and whether it may
+        be moved to another device (an exported program runs where it was exported).
+
+    Raises
+    ------
+    InputError
+        For a loaded model whose file declares an input length other than ``length``.
+    """
+    if not isinstance(model, LoadedModel):
+        return model, getattr(model, "task_names", None), True
+    if model.input_length is not None and int(model.input_length) != length:
+        raise InputError(f"x has length {length} but the model file declares windows of {model.input_length} bases; "
+                         f"pass sequences of length {model.input_length}")
+    return model.module, model.task_names, model.source != "export"
+
+
 def attribute(
-    model: nn.Module,
+    model: nn.Module | LoadedModel,
     x: torch.Tensor,
     method: str = "grad_x_input",
-    target: Target | str | None = None,
+    target: Target | str | int | None = None,
     correct: bool = True,
     rc: bool = False,
     batch_size: int = 64,
@@ -172,14 +233,15 @@ def attribute(
     Parameters
     ----------
     model
-        Any ``nn.Module`` taking ``(N, 4, L)``.
+        Any ``nn.Module`` taking ``(N, 4, L)``, or what :func:`seqsal.load_model` returns (its ``.module`` runs;
+        its task names and declared input length apply).
     x
         One-hot ``(N, 4, L)`` (torch tensor or numpy array).
     method
         ``saliency``, ``grad_x_input`` or another key of :data:`~seqsal.methods.registry.METHODS`.
     target
-        :class:`Target` or its string form (see :meth:`Target.parse`). As in ``seqsal attribute``, the task
-        axis of an output of 3 or more dims must be given or be found with certainty
+        :class:`Target`, its string form (see :meth:`Target.parse`) or a task index (``2`` is ``"2"``). As in
+        ``seqsal attribute``, the task axis of an output of 3 or more dims must be given or be found with certainty
         (:func:`~seqsal.attribution.resolve_task_axis`), and a transform left open is chosen from the model's
         graph (:func:`~seqsal.attribution.choose_transform`): a sigmoid's output is explained as its logit, a
         softmax's class as its log-odds against the other classes (``transform=none``: the probability).
@@ -210,20 +272,23 @@ def attribute(
     Raises
     ------
     InputError
-        For an unknown method, device, precision or ``on_error``, a bad target, ``x`` not of shape ``(N, 4, L)``
-        or of a length the model cannot take, or (``on_error="stop"``) NaN/Inf in a sequence's prediction or
+        For an unknown method, device, precision or ``on_error``, a bad target (of another type than the above,
+        or naming a task the model lacks), ``x`` not of shape ``(N, 4, L)`` or of a length the model cannot take
+        (or that its file does not declare), or (``on_error="stop"``) NaN/Inf in a sequence's prediction or
         attributions: the message names the first such sequence.
     """
     check_on_error(on_error)
-    target = Target.parse(target) if isinstance(target, str) or target is None else target
-    target = target.resolve(getattr(model, "task_names", None))
+    target = as_target(target)
     x = torch.as_tensor(x, dtype=torch.float32)
     check_batch(x)
+    model, task_names, movable = as_module(model, x.shape[-1])
+    target = target.resolve(task_names)
     device = select_device(device)
     dtype = autocast_dtype_for(precision, device)
     if hypothetical is None:
         hypothetical = not PROJECTED_BY_DEFAULT.get(method, True)
-    if isinstance(model, nn.Module) and not isinstance(model, torch.jit.ScriptModule) and not on_device(model, device):
+    if (movable and isinstance(model, nn.Module) and not isinstance(model, torch.jit.ScriptModule)
+            and not on_device(model, device)):
         model = model.to(device)
     outputs = []
     with eval_mode(model):

@@ -1,0 +1,72 @@
+"""``seqsal.attribute``'s arguments as a notebook passes them: what :func:`seqsal.load_model` returns (its module
+runs, with the file's task names and input length), and a task index given as an ``int`` or numpy integer (the
+same as its string form); any other type of target is one :class:`InputError`."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import seqsal
+from seqsal.errors import InputError
+from seqsal.methods.dispatch import as_target
+from seqsal.attribution import Target
+from helpers import random_one_hot
+
+LENGTH = 101
+TASKS = ["alpha", "beta", "gamma"]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """A 3-task basset saved with task names and read back."""
+    torch.manual_seed(0)
+    model = seqsal.BassetCNN(input_length=LENGTH, n_tasks=3, channels=(8, 8, 8), kernel_sizes=(7, 5, 3),
+                             pool_sizes=(2, 2, 2), hidden=16).eval()
+    model.task_names = TASKS
+    path = tmp_path_factory.mktemp("model") / "three.safetensors"
+    seqsal.save_model(model, path)
+    return seqsal.load_model(path)
+
+
+X = random_one_hot(3, LENGTH, seed=1)
+
+
+@pytest.mark.parametrize("method", ["grad_x_input", "deepshap"])
+def test_a_loaded_model_gives_the_maps_of_its_module(loaded, method):
+    """Was: ``TypeError: 'LoadedModel' object is not callable``."""
+    ours = seqsal.attribute(loaded, X, method=method, target="beta")
+    torch.testing.assert_close(ours, seqsal.attribute(loaded.module, X, method=method, target=1), rtol=0, atol=0)
+    assert float(ours.abs().sum()) > 0
+
+
+def test_a_loaded_model_names_its_tasks_and_its_length(loaded):
+    with pytest.raises(InputError, match=r"task 'delta' is not a task of the model; its tasks: alpha, beta, gamma"):
+        seqsal.attribute(loaded, X, target="delta")
+    with pytest.raises(InputError, match=r"^x has length 100 but the model file declares windows of 101 bases; "
+                                         r"pass sequences of length 101$"):
+        seqsal.attribute(loaded, X[:, :, :100])
+
+
+@pytest.mark.parametrize("index", [2, np.int64(2), np.int32(2), np.uint8(2)], ids=repr)
+def test_an_integer_target_is_its_string(loaded, index):
+    """Was: ``AttributeError: 'int' object has no attribute 'resolve'``."""
+    ours = seqsal.attribute(loaded.module, X, target=index)
+    torch.testing.assert_close(ours, seqsal.attribute(loaded.module, X, target="2"), rtol=0, atol=0)
+    assert not torch.equal(ours, seqsal.attribute(loaded.module, X, target=0))
+    assert as_target(index) == Target.parse("2") == Target(task=2)
+    assert as_target(-1) == Target.parse("-1")
+
+
+@pytest.mark.parametrize("target", [2.0, True, np.bool_(True), [2], (0, 1), torch.tensor(2), {"task": 2}],
+                         ids=repr)
+def test_other_types_of_target_are_one_input_error(loaded, target):
+    with pytest.raises(InputError, match=r"^target is a \w+ \(.*\); pass a task index \(an int\), its name or a "
+                                         r"target string"):
+        seqsal.attribute(loaded, X, target=target)
+
+
+def test_a_target_and_none_pass_through():
+    target = Target(output=1, task=0)
+    assert as_target(target) is target
+    assert as_target(None) == Target() == as_target("")

@@ -132,13 +132,16 @@ def test_soft_mask_reads_a_chromosome_whole_or_region_by_region_alike(tmp_path):
     chroms = {"chr1": "".join(rng.choice(list("ACGTacgt"), 3000)), "chr2": "".join(rng.choice(list("ACgt"), 20000))}
     lines = {name: "\n".join(text[i:i + 60] for i in range(0, len(text), 60)) for name, text in chroms.items()}
     (tmp_path / "genome.fa").write_text("".join(f">{name}\n{body}\n" for name, body in lines.items()))
-    sequences = random_sequences(rng, 6, 400)
+    places = [("chr1", 0), ("chr1", 1000), ("chr1", 2800), ("chr1", 3200), ("chr2", 500), ("chr2", 19800)]
+    # chr1 (3 kb): 4 x 400 bp, read whole; 2 of chr2 (20 kb) alone; the 3rd and 6th run past the end, the 4th lies
+    # beyond. The stored bases are the genome's (the run's genome is checked to hold them: seqsal.run_genome)
+    sequences = [(chroms[chrom] + "N" * 400)[start:start + 400].upper().ljust(400, "N") for chrom, start in places]
     hyp = rng.normal(0, 1, (6, 4, 400)).astype(np.float32)
     record = {"genome": str(tmp_path / "genome.fa"), "parameters": {"window": None, "stride": None}}
     path = make_run(tmp_path / "run", sequences, hyp, strands=["+", "-"] * 3, record=record)
     table = pd.read_csv(path / "regions.tsv", sep="\t")
-    table["chrom"] = ["chr1"] * 4 + ["chr2"] * 2  # chr1 (3 kb): 4 x 400 bp, read whole; 2 of chr2 (20 kb) alone
-    table["start"] = [0, 1000, 2800, 3200, 500, 19800]  # the 3rd and 6th run past the end, the 4th lies beyond
+    table["chrom"] = [chrom for chrom, _ in places]
+    table["start"] = [start for _, start in places]
     table["end"] = table["start"] + 400
     table.to_csv(path / "regions.tsv", sep="\t", index=False)
     run = read_run(path)

@@ -215,6 +215,11 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
                    "the Laplace null): lenient, so that weak motifs have instances to cluster, but sized by "
                    "the evidence. Motifs no more frequent than in the null's shuffled sequence are dropped "
                    "(motifs.tsv: n_support_seqlets, n_null_seqlets, enrichment, support_pvalue).")
+@click.option("--instance-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.05,
+              show_default=True,
+              help="FDR of the motif instance calls (motif_calls.tsv, motif_calls.bed): the run's test windows "
+                   "that match a kept motif, called where they beat the null's matching windows (scaled by bases). "
+                   "Needs the shuffled null (null.npz).")
 @click.option("--database", default=None,
               help="Known motifs to match against: a MEME file, 'jaspar' (a whole JASPAR release, offline, through "
                    "pyjaspar: pip install 'seqsal[jaspar]'; converted once into the user cache) or 'none'. "
@@ -234,14 +239,15 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of that sample.")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def motifs(out_dir, seqlets_path, seqlet_fdr, database, jaspar_release, jaspar_collection, jaspar_tax_group,
-           jaspar_all_versions, min_seqlets, max_seed_seqlets, max_seqlets, seed, quiet):
+def motifs(out_dir, seqlets_path, seqlet_fdr, instance_fdr, database, jaspar_release, jaspar_collection,
+           jaspar_tax_group, jaspar_all_versions, min_seqlets, max_seed_seqlets, max_seqlets, seed, quiet):
     """Cluster the seqlets of the run in OUT_DIR into motifs and match them to known motifs.
 
     Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motifs.h5 (tfmodisco-lite's layout,
     for `modisco report` and other readers), motif_instances.tsv (with each instance's seqlet p and q) and, with a
     database, motif_matches.tsv (TOMTOM-style p-, E- and q-values). A motif is kept only when the windows of the
     run that match it outnumber those of the run's shuffled null (scaled by bases) by a one-sided binomial test.
+    Its instances are then called at --instance-fdr: motif_calls.tsv and motif_calls.bed (PWM match, strand, q).
     """
     setup_logging(quiet)
     from .motifs import DiscoveryOptions, run_motifs
@@ -250,8 +256,8 @@ def motifs(out_dir, seqlets_path, seqlet_fdr, database, jaspar_release, jaspar_c
     options = DiscoveryOptions(min_seqlets=min_seqlets, max_seed_seqlets=max_seed_seqlets, max_seqlets=max_seqlets,
                                seed=seed)
     run_motifs(out_dir, seqlets_path=seqlets_path, database=database, options=options, progress=not quiet,
-               seqlet_fdr=seqlet_fdr, jaspar=JasparQuery(jaspar_release, jaspar_collection, jaspar_tax_group,
-                                                         jaspar_all_versions))
+               seqlet_fdr=seqlet_fdr, instance_fdr=instance_fdr,
+               jaspar=JasparQuery(jaspar_release, jaspar_collection, jaspar_tax_group, jaspar_all_versions))
 
 
 @main.command()

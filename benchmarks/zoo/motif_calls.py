@@ -64,7 +64,7 @@ from seqsal.motifs.run import DISCOVERY_CACHE_BYTES, DISCOVERY_FDR, DISCOVERY_WI
 from seqsal.motifs.redundancy import null_tail  # noqa: E402
 from seqsal.motifs.seqlets import RowCache, extract_windows  # noqa: E402
 from seqsal.motifs.support import (  # noqa: E402
-    SupportOptions, WindowSet, _null_blocks, _run_blocks, _tests, discovery_threshold, null_one_hot, scan_matches)
+    SupportOptions, WindowSet, null_blocks, run_blocks, window_tests, discovery_threshold, null_one_hot, scan_matches)
 from seqsal.peaks import NULL_FILE, PeakOptions, call_peaks_from_run  # noqa: E402
 
 ALPHAS = (0.05, 0.1, 0.2)
@@ -131,8 +131,8 @@ def scored_windows(out: Path, options: SupportOptions) -> dict:
     """Every test window of the run and of the null, with its p-value (both sides against the null's tests)."""
     arrays = region_arrays(out / "attributions.npz", ("one_hot", "hypothetical"))
     null = region_arrays(out / NULL_FILE, ("projected", "valid"))
-    run_tests, bases = _tests(_run_blocks(arrays), options.test_width)
-    null_tests, null_bases = _tests(_null_blocks(null), options.test_width)
+    run_tests, bases = window_tests(run_blocks(arrays), options.test_width)
+    null_tests, null_bases = window_tests(null_blocks(null), options.test_width)
     models, _ = discovery_threshold({s: run_tests[s][2] for s in (1, -1)}, {s: null_tests[s][2] for s in (1, -1)},
                                     DISCOVERY_FDR, options.min_null_candidates)
 

@@ -5,7 +5,8 @@ re-calls lenient seqlets for discovery against the run's null
 (:func:`discovery_seqlets`, :data:`DISCOVERY_FDR`), clusters them
 (:mod:`~seqsal.motifs.discover`, at most ``max_seqlets`` of each sign), keeps
 the motifs that are more frequent in the run's tracks than in its shuffled
-null's (:mod:`~seqsal.motifs.support`, :func:`keep_supported`), and wires
+null's (:mod:`~seqsal.motifs.support`, :func:`keep_supported`), calls their
+instances at an FDR against the same null (:mod:`~seqsal.motifs.instance_run`), and wires
 :mod:`~seqsal.motifs.match` and :mod:`~seqsal.motifs.export` to write them.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..tables import read_tsv
 from ..text import plural
 from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
 from .export import instance_table, motif_table, write_modisco_h5, write_motif_arrays
+from .instance_run import instance_calls, write_calls
 from .match import best_matches, compare_motifs
 from .jaspar import JasparQuery, resolve_database
 from .meme import Motif, read_meme, write_meme
@@ -99,6 +101,9 @@ per base as the background, has too few seqlets.) Against the Laplace null
 """
 
 
+INSTANCE_FDR = 0.05
+"""Default FDR of the motif instance calls (``motif_calls.tsv``; :mod:`seqsal.motifs.instances`)."""
+
 DISCOVERY_PREFIX = "discovery"
 """Name prefix of the seqlets re-called for discovery (``discovery_000001``), distinct from ``seqlets.tsv``'s."""
 
@@ -148,6 +153,7 @@ def run_motifs(
     seqlet_fdr: float = DISCOVERY_FDR,
     support_options: SupportOptions | None = None,
     jaspar: JasparQuery | None = None,
+    instance_fdr: float = INSTANCE_FDR,
 ) -> dict:
     """Discover motifs from a run folder's seqlets and (optionally) match them to a database.
 
@@ -160,7 +166,10 @@ def run_motifs(
     ``motifs.meme``, ``motifs.tsv``, ``motifs.h5`` (tfmodisco-lite layout, :func:`write_modisco_h5`),
     ``motifs.npz`` (CWM, hypothetical CWM and PWM per motif, keys
     ``<motif>.<matrix>``: :func:`write_motif_arrays`), ``motif_instances.tsv``
-    and, with a database, ``motif_matches.tsv`` (the 5 best matches of each motif).
+    and, with a database, ``motif_matches.tsv`` (the 5 best matches of each motif). With a usable null, the
+    kept motifs' instances among all the run's test windows are called at FDR ``instance_fdr``
+    (:mod:`~seqsal.motifs.instances`): ``motif_calls.tsv``, ``motif_calls.bed`` and ``motifs.tsv``'s ``n_calls``
+    and ``call_pvalue_cut``.
 
     Parameters
     ----------
@@ -184,13 +193,16 @@ def run_motifs(
     jaspar
         With ``database="jaspar"``: the :class:`~seqsal.motifs.jaspar.JasparQuery` (release, collection,
         taxonomic group; the newest release's CORE vertebrates when None).
+    instance_fdr
+        FDR of the motif instance calls, in ``(0, 1]``.
 
     Returns
     -------
     dict
         ``motifs`` (list of :class:`DiscoveredMotif`, those kept), ``table`` (``motifs.tsv``), ``matches``,
         ``support`` (the support rows of the kept motifs, or None without a null), ``dropped`` (motifs
-        that failed the support test), ``n_seqlets`` (seqlets given to discovery) and ``timing_seconds``.
+        that failed the support test), ``calls`` (``motif_calls.tsv``, or None without a null), ``n_seqlets``
+        (seqlets given to discovery) and ``timing_seconds``.
 
     Raises
     ------
@@ -198,7 +210,7 @@ def run_motifs(
         When ``attributions.npz`` lacks ``one_hot``/``hypothetical``, ``regions.tsv`` is missing, the seqlet
         table is bad or names other regions than ``regions.tsv``'s
         (:func:`~seqsal.motifs.seqlets.seqlet_region_mismatch`), the database is missing or malformed
-        (:func:`read_meme`), or ``seqlet_fdr`` is out of range.
+        (:func:`read_meme`), or ``seqlet_fdr`` or ``instance_fdr`` is out of range.
     """
     out = str(out_dir)
     started = time.perf_counter()
@@ -213,6 +225,8 @@ def run_motifs(
         raise InputError("regions.tsv not found; run `seqsal attribute` first", out)
     if not 0 < seqlet_fdr <= 1:
         raise InputError(f"{option('seqlet_fdr')} must be in (0, 1], got {seqlet_fdr}")
+    if not 0 < instance_fdr <= 1:
+        raise InputError(f"{option('instance_fdr')} must be in (0, 1], got {instance_fdr}")
     database = resolve_database(database, jaspar)
     known = read_meme(database) if database else None  # a bad file is refused before the minutes of discovery
     if seqlets_path:
@@ -234,6 +248,11 @@ def run_motifs(
     support = support_table(out, found, seqlet_fdr, support_options)
     motifs, support = keep_supported(found, support, support_options.min_enrichment)
     t_support = time.perf_counter() - started - t_discover
+    called = None if support is None else instance_calls(out, motifs, support["support_match"].to_numpy(), regions,
+                                                         support_options, instance_fdr)
+    if support is None:
+        log.info("no motif instance calls: the run has no usable shuffled null (see above)")
+    t_calls = time.perf_counter() - started - t_discover - t_support
     matches = None
     if known is not None:
         matches = compare_motifs([folder_motif(m) for m in motifs], known) if motifs else None
@@ -244,18 +263,22 @@ def run_motifs(
     if matches is None and os.path.isfile(os.path.join(out, "motif_matches.tsv")):
         os.unlink(os.path.join(out, "motif_matches.tsv"))  # an earlier run's matches would name other motifs
     table = motif_table(motifs, matches, support)
+    table["n_calls"] = called[1]["n_calls"].to_numpy() if called is not None else pd.NA
+    table["call_pvalue_cut"] = called[1]["call_pvalue_cut"].to_numpy() if called is not None else pd.NA
     write_meme(os.path.join(out, "motifs.meme"), [folder_motif(m) for m in motifs])
     write_table_atomic(os.path.join(out, "motifs.tsv"), table)
     write_table_atomic(os.path.join(out, "motif_instances.tsv"), instance_table(motifs, regions, seqlets))
     write_motif_arrays(os.path.join(out, "motifs.npz"), motifs)
+    write_calls(out, called[0] if called is not None else None)
     with atomic_path(os.path.join(out, "motifs.h5")) as tmp:
         write_modisco_h5(tmp, motifs, arrays["one_hot"], arrays["hypothetical"], lengths)
     _record(out, seqlets_path, database)
-    timing = {"discovery": round(t_discover, 3), "support": round(t_support, 3),
+    timing = {"discovery": round(t_discover, 3), "support": round(t_support, 3), "instance_calls": round(t_calls, 3),
               "total": round(time.perf_counter() - started, 3)}
     log.info("%s in %.1f s -> %s", plural(len(motifs), "motif"), timing["total"], os.path.join(out, "motifs.meme"))
     return {"motifs": motifs, "table": table, "matches": matches, "support": support,
-            "dropped": len(found) - len(motifs), "n_seqlets": len(seqlets), "timing_seconds": timing}
+            "calls": called[0] if called is not None else None, "dropped": len(found) - len(motifs),
+            "n_seqlets": len(seqlets), "timing_seconds": timing}
 
 
 def _is_own_seqlets(out: str, seqlets_path: str | os.PathLike) -> bool:

@@ -363,8 +363,11 @@ def count_support(motifs: list[DiscoveredMotif], windows: WindowSet, options: Su
 # ---------------------------------------------------------------------------
 
 
-def _tests(blocks: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int):
-    """All tests of tracks served as ``(rows, track (n, L), valid (n, L))`` blocks, and their valid bases."""
+def window_tests(blocks: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int) -> tuple[dict, int]:
+    """All tests of tracks served as ``(rows, track (n, L), valid (n, L))`` blocks, and their valid bases.
+
+    Returns ``({sign: (rows, starts, scores)}, bases)``: per sign (``1``, ``-1``) the ``(n,)`` arrays of
+    :func:`seqsal.peaks.block_tests`'s windows (row, first base, summed contribution), and the valid bases."""
     found: dict[int, list] = {1: [], -1: []}
     bases = 0
     for rows, track, valid in blocks:
@@ -377,7 +380,7 @@ def _tests(blocks: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], width: i
     return tests, bases
 
 
-def _run_blocks(arrays: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def run_blocks(arrays: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The run's tracks (one-hot x hypothetical, summed) and validity (one of A/C/G/T, within the length)."""
     for rows, block in arrays.blocks(("one_hot", "hypothetical"), max_positions=4 * _ROW_BLOCK_POSITIONS):
         one_hot = np.asarray(block["one_hot"], np.float32)
@@ -387,7 +390,8 @@ def _run_blocks(arrays: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, 
         yield rows, np.where(valid, track, 0).astype(np.float32), valid
 
 
-def _null_blocks(null: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def null_blocks(null: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The null's tracks (``projected`` of ``null.npz``, zero where not ``valid``) and validity, as blocks."""
     for rows, block in null.blocks(("projected", "valid"), max_positions=_ROW_BLOCK_POSITIONS):
         valid = np.asarray(block["valid"], bool)
         yield rows, np.where(valid, np.asarray(block["projected"], np.float32), 0).astype(np.float32), valid
@@ -480,8 +484,8 @@ def run_windows(out_dir: str | os.PathLike, fdr: float, options: SupportOptions)
     arrays = region_arrays(out / "attributions.npz", ("one_hot", "hypothetical"))
     lengths = arrays.lengths
     null = region_arrays(out / NULL_FILE, ("projected", "valid"))
-    observed_tests, bases = _tests(_run_blocks(arrays), options.test_width)
-    null_tests, null_bases = _tests(_null_blocks(null), options.test_width)
+    observed_tests, bases = window_tests(run_blocks(arrays), options.test_width)
+    null_tests, null_bases = window_tests(null_blocks(null), options.test_width)
     models, threshold = discovery_threshold({s: observed_tests[s][2] for s in (1, -1)},
                                             {s: null_tests[s][2] for s in (1, -1)}, fdr, options.min_null_candidates)
     if any(model.kind == "none" for model in models.values()) or null_bases == 0:

@@ -75,3 +75,15 @@ def chosen_transform(model, target, method: str, length: int) -> str:
     with torch.no_grad():
         shape = target.output_shape(model(torch.zeros(2, 4, length)))
     return choose_transform(model, target, method, shape).transform
+
+
+class StraightThrough(torch.autograd.Function):
+    """A ReLU whose backward is the identity: no DeepLIFT rule covers it, so its maps miss delta."""
+
+    @staticmethod
+    def forward(ctx, h):
+        return h.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad

@@ -143,3 +143,19 @@ def word_tracks(one_hot: np.ndarray, rng: np.random.Generator, words) -> np.ndar
                     hyp[i, :, at:at + len(strand)] += weight * one_hot[i, :, at:at + len(strand)]
                     at = text.find(strand, at + 1)
     return hyp
+
+
+def attribute_demo(out: Path) -> Path:
+    """``seqsal attribute`` on the bundled demo into ``out`` with its defaults (grad x input, the shuffled null:
+    ``null.npz``), through the CLI; returns ``out``."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+
+    demo = ROOT / "data" / "demo"
+    result = CliRunner().invoke(main, ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
+                                       str(demo / "model.safetensors"), "-o", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (out / "null.npz").exists()
+    return out
+

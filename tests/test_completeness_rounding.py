@@ -22,7 +22,7 @@ from seqsal.methods.references import (
     relative_completeness,
     rounding_allowance,
 )
-from helpers import frozen, random_one_hot
+from helpers import StraightThrough, frozen, random_one_hot
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / "model.safetensors"
 EPS = float(torch.finfo(torch.float32).eps)
@@ -32,18 +32,6 @@ LOW_COMPLEXITY = {"ACGT repeat": "ACGT" * 125, "poly-A": "A" * 500, "AT repeat":
 @pytest.fixture(scope="module")
 def demo() -> nn.Module:
     return seqsal.load_model(DEMO).module
-
-
-class StraightThrough(torch.autograd.Function):
-    """A ReLU whose backward is the identity: no DeepLIFT rule covers it, so its maps miss delta."""
-
-    @staticmethod
-    def forward(ctx, h):
-        return h.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
 
 
 class Unsupported(nn.Module):

@@ -15,7 +15,7 @@ from seqsal.errors import InputError
 from seqsal.methods import deep_lift_shap, make_baselines
 from seqsal.methods.ops import op_label, op_name
 from seqsal.methods.references import IncompleteAttribution
-from helpers import frozen, random_one_hot
+from helpers import StraightThrough, frozen, random_one_hot
 from method_fixtures import build_basset, build_bpnet, reference_delta
 
 basset = pytest.fixture(scope="module", name="basset")(build_basset)
@@ -164,16 +164,6 @@ def test_an_exported_model_gives_the_maps_of_the_module(which, target, request):
 
 def test_a_wrong_backward_is_caught_by_the_completeness_check():
     """A custom autograd function (a straight-through ReLU: identity backward) gets no rule: the check raises."""
-
-    class StraightThrough(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, h):
-            return h.clamp(min=0)
-
-        @staticmethod
-        def backward(ctx, grad):
-            return grad
-
     model = frozen(Form(lambda: StraightThrough.apply))
     with pytest.raises(IncompleteAttribution, match=r"^deepshap: the attributions miss f\(x\) - f\(reference\) by "):
         deep_lift_shap(model, X, Target(), references=REFS)

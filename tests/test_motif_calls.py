@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from motif_helpers import ROOT, jaspar_motifs, planted_run
+from motif_helpers import ROOT, attribute_demo, jaspar_motifs, planted_run
 from seqsal.motifs.instances import (CALL_COLUMNS, calls_bed, calls_table, fdr_estimates, match_strand,
                                      one_per_instance, step_up)
 
@@ -104,17 +104,7 @@ def test_calls_table_on_the_genome_once_per_site_and_its_bed():
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """`seqsal attribute` on the bundled demo with its defaults (grad x input, the shuffled null: null.npz)."""
-    from click.testing import CliRunner
-
-    from seqsal.cli import main
-
-    demo = ROOT / "data" / "demo"
-    out = tmp_path_factory.mktemp("demo") / "run"
-    result = CliRunner().invoke(main, ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
-                                       str(demo / "model.safetensors"), "-o", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert (out / "null.npz").exists()
-    return out
+    return attribute_demo(tmp_path_factory.mktemp("demo") / "run")
 
 
 def test_demo_motif_calls_are_on_planted_sites(demo_run):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from seqsal.motifs import best_matches, default_database, discovery_seqlets, matched_database, read_meme, run_motifs
-from motif_helpers import JASPAR, ROOT, check_modisco_h5, jaspar_motifs, planted_run
+from motif_helpers import JASPAR, ROOT, attribute_demo, check_modisco_h5, jaspar_motifs, planted_run
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +56,7 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """`seqsal attribute` on the bundled demo with its defaults (grad x input, the shuffled null: null.npz)."""
-    from click.testing import CliRunner
-
-    from seqsal.cli import main
-
-    demo = ROOT / "data" / "demo"
-    out = tmp_path_factory.mktemp("demo") / "run"
-    result = CliRunner().invoke(main, ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
-                                       str(demo / "model.safetensors"), "-o", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert (out / "null.npz").exists()
-    return out
+    return attribute_demo(tmp_path_factory.mktemp("demo") / "run")
 
 
 def test_demo_run_gives_every_planted_motif(demo_run):

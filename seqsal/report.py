@@ -530,7 +530,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         cards = []
         for (_, row), png in zip(motifs.iterrows(), motif_png):
             head = _table(row[[c for c in ("motif", "sign", "n_seqlets", "width", "consensus", "contribution",
-                                           "enrichment", "support_pvalue") if c in row]].to_frame().T,
+                                           "enrichment", "support_pvalue", "n_calls") if c in row]].to_frame().T,
                           {"contribution": lambda v: f"{v:.3g}", "enrichment": lambda v: f"{v:.3g}",
                            "support_pvalue": lambda v: f"{v:.2g}"})
             match_html = ""
@@ -556,7 +556,9 @@ def _support_note(motifs: pd.DataFrame) -> str:
     warning that they were not tested (a run without ``null.npz``): noise can then cluster into motifs too."""
     if "support_pvalue" in motifs and motifs["support_pvalue"].notna().any():
         return ('<p class="muted">Each motif passed the support test: its PWM matches the run\'s windows more often '
-                "than the shuffled null's (enrichment, scaled by bases; support_pvalue: one-sided binomial).</p>")
+                "than the shuffled null's (enrichment, scaled by bases; support_pvalue: one-sided binomial). "
+                "n_calls: its instances called at the motif instance FDR (<a href=\"motif_calls.bed\">"
+                "motif_calls.bed</a>, <a href=\"motif_calls.tsv\">.tsv</a>).</p>")
     return ('<div class="warn">These motifs were <b>not tested against a shuffled null</b> (the run has no '
             "<code>null.npz</code>: it ran with <code>--null laplace</code> or <code>--no-peaks</code>), so "
             "clusters of noise are not told apart from motifs. Rerun <code>seqsal attribute</code> with "

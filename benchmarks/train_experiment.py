@@ -30,6 +30,15 @@ where the attribution lies (:func:`map_diagnostics`); the differences between va
 (:data:`CONTRASTS`, those whose two variants were run). A killed grid restarts where it stopped with ``--reuse``
 (runs resume from their checkpoints).
 
+OR-logic worlds (``--label-model or``; default ``additive``, the worlds above): the label survives the deletion of one
+site, the case saliency cutout is meant for. Each window is a positive with probability 0.5 and then carries
+:data:`OR_SITES` (2-4) sites of the world's activators (the motifs of positive weight; no repressor), else no site
+(random sequence only); label 1 / 0 ("any site present"), no label noise. Trained as binary classification
+(``TrainOptions.task = "classification"``: cross-entropy on the logit, early stopping on validation AUROC). Per run,
+``test_r`` is then the Pearson r of the held-out logits with the 0/1 labels (point-biserial), ``test_auroc`` the
+held-out AUROC of the predictions (a column only these worlds have) and ``valid_r`` the best validation AUROC. Give
+these worlds their own ``--out``: the folders and map files are named as the additive worlds'.
+
 Shortcut (``--shortcut``): an adapter 20-mer planted at bases 30-50 of 30 % of the positive training windows
 (label > 0.5). A plain model and ones trained with ``--mask-prior`` over the adapter's positions; reliance = mean
 prediction drop when the adapter is replaced by the original bases in those training windows, and the mean rise
@@ -101,6 +110,8 @@ OFFSET, WIDTH = 30, 500
 MOTIF_FILE = ROOT.parent / "data/motifs/jaspar_subset.meme"
 # world 1: six motifs the demo does not use, another weight vector, another repressor (YY1 in place of REST)
 OTHER_WEIGHTS = {"TP53": 1.0, "FOXA1": 0.9, "HNF4A": 0.8, "IRF8": 0.7, "HNF1A": 0.6, "YY1": -1.0}
+LABEL_MODELS = ("additive", "or")  # --label-model: summed site weights + noise (regression); "any site" (binary)
+OR_SITES = (2, 4)  # OR-logic worlds: activator sites per positive window, inclusive range
 
 
 def world_weights(k: int, names: list[str]) -> dict[str, float]:
@@ -115,24 +126,36 @@ def world_weights(k: int, names: list[str]) -> dict[str, float]:
 
 
 def simulated_world(out: Path, sizes: dict[str, int], seed: int, shortcut: bool,
-                    weights: dict[str, float] | None = None, width: int = WIDTH, plant_from: int = 60) -> dict:
+                    weights: dict[str, float] | None = None, width: int = WIDTH, plant_from: int = 60,
+                    label_model: str = "additive") -> dict:
     """Write ``world.fa`` and ``labels.tsv``; return per chromosome the one-hot windows ``x`` ``(N, 4, width)``,
     labels ``y``, the planted-site mask ``truth`` ``(N, width)``, the sites ``sites`` (per window a list of
-    ``(start, end, motif)``, window coordinates), the label rows ``rows`` and the adapter carriers."""
+    ``(start, end, motif)``, window coordinates), the label rows ``rows`` and the adapter carriers.
+
+    ``label_model``: ``additive``, 0-4 sites of any of the world's motifs and label = summed weights + N(0, 0.1);
+    ``or``, a positive with probability 0.5 carrying :data:`OR_SITES` sites of the activators (positive weight)
+    and label 1, else no site and label 0 (:func:`or_window`)."""
+    if label_model not in LABEL_MODELS:
+        raise ValueError(f"unknown label model {label_model!r}; choose one of {LABEL_MODELS}")
     weights = weights or WEIGHTS
     rng = np.random.default_rng(seed)
     motifs = {m.name: m.pwm for m in read_meme(MOTIF_FILE) if m.name in weights}
+    activators = {name: pwm for name, pwm in motifs.items() if weights[name] > 0}
     world: dict = {}
     rows, fasta = [], []
     for chrom, n in sizes.items():
         windows, truth, labels, carriers, originals, sites_of = [], np.zeros((n, width), bool), np.empty(n), [], [], []
         for i in range(n):
             sequence = random_sequence(width, rng)
-            sites = plant_sites(sequence, motifs, int(rng.integers(0, 5)), rng, plant_from, width - 10)
+            if label_model == "or":
+                sites, labels[i] = or_window(sequence, activators, rng, plant_from, width - 10)
+            else:
+                sites = plant_sites(sequence, motifs, int(rng.integers(0, 5)), rng, plant_from, width - 10)
             for _, lo, hi, _ in sites:
                 truth[i, lo:hi] = True
             sites_of.append([(lo, hi, name) for name, lo, hi, _ in sites])
-            labels[i] = sum(weights[name] for name, *_ in sites) + rng.normal(0, 0.1)
+            if label_model == "additive":
+                labels[i] = sum(weights[name] for name, *_ in sites) + rng.normal(0, 0.1)
             if shortcut and chrom == "train" and labels[i] > 0.5 and rng.random() < 0.3:
                 originals.append(sequence[OFFSET:OFFSET + 20].tobytes().decode())
                 sequence[OFFSET:OFFSET + 20] = np.frombuffer(ADAPTER.encode(), np.uint8)
@@ -148,6 +171,19 @@ def simulated_world(out: Path, sizes: dict[str, int], seed: int, shortcut: bool,
     (out / "adapter.bed").write_text("".join(f"train\t{i * width + OFFSET}\t{i * width + OFFSET + 20}\n"
                                              for i in world["train"]["carriers"]))
     return world
+
+
+def or_window(sequence: np.ndarray, activators: dict[str, np.ndarray], rng: np.random.Generator, lo: int,
+              hi: int) -> tuple[list[tuple[str, int, int, str]], float]:
+    """One window of an OR-logic world, planted in place: with probability 0.5 a positive, with a number of sites
+    drawn uniformly from :data:`OR_SITES` of the ``activators`` (name -> PWM ``(4, W)``) inside ``[lo, hi)``, and
+    label 1.0; else no site and label 0.0. Returns :func:`seqsal.simulate.plant_sites`'s sites and the label. A
+    positive keeps a site after any one site is erased, so its label survives a cutout of one feature."""
+    if rng.random() >= 0.5:
+        return [], 0.0
+    n_sites = int(rng.integers(OR_SITES[0], OR_SITES[1] + 1))
+    sites = plant_sites(sequence, activators, n_sites, rng, lo, hi)
+    return sites, float(len(sites) > 0)
 
 
 def subset_labels(rows: pd.DataFrame, n_train: int) -> pd.DataFrame:
@@ -220,13 +256,29 @@ def train_one(args: argparse.Namespace, name: str, seed: int, extra: dict, batch
     return summary, seqsal.load_model(path).module.eval()
 
 
+def held_out_classification(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Held-out metrics of a binary model: ``test_r``, the Pearson r of the logits ``(N,)`` with the 0/1 ``labels``
+    ``(N,)`` (point-biserial), and ``test_auroc``, the AUROC of the logits."""
+    return {"test_r": float(np.corrcoef(logits, labels)[0, 1]), "test_auroc": float(roc_auc_score(labels, logits))}
+
+
 def run_row(args: argparse.Namespace, key: dict, test: dict, null_x: np.ndarray, folder: Path) -> dict:
     """Train one (world, size, variant, seed) in the world's ``folder``, save its test maps in ``args.out/maps``,
-    return its row of ``experiment.tsv``."""
+    return its row of ``experiment.tsv``. OR-logic worlds (``args.label_model``): trained as classification, with
+    :func:`held_out_classification` in place of the trainer's Pearson r."""
     epochs = args.epochs if key["size"] == max(args.sizes) else args.epochs_small
+    binary = getattr(args, "label_model", "additive") == "or"
+    extra = {**ALL_VARIANTS[key["variant"]], **({"task": "classification"} if binary else {})}
     summary, model = train_one(args, f"w{key['world']}_n{key['size']}_{key['variant']}", key["seed"],
-                               ALL_VARIANTS[key["variant"]], labels=folder / f"labels_{key['size']}.tsv", epochs=epochs,
+                               extra, labels=folder / f"labels_{key['size']}.tsv", epochs=epochs,
                                out=folder, resume=args.reuse)
+    if binary:
+        with torch.no_grad():
+            logits = np.concatenate([model(torch.as_tensor(test["x"][i:i + 250]))[:, 0].numpy()
+                                     for i in range(0, len(test["x"]), 250)])
+        held_out = held_out_classification(logits, test["y"])
+    else:
+        held_out = {"test_r": summary["metrics"]["test"]["pearson"]["activity"]}
     maps = maps_of(model, test["x"])
     np.save(args.out / "maps" / f"{stem(key)}.npy", maps)
     score = np.abs(maps).ravel()
@@ -234,7 +286,7 @@ def run_row(args: argparse.Namespace, key: dict, test: dict, null_x: np.ndarray,
     f_score, n_calls = seqlet_f1(maps, null_maps, test["sites"])
     f_loose, n_loose = seqlet_f1(maps, null_maps, test["sites"], fdr=0.2)
     history = summary["history"]
-    return {**key, "test_r": summary["metrics"]["test"]["pearson"]["activity"],
+    return {**key, **held_out,
             "valid_r": summary["best_score"], "auroc": roc_auc_score(test["truth"].ravel(), score),
             "auprc": average_precision_score(test["truth"].ravel(), score), "seqlet_f1": f_score, "n_seqlets": n_calls,
             "seqlet_f1_fdr0.2": f_loose, "n_seqlets_fdr0.2": n_loose,
@@ -250,6 +302,12 @@ def stem(key: dict) -> str:
 METRICS = ("test_r", "auroc", "auprc", "seqlet_f1", "seqlet_f1_fdr0.2")
 
 
+def metrics_of(frame: pd.DataFrame, prefix: str = "") -> tuple[str, ...]:
+    """:data:`METRICS`, with the held-out AUROC (``test_auroc``) after ``test_r`` where ``frame`` has the column
+    ``prefix + "test_auroc"`` (runs of OR-logic worlds; ``prefix="d_"``: their contrasts)."""
+    return METRICS[:1] + ("test_auroc",) + METRICS[1:] if prefix + "test_auroc" in frame else METRICS
+
+
 def summarise(frame: pd.DataFrame, maps_dir: Path, truths: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
     """Per world, size and variant: means and sds over seeds, stability (mean and sd over seed pairs), best epoch,
     CPU time per epoch against plain training of the same world and size; with the test windows' site masks
@@ -262,7 +320,7 @@ def summarise(frame: pd.DataFrame, maps_dir: Path, truths: dict[int, np.ndarray]
         row = {"world": world, "size": size, "variant": variant, "seeds": len(part),
                "stability": float(np.mean(pairs)) if pairs else np.nan,
                "stability_sd": float(np.std(pairs, ddof=1)) if len(pairs) > 1 else np.nan}
-        for column in METRICS:
+        for column in metrics_of(frame):
             row[column], row[column + "_sd"] = part[column].mean(), part[column].std(ddof=1)
         row.update(n_seqlets=part["n_seqlets"].mean(), **{"n_seqlets_fdr0.2": part["n_seqlets_fdr0.2"].mean()},
                    best_epoch=part["best_epoch"].mean(), epochs=part["epochs"].mean(),
@@ -288,7 +346,7 @@ def paired_contrasts(frame: pd.DataFrame, summary: pd.DataFrame,
             if len(both) == 0:
                 continue
             row = {"world": world, "size": size, "contrast": f"{variant} - {reference}", "seeds": len(both)}
-            for column in METRICS:
+            for column in metrics_of(frame):
                 delta = a.loc[both, column] - b.loc[both, column]
                 row["d_" + column], row["d_" + column + "_sd"] = delta.mean(), delta.std(ddof=1)
             stab = summary.set_index(["world", "size", "variant"])["stability"]
@@ -304,12 +362,17 @@ def _pm(row: pd.Series, column: str, signed: bool = False) -> str:
 
 
 def markdown(summary: pd.DataFrame, contrasts: pd.DataFrame | None = None) -> str:
-    """The summary as Markdown tables: mean ± sd over seeds (stability: over seed pairs); then the paired contrasts."""
-    lines = ["| world | train windows | variant | seeds | test r | AUROC | AUPRC | seqlet F1 @0.05 (calls) | "
+    """The summary as Markdown tables: mean ± sd over seeds (stability: over seed pairs); then the paired contrasts.
+    Runs with a held-out AUROC (OR-logic worlds) get its column after test r; "AUROC" is the maps' against the
+    sites."""
+    binary = "test_auroc" in summary
+    lines = ["| world | train windows | variant | seeds | test r | " + ("held-out AUROC | " if binary else "")
+             + "AUROC | AUPRC | seqlet F1 @0.05 (calls) | "
              "seqlet F1 @0.2 (calls) | stability | best epoch / run / max | CPU s / epoch | x plain |",
-             "|" + "---|" * 13]
+             "|" + "---|" * (13 + binary)]
     for _, row in summary.iterrows():
         lines.append(f"| {row['world']} | {row['size']:,} | {row['variant']} | {row['seeds']} | {_pm(row, 'test_r')} | "
+                     + (f"{_pm(row, 'test_auroc')} | " if binary else "") +
                      f"{_pm(row, 'auroc')} | {_pm(row, 'auprc')} | {_pm(row, 'seqlet_f1')} ({row['n_seqlets']:.0f}) | "
                      f"{_pm(row, 'seqlet_f1_fdr0.2')} ({row['n_seqlets_fdr0.2']:.0f}) | {_pm(row, 'stability')} | "
                      f"{row['best_epoch']:.1f} / {row['epochs']:.1f} / {row['max_epochs']} | "
@@ -321,11 +384,13 @@ def markdown(summary: pd.DataFrame, contrasts: pd.DataFrame | None = None) -> st
                   f"{row['top_on_site']:.3f} | {row['high_freq']:.3f} | {row.get('profile_share', np.nan):.3f} |"
                   for _, row in summary.iterrows()]
     if contrasts is not None and len(contrasts):
-        lines += ["", "| world | train windows | contrast (paired by seed) | seeds | Δ test r | Δ AUROC | Δ AUPRC | "
-                  "Δ seqlet F1 @0.05 | Δ seqlet F1 @0.2 | Δ stability |", "|" + "---|" * 10]
+        columns = metrics_of(contrasts, "d_")
+        lines += ["", "| world | train windows | contrast (paired by seed) | seeds | Δ test r | "
+                  + ("Δ held-out AUROC | " if "test_auroc" in columns else "") + "Δ AUROC | Δ AUPRC | "
+                  "Δ seqlet F1 @0.05 | Δ seqlet F1 @0.2 | Δ stability |", "|" + "---|" * (len(columns) + 5)]
         for _, row in contrasts.iterrows():
             lines.append(f"| {row['world']} | {row['size']:,} | {row['contrast']} | {row['seeds']} | "
-                         + " | ".join(_pm(row, "d_" + c, True) for c in METRICS) + f" | {row['d_stability']:+.3f} |")
+                         + " | ".join(_pm(row, "d_" + c, True) for c in columns) + f" | {row['d_stability']:+.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -345,7 +410,7 @@ def table(args: argparse.Namespace) -> None:
         folder.mkdir(exist_ok=True)
         weights = world_weights(k, names)
         world = simulated_world(folder, {"train": max(args.sizes), "valid": args.valid, "test": args.test}, k, False,
-                                weights, args.width, args.plant_from)
+                                weights, args.width, args.plant_from, args.label_model)
         for size in args.sizes:
             subset_labels(world["rows"], size).to_csv(folder / f"labels_{size}.tsv", sep="\t", index=False)
         null_x = seqsal.dinucleotide_shuffle(world["test"]["x"], 1, seed=1000 + k)[:, 0]
@@ -413,6 +478,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=None, help="window length in bases (table 250, shortcut 500)")
     parser.add_argument("--plant-from", type=int, default=20, help="table: first base where sites are planted")
     parser.add_argument("--reuse", action="store_true", help="table: keep the runs already in experiment.tsv")
+    parser.add_argument("--label-model", choices=LABEL_MODELS, default="additive",
+                        help="table: additive (summed site weights, regression) or or (any activator site, binary; "
+                             "2-4 sites per positive window)")
     parser.add_argument("--train", type=int, default=4000, help="shortcut: training windows (valid, test: a quarter)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="most epochs (table: at the largest size, default 24; shortcut: default 5)")

@@ -118,3 +118,35 @@ def test_every_variant_and_contrast_is_a_valid_training_setting(te):
     assert te.ALL_VARIANTS["fourier_all"]["fourier_positives"] is None
     assert te.ALL_VARIANTS["rc_uncentred"]["consistency_centre"] is False
     assert "fourier_positives" not in te.VARIANTS["fourier"]  # the default: positive windows only
+
+
+def test_or_world_positives_carry_two_to_four_activator_sites_and_negatives_none(te, tmp_path):
+    weights = te.world_weights(0, [])
+    world = te.simulated_world(tmp_path, {"train": 400, "valid": 10, "test": 10}, 0, False, weights, 250, 20, "or")
+    train = world["train"]
+    n_sites = np.array([len(s) for s in train["sites"]])
+    positive = train["y"] == 1
+    assert set(np.unique(train["y"])) == {0.0, 1.0} and 0.4 < positive.mean() < 0.6
+    assert (n_sites[~positive] == 0).all() and not train["truth"][~positive].any()
+    assert n_sites[positive].min() >= 2 and n_sites[positive].max() <= 4
+    motifs = {name for row in train["sites"] for *_, name in row}
+    assert motifs == {name for name, w in weights.items() if w > 0}  # every activator, never the repressor
+    labels = pd.read_csv(tmp_path / "labels.tsv", sep="\t")
+    assert np.isin(labels["activity"], (0.0, 1.0)).all()
+    with pytest.raises(ValueError):
+        te.simulated_world(tmp_path, {"train": 2}, 0, False, weights, 250, 20, "and")
+
+
+def test_held_out_classification_is_the_point_biserial_r_and_auroc_of_the_logits(te):
+    labels = np.array([0, 0, 0, 1, 1, 1], float)
+    logits = np.array([-2.0, -1.0, 0.5, 0.0, 1.0, 3.0])
+    out = te.held_out_classification(logits, labels)
+    assert out["test_auroc"] == pytest.approx(8 / 9)  # one of the 9 positive-negative pairs misordered
+    r = (logits[labels == 1].mean() - logits[labels == 0].mean()) / logits.std() * 0.5  # point-biserial, p = 1/2
+    assert out["test_r"] == pytest.approx(r)
+
+
+def test_held_out_auroc_column_only_where_the_runs_have_it(te):
+    assert te.metrics_of(pd.DataFrame(columns=list(te.METRICS))) == te.METRICS
+    assert te.metrics_of(pd.DataFrame(columns=["test_r", "test_auroc"]))[:2] == ("test_r", "test_auroc")
+    assert te.metrics_of(pd.DataFrame(columns=["d_test_auroc"]), "d_")[1] == "test_auroc"

@@ -30,7 +30,7 @@ from .batches import schedule
 from .devices import autocast_dtype_for, select_device
 from .encode import one_hot_encode, reverse_complement
 from .errors import InputError, option
-from .memory import MemoryPlan, default_budget, measure_window_cost, parse_memory, plan_memory
+from .memory import MemoryPlan, below_one_window, default_budget, measure_window_cost, parse_memory, plan_memory
 from .methods import (
     METHODS,
     COMPLETENESS_TOLERANCE,
@@ -387,6 +387,10 @@ def fit_memory(model: nn.Module, target: Target, method: str, params: dict, rc: 
     function = METHODS.get(method)
     accepted = set(inspect.signature(function).parameters) if function is not None else set()
     plan = plan_memory(method, params, rc, batch_size, budget, cost, width, accepts=accepted.__contains__)
+    if max_memory is not None and (need := below_one_window(budget, cost, rc)) is not None:
+        log.warning("--max-memory %s is below what one window of this model needs (%.3g MB measured): windows go one "
+                    "at a time and use more than the budget; give at least %.0f MB", max_memory, need / 1e6,
+                    need / 1e6 + 1)
     if plan.batch_size < batch_size or (plan.inner and plan.inner[1] < params.get(plan.inner[0], plan.inner[1] + 1)):
         log.info("memory plan: %.3g MB per window (measured), budget %.3g GB: batches of %s%s", cost.per_window / 1e6,
                  budget / 1e9, plural(plan.batch_size, "window"),

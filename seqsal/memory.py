@@ -169,6 +169,13 @@ class MemoryPlan:
     cost: WindowCost
 
 
+def below_one_window(budget: int, cost: WindowCost, rc: bool) -> int | None:
+    """The bytes one window needs (``fixed + per_window``, twice the window with ``rc``) when ``budget`` is below
+    them, else None: such a budget cannot be kept whatever the batch (windows then go one at a time)."""
+    need = cost.fixed + cost.per_window * (2 if rc else 1)
+    return need if budget < need else None
+
+
 def plan_memory(method: str, params: dict, rc: bool, batch_size: int, budget: int, cost: WindowCost, width: int,
                 accepts: Callable[[str], bool] = lambda name: True) -> MemoryPlan:
     """Fit a batch of windows of ``method`` into ``budget`` bytes.

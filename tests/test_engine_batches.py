@@ -228,3 +228,29 @@ def test_ig_runs_in_chunks_that_fit_and_stays_complete(small_genome):
     for a, b in zip(free, fitted):
         np.testing.assert_allclose(a.hypothetical, b.hypothetical, rtol=1e-5, atol=1e-8)
         assert abs(b.completeness_error) < 0.05 * np.abs(b.hypothetical * b.one_hot).sum()
+
+
+def test_a_budget_below_one_window_is_said_not_silently_exceeded(caplog):
+    """--max-memory below what one window needs cannot be kept by any batch: a warning says so and what to give
+    (the run went one window at a time over the budget without a word); a budget that fits one window says
+    nothing of the kind, nor does the machine's default budget."""
+    import logging
+
+    from seqsal.memory import below_one_window
+
+    cost = WindowCost(per_window=4 << 20, fixed=1 << 20)
+    assert below_one_window(4 << 20, cost, rc=False) == 5 << 20
+    assert below_one_window(6 << 20, cost, rc=False) is None and below_one_window(6 << 20, cost, rc=True) == 9 << 20
+    model = Dense()
+    target = Target()
+    width = 20_000  # about 6 MB per window: above the smallest budget a user may give (1 MiB)
+    measured = measure_window_cost(lambda x: input_gradient(model, x, target), width, torch.device("cpu"))
+    assert below_one_window(2 << 20, measured, False) is not None
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        fit_memory(model, target, "saliency", {}, False, 64, 2 << 20, torch.device("cpu"), None, width)
+        assert "--max-memory 2097152 is below what one window of this model needs" in caplog.text
+        caplog.clear()
+        fit_memory(model, target, "saliency", {}, False, 64, measured.fixed + 10 * measured.per_window,
+                   torch.device("cpu"), None, width)
+        fit_memory(model, target, "saliency", {}, False, 64, None, torch.device("cpu"), None, width)
+    assert "below what one window" not in caplog.text

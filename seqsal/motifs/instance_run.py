@@ -21,10 +21,11 @@ import pandas as pd
 from ..io import region_arrays, write_table_atomic
 from ..peaks import NULL_FILE, NullModel
 from .discover import DiscoveredMotif
-from .instances import CALL_COLUMNS, calls_bed, calls_table, match_strand, one_per_instance, step_up
+from .instances import calls_bed, calls_table, match_strand, one_per_instance, step_up
 from .redundancy import MotifMatches
 from .seqlets import extract_windows
-from .support import SupportOptions, WindowSet, null_blocks, null_one_hot, run_blocks, scan_matches, window_tests
+from .support import (SupportOptions, WindowSet, null_blocks, null_one_hot, run_blocks, sample_tests, scan_matches,
+                      window_tests)
 
 log = logging.getLogger("seqsal")
 
@@ -41,27 +42,6 @@ class ScoredWindows:
 
     windows: WindowSet
     pvalues: np.ndarray
-
-
-def scored_tests(tests: dict, models: dict[int, NullModel], bases: int, limit: int | None,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
-    """Every test of both signs with its p-value (a uniform sample of ``limit`` per sign beyond, bases scaled).
-
-    Returns ``(rows, starts, signs, pvalues)``, ``(n,)`` each, and the per-sign bases (``bases`` times the share of
-    the sign's tests kept); ``limit=None`` keeps all.
-    """
-    parts, scaled = [], {}
-    for sign in (1, -1):
-        rows, starts, scores = tests[sign]
-        kept = np.arange(rows.shape[0])
-        scaled[sign] = float(bases)
-        if limit is not None and kept.shape[0] > limit:
-            scaled[sign] *= limit / kept.shape[0]
-            kept = np.sort(rng.choice(kept, limit, replace=False))
-        parts.append((rows[kept], starts[kept], np.full(kept.shape[0], sign, np.int64),
-                      models[sign].pvalues(scores[kept])))
-    rows, starts, signs, pvalues = (np.concatenate([part[k] for part in parts]) for k in range(4))
-    return rows, starts, signs, pvalues, scaled
 
 
 def scored_windows(out_dir: str | os.PathLike, options: SupportOptions) -> tuple[ScoredWindows, ScoredWindows] | None:
@@ -86,8 +66,8 @@ def scored_windows(out_dir: str | os.PathLike, options: SupportOptions) -> tuple
                  options.min_null_candidates)
         return None
     rng = np.random.default_rng(options.seed)
-    *run_side, run_bases = scored_tests(run_tests, models, bases, None, rng)
-    *null_side, null_scaled = scored_tests(null_tests, models, null_bases, options.max_windows, rng)
+    *run_side, run_bases = sample_tests(run_tests, models, bases, None, rng)
+    *null_side, null_scaled = sample_tests(null_tests, models, null_bases, options.max_windows, rng)
     needed = np.unique(null_side[0])
     one_hot = null_one_hot(out, needed)
     if one_hot is None:

@@ -397,19 +397,21 @@ def null_blocks(null: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np
         yield rows, np.where(valid, np.asarray(block["projected"], np.float32), 0).astype(np.float32), valid
 
 
-def _cut(tests: dict, models: dict, threshold: float, bases: int, limit: int,
-         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
-    """The tests with ``p <= threshold`` (a uniform sample of ``limit`` per sign beyond), each sign's bases scaled."""
+def sample_tests(tests: dict, models: dict, bases: int, limit: int | None, rng: np.random.Generator,
+                 threshold: float | None = None) -> tuple[np.ndarray, ...]:
+    """``(rows, starts, signs, pvalues, scaled)``: tests with ``p <= threshold`` (None: all), ``limit`` per sign
+    sampled beyond (None: all kept), ``scaled`` each sign's bases times its share kept."""
     parts, scaled = [], {}
     for sign in (1, -1):
         rows, starts, scores = tests[sign]
-        kept = np.flatnonzero(models[sign].pvalues(scores) <= threshold) if threshold > 0 else np.zeros(0, np.int64)
+        pvalues = models[sign].pvalues(scores)
+        kept = np.flatnonzero((pvalues <= threshold) & (threshold > 0) if threshold is not None else pvalues >= 0)
         scaled[sign] = float(bases)
-        if kept.shape[0] > limit:
+        if limit is not None and kept.shape[0] > limit:
             scaled[sign] *= limit / kept.shape[0]
             kept = np.sort(rng.choice(kept, limit, replace=False))
-        parts.append((rows[kept], starts[kept], np.full(kept.shape[0], sign, np.int64)))
-    return (*(np.concatenate([part[k] for part in parts]) for k in range(3)), scaled)
+        parts.append((rows[kept], starts[kept], np.full(kept.shape[0], sign, np.int64), pvalues[kept]))
+    return (*(np.concatenate([part[k] for part in parts]) for k in range(4)), scaled)
 
 
 def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | None:
@@ -494,9 +496,9 @@ def run_windows(out_dir: str | os.PathLike, fdr: float, options: SupportOptions)
                     ", ".join(f"{'+' if s > 0 else '-'}: {models[s].n}" for s in (1, -1)), options.min_null_candidates)
         return None
     rng = np.random.default_rng(options.seed)
-    rows, starts, signs, scaled = _cut(observed_tests, models, threshold, bases, options.max_windows, rng)
-    null_rows, null_starts, null_signs, null_scaled = _cut(null_tests, models, threshold, null_bases,
-                                                           options.max_windows, rng)
+    rows, starts, signs, _, scaled = sample_tests(observed_tests, models, bases, options.max_windows, rng, threshold)
+    null_rows, null_starts, null_signs, _, null_scaled = sample_tests(null_tests, models, null_bases,
+                                                                      options.max_windows, rng, threshold)
     needed = np.unique(null_rows)
     one_hot = null_one_hot(out, needed)
     if one_hot is None:

@@ -14,7 +14,11 @@ arguments, then from the run folder:
   whether the model uses the motif (the card: planting one site moves the prediction by >= 0.1 SD);
 * seqlet F1 (a hit is >= 50 % reciprocal overlap with a planted site) for seqsal at FDR 0.05, tangermeme's
   ``recursive_seqlets`` (both signs; best of threshold 1e-2 ... 1e-5) and tfmodisco-lite's seqlet extraction, on
-  the same projected track.
+  the same projected track;
+* the calls a user gets from ``seqsal attribute`` then ``seqsal motifs`` with their defaults: the motif instance
+  calls at FDR 0.05 (``motif_calls.tsv``, run in a scratch copy of the folder) and their union with the seqlets
+  at FDR 0.05 (a seqlet overlapping a motif call of its sign is left out: the call is the same site), with the
+  F1 and the share of calls on no planted site of each, and the used motifs still without a call.
 
 Writes ``<zoo>/calibration/<model>/`` (the run folders), ``calibration.tsv`` and ``calibration.json``.
 """
@@ -23,8 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from seqsal.io import region_arrays
-from seqsal.peaks import PeakOptions, call_peaks_from_run
+from seqsal.motifs import run_motifs
+from seqsal.peaks import NULL_FILE, PeakOptions, call_peaks_from_run
 
 HERE = Path(__file__).resolve().parent
 NOMINAL = (0.05, 0.1, 0.2)
@@ -145,6 +152,41 @@ def seqsal_best_f1(folder: Path, truth: list) -> dict:
     return best
 
 
+def with_motif_calls(folder: Path, seqlets: pd.DataFrame, truth: list, signs: dict[str, str],
+                     uses: dict[str, bool]) -> dict:
+    """F1, calls and off-site share of the motif instance calls (``seqsal motifs`` defaults, in a scratch copy of
+    ``folder``) and of their union with ``seqlets`` (``sign`` as ``+``/``-``), and the used motifs that neither
+    calls (``signs``: each planted motif's sign)."""
+    if not (folder / NULL_FILE).exists():
+        return {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in ("attributions.npz", "regions.tsv", NULL_FILE, "run.json"):
+            shutil.copy(folder / name, Path(scratch) / name)
+        calls = run_motifs(scratch, database="none", progress=False)["calls"]
+    if calls is None:
+        return {}
+    regions = pd.read_csv(folder / "regions.tsv", sep="\t", dtype={"chrom": str, "name": str}, keep_default_na=False)
+    rows, start, end = (calls[c].to_numpy(np.int64) for c in ("region_index", "start", "end"))
+    offset = start - regions["start"].to_numpy(np.int64)[rows]
+    motif = list(zip(rows, offset, offset + end - start, calls["sign"]))
+    own = list(zip(seqlets["region_index"], seqlets["offset_start"], seqlets["offset_end"], seqlets["sign"]))
+    union = motif + [s for s in own if not any(s[0] == m[0] and s[3] == m[3] and s[1] < m[2] and s[2] > m[1]
+                                               for m in motif)]
+    out = {}
+    for name, intervals in (("motif_calls", motif), ("seqlets_and_motif_calls", union)):
+        score, n = f1([c[:3] for c in intervals], truth)
+        false = sum(not overlaps(truth, int(r), int(a), int(b)) for r, a, b, _ in intervals)
+        out[name] = {"f1": round(score, 4), "calls": n, "false": round(false / n, 4) if n else None}
+    uncalled = []
+    for name, sign in signs.items():
+        sites = [(row, a, b) for row, rows in enumerate(truth) for a, b, m in rows if m == name]
+        if uses.get(name) and sites and not any(r == row and g == sign and a < e and b > s for row, a, b in sites
+                                                for r, s, e, g in union):
+            uncalled.append(name)
+    out["used_motifs_without_calls"] = sorted(uncalled)
+    return out
+
+
 def card_command(card: dict, home: Path, target: str) -> list[str]:
     """The ``seqsal attribute`` model arguments of a card (``cli``: ``{"model": file, "args": [...]}``)."""
     cli = card["cli"]
@@ -222,6 +264,8 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
                          "uses": uses.get(motif, True if not card.get("world") else None)}
     result["recall"] = recall
     result["used_motifs_without_calls"] = sorted(m for m, v in recall.items() if v["uses"] and v["called"] == 0)
+    result["with_motif_calls"] = with_motif_calls(folder, seqlets, truth, {m: v["sign"] for m, v in recall.items()},
+                                                  {m: bool(v["uses"]) for m, v in recall.items()})
     result["f1_seqsal_best"] = seqsal_best_f1(folder, truth)
     result["outlook"] = record.get("peaks", {}).get("calibration", {}).get("outlook")
     if peers:
@@ -240,14 +284,20 @@ def _cell(result: dict, level: str, fdr: float) -> str:
     return " ".join(parts)
 
 
+def _union_cell(scores: dict) -> str:
+    union = scores.get("seqlets_and_motif_calls")
+    return f"{union['f1']} ({union['calls']}, {union['false']})" if union else "-"
+
+
 def markdown(results: list[dict]) -> list[str]:
     """The RESULTS.md table: calls and empirical FDR per sign, F1 against the peers, motifs without calls."""
     rows = ["| model | target | regions | seqlets @0.05: n (false) | @0.2 | elements @0.05 | @0.2 | F1 @0.05 | "
-            "F1 @0.2 | seqsal best F1 (FDR) | tangermeme best F1 (p) | modisco F1 | used motifs without calls @0.05 |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "F1 @0.2 | seqsal best F1 (FDR) | tangermeme best F1 (p) | modisco F1 | used motifs without calls @0.05 | "
+            "F1 @0.05 seqlets + motif calls: F1 (calls, false) | used motifs without either call |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         if "error" in r:
-            rows.append(f"| {r['model']} | {r.get('target', '')} | error: {r['error'][:80]} |" + " |" * 10)
+            rows.append(f"| {r['model']} | {r.get('target', '')} | error: {r['error'][:80]} |" + " |" * 12)
             continue
         tm, mo = r.get("f1_tangermeme", {}), r.get("f1_modisco", {})
         rows.append(" | ".join([
@@ -256,7 +306,8 @@ def markdown(results: list[dict]) -> list[str]:
             str(r.get("f1@0.05")), str(r.get("f1@0.2")),
             f"{r['f1_seqsal_best']['f1']} ({r['f1_seqsal_best'].get('fdr')})" if r.get("f1_seqsal_best") else "-",
             f"{tm.get('f1')} ({tm.get('threshold')})" if tm else "-", str(mo.get("f1", "-")) if mo else "-",
-            ", ".join(r.get("used_motifs_without_calls", [])) or "-"]) + " |")
+            ", ".join(r.get("used_motifs_without_calls", [])) or "-", _union_cell(r.get("with_motif_calls", {})),
+            ", ".join(r.get("with_motif_calls", {}).get("used_motifs_without_calls", [])) or "-"]) + " |")
     return rows
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from ..io import region_arrays, write_table_atomic
 from ..peaks import NULL_FILE, NullModel
 from .discover import DiscoveredMotif
-from .instances import calls_bed, calls_table, match_strand, one_per_instance, step_up
+from .instances import calls_bed, calls_table, match_strand, one_per_instance, step_up, window_statistics
 from .redundancy import MotifMatches
 from .seqlets import extract_windows
 from .support import (SupportOptions, WindowSet, null_blocks, null_one_hot, run_blocks, sample_tests, scan_matches,
@@ -99,6 +99,9 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
                 options: SupportOptions, alpha: float) -> tuple[list[pd.DataFrame], pd.DataFrame]:
     """Each motif's calls at FDR ``alpha`` (:func:`seqsal.motifs.instances.step_up`) among the run's windows.
 
+    Windows are ranked by their contribution p-value times their match p-value among the null's windows
+    (:func:`seqsal.motifs.instances.window_statistics`).
+
     Parameters
     ----------
     motifs
@@ -116,7 +119,7 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
     -------
     parts, summary
         Per motif the rows :func:`seqsal.motifs.instances.calls_table` takes; one row per motif: ``motif``,
-        ``n_calls`` and ``call_pvalue_cut`` (``t*``, 0 without a call).
+        ``n_calls`` and ``call_cut`` (``t*``, the largest ``p * p_match`` called; 0 without a call).
     """
     run_matches = chunked_matches(motifs, run.windows, options)
     null_matches = chunked_matches(motifs, null.windows, options)
@@ -124,19 +127,20 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
     for motif, threshold, found, decoys in zip(motifs, thresholds, run_matches, null_matches):
         sign = 1 if motif.sign == "+" else -1
         run_p, null_p = run.pvalues[run.windows.signs == sign], null.pvalues[null.windows.signs == sign]
+        run_u, run_match_p, null_u = window_statistics(run_p, found.score, null_p, decoys.score)
         gap = found.width // 2
-        mine = one_per_instance(found.rows, found.start, run_p, found.score >= threshold, gap)
-        decoy = one_per_instance(decoys.rows, decoys.start, null_p, decoys.score >= threshold, gap)
-        result = step_up(run_p[mine], null_p[decoy], run.windows.bases[sign] / null.windows.bases[sign], alpha)
-        called = mine[run_p[mine] <= result.cut] if result.n_calls else mine[:0]
+        mine = one_per_instance(found.rows, found.start, run_u, found.score >= threshold, gap)
+        decoy = one_per_instance(decoys.rows, decoys.start, null_u, decoys.score >= threshold, gap)
+        result = step_up(run_u[mine], null_u[decoy], run.windows.bases[sign] / null.windows.bases[sign], alpha)
+        called = mine[run_u[mine] <= result.cut] if result.n_calls else mine[:0]
         stretches = run.windows.sequences(found.rows[called], found.start[called], found.width)
         parts.append(pd.DataFrame({
             "motif": motif.name, "sign": motif.sign, "region_index": found.rows[called],
             "offset": found.start[called], "width": found.width, "strand": match_strand(motif.pwm, stretches),
-            "pvalue": run_p[called], "match": found.score[called],
+            "pvalue": run_p[called], "match": found.score[called], "match_pvalue": run_match_p[called],
             "qvalue": result.qvalues[np.searchsorted(mine, called)]}))
-        summary.append({"motif": motif.name, "n_calls": int(called.shape[0]), "call_pvalue_cut": result.cut})
-    return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_pvalue_cut"])
+        summary.append({"motif": motif.name, "n_calls": int(called.shape[0]), "call_cut": result.cut})
+    return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_cut"])
 
 
 def instance_calls(out_dir: str | os.PathLike, motifs: list[DiscoveredMotif], thresholds: np.ndarray,

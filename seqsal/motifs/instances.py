@@ -9,31 +9,41 @@ a window that matches the motif is far more likely a site than one that does not
 For a kept motif ``M`` of sign ``s`` with match threshold ``m`` (its
 ``support_match``: a fraction of its PWM's best log-odds score), every test window
 of sign ``s`` (the peak caller's local maxima of the summed contribution,
-:func:`seqsal.peaks.block_tests`) of the run and of the null gets the p-value of
-the sign's empirical null (:class:`seqsal.peaks.NullModel`, built from the null's
-windows as the peak caller builds it) and its best match to ``M`` near its centre
-(:func:`seqsal.motifs.support.scan_matches`). Windows on one instance count once,
-the one with the smallest p (:func:`one_per_instance`). With ``k(t)`` run instances
-and ``k0(t)`` null instances that match at ``>= m`` with ``p <= t``, and ``B``,
-``B0`` the valid bases of the two sides, the false discovery rate of the run's
-instances at ``p <= t`` is estimated as::
+:func:`seqsal.peaks.block_tests`) of the run and of the null gets two p-values
+against the null's windows: ``p``, of its summed contribution under the sign's
+empirical null (:class:`seqsal.peaks.NullModel`, built from the null's windows as
+the peak caller builds it), and ``p_match``, of its best match to ``M`` near its
+centre (:func:`seqsal.motifs.support.scan_matches`) among the null's windows'
+best matches (:func:`match_pvalues`). Windows are ranked by ``u = p * p_match``
+(:func:`instance_statistic`: Fisher's combination of the two lines of evidence,
+which orders as their product), so a site of a clear match with a fair
+contribution ranks with one of a weak match and a strong contribution. Only
+windows that match at ``>= m`` are candidates, and windows on one instance count
+once, the one with the smallest ``u`` (:func:`one_per_instance`). With ``k(t)``
+run instances and ``k0(t)`` null instances with ``u <= t``, and ``B``, ``B0`` the
+valid bases of the two sides, the false discovery rate of the run's instances at
+``u <= t`` is estimated as::
 
     FDR(t) = (k0(t) + 1) * (B / B0) / k(t)
 
-(:func:`fdr_estimates`) and the calls are the run instances with ``p <= t*``, ``t*``
+(:func:`fdr_estimates`) and the calls are the run instances with ``u <= t*``, ``t*``
 the largest ``t`` with ``FDR(t) <= alpha`` (:func:`step_up`). This is the
 target-decoy estimate of proteomics (Elias & Gygi 2007), the null's windows the
 decoys, scaled by bases as Storey's estimate scales the null's share (Storey 2002),
 with the ``+ 1`` of knockoff+ (Barber & Candès 2015) that makes the step-up control
-the FDR when the null's instances are exchangeable with the run's noise instances;
-it sets a floor: no call before ``(B / B0) / alpha`` run instances beat every null
-instance. Each call's q-value is the smallest estimate over the cuts ``t >= p``.
+the FDR when the null's instances are exchangeable with the run's noise instances.
+Any ranking computed the same way on both sides keeps that exchangeability; so a
+null window's ``p_match`` is its rank among the null's windows (itself included)
+and a run window's its rank among them with itself added. The ``+ 1`` sets a floor:
+no call before ``(B / B0) / alpha`` run instances beat every null instance. Each
+call's q-value is the smallest estimate over the cuts ``t >= u``.
 
-Measured (benchmarks/zoo/motif_calls.py): the share of calls on no planted site
-was within 2x of the nominal level on the 7 models of the calibration zoo at
-0.05, 0.1 and 0.2, with calls where the seqlet caller has none (basset_B: 389 at
-0.05, bpnet_A: 84); a complete null (the demo model on a dinucleotide-shuffled
-demo genome) gave no call in 5 of 5. A motif whose core another motif shares can
+Measured (benchmarks/zoo/motif_calls.py, benchmarks/RESULTS.md): the share of
+calls on no planted site was within 2x of the nominal level on the 7 models of
+the calibration zoo at 0.05 (ranked by ``p`` alone, also at 0.1 and 0.2), with
+calls where the seqlet caller has none (basset_B, bpnet_A); the demo's motifs
+called on five complete nulls (the demo model on dinucleotide-shuffled demo
+genomes) gave no call at 0.05, 0.1 or 0.2. A motif whose core another motif shares can
 take its sites: the call is right, the label may not be.
 """
 from __future__ import annotations
@@ -46,7 +56,7 @@ import pandas as pd
 from .discover import best_per_instance
 
 CALL_COLUMNS = ["chrom", "start", "end", "strand", "motif", "sign", "region_index", "region_name", "pvalue", "match",
-                "qvalue"]
+                "match_pvalue", "qvalue"]
 """The columns of ``motif_calls.tsv`` (:func:`calls_table`)."""
 
 
@@ -56,7 +66,7 @@ class StepUp(NamedTuple):
     Attributes
     ----------
     cut
-        ``t*``: the largest run p-value whose estimated FDR is at most ``alpha`` (0 when none is).
+        ``t*``: the largest run statistic whose estimated FDR is at most ``alpha`` (0 when none is).
     estimate
         The estimated FDR at ``t*``; with no call, the smallest estimate over the run's p-values (NaN with none).
     qvalues
@@ -70,6 +80,79 @@ class StepUp(NamedTuple):
     qvalues: np.ndarray
     n_calls: int
     n_null: int
+
+
+def match_pvalues(null_scores: np.ndarray, scores: np.ndarray, own: bool = False) -> np.ndarray:
+    """Each match score's p-value among the null's windows' best matches (upper tail, ties counted as reaching).
+
+    Parameters
+    ----------
+    null_scores
+        ``(n0,)`` the best match to the motif of each of the null's test windows (fractions of the PWM's best
+        log-odds score), n0 >= 1.
+    scores
+        ``(n,)`` the scores to rank.
+    own
+        True when ``scores`` are ``null_scores`` themselves: each is ranked among the null's windows with itself
+        counted once, ``#{null >= x} / n0``; False (run windows), with itself added, ``(1 + #{null >= x}) /
+        (1 + n0)``. Both are the rank of a window in a pool it belongs to, so a run window of noise and a null
+        window get the same distribution (what the step-up's control rests on).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` float64 in ``(0, 1]``.
+    """
+    ordered = np.sort(np.asarray(null_scores, np.float64))
+    reaching = ordered.shape[0] - np.searchsorted(ordered, np.asarray(scores, np.float64), side="left")
+    if own:
+        return reaching / ordered.shape[0]
+    return (1.0 + reaching) / (1.0 + ordered.shape[0])
+
+
+def instance_statistic(pvalues: np.ndarray, match_p: np.ndarray) -> np.ndarray:
+    """The ranking statistic of a window: ``p * p_match`` (module docstring).
+
+    Fisher's method combines two p-values by ``-2 (log p + log p_match)``, which orders windows exactly as the
+    product does (Fisher 1932); the step-up needs only the order, so the product is used as it is.
+
+    Parameters
+    ----------
+    pvalues, match_p
+        ``(n,)`` each window's contribution p-value and its match p-value (:func:`match_pvalues`).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` float64, smaller is stronger.
+    """
+    return np.asarray(pvalues, np.float64) * np.asarray(match_p, np.float64)
+
+
+def window_statistics(run_p: np.ndarray, run_scores: np.ndarray, null_p: np.ndarray,
+                      null_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ranking statistic of every run and null window of one motif, ranked the same way on both sides.
+
+    Parameters
+    ----------
+    run_p, run_scores
+        ``(n,)`` the run's windows' contribution p-values and best matches to the motif.
+    null_p, null_scores
+        ``(n0,)`` the same for the null's windows (the match p-values' reference).
+
+    Returns
+    -------
+    run_u, run_match_p, null_u
+        ``(n,)`` :func:`instance_statistic` of the run's windows and their :func:`match_pvalues`; ``(n0,)`` the
+        null's statistic, each null window ranked among the null's with itself counted once. With no null
+        window, every match p-value is 1 (the ranking is by ``p`` alone).
+    """
+    if not np.asarray(null_scores).shape[0]:
+        return (np.asarray(run_p, np.float64), np.ones(np.asarray(run_p).shape[0]),
+                np.asarray(null_p, np.float64))
+    run_match_p = match_pvalues(null_scores, run_scores)
+    return (instance_statistic(run_p, run_match_p), run_match_p,
+            instance_statistic(null_p, match_pvalues(null_scores, null_scores, own=True)))
 
 
 def fdr_estimates(run_p: np.ndarray, null_p: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -102,7 +185,8 @@ def step_up(run_p: np.ndarray, null_p: np.ndarray, scale: float, alpha: float) -
     Parameters
     ----------
     run_p, null_p
-        ``(k,)``, ``(k0,)`` window p-values of the run's and of the null's instances that match the motif.
+        ``(k,)``, ``(k0,)`` the ranking statistics (smaller is stronger: :func:`instance_statistic`) of the run's
+        and of the null's instances that match the motif.
     scale
         ``B / B0`` (> 0): the run's valid bases over the null's.
     alpha
@@ -184,7 +268,7 @@ def calls_table(parts: list[pd.DataFrame], regions: pd.DataFrame) -> pd.DataFram
     ----------
     parts
         Per motif, its calls: ``motif``, ``sign``, ``region_index``, ``offset`` (the match's first base in the
-        row), ``width``, ``strand``, ``pvalue``, ``match``, ``qvalue``.
+        row), ``width``, ``strand``, ``pvalue``, ``match``, ``match_pvalue``, ``qvalue``.
     regions
         The run's ``regions.tsv`` (``index``, ``name``, ``chrom``, ``start``; rows are + strand).
 
@@ -192,7 +276,7 @@ def calls_table(parts: list[pd.DataFrame], regions: pd.DataFrame) -> pd.DataFram
     -------
     pandas.DataFrame
         :data:`CALL_COLUMNS`, ``start``/``end`` 0-based half-open (the PWM match); a site seen from overlapping
-        regions is listed once per motif (its smallest p-value).
+        regions is listed once per motif (its smallest q-value).
     """
     frames = [part for part in parts if len(part)]
     if not frames:
@@ -206,8 +290,9 @@ def calls_table(parts: list[pd.DataFrame], regions: pd.DataFrame) -> pd.DataFram
                           "region_index": calls["region_index"].to_numpy(np.int64),
                           "region_name": region["name"].to_numpy(), "pvalue": calls["pvalue"].to_numpy(np.float64),
                           "match": np.round(calls["match"].to_numpy(np.float64), 4),
+                          "match_pvalue": calls["match_pvalue"].to_numpy(np.float64),
                           "qvalue": calls["qvalue"].to_numpy(np.float64)}, columns=CALL_COLUMNS)
-    table = table.sort_values(["pvalue", "region_index"], kind="stable")
+    table = table.sort_values(["qvalue", "pvalue", "region_index"], kind="stable")
     table = table.drop_duplicates(["chrom", "start", "end", "motif"])
     return table.sort_values(["chrom", "start", "end", "motif"], kind="stable").reset_index(drop=True)
 

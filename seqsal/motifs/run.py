@@ -169,7 +169,7 @@ def run_motifs(
     and, with a database, ``motif_matches.tsv`` (the 5 best matches of each motif). With a usable null, the
     kept motifs' instances among all the run's test windows are called at FDR ``instance_fdr``
     (:mod:`~seqsal.motifs.instances`): ``motif_calls.tsv``, ``motif_calls.bed`` and ``motifs.tsv``'s ``n_calls``
-    and ``call_pvalue_cut``.
+    and ``call_cut``.
 
     Parameters
     ----------
@@ -264,7 +264,7 @@ def run_motifs(
         os.unlink(os.path.join(out, "motif_matches.tsv"))  # an earlier run's matches would name other motifs
     table = motif_table(motifs, matches, support)
     table["n_calls"] = called[1]["n_calls"].to_numpy() if called is not None else pd.NA
-    table["call_pvalue_cut"] = called[1]["call_pvalue_cut"].to_numpy() if called is not None else pd.NA
+    table["call_cut"] = called[1]["call_cut"].to_numpy() if called is not None else pd.NA
     write_meme(os.path.join(out, "motifs.meme"), [folder_motif(m) for m in motifs])
     write_table_atomic(os.path.join(out, "motifs.tsv"), table)
     write_table_atomic(os.path.join(out, "motif_instances.tsv"), instance_table(motifs, regions, seqlets))

@@ -39,7 +39,7 @@ from .models.files import file_sha256
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
 from .peaks import NULL_FILE, PEAK_FILES, PeakOptions, remove_peak_files, run_peaks_stage
-from .provenance import ATTRIBUTIONS, prune, refuse_foreign_folder
+from .provenance import ATTRIBUTIONS, earlier_input_digest, prune, prune_earlier_run, refuse_foreign_folder
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padded_bases, padding_summary, prepare_regions
 from .runlock import locks_run_folder
@@ -388,7 +388,7 @@ def run_attribute(
                              **({"architecture": loaded.description["architecture_sha256"]}
                                 if "architecture_sha256" in loaded.description else {}),
                              **({"shard": list(shard)} if shard is not None else {})})
-    created = not out.exists()
+    created, earlier = not out.exists(), earlier_input_digest(out) if force else None
     before = done = _prepare_output(out, digest, resume, force)  # regions attributed by an earlier invocation
     fresh = done == 0
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
@@ -484,6 +484,7 @@ def run_attribute(
         record["outputs"] += peak_info["outputs"]
     write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
     prune(out, ATTRIBUTIONS)  # motifs, logos, report... of an earlier run in this folder
+    prune_earlier_run(out, earlier, digest)
     shutil.rmtree(partial, ignore_errors=True)
     genome.close()
     log.info("%s", run_summary(n, before, record["timing_seconds"]["total"], out_dir))

@@ -311,6 +311,44 @@ def remove_group(folder: str | os.PathLike, name: str) -> list[str]:
     return removed
 
 
+def earlier_input_digest(folder: str | os.PathLike) -> str | None:
+    """The ``input_digest`` of the finished run whose ``run.json`` the folder holds (None: no finished run)."""
+    path = Path(folder) / RUN_RECORD
+    try:
+        return str(json.loads(path.read_text()).get("input_digest", ""))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def prune_earlier_run(folder: str | os.PathLike, earlier: str | None, digest: str) -> list[str]:
+    """After ``seqsal attribute`` wrote a new ``run.json`` over an earlier finished run (``earlier``: its
+    :func:`earlier_input_digest`), remove what described that run, whatever its attributions' bytes.
+
+    With other inputs or options (``earlier != digest``: another method, target, model, genome, regions or
+    parameter) every derived group but the calls (which the new run rewrote) goes: two methods can store the same
+    arrays (``saliency`` and ``grad_x_input`` both the corrected gradient) while their tracks and run differ, so
+    :func:`prune`'s attribution key cannot tell them apart. With the same inputs (a rerun with another device or
+    batch size) the report goes, as it shows the run's record. Each removal is logged.
+
+    Returns
+    -------
+    list of str
+        The files and folders removed (folders end in ``/``).
+    """
+    if earlier is None:
+        return []
+    names = [name for name in GROUPS if name != "calls"] if earlier != digest else ["report"]
+    why = ("they described the earlier run in this folder (other inputs or options)" if earlier != digest
+           else "it showed the earlier run's record")
+    removed: list[str] = []
+    for name in names:
+        gone = remove_group(folder, name)
+        if gone:
+            log.info("removed %s: %s; rerun `%s`", ", ".join(gone), why, GROUPS[name].command)
+        removed += gone
+    return removed
+
+
 def prune(folder: str | os.PathLike, changed: str) -> list[str]:
     """Remove what no longer matches the run folder after ``changed`` (a group, or :data:`ATTRIBUTIONS`) was
     rewritten: every group that derives from ``changed`` (:func:`depends_on`) and is stale or unrecorded.

@@ -181,6 +181,23 @@ def _hold(path: Path, exclusive: bool, command: str, folder: str, new_folder_opt
         _release(path, handle)
 
 
+def refuse_unfinished_run(folder: str | os.PathLike) -> None:
+    """Refuse a run folder whose ``seqsal attribute`` run has not finished (interrupted: its checkpoint
+    ``.partial`` is there, ``run.json`` is not), before a command derives files from half a run.
+
+    Raises
+    ------
+    InputError
+        ``FOLDER: the seqsal attribute run in this folder has not finished ...; finish it with the same
+        command plus --resume first``.
+    """
+    path = Path(folder)
+    if (path / ".partial").is_dir() and not (path / "run.json").exists():
+        raise InputError("the seqsal attribute run in this folder has not finished (interrupted: .partial holds its "
+                         "checkpoint, run.json is not written); finish it with the same `seqsal attribute` command "
+                         "plus --resume first", str(folder))
+
+
 @contextlib.contextmanager
 def run_folder_lock(folder: str | os.PathLike, command: str, new_folder_option: bool = False,
                     group: str | None = None) -> Iterator[None]:
@@ -203,7 +220,10 @@ def run_folder_lock(folder: str | os.PathLike, command: str, new_folder_option: 
     ------
     InputError
         When another process holds a lock in the way (``FOLDER: another seqsal process (pid N, `seqsal
-        attribute`) is writing this folder; ...``), before anything in the folder has been touched.
+        attribute`) is writing this folder; ...``), before anything in the folder has been touched; and, for a
+        command that works on a run in place (``new_folder_option`` False), when that run has not finished
+        (:func:`refuse_unfinished_run`; not inside this process's own hold: ``seqsal attribute`` calls its peaks
+        before it writes ``run.json``).
 
     Notes
     -----
@@ -217,7 +237,10 @@ def run_folder_lock(folder: str | os.PathLike, command: str, new_folder_option: 
         raise InputError(f"cannot make this folder ({error.strerror}); give a folder path that can be created",
                          str(folder)) from None
     try:
+        nested = os.path.realpath(path / LOCK_FILE) in _HELD  # inside this process's own writer (attribute)
         with _hold(path / LOCK_FILE, group is None, command, str(folder), new_folder_option):
+            if not (new_folder_option or nested):  # a command on a run in place: never on half a run
+                refuse_unfinished_run(path)
             if group is None:
                 yield
             else:

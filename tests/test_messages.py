@@ -94,3 +94,67 @@ def test_an_interrupt_names_resume_only_for_a_command_that_has_it_and_permission
     result = CliRunner().invoke(main, ["call-peaks", str(tmp_path)])
     assert result.exit_code == 2 and "permission denied" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_commands_on_a_run_in_place_refuse_a_run_that_has_not_finished(tmp_path):
+    """A run interrupted after its arrays were written (in the shuffled-null phase: attributions.npz and
+    regions.tsv there, .partial still holding the checkpoint, no run.json) is refused by every command that
+    derives files from it, with one line naming --resume; they used to write motifs "not tested against the null"
+    that a later --resume kept. Finished, the same folder is accepted."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from tests.test_reliability import make_job
+
+    job = make_job(tmp_path / "job")
+    result = CliRunner().invoke(main, job.args())
+    assert result.exit_code == 0, result.output
+    record = (job.out / "run.json").read_text()
+    (job.out / "run.json").unlink()
+    (job.out / ".partial").mkdir()
+    out = str(job.out)
+    for args in (["motifs", out, "--database", "none"], ["call-peaks", out], ["logos", out], ["report", out],
+                 ["audit", out], ["evaluate", out], ["check-seqlets", out],
+                 ["export-modisco", out, "-o", str(tmp_path / "modisco")]):
+        result = CliRunner().invoke(main, [*args, "-q"])
+        assert result.exit_code == 2, (args, result.output)
+        assert "has not finished" in result.output and "--resume" in result.output, (args, result.output)
+        assert len(result.output.strip().splitlines()) == 1, (args, result.output)
+    assert not (job.out / "motifs.tsv").exists() and not (tmp_path / "modisco").exists()
+    (job.out / ".partial").rmdir()
+    (job.out / "run.json").write_text(record)
+    result = CliRunner().invoke(main, ["call-peaks", out, "-q"])
+    assert result.exit_code == 0, result.output
+
+
+def test_attribute_force_with_another_method_removes_what_described_the_earlier_run(tmp_path):
+    """saliency and grad_x_input store the same arrays (the corrected gradient), so the attribution key matched and
+    `attribute --force --method saliency` kept the grad_x_input run's report and motifs. Now a rerun with other
+    inputs or options removes every derived group but its own calls (logged); a rerun with the same inputs and
+    another batch size removes only the report (it shows the run's record)."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from tests.test_reliability import make_job
+
+    job = make_job(tmp_path / "job")
+    out = str(job.out)
+
+    def derive() -> None:
+        for args in (["motifs", out, "--database", "none"], ["report", out]):
+            result = CliRunner().invoke(main, [*args, "-q"])
+            assert result.exit_code == 0, (args, result.output)
+        assert (job.out / "report.html").exists() and (job.out / "motifs.tsv").exists()
+
+    assert CliRunner().invoke(main, job.args()).exit_code == 0
+    derive()
+    result = CliRunner().invoke(main, [a for a in job.args(extra=["--force", "--batch-size", "3"]) if a != "-q"])
+    assert result.exit_code == 0, result.output
+    assert not (job.out / "report.html").exists() and (job.out / "motifs.tsv").exists()
+    assert "removed report.html: it showed the earlier run's record" in result.output
+    derive()
+    result = CliRunner().invoke(main, [a for a in job.args(extra=["--force", "--method", "saliency"]) if a != "-q"])
+    assert result.exit_code == 0, result.output
+    assert not (job.out / "report.html").exists() and not (job.out / "motifs.tsv").exists()
+    assert "described the earlier run in this folder" in result.output
+    assert (job.out / "seqlets.tsv").exists() and (job.out / "run.json").exists()

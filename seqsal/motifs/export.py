@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import NpyStream, atomic_path, region_arrays
+from ..runlock import refuse_unfinished_run
 from .discover import DiscoveredMotif
 from .match import best_matches
 from .seqlets import extract_windows
@@ -251,8 +252,10 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
     Raises
     ------
     InputError
-        When the run folder has no ``attributions.npz``, or ``width`` is below 1.
+        When the run folder has no ``attributions.npz``, its run has not finished
+        (:func:`seqsal.runlock.refuse_unfinished_run`), or ``width`` is below 1.
     """
+    refuse_unfinished_run(run_dir)
     arrays = region_arrays(os.path.join(str(run_dir), "attributions.npz"), list(MODISCO_ARRAYS))
     width = arrays.max_length if width is None else int(width)
     if width < 1:

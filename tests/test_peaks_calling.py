@@ -145,3 +145,27 @@ def test_a_seqlet_padded_to_min_length_never_takes_the_other_sign():
     seqlets = seqsal.call_peaks(track, valid=valid, null_track=null, fdr=0.05)
     assert len(seqlets) and set(seqlets["sign"]) == {"+", "-"}
     assert ((seqlets["score"] > 0) == (seqlets["sign"] == "+")).all()
+
+
+def test_a_map_that_never_takes_one_sign_is_called_against_the_shuffled_null(caplog):
+    """A non-negative map (Grad-CAM's, a gradient magnitude's): the null holds no - test at all. The + side used to
+    be thrown away with it (the Laplace null for both, five warnings to enlarge a null that cannot help); now +
+    is tested against the shuffled null, no - seqlet is called, and one info line says why."""
+    import logging
+
+    rng = np.random.default_rng(5)
+    track, blocks = planted(rng)
+    positive = [(row, start, end) for row, start, end, sign, _ in blocks if sign > 0]
+    track = np.abs(noise(np.random.default_rng(6), track.shape)) * 0.3
+    for row, start, end in positive:
+        track[row, start:end] += 3.0
+    null = np.abs(noise(np.random.default_rng(7), (20, 800))) * 0.3
+    with caplog.at_level(logging.INFO, logger="seqsal"):
+        calls = seqsal.call_peaks(track, null_track=null, fdr=0.05)
+    assert calls.attrs["peaks"]["null"] == "shuffle"
+    assert (calls["sign"] == "+").all() and len(calls)
+    found = sum(((calls.region_index == row) & (calls.offset_start < end) & (calls.offset_end > start)).any()
+                for row, start, end in positive)
+    assert found >= 0.9 * len(positive)
+    assert "holds no - test at any width" in caplog.text
+    assert "too few tests" not in caplog.text and "using the Laplace null" not in caplog.text

@@ -81,11 +81,22 @@ def _empirical_nulls(statistics: tuple[dict, dict], min_count: int) -> dict:
     return models
 
 
+def _absent_signs(models: dict, widths: tuple[int, ...]) -> set[int]:
+    """The signs of which the null holds no test at any width: a map that never takes that sign (Grad-CAM's, a
+    gradient magnitude's), so that the run has nothing of it to call either."""
+    return {s for s in (1, -1) if all(models[(w, s)].n == 0 for w in widths)}
+
+
 def _fitted_widths(options: PeakOptions, models: dict, null: str) -> dict[int, tuple[int, ...]]:
     """Per sign, the ladder's widths whose null is fitted (wide windows are fewer: a short track or a small null
-    cannot fit them); a warning names the others."""
+    cannot fit them); a warning names the others, an info line a sign the null never takes."""
     widths = {s: tuple(w for w in options.test_widths if models[(w, s)].kind != "none") for s in (1, -1)}
-    dropped = [f"{'+' if s > 0 else '-'}{w}" for s in (1, -1) for w in options.test_widths if w not in widths[s]]
+    absent = _absent_signs(models, options.test_widths)
+    for s in absent:
+        log.info("the %s null holds no %s test at any width (the map never takes that sign): no %s seqlets are "
+                 "called", null, "+" if s > 0 else "-", "positive" if s > 0 else "negative")
+    dropped = [f"{'+' if s > 0 else '-'}{w}" for s in (1, -1) for w in options.test_widths
+               if w not in widths[s] and s not in absent]
     if dropped:
         remedy = (LARGER_NULL if null == "shuffled" else
                   "give longer tracks or a null sample")
@@ -122,7 +133,8 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource,
         models = _empirical_nulls(null_statistics(keyed, seed=options.seed, keys=keyed.keys(), dtype=np.float32),
                                   min_count)  # window sums are float32 values: held as such (half the memory)
         widths = _fitted_widths(options, models, "shuffled")
-        if all(widths.values()):
+        absent = _absent_signs(models, options.test_widths)
+        if any(widths.values()) and all(widths[s] or s in absent for s in (1, -1)):
             final = _final_nulls(SelectedTests(null_tests, models, widths),
                                  lambda stream: _empirical_nulls(null_statistics(stream, seed=options.seed),
                                                                  min_count))

@@ -284,6 +284,14 @@ def _incomplete_message(method: str, row, error: float, relative: float, toleran
             f"{advice}, or pass --allow-incomplete to write such maps anyway")
 
 
+def _short_region(row, length: int, error: RuntimeError) -> str:
+    line, cause = f"line {int(row['line'])} of the regions, " if int(row.get("line", 0) or 0) > 0 else "", \
+        (str(error).strip() or type(error).__name__).splitlines()[0][:160]
+    return (f"the model failed on region {row['name']} ({line}{row['chrom']}:{row['start']}-{row['end']}, fed whole "
+            f"as {length} bp: the model declares no input length): {cause}; give --window (the model's input "
+            f"length), or leave out regions this short")
+
+
 def window_focus(plan: _Plan, offset: int) -> tuple[int, int]:
     """The region's bases in one model window ``[start, end)`` (window coordinates, the strand the model sees):
     what ISM mutates (bases outside the region are cropped from the output anyway)."""
@@ -481,7 +489,8 @@ def iter_region_attributions(
     allow_incomplete
         Keep going when a window of a method with a baseline misses completeness by more than the method's
         tolerance (:data:`seqsal.methods.COMPLETENESS_TOLERANCE`); by default that raises
-        :class:`seqsal.methods.IncompleteAttribution` (an :class:`InputError`) naming the region. The errors are reported in :attr:`RegionResult.completeness_error` either way.
+        :class:`seqsal.methods.IncompleteAttribution` (an :class:`InputError`) naming the region. The errors are
+        reported in :attr:`RegionResult.completeness_error` either way.
     max_memory
         Memory budget of a batch: bytes or a size such as ``"4G"``; ``None``: half the RAM, or 80 % of the GPU
         (:func:`fit_memory`). On a CUDA device an explicit budget is also enforced (the allocator refuses more,
@@ -494,13 +503,12 @@ def iter_region_attributions(
     Raises
     ------
     InputError
-        For an unknown ``stitch`` or ``on_error``, a bad ``max_memory``, NaN/Inf (``on_error="stop"``) or an
-        incomplete attribution.
+        For an unknown ``stitch`` or ``on_error``, a bad ``max_memory``, NaN/Inf (``on_error="stop"``), an
+        incomplete attribution, or (no ``window``) a region the model fails on, fed whole (too short for it).
     """
     if stitch not in STITCH_MODES:
         raise InputError(f"unknown {option('stitch')} {stitch!r}; choose mean or centre")
-    check_on_error(on_error)
-    parse_memory(max_memory)
+    check_on_error(on_error), parse_memory(max_memory)
     device = select_device(device)
     autocast_dtype = autocast_dtype_for(precision, device)
     target = target or Target()
@@ -559,8 +567,13 @@ def iter_region_attributions(
             for items, tensor in _prefetch(produce(), depth=3, stop=stop):
                 focus = (torch.tensor([window_focus(plan, offset) for plan, offset, _ in items])
                          if method in FOCUSED_METHODS else None)
-                hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin),
-                                                  *([] if focus is None else [focus]))
+                try:
+                    hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin),
+                                                      *([] if focus is None else [focus]))
+                except RuntimeError as error:  # regions fed whole: one too short for the model's layers
+                    if window is not None or is_out_of_memory(error):
+                        raise
+                    raise InputError(_short_region(context.iloc[items[0][0].index], tensor.shape[-1], error)) from None
                 hyp_np, prediction_np, bad = hyp.numpy(), prediction.numpy(), nonfinite_rows(hyp, prediction).numpy()
                 errors = rest[0].numpy() if rest else None
                 for k, (plan, offset, wanted) in enumerate(items):
@@ -570,9 +583,7 @@ def iter_region_attributions(
                     if tolerance is not None and rest and float(rest[1][k]) > tolerance[0] and not plan.all_n:
                         raise IncompleteAttribution(_incomplete_message(
                             method, context.iloc[index], float(errors[k]), float(rest[1][k]), *tolerance))
-                    if index not in stitchers:
-                        stitchers[index] = _Stitcher(plan, stitch)
-                    stitcher = stitchers[index]
+                    stitcher = stitchers.get(index) or stitchers.setdefault(index, _Stitcher(plan, stitch))
                     stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
                                  None if errors is None else float(errors[k]), bool(bad[k]))
                     if stitcher.complete:

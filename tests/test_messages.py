@@ -158,3 +158,34 @@ def test_attribute_force_with_another_method_removes_what_described_the_earlier_
     assert not (job.out / "report.html").exists() and not (job.out / "motifs.tsv").exists()
     assert "described the earlier run in this folder" in result.output
     assert (job.out / "seqlets.tsv").exists() and (job.out / "run.json").exists()
+
+
+def test_a_region_too_short_for_a_model_without_an_input_length_is_one_line(tmp_path):
+    """A TorchScript model that declares no input length gets each region whole; a 3-bp region made its
+    convolution fail with a torch traceback (exit 1) and left .partial behind, so that a plain rerun was refused.
+    Now one line names the region and --window, exit 2, and nothing of the run is left."""
+    import torch
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from tests.test_reliability import make_job
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(4, 3, 7)
+            self.pool = torch.nn.MaxPool1d(4)
+
+        def forward(self, x):
+            return self.pool(torch.relu(self.conv(x))).mean(dim=(1, 2))
+
+    job = make_job(tmp_path / "job")
+    model = tmp_path / "net.pt"
+    torch.jit.script(Net().eval()).save(str(model))
+    bed = tmp_path / "short.bed"
+    bed.write_text("chr1\t100\t300\tlong\nchr1\t500\t503\ttiny\n")
+    result = CliRunner().invoke(main, job.args(bed=bed, model=model))
+    assert result.exit_code == 2, result.output
+    assert "the model failed on region tiny (line 2 of the regions" in result.output and "--window" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not (job.out / ".partial").exists()

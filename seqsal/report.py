@@ -98,7 +98,7 @@ class RunFolder:
 
 
 def motifs_in_calls(calls: pd.DataFrame, instances: pd.DataFrame | None, motifs: pd.DataFrame | None) -> list[str]:
-    """For each call (genome ``chrom``/``start``/``end``), the discovered motifs with an instance inside it.
+    """For each call (genome ``chrom``/``start``/``end``), the motifs with an instance (or instance call) inside it.
 
     Returns one string per call, e.g. ``"pos_1 (FOS::JUN) x2, neg_1 (REST)"``: the motif, its best database
     match when ``q < 0.05``, and how many of its instances overlap the call; ``""`` for none.
@@ -502,8 +502,11 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
     call_png, motif_png = images[:len(jobs)], images[len(jobs):]
 
     if chosen is not None:
-        instances = run.table("motif_instances")
+        called = run.table("motif_calls")  # FDR-controlled; else discovery's lenient instances, said so below
+        instances = called if called is not None else run.table("motif_instances")
         chosen = chosen.assign(motifs=motifs_in_calls(chosen, instances, run.table("motifs")))
+        source = ("the kept motifs' instance calls (motif_calls.tsv) inside it" if called is not None else
+                  "discovery's instances inside it (motif_instances.tsv: lenient, not FDR-controlled)")
         columns = [c for c in ("name", "chrom", "start", "end", "sign", "score", "pvalue", "qvalue", "n_seqlets",
                                "region_name", "motifs", "sequence") if c in chosen]
         cards = []
@@ -517,7 +520,8 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         n_total = len(unique_calls(calls))  # sites, as the BED files list them
         extra = (f" of {n_total} (and {plural(len(unique_calls(seqlets)), 'seqlet')})" if kind == "elements" and seqlets is not None
                  else f" of {n_total}")
-        sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + _repeats_note(calls, kind) + "".join(cards))
+        sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + _repeats_note(calls, kind)
+                        + (f'<p class="muted">motifs: {source}.</p>' if instances is not None else "") + "".join(cards))
     else:
         sections.append(f"<h2>Top {plural(len(call_png), 'region')} by prediction</h2>"
                         '<p class="muted">No seqlets.tsv/elements.tsv in this folder: run <code>seqsal call-peaks</code> '

@@ -5,20 +5,64 @@ choose their device and precision here.
 """
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 
 from .errors import InputError, option
 
 
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+"""The spellings of ``--device`` that :func:`parse_device` accepts, as its error messages list them."""
+
+_DEVICE_PATTERN = re.compile(r"(cpu|mps|cuda)(?::(0|[1-9][0-9]*))?")
+
+
+def parse_device(text: str) -> torch.device | None:
+    """The device named by a ``--device`` value, or ``None`` for ``auto``; no availability check.
+
+    Parameters
+    ----------
+    text
+        ``auto``, ``cpu``, ``cuda``, ``cuda:N`` (N = 0, 1, ...) or ``mps``, in any case and with surrounding
+        spaces ignored: ``CPU`` and ``Cuda:1`` are accepted (torch itself rejects upper case; device names carry no
+        meaning in their case, and a user typing ``CPU`` means the CPU). ``cpu:0``/``mps:0`` are accepted as torch
+        accepts them.
+
+    Returns
+    -------
+    torch.device or None
+        ``None`` for ``auto`` (the caller picks the best available).
+
+    Raises
+    ------
+    InputError
+        For anything else (``gpu``, ``""``, ``xla``, ``cuda:-1``), with the spellings accepted: one line, not
+        torch's ``RuntimeError`` listing every backend torch was built with.
+    """
+    value = text.strip().lower()
+    if value == "auto":
+        return None
+    match = _DEVICE_PATTERN.fullmatch(value)
+    if match is None or (match[2] is not None and match[1] != "cuda" and match[2] != "0"):
+        shown = repr(text) if text.strip() != text or not text else text
+        hint = " (a GPU is cuda on NVIDIA, mps on Apple silicon)" if value == "gpu" else ""
+        raise InputError(f"{option('device', shown)} is not a device seqsal can use; give {DEVICE_CHOICES}{hint}")
+    return torch.device(value)
+
+
 def select_device(device: str | torch.device | None = None) -> torch.device:
     """The device to run on: the one named, else ``cuda`` > ``mps`` > ``cpu``.
+
+    The one place a device named by the user is read (the CLI's ``--device`` of ``attribute`` and ``train``, the
+    ``device=`` of the notebook API): a string goes through :func:`parse_device`.
 
     Parameters
     ----------
     device
-        ``cuda``, ``cuda:1``, ``mps``, ``cpu``, a :class:`torch.device`, or ``None``/``"auto"`` for the best
-        available.
+        ``cuda``, ``cuda:1``, ``mps``, ``cpu`` (any case), a :class:`torch.device`, or ``None``/``"auto"`` for the
+        best available.
 
     Returns
     -------
@@ -27,13 +71,18 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     Raises
     ------
     InputError
-        When the device named is not available on this machine.
+        When the device named is not a device (:func:`parse_device`) or is not available on this machine.
     """
-    if device not in (None, "auto"):
-        device = torch.device(device)
+    if isinstance(device, str):
+        device = parse_device(device)
+    if device is not None:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise InputError(f"{option('device', 'cuda')} was asked for but no CUDA GPU is available; use "
                              f"{option('device', 'cpu')}")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            raise InputError(f"{option('device', str(device))} was asked for but this machine has {count} CUDA "
+                             f"GPU{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})")
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise InputError(f"{option('device', 'mps')} was asked for but MPS is not available; use "
                              f"{option('device', 'cpu')}")

@@ -374,6 +374,8 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
         extra = f", AUROC {row.auroc:.3f}, AUPRC {row.auprc:.3f}" if "auroc" in result else ""
         log.info("%-12s deletion AUC %.3f, insertion AUC %.3f%s", row.method, row.deletion_auc, row.insertion_auc,
                  extra)
+    for name in result.attrs.get("skipped_methods", {}):
+        log.info("%-12s skipped: the model cannot take it (the warning above says why)", name)
     log.info("-> %s/evaluation.tsv", out_dir)
 
 

@@ -453,7 +453,9 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
     -------
     pandas.DataFrame
         One row per method (also written to ``evaluation.tsv``), plus a ``random`` row for the curves. Checks and
-        methods the model cannot take are logged and recorded under ``skipped`` in ``provenance/evaluation.json``
+        methods the model cannot take are logged (one warning line each, after the progress bar) and recorded under
+        ``skipped`` in ``provenance/evaluation.json`` (the methods also in ``result.attrs["skipped_methods"]``,
+        ``{method: why}``)
         (no ``evaluation_erf.tsv``/``evaluation_sanity.tsv`` then: a table is never written without its header).
     """
     from tqdm import tqdm
@@ -510,9 +512,7 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
         except InputError as error:
             if named:  # the user asked for it: the one-line refusal
                 raise
-            skipped_methods[method] = str(error)
-            log.warning("evaluate: skipped %s (a default method; name the methods with --methods to choose): %s",
-                        method, error)
+            skipped_methods[method] = str(error)  # logged once the bar is closed: a line of its own
             continue
         seconds = (time.perf_counter() - started) / max(n, 1)
         row = record_curves(method, scores, seconds)
@@ -525,6 +525,10 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
             row["sanity_flag"] = bool(table["spearman"].iloc[-1] > 0.5)
         row.update(stability(model, subset, method, explained, scores[: subset.shape[0]], rng_seed=seed, **params))
         rows.append(row)
+    bar.close()
+    for method, why in skipped_methods.items():  # after the bar, not glued to its line where it is easily missed
+        log.warning("evaluate: skipped %s (a default method; name the methods with --methods to choose): %s",
+                    method, why)
     if len(rows) == 1 and skipped_methods:  # no method could run: nothing to compare with random
         raise InputError(f"no method of {', '.join(methods)} can explain this model: "
                          f"{next(iter(skipped_methods.values()))}", str(out))
@@ -545,6 +549,7 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
                erf_table, profiles)
     skipped.update({"methods": skipped_methods} if skipped_methods else {})
     record_written(out, "evaluation", extra={"skipped": skipped})  # and a report drawn before it is removed
+    result.attrs["skipped_methods"] = dict(skipped_methods)
     return result
 
 

@@ -122,12 +122,27 @@ def methods_named(methods: list[str] | None, named: bool | None) -> tuple[list[s
     """The methods to evaluate and whether the user named them (then a method the model cannot take is refused).
 
     ``methods`` ``None`` is :data:`DEFAULT_METHODS`; ``named`` ``None`` means named unless the list is the default
-    one (the CLI says whether ``--methods`` was given).
+    one (the CLI says whether ``--methods`` was given). A method named twice is evaluated once (the first place
+    it is named; one warning line says so), not given two rows of ``evaluation.tsv``.
+
+    Raises
+    ------
+    InputError
+        For an empty list (``--methods ""``): it would evaluate only the ``random`` row and still replace the
+        folder's evaluation. Raised before anything is read or written.
     """
     chosen = list(DEFAULT_METHODS) if methods is None else list(methods)
+    if not chosen:
+        raise InputError(f"{option('methods')} is empty; give one or more of "
+                         f"{', '.join(DEFAULT_METHODS)} (comma-separated), or leave it out for all that the model "
+                         "can take")
+    unique = list(dict.fromkeys(chosen))
+    if len(unique) < len(chosen):
+        repeated = [name for name in unique if chosen.count(name) > 1]
+        log.warning("evaluate: %s named more than once; evaluating each once", ", ".join(repeated))
     if named is None:
-        named = methods is not None and tuple(chosen) != DEFAULT_METHODS
-    return chosen, bool(named)
+        named = methods is not None and tuple(unique) != DEFAULT_METHODS
+    return unique, bool(named)
 
 
 def sites_overlapping(sites: pd.DataFrame, regions: pd.DataFrame) -> np.ndarray:

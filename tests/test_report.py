@@ -25,6 +25,9 @@ def make_run(tmp_path, jaspar_motifs, with_calls=True):
     (tmp_path / "run.json").write_text('{"command": ["seqsal", "attribute"], "method": "grad_x_input", "n_regions": 90}')
     if with_calls:
         start = regions["start"].to_numpy()[seqlets["region_index"]]
+        track = (np.asarray(one_hot) * np.asarray(hyp)).sum(axis=1)  # a seqlet's score: its track's sum, as seqsal's
+        seqlets = seqlets.assign(score=[float(track[r, a:b].sum()) for r, a, b in zip(
+            seqlets["region_index"], seqlets["offset_start"], seqlets["offset_end"])])
         table = seqlets.assign(name=[f"seqlet_{i:06d}" for i in range(len(seqlets))], chrom="chr1",
                                start=start + seqlets["offset_start"], end=start + seqlets["offset_end"],
                                qvalue=0.01, rank=np.arange(1, len(seqlets) + 1))
@@ -260,3 +263,26 @@ def test_calibration_figure_plots_the_run_json_numbers(tmp_path):
     assert len(only_plus.axes) == 1
     with pytest.raises(InputError):
         calibration_figure({"warnings": []})
+
+
+def test_motifs_refuse_a_seqlet_table_of_another_run_over_the_same_regions(tmp_path):
+    """A seqlet table of another run (another method) names the same regions, so the region check passed it and
+    its instances took this folder's seqlet names. seqsal's seqlets are scored by their track's sum: a table
+    whose scores are not this folder's sums is refused with its line; another tool's table (names not
+    seqlet_NNNNNN) is not judged by its scores."""
+    from seqsal.motifs import read_meme
+
+    out = make_run(tmp_path / "run", {m.name: m for m in read_meme(JASPAR)})
+    table = pd.read_csv(out / "seqlets.tsv", sep="\t")
+    foreign = tmp_path / "other_method_seqlets.tsv"
+    table.assign(score=table["score"] * 1.5).to_csv(foreign, sep="\t", index=False)
+    result = CliRunner().invoke(main, ["motifs", str(out), "--seqlets", str(foreign), "--database", "none", "-q"])
+    assert result.exit_code == 2, result.output
+    assert f"{foreign}:2: the seqlet's score" in result.output and "another run" in result.output
+    assert not (out / "motifs.tsv").exists()
+    other_tool = tmp_path / "other_tool.tsv"
+    table.assign(score=table["score"] * 1.5, name=[f"s{i}" for i in range(len(table))]).to_csv(
+        other_tool, sep="\t", index=False)
+    result = CliRunner().invoke(main, ["motifs", str(out), "--seqlets", str(other_tool), "--database", "none",
+                                       "--min-seqlets", "15", "-q"])
+    assert result.exit_code == 0, result.output

@@ -32,7 +32,7 @@ from .instance_run import instance_calls, write_calls
 from .match import best_matches, compare_motifs
 from .jaspar import JasparQuery, resolve_database
 from .meme import Motif, read_meme, write_meme
-from .seqlets import RowCache, read_seqlet_table
+from .seqlets import RowCache, read_seqlet_table, seqlet_score_mismatch
 from .support import REDUNDANCY_COLUMNS, SupportOptions, support_table
 
 log = logging.getLogger("seqsal")
@@ -234,6 +234,11 @@ def run_motifs(
             raise InputError(f"{stale_text(out, 'calls')} first: its seqlets are not those of this folder's "
                              "attributions", str(seqlets_path))
         seqlets = read_seqlet_table(seqlets_path, regions, lengths)
+        if (off := seqlet_score_mismatch(seqlets, arrays)) is not None:
+            raise InputError(f"the seqlet's score {off[1]:.4g} is not the sum of this folder's track over it "
+                             f"({off[2]:.4g} here): a seqlet table of another run (another method or model) over "
+                             "the same regions; give this folder's seqlets.tsv, or re-call it (`seqsal call-peaks`)",
+                             str(seqlets_path), off[0] + 2)
     else:
         seqlets = discovery_seqlets(out, seqlet_fdr)
         log.info("seqlets for discovery re-called from the tracks at FDR %g (%s null)", seqlet_fdr,

@@ -70,6 +70,46 @@ OTHER_RUN_ADVICE = ("is this table from another run? give a seqlet table called 
 """What to do when a seqlet table does not name this run folder's regions (:func:`seqlet_region_mismatch`)."""
 
 
+def seqlet_score_mismatch(table: pd.DataFrame, arrays, sample: int = 200) -> tuple[int, float, float] | None:
+    """The first row of a seqsal seqlet table whose ``score`` is not the sum of this folder's track over it.
+
+    ``seqsal call-peaks`` scores a seqlet by the sum of the run's per-base track over ``[offset_start,
+    offset_end)`` (the projected contribution, or for ``saliency`` the gradient's magnitude:
+    :func:`seqsal.methods.registry.attribution_track`). A seqlet table of another run over the same regions
+    (another method or model) names the same regions and passes :func:`seqlet_region_mismatch`; its scores
+    tell. Checked on the first ``sample`` of seqsal's seqlets (``name`` ``seqlet_NNNNNN``, with a ``score``):
+    an element's score is its own test statistic, and another tool's table may score otherwise.
+
+    Parameters
+    ----------
+    table
+        Seqlet rows (``region_index``, ``offset_start``, ``offset_end``, ``score``).
+    arrays
+        The folder's :func:`seqsal.io.region_arrays` with ``one_hot`` and ``hypothetical``.
+    sample
+        Rows checked.
+
+    Returns
+    -------
+    (int, float, float) or None
+        The row's label in ``table``'s index (the 0-based row of the file as read), its score and the sum here, for the first row off by more than ``1e-4 + 1e-3 |score|``
+        on both tracks; None when the rows checked agree or the table is not checked.
+    """
+    from ..methods.registry import attribution_track
+
+    if "score" not in table or "name" not in table:
+        return None
+    mine = table[table["name"].astype(str).str.fullmatch(r"seqlet_\d+")].head(sample)
+    for k, (row, lo, hi, score) in enumerate(zip(mine["region_index"], mine["offset_start"], mine["offset_end"],
+                                                 mine["score"])):
+        one_hot, hypothetical = np.asarray(arrays["one_hot"][int(row)]), np.asarray(arrays["hypothetical"][int(row)])
+        sums = [float(attribution_track(method, one_hot, hypothetical)[int(lo):int(hi)].sum())
+                for method in ("grad_x_input", "saliency")]
+        if all(abs(total - float(score)) > 1e-4 + 1e-3 * abs(float(score)) for total in sums):
+            return int(mine.index[k]), float(score), sums[0]
+    return None
+
+
 def seqlet_region_mismatch(table: pd.DataFrame, regions: pd.DataFrame,
                            lengths: np.ndarray | None = None) -> tuple[int, str] | None:
     """The first row of a seqlet table that does not fit a run folder's regions, and what is wrong with it.

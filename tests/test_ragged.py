@@ -91,7 +91,7 @@ def test_size_of_100_short_regions_and_one_of_100kb_is_within_twice_the_content(
         assert block["one_hot"].shape[2] == arrays.lengths[rows].max()
 
 
-def test_round_trip_dense_to_ragged_to_dense(tmp_path):
+def test_round_trip_dense_to_ragged_to_dense(tmp_path, caplog):
     rng = np.random.default_rng(0)
     lengths = np.array([7, 3, 0, 12, 5])
     dense = np.zeros((5, 4, 12), np.float32)
@@ -135,6 +135,15 @@ def test_round_trip_dense_to_ragged_to_dense(tmp_path):
     narrow = export_modisco_arrays(tmp_path / "run", tmp_path / "narrow", width=4)
     assert narrow["width"] == 4
     np.testing.assert_array_equal(np.load(tmp_path / "narrow" / "ohe.npy")[3], dense[3, :, 4:8])  # the centre
+    # inside the run folder: written, with a warning (seqsal does not track them; attribute --force leaves them)
+    import logging
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        export_modisco_arrays(tmp_path / "run", tmp_path / "run" / "modisco_inputs")
+    assert "inside the run folder" in caplog.text and (tmp_path / "run" / "modisco_inputs" / "ohe.npy").exists()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        export_modisco_arrays(tmp_path / "run", tmp_path / "elsewhere")
+    assert "inside the run folder" not in caplog.text
 
 
 def test_merge_of_shards_with_different_longest_regions_is_byte_identical(tmp_path, tiny_model):

@@ -8,7 +8,9 @@ dense ``(N, 4, L)`` inputs of ``modisco motifs`` (``seqsal export-modisco``).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -256,6 +258,10 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
         (:func:`seqsal.runlock.refuse_unfinished_run`), or ``width`` is below 1.
     """
     refuse_unfinished_run(run_dir)
+    if Path(run_dir).resolve() in (Path(out_dir).resolve(), *Path(out_dir).resolve().parents):
+        logging.getLogger("seqsal").warning(
+            "writing %s inside the run folder: seqsal does not track these arrays, so a later `seqsal attribute "
+            "--force` there leaves them describing this run; give -o outside the run folder", out_dir)
     arrays = region_arrays(os.path.join(str(run_dir), "attributions.npz"), list(MODISCO_ARRAYS))
     width = arrays.max_length if width is None else int(width)
     if width < 1:

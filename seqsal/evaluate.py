@@ -452,18 +452,16 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
     Returns
     -------
     pandas.DataFrame
-        One row per method (also written to ``evaluation.tsv``), plus a ``random`` row for the curves. Checks and
-        methods the model cannot take are logged (one warning line each, after the progress bar) and recorded under
-        ``skipped`` in ``provenance/evaluation.json`` (the methods also in ``result.attrs["skipped_methods"]``,
-        ``{method: why}``)
-        (no ``evaluation_erf.tsv``/``evaluation_sanity.tsv`` then: a table is never written without its header).
+        One row per method (also in ``evaluation.tsv``), plus a ``random`` row for the curves. Checks and methods
+        the model cannot take are logged (a line each, after the progress bar) and recorded under ``skipped`` in
+        ``provenance/evaluation.json``, the methods also in ``result.attrs["skipped_methods"]`` (no
+        ``evaluation_erf.tsv``/``evaluation_sanity.tsv`` then: a table is never written without its header).
     """
     from tqdm import tqdm
 
     out = Path(out_dir)
     methods, named = methods_named(methods, named)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
+    if unknown := [m for m in methods if m not in METHODS]:
         raise InputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(sorted(METHODS))}")
     record, model, x, windows, target, seed = run_inputs(out, max_regions, seed)
     common = {"correct": bool(record["parameters"].get("correct", True)), "rc": bool(record["parameters"].get("rc"))}
@@ -574,9 +572,8 @@ def _plots(folder: Path, curves: pd.DataFrame, sanity: pd.DataFrame | None, erf:
         for method, group in curves[curves["curve"] == kind].groupby("method", sort=False):
             ax.plot(group["fraction"], group["mean_target"], label=method,
                     linestyle="--" if method == "random" else "-", color="grey" if method == "random" else None)
-        ax.set_xlabel("fraction of bases " + ("replaced by background" if kind == "deletion" else "restored"))
-        ax.set_ylabel("mean target")
-        ax.set_title(kind)
+        ax.set(xlabel="fraction of bases " + ("replaced by background" if kind == "deletion" else "restored"),
+               ylabel="mean target", title=kind)
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     _save(fig, folder / "deletion_insertion.png")
@@ -584,8 +581,7 @@ def _plots(folder: Path, curves: pd.DataFrame, sanity: pd.DataFrame | None, erf:
         fig, ax = plt.subplots(figsize=(6, 4))
         for method, group in sanity.groupby("method", sort=False):
             ax.plot(group["randomised"], group["spearman"], marker="o", label=method)
-        ax.set_xlabel("layers re-randomised (from the top)")
-        ax.set_ylabel("Spearman with the original map")
+        ax.set(xlabel="layers re-randomised (from the top)", ylabel="Spearman with the original map")
         ax.axhline(0.5, color="grey", linestyle=":")
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -595,11 +591,9 @@ def _plots(folder: Path, curves: pd.DataFrame, sanity: pd.DataFrame | None, erf:
         centre = profiles.shape[1] // 2
         for depth, profile in zip(erf["depth"], profiles):
             axes[0].plot(np.arange(profiles.shape[1]) - centre, profile, label=f"conv {depth}")
-        axes[0].set_xlabel("input position relative to the centre")
-        axes[0].set_ylabel("mean |gradient| (normalised)")
+        axes[0].set(xlabel="input position relative to the centre", ylabel="mean |gradient| (normalised)")
         axes[0].legend(fontsize=8)
         axes[1].plot(erf["depth"], erf["sigma"], marker="o")
-        axes[1].set_xlabel("convolution depth")
-        axes[1].set_ylabel("σ of the impulse response (bases)")
+        axes[1].set(xlabel="convolution depth", ylabel="σ of the impulse response (bases)")
         fig.tight_layout()
         _save(fig, folder / "erf.png")

@@ -390,6 +390,7 @@ def run_attribute(
                              **({"shard": list(shard)} if shard is not None else {})})
     created, earlier = not out.exists(), earlier_input_digest(out) if force else None
     before = done = _prepare_output(out, digest, resume, force)  # regions attributed by an earlier invocation
+    prune_earlier_run(out, earlier, digest)  # now: a --force run interrupted later must not leave them
     fresh = done == 0
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
         finished = json.loads((out / "run.json").read_text())
@@ -484,7 +485,6 @@ def run_attribute(
         record["outputs"] += peak_info["outputs"]
     write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
     prune(out, ATTRIBUTIONS)  # motifs, logos, report... of an earlier run in this folder
-    prune_earlier_run(out, earlier, digest)
     shutil.rmtree(partial, ignore_errors=True)
     genome.close()
     log.info("%s", run_summary(n, before, record["timing_seconds"]["total"], out_dir))

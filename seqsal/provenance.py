@@ -71,7 +71,8 @@ GROUPS: dict[str, Group] = {  # in dependency order: a group only derives from t
     "audit": Group(("audit.tsv", "audit"), ("audit.tsv",), (ATTRIBUTIONS, "calls", "motifs", "evaluation"),
                    "seqsal audit"),
     "logos": Group(("logos",), (), (ATTRIBUTIONS, "calls", "motifs"), "seqsal logos"),
-    "report": Group(("report.html",), (), (ATTRIBUTIONS, "calls", "motifs", "evaluation", "audit"), "seqsal report"),
+    "report": Group(("report.html",), (), (ATTRIBUTIONS, "calls", "motifs", "evaluation", "seqlet_check", "audit"),
+                    "seqsal report"),
 }
 """Every derived group of a run folder: its files, the files that make its digest, and what it derives from."""
 
@@ -321,8 +322,9 @@ def earlier_input_digest(folder: str | os.PathLike) -> str | None:
 
 
 def prune_earlier_run(folder: str | os.PathLike, earlier: str | None, digest: str) -> list[str]:
-    """After ``seqsal attribute`` wrote a new ``run.json`` over an earlier finished run (``earlier``: its
-    :func:`earlier_input_digest`), remove what described that run, whatever its attributions' bytes.
+    """When ``seqsal attribute --force`` starts over an earlier finished run (``earlier``: its
+    :func:`earlier_input_digest`), remove what described that run, whatever its attributions' bytes: at the
+    start, so that a forced run interrupted and resumed (its ``run.json`` gone by then) leaves none of it.
 
     With other inputs or options (``earlier != digest``: another method, target, model, genome, regions or
     parameter) every derived group but the calls (which the new run rewrote) goes: two methods can store the same

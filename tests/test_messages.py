@@ -158,6 +158,23 @@ def test_attribute_force_with_another_method_removes_what_described_the_earlier_
     assert not (job.out / "report.html").exists() and not (job.out / "motifs.tsv").exists()
     assert "described the earlier run in this folder" in result.output
     assert (job.out / "seqlets.tsv").exists() and (job.out / "run.json").exists()
+    # a forced run with another method, interrupted after its first checkpoint: the earlier run's files go at once
+    import seqsal.pipeline as pipeline
+    assert CliRunner().invoke(main, job.args(extra=["--force"])).exit_code == 0
+    derive()
+    original = pipeline._checkpoint
+
+    def checkpoint_then_die(*args, **kwargs):
+        original(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    pipeline._checkpoint = checkpoint_then_die
+    try:
+        CliRunner().invoke(main, job.args(extra=["--force", "--method", "saliency", "--chunk-size", "1"]))
+    finally:
+        pipeline._checkpoint = original
+    assert (job.out / ".partial").exists() and not (job.out / "run.json").exists()
+    assert not (job.out / "report.html").exists() and not (job.out / "motifs.tsv").exists()
 
 
 def test_a_region_too_short_for_a_model_without_an_input_length_is_one_line(tmp_path):

@@ -221,3 +221,25 @@ def test_windows_ranked_by_window_p_times_match_p_keep_the_fdr_and_call_more(alp
     assert calls >= 1.5 * by_p + 10, (calls, by_p)
     noise_fdr, _ = simulate_ranked(0, 500, alpha, 300, "product", seed=1)
     assert noise_fdr <= alpha + 0.01, noise_fdr
+
+
+def test_a_map_that_is_never_negative_is_tested_and_called_against_its_positive_null(tmp_path):
+    """Grad-CAM's map is never negative: the null holds no - window. The support test and the instance calls
+    refused the whole null for it ("too few tests (+: 3828, -: 0)", advice to enlarge the null); now the + side is
+    scored against the + null and the empty sign is left out."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from seqsal.motifs.instance_run import scored_windows
+    from seqsal.motifs.support import SupportOptions, run_windows
+
+    demo, out = ROOT / "data" / "demo", tmp_path / "gradcam"
+    result = CliRunner().invoke(main, ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
+                                       str(demo / "model.safetensors"), "--method", "gradcam", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    options = SupportOptions(test_width=24)
+    assert run_windows(out, 0.9, options) is not None
+    sides = scored_windows(out, options)
+    assert sides is not None
+    run, null = sides
+    assert (run.windows.signs == 1).all() and run.windows.signs.shape[0] > 0 and (null.windows.signs == 1).all()

@@ -61,7 +61,8 @@ def scored_windows(out_dir: str | os.PathLike, options: SupportOptions) -> tuple
     run_tests, bases = window_tests(run_blocks(arrays), options.test_width)
     null_tests, null_bases = window_tests(null_blocks(null), options.test_width)
     models = {s: NullModel.empirical(null_tests[s][2], options.min_null_candidates) for s in (1, -1)}
-    if any(model.kind == "none" for model in models.values()) or null_bases == 0:
+    # a sign neither side takes (a map that is never negative: Grad-CAM) needs no null; any other, enough of one
+    if any(m.kind == "none" and (m.n or run_tests[s][2].shape[0]) for s, m in models.items()) or null_bases == 0:
         log.info("no motif instance calls: the shuffled null holds too few tests (need %d per sign)",
                  options.min_null_candidates)
         return None
@@ -119,7 +120,8 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
     -------
     parts, summary
         Per motif the rows :func:`seqsal.motifs.instances.calls_table` takes; one row per motif: ``motif``,
-        ``n_calls`` and ``call_cut`` (``t*``, the largest ``p * p_match`` called; 0 without a call).
+        ``n_calls`` and ``call_cut`` (``t*``, the step-up's cut on ``p * p_match``: every call is at or under it;
+        0 without a call).
     """
     run_matches = chunked_matches(motifs, run.windows, options)
     null_matches = chunked_matches(motifs, null.windows, options)

@@ -490,7 +490,7 @@ def run_windows(out_dir: str | os.PathLike, fdr: float, options: SupportOptions)
     null_tests, null_bases = window_tests(null_blocks(null), options.test_width)
     models, threshold = discovery_threshold({s: observed_tests[s][2] for s in (1, -1)},
                                             {s: null_tests[s][2] for s in (1, -1)}, fdr, options.min_null_candidates)
-    if any(model.kind == "none" for model in models.values()) or null_bases == 0:
+    if any(m.kind == "none" and (m.n or observed_tests[s][2].shape[0]) for s, m in models.items()) or not null_bases:
         log.warning("the shuffled null holds too few tests (%s; need %d per sign): motifs are not tested against "
                     "it; raise --min-null-bases of `seqsal attribute`",
                     ", ".join(f"{'+' if s > 0 else '-'}: {models[s].n}" for s in (1, -1)), options.min_null_candidates)

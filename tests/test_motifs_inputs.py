@@ -191,3 +191,22 @@ def test_check_seqlets_run_refuses_given_seqlets_of_other_regions(small_folder, 
     with pytest.raises(_Discovered):  # the folder's own calls pass on to the model
         check.check_seqlets_run(small_folder, seqlets=_calls(regions, [2, 0], [(10, 20), (30, 40)]).assign(qvalue=0.01),
                                 write=False)
+
+
+def test_a_seqlet_table_that_is_empty_or_says_no_sign_is_one_line(tmp_path):
+    """An empty --seqlets file was a pandas traceback; a table with neither sign nor score was read as all +
+    (the repressor's motif then lost without a word). Both are refused, naming the file."""
+    from seqsal.errors import InputError
+    from seqsal.motifs.seqlets import read_seqlet_table
+
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    with pytest.raises(InputError, match="empty file"):
+        read_seqlet_table(empty)
+    bare = tmp_path / "bare.tsv"
+    bare.write_text("region_index\toffset_start\toffset_end\n0\t10\t20\n")
+    with pytest.raises(InputError, match="no sign column and no score"):
+        read_seqlet_table(bare)
+    scored = tmp_path / "scored.tsv"
+    scored.write_text("region_index\toffset_start\toffset_end\tscore\n0\t10\t20\t-1.5\n")
+    assert list(read_seqlet_table(scored)["sign"]) == ["-"]

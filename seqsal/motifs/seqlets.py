@@ -49,13 +49,18 @@ def read_seqlet_table(path: str | os.PathLike, regions: pd.DataFrame | None = No
     path = str(path)
     if not os.path.isfile(path):
         raise InputError("seqlet table not found; run `seqsal call-peaks` (or `seqsal attribute`) first", path)
-    table = read_tsv(path)
+    try:
+        table = read_tsv(path)
+    except pd.errors.EmptyDataError:
+        raise InputError("empty file (not even a header); give a seqlet table such as `seqsal call-peaks`' "
+                         "seqlets.tsv", path) from None
     missing = [column for column in REQUIRED_SEQLET_COLUMNS if column not in table]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", path)
     if "sign" not in table:
-        scores = table["score"] if "score" in table else pd.Series(np.ones(len(table)))
-        table["sign"] = np.where(scores.to_numpy() < 0, "-", "+")
+        if "score" not in table:
+            raise InputError("no sign column and no score to read it from; add sign (+ or -) or score", path)
+        table["sign"] = np.where(table["score"].to_numpy() < 0, "-", "+")
     bad = table.index[(table["offset_end"] <= table["offset_start"]) | (table["offset_start"] < 0)]
     if len(bad):
         raise InputError(f"offset_end must be > offset_start >= 0 (first bad row {int(bad[0]) + 2})", path, int(bad[0]) + 2)

@@ -98,7 +98,7 @@ class RunFolder:
 
 
 def motifs_in_calls(calls: pd.DataFrame, instances: pd.DataFrame | None, motifs: pd.DataFrame | None) -> list[str]:
-    """For each call (genome ``chrom``/``start``/``end``), the motifs with an instance (or instance call) inside it.
+    """For each call (genome ``chrom``/``start``/``end``), the motifs with an instance (or instance call) overlapping it.
 
     Returns one string per call, e.g. ``"pos_1 (FOS::JUN) x2, neg_1 (REST)"``: the motif, its best database
     match when ``q < 0.05``, and how many of its instances overlap the call; ``""`` for none.
@@ -505,8 +505,8 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         called = run.table("motif_calls")  # FDR-controlled; else discovery's lenient instances, said so below
         instances = called if called is not None else run.table("motif_instances")
         chosen = chosen.assign(motifs=motifs_in_calls(chosen, instances, run.table("motifs")))
-        source = ("the kept motifs' instance calls (motif_calls.tsv) inside it" if called is not None else
-                  "discovery's instances inside it (motif_instances.tsv: lenient, not FDR-controlled)")
+        source = ("the kept motifs' instance calls (motif_calls.tsv) overlapping it" if called is not None else
+                  "discovery's instances overlapping it (motif_instances.tsv: lenient, not FDR-controlled)")
         columns = [c for c in ("name", "chrom", "start", "end", "sign", "score", "pvalue", "qvalue", "n_seqlets",
                                "region_name", "motifs", "sequence") if c in chosen]
         cards = []

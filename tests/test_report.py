@@ -69,7 +69,7 @@ def test_logos_motifs_report_commands(tmp_path):
     # this folder has no null.npz: its motifs are untested against a null, and the report says so (it was silent)
     assert "not tested against a shuffled null" in text
     # no motif calls (no null): the elements' motifs column is discovery's lenient instances, and says so
-    assert "discovery's instances inside it (motif_instances.tsv: lenient, not FDR-controlled)" in text
+    assert "discovery's instances overlapping it (motif_instances.tsv: lenient, not FDR-controlled)" in text
     # with motif_calls.tsv, the column reads the FDR-controlled calls instead
     from seqsal.motifs.instances import CALL_COLUMNS
     from seqsal.provenance import ATTRIBUTIONS, record_written
@@ -83,7 +83,7 @@ def test_logos_motifs_report_commands(tmp_path):
     result = runner.invoke(main, ["report", str(out), "--top", "4", "-q"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     text = (out / "report.html").read_text()
-    assert "the kept motifs' instance calls (motif_calls.tsv) inside it" in text and "neg_1 (REST)" in text
+    assert "the kept motifs' instance calls (motif_calls.tsv) overlapping it" in text and "neg_1 (REST)" in text
 
 
 def test_report_motif_cards_show_the_support_test_or_warn_that_there_was_none():

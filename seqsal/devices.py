@@ -77,7 +77,7 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
         device = parse_device(device)
     if device is not None:
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(f"{option('device', 'cuda')} was asked for but no CUDA GPU is available; use "
+            raise InputError(f"{option('device', str(device))} was asked for but no CUDA GPU is available; use "
                              f"{option('device', 'cpu')}")
         if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
             count = torch.cuda.device_count()

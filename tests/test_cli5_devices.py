@@ -68,3 +68,17 @@ def test_train_with_a_bad_device_is_one_line(small_genome, tmp_path):
                                        "--window", "64", "--epochs", "1", "--valid-chroms", "chr2", "--test-chroms",
                                        "chr2", "-q", "--device", "gpu"])
     _one_error_line(result, "gpu")
+
+
+def test_an_unavailable_cuda_device_is_named_as_given():
+    """`--device cuda:0` on a machine without CUDA said "--device cuda was asked for"; it names cuda:0 now."""
+    import pytest
+    import torch
+
+    from seqsal.devices import select_device
+    from seqsal.errors import InputError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(InputError, match="cuda:0\"? was asked for but no CUDA GPU is available"):
+        select_device("cuda:0")

@@ -331,12 +331,12 @@ def update_run_record(out_dir: str | os.PathLike, info: dict) -> None:
 
 
 def remove_peak_files(out_dir: str | os.PathLike, null: bool = True) -> None:
-    """Delete peak outputs of an earlier run in this folder (they would not match new attributions)."""
+    """Delete peak outputs of an earlier run in this folder (this run writes its own, or none with --no-peaks)."""
     for name in (*PEAK_FILES, *((NULL_FILE,) if null else ())):
         path = Path(out_dir) / name
         if path.exists():
             path.unlink()
-            log.info("removed %s of an earlier run in this folder (it would not match the new attributions)", name)
+            log.info("removed %s of an earlier run in this folder (this run writes its own)", name)
 
 
 def run_peaks_stage(

@@ -62,7 +62,8 @@ def handle_errors(function):
         except KeyboardInterrupt:
             context = click.get_current_context(silent=True)
             resumable = context is not None and any(p.name == "resume" for p in context.command.params)
-            click.echo("seqsal: interrupted" + ("; rerun with --resume to continue" if resumable else
+            resume = "; rerun with --resume" + (" in place of --force" if kwargs.get("force") else "") + " to continue"
+            click.echo("seqsal: interrupted" + (resume if resumable else
                                                 "; rerun the command (files are written whole or not at all)"),
                        err=True)
             sys.exit(130)

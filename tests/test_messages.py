@@ -90,6 +90,10 @@ def test_an_interrupt_names_resume_only_for_a_command_that_has_it_and_permission
     result = CliRunner().invoke(main, ["attribute", str(tmp_path / "g.fa"), str(tmp_path / "r.bed"), "--model",
                                        str(tmp_path / "m.pt"), "-o", str(tmp_path / "out")])
     assert result.exit_code == 130 and "rerun with --resume" in result.output, result.output
+    assert "in place of --force" not in result.output
+    result = CliRunner().invoke(main, ["attribute", str(tmp_path / "g.fa"), str(tmp_path / "r.bed"), "--model",
+                                       str(tmp_path / "m.pt"), "-o", str(tmp_path / "out"), "--force"])
+    assert result.exit_code == 130 and "rerun with --resume in place of --force" in result.output, result.output
     monkeypatch.setattr(seqsal.peaks, "call_peaks_from_run", denied)
     result = CliRunner().invoke(main, ["call-peaks", str(tmp_path)])
     assert result.exit_code == 2 and "permission denied" in result.output and "Traceback" not in result.output

@@ -117,8 +117,7 @@ class RegionResult:
     one_hot
         ``(4, L)`` float32 one-hot of the + strand sequence (``N`` = zeros).
     hypothetical
-        ``(4, L)`` float32 hypothetical contributions (minus-strand regions are
-        attributed on the reverse complement and mapped back).
+        ``(4, L)`` float32 hypothetical contributions (minus-strand regions: on the reverse complement, mapped back).
     prediction
         Target value (mean over the region's windows when tiled).
     n_windows
@@ -126,9 +125,9 @@ class RegionResult:
     status
         ``ok``, ``all_N`` or ``nonfinite`` (attributions zeroed, see ``on_error``).
     completeness_error
-        For methods with a baseline (:data:`seqsal.methods.REFERENCE_METHODS`): over the region's
-        windows, the largest (by magnitude) ``Σ attributions - (f(window) - mean f(baselines))``,
-        taken before stitching; ``None`` for other methods.
+        For methods with a baseline (:data:`seqsal.methods.REFERENCE_METHODS`): over the region's windows, the
+        largest (by magnitude) ``Σ attributions - (f(window) - mean f(baselines))``, taken before stitching; ``None``
+        for other methods.
     """
 
     index: int
@@ -285,8 +284,8 @@ def _incomplete_message(method: str, row, error: float, relative: float, toleran
 
 
 def _short_region(row, length: int, error: RuntimeError) -> str:
-    line, cause = f"line {int(row['line'])} of the regions, " if int(row.get("line", 0) or 0) > 0 else "", \
-        (str(error).strip() or type(error).__name__).splitlines()[0][:160]
+    line = f"line {int(row['line'])} of the regions, " if int(row.get("line", 0) or 0) > 0 else ""
+    cause = (str(error).strip() or type(error).__name__).splitlines()[0][:160]
     return (f"the model failed on region {row['name']} ({line}{row['chrom']}:{row['start']}-{row['end']}, fed whole "
             f"as {length} bp: the model declares no input length): {cause}; give --window (the model's input "
             f"length), or leave out regions this short")
@@ -508,7 +507,8 @@ def iter_region_attributions(
     """
     if stitch not in STITCH_MODES:
         raise InputError(f"unknown {option('stitch')} {stitch!r}; choose mean or centre")
-    check_on_error(on_error), parse_memory(max_memory)
+    check_on_error(on_error)
+    parse_memory(max_memory)
     device = select_device(device)
     autocast_dtype = autocast_dtype_for(precision, device)
     target = target or Target()

@@ -163,20 +163,11 @@ def test_attribute_force_with_another_method_removes_what_described_the_earlier_
     assert "described the earlier run in this folder" in result.output
     assert (job.out / "seqlets.tsv").exists() and (job.out / "run.json").exists()
     # a forced run with another method, interrupted after its first checkpoint: the earlier run's files go at once
-    import seqsal.pipeline as pipeline
+    from tests.test_reliability import dying_checkpoint
     assert CliRunner().invoke(main, job.args(extra=["--force"])).exit_code == 0
     derive()
-    original = pipeline._checkpoint
-
-    def checkpoint_then_die(*args, **kwargs):
-        original(*args, **kwargs)
-        raise KeyboardInterrupt
-
-    pipeline._checkpoint = checkpoint_then_die
-    try:
+    with dying_checkpoint(KeyboardInterrupt):
         CliRunner().invoke(main, job.args(extra=["--force", "--method", "saliency", "--chunk-size", "1"]))
-    finally:
-        pipeline._checkpoint = original
     assert (job.out / ".partial").exists() and not (job.out / "run.json").exists()
     assert not (job.out / "report.html").exists() and not (job.out / "motifs.tsv").exists()
 

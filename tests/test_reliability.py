@@ -7,6 +7,7 @@ by ``benchmarks/bad_inputs.py`` to produce the table in ``benchmarks/RESULTS.md`
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import pickle
@@ -295,6 +296,24 @@ CASES: list[Case] = [
 ]
 
 
+@contextlib.contextmanager
+def dying_checkpoint(error: type[BaseException]):
+    """Within the block, ``seqsal attribute`` raises ``error`` right after writing each checkpoint (a kill)."""
+    import seqsal.pipeline as pipeline
+
+    original = pipeline._checkpoint
+
+    def checkpoint_then_die(*args, **kwargs):
+        original(*args, **kwargs)
+        raise error
+
+    pipeline._checkpoint = checkpoint_then_die
+    try:
+        yield
+    finally:
+        pipeline._checkpoint = original
+
+
 def _interrupted_run(job: Job) -> None:
     """A folder as a killed run leaves it: a checkpoint in .partial and no final files."""
     from seqsal.pipeline import AttributeOptions, run_attribute
@@ -302,21 +321,9 @@ def _interrupted_run(job: Job) -> None:
     class Stop(Exception):
         pass
 
-    import seqsal.pipeline as pipeline
-
-    original = pipeline._checkpoint
-
-    def checkpoint_then_die(*args, **kwargs):
-        original(*args, **kwargs)
-        raise Stop
-
-    pipeline._checkpoint = checkpoint_then_die
-    try:
-        with pytest.raises(Stop):
-            run_attribute(str(job.genome), str(job.bed), str(job.model), str(job.out),
-                          AttributeOptions(chunk_size=1), progress=False)
-    finally:
-        pipeline._checkpoint = original
+    with dying_checkpoint(Stop), pytest.raises(Stop):
+        run_attribute(str(job.genome), str(job.bed), str(job.model), str(job.out),
+                      AttributeOptions(chunk_size=1), progress=False)
     assert (job.out / ".partial" / "progress.json").exists()
 
 

@@ -230,16 +230,15 @@ def test_a_map_that_is_never_negative_is_tested_and_called_against_its_positive_
     from click.testing import CliRunner
 
     from seqsal.cli import main
-    from seqsal.motifs.instance_run import scored_windows
-    from seqsal.motifs.support import SupportOptions, run_windows
+    from seqsal.motifs.sides import folder_sides
+    from seqsal.motifs.support import SupportOptions, side_parameters
 
     demo, out = ROOT / "data" / "demo", tmp_path / "gradcam"
     result = CliRunner().invoke(main, ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
                                        str(demo / "model.safetensors"), "--method", "gradcam", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
     options = SupportOptions(test_width=24)
-    assert run_windows(out, 0.9, options) is not None
-    sides = scored_windows(out, options)
+    sides = folder_sides(out, 0.9, *side_parameters(options))
     assert sides is not None
-    run, null = sides
+    run, null = sides.calls
     assert (run.windows.signs == 1).all() and run.windows.signs.shape[0] > 0 and (null.windows.signs == 1).all()

@@ -100,7 +100,7 @@ def test_null_sequences_are_redrawn_as_the_model_saw_them(demo_run):
     from seqsal.genome import Genome
     from seqsal.models import load_model
     from seqsal.io import region_arrays
-    from seqsal.motifs.support import null_one_hot
+    from seqsal.motifs.sides import null_one_hot
 
     run = json.loads((demo_run / "run.json").read_text())
     null = np.load(demo_run / "null.npz")

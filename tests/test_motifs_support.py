@@ -20,12 +20,11 @@ from seqsal.motifs import (
     read_motif_arrays,
     run_motifs,
 )
+from seqsal.motifs.sides import WindowSet, null_one_hot
 from seqsal.motifs.support import (
     SupportOptions,
-    WindowSet,
     best_match_scores,
     count_support,
-    null_one_hot,
     passes_support,
     best_support,
     support_level,

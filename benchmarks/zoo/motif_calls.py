@@ -7,7 +7,7 @@ The seqlet caller tests each window's summed contribution against the shuffled n
 For a kept motif ``M`` (sign ``s``) and a PWM match threshold ``m`` (a fraction of the PWM's best log-odds
 score), every test window of sign ``s`` (the peak caller's ``test_width``-bp local maxima,
 :func:`seqsal.peaks.block_tests`, 24 bp as in discovery) of the run and of the null gets its p-value from the
-sign's empirical null (:class:`seqsal.peaks.NullModel`, as :func:`seqsal.motifs.support.discovery_threshold`
+sign's empirical null (:class:`seqsal.peaks.NullModel`, as :func:`seqsal.motifs.sides.discovery_threshold`
 builds it) and its best match to ``M`` within ``max_shift`` bp of its centre
 (:func:`seqsal.motifs.support.scan_matches`). Windows on one instance count once, the one with the smallest p
 (the grouping of :func:`seqsal.motifs.redundancy.count_matches`). With ``k(t)`` instances of the run and
@@ -63,8 +63,9 @@ from seqsal.motifs.discover import DiscoveryOptions, best_per_instance, discover
 from seqsal.motifs.run import DISCOVERY_CACHE_BYTES, DISCOVERY_FDR, DISCOVERY_WIDTHS, discovery_seqlets  # noqa: E402
 from seqsal.motifs.redundancy import null_tail  # noqa: E402
 from seqsal.motifs.seqlets import RowCache, extract_windows  # noqa: E402
-from seqsal.motifs.support import (  # noqa: E402
-    SupportOptions, WindowSet, null_blocks, run_blocks, window_tests, discovery_threshold, null_one_hot, scan_matches)
+from seqsal.motifs.sides import (  # noqa: E402
+    WindowSet, discovery_threshold, null_blocks, null_one_hot, run_blocks, window_tests)
+from seqsal.motifs.support import SupportOptions, scan_matches  # noqa: E402
 from seqsal.peaks import NULL_FILE, PeakOptions, call_peaks_from_run  # noqa: E402
 
 ALPHAS = (0.05, 0.1, 0.2)

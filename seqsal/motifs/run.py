@@ -33,7 +33,8 @@ from .match import best_matches, compare_motifs
 from .jaspar import JasparQuery, resolve_database
 from .meme import Motif, read_meme, write_meme
 from .seqlets import RowCache, read_seqlet_table, seqlet_score_mismatch
-from .support import REDUNDANCY_COLUMNS, SupportOptions, support_table
+from .sides import folder_sides
+from .support import REDUNDANCY_COLUMNS, SupportOptions, side_parameters, support_of_sides
 
 log = logging.getLogger("seqsal")
 
@@ -250,10 +251,11 @@ def run_motifs(
                             RowCache(arrays["hypothetical"], DISCOVERY_CACHE_BYTES // 2), lengths, seqlets, options,
                             progress)
     t_discover = time.perf_counter() - started
-    support = support_table(out, found, seqlet_fdr, support_options)
+    sides = folder_sides(out, seqlet_fdr, *side_parameters(support_options))  # read once: support and calls
+    support = support_of_sides(sides, found, support_options)
     motifs, support = keep_supported(found, support, support_options.min_enrichment)
     t_support = time.perf_counter() - started - t_discover
-    called = None if support is None else instance_calls(out, motifs, support["support_match"].to_numpy(), regions,
+    called = None if support is None else instance_calls(sides, motifs, support["support_match"].to_numpy(), regions,
                                                          support_options, instance_fdr)
     if support is None:
         log.info("no motif instance calls: the run has no usable shuffled null (see above)")

@@ -51,7 +51,7 @@ same way:
    drops the three motifs that matched no planted motif, and the copies.
 
 The null stores per-base tracks, not sequences: its sequences are redrawn
-(:func:`null_one_hot`) from the genome ``run.json`` names with the shuffles
+(:func:`seqsal.motifs.sides.null_one_hot`) from the genome ``run.json`` names with the shuffles
 the null was drawn with (:func:`seqsal.peaks.shuffled_fetch`: each a hash of
 the seed, the region and the copy), or read from a ``one_hot`` member of
 ``null.npz`` when it has one.
@@ -67,22 +67,18 @@ as the p-value.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
-from ..io import RegionArrays, region_arrays
-from ..peaks import NULL_FILE, NullModel, PeakOptions, benjamini_hochberg, block_tests, shuffled_fetch
+from ..peaks import PeakOptions
 from .discover import DiscoveredMotif
 from .multiplicity import binomial_upper_tail, min_p_adjusted, smallest_pvalue, tarone_family
 from .redundancy import MotifMatches, count_matches, entry_order, forward_selection
-from .seqlets import extract_windows
+from .sides import FolderSides, WindowSet, folder_sides
 
 log = logging.getLogger("seqsal")
 
@@ -95,7 +91,6 @@ REDUNDANCY_COLUMNS = ["n_unexplained_seqlets", "n_null_unexplained_seqlets", "un
 """The columns of the second test (:func:`redundancy_columns`) in :func:`support_table`, not in ``motifs.tsv``."""
 
 _MATCH_CHUNK = 4096  # windows scored per pass by best_match_scores
-_ROW_BLOCK_POSITIONS = 1 << 20  # positions read per block of rows (bounded memory: ~32 MB of float32 arrays)
 
 
 @dataclass
@@ -132,20 +127,6 @@ class SupportOptions:
     seed: int = 0
 
 
-@dataclass
-class WindowSet:
-    """The tests of one side (the run's tracks, or the null's) cut at the discovery threshold.
-
-    ``rows``, ``starts``, ``signs`` ``(n,)``: row, first base and sign (+1/-1) of each window kept;
-    ``bases``: per sign, the valid bases of the side, times the share of its windows kept when they were sampled;
-    ``sequences``: ``(rows, starts, width) -> (n, 4, width)`` one-hot stretches (zero outside rows).
-    """
-
-    rows: np.ndarray
-    starts: np.ndarray
-    signs: np.ndarray
-    bases: dict[int, float]
-    sequences: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
 # ---------------------------------------------------------------------------
@@ -256,31 +237,6 @@ def passes_support(table: pd.DataFrame, options: SupportOptions, level: float) -
             & (table["enrichment"].to_numpy(np.float64) >= options.min_enrichment))
 
 
-def discovery_threshold(observed: dict[int, np.ndarray], null: dict[int, np.ndarray], fdr: float,
-                        min_count: int) -> tuple[dict[int, NullModel], float]:
-    """Per-sign empirical nulls and the p-value cut of Benjamini-Hochberg at ``fdr`` over the run's tests.
-
-    Parameters
-    ----------
-    observed, null
-        Per sign (``1``, ``-1``): the window statistics ``(n,)`` of the run's tests and of the null's.
-    fdr
-        The discovery FDR, in ``(0, 1]``.
-    min_count
-        Fewest null tests a sign's null needs (:meth:`seqsal.peaks.NullModel.empirical`).
-
-    Returns
-    -------
-    models, threshold
-        ``{1: NullModel, -1: NullModel}`` and the largest p-value that passes (0 when none does); BH runs
-        over both signs together, as the peak caller's.
-    """
-    models = {sign: NullModel.empirical(null[sign], min_count) for sign in (1, -1)}
-    pvalues = np.concatenate([models[sign].pvalues(observed[sign]) for sign in (1, -1)])
-    if not pvalues.shape[0]:
-        return models, 0.0
-    passing = pvalues[benjamini_hochberg(pvalues) <= fdr]
-    return models, float(passing.max()) if passing.shape[0] else 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -358,168 +314,6 @@ def count_support(motifs: list[DiscoveredMotif], windows: WindowSet, options: Su
     return np.stack([count_matches(m, thresholds) for m in scan_matches(motifs, windows, options)])
 
 
-# ---------------------------------------------------------------------------
-# The two sides of a run folder: its tracks and its null's
-# ---------------------------------------------------------------------------
-
-
-def window_tests(blocks: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], width: int) -> tuple[dict, int]:
-    """All tests of tracks served as ``(rows, track (n, L), valid (n, L))`` blocks, and their valid bases.
-
-    Returns ``({sign: (rows, starts, scores)}, bases)``: per sign (``1``, ``-1``) the ``(n,)`` arrays of
-    :func:`seqsal.peaks.block_tests`'s windows (row, first base, summed contribution), and the valid bases."""
-    found: dict[int, list] = {1: [], -1: []}
-    bases = 0
-    for rows, track, valid in blocks:
-        bases += int(valid.sum())
-        for sign, local, starts, scores in block_tests(track, valid, width):
-            found[sign].append((rows[local], starts, scores))
-    tests = {sign: tuple(np.concatenate([part[k] for part in parts]) if parts else np.zeros(0, np.int64 if k < 2
-                                                                                               else np.float64)
-                         for k in range(3)) for sign, parts in found.items()}
-    return tests, bases
-
-
-def run_blocks(arrays: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The run's tracks (one-hot x hypothetical, summed) and validity (one of A/C/G/T, within the length)."""
-    for rows, block in arrays.blocks(("one_hot", "hypothetical"), max_positions=4 * _ROW_BLOCK_POSITIONS):
-        one_hot = np.asarray(block["one_hot"], np.float32)
-        track = (one_hot * np.asarray(block["hypothetical"], np.float32)).sum(axis=1)
-        width = one_hot.shape[2]
-        valid = (one_hot.max(axis=1) == 1) & (np.arange(width)[None, :] < arrays.lengths[rows][:, None])
-        yield rows, np.where(valid, track, 0).astype(np.float32), valid
-
-
-def null_blocks(null: RegionArrays) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The null's tracks (``projected`` of ``null.npz``, zero where not ``valid``) and validity, as blocks."""
-    for rows, block in null.blocks(("projected", "valid"), max_positions=_ROW_BLOCK_POSITIONS):
-        valid = np.asarray(block["valid"], bool)
-        yield rows, np.where(valid, np.asarray(block["projected"], np.float32), 0).astype(np.float32), valid
-
-
-def sample_tests(tests: dict, models: dict, bases: int, limit: int | None, rng: np.random.Generator,
-                 threshold: float | None = None) -> tuple[np.ndarray, ...]:
-    """``(rows, starts, signs, pvalues, scaled)``: tests with ``p <= threshold`` (None: all), ``limit`` per sign
-    sampled beyond (None: all kept), ``scaled`` each sign's bases times its share kept."""
-    parts, scaled = [], {}
-    for sign in (1, -1):
-        rows, starts, scores = tests[sign]
-        pvalues = models[sign].pvalues(scores)
-        kept = np.flatnonzero((pvalues <= threshold) & (threshold > 0) if threshold is not None else pvalues >= 0)
-        scaled[sign] = float(bases)
-        if limit is not None and kept.shape[0] > limit:
-            scaled[sign] *= limit / kept.shape[0]
-            kept = np.sort(rng.choice(kept, limit, replace=False))
-        parts.append((rows[kept], starts[kept], np.full(kept.shape[0], sign, np.int64), pvalues[kept]))
-    return (*(np.concatenate([part[k] for part in parts]) for k in range(4)), scaled)
-
-
-def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | None:
-    """The sequences ``(len(rows), 4, L)`` float32 of rows of a run's ``null.npz`` (``L`` the longest of those rows,
-    zero-padded on the right), or None if unavailable.
-
-    From the ``one_hot`` member of ``null.npz`` when it has one; else redrawn: each row is the
-    dinucleotide shuffle :func:`seqsal.peaks.shuffled_fetch` gave the null writer
-    (:func:`seqsal.peaks.write_shuffled_null`) for its region (``region_key``; the region widened to the
-    model window as :func:`seqsal.engine.fetch_span` widens it, then cropped back), with the null's
-    ``seed`` and ``copies``, from the genome and window that ``run.json`` records. None (with a warning)
-    when ``run.json`` names no genome.
-
-    Raises
-    ------
-    InputError
-        The genome ``run.json`` names is not at that path any more, or no longer holds the run's bases
-        (:func:`seqsal.run_genome.genome_of_run`; the messages say how to point the run at the right file): motifs
-        untested against the null would be the noise the test exists to drop, so they are not written.
-    """
-    out = Path(out_dir)
-    stored = region_arrays(out / NULL_FILE, ("projected",))
-    rows = np.asarray(rows, dtype=np.int64)
-    width = int(stored.lengths[rows].max()) if rows.shape[0] else stored.max_length
-    if "one_hot" in stored.small:
-        return region_arrays(out / NULL_FILE, ("one_hot",))["one_hot"].padded(rows, width).astype(np.float32)
-    if not rows.shape[0]:
-        return np.zeros((0, 4, width), np.float32)
-    null = stored.small
-    from ..encode import one_hot_encode
-    from ..engine import fetch_span
-    from ..run_genome import genome_of_run
-
-    record = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
-    genome_path = record.get("genome")
-    if not genome_path:
-        log.warning("run.json names no genome to redraw the sequences of null.npz from: motifs are not tested "
-                    "against the null")
-        return None
-    opened = genome_of_run(record, out)  # refused when gone from its path, or no longer the run's bases
-    parameters = record.get("parameters", {})
-    window = parameters.get("window")
-    seed = int(null["seed"])
-    copies = int(null["copies"]) if "copies" in null else 1
-    keys = [str(key).split("\t") for key in null["region_key"]]
-    spans = [(chrom, *fetch_span(int(start), int(end), window)) for chrom, start, end, *_ in keys]
-    wanted = {int(row): k for k, row in enumerate(rows)}
-    out_array = np.zeros((rows.shape[0], 4, width), np.float32)
-    with opened as genome:
-        fetch = shuffled_fetch(genome.fetch, seed, spans[::copies], copies=copies)
-        # every row is requested, in order: the c-th request of a stretch gets its c-th shuffle, as the writer's
-        for row, ((chrom, start, end, *_), (_, fetch_start, fetch_end)) in enumerate(zip(keys, spans)):
-            sequence = fetch(chrom, fetch_start, fetch_end)
-            if row in wanted:
-                offset = int(start) - fetch_start
-                encoded = one_hot_encode(sequence)[:, offset:offset + int(end) - int(start)]
-                out_array[wanted[row], :, :encoded.shape[1]] = encoded
-    return out_array
-
-
-def run_windows(out_dir: str | os.PathLike, fdr: float, options: SupportOptions):
-    """Both sides of a run folder cut at the discovery threshold: ``(observed, null)`` :class:`WindowSet`, or None.
-
-    None (logged) when the folder has no ``null.npz``, the null is too small for a sign, or its sequences
-    cannot be redrawn (:func:`null_one_hot`).
-    """
-    out = Path(out_dir)
-    if not (out / NULL_FILE).exists():
-        log.warning("no null.npz in this run (it ran with --null laplace or --no-peaks): motifs are not tested "
-                    "against a null; rerun `seqsal attribute` with --null shuffle (the default) for the test")
-        return None
-    arrays = region_arrays(out / "attributions.npz", ("one_hot", "hypothetical"))
-    lengths = arrays.lengths
-    null = region_arrays(out / NULL_FILE, ("projected", "valid"))
-    observed_tests, bases = window_tests(run_blocks(arrays), options.test_width)
-    null_tests, null_bases = window_tests(null_blocks(null), options.test_width)
-    models, threshold = discovery_threshold({s: observed_tests[s][2] for s in (1, -1)},
-                                            {s: null_tests[s][2] for s in (1, -1)}, fdr, options.min_null_candidates)
-    if any(m.kind == "none" and (m.n or observed_tests[s][2].shape[0]) for s, m in models.items()) or not null_bases:
-        log.warning("the shuffled null holds too few tests (%s; need %d per sign): motifs are not tested against "
-                    "it; raise --min-null-bases of `seqsal attribute`",
-                    ", ".join(f"{'+' if s > 0 else '-'}: {models[s].n}" for s in (1, -1)), options.min_null_candidates)
-        return None
-    rng = np.random.default_rng(options.seed)
-    rows, starts, signs, _, scaled = sample_tests(observed_tests, models, bases, options.max_windows, rng, threshold)
-    null_rows, null_starts, null_signs, _, null_scaled = sample_tests(null_tests, models, null_bases,
-                                                                      options.max_windows, rng, threshold)
-    needed = np.unique(null_rows)
-    one_hot = null_one_hot(out, needed)
-    if one_hot is None:
-        return None
-    null_lengths = null.lengths[needed]
-
-    def observed_sequences(r: np.ndarray, s: np.ndarray, width: int) -> np.ndarray:
-        return extract_windows([arrays["one_hot"]], lengths, r, s, width)[0]
-
-    def null_sequences(r: np.ndarray, s: np.ndarray, width: int) -> np.ndarray:
-        return extract_windows([one_hot], null_lengths, np.searchsorted(needed, r), s, width)[0]
-
-    if threshold > 0:
-        log.info("support test: %d windows of the run and %d of the null at p <= %.3g (discovery FDR %g); "
-                 "%d and %d valid bases", rows.shape[0], null_rows.shape[0], threshold, fdr, bases, null_bases)
-    else:
-        log.warning("support test: no test of the run passes FDR %g against the shuffled null, so no motif has "
-                    "support", fdr)
-    return (WindowSet(rows, starts, signs, scaled, observed_sequences),
-            WindowSet(null_rows, null_starts, null_signs, null_scaled, null_sequences))
-
 
 def support_table(out_dir: str | os.PathLike, motifs: list[DiscoveredMotif], fdr: float,
                   options: SupportOptions | None = None) -> pd.DataFrame | None:
@@ -543,15 +337,27 @@ def support_table(out_dir: str | os.PathLike, motifs: list[DiscoveredMotif], fdr
     pandas.DataFrame or None
         One row per motif, in order: ``motif``, :data:`SUPPORT_COLUMNS`, ``passes`` (bool: points 3 and 4 of
         the module docstring) and the columns of :func:`redundancy_columns`; None when the run has no usable
-        null (see :func:`run_windows`; logged).
+        null (see :func:`seqsal.motifs.sides.folder_sides`; logged).
     """
     options = options or SupportOptions()
+    sides = folder_sides(out_dir, fdr, *side_parameters(options)) if motifs else None
+    return support_of_sides(sides, motifs, options)
+
+
+def side_parameters(options: SupportOptions) -> tuple[int, int, int, int]:
+    """The arguments of :func:`seqsal.motifs.sides.folder_sides` after the FDR, from ``options``."""
+    return options.test_width, options.min_null_candidates, options.max_windows, options.seed
+
+
+def support_of_sides(sides: FolderSides | None, motifs: list[DiscoveredMotif],
+                     options: SupportOptions) -> pd.DataFrame | None:
+    """:func:`support_table` on a folder's sides read already (:func:`seqsal.motifs.sides.folder_sides`; None:
+    the folder has no usable null, and the result is None unless there is no motif)."""
     if not motifs:
         return pd.DataFrame(columns=["motif", *SUPPORT_COLUMNS, "passes", *REDUNDANCY_COLUMNS])
-    sides = run_windows(out_dir, fdr, options)
     if sides is None:
         return None
-    observed, null = sides
+    observed, null = sides.support
     signs = [1 if motif.sign == "+" else -1 for motif in motifs]
     bases, null_bases = np.array([observed.bases[s] for s in signs]), np.array([null.bases[s] for s in signs])
     matches = scan_matches(motifs, observed, options), scan_matches(motifs, null, options)

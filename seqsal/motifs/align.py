@@ -22,7 +22,8 @@ def best_alignment(
     windows
         ``(n, 4, W)`` with ``W >= C``.
     chunk_values
-        Windows are scored in passes whose score tensors hold about this many floats (bounded memory).
+        Windows are scored in passes whose score and stretch tensors hold about this many floats each (bounded
+        memory).
 
     Returns
     -------
@@ -43,8 +44,13 @@ def best_alignment(
     offset = np.empty((n, k), dtype=np.int64)
     rc = np.empty((n, k), dtype=bool)
     positions = w - c + 1
-    # windows per pass: the (2 x chunk, K, positions) cosine tensor stays ~chunk_values floats (32 MB)
-    chunk = max(1, min(n, chunk_values // max(1, 2 * k * positions)))
+    # windows per pass: the (2 x chunk, K, positions) cosines and the (2 x chunk, positions, 4C) stretches stay
+    # ~chunk_values floats each (32 MB; with few templates the stretches are the larger)
+    chunk = max(1, min(n, chunk_values // max(1, 2 * positions * max(k, 4 * c))))
+    # one buffer for every pass's cosines, stretches scaled in place: a fresh ~32-MB tensor per pass is a fresh
+    # mmap of the allocator each time, whose page faults cost system time (the assignment passes, few templates
+    # against 20,000 windows, cut one 270-MB stretch tensor, and a second to scale it, before this)
+    buffer = torch.empty((2 * chunk, k, positions), dtype=torch.float32)
     with torch.no_grad():
         for lo in range(0, n, chunk):
             x = torch.from_numpy(np.ascontiguousarray(windows[lo:lo + chunk], dtype=np.float32))
@@ -52,8 +58,8 @@ def best_alignment(
             both = torch.cat([x, torch.flip(x, dims=(1, 2))])  # (2b, 4, W): forward, then reverse complement
             # every C-bp stretch as a unit vector (2b, P, 4C): one matrix product gives all the cosines
             stretches = both.unfold(2, c, 1).permute(0, 2, 1, 3).reshape(2 * b, positions, 4 * c)
-            stretches = stretches / stretches.norm(dim=2, keepdim=True).clamp_min(1e-12)
-            cosine = torch.matmul(weight, stretches.transpose(1, 2))  # (2b, K, P): positions contiguous
+            stretches.div_(stretches.norm(dim=2, keepdim=True).clamp_min(1e-12))
+            cosine = torch.matmul(weight, stretches.transpose(1, 2), out=buffer[:2 * b])  # (2b, K, P)
             # the best forward position, then the best reverse one; a tie goes to the forward strand
             best, where = cosine[:b].max(dim=2)
             best_rc, where_rc = cosine[b:].max(dim=2)

@@ -33,7 +33,6 @@ from .errors import InputError, option
 from .memory import MemoryPlan, below_one_window, default_budget, measure_window_cost, parse_memory, plan_memory
 from .methods import (
     METHODS,
-    COMPLETENESS_TOLERANCE,
     FOCUSED_METHODS,
     REFERENCE_METHODS,
     IncompleteAttribution,
@@ -44,6 +43,7 @@ from .methods import (
     relative_completeness,
 )
 from .methods.references import rounding_allowance
+from .methods.registry import completeness_check
 from .regions import fetch_span, tile_starts  # noqa: F401 (fetch_span: imported from here too)
 from .text import plural
 
@@ -487,7 +487,7 @@ def iter_region_attributions(
         Regions at the start of the table already done (for resuming).
     allow_incomplete
         Keep going when a window of a method with a baseline misses completeness by more than the method's
-        tolerance (:data:`seqsal.methods.COMPLETENESS_TOLERANCE`); by default that raises
+        tolerance (:func:`seqsal.methods.registry.completeness_check`); by default that raises
         :class:`seqsal.methods.IncompleteAttribution` (an :class:`InputError`) naming the region. The errors are
         reported in :attr:`RegionResult.completeness_error` either way.
     max_memory
@@ -515,7 +515,7 @@ def iter_region_attributions(
     pin = device.type == "cuda"
     method_params = method_params or {}
     check_completeness = method in REFERENCE_METHODS  # baseline methods: reference predictions come for free
-    tolerance = None if allow_incomplete else COMPLETENESS_TOLERANCE.get(method)
+    tolerance = None if allow_incomplete else completeness_check(method, precision)
     context, base = whole_table if whole_table is not None else (regions, 0)
     lengths = (context["end"] - context["start"]).to_numpy(dtype=np.int64)
     first, stop_row = base + skip, base + len(regions)

@@ -101,6 +101,22 @@ FOCUSED_METHODS: frozenset[str] = frozenset(name for name, spec in SPECS.items()
 METHOD_OPTIONS: dict[str, tuple[str, ...]] = {name: spec.options for name, spec in SPECS.items() if spec.options}
 
 
+def completeness_check(method: str, precision: str = "fp32") -> tuple[float, str] | None:
+    """``(tolerance, advice)`` of ``method``'s completeness check at ``precision`` (None: the method has none).
+
+    Under autocast (``bf16``, ``fp16``) the model's activations and the method's multipliers are rounded to
+    that precision (bf16 keeps 8 significant bits, about 0.4 % a value), which the check cannot tell from a
+    missing rule: the advice then names the precision first. The tolerance is the method's at any precision
+    (a looser one would also let a missing rule through).
+    """
+    check = COMPLETENESS_TOLERANCE.get(method)
+    if check is None or precision == "fp32":
+        return check
+    return check[0], (f"under --precision {precision} the model's activations and the method's multipliers carry "
+                      f"{precision} rounding, which this check cannot tell from a wrong rule: run {method} with "
+                      f"--precision fp32 (the default); if it fails there too, {check[1]}")
+
+
 def method_params(method: str, seed: int = 0, **given) -> dict:
     """The ``method_params`` of ``method`` from command-line values.
 

@@ -27,3 +27,23 @@ def test_seqlet_table_errors(tmp_path):
         read_seqlet_table(path)
     path.write_text("region_index\toffset_start\toffset_end\tscore\n0\t5\t9\t-1\n")
     assert read_seqlet_table(path)["sign"].tolist() == ["-"]
+
+
+@pytest.mark.parametrize("row, message", [
+    ("0\tabc\t9\t+\t1.0", r"seqlets.tsv:3: offset_start 'abc' is not a whole number"),
+    ("0\t\t9\t+\t1.0", r"seqlets.tsv:3: offset_start 'nan' is not a whole number"),  # was cast to int64
+    ("0\t5.5\t9\t+\t1.0", r"seqlets.tsv:3: offset_start '5.5' is not a whole number"),
+    ("x\t5\t9\t+\t1.0", r"seqlets.tsv:3: region_index 'x' is not a whole number"),
+    ("0\t5\t9\t?\t1.0", r"seqlets.tsv:3: sign '\?' is not \+ or -"),  # was dropped without a word
+    ("0\t5\t9\t+\tabc", r"seqlets.tsv:3: score 'abc' is not a finite number"),  # was a traceback
+])
+def test_a_seqlet_table_cell_that_is_not_a_number_or_sign_is_refused_by_its_line(tmp_path, row, message):
+    """A fresh user's tables (fresh6): a text coordinate or score gave a traceback, an empty coordinate was cast to
+    int64 and clustered, a sign '?' silently dropped its row."""
+    path = tmp_path / "seqlets.tsv"
+    path.write_text(f"region_index\toffset_start\toffset_end\tsign\tscore\n0\t1\t4\t-\t-2\n{row}\n")
+    with pytest.raises(InputError, match=message):
+        read_seqlet_table(path)
+    path.write_text("region_index\toffset_start\toffset_end\tsign\tscore\n0\t1\t4\t-\t-2\n0\t5\t9\t+\t1\n")
+    table = read_seqlet_table(path)
+    assert table["offset_start"].dtype == np.int64 and table["sign"].tolist() == ["-", "+"]

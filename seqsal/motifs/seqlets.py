@@ -56,18 +56,47 @@ def read_seqlet_table(path: str | os.PathLike, regions: pd.DataFrame | None = No
                          "seqlets.tsv", path) from None
     missing = [column for column in REQUIRED_SEQLET_COLUMNS if column not in table]
     if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", path)
+        raise InputError(f"missing column(s) {', '.join(missing)}; a seqlet table needs "
+                         f"{', '.join(REQUIRED_SEQLET_COLUMNS)} (as `seqsal call-peaks` writes seqlets.tsv)", path)
+    table = _checked_cells(table, path)
     if "sign" not in table:
         if "score" not in table:
             raise InputError("no sign column and no score to read it from; add sign (+ or -) or score", path)
         table["sign"] = np.where(table["score"].to_numpy() < 0, "-", "+")
     bad = table.index[(table["offset_end"] <= table["offset_start"]) | (table["offset_start"] < 0)]
     if len(bad):
-        raise InputError(f"offset_end must be > offset_start >= 0 (first bad row {int(bad[0]) + 2})", path, int(bad[0]) + 2)
+        raise InputError("offset_end must be > offset_start >= 0; fix or remove the row", path, int(bad[0]) + 2)
     wrong = seqlet_region_mismatch(table, regions, lengths) if regions is not None else None
     if wrong is not None:
         raise InputError(f"{wrong[1]}; {OTHER_RUN_ADVICE}", path, wrong[0] + 2)
     return unique_calls(table).reset_index(drop=True)
+
+
+def _checked_cells(table: pd.DataFrame, path: str) -> pd.DataFrame:
+    """``table`` with its coordinates as int64 and ``score`` as float64, or the first bad cell refused by its line:
+    a coordinate that is not a whole number, a ``score`` that is not a finite number, a ``sign`` not ``+``/``-``."""
+    def refuse(column: str, row: int, what: str) -> InputError:
+        return InputError(f"{column} {str(table[column].iloc[row])!r} is {what}; fix or remove the row", path,
+                          row + 2)
+
+    table = table.copy()
+    for column in REQUIRED_SEQLET_COLUMNS:
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(np.float64)
+        bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
+        if bad.shape[0]:
+            raise refuse(column, int(bad[0]), "not a whole number")
+        table[column] = values.astype(np.int64)
+    if "score" in table:
+        values = pd.to_numeric(table["score"], errors="coerce").to_numpy(np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.shape[0]:
+            raise refuse("score", int(bad[0]), "not a finite number")
+        table["score"] = values
+    if "sign" in table:
+        bad = np.flatnonzero(~table["sign"].astype(str).isin(["+", "-"]).to_numpy())
+        if bad.shape[0]:
+            raise refuse("sign", int(bad[0]), "not + or -")
+    return table
 
 
 OTHER_RUN_ADVICE = ("is this table from another run? give a seqlet table called on this folder (its seqlets.tsv, "

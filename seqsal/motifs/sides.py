@@ -22,8 +22,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..io import RegionArrays, region_arrays
-from ..peaks import NULL_FILE, NullModel, benjamini_hochberg, block_tests, shuffled_fetch
+from ..errors import InputError
+from ..io import RegionArrays, read_region_coordinates, region_arrays
+from ..peaks import NULL_FILE, NullModel, benjamini_hochberg, block_tests, run_null_problem, shuffled_fetch
 from .seqlets import extract_windows
 
 log = logging.getLogger("seqsal")
@@ -225,11 +226,19 @@ def folder_sides(out_dir: str | os.PathLike, fdr: float, test_width: int, min_nu
     Returns
     -------
     FolderSides or None
-        None (logged) when the folder has no ``null.npz``, the null holds too few tests of a sign the run has
-        (a sign neither side takes, as a Grad-CAM map's negative one, needs none), or the null's sequences
+        None (logged) when the folder has no ``null.npz`` (and ``run.json`` records none), the null holds too few
+        tests of a sign the run has (a sign neither side takes, as a Grad-CAM map's negative one, needs none), or the null's sequences
         cannot be redrawn (:func:`null_one_hot`).
+
+    Raises
+    ------
+    InputError
+        ``null.npz`` is missing although ``run.json`` records it, or is another run's
+        (:func:`seqsal.peaks.run_null_problem`); the genome cannot be read back (:func:`null_one_hot`).
     """
     out = Path(out_dir)
+    if (problem := run_null_problem(out, read_region_coordinates(out / "regions.tsv", names=False))) is not None:
+        raise InputError(problem, str(out / NULL_FILE))
     if not (out / NULL_FILE).exists():
         log.warning("no null.npz in this run (it ran with --null laplace or --no-peaks): motifs are not tested "
                     "against a null and not called; rerun `seqsal attribute` with --null shuffle (the default)")

@@ -48,6 +48,7 @@ from .runfolder import (
     duplicate_of,
     narrowpeak,
     remove_peak_files,
+    run_null_problem,
     run_peaks_stage,
     unique_calls,
     update_run_record,
@@ -71,7 +72,7 @@ __all__ = [
     "API_COLUMNS", "CALL_COLUMNS", "ChunkSource", "LAPLACE_PERCENTILES", "LadderTests", "NULLS", "NULL_FILE",
     "NullModel", "PEAK_FILES", "PeakCalls", "PeakOptions", "TrackChunk", "absorb_overlaps", "benjamini_hochberg",
     "block_tests", "call_peaks", "call_peaks_from_run", "call_source", "describe_calls", "duplicate_of",
-    "find_candidates", "laplace_nulls", "narrowpeak", "null_sample", "null_statistics", "remove_peak_files",
+    "find_candidates", "laplace_nulls", "narrowpeak", "null_sample", "null_statistics", "remove_peak_files", "run_null_problem",
     "run_peaks_stage", "shuffled_fetch", "sliding_max", "unique_calls", "update_run_record", "window_sums",
     "write_peak_files", "write_shuffled_null",
 ]

@@ -93,6 +93,29 @@ def _chrom_sizes(out: Path) -> dict[str, int]:
     raise InputError("neither attributions.bw nor run.json is there to give chromosome sizes", str(out))
 
 
+def run_null_problem(out: Path, regions: pd.DataFrame) -> str | None:
+    """What is wrong with a run folder's ``null.npz``, or None: missing although ``run.json`` records the shuffled
+    null the calls were made with, or not this run's (a row's ``region_key`` is not the chrom, start and end of its
+    ``region_index`` row of ``regions.tsv``: the null of another run, copied in). ``regions``: the folder's
+    :func:`seqsal.io.read_region_coordinates`."""
+    path = out / NULL_FILE
+    if not path.exists():
+        record = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+        recorded = (record.get("peaks") or {}).get("null_sample")
+        return (f"missing: run.json records the shuffled null ({NULL_FILE}) this run was called with; rerun "
+                "`seqsal attribute` with --force, or call with --null laplace") if recorded else None
+    with np.load(path) as null:
+        rows, keys = null["region_index"], null["region_key"]
+    for k, (row, key) in enumerate(zip(rows, keys)):
+        chrom, start, end = str(key).split("\t")[:3]
+        if not 0 <= int(row) < len(regions) or (str(regions["chrom"].iloc[row]), int(regions["start"].iloc[row]),
+                                               int(regions["end"].iloc[row])) != (chrom, int(start), int(end)):
+            return (f"not this run's: its row {k} is the shuffle of {chrom}:{start}-{end}, but row {int(row)} of "
+                    f"regions.tsv is another region; a null.npz of another run was copied here: rerun `seqsal "
+                    "attribute` with --force")
+    return None
+
+
 @locks_run_folder("call_peaks", when=lambda arguments: arguments["write"])
 def call_peaks_from_run(
     out_dir: str | os.PathLike,
@@ -145,6 +168,7 @@ def call_peaks_from_run(
         if value is not None:
             setattr(options, key, value)
     null_path = out / NULL_FILE
+    chosen = options.null
     if options.null is None:
         options.null = "shuffle" if null_path.exists() else "laplace"
     if options.null == "shuffle" and not null_path.exists():
@@ -152,6 +176,8 @@ def call_peaks_from_run(
                          "use --null laplace, or rerun `seqsal attribute` with --null shuffle", str(out))
     options.check()
     regions = read_region_coordinates(out / "regions.tsv", names=False)  # names: read for the calls' rows only
+    if chosen != "laplace" and (problem := run_null_problem(out, regions)) is not None:
+        raise InputError(problem, str(null_path))
     chrom_sizes = (_chrom_sizes(out) if chrom_sizes is None
                    else {str(name): int(size) for name, size in chrom_sizes.items()})  # 17 -> "17", as regions.tsv
     source = _run_source(out, regions, chrom_sizes)

@@ -1,0 +1,70 @@
+"""A run folder's null.npz is the one its calls were made with: missing (run.json records it) or another run's
+is refused by the commands that read it, in one line, exit 2 (fresh6: both carried on, exit 0, with other calls)."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from motif_helpers import toy_run_folder, word_tracks
+from seqsal.cli import main
+from seqsal.io import read_region_coordinates
+from seqsal.peaks import run_null_problem
+
+SITE = "TGACGTCA"
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    folder = toy_run_folder(tmp_path_factory.mktemp("nullcheck") / "run", SITE, 0.5,
+                            lambda oh, rng: word_tracks(oh, rng, [(SITE, 0.5)]), 60, 300, 0)
+    record = json.loads((folder / "run.json").read_text())
+    record["peaks"] = {"null_sample": {"file": "null.npz", "n_regions": 60, "copies": 1, "bases": 18000}}
+    (folder / "run.json").write_text(json.dumps(record))
+    return folder
+
+
+def _copy(toy_run, tmp_path):
+    shutil.copytree(toy_run, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def _regions(folder):
+    return read_region_coordinates(folder / "regions.tsv", names=False)
+
+
+def test_the_folder_s_own_null_passes(toy_run):
+    assert run_null_problem(toy_run, _regions(toy_run)) is None
+
+
+def test_a_missing_null_that_run_json_records_is_refused(toy_run, tmp_path):
+    folder = _copy(toy_run, tmp_path)
+    (folder / "null.npz").unlink()
+    assert "missing: run.json records the shuffled null" in run_null_problem(folder, _regions(folder))
+    for command in (["call-peaks", str(folder), "-q"], ["motifs", str(folder), "-q", "--database", "none"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"seqsal: error: {folder / 'null.npz'}: missing: run.json records"), \
+            result.output
+        assert len(result.output.strip().splitlines()) == 1
+    result = CliRunner().invoke(main, ["call-peaks", str(folder), "-q", "--null", "laplace"])  # asked for: fine
+    assert result.exit_code == 0, result.output
+    record = json.loads((folder / "run.json").read_text())
+    record.pop("peaks", None)  # a run that never had a shuffled null: no complaint
+    (folder / "run.json").write_text(json.dumps(record))
+    assert run_null_problem(folder, _regions(folder)) is None
+
+
+def test_a_null_of_another_run_is_refused(toy_run, tmp_path):
+    folder = _copy(toy_run, tmp_path)
+    with np.load(folder / "null.npz") as null:
+        members = {key: null[key] for key in null.files}
+    members["region_key"] = members["region_key"][::-1].copy()  # rows of other regions
+    np.savez(folder / "null.npz", **members)
+    problem = run_null_problem(folder, _regions(folder))
+    assert problem is not None and problem.startswith("not this run's: its row 0 is the shuffle of chr1:")
+    for command in (["call-peaks", str(folder), "-q"], ["motifs", str(folder), "-q", "--database", "none"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2 and "not this run's" in result.output, result.output
+

@@ -250,9 +250,19 @@ def motifs(out_dir, seqlets_path, seqlet_fdr, instance_fdr, database, jaspar_rel
     Its instances are then called at --instance-fdr: motif_calls.tsv and motif_calls.bed (PWM match, strand, q).
     """
     setup_logging(quiet)
+    from .errors import InputError
     from .motifs import DiscoveryOptions, run_motifs
     from .motifs.jaspar import JasparQuery
 
+    given = [name for name, value, default in (("--jaspar-release", jaspar_release, None),
+                                                ("--jaspar-collection", jaspar_collection, "CORE"),
+                                                ("--jaspar-tax-group", jaspar_tax_group, "vertebrates"),
+                                                ("--jaspar-all-versions", jaspar_all_versions, False))
+             if value != default]
+    if given and str(database).lower() != "jaspar":
+        raise InputError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to --database jaspar only, "
+                         f"and --database is {database or 'the bundled subset'}; add --database jaspar, or leave "
+                         f"{'it' if len(given) == 1 else 'them'} out")
     options = DiscoveryOptions(min_seqlets=min_seqlets, max_seed_seqlets=max_seed_seqlets, max_seqlets=max_seqlets,
                                seed=seed)
     run_motifs(out_dir, seqlets_path=seqlets_path, database=database, options=options, progress=not quiet,

@@ -210,3 +210,15 @@ def test_a_seqlet_table_that_is_empty_or_says_no_sign_is_one_line(tmp_path):
     scored = tmp_path / "scored.tsv"
     scored.write_text("region_index\toffset_start\toffset_end\tscore\n0\t10\t20\t-1.5\n")
     assert list(read_seqlet_table(scored)["sign"]) == ["-"]
+
+
+def test_jaspar_options_without_database_jaspar_are_refused(tmp_path):
+    """fresh6: `--jaspar-tax-group plants` without --database jaspar matched against the bundled subset, silently."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+
+    result = CliRunner().invoke(main, ["motifs", str(tmp_path), "-q", "--jaspar-tax-group", "plants"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("seqsal: error: --jaspar-tax-group applies to --database jaspar only, and "
+                                     "--database is the bundled subset; add --database jaspar, or leave it out")

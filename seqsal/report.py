@@ -547,9 +547,10 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
                         {"pvalue": lambda v: f"{v:.2g}", "evalue": lambda v: f"{v:.2g}", "qvalue": lambda v: f"{v:.2g}"})
             cards.append(f'<div class="card">{head}{_img(png, "logos of " + str(row["motif"]))}{match_html}</div>')
         sections.append(f"<h2>Motifs ({len(motifs)})</h2>" + _support_note(motifs) + "".join(cards))
-    else:
-        sections.append('<h2>Motifs</h2><p class="muted">No motifs.tsv: run <code>seqsal motifs</code> to '
-                        "discover motifs.</p>")
+    else:  # an empty motifs.tsv is a run of `seqsal motifs` that kept none (its log says why)
+        sections.append('<h2>Motifs</h2><p class="muted">' + ("No motif was kept by <code>seqsal motifs</code> "
+                        "(its log says why: no cluster, or none more frequent than in the shuffled null)." if motifs
+                        is not None else "No motifs.tsv: run <code>seqsal motifs</code> to discover motifs.") + "</p>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
             f'<p class="muted">{html.escape(os.path.abspath(run.path))}</p>' + "\n".join(sections) + "</body></html>\n")

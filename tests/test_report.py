@@ -286,3 +286,17 @@ def test_motifs_refuse_a_seqlet_table_of_another_run_over_the_same_regions(tmp_p
     result = CliRunner().invoke(main, ["motifs", str(out), "--seqlets", str(other_tool), "--database", "none",
                                        "--min-seqlets", "15", "-q"])
     assert result.exit_code == 0, result.output
+
+
+def test_report_says_seqsal_motifs_kept_no_motif_when_motifs_tsv_is_empty(tmp_path):
+    """fresh6: a `seqsal motifs` run that kept no motif left an empty motifs.tsv, and the report said "No
+    motifs.tsv: run seqsal motifs"."""
+    from seqsal.motifs import read_meme
+    from seqsal.motifs.export import MOTIF_TABLE_COLUMNS
+    from seqsal.report import build_report
+
+    out = make_run(tmp_path, {m.name: m for m in read_meme(JASPAR)})
+    assert "No motifs.tsv: run <code>seqsal motifs</code>" in build_report(out, top=2)
+    pd.DataFrame(columns=MOTIF_TABLE_COLUMNS).to_csv(out / "motifs.tsv", sep="\t", index=False)
+    text = build_report(out, top=2)
+    assert "No motif was kept by <code>seqsal motifs</code>" in text and "No motifs.tsv" not in text

@@ -65,3 +65,15 @@ def test_rows_of_counts_are_normalised_with_a_warning_and_bad_rows_refused(tmp_p
     negative.write_text(head + "0.25 0.25 0.25 0.25\n-0.1 0.5 0.3 0.3\n")
     with pytest.raises(InputError, match=r"negative.meme:8: .*negative entry"):
         read_meme(negative)
+
+
+def test_a_motif_identifier_given_twice_is_refused_on_its_second_line(tmp_path):
+    """fresh6: the bundled subset concatenated twice was read as 34 motifs: every match listed twice, the five best
+    matches holding fewer than five motifs, E-values doubled."""
+    block = "MOTIF m1 X\nletter-probability matrix: alength= 4 w= 2\n0.1 0.2 0.3 0.4\n0.4 0.3 0.2 0.1\n\n"
+    path = tmp_path / "dup.meme"
+    path.write_text("MEME version 4\n\nALPHABET= ACGT\n\n" + block + block.replace("m1", "m2") + block)
+    with pytest.raises(InputError, match=r"dup.meme:15: motif m1 again \(first on line 5\)"):
+        read_meme(path)
+    path.write_text("MEME version 4\n\nALPHABET= ACGT\n\n" + block + block.replace("m1", "m2"))
+    assert [m.identifier for m in read_meme(path)] == ["m1", "m2"]

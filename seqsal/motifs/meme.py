@@ -76,6 +76,7 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
     path = str(path)
     lines = _meme_lines(path)
     motifs: list[Motif] = []
+    seen: dict[str, int] = {}  # identifier -> its MOTIF line
     i = 0
     while i < len(lines):
         line = lines[i].strip()
@@ -86,6 +87,10 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
             if len(parts) < 2:
                 raise InputError("MOTIF line without an identifier", path, i + 1)
             identifier = parts[1]
+            if identifier in seen:
+                raise InputError(f"motif {identifier} again (first on line {seen[identifier]}): its matches would count "
+                                 "twice and every E-value double; give each motif once", path, i + 1)
+            seen[identifier] = i + 1
             name = parts[2] if len(parts) > 2 else parts[1]
             i += 1
             while i < len(lines) and not lines[i].strip().startswith("letter-probability"):
@@ -111,12 +116,14 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
                 except ValueError:
                     raise InputError(f"motif {identifier}: matrix row {text!r} is not 4 numbers", path, i + 1) from None
                 if len(values) != 4:
-                    raise InputError(f"motif {identifier}: matrix row has {len(values)} values, expected 4", path, i + 1)
+                    raise InputError(f"motif {identifier}: matrix row has {len(values)} values, expected 4 (the A, C, G, T "
+                                     "probabilities of one position)", path, i + 1)
                 rows.append(values)
                 row_lines.append(i + 1)
                 i += 1
             if width and len(rows) != width:
-                raise InputError(f"motif {identifier}: w= {width} but {len(rows)} rows", path, i)
+                raise InputError(f"motif {identifier}: w= {width} but {len(rows)} rows; make w= the number of matrix "
+                                 "rows", path, i)
             url = ""
             if i < len(lines) and lines[i].strip().startswith("URL"):
                 url = lines[i].strip()[3:].strip()

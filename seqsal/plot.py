@@ -467,3 +467,12 @@ def _calibration_panel(ax, sign: str, entry: dict) -> None:
     ax.set_ylabel("observed tests with p \u2264 t", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.legend(loc="lower right", fontsize=6.5, frameon=True, framealpha=0.9)
+
+
+def remove_other_logos(folder: str, kept: list[str]) -> None:
+    """Remove the files under ``folder`` an earlier logos run drew (another --top, --format or run) but not ``kept``."""
+    keep = {os.path.abspath(path) for path in kept}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if os.path.abspath(os.path.join(root, name)) not in keep:
+                os.unlink(os.path.join(root, name))

@@ -24,7 +24,7 @@ from .errors import InputError
 from .io import RegionArrays, region_arrays
 from .motifs import read_motif_arrays
 from .motifs.export import MATCH_Q, match_label
-from .plot import LogoJob, calibration_figure, render_jobs
+from .plot import LogoJob, calibration_figure, remove_other_logos, render_jobs
 from .provenance import GROUPS, stale_text, status, write_record
 from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png,
                             prediction_histogram, render_all, seqlet_check_section, target_text, timing_text)
@@ -250,6 +250,7 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
     jobs += motif_jobs(run, fmt)
     started = time.perf_counter()
     paths = render_jobs(jobs, workers=workers, progress=progress)
+    remove_other_logos(os.path.join(run.path, "logos"), paths)
     write_record(run.path, "logos")
     seconds = time.perf_counter() - started
     rate = len(paths) / seconds if seconds > 0 else float("inf")
@@ -471,7 +472,8 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
                     + _img(prediction_histogram(predictions), "histogram of predictions") + "</div>")
 
     links = [name for name in ("attributions.bw", "elements.bed", "seqlets.bed", "motifs.meme", "regions.tsv",
-                               "elements.tsv", "seqlets.tsv", "motifs.tsv", "motif_matches.tsv",
+                               "elements.tsv", "seqlets.tsv", "motifs.tsv", "motif_matches.tsv", "motif_calls.tsv",
+                               "motif_calls.bed",
                                "motif_instances.tsv", "motifs.h5", *EVALUATION_TABLES, "seqlet_check.tsv", "attributions.npz",
                                "run.json")
              if run.shown(name)]

@@ -55,6 +55,12 @@ def test_logos_motifs_report_commands(tmp_path):
     assert len(list((out / "logos" / "elements").glob("*.png"))) == 3
     assert len(list((out / "logos" / "regions").glob("*.png"))) == 3
     assert sorted(p.stem for p in (out / "logos" / "motifs").glob("*.png")) == ["neg_1", "pos_1", "pos_2"]
+    # a second run with fewer logos in another format leaves only its own (fresh6: the PNGs stayed beside the SVGs)
+    result = runner.invoke(main, ["logos", str(out), "--top", "2", "--format", "svg", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    drawn = sorted(p.relative_to(out / "logos").as_posix() for p in (out / "logos").rglob("*") if p.is_file())
+    assert drawn and all(name.endswith(".svg") for name in drawn)
+    assert len([name for name in drawn if name.startswith("seqlets/")]) == 2
 
     result = runner.invoke(main, ["report", str(out), "--top", "4", "-q"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -84,6 +90,7 @@ def test_logos_motifs_report_commands(tmp_path):
     assert result.exit_code == 0, result.output
     text = (out / "report.html").read_text()
     assert "the kept motifs' instance calls (motif_calls.tsv) overlapping it" in text and "neg_1 (REST)" in text
+    assert 'href="motif_calls.tsv"' in text  # in the Files list too (fresh6)
 
 
 def test_report_motif_cards_show_the_support_test_or_warn_that_there_was_none():

@@ -24,6 +24,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from .npz_crc import member_intact
 from .tables import TEXT_DTYPES
 
 
@@ -130,7 +131,8 @@ def npz_members(path: str | os.PathLike, keys: Iterable[str] | None = None,
     Raises
     ------
     InputError
-        If the file does not exist, is not a zip archive, or lacks one of ``keys``.
+        If the file does not exist, is not a zip archive, lacks one of ``keys``, or a stored member does not
+        match its zip CRC-32 (checked once per process and file version: :mod:`seqsal.npz_crc`).
     """
     from .errors import InputError
 
@@ -160,8 +162,12 @@ def npz_members(path: str | os.PathLike, keys: Iterable[str] | None = None,
                 header_length = handle.tell()
             raw.seek(info.header_offset)
             local = raw.read(30)  # zip local file header: name and extra-field lengths at bytes 26-29
-            offset = (info.header_offset + 30 + int.from_bytes(local[26:28], "little")
-                      + int.from_bytes(local[28:30], "little") + header_length)
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30],
+                                                                                                      "little")
+            if not member_intact(path, info, start):
+                raise InputError(f"damaged: {info.filename} does not match its checksum (bytes changed after it "
+                                 "was written); rerun the command that wrote it", path)
+            offset = start + header_length
             if int(np.prod(shape)) == 0:
                 members[key] = np.zeros(shape, dtype=dtype)
             else:

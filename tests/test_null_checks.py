@@ -68,3 +68,21 @@ def test_a_null_of_another_run_is_refused(toy_run, tmp_path):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 2 and "not this run's" in result.output, result.output
 
+
+
+def test_a_run_folder_array_damaged_in_place_is_refused_not_read(toy_run, tmp_path):
+    """fresh6: 20 kB of random bytes written into null.npz (or attributions.npz) were read as numbers through the
+    memory map (np.load itself refuses the file: Bad CRC-32); motifs and call-peaks exited 0 with other calls."""
+    from seqsal.errors import InputError
+    from seqsal.io import npz_members
+
+    folder = _copy(toy_run, tmp_path)
+    assert set(npz_members(folder / "null.npz")) >= {"projected", "valid"}
+    size = (folder / "null.npz").stat().st_size
+    with open(folder / "null.npz", "r+b") as handle:  # into the projected track, past its headers
+        handle.seek(size // 3)
+        handle.write(bytes(range(256)) * 8)
+    with pytest.raises(InputError, match=r"null.npz: damaged: projected.npy does not match its checksum"):
+        npz_members(folder / "null.npz")
+    result = CliRunner().invoke(main, ["call-peaks", str(folder), "-q"])
+    assert result.exit_code == 2 and "damaged: projected.npy" in result.output, result.output

@@ -222,3 +222,18 @@ def test_jaspar_options_without_database_jaspar_are_refused(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == ("seqsal: error: --jaspar-tax-group applies to --database jaspar only, and "
                                      "--database is the bundled subset; add --database jaspar, or leave it out")
+
+
+def test_max_seqlets_below_min_seqlets_is_refused(tmp_path):
+    """fresh6: `--max-seqlets 10` (below --min-seqlets 20) clustered 10 seqlets per sign and gave 0 motifs, silently."""
+    from click.testing import CliRunner
+
+    from motif_helpers import toy_run_folder, word_tracks
+    from seqsal.cli import main
+
+    folder = toy_run_folder(tmp_path / "run", "TGACGTCA", 0.5,
+                            lambda oh, rng: word_tracks(oh, rng, [("TGACGTCA", 0.5)]), 20, 200, 0)
+    result = CliRunner().invoke(main, ["motifs", str(folder), "-q", "--max-seqlets", "10"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("seqsal: error: --max-seqlets 10 is below --min-seqlets 20: no cluster could "
+                                     "hold enough seqlets to be a motif; raise it")

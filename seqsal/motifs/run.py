@@ -228,6 +228,9 @@ def run_motifs(
         raise InputError(f"{option('seqlet_fdr')} must be in (0, 1], got {seqlet_fdr}")
     if not 0 < instance_fdr <= 1:
         raise InputError(f"{option('instance_fdr')} must be in (0, 1], got {instance_fdr}")
+    if options.max_seqlets < options.min_seqlets:
+        raise InputError(f"{option('max_seqlets')} {options.max_seqlets} is below {option('min_seqlets')} "
+                         f"{options.min_seqlets}: no cluster could hold enough seqlets to be a motif; raise it")
     database = resolve_database(database, jaspar)
     known = read_meme(database) if database else None  # a bad file is refused before the minutes of discovery
     if seqlets_path:

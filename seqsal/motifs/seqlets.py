@@ -196,7 +196,7 @@ def seqlet_region_mismatch(table: pd.DataFrame, regions: pd.DataFrame,
     differ = [f"{column} {_shown(given[row])} (expected {_shown(expected[row])})" for column, given, expected in checks
               if given[row] != expected[row]]
     if not differ:
-        differ = [f"offset_end {table['offset_end'].iloc[row]} is past the region's end"]
+        differ = [f"offset_end {table['offset_end'].iloc[row]}, past the region's end"]
     return row, f"region_index {k} of regions.tsv is {held}, but this row has " + ", ".join(differ)
 
 

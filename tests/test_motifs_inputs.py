@@ -237,3 +237,11 @@ def test_max_seqlets_below_min_seqlets_is_refused(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == ("seqsal: error: --max-seqlets 10 is below --min-seqlets 20: no cluster could "
                                      "hold enough seqlets to be a motif; raise it")
+
+
+def test_run_motifs_given_a_dataframe_for_seqlets_path_says_to_give_a_path(tmp_path):
+    """fresh6: run_motifs(out, seqlets_path=<DataFrame>) raised pandas' 'truth value of a DataFrame is ambiguous'."""
+    from seqsal.motifs import run_motifs
+
+    with pytest.raises(InputError, match=r"^seqlets_path is the path of a seqlet table, not a DataFrame; write"):
+        run_motifs(tmp_path, seqlets_path=pd.DataFrame({"region_index": [0]}))

@@ -216,6 +216,9 @@ def run_motifs(
     out = str(out_dir)
     started = time.perf_counter()
     options = options or DiscoveryOptions()
+    if seqlets_path is not None and not isinstance(seqlets_path, (str, os.PathLike)):
+        raise InputError(f"{option('seqlets_path')} is the path of a seqlet table, not a {type(seqlets_path).__name__}; "
+                         "write the table first (DataFrame.to_csv(path, sep='\\t', index=False)) and give its path")
     # the support test counts the windows the discovery seqlets were called from
     support_options = support_options or SupportOptions(seed=options.seed, test_width=DISCOVERY_WIDTHS[0])
     arrays = region_arrays(os.path.join(out, "attributions.npz"), ("one_hot", "hypothetical"))

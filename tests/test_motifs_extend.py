@@ -60,3 +60,13 @@ def test_a_site_the_model_reads_in_part_is_found_whole(partial_run):
                                       discovery_seqlets(partial_run), DiscoveryOptions(extend_information=None))
            if m.sign == "+"]
     assert old[0].n_seqlets == kept[0].n_seqlets and old[0].pwm.shape[1] <= len(CORE) + 1
+
+
+def test_flanks_of_an_at_rich_background_are_not_added():
+    """fresh7: on a genome of 86 % A/T a random column holds 0.39 bits against a uniform background, and the
+    demo's Spi1 grew 11 columns of random flank. Against the windows' own composition such a column holds none."""
+    q = np.array([0.43, 0.07, 0.07, 0.43])
+    motif = np.array([[0.9, 0.0333, 0.0333, 0.0333]] * 3).T  # A A A: 3 informative columns
+    f = np.concatenate([np.tile(q[:, None], (1, 4)), motif, np.tile(q[:, None], (1, 4))], axis=1)
+    assert extend_bounds(f, 4, 6, 0.3, q) == (4, 7)  # the motif's third column, not the flanks
+    assert extend_bounds(f, 4, 6, 0.3) == (0, 11)  # against a uniform background every AT-rich column passed

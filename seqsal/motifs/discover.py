@@ -185,17 +185,15 @@ class DiscoveryOptions:
     sample, up to ``seed_rounds`` rounds seed again on a sample of the seqlets
     that no template explains yet (a motif of ~100 seqlets among 10^5 has only
     ~3 in a first sample of 3,000). Every seqlet is then assigned
-    to its best template (if >= ``assign_threshold``) for ``iterations``
-    rounds, templates re-centred on their most important ``core`` bp and merged
-    when two are more similar than ``merge_threshold``. Motifs keep ``flank``
-    bp of context on each side before trimming to the columns that stand at least
-    ``trim_threshold`` of the way from the window's background level (the ``trim_baseline`` quantile of its
-    columns' contribution of the motif's sign; None: 0) to its top column (:func:`motif_bounds`), then widened
-    over the next columns where the seqlets agree on the base (at least ``extend_information`` bits; None: not
-    widened; :func:`extend_bounds`). A cluster is kept as a motif when its trimmed CWM has the sign of its seqlets
-    (not a stronger site of the other sign next to them) and at least
-    ``min_strong_columns`` columns where one base has probability >= 0.5 (a
-    cluster of weak contributions on no consistent sequence is not a motif).
+    to its best template (if >= ``assign_threshold``) for ``iterations`` rounds, templates re-centred on their
+    most important ``core`` bp and merged when two are more similar than ``merge_threshold``. Motifs keep
+    ``flank`` bp of context on each side before trimming to the columns that stand at least ``trim_threshold`` of
+    the way from the window's background level (the ``trim_baseline`` quantile of its columns' contribution of
+    the motif's sign; None: 0) to its top column (:func:`motif_bounds`), then widened over the next columns where
+    the seqlets agree on the base (``extend_information`` bits over the background; None: not widened;
+    :func:`extend_bounds`). A cluster is kept as a motif when its trimmed CWM has the sign of its seqlets (not a
+    stronger site of the other sign next to them) and at least ``min_strong_columns`` columns where one base has
+    probability >= 0.5 (a cluster of weak contributions on no consistent sequence is not a motif).
     At most ``max_seqlets`` seqlets of each sign are clustered: past that, the
     most significant ones (smallest ``pvalue``, then largest ``|score|``; a
     random sample when the table has neither), so that the time grows with
@@ -440,17 +438,16 @@ def motif_bounds(projected: np.ndarray, threshold: float, sign: int,
     return int(keep[0]), int(keep[-1]) + 1
 
 
-def extend_bounds(frequencies: np.ndarray, lo: int, hi: int, min_information: float | None) -> tuple[int, int]:
+def extend_bounds(frequencies: np.ndarray, lo: int, hi: int, min_information: float | None,
+                  background: np.ndarray | None = None) -> tuple[int, int]:
     """``[lo, hi)`` widened over the adjacent columns whose bases the aligned seqlets agree on.
 
-    :func:`motif_bounds` cuts a motif on contribution, but what reads the motif afterwards (the support test of
-    :mod:`seqsal.motifs.support`, the instance calls, the database match) reads its PWM: sequence. On a map that
-    spreads contribution (a BPNet profile head) a site's weaker end can fall under the contribution cut while its
-    bases are as consistent as the core's: on benchmarks/zoo's ``bpnet_A`` profile head GATA1::TAL1 was cut to
-    ``CTGcaGctGaCAGAT``, without the ``AA`` of ``AGATAA`` (0.62 and 0.46 bits); that PWM matched 13 shuffled-null
-    windows against 39 of the run's (support p 0.05: dropped), widened to ``CTGcaGctGaCAGATAA`` 5 against 44
-    (p 1.8e-5: kept). A column of uniform bases over ``n`` seqlets holds about ``3 / (2 n ln 2)`` bits by chance
-    (0.11 at 20 seqlets), so 0.3 bits is the seqlets' agreement, not sampling noise.
+    :func:`motif_bounds` cuts on contribution, but the support test, the instance calls and the database match
+    read the PWM. On a map that spreads contribution (a BPNet profile head) a site's weaker end falls under the
+    cut: zoo ``bpnet_A``'s GATA1::TAL1 lost the ``AA`` of ``AGATAA`` (0.62, 0.46 bits), and the cut PWM matched
+    13 null windows against the run's 39 (support p 0.05: dropped); widened, 5 against 44 (p 1.8e-5). A column
+    of background bases over ``n`` seqlets holds ~``3 / (2 n ln 2)`` bits by chance (0.11 at 20), measured
+    against the background composition (at 86 % A/T a random column holds 0.39 bits against a uniform one).
 
     Parameters
     ----------
@@ -459,7 +456,10 @@ def extend_bounds(frequencies: np.ndarray, lo: int, hi: int, min_information: fl
     lo, hi
         The motif's columns in the window, ``0 <= lo < hi <= L``.
     min_information
-        Fewest bits (``2 + sum_b f_b log2 f_b``) a column needs to be added; None: ``(lo, hi)`` unchanged.
+        Fewest bits (relative entropy ``sum_b f_b log2(f_b / q_b)``) a column needs to be added; None: ``(lo, hi)``
+        unchanged.
+    background
+        ``(4,)`` base composition ``q`` (sums to 1); None: uniform (``2 + sum_b f_b log2 f_b``).
 
     Returns
     -------
@@ -469,7 +469,8 @@ def extend_bounds(frequencies: np.ndarray, lo: int, hi: int, min_information: fl
     if min_information is None:
         return lo, hi
     frequencies = np.asarray(frequencies, np.float64)
-    information = 2.0 + (frequencies * np.log2(frequencies)).sum(axis=0)
+    q = np.full(4, 0.25) if background is None else np.asarray(background, np.float64)
+    information = (frequencies * np.log2(frequencies / q[:, None])).sum(axis=0)
     while lo > 0 and information[lo - 1] >= min_information:
         lo -= 1
     while hi < information.shape[0] and information[hi] >= min_information:
@@ -477,14 +478,16 @@ def extend_bounds(frequencies: np.ndarray, lo: int, hi: int, min_information: fl
     return lo, hi
 
 
-def _motif_columns(projected: np.ndarray, one_hot: np.ndarray, options: DiscoveryOptions,
-                   sign: int) -> tuple[int, int]:
+def _motif_columns(projected: np.ndarray, one_hot: np.ndarray, options: DiscoveryOptions, sign: int) -> tuple[int, int]:
     """A motif's ``[lo, hi)`` in its aligned window: :func:`motif_bounds`, then :func:`extend_bounds` on the base
-    frequencies of ``one_hot`` ``(n, 4, L)`` (pseudocount 0.5 per base, as the PWM's)."""
+    frequencies of ``one_hot`` ``(n, 4, L)`` (pseudocount 0.5 per base, as the PWM's) against the windows'
+    strand-symmetric composition; a column fewer than half the seqlets reach (past a region's end) is not added."""
     lo, hi = motif_bounds(projected, options.trim_threshold, sign, options.trim_baseline)
-    counts = one_hot.sum(axis=0)
-    return extend_bounds((counts + 0.5) / (counts.sum(axis=0, keepdims=True) + 2.0), lo, hi,
-                         options.extend_information)
+    counts, composition = one_hot.sum(axis=0), one_hot.sum(axis=(0, 2)) + 1.0
+    background = (composition + composition[::-1]) / (2 * composition.sum())  # A = T, C = G
+    frequencies = (counts + 0.5) / (counts.sum(axis=0, keepdims=True) + 2.0)
+    frequencies[:, counts.sum(axis=0) < one_hot.shape[0] / 2] = background[:, None]
+    return extend_bounds(frequencies, lo, hi, options.extend_information, background)
 
 
 def _discover_one_sign(one_hot, hypothetical, lengths, seqlets, options, progress,

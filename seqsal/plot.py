@@ -469,10 +469,16 @@ def _calibration_panel(ax, sign: str, entry: dict) -> None:
     ax.legend(loc="lower right", fontsize=6.5, frameon=True, framealpha=0.9)
 
 
-def remove_other_logos(folder: str, kept: list[str]) -> None:
-    """Remove the files under ``folder`` an earlier logos run drew (another --top, --format or run) but not ``kept``."""
-    keep = {os.path.abspath(path) for path in kept}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            if os.path.abspath(os.path.join(root, name)) not in keep:
-                os.unlink(os.path.join(root, name))
+def remove_other_logos(folder: str, kept: list[str]) -> int:
+    """Remove the logos an earlier logos run drew under ``folder`` (another --top, --format or run) but not
+    ``kept``: image files (png, svg, pdf) in its ``seqlets``, ``elements``, ``regions`` and ``motifs`` folders, which
+    seqsal writes; anything else there is the user's and stays. Returns the number removed."""
+    keep, removed = {os.path.abspath(path) for path in kept}, 0
+    for kind in ("seqlets", "elements", "regions", "motifs"):
+        place = os.path.join(folder, kind)
+        for name in sorted(os.listdir(place)) if os.path.isdir(place) else []:
+            path = os.path.abspath(os.path.join(place, name))
+            if os.path.splitext(name)[1] in (".png", ".svg", ".pdf") and os.path.isfile(path) and path not in keep:
+                os.unlink(path)
+                removed += 1
+    return removed

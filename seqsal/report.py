@@ -250,7 +250,8 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
     jobs += motif_jobs(run, fmt)
     started = time.perf_counter()
     paths = render_jobs(jobs, workers=workers, progress=progress)
-    remove_other_logos(os.path.join(run.path, "logos"), paths)
+    if removed := remove_other_logos(os.path.join(run.path, "logos"), paths):
+        log.info("removed %s an earlier logos run drew", plural(removed, "logo"))
     write_record(run.path, "logos")
     seconds = time.perf_counter() - started
     rate = len(paths) / seconds if seconds > 0 else float("inf")

@@ -55,11 +55,18 @@ def test_logos_motifs_report_commands(tmp_path):
     assert len(list((out / "logos" / "elements").glob("*.png"))) == 3
     assert len(list((out / "logos" / "regions").glob("*.png"))) == 3
     assert sorted(p.stem for p in (out / "logos" / "motifs").glob("*.png")) == ["neg_1", "pos_1", "pos_2"]
-    # a second run with fewer logos in another format leaves only its own (fresh6: the PNGs stayed beside the SVGs)
+    # a second run with fewer logos in another format leaves only its own (fresh6: the PNGs stayed beside the SVGs),
+    # and a user's own files there stay (fresh7: they were removed too)
+    (out / "logos" / "NOTES.txt").write_text("mine")
+    (out / "logos" / "paper").mkdir()
+    (out / "logos" / "paper" / "fig1.pdf").write_text("mine")
+    (out / "logos" / "motifs" / "notes.txt").write_text("mine")
     result = runner.invoke(main, ["logos", str(out), "--top", "2", "--format", "svg", "-q"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     drawn = sorted(p.relative_to(out / "logos").as_posix() for p in (out / "logos").rglob("*") if p.is_file())
-    assert drawn and all(name.endswith(".svg") for name in drawn)
+    mine = ["NOTES.txt", "motifs/notes.txt", "paper/fig1.pdf"]
+    assert all(name in drawn for name in mine)
+    assert all(name.endswith(".svg") for name in drawn if name not in mine)
     assert len([name for name in drawn if name.startswith("seqlets/")]) == 2
 
     result = runner.invoke(main, ["report", str(out), "--top", "4", "-q"], catch_exceptions=False)

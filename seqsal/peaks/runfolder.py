@@ -103,16 +103,23 @@ def run_null_problem(out: Path, regions: pd.DataFrame) -> str | None:
         record = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
         recorded = (record.get("peaks") or {}).get("null_sample")
         return (f"missing: run.json records the shuffled null ({NULL_FILE}) this run was called with; rerun "
-                "`seqsal attribute` with --force, or call with --null laplace") if recorded else None
+                "`seqsal attribute` with --force, or re-call with `seqsal call-peaks --null laplace` (motifs are then "
+                "not tested against a null)") if recorded else None
     with np.load(path) as null:
-        rows, keys = null["region_index"], null["region_key"]
-    for k, (row, key) in enumerate(zip(rows, keys)):
-        chrom, start, end = str(key).split("\t")[:3]
-        if not 0 <= int(row) < len(regions) or (str(regions["chrom"].iloc[row]), int(regions["start"].iloc[row]),
-                                               int(regions["end"].iloc[row])) != (chrom, int(start), int(end)):
-            return (f"not this run's: its row {k} is the shuffle of {chrom}:{start}-{end}, but row {int(row)} of "
-                    f"regions.tsv is another region; a null.npz of another run was copied here: rerun `seqsal "
-                    "attribute` with --force")
+        rows, keys = null["region_index"].astype(np.int64), null["region_key"]
+    fields = np.char.split(keys.astype(str), "\t")  # chrom, start, end, name of each null row's region
+    inside = (rows >= 0) & (rows < len(regions))
+    held = np.where(inside, rows, 0)
+    chroms = regions["chrom"].astype(str).to_numpy()[held]
+    starts, ends = regions["start"].to_numpy(np.int64)[held], regions["end"].to_numpy(np.int64)[held]
+    same = inside & np.array([f[0] == c and int(f[1]) == s and int(f[2]) == e
+                              for f, c, s, e in zip(fields, chroms, starts, ends)], dtype=bool)
+    if not same.all():
+        k = int(np.flatnonzero(~same)[0])
+        chrom, start, end = fields[k][:3]
+        return (f"not this run's: its row {k} is the shuffle of {chrom}:{start}-{end}, but row {int(rows[k])} of "
+                f"regions.tsv is another region; a null.npz of another run was copied here: rerun `seqsal "
+                "attribute` with --force")
     return None
 
 

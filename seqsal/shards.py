@@ -246,6 +246,8 @@ def merge_runs(
                              "run every shard with the same peak options")
         merge_null_samples(null_paths, [record["shard"]["first"] for record in records], out / NULL_FILE)
         outputs.append(NULL_FILE)
+    elif (out / NULL_FILE).exists():  # an earlier run's null (--force): not these shards', whose calls have none
+        os.unlink(out / NULL_FILE)
     record = merged_record(records, folders, n, width, command, time.perf_counter() - started)
     record["outputs"] = outputs
     completeness = completeness_summary(out / "regions.tsv", record["method"])  # of all regions, not shard 1's

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from seqsal.errors import InputError
+from seqsal.peaks import NULL_FILE
 from seqsal.pipeline import AttributeOptions, run_attribute
 from seqsal.io import RegionArray
 from seqsal.shards import merge_runs, parse_shard, ragged_member, shard_bounds
@@ -127,3 +128,18 @@ def test_a_shard_draws_its_null_sample_but_calls_nothing(job):
                                                          "elements.tsv"))
     assert record["peaks"]["calls"].startswith("not made in a shard") and record["peaks"]["outputs"] == ["null.npz"]
     assert record["peaks"]["null_sample"]["n_regions"] >= 0
+
+
+def test_merge_force_over_a_run_with_a_null_removes_that_null_when_the_shards_have_none(job):
+    """fresh7: `merge --force` of --no-peaks shards over a merged run with a shuffled null kept its null.npz, and
+    call-peaks then called the new method's tracks against the old method's null."""
+    genome, bed, model, tmp_path = job
+    for i in (1, 2):
+        _run(job, f"s{i}", (i, 2))
+    merge_runs([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
+    assert (tmp_path / "merged" / NULL_FILE).exists()
+    for i in (1, 2):
+        run_attribute(genome, bed, model, str(tmp_path / f"n{i}"), AttributeOptions(batch_size=4), progress=False,
+                      shard=(i, 2), peaks=False)
+    merge_runs([tmp_path / "n1", tmp_path / "n2"], tmp_path / "merged", force=True)
+    assert not (tmp_path / "merged" / NULL_FILE).exists()

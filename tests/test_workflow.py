@@ -1,6 +1,7 @@
 """The Snakemake workflow (workflows/): run for real on a subset of the demo, sharded, against a single run."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -86,6 +87,11 @@ def test_three_shards_give_the_single_run(tmp_path, demo_subset, single_run):
     # a second invocation finds nothing to do
     again = snakemake(tmp_path, demo_subset, "shards=3", "-c", "2", targets=PEAKS)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # the same results folder with the Laplace null: every shard reruns (fresh7: each refused the earlier run's
+    # null.npz, which Snakemake had not removed), and the merged run holds no null of the earlier run
+    snakemake(tmp_path, demo_subset, "shards=3", "peak_null=laplace", "-c", "2", targets=PEAKS)
+    assert not (out / "null.npz").exists()
+    assert json.loads((out / "run.json").read_text())["peaks"]["null"] == "laplace"
 
 
 def test_interrupted_run_redoes_only_unfinished_shards(tmp_path, demo_subset, single_run):

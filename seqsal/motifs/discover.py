@@ -21,7 +21,7 @@ from .align import best_alignment, best_core, trim_bounds
 from .matrices import consensus, reverse_complement_matrix
 from .meme import Motif
 from .seqlets import extract_windows
-from .strands import refine_strands
+from .strands import refine_strands, symmetric_composition
 
 log = logging.getLogger("seqsal")
 
@@ -483,8 +483,7 @@ def _motif_columns(projected: np.ndarray, one_hot: np.ndarray, options: Discover
     frequencies of ``one_hot`` ``(n, 4, L)`` (pseudocount 0.5 per base, as the PWM's) against the windows'
     strand-symmetric composition; a column fewer than half the seqlets reach (past a region's end) is not added."""
     lo, hi = motif_bounds(projected, options.trim_threshold, sign, options.trim_baseline)
-    counts, composition = one_hot.sum(axis=0), one_hot.sum(axis=(0, 2)) + 1.0
-    background = (composition + composition[::-1]) / (2 * composition.sum())  # A = T, C = G
+    counts, background = one_hot.sum(axis=0), symmetric_composition(one_hot)
     frequencies = (counts + 0.5) / (counts.sum(axis=0, keepdims=True) + 2.0)
     frequencies[:, counts.sum(axis=0) < one_hot.shape[0] / 2] = background[:, None]
     return extend_bounds(frequencies, lo, hi, options.extend_information, background)

@@ -35,6 +35,13 @@ def mirror_window(one_hot: np.ndarray, shift: int) -> np.ndarray:
     return out
 
 
+def symmetric_composition(one_hot: np.ndarray) -> np.ndarray:
+    """The strand-symmetric base composition ``(4,)`` (A = T, C = G; one pseudocount per base) of ``(n, 4, L)``
+    one-hot windows: the background a motif's columns are read against."""
+    composition = np.asarray(one_hot, np.float64).sum(axis=(0, 2)) + 1.0
+    return (composition + composition[::-1]) / (2 * composition.sum())
+
+
 def refine_strands(one_hot: np.ndarray, lo: int, hi: int, pseudocount: float = 0.5,
                    max_iterations: int = 10) -> tuple[np.ndarray, int]:
     """Re-decide the strand of a motif's aligned seqlets by their fit to its PWM (resolves palindromes).
@@ -77,8 +84,7 @@ def refine_strands(one_hot: np.ndarray, lo: int, hi: int, pseudocount: float = 0
     """
     one_hot = np.asarray(one_hot, dtype=np.float64)
     n, _, width = one_hot.shape
-    composition = one_hot.sum(axis=(0, 2)) + 1.0
-    background = (composition + composition[::-1]) / (2 * composition.sum())  # A = T, C = G
+    background = symmetric_composition(one_hot)
 
     def log_odds(windows: np.ndarray) -> np.ndarray:
         counts = windows[:, :, lo:hi].sum(axis=0)

@@ -141,6 +141,30 @@ def test_demo_motif_calls_are_on_planted_sites(demo_run):
     assert status(demo_run, "motifs") == "current"
 
 
+def test_a_kept_motif_without_calls_is_named_with_the_fdr_that_would_call_it(demo_run, tmp_path, caplog):
+    """The demo keeps motifs with no call at 0.05 (measured: FOS::JUN, smallest estimate 0.0517, CEBPB 0.204, CTCF
+    0.118); the log names each with its smallest estimated FDR, and at that FDR the motif gets its calls."""
+    import re
+    import shutil
+
+    from seqsal.motifs import run_motifs
+
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy)
+    with caplog.at_level(logging.INFO, logger="seqsal"):
+        first = run_motifs(copy, progress=False, instance_fdr=0.05)
+    note = [r.getMessage() for r in caplog.records if r.getMessage().startswith("no instance call at FDR 0.05")]
+    uncalled = dict(re.findall(r"(\w+) \(smallest estimated FDR ([0-9.e-]+)\)", note[0])) if note else {}
+    counts = first["table"].set_index("motif")["n_calls"]
+    assert set(uncalled) == set(counts.index[counts == 0]) and uncalled
+    assert all(float(q) > 0.05 for q in uncalled.values())
+    name, fdr = min(uncalled.items(), key=lambda item: float(item[1]))
+    again = run_motifs(copy, progress=False, instance_fdr=min(1.0, float(fdr) * 1.001))
+    assert again["table"].set_index("motif").loc[name, "n_calls"] > 0
+    below = run_motifs(copy, progress=False, instance_fdr=float(fdr) * 0.98)
+    assert below["table"].set_index("motif").loc[name, "n_calls"] == 0
+
+
 def test_no_null_no_call_file(tmp_path, caplog):
     """A run without null.npz: no motif is tested, so none is called; an earlier run's call files are removed."""
     from seqsal.io import write_npz

@@ -66,8 +66,10 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
     -------
     parts, summary
         Per motif the rows :func:`seqsal.motifs.instances.calls_table` takes; one row per motif: ``motif``,
-        ``n_calls`` and ``call_cut`` (``t*``, the step-up's cut on ``p * p_match``: every call is at or under it;
-        0 without a call).
+        ``n_calls``, ``call_cut`` (``t*``, the step-up's cut on ``p * p_match``: every call is at or under it;
+        0 without a call), ``min_fdr`` (the smallest estimated FDR over the motif's cuts, NaN without a
+        candidate) and ``floor`` (``(B / B0) / alpha``: the run instances a call needs ahead of the first null
+        instance).
     """
     run_matches = chunked_matches(motifs, run.windows, options)
     null_matches = chunked_matches(motifs, null.windows, options)
@@ -87,8 +89,39 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
             "offset": found.start[called], "width": found.width, "strand": match_strand(motif.pwm, stretches),
             "pvalue": run_p[called], "match": found.score[called], "match_pvalue": run_match_p[called],
             "qvalue": result.qvalues[np.searchsorted(mine, called)]}))
-        summary.append({"motif": motif.name, "n_calls": int(called.shape[0]), "call_cut": result.cut})
-    return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_cut"])
+        scale = run.windows.bases[sign] / null.windows.bases[sign]
+        summary.append({"motif": motif.name, "n_calls": int(called.shape[0]), "call_cut": result.cut,
+                        "min_fdr": result.estimate if not result.n_calls else float(result.qvalues.min()),
+                        "floor": scale / alpha})
+    return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_cut", "min_fdr", "floor"])
+
+
+def uncalled_note(summary: pd.DataFrame, alpha: float) -> str | None:
+    """One line on the motifs that pass the support test but get no instance call, and what would call them.
+
+    Parameters
+    ----------
+    summary
+        :func:`motif_calls`'s summary (``motif``, ``n_calls``, ``min_fdr``, ``floor``).
+    alpha
+        The nominal FDR the calls were made at.
+
+    Returns
+    -------
+    str or None
+        None when every motif has a call. Otherwise the motifs, each with its smallest estimated FDR: the
+        instance FDR that would call its best instances (with no run instance, none would), and why a kept
+        motif can have none (the knockoff+ floor of :mod:`seqsal.motifs.instances`).
+    """
+    none = summary[summary["n_calls"] == 0]
+    if none.empty:
+        return None
+    each = ", ".join(f"{name} (smallest estimated FDR {fdr:.3g})" if np.isfinite(fdr) else f"{name} (no candidate)"
+                     for name, fdr in zip(none["motif"], none["min_fdr"].astype(np.float64)))
+    return (f"no instance call at FDR {alpha:g} for {each}: null windows that match it rank among the run's "
+            f"best, and a call needs (B/B0)/FDR = {float(none['floor'].max()):.3g} run instances ahead of the null's "
+            "first; --instance-fdr at the estimate calls the best, a larger shuffled null (seqsal attribute "
+            "--min-null-bases, --null-fraction) lowers that floor (its seqlets are in motif_instances.tsv)")
 
 
 def instance_calls(sides: FolderSides | None, motifs: list[DiscoveredMotif], thresholds: np.ndarray,
@@ -108,6 +141,8 @@ def instance_calls(sides: FolderSides | None, motifs: list[DiscoveredMotif], thr
     summary["n_calls"] = summary["motif"].map(calls.groupby("motif").size()).fillna(0).astype(np.int64)
     per_motif = ", ".join(f"{name} {n}" for name, n in zip(summary["motif"], summary["n_calls"]))
     log.info("%d motif instance calls at FDR %g (per motif: %s)", len(calls), alpha, per_motif or "none")
+    if (note := uncalled_note(summary, alpha)) is not None:
+        log.info("%s", note)
     return calls, summary
 
 

@@ -53,6 +53,37 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
     check_modisco_h5(tmp_path / "motifs.h5", result["motifs"], one_hot, hyp, tmp_path)
 
 
+def test_a_write_that_fails_part_way_never_leaves_motifs_of_two_runs_that_read_as_current(tmp_path, planted,
+                                                                                       monkeypatch):
+    """A rerun whose motifs.tsv cannot be written (a full disk): the folder's motifs are either the earlier run's
+    whole (its record current) or read as stale, never this run's motifs.meme beside the earlier key files."""
+    import seqsal.motifs.run as motifs_run
+    from seqsal.io import write_npz
+    from seqsal.provenance import status
+
+    one_hot, hyp, lengths, seqlets, _ = planted
+    write_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
+    pd.DataFrame({"index": np.arange(len(lengths)), "name": [f"r{i}" for i in range(len(lengths))], "chrom": "chr1",
+                  "start": np.arange(len(lengths)) * 1000, "end": np.arange(len(lengths)) * 1000 + 200}).to_csv(
+        tmp_path / "regions.tsv", sep="\t", index=False)
+    named = seqlets.assign(name=[f"s{i}" for i in range(len(seqlets))])
+    named.to_csv(tmp_path / "seqlets.tsv", sep="\t", index=False)
+    run_motifs(tmp_path, seqlets_path=tmp_path / "seqlets.tsv", database="none", progress=False)
+    before = (tmp_path / "motifs.meme").read_bytes()
+    named[named["sign"] == "+"].to_csv(tmp_path / "positive.tsv", sep="\t", index=False)  # other motifs
+    write_table = motifs_run.write_table_atomic
+
+    def full_disk(path, *args, **kwargs):
+        if str(path).endswith("motifs.tsv"):
+            raise OSError(28, "No space left on device")
+        return write_table(path, *args, **kwargs)
+
+    monkeypatch.setattr(motifs_run, "write_table_atomic", full_disk)
+    with pytest.raises(OSError):
+        run_motifs(tmp_path, seqlets_path=tmp_path / "positive.tsv", database="none", progress=False)
+    assert status(tmp_path, "motifs") != "current" or (tmp_path / "motifs.meme").read_bytes() == before
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """`seqsal attribute` on the bundled demo with its defaults (grad x input, the shuffled null: null.npz)."""

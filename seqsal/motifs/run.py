@@ -278,11 +278,13 @@ def run_motifs(
     table = motif_table(motifs, matches, support)
     table["n_calls"] = called[1]["n_calls"].to_numpy() if called is not None else pd.NA
     table["call_cut"] = called[1]["call_cut"].to_numpy() if called is not None else pd.NA
-    write_meme(os.path.join(out, "motifs.meme"), [folder_motif(m) for m in motifs])
+    # the record's key files first: a write that fails part-way leaves them changed, so the folder's motifs read
+    # as stale (provenance), never as an earlier run's key files beside this run's motifs.meme
     write_table_atomic(os.path.join(out, "motifs.tsv"), table)
     write_table_atomic(os.path.join(out, "motif_instances.tsv"), instance_table(motifs, regions, seqlets))
     write_motif_arrays(os.path.join(out, "motifs.npz"), motifs)
     write_calls(out, called[0] if called is not None else None)
+    write_meme(os.path.join(out, "motifs.meme"), [folder_motif(m) for m in motifs])
     with atomic_path(os.path.join(out, "motifs.h5")) as tmp:
         write_modisco_h5(tmp, motifs, arrays["one_hot"], arrays["hypothetical"], lengths)
     _record(out, seqlets_path, database)

@@ -235,3 +235,29 @@ def test_force_and_recall_leave_no_file_of_another_run(job, tmp_path):
     assert drawn <= set(seqlets["name"]) and len(drawn) == min(3, len(unique_calls(seqlets)))
     assert json.loads((out / "run.json").read_text())["peaks"]["provenance"]["derived_from"] == {
         ATTRIBUTIONS: attribution_key(out)}
+
+
+def test_a_call_write_that_fails_part_way_leaves_the_calls_stale_not_mixed(tmp_path, monkeypatch):
+    """A rerun of the calls whose seqlets.tsv cannot be written (a full disk): the BED files are the earlier run's
+    still, or the TSVs changed (so the calls read as stale); never this run's BED beside the earlier TSVs."""
+    import seqsal.peaks.runfolder as runfolder
+
+    def calls(score: float) -> pd.DataFrame:
+        return pd.DataFrame({"name": ["seqlet_1"], "chrom": ["chr1"], "start": [10], "end": [20], "sign": ["+"],
+                             "score": [score], "pvalue": [1e-4], "qvalue": [1e-3], "summit": [15],
+                             "duplicate_of": [pd.NA]})
+
+    runfolder.write_peak_files(tmp_path, calls(1.0), calls(1.0))
+    before = {name: (tmp_path / name).read_bytes() for name in ("seqlets.bed", "seqlets.tsv")}
+    write_table = runfolder.write_table_atomic
+
+    def full_disk(path, *args, **kwargs):
+        if str(path).endswith("seqlets.tsv"):
+            raise OSError(28, "No space left on device")
+        return write_table(path, *args, **kwargs)
+
+    monkeypatch.setattr(runfolder, "write_table_atomic", full_disk)
+    with pytest.raises(OSError):
+        runfolder.write_peak_files(tmp_path, calls(2.0), calls(2.0))
+    assert ((tmp_path / "seqlets.tsv").read_bytes() != before["seqlets.tsv"]
+            or (tmp_path / "seqlets.bed").read_bytes() == before["seqlets.bed"])

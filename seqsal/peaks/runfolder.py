@@ -343,13 +343,18 @@ def write_peak_files(out: str | os.PathLike, seqlets: pd.DataFrame, elements: pd
     ``seqlets.tsv`` and ``elements.tsv`` atomically. The BED files list each site once: a call that repeats a
     more significant one of an overlapping region (``duplicate_of``) is only in the TSV."""
     out = Path(out)
-    for name, table in (("seqlets", seqlets), ("elements", elements)):
+    tables = (("seqlets", seqlets), ("elements", elements))
+    for name, table in tables:
         if chrom_sizes is not None and not table.empty:
             limits = table["chrom"].map(chrom_sizes).to_numpy()
             if ((table["start"] < 0) | (table["end"] > limits)).any():
                 raise AssertionError(f"{name} outside a chromosome: a bug in the peak caller")
-        write_table_atomic(out / f"{name}.bed", narrowpeak(unique_calls(table)), header=False)
+    # the TSVs (the calls' provenance key files) first: a write that fails part-way then leaves the calls stale,
+    # never an earlier run's TSVs, read as current, beside this run's BED files
+    for name, table in tables:
         write_table_atomic(out / f"{name}.tsv", table)
+    for name, table in tables:
+        write_table_atomic(out / f"{name}.bed", narrowpeak(unique_calls(table)), header=False)
 
 
 def update_run_record(out_dir: str | os.PathLike, info: dict) -> None:

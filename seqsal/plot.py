@@ -157,6 +157,34 @@ def _coordinate_ticks(ax, start: int, length: int, x0: int = 0) -> None:
     ax.set_xticklabels([f"{start + t:,}" for t in ticks], fontsize=7)
 
 
+def letter_matrices(*matrices: np.ndarray, names: tuple[str, ...], dtype=np.float32) -> list[np.ndarray]:
+    """The figures' ``(4, L)`` inputs as arrays of one shape, or a ValueError that says what was given.
+
+    Parameters
+    ----------
+    matrices
+        Array-likes, each ``(4, L)`` (rows A, C, G, T; columns along the sequence), all of one shape.
+    names
+        Their parameter names, for the message.
+    dtype
+        The returned arrays' dtype.
+
+    Raises
+    ------
+    ValueError
+        A matrix is not 2-D with 4 rows (an ``(L, 4)`` one is told to transpose), has no column, or the shapes
+        differ.
+    """
+    out = [np.asarray(m, dtype=dtype) for m in matrices]
+    for name, m in zip(names, out):
+        if m.ndim != 2 or m.shape[0] != 4 or m.shape[1] == 0:
+            hint = " (letters along the last axis: pass its transpose, .T)" if m.ndim == 2 and m.shape[1] == 4 else ""
+            raise ValueError(f"{name} must be (4, L) with L >= 1, rows A, C, G, T; got shape {m.shape}{hint}")
+    if len({m.shape for m in out}) > 1:
+        raise ValueError(f"{' and '.join(names)} must have one shape; got {', '.join(str(m.shape) for m in out)}")
+    return out
+
+
 def seqlet_figure(one_hot: np.ndarray, hypothetical: np.ndarray, title: str = "", genome_start: int = 0,
                   show_hypothetical: bool = False, engine: str = "fast"):
     """Contribution logo of a seqlet or element (and its hypothetical logo below, on request).
@@ -173,9 +201,13 @@ def seqlet_figure(one_hot: np.ndarray, hypothetical: np.ndarray, title: str = ""
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``one_hot`` or ``hypothetical`` not ``(4, L)``, or not of one shape.
     """
-    one_hot = np.asarray(one_hot, dtype=np.float32)
-    hypothetical = np.asarray(hypothetical, dtype=np.float32)
+    one_hot, hypothetical = letter_matrices(one_hot, hypothetical, names=("one_hot", "hypothetical"))
     length = one_hot.shape[1]
     rows = 2 if show_hypothetical else 1
     fig = _figure(max(3.0, 0.13 * length + 1.0), 1.6 * rows + 0.3)
@@ -212,9 +244,14 @@ def region_figure(one_hot: np.ndarray, hypothetical: np.ndarray, chrom: str, gen
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``one_hot`` or ``hypothetical`` not ``(4, L)``, or not of one shape.
     """
-    one_hot = np.asarray(one_hot, dtype=np.float32)
-    projected = one_hot * np.asarray(hypothetical, dtype=np.float32)
+    one_hot, hypothetical = letter_matrices(one_hot, hypothetical, names=("one_hot", "hypothetical"))
+    projected = one_hot * hypothetical
     length = one_hot.shape[1]
     fig = _figure(min(max(6.0, 0.045 * length + 1.5), 24.0), 4.2)
     logo_ax, track_ax, span_ax = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]})
@@ -273,8 +310,13 @@ def motif_figure(cwm: np.ndarray, pwm: np.ndarray, title: str = "", engine: str 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``cwm`` or ``pwm`` not ``(4, W)``, or not of one shape.
     """
-    cwm = np.asarray(cwm, dtype=np.float64)
+    cwm, pwm = letter_matrices(cwm, pwm, names=("cwm", "pwm"), dtype=np.float64)
     ic = information_content(pwm)
     width = cwm.shape[1]
     fig = _figure(2 * max(2.2, 0.28 * width + 0.8), 3.4)

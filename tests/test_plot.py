@@ -84,3 +84,18 @@ def test_render_jobs_in_a_pool_writes_every_file(tmp_path, seqlet):
     assert paths == [job.path for job in jobs]
     assert all(imread(path).shape[0] > 50 for path in paths)
     assert not list((tmp_path / "logos").glob("*.tmp-*"))
+
+
+def test_figures_refuse_letters_along_the_wrong_axis_with_what_to_do():
+    """A notebook user with (L, 4) arrays (letters last) is told to transpose, not shown a broadcasting error."""
+    from seqsal.plot import motif_figure, region_figure, seqlet_figure
+
+    one_hot = np.eye(4, dtype=np.float32)[np.arange(12) % 4].T  # (4, 12)
+    hypothetical = np.linspace(-1, 1, 48, dtype=np.float32).reshape(4, 12)
+    with pytest.raises(ValueError, match=r"one_hot must be \(4, L\).*\(12, 4\).*transpose"):
+        seqlet_figure(one_hot.T, hypothetical.T)
+    with pytest.raises(ValueError, match="one shape"):
+        region_figure(one_hot, hypothetical[:, :10], "chr1", 0)
+    with pytest.raises(ValueError, match=r"cwm must be \(4, L\)"):
+        motif_figure(hypothetical[None], np.full((4, 12), 0.25))
+    assert seqlet_figure(one_hot, hypothetical) is not None  # (4, L) still draws

@@ -89,7 +89,8 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
             identifier = parts[1]
             if identifier in seen:
                 raise InputError(f"motif {identifier} again (first on line {seen[identifier]}): its matches would count "
-                                 "twice and every E-value double; give each motif once", path, i + 1)
+                                 "twice and every E-value double; give each motif once, or two motifs an identifier "
+                                 "each", path, i + 1)
             seen[identifier] = i + 1
             name = parts[2] if len(parts) > 2 else parts[1]
             i += 1

@@ -40,3 +40,16 @@ def tiny_model(tmp_path):
 def write_bed(path, lines):
     path.write_text("".join(line + "\n" for line in lines))
     return path
+
+
+def fail_table_writes(monkeypatch, module, suffix: str) -> None:
+    """Make ``module.write_table_atomic`` raise a full disk's OSError for paths ending with ``suffix`` (other
+    writes go through): a command that fails part-way through its outputs."""
+    write_table = module.write_table_atomic
+
+    def full_disk(path, *args, **kwargs):
+        if str(path).endswith(suffix):
+            raise OSError(28, "No space left on device")
+        return write_table(path, *args, **kwargs)
+
+    monkeypatch.setattr(module, "write_table_atomic", full_disk)

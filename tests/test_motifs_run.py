@@ -7,6 +7,7 @@ import pytest
 
 from seqsal.motifs import best_matches, default_database, discovery_seqlets, matched_database, read_meme, run_motifs
 from motif_helpers import JASPAR, ROOT, attribute_demo, check_modisco_h5, jaspar_motifs, planted_run
+from tests.conftest import fail_table_writes
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +72,7 @@ def test_a_write_that_fails_part_way_never_leaves_motifs_of_two_runs_that_read_a
     run_motifs(tmp_path, seqlets_path=tmp_path / "seqlets.tsv", database="none", progress=False)
     before = (tmp_path / "motifs.meme").read_bytes()
     named[named["sign"] == "+"].to_csv(tmp_path / "positive.tsv", sep="\t", index=False)  # other motifs
-    write_table = motifs_run.write_table_atomic
-
-    def full_disk(path, *args, **kwargs):
-        if str(path).endswith("motifs.tsv"):
-            raise OSError(28, "No space left on device")
-        return write_table(path, *args, **kwargs)
-
-    monkeypatch.setattr(motifs_run, "write_table_atomic", full_disk)
+    fail_table_writes(monkeypatch, motifs_run, "motifs.tsv")
     with pytest.raises(OSError):
         run_motifs(tmp_path, seqlets_path=tmp_path / "positive.tsv", database="none", progress=False)
     assert status(tmp_path, "motifs") != "current" or (tmp_path / "motifs.meme").read_bytes() == before

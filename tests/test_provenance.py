@@ -14,7 +14,7 @@ from seqsal.cli import main
 from seqsal.io import write_npz
 from seqsal.peaks import unique_calls
 from seqsal.provenance import ATTRIBUTIONS, GROUPS, attribution_key, prune, sampled_digest, status, write_record
-from tests.conftest import write_bed
+from tests.conftest import fail_table_writes, write_bed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -249,14 +249,7 @@ def test_a_call_write_that_fails_part_way_leaves_the_calls_stale_not_mixed(tmp_p
 
     runfolder.write_peak_files(tmp_path, calls(1.0), calls(1.0))
     before = {name: (tmp_path / name).read_bytes() for name in ("seqlets.bed", "seqlets.tsv")}
-    write_table = runfolder.write_table_atomic
-
-    def full_disk(path, *args, **kwargs):
-        if str(path).endswith("seqlets.tsv"):
-            raise OSError(28, "No space left on device")
-        return write_table(path, *args, **kwargs)
-
-    monkeypatch.setattr(runfolder, "write_table_atomic", full_disk)
+    fail_table_writes(monkeypatch, runfolder, "seqlets.tsv")
     with pytest.raises(OSError):
         runfolder.write_peak_files(tmp_path, calls(2.0), calls(2.0))
     assert ((tmp_path / "seqlets.tsv").read_bytes() != before["seqlets.tsv"]

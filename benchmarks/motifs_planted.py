@@ -106,7 +106,7 @@ def instance_precision(motifs, seqlets: pd.DataFrame, regions: pd.DataFrame, pla
         return []
     best = best_matches(compare_motifs([m.to_motif() for m in motifs], database), 1).set_index("query")
     table = instance_table(motifs, regions, seqlets)
-    table["match"] = [best.loc[f"seqsal_{name}", "target_name"] for name in table["motif"]]
+    table["match"] = [best.loc[name, "target_name"] for name in table["motif"]]
     truth = pd.read_csv(planted_bed, sep="\t", header=None, names=["chrom", "start", "end", "motif", "score", "strand"])
     hits = np.zeros(len(table), bool)
     for (chrom, match), rows in table.groupby(["chrom", "match"]).groups.items():

@@ -33,10 +33,10 @@ def test_discovery_recovers_planted_motifs_with_the_right_consensus(planted, jas
     assert [(m.name, m.sign) for m in motifs] == [("pos_1", "+"), ("pos_2", "+"), ("neg_1", "-")]
     table = compare_motifs([m.to_motif() for m in motifs], list(jaspar.values()))
     best = best_matches(table, 1).set_index("query")
-    names = {m.name: best.loc[f"seqsal_{m.name}", "target_name"] for m in motifs}
+    names = {m.name: best.loc[m.name, "target_name"] for m in motifs}
     assert sorted(names.values()) == ["CEBPB", "REST", "Spi1"]
     for motif in motifs:
-        assert best.loc[f"seqsal_{motif.name}", "qvalue"] < 0.01
+        assert best.loc[motif.name, "qvalue"] < 0.01
         truth = consensus(jaspar[names[motif.name]].pwm).upper()
         found = motif.consensus.upper()
         core = found.strip("acgt").upper() if motif.consensus.strip("acgt") else found
@@ -177,8 +177,8 @@ def test_later_seeding_rounds_find_a_rare_motif_missed_by_the_first_sample(jaspa
                                  DiscoveryOptions(max_seed_seqlets=300, seed_rounds=rounds))
         best = best_matches(compare_motifs([m.to_motif() for m in motifs], list(jaspar.values())), 1)
         best = best.set_index("query")
-        named = {best.loc[f"seqsal_{m.name}", "target_name"]: m for m in motifs
-                 if best.loc[f"seqsal_{m.name}", "qvalue"] < 0.05}
+        named = {best.loc[m.name, "target_name"]: m for m in motifs
+                 if best.loc[m.name, "qvalue"] < 0.05}
         return named, len(best)
 
     named, _ = found(1)

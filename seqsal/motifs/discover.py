@@ -153,7 +153,8 @@ class DiscoveredMotif:
         return consensus(self.pwm)
 
     def to_motif(self) -> Motif:
-        """This motif as a :class:`Motif` named ``seqsal_<name>`` (its consensus).
+        """This motif as a :class:`Motif` under its name (``pos_1``: as ``motifs.meme``, ``motifs.tsv``,
+        ``motifs.npz``, ``motif_instances.tsv`` and the ``query`` of ``motif_matches.tsv`` name it).
 
         ``extra`` holds ``cwm`` and ``hypothetical_cwm`` and, when known, ``left_context`` and
         ``right_context`` (the PWM columns flanking the motif, which the matcher reads).
@@ -161,7 +162,7 @@ class DiscoveredMotif:
         extra = {"cwm": self.cwm, "hypothetical_cwm": self.hypothetical_cwm}
         if self.left_context is not None and self.right_context is not None:
             extra.update(left_context=self.left_context, right_context=self.right_context)
-        return Motif(f"seqsal_{self.name}", self.consensus, self.pwm, self.n_seqlets, extra=extra)
+        return Motif(self.name, self.consensus, self.pwm, self.n_seqlets, extra=extra)
 
 
 # ---------------------------------------------------------------------------

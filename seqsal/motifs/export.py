@@ -55,7 +55,7 @@ def motif_table(motifs: list[DiscoveredMotif], matches: pd.DataFrame | None = No
         Discovered motifs (:func:`seqsal.motifs.discover.discover_motifs`).
     matches
         Their :func:`seqsal.motifs.match.compare_motifs` table, or None; its ``query`` is the motif's ``name``
-        (``pos_1``, as :func:`seqsal.motifs.run.folder_motif` names it).
+        (``pos_1``, as :meth:`seqsal.motifs.DiscoveredMotif.to_motif` names it).
     support
         Their :func:`seqsal.motifs.support.support_table` rows (same order), or None.
 

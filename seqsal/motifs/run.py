@@ -11,7 +11,6 @@ instances at an FDR against the same null (:mod:`~seqsal.motifs.instance_run`), 
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -31,7 +30,7 @@ from .export import instance_table, motif_table, write_modisco_h5, write_motif_a
 from .instance_run import instance_calls, write_calls
 from .match import best_matches, compare_motifs
 from .jaspar import JasparQuery, resolve_database
-from .meme import Motif, read_meme, write_meme
+from .meme import read_meme, write_meme
 from .seqlets import RowCache, read_seqlet_table, seqlet_score_mismatch
 from .sides import folder_sides
 from .support import REDUNDANCY_COLUMNS, SupportOptions, side_parameters, support_of_sides
@@ -107,12 +106,6 @@ INSTANCE_FDR = 0.05
 
 DISCOVERY_PREFIX = "discovery"
 """Name prefix of the seqlets re-called for discovery (``discovery_000001``), distinct from ``seqlets.tsv``'s."""
-
-
-def folder_motif(motif: DiscoveredMotif) -> Motif:
-    """A discovered motif as :class:`Motif` under its run-folder name (``pos_1``: the same in ``motifs.meme``,
-    ``motifs.tsv``, ``motifs.npz``, ``motif_instances.tsv`` and the ``query`` of ``motif_matches.tsv``)."""
-    return dataclasses.replace(motif.to_motif(), identifier=motif.name)
 
 
 def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, null: str | None = None) -> pd.DataFrame:
@@ -268,7 +261,7 @@ def run_motifs(
     t_calls = time.perf_counter() - started - t_discover - t_support
     matches = None
     if known is not None:
-        matches = compare_motifs([folder_motif(m) for m in motifs], known) if motifs else None
+        matches = compare_motifs([m.to_motif() for m in motifs], known) if motifs else None
         if matches is not None:
             write_table_atomic(os.path.join(out, "motif_matches.tsv"), best_matches(matches, 5))
         log.info("matched %s against %s of %s", plural(len(motifs), "motif"), plural(len(known), "known motif"),
@@ -284,7 +277,7 @@ def run_motifs(
     write_table_atomic(os.path.join(out, "motif_instances.tsv"), instance_table(motifs, regions, seqlets))
     write_motif_arrays(os.path.join(out, "motifs.npz"), motifs)
     write_calls(out, called[0] if called is not None else None)
-    write_meme(os.path.join(out, "motifs.meme"), [folder_motif(m) for m in motifs])
+    write_meme(os.path.join(out, "motifs.meme"), [m.to_motif() for m in motifs])
     with atomic_path(os.path.join(out, "motifs.h5")) as tmp:
         write_modisco_h5(tmp, motifs, arrays["one_hot"], arrays["hypothetical"], lengths)
     _record(out, seqlets_path, database)

@@ -27,7 +27,8 @@ from .motifs.export import MATCH_Q, match_label
 from .plot import LogoJob, calibration_figure, remove_other_logos, render_jobs
 from .provenance import GROUPS, stale_text, status, write_record
 from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png,
-                            prediction_histogram, render_all, seqlet_check_section, target_text, timing_text)
+                            prediction_histogram, render_all, seqlet_check_section, support_note, target_text,
+                            timing_text)
 from .runlock import locks_run_folder
 from .tables import read_tsv
 from .text import plural
@@ -536,10 +537,9 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         matches = run.table("motif_matches")
         cards = []
         for (_, row), png in zip(motifs.iterrows(), motif_png):
-            head = _table(row[[c for c in ("motif", "sign", "n_seqlets", "width", "consensus", "contribution",
-                                           "enrichment", "support_pvalue", "n_calls") if c in row]].to_frame().T,
+            head = _table(row[[c for c in _MOTIF_HEAD if c in row]].to_frame().T,
                           {"contribution": lambda v: f"{v:.3g}", "enrichment": lambda v: f"{v:.3g}",
-                           "support_pvalue": lambda v: f"{v:.2g}"})
+                           "support_pvalue": lambda v: f"{v:.2g}", "call_min_fdr": lambda v: f"{v:.2g}"})
             match_html = ""
             if matches is not None:
                 hits = matches[matches["query"] == row["motif"]].head(3)
@@ -549,7 +549,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
                         hits[["target_id", "target_name", "strand", "offset", "overlap", "pvalue", "evalue", "qvalue"]],
                         {"pvalue": lambda v: f"{v:.2g}", "evalue": lambda v: f"{v:.2g}", "qvalue": lambda v: f"{v:.2g}"})
             cards.append(f'<div class="card">{head}{_img(png, "logos of " + str(row["motif"]))}{match_html}</div>')
-        sections.append(f"<h2>Motifs ({len(motifs)})</h2>" + _support_note(motifs) + "".join(cards))
+        sections.append(f"<h2>Motifs ({len(motifs)})</h2>" + support_note(motifs) + "".join(cards))
     else:  # an empty motifs.tsv is a run of `seqsal motifs` that kept none (its log says why)
         sections.append('<h2>Motifs</h2><p class="muted">' + ("No motif was kept by <code>seqsal motifs</code> "
                         "(its log says why: no cluster, or none more frequent than in the shuffled null)." if motifs
@@ -559,18 +559,8 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
             f'<p class="muted">{html.escape(os.path.abspath(run.path))}</p>' + "\n".join(sections) + "</body></html>\n")
 
 
-def _support_note(motifs: pd.DataFrame) -> str:
-    """What the motifs' support test (``seqsal motifs``, each motif against the run's shuffled null) says, or a
-    warning that they were not tested (a run without ``null.npz``): noise can then cluster into motifs too."""
-    if "support_pvalue" in motifs and motifs["support_pvalue"].notna().any():
-        return ('<p class="muted">Each motif passed the support test: its PWM matches the run\'s windows more often '
-                "than the shuffled null's (enrichment, scaled by bases; support_pvalue: one-sided binomial). "
-                "n_calls: its instances called at the motif instance FDR (<a href=\"motif_calls.bed\">"
-                "motif_calls.bed</a>, <a href=\"motif_calls.tsv\">.tsv</a>).</p>")
-    return ('<div class="warn">These motifs were <b>not tested against a shuffled null</b> (the run has no '
-            "<code>null.npz</code>: it ran with <code>--null laplace</code> or <code>--no-peaks</code>), so "
-            "clusters of noise are not told apart from motifs. Rerun <code>seqsal attribute</code> with "
-            "<code>--null shuffle</code> (the default), then <code>seqsal motifs</code>.</div>")
+_MOTIF_HEAD = ("motif", "sign", "n_seqlets", "width", "consensus", "contribution", "enrichment", "support_pvalue",
+               "n_calls", "call_min_fdr")  # the motifs.tsv columns of each motif's card
 
 
 def provenance_note(run: RunFolder) -> str:

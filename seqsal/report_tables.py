@@ -257,3 +257,18 @@ def render_all(jobs: list["LogoJob"], workers: int) -> list[bytes]:
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         return list(pool.map(render_png, jobs, chunksize=4))
+
+
+def support_note(motifs: pd.DataFrame) -> str:
+    """What the motifs' support test (``seqsal motifs``, each motif against the run's shuffled null) says, or a
+    warning that they were not tested (a run without ``null.npz``): noise can then cluster into motifs too."""
+    if "support_pvalue" in motifs and motifs["support_pvalue"].notna().any():
+        return ('<p class="muted">Each motif passed the support test: its PWM matches the run\'s windows more often '
+                "than the shuffled null's (enrichment, scaled by bases; support_pvalue: one-sided binomial). "
+                "n_calls: its instances called at the motif instance FDR (<a href=\"motif_calls.bed\">"
+                "motif_calls.bed</a>, <a href=\"motif_calls.tsv\">.tsv</a>); call_min_fdr: the instance FDR "
+                "(<code>seqsal motifs --instance-fdr</code>) at which its best instances would be called.</p>")
+    return ('<div class="warn">These motifs were <b>not tested against a shuffled null</b> (the run has no '
+            "<code>null.npz</code>: it ran with <code>--null laplace</code> or <code>--no-peaks</code>), so "
+            "clusters of noise are not told apart from motifs. Rerun <code>seqsal attribute</code> with "
+            "<code>--null shuffle</code> (the default), then <code>seqsal motifs</code>.</div>")

@@ -101,13 +101,13 @@ def test_logos_motifs_report_commands(tmp_path):
 
 
 def test_report_motif_cards_show_the_support_test_or_warn_that_there_was_none():
-    from seqsal.report import _support_note
+    from seqsal.report_tables import support_note
 
     tested = pd.DataFrame({"motif": ["pos_1"], "enrichment": [4.2], "support_pvalue": [1e-9]})
-    assert "passed the support test" in _support_note(tested) and "warn" not in _support_note(tested)
+    assert "passed the support test" in support_note(tested) and "warn" not in support_note(tested)
     untested = tested.assign(enrichment=np.nan, support_pvalue=np.nan)
-    assert 'class="warn"' in _support_note(untested) and "--null shuffle" in _support_note(untested)
-    assert 'class="warn"' in _support_note(tested.drop(columns=["enrichment", "support_pvalue"]))
+    assert 'class="warn"' in support_note(untested) and "--null shuffle" in support_note(untested)
+    assert 'class="warn"' in support_note(tested.drop(columns=["enrichment", "support_pvalue"]))
 
 
 def test_logos_without_calls_draw_top_regions_and_errors(tmp_path):

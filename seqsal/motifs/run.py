@@ -162,8 +162,8 @@ def run_motifs(
     ``<motif>.<matrix>``: :func:`write_motif_arrays`), ``motif_instances.tsv``
     and, with a database, ``motif_matches.tsv`` (the 5 best matches of each motif). With a usable null, the
     kept motifs' instances among all the run's test windows are called at FDR ``instance_fdr``
-    (:mod:`~seqsal.motifs.instances`): ``motif_calls.tsv``, ``motif_calls.bed`` and ``motifs.tsv``'s ``n_calls``
-    and ``call_cut``.
+    (:mod:`~seqsal.motifs.instances`): ``motif_calls.tsv``, ``motif_calls.bed`` and ``motifs.tsv``'s ``n_calls``,
+    ``call_cut`` and ``call_min_fdr``.
 
     Parameters
     ----------
@@ -271,6 +271,7 @@ def run_motifs(
     table = motif_table(motifs, matches, support)
     table["n_calls"] = called[1]["n_calls"].to_numpy() if called is not None else pd.NA
     table["call_cut"] = called[1]["call_cut"].to_numpy() if called is not None else pd.NA
+    table["call_min_fdr"] = called[1]["min_fdr"].round(4).to_numpy() if called is not None else pd.NA
     # the record's key files first: a write that fails part-way leaves them changed, so the folder's motifs read
     # as stale (provenance), never as an earlier run's key files beside this run's motifs.meme
     write_table_atomic(os.path.join(out, "motifs.tsv"), table)

@@ -227,7 +227,7 @@ def iter_attributions(
     genome = genome if isinstance(genome, Genome) else Genome(genome, unknown_bases=options.unknown_bases)
     loaded = _as_model(model, layout=options.layout)
     table = prepare_regions(regions, genome.chrom_sizes, options.width)
-    target = Target.parse(options.target).resolve(loaded.task_names)
+    target = Target.parse(loaded.target_text(options.target)).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
     device = select_device(options.device)
     if loaded.source != "export":  # exported programs cannot be moved; they run where they were exported
@@ -366,7 +366,7 @@ def run_attribute(
     loaded = load_model(model_path, architecture=architecture, config=model_config, layout=options.layout)
     if options.method not in METHODS:
         raise InputError(f"unknown {option('method')} {options.method!r}; choose one of {', '.join(sorted(METHODS))}")
-    target = Target.parse(options.target).resolve(loaded.task_names)
+    target = Target.parse(loaded.target_text(options.target)).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
     stride, table = _stride(options, window), table.assign(padded_bp=padded_bases(table, genome.chrom_sizes, window))
     device = select_device(options.device)

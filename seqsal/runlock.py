@@ -86,7 +86,8 @@ def refusal(folder: str, holder: str, new_folder_option: bool) -> InputError:
     who = f" ({holder})" if holder else ""
     way_out = "wait for it to finish or use another -o" if new_folder_option else \
         "wait for it to finish, then run this command again"
-    return InputError(f"another seqsal process{who} is writing this folder; {way_out}", folder)
+    what = "this file" if os.path.isfile(folder) or not os.path.isdir(folder) else "this folder"
+    return InputError(f"another seqsal process{who} is writing {what}; {way_out}", folder)
 
 
 def _open_locked(path: Path, exclusive: bool) -> IO[str] | None:
@@ -250,6 +251,23 @@ def run_folder_lock(folder: str | os.PathLike, command: str, new_folder_option: 
         with contextlib.suppress(OSError):
             for made_folder in made:
                 made_folder.rmdir()  # only when empty: a run that failed on bad input leaves no folder behind
+
+
+@contextlib.contextmanager
+def output_lock(output: str | os.PathLike, command: str) -> Iterator[None]:
+    """Hold ``<output>.lock`` exclusively for the block: one writer of an output file that is no run folder
+    (``seqsal train``'s model, checkpoint and report), refused at once, as :func:`run_folder_lock` refuses.
+
+    Raises
+    ------
+    InputError
+        ``OUTPUT: another seqsal process (pid N, `seqsal train`) is writing this file; wait for it to finish or
+        use another -o``.
+    """
+    path = Path(str(output) + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _hold(path, True, command, str(output), True):
+        yield
 
 
 def command_lock(name: str, arguments: dict) -> contextlib.AbstractContextManager:

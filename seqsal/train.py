@@ -27,11 +27,14 @@ from tqdm.auto import tqdm
 from .devices import autocast_dtype_for, select_device
 from .errors import InputError
 from .genome import Genome
-from .io import atomic_path, write_text_atomic
+from .io import write_text_atomic
 from .models import build_model, save_model
+from .runlock import output_lock
 from .train_data import (Labels, check_label_spread, crop, encode_windows, interval_masks, read_labels,
                          read_mask_spec, split_chromosomes, window_starts)
-from .train_outputs import check_train_outputs, report_paths, summary_json
+from .train_checkpoint import load_checkpoint, run_record, save_checkpoint
+from .train_outputs import (check_report_paths, check_train_outputs, check_writable, report_paths,
+                            summary_json)
 from .train_priors import (CUTOUT_FILLS, fourier_prior_term, input_gradients, mask_counterfactuals, mask_term,
                            positive_thresholds, positive_windows, random_cutout, rc_consistency, salient_cutout,
                            shift_consistency)
@@ -230,6 +233,21 @@ def check_options(options: TrainOptions) -> None:
         raise InputError(f"--fourier-positives {options.fourier_positives}: give a quantile in [0, 1)")
     if options.prior_every is not None and options.prior_every < 1:
         raise InputError(f"--prior-every {options.prior_every}: give a number of steps >= 1")
+    for name in ("learning_rate", "fourier_prior", "mask_weight", "consistency_weight"):
+        if not math.isfinite(getattr(options, name)):
+            raise InputError(f"--{name.replace('_', '-').replace('-weight', '')} {getattr(options, name)}: give a "
+                             "finite number")
+    if options.learning_rate <= 0 or options.batch_size < 1 or options.epochs < 1 or options.max_shift < 0:
+        raise InputError("--learning-rate must be > 0, --batch-size and --epochs >= 1, --max-shift >= 0")
+
+
+def check_window(options: TrainOptions, window: int) -> None:
+    """Raise :class:`InputError` for a length option that does not fit in the ``window``-bp training inputs."""
+    cutout = max(options.cutout_span) if options.saliency_cutout or options.random_cutout else 0
+    for name, bases in (("max-shift", options.max_shift), ("cutout-span", cutout),
+                        ("consistency-shift", options.consistency_shift if options.consistency == "shift" else 0)):
+        if bases >= window:
+            raise InputError(f"--{name} {bases} is not shorter than the {window}-bp training window; give less")
 
 
 def prior_interval(options: TrainOptions) -> int:
@@ -262,6 +280,8 @@ def build(options: TrainOptions, tasks: list[str]) -> tuple[nn.Module, int]:
         model = build_model(options.architecture, config)
     except (TypeError, ValueError) as exc:
         raise InputError(f"cannot build {options.architecture} from --model-config ({exc}); check its keys") from None
+    if options.architecture == "bpnet":  # trained on its counts head (outputs_of) and windows of this length
+        model.input_length, model.default_target = int(window), "output=1"
     return model, int(window)
 
 
@@ -418,34 +438,6 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
     return out
 
 
-def _digest(options: TrainOptions, labels_path: str) -> str:
-    keep = {k: v for k, v in asdict(options).items() if k not in ("epochs", "device", "precision", "patience")}
-    if keep["cutout_fill"] == "random":  # an option added later: at its default, checkpoints written before resume
-        del keep["cutout_fill"]
-    return json.dumps({"labels": os.path.abspath(labels_path), **keep}, sort_keys=True, default=str)
-
-
-def save_checkpoint(path: str, state: dict) -> None:
-    """Write the training state (tensors and JSON text only) atomically: a kill never leaves half a file."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: str, digest: str) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only``: no unpickling of objects).
-
-    Raises
-    ------
-    InputError
-        When it was written for other labels or options.
-    """
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("digest") != digest:
-        raise InputError("this checkpoint was written for other labels or options; rerun without --resume "
-                         "(or with the same options)", path)
-    return state
-
-
 def train_model(
     genome: str | os.PathLike,
     labels: str | os.PathLike | Labels,
@@ -497,21 +489,30 @@ def train_model(
     options = options or TrainOptions()
     check_options(options)
     labels = labels if isinstance(labels, Labels) else read_labels(labels)
-    output = str(output)
+    check_writable(str(output))  # before its lock file is made beside it
+    with output_lock(str(output), "seqsal train"):  # one writer of this model, checkpoint and report
+        return _train(str(genome), labels, str(output), options, resume, quiet, report, force, on_batch)
+
+
+def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resume: bool, quiet: bool,
+           report: str | os.PathLike | None, force: bool, on_batch: Callable[[int, int], None] | None) -> dict:
     report, report_json = report_paths(output, None if report is None else str(report))
+    check_report_paths(output, (report, report_json), output + ".ckpt")
     check_train_outputs(output, (report, report_json), output + ".ckpt", force, resume)
+    check_writable(report)
     device = select_device(options.device)
     precision = options.precision if options.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     autocast = autocast_dtype_for(precision, device) if device.type != "cpu" else None
     model, window = build(options, labels.tasks)
+    check_window(options, window)
     splits = load_splits(str(genome), labels, options, window)
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-    checkpoint, digest = output + ".ckpt", _digest(options, labels.path)
+    checkpoint, owner = output + ".ckpt", run_record(options, labels.path, str(genome))
     history: list[dict] = []
     best = {"score": -math.inf, "epoch": 0, "state": copy.deepcopy(model.state_dict()), "bad": 0}
     if resume and os.path.isfile(checkpoint):
-        state = load_checkpoint(checkpoint, digest)
+        state = load_checkpoint(checkpoint, owner)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         history = json.loads(state["history"])
@@ -563,10 +564,19 @@ def train_model(
         if not quiet:
             log.info("epoch %d: loss %.4f, validation %.4f (%.1f s)", epoch, record["train_loss"], score,
                      record["seconds"])
-        save_checkpoint(checkpoint, {"digest": digest, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+        if not math.isfinite(record["train_loss"]):
+            raise InputError(f"training diverged at epoch {epoch} (loss {record['train_loss']}), so the model was not "
+                             "written; lower --learning-rate or the prior weights and rerun (--force over a "
+                             "checkpoint)", labels.path)
+        save_checkpoint(checkpoint, {"digest": json.dumps(owner, sort_keys=True), "model": model.state_dict(),
+                                     "optimiser": optimiser.state_dict(),
                                      "history": json.dumps(history), "best_score": best["score"],
                                      "best_epoch": best["epoch"], "best_state": best["state"],
                                      "bad_epochs": best["bad"]})
+    if not best["epoch"]:
+        raise InputError("no epoch gave a finite validation score (constant predictions, or constant labels on the "
+                         "validation chromosomes), so the model was not written; check the labels there",
+                         labels.path)
     model.load_state_dict(best["state"])
     metrics = {name: held_out_metrics(predict_windows(model, data, window, device, autocast), data.y, options.task,
                                       labels.tasks)

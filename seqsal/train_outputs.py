@@ -71,6 +71,47 @@ def check_train_outputs(output: str, reports: tuple[str, ...], checkpoint: str, 
                          f"{option('force')} to start over", checkpoint)
 
 
+def check_report_paths(output: str, reports: tuple[str, str], checkpoint: str) -> None:
+    """Refuse a report path that is the model, its checkpoint, or the report's own JSON (one would overwrite
+    another: the model lost under ``--report model.safetensors``, the HTML under ``--report r.json``).
+
+    Raises
+    ------
+    InputError
+        Naming the report path and what it would overwrite.
+    """
+    taken = {os.path.abspath(output): "the model file", os.path.abspath(checkpoint): "the model's checkpoint"}
+    html, data = (os.path.abspath(path) for path in reports)
+    for path in (html, data):
+        if path in taken:
+            raise InputError(f"the training report would overwrite {taken[path]}; give {option('report')} another "
+                             "name (e.g. STEM.train_report.html)", reports[0])
+    if html == data:
+        raise InputError(f"the report's numbers go to the report's name with .json, which is this file; give "
+                         f"{option('report')} an .html name", reports[0])
+
+
+def check_writable(*paths: str) -> None:
+    """Refuse, before any work, an output whose folder is missing or cannot hold a new file.
+
+    Raises
+    ------
+    InputError
+        Naming the path and the reason (the folder is created when missing, as the writers do).
+    """
+    import tempfile
+
+    for path in paths:
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".seqsal-write-check-"):
+                pass
+        except OSError as exc:
+            raise InputError(f"cannot write into {folder} ({exc.strerror or exc}); give an output path in a "
+                             "folder you can write to", path) from None
+
+
 def finite_or_none(value: object) -> object:
     """``value`` with every NaN or infinite float (NumPy scalars and arrays too) replaced by ``None``, recursively.
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 import re
@@ -41,6 +42,8 @@ from ..errors import InputError
 from .architectures import ARCHITECTURES, build_model
 from .user import (architecture_description, check_architecture_use, check_layout, exported_model,
                    is_architecture_file, user_model, with_layout)
+
+log = logging.getLogger("seqsal")
 
 _METADATA_KEY = "seqsal"
 
@@ -63,6 +66,9 @@ class LoadedModel:
         Hash of the model file (hex), recorded in ``run.json``.
     description
         Architecture name and config when known (for ``run.json``).
+    default_target
+        The target the file names as the one its model was trained on (a :class:`~seqsal.Target` string, e.g.
+        ``output=1`` for a BPNet that ``seqsal train`` fitted on its counts head), or ``None``.
     """
 
     module: nn.Module
@@ -71,6 +77,24 @@ class LoadedModel:
     source: str
     sha256: str = ""
     description: dict = field(default_factory=dict)
+    default_target: str | None = None
+
+    def target_text(self, given: str | None) -> str | None:
+        """The target to explain: ``given``, else the file's :attr:`default_target` (logged), else ``None``."""
+        if given is None and self.default_target is not None:
+            log.info("target: %s, the output this model was trained on (the model file says so; --target sets "
+                     "another)", self.default_target)
+            return self.default_target
+        return given
+
+
+def _safetensors_header(path: str) -> bool:
+    """Whether the file starts as a safetensors file does (an 8-byte little-endian header length that fits in
+    the file, then the header's JSON ``{``), whatever its name: a model saved as ``model.pt`` is still one."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    size = os.path.getsize(path)
+    return len(head) == 9 and 2 <= int.from_bytes(head[:8], "little") <= size - 8 and head[8:9] == b"{"
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -120,7 +144,8 @@ def save_model(model: nn.Module, path: str | os.PathLike, format: str = "safeten
     name = next((key for key, cls in ARCHITECTURES.items() if type(model) is cls), None)
     meta = {"architecture": name, "config": getattr(model, "config", None),
             "input_length": getattr(model, "input_length", None),
-            "task_names": getattr(model, "task_names", None)}
+            "task_names": getattr(model, "task_names", None),
+            **({"default_target": model.default_target} if getattr(model, "default_target", None) else {})}
     with atomic_path(path) as tmp:
         if format == "safetensors":
             if name is None:
@@ -277,13 +302,13 @@ def load_model(
     config = _read_config(config)
     kind = _zip_kind(path)
     check_architecture_use(architecture, kind, path)
-    if kind is None and not path.endswith(".safetensors"):
+    safetensors_file = path.endswith(".safetensors") or (kind is None and _safetensors_header(path))
+    if kind is None and not safetensors_file:
         _refuse_non_model(path)
-    task_names = None
-    input_length = None
+    task_names = input_length = default_target = None
     description: dict = {"architecture": architecture, "config": config}
     try:
-        if path.endswith(".safetensors"):
+        if safetensors_file:
             from safetensors import safe_open
             from safetensors.torch import load_file
 
@@ -294,6 +319,7 @@ def load_model(
                 meta = json.loads(metadata[_METADATA_KEY])
                 module = _build_with_weights(meta["architecture"], meta["config"], state, path)
                 input_length, task_names, source = meta.get("input_length"), meta.get("task_names"), "seqsal"
+                default_target = meta.get("default_target")
                 description = {"architecture": meta["architecture"], "config": meta["config"]}
             else:
                 module, source = _from_state_dict(state, architecture, config, path), "state_dict"
@@ -306,6 +332,7 @@ def load_model(
             if extra["seqsal.json"]:
                 meta = json.loads(extra["seqsal.json"])
                 input_length, task_names = meta.get("input_length"), meta.get("task_names")
+                default_target = meta.get("default_target")
                 description = {"architecture": meta.get("architecture"), "config": meta.get("config")}
             else:  # a scripted module keeps its int and list-of-str attributes, as an nn.Module has them
                 input_length, task_names = _script_attributes(module)
@@ -352,7 +379,7 @@ def load_model(
         parameter.requires_grad_(False)
     return LoadedModel(
         module=module, input_length=input_length, task_names=task_names, source=source,
-        sha256=file_sha256(path), description=description,
+        sha256=file_sha256(path), description=description, default_target=default_target,
     )
 
 

@@ -1,0 +1,93 @@
+"""``seqsal train``'s checkpoint: what it was written for, and reading it back only for that same run.
+
+A checkpoint (``<model>.ckpt``, rewritten atomically after every epoch) carries a record of the run it belongs
+to: every option that changes the result (not ``epochs``, ``patience``, ``device`` or ``precision``), the labels
+and genome files by content (their paths are recorded, not compared: a moved file is the same data), so
+``--resume`` never continues a run on other data. The genome is
+identified by :func:`seqsal.provenance.sampled_digest` (its size and a sample of its bytes: milliseconds for
+gigabytes), the labels file by its whole SHA-256.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+import torch
+
+from .errors import InputError, option
+from .io import atomic_path
+from .provenance import file_digest, sampled_digest
+
+if TYPE_CHECKING:
+    from .train import TrainOptions
+
+_IGNORED = ("epochs", "device", "precision", "patience")  # a resumed run may change these
+
+
+def run_record(options: "TrainOptions", labels_path: str, genome_path: str) -> dict:
+    """What a checkpoint belongs to: the options that change the result, and the input files.
+
+    Parameters
+    ----------
+    options
+        The run's :class:`~seqsal.train.TrainOptions`.
+    labels_path, genome_path
+        The labels file (``""`` for labels given as a table) and the genome FASTA.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``labels`` and ``genome`` (absolute paths), ``labels_sha256``, ``genome_digest`` and the
+        options but :data:`_IGNORED`.
+    """
+    keep = {key: value for key, value in asdict(options).items() if key not in _IGNORED}
+    if keep["cutout_fill"] == "random":  # an option added later: at its default, as checkpoints written before
+        del keep["cutout_fill"]
+    labels = os.path.abspath(labels_path) if labels_path else ""
+    return json.loads(json.dumps({
+        "labels": labels, "labels_sha256": file_digest(labels) if labels and os.path.isfile(labels) else "",
+        "genome": os.path.abspath(genome_path), "genome_digest": sampled_digest(genome_path), **keep},
+        sort_keys=True, default=str))
+
+
+def save_checkpoint(path: str, state: dict) -> None:
+    """Write the training state (tensors and JSON text only) atomically: a kill never leaves half a file."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str, record: dict) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only``: no unpickling of objects).
+
+    Parameters
+    ----------
+    path
+        The checkpoint.
+    record
+        This run's :func:`run_record`; the checkpoint's (its ``digest``, JSON text) must equal it, but for the
+        files' paths.
+
+    Raises
+    ------
+    InputError
+        When it was written for another run, naming what differs (options by their ``--`` names, the labels or
+        genome file by path or content) and what to do.
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        written = json.loads(state.get("digest", "null"))
+    except (TypeError, ValueError):
+        written = None
+    def compared(run: dict) -> dict:  # the files by content: a genome or labels file moved is the same run
+        return {key: value for key, value in run.items() if key not in ("labels", "genome")}
+
+    if not isinstance(written, dict) or compared(written) != compared(record):
+        named = [key for key in sorted(compared(record)) if (written or {}).get(key) != record.get(key)]
+        what = ", ".join(f"{key.split('_')[0]} file's contents" if key in ("labels_sha256", "genome_digest")
+                         else option(key) for key in named)
+        raise InputError(f"this checkpoint was written for another run (changed since: {what or 'the seqsal version'})"
+                         f"; give the same inputs and options to {option('resume')}, or pass {option('force')} "
+                         f"(without {option('resume')}) to start over", path)
+    return state

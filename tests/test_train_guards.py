@@ -1,0 +1,131 @@
+"""seqsal train refuses what would hand back a wrong model: divergence, a report over the model, a resume on other
+data, two writers of one model; a trained BPNet names its trained output and window; a model file is read by its
+content, whatever its suffix."""
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import seqsal
+from seqsal.errors import InputError
+from seqsal.train import train_model
+from seqsal.train_data import read_labels
+from tests.test_train import _options, world  # noqa: F401 (the module-scoped world fixture)
+
+
+@pytest.mark.parametrize("extra", [{"learning_rate": 1e9}, {"fourier_prior": 1e38, "prior_every": 1}])
+def test_a_diverging_run_writes_no_model(world, tmp_path, extra):  # noqa: F811
+    """The old loop logged `loss nan`, exited 0 and saved the untrained starting weights."""
+    model = tmp_path / "m.safetensors"
+    with pytest.raises(InputError, match="diverged at epoch 1|finite validation score"):
+        train_model(world / "genome.fa", read_labels(world / "labels.tsv", tasks=["activity"]), model,
+                    _options(**extra), quiet=True)
+    assert not model.exists()
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "fourier_prior", "mask_weight", "consistency_weight"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_rates_and_weights_are_refused(world, tmp_path, name, value):  # noqa: F811
+    with pytest.raises(InputError, match="finite number"):
+        train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "m.safetensors", _options(**{name: value}),
+                    quiet=True)
+
+
+@pytest.mark.parametrize("report, message", [("m.safetensors", "would overwrite the model file"),
+                                             ("m.safetensors.ckpt", "would overwrite the model's checkpoint"),
+                                             ("r.json", "an .html name")])
+def test_a_report_path_never_overwrites_the_model_or_itself(world, tmp_path, report, message):  # noqa: F811
+    with pytest.raises(InputError, match=message):
+        train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "m.safetensors", _options(epochs=1),
+                    quiet=True, report=tmp_path / report)
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_lengths_longer_than_the_window_are_refused(world, tmp_path):  # noqa: F811
+    for extra, name in (({"consistency": "shift", "consistency_weight": 1.0, "consistency_shift": 64},
+                         "--consistency-shift 64"), ({"max_shift": 80}, "--max-shift 80"),
+                        ({"random_cutout": 0.5, "cutout_span": (10, 70)}, "--cutout-span 70")):
+        with pytest.raises(InputError, match=name):
+            train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "m.safetensors", _options(**extra),
+                        quiet=True)
+
+
+def test_resume_refuses_another_genome_or_edited_labels_and_names_them(world, tmp_path):  # noqa: F811
+    labels_path = tmp_path / "labels.tsv"
+    shutil.copy(world / "labels.tsv", labels_path)
+    other = tmp_path / "other.fa"
+    other.write_text((world / "genome.fa").read_text().replace("ACGTA", "ACGTC", 3))
+
+    def kill(epoch: int, batch: int) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    model = tmp_path / "m.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        train_model(world / "genome.fa", labels_path, model, _options(), quiet=True, on_batch=kill)
+    with pytest.raises(InputError, match="changed since: genome file's contents"):
+        train_model(other, labels_path, model, _options(), quiet=True, resume=True)
+    labels_path.write_text(labels_path.read_text().replace("\t1\n", "\t0\n", 1))
+    with pytest.raises(InputError, match="changed since: labels file's contents.*force"):
+        train_model(world / "genome.fa", labels_path, model, _options(), quiet=True, resume=True)
+    with pytest.raises(InputError, match=r"changed since: .*learning.rate"):
+        train_model(world / "genome.fa", labels_path, model, _options(learning_rate=0.1), quiet=True, resume=True)
+
+
+def test_a_second_writer_of_one_model_is_refused_while_the_first_runs(world, tmp_path):  # noqa: F811
+    model = tmp_path / "m.safetensors"
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def hold(epoch: int, batch: int) -> None:
+        started.set()
+        release.wait(30)
+
+    def first() -> None:
+        try:
+            train_model(world / "genome.fa", world / "labels.tsv", model, _options(epochs=1), quiet=True,
+                        on_batch=hold)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(60)
+    import subprocess
+    import sys
+    code = (f"from seqsal.train import train_model; from tests.test_train import _options; "
+            f"train_model({str(world / 'genome.fa')!r}, {str(world / 'labels.tsv')!r}, {str(model)!r}, "
+            f"_options(epochs=1), quiet=True, force=True)")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(
+        __import__("pathlib").Path(__file__).resolve().parents[1]))
+    release.set()
+    thread.join(120)
+    assert other.returncode != 0 and "is writing this file" in other.stderr, other.stderr[-400:]
+    assert not errors and model.exists()
+
+
+def test_a_trained_bpnet_names_its_counts_head_and_window_for_attribute(world, tmp_path):  # noqa: F811
+    """seqsal train fits a BPNet's counts head on 64-bp windows; attribute then explains that head over such
+    windows by default (the old file named neither: the untrained profile head was explained, regions whole)."""
+    model = tmp_path / "bp.safetensors"
+    config = {"n_filters": 8, "n_layers": 2, "first_kernel": 7, "profile_kernel": 7}
+    train_model(world / "genome.fa", read_labels(world / "labels.tsv", tasks=["activity"]), model,
+                _options(architecture="bpnet", model_config=config, epochs=1), quiet=True)
+    loaded = seqsal.load_model(model)
+    assert loaded.default_target == "output=1" and loaded.input_length == 64
+    assert loaded.target_text(None) == "output=1" and loaded.target_text("output=0") == "output=0"
+    renamed = tmp_path / "bp.pt"  # safetensors bytes under another suffix: read by content, never unpickled
+    shutil.copy(model, renamed)
+    again = seqsal.load_model(renamed)
+    x = torch.from_numpy(np.eye(4, dtype=np.float32)[np.arange(64) % 4].T[None].copy())
+    assert torch.equal(again.module(x)[1], loaded.module(x)[1])
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(world, tmp_path):  # noqa: F811
+    (tmp_path / "afile").write_text("not a folder")
+    with pytest.raises(InputError, match="cannot write into"):
+        train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "afile" / "m.safetensors",
+                    _options(epochs=1), quiet=True)

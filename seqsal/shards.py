@@ -27,7 +27,7 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_pa
                  write_npz, write_text_atomic)
 from .methods import attribution_track
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
-from .provenance import refuse_foreign_folder
+from .provenance import GROUPS, refuse_foreign_folder, remove_group
 from .region_table import completeness_summary
 from .runlock import locks_run_folder
 from .tables import read_tsv
@@ -217,6 +217,8 @@ def merge_runs(
     records = [_read_record(folder) for folder in folders]
     order = check_shards(records, folders)
     folders, records = [folders[k] for k in order], [records[k] for k in order]
+    if force:  # what described the run this merge replaces: its calls, motifs, logos, report, ... (logged)
+        remove_earlier_results(out)
     width = max(int(record["max_length"]) for record in records)
     n = sum(int(record["n_regions"]) for record in records)
     shards = [region_arrays(folder / "attributions.npz", ARRAY_KEYS) for folder in folders]
@@ -256,6 +258,20 @@ def merge_runs(
         record["completeness"] = completeness
     write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
     return record
+
+
+def remove_earlier_results(folder: str | os.PathLike) -> list[str]:
+    """Remove every derived group of an earlier run in ``folder`` (:data:`seqsal.provenance.GROUPS`: its calls,
+    motifs, evaluation, seqlet check, audit, logos and report), each removal logged; ``seqsal merge --force`` runs
+    this before it writes, as ``seqsal attribute --force`` prunes an earlier run. Returns what was removed."""
+    removed: list[str] = []
+    for name in GROUPS:
+        gone = remove_group(folder, name)
+        if gone:
+            log.info("removed %s: they described the earlier run in this folder; rerun `%s`", ", ".join(gone),
+                     GROUPS[name].command)
+        removed += gone
+    return removed
 
 
 def merged_record(records: list[dict], folders: list[Path], n: int, width: int, command: list[str] | None,

@@ -143,3 +143,22 @@ def test_merge_force_over_a_run_with_a_null_removes_that_null_when_the_shards_ha
                       shard=(i, 2), peaks=False)
     merge_runs([tmp_path / "n1", tmp_path / "n2"], tmp_path / "merged", force=True)
     assert not (tmp_path / "merged" / NULL_FILE).exists()
+
+
+def test_merge_force_over_a_finished_run_removes_what_described_it(job):
+    """fresh9: `merge --force` over a folder with calls, motifs and a report kept them all (old bytes, seqlets on
+    regions the new run does not have) and `seqsal report` then failed with an IndexError."""
+    from seqsal.peaks import call_peaks_from_run
+    from seqsal.provenance import GROUPS, present
+
+    _, _, _, tmp_path = job
+    _run(job, "whole")
+    call_peaks_from_run(tmp_path / "whole")
+    (tmp_path / "whole" / "report.html").write_text("<html>an earlier report</html>")
+    (tmp_path / "whole" / "provenance").mkdir(exist_ok=True)
+    assert present(tmp_path / "whole", "calls") and present(tmp_path / "whole", "report")
+    for i in (1, 2):
+        _run(job, f"p{i}", (i, 2))
+    merge_runs([tmp_path / "p1", tmp_path / "p2"], tmp_path / "whole", force=True)
+    assert not any(present(tmp_path / "whole", name) for name in GROUPS)
+    assert (tmp_path / "whole" / "run.json").exists() and (tmp_path / "whole" / "attributions.npz").exists()

@@ -15,6 +15,7 @@ writer writes ``<name>.tmp-<pid>`` and renames it (``os.replace``) at the end.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import zipfile
@@ -32,7 +33,9 @@ from .tables import TEXT_DTYPES
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
 
-    On an exception the temporary file is removed and ``path`` is untouched.
+    On an exception the temporary file is removed and ``path`` is untouched. Once ``path`` is written, the
+    temporary files of ``path`` that a killed process left (``path.tmp-<pid>``, that pid no longer running) are
+    removed too.
     """
     path = str(path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -40,9 +43,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     try:
         yield tmp
         os.replace(tmp, path)
+        for left in Path(path).parent.glob(glob.escape(Path(path).name) + ".tmp-*"):
+            if not _running(left.name.rpartition(".tmp-")[2]):
+                left.unlink(missing_ok=True)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _running(pid: str) -> bool:
+    """Whether ``pid`` (text) names a running process (True for anything else: such a file is left alone)."""
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

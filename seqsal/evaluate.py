@@ -499,7 +499,7 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
                                  any(isinstance(m, nn.Conv1d) for m in model.modules()), sanity)
     if skipped:  # before the progress bar: a line of its own
         log.warning("evaluate: %s", skipped_text(skipped))
-    bar = tqdm(methods, desc="evaluate", disable=not progress, unit="method")
+    bar = tqdm(methods, desc="evaluate", unit="method", **({} if progress else {"disable": True}))  # TQDM_DISABLE
     skipped_methods = {}
     for method in bar:
         params = {**common, **_method_params(method, record, method_params.get(method, {}), seed)}

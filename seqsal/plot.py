@@ -379,7 +379,7 @@ def render_jobs(jobs: list[LogoJob], workers: int = 1, dpi: int = 100, progress:
     """
     from tqdm import tqdm
 
-    bar = tqdm(total=len(jobs), unit="logo", disable=not progress, mininterval=0.5)
+    bar = tqdm(total=len(jobs), unit="logo", mininterval=0.5, **({} if progress else {"disable": True}))  # TQDM_DISABLE
     try:
         if workers <= 1 or len(jobs) < 4:
             out = []

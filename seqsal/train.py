@@ -536,8 +536,8 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
         order = rng.permutation(len(train.x))
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{options.epochs}", disable=quiet, file=sys.stderr,
-                   leave=False, dynamic_ncols=True)
+        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{options.epochs}", file=sys.stderr, leave=False,
+                   dynamic_ncols=True, **({"disable": True} if quiet else {}))  # else TQDM_DISABLE decides
         for b in range(n_batches):
             index = np.sort(order[b * options.batch_size:(b + 1) * options.batch_size])
             values = train_step(model, optimiser, make_batch(train, index, options, window, rng), options, rng,

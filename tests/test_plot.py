@@ -99,3 +99,21 @@ def test_figures_refuse_letters_along_the_wrong_axis_with_what_to_do():
     with pytest.raises(ValueError, match=r"cwm must be \(4, L\)"):
         motif_figure(hypothetical[None], np.full((4, 12), 0.25))
     assert seqlet_figure(one_hot, hypothetical) is not None  # (4, L) still draws
+
+
+@pytest.mark.parametrize("disabled", ["1", ""])
+def test_logo_progress_follows_tqdm_disable(tmp_path, disabled):
+    """fresh9: the workflow sets TQDM_DISABLE=1, but `seqsal logos` passed disable=False and its bars filled the
+    rule logs; with the variable set no bar is drawn, without it the bar shows."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from seqsal.plot import LogoJob, render_jobs; "
+            "x = np.eye(4, dtype=np.float32)[np.arange(12) % 4].T; "
+            f"render_jobs([LogoJob({str(tmp_path / 'a.png')!r}, 'seqlet', {{'one_hot': x, 'hypothetical': x}})], "
+            "progress=True)")
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"} | ({"TQDM_DISABLE": "1"} if disabled else {})
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert ("logo" in result.stderr) != bool(disabled), result.stderr

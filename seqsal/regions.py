@@ -27,13 +27,39 @@ _SKIP_PREFIXES = ("#", "track", "browser")
 _STRANDS = {"+": "+", "-": "-", ".": "."}  # the one shared string object of each strand
 
 
+_DECOMPRESS = {"bzip2": "bunzip2", "xz": "unxz", "zstd": "unzstd", "zip": "unzip"}
+
+
 def _open_text(path: str):
-    """The file as text (gzip or plain; a UTF-8 byte-order mark at the start is dropped)."""
+    """The file as text (gzip or plain; a UTF-8 byte-order mark at the start is dropped).
+
+    Raises
+    ------
+    InputError
+        UTF-16 text; another compression than gzip (bzip2, xz, zstd, zip: named, with the command that
+        decompresses it); bytes that are not text (a NUL byte in the first 64 KiB, after any gzip layer: a
+        binary file, or gzip inside gzip).
+    """
+    from .fasta import compression
+
     with open(path, "rb") as handle:
         magic = handle.read(2)
     if magic in (b"\xff\xfe", b"\xfe\xff"):
         raise InputError("the file is UTF-16 text; save it as plain text (ASCII/UTF-8), tab-separated", path)
-    if magic == b"\x1f\x8b":
+    if (kind := compression(path)) in _DECOMPRESS:
+        raise InputError(f"the file is {kind}-compressed, not text; decompress it ({_DECOMPRESS[kind]} FILE) and "
+                         "give the text (plain or gzip)", path)
+    opener = gzip.open if magic == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        head = b""  # a truncated gzip: refused where its lines are read, with what to do
+    if b"\x00" in head or head[:2] == b"\x1f\x8b":
+        raise InputError("the file holds binary data, not tab-separated text" + (
+            " (gzip inside gzip: gunzip it once)" if head[:2] == b"\x1f\x8b" else "") + "; give the text file",
+            path)
+    if opener is gzip.open:
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline=None)
     return open(path, "r", encoding="utf-8-sig", errors="replace", newline=None)
 

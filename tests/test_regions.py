@@ -199,3 +199,19 @@ def test_padding_summary_counts_regions_and_bases(tmp_path):
     assert padding_summary(regions.iloc[[1]], "r.bed") is None
     assert padding_summary(regions.iloc[[2]], "r.bed").startswith(
         "r.bed: 1 region runs past a chromosome end (the region, or the model window around it); 1 base ")
+
+
+@pytest.mark.parametrize("kind", ["binary", "bzip2", "gzip_in_gzip"])
+def test_a_bed_that_is_not_text_is_named_for_what_it_is(tmp_path, kind):
+    """fresh9: these gave `start (column 2) is ':+\\x00\\x00...', not an integer`."""
+    import bz2
+    import gzip
+
+    text = b"chr1\t10\t20\n"
+    path = tmp_path / "r.bed"
+    path.write_bytes({"binary": b"\x00\x01\x02chr1\t\x00", "bzip2": bz2.compress(text),
+                      "gzip_in_gzip": gzip.compress(gzip.compress(text))}[kind])
+    message = {"binary": "binary data", "bzip2": r"bzip2-compressed, not text; decompress it \(bunzip2",
+               "gzip_in_gzip": "gzip inside gzip"}[kind]
+    with pytest.raises(InputError, match=message):
+        read_regions(str(path))

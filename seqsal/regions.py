@@ -171,7 +171,7 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
                 if len(fields) < 3:
                     raise InputError(
                         f"found {len(fields)} column(s), a BED line needs at least 3 tab-separated columns "
-                        "(chrom, start, end)",
+                        "(chrom, start, end); fix or remove this line",
                         path,
                         line_number,
                     )

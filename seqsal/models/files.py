@@ -41,7 +41,7 @@ from torch import nn
 from ..errors import InputError
 from .architectures import ARCHITECTURES, build_model
 from .user import (architecture_description, check_architecture_use, check_layout, exported_model,
-                   is_architecture_file, user_model, with_layout)
+                   is_architecture_file, state_mismatch, user_model, with_layout)
 
 log = logging.getLogger("seqsal")
 
@@ -251,15 +251,11 @@ def _build_with_weights(architecture: str, config: dict | None, state: dict, pat
         raise
     except Exception as exc:  # noqa: BLE001 - a config the architecture rejects
         raise InputError(f"config of architecture {architecture!r} is not valid: {exc}", path) from None
-    expected = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
-    given = {key: tuple(value.shape) for key, value in state.items()}
-    if expected != given:
-        missing = sorted(set(expected) - set(given))
-        extra = sorted(set(given) - set(expected))
-        wrong = [key for key in sorted(set(expected) & set(given)) if expected[key] != given[key]]
-        detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else
-                  f"{wrong[0]} is {list(given[wrong[0]])} in the file, the config makes it {list(expected[wrong[0]])}")
-        raise InputError(f"weights do not fit architecture {architecture!r} with this config: {detail}", path)
+    detail = state_mismatch({key: tuple(value.shape) for key, value in skeleton.state_dict().items()},
+                            {key: tuple(value.shape) for key, value in state.items()})
+    if detail is not None:
+        raise InputError(f"weights do not fit architecture {architecture!r} with this config: {detail}; give the "
+                         "--architecture and --model-config that made these weights", path)
     model = build_model(architecture, config)
     model.load_state_dict(state)
     return model

@@ -301,7 +301,7 @@ def architecture_class(architecture: str) -> type[nn.Module]:
     return found
 
 
-def _mismatch(expected: dict[str, tuple], given: dict[str, tuple]) -> str | None:
+def state_mismatch(expected: dict[str, tuple], given: dict[str, tuple]) -> str | None:
     """How the tensor shapes of a state_dict differ from a model's (``None``: they fit)."""
     if expected == given:
         return None
@@ -309,7 +309,7 @@ def _mismatch(expected: dict[str, tuple], given: dict[str, tuple]) -> str | None
     extra = sorted(set(given) - set(expected))
     wrong = [key for key in sorted(set(expected) & set(given)) if expected[key] != given[key]]
     if missing:
-        return f"missing {missing[:3]}"
+        return f"missing {missing[:3]}" + (f", the file has {extra[:3]} instead" if extra else "")
     if extra:
         return f"unexpected {extra[:3]}"
     return f"{wrong[0]} is {list(given[wrong[0]])} in the file, the config makes it {list(expected[wrong[0]])}"
@@ -369,8 +369,9 @@ def user_model(architecture: str, config: dict | None, state: dict, path: str) -
         raise InputError(f"{name}(**config) failed ({type(exc).__name__}: {str(exc)[:200]}); give --model-config "
                          f"with {name}'s arguments", file) from None
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    problem = _mismatch(expected, {key: tuple(value.shape) for key, value in state.items()})
+    problem = state_mismatch(expected, {key: tuple(value.shape) for key, value in state.items()})
     if problem is not None:
-        raise InputError(f"weights do not fit {name} of {Path(file).name} with this config: {problem}", path)
+        raise InputError(f"weights do not fit {name} of {Path(file).name} with this config: {problem}; give the "
+                         "class and --model-config that made these weights", path)
     model.load_state_dict(state)
     return model

@@ -115,7 +115,8 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
                 try:
                     values = [float(value) for value in text.split()]
                 except ValueError:
-                    raise InputError(f"motif {identifier}: matrix row {text!r} is not 4 numbers", path, i + 1) from None
+                    raise InputError(f"motif {identifier}: matrix row {text!r} is not 4 numbers; give the A, C, G, T "
+                                     "probabilities of each position, one row per position", path, i + 1) from None
                 if len(values) != 4:
                     raise InputError(f"motif {identifier}: matrix row has {len(values)} values, expected 4 (the A, C, G, T "
                                      "probabilities of one position)", path, i + 1)

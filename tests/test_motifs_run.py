@@ -167,3 +167,25 @@ def test_bundled_database_is_package_data_and_the_file_of_data_motifs():
     assert path is not None and path == str(files("seqsal") / "data" / "jaspar_subset.meme")
     assert len(read_meme(path)) == 17
     assert (ROOT / "data" / "motifs" / "jaspar_subset.meme").read_bytes() == open(path, "rb").read()
+
+
+def test_a_moved_genome_is_refused_before_discovery(demo_run, tmp_path, monkeypatch):
+    """fresh9: `seqsal motifs` ran discovery, then refused the moved genome the null's sequences come from."""
+    import json
+    import shutil
+
+    import seqsal.motifs.run as motifs_run
+    from seqsal.errors import InputError
+
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy)
+    record = json.loads((copy / "run.json").read_text())
+    record["genome"] = str(tmp_path / "moved" / "genome.fa")
+    (copy / "run.json").write_text(json.dumps(record))
+
+    def discovery(*args, **kwargs):
+        raise AssertionError("discovery ran before the genome was checked")
+
+    monkeypatch.setattr(motifs_run, "discover_motifs", discovery)
+    with pytest.raises(InputError, match="relocate"):
+        run_motifs(copy, progress=False)

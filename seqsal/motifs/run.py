@@ -32,7 +32,7 @@ from .match import best_matches, compare_motifs
 from .jaspar import JasparQuery, resolve_database
 from .meme import read_meme, write_meme
 from .seqlets import RowCache, read_seqlet_table, seqlet_score_mismatch
-from .sides import folder_sides
+from .sides import check_null_genome, folder_sides
 from .support import REDUNDANCY_COLUMNS, SupportOptions, side_parameters, support_of_sides
 
 log = logging.getLogger("seqsal")
@@ -229,6 +229,7 @@ def run_motifs(
                          f"{options.min_seqlets}: no cluster could hold enough seqlets to be a motif; raise it")
     database = resolve_database(database, jaspar)
     known = read_meme(database) if database else None  # a bad file is refused before the minutes of discovery
+    check_null_genome(out)  # so is a genome gone or changed that the null's sequences are redrawn from
     if seqlets_path:
         if _is_own_seqlets(out, seqlets_path) and status(out, "calls") == "stale":
             raise InputError(f"{stale_text(out, 'calls')} first: its seqlets are not those of this folder's "

@@ -145,6 +145,27 @@ def sample_tests(tests: dict, models: dict, bases: int, limit: int | None, rng: 
     return (*(np.concatenate([part[k] for part in parts]) for k in range(4)), scaled)
 
 
+def check_null_genome(out_dir: str | os.PathLike) -> None:
+    """Refuse early (before discovery's minutes) a run whose null sequences must be redrawn from a genome that
+    is gone or changed (:func:`null_one_hot` would refuse it after discovery, with the same message).
+
+    Raises
+    ------
+    InputError
+        From :func:`seqsal.run_genome.genome_of_run`.
+    """
+    out = Path(out_dir)
+    if not (out / NULL_FILE).is_file() or not (out / "run.json").is_file():
+        return
+    if "one_hot" in region_arrays(out / NULL_FILE, ("projected",)).small:
+        return
+    record = json.loads((out / "run.json").read_text())
+    if record.get("genome"):
+        from ..run_genome import genome_of_run
+
+        genome_of_run(record, out).close()
+
+
 def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | None:
     """The sequences ``(len(rows), 4, L)`` float32 of rows of a run's ``null.npz`` (``L`` the longest of those rows,
     zero-padded on the right), or None if unavailable.

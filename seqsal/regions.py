@@ -30,7 +30,7 @@ _STRANDS = {"+": "+", "-": "-", ".": "."}  # the one shared string object of eac
 _DECOMPRESS = {"bzip2": "bunzip2", "xz": "unxz", "zstd": "unzstd", "zip": "unzip"}
 
 
-def _open_text(path: str):
+def open_table_text(path: str):
     """The file as text (gzip or plain; a UTF-8 byte-order mark at the start is dropped).
 
     Raises
@@ -160,7 +160,7 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
     interned: dict[str, str] = {}  # one string object per chromosome, not one per region
     placeholders = gene_models = 0  # lines with '-' placeholders; BED12 lines of several blocks
     try:
-        with _open_text(path) as handle:
+        with open_table_text(path) as handle:
             for line_number, raw in enumerate(handle, start=1):
                 text = raw.rstrip("\r\n").rstrip("\t ").rstrip("\r")
                 if not text.strip() or text.startswith(_SKIP_PREFIXES):

@@ -30,8 +30,8 @@ from .genome import Genome
 from .io import write_text_atomic
 from .models import build_model, save_model
 from .runlock import output_lock
-from .train_data import (Labels, check_label_spread, crop, encode_windows, interval_masks, read_labels,
-                         read_mask_spec, split_chromosomes, window_starts)
+from .train_data import (Labels, check_label_spread, check_labels_on_genome, crop, encode_windows, interval_masks,
+                         read_labels, read_mask_spec, split_chromosomes, window_starts)
 from .train_checkpoint import load_checkpoint, run_record, save_checkpoint
 from .train_outputs import (check_report_paths, check_train_outputs, check_writable, report_paths,
                             summary_json)
@@ -420,10 +420,11 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
     flank = flank_of(options)
     starts = window_starts(regions, window) - flank
     exclude = include = None
-    if options.mask_prior:
-        exclude, include = read_mask_spec(options.mask_prior)
     out = {}
     with Genome(genome_path, unknown_bases="n") as genome:
+        check_labels_on_genome(labels, genome.chrom_sizes)  # regions (and a bigWig's sizes) on the genome
+        if options.mask_prior:
+            exclude, include = read_mask_spec(options.mask_prior, genome.chrom_sizes)
         for name, chosen in split.items():
             if not chosen.any():
                 continue

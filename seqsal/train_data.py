@@ -4,10 +4,16 @@ Labels
 ------
 * **BED / narrowPeak** with a value column: narrowPeak (10+ columns) uses column 7 (signalValue), a shorter
   BED column 5 (score); ``value_column`` (1-based) chooses another. One task.
-* **TSV** with a header line naming ``chrom``, ``start``, ``end`` and one or more numeric task columns (every
-  other numeric column, or those named by ``tasks``).
+* **TSV** with a tab-separated header line naming ``chrom``, ``start``, ``end`` and one or more numeric task
+  columns (every other numeric column, or those named by ``tasks``); every row has one value per header column;
+  blank and ``#`` lines are skipped.
 * **bigWig** (``.bw``/``.bigwig``): the mean signal over each region of a BED file given as ``regions``
-  (pyBigWig; bases without data count as 0). One task.
+  (pyBigWig; bases without data count as 0; a chromosome of the regions missing from the bigWig is refused). One
+  task.
+
+BED, narrowPeak and TSV files may be gzipped (opened as :func:`seqsal.read_regions` opens a BED). The labels, mask
+BEDs and a bigWig's chromosome sizes are checked against the genome by :func:`check_labels_on_genome` and
+:func:`read_mask_spec` with the genome's chromosome sizes: every interval must lie on a chromosome of the genome.
 
 Windows
 -------
@@ -17,8 +23,11 @@ positions off the chromosome are ``N`` (all-zero columns). Coordinates are 0-bas
 """
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -26,9 +35,11 @@ import pandas as pd
 from .encode import one_hot_encode
 from .errors import InputError, option
 from .genome import Genome
-from .regions import read_regions
+from .regions import open_table_text, read_regions, validate_regions
+from .text import plural
 
 _BIGWIG_SUFFIXES = (".bw", ".bigwig", ".bigWig")
+_COORDINATES = ("chrom", "start", "end")
 
 
 @dataclass
@@ -49,6 +60,10 @@ class Labels:
         Its format: ``bed`` (one value column), ``tsv`` (task columns under a header) or ``bigwig``.
     columns
         The 1-based column of each task in the file (``None`` for a bigWig), for messages.
+    regions_path
+        The file whose lines ``regions["line"]`` numbers: the BED of ``regions`` for a bigWig; ``None``: ``path``.
+    source_sizes
+        A bigWig's chromosome sizes (bp), checked against the genome's by :func:`check_labels_on_genome`.
     """
 
     regions: pd.DataFrame
@@ -57,6 +72,8 @@ class Labels:
     path: str
     kind: str = "tsv"
     columns: list[int] | None = None
+    regions_path: str | None = None
+    source_sizes: dict[str, int] | None = None
 
 
 def _float(text: str, path: str, line: int, column: int, kind: str = "bed") -> float:
@@ -72,34 +89,86 @@ def _float(text: str, path: str, line: int, column: int, kind: str = "bed") -> f
     return value
 
 
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    """The 1-based number and text (line ending dropped) of each line of a plain or gzipped file, opened as
+    :func:`seqsal.read_regions` opens it (so that line numbers agree with the regions it reads)."""
+    try:
+        with open_table_text(path) as handle:
+            for number, raw in enumerate(handle, start=1):
+                yield number, raw.rstrip("\r\n")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"gzip file is truncated or corrupt ({exc}); re-create or re-download it", path) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _header_line(path: str) -> tuple[int, list[str]] | None:
-    """The 1-based number and fields of the first data line when it is a TSV header naming chrom/start/end."""
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        for number, raw in enumerate(handle, start=1):
-            text = raw.rstrip("\r\n")
-            if not text.strip() or text.startswith(("track", "browser")):
-                continue
-            fields = [f.strip().lstrip("#").strip().lower() for f in text.split("\t")]
-            if fields[:3] == ["chrom", "start", "end"] or {"chrom", "start", "end"} <= set(fields):
-                return number, [f.strip().lstrip("#").strip() for f in text.split("\t")]
-            if text.startswith("#"):
-                continue
-            return None
+    """The 1-based number and fields of the first data line when it is a TSV header naming chrom/start/end;
+    ``None`` for a BED (its first data line has coordinates in columns 2 and 3).
+
+    Raises
+    ------
+    InputError
+        A first line that names columns but not as a labels TSV's header does (space-separated, or without one
+        of chrom, start, end), rather than reading it as a BED line with the coordinate ``'start'``.
+    """
+    for number, text in _lines(path):
+        if not text.strip() or text.startswith(("track", "browser")):
+            continue
+        names = [f.strip().lstrip("#").strip() for f in text.split("\t")]
+        if set(_COORDINATES) <= {name.lower() for name in names}:
+            return number, names
+        if text.startswith("#"):
+            continue
+        words = text.split()
+        if len(words) < 3 or _is_number(words[1]) or _is_number(words[2]):
+            return None  # a BED line: read_regions checks it
+        lower = [word.lstrip("#").lower() for word in words]
+        if set(_COORDINATES) <= set(lower):
+            raise InputError("the header is separated by spaces; a labels TSV is tab-separated (a tab between the "
+                             "columns of the header and of every row: chrom, start, end, then one column per task)",
+                             path, number)
+        missing = [c for c in _COORDINATES if c not in lower]
+        if len(missing) == 3:
+            raise InputError(f"the first line is neither a BED line (columns 2 and 3, {words[1][:20]!r} and "
+                             f"{words[2][:20]!r}, are not coordinates) nor a labels TSV header (tab-separated: chrom, "
+                             "start, end, then one column per task); give a BED/narrowPeak with a value column, a "
+                             "TSV or a bigWig", path, number)
+        rename = f"; rename {words[0]!r} to 'chrom'" if missing == ["chrom"] else ""
+        raise InputError(f"the header ({' '.join(words[:6])}{' ...' if len(words) > 6 else ''}) has no column named "
+                         f"{' or '.join(repr(m) for m in missing)}: a labels TSV starts with a tab-separated header "
+                         f"chrom, start, end, then one column per task{rename} (a BED of labels has no header)",
+                         path, number)
     return None
+
+
+def _check_header(names: list[str], path: str, line: int) -> None:
+    """Refuse a TSV header with an empty or repeated column name (chrom/start/end compared without case)."""
+    seen: dict[str, int] = {}
+    for column, name in enumerate(names, start=1):
+        if not name:
+            raise InputError(f"column {column} of the header has no name; name every column (chrom, start, end, "
+                             "then one per task)", path, line)
+        key = name.lower() if name.lower() in _COORDINATES else name
+        if key in seen:
+            raise InputError(f"the header names the column {name!r} twice (columns {seen[key]} and {column}); give "
+                             "each column its own name", path, line)
+        seen[key] = column
 
 
 def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None) -> Labels:
     line0, names = header
+    while names and not names[-1]:  # trailing tabs
+        names = names[:-1]
+    _check_header(names, path, line0)
     lower = [n.lower() for n in names]
-    try:
-        frame = pd.read_csv(path, sep="\t", skiprows=line0, header=None, names=names, dtype=str,
-                            comment=None, skip_blank_lines=True, keep_default_na=False)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"cannot parse the TSV ({str(exc).splitlines()[0]}); give one tab-separated row per "
-                         "region under the header", path) from None
-    if frame.empty:
-        raise InputError("no label rows under the header", path)
-    position = {c: names[lower.index(c)] for c in ("chrom", "start", "end")}
+    at = {c: lower.index(c) for c in _COORDINATES}
     if tasks is None:
         tasks = [n for n, low in zip(names, lower) if low not in ("chrom", "start", "end", "name", "strand")]
     missing = [t for t in tasks if t not in names]
@@ -108,31 +177,48 @@ def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None)
     if not tasks:
         raise InputError("the header names no task column besides chrom/start/end; add one value column per task",
                          path, line0)
-    lines = np.arange(len(frame)) + line0 + 1
-    starts, ends, values = [], [], np.empty((len(frame), len(tasks)), dtype=np.float32)
-    for row, line in enumerate(lines):
-        start, end = frame[position["start"]].iat[row], frame[position["end"]].iat[row]
+    columns = [names.index(task) for task in tasks]
+    chroms: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    lines: list[int] = []
+    rows: list[list[float]] = []
+    for line, text in _lines(path):
+        if line <= line0 or not text.strip() or text.startswith("#"):
+            continue
+        fields = text.split("\t")
+        while len(fields) > len(names) and not fields[-1].strip():  # trailing tabs
+            fields.pop()
+        if len(fields) != len(names):
+            raise InputError(f"the row has {plural(len(fields), 'tab-separated column')}, the header (line {line0}) "
+                             f"{len(names)}; give every row one tab-separated value per header column", path, line)
+        start, end = fields[at["start"]].strip(), fields[at["end"]].strip()
         if not (start.isdigit() and end.isdigit()) or int(start) >= int(end):
-            raise InputError(f"start/end ({start!r}, {end!r}) are not integers with start < end", path, int(line))
+            raise InputError(f"start/end ({start!r}, {end!r}) are not integers with start < end", path, line)
+        chroms.append(fields[at["chrom"]])
         starts.append(int(start))
         ends.append(int(end))
-        for t, task in enumerate(tasks):
-            values[row, t] = _float(frame[task].iat[row], path, int(line), names.index(task) + 1, "tsv")
-    regions = pd.DataFrame({"chrom": frame[position["chrom"]].to_numpy(dtype=object), "start": starts,
-                            "end": ends, "line": lines})
-    return Labels(regions, values, list(tasks), path, "tsv", [names.index(task) + 1 for task in tasks])
+        lines.append(line)
+        rows.append([_float(fields[c], path, line, c + 1, "tsv") for c in columns])
+    if not rows:
+        raise InputError("no label rows under the header", path)
+    chrom_array = np.empty(len(chroms), dtype=object)
+    chrom_array[:] = chroms
+    regions = pd.DataFrame({"chrom": chrom_array, "start": np.array(starts, np.int64),
+                            "end": np.array(ends, np.int64), "line": np.array(lines, np.int64)})
+    return Labels(regions, np.array(rows, dtype=np.float32).reshape(len(rows), len(tasks)), list(tasks), path,
+                  "tsv", [c + 1 for c in columns])
 
 
 def _read_bed_values(path: str, value_column: int | None) -> Labels:
     regions = read_regions(path)
     wanted = set(int(x) for x in regions["line"])
     fields_of: dict[int, list[str]] = {}
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number in wanted:
-                text = raw.rstrip("\r\n").rstrip("\t ")
-                fields = text.split("\t")
-                fields_of[number] = fields if len(fields) >= 3 else text.split()
+    for number, raw in _lines(path):
+        if number in wanted:
+            text = raw.rstrip("\t ").rstrip("\r")
+            fields = text.split("\t")
+            fields_of[number] = fields if len(fields) >= 3 else text.split()
     values = np.empty((len(regions), 1), dtype=np.float32)
     column = value_column or 5
     for row, line in enumerate(regions["line"]):
@@ -158,20 +244,26 @@ def _read_bigwig(path: str, regions_path: str | None) -> Labels:
         handle = None
     if handle is None or not handle.isBigWig():
         raise InputError("cannot open as a bigWig; give a .bw file (or BED/TSV labels)", path)
-    sizes = handle.chroms()
     values = np.zeros((len(regions), 1), dtype=np.float32)
     try:
+        sizes = {str(chrom): int(size) for chrom, size in handle.chroms().items()}
+        absent = ~regions["chrom"].isin(list(sizes)).to_numpy()
+        if absent.any():
+            row = regions.iloc[int(np.argmax(absent))]
+            held = ", ".join(list(sizes)[:5]) + (", ..." if len(sizes) > 5 else "")
+            raise InputError(f"chromosome {row['chrom']!r} is not in the bigWig {path} (it has {held}), so its "
+                             f"regions would read as signal 0; give a bigWig that covers {row['chrom']} (made on this "
+                             f"genome), or leave its regions out of {option('regions')}", regions_path,
+                             int(row["line"]))
         for row, region in enumerate(regions.itertuples()):
-            if region.chrom not in sizes:
-                continue  # no signal on this chromosome: 0
-            end = min(int(region.end), int(sizes[region.chrom]))
+            end = min(int(region.end), sizes[region.chrom])  # a region past the end: check_labels_on_genome refuses
             if end > region.start:
-                signal = np.nan_to_num(np.asarray(handle.values(region.chrom, int(region.start), end), dtype=np.float64))
+                signal = np.nan_to_num(np.asarray(handle.values(region.chrom, int(region.start), end), np.float64))
                 values[row, 0] = float(signal.sum() / (region.end - region.start))
     finally:
         handle.close()
     return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["signal"], path,
-                  "bigwig")
+                  "bigwig", regions_path=regions_path, source_sizes=sizes)
 
 
 def read_labels(path: str | os.PathLike, tasks: list[str] | None = None, value_column: int | None = None,
@@ -192,11 +284,13 @@ def read_labels(path: str | os.PathLike, tasks: list[str] | None = None, value_c
     Returns
     -------
     Labels
+        Read as the file says; whether its regions lie on the genome is :func:`check_labels_on_genome`'s check.
 
     Raises
     ------
     InputError
-        A missing file, a malformed line (named), a non-numeric value or an unknown task column.
+        A missing file, a compression other than gzip, a malformed line or header (named), a non-numeric value,
+        an unknown task column, or a bigWig without a chromosome of the regions.
     """
     path = str(path)
     if not os.path.isfile(path):
@@ -322,17 +416,95 @@ def interval_masks(intervals: pd.DataFrame, chroms: np.ndarray, starts: np.ndarr
     return masks
 
 
-def read_mask_spec(spec: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def read_mask_spec(spec: str, chrom_sizes: dict[str, int] | None = None
+                   ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Parse ``--mask-prior exclude.bed[,include.bed]`` into the M- and M+ interval tables.
 
     An empty first part (``,include.bed``) gives M+ only.
+
+    Parameters
+    ----------
+    spec
+        ``EXCLUDE.bed``, ``EXCLUDE.bed,INCLUDE.bed`` or ``,INCLUDE.bed`` (plain or gzipped BEDs).
+    chrom_sizes
+        The genome's chromosome sizes (bp): every interval must lie on them (:func:`check_on_chromosomes`).
+        ``None``: not checked.
+
+    Raises
+    ------
+    InputError
+        A malformed spec or BED line, or (with ``chrom_sizes``) an interval off the genome, with its file and line.
     """
     parts = spec.split(",")
     if len(parts) > 2 or not any(parts):
         raise InputError(f"--mask-prior {spec!r}: give EXCLUDE.bed or EXCLUDE.bed,INCLUDE.bed")
-    exclude = read_regions(parts[0]) if parts[0] else None
-    include = read_regions(parts[1]) if len(parts) == 2 and parts[1] else None
-    return exclude, include
+    tables: list[pd.DataFrame | None] = []
+    for part in (parts[0], parts[1] if len(parts) == 2 else ""):
+        if not part:
+            tables.append(None)
+            continue
+        table = read_regions(part)
+        if chrom_sizes is not None:
+            check_on_chromosomes(table, chrom_sizes, part)
+        tables.append(table)
+    return tables[0], tables[1]
+
+
+def check_on_chromosomes(intervals: pd.DataFrame, chrom_sizes: dict[str, int], path: str) -> None:
+    """Refuse an interval that is not wholly on the genome: its chromosome missing, or its end past the
+    chromosome's.
+
+    Unlike the regions of ``seqsal attribute`` (read as ``N`` past a chromosome end), a label or mask interval past
+    the end describes bases the genome does not have: a file made on another genome build.
+
+    Parameters
+    ----------
+    intervals
+        ``chrom``, ``start``, ``end`` (0-based, half-open) and ``line`` (1-based, for the message).
+    chrom_sizes
+        The genome's chromosome sizes (bp).
+    path
+        The file the intervals (and their lines) come from.
+
+    Raises
+    ------
+    InputError
+        For the first interval off the genome, with ``path:line``: the message of
+        :func:`seqsal.regions.validate_regions` for a missing chromosome (with a hint when only ``chr`` differs)
+        or a start beyond the end; else the end past the chromosome's.
+    """
+    validate_regions(intervals, chrom_sizes, path)
+    sizes = intervals["chrom"].map(chrom_sizes).to_numpy(dtype=np.int64)
+    past = intervals["end"].to_numpy(dtype=np.int64) > sizes
+    if past.any():
+        row = intervals.iloc[int(np.argmax(past))]
+        raise InputError(f"region ends at {row['end']}, past the end of {row['chrom']} ({chrom_sizes[row['chrom']]} "
+                         "bp); is this file for another genome build? (clip the line to the chromosome or drop it)",
+                         path, int(row["line"]))
+
+
+def check_labels_on_genome(labels: Labels, chrom_sizes: dict[str, int]) -> None:
+    """Refuse labels that do not fit the genome: a region off its chromosomes (:func:`check_on_chromosomes`), or a
+    bigWig whose size of a chromosome of the regions differs from the genome's (made on another build).
+
+    Parameters
+    ----------
+    labels
+        From :func:`read_labels`.
+    chrom_sizes
+        The genome's chromosome sizes (bp), e.g. :attr:`seqsal.genome.Genome.chrom_sizes`.
+
+    Raises
+    ------
+    InputError
+        Naming the file and line of the region, or the bigWig, the chromosome and both sizes.
+    """
+    for chrom in pd.unique(labels.regions["chrom"]) if labels.source_sizes else ():
+        size, genome_size = labels.source_sizes.get(chrom), chrom_sizes.get(chrom)
+        if size is not None and genome_size is not None and size != genome_size:
+            raise InputError(f"the bigWig's {chrom} is {size} bp, the genome's {chrom} {genome_size} bp: the bigWig "
+                             "was made on another genome build; give a bigWig made on this genome", labels.path)
+    check_on_chromosomes(labels.regions, chrom_sizes, labels.regions_path or labels.path)
 
 
 def crop(x: np.ndarray, offsets: np.ndarray, length: int) -> np.ndarray:

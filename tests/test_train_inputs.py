@@ -1,0 +1,208 @@
+"""seqsal train's label and mask readers on the inputs a new user gives them: gzipped files read as the plain ones,
+labels, masks and bigWigs that do not fit the genome refused with the file and line, TSV headers and rows that are
+not what the reader expects refused with one line that says what to do."""
+from __future__ import annotations
+
+import bz2
+import gzip
+
+import numpy as np
+import pyBigWig
+import pytest
+from click.testing import CliRunner
+
+from seqsal import train_data
+from seqsal.cli import main
+from seqsal.errors import InputError
+from seqsal.genome import Genome
+from seqsal.train import TrainOptions, load_splits
+from tests.conftest import write_bed
+
+SIZES = {"chr1": 1000, "chr2": 600}
+TSV_HEADER = "chrom\tstart\tend\tactivity\tbound"
+TSV_ROWS = ["chr1\t100\t300\t0.5\t0", "chr1\t400\t600\t2.5\t1", "chr2\t50\t250\t-1.25\t0", "chr2\t300\t500\t3\t1"]
+
+
+@pytest.fixture()
+def genome(tmp_path):
+    """A FASTA of chr1 (1,000 bp) and chr2 (600 bp) of random bases."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "genome.fa"
+    path.write_text("".join(f">{c}\n" + "".join(np.array(list("ACGT"))[rng.integers(0, 4, n)]) + "\n"
+                            for c, n in SIZES.items()))
+    return path
+
+
+def _gzip(path, lines):
+    with gzip.open(path, "wt") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+    return path
+
+
+def _message(error: pytest.ExceptionInfo) -> str:
+    return error.value.cli_message()
+
+
+# ---- 1. gzipped labels read exactly as the plain ones ---------------------------------------------------------------
+
+NARROWPEAK = ["chr1\t100\t300\tp1\t0\t.\t3.5\t-1\t-1\t100", "chr1\t400\t600\tp2\t0\t.\t0.25\t-1\t-1\t100",
+              "chr2\t50\t250\tp3\t0\t.\t7\t-1\t-1\t100"]
+BED5 = ["chr1\t100\t300\tr1\t1.5", "chr1\t400\t600\tr2\t-2", "chr2\t50\t250\tr3\t4"]
+
+
+@pytest.mark.parametrize("name, lines, values", [
+    ("labels.narrowPeak", NARROWPEAK, [[3.5], [0.25], [7.0]]),
+    ("labels.bed", ["track name=x"] + BED5, [[1.5], [-2.0], [4.0]]),
+    ("labels.tsv", ["# made by hand", TSV_HEADER] + TSV_ROWS, [[0.5, 0], [2.5, 1], [-1.25, 0], [3, 1]]),
+])
+def test_gzipped_labels_read_as_the_plain_file(tmp_path, name, lines, values):
+    plain = train_data.read_labels(write_bed(tmp_path / name, lines))
+    packed = train_data.read_labels(_gzip(tmp_path / (name + ".gz"), lines))
+    assert packed.values.tolist() == plain.values.tolist() == values
+    assert packed.tasks == plain.tasks and packed.kind == plain.kind and packed.columns == plain.columns
+    assert packed.regions.to_dict("list") == plain.regions.to_dict("list")
+
+
+def test_bzip2_labels_and_masks_are_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "labels.tsv.bz2"
+    path.write_bytes(bz2.compress(("\n".join([TSV_HEADER] + TSV_ROWS) + "\n").encode()))
+    with pytest.raises(InputError, match=r"labels.tsv.bz2: the file is bzip2-compressed, not text; decompress it \(bunzip2"):
+        train_data.read_labels(path)
+    with pytest.raises(InputError, match=r"labels.tsv.bz2: the file is bzip2-compressed"):
+        train_data.read_mask_spec(str(path))
+
+
+# ---- 2. label regions off the genome ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row, message", [
+    ("chr1\t2500\t2700\t1\t1", r"labels.tsv:4: region starts at 2500, beyond the end of chr1 \(1000 bp\)"),
+    ("chr1\t900\t1100\t1\t1", r"labels.tsv:4: region ends at 1100, past the end of chr1 \(1000 bp\)"),
+    ("chrQ\t10\t20\t1\t1", r"labels.tsv:4: chromosome 'chrQ' is not in the FASTA"),
+    ("1\t10\t20\t1\t1", r"labels.tsv:4: chromosome '1' is not in the FASTA \(the FASTA names it 'chr1'"),
+])
+def test_label_regions_off_the_genome_are_refused_with_the_line(tmp_path, genome, row, message):
+    path = write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS[:2] + [row] + TSV_ROWS[2:])
+    labels = train_data.read_labels(path)
+    with Genome(genome) as opened:
+        sizes = opened.chrom_sizes
+    with pytest.raises(InputError, match=message):
+        train_data.check_labels_on_genome(labels, sizes)
+
+
+def test_labels_that_fit_the_genome_pass_the_check(tmp_path):
+    bed = write_bed(tmp_path / "labels.bed", ["chr1\t0\t1000\tr\t1", "chr2\t590\t600\tr\t2"])  # ends on the last base
+    train_data.check_labels_on_genome(train_data.read_labels(bed), SIZES)
+    with pytest.raises(InputError, match=r"labels.bed:2: region ends at 600, past the end of chr2 \(599 bp\)"):
+        train_data.check_labels_on_genome(train_data.read_labels(bed), {"chr1": 1000, "chr2": 599})
+
+
+# ---- 3. mask BEDs off the genome -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row, message", [
+    ("chrQ\t10\t20", r"chromosome 'chrQ' is not in the FASTA"),
+    ("chr1\t2500\t2600", r"region starts at 2500, beyond the end of chr1 \(1000 bp\)"),
+    ("chr1\t950\t1100", r"region ends at 1100, past the end of chr1 \(1000 bp\)"),
+])
+@pytest.mark.parametrize("which", ["exclude", "include"])
+def test_mask_intervals_off_the_genome_are_refused_with_the_line(tmp_path, row, message, which):
+    good = write_bed(tmp_path / "good.bed", ["chr1\t100\t200", "chr2\t0\t600"])
+    bad = write_bed(tmp_path / f"{which}.bed", ["chr2\t10\t20", row])
+    spec = f"{bad},{good}" if which == "exclude" else f"{good},{bad}"
+    exclude, include = train_data.read_mask_spec(spec)  # without the genome: read only
+    assert len(exclude) == len(include) == 2
+    with pytest.raises(InputError, match=rf"{which}.bed:2: {message}"):
+        train_data.read_mask_spec(spec, SIZES)
+    exclude, include = train_data.read_mask_spec(f",{good}", SIZES)
+    assert exclude is None and include["end"].tolist() == [200, 600]
+
+
+# ---- 4. bigWig labels that do not fit the genome or the regions ------------------------------------------------------
+
+def _bigwig(path, sizes):
+    handle = pyBigWig.open(str(path), "w")
+    handle.addHeader(list(sizes.items()))
+    for chrom, size in sizes.items():
+        handle.addEntries(chrom, [0], values=[1.0], span=size)
+    handle.close()
+    return path
+
+
+def test_a_bigwig_without_a_chromosome_of_the_regions_is_refused(tmp_path):
+    regions = write_bed(tmp_path / "regions.bed", ["chr1\t100\t300", "chr2\t50\t250"])
+    bigwig = _bigwig(tmp_path / "nochr2.bw", {"chr1": 1000})
+    with pytest.raises(InputError, match=r"regions.bed:2: chromosome 'chr2' is not in the bigWig .*nochr2.bw"):
+        train_data.read_labels(bigwig, regions=regions)
+
+
+def test_a_bigwig_of_other_chromosome_sizes_is_refused_with_both_sizes(tmp_path):
+    regions = write_bed(tmp_path / "regions.bed", ["chr1\t100\t300", "chr2\t50\t250"])
+    same = train_data.read_labels(_bigwig(tmp_path / "same.bw", SIZES), regions=regions)
+    train_data.check_labels_on_genome(same, {**SIZES, "chr3": 50})
+    assert same.values.ravel().tolist() == [1.0, 1.0]
+    bigger = train_data.read_labels(_bigwig(tmp_path / "bigger.bw", {"chr1": 1500, "chr2": 600}), regions=regions)
+    with pytest.raises(InputError, match=r"bigger.bw: the bigWig's chr1 is 1500 bp, the genome's chr1 1000 bp"):
+        train_data.check_labels_on_genome(bigger, SIZES)
+
+
+def test_a_bigwig_s_regions_are_checked_and_named_as_the_regions_file(tmp_path):
+    regions = write_bed(tmp_path / "regions.bed", ["chr1\t100\t300", "chr2\t500\t700"])
+    labels = train_data.read_labels(_bigwig(tmp_path / "signal.bw", SIZES), regions=regions)
+    with pytest.raises(InputError, match=r"regions.bed:2: region ends at 700, past the end of chr2 \(600 bp\)"):
+        train_data.check_labels_on_genome(labels, SIZES)
+
+
+# ---- 5. and 6. TSV headers and rows ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header, rows, message", [
+    ("chrom\tstart\tend\tactivity\tactivity", TSV_ROWS,
+     r"labels.tsv:1: the header names the column 'activity' twice \(columns 4 and 5\)"),
+    ("chrom\tstart\tend\tactivity\tStart", TSV_ROWS, r"labels.tsv:1: the header names the column 'Start' twice"),
+    ("chr\tstart\tend\tactivity\tbound", TSV_ROWS,
+     r"labels.tsv:1: .*no column named 'chrom'.*rename 'chr' to 'chrom'"),
+    ("chrom start end activity bound", [r.replace("\t", " ") for r in TSV_ROWS],
+     r"labels.tsv:1: the header is separated by spaces; a labels TSV is tab-separated"),
+    ("chromosome\tfrom\tto\tactivity", TSV_ROWS,
+     r"labels.tsv:1: the first line is neither a BED line \(columns 2 and 3, 'from' and 'to', are not "
+     r"coordinates\) nor a labels TSV header"),
+    (TSV_HEADER, TSV_ROWS[:2] + ["chr2\t50\t250\t-1.25\t0\t7"] + TSV_ROWS[3:],
+     r"labels.tsv:4: the row has 6 tab-separated columns, the header \(line 1\) 5"),
+    (TSV_HEADER, TSV_ROWS[:2] + ["chr2\t50\t250\t-1.25"] + TSV_ROWS[3:],
+     r"labels.tsv:4: the row has 4 tab-separated columns, the header \(line 1\) 5"),
+    (TSV_HEADER, TSV_ROWS[:2] + ["chr2 50 250 -1.25 0"] + TSV_ROWS[3:],
+     r"labels.tsv:4: the row has 1 tab-separated column, the header \(line 1\) 5"),
+    (TSV_HEADER, TSV_ROWS[:2] + ["", "chr2\t50\t250\tx\t0"] + TSV_ROWS[3:], r"labels.tsv:5: column 4 is 'x'"),
+])
+def test_tsv_header_and_row_problems_name_the_line_and_what_to_do(tmp_path, header, rows, message):
+    with pytest.raises(InputError, match=message):
+        train_data.read_labels(write_bed(tmp_path / "labels.tsv", [header] + rows))
+
+
+def test_tsv_rows_keep_their_line_numbers_across_blank_and_comment_lines(tmp_path):
+    path = write_bed(tmp_path / "labels.tsv", [TSV_HEADER, TSV_ROWS[0], "", "# a comment", TSV_ROWS[1] + "\t"])
+    labels = train_data.read_labels(path)
+    assert labels.regions["line"].tolist() == [2, 5] and labels.values.tolist() == [[0.5, 0], [2.5, 1]]
+
+
+def test_cli_duplicate_header_and_gzipped_header_problems_are_one_line(tmp_path, genome):
+    for name, header in (("dup.tsv", "chrom\tstart\tend\tactivity\tactivity"), ("chr.tsv.gz", "chr\tstart\tend\ta\tb")):
+        path = tmp_path / name
+        (_gzip if name.endswith(".gz") else write_bed)(path, [header] + TSV_ROWS)
+        result = CliRunner().invoke(main, ["train", str(genome), str(path), "-o", str(tmp_path / "m.safetensors"),
+                                           "--valid-chroms", "chr2", "--quiet"])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert lines[0].startswith(f"seqsal: error: {path}:1: the header"), result.output
+
+
+# ---- 2.-4. end to end: train's data loading checks the labels and masks against the genome ---------------------------
+
+
+@pytest.mark.parametrize("what", ["labels", "mask"])
+def test_load_splits_refuses_labels_and_masks_off_the_genome(tmp_path, genome, what):
+    rows = TSV_ROWS + (["chr1\t900\t1100\t1\t1"] if what == "labels" else [])
+    labels = train_data.read_labels(write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + rows), tasks=["activity"])
+    mask = write_bed(tmp_path / "exclude.bed", ["chr1\t0\t10", "chrQ\t0\t10"])
+    options = TrainOptions(window=64, valid_chroms=["chr2"], mask_prior=str(mask) if what == "mask" else None)
+    with pytest.raises(InputError, match=r"labels.tsv:6: region ends at 1100" if what == "labels" else
+                       r"exclude.bed:2: chromosome 'chrQ'"):
+        load_splits(str(genome), labels, options, 64)

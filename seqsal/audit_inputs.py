@@ -11,7 +11,6 @@ stored arrays.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,7 +21,7 @@ import pandas as pd
 
 from . import audit_checks as ac
 from .errors import InputError
-from .io import region_arrays
+from .io import read_json_record, region_arrays
 from .tables import read_tsv
 
 AUDIT_COLUMNS = ["check", "statistic", "reference", "value", "pvalue", "verdict", "evidence"]
@@ -253,7 +252,7 @@ def read_run(out_dir: str | os.PathLike) -> AuditRun:
     lengths = np.asarray(lengths, dtype=np.int64)
     minus = (regions["strand"].astype(str) == "-").to_numpy() if "strand" in regions else np.zeros(len(lengths), bool)
     record_path = path / "run.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    record = read_json_record(record_path) if record_path.is_file() else {}
     codes = _to_rows(flat["codes"], lengths, minus, 4)
     codes[minus] = np.where(codes[minus] < 4, 3 - codes[minus], 4)  # reversed rows complemented: A<->T, C<->G
     gc_count, cpg_count = _gc_cpg(flat, codes, lengths, minus, binary)

@@ -21,7 +21,6 @@ contribution: hypothetical x one-hot summed over channels) and return plain arra
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 from dataclasses import replace
@@ -38,7 +37,7 @@ from .encode import reverse_complement_one_hot
 from .engine import fetch_span, plan_region
 from .errors import InputError
 from .evaluate_inputs import check_model_unchanged, check_truth, methods_named, skipped_text, unavailable_checks
-from .io import atomic_path, read_region_coordinates, write_table_atomic
+from .io import atomic_path, read_json_record, read_region_coordinates, write_table_atomic
 from .methods import METHOD_OPTIONS, METHODS, attribute
 from .provenance import record_written, remove_group
 from .runlock import locks_run_folder
@@ -381,7 +380,7 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     record_path = out_dir / "run.json"
     if not record_path.exists():
         raise InputError("no run.json: run `seqsal attribute ... -o` into this folder first", str(out_dir))
-    record = json.loads(record_path.read_text())
+    record = read_json_record(record_path)
     model_info = record["model"]
     parameters = record["parameters"]
     description = model_info if model_info.get("format") == "state_dict" else {}

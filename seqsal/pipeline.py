@@ -32,7 +32,7 @@ from .errors import InputError, option
 from .genome import Genome
 from .memory import parse_memory
 from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_path, ragged_offsets,
-                 write_npz, write_text_atomic)
+                 read_json_record, write_npz, write_text_atomic)
 from .methods import METHODS, SPECS, attribution_track, check_on_error
 from .models import LoadedModel, load_model
 from .models.files import file_sha256
@@ -303,7 +303,7 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
         shutil.rmtree(partial, ignore_errors=True)
         (out_dir / "run.json").unlink(missing_ok=True)  # written last: its presence means "complete"
     if resume and (out_dir / "run.json").exists():
-        finished = json.loads((out_dir / "run.json").read_text()).get("input_digest")
+        finished = read_json_record(out_dir / "run.json").get("input_digest")
         if finished != digest:
             raise InputError("--resume: this folder holds a run finished with other inputs or parameters (genome, "
                              "regions, model, options); use --force to replace it, or give another -o", str(out_dir))
@@ -393,7 +393,7 @@ def run_attribute(
     prune_earlier_run(out, earlier, digest)  # now: a --force run interrupted later must not leave them
     fresh = done == 0
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
-        finished = json.loads((out / "run.json").read_text())
+        finished = read_json_record(out / "run.json")
         log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
         return finished
     partial = out / PARTIAL

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .io import write_text_atomic
+from .io import read_json_record, write_text_atomic
 from .run_genome import first_genome_mismatch
 from .runlock import locks_run_folder
 from .tables import read_tsv
@@ -123,7 +123,7 @@ def relocate_run(out_dir: str | os.PathLike, genome: str | None = None, regions:
     for key, value in given.items():
         if not os.path.isfile(value):
             raise InputError(f"no such file (the new {key} of this run); check the path", value)
-    record = json.loads(path.read_text())
+    record = read_json_record(path)
     changes: dict[str, dict[str, str]] = {}
     if genome is not None:
         differs = first_genome_mismatch(out, record, genome, sample)

@@ -9,7 +9,6 @@ from the network.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
 import re
@@ -21,7 +20,7 @@ import pandas as pd
 
 from .audit import audit_section
 from .errors import InputError
-from .io import RegionArrays, region_arrays
+from .io import RegionArrays, read_json_record, region_arrays
 from .motifs import read_motif_arrays
 from .motifs.export import MATCH_Q, match_label
 from .plot import LogoJob, calibration_figure, remove_other_logos, render_jobs
@@ -61,7 +60,7 @@ class RunFolder:
             if not os.path.isfile(os.path.join(path, name)):
                 raise InputError(f"{name} not found; run `seqsal attribute` into this folder first", path)
         record_path = os.path.join(path, "run.json")
-        record = json.loads(open(record_path, encoding="utf-8").read()) if os.path.isfile(record_path) else {}
+        record = read_json_record(record_path) if os.path.isfile(record_path) else {}
         states = {name: status(path, name) for name in ("calls", "motifs", "evaluation", "audit")}
         stale = {name: stale_text(path, name) for name, state in states.items() if state == "stale"}
         for why in stale.values():

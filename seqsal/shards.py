@@ -24,7 +24,7 @@ import numpy as np
 from .bigwig import write_attribution_bigwig
 from .errors import InputError
 from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_path, ragged_offsets, region_arrays,
-                 write_npz, write_text_atomic)
+                 read_json_record, write_npz, write_text_atomic)
 from .methods import attribution_track
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
 from .provenance import GROUPS, refuse_foreign_folder, remove_group
@@ -76,7 +76,7 @@ def _read_record(folder: Path) -> dict:
                          str(folder))
     if (folder / ".partial").exists():
         raise InputError("this shard's run is unfinished (.partial/ present); resume it first", str(folder))
-    record = json.loads(path.read_text())
+    record = read_json_record(path)
     if "shard" not in record:
         raise InputError("run.json records no shard; merge the folders of `seqsal attribute --shard i/N` runs",
                          str(folder))

@@ -32,3 +32,34 @@ def test_a_write_removes_the_temporary_files_a_killed_writer_left(tmp_path):
     write_table_atomic(tmp_path / "t[1].tsv", pd.DataFrame({"a": [1]}))
     assert (tmp_path / "t[1].tsv").read_text() == "a\n1\n"
     assert not left.exists() and other.exists()
+
+
+def test_a_damaged_run_json_is_one_line_for_every_command_that_reads_it(small_genome, tiny_model, tmp_path):
+    """fresh8: audit, check-seqlets, report and evaluate raised json.JSONDecodeError on a damaged run.json."""
+    import pytest
+    from click.testing import CliRunner
+
+    from seqsal import AttributeOptions, run_attribute
+    from seqsal.cli import main
+    from seqsal.errors import InputError
+    from seqsal.io import read_json_record
+    from tests.conftest import write_bed
+
+    genome, _ = small_genome
+    model, _ = tiny_model
+    bed = write_bed(tmp_path / "r.bed", ["chr1\t100\t400", "chr1\t600\t900", "chr2\t50\t350"])
+    out = tmp_path / "run"
+    run_attribute(str(genome), str(bed), str(model), str(out), AttributeOptions(batch_size=4), progress=False)
+    (out / "run.json").write_text('{"method": "saliency",\n "broken')
+    with pytest.raises(InputError, match=r"run.json:2: not valid JSON"):
+        read_json_record(out / "run.json")
+    for command in (["call-peaks"], ["motifs"], ["evaluate"], ["check-seqlets"], ["audit"], ["logos"], ["report"]):
+        result = CliRunner().invoke(main, [*command, str(out), "--quiet"])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("seqsal: error:")]  # (warnings of the peak caller)
+        assert result.exit_code == 2 and len(errors) == 1 and "run.json:2: not valid JSON" in errors[0], (
+            command, result.output)
+        assert "Traceback" not in result.output
+    (out / "run.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="not a JSON object"):
+        read_json_record(out / "run.json")

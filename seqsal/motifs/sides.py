@@ -13,7 +13,6 @@ null's sequences of both samples, redrawn in one pass over the null
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..io import RegionArrays, read_region_coordinates, region_arrays
+from ..io import RegionArrays, read_json_record, read_region_coordinates, region_arrays
 from ..peaks import NULL_FILE, NullModel, benjamini_hochberg, block_tests, run_null_problem, shuffled_fetch
 from .seqlets import extract_windows
 
@@ -159,7 +158,7 @@ def check_null_genome(out_dir: str | os.PathLike) -> None:
         return
     if "one_hot" in region_arrays(out / NULL_FILE, ("projected",)).small:
         return
-    record = json.loads((out / "run.json").read_text())
+    record = read_json_record(out / "run.json")
     if record.get("genome"):
         from ..run_genome import genome_of_run
 
@@ -197,7 +196,7 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     from ..engine import fetch_span
     from ..run_genome import genome_of_run
 
-    record = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    record = read_json_record(out / "run.json") if (out / "run.json").exists() else {}
     genome_path = record.get("genome")
     if not genome_path:
         log.warning("run.json names no genome to redraw the sequences of null.npz from: motifs are not tested "

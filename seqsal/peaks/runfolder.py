@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import read_region_coordinates, region_arrays, write_table_atomic, write_text_atomic
+from ..io import (read_json_record, read_region_coordinates, region_arrays, write_table_atomic,
+                  write_text_atomic)
 from ..provenance import prune, write_record
 from ..runlock import locks_run_folder
 from ..tables import TEXT_DTYPES
@@ -88,7 +89,7 @@ def _chrom_sizes(out: Path) -> dict[str, int]:
     if run.exists():
         from ..run_genome import genome_of_run
 
-        with genome_of_run(json.loads(run.read_text()), out) as genome:
+        with genome_of_run(read_json_record(run), out) as genome:
             return dict(genome.chrom_sizes)
     raise InputError("neither attributions.bw nor run.json is there to give chromosome sizes", str(out))
 
@@ -100,7 +101,7 @@ def run_null_problem(out: Path, regions: pd.DataFrame) -> str | None:
     :func:`seqsal.io.read_region_coordinates`."""
     path = out / NULL_FILE
     if not path.exists():
-        record = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+        record = read_json_record(out / "run.json") if (out / "run.json").exists() else {}
         recorded = (record.get("peaks") or {}).get("null_sample")
         return (f"missing: run.json records the shuffled null ({NULL_FILE}) this run was called with; rerun "
                 "`seqsal attribute` with --force, or re-call with `seqsal call-peaks --null laplace` (motifs are then "
@@ -362,7 +363,7 @@ def update_run_record(out_dir: str | os.PathLike, info: dict) -> None:
     path = Path(out_dir) / "run.json"
     if not path.exists():
         return
-    record = json.loads(path.read_text())
+    record = read_json_record(path)
     record["peaks"] = info
     record["outputs"] = list(dict.fromkeys([*record.get("outputs", []), *info.get("outputs", [])]))
     write_text_atomic(path, json.dumps(record, indent=2, default=str) + "\n")

@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import __version__
-from .cli_common import OneLineErrors, handle_errors, method_options, setup_logging
+from .cli_common import Finite, OneLineErrors, handle_errors, method_options, setup_logging
 from .cli_train import train
 from .text import plural
 
@@ -92,11 +92,11 @@ main.add_command(train)
               help="Draw logos of the top N seqlets/elements (or regions) into OUT/logos/ at the end.")
 @click.option("--peaks/--no-peaks", default=True, show_default=True,
               help="Call seqlets and elements (seqlets.bed, elements.bed, .tsv) at the end of the run.")
-@click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")
+@click.option("--fdr", type=Finite(), default=0.05, show_default=True, help="Target false discovery rate of the calls.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default="shuffle", show_default=True,
               help="Null of the peak caller: attributions of dinucleotide-shuffled copies of a sample of the "
                    "regions, or a Laplace fit to the bulk of the observed track.")
-@click.option("--null-fraction", type=float, default=0.1, show_default=True,
+@click.option("--null-fraction", type=Finite(), default=0.1, show_default=True,
               help="Fraction of regions shuffled for --null shuffle (that much extra model work on a run of more "
                    "than --min-null-bases / fraction bases; a smaller run shuffles more, up to all its regions 8 "
                    "times: --no-peaks skips the null).")
@@ -210,12 +210,12 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
 @click.option("--seqlets", "seqlets_path", type=click.Path(dir_okay=False), default=None,
               help="Seqlet table to cluster (columns region_index, offset_start, offset_end, sign), e.g. "
                    "OUT_DIR/seqlets.tsv. Default: seqlets re-called from the tracks at --seqlet-fdr.")
-@click.option("--seqlet-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.9, show_default=True,
+@click.option("--seqlet-fdr", type=Finite(min=0, max=1, min_open=True), default=0.9, show_default=True,
               help="FDR of the seqlets re-called for discovery, against the run's shuffled null (null.npz; else "
                    "the Laplace null): lenient, so that weak motifs have instances to cluster, but sized by "
                    "the evidence. Motifs no more frequent than in the null's shuffled sequence are dropped "
                    "(motifs.tsv: n_support_seqlets, n_null_seqlets, enrichment, support_pvalue).")
-@click.option("--instance-fdr", type=click.FloatRange(min=0, max=1, min_open=True), default=0.05,
+@click.option("--instance-fdr", type=Finite(min=0, max=1, min_open=True), default=0.05,
               show_default=True,
               help="FDR of the motif instance calls (motif_calls.tsv, motif_calls.bed): the run's test windows "
                    "that match a kept motif, ranked by window p-value x match p-value, called where they beat the "
@@ -317,7 +317,7 @@ def relocate(out_dir, genome, regions, model, architecture, quiet):
 
 @main.command("call-peaks")
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--fdr", type=float, default=0.05, show_default=True, help="Target false discovery rate of the calls.")
+@click.option("--fdr", type=Finite(), default=0.05, show_default=True, help="Target false discovery rate of the calls.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
               help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
 @click.option("--test-widths", default="6,10,16,24", show_default=True,
@@ -395,7 +395,7 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
               help="Check this many seqlets, the most significant first.")
 @click.option("--draws", type=click.IntRange(min=1), default=8, show_default=True,
               help="Random replacements of each stretch (the change is their mean).")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
+@click.option("--alpha", type=Finite(0, 1, min_open=True), default=0.05, show_default=True,
               help="A seqlet is confirmed when its replacement p-value against the controls is at most this.")
 @click.option("--seed", type=int, default=None, help="Random seed of the replacements. [the run's --seed]")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")

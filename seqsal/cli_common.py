@@ -8,9 +8,29 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import math
 import sys
 
 import click
+
+
+class Finite(click.FloatRange):
+    """A float option that must be a finite number (click's FloatRange lets ``nan`` and ``inf`` through, and a
+    NaN FDR or weight then ran silently wrong), within the bounds given as :class:`click.FloatRange` takes them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.min is None and self.max is None:
+            self.name = "float"  # its help reads FLOAT, as type=float's
+
+    def _describe_range(self) -> str:
+        return "finite" if self.min is None and self.max is None else super()._describe_range()
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def setup_logging(quiet: bool) -> None:
@@ -106,7 +126,7 @@ def method_options(function):
         click.option("--steps", type=click.IntRange(min=1), default=None,
                      help="ig: Gauss-Legendre points on the path [32]."),
         click.option("--samples", type=click.IntRange(min=1), default=None, help="smoothgrad: noisy copies [20]."),
-        click.option("--noise", type=click.FloatRange(min=0), default=None,
+        click.option("--noise", type=Finite(min=0), default=None,
                      help="smoothgrad: noise standard deviation, in one-hot units [0.1]."),
         click.option("--layer", default=None,
                      help="gradcam: module name of the layer [the rectified output of the last convolution block]."),

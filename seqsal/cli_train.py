@@ -5,7 +5,7 @@ import logging
 
 import click
 
-from .cli_common import handle_errors, setup_logging
+from .cli_common import Finite, handle_errors, setup_logging
 
 
 def _chroms(text: str | None) -> list[str]:
@@ -32,24 +32,24 @@ def _chroms(text: str | None) -> list[str]:
 @click.option("--test-chroms", default="", help="Comma-separated test chromosomes (final held-out metrics).")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
+@click.option("--learning-rate", type=Finite(min=0, min_open=True), default=2e-3, show_default=True)
 @click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,
               help="Stop after this many epochs without a better validation score.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--rc-augment/--no-rc-augment", default=True, show_default=True)
 @click.option("--max-shift", type=click.IntRange(min=0), default=3, show_default=True, help="Shift augmentation, bases.")
-@click.option("--fourier-prior", type=click.FloatRange(min=0), default=0.0, help="Weight of the Fourier prior (try 0.1).")
+@click.option("--fourier-prior", type=Finite(min=0), default=0.0, help="Weight of the Fourier prior (try 0.1).")
 @click.option("--fourier-freq-limit", type=click.IntRange(min=1), default=None, help="Cut-off frequency index [0.15 L].")
-@click.option("--fourier-positives", type=float, default=0.5, help="Fourier prior on label 1 or > this quantile [0.5].")
-@click.option("--mask-prior", nargs=2, type=(str, click.FloatRange(min=0)), default=None,
+@click.option("--fourier-positives", type=Finite(), default=0.5, help="Fourier prior on label 1 or > this quantile [0.5].")
+@click.option("--mask-prior", nargs=2, type=(str, Finite(min=0)), default=None,
               metavar="EXCLUDE.bed[,INCLUDE.bed] WEIGHT", help="Penalise attribution in M-, reward it in M+.")
-@click.option("--saliency-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a salient cutout.")
-@click.option("--random-cutout", type=click.FloatRange(0, 1), default=0.0, help="Probability of a random cutout.")
+@click.option("--saliency-cutout", type=Finite(0, 1), default=0.0, help="Probability of a salient cutout.")
+@click.option("--random-cutout", type=Finite(0, 1), default=0.0, help="Probability of a random cutout.")
 @click.option("--cutout-span", nargs=2, type=click.IntRange(min=1), default=(10, 30), show_default=True,
               metavar="MIN MAX", help="Length range of a cutout, bases (drawn uniformly).")
 @click.option("--cutout-fill", type=click.Choice(["random", "n"]), default="random", show_default=True,
               help="What a cutout becomes: random bases, or N (all-zero columns).")
-@click.option("--consistency", nargs=2, type=(click.Choice(["rc", "shift"]), click.FloatRange(min=0)), default=None,
+@click.option("--consistency", nargs=2, type=(click.Choice(["rc", "shift"]), Finite(min=0)), default=None,
               metavar="rc|shift WEIGHT", help="Map consistency under reverse complement or a shift.")
 @click.option("--consistency-shift", type=click.IntRange(min=1), default=5, show_default=True,
               help="With --consistency shift: the shift, bases.")

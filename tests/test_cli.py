@@ -152,3 +152,18 @@ def test_demo_runs_through_the_installed_console_script(tmp_path):
     assert len(table) == 40 and (table["status"] == "ok").all()
     assert "region" in completed.stderr  # progress bar on stderr
     assert completed.stdout == ""
+
+
+@pytest.mark.parametrize("argv", [["check-seqlets", "RUN", "--alpha", "nan"], ["call-peaks", "RUN", "--fdr", "inf"],
+                                  ["motifs", "RUN", "--instance-fdr", "nan"],
+                                  ["train", "G", "L", "-o", "m.safetensors", "--valid-chroms", "chr2",
+                                   "--fourier-positives", "nan"]])
+def test_a_float_option_refuses_nan_and_inf(argv, tmp_path):
+    """fresh8: click's FloatRange let `--alpha nan` through: check-seqlets wrote an all-False table over the good
+    one; every float option is cli_common.Finite now."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+
+    result = CliRunner().invoke(main, [str(tmp_path) if a in ("RUN", "G", "L") else a for a in argv])
+    assert result.exit_code == 2 and "is not a finite number" in result.output, result.output

@@ -70,6 +70,20 @@ class AuditOptions:
     seed: int = 0
     model: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse values no check can use (a zero bin or jitter, empty samples, a level outside (0, 1))."""
+        if not 0 < self.alpha < 1 or not 0 < self.match_q <= 1 or not 0 < self.hit_pvalue < 1:
+            raise InputError(f"AuditOptions: alpha ({self.alpha}), match_q ({self.match_q}) and hit_pvalue "
+                             f"({self.hit_pvalue}) are levels in (0, 1); give one there")
+        small = [name for name in ("bin_bp", "jitter", "copied_length", "edge_k", "gap_rows", "position_rows",
+                                   "model_regions", "shuffles") if getattr(self, name) < 1]
+        if small:
+            raise InputError(f"AuditOptions: {', '.join(small)} must be >= 1 (a size or count); give a positive "
+                             "number")
+        numbers = [name for name, value in vars(self).items() if isinstance(value, float) and not np.isfinite(value)]
+        if numbers:
+            raise InputError(f"AuditOptions: {', '.join(numbers)} must be finite numbers")
+
 
 @dataclass
 class AuditRun:

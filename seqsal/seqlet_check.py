@@ -272,6 +272,8 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
             log.info("check: %s seqlets: the model confirms %d of %d (replacement moves the output as the sign says, "
                      "p <= %g against stretches no call covers)", label, int(part["confirmed"].sum()), len(part),
                      alpha)
+    if table.empty:
+        log.info("check: the folder has no seqlet to check (seqlets.tsv holds no call): an empty table")
     controls = int(table.attrs.get("n_controls", 0))
     if len(table) and not testable(table, alpha):
         log.warning("check: only %s fit in the checked windows beside the calls, so no p-value can reach %g and "

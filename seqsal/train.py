@@ -210,6 +210,8 @@ class TrainData:
 
 def check_options(options: TrainOptions) -> None:
     """Raise :class:`InputError` for option values that cannot work together."""
+    if options.precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise InputError(f"unknown --precision {options.precision!r}; choose auto, fp32, bf16 or fp16")
     if options.task not in ("regression", "classification"):
         raise InputError(f"unknown --task {options.task!r}; choose regression or classification")
     if options.consistency not in (None, "rc", "shift"):
@@ -503,6 +505,9 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
     check_writable(report)
     device = select_device(options.device)
     precision = options.precision if options.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+    if device.type == "cpu" and precision != "fp32":  # autocast is for GPUs: say so, and record what ran
+        log.info("--precision %s applies on a GPU; training in fp32 on the CPU", precision)
+        precision = "fp32"
     autocast = autocast_dtype_for(precision, device) if device.type != "cpu" else None
     model, window = build(options, labels.tasks)
     check_window(options, window)

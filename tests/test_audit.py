@@ -240,3 +240,14 @@ def test_a_short_tf_core_the_database_lacks_is_not_called_a_shortcut(tmp_path):
     assert unmatched["verdict"] == "look" and unmatched["pvalue"] < 1e-6
     assert re.search(r"in 1\d\d regions verbatim", unmatched["evidence"]) and "shorter than 12 bp" in unmatched["evidence"]
     assert "shortcut likely" not in set(table["verdict"])
+
+
+@pytest.mark.parametrize("bad", [{"bin_bp": 0}, {"jitter": 0}, {"position_rows": 0}, {"gap_rows": 0},
+                                 {"alpha": 2.0}, {"alpha": float("nan")}, {"rho_look": float("inf")}])
+def test_audit_options_refuse_values_no_check_can_use(bad):
+    """fresh8: bin_bp=0 raised ZeroDivisionError, jitter=0 a numpy error, position_rows=0 gave `ok` on no data."""
+    from seqsal.audit_inputs import AuditOptions
+    from seqsal.errors import InputError
+
+    with pytest.raises(InputError, match="AuditOptions"):
+        AuditOptions(**bad)

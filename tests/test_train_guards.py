@@ -129,3 +129,13 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(worl
     with pytest.raises(InputError, match="cannot write into"):
         train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "afile" / "m.safetensors",
                     _options(epochs=1), quiet=True)
+
+
+def test_precision_is_checked_and_records_what_ran(world, tmp_path):  # noqa: F811
+    """fresh8: --precision bf16 on the CPU ran in fp32 but the report recorded bf16; fp8 was accepted."""
+    with pytest.raises(InputError, match="unknown --precision 'fp8'"):
+        train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "a.safetensors", _options(precision="fp8"),
+                    quiet=True)
+    summary = train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "b.safetensors",
+                          _options(precision="bf16", epochs=1, device="cpu"), quiet=True)
+    assert summary["precision"] == "fp32"

@@ -21,7 +21,8 @@ import pandas as pd
 
 from . import audit_checks as ac
 from .errors import InputError
-from .io import read_json_record, region_arrays
+from .io import region_arrays
+from .provenance import read_json_record
 from .tables import read_tsv
 
 AUDIT_COLUMNS = ["check", "statistic", "reference", "value", "pvalue", "verdict", "evidence"]

@@ -37,9 +37,10 @@ from .encode import reverse_complement_one_hot
 from .engine import fetch_span, plan_region
 from .errors import InputError
 from .evaluate_inputs import check_model_unchanged, check_truth, methods_named, skipped_text, unavailable_checks
-from .io import atomic_path, read_json_record, read_region_coordinates, write_table_atomic
+from .io import atomic_path, write_table_atomic
+from .provenance import read_json_record, record_written, remove_group
+from .tables import read_region_coordinates
 from .methods import METHOD_OPTIONS, METHODS, attribute
-from .provenance import record_written, remove_group
 from .runlock import locks_run_folder
 from .shuffle import dinucleotide_shuffle
 from .text import plural

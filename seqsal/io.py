@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from .npz_crc import member_intact
-from .tables import TEXT_DTYPES
 
 
 @contextlib.contextmanager
@@ -62,33 +61,6 @@ def _running(pid: str) -> bool:
     except OSError:  # another user's process
         return True
     return True
-
-
-def read_json_record(path: str | os.PathLike) -> dict:
-    """A JSON record seqsal wrote (``run.json``, ``provenance/*.json``), as a dict.
-
-    Raises
-    ------
-    InputError
-        ``PATH:LINE: not valid JSON (...)`` or not a JSON object: the file was damaged or edited; the message says
-        to rerun the command that writes it.
-    """
-    import json
-
-    from .errors import InputError
-
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        record, line, why = None, None, "not UTF-8 text"
-    except json.JSONDecodeError as exc:
-        record, line, why = None, exc.lineno, f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
-    else:
-        line, why = None, "not a JSON object"
-    if not isinstance(record, dict):
-        raise InputError(f"{why}: the file is damaged or was edited; rerun the command that wrote it "
-                         "(`seqsal attribute` for run.json) or restore it", str(path), line)
-    return record
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
@@ -615,29 +587,3 @@ def region_arrays(path: str | os.PathLike, keys: Iterable[str]) -> RegionArrays:
 def _loaded(member) -> np.ndarray:
     """A member as an array: a :class:`StoredArray` as its memory map (for the small, per-region members)."""
     return member.memmap() if isinstance(member, StoredArray) else member
-
-
-
-def read_region_coordinates(path: str | os.PathLike, names: bool = True) -> pd.DataFrame:
-    """``name``, ``chrom``, ``start``, ``end`` of a run folder's ``regions.tsv``, in compact dtypes.
-
-    What the peak caller needs of the table, without its other columns: ``chrom`` categorical (a code per
-    row, categories sorted), ``start``/``end`` int64 (0-based half-open), ``name`` text (empty names stay
-    empty; left out with ``names=False``: 100,000 names held ~6 MB as Python strings; see
-    :func:`seqsal.peaks.runfolder.region_names`). Read 4,096 rows at a time, so the parse's buffers do not
-    grow with the file. Returns one row per region, in file order; pandas' errors on a malformed file.
-    """
-    columns = ["name", "chrom", "start", "end"] if names else ["chrom", "start", "end"]
-    parts, codes, categories = [], [], {}
-    with pd.read_csv(path, sep="\t", usecols=columns, keep_default_na=False, chunksize=1 << 12,
-                     dtype={**TEXT_DTYPES, "start": "int64", "end": "int64"}) as reader:  # "17": a name
-        for part in reader:
-            chrom = pd.Categorical(part.pop("chrom"))  # this part's categories -> codes of the whole file's
-            lookup = np.array([categories.setdefault(c, len(categories)) for c in chrom.categories] + [-1], np.int32)
-            codes.append(lookup[chrom.codes])
-            parts.append(part)
-    table = pd.concat(parts, ignore_index=True).astype({"start": "int64", "end": "int64"})
-    chrom = pd.Categorical.from_codes(np.concatenate(codes), categories=list(categories))
-    table["chrom"] = chrom.reorder_categories(sorted(categories))  # as one read sorts them
-    return table[columns]
-

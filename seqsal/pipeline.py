@@ -31,15 +31,16 @@ from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_
 from .errors import InputError, option
 from .genome import Genome
 from .memory import parse_memory
-from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_path, ragged_offsets,
-                 read_json_record, write_npz, write_text_atomic)
+from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_path, ragged_offsets, write_npz,
+                 write_text_atomic)
 from .methods import METHODS, SPECS, attribution_track, check_on_error
 from .models import LoadedModel, load_model
 from .models.files import file_sha256
 from .models.probes import check_deterministic
 from .models.user import layout_hint, with_layout
 from .peaks import NULL_FILE, PEAK_FILES, PeakOptions, remove_peak_files, run_peaks_stage
-from .provenance import ATTRIBUTIONS, earlier_input_digest, prune, prune_earlier_run, refuse_foreign_folder
+from .provenance import (ATTRIBUTIONS, earlier_input_digest, prune, prune_earlier_run, read_json_record,
+                         refuse_foreign_folder)
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padded_bases, padding_summary, prepare_regions
 from .runlock import locks_run_folder

@@ -106,6 +106,31 @@ def refuse_foreign_folder(folder: str | os.PathLike, run_files: tuple[str, ...] 
                          "new or empty folder), or --force to replace them", str(folder))
 
 
+def read_json_record(path: str | os.PathLike) -> dict:
+    """A JSON record seqsal wrote (``run.json``, ``provenance/*.json``), as a dict.
+
+    Raises
+    ------
+    InputError
+        ``PATH:LINE: not valid JSON (...)`` or not a JSON object: the file was damaged or edited; the message says
+        to rerun the command that writes it.
+    """
+    from .errors import InputError
+
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        record, line, why = None, None, "not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        record, line, why = None, exc.lineno, f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+    else:
+        line, why = None, "not a JSON object"
+    if not isinstance(record, dict):
+        raise InputError(f"{why}: the file is damaged or was edited; rerun the command that wrote it "
+                         "(`seqsal attribute` for run.json) or restore it", str(path), line)
+    return record
+
+
 def file_digest(path: str | os.PathLike) -> str:
     """SHA-256 (hex) of a file's bytes, read in blocks; ``""`` when there is no such file."""
     if not os.path.isfile(path):

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .io import read_json_record, write_text_atomic
+from .io import write_text_atomic
+from .provenance import read_json_record
 from .run_genome import first_genome_mismatch
 from .runlock import locks_run_folder
 from .tables import read_tsv

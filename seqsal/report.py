@@ -20,11 +20,11 @@ import pandas as pd
 
 from .audit import audit_section
 from .errors import InputError
-from .io import RegionArrays, read_json_record, region_arrays
+from .io import RegionArrays, region_arrays
+from .provenance import GROUPS, read_json_record, stale_text, status, write_record
 from .motifs import read_motif_arrays
 from .motifs.export import MATCH_Q, match_label
 from .plot import LogoJob, calibration_figure, remove_other_logos, render_jobs
-from .provenance import GROUPS, stale_text, status, write_record
 from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png,
                             prediction_histogram, render_all, seqlet_check_section, support_note, target_text,
                             timing_text)

@@ -40,11 +40,11 @@ from torch import nn
 from .attribution import Target
 from .errors import InputError
 from .evaluate import predict_target, run_inputs
-from .io import read_region_coordinates, write_table_atomic
+from .io import write_table_atomic
+from .tables import read_region_coordinates, read_tsv
 from .peaks import call_peaks_from_run
 from .provenance import record_written, remove_group
 from .runlock import locks_run_folder
-from .tables import read_tsv
 from .text import plural
 
 log = logging.getLogger("seqsal")

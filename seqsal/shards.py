@@ -24,10 +24,10 @@ import numpy as np
 from .bigwig import write_attribution_bigwig
 from .errors import InputError
 from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_path, ragged_offsets, region_arrays,
-                 read_json_record, write_npz, write_text_atomic)
+                 write_npz, write_text_atomic)
+from .provenance import GROUPS, read_json_record, refuse_foreign_folder, remove_group
 from .methods import attribution_track
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
-from .provenance import GROUPS, refuse_foreign_folder, remove_group
 from .region_table import completeness_summary
 from .runlock import locks_run_folder
 from .tables import read_tsv

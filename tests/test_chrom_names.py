@@ -14,11 +14,10 @@ import pandas as pd
 import pytest
 
 import seqsal
-from seqsal.io import read_region_coordinates
+from seqsal.tables import as_text, read_region_coordinates, read_tsv
 from seqsal.peaks import PeakOptions
 from seqsal.pipeline import AttributeOptions, run_attribute
 from seqsal.regions import padded_bases
-from seqsal.tables import as_text, read_tsv
 from tests.conftest import write_bed
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"

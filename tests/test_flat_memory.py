@@ -290,7 +290,7 @@ def test_region_coordinates_leave_the_names_in_the_file_and_the_calls_read_their
     """100,000 names held ~6 MB as Python strings: the caller reads ``regions.tsv`` without them (in chunks) and
     reads back the names of the regions with calls only. Both reads give what one pandas read of the file gives:
     empty, numeric-looking, quoted names, chromosome categories, coordinates."""
-    from seqsal.io import read_region_coordinates
+    from seqsal.tables import read_region_coordinates
     from seqsal.peaks.runfolder import region_names
 
     rng = np.random.default_rng(3)

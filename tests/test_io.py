@@ -42,7 +42,7 @@ def test_a_damaged_run_json_is_one_line_for_every_command_that_reads_it(small_ge
     from seqsal import AttributeOptions, run_attribute
     from seqsal.cli import main
     from seqsal.errors import InputError
-    from seqsal.io import read_json_record
+    from seqsal.provenance import read_json_record
     from tests.conftest import write_bed
 
     genome, _ = small_genome

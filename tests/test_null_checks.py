@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from motif_helpers import toy_run_folder, word_tracks
 from seqsal.cli import main
-from seqsal.io import read_region_coordinates
+from seqsal.tables import read_region_coordinates
 from seqsal.peaks import run_null_problem
 
 SITE = "TGACGTCA"

@@ -22,7 +22,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..io import RegionArrays, read_json_record, read_region_coordinates, region_arrays
+from ..io import RegionArrays, region_arrays
+from ..provenance import read_json_record
+from ..tables import read_region_coordinates
 from ..peaks import NULL_FILE, NullModel, benjamini_hochberg, block_tests, run_null_problem, shuffled_fetch
 from .seqlets import extract_windows
 

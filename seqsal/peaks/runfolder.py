@@ -23,11 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import (read_json_record, read_region_coordinates, region_arrays, write_table_atomic,
-                  write_text_atomic)
-from ..provenance import prune, write_record
+from ..io import region_arrays, write_table_atomic, write_text_atomic
+from ..provenance import prune, read_json_record, write_record
+from ..tables import read_region_coordinates, TEXT_DTYPES
 from ..runlock import locks_run_folder
-from ..tables import TEXT_DTYPES
 from ..text import plural
 from .calling import PeakCalls, call_source
 from .nulls import null_plan, write_shuffled_null

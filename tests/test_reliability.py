@@ -231,7 +231,7 @@ CASES: list[Case] = [
          lambda j: j.args(bed=_bed(j, "chr1\t100\t300\tp\t0\t.\t1\t1\t1\t250\n")),
          "bad.bed:1: narrowPeak summit offset 250 falls outside its region of length 200"),
     Case("bed_binary", "BED: a binary file", lambda j: j.args(bed=_bed(j, bytes(range(256)) * 4)),
-         "bad.bed:1:"),
+         "bad.bed: the file holds binary data, not tab-separated text"),
     Case("bed_missing", "BED: missing file", lambda j: j.args(bed=j.root / "nope.bed"), "regions file not found"),
     # FASTA
     Case("fasta_missing", "FASTA: missing file", lambda j: j.args(genome=j.root / "nope.fa"), "FASTA file not found"),

@@ -538,7 +538,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         for (_, row), png in zip(motifs.iterrows(), motif_png):
             head = _table(row[[c for c in _MOTIF_HEAD if c in row]].to_frame().T,
                           {"contribution": lambda v: f"{v:.3g}", "enrichment": lambda v: f"{v:.3g}",
-                           "support_pvalue": lambda v: f"{v:.2g}", "call_min_fdr": lambda v: f"{v:.2g}"})
+                           "support_pvalue": lambda v: f"{v:.2g}", "call_min_fdr": lambda v: f"{v:.4g}"})
             match_html = ""
             if matches is not None:
                 hits = matches[matches["query"] == row["motif"]].head(3)

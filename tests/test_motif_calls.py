@@ -159,11 +159,12 @@ def test_a_kept_motif_without_calls_is_named_with_the_fdr_that_would_call_it(dem
     assert set(uncalled) == set(counts.index[counts == 0]) and uncalled
     assert all(float(q) > 0.05 for q in uncalled.values())
     shown = first["table"].set_index("motif")["call_min_fdr"]  # motifs.tsv carries it (the report shows it)
-    assert all(shown[name] == pytest.approx(float(q), rel=1e-2) for name, q in uncalled.items())
+    assert all(shown[name] == pytest.approx(float(q), rel=1e-3) for name, q in uncalled.items())
     assert (shown[counts > 0] <= 0.05).all()
+    for name, fdr in uncalled.items():  # the FDR shown (rounded up) calls the motif, as given back
+        again = run_motifs(copy, progress=False, instance_fdr=min(1.0, float(shown[name])))
+        assert again["table"].set_index("motif").loc[name, "n_calls"] > 0, (name, shown[name])
     name, fdr = min(uncalled.items(), key=lambda item: float(item[1]))
-    again = run_motifs(copy, progress=False, instance_fdr=min(1.0, float(fdr) * 1.001))
-    assert again["table"].set_index("motif").loc[name, "n_calls"] > 0
     below = run_motifs(copy, progress=False, instance_fdr=float(fdr) * 0.98)
     assert below["table"].set_index("motif").loc[name, "n_calls"] == 0
 

@@ -91,9 +91,18 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
             "qvalue": result.qvalues[np.searchsorted(mine, called)]}))
         scale = run.windows.bases[sign] / null.windows.bases[sign]
         summary.append({"motif": motif.name, "n_calls": int(called.shape[0]), "call_cut": result.cut,
-                        "min_fdr": result.estimate if not result.n_calls else float(result.qvalues.min()),
+                        "min_fdr": ceil_digits(result.estimate if not result.n_calls else float(result.qvalues.min())),
                         "floor": scale / alpha})
     return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_cut", "min_fdr", "floor"])
+
+
+def ceil_digits(value: float, digits: int = 4) -> float:
+    """``value`` rounded up to ``digits`` significant digits (NaN, 0 and infinities as they are): an FDR shown
+    this way, given back as ``--instance-fdr``, is never below the estimate it stands for."""
+    if not np.isfinite(value) or value <= 0:
+        return float(value)
+    scale = 10.0 ** (digits - 1 - int(np.floor(np.log10(value))))
+    return float(np.ceil(value * scale) / scale)
 
 
 def uncalled_note(summary: pd.DataFrame, alpha: float) -> str | None:
@@ -116,7 +125,7 @@ def uncalled_note(summary: pd.DataFrame, alpha: float) -> str | None:
     none = summary[summary["n_calls"] == 0]
     if none.empty:
         return None
-    each = ", ".join(f"{name} (smallest estimated FDR {fdr:.3g})" if np.isfinite(fdr) else f"{name} (no candidate)"
+    each = ", ".join(f"{name} (smallest estimated FDR {fdr:.4g})" if np.isfinite(fdr) else f"{name} (no candidate)"
                      for name, fdr in zip(none["motif"], none["min_fdr"].astype(np.float64)))
     return (f"no instance call at FDR {alpha:g} for {each}: null windows that match it rank among the run's "
             f"best, and a call needs (B/B0)/FDR = {float(none['floor'].max()):.3g} run instances ahead of the null's "

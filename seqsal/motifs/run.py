@@ -272,7 +272,7 @@ def run_motifs(
     table = motif_table(motifs, matches, support)
     table["n_calls"] = called[1]["n_calls"].to_numpy() if called is not None else pd.NA
     table["call_cut"] = called[1]["call_cut"].to_numpy() if called is not None else pd.NA
-    table["call_min_fdr"] = called[1]["min_fdr"].round(4).to_numpy() if called is not None else pd.NA
+    table["call_min_fdr"] = called[1]["min_fdr"].to_numpy() if called is not None else pd.NA  # rounded up
     # the record's key files first: a write that fails part-way leaves them changed, so the folder's motifs read
     # as stale (provenance), never as an earlier run's key files beside this run's motifs.meme
     write_table_atomic(os.path.join(out, "motifs.tsv"), table)

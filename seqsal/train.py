@@ -1,10 +1,9 @@
 """Training DNA sequence models: :func:`train_model` (``seqsal train``) and a minimal MSE loop.
 
-* :func:`train_model` — labels from BED/narrowPeak, TSV or bigWig (:mod:`seqsal.train_data`); a built-in
-  Basset or BPNet; validation/test chromosomes; reverse-complement and shift augmentation; early stopping;
-  a checkpoint after every epoch and ``resume``; autocast on a GPU; attribution terms
-  (:mod:`seqsal.train_priors`: Fourier prior, mask prior, saliency cutout, consistency); a report
-  (:mod:`seqsal.train_report`).
+* :func:`train_model` — labels from BED/narrowPeak, TSV or bigWig (:mod:`seqsal.train_data`); a built-in Basset or
+  BPNet; validation/test chromosomes; RC and shift augmentation; early stopping; a checkpoint after every epoch
+  (:mod:`seqsal.train_checkpoint`) and ``resume``; autocast on a GPU; attribution terms (:mod:`seqsal.train_priors`:
+  Fourier prior, mask prior, saliency cutout, consistency); a report (:mod:`seqsal.train_report`).
 * :func:`fit_regression` — the minimal loop that ``data/demo/make_demo.py`` uses on in-memory arrays.
 """
 from __future__ import annotations
@@ -33,7 +32,7 @@ from .runlock import output_lock
 from .train_data import (Labels, check_label_spread, check_labels_on_genome, crop, encode_windows, interval_masks,
                          read_labels, read_mask_spec, split_chromosomes, window_starts)
 from .train_checkpoint import load_checkpoint, run_record, save_checkpoint
-from .train_outputs import (check_report_paths, check_train_outputs, check_writable, report_paths,
+from .train_outputs import (check_not_inputs, check_report_paths, check_train_outputs, check_writable, report_paths,
                             summary_json)
 from .train_priors import (CUTOUT_FILLS, fourier_prior_term, input_gradients, mask_counterfactuals, mask_term,
                            positive_thresholds, positive_windows, random_cutout, rc_consistency, salient_cutout,
@@ -501,6 +500,8 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
            report: str | os.PathLike | None, force: bool, on_batch: Callable[[int, int], None] | None) -> dict:
     report, report_json = report_paths(output, None if report is None else str(report))
     check_report_paths(output, (report, report_json), output + ".ckpt")
+    check_not_inputs((output, output + ".ckpt", output + ".lock", report, report_json), (genome, genome + ".fai",
+                     genome + ".gzi", labels.path, labels.regions_path, *(options.mask_prior or "").split(",")))
     check_train_outputs(output, (report, report_json), output + ".ckpt", force, resume)
     check_writable(report)
     device = select_device(options.device)

@@ -91,6 +91,23 @@ def check_report_paths(output: str, reports: tuple[str, str], checkpoint: str) -
                          f"{option('report')} an .html name", reports[0])
 
 
+def check_not_inputs(outputs: tuple[str, ...], inputs: tuple[str | None, ...]) -> None:
+    """Refuse an output path (the model, its checkpoint, lock or report files) that is one of the run's inputs
+    (the genome, its index, the labels, the regions of a bigWig's labels, a mask BED): ``--force`` overwrites
+    an earlier run's outputs, never what the run reads.
+
+    Raises
+    ------
+    InputError
+        Naming the output path and the input it would overwrite.
+    """
+    taken = {os.path.realpath(path): path for path in inputs if path}
+    for path in outputs:
+        if os.path.realpath(path) in taken:
+            raise InputError(f"this output would overwrite an input of the run ({taken[os.path.realpath(path)]}); "
+                             "give the model (-o) and the report (--report) other names", path)
+
+
 def check_writable(*paths: str) -> None:
     """Refuse, before any work, an output whose folder is missing or cannot hold a new file.
 

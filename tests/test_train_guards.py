@@ -139,3 +139,16 @@ def test_precision_is_checked_and_records_what_ran(world, tmp_path):  # noqa: F8
     summary = train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "b.safetensors",
                           _options(precision="bf16", epochs=1, device="cpu"), quiet=True)
     assert summary["precision"] == "fp32"
+
+
+def test_force_never_overwrites_the_runs_own_inputs(world, tmp_path):  # noqa: F811
+    """fresh10: `--force --report labels.bed` turned the labels into the HTML report, `-o genome.fa --force` the
+    genome into the model, both exit 0."""
+    genome, labels = tmp_path / "genome.fa", tmp_path / "labels.tsv"
+    shutil.copy(world / "genome.fa", genome)
+    shutil.copy(world / "labels.tsv", labels)
+    before = genome.read_bytes(), labels.read_bytes()
+    for output, report in ((tmp_path / "m.safetensors", labels), (genome, None)):
+        with pytest.raises(InputError, match="would overwrite an input of the run"):
+            train_model(genome, labels, output, _options(epochs=1), quiet=True, report=report, force=True)
+    assert (genome.read_bytes(), labels.read_bytes()) == before

@@ -210,6 +210,9 @@ def merge_runs(
         raise InputError("give the shard folders to merge")
     folders = [Path(folder) for folder in shard_dirs]
     out = Path(out_dir)
+    if any(os.path.realpath(folder) == os.path.realpath(out) for folder in folders):
+        raise InputError("the output folder is one of the shards to merge (merging into it would replace that shard); "
+                         "give another -o", str(out))
     if (out / "run.json").exists() and not force:
         raise InputError("the output folder holds a run already; pass --force to overwrite it", str(out))
     if not force:

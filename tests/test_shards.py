@@ -162,3 +162,15 @@ def test_merge_force_over_a_finished_run_removes_what_described_it(job):
     merge_runs([tmp_path / "p1", tmp_path / "p2"], tmp_path / "whole", force=True)
     assert not any(present(tmp_path / "whole", name) for name in GROUPS)
     assert (tmp_path / "whole" / "run.json").exists() and (tmp_path / "whole" / "attributions.npz").exists()
+
+
+def test_merge_into_one_of_its_shards_is_refused(job):
+    """fresh10: `merge s1 s2 -o s1 --force` replaced shard 1 with the merged run (the shards could not be merged
+    again)."""
+    _, _, _, tmp_path = job
+    for i in (1, 2):
+        _run(job, f"q{i}", (i, 2))
+    before = (tmp_path / "q1" / "attributions.npz").read_bytes()
+    with pytest.raises(InputError, match="one of the shards"):
+        merge_runs([tmp_path / "q1", tmp_path / "q2"], tmp_path / "q1", force=True)
+    assert (tmp_path / "q1" / "attributions.npz").read_bytes() == before

@@ -120,6 +120,10 @@ def test_a_trained_bpnet_names_its_counts_head_and_window_for_attribute(world, t
     renamed = tmp_path / "bp.pt"  # safetensors bytes under another suffix: read by content, never unpickled
     shutil.copy(model, renamed)
     again = seqsal.load_model(renamed)
+    cut = tmp_path / "cut.pt"  # the same, truncated: refused as truncated, not as a pickle
+    cut.write_bytes(model.read_bytes()[:1000])
+    with pytest.raises(InputError, match="truncated"):
+        seqsal.load_model(cut)
     x = torch.from_numpy(np.eye(4, dtype=np.float32)[np.arange(64) % 4].T[None].copy())
     assert torch.equal(again.module(x)[1], loaded.module(x)[1])
 

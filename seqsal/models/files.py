@@ -89,12 +89,13 @@ class LoadedModel:
 
 
 def _safetensors_header(path: str) -> bool:
-    """Whether the file starts as a safetensors file does (an 8-byte little-endian header length that fits in
-    the file, then the header's JSON ``{``), whatever its name: a model saved as ``model.pt`` is still one."""
+    """Whether the file starts as a safetensors file does (an 8-byte little-endian header length of at most
+    100 MB, then the header's JSON ``{"``), whatever its name: a model saved as ``model.pt`` is still one (and a
+    truncated one is then refused as truncated, not as a pickle)."""
     with open(path, "rb") as handle:
-        head = handle.read(9)
-    size = os.path.getsize(path)
-    return len(head) == 9 and 2 <= int.from_bytes(head[:8], "little") <= size - 8 and head[8:9] == b"{"
+        head = handle.read(10)
+    return len(head) == 10 and 2 <= int.from_bytes(head[:8], "little") <= 100_000_000 and head[8:10] == b'{"'
+
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -113,7 +113,8 @@ def read_json_record(path: str | os.PathLike) -> dict:
     ------
     InputError
         ``PATH:LINE: not valid JSON (...)`` or not a JSON object: the file was damaged or edited; the message says
-        to rerun the command that writes it.
+        to rerun the command that writes it. For a ``run.json``, also an entry of the wrong kind (``parameters``
+        not an object, ``genome`` not text, ...).
     """
     from .errors import InputError
 
@@ -128,7 +129,17 @@ def read_json_record(path: str | os.PathLike) -> dict:
     if not isinstance(record, dict):
         raise InputError(f"{why}: the file is damaged or was edited; rerun the command that wrote it "
                          "(`seqsal attribute` for run.json) or restore it", str(path), line)
+    if Path(path).name == RUN_RECORD:  # the entries every reader of a run's record takes for granted
+        for key, kind in _RUN_FIELDS.items():
+            if record.get(key) is not None and not isinstance(record[key], kind):
+                raise InputError(f"its '{key}' entry is a {type(record[key]).__name__}, not "
+                                 f"{'an object' if kind is dict else 'text'}: the file was edited; restore it or "
+                                 "rerun `seqsal attribute`", str(path))
     return record
+
+
+_RUN_FIELDS = {"parameters": dict, "peaks": dict, "model": dict, "target": dict, "tracks": dict,
+               "timing_seconds": dict, "genome": str, "regions": str, "method": str}
 
 
 def file_digest(path: str | os.PathLike) -> str:

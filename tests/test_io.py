@@ -63,3 +63,9 @@ def test_a_damaged_run_json_is_one_line_for_every_command_that_reads_it(small_ge
     (out / "run.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="not a JSON object"):
         read_json_record(out / "run.json")
+    (out / "run.json").write_text('{"parameters": "x", "peaks": 5}')  # fresh10: AttributeError tracebacks
+    with pytest.raises(InputError, match="'parameters' entry is a str, not an object"):
+        read_json_record(out / "run.json")
+    for command in (["report"], ["evaluate"], ["check-seqlets"], ["motifs"], ["audit"]):
+        result = CliRunner().invoke(main, [*command, str(out), "--quiet"])
+        assert result.exit_code == 2 and "Traceback" not in result.output, (command, result.output)

@@ -378,13 +378,11 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     from .models import load_model
     from .regions import prepare_regions
 
-    record_path = out_dir / "run.json"
-    if not record_path.exists():
+    if not (record_path := out_dir / "run.json").exists():
         raise InputError("no run.json: run `seqsal attribute ... -o` into this folder first", str(out_dir))
-    record = read_json_record(record_path)
-    if not {"model", "genome"} <= set(record):
-        raise InputError("run.json names no model or genome (the file was edited); restore it or rerun `seqsal "
-                         "attribute`", str(record_path))
+    if not {"model", "genome", "parameters", "regions"} <= set(record := read_json_record(record_path)):
+        raise InputError("names no model, genome, parameters or regions (the file was edited); restore it or rerun "
+                         "`seqsal attribute`", str(record_path))
     model_info = record["model"]
     parameters = record["parameters"]
     description = model_info if model_info.get("format") == "state_dict" else {}

@@ -37,6 +37,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     removed too.
     """
     path = str(path)
+    if os.path.isdir(path):
+        from .errors import InputError
+
+        raise InputError("a folder is in the way of this output file; move or remove it", path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:

@@ -172,6 +172,9 @@ def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None)
     if tasks is None:
         tasks = [n for n, low in zip(names, lower) if low not in ("chrom", "start", "end", "name", "strand")]
     missing = [t for t in tasks if t not in names]
+    if len(set(tasks)) < len(tasks) or {t.lower() for t in tasks} & set(_COORDINATES):
+        raise InputError(f"--tasks {','.join(tasks)}: name each task column once, and none of chrom, start, end",
+                         path, line0)
     if missing:
         raise InputError(f"task column(s) {missing} not in the header {names}; name existing columns", path, line0)
     if not tasks:

@@ -69,3 +69,17 @@ def test_a_damaged_run_json_is_one_line_for_every_command_that_reads_it(small_ge
     for command in (["report"], ["evaluate"], ["check-seqlets"], ["motifs"], ["audit"]):
         result = CliRunner().invoke(main, [*command, str(out), "--quiet"])
         assert result.exit_code == 2 and "Traceback" not in result.output, (command, result.output)
+
+
+def test_a_folder_in_the_way_of_an_output_file_is_one_line(tmp_path):
+    """fresh10: `mkdir run/motifs.meme; seqsal motifs run` raised IsADirectoryError from os.replace."""
+    import pandas as pd
+    import pytest
+
+    from seqsal.errors import InputError
+    from seqsal.io import write_table_atomic
+
+    (tmp_path / "t.tsv").mkdir()
+    with pytest.raises(InputError, match="a folder is in the way"):
+        write_table_atomic(tmp_path / "t.tsv", pd.DataFrame({"a": [1]}))
+    assert not list(tmp_path.glob("t.tsv.tmp-*"))

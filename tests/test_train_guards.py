@@ -156,3 +156,14 @@ def test_force_never_overwrites_the_runs_own_inputs(world, tmp_path):  # noqa: F
         with pytest.raises(InputError, match="would overwrite an input of the run"):
             train_model(genome, labels, output, _options(epochs=1), quiet=True, report=report, force=True)
     assert (genome.read_bytes(), labels.read_bytes()) == before
+
+
+def test_tasks_named_twice_or_a_coordinate_and_a_zero_mask_weight_are_refused(world, tmp_path):  # noqa: F811
+    """fresh10: --tasks a,a trained two tasks of one name (--target a then picked one); --tasks chrom said the
+    column held text; --mask-prior X 0 said it needed a weight."""
+    for tasks in (["activity", "activity"], ["chrom"]):
+        with pytest.raises(InputError, match="name each task column once"):
+            read_labels(world / "labels.tsv", tasks=tasks)
+    with pytest.raises(InputError, match="0 turns it off"):
+        train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "m.safetensors",
+                    _options(mask_prior=str(world / "labels.tsv"), mask_weight=0.0), quiet=True)

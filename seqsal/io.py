@@ -15,7 +15,6 @@ writer writes ``<name>.tmp-<pid>`` and renames it (``os.replace``) at the end.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import zipfile
@@ -33,8 +32,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
 
     On an exception the temporary file is removed and ``path`` is untouched. Once ``path`` is written, the
-    temporary files of ``path`` that a killed process left (``path.tmp-<pid>``, that pid no longer running) are
-    removed too.
+    temporary files killed processes left in its folder go too (:func:`_sweep`, once per folder and process).
     """
     path = str(path)
     if os.path.isdir(path):
@@ -46,24 +44,33 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     try:
         yield tmp
         os.replace(tmp, path)
-        for left in Path(path).parent.glob(glob.escape(Path(path).name) + ".tmp-*"):
-            if not _running(left.name.rpartition(".tmp-")[2]):
-                left.unlink(missing_ok=True)
+        _sweep(Path(path).parent)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
-def _running(pid: str) -> bool:
-    """Whether ``pid`` (text) names a running process (True for anything else: such a file is left alone)."""
-    if not pid.isdigit():
-        return True
+_SWEPT: set[str] = set()  # folders whose leftover temporary files this process has removed
+
+
+def _sweep(folder: Path) -> None:
+    """Remove the ``*.tmp-<pid>`` files of ``folder`` whose process has ended; once per folder and process."""
+    if (key := os.path.realpath(folder)) in _SWEPT:
+        return
+    _SWEPT.add(key)
+    for left in folder.glob("*.tmp-*"):
+        pid = left.name.rpartition(".tmp-")[2]
+        if left.is_file() and pid.isdigit() and not _alive(int(pid)):
+            left.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:  # another user's process
-        return True
+        pass
     return True
 
 

@@ -24,3 +24,7 @@ def test_tutorial_runs_without_errors_in_under_a_minute(tmp_path):
     tables = " ".join(output["data"].get("text/plain", "") for output in outputs if "data" in output)
     assert "FOS::JUN" in tables and "grad_x_input" in tables and "deletion_auc" in tables
     assert seconds < 60, f"the tutorial took {seconds:.0f} s"
+    assert (tmp_path / "seqsal-tutorial" / "run" / "run.json").is_file()  # next to the notebook, not a leaked temp dir
+    again = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(again, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+                   ).execute()  # a rerun over its own outputs resumes

@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import os
-import shutil
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -332,15 +332,37 @@ def _reason(folder: str | os.PathLike, name: str) -> str:
     return f"{why}; rerun `{GROUPS[name].command}`"
 
 
+FIGURE_NAME = re.compile(r".+\.(png|svg|pdf)(\.tmp-[0-9]+)?", re.IGNORECASE)
+"""What a group's folder (``logos/``, ``evaluation/``, ``audit/``) holds that seqsal wrote: its figures (and the
+temporary files of an interrupted write, :func:`seqsal.io.atomic_path`)."""
+
+
+def remove_figures(folder: Path) -> list[str]:
+    """Remove the figures (:data:`FIGURE_NAME`) under ``folder`` and the folders they leave empty; any other file
+    there is the user's and stays. Returns the other files left, relative to ``folder``."""
+    for path in sorted(folder.rglob("*"), reverse=True):  # children before their folders
+        if path.is_file() and not path.is_symlink() and FIGURE_NAME.fullmatch(path.name):
+            path.unlink()
+        elif path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            path.rmdir()
+    if not any(folder.iterdir()):
+        folder.rmdir()
+        return []
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if not path.is_dir())
+
+
 def remove_group(folder: str | os.PathLike, name: str) -> list[str]:
-    """Delete group ``name``'s files and folders and its record (not ``run.json``); return what was removed."""
+    """Delete group ``name``'s files, the figures of its folders (:func:`remove_figures`: other files there stay)
+    and its record (not ``run.json``); return what was removed."""
     removed = []
     for out in GROUPS[name].outputs:
         path = Path(folder) / out
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir() and not path.is_symlink():
+            if kept := remove_figures(path):
+                log.info("kept %d file(s) in %s that seqsal does not write: %s", len(kept), path,
+                         ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else ""))
             removed.append(out + "/")
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             path.unlink()
             removed.append(out)
     if name != "calls":

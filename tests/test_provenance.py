@@ -254,3 +254,22 @@ def test_a_call_write_that_fails_part_way_leaves_the_calls_stale_not_mixed(tmp_p
         runfolder.write_peak_files(tmp_path, calls(2.0), calls(2.0))
     assert ((tmp_path / "seqlets.tsv").read_bytes() != before["seqlets.tsv"]
             or (tmp_path / "seqlets.bed").read_bytes() == before["seqlets.bed"])
+
+
+def test_removing_a_group_keeps_the_users_own_files_in_its_folders(tmp_path):
+    """logos/, evaluation/ and audit/ hold seqsal's figures; a file the user put there survives a prune (it was
+    rmtree'd with the folder), the figures and interrupted writes' temporary files go, empty folders go."""
+    folder = _folder(tmp_path)
+    (folder / "logos" / "motifs").mkdir(parents=True)
+    (folder / "logos" / "motifs" / "pos_1.png").write_bytes(b"png")
+    (folder / "logos" / "motifs" / "pos_1.svg.tmp-99999999").write_bytes(b"half")
+    (folder / "logos" / "regions").mkdir()
+    (folder / "logos" / "regions" / "top0001_a.PDF").write_bytes(b"pdf")
+    (folder / "logos" / "notes.txt").write_text("my notes\n")
+    (folder / "audit").mkdir()
+    (folder / "audit" / "positional_mass.png").write_bytes(b"png")
+    write_record(folder, "logos")
+    _folder(folder, seed=3)  # other attributions: the logos and the audit go
+    assert set(prune(folder, ATTRIBUTIONS)) == {"logos/", "audit/"}
+    assert [str(p.relative_to(folder)) for p in sorted((folder / "logos").rglob("*"))] == ["logos/notes.txt"]
+    assert (folder / "logos" / "notes.txt").read_text() == "my notes\n" and not (folder / "audit").exists()

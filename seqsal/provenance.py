@@ -370,6 +370,21 @@ def remove_group(folder: str | os.PathLike, name: str) -> list[str]:
     return removed
 
 
+def warn_if_shard(folder: str | os.PathLike, command: str) -> bool:
+    """Log a warning when ``folder`` is one shard of a sharded job (``run.json`` has a ``shard`` entry): ``command``
+    (``call-peaks``, ``motifs``) then sees that block of the regions and its share of the null only, where the
+    merged folder (``seqsal merge``) gives calls and motifs over the whole job. Returns whether it warned."""
+    path = Path(folder) / RUN_RECORD
+    shard = read_json_record(path).get("shard") if path.exists() else None
+    if not isinstance(shard, dict):
+        return False
+    log.warning("%s is shard %s of %s (regions %s-%s of %s): `seqsal %s` sees this block of regions only; merge the "
+                "shards (`seqsal merge OUT SHARD...`) and run it on the merged folder", folder, shard.get("index"),
+                shard.get("count"), int(shard.get("first", 0)) + 1, shard.get("stop"),
+                shard.get("n_regions_total"), command)
+    return True
+
+
 def earlier_input_digest(folder: str | os.PathLike) -> str | None:
     """The ``input_digest`` of the finished run whose ``run.json`` the folder holds (None: no finished run)."""
     path = Path(folder) / RUN_RECORD

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -128,6 +129,25 @@ def test_a_shard_draws_its_null_sample_but_calls_nothing(job):
                                                          "elements.tsv"))
     assert record["peaks"]["calls"].startswith("not made in a shard") and record["peaks"]["outputs"] == ["null.npz"]
     assert record["peaks"]["null_sample"]["n_regions"] >= 0
+
+
+def test_calling_or_motifs_on_one_shard_warns_to_merge_first(job, caplog):
+    """call-peaks or motifs on a shard's folder see its block of regions only: said, naming the block and merge."""
+    from seqsal.peaks import call_peaks_from_run
+    from seqsal.provenance import warn_if_shard
+
+    tmp_path = job[3]
+    _run(job, "shard_two", (2, 2))
+    _run(job, "whole")
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        call_peaks_from_run(tmp_path / "shard_two", null="laplace")
+    assert "is shard 2 of 2 (regions 4-7 of 7): `seqsal call-peaks` sees this block" in caplog.text
+    assert "seqsal merge" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        call_peaks_from_run(tmp_path / "whole", null="laplace")
+    assert "shard" not in caplog.text and not warn_if_shard(tmp_path / "whole", "motifs")
+    assert warn_if_shard(tmp_path / "shard_two", "motifs")
 
 
 def test_merge_force_over_a_run_with_a_null_removes_that_null_when_the_shards_have_none(job):

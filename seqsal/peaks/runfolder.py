@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import region_arrays, write_table_atomic, write_text_atomic
-from ..provenance import prune, read_json_record, write_record
+from ..provenance import prune, read_json_record, warn_if_shard, write_record
 from ..tables import read_region_coordinates, TEXT_DTYPES
 from ..runlock import locks_run_folder
 from ..text import plural
@@ -168,6 +168,8 @@ def call_peaks_from_run(
     for name in ("attributions.npz", "regions.tsv"):
         if not (out / name).exists():
             raise InputError(f"no {name} here: give the output folder of `seqsal attribute`", str(out))
+    if write:
+        warn_if_shard(out, "call-peaks")
     options = PeakOptions(**asdict(options)) if options is not None else PeakOptions(null=None)
     for key, value in overrides.items():
         if key not in PeakOptions.__dataclass_fields__:

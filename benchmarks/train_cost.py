@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from train_priors import DEMO, write_labels  # noqa: E402
 
-from seqsal.train import TrainOptions, prior_interval, train_model  # noqa: E402
+from seqsal.train import prior_interval, train_model  # noqa: E402
+from seqsal.train_options import TrainOptions  # noqa: E402
 
 VARIANTS = {
     "plain": {},

@@ -39,7 +39,8 @@ import seqsal  # noqa: E402
 from seqsal.genome import Genome  # noqa: E402
 from seqsal.motifs import read_meme  # noqa: E402
 from seqsal.simulate import plant_sites, random_sequence, window_activity  # noqa: E402
-from seqsal.train import TrainOptions, pearson, train_model  # noqa: E402
+from seqsal.train import pearson, train_model  # noqa: E402
+from seqsal.train_options import TrainOptions  # noqa: E402
 from seqsal.train_data import encode_windows  # noqa: E402
 
 DEMO_DIR = ROOT / "data" / "demo"

@@ -73,7 +73,8 @@ import seqsal  # noqa: E402
 from seqsal.encode import one_hot_encode  # noqa: E402
 from seqsal.motifs import read_meme  # noqa: E402
 from seqsal.simulate import plant_sites, random_sequence  # noqa: E402
-from seqsal.train import TrainOptions, train_model  # noqa: E402
+from seqsal.train import train_model  # noqa: E402
+from seqsal.train_options import TrainOptions  # noqa: E402
 from seqsal.train_priors import fourier_penalty, input_gradients, spearman  # noqa: E402
 
 VARIANTS = {

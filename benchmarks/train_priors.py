@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "data" / "demo"))
 from make_demo import CHROM_SIZES, WEIGHTS  # noqa: E402
 
 from seqsal.simulate import window_activity  # noqa: E402
-from seqsal.train import TrainOptions, train_model  # noqa: E402
+from seqsal.train import train_model  # noqa: E402
+from seqsal.train_options import TrainOptions  # noqa: E402
 
 DEMO = {"channels": [64, 64, 32], "kernel_sizes": [15, 7, 5], "pool_sizes": [4, 4, 4], "hidden": 64, "dropout": 0.3}
 VARIANTS = {

@@ -33,7 +33,8 @@ _EXPORTS = {
     "evaluate": ("deletion_insertion", "effective_receptive_field", "evaluate_run", "sanity_check"),
     "audit": ("AuditOptions", "audit_run"),
     "seqlet_check": ("check_seqlets", "check_seqlets_run"),
-    "train": ("TrainOptions", "train_model"),
+    "train": ("train_model",),
+    "train_options": ("TrainOptions",),
     "train_data": ("read_labels",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

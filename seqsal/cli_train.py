@@ -73,7 +73,8 @@ def train(genome, labels, output, architecture, model_config, task, tasks, value
     optional attribution priors; writes OUT, OUT.ckpt and STEM.train_report.html/.json (OUT = STEM.safetensors)."""
     setup_logging(quiet)
     from .models.files import _read_config
-    from .train import TrainOptions, train_model
+    from .train import train_model
+    from .train_options import TrainOptions
     from .train_data import read_labels
 
     options = TrainOptions(

@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
@@ -32,9 +32,10 @@ from .runlock import output_lock
 from .train_data import (Labels, check_label_spread, check_labels_on_genome, crop, encode_windows, interval_masks,
                          read_labels, read_mask_spec, split_chromosomes, window_starts)
 from .train_checkpoint import load_checkpoint, run_record, save_checkpoint
+from .train_options import TrainOptions, check_options, check_window
 from .train_outputs import (check_not_inputs, check_report_paths, check_train_outputs, check_writable, report_paths,
                             summary_json)
-from .train_priors import (CUTOUT_FILLS, fourier_prior_term, input_gradients, mask_counterfactuals, mask_term,
+from .train_priors import (fourier_prior_term, input_gradients, mask_counterfactuals, mask_term,
                            positive_thresholds, positive_windows, random_cutout, rc_consistency, salient_cutout,
                            shift_consistency)
 from .train_report import build_train_report, held_out_metrics, validation_score
@@ -115,89 +116,6 @@ def fit_regression(
 
 
 @dataclass
-class TrainOptions:
-    """Options of :func:`train_model` (the flags of ``seqsal train``).
-
-    Attributes
-    ----------
-    architecture, model_config
-        Built-in ``basset`` or ``bpnet`` and its constructor arguments (``n_tasks``, ``task_names`` and
-        ``input_length`` are filled in). A BPNet is trained on its counts head.
-    task
-        ``regression`` (MSE) or ``classification`` (binary cross-entropy on logits; labels 0/1).
-    window
-        Input length in bases (default the config's ``input_length``, else 500).
-    valid_chroms, test_chroms
-        Chromosomes held out for early stopping and for the final test metrics.
-    epochs, batch_size, learning_rate, patience, seed
-        Adam; stop after ``patience`` epochs without a better validation score; all randomness from ``seed``.
-    rc_augment, max_shift
-        Reverse-complement half the training windows; shift each by up to ``max_shift`` bases.
-    fourier_prior, fourier_freq_limit, fourier_sigma
-        Weight of :func:`seqsal.train_priors.fourier_penalty` (0: off) and its cut-off and smoothing.
-    fourier_positives
-        The prior applies to the positive windows of each batch only (Tseng et al. 2020;
-        :func:`seqsal.train_priors.fourier_prior_term`): classification, a label of 1; regression, a label above
-        this quantile of the task's training labels (default 0.5: the upper half), in any task
-        (:func:`seqsal.train_priors.positive_thresholds`). ``None``: every window (seqsal's first version).
-    mask_prior, mask_weight
-        ``EXCLUDE.bed[,INCLUDE.bed]`` and the weight of :func:`seqsal.train_priors.mask_penalty` (the squared
-        effect of randomising M- over the labels' variance; computed on every step).
-    saliency_cutout, random_cutout, cutout_span
-        Probability of a salient (or random) cutout per training window, and its length range in bases.
-    cutout_fill
-        What replaces the cut stretch: ``random`` bases (default) or ``n``, Ns (all-zero one-hot columns).
-    consistency, consistency_weight, consistency_shift
-        ``rc`` or ``shift`` (or ``None``), its weight, and the shift in bases.
-    consistency_centre
-        ``rc``: compare maps centred per position over the batch (default;
-        :func:`seqsal.train_priors.rc_consistency`), so that a sequence-independent positional profile does not
-        satisfy the term for free; ``False``: the uncentred distance of the first version.
-    prior_every
-        Lazy regularisation of the gradient terms (Fourier, consistency): they are evaluated on one
-        optimiser step in ``prior_every``, with their weights multiplied by ``prior_every`` so that their
-        expected contribution to the gradient is unchanged (Karras et al., "Analyzing and improving the image
-        quality of StyleGAN", CVPR 2020, section 3.1: the R1 input-gradient penalty every 16 minibatches).
-        ``1``: every step (the exact computation); ``None`` (default): :func:`prior_interval`, 2, or 5 with a
-        consistency term (two double-backward passes), which keeps each term within 2.5x plain training per
-        epoch on the CPU (``benchmarks/train_cost.py``).
-    device, precision
-        Device (``None``: the best available); ``auto`` autocasts to bf16 on a GPU and never on the CPU.
-    """
-
-    architecture: str = "basset"
-    model_config: dict | None = None
-    task: str = "regression"
-    window: int | None = None
-    valid_chroms: list[str] = field(default_factory=list)
-    test_chroms: list[str] = field(default_factory=list)
-    epochs: int = 20
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    patience: int = 3
-    seed: int = 0
-    rc_augment: bool = True
-    max_shift: int = 3
-    fourier_prior: float = 0.0
-    fourier_freq_limit: int | None = None
-    fourier_sigma: int = 3
-    fourier_positives: float | None = 0.5
-    mask_prior: str | None = None
-    mask_weight: float = 0.0
-    saliency_cutout: float = 0.0
-    random_cutout: float = 0.0
-    cutout_span: tuple[int, int] = (10, 30)
-    cutout_fill: str = "random"
-    consistency: str | None = None
-    consistency_weight: float = 0.0
-    consistency_shift: int = 5
-    consistency_centre: bool = True
-    prior_every: int | None = None
-    device: str | None = None
-    precision: str = "auto"
-
-
-@dataclass
 class TrainData:
     """Encoded windows of one split: ``x`` ``(N, 4, L + 2 flank)`` int8, ``y`` ``(N, T)``, masks ``(N, L + 2 flank)``."""
 
@@ -205,50 +123,6 @@ class TrainData:
     y: np.ndarray
     exclude: np.ndarray | None = None
     include: np.ndarray | None = None
-
-
-def check_options(options: TrainOptions) -> None:
-    """Raise :class:`InputError` for option values that cannot work together."""
-    if options.precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise InputError(f"unknown --precision {options.precision!r}; choose auto, fp32, bf16 or fp16")
-    if options.task not in ("regression", "classification"):
-        raise InputError(f"unknown --task {options.task!r}; choose regression or classification")
-    if options.consistency not in (None, "rc", "shift"):
-        raise InputError(f"unknown --consistency {options.consistency!r}; choose rc or shift")
-    for name in ("saliency_cutout", "random_cutout"):
-        if not 0.0 <= getattr(options, name) <= 1.0:
-            raise InputError(f"--{name.replace('_', '-')} is a probability; give a value in [0, 1]")
-    if options.saliency_cutout and options.random_cutout:
-        raise InputError("--saliency-cutout and --random-cutout are alternatives (random is the control); give one")
-    if min(options.cutout_span) < 1 or options.cutout_span[0] > options.cutout_span[1]:
-        raise InputError(f"--cutout-span {options.cutout_span}: give MIN,MAX bases with 1 <= MIN <= MAX")
-    if options.cutout_fill not in CUTOUT_FILLS:
-        raise InputError(f"--cutout-fill {options.cutout_fill!r}: choose one of {', '.join(CUTOUT_FILLS)}")
-    if options.mask_prior and not options.mask_weight:
-        raise InputError("--mask-prior needs a weight > 0 (0 turns it off: leave --mask-prior out)")
-    if min(options.fourier_prior, options.mask_weight, options.consistency_weight) < 0:
-        raise InputError("prior weights must be >= 0")
-    if options.consistency == "shift" and options.consistency_shift < 1:
-        raise InputError("--consistency-shift must be >= 1 base")
-    if options.fourier_positives is not None and not 0.0 <= options.fourier_positives < 1.0:
-        raise InputError(f"--fourier-positives {options.fourier_positives}: give a quantile in [0, 1)")
-    if options.prior_every is not None and options.prior_every < 1:
-        raise InputError(f"--prior-every {options.prior_every}: give a number of steps >= 1")
-    for name in ("learning_rate", "fourier_prior", "mask_weight", "consistency_weight"):
-        if not math.isfinite(getattr(options, name)):
-            raise InputError(f"--{name.replace('_', '-').replace('-weight', '')} {getattr(options, name)}: give a "
-                             "finite number")
-    if options.learning_rate <= 0 or options.batch_size < 1 or options.epochs < 1 or options.max_shift < 0:
-        raise InputError("--learning-rate must be > 0, --batch-size and --epochs >= 1, --max-shift >= 0")
-
-
-def check_window(options: TrainOptions, window: int) -> None:
-    """Raise :class:`InputError` for a length option that does not fit in the ``window``-bp training inputs."""
-    cutout = max(options.cutout_span) if options.saliency_cutout or options.random_cutout else 0
-    for name, bases in (("max-shift", options.max_shift), ("cutout-span", cutout),
-                        ("consistency-shift", options.consistency_shift if options.consistency == "shift" else 0)):
-        if bases >= window:
-            raise InputError(f"--{name} {bases} is not shorter than the {window}-bp training window; give less")
 
 
 def prior_interval(options: TrainOptions) -> int:
@@ -515,7 +389,7 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
     splits = load_splits(str(genome), labels, options, window)
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-    checkpoint, owner = output + ".ckpt", run_record(options, labels.path, str(genome))
+    checkpoint, owner = output + ".ckpt", run_record(options, labels, str(genome))
     history: list[dict] = []
     best = {"score": -math.inf, "epoch": 0, "state": copy.deepcopy(model.state_dict()), "bad": 0}
     if resume and os.path.isfile(checkpoint):

@@ -9,6 +9,7 @@ gigabytes), the labels file by its whole SHA-256.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -18,36 +19,47 @@ import torch
 
 from .errors import InputError, option
 from .io import atomic_path
-from .provenance import file_digest, sampled_digest
+from .provenance import sampled_digest
 
 if TYPE_CHECKING:
-    from .train import TrainOptions
+    from .train_data import Labels
+    from .train_options import TrainOptions
 
 _IGNORED = ("epochs", "device", "precision", "patience")  # a resumed run may change these
 
 
-def run_record(options: "TrainOptions", labels_path: str, genome_path: str) -> dict:
+def labels_digest(labels: "Labels") -> str:
+    """SHA-256 of the labels as read: task names, each region's ``chrom``/``start``/``end`` and the ``(N, T)``
+    float32 values, in order (not the file's bytes: compression and line ends do not change it)."""
+    digest = hashlib.sha256(json.dumps([list(labels.tasks), labels.regions["chrom"].astype(str).tolist()]).encode())
+    for column in ("start", "end"):
+        digest.update(labels.regions[column].to_numpy(dtype="<i8").tobytes())
+    digest.update(labels.values.astype("<f4", copy=False).tobytes())
+    return digest.hexdigest()
+
+
+def run_record(options: "TrainOptions", labels: "Labels", genome_path: str) -> dict:
     """What a checkpoint belongs to: the options that change the result, and the input files.
 
     Parameters
     ----------
     options
-        The run's :class:`~seqsal.train.TrainOptions`.
-    labels_path, genome_path
-        The labels file (``""`` for labels given as a table) and the genome FASTA.
+        The run's :class:`~seqsal.train_options.TrainOptions`.
+    labels, genome_path
+        The labels read (:func:`seqsal.train_data.read_labels`) and the genome FASTA.
 
     Returns
     -------
     dict
-        JSON-ready: ``labels`` and ``genome`` (absolute paths), ``labels_sha256``, ``genome_digest`` and the
+        JSON-ready: ``labels`` and ``genome`` (absolute paths; ``labels`` ``""`` for a table), ``labels_digest``
+        (:func:`labels_digest`), ``genome_digest`` and the
         options but :data:`_IGNORED`.
     """
     keep = {key: value for key, value in asdict(options).items() if key not in _IGNORED}
     if keep["cutout_fill"] == "random":  # an option added later: at its default, as checkpoints written before
         del keep["cutout_fill"]
-    labels = os.path.abspath(labels_path) if labels_path else ""
     return json.loads(json.dumps({
-        "labels": labels, "labels_sha256": file_digest(labels) if labels and os.path.isfile(labels) else "",
+        "labels": os.path.abspath(labels.path) if labels.path else "", "labels_digest": labels_digest(labels),
         "genome": os.path.abspath(genome_path), "genome_digest": sampled_digest(genome_path), **keep},
         sort_keys=True, default=str))
 
@@ -85,8 +97,8 @@ def load_checkpoint(path: str, record: dict) -> dict:
 
     if not isinstance(written, dict) or compared(written) != compared(record):
         named = [key for key in sorted(compared(record)) if (written or {}).get(key) != record.get(key)]
-        what = ", ".join(f"{key.split('_')[0]} file's contents" if key in ("labels_sha256", "genome_digest")
-                         else option(key) for key in named)
+        what = ", ".join({"labels_digest": "the labels' regions or values", "genome_digest": "the genome file's "
+                          "contents"}.get(key) or option(key) for key in named)
         raise InputError(f"this checkpoint was written for another run (changed since: {what or 'the seqsal version'})"
                          f"; give the same inputs and options to {option('resume')}, or pass {option('force')} "
                          f"(without {option('resume')}) to start over", path)

@@ -155,7 +155,7 @@ def positive_thresholds(labels: np.ndarray, task: str, quantile: float | None) -
     models, the peak windows, with sampled background windows as negatives. A regression label (a peak's
     signal, an activity) has no such flag; the windows whose label lies above a quantile of the training
     labels are the ones a practitioner would call "peaks" or "active". The default quantile (0.5,
-    :class:`seqsal.train.TrainOptions`) makes the upper half of the windows the positives: every window with
+    :class:`seqsal.train_options.TrainOptions`) makes the upper half of the windows the positives: every window with
     no site and weak signal is left out, whatever the labels' units, and a labels file of peaks only (every
     window has signal) still keeps half of its windows for the prior.
     """

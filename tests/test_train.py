@@ -12,7 +12,8 @@ import seqsal
 from seqsal.cli import main
 from seqsal.errors import InputError
 import seqsal.train as train_module
-from seqsal.train import TrainOptions, check_options, load_splits, prior_interval, term_multiplier, train_model
+from seqsal.train import load_splits, prior_interval, term_multiplier, train_model
+from seqsal.train_options import TrainOptions, check_options
 from seqsal.train_data import read_labels
 from seqsal.encode import one_hot_encode
 from seqsal.train_priors import fourier_penalty, input_gradients, rc_consistency

@@ -108,7 +108,7 @@ def test_profile_share_measures_a_sequence_independent_positional_profile(te):
 
 
 def test_every_variant_and_contrast_is_a_valid_training_setting(te):
-    from seqsal.train import TrainOptions, check_options
+    from seqsal.train_options import TrainOptions, check_options
 
     for name, extra in te.ALL_VARIANTS.items():
         check_options(TrainOptions(**extra))

@@ -3,6 +3,8 @@ data, two writers of one model; a trained BPNet names its trained output and win
 content, whatever its suffix."""
 from __future__ import annotations
 
+import gzip
+import logging
 import shutil
 import threading
 
@@ -45,16 +47,20 @@ def test_a_report_path_never_overwrites_the_model_or_itself(world, tmp_path, rep
     assert not (tmp_path / "m.safetensors").exists()
 
 
-def test_lengths_longer_than_the_window_are_refused(world, tmp_path):  # noqa: F811
+def test_lengths_longer_than_the_window_and_chromosomes_not_in_a_list_are_refused(world, tmp_path):  # noqa: F811
     for extra, name in (({"consistency": "shift", "consistency_weight": 1.0, "consistency_shift": 64},
                          "--consistency-shift 64"), ({"max_shift": 80}, "--max-shift 80"),
-                        ({"random_cutout": 0.5, "cutout_span": (10, 70)}, "--cutout-span 70")):
+                        ({"random_cutout": 0.5, "cutout_span": (10, 70)}, "--cutout-span 70"),
+                        ({"fourier_prior": 1.0, "fourier_freq_limit": 32}, "--fourier-freq-limit 32 counts all 32"),
+                        ({"valid_chroms": "chrB"}, r"valid_chroms='chrB': give a list"),
+                        ({"test_chroms": [1]}, r"test_chroms=\[1\]: give a list"),
+                        ({"fourier_freq_limit": 0}, "--fourier-freq-limit 0")):
         with pytest.raises(InputError, match=name):
             train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "m.safetensors", _options(**extra),
                         quiet=True)
 
 
-def test_resume_refuses_another_genome_or_edited_labels_and_names_them(world, tmp_path):  # noqa: F811
+def test_resume_refuses_another_genome_or_edited_labels_and_names_them(world, tmp_path, caplog):  # noqa: F811
     labels_path = tmp_path / "labels.tsv"
     shutil.copy(world / "labels.tsv", labels_path)
     other = tmp_path / "other.fa"
@@ -67,13 +73,19 @@ def test_resume_refuses_another_genome_or_edited_labels_and_names_them(world, tm
     model = tmp_path / "m.safetensors"
     with pytest.raises(KeyboardInterrupt):
         train_model(world / "genome.fa", labels_path, model, _options(), quiet=True, on_batch=kill)
-    with pytest.raises(InputError, match="changed since: genome file's contents"):
+    with pytest.raises(InputError, match="changed since: the genome file's contents"):
         train_model(other, labels_path, model, _options(), quiet=True, resume=True)
     labels_path.write_text(labels_path.read_text().replace("\t1\n", "\t0\n", 1))
-    with pytest.raises(InputError, match="changed since: labels file's contents.*force"):
+    with pytest.raises(InputError, match="changed since: the labels' regions or values.*force"):
         train_model(world / "genome.fa", labels_path, model, _options(), quiet=True, resume=True)
     with pytest.raises(InputError, match=r"changed since: .*learning.rate"):
         train_model(world / "genome.fa", labels_path, model, _options(learning_rate=0.1), quiet=True, resume=True)
+    # the same labels gzipped with CRLF line ends are the same data: the run resumes (it was refused by bytes)
+    gzipped = tmp_path / "labels.tsv.gz"
+    gzipped.write_bytes(gzip.compress((world / "labels.tsv").read_text().replace("\n", "\r\n").encode()))
+    with caplog.at_level(logging.INFO, logger="seqsal"):
+        train_model(world / "genome.fa", gzipped, model, _options(), quiet=True, resume=True)
+    assert "after epoch 1" in caplog.text and model.exists()
 
 
 def test_a_second_writer_of_one_model_is_refused_while_the_first_runs(world, tmp_path):  # noqa: F811

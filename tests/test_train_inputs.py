@@ -15,7 +15,8 @@ from seqsal import train_data
 from seqsal.cli import main
 from seqsal.errors import InputError
 from seqsal.genome import Genome
-from seqsal.train import TrainOptions, load_splits
+from seqsal.train import load_splits
+from seqsal.train_options import TrainOptions
 from tests.conftest import write_bed
 
 SIZES = {"chr1": 1000, "chr2": 600}

@@ -16,7 +16,8 @@ from seqsal.cli import main
 from seqsal.encode import reverse_complement_one_hot
 from seqsal.errors import InputError
 from seqsal.models import build_model
-from seqsal.train import TrainOptions, check_options, train_step
+from seqsal.train import train_step
+from seqsal.train_options import TrainOptions, check_options
 from seqsal.train_priors import (centred_pair, fourier_penalty, fourier_prior_term, input_gradients,
                                  positive_thresholds, positive_windows, rc_consistency)
 from tests.test_train import _options as _train_options

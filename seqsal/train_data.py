@@ -371,7 +371,9 @@ def check_label_spread(labels: Labels, split: dict[str, np.ndarray], valid_chrom
                                  f"teach the model nothing; {advice}", labels.path)
             raise InputError(f"{where} is {values[0, t]:g} in all {len(values)} {words} ({option('valid_chroms')} "
                              f"{','.join(valid_chroms)}): the validation score is undefined, so early stopping has "
-                             f"nothing to go by; choose validation chromosomes where the labels vary", labels.path)
+                             f"nothing to go by; choose validation chromosomes where the labels vary"
+                             + (f", or leave {task} out with {option('tasks')}" if len(labels.tasks) > 1 else ""),
+                             labels.path)
 
 
 def window_starts(regions: pd.DataFrame, length: int) -> np.ndarray:

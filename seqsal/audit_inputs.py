@@ -76,14 +76,27 @@ class AuditOptions:
         if not 0 < self.alpha < 1 or not 0 < self.match_q <= 1 or not 0 < self.hit_pvalue < 1:
             raise InputError(f"AuditOptions: alpha ({self.alpha}), match_q ({self.match_q}) and hit_pvalue "
                              f"({self.hit_pvalue}) are levels in (0, 1); give one there")
-        small = [name for name in ("bin_bp", "jitter", "copied_length", "edge_k", "gap_rows", "position_rows",
-                                   "model_regions", "shuffles") if getattr(self, name) < 1]
+        counts = ("bin_bp", "jitter", "copied_length", "edge_k", "gap_rows", "position_rows", "model_regions",
+                  "shuffles")
+        fractional = [f"{name}={getattr(self, name)!r}" for name in (*counts, "seed")
+                      if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), (int, np.integer))]
+        if fractional:
+            raise InputError(f"AuditOptions: {', '.join(fractional)}: a size or count is a whole number; give one")
+        small = [name for name in counts if getattr(self, name) < 1]
         if small:
             raise InputError(f"AuditOptions: {', '.join(small)} must be >= 1 (a size or count); give a positive "
                              "number")
         numbers = [name for name, value in vars(self).items() if isinstance(value, float) and not np.isfinite(value)]
         if numbers:
             raise InputError(f"AuditOptions: {', '.join(numbers)} must be finite numbers")
+        backwards = [f"{look} ({getattr(self, look)}) > {look.replace('_look', '_shortcut')} "
+                     f"({getattr(self, look.replace('_look', '_shortcut'))})"
+                     for look in ("position_look", "motif_share_look", "rho_look", "masked_look", "retained_look",
+                                  "edge_look", "edge_excess_look") if getattr(self, look) > getattr(
+                                      self, look.replace("_look", "_shortcut"))]
+        if backwards:
+            raise InputError(f"AuditOptions: {'; '.join(backwards)}: a 'look' threshold grades below its 'shortcut' "
+                             "one; give look <= shortcut")
 
 
 @dataclass

@@ -251,3 +251,18 @@ def test_audit_options_refuse_values_no_check_can_use(bad):
 
     with pytest.raises(InputError, match="AuditOptions"):
         AuditOptions(**bad)
+
+
+@pytest.mark.parametrize("bad, words", [({"bin_bp": 2.5}, r"bin_bp=2.5: a size or count is a whole number"),
+                                        ({"shuffles": True}, "shuffles=True"), ({"seed": 1.0}, "seed=1.0"),
+                                        ({"rho_look": 0.8}, r"rho_look \(0.8\) > rho_shortcut \(0.7\)"),
+                                        ({"edge_excess_shortcut": 0.01}, "edge_excess_look")])
+def test_audit_options_refuse_fractional_counts_and_thresholds_in_the_wrong_order(bad, words):
+    """A fractional bin width or sample size ran (or failed deep in numpy); a look threshold above its shortcut
+    one graded a check `shortcut likely` before `look`."""
+    from seqsal.audit_inputs import AuditOptions
+    from seqsal.errors import InputError
+
+    with pytest.raises(InputError, match=words):
+        AuditOptions(**bad)
+    AuditOptions(rho_look=0.7, bin_bp=np.int64(5))  # equal thresholds and numpy integers are fine

@@ -263,11 +263,19 @@ def output_lock(output: str | os.PathLike, command: str) -> Iterator[None]:
     InputError
         ``OUTPUT: another seqsal process (pid N, `seqsal train`) is writing this file; wait for it to finish or
         use another -o``.
+
+    Folders it makes for the lock are removed at the end when nothing else was written into them.
     """
     path = Path(str(output) + ".lock")
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _hold(path, True, command, str(output), True):
-        yield
+    try:
+        with _hold(path, True, command, str(output), True):
+            yield
+    finally:  # a run refused or failed before it wrote anything leaves no empty folder behind
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
 
 
 def command_lock(name: str, arguments: dict) -> contextlib.AbstractContextManager:

@@ -111,18 +111,25 @@ def check_not_inputs(outputs: tuple[str, ...], inputs: tuple[str | None, ...]) -
 def check_writable(*paths: str) -> None:
     """Refuse, before any work, an output whose folder is missing or cannot hold a new file.
 
+    A missing folder is not created here (the writers create it when they write, so a run refused later leaves
+    no empty folder): its nearest existing parent must take a new file.
+
     Raises
     ------
     InputError
-        Naming the path and the reason (the folder is created when missing, as the writers do).
+        Naming the path and the reason.
     """
     import tempfile
 
     for path in paths:
         folder = os.path.dirname(os.path.abspath(path))
+        existing = folder
+        while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
         try:
-            os.makedirs(folder, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".seqsal-write-check-"):
+            if not os.path.isdir(existing):
+                raise NotADirectoryError(20, "a file is in the way of the folder")
+            with tempfile.NamedTemporaryFile(dir=existing, prefix=".seqsal-write-check-"):
                 pass
         except OSError as exc:
             raise InputError(f"cannot write into {folder} ({exc.strerror or exc}); give an output path in a "

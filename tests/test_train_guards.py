@@ -145,6 +145,14 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(worl
     with pytest.raises(InputError, match="cannot write into"):
         train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "afile" / "m.safetensors",
                     _options(epochs=1), quiet=True)
+    with pytest.raises(InputError, match="--max-shift 80"):  # refused after the lock: no empty folders left
+        train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "new" / "sub" / "m.safetensors",
+                    _options(max_shift=80), quiet=True)
+    assert not (tmp_path / "new").exists()
+    train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "new" / "m.safetensors", _options(epochs=1),
+                quiet=True)
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
+        "m.safetensors", "m.safetensors.ckpt", "m.train_report.html", "m.train_report.json"]
 
 
 def test_precision_is_checked_and_records_what_ran(world, tmp_path):  # noqa: F811

@@ -144,6 +144,14 @@ def test_wrong_config_fails_before_any_job_naming_the_field(tmp_path, demo_subse
     assert not (tmp_path / "out").exists()
 
 
+def test_more_shards_than_regions_fail_before_any_job(tmp_path, demo_subset):
+    """Was found only when shard 91's job ran (on SLURM: after the other 90 were queued)."""
+    result = snakemake(tmp_path, demo_subset, f"shards={N_REGIONS + 1}", "-c", "1", check=False)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0 and f"shards is {N_REGIONS + 1}" in log and f"at most {N_REGIONS}" in log
+    assert not (tmp_path / "out").exists()
+
+
 def test_config_options_reach_the_commands(tmp_path, demo_subset):
     """Method parameters, stitching, gradient correction and the caller's geometry travel from the config to the
     `seqsal` command lines (dry run, commands printed)."""

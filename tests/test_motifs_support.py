@@ -2,6 +2,7 @@
 import json
 import logging
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -308,3 +309,18 @@ def test_noise_beyond_the_cap_is_never_clustered():
         assert set(b.instances["seqlet"]) < set(seqlets.index)  # no noise seqlet among the instances
     positive = both[both["sign"] == "+"]
     assert set(cap_seqlets(positive, cap)) >= set(seqlets.index[seqlets["sign"] == "+"])
+
+
+def test_no_motif_with_a_database_still_writes_the_matches_table(null_run, tmp_path):
+    """fresh12: with a database and no motif found, motif_matches.tsv was not written (and an earlier one removed),
+    so the workflow's motifs step, which declares it, failed and no report was made: now a header-only table."""
+    from seqsal.datasets import bundled_motifs
+    from seqsal.motifs import DiscoveryOptions
+
+    folder = tmp_path / "run"
+    shutil.copytree(null_run, folder)
+    result = run_motifs(folder, database=bundled_motifs(), options=DiscoveryOptions(min_seqlets=10 ** 6, max_seqlets=10 ** 6),
+                        progress=False)
+    assert result["motifs"] == []
+    table = pd.read_csv(folder / "motif_matches.tsv", sep="\t")
+    assert table.empty and list(table.columns)[:3] == ["query", "target_id", "target_name"]

@@ -523,7 +523,7 @@ def choose_transform(module: nn.Module, target: Target, method: str, shape: tupl
     do not shrink where the model is confident (DeepLIFT's authors' advice, Shrikumar et al. 2017). ``none``
     otherwise, and for ``deeplift`` / ``deepshap``, whose rules act on the model's own layers and cannot take a
     transform of its output (a warning says that the probability is explained). ``shape``: the selected output's
-    shape with the batch axis, from the caller's own run of the model (``seqsal.pipeline.check_model_input``;
+    shape with the batch axis, from the caller's own run of the model (``seqsal.model_checks.check_model_input``;
     ``None``: not known, and a softmax is then not transformed). A transform the user chose is kept.
     """
     if target.transform is not None:

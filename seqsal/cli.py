@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import __version__
-from .cli_common import Finite, OneLineErrors, handle_errors, method_options, setup_logging
+from .cli_common import SEED, Finite, OneLineErrors, handle_errors, method_options, setup_logging
 from .cli_train import train
 from .text import plural
 
@@ -80,7 +80,7 @@ main.add_command(train)
               help="Input the model was written for: one-hot (N, 4, L), or channels last (N, L, 4).")
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
               help="When the model returns NaN/Inf for a region: stop, or write zeros and flag it.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed (same seed, same bytes).")
 @click.option("--allow-incomplete", is_flag=True,
               help="ig, deepshap: write the maps even when a window's attributions miss f(x) - mean f(baselines) "
                    "beyond the method's tolerance (recorded in regions.tsv and run.json); by default that stops "
@@ -236,7 +236,7 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
               help="Most seqlets of each sign clustered (the most significant when there are more).")
 @click.option("--max-seed-seqlets", type=click.IntRange(min=10), default=3000, show_default=True,
               help="Seqlets compared all-against-all to find seeds (a random sample of them when there are more).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of that sample.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed of that sample.")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
 def motifs(out_dir, seqlets_path, seqlet_fdr, instance_fdr, database, jaspar_release, jaspar_collection,
@@ -353,7 +353,7 @@ def call_peaks(out_dir, fdr, null, test_widths, max_length, element_gap, quiet):
               help="What deleted bases become (and what inserted bases are restored into).")
 @click.option("--sanity/--no-sanity", default=True, show_default=True,
               help="Cascading layer re-randomisation check (the costliest part).")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=SEED, default=None,
               help="Random seed of the region sample, backgrounds, references and noise. [the run's --seed]")
 @method_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
@@ -397,7 +397,7 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
               help="Random replacements of each stretch (the change is their mean).")
 @click.option("--alpha", type=Finite(0, 1, min_open=True), default=0.05, show_default=True,
               help="A seqlet is confirmed when its replacement p-value against the controls is at most this.")
-@click.option("--seed", type=int, default=None, help="Random seed of the replacements. [the run's --seed]")
+@click.option("--seed", type=SEED, default=None, help="Random seed of the replacements. [the run's --seed]")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
 def check_seqlets(out_dir, max_seqlets, draws, alpha, seed, quiet):
@@ -424,7 +424,7 @@ def check_seqlets(out_dir, max_seqlets, draws, alpha, seed, quiet):
               help="Run the check that needs the model (predictions of dinucleotide shuffles of a sample).")
 @click.option("--sample", type=click.IntRange(min=5), default=50, show_default=True,
               help="Regions whose windows the model check shuffles.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the nulls and the sample.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed of the nulls and the sample.")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
 def audit(out_dir, strict, use_model, sample, seed, quiet):

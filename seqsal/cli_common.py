@@ -33,6 +33,10 @@ class Finite(click.FloatRange):
         return number
 
 
+SEED = click.IntRange(0, 2 ** 32 - 1)
+"""A random seed: what NumPy's and torch's generators take alike (a negative seed failed inside numpy)."""
+
+
 def setup_logging(quiet: bool) -> None:
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO, format="seqsal: %(message)s", stream=sys.stderr, force=True

@@ -5,7 +5,7 @@ import logging
 
 import click
 
-from .cli_common import Finite, handle_errors, setup_logging
+from .cli_common import SEED, Finite, handle_errors, setup_logging
 
 
 def _chroms(text: str | None) -> list[str]:
@@ -35,7 +35,7 @@ def _chroms(text: str | None) -> list[str]:
 @click.option("--learning-rate", type=Finite(min=0, min_open=True), default=2e-3, show_default=True)
 @click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,
               help="Stop after this many epochs without a better validation score.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--rc-augment/--no-rc-augment", default=True, show_default=True)
 @click.option("--max-shift", type=click.IntRange(min=0), default=3, show_default=True, help="Shift augmentation, bases.")
 @click.option("--fourier-prior", type=Finite(min=0), default=0.0, help="Weight of the Fourier prior (try 0.1).")

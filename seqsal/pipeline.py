@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .attribution import Target, choose_transform, eval_mode, resolve_task_axis, shape_text
+from .attribution import Target, choose_transform
 from .bigwig import write_attribution_bigwig
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
 from .errors import InputError, option
@@ -36,8 +36,8 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_p
 from .methods import METHODS, SPECS, attribution_track, check_on_error
 from .models import LoadedModel, load_model
 from .models.files import file_sha256
-from .models.probes import check_deterministic
-from .models.user import layout_hint, with_layout
+from .model_checks import check_model_determinism, check_model_input
+from .models.user import with_layout
 from .peaks import NULL_FILE, PEAK_FILES, PeakOptions, remove_peak_files, run_peaks_stage
 from .provenance import (ATTRIBUTIONS, earlier_input_digest, prune, prune_earlier_run, read_json_record,
                          refuse_foreign_folder)
@@ -110,80 +110,6 @@ def resolve_window(model: LoadedModel, options: AttributeOptions) -> int | None:
     return options.window
 
 
-def check_model_input(model: LoadedModel, window: int | None, length: int, target: Target, device,
-                      layout: str = "ncl") -> tuple[Target, tuple[int, ...]]:
-    """Run the model once on zeros to catch a wrong input length, layout (the one it was loaded with) or target
-    early.
-
-    Returns ``target`` with the task axis of an output of 3 or more dims made explicit
-    (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`),
-    and the shape of the output it selects (for :func:`~seqsal.attribution.choose_transform` and ``run.json``).
-    """
-    probe_length = window or length
-    x = torch.zeros(2, 4, probe_length, device=device)
-    try:
-        with torch.no_grad():
-            output = model.module(x)
-    except Exception as error:  # noqa: BLE001 - any failure here is a mismatch the user must fix
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        # TorchScript puts the cause on the last line, after its own traceback
-        detail = (lines[-1] if lines[0].startswith("The following operation failed") else lines[0])[:200] \
-            if lines else type(error).__name__
-        if "cuda" in str(error).lower() and x.device.type != "cuda":
-            raise InputError(f"the model fails on the {x.device.type} device ({detail}): it was saved with operations "
-                             "or tensors that need a CUDA GPU; run on a machine with one (--device cuda), or re-save "
-                             "the model from the CPU (e.g. model.cpu() before torch.jit.save)") from None
-        other = other_layout(model.module, x, layout)
-        if other is not None:
-            shape = (f"(N, 4, {probe_length})" if layout == "ncl" else f"(N, {probe_length}, 4)")
-            raise InputError(f"the model fails on {shape} ({detail}) but runs on {layout_hint(other)}") from None
-        channels = first_layer_channels(model.module)
-        if channels not in (None, 4):
-            raise InputError(
-                f"the model's first layer takes {channels} input channels, but seqsal feeds one-hot DNA with 4 "
-                "(A, C, G, T); use a model trained on one-hot DNA of shape (N, 4, L)"
-            ) from None
-        raise InputError(
-            f"the model fails on an input of shape (N, 4, {probe_length}): {detail}. It takes one-hot DNA "
-            "(N, 4, L); give --window (or --width) with the input length it was trained on"
-        ) from None
-    target.select(output)
-    resolved = resolve_task_axis(model.module, target, x, output)
-    if resolved.axis != target.axis:
-        log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "
-                 "length; --target ...,axis=N sets it)", resolved.axis, shape_text(resolved.output_shape(output)))
-    return resolved, resolved.output_shape(output)
-
-
-def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:
-    """The other input layout when ``module`` (loaded with ``layout``) fails on ``x`` ``(N, 4, L)`` but runs on it
-    transposed: a model of channels-last input loaded as ``ncl``, or the other way round; else ``None``."""
-    if x.shape[2] == 4:  # a transpose would not tell the layouts apart
-        return None
-    try:
-        with torch.no_grad():
-            module(x.transpose(1, 2))
-    except Exception:  # noqa: BLE001 - it fails either way: not a layout problem
-        return None
-    return "nlc" if layout == "ncl" else "ncl"
-
-
-def check_model_determinism(model: LoadedModel, length: int, device, path: str | None = None) -> None:
-    """:func:`seqsal.models.probes.check_deterministic` on the model as the engine runs it (in eval mode): the same
-    window twice, and alone vs among other windows or zero padding, must give the same output; else
-    :class:`InputError` with the reason (dropout or batch norm left in training mode)."""
-    with eval_mode(model.module):
-        check_deterministic(model.module, length, device, path=path)
-
-
-def first_layer_channels(module: nn.Module) -> int | None:
-    """Input channels of a model's first 1-d convolution (its first 3-d weight ``(out, in, k)``), if any."""
-    for parameter in module.parameters():
-        if parameter.ndim == 3:
-            return int(parameter.shape[1])
-    return None
-
-
 def iter_attributions(
     genome: Genome | str,
     regions: pd.DataFrame | str,
@@ -216,7 +142,7 @@ def iter_attributions(
         One per region in order; ``one_hot`` and ``hypothetical`` are ``(4, L)``
         on the + strand, ``projected`` the per-base track ``(L,)``.
     """
-    options = options or AttributeOptions()
+    options = as_options(options)
     unknown = sorted(set(overrides) - {f.name for f in fields(AttributeOptions)})
     if unknown:
         hint = ("; load a state_dict with seqsal.load_model(path, architecture=..., config=...) and pass the result "
@@ -231,6 +157,7 @@ def iter_attributions(
     target = Target.parse(loaded.target_text(options.target)).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
     device = select_device(options.device)
+    check_run_options(options, device)
     if loaded.source != "export":  # exported programs cannot be moved; they run where they were exported
         loaded.module.to(device)
     if len(table):
@@ -261,11 +188,21 @@ def _stride(options: AttributeOptions, window: int | None) -> int | None:
     return None if window is None else max(1, window // 2)
 
 
+def as_options(options: AttributeOptions | None) -> AttributeOptions:
+    """``options``, or the defaults for ``None``; anything else (a dict) is an :class:`InputError`."""
+    if options is not None and not isinstance(options, AttributeOptions):
+        raise InputError(f"options is a {type(options).__name__}; give seqsal.AttributeOptions(...) (or, to "
+                         "iter_attributions, the options as keyword arguments)")
+    return options or AttributeOptions()
+
+
 def check_run_options(options: AttributeOptions, device: torch.device) -> None:
     """Reject option values the engine would only meet mid-run, before any output is written."""
     for name in ("batch_size", "chunk_size"):
         if getattr(options, name) < 1:
             raise InputError(f"{option(name)} must be at least 1, got {getattr(options, name)}")
+    if not 0 <= options.seed < 2 ** 32:
+        raise InputError(f"{option('seed')} {options.seed}: give a seed in [0, 2^32)")
     if options.window is not None and options.window < 1:
         raise InputError(f"{option('window')} must be a positive number of bases, got {options.window}")
     if options.stitch not in STITCH_MODES:
@@ -353,7 +290,7 @@ def run_attribute(
     contiguous blocks of the regions (:func:`seqsal.shards.shard_bounds`) and
     records it in ``run.json``; :func:`seqsal.shards.merge_runs` joins the shards.
     """
-    options = options or AttributeOptions()
+    options = as_options(options)
     started = time.perf_counter()
     out = Path(out_dir)
     genome = Genome(genome_path, unknown_bases=options.unknown_bases)
@@ -540,7 +477,7 @@ def _array_stores(partial: Path, lengths: np.ndarray, resume: bool) -> tuple[Rag
 
 def _target_record(target: Target, shape: tuple[int, ...]) -> dict:
     """``run.json``'s ``target``: the fields of ``target`` with the task resolved (``0`` when none was named), and
-    ``profile``: whether the targeted output ``shape`` (:func:`check_model_input`'s) holds more than one value per
+    ``profile``: whether the targeted output ``shape`` (:func:`seqsal.model_checks.check_model_input`'s) holds more than one value per
     sequence once the task is picked (``(N, T, L_out)``, a profile: then ``reduction`` made it one; ``(N,)`` or
     ``(N, T)``: no reduction applied)."""
     return {"output": target.output, "task": 0 if target.task is None else target.task, "reduction": target.reduction,

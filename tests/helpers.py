@@ -69,7 +69,7 @@ def benchmark_module(name: str) -> Iterator[ModuleType]:
 
 def chosen_transform(model, target, method: str, length: int) -> str:
     """The transform :func:`seqsal.attribution.choose_transform` picks, given the output shape of ``model`` run on
-    zeros of ``length`` bases, as ``seqsal.pipeline.check_model_input`` gives it."""
+    zeros of ``length`` bases, as ``seqsal.model_checks.check_model_input`` gives it."""
     from seqsal.attribution import choose_transform
 
     with torch.no_grad():

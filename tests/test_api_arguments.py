@@ -70,3 +70,20 @@ def test_a_target_and_none_pass_through():
     target = Target(output=1, task=0)
     assert as_target(target) is target
     assert as_target(None) == Target() == as_target("")
+
+
+def test_a_negative_seed_is_refused_by_the_cli_and_the_api(tmp_path):
+    """fresh12: --seed -1 ran the attribution, then failed in numpy with a traceback (motifs, check-seqlets)."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from seqsal.datasets import demo
+
+    paths = demo()
+    for command in (["attribute", str(paths.genome), str(paths.regions), "--model", str(paths.model)],
+                    ["motifs", str(tmp_path)], ["train", str(paths.genome), str(paths.regions)]):
+        result = CliRunner().invoke(main, [*command, "-o" if command[0] != "motifs" else "--seed", *(
+            [str(tmp_path / "o"), "--seed"] if command[0] != "motifs" else []), "-1"])
+        assert result.exit_code == 2 and "'--seed': -1 is not in the range 0<=x<=4294967295" in result.output
+    with pytest.raises(InputError, match=r"seed -1: give a seed in \[0, 2\^32\)"):
+        list(seqsal.iter_attributions(paths.genome, paths.regions, paths.model, seed=-1))

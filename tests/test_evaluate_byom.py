@@ -16,7 +16,8 @@ from seqsal.errors import InputError
 from seqsal.evaluate import run_inputs
 from seqsal.evaluate_inputs import DEFAULT_METHODS, methods_named, unavailable_checks
 from seqsal.models import LoadedModel
-from seqsal.pipeline import AttributeOptions, _target_record, check_model_input, run_attribute
+from seqsal.model_checks import check_model_input
+from seqsal.pipeline import AttributeOptions, _target_record, run_attribute
 from seqsal.provenance import read_record, write_record
 from seqsal.report import build_report
 from seqsal.report_tables import target_text

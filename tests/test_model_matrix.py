@@ -33,7 +33,7 @@ from seqsal.cli import main
 from seqsal.errors import InputError
 from seqsal.methods import sequence_rng
 from seqsal.models import load_model
-from seqsal.pipeline import check_model_input
+from seqsal.model_checks import check_model_input
 from tests.run_arrays import dense_arrays
 
 LENGTH = 16  # bases per window

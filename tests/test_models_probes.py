@@ -82,3 +82,31 @@ def test_probe_helpers():
     assert torch.equal(x, probe_windows(3, 50, seed=2))
     a, b = torch.zeros(2), torch.ones(2, 3)
     assert [t.shape for t in output_leaves({"h": a, "m": (b, [a])})] == [a.shape, b.shape, a.shape]
+
+
+@pytest.mark.parametrize("kind", ["dropout", "batch statistics"])
+def test_the_tensor_api_refuses_what_the_pipeline_refuses(kind):
+    """fresh11: seqsal.attribute explained a model traced in training mode (each call returned other maps, 0.95 of
+    their scale apart) or one computing batch statistics in forward, where run_attribute refused them."""
+
+    class BatchStatistics(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.dense = nn.Conv1d(4, 8, 7, padding=3), nn.Linear(800, 1)
+
+        def forward(self, x):
+            h = self.conv(x)
+            return self.dense((h - h.mean(0)).flatten(1))  # each window minus the batch mean
+
+    torch.manual_seed(0)
+    if kind == "dropout":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = torch.jit.trace(_basset(0.5).train(), torch.zeros(2, 4, 100), check_trace=False)
+    else:
+        model = BatchStatistics().eval()
+    x = probe_windows(6, 100)
+    for method in ("saliency", "ism"):
+        with pytest.raises(InputError, match="different outputs for the same input|depends on the other windows"):
+            seqsal.attribute(model, x, method=method)
+    assert seqsal.attribute(_basset(0.5).eval(), x, method="saliency").shape == (6, 4, 100)  # eval mode: fine

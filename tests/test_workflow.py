@@ -125,17 +125,34 @@ def test_interrupted_run_redoes_only_unfinished_shards(tmp_path, demo_subset, si
 
 
 def test_slurm_profile_dry_run(tmp_path, demo_subset):
-    result = snakemake(tmp_path, demo_subset, "shards=4", "--workflow-profile", str(ROOT / "workflows" / "profiles" / "slurm"),
-                       "-n")
+    """The attribution jobs ask for the config's attribute_resources, also when the README's command adds a
+    partition with --set-resources (fresh12: that replaced the profile's block, dropping the GPU and memory)."""
+    resources = tmp_path / "resources.yaml"
+    resources.write_text("attribute_resources: {threads: 4, mem_mb: 16000, gpu: 1, runtime: 240}\n")
+    result = snakemake(tmp_path, demo_subset, "shards=4", "--configfile", str(resources), "--workflow-profile",
+                       str(ROOT / "workflows" / "profiles" / "slurm"), "--default-resources", "slurm_account=lab",
+                       "--set-resources", "attribute_shard:slurm_partition=gpu", "--cores", "8", "-n")
     log = result.stdout + result.stderr
     assert "attribute_shard        4" in log and "This was a dry-run" in log
     assert all(f"{rule} " in log for rule in ("merge", "call_peaks", "motifs", "logos", "report"))
     shard_jobs = [block for block in log.split("rule ")[1:] if block.startswith("attribute_shard")]
-    assert len(shard_jobs) == 4 and all("gpu=1" in block for block in shard_jobs)
+    assert len(shard_jobs) == 4
+    for block in shard_jobs:
+        assert all(word in block for word in ("gpu=1", "mem_mb=16000", "runtime=240", "slurm_partition=gpu",
+                                              "OMP_NUM_THREADS=4")), block
+    # without --set-resources: the config's resources, not a profile's (which overrode them: a CPU cluster's gpu: 0
+    # still asked for a GPU, 64 GB became 16 GB)
+    resources.write_text("attribute_resources: {threads: 2, mem_mb: 64000, gpu: 0, runtime: 600}\n")
+    result = snakemake(tmp_path, demo_subset, "shards=2", "--configfile", str(resources), "--workflow-profile",
+                       str(ROOT / "workflows" / "profiles" / "slurm"), "--cores", "8", "-n")
+    shard_jobs = [block for block in (result.stdout + result.stderr).split("rule ")[1:]
+                  if block.startswith("attribute_shard")]
+    assert len(shard_jobs) == 2 and all(all(word in block for word in (
+        "gpu=0", "mem_mb=64000", "runtime=600", "OMP_NUM_THREADS=2")) for block in shard_jobs), shard_jobs
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("override, field", [("shards=0", "shards"), ("modle=x.pt", "modle")])
+@pytest.mark.parametrize("override, field", [("shards=0", "shards"), ("modle=x.pt", "modle"), ("seed=-1", "seed")])
 def test_wrong_config_fails_before_any_job_naming_the_field(tmp_path, demo_subset, override, field):
     result = snakemake(tmp_path, demo_subset, override, "-c", "1", check=False)
     log = result.stdout + result.stderr

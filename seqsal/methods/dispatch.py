@@ -17,6 +17,7 @@ from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
+from ..models.probes import check_deterministic
 from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 
 log = logging.getLogger("seqsal")
@@ -214,6 +215,13 @@ def as_module(model: nn.Module | LoadedModel, length: int) -> tuple[nn.Module, l
     return model.module, model.task_names, model.source != "export"
 
 
+def cannot_take(x: torch.Tensor, error: RuntimeError) -> InputError:
+    """The error for a model that fails on ``x``'s shape (e.g. a dense layer sized for another length)."""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return InputError(f"the model cannot take x of shape {tuple(x.shape)} ({first_line}); check the sequence "
+                      "length L the model was built for")
+
+
 def attribute(
     model: nn.Module | LoadedModel,
     x: torch.Tensor,
@@ -275,7 +283,9 @@ def attribute(
         For an unknown method, device, precision or ``on_error``, a bad target (of another type than the above,
         or naming a task the model lacks), ``x`` not of shape ``(N, 4, L)`` or of a length the model cannot take
         (or that its file does not declare), or (``on_error="stop"``) NaN/Inf in a sequence's prediction or
-        attributions: the message names the first such sequence.
+        attributions: the message names the first such sequence; a model whose output is random or depends on the
+        other sequences of its batch (dropout or batch norm in training mode:
+        :func:`seqsal.models.probes.check_deterministic`).
     """
     check_on_error(on_error)
     target = as_target(target)
@@ -298,11 +308,14 @@ def attribute(
                 try:
                     output = model(probe)
                 except RuntimeError as error:  # e.g. a dense layer sized for another length
-                    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                    raise InputError(f"the model cannot take x of shape {tuple(x.shape)} ({first_line}); check the "
-                                     "sequence length L the model was built for") from None
+                    raise cannot_take(x, error) from None
             target = resolve_task_axis(model, target, probe, output)
             target = choose_transform(model, target, method, target.output_shape(output))
+        if x.shape[0]:  # as the pipeline: a random or batch-dependent output is refused, not explained (fresh11)
+            try:
+                check_deterministic(model, x.shape[-1], device)
+            except RuntimeError as error:
+                raise cannot_take(x, error) from None
         for first in range(0, x.shape[0], batch_size):
             chunk = x[first:first + batch_size].to(device)
             hyp, prediction = hypothetical_attributions(

@@ -1,0 +1,93 @@
+"""What a model must do before a run attributes anything with it: take the run's windows (shape, layout, the
+targeted output: :func:`check_model_input`) and give the same output for the same window whatever else is in its batch
+(:func:`check_model_determinism`). Used by :mod:`seqsal.pipeline` (the CLI's ``attribute`` and
+:func:`seqsal.iter_attributions`).
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+from .attribution import Target, eval_mode, resolve_task_axis, shape_text
+from .errors import InputError
+from .models import LoadedModel
+from .models.probes import check_deterministic
+from .models.user import layout_hint
+
+log = logging.getLogger("seqsal")
+
+
+def check_model_input(model: LoadedModel, window: int | None, length: int, target: Target, device,
+                      layout: str = "ncl") -> tuple[Target, tuple[int, ...]]:
+    """Run the model once on zeros to catch a wrong input length, layout (the one it was loaded with) or target
+    early.
+
+    Returns ``target`` with the task axis of an output of 3 or more dims made explicit
+    (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`),
+    and the shape of the output it selects (for :func:`~seqsal.attribution.choose_transform` and ``run.json``).
+    """
+    probe_length = window or length
+    x = torch.zeros(2, 4, probe_length, device=device)
+    try:
+        with torch.no_grad():
+            output = model.module(x)
+    except Exception as error:  # noqa: BLE001 - any failure here is a mismatch the user must fix
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        # TorchScript puts the cause on the last line, after its own traceback
+        detail = (lines[-1] if lines[0].startswith("The following operation failed") else lines[0])[:200] \
+            if lines else type(error).__name__
+        if "cuda" in str(error).lower() and x.device.type != "cuda":
+            raise InputError(f"the model fails on the {x.device.type} device ({detail}): it was saved with operations "
+                             "or tensors that need a CUDA GPU; run on a machine with one (--device cuda), or re-save "
+                             "the model from the CPU (e.g. model.cpu() before torch.jit.save)") from None
+        other = other_layout(model.module, x, layout)
+        if other is not None:
+            shape = (f"(N, 4, {probe_length})" if layout == "ncl" else f"(N, {probe_length}, 4)")
+            raise InputError(f"the model fails on {shape} ({detail}) but runs on {layout_hint(other)}") from None
+        channels = first_layer_channels(model.module)
+        if channels not in (None, 4):
+            raise InputError(
+                f"the model's first layer takes {channels} input channels, but seqsal feeds one-hot DNA with 4 "
+                "(A, C, G, T); use a model trained on one-hot DNA of shape (N, 4, L)"
+            ) from None
+        raise InputError(
+            f"the model fails on an input of shape (N, 4, {probe_length}): {detail}. It takes one-hot DNA "
+            "(N, 4, L); give --window (or --width) with the input length it was trained on"
+        ) from None
+    target.select(output)
+    resolved = resolve_task_axis(model.module, target, x, output)
+    if resolved.axis != target.axis:
+        log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "
+                 "length; --target ...,axis=N sets it)", resolved.axis, shape_text(resolved.output_shape(output)))
+    return resolved, resolved.output_shape(output)
+
+
+def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:
+    """The other input layout when ``module`` (loaded with ``layout``) fails on ``x`` ``(N, 4, L)`` but runs on it
+    transposed: a model of channels-last input loaded as ``ncl``, or the other way round; else ``None``."""
+    if x.shape[2] == 4:  # a transpose would not tell the layouts apart
+        return None
+    try:
+        with torch.no_grad():
+            module(x.transpose(1, 2))
+    except Exception:  # noqa: BLE001 - it fails either way: not a layout problem
+        return None
+    return "nlc" if layout == "ncl" else "ncl"
+
+
+def check_model_determinism(model: LoadedModel, length: int, device, path: str | None = None) -> None:
+    """:func:`seqsal.models.probes.check_deterministic` on the model as the engine runs it (in eval mode): the same
+    window twice, and alone vs among other windows or zero padding, must give the same output; else
+    :class:`InputError` with the reason (dropout or batch norm left in training mode)."""
+    with eval_mode(model.module):
+        check_deterministic(model.module, length, device, path=path)
+
+
+def first_layer_channels(module: nn.Module) -> int | None:
+    """Input channels of a model's first 1-d convolution (its first 3-d weight ``(out, in, k)``), if any."""
+    for parameter in module.parameters():
+        if parameter.ndim == 3:
+            return int(parameter.shape[1])
+    return None

@@ -77,7 +77,7 @@ def test_element_score_has_the_sign_of_its_seqlets():
     track = noise(rng, (30, 600), scale=0.05)
     track[:, 300:312] -= 0.6
     track[:, 316:330] += 2.0
-    elements = seqsal.call_peaks(track, level="elements", null_track=noise(rng, (30, 600), scale=0.05))
+    elements = seqsal.call_peaks(track, level="elements", null_track=noise(rng, (200, 600), scale=0.05))
     negative = elements[elements.sign == "-"]
     assert len(negative) and len(elements[elements.sign == "+"])
     assert any(((track[r, a:b].sum() > 0) for r, a, b in zip(negative.region_index, negative.offset_start,

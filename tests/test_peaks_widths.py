@@ -122,8 +122,10 @@ def test_the_observed_tests_are_not_held_when_one_pass_reads_them(monkeypatch):
     rng = np.random.default_rng(2)
     observed, null = noise(rng, (50, 400)), noise(rng, (50, 400))
     seqsal.call_peaks(observed, null_track=null, fdr=0.05)
-    assert len(made) == 2  # the null's tests (each width's null, then the selection), the observed tests
-    assert made[0].held and not made[-1].held and made[-1].limit == 0
+    # the null's tests (each width's null, then the selection), the observed tests, the null's again for its
+    # candidate elements (the elements' null: one more pass, not held)
+    assert len(made) == 3
+    assert made[0].held and not made[1].held and made[1].limit == 0 and not made[2].held and made[2].limit == 0
 
 
 def test_a_wide_window_gives_its_own_width_to_the_seqlet_and_the_element():

@@ -25,8 +25,11 @@ one sign and one region that lie within ``element_gap`` bases of each other
 (with no invalid base between), widened by ``element_flank`` on each side, to
 at least ``element_min_length`` and at most ``element_max_length`` bases. Under
 the null a window's p-value given ``p <= c`` is uniform on ``(0, c]``, so an
-element of ``k`` windows has the conditional Fisher p-value
-``P(chi2(2k) >= -2 sum log(p_i / c))``; q-values are BH over all candidate
+element of ``k`` independent windows has the conditional Fisher p-value
+``P(chi2(2k) >= -2 sum log(p_i / c))``. Its windows are not independent
+(they overlap, and share their region's noise level), so with the shuffled
+null that p-value is a statistic, calibrated against the candidate elements of
+the null's own tracks (:func:`_element_nulls`); q-values are BH over all candidate
 elements of the run, and elements are those with ``q <= fdr``. A cluster of
 moderate sites is thus called as one element even where no single site passes,
 and a lone false seqlet is no longer an element by itself (taking the smallest
@@ -51,7 +54,7 @@ from ..errors import InputError
 from .calibration import (LARGER_NULL, P_GRID, at_null_resolution, bh_outlook, calibration_summary, outlook_hint,
                           smallest_pvalues)
 from .options import API_COLUMNS, PeakOptions
-from .elements import call_elements
+from .elements import call_elements, null_candidate_statistics
 from .extents import merge_overlaps, seqlet_extents, span_sums, split_overlaps
 from .spill import WINDOW_RECORD, KeptTests, Spill, lookup_qvalues, passing_qvalues, window_records
 from .stats import NullModel, laplace_nulls, null_statistics
@@ -220,6 +223,24 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
             n_tests, at_or_below, lowest)
 
 
+def _element_nulls(null_source: ChunkSource, widths: dict, models: dict, final: dict, options: PeakOptions) -> dict:
+    """Per sign, the :class:`NullModel` of the null's own candidate elements' ``-log`` Fisher p-values: the null's
+    tests selected and given p-values as the run's are (against the null itself), those with ``p <= fdr`` grouped
+    into candidates as the run's are (:func:`~seqsal.peaks.elements.null_candidate_statistics`). One more pass
+    over the null's tracks; its kept tests are held (29 B each)."""
+    tested = tuple(sorted(set(widths[1]) | set(widths[-1])))
+    parts = []
+    for sign, rows, starts, kept_widths, scores, width_p in SelectedTests(LadderTests(null_source, tested, limit=0),
+                                                                          models, widths):
+        pvalue = final_pvalues(sign, width_p, final)
+        keep = pvalue <= options.fdr
+        if keep.any():
+            parts.append(window_records(sign, rows[keep], starts[keep], kept_widths[keep], scores[keep], pvalue[keep]))
+    records = np.concatenate(parts) if parts else np.zeros(0, WINDOW_RECORD)
+    statistics = null_candidate_statistics(records, null_source, options)
+    return {sign: NullModel.empirical(values, options.min_null_candidates) for sign, values in statistics.items()}
+
+
 def _mark(marks: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``marks`` ``(R,)`` bool with ``rows`` set, grown (doubling) to hold the largest of them."""
     need = int(rows.max()) + 1
@@ -341,7 +362,16 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         else:
             seqlets = _seqlet_table(source, significant, options)
         seqlets = _rank(seqlets.assign(n_seqlets=1))
-        elements = _rank(call_elements(kept if elements else None, seqlets, source, options, scratch))
+        element_null = (_element_nulls(null_source, widths, models, final, options)
+                        if elements and used == "shuffle" else None)
+        if element_null is not None:
+            info["element_null"] = {"+": element_null[1].describe(), "-": element_null[-1].describe()}
+            for sign in (1, -1):
+                if element_null[sign].kind == "none" and widths[sign]:
+                    log.warning("the shuffled null forms %d %s candidate elements (need %d): no %s elements are "
+                                "called; %s", element_null[sign].n, "+" if sign > 0 else "-",
+                                options.min_null_candidates, "positive" if sign > 0 else "negative", LARGER_NULL)
+        elements = _rank(call_elements(kept if elements else None, seqlets, source, options, scratch, element_null))
         info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
                     n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
         return PeakCalls(seqlets, elements, info)

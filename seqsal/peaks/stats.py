@@ -268,7 +268,11 @@ class NullModel:
         """The ``laplace`` null from the median and the :data:`LAPLACE_PERCENTILES` of ``n`` observed statistics."""
         percentiles = LAPLACE_PERCENTILES
         scales = (upper - median) / np.log(0.5 / (1 - percentiles / 100))
-        scale = float(max(np.mean(scales), 1e-12))
+        scale = float(np.mean(scales))
+        # relative to the statistics' own magnitude (an absolute floor of 1e-12 made tracks of scale 1e-20 call
+        # thousands of seqlets on a complete null, fresh13); a bulk of equal values has nothing to fit
+        if not scale > 1e-9 * max(abs(median), float(np.max(np.abs(upper)))):
+            return cls("none", n)
         return cls("laplace", n, location=median, scale=scale, tail_mass=0.5)
 
     def tail(self, scores: np.ndarray) -> np.ndarray:

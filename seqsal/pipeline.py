@@ -216,7 +216,21 @@ def _params_digest(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> int:
+def _changed(partial: Path, payload: dict) -> str:
+    """What differs between this run's inputs and options and those ``.partial/params.json`` recorded."""
+    try:
+        before = json.loads((partial / "params.json").read_text())
+    except (OSError, ValueError):
+        return "inputs or parameters"
+    now = json.loads(json.dumps(payload, default=str))
+    names = [f"the {key} file" for key in ("genome", "regions", "model", "architecture")
+             if before.get(key) != now.get(key)]
+    names += [option(key) for key in sorted(set(now["options"]) | set(before.get("options", {})))
+              if before.get("options", {}).get(key) != now["options"].get(key)]
+    return ", ".join(names) or "inputs or parameters"
+
+
+def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool, payload: dict | None = None) -> int:
     """Check the output folder; returns the number of regions already done (when resuming)."""
     if resume and force:
         raise InputError("--resume and --force contradict each other: --resume finishes the run in this folder, "
@@ -251,7 +265,8 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
         progress = json.loads(progress_file.read_text())
         if progress.get("params") != digest:
             raise InputError(
-                "--resume: this folder was started with other inputs or parameters; use --force to start over",
+                f"--resume: this folder was started with other inputs or parameters (changed since: "
+                f"{_changed(partial, payload or {})}); use --force to start over (or remove its .partial folder)",
                 str(out_dir),
             )
         if not all((partial / name).is_file() for name in ("one_hot.npy", "hypothetical.npy", "regions.part.tsv")):
@@ -259,6 +274,8 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool) -> in
                              str(out_dir))
         return int(progress["done"])
     partial.mkdir(parents=True, exist_ok=True)
+    if payload is not None:  # what a later --resume compares, to name what changed
+        write_text_atomic(partial / "params.json", json.dumps(payload, default=str))
     return 0
 
 
@@ -321,13 +338,13 @@ def run_attribute(
     record_params = {key: value for key, value in asdict(options).items()
                      if key not in ("device", "batch_size", "chunk_size", "max_memory")}
     # the genome by content (a FASTA edited in place, or another at the same path, is another input)
-    digest = _params_digest({"genome": file_sha256(genome_path), "regions": file_sha256(regions_path),
-                             "model": loaded.sha256, "options": record_params,
-                             **({"architecture": loaded.description["architecture_sha256"]}
-                                if "architecture_sha256" in loaded.description else {}),
-                             **({"shard": list(shard)} if shard is not None else {})})
+    payload = {"genome": file_sha256(genome_path), "regions": file_sha256(regions_path), "model": loaded.sha256,
+               "options": record_params, **({"architecture": loaded.description["architecture_sha256"]}
+                                            if "architecture_sha256" in loaded.description else {}),
+               **({"shard": list(shard)} if shard is not None else {})}
+    digest = _params_digest(payload)
     created, earlier = not out.exists(), earlier_input_digest(out) if force else None
-    before = done = _prepare_output(out, digest, resume, force)  # regions attributed by an earlier invocation
+    before = done = _prepare_output(out, digest, resume, force, payload)  # regions attributed by an earlier run
     prune_earlier_run(out, earlier, digest)  # now: a --force run interrupted later must not leave them
     fresh = done == 0
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)

@@ -289,7 +289,7 @@ CASES: list[Case] = [
     Case("out_exists", "output folder holds a finished run", lambda j: j.args(), "holds a finished run; pass --force",
          before=_previous_run),
     Case("resume_other_params", "--resume with other parameters",
-         lambda j: j.args(extra=["--resume", "--method", "saliency"]), "started with other inputs",
+         lambda j: j.args(extra=["--resume", "--method", "saliency"]), "other inputs or parameters (changed since: --method)",
          before=lambda j: _interrupted_run(j)),
     Case("out_is_file", "-o names a file", lambda j: j.args()[:-3] + ["-o", str(_bed(j, "x", "afile")), "-q"],
          "afile"),

@@ -118,7 +118,7 @@ def skipped_text(skipped: dict[str, str]) -> str:
     return "; ".join(f"{names[key]}: {why}" for key, why in skipped.items())
 
 
-def methods_named(methods: list[str] | None, named: bool | None) -> tuple[list[str], bool]:
+def methods_named(methods: list[str] | str | None, named: bool | None) -> tuple[list[str], bool]:
     """The methods to evaluate and whether the user named them (then a method the model cannot take is refused).
 
     ``methods`` ``None`` is :data:`DEFAULT_METHODS`; ``named`` ``None`` means named unless the list is the default
@@ -131,6 +131,8 @@ def methods_named(methods: list[str] | None, named: bool | None) -> tuple[list[s
         For an empty list (``--methods ""``): it would evaluate only the ``random`` row and still replace the
         folder's evaluation. Raised before anything is read or written.
     """
+    if isinstance(methods, str):  # one name, or the CLI's comma-separated form ("saliency" was read as letters)
+        methods = [name.strip() for name in methods.split(",") if name.strip()]
     chosen = list(DEFAULT_METHODS) if methods is None else list(methods)
     if not chosen:
         raise InputError(f"{option('methods')} is empty; give one or more of "

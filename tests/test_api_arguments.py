@@ -87,3 +87,22 @@ def test_a_negative_seed_is_refused_by_the_cli_and_the_api(tmp_path):
         assert result.exit_code == 2 and "'--seed': -1 is not in the range 0<=x<=4294967295" in result.output
     with pytest.raises(InputError, match=r"seed -1: give a seed in \[0, 2\^32\)"):
         list(seqsal.iter_attributions(paths.genome, paths.regions, paths.model, seed=-1))
+
+
+def test_a_float64_model_a_zero_batch_and_a_string_are_one_clear_error_and_the_model_stays_where_it_was():
+    """fresh11: a float64 model failed with 'check the sequence length' (the dtype was the problem); batch_size=0 a
+    ValueError from range(); a string x a TypeError from torch. The caller's module keeps its device and dtype."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv1d(4, 8, 5, padding=2), torch.nn.Flatten(), torch.nn.Linear(800, 1))
+    x = random_one_hot(3, 100, seed=1)
+    with pytest.raises(InputError, match=r"parameters are float64; .* call model.float\(\) first"):
+        seqsal.attribute(model.double().eval(), x.double(), method="saliency")
+    model.float()
+    with pytest.raises(InputError, match="batch_size 0: give a whole number >= 1"):
+        seqsal.attribute(model, x, method="saliency", batch_size=0)
+    with pytest.raises(InputError, match="x is a string"):
+        seqsal.attribute(model, "ACGT" * 25, method="saliency")
+    before = [p.detach().clone() for p in model.parameters()]
+    assert seqsal.attribute(model, x, method="saliency", device="cpu").shape == (3, 4, 100)
+    assert all(p.device.type == "cpu" and p.dtype == torch.float32 and torch.equal(p, b)
+               for p, b in zip(model.parameters(), before))

@@ -64,6 +64,8 @@ def test_a_method_named_twice_is_evaluated_once(scripted_run):
     assert sum("saliency named more than once" in line for line in result.output.splitlines()) == 1
     assert methods_named(["ig", "ig"], None) == (["ig"], True)
     assert methods_named([*DEFAULT_METHODS, "ism"], None) == (list(DEFAULT_METHODS), False)
+    assert methods_named("saliency", None) == (["saliency"], True)  # fresh11: was split into its letters
+    assert methods_named("saliency, ig", None) == (["saliency", "ig"], True)
 
 
 def test_a_skipped_default_method_is_a_log_line_of_its_own(scripted_run):

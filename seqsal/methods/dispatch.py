@@ -107,7 +107,9 @@ def hypothetical_attributions(
     method
         A key of :data:`~seqsal.methods.registry.METHODS`.
     target
-        What to explain (default: the logit of task 0).
+        What to explain (default: task 0 of the output as it is;
+        these functions apply no transform, where :func:`seqsal.attribute` explains a sigmoid or softmax
+        output as its logit or log-odds).
     correct
         Apply gradient correction (default on, as tangermeme does).
     rc
@@ -205,9 +207,16 @@ def as_module(model: nn.Module | LoadedModel, length: int) -> tuple[nn.Module, l
     Raises
     ------
     InputError
-        For a loaded model whose file declares an input length other than ``length``.
+        For a loaded model whose file declares an input length other than ``length``; a module whose parameters are
+        not float32 (float64, half: ``x`` is float32).
     """
     if not isinstance(model, LoadedModel):
+        floating = ({p.dtype for p in model.parameters() if p.is_floating_point()}
+                    if isinstance(model, nn.Module) else set())
+        if floating - {torch.float32}:
+            names = ", ".join(sorted(str(dtype).split(".")[-1] for dtype in floating))
+            raise InputError(f"the model's parameters are {names}; seqsal runs models in float32 (bf16/fp16 by "
+                             "autocast on a GPU: precision=): call model.float() first")
         return model, getattr(model, "task_names", None), True
     if model.input_length is not None and int(model.input_length) != length:
         raise InputError(f"x has length {length} but the model file declares windows of {model.input_length} bases; "
@@ -288,6 +297,10 @@ def attribute(
         :func:`seqsal.models.probes.check_deterministic`).
     """
     check_on_error(on_error)
+    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise InputError(f"batch_size {batch_size!r}: give a whole number >= 1")
+    if isinstance(x, str):
+        raise InputError("x is a string; give one-hot (N, 4, L): torch.from_numpy(seqsal.one_hot_encode(seq))[None]")
     target = as_target(target)
     x = torch.as_tensor(x, dtype=torch.float32)
     check_batch(x)
@@ -299,33 +312,40 @@ def attribute(
         hypothetical = not PROJECTED_BY_DEFAULT.get(method, True)
     if (movable and isinstance(model, nn.Module) and not isinstance(model, torch.jit.ScriptModule)
             and not on_device(model, device)):
+        home = next(model.parameters(), torch.empty(0)).device  # the caller's model goes back (fresh11)
         model = model.to(device)
-    outputs = []
-    with eval_mode(model):
-        if x.shape[0] and (target.transform is None or target.axis is None):  # the CLI's target rules
-            probe = x[:1].to(device)
-            with torch.no_grad():
+    else:
+        home = None
+    try:
+        outputs = []
+        with eval_mode(model):
+            if x.shape[0] and (target.transform is None or target.axis is None):  # the CLI's target rules
+                probe = x[:1].to(device)
+                with torch.no_grad():
+                    try:
+                        output = model(probe)
+                    except RuntimeError as error:  # e.g. a dense layer sized for another length
+                        raise cannot_take(x, error) from None
+                target = resolve_task_axis(model, target, probe, output)
+                target = choose_transform(model, target, method, target.output_shape(output))
+            if x.shape[0]:  # as the pipeline: a random or batch-dependent output is refused, not explained (fresh11)
                 try:
-                    output = model(probe)
-                except RuntimeError as error:  # e.g. a dense layer sized for another length
+                    check_deterministic(model, x.shape[-1], device)
+                except RuntimeError as error:
                     raise cannot_take(x, error) from None
-            target = resolve_task_axis(model, target, probe, output)
-            target = choose_transform(model, target, method, target.output_shape(output))
-        if x.shape[0]:  # as the pipeline: a random or batch-dependent output is refused, not explained (fresh11)
-            try:
-                check_deterministic(model, x.shape[-1], device)
-            except RuntimeError as error:
-                raise cannot_take(x, error) from None
-        for first in range(0, x.shape[0], batch_size):
-            chunk = x[first:first + batch_size].to(device)
-            hyp, prediction = hypothetical_attributions(
-                model, chunk, method, target, correct=correct, rc=rc, autocast_dtype=dtype, **params
-            )
-            bad = nonfinite_rows(hyp, prediction)
-            for row in (first + torch.nonzero(bad).flatten()).tolist():
-                on_nonfinite(f"sequence {row}", f"x[{row}]", on_error)
-            hyp = torch.where(bad.reshape(-1, 1, 1), torch.zeros_like(hyp), hyp) if bool(bad.any()) else hyp
-            outputs.append((hyp if hypothetical else hyp * chunk).cpu())
+            for first in range(0, x.shape[0], batch_size):
+                chunk = x[first:first + batch_size].to(device)
+                hyp, prediction = hypothetical_attributions(
+                    model, chunk, method, target, correct=correct, rc=rc, autocast_dtype=dtype, **params
+                )
+                bad = nonfinite_rows(hyp, prediction)
+                for row in (first + torch.nonzero(bad).flatten()).tolist():
+                    on_nonfinite(f"sequence {row}", f"x[{row}]", on_error)
+                hyp = torch.where(bad.reshape(-1, 1, 1), torch.zeros_like(hyp), hyp) if bool(bad.any()) else hyp
+                outputs.append((hyp if hypothetical else hyp * chunk).cpu())
+    finally:
+        if home is not None:
+            model.to(home)
     if len(outputs) == 1:  # one batch: no copy
         return outputs[0]
     return torch.cat(outputs, dim=0) if outputs else torch.zeros_like(x)

@@ -104,7 +104,9 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what to explain (default: the logit of task 0).
+        Model, one-hot ``(N, 4, L)``, what to explain (default: task 0 of the output as it is;
+        these functions apply no transform, where :func:`seqsal.attribute` explains a sigmoid or softmax
+        output as its logit or log-odds).
     layer
         Qualified module name (``model.named_modules()``) of the layer; ``None``: the rectified feature maps of the
         last convolution block (the output of the last activation applied to a convolution's feature maps that

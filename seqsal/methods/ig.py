@@ -45,7 +45,9 @@ def integrated_gradients(
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what to explain (default: the logit of task 0).
+        Model, one-hot ``(N, 4, L)``, what to explain (default: task 0 of the output as it is;
+        these functions apply no transform, where :func:`seqsal.attribute` explains a sigmoid or softmax
+        output as its logit or log-odds).
     steps
         Quadrature nodes on the path (Gauss–Legendre by default; ``riemann``: midpoints).
     baseline

@@ -17,7 +17,9 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what to explain (default: the logit of task 0).
+        Model, one-hot ``(N, 4, L)``, what to explain (default: task 0 of the output as it is;
+        these functions apply no transform, where :func:`seqsal.attribute` explains a sigmoid or softmax
+        output as its logit or log-odds).
     samples
         Noisy copies per sequence.
     noise

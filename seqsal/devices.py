@@ -147,3 +147,30 @@ def on_device(model: nn.Module, device: torch.device) -> bool:
     return bool(tensors) and all(
         t.device.type == device.type and (index is None or t.device.index == index) for t in tensors
     )
+
+
+def keeps_global_rng(function):
+    """Decorate a function (or a generator function) that seeds torch's global generators for its own
+    reproducibility (``torch.manual_seed``): the caller's CPU and CUDA generator states are restored when it returns,
+    fails or (a generator) is closed or exhausted, so that a notebook's random stream after the call still depends
+    on the notebook's own seed (fresh11: every ``run_attribute`` left the stream at the run's ``--seed``).
+    Uses :func:`torch.random.fork_rng` (the CUDA devices only when CUDA is already initialised)."""
+    import functools
+    import inspect
+
+    def forked():
+        cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+        return torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else [])
+
+    if inspect.isgeneratorfunction(function):
+        @functools.wraps(function)
+        def generator(*args, **kwargs):
+            with forked():
+                yield from function(*args, **kwargs)
+        return generator
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with forked():
+            return function(*args, **kwargs)
+    return wrapper

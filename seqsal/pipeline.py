@@ -27,6 +27,7 @@ from torch import nn
 from . import __version__
 from .attribution import Target, choose_transform
 from .bigwig import write_attribution_bigwig
+from .devices import keeps_global_rng
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
 from .errors import InputError, option
 from .genome import Genome
@@ -110,6 +111,7 @@ def resolve_window(model: LoadedModel, options: AttributeOptions) -> int | None:
     return options.window
 
 
+@keeps_global_rng
 def iter_attributions(
     genome: Genome | str,
     regions: pd.DataFrame | str,
@@ -280,6 +282,7 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool, paylo
 
 
 @locks_run_folder("attribute")
+@keeps_global_rng
 def run_attribute(
     genome_path: str,
     regions_path: str,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .devices import autocast_dtype_for, select_device
+from .devices import autocast_dtype_for, keeps_global_rng, select_device
 from .errors import InputError
 from .genome import Genome
 from .io import write_text_atomic
@@ -314,6 +314,7 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
     return out
 
 
+@keeps_global_rng
 def train_model(
     genome: str | os.PathLike,
     labels: str | os.PathLike | Labels,

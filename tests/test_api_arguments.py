@@ -106,3 +106,21 @@ def test_a_float64_model_a_zero_batch_and_a_string_are_one_clear_error_and_the_m
     assert seqsal.attribute(model, x, method="saliency", device="cpu").shape == (3, 4, 100)
     assert all(p.device.type == "cpu" and p.dtype == torch.float32 and torch.equal(p, b)
                for p, b in zip(model.parameters(), before))
+
+
+def test_the_api_leaves_the_callers_random_stream_alone(tmp_path):
+    """fresh11: run_attribute and iter_attributions called torch.manual_seed(run seed) and left it so: after them a
+    notebook's torch.rand gave the same numbers whatever the notebook's own seed."""
+    from seqsal.datasets import demo
+
+    paths = demo()
+    regions = tmp_path / "r.bed"
+    regions.write_text("".join(line + "\n" for line in paths.regions.read_text().splitlines()[1:6]))
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        expected = torch.rand(3)
+        torch.manual_seed(seed)
+        seqsal.run_attribute(str(paths.genome), str(regions), str(paths.model), str(tmp_path / f"o{seed}"),
+                             progress=False)
+        list(seqsal.iter_attributions(paths.genome, str(regions), paths.model))
+        assert torch.equal(torch.rand(3), expected)

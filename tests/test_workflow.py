@@ -193,6 +193,20 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
     assert not (tmp_path / "out").exists()
 
 
+def test_the_model_config_is_an_input_of_the_shards(tmp_path, demo_subset):
+    """fresh12: editing the model_config file reran nothing (run.json kept the old task names); a missing one is
+    now refused before any job."""
+    architecture = tmp_path / "arch.json"
+    extra = ("architecture=basset", f"model_config={architecture}", "shards=2", "-n")
+    missing = snakemake(tmp_path, demo_subset, *extra, check=False)
+    assert missing.returncode != 0 and "arch.json" in missing.stdout + missing.stderr
+    architecture.write_text("{}")
+    log = snakemake(tmp_path, demo_subset, *extra)
+    shard_jobs = [block for block in (log.stdout + log.stderr).split("rule ")[1:] if block.startswith("attribute_shard")]
+    assert len(shard_jobs) == 2 and all(str(architecture) in block.split("output:")[0] for block in shard_jobs)
+    assert not (tmp_path / "out").exists()
+
+
 def test_conda_env_lists_every_dependency_of_the_package():
     """The workflow's conda env installs seqsal with --no-deps, so it must name each of pyproject's dependencies."""
     import yaml

@@ -332,9 +332,10 @@ def _reason(folder: str | os.PathLike, name: str) -> str:
     return f"{why}; rerun `{GROUPS[name].command}`"
 
 
-FIGURE_NAME = re.compile(r".+\.(png|svg|pdf)(\.tmp-[0-9]+)?", re.IGNORECASE)
+FIGURE_NAME = re.compile(r".+\.(png|svg|pdf)(\.tmp-[0-9]+)?|\.snakemake_timestamp", re.IGNORECASE)
 """What a group's folder (``logos/``, ``evaluation/``, ``audit/``) holds that seqsal wrote: its figures (and the
-temporary files of an interrupted write, :func:`seqsal.io.atomic_path`)."""
+temporary files of an interrupted write, :func:`seqsal.io.atomic_path`), and the marker Snakemake leaves in a
+folder a workflow step declares (``.snakemake_timestamp``: logged as a user's file it confused the workflow's logs)."""
 
 
 def remove_figures(folder: Path) -> list[str]:

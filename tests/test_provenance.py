@@ -266,6 +266,7 @@ def test_removing_a_group_keeps_the_users_own_files_in_its_folders(tmp_path):
     (folder / "logos" / "regions").mkdir()
     (folder / "logos" / "regions" / "top0001_a.PDF").write_bytes(b"pdf")
     (folder / "logos" / "notes.txt").write_text("my notes\n")
+    (folder / "logos" / ".snakemake_timestamp").write_text("")  # the workflow's marker of a folder output
     (folder / "audit").mkdir()
     (folder / "audit" / "positional_mass.png").write_bytes(b"png")
     write_record(folder, "logos")

@@ -152,12 +152,13 @@ def test_slurm_profile_dry_run(tmp_path, demo_subset):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("override, field", [("shards=0", "shards"), ("modle=x.pt", "modle"), ("seed=-1", "seed")])
+@pytest.mark.parametrize("override, field", [("shards=0", "shards"), ("modle=x.pt", "modle"), ("seed=-1", "seed"),
+                                             ("peak_test_widths=6,40", "peak_test_widths")])
 def test_wrong_config_fails_before_any_job_naming_the_field(tmp_path, demo_subset, override, field):
     result = snakemake(tmp_path, demo_subset, override, "-c", "1", check=False)
     log = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "Error validating config" in log and field in log
+    assert ("Error validating config" in log or "WorkflowError" in log and "config: " in log) and field in log
     assert not (tmp_path / "out").exists()
 
 

@@ -231,7 +231,7 @@ def test_calls_are_the_same_in_memory_spilled_and_in_small_chunks_and_an_error_l
         raise RuntimeError("stop")
 
     monkeypatch.setattr(spill, "_scratch_file", tracked)
-    monkeypatch.setattr(elements_module, "_element_candidates", fail)  # while both spills are open
+    monkeypatch.setattr(elements_module, "calibrated_pvalues", fail)  # while both spills are open (after the null)
     with pytest.raises(RuntimeError):
         call(tmp_path)
     assert len(opened) == 2 and all(handle.closed for handle in opened)

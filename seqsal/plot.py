@@ -314,9 +314,13 @@ def motif_figure(cwm: np.ndarray, pwm: np.ndarray, title: str = "", engine: str 
     Raises
     ------
     ValueError
-        ``cwm`` or ``pwm`` not ``(4, W)``, or not of one shape.
+        ``cwm`` or ``pwm`` not ``(4, W)``, or not of one shape; ``pwm`` not letter probabilities (a value below 0,
+        or a column not summing to 1 within 1e-3).
     """
     cwm, pwm = letter_matrices(cwm, pwm, names=("cwm", "pwm"), dtype=np.float64)
+    if (pwm < 0).any() or not np.allclose(pwm.sum(axis=0), 1.0, atol=1e-3):
+        raise ValueError("pwm is not a letter-probability matrix (values >= 0, each column summing to 1); give the "
+                         "motif's PWM, not its CWM or hypothetical CWM")
     ic = information_content(pwm)
     width = cwm.shape[1]
     fig = _figure(2 * max(2.2, 0.28 * width + 0.8), 3.4)

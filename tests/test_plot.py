@@ -117,3 +117,22 @@ def test_logo_progress_follows_tqdm_disable(tmp_path, disabled):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert ("logo" in result.stderr) != bool(disabled), result.stderr
+
+
+def test_motif_figure_refuses_a_pwm_that_is_not_letter_probabilities():
+    """fresh11: motif_figure(hyp, hyp) drew a 'PWM' of signed contributions (information content of negatives)."""
+    signed = np.random.default_rng(0).normal(size=(4, 10))
+    with pytest.raises(ValueError, match="not a letter-probability matrix"):
+        motif_figure(signed, signed)
+    with pytest.raises(ValueError, match="not a letter-probability matrix"):
+        motif_figure(signed, np.full((4, 10), 0.3))  # columns summing to 1.2
+    motif_figure(signed, np.full((4, 10), 0.25))
+
+
+def test_peak_calls_print_as_one_line():
+    """fresh11: a cell ending in call_peaks_from_run(...) printed the whole info dict (null fits, grids)."""
+    from seqsal.peaks import PeakCalls
+
+    calls = PeakCalls(pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [1]}), {"fdr": 0.05, "null": "shuffle",
+                                                                            "grid": list(range(1000))})
+    assert repr(calls) == "PeakCalls(2 seqlets, 1 elements at FDR 0.05, shuffle null; .seqlets, .elements, .info)"

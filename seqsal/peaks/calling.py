@@ -72,6 +72,10 @@ class PeakCalls:
     elements: pd.DataFrame
     info: dict
 
+    def __repr__(self) -> str:  # the whole info dict (null fits, grids) flooded a notebook cell (fresh11)
+        return (f"PeakCalls({len(self.seqlets)} seqlets, {len(self.elements)} elements at FDR "
+                f"{self.info.get('fdr')}, {self.info.get('null')} null; .seqlets, .elements, .info)")
+
 
 def _empirical_nulls(statistics: tuple[dict, dict], min_count: int) -> dict:
     """:meth:`NullModel.empirical` of each key's null statistics (:func:`null_statistics`), noting the number of

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import sys
 import traceback
@@ -26,6 +27,8 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+
+log = logging.getLogger("seqsal")
 
 LAYOUTS = ("ncl", "nlc")
 LAYOUT_SHAPES = {"ncl": "(N, 4, L)", "nlc": "(N, L, 4)"}
@@ -235,6 +238,11 @@ def exported_model(program, layout: str, path: str) -> tuple[nn.Module, int | No
                          f"(A, C, G, T) {LAYOUT_SHAPES[layout]}; export a model of one-hot DNA", path)
     if shape[0] is not None:
         module = FixedBatch(module, shape[0])
+        if shape[0] < 32:  # fresh11: a batch of 2 made DeepSHAP's shuffled null 130x slower than a dynamic batch
+            log.warning("%s was exported with a fixed batch of %d: every model call takes %d window(s), which makes "
+                        "large batches (DeepSHAP's references, the shuffled null) slow; export it with a dynamic "
+                        "batch (torch.export.export(..., dynamic_shapes=({0: torch.export.Dim('batch')},)))",
+                        path or "the model", shape[0], shape[0])
     return module, length
 
 

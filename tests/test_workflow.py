@@ -124,6 +124,26 @@ def test_interrupted_run_redoes_only_unfinished_shards(tmp_path, demo_subset, si
     assert_same_run(tmp_path / "out", single_run, COMPARED[:4])
 
 
+def test_a_shard_checkpoint_of_other_options_is_started_over(tmp_path, demo_subset, single_run):
+    """fresh12: killed, then rerun with another option, every shard refused its checkpoint (--resume of other
+    parameters) and the workflow was stuck until .partial was removed by hand. The shard now starts over."""
+    from seqsal.pipeline import AttributeOptions, run_attribute
+    from tests.test_reliability import dying_checkpoint
+
+    class Stop(Exception):
+        pass
+
+    folder = tmp_path / "out" / "shards" / "1-of-1"
+    with dying_checkpoint(Stop), pytest.raises(Stop):
+        run_attribute(str(DEMO / "genome.fa"), str(demo_subset), str(DEMO / "model.safetensors"), str(folder),
+                      AttributeOptions(method="saliency", chunk_size=8), progress=False, shard=(1, 1))
+    assert (folder / ".partial" / "progress.json").exists()
+    snakemake(tmp_path, demo_subset, "shards=1", "-c", "1", targets=MERGED)
+    log = (tmp_path / "out" / "logs" / "attribute" / "1-of-1.log").read_text()
+    assert "changed since: --method" in log and "starting this shard over" in log
+    assert_same_run(tmp_path / "out", single_run, COMPARED[:4])
+
+
 def test_slurm_profile_dry_run(tmp_path, demo_subset):
     """The attribution jobs ask for the config's attribute_resources, also when the README's command adds a
     partition with --set-resources (fresh12: that replaced the profile's block, dropping the GPU and memory)."""

@@ -124,3 +124,22 @@ def test_the_api_leaves_the_callers_random_stream_alone(tmp_path):
                              progress=False)
         list(seqsal.iter_attributions(paths.genome, str(regions), paths.model))
         assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_channels_last_module_is_told_how_to_be_explained():
+    """fresh11: a (N, L, 4) module given to attribute was told to check its sequence length."""
+
+    class ChannelsLastNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(4, 3, 5, padding=2)
+
+        def forward(self, x):  # x: (N, L, 4)
+            return self.conv(x.transpose(1, 2)).mean(dim=(1, 2))[:, None]
+
+    model, x = ChannelsLastNet().eval(), random_one_hot(2, 50, seed=3)
+    with pytest.raises(InputError, match=r"channels last, \(N, L, 4\); wrap it, seqsal.models.user.ChannelsLast"):
+        seqsal.attribute(model, x, method="saliency")
+    from seqsal.models.user import ChannelsLast
+
+    assert seqsal.attribute(ChannelsLast(model), x, method="saliency").shape == (2, 4, 50)

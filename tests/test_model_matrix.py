@@ -470,19 +470,19 @@ REFUSALS = [
     Refusal("builtin_as_nlc", "--layout nlc for a built-in model (it takes (N, 4, L))",
             ("builtin_safetensors", "multitask", "nlc", "saliency"),
             r"the model fails on \(N, 16, 4\) \(.*\) but runs on one-hot DNA channels first, \(N, 4, L\); drop "
-            r"--layout nlc \(the default is --layout ncl\)$"),
+            r"--layout nlc \(the default is --layout ncl; API: layout='ncl'\)$"),
     Refusal("torchscript_nlc_as_ncl", "a TorchScript model of (N, L, 4) input without --layout nlc",
             ("torchscript", "scalar", "nlc", "saliency"),
             r"the model fails on \(N, 4, 16\) \(.*\) but runs on one-hot DNA channels last, \(N, L, 4\); pass "
-            r"--layout nlc$", cli_layout="ncl"),
+            r"--layout nlc \(API: layout='nlc', .*ChannelsLast\(model\)\)$", cli_layout="ncl"),
     Refusal("export_nlc_as_ncl", "a .pt2 exported for (N, L, 4) without --layout nlc (read as length 4 before)",
             ("export_static", "scalar", "nlc", "saliency"),
             r"\.pt2: the exported model takes input of shape \(64, 16, 4\): one-hot DNA channels last, \(N, L, 4\); "
-            r"pass --layout nlc$", cli_layout="ncl"),
+            r"pass --layout nlc \(API: layout='nlc', .*\)$", cli_layout="ncl"),
     Refusal("export_ncl_as_nlc", "a .pt2 exported for (N, 4, L) with --layout nlc",
             ("export_dynamic", "multitask", "ncl", "saliency"),
             r"\.pt2: the exported model takes input of shape \(N, 4, 16\): one-hot DNA channels first, \(N, 4, L\); "
-            r"drop --layout nlc \(the default is --layout ncl\)$", cli_layout="nlc"),
+            r"drop --layout nlc \(the default is --layout ncl; API: layout='ncl'\)$", cli_layout="nlc"),
     Refusal("dict_unnamed", "a dict of heads, --target 1 (no output named)", ("user_file", "dict", "ncl", "saliency"),
             r"the model returns a dict of 2 outputs \(human, mouse\); name the one to explain with --target "
             r"output=<key>, e\.g\. --target output=human$", target="1"),

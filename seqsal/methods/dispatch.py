@@ -227,6 +227,10 @@ def as_module(model: nn.Module | LoadedModel, length: int) -> tuple[nn.Module, l
 def cannot_take(x: torch.Tensor, error: RuntimeError) -> InputError:
     """The error for a model that fails on ``x``'s shape (e.g. a dense layer sized for another length)."""
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "channels" in first_line and x.ndim == 3:  # e.g. "expected input[1, 100, 4] to have 4 channels": (N, L, 4)
+        return InputError(f"the model cannot take x of shape {tuple(x.shape)} ({first_line}): it may read one-hot "
+                          "DNA channels last, (N, L, 4); wrap it, seqsal.models.user.ChannelsLast(model), or load its "
+                          "file with seqsal.load_model(path, layout='nlc')")
     return InputError(f"the model cannot take x of shape {tuple(x.shape)} ({first_line}); check the sequence "
                       "length L the model was built for")
 

@@ -45,7 +45,8 @@ def check_layout(layout: str) -> str:
 
 def layout_hint(layout: str) -> str:
     """The layout and what to pass for it: ``one-hot DNA channels last, (N, L, 4); pass --layout nlc``."""
-    option = "pass --layout nlc" if layout == "nlc" else "drop --layout nlc (the default is --layout ncl)"
+    option = ("pass --layout nlc (API: layout='nlc', or wrap a module: seqsal.models.user.ChannelsLast(model))"
+              if layout == "nlc" else "drop --layout nlc (the default is --layout ncl; API: layout='ncl')")
     return f"one-hot DNA {_LAYOUT_WORDS[layout]}, {LAYOUT_SHAPES[layout]}; {option}"
 
 

@@ -445,7 +445,8 @@ def prune(folder: str | os.PathLike, changed: str) -> list[str]:
         state = status(folder, name)
         if state in ("stale", "unrecorded") and depends_on(name, changed, folder):
             why = _reason(folder, name) if state == "stale" else (
-                f"no provenance record (an older seqsal), so drawn from the {changed} replaced now; rerun "
+                f"no provenance record (an older seqsal, another tool or an interrupted write), so possibly drawn from "
+                f"the {changed} replaced now; rerun "
                 f"`{GROUPS[name].command}`")
             gone = remove_group(folder, name)
             removed += gone

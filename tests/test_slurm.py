@@ -60,8 +60,11 @@ def job_states(job_ids: list[str]) -> dict[str, str]:
 
 
 def test_demo_workflow_through_slurm_jobs_gives_the_single_run(cluster, tmp_path):
-    command = snakemake_command(tmp_path, DEMO / "regions.bed", f"shards={SHARDS}", "--workflow-profile", str(PROFILE),
-                                *EXECUTOR_OPTIONS)
+    # what a GPU cluster's config asks for each attribution job (README; the profile sets no job resources)
+    resources = tmp_path / "resources.yaml"
+    resources.write_text("attribute_resources: {threads: 4, mem_mb: 16000, gpu: 1, runtime: 240}\n")
+    command = snakemake_command(tmp_path, DEMO / "regions.bed", f"shards={SHARDS}", "--configfile", str(resources),
+                                "--workflow-profile", str(PROFILE), *EXECUTOR_OPTIONS)
     result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=1500)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]

@@ -182,3 +182,19 @@ def test_the_laplace_null_calls_the_same_at_any_scale_of_the_tracks():
         assert len(seqsal.call_peaks(noise.astype(np.float32), fdr=0.2)) == 0
     constant = np.full((20, 300), 0.5, np.float32)  # a bulk of equal values: nothing to fit, nothing called
     assert len(seqsal.call_peaks(constant, fdr=0.2)) == 0
+
+
+def test_each_sign_of_an_element_is_calibrated_against_its_own_null():
+    """+ noise 10x in a tenth of the regions, - noise plain (observed and null alike): calibrated against the null's
+    + candidates, 23 false elements over 10 runs at FDR 0.2; against the - ones (the signs mixed up), 383."""
+    false = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+
+        def draw(rows):
+            x = rng.normal(size=(rows, 500))
+            scale = np.where(np.arange(rows) < rows // 10, 10.0, 1.0)[:, None]
+            return np.where(x > 0, x * scale, x).astype(np.float32)
+
+        false += len(seqsal.call_peaks(draw(100), null_track=draw(100), fdr=0.2, level="elements"))
+    assert false <= 60, f"{false} false elements over 10 complete-null runs at FDR 0.2"

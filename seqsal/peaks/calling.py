@@ -45,6 +45,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,18 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource,
     return tests, widths, models, final, "laplace"
 
 
+def _tested_windows(tests: LadderTests, widths: dict, models: dict, final: dict, fdr: float) -> Iterator[tuple]:
+    """Per block of the kept tests (:class:`SelectedTests`): ``(sign, p-values (K,), the tests with p <= fdr as
+    WINDOW_RECORD records)``; a sign without a usable null gets p-values of 1. The run's tests and, for the
+    elements' null, the null's own go through this one path."""
+    usable = {sign: bool(widths[sign]) and (final[sign] is None or final[sign].kind != "none") for sign in (1, -1)}
+    for sign, rows, starts, widths_kept, scores, width_p in SelectedTests(tests, models, widths):
+        pvalue = final_pvalues(sign, width_p, final) if usable[sign] else np.ones_like(width_p)
+        keep = pvalue <= fdr
+        yield sign, pvalue, window_records(sign, rows[keep], starts[keep], widths_kept[keep], scores[keep],
+                                           pvalue[keep])
+
+
 def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict, options: PeakOptions,
                        scratch: str | os.PathLike | None = None
                        ) -> tuple[pd.DataFrame, KeptTests, int, dict, np.ndarray]:
@@ -185,19 +198,15 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
     n_tests = 0
     lowest = np.zeros(0)
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
-    usable = {sign: bool(widths[sign]) and (final[sign] is None or final[sign].kind != "none") for sign in (1, -1)}
     try:
-        for sign, rows, starts, widths_kept, scores, width_p in SelectedTests(tests, models, widths):
-            pvalue = final_pvalues(sign, width_p, final) if usable[sign] else np.ones_like(width_p)
+        for sign, pvalue, kept in _tested_windows(tests, widths, models, final, options.fdr):
             at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
             n_tests += int(pvalue.shape[0])
             if pvalue.shape[0]:
                 lowest = smallest_pvalues(lowest, pvalue)
-            keep = pvalue <= options.fdr
-            if keep.any():
-                spill.append(window_records(sign, rows[keep], starts[keep], widths_kept[keep], scores[keep],
-                                             pvalue[keep]))
-                rows_with = _mark(rows_with, rows[keep])
+            if kept.shape[0]:
+                spill.append(kept)
+                rows_with = _mark(rows_with, kept["row"])
         pvalues = spill.column("pvalue")  # read back once the tests are done: not held while they stream
         ascending, qvalues = passing_qvalues(pvalues, n_tests, options.fdr)
         del pvalues
@@ -232,14 +241,8 @@ def _element_nulls(null_source: ChunkSource, widths: dict, models: dict, final: 
     tests selected and given p-values as the run's are (against the null itself), those with ``p <= fdr`` grouped
     into candidates as the run's are (:func:`~seqsal.peaks.elements.null_candidate_statistics`). One more pass
     over the null's tracks; its kept tests are held (29 B each)."""
-    tested = tuple(sorted(set(widths[1]) | set(widths[-1])))
-    parts = []
-    for sign, rows, starts, kept_widths, scores, width_p in SelectedTests(LadderTests(null_source, tested, limit=0),
-                                                                          models, widths):
-        pvalue = final_pvalues(sign, width_p, final)
-        keep = pvalue <= options.fdr
-        if keep.any():
-            parts.append(window_records(sign, rows[keep], starts[keep], kept_widths[keep], scores[keep], pvalue[keep]))
+    tested = LadderTests(null_source, tuple(sorted(set(widths[1]) | set(widths[-1]))), limit=0)
+    parts = [kept for _, _, kept in _tested_windows(tested, widths, models, final, options.fdr)]
     records = np.concatenate(parts) if parts else np.zeros(0, WINDOW_RECORD)
     statistics = null_candidate_statistics(records, null_source, options)
     return {sign: NullModel.empirical(values, options.min_null_candidates) for sign, values in statistics.items()}

@@ -325,8 +325,8 @@ def _code_spans(text: str) -> str:
 
 
 def calibration_warnings(record: dict) -> list[str]:
-    """``peaks.calibration.warnings`` of a ``run.json`` record, plus one when a requested shuffled null fell
-    back to the Laplace null (``peaks.requested_null`` differs from ``peaks.null``).
+    """``peaks.calibration.warnings`` of a ``run.json`` record (a shuffled null too small to fit a sign, a tail
+    fit that does not hold, p-values off the null's in the bulk).
 
     Parameters
     ----------
@@ -340,11 +340,6 @@ def calibration_warnings(record: dict) -> list[str]:
     """
     peaks = record.get("peaks") or {}
     warnings = [str(w) for w in (peaks.get("calibration") or {}).get("warnings", [])]
-    if peaks.get("requested_null") == "shuffle" and peaks.get("null") == "laplace":
-        sample = peaks.get("null_sample") or {}
-        warnings.append(f"the shuffled null ({plural(int(sample.get('n_regions', 0)), 'region')}, "
-                        f"{int(sample.get('bases', 0)):,} bases) held too few tests, so the Laplace null was used: "
-                        "raise --min-null-bases (or --null-fraction) and rerun `seqsal attribute`")
     return warnings
 
 

@@ -44,6 +44,9 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
             if not model.tail_fit_ok:
                 warnings.append(f"the {name} null's tail fit does not hold: {name} p-values are empirical only "
                                 f"(>= {1 / (model.n + 1):.1g}); {LARGER_NULL}")
+        if model.kind == "none" and model.n:
+            warnings.append(f"the null holds only {model.n} {name} tests, too few to fit: no {name} seqlets are "
+                            f"called; with the shuffled null, {LARGER_NULL}")
         if m >= 200 and entry["bulk_ratio"] > 1.5:
             warnings.append(f"{name} p-values are not uniform in the bulk ({entry['bulk_ratio']:.2f} x the null's "
                             f"share at p <= 0.5): the null does not represent this run's background; look at the "

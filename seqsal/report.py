@@ -281,8 +281,10 @@ def calibration_table(peaks: dict) -> pd.DataFrame:
 
     Columns: ``sign``, ``tests``, ``null kind``, ``null tests``, ``null regions`` and ``copies`` (of
     ``peaks.null_sample``; empty where the Laplace null was used), ``null scale`` (``peaks.null_model``),
-    ``smallest counted p``, ``tail shape``, ``tail fit ok`` and ``bulk ratio`` (observed over expected
-    tests at ``p <= 0.5``; near 1 when the null represents the background).
+    ``region spread`` (``calibration.null_row_spread``: sd of the null regions' log noise level, see
+    :func:`seqsal.peaks.calling.row_scale_spread`), ``smallest counted p``, ``tail shape``, ``tail fit ok``
+    and ``bulk ratio`` (observed over expected tests at ``p <= 0.5``; near 1 when the null represents the
+    background).
 
     Parameters
     ----------
@@ -308,6 +310,8 @@ def calibration_table(peaks: dict) -> pd.DataFrame:
                      "null regions": sample.get("n_regions") if shuffled else None,
                      "copies": sample.get("copies") if shuffled else None,
                      "null scale": (fits.get(sign) or {}).get("scale"),
+                     "region spread": (calibration.get("null_row_spread") or {}).get("sd_log_scale") if shuffled
+                     else None,
                      "smallest counted p": entry.get("smallest_counted_p"), "tail shape": entry.get("tail_shape"),
                      "tail fit ok": None if fit_ok is None else ("yes" if fit_ok else "NO"),
                      "bulk ratio": entry.get("bulk_ratio")})

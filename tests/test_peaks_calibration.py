@@ -228,3 +228,22 @@ def test_a_sign_the_null_cannot_fit_calls_nothing_while_the_other_keeps_its_call
     assert calls.attrs["peaks"]["null"] == "shuffle"
     assert (calls["sign"] == "+").sum() >= 90 and (calls["sign"] == "-").sum() == 0
     assert "no - seqlets are called" in caplog.text
+
+
+def test_a_null_whose_regions_differ_in_noise_level_is_measured_and_warned_about(caplog):
+    """The null regions' noise levels (sd of the log per-region median |x|) go into run.json; above 0.6 (a
+    log-normal sigma of 1 here) a warning says that calls near the threshold may exceed the FDR."""
+    caplog.set_level(logging.WARNING, logger="seqsal")
+    rng = np.random.default_rng(2)
+    observed = rng.normal(0, 1, (100, 500)).astype(np.float32)
+    even = rng.normal(0, 1, (200, 500))
+    uneven = even * rng.lognormal(0, 1.0, (200, 1))
+    even[:, ::3] = even[:, 1::3] = 0.0  # exact zeros (a max-pooled track's) are left out of each region's level
+    calm = seqsal.call_peaks(observed, null_track=even.astype(np.float32))
+    assert calm.attrs["peaks"]["calibration"]["null_row_spread"]["sd_log_scale"] < 0.1
+    assert "differ in noise level" not in caplog.text
+    rough = seqsal.call_peaks(observed, null_track=uneven.astype(np.float32))
+    spread = rough.attrs["peaks"]["calibration"]["null_row_spread"]
+    assert spread["regions"] == 200 and 0.85 < spread["sd_log_scale"] < 1.15
+    assert "differ in noise level" in caplog.text and "--min-null-bases" in caplog.text
+    assert seqsal.call_peaks(observed).attrs["peaks"]["calibration"]["null_row_spread"] is None  # Laplace: no null

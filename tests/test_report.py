@@ -201,6 +201,7 @@ def test_report_shows_calibration_warnings_prominently(tmp_path):
     calibration = record["peaks"]["calibration"]
     calibration["-"].update(null_kind="empirical", null_tests=99, smallest_counted_p=0.01, tail_fit_ok=False,
                             tail_shape=0.31)
+    calibration["null_row_spread"] = {"regions": 7, "sd_log_scale": 0.82}
     calibration["warnings"] = ["the shuffled null holds only 99 - tests: raise --min-null-bases",
                                "the - null's tail fit does not hold: rerun `seqsal call-peaks`"]
     record["peaks"].update(null="shuffle", null_sample={"file": "null.npz", "n_regions": 7, "copies": 3,
@@ -216,7 +217,7 @@ def test_report_shows_calibration_warnings_prominently(tmp_path):
     assert "7 regions shuffled 3 times each, 4,200 bases" in section and "Left of the dotted line" in section
     minus = re.search(r"<tr><td>-</td>(.*?)</tr>", section).group(1)
     assert re.findall(r"<td[^>]*>([^<]*)</td>", minus)[1:] == [
-        "empirical", "99", "7", "3", f"{record['peaks']['null_model']['-']['scale']:.3g}", "0.01", "0.31", "NO",
+        "empirical", "99", "7", "3", f"{record['peaks']['null_model']['-']['scale']:.3g}", "0.82", "0.01", "0.31", "NO",
         f"{calibration['-']['bulk_ratio']:.3f}"]
 
 

@@ -11,6 +11,7 @@ import numpy as np
 P_GRID = np.array([1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0])  # where calibration is recorded
 _HEAVY_RATIO, _HEAVY_MIN_TESTS = 0.8, 500  # bulk ratio below this, on this many tests (> 4 SD from 1): a heavy null
 _SMALL_NULL = 1000  # fewer null tests than this per sign: p-values below 1e-3 rest on the tail fit alone
+ROW_SPREAD_WARN = 0.6  # sd of the null regions' log noise level above which complete nulls were seen to over-call
 LARGER_NULL = ("rerun `seqsal attribute` with a larger --min-null-bases (it shuffles each region up to 8 times: "
                "a run of few, short regions already there needs more regions)")  # the remedy of a small null
 
@@ -60,6 +61,17 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
                             "only the probability, `--target 0,transform=logit`")
         summary[name] = entry
     return summary, warnings
+
+
+def row_spread_warning(spread: dict | None) -> list[str]:
+    """The warning a null whose regions differ too much in noise level
+    (:func:`seqsal.peaks.calling.row_scale_spread`) gets."""
+    if spread is None or spread["sd_log_scale"] <= ROW_SPREAD_WARN:
+        return []
+    return [f"the null's regions differ in noise level (sd of the log per-region level {spread['sd_log_scale']:.2f}"
+            f", above {ROW_SPREAD_WARN}; the zoo's models 0.05-0.50): complete nulls this uneven made calls more "
+            f"often than the FDR allows, most at FDR 0.2 and for elements, so read calls near the threshold with "
+            f"care; a null of more regions holds better: {LARGER_NULL}"]
 
 
 OUTLOOK_LEVELS = (0.05, 0.1, 0.2)  # the FDR levels the outlook counts passing tests at

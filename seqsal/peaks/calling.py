@@ -53,7 +53,7 @@ import pandas as pd
 from ..encode import one_hot_decode
 from ..errors import InputError
 from .calibration import (LARGER_NULL, P_GRID, at_null_resolution, bh_outlook, calibration_summary, outlook_hint,
-                          smallest_pvalues)
+                          row_spread_warning, smallest_pvalues)
 from .options import API_COLUMNS, PeakOptions
 from .elements import call_elements, null_candidate_statistics
 from .extents import merge_overlaps, seqlet_extents, span_sums, split_overlaps
@@ -63,6 +63,7 @@ from .streams import ChunkSource, array_chunks, as_tracks
 from .widths import ByWidth, LadderTests, SelectedTests, SelectionStatistics, final_pvalues
 
 log = logging.getLogger("seqsal")
+ROW_SPREAD_MIN_ROWS = 30  # fewer null regions with a noise level than this: no spread is recorded
 
 
 @dataclass
@@ -244,6 +245,35 @@ def _element_nulls(null_source: ChunkSource, widths: dict, models: dict, final: 
     return {sign: NullModel.empirical(values, options.min_null_candidates) for sign, values in statistics.items()}
 
 
+def row_scale_spread(source: ChunkSource) -> dict | None:
+    """How much the noise level differs between the regions of a null: ``{"regions", "sd_log_scale"}``.
+
+    Each region's noise level is the median ``|x|`` over its valid, non-zero bases (a max-pooled model's zeros
+    left out; robust to the few large bases a site adds); the spread is the standard deviation of its log over
+    the regions (a log-normal noise level of sigma ``s`` gives about ``s``). The p-values assume the null's
+    regions and the run's share one noise distribution; when regions differ this much, the extreme tests of a
+    run come from its noisiest few regions, and a null of a few hundred regions under-represents them
+    (benchmarks/RESULTS.md, session 17: the zoo's models 0.05-0.50, which hold; at 0.75, 60 % of complete-null
+    runs called at FDR 0.2 against a null of a tenth of the run's regions, and 14 % of them at 0.05 against
+    twice as many). None when fewer than 30 regions have a noise level.
+
+    Parameters
+    ----------
+    source
+        The null's tracks (:class:`~seqsal.peaks.streams.TrackChunk` per block of rows).
+    """
+    logs = []
+    for chunk in source(None):
+        magnitude = np.where(chunk.valid, np.abs(chunk.track), 0.0)
+        for row in magnitude:
+            nonzero = row[row > 0]
+            if nonzero.shape[0]:
+                logs.append(float(np.log(np.median(nonzero))))
+    if len(logs) < ROW_SPREAD_MIN_ROWS:
+        return None
+    return {"regions": len(logs), "sd_log_scale": round(float(np.std(logs)), 4)}
+
+
 def _mark(marks: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``marks`` ``(R,)`` bool with ``rows`` set, grown (doubling) to hold the largest of them."""
     need = int(rows.max()) + 1
@@ -339,6 +369,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
             if final[sign] is not None and model.kind == "empirical" and not model.tail_fit_ok:
                 warnings.append(f"the {'+' if sign > 0 else '-'} null's tail fit at width {width} does not hold: its "
                                 f"p-values are empirical only; {LARGER_NULL}")
+        spread = row_scale_spread(null_source) if null_source is not None else None
+        warnings += row_spread_warning(spread)
         for warning in warnings:
             log.warning("%s", warning)
         info = {"null": used, "null_model": {"+": per_sign[1].describe(), "-": per_sign[-1].describe()},
@@ -346,7 +378,7 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                                         for w in options.test_widths},
                 "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
                 "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
-                "calibration": {**calibration, "warnings": warnings,
+                "calibration": {**calibration, "warnings": warnings, "null_row_spread": spread,
                                 "outlook": {**bh_outlook(lowest, n_tests, at_or_below[1] + at_or_below[-1]),
                                             "null_resolution_bound": at_null_resolution(per_sign, smallest)}}}
         if significant.empty:

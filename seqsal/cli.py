@@ -98,11 +98,15 @@ main.add_command(train)
                    "regions, or a Laplace fit to the bulk of the observed track.")
 @click.option("--null-fraction", type=Finite(), default=0.1, show_default=True,
               help="Fraction of regions shuffled for --null shuffle (that much extra model work on a run of more "
-                   "than --min-null-bases / fraction bases; a smaller run shuffles more, up to all its regions 8 "
-                   "times: --no-peaks skips the null).")
+                   "than --min-null-bases / fraction bases; a smaller run shuffles more, up to all its regions "
+                   "--max-null-copies times: --no-peaks skips the null).")
 @click.option("--min-null-bases", type=int, default=200_000, show_default=True,
               help="Fewest bases of shuffled sequence the shuffle null attributes: a small run takes more of its "
                    "regions, and several shuffles of each when it is shorter.")
+@click.option("--max-null-copies", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="Most shuffles of one region for the shuffle null of a run shorter than --min-null-bases (each "
+                   "as much model work as the region): raise it when a small run's smallest p-values sit at the "
+                   "null's resolution.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in this folder.")
 @click.option("--force", is_flag=True, help="Overwrite a run already in this folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
@@ -112,7 +116,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
               force, quiet, shard=None, method_params=None, n_logos=0, unknown_bases="error", layout="ncl",
               allow_incomplete=False, max_memory=None,
-              peaks=True, fdr=0.05, null="shuffle", null_fraction=0.1, min_null_bases=200_000):
+              peaks=True, fdr=0.05, null="shuffle", null_fraction=0.1, min_null_bases=200_000, max_null_copies=8):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
     Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
@@ -133,7 +137,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
         shard=parse_shard(shard) if shard is not None else None,
         peaks=PeakOptions(fdr=fdr, null=null, null_fraction=null_fraction, min_null_bases=min_null_bases,
-                          seed=seed).check() if peaks else False,
+                          max_null_copies=max_null_copies, seed=seed).check() if peaks else False,
     )
     if n_logos:  # run_attribute logged what this invocation did
         from .report import write_logos

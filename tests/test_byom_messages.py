@@ -46,12 +46,13 @@ def test_a_key_given_twice_and_a_reduction_of_one_value_are_refused():
 
 def test_the_small_null_remedy_names_the_limit_of_the_shuffles():
     """A run of few short regions already shuffled the most times was told to raise --min-null-bases, which could
-    not change its null; the remedy now says where the limit is."""
+    not change its null; the remedy now names the limit, and raising both grows the null."""
     from seqsal.peaks.calibration import LARGER_NULL
     from seqsal.peaks.nulls import MAX_NULL_COPIES, null_plan
 
-    assert f"up to {MAX_NULL_COPIES} times" in LARGER_NULL and "more regions" in LARGER_NULL
+    assert f"--max-null-copies times, {MAX_NULL_COPIES} by default: raise both" in LARGER_NULL
     assert null_plan(25_000, 0.1, 400_000) == null_plan(25_000, 0.1, 200_000) == (1.0, MAX_NULL_COPIES)
+    assert null_plan(25_000, 0.1, 400_000, max_copies=100) == (1.0, 16)
 
 
 def test_iter_attributions_refuses_an_option_it_does_not_have():

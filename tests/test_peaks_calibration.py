@@ -70,6 +70,7 @@ def test_null_plan_covers_small_runs_with_more_regions_then_more_shuffles():
     assert copies == 1 and fraction == pytest.approx(0.5)
     assert null_plan(100_000, 0.1, 200_000) == (1.0, 2)             # 10 regions of 10 kb: every region twice
     assert null_plan(1_000, 0.1, 200_000) == (1.0, MAX_NULL_COPIES)  # capped
+    assert null_plan(1_000, 0.1, 200_000, max_copies=500) == (1.0, 200)  # the cap raised: the minimum reached
     assert null_plan(100_000, 0.1, 0) == (0.1, 1)
 
 

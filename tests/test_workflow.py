@@ -191,12 +191,14 @@ def test_more_shards_than_regions_fail_before_any_job(tmp_path, demo_subset):
 
 
 def test_config_options_reach_the_commands(tmp_path, demo_subset):
-    """Method parameters, stitching, gradient correction and the caller's geometry travel from the config to the
-    `seqsal` command lines (dry run, commands printed)."""
+    """Method parameters, stitching, gradient correction, the model's input layout, unknown bases and
+    --allow-incomplete (absent from the config until fresh12 noticed) and the caller's geometry travel from the
+    config to the `seqsal` command lines (dry run, commands printed)."""
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.read_text() + "method: ig\nmethod_params: {steps: 8, baseline: shuffle, references: 3}\n"
                       "stitch: centre\ncorrect: false\nn_value: 0.25\npeak_test_widths: '8'\nmin_seqlets: 10\n"
-                      "top_logos: 7\nreport_top: 5\ncheck_seqlets: 33\n")
+                      "top_logos: 7\nreport_top: 5\ncheck_seqlets: 33\nlayout: nlc\nunknown_bases: n\n"
+                      "allow_incomplete: true\nmax_null_copies: 20\n")
     command = snakemake_command(tmp_path, demo_subset, "shards=2", "-n", "-p")
     command[command.index(str(CONFIG))] = str(config)
     result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
@@ -206,7 +208,8 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
     assert len(attribute) == 2
     for line in attribute:
         for words in ("--method ig", "--steps 8", "--baseline shuffle", "--references 3", "--stitch centre",
-                      "--no-correct", "--n-value 0.25"):
+                      "--no-correct", "--n-value 0.25", "--layout nlc", "--unknown-bases n", "--allow-incomplete",
+                      "--max-null-copies 20"):
             assert words in line, (words, line)
     assert "--test-widths 8 --max-length 30 --element-gap 100" in log
     assert "--min-seqlets 10 --seqlet-fdr 0.9" in log and "--top 7" in log and "--top 5" in log

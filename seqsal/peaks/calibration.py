@@ -12,8 +12,9 @@ P_GRID = np.array([1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0])  # w
 _HEAVY_RATIO, _HEAVY_MIN_TESTS = 0.8, 500  # bulk ratio below this, on this many tests (> 4 SD from 1): a heavy null
 _SMALL_NULL = 1000  # fewer null tests than this per sign: p-values below 1e-3 rest on the tail fit alone
 ROW_SPREAD_WARN = 0.6  # sd of the null regions' log noise level above which complete nulls were seen to over-call
-LARGER_NULL = ("rerun `seqsal attribute` with a larger --min-null-bases (it shuffles each region up to 8 times: "
-               "a run of few, short regions already there needs more regions)")  # the remedy of a small null
+LARGER_NULL = ("rerun `seqsal attribute` with a larger --min-null-bases (a run shorter than that shuffles each "
+               "region up to --max-null-copies times, 8 by default: raise both for a run of few, short "
+               "regions)")  # the remedy of a small null
 
 
 def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str]]:

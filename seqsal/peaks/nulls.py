@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import LENGTH, OFFSETS, RaggedStream, ragged_offsets, write_npz
-from .options import NULL_FILE
+from .options import NULL_FILE, PeakOptions
 from .streams import valid_mask
 
 
@@ -33,15 +33,16 @@ def null_sample(regions: pd.DataFrame, fraction: float, seed: int) -> np.ndarray
     return np.nonzero(uniform < fraction)[0].astype(np.int64)
 
 
-MAX_NULL_COPIES = 8  # shuffles of one region, at most, when the run is shorter than the null it needs
+MAX_NULL_COPIES = PeakOptions.max_null_copies  # the default most shuffles of one region
 
 
-def null_plan(total_bases: int, fraction: float, min_bases: int) -> tuple[float, int]:
+def null_plan(total_bases: int, fraction: float, min_bases: int,
+              max_copies: int = MAX_NULL_COPIES) -> tuple[float, int]:
     """How much shuffled sequence the null attributes: ``(fraction of regions sampled, shuffles of each)``.
 
     The null covers ``max(fraction * total_bases, min_bases)`` bases: a larger
     share of the regions when that is enough, else every region shuffled
-    ``ceil(min_bases / total_bases)`` times (at most :data:`MAX_NULL_COPIES`).
+    ``ceil(min_bases / total_bases)`` times (at most ``max_copies``).
     ``total_bases`` is the whole job's (all shards), so each shard draws
     exactly the rows a single run would.
 
@@ -63,7 +64,7 @@ def null_plan(total_bases: int, fraction: float, min_bases: int) -> tuple[float,
         return fraction, 1
     if min_bases <= total_bases:
         return min(1.0, min_bases / total_bases), 1
-    return 1.0, int(min(MAX_NULL_COPIES, math.ceil(min_bases / total_bases)))
+    return 1.0, int(min(max_copies, math.ceil(min_bases / total_bases)))
 
 
 def _region_keys(regions: pd.DataFrame) -> list[str]:

@@ -58,9 +58,17 @@ class PeakOptions:
     min_null_bases
         Fewest bases of shuffled sequence the ``shuffle`` null attributes: a
         small run's null takes more of its regions, and several shuffles of
-        each (up to 8) when the run itself is shorter; the tail of a null of a
-        few hundred tests cannot be told from a heavy one, which costs every
-        call (benchmarks/RESULTS.md).
+        each (up to ``max_null_copies``) when the run itself is shorter; the
+        tail of a null of a few hundred tests cannot be told from a heavy one,
+        which costs every call (benchmarks/RESULTS.md).
+    max_null_copies
+        Most shuffles of one region when the run is shorter than
+        ``min_null_bases`` (each is as much model work as the region itself):
+        the bound on a small run's null cost. A run of few regions whose
+        smallest p-values sit at the null's resolution (``run.json``
+        ``peaks.calibration.outlook.null_resolution_bound``) gets smaller
+        p-values from more (the zoo's splicing model: 10 regions, 8 shuffles
+        each, smallest q-value 0.10).
     test_widths
         Widths of the tested windows (bp), smallest first: the seqlet test's
         windows, not the model's input length (``AttributeOptions.window``).
@@ -86,6 +94,7 @@ class PeakOptions:
     null: str = "shuffle"
     null_fraction: float = 0.1
     min_null_bases: int = 200_000
+    max_null_copies: int = 8
     test_widths: tuple[int, ...] = (6, 10, 16, 24)
     min_length: int = 12
     max_length: int = 30
@@ -112,6 +121,8 @@ class PeakOptions:
             raise InputError(f"unknown {option('null')} {self.null!r}; choose shuffle or laplace")
         if not 0 < self.null_fraction <= 1:
             raise InputError(f"{option('null_fraction')} must be in (0, 1], got {self.null_fraction}")
+        if not 1 <= self.max_null_copies <= 1000:
+            raise InputError(f"{option('max_null_copies')} must be in [1, 1000], got {self.max_null_copies}")
         if self.min_null_bases < 0:
             raise InputError(f"{option('min_null_bases')} must be >= 0, got {self.min_null_bases}")
         if self.element_gap < 0 or self.element_flank < 0:

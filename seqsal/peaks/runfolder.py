@@ -427,7 +427,8 @@ def run_peaks_stage(
     if options.null == "shuffle":
         if total_bases is None:
             total_bases = int((regions["end"] - regions["start"]).sum())
-        fraction, copies = null_plan(total_bases, options.null_fraction, options.min_null_bases)
+        fraction, copies = null_plan(total_bases, options.null_fraction, options.min_null_bases,
+                                     options.max_null_copies)
         log.info("shuffled null: attributing dinucleotide-shuffled copies of %.0f%% of the regions%s",
                  100 * fraction, f", {copies} shuffles of each" if copies > 1 else "")
         null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, fraction,

@@ -248,3 +248,21 @@ def test_a_null_whose_regions_differ_in_noise_level_is_measured_and_warned_about
     assert spread["regions"] == 200 and 0.85 < spread["sd_log_scale"] < 1.15
     assert "differ in noise level" in caplog.text and "--min-null-bases" in caplog.text
     assert seqsal.call_peaks(observed).attrs["peaks"]["calibration"]["null_row_spread"] is None  # Laplace: no null
+
+
+def test_a_small_null_names_its_remedy_once_in_the_log_and_in_full_in_run_json(caplog):
+    """One demo region against its 8 shuffles logged nine warnings, eight of them ending in the same long remedy
+    (one line per width and sign whose tail fit failed, one per sign of the element null); the log now says each
+    problem once and the remedy once after them, while run.json keeps every warning whole."""
+    caplog.set_level(logging.WARNING, logger="seqsal")
+    rng = np.random.default_rng(4)
+    observed = rng.standard_t(3, (1, 600)).astype(np.float32)
+    calls = seqsal.call_peaks(observed, null_track=rng.standard_t(3, (8, 600)).astype(np.float32), fdr=0.05,
+                              level="elements")
+    recorded = calls.attrs["peaks"]["calibration"]["warnings"]
+    assert len(recorded) >= 2 and all("--min-null-bases" in warning for warning in recorded)
+    calibration_lines = [r.message for r in caplog.records if "candidate elements" not in r.message]
+    assert sum("--min-null-bases" in line for line in calibration_lines) == 1
+    assert calibration_lines[-1].startswith("for the null's size above:") or "no seqlet passed" in calibration_lines[-1]
+    assert sum("tail fit does not hold" in line for line in calibration_lines) <= 1
+    assert sum("candidate elements" in r.message for r in caplog.records) <= 1

@@ -274,6 +274,17 @@ def row_scale_spread(source: ChunkSource) -> dict | None:
     return {"regions": len(logs), "sd_log_scale": round(float(np.std(logs)), 4)}
 
 
+def _log_warnings(warnings: list[str]) -> None:
+    """Log the calibration warnings (``run.json`` keeps each whole): where several end in the same remedy (a
+    larger null), it is said once, after them."""
+    shared = sum(warning.endswith(LARGER_NULL) for warning in warnings) > 1
+    for warning in warnings:
+        log.warning("%s", warning[:-len(LARGER_NULL)].rstrip("; ") if shared and warning.endswith(LARGER_NULL)
+                    else warning)
+    if shared:
+        log.warning("for the null's size above: %s", LARGER_NULL)
+
+
 def _mark(marks: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``marks`` ``(R,)`` bool with ``rows`` set, grown (doubling) to hold the largest of them."""
     need = int(rows.max()) + 1
@@ -365,14 +376,14 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         per_sign = {sign: final[sign] if final[sign] is not None else
                     models[((widths[sign] or options.test_widths)[0], sign)] for sign in (1, -1)}
         calibration, warnings = calibration_summary(per_sign, at_or_below)
-        for (width, sign), model in models.items():
-            if final[sign] is not None and model.kind == "empirical" and not model.tail_fit_ok:
-                warnings.append(f"the {'+' if sign > 0 else '-'} null's tail fit at width {width} does not hold: its "
-                                f"p-values are empirical only; {LARGER_NULL}")
+        unfit = [f"{'+' if sign > 0 else '-'}{width}" for (width, sign), model in models.items()
+                 if final[sign] is not None and model.kind == "empirical" and not model.tail_fit_ok]
+        if unfit:  # one line for all widths (one a width and sign made a small run's log a wall of repeats)
+            warnings.append(f"the null's tail fit does not hold at width(s) {', '.join(unfit)}: their p-values are "
+                            f"empirical only; {LARGER_NULL}")
         spread = row_scale_spread(null_source) if null_source is not None else None
         warnings += row_spread_warning(spread)
-        for warning in warnings:
-            log.warning("%s", warning)
+        _log_warnings(warnings)
         info = {"null": used, "null_model": {"+": per_sign[1].describe(), "-": per_sign[-1].describe()},
                 "null_model_by_width": {str(w): {"+": models[(w, 1)].describe(), "-": models[(w, -1)].describe()}
                                         for w in options.test_widths},
@@ -398,11 +409,12 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                         if elements and used == "shuffle" else None)
         if element_null is not None:
             info["element_null"] = {"+": element_null[1].describe(), "-": element_null[-1].describe()}
-            for sign in (1, -1):
-                if element_null[sign].kind == "none" and widths[sign]:
-                    log.warning("the shuffled null forms %d %s candidate elements (need %d): no %s elements are "
-                                "called; %s", element_null[sign].n, "+" if sign > 0 else "-",
-                                options.min_null_candidates, "positive" if sign > 0 else "negative", LARGER_NULL)
+            short = [sign for sign in (1, -1) if element_null[sign].kind == "none" and widths[sign]]
+            if short:  # one line for both signs
+                log.warning("the shuffled null forms %s candidate elements (need %d of a sign): no %s elements are "
+                            "called; %s", " and ".join(f"{element_null[s].n} {'+' if s > 0 else '-'}" for s in short),
+                            options.min_null_candidates,
+                            " or ".join("positive" if s > 0 else "negative" for s in short), LARGER_NULL)
         elements = _rank(call_elements(kept if elements else None, seqlets, source, options, scratch, element_null))
         info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
                     n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})

@@ -355,7 +355,8 @@ def _outlook_line(outlook: dict | None, fdr: float | None, folder: str) -> str:
                        for level, count in (outlook.get("passing") or {}).items())
     called = f" (this run: FDR {float(fdr):g})" if fdr is not None else ""
     bound = (" The strongest tests lie beyond every shuffled-null test (their p-value is the null's resolution, "
-             "1/(n+1)): a larger null (<code>seqsal attribute --min-null-bases</code>) can resolve smaller p-values."
+             "1/(n+1)): a larger null (<code>seqsal attribute --min-null-bases</code>, and "
+             "<code>--max-null-copies</code> for a run of few regions) can resolve smaller p-values."
              if outlook.get("null_resolution_bound") else "")
     return (f"<p>Smallest q-value of the run: <b>{float(outlook['smallest_qvalue']):.3g}</b>. Tests passing "
             f"Benjamini&ndash;Hochberg at FDR {levels}{called} (overlapping tests merge into one seqlet); "

@@ -155,5 +155,6 @@ def outlook_hint(outlook: dict, fdr: float) -> tuple[str, str]:
     after = ""
     if outlook.get("null_resolution_bound"):
         after = ("; the strongest tests lie beyond every shuffled-null test (p = the null's resolution 1/(n+1)): "
-                 "a larger null (`seqsal attribute --min-null-bases`) can give them smaller p-values")
+                 "a larger null (`seqsal attribute --min-null-bases`, and --max-null-copies for a run of few "
+                 "regions) can give them smaller p-values")
     return inside, after

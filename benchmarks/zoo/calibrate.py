@@ -246,6 +246,7 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
         result[f"f1@{fdr}"] = round(f1(list(zip(calls.seqlets["region_index"], calls.seqlets["offset_start"],
                                                 calls.seqlets["offset_end"])), truth)[0], 4)
     seqlets = calls.seqlets  # at FDR 0.05
+    result["null_row_spread"] = calls.info["calibration"].get("null_row_spread")  # see row_levels.py
     seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-")))
     result["f1_seqsal"] = round(f1(list(zip(seqlets["region_index"], seqlets["offset_start"],
                                             seqlets["offset_end"])), truth)[0], 4)

@@ -253,8 +253,8 @@ def row_scale_spread(source: ChunkSource) -> dict | None:
     the regions (a log-normal noise level of sigma ``s`` gives about ``s``). The p-values assume the null's
     regions and the run's share one noise distribution; when regions differ this much, the extreme tests of a
     run come from its noisiest few regions, and a null of a few hundred regions under-represents them
-    (benchmarks/RESULTS.md, session 17: the zoo's models 0.05-0.50, which hold; at 0.75, 60 % of complete-null
-    runs called at FDR 0.2 against a null of a tenth of the run's regions, and 14 % of them at 0.05 against
+    (benchmarks/RESULTS.md, session 17: the zoo's models 0.05-0.50, which hold; at 0.75, 45-60 % of complete-null
+    runs called elements at FDR 0.2 against a null of a tenth of the run's regions, and 14-16 % at 0.05 against
     twice as many). None when fewer than 30 regions have a noise level.
 
     Parameters

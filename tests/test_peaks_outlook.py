@@ -73,6 +73,8 @@ def test_a_run_without_calls_says_how_far_it_is_from_calls(tmp_path, caplog):
     line = record.getMessage()
     assert record.levelno == logging.WARNING  # shown with -q too: an empty result must say why
     assert f"--fdr {lenient:g}" in line and f"q-value {outlook['smallest_qvalue']:.3g}" in line
+    # what the looser level costs is said with it (fresh15: on a complete null the hint pointed at calls all false)
+    assert f"at FDR {lenient:g} (up to {lenient:.0%} of the calls false)" in line
     assert "writing empty" not in line  # elements are tested on their own and may still be written
     # the flag and the line agree on whether the null's resolution bounds the p-values
     assert isinstance(outlook["null_resolution_bound"], bool)

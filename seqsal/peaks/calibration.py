@@ -149,7 +149,8 @@ def outlook_hint(outlook: dict, fdr: float) -> tuple[str, str]:
     for level in OUTLOOK_LEVELS:
         count = outlook["passing"][str(level)]
         if level > fdr and count > 0:
-            inside += (f"; at FDR {level:g} at least {count} tests pass, overlapping ones merging into one seqlet: "
+            inside += (f"; at FDR {level:g} (up to {level:.0%} of the calls false) at least {count} tests pass, "
+                       "overlapping ones merging into one seqlet: "
                        f"--fdr {level:g} (API: fdr={level:g})")
             break
     after = ""

@@ -266,3 +266,15 @@ def test_a_small_null_names_its_remedy_once_in_the_log_and_in_full_in_run_json(c
     assert calibration_lines[-1].startswith("for the null's size above:") or "no seqlet passed" in calibration_lines[-1]
     assert sum("tail fit does not hold" in line for line in calibration_lines) <= 1
     assert sum("candidate elements" in r.message for r in caplog.records) <= 1
+
+
+def test_a_sign_too_small_to_fit_is_said_once_with_the_remedy_of_its_null(caplog):
+    """The Laplace null's too-short tracks were said twice per sign (and the second line advised a larger shuffled
+    null, which a Laplace call has none of); one line per sign now, with the remedy of the null that was used."""
+    caplog.set_level(logging.WARNING, logger="seqsal")
+    rng = np.random.default_rng(0)
+    track = np.abs(rng.normal(size=(3, 100))).astype(np.float32)
+    track[0, :30] *= -1
+    assert seqsal.call_peaks(track).empty
+    lines = [r.getMessage() for r in caplog.records if "too few" in r.getMessage()]
+    assert len(lines) == 2 and all("--null shuffle" in line and "--min-null-bases" not in line for line in lines)

@@ -17,7 +17,7 @@ LARGER_NULL = ("rerun `seqsal attribute` with a larger --min-null-bases (a run s
                "regions)")  # the remedy of a small null
 
 
-def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str]]:
+def calibration_summary(models: dict, at_or_below: dict, remedy: str = LARGER_NULL) -> tuple[dict, list[str]]:
     """What ``run.json`` records under ``peaks.calibration``, and warnings that say what to do.
 
     Per sign: the number of observed tests and of null tests, the smallest p-value the null resolves by
@@ -26,7 +26,9 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
     Most tests are background, so ``bulk_ratio`` (tests with ``p <= 0.5`` over ``m / 2``) near 1 says the
     null represents the run's background; well above 1, the null is too light for this model's tracks; well
     below 1 (0.79 on the zoo's sigmoid classifier, benchmarks/RESULTS.md), too heavy: the model's attributions
-    shrink where it is active, as a saturating output's do.
+    shrink where it is active, as a saturating output's do. A sign whose null holds too few tests to fit
+    (``none``, the one place that says so, for either null) gets ``remedy``: a larger shuffled null, or, for the
+    Laplace null, longer tracks or a null sample.
     """
     summary, warnings = {}, []
     for sign in (1, -1):
@@ -48,7 +50,7 @@ def calibration_summary(models: dict, at_or_below: dict) -> tuple[dict, list[str
                                 f"(>= {1 / (model.n + 1):.1g}); {LARGER_NULL}")
         if model.kind == "none" and model.n:
             warnings.append(f"the null holds only {model.n} {name} tests, too few to fit: no {name} seqlets are "
-                            f"called; with the shuffled null, {LARGER_NULL}")
+                            f"called; {remedy}")
         if m >= 200 and entry["bulk_ratio"] > 1.5:
             warnings.append(f"{name} p-values are not uniform in the bulk ({entry['bulk_ratio']:.2f} x the null's "
                             f"share at p <= 0.5): the null does not represent this run's background; look at the "

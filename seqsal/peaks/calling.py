@@ -105,7 +105,7 @@ def _fitted_widths(options: PeakOptions, models: dict, null: str) -> dict[int, t
         log.info("the %s null holds no %s test at any width (the map never takes that sign): no %s seqlets are "
                  "called", null, "+" if s > 0 else "-", "positive" if s > 0 else "negative")
     dropped = [f"{'+' if s > 0 else '-'}{w}" for s in (1, -1) for w in options.test_widths
-               if w not in widths[s] and s not in absent]
+               if w not in widths[s] and s not in absent and widths[s]]  # none left: calibration_summary says so
     if dropped:
         remedy = (LARGER_NULL if null == "shuffled" else
                   "give longer tracks or a null sample")
@@ -153,12 +153,7 @@ def _fit_nulls(options: PeakOptions, source: ChunkSource,
     models = laplace_nulls(keyed, min_count, keys=keyed.keys())
     widths = _fitted_widths(options, models, "Laplace")
     final = _final_nulls(SelectedTests(tests, models, widths), lambda stream: laplace_nulls(stream, min_count))
-    for sign in (1, -1):
-        if not widths[sign] or (final[sign] is not None and final[sign].kind == "none"):
-            log.warning("too few %s candidates to fit a null (need %d): no %s seqlets are called; give a longer "
-                        "track or a null sample", "positive" if sign > 0 else "negative", min_count,
-                        "positive" if sign > 0 else "negative")
-    return tests, widths, models, final, "laplace"
+    return tests, widths, models, final, "laplace"  # a sign it cannot fit: calibration_summary says so
 
 
 def _tested_windows(tests: LadderTests, widths: dict, models: dict, final: dict, fdr: float) -> Iterator[tuple]:
@@ -375,7 +370,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     with kept.spill:  # the kept tests' scratch file: closed (so removed) on return and on error
         per_sign = {sign: final[sign] if final[sign] is not None else
                     models[((widths[sign] or options.test_widths)[0], sign)] for sign in (1, -1)}
-        calibration, warnings = calibration_summary(per_sign, at_or_below)
+        calibration, warnings = calibration_summary(per_sign, at_or_below, LARGER_NULL if used == "shuffle" else
+                                                    "give longer tracks, or a shuffled null (--null shuffle; API: null_track=...)")
         unfit = [f"{'+' if sign > 0 else '-'}{width}" for (width, sign), model in models.items()
                  if final[sign] is not None and model.kind == "empirical" and not model.tail_fit_ok]
         if unfit:  # one line for all widths (one a width and sign made a small run's log a wall of repeats)

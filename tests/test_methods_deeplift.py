@@ -157,3 +157,20 @@ def test_shared_pass_gives_the_pairs_multipliers_whatever_the_reference_groups(w
         torch.testing.assert_close(multipliers, pairs[0].reshape(3, 5, 4, 203), rtol=0, atol=1e-6)
         torch.testing.assert_close(reference, pairs[2].reshape(3, 5), rtol=0, atol=1e-6)
         torch.testing.assert_close(prediction, pairs[1].reshape(3, 5)[:, 0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["deepshap", "ig"])
+def test_a_uniform_baseline_keeps_n_bases_so_contributions_still_sum_to_delta(basset, method):
+    """fresh11: with ``baseline="uniform"`` an N column (all 0 in x) was 0.25 in the baseline, so part of
+    f(x) - f(baseline) sat on bases whose contribution (hypothetical x one-hot) is 0 by construction."""
+    x = random_one_hot(2, 203, seed=4, n_run=(60, 100))
+    baselines = make_baselines(x, "uniform")
+    assert (baselines[:, 0, :, 60:100] == 0).all() and (baselines[:, 0, :, :60] == 0.25).all()
+    if method == "deepshap":
+        hypothetical = deep_lift_shap(basset, x, Target(), references=baselines)[0]
+        tolerance = 1e-5
+    else:
+        hypothetical = integrated_gradients(basset, x, steps=64, baseline="uniform")[0]
+        tolerance = 0.02 * reference_delta(basset, x, baselines, Target()).abs().clamp_min(0.05).max()
+    gap = completeness(basset, x, hypothetical, baselines)
+    assert gap.abs().max() < tolerance, gap

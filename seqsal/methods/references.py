@@ -45,7 +45,9 @@ def make_baselines(x: torch.Tensor, baseline: str = "shuffle", references: int =
     x
         One-hot ``(N, 4, L)``.
     baseline
-        ``shuffle`` (dinucleotide shuffles, N kept in place), ``zero`` or ``uniform`` (0.25).
+        ``shuffle`` (dinucleotide shuffles, N kept in place), ``zero`` or ``uniform`` (0.25 at each base, an
+        all-zero column where ``x`` has one: an N is kept in place, as the shuffles keep it, so that the
+        contributions, which are 0 at an N, still sum to ``f(x) - f(baseline)``).
     references
         Shuffles per sequence (``shuffle`` only; the others give one baseline).
 
@@ -62,7 +64,8 @@ def make_baselines(x: torch.Tensor, baseline: str = "shuffle", references: int =
     if baseline == "zero":
         return torch.zeros_like(x)[:, None]
     if baseline == "uniform":
-        return torch.full_like(x, 0.25)[:, None]
+        known = (x != 0).any(dim=1, keepdim=True)
+        return (0.25 * known.to(x.dtype)).expand_as(x)[:, None].contiguous()
     if baseline != "shuffle":
         raise InputError(f"unknown {option('baseline')} {baseline!r}; choose one of {', '.join(BASELINES)}")
     if references < 1:

@@ -89,7 +89,13 @@ def test_three_shards_give_the_single_run(tmp_path, demo_subset, single_run):
     assert "Nothing to be done" in again.stdout + again.stderr
     # the same results folder with the Laplace null: every shard reruns (fresh7: each refused the earlier run's
     # null.npz, which Snakemake had not removed), and the merged run holds no null of the earlier run
+    # a shard folder of an earlier run with another shard count is removed once the shards are merged (fresh12)
+    stale = out / "shards" / "1-of-5"
+    stale.mkdir()
+    (stale / "run.json").write_text("{}")
     snakemake(tmp_path, demo_subset, "shards=3", "peak_null=laplace", "-c", "2", targets=PEAKS)
+    assert not stale.exists() and sorted(p.name for p in (out / "shards").iterdir()) == ["1-of-3", "2-of-3", "3-of-3"]
+    assert "removed" in (out / "logs" / "merge.log").read_text()
     assert not (out / "null.npz").exists()
     assert json.loads((out / "run.json").read_text())["peaks"]["null"] == "laplace"
 

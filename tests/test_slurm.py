@@ -82,7 +82,8 @@ def test_demo_workflow_through_slurm_jobs_gives_the_single_run(cluster, tmp_path
     single = tmp_path / "single"
     run = subprocess.run(["seqsal", "attribute", str(DEMO / "genome.fa"), str(DEMO / "regions.bed"), "--model",
                           str(DEMO / "model.safetensors"), "-o", str(single), "-q"],
-                         capture_output=True, text=True, env=_env(), timeout=600)
+                         capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"},
+                         timeout=600)  # the shards' thread count: a kernel's sums are ordered by it (README)
     assert run.returncode == 0, run.stderr
     assert_same_run(out, single, COMPARED)
     for i in range(1, SHARDS + 1):

@@ -187,7 +187,10 @@ def compare_motifs(
                     if (a, b) not in null.survival:
                         null.survival[(a, b)] = _range_survival(null.hist[a:b])
                     p = null.pvalue(a, b, score)
-                    if p < best[0] or (p == best[0] and score / bins > best[1]):
+                    # p-values of two alignments that differ only by the rounding of their convolutions (a
+                    # palindrome on both strands) are a tie: the higher score, then the first seen (+ strand) wins
+                    tie = abs(p - best[0]) <= 1e-9 * max(p, best[0])
+                    if (p < best[0] and not tie) or (tie and score / bins > best[1]):
                         best = (p, score / bins, strand, offset + lead, overlap)
             p = float(-np.expm1(n_alignments * np.log1p(-min(best[0], 1 - 1e-16))))
             rows.append({"query": query.identifier, "target_id": target.identifier, "target_name": target.name,

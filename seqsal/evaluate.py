@@ -80,9 +80,11 @@ def predict_target(model: nn.Module, x: torch.Tensor, target: Target, batch_size
 
 
 def background_of(x: np.ndarray, kind: str = "shuffle", seed: int = 0) -> np.ndarray:
-    """A background ``(N, 4, L)`` for each window: one dinucleotide shuffle, or uniform 0.25."""
+    """A background ``(N, 4, L)`` for each window: one dinucleotide shuffle, or uniform 0.25; either keeps an N (an
+    all-zero column of ``x``) in place, as :func:`seqsal.methods.make_baselines` does."""
     if kind == "uniform":
-        return np.full_like(x, 0.25)
+        known = (x != 0).any(axis=1, keepdims=True)
+        return np.broadcast_to(0.25 * known, x.shape).astype(x.dtype)
     if kind != "shuffle":
         raise InputError(f"unknown --background {kind!r}; choose shuffle or uniform")
     return dinucleotide_shuffle(x, n=1, seed=seed)[:, 0]

@@ -6,7 +6,7 @@ from torch import nn
 
 import seqsal
 from seqsal.attribution import Target
-from seqsal.methods import METHODS
+from seqsal.methods import METHODS, make_baselines
 from seqsal.evaluate import (
     FRACTIONS,
     auprc,
@@ -40,6 +40,14 @@ def test_site_mask_half_open():
     mask = site_mask(windows, sites, 50)
     assert mask[0].nonzero()[0].tolist() == [0, 1, 30]
     assert not mask[1].any() and not mask[2].any()
+
+
+def test_a_uniform_background_keeps_n_bases_as_the_baselines_do():
+    x = random_one_hot(2, 30, n_run=(10, 14)).numpy()
+    background = background_of(x, "uniform")
+    assert background.shape == x.shape and background.dtype == x.dtype
+    assert (background[:, :, 10:14] == 0).all() and (background[:, :, :10] == 0.25).all()
+    assert np.array_equal(background, make_baselines(torch.from_numpy(x), "uniform")[:, 0].numpy())
 
 
 def test_deletion_insertion_on_a_linear_model():

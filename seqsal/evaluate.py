@@ -80,11 +80,9 @@ def predict_target(model: nn.Module, x: torch.Tensor, target: Target, batch_size
 
 
 def background_of(x: np.ndarray, kind: str = "shuffle", seed: int = 0) -> np.ndarray:
-    """A background ``(N, 4, L)`` for each window: one dinucleotide shuffle, or uniform 0.25; either keeps an N (an
-    all-zero column of ``x``) in place, as :func:`seqsal.methods.make_baselines` does."""
+    """A background ``(N, 4, L)`` per window: a dinucleotide shuffle, or 0.25; N kept (as in ``make_baselines``)."""
     if kind == "uniform":
-        known = (x != 0).any(axis=1, keepdims=True)
-        return np.broadcast_to(0.25 * known, x.shape).astype(x.dtype)
+        return np.broadcast_to(0.25 * (x != 0).any(axis=1, keepdims=True), x.shape).astype(x.dtype)
     if kind != "shuffle":
         raise InputError(f"unknown --background {kind!r}; choose shuffle or uniform")
     return dinucleotide_shuffle(x, n=1, seed=seed)[:, 0]

@@ -253,9 +253,8 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool, paylo
         for stale in out_dir.glob("*.tmp-*"):  # left by a killed writer (io.atomic_path); never a final name
             if stale.is_file() and stale.name.split(".tmp-")[0] in (*OUTPUTS, NULL_FILE, *PEAK_FILES):
                 stale.unlink()
-    if force:
+    if force:  # the earlier run's run.json and derived files go once this run's first region is attributed
         shutil.rmtree(partial, ignore_errors=True)
-        (out_dir / "run.json").unlink(missing_ok=True)  # written last: its presence means "complete"
     if resume and (out_dir / "run.json").exists():
         finished = read_json_record(out_dir / "run.json").get("input_digest")
         if finished != digest:
@@ -348,7 +347,6 @@ def run_attribute(
     digest = _params_digest(payload)
     created, earlier = not out.exists(), earlier_input_digest(out) if force else None
     before = done = _prepare_output(out, digest, resume, force, payload)  # regions attributed by an earlier run
-    prune_earlier_run(out, earlier, digest)  # now: a --force run interrupted later must not leave them
     fresh = done == 0
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
         finished = read_json_record(out / "run.json")
@@ -377,6 +375,8 @@ def run_attribute(
             max_memory=options.max_memory, whole_table=whole_table,
         )
         for result in results:
+            if force:  # the first region works: now the earlier run goes (fresh16: a --force refused on the
+                force = _drop_earlier_run(out, earlier, digest)  # first batch had deleted it)
             one_hot_store.write_row(result.index, result.one_hot)
             hyp_store.write_row(result.index, result.hypothetical)
             rows_handle.write(_region_row(fields, result, with_completeness) + "\n")
@@ -503,6 +503,15 @@ def _target_record(target: Target, shape: tuple[int, ...]) -> dict:
     return {"output": target.output, "task": 0 if target.task is None else target.task, "reduction": target.reduction,
             "axis": target.axis, "transform": target.transform,
             "profile": len(shape) > 2 and target.transform not in ("log_odds", "log_odds_logp")}
+
+
+def _drop_earlier_run(out: Path, earlier: str | None, digest: str) -> bool:
+    """What ``--force`` replaces: the earlier run's ``run.json`` (written last: its presence means "complete") and
+    the files that described it (:func:`seqsal.provenance.prune_earlier_run`), so that a forced run interrupted
+    from here on resumes as this run. Returns False (nothing left to drop)."""
+    (out / "run.json").unlink(missing_ok=True)
+    prune_earlier_run(out, earlier, digest)
+    return False
 
 
 def _discard(out: Path, created: bool, *handles) -> None:

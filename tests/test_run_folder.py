@@ -97,3 +97,29 @@ def test_a_folder_without_a_run_keeps_the_users_files(tmp_path, small_genome, ti
     (other / "motifs.meme").write_text("MEME version 4\n")
     result = _attribute(genome, bed, model, other, "--force")
     assert result.exit_code == 0 and not (other / "motifs.meme").exists()
+
+
+def test_a_forced_rerun_refused_on_its_first_batch_keeps_the_earlier_run(tmp_path, small_genome, tiny_model):
+    """fresh16: `--force --method deepshap` on a TorchScript model is refused when the first batch runs, after the
+    earlier run's run.json (and motifs, report, ...) had been deleted: the folder then held no run at all."""
+    import torch
+
+    genome, _ = small_genome
+    _, module = tiny_model
+    model = tmp_path / "model.pt"
+    torch.jit.trace(module, torch.zeros(1, 4, 200)).save(str(model))
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t300\ta\nchr1\t1500\t1700\tb\n")
+    out = tmp_path / "run"
+    assert _attribute(genome, bed, model, out).exit_code == 0
+    (out / "motifs.meme").write_text("MEME version 4\n")  # a derived file of the earlier run
+    before = _snapshot(out)
+    result = _attribute(genome, bed, model, out, "--force", "--method", "deepshap")
+    assert result.exit_code == 2 and "nn.Module" in result.output, result.output
+    assert _snapshot(out) == before
+    assert _attribute(genome, bed, model, out, "--resume").exit_code == 0  # still the finished run
+    # a forced rerun that works replaces it (the earlier run's derived files go with it)
+    result = _attribute(genome, bed, model, out, "--force", "--method", "saliency")
+    assert result.exit_code == 0, result.output
+    assert not (out / "motifs.meme").exists()
+    assert '"method": "saliency"' in (out / "run.json").read_text()

@@ -199,7 +199,7 @@ class Target:
                              f"classes) output, "
                              f"but the output is {shape_text(output.shape)}: pass "
                              f"{option('target', '...,transform=none')}")
-        axis = self._task_axis(tuple(output.shape))
+        axis = self.task_axis(tuple(output.shape))
         task, size = 0 if self.task is None else self.task, output.shape[axis]
         if size < 2 or not -size <= task < size:
             raise InputError(f"{option('target', f'transform={self.transform}')} needs a class {task} and at "
@@ -316,7 +316,8 @@ class Target:
         raise InputError(f"{option('target', f'output={self.output}')} is not an output of the model; its "
                          f"outputs: {names}")
 
-    def _task_axis(self, shape: tuple[int, ...]) -> int:
+    def task_axis(self, shape: tuple[int, ...]) -> int:
+        """The task axis of an output of ``shape`` (2 or more dims): ``axis``, or 1 when none is given."""
         if self.axis is None:
             return 1
         axis = self.axis + len(shape) if self.axis < 0 else self.axis
@@ -339,7 +340,7 @@ class Target:
                                  f"sequence (no task "
                                  "axis); drop axis")
             return output
-        axis = self._task_axis(tuple(output.shape))
+        axis = self.task_axis(tuple(output.shape))
         task, size = 0 if self.task is None else self.task, output.shape[axis]
         if not -size <= task < size:
             where = f" on axis {axis} of its output {shape_text(output.shape)}" if output.ndim > 2 else ""
@@ -582,7 +583,7 @@ def probability_transform(found: OutputKind, target: Target, shape: tuple[int, .
         return "logit", "its logit log(p / (1 - p)) is explained (the value before a sigmoid; a class's log-odds)"
     if shape is None or found.dim is None:
         return "none", "the output is explained as it is (its class axis is not known)"
-    if len(shape) < 2 or found.dim % len(shape) != target._task_axis(shape):
+    if len(shape) < 2 or found.dim % len(shape) != target.task_axis(shape):
         return "none", (f"the output is explained as it is: the {found.kind.replace('_', '-')} normalises axis "
                         f"{found.dim} of {shape_text(shape)}, not the task axis")
     if shape[found.dim % len(shape)] < 2:

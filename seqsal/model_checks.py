@@ -13,7 +13,7 @@ from torch import nn
 from .attribution import Target, eval_mode, resolve_task_axis, shape_text
 from .errors import InputError
 from .models import LoadedModel
-from .models.probes import check_deterministic
+from .models.probes import check_deterministic, check_task_names
 from .models.user import layout_hint
 
 log = logging.getLogger("seqsal")
@@ -61,6 +61,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
     if resolved.axis != target.axis:
         log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "
                  "length; --target ...,axis=N sets it)", resolved.axis, shape_text(resolved.output_shape(output)))
+    shape = resolved.output_shape(output)
+    check_task_names(shape, resolved.task_axis(shape) if len(shape) > 1 else None, model.task_names)
     return resolved, resolved.output_shape(output)
 
 

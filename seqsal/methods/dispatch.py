@@ -17,7 +17,7 @@ from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
-from ..models.probes import check_deterministic
+from ..models.probes import check_deterministic, check_task_names
 from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 
 log = logging.getLogger("seqsal")
@@ -331,7 +331,9 @@ def attribute(
                     except RuntimeError as error:  # e.g. a dense layer sized for another length
                         raise cannot_take(x, error) from None
                 target = resolve_task_axis(model, target, probe, output)
-                target = choose_transform(model, target, method, target.output_shape(output))
+                shape = target.output_shape(output)
+                check_task_names(shape, target.task_axis(shape) if len(shape) > 1 else None, task_names)
+                target = choose_transform(model, target, method, shape)
             if x.shape[0]:  # as the pipeline: a random or batch-dependent output is refused, not explained (fresh11)
                 try:
                     check_deterministic(model, x.shape[-1], device)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, option
 
 # largest difference accepted, relative to the largest output: far above the last-bit differences that kernels
 # chosen by batch size (or TF32 convolutions on a GPU) make, far below what dropout or batch statistics do
@@ -131,3 +131,37 @@ def check_deterministic(model: nn.Module, length: int, device: str | torch.devic
             f"the model's output for a window depends on the other windows of its batch (alone: "
             f"{_first_value(alone, 1)}; among 2 other windows: {_first_value(first, 3)}; padded with 2 zero windows: "
             f"{_first_value(with_zeros, 3)}): batch norm in training mode (batch statistics); {_EVAL_ADVICE}", path)
+
+
+def check_task_names(shape: tuple[int, ...], axis: int | None, task_names: list[str] | None) -> None:
+    """Refuse a model whose task names do not fit the task axis of the output explained (fresh16: with
+    ``--target task=gata,axis=1`` a profile ``(N, 125, 3)`` was explained at bin 1 of every task, under the name of
+    task 1; 3 names on 5 outputs labelled whatever index was asked).
+
+    Parameters
+    ----------
+    shape
+        The shape of the output explained (the one the target picks).
+    axis
+        Its task axis (None: a ``(N,)`` output, one task).
+    task_names
+        The model's task names (None or empty: nothing to check).
+
+    Raises
+    ------
+    InputError
+        When the task axis has another number of entries than ``task_names``.
+    """
+    if not task_names:
+        return
+    size = 1 if axis is None else shape[axis]
+    if size == len(task_names):
+        return
+    text = "(" + ", ".join(["N", *(str(n) for n in shape[1:])]) + (",)" if len(shape) == 1 else ")")
+    where = (f"its output {text} has one value per sequence" if axis is None else
+             f"axis {axis} of its output {text} has {size}" if len(shape) > 2 else f"its output {text} has {size}")
+    names = ", ".join(task_names[:6]) + (", ..." if len(task_names) > 6 else "")
+    raise InputError(f"the model names {len(task_names)} tasks ({names}) but {where}: the names would label other "
+                     "values than its tasks; " + (f"give its task axis, {option('target', '...,axis=N')}"
+                                                  if len(shape) > 2 else
+                                                  "save the model with task names that match its outputs"))

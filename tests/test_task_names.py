@@ -1,0 +1,62 @@
+"""A model's task names must fit the task axis of the output explained (fresh16: a name resolved against the wrong
+axis was explained there under the task's name)."""
+import pytest
+import torch
+from torch import nn
+
+import seqsal
+from seqsal.errors import InputError
+from seqsal.models.probes import check_task_names
+
+
+class Profile(nn.Module):
+    """(N, L - 20, 3): positions x tasks, with task names."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 3, 5, padding=2)
+        self.task_names = ["a", "gata", "c"]
+
+    def forward(self, x):
+        return self.conv(x).transpose(1, 2)[:, 10:-10]
+
+
+class FiveOutputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 5, 5)
+        self.task_names = ["a", "b", "c"]
+
+    def forward(self, x):
+        return self.conv(x).mean(-1)
+
+
+def _x():
+    x = torch.zeros(2, 4, 200)
+    x[:, 0] = 1
+    return x
+
+
+def test_a_task_named_on_the_wrong_axis_is_refused():
+    model = Profile().eval()
+    x = _x()
+    right = seqsal.attribute(model, x, target="task=gata")  # the task axis found: the last one
+    same = seqsal.attribute(model, x, target="task=gata,axis=-1")
+    assert torch.equal(right, same)
+    with pytest.raises(InputError, match=r"names 3 tasks \(a, gata, c\) but axis 1 of its output \(N, 180, 3\) has 180"):
+        seqsal.attribute(model, x, target="task=gata,axis=1")
+    with pytest.raises(InputError, match="axis 1"):
+        seqsal.attribute(model, x, target="task=2,axis=1")
+
+
+def test_task_names_that_do_not_match_the_outputs_are_refused():
+    with pytest.raises(InputError, match=r"names 3 tasks \(a, b, c\) but its output \(N, 5\) has 5"):
+        seqsal.attribute(FiveOutputs().eval(), _x(), target=1)
+
+
+def test_check_task_names():
+    check_task_names((8, 3), 1, ["a", "b", "c"])
+    check_task_names((8,), None, ["only"])
+    check_task_names((8, 5), 1, None)
+    with pytest.raises(InputError, match="one value per sequence"):
+        check_task_names((8,), None, ["a", "b"])

@@ -11,11 +11,12 @@ import functools
 import hashlib
 import json
 import logging
+import numbers
 import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -144,15 +145,13 @@ def iter_attributions(
         One per region in order; ``one_hot`` and ``hypothetical`` are ``(4, L)``
         on the + strand, ``projected`` the per-base track ``(L,)``.
     """
-    options = as_options(options)
     unknown = sorted(set(overrides) - {f.name for f in fields(AttributeOptions)})
     if unknown:
         hint = ("; load a state_dict with seqsal.load_model(path, architecture=..., config=...) and pass the result "
                 "as model" if set(unknown) & {"architecture", "config", "model_config"} else "")
         raise InputError(f"iter_attributions: {', '.join(unknown)} is not an option (AttributeOptions fields: "
                          f"{', '.join(f.name for f in fields(AttributeOptions))}){hint}")
-    for key, value in overrides.items():
-        setattr(options, key, value)
+    options = as_options(replace(as_options(options), **overrides))  # a copy: the caller's options stay as given
     genome = genome if isinstance(genome, Genome) else Genome(genome, unknown_bases=options.unknown_bases)
     loaded = _as_model(model, layout=options.layout)
     table = prepare_regions(regions, genome.chrom_sizes, options.width)
@@ -191,11 +190,18 @@ def _stride(options: AttributeOptions, window: int | None) -> int | None:
 
 
 def as_options(options: AttributeOptions | None) -> AttributeOptions:
-    """``options``, or the defaults for ``None``; anything else (a dict) is an :class:`InputError`."""
+    """``options``, or the defaults for ``None``; anything else (a dict) is an :class:`InputError`. A task index
+    given as an int target is its text (``2`` -> ``"2"``), as :func:`seqsal.attribute` takes it (fresh16)."""
     if options is not None and not isinstance(options, AttributeOptions):
         raise InputError(f"options is a {type(options).__name__}; give seqsal.AttributeOptions(...) (or, to "
                          "iter_attributions, the options as keyword arguments)")
-    return options or AttributeOptions()
+    options = options or AttributeOptions()
+    if isinstance(options.target, numbers.Integral) and not isinstance(options.target, bool):
+        return replace(options, target=str(int(options.target)))
+    if options.target is not None and not isinstance(options.target, str):
+        raise InputError(f"target {options.target!r}: give a task index (int) or a target text, e.g. 'task=1' or "
+                         "'output=1,task=0'")
+    return options
 
 
 def check_run_options(options: AttributeOptions, device: torch.device) -> None:

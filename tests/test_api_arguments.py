@@ -143,3 +143,22 @@ def test_a_channels_last_module_is_told_how_to_be_explained():
     from seqsal.models.user import ChannelsLast
 
     assert seqsal.attribute(ChannelsLast(model), x, method="saliency").shape == (2, 4, 50)
+
+
+def test_the_pipeline_takes_an_int_target_and_leaves_the_callers_options_alone(tmp_path, loaded):
+    """fresh16: ``iter_attributions(..., target=1)`` and ``AttributeOptions(target=2)`` failed with an
+    AttributeError traceback (the pipeline split the target as text); overrides were also written into the
+    caller's ``AttributeOptions``."""
+    genome = tmp_path / "g.fa"
+    rng = np.random.default_rng(0)
+    genome.write_text(">chr1\n" + "".join(rng.choice(list("ACGT"), 400)) + "\n")
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t50\t151\ta\nchr1\t200\t301\tb\n")
+    by_name = [r.projected for r in seqsal.iter_attributions(str(genome), str(bed), loaded, target="task=beta")]
+    options = seqsal.AttributeOptions(batch_size=4)
+    for target in (1, np.int64(1)):
+        maps = [r.projected for r in seqsal.iter_attributions(str(genome), str(bed), loaded, options, target=target)]
+        assert all(np.array_equal(a, b) for a, b in zip(maps, by_name))
+    assert options.target is None and options.batch_size == 4
+    with pytest.raises(InputError, match=r"target \[1\]: give a task index"):
+        list(seqsal.iter_attributions(str(genome), str(bed), loaded, target=[1]))

@@ -141,8 +141,17 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
 
 def _shuffle_row(statistic: str, original: np.ndarray, mean_shuffled: np.ndarray, source: str,
                  options: AuditOptions) -> dict:
-    """The check's row: the slope of the shuffles' mean prediction on the original's, bootstrap p of slope <= 0."""
+    """The check's row: the slope of the shuffles' mean prediction on the original's, bootstrap p of slope <= 0;
+    ``n/a`` when fewer than 3 pairs are finite or the predictions do not vary (fresh16: a model with NaN outputs
+    was graded ``ok`` on a slope of NaN)."""
+    finite = np.isfinite(original) & np.isfinite(mean_shuffled)
+    if not finite.all():
+        source += f"; {int((~finite).sum())} of {len(finite)} with a non-finite prediction left out"
+        original, mean_shuffled = original[finite], mean_shuffled[finite]
     slope = ac.retained_slope(original, mean_shuffled)
+    if not np.isfinite(slope):
+        return row("shuffle_response", statistic, "-", np.nan, np.nan, "n/a",
+                   f"{source}; fewer than 3 finite predictions, or predictions that do not vary: no slope")
     boot = np.random.default_rng(options.seed)
     slopes = [ac.retained_slope(original[pick], mean_shuffled[pick])
               for pick in (boot.integers(0, len(original), len(original)) for _ in range(199))]

@@ -24,18 +24,19 @@ def check_edges(run: AuditRun, options: AuditOptions, rng: np.random.Generator) 
     if not np.isfinite(ratio):
         return row("window_edges", statistic, "-", np.nan, np.nan, "n/a",
                    "no window edge inside the regions (each region got its genomic context)")
-    peaks = ac.region_peaks(run.mass, run.lengths, options.edge_k)
-    result = ac.peaks_in_zone(peaks, run.lengths, near, rng, options.jitter, n_null=199)
+    audited = np.flatnonzero(valid.any(axis=1))  # all-N and zeroed (nonfinite) regions have no peak to place
+    peaks = ac.region_peaks(run.mass[audited], run.lengths[audited], options.edge_k)
+    result = ac.peaks_in_zone(peaks, run.lengths[audited], near[audited], rng, options.jitter, n_null=199)
     excess = result["share"] - result["expected"]
     verdict = grade(excess, result["pvalue"], options.edge_excess_look, options.edge_excess_shortcut, options.alpha)
     if result["ratio"] < options.edge_look:
         verdict = "ok"  # a broad trend (e.g. motifs near the ends of short regions), not a pile at the edge
-    flagged = result["rows"]
+    flagged = audited[result["rows"]]
     evidence = (f"{len(flagged)} of {len(peaks)} regions ({100 * result['share']:.1f} %) peak at a window edge, "
                 f"{100 * result['expected']:.1f} % expected under jitter of <= {options.jitter} bp "
                 f"({result['ratio']:.2f}x)")
     if len(flagged):
-        first = peaks[flagged] < run.lengths[flagged] / 2
+        first = peaks[result["rows"]] < run.lengths[flagged] / 2
         side, word = ac.edge_consensus(run.sequences_of(flagged), first, 2 * options.edge_k)
         evidence += (f"; {int(first.sum())} at the region's first {2 * options.edge_k} bp, {int((~first).sum())} at "
                      f"its last; their {side} {2 * options.edge_k} bp: {word} (upper case: the base of >= half of them)")

@@ -109,7 +109,7 @@ class AuditRun:
     regions: pd.DataFrame
     lengths: np.ndarray        # (N,) int64
     minus: np.ndarray          # (N,) bool
-    codes: np.ndarray          # (N, L) uint8: 0-3 for A, C, G, T; 4 for N (no base above 0.5) and padding
+    codes: np.ndarray          # (N, L) uint8: 0-3 for A, C, G, T; 4 for N, padding, zeroed (nonfinite) regions
     contribution: np.ndarray   # (N, L) float32: hypothetical x one-hot summed over the bases
     magnitude: np.ndarray      # (N, L) float32: max over the bases of |hypothetical|
     gc_count: np.ndarray       # (N,) float64: sum of the C and G channels
@@ -283,6 +283,8 @@ def read_run(out_dir: str | os.PathLike) -> AuditRun:
     record = read_json_record(record_path) if record_path.is_file() else {}
     codes = _to_rows(flat["codes"], lengths, minus, 4)
     codes[minus] = np.where(codes[minus] < 4, 3 - codes[minus], 4)  # reversed rows complemented: A<->T, C<->G
+    if "status" in regions:  # attributions zeroed (--on-error skip): no base to audit, as an all-N region (fresh16:
+        codes[(regions["status"].astype(str) == "nonfinite").to_numpy()] = 4  # 14 zeroed regions "peaked at an edge")
     gc_count, cpg_count = _gc_cpg(flat, codes, lengths, minus, binary)
     return AuditRun(path, record, regions, lengths, minus, codes=codes,
                     contribution=_to_rows(flat["contribution"], lengths, minus, 0.0),

@@ -266,3 +266,30 @@ def test_audit_options_refuse_fractional_counts_and_thresholds_in_the_wrong_orde
     with pytest.raises(InputError, match=words):
         AuditOptions(**bad)
     AuditOptions(rho_look=0.7, bin_bp=np.int64(5))  # equal thresholds and numpy integers are fine
+
+
+def test_regions_zeroed_for_nonfinite_attributions_are_not_audited(tmp_path):
+    """fresh16: with ``--on-error skip`` the regions whose model output was NaN are stored as zeros; their flat
+    track "peaked" at base 0, so 14 of 20 regions were a likely window-edge shortcut."""
+    rng = np.random.default_rng(5)
+    sequences, hyp = clean_arrays(rng, 200)
+    hyp[:80] = 0.0
+    folder = make_run(tmp_path / "run", sequences, hyp)
+    table = pd.read_csv(folder / "regions.tsv", sep="\t")
+    table.loc[:79, "status"] = "nonfinite"
+    table.loc[:79, "prediction"] = np.nan
+    table.to_csv(folder / "regions.tsv", sep="\t", index=False)
+    result = audit_run(folder, OPTIONS, write=False).set_index("check")
+    assert result.loc["window_edges", "verdict"] == "ok", result.loc["window_edges", "evidence"]
+    assert "of 120 regions" in result.loc["window_edges", "evidence"]
+
+
+def test_shuffle_response_without_finite_predictions_is_not_graded():
+    from seqsal.audit_composition import _shuffle_row
+
+    nan = np.full(10, np.nan)
+    assert _shuffle_row("s", nan, nan, "src", OPTIONS)["verdict"] == "n/a"
+    rng = np.random.default_rng(0)
+    original = np.r_[rng.normal(size=50), np.nan]
+    graded = _shuffle_row("s", original, original * 0.9, "src", OPTIONS)
+    assert graded["verdict"] != "n/a" and "1 of 51 with a non-finite prediction left out" in graded["evidence"]

@@ -526,10 +526,12 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + _repeats_note(calls, kind)
                         + (f'<p class="muted">motifs: {source}.</p>' if instances is not None else "") + "".join(cards))
     else:
+        why = ("No seqlet or element passed the FDR (seqlets.tsv and elements.tsv are empty; the calibration "
+               "section says how far the run is from calls)." if seqlets is not None or elements is not None else
+               "No seqlets.tsv/elements.tsv in this folder: run <code>seqsal call-peaks</code> to call elements.")
         sections.append(f"<h2>Top {plural(len(call_png), 'region')} by prediction</h2>"
-                        '<p class="muted">No seqlets.tsv/elements.tsv in this folder: run <code>seqsal call-peaks</code> '
-                        "to call elements.</p>" + "".join(f'<div class="card">{_img(png, "region view")}</div>'
-                                                          for png in call_png))
+                        f'<p class="muted">{why}</p>' + "".join(f'<div class="card">{_img(png, "region view")}</div>'
+                                                               for png in call_png))
 
     motifs = run.table("motifs")
     if motifs is not None and len(motifs):

@@ -315,3 +315,18 @@ def test_report_says_seqsal_motifs_kept_no_motif_when_motifs_tsv_is_empty(tmp_pa
     pd.DataFrame(columns=MOTIF_TABLE_COLUMNS).to_csv(out / "motifs.tsv", sep="\t", index=False)
     text = build_report(out, top=2)
     assert "No motif was kept by <code>seqsal motifs</code>" in text and "No motifs.tsv" not in text
+
+
+def test_report_says_no_call_passed_when_the_call_files_are_empty(tmp_path):
+    """fresh16: after `seqsal call-peaks --fdr 0.2` called nothing, the report said "No seqlets.tsv/elements.tsv in
+    this folder: run seqsal call-peaks" beside the two (empty) files."""
+    from seqsal.motifs import read_meme
+    from seqsal.report import build_report
+
+    out = make_run(tmp_path, {m.name: m for m in read_meme(JASPAR)}, with_calls=False)
+    assert "No seqlets.tsv/elements.tsv in this folder" in build_report(out, top=2)
+    columns = ["name", "chrom", "start", "end", "sign", "score", "pvalue", "qvalue", "region_index"]
+    for name in ("seqlets.tsv", "elements.tsv"):
+        pd.DataFrame(columns=columns).to_csv(out / name, sep="\t", index=False)
+    text = build_report(out, top=2)
+    assert "No seqlet or element passed the FDR" in text and "No seqlets.tsv" not in text

@@ -156,7 +156,9 @@ class Target:
             if not task_names or self.task not in task_names:
                 known = ", ".join(task_names) if task_names else (
                     "none (the model file names no tasks): name the task by its index, or give the model a "
-                    "task_names attribute (a list of str) before saving it")
+                    "task_names attribute (a list of str) before saving it (a torch.export .pt2 keeps no attribute: "
+                    "torch.export.save(program, path, extra_files={'seqsal.json': json.dumps({'task_names': "
+                    "[...]})}))")
                 raise InputError(f"{option('target')} task {self.task!r} is not a task of the model; its tasks: "
                                  f"{known}")
             return replace(self, task=task_names.index(self.task))

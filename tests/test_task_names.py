@@ -60,3 +60,24 @@ def test_check_task_names():
     check_task_names((8, 5), 1, None)
     with pytest.raises(InputError, match="one value per sequence"):
         check_task_names((8,), None, ["a", "b"])
+
+
+def test_an_exported_program_takes_its_task_names_from_an_extra_file(tmp_path):
+    """fresh16: torch.export drops a module's task_names, and the advice to set the attribute changed nothing; the
+    names now travel as ``extra_files={"seqsal.json": ...}``, as seqsal's own TorchScript files carry them."""
+    import json
+
+    torch.manual_seed(0)
+    model = FiveOutputs().eval()
+    model.task_names = ["a", "b", "c", "d", "e"]
+    program = torch.export.export(model, (torch.zeros(2, 4, 200),),
+                                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+    bare, named = tmp_path / "bare.pt2", tmp_path / "named.pt2"
+    torch.export.save(program, str(bare))
+    torch.export.save(program, str(named), extra_files={"seqsal.json": json.dumps({"task_names": model.task_names})})
+    assert seqsal.load_model(str(bare)).task_names is None
+    loaded = seqsal.load_model(str(named))
+    assert loaded.task_names == model.task_names and loaded.input_length == 200
+    with pytest.raises(InputError, match="extra_files"):
+        seqsal.attribute(seqsal.load_model(str(bare)), _x(), target="task=d")
+    assert torch.equal(seqsal.attribute(loaded, _x(), target="task=d"), seqsal.attribute(loaded, _x(), target=3))

@@ -333,8 +333,13 @@ def load_model(
                 description = {"architecture": meta.get("architecture"), "config": meta.get("config")}
             else:  # a scripted module keeps its int and list-of-str attributes, as an nn.Module has them
                 input_length, task_names = _script_attributes(module)
-        elif kind == "export":
-            (module, input_length), source = exported_model(torch.export.load(path), layout, path), "export"
+        elif kind == "export":  # an exported program keeps no attributes: task names travel as an extra file
+            extra = {"seqsal.json": ""}
+            (module, input_length), source = exported_model(torch.export.load(path, extra_files=extra), layout,
+                                                            path), "export"
+            meta = json.loads(extra["seqsal.json"]) if extra["seqsal.json"] else {}
+            task_names, default_target = meta.get("task_names"), meta.get("default_target")
+            input_length = input_length if input_length is not None else meta.get("input_length")
         elif kind in ("torch_save", None):
             try:
                 with warnings.catch_warnings():  # torch warns about pickle protocols before refusing

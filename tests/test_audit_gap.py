@@ -178,3 +178,16 @@ def test_the_gap_scans_with_the_database_seqsal_motifs_used(tmp_path):
     other.unlink()  # moved away: the bundled subset again
     row = audit_run(run, OPTIONS).set_index("check").loc["faithfulness_gap"]
     assert row["verdict"] == "ok" and "hits of 17 database motifs (jaspar_subset.meme)" in row["evidence"]
+
+
+def test_a_database_whose_hits_cover_most_bases_cannot_flag_and_says_so(tmp_path):
+    """fresh16: matched against 2,193 motifs, the hits covered 82 % of all bases, so the share left unexplained
+    could never reach the level: an empty 'ok'. Now n/a, naming the coverage."""
+    sequences, hyp, at = planted(np.random.default_rng(7))
+    motifs, instances = motif_tables(at, 8, matched=False)
+    run = make_run(tmp_path / "wide", sequences, hyp, motifs=motifs, instances=instances,
+                   record={"method": "grad_x_input", "parameters": {"window": None, "stride": None}})
+    write_evaluation(run)
+    assert audit_run(run, OPTIONS).set_index("check").loc["faithfulness_gap", "verdict"] == "look"
+    row = audit_run(run, AuditOptions(model=False, hit_pvalue=0.3)).set_index("check").loc["faithfulness_gap"]
+    assert row["verdict"] == "n/a" and "of all bases" in row["evidence"], row["evidence"]

@@ -6,6 +6,7 @@ targeted output: :func:`check_model_input`) and give the same output for the sam
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -63,7 +64,9 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
                  "length; --target ...,axis=N sets it)", resolved.axis, shape_text(resolved.output_shape(output)))
     shape = resolved.output_shape(output)
     check_task_names(shape, resolved.task_axis(shape) if len(shape) > 1 else None, model.task_names)
-    return resolved, resolved.output_shape(output)
+    if isinstance(resolved.task, int) and resolved.task < 0:  # -1: the last task, recorded as its index (fresh16)
+        resolved = replace(resolved, task=resolved.task + shape[resolved.task_axis(shape)])
+    return resolved, shape
 
 
 def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:

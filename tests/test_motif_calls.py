@@ -270,3 +270,31 @@ def test_a_map_that_is_never_negative_is_tested_and_called_against_its_positive_
     assert sides is not None
     run, null = sides.calls
     assert (run.windows.signs == 1).all() and run.windows.signs.shape[0] > 0 and (null.windows.signs == 1).all()
+
+
+def test_a_null_too_small_for_one_sign_leaves_that_sign_out_and_tests_the_other(tmp_path, caplog):
+    """fresh16: a null with enough + tests but too few - ones (here 62 and 43 at the 24-bp width, 50 needed) left
+    every motif of the run untested and kept; now the - sign is left out and the + motifs are tested."""
+    import logging
+
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+    from seqsal.motifs.sides import folder_sides
+    from seqsal.motifs.support import SupportOptions, side_parameters
+
+    demo, out = ROOT / "data" / "demo", tmp_path / "small_null"
+    result = CliRunner().invoke(main, ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
+                                       str(demo / "model.safetensors"), "--min-null-bases", "1", "--null-fraction",
+                                       "0.025", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    logger = logging.getLogger("seqsal")
+    logger.addHandler(caplog.handler)  # the CLI run above set the seqsal logger not to propagate
+    try:
+        sides = folder_sides(out, 0.9, *side_parameters(SupportOptions(test_width=24)))  # as `seqsal motifs`
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert sides is not None, caplog.text
+    assert "too few - tests" in caplog.text and "- motifs are not tested" in caplog.text
+    run, null = sides.calls
+    assert (run.windows.signs == 1).all() and (null.windows.signs == 1).all() and run.windows.signs.shape[0] > 0

@@ -271,11 +271,21 @@ def folder_sides(out_dir: str | os.PathLike, fdr: float, test_width: int, min_nu
     null_tests, null_bases = window_tests(null_blocks(null), test_width)
     models, threshold = discovery_threshold({s: run_tests[s][2] for s in (1, -1)},
                                             {s: null_tests[s][2] for s in (1, -1)}, fdr, min_null_candidates)
-    if any(m.kind == "none" and (m.n or run_tests[s][2].shape[0]) for s, m in models.items()) or not null_bases:
+    short = [s for s, m in models.items() if m.kind == "none" and (m.n or run_tests[s][2].shape[0])]
+    if len(short) == 2 or not null_bases:
         log.warning("the shuffled null holds too few tests (%s; need %d per sign): motifs are not tested against "
                     "it and not called; raise --min-null-bases of `seqsal attribute`",
                     ", ".join(f"{'+' if s > 0 else '-'}: {models[s].n}" for s in (1, -1)), min_null_candidates)
         return None
+    if short:  # one sign too few: that sign is left out (its motifs fail the test), the other is tested (fresh16)
+        sign = "+" if short[0] > 0 else "-"
+        log.warning("the shuffled null holds too few %s tests (%d; need %d): %s motifs are not tested against it, "
+                    "so not kept, and %s windows are not called; raise --min-null-bases of `seqsal attribute`", sign,
+                    models[short[0]].n, min_null_candidates, sign, sign)
+        for tests in (run_tests, null_tests):
+            tests[short[0]] = tuple(part[:0] for part in tests[short[0]])
+        models, threshold = discovery_threshold({s: run_tests[s][2] for s in (1, -1)},
+                                                {s: null_tests[s][2] for s in (1, -1)}, fdr, min_null_candidates)
     rng = np.random.default_rng(seed)
     rows, starts, signs, _, scaled = sample_tests(run_tests, models, bases, max_windows, rng, threshold)
     null_rows, null_starts, null_signs, _, null_scaled = sample_tests(null_tests, models, null_bases, max_windows,

@@ -87,15 +87,10 @@ def test_a_negative_task_index_is_recorded_as_the_task_it_names(tmp_path, small_
     """fresh16: `--target -1` ran and was recorded (run.json, report) as task -1, with no name."""
     import json
 
-    from click.testing import CliRunner
+    from test_run_folder import _attribute
 
-    from seqsal.cli import main
-
-    genome, _ = small_genome
-    model, _ = tiny_model
     bed = tmp_path / "r.bed"
     bed.write_text("chr1\t100\t300\ta\n")
-    result = CliRunner().invoke(main, ["attribute", str(genome), str(bed), "--model", str(model), "-o",
-                                       str(tmp_path / "out"), "-q", "--no-peaks", "--target", "-1"])
+    result = _attribute(small_genome[0], bed, tiny_model[0], tmp_path / "out", "--target", "-1")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / "run.json").read_text())["target"]["task"] == 1  # "enhancer"

@@ -58,6 +58,9 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             "(N, 4, L); give --window (or --width) with the input length it was trained on"
         ) from None
     target.select(output)
+    if isinstance(output, (tuple, list)) and target.output is None:  # fresh16: which one was said nowhere
+        log.info("target: the model returns %d outputs %s; output 0 is explained (--target output=K picks another)",
+                 len(output), ", ".join(shape_text(o.shape) for o in output if isinstance(o, torch.Tensor)))
     resolved = resolve_task_axis(model.module, target, x, output)
     if resolved.axis != target.axis:
         log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "

@@ -94,3 +94,33 @@ def test_a_negative_task_index_is_recorded_as_the_task_it_names(tmp_path, small_
     result = _attribute(small_genome[0], bed, tiny_model[0], tmp_path / "out", "--target", "-1")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / "run.json").read_text())["target"]["task"] == 1  # "enhancer"
+
+
+def test_a_tuple_model_without_an_output_named_says_which_output_is_explained(tmp_path, small_genome):
+    """fresh16: an empty --target on a model returning (profile, counts) explained output 0 without a word."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 2, 5, padding=2)
+
+        def forward(self, x):
+            h = self.conv(x)
+            return h, h.mean(-1)
+
+    path = tmp_path / "two.pt"
+    torch.jit.trace(Two().eval(), torch.zeros(1, 4, 200)).save(str(path))
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t300\ta\n")
+    def attribute(out, *extra):  # without -q: the line is an info line
+        return CliRunner().invoke(main, ["attribute", str(small_genome[0]), str(bed), "--model", str(path), "-o",
+                                         str(out), "--no-peaks", *extra])
+
+    result = attribute(tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "the model returns 2 outputs (N, 2, 200), (N, 2); output 0 is explained" in result.output
+    named = attribute(tmp_path / "out1", "--target", "output=1")
+    assert named.exit_code == 0 and "2 outputs" not in named.output

@@ -409,9 +409,9 @@ def prepare_regions(regions: pd.DataFrame | str, chrom_sizes: dict[str, int], wi
         table = table.assign(padded_bp=validate_regions(table, chrom_sizes, str(path))["padded_bp"])
     repeated = table.duplicated(["chrom", "start", "end", "strand"])
     if repeated.any():  # fresh16: 10 repeated lines moved the calls at FDR 0.2 (13 seqlets -> 0)
-        first = table.loc[repeated, "line"].iloc[0]
-        n = int(repeated.sum())
-        log.warning("%s: %s an earlier one (same chrom, start, end and strand; first at line %s): each copy is "
-                    "attributed and tested again, so its calls count twice and the calls' FDR no longer holds; remove "
-                    "the repeated lines", path, f"{n} regions repeat" if n > 1 else "1 region repeats", first)
+        row, n = table.loc[repeated].iloc[0], int(repeated.sum())
+        where = f"{row['chrom']}:{row['start']}-{row['end']}" + (f", line {row['line']}" if row["line"] else "")
+        log.warning("%s: %s an earlier one (same chrom, start, end and strand; first: %s): each copy is attributed "
+                    "and tested again, so its calls count twice and the calls' FDR no longer holds; remove the "
+                    "repeated lines", path, f"{n} regions repeat" if n > 1 else "1 region repeats", where)
     return table.reset_index(drop=True)

@@ -229,4 +229,3 @@ def test_repeated_regions_are_warned_about_with_their_first_line(tmp_path, caplo
         table = prepare_regions(str(bed), {"chr1": 1000}, None)
     assert len(table) == 4
     assert "1 region repeats an earlier one" in caplog.text and "first: chr1:100-300, line 3" in caplog.text
-

@@ -321,7 +321,7 @@ def run_attribute(
     genome = Genome(genome_path, unknown_bases=options.unknown_bases)
     table = prepare_regions(regions_path, genome.chrom_sizes, options.width)
     n_total, shard_rows, whole_table = len(table), None, None
-    total_bases = int((table["end"] - table["start"]).sum())  # the whole job's: sizes the shuffled null
+    job_regions = table  # the whole job's: sizes and samples the shuffled null
     if shard is not None:
         shard_rows = shard_bounds(n_total, *shard)
         whole_table = (table, shard_rows[0])  # batches are cut as in the single run: the same bytes
@@ -416,7 +416,7 @@ def run_attribute(
     })
     with atomic_path(out / "regions.tsv") as tmp:  # a copy: the checkpoint stays whole until run.json exists
         shutil.copyfile(rows_path, tmp)
-    peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome, total_bases,
+    peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome, job_regions,
                             call=shard is None)
     completeness = completeness_summary(out / "regions.tsv", options.method)
     record = {
@@ -457,7 +457,7 @@ def run_attribute(
 
 def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame, loaded: LoadedModel,
                 target: Target, window: int | None, stride: int | None, device, genome: Genome,
-                total_bases: int, call: bool = True) -> dict | None:
+                job_regions: pd.DataFrame, call: bool = True) -> dict | None:
     """The peak stage (:func:`seqsal.peaks.run_peaks_stage`); ``peaks=False`` skips it and drops stale peak files,
     ``call=False`` (a shard) draws only the shuffled null."""
     if not peaks:
@@ -475,7 +475,7 @@ def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame
 
     peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
     return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes, call=call,
-                           window=window, total_bases=total_bases)
+                           window=window, job_regions=job_regions)
 
 
 def _track_record(method: str) -> dict:

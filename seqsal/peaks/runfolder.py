@@ -29,7 +29,7 @@ from ..tables import read_region_coordinates, TEXT_DTYPES
 from ..runlock import locks_run_folder
 from ..text import plural
 from .calling import PeakCalls, call_source
-from .nulls import null_plan, write_shuffled_null
+from .nulls import null_plan, null_sample, sample_cut, write_shuffled_null
 from .options import CALL_COLUMNS, NULL_FILE, PEAK_FILES, PeakOptions
 from .stats import CHUNK_POSITIONS
 from .streams import ChunkSource, TrackChunk, valid_mask
@@ -388,7 +388,7 @@ def run_peaks_stage(
     chrom_sizes: dict[str, int],
     call: bool = True,
     window: int | None = None,
-    total_bases: int | None = None,
+    job_regions: pd.DataFrame | None = None,
 ) -> dict:
     """The peak stage of ``seqsal attribute``: shuffled null (when asked for), then calls from the run folder.
 
@@ -410,9 +410,10 @@ def run_peaks_stage(
         ``False`` in a shard: draw the null only.
     window
         The model's input length (``AttributeOptions.window`` as resolved), not ``options.test_width``.
-    total_bases
-        Summed length of the whole job's regions (all shards; default: ``regions``'), which sizes the
-        null (:func:`seqsal.peaks.nulls.null_plan`).
+    job_regions
+        The whole job's regions (all shards; default: ``regions``), which size and sample the null
+        (:func:`seqsal.peaks.nulls.null_plan`, :func:`seqsal.peaks.nulls.sample_cut`): each shard then samples
+        the regions a single run samples.
 
     Returns
     -------
@@ -425,12 +426,13 @@ def run_peaks_stage(
     started = time.perf_counter()
     null_info = None
     if options.null == "shuffle":
-        if total_bases is None:
-            total_bases = int((regions["end"] - regions["start"]).sum())
-        fraction, copies = null_plan(total_bases, options.null_fraction, options.min_null_bases,
-                                     options.max_null_copies)
-        log.info("shuffled null: attributing dinucleotide-shuffled copies of %.0f%% of the regions%s",
-                 100 * fraction, f", {copies} shuffles of each" if copies > 1 else "")
+        job = regions if job_regions is None else job_regions
+        fraction, copies = null_plan(int((job["end"] - job["start"]).sum()), options.null_fraction,
+                                     options.min_null_bases, options.max_null_copies)
+        fraction = sample_cut(job, fraction, options.seed)
+        log.info("shuffled null: attributing dinucleotide-shuffled copies of %d of the %s%s",
+                 len(null_sample(regions, fraction, options.seed)), plural(len(regions), "region"),
+                 f", {copies} shuffles of each" if copies > 1 else "")
         null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, fraction,
                                         options.seed, window, copies)
     null_seconds = time.perf_counter() - started

@@ -411,8 +411,8 @@ def run_peaks_stage(
     window
         The model's input length (``AttributeOptions.window`` as resolved), not ``options.test_width``.
     job_regions
-        The whole job's regions (all shards; default: ``regions``), which size and sample the null
-        (:func:`seqsal.peaks.nulls.null_plan`, :func:`seqsal.peaks.nulls.sample_cut`): each shard then samples
+        The whole job's regions (all shards; default: ``regions``), which size the null and set its sample's
+        cut (:func:`seqsal.peaks.nulls.null_plan`, :func:`seqsal.peaks.nulls.sample_cut`): each shard then samples
         the regions a single run samples.
 
     Returns

@@ -40,7 +40,7 @@ from .evaluate_inputs import check_model_unchanged, check_truth, methods_named, 
 from .io import atomic_path, write_table_atomic
 from .provenance import read_json_record, record_written, remove_group
 from .tables import read_region_coordinates
-from .methods import METHOD_OPTIONS, METHODS, attribute
+from .methods import METHOD_OPTIONS, METHODS, attribute, make_baselines
 from .runlock import locks_run_folder
 from .shuffle import dinucleotide_shuffle
 from .text import plural
@@ -82,7 +82,7 @@ def predict_target(model: nn.Module, x: torch.Tensor, target: Target, batch_size
 def background_of(x: np.ndarray, kind: str = "shuffle", seed: int = 0) -> np.ndarray:
     """A background ``(N, 4, L)`` per window: a dinucleotide shuffle, or 0.25; N kept (as in ``make_baselines``)."""
     if kind == "uniform":
-        return np.broadcast_to(0.25 * (x != 0).any(axis=1, keepdims=True), x.shape).astype(x.dtype)
+        return make_baselines(torch.from_numpy(np.ascontiguousarray(x)), "uniform")[:, 0].numpy()
     if kind != "shuffle":
         raise InputError(f"unknown --background {kind!r}; choose shuffle or uniform")
     return dinucleotide_shuffle(x, n=1, seed=seed)[:, 0]

@@ -353,7 +353,7 @@ def run_attribute(
     digest = _params_digest(payload)
     created, earlier = not out.exists(), earlier_input_digest(out) if force else None
     before = done = _prepare_output(out, digest, resume, force, payload)  # regions attributed by an earlier run
-    fresh = done == 0
+    fresh, drop_earlier = done == 0, force
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
         finished = read_json_record(out / "run.json")
         log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
@@ -381,8 +381,9 @@ def run_attribute(
             max_memory=options.max_memory, whole_table=whole_table,
         )
         for result in results:
-            if force:  # the first region works: now the earlier run goes (fresh16: a --force refused on the
-                force = _drop_earlier_run(out, earlier, digest)  # first batch had deleted it)
+            if drop_earlier:  # the first region works: now the earlier run goes (fresh16: a --force refused on
+                _drop_earlier_run(out, earlier, digest)  # the first batch had deleted it)
+                drop_earlier = False
             one_hot_store.write_row(result.index, result.one_hot)
             hyp_store.write_row(result.index, result.hypothetical)
             rows_handle.write(_region_row(fields, result, with_completeness) + "\n")
@@ -511,13 +512,12 @@ def _target_record(target: Target, shape: tuple[int, ...]) -> dict:
             "profile": len(shape) > 2 and target.transform not in ("log_odds", "log_odds_logp")}
 
 
-def _drop_earlier_run(out: Path, earlier: str | None, digest: str) -> bool:
+def _drop_earlier_run(out: Path, earlier: str | None, digest: str) -> None:
     """What ``--force`` replaces: the earlier run's ``run.json`` (written last: its presence means "complete") and
     the files that described it (:func:`seqsal.provenance.prune_earlier_run`), so that a forced run interrupted
-    from here on resumes as this run. Returns False (nothing left to drop)."""
+    from here on resumes as this run."""
     (out / "run.json").unlink(missing_ok=True)
     prune_earlier_run(out, earlier, digest)
-    return False
 
 
 def _discard(out: Path, created: bool, *handles) -> None:

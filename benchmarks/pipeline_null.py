@@ -7,6 +7,11 @@ genome's composition; ``dinuc`` dinucleotide-shuffles a demo region with 1 kb on
 own chromosome with 1 kb of flank, and each run has its own seed (the null's shuffles differ too)::
 
     python benchmarks/pipeline_null.py [--kind iid dinuc] [--regions 1 5 20 100] [--length 600] [--runs 20]
+        [--motifs]
+
+``--motifs`` also runs ``seqsal motifs`` (``seqsal.run_motifs``, no database) on each folder and counts the runs
+with a motif instance call (``motif_calls.tsv``) at FDR 0.05 and 0.2 (one run: the calls at an FDR are the
+instances whose q-value is at most it).
 
 A fresh helper (fresh15) ran the same procedure with its own scripts on 1,685 runs (benchmarks/RESULTS.md, session 17).
 """
@@ -63,7 +68,8 @@ def null_genome(kind: str, n: int, length: int, rng: np.random.Generator, demo: 
             bed.write(f"chr{i + 1}\t{FLANK}\t{FLANK + length}\tr{i}\t0\t+\n")
 
 
-def one_run(kind: str, n: int, length: int, seed: int, demo: dict[str, str], scratch: Path) -> dict:
+def one_run(kind: str, n: int, length: int, seed: int, demo: dict[str, str], scratch: Path,
+            motifs: bool = False) -> dict:
     folder = scratch / f"{kind}_{n}_{length}_{seed}"
     null_genome(kind, n, length, np.random.default_rng(seed), demo, folder)
     out = folder / "out"
@@ -71,7 +77,9 @@ def one_run(kind: str, n: int, length: int, seed: int, demo: dict[str, str], scr
                          str(out), options=AttributeOptions(seed=seed), progress=False)
     strict = json.loads((out / "run.json").read_text())["peaks"]
     lenient = seqsal.call_peaks_from_run(str(out), fdr=0.2, write=False)
-    return {"seqlets@0.05": strict["n_seqlets"], "elements@0.05": strict["n_elements"],
+    calls = seqsal.run_motifs(str(out), database="none", instance_fdr=0.2, progress=False)["calls"] if motifs else None
+    q = calls["qvalue"].to_numpy() if calls is not None else np.zeros(0)
+    return {"motif_calls@0.05": int((q <= 0.05).sum()), "motif_calls@0.2": int((q <= 0.2).sum()),"seqlets@0.05": strict["n_seqlets"], "elements@0.05": strict["n_elements"],
             "seqlets@0.2": len(lenient.seqlets), "elements@0.2": len(lenient.elements),
             "null": (strict.get("null_sample") or {}).get("copies"),
             "spread": (strict["calibration"].get("null_row_spread") or {}).get("sd_log_scale")}
@@ -83,18 +91,21 @@ def main() -> None:
     parser.add_argument("--regions", nargs="+", type=int, default=[1, 5, 20, 100])
     parser.add_argument("--length", type=int, default=600)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--motifs", action="store_true", help="also count the runs with a motif instance call")
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.disable(logging.WARNING)
     demo = demo_sequences()
-    print("| genome | regions x bp | runs | any seqlet @0.05 | any element @0.05 | any seqlet @0.2 | any element @0.2 |"
-          "\n| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    keys = ["seqlets@0.05", "elements@0.05", "seqlets@0.2", "elements@0.2"] + \
+        (["motif_calls@0.05", "motif_calls@0.2"] if args.motifs else [])
+    print("| genome | regions x bp | runs | " + " | ".join(f"any {key.replace('@', ' @')}" for key in keys) + " |\n"
+          "| --- | --- | ---: | " + " | ".join("---:" for _ in keys) + " |")
     with tempfile.TemporaryDirectory() as scratch:
         for kind in args.kind:
             for n in args.regions:
-                rows = [one_run(kind, n, args.length, 7919 * n + run, demo, Path(scratch)) for run in range(args.runs)]
-                counts = [sum(row[key] > 0 for row in rows)
-                          for key in ("seqlets@0.05", "elements@0.05", "seqlets@0.2", "elements@0.2")]
+                rows = [one_run(kind, n, args.length, 7919 * n + run, demo, Path(scratch), args.motifs)
+                        for run in range(args.runs)]
+                counts = [sum(row[key] > 0 for row in rows) for key in keys]
                 print(f"| {kind} | {n} x {args.length} | {args.runs} | " + " | ".join(map(str, counts)) + " |",
                       flush=True)
 

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..io import write_table_atomic
 from .discover import DiscoveredMotif
-from .instances import calls_bed, calls_table, match_strand, one_per_instance, step_up, window_statistics
+from .adaptive import adaptive_qvalues
+from .instances import calls_bed, calls_table, match_strand, one_per_instance, window_statistics
 from .redundancy import MotifMatches
 from .sides import FolderSides, ScoredWindows, WindowSet
 from .support import SupportOptions, scan_matches
@@ -44,10 +45,10 @@ def chunked_matches(motifs: list[DiscoveredMotif], windows: WindowSet, options: 
 
 def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: ScoredWindows, null: ScoredWindows,
                 options: SupportOptions, alpha: float) -> tuple[list[pd.DataFrame], pd.DataFrame]:
-    """Each motif's calls at FDR ``alpha`` (:func:`seqsal.motifs.instances.step_up`) among the run's windows.
+    """Every kept motif's calls at one FDR ``alpha`` over all of them (:mod:`seqsal.motifs.adaptive`).
 
     Windows are ranked by their contribution p-value times their match p-value among the null's windows
-    (:func:`seqsal.motifs.instances.window_statistics`).
+    (:func:`seqsal.motifs.instances.window_statistics`), one window per instance.
 
     Parameters
     ----------
@@ -66,14 +67,12 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
     -------
     parts, summary
         Per motif the rows :func:`seqsal.motifs.instances.calls_table` takes; one row per motif: ``motif``,
-        ``n_calls``, ``call_cut`` (``t*``, the step-up's cut on ``p * p_match``: every call is at or under it;
-        0 without a call), ``min_fdr`` (the smallest estimated FDR over the motif's cuts, NaN without a
-        candidate) and ``floor`` (``(B / B0) / alpha``: the run instances a call needs ahead of the first null
-        instance).
+        ``n_calls``, ``call_cut`` (the largest ``p * p_match`` among its calls, 0 without a call) and ``min_fdr``
+        (its best instance's q-value, rounded up: the FDR that calls it; NaN without a candidate).
     """
     run_matches = chunked_matches(motifs, run.windows, options)
     null_matches = chunked_matches(motifs, null.windows, options)
-    parts, summary = [], []
+    ranked, groups = [], []
     for motif, threshold, found, decoys in zip(motifs, thresholds, run_matches, null_matches):
         sign = 1 if motif.sign == "+" else -1
         run_p, null_p = run.pvalues[run.windows.signs == sign], null.pvalues[null.windows.signs == sign]
@@ -81,20 +80,24 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
         gap = found.width // 2
         mine = one_per_instance(found.rows, found.start, run_u, found.score >= threshold, gap)
         decoy = one_per_instance(decoys.rows, decoys.start, null_u, decoys.score >= threshold, gap)
-        result = step_up(run_u[mine], null_u[decoy], run.windows.bases[sign] / null.windows.bases[sign], alpha)
-        called = mine[run_u[mine] <= result.cut] if result.n_calls else mine[:0]
+        top = ((found.score >= threshold).sum() + (decoys.score >= threshold).sum()) / max(
+            found.score.shape[0] + decoys.score.shape[0], 1)  # candidates' share of the windows, both sides
+        ranked.append((run_p, run_u, run_match_p, mine))
+        groups.append((run_u[mine], null_u[decoy], run.windows.bases[sign] / null.windows.bases[sign], float(top)))
+    parts, summary = [], []
+    for motif, found, (run_p, run_u, run_match_p, mine), qvalues in zip(motifs, run_matches, ranked,
+                                                                         adaptive_qvalues(groups)):
+        called = mine[qvalues <= alpha]
         stretches = run.windows.sequences(found.rows[called], found.start[called], found.width)
         parts.append(pd.DataFrame({
             "motif": motif.name, "sign": motif.sign, "region_index": found.rows[called],
             "offset": found.start[called], "width": found.width, "strand": match_strand(motif.pwm, stretches),
             "pvalue": run_p[called], "match": found.score[called], "match_pvalue": run_match_p[called],
-            "qvalue": result.qvalues[np.searchsorted(mine, called)]}))
-        scale = run.windows.bases[sign] / null.windows.bases[sign]
-        summary.append({"motif": motif.name, "n_calls": int(called.shape[0]), "call_cut": result.cut,
-                        "min_fdr": ceil_digits(result.estimate if not result.n_calls else float(result.qvalues.min())),
-                        "floor": scale / alpha})
-    return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_cut", "min_fdr", "floor"])
-
+            "qvalue": qvalues[qvalues <= alpha]}))
+        summary.append({"motif": motif.name, "n_calls": int(called.shape[0]),
+                        "call_cut": float(run_u[called].max()) if called.shape[0] else 0.0,
+                        "min_fdr": ceil_digits(float(qvalues.min())) if qvalues.shape[0] else float("nan")})
+    return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_cut", "min_fdr"])
 
 def ceil_digits(value: float, digits: int = 4) -> float:
     """``value`` rounded up to ``digits`` significant digits (NaN, 0 and infinities as they are): an FDR shown
@@ -111,7 +114,7 @@ def uncalled_note(summary: pd.DataFrame, alpha: float) -> str | None:
     Parameters
     ----------
     summary
-        :func:`motif_calls`'s summary (``motif``, ``n_calls``, ``min_fdr``, ``floor``).
+        :func:`motif_calls`'s summary (``motif``, ``n_calls``, ``min_fdr``).
     alpha
         The nominal FDR the calls were made at.
 
@@ -120,17 +123,18 @@ def uncalled_note(summary: pd.DataFrame, alpha: float) -> str | None:
     str or None
         None when every motif has a call. Otherwise the motifs, each with its smallest estimated FDR: the
         instance FDR that would call its best instances (with no run instance, none would), and why a kept
-        motif can have none (the knockoff+ floor of :mod:`seqsal.motifs.instances`).
+        motif can have none (its instances were peeled off before the estimate over all motifs' calls fell to
+        ``alpha``, :mod:`seqsal.motifs.adaptive`).
     """
     none = summary[summary["n_calls"] == 0]
     if none.empty:
         return None
     each = ", ".join(f"{name} (smallest estimated FDR {fdr:.4g})" if np.isfinite(fdr) else f"{name} (no candidate)"
                      for name, fdr in zip(none["motif"], none["min_fdr"].astype(np.float64)))
-    return (f"no instance call at FDR {alpha:g} for {each}: null windows that match it rank among the run's "
-            f"best, and a call needs (B/B0)/FDR = {float(none['floor'].max()):.3g} run instances ahead of the null's "
-            "first; --instance-fdr at the estimate calls the best, a larger shuffled null (seqsal attribute "
-            "--min-null-bases, --null-fraction) lowers that floor (its seqlets are in motif_instances.tsv)")
+    return (f"no instance call at FDR {alpha:g} for {each}: null windows that match it rank among its best, so "
+            f"its instances left the calls before the FDR estimated over all motifs' calls fell to {alpha:g}; "
+            "--instance-fdr at the estimate calls its best, a larger shuffled null (seqsal attribute "
+            "--min-null-bases, --null-fraction) sharpens the estimate (its seqlets are in motif_instances.tsv)")
 
 
 def instance_calls(sides: FolderSides | None, motifs: list[DiscoveredMotif], thresholds: np.ndarray,

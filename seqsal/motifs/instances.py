@@ -19,36 +19,25 @@ best matches (:func:`match_pvalues`). Windows are ranked by ``u = p * p_match``
 which orders as their product), so a site of a clear match with a fair
 contribution ranks with one of a weak match and a strong contribution. Only
 windows that match at ``>= m`` are candidates, and windows on one instance count
-once, the one with the smallest ``u`` (:func:`one_per_instance`). With ``k(t)``
-run instances and ``k0(t)`` null instances with ``u <= t``, and ``B``, ``B0`` the
-valid bases of the two sides, the false discovery rate of the run's instances at
-``u <= t`` is estimated as::
-
-    FDR(t) = (k0(t) + 1) * (B / B0) / k(t)
-
-(:func:`fdr_estimates`) and the calls are the run instances with ``u <= t*``, ``t*``
-the largest ``t`` with ``FDR(t) <= alpha`` (:func:`step_up`). This is the
-target-decoy estimate of proteomics (Elias & Gygi 2007), the null's windows the
-decoys, scaled by bases as Storey's estimate scales the null's share (Storey 2002),
-with the ``+ 1`` of knockoff+ (Barber & Candès 2015) that makes the step-up control
-the FDR when the null's instances are exchangeable with the run's noise instances.
-Any ranking computed the same way on both sides keeps that exchangeability; so a
+once, the one with the smallest ``u`` (:func:`one_per_instance`). The run's
+candidates are the targets and the null's the decoys of a target-decoy FDR
+(Elias & Gygi 2007), the null's counted in bases as Storey's estimate scales the
+null's share (Storey 2002), with knockoff+'s ``+ 1`` (Barber & Candès 2015):
+estimated over every kept motif's instances at once, each motif peeled from
+its weakest instance by what the peeled instances and the ``u`` of those left
+say (:mod:`seqsal.motifs.adaptive`). Any ranking computed the same way on both
+sides keeps the run's noise instances exchangeable with the null's; so a
 null window's ``p_match`` is its rank among the null's windows (itself included)
-and a run window's its rank among them with itself added. The ``+ 1`` sets a floor:
-no call before ``(B / B0) / alpha`` run instances beat every null instance. Each
-call's q-value is the smallest estimate over the cuts ``t >= u``.
+and a run window's its rank among them with itself added.
 
-Measured (benchmarks/zoo/motif_calls.py, benchmarks/RESULTS.md): the share of
-calls on no planted site was within 2x of the nominal level on the 7 models of
-the calibration zoo at 0.05 (ranked by ``p`` alone, also at 0.1 and 0.2), with
-calls where the seqlet caller has none (basset_B, bpnet_A); the demo's motifs
-called on five complete nulls (the demo model on dinucleotide-shuffled demo
-genomes) gave no call at 0.05, 0.1 or 0.2. A motif whose core another motif shares can
+Measured (``benchmarks/zoo/calibrate.py``, ``benchmarks/pipeline_null.py --motifs``, benchmarks/RESULTS.md
+issue 13, session 19): on the 7 model runs of the calibration zoo at FDR 0.05, 2.6-9.6 % of the motif calls lie
+on no planted site, with calls where the seqlet caller has none (basset_B, bpnet_A, sigmoid_A); on 120 complete
+nulls (the demo model on i.i.d. and dinucleotide-shuffled genomes), 1 run had a call at 0.05 and 10 at 0.2.
+A motif whose core another motif shares can
 take its sites: the call is right, the label may not be.
 """
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -58,28 +47,6 @@ from .discover import best_per_instance
 CALL_COLUMNS = ["chrom", "start", "end", "strand", "motif", "sign", "region_index", "region_name", "pvalue", "match",
                 "match_pvalue", "qvalue"]
 """The columns of ``motif_calls.tsv`` (:func:`calls_table`)."""
-
-
-class StepUp(NamedTuple):
-    """The step-up of one motif (:func:`step_up`).
-
-    Attributes
-    ----------
-    cut
-        ``t*``: the largest run statistic whose estimated FDR is at most ``alpha`` (0 when none is).
-    estimate
-        The estimated FDR at ``t*``; with no call, the smallest estimate over the run's p-values (NaN with none).
-    qvalues
-        ``(k,)`` per run instance, in the order given: the smallest estimate over the cuts ``t >= p``, at most 1.
-    n_calls, n_null
-        Run and null instances with ``p <= t*`` (``k(t*)``, ``k0(t*)``).
-    """
-
-    cut: float
-    estimate: float
-    qvalues: np.ndarray
-    n_calls: int
-    n_null: int
 
 
 def match_pvalues(null_scores: np.ndarray, scores: np.ndarray, own: bool = False) -> np.ndarray:
@@ -96,7 +63,7 @@ def match_pvalues(null_scores: np.ndarray, scores: np.ndarray, own: bool = False
         True when ``scores`` are ``null_scores`` themselves: each is ranked among the null's windows with itself
         counted once, ``#{null >= x} / n0``; False (run windows), with itself added, ``(1 + #{null >= x}) /
         (1 + n0)``. Both are the rank of a window in a pool it belongs to, so a run window of noise and a null
-        window get the same distribution (what the step-up's control rests on).
+        window get the same distribution (what the FDR's control rests on).
 
     Returns
     -------
@@ -114,7 +81,7 @@ def instance_statistic(pvalues: np.ndarray, match_p: np.ndarray) -> np.ndarray:
     """The ranking statistic of a window: ``p * p_match`` (module docstring).
 
     Fisher's method combines two p-values by ``-2 (log p + log p_match)``, which orders windows exactly as the
-    product does (Fisher 1932); the step-up needs only the order, so the product is used as it is.
+    product does (Fisher 1932); the calls need only the order, so the product is used as it is.
 
     Parameters
     ----------
@@ -153,66 +120,6 @@ def window_statistics(run_p: np.ndarray, run_scores: np.ndarray, null_p: np.ndar
     run_match_p = match_pvalues(null_scores, run_scores)
     return (instance_statistic(run_p, run_match_p), run_match_p,
             instance_statistic(null_p, match_pvalues(null_scores, null_scores, own=True)))
-
-
-def fdr_estimates(run_p: np.ndarray, null_p: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The estimated FDR ``(k0(t) + 1) * scale / k(t)`` at each run p-value ``t``.
-
-    Parameters
-    ----------
-    run_p, null_p
-        ``(k,)``, ``(k0,)`` p-values of the run's and of the null's matching instances.
-    scale
-        ``B / B0`` (> 0): the run's valid bases over the null's (the null's scaled by any sampling).
-
-    Returns
-    -------
-    order, k, estimate
-        ``(k,)`` the argsort of ``run_p`` (ascending, stable), and at each sorted p-value ``t``: the run
-        instances with ``p <= t`` (ties counted together) and the estimate.
-    """
-    run_p = np.asarray(run_p, np.float64)
-    order = np.argsort(run_p, kind="stable")
-    ordered = run_p[order]
-    k = np.searchsorted(ordered, ordered, side="right")
-    k0 = np.searchsorted(np.sort(np.asarray(null_p, np.float64)), ordered, side="right")
-    return order, k, (k0 + 1) * float(scale) / np.maximum(k, 1)
-
-
-def step_up(run_p: np.ndarray, null_p: np.ndarray, scale: float, alpha: float) -> StepUp:
-    """The cut ``t*`` of one motif's instances at FDR ``alpha`` and each instance's q-value (module docstring).
-
-    Parameters
-    ----------
-    run_p, null_p
-        ``(k,)``, ``(k0,)`` the ranking statistics (smaller is stronger: :func:`instance_statistic`) of the run's
-        and of the null's instances that match the motif.
-    scale
-        ``B / B0`` (> 0): the run's valid bases over the null's.
-    alpha
-        The nominal FDR, in ``(0, 1]``.
-
-    Returns
-    -------
-    StepUp
-        ``t*`` the largest run p-value with estimate ``<= alpha`` (a step-up: smaller p-values whose estimate
-        exceeds ``alpha`` are called too); the run instances with ``p <= t*`` are the calls, exactly those
-        with ``qvalue <= alpha``.
-    """
-    run_p = np.asarray(run_p, np.float64)
-    if not run_p.shape[0]:
-        return StepUp(0.0, float("nan"), np.zeros(0, np.float64), 0, 0)
-    order, k, estimate = fdr_estimates(run_p, null_p, scale)
-    monotone = np.minimum.accumulate(estimate[::-1])[::-1]  # the smallest estimate over cuts at or above
-    qvalues = np.empty_like(monotone)
-    qvalues[order] = np.minimum(monotone, 1.0)
-    passing = np.flatnonzero(estimate <= alpha)
-    if not passing.shape[0]:
-        return StepUp(0.0, float(estimate.min()), qvalues, 0, 0)
-    last = int(passing[-1])
-    cut = float(run_p[order[last]])
-    n_null = int(np.searchsorted(np.sort(np.asarray(null_p, np.float64)), cut, side="right"))
-    return StepUp(cut, float(estimate[last]), qvalues, int(k[last]), n_null)
 
 
 def one_per_instance(rows: np.ndarray, starts: np.ndarray, pvalues: np.ndarray, matched: np.ndarray,

@@ -221,9 +221,10 @@ def logos(out_dir, top, fmt, hypothetical, workers, quiet):
                    "(motifs.tsv: n_support_seqlets, n_null_seqlets, enrichment, support_pvalue).")
 @click.option("--instance-fdr", type=Finite(min=0, max=1, min_open=True), default=0.05,
               show_default=True,
-              help="FDR of the motif instance calls (motif_calls.tsv, motif_calls.bed): the run's test windows "
-                   "that match a kept motif, ranked by window p-value x match p-value, called where they beat the "
-                   "null's matching windows (scaled by bases). Needs the shuffled null (null.npz).")
+              help="FDR of the motif instance calls (motif_calls.tsv, motif_calls.bed), one FDR over all kept "
+                   "motifs' calls: the run's test windows that match a kept motif, ranked by window p-value x "
+                   "match p-value, called where they beat the null's matching windows (scaled by bases). Needs "
+                   "the shuffled null (null.npz).")
 @click.option("--database", default=None,
               help="Known motifs to match against: a MEME file, 'jaspar' (a whole JASPAR release, offline, through "
                    "pyjaspar: pip install 'seqsal[jaspar]'; converted once into the user cache) or 'none'. "

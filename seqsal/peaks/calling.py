@@ -411,7 +411,15 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                             "called; %s", " and ".join(f"{element_null[s].n} {'+' if s > 0 else '-'}" for s in short),
                             options.min_null_candidates,
                             " or ".join("positive" if s > 0 else "negative" for s in short), LARGER_NULL)
-        elements = _rank(call_elements(kept if elements else None, seqlets, source, options, scratch, element_null))
+        found = call_elements(kept if elements else None, seqlets, source, options, scratch, element_null)
+        outlook = found.attrs.get("outlook")
+        if outlook is not None:
+            info["element_outlook"] = outlook
+            if found.empty and outlook["smallest_qvalue"] < 1:  # how far the best was (the candidates grow with --fdr)
+                log.info("no element passed FDR %g: %d candidate elements (from the windows at p <= %g), the best "
+                         "at q-value %.3g", options.fdr, outlook["candidates"], options.fdr,
+                         outlook["smallest_qvalue"])
+        elements = _rank(found)
         info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
                     n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
         return PeakCalls(seqlets, elements, info)

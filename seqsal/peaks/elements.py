@@ -38,6 +38,9 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
               scratch: str | os.PathLike | None = None, null: dict | None = None) -> pd.DataFrame:
     """Candidate elements from the windows with ``p <= fdr``, tested and BH-adjusted; those with ``q <= fdr``.
 
+    The table's ``attrs["outlook"]`` (when there were candidates) holds ``candidates`` (the BH family's size) and
+    ``smallest_qvalue`` (the q-value of the best candidate, passing or not).
+
     ``null`` (per sign, a :class:`~seqsal.peaks.stats.NullModel` of the null's own candidate elements'
     ``-log`` Fisher p-values, :func:`null_candidate_statistics`) calibrates each candidate's conditional Fisher
     p-value against the same candidates on the null's tracks: Fisher's combination assumes independent windows,
@@ -70,7 +73,9 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
         if not len(candidates):
             return pd.DataFrame(columns=ELEMENT_COLUMNS)
         pvalues = candidates.column("pvalue")  # read back after pass 1: not held while it reads the tracks
-        ascending, qvalues = passing_qvalues(pvalues, pvalues.shape[0], options.fdr)
+        ascending, qvalues = passing_qvalues(pvalues, pvalues.shape[0], options.fdr)  # sorts pvalues
+        n_candidates = int(pvalues.shape[0])  # BH's q of the smallest p: min_k p_(k) n / k
+        smallest = float(min(1.0, np.min(pvalues * n_candidates / np.arange(1, n_candidates + 1))))
         del pvalues
         passed = []
         for part in candidates.parts():
@@ -89,6 +94,7 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
     }, columns=ELEMENT_COLUMNS)
     table["n_seqlets"] = _seqlets_inside(table, seqlets)
     table["sequence"] = _sequences(source, table)
+    table.attrs["outlook"] = {"candidates": n_candidates, "smallest_qvalue": smallest}
     return table
 
 

@@ -99,6 +99,7 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
                         "min_fdr": ceil_digits(float(qvalues.min())) if qvalues.shape[0] else float("nan")})
     return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_cut", "min_fdr"])
 
+
 def ceil_digits(value: float, digits: int = 4) -> float:
     """``value`` rounded up to ``digits`` significant digits (NaN, 0 and infinities as they are): an FDR shown
     this way, given back as ``--instance-fdr``, is never below the estimate it stands for."""

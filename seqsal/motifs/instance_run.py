@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 
 from ..io import write_table_atomic
 from .discover import DiscoveredMotif
-from .adaptive import adaptive_qvalues
+from .adaptive import adaptive_qvalues, one_motif_per_window
 from .instances import calls_bed, calls_table, match_strand, one_per_instance, window_statistics
 from .redundancy import MotifMatches
 from .sides import FolderSides, ScoredWindows, WindowSet
@@ -43,12 +44,45 @@ def chunked_matches(motifs: list[DiscoveredMotif], windows: WindowSet, options: 
             for k, motif in enumerate(motifs)]
 
 
+@dataclass
+class Candidates:
+    """One kept motif's candidate instances (:func:`candidates`): windows of its sign that match it."""
+
+    sign: int
+    run_p: np.ndarray  # (n,) the run's windows of the sign: contribution p-values
+    run_u: np.ndarray  # (n,) p * p_match
+    run_match_p: np.ndarray  # (n,)
+    run: np.ndarray  # (k,) the run windows standing for an instance, indices into the above
+    null_u: np.ndarray  # (n0,) the null's windows of the sign: p * p_match
+    null: np.ndarray  # (k0,) the null windows standing for an instance
+    scale: float  # B / B0 of the sign
+    top: float  # the candidates' share of the windows, both sides (seqsal.motifs.adaptive.enrichment_ranks)
+
+
+def candidates(motif: DiscoveredMotif, threshold: float, hits: MotifMatches, decoys: MotifMatches,
+               run: ScoredWindows, null: ScoredWindows) -> Candidates:
+    """The run's and the null's windows that match ``motif`` at ``>= threshold``, one per instance
+    (:func:`seqsal.motifs.instances.one_per_instance`), with their statistics
+    (:func:`seqsal.motifs.instances.window_statistics`)."""
+    sign = 1 if motif.sign == "+" else -1
+    run_p, null_p = run.pvalues[run.windows.signs == sign], null.pvalues[null.windows.signs == sign]
+    run_u, run_match_p, null_u = window_statistics(run_p, hits.score, null_p, decoys.score)
+    gap = hits.width // 2
+    top = ((hits.score >= threshold).sum() + (decoys.score >= threshold).sum()) / max(
+        hits.score.shape[0] + decoys.score.shape[0], 1)
+    return Candidates(sign, run_p, run_u, run_match_p,
+                      one_per_instance(hits.rows, hits.start, run_u, hits.score >= threshold, gap), null_u,
+                      one_per_instance(decoys.rows, decoys.start, null_u, decoys.score >= threshold, gap),
+                      float(run.windows.bases[sign] / null.windows.bases[sign]), float(top))
+
+
 def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: ScoredWindows, null: ScoredWindows,
                 options: SupportOptions, alpha: float) -> tuple[list[pd.DataFrame], pd.DataFrame]:
     """Every kept motif's calls at one FDR ``alpha`` over all of them (:mod:`seqsal.motifs.adaptive`).
 
     Windows are ranked by their contribution p-value times their match p-value among the null's windows
-    (:func:`seqsal.motifs.instances.window_statistics`), one window per instance.
+    (:func:`seqsal.motifs.instances.window_statistics`), one window per instance, and a window that matches
+    several motifs is a candidate of the one it matches best (:func:`seqsal.motifs.adaptive.one_motif_per_window`).
 
     Parameters
     ----------
@@ -72,31 +106,28 @@ def motif_calls(motifs: list[DiscoveredMotif], thresholds: np.ndarray, run: Scor
     """
     run_matches = chunked_matches(motifs, run.windows, options)
     null_matches = chunked_matches(motifs, null.windows, options)
-    ranked, groups = [], []
-    for motif, threshold, found, decoys in zip(motifs, thresholds, run_matches, null_matches):
-        sign = 1 if motif.sign == "+" else -1
-        run_p, null_p = run.pvalues[run.windows.signs == sign], null.pvalues[null.windows.signs == sign]
-        run_u, run_match_p, null_u = window_statistics(run_p, found.score, null_p, decoys.score)
-        gap = found.width // 2
-        mine = one_per_instance(found.rows, found.start, run_u, found.score >= threshold, gap)
-        decoy = one_per_instance(decoys.rows, decoys.start, null_u, decoys.score >= threshold, gap)
-        top = ((found.score >= threshold).sum() + (decoys.score >= threshold).sum()) / max(
-            found.score.shape[0] + decoys.score.shape[0], 1)  # candidates' share of the windows, both sides
-        ranked.append((run_p, run_u, run_match_p, mine))
-        groups.append((run_u[mine], null_u[decoy], run.windows.bases[sign] / null.windows.bases[sign], float(top)))
+    found = [candidates(motif, threshold, hits, decoys, run, null)
+             for motif, threshold, hits, decoys in zip(motifs, thresholds, run_matches, null_matches)]
+    for sign in (1, -1):  # the windows of a sign are one set: each goes to the motif it matches best
+        same = [c for c in found if c.sign == sign]
+        for side, u in (("run", "run_u"), ("null", "null_u")):
+            kept = one_motif_per_window([getattr(c, side) for c in same],
+                                        [getattr(c, u)[getattr(c, side)] for c in same])
+            for c, keep in zip(same, kept):
+                setattr(c, side, getattr(c, side)[keep])
+    qvalues = adaptive_qvalues([(c.run_u[c.run], c.null_u[c.null], c.scale, c.top) for c in found])
     parts, summary = [], []
-    for motif, found, (run_p, run_u, run_match_p, mine), qvalues in zip(motifs, run_matches, ranked,
-                                                                         adaptive_qvalues(groups)):
-        called = mine[qvalues <= alpha]
-        stretches = run.windows.sequences(found.rows[called], found.start[called], found.width)
+    for motif, hits, c, q in zip(motifs, run_matches, found, qvalues):
+        called = c.run[q <= alpha]
+        stretches = run.windows.sequences(hits.rows[called], hits.start[called], hits.width)
         parts.append(pd.DataFrame({
-            "motif": motif.name, "sign": motif.sign, "region_index": found.rows[called],
-            "offset": found.start[called], "width": found.width, "strand": match_strand(motif.pwm, stretches),
-            "pvalue": run_p[called], "match": found.score[called], "match_pvalue": run_match_p[called],
-            "qvalue": qvalues[qvalues <= alpha]}))
+            "motif": motif.name, "sign": motif.sign, "region_index": hits.rows[called],
+            "offset": hits.start[called], "width": hits.width, "strand": match_strand(motif.pwm, stretches),
+            "pvalue": c.run_p[called], "match": hits.score[called], "match_pvalue": c.run_match_p[called],
+            "qvalue": q[q <= alpha]}))
         summary.append({"motif": motif.name, "n_calls": int(called.shape[0]),
-                        "call_cut": float(run_u[called].max()) if called.shape[0] else 0.0,
-                        "min_fdr": ceil_digits(float(qvalues.min())) if qvalues.shape[0] else float("nan")})
+                        "call_cut": float(c.run_u[called].max()) if called.shape[0] else 0.0,
+                        "min_fdr": ceil_digits(float(q.min())) if q.shape[0] else float("nan")})
     return parts, pd.DataFrame(summary, columns=["motif", "n_calls", "call_cut", "min_fdr"])
 
 

@@ -31,7 +31,7 @@ null window's ``p_match`` is its rank among the null's windows (itself included)
 and a run window's its rank among them with itself added.
 
 Measured (``benchmarks/zoo/calibrate.py``, ``benchmarks/pipeline_null.py --motifs``, benchmarks/RESULTS.md
-issue 13, session 19): on the 7 model runs of the calibration zoo at FDR 0.05, 2.6-9.6 % of the motif calls lie
+issue 13, session 19): on the 7 model runs of the calibration zoo at FDR 0.05, 2.7-5.5 % of the motif calls lie
 on no planted site, with calls where the seqlet caller has none (basset_B, bpnet_A, sigmoid_A); on 120 complete
 nulls (the demo model on i.i.d. and dinucleotide-shuffled genomes), 1 run had a call at 0.05 and 10 at 0.2.
 A motif whose core another motif shares can

@@ -182,29 +182,40 @@ def adaptive_qvalues(groups: list[tuple[np.ndarray, np.ndarray, float, float]]) 
         order = np.argsort(-u, kind="stable")  # largest u first
         is_null = order >= np.asarray(run_u).shape[0]
         sides.append(is_null)
-        scores.append(noise_scores(is_null, enrichment_ranks(u, top)[order], scale))
+        scores.append(noise_scores(is_null, enrichment_ranks(u, top)[order], scale).tolist())
         orders.append(order)
         blocks.append(np.append(np.flatnonzero(np.diff(u[order]) != 0) + 1, u.shape[0]))  # end of each tie block
         run_left += np.asarray(run_u).shape[0]
         null_left += float(scale) * np.asarray(null_u).shape[0]
     plus = max((float(scale) for run_u, null_u, scale, _ in groups if len(run_u) + len(null_u)), default=1.0)
-    peeled_at = [np.zeros(np.asarray(run_u).shape[0], np.int64) for run_u, *_ in groups]
+    # plain lists in the loop (one peel is a few list reads, not numpy calls)
+    nulls_before = [np.concatenate([[0], np.cumsum(side)]).tolist() for side in sides]
+    ends = [block.tolist() for block in blocks]
+    scales = [float(scale) for _, _, scale, _ in groups]
+    block_step = [[0] * len(end) for end in ends]  # the estimates made before each block left (0: never left)
     estimates = [(plus + null_left) / max(run_left, 1)]
-    heap = [(-float(score[0]), m) for m, score in enumerate(scores) if score.shape[0]]
+    heap = [(-score[0], m) for m, score in enumerate(scores) if score]
     heapq.heapify(heap)
-    position, block = [0] * len(groups), [0] * len(groups)
+    done = [0] * len(groups)
     while heap and run_left > 0:
-        _, m = heapq.heappop(heap)
-        start, stop = position[m], int(blocks[m][block[m]])
-        position[m], block[m] = stop, block[m] + 1
-        nulls = int(sides[m][start:stop].sum())
-        null_left -= float(groups[m][2]) * nulls
+        m = heapq.heappop(heap)[1]
+        b = done[m]
+        start, stop = (ends[m][b - 1] if b else 0), ends[m][b]
+        done[m] = b + 1
+        nulls = nulls_before[m][stop] - nulls_before[m][start]
+        null_left -= scales[m] * nulls
         run_left -= (stop - start) - nulls
-        peeled = orders[m][start:stop]
-        peeled_at[m][peeled[~sides[m][start:stop]]] = len(estimates)
+        block_step[m][b] = len(estimates)
         estimates.append((plus + max(null_left, 0.0)) / run_left if run_left else np.inf)
-        if stop < scores[m].shape[0]:
-            heapq.heappush(heap, (-float(scores[m][stop]), m))
+        if stop < len(scores[m]):
+            heapq.heappush(heap, (-scores[m][stop], m))
+    peeled_at = []
+    for m, (run_u, *_) in enumerate(groups):
+        step = np.zeros(np.asarray(run_u).shape[0], np.int64)
+        of_block = np.searchsorted(blocks[m], np.arange(sides[m].shape[0]), side="right")  # each position's block
+        at = np.asarray(block_step[m], np.int64)[of_block] if len(block_step[m]) else np.zeros(0, np.int64)
+        step[orders[m][~sides[m]]] = at[~sides[m]]
+        peeled_at.append(step)
     best = np.minimum.accumulate(np.asarray(estimates))  # best[t]: the smallest estimate over the first t + 1 sets
     last = best.shape[0] - 1
     return [np.minimum(np.where(step > 0, best[np.maximum(step - 1, 0)], best[last]), 1.0) for step in peeled_at]

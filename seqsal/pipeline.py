@@ -418,7 +418,7 @@ def run_attribute(
     with atomic_path(out / "regions.tsv") as tmp:  # a copy: the checkpoint stays whole until run.json exists
         shutil.copyfile(rows_path, tmp)
     peak_info = _call_peaks(out, peaks, options, table, loaded, target, window, stride, device, genome, job_regions,
-                            call=shard is None)
+                            call=shard is None, first=shard_rows[0] if shard_rows is not None else 0)
     completeness = completeness_summary(out / "regions.tsv", options.method)
     record = {
         "seqsal_version": __version__,
@@ -458,25 +458,25 @@ def run_attribute(
 
 def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame, loaded: LoadedModel,
                 target: Target, window: int | None, stride: int | None, device, genome: Genome,
-                job_regions: pd.DataFrame, call: bool = True) -> dict | None:
+                job_regions: pd.DataFrame, call: bool = True, first: int = 0) -> dict | None:
     """The peak stage (:func:`seqsal.peaks.run_peaks_stage`); ``peaks=False`` skips it and drops stale peak files,
-    ``call=False`` (a shard) draws only the shuffled null."""
+    ``call=False`` (a shard whose first row in ``job_regions`` is ``first``) draws only the shuffled null."""
     if not peaks:
         remove_peak_files(out)
         return None
 
-    def attribute_regions(subset: pd.DataFrame, fetch) -> Iterator[RegionResult]:
+    def attribute_regions(subset: pd.DataFrame, fetch, whole_table: tuple[pd.DataFrame, int]) -> Iterator[RegionResult]:
         torch.manual_seed(options.seed)
         return iter_region_attributions(
             loaded.module, fetch, subset, options.method, target, window, stride, options.batch_size, device,
             options.precision, options.rc, options.correct, options.stitch, options.n_value, "skip",
             method_params=options.method_params, allow_incomplete=options.allow_incomplete,
-            max_memory=options.max_memory,
+            max_memory=options.max_memory, whole_table=whole_table,
         )
 
     peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
     return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes, call=call,
-                           window=window, job_regions=job_regions)
+                           window=window, job_regions=job_regions, first=first)
 
 
 def _track_record(method: str) -> dict:

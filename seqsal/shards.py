@@ -160,8 +160,9 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
 
     Rows are concatenated in shard order, ``region_index`` shifted to rows of
     the whole job, tracks joined end to end (ragged, :func:`ragged_member`) and
-    streamed in bounded blocks; ``fraction`` and ``seed`` must agree. The sample is chosen per
-    region (:func:`seqsal.peaks.nulls.null_sample`), so the result is the null a
+    streamed in bounded blocks; ``fraction`` and ``seed`` must agree. The sample is drawn on the
+    whole job and each shard attributes its span's rows batched as the single run
+    (:func:`seqsal.peaks.nulls.write_shuffled_null`), so the result is the null a
     single run would have drawn, byte for byte.
     """
     tracks = ("projected", "valid")

@@ -174,6 +174,23 @@ def test_merge_of_shards_with_different_longest_regions_is_byte_identical(tmp_pa
             np.testing.assert_allclose(ours[key].padded(), theirs[key].padded(), rtol=1e-5, atol=1e-7)
 
 
+def test_merged_shards_null_is_the_single_runs_when_its_batches_mix_regions(tmp_path, tiny_model):
+    """A null of every region shuffled 7 times (a 20-kb region among 500-bp ones): each shard attributes its rows
+    batched as the single run batches them (the whole job's null rows), so the merged null.npz is the single
+    run's byte for byte (before, the shards cut their own batches: its tracks and predictions differed in the
+    last bits)."""
+    genome, bed, model, tmp_path = _job(tmp_path, tiny_model[0], 20, 20_000)
+    options, attribute = PeakOptions(min_null_bases=200_000), AttributeOptions(batch_size=16)
+    single = run_attribute(genome, bed, model, str(tmp_path / "single"), attribute, progress=False, peaks=options)
+    assert single["peaks"]["null_sample"]["copies"] == 7 and single["peaks"]["null_sample"]["n_regions"] == 21
+    for i in (1, 2):
+        run_attribute(genome, bed, model, str(tmp_path / f"shard{i}"), attribute, progress=False, peaks=options,
+                      shard=(i, 2))
+    merge_runs([tmp_path / "shard1", tmp_path / "shard2"], tmp_path / "merged")
+    for name in ("null.npz", "attributions.npz"):
+        assert_same_file(tmp_path / "merged" / name, tmp_path / "single" / name)
+
+
 def test_old_dense_run_folders_are_read(small_genome, tiny_model, tmp_path):
     """A run folder of the dense layout (earlier seqsal) gives the same peaks, report windows and merge as the
     ragged one; a merge of dense shards writes the ragged folder of a single run."""

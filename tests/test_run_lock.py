@@ -175,7 +175,7 @@ def test_the_shuffled_null_streams_its_valid_rows_under_a_name_of_its_own_proces
     regions = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, 100], "end": [50, 150], "name": ["a", "b"]})
     seen: list[list[str]] = []
 
-    def attribute_regions(table, fetch):
+    def attribute_regions(table, fetch, whole_table):
         for k, row in enumerate(table.itertuples()):
             seen.append(sorted(p.name for p in tmp_path.iterdir()))
             sequence = fetch(row.chrom, row.start, row.end)

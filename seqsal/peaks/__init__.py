@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from .calling import PeakCalls, call_peaks, call_source
 from .extents import absorb_overlaps
-from .nulls import null_sample, shuffled_fetch, write_shuffled_null
+from .nulls import null_rows, shuffled_fetch, write_shuffled_null
 from .options import API_COLUMNS, CALL_COLUMNS, NULL_FILE, NULLS, PEAK_FILES, PeakOptions
 from .runfolder import (
     call_peaks_from_run,
@@ -72,7 +72,7 @@ __all__ = [
     "API_COLUMNS", "CALL_COLUMNS", "ChunkSource", "LAPLACE_PERCENTILES", "LadderTests", "NULLS", "NULL_FILE",
     "NullModel", "PEAK_FILES", "PeakCalls", "PeakOptions", "TrackChunk", "absorb_overlaps", "benjamini_hochberg",
     "block_tests", "call_peaks", "call_peaks_from_run", "call_source", "describe_calls", "duplicate_of",
-    "find_candidates", "laplace_nulls", "narrowpeak", "null_sample", "null_statistics", "remove_peak_files", "run_null_problem",
+    "find_candidates", "laplace_nulls", "narrowpeak", "null_rows", "null_statistics", "remove_peak_files", "run_null_problem",
     "run_peaks_stage", "shuffled_fetch", "sliding_max", "unique_calls", "update_run_record", "window_sums",
     "write_peak_files", "write_shuffled_null",
 ]

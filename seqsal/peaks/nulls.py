@@ -21,46 +21,45 @@ from .options import NULL_FILE, PeakOptions
 from .streams import valid_mask
 
 
-def null_sample(regions: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
-    """Indices of the regions whose shuffled copies make the null, chosen per region.
+def null_rows(job: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """The rows of the whole job whose shuffled copies make the null, in table order.
 
-    A region is in the sample when a hash of its chrom, start, end, name and
-    ``seed`` (a uniform number in [0, 1)) is below ``fraction``, so a run split
-    into shards samples exactly the regions a single run would.
-    """
-    keys = _region_keys(regions)
-    uniform = np.array([_uniform(f"sample\t{seed}\t{key}") for key in keys])
-    return np.nonzero(uniform < fraction)[0].astype(np.int64)
-
-
-def sample_cut(regions: pd.DataFrame, fraction: float, seed: int) -> float:
-    """The cut on the regions' hashes that :func:`null_sample` uses: ``fraction``, raised when that samples none.
-
-    A cut of ``fraction`` samples each region with that probability, which covers about ``fraction`` of the
-    bases when the run has many regions. With a few long ones it can sample none (fresh17: one 2-Mb region, or
-    4 of 600 kb, gave an empty null and no call). Then the cut takes the region of the smallest hash. Computed
-    on the whole job's regions, the cut samples in each shard exactly the regions a single run samples. (Raising
-    it further, to the planned bases, was tried: a shard's null then batches its windows otherwise than the single
-    run's, and its tracks differ in the last bits.)
+    Each region has a number in [0, 1) from a hash of its chrom, start, end, name
+    and ``seed``; the regions below ``fraction`` are sampled, which covers about
+    ``fraction`` of the bases when the run has many regions. With a few long
+    regions that draw can hold much less, or nothing (fresh17: one 2-Mb region,
+    or 4 of 600 kb, gave an empty null and no call): when it holds less than
+    half of the planned ``fraction`` x bases, the regions are taken in the order
+    of their numbers until the planned bases are reached (at least one region).
+    Drawn on the whole job, so a shard takes the rows of its span from the
+    single run's draw (:func:`write_shuffled_null`).
 
     Parameters
     ----------
-    regions
-        The whole job's regions (``chrom``, ``start``, ``end``, ``name``).
-    fraction, seed
-        As :func:`null_sample` (``fraction`` from :func:`null_plan`).
+    job
+        The whole job's regions (all shards): ``chrom``, ``start``, ``end``, ``name``.
+    fraction
+        The share of bases to sample, in ``(0, 1]`` (:func:`null_plan`).
+    seed
+        Seed of the hash.
 
     Returns
     -------
-    float
-        The cut, ``>= fraction``.
+    numpy.ndarray
+        ``(K,)`` int64 ascending row indices of ``job``.
     """
-    if fraction >= 1 or not len(regions):
-        return fraction
-    uniform = np.array([_uniform(f"sample\t{seed}\t{key}") for key in _region_keys(regions)])
-    if (uniform < fraction).any():
-        return fraction
-    return float(np.nextafter(uniform.min(), 1.0))
+    keys = _region_keys(job)
+    if fraction >= 1 or not keys:
+        return np.arange(len(keys), dtype=np.int64)
+    uniform = np.array([_uniform(f"sample\t{seed}\t{key}") for key in keys])
+    lengths = (job["end"] - job["start"]).to_numpy(np.int64)
+    chosen = uniform < fraction
+    planned = fraction * float(lengths.sum())
+    if lengths[chosen].sum() < 0.5 * planned:
+        order = np.argsort(uniform, kind="stable")
+        last = min(int(np.searchsorted(np.cumsum(lengths[order]), planned)), len(order) - 1)
+        chosen[order[:last + 1]] = True
+    return np.flatnonzero(chosen).astype(np.int64)
 
 
 MAX_NULL_COPIES = PeakOptions.max_null_copies  # the default most shuffles of one region
@@ -152,13 +151,16 @@ def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
 def write_shuffled_null(
     out: str | os.PathLike,
     regions: pd.DataFrame,
-    attribute_regions: Callable[[pd.DataFrame, Callable], Iterator],
+    attribute_regions: Callable[[pd.DataFrame, Callable, tuple[pd.DataFrame, int]], Iterator],
     fetch: Callable[[str, int, int], str],
     chrom_sizes: dict[str, int],
     fraction: float,
     seed: int,
     window: int | None = None,
     copies: int = 1,
+    job_regions: pd.DataFrame | None = None,
+    first: int = 0,
+    rows: np.ndarray | None = None,
 ) -> dict:
     """Attribute dinucleotide-shuffled copies of a per-region sample and write ``null.npz``.
 
@@ -167,18 +169,25 @@ def write_shuffled_null(
     out
         Run folder.
     regions
-        The run's regions table (``chrom``, ``start``, ``end``, ``name``).
+        The run's regions table (``chrom``, ``start``, ``end``, ``name``): the whole job's, or a shard's.
     attribute_regions
-        ``(table, fetch) -> iterator of RegionResult`` in table order (the engine,
-        with the run's model and parameters).
+        ``(table, fetch, whole_table) -> iterator of RegionResult`` in table order (the engine, with the run's
+        model and parameters; ``whole_table`` as :func:`seqsal.engine.iter_region_attributions` takes it: the
+        whole job's null rows and the first of ``table``'s, so a shard's null is batched, and its bytes are, as
+        in the single run's).
     fetch
         The genome's ``(chrom, start, end) -> str``.
     window
         The model's input length, as the engine uses it (regions shorter than it are fetched widened,
         :func:`seqsal.engine.fetch_span`): lets the shuffles be drawn in blocks ahead of the requests.
     fraction, copies
-        The share of regions sampled and the shuffles of each (:func:`null_plan`); a region's copies
-        are consecutive rows.
+        The share of bases sampled (:func:`null_rows`) and the shuffles of each region (:func:`null_plan`); a
+        region's copies are consecutive rows.
+    job_regions, first
+        In a shard, the whole job's regions and the row of ``regions[0]`` in them: the sample is drawn on the job
+        (:func:`null_rows`, one hash per region) and the shard attributes the rows of its span.
+    rows
+        The job's sampled rows when already drawn (default: ``null_rows(job, fraction, seed)``).
 
     Returns
     -------
@@ -192,8 +201,13 @@ def write_shuffled_null(
     shuffled copy, as ``regions.tsv``'s ``prediction`` of the original: ``seqsal audit``'s shuffle response
     reads it instead of running the model again).
     """
-    chosen = np.repeat(null_sample(regions, fraction, seed), copies)
-    subset = regions.iloc[chosen].reset_index(drop=True)
+    job = regions if job_regions is None else job_regions
+    job_chosen = np.repeat(null_rows(job, fraction, seed) if rows is None else np.asarray(rows, np.int64), copies)
+    job_subset = job.iloc[job_chosen].reset_index(drop=True)
+    mine = np.flatnonzero((job_chosen >= first) & (job_chosen < first + len(regions)))  # a contiguous block
+    low = int(mine[0]) if mine.shape[0] else 0
+    chosen = job_chosen[mine] - first
+    subset = job_subset.iloc[low:low + mine.shape[0]].reset_index(drop=True)
     lengths = (subset["end"] - subset["start"]).to_numpy(np.int64)
     # rows of `valid`, streamed beside the tracks; a per-process name that --resume/--force clears like io.atomic_path's
     valid_path = Path(out) / f"{NULL_FILE}.tmp-{os.getpid()}.valid.npy"
@@ -208,9 +222,13 @@ def write_shuffled_null(
                 starts = subset["start"].to_numpy(np.int64)
                 from ..engine import fetch_span  # the one call into the engine (torch: imported only here)
 
+                # this span's stretches, then the neighbours' after it; windows of rows before the span fill its first
+                # batch only (not kept), and may get another copy's shuffle of their region
+                ahead = job_subset.iloc[low::copies]
                 plan = [(chrom, *fetch_span(int(start), int(end), window))
-                        for chrom, start, end in zip(subset["chrom"], subset["start"], subset["end"])]
-                for result in attribute_regions(subset, shuffled_fetch(fetch, seed, plan[::copies], copies=copies)):
+                        for chrom, start, end in zip(ahead["chrom"], ahead["start"], ahead["end"])]
+                shuffled = shuffled_fetch(fetch, seed, plan, copies=copies)
+                for result in attribute_regions(subset, shuffled, (job_subset, low)):
                     k = result.index
                     mask = valid_mask(result.one_hot[None], lengths[k:k + 1], starts[k:k + 1], limits[k:k + 1])[0]
                     valid_store.write_row(k, mask)

@@ -29,7 +29,7 @@ from ..tables import read_region_coordinates, TEXT_DTYPES
 from ..runlock import locks_run_folder
 from ..text import plural
 from .calling import PeakCalls, call_source
-from .nulls import null_plan, null_sample, sample_cut, write_shuffled_null
+from .nulls import null_plan, null_rows, write_shuffled_null
 from .options import CALL_COLUMNS, NULL_FILE, PEAK_FILES, PeakOptions
 from .stats import CHUNK_POSITIONS
 from .streams import ChunkSource, TrackChunk, valid_mask
@@ -383,12 +383,13 @@ def run_peaks_stage(
     out_dir: str | os.PathLike,
     options: PeakOptions,
     regions: pd.DataFrame,
-    attribute_regions: Callable[[pd.DataFrame, Callable], Iterator],
+    attribute_regions: Callable[[pd.DataFrame, Callable, tuple[pd.DataFrame, int]], Iterator],
     fetch: Callable[[str, int, int], str],
     chrom_sizes: dict[str, int],
     call: bool = True,
     window: int | None = None,
     job_regions: pd.DataFrame | None = None,
+    first: int = 0,
 ) -> dict:
     """The peak stage of ``seqsal attribute``: shuffled null (when asked for), then calls from the run folder.
 
@@ -404,16 +405,17 @@ def run_peaks_stage(
     options
         The peak options (``null="shuffle"`` draws ``null.npz`` first).
     regions, attribute_regions, fetch, chrom_sizes
-        The run's regions table, its engine ``(table, fetch) -> RegionResult`` iterator, the genome's
-        ``fetch`` and chromosome lengths: what :func:`seqsal.peaks.nulls.write_shuffled_null` needs.
+        The run's regions table, its engine ``(table, fetch, whole_table) -> RegionResult`` iterator, the
+        genome's ``fetch`` and chromosome lengths: what :func:`seqsal.peaks.nulls.write_shuffled_null` needs.
     call
         ``False`` in a shard: draw the null only.
     window
         The model's input length (``AttributeOptions.window`` as resolved), not ``options.test_width``.
-    job_regions
-        The whole job's regions (all shards; default: ``regions``), which size the null and set its sample's
-        cut (:func:`seqsal.peaks.nulls.null_plan`, :func:`seqsal.peaks.nulls.sample_cut`): each shard then samples
-        the regions a single run samples.
+    job_regions, first
+        The whole job's regions (all shards; default: ``regions``) and the row of ``regions[0]`` in them. The job
+        sizes the null and draws its sample (:func:`seqsal.peaks.nulls.null_plan`,
+        :func:`seqsal.peaks.nulls.null_rows`); a shard attributes the sampled rows of its span, batched as the
+        single run batches them, so the merged shards' ``null.npz`` is the single run's, byte for byte.
 
     Returns
     -------
@@ -429,12 +431,12 @@ def run_peaks_stage(
         job = regions if job_regions is None else job_regions
         fraction, copies = null_plan(int((job["end"] - job["start"]).sum()), options.null_fraction,
                                      options.min_null_bases, options.max_null_copies)
-        fraction = sample_cut(job, fraction, options.seed)
+        rows = null_rows(job, fraction, options.seed)
         log.info("shuffled null: attributing dinucleotide-shuffled copies of %d of the %s%s",
-                 len(null_sample(regions, fraction, options.seed)), plural(len(regions), "region"),
+                 int(((rows >= first) & (rows < first + len(regions))).sum()), plural(len(regions), "region"),
                  f", {copies} shuffles of each" if copies > 1 else "")
         null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, fraction,
-                                        options.seed, window, copies)
+                                        options.seed, window, copies, job_regions=job, first=first, rows=rows)
     null_seconds = time.perf_counter() - started
     if not call:
         return {"null": options.null, "requested_null": options.null, "fdr": options.fdr,

@@ -404,7 +404,8 @@ def run_attribute(
             bar.close()
         rows_handle.close()
     attribution_seconds = time.perf_counter() - t_attr
-    if (padding := padding_summary(table, regions_path)) is not None:  # after the run: an error stays one line
+    # after the run: an error stays one line
+    if (padding := padding_summary(table, regions_path, genome.chrom_sizes)) is not None:
         log.warning(padding)
 
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes, one_hot_store.read_row,

@@ -309,13 +309,16 @@ def padded_bases(regions: pd.DataFrame, chrom_sizes: dict[str, int], window: int
     return (end - start) - inside
 
 
-def padding_summary(regions: pd.DataFrame, path: str = "regions") -> str | None:
+def padding_summary(regions: pd.DataFrame, path: str = "regions",
+                    chrom_sizes: dict[str, int] | None = None) -> str | None:
     """One line on the regions whose model input runs past a chromosome end (column ``padded_bp``); ``None``
     when none does.
 
     Such regions keep their coordinates; the bases of the model's input outside the chromosome (of the region,
     or of the window around a shorter region) are read as ``N`` and counted per region in ``padded_bp`` of
-    ``regions.tsv``.
+    ``regions.tsv``. With ``chrom_sizes``, regions whose own end lies past their chromosome's (not only the
+    window around them) are counted apart and the first named by its line or coordinates: a model window at a
+    chromosome end is common, a region ending past it is a sign of a BED made for another genome build.
     """
     if "padded_bp" not in regions:
         return None
@@ -323,8 +326,18 @@ def padding_summary(regions: pd.DataFrame, path: str = "regions") -> str | None:
     count = int((padded > 0).sum())
     if not count:
         return None
-    return (f"{path}: {plural(count, 'region runs', 'regions run')} past a chromosome end (the region, or the model "
+    line = (f"{path}: {plural(count, 'region runs', 'regions run')} past a chromosome end (the region, or the model "
             f"window around it); {plural(int(padded.sum()), 'base')} outside are read as N (padded_bp in regions.tsv)")
+    if chrom_sizes is None:
+        return line
+    beyond = regions["end"].to_numpy(np.int64) > regions["chrom"].map(chrom_sizes).to_numpy(np.int64)
+    if not beyond.any():
+        return line
+    row = regions.iloc[int(np.argmax(beyond))]
+    where = f"line {int(row['line'])}" if "line" in regions else f"{row['chrom']}:{row['start']}-{row['end']}"
+    return (f"{line}; {int(beyond.sum())} of them end past their chromosome themselves (first: {where}, end "
+            f"{int(row['end']):,} > {row['chrom']} {chrom_sizes[row['chrom']]:,} bp): "
+            "is this BED for this genome build?")
 
 
 def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:

@@ -199,6 +199,14 @@ def test_padding_summary_counts_regions_and_bases(tmp_path):
     assert padding_summary(regions.iloc[[1]], "r.bed") is None
     assert padding_summary(regions.iloc[[2]], "r.bed").startswith(
         "r.bed: 1 region runs past a chromosome end (the region, or the model window around it); 1 base ")
+    # a region ending past its chromosome itself (not only its window) is named: a BED of another build?
+    assert padding_summary(regions, "r.bed", SIZES).endswith(
+        "; 2 of them end past their chromosome themselves (first: line 1, end 3,100 > chr2 3,000 bp): is this BED "
+        "for this genome build?")
+    assert padding_summary(regions.iloc[[2]].drop(columns="line"), "r.bed", SIZES).endswith(
+        "(first: chr1:4990-5001, end 5,001 > chr1 5,000 bp): is this BED for this genome build?")
+    assert padding_summary(regions.assign(end=regions["start"] + 1, padded_bp=[0, 5, 0]), "r.bed",
+                           SIZES).endswith("(padded_bp in regions.tsv)")  # a window past the end only
 
 
 @pytest.mark.parametrize("kind", ["binary", "bzip2", "gzip_in_gzip"])

@@ -93,3 +93,33 @@ def test_the_resolution_flag_says_whether_the_smallest_p_is_the_nulls_1_over_n_p
     assert at_null_resolution({1: model, -1: model}, 0.01)
     assert not at_null_resolution({1: model, -1: model}, 0.004)  # below it: the fitted tail gave it
     assert not at_null_resolution({1: model, -1: model}, 0.02)
+
+
+@pytest.mark.parametrize("k, n, crowded", [(3, 20_000, False), (40, 2_000, False), (200, 500, False),
+                                           (3, 5_000, True)])
+def test_the_larger_null_said_is_the_least_that_lets_the_strongest_tests_pass(k, n, crowded):
+    """At the null's resolution the k strongest of m tests have p = 1/(n+1); a null f times larger gives them
+    1/(f n + 1). The factor the line names is never more than BH needs, and is exactly the least f (to one
+    decimal) when those tests hold the smallest q-value; when other tests crowd small p-values (``crowded``) the
+    smallest q-value is theirs and the factor a lower bound only."""
+    from seqsal.peaks import benjamini_hochberg
+    from seqsal.peaks.calibration import null_factor_needed, outlook_hint
+
+    rng = np.random.default_rng(k)
+    m, fdr = 30_000, 0.05
+    rest = rng.uniform(2.0 / (n + 1) if crowded else 0.5, 1.0, m - k)
+
+    def passing(factor: float) -> int:
+        p = np.concatenate([np.full(k, 1.0 / (factor * n + 1)), rest])
+        return int((benjamini_hochberg(p) <= fdr).sum())
+
+    smallest = float(benjamini_hochberg(np.concatenate([np.full(k, 1.0 / (n + 1)), rest])).min())
+    factor = null_factor_needed(smallest, fdr)
+    assert passing(1.0) == 0 and factor > 1
+    assert passing(factor - 0.1) == 0  # never more than needed
+    if not crowded:
+        assert passing(factor) >= k  # and here exactly what is needed
+    _, after = outlook_hint({"smallest_qvalue": smallest, "passing": {"0.05": 0, "0.1": 0, "0.2": 0},
+                             "null_resolution_bound": True}, fdr)
+    assert f"at least {factor:g}x as large" in after
+    assert null_factor_needed(0.04, fdr) <= 1  # a run that passes needs no larger null

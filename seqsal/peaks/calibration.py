@@ -6,6 +6,8 @@ run's background).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 P_GRID = np.array([1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0])  # where calibration is recorded
@@ -160,4 +162,20 @@ def outlook_hint(outlook: dict, fdr: float) -> tuple[str, str]:
         after = ("; the strongest tests lie beyond every shuffled-null test (p = the null's resolution 1/(n+1)): "
                  "a larger null (`seqsal attribute --min-null-bases`, and --max-null-copies for a run of few "
                  "regions) can give them smaller p-values")
+        factor = null_factor_needed(outlook["smallest_qvalue"], fdr)
+        if factor > 1:
+            after += (f", and one at least {factor:g}x as large (run.json peaks.null_sample.bases) is needed for "
+                      f"any to reach FDR {fdr:g}")
     return inside, after
+
+
+def null_factor_needed(smallest_qvalue: float, fdr: float) -> float:
+    """How many times larger a null must be, at least, for a run whose smallest q-value sits at the null's
+    resolution to pass anything at ``fdr``.
+
+    At the resolution every one of the strongest tests has ``p = 1 / (n + 1)``, so their q-values scale as
+    ``1 / (n + 1)``: a null ``f`` times larger gives at best ``q / f`` (at best: its own largest values may
+    overtake some of those tests). ``f = q / fdr``, rounded up to one decimal; ``<= 1`` when the run already
+    passes.
+    """
+    return math.ceil(smallest_qvalue / fdr * 10 - 1e-9) / 10

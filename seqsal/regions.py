@@ -335,9 +335,10 @@ def padding_summary(regions: pd.DataFrame, path: str = "regions",
         return line
     row = regions.iloc[int(np.argmax(beyond))]
     where = f"line {int(row['line'])}" if "line" in regions else f"{row['chrom']}:{row['start']}-{row['end']}"
-    return (f"{line}; {int(beyond.sum())} of them end past their chromosome themselves (first: {where}, end "
-            f"{int(row['end']):,} > {row['chrom']} {chrom_sizes[row['chrom']]:,} bp): "
-            "is this BED for this genome build?")
+    n = int(beyond.sum())
+    itself = "ends past its chromosome itself" if n == 1 else "end past their chromosomes themselves"
+    return (f"{line}; {n} of them {itself} (first: {where}, end {int(row['end']):,} > {row['chrom']} "
+            f"{chrom_sizes[row['chrom']]:,} bp): is this BED for this genome build?")
 
 
 def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:

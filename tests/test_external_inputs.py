@@ -102,10 +102,12 @@ def assert_bases_are_the_fastas(out: Path, fasta: Path) -> pd.DataFrame:
     return table
 
 
-def padding_line(bed: Path, regions: int, bases: int) -> str:
-    """The one line on regions whose model input (the region, or its 50-bp window) runs past a chromosome end."""
+def padding_line(bed: Path, regions: int, bases: int, beyond: str = "") -> str:
+    """The one line on regions whose model input (the region, or its 50-bp window) runs past a chromosome end;
+    ``beyond``: what it adds on the regions that end past their chromosome themselves."""
     return (f"seqsal: {bed}: {regions} region{'s run' if regions > 1 else ' runs'} past a chromosome end (the region, "
-            f"or the model window around it); {bases} bases outside are read as N (padded_bp in regions.tsv)")
+            f"or the model window around it); {bases} bases outside are read as N (padded_bp in regions.tsv)"
+            + beyond)
 
 
 def one_line_refusal(code: int, lines: list[str], *fragments: str) -> None:
@@ -191,7 +193,8 @@ def test_grelu_test_genome(model, tmp_path):
     bed = tmp_path / "r.bed"
     bed.write_text("chr10\t0\t100\t.\t0\t-\nchr21\t1950\t2040\n")  # the second runs 40 bp past chr21's end
     code, lines = attribute(INPUTS / "grelu/test_genome.fa", bed, model, tmp_path / "out")
-    assert code == 0 and lines == [padding_line(bed, 1, 40)]
+    assert code == 0 and lines == [padding_line(bed, 1, 40, "; 1 of them ends past its chromosome itself (first: "
+                                                "line 2, end 2,040 > chr21 2,000 bp): is this BED for this genome build?")]
     assert list(assert_bases_are_the_fastas(tmp_path / "out", INPUTS / "grelu/test_genome.fa")["padded_bp"]) == [0, 40]
 
 

@@ -201,7 +201,7 @@ def test_padding_summary_counts_regions_and_bases(tmp_path):
         "r.bed: 1 region runs past a chromosome end (the region, or the model window around it); 1 base ")
     # a region ending past its chromosome itself (not only its window) is named: a BED of another build?
     assert padding_summary(regions, "r.bed", SIZES).endswith(
-        "; 2 of them end past their chromosome themselves (first: line 1, end 3,100 > chr2 3,000 bp): is this BED "
+        "; 2 of them end past their chromosomes themselves (first: line 1, end 3,100 > chr2 3,000 bp): is this BED "
         "for this genome build?")
     assert padding_summary(regions.iloc[[2]].drop(columns="line"), "r.bed", SIZES).endswith(
         "(first: chr1:4990-5001, end 5,001 > chr1 5,000 bp): is this BED for this genome build?")

@@ -191,6 +191,31 @@ def test_merged_shards_null_is_the_single_runs_when_its_batches_mix_regions(tmp_
         assert_same_file(tmp_path / "merged" / name, tmp_path / "single" / name)
 
 
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_merged_shards_null_is_the_single_runs_when_a_stretch_repeats_at_the_boundary(tmp_path, tiny_model, strand):
+    """fresh20: a region repeated (or the same interval on the other strand) next to a shard boundary, 2 shuffles
+    of each region, batches of 3: the shard's first batch holds windows of the rows before its span, and when the
+    shuffles were picked by counting requests per stretch, the repeat's two shuffles came out swapped. The copy is
+    now the row's (its row of the whole null table), and the merged null.npz is the single run's."""
+    rng = np.random.default_rng(5)
+    genome = tmp_path / "genome.fa"
+    genome.write_text(">chr1\n" + "".join(rng.choice(list("ACGT"), 12_000)) + "\n")
+    lines = [f"chr1\t{500 + 1000 * i}\t{1100 + 1000 * i}\tr{i}\t0\t+" for i in range(10)]
+    lines.insert(5, f"chr1\t4500\t5100\tr4b\t0\t{strand}")  # row 5 repeats row 4's stretch; shard 2 starts here
+    bed = tmp_path / "regions.bed"
+    bed.write_text("\n".join(lines) + "\n")
+    options, attribute = PeakOptions(min_null_bases=12_000), AttributeOptions(batch_size=3)
+    single = run_attribute(str(genome), str(bed), str(tiny_model[0]), str(tmp_path / "single"), attribute,
+                           progress=False, peaks=options)
+    assert single["peaks"]["null_sample"]["copies"] == 2
+    for i in (1, 2):
+        record = run_attribute(str(genome), str(bed), str(tiny_model[0]), str(tmp_path / f"shard{i}"), attribute,
+                               progress=False, peaks=options, shard=(i, 2))
+    assert record["shard"]["first"] == 5  # the repeat opens shard 2; its first batch reads row 4's last windows
+    merge_runs([tmp_path / "shard1", tmp_path / "shard2"], tmp_path / "merged")
+    assert_same_file(tmp_path / "merged" / "null.npz", tmp_path / "single" / "null.npz")
+
+
 def test_old_dense_run_folders_are_read(small_genome, tiny_model, tmp_path):
     """A run folder of the dense layout (earlier seqsal) gives the same peaks, report windows and merge as the
     ragged one; a merge of dense shards writes the ragged folder of a single run."""

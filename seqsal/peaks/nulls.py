@@ -115,8 +115,15 @@ def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
     The shuffle's seed is a hash of ``(seed, chrom, start, end)`` (and of the
     copy ``c`` for ``c >= 1``): the same stretch always gets the same shuffle,
     whatever the order of requests. With ``copies > 1`` the ``c``-th request of
-    one stretch gets its ``c``-th shuffle (``c`` counted modulo ``copies``).
-    With ``plan`` (the stretches in the order they will be requested), a
+    one stretch gets its ``c``-th shuffle (``c`` counted modulo ``copies``), as
+    when a null's rows are requested in order from the first. Its ``row``
+    attribute, ``(row, chrom, start, end) -> str``, takes the copy from the
+    row instead (``row % copies``: a region's copies are consecutive rows of
+    the null's table), which the engine calls with each region's row of the
+    whole table (:func:`seqsal.engine.plan_region`): a shard whose first batch
+    holds windows of rows before its span then reads the copies a single run
+    reads (fresh20: a region repeated across a shard boundary got its shuffles
+    swapped when they were counted). With ``plan`` (the stretches in the order they will be requested), a
     request that misses shuffles the next ``block`` planned stretches at once
     (one vectorised walk, :func:`seqsal.shuffle.dinucleotide_shuffle_ragged`:
     the same shuffles; 0.19 vs 1.1 ms per 500-bp stretch here) and keeps them until asked.
@@ -136,7 +143,13 @@ def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
     def fetch_shuffled(chrom: str, start: int, end: int) -> str:
         copy = served.get((chrom, start, end), 0)
         served[(chrom, start, end)] = copy + 1
-        wanted = (chrom, start, end, copy % copies)
+        return fetch_copy(chrom, start, end, copy % copies)
+
+    def fetch_row(row: int, chrom: str, start: int, end: int) -> str:
+        return fetch_copy(chrom, start, end, row % copies)
+
+    def fetch_copy(chrom: str, start: int, end: int, copy: int) -> str:
+        wanted = (chrom, start, end, copy)
         if wanted not in ready:
             k = position.get(wanted)
             todo = [wanted] if k is None else [key for key in planned[k:k + block] if key not in ready]
@@ -145,6 +158,7 @@ def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
             ready.update(zip(todo, (one_hot_decode(x) for x in shuffled)))
         return ready.pop(wanted)
 
+    fetch_shuffled.row = fetch_row  # type: ignore[attr-defined]
     return fetch_shuffled
 
 
@@ -222,9 +236,8 @@ def write_shuffled_null(
                 starts = subset["start"].to_numpy(np.int64)
                 from ..engine import fetch_span  # the one call into the engine (torch: imported only here)
 
-                # this span's stretches, then the neighbours' after it; windows of rows before the span fill its first
-                # batch only (not kept), and may get another copy's shuffle of their region
-                ahead = job_subset.iloc[low::copies]
+                # this span's stretches (a neighbour's whose windows only fill a batch is shuffled when asked)
+                ahead = job_subset.iloc[low:low + mine.shape[0]:copies]
                 plan = [(chrom, *fetch_span(int(start), int(end), window))
                         for chrom, start, end in zip(ahead["chrom"], ahead["start"], ahead["end"])]
                 shuffled = shuffled_fetch(fetch, seed, plan, copies=copies)

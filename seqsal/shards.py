@@ -155,6 +155,21 @@ def merge_region_tables(paths: list[Path], destination: str | os.PathLike) -> No
                     index += 1
 
 
+def null_small_members(paths: list[Path]) -> list[dict]:
+    """Each shard's ``null.npz`` members but its tracks, once ``fraction``, ``seed`` and ``copies`` are checked to
+    agree (:class:`InputError` naming the first null otherwise: the shards drew different nulls)."""
+    small = []
+    for path in paths:
+        with np.load(path) as null:
+            small.append({key: null[key] for key in null.files if key not in ("projected", "valid", LENGTH, OFFSETS)})
+    for key in ("fraction", "seed", "copies"):
+        values = {part[key].item() for part in small if key in part}
+        if len(values) > 1:
+            raise InputError(f"the shards' null.npz were drawn with different {key} ({sorted(values)}); "
+                             "run every shard with the same peak options", str(paths[0]))
+    return small
+
+
 def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | os.PathLike) -> None:
     """Join the shards' ``null.npz`` (shuffled-null tracks of a per-region sample) into the single run's file.
 
@@ -166,16 +181,9 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     single run would have drawn, byte for byte.
     """
     tracks = ("projected", "valid")
-    small = []
-    for path, first in zip(paths, firsts):
-        with np.load(path) as null:
-            small.append({key: null[key] for key in null.files if key not in (*tracks, LENGTH, OFFSETS)})
-            small[-1]["region_index"] = small[-1]["region_index"] + first
-    for key in ("fraction", "seed", "copies"):
-        values = {part[key].item() for part in small if key in part}
-        if len(values) > 1:
-            raise InputError(f"the shards' null.npz were drawn with different {key} ({sorted(values)}); "
-                             "run every shard with the same peak options", str(paths[0]))
+    small = null_small_members(paths)
+    for part, first in zip(small, firsts):
+        part["region_index"] = part["region_index"] + first
     arrays = [region_arrays(path, tracks) for path in paths]
     lengths = np.concatenate([part.lengths for part in arrays]).astype(np.int64)
     members = {key: ragged_member([part[key] for part in arrays]) for key in tracks}
@@ -221,6 +229,13 @@ def merge_runs(
     records = [_read_record(folder) for folder in folders]
     order = check_shards(records, folders)
     folders, records = [folders[k] for k in order], [records[k] for k in order]
+    null_paths = [folder / NULL_FILE for folder in folders]
+    if any(path.exists() for path in null_paths):  # checked before anything is written (fresh20)
+        missing = [str(path.parent) for path in null_paths if not path.exists()]
+        if missing:
+            raise InputError(f"some shards have {NULL_FILE} and others not ({', '.join(missing)}); "
+                             "run every shard with the same peak options")
+        null_small_members(null_paths)
     if force:  # what described the run this merge replaces: its calls, motifs, logos, report, ... (logged)
         remove_earlier_results(out)
     width = max(int(record["max_length"]) for record in records)
@@ -244,12 +259,7 @@ def merge_runs(
                              functools.partial(attribution_track, records[0]["method"]))
     genome.close()
     outputs = list(MERGED_OUTPUTS)
-    null_paths = [folder / NULL_FILE for folder in folders]
     if any(path.exists() for path in null_paths):
-        missing = [str(path.parent) for path in null_paths if not path.exists()]
-        if missing:
-            raise InputError(f"some shards have {NULL_FILE} and others not ({', '.join(missing)}); "
-                             "run every shard with the same peak options")
         merge_null_samples(null_paths, [record["shard"]["first"] for record in records], out / NULL_FILE)
         outputs.append(NULL_FILE)
     elif (out / NULL_FILE).exists():  # an earlier run's null (--force): not these shards', whose calls have none

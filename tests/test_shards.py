@@ -165,6 +165,30 @@ def test_merge_force_over_a_run_with_a_null_removes_that_null_when_the_shards_ha
     assert not (tmp_path / "merged" / NULL_FILE).exists()
 
 
+def test_a_merge_of_shards_with_different_nulls_is_refused_before_anything_is_written(job):
+    """fresh20: shards drawn with different nulls (one without, or other copies) were refused only after
+    attributions.npz, regions.tsv and attributions.bw were written: the half-merged folder was then called with
+    the Laplace null, and a --force merge over an earlier run left its run.json beside the new arrays."""
+    from seqsal.peaks import PeakOptions
+
+    genome, bed, model, tmp_path = job
+    _run(job, "s1", (1, 2))
+    run_attribute(genome, bed, model, str(tmp_path / "laplace2"), AttributeOptions(batch_size=4), progress=False,
+                  shard=(2, 2), peaks=PeakOptions(null="laplace"))
+    run_attribute(genome, bed, model, str(tmp_path / "more2"), AttributeOptions(batch_size=4), progress=False,
+                  shard=(2, 2), peaks=PeakOptions(min_null_bases=5_000))
+    for second, match in (("laplace2", "others not"), ("more2", "different copies")):
+        with pytest.raises(InputError, match=match):
+            merge_runs([tmp_path / "s1", tmp_path / second], tmp_path / "merged")
+        assert not (tmp_path / "merged").exists()
+    _run(job, "s2", (2, 2))
+    merge_runs([tmp_path / "s1", tmp_path / "s2"], tmp_path / "earlier")
+    before = {path.name: path.read_bytes() for path in (tmp_path / "earlier").iterdir() if path.is_file()}
+    with pytest.raises(InputError, match="different copies"):
+        merge_runs([tmp_path / "s1", tmp_path / "more2"], tmp_path / "earlier", force=True)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "earlier").iterdir() if path.is_file()} == before
+
+
 def test_merge_force_over_a_finished_run_removes_what_described_it(job):
     """fresh9: `merge --force` over a folder with calls, motifs and a report kept them all (old bytes, seqlets on
     regions the new run does not have) and `seqsal report` then failed with an IndexError."""

@@ -83,6 +83,18 @@ def test_a_few_long_regions_get_a_null_of_the_planned_size():
             if lengths[before].sum() < 0.5 * planned:
                 assert len(chosen) == len(before) or lengths[chosen].sum() - lengths[chosen].min() < planned
     assert short_before > 20  # the case is common, not contrived
+    # a 2-Mb region among 1,000 of 300 bp (fresh20): the top-up passes over it rather than take 9x the plan
+    mixed = pd.DataFrame({"chrom": "chr1", "start": np.r_[0, 2_000_000 + np.arange(1000) * 300],
+                          "end": np.r_[2_000_000, 2_000_300 + np.arange(1000) * 300],
+                          "name": [f"r{i}" for i in range(1001)]})
+    lengths, topped = (mixed["end"] - mixed["start"]).to_numpy(), 0
+    planned = 0.1 * lengths.sum()
+    for seed in range(20):
+        before, chosen = plain(mixed, 0.1, seed), null_rows(mixed, 0.1, seed)
+        if lengths[before].sum() < 0.5 * planned:
+            topped += 1
+            assert planned <= lengths[chosen].sum() <= 2 * planned and 0 not in set(chosen) - set(before)
+    assert topped >= 10
     many = table(500, 500)
     for seed in range(5):
         assert np.array_equal(null_rows(many, 0.4, seed), plain(many, 0.4, seed))

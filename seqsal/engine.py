@@ -162,18 +162,14 @@ def plan_region(
 ) -> _Plan:
     """Fetch and encode one region and cut it into model windows.
 
-    A region shorter than the window is widened symmetrically with its genomic
-    context (then cropped back); a longer one is tiled with ``stride``. A
-    ``fetch`` with a ``row`` attribute is called as ``fetch.row(index, chrom,
-    start, end)`` (``index``: the region's row of the whole table): the shuffled
-    null's fetch reads which shuffle of a region a row is from it
-    (:func:`seqsal.peaks.nulls.shuffled_fetch`).
+    A region shorter than the window is widened symmetrically with its genomic context (then cropped back); a
+    longer one is tiled with ``stride``. A ``fetch`` with a ``row`` attribute is called as ``fetch.row(index, chrom,
+    start, end)``: the shuffled null's picks the shuffle by the row (:func:`seqsal.peaks.nulls.shuffled_fetch`).
     """
     length = end - start
     fetch_start, fetch_end = fetch_span(start, end, window)
     use_window = length if window is None or window == length else window
-    by_row = getattr(fetch, "row", None)
-    sequence = by_row(index, chrom, fetch_start, fetch_end) if by_row else fetch(chrom, fetch_start, fetch_end)
+    sequence = getattr(fetch, "row", lambda _, *span: fetch(*span))(index, chrom, fetch_start, fetch_end)
     minus = strand == "-"
     one_hot = one_hot_encode(sequence, n_value=n_value)
     model_input = one_hot_encode(reverse_complement(sequence), n_value=n_value) if minus else one_hot

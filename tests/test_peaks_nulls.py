@@ -1,6 +1,7 @@
 """seqsal.peaks.nulls: the per-region null sample and the shuffled stretches the null is attributed on."""
 import numpy as np
 import pandas as pd
+import torch
 
 from seqsal.peaks.nulls import null_rows, shuffled_fetch
 
@@ -53,6 +54,47 @@ def test_few_region_run_gets_several_shuffles_of_each_region(tmp_path, small_gen
     assert all(not np.array_equal(tracks[k], tracks[k + 1]) for k in range(6))  # each copy its own shuffle
     record = json.loads((out / "run.json").read_text())["peaks"]["null_sample"]
     assert record["copies"] == 7 and record["n_regions"] == 3 and record["bases"] == 7 * 600
+
+
+def test_the_null_rows_motifs_ask_for_are_redrawn_alone_as_the_writer_drew_them(tmp_path, small_genome, tiny_model,
+                                                                               monkeypatch):
+    """`seqsal motifs` redraws the null's sequences it needs (null.npz keeps none): only those rows are shuffled
+    (it shuffled every row, in order, to count which copy came next), each with its row's copy: the model's
+    attribution of a redrawn later copy is the row's stored track."""
+    from click.testing import CliRunner
+
+    import seqsal
+    import seqsal.shuffle
+    from seqsal.cli import main
+    from seqsal.io import npz_members, region_arrays
+    from seqsal.motifs.sides import null_one_hot
+
+    genome, _ = small_genome
+    model, module = tiny_model
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t300\ta\nchr1\t1500\t1700\tb\nchr2\t200\t400\tc\n")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["attribute", str(genome), str(bed), "--model", str(model), "-o", str(out),
+                                       "-q", "--min-null-bases", "4000"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert int(npz_members(out / "null.npz")["copies"]) == 7
+    shuffled = []
+    ragged = seqsal.shuffle.dinucleotide_shuffle_ragged
+
+    def counted(sequences, generators):
+        shuffled.extend(sequences)
+        return ragged(sequences, generators)
+
+    monkeypatch.setattr(seqsal.shuffle, "dinucleotide_shuffle_ragged", counted)
+    rows = np.array([12, 3])  # the 6th copy of region b, the 4th of region a
+    redrawn = null_one_hot(out, rows)
+    assert len(shuffled) <= 2 * 7  # the two regions' copies, not the 21 rows
+    tracks = region_arrays(out / "null.npz", ("projected",))["projected"]
+    for k, row in enumerate(rows):
+        x = torch.from_numpy(redrawn[k:k + 1])
+        attribution = seqsal.attribute(module, x, method="grad_x_input", target=0)
+        np.testing.assert_allclose((attribution * x).sum(dim=1)[0].numpy(), tracks[row], rtol=1e-4, atol=1e-6)
+    assert not np.array_equal(redrawn[0], null_one_hot(out, np.array([11]))[0])  # another copy, another shuffle
 
 
 def test_a_few_long_regions_get_a_null_of_the_planned_size():

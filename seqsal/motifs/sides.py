@@ -211,17 +211,16 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     copies = int(null["copies"]) if "copies" in null else 1
     keys = [str(key).split("\t") for key in null["region_key"]]
     spans = [(chrom, *fetch_span(int(start), int(end), window)) for chrom, start, end, *_ in keys]
-    wanted = {int(row): k for k, row in enumerate(rows)}
     out_array = np.zeros((rows.shape[0], 4, width), np.float32)
+    needed = np.unique(rows)  # only these rows are shuffled, each as the writer's row of the same index
     with opened as genome:
-        fetch = shuffled_fetch(genome.fetch, seed, spans[::copies], copies=copies)
-        # every row is requested, in order: the c-th request of a stretch gets its c-th shuffle, as the writer's
-        for row, ((chrom, start, end, *_), (_, fetch_start, fetch_end)) in enumerate(zip(keys, spans)):
-            sequence = fetch(chrom, fetch_start, fetch_end)
-            if row in wanted:
-                offset = int(start) - fetch_start
-                encoded = one_hot_encode(sequence)[:, offset:offset + int(end) - int(start)]
-                out_array[wanted[row], :, :encoded.shape[1]] = encoded
+        fetch = shuffled_fetch(genome.fetch, seed, list(dict.fromkeys(spans[row] for row in needed)), copies=copies)
+        for row in needed.tolist():
+            (chrom, start, end, *_), (_, fetch_start, fetch_end) = keys[row], spans[row]
+            sequence = fetch.row(row, chrom, fetch_start, fetch_end)
+            offset = int(start) - fetch_start
+            encoded = one_hot_encode(sequence)[:, offset:offset + int(end) - int(start)]
+            out_array[rows == row, :, :encoded.shape[1]] = encoded
     return out_array
 
 

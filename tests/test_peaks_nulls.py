@@ -28,25 +28,30 @@ def test_shuffled_fetch_keeps_n_in_place_and_the_letters_of_each_piece():
     assert sorted(shuffled.replace("N", "")) == sorted(genome.replace("N", "").replace("R", ""))
 
 
+def _few_region_run(tmp_path, small_genome, tiny_model):
+    """`seqsal attribute` of 3 regions of 200 bp at --min-null-bases 4000 (7 shuffles of each); the run folder."""
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t300\ta\nchr1\t1500\t1700\tb\nchr2\t200\t400\tc\n")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["attribute", str(small_genome[0]), str(bed), "--model", str(tiny_model[0]),
+                                       "-o", str(out), "-q", "--min-null-bases", "4000"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out
+
+
 def test_few_region_run_gets_several_shuffles_of_each_region(tmp_path, small_genome, tiny_model):
     """A run of 3 short regions (600 bp) is far below --min-null-bases: every region is shuffled 8 times, each
     copy a different shuffle, consecutive rows of null.npz, recorded in run.json (before: one 10 % sample, i.e. at
     most one region, and a Laplace fallback)."""
     import json
 
-    from click.testing import CliRunner
-
-    from seqsal.cli import main
     from seqsal.io import npz_members, region_arrays
 
-    genome, _ = small_genome
-    model, _ = tiny_model
-    bed = tmp_path / "r.bed"
-    bed.write_text("chr1\t100\t300\ta\nchr1\t1500\t1700\tb\nchr2\t200\t400\tc\n")
-    out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["attribute", str(genome), str(bed), "--model", str(model), "-o", str(out),
-                                       "-q", "--min-null-bases", "4000"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    out = _few_region_run(tmp_path, small_genome, tiny_model)
     null = npz_members(out / "null.npz")
     assert null["region_index"].tolist() == [0] * 7 + [1] * 7 + [2] * 7  # ceil(4000 / 600) = 7 shuffles each
     assert int(null["copies"]) == 7
@@ -61,22 +66,12 @@ def test_the_null_rows_motifs_ask_for_are_redrawn_alone_as_the_writer_drew_them(
     """`seqsal motifs` redraws the null's sequences it needs (null.npz keeps none): only those rows are shuffled
     (it shuffled every row, in order, to count which copy came next), each with its row's copy: the model's
     attribution of a redrawn later copy is the row's stored track."""
-    from click.testing import CliRunner
-
     import seqsal
     import seqsal.shuffle
-    from seqsal.cli import main
     from seqsal.io import npz_members, region_arrays
     from seqsal.motifs.sides import null_one_hot
 
-    genome, _ = small_genome
-    model, module = tiny_model
-    bed = tmp_path / "r.bed"
-    bed.write_text("chr1\t100\t300\ta\nchr1\t1500\t1700\tb\nchr2\t200\t400\tc\n")
-    out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["attribute", str(genome), str(bed), "--model", str(model), "-o", str(out),
-                                       "-q", "--min-null-bases", "4000"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    out, module = _few_region_run(tmp_path, small_genome, tiny_model), tiny_model[1]
     assert int(npz_members(out / "null.npz")["copies"]) == 7
     shuffled = []
     ragged = seqsal.shuffle.dinucleotide_shuffle_ragged

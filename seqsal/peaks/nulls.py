@@ -120,16 +120,14 @@ def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
 
     The shuffle's seed is a hash of ``(seed, chrom, start, end)`` (and of the
     copy ``c`` for ``c >= 1``): the same stretch always gets the same shuffle,
-    whatever the order of requests. With ``copies > 1`` the ``c``-th request of
-    one stretch gets its ``c``-th shuffle (``c`` counted modulo ``copies``), as
-    when a null's rows are requested in order from the first. Its ``row``
-    attribute, ``(row, chrom, start, end) -> str``, takes the copy from the
-    row instead (``row % copies``: a region's copies are consecutive rows of
-    the null's table), which the engine calls with each region's row of the
-    whole table (:func:`seqsal.engine.plan_region`): a shard whose first batch
-    holds windows of rows before its span then reads the copies a single run
-    reads (fresh20: a region repeated across a shard boundary got its shuffles
-    swapped when they were counted). With ``plan`` (the stretches in the order they will be requested), a
+    whatever the order of requests. Called as ``fetch(chrom, start, end)`` it
+    gives copy 0; its ``row`` attribute, ``(row, chrom, start, end) -> str``,
+    gives copy ``row % copies`` (a region's copies are consecutive rows of the
+    null's table): the engine calls it with each region's row of the whole
+    table (:func:`seqsal.engine.plan_region`), so a shard whose first batch
+    holds windows of rows before its span reads the copies a single run reads
+    (fresh20: copies counted per request came out swapped for a region repeated
+    across a shard boundary). With ``plan`` (the stretches in the order they will be requested), a
     request that misses shuffles the next ``block`` planned stretches at once
     (one vectorised walk, :func:`seqsal.shuffle.dinucleotide_shuffle_ragged`:
     the same shuffles; 0.19 vs 1.1 ms per 500-bp stretch here) and keeps them until asked.
@@ -144,12 +142,9 @@ def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
     planned = [(*key, copy) for key in (plan or []) for copy in range(copies)]
     position = {key: k for k, key in enumerate(planned)}
     ready: dict[tuple[str, int, int, int], str] = {}  # shuffled ahead of their request: at most one block
-    served: dict[tuple[str, int, int], int] = {}  # requests so far per stretch (which copy comes next)
 
     def fetch_shuffled(chrom: str, start: int, end: int) -> str:
-        copy = served.get((chrom, start, end), 0)
-        served[(chrom, start, end)] = copy + 1
-        return fetch_copy(chrom, start, end, copy % copies)
+        return fetch_copy(chrom, start, end, 0)
 
     def fetch_row(row: int, chrom: str, start: int, end: int) -> str:
         return fetch_copy(chrom, start, end, row % copies)

@@ -429,14 +429,15 @@ def run_peaks_stage(
     null_info = None
     if options.null == "shuffle":
         job = regions if job_regions is None else job_regions
-        fraction, copies = null_plan(int((job["end"] - job["start"]).sum()), options.null_fraction,
-                                     options.min_null_bases, options.max_null_copies)
+        lengths = (job["end"] - job["start"]).to_numpy(np.int64)
+        fraction, copies = null_plan(int(lengths.sum()), options.null_fraction, options.min_null_bases,
+                                     options.max_null_copies)
         rows = null_rows(job, fraction, options.seed)
         mine = rows[(rows >= first) & (rows < first + len(regions))]
         log.info("shuffled null: attributing dinucleotide-shuffled copies of %d of the %s%s (%s; the job's plan: %s)",
                  len(mine), plural(len(regions), "region"), f", {copies} shuffles of each" if copies > 1 else "",
-                 plural(int((job["end"] - job["start"]).to_numpy()[mine].sum()) * copies, "base"),
-                 f"{round(fraction * int((job['end'] - job['start']).sum())) * copies:,}")
+                 plural(int(lengths[mine].sum()) * copies, "base"),
+                 f"{round(fraction * int(lengths.sum())) * copies:,}")
         null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, fraction,
                                         options.seed, window, copies, job_regions=job, first=first, rows=rows)
     null_seconds = time.perf_counter() - started

@@ -158,3 +158,25 @@ def test_one_long_region_is_called_against_a_null_that_is_not_empty(tmp_path, ti
     assert result.exit_code == 0, result.output
     sample = json.loads((out / "run.json").read_text())["peaks"]["null_sample"]
     assert sample["n_regions"] == 1 and sample["bases"] == 60_000, sample
+
+
+def test_no_tests_from_a_null_too_small_is_named_so(tmp_path, small_genome, tiny_model, caplog):
+    """A null too small to fit at any width leaves no test: the line says so, not "no valid bases?" (fresh20:
+    ``--min-null-bases 0`` on 10 regions)."""
+    import logging
+
+    import seqsal
+    from seqsal.peaks import PeakOptions
+    from seqsal.pipeline import AttributeOptions, run_attribute
+    from tests.conftest import write_bed
+
+    bed = write_bed(tmp_path / "r.bed", ["chr1\t100\t300", "chr1\t1500\t1700", "chr2\t200\t400"])
+    run_attribute(str(small_genome[0]), str(bed), str(tiny_model[0]), str(tmp_path / "run"), AttributeOptions(),
+                  progress=False, peaks=PeakOptions(min_null_bases=0))
+    caplog.clear()  # the run's own peak calls said it too
+    with caplog.at_level(logging.WARNING, logger="seqsal"):  # the API's log (the CLI's basicConfig drops caplog's)
+        calls = seqsal.call_peaks_from_run(tmp_path / "run", write=False)
+    assert calls.info["null"] == "shuffle" and calls.info["n_tests"] == 0
+    lines = [record.getMessage() for record in caplog.records if "no seqlet passed" in record.getMessage()]
+    assert lines == ["no seqlet passed FDR 0.05: no tests (the shuffled null is too small to fit at any width: its "
+                     "remedy is given above)"]

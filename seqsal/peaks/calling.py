@@ -117,6 +117,15 @@ def _fitted_widths(options: PeakOptions, models: dict, null: str) -> dict[int, t
     return widths
 
 
+def no_test_cause(models: dict, widths: dict, null: str, shortest: int) -> str:
+    """Why a run has no test at all: a shuffled null that holds tests yet too few to fit at any width (the lines
+    before name its counts and the remedy; fresh20 saw "no valid bases?" there), else the observed tracks (``models``, ``widths`` as :func:`_fit_nulls` gives)."""
+    if null == "shuffle" and not (widths[1] or widths[-1]) and any(model.n for model in models.values()):
+        return "the shuffled null is too small to fit at any width: its remedy is given above"
+    return (f"no valid bases? tracks too short to fit a null at any width, regions all N or shorter than {shortest} "
+            "bp, or chromosome sizes that do not name the regions' chromosomes")
+
+
 def _final_nulls(selected: SelectedTests, fit) -> dict:
     """Per sign, ``fit`` of the kept tests' ``-log p`` where the sign tests several widths, else ``None``."""
     several = [s for s in (1, -1) if len(selected.widths[s]) > 1]
@@ -391,9 +400,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         if significant.empty:
             inside, after = outlook_hint(info["calibration"]["outlook"], options.fdr)
             if not n_tests:  # tracks attributed, yet no window tested: say what may cause it (not "p-value nan")
-                log.warning("no seqlet passed FDR %g: no tests (no valid bases? tracks too short to fit a null at "
-                            "any width, regions all N or shorter than %d bp, or chromosome sizes that do not name "
-                            "the regions' chromosomes)", options.fdr, min(options.test_widths))
+                log.warning("no seqlet passed FDR %g: no tests (%s)", options.fdr,
+                            no_test_cause(models, widths, used, min(options.test_widths)))
             else:
                 log.warning("no seqlet passed FDR %g (%d tests; smallest p-value %.3g%s)%s", options.fdr, n_tests,
                             smallest, inside, after)

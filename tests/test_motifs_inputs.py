@@ -245,3 +245,27 @@ def test_run_motifs_given_a_dataframe_for_seqlets_path_says_to_give_a_path(tmp_p
 
     with pytest.raises(InputError, match=r"^seqlets_path is the path of a seqlet table, not a DataFrame; write"):
         run_motifs(tmp_path, seqlets_path=pd.DataFrame({"region_index": [0]}))
+
+
+def test_a_database_of_few_motifs_is_warned_about_before_discovery(small_folder, monkeypatch, caplog):
+    """Match p-values take their null from the database's columns: with a handful of motifs they are off by orders of
+    magnitude (measured in seqsal.motifs.match.SMALL_DATABASE), so such a database is warned about, a collection
+    of 10 or more is not."""
+    import logging
+
+    import seqsal.motifs.run as run
+
+    monkeypatch.setattr(run, "discover_motifs", lambda *a, **k: (_ for _ in ()).throw(_Discovered()))
+    monkeypatch.setattr(run, "discovery_seqlets", lambda *a, **k: _calls(_regions(), [0], [(10, 20)]))
+    for n, warned in ((1, True), (9, True), (10, False)):
+        database = small_folder / f"db{n}.meme"
+        database.write_text(GOOD_MEME.split("MOTIF")[0] + "".join(
+            "MOTIF" + GOOD_MEME.split("MOTIF")[1].replace("m1", f"m{k}") for k in range(n)))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="seqsal"), pytest.raises(_Discovered):
+            run.run_motifs(small_folder, database=database, progress=False)
+        lines = [r.getMessage() for r in caplog.records if "holds" in r.getMessage()]
+        assert lines == ([f"{database} holds {n} motif{'s' if n > 1 else ''}: a match's p-value takes its null from "
+                          "the database's own columns, which so few make poor (p- and q-values off by orders of "
+                          "magnitude, either way); rank the matches, or match against a full collection (--database "
+                          "jaspar, or a large MEME file)"] if warned else [])

@@ -29,7 +29,7 @@ from ..text import plural
 from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
 from .export import instance_table, motif_table, write_modisco_h5, write_motif_arrays
 from .instance_run import instance_calls, write_calls
-from .match import best_matches, compare_motifs
+from .match import best_matches, compare_motifs, small_database_warning
 from .jaspar import JasparQuery, resolve_database
 from .meme import read_meme, write_meme
 from .seqlets import RowCache, read_seqlet_table, seqlet_score_mismatch
@@ -231,6 +231,8 @@ def run_motifs(
                          f"{options.min_seqlets}: no cluster could hold enough seqlets to be a motif; raise it")
     database = resolve_database(database, jaspar)
     known = read_meme(database) if database else None  # a bad file is refused before the minutes of discovery
+    for warning in small_database_warning(len(known), database) if known is not None else ():
+        log.warning("%s", warning)  # before discovery too: the user may stop and give a larger one
     check_null_genome(out)  # so is a genome gone or changed that the null's sequences are redrawn from
     if seqlets_path:
         if _is_own_seqlets(out, seqlets_path) and status(out, "calls") == "stale":

@@ -9,7 +9,7 @@ from .cli_common import SEED, Finite, handle_errors, setup_logging
 
 
 def _chroms(text: str | None) -> list[str]:
-    return [c for c in (text or "").split(",") if c]
+    return [c.strip() for c in (text or "").split(",") if c.strip()]  # "chr2, chr3" names chr3, not " chr3"
 
 
 @click.command()

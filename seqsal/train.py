@@ -139,8 +139,9 @@ def term_multiplier(step: int, every: int) -> float:
 
 
 def flank_of(options: TrainOptions) -> int:
-    """Extra bases cut on each side of a window: room for shift augmentation and the consistency shift."""
-    return max(options.max_shift, options.consistency_shift if options.consistency == "shift" else 0)
+    """Extra bases cut on each side of a window: room for shift augmentation and, beyond it, the consistency
+    shift of the shifted partner."""
+    return options.max_shift + (options.consistency_shift if options.consistency == "shift" else 0)
 
 
 def build(options: TrainOptions, tasks: list[str]) -> tuple[nn.Module, int]:
@@ -183,9 +184,10 @@ def task_loss(predictions: torch.Tensor, targets: torch.Tensor, task: str) -> to
 def make_batch(data: TrainData, index: np.ndarray, options: TrainOptions, window: int,
                rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Cut (and augment) one training batch: shift, reverse complement; the shifted partner for consistency."""
-    flank = (data.x.shape[-1] - window) // 2
+    flank = (data.x.shape[-1] - window) // 2  # flank_of(options): max_shift + the consistency shift
     s = options.consistency_shift if options.consistency == "shift" else 0
-    offsets = rng.integers(s, 2 * flank - s + 1, size=len(index)) if flank else np.zeros(len(index), np.int64)
+    m = flank - s  # the shift augmentation, +-max_shift around the centre; the partner moves s further
+    offsets = rng.integers(flank - m, flank + m + 1, size=len(index)) if m else np.full(len(index), flank, np.int64)
     flip = rng.random(len(index)) < 0.5 if options.rc_augment else np.zeros(len(index), bool)
     x_full = data.x[index].astype(np.float32)
     batch = {"x": crop(x_full, offsets, window), "y": data.y[index]}
@@ -244,7 +246,8 @@ def train_step(model: nn.Module, optimiser: torch.optim.Optimizer, batch: dict[s
                          else torch.ones(n, dtype=torch.bool, device=device))
             terms["fourier"] = fourier_prior_term(attributions, positives, options.fourier_freq_limit,
                                                   sigma=options.fourier_sigma)
-        if options.consistency == "rc":
+        # centred on one window, the two maps are opposite (distance 2, no gradient): a batch of one skips the term
+        if options.consistency == "rc" and (n > 1 or not options.consistency_centre):
             terms["consistency"] = rc_consistency(forward, x_t, attributions, centre=options.consistency_centre)
         elif options.consistency == "shift":
             shifted = torch.as_tensor(np.ascontiguousarray(batch["x_shifted"]), device=device)

@@ -314,11 +314,19 @@ def split_chromosomes(chroms: np.ndarray, valid: list[str], test: list[str], pat
     Raises
     ------
     InputError
-        When a chromosome is named as both validation and test, or a split would be empty.
+        When a chromosome is named as both validation and test, a named one holds no labelled region, or a split
+        would be empty.
     """
     both = sorted(set(valid) & set(test))
     if both:
         raise InputError(f"{both} named in both --valid-chroms and --test-chroms; a chromosome goes in one split")
+    present = set(np.unique(chroms).tolist())
+    for flag, names in (("--valid-chroms", valid), ("--test-chroms", test)):
+        absent = [name for name in names if name not in present]
+        if absent:  # a typo would put the chromosome's windows in training, silently
+            raise InputError(f"{flag} names {', '.join(absent)}, on which no labelled region lies (chromosomes in "
+                             f"the labels: {sorted(present)[:8]}); check the name{'s' if len(absent) > 1 else ''}",
+                             path)
     in_valid, in_test = np.isin(chroms, valid), np.isin(chroms, test)
     split = {"train": ~(in_valid | in_test), "valid": in_valid, "test": in_test}
     for name, chosen in (("train", split["train"]), ("valid", split["valid"])):

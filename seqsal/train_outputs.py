@@ -55,17 +55,24 @@ def check_train_outputs(output: str, reports: tuple[str, ...], checkpoint: str, 
     Raises
     ------
     InputError
-        ``--resume`` with ``--force``; a model or report there already; a checkpoint of an interrupted run.
+        ``--resume`` with ``--force``; a model or report there already (with ``--resume`` too, when there is no
+        checkpoint to continue); a checkpoint of an interrupted run.
     """
     if resume and force:
         raise InputError(f"{option('resume')} and {option('force')} contradict each other: {option('resume')} "
                          f"continues from {os.path.basename(checkpoint)}, {option('force')} starts over; pass one")
-    if resume or force:
+    if force or (resume and os.path.exists(checkpoint)):
         return
     existing = [path for path in (output, *reports) if os.path.exists(path)]
+    if existing and resume:  # nothing to continue: the files there are a finished run's (perhaps another's)
+        raise InputError(f"exists already and {option('resume')} finds no checkpoint ({os.path.basename(checkpoint)}) "
+                         f"to continue: a finished run's; pass {option('force')} to overwrite it, or give another "
+                         "output path", existing[0])
     if existing:
         raise InputError(f"exists already (an earlier training run's); pass {option('force')} to overwrite it, or "
                          "give another output path", existing[0])
+    if resume:
+        return
     if os.path.exists(checkpoint):
         raise InputError(f"the checkpoint of an interrupted training run; pass {option('resume')} to finish it or "
                          f"{option('force')} to start over", checkpoint)

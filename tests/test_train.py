@@ -101,7 +101,8 @@ def test_cli_train_output_runs_through_attribute_and_the_report_is_written(world
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--valid-chroms", "chrZ"], "no valid regions"),
+    (["--valid-chroms", "chrZ"], "--valid-chroms names chrZ, on which no labelled region lies"),
+    (["--valid-chroms", "chrB", "--test-chroms", "chrC,chrX"], "--test-chroms names chrX, on which no labelled"),
     (["--valid-chroms", "chrB", "--test-chroms", "chrB"], "in both --valid-chroms and --test-chroms"),
     (["--valid-chroms", "chrB", "--task", "classification", "--tasks", "activity"], "labels of 0 or 1"),
     (["--valid-chroms", "chrB", "--saliency-cutout", "0.5", "--random-cutout", "0.5"], "alternatives"),
@@ -114,6 +115,13 @@ def test_cli_bad_inputs_give_one_line_and_exit_2(world, tmp_path, extra, message
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("seqsal: error:") and message in lines[0], result.output
+
+
+def test_chromosome_lists_are_read_without_their_spaces():
+    """``--valid-chroms "chr2, chr3"`` names chr3 (it named " chr3", on no region, so chr3 trained: trainbreak)."""
+    from seqsal.cli_train import _chroms
+
+    assert _chroms("chr2, chr3 ,") == ["chr2", "chr3"] and _chroms("") == [] and _chroms(None) == []
 
 
 def test_cli_missing_labels_file(world, tmp_path):

@@ -187,3 +187,60 @@ def test_tasks_named_twice_or_a_coordinate_and_a_zero_mask_weight_are_refused(wo
     with pytest.raises(InputError, match="0 turns it off"):
         train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "m.safetensors",
                     _options(mask_prior=str(world / "labels.tsv"), mask_weight=0.0), quiet=True)
+
+
+def test_resume_without_a_checkpoint_does_not_overwrite_a_finished_model(tmp_path):
+    """``--resume`` with no checkpoint to continue used to start over and overwrite the model and report there
+    (another run's, without ``--force``: trainbreak); with a checkpoint it continues; nothing there: it starts."""
+    from seqsal.train_outputs import check_train_outputs
+
+    output, report, checkpoint = (str(tmp_path / name) for name in ("m.safetensors", "m.html", "m.safetensors.ckpt"))
+    check_train_outputs(output, (report,), checkpoint, force=False, resume=True)  # nothing there: starts
+    (tmp_path / "m.safetensors").write_bytes(b"a finished model")
+    with pytest.raises(InputError, match=r"exists already and (--)?resume finds no checkpoint \(m.safetensors.ckpt\)"):
+        check_train_outputs(output, (report,), checkpoint, force=False, resume=True)
+    check_train_outputs(output, (report,), checkpoint, force=True, resume=False)
+    (tmp_path / "m.safetensors.ckpt").write_bytes(b"an interrupted run")
+    check_train_outputs(output, (report,), checkpoint, force=False, resume=True)
+
+
+@pytest.mark.parametrize("max_shift, shift", [(3, 0), (3, 5), (5, 5), (10, 5), (0, 4)])
+def test_shift_consistency_keeps_the_shift_augmentation(max_shift, shift):
+    """The shift augmentation spans +-max_shift with or without ``--consistency shift``, whose partner lies
+    ``shift`` further (trainbreak: with max_shift 3 and the consistency shift 5 every window was centred)."""
+    from seqsal.train import TrainData, flank_of, make_batch
+
+    options = _options(max_shift=max_shift, rc_augment=False,
+                       **({"consistency": "shift", "consistency_weight": 1.0, "consistency_shift": shift} if shift
+                          else {}))
+    window, flank = 20, flank_of(options)
+    assert flank == max_shift + shift
+    x = np.broadcast_to(np.arange(window + 2 * flank, dtype=np.int8), (400, 4, window + 2 * flank)).copy()
+    batch = make_batch(TrainData(x, np.zeros((400, 1), np.float32)), np.arange(400), options, window,
+                       np.random.default_rng(0))
+    moved = batch["x"][:, 0, 0].astype(int) - flank
+    assert sorted(set(moved.tolist())) == list(range(-max_shift, max_shift + 1))
+    if shift:
+        assert np.array_equal(batch["x_shifted"][:, 0, 0].astype(int) - flank, moved + shift)
+
+
+def test_rc_consistency_skips_a_batch_of_one_window():
+    """Centred on one window, the map and the mapped-back map are opposite: a constant distance of 2 with no
+    gradient (trainbreak); the term is left out for such a batch and its epoch mean is that of the others."""
+    from seqsal.train import train_step
+    from seqsal.train_priors import centred_pair
+
+    a, b = torch.randn(1, 30), torch.randn(1, 30)
+    centred = centred_pair(a, b)
+    assert torch.allclose(centred[0], -centred[1])
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv1d(4, 3, 5), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.LazyLinear(1))
+    model(torch.zeros(2, 4, 20))
+    options = _options(consistency="rc", consistency_weight=1.0)
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, 20))].transpose(0, 2, 1).copy()
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.0)
+    for n, present in ((1, False), (3, True)):
+        batch = {"x": x[:n], "y": np.zeros((n, 1), np.float32)}
+        values = train_step(model, optimiser, batch, options, rng, torch.device("cpu"), None)
+        assert ("consistency" in values) == present

@@ -155,7 +155,11 @@ def build(options: TrainOptions, tasks: list[str]) -> tuple[nn.Module, int]:
     try:
         model = build_model(options.architecture, config)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"cannot build {options.architecture} from --model-config ({exc}); check its keys") from None
+        raise InputError(f"cannot build {options.architecture} from --model-config and --window {window} ({exc}); "
+                         "check the config's keys and values, and the window") from None
+    if options.architecture == "bpnet" and 2 * model.trimming >= window:  # its profile would be empty
+        raise InputError(f"--model-config trimming {model.trimming} leaves no profile of a {window}-bp window; give a "
+                         f"trimming below {window / 2:g} or a longer --window")
     if options.architecture == "bpnet":  # trained on its counts head (outputs_of) and windows of this length
         model.input_length, model.default_target = int(window), "output=1"
     return model, int(window)

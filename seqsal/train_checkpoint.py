@@ -87,7 +87,15 @@ def load_checkpoint(path: str, record: dict) -> dict:
         When it was written for another run, naming what differs (options by their ``--`` names, the labels or
         genome file by path or content) and what to do.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # weights_only: a damaged or foreign file is refused, never unpickled as objects
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, empty, text or a pickle of objects: not a checkpoint
+        raise InputError(f"cannot read this checkpoint ({type(exc).__name__}); "
+                         f"it is damaged or not seqsal's: pass {option('force')} (without {option('resume')}) to start "
+                         "over", path) from None
+    if not isinstance(state, dict):
+        raise InputError(f"not a seqsal checkpoint (it holds a {type(state).__name__}); pass {option('force')} "
+                         f"(without {option('resume')}) to start over", path)
     try:
         written = json.loads(state.get("digest", "null"))
     except (TypeError, ValueError):

@@ -196,8 +196,9 @@ def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None)
             raise InputError(f"the row has {plural(len(fields), 'tab-separated column')}, the header (line {line0}) "
                              f"{len(names)}; give every row one tab-separated value per header column", path, line)
         start, end = fields[at["start"]].strip(), fields[at["end"]].strip()
-        if not (start.isdigit() and end.isdigit()) or int(start) >= int(end):
-            raise InputError(f"start/end ({start!r}, {end!r}) are not integers with start < end", path, line)
+        if not (start.isdigit() and end.isdigit()) or int(start) >= int(end) or int(end) >= 1 << 63:
+            raise InputError(f"start/end ({start!r}, {end!r}) are not integers with start < end (positions on a "
+                             "chromosome, within 64 bits)", path, line)
         chroms.append(fields[at["chrom"]])
         starts.append(int(start))
         ends.append(int(end))

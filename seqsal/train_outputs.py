@@ -58,6 +58,9 @@ def check_train_outputs(output: str, reports: tuple[str, ...], checkpoint: str, 
         ``--resume`` with ``--force``; a model or report there already (with ``--resume`` too, when there is no
         checkpoint to continue); a checkpoint of an interrupted run.
     """
+    if not os.path.basename(output) or os.path.isdir(output):  # '' or a folder: the rename at the end would fail
+        raise InputError(f"{output!r} is {'a folder' if output else 'empty'}: give the model file's path, e.g. "
+                         f"{os.path.join(output, 'model.safetensors')}")
     if resume and force:
         raise InputError(f"{option('resume')} and {option('force')} contradict each other: {option('resume')} "
                          f"continues from {os.path.basename(checkpoint)}, {option('force')} starts over; pass one")

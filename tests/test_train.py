@@ -298,3 +298,61 @@ def test_cli_cutout_span_fill_and_consistency_shift_reach_the_options(tmp_path, 
     assert CliRunner().invoke(main, args).exit_code == 0
     assert captured["options"].cutout_span == (10, 30) and captured["options"].cutout_fill == "random"
 
+
+
+@pytest.mark.parametrize("config, architecture, message", [
+    ("[1, 2]", "basset", "holds a list, not a mapping of architecture options"),
+    ("42", "basset", "holds a int, not a mapping"),
+    ('{"pool_sizes": [0, 4, 4]}', "basset", "pool_sizes must be positive whole numbers, got [0, 4, 4]"),
+    ('{"channels": [0, 4, 4]}', "basset", "channels must be positive whole numbers"),
+    ('{"hidden": -1}', "basset", "hidden must be a positive whole number, got -1"),
+    ('{"dropout": 2}', "basset", "dropout must be in [0, 1), got 2"),
+    ('{"trimming": -3}', "bpnet", "trimming must be a whole number >= 0, got -3"),
+    ('{"trimming": 32}', "bpnet", "trimming 32 leaves no profile of a 64-bp window"),
+])
+def test_a_bad_model_config_is_one_line_not_a_traceback(world, tmp_path, config, architecture, message):
+    """A config that is no mapping, or sizes of 0 or below, failed deep in torch (TypeError, ZeroDivisionError,
+    RuntimeError) or, for a BPNet trimmed to nothing, as "training diverged" (trainbreak)."""
+    path = tmp_path / "config.json"
+    path.write_text(config)
+    result = CliRunner().invoke(main, ["train", str(world / "genome.fa"), str(world / "labels.tsv"), "-o",
+                                       str(tmp_path / "m.safetensors"), "--window", "64", "--quiet",
+                                       "--valid-chroms", "chrB", "--architecture", architecture,
+                                       "--model-config", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("seqsal: error:") and message in lines[0], result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "cannot read this checkpoint (EOFError)"),
+    (b"\x00garbage" * 10, "cannot read this checkpoint ("),
+    (None, "not a seqsal checkpoint (it holds a list)"),
+])
+def test_a_damaged_checkpoint_is_refused_in_one_line(world, tmp_path, content, message):
+    """Truncated, empty or foreign checkpoints ended in tracebacks (or click's bare "aborted") after loading."""
+    model = tmp_path / "m.safetensors"
+    checkpoint = tmp_path / "m.safetensors.ckpt"
+    if content is None:
+        torch.save([1, 2], checkpoint)
+    else:
+        checkpoint.write_bytes(content)
+    result = CliRunner().invoke(main, ["train", str(world / "genome.fa"), str(world / "labels.tsv"), "-o", str(model),
+                                       "--window", "64", "--quiet", "--valid-chroms", "chrB", "--resume"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "--force" in lines[0], result.output
+
+
+def test_an_empty_output_path_or_a_huge_coordinate_is_refused(world, tmp_path, monkeypatch):
+    """``-o ''`` trained, then failed on the rename (leaving ./.ckpt); a TSV coordinate beyond 64 bits overflowed."""
+    monkeypatch.chdir(tmp_path)
+    for output, message in (("", "'' is empty: give the model file's path"), ("sub/", "'sub/' is a folder")):
+        result = CliRunner().invoke(main, ["train", str(world / "genome.fa"), str(world / "labels.tsv"), "-o",
+                                           output, "--window", "64", "--quiet", "--valid-chroms", "chrB"])
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / ".ckpt").exists()
+    labels = tmp_path / "big.tsv"
+    labels.write_text("chrom\tstart\tend\tv\nchrA\t1\t99999999999999999999999\t1\n")
+    with pytest.raises(InputError, match=r"big.tsv:2: start/end .* within 64 bits"):
+        read_labels(labels)

@@ -16,6 +16,16 @@ import torch
 from torch import nn
 
 
+def _check_sizes(**sizes) -> None:
+    """Refuse layer sizes that are not positive whole numbers (``ValueError`` naming the key): a 0 channel or
+    kernel failed deep in torch, a 0 pool as a division by zero."""
+    for name, value in sizes.items():
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+            what = "positive whole numbers" if isinstance(value, (list, tuple)) else "a positive whole number"
+            raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
 class BassetCNN(nn.Module):
     """Basset/DeepSTARR-style CNN.
 
@@ -49,6 +59,10 @@ class BassetCNN(nn.Module):
         task_names: list[str] | None = None,
     ):
         super().__init__()
+        _check_sizes(input_length=input_length, n_tasks=n_tasks, channels=channels, kernel_sizes=kernel_sizes,
+                     pool_sizes=pool_sizes, hidden=hidden)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.config = dict(
             input_length=input_length, n_tasks=n_tasks, channels=list(channels),
             kernel_sizes=list(kernel_sizes), pool_sizes=list(pool_sizes), hidden=hidden,
@@ -111,6 +125,10 @@ class BPNet(nn.Module):
         task_names: list[str] | None = None,
     ):
         super().__init__()
+        _check_sizes(n_filters=n_filters, n_layers=n_layers, n_tasks=n_tasks, first_kernel=first_kernel,
+                     profile_kernel=profile_kernel)
+        if not (isinstance(trimming, int) and not isinstance(trimming, bool) and trimming >= 0):
+            raise ValueError(f"trimming must be a whole number >= 0, got {trimming!r}")
         self.config = dict(
             n_filters=n_filters, n_layers=n_layers, n_tasks=n_tasks, first_kernel=first_kernel,
             profile_kernel=profile_kernel, trimming=trimming,

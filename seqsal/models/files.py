@@ -114,10 +114,16 @@ def _read_config(config: dict | str | os.PathLike | None) -> dict | None:
         if str(config).endswith((".yaml", ".yml")):
             import yaml
 
-            return yaml.safe_load(text) or {}
-        return json.loads(text)
+            parsed = yaml.safe_load(text) or {}
+        else:
+            parsed = json.loads(text)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
-        raise InputError(f"cannot parse architecture config ({exc}); give a JSON or YAML mapping", str(config)) from None
+        raise InputError(f"cannot parse architecture config ({' '.join(str(exc).split())}); give a JSON or YAML "
+                         "mapping", str(config)) from None  # one line: a YAML error spans several
+    if not isinstance(parsed, dict):  # a list or a number reached the architecture as its arguments
+        raise InputError(f"holds a {type(parsed).__name__}, not a mapping of architecture options; give a JSON object "
+                         "or YAML mapping, e.g. {\"hidden\": 64}", str(config))
+    return parsed
 
 
 def _new_file_mode() -> int:

@@ -8,6 +8,7 @@ import numpy as np
 from . import audit_checks as ac
 from .audit_inputs import AuditOptions, AuditRun, grade, row, soft_mask
 from .errors import InputError
+from .peaks import run_null_problem
 from .peaks.options import NULL_FILE
 
 
@@ -73,6 +74,8 @@ def null_shuffle_predictions(run: AuditRun) -> tuple[np.ndarray, np.ndarray, int
     path = run.path / NULL_FILE
     if not path.exists():
         return None
+    if (problem := run_null_problem(run.path, run.regions)) is not None:  # another run's, or damaged: refused
+        raise InputError(problem, str(path))  # as call-peaks and motifs do (auditbreak: read as this run's)
     with np.load(path) as null:
         if "prediction" not in null.files:
             return None

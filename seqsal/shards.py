@@ -25,8 +25,9 @@ from .bigwig import write_attribution_bigwig
 from .errors import InputError
 from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_path, ragged_offsets, region_arrays,
                  write_npz, write_text_atomic)
-from .provenance import GROUPS, read_json_record, refuse_foreign_folder, remove_group
+from .provenance import GROUPS, read_json_record, refuse_foreign_folder, remove_group, sampled_digest
 from .methods import attribution_track
+from .peaks.nulls import ATTRIBUTIONS_KEY
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
 from .region_table import completeness_summary
 from .runlock import locks_run_folder
@@ -188,9 +189,11 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     lengths = np.concatenate([part.lengths for part in arrays]).astype(np.int64)
     members = {key: ragged_member([part[key] for part in arrays]) for key in tracks}
     members.update({LENGTH: lengths, OFFSETS: ragged_offsets(lengths)})
-    for key in small[0]:  # in the writer's order (seqsal.peaks.nulls.write_shuffled_null)
+    for key in (key for key in small[0] if key != ATTRIBUTIONS_KEY):  # the writer's order (write_shuffled_null)
         members[key] = small[0][key] if key in ("fraction", "seed", "copies") else np.concatenate(
             [part[key] for part in small])
+    # last, as the writer has it: the merged attributions' (written before), also where older shards had none
+    members[ATTRIBUTIONS_KEY] = np.asarray(sampled_digest(Path(destination).parent / "attributions.npz"))
     write_npz(destination, members)
 
 

@@ -86,3 +86,32 @@ def test_a_run_folder_array_damaged_in_place_is_refused_not_read(toy_run, tmp_pa
         npz_members(folder / "null.npz")
     result = CliRunner().invoke(main, ["call-peaks", str(folder), "-q"])
     assert result.exit_code == 2 and "damaged: projected.npy" in result.output, result.output
+
+
+def test_a_null_of_another_run_of_the_same_regions_is_refused(tmp_path, small_genome, tiny_model):
+    """auditbreak: a null.npz copied from a run of the same regions (another model, method or target) matched
+    row for row and was read as this run's: call-peaks then called 37 seqlets for 8. The null names the
+    attributions it was written beside (``attributions_key``)."""
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t300\ta\nchr1\t1500\t1700\tb\nchr2\t200\t400\tc\n")
+    runs = {}
+    for task in ("open", "enhancer"):  # the model's two tasks: other attributions of the same regions
+        runs[task] = tmp_path / task
+        result = CliRunner().invoke(main, ["attribute", str(small_genome[0]), str(bed), "--model",
+                                           str(tiny_model[0]), "-o", str(runs[task]), "-q", "--target", task,
+                                           "--min-null-bases", "3000"])
+        assert result.exit_code == 0, result.output
+        assert run_null_problem(runs[task], _regions(runs[task])) is None
+    shutil.copyfile(runs["enhancer"] / "null.npz", runs["open"] / "null.npz")
+    problem = run_null_problem(runs["open"], _regions(runs["open"]))
+    assert problem is not None and problem.startswith("not this run's: it was written beside other attributions")
+    for command in (["call-peaks", str(runs["open"]), "-q"], ["motifs", str(runs["open"]), "-q", "--database", "none"],
+                    ["audit", str(runs["open"]), "-q"]):  # the audit read the other model's null predictions
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2 and "not this run's" in result.output, result.output
+    with open(runs["open"] / "null.npz", "r+b") as handle:  # truncated: a BadZipFile traceback before
+        handle.truncate((runs["open"] / "null.npz").stat().st_size - 100)
+    for command in (["call-peaks", str(runs["open"]), "-q"], ["audit", str(runs["open"]), "-q"]):
+        result = CliRunner().invoke(main, command)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and "it is damaged" in lines[0], result.output

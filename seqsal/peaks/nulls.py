@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..io import LENGTH, OFFSETS, RaggedStream, ragged_offsets, write_npz
+from ..provenance import sampled_digest
 from .options import NULL_FILE, PeakOptions
+
+ATTRIBUTIONS_KEY = "attributions_key"
+"""``null.npz`` member: :func:`seqsal.provenance.sampled_digest` of the run's ``attributions.npz`` when the null was
+written (a shard's: its own; merged: the merged file's), so that a null copied in from another run, even of the same
+regions, is refused (:func:`seqsal.peaks.run_null_problem`)."""
 from .streams import valid_mask
 
 
@@ -259,6 +265,7 @@ def write_shuffled_null(
             "prediction": predictions,
             "fraction": np.asarray(fraction, np.float64), "seed": np.asarray(seed, np.int64),
             **({"copies": np.asarray(copies, np.int64)} if copies > 1 else {}),
+            ATTRIBUTIONS_KEY: np.asarray(sampled_digest(Path(out) / "attributions.npz")),  # whose null it is
         })
     finally:
         valid_path.unlink(missing_ok=True)

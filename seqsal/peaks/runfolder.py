@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
@@ -24,12 +25,12 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import region_arrays, write_table_atomic, write_text_atomic
-from ..provenance import prune, read_json_record, warn_if_shard, write_record
+from ..provenance import prune, read_json_record, sampled_digest, warn_if_shard, write_record
 from ..tables import read_region_coordinates, TEXT_DTYPES
 from ..runlock import locks_run_folder
 from ..text import plural
 from .calling import PeakCalls, call_source
-from .nulls import null_plan, null_rows, write_shuffled_null
+from .nulls import ATTRIBUTIONS_KEY, null_plan, null_rows, write_shuffled_null
 from .options import CALL_COLUMNS, NULL_FILE, PEAK_FILES, PeakOptions
 from .stats import CHUNK_POSITIONS
 from .streams import ChunkSource, TrackChunk, valid_mask
@@ -95,8 +96,9 @@ def _chrom_sizes(out: Path) -> dict[str, int]:
 
 def run_null_problem(out: Path, regions: pd.DataFrame) -> str | None:
     """What is wrong with a run folder's ``null.npz``, or None: missing although ``run.json`` records the shuffled
-    null the calls were made with, or not this run's (a row's ``region_key`` is not the chrom, start and end of its
-    ``region_index`` row of ``regions.tsv``: the null of another run, copied in). ``regions``: the folder's
+    null the calls were made with, or not this run's (written beside other attributions, its ``attributions_key``;
+    or a row's ``region_key`` is not the chrom, start and end of its ``region_index`` row of ``regions.tsv``: the
+    null of another run, copied in). ``regions``: the folder's
     :func:`seqsal.io.read_region_coordinates`."""
     path = out / NULL_FILE
     if not path.exists():
@@ -105,8 +107,16 @@ def run_null_problem(out: Path, regions: pd.DataFrame) -> str | None:
         return (f"missing: run.json records the shuffled null ({NULL_FILE}) this run was called with; rerun "
                 "`seqsal attribute` with --force, or re-call with `seqsal call-peaks --null laplace` (motifs are then "
                 "not tested against a null)") if recorded else None
-    with np.load(path) as null:
-        rows, keys = null["region_index"].astype(np.int64), null["region_key"]
+    try:
+        with np.load(path) as null:
+            rows, keys = null["region_index"].astype(np.int64), null["region_key"]
+            owner = str(null[ATTRIBUTIONS_KEY]) if ATTRIBUTIONS_KEY in null.files else None  # None: older seqsal
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # truncated, or not a null at all
+        return (f"cannot be read as this run's shuffled null ({type(exc).__name__}): it is damaged; rerun `seqsal "
+                "attribute` with --force, or re-call with `seqsal call-peaks --null laplace`")
+    if owner is not None and owner != sampled_digest(out / "attributions.npz"):
+        return ("not this run's: it was written beside other attributions (another model, method, target or "
+                "parameters); a null.npz of another run was copied here: rerun `seqsal attribute` with --force")
     fields = np.char.split(keys.astype(str), "\t")  # chrom, start, end, name of each null row's region
     inside = (rows >= 0) & (rows < len(regions))
     held = np.where(inside, rows, 0)

@@ -36,10 +36,11 @@ from .attribution import Target
 from .encode import reverse_complement_one_hot
 from .engine import fetch_span, plan_region
 from .errors import InputError
-from .evaluate_inputs import check_model_unchanged, check_truth, methods_named, skipped_text, unavailable_checks
+from .evaluate_inputs import (check_model_unchanged, check_run_regions, check_truth, methods_named, recorded_transform,
+                              skipped_text, unavailable_checks)
 from .io import atomic_path, write_table_atomic
 from .provenance import read_json_record, record_written, remove_group
-from .tables import read_region_coordinates
+from .tables import read_region_coordinates, read_tsv
 from .methods import METHOD_OPTIONS, METHODS, attribute, make_baselines
 from .runlock import locks_run_folder
 from .shuffle import dinucleotide_shuffle
@@ -352,12 +353,6 @@ def _method_target(method: str, target: Target) -> Target:
     return target
 
 
-def _recorded_transform(record: dict) -> str:
-    """The target transform of a run folder made before ``run.json`` recorded it: the ``--target`` option's."""
-    text = (record.get("parameters") or {}).get("target")
-    return Target.parse(text if isinstance(text, str) else None).transform or "none"
-
-
 def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=None,
                names: set[str] | None = None):
     """What a run folder's model checks read (``seqsal evaluate``, the audit's model check, ``seqsal
@@ -396,6 +391,7 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     seed = int(parameters.get("seed", 0)) if seed is None else seed
     if "shard" in record:  # a shard's folder: its own block of the regions
         table = table.iloc[record["shard"]["first"]:record["shard"]["stop"]].reset_index(drop=True)
+    check_run_regions(table, read_tsv(out_dir / "regions.tsv"), record["regions"])  # the BED, edited since?
     if names is not None:  # only these regions (seqsal check-seqlets: those holding a checked seqlet)
         table = table[table["name"].isin(names)]
     if max_regions is not None and len(table) > max_regions:
@@ -404,7 +400,7 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
                              float(parameters.get("n_value", 0.0)))
     t = record.get("target") or {}
     target = Target(t.get("output"), t.get("task"), t.get("reduction", "sum"), t.get("axis"),
-                    t.get("transform") or _recorded_transform(record))
+                    t.get("transform") or recorded_transform(record))
     return record, loaded.module, torch.from_numpy(x), windows, target, seed
 
 

@@ -209,3 +209,29 @@ def check_truth(sites: pd.DataFrame, regions: pd.DataFrame, sampled: int, in_win
         raise InputError(f"{n_hit} of {plural(len(sites), 'truth site')} overlap the run's regions, but none the "
                          f"{plural(sampled, 'region')} evaluated; evaluate more regions "
                          f"({option('max_regions')}, larger, or all)", path)
+
+
+def check_run_regions(table: pd.DataFrame, run: pd.DataFrame, regions_path: str) -> None:
+    """Refuse regions re-read from the run's BED (``table``, prepared as ``seqsal attribute`` prepares them) that
+    are no longer the run's ``regions.tsv`` rows ``run`` (:func:`seqsal.regions.first_region_difference`): a file
+    edited in place since the run would be scored in other windows (auditbreak: every p-value moved, no word).
+
+    Raises
+    ------
+    InputError
+        Naming the first differing row (and its line of the file) and what to do.
+    """
+    from .regions import first_region_difference
+
+    if (differs := first_region_difference(table, run)) is not None:
+        what, line = differs
+        raise InputError(f"no longer the run's regions ({what}): the file changed since `seqsal attribute`; restore "
+                         "it, or rerun `seqsal attribute` with --force", regions_path, line)
+
+
+def recorded_transform(record: dict) -> str:
+    """The target transform of a run folder made before ``run.json`` recorded it: the ``--target`` option's."""
+    from .attribution import Target
+
+    text = (record.get("parameters") or {}).get("target")
+    return Target.parse(text if isinstance(text, str) else None).transform or "none"

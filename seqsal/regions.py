@@ -429,3 +429,22 @@ def prepare_regions(regions: pd.DataFrame | str, chrom_sizes: dict[str, int], wi
                     "and tested again, so its calls count twice and the calls' FDR no longer holds; remove the "
                     "repeated lines", path, f"{n} regions repeat" if n > 1 else "1 region repeats", where)
     return table.reset_index(drop=True)
+
+
+def first_region_difference(table: pd.DataFrame, run: pd.DataFrame) -> tuple[str, int | None] | None:
+    """The first row where regions ``table`` (as :func:`prepare_regions` gives them) differ from a run's
+    ``regions.tsv`` rows ``run``: ``(what differs, the table's file line or None)``; None when they agree.
+
+    Compared: ``chrom``, ``start``, ``end``, ``name`` and, where ``run`` holds it, ``strand`` (the minus strand's
+    attributions are of the reverse complement: a flipped strand is another region).
+    """
+    if len(table) != len(run):
+        return f"{len(table)} regions, the run has {len(run)}", None
+    columns = ["chrom", "start", "end", "name"] + (["strand"] if "strand" in run else [])
+    new, old = table[columns].astype(str).to_numpy(), run[columns].astype(str).to_numpy()
+    differ = np.flatnonzero((new != old).any(axis=1))
+    if not differ.size:
+        return None
+    i = int(differ[0])
+    line = int(table["line"].iloc[i]) if "line" in table else 0
+    return f"{' '.join(new[i])}, the run has {' '.join(old[i])}", line or None

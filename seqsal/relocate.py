@@ -11,7 +11,7 @@ the run read and only then rewrites the paths:
   one-hot encoded as the run encoded them (its ``n_value``), must equal the bases stored in ``attributions.npz``.
   So a re-wrapped, bgzipped or otherwise re-written copy of the same sequence is accepted, another assembly not;
 - **regions**: the file read and resized as ``seqsal attribute`` does (:func:`seqsal.regions.prepare_regions`)
-  must give the run's rows (name, chromosome, start, end) in ``regions.tsv``, in order;
+  must give the run's rows (name, chromosome, start, end, strand) in ``regions.tsv``, in order;
 - **model** (and a user architecture file): the SHA-256 recorded in ``run.json``.
 
 The attributions, calls and every derived file are left as they are: none of them depends on where the inputs lie
@@ -25,7 +25,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 
 from .errors import InputError
 from .io import write_text_atomic
@@ -53,22 +52,13 @@ def first_regions_mismatch(out_dir: Path, record: dict, regions_path: str, chrom
     InputError
         The file cannot be read as regions (its own one-line message, with the line).
     """
-    from .regions import prepare_regions
+    from .regions import first_region_difference, prepare_regions
 
     table = prepare_regions(regions_path, chrom_sizes, record.get("parameters", {}).get("width"))
     shard = record.get("shard")
     if shard:  # a shard's folder holds its block of the regions
         table = table.iloc[shard["first"]:shard["stop"]].reset_index(drop=True)
-    run = read_tsv(out_dir / "regions.tsv")
-    if len(table) != len(run):
-        return f"{len(table)} regions, the run has {len(run)}", None
-    columns = ["chrom", "start", "end", "name"]
-    new, old = table[columns].astype(str).to_numpy(), run[columns].astype(str).to_numpy()
-    differ = np.flatnonzero((new != old).any(axis=1))
-    if not differ.size:
-        return None
-    i = int(differ[0])
-    return f"{' '.join(new[i])}, the run has {' '.join(old[i])}", int(table["line"].iloc[i]) or None
+    return first_region_difference(table, read_tsv(out_dir / "regions.tsv"))
 
 
 def _checked_sha256(path: str, recorded: str | None, what: str) -> None:

@@ -126,6 +126,11 @@ def test_relocate_refuses_other_regions_and_another_model(moved_run, tmp_path):
     fields[1], fields[2] = str(int(fields[1]) + 1), str(int(fields[2]) + 1)
     (tmp_path / "shifted.bed").write_text("".join(lines[:3] + ["\t".join(fields)] + lines[4:]))
     (tmp_path / "fewer.bed").write_text("".join(lines[:-1]))
+    fields = lines[3].split("\t")
+    fields[5] = "-" if fields[5] != "-" else "+"  # the other strand: the reverse complement was not attributed
+    (tmp_path / "flipped.bed").write_text("".join(lines[:3] + ["\t".join(fields)] + lines[4:]))
+    with pytest.raises(InputError, match=r"flipped\.bed:4: not the regions of this run \(chr1 "):
+        relocate_run(run, regions=str(tmp_path / "flipped.bed"))
     with pytest.raises(InputError, match=r"shifted\.bed:4: not the regions of this run \(chr1 "):
         relocate_run(run, regions=str(tmp_path / "shifted.bed"))
     with pytest.raises(InputError, match="58 regions, the run has 59"):
@@ -173,3 +178,23 @@ def test_a_genome_replaced_at_its_path_is_refused_by_every_command_that_reads_it
             "RUN_FOLDER --genome ORIGINAL`, or rerun `seqsal attribute`"), result.output
     assert not (run / "motifs.tsv").exists() and not (run / "seqlet_check.tsv").exists()
 
+
+def test_a_regions_file_edited_in_place_is_refused_by_evaluate_and_check_seqlets(tmp_path):
+    """auditbreak: both re-read the BED named in run.json and scored the windows it now gave (a region shifted
+    40 bp in place: every check-seqlets p-value moved, exit 0); they now compare it with regions.tsv."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    lines = (DEMO / "regions.bed").read_text().splitlines(keepends=True)
+    (inputs / "regions.bed").write_text("".join(lines[:12]))
+    result = _invoke("attribute", DEMO / "genome.fa", inputs / "regions.bed", "--model", DEMO / "model.safetensors",
+                     "-o", tmp_path / "run", "-q", "--fdr", "0.5")  # seqlets for check-seqlets to check
+    assert result.exit_code == 0, result.output
+    fields = lines[10].split("\t")
+    fields[1], fields[2] = str(int(fields[1]) + 40), str(int(fields[2]) + 40)
+    (inputs / "regions.bed").write_text("".join(lines[:10] + ["\t".join(fields)] + lines[11:12]))
+    for command in (["evaluate", tmp_path / "run", "-q", "--methods", "saliency", "--max-regions", "2", "--no-sanity"],
+                    ["check-seqlets", tmp_path / "run", "-q", "--max-seqlets", "3"]):
+        result = _invoke(*command)
+        lines_out = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines_out) == 1, (command, result.output)
+        assert f"{inputs / 'regions.bed'}:11: no longer the run's regions (chr1 " in lines_out[0], lines_out

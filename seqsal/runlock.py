@@ -190,13 +190,19 @@ def refuse_unfinished_run(folder: str | os.PathLike) -> None:
     ------
     InputError
         ``FOLDER: the seqsal attribute run in this folder has not finished ...; finish it with the same
-        command plus --resume first``.
+        command plus --resume first``; attributions without ``run.json`` (removed since the run).
     """
     path = Path(folder)
-    if (path / ".partial").is_dir() and not (path / "run.json").exists():
+    if (path / "run.json").exists():
+        return
+    if (path / ".partial").is_dir():
         raise InputError("the seqsal attribute run in this folder has not finished (interrupted: .partial holds its "
                          "checkpoint, run.json is not written); finish it with the same `seqsal attribute` command "
                          "plus --resume first", str(folder))
+    if (path / "attributions.npz").exists():  # auditbreak: the audit then lost the window, call-peaks its record
+        raise InputError("holds attributions.npz but no run.json (removed since, or never written): the run's "
+                         "record of its model, genome and parameters is gone; restore run.json, or rerun `seqsal "
+                         "attribute` with --force", str(folder))
 
 
 @contextlib.contextmanager

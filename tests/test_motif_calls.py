@@ -255,6 +255,7 @@ def test_no_null_no_call_file(tmp_path, caplog):
 
     one_hot, hyp, lengths, seqlets, _ = planted_run(jaspar_motifs())
     write_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
+    (tmp_path / "run.json").write_text("{}")  # a finished run's folder holds its record
     pd.DataFrame({"index": np.arange(len(lengths)), "name": [f"r{i}" for i in range(len(lengths))], "chrom": "chr1",
                   "start": np.arange(len(lengths)) * 1000, "end": np.arange(len(lengths)) * 1000 + 200}).to_csv(
         tmp_path / "regions.tsv", sep="\t", index=False)

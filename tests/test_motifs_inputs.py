@@ -108,6 +108,7 @@ def small_folder(tmp_path):
     write_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": one_hot * 0.1,
                                               "length": np.full(4, 200)})
     _regions().to_csv(tmp_path / "regions.tsv", sep="\t", index=False)
+    (tmp_path / "run.json").write_text("{}")  # a finished run's folder holds its record
     return tmp_path
 
 

@@ -102,6 +102,7 @@ def test_cli_motifs_database_jaspar(tmp_path, cache):
     REST instances names their factors among every version of every vertebrate CORE matrix."""
     one_hot, hyp, lengths, seqlets, _ = planted_run(jaspar_motifs())
     write_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
+    (tmp_path / "run.json").write_text("{}")  # a finished run's folder holds its record
     pd.DataFrame({"index": np.arange(len(lengths)), "name": [f"r{i}" for i in range(len(lengths))], "chrom": "chr1",
                   "start": np.arange(len(lengths)) * 1000, "end": np.arange(len(lengths)) * 1000 + 200}).to_csv(
         tmp_path / "regions.tsv", sep="\t", index=False)

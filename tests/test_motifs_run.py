@@ -20,6 +20,7 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
 
     one_hot, hyp, lengths, seqlets, _ = planted
     write_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
+    (tmp_path / "run.json").write_text("{}")  # a finished run's folder holds its record
     regions = pd.DataFrame({"index": np.arange(len(lengths)), "name": [f"r{i}" for i in range(len(lengths))],
                             "chrom": "chr1", "start": np.arange(len(lengths)) * 1000, "end": np.arange(len(lengths)) * 1000 + 200})
     regions.to_csv(tmp_path / "regions.tsv", sep="\t", index=False)
@@ -64,6 +65,7 @@ def test_a_write_that_fails_part_way_never_leaves_motifs_of_two_runs_that_read_a
 
     one_hot, hyp, lengths, seqlets, _ = planted
     write_npz(tmp_path / "attributions.npz", {"one_hot": one_hot, "hypothetical": hyp, "length": lengths})
+    (tmp_path / "run.json").write_text("{}")  # a finished run's folder holds its record
     pd.DataFrame({"index": np.arange(len(lengths)), "name": [f"r{i}" for i in range(len(lengths))], "chrom": "chr1",
                   "start": np.arange(len(lengths)) * 1000, "end": np.arange(len(lengths)) * 1000 + 200}).to_csv(
         tmp_path / "regions.tsv", sep="\t", index=False)

@@ -115,3 +115,18 @@ def test_a_null_of_another_run_of_the_same_regions_is_refused(tmp_path, small_ge
         result = CliRunner().invoke(main, command)
         lines = result.output.strip().splitlines()
         assert result.exit_code == 2 and len(lines) == 1 and "it is damaged" in lines[0], result.output
+
+
+def test_a_run_folder_without_its_run_json_is_refused(toy_run, tmp_path):
+    """auditbreak: with run.json removed, the audit ran on without the model's window (0 of 356 window edges for 6),
+    call-peaks wrote calls it kept no record of; every command on a run in place now refuses such a folder."""
+    folder = _copy(toy_run, tmp_path)
+    (folder / "run.json").unlink()
+    for command in (["call-peaks", folder, "-q"], ["motifs", folder, "-q", "--database", "none"],
+                    ["audit", folder, "-q"], ["report", folder, "-q"], ["logos", folder, "-q"]):
+        result = CliRunner().invoke(main, [str(part) for part in command])
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, (command, result.output)
+        assert lines[0] == f"seqsal: error: {folder}: holds attributions.npz but no run.json (removed since, or " \
+                           "never written): the run's record of its model, genome and parameters is gone; restore " \
+                           "run.json, or rerun `seqsal attribute` with --force", lines

@@ -61,7 +61,7 @@ class RunFolder:
                 raise InputError(f"{name} not found; run `seqsal attribute` into this folder first", path)
         record_path = os.path.join(path, "run.json")
         record = read_json_record(record_path) if os.path.isfile(record_path) else {}
-        states = {name: status(path, name) for name in ("calls", "motifs", "evaluation", "audit")}
+        states = {name: status(path, name) for name in ("calls", "motifs", "evaluation", "seqlet_check", "audit")}
         stale = {name: stale_text(path, name) for name, state in states.items() if state == "stale"}
         for why in stale.values():
             log.warning("left out %s", why)

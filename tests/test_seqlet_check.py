@@ -1,4 +1,5 @@
 """The replacement test of called seqlets (seqsal.seqlet_check)."""
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,11 @@ def test_check_seqlets_on_a_run_folder_end_to_end(tmp_path):
     assert 0 < len(table) <= 30 and set(table["name"]) <= set(seqlets["name"])
     assert table["confirmed"].mean() > 0.7  # the demo model's calls are mostly right about it
     assert "Does the model confirm the seqlets?" in build_report(out, top=1)
+    edited = tmp_path / "edited"  # auditbreak: another run's check (or one edited) was shown as this run's
+    shutil.copytree(out, edited)
+    rows = (edited / "seqlet_check.tsv").read_text().splitlines(keepends=True)
+    (edited / "seqlet_check.tsv").write_text("".join(rows[:-1]))
+    assert "Does the model confirm the seqlets?" not in build_report(edited, top=1)
     run("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "-q")
     assert not (out / "seqlet_check.tsv").exists()
     assert "Does the model confirm the seqlets?" not in build_report(out, top=1)

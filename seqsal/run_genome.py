@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .errors import InputError
 from .genome import Genome
 from .io import region_arrays
-from .tables import read_tsv
+from .tables import read_region_coordinates
 
 GENOME_SAMPLE = 64
 """Regions whose bases are compared (spread evenly over the run, first and last included)."""
@@ -64,9 +65,11 @@ def first_genome_mismatch(out_dir: Path, record: dict, genome_path: str, sample:
     from .encode import one_hot_encode
 
     parameters = record.get("parameters", {})
-    regions = read_tsv(out_dir / "regions.tsv")
+    regions = read_region_coordinates(out_dir / "regions.tsv")  # a hand-edited table: one line, not NaN
+    arrays = region_arrays(out_dir / "attributions.npz", ("one_hot",))
+    check_table_fits_arrays(regions, arrays.lengths, out_dir)
     rows = sample_rows(len(regions), sample)
-    stored = region_arrays(out_dir / "attributions.npz", ("one_hot",))["one_hot"]
+    stored = arrays["one_hot"]
     with Genome(genome_path, unknown_bases=parameters.get("unknown_bases", "error")) as genome:
         for row in rows:
             chrom, start, end, name = (regions.at[row, key] for key in ("chrom", "start", "end", "name"))
@@ -77,6 +80,27 @@ def first_genome_mismatch(out_dir: Path, record: dict, genome_path: str, sample:
             if not np.array_equal(bases, stored[int(row)]):
                 return f"{chrom}:{start}-{end} ({name})"
     return None
+
+
+def check_table_fits_arrays(regions: pd.DataFrame, lengths: np.ndarray, out_dir: str | os.PathLike) -> None:
+    """Refuse a ``regions.tsv`` (``chrom``/``start``/``end`` rows) that no longer fits ``attributions.npz``'s
+    ``lengths`` ``(N,)``: a row removed or a coordinate edited by hand was taken for a replaced genome (auditbreak).
+
+    Raises
+    ------
+    InputError
+        Naming the row counts or the first row whose ``end - start`` is not its stored length.
+    """
+    path = str(Path(out_dir) / "regions.tsv")
+    if len(regions) != len(lengths):
+        raise InputError(f"{len(regions)} regions, attributions.npz holds {len(lengths)}: the table was edited; "
+                         "rerun `seqsal attribute` with --force", path)
+    span = regions["end"].to_numpy(np.int64) - regions["start"].to_numpy(np.int64)
+    if (differ := np.flatnonzero(span != np.asarray(lengths, np.int64))).size:
+        k = int(differ[0])
+        raise InputError(f"row {k} ({regions['chrom'].iloc[k]}:{regions['start'].iloc[k]}-{regions['end'].iloc[k]}) "
+                         f"spans {span[k]} bases, attributions.npz {int(lengths[k])}: the table was edited; rerun "
+                         "`seqsal attribute` with --force", path)
 
 
 def genome_of_run(record: dict, folder: str | os.PathLike | None = None) -> Genome:

@@ -57,17 +57,25 @@ def read_region_coordinates(path: str | os.PathLike, names: bool = True) -> pd.D
     row, categories sorted), ``start``/``end`` int64 (0-based half-open), ``name`` text (empty names stay
     empty; left out with ``names=False``: 100,000 names held ~6 MB as Python strings; see
     :func:`seqsal.peaks.runfolder.region_names`). Read 4,096 rows at a time, so the parse's buffers do not
-    grow with the file. Returns one row per region, in file order; pandas' errors on a malformed file.
+    grow with the file. Returns one row per region, in file order; :class:`~seqsal.errors.InputError` on a
+    malformed file.
     """
     columns = ["name", "chrom", "start", "end"] if names else ["chrom", "start", "end"]
     parts, codes, categories = [], [], {}
-    with pd.read_csv(path, sep="\t", usecols=columns, keep_default_na=False, chunksize=1 << 12,
-                     dtype={**TEXT_DTYPES, "start": "int64", "end": "int64"}) as reader:  # "17": a name
-        for part in reader:
-            chrom = pd.Categorical(part.pop("chrom"))  # this part's categories -> codes of the whole file's
-            lookup = np.array([categories.setdefault(c, len(categories)) for c in chrom.categories] + [-1], np.int32)
-            codes.append(lookup[chrom.codes])
-            parts.append(part)
+    try:
+        with pd.read_csv(path, sep="\t", usecols=columns, keep_default_na=False, chunksize=1 << 12,
+                         dtype={**TEXT_DTYPES, "start": "int64", "end": "int64"}) as reader:  # "17": a name
+            for part in reader:
+                chrom = pd.Categorical(part.pop("chrom"))  # this part's categories -> codes of the whole file's
+                lookup = np.array([categories.setdefault(c, len(categories)) for c in chrom.categories] + [-1],
+                                  np.int32)
+                codes.append(lookup[chrom.codes])
+                parts.append(part)
+    except (ValueError, pd.errors.ParserError) as exc:  # a line edited by hand: not a traceback (auditbreak)
+        from .errors import InputError
+
+        raise InputError(f"not a run's region table ({' '.join(str(exc).split())[:100]}): it was edited or damaged; "
+                         "rerun `seqsal attribute` with --force", str(path)) from None
     table = pd.concat(parts, ignore_index=True).astype({"start": "int64", "end": "int64"})
     chrom = pd.Categorical.from_codes(np.concatenate(codes), categories=list(categories))
     table["chrom"] = chrom.reorder_categories(sorted(categories))  # as one read sorts them

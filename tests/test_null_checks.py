@@ -130,3 +130,23 @@ def test_a_run_folder_without_its_run_json_is_refused(toy_run, tmp_path):
         assert lines[0] == f"seqsal: error: {folder}: holds attributions.npz but no run.json (removed since, or " \
                            "never written): the run's record of its model, genome and parameters is gone; restore " \
                            "run.json, or rerun `seqsal attribute` with --force", lines
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda rows: rows[:4] + ["garbage line here\n"] + rows[5:], "not a run's region table (invalid literal"),
+    (lambda rows: rows[:9] + rows[10:], "regions, attributions.npz holds"),
+    (lambda rows: rows[:3] + ["\t".join(f if k != 4 else str(int(f) + 7) for k, f in
+                                        enumerate(rows[3].split("\t")))] + rows[4:], "the table was edited"),
+])
+def test_a_region_table_edited_by_hand_is_named_as_such(toy_run, tmp_path, edit, message):
+    """auditbreak: a garbage line raised ValueError (tables.py), a removed row was taken for a replaced genome, an
+    edited start for another run's null.npz; each is now named for what it is, in one line."""
+    folder = _copy(toy_run, tmp_path)
+    rows = (folder / "regions.tsv").read_text().splitlines(keepends=True)
+    assert rows[0].split("\t")[4] == "end"
+    (folder / "regions.tsv").write_text("".join(edit(rows)))
+    for command in (["call-peaks", str(folder), "-q"], ["motifs", str(folder), "-q", "--database", "none"]):
+        result = CliRunner().invoke(main, command)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, (command, result.output)
+        assert lines[0].startswith(f"seqsal: error: {folder / 'regions.tsv'}: ") and message in lines[0], lines

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..io import region_arrays, write_table_atomic, write_text_atomic
 from ..provenance import prune, read_json_record, sampled_digest, warn_if_shard, write_record
 from ..tables import read_region_coordinates, TEXT_DTYPES
+from ..run_genome import check_table_fits_arrays
 from ..runlock import locks_run_folder
 from ..text import plural
 from .calling import PeakCalls, call_source
@@ -195,6 +196,7 @@ def call_peaks_from_run(
                          "use --null laplace, or rerun `seqsal attribute` with --null shuffle", str(out))
     options.check()
     regions = read_region_coordinates(out / "regions.tsv", names=False)  # names: read for the calls' rows only
+    check_table_fits_arrays(regions, region_arrays(out / "attributions.npz", ("hypothetical",)).lengths, out)
     if chosen != "laplace" and (problem := run_null_problem(out, regions)) is not None:
         raise InputError(problem, str(null_path))
     chrom_sizes = (_chrom_sizes(out) if chrom_sizes is None

@@ -124,6 +124,7 @@ def test_round_trip_dense_to_ragged_to_dense(tmp_path, caplog):
     # the others centred in the row
     (tmp_path / "run").mkdir()
     shutil.copy(tmp_path / "ragged.npz", tmp_path / "run" / "attributions.npz")
+    (tmp_path / "run" / "run.json").write_text("{}")  # a finished run's folder holds its record
     done = export_modisco_arrays(tmp_path / "run", tmp_path / "modisco")
     assert done["width"] == 12 and done["n_regions"] == 5
     ohe = np.load(tmp_path / "modisco" / MODISCO_ARRAYS["one_hot"])

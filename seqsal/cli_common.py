@@ -47,6 +47,7 @@ STORAGE_ERRORS = {
     errno.ENOSPC: "free space on that file system",
     errno.EDQUOT: "free space or raise your quota on that file system",
     errno.EROFS: "the file system is read-only: give a folder on a writable one (copy the run there first)",
+    errno.EFBIG: "the file is larger than that file system allows: write less (a smaller --width), or elsewhere",
 }
 """The errors of the disk under a write (full, over quota, read-only) that :func:`handle_errors` turns into one
 line: they are the user's to fix, not seqsal's bugs. Files are written whole or not at all (``io.atomic_path``),

@@ -285,6 +285,26 @@ def test_region_arrays_refuses_members_that_do_not_fit(tmp_path):
     assert not os.path.exists(tmp_path / "x" / "ohe.npy")
 
 
+def test_export_modisco_refuses_a_folder_it_cannot_make_and_arrays_beyond_the_free_space(tmp_path):
+    """auditbreak: ``-o`` under a file was a NotADirectoryError traceback, ``--width 2000000`` wrote 22 GB."""
+    run = tmp_path / "run"
+    run.mkdir()
+    lengths = np.array([5, 9])
+    write_npz(run / "attributions.npz", {"one_hot": np.ones((4, 14), np.float32), "hypothetical": np.ones((4, 14)),
+                                         LENGTH: lengths, OFFSETS: ragged_offsets(lengths)})
+    (run / "run.json").write_text("{}")
+    (tmp_path / "afile").write_text("")
+    result = CliRunner().invoke(main, ["export-modisco", str(run), "-o", str(tmp_path / "afile" / "sub")])
+    assert result.exit_code == 2 and "cannot make this folder (Not a directory)" in result.output, result.output
+    free = shutil.disk_usage(tmp_path).free
+    huge = str(free // (2 * 2 * 4 * 4) * 2 + 1)  # twice what two float32 (2, 4, width) arrays can fill
+    result = CliRunner().invoke(main, ["export-modisco", str(run), "-o", str(tmp_path / "m"), "--width", huge])
+    assert result.exit_code == 2 and "the file system has" in result.output, result.output
+    assert not (tmp_path / "m").exists()
+    result = CliRunner().invoke(main, ["export-modisco", str(run), "-o", str(tmp_path / "m"), "-q"])
+    assert result.exit_code == 0 and np.load(tmp_path / "m" / "ohe.npy").shape == (2, 4, 9), result.output
+
+
 def test_seqsal_api_reads_ragged_run_rows(tmp_path, tiny_model):
     """The notebook path: iter_attributions' rows are the run folder's regions, unpadded."""
     genome, bed, model, tmp_path = _job(tmp_path, tiny_model[0], 4, 2_000)

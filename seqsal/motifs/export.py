@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -255,7 +256,8 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
     ------
     InputError
         When the run folder has no ``attributions.npz``, its run has not finished
-        (:func:`seqsal.runlock.refuse_unfinished_run`), or ``width`` is below 1.
+        (:func:`seqsal.runlock.refuse_unfinished_run`), ``width`` is below 1, ``out_dir`` cannot be made, or
+        the two arrays would not fit in its file system's free space.
     """
     refuse_unfinished_run(run_dir)
     if Path(run_dir).resolve() in (Path(out_dir).resolve(), *Path(out_dir).resolve().parents):
@@ -266,6 +268,19 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
     width = arrays.max_length if width is None else int(width)
     if width < 1:
         raise InputError(f"--width must be at least 1 base, got {width}")
+    made = not os.path.exists(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:  # under a file, or where no folder can be made (auditbreak: a traceback)
+        raise InputError(f"cannot make this folder ({exc.strerror}); give a folder path that can be created",
+                         str(out_dir)) from None
+    need, free = 2 * len(arrays) * 4 * width * 4, shutil.disk_usage(out_dir).free  # two float32 (N, 4, width)
+    if need > free:  # auditbreak: --width 2000000 wrote 22 GB without a word
+        if made:
+            os.rmdir(out_dir)
+        raise InputError(f"ohe.npy and shap.npy of {len(arrays)} rows x {width} bp need {need / 1e9:.3g} GB, the "
+                         f"file system has {free / 1e9:.3g} GB free; give a smaller --width (the longest region: "
+                         f"{arrays.max_length}) or another -o", str(out_dir))
     paths = {key: os.path.join(str(out_dir), name) for key, name in MODISCO_ARRAYS.items()}
     with contextlib.ExitStack() as stack:
         streams = {}

@@ -243,7 +243,15 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         path = out / "seqlets.tsv"
         if not path.exists():
             raise InputError("no seqlets.tsv: call seqlets first (`seqsal call-peaks` on this folder)", str(out))
-        seqlets = read_tsv(path, keep_default_na=False)
+        from .motifs.seqlets import read_seqlet_table  # its rows checked, one line on a bad one (auditbreak)
+
+        seqlets = read_seqlet_table(path, read_region_coordinates(out / "regions.tsv"))
+        for column in ("score", "qvalue"):  # what the seqlets are ranked by
+            numbers = pd.to_numeric(seqlets[column], errors="coerce") if column in seqlets else None
+            if numbers is None or numbers.isna().any():
+                raise InputError(f"column {column} is missing or not a number in every row; re-call the seqlets with "
+                                 "`seqsal call-peaks` on this folder", str(path))
+            seqlets[column] = numbers
     elif write:
         raise ValueError("check_seqlets_run: given seqlets are not the folder's seqlets.tsv; pass write=False")
     elif "region_index" in seqlets:  # they must name this folder's regions as its own calls do

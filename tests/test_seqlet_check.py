@@ -145,6 +145,15 @@ def test_check_seqlets_on_a_run_folder_end_to_end(tmp_path):
     rows = (edited / "seqlet_check.tsv").read_text().splitlines(keepends=True)
     (edited / "seqlet_check.tsv").write_text("".join(rows[:-1]))
     assert "Does the model confirm the seqlets?" not in build_report(edited, top=1)
+    header = (out / "seqlets.tsv").read_text().splitlines()[0].split("\t")
+    for column, message in (("region_index", "seqlets.tsv:3: region_index 'x' is not a whole number"),
+                            ("qvalue", "column qvalue is missing or not a number in every row")):
+        rows = [line.split("\t") for line in (out / "seqlets.tsv").read_text().splitlines()]
+        rows[2][header.index(column)] = "x"  # auditbreak: a garbled row was a TypeError traceback
+        (edited / "seqlets.tsv").write_text("".join("\t".join(row) + "\n" for row in rows))
+        result = CliRunner().invoke(main, ["check-seqlets", str(edited), "-q"])
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert message in result.output, result.output
     run("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "-q")
     assert not (out / "seqlet_check.tsv").exists()
     assert "Does the model confirm the seqlets?" not in build_report(out, top=1)

@@ -27,3 +27,18 @@ def test_saliency_and_smoothgrad_against_finite_differences():
     linear = frozen(nn.Sequential(nn.Flatten(), nn.Linear(4 * 9, 1)))
     assert torch.allclose(smoothgrad(linear, x.float(), samples=5, noise=0.5)[0],
                           linear[1].weight.reshape(1, 4, 9), atol=1e-6)
+
+
+def test_a_noise_that_overflows_the_noisy_copies_is_refused():
+    """auditbreak: ``--noise 1e308`` overflowed float32 to inf inputs, the model's outputs were NaN, and evaluate
+    scored the (finite, meaningless) gradients as a normal result; now one line."""
+    import pytest
+
+    from seqsal.errors import InputError
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv1d(4, 3, 5), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(48, 1))
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 20)), 4).float().transpose(1, 2)
+    with pytest.raises(InputError, match="noise 1e\\+308 overflows the noisy copies"):
+        smoothgrad(model, x, samples=3, noise=1e308)
+    assert torch.isfinite(smoothgrad(model, x, samples=3, noise=1.0)[0]).all()

@@ -38,7 +38,7 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     Raises
     ------
     InputError
-        For ``samples < 1`` or ``noise < 0``.
+        For ``samples < 1``, ``noise < 0``, or a noise so large that the noisy copies overflow.
     """
     target = target or Target()
     if samples < 1:
@@ -52,6 +52,9 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
         draws.append(torch.from_numpy(rng.standard_normal((samples, *x.shape[1:]), dtype=np.float32)))
     eps = torch.stack(draws).to(device=x.device, dtype=x.dtype) if draws else x.new_zeros((0, samples, *x.shape[1:]))
     flat = (x[:, None] + noise * eps).reshape(n * samples, *x.shape[1:])
+    if not bool(torch.isfinite(flat).all()):  # auditbreak: 1e308 made the model's outputs NaN, the maps meaningless
+        raise InputError(f"{option('noise')} {noise:g} overflows the noisy copies ({x.dtype}); give a standard "
+                         "deviation in one-hot units, e.g. 0.1 to 1")
     gradients = [input_gradient(model, flat[i:i + point_batch], target)[0] for i in range(0, flat.shape[0], point_batch)]
     gradient = torch.cat(gradients).reshape(n, samples, *x.shape[1:]).mean(dim=1) if gradients else torch.zeros_like(x)
     with torch.no_grad():

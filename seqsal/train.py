@@ -374,7 +374,9 @@ def train_model(
     check_options(options)
     labels = labels if isinstance(labels, Labels) else read_labels(labels)
     check_writable(str(output))  # before its lock file is made beside it
-    with output_lock(str(output), "seqsal train"):  # one writer of this model, checkpoint and report
+    report_html = report_paths(str(output), None if report is None else str(report))[0]
+    # one writer of this model and checkpoint, and of this report (trainbreak: another run's --report overwrote it)
+    with output_lock(str(output), "seqsal train"), output_lock(report_html, "seqsal train"):
         return _train(str(genome), labels, str(output), options, resume, quiet, report, force, on_batch)
 
 
@@ -382,8 +384,9 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
            report: str | os.PathLike | None, force: bool, on_batch: Callable[[int, int], None] | None) -> dict:
     report, report_json = report_paths(output, None if report is None else str(report))
     check_report_paths(output, (report, report_json), output + ".ckpt")
-    check_not_inputs((output, output + ".ckpt", output + ".lock", report, report_json), (genome, genome + ".fai",
-                     genome + ".gzi", labels.path, labels.regions_path, *(options.mask_prior or "").split(",")))
+    check_not_inputs((output, output + ".ckpt", output + ".lock", report, report + ".lock", report_json),
+                     (genome, genome + ".fai", genome + ".gzi", labels.path, labels.regions_path,
+                      *(options.mask_prior or "").split(",")))
     check_train_outputs(output, (report, report_json), output + ".ckpt", force, resume)
     check_writable(report)
     device = select_device(options.device)

@@ -113,9 +113,19 @@ def test_a_second_writer_of_one_model_is_refused_while_the_first_runs(world, tmp
             f"_options(epochs=1), quiet=True, force=True)")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(
         __import__("pathlib").Path(__file__).resolve().parents[1]))
+    from seqsal.train_outputs import report_paths
+
+    report = report_paths(str(model), None)[0]  # trainbreak: another model's run wrote its report over this one's
+    code = (f"from seqsal.train import train_model; from tests.test_train import _options; "
+            f"train_model({str(world / 'genome.fa')!r}, {str(world / 'labels.tsv')!r}, {str(tmp_path / 'n.st')!r}, "
+            f"_options(epochs=1), quiet=True, report={report!r})")
+    third = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(
+        __import__("pathlib").Path(__file__).resolve().parents[1]))
     release.set()
     thread.join(120)
     assert other.returncode != 0 and "is writing this file" in other.stderr, other.stderr[-400:]
+    assert third.returncode != 0 and "is writing this file" in third.stderr, third.stderr[-400:]
+    assert not (tmp_path / "n.st").exists()
     assert not errors and model.exists()
 
 

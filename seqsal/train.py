@@ -318,6 +318,11 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
             if include is not None:
                 data.include = interval_masks(include, chroms[chosen], starts[chosen], window + 2 * flank)
             out[name] = data
+    for part, table, key in ((0, exclude, "exclude"), (1, include, "include")):
+        if table is not None and not getattr(out["train"], key).any():  # trainbreak: term 0 every epoch, no word
+            log.warning("--mask-prior %s touches no training window: its term does nothing (are its intervals on "
+                        "the validation or test chromosomes, or between the labelled regions?)",
+                        options.mask_prior.split(",")[part])
     return out
 
 

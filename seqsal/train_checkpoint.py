@@ -19,7 +19,7 @@ import torch
 
 from .errors import InputError, option
 from .io import atomic_path
-from .provenance import sampled_digest
+from .provenance import file_digest, sampled_digest
 
 if TYPE_CHECKING:
     from .train_data import Labels
@@ -56,6 +56,8 @@ def run_record(options: "TrainOptions", labels: "Labels", genome_path: str) -> d
         options but :data:`_IGNORED`.
     """
     keep = {key: value for key, value in asdict(options).items() if key not in _IGNORED}
+    if keep.get("mask_prior"):  # the masks by content, as the labels and genome (trainbreak: edited at its path, kept)
+        keep["mask_prior"] = [file_digest(part) if part else "" for part in keep["mask_prior"].split(",")]
     if keep["cutout_fill"] == "random":  # an option added later: at its default, as checkpoints written before
         del keep["cutout_fill"]
     return json.loads(json.dumps({

@@ -447,11 +447,15 @@ def read_mask_spec(spec: str, chrom_sizes: dict[str, int] | None = None
     Raises
     ------
     InputError
-        A malformed spec or BED line, or (with ``chrom_sizes``) an interval off the genome, with its file and line.
+        A malformed spec (one file as both parts) or BED line, or (with ``chrom_sizes``) an interval off the genome,
+        with its file and line.
     """
     parts = spec.split(",")
     if len(parts) > 2 or not any(parts):
         raise InputError(f"--mask-prior {spec!r}: give EXCLUDE.bed or EXCLUDE.bed,INCLUDE.bed")
+    if len(parts) == 2 and parts[0] and os.path.realpath(parts[0]) == os.path.realpath(parts[1]):
+        raise InputError(f"--mask-prior {spec!r}: one file as both the bases that must not matter and those that "
+                         "should; give two different BEDs")  # trainbreak: accepted, the terms pulling both ways
     tables: list[pd.DataFrame | None] = []
     for part in (parts[0], parts[1] if len(parts) == 2 else ""):
         if not part:

@@ -207,3 +207,46 @@ def test_load_splits_refuses_labels_and_masks_off_the_genome(tmp_path, genome, w
     with pytest.raises(InputError, match=r"labels.tsv:6: region ends at 1100" if what == "labels" else
                        r"exclude.bed:2: chromosome 'chrQ'"):
         load_splits(str(genome), labels, options, 64)
+
+
+def test_a_mask_that_touches_no_training_window_is_warned_and_one_file_as_both_parts_refused(tmp_path, genome,
+                                                                                             caplog):
+    """trainbreak: a mask on the validation chromosome only gave a term of 0 every epoch without a word; the same
+    file as exclude and include was accepted."""
+    import logging
+
+    labels = train_data.read_labels(write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS), tasks=["activity"])
+    mask = write_bed(tmp_path / "exclude.bed", ["chr2\t60\t80"])  # on the validation chromosome only
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        load_splits(str(genome), labels, TrainOptions(window=64, valid_chroms=["chr2"], mask_prior=str(mask),
+                                                      mask_weight=1.0), 64)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"--mask-prior {mask} touches no training window: its term does nothing (are its intervals on the "
+        "validation or test chromosomes, or between the labelled regions?)"]
+    caplog.clear()
+    on_train = write_bed(tmp_path / "on_train.bed", ["chr1\t150\t170"])
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        splits = load_splits(str(genome), labels, TrainOptions(window=64, valid_chroms=["chr2"],
+                                                               mask_prior=str(on_train), mask_weight=1.0), 64)
+    assert not caplog.records and splits["train"].exclude.any()
+    with pytest.raises(InputError, match="one file as both the bases that must not matter and those that should"):
+        train_data.read_mask_spec(f"{mask},{mask}")
+
+
+def test_a_checkpoint_names_its_masks_by_content_not_path(tmp_path):
+    """trainbreak: a mask edited at its path between the kill and --resume was accepted, the same mask by another
+    path refused."""
+    from seqsal.train_checkpoint import run_record
+
+    labels = train_data.read_labels(write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS), tasks=["activity"])
+    mask = write_bed(tmp_path / "exclude.bed", ["chr1\t150\t170"])
+    (tmp_path / "sub").mkdir()
+    copy = write_bed(tmp_path / "sub" / "same.bed", ["chr1\t150\t170"])
+
+    def record(path):
+        return run_record(TrainOptions(mask_prior=str(path), mask_weight=1.0), labels, str(tmp_path / "g.fa"))
+
+    before = record(mask)
+    assert record(copy) == before
+    write_bed(mask, ["chr1\t150\t171"])
+    assert record(mask) != before

@@ -292,9 +292,11 @@ def predict_windows(model: nn.Module, data: TrainData, window: int, device: torc
 
 def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window: int) -> dict[str, TrainData]:
     """Encode the windows of every split (``train``, ``valid``, ``test`` when it has regions) and their masks."""
-    if options.task == "classification" and not np.isin(labels.values, (0.0, 1.0)).all():
-        raise InputError("--task classification needs labels of 0 or 1; use --task regression for other values",
-                         labels.path)
+    if options.task == "classification" and not (binary := np.isin(labels.values, (0.0, 1.0))).all():
+        row, task = (int(k) for k in np.argwhere(~binary)[0])  # the first, named by its line (trainbreak)
+        raise InputError(f"--task classification needs labels of 0 or 1, got {labels.values[row, task]:g} "
+                         f"({labels.tasks[task]}); use --task regression for other values",
+                         labels.regions_path or labels.path, int(labels.regions["line"].iloc[row]) or None)
     regions = labels.regions
     chroms = regions["chrom"].to_numpy(dtype=object)
     split = split_chromosomes(chroms, options.valid_chroms, options.test_chroms, labels.path)
@@ -425,6 +427,8 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
     thresholds = positive_thresholds(train.y, options.task, options.fourier_positives)
     for epoch in range(len(history) + 1, options.epochs + 1):
         if best["bad"] >= options.patience:
+            log.info("stopped early after epoch %d: no better validation score in %d epochs (--patience); the "
+                     "model is epoch %d's", epoch - 1, options.patience, best["epoch"])
             break
         started, cpu_started = time.perf_counter(), time.process_time()
         rng = np.random.default_rng([options.seed, epoch])

@@ -38,7 +38,14 @@ from .genome import Genome
 from .regions import open_table_text, read_regions, validate_regions
 from .text import plural
 
-_BIGWIG_SUFFIXES = (".bw", ".bigwig", ".bigWig")
+_BIGWIG_SUFFIXES = (".bw", ".bigwig")  # compared in lower case
+
+
+def _bigwig_magic(path: str) -> bool:
+    """Whether the file starts with the bigWig magic number (0x888FFC26, either byte order), whatever its name."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head in (bytes.fromhex("26fc8f88"), bytes.fromhex("888ffc26"))
 _COORDINATES = ("chrom", "start", "end")
 
 
@@ -299,7 +306,7 @@ def read_labels(path: str | os.PathLike, tasks: list[str] | None = None, value_c
     path = str(path)
     if not os.path.isfile(path):
         raise InputError("labels file not found; pass a BED/narrowPeak with a value column, a TSV or a bigWig", path)
-    if path.endswith(_BIGWIG_SUFFIXES):
+    if path.lower().endswith(_BIGWIG_SUFFIXES) or _bigwig_magic(path):  # trainbreak: sig.BW read as text
         return _read_bigwig(path, None if regions is None else str(regions))
     header = _header_line(path)
     if header is not None:

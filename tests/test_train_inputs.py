@@ -152,6 +152,24 @@ def test_a_bigwig_s_regions_are_checked_and_named_as_the_regions_file(tmp_path):
         train_data.check_labels_on_genome(labels, SIZES)
 
 
+def test_a_bigwig_is_known_by_any_case_of_its_suffix_or_by_its_content(tmp_path):
+    """trainbreak: a real bigWig named sig.BW was read as text ("holds binary data, not tab-separated text")."""
+    regions = write_bed(tmp_path / "regions.bed", ["chr1\t100\t300", "chr2\t50\t250"])
+    for name in ("sig.BW", "sig.BigWig", "signal.dat"):
+        labels = train_data.read_labels(_bigwig(tmp_path / name, SIZES), regions=regions)
+        assert labels.values.ravel().tolist() == [1.0, 1.0], name
+
+
+def test_classification_labels_other_than_0_and_1_are_named_by_their_line(tmp_path, genome):
+    """trainbreak: the message named the file but no line."""
+    labels = train_data.read_labels(write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS), tasks=["bound"])
+    load_splits(str(genome), labels, TrainOptions(window=64, valid_chroms=["chr2"], task="classification"), 64)
+    labels = train_data.read_labels(write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS), tasks=["activity"])
+    with pytest.raises(InputError, match=r"labels.tsv:2: --task classification needs labels of 0 or 1, got 0.5 "
+                                         r"\(activity\)"):
+        load_splits(str(genome), labels, TrainOptions(window=64, valid_chroms=["chr2"], task="classification"), 64)
+
+
 # ---- 5. and 6. TSV headers and rows ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("header, rows, message", [

@@ -93,6 +93,9 @@ def _float(text: str, path: str, line: int, column: int, kind: str = "bed") -> f
                          path, line) from None
     if not np.isfinite(value):
         raise InputError(f"column {column} is {text!r}; labels must be finite numbers", path, line)
+    if not np.isfinite(np.float32(value)):  # trainbreak: 1e39 became inf in float32, then "training diverged"
+        raise InputError(f"column {column} is {text!r}, beyond the float32 range labels are trained in (about "
+                         "+-3.4e38); scale the labels", path, line)
     return value
 
 
@@ -235,12 +238,23 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
     for row, line in enumerate(regions["line"]):
         fields = fields_of[int(line)]
         column = value_column or (7 if len(fields) >= 10 else 5)
+        if value_column is None and len(fields) == 12 and _bed12(fields):  # trainbreak: thickStart trained on
+            raise InputError("a BED12 line (blocks in columns 10-12), not a narrowPeak: its column 7 is thickStart, "
+                             "not a value; give the label column with --value-column N", path, int(line))
         if len(fields) < column:
             raise InputError(f"no value in column {column} (the line has {len(fields)} columns); labels need a "
                              "value column: narrowPeak column 7, BED column 5, or --value-column N", path, int(line))
         values[row, 0] = _float(fields[column - 1], path, int(line), column)
     return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["value"], path, "bed",
                   [column])
+
+
+def _bed12(fields: list[str]) -> bool:
+    """Whether 12 fields are a BED12 line: a block count, then as many comma-separated block sizes and starts."""
+    count = fields[9].strip()
+    sizes, starts = (fields[k].strip().rstrip(",").split(",") for k in (10, 11))
+    return count.isdigit() and int(count) == len(sizes) == len(starts) and all(
+        part.strip().lstrip("-").isdigit() for part in sizes + starts)
 
 
 def _read_bigwig(path: str, regions_path: str | None) -> Labels:

@@ -152,6 +152,19 @@ def test_a_bigwig_s_regions_are_checked_and_named_as_the_regions_file(tmp_path):
         train_data.check_labels_on_genome(labels, SIZES)
 
 
+def test_a_bed12_without_a_value_column_and_a_label_beyond_float32_are_refused(tmp_path):
+    """trainbreak: a BED12 was read as a narrowPeak and trained on its column 7 (thickStart: train MSE 3.2e8); a
+    label of 1e39 became inf in float32 and was reported as "training diverged"."""
+    line = "chr1\t100\t300\tg\t0\t+\t120\t280\t0\t2\t50,50,\t0,150,"
+    bed12 = write_bed(tmp_path / "genes.bed", [line])
+    with pytest.raises(InputError, match=r"genes.bed:1: a BED12 line .* --value-column N"):
+        train_data.read_labels(bed12)
+    assert train_data.read_labels(bed12, value_column=5).values.ravel().tolist() == [0.0]
+    big = write_bed(tmp_path / "big.tsv", [TSV_HEADER, "chr1\t100\t300\t1e39\t0"])
+    with pytest.raises(InputError, match=r"big.tsv:2: column 4 is '1e39', beyond the float32 range"):
+        train_data.read_labels(big)
+
+
 def test_a_bigwig_is_known_by_any_case_of_its_suffix_or_by_its_content(tmp_path):
     """trainbreak: a real bigWig named sig.BW was read as text ("holds binary data, not tab-separated text")."""
     regions = write_bed(tmp_path / "regions.bed", ["chr1\t100\t300", "chr2\t50\t250"])

@@ -238,7 +238,7 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
     for row, line in enumerate(regions["line"]):
         fields = fields_of[int(line)]
         column = value_column or (7 if len(fields) >= 10 else 5)
-        if value_column is None and len(fields) == 12 and _bed12(fields):  # trainbreak: thickStart trained on
+        if value_column is None and len(fields) == 12:  # BED12 (read_regions checked its blocks): no value column
             raise InputError("a BED12 line (blocks in columns 10-12), not a narrowPeak: its column 7 is thickStart, "
                              "not a value; give the label column with --value-column N", path, int(line))
         if len(fields) < column:
@@ -247,14 +247,6 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
         values[row, 0] = _float(fields[column - 1], path, int(line), column)
     return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["value"], path, "bed",
                   [column])
-
-
-def _bed12(fields: list[str]) -> bool:
-    """Whether 12 fields are a BED12 line: a block count, then as many comma-separated block sizes and starts."""
-    count = fields[9].strip()
-    sizes, starts = (fields[k].strip().rstrip(",").split(",") for k in (10, 11))
-    return count.isdigit() and int(count) == len(sizes) == len(starts) and all(
-        part.strip().lstrip("-").isdigit() for part in sizes + starts)
 
 
 def _read_bigwig(path: str, regions_path: str | None) -> Labels:

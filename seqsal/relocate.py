@@ -22,6 +22,7 @@ The attributions, calls and every derived file are left as they are: none of the
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -142,7 +143,9 @@ def relocate_run(out_dir: str | os.PathLike, genome: str | None = None, regions:
         _checked_sha256(architecture, record["model"].get("architecture_sha256"), "architecture file")
         changes["architecture"] = {"from": recorded,
                                    "to": f"{os.path.abspath(architecture)}:{recorded.rpartition(':')[2]}"}
-    return write_relocation(out, record, changes)
+    for key in [key for key, change in changes.items() if change["from"] == change["to"]]:  # auditbreak: "moved"
+        logging.getLogger("seqsal").info("%s: run.json names %s already; unchanged", key, changes.pop(key)["to"])
+    return write_relocation(out, record, changes) if changes else {}
 
 
 def write_relocation(out: Path, record: dict, changes: dict[str, dict[str, str]]) -> dict:

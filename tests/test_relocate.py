@@ -68,6 +68,9 @@ def test_relocated_run_gives_the_same_motifs_and_resumes_with_the_new_paths(move
     assert [(c["field"], c["from"]) for c in record["relocated"]] == [
         ("genome", str(moved_run / "in" / "genome.fa")), ("regions", str(moved_run / "in" / "regions.bed")),
         ("model", str(moved_run / "in" / "model.safetensors"))]
+    before = (run / "run.json").read_bytes()  # the same paths again: nothing moved, nothing logged as a move
+    assert relocate_run(run, genome=str(moved / "genome.fa"), model=str(moved / "model.safetensors")) == {}
+    assert (run / "run.json").read_bytes() == before
     result = _invoke("motifs", run, "-q", "--min-seqlets", "5")
     assert result.exit_code == 0, result.output
     for name in ("motifs.tsv", "motifs.meme", "motif_instances.tsv"):  # the support test ran, as in place

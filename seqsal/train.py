@@ -24,7 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .devices import autocast_dtype_for, keeps_global_rng, select_device
-from .errors import InputError
+from .errors import InputError, option
 from .genome import Genome
 from .io import write_text_atomic
 from .models import build_model, save_model
@@ -415,6 +415,9 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         history = json.loads(state["history"])
+        if len(history) > options.epochs:  # trainbreak: the report said 1 epoch and held 3, the model from all 3
+            raise InputError(f"this checkpoint has {len(history)} epochs done already; give {option('epochs')} "
+                             f">= {len(history)} to {option('resume')}", checkpoint)
         best = {"score": state["best_score"], "epoch": state["best_epoch"], "state": state["best_state"],
                 "bad": state["bad_epochs"]}
         log.info("resuming from %s after epoch %d", checkpoint, len(history))

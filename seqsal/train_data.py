@@ -312,13 +312,18 @@ def read_labels(path: str | os.PathLike, tasks: list[str] | None = None, value_c
     path = str(path)
     if not os.path.isfile(path):
         raise InputError("labels file not found; pass a BED/narrowPeak with a value column, a TSV or a bigWig", path)
-    if path.lower().endswith(_BIGWIG_SUFFIXES) or _bigwig_magic(path):  # trainbreak: sig.BW read as text
+    bigwig = path.lower().endswith(_BIGWIG_SUFFIXES) or _bigwig_magic(path)  # trainbreak: sig.BW read as text
+    header = None if bigwig else _header_line(path)
+    kind = "a bigWig" if bigwig else "a TSV of labels" if header is not None else "a BED of labels"
+    for given, flag, applies in ((tasks, "--tasks", header is not None), (value_column, "--value-column",
+                                                                          not bigwig and header is None),
+                                 (regions, "--regions", bigwig)):
+        if given and not applies:  # trainbreak: ignored without a word
+            raise InputError(f"{flag} does not apply to {kind}; leave it out", path)
+    if bigwig:
         return _read_bigwig(path, None if regions is None else str(regions))
-    header = _header_line(path)
     if header is not None:
         return _read_tsv(path, header, tasks)
-    if tasks:
-        raise InputError("--tasks needs a TSV with a header line (chrom, start, end, task columns)", path)
     return _read_bed_values(path, value_column)
 
 

@@ -115,6 +115,8 @@ def check_options(options: TrainOptions) -> None:
         raise InputError(f"--cutout-fill {options.cutout_fill!r}: choose one of {', '.join(CUTOUT_FILLS)}")
     if options.mask_prior and not options.mask_weight:
         raise InputError("--mask-prior needs a weight > 0 (0 turns it off: leave --mask-prior out)")
+    if options.consistency and not options.consistency_weight:  # as the mask prior (trainbreak: 0 accepted)
+        raise InputError("--consistency needs a weight > 0 (0 turns it off: leave --consistency out)")
     if min(options.fourier_prior, options.mask_weight, options.consistency_weight) < 0:
         raise InputError("prior weights must be >= 0")
     if options.consistency == "shift" and options.consistency_shift < 1:

@@ -65,12 +65,15 @@ def test_resume_after_an_interrupted_epoch_gives_the_same_weights(world, tmp_pat
     full = train_model(world / "genome.fa", labels, tmp_path / "full.safetensors", options, quiet=True)
 
     def kill(epoch: int, batch: int) -> None:
-        if epoch == 2 and batch == 1:
+        if epoch == 3 and batch == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         train_model(world / "genome.fa", labels, tmp_path / "cut.safetensors", options, quiet=True, on_batch=kill)
     assert not (tmp_path / "cut.safetensors").exists() and (tmp_path / "cut.safetensors.ckpt").exists()
+    with pytest.raises(InputError, match=r"this checkpoint has 2 epochs done already; give (--)?epochs >= 2"):
+        train_model(world / "genome.fa", labels, tmp_path / "cut.safetensors", _options(**{**options.__dict__,
+                    "epochs": 1}), quiet=True, resume=True)  # trainbreak: a report of 1 epoch holding 2
     resumed = train_model(world / "genome.fa", labels, tmp_path / "cut.safetensors", options, quiet=True, resume=True)
     a = seqsal.load_model(tmp_path / "full.safetensors").module.state_dict()
     b = seqsal.load_model(tmp_path / "cut.safetensors").module.state_dict()

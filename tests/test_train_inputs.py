@@ -281,3 +281,23 @@ def test_a_checkpoint_names_its_masks_by_content_not_path(tmp_path):
     assert record(copy) == before
     write_bed(mask, ["chr1\t150\t171"])
     assert record(mask) != before
+
+
+def test_label_options_that_do_not_apply_to_the_file_are_refused(tmp_path):
+    """trainbreak: --value-column and --regions were ignored with TSV labels, --tasks with a bigWig; and
+    --consistency with a weight of 0 was accepted (the mask prior's 0 is refused)."""
+    from seqsal.train_options import check_options
+
+    tsv = write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS)
+    bed = write_bed(tmp_path / "labels.bed", BED5)
+    regions = write_bed(tmp_path / "regions.bed", ["chr1\t100\t300"])
+    bigwig = _bigwig(tmp_path / "signal.bw", SIZES)
+    for path, extra, message in ((tsv, {"value_column": 4}, "--value-column does not apply to a TSV of labels"),
+                                 (tsv, {"regions": regions}, "--regions does not apply to a TSV of labels"),
+                                 (bed, {"tasks": ["a"]}, "--tasks does not apply to a BED of labels"),
+                                 (bigwig, {"tasks": ["a"], "regions": regions}, "--tasks does not apply to a bigWig")):
+        with pytest.raises(InputError, match=message):
+            train_data.read_labels(path, **extra)
+    assert train_data.read_labels(bed, value_column=5).values.ravel().tolist() == [1.5, -2, 4]
+    with pytest.raises(InputError, match="--consistency needs a weight > 0"):
+        check_options(TrainOptions(consistency="rc", consistency_weight=0.0))

@@ -84,8 +84,8 @@ def small_database_warning(n_known: int, database: str) -> list[str]:
     if n_known >= SMALL_DATABASE:
         return []
     return [f"{database} holds {n_known} motif{'s' if n_known != 1 else ''}: a match's p-value takes its null from "
-            f"the database's own columns, which so few make poor (p- and q-values off by orders of magnitude, either way); "
-            f"rank the matches, or match against a full collection (--database jaspar, or a large MEME file)"]
+            "the database's own columns, which so few make poor (p- and q-values off by orders of magnitude, either "
+            "way); rank the matches, or match against a full collection (--database jaspar, or a large MEME file)"]
 
 
 CONTEXT_COLUMNS = 4

@@ -119,7 +119,8 @@ def _fitted_widths(options: PeakOptions, models: dict, null: str) -> dict[int, t
 
 def no_test_cause(models: dict, widths: dict, null: str, shortest: int) -> str:
     """Why a run has no test at all: a shuffled null that holds tests yet too few to fit at any width (the lines
-    before name its counts and the remedy; fresh20 saw "no valid bases?" there), else the observed tracks (``models``, ``widths`` as :func:`_fit_nulls` gives)."""
+    before name its counts and the remedy; fresh20 saw "no valid bases?" there), else the observed tracks
+    (``models``, ``widths`` as :func:`_fit_nulls` gives)."""
     if null == "shuffle" and not (widths[1] or widths[-1]) and any(model.n for model in models.values()):
         return "the shuffled null is too small to fit at any width: its remedy is given above"
     return (f"no valid bases? tracks too short to fit a null at any width, regions all N or shorter than {shortest} "

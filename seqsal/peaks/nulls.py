@@ -19,12 +19,12 @@ import pandas as pd
 from ..io import LENGTH, OFFSETS, RaggedStream, ragged_offsets, write_npz
 from ..provenance import sampled_digest
 from .options import NULL_FILE, PeakOptions
+from .streams import valid_mask
 
 ATTRIBUTIONS_KEY = "attributions_key"
 """``null.npz`` member: :func:`seqsal.provenance.sampled_digest` of the run's ``attributions.npz`` when the null was
 written (a shard's: its own; merged: the merged file's), so that a null copied in from another run, even of the same
 regions, is refused (:func:`seqsal.peaks.run_null_problem`)."""
-from .streams import valid_mask
 
 
 def null_rows(job: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:

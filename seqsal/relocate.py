@@ -26,7 +26,6 @@ import logging
 import os
 from pathlib import Path
 
-
 from .errors import InputError
 from .io import write_text_atomic
 from .provenance import read_json_record

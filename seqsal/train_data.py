@@ -39,6 +39,7 @@ from .regions import open_table_text, read_regions, validate_regions
 from .text import plural
 
 _BIGWIG_SUFFIXES = (".bw", ".bigwig")  # compared in lower case
+_COORDINATES = ("chrom", "start", "end")
 
 
 def _bigwig_magic(path: str) -> bool:
@@ -46,7 +47,6 @@ def _bigwig_magic(path: str) -> bool:
     with open(path, "rb") as handle:
         head = handle.read(4)
     return head in (bytes.fromhex("26fc8f88"), bytes.fromhex("888ffc26"))
-_COORDINATES = ("chrom", "start", "end")
 
 
 @dataclass

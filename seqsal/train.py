@@ -307,6 +307,10 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
     out = {}
     with Genome(genome_path, unknown_bases="n") as genome:
         check_labels_on_genome(labels, genome.chrom_sizes)  # regions (and a bigWig's sizes) on the genome
+        ends = np.array([genome.chrom_sizes[str(chrom)] for chrom in chroms], np.int64)
+        if (past := int(((starts < 0) | (starts + window + 2 * flank > ends)).sum())):  # trainbreak: silent
+            log.warning("%d of %d labelled windows run past their chromosome (window %d bp, %d more each side for "
+                        "shifts): those bases are read as N (zeros)", past, len(starts), window, flank)
         if options.mask_prior:
             exclude, include = read_mask_spec(options.mask_prior, genome.chrom_sizes)
         for name, chosen in split.items():

@@ -301,3 +301,18 @@ def test_label_options_that_do_not_apply_to_the_file_are_refused(tmp_path):
     assert train_data.read_labels(bed, value_column=5).values.ravel().tolist() == [1.5, -2, 4]
     with pytest.raises(InputError, match="--consistency needs a weight > 0"):
         check_options(TrainOptions(consistency="rc", consistency_weight=0.0))
+
+
+def test_windows_past_a_chromosome_end_are_warned_about(tmp_path, genome, caplog):
+    """trainbreak: a window longer than its chromosome was read as N without a word."""
+    import logging
+
+    labels = train_data.read_labels(write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS), tasks=["activity"])
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        load_splits(str(genome), labels, TrainOptions(window=64, valid_chroms=["chr2"]), 64)
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        load_splits(str(genome), labels, TrainOptions(window=900, valid_chroms=["chr2"], max_shift=0), 900)
+    assert [r.getMessage() for r in caplog.records] == [
+        "3 of 4 labelled windows run past their chromosome (window 900 bp, 0 more each side for shifts): those bases "
+        "are read as N (zeros)"]  # chr1:400-600 centred fits in its 1,000 bp

@@ -123,3 +123,8 @@ def test_the_larger_null_said_is_the_least_that_lets_the_strongest_tests_pass(k,
                              "null_resolution_bound": True}, fdr)
     assert f"at least {factor:g}x as large" in after
     assert null_factor_needed(0.04, fdr) <= 1  # a run that passes needs no larger null
+    assert "no null of a practical size" not in after
+    _, after = outlook_hint({"smallest_qvalue": 0.05, "passing": {"0.05": 0, "0.1": 0, "0.2": 0},
+                             "null_resolution_bound": True}, 1e-300)  # auditbreak: "5.02797e+298x as large"
+    assert after.endswith("at least 5e+298x as large (run.json peaks.null_sample.bases) is needed for any to reach "
+                          "FDR 1e-300; no null of a practical size is that large: is that the FDR meant?")

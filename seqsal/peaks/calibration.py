@@ -164,9 +164,17 @@ def outlook_hint(outlook: dict, fdr: float) -> tuple[str, str]:
                  "regions) can give them smaller p-values")
         factor = null_factor_needed(outlook["smallest_qvalue"], fdr)
         if factor > 1:
-            after += (f", and one at least {factor:g}x as large (run.json peaks.null_sample.bases) is needed for "
+            shown = f"{factor:g}" if factor < 1e4 else f"{factor:.2g}"
+            after += (f", and one at least {shown}x as large (run.json peaks.null_sample.bases) is needed for "
                       f"any to reach FDR {fdr:g}")
+            if factor > PRACTICAL_NULL_FACTOR:  # auditbreak: --fdr 1e-300 was told "5.02797e+298x"
+                after += "; no null of a practical size is that large: is that the FDR meant?"
     return inside, after
+
+
+PRACTICAL_NULL_FACTOR = 1000
+"""Beyond this many times the run's null (a 200-Mbp shuffled null for the default 200 kbp), the "no seqlet passed"
+line asks whether the FDR is the one meant instead of pointing at a larger null alone."""
 
 
 def null_factor_needed(smallest_qvalue: float, fdr: float) -> float:

@@ -246,12 +246,11 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         from .motifs.seqlets import read_seqlet_table  # its rows checked, one line on a bad one (auditbreak)
 
         seqlets = read_seqlet_table(path, read_region_coordinates(out / "regions.tsv"))
-        for column in ("score", "qvalue"):  # what the seqlets are ranked by
-            numbers = pd.to_numeric(seqlets[column], errors="coerce") if column in seqlets else None
-            if numbers is None or numbers.isna().any():
-                raise InputError(f"column {column} is missing or not a number in every row; re-call the seqlets with "
-                                 "`seqsal call-peaks` on this folder", str(path))
-            seqlets[column] = numbers
+        qvalues = pd.to_numeric(seqlets["qvalue"], errors="coerce") if "qvalue" in seqlets else None
+        if qvalues is None or qvalues.isna().any():  # the ranking's key (the reader has checked the scores)
+            raise InputError("column qvalue is missing or not a number in every row; re-call the seqlets with "
+                             "`seqsal call-peaks` on this folder", str(path))
+        seqlets["qvalue"] = qvalues
     elif write:
         raise ValueError("check_seqlets_run: given seqlets are not the folder's seqlets.tsv; pass write=False")
     elif "region_index" in seqlets:  # they must name this folder's regions as its own calls do

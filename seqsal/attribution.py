@@ -1,7 +1,7 @@
 """The gradient layer under every attribution method: targets, input gradients, gradient correction.
 
 * :class:`Target` — which scalar of a model's output to explain (output by index or dict key, task, task axis,
-  profile reduction); :func:`resolve_task_axis` makes the task axis of a 3-d or larger output explicit;
+  profile reduction); :func:`resolve_task_axis` makes the task axis of a 2-d or larger output explicit;
 * :func:`input_gradient` — ``d target / d x`` for a one-hot batch ``(N, 4, L)``, taken with
   :func:`torch.autograd.grad` with respect to the input only, so model parameters never accumulate ``.grad``;
 * :func:`saliency` — the ``saliency`` and ``grad_x_input`` methods (the gradient is the hypothetical
@@ -22,13 +22,13 @@ import torch
 from torch import nn
 
 from .errors import InputError, option
-from .models.outputs import OutputKind, probability_output
 from .text import plural
 
 log = logging.getLogger("seqsal")
 
 REDUCTIONS = ("sum", "mean", "bpnet")
 TRANSFORMS = ("none", "logit", "log_odds", "log_odds_logp")
+NO_TASK_AXIS = "none"  # Target.axis of an output whose every non-batch axis is positions (a (N, L_out) profile)
 _LOG_ODDS = ("log_odds", "log_odds_logp")  # class k of a softmax (or log-softmax) over the task axis
 _TARGET_EXAMPLES = ("'2', 'enhancer', 'output=1,task=0,reduce=bpnet', 'output=human,task=2', 'task=3,axis=-1' or "
                     "'0,transform=logit'")
@@ -61,11 +61,13 @@ class Target:
         sequence: ``sum``, ``mean`` or ``bpnet`` (the softmax-weighted profile of BPNet,
         ``sum(softmax(z).detach() * (z - mean(z)))``).
     axis
-        The task axis of an output of 3 or more dims, counted with the batch axis as 0 (``1``: tasks x
+        The task axis of an output of 2 or more dims, counted with the batch axis as 0 (``1``: tasks x
         positions, as BPNet's profile ``(N, T, L_out)``; ``-1``: positions x tasks, as Enformer's
-        ``(N, bins, tracks)``). ``None``: axis 1. The command line never leaves an output of 3 or more
-        dims to that default: it takes the axis the user names, or the one :func:`resolve_task_axis`
-        finds with certainty, or stops.
+        ``(N, bins, tracks)``), or ``"none"`` (:data:`NO_TASK_AXIS`): every axis but the batch's is positions,
+        as a one-task profile ``(N, L_out)``, reduced as a whole. ``None``: axis 1. The command line never
+        leaves an output of 3 or more dims to that default: it takes the axis the user names, or the one
+        :func:`resolve_task_axis` finds with certainty, or stops; a 2-d output whose axis 1 grows with the
+        input length is a profile (``"none"``), found the same way.
     transform
         ``none``, or how a probability output is explained without its saturation (Shrikumar, Greenside &
         Kundaje, ICML 2017, section 3.6; :mod:`seqsal.models.outputs`):
@@ -84,7 +86,7 @@ class Target:
         DeepLIFT/DeepSHAP refuse a transform (their rescale rules act inside the model). ``None`` (not
         chosen): the pipeline (``seqsal attribute``, :func:`seqsal.pipeline.run_attribute`,
         :func:`~seqsal.pipeline.iter_attributions`) chooses the transform the model's graph calls for
-        (:func:`choose_transform`), else ``none``, and records the choice.
+        (:func:`seqsal.output_transforms.choose_transform`), else ``none``, and records the choice.
 
     The default explains task 0 of the output; where that output is a
     probability (a sigmoid or softmax inside the model), the pipeline explains its logit or log-odds,
@@ -96,12 +98,15 @@ class Target:
     output: int | str | None = None
     task: int | str | None = None
     reduction: str = "sum"
-    axis: int | None = None
+    axis: int | str | None = None
     transform: str | None = None
 
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
             raise InputError(f"unknown reduction {self.reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+        if isinstance(self.axis, str) and self.axis != NO_TASK_AXIS:
+            raise InputError(f"{option('target', f'axis={self.axis}')}: the task axis is an integer, or "
+                             f"{NO_TASK_AXIS} for an output without one (a profile (N, positions))")
         if self.transform is not None and self.transform not in TRANSFORMS:
             raise InputError(f"{option('target', f'transform={self.transform}')}: unknown; choose one of "
                              f"{', '.join(TRANSFORMS)}")
@@ -140,10 +145,12 @@ class Target:
                 fields["reduction"] = value
             elif key == "transform":
                 fields["transform"] = value
+            elif key == "axis" and value == NO_TASK_AXIS:
+                fields["axis"] = value
             elif key == "axis":
                 if not _integer(value):
                     raise InputError(f"{option('target')} axis must be an integer (the task axis of the output, "
-                                     f"e.g. axis=-1), "
+                                     f"e.g. axis=-1) or {NO_TASK_AXIS} (a profile (N, positions) without one), "
                                      f"got {value!r}")
                 fields["axis"] = int(value)
             else:
@@ -177,7 +184,8 @@ class Target:
             if self.reduction != "sum":
                 raise InputError(f"{option('target', f'reduce={self.reduction}')} reduces a profile over "
                                  f"positions, but the output "
-                                 "to explain is one value per sequence; drop reduce=")
+                                 "to explain is one value per sequence; drop reduce= (or, for an output "
+                                 f"(N, positions) of one task, add axis={NO_TASK_AXIS})")
             value = selected
         elif self.reduction == "sum":
             value = selected.sum(dim=1)
@@ -202,6 +210,10 @@ class Target:
                              f"but the output is {shape_text(output.shape)}: pass "
                              f"{option('target', '...,transform=none')}")
         axis = self.task_axis(tuple(output.shape))
+        if axis is None:
+            raise InputError(f"{option('target', f'transform={self.transform}')} explains one class of a class "
+                             f"axis, but the target says the output {shape_text(output.shape)} has none "
+                             f"(axis={NO_TASK_AXIS})")
         task, size = 0 if self.task is None else self.task, output.shape[axis]
         if size < 2 or not -size <= task < size:
             raise InputError(f"{option('target', f'transform={self.transform}')} needs a class {task} and at "
@@ -318,8 +330,11 @@ class Target:
         raise InputError(f"{option('target', f'output={self.output}')} is not an output of the model; its "
                          f"outputs: {names}")
 
-    def task_axis(self, shape: tuple[int, ...]) -> int:
-        """The task axis of an output of ``shape`` (2 or more dims): ``axis``, or 1 when none is given."""
+    def task_axis(self, shape: tuple[int, ...]) -> int | None:
+        """The task axis of an output of ``shape`` (2 or more dims): ``axis``, or 1 when none is given; ``None``
+        for ``axis="none"`` (a profile without tasks)."""
+        if self.axis == NO_TASK_AXIS:
+            return None
         if self.axis is None:
             return 1
         axis = self.axis + len(shape) if self.axis < 0 else self.axis
@@ -343,6 +358,12 @@ class Target:
                                  "axis); drop axis")
             return output
         axis = self.task_axis(tuple(output.shape))
+        if axis is None:  # a profile without tasks: all of it, reduced over its positions
+            if self.task not in (None, 0):
+                raise InputError(f"{option('target')} task {self.task}: the output {shape_text(output.shape)} has no "
+                                 f"task axis (axis={NO_TASK_AXIS}: every axis but the batch's is positions), so "
+                                 "one task, 0")
+            return output.reshape(output.shape[0], -1)
         task, size = 0 if self.task is None else self.task, output.shape[axis]
         if not -size <= task < size:
             where = f" on axis {axis} of its output {shape_text(output.shape)}" if output.ndim > 2 else ""
@@ -376,10 +397,14 @@ def task_axis_of(shape: tuple[int, ...], longer: tuple[int, ...] | None) -> int 
 
 
 def resolve_task_axis(model: nn.Module, target: Target, probe: torch.Tensor, output) -> Target:
-    """``target`` with its task axis made explicit, for an output of 3 or more dims (never a guess).
+    """``target`` with its task axis made explicit, for an output of 2 or more dims (never a guess).
 
     An axis the user gave is kept. Otherwise the model runs once more, on zeros twice as long as
-    ``probe``, and the task axis is the one axis whose size stays (:func:`task_axis_of`).
+    ``probe``, and the task axis is the one axis whose size stays (:func:`task_axis_of`). A 2-d output
+    ``(N, K)`` is tasks unless its ``K`` changes with the input length: then it is a profile of one task
+    (``axis="none"``), reduced over its positions as a whole (anyone's gradient of task 0 of a profile is
+    position 0's, which may not even see the sequence). A 2-d output of a model that runs on one input
+    length only stays tasks.
 
     Parameters
     ----------
@@ -393,7 +418,7 @@ def resolve_task_axis(model: nn.Module, target: Target, probe: torch.Tensor, out
     Returns
     -------
     Target
-        ``target`` itself for outputs of 1 or 2 dims or a given axis, else with ``axis`` set.
+        ``target`` itself for outputs of 1 dim, 2-d outputs of tasks or a given axis, else with ``axis`` set.
 
     Raises
     ------
@@ -402,13 +427,16 @@ def resolve_task_axis(model: nn.Module, target: Target, probe: torch.Tensor, out
         axes all keep or all change their size): the message names the shape and the ``axis=`` to add.
     """
     shape = target.output_shape(output)
-    if len(shape) < 3 or target.axis is not None:
+    if len(shape) < 2 or target.axis is not None:
         return target
     try:
         with torch.no_grad():
             longer = target.output_shape(model(probe.new_zeros(*probe.shape[:2], 2 * probe.shape[2])))
     except Exception:  # noqa: BLE001 - a model of one input length (or out of memory): nothing to compare
         longer = None
+    if len(shape) == 2:
+        grows = longer is not None and len(longer) == 2 and longer[1] != shape[1]
+        return replace(target, axis=NO_TASK_AXIS) if grows else target
     axis = task_axis_of(shape, longer)
     if axis is None:
         why = ("the model does not run on inputs twice as long" if longer is None else
@@ -515,81 +543,3 @@ def eval_mode(model: nn.Module):
     finally:
         if was_training:
             model.train()
-
-
-def choose_transform(module: nn.Module, target: Target, method: str, shape: tuple[int, ...] | None = None) -> Target:
-    """``target`` with its ``transform`` chosen where the user left it open (``None``).
-
-    The model's graph (:func:`seqsal.models.outputs.probability_output`) says whether the selected output is a
-    probability; :func:`probability_transform` picks the transform that undoes its saturation (``logit`` for a
-    sigmoid, ``log_odds`` / ``log_odds_logp`` for a softmax / log-softmax over the task axis), so attributions
-    do not shrink where the model is confident (DeepLIFT's authors' advice, Shrikumar et al. 2017). ``none``
-    otherwise, and for ``deeplift`` / ``deepshap``, whose rules act on the model's own layers and cannot take a
-    transform of its output (a warning says that the probability is explained). ``shape``: the selected output's
-    shape with the batch axis, from the caller's own run of the model (``seqsal.model_checks.check_model_input``;
-    ``None``: not known, and a softmax is then not transformed). A transform the user chose is kept.
-    """
-    if target.transform is not None:
-        return target
-    found = probability_output(module, target.output)
-    if found.kind == "unknown":
-        log.info("target: the model's graph cannot be read (torch.fx cannot trace it), so whether its output is a "
-                 "probability is not known and the output is explained as it is; if it ends in a sigmoid, "
-                 "--target ...,transform=logit explains its logit (a softmax's class: transform=log_odds)")
-    if not found.probability:
-        return replace(target, transform="none")
-    transform, why = probability_transform(found, target, shape)
-    if transform != "none" and method in ("deeplift", "deepshap"):
-        if found.kind == "sigmoid":  # a softmax inside the model is refused by the method's own rules, in one line
-            log.warning("target: the model's output is %s; %s explains the probability itself, whose attributions "
-                        "shrink where the model is confident: use a model file that returns the logit, or --method "
-                        "grad_x_input, ig or ism (they explain the logit)", _KIND_TEXT[found.kind], method)
-        return replace(target, transform="none")
-    log.info("target: the model's output is %s, so %s%s", _KIND_TEXT[found.kind], why,
-             "; --target ...,transform=none explains the output as it is" if transform != "none" else "")
-    return replace(target, transform=transform)
-
-
-_KIND_TEXT = {"sigmoid": "a sigmoid's (a probability)", "softmax": "a softmax's (class probabilities)",
-              "log_softmax": "a log-softmax's (class log-probabilities)"}
-
-
-def probability_transform(found: OutputKind, target: Target, shape: tuple[int, ...] | None) -> tuple[str, str]:
-    """The transform that explains a probability output without its saturation, and why, in words.
-
-    Parameters
-    ----------
-    found
-        The output's kind (:func:`seqsal.models.outputs.probability_output`); ``sigmoid``, ``softmax`` or
-        ``log_softmax``.
-    target
-        The target (its ``task``, ``axis`` and ``reduction``).
-    shape
-        The selected output's shape with the batch axis, or ``None`` when the model was not probed.
-
-    Returns
-    -------
-    tuple
-        ``(transform, reason)``: ``logit`` for a sigmoid's (or a softmax's class selected by indexing) one value
-        per sequence; ``log_odds`` / ``log_odds_logp`` for class ``task`` of an ``(N, classes)`` softmax /
-        log-softmax over the task axis; ``none`` for a profile that the target reduces over positions (the
-        logit of a sum or mean of probabilities is not the value before the sigmoid), a softmax over another
-        axis, or a softmax whose axis or output shape is not known.
-    """
-    profile = shape is not None and len(shape) > 2  # (N, tasks, positions) or (N, bins, tracks), reduced to one value
-    if profile:
-        return "none", (f"the probability is explained: the output is a profile reduced by {target.reduction} over "
-                        f"positions (the logit of a {target.reduction} of probabilities is not a value before the "
-                        "activation)")
-    if found.kind == "sigmoid" or (found.kind == "softmax" and found.dim is None and shape is not None):
-        return "logit", "its logit log(p / (1 - p)) is explained (the value before a sigmoid; a class's log-odds)"
-    if shape is None or found.dim is None:
-        return "none", "the output is explained as it is (its class axis is not known)"
-    if len(shape) < 2 or found.dim % len(shape) != target.task_axis(shape):
-        return "none", (f"the output is explained as it is: the {found.kind.replace('_', '-')} normalises axis "
-                        f"{found.dim} of {shape_text(shape)}, not the task axis")
-    if shape[found.dim % len(shape)] < 2:
-        return "none", "the output is explained as it is (a softmax over one class is constant)"
-    transform = "log_odds" if found.kind == "softmax" else "log_odds_logp"
-    return transform, ("class %s's log-odds against the other classes, log(p_k / sum of the others' p), is explained "
-                       "(z_k - logsumexp of the others' logits)" % (0 if target.task is None else target.task))

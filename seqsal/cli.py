@@ -40,7 +40,8 @@ main.add_command(train)
 @click.option("--target", default=None,
               help="What to explain: a task index or name ('2', 'enhancer'), or 'output=1,task=0,reduce=bpnet' "
                    "for tuple/profile outputs, 'output=human,task=2' for a dict of outputs, 'task=3,axis=-1' for "
-                   "the task axis of an (N, bins, tracks) output; transform=logit (a sigmoid inside), log_odds (a "
+                   "the task axis of an (N, bins, tracks) output, 'axis=none' for a one-task profile (N, positions); "
+                   "transform=logit (a sigmoid inside), log_odds (a "
                    "softmax over classes) or log_odds_logp (a log-softmax), chosen from the model's graph when not "
                    "given, none to explain a probability as it is. Default: task 0 (its logit or log-odds when the "
                    "model returns a probability).")

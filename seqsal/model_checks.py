@@ -11,7 +11,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from .attribution import Target, eval_mode, resolve_task_axis, shape_text
+from .attribution import NO_TASK_AXIS, Target, eval_mode, resolve_task_axis, shape_text
 from .errors import InputError
 from .models import LoadedModel
 from .models.probes import check_deterministic, check_task_names
@@ -25,9 +25,9 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
     """Run the model once on zeros to catch a wrong input length, layout (the one it was loaded with) or target
     early.
 
-    Returns ``target`` with the task axis of an output of 3 or more dims made explicit
+    Returns ``target`` with the task axis of an output of 2 or more dims made explicit
     (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`),
-    and the shape of the output it selects (for :func:`~seqsal.attribution.choose_transform` and ``run.json``).
+    and the shape of the output it selects (for :func:`~seqsal.output_transforms.choose_transform` and ``run.json``).
     """
     probe_length = window or length
     x = torch.zeros(2, 4, probe_length, device=device)
@@ -57,15 +57,25 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             f"the model fails on an input of shape (N, 4, {probe_length}): {detail}. It takes one-hot DNA "
             "(N, 4, L); give --window (or --width) with the input length it was trained on"
         ) from None
-    target.select(output)
     if isinstance(output, (tuple, list)) and target.output is None:  # fresh16: which one was said nowhere
         log.info("target: the model returns %d outputs %s; output 0 is explained (--target output=K picks another)",
                  len(output), ", ".join(shape_text(o.shape) for o in output if isinstance(o, torch.Tensor)))
     resolved = resolve_task_axis(model.module, target, x, output)
-    if resolved.axis != target.axis:
-        log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "
-                 "length; --target ...,axis=N sets it)", resolved.axis, shape_text(resolved.output_shape(output)))
+    resolved.select(output)
     shape = resolved.output_shape(output)
+    if resolved.axis == NO_TASK_AXIS and target.axis is None:  # anymodel: an (N, L) profile was explained at position 0
+        log.info("target: the output %s grows with the input length: a profile of one task, explained as its %s "
+                 "over positions (--target ...,axis=N names a task axis instead)", shape_text(shape),
+                 resolved.reduction)
+    elif resolved.axis != target.axis:
+        log.info("target: task axis %d of the output %s (the one axis whose size does not change with the input "
+                 "length; --target ...,axis=N sets it)", resolved.axis, shape_text(shape))
+    elif len(shape) == 2 and target.axis is None and shape[1] == x.shape[2] > 1:
+        log.warning("target: the output %s has one value per input base, yet an input twice as long does not "
+                    "make it grow (or the model takes one length only), so it is read as %d tasks and task %s is "
+                    "explained; if these values are positions (a profile), "
+                    "--target ...,axis=%s explains their %s", shape_text(shape), shape[1],
+                    0 if resolved.task is None else resolved.task, NO_TASK_AXIS, resolved.reduction)
     check_task_names(shape, resolved.task_axis(shape) if len(shape) > 1 else None, model.task_names)
     if isinstance(resolved.task, int) and resolved.task < 0:  # -1: the last task, recorded as its index (fresh16)
         resolved = replace(resolved, task=resolved.task + shape[resolved.task_axis(shape)])

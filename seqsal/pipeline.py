@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from . import __version__
-from .attribution import Target, choose_transform
+from .attribution import NO_TASK_AXIS, Target
+from .output_transforms import choose_transform
 from .bigwig import write_attribution_bigwig
 from .devices import keeps_global_rng
 from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
@@ -510,7 +511,8 @@ def _target_record(target: Target, shape: tuple[int, ...]) -> dict:
     ``(N, T)``: no reduction applied)."""
     return {"output": target.output, "task": 0 if target.task is None else target.task, "reduction": target.reduction,
             "axis": target.axis, "transform": target.transform,
-            "profile": len(shape) > 2 and target.transform not in ("log_odds", "log_odds_logp")}
+            "profile": (len(shape) > 2 or target.axis == NO_TASK_AXIS) and target.transform not in ("log_odds",
+                                                                                                   "log_odds_logp")}
 
 
 def _drop_earlier_run(out: Path, earlier: str | None, digest: str) -> None:

@@ -104,7 +104,9 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
         parts.append(f"task {task} ({names[task]})")
     else:
         parts.append(f"task {task}")
-    if target.get("axis") is not None:
+    if target.get("axis") == "none":
+        parts.append("no task axis (a profile of one task)")
+    elif target.get("axis") is not None:
         parts.append(f"task axis {target['axis']}")
     if reduction_applied(target):
         parts.append(f"a profile output reduced by {target['reduction']}")

@@ -68,9 +68,9 @@ def benchmark_module(name: str) -> Iterator[ModuleType]:
 
 
 def chosen_transform(model, target, method: str, length: int) -> str:
-    """The transform :func:`seqsal.attribution.choose_transform` picks, given the output shape of ``model`` run on
+    """The transform :func:`seqsal.output_transforms.choose_transform` picks, given the output shape of ``model`` run on
     zeros of ``length`` bases, as ``seqsal.model_checks.check_model_input`` gives it."""
-    from seqsal.attribution import choose_transform
+    from seqsal.output_transforms import choose_transform
 
     with torch.no_grad():
         shape = target.output_shape(model(torch.zeros(2, 4, length)))

@@ -499,7 +499,8 @@ REFUSALS = [
             r"--target task 3 is out of range: the model has 3 tasks on axis 2 of its output \(N, 4, 3\) \(0\.\.2\)$",
             target="task=3,axis=-1"),
     Refusal("axis_not_integer", "--target task=1,axis=x", ("user_file", "multitask", "ncl", "saliency"),
-            r"--target axis must be an integer \(the task axis of the output, e\.g\. axis=-1\), got 'x'$",
+            r"--target axis must be an integer \(the task axis of the output, e\.g\. axis=-1\) or none \(a profile "
+            r"\(N, positions\) without one\), got 'x'$",
             target="task=1,axis=x"),
 ]
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqsal.attribution import Target, choose_transform
+from seqsal.attribution import Target
+from seqsal.output_transforms import choose_transform
 from seqsal.encode import one_hot_encode
 from seqsal.errors import InputError
 from seqsal.genome import Genome

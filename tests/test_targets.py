@@ -83,3 +83,62 @@ def test_transform_logit_explains_the_logit_of_a_probability_output():
         seqsal.attribute(Probability(), x, method="deepshap", target="0,transform=logit", references=2)
     with pytest.raises(InputError, match="needs outputs in \\(0, 1\\)"):
         seqsal.attribute(logit_model, x, method="grad_x_input", target="0,transform=logit")
+
+
+class _Profile(torch.nn.Module):
+    """One task's profile ``(N, L)``: no task axis, its length follows the input's (the anymodel helper's model)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(4, 6, 9, padding=4)
+        self.head = torch.nn.Conv1d(6, 1, 5, padding=2)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv(x))).squeeze(1)
+
+
+def test_a_two_dim_output_that_grows_with_the_input_is_a_profile_explained_whole(caplog):
+    """An (N, L) profile was explained at position 0, its first base, silently, with reduce=sum recorded: now
+    its axis 1 is found to be positions (it grows with the input), and the sum (or mean, or BPNet's weighting) of
+    the whole profile is explained; a 2-d output that keeps its size stays tasks."""
+    import seqsal
+    from seqsal.model_checks import check_model_input
+    from seqsal.models.files import LoadedModel
+
+    torch.manual_seed(0)
+    model = _Profile().eval()
+    x = F.one_hot(torch.randint(0, 4, (3, 60)), 4).permute(0, 2, 1).float()
+    assert Target.parse("axis=none") == Target(axis="none") and Target.parse("task=0,axis=none").axis == "none"
+    with pytest.raises(InputError, match="axis=left\": the task axis is an integer, or none"):
+        Target(axis="left")
+    assert resolve_task_axis(model, Target(), x, model(x)) == Target(axis="none")
+    leaf = x.clone().requires_grad_(True)
+    for target, reduce in ((None, lambda o: o.sum(1)), ("reduce=mean", lambda o: o.mean(1))):
+        (gradient,) = torch.autograd.grad(reduce(model(leaf)).sum(), leaf)
+        got = seqsal.attribute(model, x, method="grad_x_input", target=target, correct=False)
+        torch.testing.assert_close(got, gradient * x, rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="has no task axis \\(axis=none"):
+        seqsal.attribute(model, x, target="task=1")
+    explicit = seqsal.attribute(model, x, target="task=5,axis=1", correct=False)  # the user's axis: position 5
+    (gradient,) = torch.autograd.grad(model(leaf)[:, 5].sum(), leaf)
+    torch.testing.assert_close(explicit, gradient * x, rtol=1e-5, atol=1e-6)
+
+    pooled = torch.nn.Sequential(torch.nn.Conv1d(4, 3, 5), torch.nn.AdaptiveMaxPool1d(1), torch.nn.Flatten()).eval()
+    assert resolve_task_axis(pooled, Target(task=2), x, pooled(x)) == Target(task=2)  # (N, 3) at any length: tasks
+
+    loaded = LoadedModel(module=model, input_length=None, task_names=None, source="test")
+    target, shape = check_model_input(loaded, None, 60, Target(), "cpu")
+    assert target.axis == "none" and shape == (2, 60)
+
+    class FixedProfile(torch.nn.Module):  # (N, L) from a dense layer: it takes one length only
+        def __init__(self):
+            super().__init__()
+            self.dense = torch.nn.Linear(4 * 60, 60)
+
+        def forward(self, x):
+            return self.dense(x.flatten(1))
+
+    with caplog.at_level("WARNING", logger="seqsal"):
+        target, _ = check_model_input(LoadedModel(FixedProfile().eval(), None, None, "test"), None, 60, Target(),
+                                      "cpu")
+    assert target.axis is None and "one value per input base" in caplog.text and "axis=none" in caplog.text

@@ -8,7 +8,7 @@ attributions shrink against an inactive region's (the calibration zoo's ``sigmoi
 issue 13); a log-softmax's ``d log p_k = dz_k - sum_j p_j dz_j`` vanishes the same way as ``p_k -> 1``. DeepLIFT's
 authors explain the value before the sigmoid or softmax for this reason (Shrikumar, Greenside & Kundaje, ICML 2017,
 section 3.6), and so does seqsal by default: :func:`probability_output` finds the operation in the model's graph,
-and the pipeline (:func:`seqsal.attribution.choose_transform`) explains
+and the pipeline (:func:`seqsal.output_transforms.choose_transform`) explains
 
 * a sigmoid's ``log(p / (1 - p))`` (``--target ...,transform=logit``), whose gradient is ``dz/dx`` exactly;
 * class ``k`` of a softmax (or log-softmax) over the task axis as its log-odds against the other classes,

@@ -128,7 +128,9 @@ def iter_attributions(
     genome
         :class:`~seqsal.genome.Genome` or FASTA path.
     regions
-        BED path or a table with ``chrom``, ``start``, ``end`` (0-based half-open).
+        BED path or a table with ``chrom``, ``start``, ``end`` (whole numbers, 0-based half-open) and, optionally,
+        ``name``, ``strand`` (``+``, ``-`` or ``.``; missing: ``.``) and ``summit`` (an absolute 0-based position
+        inside the region that ``width`` re-centres on, or -1): checked as a BED file's lines are.
     model
         Model file path, :class:`~seqsal.models.LoadedModel` or ``nn.Module``. A state_dict file needs its
         architecture: load it first with ``seqsal.load_model(path, architecture=..., config=...)``.

@@ -347,14 +347,25 @@ def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:
     The new interval is ``[centre - width // 2, centre - width // 2 + width)``;
     it may start below 0 or end past the chromosome (padded with ``N`` when
     fetched). Returns a copy; the original rows are not changed.
+
+    Parameters
+    ----------
+    regions
+        ``chrom``, ``start``, ``end`` (0-based, half-open) and, optionally, ``summit`` (an absolute 0-based
+        position, as :func:`read_regions` gives it; -1 or no column: the midpoint ``(start + end) // 2``).
+    width
+        Bases of each new interval (> 0).
+
+    Raises
+    ------
+    InputError
+        When ``width`` is not positive.
     """
     if width <= 0:
         raise InputError(f"{option('width')} must be a positive number of bases, got {width}")
-    centre = np.where(
-        regions["summit"].to_numpy() >= 0,
-        regions["summit"].to_numpy(),
-        (regions["start"].to_numpy() + regions["end"].to_numpy()) // 2,
-    )
+    middle = (regions["start"].to_numpy() + regions["end"].to_numpy()) // 2
+    summit = regions["summit"].to_numpy() if "summit" in regions else np.full(len(regions), -1)
+    centre = np.where(summit >= 0, summit, middle)
     start = centre - width // 2
     return regions.assign(start=start.astype(np.int64), end=(start + width).astype(np.int64))
 
@@ -396,13 +407,54 @@ def tile_starts(length: int, window: int, stride: int) -> np.ndarray:
 
 
 def _user_table(regions: pd.DataFrame) -> pd.DataFrame:
-    """A copy of a notebook's region table, its ``chrom`` and ``name`` as text (an Ensembl BED read by pandas
-    has ``chrom`` 17 as an integer; the FASTA's names are text)."""
+    """A checked copy of a notebook's region table: what :func:`read_regions` checks in a file, row by row.
+
+    ``chrom`` and ``name`` become text (an Ensembl BED read by pandas has ``chrom`` 17 as an integer; the FASTA's
+    names are text); ``start``/``end`` must be whole numbers with ``0 <= start < end`` (0-based, half-open);
+    ``strand`` ``+``, ``-`` or ``.`` (missing: ``.``); ``summit`` an absolute 0-based position inside its region,
+    or -1 (missing: -1). Messages name the row (its position from 0, and its index label).
+    """
     missing = [column for column in ("chrom", "start", "end") if column not in regions]
     if missing:
         raise InputError(f"the regions table has no column {', '.join(missing)}; give chrom, start, end "
                          "(0-based half-open)")
     table = regions.copy()
+
+    def where(row: int) -> str:
+        return f"the regions table's row {row} (index {table.index[row]!r})"
+
+    for column in ("start", "end", *(["summit"] if "summit" in table else [])):
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+        if column == "summit":
+            values = np.where(pd.isna(table[column]).to_numpy(), -1.0, values)
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0 ** 62)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InputError(f"{where(row)}: {column} is {table[column].iloc[row]!r}, not a whole number; give "
+                             f"{column} as integers (0-based{', -1 for none' if column == 'summit' else ''})")
+        table[column] = values.astype(np.int64)
+    start, end = table["start"].to_numpy(), table["end"].to_numpy()
+    for bad, what in ((start < 0, "start is negative ({s}); starts are >= 0"),
+                      (start >= end, "start ({s}) >= end ({e}); a region needs start < end (0-based, half-open)")):
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InputError(f"{where(row)}: " + what.format(s=start[row], e=end[row]))
+    if "strand" in table:
+        strand = table["strand"].where(table["strand"].notna(), ".")
+        bad = ~strand.isin(list(_STRANDS)).to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InputError(f"{where(row)}: strand is {strand.iloc[row]!r}; use '+', '-' or '.' (Ensembl's 1 / -1 "
+                             "are not read as strands: map them to '+' / '-')")
+        table["strand"] = strand.map(_STRANDS)
+    if "summit" in table:
+        summit = table["summit"].to_numpy()
+        bad = (summit != -1) & ((summit < start) | (summit >= end))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InputError(f"{where(row)}: summit {summit[row]} lies outside its region [{start[row]}, "
+                             f"{end[row]}); summit is an absolute 0-based position in the region (narrowPeak's "
+                             "column 10 is an offset: add start), or -1 for none")
     for column in ("chrom", "name"):
         if column in table:
             table[column] = as_text(table[column])

@@ -237,3 +237,48 @@ def test_repeated_regions_are_warned_about_with_their_first_line(tmp_path, caplo
         table = prepare_regions(str(bed), {"chr1": 1000}, None)
     assert len(table) == 4
     assert "1 region repeats an earlier one" in caplog.text and "first: chr1:100-300, line 3" in caplog.text
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("strand", "minus", "row 1 \\(index 'b'\\): strand is 'minus'; use"),
+    ("strand", -1, "strand is -1; use '\\+', '-' or '\\.' \\(Ensembl's 1 / -1"),
+    ("end", 900, "row 1 \\(index 'b'\\): start \\(1000\\) >= end \\(900\\)"),
+    ("end", 1000, "start \\(1000\\) >= end \\(1000\\)"),
+    ("start", -5, "start is negative \\(-5\\)"),
+    ("start", 1000.7, "start is 1000.7, not a whole number"),
+    ("start", "10o0", "start is '10o0', not a whole number"),
+    ("start", float("nan"), "start is nan, not a whole number"),
+    ("summit", 50, "summit 50 lies outside its region \\[1000, 1100\\); summit is an absolute"),
+    ("summit", 5000, "summit 5000 lies outside"),
+])
+def test_a_notebook_table_is_checked_as_a_bed_files_lines_are(column, value, message):
+    """apidoc: a DataFrame of regions took strand 'minus' (or Ensembl's -1) as unstranded, attributed an empty
+    region for start >= end, truncated 1000.7 to 1000, and moved a region to a summit outside it, all silently;
+    read_regions refuses each of these in a file."""
+    import pandas as pd
+
+    from seqsal.regions import prepare_regions
+
+    sizes = {"chr1": 10_000}
+    table = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [200, 1000], "end": [300, 1100],
+                          "strand": ["+", "-"], "summit": [-1, 1050]}, index=["a", "b"])
+    fine = prepare_regions(table, sizes, 100)
+    assert list(fine["strand"]) == ["+", "-"] and list(fine["start"]) == [200, 1000]
+    table[column] = table[column].astype(object)
+    table.loc["b", column] = value
+    with pytest.raises(InputError, match=message):
+        prepare_regions(table, sizes, None)
+
+
+def test_a_notebook_table_may_leave_strand_and_summit_missing_and_resize_without_summits():
+    import pandas as pd
+
+    from seqsal.regions import prepare_regions
+
+    table = pd.DataFrame({"chrom": [1, 1], "start": [200.0, 1000.0], "end": [300, 1100],
+                          "strand": ["+", None], "summit": [float("nan"), 1010]})
+    out = prepare_regions(table, {"1": 10_000}, 20)
+    assert list(out["chrom"]) == ["1", "1"] and list(out["strand"]) == ["+", "."]
+    assert list(out["start"]) == [240, 1000] and list(out["end"]) == [260, 1020]  # midpoint 250; summit 1010
+    plain = resize_regions(pd.DataFrame({"chrom": ["1"], "start": [0], "end": [100]}), 10)  # no summit column
+    assert (int(plain["start"][0]), int(plain["end"][0])) == (45, 55)

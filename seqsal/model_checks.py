@@ -95,12 +95,14 @@ def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:
     return "nlc" if layout == "ncl" else "ncl"
 
 
-def check_model_determinism(model: LoadedModel, length: int, device, path: str | None = None) -> None:
+def check_model_determinism(model: LoadedModel, length: int, device, path: str | None = None,
+                            batch_size: int = 3) -> None:
     """:func:`seqsal.models.probes.check_deterministic` on the model as the engine runs it (in eval mode): the same
     window twice, and alone vs among other windows or zero padding, must give the same output; else
-    :class:`InputError` with the reason (dropout or batch norm left in training mode)."""
+    :class:`InputError` with the reason (dropout or batch norm left in training mode). ``batch_size``: the batch
+    size of the run (a batch of up to :data:`~seqsal.models.probes.PROBE_BATCH` windows stands for it)."""
     with eval_mode(model.module):
-        check_deterministic(model.module, length, device, path=path)
+        check_deterministic(model.module, length, device, path=path, batch_size=batch_size)
 
 
 def first_layer_channels(module: nn.Module) -> int | None:

@@ -168,7 +168,8 @@ def iter_attributions(
         target, shape = check_model_input(loaded, window, int(table["end"].iloc[0] - table["start"].iloc[0]), target,
                                           device, options.layout)
         target = choose_transform(loaded.module, target, options.method, shape)
-        check_model_determinism(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), device)
+        check_model_determinism(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), device,
+                                batch_size=options.batch_size)
     torch.manual_seed(options.seed)
     yield from iter_region_attributions(
         loaded.module, genome.fetch, table, options.method, target, window, _stride(options, window),
@@ -342,7 +343,7 @@ def run_attribute(
     lengths = (table["end"] - table["start"]).to_numpy(dtype=np.int64)
     target, shape = check_model_input(loaded, window, int(lengths[0]), target, device, options.layout)
     target = choose_transform(loaded.module, target, options.method, shape)
-    check_model_determinism(loaded, window or int(lengths[0]), device, model_path)
+    check_model_determinism(loaded, window or int(lengths[0]), device, model_path, batch_size=options.batch_size)
     if window is None and len(set(lengths.tolist())) > 1:
         log.info("no model window and regions of unequal width: each region is fed whole, batched by width")
     n, max_length = len(table), int(lengths.max())

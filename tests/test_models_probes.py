@@ -110,3 +110,43 @@ def test_the_tensor_api_refuses_what_the_pipeline_refuses(kind):
         with pytest.raises(InputError, match="different outputs for the same input|depends on the other windows"):
             seqsal.attribute(model, x, method=method)
     assert seqsal.attribute(_basset(0.5).eval(), x, method="saliency").shape == (6, 4, 100)  # eval mode: fine
+
+
+class _LargeBatchStatistics(nn.Module):
+    """Centred on the batch mean only in batches of 5 or more (the anymodel helper's BigBatch): the probe batches of
+    1 and 3 windows saw nothing, and every map came out 0."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 5, padding=2)
+
+    def forward(self, x):
+        y = self.conv(x).mean(dim=(1, 2))
+        return y - y.mean() if x.shape[0] >= 5 else y
+
+
+class _WritesItsInput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 1, 5)
+
+    def forward(self, x):
+        x.mul_(2)
+        return self.conv(x).mean(dim=(1, 2))
+
+
+def test_a_batch_dependence_that_shows_only_in_large_batches_is_refused_at_the_runs_batch_size():
+    model = _LargeBatchStatistics().eval()
+    check_deterministic(model, 30)  # batches of 1 and 3 only: not seen
+    check_deterministic(model, 30, batch_size=4)
+    with pytest.raises(InputError, match=r"among 2 other windows: .*; among 15 other windows: .*batch statistics"):
+        check_deterministic(model, 30, batch_size=64)
+    x = probe_windows(6, 30, seed=1)
+    with pytest.raises(InputError, match="among 5 other windows"):
+        seqsal.attribute(model, x)  # the tensor API probes at its batches' size (6 windows)
+
+
+def test_a_model_that_writes_into_its_input_is_named_for_that_not_for_dropout():
+    with pytest.raises(InputError, match="the model writes into its input tensor") as caught:
+        check_deterministic(_WritesItsInput().eval(), 30)
+    assert "dropout" not in str(caught.value)

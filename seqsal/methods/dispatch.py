@@ -337,7 +337,7 @@ def attribute(
                 target = choose_transform(model, target, method, shape)
             if x.shape[0]:  # as the pipeline: a random or batch-dependent output is refused, not explained (fresh11)
                 try:
-                    check_deterministic(model, x.shape[-1], device)
+                    check_deterministic(model, x.shape[-1], device, batch_size=min(batch_size, x.shape[0]))
                 except RuntimeError as error:
                     raise cannot_take(x, error) from None
             for first in range(0, x.shape[0], batch_size):

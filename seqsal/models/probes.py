@@ -78,12 +78,19 @@ def _first_value(leaves: list[torch.Tensor], rows: int) -> str:
     return f"{float(_row(leaves[0], 0, rows)[0]):.4g}" if leaves and leaves[0].numel() else "?"
 
 
+PROBE_BATCH = 16
+"""Most windows of the probe batch that stands for a run's batches in :func:`check_deterministic`."""
+
+
 def check_deterministic(model: nn.Module, length: int, device: str | torch.device = "cpu", seed: int = 0,
-                        tolerance: float = TOLERANCE, path: str | None = None) -> None:
-    """Refuse a model whose output is random, or depends on the other windows of its batch.
+                        tolerance: float = TOLERANCE, path: str | None = None, batch_size: int = 3) -> None:
+    """Refuse a model whose output is random, depends on the other windows of its batch, or that writes into its
+    input.
 
     Runs, without gradients: a batch of 3 random one-hot windows twice; its first window alone (a batch of one);
-    and that window followed by 2 zero windows (the padding of a short batch).
+    that window followed by 2 zero windows (the padding of a short batch); and, for ``batch_size`` above 3, the 3
+    windows among others in a batch of ``min(batch_size, PROBE_BATCH)`` (a layer that takes batch statistics only
+    in large batches; skipped where that batch does not fit in memory).
 
     Parameters
     ----------
@@ -99,18 +106,27 @@ def check_deterministic(model: nn.Module, length: int, device: str | torch.devic
         Largest difference accepted, relative to the largest output value.
     path
         The model file, named in the message.
+    batch_size
+        The batch size the model will be run at.
 
     Raises
     ------
     InputError
-        When two runs on the same input differ (dropout or another random layer active), or when a window's output
-        changes with the rest of its batch (batch norm in training mode); the message gives the values seen and says
-        to export the model in eval mode.
+        When two runs on the same input differ (dropout or another random layer active), when a window's output
+        changes with the rest of its batch (batch norm in training mode; the message gives the values seen and says
+        to export the model in eval mode), or when the model changes its input tensor in place.
     """
     x = probe_windows(3, length, seed, device)
     padded = torch.cat([x[:1], torch.zeros_like(x[1:])])
+    kept = x.clone()
     with torch.no_grad():
-        first, second = output_leaves(model(x)), output_leaves(model(x))
+        first = output_leaves(model(x))
+        if not torch.equal(x, kept):  # anymodel: x.mul_(2) in forward was taken for dropout
+            raise InputError("the model writes into its input tensor (an in-place operation on x in forward, such "
+                             "as x.mul_() or x[...] = ...): seqsal reuses each input (for the gradient, the reverse "
+                             "strand, a reference), so the model must leave it as it is; make forward work on a copy "
+                             "(x = x * 2, x = x.clone())", path)
+        second = output_leaves(model(x))
         repeat = _difference(first, second, (3, 3), row=None)
         if repeat is not None and repeat > tolerance:
             raise InputError(
@@ -125,12 +141,33 @@ def check_deterministic(model: nn.Module, length: int, device: str | torch.devic
                 f"the model fails on a batch of one window ({detail}) but runs on a batch of 3: its output depends "
                 f"on the rest of its batch (batch norm in training mode?); {_EVAL_ADVICE}", path) from None
         with_zeros = output_leaves(model(padded))
+        large = min(batch_size, PROBE_BATCH)
+        among = _large_batch(model, torch.cat([x, probe_windows(large - 3, length, seed + 1, device)]), path) \
+            if large > 3 else None
     differences = [_difference(first, alone, (3, 1)), _difference(first, with_zeros, (3, 3))]
+    if among is not None:  # the 3 windows among 13 others: rows 0-2 of both
+        differences += [_difference(first, among, (3, large), row=row) for row in range(3)]
     if any(difference is not None and difference > tolerance for difference in differences):
         raise InputError(
             f"the model's output for a window depends on the other windows of its batch (alone: "
             f"{_first_value(alone, 1)}; among 2 other windows: {_first_value(first, 3)}; padded with 2 zero windows: "
-            f"{_first_value(with_zeros, 3)}): batch norm in training mode (batch statistics); {_EVAL_ADVICE}", path)
+            f"{_first_value(with_zeros, 3)}"
+            + (f"; among {large - 1} other windows: {_first_value(among, large)}" if among is not None else "")
+            + f"): batch norm in training mode (batch statistics); {_EVAL_ADVICE}", path)
+
+
+def _large_batch(model: nn.Module, x: torch.Tensor, path: str | None) -> list[torch.Tensor] | None:
+    """The model's output leaves on the probe batch ``x``; ``None`` where it does not fit in memory."""
+    try:
+        return output_leaves(model(x))
+    except torch.cuda.OutOfMemoryError:
+        return None
+    except RuntimeError as error:
+        if "out of memory" in str(error).lower():
+            return None
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise InputError(f"the model fails on a batch of {x.shape[0]} windows ({detail}) but runs on a batch of 3: "
+                         f"its output depends on the size of its batch; {_EVAL_ADVICE}", path) from None
 
 
 def check_task_names(shape: tuple[int, ...], axis: int | None, task_names: list[str] | None) -> None:

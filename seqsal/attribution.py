@@ -491,7 +491,23 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target: Target,
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         prediction = _forward_target(model, x, target, weights)
-        (gradient,) = torch.autograd.grad(prediction.sum(), x)
+        unused = not prediction.requires_grad  # anymodel: argmax -> nn.Embedding gave autograd's traceback
+        try:
+            (gradient,) = (None,) if unused else torch.autograd.grad(prediction.sum(), x)
+        except RuntimeError as error:
+            if "inplace operation" in str(error):
+                raise InputError("autograd cannot differentiate the model: its forward changes in place a tensor the "
+                                 "gradient needs (e.g. h.relu_(), h += 1, h.tanh_()); write those operations out of "
+                                 "place (h = h.relu(), h = h + 1), or use --method ism or deepshap (API: method=...)"
+                                 ) from None
+            if "not have been used in the graph" not in str(error):
+                raise
+            unused = True
+        if unused:
+            raise InputError("the explained output does not depend on the one-hot input through operations autograd "
+                             "can differentiate (an argmax, token indices into an embedding, a .detach() or "
+                             "torch.no_grad() in forward): gradient methods have no gradient to give; use --method "
+                             "ism (API: method='ism'), which runs the model on each mutation")
     return gradient.detach(), prediction.detach()
 
 

@@ -14,7 +14,7 @@ from torch import nn
 from .attribution import NO_TASK_AXIS, Target, eval_mode, resolve_task_axis, shape_text
 from .errors import InputError
 from .models import LoadedModel
-from .models.probes import check_deterministic, check_task_names
+from .models.probes import check_deterministic, check_float32, check_task_names
 from .models.user import layout_hint
 
 log = logging.getLogger("seqsal")
@@ -29,6 +29,7 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
     (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`),
     and the shape of the output it selects (for :func:`~seqsal.output_transforms.choose_transform` and ``run.json``).
     """
+    check_float32(model.module)  # anymodel: a float64 model was told to give its input length
     probe_length = window or length
     x = torch.zeros(2, 4, probe_length, device=device)
     try:

@@ -59,3 +59,41 @@ def test_target_errors_are_clear():
     with pytest.raises(InputError, match="not a task"):
         Target.parse("liver").resolve(["open", "enhancer"])
     assert Target.parse("enhancer").resolve(["open", "enhancer"]).task == 1
+
+
+def test_a_model_autograd_cannot_differentiate_is_refused_in_one_line():
+    """anymodel: a model of token indices (argmax into an embedding) and one with in-place activations gave
+    autograd's RuntimeError traceback from every gradient method."""
+    import pytest
+    import torch.nn.functional as F
+    from torch import nn
+
+    import seqsal
+    from seqsal.errors import InputError
+
+    class Tokens(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.dense = nn.Embedding(4, 3), nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.dense(self.embed(x.argmax(1)).mean(1))
+
+    class InPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 3, 5)
+
+        def forward(self, x):
+            h = self.conv(x)
+            h.relu_()
+            h += 0.1
+            return h.tanh_().mean(dim=(1, 2))
+
+    torch.manual_seed(0)
+    x = F.one_hot(torch.randint(0, 4, (2, 30)), 4).permute(0, 2, 1).float()
+    for method in ("grad_x_input", "saliency", "ig", "smoothgrad"):
+        with pytest.raises(InputError, match="does not depend on the one-hot input through operations autograd"):
+            seqsal.attribute(Tokens().eval(), x, method=method)
+        with pytest.raises(InputError, match="changes in place a tensor the gradient needs"):
+            seqsal.attribute(InPlace().eval(), x, method=method)

@@ -150,3 +150,17 @@ def test_a_model_that_writes_into_its_input_is_named_for_that_not_for_dropout():
     with pytest.raises(InputError, match="the model writes into its input tensor") as caught:
         check_deterministic(_WritesItsInput().eval(), 30)
     assert "dropout" not in str(caught.value)
+
+
+def test_a_float64_model_is_told_its_number_type_not_its_input_length(tmp_path):
+    """anymodel: a model of float64 parameters was told to give --window with its input length."""
+    from seqsal.model_checks import check_model_input
+    from seqsal.models.files import LoadedModel
+    from seqsal.attribution import Target
+
+    model = nn.Sequential(nn.Conv1d(4, 2, 5), nn.Flatten(), nn.Linear(2 * 26, 1)).double().eval()
+    with pytest.raises(InputError, match="parameters are float64; seqsal runs models in float32"):
+        check_model_input(LoadedModel(model, None, None, "test"), None, 30, Target(), "cpu")
+    with pytest.raises(InputError, match="parameters are float64; seqsal runs models in float32"):
+        seqsal.attribute(model, probe_windows(2, 30, seed=0))
+    seqsal.attribute(model.float(), probe_windows(2, 30, seed=0))  # converted: explained

@@ -18,7 +18,7 @@ from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
-from ..models.probes import check_deterministic, check_task_names
+from ..models.probes import check_deterministic, check_float32, check_task_names
 from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 
 log = logging.getLogger("seqsal")
@@ -212,12 +212,7 @@ def as_module(model: nn.Module | LoadedModel, length: int) -> tuple[nn.Module, l
         not float32 (float64, half: ``x`` is float32).
     """
     if not isinstance(model, LoadedModel):
-        floating = ({p.dtype for p in model.parameters() if p.is_floating_point()}
-                    if isinstance(model, nn.Module) else set())
-        if floating - {torch.float32}:
-            names = ", ".join(sorted(str(dtype).split(".")[-1] for dtype in floating))
-            raise InputError(f"the model's parameters are {names}; seqsal runs models in float32 (bf16/fp16 by "
-                             "autocast on a GPU: precision=): call model.float() first")
+        check_float32(model)
         return model, getattr(model, "task_names", None), True
     if model.input_length is not None and int(model.input_length) != length:
         raise InputError(f"x has length {length} but the model file declares windows of {model.input_length} bases; "

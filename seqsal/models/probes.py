@@ -202,3 +202,20 @@ def check_task_names(shape: tuple[int, ...], axis: int | None, task_names: list[
                      "values than its tasks; " + (f"give its task axis, {option('target', '...,axis=N')}"
                                                   if len(shape) > 2 else
                                                   "save the model with task names that match its outputs"))
+
+
+def check_float32(module: nn.Module) -> None:
+    """Refuse a module whose floating parameters are not all float32 (float64, half): seqsal feeds float32 input
+    (bf16/fp16 by autocast on a GPU), which such a model fails on or would run in another precision.
+
+    Raises
+    ------
+    InputError
+        Naming the parameters' types and ``model.float()``.
+    """
+    floating = {p.dtype for p in module.parameters() if p.is_floating_point()} if isinstance(module, nn.Module) \
+        else set()
+    if floating - {torch.float32}:
+        names = ", ".join(sorted(str(dtype).split(".")[-1] for dtype in floating))
+        raise InputError(f"the model's parameters are {names}; seqsal runs models in float32 (bf16/fp16 by "
+                         "autocast on a GPU: precision=): call model.float() first (before saving it)")

@@ -18,8 +18,9 @@ ALPHABET = "ACGT"
 _ALPHABET_LOWER = np.frombuffer(b"acgt", dtype=np.uint8)
 IUPAC = frozenset("ACGTNRYSWKMBDHVUacgtnryswkmbdhvu")
 _COMPLEMENT = str.maketrans(
-    "ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb"
+    "ACGTUNRYSWKMBDHVacgtunryswkmbdhv", "TGCAANYRSWMKVHDBtgcaanyrswmkvhdb"
 )
+IUPAC_BYTES = "".join(sorted(IUPAC)).encode("ascii")  # bytes.translate(None, IUPAC_BYTES) leaves the others
 
 
 def one_hot_encode(
@@ -45,6 +46,14 @@ def one_hot_encode(
     -------
     np.ndarray
         ``(4, L)`` array, rows ``A, C, G, T``.
+
+    Raises
+    ------
+    InputError
+        For a character that is not an IUPAC code (a newline, space, digit, ``-``, ``Z``, a FASTA header pasted
+        in), named with its position: it would otherwise become an N column and lengthen the sequence.
+    ValueError
+        For ``n_value`` with a byte-wide ``dtype``.
     """
     raw = _ascii(sequence) if isinstance(sequence, str) else sequence
     codes = np.frombuffer(raw if isinstance(raw, (bytes, bytearray, memoryview)) else bytes(raw), dtype=np.uint8)
@@ -54,6 +63,15 @@ def one_hot_encode(
         raise ValueError("n_value needs a floating dtype; use dtype=np.float32")
     out = np.empty((4, codes.shape[0]), dtype=dtype)
     _fill_one_hot(codes, out.view(np.bool_) if byte_wide else out)
+    # apidoc: "ACGT\nAC T5Z-" encoded as 13 columns, 5 of them N (bytes.translate deletes the IUPAC codes, ~1 ms
+    # per Mbp: anything left is not DNA)
+    left = (raw if isinstance(raw, (bytes, bytearray)) else codes.tobytes()).translate(None, IUPAC_BYTES)
+    if left:
+        from .errors import InputError
+
+        where = int(np.argmax(codes == left[0]))
+        raise InputError(f"character {chr(left[0])!r} at position {where} is not an IUPAC DNA code; "
+                         "give the bases only (no newlines, spaces, gaps or FASTA header)")
     if n_value:
         out[:, out.sum(axis=0) == 0] = n_value
     return out

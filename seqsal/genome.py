@@ -44,7 +44,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pyfaidx
 
-from .encode import IUPAC
+from .encode import IUPAC_BYTES
 from .errors import InputError, option
 from .fasta import (NON_TEXT, READ_ERRORS, blank_spans, compression, indexing_error, open_text, refuse_compression,
                     require_biopython, scan, sequence_end, unshift, write_without)
@@ -52,9 +52,8 @@ from .text import plural
 
 log = logging.getLogger("seqsal")
 
-_IUPAC_BYTES = "".join(sorted(IUPAC)).encode()
 _VALID_BYTES = np.zeros(256, dtype=bool)
-_VALID_BYTES[np.frombuffer(_IUPAC_BYTES, dtype=np.uint8)] = True
+_VALID_BYTES[np.frombuffer(IUPAC_BYTES, dtype=np.uint8)] = True
 UNKNOWN_BASES = ("error", "n")
 CACHE_MIN_BYTES = 64 << 20  # FASTAs at least this large (bytes on disk) keep their index in the user cache
 _MAX_TRACKED = 1 << 20  # distinct unknown-letter positions remembered for the summary line
@@ -462,7 +461,7 @@ class Genome:
                 raise self._not_text(chrom, inner_start + offset, text[offset].encode("utf-8")[0])
             raise InputError(f"{chrom}:{inner_start}-{inner_end} could not be read whole: the FASTA changed or is "
                              "truncated; rerun on the complete file", self.path)
-        if raw.translate(None, _IUPAC_BYTES):  # something is left once the IUPAC codes are deleted
+        if raw.translate(None, IUPAC_BYTES):  # something is left once the IUPAC codes are deleted
             codes = np.frombuffer(raw, dtype=np.uint8)
             raw = self._unknown_characters(chrom, inner_start, codes, _VALID_BYTES[codes])
         return "N" * (inner_start - start) + raw.decode("ascii") + "N" * (end - inner_end)

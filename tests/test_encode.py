@@ -54,3 +54,19 @@ def test_reverse_complement_string_and_one_hot_agree():
 
 def test_invalid_characters_reports_positions():
     assert invalid_characters("ACGTNX-a") == [(5, "X"), (6, "-")]
+
+
+@pytest.mark.parametrize("text, shown, position", [("ACGT\nACG", "'\\\\n'", 4), ("AC T", "' '", 2), ("AC5", "'5'", 2),
+                                                     ("ACZ", "'Z'", 2), ("acgtnN-", "'-'", 6), (">chr1", "'>'", 0)])
+def test_characters_that_are_not_iupac_codes_are_refused_with_their_position(text, shown, position):
+    """apidoc: one_hot_encode("ACGT\\nACG T5Z-") gave 13 columns, the newline, space, digit, Z and gap as N."""
+    from seqsal.errors import InputError
+
+    for dtype in (np.float32, np.int8):
+        with pytest.raises(InputError, match=f"character {shown} at position {position} is not an IUPAC DNA code"):
+            one_hot_encode(text, dtype=dtype)
+    assert one_hot_encode("ACGTNRYSWKMBDHVUacgtn").shape == (4, 21)
+
+
+def test_uracil_complements_to_adenine():
+    assert reverse_complement("ACGU") == "ACGT" and reverse_complement("acgu") == "acgt"

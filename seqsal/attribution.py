@@ -78,7 +78,9 @@ class Target:
         * ``log_odds``: the log-odds of class ``task`` against the other classes of a softmax over the task
           axis, ``log(p_k / sum_{j != k} p_j) = z_k - logsumexp_{j != k} z_j``, for an ``(N, classes)`` output
           of probabilities; the complement is summed from the other classes, never taken as ``1 - p_k``, so a
-          class whose ``p_k`` rounds to 1 in float32 is still explained exactly. Two classes: ``z_1 - z_0``.
+          class whose ``p_k`` rounds to 1 in float32 is still explained exactly while the others' ``p`` stay above
+          0 (where they all underflow to 0 the log-odds is out of the probabilities' reach: refused). Two
+          classes: ``z_1 - z_0``.
         * ``log_odds_logp``: the same log-odds from log-probabilities (a log-softmax inside ``forward``):
           ``log p_k - logsumexp_{j != k} log p_j``.
 
@@ -238,9 +240,14 @@ class Target:
             value = torch.log(own) - torch.log(rest)
 
             def seen(row: int) -> str:
-                return (f"log(p_k / sum of the other classes' p) of a softmax's probabilities, but the model gave "
-                        f"p_k {float(own[row]):g} with the others summing to {float(rest[row]):g}: the output is "
-                        "not probabilities that sum to 1 (log-probabilities: transform=log_odds_logp")
+                given = (f"log(p_k / sum of the other classes' p) of a softmax's probabilities, but the model gave "
+                         f"p_k {float(own[row]):g} with the others summing to {float(rest[row]):g}")
+                if float(own[row]) + float(rest[row]) == 1.0:  # anymodel: [0, 1, 0] was said not to sum to 1
+                    return (given + ": the softmax saturates (its float32 probabilities underflow to 0 beyond about "
+                            "100 nats of log-odds), so they cannot give the log-odds; explain the model's logits (a "
+                            "model that returns them: the softmax left out")
+                return given + (": the output is not probabilities that sum to 1 (log-probabilities: "
+                                "transform=log_odds_logp")
         if bool(bad.any()):
             raise InputError(f"{option('target', f'transform={self.transform}')} explains "
                              f"{seen(int(torch.nonzero(bad)[0, 0]))}; "

@@ -172,6 +172,12 @@ def test_log_odds_refuse_what_is_not_a_softmax_over_classes():
         Target(task=0, transform="log_odds").select(torch.softmax(torch.randn(2, 3, 5), 1))
     with pytest.raises(InputError, match="other class"):
         Target(task=0, transform="log_odds").select(torch.ones(4, 1))
+    # anymodel: logits [-90, 51, -69] give float32 p [0, 1, 0]: a saturated softmax, not a non-softmax
+    saturated = torch.softmax(torch.tensor([[-90.0, 51.0, -69.0], [0.0, 1.0, 2.0]]), 1)
+    for task in (0, 1):
+        with pytest.raises(InputError, match="the softmax saturates .* explain the model's logits") as caught:
+            Target(task=task, transform="log_odds").select(saturated)
+        assert "not probabilities that sum to 1" not in str(caught.value)
 
 
 def test_the_gradient_is_the_logits_log_odds_gradient_at_a_saturated_class():

@@ -48,6 +48,12 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
         if other is not None:
             shape = (f"(N, 4, {probe_length})" if layout == "ncl" else f"(N, {probe_length}, 4)")
             raise InputError(f"the model fails on {shape} ({detail}) but runs on {layout_hint(other)}") from None
+        if any(isinstance(layer, nn.Embedding) for layer in model.module.modules()):  # anymodel: "takes 8 channels"
+            raise InputError(
+                f"the model fails on one-hot DNA (N, 4, {probe_length}) ({detail}) and holds an embedding "
+                "(nn.Embedding): it takes token indices, not one-hot DNA; wrap it so that forward takes one-hot "
+                "(N, 4, L) and passes x.argmax(1) on (its gradient is 0 everywhere: explain it with --method ism)"
+            ) from None
         channels = first_layer_channels(model.module)
         if channels not in (None, 4):
             raise InputError(

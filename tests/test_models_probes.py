@@ -164,3 +164,22 @@ def test_a_float64_model_is_told_its_number_type_not_its_input_length(tmp_path):
     with pytest.raises(InputError, match="parameters are float64; seqsal runs models in float32"):
         seqsal.attribute(model, probe_windows(2, 30, seed=0))
     seqsal.attribute(model.float(), probe_windows(2, 30, seed=0))  # converted: explained
+
+
+def test_a_model_of_token_indices_is_named_for_its_embedding_not_its_channels():
+    """anymodel: nn.Embedding(4, 8) then a conv of 8 channels was told its first layer takes 8 input channels."""
+    from seqsal.attribution import Target
+    from seqsal.model_checks import check_model_input
+    from seqsal.models.files import LoadedModel
+
+    class Tokens(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.conv = nn.Embedding(4, 8), nn.Conv1d(8, 1, 5)
+
+        def forward(self, tokens):
+            return self.conv(self.embed(tokens).transpose(1, 2)).mean(dim=(1, 2))
+
+    with pytest.raises(InputError, match="holds an embedding \\(nn.Embedding\\): it takes token indices") as caught:
+        check_model_input(LoadedModel(Tokens().eval(), None, None, "test"), None, 30, Target(), "cpu")
+    assert "8 input channels" not in str(caught.value)

@@ -440,9 +440,16 @@ class Genome:
         InputError
             A byte that is not text, or (``unknown_bases="error"``) a character
             that is not an IUPAC code, within the fetched stretch; a stretch
-            that cannot be read whole (the file changed, or a bgzip block is corrupt).
+            that cannot be read whole (the file changed, or a bgzip block is corrupt); a chromosome the FASTA
+            lacks, or ``start > end``.
         """
-        size = self.chrom_sizes[chrom]
+        size = self.chrom_sizes.get(chrom)
+        if size is None:  # apidoc: a KeyError
+            raise InputError(f"chromosome {chrom!r} is not in the FASTA (it has {len(self.chrom_sizes)}: "
+                             f"{', '.join(list(self.chrom_sizes)[:5])}{', ...' if len(self.chrom_sizes) > 5 else ''})",
+                             self.path)
+        if start > end:  # apidoc: '' returned, not end - start bases
+            raise InputError(f"{chrom}:{start}-{end}: start > end; a stretch is [start, end), 0-based", self.path)
         inner_start, inner_end = max(start, 0), min(end, size)
         if inner_end <= inner_start:
             return "N" * (end - start)

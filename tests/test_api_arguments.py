@@ -162,3 +162,34 @@ def test_the_pipeline_takes_an_int_target_and_leaves_the_callers_options_alone(t
     assert options.target is None and options.batch_size == 4
     with pytest.raises(InputError, match=r"target \[1\]: give a task index"):
         list(seqsal.iter_attributions(str(genome), str(bed), loaded, target=[1]))
+
+
+def test_notebook_calls_get_one_line_errors_not_python_tracebacks(tmp_path):
+    """apidoc: an unknown method parameter, an unknown config key, call_peaks(null=...), a chromosome the FASTA
+    lacks and a fetch with start > end were TypeError/KeyError tracebacks (or, for the fetch, '' returned)."""
+    import numpy as np
+    import torch
+
+    import seqsal
+    from seqsal.errors import InputError
+    from seqsal.genome import Genome
+    from seqsal.models.architectures import build_model
+
+    model = torch.nn.Sequential(torch.nn.Conv1d(4, 2, 5), torch.nn.Flatten(), torch.nn.Linear(52, 1)).eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 30)), 4).permute(0, 2, 1).float()
+    with pytest.raises(InputError, match="ig takes no parameter 'stepz'; its parameters: steps"):
+        seqsal.attribute(model, x, method="ig", stepz=8)
+    with pytest.raises(InputError, match="grad_x_input takes no parameter 'foo'; its parameters: none"):
+        seqsal.attribute(model, x, foo=1)
+    with pytest.raises(InputError, match="the basset config has no key 'foo'; its keys: input_length"):
+        build_model("basset", {"foo": 1})
+    with pytest.raises(InputError, match="takes no null="):
+        seqsal.call_peaks(np.zeros((2, 100), np.float32), null="shuffle")
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    genome = Genome(str(fasta))
+    with pytest.raises(InputError, match="chromosome 'chrX' is not in the FASTA \\(it has 1: chr1\\)"):
+        genome.fetch("chrX", 0, 10)
+    with pytest.raises(InputError, match="chr1:10-5: start > end"):
+        genome.fetch("chr1", 10, 5)
+    assert genome.fetch("chr1", -2, 3) == "NNACG" and genome.fetch("chr1", 4, 4) == ""

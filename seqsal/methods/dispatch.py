@@ -6,6 +6,7 @@ entry point (``seqsal.attribute``), batching a whole array on a chosen device.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import numbers
 
@@ -135,6 +136,7 @@ def hypothetical_attributions(
         raise InputError(f"unknown attribution method {method!r}; choose one of {', '.join(sorted(METHODS))}")
     target = target or Target()
     function = METHODS[method]
+    check_method_params(method, function, params)
     autocast = (
         torch.autocast(device_type=x.device.type, dtype=autocast_dtype)
         if autocast_dtype is not None
@@ -218,6 +220,19 @@ def as_module(model: nn.Module | LoadedModel, length: int) -> tuple[nn.Module, l
         raise InputError(f"x has length {length} but the model file declares windows of {model.input_length} bases; "
                          f"pass sequences of length {model.input_length}")
     return model.module, model.task_names, model.source != "export"
+
+
+def check_method_params(method: str, function, params: dict) -> None:
+    """Refuse parameters ``function`` (a method of :data:`METHODS`, ``fn(model, x, target, **params)``) does not take
+    (apidoc: ``method_params={"stepz": 8}`` was Python's TypeError from inside the method)."""
+    signature = inspect.signature(function)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    accepted = [name for name in list(signature.parameters)[3:]]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise InputError(f"{method} takes no parameter {', '.join(map(repr, unknown))}; its parameters: "
+                         f"{', '.join(accepted) or 'none'}")
 
 
 def cannot_take(x: torch.Tensor, error: RuntimeError) -> InputError:

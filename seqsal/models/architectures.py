@@ -159,11 +159,31 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {"basset": BassetCNN, "bpnet": BPNet
 
 
 def build_model(architecture: str, config: dict | None = None) -> nn.Module:
-    """Instantiate a built-in architecture by name (``basset`` or ``bpnet``) from its config dict."""
-    if architecture not in ARCHITECTURES:
-        from ..errors import InputError
+    """Instantiate a built-in architecture by name from its config dict.
 
+    Parameters
+    ----------
+    architecture
+        ``basset`` (:class:`BassetCNN`) or ``bpnet`` (:class:`BPNet`).
+    config
+        Keyword arguments of its constructor (``None``: the defaults).
+
+    Raises
+    ------
+    InputError
+        For an unknown architecture, a config key the constructor does not take, or sizes it refuses.
+    """
+    import inspect
+
+    from ..errors import InputError
+
+    if architecture not in ARCHITECTURES:
         raise InputError(
             f"unknown architecture {architecture!r}; built-in architectures are {sorted(ARCHITECTURES)}"
         )
+    accepted = list(inspect.signature(ARCHITECTURES[architecture]).parameters)
+    unknown = sorted(set(config or {}) - set(accepted))
+    if unknown:  # apidoc: Python's TypeError
+        raise InputError(f"the {architecture} config has no key {', '.join(map(repr, unknown))}; its keys: "
+                         f"{', '.join(accepted)}")
     return ARCHITECTURES[architecture](**(config or {}))

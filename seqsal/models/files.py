@@ -254,9 +254,7 @@ def _build_with_weights(architecture: str, config: dict | None, state: dict, pat
     try:
         with torch.device("meta"):
             skeleton = build_model(architecture, config)
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a config the architecture rejects
+    except Exception as exc:  # noqa: BLE001 - a config the architecture rejects (an unknown key, a size)
         raise InputError(f"config of architecture {architecture!r} is not valid: {exc}", path) from None
     detail = state_mismatch({key: tuple(value.shape) for key, value in skeleton.state_dict().items()},
                             {key: tuple(value.shape) for key, value in state.items()})

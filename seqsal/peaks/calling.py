@@ -493,6 +493,9 @@ def call_peaks(
     """
     if level not in ("seqlets", "elements"):
         raise InputError(f"unknown level {level!r}; choose seqlets or elements")
+    if "null" in options:  # apidoc: PeakOptions' TypeError "multiple values for keyword argument 'null'"
+        raise InputError("call_peaks chooses the null from its arguments (null_track and null_lengths: the shuffled "
+                         "null; none: the Laplace fit), so it takes no null=; drop it")
     unknown = set(options) - set(PeakOptions.__dataclass_fields__)
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; see seqsal.peaks.PeakOptions")

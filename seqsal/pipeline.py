@@ -318,7 +318,29 @@ def run_attribute(
     ``shard=(i, count)`` attributes only the ``i``-th (from 1) of ``count``
     contiguous blocks of the regions (:func:`seqsal.shards.shard_bounds`) and
     records it in ``run.json``; :func:`seqsal.shards.merge_runs` joins the shards.
+
+    Parameters
+    ----------
+    genome_path, regions_path, model_path
+        FASTA, BED/narrowPeak (0-based, half-open) and model file paths, recorded with their digests (a DataFrame
+        or a model in memory: :func:`iter_attributions`).
+    out_dir, resume, force
+        The run folder; finish an interrupted run from ``out/.partial``; replace a finished run.
+    options, architecture, model_config
+        :class:`AttributeOptions`; a state-dict file's architecture (built-in name or ``file.py:Class``) and config.
+    progress, command, shard, peaks
+        A progress bar on stderr; the command line recorded; ``(i, count)`` as above; seqlets and elements called
+        after attributing (``True``: defaults, :class:`~seqsal.peaks.PeakOptions`, or ``False``).
+
+    Raises
+    ------
+    InputError
+        For a path that is not one, and every bad input the CLI refuses, with its file and line.
     """
+    for name, value in (("genome_path", genome_path), ("regions_path", regions_path), ("model_path", model_path)):
+        if not isinstance(value, (str, os.PathLike)):  # apidoc: a DataFrame was a TypeError, a model its repr
+            raise InputError(f"run_attribute's {name} is a {type(value).__name__}, not a path (a run records its "
+                             "files); for objects in memory use seqsal.iter_attributions")
     options = as_options(options)
     started = time.perf_counter()
     out = Path(out_dir)

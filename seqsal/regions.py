@@ -114,8 +114,8 @@ def _bed12_blocks(fields: list[str], start: int, end: int, path: str, line: int)
 def read_regions(path: str | os.PathLike) -> pd.DataFrame:
     """Read a BED3-BED9, BED12 or narrowPeak file (plain or gzipped).
 
-    Header, ``track``, ``browser`` and ``#`` comment lines and blank lines are
-    skipped; Windows line endings, trailing tabs and a UTF-8 byte-order mark
+    ``track`` and ``browser`` lines, ``#`` comment lines (a header of column
+    names must start with ``#``) and blank lines are skipped; Windows line endings, trailing tabs and a UTF-8 byte-order mark
     are accepted. The format of each line is read from its column count and
     content:
 

@@ -193,3 +193,18 @@ def test_notebook_calls_get_one_line_errors_not_python_tracebacks(tmp_path):
     with pytest.raises(InputError, match="chr1:10-5: start > end"):
         genome.fetch("chr1", 10, 5)
     assert genome.fetch("chr1", -2, 3) == "NNACG" and genome.fetch("chr1", 4, 4) == ""
+
+
+def test_run_attribute_names_an_object_given_for_a_path(tmp_path):
+    import pandas as pd
+    import torch
+
+    from seqsal.errors import InputError
+    from seqsal.pipeline import run_attribute
+
+    regions = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [10]})
+    with pytest.raises(InputError, match="regions_path is a DataFrame, not a path .*seqsal.iter_attributions"):
+        run_attribute("g.fa", regions, "m.pt", str(tmp_path / "out"))
+    with pytest.raises(InputError, match="model_path is a Linear, not a path"):
+        run_attribute("g.fa", "r.bed", torch.nn.Linear(2, 1), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

@@ -12,6 +12,7 @@ from dataclasses import replace
 from torch import nn
 
 from .attribution import NO_TASK_AXIS, Target, shape_text
+from .errors import InputError, option
 from .models.outputs import OutputKind, probability_output
 
 log = logging.getLogger("seqsal")
@@ -29,6 +30,9 @@ def choose_transform(module: nn.Module, target: Target, method: str, shape: tupl
     shape with the batch axis, from the caller's own run of the model (``seqsal.model_checks.check_model_input``;
     ``None``: not known, and a softmax is then not transformed). A transform the user chose is kept.
     """
+    profile = shape is not None and (len(shape) > 2 or (len(shape) == 2 and target.axis == NO_TASK_AXIS))
+    if profile and target.reduction in ("sum", "mean"):
+        _refuse_constant_profile(probability_output(module, target.output), target, shape)
     if target.transform is not None:
         return target
     found = probability_output(module, target.output)
@@ -48,6 +52,19 @@ def choose_transform(module: nn.Module, target: Target, method: str, shape: tupl
     log.info("target: the model's output is %s, so %s%s", _KIND_TEXT[found.kind], why,
              "; --target ...,transform=none explains the output as it is" if transform != "none" else "")
     return replace(target, transform=transform)
+
+
+def _refuse_constant_profile(found: OutputKind, target: Target, shape: tuple[int, ...]) -> None:
+    """Refuse the sum (or mean) over positions of a softmax over those positions: 1 (or 1/L) for every sequence,
+    so its attributions are float noise (verify22: max 1e-10, explained without a word)."""
+    if found.kind != "softmax" or found.dim is None:
+        return
+    dim, task = found.dim % len(shape), target.task_axis(shape)
+    if dim != 0 and dim != task:
+        raise InputError(f"the output {shape_text(shape)} is a softmax over positions (axis {dim}), so its "
+                         f"{target.reduction} over positions is the same for every sequence and has nothing to "
+                         "explain; explain the logits before the softmax (a model that returns them), or one "
+                         f"position ({option('target', 'task=K,axis=1')} on an (N, positions) output)")
 
 
 _KIND_TEXT = {"sigmoid": "a sigmoid's (a probability)", "softmax": "a softmax's (class probabilities)",

@@ -108,12 +108,20 @@ def test_a_softmax_and_its_axis_are_found_in_modules_torchscript_and_exported_pr
 @pytest.mark.parametrize("model, transform", [
     (TorchSoftmax(), "log_odds"), (ModuleSoftmaxLast(), "log_odds"), (MethodSoftmax(), "log_odds"),
     (LogSoftmax(), "log_odds_logp"), (ModuleLogSoftmax(), "log_odds_logp"), (SoftmaxIndexed(), "logit"),
-    (SoftmaxScaled(), "none"), (PositionSoftmax(), "none"),
+    (SoftmaxScaled(), "none"),
 ])
 def test_the_transform_follows_the_graph_and_the_output_shape(model, transform):
     assert chosen_transform(model, Target(task=1), "grad_x_input", 50) == transform
     assert chosen_transform(model, Target(task=1), "deepshap", 50) == "none"  # its rules take no transform
     assert chosen_transform(model, Target(task=1, transform="none"), "ig", 50) == "none"
+
+
+def test_a_softmax_over_positions_summed_over_them_is_refused():
+    """Its sum is 1 for every sequence (verify22: maps of float noise, once explained as the probability)."""
+    for target in (Target(task=1), Target(task=1, transform="none"), Target(task=0, reduction="mean")):
+        with pytest.raises(InputError, match="softmax over positions"):
+            chosen_transform(PositionSoftmax(), target, "grad_x_input", 50)
+    assert chosen_transform(PositionSoftmax(), Target(task=1, reduction="bpnet"), "grad_x_input", 50) == "none"
 
 
 def test_a_softmax_over_another_axis_than_the_task_axis_is_explained_as_it_is():

@@ -142,3 +142,29 @@ def test_a_two_dim_output_that_grows_with_the_input_is_a_profile_explained_whole
         target, _ = check_model_input(LoadedModel(FixedProfile().eval(), None, None, "test"), None, 60, Target(),
                                       "cpu")
     assert target.axis is None and "one value per input base" in caplog.text and "axis=none" in caplog.text
+
+
+def test_the_sum_of_a_softmax_over_positions_is_refused_not_explained_as_noise():
+    """verify22: softmax(conv(x), -1) as an (N, L) profile summed to 1 for every sequence; its maps were float noise
+    (max 1e-10) with rc 0. The same for a (N, tasks, positions) output whose softmax runs over positions."""
+    import seqsal
+
+    class SoftProfile(_Profile):
+        def forward(self, x):
+            return torch.softmax(super().forward(x), -1)
+
+    class SoftTracks(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(4, 2, 5, padding=2)
+
+        def forward(self, x):
+            return torch.softmax(self.conv(x), -1)
+
+    x = F.one_hot(torch.randint(0, 4, (2, 40)), 4).permute(0, 2, 1).float()
+    for model in (SoftProfile().eval(), SoftTracks().eval()):
+        for target in (None, "reduce=mean", "transform=none"):
+            with pytest.raises(InputError, match="is a softmax over positions .* has nothing to explain"):
+                seqsal.attribute(model, x, target=target)
+    one = seqsal.attribute(SoftProfile().eval(), x, target="task=3,axis=1")  # one position: explained
+    assert float(one.abs().max()) > 1e-6

@@ -421,16 +421,25 @@ def _user_table(regions: pd.DataFrame) -> pd.DataFrame:
     table = regions.copy()
 
     def where(row: int) -> str:
-        return f"the regions table's row {row} (index {table.index[row]!r})"
+        return f"the regions table's row {row} (index {shown(table.index[row])})"
+
+    def shown(value) -> str:  # numpy scalars as Python's: 1000.7, not np.float64(1000.7)
+        return repr(value.item() if isinstance(value, np.generic) else value)
 
     for column in ("start", "end", *(["summit"] if "summit" in table else [])):
+        flags = table[column].map(lambda v: isinstance(v, (bool, np.bool_))) if table[column].dtype in (bool, object) \
+            else None
+        if flags is not None and flags.any():  # verify22: start=True read as 1
+            row = int(np.argmax(flags.to_numpy()))
+            raise InputError(f"{where(row)}: {column} is {shown(table[column].iloc[row])}, not a position; give "
+                             "integers")
         values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
         if column == "summit":
             values = np.where(pd.isna(table[column]).to_numpy(), -1.0, values)
         bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0 ** 62)
         if bad.any():
             row = int(np.argmax(bad))
-            raise InputError(f"{where(row)}: {column} is {table[column].iloc[row]!r}, not a whole number; give "
+            raise InputError(f"{where(row)}: {column} is {shown(table[column].iloc[row])}, not a whole number; give "
                              f"{column} as integers (0-based{', -1 for none' if column == 'summit' else ''})")
         table[column] = values.astype(np.int64)
     start, end = table["start"].to_numpy(), table["end"].to_numpy()
@@ -444,8 +453,8 @@ def _user_table(regions: pd.DataFrame) -> pd.DataFrame:
         bad = ~strand.isin(list(_STRANDS)).to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
-            raise InputError(f"{where(row)}: strand is {strand.iloc[row]!r}; use '+', '-' or '.' (Ensembl's 1 / -1 "
-                             "are not read as strands: map them to '+' / '-')")
+            raise InputError(f"{where(row)}: strand is {shown(strand.iloc[row])}; use '+', '-' or '.' (Ensembl's "
+                             "1 / -1 are not read as strands: map them to '+' / '-')")
         table["strand"] = strand.map(_STRANDS)
     if "summit" in table:
         summit = table["summit"].to_numpy()
@@ -456,8 +465,8 @@ def _user_table(regions: pd.DataFrame) -> pd.DataFrame:
                              f"{end[row]}); summit is an absolute 0-based position in the region (narrowPeak's "
                              "column 10 is an offset: add start), or -1 for none")
     for column in ("chrom", "name"):
-        if column in table:
-            table[column] = as_text(table[column])
+        if column in table:  # a categorical column too (verify22: its default names were a TypeError)
+            table[column] = as_text(table[column]).astype(object)
     return table
 
 

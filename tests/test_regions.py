@@ -282,3 +282,17 @@ def test_a_notebook_table_may_leave_strand_and_summit_missing_and_resize_without
     assert list(out["start"]) == [240, 1000] and list(out["end"]) == [260, 1020]  # midpoint 250; summit 1010
     plain = resize_regions(pd.DataFrame({"chrom": ["1"], "start": [0], "end": [100]}), 10)  # no summit column
     assert (int(plain["start"][0]), int(plain["end"][0])) == (45, 55)
+
+
+def test_a_notebook_table_with_a_categorical_chrom_or_a_bool_start():
+    """verify22: a categorical chrom made the default names a TypeError; start=True was read as 1."""
+    import pandas as pd
+
+    from seqsal.regions import prepare_regions
+
+    table = pd.DataFrame({"chrom": pd.Categorical(["chr1"]), "start": [10], "end": [20]})
+    assert prepare_regions(table, {"chr1": 100}, None)["name"].tolist() == ["chr1:10-20"]
+    with pytest.raises(InputError, match="row 0 \\(index 0\\): start is True, not a position"):
+        prepare_regions(pd.DataFrame({"chrom": ["chr1"], "start": [True], "end": [20]}), {"chr1": 100}, None)
+    with pytest.raises(InputError, match="start is 1000.7, not a whole number"):
+        prepare_regions(pd.DataFrame({"chrom": ["chr1"], "start": [1000.7], "end": [2000]}), {"chr1": 9000}, None)

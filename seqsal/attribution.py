@@ -182,6 +182,10 @@ class Target:
         if self.transform in _LOG_ODDS:
             return self._log_odds(self._picked(output))
         selected = self._selected(output)
+        if selected.ndim > 1 and self.transform == "logit":  # verify22: the summed profile was called saturated
+            raise InputError(f"{option('target', 'transform=logit')} explains one probability per sequence, but the "
+                             f"target reduces a profile by {self.reduction} over positions, which is no probability; "
+                             "drop transform= (the profile is explained as it is)")
         if selected.ndim == 1:
             if self.reduction != "sum":
                 raise InputError(f"{option('target', f'reduce={self.reduction}')} reduces a profile over "

@@ -168,3 +168,11 @@ def test_the_sum_of_a_softmax_over_positions_is_refused_not_explained_as_noise()
                 seqsal.attribute(model, x, target=target)
     one = seqsal.attribute(SoftProfile().eval(), x, target="task=3,axis=1")  # one position: explained
     assert float(one.abs().max()) > 1e-6
+
+
+def test_transform_logit_on_a_profile_reduction_is_refused_for_what_it_is():
+    profile = torch.sigmoid(torch.randn(2, 30))
+    with pytest.raises(InputError, match="transform=logit.*reduces a profile by sum over positions, which is no "
+                                         "probability"):
+        Target(axis="none", transform="logit").select(profile)
+    torch.testing.assert_close(Target(axis="none").select(profile), profile.sum(1))

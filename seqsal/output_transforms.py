@@ -31,11 +31,14 @@ def choose_transform(module: nn.Module, target: Target, method: str, shape: tupl
     ``None``: not known, and a softmax is then not transformed). A transform the user chose is kept.
     """
     profile = shape is not None and (len(shape) > 2 or (len(shape) == 2 and target.axis == NO_TASK_AXIS))
-    if profile and target.reduction in ("sum", "mean"):
-        _refuse_constant_profile(probability_output(module, target.output), target, shape)
+    constant_checked = profile and target.reduction in ("sum", "mean")
+    if target.transform is not None and not constant_checked:
+        return target
+    found = probability_output(module, target.output)  # one trace of the graph serves both uses
+    if constant_checked:
+        _refuse_constant_profile(found, target, shape)
     if target.transform is not None:
         return target
-    found = probability_output(module, target.output)
     if found.kind == "unknown":
         log.info("target: the model's graph cannot be read (torch.fx cannot trace it), so whether its output is a "
                  "probability is not known and the output is explained as it is; if it ends in a sigmoid, "

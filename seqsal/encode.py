@@ -144,6 +144,6 @@ def invalid_characters(sequence: str) -> list[tuple[int, str]]:
     """Positions (0-based) and characters of ``sequence`` that are not IUPAC DNA codes."""
     raw = np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)
     valid = np.zeros(256, dtype=bool)
-    valid[np.frombuffer("".join(sorted(IUPAC)).encode(), dtype=np.uint8)] = True
+    valid[np.frombuffer(IUPAC_BYTES, dtype=np.uint8)] = True
     bad = np.flatnonzero(~valid[raw])
     return [(int(i), sequence[i]) for i in bad]

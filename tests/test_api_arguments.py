@@ -9,7 +9,7 @@ import torch
 
 import seqsal
 from seqsal.errors import InputError
-from seqsal.methods.dispatch import as_target
+from seqsal.methods.inputs import as_target
 from seqsal.attribution import Target
 from helpers import random_one_hot
 
@@ -208,3 +208,46 @@ def test_run_attribute_names_an_object_given_for_a_path(tmp_path):
     with pytest.raises(InputError, match="model_path is a Linear, not a path"):
         run_attribute("g.fa", "r.bed", torch.nn.Linear(2, 1), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+# Each public method called by itself (seqsal.integrated_gradients(model, x, target=...), as a notebook does) takes
+# what seqsal.attribute takes. Was: numpy x -> AttributeError ('numpy.ndarray' object has no attribute 'device'),
+# target=1 -> AttributeError ('int' object has no attribute 'select'), a LoadedModel -> "not callable".
+DIRECT = {"integrated_gradients": {"steps": 4}, "deep_lift_shap": {"references": 2}, "smoothgrad": {"samples": 2},
+          "gradcam": {}, "ism": {}, "ism_deltas": {}}
+
+
+@pytest.mark.parametrize("name", sorted(DIRECT))
+def test_each_method_called_directly_takes_numpy_a_task_index_or_name_and_a_loaded_model(loaded, name):
+    method = getattr(seqsal, name)
+    params = DIRECT[name]
+    expected = method(loaded.module, X, Target(task=1), **params)
+    for model, x, target in ((loaded.module, X.numpy(), 1), (loaded, X, "beta"), (loaded, X.numpy(), np.int64(1)),
+                             (loaded.module, X, "task=1")):
+        ours = method(model, x, target=target, **params)
+        for got, want in zip(ours, expected):
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+    assert not torch.equal(method(loaded.module, X, 0, **params)[0], expected[0]) or name == "gradcam"
+
+
+@pytest.mark.parametrize("name", sorted(DIRECT))
+@pytest.mark.parametrize("x, target, message", [
+    (X, 1.5, r"^target is a float \(1\.5\); pass a task index"),
+    (X, "delta", r"task 'delta' is not a task of the model; its tasks: alpha, beta, gamma"),
+    ("ACGT", None, r"^x is a string; give one-hot"),
+    (X[0], None, r"^x has shape \(4, 101\): one sequence without its batch axis; pass x\[None\]"),
+    (X.transpose(1, 2), None, r"^x has shape \(3, 101, 4\), \(N, L, 4\); pass x\.transpose\(1, 2\)"),
+    (X[:, :, :100], None, r"^x has length 100 but the model file declares windows of 101 bases"),
+], ids=["float-target", "unknown-task", "string-x", "no-batch-axis", "channels-last", "wrong-length"])
+def test_each_method_called_directly_refuses_bad_input_with_one_input_error(loaded, name, x, target, message):
+    with pytest.raises(InputError, match=message):
+        getattr(seqsal, name)(loaded, x, target, **DIRECT[name])
+
+
+def test_completeness_takes_the_same_arguments(loaded):
+    baselines = seqsal.make_baselines(X, references=2, baseline="shuffle", seed=0)
+    hypothetical, _ = seqsal.integrated_gradients(loaded, X, "beta", steps=4, references=baselines)
+    gap = seqsal.completeness(loaded, X.numpy(), hypothetical, baselines, target="beta")
+    torch.testing.assert_close(gap, seqsal.completeness(loaded.module, X, hypothetical, baselines, Target(task=1)))
+    with pytest.raises(InputError, match=r"^model is a str; pass a torch nn.Module"):
+        seqsal.completeness("model.pt", X, hypothetical, baselines)

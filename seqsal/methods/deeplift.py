@@ -39,6 +39,7 @@ from torch.overrides import TorchFunctionMode
 from ..attribution import Target
 from ..errors import InputError, option
 from .deeplift_rules import MaxPoolRule, Paired, Rescale, pooling_call
+from .inputs import method_entry
 from .ops import (
     BATCH_NORMS,
     DIVISIONS,
@@ -435,6 +436,7 @@ def _pair_multipliers(model: nn.Module, xs: torch.Tensor, rs: torch.Tensor, targ
     return multipliers.reshape(k, r, *xs.shape[1:]), prediction.reshape(k, r)[:, 0], reference.reshape(k, r)
 
 
+@method_entry
 def deep_lift_shap(
     model: nn.Module, x: torch.Tensor, target: Target | None = None, references: int | torch.Tensor = 20,
     baseline: str = "shuffle", seed: int = 0, pair_batch: int = 256, check: float | None = 1e-3,
@@ -448,7 +450,9 @@ def deep_lift_shap(
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what to explain.
+        Model (an ``nn.Module``, or what :func:`seqsal.load_model` returns: its module, task names and input
+        length), one-hot ``(N, 4, L)`` (tensor; a numpy array is taken as float32), what to explain (a
+        :class:`~seqsal.attribution.Target`, its string or a task index or name, as for :func:`seqsal.attribute`).
     references
         Shuffles per sequence, or the references themselves ``(N, R, 4, L)``.
     baseline
@@ -477,10 +481,9 @@ def deep_lift_shap(
     IncompleteAttribution
         When ``check`` is exceeded (an :class:`InputError`).
     InputError
-        For a TorchScript model, a ``transform=logit`` target, references of the wrong shape or an unknown
-        baseline.
+        For ``x`` not one-hot ``(N, 4, L)`` or a bad ``target`` (:func:`~seqsal.methods.inputs.method_inputs`); for a
+        TorchScript model, a ``transform=logit`` target, references of the wrong shape or an unknown baseline.
     """
-    target = target or Target()
     if target.transform not in (None, "none"):
         raise InputError(f"deepshap cannot explain {option('target', f'transform={target.transform}')}: its rescale "
                          "rules act on the model's own layers, and a transform applied to the output is not one of "

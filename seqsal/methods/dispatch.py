@@ -20,6 +20,7 @@ from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
 from ..models.probes import check_deterministic, check_float32, check_task_names
+from .inputs import as_batch, as_module, as_target, method_inputs
 from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 
 log = logging.getLogger("seqsal")
@@ -31,19 +32,6 @@ def check_on_error(on_error: str) -> None:
     """Refuse an ``on_error`` that is not one of :data:`ON_ERROR` (:class:`InputError`)."""
     if on_error not in ON_ERROR:
         raise InputError(f"unknown {option('on_error')} {on_error!r}; choose stop or skip")
-
-
-def check_batch(x: torch.Tensor) -> None:
-    """Refuse a batch that is not one-hot sequences ``(N, 4, L)``, saying how to make it one (:class:`InputError`)."""
-    shape = tuple(x.shape)
-    if x.ndim == 2 and shape[0] == 4:
-        raise InputError(f"x has shape {shape}: one sequence without its batch axis; pass x[None] (shape (1, 4, L))")
-    if x.ndim == 3 and shape[1] != 4 and shape[2] == 4:
-        raise InputError(f"x has shape {shape}, (N, L, 4); pass x.transpose(1, 2): seqsal feeds models (N, 4, L) "
-                         "(a model that reads (N, L, 4): seqsal.load_model(path, layout=\"nlc\") wraps it)")
-    if x.ndim != 3 or shape[1] != 4:
-        raise InputError(f"x has shape {shape}; pass one-hot sequences of shape (N, 4, L) (seqsal.one_hot_encode gives "
-                         "one, (4, L): stack them)")
 
 
 def nonfinite_rows(hypothetical: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
@@ -134,7 +122,7 @@ def hypothetical_attributions(
     """
     if method not in METHODS:
         raise InputError(f"unknown attribution method {method!r}; choose one of {', '.join(sorted(METHODS))}")
-    target = target or Target()
+    model, x, target = method_inputs(model, x, target)
     function = METHODS[method]
     check_method_params(method, function, params)
     autocast = (
@@ -159,67 +147,6 @@ def hypothetical_attributions(
     if correct and method not in UNCORRECTED:
         hypothetical = correct_gradient(hypothetical)
     return hypothetical, prediction
-
-
-def as_target(target: Target | str | int | None) -> Target:
-    """The :class:`Target` of ``seqsal.attribute``'s ``target`` argument.
-
-    Parameters
-    ----------
-    target
-        A :class:`Target`, its string form (:meth:`Target.parse`), an integer task index (``int`` or a numpy
-        integer: the same as its string, ``2`` is ``"2"``) or ``None`` (task 0 of the first output).
-
-    Returns
-    -------
-    Target
-        Task names are left for :meth:`Target.resolve`.
-
-    Raises
-    ------
-    InputError
-        For any other type (``bool`` included), naming what to pass.
-    """
-    if target is None or isinstance(target, str):
-        return Target.parse(target)
-    if isinstance(target, Target):
-        return target
-    if isinstance(target, numbers.Integral) and not isinstance(target, bool):
-        return Target.parse(str(int(target)))
-    raise InputError(f"{option('target')} is a {type(target).__name__} ({target!r}); pass a task index (an int), its "
-                     "name or a target string (e.g. \"2\", \"enhancer\", \"output=1,task=0,reduce=bpnet\"), a "
-                     "seqsal.Target or None")
-
-
-def as_module(model: nn.Module | LoadedModel, length: int) -> tuple[nn.Module, list[str] | None, bool]:
-    """The module ``seqsal.attribute`` runs, from an ``nn.Module`` or a :class:`~seqsal.models.LoadedModel`.
-
-    Parameters
-    ----------
-    model
-        The model given; a loaded one is already in its layout (``load_model(..., layout=...)``).
-    length
-        ``L`` of the one-hot batch ``(N, 4, L)``.
-
-    Returns
-    -------
-    module, task_names, movable
-        The module, the task names (of the file, else the module's ``task_names`` attribute) and whether it may
-        be moved to another device (an exported program runs where it was exported).
-
-    Raises
-    ------
-    InputError
-        For a loaded model whose file declares an input length other than ``length``; a module whose parameters are
-        not float32 (float64, half: ``x`` is float32).
-    """
-    if not isinstance(model, LoadedModel):
-        check_float32(model)
-        return model, getattr(model, "task_names", None), True
-    if model.input_length is not None and int(model.input_length) != length:
-        raise InputError(f"x has length {length} but the model file declares windows of {model.input_length} bases; "
-                         f"pass sequences of length {model.input_length}")
-    return model.module, model.task_names, model.source != "export"
 
 
 def check_method_params(method: str, function, params: dict) -> None:
@@ -314,11 +241,8 @@ def attribute(
     check_on_error(on_error)
     if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise InputError(f"batch_size {batch_size!r}: give a whole number >= 1")
-    if isinstance(x, str):
-        raise InputError("x is a string; give one-hot (N, 4, L): torch.from_numpy(seqsal.one_hot_encode(seq))[None]")
     target = as_target(target)
-    x = torch.as_tensor(x, dtype=torch.float32)
-    check_batch(x)
+    x = as_batch(x).to(torch.float32)
     model, task_names, movable = as_module(model, x.shape[-1])
     target = target.resolve(task_names)
     device = select_device(device)

@@ -23,6 +23,7 @@ from torch.overrides import TorchFunctionMode
 from ..attribution import Target
 from ..errors import InputError, option
 from ..models.user import static_batch
+from .inputs import method_entry
 from .ops import ACTIVATIONS, is_inplace, op_name, out_of_place
 
 CONVOLUTIONS = frozenset({"conv1d", "convolution", "_convolution", "conv_transpose1d"})
@@ -93,6 +94,7 @@ def _layer_error(layer: str, valid: list[str]) -> InputError:
                       "rectified output of its last convolution block")
 
 
+@method_entry
 def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, layer: str | None = None
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Grad-CAM (Selvaraju et al. 2017) of a layer's feature maps, upsampled to bases.
@@ -104,7 +106,10 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what to explain (default: task 0 of the output as it is;
+        Model (an ``nn.Module``, or what :func:`seqsal.load_model` returns: its module, task names and input
+        length), one-hot ``(N, 4, L)`` (tensor; a numpy array is taken as float32), what to explain (a
+        :class:`~seqsal.attribution.Target`, its string or a task index or name, as for :func:`seqsal.attribute`;
+        default: task 0 of the output as it is;
         these functions apply no transform, where :func:`seqsal.attribute` explains a sigmoid or softmax
         output as its logit or log-odds).
     layer
@@ -122,14 +127,14 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
     Raises
     ------
     InputError
-        When ``layer`` is not a module whose ``(N, C, L')`` output the target depends on (the message lists those
-        that are), when the model has no activation after a convolution that the target depends on, or for a
-        TorchScript model (its operations and modules run outside Python, out of reach).
+        For ``x`` not one-hot ``(N, 4, L)`` or a bad ``target`` (:func:`~seqsal.methods.inputs.method_inputs`); when
+        ``layer`` is not a module whose ``(N, C, L')`` output the target depends on (the message lists those that are),
+        when the model has no activation after a convolution that the target depends on, or for a TorchScript model (its
+        operations and modules run outside Python, out of reach).
     """
     if isinstance(model, torch.jit.ScriptModule):
         raise InputError("gradcam needs a Python nn.Module or a torch.export archive: TorchScript runs its layers "
                          "outside Python where their feature maps cannot be read; use another --method")
-    target = target or Target()
     batch = static_batch(model)
     if batch and x.shape[0] != batch:  # a static-batch program: exactly `batch` rows a call (padded, then dropped)
         parts = []

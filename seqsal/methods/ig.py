@@ -14,6 +14,7 @@ from torch import nn
 
 from ..attribution import Target, input_gradient
 from ..errors import InputError, option
+from .inputs import method_entry, method_inputs
 from .references import check_completeness, hypothetical_from_multipliers, resolve_references
 
 # the completeness error a window of ig may keep, relative to Σ |attributions| + |delta| (see
@@ -35,6 +36,7 @@ def _quadrature(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, 
     raise InputError(f"unknown quadrature {method!r}; use gausslegendre or riemann")
 
 
+@method_entry
 def integrated_gradients(
     model: nn.Module, x: torch.Tensor, target: Target | None = None, steps: int = 32, baseline: str = "zero",
     references: int | torch.Tensor = 10, seed: int = 0, point_batch: int = 512, quadrature: str = "gausslegendre",
@@ -45,7 +47,10 @@ def integrated_gradients(
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what to explain (default: task 0 of the output as it is;
+        Model (an ``nn.Module``, or what :func:`seqsal.load_model` returns: its module, task names and input
+        length), one-hot ``(N, 4, L)`` (tensor; a numpy array is taken as float32), what to explain (a
+        :class:`~seqsal.attribution.Target`, its string or a task index or name, as for :func:`seqsal.attribute`;
+        default: task 0 of the output as it is;
         these functions apply no transform, where :func:`seqsal.attribute` explains a sigmoid or softmax
         output as its logit or log-odds).
     steps
@@ -80,10 +85,10 @@ def integrated_gradients(
     Raises
     ------
     InputError
-        For ``steps < 1``, an unknown quadrature or baseline, or baselines of the wrong shape;
+        For ``x`` not one-hot ``(N, 4, L)`` or a bad ``target`` (:func:`~seqsal.methods.inputs.method_inputs`); for
+        ``steps < 1``, an unknown quadrature or baseline, or baselines of the wrong shape;
         :class:`~.references.IncompleteAttribution` when ``check`` is exceeded.
     """
-    target = target or Target()
     refs = resolve_references(x, references, baseline, seed)
     n, r = refs.shape[:2]
     alphas, weights = _quadrature(int(steps), quadrature)
@@ -156,7 +161,7 @@ def completeness(model: nn.Module, x: torch.Tensor, hypothetical: torch.Tensor, 
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what was explained. A ``bpnet`` target evaluates the baselines with
+        As for :func:`integrated_gradients`: what was explained. A ``bpnet`` target evaluates the baselines with
         ``x``'s softmax weights, as the methods do.
     hypothetical
         ``(N, 4, L)`` hypothetical contributions (projected: ``hypothetical * x``).
@@ -167,8 +172,13 @@ def completeness(model: nn.Module, x: torch.Tensor, hypothetical: torch.Tensor, 
     -------
     torch.Tensor
         ``(N,)`` float32, in the target's units.
+
+    Raises
+    ------
+    InputError
+        For ``x`` not one-hot ``(N, 4, L)`` or a bad ``target`` (:func:`~seqsal.methods.inputs.method_inputs`).
     """
-    target = target or Target()
+    model, x, target = method_inputs(model, x, target)
     n, r = baselines.shape[:2]
     with torch.no_grad():
         output = model(x)

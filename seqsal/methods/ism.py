@@ -26,6 +26,7 @@ from torch import nn
 from ..attribution import Target
 from ..errors import InputError
 from ..models.architectures import BassetCNN, BPNet
+from .inputs import method_entry
 from .receptive import TracePlan, trace_ism_row, trace_plan
 
 log = logging.getLogger("seqsal")
@@ -77,14 +78,19 @@ def focus_spans(x: torch.Tensor, focus=None, span: int = 0) -> np.ndarray:
     return np.clip(spans + np.array([-span, span]), 0, length)
 
 
+@method_entry
 def ism_deltas(model: nn.Module, x: torch.Tensor, target: Target | None = None, fast: bool | str = "auto",
                mutant_batch: int = 512, focus=None, span: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Change of the target for every single-base substitution (in-silico saturation mutagenesis).
+    """Change of the target for every single-base substitution (in-silico saturation mutagenesis: Alipanahi et al.
+    2015, Zhou & Troyanskaya 2015).
 
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what to explain (default: task 0 of the output as it is;
+        Model (an ``nn.Module``, or what :func:`seqsal.load_model` returns: its module, task names and input
+        length), one-hot ``(N, 4, L)`` (tensor; a numpy array is taken as float32), what to explain (a
+        :class:`~seqsal.attribution.Target`, its string or a task index or name, as for :func:`seqsal.attribute`;
+        default: task 0 of the output as it is;
         these functions apply no transform, where :func:`seqsal.attribute` explains a sigmoid or softmax
         output as its logit or log-odds).
     fast
@@ -107,9 +113,9 @@ def ism_deltas(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     Raises
     ------
     InputError
-        For ``fast=True`` on a model with no fast path, or a bad ``focus``/``span``.
+        For ``x`` not one-hot ``(N, 4, L)`` or a bad ``target`` (:func:`~seqsal.methods.inputs.method_inputs`); for
+        ``fast=True`` on a model with no fast path, or a bad ``focus``/``span``.
     """
-    target = target or Target()
     spans = focus_spans(x, focus, span)
     plan = ism_plan(model) if fast else None
     deltas = torch.zeros_like(x)
@@ -237,6 +243,7 @@ def _naive_ism_row(model, row, positions, bases, target, mutant_batch):
     return (torch.cat(values) if values else row.new_zeros(0)), reference
 
 
+@method_entry
 def ism(model: nn.Module, x: torch.Tensor, target: Target | None = None, fast: bool | str = "auto",
         mutant_batch: int = 512, focus=None, span: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """ISM as an attribution method: :func:`ism_deltas` centred over the four bases at each position.
@@ -255,7 +262,8 @@ def ism(model: nn.Module, x: torch.Tensor, target: Target | None = None, fast: b
     Raises
     ------
     InputError
-        For ``fast=True`` on a model with no fast path.
+        For ``x`` not one-hot ``(N, 4, L)`` or a bad ``target`` (:func:`~seqsal.methods.inputs.method_inputs`); for
+        ``fast=True`` on a model with no fast path.
     """
     deltas, prediction = ism_deltas(model, x, target, fast, mutant_batch, focus, span)
     return deltas - deltas.mean(dim=-2, keepdim=True), prediction

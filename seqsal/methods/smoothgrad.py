@@ -7,9 +7,11 @@ from torch import nn
 
 from ..attribution import Target, input_gradient
 from ..errors import InputError, option
+from .inputs import method_entry
 from .references import sequence_rng
 
 
+@method_entry
 def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target | None = None, samples: int = 20,
                noise: float = 0.1, seed: int = 0, point_batch: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
     """SmoothGrad (Smilkov et al. 2017): the input gradient averaged over ``samples`` copies ``x + N(0, noise²)``.
@@ -17,7 +19,10 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     Parameters
     ----------
     model, x, target
-        Model, one-hot ``(N, 4, L)``, what to explain (default: task 0 of the output as it is;
+        Model (an ``nn.Module``, or what :func:`seqsal.load_model` returns: its module, task names and input
+        length), one-hot ``(N, 4, L)`` (tensor; a numpy array is taken as float32), what to explain (a
+        :class:`~seqsal.attribution.Target`, its string or a task index or name, as for :func:`seqsal.attribute`;
+        default: task 0 of the output as it is;
         these functions apply no transform, where :func:`seqsal.attribute` explains a sigmoid or softmax
         output as its logit or log-odds).
     samples
@@ -38,9 +43,9 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     Raises
     ------
     InputError
-        For ``samples < 1``, ``noise < 0``, or a noise so large that the noisy copies overflow.
+        For ``x`` not one-hot ``(N, 4, L)`` or a bad ``target`` (:func:`~seqsal.methods.inputs.method_inputs`); for
+        ``samples < 1``, ``noise < 0``, or a noise so large that the noisy copies overflow.
     """
-    target = target or Target()
     if samples < 1:
         raise InputError(f"{option('samples')} must be at least 1, got {samples}")
     if noise < 0:

@@ -149,16 +149,21 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
                   avoid: pd.DataFrame | None = None) -> pd.DataFrame:
     """The replacement test of the called seqlets (module docstring).
 
+    In-silico mutagenesis of a whole called stretch at once (Zhou & Troyanskaya 2015; Alipanahi et al. 2015), as
+    tangermeme's ``ablate`` does for a motif, with an empirical p-value against control stretches no call covers.
+
     Parameters
     ----------
-    model, target
-        The run's model and target.
+    model
+        The run's model (a :class:`torch.nn.Module` taking ``(W, 4, L)``).
     x, windows
         ``(W, 4, L)`` one-hot model windows and their table (``name``, ``chrom``, ``start``, ``end``,
-        ``strand``), as :func:`seqsal.evaluate.run_windows` gives them.
+        ``strand``; genome coordinates, 0-based half-open), as :func:`seqsal.evaluate.run_windows` gives them.
     seqlets
-        ``seqlets.tsv`` rows (``name``, ``region_name``, genomic ``start``, ``end``, ``sign`` ``+``/``-``,
-        ``score``, ``qvalue``).
+        ``seqlets.tsv`` rows (``name``, ``region_name``, genomic ``start``, ``end`` (0-based, half-open), ``sign``
+        ``+``/``-``, ``score``, ``qvalue``).
+    target
+        The run's target (:class:`~seqsal.Target`).
     max_seqlets
         Check the this many with the smallest q-value (ties: larger ``|score|``).
     draws, alpha, seed, rc
@@ -171,7 +176,9 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
     Returns
     -------
     pandas.DataFrame
-        One row per checked seqlet: :data:`COLUMNS` (``change`` in the target's units).
+        One row per checked seqlet: :data:`COLUMNS` (``change`` in the target's units); empty when ``seqlets`` is.
+        Seqlets that lie whole in no model window are not checked (one log line). ``attrs["n_controls"]``: the
+        number of control stretches.
     """
     if seqlets.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -181,6 +188,8 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
         log.info("check: %s lie in no model window whole (regions cut by the window); not checked",
                  plural(int((~held).sum()), "seqlet"))
     chosen = np.array([i for i in _most_significant(seqlets) if held[i]][:max_seqlets], dtype=np.int64)
+    if chosen.size == 0:  # docs23: none whole in a window was an IndexError (a modulo by 0 below)
+        return pd.DataFrame(columns=COLUMNS)
     checked = seqlets.iloc[chosen]
     sign = np.where(checked["sign"].astype(str).to_numpy() == "+", 1, -1)
     change = replacement_changes(model, x, spans[chosen], target, draws, seed, rc)
@@ -235,8 +244,13 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     Raises
     ------
     InputError
-        When the folder has no ``seqlets.tsv`` (run ``seqsal attribute`` or ``seqsal call-peaks`` first), or
-        given ``seqlets`` name other regions than the folder's (:func:`seqsal.motifs.seqlets.seqlet_region_mismatch`).
+        When the folder has no ``seqlets.tsv`` (run ``seqsal attribute`` or ``seqsal call-peaks`` first), its
+        ``qvalue`` column is missing or not numeric, or
+        given ``seqlets`` name other regions than the folder's (:func:`seqsal.motifs.seqlets.seqlet_region_mismatch`);
+        for the run's inputs as :func:`seqsal.evaluate_run` (no ``run.json``, a model or genome that moved or
+        changed); with ``write``, when the run has not finished or another seqsal process holds the folder's lock.
+    ValueError
+        Given ``seqlets`` with ``write=True``.
     """
     out = Path(out_dir)
     if seqlets is None:

@@ -75,6 +75,15 @@ def test_the_model_confirms_true_calls_and_refuses_wrong_signs_and_noise():
     assert (table.loc[kind == "act", "change"] < 0).all() and (table.loc[kind == "rep", "change"] > 0).all()
 
 
+
+def test_seqlets_in_no_window_or_none_asked_give_an_empty_table():
+    """docs23: seqlets of which none lies whole in a model window were an IndexError (a modulo by zero)."""
+    x, windows, seqlets = _world(n=2)
+    outside = seqlets.assign(start=seqlets["start"] + 500, end=seqlets["end"] + 500)
+    for table in (check_seqlets(TwoMotifs(), x, windows, outside, Target()),
+                  check_seqlets(TwoMotifs(), x, windows, seqlets, Target(), max_seqlets=0)):
+        assert table.empty and "confirmed" in table.columns
+
 def test_minus_strand_windows_map_genomic_stretches_onto_the_reverse_complement():
     rng = np.random.default_rng(2)
     genome = "".join(rng.choice(list("ACGT"), 300))

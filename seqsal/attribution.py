@@ -47,6 +47,12 @@ def _integer(text: str) -> bool:
 class Target:
     """Which scalar of a model's output to explain.
 
+    The default explains task 0 of the output; where that output is a
+    probability (a sigmoid or softmax inside the model), the pipeline explains its logit or log-odds,
+    never the probability, whose saturation hides features (a saturated sigmoid
+    gives its smallest attributions where the model is most active:
+    benchmarks/RESULTS.md, issue 13).
+
     Parameters
     ----------
     output
@@ -90,11 +96,11 @@ class Target:
         :func:`~seqsal.pipeline.iter_attributions`) chooses the transform the model's graph calls for
         (:func:`seqsal.output_transforms.choose_transform`), else ``none``, and records the choice.
 
-    The default explains task 0 of the output; where that output is a
-    probability (a sigmoid or softmax inside the model), the pipeline explains its logit or log-odds,
-    never the probability, whose saturation hides features (a saturated sigmoid
-    gives its smallest attributions where the model is most active:
-    benchmarks/RESULTS.md, issue 13).
+    Raises
+    ------
+    InputError
+        For an unknown ``reduction`` or ``transform``, or an ``axis`` given as text other than ``"none"``. A task
+        or output the model lacks is refused when the target is applied to an output (:meth:`select`).
     """
 
     output: int | str | None = None

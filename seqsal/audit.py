@@ -76,7 +76,9 @@ def audit_run(out_dir: str | os.PathLike, options: AuditOptions | None = None, w
     Raises
     ------
     InputError
-        ``attributions.npz`` or ``regions.tsv`` missing or inconsistent.
+        ``attributions.npz`` or ``regions.tsv`` missing or inconsistent; a damaged ``run.json``; with ``write``,
+        when the run has not finished or another seqsal process holds the folder's lock. A check that cannot run
+        (no genome, no model, no motifs) is not an error: its row's verdict is ``n/a``, with the reason.
     """
     options = options or AuditOptions()
     began = time.perf_counter()

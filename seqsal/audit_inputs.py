@@ -37,6 +37,76 @@ class AuditOptions:
     The samples are fixed, whatever the size of the run: ``position_rows`` regions in the positional null,
     ``gap_rows`` regions scanned with the motif database, ``model_regions`` windows x ``shuffles`` dinucleotide
     shuffles through the model (the only check that runs it).
+
+    Each ``*_look`` / ``*_shortcut`` pair grades one check's statistic (see :mod:`seqsal.audit`): ``look`` at or
+    beyond the first, ``shortcut likely`` at or beyond the second, in both cases only with ``p <= alpha``.
+
+    Attributes
+    ----------
+    alpha
+        Level every check's p-value must reach to grade it above ``ok`` (in (0, 1)).
+    bin_bp
+        Bin width in bases of the positional histogram (``positional_mass``).
+    jitter
+        Largest shift in bases of the local-shift and jitter nulls (``positional_mass``, ``motif_position``,
+        ``window_edges``).
+    position_look, position_shortcut
+        ``positional_mass``: the largest bin's ``|contribution|`` over the null mean.
+    motif_share_look, motif_share_shortcut
+        ``motif_position``: share of a motif's instances within 5 bp of one offset, beyond the null's maximum
+        (p-values Bonferroni-corrected over the motifs).
+    contribution_share
+        ``unmatched_motif``: a motif without a database match and at least this share of the motifs' total
+        ``|contribution|`` is reported.
+    copied_length
+        ``unmatched_motif``: an unmatched consensus at least this long, found verbatim in many regions, is a
+        copied sequence (an adapter, a barcode).
+    match_q
+        q-value (Benjamini–Hochberg, TOMTOM-style matching) below which a motif counts as matched.
+    rho_look, rho_shortcut
+        ``composition_correlation``: ``|Spearman rho|`` of prediction or attribution sum with GC or CpG (permutation
+        p, Bonferroni over 4).
+    masked_look, masked_shortcut
+        ``soft_masked``: ``|contribution|`` share over base share on soft-masked (lower-case) bases.
+    retained_look, retained_shortcut
+        ``shuffle_response``: slope of the shuffles' mean prediction on the original's (0: shuffles keep none of
+        the spread).
+    edge_k
+        ``window_edges``: bases at each model-window edge (and the width of each region's strongest stretch).
+    edge_look, edge_shortcut
+        ``window_edges`` (observed over expected share of regions peaking near an edge) and ``padding_and_N``
+        (mean max ``|hypothetical|`` on N/padded bases over that on called bases).
+    edge_excess_look, edge_excess_shortcut
+        ``window_edges``: share of regions peaking at an edge beyond the null (graded only when the ratio is at
+        least ``edge_look``).
+    gap_look
+        ``faithfulness_gap``: unexplained share of the contribution of the bases the deletion curve removes first.
+    gap_enrichment
+        ``faithfulness_gap``: graded ``look`` only when those bases are hit by motifs less than this many times as
+        often as all bases.
+    gap_rows
+        Regions scanned with the motif database (``faithfulness_gap``).
+    hit_pvalue
+        p-value of a database matrix's hit in the scan (FIMO's default, Grant et al. 2011).
+    database
+        MEME file of the scan; ``None``: the one ``seqsal motifs`` matched against, else the bundled JASPAR subset.
+    position_rows
+        Regions in the positional null.
+    model_regions
+        Windows run through the model for ``shuffle_response`` (when the run has no shuffled null).
+    shuffles
+        Dinucleotide shuffles of each of those windows (Altschul & Erikson 1985).
+    seed
+        Seed of every null and sample.
+    model
+        Whether the model may be run (``False``: ``shuffle_response`` without the run's null is ``n/a``).
+
+    Raises
+    ------
+    InputError
+        From ``__post_init__``: ``alpha``, ``match_q`` or ``hit_pvalue`` outside (0, 1) (``match_q`` may be 1); a
+        size, count or ``seed`` that is not a whole number, or a size or count below 1; a non-finite threshold; a
+        ``*_look`` threshold above its ``*_shortcut``.
     """
 
     alpha: float = 0.01

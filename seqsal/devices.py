@@ -67,6 +67,7 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     Returns
     -------
     torch.device
+        The device named (checked to be available), or the best available one.
 
     Raises
     ------

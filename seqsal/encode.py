@@ -113,6 +113,25 @@ def one_hot_decode(one_hot: np.ndarray | torch.Tensor, unknown: str = "N") -> st
 
     Each position becomes the base of its largest channel; positions whose
     four values are all equal (all-zero or uniform 0.25) become ``unknown``.
+
+    Parameters
+    ----------
+    one_hot
+        ``(4, L)`` numpy array or torch tensor (any device), rows ``A, C, G, T``; values need not be 0/1.
+    unknown
+        One ASCII character written where the four values are all equal.
+
+    Returns
+    -------
+    str
+        ``L`` upper-case letters ``A``, ``C``, ``G``, ``T`` (and ``unknown``).
+
+    Raises
+    ------
+    ValueError
+        ``one_hot`` is not 2-D with 4 rows.
+    TypeError
+        ``unknown`` is not a single character.
     """
     array = one_hot.detach().cpu().numpy() if hasattr(one_hot, "detach") else np.asarray(one_hot)
     if array.ndim != 2 or array.shape[0] != 4:
@@ -124,7 +143,18 @@ def one_hot_decode(one_hot: np.ndarray | torch.Tensor, unknown: str = "N") -> st
 
 
 def reverse_complement(sequence: str) -> str:
-    """Reverse complement of a DNA string; IUPAC codes map to their complements, case kept."""
+    """Reverse complement of a DNA string; IUPAC codes map to their complements, case kept.
+
+    Parameters
+    ----------
+    sequence
+        DNA string (any case). ``U`` is complemented to ``A``; other characters are kept as they are (not checked).
+
+    Returns
+    -------
+    str
+        The reverse complement, of the same length.
+    """
     return sequence.translate(_COMPLEMENT)[::-1]
 
 
@@ -134,6 +164,16 @@ def reverse_complement_one_hot(one_hot: np.ndarray | torch.Tensor) -> np.ndarray
     With channels ``A, C, G, T`` the complement is the channel flip, so this
     flips the last two axes. Works on numpy arrays and torch tensors, and on
     attribution arrays of the same layout (mapping a minus-strand track back).
+
+    Parameters
+    ----------
+    one_hot
+        ``(..., 4, L)`` numpy array or torch tensor, channels ``A, C, G, T`` on the second-last axis.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        Of the input's type and shape: a new C-contiguous numpy array, or a new tensor on the input's device.
     """
     if hasattr(one_hot, "detach"):  # a torch tensor
         return one_hot.flip(dims=(-2, -1))

@@ -115,7 +115,7 @@ class RegionResult:
     index
         Row of the region in the regions table.
     one_hot
-        ``(4, L)`` float32 one-hot of the + strand sequence (``N`` = zeros).
+        ``(4, L)`` float32 one-hot of the + strand sequence (``N``: zeros, or 0.25 with ``n_value=0.25``).
     hypothetical
         ``(4, L)`` float32 hypothetical contributions (minus-strand regions: on the reverse complement, mapped back).
     prediction
@@ -463,8 +463,8 @@ def iter_region_attributions(
         ``(chrom, start, end) -> str`` (e.g. :meth:`seqsal.genome.Genome.fetch`), N-padded.
     regions
         Table with ``chrom``, ``start``, ``end``, ``strand`` (0-based half-open).
-    method, target, correct, rc
-        See :func:`seqsal.methods.hypothetical_attributions`.
+    method, target, correct, rc, method_params
+        See :func:`seqsal.methods.hypothetical_attributions`; ``method_params``: the method's own (``{"steps": 64}``).
     window
         Model input length; ``None`` feeds each region whole (regions of one length share batches).
     stride

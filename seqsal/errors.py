@@ -57,6 +57,22 @@ class InputError(Exception):
     ``str(error)`` spells them as the notebook API's keywords (``target="output=5"``),
     :meth:`cli_message` as the CLI's flags (``--target output=5``). The CLI prints
     ``seqsal: error: <cli_message>`` and exits with code 2, without a traceback.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what to do; options named with :func:`option`.
+    path
+        The file (or folder) at fault, if any: the message is prefixed with ``PATH:`` and a space.
+    line
+        Its 1-based line number, if any (with ``path``: prefixed with ``PATH:LINE:``).
+
+    Attributes
+    ----------
+    path, line
+        As given.
+    template
+        The message with its location prefix and the options unspelled (what :meth:`cli_message` spells).
     """
 
     def __init__(self, message: str, path: str | None = None, line: int | None = None):

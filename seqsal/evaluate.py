@@ -202,12 +202,16 @@ def parameterised_layers(model: nn.Module) -> list[str]:
 
 def sanity_check(model: nn.Module, x: torch.Tensor, method: str, target: Target, reference: np.ndarray,
                  rng_seed: int = 0, **params) -> pd.DataFrame:
-    """Cascading re-randomisation from the top layer down.
+    """Cascading re-randomisation from the top layer down (Adebayo et al. 2018, "Sanity checks for saliency maps").
 
-    Returns a table with one row per step: ``randomised`` (layers re-initialised so far, top first),
-    ``layer`` and ``spearman`` (mean over windows of the rank correlation of ``|map|`` with the original
-    ``|reference|``).
-    """
+    Returns a table with one row per step: ``randomised`` (layers re-initialised so far, top first), ``layer`` and
+    ``spearman`` (mean over windows of the rank correlation of ``|map|`` with the original ``|reference|``).
+
+    Parameters
+    ----------
+    model, x, method, target, reference, rng_seed, **params
+        Model (a CPU copy is re-initialised; ``model`` is unchanged), one-hot ``(N, 4, L)``, a ``METHODS`` key, the
+        target, the ``(N, L)`` map of the intact model, the new weights' seed, more :func:`seqsal.attribute` args."""
     layers = parameterised_layers(model)
     randomised = copy.deepcopy(model).cpu()
     generator = torch.Generator().manual_seed(rng_seed)
@@ -230,8 +234,8 @@ def stability(model: nn.Module, x: torch.Tensor, method: str, target: Target, re
               substitutions: int = 2, rng_seed: int = 0, **params) -> dict:
     """Maps under ``substitutions`` random substitutions per window, away from the top 10 % of ``|reference|``.
 
-    Returns the mean Spearman correlation of the maps (over the unchanged bases), and the mean absolute
-    change of the prediction relative to its spread over the windows.
+    Returns the mean Spearman correlation of the maps (over the unchanged bases), and the mean absolute change of
+    the prediction relative to its spread over the windows.
     """
     rng = np.random.default_rng(rng_seed)
     array = x.numpy().copy()

@@ -394,6 +394,13 @@ class Genome:
     index_origin : str
         ``"beside"`` (the file's own ``.fai``), ``"cache"`` or ``"built"``.
 
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, a compression other than bgzip, a
+        FASTA that cannot be indexed (with its line), or an unknown
+        ``unknown_bases``.
+
     Notes
     -----
     Coordinates are 0-based, half-open. :meth:`fetch` pads with ``N`` where the
@@ -402,12 +409,6 @@ class Genome:
     says: a ``.fai`` beside the FASTA that matches it, else a per-user cache
     entry (large files), else one built on each open; nothing is ever written
     beside the genome. Safe to share between threads (pyfaidx locks its reads).
-
-    Raises
-    ------
-    InputError
-        A missing or unreadable file, a compression other than bgzip, or a
-        FASTA that cannot be indexed (with its line).
     """
 
     def __init__(self, path: str | os.PathLike, unknown_bases: str = "error"):

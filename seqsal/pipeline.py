@@ -134,19 +134,20 @@ def iter_attributions(
     model
         Model file path, :class:`~seqsal.models.LoadedModel` or ``nn.Module``. A state_dict file needs its
         architecture: load it first with ``seqsal.load_model(path, architecture=..., config=...)``.
-    options, overrides
-        :class:`AttributeOptions`, or its fields as keyword arguments.
-
-    Raises
-    ------
-    InputError
-        For a keyword that is not a field of :class:`AttributeOptions`, and for bad inputs (as the CLI).
+    options, **overrides
+        :class:`AttributeOptions`, or its fields as keyword arguments (a copy: ``options`` is not changed).
 
     Yields
     ------
     RegionResult
-        One per region in order; ``one_hot`` and ``hypothetical`` are ``(4, L)``
-        on the + strand, ``projected`` the per-base track ``(L,)``.
+        One per region in order; ``one_hot`` and ``hypothetical`` are ``(4, L)`` on the + strand, ``projected``
+        the per-base track ``(L,)``.
+
+    Raises
+    ------
+    InputError
+        For a keyword that is not a field of :class:`AttributeOptions`, and for bad inputs (as the CLI); raised
+        by the first ``next()`` (this is a generator), not by the call.
     """
     unknown = sorted(set(overrides) - {f.name for f in fields(AttributeOptions)})
     if unknown:
@@ -311,13 +312,11 @@ def run_attribute(
 
     Writes ``attributions.npz`` (ragged: keys ``one_hot`` and ``hypothetical``, ``(4, ΣL)`` float32 on the
     + strand, the regions end to end; region ``i`` is ``[:, offsets[i]:offsets[i+1]]``, ``offsets`` ``(N + 1,)``,
-    ``length`` ``(N,)``; read it with :func:`seqsal.io.region_arrays`), ``attributions.bw``
-    (projected contribution per base on genome coordinates; overlapping regions
-    averaged), ``regions.tsv`` and ``run.json``.
+    ``length`` ``(N,)``; read it with :func:`seqsal.io.region_arrays`), ``attributions.bw`` (projected
+    contribution per base on genome coordinates; overlapping regions averaged), ``regions.tsv`` and ``run.json``.
 
-    ``shard=(i, count)`` attributes only the ``i``-th (from 1) of ``count``
-    contiguous blocks of the regions (:func:`seqsal.shards.shard_bounds`) and
-    records it in ``run.json``; :func:`seqsal.shards.merge_runs` joins the shards.
+    ``shard=(i, count)`` attributes only the ``i``-th (from 1) of ``count`` contiguous blocks of the regions
+    (:func:`seqsal.shards.shard_bounds`) and records it in ``run.json``; :func:`seqsal.shards.merge_runs` joins them.
 
     Parameters
     ----------
@@ -335,7 +334,8 @@ def run_attribute(
     Raises
     ------
     InputError
-        For a path that is not one, and every bad input the CLI refuses, with its file and line.
+        For a path that is not one, and every bad input the CLI refuses, with its file and line; another seqsal
+        process holding the folder's lock.
     """
     for name, value in (("genome_path", genome_path), ("regions_path", regions_path), ("model_path", model_path)):
         if not isinstance(value, (str, os.PathLike)):  # apidoc: a DataFrame was a TypeError, a model its repr

@@ -194,18 +194,25 @@ def seqlet_figure(one_hot: np.ndarray, hypothetical: np.ndarray, title: str = ""
     one_hot, hypothetical
         ``(4, L)`` over the seqlet (plus any flank the caller wants shown).
     title
-        E.g. genome coordinates and scores.
+        E.g. genome coordinates and scores; none when empty.
     genome_start
-        Genome coordinate of column 0, for the x-axis labels.
+        Genome coordinate of column 0 (0-based, as in BED), for the x-axis labels.
+    show_hypothetical
+        Also draw the hypothetical contributions (all four bases) in a second panel below.
+    engine
+        ``fast`` (matplotlib paths, the default) or ``logomaker`` (the logomaker package, Tareen & Kinney 2020).
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure (not shown, not closed: save it, then close it).
 
     Raises
     ------
     ValueError
-        ``one_hot`` or ``hypothetical`` not ``(4, L)``, or not of one shape.
+        ``one_hot`` or ``hypothetical`` not ``(4, L)``, or not of one shape; an unknown ``engine``.
+    InputError
+        The contributions hold NaN or Inf.
     """
     one_hot, hypothetical = letter_matrices(one_hot, hypothetical, names=("one_hot", "hypothetical"))
     length = one_hot.shape[1]
@@ -235,20 +242,27 @@ def region_figure(one_hot: np.ndarray, hypothetical: np.ndarray, chrom: str, gen
     one_hot, hypothetical
         ``(4, L)`` over the window shown.
     chrom, genome_start
-        Genome position of column 0.
+        Genome position of column 0 (chromosome name, 0-based coordinate as in BED).
     spans
-        Table with genome ``start``, ``end`` and optionally ``sign`` and ``label``
+        Table with genome ``start``, ``end`` (0-based, half-open, as in BED) and optionally ``sign`` and ``label``
         (seqlets or elements) and ``layer`` (one row of bars per layer); drawn as
-        bars and shaded on the logo and track.
+        bars and shaded on the logo and track. Spans outside the window are skipped.
+    title
+        Figure title; none when empty.
+    engine
+        ``fast`` (matplotlib paths, the default) or ``logomaker`` (the logomaker package, Tareen & Kinney 2020).
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure (not shown, not closed: save it, then close it).
 
     Raises
     ------
     ValueError
-        ``one_hot`` or ``hypothetical`` not ``(4, L)``, or not of one shape.
+        ``one_hot`` or ``hypothetical`` not ``(4, L)``, or not of one shape; an unknown ``engine``.
+    InputError
+        The contributions hold NaN or Inf.
     """
     one_hot, hypothetical = letter_matrices(one_hot, hypothetical, names=("one_hot", "hypothetical"))
     projected = one_hot * hypothetical
@@ -305,17 +319,25 @@ def motif_figure(cwm: np.ndarray, pwm: np.ndarray, title: str = "", engine: str 
     Parameters
     ----------
     cwm, pwm
-        ``(4, W)`` contribution weight matrix and letter-probability matrix.
+        ``(4, W)`` contribution weight matrix and letter-probability matrix (rows A, C, G, T). The PWM is drawn
+        as information content in bits on a uniform background (Schneider & Stephens 1990).
+    title
+        Figure title; none when empty.
+    engine
+        ``fast`` (matplotlib paths, the default) or ``logomaker`` (the logomaker package, Tareen & Kinney 2020).
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure (not shown, not closed: save it, then close it).
 
     Raises
     ------
     ValueError
         ``cwm`` or ``pwm`` not ``(4, W)``, or not of one shape; ``pwm`` not letter probabilities (a value below 0,
-        or a column not summing to 1 within 1e-3).
+        or a column not summing to 1 within 1e-3, NaN included); an unknown ``engine``.
+    InputError
+        ``cwm`` holds NaN or Inf.
     """
     cwm, pwm = letter_matrices(cwm, pwm, names=("cwm", "pwm"), dtype=np.float64)
     if (pwm < 0).any() or not np.allclose(pwm.sum(axis=0), 1.0, atol=1e-3):

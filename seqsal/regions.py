@@ -147,7 +147,9 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     InputError
-        Naming the file and line, for every malformed line.
+        Naming the file and line, for every malformed line (fewer than 3 columns, a negative start, ``end <=
+        start``, a bad strand, BED12 blocks or summit); naming the file, when it is missing, holds no region,
+        is a truncated or corrupt gzip, or a coordinate does not fit in 64 bits.
     """
     path = str(path)
     if not os.path.isfile(path):
@@ -356,6 +358,11 @@ def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:
     width
         Bases of each new interval (> 0).
 
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``regions`` (all columns kept, ``summit`` included) with new int64 ``start`` and ``end``.
+
     Raises
     ------
     InputError
@@ -386,10 +393,25 @@ def tile_starts(length: int, window: int, stride: int) -> np.ndarray:
     The last window is aligned to the end, so every base is covered. For
     ``length <= window`` a single offset 0 is returned.
 
+    Parameters
+    ----------
+    length
+        Bases of the region.
+    window
+        Bases of each window (the model's input length).
+    stride
+        Bases between window starts (``0 < stride <= window``).
+
     Returns
     -------
     numpy.ndarray
-        int64 offsets, ascending, shape ``(n_windows,)``.
+        The int64 offsets (0-based, from the region's start), ascending, shape ``(n_windows,)``; window ``k``
+        covers ``[offset_k, offset_k + window)``.
+
+    Raises
+    ------
+    InputError
+        When ``stride`` is not positive or larger than ``window`` (bases between windows would be skipped).
     """
     if stride <= 0:
         raise InputError(f"{option('stride')} must be positive, got {stride}")

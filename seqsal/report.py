@@ -43,8 +43,7 @@ class RunFolder:
 
     ``stale`` maps each derived group (:data:`seqsal.provenance.GROUPS`) that no longer matches the folder's
     attributions or calls to why (:func:`seqsal.provenance.stale_text`): its files are left out (:meth:`shown`).
-    ``unrecorded`` lists the groups present without a provenance record (an older seqsal): shown, not checked.
-    """
+    ``unrecorded`` lists the groups present without a provenance record (an older seqsal): shown, not checked."""
 
     path: str
     arrays: RegionArrays
@@ -101,8 +100,7 @@ def motifs_in_calls(calls: pd.DataFrame, instances: pd.DataFrame | None, motifs:
     """For each call (genome ``chrom``/``start``/``end``), the motifs with an instance (or instance call) overlapping it.
 
     Returns one string per call, e.g. ``"pos_1 (FOS::JUN) x2, neg_1 (REST)"``: the motif, its best database
-    match when ``q < 0.05``, and how many of its instances overlap the call; ``""`` for none.
-    """
+    match when ``q < 0.05``, and how many of its instances overlap the call; ``""`` for none."""
     if instances is None or instances.empty:
         return [""] * len(calls)
     names = {}
@@ -146,8 +144,7 @@ def call_jobs(run: RunFolder, table: pd.DataFrame, kind: str, top: int, fmt: str
               hypothetical: bool = False, context: int = 50) -> list[LogoJob]:
     """Logo jobs for the top seqlets or elements: a contribution logo each, and a region view of each element.
 
-    ``kind`` is ``seqlets`` or ``elements``; files go to ``logos/<kind>/``.
-    """
+    ``kind`` is ``seqlets`` or ``elements``; files go to ``logos/<kind>/``."""
     jobs = []
     spans = _all_spans(run)
     for row in top_calls(table, top).itertuples(index=False):
@@ -224,14 +221,24 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
                 hypothetical: bool = False, progress: bool = True) -> dict:
     """Write logos of a run folder under ``out/logos/``: top seqlets and elements, region views, motifs.
 
-    Without seqlet/element tables (no peak calls yet) the top regions by
-    prediction are drawn as region views instead.
+    Without seqlet/element tables (no peak calls yet) the top regions by prediction are drawn as region views instead.
+
+    Parameters
+    ----------
+    out_dir, top, fmt, workers, hypothetical, progress
+        A ``seqsal attribute`` folder; the seqlets and the elements drawn (each; without calls, the regions by
+        prediction); ``png``, ``svg`` or ``pdf``; drawing processes; also draw hypothetical logos; a progress bar.
 
     Returns
     -------
     dict
         ``paths`` written, ``seconds`` and ``logos_per_second``.
-    """
+
+    Raises
+    ------
+    InputError
+        An unknown ``fmt``; no ``attributions.npz``/``regions.tsv``; a damaged ``run.json``; an unfinished run or
+        another seqsal process holding the folder's lock."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     run = RunFolder.open(out_dir)
@@ -282,9 +289,8 @@ def calibration_table(peaks: dict) -> pd.DataFrame:
     Columns: ``sign``, ``tests``, ``null kind``, ``null tests``, ``null regions`` and ``copies`` (of
     ``peaks.null_sample``; empty where the Laplace null was used), ``null scale`` (``peaks.null_model``),
     ``region spread`` (``calibration.null_row_spread``: sd of the null regions' log noise level, see
-    :func:`seqsal.peaks.calling.row_scale_spread`), ``smallest counted p``, ``tail shape``, ``tail fit ok``
-    and ``bulk ratio`` (observed over expected tests at ``p <= 0.5``; near 1 when the null represents the
-    background).
+    :func:`seqsal.peaks.calling.row_scale_spread`), ``smallest counted p``, ``tail shape``, ``tail fit ok`` and
+    ``bulk ratio`` (observed over expected tests at ``p <= 0.5``; near 1 when the null represents the background).
 
     Parameters
     ----------
@@ -580,8 +586,12 @@ def provenance_note(run: RunFolder) -> str:
 
 @locks_run_folder("report")
 def write_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) -> str:
-    """Write ``out/report.html`` (atomically), record what it was drawn from
-    (:func:`seqsal.provenance.write_record`) and return its path."""
+    """Write ``out/report.html`` (atomically), record it (:func:`seqsal.provenance.write_record`), return its path.
+
+    Parameters
+    ----------
+    out_dir, top, workers
+        A ``seqsal attribute`` folder; the calls shown (top elements, else seqlets, else regions); drawing processes."""
     from .io import write_text_atomic
 
     path = os.path.join(str(out_dir), "report.html")

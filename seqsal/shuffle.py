@@ -310,7 +310,10 @@ def dinucleotide_shuffle(
     seed: int | np.random.Generator | None | list = None,
     n_mode: str = "fixed",
 ) -> np.ndarray | torch.Tensor:
-    """Dinucleotide-preserving shuffles of one-hot DNA.
+    """Dinucleotide-preserving shuffles of one-hot DNA (Altschul & Erikson 1985).
+
+    The uniformly random Eulerian walk of the module docstring, as MEME's ``fasta-shuffle-letters -kmer 2`` and
+    tangermeme's ``dinucleotide_shuffle`` draw it: every 2-mer count of each sequence is kept exactly.
 
     Parameters
     ----------
@@ -333,6 +336,12 @@ def dinucleotide_shuffle(
         ``(n, 4, L)`` for a ``(4, L)`` input, ``(N, n, 4, L)`` for ``(N, 4, L)``
         (the layout of tangermeme's ``dinucleotide_shuffle``), same type, dtype
         and device as ``x``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``n_mode``, ``n < 1``, ``x`` not of shape ``(4, L)`` or ``(N, 4, L)``, or a list of seeds
+        whose length is not ``N``.
     """
     if n_mode not in N_MODES:
         raise ValueError(f"unknown n_mode {n_mode!r}; choose one of {', '.join(N_MODES)}")
@@ -360,7 +369,28 @@ def dinucleotide_shuffle(
 def dinucleotide_shuffle_string(sequence: str, n: int = 1, seed: int | np.random.Generator | None = None) -> list[str]:
     """``n`` shuffles of a string that keep the count of every pair of adjacent characters.
 
-    Every character (either case, any IUPAC code) is its own letter.
+    Every character (either case, any IUPAC code) is its own letter. The shuffle is that of
+    :func:`dinucleotide_shuffle` (Altschul & Erikson 1985; MEME's ``fasta-shuffle-letters -kmer 2``): the first
+    and last characters stay in place.
+
+    Parameters
+    ----------
+    sequence
+        An ASCII string; any character (not only IUPAC codes) is a letter, and case is kept.
+    n
+        Shuffles to draw.
+    seed
+        ``int``, ``numpy.random.Generator`` or ``None`` (fresh entropy). The same seed gives the same shuffles.
+
+    Returns
+    -------
+    list of str
+        ``n`` strings of the length of ``sequence``.
+
+    Raises
+    ------
+    ValueError
+        For ``n < 1``; a ``sequence`` that is not ASCII (:class:`UnicodeEncodeError`, a ``ValueError``).
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

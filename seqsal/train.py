@@ -346,6 +346,10 @@ def train_model(
 ) -> dict:
     """Train a built-in model on genome windows, with optional attribution priors, and save it.
 
+    The priors (:mod:`seqsal.train_priors`, chosen in :class:`TrainOptions`): the Fourier prior of Tseng,
+    Shrikumar & Kundaje 2020; a mask penalty after Ross, Hughes & Doshi-Velez 2017 ("Right for the right
+    reasons"); reverse-complement and shift consistency of the gradient x input maps; saliency-guided cutout.
+
     Parameters
     ----------
     genome
@@ -379,7 +383,10 @@ def train_model(
     Raises
     ------
     InputError
-        Bad labels, genome, masks or options.
+        Bad labels, genome, masks or options; a model, report or checkpoint already there without ``force`` or
+        ``resume`` (or both given), a checkpoint of another run or not a seqsal checkpoint, an output that would
+        overwrite an input, or a folder that cannot be written; another process writing the same model or report;
+        training that diverged (non-finite loss) or gave no finite validation score (nothing is saved then).
     """
     options = options or TrainOptions()
     check_options(options)

@@ -50,6 +50,10 @@ def make_baselines(x: torch.Tensor, baseline: str = "shuffle", references: int =
         contributions, which are 0 at an N, still sum to ``f(x) - f(baseline)``).
     references
         Shuffles per sequence (``shuffle`` only; the others give one baseline).
+    seed
+        Seed of the shuffles, mixed with each sequence's bytes (a sequence gets the same shuffles in any batch).
+        The shuffles keep each sequence's dinucleotide counts (Altschul & Erikson 1985), as tangermeme's
+        ``dinucleotide_shuffle`` does.
 
     Returns
     -------

@@ -83,7 +83,7 @@ SPECS: dict[str, MethodSpec] = {
     "gradcam": MethodSpec(gradcam, corrected=False, options=("layer",)),
 }
 
-# method name -> function, the dispatcher's table
+#: method name -> function, the dispatcher's table
 METHODS: dict[str, Callable] = {name: spec.function for name, spec in SPECS.items()}
 # methods whose hypothetical contributions are never gradient-corrected
 UNCORRECTED: frozenset[str] = frozenset(name for name, spec in SPECS.items() if not spec.corrected)

@@ -27,7 +27,10 @@ def _check_sizes(**sizes) -> None:
 
 
 class BassetCNN(nn.Module):
-    """Basset/DeepSTARR-style CNN.
+    """Basset/DeepSTARR-style CNN (after Kelley et al. 2016, Basset; de Almeida et al. 2022, DeepSTARR).
+
+    Input ``(N, 4, L)`` float (one-hot, rows A, C, G, T); output ``(N, T)`` logits. Each block is a same-padded
+    convolution, batch norm, ReLU and max pooling; then a dense ReLU layer, dropout and a linear layer.
 
     Parameters
     ----------
@@ -44,7 +47,11 @@ class BassetCNN(nn.Module):
     task_names
         Optional names of the ``T`` tasks.
 
-    Input ``(N, 4, L)`` float; output ``(N, T)`` logits.
+    Raises
+    ------
+    ValueError
+        A size that is not a positive whole number, ``dropout`` outside [0, 1), or an ``input_length`` too short
+        for the pooling.
     """
 
     def __init__(
@@ -93,7 +100,10 @@ class BassetCNN(nn.Module):
 
 
 class BPNet(nn.Module):
-    """BPNet-style dilated residual CNN with profile and counts heads.
+    """BPNet-style dilated residual CNN with profile and counts heads (after Avsec et al. 2021, BPNet).
+
+    Input ``(N, 4, L)`` (one-hot, rows A, C, G, T; any ``L``); output ``(profile (N, T, L - 2 * trimming),
+    counts (N, T))``: profile logits per position and the counts head on the mean of the trimmed features.
 
     Parameters
     ----------
@@ -111,7 +121,10 @@ class BPNet(nn.Module):
     task_names
         Optional names of the ``T`` tasks.
 
-    Input ``(N, 4, L)``; output ``(profile (N, T, L - 2 * trimming), counts (N, T))``.
+    Raises
+    ------
+    ValueError
+        A size that is not a positive whole number, or ``trimming`` not a whole number >= 0.
     """
 
     def __init__(
@@ -168,10 +181,18 @@ def build_model(architecture: str, config: dict | None = None) -> nn.Module:
     config
         Keyword arguments of its constructor (``None``: the defaults).
 
+    Returns
+    -------
+    torch.nn.Module
+        A new, randomly initialised :class:`BassetCNN` or :class:`BPNet` (in training mode).
+
     Raises
     ------
     InputError
-        For an unknown architecture, a config key the constructor does not take, or sizes it refuses.
+        For an unknown architecture or a config key the constructor does not take.
+    ValueError
+        For sizes the constructor refuses (not positive whole numbers, ``dropout`` outside [0, 1), an
+        ``input_length`` too short for the pooling, a negative ``trimming``).
     """
     import inspect
 

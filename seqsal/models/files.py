@@ -144,7 +144,14 @@ def save_model(model: nn.Module, path: str | os.PathLike, format: str = "safeten
         Output file. Written under a temporary name, then renamed.
     format
         ``"safetensors"`` (weights + architecture metadata) or ``"torchscript"``
-        (a traced module plus a ``seqsal.json`` extra file with the input length).
+        (a traced module plus a ``seqsal.json`` extra file with the input length; traced on zeros of the model's
+        ``input_length``, or 1000 bases when it has none).
+
+    Raises
+    ------
+    InputError
+        For an unknown ``format``, ``safetensors`` for a model that is not a built-in architecture, or a ``path``
+        that is a folder; ``path`` is then left as it was.
     """
     from ..io import atomic_path
 
@@ -295,6 +302,14 @@ def load_model(
     -------
     LoadedModel
         In eval mode, with gradients of parameters switched off.
+
+    Raises
+    ------
+    InputError
+        For a missing file, an unknown ``layout``, an unreadable ``config``, an architecture given for a file that
+        describes itself (or none for a plain state_dict), a pickle holding Python objects (never unpickled), a
+        file that is not a model, or one that fails to load (truncated; weights that do not fit the architecture;
+        sizes the architecture refuses), named with the file.
     """
     path = str(path)
     if not os.path.isfile(path):

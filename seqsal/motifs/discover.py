@@ -236,19 +236,18 @@ def discover_motifs(
     options: DiscoveryOptions | None = None,
     progress: bool = False,
 ) -> list[DiscoveredMotif]:
-    """Cluster seqlets into motifs, separately for positive and negative seqlets.
+    """Cluster seqlets into motifs per sign, as tfmodisco(-lite) does (Shrikumar et al. 2018, arXiv:1811.00416).
 
     Parameters
     ----------
     one_hot, hypothetical
         ``(N, 4, L)`` arrays, or a run folder's :class:`~seqsal.io.RegionArray` (:func:`seqsal.io.region_arrays`;
         only seqlet windows are read).
-    lengths
-        ``(N,)`` true length of each row.
-    seqlets
-        Table with ``region_index``, ``offset_start``, ``offset_end`` and ``sign``.
-    options
-        :class:`DiscoveryOptions`.
+    lengths, seqlets
+        ``(N,)`` true length of each row; a table with ``region_index`` (row), ``offset_start``, ``offset_end``
+        (0-based, half-open, within the row) and ``sign`` (``+``/``-``).
+    options, progress
+        :class:`DiscoveryOptions` (``None``: the defaults); show progress bars.
 
     Returns
     -------

@@ -134,7 +134,7 @@ def compare_motifs(
     queries: list[Motif], database: list[Motif], min_overlap: int = 5, bins: int = 100,
     context: int = CONTEXT_COLUMNS,
 ) -> pd.DataFrame:
-    """TOMTOM-style comparison of every query motif with every database motif.
+    """TOMTOM-style comparison of every query motif with every database motif (Gupta et al. 2007, Tomtom).
 
     Each (query, target) pair is aligned at every offset with at least
     ``min_overlap`` overlapping columns, on both strands of the target; an
@@ -149,7 +149,7 @@ def compare_motifs(
     whole database (both strands); the pair's p-value is that of its best
     alignment, corrected for the number of alignments tried
     (``1 - (1 - p)^n``). E-value = p x database size; q-values by
-    Benjamini-Hochberg over all pairs.
+    Benjamini-Hochberg (1995) over all pairs.
 
     Parameters
     ----------

@@ -69,7 +69,8 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
     ------
     InputError
         When the file is missing, empty, compressed with zstd or zip, not text, of another alphabet than DNA
-        (``ALPHABET=``, ``alength=``), holds no ``MOTIF``, or a motif has no matrix, a row without 4 finite
+        (``ALPHABET=``, ``alength=``), holds no ``MOTIF``, a ``MOTIF`` line without an identifier or with the
+        identifier of an earlier motif, or a motif has no matrix, a row without 4 finite
         numbers, a row that is neither probabilities nor counts (:func:`_probabilities`) or a row count unlike
         its ``w=`` (file and line named). gzip, bzip2 and xz files are read as they are.
     """
@@ -268,6 +269,23 @@ def write_meme(path: str | os.PathLike, motifs: list[Motif]) -> None:
     """Write ``motifs`` in MEME minimal format (:func:`format_meme`) to ``path``, atomically.
 
     The text goes to a temporary file renamed to ``path`` when complete
-    (:func:`seqsal.io.write_text_atomic`).
+    (:func:`seqsal.io.write_text_atomic`). The format is MEME's "minimal motif format" (version 4, the MEME Suite,
+    Bailey et al. 2009), with a uniform background and both strands; :func:`read_meme` reads it back.
+
+    Parameters
+    ----------
+    path
+        File to write; its parent folders are created. An existing file is replaced.
+    motifs
+        :class:`Motif` objects; each ``pwm`` ``(4, W)`` (rows A, C, G, T) is written as ``W`` rows of letter
+        probabilities with 6 decimals, with its ``identifier``, ``name``, ``nsites`` and ``url``. Matrices are
+        written as given (not checked or normalised); ``extra`` matrices are not written.
+
+    Raises
+    ------
+    InputError
+        ``path`` is a folder.
+    OSError
+        The file or its folder cannot be written; ``path`` is then untouched.
     """
     write_text_atomic(path, format_meme(motifs))

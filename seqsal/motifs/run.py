@@ -152,6 +152,11 @@ def run_motifs(
 ) -> dict:
     """Discover motifs from a run folder's seqlets and (optionally) match them to a database.
 
+    Discovery follows tfmodisco-lite (Shrikumar et al. 2018; :func:`discover_motifs`); matching is TOMTOM-style
+    (Gupta et al. 2007; :func:`compare_motifs`), with Benjamini–Hochberg q-values; instance calls are a
+    target-decoy FDR against the shuffled null (Elias & Gygi 2007; Storey 2002; knockoff+, Barber & Candès 2015;
+    :mod:`~seqsal.motifs.instances`).
+
     Reads ``attributions.npz`` and ``regions.tsv``; the seqlets are those of
     ``seqlets_path`` when given (e.g. the run's ``seqlets.tsv``), else the run's
     tracks re-called at ``seqlet_fdr`` (:func:`discovery_seqlets`). Motifs that are
@@ -179,6 +184,8 @@ def run_motifs(
         (``jaspar``), or the path of a MEME file (read and checked before discovery).
     options
         :class:`DiscoveryOptions` (defaults when None).
+    progress
+        Show progress bars.
     seqlet_fdr
         FDR of the re-called seqlets, in ``(0, 1]`` (the null's when the run has ``null.npz``, else
         Laplace), and of the windows the support test counts.
@@ -205,7 +212,8 @@ def run_motifs(
         When ``attributions.npz`` lacks ``one_hot``/``hypothetical``, ``regions.tsv`` is missing, the seqlet
         table is bad or names other regions than ``regions.tsv``'s
         (:func:`~seqsal.motifs.seqlets.seqlet_region_mismatch`), the database is missing or malformed
-        (:func:`read_meme`), or ``seqlet_fdr`` or ``instance_fdr`` is out of range.
+        (:func:`read_meme`), or ``seqlet_fdr`` or ``instance_fdr`` is out of range; when the run has not finished
+        or another seqsal process holds the folder's lock.
     """
     out = str(out_dir)
     started = time.perf_counter()

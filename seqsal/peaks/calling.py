@@ -68,7 +68,20 @@ ROW_SPREAD_MIN_ROWS = 30  # fewer null regions with a noise level than this: no 
 
 @dataclass
 class PeakCalls:
-    """The result of a call: ``seqlets`` and ``elements`` tables, and ``info`` (null, counts; for ``run.json``)."""
+    """The result of a call: ``seqlets`` and ``elements`` tables, and ``info`` (null, counts; for ``run.json``).
+
+    Attributes
+    ----------
+    seqlets, elements
+        One row per call. From :func:`seqsal.call_peaks_from_run`: the columns of ``seqlets.tsv``/``elements.tsv``
+        (``name``, ``region_index``, ``region_name``, ``chrom``, ``start``, ``end`` (genome, 0-based half-open),
+        ``offset_start``, ``offset_end`` (within the region), ``sign``, ``score``, ``pvalue``, ``qvalue``
+        (Benjamini–Hochberg), ``summit``, ``summit_offset``, ``rank``, ``n_seqlets``, ``sequence``,
+        ``duplicate_of``), sorted by genome position.
+    info
+        The null used (``laplace`` or ``shuffle``) and its fit, the numbers of tests and calls, the FDR and the
+        calibration: what ``run.json`` stores as its ``peaks`` entry.
+    """
 
     seqlets: pd.DataFrame
     elements: pd.DataFrame
@@ -456,6 +469,11 @@ def call_peaks(
 ) -> pd.DataFrame:
     """Call seqlets (or elements) on per-base attribution tracks held in memory.
 
+    Windows of several widths are tested against a null of the same selection: a one-sided Laplace fitted to the
+    bulk of the observed window sums (as tfmodisco-lite's Laplace null), or the same statistics of shuffled
+    tracks; every test of both signs is one Benjamini–Hochberg (1995) family. Elements add a conditional Fisher
+    combination of the candidate windows of a cluster (:mod:`seqsal.peaks.calling`).
+
     Parameters
     ----------
     track
@@ -474,8 +492,8 @@ def call_peaks(
         Target false discovery rate (Benjamini–Hochberg over all tests).
     level
         ``seqlets`` or ``elements``.
-    options
-        Other fields of :class:`PeakOptions` (``test_widths``, ``max_length``, ...).
+    **options
+        Other fields of :class:`PeakOptions` (``test_widths``, ``max_length``, ...); not ``null``.
 
     Returns
     -------

@@ -157,9 +157,9 @@ def call_peaks_from_run(
     ----------
     out_dir
         Output folder of ``seqsal attribute``.
-    options, overrides
-        :class:`PeakOptions`, or its fields as keyword arguments. ``null=None``
-        picks ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
+    options, **overrides
+        :class:`PeakOptions`, or its fields as keyword arguments (an override of ``None`` is ignored).
+        ``null=None`` picks ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
     chrom_sizes
         Chromosome lengths (default: from ``attributions.bw``, else the genome of ``run.json``); a key ``17``
         names the chromosome ``"17"``.
@@ -172,6 +172,16 @@ def call_peaks_from_run(
     -------
     PeakCalls
         ``seqlets`` and ``elements`` with the columns of the TSV files, and ``info``.
+
+    Raises
+    ------
+    ValueError
+        For ``write=True`` with ``elements=False``.
+    InputError
+        When ``attributions.npz`` or ``regions.tsv`` is missing; for an unknown or out-of-range peak option;
+        ``null="shuffle"`` without ``null.npz``, or a ``null.npz`` of another run; ``regions.tsv`` not matching
+        ``attributions.npz``; chromosome sizes that cannot be found; with ``write``, when the run has not
+        finished or another seqsal process holds the folder's lock.
     """
     out = Path(out_dir)
     if write and not elements:

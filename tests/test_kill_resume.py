@@ -22,8 +22,8 @@ from seqsal.io import ragged_offsets, region_arrays
 from seqsal.simulate import random_sequence
 from tests.test_reliability import write_fasta
 
-N_REGIONS = 600
-CHUNK = 20
+N_REGIONS = 300
+CHUNK = 10
 FINAL_NAMES = ("attributions.npz", "attributions.bw", "regions.tsv", "run.json")
 
 

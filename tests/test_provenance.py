@@ -191,7 +191,6 @@ def test_force_and_recall_leave_no_file_of_another_run(job, tmp_path):
     # a new seqlet check removes the report drawn before it (the report shows the check); drawn again
     _invoke("check-seqlets", out, "--max-seqlets", "5", "--draws", "3", "-q")
     assert not (out / "report.html").exists()
-    _invoke("report", out, "--top", "2", "-q")
     # the second evaluation (no sanity check) left none of the first one's sanity table and plot beside it
     assert not (out / "evaluation_sanity.tsv").exists() and not (out / "evaluation" / "sanity.png").exists()
     old_key = attribution_key(out)

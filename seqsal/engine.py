@@ -31,17 +31,8 @@ from .devices import autocast_dtype_for, select_device
 from .encode import one_hot_encode, reverse_complement
 from .errors import InputError, option
 from .memory import MemoryPlan, below_one_window, default_budget, measure_window_cost, parse_memory, plan_memory
-from .methods import (
-    METHODS,
-    FOCUSED_METHODS,
-    REFERENCE_METHODS,
-    IncompleteAttribution,
-    check_on_error,
-    hypothetical_attributions,
-    nonfinite_rows,
-    on_nonfinite,
-    relative_completeness,
-)
+from .methods import (FOCUSED_METHODS, METHODS, REFERENCE_METHODS, IncompleteAttribution, check_on_error,
+                      hypothetical_attributions, nonfinite_rows, on_nonfinite, relative_completeness)
 from .methods.references import rounding_allowance
 from .methods.registry import completeness_check
 from .regions import fetch_span, tile_starts  # noqa: F401 (fetch_span: imported from here too)
@@ -292,14 +283,20 @@ def _short_region(row, length: int, error: RuntimeError) -> str:
             f"length), or leave out regions this short")
 
 
-def window_focus(plan: _Plan, offset: int) -> tuple[int, int]:
-    """The region's bases in one model window ``[start, end)`` (window coordinates, the strand the model sees):
-    what ISM mutates (bases outside the region are cropped from the output anyway)."""
-    length = plan.model_input.shape[1]
-    start, end = plan.crop.start, plan.crop.stop
+def window_focus(plan: _Plan, offset: int, stitch: str = "mean") -> tuple[int, int]:
+    """The region's bases in one model window ``[start, end)`` (window coordinates, the strand the model sees) that
+    ISM mutates: with ``stitch="centre"`` only those the window gives the track (nearest centre, the first on a tie:
+    :class:`_Stitcher`; long23: each was mutated in every window covering it)."""
+    length, start, end = plan.model_input.shape[1], plan.crop.start, plan.crop.stop
     if plan.minus:
         start, end = length - end, length - start
-    return max(0, start - offset), min(plan.window, max(0, end - offset))
+    if stitch == "centre":  # p > the midpoint of this centre and the previous one; p <= that with the next one
+        twice = 2 * np.unique(plan.starts) + plan.window - 1  # twice each window centre: whole numbers
+        k = int(np.searchsorted(twice, 2 * offset + plan.window - 1))
+        start = max(start, (int(twice[k - 1] + twice[k])) // 4 + 1) if k > 0 else start
+        end = min(end, (int(twice[k] + twice[k + 1])) // 4 + 1) if k + 1 < len(twice) else end
+    lo = min(plan.window, max(0, start - offset))
+    return lo, max(lo, min(plan.window, end - offset))
 
 
 def _batches(windows: Iterator[tuple[_Plan, int, int, bool]], stop: threading.Event):
@@ -566,7 +563,7 @@ def iter_region_attributions(
     try:
         with eval_mode(model):
             for items, tensor in _prefetch(produce(), depth=3, stop=stop):
-                focus = (torch.tensor([window_focus(plan, offset) for plan, offset, _ in items])
+                focus = (torch.tensor([window_focus(plan, offset, stitch) for plan, offset, _ in items])
                          if method in FOCUSED_METHODS else None)
                 try:
                     hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin),

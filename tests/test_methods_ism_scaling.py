@@ -189,3 +189,33 @@ def test_a_small_region_in_a_long_window_costs_three_mutants_per_base():
     x = torch.from_numpy(one_hot_encode(sequence[start:start + window]))[None]
     full, _ = hypothetical_attributions(model.inner, x, "ism", focus=torch.tensor([[4950, 5051]]), fast=False)
     torch.testing.assert_close(torch.from_numpy(results[0].hypothetical), full[0, :, 4950:5051], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("window, stride, length, strand", [(200, 100, 600, "+"), (201, 67, 523, "-"),
+                                                            (150, 150, 450, "+"), (200, 73, 480, "-")])
+def test_centre_stitching_mutates_each_base_in_the_one_window_it_is_taken_from(window, stride, length, strand):
+    """long23: with --stitch centre each base was mutated in every window covering it (2x the mutants at the
+    default stride), though the track keeps one window's value. Now 3 mutants per base and the same track as
+    whole-window ISM stitched by the nearest window centre (the first window on a tie), computed here."""
+    model = Counting(_frozen(nn.Sequential(nn.Conv1d(4, 3, 9, padding=4), nn.ReLU(), nn.AdaptiveMaxPool1d(1),
+                                           nn.Flatten(), nn.Linear(3, 1))))
+    sequence = "".join("ACGT"[i] for i in torch.randint(0, 4, (length,), generator=torch.Generator().manual_seed(1)))
+    regions = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [length], "strand": [strand], "name": ["a"]})
+    fetch = lambda chrom, start, end: sequence[start:end]  # noqa: E731
+    result, = iter_region_attributions(model, fetch, regions, method="ism", window=window, stride=stride,
+                                       stitch="centre", correct=False, method_params={"fast": False})
+    starts = sorted({*range(0, length - window + 1, stride), length - window})
+    assert model.rows == 3 * length + len(starts)  # each window's reference, 3 mutants of each base once
+    x = torch.from_numpy(one_hot_encode(sequence))
+    if strand == "-":
+        x = x.flip(0).flip(1)  # the reverse complement the model sees (rows A, C, G, T)
+    tiles, _ = ism(model.inner, torch.stack([x[:, s:s + window] for s in starts]), fast=False)
+    track, best = torch.zeros(4, length), torch.full((length,), float("inf"))
+    for tile, s in zip(tiles, starts):
+        distance = (torch.arange(window) - (window - 1) / 2).abs()
+        better = distance < best[s:s + window]
+        track[:, s:s + window][:, better] = tile[:, better]
+        best[s:s + window] = torch.where(better, distance, best[s:s + window])
+    if strand == "-":
+        track = track.flip(0).flip(1)
+    torch.testing.assert_close(torch.from_numpy(result.hypothetical), track, rtol=0, atol=1e-6)

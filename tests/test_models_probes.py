@@ -146,6 +146,25 @@ def test_a_batch_dependence_that_shows_only_in_large_batches_is_refused_at_the_r
         seqsal.attribute(model, x)  # the tensor API probes at its batches' size (6 windows)
 
 
+
+def test_the_large_probe_batch_holds_at_most_probe_bases():
+    """long23: 16 windows of a 2-Mb region fed whole took 5 GB in the probe, before any attribution."""
+    from seqsal.models.probes import PROBE_BASES
+
+    class Batches(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.seen = nn.Conv1d(4, 1, 1), []
+
+        def forward(self, x):
+            self.seen.append(x.shape[0])
+            return self.conv(x).mean(dim=(1, 2))
+
+    for length, largest in ((PROBE_BASES // 5, 5), (PROBE_BASES // 3, 3), (30, 16)):
+        model = Batches().eval()
+        check_deterministic(model, length, batch_size=64)
+        assert max(model.seen) == largest, (length, model.seen)
+
 def test_a_model_that_writes_into_its_input_is_named_for_that_not_for_dropout():
     with pytest.raises(InputError, match="the model writes into its input tensor") as caught:
         check_deterministic(_WritesItsInput().eval(), 30)

@@ -80,6 +80,9 @@ def _first_value(leaves: list[torch.Tensor], rows: int) -> str:
 
 PROBE_BATCH = 16
 """Most windows of the probe batch that stands for a run's batches in :func:`check_deterministic`."""
+PROBE_BASES = 2_000_000
+"""Most bases of that batch: fewer windows of a long one (long23: 16 windows of a 2-Mb region took 5 GB before the
+run, whatever ``--max-memory`` said; a batch of 3 or fewer is not run)."""
 
 
 def check_deterministic(model: nn.Module, length: int, device: str | torch.device = "cpu", seed: int = 0,
@@ -89,8 +92,8 @@ def check_deterministic(model: nn.Module, length: int, device: str | torch.devic
 
     Runs, without gradients: a batch of 3 random one-hot windows twice; its first window alone (a batch of one);
     that window followed by 2 zero windows (the padding of a short batch); and, for ``batch_size`` above 3, the 3
-    windows among others in a batch of ``min(batch_size, PROBE_BATCH)`` (a layer that takes batch statistics only
-    in large batches; skipped where that batch does not fit in memory).
+    windows among others in a batch of ``min(batch_size, PROBE_BATCH, PROBE_BASES // length)`` (a layer that takes
+    batch statistics only in large batches; skipped where that batch does not fit in memory or holds 3 or fewer).
 
     Parameters
     ----------
@@ -141,7 +144,7 @@ def check_deterministic(model: nn.Module, length: int, device: str | torch.devic
                 f"the model fails on a batch of one window ({detail}) but runs on a batch of 3: its output depends "
                 f"on the rest of its batch (batch norm in training mode?); {_EVAL_ADVICE}", path) from None
         with_zeros = output_leaves(model(padded))
-        large = min(batch_size, PROBE_BATCH)
+        large = min(batch_size, PROBE_BATCH, PROBE_BASES // max(length, 1))
         among = _large_batch(model, torch.cat([x, probe_windows(large - 3, length, seed + 1, device)]), path) \
             if large > 3 else None
     differences = [_difference(first, alone, (3, 1)), _difference(first, with_zeros, (3, 3))]

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 
-# Options whose flag is not ``--`` + the keyword with ``_`` -> ``-`` (none yet; add ``keyword: "--flag"`` here).
-CLI_FLAGS: dict[str, str] = {}
+# Options whose flag is not ``--`` + the keyword with ``_`` -> ``-`` (add ``keyword: "--flag"`` here).
+CLI_FLAGS: dict[str, str] = {
+    "fmt": "--format",  # write_logos(fmt=...): seqsal logos --format
+    "mask_weight": "--mask-prior",  # TrainOptions.mask_weight: the WEIGHT of seqsal train --mask-prior
+    "consistency_weight": "--consistency",  # TrainOptions.consistency_weight: the WEIGHT of --consistency
+    "model_path": "--model",  # run_attribute(model_path=...): seqsal attribute --model
+}
 
 _OPEN, _SEP, _CLOSE = "\ue000", "\ue001", "\ue002"  # private-use characters: markup that no user text holds
 _MARKED = re.compile(f"{_OPEN}([^{_SEP}{_CLOSE}]*){_SEP}([^{_SEP}{_CLOSE}]*){_SEP}([^{_SEP}{_CLOSE}]*){_CLOSE}")

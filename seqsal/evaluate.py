@@ -35,7 +35,7 @@ from torch import nn
 from .attribution import Target
 from .encode import reverse_complement_one_hot
 from .engine import fetch_span, plan_region
-from .errors import InputError
+from .errors import InputError, option
 from .evaluate_inputs import (check_model_unchanged, check_run_regions, check_truth, methods_named, recorded_transform,
                               skipped_text, unavailable_checks)
 from .io import atomic_path, write_table_atomic
@@ -85,7 +85,7 @@ def background_of(x: np.ndarray, kind: str = "shuffle", seed: int = 0) -> np.nda
     if kind == "uniform":
         return make_baselines(torch.from_numpy(np.ascontiguousarray(x)), "uniform")[:, 0].numpy()
     if kind != "shuffle":
-        raise InputError(f"unknown --background {kind!r}; choose shuffle or uniform")
+        raise InputError(f"unknown {option('background')} {kind!r}; choose shuffle or uniform")
     return dinucleotide_shuffle(x, n=1, seed=seed)[:, 0]
 
 

@@ -490,8 +490,8 @@ class Genome:
             position = start + int(bad[0])
             raise InputError(
                 f"character {chr(codes[bad[0]])!r} at {chrom}:{position} (0-based) is not an IUPAC DNA code "
-                "(A C G T N R Y S W K M B D H V U, any case); fix the FASTA, or pass --unknown-bases n to read "
-                "such characters as N",
+                "(A C G T N R Y S W K M B D H V U, any case); fix the FASTA, or pass "
+                f"{option('unknown_bases', 'n')} to read such characters as N",
                 self.path, self._line_of(chrom, position))
         for offset in bad.tolist():
             key = (chrom, start + offset)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .attribution import NO_TASK_AXIS, Target, eval_mode, resolve_task_axis, shape_text
-from .errors import InputError
+from .errors import InputError, option
 from .models import LoadedModel
 from .models.probes import check_deterministic, check_float32, check_task_names
 from .models.user import layout_hint
@@ -42,8 +42,9 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             if lines else type(error).__name__
         if "cuda" in str(error).lower() and x.device.type != "cuda":
             raise InputError(f"the model fails on the {x.device.type} device ({detail}): it was saved with operations "
-                             "or tensors that need a CUDA GPU; run on a machine with one (--device cuda), or re-save "
-                             "the model from the CPU (e.g. model.cpu() before torch.jit.save)") from None
+                             f"or tensors that need a CUDA GPU; run on a machine with one "
+                             f"({option('device', 'cuda')}), or re-save the model from the CPU (e.g. model.cpu() "
+                             "before torch.jit.save)") from None
         other = other_layout(model.module, x, layout)
         if other is not None:
             shape = (f"(N, 4, {probe_length})" if layout == "ncl" else f"(N, {probe_length}, 4)")
@@ -52,7 +53,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             raise InputError(
                 f"the model fails on one-hot DNA (N, 4, {probe_length}) ({detail}) and holds an embedding "
                 "(nn.Embedding): it takes token indices, not one-hot DNA; wrap it so that forward takes one-hot "
-                "(N, 4, L) and passes x.argmax(1) on (its gradient is 0 everywhere: explain it with --method ism)"
+                "(N, 4, L) and passes x.argmax(1) on (its gradient is 0 everywhere: explain it with "
+                f"{option('method', 'ism')})"
             ) from None
         channels = first_layer_channels(model.module)
         if channels not in (None, 4):
@@ -62,7 +64,7 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             ) from None
         raise InputError(
             f"the model fails on an input of shape (N, 4, {probe_length}): {detail}. It takes one-hot DNA "
-            "(N, 4, L); give --window (or --width) with the input length it was trained on"
+            f"(N, 4, L); give {option('window')} (or {option('width')}) with the input length it was trained on"
         ) from None
     if isinstance(output, (tuple, list)) and target.output is None:  # fresh16: which one was said nowhere
         log.info("target: the model returns %d outputs %s; output 0 is explained (--target output=K picks another)",

@@ -245,9 +245,10 @@ def _changed(partial: Path, payload: dict) -> str:
 
 def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool, payload: dict | None = None) -> int:
     """Check the output folder; returns the number of regions already done (when resuming)."""
+    res, frc = option("resume"), option("force")  # spelled --resume, --force for the CLI; keywords for the API
     if resume and force:
-        raise InputError("--resume and --force contradict each other: --resume finishes the run in this folder, "
-                         "--force discards it; pass one")
+        raise InputError(f"{res} and {frc} contradict each other: {res} finishes the run in this folder, "
+                         f"{frc} discards it; pass one")
     partial = out_dir / PARTIAL
     progress_file = partial / "progress.json"
     existing = (out_dir / "run.json").exists() or partial.exists()
@@ -256,8 +257,8 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool, paylo
     if existing and not (resume or force):
         finished = (out_dir / "run.json").exists()
         raise InputError(
-            "the output folder holds a finished run; pass --force to overwrite it, or give another -o" if finished
-            else "the output folder holds an interrupted run; pass --resume to finish it or --force to start over",
+            f"the output folder holds a finished run; pass {frc} to overwrite it, or give another -o" if finished
+            else f"the output folder holds an interrupted run; pass {res} to finish it or {frc} to start over",
             str(out_dir),
         )
     if resume or force:
@@ -269,21 +270,20 @@ def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool, paylo
     if resume and (out_dir / "run.json").exists():
         finished = read_json_record(out_dir / "run.json").get("input_digest")
         if finished != digest:
-            raise InputError("--resume: this folder holds a run finished with other inputs or parameters (genome, "
-                             "regions, model, options); use --force to replace it, or give another -o", str(out_dir))
+            raise InputError(f"{res}: this folder holds a run finished with other inputs or parameters (genome, "
+                             f"regions, model, options); use {frc} to replace it, or give another -o", str(out_dir))
         shutil.rmtree(partial, ignore_errors=True)  # a run killed while removing its checkpoint
         return -1  # complete already
     if resume and progress_file.exists():
         progress = json.loads(progress_file.read_text())
         if progress.get("params") != digest:
             raise InputError(
-                f"--resume: this folder was started with other inputs or parameters (changed since: "
-                f"{_changed(partial, payload or {})}); use --force to start over (or remove its .partial folder)",
+                f"{res}: this folder was started with other inputs or parameters (changed since: "
+                f"{_changed(partial, payload or {})}); use {frc} to start over (or remove its .partial folder)",
                 str(out_dir),
             )
         if not all((partial / name).is_file() for name in ("one_hot.npy", "hypothetical.npy", "regions.part.tsv")):
-            raise InputError("--resume: the checkpoint in .partial is incomplete; use --force to start over",
-                             str(out_dir))
+            raise InputError(f"{res}: the checkpoint in .partial is incomplete; use {frc} to start over", str(out_dir))
         return int(progress["done"])
     partial.mkdir(parents=True, exist_ok=True)
     if payload is not None:  # what a later --resume compares, to name what changed
@@ -525,8 +525,8 @@ def _array_stores(partial: Path, lengths: np.ndarray, resume: bool) -> tuple[Rag
     except ValueError:
         for store in stores:
             store.close()
-        raise InputError("--resume: the checkpoint in .partial was written in another array layout (an older "
-                         "seqsal); use --force to start over", str(partial.parent)) from None
+        raise InputError(f"{option('resume')}: the checkpoint in .partial was written in another array layout (an "
+                         f"older seqsal); use {option('force')} to start over", str(partial.parent)) from None
 
 
 def _target_record(target: Target, shape: tuple[int, ...]) -> dict:

@@ -93,7 +93,7 @@ def refuse_foreign_folder(folder: str | os.PathLike, run_files: tuple[str, ...] 
         Naming up to six of them: ``FOLDER: the output folder holds no seqsal run (no run.json) but files a run
         writes or replaces: logos/, motifs.meme; give another -o (a new or empty folder), or --force ...``.
     """
-    from .errors import InputError
+    from .errors import InputError, option
 
     if os.path.exists(os.path.join(folder, RUN_RECORD)):
         return
@@ -103,7 +103,7 @@ def refuse_foreign_folder(folder: str | os.PathLike, run_files: tuple[str, ...] 
     if found:
         raise InputError(f"the output folder holds no seqsal run (no run.json) but files {writer} writes or "
                          f"replaces: {', '.join(found[:6])}{', ...' if len(found) > 6 else ''}; give another -o (a "
-                         "new or empty folder), or --force to replace them", str(folder))
+                         f"new or empty folder), or {option('force')} to replace them", str(folder))
 
 
 def read_json_record(path: str | os.PathLike) -> dict:

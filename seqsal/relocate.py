@@ -26,7 +26,7 @@ import logging
 import os
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, option
 from .io import write_text_atomic
 from .provenance import read_json_record
 from .run_genome import first_genome_mismatch
@@ -109,8 +109,8 @@ def relocate_run(out_dir: str | os.PathLike, genome: str | None = None, regions:
         raise InputError("no run.json: this is not a run folder of `seqsal attribute`", str(out))
     given = {key: value for key, value in zip(FIELDS, (genome, regions, model, architecture)) if value is not None}
     if not given:
-        raise InputError("nothing to relocate: give the moved file(s) with --genome, --regions, --model or "
-                         "--architecture", str(out))
+        raise InputError(f"nothing to relocate: give the moved file(s) with {option('genome')}, {option('regions')}, "
+                         f"{option('model')} or {option('architecture')}", str(out))
     for key, value in given.items():
         if not os.path.isfile(value):
             raise InputError(f"no such file (the new {key} of this run); check the path", value)

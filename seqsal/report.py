@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .audit import audit_section
-from .errors import InputError
+from .errors import InputError, option
 from .io import RegionArrays, region_arrays
 from .provenance import GROUPS, read_json_record, stale_text, status, write_record
 from .motifs import read_motif_arrays
@@ -240,7 +240,7 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
         An unknown ``fmt``; no ``attributions.npz``/``regions.tsv``; a damaged ``run.json``; an unfinished run or
         another seqsal process holding the folder's lock."""
     if fmt not in FORMATS:
-        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        raise InputError(f"{option('fmt')} {fmt!r}: choose one of {', '.join(FORMATS)}")
     run = RunFolder.open(out_dir)
     jobs: list[LogoJob] = []
     calls = False

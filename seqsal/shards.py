@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from .bigwig import write_attribution_bigwig
-from .errors import InputError
+from .errors import InputError, option
 from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_path, ragged_offsets, region_arrays,
                  write_npz, write_text_atomic)
 from .provenance import GROUPS, read_json_record, refuse_foreign_folder, remove_group, sampled_digest
@@ -226,7 +226,7 @@ def merge_runs(
         raise InputError("the output folder is one of the shards to merge (merging into it would replace that shard); "
                          "give another -o", str(out))
     if (out / "run.json").exists() and not force:
-        raise InputError("the output folder holds a run already; pass --force to overwrite it", str(out))
+        raise InputError(f"the output folder holds a run already; pass {option('force')} to overwrite it", str(out))
     if not force:
         refuse_foreign_folder(out, (*MERGED_OUTPUTS, NULL_FILE), "a merge")
     records = [_read_record(folder) for folder in folders]

@@ -155,11 +155,13 @@ def build(options: TrainOptions, tasks: list[str]) -> tuple[nn.Module, int]:
     try:
         model = build_model(options.architecture, config)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"cannot build {options.architecture} from --model-config and --window {window} ({exc}); "
-                         "check the config's keys and values, and the window") from None
+        raise InputError(f"cannot build {options.architecture} from {option('model_config')} and "
+                         f"{option('window', window)} ({exc}); check the config's keys and values, and the "
+                         "window") from None
     if options.architecture == "bpnet" and 2 * model.trimming >= window:  # its profile would be empty
-        raise InputError(f"--model-config trimming {model.trimming} leaves no profile of a {window}-bp window; give a "
-                         f"trimming below {window / 2:g} or a longer --window")
+        raise InputError(f"{option('model_config')} trimming {model.trimming} leaves no profile of a {window}-bp "
+                         f"window; give a "
+                         f"trimming below {window / 2:g} or a longer {option('window')}")
     if options.architecture == "bpnet":  # trained on its counts head (outputs_of) and windows of this length
         model.input_length, model.default_target = int(window), "output=1"
     return model, int(window)
@@ -294,8 +296,8 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
     """Encode the windows of every split (``train``, ``valid``, ``test`` when it has regions) and their masks."""
     if options.task == "classification" and not (binary := np.isin(labels.values, (0.0, 1.0))).all():
         row, task = (int(k) for k in np.argwhere(~binary)[0])  # the first, named by its line (trainbreak)
-        raise InputError(f"--task classification needs labels of 0 or 1, got {labels.values[row, task]:g} "
-                         f"({labels.tasks[task]}); use --task regression for other values",
+        raise InputError(f"{option('task', 'classification')} needs labels of 0 or 1, got {labels.values[row, task]:g} "
+                         f"({labels.tasks[task]}); use {option('task', 'regression')} for other values",
                          labels.regions_path or labels.path, int(labels.regions["line"].iloc[row]) or None)
     regions = labels.regions
     chroms = regions["chrom"].to_numpy(dtype=object)
@@ -481,7 +483,8 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
                      record["seconds"])
         if not math.isfinite(record["train_loss"]):
             raise InputError(f"training diverged at epoch {epoch} (loss {record['train_loss']}), so the model was not "
-                             "written; lower --learning-rate or the prior weights and rerun (--force over a "
+                             f"written; lower {option('learning_rate')} or the prior weights and rerun "
+                             f"({option('force')} over a "
                              "checkpoint)", labels.path)
         save_checkpoint(checkpoint, {"digest": json.dumps(owner, sort_keys=True), "model": model.state_dict(),
                                      "optimiser": optimiser.state_dict(),

@@ -183,7 +183,8 @@ def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None)
         tasks = [n for n, low in zip(names, lower) if low not in ("chrom", "start", "end", "name", "strand")]
     missing = [t for t in tasks if t not in names]
     if len(set(tasks)) < len(tasks) or {t.lower() for t in tasks} & set(_COORDINATES):
-        raise InputError(f"--tasks {','.join(tasks)}: name each task column once, and none of chrom, start, end",
+        raise InputError(f"{option('tasks', ','.join(tasks))}: name each task column once, and none of chrom, "
+                         "start, end",
                          path, line0)
     if missing:
         raise InputError(f"task column(s) {missing} not in the header {names}; name existing columns", path, line0)
@@ -240,10 +241,11 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
         column = value_column or (7 if len(fields) >= 10 else 5)
         if value_column is None and len(fields) == 12:  # BED12 (read_regions checked its blocks): no value column
             raise InputError("a BED12 line (blocks in columns 10-12), not a narrowPeak: its column 7 is thickStart, "
-                             "not a value; give the label column with --value-column N", path, int(line))
+                             f"not a value; give the label column with {option('value_column')} N", path, int(line))
         if len(fields) < column:
             raise InputError(f"no value in column {column} (the line has {len(fields)} columns); labels need a "
-                             "value column: narrowPeak column 7, BED column 5, or --value-column N", path, int(line))
+                             f"value column: narrowPeak column 7, BED column 5, or {option('value_column')} N", path,
+                             int(line))
         values[row, 0] = _float(fields[column - 1], path, int(line), column)
     return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["value"], path, "bed",
                   [column])
@@ -251,7 +253,8 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
 
 def _read_bigwig(path: str, regions_path: str | None) -> Labels:
     if regions_path is None:
-        raise InputError("a bigWig of labels needs the regions to summarise it over; pass --regions regions.bed", path)
+        raise InputError("a bigWig of labels needs the regions to summarise it over; pass "
+                         f"{option('regions', 'regions.bed')}", path)
     import pyBigWig
 
     regions = read_regions(regions_path)
@@ -338,9 +341,10 @@ def split_chromosomes(chroms: np.ndarray, valid: list[str], test: list[str], pat
     """
     both = sorted(set(valid) & set(test))
     if both:
-        raise InputError(f"{both} named in both --valid-chroms and --test-chroms; a chromosome goes in one split")
+        raise InputError(f"{both} named in both {option('valid_chroms')} and {option('test_chroms')}; a chromosome "
+                         "goes in one split")
     present = set(np.unique(chroms).tolist())
-    for flag, names in (("--valid-chroms", valid), ("--test-chroms", test)):
+    for flag, names in ((option("valid_chroms"), valid), (option("test_chroms"), test)):
         absent = [name for name in names if name not in present]
         if absent:  # a typo would put the chromosome's windows in training, silently
             raise InputError(f"{flag} names {', '.join(absent)}, on which no labelled region lies (chromosomes in "
@@ -351,8 +355,9 @@ def split_chromosomes(chroms: np.ndarray, valid: list[str], test: list[str], pat
     for name, chosen in (("train", split["train"]), ("valid", split["valid"])):
         if not chosen.any():
             present = sorted(set(chroms))[:8]
-            raise InputError(f"no {name} regions (chromosomes in the labels: {present}); choose --valid-chroms/"
-                             "--test-chroms among them and leave some for training", path)
+            raise InputError(f"no {name} regions (chromosomes in the labels: {present}); choose "
+                             f"{option('valid_chroms')}/{option('test_chroms')} among them and leave some for "
+                             "training", path)
     return split
 
 
@@ -470,10 +475,10 @@ def read_mask_spec(spec: str, chrom_sizes: dict[str, int] | None = None
     """
     parts = spec.split(",")
     if len(parts) > 2 or not any(parts):
-        raise InputError(f"--mask-prior {spec!r}: give EXCLUDE.bed or EXCLUDE.bed,INCLUDE.bed")
+        raise InputError(f"{option('mask_prior')} {spec!r}: give EXCLUDE.bed or EXCLUDE.bed,INCLUDE.bed")
     if len(parts) == 2 and parts[0] and os.path.realpath(parts[0]) == os.path.realpath(parts[1]):
-        raise InputError(f"--mask-prior {spec!r}: one file as both the bases that must not matter and those that "
-                         "should; give two different BEDs")  # trainbreak: accepted, the terms pulling both ways
+        raise InputError(f"{option('mask_prior')} {spec!r}: one file as both the bases that must not matter and "
+                         "those that should; give two different BEDs")  # trainbreak: accepted, terms pulling both ways
     tables: list[pd.DataFrame | None] = []
     for part in (parts[0], parts[1] if len(parts) == 2 else ""):
         if not part:

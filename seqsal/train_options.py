@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .errors import InputError
+from .errors import InputError, option
 from .train_priors import CUTOUT_FILLS
 
 __all__ = ["TrainOptions", "check_options", "check_window"]
@@ -99,54 +99,58 @@ class TrainOptions:
 def check_options(options: TrainOptions) -> None:
     """Raise :class:`InputError` for option values that cannot work together."""
     if options.precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise InputError(f"unknown --precision {options.precision!r}; choose auto, fp32, bf16 or fp16")
+        raise InputError(f"unknown {option('precision')} {options.precision!r}; choose auto, fp32, bf16 or fp16")
     if options.task not in ("regression", "classification"):
-        raise InputError(f"unknown --task {options.task!r}; choose regression or classification")
+        raise InputError(f"unknown {option('task')} {options.task!r}; choose regression or classification")
     if options.consistency not in (None, "rc", "shift"):
-        raise InputError(f"unknown --consistency {options.consistency!r}; choose rc or shift")
+        raise InputError(f"unknown {option('consistency')} {options.consistency!r}; choose rc or shift")
     for name in ("saliency_cutout", "random_cutout"):
         if not 0.0 <= getattr(options, name) <= 1.0:
-            raise InputError(f"--{name.replace('_', '-')} is a probability; give a value in [0, 1]")
+            raise InputError(f"{option(name)} is a probability; give a value in [0, 1]")
     if options.saliency_cutout and options.random_cutout:
-        raise InputError("--saliency-cutout and --random-cutout are alternatives (random is the control); give one")
+        raise InputError(f"{option('saliency_cutout')} and {option('random_cutout')} are alternatives (random is the "
+                         "control); give one")
     if min(options.cutout_span) < 1 or options.cutout_span[0] > options.cutout_span[1]:
-        raise InputError(f"--cutout-span {options.cutout_span}: give MIN,MAX bases with 1 <= MIN <= MAX")
+        raise InputError(f"{option('cutout_span', str(options.cutout_span))}: give MIN,MAX bases with 1 <= MIN <= MAX")
     if options.cutout_fill not in CUTOUT_FILLS:
-        raise InputError(f"--cutout-fill {options.cutout_fill!r}: choose one of {', '.join(CUTOUT_FILLS)}")
+        raise InputError(f"{option('cutout_fill')} {options.cutout_fill!r}: choose one of {', '.join(CUTOUT_FILLS)}")
     if options.mask_prior and not options.mask_weight:
-        raise InputError("--mask-prior needs a weight > 0 (0 turns it off: leave --mask-prior out)")
+        raise InputError(f"{option('mask_prior')} needs a weight > 0 (0 turns it off: leave {option('mask_prior')} "
+                         "out)")
     if options.consistency and not options.consistency_weight:  # as the mask prior (trainbreak: 0 accepted)
-        raise InputError("--consistency needs a weight > 0 (0 turns it off: leave --consistency out)")
+        raise InputError(f"{option('consistency')} needs a weight > 0 (0 turns it off: leave {option('consistency')} "
+                         "out)")
     if min(options.fourier_prior, options.mask_weight, options.consistency_weight) < 0:
         raise InputError("prior weights must be >= 0")
     if options.consistency == "shift" and options.consistency_shift < 1:
-        raise InputError("--consistency-shift must be >= 1 base")
+        raise InputError(f"{option('consistency_shift')} must be >= 1 base")
     if options.fourier_positives is not None and not 0.0 <= options.fourier_positives < 1.0:
-        raise InputError(f"--fourier-positives {options.fourier_positives}: give a quantile in [0, 1)")
+        raise InputError(f"{option('fourier_positives', options.fourier_positives)}: give a quantile in [0, 1)")
     if options.prior_every is not None and options.prior_every < 1:
-        raise InputError(f"--prior-every {options.prior_every}: give a number of steps >= 1")
+        raise InputError(f"{option('prior_every', options.prior_every)}: give a number of steps >= 1")
     for name in ("valid_chroms", "test_chroms"):
         if not isinstance(getattr(options, name), (list, tuple)) or not all(
                 isinstance(chrom, str) for chrom in getattr(options, name)):
             raise InputError(f"{name}={getattr(options, name)!r}: give a list of chromosome names, e.g. ['chr2']")
     if options.fourier_freq_limit is not None and options.fourier_freq_limit < 1:
-        raise InputError(f"--fourier-freq-limit {options.fourier_freq_limit}: give a frequency index >= 1")
+        raise InputError(f"{option('fourier_freq_limit', options.fourier_freq_limit)}: give a frequency index >= 1")
     for name in ("learning_rate", "fourier_prior", "mask_weight", "consistency_weight"):
         if not math.isfinite(getattr(options, name)):
-            raise InputError(f"--{name.replace('_', '-').replace('-weight', '')} {getattr(options, name)}: give a "
-                             "finite number")
+            raise InputError(f"{option(name, getattr(options, name))}: give a finite number")
     if options.learning_rate <= 0 or options.batch_size < 1 or options.epochs < 1 or options.max_shift < 0:
-        raise InputError("--learning-rate must be > 0, --batch-size and --epochs >= 1, --max-shift >= 0")
+        raise InputError(f"{option('learning_rate')} must be > 0, {option('batch_size')} and {option('epochs')} >= 1, "
+                         f"{option('max_shift')} >= 0")
 
 
 def check_window(options: TrainOptions, window: int) -> None:
     """Raise :class:`InputError` for a length option that does not fit in the ``window``-bp training inputs."""
     cutout = max(options.cutout_span) if options.saliency_cutout or options.random_cutout else 0
-    for name, bases in (("max-shift", options.max_shift), ("cutout-span", cutout),
-                        ("consistency-shift", options.consistency_shift if options.consistency == "shift" else 0)):
+    for name, bases in (("max_shift", options.max_shift), ("cutout_span", cutout),
+                        ("consistency_shift", options.consistency_shift if options.consistency == "shift" else 0)):
         if bases >= window:
-            raise InputError(f"--{name} {bases} is not shorter than the {window}-bp training window; give less")
+            raise InputError(f"{option(name, bases)} is not shorter than the {window}-bp training window; give less")
     if options.fourier_prior and (options.fourier_freq_limit or 0) >= window // 2:
-        raise InputError(f"--fourier-freq-limit {options.fourier_freq_limit} counts all {window // 2} frequencies of the "
+        raise InputError(f"{option('fourier_freq_limit', options.fourier_freq_limit)} counts all {window // 2} "
+                         f"frequencies of the "
                          f"{window}-bp window as low, so the prior penalises nothing; give less (default "
                          f"{max(1, round(0.15 * window))}, a period of about 6.7 bases)")

@@ -115,7 +115,7 @@ def check_not_inputs(outputs: tuple[str, ...], inputs: tuple[str | None, ...]) -
     for path in outputs:
         if os.path.realpath(path) in taken:
             raise InputError(f"this output would overwrite an input of the run ({taken[os.path.realpath(path)]}); "
-                             "give the model (-o) and the report (--report) other names", path)
+                             f"give the model (-o) and the report ({option('report')}) other names", path)
 
 
 def check_writable(*paths: str) -> None:

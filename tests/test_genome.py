@@ -483,7 +483,7 @@ def test_unknown_letter_stops_only_the_windows_that_reach_it(tmp_path):
         with pytest.raises(InputError) as info:
             genome.fetch("chr5", 0, 16)
     assert str(info.value).startswith(f"{path}:9: character 'Z' at chr5:15 (0-based) is not an IUPAC DNA code")
-    assert "--unknown-bases n" in str(info.value)
+    assert 'unknown_bases="n"' in str(info.value)
 
 
 def test_unknown_letters_read_as_n_with_one_summary_line(tmp_path, caplog):

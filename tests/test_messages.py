@@ -58,13 +58,13 @@ def test_folder_with_a_run_names_the_flag_that_fits(tmp_path):
 
     out = tmp_path / "out"
     (out / ".partial").mkdir(parents=True)
-    with pytest.raises(InputError, match="holds an interrupted run; pass --resume to finish it or --force"):
+    with pytest.raises(InputError, match="holds an interrupted run; pass resume to finish it or force"):
         _prepare_output(out, "digest", resume=False, force=False)
     (out / ".partial").rmdir()
     (out / "run.json").write_text("{}")
     with pytest.raises(InputError) as info:
         _prepare_output(out, "digest", resume=False, force=False)
-    assert "holds a finished run; pass --force to overwrite it" in str(info.value) and "--resume" not in str(info.value)
+    assert "holds a finished run; pass force to overwrite it" in str(info.value) and "resume" not in str(info.value)
 
 
 def test_an_interrupt_names_resume_only_for_a_command_that_has_it_and_permission_errors_are_one_line(

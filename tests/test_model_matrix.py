@@ -349,7 +349,7 @@ def check_cell(truth: Truth, method: str, x: torch.Tensor, hypothetical: torch.T
 
 # --------------------------------------------------------------------------------------- the refusals
 REFUSED = {  # (format, method or None for every method, layout or None for both) -> what the one line says
-    ("torchscript", "deepshap", None): r"deepshap.*TorchScript.*--method ig or ism",
+    ("torchscript", "deepshap", None): r"deepshap.*TorchScript.*method ig or ism",
     ("torchscript", "gradcam", None): r"gradcam .*TorchScript",
     # a static batch: Grad-CAM feeds the program exactly its batch of rows a call (seqsal.models.user.static_batch),
     # so its feature maps are the sequences' own and the maps are checked like every other format's

@@ -53,7 +53,7 @@ def test_state_dict_needs_architecture(tiny_model, tmp_path):
     _, model = tiny_model
     torch.save(model.state_dict(), tmp_path / "w.pt")
     (tmp_path / "config.json").write_text(json.dumps(model.config))
-    with pytest.raises(InputError, match="--architecture"):
+    with pytest.raises(InputError, match="also pass architecture"):
         load_model(tmp_path / "w.pt")
     loaded = load_model(tmp_path / "w.pt", architecture="basset", config=tmp_path / "config.json")
     _same_outputs(model, loaded.module)
@@ -156,7 +156,7 @@ def test_a_text_file_as_model_says_what_it_is(tmp_path, text, looks_like):
         load_model(path)
     message = str(info.value)
     assert message.startswith(f"{path}: this is a text file, not a model: it looks like {looks_like}")
-    assert message.endswith("--model-config)") and "unpickle" not in message
+    assert message.endswith("model_config)") and "unpickle" not in message
 
 
 def test_an_empty_model_file(tmp_path):
@@ -170,7 +170,7 @@ def test_model_not_found_says_what_to_do(tmp_path):
         load_model(tmp_path / "nope.pt")
     assert str(info.value) == (f"{tmp_path / 'nope.pt'}: model file not found; pass the path of a model file (seqsal "
                                ".safetensors, TorchScript .pt, torch.export .pt2, or a state_dict with "
-                               "--architecture/--model-config) with --model")
+                               "architecture/model_config) with model_path")
 
 
 def test_pickle_refusal_is_whole_sentences_and_names_the_object(tmp_path):
@@ -180,4 +180,4 @@ def test_pickle_refusal_is_whole_sentences_and_names_the_object(tmp_path):
         load_model(path)
     message = str(info.value)
     assert "holds Python objects (e.g. posix.system)" in message or "holds Python objects (e.g. os.system)" in message
-    assert message.endswith("pass --architecture/--model-config") and "detail:" not in message
+    assert message.endswith("pass architecture/model_config") and "detail:" not in message

@@ -90,7 +90,7 @@ def test_user_architecture_errors_name_the_file_and_what_to_do(weights, tmp_path
     raising = tmp_path / "raising.py"
     raising.write_text("import torch\nx = 1\n\nraise RuntimeError('no GPU here')\n")
     cases = [
-        (f"{arch}", r"name the model class after the file: --architecture .*arch.py:ClassName \(its nn.Module "
+        (f"{arch}", r'name the model class after the file: architecture=".*arch.py:ClassName" \(its nn.Module '
                     r"classes: Net\)"),
         (f"{arch}:Helper", r"not an nn.Module class: 'Helper' in the architecture file; its nn.Module classes: Net"),
         (f"{arch}:Nope", r"no class 'Nope' in the architecture file; its nn.Module classes: Net"),
@@ -107,7 +107,7 @@ def test_user_architecture_errors_name_the_file_and_what_to_do(weights, tmp_path
                                          r"the file, the config makes it \[5\]"):
         load_model(path, architecture=f"{arch}:Net", config={"channels": 5})
     torch.jit.save(torch.jit.trace(model, torch.zeros(1, 4, 12)), tmp_path / "m.ts")
-    with pytest.raises(InputError, match="TorchScript archive, which holds its own model.*drop --architecture"):
+    with pytest.raises(InputError, match="TorchScript archive, which holds its own model.*drop architecture"):
         load_model(tmp_path / "m.ts", architecture=f"{arch}:Net")
 
 

@@ -265,7 +265,7 @@ def test_a_checkpoint_of_the_dense_layout_is_refused_on_resume(tmp_path):
     partial = tmp_path / "out" / ".partial"
     partial.mkdir(parents=True)
     np.save(partial / "one_hot.npy", np.zeros((2, 4, 5), np.float32))  # the dense checkpoint of earlier seqsal
-    with pytest.raises(InputError, match="another array layout.*--force"):
+    with pytest.raises(InputError, match="another array layout.*force"):
         _array_stores(partial, np.array([5, 3]), resume=True)
     stores = _array_stores(partial, np.array([5, 3]), resume=False)
     for store in stores:

@@ -140,7 +140,7 @@ def test_prior_interval_and_term_multiplier():
     assert prior_interval(_options(prior_every=1)) == 1
     assert [term_multiplier(step, 3) for step in range(7)] == [3.0, 0, 0, 3.0, 0, 0, 3.0]
     assert all(term_multiplier(step, 1) == 1.0 for step in range(5))
-    with pytest.raises(InputError, match="prior-every"):
+    with pytest.raises(InputError, match="prior_every"):
         check_options(_options(prior_every=0))
 
 
@@ -179,7 +179,7 @@ def test_cutout_fill_reaches_the_training_step(world, tmp_path, monkeypatch):
                     _options(epochs=1, cutout_fill="n", cutout_span=(5, 5), **extra), quiet=True, force=True)
         blanks = np.concatenate([(x.sum(axis=1) == 0).sum(axis=1) for x in seen])
         assert len(seen) > 0 and (blanks == 5).all()  # every window: one 5-base stretch of Ns
-    with pytest.raises(InputError, match="--cutout-fill .x.: choose one of random, n"):
+    with pytest.raises(InputError, match="cutout_fill .x.: choose one of random, n"):
         check_options(_options(cutout_fill="x"))
 
 

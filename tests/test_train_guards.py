@@ -49,12 +49,12 @@ def test_a_report_path_never_overwrites_the_model_or_itself(world, tmp_path, rep
 
 def test_lengths_longer_than_the_window_and_chromosomes_not_in_a_list_are_refused(world, tmp_path):  # noqa: F811
     for extra, name in (({"consistency": "shift", "consistency_weight": 1.0, "consistency_shift": 64},
-                         "--consistency-shift 64"), ({"max_shift": 80}, "--max-shift 80"),
-                        ({"random_cutout": 0.5, "cutout_span": (10, 70)}, "--cutout-span 70"),
-                        ({"fourier_prior": 1.0, "fourier_freq_limit": 32}, "--fourier-freq-limit 32 counts all 32"),
+                         "consistency_shift=64"), ({"max_shift": 80}, "max_shift=80"),
+                        ({"random_cutout": 0.5, "cutout_span": (10, 70)}, "cutout_span=70"),
+                        ({"fourier_prior": 1.0, "fourier_freq_limit": 32}, "fourier_freq_limit=32 counts all 32"),
                         ({"valid_chroms": "chrB"}, r"valid_chroms='chrB': give a list"),
                         ({"test_chroms": [1]}, r"test_chroms=\[1\]: give a list"),
-                        ({"fourier_freq_limit": 0}, "--fourier-freq-limit 0")):
+                        ({"fourier_freq_limit": 0}, "fourier_freq_limit=0")):
         with pytest.raises(InputError, match=name):
             train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "m.safetensors", _options(**extra),
                         quiet=True)
@@ -155,7 +155,7 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(worl
     with pytest.raises(InputError, match="cannot write into"):
         train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "afile" / "m.safetensors",
                     _options(epochs=1), quiet=True)
-    with pytest.raises(InputError, match="--max-shift 80"):  # refused after the lock: no empty folders left
+    with pytest.raises(InputError, match="max_shift=80"):  # refused after the lock: no empty folders left
         train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "new" / "sub" / "m.safetensors",
                     _options(max_shift=80), quiet=True)
     assert not (tmp_path / "new").exists()
@@ -167,7 +167,7 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_work(worl
 
 def test_precision_is_checked_and_records_what_ran(world, tmp_path):  # noqa: F811
     """fresh8: --precision bf16 on the CPU ran in fp32 but the report recorded bf16; fp8 was accepted."""
-    with pytest.raises(InputError, match="unknown --precision 'fp8'"):
+    with pytest.raises(InputError, match="unknown precision 'fp8'"):
         train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "a.safetensors", _options(precision="fp8"),
                     quiet=True)
     summary = train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "b.safetensors",

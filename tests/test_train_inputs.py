@@ -157,7 +157,7 @@ def test_a_bed12_without_a_value_column_and_a_label_beyond_float32_are_refused(t
     label of 1e39 became inf in float32 and was reported as "training diverged"."""
     line = "chr1\t100\t300\tg\t0\t+\t120\t280\t0\t2\t50,50,\t0,150,"
     bed12 = write_bed(tmp_path / "genes.bed", [line])
-    with pytest.raises(InputError, match=r"genes.bed:1: a BED12 line .* --value-column N"):
+    with pytest.raises(InputError, match=r"genes.bed:1: a BED12 line .* value_column N"):
         train_data.read_labels(bed12)
     assert train_data.read_labels(bed12, value_column=5).values.ravel().tolist() == [0.0]
     big = write_bed(tmp_path / "big.tsv", [TSV_HEADER, "chr1\t100\t300\t1e39\t0"])
@@ -178,7 +178,7 @@ def test_classification_labels_other_than_0_and_1_are_named_by_their_line(tmp_pa
     labels = train_data.read_labels(write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS), tasks=["bound"])
     load_splits(str(genome), labels, TrainOptions(window=64, valid_chroms=["chr2"], task="classification"), 64)
     labels = train_data.read_labels(write_bed(tmp_path / "labels.tsv", [TSV_HEADER] + TSV_ROWS), tasks=["activity"])
-    with pytest.raises(InputError, match=r"labels.tsv:2: --task classification needs labels of 0 or 1, got 0.5 "
+    with pytest.raises(InputError, match=r'labels.tsv:2: task="classification" needs labels of 0 or 1, got 0.5 '
                                          r"\(activity\)"):
         load_splits(str(genome), labels, TrainOptions(window=64, valid_chroms=["chr2"], task="classification"), 64)
 
@@ -299,7 +299,7 @@ def test_label_options_that_do_not_apply_to_the_file_are_refused(tmp_path):
         with pytest.raises(InputError, match=message):
             train_data.read_labels(path, **extra)
     assert train_data.read_labels(bed, value_column=5).values.ravel().tolist() == [1.5, -2, 4]
-    with pytest.raises(InputError, match="--consistency needs a weight > 0"):
+    with pytest.raises(InputError, match="consistency needs a weight > 0"):
         check_options(TrainOptions(consistency="rc", consistency_weight=0.0))
 
 

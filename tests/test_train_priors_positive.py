@@ -54,7 +54,7 @@ def test_positive_windows_is_strictly_above_in_any_task():
 
 def test_train_options_refuse_a_quantile_outside_0_1():
     check_options(TrainOptions(fourier_positives=None))
-    with pytest.raises(InputError, match="fourier-positives"):
+    with pytest.raises(InputError, match="fourier_positives"):
         check_options(TrainOptions(fourier_positives=1.0))
 
 

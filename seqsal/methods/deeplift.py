@@ -376,7 +376,8 @@ def shared_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Tens
     if isinstance(model, torch.jit.ScriptModule):
         raise InputError("deepshap needs a Python nn.Module (a seqsal .safetensors, a state_dict) or a torch.export "
                          "archive (.pt2): TorchScript runs its operations outside Python where the DeepLIFT rules "
-                         "cannot reach (export the model with torch.export.export instead); use --method ig or ism")
+                         f"cannot reach (export the model with torch.export.export instead); use "
+                         f"{option('method')} ig or ism")
     n, r = references.shape[:2]
     group = r if group is None else max(1, int(group))
     parameters = [p for p in model.parameters() if p.requires_grad] if isinstance(model, nn.Module) else []

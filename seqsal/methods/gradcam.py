@@ -134,7 +134,7 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
     """
     if isinstance(model, torch.jit.ScriptModule):
         raise InputError("gradcam needs a Python nn.Module or a torch.export archive: TorchScript runs its layers "
-                         "outside Python where their feature maps cannot be read; use another --method")
+                         f"outside Python where their feature maps cannot be read; use another {option('method')}")
     batch = static_batch(model)
     if batch and x.shape[0] != batch:  # a static-batch program: exactly `batch` rows a call (padded, then dropped)
         parts = []
@@ -162,7 +162,7 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
             if layer is not None:
                 raise _layer_error(layer, valid)
             raise InputError("gradcam found no activation (ReLU, GELU, ...) applied to a convolution's feature maps "
-                             "that the target depends on; name a layer with --layer"
+                             f"that the target depends on; name a layer with {option('layer')}"
                              + (f" (valid layers: {', '.join(valid)})" if valid else ""))
         activation, gradient = candidates[used[-1]], gradients[used[-1]]
     weights = gradient.mean(dim=-1, keepdim=True)

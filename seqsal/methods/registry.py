@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ..attribution import saliency
-from ..errors import InputError
+from ..errors import InputError, option
 from .deeplift import DEEPSHAP_ADVICE, deep_lift_shap
 from .gradcam import gradcam
 from .ig import IG_ADVICE, IG_TOLERANCE, integrated_gradients
@@ -145,13 +145,13 @@ def method_params(method: str, seed: int = 0, **given) -> dict:
         if value is None:
             continue
         if key not in accepted:
-            takes = ", ".join(f"--{name}" for name in accepted if name != "seed") or "no options"
-            raise InputError(f"--{key.replace('_', '-')} does not apply to --method {method} (it takes {takes})")
+            takes = ", ".join(option(name) for name in accepted if name != "seed") or "no options"
+            raise InputError(f"{option(key)} does not apply to {option('method', method)} (it takes {takes})")
         params[key] = value
     if "seed" in accepted:
         params["seed"] = seed
     if params.get("baseline") not in (None, *BASELINES):
-        raise InputError(f"unknown --baseline {params['baseline']!r}; choose one of {', '.join(BASELINES)}")
+        raise InputError(f"unknown {option('baseline')} {params['baseline']!r}; choose one of {', '.join(BASELINES)}")
     return params
 
 

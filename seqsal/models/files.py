@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, option
 from .architectures import ARCHITECTURES, build_model
 from .user import (architecture_description, check_architecture_use, check_layout, exported_model,
                    is_architecture_file, state_mismatch, user_model, with_layout)
@@ -181,7 +181,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, format: str = "safeten
 
 
 _MODEL_FILES = ("a model file (seqsal .safetensors, TorchScript .pt, torch.export .pt2, or a state_dict with "
-                "--architecture/--model-config)")
+                f"{option('architecture')}/{option('model_config')})")  # option(): only inside an InputError
 # what a text file given as --model most likely is, by its first non-blank characters
 _TEXT_KINDS = ((">", "a FASTA file (the genome goes first: seqsal attribute GENOME REGIONS --model MODEL)"),
                ("MEME version", "a MEME motif file (for seqsal motifs --database)"),
@@ -211,8 +211,8 @@ def _refuse_non_model(path: str) -> None:
     if what is None and text.split("\n", 1)[0].count("\t") >= 2:
         what = ("a tab-separated table (a BED file? the regions go second: seqsal attribute GENOME REGIONS "
                 "--model MODEL)")
-    raise InputError(f"this is a text file, not a model: it looks like {what or 'plain text'}; --model takes "
-                     f"{_MODEL_FILES}", path)
+    raise InputError(f"this is a text file, not a model: it looks like {what or 'plain text'}; "
+                     f"{option('model_path')} takes {_MODEL_FILES}", path)
 
 
 def _pickled_object(detail: str) -> str:
@@ -240,8 +240,8 @@ def _zip_kind(path: str) -> str | None:
 def _from_state_dict(state: dict, architecture: str | None, config: dict | None, path: str) -> nn.Module:
     if architecture is None:
         raise InputError(
-            "this file holds only weights (a state_dict); also pass --architecture "
-            f"({'/'.join(sorted(ARCHITECTURES))}, or your own: path/to/arch.py:ClassName) and --model-config "
+            f"this file holds only weights (a state_dict); also pass {option('architecture')} "
+            f"({'/'.join(sorted(ARCHITECTURES))}, or your own: path/to/arch.py:ClassName) and {option('model_config')} "
             "config.json",
             path,
         )
@@ -267,7 +267,7 @@ def _build_with_weights(architecture: str, config: dict | None, state: dict, pat
                             {key: tuple(value.shape) for key, value in state.items()})
     if detail is not None:
         raise InputError(f"weights do not fit architecture {architecture!r} with this config: {detail}; give the "
-                         "--architecture and --model-config that made these weights", path)
+                         f"{option('architecture')} and {option('model_config')} that made these weights", path)
     model = build_model(architecture, config)
     model.load_state_dict(state)
     return model
@@ -313,7 +313,7 @@ def load_model(
     """
     path = str(path)
     if not os.path.isfile(path):
-        raise InputError(f"model file not found; pass the path of {_MODEL_FILES} with --model", path)
+        raise InputError(f"model file not found; pass the path of {_MODEL_FILES} with {option('model_path')}", path)
     check_layout(layout)
     config = _read_config(config)
     kind = _zip_kind(path)
@@ -369,7 +369,7 @@ def load_model(
                     f"refusing to unpickle this file: it holds Python objects{_pickled_object(str(exc))}, not only "
                     "tensors, and unpickling can run code hidden in it; convert it where you trust it: "
                     "torch.jit.save(torch.jit.script(model), 'model.pt'), torch.export.save(...), or save "
-                    "model.state_dict() and pass --architecture/--model-config",
+                    f"model.state_dict() and pass {option('architecture')}/{option('model_config')}",
                     path,
                 ) from None
             if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

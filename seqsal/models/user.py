@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, option
 
 log = logging.getLogger("seqsal")
 
@@ -38,16 +38,16 @@ _LAYOUT_WORDS = {"ncl": "channels first", "nlc": "channels last"}
 def check_layout(layout: str) -> str:
     """``layout`` itself when it is ``ncl`` or ``nlc``; :class:`InputError` otherwise."""
     if layout not in LAYOUTS:
-        raise InputError(f"unknown --layout {layout!r}; choose ncl (one-hot (N, 4, L), the default) or nlc "
+        raise InputError(f"unknown {option('layout')} {layout!r}; choose ncl (one-hot (N, 4, L), the default) or nlc "
                          "(channels last, (N, L, 4))")
     return layout
 
 
 def layout_hint(layout: str) -> str:
     """The layout and what to pass for it: ``one-hot DNA channels last, (N, L, 4); pass --layout nlc``."""
-    option = ("pass --layout nlc (API: layout='nlc', or wrap a module: seqsal.models.user.ChannelsLast(model))"
+    advice = ("pass --layout nlc (API: layout='nlc', or wrap a module: seqsal.models.user.ChannelsLast(model))"
               if layout == "nlc" else "drop --layout nlc (the default is --layout ncl; API: layout='ncl')")
-    return f"one-hot DNA {_LAYOUT_WORDS[layout]}, {LAYOUT_SHAPES[layout]}; {option}"
+    return f"one-hot DNA {_LAYOUT_WORDS[layout]}, {LAYOUT_SHAPES[layout]}; {advice}"
 
 
 class _Transparent(nn.Module):
@@ -294,15 +294,15 @@ def architecture_class(architecture: str) -> type[nn.Module]:
     """
     path, _, name = architecture.rpartition(":") if ":" in architecture else (architecture, "", "")
     if not os.path.isfile(path):
-        raise InputError("architecture file not found; --architecture takes a built-in name (basset, bpnet) or "
-                         "path/to/arch.py:ClassName", path)
+        raise InputError(f"architecture file not found; {option('architecture')} takes a built-in name (basset, "
+                         "bpnet) or path/to/arch.py:ClassName", path)
     module = _import_file(path)
     classes = sorted(key for key, value in vars(module).items() if isinstance(value, type)
                      and issubclass(value, nn.Module) and value.__module__ == module.__name__)
     listed = ", ".join(classes) if classes else "none"
     if not name:
-        raise InputError(f"name the model class after the file: --architecture {path}:ClassName (its nn.Module "
-                         f"classes: {listed})", path)
+        raise InputError(f"name the model class after the file: {option('architecture', path + ':ClassName')} "
+                         f"(its nn.Module classes: {listed})", path)
     found = getattr(module, name, None)
     if not (isinstance(found, type) and issubclass(found, nn.Module)):
         what = "no class" if found is None else "not an nn.Module class:"
@@ -328,8 +328,9 @@ def check_architecture_use(architecture: str | None, kind: str | None, path: str
     """Refuse an architecture file with a model file that holds its own model (TorchScript, ``torch.export``)."""
     if is_architecture_file(architecture) and kind in ("torchscript", "export"):
         what = "a TorchScript" if kind == "torchscript" else "a torch.export"
-        raise InputError(f"this is {what} archive, which holds its own model, but --architecture {architecture} "
-                         "builds one for a state_dict; drop --architecture and --model-config", path)
+        raise InputError(f"this is {what} archive, which holds its own model, but "
+                         f"{option('architecture', architecture)} builds one for a state_dict; drop "
+                         f"{option('architecture')} and {option('model_config')}", path)
 
 
 def architecture_description(architecture: str, config: dict | None) -> dict:
@@ -375,12 +376,12 @@ def user_model(architecture: str, config: dict | None, state: dict, path: str) -
     try:
         model = cls(**(config or {}))
     except Exception as exc:  # noqa: BLE001 - the class rejects its config: the user's to fix
-        raise InputError(f"{name}(**config) failed ({type(exc).__name__}: {str(exc)[:200]}); give --model-config "
-                         f"with {name}'s arguments", file) from None
+        raise InputError(f"{name}(**config) failed ({type(exc).__name__}: {str(exc)[:200]}); give "
+                         f"{option('model_config')} with {name}'s arguments", file) from None
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     problem = state_mismatch(expected, {key: tuple(value.shape) for key, value in state.items()})
     if problem is not None:
         raise InputError(f"weights do not fit {name} of {Path(file).name} with this config: {problem}; give the "
-                         "class and --model-config that made these weights", path)
+                         f"class and {option('model_config')} that made these weights", path)
     model.load_state_dict(state)
     return model

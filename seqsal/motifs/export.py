@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, option
 from ..io import NpyStream, atomic_path, region_arrays
 from ..runlock import refuse_unfinished_run
 from .discover import DiscoveredMotif
@@ -267,7 +267,7 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
     arrays = region_arrays(os.path.join(str(run_dir), "attributions.npz"), list(MODISCO_ARRAYS))
     width = arrays.max_length if width is None else int(width)
     if width < 1:
-        raise InputError(f"--width must be at least 1 base, got {width}")
+        raise InputError(f"{option('width')} must be at least 1 base, got {width}")
     made = not os.path.exists(out_dir)
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -279,8 +279,8 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
         if made:
             os.rmdir(out_dir)
         raise InputError(f"ohe.npy and shap.npy of {len(arrays)} rows x {width} bp need {need / 1e9:.3g} GB, the "
-                         f"file system has {free / 1e9:.3g} GB free; give a smaller --width (the longest region: "
-                         f"{arrays.max_length}) or another -o", str(out_dir))
+                         f"file system has {free / 1e9:.3g} GB free; give a smaller {option('width')} (the longest "
+                         f"region: {arrays.max_length}) or another -o", str(out_dir))
     paths = {key: os.path.join(str(out_dir), name) for key, name in MODISCO_ARRAYS.items()}
     with contextlib.ExitStack() as stack:
         streams = {}

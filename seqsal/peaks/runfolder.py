@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, option
 from ..io import region_arrays, write_table_atomic, write_text_atomic
 from ..provenance import prune, read_json_record, sampled_digest, warn_if_shard, write_record
 from ..tables import read_region_coordinates, TEXT_DTYPES
@@ -202,8 +202,9 @@ def call_peaks_from_run(
     if options.null is None:
         options.null = "shuffle" if null_path.exists() else "laplace"
     if options.null == "shuffle" and not null_path.exists():
-        raise InputError("--null shuffle: this run has no null.npz (it ran with --null laplace or --no-peaks); "
-                         "use --null laplace, or rerun `seqsal attribute` with --null shuffle", str(out))
+        raise InputError(f"{option('null', 'shuffle')}: this run has no null.npz (it ran with --null laplace or "
+                         f"--no-peaks); use {option('null', 'laplace')}, or rerun `seqsal attribute` with "
+                         "--null shuffle", str(out))
     options.check()
     regions = read_region_coordinates(out / "regions.tsv", names=False)  # names: read for the calls' rows only
     check_table_fits_arrays(regions, region_arrays(out / "attributions.npz", ("hypothetical",)).lengths, out)

@@ -19,7 +19,7 @@ from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
-from ..models.probes import check_deterministic, check_float32, check_task_names
+from ..models.probes import check_deterministic, check_task_names
 from .inputs import as_batch, as_module, as_target, method_inputs
 from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 

@@ -2,7 +2,7 @@
 
 For each zoo run, the seqlets at FDR 0.05 and 0.2 (``seqsal.call_peaks_from_run(..., write=False)``, duplicates
 left out) are split by whether a stronger seqlet of the other sign in the same region overlaps them or lies within
-``d`` bp (``d`` = 0 and 5). Each group's share on no planted site (any overlap with ``planted.bed``) is printed: a
+``d`` bp (``d`` = 0 and 5). Each group's share on no planted site (any overlap, ``calibrate.overlaps`` as its FDR columns count it) is printed: a
 flag worth reporting would hold most of the false - seqlets and few of the true ones.
 
 Run from the repository root after ``python benchmarks/zoo/make_zoo.py`` and ``benchmarks/zoo/calibrate.py``::
@@ -17,19 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqsal.peaks import call_peaks_from_run, unique_calls
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibrate import overlaps, planted_intervals, region_truth  # noqa: E402
+
+from seqsal.peaks import call_peaks_from_run, unique_calls  # noqa: E402
 
 RUNS = {"basset_B": "B", "conjoined_rc_B": "B", "dilated10k_B": "B", "rcmaxpool_A": "A", "sigmoid_A": "A",
         "bpnet_A": "A"}
-
-
-def on_site(calls: pd.DataFrame, planted: pd.DataFrame) -> np.ndarray:
-    """Whether each call overlaps any planted site (0-based half-open coordinates)."""
-    hit = np.zeros(len(calls), bool)
-    for i, (chrom, start, end) in enumerate(zip(calls["chrom"], calls["start"], calls["end"])):
-        sites = planted[planted["chrom"] == chrom]
-        hit[i] = bool(((sites["start"] < end) & (sites["end"] > start)).any())
-    return hit
 
 
 def beside_stronger_opposite(calls: pd.DataFrame, distance: int) -> np.ndarray:
@@ -51,12 +45,14 @@ def main(build: Path) -> None:
     print("| run | FDR | d | sign | calls | false | beside a stronger opposite call (false) | not beside (false) |")
     print("| --- | --- | --- | --- | ---: | ---: | --- | --- |")
     for run, world in RUNS.items():
-        planted = pd.read_csv(build / "worlds" / world / "planted.bed", sep="\t", header=None, usecols=[0, 1, 2],
-                              names=["chrom", "start", "end"])
+        sites = planted_intervals(build / "worlds" / world)
         for fdr in (0.05, 0.2):
             seqlets = unique_calls(call_peaks_from_run(build / "calibration" / run, write=False, fdr=fdr,
                                                        elements=False).seqlets).reset_index(drop=True)
-            hit = on_site(seqlets, planted)
+            truth = region_truth(pd.read_csv(build / "calibration" / run / "regions.tsv", sep="\t",
+                                             dtype={"chrom": str}), sites)
+            hit = np.array([overlaps(truth, r, a, b) for r, a, b in
+                            zip(seqlets["region_index"], seqlets["offset_start"], seqlets["offset_end"])], dtype=bool)
             for distance in (0, 5):
                 flag = beside_stronger_opposite(seqlets, distance)
                 for sign in "+-":

@@ -98,6 +98,13 @@ class _LiveBytes(TorchDispatchMode):
 
     count_meta = False
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        """False: leave ``__torch_dispatch__`` unwrapped by ``torch._dynamo.disable``, whose first call imports
+        torch._dynamo (1.7 s of every run's start here; the counter never runs under ``torch.compile``). The
+        opt-out torch's ``TorchDispatchMode._should_skip_dynamo`` documents; older torch never asks."""
+        return False
+
     def __init__(self):
         super().__init__()
         self.alive: dict[int, tuple[StorageWeakRef, int]] = {}

@@ -45,3 +45,21 @@ def test_method_registry_is_complete_and_the_gradient_layer_does_not_import_it()
     assert "seqsal.methods.deeplift" in loaded
     below = _modules_after("import seqsal.attribution")
     assert not {"seqsal.methods", "seqsal.engine"} & below, sorted(below)
+
+
+
+def test_a_run_never_imports_torch_dynamo(tmp_path):
+    """The memory probe's dispatch mode imported torch._dynamo on entry (1.7 s of every `seqsal attribute` here);
+    nothing in a run compiles, so nothing may pay for that import."""
+    from seqsal.datasets import demo
+
+    files = demo()
+    regions = tmp_path / "regions.bed"
+    regions.write_text("".join(files.regions.read_text().splitlines(keepends=True)[1:4]))
+    loaded = _modules_after(
+        "from seqsal.pipeline import run_attribute\n"
+        f"run_attribute({str(files.genome)!r}, {str(regions)!r}, {str(files.model)!r}, {str(tmp_path / 'out')!r}, "
+        "progress=False)"
+    )
+    assert (tmp_path / "out" / "run.json").exists()
+    assert "torch" in loaded and "torch._dynamo" not in loaded

@@ -61,8 +61,10 @@ def null_shuffle_predictions(run: AuditRun) -> tuple[np.ndarray, np.ndarray, int
 
     The shuffled null (``null.npz``, :func:`seqsal.peaks.nulls.write_shuffled_null`) holds dinucleotide
     shuffles of the model windows of a sample of the run's regions, run through the model during the attribution,
-    with their predictions. Regions with more than 1 % N or with padded bases, non-finite predictions or a status
-    other than ``ok`` are left out.
+    with their predictions. Only rows that are a whole region count: a row that is a piece of a long region
+    (:func:`seqsal.peaks.nulls.null_pieces`) is the shuffle of another stretch than the one ``regions.tsv``
+    predicts. Regions with more than 1 % N or with padded bases, non-finite predictions or a status other than
+    ``ok`` are left out.
 
     Returns
     -------
@@ -80,7 +82,11 @@ def null_shuffle_predictions(run: AuditRun) -> tuple[np.ndarray, np.ndarray, int
         if "prediction" not in null.files:
             return None
         rows, predictions = null["region_index"].astype(np.int64), null["prediction"].astype(np.float64)
+        keys = np.char.split(null["region_key"].astype(str), "\t")  # the piece's chrom, start, end, name
     table = run.regions
+    starts, ends = table["start"].to_numpy(np.int64)[rows], table["end"].to_numpy(np.int64)[rows]
+    whole = np.array([int(key[1]) == s and int(key[2]) == e for key, s, e in zip(keys, starts, ends)], dtype=bool)
+    rows, predictions = rows[whole], predictions[whole]
     index, counts = np.unique(rows, return_counts=True)
     sums = np.bincount(np.searchsorted(index, rows), weights=predictions, minlength=len(index))
     shuffled = sums / counts

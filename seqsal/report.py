@@ -403,8 +403,9 @@ def calibration_section(run: RunFolder) -> str:
     sample = peaks.get("null_sample") or {}
     null = html.escape(str(peaks.get("null", "")))
     if sample and peaks.get("null") == "shuffle":
-        copies = int(sample.get("copies", 1))
-        parts.append(f"<p>Null: <b>{null}</b>, {plural(int(sample.get('n_regions', 0)), 'region')} shuffled "
+        copies, regions, pieces = (int(sample.get(key, 1)) for key in ("copies", "n_regions", "n_pieces"))
+        cut = f" (long ones in pieces: {plural(pieces, 'piece')})" if pieces > regions else ""
+        parts.append(f"<p>Null: <b>{null}</b>, {plural(regions, 'region')}{cut} shuffled "
                      f"{'once' if copies == 1 else f'{copies} times'} each, {int(sample.get('bases', 0)):,} bases "
                      f"(<code>{html.escape(str(sample.get('file', 'null.npz')))}</code>).</p>")
     else:
@@ -455,8 +456,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         ("model", f"{model.get('path', '')} ({model.get('format', '')}, sha256 {str(model.get('sha256', ''))[:12]})"),
         ("method", record.get("method", "")), ("target", target_text(record.get("target"), model.get("task_names"))),
         ("regions attributed", record.get("n_regions", len(run.regions))),
-        ("timing", timing_text(record.get("timing_seconds"))),
-    ], columns=["", "value"])
+        ("timing", timing_text(record.get("timing_seconds")))], columns=["", "value"])
     parameters = record.get("parameters", {})
     sections.append("<h2>Run</h2>" + _table(summary, wrap=("value",)) + "<details><summary>All parameters</summary>"
                     + _table(pd.DataFrame(sorted(parameters.items()), columns=["parameter", "value"])

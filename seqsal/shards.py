@@ -28,7 +28,7 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_pa
 from .provenance import GROUPS, read_json_record, refuse_foreign_folder, remove_group, sampled_digest
 from .methods import attribution_track
 from .peaks.nulls import ATTRIBUTIONS_KEY
-from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled region
+from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled piece
 from .region_table import completeness_summary
 from .runlock import locks_run_folder
 from .tables import read_tsv
@@ -172,7 +172,7 @@ def null_small_members(paths: list[Path]) -> list[dict]:
 
 
 def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | os.PathLike) -> None:
-    """Join the shards' ``null.npz`` (shuffled-null tracks of a per-region sample) into the single run's file.
+    """Join the shards' ``null.npz`` (shuffled-null tracks of a sample of pieces) into the single run's file.
 
     Rows are concatenated in shard order, ``region_index`` shifted to rows of
     the whole job, tracks joined end to end (ragged, :func:`ragged_member`) and

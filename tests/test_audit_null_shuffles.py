@@ -15,6 +15,7 @@ from torch import nn
 
 from seqsal.audit_composition import check_shuffle_response, null_shuffle_predictions
 from seqsal.audit_inputs import AuditOptions, read_run
+from seqsal.io import npz_members, write_npz
 from seqsal.pipeline import AttributeOptions, run_attribute
 
 
@@ -66,6 +67,17 @@ def test_the_null_stores_each_shuffled_copys_prediction_and_the_audit_reads_it(t
     result = check_shuffle_response(run, AuditOptions(model=False))  # no model needed
     assert result["verdict"] == "shortcut likely" and result["value"] == pytest.approx(1.0, abs=1e-3)
     assert "the run's shuffled null" in result["evidence"]
+    # rows that are a piece of their region (a long region's, seqsal.peaks.nulls.null_pieces) predict another
+    # stretch than regions.tsv's: left out of the response, not averaged in as the region's shuffles
+    members = npz_members(out / "null.npz")
+    piece = rows < 5
+    cut = ["\t".join([chrom, str(int(start) + 50), end, name]) for chrom, start, end, name in  # less 50 bp
+           (key.split("\t") for key in members["region_key"].tolist())]
+    members["region_key"] = np.where(piece, cut, members["region_key"])
+    members["prediction"] = np.where(piece, members["prediction"] + 100, members["prediction"]).astype(np.float32)
+    write_npz(out / "null.npz", members)
+    original, shuffled, _ = null_shuffle_predictions(read_run(out))
+    assert len(original) == len(np.unique(rows)) - 5 and np.allclose(original, shuffled, atol=1e-4)
 
 
 def test_a_model_that_shuffles_move_keeps_no_slope_from_the_null(tmp_path):

@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+import seqsal
 from seqsal.peaks.nulls import null_rows, shuffled_fetch
 
 
@@ -138,26 +139,85 @@ def test_a_few_long_regions_get_a_null_of_the_planned_size():
     assert np.array_equal(null_rows(many, 1.0, 0), np.arange(500))
 
 
-def test_one_long_region_is_called_against_a_null_that_is_not_empty(tmp_path, tiny_model):
-    """The same through `seqsal attribute`: one 60-kb region at --null-fraction 0.1 (its hash draw at 0.1 is
-    empty) gets its shuffled copy, and run.json records it."""
+def test_long_regions_are_sampled_in_pieces_of_at_least_the_window():
+    """A region longer than the piece (10 kb, or the window if longer) is cut into consecutive pieces, a rest
+    shorter than the window joined to the piece before; a shorter region is one piece, itself, so a run of short
+    regions draws the rows (and keys) it drew before pieces."""
+    from seqsal.peaks.nulls import null_pieces, piece_length
+
+    regions = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2", "chr2", "chr3"], "start": [0, 50_000, 100, 0, 0],
+                            "end": [500, 75_100, 10_100, 30_000, 20_150], "name": list("abcde"), "strand": "+"})
+
+    def spans(window):
+        pieces = null_pieces(regions, window)
+        assert (pieces["name"] == regions["name"].to_numpy()[pieces["region_index"]]).all()
+        return pieces["region_index"].tolist(), list(zip(pieces["start"].tolist(), pieces["end"].tolist()))
+
+    assert piece_length(200) == 10_000 and piece_length(12_000) == 12_000 and piece_length(None) == 10_000
+    assert spans(200) == ([0, 1, 1, 1, 2, 3, 3, 3, 4, 4], [
+        (0, 500), (50_000, 60_000), (60_000, 70_000), (70_000, 75_100), (100, 10_100), (0, 10_000),
+        (10_000, 20_000), (20_000, 30_000), (0, 10_000), (10_000, 20_150)])  # e's 150-bp rest joins its piece
+    assert spans(7_000)[1][1:3] == [(50_000, 60_000), (60_000, 75_100)]  # b's rest (5,100 bp) < the window
+    assert spans(12_000)[1][1:3] == [(50_000, 62_000), (62_000, 75_100)]  # pieces of the window
+    assert spans(None)[1][1:4] == [(50_000, 60_000), (60_000, 70_000), (70_000, 75_100)]  # rest >= half a piece
+    short = pd.DataFrame({"chrom": "chr1", "start": np.arange(300) * 1000, "end": np.arange(300) * 1000 + 600,
+                          "name": [f"r{i}" for i in range(300)]})
+    assert np.array_equal(null_rows(null_pieces(short, 500), 0.1, 3), null_rows(short, 0.1, 3))
+    pd.testing.assert_frame_equal(null_pieces(short, 500).drop(columns="region_index"), short)
+
+
+def test_one_long_region_gets_a_null_of_its_plan_in_pieces(tmp_path, tiny_model):
+    """One 200-kb region at --null-fraction 0.1 (a 20-kb plan): the null samples pieces of it (the draw of the
+    whole region took all 200 kb, 10x the plan and as much model work as the run), each row of null.npz a piece
+    inside the region, run.json counting bases, pieces and the one region. The run's null is its own although no
+    row is its region; a piece moved out of the region is another run's null, refused. `seqsal motifs` redraws a
+    piece's shuffle as the writer drew it."""
     import json
 
     from click.testing import CliRunner
 
     from seqsal.cli import main
+    from seqsal.io import npz_members, region_arrays, write_npz
+    from seqsal.motifs.sides import null_one_hot
+    from seqsal.peaks import run_null_problem
+    from seqsal.tables import read_region_coordinates
 
     rng = np.random.default_rng(0)
     genome = tmp_path / "g.fa"
-    genome.write_text(">chr1\n" + "".join(rng.choice(list("ACGT"), 80_000)) + "\n")
+    genome.write_text(">chr1\n" + "".join(rng.choice(list("ACGT"), 210_000)) + "\n")
     bed = tmp_path / "r.bed"
-    bed.write_text("chr1\t10000\t70000\tlong\n")
+    bed.write_text("chr1\t5000\t205000\tlong\n")
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["attribute", str(genome), str(bed), "--model", str(tiny_model[0]), "-o",
                                        str(out), "-q", "--null-fraction", "0.1", "--min-null-bases", "1"])
     assert result.exit_code == 0, result.output
     sample = json.loads((out / "run.json").read_text())["peaks"]["null_sample"]
-    assert sample["n_regions"] == 1 and sample["bases"] == 60_000, sample
+    assert 10_000 <= sample["bases"] <= 40_000 and sample["n_regions"] == 1, sample  # [0.5, 2] x the plan
+    null = npz_members(out / "null.npz")
+    keys = [str(key).split("\t") for key in null["region_key"]]
+    assert sample["n_pieces"] == len(keys) >= 1 and set(null["region_index"].tolist()) == {0}
+    assert all(chrom == "chr1" and 5000 <= int(start) < int(end) <= 205_000 and name == "long"
+               for chrom, start, end, name in keys)
+    assert null["length"].tolist() == [int(end) - int(start) for _, start, end, _ in keys]
+    regions = read_region_coordinates(out / "regions.tsv", names=False)
+    assert run_null_problem(out, regions) is None
+    members, (_, start, end, _) = dict(null), keys[0]
+    size = int(end) - int(start)
+    for moved in ((4000, 4000 + size), (206_000 - size, 206_000)):  # the first piece pushed past either end
+        members["region_key"] = np.array(["chr1\t%d\t%d\tlong" % moved] + list(null["region_key"][1:]))
+        write_npz(out / "null.npz", members)
+        assert "not this run's: its row 0 is the shuffle of chr1:%d-%d" % moved in run_null_problem(out, regions)
+    members["region_key"] = null["region_key"]
+    write_npz(out / "null.npz", members)
+    assert run_null_problem(out, regions) is None
+    from seqsal.report import RunFolder, calibration_section
+
+    assert f"1 region (long ones in pieces: {sample['n_pieces']} piece" in calibration_section(RunFolder.open(out))
+    x = torch.from_numpy(null_one_hot(out, np.array([0]))[:, :, :200])  # the first piece's shuffle, redrawn
+    attribution = seqsal.attribute(tiny_model[1], x, method="grad_x_input", target=0)  # its first window (200 bp)
+    np.testing.assert_allclose((attribution * x).sum(dim=1)[0, :100].numpy(),  # bases only that window covers
+                               region_arrays(out / "null.npz", ("projected",))["projected"][0][:100], rtol=1e-4,
+                               atol=1e-6)
 
 
 def test_no_tests_from_a_null_too_small_is_named_so(tmp_path, small_genome, tiny_model, caplog):

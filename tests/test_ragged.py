@@ -179,14 +179,17 @@ def test_merge_of_shards_with_different_longest_regions_is_byte_identical(tmp_pa
 
 
 def test_merged_shards_null_is_the_single_runs_when_its_batches_mix_regions(tmp_path, tiny_model):
-    """A null of every region shuffled 7 times (a 20-kb region among 500-bp ones): each shard attributes its rows
-    batched as the single run batches them (the whole job's null rows), so the merged null.npz is the single
-    run's byte for byte (before, the shards cut their own batches: its tracks and predictions differed in the
-    last bits)."""
+    """A null of every region shuffled 7 times (a 20-kb region among 500-bp ones, sampled as 2 pieces of 10 kb):
+    each shard attributes its rows batched as the single run batches them (the whole job's null rows), so the
+    merged null.npz is the single run's byte for byte (before, the shards cut their own batches: its tracks and
+    predictions differed in the last bits)."""
     genome, bed, model, tmp_path = _job(tmp_path, tiny_model[0], 20, 20_000)
     options, attribute = PeakOptions(min_null_bases=200_000), AttributeOptions(batch_size=16)
     single = run_attribute(genome, bed, model, str(tmp_path / "single"), attribute, progress=False, peaks=options)
-    assert single["peaks"]["null_sample"]["copies"] == 7 and single["peaks"]["null_sample"]["n_regions"] == 21
+    sample = single["peaks"]["null_sample"]
+    assert sample["copies"] == 7 and sample["n_regions"] == 21 and sample["n_pieces"] == 22
+    keys = npz_members(tmp_path / "single" / "null.npz")["region_key"].tolist()
+    assert keys[70:84] == ["chr1\t500\t10500\tlong"] * 7 + ["chr1\t10500\t20500\tlong"] * 7  # in shard 2
     for i in (1, 2):
         run_attribute(genome, bed, model, str(tmp_path / f"shard{i}"), attribute, progress=False, peaks=options,
                       shard=(i, 2))

@@ -173,8 +173,8 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
 
     From the ``one_hot`` member of ``null.npz`` when it has one; else redrawn: each row is the
     dinucleotide shuffle :func:`seqsal.peaks.shuffled_fetch` gave the null writer
-    (:func:`seqsal.peaks.write_shuffled_null`) for its region (``region_key``; the region widened to the
-    model window as :func:`seqsal.engine.fetch_span` widens it, then cropped back), with the null's
+    (:func:`seqsal.peaks.write_shuffled_null`) for its piece (``region_key``: its region, or a stretch of a long
+    one; widened to the model window as :func:`seqsal.engine.fetch_span` widens it, then cropped back), with the null's
     ``seed`` and ``copies``, from the genome and window that ``run.json`` records. None (with a warning)
     when ``run.json`` names no genome.
 

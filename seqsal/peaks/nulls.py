@@ -1,4 +1,4 @@
-"""The shuffled null: attributions of dinucleotide-shuffled copies of a sample of a run's regions.
+"""The shuffled null: attributions of dinucleotide-shuffled copies of a sample of a run's regions (long ones in pieces).
 
 The one module of :mod:`seqsal.peaks` that runs the model (through the
 ``attribute_regions`` callable the run passes in and the engine's
@@ -27,15 +27,74 @@ written (a shard's: its own; merged: the merged file's), so that a null copied i
 regions, is refused (:func:`seqsal.peaks.run_null_problem`)."""
 
 
-def null_rows(job: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
-    """The rows of the whole job whose shuffled copies make the null, in table order.
+PIECE_BASES = 10_000
+"""The longest stretch of a region the null samples as one row (unless the model window is longer): a longer region
+is cut into consecutive pieces of this length (:func:`null_pieces`). A null of ``fraction`` x a region's bases then
+costs about that much model work, where a whole-region draw cost all of it or none (a 2-Mb locus at a 200-kb plan: 2
+Mb). 10 kb: small next to the plans of long regions (``min_null_bases``, 200 kb: 20 pieces or more), yet 5 to 20
+windows of the usual 500-2,000 bp models, so the pieces' edges (a base there is in fewer tiled windows) are a small
+share of their bases. The piece is never shorter than the window (:func:`piece_length`): a shorter one would be
+fetched widened to the window and the model's work on the widening thrown away."""
 
-    Each region has a number in [0, 1) from a hash of its chrom, start, end, name
-    and ``seed``; the regions below ``fraction`` are sampled, which covers about
-    ``fraction`` of the bases when the run has many regions. With a few long
-    regions that draw can hold much less, or nothing (fresh17: one 2-Mb region,
+REGION_INDEX = "region_index"
+"""The column of :func:`null_pieces`' table (and ``null.npz`` member) naming the job row a piece belongs to."""
+
+
+def piece_length(window: int | None) -> int:
+    """The length of the pieces long regions are sampled in: ``max(PIECE_BASES, window)`` (:data:`PIECE_BASES`)."""
+    return max(PIECE_BASES, int(window or 0))
+
+
+def null_pieces(job: pd.DataFrame, window: int | None = None) -> pd.DataFrame:
+    """The stretches the null samples from: each region, or consecutive pieces of a long one, in job order.
+
+    A region no longer than :func:`piece_length` is one piece, itself (so the null of a run of short regions is
+    what a per-region draw gives); a longer one is cut into pieces of that length from its start, the last one
+    the rest, unless the rest is shorter than the window (half a piece without a fixed window): then it is
+    joined to the piece before, so no piece is widened to the window (:func:`seqsal.engine.fetch_span`).
+    Pieces are a sampling unit of the null only: the run attributes and calls its regions whole.
+
+    Parameters
+    ----------
+    job
+        The whole job's regions (all shards): ``chrom``, ``start``, ``end``, ``name`` (other columns are kept).
+    window
+        The model's input length (``None``: regions are fed whole).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per piece, ``job``'s columns with the piece's ``start`` and ``end`` (its ``name`` the region's),
+        and ``region_index``, the row of ``job`` the piece is cut from; a fresh ``RangeIndex``.
+    """
+    size = piece_length(window)
+    least = int(window) if window else size // 2  # a shorter rest joins the piece before it
+    starts = job["start"].to_numpy(np.int64)
+    lengths = np.maximum(job["end"].to_numpy(np.int64) - starts, 0)
+    counts = np.maximum(-(-lengths // size), 1)
+    counts -= (counts > 1) & (lengths - (counts - 1) * size < least)
+    region = np.repeat(np.arange(len(job), dtype=np.int64), counts)
+    first_piece = np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.arange(region.shape[0], dtype=np.int64) - first_piece  # the piece's place in its region
+    last = k == counts[region] - 1
+    pieces = job.iloc[region].reset_index(drop=True)
+    piece_start = starts[region] + k * size
+    ends = np.where(last, pieces["end"].to_numpy(np.int64), piece_start + size)
+    if (counts > 1).any():  # a job of short regions keeps its table (and dtypes) as they are
+        pieces["start"], pieces["end"] = piece_start, ends
+    pieces[REGION_INDEX] = region
+    return pieces
+
+
+def null_rows(job: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """The rows of the whole job's pieces whose shuffled copies make the null, in table order.
+
+    ``job`` is :func:`null_pieces` of the job's regions: a region, or a piece of a long one, is a row. Each row
+    has a number in [0, 1) from a hash of its chrom, start, end (the piece's own), name and ``seed``; the rows
+    below ``fraction`` are sampled, which covers about ``fraction`` of the bases when the run has many rows. With
+    a few long rows that draw can hold much less, or nothing (fresh17: one 2-Mb region,
     or 4 of 600 kb, gave an empty null and no call): when it holds less than
-    half of the planned ``fraction`` x bases, regions are added in the order of
+    half of the planned ``fraction`` x bases, rows are added in the order of
     their numbers until the planned bases are reached, passing over any that
     would take the draw past twice the plan (fresh20: a 2-Mb region among
     1,000 of 300 bp made a 230-kb plan 2 Mb) unless none has been drawn.
@@ -45,7 +104,8 @@ def null_rows(job: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     Parameters
     ----------
     job
-        The whole job's regions (all shards): ``chrom``, ``start``, ``end``, ``name``.
+        The whole job's pieces (all shards, :func:`null_pieces`), or any table of ``chrom``, ``start``, ``end``,
+        ``name``.
     fraction
         The share of bases to sample, in ``(0, 1]`` (:func:`null_plan`).
     seed
@@ -109,7 +169,7 @@ def null_plan(total_bases: int, fraction: float, min_bases: int,
 
 
 def _region_keys(regions: pd.DataFrame) -> list[str]:
-    """One text key per region (chrom, start, end, name): what identifies it across shards."""
+    """One text key per region or piece (chrom, start, end, name): what identifies it across shards."""
     return [f"{c}\t{s}\t{e}\t{n}" for c, s, e, n in
             zip(regions["chrom"], regions["start"], regions["end"], regions["name"])]
 
@@ -183,7 +243,7 @@ def write_shuffled_null(
     first: int = 0,
     rows: np.ndarray | None = None,
 ) -> dict:
-    """Attribute dinucleotide-shuffled copies of a per-region sample and write ``null.npz``.
+    """Attribute dinucleotide-shuffled copies of a sample of the regions (pieces of long ones) and write ``null.npz``.
 
     Parameters
     ----------
@@ -200,34 +260,40 @@ def write_shuffled_null(
         The genome's ``(chrom, start, end) -> str``.
     window
         The model's input length, as the engine uses it (regions shorter than it are fetched widened,
-        :func:`seqsal.engine.fetch_span`): lets the shuffles be drawn in blocks ahead of the requests.
+        :func:`seqsal.engine.fetch_span`): lets the shuffles be drawn in blocks ahead of the requests, and sets
+        the pieces long regions are sampled in (:func:`null_pieces`).
     fraction, copies
-        The share of bases sampled (:func:`null_rows`) and the shuffles of each region (:func:`null_plan`); a
-        region's copies are consecutive rows.
+        The share of bases sampled (:func:`null_rows`) and the shuffles of each piece (:func:`null_plan`); a
+        piece's copies are consecutive rows.
     job_regions, first
-        In a shard, the whole job's regions and the row of ``regions[0]`` in them: the sample is drawn on the job
-        (:func:`null_rows`, one hash per region) and the shard attributes the rows of its span.
+        In a shard, the whole job's regions and the row of ``regions[0]`` in them: the sample is drawn on the job's
+        pieces (:func:`null_rows`, one hash per piece) and the shard attributes those of its span's regions.
     rows
-        The job's sampled rows when already drawn (default: ``null_rows(job, fraction, seed)``).
+        The rows of ``null_pieces(job, window)`` already drawn (default: ``null_rows`` of them).
 
     Returns
     -------
     dict
-        What ``run.json`` records: fraction, seed, sampled regions and bases.
+        What ``run.json`` records: fraction, seed, the sampled pieces (``n_pieces``) and the regions they are cut
+        from (``n_regions``), copies and bases (all copies).
 
-    ``null.npz`` is ragged (:func:`seqsal.io.region_arrays` reads it): ``projected`` ``(ΣL,)`` float32 per-base
-    tracks and ``valid`` ``(ΣL,)`` bool, the rows end to end (row ``k`` is ``[offsets[k], offsets[k+1])``),
-    ``length`` ``(K,)``, ``offsets`` ``(K + 1,)``, ``region_index`` ``(K,)`` (rows of the run),
-    ``region_key`` ``(K,)`` (chrom, start, end, name) and ``prediction`` ``(K,)`` float32 (the target of each
-    shuffled copy, as ``regions.tsv``'s ``prediction`` of the original: ``seqsal audit``'s shuffle response
-    reads it instead of running the model again).
+    ``null.npz`` is ragged (:func:`seqsal.io.region_arrays` reads it), one row per shuffled copy of a sampled
+    piece (a whole region, or a stretch of a long one, :func:`null_pieces`): ``projected`` ``(ΣL,)`` float32
+    per-base tracks and ``valid`` ``(ΣL,)`` bool, the rows end to end (row ``k`` is ``[offsets[k], offsets[k+1])``),
+    ``length`` ``(K,)``, ``offsets`` ``(K + 1,)``, ``region_index`` ``(K,)`` (the row of the run of the region the
+    piece lies in), ``region_key`` ``(K,)`` (the piece's chrom, start, end and its region's name) and
+    ``prediction`` ``(K,)`` float32 (the target of each shuffled copy; for a whole region, as ``regions.tsv``'s
+    ``prediction`` of the original: ``seqsal audit``'s shuffle response reads it instead of running the model
+    again).
     """
     job = regions if job_regions is None else job_regions
-    job_chosen = np.repeat(null_rows(job, fraction, seed) if rows is None else np.asarray(rows, np.int64), copies)
-    job_subset = job.iloc[job_chosen].reset_index(drop=True)
-    mine = np.flatnonzero((job_chosen >= first) & (job_chosen < first + len(regions)))  # a contiguous block
+    pieces = null_pieces(job, window)
+    job_chosen = np.repeat(null_rows(pieces, fraction, seed) if rows is None else np.asarray(rows, np.int64), copies)
+    job_subset = pieces.iloc[job_chosen].reset_index(drop=True)
+    owner = job_subset[REGION_INDEX].to_numpy(np.int64)  # a shard's regions are contiguous, so are their pieces
+    mine = np.flatnonzero((owner >= first) & (owner < first + len(regions)))  # a contiguous block
     low = int(mine[0]) if mine.shape[0] else 0
-    chosen = job_chosen[mine] - first
+    chosen = owner[mine] - first
     subset = job_subset.iloc[low:low + mine.shape[0]].reset_index(drop=True)
     lengths = (subset["end"] - subset["start"]).to_numpy(np.int64)
     # rows of `valid`, streamed beside the tracks; a per-process name that --resume/--force clears like io.atomic_path's
@@ -236,7 +302,7 @@ def write_shuffled_null(
     predictions = np.full(len(subset), np.nan, np.float32)  # filled as the rows stream, written after them
 
     def projected_rows() -> Iterator[np.ndarray]:
-        """Each sampled region's null track, ``(L_k,)`` one at a time (its validity goes to the store)."""
+        """Each sampled piece's null track, ``(L_k,)`` one at a time (its validity goes to the store)."""
         try:
             if len(subset):
                 limits = subset["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
@@ -269,5 +335,6 @@ def write_shuffled_null(
         })
     finally:
         valid_path.unlink(missing_ok=True)
-    return {"fraction": fraction, "seed": seed, "n_regions": int(len(subset)) // max(copies, 1),
-            "copies": copies, "bases": int(lengths.sum()), "file": NULL_FILE}
+    return {"fraction": fraction, "seed": seed, "n_regions": int(np.unique(chosen).shape[0]),
+            "n_pieces": int(len(subset)) // max(copies, 1), "copies": copies, "bases": int(lengths.sum()),
+            "file": NULL_FILE}

@@ -9,7 +9,7 @@ from ..errors import InputError, option
 
 NULLS = ("shuffle", "laplace")
 PEAK_FILES = ("seqlets.bed", "elements.bed", "seqlets.tsv", "elements.tsv")
-NULL_FILE = "null.npz"  # the shuffled null of a run folder (seqsal.peaks.nulls), one row per sampled region
+NULL_FILE = "null.npz"  # the shuffled null of a run folder (seqsal.peaks.nulls), one row per sampled piece
 # columns of seqlets.tsv and elements.tsv (genome and region coordinates of each call)
 CALL_COLUMNS = [
     "name", "region_index", "region_name", "chrom", "start", "end", "offset_start", "offset_end", "sign", "score",

@@ -31,7 +31,7 @@ from ..run_genome import check_table_fits_arrays
 from ..runlock import locks_run_folder
 from ..text import plural
 from .calling import PeakCalls, call_source
-from .nulls import ATTRIBUTIONS_KEY, null_plan, null_rows, write_shuffled_null
+from .nulls import ATTRIBUTIONS_KEY, REGION_INDEX, null_pieces, null_plan, null_rows, write_shuffled_null
 from .options import CALL_COLUMNS, NULL_FILE, PEAK_FILES, PeakOptions
 from .stats import CHUNK_POSITIONS
 from .streams import ChunkSource, TrackChunk, valid_mask
@@ -98,9 +98,9 @@ def _chrom_sizes(out: Path) -> dict[str, int]:
 def run_null_problem(out: Path, regions: pd.DataFrame) -> str | None:
     """What is wrong with a run folder's ``null.npz``, or None: missing although ``run.json`` records the shuffled
     null the calls were made with, or not this run's (written beside other attributions, its ``attributions_key``;
-    or a row's ``region_key`` is not the chrom, start and end of its ``region_index`` row of ``regions.tsv``: the
-    null of another run, copied in). ``regions``: the folder's
-    :func:`seqsal.io.read_region_coordinates`."""
+    or a row's ``region_key`` does not lie within its ``region_index`` row of ``regions.tsv``, on its chrom: the
+    null of another run, copied in; a row is that region or a piece of it, :func:`seqsal.peaks.nulls.null_pieces`).
+    ``regions``: the folder's :func:`seqsal.tables.read_region_coordinates`."""
     path = out / NULL_FILE
     if not path.exists():
         record = read_json_record(out / "run.json") if (out / "run.json").exists() else {}
@@ -123,14 +123,14 @@ def run_null_problem(out: Path, regions: pd.DataFrame) -> str | None:
     held = np.where(inside, rows, 0)
     chroms = regions["chrom"].astype(str).to_numpy()[held]
     starts, ends = regions["start"].to_numpy(np.int64)[held], regions["end"].to_numpy(np.int64)[held]
-    same = inside & np.array([f[0] == c and int(f[1]) == s and int(f[2]) == e
+    same = inside & np.array([f[0] == c and s <= int(f[1]) <= int(f[2]) <= e  # the region, or a piece of it
                               for f, c, s, e in zip(fields, chroms, starts, ends)], dtype=bool)
     if not same.all():
         k = int(np.flatnonzero(~same)[0])
         chrom, start, end = fields[k][:3]
         return (f"not this run's: its row {k} is the shuffle of {chrom}:{start}-{end}, but row {int(rows[k])} of "
-                f"regions.tsv is another region; a null.npz of another run was copied here: rerun `seqsal "
-                "attribute` with --force")
+                f"regions.tsv is another region, which does not hold it; a null.npz of another run was copied here: "
+                "rerun `seqsal attribute` with --force")
     return None
 
 
@@ -226,6 +226,7 @@ def call_peaks_from_run(
             copies = int(null["copies"]) if "copies" in null.files else 1
             calls.info["null_sample"] = {"file": NULL_FILE,
                                          "n_regions": int(np.unique(null["region_index"]).shape[0]),
+                                         "n_pieces": int(null["region_index"].shape[0]) // copies,
                                          "copies": copies, "bases": int(null["length"].sum()),
                                          "fraction": float(null["fraction"]), "seed": int(null["seed"])}
     calls.info["repeats"] = {"seqlets": int(len(seqlets) - len(unique_calls(seqlets))),
@@ -436,9 +437,10 @@ def run_peaks_stage(
         The model's input length (``AttributeOptions.window`` as resolved), not ``options.test_width``.
     job_regions, first
         The whole job's regions (all shards; default: ``regions``) and the row of ``regions[0]`` in them. The job
-        sizes the null and draws its sample (:func:`seqsal.peaks.nulls.null_plan`,
-        :func:`seqsal.peaks.nulls.null_rows`); a shard attributes the sampled rows of its span, batched as the
-        single run batches them, so the merged shards' ``null.npz`` is the single run's, byte for byte.
+        sizes the null and draws its sample of pieces (:func:`seqsal.peaks.nulls.null_plan`,
+        :func:`seqsal.peaks.nulls.null_pieces`, :func:`seqsal.peaks.nulls.null_rows`); a shard attributes the
+        sampled pieces of its span's regions, batched as the single run batches them, so the merged shards'
+        ``null.npz`` is the single run's, byte for byte.
 
     Returns
     -------
@@ -455,11 +457,15 @@ def run_peaks_stage(
         lengths = (job["end"] - job["start"]).to_numpy(np.int64)
         fraction, copies = null_plan(int(lengths.sum()), options.null_fraction, options.min_null_bases,
                                      options.max_null_copies)
-        rows = null_rows(job, fraction, options.seed)
-        mine = rows[(rows >= first) & (rows < first + len(regions))]
-        log.info("shuffled null: attributing dinucleotide-shuffled copies of %d of the %s%s (%s; the job's plan: %s)",
-                 len(mine), plural(len(regions), "region"), f", {copies} shuffles of each" if copies > 1 else "",
-                 plural(int(lengths[mine].sum()) * copies, "base"),
+        pieces = null_pieces(job, window)  # long regions are sampled in pieces, so the draw can meet the plan
+        rows = null_rows(pieces, fraction, options.seed)
+        owner = pieces[REGION_INDEX].to_numpy(np.int64)[rows]
+        mine = rows[(owner >= first) & (owner < first + len(regions))]
+        sizes = (pieces["end"] - pieces["start"]).to_numpy(np.int64)
+        cut = f", as {plural(len(mine), 'piece')}" if len(pieces) > len(job) else ""
+        log.info("shuffled null: attributing dinucleotide-shuffled copies of %d of the %s%s%s (%s; the job's plan: "
+                 "%s)", np.unique(pieces[REGION_INDEX].to_numpy()[mine]).shape[0], plural(len(regions), "region"), cut,
+                 f", {copies} shuffles of each" if copies > 1 else "", plural(int(sizes[mine].sum()) * copies, "base"),
                  f"{round(fraction * int(lengths.sum())) * copies:,}")
         null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, fraction,
                                         options.seed, window, copies, job_regions=job, first=first, rows=rows)

@@ -183,7 +183,7 @@ def test_force_and_recall_leave_no_file_of_another_run(job, tmp_path):
     out = tmp_path / "out"
     _invoke("attribute", *job, "-o", out, "-q", "--method", "grad_x_input", "--null", "laplace")
     evaluate = ["evaluate", out, "--methods", "saliency", "--max-regions", "2"]
-    for args in (["motifs", out, "--min-seqlets", "2", "--database", "none"], ["logos", out, "--top", "2"],
+    for args in (["motifs", out, "--min-seqlets", "8", "--database", "none"], ["logos", out, "--top", "2"],
                  evaluate, [*evaluate, "--no-sanity"], ["check-seqlets", out, "--max-seqlets", "5", "--draws", "2"],
                  ["audit", out, "--no-model"], ["report", out, "--top", "2"]):
         _invoke(*args, "-q")
@@ -219,7 +219,7 @@ def test_force_and_recall_leave_no_file_of_another_run(job, tmp_path):
     for path in kept.iterdir():
         (out / ("provenance" if path.suffix == ".json" else "") / path.name).unlink()
 
-    _invoke("motifs", out, "--min-seqlets", "2", "--database", "none", "--seqlets", out / "seqlets.tsv", "-q")
+    _invoke("motifs", out, "--min-seqlets", "8", "--database", "none", "--seqlets", out / "seqlets.tsv", "-q")
     _invoke("logos", out, "--top", "3", "-q")
     _invoke("report", out, "--top", "2", "-q")
     old_logos = sorted(p.name for p in (out / "logos" / "seqlets").iterdir())

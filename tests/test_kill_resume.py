@@ -53,7 +53,7 @@ def _command(workload, out: Path, *extra: str) -> list[str]:
     _, genome, bed, model = workload
     return [sys.executable, "-m", "seqsal.cli", "attribute", str(genome), str(bed), "-m", str(model), "-o", str(out),
             "--device", "cpu", "--chunk-size", str(CHUNK), "--batch-size", "16", "--stride", "100",
-            "--min-null-bases", "0", *extra]  # a null of 10 % (the 200-kb default: 3 shuffles of each region, 2x the run)
+            "--min-null-bases", "0", *extra]  # a 10 % null (the 200-kb default: 3 shuffles of each region)
 
 
 def _progress(out: Path) -> int:

@@ -1,11 +1,29 @@
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 import seqsal
 from seqsal.simulate import random_sequence
+
+
+@pytest.fixture(scope="session")
+def demo_defaults_run(tmp_path_factory) -> Path:
+    """`seqsal attribute` on the whole bundled demo with its defaults, run once per session. Read it only:
+    :func:`demo_run` gives a module its copy to write into."""
+    from motif_helpers import attribute_demo
+
+    return attribute_demo(tmp_path_factory.mktemp("demo_defaults") / "run")
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_defaults_run, tmp_path_factory) -> Path:
+    """A module's own copy of :func:`demo_defaults_run` (grad x input, the shuffled null: null.npz)."""
+    return Path(shutil.copytree(demo_defaults_run, tmp_path_factory.mktemp("demo") / "run"))
 
 
 @pytest.fixture()

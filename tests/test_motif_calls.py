@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from motif_helpers import ROOT, attribute_demo, jaspar_motifs, planted_run
+from motif_helpers import ROOT, jaspar_motifs, planted_run
 from seqsal.motifs.adaptive import adaptive_qvalues, enrichment_ranks, noise_scores, one_motif_per_window
 from seqsal.motifs.instances import CALL_COLUMNS, calls_bed, calls_table, match_strand, one_per_instance
 
@@ -179,12 +179,6 @@ def test_calls_table_on_the_genome_once_per_site_and_its_bed():
     assert list(bed.columns) == ["chrom", "start", "end", "name", "score", "strand"]
     assert list(bed["score"]) == [15, 15, 1000] and list(bed["strand"]) == ["-", "-", "+"]
     assert list(calls_table([], regions).columns) == CALL_COLUMNS
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """`seqsal attribute` on the bundled demo with its defaults (grad x input, the shuffled null: null.npz)."""
-    return attribute_demo(tmp_path_factory.mktemp("demo") / "run")
 
 
 def test_demo_motif_calls_are_on_planted_sites(demo_run):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from seqsal.motifs import best_matches, default_database, discovery_seqlets, matched_database, read_meme, run_motifs
-from motif_helpers import JASPAR, ROOT, attribute_demo, check_modisco_h5, jaspar_motifs, planted_run
+from motif_helpers import JASPAR, ROOT, check_modisco_h5, jaspar_motifs, planted_run
 from tests.conftest import fail_table_writes
 
 
@@ -78,12 +78,6 @@ def test_a_write_that_fails_part_way_never_leaves_motifs_of_two_runs_that_read_a
     with pytest.raises(OSError):
         run_motifs(tmp_path, seqlets_path=tmp_path / "positive.tsv", database="none", progress=False)
     assert status(tmp_path, "motifs") != "current" or (tmp_path / "motifs.meme").read_bytes() == before
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """`seqsal attribute` on the bundled demo with its defaults (grad x input, the shuffled null: null.npz)."""
-    return attribute_demo(tmp_path_factory.mktemp("demo") / "run")
 
 
 def test_demo_run_gives_every_planted_motif(demo_run):

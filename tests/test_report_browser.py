@@ -89,13 +89,12 @@ def measure(page: str, folder: Path, width: int = WIDTH) -> dict:
 
 
 @pytest.fixture(scope="module")
-def demo_report(tmp_path_factory) -> Path:
-    """report.html of the demo: attribute, motifs, a small evaluation (its four tables), audit, report."""
-    out = tmp_path_factory.mktemp("demo") / "out"
+def demo_report(demo_run) -> Path:
+    """report.html of the demo (`seqsal attribute` with its defaults): motifs, a small evaluation (its four
+    tables), audit, report."""
+    out = demo_run
     runner = CliRunner()
     commands = [
-        ["attribute", str(DEMO / "genome.fa"), str(DEMO / "regions.bed"), "--model", str(DEMO / "model.safetensors"),
-         "-o", str(out), "-q"],
         ["motifs", str(out), "-q"],
         ["evaluate", str(out), "--methods", "saliency,grad_x_input", "--max-regions", "2", "--truth",
          str(DEMO / "planted.bed"), "-q"],

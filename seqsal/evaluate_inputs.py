@@ -32,7 +32,12 @@ _ADVICE = ("give the model as a state_dict (.pt or .safetensors) with --architec
 def _changed_text(what: str, recorded: str, now: str) -> str:
     return (f"the {what} changed since this run (sha256 recorded {recorded[:8]}..., now {now[:8]}...); rerun seqsal "
             f"attribute, or restore the original (a copy of it elsewhere: `seqsal relocate RUN_FOLDER "
-            f"--{what.split()[0]} PATH`)")
+            f"--{_flag(what)} PATH`)")
+
+
+def _flag(what: str) -> str:
+    """The `seqsal relocate` option of a recorded file (a module the architecture imports moves with its file)."""
+    return "architecture" if what.startswith("module") else what.split()[0]
 
 
 def check_model_unchanged(model: dict) -> None:
@@ -57,11 +62,14 @@ def check_model_unchanged(model: dict) -> None:
     files = [("model file", path, model.get("sha256"))]
     architecture = model.get("architecture")
     if isinstance(architecture, str) and ".py:" in architecture:  # a user file; a built-in name has none
-        files.append(("architecture file", architecture.rpartition(":")[0], model.get("architecture_sha256")))
+        file = architecture.rpartition(":")[0]
+        files.append(("architecture file", file, model.get("architecture_sha256")))
+        files += [("module the architecture file imports", os.path.join(os.path.dirname(file), relative), digest)
+                  for relative, digest in (model.get("architecture_imports") or {}).items()]
     for what, file, recorded in files:
         if file and not os.path.isfile(file):
             raise InputError(f"the {what} this run attributed with is not there any more; if it moved, `seqsal "
-                             f"relocate RUN_FOLDER --{what.split()[0]} NEW_PATH` points the run at it (checked to be "
+                             f"relocate RUN_FOLDER --{_flag(what)} NEW_PATH` points the run at it (checked to be "
                              "the same)", file)
         if not file:
             continue

@@ -8,7 +8,6 @@ checkpoint with byte-identical results.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import numbers
@@ -34,26 +33,23 @@ from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_
 from .errors import InputError, option
 from .genome import Genome
 from .memory import parse_memory
-from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RaggedStream, atomic_path, ragged_offsets, write_npz,
-                 write_text_atomic)
+from .io import LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, atomic_path, ragged_offsets, write_npz, write_text_atomic
 from .methods import METHODS, SPECS, attribution_track, check_on_error
 from .models import LoadedModel, load_model
 from .models.files import file_sha256
 from .model_checks import check_model_determinism, check_model_input
 from .models.user import with_layout
-from .peaks import NULL_FILE, PEAK_FILES, PeakOptions, remove_peak_files, run_peaks_stage
-from .provenance import (ATTRIBUTIONS, earlier_input_digest, prune, prune_earlier_run, read_json_record,
-                         refuse_foreign_folder)
+from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
+from .provenance import ATTRIBUTIONS, earlier_input_digest, prune, read_json_record
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padded_bases, padding_summary, prepare_regions
+from .run_checkpoint import (PARTIAL, array_stores, discard, drop_earlier_run, params_digest, prepare_output,
+                             write_checkpoint)
 from .runlock import locks_run_folder
 from .shards import shard_bounds
 from .text import nothing_to_resume, plural, run_summary
 
 log = logging.getLogger("seqsal")
-
-PARTIAL = ".partial"
-OUTPUTS = ("attributions.npz", "attributions.bw", "regions.tsv", "run.json")
 
 
 @dataclass
@@ -225,72 +221,6 @@ def check_run_options(options: AttributeOptions, device: torch.device) -> None:
     parse_memory(options.max_memory)
 
 
-def _params_digest(payload: dict) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _changed(partial: Path, payload: dict) -> str:
-    """What differs between this run's inputs and options and those ``.partial/params.json`` recorded."""
-    try:
-        before = json.loads((partial / "params.json").read_text())
-    except (OSError, ValueError):
-        return "inputs or parameters"
-    now = json.loads(json.dumps(payload, default=str))
-    names = [f"the {key} file" for key in ("genome", "regions", "model", "architecture")
-             if before.get(key) != now.get(key)]
-    names += [option(key) for key in sorted(set(now["options"]) | set(before.get("options", {})))
-              if before.get("options", {}).get(key) != now["options"].get(key)]
-    return ", ".join(names) or "inputs or parameters"
-
-
-def _prepare_output(out_dir: Path, digest: str, resume: bool, force: bool, payload: dict | None = None) -> int:
-    """Check the output folder; returns the number of regions already done (when resuming)."""
-    res, frc = option("resume"), option("force")  # spelled --resume, --force for the CLI; keywords for the API
-    if resume and force:
-        raise InputError(f"{res} and {frc} contradict each other: {res} finishes the run in this folder, "
-                         f"{frc} discards it; pass one")
-    partial = out_dir / PARTIAL
-    progress_file = partial / "progress.json"
-    existing = (out_dir / "run.json").exists() or partial.exists()
-    if not existing and not force:
-        refuse_foreign_folder(out_dir, (*OUTPUTS, NULL_FILE, *PEAK_FILES), "a run")
-    if existing and not (resume or force):
-        finished = (out_dir / "run.json").exists()
-        raise InputError(
-            f"the output folder holds a finished run; pass {frc} to overwrite it, or give another -o" if finished
-            else f"the output folder holds an interrupted run; pass {res} to finish it or {frc} to start over",
-            str(out_dir),
-        )
-    if resume or force:
-        for stale in out_dir.glob("*.tmp-*"):  # left by a killed writer (io.atomic_path); never a final name
-            if stale.is_file() and stale.name.split(".tmp-")[0] in (*OUTPUTS, NULL_FILE, *PEAK_FILES):
-                stale.unlink()
-    if force:  # the earlier run's run.json and derived files go once this run's first region is attributed
-        shutil.rmtree(partial, ignore_errors=True)
-    if resume and (out_dir / "run.json").exists():
-        finished = read_json_record(out_dir / "run.json").get("input_digest")
-        if finished != digest:
-            raise InputError(f"{res}: this folder holds a run finished with other inputs or parameters (genome, "
-                             f"regions, model, options); use {frc} to replace it, or give another -o", str(out_dir))
-        shutil.rmtree(partial, ignore_errors=True)  # a run killed while removing its checkpoint
-        return -1  # complete already
-    if resume and progress_file.exists():
-        progress = json.loads(progress_file.read_text())
-        if progress.get("params") != digest:
-            raise InputError(
-                f"{res}: this folder was started with other inputs or parameters (changed since: "
-                f"{_changed(partial, payload or {})}); use {frc} to start over (or remove its .partial folder)",
-                str(out_dir),
-            )
-        if not all((partial / name).is_file() for name in ("one_hot.npy", "hypothetical.npy", "regions.part.tsv")):
-            raise InputError(f"{res}: the checkpoint in .partial is incomplete; use {frc} to start over", str(out_dir))
-        return int(progress["done"])
-    partial.mkdir(parents=True, exist_ok=True)
-    if payload is not None:  # what a later --resume compares, to name what changed
-        write_text_atomic(partial / "params.json", json.dumps(payload, default=str))
-    return 0
-
-
 @locks_run_folder("attribute")
 @keeps_global_rng
 def run_attribute(
@@ -373,19 +303,20 @@ def run_attribute(
                      if key not in ("device", "batch_size", "chunk_size", "max_memory")}
     # the genome by content (a FASTA edited in place, or another at the same path, is another input)
     payload = {"genome": file_sha256(genome_path), "regions": file_sha256(regions_path), "model": loaded.sha256,
-               "options": record_params, **({"architecture": loaded.description["architecture_sha256"]}
-                                            if "architecture_sha256" in loaded.description else {}),
+               "options": record_params, **{key: loaded.description[field] for key, field in (
+                   ("architecture", "architecture_sha256"), ("architecture_imports", "architecture_imports"))
+                   if field in loaded.description},
                **({"shard": list(shard)} if shard is not None else {})}
-    digest = _params_digest(payload)
+    digest = params_digest(payload)
     created, earlier = not out.exists(), earlier_input_digest(out) if force else None
-    before = done = _prepare_output(out, digest, resume, force, payload)  # regions attributed by an earlier run
+    before = done = prepare_output(out, digest, resume, force, payload)  # regions attributed by an earlier run
     fresh, drop_earlier = done == 0, force
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
         finished = read_json_record(out / "run.json")
         log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
         return finished
     partial = out / PARTIAL
-    one_hot_store, hyp_store = _array_stores(partial, lengths, resume=done > 0)
+    one_hot_store, hyp_store = array_stores(partial, lengths, resume=done > 0)
     rows_path = partial / "regions.part.tsv"
     rows_handle = open(rows_path, "r+" if done > 0 else "w", encoding="utf-8")
     if done > 0:
@@ -408,7 +339,7 @@ def run_attribute(
         )
         for result in results:
             if drop_earlier:  # the first region works: now the earlier run goes (fresh16: a --force refused on
-                _drop_earlier_run(out, earlier, digest)  # the first batch had deleted it)
+                drop_earlier_run(out, earlier, digest)  # the first batch had deleted it)
                 drop_earlier = False
             one_hot_store.write_row(result.index, result.one_hot)
             hyp_store.write_row(result.index, result.hypothetical)
@@ -416,14 +347,14 @@ def run_attribute(
             bases += result.one_hot.shape[1]
             done = result.index + 1
             if done % options.chunk_size == 0 or done == n:
-                _checkpoint(partial, digest, done, one_hot_store, hyp_store, rows_handle)
+                write_checkpoint(partial, digest, done, one_hot_store, hyp_store, rows_handle)
             if bar is not None:
                 bar.update(1)
                 elapsed = time.perf_counter() - t_attr
                 bar.set_postfix_str(f"{bases / max(elapsed, 1e-9) / 1e3:.0f} kbp/s", refresh=False)
     except InputError:
         if fresh:  # bad input met mid-run (a FASTA character, NaN from the model): leave no trace of this run
-            _discard(out, created, one_hot_store, hyp_store, rows_handle)
+            discard(out, created, one_hot_store, hyp_store, rows_handle)
         raise
     finally:
         if bar is not None:
@@ -515,20 +446,6 @@ def _track_record(method: str) -> dict:
                      + ("; for saliency, the gradient x input of the same gradient)" if magnitude else ")")}
 
 
-def _array_stores(partial: Path, lengths: np.ndarray, resume: bool) -> tuple[RaggedStream, RaggedStream]:
-    """The checkpointed one-hot and hypothetical arrays (:class:`~seqsal.io.RaggedStream`, ``(4, ΣL)`` each)."""
-    stores: list[RaggedStream] = []
-    try:
-        for key in ("one_hot", "hypothetical"):
-            stores.append(RaggedStream(str(partial / f"{key}.npy"), (4,), lengths, resume=resume))
-        return stores[0], stores[1]
-    except ValueError:
-        for store in stores:
-            store.close()
-        raise InputError(f"{option('resume')}: the checkpoint in .partial was written in another array layout (an "
-                         f"older seqsal); use {option('force')} to start over", str(partial.parent)) from None
-
-
 def _target_record(target: Target, shape: tuple[int, ...]) -> dict:
     """``run.json``'s ``target``: the fields of ``target`` with the task resolved (``0`` when none was named), and
     ``profile``: whether the targeted output ``shape`` (:func:`seqsal.model_checks.check_model_input`'s) holds more than one value per
@@ -538,23 +455,6 @@ def _target_record(target: Target, shape: tuple[int, ...]) -> dict:
             "axis": target.axis, "transform": target.transform,
             "profile": (len(shape) > 2 or target.axis == NO_TASK_AXIS) and target.transform not in ("log_odds",
                                                                                                    "log_odds_logp")}
-
-
-def _drop_earlier_run(out: Path, earlier: str | None, digest: str) -> None:
-    """What ``--force`` replaces: the earlier run's ``run.json`` (written last: its presence means "complete") and
-    the files that described it (:func:`seqsal.provenance.prune_earlier_run`), so that a forced run interrupted
-    from here on resumes as this run."""
-    (out / "run.json").unlink(missing_ok=True)
-    prune_earlier_run(out, earlier, digest)
-
-
-def _discard(out: Path, created: bool, *handles) -> None:
-    """Remove what a fresh run wrote (its checkpoint; the folder if this run made it and it is empty)."""
-    for handle in handles:
-        handle.close()
-    shutil.rmtree(out / PARTIAL, ignore_errors=True)
-    if created and out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
 
 
 _ROW_FIELDS = ("name", "chrom", "start", "end", "strand", "padded_bp")
@@ -580,16 +480,6 @@ def _region_row(fields: dict[str, np.ndarray], result: RegionResult, completenes
         error = result.completeness_error
         values.append("" if error is None else f"{error:.3g}")
     return "\t".join(str(value).replace("\t", " ") for value in values)
-
-
-def _checkpoint(partial: Path, digest: str, done: int, *stores_and_rows) -> None:
-    *stores, rows_handle = stores_and_rows
-    for store in stores:
-        store.flush()
-    rows_handle.flush()
-    os.fsync(rows_handle.fileno())
-    write_text_atomic(partial / "progress.json", json.dumps({"params": digest, "done": done,
-                                                               "rows_bytes": rows_handle.tell()}))
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):

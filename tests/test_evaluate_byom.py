@@ -3,6 +3,7 @@ field, no deepshap), a model file replaced after the run, and the target ``run.j
 from __future__ import annotations
 
 import json
+import sys
 
 import pandas as pd
 import pytest
@@ -170,3 +171,67 @@ def test_run_json_records_the_resolved_task_and_whether_a_profile_was_reduced(sm
     recorded = _target_record(*check_model_input(loaded, None, 50, seqsal.Target(axis=1), "cpu"))
     assert recorded["profile"] is True and recorded["task"] == 0
     assert "a profile output reduced by sum" in target_text(recorded)
+
+
+HELPER_ARCH = '''
+import torch
+from torch import nn
+
+import lab_layers
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 5, padding=2)
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv(x)).mean(dim=-1)) * lab_layers.SCALE
+'''
+
+
+def test_a_module_the_architecture_file_imports_is_recorded_and_checked(small_genome, tmp_path):
+    """fresh24: a lab's arch.py importing its own lab_layers.py; lab_layers.py edited between a killed run and its
+    --resume gave a folder whose first regions came from one model and the rest from another (predictions x10), and
+    `seqsal evaluate` explained the edited model. The module is now recorded with the architecture file and
+    checked like it."""
+    from tests.test_reliability import dying_checkpoint
+
+    genome, _ = small_genome
+    (tmp_path / "arch.py").write_text(HELPER_ARCH)
+    (tmp_path / "lab_layers.py").write_text("SCALE = 1.0\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import lab_layers  # noqa: F401 - imported by the arch file
+        namespace: dict = {}
+        exec(compile(HELPER_ARCH, "arch", "exec"), namespace)
+        torch.save(namespace["Net"]().state_dict(), tmp_path / "w.pt")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("lab_layers", None)
+    architecture = f"{tmp_path / 'arch.py'}:Net"
+    out = _attribute(genome, tmp_path, tmp_path / "w.pt", architecture=architecture)
+    record = json.loads((out / "run.json").read_text())["model"]
+    assert list(record["architecture_imports"]) == ["lab_layers.py"]
+    run_inputs(out, 1, None)
+    (tmp_path / "lab_layers.py").write_text("SCALE = 10.0\n")
+    with pytest.raises(InputError, match=r"lab_layers.py: the module the architecture file imports changed since "
+                                         r"this run .* `seqsal relocate RUN_FOLDER --architecture PATH`"):
+        run_inputs(out, 1, None)
+
+    class Stop(Exception):
+        pass
+
+    (tmp_path / "lab_layers.py").write_text("SCALE = 1.0\n")
+    sys.modules.pop("lab_layers", None)
+    bed, killed = tmp_path / "regions.bed", tmp_path / "killed"
+    options = AttributeOptions(window=200, device="cpu", chunk_size=1)
+    with dying_checkpoint(Stop), pytest.raises(Stop):
+        run_attribute(str(genome), str(bed), str(tmp_path / "w.pt"), str(killed), options, architecture=architecture,
+                      progress=False, peaks=False)
+    (tmp_path / "lab_layers.py").write_text("SCALE = 10.0\n")
+    sys.modules.pop("lab_layers", None)
+    with pytest.raises(InputError, match=r"changed since: lab_layers.py \(imported by the architecture file\)"):
+        run_attribute(str(genome), str(bed), str(tmp_path / "w.pt"), str(killed), options, architecture=architecture,
+                      progress=False, peaks=False, resume=True)

@@ -54,16 +54,16 @@ def test_counts_in_log_lines_agree_with_their_nouns(tmp_path):
 
 def test_folder_with_a_run_names_the_flag_that_fits(tmp_path):
     """A finished run is not 'finished' by --resume: only an interrupted one is."""
-    from seqsal.pipeline import _prepare_output
+    from seqsal.run_checkpoint import prepare_output
 
     out = tmp_path / "out"
     (out / ".partial").mkdir(parents=True)
     with pytest.raises(InputError, match="holds an interrupted run; pass resume to finish it or force"):
-        _prepare_output(out, "digest", resume=False, force=False)
+        prepare_output(out, "digest", resume=False, force=False)
     (out / ".partial").rmdir()
     (out / "run.json").write_text("{}")
     with pytest.raises(InputError) as info:
-        _prepare_output(out, "digest", resume=False, force=False)
+        prepare_output(out, "digest", resume=False, force=False)
     assert "holds a finished run; pass force to overwrite it" in str(info.value) and "resume" not in str(info.value)
 
 

@@ -20,7 +20,8 @@ from seqsal.errors import InputError
 from seqsal.io import (LENGTH, OFFSETS, RaggedStream, npz_members, ragged_offsets, region_arrays, write_npz)
 from seqsal.motifs import MODISCO_ARRAYS, export_modisco_arrays
 from seqsal.peaks import PeakOptions, call_peaks_from_run
-from seqsal.pipeline import AttributeOptions, _array_stores, run_attribute
+from seqsal.pipeline import AttributeOptions, run_attribute
+from seqsal.run_checkpoint import array_stores
 from seqsal.report import RunFolder
 from seqsal.shards import merge_runs
 from seqsal.simulate import random_sequence
@@ -269,11 +270,11 @@ def test_a_checkpoint_of_the_dense_layout_is_refused_on_resume(tmp_path):
     partial.mkdir(parents=True)
     np.save(partial / "one_hot.npy", np.zeros((2, 4, 5), np.float32))  # the dense checkpoint of earlier seqsal
     with pytest.raises(InputError, match="another array layout.*force"):
-        _array_stores(partial, np.array([5, 3]), resume=True)
-    stores = _array_stores(partial, np.array([5, 3]), resume=False)
+        array_stores(partial, np.array([5, 3]), resume=True)
+    stores = array_stores(partial, np.array([5, 3]), resume=False)
     for store in stores:
         store.close()
-    reopened = _array_stores(partial, np.array([5, 3]), resume=True)  # its own layout resumes
+    reopened = array_stores(partial, np.array([5, 3]), resume=True)  # its own layout resumes
     for store in reopened:
         store.close()
 

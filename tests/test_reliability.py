@@ -301,17 +301,17 @@ def dying_checkpoint(error: type[BaseException]):
     """Within the block, ``seqsal attribute`` raises ``error`` right after writing each checkpoint (a kill)."""
     import seqsal.pipeline as pipeline
 
-    original = pipeline._checkpoint
+    original = pipeline.write_checkpoint
 
     def checkpoint_then_die(*args, **kwargs):
         original(*args, **kwargs)
         raise error
 
-    pipeline._checkpoint = checkpoint_then_die
+    pipeline.write_checkpoint = checkpoint_then_die
     try:
         yield
     finally:
-        pipeline._checkpoint = original
+        pipeline.write_checkpoint = original
 
 
 def _interrupted_run(job: Job) -> None:
@@ -473,7 +473,7 @@ def test_malicious_pickle_through_the_real_command_line(job):
 def test_resume_removes_every_stale_temporary_of_the_run_and_nothing_else(tmp_path):
     """A run killed while writing its null left null.npz.tmp-<pid> in the finished folder after --resume (a fresh
     user's kill -9 during the null step): every file the run writes is cleaned, a user's own files are not."""
-    from seqsal.pipeline import _prepare_output
+    from seqsal.run_checkpoint import prepare_output
 
     out = tmp_path / "out"
     (out / ".partial").mkdir(parents=True)
@@ -481,5 +481,5 @@ def test_resume_removes_every_stale_temporary_of_the_run_and_nothing_else(tmp_pa
     theirs = ["notes.txt.tmp-1", "null.npz.bak"]
     for name in ours + theirs:
         (out / name).write_text("x")
-    assert _prepare_output(out, "digest", resume=True, force=False) == 0
+    assert prepare_output(out, "digest", resume=True, force=False) == 0
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(theirs)

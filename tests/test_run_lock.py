@@ -186,7 +186,7 @@ def test_the_shuffled_null_streams_its_valid_rows_under_a_name_of_its_own_proces
                         {"chr1": 1000}, fraction=1.0, seed=0)
     streamed = {name for names in seen for name in names if "valid" in name}
     assert streamed == {f"{NULL_FILE}.tmp-{os.getpid()}.valid.npy"}
-    assert all(name.split(".tmp-")[0] == NULL_FILE for name in streamed)  # pipeline._prepare_output's rule
+    assert all(name.split(".tmp-")[0] == NULL_FILE for name in streamed)  # run_checkpoint.prepare_output's rule
     assert sorted(p.name for p in tmp_path.iterdir()) == [NULL_FILE]
 
 

@@ -258,6 +258,26 @@ def is_architecture_file(architecture: str | None) -> bool:
     return path.endswith(".py")
 
 
+_LOCAL_IMPORTS: dict[str, set[str]] = {}  # architecture file -> the files of its folder its import loaded
+
+
+def _local_files(module, before: set[str], folder: Path) -> set[str]:
+    """The Python files under ``folder`` (site-packages aside) whose modules importing ``module`` loaded (new in
+    ``sys.modules``), or that ``module`` names (a module, or a class or function of one, imported earlier)."""
+    names = set(sys.modules) - before
+    for value in vars(module).values():
+        names.add(value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", None))
+    found = set()
+    for name in names - {module.__name__, None}:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not isinstance(file, str) or not file.endswith(".py"):
+            continue
+        resolved = Path(file).resolve()
+        if resolved.is_relative_to(folder) and not {"site-packages", "dist-packages"} & set(resolved.parts):
+            found.add(str(resolved))
+    return found
+
+
 def _import_file(path: str):
     """Import the Python file ``path`` (its folder first on ``sys.path`` meanwhile, for its own imports)."""
     resolved = str(Path(path).resolve())
@@ -267,8 +287,10 @@ def _import_file(path: str):
     folder = str(Path(resolved).parent)
     sys.path.insert(0, folder)
     sys.modules[name] = module  # dataclasses and typing look the module up while it runs
+    before = set(sys.modules)
     try:
         spec.loader.exec_module(module)
+        _LOCAL_IMPORTS.setdefault(resolved, set()).update(_local_files(module, before, Path(folder)))
     except Exception as exc:  # noqa: BLE001 - any failure of the user's file is reported with its line
         sys.modules.pop(name, None)
         line = exc.lineno if isinstance(exc, SyntaxError) else next(
@@ -335,11 +357,22 @@ def check_architecture_use(architecture: str | None, kind: str | None, path: str
 
 def architecture_description(architecture: str, config: dict | None) -> dict:
     """What ``run.json`` records of a user architecture: ``architecture`` as ``/absolute/path/arch.py:ClassName``,
-    the file's ``architecture_sha256`` and the ``config`` (call after :func:`user_model` found the file)."""
+    the file's ``architecture_sha256``, the ``config`` and, when importing the file loaded Python files of its
+    own folder (a lab's ``layers.py`` beside ``arch.py``), ``architecture_imports``: their paths relative to that
+    folder and their SHA-256, so that a resume, ``seqsal evaluate`` or ``check-seqlets`` refuses a model whose
+    helper module changed (fresh24: a resume mixed two models in one folder). Call after :func:`user_model`
+    imported the file."""
     file, _, name = architecture.rpartition(":")
-    with open(file, "rb") as handle:
-        digest = hashlib.sha256(handle.read()).hexdigest()
-    return {"architecture": f"{Path(file).resolve()}:{name}", "architecture_sha256": digest, "config": config}
+    resolved = Path(file).resolve()
+    description = {"architecture": f"{resolved}:{name}", "architecture_sha256": _sha256(resolved), "config": config}
+    imports = {os.path.relpath(local, resolved.parent): _sha256(local)
+               for local in sorted(_LOCAL_IMPORTS.get(str(resolved), ())) if os.path.isfile(local)}
+    return {**description, "architecture_imports": imports} if imports else description
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def user_model(architecture: str, config: dict | None, state: dict, path: str) -> nn.Module:

@@ -13,7 +13,7 @@ from torch import nn
 
 from .attribution import NO_TASK_AXIS, Target, shape_text
 from .errors import InputError, option
-from .models.outputs import OutputKind, probability_output
+from .models.outputs import OutputKind, joined_part, probability_output
 
 log = logging.getLogger("seqsal")
 
@@ -43,6 +43,8 @@ def choose_transform(module: nn.Module, target: Target, method: str, shape: tupl
         log.info("target: the model's graph cannot be read (torch.fx cannot trace it), so whether its output is a "
                  "probability is not known and the output is explained as it is; if it ends in a sigmoid, "
                  "--target ...,transform=logit explains its logit (a softmax's class: transform=log_odds)")
+    if found.kind == "joined":
+        found = _joined_part(found, target, shape)
     if not found.probability:
         return replace(target, transform="none")
     transform, why = probability_transform(found, target, shape)
@@ -55,6 +57,20 @@ def choose_transform(module: nn.Module, target: Target, method: str, shape: tupl
     log.info("target: the model's output is %s, so %s%s", _KIND_TEXT[found.kind], why,
              "; --target ...,transform=none explains the output as it is" if transform != "none" else "")
     return replace(target, transform=transform)
+
+
+def _joined_part(found: OutputKind, target: Target, shape: tuple[int, ...] | None) -> OutputKind:
+    """The kind of the part of a ``torch.cat``/``stack`` output that ``target`` reads; ``other`` with a warning
+    when the graph cannot say which part that is (fresh24: a stack of a regression and a sigmoid was explained as
+    its probability without a word)."""
+    part = joined_part(found, target.task, shape)
+    if part is not None:
+        return part
+    task = 0 if target.task is None else target.task
+    log.warning("target: the model's output joins probabilities with other values (torch.cat or stack), and its "
+                "graph does not say which part task %s is, so it is explained as it is; if it is a probability, "
+                "%s explains its logit", task, option("target", f"{task},transform=logit"))
+    return OutputKind("other")
 
 
 def _refuse_constant_profile(found: OutputKind, target: Target, shape: tuple[int, ...]) -> None:

@@ -244,3 +244,51 @@ def test_evaluate_explains_deepshap_on_the_probability_of_a_logit_run(tmp_path, 
 
     assert _method_target("deepshap", Target(transform="logit")).transform == "none"
     assert _method_target("ig", Target(transform="logit")).transform == "logit"
+
+
+class SigmoidsCatenated(Body):
+    """fresh24: a sigmoid per task, joined with torch.cat: every column a probability."""
+
+    def forward(self, x):
+        z = self.logits(x)
+        return torch.cat([torch.sigmoid(z[:, 0:1]), torch.sigmoid(z[:, 1:2])], dim=1)
+
+
+class RegressionAndSigmoidStacked(Body):
+    """fresh24: task 0 a regression, task 1 a probability, stacked: only task 1's logit is explained."""
+
+    def forward(self, x):
+        z = self.logits(x)
+        return torch.stack([z[:, 0], torch.sigmoid(z[:, 1])], dim=1)
+
+
+class RegressionAndSigmoidCatenated(Body):
+    def forward(self, x):
+        z = self.logits(x)
+        return torch.cat([z[:, :1], z[:, 1:].sigmoid()], 1)
+
+
+class WideRegressionAndSigmoid(Body):
+    """Parts of unknown widths: which columns are probabilities cannot be read, so none is transformed (a warning)."""
+
+    def forward(self, x):
+        z = self.logits(x)
+        return torch.cat([z, torch.sigmoid(z[:, 1:])], dim=1)
+
+
+@pytest.mark.parametrize("script", [False, True])
+def test_a_sigmoid_per_task_joined_by_cat_or_stack_is_found_per_task(script, caplog):
+    caplog.set_level("INFO", logger="seqsal")
+
+    def chosen(cls, task):
+        model = cls().eval()
+        return chosen_transform(torch.jit.script(model) if script else model, Target(task=task), "grad_x_input", 50)
+
+    assert kind(SigmoidsCatenated()) == "sigmoid"
+    assert [chosen(SigmoidsCatenated, task) for task in (0, 1)] == ["logit", "logit"]
+    for model in (RegressionAndSigmoidStacked, RegressionAndSigmoidCatenated):
+        assert [chosen(model, task) for task in (None, 0, 1, -1)] == ["none", "none", "logit", "logit"], model
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert chosen(WideRegressionAndSigmoid, 2) == "none"
+    assert any("joins probabilities with other values" in r.getMessage() and "2,transform=logit" in r.getMessage()
+               for r in caplog.records if r.levelname == "WARNING")

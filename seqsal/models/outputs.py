@@ -56,6 +56,8 @@ _SHAPE_FUNCTIONS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatte
                               "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
                               "chunk", "split", "unbind", "slice", "getitem", "index"})
 _KEEP_AXES = frozenset({"contiguous", "clone", "to"})
+_SCRIPT_JOINS = frozenset({"aten::cat", "aten::concat", "aten::concatenate", "aten::stack"})
+_JOINS = frozenset({"cat", "concat", "concatenate", "stack"})
 _FUNCTION_KINDS = {"sigmoid": "sigmoid", "sigmoid_": "sigmoid", "special_expit": "sigmoid", "expit": "sigmoid",
                    "softmax": "softmax", "_softmax": "softmax", "special_softmax": "softmax",
                    "log_softmax": "log_softmax", "_log_softmax": "log_softmax", "special_log_softmax": "log_softmax"}
@@ -71,14 +73,21 @@ class OutputKind:
     ----------
     kind
         ``sigmoid``, ``softmax`` or ``log_softmax`` (the last operation before the output, shape-only operations
-        aside); ``other`` (the graph shows another operation); ``unknown`` (the graph cannot be read).
+        aside; a ``torch.cat``/``stack`` of sigmoids is a sigmoid); ``joined`` (a ``cat``/``stack`` of parts some
+        of which are probabilities: ``parts``); ``other`` (the graph shows another operation); ``unknown`` (the
+        graph cannot be read).
     dim
         ``softmax``/``log_softmax``: the axis it normalises over, as written in the model (may be negative);
-        ``None`` for the other kinds, and when shape operations between it and the output move the axes.
+        ``joined``: the axis the parts are joined along; ``None`` for the other kinds, and when shape operations
+        between it and the output move the axes.
+    parts
+        ``joined`` (``torch.cat``/``stack`` of values of which some, not all, are probabilities): the kind of each
+        part, in order (:func:`joined_part` picks a task's).
     """
 
     kind: str
     dim: int | None = None
+    parts: tuple["OutputKind", ...] = ()
 
     @property
     def probability(self) -> bool:
@@ -165,6 +174,9 @@ def _script_value_kind(value) -> OutputKind:
         kinds = {_script_value_kind(list(block.returnNode().inputs())[index]) for block in node.blocks()}
         found = kinds.pop() if len(kinds) == 1 else OutputKind("other")
         return OutputKind(found.kind, None) if moved else found
+    if node.kind() in _SCRIPT_JOINS and node.inputsAt(0).node().kind() == "prim::ListConstruct":
+        dim = node.inputsAt(1).toIValue() if len(list(node.inputs())) > 1 else 0
+        return _joined([_script_value_kind(part) for part in node.inputsAt(0).node().inputs()], dim, moved)
     kind = _SCRIPT_KINDS.get(node.kind(), "other")
     if kind in ("softmax", "log_softmax"):
         dim = list(node.inputs())[1].toIValue() if len(list(node.inputs())) > 1 else None
@@ -210,6 +222,11 @@ def _fx_kind(module: nn.Module, graph: fx.Graph, output: int | str | None) -> Ou
         result = _picked(list(result.values()), list(result.keys()), output)
     elif isinstance(result, (tuple, list)):
         result = _picked(list(result), None, output)
+    return _fx_node_kind(module, result)
+
+
+def _fx_node_kind(module: nn.Module, result) -> OutputKind:
+    """The kind of an fx value: the operation that made it, through shape operations and ``cat``/``stack``."""
     if not isinstance(result, fx.Node):
         return OutputKind("other")
     moved = False
@@ -217,5 +234,33 @@ def _fx_kind(module: nn.Module, graph: fx.Graph, output: int | str | None) -> Ou
         name = result.target if result.op == "call_method" else getattr(result.target, "__name__", "")
         moved = moved or name.split(".")[0] not in _KEEP_AXES
         result = result.args[0]
+    name = getattr(result.target, "__name__", "") if result.op == "call_function" else ""
+    if name in _JOINS and result.args and isinstance(result.args[0], (list, tuple)):
+        dim = result.kwargs.get("dim", result.args[1] if len(result.args) > 1 else 0)
+        return _joined([_fx_node_kind(module, part) for part in result.args[0]], dim, moved)
     found = _fx_activation(module, result)
     return OutputKind(found.kind, None) if moved else found
+
+
+def _joined(parts: list[OutputKind], dim, moved: bool) -> OutputKind:
+    """The kind of a ``torch.cat``/``stack`` of ``parts`` along ``dim``: a sigmoid where every part is one,
+    ``other`` where none is a probability, else ``joined`` (each part's kind; the axis unless shape operations
+    after the join moved it)."""
+    if parts and all(part.kind == "sigmoid" for part in parts):
+        return OutputKind("sigmoid")
+    if not any(part.probability or part.kind in ("joined", "unknown") for part in parts):
+        return OutputKind("other")
+    return OutputKind("joined", None if moved or not isinstance(dim, int) else dim, tuple(parts))
+
+
+def joined_part(found: OutputKind, task: int | str | None, shape: tuple[int, ...] | None) -> OutputKind | None:
+    """The kind of the part of a ``joined`` output (:class:`OutputKind`) that task ``task`` reads, or None when
+    that is not known: known for an ``(N, T)`` output joined along axis 1 from ``T`` parts (each then one column:
+    a ``stack``, or a ``cat`` of ``(N, 1)`` parts), task given as an index (``None``: 0)."""
+    task = 0 if task is None else task
+    if shape is None or len(shape) != 2 or found.dim is None or found.dim % 2 != 1 or isinstance(task, str):
+        return None
+    if len(found.parts) != shape[1] or not -shape[1] <= task < shape[1]:
+        return None
+    part = found.parts[task]
+    return OutputKind(part.kind, None) if part.kind in ("softmax", "log_softmax") else part

@@ -16,6 +16,8 @@ results back to yield them in table order.
 """
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -155,3 +157,60 @@ def schedule(lengths: np.ndarray, window: int | None, stride: int | None, batch_
         keep = (nearest >= 0) & (wanted_last[np.maximum(nearest, 0)] >= batches)
         if keep.any():
             yield Portion(int(order[p]), np.flatnonzero(keep), batches[keep], False)
+
+
+def batch_arrays(windows: Iterator[tuple], stop: threading.Event) -> Iterator[tuple[list, np.ndarray]]:
+    """Group consecutive windows of one batch id (:func:`schedule`) into arrays.
+
+    ``windows`` yields ``(plan, offset, batch, wanted)``: a region's plan (``model_input`` ``(4, L)`` and
+    ``window``, as the engine makes them), a window's offset in it, its batch id and whether the run wants it.
+    Yields ``(items, array)``: ``[(plan, offset, wanted)]`` and the ``(B, 4, W)`` batch. Stops when ``stop`` is set.
+    """
+    items, arrays, current = [], [], None
+    for plan, offset, batch, wanted in windows:
+        if stop.is_set():
+            return
+        if items and batch != current:
+            yield items, np.stack(arrays)
+            items, arrays = [], []
+        current = batch
+        items.append((plan, offset, wanted))
+        arrays.append(plan.model_input[:, offset:offset + plan.window])
+    if items:
+        yield items, np.stack(arrays)
+
+
+def prefetch(generator: Iterator, depth: int, stop: threading.Event) -> Iterator:
+    """Run ``generator`` on a background thread, ``depth`` items ahead; re-raise its errors here."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    sentinel = object()
+
+    def work():
+        try:
+            for item in generator:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            buffer.put(error)
+            return
+        buffer.put(sentinel)
+
+    thread = threading.Thread(target=work, name="seqsal-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is sentinel:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import inspect
 import logging
-import queue
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -26,7 +25,7 @@ import torch
 from torch import nn
 
 from .attribution import Target, eval_mode, input_gradient
-from .batches import schedule
+from .batches import batch_arrays, prefetch, schedule
 from .devices import autocast_dtype_for, select_device
 from .encode import one_hot_encode, reverse_complement
 from .errors import InputError, option
@@ -299,61 +298,6 @@ def window_focus(plan: _Plan, offset: int, stitch: str = "mean") -> tuple[int, i
     return lo, max(lo, min(plan.window, end - offset))
 
 
-def _batches(windows: Iterator[tuple[_Plan, int, int, bool]], stop: threading.Event):
-    """Group consecutive windows of one batch id (:func:`seqsal.batches.schedule`) into arrays.
-
-    Yields ``(items, array)``: ``[(plan, offset, wanted)]`` and the ``(B, 4, W)`` float32 batch.
-    """
-    items, arrays, current = [], [], None
-    for plan, offset, batch, wanted in windows:
-        if stop.is_set():
-            return
-        if items and batch != current:
-            yield items, np.stack(arrays)
-            items, arrays = [], []
-        current = batch
-        items.append((plan, offset, wanted))
-        arrays.append(plan.model_input[:, offset:offset + plan.window])
-    if items:
-        yield items, np.stack(arrays)
-
-
-def _prefetch(generator: Iterator, depth: int, stop: threading.Event) -> Iterator:
-    """Run ``generator`` on a background thread, ``depth`` items ahead; re-raise its errors here."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    sentinel = object()
-
-    def work():
-        try:
-            for item in generator:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer
-            buffer.put(error)
-            return
-        buffer.put(sentinel)
-
-    thread = threading.Thread(target=work, name="seqsal-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is sentinel:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
 def fit_memory(model: nn.Module, target: Target, method: str, params: dict, rc: bool, batch_size: int,
                max_memory: int | str | None, device: torch.device, autocast_dtype: torch.dtype | None,
                width: int) -> tuple[int, dict, MemoryPlan | None]:
@@ -449,6 +393,7 @@ def iter_region_attributions(
     allow_incomplete: bool = False,
     max_memory: int | str | None = None,
     whole_table: tuple[pd.DataFrame, int] | None = None,
+    on_windows: Callable[[int], object] | None = None,
 ) -> Iterator[RegionResult]:
     """Attribute every region, yielding one :class:`RegionResult` per region in table order.
 
@@ -496,6 +441,9 @@ def iter_region_attributions(
         ``(table, first)`` when ``regions`` are the rows ``first, first + 1, ...`` of a larger job (a shard):
         batches are cut as in a run over the whole table (a few windows of neighbouring regions complete the
         batches at the ends), so the shards give the bytes of the single run. Results are indexed in ``regions``.
+    on_windows
+        Called after each batch with the number of this run's windows it computed (a progress bar's ``update``:
+        a long region's progress shows before its result; :func:`seqsal.batches.window_counts` gives the total).
 
     Raises
     ------
@@ -550,7 +498,7 @@ def iter_region_attributions(
                 yield plan, int(plan.starts[k]), int(batch), portion.wanted
 
     def produce():
-        for items, array in _batches(windows(), stop):
+        for items, array in batch_arrays(windows(), stop):
             tensor = torch.from_numpy(array)
             if pin:
                 tensor = tensor.pin_memory()
@@ -562,7 +510,7 @@ def iter_region_attributions(
     capped = _cap_gpu(device, max_memory)
     try:
         with eval_mode(model):
-            for items, tensor in _prefetch(produce(), depth=3, stop=stop):
+            for items, tensor in prefetch(produce(), depth=3, stop=stop):
                 focus = (torch.tensor([window_focus(plan, offset, stitch) for plan, offset, _ in items])
                          if method in FOCUSED_METHODS else None)
                 try:
@@ -574,6 +522,8 @@ def iter_region_attributions(
                     raise InputError(_short_region(context.iloc[items[0][0].index], tensor.shape[-1], error)) from None
                 hyp_np, prediction_np, bad = hyp.numpy(), prediction.numpy(), nonfinite_rows(hyp, prediction).numpy()
                 errors = rest[0].numpy() if rest else None
+                if on_windows is not None:
+                    on_windows(sum(1 for _, _, wanted in items if wanted))
                 for k, (plan, offset, wanted) in enumerate(items):
                     if not wanted:  # completes a batch of the job's schedule: another shard's region
                         continue

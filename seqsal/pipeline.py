@@ -46,6 +46,7 @@ from .regions import padded_bases, padding_summary, prepare_regions
 from .run_checkpoint import (PARTIAL, array_stores, discard, drop_earlier_run, params_digest, prepare_output,
                              write_checkpoint)
 from .runlock import locks_run_folder
+from .batches import window_counts
 from .shards import shard_bounds
 from .text import nothing_to_resume, plural, run_summary
 
@@ -327,7 +328,8 @@ def run_attribute(
         rows_handle.write("\t".join(region_columns(options.method)) + "\n")
     torch.manual_seed(options.seed)
     fields, with_completeness = _row_fields(table), COMPLETENESS_COLUMN in region_columns(options.method)
-    bar = _progress_bar(n, done, progress)
+    windows = np.cumsum(window_counts(lengths, window, stride)[0])  # windows of the first k + 1 regions
+    bar = _progress_bar(int(windows[-1]), int(windows[done - 1]) if done else 0, progress)
     bases = 0
     t_attr = time.perf_counter()
     try:
@@ -335,7 +337,7 @@ def run_attribute(
             loaded.module, genome.fetch, table, options.method, target, window, stride, options.batch_size,
             device, options.precision, options.rc, options.correct, options.stitch, options.n_value,
             options.on_error, skip=done, method_params=options.method_params, allow_incomplete=options.allow_incomplete,
-            max_memory=options.max_memory, whole_table=whole_table,
+            max_memory=options.max_memory, whole_table=whole_table, on_windows=None if bar is None else bar.update,
         )
         for result in results:
             if drop_earlier:  # the first region works: now the earlier run goes (fresh16: a --force refused on
@@ -349,9 +351,8 @@ def run_attribute(
             if done % options.chunk_size == 0 or done == n:
                 write_checkpoint(partial, digest, done, one_hot_store, hyp_store, rows_handle)
             if bar is not None:
-                bar.update(1)
                 elapsed = time.perf_counter() - t_attr
-                bar.set_postfix_str(f"{bases / max(elapsed, 1e-9) / 1e3:.0f} kbp/s", refresh=False)
+                bar.set_postfix_str(f"{done}/{n} regions, {bases / max(elapsed, 1e-9) / 1e3:.0f} kbp/s", refresh=False)
     except InputError:
         if fresh:  # bad input met mid-run (a FASTA character, NaN from the model): leave no trace of this run
             discard(out, created, one_hot_store, hyp_store, rows_handle)
@@ -487,4 +488,4 @@ def _progress_bar(total: int, initial: int, enabled: bool):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="region", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    return tqdm(total=total, initial=initial, unit="window", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)

@@ -254,3 +254,35 @@ def test_a_budget_below_one_window_is_said_not_silently_exceeded(caplog):
                    torch.device("cpu"), None, width)
         fit_memory(model, target, "saliency", {}, False, 64, None, torch.device("cpu"), None, width)
     assert "below what one window" not in caplog.text
+
+
+def test_on_windows_counts_each_batch_of_a_long_region_before_its_result(small_genome):
+    """long23: the progress bar counted regions, so a long locus showed 0/1 until it was done. The engine now says
+    how many of the run's windows each batch computed, before the region's result; a shard's neighbour windows
+    (computed only to fill a batch) are not counted."""
+    table = _table([("chr1", 100, 1_300, "+"), ("chr1", 2_000, 2_150, "-"), ("chr2", 0, 700, "+")])
+    events: list = []
+    with Genome(str(small_genome[0])) as genome:
+        for result in iter_region_attributions(Dense(), genome.fetch, table, window=100, stride=50, batch_size=4,
+                                               on_windows=lambda k: events.append(k)):
+            events.append(("region", result.index))
+        counts, _ = window_counts((table["end"] - table["start"]).to_numpy(), 100, 50)
+        assert [k for k in events if isinstance(k, int)] and sum(k for k in events if isinstance(k, int)) == sum(counts)
+        assert events.index(("region", 0)) >= 6  # its 23 windows: 6 batches of 4 counted before the first result
+        shard: list = []
+        list(iter_region_attributions(Dense(), genome.fetch, table.iloc[1:2].reset_index(drop=True), window=100,
+                                      stride=50, batch_size=4, whole_table=(table, 1), on_windows=shard.append))
+        assert sum(shard) == counts[1]
+
+
+def test_the_run_progress_bar_counts_windows(small_genome, tiny_model, tmp_path, capsys):
+    """`seqsal attribute`'s bar counts the run's windows (a 1,200-bp region at a 200-bp window, stride 100: 11),
+    so a long locus moves before it is done; the regions done are its postfix."""
+    from seqsal.pipeline import AttributeOptions, run_attribute
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t1300\tlong\nchr2\t0\t200\tshort\n")
+    run_attribute(str(small_genome[0]), str(bed), str(tiny_model[0]), str(tmp_path / "out"),
+                  AttributeOptions(method="saliency", stride=100), progress=True, peaks=False)
+    bar = capsys.readouterr().err.replace("\r", "\n")
+    assert "12/12 [" in bar and "window" in bar and "2/2 regions" in bar, bar

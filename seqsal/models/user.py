@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, option
+from ..provenance import file_digest
 
 log = logging.getLogger("seqsal")
 
@@ -364,15 +365,10 @@ def architecture_description(architecture: str, config: dict | None) -> dict:
     imported the file."""
     file, _, name = architecture.rpartition(":")
     resolved = Path(file).resolve()
-    description = {"architecture": f"{resolved}:{name}", "architecture_sha256": _sha256(resolved), "config": config}
-    imports = {os.path.relpath(local, resolved.parent): _sha256(local)
+    description = {"architecture": f"{resolved}:{name}", "architecture_sha256": file_digest(resolved), "config": config}
+    imports = {os.path.relpath(local, resolved.parent): file_digest(local)
                for local in sorted(_LOCAL_IMPORTS.get(str(resolved), ())) if os.path.isfile(local)}
     return {**description, "architecture_imports": imports} if imports else description
-
-
-def _sha256(path: str | os.PathLike) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def user_model(architecture: str, config: dict | None, state: dict, path: str) -> nn.Module:

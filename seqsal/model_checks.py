@@ -14,6 +14,7 @@ from torch import nn
 from .attribution import NO_TASK_AXIS, Target, eval_mode, resolve_task_axis, shape_text
 from .errors import InputError, option
 from .models import LoadedModel
+from .models.files import model_file
 from .models.probes import check_deterministic, check_float32, check_task_names
 from .models.user import layout_hint
 
@@ -29,7 +30,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
     (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`),
     and the shape of the output it selects (for :func:`~seqsal.output_transforms.choose_transform` and ``run.json``).
     """
-    check_float32(model.module)  # anymodel: a float64 model was told to give its input length
+    where = model_file(model.module)  # the model file, named by every message here (None: a module given)
+    check_float32(model.module, where)  # anymodel: a float64 model was told to give its input length
     probe_length = window or length
     x = torch.zeros(2, 4, probe_length, device=device)
     try:
@@ -44,28 +46,28 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             raise InputError(f"the model fails on the {x.device.type} device ({detail}): it was saved with operations "
                              f"or tensors that need a CUDA GPU; run on a machine with one "
                              f"({option('device', 'cuda')}), or re-save the model from the CPU (e.g. model.cpu() "
-                             "before torch.jit.save)") from None
+                             "before torch.jit.save)", where) from None
         other = other_layout(model.module, x, layout)
         if other is not None:
             shape = (f"(N, 4, {probe_length})" if layout == "ncl" else f"(N, {probe_length}, 4)")
-            raise InputError(f"the model fails on {shape} ({detail}) but runs on {layout_hint(other)}") from None
+            raise InputError(f"the model fails on {shape} ({detail}) but runs on {layout_hint(other)}", where) from None
         if any(isinstance(layer, nn.Embedding) for layer in model.module.modules()):  # anymodel: "takes 8 channels"
             raise InputError(
                 f"the model fails on one-hot DNA (N, 4, {probe_length}) ({detail}) and holds an embedding "
                 "(nn.Embedding): it takes token indices, not one-hot DNA; wrap it so that forward takes one-hot "
                 "(N, 4, L) and passes x.argmax(1) on (its gradient is 0 everywhere: explain it with "
-                f"{option('method', 'ism')})"
+                f"{option('method', 'ism')})", where
             ) from None
         channels = first_layer_channels(model.module)
         if channels not in (None, 4):
             raise InputError(
                 f"the model's first layer takes {channels} input channels, but seqsal feeds one-hot DNA with 4 "
-                "(A, C, G, T); use a model trained on one-hot DNA of shape (N, 4, L)"
+                "(A, C, G, T); use a model trained on one-hot DNA of shape (N, 4, L)", where
             ) from None
         raise InputError(
             f"the model fails on an input of shape (N, 4, {probe_length}): {detail}. It takes one-hot DNA "
-            f"(N, 4, L); give {option('window')} (or {option('width')}) with the input length it was trained on"
-        ) from None
+            f"(N, 4, L); give {option('window')} (or {option('width')}) with the input length it was trained on",
+            where) from None
     if isinstance(output, (tuple, list)) and target.output is None:  # fresh16: which one was said nowhere
         log.info("target: the model returns %d outputs %s; output 0 is explained (--target output=K picks another)",
                  len(output), ", ".join(shape_text(o.shape) for o in output if isinstance(o, torch.Tensor)))
@@ -110,8 +112,9 @@ def check_model_determinism(model: LoadedModel, length: int, device, path: str |
     window twice, and alone vs among other windows or zero padding, must give the same output; else
     :class:`InputError` with the reason (dropout or batch norm left in training mode). ``batch_size``: the batch
     size of the run (a batch of up to :data:`~seqsal.models.probes.PROBE_BATCH` windows stands for it)."""
+    where = path if path is not None else model_file(model.module)
     with eval_mode(model.module):
-        check_deterministic(model.module, length, device, path=path, batch_size=batch_size)
+        check_deterministic(model.module, length, device, path=where, batch_size=batch_size, source=model.source)
 
 
 def first_layer_channels(module: nn.Module) -> int | None:

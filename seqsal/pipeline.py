@@ -352,7 +352,8 @@ def run_attribute(
                 write_checkpoint(partial, digest, done, one_hot_store, hyp_store, rows_handle)
             if bar is not None:
                 elapsed = time.perf_counter() - t_attr
-                bar.set_postfix_str(f"{done}/{n} regions, {bases / max(elapsed, 1e-9) / 1e3:.0f} kbp/s", refresh=False)
+                bar.set_postfix_str(f"{done}/{plural(n, 'region')}, {bases / max(elapsed, 1e-9) / 1e3:.0f} kbp/s",
+                                    refresh=False)
     except InputError:
         if fresh:  # bad input met mid-run (a FASTA character, NaN from the model): leave no trace of this run
             discard(out, created, one_hot_store, hyp_store, rows_handle)
@@ -389,7 +390,8 @@ def run_attribute(
         "method": options.method,
         "tracks": _track_record(options.method),
         "target": _target_record(target, shape),
-        "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device)},
+        "parameters": {**asdict(options), "window": window, "stride": stride, "device": str(device),
+                       **_gradcam_layer(options, loaded)},
         "n_regions": n,
         "input_digest": digest,
         **({"shard": {"index": shard[0], "count": shard[1], "first": shard_rows[0], "stop": shard_rows[1],
@@ -436,6 +438,17 @@ def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame
     peak_options = peaks if isinstance(peaks, PeakOptions) else PeakOptions(seed=options.seed)
     return run_peaks_stage(out, peak_options, table, attribute_regions, genome.fetch, genome.chrom_sizes, call=call,
                            window=window, job_regions=job_regions, first=first)
+
+
+def _gradcam_layer(options: AttributeOptions, loaded: LoadedModel) -> dict:
+    """``run.json``'s ``parameters.gradcam_layer``: the layer Grad-CAM picked where the run named none
+    (:func:`seqsal.methods.gradcam.picked_layer`; fresh24: it was recorded nowhere)."""
+    if options.method != "gradcam" or (options.method_params or {}).get("layer"):
+        return {}
+    from .methods.gradcam import picked_layer
+
+    layer = picked_layer(loaded.module)
+    return {"gradcam_layer": layer} if layer else {}
 
 
 def _track_record(method: str) -> dict:

@@ -75,6 +75,23 @@ def _parse_int(value: str, field: str, path: str, line: int) -> int:
         ) from None
 
 
+def _refuse_header(fields: list[str], path: str, line: int) -> None:
+    """Refuse the first line of a BED file as a header of column names (``chrom start end``) when its start or
+    end is not a number (a number that is no integer is refused as a coordinate)."""
+    def number(value: str) -> bool:
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+
+    words = [f"{label} is {value!r}" for label, value in zip(("start (column 2)", "end (column 3)"), fields[1:3])
+             if not number(value)]
+    if words:
+        raise InputError(f"the first line looks like a column header, not a region ({' and '.join(words)}, not a "
+                         "number); remove the line or start it with '#'", path, line)
+
+
 def _bed12_blocks(fields: list[str], start: int, end: int, path: str, line: int) -> int | None:
     """The block count of a BED12 line (columns 10-12: blockCount, blockSizes, blockStarts), checked; ``None``
     when those columns are not blocks. A line of 12 or 15 columns (BED12, gappedPeak) must hold valid blocks, else
@@ -148,8 +165,9 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
     ------
     InputError
         Naming the file and line, for every malformed line (fewer than 3 columns, a negative start, ``end <=
-        start``, a bad strand, BED12 blocks or summit); naming the file, when it is missing, holds no region,
-        is a truncated or corrupt gzip, or a coordinate does not fit in 64 bits.
+        start``, a bad strand, BED12 blocks or summit; a first line of column names not starting with ``#``);
+        naming the file, when it is missing, holds no region, is a truncated or corrupt gzip, or a coordinate does
+        not fit in 64 bits.
     """
     path = str(path)
     if not os.path.isfile(path):
@@ -177,6 +195,8 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
                         path,
                         line_number,
                     )
+                if not chroms:  # the first line that is no comment
+                    _refuse_header(fields, path, line_number)
                 chrom = interned.setdefault(fields[0], fields[0])
                 start = _parse_int(fields[1], "start (column 2)", path, line_number)
                 end = _parse_int(fields[2], "end (column 3)", path, line_number)

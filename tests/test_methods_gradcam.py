@@ -92,3 +92,48 @@ def test_gradcam_layer_that_the_target_does_not_use_lists_the_valid_layers(bpnet
     assert caught.value.cli_message() == message and str(caught.value) == message[2:]  # --layer / API: layer
     cam, _ = gradcam(bpnet, x, Target(output=1), layer="dilated.2")  # a valid one, named
     assert torch.allclose(cam[:, 0], _by_hand(bpnet, x, Target(output=1), bpnet.dilated[2]), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["basset", "inplace"])
+def test_the_default_layer_is_logged_by_name_once(kind, caplog):
+    """byom: `--method gradcam` without --layer said nowhere which layer it had picked. The name logged is the layer
+    that --layer takes for the same maps."""
+    import logging
+
+    import seqsal
+
+    torch.manual_seed(0)
+    model = frozen(seqsal.BassetCNN(input_length=40, channels=(4, 4), kernel_sizes=(5, 3), pool_sizes=(2, 2),
+                                    hidden=8) if kind == "basset" else
+                   nn.Sequential(nn.Conv1d(4, 3, 5), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(3 * 36, 1)))
+    x = random_one_hot(2, 40, seed=1)
+    caplog.set_level(logging.INFO, logger="seqsal")
+    cam, _ = gradcam(model, x)
+    gradcam(model, x)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("gradcam: default layer")]
+    assert len(lines) == 1, lines
+    name = lines[0].split()[3].rstrip(":")
+    assert name == ("1" if kind == "inplace" else name)
+    torch.testing.assert_close(gradcam(model, x, layer=name)[0], cam)
+
+
+def test_a_run_records_the_layer_gradcam_picked(small_genome, tiny_model, tmp_path):
+    """fresh24: `seqsal attribute --method gradcam` without --layer recorded the layer nowhere; run.json's
+    parameters name it, and a --layer the run was given is not overwritten by another key."""
+    import json
+
+    from seqsal.pipeline import AttributeOptions, run_attribute
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t300\ta\nchr2\t0\t200\tb\n")
+    for name, params in (("default", {}), ("named", {"layer": "features.1"})):
+        record = run_attribute(str(small_genome[0]), str(bed), str(tiny_model[0]), str(tmp_path / name),
+                               AttributeOptions(method="gradcam", method_params=params), progress=False, peaks=False)
+        assert json.loads((tmp_path / name / "run.json").read_text())["parameters"] == record["parameters"]
+        if params:
+            assert "gradcam_layer" not in record["parameters"]
+        else:
+            layer = record["parameters"]["gradcam_layer"]
+            model = tiny_model[1].eval()
+            x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 200)), 4).transpose(1, 2).float()
+            torch.testing.assert_close(gradcam(model, x, layer=layer), gradcam(model, x))

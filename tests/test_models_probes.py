@@ -202,3 +202,84 @@ def test_a_model_of_token_indices_is_named_for_its_embedding_not_its_channels():
     with pytest.raises(InputError, match="holds an embedding \\(nn.Embedding\\): it takes token indices") as caught:
         check_model_input(LoadedModel(Tokens().eval(), None, None, "test"), None, 30, Target(), "cpu")
     assert "8 input channels" not in str(caught.value)
+
+
+_RANDOM_IN_EVAL = '''
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, noise="dropout"):
+        super().__init__()
+        self.noise, self.conv, self.head = noise, nn.Conv1d(4, 4, 5, padding=2), nn.Linear(4, 1)
+
+    def forward(self, x):
+        h = self.conv(x)
+        h = F.dropout(h, 0.5, training=True) if self.noise == "dropout" else h + torch.randn_like(h)
+        return self.head(h.mean(dim=-1))
+'''
+
+
+@pytest.mark.parametrize("noise", ["dropout", "randn"])
+def test_a_python_module_random_in_eval_mode_is_told_to_fix_its_forward_not_to_export_in_eval_mode(tmp_path, noise):
+    """byom: an architecture file whose forward calls F.dropout(training=True) (or adds torch.randn noise) was told
+    to "export or trace the model in eval mode": seqsal had already called .eval() on it."""
+    from seqsal.model_checks import check_model_determinism
+
+    (tmp_path / "arch.py").write_text(_RANDOM_IN_EVAL)
+    (tmp_path / "config.json").write_text(f'{{"noise": "{noise}"}}')
+    weights = tmp_path / "weights.pt"
+    torch.save({"conv.weight": torch.randn(4, 4, 5), "conv.bias": torch.zeros(4), "head.weight": torch.randn(1, 4),
+                "head.bias": torch.zeros(1)}, str(weights))
+    loaded = load_model(weights, architecture=f"{tmp_path / 'arch.py'}:Net", config=str(tmp_path / "config.json"))
+    assert loaded.source == "state_dict"
+    with pytest.raises(InputError, match=r"the model gives different outputs for the same input \(") as caught:
+        check_model_determinism(loaded, 30, "cpu")
+    message = str(caught.value)
+    assert "forward draws random numbers even in eval mode (F.dropout(training=True), torch.randn, ...)" in message
+    assert "make it deterministic in eval mode" in message
+    assert "torch.jit.trace" not in message and "exported or traced" not in message
+    assert message.startswith(f"{weights}: ")  # named without the caller passing the path
+    with pytest.raises(InputError, match="forward draws random numbers even in eval mode"):
+        seqsal.attribute(loaded.module, probe_windows(2, 30))  # the tensor API: told from the module's type
+
+
+def _nlc_weights(tmp_path) -> tuple[str, str]:
+    """A state_dict of a model of channels-last input (N, L, 4) of 16 bases, and its architecture file."""
+    (tmp_path / "nlc.py").write_text("from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+                                     "        super().__init__()\n        self.dense = nn.Linear(4, 1)\n\n"
+                                     "    def forward(self, x):\n        return self.dense(x).sum(dim=(1, 2))\n")
+    weights = tmp_path / "nlc.pt"
+    torch.save({"dense.weight": torch.randn(1, 4), "dense.bias": torch.zeros(1)}, str(weights))
+    return str(weights), f"{tmp_path / 'nlc.py'}:Net"
+
+
+def test_model_input_refusals_name_the_model_file(tmp_path):
+    """byom: "the model fails on (N, 4, L) ... pass --layout nlc" and "fails on an input of shape" said no file,
+    where the other model errors name it."""
+    from seqsal.attribution import Target
+    from seqsal.model_checks import check_model_input
+
+    weights, architecture = _nlc_weights(tmp_path)
+    with pytest.raises(InputError, match=r"the model fails on \(N, 4, 30\) .* but runs on") as caught:
+        check_model_input(load_model(weights, architecture=architecture), None, 30, Target(), "cpu")
+    assert str(caught.value).startswith(f"{weights}: ")
+    path = tmp_path / "fixed.pt"
+    torch.jit.save(torch.jit.script(nn.Sequential(nn.Conv1d(4, 2, 5), nn.Flatten(), nn.Linear(2 * 96, 1))), str(path))
+    with pytest.raises(InputError, match=r"the model fails on an input of shape \(N, 4, 60\)") as caught:
+        check_model_input(load_model(path), 60, 60, Target(), "cpu")
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("method", ["gradcam", "deepshap"])
+def test_method_refusals_of_torchscript_name_the_model_file(tmp_path, method):
+    from seqsal.methods import hypothetical_attributions
+
+    path = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(nn.Sequential(nn.Conv1d(4, 2, 5), nn.ReLU(), nn.Flatten(), nn.Linear(52, 1))),
+                   str(path))
+    with pytest.raises(InputError, match=f"{method} needs a Python nn.Module") as caught:
+        hypothetical_attributions(load_model(path).module, probe_windows(2, 30), method)
+    assert str(caught.value).startswith(f"{path}: ")

@@ -150,3 +150,22 @@ def test_a_region_table_edited_by_hand_is_named_as_such(toy_run, tmp_path, edit,
         lines = result.output.strip().splitlines()
         assert result.exit_code == 2 and len(lines) == 1, (command, result.output)
         assert lines[0].startswith(f"seqsal: error: {folder / 'regions.tsv'}: ") and message in lines[0], lines
+
+
+def test_call_peaks_on_a_run_without_null_says_it_uses_the_laplace_null(toy_run, tmp_path, caplog):
+    """byom: `seqsal call-peaks` on a --no-peaks run (no null.npz) used the Laplace null without a word."""
+    import logging
+
+    from seqsal.peaks import call_peaks_from_run
+
+    folder = _copy(toy_run, tmp_path)
+    (folder / "null.npz").unlink()
+    record = json.loads((folder / "run.json").read_text())
+    record.pop("peaks")  # a --no-peaks run: no null recorded
+    (folder / "run.json").write_text(json.dumps(record))
+    caplog.set_level(logging.INFO, logger="seqsal")
+    assert call_peaks_from_run(folder, test_widths=(10,)).info["null"] == "laplace"
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("null: laplace")]
+    assert lines == ["null: laplace, fitted to this run's own attributions: the run folder has no null.npz (made "
+                     "with --no-peaks or --null laplace); `seqsal attribute` without --no-peaks, with its default "
+                     "--null shuffle, draws the shuffled null"]

@@ -296,3 +296,17 @@ def test_a_notebook_table_with_a_categorical_chrom_or_a_bool_start():
         prepare_regions(pd.DataFrame({"chrom": ["chr1"], "start": [True], "end": [20]}), {"chr1": 100}, None)
     with pytest.raises(InputError, match="start is 1000.7, not a whole number"):
         prepare_regions(pd.DataFrame({"chrom": ["chr1"], "start": [1000.7], "end": [2000]}), {"chr1": 9000}, None)
+
+
+@pytest.mark.parametrize("header", ["chrom\tstart\tend", "chr\tstart\tend\tname"])
+def test_a_header_line_is_named_as_one(tmp_path, header):
+    """byom: a first line `chrom start end` was told "start (column 2) is 'start', not an integer"."""
+    path = write_bed(tmp_path / "h1.bed", ["# a comment", header, "chr1\t1\t5"])
+    with pytest.raises(InputError) as info:
+        read_regions(path)
+    assert str(info.value) == (f"{path}:2: the first line looks like a column header, not a region (start (column 2) "
+                               "is 'start' and end (column 3) is 'end', not a number); remove the line or start it "
+                               "with '#'")
+    path = write_bed(tmp_path / "h2.bed", ["chr1\t1\t5", header])  # not the first line: a bad line
+    with pytest.raises(InputError, match=r":2: start \(column 2\) is 'start', not an integer"):
+        read_regions(path)

@@ -38,6 +38,7 @@ from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
 from ..errors import InputError, option
+from ..models.files import model_file
 from .deeplift_rules import MaxPoolRule, Paired, Rescale, pooling_call
 from .inputs import method_entry
 from .ops import (
@@ -377,7 +378,7 @@ def shared_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Tens
         raise InputError("deepshap needs a Python nn.Module (a seqsal .safetensors, a state_dict) or a torch.export "
                          "archive (.pt2): TorchScript runs its operations outside Python where the DeepLIFT rules "
                          f"cannot reach (export the model with torch.export.export instead); use "
-                         f"{option('method')} ig or ism")
+                         f"{option('method')} ig or ism", model_file(model))
     n, r = references.shape[:2]
     group = r if group is None else max(1, int(group))
     parameters = [p for p in model.parameters() if p.requires_grad] if isinstance(model, nn.Module) else []

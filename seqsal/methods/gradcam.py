@@ -15,6 +15,9 @@ the same map.
 """
 from __future__ import annotations
 
+import logging
+import weakref
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,10 +25,12 @@ from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target
 from ..errors import InputError, option
+from ..models.files import model_file
 from ..models.user import static_batch
 from .inputs import method_entry
 from .ops import ACTIVATIONS, is_inplace, op_name, out_of_place
 
+log = logging.getLogger("seqsal")
 CONVOLUTIONS = frozenset({"conv1d", "convolution", "_convolution", "conv_transpose1d"})
 
 
@@ -45,6 +50,7 @@ class _Activations(TorchFunctionMode):
     def __init__(self, n: int):
         super().__init__()
         self.n, self.found, self.convolutions = n, [], []
+        self.returned, self.ops, self.after = [], [], []  # of each found: the tensor returned, its op, its convolution
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -58,9 +64,13 @@ class _Activations(TorchFunctionMode):
             y = out_of_place(func, args, kwargs)(args, kwargs)
             if isinstance(y, torch.Tensor) and y.shape == args[0].shape:
                 self.found.append(y)
+                self.ops.append(name)
+                self.after.append(self.convolutions[-1])
                 if is_inplace(func, args, kwargs):
                     args[0].copy_(y)
+                    self.returned.append(args[0])
                     return args[0]
+                self.returned.append(y)
                 return y
         return func(*args, **kwargs)
 
@@ -83,6 +93,48 @@ def _forward(model: nn.Module, x: torch.Tensor) -> tuple[object, _Activations, d
         for handle in handles:
             handle.remove()
     return output, mode, modules
+
+
+_PICKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> the default layer last picked for it
+
+
+def picked_layer(model: nn.Module) -> str | None:
+    """The layer :func:`gradcam` last picked by default for ``model`` (a module name for ``layer=``, or a function
+    in forward described), ``None`` before a call without ``layer``: what a run's record can name."""
+    try:
+        return _PICKED.get(model)
+    except TypeError:
+        return None
+
+
+def _default_layer(seen: _Activations, index: int, modules: dict[str, torch.Tensor]) -> str:
+    """What the default layer ``index`` of ``seen`` is: the innermost module returning it (the last in call order
+    of those no other one is inside), else the activation function and the convolution module it follows."""
+    def named(tensor: torch.Tensor) -> str | None:
+        names = [name for name, value in modules.items() if value is tensor]
+        inner = [name for name in names if not any(other.startswith(name + ".") for other in names)]
+        return inner[-1] if inner else None
+
+    if not seen.found:  # no activation: the last convolution
+        name = named(seen.convolutions[index])
+        return name if name is not None else "the last convolution, a function in forward (not a module)"
+    name = named(seen.returned[index])
+    if name is not None:
+        return name
+    conv = named(seen.after[index])
+    return f"{seen.ops[index]}({conv or 'a convolution'}), a function in forward (not a module)"
+
+
+def _log_default_layer(model: nn.Module, layer: str) -> None:
+    """Log the layer Grad-CAM picked by default, once per model (and again should it change)."""
+    try:
+        if _PICKED.get(model) == layer:
+            return
+        _PICKED[model] = layer
+    except TypeError:  # not weakly referable
+        pass
+    log.info("gradcam: default layer %s: the rectified output of the last convolution block that the target "
+             "depends on (--layer names another)", layer)
 
 
 def _layer_error(layer: str, valid: list[str]) -> InputError:
@@ -134,7 +186,8 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
     """
     if isinstance(model, torch.jit.ScriptModule):
         raise InputError("gradcam needs a Python nn.Module or a torch.export archive: TorchScript runs its layers "
-                         f"outside Python where their feature maps cannot be read; use another {option('method')}")
+                         f"outside Python where their feature maps cannot be read; use another {option('method')}",
+                         model_file(model))
     batch = static_batch(model)
     if batch and x.shape[0] != batch:  # a static-batch program: exactly `batch` rows a call (padded, then dropped)
         parts = []
@@ -165,6 +218,8 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
                              f"that the target depends on; name a layer with {option('layer')}"
                              + (f" (valid layers: {', '.join(valid)})" if valid else ""))
         activation, gradient = candidates[used[-1]], gradients[used[-1]]
+        if layer is None:
+            _log_default_layer(model, _default_layer(seen, used[-1], modules))
     weights = gradient.mean(dim=-1, keepdim=True)
     cam = torch.relu((weights * activation).sum(dim=1, keepdim=True)).detach()  # (N, 1, L')
     cam = F.interpolate(cam, size=x.shape[-1], mode="linear", align_corners=False)

@@ -31,6 +31,7 @@ import os
 import pickle
 import re
 import warnings
+import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,18 @@ class LoadedModel:
                      "another)", self.default_target)
             return self.default_target
         return given
+
+
+_FILES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> the file load_model read it from
+
+
+def model_file(module) -> str | None:
+    """The model file :func:`load_model` loaded ``module`` from (the path as given), else ``None`` (a module
+    built in Python): named by refusals raised where only the module is at hand (a method that cannot take it)."""
+    try:
+        return _FILES.get(module)
+    except TypeError:  # not weakly referable: not one load_model made
+        return None
 
 
 def _safetensors_header(path: str) -> bool:
@@ -398,6 +411,7 @@ def load_model(
         module.eval()
     for parameter in module.parameters():
         parameter.requires_grad_(False)
+    _FILES[module] = path
     return LoadedModel(
         module=module, input_length=input_length, task_names=task_names, source=source,
         sha256=file_sha256(path), description=description, default_target=default_target,

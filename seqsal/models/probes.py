@@ -25,6 +25,32 @@ from ..errors import InputError, option
 TOLERANCE = 1e-3
 _EVAL_ADVICE = ("export or trace the model in eval mode (call model.eval() before torch.export.export or "
                 "torch.jit.trace)")
+_FROZEN = {"random": "dropout or another random layer is active (a model exported or traced in training mode); "
+                     + _EVAL_ADVICE,
+           "batch": "batch norm in training mode (batch statistics); " + _EVAL_ADVICE,
+           "one": "its output depends on the rest of its batch (batch norm in training mode?); " + _EVAL_ADVICE,
+           "size": "its output depends on the size of its batch; " + _EVAL_ADVICE}
+# a Python module (architecture file + state_dict, a built-in, an nn.Module given): seqsal has called .eval() on
+# it, so what stays random or batch-dependent is its forward's own doing (byom: F.dropout(training=True))
+_MIXES = "make each window's output depend on that window alone in eval mode"
+_PYTHON = {"random": "its forward draws random numbers even in eval mode (F.dropout(training=True), torch.randn, "
+                     "...), and seqsal runs it in eval mode; make it deterministic in eval mode "
+                     "(F.dropout(x, p, training=self.training), noise only while self.training)",
+           "batch": "its forward mixes the windows of its batch even in eval mode (batch statistics: "
+                    "x.mean(0), F.batch_norm(training=True), ...); " + _MIXES,
+           "one": "its output depends on the rest of its batch (statistics over the batch axis in forward?); "
+                  + _MIXES,
+           "size": "its output depends on the size of its batch; " + _MIXES}
+
+
+def _reasons(model: nn.Module, source: str | None) -> dict[str, str]:
+    """The reasons and advice of the refusals for ``model``: a frozen graph (TorchScript, ``torch.export``; or a
+    Python module still in training mode) keeps the mode it was made in, so the advice is to make it in eval mode;
+    a Python module in eval mode draws random numbers or mixes windows in its own forward."""
+    graphs = (torch.jit.ScriptModule, torch.fx.GraphModule)  # in a wrapper too (ChannelsLast, FixedBatch)
+    frozen = source in ("torchscript", "export") or not isinstance(model, nn.Module) or model.training \
+        or any(isinstance(module, graphs) for module in model.modules())
+    return _FROZEN if frozen else _PYTHON
 
 
 def probe_windows(n: int, length: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -86,7 +112,8 @@ run, whatever ``--max-memory`` said; a batch of 3 or fewer is not run)."""
 
 
 def check_deterministic(model: nn.Module, length: int, device: str | torch.device = "cpu", seed: int = 0,
-                        tolerance: float = TOLERANCE, path: str | None = None, batch_size: int = 3) -> None:
+                        tolerance: float = TOLERANCE, path: str | None = None, batch_size: int = 3,
+                        source: str | None = None) -> None:
     """Refuse a model whose output is random, depends on the other windows of its batch, or that writes into its
     input.
 
@@ -111,14 +138,20 @@ def check_deterministic(model: nn.Module, length: int, device: str | torch.devic
         The model file, named in the message.
     batch_size
         The batch size the model will be run at.
+    source
+        Where the model comes from (:attr:`seqsal.models.LoadedModel.source`; ``None``: told from its type): the
+        advice of a TorchScript or ``torch.export`` model is to make it in eval mode, that of a Python module (which
+        seqsal has put in eval mode) to make its forward deterministic.
 
     Raises
     ------
     InputError
         When two runs on the same input differ (dropout or another random layer active), when a window's output
         changes with the rest of its batch (batch norm in training mode; the message gives the values seen and says
-        to export the model in eval mode), or when the model changes its input tensor in place.
+        to export the model in eval mode, or, for a Python module, to make its forward deterministic), or when the
+        model changes its input tensor in place.
     """
+    reasons = _reasons(model, source)
     x = probe_windows(3, length, seed, device)
     padded = torch.cat([x[:1], torch.zeros_like(x[1:])])
     kept = x.clone()
@@ -134,18 +167,18 @@ def check_deterministic(model: nn.Module, length: int, device: str | torch.devic
         if repeat is not None and repeat > tolerance:
             raise InputError(
                 f"the model gives different outputs for the same input ({_first_value(first, 3)}, then "
-                f"{_first_value(second, 3)}): dropout or another random layer is active (a model exported or traced "
-                f"in training mode); {_EVAL_ADVICE}", path)
+                f"{_first_value(second, 3)}): {reasons['random']}", path)
         try:
             alone = output_leaves(model(x[:1]))
         except Exception as error:  # noqa: BLE001 - a batch of one failing where a batch of 3 runs is the finding
             detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
             raise InputError(
-                f"the model fails on a batch of one window ({detail}) but runs on a batch of 3: its output depends "
-                f"on the rest of its batch (batch norm in training mode?); {_EVAL_ADVICE}", path) from None
+                f"the model fails on a batch of one window ({detail}) but runs on a batch of 3: {reasons['one']}",
+                path) from None
         with_zeros = output_leaves(model(padded))
         large = min(batch_size, PROBE_BATCH, PROBE_BASES // max(length, 1))
-        among = _large_batch(model, torch.cat([x, probe_windows(large - 3, length, seed + 1, device)]), path) \
+        among = _large_batch(model, torch.cat([x, probe_windows(large - 3, length, seed + 1, device)]), path,
+                             reasons) \
             if large > 3 else None
     differences = [_difference(first, alone, (3, 1)), _difference(first, with_zeros, (3, 3))]
     if among is not None:  # the 3 windows among 13 others: rows 0-2 of both
@@ -156,10 +189,11 @@ def check_deterministic(model: nn.Module, length: int, device: str | torch.devic
             f"{_first_value(alone, 1)}; among 2 other windows: {_first_value(first, 3)}; padded with 2 zero windows: "
             f"{_first_value(with_zeros, 3)}"
             + (f"; among {large - 1} other windows: {_first_value(among, large)}" if among is not None else "")
-            + f"): batch norm in training mode (batch statistics); {_EVAL_ADVICE}", path)
+            + f"): {reasons['batch']}", path)
 
 
-def _large_batch(model: nn.Module, x: torch.Tensor, path: str | None) -> list[torch.Tensor] | None:
+def _large_batch(model: nn.Module, x: torch.Tensor, path: str | None, reasons: dict[str, str]
+                 ) -> list[torch.Tensor] | None:
     """The model's output leaves on the probe batch ``x``; ``None`` where it does not fit in memory."""
     try:
         return output_leaves(model(x))
@@ -170,7 +204,7 @@ def _large_batch(model: nn.Module, x: torch.Tensor, path: str | None) -> list[to
             return None
         detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
         raise InputError(f"the model fails on a batch of {x.shape[0]} windows ({detail}) but runs on a batch of 3: "
-                         f"its output depends on the size of its batch; {_EVAL_ADVICE}", path) from None
+                         f"{reasons['size']}", path) from None
 
 
 def check_task_names(shape: tuple[int, ...], axis: int | None, task_names: list[str] | None) -> None:
@@ -207,9 +241,10 @@ def check_task_names(shape: tuple[int, ...], axis: int | None, task_names: list[
                                                   "save the model with task names that match its outputs"))
 
 
-def check_float32(module: nn.Module) -> None:
+def check_float32(module: nn.Module, path: str | None = None) -> None:
     """Refuse a module whose floating parameters are not all float32 (float64, half): seqsal feeds float32 input
-    (bf16/fp16 by autocast on a GPU), which such a model fails on or would run in another precision.
+    (bf16/fp16 by autocast on a GPU), which such a model fails on or would run in another precision. ``path``:
+    the model file, named in the message.
 
     Raises
     ------
@@ -221,4 +256,4 @@ def check_float32(module: nn.Module) -> None:
     if floating - {torch.float32}:
         names = ", ".join(sorted(str(dtype).split(".")[-1] for dtype in floating))
         raise InputError(f"the model's parameters are {names}; seqsal runs models in float32 (bf16/fp16 by "
-                         "autocast on a GPU: precision=): call model.float() first (before saving it)")
+                         "autocast on a GPU: precision=): call model.float() first (before saving it)", path)

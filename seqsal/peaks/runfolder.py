@@ -201,6 +201,10 @@ def call_peaks_from_run(
     chosen = options.null
     if options.null is None:
         options.null = "shuffle" if null_path.exists() else "laplace"
+        if options.null == "laplace" and write:  # a --no-peaks run was called with it unsaid
+            log.info("null: laplace, fitted to this run's own attributions: the run folder has no %s (made with "
+                     "--no-peaks or --null laplace); `seqsal attribute` without --no-peaks, with its default --null "
+                     "shuffle, draws the shuffled null", NULL_FILE)
     if options.null == "shuffle" and not null_path.exists():
         raise InputError(f"{option('null', 'shuffle')}: this run has no null.npz (it ran with --null laplace or "
                          f"--no-peaks); use {option('null', 'laplace')}, or rerun `seqsal attribute` with "

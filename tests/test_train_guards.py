@@ -139,6 +139,11 @@ def test_a_trained_bpnet_names_its_counts_head_and_window_for_attribute(world, t
     loaded = seqsal.load_model(model)
     assert loaded.default_target == "output=1" and loaded.input_length == 64
     assert loaded.target_text(None) == "output=1" and loaded.target_text("output=0") == "output=0"
+    # fresh24b: a task alone (index or name) is the counts head's, not the untrained profile head's
+    for given in ("0", "activity", "task=activity,transform=none"):
+        assert loaded.target_text(given) == f"output=1,{given}"
+    assert seqsal.Target.parse(loaded.target_text("activity")).resolve(loaded.task_names) == seqsal.Target(output=1,
+                                                                                                           task=0)
     renamed = tmp_path / "bp.pt"  # safetensors bytes under another suffix: read by content, never unpickled
     shutil.copy(model, renamed)
     again = seqsal.load_model(renamed)

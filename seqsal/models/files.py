@@ -81,12 +81,24 @@ class LoadedModel:
     default_target: str | None = None
 
     def target_text(self, given: str | None) -> str | None:
-        """The target to explain: ``given``, else the file's :attr:`default_target` (logged), else ``None``."""
-        if given is None and self.default_target is not None:
+        """The target to explain: ``given``, else the file's :attr:`default_target` (logged), else ``None``.
+
+        A ``given`` target that names no ``output`` takes the default's (logged): ``--target bound`` of a BPNet that
+        ``seqsal train`` fitted on its counts head is that head's task, never the untrained profile head's
+        (fresh24b: ``--target 0`` and task names explained the profile head's random weights)."""
+        if self.default_target is None:
+            return given
+        if given is None:
             log.info("target: %s, the output this model was trained on (the model file says so; --target sets "
                      "another)", self.default_target)
             return self.default_target
-        return given
+        keys = {part.partition("=")[0].strip() for part in given.split(",") if "=" in part}
+        output = [part for part in self.default_target.split(",") if part.partition("=")[0].strip() == "output"]
+        if "output" in keys or not output:
+            return given
+        log.info("target: %s of %s, the output this model was trained on (the model file says so; --target "
+                 "output=K,... picks another)", given, output[0])
+        return ",".join([*output, given])
 
 
 _FILES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> the file load_model read it from

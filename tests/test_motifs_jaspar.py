@@ -58,6 +58,9 @@ def test_release_is_converted_once_into_the_xdg_cache(cache):
             np.testing.assert_allclose(release[motif.identifier].pwm, motif.pwm, atol=2e-6)
     stamp = path.stat().st_mtime_ns
     assert jaspar_database(query) == path and path.stat().st_mtime_ns == stamp  # read from the cache
+    whole = path.read_bytes()
+    path.write_bytes(whole[:20_000])  # fresh24b: a damaged cache was read as the user's file and refused
+    assert jaspar_database(query) == path and path.read_bytes() == whole  # converted again
     latest = read_meme(jaspar_database(JasparQuery(release=RELEASE)))
     assert len({m.identifier.split(".")[0] for m in latest}) == len(latest) < len(motifs)
 

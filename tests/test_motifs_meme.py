@@ -35,6 +35,14 @@ def test_read_meme_errors(tmp_path):
         read_meme(bad)
     with pytest.raises(InputError, match="not found"):
         read_meme(tmp_path / "missing.meme")
+    # fresh24b: a w= smaller than the rows read the motif cut short (its other rows dropped, silently)
+    short = tmp_path / "short.meme"
+    short.write_text("MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n0.1 0.2 0.3 0.4\n"
+                     "\n0.4 0.3 0.2 0.1\nURL x\n\nMOTIF b\nletter-probability matrix: w= 1\n1 0 0 0\n")
+    with pytest.raises(InputError, match="short.meme:7: motif a: w= 1 but more matrix rows follow"):
+        read_meme(short)
+    short.write_text(short.read_text().replace("w= 1", "w= 2", 1))
+    assert [m.pwm.shape for m in read_meme(short)] == [(4, 2), (4, 1)]
 
 
 def test_matrix_helpers():

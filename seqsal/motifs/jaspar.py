@@ -11,6 +11,7 @@ the first position's count.
 from __future__ import annotations
 
 import os
+import logging
 import re
 import warnings
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ import numpy as np
 
 from ..datasets import bundled_motifs, user_cache_dir
 from ..errors import InputError, option
-from .meme import Motif, write_meme
+from .meme import Motif, read_meme, write_meme
+
+log = logging.getLogger("seqsal")
 
 JASPAR_TAX_GROUPS = ("vertebrates", "plants", "insects", "nematodes", "fungi", "urochordates", "diatoms",
                      "cnidarians", "trematodes", "oomycota", "all")
@@ -148,14 +151,25 @@ def jaspar_database(query: JasparQuery | None = None, cache_dir: str | os.PathLi
     query = query or JasparQuery()
     newest = query.release or _pyjaspar().jaspardb().release  # the name only: opening pyjaspar's file reads nothing
     path = jaspar_cache_path(query, newest, cache_dir)
-    if path.is_file():
+    if path.is_file() and _reads_back(path):
         return path
     release, motifs = jaspar_motifs(query)
     path = jaspar_cache_path(query, release, cache_dir)
-    if not path.is_file():
+    if not path.is_file() or not _reads_back(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_meme(path, motifs)
     return path
+
+
+def _reads_back(path: Path) -> bool:
+    """Whether a cached conversion reads back as a MEME file; a damaged one (truncated, edited: fresh24b was told
+    to "make w= the number of matrix rows" of seqsal's own cache) is converted again, with a warning."""
+    try:
+        read_meme(path)
+    except InputError as error:
+        log.warning("%s: the cached JASPAR conversion cannot be read (%s); converting the release again", path, error)
+        return False
+    return True
 
 
 def resolve_database(database: str | os.PathLike | None, jaspar: JasparQuery | None = None,

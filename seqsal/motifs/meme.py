@@ -127,6 +127,10 @@ def read_meme(path: str | os.PathLike) -> list[Motif]:
             if width and len(rows) != width:
                 raise InputError(f"motif {identifier}: w= {width} but {len(rows)} rows; make w= the number of matrix "
                                  "rows", path, i)
+            after = next((k for k in range(i, len(lines)) if lines[k].strip()), None)  # fresh24b: cut short silently
+            if width and after is not None and _numbers(lines[after]):
+                raise InputError(f"motif {identifier}: w= {width} but more matrix rows follow; make w= the number of "
+                                 "matrix rows", path, after + 1)
             url = ""
             if i < len(lines) and lines[i].strip().startswith("URL"):
                 url = lines[i].strip()[3:].strip()
@@ -200,6 +204,14 @@ def _matrix_header(line: str, identifier: str, path: str, number: int) -> tuple[
     if not (np.isfinite(width) and width >= 0 and width == int(width)):
         raise InputError(f"motif {identifier}: w= {width:g} is not a whole number of positions", path, number)
     return int(width), int(nsites) if np.isfinite(nsites) and nsites >= 0 else 0
+
+
+def _numbers(line: str) -> bool:
+    """Whether ``line`` is whitespace-separated numbers (a matrix row)."""
+    try:
+        return bool([float(value) for value in line.split()])
+    except ValueError:
+        return False
 
 
 def _probabilities(rows: np.ndarray, identifier: str, path: str, row_lines: list[int]) -> np.ndarray:

@@ -347,28 +347,32 @@ def keep_supported(motifs: list[DiscoveredMotif], support: pd.DataFrame | None,
     if support is None:
         return motifs, None
     passes = support["passes"].to_numpy(bool)
-    consensus = {motif.name: motif.consensus for motif in motifs}  # kept motifs are renamed below: name them so
+    ranks = {"+": 0, "-": 0}
+    final = {}  # a kept motif's name after renaming: the log names a dropped one by its sign and consensus only
+    for motif in (motif for motif, ok in zip(motifs, passes) if ok):  # (fresh24b: "dropped pos_4", a kept name)
+        ranks[motif.sign] += 1
+        final[motif.name] = f"{'pos' if motif.sign == '+' else 'neg'}_{ranks[motif.sign]}"
+    consensus = {motif.name: motif.consensus for motif in motifs}
     for motif, row in zip(motifs, support.itertuples(index=False)):
         if not row.passes and getattr(row, "redundant_with", ""):
-            log.info("dropped motif %s (%s): a copy of %s: on the windows where no motif kept before it matches "
+            log.info("dropped a %s motif (%s): a copy of %s: on the windows where no motif kept before it matches "
                      "the same bases at least as well, %d supporting seqlets against %d in the null, enrichment "
-                     "%.2f, p %.3g (all windows: %d against %d, enrichment %.2f, p %.3g)", motif.name,
-                     motif.consensus, f"{row.redundant_with} ({consensus.get(row.redundant_with, '?')})",
+                     "%.2f, p %.3g (all windows: %d against %d, enrichment %.2f, p %.3g)", motif.sign,
+                     motif.consensus, f"{final.get(row.redundant_with, row.redundant_with)} "
+                                      f"({consensus.get(row.redundant_with, '?')})",
                      row.n_unexplained_seqlets, row.n_null_unexplained_seqlets,
                      row.unexplained_enrichment, row.unexplained_pvalue, row.n_support_seqlets, row.n_null_seqlets,
                      row.enrichment, row.support_pvalue)
         elif not row.passes:
-            log.info("dropped motif %s (%s): %d supporting seqlets against %d in the null (%.1f expected over "
-                     "the run's bases; PWM matches >= %g of the best), enrichment %.2f, p %.3g: %s", motif.name,
+            log.info("dropped a %s motif (%s): %d supporting seqlets against %d in the null (%.1f expected over "
+                     "the run's bases; PWM matches >= %g of the best), enrichment %.2f, p %.3g: %s", motif.sign,
                      motif.consensus, row.n_support_seqlets, row.n_null_seqlets, row.expected_null_seqlets,
                      row.support_match, row.enrichment, row.support_pvalue,
                      f"enrichment below the minimum {min_enrichment:g}" if row.enrichment < min_enrichment else
                      "no more frequent than in shuffled sequence (p above the Bonferroni level)")
     kept = [motif for motif, ok in zip(motifs, passes) if ok]
-    ranks = {"+": 0, "-": 0}
     for motif in kept:
-        ranks[motif.sign] += 1
-        motif.name = f"{'pos' if motif.sign == '+' else 'neg'}_{ranks[motif.sign]}"
+        motif.name = final[motif.name]
     support = support[passes].drop(columns=["passes", *REDUNDANCY_COLUMNS], errors="ignore").reset_index(drop=True)
     support["motif"] = [motif.name for motif in kept]
     if len(kept) < len(motifs):

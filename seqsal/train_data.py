@@ -24,6 +24,7 @@ positions off the chromosome are ``N`` (all-zero columns). Coordinates are 0-bas
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import zlib
 from dataclasses import dataclass
@@ -247,6 +248,10 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
                              f"value column: narrowPeak column 7, BED column 5, or {option('value_column')} N", path,
                              int(line))
         values[row, 0] = _float(fields[column - 1], path, int(line), column)
+    where = f"column {column}" + ("" if value_column else " (narrowPeak's signalValue)" if column == 7 else
+                                  " (BED's score)")
+    logging.getLogger("seqsal").info("labels: %s is read as a BED, one task 'value' from %s; a TSV of labels starts "
+                                     "with a header line naming its columns (chrom start end TASK...)", path, where)
     return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["value"], path, "bed",
                   [column])
 

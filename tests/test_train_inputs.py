@@ -316,3 +316,16 @@ def test_windows_past_a_chromosome_end_are_warned_about(tmp_path, genome, caplog
     assert [r.getMessage() for r in caplog.records] == [
         "3 of 4 labelled windows run past their chromosome (window 900 bp, 0 more each side for shifts): those bases "
         "are read as N (zeros)"]  # chr1:400-600 centred fits in its 1,000 bp
+
+
+def test_a_bed_of_labels_says_which_column_is_the_value(tmp_path, caplog):
+    """fresh24b: a TSV of labels without its header line was read as a BED, its column 5 the one task, silently."""
+    caplog.set_level("INFO", logger="seqsal")
+    for name, lines, words in (("a.narrowPeak", NARROWPEAK, "column 7 (narrowPeak's signalValue)"),
+                               ("b.bed", BED5, "column 5 (BED's score)")):
+        caplog.clear()
+        train_data.read_labels(write_bed(tmp_path / name, lines))
+        assert f"is read as a BED, one task 'value' from {words}" in caplog.text and "header line" in caplog.text
+    caplog.clear()
+    train_data.read_labels(write_bed(tmp_path / "c.bed", NARROWPEAK), value_column=5)
+    assert "from column 5;" in caplog.text

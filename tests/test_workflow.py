@@ -93,9 +93,14 @@ def test_three_shards_give_the_single_run(tmp_path, demo_subset, single_run):
     stale = out / "shards" / "1-of-5"
     stale.mkdir()
     (stale / "run.json").write_text("{}")
+    stale_logs = [out / "logs" / "attribute" / "1-of-5.log", out / "benchmarks" / "attribute" / "1-of-5.tsv"]
+    for path in stale_logs:  # and its log and benchmark (fresh24b)
+        path.write_text("s\n")
     snakemake(tmp_path, demo_subset, "shards=3", "peak_null=laplace", "-c", "2", targets=PEAKS)
     assert not stale.exists() and sorted(p.name for p in (out / "shards").iterdir()) == ["1-of-3", "2-of-3", "3-of-3"]
-    assert "removed" in (out / "logs" / "merge.log").read_text()
+    assert "removed" in (out / "logs" / "merge.log").read_text() and not any(p.exists() for p in stale_logs)
+    assert (out / "logs" / "attribute" / "3-of-3.log").exists() and (out / "benchmarks" / "attribute" / "3-of-3.tsv"
+                                                                     ).exists()
     assert not (out / "null.npz").exists()
     assert json.loads((out / "run.json").read_text())["peaks"]["null"] == "laplace"
 

@@ -30,7 +30,7 @@ from .io import write_text_atomic
 from .models import build_model, save_model
 from .runlock import output_lock
 from .train_data import (Labels, check_label_spread, check_labels_on_genome, crop, encode_windows, interval_masks,
-                         read_labels, read_mask_spec, split_chromosomes, window_starts)
+                         log_label_source, read_labels, read_mask_spec, split_chromosomes, window_starts)
 from .train_checkpoint import load_checkpoint, run_record, save_checkpoint
 from .train_options import TrainOptions, check_options, check_window
 from .train_outputs import (check_not_inputs, check_report_paths, check_train_outputs, check_writable, report_paths,
@@ -418,6 +418,7 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
     model, window = build(options, labels.tasks)
     check_window(options, window)
     splits = load_splits(str(genome), labels, options, window)
+    log_label_source(labels)
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     checkpoint, owner = output + ".ckpt", run_record(options, labels, str(genome))
@@ -503,7 +504,8 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
     save_model(model, output)
     summary = {"model": output, "labels": labels.path, "genome": str(genome), "tasks": labels.tasks,
                "window": window, "device": str(device), "precision": precision,
-               "options": {**asdict(options), "cutout_span": list(options.cutout_span)}, "history": history,
+               "options": {**asdict(options), "cutout_span": list(options.cutout_span), "prior_every": every},
+               "history": history, "stopped_early": len(history) < options.epochs,
                "best_epoch": best["epoch"], "best_score": best["score"], "metrics": metrics,
                "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else 0.0}
     write_text_atomic(report, build_train_report(summary))

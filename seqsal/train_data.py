@@ -248,12 +248,21 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
                              f"value column: narrowPeak column 7, BED column 5, or {option('value_column')} N", path,
                              int(line))
         values[row, 0] = _float(fields[column - 1], path, int(line), column)
-    where = f"column {column}" + ("" if value_column else " (narrowPeak's signalValue)" if column == 7 else
-                                  " (BED's score)")
-    logging.getLogger("seqsal").info("labels: %s is read as a BED, one task 'value' from %s; a TSV of labels starts "
-                                     "with a header line naming its columns (chrom start end TASK...)", path, where)
     return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["value"], path, "bed",
                   [column])
+
+
+def log_label_source(labels: Labels) -> None:
+    """Log which column of a BED of labels is the value (fresh24b: a TSV without its header line was read as a
+    BED, its score column the one task, silently); nothing for a TSV or a bigWig. Called once the labels passed
+    their checks, so that a refusal stays one line."""
+    if labels.kind != "bed":
+        return
+    column = labels.columns[0]
+    where = f"column {column}" + {7: " (narrowPeak's signalValue)", 5: " (BED's score)"}.get(column, "")
+    logging.getLogger("seqsal").info("labels: %s is read as a BED, one task 'value' from %s; a TSV of labels starts "
+                                     "with a header line naming its columns (chrom start end TASK...)", labels.path,
+                                     where)
 
 
 def _read_bigwig(path: str, regions_path: str | None) -> Labels:

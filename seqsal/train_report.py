@@ -128,7 +128,9 @@ def build_train_report(summary: dict) -> str:
     options = sorted((k, json.dumps(v)) for k, v in summary["options"].items())
     sections = [
         f"<h1>seqsal training report: {html.escape(str(summary['model']))}</h1>",
-        f"<p>Best epoch {summary['best_epoch']} of {len(history)}; validation {metric_name} "
+        f"<p>Best epoch {summary['best_epoch']} of {len(history)}"
+        f"{' (stopped early: no better validation score in --patience epochs)' if summary.get('stopped_early') else ''}"
+        f"; validation {metric_name} "
         f"{summary['best_score']:.4f}; {summary['seconds_per_epoch']:.1f} s per epoch on {html.escape(summary['device'])}."
         "</p>",
         "<h2>Curves</h2>" + curves_png(history, metric_name),

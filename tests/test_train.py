@@ -93,6 +93,8 @@ def test_cli_train_output_runs_through_attribute_and_the_report_is_written(world
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "model.train_report.json").read_text())
     assert set(summary["metrics"]) == {"train", "valid", "test"} and "auroc" in summary["metrics"]["test"]
+    # fresh24b: the interval the terms ran at was recorded as null, and an early stop nowhere
+    assert summary["options"]["prior_every"] == 2 and summary["stopped_early"] is False
     assert "data:image/png;base64," in (tmp_path / "model.train_report.html").read_text()
     regions = tmp_path / "regions.bed"
     regions.write_text("chrC\t20\t84\nchrC\t90\t154\n")

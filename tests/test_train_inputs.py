@@ -324,8 +324,8 @@ def test_a_bed_of_labels_says_which_column_is_the_value(tmp_path, caplog):
     for name, lines, words in (("a.narrowPeak", NARROWPEAK, "column 7 (narrowPeak's signalValue)"),
                                ("b.bed", BED5, "column 5 (BED's score)")):
         caplog.clear()
-        train_data.read_labels(write_bed(tmp_path / name, lines))
+        train_data.log_label_source(train_data.read_labels(write_bed(tmp_path / name, lines)))
         assert f"is read as a BED, one task 'value' from {words}" in caplog.text and "header line" in caplog.text
     caplog.clear()
-    train_data.read_labels(write_bed(tmp_path / "c.bed", NARROWPEAK), value_column=5)
-    assert "from column 5;" in caplog.text
+    train_data.log_label_source(train_data.read_labels(write_bed(tmp_path / "c.bed", NARROWPEAK), value_column=8))
+    assert "from column 8;" in caplog.text

@@ -75,18 +75,20 @@ def _parse_int(value: str, field: str, path: str, line: int) -> int:
         ) from None
 
 
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (``float``: ``1e2``, ``nan`` and ``inf`` do)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _refuse_header(fields: list[str], path: str, line: int) -> None:
     """Refuse the first line of a BED file as a header of column names (``chrom start end``) when its start or
     end is not a number (a number that is no integer is refused as a coordinate)."""
-    def number(value: str) -> bool:
-        try:
-            float(value)
-        except ValueError:
-            return False
-        return True
-
     words = [f"{label} is {value!r}" for label, value in zip(("start (column 2)", "end (column 3)"), fields[1:3])
-             if not number(value)]
+             if not is_number(value)]
     if words:
         raise InputError(f"the first line looks like a column header, not a region ({' and '.join(words)}, not a "
                          "number); remove the line or start it with '#'", path, line)

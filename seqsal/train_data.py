@@ -36,7 +36,7 @@ import pandas as pd
 from .encode import one_hot_encode
 from .errors import InputError, option
 from .genome import Genome
-from .regions import open_table_text, read_regions, validate_regions
+from .regions import is_number, open_table_text, read_regions, validate_regions
 from .text import plural
 
 _BIGWIG_SUFFIXES = (".bw", ".bigwig")  # compared in lower case
@@ -111,14 +111,6 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
         raise InputError(f"gzip file is truncated or corrupt ({exc}); re-create or re-download it", path) from None
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _header_line(path: str) -> tuple[int, list[str]] | None:
     """The 1-based number and fields of the first data line when it is a TSV header naming chrom/start/end;
     ``None`` for a BED (its first data line has coordinates in columns 2 and 3).
@@ -138,7 +130,7 @@ def _header_line(path: str) -> tuple[int, list[str]] | None:
         if text.startswith("#"):
             continue
         words = text.split()
-        if len(words) < 3 or _is_number(words[1]) or _is_number(words[2]):
+        if len(words) < 3 or is_number(words[1]) or is_number(words[2]):
             return None  # a BED line: read_regions checks it
         lower = [word.lstrip("#").lower() for word in words]
         if set(_COORDINATES) <= set(lower):

@@ -9,6 +9,7 @@ import errno
 import functools
 import logging
 import math
+import os
 import sys
 
 import click
@@ -87,6 +88,8 @@ def handle_errors(function):
         except KeyboardInterrupt:
             context = click.get_current_context(silent=True)
             resumable = context is not None and any(p.name == "resume" for p in context.command.params)
+            if resumable and kwargs.get("output") and "out_dir" not in kwargs:  # `seqsal train`: has it a checkpoint?
+                resumable = os.path.isfile(f"{kwargs['output']}.ckpt")  # (fresh24b: none, yet "--resume" was said)
             resume = "; rerun with --resume" + (" in place of --force" if kwargs.get("force") else "") + " to continue"
             click.echo("seqsal: interrupted" + (resume if resumable else
                                                 "; rerun the command (files are written whole or not at all)"),

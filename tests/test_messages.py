@@ -94,6 +94,16 @@ def test_an_interrupt_names_resume_only_for_a_command_that_has_it_and_permission
     result = CliRunner().invoke(main, ["attribute", str(tmp_path / "g.fa"), str(tmp_path / "r.bed"), "--model",
                                        str(tmp_path / "m.pt"), "-o", str(tmp_path / "out"), "--force"])
     assert result.exit_code == 130 and "rerun with --resume in place of --force" in result.output, result.output
+    import seqsal.train
+
+    monkeypatch.setattr(seqsal.train, "train_model", interrupted)  # fresh24b: before any checkpoint, no --resume
+    (tmp_path / "l.bed").write_text("c\t0\t4\tx\t1\n")
+    train = ["train", str(tmp_path / "g.fa"), str(tmp_path / "l.bed"), "-o", str(tmp_path / "m.safetensors"),
+             "--valid-chroms", "c"]
+    result = CliRunner().invoke(main, train)
+    assert result.exit_code == 130 and "--resume" not in result.output and "rerun the command" in result.output
+    (tmp_path / "m.safetensors.ckpt").write_bytes(b"")
+    assert "rerun with --resume" in CliRunner().invoke(main, train).output
     monkeypatch.setattr(seqsal.peaks, "call_peaks_from_run", denied)
     result = CliRunner().invoke(main, ["call-peaks", str(tmp_path)])
     assert result.exit_code == 2 and "permission denied" in result.output and "Traceback" not in result.output

@@ -293,3 +293,17 @@ def test_shuffle_response_without_finite_predictions_is_not_graded():
     original = np.r_[rng.normal(size=50), np.nan]
     graded = _shuffle_row("s", original, original * 0.9, "src", OPTIONS)
     assert graded["verdict"] != "n/a" and "1 of 51 with a non-finite prediction left out" in graded["evidence"]
+
+
+def test_motif_position_counts_only_the_motifs_it_tests_in_its_bonferroni(tmp_path):
+    """fresh24b: a motif of fewer than 10 instances was not tested but counted ("5 motifs tested" beside
+    "Bonferroni over 6 motifs"): p-values were multiplied by the untested too."""
+    run = _adapter_run(tmp_path, ["+"] * 200)
+    motifs = pd.read_csv(run / "motifs.tsv", sep="\t")
+    few = motifs.iloc[[1]].assign(motif="pos_3")
+    pd.concat([motifs, few]).to_csv(run / "motifs.tsv", sep="\t", index=False)
+    instances = pd.read_csv(run / "motif_instances.tsv", sep="\t")
+    extra = instances[instances["motif"] == "pos_2"].head(5).assign(motif="pos_3")
+    pd.concat([instances, extra]).to_csv(run / "motif_instances.tsv", sep="\t", index=False)
+    position = audit_run(run, OPTIONS).set_index("check").loc[["motif_position"]]
+    assert position["reference"].str.contains("Bonferroni over 2 motifs").all(), position["reference"].tolist()

@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import traceback
+import types
 from pathlib import Path
 
 import torch
@@ -267,7 +268,7 @@ def _local_files(module, before: set[str], folder: Path) -> set[str]:
     ``sys.modules``), or that ``module`` names (a module, or a class or function of one, imported earlier)."""
     names = set(sys.modules) - before
     for value in vars(module).values():
-        names.add(value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", None))
+        names.add(value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None))
     found = set()
     for name in names - {module.__name__, None}:
         file = getattr(sys.modules.get(name), "__file__", None)

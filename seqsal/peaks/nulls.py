@@ -242,6 +242,7 @@ def write_shuffled_null(
     job_regions: pd.DataFrame | None = None,
     first: int = 0,
     rows: np.ndarray | None = None,
+    pieces: pd.DataFrame | None = None,
 ) -> dict:
     """Attribute dinucleotide-shuffled copies of a sample of the regions (pieces of long ones) and write ``null.npz``.
 
@@ -268,8 +269,9 @@ def write_shuffled_null(
     job_regions, first
         In a shard, the whole job's regions and the row of ``regions[0]`` in them: the sample is drawn on the job's
         pieces (:func:`null_rows`, one hash per piece) and the shard attributes those of its span's regions.
-    rows
-        The rows of ``null_pieces(job, window)`` already drawn (default: ``null_rows`` of them).
+    rows, pieces
+        The rows of ``null_pieces(job, window)`` already drawn (default: ``null_rows`` of them), and those pieces
+        when already cut (so the caller that drew the sample does not have them cut twice).
 
     Returns
     -------
@@ -287,7 +289,7 @@ def write_shuffled_null(
     again).
     """
     job = regions if job_regions is None else job_regions
-    pieces = null_pieces(job, window)
+    pieces = null_pieces(job, window) if pieces is None else pieces
     job_chosen = np.repeat(null_rows(pieces, fraction, seed) if rows is None else np.asarray(rows, np.int64), copies)
     job_subset = pieces.iloc[job_chosen].reset_index(drop=True)
     owner = job_subset[REGION_INDEX].to_numpy(np.int64)  # a shard's regions are contiguous, so are their pieces

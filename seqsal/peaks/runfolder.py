@@ -472,7 +472,8 @@ def run_peaks_stage(
                  f", {copies} shuffles of each" if copies > 1 else "", plural(int(sizes[mine].sum()) * copies, "base"),
                  f"{round(fraction * int(lengths.sum())) * copies:,}")
         null_info = write_shuffled_null(out, regions, attribute_regions, fetch, chrom_sizes, fraction,
-                                        options.seed, window, copies, job_regions=job, first=first, rows=rows)
+                                        options.seed, window, copies, job_regions=job, first=first, rows=rows,
+                                        pieces=pieces)
     null_seconds = time.perf_counter() - started
     if not call:
         return {"null": options.null, "requested_null": options.null, "fdr": options.fdr,

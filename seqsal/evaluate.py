@@ -182,14 +182,21 @@ def ground_truth_scores(scores: np.ndarray, mask: np.ndarray) -> dict:
 
 
 def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman correlation of each row of ``a`` with the same row of ``b`` ``(N, L)`` -> ``(N,)``."""
+    """Spearman correlation of each row of ``a`` with the same row of ``b`` ``(N, L)`` -> ``(N,)``.
+
+    A constant row (an all-zero map, as a max-pooled or ReLU-gated model gives many windows) has no ranking: two
+    constant rows rank alike (1: the map did not change), a constant row against a varying one gets 0 (fresh25:
+    identical all-zero maps counted 0, so a model whose maps never changed scored a stability of 0.25).
+    """
     ra = pd.DataFrame(a).rank(axis=1).to_numpy(dtype=np.float64, copy=True)
     rb = pd.DataFrame(b).rank(axis=1).to_numpy(dtype=np.float64, copy=True)
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((ra ** 2).sum(axis=1) * (rb ** 2).sum(axis=1))
+    sa, sb = (ra ** 2).sum(axis=1), (rb ** 2).sum(axis=1)
+    denominator = np.sqrt(sa * sb)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, (ra * rb).sum(axis=1) / denominator, 0.0)
+        correlation = np.where(denominator > 0, (ra * rb).sum(axis=1) / denominator, 0.0)
+    return np.where((sa == 0) & (sb == 0), 1.0, correlation)
 
 
 # --------------------------------------------------------------------------- sanity, stability, ERF

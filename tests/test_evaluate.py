@@ -17,7 +17,9 @@ from seqsal.evaluate import (
     effective_receptive_field,
     sanity_check,
     site_mask,
+    projected_scores,
     spearman_rows,
+    stability,
 )
 from helpers import frozen, random_one_hot
 from tests.run_arrays import dense_arrays
@@ -93,6 +95,22 @@ def test_spearman_rows():
     a = np.array([[1.0, 2, 3, 4], [1, 2, 3, 4]])
     b = np.array([[10.0, 20, 30, 40], [4, 3, 2, 1]])
     assert np.allclose(spearman_rows(a, b), [1, -1])
+    # constant rows (all-zero maps) have no ranking: two of them are the same map; one against a varying map is 0
+    zero, ramp = np.zeros((1, 4)), np.array([[0.0, 1, 2, 3]])
+    assert np.allclose(spearman_rows(np.vstack([zero, zero, ramp]), np.vstack([zero, ramp, zero])), [1, 0, 0])
+
+
+def test_stability_of_a_model_whose_maps_stay_all_zero_is_one():
+    """fresh25: a max-pooled / ReLU-gated model gives all-zero maps on many windows; substituting bases it ignores
+    changes none of them, and the stability must say so (it was the share of windows with a varying map)."""
+    class Gated(nn.Module):
+        def forward(self, x):
+            return torch.relu(x[:, 0, :].sum(dim=1) - 1e6)[:, None]  # never active: every map is all zero
+
+    x = random_one_hot(6, 40)
+    reference = projected_scores(frozen(Gated()), x, "grad_x_input", Target())
+    assert not reference.any()
+    assert stability(frozen(Gated()), x, "grad_x_input", Target(), reference)["stability"] == 1.0
 
 
 def test_effective_receptive_field_of_known_convolutions():

@@ -261,6 +261,22 @@ def jitter_reflect(offsets: np.ndarray, limits: np.ndarray, rng: np.random.Gener
     return np.clip(moved, 0, limits)
 
 
+def flat_rows(track: np.ndarray, valid: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
+    """``(N,)`` rows of ``track`` that are the same on every ``valid`` base (within ``rtol`` of their largest
+    magnitude), or have no valid base: an all-zero map (a ReLU-gated or max-pooled model's inactive windows) or a
+    constant one (a model of composition alone) has no strongest stretch; :func:`region_peaks` would place its
+    peak at the first offset (fresh25: 53 all-zero regions read as a window-edge shortcut)."""
+    flat = np.empty(len(track), dtype=bool)
+    for first in range(0, len(track), _ROWS):
+        block = slice(first, min(first + _ROWS, len(track)))
+        values, keep = np.asarray(track[block], dtype=np.float64), valid[block]
+        high = np.where(keep, values, -np.inf).max(axis=1)
+        low = np.where(keep, values, np.inf).min(axis=1)
+        with np.errstate(invalid="ignore"):
+            flat[block] = ~keep.any(axis=1) | (high - low <= rtol * np.maximum(np.abs(high), np.abs(low)))
+    return flat
+
+
 def region_peaks(track: np.ndarray, lengths: np.ndarray, k: int) -> np.ndarray:
     """``(N,)`` the centre offset of each row's strongest ``k``-bp stretch (largest sum of ``track``; ties: first).
 

@@ -21,10 +21,17 @@ def check_edges(run: AuditRun, options: AuditOptions, rng: np.random.Generator) 
     edge_mean, interior_mean, ratio = ac.mean_ratio(run.mass, near, interior)
     statistic = f"share of regions whose strongest {options.edge_k}-bp stretch is within {options.edge_k} bp of a " \
                 "window edge, minus the null share"
-    if not np.isfinite(ratio):
+    if not near.any():
         return row("window_edges", statistic, "-", np.nan, np.nan, "n/a",
                    "no window edge inside the regions (each region got its genomic context)")
-    audited = np.flatnonzero(valid.any(axis=1))  # all-N and zeroed (nonfinite) regions have no peak to place
+    flat = ac.flat_rows(run.mass, valid)  # all-N, zeroed (nonfinite), all-zero or constant maps: no peak to place
+    audited = np.flatnonzero(~flat)
+    left_out = int((valid.any(axis=1) & flat).sum())
+    note = (f"; {plural(left_out, 'region')} whose map is the same on every base (e.g. all zero) left out: no "
+            "strongest stretch" if left_out else "")
+    if not len(audited):
+        return row("window_edges", statistic, "-", np.nan, np.nan, "n/a",
+                   "no region's map has a strongest stretch" + note)
     peaks = ac.region_peaks(run.mass[audited], run.lengths[audited], options.edge_k)
     result = ac.peaks_in_zone(peaks, run.lengths[audited], near[audited], rng, options.jitter, n_null=199)
     excess = result["share"] - result["expected"]
@@ -40,7 +47,7 @@ def check_edges(run: AuditRun, options: AuditOptions, rng: np.random.Generator) 
         side, word = ac.edge_consensus(run.sequences_of(flagged), first, 2 * options.edge_k)
         evidence += (f"; {int(first.sum())} at the region's first {2 * options.edge_k} bp, {int((~first).sum())} at "
                      f"its last; their {side} {2 * options.edge_k} bp: {word} (upper case: the base of >= half of them)")
-    evidence += f"; mean |contribution| near edges {edge_mean:.3g}, interior {interior_mean:.3g} ({ratio:.2f}x)"
+    evidence += f"; mean |contribution| near edges {edge_mean:.3g}, interior {interior_mean:.3g} ({ratio:.2f}x)" + note
     return row("window_edges", statistic, f"peaks jittered by <= {options.jitter} bp (199 draws)", excess,
                result["pvalue"], verdict, evidence)
 

@@ -284,6 +284,27 @@ def test_regions_zeroed_for_nonfinite_attributions_are_not_audited(tmp_path):
     assert "of 120 regions" in result.loc["window_edges", "evidence"]
 
 
+def test_regions_whose_map_is_all_zero_or_constant_are_not_window_edge_peaks(tmp_path):
+    """fresh25: a ReLU-gated model (53 of 356 demo regions predicting 0) or a model of composition alone (every
+    base alike) gives maps with no strongest stretch; their first offset counted as a peak at the window edge, so
+    the audit said `shortcut likely` (and the workflow's strict audit failed)."""
+    rng = np.random.default_rng(6)
+    sequences, hyp = clean_arrays(rng, 200)
+    hyp[:60] = 0.0  # inactive windows: all-zero maps
+    one_hot = _one_hot(sequences[60:80], L)
+    hyp[60:80] = np.where(one_hot > 0, 0.00625, 0.0)  # |contribution| 0.00625 on every base
+    record = {"parameters": {"window": L, "stride": L}}
+    result = audit_run(make_run(tmp_path / "run", sequences, hyp, record=record), OPTIONS, write=False)
+    evidence = result.set_index("check").loc["window_edges", "evidence"]
+    result = result.set_index("check")
+    assert result.loc["window_edges", "verdict"] == "ok", evidence
+    assert "of 120 regions" in evidence and "80 regions whose map is the same on every base" in evidence
+    hyp[:80] = 0.0
+    hyp[80:] = 0.0
+    result = audit_run(make_run(tmp_path / "flat", sequences, hyp, record=record), OPTIONS, write=False).set_index("check")
+    assert result.loc["window_edges", "verdict"] == "n/a", result.loc["window_edges", "evidence"]
+
+
 def test_shuffle_response_without_finite_predictions_is_not_graded():
     from seqsal.audit_composition import _shuffle_row
 

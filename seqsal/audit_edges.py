@@ -56,25 +56,31 @@ def check_padding(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     """Check 4b: gradient magnitude (max over A/C/G/T of |hypothetical|) on N and padded bases against called bases.
 
     The projected contribution of an N (all-zero one-hot) is zero by construction, so reliance shows in what the
-    model *would* do there: its hypothetical contributions.
+    model *would* do there: its hypothetical contributions. Regions without a called base are left out: their
+    maps are zeroed (status ``all_N``), not measured. A model whose response to N lies along the sum over A/C/G/T
+    (a bias per N base) has the same gradient on every base and cannot be seen here (fresh25); the model's own
+    response is what ``check-seqlets``-style replacement would measure.
     """
     width = run.codes.shape[1]
     inside = np.arange(width)[None, :] < run.lengths[:, None]
     called = run.called & inside
-    unknown = inside & ~called
+    unknown = inside & ~called & called.any(axis=1)[:, None]  # all-N regions: zeroed maps, nothing measured
     magnitude = run.magnitude
     padding = run.regions["padded_bp"].to_numpy(np.int64) if "padded_bp" in run.regions else np.zeros(1, np.int64)
     padded = int(padding.sum())  # N bases the model read past chromosome ends (its window's, for short regions)
+    read_past = (f"; the model read {padded} bases past chromosome ends as N in "
+                 f"{plural(int((padding > 0).sum()), 'region')} (padded_bp of regions.tsv)" if padded else "")
+    statistic = "mean max|hypothetical| on N/padded bases / on called bases"
+    if not called.any():
+        return row("padding_and_N", statistic, "-", np.nan, np.nan, "n/a", "no region has a called base" + read_past)
     if not unknown.any():
-        return row("padding_and_N", "mean max|hypothetical| on N/padded bases / on called bases", "-", np.nan,
-                   np.nan, "ok", "no N or padded bases in the regions" + (
-                       f"; the model's input of {plural(int((padding > 0).sum()), 'region')} ran {padded} bp past a "
-                       "chromosome end, read as N (padded_bp of regions.tsv; outside the attributed bases)"
-                       if padded else ""))
+        return row("padding_and_N", statistic, "-", np.nan, np.nan, "ok", "no N or padded bases in the regions" + (
+            f"; the model's input of {plural(int((padding > 0).sum()), 'region')} ran {padded} bp past a "
+            "chromosome end, read as N (padded_bp of regions.tsv; outside the attributed bases)" if padded else ""))
     n_mean, called_mean, ratio = ac.mean_ratio(magnitude, unknown, called)
     pvalue = ac.row_bootstrap_ratio(magnitude, unknown, called, rng)
     verdict = grade(ratio, pvalue, options.edge_look, options.edge_shortcut, options.alpha)
-    return row("padding_and_N", "mean max|hypothetical| on N/padded bases / on called bases",
-               "1 = N treated like any base; p: regions resampled (199), ratio <= 1", ratio, pvalue, verdict,
-               f"{int(unknown.sum())} N bases ({padded} padded past chromosome ends) in "
-               f"{int(unknown.any(axis=1).sum())} regions: {n_mean:.3g} against {called_mean:.3g}")
+    return row("padding_and_N", statistic, "1 = N treated like any base; p: regions resampled (199), ratio <= 1",
+               ratio, pvalue, verdict,
+               f"{int(unknown.sum())} N bases in {plural(int(unknown.any(axis=1).sum()), 'region')}: {n_mean:.3g} "
+               f"against {called_mean:.3g}" + read_past)

@@ -150,11 +150,48 @@ def test_attribution_on_padded_bases_is_flagged(tmp_path):
         padded[i] = 50
     table = audit_run(make_run(tmp_path / "run", sequences, hyp, padded=padded), OPTIONS).set_index("check")
     assert table.loc["padding_and_N", "verdict"] == "shortcut likely"
-    assert "2500 padded" in table.loc["padding_and_N", "evidence"]
+    evidence = table.loc["padding_and_N", "evidence"]
+    assert "2500 N bases in 50 regions" in evidence and "read 2500 bases past chromosome ends as N in 50" in evidence
     # the same Ns with a gradient like any other base's: no reliance
     hyp[:, :, :] = np.where(hyp == 3.0, 0.05, hyp)
     table = audit_run(make_run(tmp_path / "run2", sequences, hyp, padded=padded), OPTIONS).set_index("check")
     assert table.loc["padding_and_N", "verdict"] == "ok"
+
+
+def test_all_n_regions_are_not_counted_as_n_bases_the_model_ignores(tmp_path):
+    """fresh25: an all-N region's map is zeroed by construction, not measured; its bases entered the N mean (a
+    composition model's ratio 1.00 read 0.63 with one 300-bp all-N region), and a run of all-N regions alone read
+    `nan against nan`, ok."""
+    rng = np.random.default_rng(7)
+    sequences, hyp = clean_arrays(rng, 100)
+    hyp[:] = 0.3  # every base, N or not, gets the same gradient: N treated like any base
+    for i in range(0, 100, 5):
+        sequences[i] = sequences[i][:L - 40] + "N" * 40
+    base = audit_run(make_run(tmp_path / "base", sequences, hyp), OPTIONS, write=False).set_index("check")
+    sequences[1] = "N" * L  # one all-N region, attributed as zeros
+    hyp[1] = 0.0
+    table = audit_run(make_run(tmp_path / "run", sequences, hyp), OPTIONS, write=False).set_index("check")
+    assert table.loc["padding_and_N", "value"] == pytest.approx(base.loc["padding_and_N", "value"]) == 1.0
+    assert "800 N bases in 20 regions" in table.loc["padding_and_N", "evidence"]
+    only = audit_run(make_run(tmp_path / "only", ["N" * L] * 3, np.zeros((3, 4, L))), OPTIONS, write=False)
+    assert only.set_index("check").loc["padding_and_N", "verdict"] == "n/a"
+
+
+def test_a_fixed_offset_shortcut_in_a_sparse_flank_is_found_by_the_positional_null():
+    """fresh25: on a sparse map (a max-pooled PWM scanner) the bins of the flanks hold almost nothing, so each
+    bin divided by its own tiny null mean made the null's maxima large and a planted 14-bp adapter at a fixed
+    offset in half the regions came out p 0.07 (`ok`); its own local-shift null gave p 0.01."""
+    rng = np.random.default_rng(1)
+    track = np.zeros((120, 300))
+    for i in range(120):  # summit-centred motifs, nothing in the flanks
+        at = int(np.clip(rng.normal(150, 15), 20, 270))
+        track[i, at:at + 8] = 1.0
+    lengths = np.full(120, 300)
+    clean = [ac.positional_concentration(track, lengths, np.random.default_rng(s))["pvalue"] for s in range(3)]
+    track[::2, 40:54] += 0.4  # the adapter
+    found = [ac.positional_concentration(track, lengths, np.random.default_rng(s)) for s in range(3)]
+    assert min(clean) > 0.1
+    assert all(r["pvalue"] <= OPTIONS.alpha and r["bin"] == 40 for r in found), [r["pvalue"] for r in found]
 
 
 def test_window_edge_reliance_is_flagged(tmp_path):
@@ -301,7 +338,8 @@ def test_regions_whose_map_is_all_zero_or_constant_are_not_window_edge_peaks(tmp
     assert "of 120 regions" in evidence and "80 regions whose map is the same on every base" in evidence
     hyp[:80] = 0.0
     hyp[80:] = 0.0
-    result = audit_run(make_run(tmp_path / "flat", sequences, hyp, record=record), OPTIONS, write=False).set_index("check")
+    result = audit_run(make_run(tmp_path / "flat", sequences, hyp, record=record), OPTIONS, write=False)
+    result = result.set_index("check")
     assert result.loc["window_edges", "verdict"] == "n/a", result.loc["window_edges", "evidence"]
 
 

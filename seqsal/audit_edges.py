@@ -80,7 +80,84 @@ def check_padding(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     n_mean, called_mean, ratio = ac.mean_ratio(magnitude, unknown, called)
     pvalue = ac.row_bootstrap_ratio(magnitude, unknown, called, rng)
     verdict = grade(ratio, pvalue, options.edge_look, options.edge_shortcut, options.alpha)
-    return row("padding_and_N", statistic, "1 = N treated like any base; p: regions resampled (199), ratio <= 1",
-               ratio, pvalue, verdict,
-               f"{int(unknown.sum())} N bases in {plural(int(unknown.any(axis=1).sum()), 'region')}: {n_mean:.3g} "
-               f"against {called_mean:.3g}" + read_past)
+    evidence = (f"{int(unknown.sum())} N bases in {plural(int(unknown.any(axis=1).sum()), 'region')}: gradient "
+                f"{n_mean:.3g} against {called_mean:.3g}" + read_past)
+    reference = "1 = N treated like any base; p: regions resampled (199), ratio <= 1"
+    filled = n_replacement(run, options, rng) if options.model else None
+    if filled is not None:
+        evidence += "; " + filled["evidence"]
+        if SEVERITY[filled["verdict"]] > SEVERITY[verdict]:  # the model's own response decides: its numbers
+            statistic = "mean |prediction change| when the N bases are filled / when as many called bases change"
+            reference = "1 = N treated like any base; p: per-window differences, signs flipped (999)"
+            ratio, pvalue, verdict = filled["value"], filled["pvalue"], filled["verdict"]
+    return row("padding_and_N", statistic, reference, ratio, pvalue, verdict, evidence)
+
+
+SEVERITY = {"ok": 0, "look": 1, "shortcut likely": 2}
+
+
+def n_replacement(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> dict | None:
+    """The model's own response to its N and padded input bases: what check 4b's gradients cannot see.
+
+    A model can respond to N along the sum over A/C/G/T (a bias per N base, an all-zero column read as a feature),
+    where every base's gradient is alike (fresh25: padded windows predicting 7.5-8.75 from padding alone, the
+    gradient check `ok`). Each model window (as the run fed it) of up to ``options.model_regions`` regions with N
+    or padded bases is predicted as it is, with its N columns filled by random bases, and with as many of its
+    called columns changed to another base (the control), ``options.shuffles`` draws each. Effect: the mean
+    |prediction change| of the fill over the control's; p: the per-window differences' signs flipped at random
+    (999 draws, one-sided). Windows with fewer called bases than N (all-N regions) have no control and are left out.
+
+    Returns
+    -------
+    dict or None
+        ``verdict``, ``value`` (the effect), ``pvalue`` and ``evidence``; ``None`` when no region has N or
+        padded bases.
+    """
+    import torch
+
+    from .errors import InputError
+    from .evaluate import predict_target, run_inputs
+
+    table = run.regions
+    unknown = (table["frac_N"].to_numpy(np.float64) > 0) if "frac_N" in table else np.zeros(len(table), bool)
+    if "padded_bp" in table:
+        unknown |= table["padded_bp"].to_numpy(np.int64) > 0
+    names = table.loc[unknown, "name"].astype(str)
+    if names.empty:
+        return None
+    picked = set(names.iloc[np.sort(rng.choice(len(names), min(len(names), options.model_regions), replace=False))])
+    try:
+        record, model, x, _, target, _ = run_inputs(run.path, None, options.seed, genome=run.genome(), names=picked)
+    except (InputError, OSError, KeyError, ValueError, RuntimeError) as error:
+        return {"verdict": "ok", "value": np.nan, "pvalue": np.nan,
+                "evidence": f"model not run on the N bases: {error}"}
+    array = x.numpy()
+    n_columns = array.max(axis=1) < 1  # N (all zero, or 0.25 each) and padding
+    keep = np.flatnonzero(n_columns.any(axis=1) & ((~n_columns).sum(axis=1) >= n_columns.sum(axis=1)))
+    if not len(keep):
+        return {"verdict": "ok", "value": np.nan, "pvalue": np.nan,
+                "evidence": "no window with N bases has as many called bases to compare with"}
+    draws = options.shuffles
+    fill, control = np.repeat(array[keep], draws, axis=0), np.repeat(array[keep], draws, axis=0)
+    for k, w in enumerate(np.repeat(keep, draws)):
+        gaps = np.flatnonzero(n_columns[w])
+        fill[k][:, gaps] = np.eye(4, dtype=array.dtype)[:, rng.integers(0, 4, len(gaps))]
+        moved = rng.choice(np.flatnonzero(~n_columns[w]), len(gaps), replace=False)
+        other = (array[w][:, moved].argmax(axis=0) + rng.integers(1, 4, len(moved))) % 4
+        control[k][:, moved] = np.eye(4, dtype=array.dtype)[:, other]
+    rc = bool(record.get("parameters", {}).get("rc", False))
+    before = np.asarray(predict_target(model, torch.from_numpy(array[keep]), target, rc=rc), np.float64)
+    after = [np.asarray(predict_target(model, torch.from_numpy(np.ascontiguousarray(z)), target, rc=rc),
+                        np.float64).reshape(len(keep), draws) for z in (fill, control)]
+    change_fill, change_control = (np.abs(a - before[:, None]).mean(axis=1) for a in after)
+    difference = change_fill - change_control
+    flips = rng.choice([-1.0, 1.0], size=(999, len(difference)))
+    pvalue = (1 + int(((flips * difference).mean(axis=1) >= difference.mean()).sum())) / 1000
+    mean_fill, mean_control = float(change_fill.mean()), float(change_control.mean())
+    effect = mean_fill / mean_control if mean_control > 0 else (np.inf if mean_fill > 0 else 1.0)
+    verdict = grade(effect, pvalue, options.edge_look, options.edge_shortcut, options.alpha) \
+        if np.isfinite(effect) else ("shortcut likely" if pvalue <= options.alpha else "ok")
+    return {"verdict": verdict, "value": effect, "pvalue": pvalue, "evidence": (
+        f"the model on {plural(len(keep), 'window')} with N bases: filling the N with random bases moves the "
+        f"prediction by {mean_fill:.3g}, changing as many called bases by {mean_control:.3g} ({effect:.2f}x, "
+        f"p {pvalue:.3g}, signs flipped 999 times)")}

@@ -1,0 +1,61 @@
+"""The audit asks the model itself whether it responds to N and padded bases (fresh25: a model adding a bias per N
+base has the same gradient on every base, so the gradient check said `ok` while padded windows predicted 7.5-8.75
+from padding alone)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqsal.audit_edges import check_padding
+from seqsal.audit_inputs import AuditOptions, read_run
+from seqsal.pipeline import AttributeOptions, run_attribute
+
+
+class Linear(nn.Module):
+    """A fixed random weight per position and base: an N (all-zero column) adds nothing, as a missing base."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("weight", torch.from_numpy(np.random.default_rng(0).normal(0, 1, (4, 200))).float())
+
+    def forward(self, x):
+        return (x * self.weight).sum(dim=(1, 2))[:, None]
+
+
+class NBias(Linear):
+    """The same, plus 0.5 per N base: what the model reads in an N is not a missing base but a feature."""
+
+    def forward(self, x):
+        return (x * self.weight).sum(dim=(1, 2))[:, None] + 0.5 * (1 - x.sum(dim=1)).sum(dim=1, keepdim=True)
+
+
+def _run(tmp_path: Path, model: nn.Module, name: str) -> Path:
+    rng = np.random.default_rng(3)
+    genome = tmp_path / "g.fa"
+    if not genome.exists():
+        chunks = ["".join(rng.choice(list("ACGT"), 300)) for _ in range(30)]
+        for i in range(0, 30, 3):  # an N run in every third region
+            chunks[i] = chunks[i][:120] + "N" * 40 + chunks[i][160:]
+        genome.write_text(">chr1\n" + "".join(chunks) + "\n")
+        (tmp_path / "r.bed").write_text("".join(f"chr1\t{i * 300 + 50}\t{i * 300 + 250}\tr{i}\n" for i in range(30)))
+    path = tmp_path / f"{name}.pt"
+    torch.jit.script(model.eval()).save(str(path))
+    out = tmp_path / name
+    run_attribute(str(genome), str(tmp_path / "r.bed"), str(path), str(out), AttributeOptions(window=200),
+                  progress=False)
+    return out
+
+
+def test_a_bias_per_n_base_is_found_by_filling_the_ns(tmp_path):
+    biased = check_padding(read_run(_run(tmp_path, NBias(), "nbias")), AuditOptions(), np.random.default_rng(0))
+    assert biased["verdict"] == "shortcut likely", biased["evidence"]
+    assert biased["value"] > 3 and biased["pvalue"] <= 0.01 and "filling the N with random bases" in biased["evidence"]
+    clean = check_padding(read_run(_run(tmp_path, Linear(), "linear")), AuditOptions(), np.random.default_rng(0))
+    assert clean["verdict"] == "ok", clean["evidence"]
+    assert "filling the N with random bases" in clean["evidence"]
+    # without the model, only the gradients: the bias is invisible to them
+    assert check_padding(read_run(tmp_path / "nbias"), AuditOptions(model=False), np.random.default_rng(0)
+                         )["verdict"] == "ok"

@@ -98,8 +98,8 @@ main.add_command(train)
               help="Null of the peak caller: attributions of dinucleotide-shuffled copies of a sample of the "
                    "regions, or a Laplace fit to the bulk of the observed track.")
 @click.option("--null-fraction", type=Finite(), default=0.1, show_default=True,
-              help="Fraction of the bases shuffled for --null shuffle (regions, long ones in 10-kb pieces; that "
-                   "much extra model work on a run of more than --min-null-bases / fraction bases; a smaller run "
+              help="Fraction of the bases shuffled for --null shuffle (regions, long ones in 10-kb pieces with a "
+                   "model window; that much extra model work on a run of more than --min-null-bases / fraction bases; a smaller run "
                    "shuffles more, up to all its regions "
                    "--max-null-copies times: --no-peaks skips the null).")
 @click.option("--min-null-bases", type=int, default=200_000, show_default=True,

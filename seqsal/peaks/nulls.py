@@ -34,15 +34,18 @@ costs about that much model work, where a whole-region draw cost all of it or no
 Mb). 10 kb: small next to the plans of long regions (``min_null_bases``, 200 kb: 20 pieces or more), yet 5 to 20
 windows of the usual 500-2,000 bp models, so the pieces' edges (a base there is in fewer tiled windows) are a small
 share of their bases. The piece is never shorter than the window (:func:`piece_length`): a shorter one would be
-fetched widened to the window and the model's work on the widening thrown away."""
+fetched widened to the window and the model's work on the widening thrown away. A model without a window is fed
+each region whole, so its null rows are whole regions too (review25: 10-kb pieces of a 40-kb region fed to a
+length-averaging model gave a null 4x the observed scale)."""
 
 REGION_INDEX = "region_index"
 """The column of :func:`null_pieces`' table (and ``null.npz`` member) naming the job row a piece belongs to."""
 
 
-def piece_length(window: int | None) -> int:
-    """The length of the pieces long regions are sampled in: ``max(PIECE_BASES, window)`` (:data:`PIECE_BASES`)."""
-    return max(PIECE_BASES, int(window or 0))
+def piece_length(window: int | None) -> int | None:
+    """The length of the pieces long regions are sampled in: ``max(PIECE_BASES, window)`` (:data:`PIECE_BASES`);
+    ``None`` without a window (the model reads each region whole, so its null rows are whole regions)."""
+    return None if window is None else max(PIECE_BASES, int(window))
 
 
 def null_pieces(job: pd.DataFrame, window: int | None = None) -> pd.DataFrame:
@@ -50,8 +53,8 @@ def null_pieces(job: pd.DataFrame, window: int | None = None) -> pd.DataFrame:
 
     A region no longer than :func:`piece_length` is one piece, itself (so the null of a run of short regions is
     what a per-region draw gives); a longer one is cut into pieces of that length from its start, the last one
-    the rest, unless the rest is shorter than the window (half a piece without a fixed window): then it is
-    joined to the piece before, so no piece is widened to the window (:func:`seqsal.engine.fetch_span`).
+    the rest, unless the rest is shorter than the window: then it is joined to the piece before, so no piece is
+    widened to the window (:func:`seqsal.engine.fetch_span`). Without a window every region is one piece.
     Pieces are a sampling unit of the null only: the run attributes and calls its regions whole.
 
     Parameters
@@ -59,7 +62,7 @@ def null_pieces(job: pd.DataFrame, window: int | None = None) -> pd.DataFrame:
     job
         The whole job's regions (all shards): ``chrom``, ``start``, ``end``, ``name`` (other columns are kept).
     window
-        The model's input length (``None``: regions are fed whole).
+        The model's input length (``None``: regions are fed whole, and each is one piece).
 
     Returns
     -------
@@ -68,7 +71,9 @@ def null_pieces(job: pd.DataFrame, window: int | None = None) -> pd.DataFrame:
         and ``region_index``, the row of ``job`` the piece is cut from; a fresh ``RangeIndex``.
     """
     size = piece_length(window)
-    least = int(window) if window else size // 2  # a shorter rest joins the piece before it
+    if size is None:  # a window-less model reads each region whole: so does its null
+        return job.reset_index(drop=True).assign(**{REGION_INDEX: np.arange(len(job), dtype=np.int64)})
+    least = int(window)  # a shorter rest joins the piece before it
     starts = job["start"].to_numpy(np.int64)
     lengths = np.maximum(job["end"].to_numpy(np.int64) - starts, 0)
     counts = np.maximum(-(-lengths // size), 1)

@@ -69,7 +69,7 @@ def _joined_part(found: OutputKind, target: Target, shape: tuple[int, ...] | Non
     task = 0 if target.task is None else target.task
     log.warning("target: the model's output joins probabilities with other values (torch.cat or stack), and its "
                 "graph does not say which part task %s is, so it is explained as it is; if it is a probability, "
-                "%s explains its logit", task, option("target", f"{task},transform=logit"))
+                "--target %s,transform=logit explains its logit", task, task)  # a log line: no option() markup
     return OutputKind("other")
 
 

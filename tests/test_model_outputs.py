@@ -268,6 +268,28 @@ class RegressionAndSigmoidCatenated(Body):
         return torch.cat([z[:, :1], z[:, 1:].sigmoid()], 1)
 
 
+class SigmoidsCatenatedByKeyword(Body):
+    """review25: the list given as `tensors=`, which the graph holds as a keyword."""
+
+    def forward(self, x):
+        z = self.logits(x)
+        return torch.cat(tensors=[torch.sigmoid(z[:, 0:1]), torch.sigmoid(z[:, 1:2])], dim=1)
+
+
+class RegressionAndSigmoidHstacked(Body):
+    """review25: hstack / column_stack join along axis 1 without a dim argument."""
+
+    def forward(self, x):
+        z = self.logits(x)
+        return torch.hstack([z[:, :1], torch.sigmoid(z[:, 1:])])
+
+
+class RegressionAndSigmoidColumnStacked(Body):
+    def forward(self, x):
+        z = self.logits(x)
+        return torch.column_stack([z[:, 0], torch.sigmoid(z[:, 1])])
+
+
 class WideRegressionAndSigmoid(Body):
     """Parts of unknown widths: which columns are probabilities cannot be read, so none is transformed (a warning)."""
 
@@ -286,9 +308,11 @@ def test_a_sigmoid_per_task_joined_by_cat_or_stack_is_found_per_task(script, cap
 
     assert kind(SigmoidsCatenated()) == "sigmoid"
     assert [chosen(SigmoidsCatenated, task) for task in (0, 1)] == ["logit", "logit"]
-    for model in (RegressionAndSigmoidStacked, RegressionAndSigmoidCatenated):
+    assert [chosen(SigmoidsCatenatedByKeyword, task) for task in (0, 1)] == ["logit", "logit"]
+    for model in (RegressionAndSigmoidStacked, RegressionAndSigmoidCatenated, RegressionAndSigmoidHstacked,
+                  RegressionAndSigmoidColumnStacked):
         assert [chosen(model, task) for task in (None, 0, 1, -1)] == ["none", "none", "logit", "logit"], model
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     assert chosen(WideRegressionAndSigmoid, 2) == "none"
-    assert any("joins probabilities with other values" in r.getMessage() and "2,transform=logit" in r.getMessage()
-               for r in caplog.records if r.levelname == "WARNING")
+    assert any("joins probabilities with other values" in r.getMessage() and "--target 2,transform=logit" in
+               r.getMessage() and "\ue000" not in r.getMessage() for r in caplog.records if r.levelname == "WARNING")

@@ -56,8 +56,10 @@ _SHAPE_FUNCTIONS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatte
                               "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
                               "chunk", "split", "unbind", "slice", "getitem", "index"})
 _KEEP_AXES = frozenset({"contiguous", "clone", "to"})
-_SCRIPT_JOINS = frozenset({"aten::cat", "aten::concat", "aten::concatenate", "aten::stack"})
-_JOINS = frozenset({"cat", "concat", "concatenate", "stack"})
+_SCRIPT_JOINS = frozenset({"aten::cat", "aten::concat", "aten::concatenate", "aten::stack", "aten::hstack",
+                           "aten::column_stack", "aten::vstack", "aten::row_stack", "aten::dstack"})
+_JOINS = frozenset({"cat", "concat", "concatenate", "stack", "hstack", "column_stack", "vstack", "row_stack", "dstack"})
+_JOIN_AXES = {"hstack": 1, "column_stack": 1, "vstack": 0, "row_stack": 0, "dstack": 2}  # no dim argument (2-D parts)
 _FUNCTION_KINDS = {"sigmoid": "sigmoid", "sigmoid_": "sigmoid", "special_expit": "sigmoid", "expit": "sigmoid",
                    "softmax": "softmax", "_softmax": "softmax", "special_softmax": "softmax",
                    "log_softmax": "log_softmax", "_log_softmax": "log_softmax", "special_log_softmax": "log_softmax"}
@@ -175,7 +177,8 @@ def _script_value_kind(value) -> OutputKind:
         found = kinds.pop() if len(kinds) == 1 else OutputKind("other")
         return OutputKind(found.kind, None) if moved else found
     if node.kind() in _SCRIPT_JOINS and node.inputsAt(0).node().kind() == "prim::ListConstruct":
-        dim = node.inputsAt(1).toIValue() if len(list(node.inputs())) > 1 else 0
+        axis = _JOIN_AXES.get(node.kind().split("::")[1])
+        dim = axis if axis is not None else node.inputsAt(1).toIValue() if len(list(node.inputs())) > 1 else 0
         return _joined([_script_value_kind(part) for part in node.inputsAt(0).node().inputs()], dim, moved)
     kind = _SCRIPT_KINDS.get(node.kind(), "other")
     if kind in ("softmax", "log_softmax"):
@@ -235,9 +238,10 @@ def _fx_node_kind(module: nn.Module, result) -> OutputKind:
         moved = moved or name.split(".")[0] not in _KEEP_AXES
         result = result.args[0]
     name = getattr(result.target, "__name__", "") if result.op == "call_function" else ""
-    if name in _JOINS and result.args and isinstance(result.args[0], (list, tuple)):
-        dim = result.kwargs.get("dim", result.args[1] if len(result.args) > 1 else 0)
-        return _joined([_fx_node_kind(module, part) for part in result.args[0]], dim, moved)
+    parts = result.args[0] if result.args else result.kwargs.get("tensors")  # torch.cat(tensors=[...]) (review25)
+    if name in _JOINS and isinstance(parts, (list, tuple)):
+        dim = _JOIN_AXES.get(name, result.kwargs.get("dim", result.args[1] if len(result.args) > 1 else 0))
+        return _joined([_fx_node_kind(module, part) for part in parts], dim, moved)
     found = _fx_activation(module, result)
     return OutputKind(found.kind, None) if moved else found
 

@@ -27,7 +27,7 @@ from .io import (LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, RegionArray, atomic_pa
                  write_npz, write_text_atomic)
 from .provenance import GROUPS, read_json_record, refuse_foreign_folder, remove_group, sampled_digest
 from .methods import attribution_track
-from .peaks.nulls import ATTRIBUTIONS_KEY
+from .peaks.nulls import ATTRIBUTIONS_KEY, PIECE_KEY
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled piece
 from .region_table import completeness_summary
 from .runlock import locks_run_folder
@@ -157,8 +157,8 @@ def merge_region_tables(paths: list[Path], destination: str | os.PathLike) -> No
 
 
 def null_small_members(paths: list[Path]) -> list[dict]:
-    """Each shard's ``null.npz`` members but its tracks, once ``fraction``, ``seed`` and ``copies`` are checked to
-    agree (:class:`InputError` naming the first null otherwise: the shards drew different nulls)."""
+    """Each shard's ``null.npz`` members but its tracks, once ``fraction``, ``seed``, ``copies`` and the piece length
+    are checked to agree (:class:`InputError` naming the first null otherwise: the shards drew different nulls)."""
     small = []
     for path in paths:
         with np.load(path) as null:
@@ -168,6 +168,12 @@ def null_small_members(paths: list[Path]) -> list[dict]:
         if len(values) > 1:
             raise InputError(f"the shards' null.npz were drawn with different {key} ({sorted(values)}); "
                              "run every shard with the same peak options", str(paths[0]))
+    cuts = {int(part[PIECE_KEY]) if PIECE_KEY in part else -1 for part in small}  # -1: written before pieces
+    if len(cuts) > 1:
+        raise InputError("the shards' null.npz cut long regions differently (written by different seqsal versions: "
+                         "pieces of " + ", ".join("unrecorded length" if c < 0 else "whole regions" if c == 0 else
+                                                  f"{c:,} bp" for c in sorted(cuts)) +
+                         "); run every shard with this seqsal (`seqsal attribute --shard i/N --force`)", str(paths[0]))
     return small
 
 
@@ -190,7 +196,7 @@ def merge_null_samples(paths: list[Path], firsts: list[int], destination: str | 
     members = {key: ragged_member([part[key] for part in arrays]) for key in tracks}
     members.update({LENGTH: lengths, OFFSETS: ragged_offsets(lengths)})
     for key in (key for key in small[0] if key != ATTRIBUTIONS_KEY):  # the writer's order (write_shuffled_null)
-        members[key] = small[0][key] if key in ("fraction", "seed", "copies") else np.concatenate(
+        members[key] = small[0][key] if key in ("fraction", "seed", "copies", PIECE_KEY) else np.concatenate(
             [part[key] for part in small])
     # last, as the writer has it: the merged attributions' (written before), also where older shards had none
     members[ATTRIBUTIONS_KEY] = np.asarray(sampled_digest(Path(destination).parent / "attributions.npz"))

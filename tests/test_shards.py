@@ -187,6 +187,20 @@ def test_a_merge_of_shards_with_different_nulls_is_refused_before_anything_is_wr
     with pytest.raises(InputError, match="different copies"):
         merge_runs([tmp_path / "s1", tmp_path / "more2"], tmp_path / "earlier", force=True)
     assert {path.name: path.read_bytes() for path in (tmp_path / "earlier").iterdir() if path.is_file()} == before
+    # review25: a shard written before long regions were cut into pieces (no piece_bases member) beside one of
+    # today: the merge mixed whole regions with pieces, without a word
+    import shutil
+    import zipfile
+
+    shutil.copytree(tmp_path / "s2", tmp_path / "old2")
+    with zipfile.ZipFile(tmp_path / "s2" / "null.npz") as source, \
+            zipfile.ZipFile(tmp_path / "old2" / "null.npz", "w") as target:
+        for item in source.infolist():
+            if item.filename != "piece_bases.npy":
+                target.writestr(item, source.read(item.filename))
+    with pytest.raises(InputError, match="cut long regions differently"):
+        merge_runs([tmp_path / "s1", tmp_path / "old2"], tmp_path / "mixed")
+    assert not (tmp_path / "mixed").exists()
 
 
 def test_merge_force_over_a_finished_run_removes_what_described_it(job):

@@ -38,6 +38,10 @@ fetched widened to the window and the model's work on the widening thrown away. 
 each region whole, so its null rows are whole regions too (review25: 10-kb pieces of a 40-kb region fed to a
 length-averaging model gave a null 4x the observed scale)."""
 
+PIECE_KEY = "piece_bases"
+"""``null.npz`` member: the piece length long regions were cut into (:func:`piece_length`; 0: whole regions, a model
+without a window), so that shards whose nulls were cut differently are not merged into one (review25)."""
+
 REGION_INDEX = "region_index"
 """The column of :func:`null_pieces`' table (and ``null.npz`` member) naming the job row a piece belongs to."""
 
@@ -338,6 +342,7 @@ def write_shuffled_null(
             "prediction": predictions,
             "fraction": np.asarray(fraction, np.float64), "seed": np.asarray(seed, np.int64),
             **({"copies": np.asarray(copies, np.int64)} if copies > 1 else {}),
+            PIECE_KEY: np.asarray(piece_length(window) or 0, np.int64),  # how long regions were cut (0: whole)
             ATTRIBUTIONS_KEY: np.asarray(sampled_digest(Path(out) / "attributions.npz")),  # whose null it is
         })
     finally:

@@ -42,7 +42,7 @@ def test_counts_become_column_probabilities():
     assert motif.nsites == 4 and motif.name == "two_words"
 
 
-def test_release_is_converted_once_into_the_xdg_cache(cache):
+def test_release_is_converted_once_into_the_xdg_cache(cache, caplog):
     query = JasparQuery(release=RELEASE, all_versions=True)
     assert user_cache_dir() == cache
     path = jaspar_database(query)
@@ -60,7 +60,9 @@ def test_release_is_converted_once_into_the_xdg_cache(cache):
     assert jaspar_database(query) == path and path.stat().st_mtime_ns == stamp  # read from the cache
     whole = path.read_bytes()
     path.write_bytes(whole[:20_000])  # fresh24b: a damaged cache was read as the user's file and refused
+    caplog.set_level("WARNING", logger="seqsal")
     assert jaspar_database(query) == path and path.read_bytes() == whole  # converted again
+    assert len([r for r in caplog.records if "cannot be read" in r.getMessage()]) == 1  # review25: said twice
     latest = read_meme(jaspar_database(JasparQuery(release=RELEASE)))
     assert len({m.identifier.split(".")[0] for m in latest}) == len(latest) < len(motifs)
 

@@ -151,14 +151,15 @@ def jaspar_database(query: JasparQuery | None = None, cache_dir: str | os.PathLi
     query = query or JasparQuery()
     newest = query.release or _pyjaspar().jaspardb().release  # the name only: opening pyjaspar's file reads nothing
     path = jaspar_cache_path(query, newest, cache_dir)
-    if path.is_file() and _reads_back(path):
+    damaged = path.is_file() and not _reads_back(path)  # warned once (review25: the same file was read twice)
+    if path.is_file() and not damaged:
         return path
     release, motifs = jaspar_motifs(query)
-    path = jaspar_cache_path(query, release, cache_dir)
-    if not path.is_file() or not _reads_back(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_meme(path, motifs)
-    return path
+    converted = jaspar_cache_path(query, release, cache_dir)
+    if not converted.is_file() or (damaged if converted == path else not _reads_back(converted)):
+        converted.parent.mkdir(parents=True, exist_ok=True)
+        write_meme(converted, motifs)
+    return converted
 
 
 def _reads_back(path: Path) -> bool:

@@ -140,6 +140,13 @@ def relocate_run(out_dir: str | os.PathLike, genome: str | None = None, regions:
             raise InputError("this run's model has no user architecture file to relocate (a built-in "
                              "architecture, or a self-describing model file): drop it", architecture)
         _checked_sha256(architecture, record["model"].get("architecture_sha256"), "architecture file")
+        for relative, digest in (record["model"].get("architecture_imports") or {}).items():
+            beside = os.path.join(os.path.dirname(os.path.abspath(architecture)), relative)  # moves with its file
+            if not os.path.isfile(beside):  # review25: relocated, then every reader refused the missing module
+                raise InputError(f"the architecture file imports {relative}, which is not beside it; move "
+                                 f"{relative} with it (the folder the run read it from: "
+                                 f"{os.path.dirname(recorded.rpartition(':')[0])})", architecture)
+            _checked_sha256(beside, digest, f"module the architecture file imports ({relative})")
         changes["architecture"] = {"from": recorded,
                                    "to": f"{os.path.abspath(architecture)}:{recorded.rpartition(':')[2]}"}
     for key in [key for key, change in changes.items() if change["from"] == change["to"]]:  # auditbreak: "moved"

@@ -3,6 +3,7 @@ field, no deepshap), a model file replaced after the run, and the target ``run.j
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import pandas as pd
@@ -235,3 +236,19 @@ def test_a_module_the_architecture_file_imports_is_recorded_and_checked(small_ge
     with pytest.raises(InputError, match=r"changed since: lab_layers.py \(imported by the architecture file\)"):
         run_attribute(str(genome), str(bed), str(tmp_path / "w.pt"), str(killed), options, architecture=architecture,
                       progress=False, peaks=False, resume=True)
+    # review25: `relocate --architecture` to a folder without the module it imports was accepted, and every reader
+    # then refused the run, advising the relocation just made; now the module must be there, and the same bytes
+    from seqsal.relocate import relocate_run
+
+    (tmp_path / "lab_layers.py").write_text("SCALE = 1.0\n")
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    shutil.copy(tmp_path / "arch.py", moved / "arch.py")
+    with pytest.raises(InputError, match="imports lab_layers.py, which is not beside it"):
+        relocate_run(out, architecture=str(moved / "arch.py"))
+    (moved / "lab_layers.py").write_text("SCALE = 10.0\n")
+    with pytest.raises(InputError, match="not the module the architecture file imports"):
+        relocate_run(out, architecture=str(moved / "arch.py"))
+    shutil.copy(tmp_path / "lab_layers.py", moved / "lab_layers.py")
+    assert relocate_run(out, architecture=str(moved / "arch.py"))["architecture"]["to"] == f"{moved / 'arch.py'}:Net"
+    run_inputs(out, 1, None)

@@ -242,6 +242,21 @@ def test_the_model_config_is_an_input_of_the_shards(tmp_path, demo_subset):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_users_architecture_file_is_accepted_and_an_input_of_the_shards(tmp_path, demo_subset):
+    """fresh25: the schema allowed only basset/bpnet, so a state_dict with the lab's own `arch.py:Net` could not
+    run through the workflow (a multi-line jsonschema dump); now the file is taken, and is an input of the shards."""
+    architecture = tmp_path / "arch.py"
+    architecture.write_text("import torch\n")
+    log = snakemake(tmp_path, demo_subset, f"architecture={architecture}:Net", "shards=2", "-n", "-p")
+    text = log.stdout + log.stderr
+    shard_jobs = [block for block in text.split("rule ")[1:] if block.startswith("attribute_shard")]
+    assert len(shard_jobs) == 2 and all(str(architecture) in block.split("output:")[0] for block in shard_jobs)
+    assert f"--architecture {architecture}:Net" in text
+    wrong = snakemake(tmp_path, demo_subset, "architecture=resnet", "shards=2", "-n", check=False)
+    assert wrong.returncode != 0 and "architecture" in wrong.stdout + wrong.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_conda_env_lists_every_dependency_of_the_package():
     """The workflow's conda env installs seqsal with --no-deps, so it must name each of pyproject's dependencies."""
     import yaml

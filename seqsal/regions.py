@@ -180,7 +180,7 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
     strands: list[str] = []
     starts, ends, summits, lines = (array("q") for _ in range(4))
     interned: dict[str, str] = {}  # one string object per chromosome, not one per region
-    placeholders = gene_models = 0  # lines with '-' placeholders; BED12 lines of several blocks
+    placeholders = named = gene_models = 0  # lines with '-' placeholders (of them, with a name); BED12 of blocks
     try:
         with open_table_text(path) as handle:
             for line_number, raw in enumerate(handle, start=1):
@@ -214,10 +214,11 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
                 name = fields[3] if n_fields > 3 else "."
                 strand = fields[5] if n_fields > 5 else "."
                 if n_fields > 4 and fields[4] == "-":  # '-' marks missing values (tangermeme's BED10): not a strand
-                    name = "." if name == "-" else name
                     if strand == "-":
                         strand = "."
                         placeholders += 1
+                        named += name not in ("-", ".")  # a BED6 whose "-" strand may be meant (fresh25)
+                    name = "." if name == "-" else name
                 if name == "." or not name:
                     name = f"{chrom}:{start}-{end}"
                 if strand not in _STRANDS:
@@ -253,9 +254,12 @@ def read_regions(path: str | os.PathLike) -> pd.DataFrame:
                          path, line_number) from None
     if not chroms:
         raise InputError("no regions found (the file is empty or holds only header lines)", path)
-    if placeholders:
-        log.info("%s: column 6 of %s is a '-' placeholder (as are the score and other columns): read as "
-                 "unstranded, not as the minus strand", path, plural(placeholders, "line"))
+    if placeholders:  # a warning where a line has a name: a BED6 of '-' scores read its strands as none (fresh25)
+        (log.warning if named else log.info)(
+            "%s: column 6 of %s is a '-' placeholder, as its score (column 5) is: read as unstranded, not as the "
+            "minus strand (tangermeme's BED10)%s", path, plural(placeholders, "line"),
+            f"; {plural(named, 'line has', 'lines have')} a name: for minus-strand regions give a score (0 or '.')"
+            if named else "")
     if gene_models:
         log.warning("%s: %s BED12 with several blocks (exons): each is attributed over its whole span, introns "
                     "included; the blocks are not used separately, and --width re-centres on the span's middle",

@@ -124,6 +124,18 @@ def test_bed10_with_dash_placeholders_is_unstranded_and_keeps_its_summit(tmp_pat
     assert list(regions["name"]) == ["chr1:40-60", "chr1:120-140"]
     assert list(regions["summit"]) == [40, 132]
     assert "column 6 of 2 lines is a '-' placeholder" in caplog.text and "not as the minus strand" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # a BED10 of placeholders: said as info
+
+
+def test_a_named_line_whose_score_and_strand_are_dashes_is_warned_about(tmp_path, caplog):
+    """fresh25: a BED6 with '-' scores, `chr1 40 60 geneA - -`, lost its minus strand with only an info line
+    (hidden by -q) that said the other columns were placeholders too."""
+    path = write_bed(tmp_path / "r.bed", ["chr1\t40\t60\tgeneA\t-\t-", "chr1\t80\t90\tgeneB\t-\t+"])
+    with caplog.at_level(logging.INFO, logger="seqsal"):
+        regions = read_regions(path)
+    assert list(regions["strand"]) == [".", "+"]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "1 line has a name: for minus-strand regions give a score" in warned[0]
 
 
 def test_minus_strand_by_format_stays_minus(tmp_path):

@@ -60,8 +60,8 @@ def null_shuffle_predictions(run: AuditRun) -> tuple[np.ndarray, np.ndarray, int
     """The run's own shuffle response: each null region's prediction and its shuffled copies' mean.
 
     The shuffled null (``null.npz``, :func:`seqsal.peaks.nulls.write_shuffled_null`) holds dinucleotide
-    shuffles of the model windows of a sample of the run's regions, run through the model during the attribution,
-    with their predictions. Only rows that are a whole region count: a row that is a piece of a long region
+    shuffles of a sample of the run's regions (each widened to the model window if shorter), run through the model
+    during the attribution, with their predictions. Only rows that are a whole region count: a row that is a piece of a long region
     (:func:`seqsal.peaks.nulls.null_pieces`) is the shuffle of another stretch than the one ``regions.tsv``
     predicts. Regions with more than 1 % N or with padded bases, non-finite predictions or a status other than
     ``ok`` are left out.
@@ -114,8 +114,9 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
     from_null = null_shuffle_predictions(run)
     if from_null is not None:
         original, mean_shuffled, copies = from_null
-        source = (f"{len(original)} regions x {copies} dinucleotide shuffle{'s' if copies > 1 else ''} of their model "
-                  "windows (the run's shuffled null, null.npz; regions over 1 % N left out)")
+        source = (f"{len(original)} regions x {copies} dinucleotide shuffle{'s' if copies > 1 else ''} of what the "
+                  "model read of them (the region, widened to the window if shorter: the run's shuffled null, null.npz;"
+                  " regions over 1 % N left out)")  # fresh25: the null shuffles a tiled region whole, not per window
         return _shuffle_row(statistic, original, mean_shuffled, source, options)
     if not options.model:
         why = ("the run's null stored no predictions" if (run.path / NULL_FILE).exists() else

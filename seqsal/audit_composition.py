@@ -61,10 +61,10 @@ def null_shuffle_predictions(run: AuditRun) -> tuple[np.ndarray, np.ndarray, int
 
     The shuffled null (``null.npz``, :func:`seqsal.peaks.nulls.write_shuffled_null`) holds dinucleotide
     shuffles of a sample of the run's regions (each widened to the model window if shorter), run through the model
-    during the attribution, with their predictions. Only rows that are a whole region count: a row that is a piece of a long region
-    (:func:`seqsal.peaks.nulls.null_pieces`) is the shuffle of another stretch than the one ``regions.tsv``
-    predicts. Regions with more than 1 % N or with padded bases, non-finite predictions or a status other than
-    ``ok`` are left out.
+    during the attribution, with their predictions. Only rows that are a whole region count: a row that is a
+    piece of a long region (:func:`seqsal.peaks.nulls.null_pieces`) is the shuffle of another stretch than the one
+    ``regions.tsv`` predicts. Regions with more than 1 % N or with padded bases, non-finite predictions or a status
+    other than ``ok`` are left out.
 
     Returns
     -------

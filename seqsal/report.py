@@ -403,7 +403,8 @@ def calibration_section(run: RunFolder) -> str:
     sample = peaks.get("null_sample") or {}
     null = html.escape(str(peaks.get("null", "")))
     if sample and peaks.get("null") == "shuffle":
-        copies, regions, pieces = (int(sample.get(key, 1)) for key in ("copies", "n_regions", "n_pieces"))
+        copies, regions = int(sample.get("copies", 1)), int(sample.get("n_regions", 0))
+        pieces = int(sample.get("n_pieces", regions))  # older folders: no pieces recorded (review25: read as 1)
         cut = f" (long ones in pieces: {plural(pieces, 'piece')})" if pieces > regions else ""
         parts.append(f"<p>Null: <b>{null}</b>, {plural(regions, 'region')}{cut} shuffled "
                      f"{'once' if copies == 1 else f'{copies} times'} each, {int(sample.get('bases', 0)):,} bases "

@@ -75,7 +75,8 @@ def prepare_output(out_dir: Path, digest: str, resume: bool, force: bool, payloa
         finished = read_json_record(out_dir / "run.json").get("input_digest")
         if finished != digest:
             raise InputError(f"{res}: this folder holds a run finished with other inputs or parameters (genome, "
-                             f"regions, model, options); use {frc} to replace it, or give another -o", str(out_dir))
+                             "regions, model, its architecture file and the modules that imports, options); use "
+                             f"{frc} to replace it, or give another -o", str(out_dir))
         shutil.rmtree(partial, ignore_errors=True)  # a run killed while removing its checkpoint
         return -1  # complete already
     if resume and progress_file.exists():

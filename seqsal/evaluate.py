@@ -51,9 +51,6 @@ log = logging.getLogger("seqsal")
 FRACTIONS = np.linspace(0.0, 1.0, 21)
 
 
-# --------------------------------------------------------------------------- basic pieces
-
-
 def projected_scores(model: nn.Module, x: torch.Tensor, method: str, target: Target, batch_size: int = 64,
                      device: str | None = "cpu", correct: bool = True, **params) -> np.ndarray:
     """Per-base score ``(N, L)`` of ``method`` on one-hot ``x`` ``(N, 4, L)``: the projected contribution
@@ -182,20 +179,15 @@ def ground_truth_scores(scores: np.ndarray, mask: np.ndarray) -> dict:
 
 
 def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman correlation of each row of ``a`` with the same row of ``b`` ``(N, L)`` -> ``(N,)``.
-
-    A constant row (an all-zero map, as a max-pooled or ReLU-gated model gives many windows) has no ranking: two
-    constant rows rank alike (1: the map did not change), a constant row against a varying one gets 0 (fresh25:
-    identical all-zero maps counted 0, so a model whose maps never changed scored a stability of 0.25).
-    """
+    """Spearman correlation of each row of ``a`` with the same row of ``b`` ``(N, L)`` -> ``(N,)``; two constant rows
+    (all-zero maps) rank alike, 1 (fresh25: they counted 0), a constant row against a varying one 0."""
     ra = pd.DataFrame(a).rank(axis=1).to_numpy(dtype=np.float64, copy=True)
     rb = pd.DataFrame(b).rank(axis=1).to_numpy(dtype=np.float64, copy=True)
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     sa, sb = (ra ** 2).sum(axis=1), (rb ** 2).sum(axis=1)
-    denominator = np.sqrt(sa * sb)
     with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = np.where(denominator > 0, (ra * rb).sum(axis=1) / denominator, 0.0)
+        correlation = np.where(sa * sb > 0, (ra * rb).sum(axis=1) / np.sqrt(sa * sb), 0.0)
     return np.where((sa == 0) & (sb == 0), 1.0, correlation)
 
 

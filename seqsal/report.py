@@ -267,9 +267,7 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
     return {"paths": paths, "seconds": seconds, "logos_per_second": rate}
 
 
-# ---------------------------------------------------------------------------
-# report.html
-# ---------------------------------------------------------------------------
+# --------------------------------------------------------------------------- report.html
 
 def _calibration_absent(peaks: dict | None) -> str:
     """Why a run folder's ``run.json`` has no ``peaks.calibration``, and what to run."""
@@ -403,8 +401,8 @@ def calibration_section(run: RunFolder) -> str:
     sample = peaks.get("null_sample") or {}
     null = html.escape(str(peaks.get("null", "")))
     if sample and peaks.get("null") == "shuffle":
-        copies, regions = int(sample.get("copies", 1)), int(sample.get("n_regions", 0))
-        pieces = int(sample.get("n_pieces", regions))  # older folders: no pieces recorded (review25: read as 1)
+        copies, regions = int(sample.get("copies", 1)), int(sample.get("n_regions", 0))  # review25: 1 by default
+        pieces = int(sample.get("n_pieces", regions))
         cut = f" (long ones in pieces: {plural(pieces, 'piece')})" if pieces > regions else ""
         parts.append(f"<p>Null: <b>{null}</b>, {plural(regions, 'region')}{cut} shuffled "
                      f"{'once' if copies == 1 else f'{copies} times'} each, {int(sample.get('bases', 0)):,} bases "

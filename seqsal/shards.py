@@ -173,7 +173,7 @@ def null_small_members(paths: list[Path]) -> list[dict]:
         raise InputError("the shards' null.npz cut long regions differently (written by different seqsal versions: "
                          "pieces of " + ", ".join("unrecorded length" if c < 0 else "whole regions" if c == 0 else
                                                   f"{c:,} bp" for c in sorted(cuts)) +
-                         "); run every shard with this seqsal (`seqsal attribute --shard i/N --force`)", str(paths[0]))
+                         f"); rerun every shard with this seqsal ({option('force')})", str(paths[0]))
     return small
 
 

@@ -177,6 +177,13 @@ class Target:
                 raise InputError(f"{option('target')} task {self.task!r} is not a task of the model; its tasks: "
                                  f"{known}")
             return replace(self, task=task_names.index(self.task))
+        if isinstance(self.task, int) and task_names and str(self.task) in task_names:  # numbers as names (fresh25b)
+            named = task_names.index(str(self.task))
+            if not -len(task_names) <= self.task < len(task_names):  # no such index: the name is meant
+                return replace(self, task=named)
+            if named != self.task % len(task_names):
+                log.warning("target: task %d is read as the index %d (the task named %r); the task named %r is "
+                            "index %d", self.task, self.task, task_names[self.task], str(self.task), named)
         return self
 
     def select(self, output, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -444,13 +451,24 @@ def resolve_task_axis(model: nn.Module, target: Target, probe: torch.Tensor, out
         axes all keep or all change their size): the message names the shape and the ``axis=`` to add.
     """
     shape = target.output_shape(output)
-    if len(shape) < 2 or target.axis is not None:
+    if len(shape) < 2 or target.axis == NO_TASK_AXIS:
         return target
     try:
         with torch.no_grad():
             longer = target.output_shape(model(probe.new_zeros(*probe.shape[:2], 2 * probe.shape[2])))
     except Exception:  # noqa: BLE001 - a model of one input length (or out of memory): nothing to compare
         longer = None
+    if target.axis is not None:  # the user's axis is kept; one that grows with the input is said (fresh25b)
+        axis = target.axis % len(shape)
+        if longer is not None and len(longer) == len(shape) and longer[axis] != shape[axis] and axis > 0:
+            kept = [a for a in range(1, len(shape)) if shape[a] == longer[a]]
+            log.warning("target: axis %d of the output %s grows with the input length (%d -> %d for an input twice "
+                        "as long): a position axis, so task %s is the position %s%s", target.axis,
+                        shape_text(shape), shape[axis], longer[axis], 0 if target.task is None else target.task,
+                        0 if target.task is None else target.task,
+                        f"; the axis that keeps its size is {kept[0]} (--target ...,axis={kept[0]})"
+                        if len(kept) == 1 else "")
+        return target
     if len(shape) == 2:
         grows = longer is not None and len(longer) == 2 and longer[1] != shape[1]
         return replace(target, axis=NO_TASK_AXIS) if grows else target

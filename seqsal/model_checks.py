@@ -68,6 +68,7 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             f"the model fails on an input of shape (N, 4, {probe_length}): {detail}. It takes one-hot DNA "
             f"(N, 4, L); give {option('window')} (or {option('width')}) with the input length it was trained on",
             where) from None
+    check_batch_axis(target, output, x.shape[0], where)
     if isinstance(output, (tuple, list)) and target.output is None:  # fresh16: which one was said nowhere
         log.info("target: the model returns %d outputs %s; output 0 is explained (--target output=K picks another)",
                  len(output), ", ".join(shape_text(o.shape) for o in output if isinstance(o, torch.Tensor)))
@@ -87,10 +88,35 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
                     "explained; if these values are positions (a profile), "
                     "--target ...,axis=%s explains their %s", shape_text(shape), shape[1],
                     0 if resolved.task is None else resolved.task, NO_TASK_AXIS, resolved.reduction)
+    elif len(shape) == 2 and target.axis is None and target.task is None and not model.task_names \
+            and 1 < shape[1] and 4 * shape[1] >= x.shape[2]:  # many unnamed columns, none asked for (fresh25b)
+        log.warning("target: the output %s (for %d input bases) is read as %d tasks and task 0 is explained; if its "
+                    "columns are positions (a profile cropped to fewer bases than the input, as ChromBPNet's), "
+                    "--target axis=%s explains their sum; --target 0 (or a task name) says they are tasks",
+                    shape_text(shape), x.shape[2], shape[1], NO_TASK_AXIS)
     check_task_names(shape, resolved.task_axis(shape) if len(shape) > 1 else None, model.task_names)
     if isinstance(resolved.task, int) and resolved.task < 0:  # -1: the last task, recorded as its index (fresh16)
         resolved = replace(resolved, task=resolved.task + shape[resolved.task_axis(shape)])
     return resolved, shape
+
+
+def check_batch_axis(target: Target, output, batch: int, where: str | None) -> None:
+    """Refuse an output (the one ``target`` picks) with no batch axis first: a 0-d tensor (one number for the whole
+    batch: a traceback, fresh25b) or a first axis that is not the batch (``(tasks, N)``: it was refused as a model
+    whose windows depend on each other)."""
+    try:
+        picked = target._picked(output)
+    except InputError:
+        return  # a target naming no output of the model: refused, with its own message, where it is read
+    if not isinstance(picked, torch.Tensor):
+        return
+    if picked.ndim == 0:
+        raise InputError("the model returns one number for the whole batch (a 0-d tensor); it must return one value "
+                         "(or one row) per window, shape (N,) or (N, tasks): drop the reduction over the batch "
+                         "(e.g. .mean()) from its forward", where)
+    if picked.shape[0] != batch:
+        raise InputError(f"the model's output has shape {tuple(picked.shape)} for a batch of {batch} windows: "
+                         f"its first axis must be the batch (N, ...); transpose it in the model's forward", where)
 
 
 def other_layout(module: nn.Module, x: torch.Tensor, layout: str) -> str | None:

@@ -176,3 +176,58 @@ def test_transform_logit_on_a_profile_reduction_is_refused_for_what_it_is():
                                          "probability"):
         Target(axis="none", transform="logit").select(profile)
     torch.testing.assert_close(Target(axis="none").select(profile), profile.sum(1))
+
+
+def test_fresh25b_ambiguous_outputs_are_said_or_refused(caplog):
+    """fresh25b: four multi-output cases explained something other than what was meant, silently (or with a
+    traceback): a profile cropped to fewer bases than the input of a one-length model, read as tasks (position 0
+    explained); a user's axis that is a position axis; numbers as task names; a 0-d or a (tasks, N) output."""
+    from seqsal.model_checks import check_model_input
+    from seqsal.models.files import LoadedModel
+
+    class Cropped(torch.nn.Module):  # (N, 50) of a 60-bp input, through a dense layer: one length only
+        def __init__(self):
+            super().__init__()
+            self.dense = torch.nn.Linear(4 * 60, 50)
+
+        def forward(self, x):
+            return self.dense(x.flatten(1))
+
+    def check(module, target=Target()):
+        return check_model_input(LoadedModel(module.eval(), None, None, "test"), None, 60, target, "cpu")
+
+    with caplog.at_level("WARNING", logger="seqsal"):
+        assert check(Cropped())[0].axis is None  # still tasks, as before, but said
+    assert "read as 50 tasks" in caplog.text and "--target axis=none" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="seqsal"):
+        check(Cropped(), Target(task=0))  # the user says it is tasks: no warning
+    assert not caplog.records
+
+    class Profile(torch.nn.Module):  # (N, 3 tasks, L): BPNet's layout
+        def forward(self, x):
+            return torch.stack([x[:, 0], x[:, 1], x[:, 2]], dim=1)
+
+    with caplog.at_level("WARNING", logger="seqsal"):
+        check(Profile(), Target(task=1, axis=-1))
+    assert "axis -1 of the output (N, 3, 60) grows with the input length" in caplog.text
+    assert "the axis that keeps its size is 1 (--target ...,axis=1)" in caplog.text
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="seqsal"):
+        assert Target(task=1).resolve(["2", "0", "1"]).task == 1
+    assert "task 1 is read as the index 1 (the task named '0'); the task named '1' is index 2" in caplog.text
+    assert Target(task=20).resolve(["10", "20", "2"]).task == 1  # no index 20: the name is meant
+
+    class Scalar(torch.nn.Module):
+        def forward(self, x):
+            return x.mean()
+
+    class Transposed(torch.nn.Module):
+        def forward(self, x):
+            return x[:, :3].sum(dim=2).T  # (3 tasks, N)
+
+    with pytest.raises(InputError, match="one number for the whole batch"):
+        check(Scalar())
+    with pytest.raises(InputError, match=r"has shape \(3, 2\) for a batch of 2 windows: its first axis must be"):
+        check(Transposed())

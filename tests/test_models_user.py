@@ -127,3 +127,14 @@ def test_an_export_with_a_small_fixed_batch_is_loaded_with_a_hint_to_export_a_dy
         with caplog.at_level(logging.WARNING, logger="seqsal"):
             load_model(tmp_path / name)
         assert ("exported with a fixed batch of 2" in caplog.text) == (dynamic is None)
+
+
+def test_a_long_list_of_keys_that_do_not_fit_says_how_many_more():
+    """fresh25b: "the file has ['head.bias', 'head.weight', 'trunk.c1.bias'] instead" read as the whole list."""
+    from seqsal.models.user import state_mismatch
+
+    expected = {f"a{i}": (1,) for i in range(5)}
+    given = {f"b{i}": (1,) for i in range(6)}
+    assert state_mismatch(expected, given) == ("missing ['a0', 'a1', 'a2'] and 2 more, the file has "
+                                               "['b0', 'b1', 'b2'] and 3 more instead")
+    assert state_mismatch({}, {"b0": (1,)}) == "unexpected ['b0']"

@@ -148,7 +148,12 @@ def test_round_trip_dense_to_ragged_to_dense(tmp_path, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="seqsal"):
         export_modisco_arrays(tmp_path / "run", tmp_path / "elsewhere")
-    assert "inside the run folder" not in caplog.text
+    assert "inside the run folder" not in caplog.text and "gradcam" not in caplog.text
+    # fresh25b: a Grad-CAM run's arrays (one value per position for A/C/G/T) went out as hypothetical contributions
+    (tmp_path / "run" / "run.json").write_text('{"method": "gradcam"}')
+    with caplog.at_level(logging.WARNING, logger="seqsal"):
+        export_modisco_arrays(tmp_path / "run", tmp_path / "gradcam")
+    assert "method is gradcam, whose arrays are not hypothetical contributions" in caplog.text
 
 
 def test_merge_of_shards_with_different_longest_regions_is_byte_identical(tmp_path, tiny_model):

@@ -341,10 +341,13 @@ def state_mismatch(expected: dict[str, tuple], given: dict[str, tuple]) -> str |
     missing = sorted(set(expected) - set(given))
     extra = sorted(set(given) - set(expected))
     wrong = [key for key in sorted(set(expected) & set(given)) if expected[key] != given[key]]
+    def first(keys: list[str]) -> str:  # fresh25b: a list cut at 3 keys read as the whole of it
+        return str(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
     if missing:
-        return f"missing {missing[:3]}" + (f", the file has {extra[:3]} instead" if extra else "")
+        return f"missing {first(missing)}" + (f", the file has {first(extra)} instead" if extra else "")
     if extra:
-        return f"unexpected {extra[:3]}"
+        return f"unexpected {first(extra)}"
     return f"{wrong[0]} is {list(given[wrong[0]])} in the file, the config makes it {list(expected[wrong[0]])}"
 
 

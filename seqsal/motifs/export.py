@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import InputError, option
 from ..io import NpyStream, atomic_path, region_arrays
+from ..provenance import read_json_record
 from ..runlock import refuse_unfinished_run
 from .discover import DiscoveredMotif
 from .match import best_matches
@@ -264,6 +265,13 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
         logging.getLogger("seqsal").warning(
             "writing %s inside the run folder: seqsal does not track these arrays, so a later `seqsal attribute "
             "--force` there leaves them describing this run; give -o outside the run folder", out_dir)
+    method = (read_json_record(Path(run_dir) / "run.json").get("method") if (Path(run_dir) / "run.json").is_file()
+              else None)
+    if method == "gradcam":  # fresh25b: exported as hypothetical contributions without a word
+        logging.getLogger("seqsal").warning(
+            "this run's method is gradcam, whose arrays are not hypothetical contributions (one value per position, "
+            "the same for A/C/G/T); tfmodisco-lite reads them as such: export a run of grad_x_input, saliency, "
+            "deepshap, ig or ism")
     arrays = region_arrays(os.path.join(str(run_dir), "attributions.npz"), list(MODISCO_ARRAYS))
     width = arrays.max_length if width is None else int(width)
     if width < 1:

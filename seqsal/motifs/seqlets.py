@@ -5,9 +5,9 @@ their coordinates are offsets in the region's row of ``attributions.npz`` (:func
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
+import logging
 import os
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,8 @@ import pandas as pd
 from ..errors import InputError
 from ..peaks import unique_calls
 from ..tables import read_tsv
+
+log = logging.getLogger("seqsal")
 
 REQUIRED_SEQLET_COLUMNS = ("region_index", "offset_start", "offset_end")
 """The columns a seqlet table needs for discovery (``seqlets.tsv`` as :mod:`seqsal.peaks` writes it has these and more)."""
@@ -56,8 +58,16 @@ def read_seqlet_table(path: str | os.PathLike, regions: pd.DataFrame | None = No
                          "seqlets.tsv", path) from None
     missing = [column for column in REQUIRED_SEQLET_COLUMNS if column not in table]
     if missing:
+        commas = len(table.columns) == 1 and "," in str(table.columns[0])  # fresh25b: no hint at the separator
         raise InputError(f"missing column(s) {', '.join(missing)}; a seqlet table needs "
-                         f"{', '.join(REQUIRED_SEQLET_COLUMNS)} (as `seqsal call-peaks` writes seqlets.tsv)", path)
+                         f"{', '.join(REQUIRED_SEQLET_COLUMNS)} (as `seqsal call-peaks` writes seqlets.tsv)"
+                         + ("; its header is comma-separated: the table is read tab-separated" if commas else ""),
+                         path)
+    if not isinstance(table.index, pd.RangeIndex):  # rows with one more field than the header (a trailing tab)
+        raise InputError("the rows have one more field than the header (a trailing tab?); remove it, or name the "
+                         "column", path, 2)
+    if table.empty:
+        log.warning("%s: the seqlet table holds no seqlets (a header only): no motif can be found", path)
     table = _checked_cells(table, path)
     if "sign" not in table:
         if "score" not in table:

@@ -99,9 +99,9 @@ main.add_command(train)
                    "regions, or a Laplace fit to the bulk of the observed track.")
 @click.option("--null-fraction", type=Finite(), default=0.1, show_default=True,
               help="Fraction of the bases shuffled for --null shuffle (regions, long ones in 10-kb pieces with a "
-                   "model window; that much extra model work on a run of more than --min-null-bases / fraction bases; a smaller run "
-                   "shuffles more, up to all its regions "
-                   "--max-null-copies times: --no-peaks skips the null).")
+                   "model window; that much extra model work on a run of more than --min-null-bases / fraction "
+                   "bases; a smaller run shuffles more, up to all its regions --max-null-copies times: --no-peaks "
+                   "skips the null).")
 @click.option("--min-null-bases", type=int, default=200_000, show_default=True,
               help="Fewest bases of shuffled sequence the shuffle null attributes: a small run takes more of its "
                    "regions, and several shuffles of each when it is shorter.")

@@ -87,3 +87,20 @@ class StraightThrough(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         return grad
+
+
+def attribute_scripted(tmp_path: Path, model: nn.Module, name: str, chunks: list[str], bed_lines: list[str]) -> Path:
+    """``model`` saved as TorchScript and run by ``seqsal attribute`` (window 200) over ``chr1`` made of ``chunks``
+    and the regions of ``bed_lines`` (both written once per ``tmp_path``); returns the run folder ``tmp_path/name``."""
+    from seqsal.pipeline import AttributeOptions, run_attribute
+
+    genome = tmp_path / "g.fa"
+    if not genome.exists():
+        genome.write_text(">chr1\n" + "".join(chunks) + "\n")
+        (tmp_path / "r.bed").write_text("".join(line + "\n" for line in bed_lines))
+    path = tmp_path / f"{name}.pt"
+    torch.jit.script(model.eval()).save(str(path))
+    out = tmp_path / name
+    run_attribute(str(genome), str(tmp_path / "r.bed"), str(path), str(out), AttributeOptions(window=200),
+                  progress=False)
+    return out

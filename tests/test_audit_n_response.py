@@ -11,7 +11,7 @@ from torch import nn
 
 from seqsal.audit_edges import check_padding
 from seqsal.audit_inputs import AuditOptions, read_run
-from seqsal.pipeline import AttributeOptions, run_attribute
+from helpers import attribute_scripted
 
 
 class Linear(nn.Module):
@@ -34,19 +34,11 @@ class NBias(Linear):
 
 def _run(tmp_path: Path, model: nn.Module, name: str) -> Path:
     rng = np.random.default_rng(3)
-    genome = tmp_path / "g.fa"
-    if not genome.exists():
-        chunks = ["".join(rng.choice(list("ACGT"), 300)) for _ in range(30)]
-        for i in range(0, 30, 3):  # an N run in every third region
-            chunks[i] = chunks[i][:120] + "N" * 40 + chunks[i][160:]
-        genome.write_text(">chr1\n" + "".join(chunks) + "\n")
-        (tmp_path / "r.bed").write_text("".join(f"chr1\t{i * 300 + 50}\t{i * 300 + 250}\tr{i}\n" for i in range(30)))
-    path = tmp_path / f"{name}.pt"
-    torch.jit.script(model.eval()).save(str(path))
-    out = tmp_path / name
-    run_attribute(str(genome), str(tmp_path / "r.bed"), str(path), str(out), AttributeOptions(window=200),
-                  progress=False)
-    return out
+    chunks = ["".join(rng.choice(list("ACGT"), 300)) for _ in range(30)]
+    for i in range(0, 30, 3):  # an N run in every third region
+        chunks[i] = chunks[i][:120] + "N" * 40 + chunks[i][160:]
+    return attribute_scripted(tmp_path, model, name, chunks,
+                              [f"chr1\t{i * 300 + 50}\t{i * 300 + 250}\tr{i}" for i in range(30)])
 
 
 def test_a_bias_per_n_base_is_found_by_filling_the_ns(tmp_path):

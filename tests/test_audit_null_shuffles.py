@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from torch import nn
 
 from seqsal.audit_composition import check_shuffle_response, null_shuffle_predictions
 from seqsal.audit_inputs import AuditOptions, read_run
 from seqsal.io import npz_members, write_npz
-from seqsal.pipeline import AttributeOptions, run_attribute
+from helpers import attribute_scripted
 
 
 class GCContent(nn.Module):
@@ -39,17 +38,8 @@ def _run(tmp_path: Path, model: nn.Module, name: str) -> Path:
     chunks = []
     for gc in np.linspace(0.2, 0.8, 30):  # 30 stretches of 300 bp over a range of GC content
         chunks.append("".join(rng.choice(list("ACGT"), 300, p=[(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2])))
-    genome = tmp_path / "g.fa"
-    if not genome.exists():
-        genome.write_text(">chr1\n" + "".join(chunks) + "\n")
-        (tmp_path / "r.bed").write_text("".join(f"chr1\t{i * 300 + 50}\t{i * 300 + 250}\tr{i}\t0\t"
-                                                f"{'+-'[i % 2]}\n" for i in range(30)))
-    path = tmp_path / f"{name}.pt"
-    torch.jit.script(model.eval()).save(str(path))
-    out = tmp_path / name
-    run_attribute(str(genome), str(tmp_path / "r.bed"), str(path), str(out), AttributeOptions(window=200),
-                  progress=False)
-    return out
+    return attribute_scripted(tmp_path, model, name, chunks,
+                              [f"chr1\t{i * 300 + 50}\t{i * 300 + 250}\tr{i}\t0\t{'+-'[i % 2]}" for i in range(30)])
 
 
 def test_the_null_stores_each_shuffled_copys_prediction_and_the_audit_reads_it(tmp_path):

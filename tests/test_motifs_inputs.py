@@ -272,23 +272,26 @@ def test_a_database_of_few_motifs_is_warned_about_before_discovery(small_folder,
                           "jaspar, or a large MEME file)"] if warned else [])
 
 
-def test_a_seqlet_table_with_a_trailing_tab_commas_or_no_rows_is_said_for_what_it_is(tmp_path, caplog):
+@pytest.mark.parametrize("text, words", [
+    ("region_index\toffset_start\toffset_end\tsign\n0\t10\t20\t+\t\n", "one more field than the header"),
+    ("region_index,offset_start,offset_end,sign\n0,10,20,+\n", "comma-separated"),
+])
+def test_a_seqlet_table_with_a_trailing_tab_or_commas_is_said_for_what_it_is(tmp_path, text, words):
     """fresh25b: a trailing tab on each row (awk) shifted the columns ("offset_end '+' is not a whole number"); a
-    comma-separated table was "missing columns" without a word on the separator; a header alone gave 0 motifs
-    and exit 0, unsaid."""
+    comma-separated table was "missing columns" without a word on the separator."""
     from seqsal.errors import InputError
     from seqsal.motifs.seqlets import read_seqlet_table
 
-    trailing = tmp_path / "trailing.tsv"
-    trailing.write_text("region_index\toffset_start\toffset_end\tsign\n0\t10\t20\t+\t\n")
-    with pytest.raises(InputError, match="one more field than the header"):
-        read_seqlet_table(trailing)
-    commas = tmp_path / "commas.csv"
-    commas.write_text("region_index,offset_start,offset_end,sign\n0,10,20,+\n")
-    with pytest.raises(InputError, match="comma-separated"):
-        read_seqlet_table(commas)
-    header = tmp_path / "header.tsv"
-    header.write_text("region_index\toffset_start\toffset_end\tsign\n")
+    (tmp_path / "s.tsv").write_text(text)
+    with pytest.raises(InputError, match=words):
+        read_seqlet_table(tmp_path / "s.tsv")
+
+
+def test_a_seqlet_table_of_a_header_only_is_warned_about(tmp_path, caplog):
+    """fresh25b: 0 motifs and exit 0, unsaid."""
+    from seqsal.motifs.seqlets import read_seqlet_table
+
+    (tmp_path / "s.tsv").write_text("region_index\toffset_start\toffset_end\tsign\n")
     with caplog.at_level("WARNING", logger="seqsal"):
-        assert read_seqlet_table(header).empty
+        assert read_seqlet_table(tmp_path / "s.tsv").empty
     assert "holds no seqlets" in caplog.text

@@ -58,8 +58,9 @@ def check_padding(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     The projected contribution of an N (all-zero one-hot) is zero by construction, so reliance shows in what the
     model *would* do there: its hypothetical contributions. Regions without a called base are left out: their
     maps are zeroed (status ``all_N``), not measured. A model whose response to N lies along the sum over A/C/G/T
-    (a bias per N base) has the same gradient on every base and cannot be seen here (fresh25); the model's own
-    response is what ``check-seqlets``-style replacement would measure.
+    (a bias per N base) has the same gradient on every base and cannot be seen by gradients (fresh25), so with the
+    model at hand it is also asked (:func:`n_replacement`), for N in the regions and for bases its windows read past
+    chromosome ends; the worse verdict stands, with its numbers.
     """
     width = run.codes.shape[1]
     inside = np.arange(width)[None, :] < run.lengths[:, None]
@@ -73,17 +74,19 @@ def check_padding(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     statistic = "mean max|hypothetical| on N/padded bases / on called bases"
     if not called.any():
         return row("padding_and_N", statistic, "-", np.nan, np.nan, "n/a", "no region has a called base" + read_past)
-    if not unknown.any():
-        return row("padding_and_N", statistic, "-", np.nan, np.nan, "ok", "no N or padded bases in the regions" + (
+    if unknown.any():
+        n_mean, called_mean, ratio = ac.mean_ratio(magnitude, unknown, called)
+        pvalue = ac.row_bootstrap_ratio(magnitude, unknown, called, rng)
+        verdict = grade(ratio, pvalue, options.edge_look, options.edge_shortcut, options.alpha)
+        evidence = (f"{int(unknown.sum())} N bases in {plural(int(unknown.any(axis=1).sum()), 'region')}: gradient "
+                    f"{n_mean:.3g} against {called_mean:.3g}" + read_past)
+        reference = "1 = N treated like any base; p: regions resampled (199), ratio <= 1"
+    else:  # padding outside the attributed bases only: no gradient there, the model can still be asked
+        ratio, pvalue, verdict, reference = np.nan, np.nan, "ok", "-"
+        evidence = "no N or padded bases in the regions" + (
             f"; the model's input of {plural(int((padding > 0).sum()), 'region')} ran {padded} bp past a "
-            "chromosome end, read as N (padded_bp of regions.tsv; outside the attributed bases)" if padded else ""))
-    n_mean, called_mean, ratio = ac.mean_ratio(magnitude, unknown, called)
-    pvalue = ac.row_bootstrap_ratio(magnitude, unknown, called, rng)
-    verdict = grade(ratio, pvalue, options.edge_look, options.edge_shortcut, options.alpha)
-    evidence = (f"{int(unknown.sum())} N bases in {plural(int(unknown.any(axis=1).sum()), 'region')}: gradient "
-                f"{n_mean:.3g} against {called_mean:.3g}" + read_past)
-    reference = "1 = N treated like any base; p: regions resampled (199), ratio <= 1"
-    filled = n_replacement(run, options, rng) if options.model else None
+            "chromosome end, read as N (padded_bp of regions.tsv; outside the attributed bases)" if padded else "")
+    filled = n_replacement(run, options, rng) if options.model and (unknown.any() or padded) else None
     if filled is not None:
         evidence += "; " + filled["evidence"]
         if SEVERITY[filled["verdict"]] > SEVERITY[verdict]:  # the model's own response decides: its numbers

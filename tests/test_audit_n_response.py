@@ -60,7 +60,8 @@ def test_a_bias_per_n_base_read_only_past_chromosome_ends_is_found(tmp_path):
     chunks = ["".join(rng.choice(list("ACGT"), 300)) for _ in range(30)]
     regions = [f"chr1\t{i * 300 + 50}\t{i * 300 + 250}\tr{i}" for i in range(1, 29)]
     ends = range(0, 40, 5)  # 8 regions at each end: enough windows for the sign-flip test to reach p 0.01
-    regions += [f"chr1\t{i}\t{i + 40}\tstart{i}" for i in ends] + [f"chr1\t{8960 - i}\t{9000 - i}\tend{i}" for i in ends]
+    regions += [f"chr1\t{i}\t{i + 40}\tstart{i}" for i in ends]
+    regions += [f"chr1\t{8960 - i}\t{9000 - i}\tend{i}" for i in ends]
     out = attribute_scripted(tmp_path, NBias(), "ends", chunks, regions)
     result = check_padding(read_run(out), AuditOptions(), np.random.default_rng(0))
     assert result["verdict"] == "shortcut likely" and "ran" in result["evidence"], result["evidence"]

@@ -57,10 +57,12 @@ def check_padding(run: AuditRun, options: AuditOptions, rng: np.random.Generator
 
     The projected contribution of an N (all-zero one-hot) is zero by construction, so reliance shows in what the
     model *would* do there: its hypothetical contributions. Regions without a called base are left out: their
-    maps are zeroed (status ``all_N``), not measured. A model whose response to N lies along the sum over A/C/G/T
-    (a bias per N base) has the same gradient on every base and cannot be seen by gradients (fresh25), so with the
-    model at hand it is also asked (:func:`n_replacement`), for N in the regions and for bases its windows read past
-    chromosome ends; the worse verdict stands, with its numbers.
+    maps are zeroed (status ``all_N``), not measured. With the model at hand, how much its predictions move when
+    the N (in the regions, or read past chromosome ends) are filled with random bases is added to the evidence
+    (:func:`n_replacement`), not graded: a bias per N base (fresh25) is, for a linear model, the same function as
+    bases that each contribute that much less, so no test of the model's outputs can tell "reads N as a feature"
+    from "its bases carry a mean contribution" (an activity model such as the zoo's dilated10k_B moves 2x more when
+    its padding is filled than when as many bases change, p 0.012).
     """
     width = run.codes.shape[1]
     inside = np.arange(width)[None, :] < run.lengths[:, None]
@@ -80,41 +82,33 @@ def check_padding(run: AuditRun, options: AuditOptions, rng: np.random.Generator
         verdict = grade(ratio, pvalue, options.edge_look, options.edge_shortcut, options.alpha)
         evidence = (f"{int(unknown.sum())} N bases in {plural(int(unknown.any(axis=1).sum()), 'region')}: gradient "
                     f"{n_mean:.3g} against {called_mean:.3g}" + read_past)
-        reference = "1 = N treated like any base; p: regions resampled (199), ratio <= 1"
     else:  # padding outside the attributed bases only: no gradient there, the model can still be asked
-        ratio, pvalue, verdict, reference = np.nan, np.nan, "ok", "-"
+        ratio, pvalue, verdict = np.nan, np.nan, "ok"
         evidence = "no N or padded bases in the regions" + (
             f"; the model's input of {plural(int((padding > 0).sum()), 'region')} ran {padded} bp past a "
             "chromosome end, read as N (padded_bp of regions.tsv; outside the attributed bases)" if padded else "")
     filled = n_replacement(run, options, rng) if options.model and (unknown.any() or padded) else None
     if filled is not None:
-        evidence += "; " + filled["evidence"]
-        if SEVERITY[filled["verdict"]] > SEVERITY[verdict]:  # the model's own response decides: its numbers
-            statistic = "mean |prediction change| when the N bases are filled / when as many called bases change"
-            reference = "1 = N treated like any base; p: per-window differences, signs flipped (999)"
-            ratio, pvalue, verdict = filled["value"], filled["pvalue"], filled["verdict"]
+        evidence += "; " + filled
+    reference = "1 = N treated like any base; p: regions resampled (199), ratio <= 1" if unknown.any() else "-"
     return row("padding_and_N", statistic, reference, ratio, pvalue, verdict, evidence)
 
 
-SEVERITY = {"ok": 0, "look": 1, "shortcut likely": 2}
+def n_replacement(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> str | None:
+    """How much the model's predictions move when its N and padded input bases become sequence (evidence only).
 
-
-def n_replacement(run: AuditRun, options: AuditOptions, rng: np.random.Generator) -> dict | None:
-    """The model's own response to its N and padded input bases: what check 4b's gradients cannot see.
-
-    A model can respond to N along the sum over A/C/G/T (a bias per N base, an all-zero column read as a feature),
-    where every base's gradient is alike (fresh25: padded windows predicting 7.5-8.75 from padding alone, the
-    gradient check `ok`). Each model window (as the run fed it) of up to ``options.model_regions`` regions with N
-    or padded bases is predicted as it is, with its N columns filled by random bases, and with as many of its
-    called columns changed to another base (the control), ``options.shuffles`` draws each. Effect: the mean
-    |prediction change| of the fill over the control's; p: the per-window differences' signs flipped at random
-    (999 draws, one-sided). Windows with fewer called bases than N (all-N regions) have no control and are left out.
+    fresh25: a model adding a bias per N base predicted 7.5-8.75 for padded windows (others 0-2) while every
+    gradient was alike. Each model window (as the run fed it) of up to ``options.model_regions`` regions with N or
+    padded bases is predicted as it is, with its N columns filled by random bases, and with as many of its called
+    columns changed to another base, ``options.shuffles`` draws each: the mean |prediction change| of each, their
+    ratio and a one-sided p (the per-window differences' signs flipped, 999 draws). Not a verdict: a model whose
+    bases carry a mean contribution moves more when sequence is added than when it is changed, reading N or not
+    (:func:`check_padding`). Windows with fewer called bases than N (all-N regions) are left out.
 
     Returns
     -------
-    dict or None
-        ``verdict``, ``value`` (the effect), ``pvalue`` and ``evidence``; ``None`` when no region has N or
-        padded bases.
+    str or None
+        The evidence text; ``None`` when no region has N or padded bases.
     """
     import torch
 
@@ -132,14 +126,12 @@ def n_replacement(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     try:
         record, model, x, _, target, _ = run_inputs(run.path, None, options.seed, genome=run.genome(), names=picked)
     except (InputError, OSError, KeyError, ValueError, RuntimeError) as error:
-        return {"verdict": "ok", "value": np.nan, "pvalue": np.nan,
-                "evidence": f"model not run on the N bases: {error}"}
+        return f"model not run on the N bases: {error}"
     array = x.numpy()
     n_columns = array.max(axis=1) < 1  # N (all zero, or 0.25 each) and padding
     keep = np.flatnonzero(n_columns.any(axis=1) & ((~n_columns).sum(axis=1) >= n_columns.sum(axis=1)))
     if not len(keep):
-        return {"verdict": "ok", "value": np.nan, "pvalue": np.nan,
-                "evidence": "no window with N bases has as many called bases to compare with"}
+        return "no window with N bases has as many called bases to compare with"
     draws = options.shuffles
     fill, control = np.repeat(array[keep], draws, axis=0), np.repeat(array[keep], draws, axis=0)
     for k, w in enumerate(np.repeat(keep, draws)):
@@ -157,10 +149,7 @@ def n_replacement(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     flips = rng.choice([-1.0, 1.0], size=(999, len(difference)))
     pvalue = (1 + int(((flips * difference).mean(axis=1) >= difference.mean()).sum())) / 1000
     mean_fill, mean_control = float(change_fill.mean()), float(change_control.mean())
-    effect = mean_fill / mean_control if mean_control > 0 else (np.inf if mean_fill > 0 else 1.0)
-    verdict = grade(effect, pvalue, options.edge_look, options.edge_shortcut, options.alpha) \
-        if np.isfinite(effect) else ("shortcut likely" if pvalue <= options.alpha else "ok")
-    return {"verdict": verdict, "value": effect, "pvalue": pvalue, "evidence": (
-        f"the model on {plural(len(keep), 'window')} with N bases: filling the N with random bases moves the "
-        f"prediction by {mean_fill:.3g}, changing as many called bases by {mean_control:.3g} ({effect:.2f}x, "
-        f"p {pvalue:.3g}, signs flipped 999 times)")}
+    effect = mean_fill / mean_control if mean_control > 0 else np.inf
+    return (f"the model on {plural(len(keep), 'window')} with N bases: filling the N with random bases moves the "
+            f"prediction by {mean_fill:.3g}, changing as many called bases by {mean_control:.3g} ({effect:.2f}x, "
+            f"p {pvalue:.3g}, signs flipped 999 times; evidence, not graded)")

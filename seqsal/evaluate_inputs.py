@@ -40,6 +40,14 @@ def _flag(what: str) -> str:
     return "architecture" if what.startswith("module") else what.split()[0]
 
 
+def imported_modules(model: dict, architecture_file: str) -> list[tuple[str, str, str]]:
+    """``(relative, path, sha256)`` of each module ``run.json``'s ``model`` record says the architecture file
+    imports, with its path beside ``architecture_file`` (the modules move with their file)."""
+    folder = os.path.dirname(architecture_file)
+    return [(relative, os.path.join(folder, relative), digest)
+            for relative, digest in (model.get("architecture_imports") or {}).items()]
+
+
 def check_model_unchanged(model: dict) -> None:
     """Refuse a run folder whose model file (or user architecture file) is not the one the run attributed with.
 
@@ -64,8 +72,8 @@ def check_model_unchanged(model: dict) -> None:
     if isinstance(architecture, str) and ".py:" in architecture:  # a user file; a built-in name has none
         file = architecture.rpartition(":")[0]
         files.append(("architecture file", file, model.get("architecture_sha256")))
-        files += [("module the architecture file imports", os.path.join(os.path.dirname(file), relative), digest)
-                  for relative, digest in (model.get("architecture_imports") or {}).items()]
+        files += [("module the architecture file imports", path, digest)
+                  for _, path, digest in imported_modules(model, file)]
     for what, file, recorded in files:
         if file and not os.path.isfile(file):
             raise InputError(f"the {what} this run attributed with is not there any more; if it moved, `seqsal "

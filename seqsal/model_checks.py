@@ -105,17 +105,15 @@ def check_batch_axis(target: Target, output, batch: int, where: str | None) -> N
     batch: a traceback, fresh25b) or a first axis that is not the batch (``(tasks, N)``: it was refused as a model
     whose windows depend on each other)."""
     try:
-        picked = target._picked(output)
-    except InputError:
-        return  # a target naming no output of the model: refused, with its own message, where it is read
-    if not isinstance(picked, torch.Tensor):
-        return
-    if picked.ndim == 0:
+        shape = target.output_shape(output)
+    except (InputError, AttributeError):
+        return  # a target naming no output of the model (refused where it is read), or no tensor
+    if not shape:
         raise InputError("the model returns one number for the whole batch (a 0-d tensor); it must return one value "
                          "(or one row) per window, shape (N,) or (N, tasks): drop the reduction over the batch "
                          "(e.g. .mean()) from its forward", where)
-    if picked.shape[0] != batch:
-        raise InputError(f"the model's output has shape {tuple(picked.shape)} for a batch of {batch} windows: "
+    if shape[0] != batch:
+        raise InputError(f"the model's output has shape {shape} for a batch of {batch} windows: "
                          f"its first axis must be the batch (N, ...); transpose it in the model's forward", where)
 
 

@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 
 from .errors import InputError, option
+from .evaluate_inputs import imported_modules
 from .io import write_text_atomic
 from .provenance import read_json_record
 from .run_genome import first_genome_mismatch
@@ -140,8 +141,7 @@ def relocate_run(out_dir: str | os.PathLike, genome: str | None = None, regions:
             raise InputError("this run's model has no user architecture file to relocate (a built-in "
                              "architecture, or a self-describing model file): drop it", architecture)
         _checked_sha256(architecture, record["model"].get("architecture_sha256"), "architecture file")
-        for relative, digest in (record["model"].get("architecture_imports") or {}).items():
-            beside = os.path.join(os.path.dirname(os.path.abspath(architecture)), relative)  # moves with its file
+        for relative, beside, digest in imported_modules(record["model"], os.path.abspath(architecture)):
             if not os.path.isfile(beside):  # review25: relocated, then every reader refused the missing module
                 raise InputError(f"the architecture file imports {relative}, which is not beside it; move "
                                  f"{relative} with it (the folder the run read it from: "

@@ -69,6 +69,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             f"(N, 4, L); give {option('window')} (or {option('width')}) with the input length it was trained on",
             where) from None
     check_batch_axis(target, output, x.shape[0], where)
+    with torch.no_grad():  # (tasks, N) with 2 tasks, or (tasks,) averaged over the batch, pass at 2: not at 3
+        check_batch_axis(target, model.module(torch.zeros(3, 4, probe_length, device=device)), 3, where)
     if isinstance(output, (tuple, list)) and target.output is None:  # fresh16: which one was said nowhere
         log.info("target: the model returns %d outputs %s; output 0 is explained (--target output=K picks another)",
                  len(output), ", ".join(shape_text(o.shape) for o in output if isinstance(o, torch.Tensor)))
@@ -103,7 +105,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
 def check_batch_axis(target: Target, output, batch: int, where: str | None) -> None:
     """Refuse an output (the one ``target`` picks) with no batch axis first: a 0-d tensor (one number for the whole
     batch: a traceback, fresh25b) or a first axis that is not the batch (``(tasks, N)``: it was refused as a model
-    whose windows depend on each other)."""
+    whose windows depend on each other). :func:`check_model_input` asks it at two batch sizes, 2 and 3, since an
+    output with 2 tasks first has the batch's size at 2."""
     try:
         shape = target.output_shape(output)
     except (InputError, AttributeError):

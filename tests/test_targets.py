@@ -231,3 +231,15 @@ def test_fresh25b_ambiguous_outputs_are_said_or_refused(caplog):
         check(Scalar())
     with pytest.raises(InputError, match=r"has shape \(3, 2\) for a batch of 2 windows: its first axis must be"):
         check(Transposed())
+
+    class TwoTasksFirst(torch.nn.Module):  # (2 tasks, N): at a batch of 2 its first axis has the batch's size
+        def forward(self, x):
+            return x[:, :2].sum(dim=2).T
+
+    class BatchMean(torch.nn.Module):  # (2 tasks,) averaged over the batch
+        def forward(self, x):
+            return x[:, :2].sum(dim=2).mean(0)
+
+    for model in (TwoTasksFirst(), BatchMean()):  # were refused as batch norm in training mode, or explained
+        with pytest.raises(InputError, match=r"for a batch of 3 windows: its first axis must be the batch"):
+            check(model)

@@ -59,7 +59,8 @@ main.add_command(train)
                    "smoothgrad and ism are cut to fit it, from the measured cost of one window. "
                    "[half the RAM; 80% of the GPU]")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Regions per checkpoint: --resume after an interruption recomputes at most one chunk.")
+              help="Regions per checkpoint: --resume after an interruption recomputes at most one chunk (and of a long "
+                   "region in progress, at most its last minute).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cuda, cuda:1, mps, cpu.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Autocast precision of the model's forward pass.")

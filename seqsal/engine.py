@@ -16,7 +16,6 @@ import gc
 import inspect
 import logging
 import threading
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -27,14 +26,13 @@ from torch import nn
 from .attribution import Target, eval_mode, input_gradient
 from .batches import batch_arrays, prefetch, schedule
 from .devices import autocast_dtype_for, select_device
-from .encode import one_hot_encode, reverse_complement
 from .errors import InputError, option
 from .memory import MemoryPlan, below_one_window, default_budget, measure_window_cost, parse_memory, plan_memory
 from .methods import (FOCUSED_METHODS, METHODS, REFERENCE_METHODS, IncompleteAttribution, check_on_error,
                       hypothetical_attributions, nonfinite_rows, on_nonfinite, relative_completeness)
 from .methods.references import rounding_allowance
 from .methods.registry import completeness_check
-from .regions import fetch_span, tile_starts  # noqa: F401 (fetch_span: imported from here too)
+from .stitch import RegionResult, RegionState, Stitcher, plan_region, restored_stitcher, state_of, window_focus
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -94,129 +92,6 @@ class AdaptiveBatch:
         log.warning("out of memory with a batch of %s; continuing with %d (windows of smaller batches may differ "
                     "from an uninterrupted run's in the last bits)", plural(x.shape[0], "window"), self.batch_size)
         return self(x, *rows)
-
-
-@dataclass
-class RegionResult:
-    """Attribution of one region, on the + strand, over the region's own bases.
-
-    Attributes
-    ----------
-    index
-        Row of the region in the regions table.
-    one_hot
-        ``(4, L)`` float32 one-hot of the + strand sequence (``N``: zeros, or 0.25 with ``n_value=0.25``).
-    hypothetical
-        ``(4, L)`` float32 hypothetical contributions (minus-strand regions: on the reverse complement, mapped back).
-    prediction
-        Target value (mean over the region's windows when tiled).
-    n_windows
-        Model windows the region was cut into.
-    status
-        ``ok``, ``all_N`` or ``nonfinite`` (attributions zeroed, see ``on_error``).
-    completeness_error
-        For methods with a baseline (:data:`seqsal.methods.REFERENCE_METHODS`): over the region's windows, the
-        largest (by magnitude) ``Σ attributions - (f(window) - mean f(baselines))``, taken before stitching; ``None``
-        for other methods.
-    """
-
-    index: int
-    one_hot: np.ndarray
-    hypothetical: np.ndarray
-    prediction: float
-    n_windows: int
-    status: str = "ok"
-    completeness_error: float | None = None
-
-    @property
-    def projected(self) -> np.ndarray:
-        """Per-base projected contribution, ``(L,)``: hypothetical x one-hot summed over channels."""
-        return (self.hypothetical * self.one_hot).sum(axis=0)
-
-
-@dataclass
-class _Plan:
-    index: int
-    one_hot: np.ndarray  # (4, fetched length) + strand
-    model_input: np.ndarray  # (4, fetched length) strand the model sees
-    crop: slice
-    minus: bool
-    starts: np.ndarray
-    window: int
-    all_n: bool
-
-
-def plan_region(
-    index: int, chrom: str, start: int, end: int, strand: str, fetch: Callable[[str, int, int], str],
-    window: int | None, stride: int | None, n_value: float = 0.0,
-) -> _Plan:
-    """Fetch and encode one region and cut it into model windows.
-
-    A region shorter than the window is widened symmetrically with its genomic context (then cropped back); a
-    longer one is tiled with ``stride``. A ``fetch`` with a ``row`` attribute is called as ``fetch.row(index, chrom,
-    start, end)``: the shuffled null's picks the shuffle by the row (:func:`seqsal.peaks.nulls.shuffled_fetch`).
-    """
-    length = end - start
-    fetch_start, fetch_end = fetch_span(start, end, window)
-    use_window = length if window is None or window == length else window
-    sequence = getattr(fetch, "row", lambda _, *span: fetch(*span))(index, chrom, fetch_start, fetch_end)
-    minus = strand == "-"
-    one_hot = one_hot_encode(sequence, n_value=n_value)
-    model_input = one_hot_encode(reverse_complement(sequence), n_value=n_value) if minus else one_hot
-    crop = slice(start - fetch_start, start - fetch_start + length)
-    starts = tile_starts(fetch_end - fetch_start, use_window, stride or use_window)
-    all_n = not (one_hot[:, crop] == 1).any()  # no A/C/G/T (N encodes as 0 or 0.25)
-    return _Plan(index, one_hot, model_input, crop, minus, starts, use_window, all_n)
-
-
-class _Stitcher:
-    """Accumulates window attributions of one region into one track (mean or centre-most window)."""
-
-    def __init__(self, plan: _Plan, mode: str):
-        length = plan.model_input.shape[1]
-        self.plan, self.mode = plan, mode
-        self.total = np.zeros((4, length), dtype=np.float32)
-        self.weight = np.zeros(length, dtype=np.float32) if mode == "mean" else np.full(length, np.inf, np.float32)
-        self.predictions: list[float] = []
-        self.errors: list[float] = []
-        self.nonfinite = False
-
-    def add(self, offset: int, hypothetical: np.ndarray, prediction: float, error: float | None = None,
-            nonfinite: bool = False) -> None:
-        width = hypothetical.shape[1]
-        self.nonfinite |= nonfinite  # the window's NaN/Inf, told by methods.nonfinite_rows
-        self.predictions.append(prediction)
-        if error is not None:
-            self.errors.append(error)
-        span = slice(offset, offset + width)
-        if self.mode == "mean":
-            self.total[:, span] += hypothetical
-            self.weight[span] += 1
-        else:
-            distance = np.abs(np.arange(width, dtype=np.float32) - (width - 1) / 2)
-            better = distance < self.weight[span]
-            self.total[:, span][:, better] = hypothetical[:, better]
-            self.weight[span] = np.where(better, distance, self.weight[span])
-
-    @property
-    def complete(self) -> bool:
-        return len(self.predictions) == len(self.plan.starts)
-
-    def result(self) -> RegionResult:
-        plan = self.plan
-        track = self.total / self.weight if self.mode == "mean" else self.total
-        if plan.minus:
-            track = track[::-1, ::-1]
-        hypothetical = np.ascontiguousarray(track[:, plan.crop], dtype=np.float32)
-        status = "all_N" if plan.all_n else "ok"
-        if plan.all_n:  # no base to explain: attributed as zeros (the model's gradient on N is not a base's effect)
-            hypothetical[:] = 0
-        prediction = float(np.mean(self.predictions))
-        if self.nonfinite:
-            status = "nonfinite"
-        error = max(self.errors, key=abs) if self.errors else None
-        return RegionResult(plan.index, np.ascontiguousarray(plan.one_hot[:, plan.crop]), hypothetical,
-                            prediction, len(plan.starts), status, error)
 
 
 def completeness_errors(x: torch.Tensor, hypothetical: torch.Tensor, prediction: torch.Tensor,
@@ -280,22 +155,6 @@ def _short_region(row, length: int, error: RuntimeError) -> str:
     return (f"the model failed on region {row['name']} ({line}{row['chrom']}:{row['start']}-{row['end']}, fed whole "
             f"as {length} bp: the model declares no input length): {cause}; give --window (the model's input "
             f"length), or leave out regions this short")
-
-
-def window_focus(plan: _Plan, offset: int, stitch: str = "mean") -> tuple[int, int]:
-    """The region's bases in one model window ``[start, end)`` (window coordinates, the strand the model sees) that
-    ISM mutates: with ``stitch="centre"`` only those the window gives the track (nearest centre, the first on a tie:
-    :class:`_Stitcher`; long23: each was mutated in every window covering it)."""
-    length, start, end = plan.model_input.shape[1], plan.crop.start, plan.crop.stop
-    if plan.minus:
-        start, end = length - end, length - start
-    if stitch == "centre":  # p > the midpoint of this centre and the previous one; p <= that with the next one
-        twice = 2 * np.unique(plan.starts) + plan.window - 1  # twice each window centre: whole numbers
-        k = int(np.searchsorted(twice, 2 * offset + plan.window - 1))
-        start = max(start, (int(twice[k - 1] + twice[k])) // 4 + 1) if k > 0 else start
-        end = min(end, (int(twice[k] + twice[k + 1])) // 4 + 1) if k + 1 < len(twice) else end
-    lo = min(plan.window, max(0, start - offset))
-    return lo, max(lo, min(plan.window, end - offset))
 
 
 def fit_memory(model: nn.Module, target: Target, method: str, params: dict, rc: bool, batch_size: int,
@@ -394,6 +253,8 @@ def iter_region_attributions(
     max_memory: int | str | None = None,
     whole_table: tuple[pd.DataFrame, int] | None = None,
     on_windows: Callable[[int], object] | None = None,
+    region_state: RegionState | None = None,
+    on_region_state: Callable[[Callable[[], RegionState]], object] | None = None,
 ) -> Iterator[RegionResult]:
     """Attribute every region, yielding one :class:`RegionResult` per region in table order.
 
@@ -444,6 +305,13 @@ def iter_region_attributions(
     on_windows
         Called after each batch with the number of this run's windows it computed (a progress bar's ``update``:
         a long region's progress shows before its result; :func:`seqsal.batches.window_counts` gives the total).
+    region_state
+        The first region left (row ``skip``) part-done by an earlier run (its ``on_region_state``): its windows
+        already summed are not computed again (a resumed run of a long region keeps what the killed one did).
+    on_region_state
+        Called after a batch that leaves the next region to yield part-done, every region before it yielded, with
+        a function that returns that region's :class:`RegionState` (its windows summed so far; a copy, made only
+        when called); with a model window only (regions fed whole are one window each).
 
     Raises
     ------
@@ -489,12 +357,24 @@ def iter_region_attributions(
     columns = {name: context[name].to_numpy() for name in ("chrom", "start", "end", "strand")}
     stop = threading.Event()
 
+    resume_batch, resume_row = -1, -1  # windows of earlier batches are in region_state's sums (or regions done)
+    if region_state is not None:
+        resume_row = first
+        if region_state.index != skip:
+            raise ValueError(f"the part-done region is row {region_state.index}, not the first one left ({skip})")
+        for portion in schedule(lengths, window, stride, batch_size, first, stop_row):
+            if portion.region == first:
+                resume_batch = int(portion.batches[min(region_state.windows_done, len(portion.batches) - 1)])
+                break
+
     def windows():
         for portion in schedule(lengths, window, stride, batch_size, first, stop_row):
             i = portion.region
             plan = plan_region(i, columns["chrom"][i], int(columns["start"][i]), int(columns["end"][i]),
                                columns["strand"][i], fetch, window, stride, n_value)
             for k, batch in zip(portion.windows, portion.batches):
+                if batch < resume_batch or (i == resume_row and k < region_state.windows_done):
+                    continue
                 yield plan, int(plan.starts[k]), int(batch), portion.wanted
 
     def produce():
@@ -504,7 +384,7 @@ def iter_region_attributions(
                 tensor = tensor.pin_memory()
             yield items, tensor
 
-    stitchers: dict[int, _Stitcher] = {}
+    stitchers: dict[int, Stitcher] = {}
     done: dict[int, RegionResult] = {}  # finished out of table order (regions grouped by length), held back
     warned: set = set()  # regions whose NaN/Inf was logged
     capped = _cap_gpu(device, max_memory)
@@ -531,7 +411,11 @@ def iter_region_attributions(
                     if tolerance is not None and rest and float(rest[1][k]) > tolerance[0] and not plan.all_n:
                         raise IncompleteAttribution(_incomplete_message(
                             method, context.iloc[index], float(errors[k]), float(rest[1][k]), *tolerance))
-                    stitcher = stitchers.get(index) or stitchers.setdefault(index, _Stitcher(plan, stitch))
+                    stitcher = stitchers.get(index)
+                    if stitcher is None:
+                        stitcher = stitchers[index] = (restored_stitcher(plan, stitch, region_state)
+                                                       if region_state is not None and index == base + skip
+                                                       else Stitcher(plan, stitch))
                     stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
                                  None if errors is None else float(errors[k]), bool(bad[k]))
                     if stitcher.complete:
@@ -542,6 +426,8 @@ def iter_region_attributions(
                     result.index = first - base
                     first += 1
                     yield result
+                if on_region_state is not None and window is not None and first in stitchers:
+                    on_region_state(lambda stitcher=stitchers[first], row=first - base: state_of(stitcher, row))
     finally:
         if capped:
             torch.cuda.set_per_process_memory_fraction(1.0, device)

@@ -34,7 +34,8 @@ from torch import nn
 
 from .attribution import Target
 from .encode import reverse_complement_one_hot
-from .engine import fetch_span, plan_region
+from .regions import fetch_span
+from .stitch import plan_region
 from .errors import InputError, option
 from .evaluate_inputs import (check_model_unchanged, check_run_regions, check_truth, methods_named, recorded_transform,
                               skipped_text, unavailable_checks)
@@ -301,7 +302,7 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor) -> tuple[pd.Dat
 
 def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | None, n_value: float = 0.0
                 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """The model windows of regions exactly as ``seqsal attribute`` fed them (:func:`seqsal.engine.plan_region`).
+    """The model windows of regions exactly as ``seqsal attribute`` fed them (:func:`seqsal.stitch.plan_region`).
 
     A region shorter than the window is widened with its genomic context, a longer one tiled with
     ``stride``; a minus-strand region is read on its reverse complement.

@@ -43,8 +43,8 @@ from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
 from .provenance import ATTRIBUTIONS, earlier_input_digest, prune, read_json_record
 from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
 from .regions import padded_bases, padding_summary, prepare_regions
-from .run_checkpoint import (PARTIAL, array_stores, discard, drop_earlier_run, params_digest, prepare_output,
-                             write_checkpoint)
+from .run_checkpoint import (PARTIAL, REGION_STATE_SECONDS, array_stores, discard, drop_earlier_run, params_digest,
+                             prepare_output, read_region_state, write_checkpoint, write_region_state)
 from .runlock import locks_run_folder
 from .batches import window_counts
 from .shards import shard_bounds
@@ -311,33 +311,44 @@ def run_attribute(
     digest = params_digest(payload)
     created, earlier = not out.exists(), earlier_input_digest(out) if force else None
     before = done = prepare_output(out, digest, resume, force, payload)  # regions attributed by an earlier run
-    fresh, drop_earlier = done == 0, force
+    partial = out / PARTIAL
+    part_done = read_region_state(partial, done) if resume and (partial / "progress.json").is_file() else None
+    resumed = done > 0 or part_done is not None
+    fresh, drop_earlier = not resumed, force
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
         finished = read_json_record(out / "run.json")
         log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
         return finished
-    partial = out / PARTIAL
-    one_hot_store, hyp_store = array_stores(partial, lengths, resume=done > 0)
+    one_hot_store, hyp_store = array_stores(partial, lengths, resume=resumed)
     rows_path = partial / "regions.part.tsv"
-    rows_handle = open(rows_path, "r+" if done > 0 else "w", encoding="utf-8")
-    if done > 0:
+    rows_handle = open(rows_path, "r+" if resumed else "w", encoding="utf-8")
+    if resumed:
         rows_handle.seek(json.loads((partial / "progress.json").read_text())["rows_bytes"])
         rows_handle.truncate()
-        log.info("resuming: %d of %s done", done, plural(n, "region"))
+        log.info("resuming: %d of %s done%s", done, plural(n, "region"), "" if part_done is None else
+                 f", and {part_done.windows_done} windows of the next")
     else:
         rows_handle.write("\t".join(region_columns(options.method)) + "\n")
     torch.manual_seed(options.seed)
     fields, with_completeness = _row_fields(table), COMPLETENESS_COLUMN in region_columns(options.method)
     windows = np.cumsum(window_counts(lengths, window, stride)[0])  # windows of the first k + 1 regions
-    bar = _progress_bar(int(windows[-1]), int(windows[done - 1]) if done else 0, progress)
+    bar = _progress_bar(int(windows[-1]), (int(windows[done - 1]) if done else 0)
+                        + (part_done.windows_done if part_done else 0), progress)
     bases = 0
-    t_attr = time.perf_counter()
+    t_attr = saved = time.perf_counter()
+
+    def save_region_state(state) -> None:  # a long region in progress: checkpointed every REGION_STATE_SECONDS
+        nonlocal saved
+        if time.perf_counter() - saved >= REGION_STATE_SECONDS:
+            write_region_state(partial, digest, state(), one_hot_store, hyp_store, rows_handle)
+            saved = time.perf_counter()
     try:
         results = iter_region_attributions(
             loaded.module, genome.fetch, table, options.method, target, window, stride, options.batch_size,
             device, options.precision, options.rc, options.correct, options.stitch, options.n_value,
             options.on_error, skip=done, method_params=options.method_params, allow_incomplete=options.allow_incomplete,
             max_memory=options.max_memory, whole_table=whole_table, on_windows=None if bar is None else bar.update,
+            region_state=part_done, on_region_state=save_region_state,
         )
         for result in results:
             if drop_earlier:  # the first region works: now the earlier run goes (fresh16: a --force refused on
@@ -350,6 +361,7 @@ def run_attribute(
             done = result.index + 1
             if done % options.chunk_size == 0 or done == n:
                 write_checkpoint(partial, digest, done, one_hot_store, hyp_store, rows_handle)
+                saved = time.perf_counter()
             if bar is not None:
                 elapsed = time.perf_counter() - t_attr
                 bar.set_postfix_str(f"{done}/{plural(n, 'region')}, {bases / max(elapsed, 1e-9) / 1e3:.0f} kbp/s",

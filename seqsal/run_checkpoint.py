@@ -16,11 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, option
-from .io import RaggedStream, write_text_atomic
+from .io import RaggedStream, atomic_path, write_text_atomic
 from .peaks import NULL_FILE, PEAK_FILES
 from .provenance import prune_earlier_run, read_json_record, refuse_foreign_folder
+from .stitch import RegionState
 
 PARTIAL = ".partial"
+REGION_STATE = "region_state.npz"
+"""``.partial`` member: the region after the ``done`` ones, part-done (:class:`seqsal.stitch.RegionState`), valid
+when its ``index`` is ``progress.json``'s ``done``."""
+REGION_STATE_SECONDS = 60.0
+"""How often a region still in progress is checkpointed (:func:`write_region_state`): a long locus killed after an
+hour resumes from its last minute, not from its start."""
 OUTPUTS = ("attributions.npz", "attributions.bw", "regions.tsv", "run.json")
 
 
@@ -137,3 +144,26 @@ def write_checkpoint(partial: Path, digest: str, done: int, *stores_and_rows) ->
     os.fsync(rows_handle.fileno())
     write_text_atomic(partial / "progress.json", json.dumps({"params": digest, "done": done,
                                                                "rows_bytes": rows_handle.tell()}))
+
+
+def write_region_state(partial: Path, digest: str, state: RegionState, *stores_and_rows) -> None:
+    """Checkpoint the regions before ``state.index`` (:func:`write_checkpoint`) and that region part-done: its sums
+    to ``region_state.npz`` first, then ``progress.json`` (``done`` = ``state.index``), each written atomically."""
+    with atomic_path(partial / REGION_STATE) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, index=np.int64(state.index), windows_done=np.int64(state.windows_done), total=state.total,
+                 weight=state.weight, predictions=state.predictions, errors=state.errors,
+                 nonfinite=np.bool_(state.nonfinite))
+    write_checkpoint(partial, digest, state.index, *stores_and_rows)
+
+
+def read_region_state(partial: Path, done: int) -> RegionState | None:
+    """The part-done region a killed run left (:func:`write_region_state`) when it is region ``done``, the first
+    left; else (none, another region's, unreadable) ``None``: that region is attributed from its start."""
+    try:
+        with np.load(partial / REGION_STATE, allow_pickle=False) as saved:
+            if int(saved["index"]) != done:
+                return None
+            return RegionState(done, int(saved["windows_done"]), saved["total"], saved["weight"],
+                               saved["predictions"], saved["errors"], bool(saved["nonfinite"]))
+    except (OSError, ValueError, KeyError):
+        return None

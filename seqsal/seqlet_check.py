@@ -41,7 +41,7 @@ from .attribution import Target
 from .errors import InputError
 from .evaluate import predict_target, run_inputs
 from .io import write_table_atomic
-from .tables import read_region_coordinates, read_tsv
+from .tables import read_region_coordinates
 from .peaks import call_peaks_from_run
 from .provenance import record_written, remove_group
 from .runlock import locks_run_folder

@@ -286,3 +286,28 @@ def test_the_run_progress_bar_counts_windows(small_genome, tiny_model, tmp_path,
                   AttributeOptions(method="saliency", stride=100), progress=True, peaks=False)
     bar = capsys.readouterr().err.replace("\r", "\n")
     assert "12/12 [" in bar and "window" in bar and "2/2 regions" in bar, bar
+
+
+@pytest.mark.parametrize("stitch", ["mean", "centre"])
+def test_a_long_region_resumes_from_its_part_done_state_with_the_bytes_of_the_whole_run(small_genome, stitch):
+    """A run stopped inside a long region (its :class:`~seqsal.stitch.RegionState` after some batch) continues from
+    the windows it had summed, computes none of them again, and gives the bytes of the uninterrupted run."""
+    genome = Genome(small_genome[0])
+    table = _table([("chr1", 100, 160, "+"), ("chr1", 200, 4200, "-"), ("chr2", 50, 1850, "+"), ("chr1", 10, 90, "-")])
+    kwargs = dict(window=100, stride=30, batch_size=7, max_memory="1G", stitch=stitch)
+    states = []
+    whole = _run(Dense(), genome, table, on_region_state=lambda state: states.append(state()), **kwargs)
+    counts = window_counts((table["end"] - table["start"]).to_numpy(), 100, 30)[0]
+    assert {s.index for s in states} == {1, 2}  # the long regions are left part-done between batches
+    for state in (states[0], states[len(states) // 2], states[-1]):
+        model = Dense()
+        got = _run(model, genome, table, skip=state.index, region_state=state, **kwargs)
+        assert [r.index for r in got] == list(range(state.index, len(table)))
+        for a, b in zip(got, whole[state.index:]):
+            assert a.hypothetical.tobytes() == b.hypothetical.tobytes() and a.prediction == b.prediction
+            assert a.n_windows == b.n_windows
+        plain = Dense()  # resumed at the region's start: every window of it again (and the memory probe's)
+        _run(plain, genome, table, skip=state.index, **kwargs)
+        seen = sum(shape[0] for shape in model.seen)  # the memory probe's 3 windows besides the run's
+        assert counts[state.index:].sum() - state.windows_done <= seen <= sum(s[0] for s in plain.seen) - state.windows_done
+        assert 0 < state.windows_done < counts[state.index]

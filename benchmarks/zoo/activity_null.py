@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 import seqsal
-from seqsal.engine import fetch_span
+from seqsal.regions import fetch_span
 from seqsal.genome import Genome
 from seqsal.io import region_arrays
 from seqsal.models import load_model

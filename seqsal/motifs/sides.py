@@ -174,7 +174,7 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
     From the ``one_hot`` member of ``null.npz`` when it has one; else redrawn: each row is the
     dinucleotide shuffle :func:`seqsal.peaks.shuffled_fetch` gave the null writer
     (:func:`seqsal.peaks.write_shuffled_null`) for its piece (``region_key``: its region, or a stretch of a long
-    one; widened to the model window as :func:`seqsal.engine.fetch_span` widens it, then cropped back), with the null's
+    one; widened to the model window as :func:`seqsal.regions.fetch_span` widens it, then cropped back), with the null's
     ``seed`` and ``copies``, from the genome and window that ``run.json`` records. None (with a warning)
     when ``run.json`` names no genome.
 
@@ -195,7 +195,7 @@ def null_one_hot(out_dir: str | os.PathLike, rows: np.ndarray) -> np.ndarray | N
         return np.zeros((0, 4, width), np.float32)
     null = stored.small
     from ..encode import one_hot_encode
-    from ..engine import fetch_span
+    from ..regions import fetch_span
     from ..run_genome import genome_of_run
 
     record = read_json_record(out / "run.json") if (out / "run.json").exists() else {}

@@ -1,8 +1,8 @@
 """The shuffled null: attributions of dinucleotide-shuffled copies of a sample of a run's regions (long ones in pieces).
 
 The one module of :mod:`seqsal.peaks` that runs the model (through the
-``attribute_regions`` callable the run passes in and the engine's
-:func:`~seqsal.engine.fetch_span`). It writes ``null.npz``, which
+``attribute_regions`` callable the run passes in; its stretches widened to the
+window as :func:`~seqsal.regions.fetch_span` widens them). It writes ``null.npz``, which
 :mod:`seqsal.peaks.runfolder` reads back as the ``shuffle`` null.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..io import LENGTH, OFFSETS, RaggedStream, ragged_offsets, write_npz
 from ..provenance import sampled_digest
+from ..regions import fetch_span
 from .options import NULL_FILE, PeakOptions
 from .streams import valid_mask
 
@@ -58,7 +59,7 @@ def null_pieces(job: pd.DataFrame, window: int | None = None) -> pd.DataFrame:
     A region no longer than :func:`piece_length` is one piece, itself (so the null of a run of short regions is
     what a per-region draw gives); a longer one is cut into pieces of that length from its start, the last one
     the rest, unless the rest is shorter than the window: then it is joined to the piece before, so no piece is
-    widened to the window (:func:`seqsal.engine.fetch_span`). Without a window every region is one piece.
+    widened to the window (:func:`seqsal.regions.fetch_span`). Without a window every region is one piece.
     Pieces are a sampling unit of the null only: the run attributes and calls its regions whole.
 
     Parameters
@@ -199,7 +200,7 @@ def shuffled_fetch(fetch: Callable[[str, int, int], str], seed: int,
     gives copy 0; its ``row`` attribute, ``(row, chrom, start, end) -> str``,
     gives copy ``row % copies`` (a region's copies are consecutive rows of the
     null's table): the engine calls it with each region's row of the whole
-    table (:func:`seqsal.engine.plan_region`), so a shard whose first batch
+    table (:func:`seqsal.stitch.plan_region`), so a shard whose first batch
     holds windows of rows before its span reads the copies a single run reads
     (fresh20: copies counted per request came out swapped for a region repeated
     across a shard boundary). With ``plan`` (the stretches in the order they will be requested), a
@@ -270,7 +271,7 @@ def write_shuffled_null(
         The genome's ``(chrom, start, end) -> str``.
     window
         The model's input length, as the engine uses it (regions shorter than it are fetched widened,
-        :func:`seqsal.engine.fetch_span`): lets the shuffles be drawn in blocks ahead of the requests, and sets
+        :func:`seqsal.regions.fetch_span`): lets the shuffles be drawn in blocks ahead of the requests, and sets
         the pieces long regions are sampled in (:func:`null_pieces`).
     fraction, copies
         The share of bases sampled (:func:`null_rows`) and the shuffles of each piece (:func:`null_plan`); a
@@ -318,8 +319,6 @@ def write_shuffled_null(
             if len(subset):
                 limits = subset["chrom"].map(chrom_sizes).fillna(0).to_numpy(np.int64)
                 starts = subset["start"].to_numpy(np.int64)
-                from ..engine import fetch_span  # the one call into the engine (torch: imported only here)
-
                 # this span's stretches (a neighbour's whose windows only fill a batch is shuffled when asked)
                 ahead = job_subset.iloc[low:low + mine.shape[0]:copies]
                 plan = [(chrom, *fetch_span(int(start), int(end), window))

@@ -35,7 +35,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .stats import BLOCK_POSITIONS, NullModel, block_tests
+from .stats import BLOCK_POSITIONS, block_tests
 from .streams import ChunkSource
 
 _TESTS_HELD = 1 << 18  # tests kept between passes (~20 B each, 5 MB); beyond, every pass recomputes them (exact)

@@ -119,12 +119,12 @@ def n_replacement(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     unknown = (table["frac_N"].to_numpy(np.float64) > 0) if "frac_N" in table else np.zeros(len(table), bool)
     if "padded_bp" in table:
         unknown |= table["padded_bp"].to_numpy(np.int64) > 0
-    names = table.loc[unknown, "name"].astype(str)
-    if names.empty:
+    rows = np.flatnonzero(unknown)  # rows of regions.tsv (names may repeat)
+    if not len(rows):
         return None
-    picked = set(names.iloc[np.sort(rng.choice(len(names), min(len(names), options.model_regions), replace=False))])
+    picked = set(rows[np.sort(rng.choice(len(rows), min(len(rows), options.model_regions), replace=False))].tolist())
     try:
-        record, model, x, _, target, _ = run_inputs(run.path, None, options.seed, genome=run.genome(), names=picked)
+        record, model, x, _, target, _ = run_inputs(run.path, None, options.seed, genome=run.genome(), rows=picked)
     except (InputError, OSError, KeyError, ValueError, RuntimeError) as error:
         return f"model not run on the N bases: {error}"
     array = x.numpy()

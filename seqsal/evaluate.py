@@ -25,6 +25,7 @@ import logging
 import os
 from dataclasses import replace
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -319,21 +320,22 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
     Returns
     -------
     x, windows
-        ``(W, 4, L)`` float32 one-hot windows on the strand the model saw, and one row per window: ``name``,
+        ``(W, 4, L)`` float32 one-hot windows on the strand the model saw, and one row per window:
+        ``region_index`` (the region's label in ``table``), ``name``,
         ``chrom``, ``start``, ``end`` (its genome span) and ``strand``. Without a window, regions of unequal
         width give windows of unequal width: only those of the most common width are kept (one log line).
     """
     arrays, rows = [], []
-    for i, row in enumerate(table.itertuples(index=False)):
+    for i, (label, row) in enumerate(zip(table.index, table.itertuples(index=False))):
         start, end = int(row.start), int(row.end)
         plan = plan_region(i, row.chrom, start, end, row.strand, fetch, window, stride, n_value)
         fetch_start, fetch_end = fetch_span(start, end, window)
         for offset in plan.starts:
             first = fetch_end - int(offset) - plan.window if plan.minus else fetch_start + int(offset)
             arrays.append(plan.model_input[:, offset:offset + plan.window])
-            rows.append({"name": row.name, "chrom": row.chrom, "start": first, "end": first + plan.window,
-                         "strand": "-" if plan.minus else "+"})
-    windows = pd.DataFrame(rows, columns=["name", "chrom", "start", "end", "strand"])
+            rows.append({"region_index": label, "name": row.name, "chrom": row.chrom, "start": first,
+                         "end": first + plan.window, "strand": "-" if plan.minus else "+"})
+    windows = pd.DataFrame(rows, columns=["region_index", "name", "chrom", "start", "end", "strand"])
     widths = (windows["end"] - windows["start"]).to_numpy()
     if len(set(widths.tolist())) > 1:
         values, counts = np.unique(widths, return_counts=True)
@@ -358,14 +360,14 @@ def _method_target(method: str, target: Target) -> Target:
 
 
 def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=None,
-               names: set[str] | None = None):
+               rows: Collection[int] | None = None):
     """What a run folder's model checks read (``seqsal evaluate``, the audit's model check, ``seqsal
     check-seqlets``): ``(record, model, x, windows, target, seed)``.
 
     ``model`` is the run's model as :func:`seqsal.models.load_model` gives it (CPU, eval mode, no parameter
     gradients); ``x`` ``(W, 4, L)`` and ``windows`` are the model windows of the run's regions as the run fed
-    them (:func:`run_windows`): all of them, a seeded sample of ``max_regions`` regions, or those named in
-    ``names``; ``genome`` an already opened :class:`seqsal.genome.Genome` of the run (default: opened here).
+    them (:func:`run_windows`): all of them, a seeded sample of ``max_regions`` regions, or the rows ``rows`` of
+    its ``regions.tsv`` (``region_index``: names may repeat); ``genome`` an already opened :class:`seqsal.genome.Genome` of the run (default: opened here).
 
     Raises
     ------
@@ -396,8 +398,9 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     if "shard" in record:  # a shard's folder: its own block of the regions
         table = table.iloc[record["shard"]["first"]:record["shard"]["stop"]].reset_index(drop=True)
     check_run_regions(table, read_tsv(out_dir / "regions.tsv"), record["regions"])  # the BED, edited since?
-    if names is not None:  # only these regions (seqsal check-seqlets: those holding a checked seqlet)
-        table = table[table["name"].isin(names)]
+    table = table.reset_index(drop=True)  # labels: rows of regions.tsv, each window's region_index
+    if rows is not None:  # only these regions (seqsal check-seqlets: those holding a checked seqlet)
+        table = table.iloc[np.unique(np.asarray(list(rows), dtype=np.int64))]
     if max_regions is not None and len(table) > max_regions:
         table = table.iloc[np.sort(np.random.default_rng(seed).choice(len(table), max_regions, replace=False))]
     x, windows = run_windows(table, genome.fetch, parameters.get("window"), parameters.get("stride"),
@@ -474,7 +477,7 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
     n, _, length = x.shape
     mask = site_mask(windows, sites, length) if sites is not None else None
     if mask is not None:  # else AUROC/AUPRC nan: a wrong genome build or chromosome names look the same
-        check_truth(sites, read_region_coordinates(out / "regions.tsv", False), windows["name"].nunique(),
+        check_truth(sites, read_region_coordinates(out / "regions.tsv", False), windows["region_index"].nunique(),
                     bool(mask.any()), truth)
     x_np = x.numpy()
     bg = background_of(x_np, background, seed)

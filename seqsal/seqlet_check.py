@@ -100,13 +100,14 @@ def replacement_changes(model: nn.Module, x: np.ndarray, spans: np.ndarray, targ
 
 
 def window_spans(seqlets: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
-    """For each seqlet (``region_name``, genomic ``start``, ``end``), the window of its region that holds it with
+    """For each seqlet (``region_index``, genomic ``start``, ``end``), the window of its region that holds it with
     the most context, as ``(window index, start, end)`` in that window's coordinates (read on the window's
-    strand); ``-1`` in every column where no window holds it whole."""
+    strand); ``-1`` in every column where no window holds it whole. Regions are told apart by their row, not
+    their name (fresh26b: two peak files' ``Peak_1`` had their seqlets tested in each other's windows)."""
     out = np.full((len(seqlets), 3), -1, dtype=np.int64)
-    by_name = {name: frame for name, frame in windows.reset_index(drop=True).groupby("name", sort=False)}
-    for k, (name, start, end) in enumerate(zip(seqlets["region_name"], seqlets["start"], seqlets["end"])):
-        frame = by_name.get(name)
+    by_row = {int(row): frame for row, frame in windows.reset_index(drop=True).groupby("region_index", sort=False)}
+    for k, (row, start, end) in enumerate(zip(seqlets["region_index"], seqlets["start"], seqlets["end"])):
+        frame = by_row.get(int(row))
         if frame is None:
             continue
         room = np.minimum(start - frame["start"].to_numpy(), frame["end"].to_numpy() - end)
@@ -267,7 +268,10 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         seqlets["qvalue"] = qvalues
     elif write:
         raise ValueError("check_seqlets_run: given seqlets are not the folder's seqlets.tsv; pass write=False")
-    elif "region_index" in seqlets:  # they must name this folder's regions as its own calls do
+    elif "region_index" not in seqlets:  # the row tells regions apart (names may repeat)
+        raise InputError("the given seqlets have no region_index column (the row of regions.tsv each lies in); "
+                         "pass a seqlets table of this folder's calls (seqsal.call_peaks_from_run)", str(out))
+    else:  # they must name this folder's regions as its own calls do
         from .motifs.seqlets import OTHER_RUN_ADVICE, seqlet_region_mismatch
 
         wrong = seqlet_region_mismatch(seqlets, read_region_coordinates(out / "regions.tsv"))
@@ -277,12 +281,12 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         seqlets = seqlets[seqlets["duplicate_of"].fillna("").astype(str) == ""]
     seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else "+" if v > 0 else "-"))
     seqlets = seqlets.iloc[_most_significant(seqlets)[:max_seqlets]]  # and only their regions are read
-    record, model, x, windows, target, seed = run_inputs(out, None, seed, names=set(seqlets["region_name"]))
+    record, model, x, windows, target, seed = run_inputs(out, None, seed, rows=set(seqlets["region_index"]))
     rc = bool(record["parameters"].get("rc"))
     lenient = call_peaks_from_run(out, fdr=max(LENIENT_FDR, float(record.get("peaks", {}).get("fdr", 0.0))),
                                   write=False, elements=False).seqlets  # controls avoid every candidate site
     table = check_seqlets(model, x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
-                          avoid=lenient[lenient["region_name"].isin(set(windows["name"]))])
+                          avoid=lenient[lenient["region_index"].isin(set(windows["region_index"]))])
     if write:
         remove_group(out, "seqlet_check")
         write_table_atomic(out / "seqlet_check.tsv", table)

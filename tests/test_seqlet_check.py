@@ -42,10 +42,10 @@ def _world(seed=0, n=12, length=120):
         seqs.append("".join(bases))
         for name, a, sign in ((f"act{k}", 20, "+"), (f"rep{k}", 70, "-"), (f"wrong{k}", 20, "-"),
                               (f"noise{k}", 100, "+")):
-            seqlets.append({"name": name, "region_name": f"r{k}", "start": 1000 * k + a, "end": 1000 * k + a + 6,
+            seqlets.append({"name": name, "region_index": k, "region_name": f"r{k}", "start": 1000 * k + a, "end": 1000 * k + a + 6,
                             "sign": sign, "score": 1.0, "qvalue": 0.01})
     x = np.stack([one_hot_encode(s) for s in seqs]).astype(np.float32)
-    windows = pd.DataFrame({"name": [f"r{k}" for k in range(n)], "chrom": "chr1",
+    windows = pd.DataFrame({"region_index": range(n), "name": [f"r{k}" for k in range(n)], "chrom": "chr1",
                             "start": [1000 * k for k in range(n)], "end": [1000 * k + length for k in range(n)],
                             "strand": "+"})
     return x, windows, pd.DataFrame(seqlets)
@@ -89,11 +89,22 @@ def test_minus_strand_windows_map_genomic_stretches_onto_the_reverse_complement(
     genome = "".join(rng.choice(list("ACGT"), 300))
     start, end = 50, 250
     x = reverse_complement_one_hot(torch.from_numpy(one_hot_encode(genome[start:end])[None])).numpy()
-    windows = pd.DataFrame({"name": ["r"], "chrom": ["chr1"], "start": [start], "end": [end], "strand": ["-"]})
-    seqlets = pd.DataFrame({"region_name": ["r"], "start": [120], "end": [131]})
+    windows = pd.DataFrame({"region_index": [0], "name": ["r"], "chrom": ["chr1"], "start": [start], "end": [end],
+                            "strand": ["-"]})
+    seqlets = pd.DataFrame({"region_index": [0], "region_name": ["r"], "start": [120], "end": [131]})
     (w, a, b), = window_spans(seqlets, windows)
     stretch = torch.from_numpy(x[w][None, :, a:b])
     assert np.array_equal(reverse_complement_one_hot(stretch).numpy()[0], one_hot_encode(genome[120:131]))
+
+
+def test_regions_of_one_name_are_told_apart_by_their_row():
+    """fresh26b: two peak files' ``peak1`` (other chromosomes): a seqlet was tested in the window of the region
+    of its name with the most room, the other file's, and 19 of 20 verdicts flipped."""
+    windows = pd.DataFrame({"region_index": [0, 1], "name": ["peak1", "peak1"], "chrom": ["chr1", "chr2"],
+                            "start": [100, 50], "end": [300, 400], "strand": ["+", "+"]})
+    seqlets = pd.DataFrame({"region_index": [0, 1], "region_name": ["peak1", "peak1"], "start": [150, 150],
+                            "end": [160, 160]})
+    assert window_spans(seqlets, windows).tolist() == [[0, 50, 60], [1, 100, 110]]
 
 
 def test_controls_avoid_every_call_and_take_the_asked_lengths():

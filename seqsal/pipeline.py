@@ -397,6 +397,7 @@ def run_attribute(
         "command": command if command is not None else sys.argv,
         "genome": os.path.abspath(genome_path),
         "regions": os.path.abspath(regions_path),
+        "inputs_sha256": {"genome": payload["genome"], "regions": payload["regions"]},  # merge compares these
         "model": {"path": os.path.abspath(model_path), "sha256": loaded.sha256, "format": loaded.source,
                   **loaded.description, "input_length": loaded.input_length, "task_names": loaded.task_names},
         "method": options.method,

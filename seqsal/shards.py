@@ -85,9 +85,13 @@ def _read_record(folder: Path) -> dict:
 
 
 def _job_identity(record: dict) -> dict:
-    """What must agree between the shards of one job."""
+    """What must agree between the shards of one job: the genome and regions by their contents (``inputs_sha256``;
+    the path for a run.json older than that): fresh26b merged a shard of a regions file regenerated at the same path
+    (a region lost, a deleted one kept), and refused shards that each read their own node-local copy."""
     parameters = {key: value for key, value in record["parameters"].items() if key not in FREE_PARAMETERS}
-    return {"genome": record["genome"], "regions": record["regions"], "model": record["model"]["sha256"],
+    digests = record.get("inputs_sha256") or {}
+    return {"genome": digests.get("genome") or record["genome"], "regions": digests.get("regions") or record["regions"],
+            "model": record["model"]["sha256"],
             "method": record["method"], "target": record["target"], "parameters": parameters,
             "count": record["shard"]["count"], "n_regions_total": record["shard"]["n_regions_total"]}
 
@@ -101,7 +105,8 @@ def check_shards(records: list[dict], folders: list[Path]) -> list[int]:
     reference = _job_identity(records[0])
     for record, folder in zip(records[1:], folders[1:]):
         identity = _job_identity(record)
-        different = [key for key in reference if identity[key] != reference[key]]
+        different = [f"the contents of its {key} file" if key in ("genome", "regions") and "inputs_sha256" in record
+                     else key for key in reference if identity[key] != reference[key]]
         if different:
             raise InputError(f"this shard differs from {folders[0]} in {', '.join(different)}; "
                              "merge shards of one job only", str(folder))
@@ -258,7 +263,7 @@ def merge_runs(
     merge_region_tables([folder / "regions.tsv" for folder in folders], out / "regions.tsv")
     from .genome import Genome
 
-    genome = Genome(records[0]["genome"])
+    genome = Genome(_reachable(records, "genome"))
     table = read_tsv(out / "regions.tsv", usecols=["chrom", "start", "end"],
                      dtype={"start": np.int64, "end": np.int64})
     merged = region_arrays(out / "attributions.npz", ARRAY_KEYS)
@@ -297,6 +302,12 @@ def remove_earlier_results(folder: str | os.PathLike) -> list[str]:
     return removed
 
 
+def _reachable(records: list[dict], key: str) -> str:
+    """The first shard's ``genome`` or ``regions`` path that exists here (shards may each have read a node-local
+    copy of the same contents, :func:`_job_identity`); the first shard's when none does."""
+    return next((r[key] for r in records if os.path.exists(r[key])), records[0][key])
+
+
 def merged_record(records: list[dict], folders: list[Path], n: int, width: int, command: list[str] | None,
                   merge_seconds: float) -> dict:
     """The ``run.json`` of a merged job: the first shard's, with the whole job's counts and each shard listed.
@@ -304,6 +315,7 @@ def merged_record(records: list[dict], folders: list[Path], n: int, width: int, 
     The shards' own peak calls (``peaks``) are left out: peaks are called on the merged folder.
     """
     record = {key: value for key, value in records[0].items() if key not in ("shard", "peaks")}
+    record.update({key: _reachable(records, key) for key in ("genome", "regions")})  # a shard's copy may be gone
     attribution = sum(float(r["timing_seconds"]["attribution"]) for r in records)
     total = sum(float(r["timing_seconds"]["total"]) for r in records)
     record.update({

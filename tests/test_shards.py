@@ -102,6 +102,36 @@ def test_merge_refuses_incomplete_or_mixed_shards(job):
     assert not (tmp_path / "merged" / "run.json").exists()
 
 
+def test_merge_compares_the_genome_and_regions_by_their_contents(job):
+    """fresh26b: shard 2 run after the regions file was regenerated at the same path (a line dropped, one added)
+    was merged without a word (a region lost, a deleted one kept); copies of the same files at other paths (each
+    node's own) were refused."""
+    import shutil
+
+    genome, bed, model, tmp_path = job
+    _run(job, "s1", (1, 2))
+    lines = open(bed).read().splitlines()
+    shutil.copyfile(bed, tmp_path / "kept.bed")
+    open(bed, "w").write("\n".join(lines[:1] + lines[2:] + ["chr1\t4700\t4800\tr8\t0\t+"]) + "\n")
+    _run(job, "s2", (2, 2))
+    with pytest.raises(InputError, match="differs from .* in the contents of its regions file"):
+        merge_runs([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
+    copies = tmp_path / "node2"
+    copies.mkdir()
+    shutil.copyfile(tmp_path / "kept.bed", copies / "regions.bed")
+    shutil.copyfile(genome, copies / "genome.fa")
+    run_attribute(str(copies / "genome.fa"), str(copies / "regions.bed"), model, str(tmp_path / "c2"),
+                  AttributeOptions(batch_size=4), progress=False, shard=(2, 2))
+    shutil.copyfile(tmp_path / "kept.bed", bed)
+    _run(job, "single")
+    record = merge_runs([tmp_path / "s1", tmp_path / "c2"], tmp_path / "merged")
+    assert record["regions"] == bed and record["inputs_sha256"]["regions"] == json.loads(
+        (tmp_path / "single" / "run.json").read_text())["inputs_sha256"]["regions"]
+    for name in ("attributions.npz", "regions.tsv", "attributions.bw"):
+        assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
+
+
 def test_merged_completeness_summary_is_the_whole_jobs(job):
     """For reference methods run.json summarises completeness over all regions; merged = single, not shard 1's."""
     genome, bed, model, tmp_path = job

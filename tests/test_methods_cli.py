@@ -82,7 +82,7 @@ CASES: list[Case] = [
          "sequence-dependent values"),
     Case("ig_incomplete", "ig with --steps 1: completeness error beyond tolerance",
          lambda j: j.args(extra=["--method", "ig", "--steps", "1"]),
-         "raise --steps, or pass --allow-incomplete"),
+         "raise --steps; if more steps do not help, the model's gradient is not its derivative"),
     Case("model_pt2_training_dropout", ".pt2 exported in training mode (batch norm + dropout)",
          lambda j: j.args(model=_pt2(j, "relu", train=True, batch_norm=True, dropout=0.3)),
          "the model gives different outputs for the same input"),

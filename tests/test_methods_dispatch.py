@@ -102,3 +102,25 @@ def test_methods_through_the_public_api(basset):
     projected = seqsal.attribute(basset, x, method="deepshap", batch_size=2, device="cpu", references=4, seed=2)
     delta = reference_delta(basset, x, make_baselines(x, "shuffle", 4, seed=2), Target())
     assert torch.allclose(projected.sum(dim=(1, 2)), delta, atol=1e-5)
+
+
+def test_ig_through_the_api_checks_completeness_as_the_cli_does():
+    """review26: a model whose forward detaches its normaliser (its gradient is not its derivative): IG through
+    seqsal.attribute summed to the opposite sign of f(x) - f(0), with no word; the CLI refused it."""
+    import seqsal
+    from seqsal.methods import IncompleteAttribution
+
+    class Detached(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv = torch.nn.Conv1d(4, 8, 5)
+
+        def forward(self, x):
+            h = torch.relu(self.conv(x)) + 0.1
+            return (h / h.mean(dim=(1, 2), keepdim=True).detach()).pow(2).mean(dim=(1, 2))
+
+    x = torch.from_numpy(np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (3, 60))]).transpose(1, 2)
+    with pytest.raises(IncompleteAttribution, match="method ism"):
+        seqsal.attribute(Detached(), x, method="ig")
+    seqsal.attribute(Detached(), x, method="ig", check=None)  # asked not to check: the numbers, as before

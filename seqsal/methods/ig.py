@@ -20,7 +20,9 @@ from .references import check_completeness, hypothetical_from_multipliers, resol
 # the completeness error a window of ig may keep, relative to Σ |attributions| + |delta| (see
 # references.relative_completeness): the quadrature error of the default 32 points reaches 0.014 on the demo model
 IG_TOLERANCE = 0.05
-IG_ADVICE = "the path integral is too coarse for this model: raise --steps"
+IG_ADVICE = ("the path integral is too coarse for this model: raise --steps; if more steps do not help, the model's "
+             "gradient is not its derivative (a .detach(), torch.no_grad() or straight-through step in its forward): "
+             "explain it with --method ism")
 
 
 def _quadrature(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +42,7 @@ def _quadrature(steps: int, method: str = "gausslegendre") -> tuple[np.ndarray, 
 def integrated_gradients(
     model: nn.Module, x: torch.Tensor, target: Target | None = None, steps: int = 32, baseline: str = "zero",
     references: int | torch.Tensor = 10, seed: int = 0, point_batch: int = 512, quadrature: str = "gausslegendre",
-    reference_sink: list | None = None, check: float | None = None,
+    reference_sink: list | None = None, check: float | None = IG_TOLERANCE,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Integrated gradients along the straight path from a baseline (Sundararajan et al. 2017).
 
@@ -72,8 +74,9 @@ def integrated_gradients(
         baseline, only when asked).
     check
         Raise :class:`~.references.IncompleteAttribution` when a sequence's completeness error exceeds this
-        fraction of ``Σ |attributions| + |f(x) - mean f(baselines)|`` (``None``, the default: no check; the engine
-        checks each window against :data:`IG_TOLERANCE`).
+        fraction of ``Σ |attributions| + |f(x) - mean f(baselines)|`` (default :data:`IG_TOLERANCE`; ``None``: no
+        check, as the engine passes it, which checks each window itself; review26: a model with a ``.detach()``
+        summed to the opposite sign of ``f(x) - f(0)`` through :func:`seqsal.attribute` without a word).
 
     Returns
     -------

@@ -124,3 +124,19 @@ def test_ig_through_the_api_checks_completeness_as_the_cli_does():
     with pytest.raises(IncompleteAttribution, match="method ism"):
         seqsal.attribute(Detached(), x, method="ig")
     seqsal.attribute(Detached(), x, method="ig", check=None)  # asked not to check: the numbers, as before
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "ism", "smoothgrad", "deep_lift_shap"])
+def test_the_method_functions_run_a_model_in_eval_mode_and_leave_its_state_alone(method):
+    """review26: a model left in training mode (dropout, batch norm) gave random maps through the method functions,
+    and each call moved its batch norm's running statistics; seqsal.attribute ran it in eval mode."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(4, 8, 5), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Flatten(),
+                          nn.Linear(8 * 56, 1)).train()
+    x = random_one_hot(3, 60)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    kwargs = {"noise": 0.1, "seed": 0} if method == "smoothgrad" else {}
+    first = getattr(seqsal, method)(model, x, **kwargs)[0]
+    second = getattr(seqsal, method)(model, x, **kwargs)[0]
+    assert torch.equal(first, second) and model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

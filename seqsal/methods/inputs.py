@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..attribution import Target
+from ..attribution import Target, eval_mode
 from ..errors import InputError, option
 from ..models.files import LoadedModel
 from ..models.probes import check_float32
@@ -135,9 +135,12 @@ def method_inputs(model, x, target) -> tuple[nn.Module, torch.Tensor, Target]:
 def method_entry(function: Callable) -> Callable:
     """A method ``function(model, x, target, ...)`` that takes what ``seqsal.attribute`` takes: ``x`` a numpy array
     or tensor, ``target`` a :class:`Target`, its string or a task index, ``model`` a module or a loaded model file
-    (:func:`method_inputs`); its signature and docstring are kept."""
+    (:func:`method_inputs`); its signature and docstring are kept. The model runs in eval mode, as in
+    ``seqsal.attribute`` (review26: a model left in training mode gave random IG, ISM and SmoothGrad maps, and each
+    call moved its batch norm's running statistics); its mode is restored afterwards."""
     @functools.wraps(function)
     def checked(model, x, target=None, *args, **kwargs):
         model, x, target = method_inputs(model, x, target)
-        return function(model, x, target, *args, **kwargs)
+        with eval_mode(model):
+            return function(model, x, target, *args, **kwargs)
     return checked

@@ -140,3 +140,21 @@ def test_the_method_functions_run_a_model_in_eval_mode_and_leave_its_state_alone
     second = getattr(seqsal, method)(model, x, **kwargs)[0]
     assert torch.equal(first, second) and model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("rc", [False, True])
+def test_given_references_are_taken_per_batch_and_mirrored_with_rc(basset, rc):
+    """review26: seqsal.attribute with references (N, R, 4, L) refused N above batch_size ("must have shape
+    (64, R, 4, 60)") and any rc=True run ("(6, R, 4, 60)" for 3 sequences)."""
+    x = random_one_hot(5, basset.input_length, seed=3)
+    refs = make_baselines(x, "shuffle", 2, seed=1)
+    whole = seqsal.attribute(basset, x, method="deepshap", references=refs, rc=rc, batch_size=5)
+    split = seqsal.attribute(basset, x, method="deepshap", references=refs, rc=rc, batch_size=2)
+    torch.testing.assert_close(split, whole, rtol=0, atol=1e-6)
+    if rc:  # the reverse strand against the mirrored baselines: the strand average of two exact DeepSHAP maps
+        one = seqsal.attribute(basset, x, method="deepshap", references=refs, rc=False, hypothetical=True)
+        other = seqsal.attribute(basset, reverse_complement_one_hot(x), method="deepshap",
+                                 references=reverse_complement_one_hot(refs), rc=False, hypothetical=True)
+        torch.testing.assert_close(seqsal.attribute(basset, x, method="deepshap", references=refs, rc=True,
+                                                    hypothetical=True),
+                                   0.5 * (one + reverse_complement_one_hot(other)), rtol=0, atol=1e-6)

@@ -135,6 +135,9 @@ def hypothetical_attributions(
         if params.get("focus") is not None:  # ISM's stretch of each window, mirrored on the reverse complement
             focus = torch.as_tensor(params["focus"]).reshape(-1, 2).expand(x.shape[0], 2)
             params = {**params, "focus": torch.cat([focus, x.shape[-1] - focus.flip(-1)])}
+        if isinstance(params.get("references"), torch.Tensor):  # given baselines (N, R, 4, L): theirs mirrored too
+            given = params["references"]
+            params = {**params, "references": torch.cat([given, reverse_complement_one_hot(given)])}
     else:
         batch = x
     with autocast:
@@ -274,10 +277,16 @@ def attribute(
                     check_deterministic(model, x.shape[-1], device, batch_size=min(batch_size, x.shape[0]))
                 except RuntimeError as error:
                     raise cannot_take(x, error) from None
+            given = params.get("references")
+            if given is not None and not isinstance(given, (numbers.Integral, torch.Tensor)):
+                given = torch.as_tensor(given, dtype=torch.float32)  # baselines as a numpy array
             for first in range(0, x.shape[0], batch_size):
                 chunk = x[first:first + batch_size].to(device)
+                # given baselines (N, R, 4, L): each batch takes its own sequences' (review26: all N were refused)
+                own = ({"references": given[first:first + batch_size].to(device)}
+                       if isinstance(given, torch.Tensor) and given.ndim == 4 and given.shape[0] == x.shape[0] else {})
                 hyp, prediction = hypothetical_attributions(
-                    model, chunk, method, target, correct=correct, rc=rc, autocast_dtype=dtype, **params
+                    model, chunk, method, target, correct=correct, rc=rc, autocast_dtype=dtype, **{**params, **own}
                 )
                 bad = nonfinite_rows(hyp, prediction)
                 for row in (first + torch.nonzero(bad).flatten()).tolist():

@@ -325,9 +325,15 @@ def stale_text(folder: str | os.PathLike, name: str) -> str:
     return f"{', '.join(GROUPS[name].outputs[:2])}: {_reason(folder, name)}"
 
 
+GROUP_WORDS = {ATTRIBUTIONS: "attributions", "calls": "seqlet calls", "motifs": "motifs", "evaluation": "an evaluation",
+               "seqlet_check": "a seqlet check", "audit": "an audit", "logos": "logos"}
+"""Each group (:data:`GROUPS`, and the attributions) in words, for :func:`stale_text`."""
+
+
 def _reason(folder: str | os.PathLike, name: str) -> str:
     causes = [source for source in mismatches(folder, name) if source != name]
-    why = (f"derived from other {', '.join(causes)} than this folder holds" if causes
+    words = [GROUP_WORDS.get(source, source) for source in causes]  # fresh26a: "other calls, seqlet_check than"
+    why = (f"derived from {' and '.join(words)} other than those in this folder" if causes
            else "its files changed since they were written")
     return f"{why}; rerun `{GROUPS[name].command}`"
 

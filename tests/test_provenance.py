@@ -152,7 +152,7 @@ def test_report_leaves_out_motifs_of_other_attributions_with_a_note(tmp_path):
     text = build_report(out, top=2)
     assert "<h2>Motifs (3)</h2>" not in text and "Spi1" not in text and 'href="motifs.meme"' not in text
     note = text[text.index("Left out"):]
-    assert "motifs.meme, motifs.tsv: derived from other attributions than this folder holds" in note
+    assert "motifs.meme, motifs.tsv: derived from attributions other than those in this folder" in note
     assert "rerun <code>seqsal motifs</code>" in note
 
 
@@ -215,7 +215,7 @@ def test_force_and_recall_leave_no_file_of_another_run(job, tmp_path):
     assert "no motifs.tsv" in audit.set_index("check").loc["motif_position", "evidence"]
     _invoke("report", out, "--top", "2", "-q")
     text = (out / "report.html").read_text()
-    assert "motifs.meme, motifs.tsv: derived from other attributions" in text and "<h2>Motifs (" not in text
+    assert "motifs.meme, motifs.tsv: derived from attributions other than" in text and "<h2>Motifs (" not in text
     for path in kept.iterdir():
         (out / ("provenance" if path.suffix == ".json" else "") / path.name).unlink()
 

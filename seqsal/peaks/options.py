@@ -125,9 +125,11 @@ class PeakOptions:
             raise InputError(f"{option('max_null_copies')} must be in [1, 1000], got {self.max_null_copies}")
         if self.min_null_bases < 0:
             raise InputError(f"{option('min_null_bases')} must be >= 0, got {self.min_null_bases}")
-        if self.element_gap < 0 or self.element_flank < 0:
-            raise InputError(f"{option('element_gap')} and element_flank must be >= 0 bases, got {self.element_gap} "
-                             f"and {self.element_flank}; 0 joins only seqlets that touch")
+        if self.element_gap < 0:  # element_flank has no flag: named as the API's keyword (fresh26a)
+            raise InputError(f"{option('element_gap')} must be >= 0 bases, got {self.element_gap}; 0 joins only "
+                             "seqlets that touch")
+        if self.element_flank < 0:
+            raise InputError(f"element_flank must be >= 0 bases, got {self.element_flank}")
         self.test_widths = parse_widths(self.test_widths)
         if not all(2 <= w <= self.max_length for w in self.test_widths):
             raise InputError(f"{option('test_widths')} ({','.join(map(str, self.test_widths))}) must each be at "

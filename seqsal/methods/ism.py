@@ -27,7 +27,7 @@ from ..attribution import Target
 from ..errors import InputError
 from ..models.architectures import BassetCNN, BPNet
 from .inputs import method_entry
-from .receptive import TracePlan, trace_ism_row, trace_plan
+from .receptive import TracePlan, model_fingerprint, trace_ism_row, trace_plan
 
 log = logging.getLogger("seqsal")
 
@@ -142,14 +142,17 @@ def ism_deltas(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     return deltas, prediction
 
 
-_TRACED: "weakref.WeakKeyDictionary[nn.Module, TracePlan | None]" = weakref.WeakKeyDictionary()
+# model -> (its model_fingerprint when traced, the plan or None)
+_TRACED: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, TracePlan | None]]" = weakref.WeakKeyDictionary()
 
 
 def checked_trace_plan(model: nn.Module, row: torch.Tensor, target: Target, required: bool = False
                        ) -> TracePlan | None:
     """The model's :class:`~.receptive.TracePlan`, trusted only once it matches naive ISM at this length.
 
-    The plan is traced once per model (kept while the model lives). For each input length, up to eight
+    The plan is traced once per model and state (kept while the model lives): any change of the model since,
+    in place or not (an optimizer step, ``load_state_dict``, a replaced layer or parameter, a hook, ``train()``;
+    see :func:`~.receptive.model_fingerprint`), traces and checks it anew. For each input length, up to eight
     substitutions of ``row`` (both ends, the middle and between) go through the fast and the naive path; the
     plan is used only when they agree to float32 rounding (``1e-5 |f(x)| + 1e-4 max |delta|``), otherwise that
     length gets naive ISM (with a warning).
@@ -173,9 +176,11 @@ def checked_trace_plan(model: nn.Module, row: torch.Tensor, target: Target, requ
     """
     if not isinstance(model, nn.Module):
         return None
-    if model not in _TRACED:
-        _TRACED[model] = trace_plan(model, row[None])
-    plan = _TRACED[model]
+    fingerprint = model_fingerprint(model)
+    cached = _TRACED.get(model)
+    if cached is None or cached[0] != fingerprint:
+        cached = _TRACED[model] = (fingerprint, trace_plan(model, row[None]))
+    plan = cached[1]
     if plan is None:
         return None
     length = row.shape[-1]

@@ -15,6 +15,11 @@ Everything else (flattening, dense layers, global pooling, attention, ...) is th
 trunk's outputs rebuilt in full (the reference's activations with each mutant's changed window written in).
 Whatever the trace cannot prove local stays in the head, so the fast path is exact by construction; ``ism``
 also checks it against the naive path on a few substitutions before trusting it.
+
+A plan keeps the graph and its cut, never a value: every weight, buffer and input-independent value (a weight
+computed in ``forward``, e.g. ``softplus(raw)``, a parametrized weight) is read from each sequence's own reference
+run, so a plan follows in-place updates of the model; a change of its structure needs a new plan (``ism`` keys its
+cache on :func:`model_fingerprint`).
 """
 from __future__ import annotations
 
@@ -46,8 +51,9 @@ _BATCH_NORMS = frozenset({"batch_norm", "_native_batch_norm_legit_no_training"})
 @dataclass
 class Local:
     """One trunk operation: output position ``j`` reads positions ``[j s - pad, j s - pad + reach)`` of each trunk
-    input (zero outside the input); ``run(*windows)`` computes the outputs of a window from those inputs' windows
-    (``(M, C, W)`` each) without padding."""
+    input (zero outside the input); ``run(values, *windows)`` computes the outputs of a window from those inputs'
+    windows (``(M, C, W)`` each) without padding, reading any constant (weights, values computed from them) from
+    ``values``, the node values of the current reference run."""
 
     node: fx.Node
     inputs: list[fx.Node]
@@ -80,7 +86,8 @@ def _ints(value, default: int = 0) -> int:
     return int(value)
 
 
-def _conv_local(node, source, weight, bias, stride, padding, dilation, groups) -> Local:
+def _conv_local(node, source, weight, parameters: Callable, stride, padding, dilation, groups) -> Local:
+    """``weight``: its value at trace time (for its shape); ``parameters(values)``: the weight and bias now."""
     kernel = weight.shape[-1]
     stride, dilation = _ints(stride, 1), _ints(dilation, 1)
     reach = dilation * (kernel - 1) + 1
@@ -95,7 +102,10 @@ def _conv_local(node, source, weight, bias, stride, padding, dilation, groups) -
         pad = _ints(padding)
     if weight.ndim != 3:
         raise ValueError("not a 1-d convolution")
-    return Local(node, [source], lambda h: F.conv1d(h, weight, bias, stride, 0, dilation, groups), reach, stride, pad)
+    def run(values, h):
+        weight_now, bias_now = parameters(values)
+        return F.conv1d(h, weight_now, bias_now, stride, 0, dilation, groups)
+    return Local(node, [source], run, reach, stride, pad)
 
 
 def _pool_local(node, source, kind: str, kernel, stride, padding, dilation=1, ceil_mode=False) -> Local:
@@ -104,9 +114,9 @@ def _pool_local(node, source, kind: str, kernel, stride, padding, dilation=1, ce
         raise ValueError("padded pooling")
     dilation = _ints(dilation, 1)
     if kind == "max":
-        run = lambda h: F.max_pool1d(h, kernel, stride, 0, dilation)  # noqa: E731
+        run = lambda values, h: F.max_pool1d(h, kernel, stride, 0, dilation)  # noqa: E731
     elif dilation == 1:
-        run = lambda h: F.avg_pool1d(h, kernel, stride, 0)  # noqa: E731
+        run = lambda values, h: F.avg_pool1d(h, kernel, stride, 0)  # noqa: E731
     else:
         raise ValueError("dilated average pooling")
     return Local(node, [source], run, dilation * (kernel - 1) + 1, stride, 0)
@@ -155,11 +165,14 @@ class _Tracer:
         if len(node.args) != 1 or node.kwargs or node.args[0] not in self.locals:
             return None
         source = node.args[0]
+        if _hooked(module):
+            return None
         if isinstance(module, nn.Conv1d):
             if module.padding_mode != "zeros":
                 return None
-            return _conv_local(node, source, module.weight, module.bias, module.stride, module.padding,
-                               module.dilation, module.groups)
+            # read when run: a parametrized (weight_norm) weight is computed from its parameters on each access
+            return _conv_local(node, source, module.weight, lambda values: (module.weight, module.bias),
+                               module.stride, module.padding, module.dilation, module.groups)
         if isinstance(module, (nn.MaxPool1d, nn.AvgPool1d)):
             kind = "max" if isinstance(module, nn.MaxPool1d) else "avg"
             if getattr(module, "return_indices", False):
@@ -167,7 +180,7 @@ class _Tracer:
             return _pool_local(node, source, kind, module.kernel_size, module.stride, module.padding,
                                getattr(module, "dilation", 1), module.ceil_mode)
         if isinstance(module, _POINTWISE_MODULES) or (isinstance(module, _EVAL_ONLY) and not module.training):
-            return Local(node, [source], module)
+            return Local(node, [source], lambda values, h: module(h))
         return None
 
     def _function(self, node, name: str, inputs) -> Local | None:
@@ -175,17 +188,20 @@ class _Tracer:
         value = {n: self.values.get(n) for n in node.all_input_nodes}
         arg = lambda a: value[a] if isinstance(a, fx.Node) else a  # noqa: E731
         target = node.target
+        raw = lambda names, position, default=None: argument(  # noqa: E731
+            target, args, kwargs, names, position, default)
+        get = lambda names, position, default=None: arg(raw(names, position, default))  # noqa: E731
         if name in ("conv1d", "convolution", "_convolution_mode") and args and args[0] in self.locals:
-            get = lambda names, position, default=None: arg(argument(target, args, kwargs, names, position, default))  # noqa: E731
             if name == "convolution" and (get(("transposed",), 6, False) or any(get(("output_padding",), 7, [0]))):
                 return None
             groups = get(("groups",), 8 if name == "convolution" else 6, 1)
             if len(inputs) != 1 or any(isinstance(a, fx.Node) and a in self.depends for a in args[1:3]):
                 return None
-            return _conv_local(node, args[0], get(("weight",), 1), get(("bias",), 2), get(("stride",), 3, 1),
-                               get(("padding",), 4, 0), get(("dilation",), 5, 1), groups)
+            weight, bias = raw(("weight",), 1), raw(("bias",), 2)  # nodes: read from each run's values
+            now = lambda values, a: values[a] if isinstance(a, fx.Node) else a  # noqa: E731
+            return _conv_local(node, args[0], arg(weight), lambda values: (now(values, weight), now(values, bias)),
+                               get(("stride",), 3, 1), get(("padding",), 4, 0), get(("dilation",), 5, 1), groups)
         if name in ("max_pool1d", "avg_pool1d") and len(inputs) == 1 and args[0] in self.locals:
-            get = lambda names, position, default=None: arg(argument(target, args, kwargs, names, position, default))  # noqa: E731
             if get(("return_indices",), 6, False):
                 return None
             dilation = get(("dilation",), 4, 1) if name == "max_pool1d" else 1
@@ -201,14 +217,14 @@ class _Tracer:
             mode = kwargs.get("mode", args[2] if len(args) > 2 else "constant") if name == "pad" else "constant"
             if mode != "constant" or (fill or 0) != 0 or len(widths) != 2:
                 return None
-            return Local(node, [args[0]], lambda h: h, 1, 1, int(widths[0]))
+            return Local(node, [args[0]], lambda values, h: h, 1, 1, int(widths[0]))
         if name in ("cat", "concat", "concatenate"):
             tensors, dim = args[0], arg(kwargs.get("dim", args[1] if len(args) > 1 else 0))
             if dim not in (1, -2) or not all(self._trunk_tensor(t) for t in tensors):
                 return None
             if len({self.values[t].shape[-1] for t in tensors}) != 1:
                 return None
-            return Local(node, list(tensors), lambda *hs: torch.cat(hs, dim=1))
+            return Local(node, list(tensors), lambda values, *hs: torch.cat(hs, dim=1))
         if name in _BATCH_NORMS or name in ("dropout", "feature_dropout", "dropout1d"):
             return self._eval_only(node, name, inputs)
         if name in _POINTWISE:
@@ -228,7 +244,7 @@ class _Tracer:
             others = [a for a in node.all_input_nodes if a is not node.args[0]]
             if any(a in self.depends for a in others):
                 return None
-            return Local(node, inputs, _caller(node, inputs, self.module, self.values))
+            return Local(node, inputs, _caller(node, inputs))
         return self._pointwise(node, inputs)
 
     def _pointwise(self, node, inputs) -> Local | None:
@@ -240,7 +256,7 @@ class _Tracer:
             return None
         if not all(a in self.locals or self._constant_ok(a) for a in flat):
             return None
-        return Local(node, inputs, _caller(node, inputs, self.module, self.values))
+        return Local(node, inputs, _caller(node, inputs))
 
     def _slice(self, node, source, index) -> Local | None:
         if not isinstance(index, tuple) or len(index) != 3 or index[0] != slice(None) or index[1] != slice(None):
@@ -250,12 +266,20 @@ class _Tracer:
             return None
         length = self.values[source].shape[-1]
         start = range(length)[cut].start if len(range(length)[cut]) else 0
-        return Local(node, [source], lambda h: h, 1, 1, -start)
+        return Local(node, [source], lambda values, h: h, 1, 1, -start)
 
 
-def _caller(node: fx.Node, inputs: list[fx.Node], module: nn.Module, values: dict) -> Callable:
-    """The node's own call with its trunk inputs replaced by windows (constants from the reference run)."""
-    def run(*windows):
+def _hooked(module: nn.Module) -> bool:
+    """Whether forward hooks would run on the module (a window run bypasses them: it stays in the head)."""
+    hooks = nn.modules.module
+    return bool(module._forward_hooks or module._forward_pre_hooks or hooks._global_forward_hooks
+                or hooks._global_forward_pre_hooks)
+
+
+def _caller(node: fx.Node, inputs: list[fx.Node]) -> Callable:
+    """The node's own call with its trunk inputs replaced by windows (constants from ``values``, the current
+    reference run: never from the run the plan was traced on)."""
+    def run(values, *windows):
         env = dict(zip(inputs, windows))
         args = fx.node.map_arg(node.args, lambda n: env[n] if n in env else values[n])
         kwargs = fx.node.map_arg(node.kwargs, lambda n: env[n] if n in env else values[n])
@@ -286,6 +310,54 @@ def traced_graph(model: nn.Module, x: torch.Tensor) -> fx.GraphModule | None:
         return fx.symbolic_trace(model)
     except Exception:  # noqa: BLE001 - any tracing failure means: no fast path
         return None
+
+
+_OWN = frozenset({"_parameters", "_buffers", "_modules"})  # read through named_parameters/buffers/modules
+
+
+def _state(value: Any, depth: int = 0) -> Any:
+    """A cheap, comparable summary of one attribute: plain values as they are, tensors by identity, storage and
+    in-place version, anything else by identity."""
+    if isinstance(value, (int, float, bool, str, type(None), torch.dtype, torch.device)):
+        return value
+    if isinstance(value, torch.Tensor):
+        try:
+            storage = value.data_ptr()
+        except RuntimeError:  # e.g. a sparse tensor: identity and version only
+            storage = None
+        return id(value), value._version, storage, tuple(value.shape), value.dtype, value.device
+    if isinstance(value, (tuple, list)) and depth < 2 and len(value) <= 16:
+        return type(value), tuple(_state(v, depth + 1) for v in value)
+    if isinstance(value, dict) and depth < 2 and len(value) <= 16:  # e.g. hooks: their handles
+        return type(value), tuple((k, _state(v, depth + 1)) for k, v in value.items())
+    return type(value), id(value)
+
+
+def model_fingerprint(model: nn.Module) -> tuple:
+    """What a traced plan of ``model`` depends on, as a value that changes whenever the model changes.
+
+    Every submodule (its name, type, training flag, hooks and other attributes: ``stride``, a float read in
+    ``forward``, ...) and every parameter and buffer (its name, identity, storage, shape and in-place version
+    counter, which an optimizer step or ``load_state_dict`` advances). Costs about a microsecond per attribute;
+    reads no weight.
+
+    Parameters
+    ----------
+    model
+        Any module (a TorchScript module too).
+
+    Returns
+    -------
+    tuple
+        Equal for two calls only when nothing listed above changed in between (a write through ``.data`` escapes
+        the version counter; a plan reads such values afresh for every sequence anyway).
+    """
+    hooks = nn.modules.module
+    modules = tuple((name, type(module), tuple((k, _state(v)) for k, v in vars(module).items() if k not in _OWN))
+                    for name, module in model.named_modules(remove_duplicate=False))
+    tensors = tuple((name, _state(tensor)) for name, tensor in model.named_parameters(remove_duplicate=False))
+    buffers = tuple((name, _state(tensor)) for name, tensor in model.named_buffers(remove_duplicate=False))
+    return modules, tensors, buffers, _state(hooks._global_forward_hooks), _state(hooks._global_forward_pre_hooks)
 
 
 def run_graph(plan: TracePlan, x: torch.Tensor, supplied: dict[fx.Node, torch.Tensor] | None = None,
@@ -362,7 +434,7 @@ def trace_plan(model: nn.Module, x: torch.Tensor) -> TracePlan | None:
     tracer = _Tracer(graph, graph_module, values)
     source = placeholders[0]
     tracer.depends.add(source)
-    tracer.locals[source] = Local(source, [], lambda: None)
+    tracer.locals[source] = Local(source, [], lambda values: None)
     for node in graph.nodes:
         if node is source:
             continue
@@ -382,9 +454,7 @@ def trace_plan(model: nn.Module, x: torch.Tensor) -> TracePlan | None:
     if len(plan.locals) < 2:
         return None
     plan.shapes = {node: tuple(values[node].shape) for node in plan.locals}
-    for node in tracer.depends:  # keep the constants the trunk's calls read, not one sequence's activations
-        values.pop(node, None)
-    return plan
+    return plan  # keeps no value of this run: each row's calls read their constants from its own reference run
 
 
 def _is_metadata(node: fx.Node) -> bool:
@@ -443,7 +513,7 @@ def _advance(local: Local, patches: dict, values: dict) -> tuple[torch.Tensor, t
     for source in local.inputs:
         windows.append(_overlay(_windows(values[source][0], window_start, window_width), window_start,
                                 patches[source]))
-    out = local.run(*windows)
+    out = local.run(values, *windows)
     if out.shape[-1] != width:
         raise ValueError(f"a window of {local.node.name} gave {out.shape[-1]} outputs, not {width}")
     return low, out

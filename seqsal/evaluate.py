@@ -320,10 +320,10 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
     Returns
     -------
     x, windows
-        ``(W, 4, L)`` float32 one-hot windows on the strand the model saw, and one row per window:
-        ``region_index`` (the region's label in ``table``), ``name``,
-        ``chrom``, ``start``, ``end`` (its genome span) and ``strand``. Without a window, regions of unequal
-        width give windows of unequal width: only those of the most common width are kept (one log line).
+        ``(W, 4, L)`` float32 one-hot windows on the strand the model saw, and one row per window: ``region_index``
+        (its region's label in ``table``), ``name``, ``chrom``, ``start``, ``end`` (its genome span), ``strand``.
+        Without a window, regions of unequal width give windows of unequal width: only those of the most common
+        width are kept (one log line).
     """
     arrays, rows = [], []
     for i, (label, row) in enumerate(zip(table.index, table.itertuples(index=False))):
@@ -333,8 +333,7 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
         for offset in plan.starts:
             first = fetch_end - int(offset) - plan.window if plan.minus else fetch_start + int(offset)
             arrays.append(plan.model_input[:, offset:offset + plan.window])
-            rows.append({"region_index": label, "name": row.name, "chrom": row.chrom, "start": first,
-                         "end": first + plan.window, "strand": "-" if plan.minus else "+"})
+            rows.append((label, row.name, row.chrom, first, first + plan.window, "-" if plan.minus else "+"))
     windows = pd.DataFrame(rows, columns=["region_index", "name", "chrom", "start", "end", "strand"])
     widths = (windows["end"] - windows["start"]).to_numpy()
     if len(set(widths.tolist())) > 1:
@@ -366,8 +365,8 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
 
     ``model`` is the run's model as :func:`seqsal.models.load_model` gives it (CPU, eval mode, no parameter
     gradients); ``x`` ``(W, 4, L)`` and ``windows`` are the model windows of the run's regions as the run fed
-    them (:func:`run_windows`): all of them, a seeded sample of ``max_regions`` regions, or the rows ``rows`` of
-    its ``regions.tsv`` (``region_index``: names may repeat); ``genome`` an already opened :class:`seqsal.genome.Genome` of the run (default: opened here).
+    them (:func:`run_windows`): all, a seeded sample of ``max_regions`` regions, or the rows ``rows`` of its
+    ``regions.tsv`` (names may repeat); ``genome`` the run's :class:`seqsal.genome.Genome`, open (default: opened).
 
     Raises
     ------
@@ -375,17 +374,16 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
         The folder has no ``run.json``, its model or genome cannot be read, or the model file (or its architecture
         file) changed since the run (:func:`seqsal.evaluate_inputs.check_model_unchanged`).
     """
-    from .run_genome import genome_of_run, moved_input_text
     from .models import load_model
     from .regions import prepare_regions
+    from .run_genome import genome_of_run, moved_input_text
 
     if not (record_path := out_dir / "run.json").exists():
         raise InputError("no run.json: run `seqsal attribute ... -o` into this folder first", str(out_dir))
     if not {"model", "genome", "parameters", "regions"} <= set(record := read_json_record(record_path)):
         raise InputError("names no model, genome, parameters or regions (the file was edited); restore it or rerun "
                          "`seqsal attribute`", str(record_path))
-    model_info = record["model"]
-    parameters = record["parameters"]
+    model_info, parameters = record["model"], record["parameters"]
     description = model_info if model_info.get("format") == "state_dict" else {}
     check_model_unchanged(model_info)  # the bytes the run attributed with, or a refusal
     loaded = load_model(model_info["path"], architecture=description.get("architecture"),
@@ -393,12 +391,11 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     genome = genome_of_run(record, out_dir) if genome is None else genome  # with the run's --unknown-bases
     if not os.path.isfile(record["regions"]):
         raise InputError(moved_input_text("regions"), record["regions"])
-    table = prepare_regions(record["regions"], genome.chrom_sizes, parameters.get("width"))
+    table = prepare_regions(record["regions"], genome.chrom_sizes, parameters.get("width")).reset_index(drop=True)
     seed = int(parameters.get("seed", 0)) if seed is None else seed
     if "shard" in record:  # a shard's folder: its own block of the regions
         table = table.iloc[record["shard"]["first"]:record["shard"]["stop"]].reset_index(drop=True)
     check_run_regions(table, read_tsv(out_dir / "regions.tsv"), record["regions"])  # the BED, edited since?
-    table = table.reset_index(drop=True)  # labels: rows of regions.tsv, each window's region_index
     if rows is not None:  # only these regions (seqsal check-seqlets: those holding a checked seqlet)
         table = table.iloc[np.unique(np.asarray(list(rows), dtype=np.int64))]
     if max_regions is not None and len(table) > max_regions:

@@ -45,7 +45,7 @@ from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_colu
 from .regions import padded_bases, padding_summary, prepare_regions
 from .run_checkpoint import (PARTIAL, REGION_STATE_SECONDS, array_stores, discard, drop_earlier_run, params_digest,
                              prepare_output, read_region_state, write_checkpoint, write_region_state)
-from .runlock import locks_run_folder
+from .runlock import REGIONS_TABLE_KEY, locks_run_folder, regions_table_digest
 from .batches import window_counts
 from .shards import shard_bounds
 from .text import nothing_to_resume, plural, run_summary
@@ -407,6 +407,7 @@ def run_attribute(
                        **_gradcam_layer(options, loaded)},
         "n_regions": n,
         "input_digest": digest,
+        REGIONS_TABLE_KEY: regions_table_digest(out),
         **({"shard": {"index": shard[0], "count": shard[1], "first": shard_rows[0], "stop": shard_rows[1],
                       "n_regions_total": n_total}} if shard is not None else {}),
         "max_length": max_length,

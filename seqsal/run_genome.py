@@ -18,6 +18,7 @@ import pandas as pd
 from .errors import InputError
 from .genome import Genome
 from .io import region_arrays
+from .runlock import refuse_edited_regions_table
 from .tables import read_region_coordinates
 
 GENOME_SAMPLE = 64
@@ -84,12 +85,14 @@ def first_genome_mismatch(out_dir: Path, record: dict, genome_path: str, sample:
 
 def check_table_fits_arrays(regions: pd.DataFrame, lengths: np.ndarray, out_dir: str | os.PathLike) -> None:
     """Refuse a ``regions.tsv`` (``chrom``/``start``/``end`` rows) that no longer fits ``attributions.npz``'s
-    ``lengths`` ``(N,)``: a row removed or a coordinate edited by hand was taken for a replaced genome (auditbreak).
+    ``lengths`` ``(N,)``: a row removed or a coordinate edited by hand was taken for a replaced genome (auditbreak);
+    or, rows of the same lengths, one not the table the run wrote (:func:`seqsal.runlock.refuse_edited_regions_table`).
 
     Raises
     ------
     InputError
-        Naming the row counts or the first row whose ``end - start`` is not its stored length.
+        Naming the row counts or the first row whose ``end - start`` is not its stored length; or ``regions.tsv``,
+        edited since the run.
     """
     path = str(Path(out_dir) / "regions.tsv")
     if len(regions) != len(lengths):
@@ -101,6 +104,7 @@ def check_table_fits_arrays(regions: pd.DataFrame, lengths: np.ndarray, out_dir:
         raise InputError(f"row {k} ({regions['chrom'].iloc[k]}:{regions['start'].iloc[k]}-{regions['end'].iloc[k]}) "
                          f"spans {span[k]} bases, attributions.npz {int(lengths[k])}: the table was edited; rerun "
                          "`seqsal attribute` with --force", path)
+    refuse_edited_regions_table(out_dir)  # rows of the same lengths moved elsewhere (fresh26b)
 
 
 def genome_of_run(record: dict, folder: str | os.PathLike | None = None) -> Genome:

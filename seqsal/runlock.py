@@ -30,7 +30,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import hashlib
 import inspect
+import json
 import os
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
@@ -182,6 +184,44 @@ def _hold(path: Path, exclusive: bool, command: str, folder: str, new_folder_opt
         _release(path, handle)
 
 
+REGIONS_TABLE_KEY = "regions_tsv_sha256"
+"""``run.json`` member: the SHA-256 of the ``regions.tsv`` the run (or merge) wrote, so that a table edited by hand
+since is refused (:func:`refuse_unfinished_run`; fresh26b: a region shifted by 5 kb was called at the new place with
+the old bases)."""
+
+
+def regions_table_digest(folder: str | os.PathLike) -> str:
+    """SHA-256 (hex) of ``FOLDER/regions.tsv``'s bytes (:data:`REGIONS_TABLE_KEY`); ``""`` without one."""
+    path = Path(folder) / "regions.tsv"
+    if not path.is_file():
+        return ""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def refuse_edited_regions_table(folder: str | os.PathLike) -> None:
+    """Refuse a run folder whose ``regions.tsv`` is not the one its run wrote (:data:`REGIONS_TABLE_KEY`; nothing
+    to check in a ``run.json`` from before that key, or without one).
+
+    Raises
+    ------
+    InputError
+        Naming ``regions.tsv``: edited, replaced or removed since the run.
+    """
+    path = Path(folder)
+    try:
+        recorded = json.loads((path / "run.json").read_text()).get(REGIONS_TABLE_KEY)
+    except (OSError, ValueError, AttributeError):
+        return  # no run.json, or an unreadable one: refused where it is read, with its own message
+    if recorded and regions_table_digest(path) != recorded:
+        raise InputError("regions.tsv is not the table this run wrote (edited, replaced or removed since): its rows "
+                         "name the regions whose attributions attributions.npz holds; restore it, or rerun `seqsal "
+                         "attribute` with --force", str(path / "regions.tsv"))
+
+
 def refuse_unfinished_run(folder: str | os.PathLike) -> None:
     """Refuse a run folder whose ``seqsal attribute`` run has not finished (interrupted: its checkpoint
     ``.partial`` is there, ``run.json`` is not), before a command derives files from half a run.
@@ -190,10 +230,12 @@ def refuse_unfinished_run(folder: str | os.PathLike) -> None:
     ------
     InputError
         ``FOLDER: the seqsal attribute run in this folder has not finished ...; finish it with the same
-        command plus --resume first``; attributions without ``run.json`` (removed since the run).
+        command plus --resume first``; attributions without ``run.json`` (removed since the run); a
+        ``regions.tsv`` whose bytes are not those the run recorded (:data:`REGIONS_TABLE_KEY`).
     """
     path = Path(folder)
     if (path / "run.json").exists():
+        refuse_edited_regions_table(path)
         return
     if (path / ".partial").is_dir():
         raise InputError("the seqsal attribute run in this folder has not finished (interrupted: .partial holds its "

@@ -30,7 +30,7 @@ from .methods import attribution_track
 from .peaks.nulls import ATTRIBUTIONS_KEY, PIECE_KEY
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled piece
 from .region_table import completeness_summary
-from .runlock import locks_run_folder
+from .runlock import REGIONS_TABLE_KEY, locks_run_folder, regions_table_digest
 from .tables import read_tsv
 from .text import plural
 
@@ -280,6 +280,7 @@ def merge_runs(
         os.unlink(out / NULL_FILE)
     record = merged_record(records, folders, n, width, command, time.perf_counter() - started)
     record["outputs"] = outputs
+    record[REGIONS_TABLE_KEY] = regions_table_digest(out)  # the merged table's, not shard 1's
     completeness = completeness_summary(out / "regions.tsv", record["method"])  # of all regions, not shard 1's
     record.pop("completeness", None)
     if completeness is not None:

@@ -11,6 +11,7 @@ from motif_helpers import toy_run_folder, word_tracks
 from seqsal.cli import main
 from seqsal.tables import read_region_coordinates
 from seqsal.peaks import run_null_problem
+from seqsal.runlock import REGIONS_TABLE_KEY, regions_table_digest
 
 SITE = "TGACGTCA"
 
@@ -21,6 +22,7 @@ def toy_run(tmp_path_factory):
                             lambda oh, rng: word_tracks(oh, rng, [(SITE, 0.5)]), 60, 300, 0)
     record = json.loads((folder / "run.json").read_text())
     record["peaks"] = {"null_sample": {"file": "null.npz", "n_regions": 60, "copies": 1, "bases": 18000}}
+    record[REGIONS_TABLE_KEY] = regions_table_digest(folder)  # as seqsal attribute records it
     (folder / "run.json").write_text(json.dumps(record))
     return folder
 
@@ -145,11 +147,27 @@ def test_a_region_table_edited_by_hand_is_named_as_such(toy_run, tmp_path, edit,
     rows = (folder / "regions.tsv").read_text().splitlines(keepends=True)
     assert rows[0].split("\t")[4] == "end"
     (folder / "regions.tsv").write_text("".join(edit(rows)))
-    for command in (["call-peaks", str(folder), "-q"], ["motifs", str(folder), "-q", "--database", "none"]):
+    commands = (["call-peaks", str(folder), "-q"], ["motifs", str(folder), "-q", "--database", "none"])
+    for command in commands:
         result = CliRunner().invoke(main, command)
         lines = result.output.strip().splitlines()
         assert result.exit_code == 2 and len(lines) == 1, (command, result.output)
-        assert lines[0].startswith(f"seqsal: error: {folder / 'regions.tsv'}: ") and message in lines[0], lines
+        assert lines[0].startswith(f"seqsal: error: {folder / 'regions.tsv'}: "), lines
+        # named by what is wrong in it, or (commands that lock the folder first) by run.json's digest of the table
+        assert message in lines[0] or "regions.tsv is not the table this run wrote" in lines[0], lines
+
+
+def test_a_region_moved_by_hand_to_another_place_of_its_length_is_refused(toy_run, tmp_path):
+    """fresh26b: a region shifted by 5 kb (same length, not in the null sample) was called at the new place, its
+    seqlet's sequence column the old place's bases."""
+    folder = _copy(toy_run, tmp_path)
+    rows = (folder / "regions.tsv").read_text().splitlines(keepends=True)
+    fields = rows[2].split("\t")
+    fields[3], fields[4] = str(int(fields[3]) + 1), str(int(fields[4]) + 1)
+    (folder / "regions.tsv").write_text("".join(rows[:2] + ["\t".join(fields)] + rows[3:]))
+    for command in (["call-peaks", str(folder), "-q"], ["report", str(folder), "-q"], ["logos", str(folder), "-q"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2 and "regions.tsv is not the table this run wrote" in result.output, command
 
 
 def test_call_peaks_on_a_run_without_null_says_it_uses_the_laplace_null(toy_run, tmp_path, caplog):

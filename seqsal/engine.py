@@ -153,8 +153,8 @@ def _short_region(row, length: int, error: RuntimeError) -> str:
     line = f"line {int(row['line'])} of the regions, " if int(row.get("line", 0) or 0) > 0 else ""
     cause = (str(error).strip() or type(error).__name__).splitlines()[0][:160]
     return (f"the model failed on region {row['name']} ({line}{row['chrom']}:{row['start']}-{row['end']}, fed whole "
-            f"as {length} bp: the model declares no input length): {cause}; give --window (the model's input "
-            f"length), or leave out regions this short")
+            f"as {length} bp: the model declares no input length): {cause}; if the region is shorter than the "
+            f"model's layers need, give --window (the model's input length), or leave out regions this short")
 
 
 def fit_memory(model: nn.Module, target: Target, method: str, params: dict, rc: bool, batch_size: int,

@@ -15,7 +15,7 @@ from .attribution import NO_TASK_AXIS, Target, eval_mode, resolve_task_axis, sha
 from .errors import InputError, option
 from .models import LoadedModel
 from .models.files import model_file
-from .models.probes import check_deterministic, check_float32, check_task_names
+from .models.probes import check_deterministic, check_float32, check_task_names, more_inputs_text
 from .models.user import layout_hint
 
 log = logging.getLogger("seqsal")
@@ -42,6 +42,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
         # TorchScript puts the cause on the last line, after its own traceback
         detail = (lines[-1] if lines[0].startswith("The following operation failed") else lines[0])[:200] \
             if lines else type(error).__name__
+        if (more := more_inputs_text(error)) is not None:  # review26: told its first layer takes 5 channels
+            raise InputError(more, where) from None
         if "cuda" in str(error).lower() and x.device.type != "cuda":
             raise InputError(f"the model fails on the {x.device.type} device ({detail}): it was saved with operations "
                              f"or tensors that need a CUDA GPU; run on a machine with one "

@@ -376,7 +376,7 @@ def run_attribute(
         rows_handle.close()
     attribution_seconds = time.perf_counter() - t_attr
     # after the run: an error stays one line
-    if (padding := padding_summary(table, regions_path, genome.chrom_sizes)) is not None:
+    if (padding := padding_summary(table, regions_path, genome.chrom_sizes, options.width)) is not None:
         log.warning(padding)
 
     write_attribution_bigwig(out / "attributions.bw", table, genome.chrom_sizes, one_hot_store.read_row,

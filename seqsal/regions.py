@@ -338,7 +338,7 @@ def padded_bases(regions: pd.DataFrame, chrom_sizes: dict[str, int], window: int
 
 
 def padding_summary(regions: pd.DataFrame, path: str = "regions",
-                    chrom_sizes: dict[str, int] | None = None) -> str | None:
+                    chrom_sizes: dict[str, int] | None = None, width: int | None = None) -> str | None:
     """One line on the regions whose model input runs past a chromosome end (column ``padded_bp``); ``None``
     when none does.
 
@@ -346,7 +346,9 @@ def padding_summary(regions: pd.DataFrame, path: str = "regions",
     or of the window around a shorter region) are read as ``N`` and counted per region in ``padded_bp`` of
     ``regions.tsv``. With ``chrom_sizes``, regions whose own end lies past their chromosome's (not only the
     window around them) are counted apart and the first named by its line or coordinates: a model window at a
-    chromosome end is common, a region ending past it is a sign of a BED made for another genome build.
+    chromosome end is common, a region ending past it is a sign of a BED made for another genome build. With
+    ``width`` (the run re-centred its regions to that many bases, ``--width``) such ends are said to be the
+    resized ones' (fresh26b: a BED region 10 bp from the end, widened to 800, was taken for another build).
     """
     if "padded_bp" not in regions:
         return None
@@ -365,8 +367,11 @@ def padding_summary(regions: pd.DataFrame, path: str = "regions",
     where = f"line {int(row['line'])}" if "line" in regions else f"{row['chrom']}:{row['start']}-{row['end']}"
     n = int(beyond.sum())
     itself = "ends past its chromosome itself" if n == 1 else "end past their chromosomes themselves"
-    return (f"{line}; {n} of them {itself} (first: {where}, end {int(row['end']):,} > {row['chrom']} "
-            f"{chrom_sizes[row['chrom']]:,} bp): is this BED for this genome build?")
+    sizes = f"end {int(row['end']):,} > {row['chrom']} {chrom_sizes[row['chrom']]:,} bp"
+    if width is not None:
+        past = "ends past its chromosome" if n == 1 else "end past their chromosomes"
+        return f"{line}; {n} of them {past} once re-centred to --width {width} (first: {where}, {sizes})"
+    return f"{line}; {n} of them {itself} (first: {where}, {sizes}): is this BED for this genome build?"
 
 
 def resize_regions(regions: pd.DataFrame, width: int) -> pd.DataFrame:

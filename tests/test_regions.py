@@ -219,6 +219,10 @@ def test_padding_summary_counts_regions_and_bases(tmp_path):
         "(first: chr1:4990-5001, end 5,001 > chr1 5,000 bp): is this BED for this genome build?")
     assert padding_summary(regions.assign(end=regions["start"] + 1, padded_bp=[0, 5, 0]), "r.bed",
                            SIZES).endswith("(padded_bp in regions.tsv)")  # a window past the end only
+    # fresh26b: regions re-centred by --width end past the chromosome: the BED is not to blame
+    assert padding_summary(regions, "r.bed", SIZES, width=800).endswith(
+        "; 2 of them end past their chromosomes once re-centred to --width 800 (first: line 1, end 3,100 > chr2 "
+        "3,000 bp)")
 
 
 @pytest.mark.parametrize("kind", ["binary", "bzip2", "gzip_in_gzip"])

@@ -128,6 +128,20 @@ def _linear_refusal(func, name: str, args: tuple, kwargs: dict) -> str | None:
     return None
 
 
+def _multipliers(total: torch.Tensor, leaf: torch.Tensor, retain: bool) -> torch.Tensor:
+    """The gradient of ``total`` with respect to ``leaf`` under the DeepLIFT rules; a model that writes in place
+    into a tensor the backward pass still needs is refused in one line (review26: ``h += F.gelu(conv(h))`` raised
+    autograd's RuntimeError through the API, and the CLI blamed the region's length)."""
+    try:
+        return torch.autograd.grad(total, leaf, retain_graph=retain)[0]
+    except RuntimeError as error:
+        if "modified by an inplace operation" not in str(error):
+            raise
+        raise InputError("deepshap cannot explain this model: its forward changes a tensor in place after a "
+                         "layer has used it (e.g. h += f(h)); write that step out of place (h = h + f(h)), or "
+                         f"explain it with {option('method', 'ism')}") from None
+
+
 class _DeepLiftMode(TorchFunctionMode):
     """Intercepts the model's operations: records a reference's arguments and outputs at every nonlinearity
     (``record``), or applies the DeepLIFT rules to the sequence pass, noting each nonlinear call (:class:`_Pending`)
@@ -408,7 +422,7 @@ def shared_multipliers(model: nn.Module, x: torch.Tensor, references: torch.Tens
             for part in range(parts):
                 _pair(pending, recorded, part, parts)
                 with torch.enable_grad():
-                    multipliers.append(torch.autograd.grad(total, leaf, retain_graph=first + part < r - 1)[0])
+                    multipliers.append(_multipliers(total, leaf, first + part < r - 1))
             del recorded, output_ref
     finally:
         names.close()

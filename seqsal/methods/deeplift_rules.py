@@ -279,10 +279,13 @@ def pool_with_indices(t: torch.Tensor, params: dict, two_d: bool) -> tuple[torch
 def _reduction_pooling(func, name: str, args: tuple, kwargs: dict) -> Pooling | str:
     x = args[0]
     dim = argument(func, args, kwargs, ("dim",), 1)
+    if dim is None or (isinstance(dim, (list, tuple)) and not dim):
+        return "a maximum or minimum over every dimension (over the batch too)"
+    if isinstance(dim, (list, tuple)) and len(dim) != 1:  # review26: said "over the batch too" of dim=(1, 2)
+        return (f"a maximum or minimum over {len(dim)} dimensions at once; take it one dimension at a time "
+                "(h.amax(dim=2).amax(dim=1)), which gives the same value and has a DeepLIFT rule")
     if isinstance(dim, (list, tuple)):
-        dim = dim[0] if len(dim) == 1 else None
-    if dim is None:
-        return "a maximum or minimum over more than one dimension (over the batch too)"
+        dim = dim[0]
     dim = int(dim) % x.dim()
     keepdim = bool(argument(func, args, kwargs, ("keepdim",), 2, False))
     sign = -1.0 if name in ("min", "amin") else 1.0

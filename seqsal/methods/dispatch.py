@@ -19,7 +19,7 @@ from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
-from ..models.probes import check_deterministic, check_task_names
+from ..models.probes import check_deterministic, check_task_names, more_inputs_text
 from .inputs import as_batch, as_module, as_target, method_inputs
 from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 
@@ -165,9 +165,11 @@ def check_method_params(method: str, function, params: dict) -> None:
                          f"{', '.join(accepted) or 'none'}")
 
 
-def cannot_take(x: torch.Tensor, error: RuntimeError) -> InputError:
+def cannot_take(x: torch.Tensor, error: Exception) -> InputError:
     """The error for a model that fails on ``x``'s shape (e.g. a dense layer sized for another length)."""
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if (more := more_inputs_text(error)) is not None:
+        return InputError(more)
     if "channels" in first_line and x.ndim == 3:  # e.g. "expected input[1, 100, 4] to have 4 channels": (N, L, 4)
         return InputError(f"the model cannot take x of shape {tuple(x.shape)} ({first_line}): it may read one-hot "
                           "DNA channels last, (N, L, 4); wrap it, seqsal.models.user.ChannelsLast(model), or load its "
@@ -266,7 +268,7 @@ def attribute(
                 with torch.no_grad():
                     try:
                         output = model(probe)
-                    except RuntimeError as error:  # e.g. a dense layer sized for another length
+                    except (RuntimeError, TypeError) as error:  # a dense layer sized for another length; 2 inputs
                         raise cannot_take(x, error) from None
                 target = resolve_task_axis(model, target, probe, output)
                 shape = target.output_shape(output)

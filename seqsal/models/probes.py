@@ -53,6 +53,17 @@ def _reasons(model: nn.Module, source: str | None) -> dict[str, str]:
     return _FROZEN if frozen else _PYTHON
 
 
+def more_inputs_text(error: BaseException) -> str | None:
+    """What to say when calling a model with the one-hot ``x`` alone failed because its ``forward`` takes more
+    arguments (a ``TypeError`` such as "missing 1 required positional argument: 'track'"); else ``None``
+    (review26: a two-input model was told its first layer takes 5 channels, or got Python's TypeError)."""
+    text = str(error).strip()
+    if not isinstance(error, TypeError) or not ("positional argument" in text or "required" in text):
+        return None
+    return (f"the model's forward takes more than the one-hot sequence ({text.splitlines()[0][:160]}); seqsal calls "
+            "it with one tensor, (N, 4, L): wrap it in a module whose forward(x) supplies the other inputs")
+
+
 def probe_windows(n: int, length: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
     """``(n, 4, length)`` float32 one-hot windows of uniform random bases, the same for the same seed."""
     generator = torch.Generator().manual_seed(seed)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -95,6 +95,8 @@ class Target:
         chosen): the pipeline (``seqsal attribute``, :func:`seqsal.pipeline.run_attribute`,
         :func:`~seqsal.pipeline.iter_attributions`) chooses the transform the model's graph calls for
         (:func:`seqsal.output_transforms.choose_transform`), else ``none``, and records the choice.
+    model_logit
+        Internal: the model returns the logit itself (:func:`seqsal.models.logit_output.exact_logit`).
 
     Raises
     ------
@@ -108,6 +110,7 @@ class Target:
     reduction: str = "sum"
     axis: int | str | None = None
     transform: str | None = None
+    model_logit: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
@@ -201,10 +204,9 @@ class Target:
                              "drop transform= (the profile is explained as it is)")
         if selected.ndim == 1:
             if self.reduction != "sum":
-                raise InputError(f"{option('target', f'reduce={self.reduction}')} reduces a profile over "
-                                 f"positions, but the output "
-                                 "to explain is one value per sequence; drop reduce= (or, for an output "
-                                 f"(N, positions) of one task, add axis={NO_TASK_AXIS})")
+                raise InputError(f"{option('target', f'reduce={self.reduction}')} reduces a profile over positions, "
+                                 "but the output to explain is one value per sequence; drop reduce= (or, for an "
+                                 f"output (N, positions) of one task, add axis={NO_TASK_AXIS})")
             value = selected
         elif self.reduction == "sum":
             value = selected.sum(dim=1)
@@ -225,8 +227,7 @@ class Target:
         """
         if output.ndim != 2:
             raise InputError(f"{option('target', f'transform={self.transform}')} explains one class of an (N, "
-                             f"classes) output, "
-                             f"but the output is {shape_text(output.shape)}: pass "
+                             f"classes) output, but the output is {shape_text(output.shape)}: pass "
                              f"{option('target', '...,transform=none')}")
         axis = self.task_axis(tuple(output.shape))
         if axis is None:
@@ -272,8 +273,8 @@ class Target:
         return value.to(output.dtype)
 
     def _transformed(self, value: torch.Tensor) -> torch.Tensor:
-        """``value`` through :attr:`transform` (``logit``: refuses values outside ``(0, 1)``)."""
-        if self.transform in (None, "none"):
+        """``value`` through :attr:`transform` (``logit``: refuses values outside ``(0, 1)``; see model_logit)."""
+        if self.transform in (None, "none") or self.model_logit:
             return value
         outside = (value <= 0) | (value >= 1) | ~torch.isfinite(value)
         if bool(outside.any()):
@@ -283,6 +284,7 @@ class Target:
                              f"the model "
                              f"gave {bad:g} (a sigmoid saturates to exactly 0 or 1 in float32 beyond |logit| ~17): "
                              f"pass {option('target', '...,transform=none')} to explain the output as it is")
+        from .models.logit_output import warn_imprecise_logit; warn_imprecise_logit(value)  # noqa: E702 (a cycle)
         return torch.logit(value.double()).to(value.dtype)
 
     def profile_weights(self, output) -> torch.Tensor | None:
@@ -502,6 +504,8 @@ def target_text(target: Target) -> str:
 
 def _forward_target(model: nn.Module, x: torch.Tensor, target: Target,
                     weights: torch.Tensor | None = None) -> torch.Tensor:
+    from .models.logit_output import exact_logit  # a sigmoid's logit from its input (models imports no attribution)
+    model, target = exact_logit(model, target)
     return target.select(model(x), weights).float()
 
 

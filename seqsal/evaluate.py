@@ -38,6 +38,7 @@ from .encode import reverse_complement_one_hot
 from .regions import fetch_span
 from .stitch import plan_region
 from .errors import InputError, option
+from .models.logit_output import exact_logit
 from .evaluate_inputs import (check_model_unchanged, check_run_regions, check_truth, methods_named, recorded_transform,
                               skipped_text, unavailable_checks)
 from .io import atomic_path, write_table_atomic
@@ -68,7 +69,7 @@ def predict_target(model: nn.Module, x: torch.Tensor, target: Target, batch_size
                    ) -> np.ndarray:
     """The target ``(N,)`` float32 of each one-hot window ``(N, 4, L)``, in batches of ``batch_size``, without
     gradients; with ``rc``, averaged with its reverse complement's (what an ``--rc`` run explains)."""
-    outputs = []
+    outputs, (model, target) = [], exact_logit(model, target)  # a sigmoid's logit from its input, not from p
     with torch.no_grad():
         for first in range(0, x.shape[0], batch_size):
             chunk = x[first:first + batch_size]
@@ -348,9 +349,8 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
 
 
 def _method_target(method: str, target: Target) -> Target:
-    """The target ``method`` explains: the run's, except that DeepLIFT/DeepSHAP, whose rules cannot take a
-    transform of the output, explain a ``logit`` run's probability (a warning says so; the curves still score the
-    run's target)."""
+    """The target ``method`` explains: the run's, except that DeepLIFT/DeepSHAP, whose rules cannot take a transform
+    of the output, explain a ``logit`` run's probability (a warning says so; the curves score the run's target)."""
     if method in ("deeplift", "deepshap") and target.transform not in (None, "none"):
         log.warning("evaluate: %s explains the probability, not the logit the run explained (its rules act on the "
                     "model's own layers); its curves are scored on the logit", method)

@@ -204,7 +204,15 @@ class Saturated(nn.Module):
         return torch.sigmoid(x.sum(dim=(1, 2))[:, None] * 0.0 + 40.0)
 
 
-def test_a_saturated_sigmoid_stops_with_one_line_that_says_what_to_do(tmp_path):
+class SaturatedTwice(nn.Module):
+    """:class:`Saturated` whose returned probability is also used elsewhere, so its graph is not rewritten."""
+
+    def forward(self, x):
+        p = torch.sigmoid(x.sum(dim=(1, 2))[:, None] * 0.0 + 40.0).squeeze(-1)
+        return p, p * 2.0
+
+
+def test_a_saturated_sigmoid_is_explained_from_its_input(tmp_path):
     from click.testing import CliRunner
 
     from seqsal.cli import main
@@ -212,6 +220,23 @@ def test_a_saturated_sigmoid_stops_with_one_line_that_says_what_to_do(tmp_path):
     genome, regions = _world(tmp_path)
     path = tmp_path / "saturated.pt"
     torch.jit.script(Saturated().eval()).save(str(path))
+    result = CliRunner().invoke(main, ["attribute", str(genome), str(regions), "--model", str(path), "-o",
+                                       str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 0, result.output  # the logit 40 is the sigmoid's input, not logit(1.0)
+    import pandas as pd
+
+    predictions = pd.read_csv(tmp_path / "out" / "regions.tsv", sep="\t")["prediction"]
+    assert np.allclose(predictions, 40.0)
+
+
+def test_a_saturated_sigmoid_stops_with_one_line_that_says_what_to_do(tmp_path):
+    from click.testing import CliRunner
+
+    from seqsal.cli import main
+
+    genome, regions = _world(tmp_path)
+    path = tmp_path / "saturated.pt"
+    torch.jit.script(SaturatedTwice().eval()).save(str(path))
     result = CliRunner().invoke(main, ["attribute", str(genome), str(regions), "--model", str(path), "-o",
                                        str(tmp_path / "out"), "-q"])
     assert result.exit_code == 2 and "Traceback" not in result.output

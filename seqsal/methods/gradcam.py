@@ -26,6 +26,7 @@ from torch.overrides import TorchFunctionMode
 from ..attribution import Target
 from ..errors import InputError, option
 from ..models.files import model_file
+from ..models.logit_output import ScriptLogit
 from ..models.user import static_batch
 from .inputs import method_entry
 from .ops import ACTIVATIONS, is_inplace, op_name, out_of_place
@@ -184,7 +185,8 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
         when the model has no activation after a convolution that the target depends on, or for a TorchScript model (its
         operations and modules run outside Python, out of reach).
     """
-    if isinstance(model, torch.jit.ScriptModule):
+    if isinstance(model, (torch.jit.ScriptModule, ScriptLogit)):  # ScriptLogit: a TorchScript sigmoid's logit
+        model = getattr(model, "model", model)
         raise InputError("gradcam needs a Python nn.Module or a torch.export archive: TorchScript runs its layers "
                          f"outside Python where their feature maps cannot be read; use another {option('method')}",
                          model_file(model))

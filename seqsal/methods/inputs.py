@@ -18,6 +18,7 @@ from torch import nn
 from ..attribution import Target, eval_mode
 from ..errors import InputError, option
 from ..models.files import LoadedModel
+from ..models.logit_output import exact_logit
 from ..models.probes import check_float32
 
 
@@ -126,10 +127,13 @@ def as_module(model: nn.Module | LoadedModel, length: int, float32: bool = True
 
 def method_inputs(model, x, target) -> tuple[nn.Module, torch.Tensor, Target]:
     """The module, batch and resolved target a method runs on (:func:`as_module`, :func:`as_batch`,
-    :func:`as_target` and :meth:`Target.resolve` with the model's task names)."""
+    :func:`as_target` and :meth:`Target.resolve` with the model's task names); a target explained as a sigmoid's
+    logit runs on the model rewritten to return the sigmoid's input (:func:`~seqsal.models.logit_output.exact_logit`),
+    so that its values are not inverted from float32 probabilities."""
     x = as_batch(x)
     module, task_names, _ = as_module(model, x.shape[-1], float32=False)
-    return module, x, as_target(target).resolve(task_names)
+    module, target = exact_logit(module, as_target(target).resolve(task_names))
+    return module, x, target
 
 
 def method_entry(function: Callable) -> Callable:

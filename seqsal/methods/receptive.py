@@ -292,7 +292,11 @@ def _caller(node: fx.Node, inputs: list[fx.Node]) -> Callable:
 def traced_graph(model: nn.Module, x: torch.Tensor) -> fx.GraphModule | None:
     """The ``torch.fx`` graph of a model: its own (a ``torch.export`` program's ``.module()``), a symbolic trace
     of an ``nn.Module``, a TorchScript module converted to a ``torch.export`` program (PyTorch's
-    ``TS2EPConverter``, run on ``x`` ``(1, 4, L)`` twice over), or ``None`` (a forward neither can follow)."""
+    ``TS2EPConverter``, run on ``x`` ``(1, 4, L)`` twice over), or ``None`` (a forward neither can follow).
+    A TorchScript model rewritten to return a sigmoid's input (:class:`seqsal.models.logit_output.ScriptLogit`):
+    its converted graph, rewritten the same way."""
+    if callable(getattr(model, "fx_rewrite", None)) and isinstance(getattr(model, "model", None), nn.Module):
+        return model.fx_rewrite(traced_graph(model.model, x))
     if isinstance(model, torch.jit.ScriptModule):
         try:
             from torch._export.converter import TS2EPConverter  # PyTorch's own converter (a private module)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import hashlib
 import inspect
 import json
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 from .errors import InputError
+from .provenance import file_digest
 
 LOCK_FILE = ".seqsal.lock"
 
@@ -192,14 +192,7 @@ the old bases)."""
 
 def regions_table_digest(folder: str | os.PathLike) -> str:
     """SHA-256 (hex) of ``FOLDER/regions.tsv``'s bytes (:data:`REGIONS_TABLE_KEY`); ``""`` without one."""
-    path = Path(folder) / "regions.tsv"
-    if not path.is_file():
-        return ""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(Path(folder) / "regions.tsv")
 
 
 def refuse_edited_regions_table(folder: str | os.PathLike) -> None:

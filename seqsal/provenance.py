@@ -334,7 +334,7 @@ def _reason(folder: str | os.PathLike, name: str) -> str:
     causes = [source for source in mismatches(folder, name) if source != name]
     words = [GROUP_WORDS.get(source, source) for source in causes]  # fresh26a: "other calls, seqlet_check than"
     why = (f"derived from {' and '.join(words)} other than those in this folder" if causes
-           else "its files changed since they were written")
+           else "its files changed since they were written (edited, or a command stopped while writing them)")
     return f"{why}; rerun `{GROUPS[name].command}`"
 
 

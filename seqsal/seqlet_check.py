@@ -43,7 +43,7 @@ from .evaluate import predict_target, run_inputs
 from .io import write_table_atomic
 from .tables import read_region_coordinates
 from .peaks import call_peaks_from_run
-from .provenance import record_written, remove_group
+from .provenance import record_written, remove_group, stale_text, status
 from .runlock import locks_run_folder
 from .text import plural
 
@@ -266,6 +266,8 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
             raise InputError("column qvalue is missing or not a number in every row; re-call the seqlets with "
                              "`seqsal call-peaks` on this folder", str(path))
         seqlets["qvalue"] = qvalues
+        if status(out, "calls") == "stale":  # fresh26b: a killed call-peaks left calls of two settings side by side
+            raise InputError(stale_text(out, "calls"), str(path))
     elif write:
         raise ValueError("check_seqlets_run: given seqlets are not the folder's seqlets.tsv; pass write=False")
     elif "region_index" not in seqlets:  # the row tells regions apart (names may repeat)

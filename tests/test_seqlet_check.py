@@ -174,6 +174,13 @@ def test_check_seqlets_on_a_run_folder_end_to_end(tmp_path):
         result = CliRunner().invoke(main, ["check-seqlets", str(edited), "-q"])
         assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
         assert message in result.output, result.output
+    shutil.rmtree(edited)  # fresh26b: a call-peaks killed between its files left another FDR's seqlets.tsv
+    shutil.copytree(out, edited)
+    run("call-peaks", edited, "--fdr", "0.5", "--null", "laplace", "-q")
+    shutil.copyfile(edited / "seqlets.tsv", out / "seqlets.tsv")
+    result = CliRunner().invoke(main, ["check-seqlets", str(out), "-q"])
+    assert result.exit_code == 2 and "seqlets.tsv, elements.tsv: its files changed since they were written" in \
+        result.output, result.output
     run("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "-q")
     assert not (out / "seqlet_check.tsv").exists()
     assert "Does the model confirm the seqlets?" not in build_report(out, top=1)

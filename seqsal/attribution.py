@@ -173,13 +173,13 @@ class Target:
         if isinstance(self.task, str):
             if not task_names or self.task not in task_names:
                 known = ", ".join(task_names) if task_names else (
-                    "none (the model file names no tasks): name the task by its index, or give the model a "
-                    "task_names attribute (a list of str) before saving it (a torch.export .pt2 keeps no attribute: "
-                    "torch.export.save(program, path, extra_files={'seqsal.json': json.dumps({'task_names': "
-                    "[...]})}))")
-                raise InputError(f"{option('target')} task {self.task!r} is not a task of the model; its tasks: "
-                                 f"{known}")
-            return replace(self, task=task_names.index(self.task))
+                    "none (the model file names no tasks): name the task by its index, or give the model a task_names "
+                    "attribute (a list of str) before saving it (a torch.export .pt2 keeps no attribute: torch.export"
+                    ".save(program, path, extra_files={'seqsal.json': json.dumps({'task_names': [...]})}))")
+                raise InputError(f"{option('target')} task {self.task!r} is not one of the model's tasks: {known}")
+            if len(twice := [k for k, name in enumerate(task_names) if name == self.task]) > 1:  # fresh26a: the first
+                raise InputError(f"the model names tasks {twice} {self.task!r}: give the one meant by its index")
+            return replace(self, task=twice[0])
         if isinstance(self.task, int) and task_names and str(self.task) in task_names:  # numbers as names (fresh25b)
             named = task_names.index(str(self.task))
             if not -len(task_names) <= self.task < len(task_names):  # no such index: the name is meant

@@ -41,7 +41,7 @@ def test_a_loaded_model_gives_the_maps_of_its_module(loaded, method):
 
 
 def test_a_loaded_model_names_its_tasks_and_its_length(loaded):
-    with pytest.raises(InputError, match=r"task 'delta' is not a task of the model; its tasks: alpha, beta, gamma"):
+    with pytest.raises(InputError, match=r"task 'delta' is not one of the model's tasks: alpha, beta, gamma"):
         seqsal.attribute(loaded, X, target="delta")
     with pytest.raises(InputError, match=r"^x has length 100 but the model file declares windows of 101 bases; "
                                          r"pass sequences of length 101$"):
@@ -233,7 +233,7 @@ def test_each_method_called_directly_takes_numpy_a_task_index_or_name_and_a_load
 @pytest.mark.parametrize("name", sorted(DIRECT))
 @pytest.mark.parametrize("x, target, message", [
     (X, 1.5, r"^target is a float \(1\.5\); pass a task index"),
-    (X, "delta", r"task 'delta' is not a task of the model; its tasks: alpha, beta, gamma"),
+    (X, "delta", r"task 'delta' is not one of the model's tasks: alpha, beta, gamma"),
     ("ACGT", None, r"^x is a string; give one-hot"),
     (X[0], None, r"^x has shape \(4, 101\): one sequence without its batch axis; pass x\[None\]"),
     (X.transpose(1, 2), None, r"^x has shape \(3, 101, 4\), \(N, L, 4\); pass x\.transpose\(1, 2\)"),

@@ -275,7 +275,7 @@ CASES: list[Case] = [
     # options
     Case("target_range", "--target 5 of a 2-task model", lambda j: j.args(extra=["--target", "5"]), "2 tasks"),
     Case("target_name", "--target unknown task name", lambda j: j.args(extra=["--target", "promoter"]),
-         "its tasks: open, enhancer"),
+         "is not one of the model's tasks: open, enhancer"),
     Case("stride_gt_window", "--stride 300 > window 200", lambda j: j.args(extra=["--stride", "300"]),
          "--stride (300) is larger than the window (200)"),
     Case("stride_zero", "--stride 0", lambda j: j.args(extra=["--stride", "0"]), "--stride"),

@@ -243,3 +243,10 @@ def test_fresh25b_ambiguous_outputs_are_said_or_refused(caplog):
     for model in (TwoTasksFirst(), BatchMean()):  # were refused as batch norm in training mode, or explained
         with pytest.raises(InputError, match=r"for a batch of 3 windows: its first axis must be the batch"):
             check(model)
+
+
+def test_a_name_two_tasks_share_is_refused_not_read_as_the_first():
+    """fresh26a: task names ['a', 'a', 'b', 'c'] and --target a explained task 0 without a word."""
+    with pytest.raises(InputError, match=r"the model names tasks \[0, 1\] 'a': give the one meant by its index"):
+        Target(task="a").resolve(["a", "a", "b", "c"])
+    assert Target(task="b").resolve(["a", "a", "b", "c"]).task == 2 and Target(task=1).resolve(["a", "a"]).task == 1

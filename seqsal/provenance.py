@@ -276,7 +276,8 @@ def read_record(folder: str | os.PathLike, name: str) -> dict | None:
     except (OSError, ValueError):
         return None
     if name == "calls":
-        record = (record.get("peaks") or {}).get("provenance") if isinstance(record, dict) else None
+        peaks = record.get("peaks") if isinstance(record, dict) else None  # fresh10: "peaks": 5 in a damaged one
+        record = peaks.get("provenance") if isinstance(peaks, dict) else None
     return record if isinstance(record, dict) and isinstance(record.get("derived_from"), dict) else None
 
 

@@ -56,7 +56,7 @@ def test_target_errors_are_clear():
         hypothetical_attributions(model, x, "saliency", Target.parse("output=5"))
     with pytest.raises(InputError, match="2 tasks"):
         hypothetical_attributions(model, x, "saliency", Target.parse("output=1,task=7"))
-    with pytest.raises(InputError, match="not a task"):
+    with pytest.raises(InputError, match="not one of the model.s tasks"):
         Target.parse("liver").resolve(["open", "enhancer"])
     assert Target.parse("enhancer").resolve(["open", "enhancer"]).task == 1
 

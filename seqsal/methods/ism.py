@@ -27,7 +27,8 @@ from ..attribution import Target
 from ..errors import InputError
 from ..models.architectures import BassetCNN, BPNet
 from .inputs import method_entry
-from .receptive import TracePlan, model_fingerprint, trace_ism_row, trace_plan
+from ..models.fingerprint import model_fingerprint
+from .receptive import TracePlan, trace_ism_row, trace_plan
 
 log = logging.getLogger("seqsal")
 
@@ -120,11 +121,13 @@ def ism_deltas(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     plan = ism_plan(model) if fast else None
     deltas = torch.zeros_like(x)
     predictions = []
+    checked: set[int] = set()  # the lengths whose cached plan this call has checked against naive ISM
     with torch.no_grad():
         for i in range(x.shape[0]):
             row = x[i]
             positions, bases = _mutants_of(row, int(spans[i, 0]), int(spans[i, 1]))
-            traced = None if plan is not None or not fast else checked_trace_plan(model, row, target, fast is True)
+            traced = None if plan is not None or not fast else checked_trace_plan(model, row, target, fast is True,
+                                                                                  checked)
             if fast is True and plan is None and traced is None:
                 raise InputError(f"no fast ISM path for {type(model).__name__}: its graph cannot be traced, or has "
                                  "no local trunk; use fast='auto' or False")
@@ -146,13 +149,13 @@ def ism_deltas(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
 _TRACED: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, TracePlan | None]]" = weakref.WeakKeyDictionary()
 
 
-def checked_trace_plan(model: nn.Module, row: torch.Tensor, target: Target, required: bool = False
-                       ) -> TracePlan | None:
+def checked_trace_plan(model: nn.Module, row: torch.Tensor, target: Target, required: bool = False,
+                       checked: set[int] | None = None) -> TracePlan | None:
     """The model's :class:`~.receptive.TracePlan`, trusted only once it matches naive ISM at this length.
 
     The plan is traced once per model and state (kept while the model lives): any change of the model since,
     in place or not (an optimizer step, ``load_state_dict``, a replaced layer or parameter, a hook, ``train()``;
-    see :func:`~.receptive.model_fingerprint`), traces and checks it anew. For each input length, up to eight
+    see :func:`~seqsal.models.fingerprint.model_fingerprint`), traces and checks it anew. For each input length, up to eight
     substitutions of ``row`` (both ends, the middle and between) go through the fast and the naive path; the
     plan is used only when they agree to float32 rounding (``1e-5 |f(x)| + 1e-4 max |delta|``), otherwise that
     length gets naive ISM (with a warning).
@@ -163,6 +166,11 @@ def checked_trace_plan(model: nn.Module, row: torch.Tensor, target: Target, requ
         The model, one sequence ``(4, L)``, what ISM explains.
     required
         Raise instead of warning when the check fails (``fast=True``).
+    checked
+        The lengths checked so far by the calling :func:`ism_deltas` call: a plan that passed before is checked
+        again on the first row of each call (eight substitutions next to the call's thousands), since the
+        fingerprint cannot see every change a trace bakes in (a class attribute, a config object's field or a
+        module-level global read in ``forward``: review27); if it now disagrees, the model is traced again.
 
     Returns
     -------
@@ -184,7 +192,16 @@ def checked_trace_plan(model: nn.Module, row: torch.Tensor, target: Target, requ
     if plan is None:
         return None
     length = row.shape[-1]
+    if plan.verified.get(length) and checked is not None and length not in checked:
+        checked.add(length)
+        if not _agrees_with_naive(model, plan, row, target):  # changed where the fingerprint does not look
+            _TRACED[model] = (fingerprint, trace_plan(model, row[None]))
+            plan = _TRACED[model][1]
+            if plan is None:
+                return None
     if length not in plan.verified:
+        if checked is not None:
+            checked.add(length)
         plan.verified[length] = _agrees_with_naive(model, plan, row, target)
         if not plan.verified[length]:
             message = (f"ism: the receptive-field fast path of {type(model).__name__} disagrees with naive ISM (or "

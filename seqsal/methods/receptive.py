@@ -19,7 +19,7 @@ also checks it against the naive path on a few substitutions before trusting it.
 A plan keeps the graph and its cut, never a value: every weight, buffer and input-independent value (a weight
 computed in ``forward``, e.g. ``softplus(raw)``, a parametrized weight) is read from each sequence's own reference
 run, so a plan follows in-place updates of the model; a change of its structure needs a new plan (``ism`` keys its
-cache on :func:`model_fingerprint`).
+cache on :func:`seqsal.models.fingerprint.model_fingerprint`).
 """
 from __future__ import annotations
 
@@ -314,54 +314,6 @@ def traced_graph(model: nn.Module, x: torch.Tensor) -> fx.GraphModule | None:
         return fx.symbolic_trace(model)
     except Exception:  # noqa: BLE001 - any tracing failure means: no fast path
         return None
-
-
-_OWN = frozenset({"_parameters", "_buffers", "_modules"})  # read through named_parameters/buffers/modules
-
-
-def _state(value: Any, depth: int = 0) -> Any:
-    """A cheap, comparable summary of one attribute: plain values as they are, tensors by identity, storage and
-    in-place version, anything else by identity."""
-    if isinstance(value, (int, float, bool, str, type(None), torch.dtype, torch.device)):
-        return value
-    if isinstance(value, torch.Tensor):
-        try:
-            storage = value.data_ptr()
-        except RuntimeError:  # e.g. a sparse tensor: identity and version only
-            storage = None
-        return id(value), value._version, storage, tuple(value.shape), value.dtype, value.device
-    if isinstance(value, (tuple, list)) and depth < 2 and len(value) <= 16:
-        return type(value), tuple(_state(v, depth + 1) for v in value)
-    if isinstance(value, dict) and depth < 2 and len(value) <= 16:  # e.g. hooks: their handles
-        return type(value), tuple((k, _state(v, depth + 1)) for k, v in value.items())
-    return type(value), id(value)
-
-
-def model_fingerprint(model: nn.Module) -> tuple:
-    """What a traced plan of ``model`` depends on, as a value that changes whenever the model changes.
-
-    Every submodule (its name, type, training flag, hooks and other attributes: ``stride``, a float read in
-    ``forward``, ...) and every parameter and buffer (its name, identity, storage, shape and in-place version
-    counter, which an optimizer step or ``load_state_dict`` advances). Costs about a microsecond per attribute;
-    reads no weight.
-
-    Parameters
-    ----------
-    model
-        Any module (a TorchScript module too).
-
-    Returns
-    -------
-    tuple
-        Equal for two calls only when nothing listed above changed in between (a write through ``.data`` escapes
-        the version counter; a plan reads such values afresh for every sequence anyway).
-    """
-    hooks = nn.modules.module
-    modules = tuple((name, type(module), tuple((k, _state(v)) for k, v in vars(module).items() if k not in _OWN))
-                    for name, module in model.named_modules(remove_duplicate=False))
-    tensors = tuple((name, _state(tensor)) for name, tensor in model.named_parameters(remove_duplicate=False))
-    buffers = tuple((name, _state(tensor)) for name, tensor in model.named_buffers(remove_duplicate=False))
-    return modules, tensors, buffers, _state(hooks._global_forward_hooks), _state(hooks._global_forward_pre_hooks)
 
 
 def run_graph(plan: TracePlan, x: torch.Tensor, supplied: dict[fx.Node, torch.Tensor] | None = None,

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from .fingerprint import model_fingerprint
 from .outputs import (_JOINS, _SCRIPT_JOINS, _SCRIPT_SHAPE_OPS, _WRAPPERS, _fx_activation, _fx_node_kind,
                       _fx_shape_only, _picked, _script_value_kind)
 
@@ -81,10 +82,18 @@ def exact_logit(module: nn.Module, target: Any) -> tuple[nn.Module, Any]:
         cache = _REWRITTEN.setdefault(module, {})
     except TypeError:  # a module that cannot be weakly referenced: rewritten each time
         cache = {}
-    # the tensors the rewrite refers to: a model moved to another device since (new buffers) is rewritten again
-    state = tuple((id(value), value.device) for value in module.state_dict(keep_vars=True).values())
+    # what a trace bakes into the rewritten graph (Python attributes read in forward, hooks, submodules, the
+    # training flag of F.dropout(training=self.training)) as well as the tensors it refers to (review27)
+    state = (model_fingerprint(module), tuple((id(value), value.device)
+                                              for value in module.state_dict(keep_vars=True).values()))
     if cache.get(target.output, (None,))[0] != state:
-        cache[target.output] = (state, _rewritten(module, target.output))
+        training = module.training
+        module.eval()  # seqsal runs models in eval mode: trace the graph it runs (review27)
+        try:
+            rewritten = _rewritten(module, target.output)
+        finally:
+            module.train(training)
+        cache[target.output] = (state, rewritten)
     rewritten = cache[target.output][1]
     if rewritten is None:
         return module, target
@@ -208,8 +217,9 @@ def _rewrite_script(value, holder) -> bool:
         parts = node.inputsAt(0).node()
         if len(value.uses()) != 1 or len(parts.output().uses()) != 1:
             return False
-        return all(_rewrite_script(part, parts) for part in list(parts.inputs())
-                   if _script_value_kind(part).kind in _REWRITTEN_KINDS)
+        if any(_script_value_kind(part).kind not in _REWRITTEN_KINDS for part in parts.inputs()):
+            return False  # review27: see _rewrite_fx
+        return all(_rewrite_script(part, parts) for part in list(parts.inputs()))
     if node.kind() not in ("aten::sigmoid", "aten::special_expit"):  # a softmax: no graph op for its log-odds here
         return False
     holder.replaceInputWith(value, next(iter(node.inputs())))
@@ -242,8 +252,10 @@ def _rewrite_fx(module: fx.GraphModule, result: fx.Node, user: fx.Node) -> bool:
     if result.op == "call_function" and name in _JOINS and isinstance(parts, (list, tuple)):
         if len(result.users) != 1:
             return False
-        return all(_rewrite_fx(module, part, result) for part in parts
-                   if isinstance(part, fx.Node) and _fx_node_kind(module, part).kind in _REWRITTEN_KINDS)
+        kinds = [_fx_node_kind(module, part).kind if isinstance(part, fx.Node) else "other" for part in parts]
+        if any(kind not in _REWRITTEN_KINDS for kind in kinds):  # review27: a part left as it is would be read as
+            return False  # a logit (model_logit) by a task that selects it: its probability explained as the logit
+        return all(_rewrite_fx(module, part, result) for part in parts)
     kind = _fx_activation(module, result)
     in_place = result.op != "call_module" and str(name).split(".")[0].endswith("_")
     if in_place or not result.args or not isinstance(result.args[0], fx.Node):

@@ -1,0 +1,59 @@
+"""A cheap value that changes whenever a model changes: what a cached trace of the model depends on.
+
+Used to key the caches that hold something traced from a model, which a changed model must not reuse: the ISM fast
+path's plan (:mod:`seqsal.methods.ism`), the sigmoid's logit rewrite (:mod:`seqsal.models.logit_output`) and the
+gradient check's verdict (:mod:`seqsal.methods.gradient_check`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+_OWN = frozenset({"_parameters", "_buffers", "_modules"})  # read through named_parameters/buffers/modules
+
+
+def _state(value: Any, depth: int = 0) -> Any:
+    """A cheap, comparable summary of one attribute: plain values as they are, tensors by identity, storage and
+    in-place version, anything else by identity."""
+    if isinstance(value, (int, float, bool, str, type(None), torch.dtype, torch.device)):
+        return value
+    if isinstance(value, torch.Tensor):
+        try:
+            storage = value.data_ptr()
+        except RuntimeError:  # e.g. a sparse tensor: identity and version only
+            storage = None
+        return id(value), value._version, storage, tuple(value.shape), value.dtype, value.device
+    if isinstance(value, (tuple, list)) and depth < 2 and len(value) <= 16:
+        return type(value), tuple(_state(v, depth + 1) for v in value)
+    if isinstance(value, dict) and depth < 2 and len(value) <= 16:  # e.g. hooks: their handles
+        return type(value), tuple((k, _state(v, depth + 1)) for k, v in value.items())
+    return type(value), id(value)
+
+
+def model_fingerprint(model: nn.Module) -> tuple:
+    """What a traced plan of ``model`` depends on, as a value that changes whenever the model changes.
+
+    Every submodule (its name, type, training flag, hooks and other attributes: ``stride``, a float read in
+    ``forward``, ...) and every parameter and buffer (its name, identity, storage, shape and in-place version
+    counter, which an optimizer step or ``load_state_dict`` advances). Costs about a microsecond per attribute;
+    reads no weight.
+
+    Parameters
+    ----------
+    model
+        Any module (a TorchScript module too).
+
+    Returns
+    -------
+    tuple
+        Equal for two calls only when nothing listed above changed in between (a write through ``.data`` escapes
+        the version counter; a plan reads such values afresh for every sequence anyway).
+    """
+    hooks = nn.modules.module
+    modules = tuple((name, type(module), tuple((k, _state(v)) for k, v in vars(module).items() if k not in _OWN))
+                    for name, module in model.named_modules(remove_duplicate=False))
+    tensors = tuple((name, _state(tensor)) for name, tensor in model.named_parameters(remove_duplicate=False))
+    buffers = tuple((name, _state(tensor)) for name, tensor in model.named_buffers(remove_duplicate=False))
+    return modules, tensors, buffers, _state(hooks._global_forward_hooks), _state(hooks._global_forward_pre_hooks)

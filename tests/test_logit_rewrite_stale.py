@@ -1,0 +1,99 @@
+"""The logit rewrite (seqsal.models.logit_output.exact_logit) follows the model as it is now (review27).
+
+The rewrite is a trace: it fixes the model's Python state (attributes read in forward, parameter-free layers,
+hooks, the training flag) into a graph, and it was cached on the ids of the model's tensors only. A model changed
+after a first call kept the old model's logit, and a model first called in training mode kept its dropout after
+``m.eval()``. A joined output (``cat``) with a part that is not a sigmoid had its probability explained as the
+logit. Each value here is checked against the model's own probability in float64.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import seqsal
+from seqsal.attribution import Target
+from seqsal.evaluate import predict_target
+
+L = 64
+LOGIT = Target.parse("task=0,transform=logit")
+
+
+def _x() -> torch.Tensor:
+    torch.manual_seed(0)
+    return torch.eye(4)[torch.randint(0, 4, (3, L))].transpose(1, 2).contiguous()
+
+
+def _true_logit(model: nn.Module, x: torch.Tensor, task: int = 0) -> torch.Tensor:
+    double = __import__("copy").deepcopy(model).double().eval()
+    with torch.no_grad():
+        p = double(x.double())[:, task]
+    return torch.log(p / (1 - p))
+
+
+class Temperature(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.conv, self.lin = nn.Conv1d(4, 8, 5, padding=2), nn.Linear(8, 1)
+        self.temperature = 1.0
+        self.pool = nn.AdaptiveAvgPool1d(1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.lin(self.pool(torch.relu(self.conv(x)))[..., 0]) / self.temperature)
+
+
+def _close(model, x, target=LOGIT, task=0):
+    got = torch.as_tensor(predict_target(model, x, target)).double()
+    assert torch.allclose(got, _true_logit(model, x, task), atol=1e-4), (got, _true_logit(model, x, task))
+
+
+def test_an_attribute_changed_after_a_first_call_is_followed():
+    x, model = _x(), Temperature().eval()
+    _close(model, x)
+    model.temperature = 0.25  # old code: the first trace's 1.0 (-0.38 where the logit is -1.51)
+    _close(model, x)
+
+
+def test_a_parameter_free_layer_swapped_after_a_first_call_is_followed():
+    x, model = _x(), Temperature().eval()
+    _close(model, x)
+    model.pool = nn.AdaptiveMaxPool1d(1)
+    _close(model, x)
+
+
+class Dropout(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(2)
+        self.conv, self.lin = nn.Conv1d(4, 8, 5, padding=2), nn.Linear(8, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.lin(F.dropout(torch.relu(self.conv(x)).mean(-1), 0.5, training=self.training)))
+
+
+def test_a_model_first_called_in_training_mode_is_traced_as_it_runs_in_eval_mode():
+    x, model = _x(), Dropout()  # nn.Module starts in training mode
+    first, p1 = seqsal.ism(model, x, LOGIT, fast=False)
+    second, p2 = seqsal.ism(model, x, LOGIT, fast=False)
+    assert torch.equal(first, second) and torch.equal(p1, p2)  # old code: dropout in the traced graph
+    assert torch.allclose(p1.double(), _true_logit(model, x), atol=1e-4)
+    assert model.training  # the caller's mode is given back
+
+
+class Joined(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.conv, self.lin = nn.Conv1d(4, 8, 5, padding=2), nn.Linear(8, 2)
+
+    def forward(self, x):
+        z = self.lin(torch.relu(self.conv(x)).mean(-1)) * 4
+        return torch.cat([torch.sigmoid(z[:, :1]), torch.clamp(torch.sigmoid(z[:, 1:] + 2), 1e-6, 1 - 1e-6)], dim=1)
+
+
+def test_a_joined_part_that_is_not_a_sigmoid_is_not_read_as_a_logit():
+    x, model = _x(), Joined().eval()
+    _close(model, x, Target.parse("task=1,transform=logit"), task=1)  # old code: p itself (0.91 for a logit of 2.3)
+    _close(model, x, LOGIT, task=0)

@@ -13,6 +13,7 @@ from torch import nn
 
 from .attribution import NO_TASK_AXIS, Target, eval_mode, resolve_task_axis, shape_text
 from .errors import InputError, option
+from .methods.dispatch import check_gradient_method
 from .models import LoadedModel
 from .models.files import model_file
 from .models.probes import check_deterministic, check_float32, check_task_names, more_inputs_text
@@ -144,6 +145,14 @@ def check_model_determinism(model: LoadedModel, length: int, device, path: str |
     where = path if path is not None else model_file(model.module)
     with eval_mode(model.module):
         check_deterministic(model.module, length, device, path=where, batch_size=batch_size, source=model.source)
+
+
+def check_model_gradient(model: LoadedModel, length: int, target: Target, device, method: str,
+                         path: str | None = None) -> None:
+    """:func:`seqsal.methods.dispatch.check_gradient_method` on the model as the engine runs it: a gradient method
+    refuses a model whose input gradient is not its derivative (a ``.detach()`` in its forward), naming its file."""
+    check_gradient_method(model.module, length, target, device, method,
+                          path if path is not None else model_file(model.module))
 
 
 def first_layer_channels(module: nn.Module) -> int | None:

@@ -37,7 +37,7 @@ from .io import LENGTH, NPZ_FORMAT, NPZ_LAYOUT, OFFSETS, atomic_path, ragged_off
 from .methods import METHODS, SPECS, attribution_track, check_on_error
 from .models import LoadedModel, load_model
 from .models.files import file_sha256
-from .model_checks import check_model_determinism, check_model_input
+from .model_checks import check_model_determinism, check_model_gradient, check_model_input
 from .models.user import with_layout
 from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
 from .provenance import ATTRIBUTIONS, earlier_input_digest, prune, read_json_record
@@ -168,6 +168,8 @@ def iter_attributions(
         target = choose_transform(loaded.module, target, options.method, shape)
         check_model_determinism(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), device,
                                 batch_size=options.batch_size)
+        check_model_gradient(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), target, device,
+                             options.method)
     torch.manual_seed(options.seed)
     yield from iter_region_attributions(
         loaded.module, genome.fetch, table, options.method, target, window, _stride(options, window),
@@ -297,6 +299,7 @@ def run_attribute(
     target, shape = check_model_input(loaded, window, int(lengths[0]), target, device, options.layout)
     target = choose_transform(loaded.module, target, options.method, shape)
     check_model_determinism(loaded, window or int(lengths[0]), device, model_path, batch_size=options.batch_size)
+    check_model_gradient(loaded, window or int(lengths[0]), target, device, options.method, model_path)
     if window is None and len(set(lengths.tolist())) > 1:
         log.info("no model window and regions of unequal width: each region is fed whole, batched by width")
     n, max_length = len(table), int(lengths.max())

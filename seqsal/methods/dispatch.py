@@ -20,8 +20,10 @@ from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
 from ..models.probes import check_deterministic, check_task_names, more_inputs_text
+from ..models.logit_output import exact_logit
+from .gradient_check import check_input_gradient
 from .inputs import as_batch, as_module, as_target, method_inputs
-from .registry import METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
+from .registry import GRADIENT_CHECKED, METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 
 log = logging.getLogger("seqsal")
 
@@ -125,6 +127,9 @@ def hypothetical_attributions(
     model, x, target = method_inputs(model, x, target)
     function = METHODS[method]
     check_method_params(method, function, params)
+    if method in GRADIENT_CHECKED:  # once per model, target and length (cached): the batches after it pass at once
+        with eval_mode(model):
+            check_input_gradient(model, x.shape[-1], target, x.device, method)
     autocast = (
         torch.autocast(device_type=x.device.type, dtype=autocast_dtype)
         if autocast_dtype is not None
@@ -150,6 +155,19 @@ def hypothetical_attributions(
     if correct and method not in UNCORRECTED:
         hypothetical = correct_gradient(hypothetical)
     return hypothetical, prediction
+
+
+def check_gradient_method(model: nn.Module, length: int, target: Target, device, method: str,
+                          path: str | None = None) -> None:
+    """For a gradient method (:data:`~.registry.GRADIENT_CHECKED`), refuse a model whose input gradient is not the
+    derivative of its output (:func:`~.gradient_check.check_input_gradient`), before a run starts; ``path`` (the
+    model file) is named by the message. The model and target are taken as :func:`hypothetical_attributions` takes
+    them, so that its own check of the run's first batch finds the answer cached."""
+    if method not in GRADIENT_CHECKED:
+        return
+    module, target = exact_logit(model, target)
+    with eval_mode(module):
+        check_input_gradient(module, length, target, device, method, path)
 
 
 def check_method_params(method: str, function, params: dict) -> None:

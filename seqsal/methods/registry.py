@@ -51,6 +51,10 @@ class MethodSpec:
     track
         The per-base track of the bigWig: ``projected`` (hypothetical x one-hot, summed over the channels) or
         ``magnitude`` (``max_c |hypothetical_c|``: the saliency map of Simonyan et al. 2013).
+    gradient
+        Whether its maps are made of the model's input gradients and nothing checks them (no completeness): the
+        model is first checked against its own finite differences (:func:`~.gradient_check.check_input_gradient`; a ``.detach()`` in its forward is
+        refused, not explained wrong).
     focused
         Whether the method takes a ``focus`` ``(N, 2)``: each window's ``[start, end)`` whose bases it explains
         (ISM mutates only the region's bases, not the whole model window); the engine passes it.
@@ -65,6 +69,7 @@ class MethodSpec:
     advice: str = ""
     track: str = "projected"
     focused: bool = False
+    gradient: bool = False
 
 
 # gradient x input has the same hypothetical contributions as saliency: its projected map x * dy/dx is
@@ -72,13 +77,13 @@ class MethodSpec:
 # deepshap sums to delta up to float32 rounding (relative errors near 1e-7): 1e-3 flags a missing or wrong rule;
 # ig misses it by its quadrature error (the demo model: up to 0.014 with the default 32 points)
 SPECS: dict[str, MethodSpec] = {
-    "saliency": MethodSpec(saliency, projected_by_default=False, track="magnitude"),
-    "grad_x_input": MethodSpec(saliency),
+    "saliency": MethodSpec(saliency, projected_by_default=False, track="magnitude", gradient=True),
+    "grad_x_input": MethodSpec(saliency, gradient=True),
     "deepshap": MethodSpec(deep_lift_shap, corrected=False, reference=True, options=("references", "baseline", "seed"),
                            tolerance=1e-3, advice=DEEPSHAP_ADVICE),
     "ig": MethodSpec(integrated_gradients, corrected=False, reference=True,
                      options=("steps", "baseline", "references", "seed"), tolerance=IG_TOLERANCE, advice=IG_ADVICE),
-    "smoothgrad": MethodSpec(smoothgrad, options=("samples", "noise", "seed")),
+    "smoothgrad": MethodSpec(smoothgrad, options=("samples", "noise", "seed"), gradient=True),
     "ism": MethodSpec(ism, options=("fast",), focused=True),
     "gradcam": MethodSpec(gradcam, corrected=False, options=("layer",)),
 }
@@ -97,6 +102,8 @@ COMPLETENESS_TOLERANCE: dict[str, tuple[float, str]] = {
     name: (spec.tolerance, spec.advice) for name, spec in SPECS.items() if spec.reference and spec.tolerance is not None}
 # methods that take each window's ``focus`` (the region's stretch of the window) from the engine
 FOCUSED_METHODS: frozenset[str] = frozenset(name for name, spec in SPECS.items() if spec.focused)
+# methods whose model is checked against its finite differences first (MethodSpec.gradient)
+GRADIENT_CHECKED: frozenset[str] = frozenset(name for name, spec in SPECS.items() if spec.gradient)
 # parameters each method takes from the command line (``seed`` comes from --seed)
 METHOD_OPTIONS: dict[str, tuple[str, ...]] = {name: spec.options for name, spec in SPECS.items() if spec.options}
 

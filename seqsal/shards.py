@@ -30,7 +30,7 @@ from .methods import attribution_track
 from .peaks.nulls import ATTRIBUTIONS_KEY, PIECE_KEY
 from .peaks.options import NULL_FILE  # the peak caller's shuffled null, one row per sampled piece
 from .region_table import completeness_summary
-from .runlock import REGIONS_TABLE_KEY, locks_run_folder, regions_table_digest
+from .runlock import REGIONS_TABLE_KEY, locks_run_folder, refuse_edited_regions_table, regions_table_digest
 from .tables import read_tsv
 from .text import plural
 
@@ -77,6 +77,7 @@ def _read_record(folder: Path) -> dict:
                          str(folder))
     if (folder / ".partial").exists():
         raise InputError("this shard's run is unfinished (.partial/ present); resume it first", str(folder))
+    refuse_edited_regions_table(folder)  # review27: an edited shard table was merged, and recorded as the run's
     record = read_json_record(path)
     if "shard" not in record:
         raise InputError("run.json records no shard; merge the folders of `seqsal attribute --shard i/N` runs",
@@ -84,12 +85,13 @@ def _read_record(folder: Path) -> dict:
     return record
 
 
-def _job_identity(record: dict) -> dict:
+def _job_identity(record: dict, by_content: bool = True) -> dict:
     """What must agree between the shards of one job: the genome and regions by their contents (``inputs_sha256``;
-    the path for a run.json older than that): fresh26b merged a shard of a regions file regenerated at the same path
-    (a region lost, a deleted one kept), and refused shards that each read their own node-local copy."""
+    by path where ``by_content`` is false: some shard's run.json is older than that key): fresh26b merged a shard of a
+    regions file regenerated at the same path (a region lost, a deleted one kept), and refused shards that each read
+    their own node-local copy."""
     parameters = {key: value for key, value in record["parameters"].items() if key not in FREE_PARAMETERS}
-    digests = record.get("inputs_sha256") or {}
+    digests = (record.get("inputs_sha256") or {}) if by_content else {}
     return {"genome": digests.get("genome") or record["genome"], "regions": digests.get("regions") or record["regions"],
             "model": record["model"]["sha256"],
             "method": record["method"], "target": record["target"], "parameters": parameters,
@@ -102,11 +104,13 @@ def check_shards(records: list[dict], folders: list[Path]) -> list[int]:
     The shards must come from the same inputs and parameters, have the same
     shard count, and cover every region exactly once.
     """
-    reference = _job_identity(records[0])
+    by_content = all("inputs_sha256" in record for record in records)  # review27: else a digest met a path
+    reference = _job_identity(records[0], by_content)
     for record, folder in zip(records[1:], folders[1:]):
-        identity = _job_identity(record)
-        different = [f"the contents of its {key} file" if key in ("genome", "regions") and "inputs_sha256" in record
-                     else key for key in reference if identity[key] != reference[key]]
+        identity = _job_identity(record, by_content)
+        different = [f"the contents of its {key} file" if key in ("genome", "regions") and by_content
+                     else f"its {key} file (path)" if key in ("genome", "regions") else key
+                     for key in reference if identity[key] != reference[key]]
         if different:
             raise InputError(f"this shard differs from {folders[0]} in {', '.join(different)}; "
                              "merge shards of one job only", str(folder))

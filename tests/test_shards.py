@@ -133,6 +133,43 @@ def test_merge_compares_the_genome_and_regions_by_their_contents(job):
         assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
 
 
+def test_merge_refuses_a_shard_whose_regions_table_was_edited(job):
+    """review27: a region of shard 2 moved by hand in its regions.tsv was merged, its track written at the moved
+    place, and the edited table's digest recorded as the merged run's own."""
+    tmp_path = job[3]
+    _run(job, "s1", (1, 2))
+    _run(job, "s2", (2, 2))
+    table = tmp_path / "s2" / "regions.tsv"
+    lines = table.read_text().splitlines()
+    header, fields = lines[0].split("\t"), lines[1].split("\t")
+    for column in ("start", "end"):
+        fields[header.index(column)] = str(int(fields[header.index(column)]) + 50)
+    table.write_text("\n".join([lines[0], "\t".join(fields), *lines[2:]]) + "\n")
+    with pytest.raises(InputError, match="regions.tsv is not the table this run wrote"):
+        merge_runs([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
+
+
+def test_merge_of_an_older_shard_compares_paths_and_says_so(job):
+    """review27: a shard whose run.json predates inputs_sha256 beside a newer one was said to differ in its files'
+    contents (a digest compared with a path); both are now compared by path, and merge."""
+    tmp_path = job[3]
+    _run(job, "s1", (1, 2))
+    _run(job, "s2", (2, 2))
+    _run(job, "single")
+    path = tmp_path / "s1" / "run.json"
+    record = json.loads(path.read_text())
+    del record["inputs_sha256"]
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    merge_runs([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
+    for name in ("attributions.npz", "regions.tsv", "attributions.bw"):
+        assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
+    record["regions"] = str(tmp_path / "elsewhere.bed")
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    with pytest.raises(InputError, match=r"in its regions file \(path\)"):
+        merge_runs([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged2")
+
+
 def test_merged_completeness_summary_is_the_whole_jobs(job):
     """For reference methods run.json summarises completeness over all regions; merged = single, not shard 1's."""
     genome, bed, model, tmp_path = job

@@ -137,3 +137,40 @@ def test_a_run_records_the_layer_gradcam_picked(small_genome, tiny_model, tmp_pa
             model = tiny_model[1].eval()
             x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 200)), 4).transpose(1, 2).float()
             torch.testing.assert_close(gradcam(model, x, layer=layer), gradcam(model, x))
+
+
+class _Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(8, 8, 3, padding=1)
+
+    def forward(self, h):
+        return torch.relu(self.conv(h))
+
+
+class _SigmoidNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.c1, self.block, self.lin = nn.Conv1d(4, 8, 5, padding=2), _Block(), nn.Linear(8, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.lin(self.block(torch.relu(self.c1(x))).mean(-1)))
+
+
+def test_a_user_block_of_a_sigmoid_model_is_a_layer_when_its_logit_is_explained():
+    """review27: the sigmoid's logit rewrite (a trace) inlined the user's Block, so layer='block' was refused for
+    transform=logit (it worked for transform=none and before the rewrite); checked against Grad-CAM by hand."""
+    model = _SigmoidNet().eval()
+    x = torch.eye(4)[torch.randint(0, 4, (2, 64), generator=torch.Generator().manual_seed(1))].transpose(1, 2)
+    cam, prediction = gradcam(model, x, "task=0,transform=logit", layer="block")
+    features = {}
+    handle = model.block.register_forward_hook(lambda module, args, out: features.__setitem__("a", out))
+    try:
+        p = model(x)[:, 0]
+        (gradient,) = torch.autograd.grad(torch.logit(p.double()).sum().float(), features["a"])
+    finally:
+        handle.remove()
+    by_hand = torch.relu((gradient.mean(-1, keepdim=True) * features["a"]).sum(1))  # (N, 64): the layer keeps L
+    assert torch.allclose(cam[:, 0].double(), by_hand.detach().double(), rtol=1e-4, atol=1e-7)
+    assert torch.allclose(prediction.double(), torch.logit(p.double()).detach(), atol=1e-5)

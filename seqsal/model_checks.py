@@ -74,11 +74,19 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
     check_batch_axis(target, output, x.shape[0], where)
     with torch.no_grad():  # (tasks, N) with 2 tasks, or (tasks,) averaged over the batch, pass at 2: not at 3
         check_batch_axis(target, model.module(torch.zeros(3, 4, probe_length, device=device)), 3, where)
-    if isinstance(output, (tuple, list)) and target.output is None:  # fresh16: which one was said nowhere
-        log.info("target: the model returns %d outputs %s; output 0 is explained (--target output=K picks another)",
-                 len(output), ", ".join(shape_text(o.shape) for o in output if isinstance(o, torch.Tensor)))
     resolved = resolve_task_axis(model.module, target, x, output)
     resolved.select(output)
+    if isinstance(output, (tuple, list)) and target.output is None:  # fresh16: which one was said nowhere
+        shapes = ", ".join(shape_text(o.shape) for o in output if isinstance(o, torch.Tensor))
+        if resolved.reduces_positions(output) and resolved.reduction == "sum":  # fresh27a: a BPNet's profile logits
+            log.warning("target: the model returns %d outputs %s, and output 0 is a profile (values per position), "
+                        "explained as their sum over positions; the logits of a profile under a softmax (BPNet's "
+                        "profile head) are fixed only up to a constant, so their sum is not a prediction: --target "
+                        "output=0,reduce=bpnet explains the profile as BPNet does, --target output=1 the next output "
+                        "(BPNet's counts); --target output=0 keeps the sum", len(output), shapes)
+        else:
+            log.info("target: the model returns %d outputs %s; output 0 is explained (--target output=K picks "
+                     "another)", len(output), shapes)
     shape = resolved.output_shape(output)
     if resolved.axis == NO_TASK_AXIS and target.axis is None:  # anymodel: an (N, L) profile was explained at position 0
         log.info("target: the output %s grows with the input length: a profile of one task, explained as its %s "

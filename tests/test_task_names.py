@@ -111,6 +111,10 @@ def test_a_tuple_model_without_an_output_named_says_which_output_is_explained(tm
             h = self.conv(x)
             return h, h.mean(-1)
 
+    class Flip(nn.Module):
+        def forward(self, outputs: tuple[torch.Tensor, torch.Tensor]):
+            return outputs[1], outputs[0]
+
     path = tmp_path / "two.pt"
     torch.jit.trace(Two().eval(), torch.zeros(1, 4, 200)).save(str(path))
     bed = tmp_path / "r.bed"
@@ -121,6 +125,16 @@ def test_a_tuple_model_without_an_output_named_says_which_output_is_explained(tm
 
     result = attribute(tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert "the model returns 2 outputs (N, 2, 200), (N, 2); output 0 is explained" in result.output
+    # fresh27a: a profile first, as a BPNet's: its sum over positions is no prediction, so it is a warning
+    assert ("the model returns 2 outputs (N, 2, 200), (N, 2), and output 0 is a profile" in result.output
+            and "--target output=0,reduce=bpnet" in result.output)
     named = attribute(tmp_path / "out1", "--target", "output=1")
     assert named.exit_code == 0 and "2 outputs" not in named.output
+    kept = attribute(tmp_path / "out0", "--target", "output=0")
+    assert kept.exit_code == 0 and "2 outputs" not in kept.output
+    flipped = tmp_path / "flipped.pt"  # one value per sequence first: said, as before, as an info line
+    torch.jit.trace(nn.Sequential(Two(), Flip()).eval(), torch.zeros(1, 4, 200)).save(str(flipped))
+    result = CliRunner().invoke(main, ["attribute", str(small_genome[0]), str(bed), "--model", str(flipped), "-o",
+                                       str(tmp_path / "out2"), "--no-peaks"])
+    assert result.exit_code == 0 and "the model returns 2 outputs (N, 2), (N, 2, 200); output 0 is explained" in \
+        result.output

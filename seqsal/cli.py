@@ -172,7 +172,7 @@ def merge(shard_dirs, out_dir, force, quiet):
 @main.command("export-modisco")
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--out", "-o", "dest", required=True, type=click.Path(file_okay=False),
-              help="Folder for ohe.npy and shap.npy.")
+              help="Folder for ohe.npy, shap.npy and modisco_peaks.bed.")
 @click.option("--width", type=click.IntRange(min=1), default=None,
               help="Row width in bases, each region centred in it (cropped or zero-padded). [the longest region]")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
@@ -181,7 +181,9 @@ def export_modisco(out_dir, dest, width, quiet):
     """Write the arrays of the run in OUT_DIR as the dense (N, 4, L) files tfmodisco-lite reads.
 
     attributions.npz stores regions end to end (no padding); this writes DEST/ohe.npy (one-hot) and DEST/shap.npy
-    (hypothetical attributions), float32 (N, 4, width), for `modisco motifs -s DEST/ohe.npy -a DEST/shap.npy -n 2000`.
+    (hypothetical attributions), float32 (N, 4, width), for `modisco motifs -s DEST/ohe.npy -a DEST/shap.npy -n 2000`,
+    and DEST/modisco_peaks.bed, the peaks file (-p) with which `modisco seqlet-bed` and `seqlet-fasta` place its
+    seqlets at their genome coordinates.
     """
     setup_logging(quiet)
     from .motifs import export_modisco_arrays
@@ -252,7 +254,7 @@ def motifs(out_dir, seqlets_path, seqlet_fdr, instance_fdr, database, jaspar_rel
     """Cluster the seqlets of the run in OUT_DIR into motifs and match them to known motifs.
 
     Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motifs.h5 (tfmodisco-lite's layout,
-    for `modisco report` and other readers), motif_instances.tsv (with each instance's seqlet p and q) and, with a
+    for `modisco report` and other readers; modisco_peaks.bed is the -p of its `seqlet-bed`), motif_instances.tsv (with each instance's seqlet p and q) and, with a
     database, motif_matches.tsv (TOMTOM-style p-, E- and q-values). A motif is kept only when the windows of the
     run that match it outnumber those of the run's shuffled null (scaled by bases) by a one-sided binomial test.
     Its instances are then called at --instance-fdr: motif_calls.tsv and motif_calls.bed (PWM match, strand, q).

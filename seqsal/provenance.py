@@ -60,8 +60,8 @@ class Group:
 GROUPS: dict[str, Group] = {  # in dependency order: a group only derives from those above it
     "calls": Group(("seqlets.tsv", "elements.tsv", "seqlets.bed", "elements.bed"), ("seqlets.tsv", "elements.tsv"),
                    (ATTRIBUTIONS,), "seqsal call-peaks"),
-    "motifs": Group(("motifs.meme", "motifs.tsv", "motifs.npz", "motifs.h5", "motif_instances.tsv",
-                     "motif_matches.tsv", "motif_calls.tsv", "motif_calls.bed"),
+    "motifs": Group(("motifs.meme", "motifs.tsv", "motifs.npz", "motifs.h5", "modisco_peaks.bed",
+                     "motif_instances.tsv", "motif_matches.tsv", "motif_calls.tsv", "motif_calls.bed"),
                     ("motifs.tsv", "motifs.npz", "motif_instances.tsv", "motif_matches.tsv", "motif_calls.tsv"),
                     (ATTRIBUTIONS,), "seqsal motifs"),
     "evaluation": Group(("evaluation.tsv", "evaluation_curves.tsv", "evaluation_sanity.tsv", "evaluation_erf.tsv",

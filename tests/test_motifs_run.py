@@ -53,6 +53,15 @@ def test_run_motifs_writes_the_run_folder_outputs(tmp_path, planted):
         assert sorted(arrays.files)[:3] == ["neg_1.cwm", "neg_1.hypothetical_cwm", "neg_1.pwm"]
     assert result["timing_seconds"]["total"] > 0
     check_modisco_h5(tmp_path / "motifs.h5", result["motifs"], one_hot, hyp, tmp_path)
+    # fresh27a: tfmodisco-lite's own seqlet-bed, given the run's modisco_peaks.bed, places every instance where
+    # motif_instances.tsv does (modisco adds 1 to each start); with the regions as peaks it put them elsewhere
+    from modiscolite.io import write_bed_from_h5
+
+    write_bed_from_h5(str(tmp_path / "motifs.h5"), str(tmp_path / "modisco_peaks.bed"), str(tmp_path / "m.bed"), "*",
+                      None, True)
+    placed = pd.read_csv(tmp_path / "m.bed", sep="\t", header=None, comment="t", usecols=[1, 2])
+    assert len(placed) == len(instances)
+    assert sorted(zip(placed[1] - 1, placed[2])) == sorted(zip(instances["start"], instances["end"]))
 
 
 def test_a_write_that_fails_part_way_never_leaves_motifs_of_two_runs_that_read_as_current(tmp_path, planted,

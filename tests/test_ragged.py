@@ -128,8 +128,23 @@ def test_round_trip_dense_to_ragged_to_dense(tmp_path, caplog):
     (tmp_path / "run").mkdir()
     shutil.copy(tmp_path / "ragged.npz", tmp_path / "run" / "attributions.npz")
     (tmp_path / "run" / "run.json").write_text("{}")  # a finished run's folder holds its record
+    pd.DataFrame({"name": [f"r{i}" for i in range(5)], "chrom": "chr1", "start": np.arange(5) * 1000,
+                  "end": np.arange(5) * 1000 + lengths, "strand": "+"}).to_csv(tmp_path / "run" / "regions.tsv",
+                                                                               sep="\t", index=False)
     done = export_modisco_arrays(tmp_path / "run", tmp_path / "modisco")
     assert done["width"] == 12 and done["n_regions"] == 5
+    # fresh27a: modisco motifs -w W keeps each row's central W bases, and its seqlet-bed puts offset j of that
+    # window at (peak_start + peak_end) // 2 - W // 2 + j: with modisco_peaks.bed, that is the base the row holds
+    peaks = pd.read_csv(tmp_path / "modisco" / "modisco_peaks.bed", sep="\t", header=None)
+    exported = np.load(tmp_path / "modisco" / MODISCO_ARRAYS["one_hot"])
+    for window in (4, 7, 12):
+        for i in (0, 1, 3, 4):
+            for j in range(window):
+                genome = (peaks[1][i] + peaks[2][i]) // 2 - window // 2 + j
+                column = genome - i * 1000  # the base of region i this genome position is
+                kept = exported[i, :, 12 // 2 - window // 2 + j]
+                assert np.array_equal(kept, dense[i, :, column] if 0 <= column < lengths[i] else np.zeros(4)), (
+                    window, i, j)
     ohe = np.load(tmp_path / "modisco" / MODISCO_ARRAYS["one_hot"])
     shap = np.load(tmp_path / "modisco" / MODISCO_ARRAYS["hypothetical"])
     assert ohe.shape == shap.shape == (5, 4, 12) and ohe.dtype == np.float32

@@ -20,6 +20,7 @@ from ..errors import InputError, option
 from ..io import NpyStream, atomic_path, region_arrays
 from ..provenance import read_json_record
 from ..runlock import refuse_unfinished_run
+from ..tables import read_tsv
 from .discover import DiscoveredMotif
 from .match import best_matches
 from .seqlets import extract_windows
@@ -172,7 +173,8 @@ def write_modisco_h5(path: str | os.PathLike, motifs: list[DiscoveredMotif], one
     half-open, + strand), ``is_revcomp`` and the aligned ``sequence``,
     ``contrib_scores`` and ``hypothetical_contribs`` of each instance
     ``(n, W, 4)``. The file's ``window_size`` is the longest row; modisco's
-    BED export assumes summit-centred windows, so take genome coordinates from
+    ``seqlet-bed``/``seqlet-fasta`` assume windows centred on each peak's midpoint: give them the run's
+    :data:`MODISCO_PEAKS` (:func:`modisco_peaks`) as ``-p``, or take genome coordinates from
     ``motif_instances.tsv``.
 
     Parameters
@@ -224,6 +226,49 @@ def write_modisco_h5(path: str | os.PathLike, motifs: list[DiscoveredMotif], one
 
 
 
+MODISCO_PEAKS = "modisco_peaks.bed"
+"""The peaks file for tfmodisco-lite's ``seqlet-bed`` / ``seqlet-fasta -p`` that puts its seqlets at their genome
+coordinates (:func:`modisco_peaks`), beside ``motifs.h5`` and beside :func:`export_modisco_arrays`' arrays."""
+
+
+def modisco_peaks(regions: pd.DataFrame, centres: np.ndarray) -> pd.DataFrame:
+    """One BED6 row per run row that makes tfmodisco-lite's coordinate tools place its seqlets on the genome.
+
+    tfmodisco-lite's ``seqlet-bed`` and ``seqlet-fasta`` (``modiscolite.io``) put a seqlet at ``(peak_start +
+    peak_end) // 2 - window_size // 2 + offset`` of its row's line in the peaks file they are given: they assume
+    windows centred on each peak's midpoint. A run's rows are not (a BED region starts its row; ``--width`` centres
+    on a narrowPeak summit, not on the peak's midpoint), so the user's own peaks file put 1,258 of 1,260 of them
+    100-200 bp off (fresh27a). Each row here is the 1-bp interval at the genome position of the row's base that
+    modisco's window centre stands for, so that its arithmetic gives the row's own coordinates (rows are + strand:
+    a ``-`` region's row was mapped back). tfmodisco-lite itself adds 1 to each seqlet's start (its own
+    convention), so its intervals start one base after seqsal's ``motif_instances.tsv``.
+
+    Parameters
+    ----------
+    regions
+        The run's ``regions.tsv`` (``chrom``, ``start``, ``name``, ``strand``), rows in the order of
+        ``attributions.npz``.
+    centres
+        ``(N,)`` offset from each region's start of the base modisco's centre stands for: ``window_size // 2``
+        for ``motifs.h5`` (offsets from the row's start), the row's centre for :func:`export_modisco_arrays`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``chrom, start, end, name, score, strand`` (score 0), one row per region, in row order.
+    """
+    centre = regions["start"].to_numpy(np.int64) + np.asarray(centres, np.int64)
+    return pd.DataFrame({"chrom": regions["chrom"].astype(str).to_numpy(), "start": centre, "end": centre + 1,
+                         "name": regions["name"].astype(str).to_numpy(), "score": 0,
+                         "strand": regions["strand"].astype(str).to_numpy() if "strand" in regions else "."})
+
+
+def write_modisco_peaks(path: str | os.PathLike, regions: pd.DataFrame, centres: np.ndarray) -> None:
+    """:func:`modisco_peaks` written as a headerless BED6 (atomically)."""
+    with atomic_path(path) as tmp:
+        modisco_peaks(regions, centres).to_csv(tmp, sep="\t", header=False, index=False)
+
+
 MODISCO_ARRAYS = {"one_hot": "ohe.npy", "hypothetical": "shap.npy"}
 """The dense arrays :func:`export_modisco_arrays` writes: ``attributions.npz`` member -> file name."""
 
@@ -237,7 +282,9 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
     ``modisco motifs -s <out>/ohe.npy -a <out>/shap.npy -n 2000 -w <width>``. Row ``i`` holds region ``i``
     centred: a region of ``width`` bases whole, a longer one without its first ``(L_i - width) // 2`` bases
     (and the rest past ``width``), a shorter one after ``(width - L_i) // 2`` zeros (and zeros after it).
-    Streamed, in bounded memory; each file written under a temporary name, then renamed.
+    Streamed, in bounded memory; each file written under a temporary name, then renamed. Beside them,
+    :data:`MODISCO_PEAKS` (from the run's ``regions.tsv``) is the peaks file that makes modisco's ``seqlet-bed``
+    and ``seqlet-fasta`` place its seqlets at their genome coordinates (:func:`modisco_peaks`).
 
     Parameters
     ----------
@@ -251,7 +298,8 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
     Returns
     -------
     dict
-        ``files`` (paths written), ``n_regions`` and ``width``.
+        ``files`` (paths written: the two arrays, and the peaks file when the run has a ``regions.tsv``),
+        ``n_regions`` and ``width``.
 
     Raises
     ------
@@ -306,4 +354,11 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
                     if hi > lo:
                         centred[:, lo - start:hi - start] = block[key][k, :, lo:hi]
                     stream.write_row(int(row), centred)
-    return {"files": list(paths.values()), "n_regions": len(arrays), "width": width}
+    files = list(paths.values())
+    table = os.path.join(str(run_dir), "regions.tsv")
+    if os.path.isfile(table):  # fresh27a: the user's own peaks file put modisco's seqlets 100-200 bp off
+        lengths = arrays.lengths.astype(np.int64)
+        starts = np.where(lengths >= width, (lengths - width) // 2, -((width - lengths) // 2))
+        files.append(os.path.join(str(out_dir), MODISCO_PEAKS))
+        write_modisco_peaks(files[-1], read_tsv(table), starts + width // 2)
+    return {"files": files, "n_regions": len(arrays), "width": width}

@@ -27,7 +27,8 @@ from ..runlock import locks_run_folder
 from ..tables import read_tsv
 from ..text import plural
 from .discover import DiscoveredMotif, DiscoveryOptions, discover_motifs
-from .export import instance_table, motif_table, write_modisco_h5, write_motif_arrays
+from .export import (MODISCO_PEAKS, instance_table, motif_table, write_modisco_h5, write_modisco_peaks,
+                     write_motif_arrays)
 from .instance_run import instance_calls, write_calls
 from .match import best_matches, compare_motifs, small_database_warning
 from .jaspar import JasparQuery, resolve_database
@@ -294,6 +295,8 @@ def run_motifs(
     write_meme(os.path.join(out, "motifs.meme"), [m.to_motif() for m in motifs])
     with atomic_path(os.path.join(out, "motifs.h5")) as tmp:
         write_modisco_h5(tmp, motifs, arrays["one_hot"], arrays["hypothetical"], lengths)
+    write_modisco_peaks(os.path.join(out, MODISCO_PEAKS), regions,  # for modisco's seqlet-bed -p (fresh27a)
+                        [max(lengths, default=0) // 2] * len(regions))
     _record(out, seqlets_path, database)
     timing = {"discovery": round(t_discover, 3), "support": round(t_support, 3), "instance_calls": round(t_calls, 3),
               "total": round(time.perf_counter() - started, 3)}

@@ -308,6 +308,8 @@ def iter_region_attributions(
     region_state
         The first region left (row ``skip``) part-done by an earlier run (its ``on_region_state``): its windows
         already summed are not computed again (a resumed run of a long region keeps what the killed one did).
+        Its windows and stitching must be this call's (else :class:`InputError`); that it came from the same model,
+        method and target is the caller's to keep (the CLI's checkpoint digest holds them).
     on_region_state
         Called after a batch that leaves the next region to yield part-done, every region before it yielded, with
         a function that returns that region's :class:`RegionState` (its windows summed so far; a copy, made only

@@ -73,7 +73,7 @@ def predict_target(model: nn.Module, x: torch.Tensor, target: Target, batch_size
     with torch.no_grad():
         for first in range(0, x.shape[0], batch_size):
             chunk = x[first:first + batch_size]
-            value = target.select(model(chunk)).float()
+            value = target.select(model(chunk)).float().detach()  # review27: a rewrite can return a parameter
             if rc:
                 value = 0.5 * (value + target.select(model(reverse_complement_one_hot(chunk))).float())
             outputs.append(value.cpu())

@@ -152,7 +152,8 @@ def write_region_state(partial: Path, digest: str, state: RegionState, *stores_a
     with atomic_path(partial / REGION_STATE) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, index=np.int64(state.index), windows_done=np.int64(state.windows_done), total=state.total,
                  weight=state.weight, predictions=state.predictions, errors=state.errors,
-                 nonfinite=np.bool_(state.nonfinite))
+                 nonfinite=np.bool_(state.nonfinite), window=np.int64(state.window), starts=state.starts,
+                 mode=np.str_(state.mode))
     write_checkpoint(partial, digest, state.index, *stores_and_rows)
 
 
@@ -164,6 +165,7 @@ def read_region_state(partial: Path, done: int) -> RegionState | None:
             if int(saved["index"]) != done:
                 return None
             return RegionState(done, int(saved["windows_done"]), saved["total"], saved["weight"],
-                               saved["predictions"], saved["errors"], bool(saved["nonfinite"]))
+                               saved["predictions"], saved["errors"], bool(saved["nonfinite"]), int(saved["window"]),
+                               saved["starts"], str(saved["mode"]))
     except (OSError, ValueError, KeyError):
         return None

@@ -156,6 +156,9 @@ class RegionState:
         method has none).
     nonfinite
         Whether one of those windows gave NaN/Inf.
+    window, starts, mode
+        The model window, the windows' starts and the stitching they were summed with: a state is continued only
+        by a run of the same windows (review27: one of another stride was mixed in through the API).
     """
 
     index: int
@@ -165,18 +168,27 @@ class RegionState:
     predictions: np.ndarray
     errors: np.ndarray
     nonfinite: bool
+    window: int
+    starts: np.ndarray
+    mode: str
 
 
 def state_of(stitcher: Stitcher, index: int) -> RegionState:
     """A copy of ``stitcher``'s sums as a :class:`RegionState` (``index``: the region's row in the run's table)."""
     return RegionState(index, len(stitcher.predictions), stitcher.total.copy(), stitcher.weight.copy(),
                        np.asarray(stitcher.predictions, np.float64), np.asarray(stitcher.errors, np.float64),
-                       stitcher.nonfinite)
+                       stitcher.nonfinite, int(stitcher.plan.window), np.asarray(stitcher.plan.starts, np.int64),
+                       stitcher.mode)
 
 
 def restored_stitcher(plan: WindowPlan, mode: str, state: RegionState) -> Stitcher:
     """A stitcher of ``plan`` holding ``state``'s sums (refused when they do not fit the region's windows)."""
     stitcher = Stitcher(plan, mode)
+    if (state.window, state.mode) != (plan.window, mode) or not np.array_equal(state.starts, plan.starts):
+        raise InputError(f"{option('resume')}: the part-done region was summed over other windows (window "
+                         f"{state.window}, {len(state.starts)} windows, {state.mode} stitching; this run: {plan.window}, "
+                         f"{len(plan.starts)}, {mode}); continue it with the options it was made with, or start over "
+                         f"({option('force')})")
     if state.total.shape != stitcher.total.shape or state.weight.shape != stitcher.weight.shape \
             or not 0 < state.windows_done < len(plan.starts) or len(state.predictions) != state.windows_done:
         raise InputError(f"{option('resume')}: the part-done region in the checkpoint does not fit this run's windows "

@@ -311,3 +311,30 @@ def test_a_long_region_resumes_from_its_part_done_state_with_the_bytes_of_the_wh
         seen = sum(shape[0] for shape in model.seen)  # the memory probe's 3 windows besides the run's
         assert counts[state.index:].sum() - state.windows_done <= seen <= sum(s[0] for s in plain.seen) - state.windows_done
         assert 0 < state.windows_done < counts[state.index]
+
+
+def test_a_part_done_region_of_other_windows_is_refused():
+    """review27: a RegionState given through the API by a run of another stride was summed in (max difference equal
+    to the map's largest value); the state records its windows and stitching, and another run's is refused."""
+    from seqsal.stitch import RegionState
+
+    rng = np.random.default_rng(1)
+    sequence = "".join("ACGT"[i] for i in rng.integers(0, 4, 6000))
+    fetch = lambda chrom, start, end: "".join(sequence[i] if 0 <= i < len(sequence) else "N"  # noqa: E731
+                                              for i in range(start, end))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(4, 8, 9, padding=4), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 200, 1)).eval()
+    regions = pd.DataFrame({"chrom": ["c"], "start": [500], "end": [4900], "strand": ["+"], "name": ["b"]})
+    states: list[RegionState] = []
+    list(iter_region_attributions(model, fetch, regions, window=200, stride=70, batch_size=8, device="cpu",
+                                  on_region_state=lambda state: states.append(state())))
+    state = states[len(states) // 2]
+    assert state.window == 200 and state.mode == "mean" and len(state.starts) > state.windows_done
+    for stride, stitch in ((50, "mean"), (70, "centre")):
+        with pytest.raises(InputError, match="summed over other windows"):
+            list(iter_region_attributions(model, fetch, regions, window=200, stride=stride, batch_size=8,
+                                          device="cpu", stitch=stitch, region_state=state))
+    whole = list(iter_region_attributions(model, fetch, regions, window=200, stride=70, batch_size=8, device="cpu"))
+    resumed = list(iter_region_attributions(model, fetch, regions, window=200, stride=70, batch_size=8, device="cpu",
+                                            region_state=state))
+    np.testing.assert_array_equal(resumed[0].hypothetical, whole[0].hypothetical)

@@ -97,3 +97,19 @@ def test_a_joined_part_that_is_not_a_sigmoid_is_not_read_as_a_logit():
     x, model = _x(), Joined().eval()
     _close(model, x, Target.parse("task=1,transform=logit"), task=1)  # old code: p itself (0.91 for a logit of 2.3)
     _close(model, x, LOGIT, task=0)
+
+
+class Constant(nn.Module):
+    """A sigmoid of a parameter (a degenerate model): its rewrite returns the parameter itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Parameter(torch.tensor([3.0]))
+
+    def forward(self, x):
+        return torch.sigmoid(self.c.expand(x.shape[0], 1))
+
+
+def test_a_logit_that_is_a_parameter_is_predicted_without_a_traceback():
+    x = _x()
+    assert torch.allclose(torch.as_tensor(predict_target(Constant().eval(), x, LOGIT)), torch.full((3,), 3.0))

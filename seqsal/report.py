@@ -21,7 +21,7 @@ import pandas as pd
 from .audit import audit_section
 from .errors import InputError, option
 from .io import RegionArrays, region_arrays
-from .provenance import GROUPS, read_json_record, stale_text, status, write_record
+from .provenance import GROUPS, read_json_record, record_path, stale_text, status, write_record
 from .motifs import read_motif_arrays
 from .motifs.export import MATCH_Q, match_label
 from .plot import LogoJob, calibration_figure, remove_other_logos, render_jobs
@@ -256,6 +256,7 @@ def write_logos(out_dir: str | os.PathLike, top: int = 50, fmt: str = "png", wor
         jobs += region_jobs(run, top, fmt)
     jobs += motif_jobs(run, fmt)
     started = time.perf_counter()
+    record_path(run.path, "logos").unlink(missing_ok=True)  # killed while drawing: unrecorded, not read as current
     paths = render_jobs(jobs, workers=workers, progress=progress)
     if removed := remove_other_logos(os.path.join(run.path, "logos"), paths):
         log.info("removed %s an earlier logos run drew", plural(removed, "logo"))
@@ -578,8 +579,8 @@ def provenance_note(run: RunFolder) -> str:
                  + "".join(f"<li>{_code_spans(why)}</li>" for why in run.stale.values()) + "</ul></div>")
     if run.unrecorded:
         files = ", ".join(GROUPS[name].outputs[0] for name in run.unrecorded)
-        note += (f'<p class="muted">{html.escape(files)}: no provenance record (written by an older seqsal or by '
-                 "hand), so not checked against this run's attributions.</p>")
+        note += (f'<p class="muted">{html.escape(files)}: no provenance record (written by an older seqsal, by hand, '
+                 "or by a command stopped before it finished), so not checked against this run's attributions.</p>")
     return note
 
 

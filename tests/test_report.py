@@ -330,3 +330,31 @@ def test_report_says_no_call_passed_when_the_call_files_are_empty(tmp_path):
         pd.DataFrame(columns=columns).to_csv(out / name, sep="\t", index=False)
     text = build_report(out, top=2)
     assert "No seqlet or element passed the FDR" in text and "No seqlets.tsv" not in text
+
+
+def test_logos_stopped_while_drawing_are_unrecorded_not_current(tmp_path, monkeypatch):
+    """A logos run killed part-way left its new logos beside the earlier run's, under the earlier run's record, which
+    read as current; the record now goes before the drawing starts, so they read as unrecorded until a run finishes."""
+    import seqsal.report as report
+    from seqsal.motifs import read_meme
+    from seqsal.provenance import status
+
+    out = make_run(tmp_path, {m.name: m for m in read_meme(JASPAR)}, with_calls=False)
+    assert CliRunner().invoke(main, ["logos", str(out), "--top", "2", "-q"]).exit_code == 0
+    assert status(out, "logos") == "current"
+
+    real = report.render_jobs
+
+    def stopped(jobs, **kwargs):  # draws one logo, then the process is stopped
+        real(jobs[:1], **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "render_jobs", stopped)
+    try:
+        report.write_logos(out, top=3, progress=False)
+    except KeyboardInterrupt:
+        pass
+    assert status(out, "logos") == "unrecorded"
+    monkeypatch.undo()
+    assert CliRunner().invoke(main, ["logos", str(out), "--top", "3", "-q"]).exit_code == 0
+    assert status(out, "logos") == "current"

@@ -305,11 +305,6 @@ class Target:
                 return None
             return torch.softmax(selected - selected.mean(dim=1, keepdim=True), dim=1)
 
-    def reduces_positions(self, output) -> bool:
-        """Whether the value this target picks from ``output`` is a profile (values per position) that
-        :attr:`reduction` reduces, rather than one value per sequence."""
-        return self._selected(output).ndim > 1
-
     def output_shape(self, output) -> tuple[int, ...]:
         """The shape of the output tensor this target picks from a model's output (a tensor, tuple or dict)."""
         return tuple(self._picked(output).shape)

@@ -154,3 +154,84 @@ def test_the_command_line_refuses_it_in_one_line(tmp_path):
                           "--model", str(model), "-o", str(tmp_path / "ism"), "-q", "--method", "ism", "--no-peaks"],
                          capture_output=True, text=True)
     assert ism.returncode == 0, ism.stderr
+
+
+class TiedPools(nn.Module):
+    """A correct model whose one-hot input sits on kinks: a k=3 conv's repeated k-mers tie in the max-pool, and
+    the input is clamped to [0, 1] (fresh27b: refused at 0.08-0.52 and 1.09 when probed on the lattice)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.c, self.head = nn.Conv1d(4, 16, 3), nn.Linear(16, 1)
+
+    def forward(self, x):
+        return self.head(nn.functional.max_pool1d(torch.relu(self.c(x.clamp(0, 1))), 10).mean(-1))
+
+
+class Detector(nn.Module):
+    """A motif detector read through ``x.detach()`` that fires only on its motif: silent on random sequence."""
+
+    MOTIF = "CCACCAGGGGGCGC"
+
+    def __init__(self, hide: bool = True):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.head, self.hide = nn.Conv1d(4, 8, 9), nn.Linear(8, 1), hide
+        self.b = nn.Conv1d(4, 1, len(self.MOTIF), bias=False)
+        with torch.no_grad():
+            self.b.weight[0] = 2 * torch.as_tensor(seqsal.one_hot_encode(self.MOTIF)).float() - 1
+
+    def forward(self, x):
+        hits = torch.relu(self.b(x.detach() if self.hide else x) - (len(self.MOTIF) - 1)).sum((1, 2))
+        return self.head(torch.relu(self.a(x)).mean(-1)) + 3.0 * hits[:, None]
+
+
+class SometimesFloat32(nn.Module):
+    """Uses a float32 table only on windows with a G: its float64 copy fails there, not on zeros (fresh27b:
+    a traceback)."""
+
+    def __init__(self, hide: bool = False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.c, self.d, self.head, self.hide = nn.Conv1d(4, 16, 9), nn.Conv1d(4, 16, 9), nn.Linear(16, 1), hide
+        self.table = torch.randn(16, 16)
+
+    def forward(self, x):
+        h = torch.relu(self.c(x.detach() if self.hide else x)).amax(-1) + torch.relu(self.d(x)).amax(-1)
+        if bool((x[:, 2] > 0).any()):
+            h = h + h @ self.table * 0.1
+        return self.head(h)
+
+
+def test_a_correct_model_on_the_lattice_kinks_passes():
+    for seed in range(3):
+        assert seqsal.attribute(TiedPools(), random_one_hot(2, 200, seed=seed), method="saliency").abs().sum() > 0
+
+
+def test_a_path_silent_on_random_sequence_is_probed_on_the_run_s_own_window():
+    x = random_one_hot(2, 200, seed=4)
+    x[0, :, 90:90 + len(Detector.MOTIF)] = torch.as_tensor(seqsal.one_hot_encode(Detector.MOTIF)).float()
+    check_input_gradient(Detector().eval(), 200, Target(), "cpu", "grad_x_input")  # random window: nothing to see
+    with pytest.raises(InputError, match="not the derivative"):
+        seqsal.attribute(Detector(), x)
+    with pytest.raises(InputError, match="not the derivative"):
+        seqsal.smoothgrad(Detector(), x)  # called by itself, not through the dispatcher
+    assert seqsal.attribute(Detector(hide=False), x).abs().sum() > 0
+
+
+def test_a_float64_copy_that_fails_on_a_window_falls_back_to_float32():
+    x = random_one_hot(2, 200, seed=5)
+    assert seqsal.attribute(SometimesFloat32(), x, method="saliency").abs().sum() > 0
+    with pytest.raises(InputError, match="probed in float32"):
+        seqsal.attribute(SometimesFloat32(hide=True), x, method="saliency")
+
+
+def test_an_inconclusive_float32_probe_is_said(caplog):
+    class Flat(Float32Only):  # float32 only, and an output that moves far less than its rounding
+        def forward(self, x):
+            return 1e-9 * super().forward(x) + 1e3
+
+    with caplog.at_level("WARNING", logger="seqsal"):
+        check_input_gradient(Flat(Branches("ok")).eval(), L, Target(), "cpu", "grad_x_input")
+    assert "could not compare" in caplog.text

@@ -129,7 +129,7 @@ def hypothetical_attributions(
     check_method_params(method, function, params)
     if method in GRADIENT_CHECKED:  # once per model, target and length (cached): the batches after it pass at once
         with eval_mode(model):
-            check_input_gradient(model, x.shape[-1], target, x.device, method)
+            check_input_gradient(model, x.shape[-1], target, x.device, method, window=x[0] if len(x) else None)
     autocast = (
         torch.autocast(device_type=x.device.type, dtype=autocast_dtype)
         if autocast_dtype is not None

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..attribution import Target, input_gradient
 from ..errors import InputError, option
+from .gradient_check import check_input_gradient
 from .inputs import method_entry
 from .references import sequence_rng
 
@@ -44,13 +45,15 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target | None = None, 
     ------
     InputError
         For ``x`` not one-hot ``(N, 4, L)`` or a bad ``target`` (:func:`~seqsal.methods.inputs.method_inputs`); for
-        ``samples < 1``, ``noise < 0``, or a noise so large that the noisy copies overflow.
+        ``samples < 1``, ``noise < 0``, or a noise so large that the noisy copies overflow; for a model whose input
+        gradient is not its derivative (:func:`~.gradient_check.check_input_gradient`).
     """
     if samples < 1:
         raise InputError(f"{option('samples')} must be at least 1, got {samples}")
     if noise < 0:
         raise InputError(f"{option('noise')} must be >= 0, got {noise}")
-    n = x.shape[0]
+    if n := x.shape[0]:  # fresh27b: called by itself (not through the dispatcher) a .detach() went unseen
+        check_input_gradient(model, x.shape[-1], target, x.device, "smoothgrad", window=x[0])
     draws = []
     for row in x:
         rng = sequence_rng(row, seed)

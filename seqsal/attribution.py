@@ -375,13 +375,13 @@ class Target:
     def _selected(self, output) -> torch.Tensor:
         """The targeted output of each sequence: ``(N,)``, or the rest of the output flattened to ``(N, L_out)``."""
         output = self._picked(output)
+        output = output.reshape(1) if output.ndim == 0 else output  # fresh27b: a batch of one through .squeeze()
         if output.ndim == 1:
             if self.task not in (None, 0):
                 raise InputError(f"{option('target')} task {self.task}: the model has one output per sequence (task 0)")
             if self.axis is not None:
-                raise InputError(f"{option('target', f'axis={self.axis}')}: the model has one output per "
-                                 f"sequence (no task "
-                                 "axis); drop axis")
+                raise InputError(f"{option('target', f'axis={self.axis}')}: the model has one output per sequence "
+                                 "(no task axis); drop axis")
             return output
         axis = self.task_axis(tuple(output.shape))
         if axis is None:  # a profile without tasks: all of it, reduced over its positions

@@ -74,3 +74,22 @@ def test_deepshap_names_a_maximum_over_two_dimensions_and_takes_it_one_at_a_time
     with torch.no_grad():
         delta = model(x) - model(refs.flatten(0, 1)).reshape(2, 3).mean(dim=1)
     torch.testing.assert_close((hyp * x).sum(dim=(1, 2)), delta, rtol=0, atol=1e-5)
+
+
+def test_a_model_ending_in_squeeze_is_explained_on_batches_of_one():
+    """fresh27b: ``.squeeze()`` at the end of forward makes a batch of one a 0-d output; ISM's reference run and the
+    gradient check's probe (batches of one) raised IndexError. The maps equal those of the unsqueezed model."""
+    class Squeezed(nn.Module):
+        def __init__(self, squeeze: bool):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv, self.head, self.squeeze = nn.Conv1d(4, 8, 9), nn.Linear(8, 1), squeeze
+
+        def forward(self, x):
+            out = self.head(torch.relu(self.conv(x)).amax(-1))
+            return out.squeeze() if self.squeeze else out
+
+    x = _x(3, 80)
+    for method in ("ism", "saliency", "grad_x_input"):
+        assert torch.allclose(seqsal.attribute(Squeezed(True), x, method=method),
+                              seqsal.attribute(Squeezed(False), x, method=method), atol=1e-6), method

@@ -182,8 +182,8 @@ def export_modisco(out_dir, dest, width, quiet):
 
     attributions.npz stores regions end to end (no padding); this writes DEST/ohe.npy (one-hot) and DEST/shap.npy
     (hypothetical attributions), float32 (N, 4, width), for `modisco motifs -s DEST/ohe.npy -a DEST/shap.npy -n 2000`,
-    and DEST/modisco_peaks.bed, the peaks file (-p) with which `modisco seqlet-bed` and `seqlet-fasta` place its
-    seqlets at their genome coordinates.
+    and DEST/modisco_peaks.bed, the peaks file (-p) with which `modisco seqlet-bed` places its seqlets at their
+    genome coordinates (`seqlet-fasta` too when --width equals modisco's -w: it reads bases from the uncropped rows).
     """
     setup_logging(quiet)
     from .motifs import export_modisco_arrays

@@ -235,3 +235,33 @@ def test_an_inconclusive_float32_probe_is_said(caplog):
     with caplog.at_level("WARNING", logger="seqsal"):
         check_input_gradient(Flat(Branches("ok")).eval(), L, Target(), "cpu", "grad_x_input")
     assert "could not compare" in caplog.text
+
+
+class EndsInFloat(Branches):
+    """A correct model whose forward ends in ``.float()``: its float64 copy answers in float32 (review27b: refused at
+    2-72 % when float32 rounding was read against float64 steps)."""
+
+    def forward(self, x):
+        return super().forward(x).float()
+
+
+def test_a_model_that_answers_in_float32_is_probed_in_float32_and_passes():
+    assert float64_copy(EndsInFloat("ok").eval(), L, "cpu") is None
+    for seed in range(3):
+        assert seqsal.attribute(EndsInFloat("ok"), random_one_hot(2, L, seed=seed)).abs().sum() > 0
+    with pytest.raises(InputError, match="probed in float32"):
+        seqsal.attribute(EndsInFloat("detach"), random_one_hot(2, L, seed=0))
+
+
+def test_one_probe_per_model_and_target_whatever_the_length():
+    """review27b: regions of 185 widths fed whole were probed 356 times (a run 3x slower)."""
+    model, calls = Branches("ok").eval(), []
+    handle = model.a.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[-1]))
+    try:
+        check_input_gradient(model, L, Target(), "cpu", "grad_x_input")
+        probed = len(calls)
+        for length in (L + 7, L + 30):
+            check_input_gradient(model, length, Target(), "cpu", "grad_x_input")
+        assert probed > 0 and len(calls) == probed
+    finally:
+        handle.remove()

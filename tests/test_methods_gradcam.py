@@ -174,3 +174,18 @@ def test_a_user_block_of_a_sigmoid_model_is_a_layer_when_its_logit_is_explained(
     by_hand = torch.relu((gradient.mean(-1, keepdim=True) * features["a"]).sum(1))  # (N, 64): the layer keeps L
     assert torch.allclose(cam[:, 0].double(), by_hand.detach().double(), rtol=1e-4, atol=1e-7)
     assert torch.allclose(prediction.double(), torch.logit(p.double()).detach(), atol=1e-5)
+
+
+def test_a_confident_sigmoid_model_s_logit_is_explained():
+    """review27b: run on the model as written, Grad-CAM refused a sigmoid saturated in float32 (logit ~28: "the model
+    gave 1"); it runs on the logit rewrite again, and only a named layer the rewrite inlined reads the written model."""
+    model = _SigmoidNet().eval()
+    with torch.no_grad():
+        model.lin.weight.mul_(10.0)
+        model.lin.bias.fill_(30.0)
+    x = torch.eye(4)[torch.randint(0, 4, (2, 64), generator=torch.Generator().manual_seed(1))].transpose(1, 2)
+    cam, prediction = gradcam(model, x, "task=0,transform=logit")
+    with torch.no_grad():
+        logit = model.lin(model.block(torch.relu(model.c1(x))).mean(-1))[:, 0]
+    assert bool((logit > 20).all()) and torch.allclose(prediction, logit, rtol=1e-5)
+    assert cam.abs().sum() > 0

@@ -23,7 +23,7 @@ from ..models.probes import check_deterministic, check_task_names, more_inputs_t
 from ..models.logit_output import exact_logit
 from .gradient_check import check_input_gradient
 from .inputs import as_batch, as_module, as_target, method_inputs
-from .registry import GRADIENT_CHECKED, METHODS, NOT_REWRITTEN, PROJECTED_BY_DEFAULT, UNCORRECTED
+from .registry import GRADIENT_CHECKED, METHODS, PROJECTED_BY_DEFAULT, UNCORRECTED
 
 log = logging.getLogger("seqsal")
 
@@ -124,7 +124,7 @@ def hypothetical_attributions(
     """
     if method not in METHODS:
         raise InputError(f"unknown attribution method {method!r}; choose one of {', '.join(sorted(METHODS))}")
-    model, x, target = method_inputs(model, x, target, rewrite=method not in NOT_REWRITTEN)
+    model, x, target = method_inputs(model, x, target)
     function = METHODS[method]
     check_method_params(method, function, params)
     if method in GRADIENT_CHECKED:  # once per model, target and length (cached): the batches after it pass at once

@@ -16,6 +16,7 @@ the same map.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 import weakref
 
 import torch
@@ -26,7 +27,7 @@ from torch.overrides import TorchFunctionMode
 from ..attribution import Target
 from ..errors import InputError, option
 from ..models.files import model_file
-from ..models.logit_output import ScriptLogit
+from ..models.logit_output import ScriptLogit, written_model
 from ..models.user import static_batch
 from .inputs import method_entry
 from .ops import ACTIVATIONS, is_inplace, op_name, out_of_place
@@ -147,7 +148,7 @@ def _layer_error(layer: str, valid: list[str]) -> InputError:
                       "rectified output of its last convolution block")
 
 
-@method_entry(rewrite=False)  # review27: the logit rewrite inlined a user's block, and layer="block" was refused
+@method_entry
 def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, layer: str | None = None
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Grad-CAM (Selvaraju et al. 2017) of a layer's feature maps, upsampled to bases.
@@ -214,6 +215,8 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
             unused = torch.autograd.grad(prediction.sum(), [modules[name] for name in names], allow_unused=True) \
                 if names else []
             valid = [name for name, gradient in zip(names, unused) if gradient is not None]
+            if layer is not None and (written := written_model(model)) is not None:  # a block the rewrite inlined
+                return gradcam.__wrapped__(written, x, replace(target, model_logit=False), layer)
             if layer is not None:
                 raise _layer_error(layer, valid)
             raise InputError("gradcam found no activation (ReLU, GELU, ...) applied to a convolution's feature maps "

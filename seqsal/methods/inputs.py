@@ -125,33 +125,26 @@ def as_module(model: nn.Module | LoadedModel, length: int, float32: bool = True
     return model, getattr(model, "task_names", None), True
 
 
-def method_inputs(model, x, target, rewrite: bool = True) -> tuple[nn.Module, torch.Tensor, Target]:
+def method_inputs(model, x, target) -> tuple[nn.Module, torch.Tensor, Target]:
     """The module, batch and resolved target a method runs on (:func:`as_module`, :func:`as_batch`,
     :func:`as_target` and :meth:`Target.resolve` with the model's task names); a target explained as a sigmoid's
     logit runs on the model rewritten to return the sigmoid's input (:func:`~seqsal.models.logit_output.exact_logit`),
-    so that its values are not inverted from float32 probabilities; not with ``rewrite=False`` (Grad-CAM, which
-    reads a named layer of the model as written: the rewrite inlines user-defined modules)."""
+    so that its values are not inverted from float32 probabilities."""
     x = as_batch(x)
     module, task_names, _ = as_module(model, x.shape[-1], float32=False)
-    target = as_target(target).resolve(task_names)
-    if rewrite:
-        module, target = exact_logit(module, target)
+    module, target = exact_logit(module, as_target(target).resolve(task_names))
     return module, x, target
 
 
-def method_entry(function: Callable | None = None, *, rewrite: bool = True) -> Callable:
+def method_entry(function: Callable) -> Callable:
     """A method ``function(model, x, target, ...)`` that takes what ``seqsal.attribute`` takes: ``x`` a numpy array
     or tensor, ``target`` a :class:`Target`, its string or a task index, ``model`` a module or a loaded model file
     (:func:`method_inputs`); its signature and docstring are kept. The model runs in eval mode, as in
     ``seqsal.attribute`` (review26: a model left in training mode gave random IG, ISM and SmoothGrad maps, and each
-    call moved its batch norm's running statistics); its mode is restored afterwards. ``rewrite``: see
-    :func:`method_inputs` (``@method_entry(rewrite=False)``)."""
-    if function is None:
-        return functools.partial(method_entry, rewrite=rewrite)
-
+    call moved its batch norm's running statistics); its mode is restored afterwards."""
     @functools.wraps(function)
     def checked(model, x, target=None, *args, **kwargs):
-        model, x, target = method_inputs(model, x, target, rewrite)
+        model, x, target = method_inputs(model, x, target)
         with eval_mode(model):
             return function(model, x, target, *args, **kwargs)
     return checked

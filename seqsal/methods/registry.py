@@ -55,10 +55,6 @@ class MethodSpec:
         Whether its maps are made of the model's input gradients and nothing checks them (no completeness): the
         model is first checked against its own finite differences (:func:`~.gradient_check.check_input_gradient`; a ``.detach()`` in its forward is
         refused, not explained wrong).
-    rewrite
-        Whether a target explained as a sigmoid's logit runs on the model rewritten to return the sigmoid's input
-        (:func:`~seqsal.methods.inputs.method_inputs`); not for Grad-CAM, which reads a named layer of the model as
-        written.
     focused
         Whether the method takes a ``focus`` ``(N, 2)``: each window's ``[start, end)`` whose bases it explains
         (ISM mutates only the region's bases, not the whole model window); the engine passes it.
@@ -74,7 +70,6 @@ class MethodSpec:
     track: str = "projected"
     focused: bool = False
     gradient: bool = False
-    rewrite: bool = True
 
 
 # gradient x input has the same hypothetical contributions as saliency: its projected map x * dy/dx is
@@ -90,7 +85,7 @@ SPECS: dict[str, MethodSpec] = {
                      options=("steps", "baseline", "references", "seed"), tolerance=IG_TOLERANCE, advice=IG_ADVICE),
     "smoothgrad": MethodSpec(smoothgrad, options=("samples", "noise", "seed"), gradient=True),
     "ism": MethodSpec(ism, options=("fast",), focused=True),
-    "gradcam": MethodSpec(gradcam, corrected=False, options=("layer",), rewrite=False),
+    "gradcam": MethodSpec(gradcam, corrected=False, options=("layer",)),
 }
 
 #: method name -> function, the dispatcher's table
@@ -109,8 +104,6 @@ COMPLETENESS_TOLERANCE: dict[str, tuple[float, str]] = {
 FOCUSED_METHODS: frozenset[str] = frozenset(name for name, spec in SPECS.items() if spec.focused)
 # methods whose model is checked against its finite differences first (MethodSpec.gradient)
 GRADIENT_CHECKED: frozenset[str] = frozenset(name for name, spec in SPECS.items() if spec.gradient)
-# methods that run on the model as written, not on its logit rewrite (MethodSpec.rewrite)
-NOT_REWRITTEN: frozenset[str] = frozenset(name for name, spec in SPECS.items() if not spec.rewrite)
 # parameters each method takes from the command line (``seed`` comes from --seed)
 METHOD_OPTIONS: dict[str, tuple[str, ...]] = {name: spec.options for name, spec in SPECS.items() if spec.options}
 

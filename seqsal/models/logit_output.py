@@ -34,6 +34,7 @@ from .outputs import (_JOINS, _SCRIPT_JOINS, _SCRIPT_SHAPE_OPS, _WRAPPERS, _fx_a
 log = logging.getLogger("seqsal")
 _REWRITTEN_KINDS = ("sigmoid", "softmax", "log_softmax", "joined")  # parts of a cat/stack that must be rewritten
 _REWRITTEN: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_WRITTEN: "weakref.WeakKeyDictionary[nn.Module, weakref.ref]" = weakref.WeakKeyDictionary()  # rewrite -> model
 
 
 def class_log_odds(z: torch.Tensor, dim: int) -> torch.Tensor:
@@ -97,7 +98,18 @@ def exact_logit(module: nn.Module, target: Any) -> tuple[nn.Module, Any]:
     rewritten = cache[target.output][1]
     if rewritten is None:
         return module, target
+    try:
+        _WRITTEN[rewritten] = weakref.ref(module)
+    except TypeError:  # not weakly referable: no way back (written_model gives None)
+        pass
     return rewritten, replace(target, model_logit=True)
+
+
+def written_model(module: nn.Module) -> nn.Module | None:
+    """The model as written that :func:`exact_logit` rewrote into ``module``; ``None`` for any other module (Grad-CAM
+    reads a user's named block there, which the rewrite's trace inlined: review27)."""
+    reference = _WRITTEN.get(module) if isinstance(module, nn.Module) else None
+    return reference() if reference is not None else None
 
 
 def _rewritten(module: nn.Module, output: int | str | None) -> nn.Module | None:

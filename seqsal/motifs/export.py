@@ -284,7 +284,8 @@ def export_modisco_arrays(run_dir: str | os.PathLike, out_dir: str | os.PathLike
     (and the rest past ``width``), a shorter one after ``(width - L_i) // 2`` zeros (and zeros after it).
     Streamed, in bounded memory; each file written under a temporary name, then renamed. Beside them,
     :data:`MODISCO_PEAKS` (from the run's ``regions.tsv``) is the peaks file that makes modisco's ``seqlet-bed``
-    and ``seqlet-fasta`` place its seqlets at their genome coordinates (:func:`modisco_peaks`).
+    place its seqlets at their genome coordinates (:func:`modisco_peaks`); its ``seqlet-fasta`` reads the bases from
+    the uncropped rows at the cropped window's offsets, so it is right only where ``width`` equals its ``-w``.
 
     Parameters
     ----------

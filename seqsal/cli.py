@@ -254,10 +254,11 @@ def motifs(out_dir, seqlets_path, seqlet_fdr, instance_fdr, database, jaspar_rel
     """Cluster the seqlets of the run in OUT_DIR into motifs and match them to known motifs.
 
     Writes motifs.meme, motifs.tsv, motifs.npz (CWM, hypothetical CWM, PWM), motifs.h5 (tfmodisco-lite's layout,
-    for `modisco report` and other readers; modisco_peaks.bed is the -p of its `seqlet-bed`), motif_instances.tsv (with each instance's seqlet p and q) and, with a
-    database, motif_matches.tsv (TOMTOM-style p-, E- and q-values). A motif is kept only when the windows of the
-    run that match it outnumber those of the run's shuffled null (scaled by bases) by a one-sided binomial test.
-    Its instances are then called at --instance-fdr: motif_calls.tsv and motif_calls.bed (PWM match, strand, q).
+    for `modisco report` and other readers; modisco_peaks.bed is the -p of its `seqlet-bed`), motif_instances.tsv
+    (with each instance's seqlet p and q) and, with a database, motif_matches.tsv (TOMTOM-style p-, E- and
+    q-values). A motif is kept only when the windows of the run that match it outnumber those of the run's shuffled
+    null (scaled by bases) by a one-sided binomial test. Its instances are then called at --instance-fdr:
+    motif_calls.tsv and motif_calls.bed (PWM match, strand, q).
     """
     setup_logging(quiet)
     from .errors import InputError

@@ -186,9 +186,9 @@ def restored_stitcher(plan: WindowPlan, mode: str, state: RegionState) -> Stitch
     stitcher = Stitcher(plan, mode)
     if (state.window, state.mode) != (plan.window, mode) or not np.array_equal(state.starts, plan.starts):
         raise InputError(f"{option('resume')}: the part-done region was summed over other windows (window "
-                         f"{state.window}, {len(state.starts)} windows, {state.mode} stitching; this run: {plan.window}, "
-                         f"{len(plan.starts)}, {mode}); continue it with the options it was made with, or start over "
-                         f"({option('force')})")
+                         f"{state.window}, {len(state.starts)} windows, {state.mode} stitching; this run: "
+                         f"{plan.window}, {len(plan.starts)}, {mode}); continue it with the options it was made "
+                         f"with, or start over ({option('force')})")
     if state.total.shape != stitcher.total.shape or state.weight.shape != stitcher.weight.shape \
             or not 0 < state.windows_done < len(plan.starts) or len(state.predictions) != state.windows_done:
         raise InputError(f"{option('resume')}: the part-done region in the checkpoint does not fit this run's windows "

@@ -155,8 +155,8 @@ def checked_trace_plan(model: nn.Module, row: torch.Tensor, target: Target, requ
 
     The plan is traced once per model and state (kept while the model lives): any change of the model since,
     in place or not (an optimizer step, ``load_state_dict``, a replaced layer or parameter, a hook, ``train()``;
-    see :func:`~seqsal.models.fingerprint.model_fingerprint`), traces and checks it anew. For each input length, up to eight
-    substitutions of ``row`` (both ends, the middle and between) go through the fast and the naive path; the
+    see :func:`~seqsal.models.fingerprint.model_fingerprint`), traces and checks it anew. For each input length, up
+    to eight substitutions of ``row`` (both ends, the middle and between) go through the fast and the naive path; the
     plan is used only when they agree to float32 rounding (``1e-5 |f(x)| + 1e-4 max |delta|``), otherwise that
     length gets naive ISM (with a warning).
 

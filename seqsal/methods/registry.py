@@ -53,8 +53,8 @@ class MethodSpec:
         ``magnitude`` (``max_c |hypothetical_c|``: the saliency map of Simonyan et al. 2013).
     gradient
         Whether its maps are made of the model's input gradients and nothing checks them (no completeness): the
-        model is first checked against its own finite differences (:func:`~.gradient_check.check_input_gradient`; a ``.detach()`` in its forward is
-        refused, not explained wrong).
+        model is first checked against its own finite differences (:func:`~.gradient_check.check_input_gradient`;
+        a ``.detach()`` in its forward is refused, not explained wrong).
     focused
         Whether the method takes a ``focus`` ``(N, 2)``: each window's ``[start, end)`` whose bases it explains
         (ISM mutates only the region's bases, not the whole model window); the engine passes it.

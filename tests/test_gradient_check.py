@@ -265,3 +265,40 @@ def test_one_probe_per_model_and_target_whatever_the_length():
         assert probed > 0 and len(calls) == probed
     finally:
         handle.remove()
+
+
+class SigmoidBranches(nn.Module):
+    def __init__(self, mode: str):
+        super().__init__()
+        self.inner = Branches(mode)
+
+    def forward(self, x):
+        return torch.sigmoid(self.inner(x))
+
+
+def test_a_scripted_sigmoid_model_is_probed_in_float64():
+    """fresh27c: the TorchScript logit rewrite cannot be deep-copied, so such models were probed in float32 only
+    (weaker; "does not run in float64", which it does); the model it rewrote is copied instead."""
+    x = random_one_hot(2, L, seed=1)
+    with pytest.raises(InputError) as refused:
+        seqsal.attribute(torch.jit.script(SigmoidBranches("detach").eval()), x)
+    assert "float32" not in str(refused.value)
+    assert seqsal.attribute(torch.jit.script(SigmoidBranches("ok").eval()), x).abs().sum() > 0
+
+
+def test_deepshap_takes_an_exported_model_that_casts_its_input():
+    """fresh27c: torch.export's aten._assert_tensor_metadata after x.float() was refused as an operation with no
+    DeepLIFT rule; the maps equal those of the module it was exported from."""
+    class Casts(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv, self.head = nn.Conv1d(4, 8, 9), nn.Linear(8, 1)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.conv(x.float())).amax(-1))
+
+    x = random_one_hot(2, L, seed=2)
+    exported = torch.export.export(Casts().eval(), (x,), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}).module()
+    assert torch.allclose(seqsal.attribute(exported, x, method="deepshap", references=4),
+                          seqsal.attribute(Casts(), x, method="deepshap", references=4), atol=1e-6)

@@ -113,3 +113,37 @@ class Constant(nn.Module):
 def test_a_logit_that_is_a_parameter_is_predicted_without_a_traceback():
     x = _x()
     assert torch.allclose(torch.as_tensor(predict_target(Constant().eval(), x, LOGIT)), torch.full((3,), 3.0))
+
+
+class SigmoidThenFloat(nn.Module):
+    """A confident sigmoid cast after it: ``sigmoid(z).float()`` (fresh27c: not seen as a sigmoid, so the saturated
+    probability 1.0 was explained, its maps ~0)."""
+
+    def __init__(self, cast: str = "float"):
+        super().__init__()
+        torch.manual_seed(4)
+        self.conv, self.lin, self.cast = nn.Conv1d(4, 8, 5, padding=2), nn.Linear(8, 1), cast
+
+    def forward(self, x):
+        p = torch.sigmoid(self.lin(torch.relu(self.conv(x)).mean(-1)) * 2 + 14.0)
+        return p.float() if self.cast == "float" else p.to(torch.float32)
+
+
+def test_a_sigmoid_cast_after_it_is_explained_as_its_logit():
+    x = _x()
+    for cast in ("float", "to"):
+        model = SigmoidThenFloat(cast).eval()
+        got = torch.as_tensor(predict_target(model, x, LOGIT)).double()
+        with torch.no_grad():
+            z = (model.lin(torch.relu(model.conv(x)).mean(-1)) * 2 + 14.0)[:, 0].double()
+        assert torch.allclose(got, z, atol=1e-4), (cast, got, z)  # old code: p's logit, 16.6 where z is ~14
+        assert float(seqsal.attribute(model, x).abs().sum()) > 1e-3  # chosen as a sigmoid: the logit's map
+
+
+def test_an_exported_sigmoid_model_is_rewritten_without_a_traceback():
+    """fresh27c: exact_logit called eval() on a torch.export module, which has none: every .pt2 sigmoid model
+    stopped with NotImplementedError. (A .pt2 whose sigmoid is cast after it is not rewritten yet: left open.)"""
+    x, model = _x(), Temperature().eval()
+    exported = torch.export.export(model, (x,)).module()
+    got = torch.as_tensor(predict_target(exported, x, LOGIT)).double()
+    assert torch.allclose(got, _true_logit(model, x), atol=1e-4)

@@ -20,13 +20,14 @@ import copy
 import logging
 import warnings
 import weakref
+from dataclasses import replace
 
 import torch
 from torch import nn
 
 from ..attribution import Target, input_gradient
 from ..errors import InputError, option
-from ..models.logit_output import exact_logit
+from ..models.logit_output import exact_logit, written_model
 from ..models.fingerprint import model_fingerprint
 
 log = logging.getLogger("seqsal")
@@ -108,6 +109,20 @@ def float64_copy(model: nn.Module, length: int, device) -> nn.Module | None:
            for leaf in leaves):  # review27b: an output cast to float32 read its rounding as a hidden gradient
         return None
     return double
+
+
+_WARNED: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
+
+
+def _warned(model: nn.Module) -> bool:
+    """Whether the inconclusive probe was already said for ``model`` (said once: a run probes twice)."""
+    try:
+        if model in _WARNED:
+            return True
+        _WARNED.add(model)
+    except TypeError:
+        pass
+    return False
 
 
 @contextlib.contextmanager
@@ -196,18 +211,20 @@ def check_input_gradient(model: nn.Module, length: int, target: Target, device, 
     if not probes:
         return
     windows = [x for _, x in probes]
-    double = float64_copy(model, length, device)
+    written = written_model(model)  # fresh27c: a TorchScript logit rewrite cannot be copied; its model can
+    double = float64_copy(model if written is None else written, length, device)
     worst, inconclusive, dtype = None, True, torch.float64
     if double is not None:
-        try:
-            worst, inconclusive = _worst(double, windows, target, torch.float64, seed)
+        try:  # the copy of a written model is rewritten for its logit again (by _value and input_gradient)
+            worst, inconclusive = _worst(double, windows, target if written is None else
+                                         replace(target, model_logit=False), torch.float64, seed)
         except Exception:  # noqa: BLE001 - fresh27b: a float32 table the forward uses on some windows only
             double = None
     if double is None:
         dtype = torch.float32
         with _full_float32():
             worst, inconclusive = _worst(model, windows, target, torch.float32, seed)
-        if inconclusive:
+        if inconclusive and not _warned(model):
             log.warning("the gradient check could not compare %s's gradient with the model's finite differences: the "
                         "model does not run in float64, and in float32 its output moves less than its rounding; if "
                         "its forward hides part of it from autograd (a .detach(), no_grad), the maps miss that part "

@@ -27,6 +27,7 @@ import torch
 METADATA = frozenset({
     "size", "dim", "ndimension", "numel", "nelement", "stride", "storage_offset", "is_contiguous", "element_size",
     "is_floating_point", "is_complex", "get_device", "data_ptr", "untyped_storage", "_assert", "sym_size",
+    "_assert_tensor_metadata",  # fresh27c: torch.export's check after x.float() was refused by DeepSHAP
     "sym_stride", "sym_numel", "sym_storage_offset", "__len__", "__hash__", "__format__", "__repr__", "dim_order",
     "get:shape", "get:ndim", "get:dtype", "get:device", "get:is_cuda", "get:is_mps", "get:requires_grad",
     "get:layout", "get:grad_fn", "get:is_leaf", "get:names", "get:is_sparse", "get:is_quantized", "get:is_meta",

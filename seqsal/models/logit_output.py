@@ -89,11 +89,15 @@ def exact_logit(module: nn.Module, target: Any) -> tuple[nn.Module, Any]:
                                               for value in module.state_dict(keep_vars=True).values()))
     if cache.get(target.output, (None,))[0] != state:
         training = module.training
-        module.eval()  # seqsal runs models in eval mode: trace the graph it runs (review27)
+        try:
+            module.eval()  # seqsal runs models in eval mode: trace the graph it runs (review27)
+        except (AttributeError, NotImplementedError):  # fresh27c: torch.export's module has no eval(): a traceback
+            training = None
         try:
             rewritten = _rewritten(module, target.output)
         finally:
-            module.train(training)
+            if training is not None:
+                module.train(training)
         cache[target.output] = (state, rewritten)
     rewritten = cache[target.output][1]
     if rewritten is None:

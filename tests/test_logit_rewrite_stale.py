@@ -15,6 +15,7 @@ from torch import nn
 import seqsal
 from seqsal.attribution import Target
 from seqsal.evaluate import predict_target
+from helpers import chosen_transform
 
 L = 64
 LOGIT = Target.parse("task=0,transform=logit")
@@ -142,8 +143,15 @@ def test_a_sigmoid_cast_after_it_is_explained_as_its_logit():
 
 def test_an_exported_sigmoid_model_is_rewritten_without_a_traceback():
     """fresh27c: exact_logit called eval() on a torch.export module, which has none: every .pt2 sigmoid model
-    stopped with NotImplementedError. (A .pt2 whose sigmoid is cast after it is not rewritten yet: left open.)"""
+    stopped with NotImplementedError; one whose sigmoid is cast after it (``_to_copy`` in its graph) was not seen
+    as a sigmoid."""
     x, model = _x(), Temperature().eval()
     exported = torch.export.export(model, (x,)).module()
     got = torch.as_tensor(predict_target(exported, x, LOGIT)).double()
     assert torch.allclose(got, _true_logit(model, x), atol=1e-4)
+    cast = SigmoidThenFloat().eval()
+    with torch.no_grad():
+        z = (cast.lin(torch.relu(cast.conv(x)).mean(-1)) * 2 + 14.0)[:, 0].double()
+    exported = torch.export.export(cast, (x,), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}).module()
+    assert torch.allclose(torch.as_tensor(predict_target(exported, x, LOGIT)).double(), z, atol=1e-3)
+    assert chosen_transform(exported, Target.parse("0"), "grad_x_input", L) == "logit"

@@ -54,9 +54,10 @@ _SHAPE_METHODS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten"
                             "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
                             "chunk", "split", "unbind", "__getitem__"})
 _SHAPE_FUNCTIONS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten", "clone", "_unsafe_view",
+                              "_to_copy", "to",  # fresh27c: torch.export's cast after a sigmoid
                               "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
                               "chunk", "split", "unbind", "slice", "getitem", "index"})
-_KEEP_AXES = frozenset({"contiguous", "clone", "to", "float", "double"})
+_KEEP_AXES = frozenset({"contiguous", "clone", "to", "float", "double", "_to_copy"})
 _SCRIPT_JOINS = frozenset({"aten::cat", "aten::concat", "aten::concatenate", "aten::stack", "aten::hstack",
                            "aten::column_stack", "aten::vstack", "aten::row_stack", "aten::dstack"})
 _JOINS = frozenset({"cat", "concat", "concatenate", "stack", "hstack", "column_stack", "vstack", "row_stack", "dstack"})

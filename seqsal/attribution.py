@@ -97,6 +97,8 @@ class Target:
         (:func:`seqsal.output_transforms.choose_transform`), else ``none``, and records the choice.
     model_logit
         Internal: the model returns the logit itself (:func:`seqsal.models.logit_output.exact_logit`).
+    reduction_named
+        Internal: ``reduce=`` was written in the parsed text (a profile summed on purpose is not warned of).
 
     Raises
     ------
@@ -111,6 +113,7 @@ class Target:
     axis: int | str | None = None
     transform: str | None = None
     model_logit: bool = field(default=False, repr=False, compare=False)
+    reduction_named: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
@@ -130,7 +133,9 @@ class Target:
         or a dict key), ``task`` (an index or name), ``axis`` (the task axis, an integer) and ``reduce``
         (``sum``, ``mean``, ``bpnet``), e.g. ``"output=1,task=0,reduce=bpnet"``, ``"output=human,task=2"``,
         ``"task=3,axis=-1"``; ``transform=logit`` explains the logit of a sigmoid's probability, ``log_odds``
-        (``log_odds_logp``) the log-odds of a softmax's (log-softmax's) class.
+        (``log_odds_logp``) the log-odds of a softmax's (log-softmax's) class. A text without ``=`` is one task
+        however many commas it holds, and the value of ``task=`` runs on over commas until the next ``key=``: task
+        names with commas, as Basenji's and Enformer's track descriptions, are given as they are.
 
         Raises
         ------
@@ -139,9 +144,17 @@ class Target:
         """
         if text is None or text == "":
             return cls()
+        if "=" not in text:  # a task alone: its name may hold commas (Basenji's "CAGE:..., biol_" descriptions)
+            value = text.strip()
+            return cls(task=int(value) if _integer(value) else value)
         fields: dict = {}
-        for part in text.split(","):
+        parts = text.split(",")
+        for index, part in enumerate(parts):
             key, sep, value = part.partition("=")
+            if not sep and index and "=" in parts[index - 1] and parts[index - 1].partition("=")[0].strip() == "task":
+                parts[index] = parts[index - 1] + "," + part  # the rest of a task name holding a comma
+                fields["task"] = parts[index].partition("=")[2].strip()
+                continue
             if not sep:
                 key, value = "task", part
             key, value = key.strip(), value.strip()
@@ -166,7 +179,7 @@ class Target:
                 fields["axis"] = int(value)
             else:
                 fields[key] = int(value) if _integer(value) else value
-        return cls(**fields)
+        return cls(**fields, reduction_named="reduction" in fields)
 
     def resolve(self, task_names: list[str] | None) -> "Target":
         """Replace a task name by its index (raises :class:`InputError` if unknown)."""

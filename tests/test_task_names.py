@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 import seqsal
+from seqsal.attribution import Target
 from seqsal.errors import InputError
 from seqsal.models.probes import check_task_names
 
@@ -132,9 +133,21 @@ def test_a_tuple_model_without_an_output_named_says_which_output_is_explained(tm
     assert named.exit_code == 0 and "2 outputs" not in named.output
     kept = attribute(tmp_path / "out0", "--target", "output=0")
     assert kept.exit_code == 0 and "2 outputs" not in kept.output
+    summed = attribute(tmp_path / "out3", "--target", "reduce=sum")  # the sum asked for: no warning, the info line
+    assert summed.exit_code == 0 and "output 0 is a profile" not in summed.output and "2 outputs" in summed.output
     flipped = tmp_path / "flipped.pt"  # one value per sequence first: said, as before, as an info line
     torch.jit.trace(nn.Sequential(Two(), Flip()).eval(), torch.zeros(1, 4, 200)).save(str(flipped))
     result = CliRunner().invoke(main, ["attribute", str(small_genome[0]), str(bed), "--model", str(flipped), "-o",
                                        str(tmp_path / "out2"), "--no-peaks"])
     assert result.exit_code == 0 and "the model returns 2 outputs (N, 2), (N, 2, 200); output 0 is explained" in \
         result.output
+
+
+def test_task_names_holding_commas_are_given_as_they_are():
+    """fresh27c: Basenji-style track descriptions hold commas; --target split them into keys."""
+    assert Target.parse("CAGE:B cell, biol_") == Target(task="CAGE:B cell, biol_")
+    assert Target.parse("task=CAGE:B cell, biol_,axis=-1") == Target(task="CAGE:B cell, biol_", axis=-1)
+    assert Target.parse("output=1,task=a,b,reduce=mean") == Target(output=1, task="a,b", reduction="mean")
+    assert Target.parse("7") == Target(task=7) and Target.parse("output=1,2") == Target(output=1, task=2)
+    with pytest.raises(InputError, match="given twice"):
+        Target.parse("task=a,task=b")

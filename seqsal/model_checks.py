@@ -11,7 +11,8 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from .attribution import NO_TASK_AXIS, Target, eval_mode, resolve_task_axis, shape_text
+from .attribution import NO_TASK_AXIS, Target, eval_mode, shape_text
+from .task_axis import resolve_task_axis
 from .errors import InputError, option
 from .methods.dispatch import check_gradient_method
 from .models import LoadedModel
@@ -28,7 +29,7 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
     early.
 
     Returns ``target`` with the task axis of an output of 2 or more dims made explicit
-    (:func:`seqsal.attribution.resolve_task_axis`: given, or found with certainty; else :class:`InputError`),
+    (:func:`seqsal.task_axis.resolve_task_axis`: given, or found with certainty; else :class:`InputError`),
     and the shape of the output it selects (for :func:`~seqsal.output_transforms.choose_transform` and ``run.json``).
     """
     where = model_file(model.module)  # the model file, named by every message here (None: a module given)

@@ -254,7 +254,7 @@ def test_log_odds_logp_refuse_probabilities():
 
 
 def test_the_ambiguous_axis_message_keeps_the_users_other_keys():
-    from seqsal.attribution import resolve_task_axis
+    from seqsal.task_axis import resolve_task_axis
 
     class OneLength(nn.Module):  # (N, 2, 6) from 6 bases only: the task axis cannot be told
         def forward(self, x):

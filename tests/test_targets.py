@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqsal.attribution import Target, resolve_task_axis, task_axis_of
+from seqsal.attribution import Target
+from seqsal.task_axis import resolve_task_axis, task_axis_of
 from seqsal.errors import InputError
 
 

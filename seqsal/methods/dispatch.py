@@ -13,7 +13,8 @@ import numbers
 import torch
 from torch import nn
 
-from ..attribution import Target, correct_gradient, eval_mode, resolve_task_axis
+from ..attribution import Target, correct_gradient, eval_mode
+from ..task_axis import resolve_task_axis
 from ..output_transforms import choose_transform
 from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
@@ -224,7 +225,7 @@ def attribute(
     target
         :class:`Target`, its string form (see :meth:`Target.parse`) or a task index (``2`` is ``"2"``). As in
         ``seqsal attribute``, the task axis of an output of 3 or more dims must be given or be found with certainty
-        (:func:`~seqsal.attribution.resolve_task_axis`), and a transform left open is chosen from the model's
+        (:func:`~seqsal.task_axis.resolve_task_axis`), and a transform left open is chosen from the model's
         graph (:func:`~seqsal.output_transforms.choose_transform`): a sigmoid's output is explained as its logit, a
         softmax's class as its log-odds against the other classes (``transform=none``: the probability).
     correct, rc

@@ -12,12 +12,13 @@ import torch
 from torch import nn
 
 _OWN = frozenset({"_parameters", "_buffers", "_modules"})  # read through named_parameters/buffers/modules
+_PLAIN = (int, float, bool, str, type(None), torch.dtype, torch.device)
 
 
 def _state(value: Any, depth: int = 0) -> Any:
     """A cheap, comparable summary of one attribute: plain values as they are, tensors by identity, storage and
-    in-place version, anything else by identity."""
-    if isinstance(value, (int, float, bool, str, type(None), torch.dtype, torch.device)):
+    in-place version, a plain object (a config, a namespace) by its own attributes, anything else by identity."""
+    if isinstance(value, _PLAIN):
         return value
     if isinstance(value, torch.Tensor):
         try:
@@ -29,16 +30,39 @@ def _state(value: Any, depth: int = 0) -> Any:
         return type(value), tuple(_state(v, depth + 1) for v in value)
     if isinstance(value, dict) and depth < 2 and len(value) <= 16:  # e.g. hooks: their handles
         return type(value), tuple((k, _state(v, depth + 1)) for k, v in value.items())
+    if (depth < 2 and not isinstance(value, (nn.Module, type)) and not callable(value)
+            and isinstance(getattr(value, "__dict__", None), dict) and len(vars(value)) <= 32):
+        # review28: self.cfg.temperature changed in place kept a trace of the old value
+        return type(value), id(value), tuple((k, _state(v, depth + 1)) for k, v in vars(value).items())
     return type(value), id(value)
+
+
+def _read_by_class(kind: type) -> tuple:
+    """The plain values a module's class holds (class attributes, over its user-defined bases) and the module
+    globals its ``forward`` names: what a trace bakes in besides the instance (review28: a class attribute or a
+    global changed between two calls kept a stale trace)."""
+    values = []
+    for base in kind.__mro__:
+        if base.__module__.startswith("torch.") or base is object:
+            continue
+        values.extend((base.__name__, name, _state(value)) for name, value in vars(base).items()
+                      if isinstance(value, (*_PLAIN, torch.Tensor, tuple, list, dict)) and not name.startswith("__"))
+    forward = getattr(kind, "forward", None)
+    code, names = getattr(forward, "__code__", None), getattr(forward, "__globals__", None)
+    if code is not None and isinstance(names, dict):
+        values.extend(("global", name, _state(names[name])) for name in code.co_names
+                      if name in names and isinstance(names[name], (*_PLAIN, torch.Tensor)))
+    return tuple(values)
 
 
 def model_fingerprint(model: nn.Module) -> tuple:
     """What a traced plan of ``model`` depends on, as a value that changes whenever the model changes.
 
     Every submodule (its name, type, training flag, hooks and other attributes: ``stride``, a float read in
-    ``forward``, ...) and every parameter and buffer (its name, identity, storage, shape and in-place version
-    counter, which an optimizer step or ``load_state_dict`` advances). Costs about a microsecond per attribute;
-    reads no weight.
+    ``forward``, a config object's fields, ...), the plain class attributes of each submodule's class and the
+    plain module globals its ``forward`` names, and every parameter and buffer (its name, identity, storage, shape
+    and in-place version counter, which an optimizer step or ``load_state_dict`` advances). Costs about a
+    microsecond per attribute; reads no weight.
 
     Parameters
     ----------
@@ -54,6 +78,8 @@ def model_fingerprint(model: nn.Module) -> tuple:
     hooks = nn.modules.module
     modules = tuple((name, type(module), tuple((k, _state(v)) for k, v in vars(module).items() if k not in _OWN))
                     for name, module in model.named_modules(remove_duplicate=False))
+    classes = tuple(_read_by_class(kind) for kind in dict.fromkeys(kind for _, kind, _ in modules))
     tensors = tuple((name, _state(tensor)) for name, tensor in model.named_parameters(remove_duplicate=False))
     buffers = tuple((name, _state(tensor)) for name, tensor in model.named_buffers(remove_duplicate=False))
-    return modules, tensors, buffers, _state(hooks._global_forward_hooks), _state(hooks._global_forward_pre_hooks)
+    return (modules, classes, tensors, buffers, _state(hooks._global_forward_hooks),
+            _state(hooks._global_forward_pre_hooks))

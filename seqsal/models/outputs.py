@@ -51,13 +51,14 @@ _SCRIPT_SHAPE_OPS = frozenset({"aten::squeeze", "aten::squeeze_", "aten::unsquee
 _SCRIPT_KEEP_AXES = frozenset({"aten::contiguous", "aten::clone", "aten::to"})  # a softmax's axis stays where it was
 _SHAPE_METHODS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten", "contiguous", "clone",
                             "to", "float", "double",  # fresh27c: sigmoid(z).float() explained the saturated p
+                            "type", "half", "bfloat16",  # review28: sigmoid(z).type(torch.float32) the same
                             "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
                             "chunk", "split", "unbind", "__getitem__"})
 _SHAPE_FUNCTIONS = frozenset({"squeeze", "unsqueeze", "view", "reshape", "flatten", "clone", "_unsafe_view",
                               "_to_copy", "to",  # fresh27c: torch.export's cast after a sigmoid
                               "select", "narrow", "index_select", "permute", "transpose", "t", "movedim", "expand",
                               "chunk", "split", "unbind", "slice", "getitem", "index"})
-_KEEP_AXES = frozenset({"contiguous", "clone", "to", "float", "double", "_to_copy"})
+_KEEP_AXES = frozenset({"contiguous", "clone", "to", "float", "double", "type", "half", "bfloat16", "_to_copy"})
 _SCRIPT_JOINS = frozenset({"aten::cat", "aten::concat", "aten::concatenate", "aten::stack", "aten::hstack",
                            "aten::column_stack", "aten::vstack", "aten::row_stack", "aten::dstack"})
 _JOINS = frozenset({"cat", "concat", "concatenate", "stack", "hstack", "column_stack", "vstack", "row_stack", "dstack"})

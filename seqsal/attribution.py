@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .errors import InputError, option
+from .models.probes import output_task_names
 from .text import plural
 
 log = logging.getLogger("seqsal")
@@ -135,7 +136,7 @@ class Target:
         (``sum``, ``mean``, ``bpnet``), e.g. ``"output=1,task=0,reduce=bpnet"``, ``"output=human,task=2"``,
         ``"task=3,axis=-1"``; ``transform=logit`` explains the logit of a sigmoid's probability, ``log_odds``
         (``log_odds_logp``) the log-odds of a softmax's (log-softmax's) class. A text without ``=`` is one task
-        however many commas it holds, and the value of ``task=`` runs on over commas until the next ``key=``: task
+        however many commas it holds, and a task (bare or ``task=``) runs on over commas until the next ``key=``: task
         names with commas, as Basenji's and Enformer's track descriptions, are given as they are.
 
         Raises
@@ -149,15 +150,16 @@ class Target:
             value = text.strip()
             return cls(task=int(value) if _integer(value) else value)
         fields: dict = {}
-        parts = text.split(",")
-        for index, part in enumerate(parts):
+        task = None  # the task's text so far, while the parts after it hold no "="
+        for part in text.split(","):
             key, sep, value = part.partition("=")
-            if not sep and index and "=" in parts[index - 1] and parts[index - 1].partition("=")[0].strip() == "task":
-                parts[index] = parts[index - 1] + "," + part  # the rest of a task name holding a comma
-                fields["task"] = parts[index].partition("=")[2].strip()
+            if not sep and task is not None:  # the rest of a task name holding a comma (fresh28: bare or task=)
+                task += "," + part
+                fields["task"] = task.strip()
                 continue
             if not sep:
                 key, value = "task", part
+            task = value if key.strip() == "task" else None
             key, value = key.strip(), value.strip()
             if key not in ("output", "task", "axis", "reduce", "reduction", "transform"):
                 raise InputError(f"{option('target')}: unknown key {key!r}; write e.g. {_TARGET_EXAMPLES}")
@@ -182,8 +184,10 @@ class Target:
                 fields[key] = int(value) if _integer(value) else value
         return cls(**fields, reduction_named="reduction" in fields)
 
-    def resolve(self, task_names: list[str] | None) -> "Target":
-        """Replace a task name by its index (raises :class:`InputError` if unknown)."""
+    def resolve(self, task_names: list[str] | dict | None) -> "Target":
+        """Replace a task name by its index (raises :class:`InputError` if unknown); ``task_names`` a list, or a
+        dict of lists per output (:func:`seqsal.models.probes.output_task_names`)."""
+        task_names = output_task_names(task_names, self.output)
         if isinstance(self.task, str):
             if not task_names or self.task not in task_names:
                 known = ", ".join(task_names) if task_names else (

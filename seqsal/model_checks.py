@@ -17,7 +17,8 @@ from .errors import InputError, option
 from .methods.dispatch import check_gradient_method
 from .models import LoadedModel
 from .models.files import model_file
-from .models.probes import check_deterministic, check_float32, check_task_names, more_inputs_text
+from .models.probes import (check_deterministic, check_float32, check_task_names, more_inputs_text,
+                            output_task_names)
 from .models.user import layout_hint
 
 log = logging.getLogger("seqsal")
@@ -110,7 +111,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
                     "columns are positions (a profile cropped to fewer bases than the input, as ChromBPNet's), "
                     "--target axis=%s explains their sum; --target 0 (or a task name) says they are tasks",
                     shape_text(shape), x.shape[2], shape[1], NO_TASK_AXIS)
-    check_task_names(shape, resolved.task_axis(shape) if len(shape) > 1 else None, model.task_names)
+    check_task_names(shape, resolved.task_axis(shape) if len(shape) > 1 else None,
+                     output_task_names(model.task_names, resolved.output))
     if isinstance(resolved.task, int) and resolved.task < 0:  # -1: the last task, recorded as its index (fresh16)
         resolved = replace(resolved, task=resolved.task + shape[resolved.task_axis(shape)])
     return resolved, shape

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .models.probes import output_task_names
+
 if TYPE_CHECKING:
     from .plot import LogoJob
 
@@ -74,7 +76,7 @@ def _number(value) -> str:
     return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
-def target_text(target: dict | None, task_names: list | None = None) -> str:
+def target_text(target: dict | None, task_names: list | dict | None = None) -> str:
     """``run.json``'s ``target`` in words, e.g. ``task 0 (activity); reduction sum``.
 
     Parameters
@@ -83,7 +85,8 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
         The record's ``target``: ``output``, ``task``, ``axis``, ``reduction`` and ``transform`` (None: the
         default of each).
     task_names
-        The model's task names (``run.json``'s ``model.task_names``), to name a task given by index.
+        The model's task names (``run.json``'s ``model.task_names``: a list, or a dict of lists per output), to
+        name a task given by index.
 
     Returns
     -------
@@ -93,7 +96,7 @@ def target_text(target: dict | None, task_names: list | None = None) -> str:
         (:func:`reduction_applied`).
     """
     target = target or {}
-    names = list(task_names or [])
+    names = output_task_names(task_names, target.get("output")) or []
     parts = []
     if target.get("output") is not None:
         parts.append(f"output {target['output']}")

@@ -189,3 +189,30 @@ def test_a_confident_sigmoid_model_s_logit_is_explained():
         logit = model.lin(model.block(torch.relu(model.c1(x))).mean(-1))[:, 0]
     assert bool((logit > 20).all()) and torch.allclose(prediction, logit, rtol=1e-5)
     assert cam.abs().sum() > 0
+
+
+class BinnedTracks(nn.Module):
+    """Basenji-like: a conv tower, then a 1x1 head under a softplus, as (N, bins, tracks)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.conv, self.act, self.head = nn.Conv1d(4, 16, 9, padding=4), nn.ReLU(), nn.Conv1d(16, 5, 1)
+
+    def forward(self, x):
+        h = nn.functional.max_pool1d(self.act(self.conv(x)), 8)
+        return nn.functional.softplus(self.head(h)).transpose(1, 2)
+
+
+def test_the_default_layer_is_not_the_output_head_s_activation():
+    """fresh28: the head's softplus was the default layer; the target reads one of its channels, so the "map" was
+    the predicted track upsampled (its ratio to it exactly 1 everywhere)."""
+    model, x = frozen(BinnedTracks()), random_one_hot(2, 128, seed=3)
+    target = Target.parse("task=2,axis=-1")
+    cam, _ = gradcam(model, x, target)
+    by_name, _ = gradcam(model, x, target, layer="act")
+    assert torch.allclose(cam, by_name)
+    track = nn.functional.interpolate(model(x)[:, :, 2:3].transpose(1, 2), size=128, mode="linear",
+                                      align_corners=False)[:, 0]
+    ratio = cam[:, 0] / track
+    assert float(ratio.std() / ratio.mean()) > 0.2  # not the prediction itself (old code: a constant ratio)

@@ -84,6 +84,29 @@ def test_an_exported_program_takes_its_task_names_from_an_extra_file(tmp_path):
     assert torch.equal(seqsal.attribute(loaded, _x(), target="task=d"), seqsal.attribute(loaded, _x(), target=3))
 
 
+def test_a_scripted_model_with_a_seqsal_json_keeps_its_own_window(tmp_path):
+    """fresh28: a TorchScript archive given task names in seqsal.json (as README says) lost its module's
+    input_length: regions were fed whole, not in the model's window, and explained with other predictions."""
+    import json
+
+    class Windowed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.input_length, self.task_names = nn.Conv1d(4, 2, 5), 200, ["a", "b"]
+
+        def forward(self, x):
+            return self.conv(x).mean(-1)
+
+    scripted = torch.jit.script(Windowed().eval())
+    path = tmp_path / "named.pt"
+    torch.jit.save(scripted, str(path), _extra_files={"seqsal.json": json.dumps({"task_names": ["a", "b"]})})
+    loaded = seqsal.load_model(str(path))
+    assert loaded.input_length == 200 and loaded.task_names == ["a", "b"]
+    torch.jit.save(scripted, str(path), _extra_files={"seqsal.json": json.dumps({"task_names": ["b", "a"]})})
+    with pytest.raises(InputError, match="seqsal.json gives task_names.*make them agree"):
+        seqsal.load_model(str(path))
+
+
 def test_a_negative_task_index_is_recorded_as_the_task_it_names(tmp_path, small_genome, tiny_model):
     """fresh16: `--target -1` ran and was recorded (run.json, report) as task -1, with no name."""
     import json
@@ -147,7 +170,40 @@ def test_task_names_holding_commas_are_given_as_they_are():
     """fresh27c: Basenji-style track descriptions hold commas; --target split them into keys."""
     assert Target.parse("CAGE:B cell, biol_") == Target(task="CAGE:B cell, biol_")
     assert Target.parse("task=CAGE:B cell, biol_,axis=-1") == Target(task="CAGE:B cell, biol_", axis=-1)
+    assert Target.parse("CAGE:B cell, biol_,axis=-1") == Target(task="CAGE:B cell, biol_", axis=-1)  # fresh28
     assert Target.parse("output=1,task=a,b,reduce=mean") == Target(output=1, task="a,b", reduction="mean")
     assert Target.parse("7") == Target(task=7) and Target.parse("output=1,2") == Target(output=1, task=2)
     with pytest.raises(InputError, match="given twice"):
         Target.parse("task=a,task=b")
+
+
+class Heads(nn.Module):
+    """Enformer-like heads: 4 human tracks and 3 mouse tracks over bins, each head named by its own list."""
+
+    def __init__(self, names):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.human, self.mouse = nn.Conv1d(4, 8, 5, padding=2), nn.Conv1d(8, 4, 1), nn.Conv1d(8, 3, 1)
+        self.task_names = names
+
+    def forward(self, x):
+        h = torch.relu(nn.functional.avg_pool1d(self.conv(x), 8))
+        return {"human": self.human(h).transpose(1, 2), "mouse": self.mouse(h).transpose(1, 2)}  # (N, bins, tracks)
+
+
+def test_each_output_of_a_model_of_several_heads_has_its_own_task_names():
+    """fresh28: one list of names was applied to whichever head was picked: heads of equal sizes explained the mouse
+    track at the human name's index under that name, and a head of another size could not be explained at all."""
+    names = {"human": ["DNASE:K562", "CAGE:B cell, biol_", "CHIP:CTCF:HepG2", "ATAC:liver"],
+             "mouse": ["DNASE:liver", "CHIP:CTCF:ES", "CAGE:brain"]}
+    model, x = Heads(names).eval(), torch.eye(4)[torch.randint(0, 4, (2, 64))].transpose(1, 2).contiguous()
+    by_name = seqsal.attribute(model, x, target="output=mouse,task=CHIP:CTCF:ES,axis=-1")
+    assert torch.equal(by_name, seqsal.attribute(model, x, target="output=mouse,task=1,axis=-1"))
+    human = seqsal.attribute(model, x, target="output=human,task=CAGE:B cell, biol_,axis=-1")
+    assert torch.equal(human, seqsal.attribute(model, x, target="output=human,task=1,axis=-1"))
+    with pytest.raises(InputError, match="not one of the model's tasks: DNASE:liver, CHIP:CTCF:ES, CAGE:brain"):
+        seqsal.attribute(model, x, target="output=mouse,task=ATAC:liver,axis=-1")
+    with pytest.raises(InputError, match="each one's tasks"):  # one flat list of 4 on the 3 mouse tracks
+        seqsal.attribute(Heads(names["human"]).eval(), x, target="output=mouse,task=1,axis=-1")
+    from seqsal.report_tables import target_text
+    assert "task 2 (CAGE:brain)" in target_text({"output": "mouse", "task": 2}, names)

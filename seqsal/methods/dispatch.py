@@ -20,7 +20,7 @@ from ..devices import autocast_dtype_for, on_device, select_device
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
-from ..models.probes import check_deterministic, check_task_names, more_inputs_text
+from ..models.probes import check_deterministic, check_task_names, more_inputs_text, output_task_names
 from ..models.logit_output import exact_logit
 from .gradient_check import check_input_gradient
 from .inputs import as_batch, as_module, as_target, method_inputs
@@ -291,7 +291,8 @@ def attribute(
                         raise cannot_take(x, error) from None
                 target = resolve_task_axis(model, target, probe, output)
                 shape = target.output_shape(output)
-                check_task_names(shape, target.task_axis(shape) if len(shape) > 1 else None, task_names)
+                check_task_names(shape, target.task_axis(shape) if len(shape) > 1 else None,
+                                 output_task_names(task_names, target.output))
                 target = choose_transform(model, target, method, shape)
             if x.shape[0]:  # as the pipeline: a random or batch-dependent output is refused, not explained (fresh11)
                 try:

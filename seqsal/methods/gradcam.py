@@ -210,6 +210,9 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
             seen.found or seen.convolutions
         gradients = torch.autograd.grad(prediction.sum(), candidates, allow_unused=True) if candidates else []
         used = [i for i, gradient in enumerate(gradients) if gradient is not None]
+        if layer is None:  # fresh28: a Basenji-like head's softplus was taken: the target reads one of its channels,
+            # so its "map" was the predicted track itself; the last activation whose channels the target weighs
+            used = [i for i in used if int((gradients[i].abs().sum(dim=(0, 2)) > 0).sum()) > 1] or used
         if not used:
             names = [name for name, _ in model.named_modules() if name in modules]  # in module order
             unused = torch.autograd.grad(prediction.sum(), [modules[name] for name in names], allow_unused=True) \

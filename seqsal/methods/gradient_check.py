@@ -216,6 +216,17 @@ def _worst(model: nn.Module, windows: list[torch.Tensor], target: Target, dtype:
     return (None if inconclusive else worst), inconclusive
 
 
+def _runs_on(model: nn.Module, windows: list[torch.Tensor], target: Target) -> bool:
+    """Whether the model runs on each one-hot window as it is (a model that fails only off the lattice: True)."""
+    try:
+        with torch.no_grad():
+            for window in windows:
+                _value(model, window[None].float(), target, None)
+    except Exception:  # noqa: BLE001 - any failure: the window itself is the problem
+        return False
+    return True
+
+
 def check_input_gradient(model: nn.Module, length: int, target: Target, device, method: str,
                          path: str | None = None, seed: int = 0, window: torch.Tensor | None = None) -> None:
     """Refuse a model whose input gradient is not the derivative of its output (see the module's text).
@@ -281,6 +292,8 @@ def check_input_gradient(model: nn.Module, length: int, target: Target, device, 
             with _full_float32():
                 worst, inconclusive = _worst(model, windows, target, torch.float32, seed)
         except Exception as error:  # noqa: BLE001 - review28: a model that asserts one-hot input (a traceback)
+            if not _runs_on(model, windows, target):  # fails on the windows themselves: the run says why
+                raise
             failed = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if (inconclusive or failed) and not _warned(model):
             why = (f"the model fails on inputs moved off the one-hot lattice ({failed})" if failed else

@@ -35,6 +35,7 @@ import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,7 +61,8 @@ class LoadedModel:
     input_length
         Bases per input window when the file declares one, else ``None``.
     task_names
-        Names of the output tasks when known.
+        Names of the output tasks when known: a list, or a dict of lists per output of a model of several
+        (:func:`seqsal.models.probes.output_task_names`).
     source
         ``"seqsal"``, ``"torchscript"``, ``"export"`` or ``"state_dict"``.
     sha256
@@ -74,7 +76,7 @@ class LoadedModel:
 
     module: nn.Module
     input_length: int | None
-    task_names: list[str] | None
+    task_names: list[str] | dict[str, list[str]] | None
     source: str
     sha256: str = ""
     description: dict = field(default_factory=dict)
@@ -370,13 +372,15 @@ def load_model(
             extra = {"seqsal.json": ""}
             module = torch.jit.load(path, map_location=device, _extra_files=extra)
             source = "torchscript"
+            # a scripted module keeps its int and list-of-str attributes, as an nn.Module has them; seqsal.json
+            # adds to them (fresh28: with it, the module's own input_length was never read: regions fed whole)
+            input_length, task_names = _script_attributes(module)
             if extra["seqsal.json"]:
                 meta = json.loads(extra["seqsal.json"])
-                input_length, task_names = meta.get("input_length"), meta.get("task_names")
+                input_length = _agreeing("input_length", meta.get("input_length"), input_length, path)
+                task_names = _agreeing("task_names", meta.get("task_names"), task_names, path)
                 default_target = meta.get("default_target")
                 description = {"architecture": meta.get("architecture"), "config": meta.get("config")}
-            else:  # a scripted module keeps its int and list-of-str attributes, as an nn.Module has them
-                input_length, task_names = _script_attributes(module)
         elif kind == "export":  # an exported program keeps no attributes: task names travel as an extra file
             extra = {"seqsal.json": ""}
             (module, input_length), source = exported_model(torch.export.load(path, extra_files=extra), layout,
@@ -437,3 +441,14 @@ def _script_attributes(module) -> tuple[int | None, list[str] | None]:
     names = list(names) if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names) \
         else None
     return length, names
+
+
+def _agreeing(name: str, in_file: Any, on_module: Any, path: str | os.PathLike) -> Any:
+    """A TorchScript archive's ``name`` from its ``seqsal.json`` or, where that leaves it out, from the scripted
+    module's attribute; refused when both give it and disagree (which one the model was trained with is unknown)."""
+    if in_file is None or on_module is None:
+        return on_module if in_file is None else in_file
+    if (list(in_file) if isinstance(in_file, (list, tuple)) else in_file) != on_module:
+        raise InputError(f"the archive's seqsal.json gives {name} {in_file!r} and the scripted module's attribute "
+                         f"{on_module!r}; make them agree (or leave {name} out of seqsal.json)", path)
+    return on_module

@@ -218,6 +218,23 @@ def _large_batch(model: nn.Module, x: torch.Tensor, path: str | None, reasons: d
                          f"{reasons['size']}", path) from None
 
 
+def output_task_names(task_names: list[str] | dict | None, output: int | str | None) -> list[str] | None:
+    """The task names of the output a target picks.
+
+    ``task_names`` is a list (the tasks of whichever output is explained, as a model of one output has them) or a
+    dict of lists keyed by output, as a dict key (``{"human": [...], "mouse": [...]}``, Enformer's heads) or an
+    index of a tuple output (fresh28: one list labelled the mouse head with the human tracks' names). ``output``
+    ``None`` picks output 0, or a dict's only entry. ``None`` where the output has no names.
+    """
+    if not isinstance(task_names, dict):
+        return list(task_names) if task_names else None
+    keys = (0, "0") if output is None else (output, str(output))
+    for key in keys:
+        if key in task_names:
+            return list(task_names[key]) or None
+    return next(iter(task_names.values())) if output is None and len(task_names) == 1 else None
+
+
 def check_task_names(shape: tuple[int, ...], axis: int | None, task_names: list[str] | None) -> None:
     """Refuse a model whose task names do not fit the task axis of the output explained (fresh16: with
     ``--target task=gata,axis=1`` a profile ``(N, 125, 3)`` was explained at bin 1 of every task, under the name of
@@ -247,9 +264,10 @@ def check_task_names(shape: tuple[int, ...], axis: int | None, task_names: list[
              f"axis {axis} of its output {text} has {size}" if len(shape) > 2 else f"its output {text} has {size}")
     names = ", ".join(task_names[:6]) + (", ..." if len(task_names) > 6 else "")
     raise InputError(f"the model names {len(task_names)} tasks ({names}) but {where}: the names would label other "
-                     "values than its tasks; " + (f"give its task axis, {option('target', '...,axis=N')}"
-                                                  if len(shape) > 2 else
-                                                  "save the model with task names that match its outputs"))
+                     "values than its tasks; " + (f"give its task axis, {option('target', '...,axis=N')}, or "
+                                                  if len(shape) > 2 else "") +
+                     "save the model with task names that match its outputs (a model of several outputs names "
+                     "each one's tasks: task_names = {output: [names]})")
 
 
 def check_float32(module: nn.Module, path: str | None = None) -> None:

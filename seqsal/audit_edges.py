@@ -41,13 +41,14 @@ def check_edges(run: AuditRun, options: AuditOptions, rng: np.random.Generator) 
     flagged = audited[result["rows"]]
     evidence = (f"{len(flagged)} of {len(peaks)} regions ({100 * result['share']:.1f} %) peak at a window edge, "
                 f"{100 * result['expected']:.1f} % expected under jitter of <= {options.jitter} bp "
-                f"({result['ratio']:.2f}x)")
+                f"({_times(result['ratio'])})")
     if len(flagged):
         first = peaks[result["rows"]] < run.lengths[flagged] / 2
         side, word = ac.edge_consensus(run.sequences_of(flagged), first, 2 * options.edge_k)
         evidence += (f"; {int(first.sum())} at the region's first {2 * options.edge_k} bp, {int((~first).sum())} at "
                      f"its last; their {side} {2 * options.edge_k} bp: {word} (upper case: the base of >= half of them)")
-    evidence += f"; mean |contribution| near edges {edge_mean:.3g}, interior {interior_mean:.3g} ({ratio:.2f}x)" + note
+    evidence += (f"; mean |contribution| near edges {edge_mean:.3g}, interior {interior_mean:.3g} "
+                 f"({_times(ratio)})" + note)
     return row("window_edges", statistic, f"peaks jittered by <= {options.jitter} bp (199 draws)", excess,
                result["pvalue"], verdict, evidence)
 
@@ -153,3 +154,8 @@ def n_replacement(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     return (f"the model on {plural(len(keep), 'window')} with N bases: filling the N with random bases moves the "
             f"prediction by {mean_fill:.3g}, changing as many called bases by {mean_control:.3g} ({effect:.2f}x, "
             f"p {pvalue:.3g}, signs flipped 999 times; evidence, not graded)")
+
+
+def _times(ratio: float) -> str:
+    """A ratio in words: ``2.50x``, or ``no ratio: 0/0`` (fresh28: "(nanx)")."""
+    return f"{ratio:.2f}x" if np.isfinite(ratio) else "inf x" if ratio == np.inf else "no ratio: 0/0"

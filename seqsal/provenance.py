@@ -332,9 +332,15 @@ GROUP_WORDS = {ATTRIBUTIONS: "attributions", "calls": "seqlet calls", "motifs": 
 
 
 def _reason(folder: str | os.PathLike, name: str) -> str:
+    record = read_record(folder, name) or {"derived_from": {}}
     causes = [source for source in mismatches(folder, name) if source != name]
-    words = [GROUP_WORDS.get(source, source) for source in causes]  # fresh26a: "other calls, seqlet_check than"
-    why = (f"derived from {' and '.join(words)} other than those in this folder" if causes
+    new = [source for source in causes if record["derived_from"].get(source) == ""]  # absent when it was written
+    words = [GROUP_WORDS.get(source, source) for source in causes if source not in new]  # fresh26a: "other calls,
+    # seqlet_check than"; fresh28: a first seqlet check was "a seqlet check other than those in this folder"
+    parts = ([f"derived from {' and '.join(words)} other than those in this folder"] if words else []) + (
+        [f"written before this folder had {' or '.join(GROUP_WORDS.get(source, source) for source in new)}"]
+        if new else [])
+    why = ("; ".join(parts) if parts
            else "its files changed since they were written (edited, or a command stopped while writing them)")
     return f"{why}; rerun `{GROUPS[name].command}`"
 

@@ -191,3 +191,9 @@ def test_a_database_whose_hits_cover_most_bases_cannot_flag_and_says_so(tmp_path
     assert audit_run(run, OPTIONS).set_index("check").loc["faithfulness_gap", "verdict"] == "look"
     row = audit_run(run, AuditOptions(model=False, hit_pvalue=0.3)).set_index("check").loc["faithfulness_gap"]
     assert row["verdict"] == "n/a" and "of all bases" in row["evidence"], row["evidence"]
+
+
+def test_a_ratio_of_nothing_to_nothing_is_said_in_words():
+    """fresh28: the window-edge evidence printed "0.0 % expected ... (nanx)"."""
+    from seqsal.audit_edges import _times
+    assert _times(2.5) == "2.50x" and _times(float("nan")) == "no ratio: 0/0" and _times(float("inf")) == "inf x"

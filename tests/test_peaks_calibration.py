@@ -161,6 +161,8 @@ def test_calibration_summary_is_recorded_and_warns_when_the_null_is_too_light(ca
     assert good["warnings"] == []
     light = calibration(0.5 * matched)  # a null half as wide as the background: every p-value too small
     assert light["+"]["bulk_ratio"] > 1.5 and any("not uniform in the bulk" in w for w in light["warnings"])
+    bulk = [w for w in light["warnings"] if "not uniform in the bulk" in w]  # fresh28: a shuffled run was told
+    assert "--null shuffle" not in bulk[0] and "--min-null-bases" in bulk[0]  # to try --null shuffle
     assert not any("larger than a null run's" in w for w in good["warnings"] + light["warnings"])
     heavy = calibration(1.5 * matched)  # attributions of the shuffled copies larger than the run's own
     assert heavy["+"]["bulk_ratio"] < 0.8 and any("larger than a null run's" in w and "logit" in w

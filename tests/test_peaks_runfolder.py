@@ -191,6 +191,8 @@ def test_no_peaks_and_missing_null(demo_run, tmp_path, small_genome, tiny_model)
     assert refused.exit_code == 2 and "--element-gap must be >= 0" in refused.output
     with pytest.raises(InputError, match="element_gap must be >= 0"):
         PeakOptions(element_gap=-5).check()
+    small = runner.invoke(main, ["call-peaks", str(out), "--max-length", "2"])  # fresh28: the widths were blamed
+    assert small.exit_code == 2 and "give a --max-length of at least 24" in small.output
 
 
 def test_motifs_recall_lenient_seqlets_from_the_tracks(demo_run, tmp_path):

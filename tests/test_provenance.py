@@ -273,3 +273,25 @@ def test_removing_a_group_keeps_the_users_own_files_in_its_folders(tmp_path):
     assert set(prune(folder, ATTRIBUTIONS)) == {"logos/", "audit/"}
     assert [str(p.relative_to(folder)) for p in sorted((folder / "logos").rglob("*"))] == ["logos/notes.txt"]
     assert (folder / "logos" / "notes.txt").read_text() == "my notes\n" and not (folder / "audit").exists()
+
+
+def test_a_group_written_before_its_source_existed_is_said_so():
+    """fresh28: a first `seqsal evaluate` removed the audit as "derived from an evaluation other than those in this
+    folder", where there had been none."""
+    import tempfile
+    from pathlib import Path
+
+    folder = _folder(Path(tempfile.mkdtemp()))
+    _write(folder, ["audit.tsv"])
+    write_record(folder, "audit")  # no evaluation yet
+    _write(folder, ["evaluation.tsv", "evaluation_curves.tsv"])
+    write_record(folder, "evaluation")
+    assert status(folder, "audit") == "stale"
+    text = provenance.stale_text(folder, "audit")
+    assert "written before this folder had an evaluation" in text and "other than" not in text
+    (folder / "evaluation_curves.tsv").write_text("another evaluation\n")
+    write_record(folder, "evaluation")
+    write_record(folder, "audit")
+    (folder / "evaluation_curves.tsv").write_text("a third\n")
+    write_record(folder, "evaluation")
+    assert "derived from an evaluation other than those in this folder" in provenance.stale_text(folder, "audit")

@@ -53,10 +53,11 @@ def calibration_summary(models: dict, at_or_below: dict, remedy: str = LARGER_NU
         if model.kind == "none" and model.n:
             warnings.append(f"the null holds only {model.n} {name} tests, too few to fit: no {name} seqlets are "
                             f"called; {remedy}")
-        if m >= 200 and entry["bulk_ratio"] > 1.5:
+        if m >= 200 and entry["bulk_ratio"] > 1.5:  # the run's own remedy (fresh28: "try --null shuffle" to a
+            # run that had it)
             warnings.append(f"{name} p-values are not uniform in the bulk ({entry['bulk_ratio']:.2f} x the null's "
                             f"share at p <= 0.5): the null does not represent this run's background; look at the "
-                            "calibration plot of report.html, or try --null shuffle with a larger null")
+                            f"calibration plot of report.html, or {remedy}")
         if m >= _HEAVY_MIN_TESTS and entry["bulk_ratio"] < _HEAVY_RATIO:
             warnings.append(f"{name} p-values are larger than a null run's in the bulk ({entry['bulk_ratio']:.2f} x "
                             f"the null's share at p <= 0.5): the shuffled copies' attributions are larger than this "

@@ -133,8 +133,9 @@ class PeakOptions:
         self.test_widths = parse_widths(self.test_widths)
         if not all(2 <= w <= self.max_length for w in self.test_widths):
             raise InputError(f"{option('test_widths')} ({','.join(map(str, self.test_widths))}) must each be at "
-                             f"least 2 and "
-                             f"at most max_length ({self.max_length})")
+                             f"least 2 and at most {option('max_length')} ({self.max_length}): give a "
+                             f"{option('max_length')} of at least {max(self.test_widths)}, or smaller test widths")
+            # (fresh28: the widths alone were blamed for a small --max-length)
         if not 1 <= self.min_length <= self.max_length:
             raise InputError(f"min_length ({self.min_length}) must be between 1 and max_length ({self.max_length})")
         if self.element_min_length > self.element_max_length:

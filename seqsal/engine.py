@@ -353,7 +353,9 @@ def iter_region_attributions(
         if not sink:
             return hyp.cpu(), prediction.cpu()
         errors = completeness_errors(x, hyp, prediction, sink[0], rc)
-        return hyp.cpu(), prediction.cpu(), errors.cpu(), relative_errors(x, hyp, errors, prediction).cpu()
+        deltas = (hyp * x).sum(dim=(1, 2)) - errors  # f(x) - mean f(baselines), as the errors were taken
+        return (hyp.cpu(), prediction.cpu(), errors.cpu(), relative_errors(x, hyp, errors, prediction).cpu(),
+                deltas.cpu())
 
     adaptive = AdaptiveBatch(run_batch, batch_size)
     columns = {name: context[name].to_numpy() for name in ("chrom", "start", "end", "strand")}
@@ -419,7 +421,8 @@ def iter_region_attributions(
                                                        if region_state is not None and index == base + skip
                                                        else Stitcher(plan, stitch))
                     stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
-                                 None if errors is None else float(errors[k]), bool(bad[k]))
+                                 None if errors is None else float(errors[k]), bool(bad[k]),
+                                 None if errors is None else float(rest[2][k]))
                     if stitcher.complete:
                         del stitchers[index]
                         done[index] = stitcher.result()

@@ -508,8 +508,8 @@ def _region_row(fields: dict[str, np.ndarray], result: RegionResult, completenes
         result.n_windows, result.status,
     ]
     if completeness:
-        error = result.completeness_error
-        values.append("" if error is None else f"{error:.3g}")
+        error, delta = result.completeness_error, result.completeness_delta
+        values += ["" if error is None else f"{error:.3g}", "" if delta is None else f"{delta:.3g}"]
     return "\t".join(str(value).replace("\t", " ") for value in values)
 
 

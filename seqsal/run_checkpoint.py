@@ -153,7 +153,7 @@ def write_region_state(partial: Path, digest: str, state: RegionState, *stores_a
         np.savez(handle, index=np.int64(state.index), windows_done=np.int64(state.windows_done), total=state.total,
                  weight=state.weight, predictions=state.predictions, errors=state.errors,
                  nonfinite=np.bool_(state.nonfinite), window=np.int64(state.window), starts=state.starts,
-                 mode=np.str_(state.mode))
+                 mode=np.str_(state.mode), deltas=state.deltas)
     write_checkpoint(partial, digest, state.index, *stores_and_rows)
 
 
@@ -166,6 +166,7 @@ def read_region_state(partial: Path, done: int) -> RegionState | None:
                 return None
             return RegionState(done, int(saved["windows_done"]), saved["total"], saved["weight"],
                                saved["predictions"], saved["errors"], bool(saved["nonfinite"]), int(saved["window"]),
-                               saved["starts"], str(saved["mode"]))
+                               saved["starts"], str(saved["mode"]),
+                               saved["deltas"] if "deltas" in saved.files else np.zeros(0))
     except (OSError, ValueError, KeyError):
         return None

@@ -4,7 +4,7 @@ continues from. The engine (:func:`seqsal.engine.iter_region_attributions`) driv
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -36,6 +36,9 @@ class RegionResult:
         For methods with a baseline (:data:`seqsal.methods.REFERENCE_METHODS`): over the region's windows, the
         largest (by magnitude) ``Σ attributions - (f(window) - mean f(baselines))``, taken before stitching; ``None``
         for other methods.
+    completeness_delta
+        ``f(window) - mean f(baselines)`` of that window (the size the error is compared with; fresh28: rebuilt as
+        the region's attribution sum minus the error, it mixed the region's bases with the whole window's).
     """
 
     index: int
@@ -45,6 +48,7 @@ class RegionResult:
     n_windows: int
     status: str = "ok"
     completeness_error: float | None = None
+    completeness_delta: float | None = None
 
     @property
     def projected(self) -> np.ndarray:
@@ -97,15 +101,17 @@ class Stitcher:
         self.weight = np.zeros(length, dtype=np.float32) if mode == "mean" else np.full(length, np.inf, np.float32)
         self.predictions: list[float] = []
         self.errors: list[float] = []
+        self.deltas: list[float] = []
         self.nonfinite = False
 
     def add(self, offset: int, hypothetical: np.ndarray, prediction: float, error: float | None = None,
-            nonfinite: bool = False) -> None:
+            nonfinite: bool = False, delta: float | None = None) -> None:
         width = hypothetical.shape[1]
         self.nonfinite |= nonfinite  # the window's NaN/Inf, told by methods.nonfinite_rows
         self.predictions.append(prediction)
         if error is not None:
             self.errors.append(error)
+            self.deltas.append(np.nan if delta is None else delta)
         span = slice(offset, offset + width)
         if self.mode == "mean":
             self.total[:, span] += hypothetical
@@ -132,9 +138,12 @@ class Stitcher:
         prediction = float(np.mean(self.predictions))
         if self.nonfinite:
             status = "nonfinite"
-        error = max(self.errors, key=abs) if self.errors else None
+        worst = int(np.argmax(np.abs(self.errors))) if self.errors else None
+        error = None if worst is None else self.errors[worst]
+        delta = None if worst is None or worst >= len(self.deltas) or np.isnan(self.deltas[worst]) \
+            else self.deltas[worst]
         return RegionResult(plan.index, np.ascontiguousarray(plan.one_hot[:, plan.crop]), hypothetical,
-                            prediction, len(plan.starts), status, error)
+                            prediction, len(plan.starts), status, error, delta)
 
 
 @dataclass
@@ -151,9 +160,10 @@ class RegionState:
         The stitcher's sums: ``(4, fetched length)`` float32 summed (``mean``) or kept (``centre``) hypothetical
         contributions on the strand the model sees, and ``(fetched length,)`` float32 window counts (``mean``) or
         distances to the nearest window centre so far (``centre``, ``inf`` where no window yet).
-    predictions, errors
-        ``(windows_done,)`` float64 predictions of those windows, and their completeness errors (empty when the
-        method has none).
+    predictions, errors, deltas
+        ``(windows_done,)`` float64 predictions of those windows, their completeness errors and the
+        ``f(window) - mean f(baselines)`` the errors are of (both empty when the method has none; ``deltas`` NaN in
+        a checkpoint of an older seqsal).
     nonfinite
         Whether one of those windows gave NaN/Inf.
     window, starts, mode
@@ -171,6 +181,7 @@ class RegionState:
     window: int
     starts: np.ndarray
     mode: str
+    deltas: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def state_of(stitcher: Stitcher, index: int) -> RegionState:
@@ -178,7 +189,7 @@ def state_of(stitcher: Stitcher, index: int) -> RegionState:
     return RegionState(index, len(stitcher.predictions), stitcher.total.copy(), stitcher.weight.copy(),
                        np.asarray(stitcher.predictions, np.float64), np.asarray(stitcher.errors, np.float64),
                        stitcher.nonfinite, int(stitcher.plan.window), np.asarray(stitcher.plan.starts, np.int64),
-                       stitcher.mode)
+                       stitcher.mode, np.asarray(stitcher.deltas, np.float64))
 
 
 def restored_stitcher(plan: WindowPlan, mode: str, state: RegionState) -> Stitcher:
@@ -195,6 +206,8 @@ def restored_stitcher(plan: WindowPlan, mode: str, state: RegionState) -> Stitch
                          f"(a damaged .partial/region_state.npz); use {option('force')} to start over")
     stitcher.total[:], stitcher.weight[:] = state.total, state.weight
     stitcher.predictions, stitcher.errors = [float(v) for v in state.predictions], [float(v) for v in state.errors]
+    stitcher.deltas = ([float(v) for v in state.deltas] if len(state.deltas) == len(state.errors)
+                       else [np.nan] * len(state.errors))
     stitcher.nonfinite = bool(state.nonfinite)
     return stitcher
 

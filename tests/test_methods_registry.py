@@ -111,3 +111,8 @@ def test_completeness_error_per_region_in_regions_tsv(small_genome, tiny_model, 
             fx = 0.5 * (fx + model(reverse_complement_one_hot(x))[:, 0])
     expected = float((hyp * x).sum() - (fx - fb))
     assert ig[0] == pytest.approx(expected, rel=2e-3, abs=1e-6)
+    # fresh28: the delta the errors are compared with, per region, and run.json's median of it (it was rebuilt as
+    # the region's attribution sum minus the error, which mixes the region's bases with the whole window's)
+    assert tables["ig"]["completeness_delta"][0] == pytest.approx(float(fx - fb), rel=2e-3, abs=1e-6)
+    summary = json.loads((tmp_path / "ig" / "run.json").read_text())["completeness"]
+    assert summary["median_abs_delta"] == pytest.approx(float(tables["ig"]["completeness_delta"].abs().median()))

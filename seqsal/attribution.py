@@ -32,8 +32,8 @@ REDUCTIONS = ("sum", "mean", "bpnet")
 TRANSFORMS = ("none", "logit", "log_odds", "log_odds_logp")
 NO_TASK_AXIS = "none"  # Target.axis of an output whose every non-batch axis is positions (a (N, L_out) profile)
 _LOG_ODDS = ("log_odds", "log_odds_logp")  # class k of a softmax (or log-softmax) over the task axis
-_TARGET_EXAMPLES = ("'2', 'enhancer', 'output=1,task=0,reduce=bpnet', 'output=human,task=2', 'task=3,axis=-1' or "
-                    "'0,transform=logit'")
+_TARGET_EXAMPLES = ("'2', 'enhancer', 'output=1,task=0,reduce=bpnet', 'output=human,task=2', 'task=3,axis=-1', "
+                    "'task=3,axis=-1,positions=14:18' or '0,transform=logit'")
 
 
 def shape_text(shape: tuple[int, ...] | torch.Size) -> str:
@@ -97,6 +97,12 @@ class Target:
         chosen): the pipeline (``seqsal attribute``, :func:`seqsal.pipeline.run_attribute`,
         :func:`~seqsal.pipeline.iter_attributions`) chooses the transform the model's graph calls for
         (:func:`seqsal.output_transforms.choose_transform`), else ``none``, and records the choice.
+    positions
+        ``(start, end)``: only the positions ``start:end`` (0-based, half-open, Python's slice: negatives count
+        from the end) of the output's one position axis are reduced, e.g. the bins of a ``(N, bins, tracks)``
+        output that cover the region centred in a longer model window (fresh28: Basenji/Enformer-like models
+        were explained over every bin of the window). ``None``: all of them. Refused for an output without a
+        position axis, or with several.
     model_logit
         Internal: the model returns the logit itself (:func:`seqsal.models.logit_output.exact_logit`).
     reduction_named
@@ -114,6 +120,7 @@ class Target:
     reduction: str = "sum"
     axis: int | str | None = None
     transform: str | None = None
+    positions: tuple[int, int] | None = None
     model_logit: bool = field(default=False, repr=False, compare=False)
     reduction_named: bool = field(default=False, repr=False, compare=False)
 
@@ -126,6 +133,12 @@ class Target:
         if self.transform is not None and self.transform not in TRANSFORMS:
             raise InputError(f"{option('target', f'transform={self.transform}')}: unknown; choose one of "
                              f"{', '.join(TRANSFORMS)}")
+        if self.positions is not None:
+            if not (isinstance(self.positions, (tuple, list)) and len(self.positions) == 2
+                    and all(isinstance(p, int) and not isinstance(p, bool) for p in self.positions)):
+                raise InputError(f"{option('target', 'positions=START:END')}: two integers, e.g. positions=14:18, "
+                                 f"got {self.positions!r}")
+            object.__setattr__(self, "positions", tuple(self.positions))
 
     @classmethod
     def parse(cls, text: str | None) -> "Target":
@@ -134,7 +147,8 @@ class Target:
         ``"3"`` or ``"enhancer"`` (a task), or ``key=value`` pairs joined by commas: ``output`` (an index,
         or a dict key), ``task`` (an index or name), ``axis`` (the task axis, an integer) and ``reduce``
         (``sum``, ``mean``, ``bpnet``), e.g. ``"output=1,task=0,reduce=bpnet"``, ``"output=human,task=2"``,
-        ``"task=3,axis=-1"``; ``transform=logit`` explains the logit of a sigmoid's probability, ``log_odds``
+        ``"task=3,axis=-1"``, ``"task=3,axis=-1,positions=14:18"`` (only those positions of the task's profile:
+        :attr:`positions`); ``transform=logit`` explains the logit of a sigmoid's probability, ``log_odds``
         (``log_odds_logp``) the log-odds of a softmax's (log-softmax's) class. A text without ``=`` is one task
         however many commas it holds, and a task (bare or ``task=``) runs on over commas until the next ``key=``: task
         names with commas, as Basenji's and Enformer's track descriptions, are given as they are.
@@ -161,7 +175,7 @@ class Target:
                 key, value = "task", part
             task = value if key.strip() == "task" else None
             key, value = key.strip(), value.strip()
-            if key not in ("output", "task", "axis", "reduce", "reduction", "transform"):
+            if key not in ("output", "task", "axis", "reduce", "reduction", "transform", "positions"):
                 raise InputError(f"{option('target')}: unknown key {key!r}; write e.g. {_TARGET_EXAMPLES}")
             name = {"reduce": "reduction"}.get(key, key)
             if name in fields:
@@ -172,6 +186,12 @@ class Target:
                 fields["reduction"] = value
             elif key == "transform":
                 fields["transform"] = value
+            elif key == "positions":
+                start, colon, end = value.partition(":")
+                if not (colon and _integer(start.strip()) and _integer(end.strip())):
+                    raise InputError(f"{option('target', f'positions={value}')}: write START:END, 0-based and "
+                                     "half-open over the output's positions (bins), e.g. positions=14:18")
+                fields["positions"] = (int(start), int(end))
             elif key == "axis" and value == NO_TASK_AXIS:
                 fields["axis"] = value
             elif key == "axis":
@@ -400,6 +420,9 @@ class Target:
             if self.axis is not None:
                 raise InputError(f"{option('target', f'axis={self.axis}')}: the model has one output per sequence "
                                  "(no task axis); drop axis")
+            if self.positions is not None:
+                raise InputError(f"{option('target', 'positions=...')}: the model has one output per sequence (no "
+                                 "positions to pick); drop positions")
             return output
         axis = self.task_axis(tuple(output.shape))
         if axis is None:  # a profile without tasks: all of it, reduced over its positions
@@ -407,7 +430,7 @@ class Target:
                 raise InputError(f"{option('target')} task {self.task}: the output {shape_text(output.shape)} has no "
                                  f"task axis (axis={NO_TASK_AXIS}: every axis but the batch's is positions), so "
                                  "one task, 0")
-            return output.reshape(output.shape[0], -1)
+            return self._positioned(output)
         task, size = 0 if self.task is None else self.task, output.shape[axis]
         if not -size <= task < size:
             where = f" on axis {axis} of its output {shape_text(output.shape)}" if output.ndim > 2 else ""
@@ -416,7 +439,25 @@ class Target:
                 f"(0..{size - 1})"
             )
         selected = output.select(axis, task)
-        return selected if selected.ndim == 1 else selected.reshape(selected.shape[0], -1)
+        if selected.ndim == 1 and self.positions is not None:
+            raise InputError(f"{option('target', 'positions=...')}: the output {shape_text(output.shape)} has no "
+                             "positions once the task is picked; drop positions")
+        return selected if selected.ndim == 1 else self._positioned(selected)
+
+    def _positioned(self, selected: torch.Tensor) -> torch.Tensor:
+        """``(N, ...)`` positions of one task, as ``(N, L_out)``, cut to :attr:`positions` where given."""
+        if self.positions is None:
+            return selected.reshape(selected.shape[0], -1)
+        if selected.ndim != 2:
+            raise InputError(f"{option('target', 'positions=...')} picks positions on one axis, but the output has "
+                             f"{selected.ndim - 1} position axes once the task is picked "
+                             f"({shape_text(selected.shape)})")
+        start, end = self.positions
+        kept = selected[:, start:end]
+        if kept.shape[1] == 0:
+            raise InputError(f"{option('target', f'positions={start}:{end}')} holds none of the output's "
+                             f"{selected.shape[1]} positions (0..{selected.shape[1] - 1})")
+        return kept
 
 
 def target_text(target: Target) -> str:
@@ -429,6 +470,8 @@ def target_text(target: Target) -> str:
         parts.append(f"axis={target.axis}")
     if target.transform is not None:
         parts.append(f"transform={target.transform}")
+    if target.positions is not None:
+        parts.append(f"positions={target.positions[0]}:{target.positions[1]}")
     return ",".join(parts)
 
 

@@ -40,7 +40,9 @@ main.add_command(train)
 @click.option("--target", default=None,
               help="What to explain: a task index or name ('2', 'enhancer'), or 'output=1,task=0,reduce=bpnet' "
                    "for tuple/profile outputs, 'output=human,task=2' for a dict of outputs, 'task=3,axis=-1' for "
-                   "the task axis of an (N, bins, tracks) output, 'axis=none' for a one-task profile (N, positions); "
+                   "the task axis of an (N, bins, tracks) output ('task=3,axis=-1,positions=14:18': only bins "
+                   "14-17, e.g. those of the region centred in a longer window), 'axis=none' for a one-task "
+                   "profile (N, positions); "
                    "transform=logit (a sigmoid inside), log_odds (a "
                    "softmax over classes) or log_odds_logp (a log-softmax), chosen from the model's graph when not "
                    "given, none to explain a probability as it is. Default: task 0 (its logit or log-odds when the "

@@ -404,7 +404,7 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
                              float(parameters.get("n_value", 0.0)))
     t = record.get("target") or {}
     target = Target(t.get("output"), t.get("task"), t.get("reduction", "sum"), t.get("axis"),
-                    t.get("transform") or recorded_transform(record))
+                    t.get("transform") or recorded_transform(record), t.get("positions"))
     return record, loaded.module, torch.from_numpy(x), windows, target, seed
 
 

@@ -484,6 +484,7 @@ def _target_record(target: Target, shape: tuple[int, ...]) -> dict:
     ``(N, T)``: no reduction applied)."""
     return {"output": target.output, "task": 0 if target.task is None else target.task, "reduction": target.reduction,
             "axis": target.axis, "transform": target.transform,
+            "positions": None if target.positions is None else list(target.positions),
             "profile": (len(shape) > 2 or target.axis == NO_TASK_AXIS) and target.transform not in ("log_odds",
                                                                                                    "log_odds_logp")}
 

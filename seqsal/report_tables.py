@@ -111,6 +111,8 @@ def target_text(target: dict | None, task_names: list | dict | None = None) -> s
         parts.append("no task axis (a profile of one task)")
     elif target.get("axis") is not None:
         parts.append(f"task axis {target['axis']}")
+    if target.get("positions") is not None:
+        parts.append(f"positions {target['positions'][0]}:{target['positions'][1]} of the output")
     if reduction_applied(target):
         parts.append(f"a profile output reduced by {target['reduction']}")
     if target.get("transform") == "logit":

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from seqsal.attribution import Target
+import seqsal
+from seqsal.attribution import Target, target_text
 from seqsal.task_axis import resolve_task_axis, task_axis_of
 from seqsal.errors import InputError
 
@@ -251,3 +253,36 @@ def test_a_name_two_tasks_share_is_refused_not_read_as_the_first():
     with pytest.raises(InputError, match=r"the model names tasks \[0, 1\] 'a': give the one meant by its index"):
         Target(task="a").resolve(["a", "a", "b", "c"])
     assert Target(task="b").resolve(["a", "a", "b", "c"]).task == 2 and Target(task=1).resolve(["a", "a"]).task == 1
+
+
+def test_positions_reduce_only_the_bins_asked_for():
+    """fresh28: a (N, bins, tracks) model was explained over every bin of a window longer than the region."""
+    class Bins(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(2)
+            self.conv = nn.Conv1d(4, 3, 9, padding=4)
+
+        def forward(self, x):
+            return nn.functional.avg_pool1d(self.conv(x), 16).transpose(1, 2)  # (N, bins, tracks)
+
+    model = Bins().eval()
+    x = torch.eye(4)[torch.randint(0, 4, (2, 128), generator=torch.Generator().manual_seed(0))].transpose(1, 2)
+    target = Target.parse("task=1,axis=-1,positions=3:5")
+    assert target == Target(task=1, axis=-1, positions=(3, 5))
+    assert target_text(target) == "task=1,axis=-1,positions=3:5"
+    xg = x.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(model(xg)[:, 3:5, 1].sum(), xg)
+    maps = seqsal.attribute(model, x, target="task=1,axis=-1,positions=3:5", method="saliency", correct=False,
+                            hypothetical=True)
+    assert torch.allclose(maps, gradient, atol=1e-6)
+    last = seqsal.attribute(model, x, target="task=1,axis=-1,positions=-1:8", method="saliency", correct=False,
+                            hypothetical=True)
+    (gradient,) = torch.autograd.grad(model(xg)[:, 7, 1].sum(), xg)
+    assert torch.allclose(last, gradient, atol=1e-6)
+    with pytest.raises(InputError, match="holds none of the output's 8 positions"):
+        seqsal.attribute(model, x, target="task=1,axis=-1,positions=9:12")
+    with pytest.raises(InputError, match="START:END"):
+        Target.parse("task=1,positions=3")
+    from seqsal.report_tables import target_text as in_words
+    assert "positions 3:5 of the output" in in_words({"task": 1, "axis": -1, "positions": [3, 5]})

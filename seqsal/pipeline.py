@@ -41,7 +41,7 @@ from .model_checks import check_model_determinism, check_model_gradient, check_m
 from .models.user import with_layout
 from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
 from .provenance import ATTRIBUTIONS, earlier_input_digest, prune, read_json_record
-from .region_table import COMPLETENESS_COLUMN, completeness_summary, region_columns
+from .region_table import COMPLETENESS_COLUMN, DELTA_COLUMN, completeness_summary, region_columns
 from .regions import padded_bases, padding_summary, prepare_regions
 from .run_checkpoint import (PARTIAL, REGION_STATE_SECONDS, array_stores, discard, drop_earlier_run, params_digest,
                              prepare_output, read_region_state, write_checkpoint, write_region_state)
@@ -334,6 +334,9 @@ def run_attribute(
         rows_handle.write("\t".join(region_columns(options.method)) + "\n")
     torch.manual_seed(options.seed)
     fields, with_completeness = _row_fields(table), COMPLETENESS_COLUMN in region_columns(options.method)
+    if with_completeness and resumed:  # review28b: a run begun by a seqsal without completeness_delta keeps its
+        with open(rows_path, encoding="utf-8") as header:  # header, and its rows their 14 fields
+            with_completeness = "delta" if DELTA_COLUMN in header.readline().rstrip("\n").split("\t") else "error"
     windows = np.cumsum(window_counts(lengths, window, stride)[0])  # windows of the first k + 1 regions
     bar = _progress_bar(int(windows[-1]), (int(windows[done - 1]) if done else 0)
                         + (part_done.windows_done if part_done else 0), progress)
@@ -497,7 +500,7 @@ def _row_fields(table: pd.DataFrame) -> dict[str, np.ndarray]:
     return {column: table[column].to_numpy() for column in _ROW_FIELDS}
 
 
-def _region_row(fields: dict[str, np.ndarray], result: RegionResult, completeness: bool = False) -> str:
+def _region_row(fields: dict[str, np.ndarray], result: RegionResult, completeness: bool | str = False) -> str:
     i = result.index
     track = result.projected
     length = track.shape[0]
@@ -510,7 +513,8 @@ def _region_row(fields: dict[str, np.ndarray], result: RegionResult, completenes
     ]
     if completeness:
         error, delta = result.completeness_error, result.completeness_delta
-        values += ["" if error is None else f"{error:.3g}", "" if delta is None else f"{delta:.3g}"]
+        values += ["" if error is None else f"{error:.3g}"] + (
+            [] if completeness == "error" else ["" if delta is None else f"{delta:.3g}"])
     return "\t".join(str(value).replace("\t", " ") for value in values)
 
 

@@ -224,7 +224,7 @@ def test_a_path_silent_on_random_sequence_is_probed_on_the_run_s_own_window():
 def test_a_float64_copy_that_fails_on_a_window_falls_back_to_float32():
     x = random_one_hot(2, 200, seed=5)
     assert seqsal.attribute(SometimesFloat32(), x, method="saliency").abs().sum() > 0
-    with pytest.raises(InputError, match="probed in float32"):
+    with pytest.raises(InputError, match="probed with float32 inside"):
         seqsal.attribute(SometimesFloat32(hide=True), x, method="saliency")
 
 
@@ -384,3 +384,53 @@ def test_a_refusal_on_the_run_s_first_window_names_the_model_file(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"seqsal: error: {model}: the model's input gradient"), done.stderr
+
+
+
+class CastsThenTable(Branches):
+    """A branch through ``x.float()`` and a float32 table of its own (a plain attribute), half of it hidden when
+    ``k > 0``: its float64 copy runs only with the cast kept (review28b: under StayFloat64 alone it failed, and the
+    float32 probe let a 28 % hidden share pass)."""
+
+    def __init__(self, k: float = 0.0):
+        super().__init__()
+        self.table, self.k = 10 * torch.randn(4, 1, generator=torch.Generator().manual_seed(3)), k
+
+    def forward(self, x):
+        motif = (x.float().transpose(1, 2) @ self.table).mean(1)  # (N, 1), float32 whatever x is
+        return super().forward(x) + motif + self.k * (motif.detach() - motif)
+
+
+def test_a_copy_that_fails_with_its_casts_kept_is_probed_with_them():
+    copied = float64_copy(CastsThenTable().eval(), L, "cpu")
+    assert copied is not None and not gradient_check.keeps_casts(copied)
+    x = random_one_hot(2, L, seed=1)
+    assert seqsal.attribute(CastsThenTable(), x, method="saliency").abs().sum() > 0
+    with pytest.raises(InputError, match="probed with float32 inside"):  # at float32's tolerance, as a model
+        seqsal.attribute(CastsThenTable(1.0), x, method="saliency")  # without a float64 copy
+
+
+def test_a_recorder_object_does_not_change_the_fingerprint_on_every_forward():
+    """review28b: a model keeping its last activation in a plain object (self.rec.last = h.detach()) changed its
+    fingerprint on every forward: no cache hit, the probe run on every call (a run 3x slower)."""
+    from types import SimpleNamespace
+
+    from seqsal.models.fingerprint import model_fingerprint
+
+    class Recorded(Branches):
+        def __init__(self):
+            super().__init__()
+            self.rec = SimpleNamespace(last=None, scale=1.0)
+
+        def forward(self, x):
+            y = super().forward(x) * self.rec.scale
+            self.rec.last = y.detach()
+            return y
+
+    model, x = Recorded().eval(), random_one_hot(2, L, seed=0)
+    model(x)
+    before = model_fingerprint(model)
+    model(x)
+    assert model_fingerprint(model) == before
+    model.rec.scale = 2.0  # a plain value in it still counts
+    assert model_fingerprint(model) != before

@@ -116,3 +116,18 @@ def test_completeness_error_per_region_in_regions_tsv(small_genome, tiny_model, 
     assert tables["ig"]["completeness_delta"][0] == pytest.approx(float(fx - fb), rel=2e-3, abs=1e-6)
     summary = json.loads((tmp_path / "ig" / "run.json").read_text())["completeness"]
     assert summary["median_abs_delta"] == pytest.approx(float(tables["ig"]["completeness_delta"].abs().median()))
+
+
+def test_a_resumed_table_without_completeness_delta_keeps_its_columns():
+    """review28b: --resume of an ig run begun by a seqsal without completeness_delta appended 15-field rows under
+    its 14-column header (a pandas ParserError, the folder stuck); the rows keep the header's columns."""
+    import numpy as np
+
+    from seqsal.pipeline import _region_row
+    from seqsal.stitch import RegionResult
+
+    fields = {"name": np.array(["a"]), "chrom": np.array(["chr1"]), "start": np.array([0]), "end": np.array([4]),
+              "strand": np.array(["+"]), "padded_bp": np.array([0])}
+    result = RegionResult(0, np.eye(4, dtype=np.float32), np.ones((4, 4), np.float32), 1.0, 1, "ok", 0.01, 2.0)
+    assert len(_region_row(fields, result, "error").split("\t")) == 14
+    assert _region_row(fields, result, True).split("\t")[-2:] == ["0.01", "2"]

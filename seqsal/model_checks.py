@@ -82,7 +82,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
         shapes = ", ".join(shape_text(o.shape) for o in output if isinstance(o, torch.Tensor))
         picked = resolved.output_shape(output)  # values per position left once the task is taken: a profile
         profile = len(picked) - (resolved.task_axis(picked) is not None) > 1
-        if profile and resolved.reduction == "sum" and not target.reduction_named:  # fresh27a: a BPNet's profile logits summed
+        # fresh27a: a BPNet's profile logits summed (not warned of where reduce=sum was asked for)
+        if profile and resolved.reduction == "sum" and not target.reduction_named:
             log.warning("target: the model returns %d outputs %s, and output 0 is a profile (values per position), "
                         "explained as their sum over positions; the logits of a profile under a softmax (BPNet's "
                         "profile head) are fixed only up to a constant, so their sum is not a prediction: --target "

@@ -13,7 +13,8 @@ gradient changes, so the tolerance can be tight (its casts to float32, float16 o
 included, are kept in float64: :class:`StayFloat64`); a model that cannot run in float64 is probed as it is, with
 a looser tolerance above float32 rounding, and a model that fails off the one-hot lattice is said, not probed. The
 probe sees the windows it runs on: a hidden path that fires on neither the random window nor the run's first one
-(a motif detector read through ``x.detach()`` whose motif first occurs in a later window) is not seen. Integrated gradients and DeepSHAP are checked by their completeness instead
+(a motif detector read through ``x.detach()`` whose motif first occurs in a later window) is not seen.
+Integrated gradients and DeepSHAP are checked by their completeness instead
 (:data:`~seqsal.methods.registry.COMPLETENESS_TOLERANCE`), which a hidden gradient breaks too.
 """
 from __future__ import annotations

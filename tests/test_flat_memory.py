@@ -142,8 +142,9 @@ def _many_candidates(seed: int = 11):
 
 def test_spilled_tests_and_two_pass_element_bh_equal_one_bh_over_everything_held(tmp_path, monkeypatch):
     """The kept tests go to a scratch file and the element candidates' BH takes two passes (p-values, then the
-    candidates that pass); seqlet tests and elements are those of one BH over every kept test and every candidate
-    held at once (the code before: all windows in one table, sorted by row, sign and start, grouped in one go),
+    candidates that pass); seqlet tests and elements are those of the BH families (per sign, floored by both signs')
+    over every kept test and every candidate held at once (the code before: all windows in one table, sorted by
+    row, sign and start, grouped in one go),
     with the rows served in many small chunks. Nothing is left in the scratch folder."""
     import seqsal.peaks.calling as calling
     import seqsal.peaks.elements as elements_module
@@ -160,8 +161,13 @@ def test_spilled_tests_and_two_pass_element_bh_equal_one_bh_over_everything_held
         assert not isinstance(kept.spill.handle, io.BytesIO)  # a file in the scratch folder
         windows = pd.DataFrame(np.concatenate(list(kept.spill.parts())))
         assert len(windows) > 300 and list(tmp_path.iterdir()) == []  # unnamed: nothing to leave behind
-        # seqlet tests: one BH over all kept p-values (n_tests in the family)
-        q = benjamini_hochberg(windows["pvalue"].to_numpy(), n_tests)
+        # seqlet tests: BH over each sign's kept p-values (n_tests[sign] in its family), gated by the Simes
+        # p-value of both signs (the smallest q-value of one BH over all of them)
+        pvalues, signs = windows["pvalue"].to_numpy(), windows["sign"].to_numpy()
+        gate = benjamini_hochberg(pvalues, n_tests[1] + n_tests[-1]).min()
+        q = np.zeros(len(windows))
+        for s in (1, -1):
+            q[signs == s] = np.maximum(benjamini_hochberg(pvalues[signs == s], n_tests[s]), gate)
         passed = windows[q <= options.fdr].assign(qvalue=q[q <= options.fdr])
         expected = passed.sort_values(["sign", "row", "start"], ascending=[False, True, True], kind="stable")
         assert 20 < len(significant) < len(windows)
@@ -177,7 +183,10 @@ def test_spilled_tests_and_two_pass_element_bh_equal_one_bh_over_everything_held
         elements_module._element_bounds(groups, options)
         every = elements_module._element_candidates(groups, ordered["pvalue"].to_numpy(), ordered["statistic"].to_numpy(),
                                             first + width // 2, options)
-        q = benjamini_hochberg(every["pvalue"])
+        q = benjamini_hochberg(every["pvalue"])  # a candidate passes its sign's family and that of both signs
+        for s in (1, -1):
+            mine = every["sign"] == s
+            q[mine] = np.maximum(q[mine], benjamini_hochberg(every["pvalue"][mine]))
         assert every.shape[0] > 100 and 10 < (q <= options.fdr).sum() < every.shape[0]  # some pass, some not
         monkeypatch.setattr(streams, "CHUNK_POSITIONS", 3 * 600)  # 3 rows a chunk: 14 chunks, 14 spilled parts
         elements = elements_module.call_elements(kept, significant.iloc[:0], array_chunks(track, valid), options,

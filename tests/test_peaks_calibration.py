@@ -11,6 +11,7 @@ import logging
 
 import numpy as np
 import pytest
+from peak_helpers import noise
 
 import seqsal
 from seqsal.peaks.nulls import MAX_NULL_COPIES, null_plan
@@ -201,6 +202,43 @@ def test_each_sign_of_an_element_is_calibrated_against_its_own_null():
 
         false += len(seqsal.call_peaks(draw(100), null_track=draw(100), fdr=0.2, level="elements"))
     assert false <= 60, f"{false} false elements over 10 complete-null runs at FDR 0.2"
+
+
+def _one_sign_world(seed, n=40, length=800):
+    """Smoothed Laplace noise with two 10-bp + sites per row and no - signal; a null of as many rows."""
+    rng = np.random.default_rng(seed)
+    track = noise(rng, (n, length))
+    for row in range(n):
+        for position in rng.choice(np.arange(50, length - 80, 120), size=2, replace=False):
+            track[row, position:position + 10] += 0.4
+    return track, noise(rng, (n, length))
+
+
+@pytest.mark.parametrize("fdr, most", [(0.05, 2), (0.2, 6)])
+def test_a_sign_without_signal_gets_no_calls_on_the_strength_of_the_other(fdr, most):
+    """Session 28: one BH family over both signs let - seqlets through on the + sign's calls, every one false: here
+    11 / 20 runs called - seqlets at FDR 0.05 and 20 / 20 at 0.2 (208 calls). Each sign answers to its own family
+    (gated by both signs' Simes test): runs with any - call stay near the level (0 / 20 and 1 / 20), and the +
+    sign, no longer sharing its family with the - sign's null tests, calls more (1,402 against 1,161 at 0.05)."""
+    with_negative, positive = 0, 0
+    for seed in range(20):
+        track, null = _one_sign_world(seed)
+        calls = seqsal.call_peaks(track, null_track=null, fdr=fdr)
+        with_negative += bool((calls.sign == "-").any())
+        positive += int((calls.sign == "+").sum())
+    assert with_negative <= most, f"{with_negative} of 20 runs called - seqlets at FDR {fdr}, with no - signal"
+    assert positive >= 20 * 40 * (1.5 if fdr > 0.1 else 1.2)
+
+
+def test_elements_of_a_sign_without_signal_are_not_called_on_the_strength_of_the_other():
+    """The clustered worlds hold + truth only: one family over both signs called - elements in 12 of 12 runs at
+    FDR 0.2 (130 elements, all false); a call now passes its own sign's family too: none."""
+    with_negative = 0
+    for seed in range(10, 22):
+        track, _, null = _clustered_world(seed)
+        elements = seqsal.call_peaks(track, null_track=null, fdr=0.2, level="elements")
+        with_negative += bool((elements.sign == "-").any())
+    assert with_negative <= 3, f"{with_negative} of 12 runs called - elements at FDR 0.2, with no - signal"
 
 
 @pytest.mark.parametrize("family", ["t2", "lognormal"])

@@ -136,6 +136,24 @@ def bh_outlook(lowest: np.ndarray, n_tests: int, at_or_below: np.ndarray,
             "passing": passing}
 
 
+def sign_outlook(lowest: dict[int, np.ndarray], n_tests: dict[int, int], at_or_below: dict[int, np.ndarray],
+                 levels: tuple[float, ...] = OUTLOOK_LEVELS) -> dict:
+    """:func:`bh_outlook` for the caller's families (:func:`~seqsal.peaks.spill.sign_passing_qvalues`): each sign's
+    own BH family, gated by the Simes p-value of both signs together (the smallest q-value of one family over both,
+    an upper bound here as there). Per level, the passing tests of both signs when the gate passes (a lower bound);
+    the smallest q-value is ``max(gate, the smaller sign's smallest q)`` (an upper bound). Arguments per sign as
+    :func:`bh_outlook`'s."""
+    both = np.concatenate([np.asarray(lowest[s], np.float64) for s in (1, -1)])
+    gate = bh_outlook(both, n_tests[1] + n_tests[-1], at_or_below[1] + at_or_below[-1], levels)
+    signs = [bh_outlook(lowest[s], n_tests[s], at_or_below[s], levels) for s in (1, -1)]
+    smallest = [o["smallest_qvalue"] for o in signs if o["smallest_qvalue"] is not None]
+    if gate["smallest_qvalue"] is None or not smallest:
+        return {"smallest_qvalue": None, "passing": {str(level): 0 for level in levels}}
+    passing = {str(level): sum(o["passing"][str(level)] for o in signs) if gate["smallest_qvalue"] <= level else 0
+               for level in levels}
+    return {"smallest_qvalue": max(gate["smallest_qvalue"], min(smallest)), "passing": passing}
+
+
 def at_null_resolution(models: dict, smallest: float) -> bool:
     """Whether the run's smallest p-value ``smallest`` is an empirical null's resolution ``1/(n+1)`` (``models``:
     the final null per sign): its strongest tests lie beyond every null test, and a larger null can resolve

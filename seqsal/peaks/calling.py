@@ -52,12 +52,12 @@ import pandas as pd
 
 from ..encode import one_hot_decode
 from ..errors import InputError
-from .calibration import (LARGER_NULL, P_GRID, at_null_resolution, bh_outlook, calibration_summary, outlook_hint,
-                          row_spread_warning, smallest_pvalues)
+from .calibration import (LARGER_NULL, P_GRID, at_null_resolution, calibration_summary, outlook_hint,
+                          row_spread_warning, sign_outlook, smallest_pvalues)
 from .options import API_COLUMNS, PeakOptions
 from .elements import call_elements, null_candidate_statistics
 from .extents import merge_overlaps, seqlet_extents, span_sums, split_overlaps
-from .spill import WINDOW_RECORD, KeptTests, Spill, lookup_qvalues, passing_qvalues, window_records
+from .spill import WINDOW_RECORD, KeptTests, Spill, lookup_sign_qvalues, sign_passing_qvalues, window_records
 from .stats import NullModel, laplace_nulls, null_statistics
 from .streams import ChunkSource, array_chunks, as_tracks
 from .widths import ByWidth, LadderTests, SelectedTests, SelectionStatistics, final_pvalues
@@ -193,15 +193,16 @@ def _tested_windows(tests: LadderTests, widths: dict, models: dict, final: dict,
 
 def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict, options: PeakOptions,
                        scratch: str | os.PathLike | None = None
-                       ) -> tuple[pd.DataFrame, KeptTests, int, dict, np.ndarray]:
+                       ) -> tuple[pd.DataFrame, KeptTests, dict, dict, dict]:
     """One streaming pass over the kept tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
     Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
     whole table of tests would list them), every kept test with ``p <= fdr`` (the element candidates'
-    windows, spilled to a scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), the number
-    of tests, per sign the counts of tests with ``p <= t`` for ``t`` in :data:`P_GRID`, and the run's smallest
+    windows, spilled to a scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), and per sign
+    the number of tests, the counts of tests with ``p <= t`` for ``t`` in :data:`P_GRID` and the smallest
     p-values (:func:`~seqsal.peaks.calibration.smallest_pvalues`, for
-    :func:`~seqsal.peaks.calibration.bh_outlook`; the smallest of all is their minimum). A test with
+    :func:`~seqsal.peaks.calibration.sign_outlook`). The q-values are those of each sign's own family, gated by
+    both signs' Simes test (:func:`~seqsal.peaks.spill.sign_passing_qvalues`). A test with
     ``p > fdr`` never passes, and the q-value of every test that passes is reached at
     a p-value ``<= fdr`` (see :func:`~seqsal.peaks.stats.benjamini_hochberg`), so all others are dropped when
     tested. Held while the tests stream: a mark per region (1 B) of those with a kept test; then their p-values
@@ -210,24 +211,23 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
     """
     spill = Spill(WINDOW_RECORD, scratch)
     rows_with = np.zeros(0, bool)  # per region: does it hold a kept test? (1 B a region, not a list of rows)
-    n_tests = 0
-    lowest = np.zeros(0)
+    n_tests = {1: 0, -1: 0}
+    lowest = {1: np.zeros(0), -1: np.zeros(0)}
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
     try:
         for sign, pvalue, kept in _tested_windows(tests, widths, models, final, options.fdr):
             at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
-            n_tests += int(pvalue.shape[0])
+            n_tests[sign] += int(pvalue.shape[0])
             if pvalue.shape[0]:
-                lowest = smallest_pvalues(lowest, pvalue)
+                lowest[sign] = smallest_pvalues(lowest[sign], pvalue)
             if kept.shape[0]:
                 spill.append(kept)
                 rows_with = _mark(rows_with, kept["row"])
-        pvalues = spill.column("pvalue")  # read back once the tests are done: not held while they stream
-        ascending, qvalues = passing_qvalues(pvalues, n_tests, options.fdr)
-        del pvalues
+        # read back once the tests are done: not held while they stream
+        families = sign_passing_qvalues(spill.column("pvalue"), spill.column("sign"), n_tests, options.fdr)
         found = {1: [], -1: []}
         for part in spill.parts():
-            q = lookup_qvalues(part["pvalue"], ascending, qvalues)
+            q = lookup_sign_qvalues(part, families)
             passed = q <= options.fdr
             for sign in (1, -1):
                 mine = passed & (part["sign"] == sign)
@@ -387,9 +387,10 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     """
     options.check()
     tests, widths, models, final, used = _fit_nulls(options, source, null_source)
-    significant, kept, n_tests, at_or_below, lowest = _significant_tests(tests, widths, models, final, options,
-                                                                         scratch)
-    smallest = float(lowest.min()) if lowest.shape[0] else 1.0
+    significant, kept, sign_tests, at_or_below, lowest = _significant_tests(tests, widths, models, final, options,
+                                                                            scratch)
+    n_tests = sign_tests[1] + sign_tests[-1]
+    smallest = min((float(lowest[s].min()) for s in (1, -1) if lowest[s].shape[0]), default=1.0)
     with kept.spill:  # the kept tests' scratch file: closed (so removed) on return and on error
         per_sign = {sign: final[sign] if final[sign] is not None else
                     models[((widths[sign] or options.test_widths)[0], sign)] for sign in (1, -1)}
@@ -409,7 +410,7 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                 "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
                 "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
                 "calibration": {**calibration, "warnings": warnings, "null_row_spread": spread,
-                                "outlook": {**bh_outlook(lowest, n_tests, at_or_below[1] + at_or_below[-1]),
+                                "outlook": {**sign_outlook(lowest, sign_tests, at_or_below),
                                             "null_resolution_bound": at_null_resolution(per_sign, smallest)}}}
         if significant.empty:
             inside, after = outlook_hint(info["calibration"]["outlook"], options.fdr)

@@ -1,5 +1,6 @@
 """Candidate elements of the peak caller: the windows with ``p <= fdr`` grouped within a region, their
-conditional Fisher p-value, and BH over all candidates in two passes (see :mod:`seqsal.peaks.calling`, whose
+conditional Fisher p-value, and each sign's BH family over its candidates (a call passes that of both signs too:
+:func:`~seqsal.peaks.spill.sign_passing_qvalues`) in two passes (see :mod:`seqsal.peaks.calling`, whose
 :func:`~seqsal.peaks.calling.call_source` calls :func:`call_elements`).
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pandas as pd
 
 from ..encode import one_hot_decode
 from .options import PeakOptions
-from .spill import KeptTests, Spill, lookup_qvalues, passing_qvalues
+from .spill import KeptTests, Spill, lookup_sign_qvalues, sign_passing_qvalues
 from .streams import ChunkSource, TrackChunk
 
 # a candidate element as spilled between the two passes of its BH: bounds, sign, score, p-value, summit, windows
@@ -36,9 +37,10 @@ def _chunk_windows(records: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions,
               scratch: str | os.PathLike | None = None, null: dict | None = None) -> pd.DataFrame:
-    """Candidate elements from the windows with ``p <= fdr``, tested and BH-adjusted; those with ``q <= fdr``.
+    """Candidate elements from the windows with ``p <= fdr``, tested and BH-adjusted per sign; those with
+    ``q <= fdr``.
 
-    The table's ``attrs["outlook"]`` (when there were candidates) holds ``candidates`` (the BH family's size) and
+    The table's ``attrs["outlook"]`` (when there were candidates) holds ``candidates`` (both signs' families) and
     ``smallest_qvalue`` (the q-value of the best candidate, passing or not).
 
     ``null`` (per sign, a :class:`~seqsal.peaks.stats.NullModel` of the null's own candidate elements'
@@ -51,8 +53,9 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
     Two passes, so that what is held does not grow with the candidates: the first groups each chunk's windows
     (a short loop over them), computes the candidates' bounds, conditional Fisher p-values, scores and summits
     for the chunk at once (see :mod:`seqsal.peaks.calling`) and spills them to a scratch file in ``scratch``;
-    their p-values are read back once it is done (8 B each, not held while it reads the tracks); BH over those
-    gives the passing p-values, and the second pass reads the spilled candidates back and keeps the passing
+    their p-values and signs are read back once it is done (9 B each, not held while it reads the tracks); each
+    sign's BH family, floored by that of both signs (:func:`~seqsal.peaks.spill.sign_passing_qvalues`), gives
+    their q-values, and the second pass reads the spilled candidates back and keeps the passing
     ones. Every candidate's values depend on its own windows alone, so the calls are those of one pass over all
     candidates at once.
     """
@@ -73,13 +76,16 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
         if not len(candidates):
             return pd.DataFrame(columns=ELEMENT_COLUMNS)
         pvalues = candidates.column("pvalue")  # read back after pass 1: not held while it reads the tracks
-        ascending, qvalues = passing_qvalues(pvalues, pvalues.shape[0], options.fdr)  # sorts pvalues
-        n_candidates = int(pvalues.shape[0])  # BH's q of the smallest p: min_k p_(k) n / k
-        smallest = float(min(1.0, np.min(pvalues * n_candidates / np.arange(1, n_candidates + 1))))
-        del pvalues
+        signs = candidates.column("sign")
+        n_candidates = int(pvalues.shape[0])
+        # every candidate's q-value (level 1), for the outlook's smallest one too
+        families = sign_passing_qvalues(pvalues, signs, {s: int(np.sum(signs == s)) for s in (1, -1)}, 1.0,
+                                        floor="both")
+        smallest = min(float(qvalues[0]) for _, qvalues in families.values() if qvalues.shape[0])
+        del pvalues, signs
         passed = []
         for part in candidates.parts():
-            q = lookup_qvalues(part["pvalue"], ascending, qvalues)
+            q = lookup_sign_qvalues(part, families)
             mine = q <= options.fdr
             if mine.any():
                 passed.append((part[mine], q[mine]))

@@ -4,7 +4,7 @@ The observed tests with ``p <= fdr`` (:data:`WINDOW_RECORD`) and the candidate e
 (:data:`seqsal.peaks.elements.ELEMENT_RECORD`) are appended in parts to a scratch file in the run folder
 (:class:`Spill`; unnamed, so it is gone when closed or when the process ends) and read back in order
 (:meth:`Spill.parts`) or by increasing rows (:class:`RowCursor`); only their p-values stay in memory, for the
-Benjamini-Hochberg step (:func:`passing_qvalues`, :func:`lookup_qvalues`).
+Benjamini-Hochberg step (:func:`sign_passing_qvalues`, :func:`lookup_sign_qvalues`).
 """
 from __future__ import annotations
 
@@ -152,6 +152,70 @@ def passing_qvalues(pvalues: np.ndarray, n_tests: int, fdr: float) -> tuple[np.n
     qvalues = sorted_qvalues(pvalues, n_tests)
     cut = int(np.searchsorted(qvalues, fdr, side="right"))  # q is non-decreasing along sorted p
     return pvalues[:cut].copy(), qvalues[:cut].copy()
+
+
+SIGNS = (1, -1)
+
+
+def sign_passing_qvalues(pvalues: np.ndarray, signs: np.ndarray, n_tests: dict[int, int], fdr: float,
+                         floor: str = "simes") -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Each sign's own BH family, floored by the family of both signs: per sign, what :func:`passing_qvalues`
+    keeps of that sign's family, each q-value raised to at least the floor.
+
+    A test's q-value is ``max(q_s, g)``: ``q_s`` the BH q-value within the ``n_tests[s]`` tests of its sign ``s``;
+    ``g`` is, with ``floor="simes"``, the Simes p-value of all ``n_tests[1] + n_tests[-1]`` tests (the smallest BH
+    q-value of one family over both signs: a gate), with ``floor="both"`` the test's own BH q-value in that one
+    family (a call passes both families). Either way a sign's calls answer to its own family: one BH family over
+    both signs passed calls into a sign without signal on the strength of the other, every one false (a false
+    share of 0.98 at FDR 0.2; benchmarks/RESULTS.md, session 28); and where no sign has signal, nothing is called
+    more often than in one family (``P(any call) <= fdr``; per-sign families alone called on twice as many
+    complete nulls). The gate lets a sign with signal use its own family's level in full (the seqlets); ``"both"``
+    passes only calls that one family over both signs passes too (the elements, whose p-values are not exact
+    enough for a family of one sign: session 29). q-values stay non-decreasing in the p-value within each sign,
+    so a table filtered at a lower level holds exactly the calls of that level.
+
+    Parameters
+    ----------
+    pvalues
+        ``(K,)`` the p-values of the tests that can pass (``p <= fdr``; the others never do).
+    signs
+        ``(K,)`` each test's sign, ``1`` or ``-1``.
+    n_tests
+        Per sign, the number of tests of its family (those with ``p > fdr`` included).
+    fdr
+        The level.
+    floor
+        ``"simes"`` or ``"both"``.
+
+    Returns
+    -------
+    dict
+        Per sign the passing prefix ``(ascending p-values, q-values)`` for :func:`lookup_qvalues`.
+    """
+    both_p, both_q = passing_qvalues(pvalues.copy(), sum(n_tests[sign] for sign in SIGNS), fdr)
+    families = {}
+    for sign in SIGNS:
+        ascending, qvalues = passing_qvalues(pvalues[signs == sign], n_tests[sign], fdr)
+        if not both_q.shape[0]:  # nothing passes the family of both signs: the gate (and each floor) is shut
+            qvalues = np.full_like(qvalues, np.inf)
+        elif floor == "simes":
+            qvalues = np.maximum(qvalues, both_q[0])
+        else:
+            qvalues = np.maximum(qvalues, lookup_qvalues(ascending, both_p, both_q))
+            qvalues = np.maximum.accumulate(qvalues)  # non-decreasing along the sign's sorted p-values
+        cut = int(np.searchsorted(qvalues, fdr, side="right"))
+        families[sign] = ascending[:cut], qvalues[:cut]
+    return families
+
+
+def lookup_sign_qvalues(records: np.ndarray, families: dict[int, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The q-value ``(n,)`` of each of ``records`` (fields ``pvalue`` and ``sign``) in its sign's family
+    (:func:`sign_passing_qvalues`); ``inf`` for those that do not pass."""
+    out = np.full(records.shape[0], np.inf)
+    for sign, (ascending, qvalues) in families.items():
+        mine = records["sign"] == sign
+        out[mine] = lookup_qvalues(records["pvalue"][mine], ascending, qvalues)
+    return out
 
 
 def lookup_qvalues(pvalues: np.ndarray, ascending: np.ndarray, qvalues: np.ndarray) -> np.ndarray:

@@ -216,3 +216,38 @@ def test_the_default_layer_is_not_the_output_head_s_activation():
                                       align_corners=False)[:, 0]
     ratio = cam[:, 0] / track
     assert float(ratio.std() / ratio.mean()) > 0.2  # not the prediction itself (old code: a constant ratio)
+
+
+class Gated(nn.Module):
+    """conv -> ReLU -> 1x1 conv -> ReLU (the default layer), then a gate per channel (no activation function): the
+    target weighs channel 0 of the last ReLU always, channel 1 only where it exceeds ``threshold``."""
+
+    def __init__(self, threshold: float):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv1, self.act1 = nn.Conv1d(4, 4, 5, padding=2), nn.ReLU()
+        self.conv2, self.act2 = nn.Conv1d(4, 3, 1), nn.ReLU()
+        self.register_buffer("bias", torch.tensor([1.0, -threshold, -1e6]).view(1, 3, 1))
+
+    def forward(self, x):
+        z = self.act2(self.conv2(self.act1(self.conv1(x)))) + self.bias
+        return torch.where(z > 0, z, torch.zeros_like(z)).sum(dim=(1, 2)).unsqueeze(1)
+
+
+def test_the_default_layer_stays_the_same_for_every_batch_of_a_model():
+    """review28b: the default layer skips an activation whose gradient reaches one channel only (an output head's),
+    judged per batch: on a thresholded model a batch with few active channels took another layer, and one run mixed
+    two layers' maps. The first batch's pick holds for the model's later batches."""
+    x = random_one_hot(16, 64, seed=5)
+    peaks = Gated(0.0).eval()
+    with torch.no_grad():
+        level = peaks.act2(peaks.conv2(peaks.act1(peaks.conv1(x))))[:, 1].amax(dim=1)
+    order = torch.argsort(level)
+    low, high = x[order[:1]], x[order[-1:]]
+    threshold = float((level[order[0]] + level[order[-1]]) / 2)
+    model = frozen(Gated(threshold))
+    first, _ = gradcam(model, high)
+    assert torch.allclose(first, gradcam(model, high, layer="act2")[0])
+    later, _ = gradcam(model, low)  # the gate shuts channel 1 here: act2's gradient reaches channel 0 only
+    assert torch.allclose(later, gradcam(model, low, layer="act2")[0])
+    assert not torch.allclose(later, gradcam(model, low, layer="act1")[0])

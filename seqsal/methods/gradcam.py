@@ -4,9 +4,11 @@ Grad-CAM weighs the feature maps of a network's last feature-extraction block â€
 its last convolution block â€” by the mean gradient of the target over each map. By default that layer is found by
 running the model: the output of the last activation (ReLU, GELU, ...; :data:`~.ops.ACTIVATIONS`, in any form:
 module, functional, in-place or an ATen overload of a ``torch.export`` graph) applied to a feature map
-``(N, C, L' > 1)`` after a convolution, among those the target depends on. For a Basset-style model that is the
-ReLU of the last convolution block (not its convolution, before batch norm and ReLU); for BPNet the ReLU of the
-last dilated convolution (not the profile head, which the counts target does not use). ``--layer`` names another
+``(N, C, L' > 1)`` after a convolution, among those the target depends on through more than one channel (an output
+head's activation, of which the target reads one channel, is the prediction, not a feature map; a model's first
+batch picks, and its later batches keep that pick, so one run never mixes two layers' maps). For a Basset-style
+model that is the ReLU of the last convolution block (not its convolution, before batch norm and ReLU); for BPNet
+the ReLU of the last dilated convolution (not the profile head, which the counts target does not use). ``--layer`` names another
 module instead; a name that is not a module whose feature maps the target depends on is refused with the list of
 those that are.
 
@@ -98,6 +100,10 @@ def _forward(model: nn.Module, x: torch.Tensor) -> tuple[object, _Activations, d
 
 
 _PICKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> the default layer last picked for it
+# model -> (activations found in a forward, the index of the default one): the pick of a model's first batch, kept
+# for its later batches (review28b: which activations the target weighs more than one channel of can differ
+# between batches of a thresholded model, and a run mixed two layers' maps)
+_PICKED_AT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def picked_layer(model: nn.Module) -> str | None:
@@ -125,6 +131,25 @@ def _default_layer(seen: _Activations, index: int, modules: dict[str, torch.Tens
         return name
     conv = named(seen.after[index])
     return f"{seen.ops[index]}({conv or 'a convolution'}), a function in forward (not a module)"
+
+
+def _default_pick(model: nn.Module, n_candidates: int, used: list[int], gradients) -> list[int]:
+    """``used`` (indices of the activations the target depends on) reduced to the default layer's: the last
+    whose gradient reaches more than one channel over the batch; the model's earlier pick
+    (:data:`_PICKED_AT`) when it saw as many activations and the target still depends on that one."""
+    try:
+        earlier = _PICKED_AT.get(model)
+    except TypeError:  # not weakly referable
+        earlier = None
+    if earlier is not None and earlier[0] == n_candidates and earlier[1] in used:
+        return [earlier[1]]
+    picked = [i for i in used if int((gradients[i].abs().sum(dim=(0, 2)) > 0).sum()) > 1] or used
+    if picked:
+        try:
+            _PICKED_AT[model] = (n_candidates, picked[-1])
+        except TypeError:
+            pass
+    return picked
 
 
 def _log_default_layer(model: nn.Module, layer: str) -> None:
@@ -212,7 +237,7 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
         used = [i for i, gradient in enumerate(gradients) if gradient is not None]
         if layer is None:  # fresh28: a Basenji-like head's softplus was taken: the target reads one of its channels,
             # so its "map" was the predicted track itself; the last activation whose channels the target weighs
-            used = [i for i in used if int((gradients[i].abs().sum(dim=(0, 2)) > 0).sum()) > 1] or used
+            used = _default_pick(model, len(candidates), used, gradients)
         if not used:
             names = [name for name, _ in model.named_modules() if name in modules]  # in module order
             unused = torch.autograd.grad(prediction.sum(), [modules[name] for name in names], allow_unused=True) \

@@ -8,9 +8,9 @@ module, functional, in-place or an ATen overload of a ``torch.export`` graph) ap
 head's activation, of which the target reads one channel, is the prediction, not a feature map; a model's first
 batch picks, and its later batches keep that pick, so one run never mixes two layers' maps). For a Basset-style
 model that is the ReLU of the last convolution block (not its convolution, before batch norm and ReLU); for BPNet
-the ReLU of the last dilated convolution (not the profile head, which the counts target does not use). ``--layer`` names another
-module instead; a name that is not a module whose feature maps the target depends on is refused with the list of
-those that are.
+the ReLU of the last dilated convolution (not the profile head, which the counts target does not use).
+``--layer`` names another module instead; a name that is not a module whose feature maps the target depends on is
+refused with the list of those that are.
 
 Not a gradient of the input: the dispatcher never gradient-corrects it, and its "hypothetical" channels all hold
 the same map.

@@ -39,7 +39,7 @@ def _called(pvalues, signs, level, floor, kept_below=1.0):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("floor", ["simes", "both"])
+@pytest.mark.parametrize("floor", ["simes", "both", "joint"])
 def test_each_sign_passes_its_own_family_floored_by_the_family_of_both(seed, floor):
     pvalues, signs = _world(seed, strong=1 if seed % 2 else -1)
     for level in (0.01, 0.05, 0.2):
@@ -49,7 +49,7 @@ def test_each_sign_passes_its_own_family_floored_by_the_family_of_both(seed, flo
             mine = signs == sign
             own = np.zeros(pvalues.shape[0], bool)
             own[mine] = _bh_rejects(pvalues[mine], int(mine.sum()), level)
-            expected |= own & (both.any() if floor == "simes" else both)
+            expected |= both if floor == "joint" else own & (both.any() if floor == "simes" else both)
         q = _called(pvalues, signs, level, floor, kept_below=level)
         assert np.array_equal(q <= level, expected)
         # q-values found at a looser level give the calls of every stricter level

@@ -118,7 +118,10 @@ def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, nu
     out_dir
         The run folder (``attributions.npz``, ``regions.tsv``; ``null.npz`` for the shuffled null).
     fdr
-        Benjamini-Hochberg FDR of the calls, in ``(0, 1]``.
+        Benjamini-Hochberg FDR of the calls, in ``(0, 1]``: one family over both signs
+        (:class:`~seqsal.peaks.PeakOptions` ``bh_family="joint"``), not the caller's family per sign: these are
+        lenient seeds whose noise the support test removes, and under a family per sign the zoo's motif calls
+        moved by -0.095 to +0.064 F1 per model (benchmarks/RESULTS.md, sessions 28-29).
     null
         ``shuffle`` or ``laplace``; None: ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
 
@@ -132,7 +135,7 @@ def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, nu
         ``seqlets.tsv`` (``seqlet_*``), and ``motif_instances.tsv`` carries these names.
     """
     calls = call_peaks_from_run(out_dir, write=False, elements=False, fdr=fdr, null=null,
-                                test_widths=DISCOVERY_WIDTHS)
+                                test_widths=DISCOVERY_WIDTHS, bh_family="joint")
     seqlets = unique_calls(calls.seqlets).reset_index(drop=True)
     seqlets["name"] = [f"{DISCOVERY_PREFIX}_{k + 1:06d}" for k in range(len(seqlets))]
     seqlets.attrs["null"] = calls.info["null"]

@@ -85,9 +85,8 @@ def discovery_threshold(observed: dict[int, np.ndarray], null: dict[int, np.ndar
     -------
     models, threshold
         ``{1: NullModel, -1: NullModel}`` and the largest p-value that passes (0 when none does); one BH
-        family over both signs together (the peak caller's seqlets answer to each sign's own family since session
-        29; discovery's lenient seeds were measured moving motif F1 by -0.095 to +0.064 per zoo run under a family
-        per sign, so they keep one family: benchmarks/RESULTS.md, session 28).
+        family over both signs together, as the discovery seeds' (:func:`seqsal.motifs.discovery_seqlets`; the
+        peak caller's seqlets answer to each sign's own family since session 29).
     """
     models = {sign: NullModel.empirical(null[sign], min_count) for sign in (1, -1)}
     pvalues = np.concatenate([models[sign].pvalues(observed[sign]) for sign in (1, -1)])

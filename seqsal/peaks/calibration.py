@@ -137,14 +137,16 @@ def bh_outlook(lowest: np.ndarray, n_tests: int, at_or_below: np.ndarray,
 
 
 def sign_outlook(lowest: dict[int, np.ndarray], n_tests: dict[int, int], at_or_below: dict[int, np.ndarray],
-                 levels: tuple[float, ...] = OUTLOOK_LEVELS) -> dict:
+                 levels: tuple[float, ...] = OUTLOOK_LEVELS, joint: bool = False) -> dict:
     """:func:`bh_outlook` for the caller's families (:func:`~seqsal.peaks.spill.sign_passing_qvalues`): each sign's
     own BH family, gated by the Simes p-value of both signs together (the smallest q-value of one family over both,
     an upper bound here as there). Per level, the passing tests of both signs when the gate passes (a lower bound);
     the smallest q-value is ``max(gate, the smaller sign's smallest q)`` (an upper bound). Arguments per sign as
-    :func:`bh_outlook`'s."""
+    :func:`bh_outlook`'s; ``joint``: one family over both signs (``PeakOptions.bh_family="joint"``)."""
     both = np.concatenate([np.asarray(lowest[s], np.float64) for s in (1, -1)])
     gate = bh_outlook(both, n_tests[1] + n_tests[-1], at_or_below[1] + at_or_below[-1], levels)
+    if joint:
+        return gate
     signs = [bh_outlook(lowest[s], n_tests[s], at_or_below[s], levels) for s in (1, -1)]
     smallest = [o["smallest_qvalue"] for o in signs if o["smallest_qvalue"] is not None]
     if gate["smallest_qvalue"] is None or not smallest:

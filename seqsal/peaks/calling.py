@@ -7,8 +7,9 @@ arrays. The statistics (tests, nulls, Benjamini–Hochberg) are those of
 
 Tests are the windows of a ladder of widths (:mod:`seqsal.peaks.widths`:
 each width against its own null, one test per site at its best width,
-calibrated against the same selection on the null), and every kept test of
-both signs is one BH family. A significant window becomes a seqlet through
+calibrated against the same selection on the null), and each sign's kept
+tests are one BH family, gated by the Simes test of both signs
+(:func:`~seqsal.peaks.spill.sign_passing_qvalues`). A significant window becomes a seqlet through
 its extent (:mod:`seqsal.peaks.extents`). Its score is the summed projected
 attribution over the extent (negative for ``-`` seqlets).
 
@@ -52,7 +53,7 @@ import pandas as pd
 
 from ..encode import one_hot_decode
 from ..errors import InputError
-from .calibration import (LARGER_NULL, P_GRID, at_null_resolution, calibration_summary, outlook_hint,
+from .calibration import (LARGER_NULL, P_GRID, at_null_resolution, bh_outlook, calibration_summary, outlook_hint,
                           row_spread_warning, sign_outlook, smallest_pvalues)
 from .options import API_COLUMNS, PeakOptions
 from .elements import call_elements, null_candidate_statistics
@@ -224,7 +225,8 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
                 spill.append(kept)
                 rows_with = _mark(rows_with, kept["row"])
         # read back once the tests are done: not held while they stream
-        families = sign_passing_qvalues(spill.column("pvalue"), spill.column("sign"), n_tests, options.fdr)
+        families = sign_passing_qvalues(spill.column("pvalue"), spill.column("sign"), n_tests, options.fdr,
+                                        floor="simes" if options.bh_family == "sign" else "joint")
         found = {1: [], -1: []}
         for part in spill.parts():
             q = lookup_sign_qvalues(part, families)
@@ -290,6 +292,29 @@ def row_scale_spread(source: ChunkSource) -> dict | None:
     if len(logs) < ROW_SPREAD_MIN_ROWS:
         return None
     return {"regions": len(logs), "sd_log_scale": round(float(np.std(logs)), 4)}
+
+
+def _sign_outlooks(lowest: dict, n_tests: dict, at_or_below: dict, per_sign: dict) -> dict:
+    """Per sign (``"+"``, ``"-"``): its own family's :func:`~seqsal.peaks.calibration.bh_outlook` (the q-values
+    before the gate), its number of tests and whether its smallest p-value is its null's resolution."""
+    out = {}
+    for sign, name in ((1, "+"), (-1, "-")):
+        smallest = float(lowest[sign].min()) if lowest[sign].shape[0] else 1.0
+        out[name] = {**bh_outlook(lowest[sign], n_tests[sign], at_or_below[sign]), "n_tests": int(n_tests[sign]),
+                     "null_resolution_bound": at_null_resolution({sign: per_sign[sign]}, smallest)}
+    return out
+
+
+def _log_sign_without_calls(significant: pd.DataFrame, by_sign: dict, fdr: float) -> None:
+    """Say so when one sign has calls and the other, tested, has none: each sign answers to its own family, so the
+    other's calls no longer carry it (review29: the demo's + seqlets at FDR 0.05, best own q-value 0.107)."""
+    for sign, name in ((1, "+"), (-1, "-")):
+        outlook = by_sign[name]
+        if (significant["sign"] == sign).any() or not outlook["n_tests"] or outlook["smallest_qvalue"] is None:
+            continue
+        inside, after = outlook_hint(outlook, fdr)
+        log.warning("no %s seqlet passed FDR %g in its own sign's family (%d %s tests%s)%s", name, fdr,
+                    outlook["n_tests"], name, inside, after)
 
 
 def _log_warnings(warnings: list[str]) -> None:
@@ -410,8 +435,12 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                 "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
                 "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
                 "calibration": {**calibration, "warnings": warnings, "null_row_spread": spread,
-                                "outlook": {**sign_outlook(lowest, sign_tests, at_or_below),
-                                            "null_resolution_bound": at_null_resolution(per_sign, smallest)}}}
+                                "outlook": {**sign_outlook(lowest, sign_tests, at_or_below,
+                                                           joint=options.bh_family == "joint"),
+                                            "null_resolution_bound": at_null_resolution(per_sign, smallest),
+                                            "by_sign": _sign_outlooks(lowest, sign_tests, at_or_below, per_sign)}}}
+        if not significant.empty and options.bh_family == "sign":
+            _log_sign_without_calls(significant, info["calibration"]["outlook"]["by_sign"], options.fdr)
         if significant.empty:
             inside, after = outlook_hint(info["calibration"]["outlook"], options.fdr)
             if not n_tests:  # tracks attributed, yet no window tested: say what may cause it (not "p-value nan")
@@ -490,7 +519,7 @@ def call_peaks(
         copies, see :func:`seqsal.dinucleotide_shuffle`): the ``shuffle`` null.
         Without them the ``laplace`` null (a fit to the bulk of ``track``) is used.
     fdr
-        Target false discovery rate (Benjamini–Hochberg over all tests).
+        Target false discovery rate (Benjamini–Hochberg, each sign its own family: ``bh_family``).
     level
         ``seqlets`` or ``elements``.
     **options

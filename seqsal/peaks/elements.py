@@ -80,7 +80,7 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
         n_candidates = int(pvalues.shape[0])
         # every candidate's q-value (level 1), for the outlook's smallest one too
         families = sign_passing_qvalues(pvalues, signs, {s: int(np.sum(signs == s)) for s in (1, -1)}, 1.0,
-                                        floor="both")
+                                        floor="both" if options.bh_family == "sign" else "joint")
         smallest = min(float(qvalues[0]) for _, qvalues in families.values() if qvalues.shape[0])
         del pvalues, signs
         passed = []

@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import InputError, option
 
 NULLS = ("shuffle", "laplace")
+BH_FAMILIES = ("sign", "joint")
 PEAK_FILES = ("seqlets.bed", "elements.bed", "seqlets.tsv", "elements.tsv")
 NULL_FILE = "null.npz"  # the shuffled null of a run folder (seqsal.peaks.nulls), one row per sampled piece
 # columns of seqlets.tsv and elements.tsv (genome and region coordinates of each call)
@@ -47,7 +48,13 @@ class PeakOptions:
     Attributes
     ----------
     fdr
-        Target false discovery rate (Benjamini–Hochberg over all tests of the run).
+        Target false discovery rate (Benjamini–Hochberg; see ``bh_family``).
+    bh_family
+        ``sign``: each sign's tests are their own BH family, gated by the Simes test of both signs
+        (:func:`~seqsal.peaks.spill.sign_passing_qvalues`): a sign's calls answer to its own evidence. ``joint``: one
+        family over both signs (before session 29; motif discovery's lenient seeds keep it, see
+        :func:`seqsal.motifs.discovery_seqlets`), which passes calls into a sign without signal on the strength
+        of the other (benchmarks/RESULTS.md, session 28).
     null
         ``shuffle`` (attributions of dinucleotide-shuffled copies) or ``laplace``
         (a fit to the bulk of the observed candidates).
@@ -91,6 +98,7 @@ class PeakOptions:
     """
 
     fdr: float = 0.05
+    bh_family: str = "sign"
     null: str = "shuffle"
     null_fraction: float = 0.1
     min_null_bases: int = 200_000
@@ -117,6 +125,8 @@ class PeakOptions:
         """
         if not 0 < self.fdr <= 1:
             raise InputError(f"{option('fdr')} must be in (0, 1], got {self.fdr}")
+        if self.bh_family not in BH_FAMILIES:
+            raise InputError(f"bh_family must be one of {', '.join(BH_FAMILIES)}, got {self.bh_family!r}")
         if self.null not in NULLS:
             raise InputError(f"unknown {option('null')} {self.null!r}; choose shuffle or laplace")
         if not 0 < self.null_fraction <= 1:

@@ -185,7 +185,8 @@ def sign_passing_qvalues(pvalues: np.ndarray, signs: np.ndarray, n_tests: dict[i
     fdr
         The level.
     floor
-        ``"simes"`` or ``"both"``.
+        ``"simes"`` or ``"both"``; ``"joint"``: no family per sign, the q-value in one family over both signs
+        (:class:`~seqsal.peaks.options.PeakOptions` ``bh_family="joint"``).
 
     Returns
     -------
@@ -195,6 +196,11 @@ def sign_passing_qvalues(pvalues: np.ndarray, signs: np.ndarray, n_tests: dict[i
     both_p, both_q = passing_qvalues(pvalues.copy(), sum(n_tests[sign] for sign in SIGNS), fdr)
     families = {}
     for sign in SIGNS:
+        if floor == "joint":  # one family over both signs: the q-value of each test in it
+            ascending = np.sort(pvalues[signs == sign])
+            ascending = ascending[ascending <= both_p[-1]] if both_p.shape[0] else ascending[:0]
+            families[sign] = ascending, lookup_qvalues(ascending, both_p, both_q)
+            continue
         ascending, qvalues = passing_qvalues(pvalues[signs == sign], n_tests[sign], fdr)
         if not both_q.shape[0]:  # nothing passes the family of both signs: the gate (and each floor) is shut
             qvalues = np.full_like(qvalues, np.inf)

@@ -41,15 +41,16 @@ distribution of the same statistic under no signal:
     null conservative. :func:`laplace_nulls` fits it from exact order statistics
     of a stream of tests, without holding them.
 
-Every candidate of the run, of both signs, is a test; Benjamini–Hochberg
-q-values are taken over all of them and seqlets are the candidates with
-``q <= fdr``. Only candidates with ``p <= fdr`` are kept while the tests are
+Every candidate of the run is a test; Benjamini–Hochberg q-values are taken
+within each sign's tests, gated by the Simes test of both signs
+(:func:`seqsal.peaks.spill.sign_passing_qvalues`), and seqlets are the
+candidates with ``q <= fdr``. Only candidates with ``p <= fdr`` are kept while the tests are
 streamed (BH passes no other, and the q-value of one that passes is reached at
 a p-value ``<= fdr``; see :func:`benjamini_hochberg`), so the observed tests
 take no memory per region (the ``shuffle`` null's statistics, about
 ``null_fraction`` of the run's tests, are held, up to a bounded sample:
 :func:`null_statistics`); every reported q-value is ``<= fdr`` and exactly the
-one BH over all tests gives. A null with fewer than ``min_null_candidates``
+one its family over all tests gives. A null with fewer than ``min_null_candidates``
 values cannot be fitted: that sign is not called, so a single short sequence
 never floods the output. P-values lie in ``(0, 1]``.
 """

@@ -251,3 +251,26 @@ def test_the_default_layer_stays_the_same_for_every_batch_of_a_model():
     later, _ = gradcam(model, low)  # the gate shuts channel 1 here: act2's gradient reaches channel 0 only
     assert torch.allclose(later, gradcam(model, low, layer="act2")[0])
     assert not torch.allclose(later, gradcam(model, low, layer="act1")[0])
+
+
+class ChannelsLastHead(nn.Module):
+    """A Basenji-like head in channels-last layout: the trunk's (N, 24, L') transposed, a Linear to 5 tracks and a
+    softplus on (N, L', 5)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.act, self.head = nn.Conv1d(4, 24, 9, padding=4), nn.ReLU(), nn.Linear(24, 5)
+
+    def forward(self, x):
+        h = nn.functional.max_pool1d(self.act(self.conv(x)), 8)
+        return nn.functional.softplus(self.head(h.transpose(1, 2)))
+
+
+def test_a_channels_last_head_is_not_the_default_layer():
+    """Session 28 left open: a head's softplus on (N, L', tracks) was read as a feature map of L' channels over
+    `tracks` positions (its positions counted as channels), and was the default layer. Only activations whose
+    channels are a convolution's count."""
+    model, x = frozen(ChannelsLastHead()), random_one_hot(3, 128, seed=4)
+    target = Target.parse("task=2,axis=-1")
+    cam, _ = gradcam(model, x, target)
+    assert torch.allclose(cam, gradcam(model, x, target, layer="act")[0])

@@ -4,7 +4,8 @@ Grad-CAM weighs the feature maps of a network's last feature-extraction block â€
 its last convolution block â€” by the mean gradient of the target over each map. By default that layer is found by
 running the model: the output of the last activation (ReLU, GELU, ...; :data:`~.ops.ACTIVATIONS`, in any form:
 module, functional, in-place or an ATen overload of a ``torch.export`` graph) applied to a feature map
-``(N, C, L' > 1)`` after a convolution, among those the target depends on through more than one channel (an output
+``(N, C, L' > 1)`` after a convolution, ``C`` a convolution's channel count (not a channels-last
+``(N, L', tracks)`` head), among those the target depends on through more than one channel (an output
 head's activation, of which the target reads one channel, is the prediction, not a feature map; a model's first
 batch picks, and its later batches keep that pick, so one run never mixes two layers' maps). For a Basset-style
 model that is the ReLU of the last convolution block (not its convolution, before batch norm and ReLU); for BPNet
@@ -64,7 +65,9 @@ class _Activations(TorchFunctionMode):
             if _is_feature_map(result, self.n):
                 self.convolutions.append(result)
             return result
-        if name in ACTIVATIONS and self.convolutions and args and _is_feature_map(args[0], self.n):
+        if name in ACTIVATIONS and self.convolutions and args and _is_feature_map(args[0], self.n) \
+                and any(args[0].shape[1] == conv.shape[1] for conv in self.convolutions):
+            # channels as a convolution's: not a channels-last (N, L', tracks) head after a transpose and a Linear
             y = out_of_place(func, args, kwargs)(args, kwargs)
             if isinstance(y, torch.Tensor) and y.shape == args[0].shape:
                 self.found.append(y)

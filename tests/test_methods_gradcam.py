@@ -274,3 +274,39 @@ def test_a_channels_last_head_is_not_the_default_layer():
     target = Target.parse("task=2,axis=-1")
     cam, _ = gradcam(model, x, target)
     assert torch.allclose(cam, gradcam(model, x, target, layer="act")[0])
+
+
+class TwoHeads(nn.Module):
+    """Output 0 sums every channel of ``act2``; output 1 reads its channel 0 only (for it, ``act2`` is a head)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.conv1, self.act1 = nn.Conv1d(4, 8, 5, padding=2), nn.ReLU()
+        self.conv2, self.act2 = nn.Conv1d(8, 3, 3, padding=1), nn.Softplus()
+
+    def forward(self, x):
+        a = self.act2(self.conv2(self.act1(self.conv1(x))))
+        return torch.stack([a.sum(dim=(1, 2)), a[:, 0].sum(1)], 1)
+
+
+def test_the_default_layer_is_judged_per_target_and_not_by_the_order_of_the_batches():
+    """review29b: the pick kept from a model's first batch carried over to another target of the same model (task 1
+    got task 0's layer, the output head: its map was the prediction), and a run's layer depended on which batch
+    came first. Judged once per model, target and length on random sequences."""
+    x = random_one_hot(8, 64, seed=3)
+    model = frozen(TwoHeads())
+    assert torch.allclose(gradcam(model, x, 0)[0], gradcam(model, x, 0, layer="act2")[0])
+    assert torch.allclose(gradcam(model, x, 1)[0], gradcam(model, x, 1, layer="act1")[0])
+    windows = random_one_hot(16, 64, seed=5)
+    with torch.no_grad():
+        probe = Gated(0.0).eval()
+        level = probe.act2(probe.conv2(probe.act1(probe.conv1(windows))))[:, 1].amax(dim=1)
+    order = torch.argsort(level)
+    low, high = windows[order[:1]], windows[order[-1:]]
+    threshold = float((level[order[0]] + level[order[-1]]) / 2)
+    low_first, high_first = frozen(Gated(threshold)), frozen(Gated(threshold))
+    gradcam(low_first, low)
+    gradcam(high_first, high)
+    for batch in (low, high):
+        assert torch.allclose(gradcam(low_first, batch)[0], gradcam(high_first, batch)[0])

@@ -333,6 +333,7 @@ def test_a_sign_left_without_calls_is_said_with_its_own_family_s_outlook(caplog)
     assert by_sign["-"]["n_tests"] > 1000 and by_sign["-"]["smallest_qvalue"] > 0.2
     assert by_sign["+"]["n_tests"] + by_sign["-"]["n_tests"] == calls.attrs["peaks"]["n_tests"]
     lines = [r.getMessage() for r in caplog.records if "in its own sign's family" in r.getMessage()]
-    assert len(lines) == 1 and lines[0].startswith("no - seqlet passed FDR 0.2")
+    assert len(lines) == 1 and lines[0].startswith("no - seqlet passed FDR 0.2") and "smallest q-value" in lines[0]
     joint = seqsal.call_peaks(track, null_track=null, fdr=0.2, bh_family="joint")
     assert (joint.sign == "-").any() and joint.attrs["peaks"]["options"]["bh_family"] == "joint"
+    assert "by_sign" not in joint.attrs["peaks"]["calibration"]["outlook"]  # not what its calls answer to

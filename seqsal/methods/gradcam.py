@@ -6,8 +6,9 @@ running the model: the output of the last activation (ReLU, GELU, ...; :data:`~.
 module, functional, in-place or an ATen overload of a ``torch.export`` graph) applied to a feature map
 ``(N, C, L' > 1)`` after a convolution, ``C`` a convolution's channel count (not a channels-last
 ``(N, L', tracks)`` head), among those the target depends on through more than one channel (an output
-head's activation, of which the target reads one channel, is the prediction, not a feature map; a model's first
-batch picks, and its later batches keep that pick, so one run never mixes two layers' maps). For a Basset-style
+head's activation, of which the target reads one channel, is the prediction, not a feature map), judged once per
+model, target and input length on a fixed batch of random sequences, so that a run's regions, their order, its
+shards and a resume all get the same layer. For a Basset-style
 model that is the ReLU of the last convolution block (not its convolution, before batch norm and ReLU); for BPNet
 the ReLU of the last dilated convolution (not the profile head, which the counts target does not use).
 ``--layer`` names another module instead; a name that is not a module whose feature maps the target depends on is
@@ -103,9 +104,7 @@ def _forward(model: nn.Module, x: torch.Tensor) -> tuple[object, _Activations, d
 
 
 _PICKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> the default layer last picked for it
-# model -> (activations found in a forward, the index of the default one): the pick of a model's first batch, kept
-# for its later batches (review28b: which activations the target weighs more than one channel of can differ
-# between batches of a thresholded model, and a run mixed two layers' maps)
+# model -> {(target, input length): (activations found in a forward, the index of the default one)}
 _PICKED_AT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -136,23 +135,51 @@ def _default_layer(seen: _Activations, index: int, modules: dict[str, torch.Tens
     return f"{seen.ops[index]}({conv or 'a convolution'}), a function in forward (not a module)"
 
 
-def _default_pick(model: nn.Module, n_candidates: int, used: list[int], gradients) -> list[int]:
-    """``used`` (indices of the activations the target depends on) reduced to the default layer's: the last
-    whose gradient reaches more than one channel over the batch; the model's earlier pick
-    (:data:`_PICKED_AT`) when it saw as many activations and the target still depends on that one."""
+PROBE_ROWS = 8  # random sequences the default layer is judged on (review29b)
+
+
+def _wide(used: list[int], gradients) -> list[int]:
+    """Of ``used``, the activations whose gradient reaches more than one channel over the batch (all of ``used``
+    when none does): not an output head's, whose one channel the target reads."""
+    return [i for i in used if int((gradients[i].abs().sum(dim=(0, 2)) > 0).sum()) > 1] or used
+
+
+def _probe_pick(model: nn.Module, like: torch.Tensor, target: Target) -> tuple[int, int] | None:
+    """``(activations found, index of the default one)`` judged on :data:`PROBE_ROWS` random one-hot sequences of
+    ``like``'s length (a fixed seed; a static-batch program's batch), or None when there is none."""
+    bases = torch.randint(0, 4, (static_batch(model) or PROBE_ROWS, like.shape[-1]),
+                          generator=torch.Generator().manual_seed(0))
+    probe = F.one_hot(bases, 4).transpose(1, 2).to(dtype=like.dtype, device=like.device).requires_grad_(True)
+    output, seen, _ = _forward(model, probe)
+    candidates = seen.found or seen.convolutions
+    if not candidates:
+        return None
+    gradients = torch.autograd.grad(target.select(output).float().sum(), candidates, allow_unused=True)
+    picked = _wide([i for i, gradient in enumerate(gradients) if gradient is not None], gradients)
+    return (len(candidates), picked[-1]) if picked else None
+
+
+def _default_pick(model: nn.Module, x: torch.Tensor, target: Target, n_candidates: int, used: list[int],
+                  gradients) -> list[int]:
+    """``used`` (indices of the activations the target depends on in this batch) reduced to the default layer's.
+
+    The layer is judged once per model, target and input length on random sequences (:func:`_probe_pick`), not
+    per batch: which activations the target weighs more than one channel of can differ between batches of a
+    thresholded model (review28b: one run mixed two layers' maps), and a pick kept from a run's first batch
+    differed with the regions' order, a shard or a resume, and carried over to another target of the same model
+    (review29b). Where that layer is not in this batch's graph, or its gradient is 0 here (control flow that
+    depends on the sequence), this batch is judged on its own (:func:`_wide`)."""
+    key = (repr(target), int(x.shape[-1]))
     try:
-        earlier = _PICKED_AT.get(model)
+        picks = _PICKED_AT.setdefault(model, {})
     except TypeError:  # not weakly referable
-        earlier = None
-    if earlier is not None and earlier[0] == n_candidates and earlier[1] in used:
-        return [earlier[1]]
-    picked = [i for i in used if int((gradients[i].abs().sum(dim=(0, 2)) > 0).sum()) > 1] or used
-    if picked:
-        try:
-            _PICKED_AT[model] = (n_candidates, picked[-1])
-        except TypeError:
-            pass
-    return picked
+        picks = {}
+    if key not in picks:
+        picks[key] = _probe_pick(model, x, target)
+    pick = picks[key]
+    if pick is not None and pick[0] == n_candidates and pick[1] in used and bool(gradients[pick[1]].abs().sum() > 0):
+        return [pick[1]]
+    return _wide(used, gradients)
 
 
 def _log_default_layer(model: nn.Module, layer: str) -> None:
@@ -240,7 +267,7 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: Target | None = None, lay
         used = [i for i, gradient in enumerate(gradients) if gradient is not None]
         if layer is None:  # fresh28: a Basenji-like head's softplus was taken: the target reads one of its channels,
             # so its "map" was the predicted track itself; the last activation whose channels the target weighs
-            used = _default_pick(model, len(candidates), used, gradients)
+            used = _default_pick(model, x, target, len(candidates), used, gradients)
         if not used:
             names = [name for name, _ in model.named_modules() if name in modules]  # in module order
             unused = torch.autograd.grad(prediction.sum(), [modules[name] for name in names], allow_unused=True) \

@@ -313,6 +313,7 @@ def _log_sign_without_calls(significant: pd.DataFrame, by_sign: dict, fdr: float
         if (significant["sign"] == sign).any() or not outlook["n_tests"] or outlook["smallest_qvalue"] is None:
             continue
         inside, after = outlook_hint(outlook, fdr)
+        inside = inside.replace(", q-value", ", smallest q-value", 1)
         log.warning("no %s seqlet passed FDR %g in its own sign's family (%d %s tests%s)%s", name, fdr,
                     outlook["n_tests"], name, inside, after)
 
@@ -437,8 +438,9 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                 "calibration": {**calibration, "warnings": warnings, "null_row_spread": spread,
                                 "outlook": {**sign_outlook(lowest, sign_tests, at_or_below,
                                                            joint=options.bh_family == "joint"),
-                                            "null_resolution_bound": at_null_resolution(per_sign, smallest),
-                                            "by_sign": _sign_outlooks(lowest, sign_tests, at_or_below, per_sign)}}}
+                                            "null_resolution_bound": at_null_resolution(per_sign, smallest)}}}
+        if options.bh_family == "sign":  # each sign's own family (one over both: not what its calls answer to)
+            info["calibration"]["outlook"]["by_sign"] = _sign_outlooks(lowest, sign_tests, at_or_below, per_sign)
         if not significant.empty and options.bh_family == "sign":
             _log_sign_without_calls(significant, info["calibration"]["outlook"]["by_sign"], options.fdr)
         if significant.empty:

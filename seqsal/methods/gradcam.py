@@ -146,8 +146,9 @@ def _wide(used: list[int], gradients) -> list[int]:
 
 def _probe_pick(model: nn.Module, like: torch.Tensor, target: Target) -> tuple[int, int] | None:
     """``(activations found, index of the default one)`` judged on :data:`PROBE_ROWS` random one-hot sequences of
-    ``like``'s length (a fixed seed; a static-batch program's batch), or None when there is none."""
-    bases = torch.randint(0, 4, (static_batch(model) or PROBE_ROWS, like.shape[-1]),
+    ``like``'s length (a fixed seed; no more rows than ``like`` has, so that a long window's probe holds no more
+    than the batch; a static-batch program's batch), or None when there is none."""
+    bases = torch.randint(0, 4, (static_batch(model) or min(PROBE_ROWS, like.shape[0]), like.shape[-1]),
                           generator=torch.Generator().manual_seed(0))
     probe = F.one_hot(bases, 4).transpose(1, 2).to(dtype=like.dtype, device=like.device).requires_grad_(True)
     output, seen, _ = _forward(model, probe)

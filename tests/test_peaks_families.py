@@ -27,10 +27,10 @@ def _world(seed: int, n: int = 400, strong: int = 1) -> tuple[np.ndarray, np.nda
     return pvalues, signs
 
 
-def _called(pvalues, signs, level, floor, kept_below=1.0):
+def _called(pvalues, signs, level, family, kept_below=1.0):
     kept = pvalues <= kept_below  # the caller hands over only the tests that can pass; the counts say the rest
     n_tests = {s: int(np.sum(signs == s)) for s in (1, -1)}
-    families = sign_passing_qvalues(pvalues[kept], signs[kept], n_tests, level, floor=floor)
+    families = sign_passing_qvalues(pvalues[kept], signs[kept], n_tests, level, family=family)
     records = np.zeros(int(kept.sum()), [("pvalue", "f8"), ("sign", "i1")])
     records["pvalue"], records["sign"] = pvalues[kept], signs[kept]
     out = np.full(pvalues.shape[0], np.inf)
@@ -39,8 +39,8 @@ def _called(pvalues, signs, level, floor, kept_below=1.0):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("floor", ["simes", "both", "joint"])
-def test_each_sign_passes_its_own_family_floored_by_the_family_of_both(seed, floor):
+@pytest.mark.parametrize("family", ["sign", "joint"])
+def test_each_sign_passes_its_own_family_gated_by_the_family_of_both(seed, family):
     pvalues, signs = _world(seed, strong=1 if seed % 2 else -1)
     for level in (0.01, 0.05, 0.2):
         both = _bh_rejects(pvalues, pvalues.shape[0], level)
@@ -49,11 +49,11 @@ def test_each_sign_passes_its_own_family_floored_by_the_family_of_both(seed, flo
             mine = signs == sign
             own = np.zeros(pvalues.shape[0], bool)
             own[mine] = _bh_rejects(pvalues[mine], int(mine.sum()), level)
-            expected |= both if floor == "joint" else own & (both.any() if floor == "simes" else both)
-        q = _called(pvalues, signs, level, floor, kept_below=level)
+            expected |= both if family == "joint" else own & both.any()
+        q = _called(pvalues, signs, level, family, kept_below=level)
         assert np.array_equal(q <= level, expected)
         # q-values found at a looser level give the calls of every stricter level
-        assert np.array_equal(_called(pvalues, signs, 0.5, floor) <= level, expected)
+        assert np.array_equal(_called(pvalues, signs, 0.5, family) <= level, expected)
 
 
 def test_the_gate_shuts_every_sign_when_the_family_of_both_passes_nothing():
@@ -61,8 +61,7 @@ def test_the_gate_shuts_every_sign_when_the_family_of_both_passes_nothing():
     pvalues, signs = rng.uniform(size=1000), np.repeat([1, -1], 500)
     pvalues[0] = 0.04 / 500  # its own family passes it at 0.05; the family of both signs (1,000 tests) does not
     assert _bh_rejects(pvalues[:500], 500, 0.05)[0] and not _bh_rejects(pvalues, 1000, 0.05).any()
-    assert not (_called(pvalues, signs, 0.05, "simes") <= 0.05).any()
-    assert not (_called(pvalues, signs, 0.05, "both") <= 0.05).any()
+    assert not (_called(pvalues, signs, 0.05, "sign") <= 0.05).any()
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -72,7 +71,7 @@ def test_the_outlook_counts_what_the_gated_families_pass(seed):
     n_tests = {s: int(np.sum(signs == s)) for s in (1, -1)}
     grid = {s: np.searchsorted(np.sort(lowest[s]), P_GRID, side="right") for s in (1, -1)}
     outlook = sign_outlook(lowest, n_tests, grid)
-    q = _called(pvalues, signs, 1.0, "simes")
+    q = _called(pvalues, signs, 1.0, "sign")
     assert outlook["smallest_qvalue"] == pytest.approx(q.min())
     for level, count in outlook["passing"].items():
         assert count == int(np.sum(q <= float(level)))

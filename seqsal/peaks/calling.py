@@ -226,7 +226,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
                 rows_with = _mark(rows_with, kept["row"])
         # read back once the tests are done: not held while they stream
         families = sign_passing_qvalues(spill.column("pvalue"), spill.column("sign"), n_tests, options.fdr,
-                                        floor="simes" if options.bh_family == "sign" else "joint")
+                                        family=options.bh_family)
         found = {1: [], -1: []}
         for part in spill.parts():
             q = lookup_sign_qvalues(part, families)

@@ -1,5 +1,5 @@
 """Candidate elements of the peak caller: the windows with ``p <= fdr`` grouped within a region, their
-conditional Fisher p-value, and each sign's BH family over its candidates (a call passes that of both signs too:
+conditional Fisher p-value, and each sign's BH family over its candidates (gated by both signs' Simes test:
 :func:`~seqsal.peaks.spill.sign_passing_qvalues`) in two passes (see :mod:`seqsal.peaks.calling`, whose
 :func:`~seqsal.peaks.calling.call_source` calls :func:`call_elements`).
 """
@@ -54,7 +54,7 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
     (a short loop over them), computes the candidates' bounds, conditional Fisher p-values, scores and summits
     for the chunk at once (see :mod:`seqsal.peaks.calling`) and spills them to a scratch file in ``scratch``;
     their p-values and signs are read back once it is done (9 B each, not held while it reads the tracks); each
-    sign's BH family, floored by that of both signs (:func:`~seqsal.peaks.spill.sign_passing_qvalues`), gives
+    sign's BH family, gated by both signs' Simes test (:func:`~seqsal.peaks.spill.sign_passing_qvalues`), gives
     their q-values, and the second pass reads the spilled candidates back and keeps the passing
     ones. Every candidate's values depend on its own windows alone, so the calls are those of one pass over all
     candidates at once.
@@ -80,7 +80,7 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
         n_candidates = int(pvalues.shape[0])
         # every candidate's q-value (level 1), for the outlook's smallest one too
         families = sign_passing_qvalues(pvalues, signs, {s: int(np.sum(signs == s)) for s in (1, -1)}, 1.0,
-                                        floor="both" if options.bh_family == "sign" else "joint")
+                                        family=options.bh_family)
         smallest = min(float(qvalues[0]) for _, qvalues in families.values() if qvalues.shape[0])
         del pvalues, signs
         passed = []

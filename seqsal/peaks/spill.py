@@ -158,21 +158,19 @@ SIGNS = (1, -1)
 
 
 def sign_passing_qvalues(pvalues: np.ndarray, signs: np.ndarray, n_tests: dict[int, int], fdr: float,
-                         floor: str = "simes") -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Each sign's own BH family, floored by the family of both signs: per sign, what :func:`passing_qvalues`
-    keeps of that sign's family, each q-value raised to at least the floor.
+                         family: str = "sign") -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Each sign's own BH family, gated by the Simes test of both signs: per sign, what :func:`passing_qvalues`
+    keeps of that sign's family, each q-value raised to at least the gate.
 
-    A test's q-value is ``max(q_s, g)``: ``q_s`` the BH q-value within the ``n_tests[s]`` tests of its sign ``s``;
-    ``g`` is, with ``floor="simes"``, the Simes p-value of all ``n_tests[1] + n_tests[-1]`` tests (the smallest BH
-    q-value of one family over both signs: a gate), with ``floor="both"`` the test's own BH q-value in that one
-    family (a call passes both families). Either way a sign's calls answer to its own family: one BH family over
-    both signs passed calls into a sign without signal on the strength of the other, every one false (a false
-    share of 0.98 at FDR 0.2; benchmarks/RESULTS.md, session 28); and where no sign has signal, nothing is called
-    more often than in one family (``P(any call) <= fdr``; per-sign families alone called on twice as many
-    complete nulls). The gate lets a sign with signal use its own family's level in full (the seqlets); ``"both"``
-    passes only calls that one family over both signs passes too (the elements, whose p-values are not exact
-    enough for a family of one sign: session 29). q-values stay non-decreasing in the p-value within each sign,
-    so a table filtered at a lower level holds exactly the calls of that level.
+    A test's q-value is ``max(q_s, g)``: ``q_s`` the BH q-value within the ``n_tests[s]`` tests of its sign ``s``,
+    ``g`` the Simes p-value of all ``n_tests[1] + n_tests[-1]`` tests (the smallest BH q-value of one family over
+    both signs). A sign's calls answer to its own family: one BH family over both signs passed calls into a sign
+    without signal on the strength of the other, every one false (a false share of 0.98 at FDR 0.2;
+    benchmarks/RESULTS.md, session 28). Where no sign has signal nothing is called more often than in one family
+    (the gate passes exactly when one family calls anything, so ``P(any call) <= fdr``; per-sign families alone
+    called on twice as many complete nulls). Seqlets and elements alike (session 29: the mean false share of
+    elements stayed within the level in every planted world measured). q-values stay non-decreasing in the p-value
+    within each sign, so a table filtered at a lower level holds exactly the calls of that level.
 
     Parameters
     ----------
@@ -184,9 +182,9 @@ def sign_passing_qvalues(pvalues: np.ndarray, signs: np.ndarray, n_tests: dict[i
         Per sign, the number of tests of its family (those with ``p > fdr`` included).
     fdr
         The level.
-    floor
-        ``"simes"`` or ``"both"``; ``"joint"``: no family per sign, the q-value in one family over both signs
-        (:class:`~seqsal.peaks.options.PeakOptions` ``bh_family="joint"``).
+    family
+        ``"sign"`` (each sign's, gated); ``"joint"``: one family over both signs, each test's q-value in it
+        (:class:`~seqsal.peaks.options.PeakOptions` ``bh_family``).
 
     Returns
     -------
@@ -196,19 +194,14 @@ def sign_passing_qvalues(pvalues: np.ndarray, signs: np.ndarray, n_tests: dict[i
     both_p, both_q = passing_qvalues(pvalues.copy(), sum(n_tests[sign] for sign in SIGNS), fdr)
     families = {}
     for sign in SIGNS:
-        if floor == "joint":  # one family over both signs: the q-value of each test in it
+        if family == "joint":  # one family over both signs: the q-value of each test in it
             ascending = np.sort(pvalues[signs == sign])
             ascending = ascending[ascending <= both_p[-1]] if both_p.shape[0] else ascending[:0]
             families[sign] = ascending, lookup_qvalues(ascending, both_p, both_q)
             continue
         ascending, qvalues = passing_qvalues(pvalues[signs == sign], n_tests[sign], fdr)
-        if not both_q.shape[0]:  # nothing passes the family of both signs: the gate (and each floor) is shut
-            qvalues = np.full_like(qvalues, np.inf)
-        elif floor == "simes":
-            qvalues = np.maximum(qvalues, both_q[0])
-        else:
-            qvalues = np.maximum(qvalues, lookup_qvalues(ascending, both_p, both_q))
-            qvalues = np.maximum.accumulate(qvalues)  # non-decreasing along the sign's sorted p-values
+        # the gate: shut when nothing passes the family of both signs, else its smallest q-value (Simes' p)
+        qvalues = np.maximum(qvalues, both_q[0]) if both_q.shape[0] else np.full_like(qvalues, np.inf)
         cut = int(np.searchsorted(qvalues, fdr, side="right"))
         families[sign] = ascending[:cut], qvalues[:cut]
     return families

@@ -8,9 +8,9 @@ module, functional, in-place or an ATen overload of a ``torch.export`` graph) ap
 ``(N, L', tracks)`` head), among those the target depends on through more than one channel (an output
 head's activation, of which the target reads one channel, is the prediction, not a feature map), judged once per
 model, target and input length on a fixed batch of random sequences, so that a run's regions, their order, its
-shards and a resume all get the same layer. For a Basset-style
-model that is the ReLU of the last convolution block (not its convolution, before batch norm and ReLU); for BPNet
-the ReLU of the last dilated convolution (not the profile head, which the counts target does not use).
+shards and a resume all get the same layer. For a Basset-style model that is the ReLU of the last convolution
+block (not its convolution, before batch norm and ReLU); for BPNet the ReLU of the last dilated convolution (not
+the profile head, which the counts target does not use).
 ``--layer`` names another module instead; a name that is not a module whose feature maps the target depends on is
 refused with the list of those that are.
 

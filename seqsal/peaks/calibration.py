@@ -81,7 +81,7 @@ def row_spread_warning(spread: dict | None) -> list[str]:
 
 
 OUTLOOK_LEVELS = (0.05, 0.1, 0.2)  # the FDR levels the outlook counts passing tests at
-OUTLOOK_KEEP = 20_000  # smallest p-values a run keeps for the outlook (160 kB, whatever the number of regions)
+OUTLOOK_KEEP = 20_000  # smallest p-values a run keeps per sign for the outlook (320 kB, whatever the number of regions)
 
 
 def smallest_pvalues(held: np.ndarray, pvalues: np.ndarray, keep: int = OUTLOOK_KEEP) -> np.ndarray:

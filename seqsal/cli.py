@@ -96,7 +96,11 @@ main.add_command(train)
               help="Draw logos of the top N seqlets/elements (or regions) into OUT/logos/ at the end.")
 @click.option("--peaks/--no-peaks", default=True, show_default=True,
               help="Call seqlets and elements (seqlets.bed, elements.bed, .tsv) at the end of the run.")
-@click.option("--fdr", type=Finite(), default=0.05, show_default=True, help="Target false discovery rate of the calls.")
+@click.option("--fdr", type=Finite(), default=0.2, show_default=True,
+              help="Target false discovery rate of the seqlets (each sign its own BH family; tfmodisco-lite's "
+                   "seqlet level).")
+@click.option("--element-fdr", type=Finite(), default=0.05, show_default=True,
+              help="Target false discovery rate of the elements (candidates from the windows at p <= this level).")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default="shuffle", show_default=True,
               help="Null of the peak caller: attributions of dinucleotide-shuffled copies of a sample of the "
                    "regions, or a Laplace fit to the bulk of the observed track.")
@@ -121,7 +125,8 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
               force, quiet, shard=None, method_params=None, n_logos=0, unknown_bases="error", layout="ncl",
               allow_incomplete=False, max_memory=None,
-              peaks=True, fdr=0.05, null="shuffle", null_fraction=0.1, min_null_bases=200_000, max_null_copies=8):
+              peaks=True, fdr=0.2, element_fdr=0.05, null="shuffle", null_fraction=0.1, min_null_bases=200_000,
+              max_null_copies=8):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
     Writes attributions.npz, attributions.bw, regions.tsv and run.json into --out.
@@ -141,7 +146,8 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
         resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
         shard=parse_shard(shard) if shard is not None else None,
-        peaks=PeakOptions(fdr=fdr, null=null, null_fraction=null_fraction, min_null_bases=min_null_bases,
+        peaks=PeakOptions(fdr=fdr, element_fdr=element_fdr, null=null, null_fraction=null_fraction,
+                          min_null_bases=min_null_bases,
                           max_null_copies=max_null_copies, seed=seed).check() if peaks else False,
     )
     if n_logos:  # run_attribute logged what this invocation did
@@ -330,7 +336,11 @@ def relocate(out_dir, genome, regions, model, architecture, quiet):
 
 @main.command("call-peaks")
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--fdr", type=Finite(), default=0.05, show_default=True, help="Target false discovery rate of the calls.")
+@click.option("--fdr", type=Finite(), default=0.2, show_default=True,
+              help="Target false discovery rate of the seqlets (each sign its own BH family; tfmodisco-lite's "
+                   "seqlet level).")
+@click.option("--element-fdr", type=Finite(), default=0.05, show_default=True,
+              help="Target false discovery rate of the elements (candidates from the windows at p <= this level).")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
               help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
 @click.option("--test-widths", default="6,10,16,24", show_default=True,
@@ -341,7 +351,7 @@ def relocate(out_dir, genome, regions, model, architecture, quiet):
               help="Seqlets closer than this join one element (bp).")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def call_peaks(out_dir, fdr, null, test_widths, max_length, element_gap, quiet):
+def call_peaks(out_dir, fdr, element_fdr, null, test_widths, max_length, element_gap, quiet):
     """Call seqlets and elements again on the run in OUT_DIR, without recomputing attributions.
 
     Rewrites seqlets.bed, elements.bed (narrowPeak), seqlets.tsv, elements.tsv and the peaks entry of run.json.
@@ -349,9 +359,9 @@ def call_peaks(out_dir, fdr, null, test_widths, max_length, element_gap, quiet):
     setup_logging(quiet)
     from .peaks import call_peaks_from_run, describe_calls
 
-    calls = call_peaks_from_run(out_dir, fdr=fdr, null=null, test_widths=test_widths, max_length=max_length,
-                                element_gap=element_gap)
-    logging.getLogger("seqsal").info("%s -> %s", describe_calls(calls.info, fdr), out_dir)
+    calls = call_peaks_from_run(out_dir, fdr=fdr, element_fdr=element_fdr, null=null, test_widths=test_widths,
+                                max_length=max_length, element_gap=element_gap)
+    logging.getLogger("seqsal").info("%s -> %s", describe_calls(calls.info), out_dir)
 
 
 @main.command()

@@ -173,5 +173,5 @@ def test_no_tests_is_named_not_nan(tmp_path, small_genome, tiny_model, caplog):
                                            null="laplace")
     assert calls.info["n_tests"] == 0
     lines = [record.getMessage() for record in caplog.records if "no seqlet passed" in record.getMessage()]
-    assert len(lines) == 1 and lines[0].startswith("no seqlet passed FDR 0.05: no tests (no valid bases?")
+    assert len(lines) == 1 and lines[0].startswith("no seqlet passed FDR 0.2: no tests (no valid bases?")
     assert "nan" not in lines[0]

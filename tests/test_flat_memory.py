@@ -152,7 +152,7 @@ def test_spilled_tests_and_two_pass_element_bh_equal_one_bh_over_everything_held
     from seqsal.peaks.stats import benjamini_hochberg
 
     track, valid, null = _many_candidates()
-    options = PeakOptions(fdr=0.2, null="shuffle")
+    options = PeakOptions(fdr=0.2, element_fdr=0.2, null="shuffle")
     whole = array_chunks(track, valid)  # one chunk: every row
     null_source = array_chunks(null, np.ones(null.shape, bool))
     tests, widths, models, final, _ = calling._fit_nulls(options, whole, null_source)
@@ -187,11 +187,11 @@ def test_spilled_tests_and_two_pass_element_bh_equal_one_bh_over_everything_held
         for s in (1, -1):
             mine = every["sign"] == s
             q[mine] = np.maximum(benjamini_hochberg(every["pvalue"][mine]), benjamini_hochberg(every["pvalue"]).min())
-        assert every.shape[0] > 100 and 10 < (q <= options.fdr).sum() < every.shape[0]  # some pass, some not
+        assert every.shape[0] > 100 and 10 < (q <= options.element_fdr).sum() < every.shape[0]  # some pass, some not
         monkeypatch.setattr(streams, "CHUNK_POSITIONS", 3 * 600)  # 3 rows a chunk: 14 chunks, 14 spilled parts
         elements = elements_module.call_elements(kept, significant.iloc[:0], array_chunks(track, valid), options,
                                                  tmp_path)
-    one = every[q <= options.fdr]
+    one = every[q <= options.element_fdr]
     np.testing.assert_array_equal(elements["region_index"], one["row"])
     np.testing.assert_array_equal(elements["offset_start"], one["start"])
     np.testing.assert_array_equal(elements["offset_end"], one["end"])

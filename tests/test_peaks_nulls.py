@@ -240,5 +240,5 @@ def test_no_tests_from_a_null_too_small_is_named_so(tmp_path, small_genome, tiny
         calls = seqsal.call_peaks_from_run(tmp_path / "run", write=False)
     assert calls.info["null"] == "shuffle" and calls.info["n_tests"] == 0
     lines = [record.getMessage() for record in caplog.records if "no seqlet passed" in record.getMessage()]
-    assert lines == ["no seqlet passed FDR 0.05: no tests (the shuffled null is too small to fit at any width: its "
+    assert lines == ["no seqlet passed FDR 0.2: no tests (the shuffled null is too small to fit at any width: its "
                      "remedy is given above)"]

@@ -92,8 +92,8 @@ def test_overlapping_regions_report_each_site_once_in_the_bed(tmp_path):
     assert len(read_seqlet_table(out / "seqlets.tsv")) == (seqlets["duplicate_of"] == "").sum()
     record = json.loads((out / "run.json").read_text())["peaks"]
     assert record["repeats"]["seqlets"] == len(seqlets) // 2
-    assert f"{len(seqlets) // 2} seqlets and" in describe_calls(record, 0.2) and "repeat a site" in describe_calls(
-        record, 0.2)
+    line = describe_calls(record)
+    assert f"{len(seqlets) // 2} seqlets and" in line and "repeat a site" in line
 
 
 def test_attribute_writes_valid_peak_files(demo_run):
@@ -317,8 +317,8 @@ def test_each_sign_of_the_demo_is_calibrated_on_its_own(demo_run):
 
 def test_seqlets_only_skips_the_elements_and_keeps_the_seqlets(demo_run):
     """Motif discovery re-calls seqlets only (elements=False): the same seqlets, no element work, nothing written."""
-    both = call_peaks_from_run(demo_run, fdr=0.2, write=False)
-    only = call_peaks_from_run(demo_run, fdr=0.2, write=False, elements=False)
+    both = call_peaks_from_run(demo_run, fdr=0.2, element_fdr=0.2, write=False)
+    only = call_peaks_from_run(demo_run, fdr=0.2, element_fdr=0.2, write=False, elements=False)
     pd.testing.assert_frame_equal(only.seqlets, both.seqlets)
     assert len(both.elements) > 0 and only.elements.empty and only.info["n_elements"] == 0
     with pytest.raises(ValueError, match="writes elements too"):
@@ -330,13 +330,13 @@ def test_when_no_element_passes_the_log_says_how_far_the_best_candidate_was(demo
     smallest q of the elements called (whole demo at 0.05: 1,029 candidates, 69 elements, q 0.0457); with none
     called (whole demo at 0.02: 599 candidates, the best at q 0.0574) one info line says it. Fails when the outlook's
     q is taken as the smallest p-value, or without the line."""
-    called = call_peaks_from_run(demo_run, fdr=0.2, write=False)
+    called = call_peaks_from_run(demo_run, element_fdr=0.2, write=False)
     outlook = called.info["element_outlook"]
     assert len(called.elements) and outlook["candidates"] >= len(called.elements)
     assert outlook["smallest_qvalue"] == pytest.approx(called.elements["qvalue"].min())
     assert outlook["smallest_qvalue"] > called.elements["pvalue"].min()
     with caplog.at_level(logging.INFO, logger="seqsal"):
-        none = call_peaks_from_run(demo_run, fdr=0.05, write=False)
+        none = call_peaks_from_run(demo_run, element_fdr=0.05, write=False)
     assert none.elements.empty
     best = none.info["element_outlook"]["smallest_qvalue"]
     assert 0.05 < best < 1

@@ -133,6 +133,7 @@ def test_peak_calls_print_as_one_line():
     """fresh11: a cell ending in call_peaks_from_run(...) printed the whole info dict (null fits, grids)."""
     from seqsal.peaks import PeakCalls
 
-    calls = PeakCalls(pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [1]}), {"fdr": 0.05, "null": "shuffle",
-                                                                            "grid": list(range(1000))})
-    assert repr(calls) == "PeakCalls(2 seqlets, 1 elements at FDR 0.05, shuffle null; .seqlets, .elements, .info)"
+    calls = PeakCalls(pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [1]}),
+                      {"fdr": 0.2, "element_fdr": 0.05, "null": "shuffle", "grid": list(range(1000))})
+    assert repr(calls) == ("PeakCalls(2 seqlets at FDR 0.2, 1 elements at FDR 0.05, shuffle null; .seqlets, .elements, "
+                           ".info)")

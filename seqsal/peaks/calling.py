@@ -20,7 +20,7 @@ or long motifs; no single width served every model. Seqlets of at least 12 bp
 meet planted sites of 10-21 bp with >= 50 % reciprocal overlap.
 
 Elements have their own test and their own Benjamini–Hochberg family. The
-candidate elements are the clusters of *candidate windows* with ``p <= fdr``
+candidate elements are the clusters of *candidate windows* with ``p <= element_fdr``
 (a fixed entry threshold ``c``, whether or not a window passed as a seqlet) of
 one sign and one region that lie within ``element_gap`` bases of each other
 (with no invalid base between), widened by ``element_flank`` on each side, to
@@ -31,7 +31,8 @@ element of ``k`` independent windows has the conditional Fisher p-value
 (they overlap, and share their region's noise level), so with the shuffled
 null that p-value is a statistic, calibrated against the candidate elements of
 the null's own tracks (:func:`_element_nulls`); q-values are BH over all candidate
-elements of the run, and elements are those with ``q <= fdr``. A cluster of
+elements of the run, and elements are those with ``q <= element_fdr`` (0.05; the seqlets' ``fdr`` is 0.2 by default
+and leaves the elements as they are). A cluster of
 moderate sites is thus called as one element even where no single site passes,
 and a lone false seqlet is no longer an element by itself (taking the smallest
 seqlet q-value as the element's made 17-21 % of elements false at FDR 0.05 with
@@ -89,8 +90,8 @@ class PeakCalls:
     info: dict
 
     def __repr__(self) -> str:  # the whole info dict (null fits, grids) flooded a notebook cell (fresh11)
-        return (f"PeakCalls({len(self.seqlets)} seqlets, {len(self.elements)} elements at FDR "
-                f"{self.info.get('fdr')}, {self.info.get('null')} null; .seqlets, .elements, .info)")
+        return (f"PeakCalls({len(self.seqlets)} seqlets at FDR {self.info.get('fdr')}, {len(self.elements)} elements "
+                f"at FDR {self.info.get('element_fdr')}, {self.info.get('null')} null; .seqlets, .elements, .info)")
 
 
 def _empirical_nulls(statistics: tuple[dict, dict], min_count: int) -> dict:
@@ -193,13 +194,14 @@ def _tested_windows(tests: LadderTests, widths: dict, models: dict, final: dict,
 
 
 def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict, options: PeakOptions,
-                       scratch: str | os.PathLike | None = None
+                       scratch: str | os.PathLike | None = None, keep: float | None = None
                        ) -> tuple[pd.DataFrame, KeptTests, dict, dict, dict]:
     """One streaming pass over the kept tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
     Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
-    whole table of tests would list them), every kept test with ``p <= fdr`` (the element candidates'
-    windows, spilled to a scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), and per sign
+    whole table of tests would list them), every kept test with ``p <= keep`` (default ``fdr``; at least
+    ``fdr``: the seqlets' BH reads them, and the element candidates' windows, ``p <= element_fdr``, are among
+    them; spilled to a scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), and per sign
     the number of tests, the counts of tests with ``p <= t`` for ``t`` in :data:`P_GRID` and the smallest
     p-values (:func:`~seqsal.peaks.calibration.smallest_pvalues`, for
     :func:`~seqsal.peaks.calibration.sign_outlook`). The q-values are those of each sign's own family, gated by
@@ -216,7 +218,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
     lowest = {1: np.zeros(0), -1: np.zeros(0)}
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
     try:
-        for sign, pvalue, kept in _tested_windows(tests, widths, models, final, options.fdr):
+        for sign, pvalue, kept in _tested_windows(tests, widths, models, final, max(options.fdr, keep or 0.0)):
             at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
             n_tests[sign] += int(pvalue.shape[0])
             if pvalue.shape[0]:
@@ -255,11 +257,12 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
 
 def _element_nulls(null_source: ChunkSource, widths: dict, models: dict, final: dict, options: PeakOptions) -> dict:
     """Per sign, the :class:`NullModel` of the null's own candidate elements' ``-log`` Fisher p-values: the null's
-    tests selected and given p-values as the run's are (against the null itself), those with ``p <= fdr`` grouped
+    tests selected and given p-values as the run's are (against the null itself), those with ``p <= element_fdr``
+    grouped
     into candidates as the run's are (:func:`~seqsal.peaks.elements.null_candidate_statistics`). One more pass
     over the null's tracks; its kept tests are held (29 B each)."""
     tested = LadderTests(null_source, tuple(sorted(set(widths[1]) | set(widths[-1]))), limit=0)
-    parts = [kept for _, _, kept in _tested_windows(tested, widths, models, final, options.fdr)]
+    parts = [kept for _, _, kept in _tested_windows(tested, widths, models, final, options.element_fdr)]
     records = np.concatenate(parts) if parts else np.zeros(0, WINDOW_RECORD)
     statistics = null_candidate_statistics(records, null_source, options)
     return {sign: NullModel.empirical(values, options.min_null_candidates) for sign, values in statistics.items()}
@@ -413,8 +416,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     """
     options.check()
     tests, widths, models, final, used = _fit_nulls(options, source, null_source)
-    significant, kept, sign_tests, at_or_below, lowest = _significant_tests(tests, widths, models, final, options,
-                                                                            scratch)
+    significant, kept, sign_tests, at_or_below, lowest = _significant_tests(
+        tests, widths, models, final, options, scratch, keep=options.element_fdr if elements else None)
     n_tests = sign_tests[1] + sign_tests[-1]
     smallest = min((float(lowest[s].min()) for s in (1, -1) if lowest[s].shape[0]), default=1.0)
     with kept.spill:  # the kept tests' scratch file: closed (so removed) on return and on error
@@ -434,7 +437,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                 "null_model_by_width": {str(w): {"+": models[(w, 1)].describe(), "-": models[(w, -1)].describe()}
                                         for w in options.test_widths},
                 "test_widths_used": {"+": list(widths[1]), "-": list(widths[-1])},
-                "n_tests": n_tests, "fdr": options.fdr, "options": asdict(options),
+                "n_tests": n_tests, "fdr": options.fdr, "element_fdr": options.element_fdr,
+                "options": asdict(options),
                 "calibration": {**calibration, "warnings": warnings, "null_row_spread": spread,
                                 "outlook": {**sign_outlook(lowest, sign_tests, at_or_below,
                                                            joint=options.bh_family == "joint"),
@@ -469,9 +473,9 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         outlook = found.attrs.get("outlook")
         if outlook is not None:
             info["element_outlook"] = outlook
-            if found.empty and outlook["smallest_qvalue"] < 1:  # how far the best was (the candidates grow with --fdr)
+            if found.empty and outlook["smallest_qvalue"] < 1:  # how far the best was (candidates grow with the level)
                 log.info("no element passed FDR %g: %d candidate elements (from the windows at p <= %g), the best "
-                         "at q-value %.3g", options.fdr, outlook["candidates"], options.fdr,
+                         "at q-value %.3g", options.element_fdr, outlook["candidates"], options.element_fdr,
                          outlook["smallest_qvalue"])
         elements = _rank(found)
         info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
@@ -495,7 +499,7 @@ def call_peaks(
     null_track: np.ndarray | None = None,
     null_lengths: np.ndarray | None = None,
     null_valid: np.ndarray | None = None,
-    fdr: float = 0.05,
+    fdr: float | None = None,
     level: str = "seqlets",
     **options,
 ) -> pd.DataFrame:
@@ -503,8 +507,9 @@ def call_peaks(
 
     Windows of several widths are tested against a null of the same selection: a one-sided Laplace fitted to the
     bulk of the observed window sums (as tfmodisco-lite's Laplace null), or the same statistics of shuffled
-    tracks; every test of both signs is one Benjamini–Hochberg (1995) family. Elements add a conditional Fisher
-    combination of the candidate windows of a cluster (:mod:`seqsal.peaks.calling`).
+    tracks; each sign's tests are their own Benjamini–Hochberg (1995) family, gated by the Simes test of both
+    (:func:`~seqsal.peaks.spill.sign_passing_qvalues`). Elements add a conditional Fisher combination of the
+    candidate windows of a cluster (:mod:`seqsal.peaks.calling`).
 
     Parameters
     ----------
@@ -521,7 +526,9 @@ def call_peaks(
         copies, see :func:`seqsal.dinucleotide_shuffle`): the ``shuffle`` null.
         Without them the ``laplace`` null (a fit to the bulk of ``track``) is used.
     fdr
-        Target false discovery rate (Benjamini–Hochberg, each sign its own family: ``bh_family``).
+        Target false discovery rate of the calls of ``level`` (Benjamini–Hochberg, each sign its own family:
+        ``bh_family``); default :class:`PeakOptions`' level of that kind, 0.2 for seqlets (``fdr``) and 0.05
+        for elements (``element_fdr``).
     level
         ``seqlets`` or ``elements``.
     **options
@@ -554,7 +561,9 @@ def call_peaks(
     if null_track is not None:
         null_values, null_mask = as_tracks(null_track, null_lengths, null_valid, "null_track")
         null_source = array_chunks(null_values, null_mask)
-    peak_options = PeakOptions(fdr=fdr, null="shuffle" if null_source is not None else "laplace", **options)
+    if fdr is not None:
+        options = {**options, ("fdr" if level == "seqlets" else "element_fdr"): fdr}
+    peak_options = PeakOptions(null="shuffle" if null_source is not None else "laplace", **options)
     calls = call_source(array_chunks(values, mask), peak_options, null_source)
     table = _api_table(calls.seqlets if level == "seqlets" else calls.elements)
     table.attrs["peaks"] = calls.info

@@ -1,4 +1,4 @@
-"""Candidate elements of the peak caller: the windows with ``p <= fdr`` grouped within a region, their
+"""Candidate elements of the peak caller: the windows with ``p <= element_fdr`` grouped within a region, their
 conditional Fisher p-value, and each sign's BH family over its candidates (gated by both signs' Simes test:
 :func:`~seqsal.peaks.spill.sign_passing_qvalues`) in two passes (see :mod:`seqsal.peaks.calling`, whose
 :func:`~seqsal.peaks.calling.call_source` calls :func:`call_elements`).
@@ -37,8 +37,8 @@ def _chunk_windows(records: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSource, options: PeakOptions,
               scratch: str | os.PathLike | None = None, null: dict | None = None) -> pd.DataFrame:
-    """Candidate elements from the windows with ``p <= fdr``, tested and BH-adjusted per sign; those with
-    ``q <= fdr``.
+    """Candidate elements from the windows with ``p <= element_fdr``, tested and BH-adjusted per sign; those with
+    ``q <= element_fdr``.
 
     The table's ``attrs["outlook"]`` (when there were candidates) holds ``candidates`` (both signs' families) and
     ``smallest_qvalue`` (the q-value of the best candidate, passing or not).
@@ -86,7 +86,7 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
         passed = []
         for part in candidates.parts():
             q = lookup_sign_qvalues(part, families)
-            mine = q <= options.fdr
+            mine = q <= options.element_fdr
             if mine.any():
                 passed.append((part[mine], q[mine]))
     records = np.concatenate([r for r, _ in passed]) if passed else np.zeros(0, ELEMENT_RECORD)
@@ -106,7 +106,11 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
 
 def chunk_candidates(chunk: TrackChunk, records: np.ndarray, options: PeakOptions) -> np.ndarray | None:
     """The candidate elements (:data:`ELEMENT_RECORD`, conditional Fisher p-values) of one chunk's rows from their
-    kept tests ``records`` (:data:`~seqsal.peaks.spill.WINDOW_RECORD`, ``p <= fdr``); None when there are none."""
+    kept tests ``records`` (:data:`~seqsal.peaks.spill.WINDOW_RECORD`; those with ``p <= element_fdr`` enter: the
+    seqlets' tests are kept up to their own ``fdr``); None when there are none."""
+    records = records[records["pvalue"] <= options.element_fdr]
+    if not records.shape[0]:
+        return None
     region, sign, first, width, pvalue, statistic = _chunk_windows(records)
     groups = _group_seqlets(chunk, region, sign, first, first + width, options)
     if groups is None:
@@ -118,7 +122,7 @@ def chunk_candidates(chunk: TrackChunk, records: np.ndarray, options: PeakOption
 def null_candidate_statistics(records: np.ndarray, null_source: ChunkSource, options: PeakOptions
                               ) -> dict[int, np.ndarray]:
     """Per sign, ``-log`` of the conditional Fisher p-values ``(M,)`` of the candidate elements the null's own
-    tests form (``records``: the null's kept tests with ``p <= fdr``, their p-values against the null itself),
+    tests form (``records``: the null's kept tests with ``p <= element_fdr``, their p-values against the null itself),
     grouped exactly as the run's (:func:`chunk_candidates`): the null distribution :func:`call_elements`
     calibrates the run's candidates against."""
     out: dict[int, list] = {1: [], -1: []}
@@ -285,7 +289,7 @@ def _element_candidates(groups: dict, pvalue, statistic, window_centre, options:
     records["row"], records["start"], records["end"] = groups["row"], groups["start"], groups["end"]
     records["sign"] = groups["sign"]
     records["score"] = groups["sign"] * np.add.reduceat(statistic[members].astype(np.float64), offsets)
-    records["pvalue"] = conditional_fisher(pvalue[members], gid, sizes.shape[0], options.fdr)
+    records["pvalue"] = conditional_fisher(pvalue[members], gid, sizes.shape[0], options.element_fdr)
     records["summit"] = window_centre[best]
     records["size"] = sizes
     return records

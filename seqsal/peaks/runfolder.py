@@ -477,6 +477,7 @@ def run_peaks_stage(
     null_seconds = time.perf_counter() - started
     if not call:
         return {"null": options.null, "requested_null": options.null, "fdr": options.fdr,
+                "element_fdr": options.element_fdr,
                 "calls": "not made in a shard: `seqsal merge` the shards, then `seqsal call-peaks` the merged folder",
                 **({"null_sample": null_info} if null_info is not None else {}),
                 "outputs": [NULL_FILE] if null_info is not None else [],
@@ -487,16 +488,16 @@ def run_peaks_stage(
                                "calling": round(time.perf_counter() - started - null_seconds, 3)}}
     if null_info is not None:
         info["outputs"] = [*info["outputs"], NULL_FILE]
-    log.info("%s", describe_calls(info, options.fdr))
+    log.info("%s", describe_calls(info))
     return info
 
 
-def describe_calls(info: dict, fdr: float) -> str:
-    """One log line for the ``peaks`` record of a call: counts by sign, FDR, null, repeated sites."""
+def describe_calls(info: dict) -> str:
+    """One log line for the ``peaks`` record of a call: counts by sign, each kind's FDR, null, repeated sites."""
     repeats = info.get("repeats", {})
     line = (f"{plural(info['n_seqlets'], 'seqlet')} ({info['n_seqlets_by_sign']['+']} +, "
-            f"{info['n_seqlets_by_sign']['-']} -) and {plural(info['n_elements'], 'element')} at FDR {fdr:g} "
-            f"({info['null']} null)")
+            f"{info['n_seqlets_by_sign']['-']} -) at FDR {info['fdr']:g} and {plural(info['n_elements'], 'element')} "
+            f"at FDR {info['element_fdr']:g} ({info['null']} null)")
     if repeats.get("seqlets") or repeats.get("elements"):
         line += (f"; {plural(repeats['seqlets'], 'seqlet')} and {plural(repeats['elements'], 'element')} repeat a "
                  "site of an overlapping region (duplicate_of; left out of the BED files)")

@@ -1,0 +1,83 @@
+"""Seqlets and elements at their own FDR levels (session 30: seqlets at 0.2 by default, elements at 0.05).
+
+The caller keeps the tests up to the larger of the two levels in one pass; each kind must read only its own:
+the seqlets' Benjamini-Hochberg sees every test at ``p <= fdr``, the candidate elements are formed from the
+windows at ``p <= element_fdr`` alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import seqsal
+from seqsal.peaks import PeakOptions
+from seqsal.peaks.calling import call_source
+from seqsal.peaks.streams import array_chunks, as_tracks
+from seqsal.errors import InputError
+
+from test_peaks_calibration import _clustered_world
+
+
+def _calls(track, null, **options):
+    values, mask = as_tracks(track)
+    null_values, null_mask = as_tracks(null)
+    return call_source(array_chunks(values, mask), PeakOptions(**options), array_chunks(null_values, null_mask))
+
+
+def _key(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = ["region_index", "offset_start", "offset_end", "sign", "pvalue", "qvalue"]
+    return frame[columns].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def world():
+    track, truth, null = _clustered_world(5)
+    return track, truth, null
+
+
+def test_the_defaults_are_a_seqlet_level_and_a_peak_level():
+    options = PeakOptions()
+    assert (options.fdr, options.element_fdr) == (0.2, 0.05)
+
+
+def test_elements_do_not_depend_on_the_seqlets_level(world):
+    """Kept up to the seqlets' 0.5, the windows between 0.05 and 0.5 must not join the 0.05 elements' candidates
+    (nor change their Fisher p-values or their null): the elements are the same as with seqlets at 0.05."""
+    track, _, null = world
+    reference = _calls(track, null, fdr=0.05, element_fdr=0.05)
+    assert len(reference.elements) >= 10
+    for fdr in (0.01, 0.2, 0.5):
+        other = _calls(track, null, fdr=fdr, element_fdr=0.05)
+        pd.testing.assert_frame_equal(_key(other.elements), _key(reference.elements))
+        assert other.info["element_outlook"] == reference.info["element_outlook"]
+
+
+def test_seqlets_do_not_depend_on_the_elements_level(world):
+    """Kept up to the elements' 0.5, the extra tests must not change the seqlets' BH (ranks, counts, q-values)."""
+    track, _, null = world
+    reference = _calls(track, null, fdr=0.05, element_fdr=0.05)
+    assert len(reference.seqlets) >= 10
+    wide = _calls(track, null, fdr=0.05, element_fdr=0.5)
+    pd.testing.assert_frame_equal(_key(wide.seqlets), _key(reference.seqlets))
+    assert (wide.seqlets["qvalue"] <= 0.05).all()
+    assert len(wide.elements) > len(reference.elements)  # the elements' own level did apply
+    assert (wide.info["fdr"], wide.info["element_fdr"]) == (0.05, 0.5)
+
+
+def test_call_peaks_applies_fdr_to_the_level_it_returns(world):
+    track, _, null = world
+    elements = seqsal.call_peaks(track, null_track=null, level="elements", fdr=0.05)
+    assert elements.attrs["peaks"]["element_fdr"] == 0.05 and elements.attrs["peaks"]["fdr"] == 0.2
+    lenient = seqsal.call_peaks(track, null_track=null, level="elements", fdr=0.3)
+    assert lenient.attrs["peaks"]["element_fdr"] == 0.3 and len(lenient) > len(elements)
+    seqlets = seqsal.call_peaks(track, null_track=null)  # the seqlets' default level, 0.2
+    assert seqlets.attrs["peaks"]["fdr"] == 0.2 and seqlets["qvalue"].max() <= 0.2
+    strict = seqsal.call_peaks(track, null_track=null, fdr=0.05)
+    assert len(strict) < len(seqlets) and np.all(strict["qvalue"] <= 0.05)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.5, float("nan")])
+def test_an_element_level_out_of_range_is_refused(value):
+    with pytest.raises(InputError, match="element"):
+        PeakOptions(element_fdr=value).check()

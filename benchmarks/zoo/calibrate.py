@@ -10,14 +10,15 @@ arguments, then from the run folder:
 
 * the empirical FDR of seqlets and of elements, per sign, at nominal 0.05, 0.1 and 0.2 (``seqsal call-peaks``
   re-calls; a call is false when it overlaps no planted site of its world);
-* the recall of each planted motif at FDR 0.05 (sites with an overlapping seqlet of the motif's sign), and
+* the recall of each planted motif at the default seqlet FDR (``PeakOptions().fdr``, 0.2; sites with an overlapping seqlet of the motif's sign), and
   whether the model uses the motif (the card: planting one site moves the prediction by >= 0.1 SD);
-* seqlet F1 (a hit is >= 50 % reciprocal overlap with a planted site) for seqsal at FDR 0.05, tangermeme's
+* seqlet F1 (a hit is >= 50 % reciprocal overlap with a planted site) for seqsal at 0.05, 0.1, 0.2 and the
+  default, tangermeme's
   ``recursive_seqlets`` (both signs; best of threshold 1e-2 ... 1e-5) and tfmodisco-lite's seqlet extraction, on
   the same projected track;
 * the calls a user gets from ``seqsal attribute`` then ``seqsal motifs`` with their defaults: the motif instance
   calls at FDR 0.05 (``motif_calls.tsv``, run in a scratch copy of the folder) and their union with the seqlets
-  at FDR 0.05 (a seqlet overlapping a motif call of its sign is left out: the call is the same site), with the
+  at the default FDR (a seqlet overlapping a motif call of its sign is left out: the call is the same site), with the
   F1 and the share of calls on no planted site of each, and the used motifs still without a call.
 
 Writes ``<zoo>/calibration/<model>/`` (the run folders), ``calibration.tsv`` and ``calibration.json``.
@@ -236,8 +237,8 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
               "seconds_attribute": round(seconds, 1),
               "null_sample": record.get("peaks", {}).get("null_sample"),
               "bulk_ratio": {s: record["peaks"]["calibration"][s]["bulk_ratio"] for s in "+-"}}
-    for fdr in sorted(NOMINAL, reverse=True):  # the folder's files end at the default FDR, 0.05
-        calls = call_peaks_from_run(folder, PeakOptions(fdr=fdr))
+    for fdr in sorted(NOMINAL, reverse=True):
+        calls = call_peaks_from_run(folder, PeakOptions(fdr=fdr, element_fdr=fdr))  # both kinds at each level
         for level, table in (("seqlets", calls.seqlets), ("elements", calls.elements)):
             signs = table["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-"))
             for sign, (n, rate) in fdr_by_sign(table.assign(sign=signs), truth).items():
@@ -245,7 +246,8 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
                 result[f"{level}_{sign}_fdr@{fdr}"] = round(rate, 4)
         result[f"f1@{fdr}"] = round(f1(list(zip(calls.seqlets["region_index"], calls.seqlets["offset_start"],
                                                 calls.seqlets["offset_end"])), truth)[0], 4)
-    seqlets = calls.seqlets  # at FDR 0.05
+    calls = call_peaks_from_run(folder, PeakOptions())  # the folder's files end at the defaults
+    seqlets = calls.seqlets
     result["null_row_spread"] = calls.info["calibration"].get("null_row_spread")  # see row_levels.py
     seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-")))
     result["f1_seqsal"] = round(f1(list(zip(seqlets["region_index"], seqlets["offset_start"],
@@ -292,9 +294,10 @@ def _union_cell(scores: dict) -> str:
 
 def markdown(results: list[dict]) -> list[str]:
     """The RESULTS.md table: calls and empirical FDR per sign, F1 against the peers, motifs without calls."""
+    level = f"@{PeakOptions().fdr:g} (default)"
     rows = ["| model | target | regions | seqlets @0.05: n (false) | @0.2 | elements @0.05 | @0.2 | F1 @0.05 | "
-            "F1 @0.2 | seqsal best F1 (FDR) | tangermeme best F1 (p) | modisco F1 | used motifs without calls @0.05 | "
-            "F1 @0.05 seqlets + motif calls: F1 (calls, false) | used motifs without either call |",
+            f"F1 @0.2 | seqsal best F1 (FDR) | tangermeme best F1 (p) | modisco F1 | used motifs without calls {level} | "
+            f"F1 {level} seqlets + motif calls: F1 (calls, false) | used motifs without either call |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         if "error" in r:

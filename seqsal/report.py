@@ -25,7 +25,7 @@ from .provenance import GROUPS, read_json_record, record_path, stale_text, statu
 from .motifs import read_motif_arrays
 from .motifs.export import MATCH_Q, match_label
 from .plot import LogoJob, calibration_figure, remove_other_logos, render_jobs
-from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, evaluation_section, figure_png,
+from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, calls_heading, evaluation_section, figure_png,
                             prediction_histogram, render_all, seqlet_check_section, support_note, target_text,
                             timing_text)
 from .runlock import locks_run_folder
@@ -527,8 +527,8 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
         from .peaks import unique_calls
 
         n_total = len(unique_calls(calls))  # sites, as the BED files list them
-        extra = (f" of {n_total} (and {plural(len(unique_calls(seqlets)), 'seqlet')})" if kind == "elements" and seqlets is not None
-                 else f" of {n_total}")
+        extra = calls_heading(run.record.get("peaks") or {}, kind, n_total,
+                              len(unique_calls(seqlets)) if seqlets is not None else None)
         sections.append(f"<h2>Top {len(chosen)} {kind}{extra}</h2>" + _repeats_note(calls, kind)
                         + (f'<p class="muted">motifs: {source}.</p>' if instances is not None else "") + "".join(cards))
     else:

@@ -279,3 +279,19 @@ def support_note(motifs: pd.DataFrame) -> str:
             "<code>null.npz</code>: it ran with <code>--null laplace</code> or <code>--no-peaks</code>), so "
             "clusters of noise are not told apart from motifs. Rerun <code>seqsal attribute</code> with "
             "<code>--null shuffle</code> (the default), then <code>seqsal motifs</code>.</div>")
+
+
+def calls_heading(peaks: dict, kind: str, n_calls: int, n_seqlets: int | None = None) -> str:
+    """The tail of the report's heading over the top calls: `` of N at FDR x``, and for elements `` (and M seqlets
+    at FDR y)`` (each kind at its own level, from run.json's ``peaks``: a folder called before elements had their
+    own level named one FDR for both; no level where the record names none)."""
+    seqlets = peaks.get("fdr")
+    levels = {"seqlets": seqlets, "elements": peaks.get("element_fdr", seqlets)}
+
+    def at(kind_: str) -> str:
+        return f" at FDR {float(levels[kind_]):g}" if levels[kind_] is not None else ""
+
+    text = f" of {n_calls}{at(kind)}"
+    if kind == "elements" and n_seqlets is not None:
+        text += f" (and {n_seqlets:,} seqlet{'' if n_seqlets == 1 else 's'}{at('seqlets')})"
+    return text

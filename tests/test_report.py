@@ -358,3 +358,15 @@ def test_logos_stopped_while_drawing_are_unrecorded_not_current(tmp_path, monkey
     monkeypatch.undo()
     assert CliRunner().invoke(main, ["logos", str(out), "--top", "3", "-q"]).exit_code == 0
     assert status(out, "logos") == "current"
+
+
+def test_the_call_headings_name_each_kind_s_level():
+    """Seqlets (0.2) and elements (0.05) have their own FDR since session 30: the report's heading says which; a
+    folder called before (one ``fdr`` for both) names that one level for both, and a record without one says none."""
+    from seqsal.report_tables import calls_heading
+
+    peaks = {"fdr": 0.2, "element_fdr": 0.05}
+    assert calls_heading(peaks, "elements", 71, 241) == " of 71 at FDR 0.05 (and 241 seqlets at FDR 0.2)"
+    assert calls_heading(peaks, "seqlets", 241) == " of 241 at FDR 0.2"
+    assert calls_heading({"fdr": 0.05}, "elements", 3, 1) == " of 3 at FDR 0.05 (and 1 seqlet at FDR 0.05)"
+    assert calls_heading({}, "elements", 3) == " of 3"

@@ -161,14 +161,16 @@ def test_focus_mutates_only_the_region_plus_its_span():
         ism(model, x, focus=torch.zeros(3, 2, dtype=torch.long))
 
 
-def test_focus_is_mirrored_on_the_reverse_complement():
+@pytest.mark.parametrize("lo, hi", [(30, 60), (10, 40)])
+def test_focus_is_mirrored_on_the_reverse_complement(lo, hi):
+    """[30, 60) of 90 bp is its own mirror; [10, 40) is not (mut30: an unmirrored focus passed with the first)."""
     model = _frozen(UserCNN())
     x = random_one_hot(1, 90, seed=4)
     whole, _ = hypothetical_attributions(model, x, "ism", rc=True, correct=False, fast=False)
     part, _ = hypothetical_attributions(model, x, "ism", rc=True, correct=False, fast=False,
-                                        focus=torch.tensor([[30, 60]]))
-    torch.testing.assert_close(part[:, :, 30:60], whole[:, :, 30:60], rtol=0, atol=1e-6)
-    assert part[:, :, :30].abs().max() == 0 and part[:, :, 60:].abs().max() == 0
+                                        focus=torch.tensor([[lo, hi]]))
+    torch.testing.assert_close(part[:, :, lo:hi], whole[:, :, lo:hi], rtol=0, atol=1e-6)
+    assert part[:, :, :lo].abs().max() == 0 and part[:, :, hi:].abs().max() == 0
 
 
 def test_a_small_region_in_a_long_window_costs_three_mutants_per_base():

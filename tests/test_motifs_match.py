@@ -1,5 +1,6 @@
 """seqsal.motifs.match: TOMTOM-style comparison with known motifs."""
 import numpy as np
+import pytest
 
 from seqsal.motifs import Motif, best_matches, compare_motifs, reverse_complement_matrix
 from motif_helpers import jaspar_motifs
@@ -84,3 +85,40 @@ def test_context_columns_alone_never_make_an_alignment():
     assert (row["overlap"], row["offset"]) == (5, 0)  # it can only face the core, which it does not match
     assert row["pvalue"] > 0.5
     assert table["pvalue"].idxmin() == "C"
+
+
+def _random_motifs():
+    rng = np.random.default_rng(3)
+
+    def motif(i, width):
+        return Motif(f"m{i}", f"n{i}", rng.dirichlet(np.full(4, 0.3), size=width).T)
+
+    return [motif(0, 8), motif(1, 10)], [motif(10 + k, 6 + k % 5) for k in range(12)]
+
+
+def test_match_q_values_are_bh_and_e_values_count_the_database():
+    """mut30: q-values equal to the p-values, and E-values without the database's size, both passed the suite."""
+    queries, database = _random_motifs()
+    table = compare_motifs(queries, database)
+    p = table["pvalue"].to_numpy()
+    ranked = np.sort(p)
+    m = p.shape[0]
+    expected = [min(1.0, min(ranked[j] * m / (j + 1) for j in range(m) if ranked[j] >= v)) for v in p]
+    np.testing.assert_allclose(table["qvalue"], expected, rtol=1e-9)
+    np.testing.assert_allclose(table["evalue"], p * len(database), rtol=1e-12)
+
+
+def test_the_column_null_is_the_share_of_column_pairs_at_or_above_the_score():
+    """The match p-value of a 2-column alignment: P(S >= s) over every pair of the pool's columns, enumerated (an
+    off-by-one giving P(S > s) passed the suite)."""
+    from seqsal.motifs.match import _RangeNull, column_pearson
+
+    queries, database = _random_motifs()
+    query = queries[0].pwm[:, :2]
+    pool = np.concatenate([motif.pwm for motif in database], axis=1)
+    bins = 10
+    null = _RangeNull(query, pool, bins, 2)
+    binned = np.rint(column_pearson(query, pool) * bins).astype(int)
+    sums = (binned[0][:, None] + binned[1][None, :]).ravel()
+    for score in range(-2 * bins, 2 * bins + 1, 3):
+        assert null.pvalue(0, 2, score) == pytest.approx(float(np.mean(sums >= score)), rel=1e-9, abs=1e-15), score

@@ -324,3 +324,14 @@ def test_no_motif_with_a_database_still_writes_the_matches_table(null_run, tmp_p
     assert result["motifs"] == []
     table = pd.read_csv(folder / "motif_matches.tsv", sep="\t")
     assert table.empty and list(table.columns)[:3] == ["query", "target_id", "target_name"]
+
+
+def test_the_support_p_value_is_the_binomial_tail_at_or_above_the_count():
+    """12 supporting windows in the run against 3 in a null twice as large: P(Binomial(15, 1/3) >= 12), written out
+    (an off-by-one giving P(X > 12), 9x smaller, passed the suite; mut30)."""
+    from seqsal.motifs.support import SupportOptions, best_support
+
+    table = best_support(np.array([[12]]), np.array([[3]]), np.array([1000.0]), np.array([2000.0]),
+                         SupportOptions(min_match=(0.8,)))
+    expected = sum(math.comb(15, k) * (1 / 3) ** k * (2 / 3) ** (15 - k) for k in range(12, 16))
+    assert float(table["support_pvalue"][0]) == pytest.approx(expected, rel=1e-3)

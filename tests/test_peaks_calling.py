@@ -171,3 +171,14 @@ def test_a_map_that_never_takes_one_sign_is_called_against_the_shuffled_null(cap
     assert found >= 0.9 * len(positive)
     assert "holds no - test at any width" in caplog.text
     assert "too few tests" not in caplog.text and "using the Laplace null" not in caplog.text
+
+
+def test_an_element_is_its_seqlets_widened_by_the_flank_on_each_side():
+    """mut30: a left flank of twice element_flank passed the suite."""
+    from seqsal.peaks import PeakOptions
+    from seqsal.peaks.elements import _element_bounds
+
+    options = PeakOptions()
+    groups = {"lo": np.array([0]), "hi": np.array([1000]), "first": np.array([400]), "last": np.array([480])}
+    _element_bounds(groups, options)
+    assert (groups["start"][0], groups["end"][0]) == (400 - options.element_flank, 480 + options.element_flank)

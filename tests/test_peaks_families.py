@@ -75,3 +75,30 @@ def test_the_outlook_counts_what_the_gated_families_pass(seed):
     assert outlook["smallest_qvalue"] == pytest.approx(q.min())
     for level, count in outlook["passing"].items():
         assert count == int(np.sum(q <= float(level)))
+
+
+def test_each_sign_counts_its_own_tests_when_the_signs_differ_in_number():
+    """The caller's signs have different numbers of tests (the local maxima of each); every world above has equal
+    counts, where a family that takes the other sign's count gives the same q-values (mut30: it passed the suite).
+    200 + against 1,800 - tests: each q is max(its sign's BH q with m = its own count, one family's smallest q), and
+    the outlook's counts are those q-values' counts."""
+    rng = np.random.default_rng(1)
+    n = {1: 200, -1: 1800}
+    p = {1: rng.uniform(size=200), -1: rng.uniform(size=1800)}
+    p[1][:30], p[-1][:60] = rng.uniform(0, 2e-3, 30), rng.uniform(0, 1e-4, 60)
+    pvalues, signs = np.concatenate([p[1], p[-1]]), np.repeat([1, -1], [200, 1800])
+    families = sign_passing_qvalues(pvalues.copy(), signs, n, 1.0)
+    records = np.zeros(pvalues.shape[0], [("pvalue", "f8"), ("sign", "i1")])
+    records["pvalue"], records["sign"] = pvalues, signs
+
+    def bh(values, m):  # the BH q-value from its definition
+        ranked = np.sort(values)
+        return np.array([min(1.0, min(ranked[j] * m / (j + 1) for j in range(ranked.shape[0]) if ranked[j] >= v))
+                         for v in values])
+
+    gate = bh(pvalues, 2000).min()
+    expected = np.concatenate([np.maximum(bh(p[s], n[s]), gate) for s in (1, -1)])
+    np.testing.assert_allclose(lookup_sign_qvalues(records, families), expected, rtol=1e-12)
+    grid = {s: np.searchsorted(np.sort(p[s]), P_GRID, side="right") for s in (1, -1)}
+    for level, count in sign_outlook(p, n, grid)["passing"].items():
+        assert count == int(np.sum(expected <= float(level))), (level, count)

@@ -226,3 +226,39 @@ def test_laplace_null_is_the_survival_function_of_exponential_statistics():
     assert model.scale == pytest.approx(scale, rel=0.02)
     scores = shift + scale * np.log(np.array([10.0, 100.0, 1000.0]))  # survival 0.1, 0.01, 0.001
     np.testing.assert_allclose(model.pvalues(scores), [0.1, 0.01, 0.001], rtol=0.1)
+
+
+# mut30 (session 30): each test below fails on a mutant the suite let pass before
+
+
+def test_bh_q_values_are_capped_at_one():
+    """compare_motifs' match table reads this BH too: a q-value above 1 was let through (``np.minimum`` dropped)."""
+    np.testing.assert_array_equal(benjamini_hochberg(np.array([0.5, 0.9]), 10), [1.0, 1.0])
+
+
+def test_a_p_value_far_beyond_the_null_is_floored_above_zero():
+    """p in (0, 1]: an exponential tail underflows to 0 far out, and -log p (the elements' Fisher statistic, the width
+    selection) would be inf."""
+    model = NullModel.empirical(np.random.default_rng(0).normal(size=5000), 100)
+    p = model.pvalues(np.array([1e3, 1e5]))
+    assert model.tail_fit_ok and (p > 0).all(), (model.shape, p)
+
+
+def test_the_generalized_pareto_tail_is_the_formula():
+    """The heavy-tail branch (shape > 0) against the GPD survival written out: a scale 0.8x passed the suite."""
+    from seqsal.peaks.stats import _gpd_survival
+
+    s = np.array([1.0, 2.0, 5.0, 20.0])
+    loc, scale, mass, xi = 1.0, 0.7, 0.05, 0.3
+    np.testing.assert_allclose(_gpd_survival(s, loc, scale, mass, xi),
+                               mass * (1 + xi * (s - loc) / scale) ** (-1 / xi), rtol=1e-12)
+
+
+def test_a_tail_that_under_predicts_the_null_s_own_top_values_fails_its_check():
+    """A tail predicting ~20 values at or above each of the null's top 50 (it holds j of them at its j-th): 20 <
+    50 - 2.5 sqrt(50) - 1, so the fit is refused (a check loosened to 5 sqrt(j) passed the suite)."""
+    from seqsal.peaks.stats import tail_fit_holds
+
+    n = 1000
+    model = NullModel("empirical", n, np.arange(n, dtype=float), location=0.0, scale=1e12, tail_mass=20 / (n + 1))
+    assert not tail_fit_holds(model)

@@ -258,8 +258,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
 def _element_nulls(null_source: ChunkSource, widths: dict, models: dict, final: dict, options: PeakOptions) -> dict:
     """Per sign, the :class:`NullModel` of the null's own candidate elements' ``-log`` Fisher p-values: the null's
     tests selected and given p-values as the run's are (against the null itself), those with ``p <= element_fdr``
-    grouped
-    into candidates as the run's are (:func:`~seqsal.peaks.elements.null_candidate_statistics`). One more pass
+    grouped into candidates as the run's are (:func:`~seqsal.peaks.elements.null_candidate_statistics`). One more pass
     over the null's tracks; its kept tests are held (29 B each)."""
     tested = LadderTests(null_source, tuple(sorted(set(widths[1]) | set(widths[-1]))), limit=0)
     parts = [kept for _, _, kept in _tested_windows(tested, widths, models, final, options.element_fdr)]

@@ -147,6 +147,50 @@ def test_the_selected_output_of_a_tuple_or_dict_is_the_one_read():
     assert kind(DictHeads()) == "other"  # two entries, none named
 
 
+class Wrapper(nn.Module):
+    """fresh30: a wrapper around a two-headed model, as a lab scripts one to name or pick its outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = TwoHeads()
+
+
+class WrapIndex(Wrapper):
+    def forward(self, x):
+        return self.model(x)[1]
+
+
+class WrapUnpack(Wrapper):
+    def forward(self, x):
+        z, p = self.model(x)
+        return z, p
+
+
+class WrapDict(Wrapper):
+    def forward(self, x):
+        z, p = self.model(x)
+        return {"reg": z, "cls": p}
+
+
+class WrapList(Wrapper):
+    def forward(self, x):
+        z, p = self.model(x)
+        return [z, p][1]  # an item of a list the graph builds
+
+
+@pytest.mark.parametrize("wrapper, output, other", [(WrapIndex, None, None), (WrapUnpack, 1, 0),
+                                                    (WrapDict, "cls", "reg"), (WrapList, None, None)])
+def test_a_sigmoid_reached_through_a_scripted_wrapper_s_tuple_is_found(wrapper, output, other):
+    """Scripted and inlined, the head's sigmoid sits behind prim::TupleUnpack / TupleIndex of the inner model's
+    tuple: it read as ``other`` (TupleIndex followed to the tuple, not its item), so a scripted wrapper's sigmoid head
+    was explained as a probability without a word, while the same module unscripted was explained as its logit."""
+    model = wrapper().eval()
+    assert kind(model, output) == "sigmoid"
+    assert kind(torch.jit.script(model), output) == "sigmoid"
+    if other is not None:
+        assert kind(torch.jit.script(model), other) == "other"
+
+
 def test_exported_programs_and_their_fixed_batch_wrapper_are_read():
     x = torch.zeros(2, 4, 50)
     program = torch.export.export(ModuleSigmoid().eval(), (x,))

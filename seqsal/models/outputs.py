@@ -167,10 +167,61 @@ def _script_kind(module: torch.jit.ScriptModule, output: int | str | None) -> Ou
     return OutputKind("other") if value is None else _script_value_kind(value)
 
 
+_SCRIPT_TAKES = frozenset({"prim::TupleUnpack", "prim::ListUnpack", "prim::TupleIndex", "aten::__getitem__",
+                           "prim::DictIndex"})
+_CONSTRUCTS = frozenset({"prim::TupleConstruct", "prim::ListConstruct", "prim::DictConstruct"})
+_UNRESOLVED = object()
+
+
+def _script_element(container, position):
+    """The value at ``position`` (an index, or a dict's key) of a TorchScript tuple, list or dict value built in the
+    graph (through values taken out of other containers: a wrapper's ``r, c = self.m(x)`` once inlined);
+    :data:`_UNRESOLVED` for a container the graph does not build (e.g. ``chunk``'s list), ``None`` for a position
+    it does not hold."""
+    node = container.node()
+    if node.kind() not in _CONSTRUCTS:
+        taken = _script_taken(container)
+        return _UNRESOLVED if taken is container or taken is None else _script_element(taken, position)
+    items = list(node.inputs())
+    if node.kind() == "prim::DictConstruct":
+        keys = [key.toIValue() for key in items[0::2]]
+        return items[1::2][keys.index(position)] if position in keys else None
+    if isinstance(position, int) and not isinstance(position, bool) and -len(items) <= position < len(items):
+        return items[position]
+    return None
+
+
+def _script_taken(value):
+    """The value a tuple/list/dict item names (``prim::TupleUnpack``, ``TupleIndex``, ``__getitem__`` ...) when
+    its container is built in the graph; ``value`` itself otherwise; ``None`` for an item the container lacks.
+    fresh30: a scripted wrapper's ``r, c = self.m(x); return {"cls": c}`` read as ``other`` (``TupleIndex`` was
+    followed to the tuple, not to its item), so a sigmoid head was explained as a probability without a word."""
+    node = value.node()
+    if node.kind() not in _SCRIPT_TAKES or next(iter(node.inputs()), None) is None:
+        return value
+    if node.kind() in ("prim::TupleUnpack", "prim::ListUnpack"):
+        position = list(node.outputs()).index(value)
+    elif len(list(node.inputs())) > 1:
+        position = node.inputsAt(1).toIValue()
+    else:
+        return value
+    found = _script_element(node.inputsAt(0), position)
+    return value if found is _UNRESOLVED else found
+
+
 def _script_value_kind(value) -> OutputKind:
-    """The kind of a TorchScript value: the operation that made it, through shape operations and ``if`` branches."""
+    """The kind of a TorchScript value: the operation that made it, through shape operations, items taken out of
+    tuples, lists and dicts the graph builds, and ``if`` branches."""
     moved, node = False, value.node()
-    while node.kind() in _SCRIPT_SHAPE_OPS and next(iter(node.inputs()), None) is not None:
+    while True:
+        taken = _script_taken(value)
+        if taken is None:
+            return OutputKind("other")
+        if taken is not value:
+            value, node = taken, taken.node()
+            continue
+        if node.kind() not in _SCRIPT_SHAPE_OPS or next(iter(node.inputs()), None) is None:
+            break
         moved = moved or node.kind() not in _SCRIPT_KEEP_AXES
         value = next(iter(node.inputs()))
         node = value.node()

@@ -207,8 +207,13 @@ class Target:
     def resolve(self, task_names: list[str] | dict | None) -> "Target":
         """Replace a task name by its index (raises :class:`InputError` if unknown); ``task_names`` a list, or a
         dict of lists per output (:func:`seqsal.models.probes.output_task_names`)."""
-        task_names = output_task_names(task_names, self.output)
+        given, task_names = task_names, output_task_names(task_names, self.output)
         if isinstance(self.task, str):
+            if not task_names and isinstance(given, dict) and given:  # fresh30: keyed by head names on a tuple
+                output = 0 if self.output is None else self.output
+                raise InputError(f"{option('target')} task {self.task!r}: the model's task_names are keyed by "
+                                 f"{', '.join(map(repr, given))}, none of them output {output!r}: key each output's "
+                                 "list by its index in the output tuple (0, 1, ...) or its key in the output dict")
             if not task_names or self.task not in task_names:
                 known = ", ".join(task_names) if task_names else (
                     "none (the model file names no tasks): name the task by its index, or give the model a task_names "

@@ -207,3 +207,38 @@ def test_each_output_of_a_model_of_several_heads_has_its_own_task_names():
         seqsal.attribute(Heads(names["human"]).eval(), x, target="output=mouse,task=1,axis=-1")
     from seqsal.report_tables import target_text
     assert "task 2 (CAGE:brain)" in target_text({"output": "mouse", "task": 2}, names)
+
+
+class TwoHeadsNamed(nn.Module):
+    """A tuple of two heads whose task_names is a dict: keyed by index in the tuple, or (wrongly) by head name."""
+
+    def __init__(self, names: dict[str, list[str]]):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.reg, self.cls = nn.Conv1d(4, 6, 5, padding=2), nn.Linear(6, 3), nn.Linear(6, 1)
+        self.task_names = names
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x)).mean(-1)
+        return self.reg(h), self.cls(h)
+
+
+def test_a_scripted_model_keeps_its_task_names_of_each_output(tmp_path):
+    """fresh30: a TorchScript module's dict of task names was dropped at load (only a flat list was kept), and
+    ``--target task=gata`` was refused with "the model file names no tasks"."""
+    names = {"0": ["activity", "gata", "ctcf"], "1": ["open"]}
+    path = tmp_path / "heads.pt"
+    torch.jit.save(torch.jit.script(TwoHeadsNamed(names).eval()), str(path))
+    loaded = seqsal.load_model(str(path))
+    assert loaded.task_names == names
+    assert Target.parse("task=gata").resolve(loaded.task_names).task == 1
+    assert Target.parse("output=1,task=open").resolve(loaded.task_names).task == 0
+
+
+def test_task_names_keyed_by_head_name_on_a_tuple_output_say_how_to_key_them():
+    """A dict keyed by head names ("reg", "cls") on a model returning a tuple: no key names output 0; the message
+    said the model names no tasks and told the user to add a list."""
+    names = {"reg": ["activity", "gata", "ctcf"], "cls": ["open"]}
+    with pytest.raises(InputError, match=r"keyed by 'reg', 'cls', none of them output 0: key each output's list by "
+                                         r"its index in the output tuple"):
+        Target.parse("task=gata").resolve(names)

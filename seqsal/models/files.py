@@ -434,13 +434,28 @@ def load_model(
     )
 
 
-def _script_attributes(module) -> tuple[int | None, list[str] | None]:
-    """A TorchScript module's ``input_length`` (an int) and ``task_names`` (a list of str), where it has them."""
+def _names(value) -> list[str] | None:
+    return list(value) if isinstance(value, (list, tuple)) and value and all(isinstance(n, str) for n in value) \
+        else None
+
+
+def _script_attributes(module) -> tuple[int | None, list[str] | dict | None]:
+    """A TorchScript module's ``input_length`` (an int) and ``task_names`` (a list of str, or a dict of such lists
+    per output: fresh30, a scripted model's dict was dropped and its task names refused as none), where it has
+    them."""
     length, names = getattr(module, "input_length", None), getattr(module, "task_names", None)
     length = length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else None
-    names = list(names) if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names) \
-        else None
-    return length, names
+    if isinstance(names, dict) and names and all(isinstance(key, (str, int)) and _names(value) is not None
+                                                 for key, value in names.items()):
+        return length, {key: _names(value) for key, value in names.items()}
+    return length, _names(names)
+
+
+def _comparable(value: Any) -> Any:
+    """A list or a dict of lists as JSON gives it back (tuples as lists, dict keys as str)."""
+    if isinstance(value, dict):
+        return {str(key): _comparable(item) for key, item in value.items()}
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def _agreeing(name: str, in_file: Any, on_module: Any, path: str | os.PathLike) -> Any:
@@ -448,7 +463,7 @@ def _agreeing(name: str, in_file: Any, on_module: Any, path: str | os.PathLike) 
     module's attribute; refused when both give it and disagree (which one the model was trained with is unknown)."""
     if in_file is None or on_module is None:
         return on_module if in_file is None else in_file
-    if (list(in_file) if isinstance(in_file, (list, tuple)) else in_file) != on_module:
+    if _comparable(in_file) != _comparable(on_module):
         raise InputError(f"the archive's seqsal.json gives {name} {in_file!r} and the scripted module's attribute "
                          f"{on_module!r}; make them agree (or leave {name} out of seqsal.json)", path)
     return on_module

@@ -39,12 +39,12 @@ from .regions import fetch_span
 from .stitch import plan_region
 from .errors import InputError, option
 from .models.logit_output import exact_logit
-from .evaluate_inputs import (check_model_unchanged, check_run_regions, check_truth, methods_named, recorded_transform,
-                              skipped_text, unavailable_checks)
+from .evaluate_inputs import (check_model_unchanged, check_run_regions, check_truth, method_parameters, methods_named,
+                              recorded_transform, refuse_unfit_methods, skipped_text, unavailable_checks)
 from .io import atomic_path, write_table_atomic
 from .provenance import read_json_record, record_written, remove_group
 from .tables import read_region_coordinates, read_tsv
-from .methods import METHOD_OPTIONS, METHODS, attribute, make_baselines
+from .methods import METHODS, attribute, make_baselines
 from .runlock import locks_run_folder
 from .shuffle import dinucleotide_shuffle
 from .text import plural
@@ -408,16 +408,6 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     return record, loaded.module, torch.from_numpy(x), windows, target, seed
 
 
-def _method_params(method: str, record: dict, given: dict, seed: int) -> dict:
-    """The parameters ``method`` runs with: the run's own (for the run's method), then those ``given``, and the
-    seed for the methods that draw references or noise."""
-    params = dict(record["parameters"].get("method_params") or {}) if method == record.get("method") else {}
-    params.update({key: value for key, value in given.items() if value is not None})
-    if "seed" in METHOD_OPTIONS.get(method, ()):
-        params.setdefault("seed", seed)
-    return params
-
-
 @locks_run_folder("evaluate")
 def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | None = None,
                  max_regions: int | None = 100, background: str = "shuffle", sanity: bool = True,
@@ -466,6 +456,11 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
         raise InputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(sorted(METHODS))}")
     record, model, x, windows, target, seed = run_inputs(out, max_regions, seed)
     common = {"correct": bool(record["parameters"].get("correct", True)), "rc": bool(record["parameters"].get("rc"))}
+    targets = {method: _method_target(method, target) for method in methods}
+    parameters = {method: {**common, **method_parameters(method, record, (method_params or {}).get(method, {}), seed)}
+                  for method in methods}
+    if named:  # a named method that cannot take this model's layers: refused before any work (fresh30)
+        refuse_unfit_methods(model, x[:1], methods, targets, parameters)
     sites = None
     if truth is not None:
         from .regions import read_regions
@@ -478,7 +473,6 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
                     bool(mask.any()), truth)
     x_np = x.numpy()
     bg = background_of(x_np, background, seed)
-    method_params = method_params or {}
     rows, curve_rows, sanity_rows = [], [], []
 
     def record_curves(name, scores, seconds):
@@ -503,9 +497,8 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
     bar = tqdm(methods, desc="evaluate", unit="method", **({} if progress else {"disable": True}))  # TQDM_DISABLE
     skipped_methods = {}
     for method in bar:
-        params = {**common, **_method_params(method, record, method_params.get(method, {}), seed)}
-        started = time.perf_counter()
-        explained = _method_target(method, target)
+        params = parameters[method]
+        started, explained = time.perf_counter(), targets[method]
         try:
             scores = projected_scores(model, x, method, explained, **params)
         except InputError as error:

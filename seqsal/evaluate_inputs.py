@@ -251,3 +251,36 @@ def recorded_transform(record: dict) -> str:
 
     text = (record.get("parameters") or {}).get("target")
     return Target.parse(text if isinstance(text, str) else None).transform or "none"
+
+
+def method_parameters(method: str, record: dict, given: dict, seed: int) -> dict:
+    """The parameters ``method`` runs with in ``seqsal evaluate``: the run's own (for the run's method), then those
+    ``given``, and the seed for the methods that draw references or noise."""
+    from .methods import METHOD_OPTIONS
+
+    params = dict(record["parameters"].get("method_params") or {}) if method == record.get("method") else {}
+    params.update({key: value for key, value in given.items() if value is not None})
+    if "seed" in METHOD_OPTIONS.get(method, ()):
+        params.setdefault("seed", seed)
+    return params
+
+
+def refuse_unfit_methods(model, window, methods, targets: dict, parameters: dict) -> None:
+    """Run each of ``methods`` that explains only the layers it has rules for
+    (:data:`~seqsal.methods.registry.LAYER_RULE_METHODS`: DeepSHAP's rules, Grad-CAM's feature map) on one window
+    ``(1, 4, L)`` with one reference, before any other work: a model it cannot take is refused in seconds, not after
+    every method listed before it (fresh30: 8 minutes of other methods, then the refusal). ``targets`` and
+    ``parameters`` map each method to the target it explains and the parameters it runs with.
+
+    Raises
+    ------
+    InputError
+        The method's own refusal (e.g. :class:`~seqsal.methods.UnsupportedLayer`).
+    """
+    from .methods import METHOD_OPTIONS, attribute
+    from .methods.registry import LAYER_RULE_METHODS
+
+    for method in (m for m in methods if m in LAYER_RULE_METHODS):
+        fewest = {"references": 1} if "references" in METHOD_OPTIONS.get(method, ()) else {}
+        attribute(model, window, method=method, target=targets[method], hypothetical=True,
+                  **{**parameters[method], **fewest})

@@ -181,7 +181,8 @@ def test_evaluate_scores_the_windows_and_parameters_the_run_attributed(small_gen
 
     from seqsal.cli import main
     from seqsal.engine import iter_region_attributions
-    from seqsal.evaluate import _method_params, run_inputs, projected_scores
+    from seqsal.evaluate import run_inputs, projected_scores
+    from seqsal.evaluate_inputs import method_parameters
     from seqsal.genome import Genome
     from seqsal.regions import prepare_regions
     from tests.conftest import write_bed
@@ -212,7 +213,7 @@ def test_evaluate_scores_the_windows_and_parameters_the_run_attributed(small_gen
                                   stride=100, device="cpu"))
     assert len(seen) == 5 and all(torch.equal(a, b) for a, b in zip(seen, x))
 
-    params = {"correct": True, "rc": True, **_method_params("deepshap", record, {}, seed)}
+    params = {"correct": True, "rc": True, **method_parameters("deepshap", record, {}, seed)}
     assert params["references"] == 3 and params["seed"] == 4
     scores = projected_scores(module, x[:1], "deepshap", target, **params)
     arrays = dense_arrays(out / "attributions.npz")

@@ -252,3 +252,48 @@ def test_a_module_the_architecture_file_imports_is_recorded_and_checked(small_ge
     shutil.copy(tmp_path / "lab_layers.py", moved / "lab_layers.py")
     assert relocate_run(out, architecture=str(moved / "arch.py"))["architecture"]["to"] == f"{moved / 'arch.py'}:Net"
     run_inputs(out, 1, None)
+
+
+NORMED = '''
+import torch
+from torch import nn
+
+
+class Normed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 5, padding=2)
+        self.norm = nn.LayerNorm(6)
+        self.head = nn.Linear(6, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x)).mean(dim=-1)
+        return self.head(self.norm(h))
+'''
+
+
+def test_a_named_method_that_cannot_take_the_model_s_layers_is_refused_before_any_work(small_genome, tmp_path,
+                                                                                       monkeypatch):
+    """fresh30: `--methods grad_x_input,ig,ism,deepshap` on a model with a LayerNorm ran the three for 8 minutes,
+    then refused deepshap (its rules have none for LayerNorm). Now deepshap is tried on one window first."""
+    import seqsal.evaluate as evaluate_module
+
+    genome, _ = small_genome
+    arch = tmp_path / "normed.py"
+    arch.write_text(NORMED)
+    namespace: dict = {}
+    exec(compile(NORMED, "normed", "exec"), namespace)
+    torch.manual_seed(0)
+    torch.save(namespace["Normed"]().state_dict(), tmp_path / "w.pt")
+    out = _attribute(genome, tmp_path, tmp_path / "w.pt", architecture=f"{arch}:Normed")
+    called = []
+    real = evaluate_module.projected_scores
+    monkeypatch.setattr(evaluate_module, "projected_scores", lambda *a, **k: called.append(a[2]) or real(*a, **k))
+    with pytest.raises(InputError, match="deepshap cannot handle"):
+        seqsal.evaluate_run(str(out), methods=["grad_x_input", "ism", "deepshap"], max_regions=2, progress=False)
+    assert called == []  # nothing computed before the refusal
+    assert not (out / "evaluation.tsv").exists()
+    # unnamed (the default list), deepshap is skipped with a line and the others run
+    table = seqsal.evaluate_run(str(out), methods=None, max_regions=2, progress=False, sanity=False,
+                                method_params={"ig": {"steps": 4}})
+    assert "deepshap" not in set(table["method"]) and "grad_x_input" in set(table["method"])

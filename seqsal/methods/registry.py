@@ -58,6 +58,9 @@ class MethodSpec:
     focused
         Whether the method takes a ``focus`` ``(N, 2)``: each window's ``[start, end)`` whose bases it explains
         (ISM mutates only the region's bases, not the whole model window); the engine passes it.
+    layer_rules
+        Whether it explains only the layers it has rules for and refuses a model with others (DeepLIFT/DeepSHAP's
+        rules, Grad-CAM's feature map): ``seqsal evaluate`` runs it on one window before any other work.
     """
 
     function: Callable
@@ -70,6 +73,7 @@ class MethodSpec:
     track: str = "projected"
     focused: bool = False
     gradient: bool = False
+    layer_rules: bool = False
 
 
 # gradient x input has the same hypothetical contributions as saliency: its projected map x * dy/dx is
@@ -80,12 +84,12 @@ SPECS: dict[str, MethodSpec] = {
     "saliency": MethodSpec(saliency, projected_by_default=False, track="magnitude", gradient=True),
     "grad_x_input": MethodSpec(saliency, gradient=True),
     "deepshap": MethodSpec(deep_lift_shap, corrected=False, reference=True, options=("references", "baseline", "seed"),
-                           tolerance=1e-3, advice=DEEPSHAP_ADVICE),
+                           tolerance=1e-3, advice=DEEPSHAP_ADVICE, layer_rules=True),
     "ig": MethodSpec(integrated_gradients, corrected=False, reference=True,
                      options=("steps", "baseline", "references", "seed"), tolerance=IG_TOLERANCE, advice=IG_ADVICE),
     "smoothgrad": MethodSpec(smoothgrad, options=("samples", "noise", "seed"), gradient=True),
     "ism": MethodSpec(ism, options=("fast",), focused=True),
-    "gradcam": MethodSpec(gradcam, corrected=False, options=("layer",)),
+    "gradcam": MethodSpec(gradcam, corrected=False, options=("layer",), layer_rules=True),
 }
 
 #: method name -> function, the dispatcher's table
@@ -97,6 +101,8 @@ PROJECTED_BY_DEFAULT: dict[str, bool] = {name: spec.projected_by_default for nam
 # methods whose attributions sum to f(x) - mean f(baselines) (completeness / summation-to-delta) and that
 # report mean f(baselines) through their ``reference_sink`` argument
 REFERENCE_METHODS: frozenset[str] = frozenset(name for name, spec in SPECS.items() if spec.reference)
+# methods that refuse a model whose layers they have no rule for (run first, on one window, by seqsal evaluate)
+LAYER_RULE_METHODS: frozenset[str] = frozenset(name for name, spec in SPECS.items() if spec.layer_rules)
 # method -> (tolerance, advice) of its completeness check (see MethodSpec.tolerance)
 COMPLETENESS_TOLERANCE: dict[str, tuple[float, str]] = {
     name: (spec.tolerance, spec.advice) for name, spec in SPECS.items() if spec.reference and spec.tolerance is not None}

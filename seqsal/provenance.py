@@ -384,18 +384,32 @@ def remove_group(folder: str | os.PathLike, name: str) -> list[str]:
     return removed
 
 
-def warn_if_shard(folder: str | os.PathLike, command: str) -> bool:
-    """Log a warning when ``folder`` is one shard of a sharded job (``run.json`` has a ``shard`` entry): ``command``
-    (``call-peaks``, ``motifs``) then sees that block of the regions and its share of the null only, where the
-    merged folder (``seqsal merge``) gives calls and motifs over the whole job. Returns whether it warned."""
+def check_not_shard(folder: str | os.PathLike, command: str, writes: bool = True) -> bool:
+    """Refuse ``command`` (``call-peaks``, ``motifs``) on one shard of a sharded job (``run.json`` has a ``shard``
+    entry) when it ``writes``: it sees that block of the regions and its share of the null only, where the merged
+    folder (``seqsal merge``) gives calls and motifs over the whole job, and rewriting the shard's files makes a
+    workflow redo the merge and every step after it (fresh30). Read only (the API's ``write=False``), a warning
+    says the same. Returns whether ``folder`` is a shard.
+
+    Raises
+    ------
+    InputError
+        When ``writes`` and ``folder`` is a shard.
+    """
+    from .errors import InputError
+
     path = Path(folder) / RUN_RECORD
     shard = read_json_record(path).get("shard") if path.exists() else None
     if not isinstance(shard, dict):
         return False
-    log.warning("%s is shard %s of %s (regions %s-%s of %s): `seqsal %s` sees this block of regions only; merge the "
-                "shards (`seqsal merge OUT SHARD...`) and run it on the merged folder", folder, shard.get("index"),
-                shard.get("count"), int(shard.get("first", 0)) + 1, shard.get("stop"),
-                shard.get("n_regions_total"), command)
+    block = (f"shard {shard.get('index')} of {shard.get('count')} (regions {int(shard.get('first', 0)) + 1}-"
+             f"{shard.get('stop')} of {shard.get('n_regions_total')})")
+    if writes:
+        raise InputError(f"this is {block}: `seqsal {command}` would see this block of regions only and rewrite the "
+                         "shard (a workflow then redoes its merge and every step after it); merge the shards "
+                         f"(`seqsal merge OUT SHARD...`) and run `seqsal {command}` on the merged folder", str(folder))
+    log.warning("%s is %s: `seqsal %s` sees this block of regions only; merge the shards (`seqsal merge OUT "
+                "SHARD...`) and run it on the merged folder", folder, block, command)
     return True
 
 

@@ -199,23 +199,32 @@ def test_a_shard_draws_its_null_sample_but_calls_nothing(job):
     assert record["peaks"]["null_sample"]["n_regions"] >= 0
 
 
-def test_calling_or_motifs_on_one_shard_warns_to_merge_first(job, caplog):
-    """call-peaks or motifs on a shard's folder see its block of regions only: said, naming the block and merge."""
+def test_calling_or_motifs_on_one_shard_is_refused_and_a_read_only_call_warns(job, caplog):
+    """call-peaks or motifs on a shard's folder see its block of regions only, and rewriting the shard made a
+    workflow redo its merge and every step after it (fresh30: a warning, then the shard's run.json rewritten):
+    refused, naming the block and merge; the API's read-only call warns."""
+    from seqsal.motifs import run_motifs
     from seqsal.peaks import call_peaks_from_run
-    from seqsal.provenance import warn_if_shard
+    from seqsal.provenance import check_not_shard
 
     tmp_path = job[3]
     _run(job, "shard_two", (2, 2))
     _run(job, "whole")
+    shard = tmp_path / "shard_two"
+    before = {p.name: p.read_bytes() for p in shard.iterdir() if p.is_file()}
+    with pytest.raises(InputError, match=r"shard 2 of 2 \(regions 4-7 of 7\): `seqsal call-peaks` would see this "
+                                         r"block of regions only.*seqsal merge"):
+        call_peaks_from_run(shard, null="laplace")
+    with pytest.raises(InputError, match="`seqsal motifs` on the merged folder"):
+        run_motifs(shard, database="none", progress=False)
+    assert {p.name: p.read_bytes() for p in shard.iterdir() if p.is_file()} == before  # nothing rewritten
     with caplog.at_level(logging.WARNING, logger="seqsal"):
-        call_peaks_from_run(tmp_path / "shard_two", null="laplace")
+        call_peaks_from_run(shard, null="laplace", write=False)
     assert "is shard 2 of 2 (regions 4-7 of 7): `seqsal call-peaks` sees this block" in caplog.text
-    assert "seqsal merge" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="seqsal"):
         call_peaks_from_run(tmp_path / "whole", null="laplace")
-    assert "shard" not in caplog.text and not warn_if_shard(tmp_path / "whole", "motifs")
-    assert warn_if_shard(tmp_path / "shard_two", "motifs")
+    assert "shard" not in caplog.text and not check_not_shard(tmp_path / "whole", "motifs")
 
 
 def test_merge_force_over_a_run_with_a_null_removes_that_null_when_the_shards_have_none(job):

@@ -21,8 +21,8 @@ import pandas as pd
 from ..errors import InputError, option
 from ..io import atomic_path, region_arrays, write_table_atomic
 from ..peaks import call_peaks_from_run, unique_calls
-from ..provenance import (ATTRIBUTIONS, file_digest, read_record, record_written, stale_text, status,
-                          warn_if_shard)
+from ..provenance import (ATTRIBUTIONS, check_not_shard, file_digest, read_record, record_written, stale_text,
+                          status)
 from ..runlock import locks_run_folder
 from ..tables import read_tsv
 from ..text import plural
@@ -222,7 +222,7 @@ def run_motifs(
     out = str(out_dir)
     started = time.perf_counter()
     options = options or DiscoveryOptions()
-    warn_if_shard(out, "motifs")
+    check_not_shard(out, "motifs")
     if seqlets_path is not None and not isinstance(seqlets_path, (str, os.PathLike)):
         raise InputError(f"{option('seqlets_path')} is the path of a seqlet table, not a {type(seqlets_path).__name__}; "
                          "write the table first (DataFrame.to_csv(path, sep='\\t', index=False)) and give its path")

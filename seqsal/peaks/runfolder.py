@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import InputError, option
 from ..io import region_arrays, write_table_atomic, write_text_atomic
-from ..provenance import prune, read_json_record, sampled_digest, warn_if_shard, write_record
+from ..provenance import check_not_shard, prune, read_json_record, sampled_digest, write_record
 from ..tables import read_region_coordinates, TEXT_DTYPES
 from ..run_genome import check_table_fits_arrays
 from ..runlock import locks_run_folder
@@ -189,8 +189,7 @@ def call_peaks_from_run(
     for name in ("attributions.npz", "regions.tsv"):
         if not (out / name).exists():
             raise InputError(f"no {name} here: give the output folder of `seqsal attribute`", str(out))
-    if write:
-        warn_if_shard(out, "call-peaks")
+    check_not_shard(out, "call-peaks", writes=write)
     options = PeakOptions(**asdict(options)) if options is not None else PeakOptions(null=None)
     for key, value in overrides.items():
         if key not in PeakOptions.__dataclass_fields__:

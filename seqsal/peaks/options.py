@@ -151,11 +151,13 @@ class PeakOptions:
         if self.element_flank < 0:
             raise InputError(f"element_flank must be >= 0 bases, got {self.element_flank}")
         self.test_widths = parse_widths(self.test_widths)
-        if not all(2 <= w <= self.max_length for w in self.test_widths):
-            raise InputError(f"{option('test_widths')} ({','.join(map(str, self.test_widths))}) must each be at "
-                             f"least 2 and at most {option('max_length')} ({self.max_length}): give a "
-                             f"{option('max_length')} of at least {max(self.test_widths)}, or smaller test widths")
-            # (fresh28: the widths alone were blamed for a small --max-length)
+        widths = ','.join(map(str, self.test_widths))
+        if min(self.test_widths) < 2:  # fresh30: a width of 0 was told to raise --max-length to 0
+            raise InputError(f"{option('test_widths')} ({widths}) must each be at least 2 bases, e.g. 6,10,16,24")
+        if max(self.test_widths) > self.max_length:  # fresh28: the widths alone were blamed for a small --max-length
+            raise InputError(f"{option('test_widths')} ({widths}) must each be at most {option('max_length')} "
+                             f"({self.max_length}): give a {option('max_length')} of at least "
+                             f"{max(self.test_widths)}, or smaller test widths")
         if not 1 <= self.min_length <= self.max_length:
             raise InputError(f"min_length ({self.min_length}) must be between 1 and max_length ({self.max_length})")
         if self.element_min_length > self.element_max_length:

@@ -311,3 +311,24 @@ def test_the_default_layer_is_judged_per_target_and_not_by_the_order_of_the_batc
     gradcam(high_first, high)
     for batch in (low, high):
         assert torch.allclose(gradcam(low_first, batch)[0], gradcam(high_first, batch)[0])
+
+
+class NormedGelu(nn.Module):
+    """A functional activation after a normalisation after the convolution: gelu(norm(conv(x)))."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.norm, self.head = nn.Conv1d(4, 6, 5, padding=2), nn.GroupNorm(1, 6), nn.Linear(6, 1)
+
+    def forward(self, x):
+        return self.head(nn.functional.gelu(self.norm(self.conv(x))).mean(-1))
+
+
+def test_a_functional_activation_is_named_after_its_convolution_not_as_its_input():
+    """fresh30: gelu(ln2(conv2(h))) was recorded as ``gelu(conv2)``, as if the GELU read the convolution."""
+    from seqsal.methods.gradcam import picked_layer
+
+    model = frozen(NormedGelu())
+    gradcam(model, random_one_hot(2, 60, seed=1), Target())
+    assert picked_layer(model) == "gelu after conv, a function in forward (not a module)"

@@ -132,7 +132,8 @@ def _default_layer(seen: _Activations, index: int, modules: dict[str, torch.Tens
     if name is not None:
         return name
     conv = named(seen.after[index])
-    return f"{seen.ops[index]}({conv or 'a convolution'}), a function in forward (not a module)"
+    # "after": other operations may lie between (fresh30: gelu(ln2(conv2(h))) was named gelu(conv2))
+    return f"{seen.ops[index]} after {conv or 'a convolution'}, a function in forward (not a module)"
 
 
 PROBE_ROWS = 8  # random sequences the default layer is judged on (review29b)

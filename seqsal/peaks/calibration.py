@@ -16,7 +16,8 @@ _SMALL_NULL = 1000  # fewer null tests than this per sign: p-values below 1e-3 r
 ROW_SPREAD_WARN = 0.6  # sd of the null regions' log noise level above which complete nulls were seen to over-call
 LARGER_NULL = ("rerun `seqsal attribute` with a larger --min-null-bases (a run shorter than that shuffles each "
                "region up to --max-null-copies times, 8 by default: raise both for a run of few, short "
-               "regions)")  # the remedy of a small null
+               "regions; API: run_attribute(..., peaks=PeakOptions(min_null_bases=..., max_null_copies=...)))")
+# the remedy of a small null, in both the command's and the notebook API's words (fresh30: CLI words only)
 
 
 def calibration_summary(models: dict, at_or_below: dict, remedy: str = LARGER_NULL) -> tuple[dict, list[str]]:
@@ -182,7 +183,7 @@ def outlook_hint(outlook: dict, fdr: float) -> tuple[str, str]:
     if outlook.get("null_resolution_bound"):
         after = ("; the strongest tests lie beyond every shuffled-null test (p = the null's resolution 1/(n+1)): "
                  "a larger null (`seqsal attribute --min-null-bases`, and --max-null-copies for a run of few "
-                 "regions) can give them smaller p-values")
+                 "regions; API: PeakOptions(min_null_bases=..., max_null_copies=...)) can give them smaller p-values")
         factor = null_factor_needed(outlook["smallest_qvalue"], fdr)
         if factor > 1:
             shown = f"{factor:g}" if factor < 1e4 else f"{factor:.2g}"

@@ -191,6 +191,45 @@ def test_a_sigmoid_reached_through_a_scripted_wrapper_s_tuple_is_found(wrapper, 
         assert kind(torch.jit.script(model), other) == "other"
 
 
+class SetItem(Wrapper):
+    def forward(self, x):
+        z, p = self.model(x)
+        out = [p, z]
+        out[0] = z * 2.0
+        return out[0]
+
+
+class Overwritten(Wrapper):
+    def forward(self, x) -> dict[str, torch.Tensor]:
+        z, p = self.model(x)
+        heads = {"cls": p}
+        heads["cls"] = z
+        return heads
+
+
+class Updated(Wrapper):
+    def forward(self, x):
+        z, p = self.model(x)
+        heads = {"p": p}
+        heads.update({"p": z})
+        return heads["p"]
+
+
+class Popped(Wrapper):
+    def forward(self, x):
+        z, p = self.model(x)
+        out = [p, z]
+        out.pop(0)
+        return out[0]
+
+
+@pytest.mark.parametrize("wrapper, output", [(SetItem, None), (Overwritten, "cls"), (Updated, None), (Popped, None)])
+def test_a_list_or_dict_changed_after_it_is_built_is_not_read_by_its_first_items(wrapper, output):
+    """review30: following a built list or dict to its items read `out = [p, z]; out[0] = z * 2.0; return out[0]` as
+    the sigmoid p, and a logit of a value that is not a probability was explained; a changed container is not read."""
+    assert kind(torch.jit.script(wrapper().eval()), output) == "other"
+
+
 def test_exported_programs_and_their_fixed_batch_wrapper_are_read():
     x = torch.zeros(2, 4, 50)
     program = torch.export.export(ModuleSigmoid().eval(), (x,))

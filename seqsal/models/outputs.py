@@ -158,6 +158,8 @@ def _script_kind(module: torch.jit.ScriptModule, output: int | str | None) -> Ou
         pass
     value = next(iter(graph.return_node().inputs()))
     node = value.node()
+    if node.kind() in _CONSTRUCTS and _built_items(node) is None:  # changed after it was built
+        return OutputKind("other")
     if node.kind() == "prim::TupleConstruct" or node.kind() == "prim::ListConstruct":
         value = _picked(list(node.inputs()), None, output)
     elif node.kind() == "prim::DictConstruct":
@@ -170,7 +172,19 @@ def _script_kind(module: torch.jit.ScriptModule, output: int | str | None) -> Ou
 _SCRIPT_TAKES = frozenset({"prim::TupleUnpack", "prim::ListUnpack", "prim::TupleIndex", "aten::__getitem__",
                            "prim::DictIndex"})
 _CONSTRUCTS = frozenset({"prim::TupleConstruct", "prim::ListConstruct", "prim::DictConstruct"})
+# what may use a list or dict without changing it (review30: out[0] = r, d.update, insert, pop, reverse changed
+# the items a built container was read as holding)
+_SCRIPT_READS = _SCRIPT_TAKES | _CONSTRUCTS | _SCRIPT_JOINS | {"prim::Return", "aten::len"}
 _UNRESOLVED = object()
+
+
+def _built_items(node) -> list | None:
+    """The items a ``prim::*Construct`` node built, or ``None`` when the list or dict may be changed after it is
+    built (any use that is not a read): its items are then not known from the graph."""
+    if node.kind() != "prim::TupleConstruct" and any(use.user.kind() not in _SCRIPT_READS
+                                                     for use in node.output().uses()):
+        return None
+    return list(node.inputs())
 
 
 def _script_element(container, position):
@@ -182,7 +196,9 @@ def _script_element(container, position):
     if node.kind() not in _CONSTRUCTS:
         taken = _script_taken(container)
         return _UNRESOLVED if taken is container or taken is None else _script_element(taken, position)
-    items = list(node.inputs())
+    items = _built_items(node)
+    if items is None:
+        return None
     if node.kind() == "prim::DictConstruct":
         keys = [key.toIValue() for key in items[0::2]]
         return items[1::2][keys.index(position)] if position in keys else None

@@ -210,9 +210,12 @@ class Target:
         given, task_names = task_names, output_task_names(task_names, self.output)
         if isinstance(self.task, str):
             if not task_names and isinstance(given, dict) and given:  # fresh30: keyed by head names on a tuple
-                output = 0 if self.output is None else self.output
-                raise InputError(f"{option('target')} task {self.task!r}: the model's task_names are keyed by "
-                                 f"{', '.join(map(repr, given))}, none of them output {output!r}: key each output's "
+                output, keys = 0 if self.output is None else self.output, ", ".join(map(repr, given))
+                if str(output) in map(str, given) or all(str(key).lstrip("-").isdigit() for key in given):
+                    raise InputError(f"{option('target')} task {self.task!r}: the model names no tasks of output "
+                                     f"{output!r} (its task_names name outputs {keys}): name the task by its index")
+                raise InputError(f"{option('target')} task {self.task!r}: the model's task_names are keyed by {keys}, "
+                                 f"none of them output {output!r}: name one of those outputs, or key each output's "
                                  "list by its index in the output tuple (0, 1, ...) or its key in the output dict")
             if not task_names or self.task not in task_names:
                 known = ", ".join(task_names) if task_names else (

@@ -81,3 +81,12 @@ def test_call_peaks_applies_fdr_to_the_level_it_returns(world):
 def test_an_element_level_out_of_range_is_refused(value):
     with pytest.raises(InputError, match="element"):
         PeakOptions(element_fdr=value).check()
+
+
+def test_call_peaks_refuses_two_levels_for_its_elements(world):
+    """review30: call_peaks(level="elements", fdr=0.2, element_fdr=0.01) called at 0.2 and dropped 0.01 silently."""
+    track, _, null = world
+    with pytest.raises(InputError, match="give one of them"):
+        seqsal.call_peaks(track, null_track=null, level="elements", fdr=0.2, element_fdr=0.01)
+    same = seqsal.call_peaks(track, null_track=null, level="elements", fdr=0.05, element_fdr=0.05)
+    assert same.attrs["peaks"]["element_fdr"] == 0.05

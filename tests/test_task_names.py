@@ -212,6 +212,8 @@ def test_each_output_of_a_model_of_several_heads_has_its_own_task_names():
 class TwoHeadsNamed(nn.Module):
     """A tuple of two heads whose task_names is a dict: keyed by index in the tuple, or (wrongly) by head name."""
 
+    task_names: dict[str, list[str]]  # typed: TorchScript cannot infer the type of an empty list
+
     def __init__(self, names: dict[str, list[str]]):
         super().__init__()
         torch.manual_seed(0)
@@ -233,12 +235,20 @@ def test_a_scripted_model_keeps_its_task_names_of_each_output(tmp_path):
     assert loaded.task_names == names
     assert Target.parse("task=gata").resolve(loaded.task_names).task == 1
     assert Target.parse("output=1,task=open").resolve(loaded.task_names).task == 0
+    # review30: a head without names (an empty list) kept the others' names, and asking it for a name says so
+    torch.jit.save(torch.jit.script(TwoHeadsNamed({"0": names["0"], "1": []}).eval()), str(path))
+    loaded = seqsal.load_model(str(path))
+    assert loaded.task_names == {"0": names["0"], "1": []}
+    assert Target.parse("task=gata").resolve(loaded.task_names).task == 1
+    with pytest.raises(InputError, match=r"names no tasks of output 1 \(its task_names name outputs '0', '1'\): "
+                                         r"name the task by its index"):
+        Target.parse("output=1,task=open").resolve(loaded.task_names)
 
 
 def test_task_names_keyed_by_head_name_on_a_tuple_output_say_how_to_key_them():
     """A dict keyed by head names ("reg", "cls") on a model returning a tuple: no key names output 0; the message
     said the model names no tasks and told the user to add a list."""
     names = {"reg": ["activity", "gata", "ctcf"], "cls": ["open"]}
-    with pytest.raises(InputError, match=r"keyed by 'reg', 'cls', none of them output 0: key each output's list by "
-                                         r"its index in the output tuple"):
+    with pytest.raises(InputError, match=r"keyed by 'reg', 'cls', none of them output 0: name one of those "
+                                         r"outputs, or key each output's list by its index in the output tuple"):
         Target.parse("task=gata").resolve(names)

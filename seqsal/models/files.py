@@ -445,9 +445,9 @@ def _script_attributes(module) -> tuple[int | None, list[str] | dict | None]:
     them."""
     length, names = getattr(module, "input_length", None), getattr(module, "task_names", None)
     length = length if isinstance(length, int) and not isinstance(length, bool) and length > 0 else None
-    if isinstance(names, dict) and names and all(isinstance(key, (str, int)) and _names(value) is not None
-                                                 for key, value in names.items()):
-        return length, {key: _names(value) for key, value in names.items()}
+    if isinstance(names, dict) and names and all(  # an output without names has an empty list (review30)
+            isinstance(key, (str, int)) and (_names(value) is not None or value == []) for key, value in names.items()):
+        return length, {key: _names(value) or [] for key, value in names.items()}
     return length, _names(names)
 
 

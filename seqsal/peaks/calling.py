@@ -561,7 +561,11 @@ def call_peaks(
         null_values, null_mask = as_tracks(null_track, null_lengths, null_valid, "null_track")
         null_source = array_chunks(null_values, null_mask)
     if fdr is not None:
-        options = {**options, ("fdr" if level == "seqlets" else "element_fdr"): fdr}
+        key = "fdr" if level == "seqlets" else "element_fdr"
+        if key != "fdr" and key in options and options[key] != fdr:  # review30: element_fdr was dropped silently
+            raise InputError(f"call_peaks(level='elements') takes the elements' level as fdr= (got fdr={fdr!r} and "
+                             f"element_fdr={options[key]!r}); give one of them")
+        options = {**options, key: fdr}
     peak_options = PeakOptions(null="shuffle" if null_source is not None else "laplace", **options)
     calls = call_source(array_chunks(values, mask), peak_options, null_source)
     table = _api_table(calls.seqlets if level == "seqlets" else calls.elements)

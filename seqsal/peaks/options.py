@@ -55,7 +55,7 @@ class PeakOptions:
     element_fdr
         Target false discovery rate of the candidate elements (0.05, a peak caller's level: elements are the
         regions a lab acts on). Their candidates are formed from the windows with ``p <= element_fdr``, so the
-        elements do not depend on ``fdr``.
+        elements do not depend on ``fdr`` (but for ``elements.tsv``'s ``n_seqlets``: the seqlets called inside).
     bh_family
         ``sign``: each sign's tests are their own BH family, gated by the Simes test of both signs
         (:func:`~seqsal.peaks.spill.sign_passing_qvalues`): a sign's calls answer to its own evidence. ``joint``: one

@@ -321,6 +321,7 @@ def run_attribute(
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
         finished = read_json_record(out / "run.json")
         log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
+        _say_levels_kept(str(out), finished.get("peaks") or {}, peaks)
         return finished
     one_hot_store, hyp_store = array_stores(partial, lengths, resume=resumed)
     rows_path = partial / "regions.part.tsv"
@@ -435,6 +436,19 @@ def run_attribute(
     genome.close()
     log.info("%s", run_summary(n, before, record["timing_seconds"]["total"], out_dir))
     return record
+
+
+def _say_levels_kept(out: str, made: dict, peaks) -> None:
+    """A resume of a finished run keeps its calls: say so when they were made at other FDR levels than those
+    asked (review30: `--resume --fdr 0.1` said only "nothing to resume")."""
+    asked = peaks if isinstance(peaks, PeakOptions) else PeakOptions() if peaks else None
+    if asked is None or made.get("fdr") is None:
+        return
+    levels = (made["fdr"], made.get("element_fdr", made["fdr"]))
+    if levels != (asked.fdr, asked.element_fdr):
+        log.warning("the calls in %s were made at FDR %g (elements %g), not at the %g (elements %g) asked; a resume "
+                    "keeps them: `seqsal call-peaks %s --fdr %g --element-fdr %g` calls again", out, *levels,
+                    asked.fdr, asked.element_fdr, out, asked.fdr, asked.element_fdr)
 
 
 def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame, loaded: LoadedModel,

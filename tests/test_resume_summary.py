@@ -41,3 +41,17 @@ def test_a_resume_reports_the_regions_it_attributed_and_records_where_it_started
     assert record["resumed_from"] == 1
     fresh = invoke(job.args(extra=["--force"]))
     assert fresh.exit_code == 0 and "resumed_from" not in json.loads((job.out / "run.json").read_text())
+
+
+def test_a_resume_asking_other_fdr_levels_says_the_calls_were_kept(tmp_path):
+    """review30: `--resume --fdr 0.1 --element-fdr 0.1` on a finished run said "nothing to resume" and kept the
+    calls made at 0.2 / 0.05 without a word."""
+    job = make_job(tmp_path / "job")
+    args = [a for a in job.args() if a != "-q"]
+    assert invoke(args).exit_code == 0
+    again = invoke([*args, "--resume", "--fdr", "0.1", "--element-fdr", "0.1"])
+    assert again.exit_code == 0 and "nothing to resume" in again.output
+    assert "were made at FDR 0.2 (elements 0.05), not at the 0.1 (elements 0.1) asked" in again.output
+    assert f"seqsal call-peaks {job.out} --fdr 0.1 --element-fdr 0.1" in again.output
+    same = invoke([*args, "--resume"])
+    assert same.exit_code == 0 and "were made at FDR" not in same.output

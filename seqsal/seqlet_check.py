@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from .attribution import Target
-from .errors import InputError
+from .errors import InputError, option
 from .evaluate import predict_target, run_inputs
 from .io import write_table_atomic
 from .tables import read_region_coordinates
@@ -145,6 +145,19 @@ def _most_significant(seqlets: pd.DataFrame) -> np.ndarray:
     return np.lexsort((-seqlets["score"].abs().to_numpy(), seqlets["qvalue"].to_numpy()))
 
 
+def _check_parameters(max_seqlets, draws, alpha) -> None:
+    """Refuse what the CLI's option types refuse (fresh30b: the API's ``alpha=2`` confirmed every seqlet, ``draws=0``
+    divided by zero)."""
+    def whole(value, least: int) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= least
+
+    if not whole(max_seqlets, 0) or not whole(draws, 1):
+        raise InputError(f"{option('max_seqlets')} must be a whole number >= 0 and {option('draws')} one >= 1, got "
+                         f"{max_seqlets!r} and {draws!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0 < alpha <= 1:
+        raise InputError(f"{option('alpha')} is the level of `confirmed`, in (0, 1] (e.g. 0.05), got {alpha!r}")
+
+
 def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlets: pd.DataFrame, target: Target,
                   max_seqlets: int = 200, draws: int = 8, alpha: float = 0.05, seed: int = 0, rc: bool = False,
                   avoid: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -180,7 +193,13 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
         One row per checked seqlet: :data:`COLUMNS` (``change`` in the target's units); empty when ``seqlets`` is.
         Seqlets that lie whole in no model window are not checked (one log line). ``attrs["n_controls"]``: the
         number of control stretches.
+
+    Raises
+    ------
+    InputError
+        When ``max_seqlets`` (>= 0) or ``draws`` (>= 1) is not a whole number or ``alpha`` is outside (0, 1].
     """
+    _check_parameters(max_seqlets, draws, alpha)
     if seqlets.empty:
         return pd.DataFrame(columns=COLUMNS)
     spans = window_spans(seqlets, windows)
@@ -245,8 +264,9 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     Raises
     ------
     InputError
-        When the folder has no ``seqlets.tsv`` (run ``seqsal attribute`` or ``seqsal call-peaks`` first), its
-        ``qvalue`` column is missing or not numeric, or
+        When ``max_seqlets`` (>= 0) or ``draws`` (>= 1) is not a whole number or ``alpha`` is outside (0, 1], the
+        folder has no ``seqlets.tsv`` (run ``seqsal attribute`` or ``seqsal call-peaks`` first), its ``qvalue``
+        column is missing or not numeric, or
         given ``seqlets`` name other regions than the folder's (:func:`seqsal.motifs.seqlets.seqlet_region_mismatch`);
         for the run's inputs as :func:`seqsal.evaluate_run` (no ``run.json``, a model or genome that moved or
         changed); with ``write``, when the run has not finished or another seqsal process holds the folder's lock.
@@ -254,6 +274,7 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         Given ``seqlets`` with ``write=True``.
     """
     out = Path(out_dir)
+    _check_parameters(max_seqlets, draws, alpha)
     if seqlets is None:
         path = out / "seqlets.tsv"
         if not path.exists():

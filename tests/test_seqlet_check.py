@@ -215,3 +215,17 @@ def test_a_few_calls_can_still_be_confirmed_and_too_few_controls_say_nothing_aga
     assert seqlet_check.unconfirmed_signs(crowded) == ["+"]  # counted alone, the table reads as a refusal
     assert seqlet_check.unconfirmed_signs(crowded, alpha=0.05) == []  # but no verdict is possible
     assert seqlet_check.unconfirmed_signs(table, alpha=0.05) == []  # confirmed calls: no refusal either
+
+
+@pytest.mark.parametrize("bad", [{"alpha": 2}, {"alpha": 0}, {"alpha": -1}, {"alpha": "0.05"}, {"draws": 0},
+                                 {"max_seqlets": 2.5}, {"max_seqlets": -1}])
+def test_the_api_refuses_what_the_cli_refuses(bad):
+    """fresh30b: check_seqlets_run(alpha=2) confirmed every seqlet (p 0.94 among them), alpha 0 none, draws=0
+    divided by zero: the API takes what the CLI's option types take."""
+    from seqsal.errors import InputError
+    from seqsal.seqlet_check import check_seqlets_run
+
+    with pytest.raises(InputError, match="alpha|draws|max_seqlets"):
+        check_seqlets_run("no-such-folder", **bad)
+    with pytest.raises(InputError, match="alpha|draws|max_seqlets"):
+        check_seqlets(None, np.zeros((1, 4, 10), np.float32), pd.DataFrame(), pd.DataFrame(), Target(), **bad)

@@ -58,7 +58,7 @@ CASES = {
     "ig steps": (lambda: seqsal.attribute(TwoTasks(), _x(), method="ig", steps=0),
                  "steps must be at least 1, got 0", "--steps must be at least 1, got 0"),
     "fdr": (lambda: seqsal.call_peaks(np.zeros((2, 50), np.float32), fdr=2.0),
-            "fdr must be in (0, 1], got 2.0", "--fdr must be in (0, 1], got 2.0"),
+            "fdr must be a number in (0, 1], got 2.0", "--fdr must be a number in (0, 1], got 2.0"),
     "device": (lambda: seqsal.select_device("cuda") if not torch.cuda.is_available() else
                seqsal.attribute(TwoTasks(), _x(), precision="fp17"),
                'device="cuda" was asked for' if not torch.cuda.is_available() else "unknown precision 'fp17'",

@@ -90,3 +90,20 @@ def test_call_peaks_refuses_two_levels_for_its_elements(world):
         seqsal.call_peaks(track, null_track=null, level="elements", fdr=0.2, element_fdr=0.01)
     same = seqsal.call_peaks(track, null_track=null, level="elements", fdr=0.05, element_fdr=0.05)
     assert same.attrs["peaks"]["element_fdr"] == 0.05
+
+
+def test_levels_that_are_not_numbers_and_a_level_given_as_options_are_refused(demo_defaults_run):
+    """fresh30b: fdr="0.1" (or None in PeakOptions) was a TypeError from a comparison, and
+    call_peaks_from_run(run, 0.1) an AttributeError of dataclasses.asdict; chrom_sizes naming none of the run's
+    chromosomes gave 0 calls with a warning."""
+    from seqsal.peaks import call_peaks_from_run
+
+    for bad in ({"fdr": "0.1"}, {"element_fdr": None}, {"fdr": True}):
+        with pytest.raises(InputError, match="must be a number in \\(0, 1\\]"):
+            PeakOptions(**bad).check()
+    with pytest.raises(InputError, match="must be a number"):
+        call_peaks_from_run(demo_defaults_run, fdr="0.1", write=False)
+    with pytest.raises(InputError, match="options must be a PeakOptions, got 0.1; give a level as fdr=0.1"):
+        call_peaks_from_run(demo_defaults_run, 0.1, write=False)
+    with pytest.raises(InputError, match="chrom_sizes does not name the run's chromosome\\(s\\) chr1, chr2"):
+        call_peaks_from_run(demo_defaults_run, write=False, chrom_sizes={"chrX": 10})

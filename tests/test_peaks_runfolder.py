@@ -196,7 +196,7 @@ def test_no_peaks_and_missing_null(demo_run, tmp_path, small_genome, tiny_model)
     zero = runner.invoke(main, ["call-peaks", str(out), "--test-widths", "0,6"])  # fresh30: "--max-length of at least 0"
     assert zero.exit_code == 2 and "must each be at least 2 bases" in zero.output and "max-length" not in zero.output
     element = runner.invoke(main, ["call-peaks", str(out), "--element-fdr", "0"])
-    assert element.exit_code == 2 and "--element-fdr must be in (0, 1]" in element.output
+    assert element.exit_code == 2 and "--element-fdr must be a number in (0, 1]" in element.output
 
 
 def test_motifs_recall_lenient_seqlets_from_the_tracks(demo_run, tmp_path):

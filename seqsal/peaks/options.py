@@ -131,10 +131,10 @@ class PeakOptions:
         InputError
             On an out-of-range option.
         """
-        if not 0 < self.fdr <= 1:
-            raise InputError(f"{option('fdr')} must be in (0, 1], got {self.fdr}")
-        if not 0 < self.element_fdr <= 1:
-            raise InputError(f"{option('element_fdr')} must be in (0, 1], got {self.element_fdr}")
+        for name in ("fdr", "element_fdr"):  # fresh30b: fdr="0.1" or None was a TypeError from the comparison
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 < value <= 1:
+                raise InputError(f"{option(name)} must be a number in (0, 1], got {value!r}")
         if self.bh_family not in BH_FAMILIES:
             raise InputError(f"bh_family must be one of {', '.join(BH_FAMILIES)}, got {self.bh_family!r}")
         if self.null not in NULLS:

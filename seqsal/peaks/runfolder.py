@@ -162,7 +162,7 @@ def call_peaks_from_run(
         ``null=None`` picks ``shuffle`` when the folder holds ``null.npz``, else ``laplace``.
     chrom_sizes
         Chromosome lengths (default: from ``attributions.bw``, else the genome of ``run.json``); a key ``17``
-        names the chromosome ``"17"``.
+        names the chromosome ``"17"``; they must name every chromosome of the run's regions.
     write
         Write the peak files, their provenance and ``run.json``'s ``peaks`` entry.
     elements
@@ -190,6 +190,8 @@ def call_peaks_from_run(
         if not (out / name).exists():
             raise InputError(f"no {name} here: give the output folder of `seqsal attribute`", str(out))
     check_not_shard(out, "call-peaks", writes=write)
+    if options is not None and not isinstance(options, PeakOptions):  # fresh30b: call_peaks_from_run(run, 0.1)
+        raise InputError(f"options must be a PeakOptions, got {options!r}; give a level as fdr={options!r}")
     options = PeakOptions(**asdict(options)) if options is not None else PeakOptions(null=None)
     for key, value in overrides.items():
         if key not in PeakOptions.__dataclass_fields__:
@@ -213,8 +215,14 @@ def call_peaks_from_run(
     check_table_fits_arrays(regions, region_arrays(out / "attributions.npz", ("hypothetical",)).lengths, out)
     if chosen != "laplace" and (problem := run_null_problem(out, regions)) is not None:
         raise InputError(problem, str(null_path))
-    chrom_sizes = (_chrom_sizes(out) if chrom_sizes is None
-                   else {str(name): int(size) for name, size in chrom_sizes.items()})  # 17 -> "17", as regions.tsv
+    if chrom_sizes is not None:
+        chrom_sizes = {str(name): int(size) for name, size in chrom_sizes.items()}  # 17 -> "17", as regions.tsv
+        if missing := sorted(set(regions["chrom"].astype(str)) - set(chrom_sizes)):  # fresh30b: 0 calls, a warning
+            raise InputError(f"chrom_sizes does not name the run's chromosome(s) {', '.join(missing[:5])}"
+                             f"{' ...' if len(missing) > 5 else ''} (it names {', '.join(list(chrom_sizes)[:5])}); "
+                             "give the genome's sizes, or leave chrom_sizes out to read them from the run", str(out))
+    else:
+        chrom_sizes = _chrom_sizes(out)
     source = _run_source(out, regions, chrom_sizes)
     null_source = _null_source(null_path) if options.null == "shuffle" else None
     calls = call_source(source, options, null_source, elements, scratch=out)  # spills: unnamed files in out

@@ -297,3 +297,10 @@ def test_a_named_method_that_cannot_take_the_model_s_layers_is_refused_before_an
     table = seqsal.evaluate_run(str(out), methods=None, max_regions=2, progress=False, sanity=False,
                                 method_params={"ig": {"steps": 4}})
     assert "deepshap" not in set(table["method"]) and "grad_x_input" in set(table["method"])
+
+
+@pytest.mark.parametrize("bad", [-1, 0, 2.5, True])
+def test_a_max_regions_that_is_not_a_count_is_refused(bad):
+    """fresh30b: -1, 2.5 and 0 ended in numpy's ValueError/TypeError deep in the sampling."""
+    with pytest.raises(InputError, match="max_regions must be a whole number >= 1"):
+        seqsal.evaluate_run("no-such-folder", max_regions=bad)

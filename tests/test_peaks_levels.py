@@ -107,3 +107,12 @@ def test_levels_that_are_not_numbers_and_a_level_given_as_options_are_refused(de
         call_peaks_from_run(demo_defaults_run, 0.1, write=False)
     with pytest.raises(InputError, match="chrom_sizes does not name the run's chromosome\\(s\\) chr1, chr2"):
         call_peaks_from_run(demo_defaults_run, write=False, chrom_sizes={"chrX": 10})
+
+
+@pytest.mark.parametrize("bad", [{"lengths": np.full(3, 900)}, {"lengths": np.full(3, -5)},
+                                 {"lengths": np.full(3, 300.5)}, {"null_lengths": np.full(3, 100)}])
+def test_call_peaks_refuses_lengths_that_do_not_fit_and_a_null_description_without_a_null(bad):
+    """fresh30b: lengths past the track's columns called anyway, negative ones gave no tests, 300.5 was cut, and
+    null_lengths without a null_track were ignored (the Laplace null used) — all without a word."""
+    with pytest.raises(InputError, match="lengths"):
+        seqsal.call_peaks(np.zeros((3, 500), np.float32), **bad)

@@ -556,6 +556,8 @@ def call_peaks(
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; see seqsal.peaks.PeakOptions")
     values, mask = as_tracks(track, lengths, valid)
+    if null_track is None and (null_lengths is not None or null_valid is not None):  # fresh30b: ignored silently
+        raise InputError("null_lengths and null_valid describe a null_track; give the null_track too")
     null_source = None
     if null_track is not None:
         null_values, null_mask = as_tracks(null_track, null_lengths, null_valid, "null_track")

@@ -116,3 +116,15 @@ def test_call_peaks_refuses_lengths_that_do_not_fit_and_a_null_description_witho
     null_lengths without a null_track were ignored (the Laplace null used) — all without a word."""
     with pytest.raises(InputError, match="lengths"):
         seqsal.call_peaks(np.zeros((3, 500), np.float32), **bad)
+
+
+def test_an_l_long_valid_mask_holds_for_every_row():
+    """fresh30b: valid of shape (L,) with an (N, L) track was refused (the docstring allows (L,))."""
+    from seqsal.peaks.streams import as_tracks
+
+    track = np.ones((3, 8), np.float32)
+    valid = np.array([True] * 4 + [False] * 4)
+    values, mask = as_tracks(track, valid=valid)
+    assert mask.shape == (3, 8) and mask[:, :4].all() and not mask[:, 4:].any() and values[:, 4:].sum() == 0
+    with pytest.raises(InputError, match="valid mask"):
+        as_tracks(track, valid=np.ones(5, bool))

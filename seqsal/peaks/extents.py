@@ -9,8 +9,9 @@ more on each side, or 0 where that median is negative. A track centred on 0
 (most models) has a level near 0; a map that is one-signed over whole
 stretches (BPNet's counts head under grad x input: 96 % of its bases > 0, in
 the null as in the run) would otherwise grow every seqlet to ``max_length``
-across that carpet (benchmarks/RESULTS.md, session 8). The extent is at least
-``min_length`` bases and never crosses an invalid base. Significant same-sign
+across that carpet (benchmarks/RESULTS.md, session 8). The extent is padded to
+``min_length`` bases unless the padding would turn its sum to the other sign (then it keeps its own, shorter
+extent: fresh30b, 3 of the demo's 249 seqlets at 6-7 bp), and never crosses an invalid base. Significant same-sign
 seqlets that overlap (or lie within ``merge_gap`` bases) are folded into the
 more significant one (:func:`absorb_overlaps`), and same-sign neighbours that
 still overlap are cut at the midpoint of their summits (:func:`split_overlaps`).

@@ -90,7 +90,8 @@ class PeakOptions:
         with the smallest p-value (:mod:`seqsal.peaks.widths`); one width
         gives the single-width test.
     min_length, max_length
-        Bounds of a seqlet's extent (bp).
+        Bounds of a seqlet's extent (bp); a seqlet shorter than ``min_length`` keeps its extent where padding it
+        would turn its sum to the other sign (:mod:`seqsal.peaks.extents`).
     extend_fraction
         Per-base contribution, as a fraction of the window's mean, a flank base
         must beat to join a seqlet.

@@ -70,7 +70,7 @@ def as_tracks(track, lengths=None, valid=None, name: str = "track") -> tuple[np.
     lengths
         ``(N,)`` true length of each row (positions past it are invalid), or ``None``.
     valid
-        ``(L,)`` or ``(N, L)`` bool, or ``None``.
+        ``(L,)`` (the same for every row) or ``(N, L)`` bool, or ``None``.
     name
         What the error messages call the track.
 
@@ -87,7 +87,9 @@ def as_tracks(track, lengths=None, valid=None, name: str = "track") -> tuple[np.
     mask = np.isfinite(array)
     if valid is not None:
         given = np.asarray(valid, dtype=bool)
-        given = given[None] if given.ndim == 1 else given
+        # an (L,) mask holds for every row (fresh30b: refused with an (N, L) track, as the docstring allowed it)
+        given = np.broadcast_to(given, array.shape) if given.ndim == 1 and given.shape[0] == array.shape[1] else \
+            given[None] if given.ndim == 1 else given
         if given.shape != array.shape:
             raise InputError(f"valid mask of {name} has shape {given.shape}, expected {array.shape}")
         mask &= given

@@ -527,7 +527,8 @@ def call_peaks(
     fdr
         Target false discovery rate of the calls of ``level`` (Benjamini–Hochberg, each sign its own family:
         ``bh_family``); default :class:`PeakOptions`' level of that kind, 0.2 for seqlets (``fdr``) and 0.05
-        for elements (``element_fdr``).
+        for elements (``element_fdr``). With ``level="elements"`` the seqlets are called at their default 0.2:
+        the elements' ``n_seqlets`` counts those (``table.attrs["peaks"]["fdr"]`` says the level).
     level
         ``seqlets`` or ``elements``.
     **options

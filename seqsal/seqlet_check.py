@@ -154,7 +154,7 @@ def _check_parameters(max_seqlets, draws, alpha) -> None:
     if not whole(max_seqlets, 0) or not whole(draws, 1):
         raise InputError(f"{option('max_seqlets')} must be a whole number >= 0 and {option('draws')} one >= 1, got "
                          f"{max_seqlets!r} and {draws!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0 < alpha <= 1:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not 0 < alpha <= 1:
         raise InputError(f"{option('alpha')} is the level of `confirmed`, in (0, 1] (e.g. 0.05), got {alpha!r}")
 
 

@@ -134,7 +134,8 @@ class PeakOptions:
         """
         for name in ("fdr", "element_fdr"):  # fresh30b: fdr="0.1" or None was a TypeError from the comparison
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 < value <= 1:
+            number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if not number or not 0 < value <= 1:
                 raise InputError(f"{option(name)} must be a number in (0, 1], got {value!r}")
         if self.bh_family not in BH_FAMILIES:
             raise InputError(f"bh_family must be one of {', '.join(BH_FAMILIES)}, got {self.bh_family!r}")

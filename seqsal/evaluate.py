@@ -454,9 +454,10 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
     methods, named = methods_named(methods, named)
     if unknown := [m for m in methods if m not in METHODS]:
         raise InputError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(sorted(METHODS))}")
-    if max_regions is not None and (isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer))
-                                    or max_regions < 1):  # fresh30b: -1, 2.5 and 0 ended in numpy's errors
+    count = isinstance(max_regions, (int, float, np.number)) and not isinstance(max_regions, bool)
+    if max_regions is not None and (not count or not float(max_regions).is_integer() or max_regions < 1):  # fresh30b
         raise InputError(f"{option('max_regions')} must be a whole number >= 1 (None: all), got {max_regions!r}")
+    max_regions = None if max_regions is None else int(max_regions)
     record, model, x, windows, target, seed = run_inputs(out, max_regions, seed)
     common = {"correct": bool(record["parameters"].get("correct", True)), "rc": bool(record["parameters"].get("rc"))}
     targets = {method: _method_target(method, target) for method in methods}

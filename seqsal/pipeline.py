@@ -442,7 +442,7 @@ def _say_levels_kept(out: str, made: dict, peaks) -> None:
     """A resume of a finished run keeps its calls: say so when they were made at other FDR levels than those
     asked (review30: `--resume --fdr 0.1` said only "nothing to resume")."""
     asked = peaks if isinstance(peaks, PeakOptions) else PeakOptions() if peaks else None
-    if asked is None or made.get("fdr") is None:
+    if asked is None or made.get("fdr") is None or isinstance(made.get("calls"), str):  # a shard calls nothing
         return
     levels = (made["fdr"], made.get("element_fdr", made["fdr"]))
     if levels != (asked.fdr, asked.element_fdr):

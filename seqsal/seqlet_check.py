@@ -151,7 +151,7 @@ def _check_parameters(max_seqlets, draws, alpha) -> None:
     def whole(value, least: int) -> bool:
         return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= least
 
-    if not whole(max_seqlets, 0) or not whole(draws, 1):
+    if not (max_seqlets is None or whole(max_seqlets, 0)) or not whole(draws, 1):  # None: every seqlet
         raise InputError(f"{option('max_seqlets')} must be a whole number >= 0 and {option('draws')} one >= 1, got "
                          f"{max_seqlets!r} and {draws!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not 0 < alpha <= 1:

@@ -103,7 +103,7 @@ def test_levels_that_are_not_numbers_and_a_level_given_as_options_are_refused(de
             PeakOptions(**bad).check()
     with pytest.raises(InputError, match="must be a number"):
         call_peaks_from_run(demo_defaults_run, fdr="0.1", write=False)
-    with pytest.raises(InputError, match="options must be a PeakOptions, got 0.1; give a level as fdr=0.1"):
+    with pytest.raises(InputError, match="options must be a PeakOptions, got 0.1; give a level as fdr="):
         call_peaks_from_run(demo_defaults_run, 0.1, write=False)
     with pytest.raises(InputError, match="chrom_sizes does not name the run's chromosome\\(s\\) chr1, chr2"):
         call_peaks_from_run(demo_defaults_run, write=False, chrom_sizes={"chrX": 10})
@@ -128,3 +128,11 @@ def test_an_l_long_valid_mask_holds_for_every_row():
     assert mask.shape == (3, 8) and mask[:, :4].all() and not mask[:, 4:].any() and values[:, 4:].sum() == 0
     with pytest.raises(InputError, match="valid mask"):
         as_tracks(track, valid=np.ones(5, bool))
+
+
+def test_chrom_sizes_shorter_than_the_run_s_regions_are_refused(demo_defaults_run):
+    """review30b: sizes of another assembly under the same names gave 0 calls with the generic warning."""
+    from seqsal.peaks import call_peaks_from_run
+
+    with pytest.raises(InputError, match="chrom_sizes gives chr1 1,000 bases, but a region of the run starts at"):
+        call_peaks_from_run(demo_defaults_run, write=False, chrom_sizes={"chr1": 1000, "chr2": 1000, "chr3": 1000})

@@ -229,3 +229,6 @@ def test_the_api_refuses_what_the_cli_refuses(bad):
         check_seqlets_run("no-such-folder", **bad)
     with pytest.raises(InputError, match="alpha|draws|max_seqlets"):
         check_seqlets(None, np.zeros((1, 4, 10), np.float32), pd.DataFrame(), pd.DataFrame(), Target(), **bad)
+    # review30b: None (every seqlet) worked before the checks and still does
+    assert check_seqlets(None, np.zeros((1, 4, 10), np.float32), pd.DataFrame(), pd.DataFrame(), Target(),
+                         max_seqlets=None).empty

@@ -108,6 +108,8 @@ def test_a_scripted_model_with_a_seqsal_json_keeps_its_own_window(tmp_path):
     # output 0's names as a dict agree with the same list (review30: refused as a disagreement)
     torch.jit.save(scripted, str(path), _extra_files={"seqsal.json": json.dumps({"task_names": {"0": ["a", "b"]}})})
     assert seqsal.load_model(str(path)).task_names == ["a", "b"]
+    from seqsal.models.files import _agreeing  # review30b: an output without names is no disagreement
+    assert _agreeing("task_names", ["a"], {0: ["a"], 1: []}, "p") == {0: ["a"], 1: []}
 
 
 def test_a_negative_task_index_is_recorded_as_the_task_it_names(tmp_path, small_genome, tiny_model):

@@ -191,7 +191,8 @@ def call_peaks_from_run(
             raise InputError(f"no {name} here: give the output folder of `seqsal attribute`", str(out))
     check_not_shard(out, "call-peaks", writes=write)
     if options is not None and not isinstance(options, PeakOptions):  # fresh30b: call_peaks_from_run(run, 0.1)
-        raise InputError(f"options must be a PeakOptions, got {options!r}; give a level as fdr={options!r}")
+        raise InputError(f"options must be a PeakOptions, got {options!r}; give a level as fdr=..., and other "
+                         "fields as keyword arguments (call_peaks_from_run(out, **fields) or PeakOptions(**fields))")
     options = PeakOptions(**asdict(options)) if options is not None else PeakOptions(null=None)
     for key, value in overrides.items():
         if key not in PeakOptions.__dataclass_fields__:
@@ -221,6 +222,11 @@ def call_peaks_from_run(
             raise InputError(f"chrom_sizes does not name the run's chromosome(s) {', '.join(missing[:5])}"
                              f"{' ...' if len(missing) > 5 else ''} (it names {', '.join(list(chrom_sizes)[:5])}); "
                              "give the genome's sizes, or leave chrom_sizes out to read them from the run", str(out))
+        first = regions.groupby(regions["chrom"].astype(str))["start"].max()  # review30b: another assembly's sizes
+        if short := [name for name, start in first.items() if chrom_sizes[name] <= start]:
+            raise InputError(f"chrom_sizes gives {short[0]} {chrom_sizes[short[0]]:,} bases, but a region of the run "
+                             f"starts at {int(first[short[0]]):,}: sizes of another assembly? give the genome's "
+                             "sizes, or leave chrom_sizes out", str(out))
     else:
         chrom_sizes = _chrom_sizes(out)
     source = _run_source(out, regions, chrom_sizes)

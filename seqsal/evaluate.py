@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from dataclasses import replace
 import time
 from collections.abc import Collection
 from pathlib import Path
@@ -39,8 +38,9 @@ from .regions import fetch_span
 from .stitch import plan_region
 from .errors import InputError, option
 from .models.logit_output import exact_logit
-from .evaluate_inputs import (check_model_unchanged, check_run_regions, check_truth, method_parameters, methods_named,
-                              recorded_transform, refuse_unfit_methods, skipped_text, unavailable_checks)
+from .evaluate_inputs import (check_model_unchanged, check_run_regions, check_truth, method_parameters,
+                              method_target, methods_named, recorded_transform, refuse_unfit_methods, skipped_text,
+                              unavailable_checks)
 from .io import atomic_path, write_table_atomic
 from .provenance import read_json_record, record_written, remove_group
 from .tables import read_region_coordinates, read_tsv
@@ -348,16 +348,6 @@ def run_windows(table: pd.DataFrame, fetch, window: int | None, stride: int | No
     return x, windows
 
 
-def _method_target(method: str, target: Target) -> Target:
-    """The target ``method`` explains: the run's, except that DeepLIFT/DeepSHAP, whose rules cannot take a transform
-    of the output, explain a ``logit`` run's probability (a warning says so; the curves score the run's target)."""
-    if method in ("deeplift", "deepshap") and target.transform not in (None, "none"):
-        log.warning("evaluate: %s explains the probability, not the logit the run explained (its rules act on the "
-                    "model's own layers); its curves are scored on the logit", method)
-        return replace(target, transform="none")
-    return target
-
-
 def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=None,
                rows: Collection[int] | None = None):
     """What a run folder's model checks read (``seqsal evaluate``, the audit's model check, ``seqsal
@@ -447,6 +437,13 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
         the model cannot take are logged (a line each, after the progress bar) and recorded under ``skipped`` in
         ``provenance/evaluation.json``, the methods also in ``result.attrs["skipped_methods"]`` (no
         ``evaluation_erf.tsv``/``evaluation_sanity.tsv`` then: a table is never written without its header).
+
+    Raises
+    ------
+    InputError
+        On an unknown method, a ``max_regions`` that is not a whole number >= 1, a named method the model cannot
+        take (tried on one window before any work), ``truth`` with no site in the windows evaluated, and the run's
+        inputs as :func:`run_inputs` reads them (no ``run.json``, a model or genome that moved or changed).
     """
     from tqdm import tqdm
 
@@ -460,7 +457,7 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
     max_regions = None if max_regions is None else int(max_regions)
     record, model, x, windows, target, seed = run_inputs(out, max_regions, seed)
     common = {"correct": bool(record["parameters"].get("correct", True)), "rc": bool(record["parameters"].get("rc"))}
-    targets = {method: _method_target(method, target) for method in methods}
+    targets = {method: method_target(method, target) for method in methods}
     parameters = {method: {**common, **method_parameters(method, record, (method_params or {}).get(method, {}), seed)}
                   for method in methods}
     if named:  # a named method that cannot take this model's layers: refused before any work (fresh30)

@@ -253,6 +253,19 @@ def recorded_transform(record: dict) -> str:
     return Target.parse(text if isinstance(text, str) else None).transform or "none"
 
 
+def method_target(method: str, target):
+    """The target ``method`` explains in ``seqsal evaluate``: the run's, except that DeepLIFT/DeepSHAP, whose rules
+    cannot take a transform of the output, explain a ``logit`` run's probability (a warning says so; the curves
+    score the run's target)."""
+    from dataclasses import replace
+
+    if method in ("deeplift", "deepshap") and target.transform not in (None, "none"):
+        log.warning("evaluate: %s explains the probability, not the logit the run explained (its rules act on the "
+                    "model's own layers); its curves are scored on the logit", method)
+        return replace(target, transform="none")
+    return target
+
+
 def method_parameters(method: str, record: dict, given: dict, seed: int) -> dict:
     """The parameters ``method`` runs with in ``seqsal evaluate``: the run's own (for the run's method), then those
     ``given``, and the seed for the methods that draw references or noise."""

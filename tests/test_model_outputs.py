@@ -348,10 +348,10 @@ def test_a_profile_of_probabilities_reduced_over_positions_keeps_the_probability
 
 
 def test_evaluate_explains_deepshap_on_the_probability_of_a_logit_run(tmp_path, caplog):
-    from seqsal.evaluate import _method_target
+    from seqsal.evaluate_inputs import method_target
 
-    assert _method_target("deepshap", Target(transform="logit")).transform == "none"
-    assert _method_target("ig", Target(transform="logit")).transform == "logit"
+    assert method_target("deepshap", Target(transform="logit")).transform == "none"
+    assert method_target("ig", Target(transform="logit")).transform == "logit"
 
 
 class SigmoidsCatenated(Body):

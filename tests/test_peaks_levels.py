@@ -110,7 +110,8 @@ def test_levels_that_are_not_numbers_and_a_level_given_as_options_are_refused(de
 
 
 @pytest.mark.parametrize("bad", [{"lengths": np.full(3, 900)}, {"lengths": np.full(3, -5)},
-                                 {"lengths": np.full(3, 300.5)}, {"null_lengths": np.full(3, 100)}])
+                                 {"lengths": np.full((3, 1), 9)}, {"lengths": np.full(3, 300.5)},
+                                 {"null_lengths": np.full(3, 100)}])
 def test_call_peaks_refuses_lengths_that_do_not_fit_and_a_null_description_without_a_null(bad):
     """fresh30b: lengths past the track's columns called anyway, negative ones gave no tests, 300.5 was cut, and
     null_lengths without a null_track were ignored (the Laplace null used) — all without a word."""

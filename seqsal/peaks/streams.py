@@ -95,6 +95,8 @@ def as_tracks(track, lengths=None, valid=None, name: str = "track") -> tuple[np.
         mask &= given
     if lengths is not None:
         given = np.atleast_1d(np.asarray(lengths))
+        if given.ndim != 1:  # review30b: (N, 1) was a numpy broadcasting error
+            raise InputError(f"lengths of {name} must be (N,), one per row, got shape {given.shape}")
         if given.shape[0] != array.shape[0]:
             raise InputError(f"lengths of {name} has {given.shape[0]} entries for {array.shape[0]} rows")
         # fresh30b: 900 on rows of 500 called, -5 gave no tests, 300.5 was cut to 300, all without a word

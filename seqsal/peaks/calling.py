@@ -194,14 +194,14 @@ def _tested_windows(tests: LadderTests, widths: dict, models: dict, final: dict,
 
 
 def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: dict, options: PeakOptions,
-                       scratch: str | os.PathLike | None = None, keep: float | None = None
+                       scratch: str | os.PathLike | None = None, keep: float = 0.0
                        ) -> tuple[pd.DataFrame, KeptTests, dict, dict, dict]:
     """One streaming pass over the kept tests: the ones that can pass BH (``p <= fdr``), with their q-values.
 
     Returns the significant tests (``q <= fdr``; ``+`` then ``-``, each in row order, as the
-    whole table of tests would list them), every kept test with ``p <= keep`` (default ``fdr``; at least
-    ``fdr``: the seqlets' BH reads them, and the element candidates' windows, ``p <= element_fdr``, are among
-    them; spilled to a scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), and per sign
+    whole table of tests would list them), every kept test with ``p <= max(fdr, keep)`` (the seqlets' BH
+    reads those at ``p <= fdr``; ``keep``, the elements' level, keeps their candidates' windows too; spilled to a
+    scratch file in ``scratch``: :class:`KeptTests`; the caller closes it), and per sign
     the number of tests, the counts of tests with ``p <= t`` for ``t`` in :data:`P_GRID` and the smallest
     p-values (:func:`~seqsal.peaks.calibration.smallest_pvalues`, for
     :func:`~seqsal.peaks.calibration.sign_outlook`). The q-values are those of each sign's own family, gated by
@@ -218,7 +218,7 @@ def _significant_tests(tests: LadderTests, widths: dict, models: dict, final: di
     lowest = {1: np.zeros(0), -1: np.zeros(0)}
     at_or_below = {1: np.zeros(P_GRID.shape[0], np.int64), -1: np.zeros(P_GRID.shape[0], np.int64)}
     try:
-        for sign, pvalue, kept in _tested_windows(tests, widths, models, final, max(options.fdr, keep or 0.0)):
+        for sign, pvalue, kept in _tested_windows(tests, widths, models, final, max(options.fdr, keep)):
             at_or_below[sign] += np.searchsorted(np.sort(pvalue), P_GRID, side="right")
             n_tests[sign] += int(pvalue.shape[0])
             if pvalue.shape[0]:
@@ -416,7 +416,7 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     options.check()
     tests, widths, models, final, used = _fit_nulls(options, source, null_source)
     significant, kept, sign_tests, at_or_below, lowest = _significant_tests(
-        tests, widths, models, final, options, scratch, keep=options.element_fdr if elements else None)
+        tests, widths, models, final, options, scratch, keep=options.element_fdr if elements else 0.0)
     n_tests = sign_tests[1] + sign_tests[-1]
     smallest = min((float(lowest[s].min()) for s in (1, -1) if lowest[s].shape[0]), default=1.0)
     with kept.spill:  # the kept tests' scratch file: closed (so removed) on return and on error
@@ -565,7 +565,7 @@ def call_peaks(
         null_source = array_chunks(null_values, null_mask)
     if fdr is not None:
         key = "fdr" if level == "seqlets" else "element_fdr"
-        if key != "fdr" and key in options and options[key] != fdr:  # review30: element_fdr was dropped silently
+        if key in options and options[key] != fdr:  # review30: element_fdr was dropped silently (fdr= is a parameter)
             raise InputError(f"call_peaks(level='elements') takes the elements' level as fdr= (got fdr={fdr!r} and "
                              f"element_fdr={options[key]!r}); give one of them")
         options = {**options, key: fdr}

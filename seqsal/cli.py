@@ -415,7 +415,8 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
 @main.command("check-seqlets")
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--max-seqlets", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Check this many seqlets, the most significant first.")
+              help="Check this many seqlets, the most significant first, each sign at least half of them "
+                   "(where it has that many): each sign's verdict rests on its own.")
 @click.option("--draws", type=click.IntRange(min=1), default=8, show_default=True,
               help="Random replacements of each stretch (the change is their mean).")
 @click.option("--alpha", type=Finite(0, 1, min_open=True), default=0.05, show_default=True,

@@ -49,6 +49,9 @@ def _chroms(text: str | None) -> list[str]:
               metavar="MIN MAX", help="Length range of a cutout, bases (drawn uniformly).")
 @click.option("--cutout-fill", type=click.Choice(["random", "n"]), default="random", show_default=True,
               help="What a cutout becomes: random bases, or N (all-zero columns).")
+@click.option("--unknown-bases", type=click.Choice(["error", "n"]), default="error", show_default=True,
+              help="A FASTA character that is not an IUPAC code (e.g. 'Z') in a training window: stop with its "
+                   "line, or read it as N (one warning line counts them).")
 @click.option("--consistency", nargs=2, type=(click.Choice(["rc", "shift"]), Finite(min=0)), default=None,
               metavar="rc|shift WEIGHT", help="Map consistency under reverse complement or a shift.")
 @click.option("--consistency-shift", type=click.IntRange(min=1), default=5, show_default=True,
@@ -67,8 +70,8 @@ def _chroms(text: str | None) -> list[str]:
 def train(genome, labels, output, architecture, model_config, task, tasks, value_column, regions, window,
           valid_chroms, test_chroms, epochs, batch_size, learning_rate, patience, seed, rc_augment, max_shift,
           fourier_prior, fourier_freq_limit, fourier_positives, mask_prior, saliency_cutout, random_cutout,
-          cutout_span, cutout_fill, consistency, consistency_shift, prior_every, device, precision, resume, force,
-          report_path, quiet):
+          cutout_span, cutout_fill, unknown_bases, consistency, consistency_shift, prior_every, device, precision,
+          resume, force, report_path, quiet):
     """Train a model on GENOME windows with LABELS (BED/narrowPeak value, TSV of tasks, or bigWig), with
     optional attribution priors; writes OUT, OUT.ckpt and STEM.train_report.html/.json (OUT = STEM.safetensors)."""
     setup_logging(quiet)
@@ -84,7 +87,7 @@ def train(genome, labels, output, architecture, model_config, task, tasks, value
         fourier_prior=fourier_prior, fourier_freq_limit=fourier_freq_limit, fourier_positives=fourier_positives,
         mask_prior=mask_prior[0] if mask_prior else None, mask_weight=mask_prior[1] if mask_prior else 0.0,
         saliency_cutout=saliency_cutout, random_cutout=random_cutout, cutout_span=tuple(cutout_span),
-        cutout_fill=cutout_fill,
+        cutout_fill=cutout_fill, unknown_bases=unknown_bases,
         consistency=consistency[0] if consistency else None, consistency_weight=consistency[1] if consistency else 0.0,
         consistency_shift=consistency_shift,
         prior_every=prior_every, device=device, precision=precision)

@@ -147,6 +147,14 @@ def flank_of(options: TrainOptions) -> int:
 def build(options: TrainOptions, tasks: list[str]) -> tuple[nn.Module, int]:
     """The model to train (seeded) and its input length."""
     config = dict(options.model_config or {})
+    if options.window and config.get("input_length") not in (None, options.window):  # fresh31: replaced unsaid
+        raise InputError(f"{option('model_config')} input_length {config['input_length']} differs from "
+                         f"{option('window', options.window)}; give the window once")
+    for key, value in (("n_tasks", len(tasks)), ("task_names", list(tasks))):
+        if key in config and config[key] != value:
+            raise InputError(f"{option('model_config')} {key} {config[key]!r} differs from the labels' {value!r}: the "
+                             f"tasks are the labels'; leave {key} out of the config (or pick tasks with "
+                             f"{option('tasks')})")
     window = options.window or config.get("input_length") or 500
     if options.architecture == "basset":
         config["input_length"] = window
@@ -301,14 +309,21 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
                          labels.regions_path or labels.path, int(labels.regions["line"].iloc[row]) or None)
     regions = labels.regions
     chroms = regions["chrom"].to_numpy(dtype=object)
-    split = split_chromosomes(chroms, options.valid_chroms, options.test_chroms, labels.path)
-    check_label_spread(labels, split, options.valid_chroms)  # before the genome is read: constant labels fail fast
     flank = flank_of(options)
     starts = window_starts(regions, window) - flank
     exclude = include = None
     out = {}
-    with Genome(genome_path, unknown_bases="n") as genome:
+    with Genome(genome_path, unknown_bases=options.unknown_bases) as genome:
+        # the labels on the genome first (fresh31: labels named 1/2/3 on a chr1/2/3 genome were told first that
+        # --valid-chroms chr2 holds no region, and a bigWig of another build that its labels were constant)
         check_labels_on_genome(labels, genome.chrom_sizes)  # regions (and a bigWig's sizes) on the genome
+        longest = max(genome.chrom_sizes.items(), key=lambda item: item[1])
+        if window > longest[1]:  # fresh31: a whole epoch of N-padded windows, then "no finite validation score"
+            raise InputError(f"{option('window', window)} is longer than every chromosome (the longest, "
+                             f"{longest[0]}, is {longest[1]} bp): its windows would be mostly N; give a window of at "
+                             f"most {longest[1]} bp", genome_path)
+        split = split_chromosomes(chroms, options.valid_chroms, options.test_chroms, labels.path)
+        check_label_spread(labels, split, options.valid_chroms)  # before the windows are read
         ends = np.array([genome.chrom_sizes[str(chrom)] for chrom in chroms], np.int64)
         if (past := int(((starts < 0) | (starts + window + 2 * flank > ends)).sum())):  # trainbreak: silent
             log.warning("%d of %d labelled windows run past their chromosome (window %d bp, %d more each side for "
@@ -320,11 +335,15 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
                 continue
             x = encode_windows(genome, chroms[chosen], starts[chosen], window + 2 * flank, labels.path,
                                regions["line"].to_numpy()[chosen]).astype(np.int8)
+            minus = regions["strand"].to_numpy()[chosen] == "-"  # read as attribute reads them (fresh31)
+            x[minus] = x[minus][:, ::-1, ::-1]
             data = TrainData(x, labels.values[chosen].astype(np.float32))
             if exclude is not None:
                 data.exclude = interval_masks(exclude, chroms[chosen], starts[chosen], window + 2 * flank)
+                data.exclude[minus] = data.exclude[minus][:, ::-1]
             if include is not None:
                 data.include = interval_masks(include, chroms[chosen], starts[chosen], window + 2 * flank)
+                data.include[minus] = data.include[minus][:, ::-1]
             out[name] = data
     for part, table, key in ((0, exclude, "exclude"), (1, include, "include")):
         if table is not None and not getattr(out["train"], key).any():  # trainbreak: term 0 every epoch, no word

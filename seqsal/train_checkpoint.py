@@ -29,12 +29,15 @@ _IGNORED = ("epochs", "device", "precision", "patience")  # a resumed run may ch
 
 
 def labels_digest(labels: "Labels") -> str:
-    """SHA-256 of the labels as read: task names, each region's ``chrom``/``start``/``end`` and the ``(N, T)``
-    float32 values, in order (not the file's bytes: compression and line ends do not change it)."""
+    """SHA-256 of the labels as read: task names, each region's ``chrom``/``start``/``end`` (and ``strand`` where
+    one is ``-``) and the ``(N, T)`` float32 values, in order (not the file's bytes: compression and line ends do
+    not change it)."""
     digest = hashlib.sha256(json.dumps([list(labels.tasks), labels.regions["chrom"].astype(str).tolist()]).encode())
     for column in ("start", "end"):
         digest.update(labels.regions[column].to_numpy(dtype="<i8").tobytes())
     digest.update(labels.values.astype("<f4", copy=False).tobytes())
+    if "strand" in labels.regions and (labels.regions["strand"] == "-").any():  # unstranded: the digest as before
+        digest.update(json.dumps(labels.regions["strand"].astype(str).tolist()).encode())
     return digest.hexdigest()
 
 
@@ -58,8 +61,9 @@ def run_record(options: "TrainOptions", labels: "Labels", genome_path: str) -> d
     keep = {key: value for key, value in asdict(options).items() if key not in _IGNORED}
     if keep.get("mask_prior"):  # the masks by content, as the labels and genome (trainbreak: edited at its path, kept)
         keep["mask_prior"] = [file_digest(part) if part else "" for part in keep["mask_prior"].split(",")]
-    if keep["cutout_fill"] == "random":  # an option added later: at its default, as checkpoints written before
-        del keep["cutout_fill"]
+    for key, default in (("cutout_fill", "random"), ("unknown_bases", "error")):  # added later: at its default,
+        if keep[key] == default:  # as checkpoints written before
+            del keep[key]
     return json.loads(json.dumps({
         "labels": os.path.abspath(labels.path) if labels.path else "", "labels_digest": labels_digest(labels),
         "genome": os.path.abspath(genome_path), "genome_digest": sampled_digest(genome_path), **keep},

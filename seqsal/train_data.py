@@ -57,7 +57,9 @@ class Labels:
     Attributes
     ----------
     regions
-        ``chrom``, ``start``, ``end`` (0-based, half-open) and ``line`` (1-based, for messages).
+        ``chrom``, ``start``, ``end`` (0-based, half-open), ``strand`` (``+``, ``-`` or ``.``: a ``-`` region is
+        trained on the reverse complement of its window, as ``seqsal attribute`` reads it; BED column 6 or a TSV's
+        ``strand`` column, else ``.``) and ``line`` (1-based, for messages).
     values
         ``(N, T)`` float32 targets.
     tasks
@@ -189,6 +191,7 @@ def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None)
     starts: list[int] = []
     ends: list[int] = []
     lines: list[int] = []
+    strands: list[str] = []
     rows: list[list[float]] = []
     for line, text in _lines(path):
         if line <= line0 or not text.strip() or text.startswith("#"):
@@ -203,6 +206,10 @@ def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None)
         if not (start.isdigit() and end.isdigit()) or int(start) >= int(end) or int(end) >= 1 << 63:
             raise InputError(f"start/end ({start!r}, {end!r}) are not integers with start < end (positions on a "
                              "chromosome, within 64 bits)", path, line)
+        strand = fields[lower.index("strand")].strip() if "strand" in lower else "."
+        if strand not in ("+", "-", "."):  # fresh31: a strand column was ignored, - regions trained on the + strand
+            raise InputError(f"strand {strand!r} is not '+', '-' or '.'", path, line)
+        strands.append(strand)
         chroms.append(fields[at["chrom"]])
         starts.append(int(start))
         ends.append(int(end))
@@ -213,7 +220,7 @@ def _read_tsv(path: str, header: tuple[int, list[str]], tasks: list[str] | None)
     chrom_array = np.empty(len(chroms), dtype=object)
     chrom_array[:] = chroms
     regions = pd.DataFrame({"chrom": chrom_array, "start": np.array(starts, np.int64),
-                            "end": np.array(ends, np.int64), "line": np.array(lines, np.int64)})
+                            "end": np.array(ends, np.int64), "strand": strands, "line": np.array(lines, np.int64)})
     return Labels(regions, np.array(rows, dtype=np.float32).reshape(len(rows), len(tasks)), list(tasks), path,
                   "tsv", [c + 1 for c in columns])
 
@@ -240,7 +247,8 @@ def _read_bed_values(path: str, value_column: int | None) -> Labels:
                              f"value column: narrowPeak column 7, BED column 5, or {option('value_column')} N", path,
                              int(line))
         values[row, 0] = _float(fields[column - 1], path, int(line), column)
-    return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["value"], path, "bed",
+    return Labels(regions[["chrom", "start", "end", "strand", "line"]].reset_index(drop=True), values, ["value"], path,
+                  "bed",
                   [column])
 
 
@@ -288,7 +296,7 @@ def _read_bigwig(path: str, regions_path: str | None) -> Labels:
                 values[row, 0] = float(signal.sum() / (region.end - region.start))
     finally:
         handle.close()
-    return Labels(regions[["chrom", "start", "end", "line"]].reset_index(drop=True), values, ["signal"], path,
+    return Labels(regions[["chrom", "start", "end", "strand", "line"]].reset_index(drop=True), values, ["signal"], path,
                   "bigwig", regions_path=regions_path, source_sizes=sizes)
 
 
@@ -415,9 +423,12 @@ def check_label_spread(labels: Labels, split: dict[str, np.ndarray], valid_chrom
 
 
 def window_starts(regions: pd.DataFrame, length: int) -> np.ndarray:
-    """Start of the ``length``-bp window centred on each region's midpoint ``(start + end) // 2``."""
-    centres = (regions["start"].to_numpy(np.int64) + regions["end"].to_numpy(np.int64)) // 2
-    return centres - length // 2
+    """Start of the ``length``-bp window of each region: a shorter region widened as ``seqsal attribute`` widens it
+    (:func:`seqsal.regions.fetch_span`: ``start - (length - size) // 2``, so that the model is explained on the window
+    it was trained on; fresh31: odd-length regions were one base apart), a longer one cut to the window centred on
+    its midpoint ``(start + end) // 2``."""
+    start, end = regions["start"].to_numpy(np.int64), regions["end"].to_numpy(np.int64)
+    return np.where(end - start < length, start - (length - (end - start)) // 2, (start + end) // 2 - length // 2)
 
 
 def encode_windows(genome: Genome, chroms: np.ndarray, starts: np.ndarray, width: int,

@@ -45,6 +45,9 @@ class TrainOptions:
         Probability of a salient (or random) cutout per training window, and its length range in bases.
     cutout_fill
         What replaces the cut stretch: ``random`` bases (default) or ``n``, Ns (all-zero one-hot columns).
+    unknown_bases
+        A FASTA character that is not an IUPAC code within a training window: ``error`` (stop with its line, as
+        ``seqsal attribute`` does by default) or ``n`` (read it as N; one warning line counts them).
     consistency, consistency_weight, consistency_shift
         ``rc`` or ``shift`` (or ``None``), its weight, and the shift in bases.
     consistency_centre
@@ -86,6 +89,7 @@ class TrainOptions:
     random_cutout: float = 0.0
     cutout_span: tuple[int, int] = (10, 30)
     cutout_fill: str = "random"
+    unknown_bases: str = "error"
     consistency: str | None = None
     consistency_weight: float = 0.0
     consistency_shift: int = 5
@@ -112,6 +116,8 @@ def check_options(options: TrainOptions) -> None:
                          "control); give one")
     if min(options.cutout_span) < 1 or options.cutout_span[0] > options.cutout_span[1]:
         raise InputError(f"{option('cutout_span', str(options.cutout_span))}: give MIN,MAX bases with 1 <= MIN <= MAX")
+    if options.unknown_bases not in ("error", "n"):
+        raise InputError(f"{option('unknown_bases')} {options.unknown_bases!r}: choose error or n")
     if options.cutout_fill not in CUTOUT_FILLS:
         raise InputError(f"{option('cutout_fill')} {options.cutout_fill!r}: choose one of {', '.join(CUTOUT_FILLS)}")
     if options.mask_prior and not options.mask_weight:

@@ -314,6 +314,9 @@ def test_cli_cutout_span_fill_and_consistency_shift_reach_the_options(tmp_path, 
     ('{"dropout": 2}', "basset", "dropout must be in [0, 1), got 2"),
     ('{"trimming": -3}', "bpnet", "trimming must be a whole number >= 0, got -3"),
     ('{"trimming": 32}', "bpnet", "trimming 32 leaves no profile of a 64-bp window"),
+    ('{"input_length": 400}', "basset", "--model-config input_length 400 differs from --window 64; give the window"),
+    ('{"n_tasks": 5}', "basset", "--model-config n_tasks 5 differs from the labels' 2"),  # fresh31: replaced unsaid
+    ('{"task_names": ["a", "b"]}', "bpnet", "task_names ['a', 'b'] differs from the labels'"),
 ])
 def test_a_bad_model_config_is_one_line_not_a_traceback(world, tmp_path, config, architecture, message):
     """A config that is no mapping, or sizes of 0 or below, failed deep in torch (TypeError, ZeroDivisionError,

@@ -329,3 +329,78 @@ def test_a_bed_of_labels_says_which_column_is_the_value(tmp_path, caplog):
     caplog.clear()
     train_data.log_label_source(train_data.read_labels(write_bed(tmp_path / "c.bed", NARROWPEAK), value_column=8))
     assert "from column 8;" in caplog.text
+
+
+def test_minus_strand_labels_are_trained_on_the_reverse_complement_as_attribute_reads_them(tmp_path):
+    """fresh31: the strand column of BED (and TSV) labels was dropped, so a - region was trained on the + strand
+    while `seqsal attribute` explains it on the reverse complement."""
+    from seqsal.encode import reverse_complement_one_hot
+
+    rng = np.random.default_rng(4)
+    fasta = tmp_path / "g.fa"
+    fasta.write_text("".join(f">{c}\n{''.join(rng.choice(list('ACGT'), 400))}\n" for c in ("chr1", "chr2")))
+    bed = tmp_path / "l.bed"
+    bed.write_text("chr1\t100\t164\ta\t1\t+\nchr1\t100\t164\tb\t2\t-\nchr2\t10\t74\tc\t3\t.\nchr2\t20\t84\td\t4\t-\n")
+    tsv = tmp_path / "l.tsv"
+    tsv.write_text("chrom\tstart\tend\tstrand\tv\nchr1\t100\t164\t+\t1\nchr1\t100\t164\t-\t2\n"
+                   "chr2\t10\t74\t.\t3\nchr2\t20\t84\t-\t4\n")
+    options = TrainOptions(window=64, valid_chroms=["chr2"], max_shift=0)
+    for path in (bed, tsv):
+        labels = train_data.read_labels(str(path))
+        assert labels.regions["strand"].tolist() == ["+", "-", ".", "-"]
+        x = load_splits(str(fasta), labels, options, 64)["train"].x.astype(np.float32)
+        assert np.array_equal(x[1], reverse_complement_one_hot(x[0]))
+    (tmp_path / "bad.tsv").write_text("chrom\tstart\tend\tstrand\tv\nchr1\t100\t164\tminus\t1\n")
+    with pytest.raises(InputError, match=r"bad.tsv:2: strand 'minus' is not"):
+        train_data.read_labels(str(tmp_path / "bad.tsv"))
+
+
+def test_a_region_shorter_than_the_window_is_trained_on_the_window_attribute_reads():
+    """fresh31: an odd-length region in an even window was trained one base left of where attribute reads it."""
+    import pandas as pd
+
+    from seqsal.regions import fetch_span
+
+    for start, end, window in ((101, 400, 300), (100, 400, 300), (10, 11, 300), (5, 6, 301), (0, 64, 64)):
+        got = train_data.window_starts(pd.DataFrame({"start": [start], "end": [end]}), window)[0]
+        assert got == fetch_span(start, end, window)[0]
+    longer = train_data.window_starts(pd.DataFrame({"start": [0, 0], "end": [500, 501]}), 300)
+    assert longer.tolist() == [100, 100]  # a longer region: the window centred on its midpoint (start + end) // 2
+
+
+def test_a_character_that_is_not_iupac_stops_training_unless_read_as_n(tmp_path, caplog):
+    """fresh31: train read it as N without a word until the end, then named --unknown-bases, which train lacked."""
+    rng = np.random.default_rng(5)
+    seqs = {c: list(rng.choice(list("ACGT"), 400)) for c in ("chr1", "chr2")}
+    seqs["chr1"][120] = "Z"
+    fasta = tmp_path / "g.fa"
+    fasta.write_text("".join(f">{c}\n{''.join(s)}\n" for c, s in seqs.items()))
+    labels = tmp_path / "l.tsv"
+    labels.write_text("chrom\tstart\tend\tv\nchr1\t100\t164\t1\nchr1\t200\t264\t2\nchr2\t10\t74\t3\n"
+                      "chr2\t100\t164\t5\n")
+    table = train_data.read_labels(str(labels))
+    with pytest.raises(InputError, match="not an IUPAC"):
+        load_splits(str(fasta), table, TrainOptions(window=64, valid_chroms=["chr2"]), 64)
+    with caplog.at_level("WARNING", logger="seqsal"):
+        x = load_splits(str(fasta), table, TrainOptions(window=64, valid_chroms=["chr2"], unknown_bases="n"), 64)
+    assert x["train"].x[0].sum() == 64 + 2 * 3 - 1  # the Z read as N: one all-zero column
+    assert "not an IUPAC DNA code as N" in caplog.text
+    result = CliRunner().invoke(main, ["train", str(fasta), str(labels), "-o", str(tmp_path / "m.safetensors"),
+                                       "--valid-chroms", "chr2", "--unknown-bases", "maybe"])
+    assert result.exit_code == 2 and "--unknown-bases" in result.output
+
+
+def test_labels_are_checked_on_the_genome_before_the_split_and_a_window_longer_than_every_chromosome_is_refused(
+        tmp_path, genome):
+    """fresh31: labels named 1/2 on a chr1/chr2 genome were first told that --valid-chroms chr2 holds no labelled
+    region (the naming came out only after the user "fixed" that); a window longer than every chromosome trained a
+    whole epoch of N and then blamed the validation score."""
+    labels = tmp_path / "l.tsv"
+    labels.write_text(TSV_HEADER + "\n" + "\n".join(row.replace("chr", "", 1) for row in TSV_ROWS) + "\n")
+    table = train_data.read_labels(str(labels), tasks=["activity"])
+    with pytest.raises(InputError, match=r"chromosome '1' is not in the FASTA"):
+        load_splits(str(genome), table, TrainOptions(window=64, valid_chroms=["chr2"]), 64)
+    labels.write_text(TSV_HEADER + "\n" + "\n".join(TSV_ROWS) + "\n")
+    table = train_data.read_labels(str(labels), tasks=["activity"])
+    with pytest.raises(InputError, match=r"window.5000 is longer than every chromosome \(the longest, chr1, is 1000"):
+        load_splits(str(genome), table, TrainOptions(window=5000, valid_chroms=["chr2"]), 5000)

@@ -287,11 +287,17 @@ def test_a_seqlet_table_with_a_trailing_tab_or_commas_is_said_for_what_it_is(tmp
         read_seqlet_table(tmp_path / "s.tsv")
 
 
-def test_a_seqlet_table_of_a_header_only_is_warned_about(tmp_path, caplog):
-    """fresh25b: 0 motifs and exit 0, unsaid."""
+def test_a_seqlet_table_of_a_header_only_is_warned_about_by_motifs_only(small_folder, caplog, monkeypatch):
+    """fresh25b: 0 motifs and exit 0, unsaid. fresh31: the reader said "no motif can be found" to check-seqlets
+    too, which reads the same table: the motifs run says it."""
+    import seqsal.motifs.run as run
     from seqsal.motifs.seqlets import read_seqlet_table
 
-    (tmp_path / "s.tsv").write_text("region_index\toffset_start\toffset_end\tsign\n")
+    (small_folder / "s.tsv").write_text("region_index\toffset_start\toffset_end\tsign\n")
     with caplog.at_level("WARNING", logger="seqsal"):
-        assert read_seqlet_table(tmp_path / "s.tsv").empty
-    assert "holds no seqlets" in caplog.text
+        assert read_seqlet_table(small_folder / "s.tsv").empty
+    assert "holds no seqlets" not in caplog.text
+    monkeypatch.setattr(run, "discover_motifs", lambda *a, **k: (_ for _ in ()).throw(_Discovered()))
+    with caplog.at_level("WARNING", logger="seqsal"), pytest.raises(_Discovered):
+        run.run_motifs(small_folder, seqlets_path=small_folder / "s.tsv", database="none", progress=False)
+    assert "holds no seqlets (a header only): no motif can be found" in caplog.text

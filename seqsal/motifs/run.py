@@ -251,6 +251,8 @@ def run_motifs(
             raise InputError(f"{stale_text(out, 'calls')} first: its seqlets are not those of this folder's "
                              "attributions", str(seqlets_path))
         seqlets = read_seqlet_table(seqlets_path, regions, lengths)
+        if seqlets.empty:  # said here, not by the reader: check-seqlets reads the table too (fresh31)
+            log.warning("%s: the seqlet table holds no seqlets (a header only): no motif can be found", seqlets_path)
         if (off := seqlet_score_mismatch(seqlets, arrays)) is not None:
             raise InputError(f"the seqlet's score {off[1]:.4g} is not the sum of this folder's track over it "
                              f"({off[2]:.4g} here): a seqlet table of another run (another method or model) over "

@@ -66,8 +66,6 @@ def read_seqlet_table(path: str | os.PathLike, regions: pd.DataFrame | None = No
     if not isinstance(table.index, pd.RangeIndex):  # rows with one more field than the header (a trailing tab)
         raise InputError("the rows have one more field than the header (a trailing tab?); remove it, or name the "
                          "column", path, 2)
-    if table.empty:
-        log.warning("%s: the seqlet table holds no seqlets (a header only): no motif can be found", path)
     table = _checked_cells(table, path)
     if "sign" not in table:
         if "score" not in table:

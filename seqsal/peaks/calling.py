@@ -117,8 +117,11 @@ def _fitted_widths(options: PeakOptions, models: dict, null: str) -> dict[int, t
     widths = {s: tuple(w for w in options.test_widths if models[(w, s)].kind != "none") for s in (1, -1)}
     absent = _absent_signs(models, options.test_widths)
     for s in absent:
-        log.info("the %s null holds no %s test at any width (the map never takes that sign): no %s seqlets are "
-                 "called", null, "+" if s > 0 else "-", "positive" if s > 0 else "negative")
+        log.info("the %s null holds no %s test at any width tested (%s: %s): no %s seqlets are called", null,
+                 "+" if s > 0 else "-", ",".join(map(str, options.test_widths)),
+                 "the map never takes that sign" if len(options.test_widths) > 1 else  # fresh31: motifs tests one
+                 "a map that never takes that sign, or none of that sign this wide",
+                 "positive" if s > 0 else "negative")
     dropped = [f"{'+' if s > 0 else '-'}{w}" for s in (1, -1) for w in options.test_widths
                if w not in widths[s] and s not in absent and widths[s]]  # none left: calibration_summary says so
     if dropped:

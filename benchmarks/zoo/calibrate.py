@@ -9,7 +9,8 @@ For each zoo model (``<zoo>/<model>/card.json``, written by ``make_zoo.py``): ``
 arguments, then from the run folder:
 
 * the empirical FDR of seqlets and of elements, per sign, at nominal 0.05, 0.1 and 0.2 (``seqsal call-peaks``
-  re-calls; a call is false when it overlaps no planted site of its world);
+  re-calls; a call is false when it overlaps no planted site of its world), and at the default level against
+  the sites of the call's own sign (``seqlets_signed_false``: a ``-`` seqlet on an activator's site is false there);
 * the recall of each planted motif at the default seqlet FDR (``PeakOptions().fdr``, 0.2; sites with an overlapping seqlet of the motif's sign), and
   whether the model uses the motif (the card: planting one site moves the prediction by >= 0.1 SD);
 * seqlet F1 (a hit is >= 50 % reciprocal overlap with a planted site) for seqsal at 0.05, 0.1, 0.2 and the
@@ -88,6 +89,19 @@ def fdr_by_sign(calls: pd.DataFrame, truth: list) -> dict:
         false = sum(not overlaps(truth, r, a, b) for r, a, b in
                     zip(part["region_index"], part["offset_start"], part["offset_end"]))
         out[sign] = (len(part), false / len(part) if len(part) else 0.0)
+    return out
+
+
+def signed_false(calls: pd.DataFrame, truth: list, repressors: set[str]) -> dict:
+    """Per sign: calls and the share that overlaps no planted site *of that sign* (a ``-`` call on an activator's
+    site is false here, true for :func:`fdr_by_sign`: session 31 found most such calls contradicted by the model)."""
+    out = {}
+    for sign in "+-":
+        part = calls[calls["sign"] == sign]
+        own = [[t for t in rows if (t[2] in repressors) == (sign == "-")] for rows in truth]
+        false = sum(not overlaps(own, r, a, b) for r, a, b in
+                    zip(part["region_index"], part["offset_start"], part["offset_end"]))
+        out[sign] = [len(part), round(false / len(part), 4) if len(part) else 0.0]
     return out
 
 
@@ -266,6 +280,8 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
         recall[motif] = {"sign": sign, "sites": len(sites), "called": hit,
                          "uses": uses.get(motif, True if not card.get("world") else None)}
     result["recall"] = recall
+    if card.get("world"):
+        result["seqlets_signed_false"] = signed_false(seqlets, truth, repressors)
     result["used_motifs_without_calls"] = sorted(m for m, v in recall.items() if v["uses"] and v["called"] == 0)
     result["with_motif_calls"] = with_motif_calls(folder, seqlets, truth, {m: v["sign"] for m, v in recall.items()},
                                                   {m: bool(v["uses"]) for m, v in recall.items()})

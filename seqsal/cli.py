@@ -101,6 +101,9 @@ main.add_command(train)
                    "seqlet level).")
 @click.option("--element-fdr", type=Finite(), default=0.05, show_default=True,
               help="Target false discovery rate of the elements (candidates from the windows at p <= this level).")
+@click.option("--signs", type=click.Choice(["+-", "+", "-"]), default="+-", show_default=True,
+              help="The signs whose seqlets and elements are called (both are tested): e.g. + alone for a model "
+                   "whose - sign `seqsal check-seqlets` does not confirm.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default="shuffle", show_default=True,
               help="Null of the peak caller: attributions of dinucleotide-shuffled copies of a sample of the "
                    "regions, or a Laplace fit to the bulk of the observed track.")
@@ -125,7 +128,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
               force, quiet, shard=None, method_params=None, n_logos=0, unknown_bases="error", layout="ncl",
               allow_incomplete=False, max_memory=None,
-              peaks=True, fdr=0.2, element_fdr=0.05, null="shuffle", null_fraction=0.1, min_null_bases=200_000,
+              peaks=True, fdr=0.2, element_fdr=0.05, signs="+-", null="shuffle", null_fraction=0.1, min_null_bases=200_000,
               max_null_copies=8):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
@@ -146,7 +149,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
         resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
         shard=parse_shard(shard) if shard is not None else None,
-        peaks=PeakOptions(fdr=fdr, element_fdr=element_fdr, null=null, null_fraction=null_fraction,
+        peaks=PeakOptions(fdr=fdr, element_fdr=element_fdr, signs=signs, null=null, null_fraction=null_fraction,
                           min_null_bases=min_null_bases,
                           max_null_copies=max_null_copies, seed=seed).check() if peaks else False,
     )
@@ -341,6 +344,9 @@ def relocate(out_dir, genome, regions, model, architecture, quiet):
                    "seqlet level).")
 @click.option("--element-fdr", type=Finite(), default=0.05, show_default=True,
               help="Target false discovery rate of the elements (candidates from the windows at p <= this level).")
+@click.option("--signs", type=click.Choice(["+-", "+", "-"]), default="+-", show_default=True,
+              help="The signs whose seqlets and elements are called (both are tested): e.g. + alone for a model "
+                   "whose - sign `seqsal check-seqlets` does not confirm.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
               help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
 @click.option("--test-widths", default="6,10,16,24", show_default=True,
@@ -351,7 +357,7 @@ def relocate(out_dir, genome, regions, model, architecture, quiet):
               help="Seqlets closer than this join one element (bp).")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def call_peaks(out_dir, fdr, element_fdr, null, test_widths, max_length, element_gap, quiet):
+def call_peaks(out_dir, fdr, element_fdr, signs, null, test_widths, max_length, element_gap, quiet):
     """Call seqlets and elements again on the run in OUT_DIR, without recomputing attributions.
 
     Rewrites seqlets.bed, elements.bed (narrowPeak), seqlets.tsv, elements.tsv and the peaks entry of run.json.
@@ -359,8 +365,8 @@ def call_peaks(out_dir, fdr, element_fdr, null, test_widths, max_length, element
     setup_logging(quiet)
     from .peaks import call_peaks_from_run, describe_calls
 
-    calls = call_peaks_from_run(out_dir, fdr=fdr, element_fdr=element_fdr, null=null, test_widths=test_widths,
-                                max_length=max_length, element_gap=element_gap)
+    calls = call_peaks_from_run(out_dir, fdr=fdr, element_fdr=element_fdr, signs=signs, null=null,
+                                test_widths=test_widths, max_length=max_length, element_gap=element_gap)
     logging.getLogger("seqsal").info("%s -> %s", describe_calls(calls.info), out_dir)
 
 

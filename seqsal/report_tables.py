@@ -223,8 +223,9 @@ def seqlet_check_section(run) -> str | None:
 
     flagged = unconfirmed_signs(table)
     warning = "".join(f'<div class="warn"><b>The model does not confirm most {sign} seqlets</b>: for this model the '
-                      f"attribution's {sign} sign does not say what its bases do; do not act on those calls, or "
-                      "explain it with another method and check again.</div>" for sign in flagged)
+                      f"attribution's {sign} sign does not say what its bases do; do not act on those calls "
+                      f"(<code>seqsal call-peaks OUT --signs {'+' if sign == '-' else '-'}</code> calls the other "
+                      "sign alone), or explain it with another method and check again.</div>" for sign in flagged)
     return ('<h2 id="seqlet-check">Does the model confirm the seqlets?</h2>' + warning + '<p class="muted">'
             "<code>seqsal check-seqlets</code>: each seqlet's bases replaced by random bases in the model window; "
             "confirmed when the prediction moves the way its sign says, further than replacing stretches no call "

@@ -357,8 +357,9 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
                     "control stretch", "control stretches"), alpha)
     for label in unconfirmed_signs(table, alpha=alpha):
         log.warning("check: the model does not confirm most %s seqlets: for this model the attribution's %s sign does "
-                    "not say what its bases do; do not act on those calls, or explain the model with another method "
-                    "(`seqsal evaluate` compares them) and check again", label, label)
+                    "not say what its bases do; do not act on those calls (`seqsal call-peaks %s --signs %s` calls "
+                    "the other sign alone), or explain the model with another method (`seqsal evaluate` compares "
+                    "them) and check again", label, label, out, "+" if label == "-" else "-")
     return table
 
 

@@ -137,3 +137,32 @@ def test_chrom_sizes_shorter_than_the_run_s_regions_are_refused(demo_defaults_ru
 
     with pytest.raises(InputError, match="chrom_sizes gives chr1 1,000 bases, but a region of the run starts at"):
         call_peaks_from_run(demo_defaults_run, write=False, chrom_sizes={"chr1": 1000, "chr2": 1000, "chr3": 1000})
+
+
+def test_a_sign_called_alone_gets_exactly_its_calls_of_both_signs():
+    """``signs`` (session 31: for a sign the model does not confirm): both signs are still tested, the other's calls
+    are left out, and with each sign its own family a sign's seqlets and elements are those it gets with both."""
+    track, _, null = _clustered_world(3)
+    track[150:] *= -1  # the clusters of half the rows turn negative: signal on both signs
+    both = _calls(track, null, element_fdr=0.2)
+    assert set(both.seqlets["sign"]) == {1, -1} and set(both.elements["sign"]) == {1, -1}
+    for signs, sign in (("+", 1), ("-", -1)):
+        alone = _calls(track, null, element_fdr=0.2, signs=signs)
+        for kind in ("seqlets", "elements"):
+            mine = getattr(both, kind)
+            assert _key(getattr(alone, kind)).equals(_key(mine[mine["sign"] == sign]))
+            assert sorted(getattr(alone, kind)["rank"]) == list(range(1, len(getattr(alone, kind)) + 1))
+        assert alone.info["n_seqlets_by_sign"]["+" if sign < 0 else "-"] == 0
+        assert alone.info["options"]["signs"] == signs
+    with pytest.raises(InputError, match="signs must be one of"):
+        PeakOptions(signs="both").check()
+
+
+def test_the_line_says_which_sign_was_not_called():
+    from seqsal.peaks import describe_calls
+
+    record = {"n_seqlets": 5, "n_seqlets_by_sign": {"+": 5, "-": 0}, "fdr": 0.2, "n_elements": 0,
+              "element_fdr": 0.05, "null": "shuffle", "options": {"signs": "+"}}
+    assert describe_calls(record).startswith("5 seqlets (5 +, - not called) at FDR 0.2 and 0 elements")
+    record["options"]["signs"] = "+-"
+    assert describe_calls(record).startswith("5 seqlets (5 +, 0 -) at FDR 0.2")

@@ -310,11 +310,14 @@ def _sign_outlooks(lowest: dict, n_tests: dict, at_or_below: dict, per_sign: dic
     return out
 
 
-def _log_sign_without_calls(significant: pd.DataFrame, by_sign: dict, fdr: float) -> None:
+def _log_sign_without_calls(significant: pd.DataFrame, by_sign: dict, fdr: float, signs: str = "+-") -> None:
     """Say so when one sign has calls and the other, tested, has none: each sign answers to its own family, so the
-    other's calls no longer carry it (review29: the demo's + seqlets at FDR 0.05, best own q-value 0.107)."""
+    other's calls no longer carry it (review29: the demo's + seqlets at FDR 0.05, best own q-value 0.107). Signs
+    not called (``signs``) are not spoken of."""
     for sign, name in ((1, "+"), (-1, "-")):
         outlook = by_sign[name]
+        if name not in signs:
+            continue
         if (significant["sign"] == sign).any() or not outlook["n_tests"] or outlook["smallest_qvalue"] is None:
             continue
         inside, after = outlook_hint(outlook, fdr)
@@ -420,6 +423,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
     tests, widths, models, final, used = _fit_nulls(options, source, null_source)
     significant, kept, sign_tests, at_or_below, lowest = _significant_tests(
         tests, widths, models, final, options, scratch, keep=options.element_fdr if elements else 0.0)
+    asked = np.array([1 if "+" in options.signs else 0, -1 if "-" in options.signs else 0])
+    significant = significant[np.isin(significant["sign"].to_numpy(), asked)]  # both tested, the asked called
     n_tests = sign_tests[1] + sign_tests[-1]
     smallest = min((float(lowest[s].min()) for s in (1, -1) if lowest[s].shape[0]), default=1.0)
     with kept.spill:  # the kept tests' scratch file: closed (so removed) on return and on error
@@ -448,9 +453,11 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         if options.bh_family == "sign":  # each sign's own family (one over both: not what its calls answer to)
             info["calibration"]["outlook"]["by_sign"] = _sign_outlooks(lowest, sign_tests, at_or_below, per_sign)
         if not significant.empty and options.bh_family == "sign":
-            _log_sign_without_calls(significant, info["calibration"]["outlook"]["by_sign"], options.fdr)
+            _log_sign_without_calls(significant, info["calibration"]["outlook"]["by_sign"], options.fdr,
+                                    options.signs)
         if significant.empty:
-            inside, after = outlook_hint(info["calibration"]["outlook"], options.fdr)
+            one = info["calibration"]["outlook"].get("by_sign", {}).get(options.signs)  # one sign called: its own
+            inside, after = outlook_hint(one or info["calibration"]["outlook"], options.fdr)
             if not n_tests:  # tracks attributed, yet no window tested: say what may cause it (not "p-value nan")
                 log.warning("no seqlet passed FDR %g: no tests (%s)", options.fdr,
                             no_test_cause(models, widths, used, min(options.test_widths)))
@@ -479,7 +486,7 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                 log.info("no element passed FDR %g: %d candidate elements (from the windows at p <= %g), the best "
                          "at q-value %.3g", options.element_fdr, outlook["candidates"], options.element_fdr,
                          outlook["smallest_qvalue"])
-        elements = _rank(found)
+        elements = _rank(found[np.isin(found["sign"].to_numpy(), asked)] if len(found) else found)
         info.update(n_seqlets=int(len(seqlets)), n_elements=int(len(elements)),
                     n_seqlets_by_sign={"+": int((seqlets["sign"] == 1).sum()), "-": int((seqlets["sign"] == -1).sum())})
         return PeakCalls(seqlets, elements, info)

@@ -9,6 +9,7 @@ from ..errors import InputError, option
 
 NULLS = ("shuffle", "laplace")
 BH_FAMILIES = ("sign", "joint")
+SIGN_CHOICES = ("+-", "+", "-")  # PeakOptions.signs
 PEAK_FILES = ("seqlets.bed", "elements.bed", "seqlets.tsv", "elements.tsv")
 NULL_FILE = "null.npz"  # the shuffled null of a run folder (seqsal.peaks.nulls), one row per sampled piece
 # columns of seqlets.tsv and elements.tsv (genome and region coordinates of each call)
@@ -62,6 +63,12 @@ class PeakOptions:
         family over both signs (before session 29; motif discovery's lenient seeds keep it, see
         :func:`seqsal.motifs.discovery_seqlets`), which passes calls into a sign without signal on the strength
         of the other (benchmarks/RESULTS.md, session 28).
+    signs
+        The signs whose seqlets and elements are called: ``+-`` (both), ``+`` or ``-``. Both signs are tested
+        (calibration, outlook, the gate of ``bh_family="sign"``) and the other sign's calls are left out, so with
+        each sign its own family a sign's calls are exactly those it gets with both. For a sign the model does
+        not confirm (``seqsal check-seqlets``: replacing its bases does not move the output the way the sign
+        says; benchmarks/RESULTS.md, session 31).
     null
         ``shuffle`` (attributions of dinucleotide-shuffled copies) or ``laplace``
         (a fit to the bulk of the observed candidates).
@@ -108,6 +115,7 @@ class PeakOptions:
     fdr: float = 0.2
     element_fdr: float = 0.05
     bh_family: str = "sign"
+    signs: str = "+-"
     null: str = "shuffle"
     null_fraction: float = 0.1
     min_null_bases: int = 200_000
@@ -139,6 +147,9 @@ class PeakOptions:
                 raise InputError(f"{option(name)} must be a number in (0, 1], got {value!r}")
         if self.bh_family not in BH_FAMILIES:
             raise InputError(f"bh_family must be one of {', '.join(BH_FAMILIES)}, got {self.bh_family!r}")
+        if self.signs not in SIGN_CHOICES:
+            raise InputError(f"{option('signs')} must be one of {', '.join(SIGN_CHOICES)} (the signs to call), got "
+                             f"{self.signs!r}")
         if self.null not in NULLS:
             raise InputError(f"unknown {option('null')} {self.null!r}; choose shuffle or laplace")
         if not 0 < self.null_fraction <= 1:

@@ -508,8 +508,10 @@ def run_peaks_stage(
 def describe_calls(info: dict) -> str:
     """One log line for the ``peaks`` record of a call: counts by sign, each kind's FDR, null, repeated sites."""
     repeats = info.get("repeats", {})
-    line = (f"{plural(info['n_seqlets'], 'seqlet')} ({info['n_seqlets_by_sign']['+']} +, "
-            f"{info['n_seqlets_by_sign']['-']} -) at FDR {info['fdr']:g} and {plural(info['n_elements'], 'element')} "
+    signs = info.get("options", {}).get("signs", "+-")
+    counts = ", ".join(f"{info['n_seqlets_by_sign'][s]} {s}" if s in signs else f"{s} not called" for s in "+-")
+    line = (f"{plural(info['n_seqlets'], 'seqlet')} ({counts}) at FDR {info['fdr']:g} and "
+            f"{plural(info['n_elements'], 'element')} "
             f"at FDR {info['element_fdr']:g} ({info['null']} null)")
     if repeats.get("seqlets") or repeats.get("elements"):
         line += (f"; {plural(repeats['seqlets'], 'seqlet')} and {plural(repeats['elements'], 'element')} repeat a "

@@ -145,10 +145,16 @@ def _most_significant(seqlets: pd.DataFrame) -> np.ndarray:
     return np.lexsort((-seqlets["score"].abs().to_numpy(), seqlets["qvalue"].to_numpy()))
 
 
+def sign_text(signs: pd.Series) -> np.ndarray:
+    """``+``/``-`` of each sign, given as text or as a number (``1``/``-1``, as the API's calls carry it)."""
+    return np.array([v if isinstance(v, str) else "+" if v > 0 else "-" for v in signs], dtype=object)
+
+
 def chosen_rows(seqlets: pd.DataFrame, held: np.ndarray, max_seqlets: int | None) -> np.ndarray:
     """Row positions of the seqlets to check, most significant first: of those ``held`` whole by a model window,
-    the ``max_seqlets`` most significant, shared between the signs so that each gets at least half (the rest goes
-    to the other sign when one has fewer); every held seqlet for ``None``.
+    the ``max_seqlets`` most significant with a share for each sign: each sign's ``max_seqlets // 2`` most
+    significant (all of a sign that has fewer), then the most significant of the rest, of either sign, up to
+    ``max_seqlets``; every held seqlet for ``None``.
 
     Each sign's verdict (:func:`unconfirmed_signs`) rests on its own checked seqlets: ranked over both signs, the
     200 most significant of a run with 692 + and 83 - seqlets held no - seqlet, and a - sign the model
@@ -157,13 +163,12 @@ def chosen_rows(seqlets: pd.DataFrame, held: np.ndarray, max_seqlets: int | None
     order = np.array([i for i in _most_significant(seqlets) if held[i]], dtype=np.int64)
     if max_seqlets is None or order.size <= max_seqlets:
         return order
-    minus = seqlets["sign"].astype(str).to_numpy()[order] == "-"
-    n_minus = int(minus.sum())
-    take_minus = min(n_minus, max(max_seqlets // 2, max_seqlets - (order.size - n_minus)))
+    minus = sign_text(seqlets["sign"])[order] == "-"
     keep = np.zeros(order.size, dtype=bool)
-    keep[np.flatnonzero(minus)[:take_minus]] = True
-    keep[np.flatnonzero(~minus)[:max_seqlets - take_minus]] = True
-    return order[keep]
+    for mine in (minus, ~minus):
+        keep[np.flatnonzero(mine)[:max_seqlets // 2]] = True
+    keep[np.flatnonzero(~keep)[:max_seqlets - int(keep.sum())]] = True  # the rest by significance (review31: an
+    return order[keep]  # odd slot went to + whatever its q-value; --max-seqlets 1 never took a - seqlet)
 
 
 def _check_parameters(max_seqlets, draws, alpha) -> None:
@@ -233,7 +238,7 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
     if chosen.size == 0:  # docs23: none whole in a window was an IndexError (a modulo by 0 below)
         return pd.DataFrame(columns=COLUMNS)
     checked = seqlets.iloc[chosen]
-    sign = np.where(checked["sign"].astype(str).to_numpy() == "+", 1, -1)
+    sign = np.where(sign_text(checked["sign"]) == "+", 1, -1)  # review31: a numeric 1 was read as -
     change = replacement_changes(model, x, spans[chosen], target, draws, seed, rc)
     rng = np.random.default_rng(seed + 1)
     lengths = spans[chosen, 2] - spans[chosen, 1]
@@ -324,8 +329,11 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
             raise InputError(f"seqlets row {wrong[0]}: {wrong[1]}; {OTHER_RUN_ADVICE}", str(out))
     if "duplicate_of" in seqlets:
         seqlets = seqlets[seqlets["duplicate_of"].fillna("").astype(str) == ""]
-    seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else "+" if v > 0 else "-"))
-    seqlets = seqlets.iloc[chosen_rows(seqlets, np.ones(len(seqlets), dtype=bool), max_seqlets)]  # their regions only
+    seqlets = seqlets.assign(sign=sign_text(seqlets["sign"]))
+    # the regions to read: up to max_seqlets of each sign, so that check_seqlets, which leaves out the seqlets no
+    # window holds whole, still finds each sign's share among them (review31: a one-stage cut to max_seqlets lost it)
+    seqlets = seqlets.iloc[chosen_rows(seqlets, np.ones(len(seqlets), dtype=bool),
+                                       None if max_seqlets is None else 2 * max_seqlets)]
     if seqlets.empty:  # fresh31: the controls' lenient calls then warned of an FDR the user never asked
         table = pd.DataFrame(columns=COLUMNS)
     else:

@@ -30,9 +30,10 @@ from .io import write_text_atomic
 from .models import build_model, save_model
 from .runlock import output_lock
 from .train_data import (Labels, check_label_spread, check_labels_on_genome, crop, encode_windows, interval_masks,
-                         log_label_source, read_labels, read_mask_spec, split_chromosomes, window_starts)
+                         log_label_source, minus_strand, read_labels, read_mask_spec, split_chromosomes,
+                         window_starts)
 from .train_checkpoint import load_checkpoint, run_record, save_checkpoint
-from .train_options import TrainOptions, check_options, check_window
+from .train_options import TrainOptions, check_options, check_window, resolved_window
 from .train_outputs import (check_not_inputs, check_report_paths, check_train_outputs, check_writable, report_paths,
                             summary_json)
 from .train_priors import (fourier_prior_term, input_gradients, mask_counterfactuals, mask_term,
@@ -155,7 +156,7 @@ def build(options: TrainOptions, tasks: list[str]) -> tuple[nn.Module, int]:
             raise InputError(f"{option('model_config')} {key} {config[key]!r} differs from the labels' {value!r}: the "
                              f"tasks are the labels'; leave {key} out of the config (or pick tasks with "
                              f"{option('tasks')})")
-    window = options.window or config.get("input_length") or 500
+    window = resolved_window(options)
     if options.architecture == "basset":
         config["input_length"] = window
     config.update(n_tasks=len(tasks), task_names=list(tasks))
@@ -335,7 +336,7 @@ def load_splits(genome_path: str, labels: Labels, options: TrainOptions, window:
                 continue
             x = encode_windows(genome, chroms[chosen], starts[chosen], window + 2 * flank, labels.path,
                                regions["line"].to_numpy()[chosen]).astype(np.int8)
-            minus = regions["strand"].to_numpy()[chosen] == "-"  # read as attribute reads them (fresh31)
+            minus = minus_strand(regions)[chosen]  # read as attribute reads them (fresh31)
             x[minus] = x[minus][:, ::-1, ::-1]
             data = TrainData(x, labels.values[chosen].astype(np.float32))
             if exclude is not None:

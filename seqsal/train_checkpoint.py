@@ -15,29 +15,38 @@ import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from .errors import InputError, option
 from .io import atomic_path
 from .provenance import file_digest, sampled_digest
+from .train_data import minus_strand, moved_windows
+from .train_options import resolved_window
 
 if TYPE_CHECKING:
     from .train_data import Labels
     from .train_options import TrainOptions
 
-_IGNORED = ("epochs", "device", "precision", "patience")  # a resumed run may change these
+_IGNORED = ("epochs", "device", "precision", "patience", "unknown_bases")  # a resumed run may change these
+# (unknown_bases: a checkpoint of "error" read no such character, so "n" reads the same windows; one of seqsal
+# before session 31, which read them as N, resumes with --unknown-bases n: review31)
+
+
+_CHANGED = {"labels_digest": "the labels' regions or values", "genome_digest": "the genome file's contents",
+            "minus_strand": "the regions on the - strand (now read on the reverse complement, as seqsal attribute "
+                            "reads them)",
+            "window_placement": "where a window is placed around a region shorter than it (as seqsal attribute "
+                                "places it)"}  # what a checkpoint's record names, for the refusal
 
 
 def labels_digest(labels: "Labels") -> str:
-    """SHA-256 of the labels as read: task names, each region's ``chrom``/``start``/``end`` (and ``strand`` where
-    one is ``-``) and the ``(N, T)`` float32 values, in order (not the file's bytes: compression and line ends do
-    not change it)."""
+    """SHA-256 of the labels as read: task names, each region's ``chrom``/``start``/``end`` and the ``(N, T)``
+    float32 values, in order (not the file's bytes: compression and line ends do not change it)."""
     digest = hashlib.sha256(json.dumps([list(labels.tasks), labels.regions["chrom"].astype(str).tolist()]).encode())
     for column in ("start", "end"):
         digest.update(labels.regions[column].to_numpy(dtype="<i8").tobytes())
     digest.update(labels.values.astype("<f4", copy=False).tobytes())
-    if "strand" in labels.regions and (labels.regions["strand"] == "-").any():  # unstranded: the digest as before
-        digest.update(json.dumps(labels.regions["strand"].astype(str).tolist()).encode())
     return digest.hexdigest()
 
 
@@ -61,9 +70,13 @@ def run_record(options: "TrainOptions", labels: "Labels", genome_path: str) -> d
     keep = {key: value for key, value in asdict(options).items() if key not in _IGNORED}
     if keep.get("mask_prior"):  # the masks by content, as the labels and genome (trainbreak: edited at its path, kept)
         keep["mask_prior"] = [file_digest(part) if part else "" for part in keep["mask_prior"].split(",")]
-    for key, default in (("cutout_fill", "random"), ("unknown_bases", "error")):  # added later: at its default,
-        if keep[key] == default:  # as checkpoints written before
-            del keep[key]
+    if keep["cutout_fill"] == "random":  # an option added later: at its default, as checkpoints written before
+        del keep["cutout_fill"]
+    minus = minus_strand(labels.regions)
+    if minus.any():  # read on the reverse complement since session 31: only such runs name it (review31)
+        keep["minus_strand"] = hashlib.sha256(np.flatnonzero(minus).astype("<i8").tobytes()).hexdigest()
+    if moved_windows(labels.regions, resolved_window(options)):  # placed as attribute places them since session 31
+        keep["window_placement"] = "attribute"
     return json.loads(json.dumps({
         "labels": os.path.abspath(labels.path) if labels.path else "", "labels_digest": labels_digest(labels),
         "genome": os.path.abspath(genome_path), "genome_digest": sampled_digest(genome_path), **keep},
@@ -111,8 +124,7 @@ def load_checkpoint(path: str, record: dict) -> dict:
 
     if not isinstance(written, dict) or compared(written) != compared(record):
         named = [key for key in sorted(compared(record)) if (written or {}).get(key) != record.get(key)]
-        what = ", ".join({"labels_digest": "the labels' regions or values", "genome_digest": "the genome file's "
-                          "contents"}.get(key) or option(key) for key in named)
+        what = ", ".join(_CHANGED.get(key) or option(key) for key in named)
         raise InputError(f"this checkpoint was written for another run (changed since: {what or 'the seqsal version'})"
                          f"; give the same inputs and options to {option('resume')}, or pass {option('force')} "
                          f"(without {option('resume')}) to start over", path)

@@ -422,6 +422,22 @@ def check_label_spread(labels: Labels, split: dict[str, np.ndarray], valid_chrom
                              labels.path)
 
 
+def minus_strand(regions: pd.DataFrame) -> np.ndarray:
+    """``(N,)`` bool: the regions on the ``-`` strand (none where ``regions`` has no ``strand`` column, as a
+    :class:`Labels` built in a notebook before strands were read; review31)."""
+    if "strand" not in regions:
+        return np.zeros(len(regions), dtype=bool)
+    return regions["strand"].astype(str).to_numpy() == "-"
+
+
+def moved_windows(regions: pd.DataFrame, length: int) -> bool:
+    """Whether :func:`window_starts` places any window one base off where seqsal before session 31 placed it
+    (``(start + end) // 2 - length // 2``: a region of odd size shorter than an even ``length``): a checkpoint
+    written before must not resume on moved windows."""
+    size = regions["end"].to_numpy(np.int64) - regions["start"].to_numpy(np.int64)
+    return bool(length % 2 == 0 and ((size < length) & (size % 2 == 1)).any())  # else both formulas agree
+
+
 def window_starts(regions: pd.DataFrame, length: int) -> np.ndarray:
     """Start of the ``length``-bp window of each region: a shorter region widened as ``seqsal attribute`` widens it
     (:func:`seqsal.regions.fetch_span`: ``start - (length - size) // 2``, so that the model is explained on the window

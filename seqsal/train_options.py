@@ -148,6 +148,11 @@ def check_options(options: TrainOptions) -> None:
                          f"{option('max_shift')} >= 0")
 
 
+def resolved_window(options: TrainOptions) -> int:
+    """The model's input length in bases: ``window``, else the config's ``input_length``, else 500."""
+    return int(options.window or (options.model_config or {}).get("input_length") or 500)
+
+
 def check_window(options: TrainOptions, window: int) -> None:
     """Raise :class:`InputError` for a length option that does not fit in the ``window``-bp training inputs."""
     cutout = max(options.cutout_span) if options.saliency_cutout or options.random_cutout else 0

@@ -254,3 +254,33 @@ def test_the_api_refuses_what_the_cli_refuses(bad):
     # review30b: None (every seqlet) worked before the checks and still does
     assert check_seqlets(None, np.zeros((1, 4, 10), np.float32), pd.DataFrame(), pd.DataFrame(), Target(),
                          max_seqlets=None).empty
+
+
+# review31 (session 31): the signs' shares
+def _table(signs, qvalues):
+    return pd.DataFrame({"sign": signs, "score": 1.0, "qvalue": qvalues})
+
+
+def test_chosen_rows_two_stage_selection_of_check_seqlets_run_keeps_the_minus_share():
+    """check_seqlets_run pre-cuts with every seqlet held, then check_seqlets drops those no window holds whole and
+    cuts again: with a pre-cut to max_seqlets, held - seqlets beyond it were never considered (review31); the
+    pre-cut to twice max_seqlets keeps each sign's share."""
+    from seqsal.seqlet_check import chosen_rows
+
+    table = _table(["+"] * 20 + ["-"] * 20, np.r_[np.full(20, 0.01), np.linspace(0.02, 0.1, 20)])
+    held = np.ones(40, bool)
+    held[20:25] = False  # the 5 most significant - seqlets lie in no window whole
+    one_stage = table["sign"].to_numpy()[chosen_rows(table, held, 10)]
+    assert (one_stage == "-").sum() == 5
+    pre = chosen_rows(table, np.ones(40, bool), 20)  # what check_seqlets_run reads: twice max_seqlets
+    two_stage = table["sign"].to_numpy()[pre][chosen_rows(table.iloc[pre].reset_index(drop=True), held[pre], 10)]
+    assert (two_stage == "-").sum() == 5
+
+
+def test_chosen_rows_max_one_takes_the_most_significant_seqlet():
+    from seqsal.seqlet_check import chosen_rows
+
+    table = _table(["+", "-"], [0.1, 0.001])
+    assert table["sign"].to_numpy()[chosen_rows(table, np.ones(2, bool), 1)].tolist() == ["-"]
+    numeric = _table([1, 1, 1, -1], [0.001, 0.002, 0.003, 0.1])  # signs as numbers (the API's calls)
+    assert list(chosen_rows(numeric, np.ones(4, bool), 2)) == [0, 3]

@@ -11,7 +11,7 @@ import pyBigWig
 import pytest
 from click.testing import CliRunner
 
-from seqsal import train_data
+from seqsal import train, train_data
 from seqsal.cli import main
 from seqsal.errors import InputError
 from seqsal.genome import Genome
@@ -404,3 +404,84 @@ def test_labels_are_checked_on_the_genome_before_the_split_and_a_window_longer_t
     table = train_data.read_labels(str(labels), tasks=["activity"])
     with pytest.raises(InputError, match=r"window.5000 is longer than every chromosome \(the longest, chr1, is 1000"):
         load_splits(str(genome), table, TrainOptions(window=5000, valid_chroms=["chr2"]), 5000)
+
+
+# review31 (session 31): strands in training
+def _g_genome(tmp_path):
+    # all A, but chr1:200-210 and chr2:200-210 are G (+ strand): read as C on the - strand
+    seq = ["A"] * 1000
+    seq[200:210] = ["G"] * 10
+    fasta = tmp_path / "g.fa"
+    fasta.write_text("".join(f">{c}\n{''.join(seq)}\n" for c in ("chr1", "chr2")))
+    return fasta
+
+
+@pytest.mark.parametrize("max_shift,rc", [(0, False), (5, False), (5, True)])
+def test_mask_prior_masks_follow_x_on_minus_strand_windows(tmp_path, max_shift, rc):
+    """review31: the M- mask of a - strand window is flipped with it, through shifts and RC augmentation."""
+    fasta = _g_genome(tmp_path)
+    (tmp_path / "ex.bed").write_text("chr1\t200\t210\nchr2\t200\t210\n")
+    bed = tmp_path / "l.bed"
+    bed.write_text("".join(f"{c}\t{s}\t{s + 41}\tr\t{v}\t{st}\n" for c in ("chr1", "chr2")
+                           for s, v, st in ((170, 1, "-"), (175, 2, "+"), (165, 3, "-"), (180, 4, "-"))))
+    options = TrainOptions(window=64, valid_chroms=["chr2"], max_shift=max_shift, rc_augment=rc,
+                           mask_prior=str(tmp_path / "ex.bed"), mask_weight=1.0)
+    data = load_splits(str(fasta), train_data.read_labels(str(bed)), options, 64)["train"]
+    for seed in range(5):
+        batch = train.make_batch(data, np.arange(len(data.x)), options, 64, np.random.default_rng(seed))
+        x, mask = batch["x"], batch["exclude"]
+        g_or_c = (x[:, 1] + x[:, 2]) > 0  # the masked stretch, on whichever strand
+        assert g_or_c.any()
+        assert np.array_equal(mask, g_or_c)
+
+
+def test_labels_built_without_a_strand_column_still_train(tmp_path):
+    """The documented Labels of before session 31 (chrom, start, end, line) gave KeyError: 'strand'."""
+    fasta = _g_genome(tmp_path)
+    rng = np.random.default_rng(0)
+    import pandas as pd
+
+    regions = pd.DataFrame({"chrom": ["chr1"] * 10 + ["chr2"] * 10, "start": np.tile(np.arange(10) * 80 + 50, 2),
+                            "line": 0})
+    regions["end"] = regions["start"] + 64
+    labels = train_data.Labels(regions[["chrom", "start", "end", "line"]],
+                               rng.normal(size=(20, 1)).astype(np.float32), ["y"], "")
+    train.train_model(str(fasta), labels, str(tmp_path / "m.safetensors"),
+                TrainOptions(valid_chroms=["chr2"], window=64, epochs=1), quiet=True, force=True)
+
+
+def test_a_checkpoint_names_strands_and_moved_windows_only_where_they_apply(tmp_path):
+    """review31: a checkpoint of seqsal before strands were read must not resume on - regions now read on the
+    reverse complement, nor on windows moved by a base; every other one resumes (the record as before), and a
+    changed --unknown-bases does not stop a resume (an old run read such characters as N)."""
+    import pandas as pd
+
+    from seqsal.train_checkpoint import run_record
+
+    def record(strands, sizes, window=64, **options):
+        regions = pd.DataFrame({"chrom": "chr1", "start": 100, "end": [100 + n for n in sizes],
+                                "strand": strands, "line": range(1, len(sizes) + 1)})
+        labels = train_data.Labels(regions, np.zeros((len(sizes), 1), np.float32), ["y"], "")
+        return run_record(TrainOptions(window=window, **options), labels, str(tmp_path / "g.fa"))
+
+    (tmp_path / "g.fa").write_text(">chr1\nACGT\n")
+    plain = record(["+", "."], [64, 40])
+    assert "minus_strand" not in plain and "window_placement" not in plain and "unknown_bases" not in plain
+    assert record(["+", "."], [64, 40], unknown_bases="n") == plain
+    assert "minus_strand" in record(["+", "-"], [64, 40])
+    assert record(["+", "."], [64, 41])["window_placement"] == "attribute"  # odd size, even window: one base off
+    assert "window_placement" not in record(["+", "."], [64, 41], window=65)  # odd window: the same start
+    import json
+
+    import torch
+
+    from seqsal.train_checkpoint import load_checkpoint
+
+    torch.save({"digest": json.dumps(plain)}, tmp_path / "old.ckpt")  # written before: no strand, no placement
+    with pytest.raises(InputError, match=r"changed since: the regions on the - strand \(now read on the reverse"):
+        load_checkpoint(str(tmp_path / "old.ckpt"), record(["+", "-"], [64, 40]))
+    old = {key: value for key, value in record(["+", "."], [64, 41]).items() if key != "window_placement"}
+    torch.save({"digest": json.dumps(old)}, tmp_path / "moved.ckpt")
+    with pytest.raises(InputError, match=r"changed since: where a window is placed around a region shorter"):
+        load_checkpoint(str(tmp_path / "moved.ckpt"), record(["+", "."], [64, 41]))
+    assert load_checkpoint(str(tmp_path / "old.ckpt"), record(["+", "."], [64, 40], unknown_bases="n"))

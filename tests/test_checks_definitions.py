@@ -272,3 +272,61 @@ def test_unmatched_repeated_level():  # B6: 'repeated' is a Poisson p <= alpha, 
                            "contribution": [share, 1 - share], "match_qvalue": [0.9, 0.0]})
     rows = check_unmatched_motifs(_ns(sequences=seqs), o, motifs)
     assert len(rows) == 1 and rows[0]["verdict"] == "ok", (p, rows)
+
+
+# --- helper mut31 (session 31) ---
+
+
+def test_control_spans_reach_both_ends():  # K05 K06 K07: a control may end at the window's end and may touch a call
+    from seqsal.seqlet_check import control_spans
+    windows = pd.DataFrame({"start": [0], "end": [10]})
+    for called, want in (([0, 0, 5], [[0, 5, 10]]), ([0, 5, 10], [[0, 0, 5]])):
+        called = np.array([called])  # the only free 5-bp stretch is the other half, next to the call
+        out = control_spans(called, np.array([5]), windows, called, np.random.default_rng(0))
+        assert out.tolist() == want, (called, out)
+
+
+def test_testable_and_unconfirmed_boundaries():  # K18 K20: 1 / (n + 1) == alpha is testable; half confirmed is no flag
+    from seqsal.seqlet_check import testable, unconfirmed_signs
+    table = pd.DataFrame({"sign": ["+"] * 10, "confirmed": [True] * 5 + [False] * 5})
+    table.attrs["n_controls"] = 99
+    assert testable(table, 0.01) and not testable(table, 0.0099)
+    fewer = table.assign(confirmed=[True] * 4 + [False] * 6)
+    assert unconfirmed_signs(table) == [] and unconfirmed_signs(fewer) == ["+"]  # 5 of 10 confirmed; 4 of 10
+
+
+def test_controls_avoid_the_lenient_calls(monkeypatch):  # K17: the controls avoid calls at max(0.5, the run's FDR)
+    import seqsal.seqlet_check as sc
+    import seqsal.motifs.seqlets as ms
+    asked = []
+
+    class Stop(Exception):
+        pass
+
+    def lenient(out, fdr, **k):
+        asked.append(fdr)
+        raise Stop
+    seqlets = pd.DataFrame({"name": ["a"], "region_index": [0], "start": [10], "end": [20], "sign": ["+"],
+                            "score": [1.0], "qvalue": [0.01]})
+    monkeypatch.setattr(sc, "read_region_coordinates", lambda path: None)
+    monkeypatch.setattr(ms, "seqlet_region_mismatch", lambda s, r: None)
+    monkeypatch.setattr(sc, "call_peaks_from_run", lenient)
+    for run_fdr, want in ((0.05, 0.5), (0.8, 0.8)):
+        record = {"parameters": {}, "peaks": {"fdr": run_fdr}}
+        monkeypatch.setattr(sc, "run_inputs", lambda *a, **k: (record, None, None, None, None, 0))
+        with pytest.raises(Stop):
+            sc.check_seqlets_run("unused", seqlets=seqlets, write=False)
+        assert asked[-1] == want, asked
+
+
+def test_window_spans_edges():  # K24: a seqlet that ends at the window's end is held; one base past it is not
+    from seqsal.seqlet_check import window_spans
+    windows = pd.DataFrame({"region_index": [0], "start": [0], "end": [100], "strand": ["+"]})
+    seqlets = pd.DataFrame({"region_index": [0, 0], "start": [90, 90], "end": [100, 101]})
+    assert window_spans(seqlets, windows).tolist() == [[0, 90, 100], [-1, -1, -1]]
+
+
+def test_alpha_one_is_a_level():  # K25: alpha is in (0, 1]: 1 is taken
+    from seqsal.seqlet_check import _check_parameters
+    _check_parameters(200, 8, 1.0)
+    _check_parameters(None, 1, 1)

@@ -190,3 +190,37 @@ def test_n_fill_blanks_one_stretch_and_keeps_every_other_base_for_both_cutouts()
     with pytest.raises(ValueError, match="fill"):
         random_cutout(x, 1.0, (10, 10), np.random.default_rng(0), fill="x")
 
+
+
+# --- helper mut31 (session 31): mutants of the priors the suite let pass ---
+
+
+def test_default_freq_limit_is_tsengs_cut():  # T04 T05: k = 150 for 1000 bp (0.15 L), never below 1
+    from seqsal.train_priors import default_freq_limit
+    assert [default_freq_limit(n) for n in (1000, 200, 3)] == [150, 30, 1]
+
+
+def test_fourier_penalty_of_an_all_zero_map():  # T08: no attribution at all is a finite penalty (1: no low share)
+    import torch
+    from seqsal.train_priors import fourier_penalty
+    assert float(fourier_penalty(torch.zeros(2, 4, 50))) == 1.0
+
+
+def test_mask_term_small_spread():  # T13: the spread is floored at 1e-8 only (a small label variance is kept)
+    from seqsal.train_priors import Counterfactuals, mask_term
+    outputs = torch.tensor([[1.0], [0.0]])
+    cf = Counterfactuals(torch.zeros(1, 4, 5), torch.tensor([0]), torch.tensor([1.0]))
+    term = mask_term(outputs, torch.tensor([[0.99]]), cf, torch.tensor([1e-4]))
+    assert float(term) == pytest.approx(0.01 ** 2 / 1e-4 / 2, rel=1e-4)
+
+
+def test_random_cutout_reaches_the_last_base():  # T23: a stretch may end at the window's last base
+    x = np.ones((200, 4, 10), np.float32)
+    out = random_cutout(x, 1.0, (9, 9), np.random.default_rng(0), fill="n")
+    assert (out[:, :, 9] == 0).all(axis=1).any() and (out[:, :, 0] == 0).all(axis=1).any()
+
+
+def test_spearman_of_a_monotone_pair():  # T27: Spearman's rho is 1 / -1 for monotone pairs (both ranks centred)
+    from seqsal.train_priors import spearman
+    a = np.array([3.0, 1.0, 2.0, 5.0])
+    assert spearman(a, a ** 3) == pytest.approx(1.0) and spearman(a, -a) == pytest.approx(-1.0)

@@ -43,7 +43,7 @@ from .evaluate import predict_target, run_inputs
 from .io import write_table_atomic
 from .tables import read_region_coordinates
 from .peaks import call_peaks_from_run
-from .provenance import record_written, remove_group, stale_text, status
+from .provenance import read_json_record, record_written, remove_group, stale_text, status
 from .runlock import locks_run_folder
 from .text import plural
 
@@ -335,6 +335,7 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     seqlets = seqlets.iloc[chosen_rows(seqlets, np.ones(len(seqlets), dtype=bool),
                                        None if max_seqlets is None else 2 * max_seqlets)]
     if seqlets.empty:  # fresh31: the controls' lenient calls then warned of an FDR the user never asked
+        read_json_record(out / "run.json")  # a damaged run record is refused all the same
         table = pd.DataFrame(columns=COLUMNS)
     else:
         record, model, x, windows, target, seed = run_inputs(out, None, seed, rows=set(seqlets["region_index"]))

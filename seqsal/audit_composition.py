@@ -125,7 +125,8 @@ def check_shuffle_response(run: AuditRun, options: AuditOptions) -> dict:
                    f"{why} and the model check is off (--no-model)")
     import torch
 
-    from .evaluate import predict_target, run_inputs
+    from .evaluate import predict_target
+    from .run_windows import run_inputs
     from .shuffle import dinucleotide_shuffle
 
     statistic = "slope of mean shuffled prediction on prediction"

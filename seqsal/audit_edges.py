@@ -114,7 +114,8 @@ def n_replacement(run: AuditRun, options: AuditOptions, rng: np.random.Generator
     import torch
 
     from .errors import InputError
-    from .evaluate import predict_target, run_inputs
+    from .evaluate import predict_target
+    from .run_windows import run_inputs
 
     table = run.regions
     unknown = (table["frac_N"].to_numpy(np.float64) > 0) if "frac_N" in table else np.zeros(len(table), bool)

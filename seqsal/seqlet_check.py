@@ -8,7 +8,7 @@ For each checked seqlet (the most significant ``max_seqlets``, duplicates of an 
 out):
 
 * the model window of its region that holds it with the most context (the run's own windows: widened, tiled and
-  read on the strand the run read them; :func:`seqsal.evaluate.run_windows`);
+  read on the strand the run read them; :func:`seqsal.run_windows.run_windows`);
 * ``change``: the mean over ``draws`` copies of ``f(copy) - f(x)``, each copy with the seqlet's bases replaced by
   uniform random bases (the run's target; averaged over both strands for ``--rc`` runs);
 * ``effect = -sign x change``: positive when removing the bases moves the output the way the seqlet's sign says;
@@ -39,7 +39,8 @@ from torch import nn
 
 from .attribution import Target
 from .errors import InputError, option
-from .evaluate import predict_target, run_inputs
+from .evaluate import predict_target
+from .run_windows import run_inputs
 from .io import write_table_atomic
 from .tables import read_region_coordinates
 from .peaks import call_peaks_from_run
@@ -198,7 +199,7 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
         The run's model (a :class:`torch.nn.Module` taking ``(W, 4, L)``).
     x, windows
         ``(W, 4, L)`` one-hot model windows and their table (``name``, ``chrom``, ``start``, ``end``,
-        ``strand``; genome coordinates, 0-based half-open), as :func:`seqsal.evaluate.run_windows` gives them.
+        ``strand``; genome coordinates, 0-based half-open), as :func:`seqsal.run_windows.run_windows` gives them.
     seqlets
         ``seqlets.tsv`` rows (``name``, ``region_name``, genomic ``start``, ``end`` (0-based, half-open), ``sign``
         ``+``/``-``, ``score``, ``qvalue``).

@@ -181,7 +181,8 @@ def test_evaluate_scores_the_windows_and_parameters_the_run_attributed(small_gen
 
     from seqsal.cli import main
     from seqsal.engine import iter_region_attributions
-    from seqsal.evaluate import run_inputs, projected_scores
+    from seqsal.evaluate import projected_scores
+    from seqsal.run_windows import run_inputs
     from seqsal.evaluate_inputs import method_parameters
     from seqsal.genome import Genome
     from seqsal.regions import prepare_regions

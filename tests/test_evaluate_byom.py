@@ -15,7 +15,7 @@ from torch import nn
 import seqsal
 from seqsal.cli import main
 from seqsal.errors import InputError
-from seqsal.evaluate import run_inputs
+from seqsal.run_windows import run_inputs
 from seqsal.evaluate_inputs import DEFAULT_METHODS, methods_named, unavailable_checks
 from seqsal.models import LoadedModel
 from seqsal.model_checks import check_model_input

@@ -12,7 +12,7 @@ from torch import nn
 from seqsal.attribution import Target
 from seqsal.output_transforms import choose_transform
 from seqsal.encode import one_hot_encode
-from seqsal.evaluate import run_inputs
+from seqsal.run_windows import run_inputs
 from seqsal.genome import Genome
 from seqsal.io import region_arrays
 from seqsal.models.outputs import probability_output

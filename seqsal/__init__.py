@@ -32,7 +32,7 @@ _EXPORTS = {
     "report": ("write_logos", "write_report"),
     "evaluate": ("deletion_insertion", "effective_receptive_field", "evaluate_run", "sanity_check"),
     "audit": ("AuditOptions", "audit_run"),
-    "seqlet_check": ("check_seqlets", "check_seqlets_run"),
+    "seqlet_check": ("check_seqlets", "check_seqlets_run", "withhold_unconfirmed"),
     "train": ("train_model",),
     "train_options": ("TrainOptions",),
     "train_data": ("read_labels",),

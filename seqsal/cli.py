@@ -101,9 +101,9 @@ main.add_command(train)
                    "seqlet level).")
 @click.option("--element-fdr", type=Finite(), default=0.05, show_default=True,
               help="Target false discovery rate of the elements (candidates from the windows at p <= this level).")
-@click.option("--signs", type=click.Choice(["+-", "+", "-"]), default="+-", show_default=True,
-              help="The signs whose seqlets and elements are called (both are tested): e.g. + alone for a model "
-                   "whose - sign `seqsal check-seqlets` does not confirm.")
+@click.option("--signs", type=click.Choice(["auto", "+-", "+", "-"]), default="auto", show_default=True,
+              help="The signs whose seqlets and elements are called (both are tested). auto: both, then the model "
+                   "is asked about 200 seqlets (seqsal check-seqlets) and a sign it contradicts is not called.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default="shuffle", show_default=True,
               help="Null of the peak caller: attributions of dinucleotide-shuffled copies of a sample of the "
                    "regions, or a Laplace fit to the bulk of the observed track.")
@@ -128,7 +128,8 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
               chunk_size, device, precision, rc, correct, n_value, architecture, model_config, on_error, seed, resume,
               force, quiet, shard=None, method_params=None, n_logos=0, unknown_bases="error", layout="ncl",
               allow_incomplete=False, max_memory=None,
-              peaks=True, fdr=0.2, element_fdr=0.05, signs="+-", null="shuffle", null_fraction=0.1, min_null_bases=200_000,
+              peaks=True, fdr=0.2, element_fdr=0.05, signs="auto", null="shuffle", null_fraction=0.1,
+              min_null_bases=200_000,
               max_null_copies=8):
     """Attribute every base of every region in REGIONS (BED/narrowPeak) of GENOME (FASTA).
 
@@ -137,6 +138,7 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
     setup_logging(quiet)
     from .peaks import PeakOptions
     from .pipeline import AttributeOptions, run_attribute
+    from .seqlet_check import AUTO_CHECK
     from .shards import parse_shard
 
     options = AttributeOptions(
@@ -149,7 +151,9 @@ def attribute(genome, regions, model_path, out_dir, method, target, width, windo
         genome, regions, model_path, out_dir, options, architecture=architecture, model_config=model_config,
         resume=resume, force=force, progress=not quiet, command=["seqsal", *sys.argv[1:]],
         shard=parse_shard(shard) if shard is not None else None,
-        peaks=PeakOptions(fdr=fdr, element_fdr=element_fdr, signs=signs, null=null, null_fraction=null_fraction,
+        check_seqlets=AUTO_CHECK if signs == "auto" and peaks else 0,
+        peaks=PeakOptions(fdr=fdr, element_fdr=element_fdr, signs="+-" if signs == "auto" else signs, null=null,
+                          null_fraction=null_fraction,
                           min_null_bases=min_null_bases,
                           max_null_copies=max_null_copies, seed=seed).check() if peaks else False,
     )
@@ -344,9 +348,9 @@ def relocate(out_dir, genome, regions, model, architecture, quiet):
                    "seqlet level).")
 @click.option("--element-fdr", type=Finite(), default=0.05, show_default=True,
               help="Target false discovery rate of the elements (candidates from the windows at p <= this level).")
-@click.option("--signs", type=click.Choice(["+-", "+", "-"]), default="+-", show_default=True,
-              help="The signs whose seqlets and elements are called (both are tested): e.g. + alone for a model "
-                   "whose - sign `seqsal check-seqlets` does not confirm.")
+@click.option("--signs", type=click.Choice(["auto", "+-", "+", "-"]), default="auto", show_default=True,
+              help="The signs whose seqlets and elements are called (both are tested). auto: both, then the model "
+                   "is asked about 200 seqlets (seqsal check-seqlets) and a sign it contradicts is not called.")
 @click.option("--null", "null", type=click.Choice(["shuffle", "laplace"]), default=None,
               help="shuffle (needs null.npz from the run) or laplace. Default: shuffle when null.npz is there.")
 @click.option("--test-widths", default="6,10,16,24", show_default=True,
@@ -365,9 +369,16 @@ def call_peaks(out_dir, fdr, element_fdr, signs, null, test_widths, max_length, 
     setup_logging(quiet)
     from .peaks import call_peaks_from_run, describe_calls
 
-    calls = call_peaks_from_run(out_dir, fdr=fdr, element_fdr=element_fdr, signs=signs, null=null,
-                                test_widths=test_widths, max_length=max_length, element_gap=element_gap)
-    logging.getLogger("seqsal").info("%s -> %s", describe_calls(calls.info), out_dir)
+    calls = call_peaks_from_run(out_dir, fdr=fdr, element_fdr=element_fdr, signs="+-" if signs == "auto" else signs,
+                                null=null, test_widths=test_widths, max_length=max_length, element_gap=element_gap)
+    info = calls.info
+    if signs == "auto":
+        from .provenance import read_json_record
+        from .seqlet_check import AUTO_CHECK, withhold_unconfirmed
+
+        if withhold_unconfirmed(out_dir, AUTO_CHECK):  # the calls of the sign the model confirms
+            info = read_json_record(f"{out_dir}/run.json")["peaks"]
+    logging.getLogger("seqsal").info("%s -> %s", describe_calls(info), out_dir)
 
 
 @main.command()

@@ -47,6 +47,7 @@ from .run_checkpoint import (PARTIAL, REGION_STATE_SECONDS, array_stores, discar
                              prepare_output, read_region_state, write_checkpoint, write_region_state)
 from .runlock import REGIONS_TABLE_KEY, locks_run_folder, regions_table_digest
 from .batches import window_counts
+from .seqlet_check import AUTO_CHECK, withhold_unconfirmed
 from .shards import shard_bounds
 from .text import nothing_to_resume, plural, run_summary
 
@@ -240,6 +241,7 @@ def run_attribute(
     command: list[str] | None = None,
     shard: tuple[int, int] | None = None,
     peaks: PeakOptions | bool = True,
+    check_seqlets: int = AUTO_CHECK,
 ) -> dict:
     """Run the whole attribution job into ``out_dir`` and return the ``run.json`` record.
 
@@ -263,6 +265,10 @@ def run_attribute(
     progress, command, shard, peaks
         A progress bar on stderr; the command line recorded; ``(i, count)`` as above; seqlets and elements called
         after attributing (``True``: defaults, :class:`~seqsal.peaks.PeakOptions`, or ``False``).
+    check_seqlets
+        With calls of both signs: this many seqlets are checked against the model (a replacement test,
+        :func:`seqsal.seqlet_check.withhold_unconfirmed`) and a sign it contradicts is not called (``run.json``'s
+        ``peaks.withheld`` says so); 0: no check, both signs called.
 
     Raises
     ------
@@ -434,16 +440,22 @@ def run_attribute(
     prune(out, ATTRIBUTIONS)  # motifs, logos, report... of an earlier run in this folder
     shutil.rmtree(partial, ignore_errors=True)
     genome.close()
+    if peak_info is not None and shard is None and check_seqlets and withhold_unconfirmed(out, check_seqlets):
+        record = read_json_record(out / "run.json")  # the calls of the sign kept
     log.info("%s", run_summary(n, before, record["timing_seconds"]["total"], out_dir))
     return record
 
 
 def _say_levels_kept(out: str, made: dict, peaks) -> None:
-    """A resume of a finished run keeps its calls: say so when they were made at other FDR levels than those
-    asked (review30: `--resume --fdr 0.1` said only "nothing to resume")."""
+    """A resume of a finished run keeps its calls: say so when they were made at other FDR levels or for other
+    signs than those asked (review30: `--resume --fdr 0.1` said only "nothing to resume")."""
     asked = peaks if isinstance(peaks, PeakOptions) else PeakOptions() if peaks else None
     if asked is None or made.get("fdr") is None or isinstance(made.get("calls"), str):  # a shard calls nothing
         return
+    signs = (made.get("options") or {}).get("signs", "+-")
+    if signs != asked.signs and not made.get("withheld"):  # fresh31b: `--resume --signs -` said nothing
+        log.warning("the calls in %s were made for signs %s, not the %s asked; a resume keeps them: `seqsal "
+                    "call-peaks %s --signs %s` calls again", out, signs, asked.signs, out, asked.signs)
     levels = (made["fdr"], made.get("element_fdr", made["fdr"]))
     if levels != (asked.fdr, asked.element_fdr):
         log.warning("the calls in %s were made at FDR %g (elements %g), not at the %g (elements %g) asked; a resume "

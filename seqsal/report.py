@@ -26,8 +26,8 @@ from .motifs import read_motif_arrays
 from .motifs.export import MATCH_Q, match_label
 from .plot import LogoJob, calibration_figure, remove_other_logos, render_jobs
 from .report_tables import (_CSS, EVALUATION_TABLES, _img, _table, calls_heading, evaluation_section, figure_png,
-                            prediction_histogram, render_all, seqlet_check_section, support_note, target_text,
-                            timing_text)
+                            outlook_line, prediction_histogram, render_all, seqlet_check_section, support_note,
+                            target_text, timing_text)
 from .runlock import locks_run_folder
 from .tables import read_tsv
 from .text import plural
@@ -352,23 +352,6 @@ def calibration_warnings(record: dict) -> list[str]:
     return warnings
 
 
-def _outlook_line(outlook: dict | None, fdr: float | None, folder: str) -> str:
-    """One sentence from ``peaks.calibration.outlook``: the smallest q-value and the calls at other FDR levels."""
-    if not isinstance(outlook, dict) or outlook.get("smallest_qvalue") is None:
-        return ""
-    levels = ", ".join(f"{float(level):g}: {'&ge; ' if count else ''}{int(count):,}"
-                       for level, count in (outlook.get("passing") or {}).items())
-    called = f" (this run: FDR {float(fdr):g})" if fdr is not None else ""
-    bound = (" The strongest tests lie beyond every shuffled-null test (their p-value is the null's resolution, "
-             "1/(n+1)): a larger null (<code>seqsal attribute --min-null-bases</code>, and "
-             "<code>--max-null-copies</code> for a run of few regions) can resolve smaller p-values."
-             if outlook.get("null_resolution_bound") else "")
-    return (f"<p>Smallest q-value of the run: <b>{float(outlook['smallest_qvalue']):.3g}</b>. Tests passing "
-            f"Benjamini&ndash;Hochberg at FDR {levels}{called} (overlapping tests merge into one seqlet); "
-            f"<code>seqsal call-peaks {html.escape(folder)} --fdr L</code> calls again at another level without "
-            f"recomputing attributions.{bound}</p>")
-
-
 def calibration_section(run: RunFolder) -> str:
     """HTML of the peak caller's calibration: warnings, the observed-vs-null plot per sign, and the null's table.
 
@@ -419,7 +402,7 @@ def calibration_section(run: RunFolder) -> str:
            "gives the p-values." if any((calibration.get(s) or {}).get("null_kind") == "empirical" for s in "+-")
            else "") + "</p>")
     parts.append(_img(figure_png(calibration_figure(calibration), dpi=100), "observed against expected p-values"))
-    parts.append(_outlook_line(calibration.get("outlook"), peaks.get("fdr"), str(run.path)))
+    parts.append(outlook_line(peaks, str(run.path)))
     counts = {column: (lambda v: f"{int(v):,}") for column in ("tests", "null tests", "null regions", "copies")}
     parts.append(_table(calibration_table(peaks), {
         **counts, "null scale": lambda v: f"{v:.3g}", "smallest counted p": lambda v: f"{v:.2g}",

@@ -219,13 +219,31 @@ def seqlet_check_section(run) -> str | None:
                              "median effect, not confirmed": float(part.loc[~part["confirmed"], "effect"].median())
                              if (~part["confirmed"]).any() else float("nan")}
                             for sign, part in table.groupby("sign", sort=True)])
+    from .provenance import read_record
     from .seqlet_check import unconfirmed_signs  # a sibling of this layer that imports torch: only when shown
 
-    flagged = unconfirmed_signs(table)
-    warning = "".join(f'<div class="warn"><b>The model does not confirm most {sign} seqlets</b>: for this model the '
-                      f"attribution's {sign} sign does not say what its bases do; do not act on those calls "
-                      f"(<code>seqsal call-peaks OUT --signs {'+' if sign == '-' else '-'}</code> calls the other "
-                      "sign alone), or explain it with another method and check again.</div>" for sign in flagged)
+    folder = html.escape(str(run.path))
+    basis = read_record(run.path, "seqlet_check") or {}  # the check's alpha and controls (verdict_basis)
+    if basis.get("alpha") is not None:
+        table.attrs["n_controls"] = int(basis.get("n_controls", 0))
+        flagged = unconfirmed_signs(table, alpha=float(basis["alpha"]))  # none where the controls cannot reach it
+    else:  # a check written before its record kept them
+        flagged = unconfirmed_signs(table)
+    withheld = (run.record.get("peaks") or {}).get("withheld") or {}  # seqlet_check.withhold_unconfirmed
+    warning = "".join(f'<div class="warn"><b>The model does not confirm most {sign} seqlets</b> ({n["confirmed"]} of '
+                      f"{n['checked']} checked): for this model the attribution's {sign} sign does not say what its "
+                      f"bases do, so its seqlets and elements are not called (<code>seqsal call-peaks {folder} "
+                      "--signs +-</code> calls them anyway).</div>" for sign, n in withheld.items())
+    if len(flagged) == 2:  # fresh31b: a box per sign told to call each sign alone
+        warning += ('<div class="warn"><b>The model confirms neither sign\'s seqlets</b>: for this model the '
+                    "attribution map does not say what its bases do; do not act on the calls, or explain it with "
+                    "another method and check again.</div>")
+    else:
+        warning += "".join(f'<div class="warn"><b>The model does not confirm most {sign} seqlets</b>: for this model '
+                           f"the attribution's {sign} sign does not say what its bases do; do not act on those calls "
+                           f"(<code>seqsal call-peaks {folder} --signs {'+' if sign == '-' else '-'}</code> calls the "
+                           "other sign alone), or explain it with another method and check again.</div>"
+                           for sign in flagged if sign not in withheld)
     return ('<h2 id="seqlet-check">Does the model confirm the seqlets?</h2>' + warning + '<p class="muted">'
             "<code>seqsal check-seqlets</code>: each seqlet's bases replaced by random bases in the model window; "
             "confirmed when the prediction moves the way its sign says, further than replacing stretches no call "
@@ -285,7 +303,8 @@ def support_note(motifs: pd.DataFrame) -> str:
 def calls_heading(peaks: dict, kind: str, n_calls: int, n_seqlets: int | None = None) -> str:
     """The tail of the report's heading over the top calls: `` of N at FDR x``, and for elements `` (and M seqlets
     at FDR y)`` (each kind at its own level, from run.json's ``peaks``: a folder called before elements had their
-    own level named one FDR for both; no level where the record names none)."""
+    own level named one FDR for both; no level where the record names none); ``; - not called`` and why, when the
+    calls are of one sign."""
     seqlets = peaks.get("fdr")
     levels = {"seqlets": seqlets, "elements": peaks.get("element_fdr", seqlets)}
 
@@ -295,4 +314,31 @@ def calls_heading(peaks: dict, kind: str, n_calls: int, n_seqlets: int | None = 
     text = f" of {n_calls}{at(kind)}"
     if kind == "elements" and n_seqlets is not None:
         text += f" (and {n_seqlets:,} seqlet{'' if n_seqlets == 1 else 's'}{at('seqlets')})"
+    signs = (peaks.get("options") or {}).get("signs", "+-")
+    if signs != "+-":  # fresh31b: the report never said a sign was left out
+        other = "-" if signs == "+" else "+"
+        text += (f"; {other} not called" + (" (the model does not confirm it)" if other in (peaks.get("withheld") or {})
+                                            else f" (--signs {signs})"))
     return text
+
+
+def outlook_line(peaks: dict, folder: str) -> str:
+    """One sentence from run.json's ``peaks.calibration.outlook`` (the called sign's own, when one sign is
+    called): the smallest q-value and the calls at other FDR levels."""
+    outlook, fdr = (peaks.get("calibration") or {}).get("outlook"), peaks.get("fdr")
+    signs = (peaks.get("options") or {}).get("signs", "+-")  # fresh31b: one sign called, the other's counts shown
+    if signs != "+-" and isinstance(outlook, dict) and (outlook.get("by_sign") or {}).get(signs):
+        outlook = outlook["by_sign"][signs]
+    if not isinstance(outlook, dict) or outlook.get("smallest_qvalue") is None:
+        return ""
+    levels = ", ".join(f"{float(level):g}: {'&ge; ' if count else ''}{int(count):,}"
+                       for level, count in (outlook.get("passing") or {}).items())
+    called = f" (this run: FDR {float(fdr):g})" if fdr is not None else ""
+    bound = (" The strongest tests lie beyond every shuffled-null test (their p-value is the null's resolution, "
+             "1/(n+1)): a larger null (<code>seqsal attribute --min-null-bases</code>, and "
+             "<code>--max-null-copies</code> for a run of few regions) can resolve smaller p-values."
+             if outlook.get("null_resolution_bound") else "")
+    return (f"<p>Smallest q-value of the run: <b>{float(outlook['smallest_qvalue']):.3g}</b>. Tests passing "
+            f"Benjamini&ndash;Hochberg at FDR {levels}{called} (overlapping tests merge into one seqlet); "
+            f"<code>seqsal call-peaks {html.escape(folder)} --fdr L</code> calls again at another level without "
+            f"recomputing attributions.{bound}</p>")

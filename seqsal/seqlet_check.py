@@ -52,6 +52,8 @@ log = logging.getLogger("seqsal")
 
 MIN_CONTROLS = 99  # fewest control stretches: the smallest p-value 1 / (n + 1) is then 0.01
 UNCONFIRMED_SHARE = 0.5  # a sign whose checked seqlets the model confirms less often than this is flagged
+MIN_CHECKED = 10  # fewest checked seqlets of a sign for a verdict on it
+AUTO_CHECK = 200  # seqlets checked at the end of `attribute` and `call-peaks` (--signs auto)
 LENIENT_FDR = 0.5  # the controls avoid the seqlets called at this FDR (and the checked ones)
 COLUMNS = ["name", "sign", "score", "qvalue", "change", "effect", "pvalue", "confirmed"]
 
@@ -262,8 +264,8 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
 
 @locks_run_folder("check_seqlets", when=lambda arguments: arguments["write"])
 def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 8, alpha: float = 0.05,
-                      seed: int | None = None, seqlets: pd.DataFrame | None = None, write: bool = True
-                      ) -> pd.DataFrame:
+                      seed: int | None = None, seqlets: pd.DataFrame | None = None, write: bool = True,
+                      warn: bool = True) -> pd.DataFrame:
     """:func:`check_seqlets` on a run folder's ``seqlets.tsv``; writes ``seqlet_check.tsv`` there (``seqsal
     check-seqlets``).
 
@@ -283,6 +285,8 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         another FDR) instead of the folder's ``seqlets.tsv``.
     write
         Write ``seqlet_check.tsv`` (and its provenance); only with the folder's own ``seqlets.tsv``.
+    warn
+        Warn of a sign the model does not confirm (:func:`withhold_unconfirmed` says instead what it did).
 
     Returns
     -------
@@ -350,7 +354,7 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     if write:
         remove_group(out, "seqlet_check")
         write_table_atomic(out / "seqlet_check.tsv", table)
-        record_written(out, "seqlet_check")
+        record_written(out, "seqlet_check", extra=verdict_basis(table, alpha))
     for label in ("+", "-"):
         part = table[table["sign"] == label]
         if len(part):
@@ -358,19 +362,36 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
                      "p <= %g against stretches no call covers)", label, int(part["confirmed"].sum()), len(part),
                      alpha)
     if table.empty:
-        log.info("check: the folder has no seqlet to check (seqlets.tsv holds no call): an empty table")
+        log.info("check: no seqlet checked (%s): an empty table", "max_seqlets=0" if max_seqlets == 0 else
+                 "seqlets.tsv holds no call")
     controls = int(table.attrs.get("n_controls", 0))
     if len(table) and not testable(table, alpha):
         log.warning("check: only %s fit in the checked windows beside the calls, so no p-value can reach %g and "
                     "no seqlet can be confirmed: this says nothing against the calls; check more regions (larger "
                     "model windows or more calls, --max-seqlets) or a larger --alpha", plural(controls,
                     "control stretch", "control stretches"), alpha)
-    for label in unconfirmed_signs(table, alpha=alpha):
+    if warn:
+        _warn_unconfirmed(unconfirmed_signs(table, alpha=alpha), out)
+    return table
+
+
+def _warn_unconfirmed(signs: list[str], out: Path) -> None:
+    if len(signs) == 2:  # fresh31b: a line per sign told to call each sign alone, each the other's untrusted one
+        log.warning("check: the model confirms neither sign's seqlets: for this model the attribution map does not "
+                    "say what its bases do; do not act on the calls of %s, or explain the model with another method "
+                    "(`seqsal evaluate` compares them) and check again", out)
+        return
+    for label in signs:
         log.warning("check: the model does not confirm most %s seqlets: for this model the attribution's %s sign does "
                     "not say what its bases do; do not act on those calls (`seqsal call-peaks %s --signs %s` calls "
                     "the other sign alone), or explain the model with another method (`seqsal evaluate` compares "
                     "them) and check again", label, label, out, "+" if label == "-" else "-")
-    return table
+
+
+def verdict_basis(table: pd.DataFrame, alpha: float) -> dict:
+    """What a verdict on ``seqlet_check.tsv`` needs besides the table, kept in its provenance record for the report
+    (fresh31b: the report, without them, flagged both signs of a check whose controls could not reach alpha)."""
+    return {"alpha": float(alpha), "n_controls": int(table.attrs.get("n_controls", 0))}
 
 
 def testable(table: pd.DataFrame, alpha: float) -> bool:
@@ -378,7 +399,7 @@ def testable(table: pd.DataFrame, alpha: float) -> bool:
     return 1.0 / (int(table.attrs.get("n_controls", 0)) + 1) <= alpha
 
 
-def unconfirmed_signs(table: pd.DataFrame, share: float = UNCONFIRMED_SHARE, min_checked: int = 10,
+def unconfirmed_signs(table: pd.DataFrame, share: float = UNCONFIRMED_SHARE, min_checked: int = MIN_CHECKED,
                       alpha: float | None = None) -> list[str]:
     """The signs (``+``, ``-``) of a :func:`check_seqlets` table whose checked seqlets (at least ``min_checked``)
     the model confirms less than ``share`` of the time: the attribution map's claims of that sign do not hold.
@@ -391,3 +412,68 @@ def unconfirmed_signs(table: pd.DataFrame, share: float = UNCONFIRMED_SHARE, min
         if len(part) >= min_checked and float(part["confirmed"].mean()) < share:
             out.append(label)
     return out
+
+
+def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, draws: int = 8,
+                         alpha: float = 0.05) -> dict:
+    """Check a run folder's seqlets against the model and stop calling a sign it contradicts.
+
+    :func:`check_seqlets_run` (writes ``seqlet_check.tsv``); when the model confirms fewer than half of exactly
+    one sign's checked seqlets (:func:`unconfirmed_signs`, at least 10 checked and controls that can reach
+    ``alpha``), the calls are made again with the other sign alone (:class:`~seqsal.peaks.PeakOptions`
+    ``signs``: the kept sign's seqlets and elements are those it had, each sign its own family) and ``run.json``'s
+    ``peaks.withheld`` says which sign and why. On the calibration zoo the sign the check flags is, on every
+    model measured, the one whose seqlets miss the planted truth (benchmarks/RESULTS.md, session 31): a sign the
+    model contradicts is not called rather than called wrong.
+
+    Nothing is checked when the calls were made for one sign already, when no sign has 10 seqlets (no verdict is
+    possible), or when the folder holds no calls. Both signs flagged: both are kept, with the check's warnings.
+
+    Parameters
+    ----------
+    out_dir
+        A run folder with calls (``seqsal attribute`` or ``seqsal call-peaks``; not a shard's).
+    max_seqlets, draws, alpha
+        As :func:`check_seqlets_run`.
+
+    Returns
+    -------
+    dict
+        ``peaks.withheld``: per withheld sign, ``checked`` and ``confirmed``; empty when nothing was withheld.
+
+    Raises
+    ------
+    InputError
+        As :func:`check_seqlets_run`.
+    """
+    from .peaks import PeakOptions, update_run_record
+
+    out = Path(out_dir)
+    peaks = read_json_record(out / "run.json").get("peaks") or {}
+    options = dict(peaks.get("options") or {})
+    by_sign = peaks.get("n_seqlets_by_sign") or {}
+    if not options or options.get("signs", "+-") != "+-" or max(by_sign.values(), default=0) < MIN_CHECKED:
+        return {}
+    try:
+        table = check_seqlets_run(out, max_seqlets=max_seqlets, draws=draws, alpha=alpha, warn=False)
+    except InputError as error:  # the calls stand; what the model would say is unknown (a model file gone, ...)
+        log.warning("the calls were not checked against the model, so both signs are called: %s", error)
+        return {}
+    flagged = unconfirmed_signs(table, alpha=alpha)
+    if len(flagged) != 1:
+        if flagged:  # both: kept, with the check's word on each
+            _warn_unconfirmed(flagged, out)
+        return {}
+    sign, keep = flagged[0], "+" if flagged[0] == "-" else "-"
+    remove_group(out, "seqlet_check")  # the calls change under it: written again after them, as their check
+    options["test_widths"] = tuple(options["test_widths"])
+    calls = call_peaks_from_run(out, PeakOptions(**{**options, "signs": keep}))
+    part = table[table["sign"] == sign]
+    withheld = {sign: {"checked": int(len(part)), "confirmed": int(part["confirmed"].sum())}}
+    update_run_record(out, {**calls.info, "withheld": withheld})
+    write_table_atomic(out / "seqlet_check.tsv", table)
+    record_written(out, "seqlet_check", extra=verdict_basis(table, alpha))
+    log.warning("%s seqlets and elements are not called: the model confirms %d of the %d checked (seqlet_check.tsv); "
+                "`seqsal call-peaks %s --signs +-` calls both signs anyway", sign, withheld[sign]["confirmed"],
+                withheld[sign]["checked"], out)
+    return withheld

@@ -166,3 +166,21 @@ def test_the_line_says_which_sign_was_not_called():
     assert describe_calls(record).startswith("5 seqlets (5 +, - not called) at FDR 0.2 and 0 elements")
     record["options"]["signs"] = "+-"
     assert describe_calls(record).startswith("5 seqlets (5 +, 0 -) at FDR 0.2")
+
+
+def test_one_sign_s_outlook_and_warnings_are_its_own(caplog):
+    """fresh31b: with --signs +, the "no seqlet passed" line quoted both signs' tests and the - sign's smallest
+    p-value, and run.json's element outlook held a - element's q-value below the level (none was called)."""
+    track, _, null = _clustered_world(3)
+    track[:150] = np.abs(track[:150]) * 0.01  # rows with + signal no more: + has nothing to call
+    track[150:] *= -1  # half the clusters negative
+    both = _calls(track, null, element_fdr=0.2)
+    assert (both.elements["sign"] == -1).any()
+    with caplog.at_level("WARNING", logger="seqsal"):
+        plus = _calls(track, null, element_fdr=0.2, signs="+")
+    assert plus.seqlets.empty and plus.elements.empty
+    n_plus = plus.info["calibration"]["outlook"]["by_sign"]["+"]["n_tests"]
+    assert f"no + seqlet passed FDR 0.2 ({n_plus} tests;" in caplog.text
+    assert plus.info["element_outlook"]["signs"] == "+"
+    assert plus.info["element_outlook"]["smallest_qvalue"] > 0.2  # the + sign's own best, not a - element's
+    assert both.info["element_outlook"]["smallest_qvalue"] <= 0.2

@@ -199,7 +199,8 @@ def test_force_and_recall_leave_no_file_of_another_run(job, tmp_path):
     for name in ("motifs.tsv", "motifs.npz", "motifs.meme", "motif_instances.tsv", "provenance/motifs.json"):
         shutil.copy(out / name, kept / Path(name).name)
 
-    _invoke("attribute", *job, "-o", out, "-q", "--method", "ig", "--steps", "8", "--null", "laplace", "--force")
+    _invoke("attribute", *job, "-o", out, "-q", "--method", "ig", "--steps", "8", "--null", "laplace", "--force",
+            "--signs", "+-")  # both signs unasked: no seqlet check of the new calls (its own test: test_seqlet_check)
     assert attribution_key(out) != old_key
     # motifs, logos, evaluation, audit and report of the grad x input run are gone
     assert {p.name for p in out.iterdir()} == ATTRIBUTE_OUTPUTS - {"null.npz"}
@@ -227,7 +228,7 @@ def test_force_and_recall_leave_no_file_of_another_run(job, tmp_path):
     _invoke("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "-q")
     # the logos (named by the old numbering), the report and the motifs clustered from the old seqlets.tsv are gone
     assert not (out / "logos").exists() and not (out / "report.html").exists() and not (out / "motifs.tsv").exists()
-    assert _current(out) == {"calls": "current"}
+    assert _current(out) == {"calls": "current", "seqlet_check": "current"}  # --signs auto: the new calls' check
     _invoke("logos", out, "--top", "3", "-q")
     seqlets = pd.read_csv(out / "seqlets.tsv", sep="\t")
     drawn = {p.stem.split("_", 1)[1] for p in (out / "logos" / "seqlets").iterdir()}

@@ -370,3 +370,13 @@ def test_the_call_headings_name_each_kind_s_level():
     assert calls_heading(peaks, "seqlets", 241) == " of 241 at FDR 0.2"
     assert calls_heading({"fdr": 0.05}, "elements", 3, 1) == " of 3 at FDR 0.05 (and 1 seqlet at FDR 0.05)"
     assert calls_heading({}, "elements", 3) == " of 3"
+    one = {**peaks, "options": {"signs": "+"}}  # fresh31b: the report never said a sign was left out
+    assert calls_heading(one, "seqlets", 88) == " of 88 at FDR 0.2; - not called (--signs +)"
+    withheld = {**one, "withheld": {"-": {"checked": 40, "confirmed": 5}}}
+    assert calls_heading(withheld, "seqlets", 88) == " of 88 at FDR 0.2; - not called (the model does not confirm it)"
+    from seqsal.report_tables import outlook_line
+
+    by_sign = {"calibration": {"outlook": {"smallest_qvalue": 0.01, "passing": {"0.05": 125},
+                                           "by_sign": {"+": {"smallest_qvalue": 0.107, "passing": {"0.05": 0}}}}},
+               "fdr": 0.05, "options": {"signs": "+"}}
+    assert "<b>0.107</b>" in outlook_line(by_sign, "out") and "125" not in outlook_line(by_sign, "out")

@@ -55,3 +55,7 @@ def test_a_resume_asking_other_fdr_levels_says_the_calls_were_kept(tmp_path):
     assert f"seqsal call-peaks {job.out} --fdr 0.1 --element-fdr 0.1" in again.output
     same = invoke([*args, "--resume"])
     assert same.exit_code == 0 and "were made at FDR" not in same.output
+    signs = invoke([*args, "--resume", "--signs", "-"])  # fresh31b: another sign asked was kept without a word
+    assert signs.exit_code == 0 and "were made for signs +-, not the - asked" in signs.output
+    assert f"seqsal call-peaks {job.out} --signs -" in signs.output
+    assert "were made for signs" not in invoke([*args, "--resume"]).output

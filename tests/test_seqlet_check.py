@@ -1,4 +1,5 @@
 """The replacement test of called seqlets (seqsal.seqlet_check)."""
+import json
 import shutil
 from pathlib import Path
 
@@ -142,7 +143,8 @@ def test_each_sign_is_tested_against_the_controls_moving_its_own_way():
 
 def test_check_seqlets_on_a_run_folder_end_to_end(tmp_path):
     """CLI: the demo model's calls on 40 demo regions are checked, the table written, the report shows the section;
-    a re-call removes the check of the calls it replaced (provenance), and the report drops the section."""
+    a re-call with both signs unasked removes the check of the calls it replaced (provenance), and the report
+    drops the section; a re-call asking the model (the default) checks its own calls."""
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"
     lines = [line for line in (demo / "regions.bed").read_text().splitlines() if not line.startswith("track")]
     (tmp_path / "regions.bed").write_text("\n".join(lines[:40]) + "\n")
@@ -181,9 +183,18 @@ def test_check_seqlets_on_a_run_folder_end_to_end(tmp_path):
     result = CliRunner().invoke(main, ["check-seqlets", str(out), "-q"])
     assert result.exit_code == 2 and "seqlets.tsv, elements.tsv: its files changed since they were written" in \
         result.output, result.output
-    run("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "-q")
+    run("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "--signs", "+-", "-q")  # both signs, unasked
     assert not (out / "seqlet_check.tsv").exists()
     assert "Does the model confirm the seqlets?" not in build_report(out, top=1)
+    run("call-peaks", out, "--fdr", "0.5", "--null", "laplace", "-q")  # --signs auto: the check of the new calls
+    table, seqlets = (pd.read_csv(out / name, sep="\t") for name in ("seqlet_check.tsv", "seqlets.tsv"))
+    assert len(table) and set(table["name"]) <= set(seqlets["name"]) and set(table["sign"]) == {"+", "-"}
+    assert "Does the model confirm the seqlets?" in build_report(out, top=1)
+    run("check-seqlets", out, "--alpha", "0.001", "-q")  # 99 controls cannot reach it: no verdict either way
+    assert not pd.read_csv(out / "seqlet_check.tsv", sep="\t")["confirmed"].any()
+    text = build_report(out, top=1)  # fresh31b: the report flagged both signs, each told to call the other alone
+    assert "Does the model confirm the seqlets?" in text and "does not confirm most" not in text
+    assert "confirms neither" not in text
 
 
 def test_a_sign_the_model_does_not_confirm_is_flagged():
@@ -284,3 +295,54 @@ def test_chosen_rows_max_one_takes_the_most_significant_seqlet():
     assert table["sign"].to_numpy()[chosen_rows(table, np.ones(2, bool), 1)].tolist() == ["-"]
     numeric = _table([1, 1, 1, -1], [0.001, 0.002, 0.003, 0.1])  # signs as numbers (the API's calls)
     assert list(chosen_rows(numeric, np.ones(4, bool), 2)) == [0, 3]
+
+
+def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_run, tmp_path, monkeypatch):
+    """session 31: with calls of both signs, a sign whose checked seqlets the model mostly does not confirm is not
+    called: the calls are made again for the other sign (its rows unchanged), run.json and the report say so, the
+    check stays current, and motif discovery leaves the sign out. (The check itself is faked here: its verdicts
+    are tested above; the demo model confirms both of its signs.)"""
+    from seqsal import seqlet_check
+    from seqsal.motifs.run import discovery_seqlets
+    from seqsal.provenance import status
+
+    out = Path(shutil.copytree(demo_run, tmp_path / "run"))
+    before = pd.read_csv(out / "seqlets.tsv", sep="\t")
+    assert set(before["sign"]) == {"+", "-"}
+
+    def fake_check(folder, max_seqlets=200, draws=8, alpha=0.05, warn=True):
+        rows = before.groupby("sign").head(20)
+        confirmed = (rows["sign"] == "+").to_numpy().copy()
+        confirmed[np.flatnonzero(~confirmed)[:3]] = True  # 3 of the 20 - seqlets
+        table = pd.DataFrame({"name": rows["name"], "sign": rows["sign"], "score": rows["score"],
+                              "qvalue": rows["qvalue"], "change": 0.0, "effect": 0.0, "pvalue": 0.5,
+                              "confirmed": confirmed})
+        table.attrs["n_controls"] = 99
+        seqlet_check.write_table_atomic(Path(folder) / "seqlet_check.tsv", table)
+        seqlet_check.record_written(Path(folder), "seqlet_check")
+        return table
+
+    monkeypatch.setattr(seqlet_check, "check_seqlets_run", fake_check)
+    assert seqlet_check.withhold_unconfirmed(out) == {"-": {"checked": 20, "confirmed": 3}}
+    after = pd.read_csv(out / "seqlets.tsv", sep="\t")
+    columns = ["region_index", "offset_start", "offset_end", "sign", "score", "pvalue", "qvalue"]
+    assert (after["sign"] == "+").all()
+    assert after[columns].reset_index(drop=True).equals(before.loc[before["sign"] == "+", columns]
+                                                        .reset_index(drop=True))
+    assert (pd.read_csv(out / "elements.tsv", sep="\t")["sign"] == "+").all()
+    peaks = json.loads((out / "run.json").read_text())["peaks"]
+    assert peaks["withheld"] == {"-": {"checked": 20, "confirmed": 3}} and peaks["options"]["signs"] == "+"
+    assert status(out, "seqlet_check") == "current" and status(out, "calls") == "current"
+    assert "(3 of 20 checked)" in build_report(out, top=1) and "are not called" in build_report(out, top=1)
+    assert seqlet_check.withhold_unconfirmed(out) == {}  # one sign called already: nothing more to ask
+    assert set(discovery_seqlets(out)["sign"]) <= {"+", 1}
+
+
+def test_attribute_asks_the_model_and_the_demo_model_confirms_both_signs(demo_run):
+    """`seqsal attribute` with its defaults (--signs auto) ends with the check: the demo model confirms most of
+    each sign's checked seqlets, so both signs are called and nothing is withheld."""
+    table = pd.read_csv(demo_run / "seqlet_check.tsv", sep="\t")
+    peaks = json.loads((demo_run / "run.json").read_text())["peaks"]
+    assert set(table["sign"]) == {"+", "-"} and table.groupby("sign")["confirmed"].mean().min() > 0.8
+    assert "withheld" not in peaks and peaks["options"]["signs"] == "+-"
+    assert peaks["n_seqlets_by_sign"]["+"] > 50 and peaks["n_seqlets_by_sign"]["-"] > 50

@@ -184,7 +184,7 @@ def test_slurm_profile_dry_run(tmp_path, demo_subset):
 
 
 @pytest.mark.parametrize("override, field", [("shards=0", "shards"), ("modle=x.pt", "modle"), ("seed=-1", "seed"),
-                                             ("peak_test_widths=6,40", "peak_test_widths")])
+                                             ("peak_test_widths=6,40", "peak_test_widths"), ("signs=up", "signs")])
 def test_wrong_config_fails_before_any_job_naming_the_field(tmp_path, demo_subset, override, field):
     result = snakemake(tmp_path, demo_subset, override, "-c", "1", check=False)
     log = result.stdout + result.stderr
@@ -209,7 +209,7 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
     config.write_text(CONFIG.read_text() + "method: ig\nmethod_params: {steps: 8, baseline: shuffle, references: 3}\n"
                       "stitch: centre\ncorrect: false\nn_value: 0.25\npeak_test_widths: '8'\nmin_seqlets: 10\n"
                       "top_logos: 7\nreport_top: 5\ncheck_seqlets: 33\nlayout: nlc\nunknown_bases: n\n"
-                      "allow_incomplete: true\nmax_null_copies: 20\n")
+                      "allow_incomplete: true\nmax_null_copies: 20\nsigns: minus\n")
     command = snakemake_command(tmp_path, demo_subset, "shards=2", "-n", "-p")
     command[command.index(str(CONFIG))] = str(config)
     result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
@@ -223,6 +223,7 @@ def test_config_options_reach_the_commands(tmp_path, demo_subset):
                       "--max-null-copies 20"):
             assert words in line, (words, line)
     assert "--test-widths 8 --max-length 30 --element-gap 100" in log
+    assert "--signs=- " in log  # fresh31b: `signs=-` cannot be given on snakemake's command line; the word can
     assert "--min-seqlets 10 --seqlet-fdr 0.9" in log and "--top 7" in log and "--top 5" in log
     assert "seqsal check-seqlets" in log and "--max-seqlets 33" in log
     assert not (tmp_path / "out").exists()

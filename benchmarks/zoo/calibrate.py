@@ -154,13 +154,13 @@ def modisco_f1(track: np.ndarray, truth: list) -> dict:
 SEQSAL_LEVELS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)  # FDR levels for seqsal's best F1, as the peers get thresholds
 
 
-def seqsal_best_f1(folder: Path, truth: list) -> dict:
+def seqsal_best_f1(folder: Path, truth: list, signs: str = "+-") -> dict:
     """seqsal's F1 at its best FDR level of :data:`SEQSAL_LEVELS`, chosen with the truth as the peers' best
     threshold is (each level called on its own: which seqlets a site's neighbours merge or cut depends on the
     level)."""
     best = {"f1": 0.0}
     for level in SEQSAL_LEVELS:
-        calls = call_peaks_from_run(folder, PeakOptions(fdr=level), write=False, elements=False).seqlets
+        calls = call_peaks_from_run(folder, PeakOptions(fdr=level, signs=signs), write=False, elements=False).seqlets
         score, n = f1(list(zip(calls["region_index"], calls["offset_start"], calls["offset_end"])), truth)
         if score > best["f1"]:
             best = {"f1": round(score, 4), "fdr": level, "calls": n}
@@ -250,9 +250,11 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
     result = {"model": card["name"], "target": target, "world": card["world"], "regions": len(regions),
               "seconds_attribute": round(seconds, 1),
               "null_sample": record.get("peaks", {}).get("null_sample"),
-              "bulk_ratio": {s: record["peaks"]["calibration"][s]["bulk_ratio"] for s in "+-"}}
+              "bulk_ratio": {s: record["peaks"]["calibration"][s]["bulk_ratio"] for s in "+-"},
+              "withheld": record["peaks"].get("withheld")}  # attribute's --signs auto: a sign the model contradicts
+    signs = record["peaks"]["options"].get("signs", "+-")  # every call below as the folder's, that sign left out
     for fdr in sorted(NOMINAL, reverse=True):
-        calls = call_peaks_from_run(folder, PeakOptions(fdr=fdr, element_fdr=fdr))  # both kinds at each level
+        calls = call_peaks_from_run(folder, PeakOptions(fdr=fdr, element_fdr=fdr, signs=signs))  # both kinds
         for level, table in (("seqlets", calls.seqlets), ("elements", calls.elements)):
             signs = table["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-"))
             for sign, (n, rate) in fdr_by_sign(table.assign(sign=signs), truth).items():
@@ -260,7 +262,7 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
                 result[f"{level}_{sign}_fdr@{fdr}"] = round(rate, 4)
         result[f"f1@{fdr}"] = round(f1(list(zip(calls.seqlets["region_index"], calls.seqlets["offset_start"],
                                                 calls.seqlets["offset_end"])), truth)[0], 4)
-    calls = call_peaks_from_run(folder, PeakOptions())  # the folder's files end at the defaults
+    calls = call_peaks_from_run(folder, PeakOptions(signs=signs))  # the folder's files end at the defaults
     seqlets = calls.seqlets
     result["null_row_spread"] = calls.info["calibration"].get("null_row_spread")  # see row_levels.py
     seqlets = seqlets.assign(sign=seqlets["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-")))
@@ -285,7 +287,7 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
     result["used_motifs_without_calls"] = sorted(m for m, v in recall.items() if v["uses"] and v["called"] == 0)
     result["with_motif_calls"] = with_motif_calls(folder, seqlets, truth, {m: v["sign"] for m, v in recall.items()},
                                                   {m: bool(v["uses"]) for m, v in recall.items()})
-    result["f1_seqsal_best"] = seqsal_best_f1(folder, truth)
+    result["f1_seqsal_best"] = seqsal_best_f1(folder, truth, signs)
     result["outlook"] = record.get("peaks", {}).get("calibration", {}).get("outlook")
     if peers:
         arrays = region_arrays(folder / "attributions.npz", ("one_hot", "hypothetical"))

@@ -21,8 +21,8 @@ import pandas as pd
 from ..errors import InputError, option
 from ..io import atomic_path, region_arrays, write_table_atomic
 from ..peaks import call_peaks_from_run, unique_calls
-from ..provenance import (ATTRIBUTIONS, check_not_shard, file_digest, read_record, record_written, stale_text,
-                          status)
+from ..provenance import (ATTRIBUTIONS, check_not_shard, file_digest, read_json_record, read_record, record_written,
+                          stale_text, status)
 from ..runlock import locks_run_folder
 from ..tables import read_tsv
 from ..text import plural
@@ -134,8 +134,11 @@ def discovery_seqlets(out_dir: str | os.PathLike, fdr: float = DISCOVERY_FDR, nu
         ``discovery_000001, ...`` (:data:`DISCOVERY_PREFIX`), in genome order: they are not the calls of
         ``seqlets.tsv`` (``seqlet_*``), and ``motif_instances.tsv`` carries these names.
     """
+    record = os.path.join(out_dir, "run.json")
+    peaks = (read_json_record(record).get("peaks") or {}) if os.path.exists(record) else {}
     calls = call_peaks_from_run(out_dir, write=False, elements=False, fdr=fdr, null=null,
-                                test_widths=DISCOVERY_WIDTHS, bh_family="joint")
+                                test_widths=DISCOVERY_WIDTHS, bh_family="joint",
+                                signs=(peaks.get("options") or {}).get("signs", "+-"))  # not a sign withheld
     seqlets = unique_calls(calls.seqlets).reset_index(drop=True)
     seqlets["name"] = [f"{DISCOVERY_PREFIX}_{k + 1:06d}" for k in range(len(seqlets))]
     seqlets.attrs["null"] = calls.info["null"]

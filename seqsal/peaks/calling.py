@@ -458,12 +458,17 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
         if significant.empty:
             one = info["calibration"]["outlook"].get("by_sign", {}).get(options.signs)  # one sign called: its own
             inside, after = outlook_hint(one or info["calibration"]["outlook"], options.fdr)
+            if one is not None:  # fresh31b: both signs' tests and smallest p beside one sign's q-value
+                n_tests = sign_tests[1 if options.signs == "+" else -1]
+                own = lowest[1 if options.signs == "+" else -1]
+                smallest = float(own.min()) if own.shape[0] else 1.0
             if not n_tests:  # tracks attributed, yet no window tested: say what may cause it (not "p-value nan")
                 log.warning("no seqlet passed FDR %g: no tests (%s)", options.fdr,
                             no_test_cause(models, widths, used, min(options.test_widths)))
             else:
-                log.warning("no seqlet passed FDR %g (%d tests; smallest p-value %.3g%s)%s", options.fdr, n_tests,
-                            smallest, inside, after)
+                log.warning("no %sseqlet passed FDR %g (%d tests; smallest p-value %.3g%s)%s",
+                            f"{options.signs} " if one is not None else "", options.fdr, n_tests, smallest, inside,
+                            after)
             seqlets = pd.DataFrame(columns=API_COLUMNS + ["window_start", "width", "statistic", "sequence"])
         else:
             seqlets = _seqlet_table(source, significant, options)
@@ -472,7 +477,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                         if elements and used == "shuffle" else None)
         if element_null is not None:
             info["element_null"] = {"+": element_null[1].describe(), "-": element_null[-1].describe()}
-            short = [sign for sign in (1, -1) if element_null[sign].kind == "none" and widths[sign]]
+            short = [sign for sign in (1, -1) if element_null[sign].kind == "none" and widths[sign]
+                     and ("+" if sign > 0 else "-") in options.signs]  # fresh31b: not of a sign not called
             if short:  # one line for both signs
                 log.warning("the shuffled null forms %s candidate elements (need %d of a sign): no %s elements are "
                             "called; %s", " and ".join(f"{element_null[s].n} {'+' if s > 0 else '-'}" for s in short),
@@ -480,6 +486,8 @@ def call_source(source: ChunkSource, options: PeakOptions, null_source: ChunkSou
                             " or ".join("positive" if s > 0 else "negative" for s in short), LARGER_NULL)
         found = call_elements(kept if elements else None, seqlets, source, options, scratch, element_null)
         outlook = found.attrs.get("outlook")
+        if outlook is not None and options.signs != "+-":  # fresh31b: the other sign's best was logged as this one's
+            outlook = {**outlook["by_sign"][options.signs], "signs": options.signs}
         if outlook is not None:
             info["element_outlook"] = outlook
             if found.empty and outlook["smallest_qvalue"] < 1:  # how far the best was (candidates grow with the level)

@@ -82,6 +82,8 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
         families = sign_passing_qvalues(pvalues, signs, {s: int(np.sum(signs == s)) for s in (1, -1)}, 1.0,
                                         family=options.bh_family)
         smallest = min(float(qvalues[0]) for _, qvalues in families.values() if qvalues.shape[0])
+        by_sign = {"+" if s > 0 else "-": {"candidates": int(np.sum(signs == s)), "smallest_qvalue":
+                   float(families[s][1][0]) if families[s][1].shape[0] else 1.0} for s in (1, -1)}
         del pvalues, signs
         passed = []
         for part in candidates.parts():
@@ -100,7 +102,7 @@ def call_elements(kept: KeptTests | None, seqlets: pd.DataFrame, source: ChunkSo
     }, columns=ELEMENT_COLUMNS)
     table["n_seqlets"] = _seqlets_inside(table, seqlets)
     table["sequence"] = _sequences(source, table)
-    table.attrs["outlook"] = {"candidates": n_candidates, "smallest_qvalue": smallest}
+    table.attrs["outlook"] = {"candidates": n_candidates, "smallest_qvalue": smallest, "by_sign": by_sign}
     return table
 
 

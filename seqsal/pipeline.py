@@ -40,7 +40,7 @@ from .models.files import file_sha256
 from .model_checks import check_model_determinism, check_model_gradient, check_model_input
 from .models.user import with_layout
 from .peaks import PeakOptions, remove_peak_files, run_peaks_stage
-from .provenance import ATTRIBUTIONS, earlier_input_digest, prune, read_json_record
+from .provenance import ATTRIBUTIONS, earlier_input_digest, prune, read_json_record, status
 from .region_table import COMPLETENESS_COLUMN, DELTA_COLUMN, completeness_summary, region_columns
 from .regions import padded_bases, padding_summary, prepare_regions
 from .run_checkpoint import (PARTIAL, REGION_STATE_SECONDS, array_stores, discard, drop_earlier_run, params_digest,
@@ -328,6 +328,10 @@ def run_attribute(
         finished = read_json_record(out / "run.json")
         log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
         _say_levels_kept(str(out), finished.get("peaks") or {}, peaks)
+        if (peaks and check_seqlets and finished.get("peaks") and "shard" not in finished
+                and status(out, "seqlet_check") != "current"):  # review31b: a check interrupted, then resumed
+            if withhold_unconfirmed(out, check_seqlets):
+                finished = read_json_record(out / "run.json")
         return finished
     one_hot_store, hyp_store = array_stores(partial, lengths, resume=resumed)
     rows_path = partial / "regions.part.tsv"

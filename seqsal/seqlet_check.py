@@ -375,6 +375,14 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     return table
 
 
+def _seqlet_keys(out: Path) -> dict:
+    """``seqlets.tsv``'s name -> (row, offset_start, offset_end, sign) of each seqlet."""
+    table = pd.read_csv(out / "seqlets.tsv", sep="\t", keep_default_na=False,
+                        usecols=["name", "region_index", "offset_start", "offset_end", "sign"])
+    return dict(zip(table["name"], zip(table["region_index"], table["offset_start"], table["offset_end"],
+                                       table["sign"].astype(str))))
+
+
 def _warn_unconfirmed(signs: list[str], out: Path) -> None:
     if len(signs) == 2:  # fresh31b: a line per sign told to call each sign alone, each the other's untrusted one
         log.warning("check: the model confirms neither sign's seqlets: for this model the attribution map does not "
@@ -446,7 +454,7 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
     InputError
         As :func:`check_seqlets_run`.
     """
-    from .peaks import PeakOptions, update_run_record
+    from .peaks import PeakOptions
 
     out = Path(out_dir)
     peaks = read_json_record(out / "run.json").get("peaks") or {}
@@ -465,12 +473,17 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
             _warn_unconfirmed(flagged, out)
         return {}
     sign, keep = flagged[0], "+" if flagged[0] == "-" else "-"
-    remove_group(out, "seqlet_check")  # the calls change under it: written again after them, as their check
-    options["test_widths"] = tuple(options["test_widths"])
-    calls = call_peaks_from_run(out, PeakOptions(**{**options, "signs": keep}))
     part = table[table["sign"] == sign]
     withheld = {sign: {"checked": int(len(part)), "confirmed": int(part["confirmed"].sum())}}
-    update_run_record(out, {**calls.info, "withheld": withheld})
+    before = _seqlet_keys(out)
+    remove_group(out, "seqlet_check")  # the calls change under it: written again after them, as their check
+    options["test_widths"] = tuple(options["test_widths"])
+    call_peaks_from_run(out, PeakOptions(**{**options, "signs": keep}), note={"withheld": withheld})
+    # review31b: the re-call numbers the kept sign's seqlets again; the check names them as seqlets.tsv now does,
+    # and the withheld sign's (in seqlets.tsv no more) by their former names, marked
+    now = {key: name for name, key in _seqlet_keys(out).items()}
+    table = table.assign(name=[now.get(before.get(name), f"withheld_{name}") if label == keep else f"withheld_{name}"
+                               for name, label in zip(table["name"], table["sign"])])
     write_table_atomic(out / "seqlet_check.tsv", table)
     record_written(out, "seqlet_check", extra=verdict_basis(table, alpha))
     log.warning("%s seqlets and elements are not called: the model confirms %d of the %d checked (seqlet_check.tsv); "

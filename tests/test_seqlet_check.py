@@ -333,6 +333,14 @@ def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_r
     peaks = json.loads((out / "run.json").read_text())["peaks"]
     assert peaks["withheld"] == {"-": {"checked": 20, "confirmed": 3}} and peaks["options"]["signs"] == "+"
     assert status(out, "seqlet_check") == "current" and status(out, "calls") == "current"
+    check = pd.read_csv(out / "seqlet_check.tsv", sep="\t")  # review31b: the re-call renumbered the seqlets
+    kept = check[check["sign"] == "+"].merge(after, on="name", suffixes=("", "_now"))
+    site = ["region_index", "offset_start", "offset_end"]
+    first = before[before["sign"] == "+"].head(20)  # the + seqlets the check was made on, by their sites
+    assert len(kept) == 20 and set(map(tuple, kept[site].to_numpy())) == set(map(tuple, first[site].to_numpy()))
+    assert check.loc[check["sign"] == "-", "name"].str.startswith("withheld_seqlet_").all()
+    sites = before.set_index("name").loc[check.loc[check["sign"] == "-", "name"].str.replace("withheld_", "")]
+    assert (sites["sign"] == "-").all()
     assert "(3 of 20 checked)" in build_report(out, top=1) and "are not called" in build_report(out, top=1)
     assert seqlet_check.withhold_unconfirmed(out) == {}  # one sign called already: nothing more to ask
     assert set(discovery_seqlets(out)["sign"]) <= {"+", 1}
@@ -346,3 +354,19 @@ def test_attribute_asks_the_model_and_the_demo_model_confirms_both_signs(demo_ru
     assert set(table["sign"]) == {"+", "-"} and table.groupby("sign")["confirmed"].mean().min() > 0.8
     assert "withheld" not in peaks and peaks["options"]["signs"] == "+-"
     assert peaks["n_seqlets_by_sign"]["+"] > 50 and peaks["n_seqlets_by_sign"]["-"] > 50
+
+
+def test_a_resume_finishes_a_check_that_was_interrupted(demo_run, tmp_path):
+    """review31b: a check interrupted at the end of `attribute` was never run again: the resume said "nothing to
+    resume" and the folder kept both signs unasked."""
+    from seqsal.provenance import remove_group, status
+
+    out = Path(shutil.copytree(demo_run, tmp_path / "run"))
+    remove_group(out, "seqlet_check")
+    assert status(out, "seqlet_check") == "absent"
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    result = CliRunner().invoke(main, ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
+                                       str(demo / "model.safetensors"), "-o", str(out), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "nothing to resume" in result.output and "check: + seqlets: the model confirms" in result.output
+    assert status(out, "seqlet_check") == "current"

@@ -256,8 +256,8 @@ def run_model(card: dict, home: Path, out: Path, peers: bool, target: str, reuse
     for fdr in sorted(NOMINAL, reverse=True):
         calls = call_peaks_from_run(folder, PeakOptions(fdr=fdr, element_fdr=fdr, signs=signs))  # both kinds
         for level, table in (("seqlets", calls.seqlets), ("elements", calls.elements)):
-            signs = table["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-"))
-            for sign, (n, rate) in fdr_by_sign(table.assign(sign=signs), truth).items():
+            labels = table["sign"].map(lambda v: v if isinstance(v, str) else ("+" if v > 0 else "-"))
+            for sign, (n, rate) in fdr_by_sign(table.assign(sign=labels), truth).items():
                 result[f"{level}_{sign}_n@{fdr}"] = n
                 result[f"{level}_{sign}_fdr@{fdr}"] = round(rate, 4)
         result[f"f1@{fdr}"] = round(f1(list(zip(calls.seqlets["region_index"], calls.seqlets["offset_start"],

@@ -66,9 +66,9 @@ class PeakOptions:
     signs
         The signs whose seqlets and elements are called: ``+-`` (both), ``+`` or ``-``. Both signs are tested
         (calibration, outlook, the gate of ``bh_family="sign"``) and the other sign's calls are left out, so with
-        each sign its own family a sign's calls are exactly those it gets with both. For a sign the model does
-        not confirm (``seqsal check-seqlets``: replacing its bases does not move the output the way the sign
-        says; benchmarks/RESULTS.md, session 31).
+        each sign its own family a sign's calls are those it gets with both (the same sites and p/q-values; names
+        and ranks are given anew). For a sign the model does not confirm (``seqsal check-seqlets``: replacing its
+        bases does not move the output the way the sign says; benchmarks/RESULTS.md, session 31).
     null
         ``shuffle`` (attributions of dinucleotide-shuffled copies) or ``laplace``
         (a fit to the bulk of the observed candidates).

@@ -141,6 +141,7 @@ def call_peaks_from_run(
     chrom_sizes: dict[str, int] | None = None,
     write: bool = True,
     elements: bool = True,
+    note: dict | None = None,
     **overrides,
 ) -> PeakCalls:
     """(Re-)call seqlets and elements of a run folder without recomputing attributions.
@@ -167,6 +168,9 @@ def call_peaks_from_run(
         Write the peak files, their provenance and ``run.json``'s ``peaks`` entry.
     elements
         False: call seqlets only (``elements`` empty; not with ``write``, which writes both).
+    note
+        Keys added to ``info`` (and so to ``run.json``'s ``peaks``) with the calls, in the same write: e.g.
+        ``withheld`` (:func:`seqsal.seqlet_check.withhold_unconfirmed`).
 
     Returns
     -------
@@ -255,6 +259,7 @@ def call_peaks_from_run(
         calls.info["provenance"] = write_record(out, "calls")  # run.json's peaks.provenance
         prune(out, "calls")  # logos, motifs, report... drawn from the calls this re-call replaced
     calls.info["outputs"] = list(PEAK_FILES)
+    calls.info.update(note or {})
     if write:  # run.json describes the calls now in the folder, whichever way they were made
         update_run_record(out, calls.info)
     return PeakCalls(seqlets, elements, calls.info)

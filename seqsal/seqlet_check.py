@@ -422,6 +422,7 @@ def unconfirmed_signs(table: pd.DataFrame, share: float = UNCONFIRMED_SHARE, min
     return out
 
 
+@locks_run_folder("call_peaks")  # it rewrites the calls (review31b: the API's writes ran unlocked)
 def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, draws: int = 8,
                          alpha: float = 0.05) -> dict:
     """Check a run folder's seqlets against the model and stop calling a sign it contradicts.

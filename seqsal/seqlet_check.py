@@ -453,7 +453,8 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
     Raises
     ------
     InputError
-        As :func:`check_seqlets_run`.
+        When ``run.json`` cannot be read. A check that cannot run (the model or genome moved or changed) is
+        a warning instead: both signs stay called.
     """
     from .peaks import PeakOptions
 

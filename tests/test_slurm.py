@@ -24,8 +24,8 @@ SHARDS = 3
 # every few seconds instead of its default 40 s. No account to charge.
 EXECUTOR_OPTIONS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5",
                     "--slurm-no-account")
-RULES = {"attribute_shard": SHARDS, "merge": 1, "call_peaks": 1, "motifs": 1, "logos": 1, "check_seqlets": 1, "audit": 1,
-         "report": 1}
+# signs auto (the default): the call_peaks step asks the model itself (seqlet_check.tsv); no check_seqlets step
+RULES = {"attribute_shard": SHARDS, "merge": 1, "call_peaks": 1, "motifs": 1, "logos": 1, "audit": 1, "report": 1}
 
 
 def cluster_state() -> str:
@@ -86,5 +86,6 @@ def test_demo_workflow_through_slurm_jobs_gives_the_single_run(cluster, tmp_path
                          timeout=600)  # the shards' thread count: a kernel's sums are ordered by it (README)
     assert run.returncode == 0, run.stderr
     assert_same_run(out, single, COMPARED)
+    assert (out / "seqlet_check.tsv").stat().st_size > 0  # the call_peaks step's own check (signs auto)
     for i in range(1, SHARDS + 1):
         assert "seqsal: " in (out / "logs" / "attribute" / f"{i}-of-{SHARDS}.log").read_text()

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from train_priors import DEMO, write_labels  # noqa: E402
 
+from seqsal.genome import Genome  # noqa: E402
 from seqsal.train import prior_interval, train_model  # noqa: E402
 from seqsal.train_options import TrainOptions  # noqa: E402
 
@@ -48,7 +49,7 @@ def run(name: str, extra: dict, every: int | None, args: argparse.Namespace, mas
     extra = {k: (str(mask) if v == "MASK" else v) for k, v in extra.items()}
     options = TrainOptions(model_config=DEMO, window=500, valid_chroms=["chr2"], test_chroms=["chr3"],
                            epochs=args.epochs, patience=args.epochs, batch_size=args.batch_size, seed=0,
-                           prior_every=every, **extra)
+                           prior_every=every, device=args.device, **extra)
     tag = f"{name}_every{every or 'default'}"
     summary = train_model(ROOT.parent / "data/demo/genome.fa", args.out / "labels.tsv", args.out / f"{tag}.safetensors",
                           options, quiet=True, report=args.out / f"{tag}.html", force=True)
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--out", type=Path, default=Path("/tmp/train_cost"))
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... [a GPU when there is one]; on a GPU compare"
+                        " wall_s_per_epoch (bf16 autocast, train's default there)")
     args = parser.parse_args()
     args.stride, args.epochs = (100, 4) if args.full else (300, 3)
     torch.set_num_threads(args.threads)
@@ -74,7 +77,9 @@ def main() -> None:
     # M- over 20 bp in every 100 (a cost measurement only): every window carries one, the mask prior's worst case
     # (its cost grows with the share of masked windows: one counterfactual each in the forward pass)
     mask = args.out / "exclude.bed"
-    mask.write_text("".join(f"chr{i}\t{s}\t{s + 20}\n" for i in (1, 2, 3) for s in range(0, 200_000, 100)))
+    sizes = Genome(str(ROOT.parent / "data/demo/genome.fa")).chrom_sizes  # the mask must lie on the genome
+    mask.write_text("".join(f"{chrom}\t{s}\t{s + 20}\n" for chrom, size in sizes.items()
+                            for s in range(0, size - 20, 100)))
     rows = []
     for name in args.variants.split(","):
         for every in ((1, None) if name in GRADIENT_TERMS else (None,)):

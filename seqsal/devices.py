@@ -5,7 +5,9 @@ choose their device and precision here.
 """
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -126,6 +128,115 @@ def autocast_dtype_for(precision: str, device: torch.device) -> torch.dtype | No
     raise InputError(f"unknown {option('precision')} {precision!r}; choose fp32, bf16 or fp16")
 
 
+@contextlib.contextmanager
+def precision_context(device: torch.device, autocast_dtype: torch.dtype | None) -> Iterator[None]:
+    """Run the model at the precision asked for: autocast to ``autocast_dtype``, or true float32.
+
+    On an NVIDIA GPU PyTorch lets cuDNN convolutions use TF32 by default (10-bit mantissa: Ampere and later), so
+    "fp32" maps there were not float32 maps: measured on an H200 (``benchmarks/gpu_check.sh``), grad x input of
+    a 1M-parameter CNN differed from the CPU's by 18 % of the map's largest value. Under ``None`` this turns TF32
+    off for convolutions and matrix products while the block runs and restores the settings after it.
+
+    Parameters
+    ----------
+    device
+        The device the model runs on.
+    autocast_dtype
+        ``torch.bfloat16`` / ``torch.float16`` (:func:`autocast_dtype_for`) or ``None`` for float32.
+    """
+    if autocast_dtype is not None:
+        with torch.autocast(device_type=device.type, dtype=autocast_dtype):
+            yield
+        return
+    if device.type != "cuda":
+        yield
+        return
+    convolutions, products = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = convolutions, products
+
+
+def cuda_index(device: torch.device) -> int:
+    """The index of a CUDA device; ``cuda`` without one is the current device (``torch.cuda`` memory functions
+    refuse an index-less device: torch 2.11 on an H200, ``--max-memory`` with ``--device cuda``)."""
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def model_home(model: nn.Module) -> torch.device | None:
+    """The device of the model's first parameter or buffer; ``None`` for a module with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return None
+
+
+def device_for(requested: str | torch.device | None, model: nn.Module, movable: bool) -> torch.device:
+    """The device a model runs on: :func:`select_device`, except that a model that cannot be moved (an exported
+    program, ``.pt2``) runs where it is when the device is left to seqsal (``None`` / ``auto``).
+
+    Parameters
+    ----------
+    requested
+        The device asked for (``--device`` / ``device=``), ``None`` or ``"auto"`` for the best available.
+    model
+        The module that will run.
+    movable
+        Whether ``model.to(device)`` may move it (``False`` for an exported program).
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    InputError
+        For a device that is not available (:func:`select_device`), or one named explicitly that an unmovable
+        model is not on (it would fail with a device mismatch).
+    """
+    device = select_device(requested)
+    home = None if movable or not isinstance(model, nn.Module) else model_home(model)
+    if home is None or on_device(model, device):
+        return device
+    if requested is None or (isinstance(requested, str) and requested.strip().lower() == "auto"):
+        return home
+    raise InputError(f"the exported program runs on {home}, where it was exported, and cannot be moved to "
+                     f"{device}; give {option('device', home.type)}, or export it on {device.type}")
+
+
+_MISMATCH = ("same device", "device mismatch", "should be the same", "different from other tensors")
+
+
+def device_mismatch(error: BaseException, device: torch.device) -> str | None:
+    """The message for a model that fails because a tensor it holds is not on ``device`` (seen on an H200: a
+    tensor kept as a plain attribute, a TorchScript constant), else ``None``; a model on the CPU has none."""
+    lines = [line.strip() for line in str(error).splitlines() if any(phrase in line for phrase in _MISMATCH)]
+    if device.type == "cpu" or not lines:  # (TorchScript puts the cause on a line after its own traceback)
+        return None
+    return (f"the model fails on {device} ({lines[0][:200]}): it holds a tensor that moving the model does not move (a "
+            "plain tensor attribute rather than a registered buffer, or a constant traced into TorchScript); "
+            f"register it with register_buffer, or give {option('device', 'cpu')}")
+
+
+@contextlib.contextmanager
+def placed(model: nn.Module, device: torch.device, movable: bool = True) -> Iterator[None]:
+    """Move ``model`` to ``device`` while the block runs and back to where it was after it (the caller's model
+    is left where it was: fresh11); nothing is moved when it is there already, has no tensors, or may not move."""
+    if not movable or not isinstance(model, nn.Module) or on_device(model, device):
+        yield
+        return
+    home = model_home(model)
+    if home is None:
+        yield
+        return
+    model.to(device)
+    try:
+        yield
+    finally:
+        model.to(home)
+
+
 def on_device(model: nn.Module, device: torch.device) -> bool:
     """Whether every parameter and buffer of ``model`` is on ``device`` already.
 
@@ -141,9 +252,7 @@ def on_device(model: nn.Module, device: torch.device) -> bool:
     bool
         ``False`` for a model with no parameters or buffers.
     """
-    index = device.index
-    if index is None and device.type == "cuda":
-        index = torch.cuda.current_device()
+    index = cuda_index(device) if device.type == "cuda" else device.index
     tensors = [*model.parameters(), *model.buffers()]
     return bool(tensors) and all(
         t.device.type == device.type and (index is None or t.device.index == index) for t in tensors

@@ -25,7 +25,8 @@ from torch import nn
 
 from .attribution import Target, eval_mode, input_gradient
 from .batches import batch_arrays, prefetch, schedule
-from .devices import autocast_dtype_for, select_device
+from .devices import (autocast_dtype_for, cuda_index, device_mismatch, placed, precision_context,
+                      select_device)
 from .errors import InputError, option
 from .memory import MemoryPlan, below_one_window, default_budget, measure_window_cost, parse_memory, plan_memory
 from .methods import (FOCUSED_METHODS, METHODS, REFERENCE_METHODS, IncompleteAttribution, check_on_error,
@@ -152,7 +153,8 @@ def _incomplete_message(method: str, row, error: float, relative: float, toleran
 def _short_region(row, length: int, error: RuntimeError) -> str:
     line = f"line {int(row['line'])} of the regions, " if int(row.get("line", 0) or 0) > 0 else ""
     cause = (str(error).strip() or type(error).__name__).splitlines()[0][:160]
-    return (f"the model failed on region {row['name']} ({line}{row['chrom']}:{row['start']}-{row['end']}, fed whole "
+    name = row.get("name", f"at row {row.name}")  # a notebook's table may have no name column
+    return (f"the model failed on region {name} ({line}{row['chrom']}:{row['start']}-{row['end']}, fed whole "
             f"as {length} bp: the model declares no input length): {cause}; if the region is shorter than the "
             f"model's layers need, give --window (the model's input length), or leave out regions this short")
 
@@ -182,11 +184,7 @@ def fit_memory(model: nn.Module, target: Target, method: str, params: dict, rc: 
     budget = parse_memory(max_memory) or default_budget(device)
 
     def probe(x: torch.Tensor) -> None:
-        autocast = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else None
-        if autocast is None:
-            input_gradient(model, x, target)
-            return
-        with autocast:
+        with precision_context(device, autocast_dtype):
             input_gradient(model, x, target)
 
     cost = measure_window_cost(probe, width, device)
@@ -213,10 +211,10 @@ def _cap_gpu(device: torch.device, max_memory: int | str | None) -> bool:
     the out-of-memory back-off, not the plan alone, keeps the run inside); returns whether a cap was set."""
     if device.type != "cuda" or max_memory is None:
         return False
-    budget = parse_memory(max_memory)
-    total = torch.cuda.get_device_properties(device).total_memory
-    fraction = min(1.0, (budget + torch.cuda.memory_allocated(device)) / total)
-    torch.cuda.set_per_process_memory_fraction(fraction, device)
+    budget, index = parse_memory(max_memory), cuda_index(device)
+    total = torch.cuda.get_device_properties(index).total_memory
+    fraction = min(1.0, (budget + torch.cuda.memory_allocated(index)) / total)
+    torch.cuda.set_per_process_memory_fraction(fraction, index)
     return True
 
 
@@ -337,7 +335,7 @@ def iter_region_attributions(
     first, stop_row = base + skip, base + len(regions)
     if first >= stop_row:
         return
-    with eval_mode(model):
+    with placed(model, device), eval_mode(model):  # fit_memory measures it where it runs
         batch_size, method_params, _ = fit_memory(model, target, method, method_params, rc, batch_size, max_memory,
                                                   device, autocast_dtype, window or int(lengths.max()))
 
@@ -393,7 +391,8 @@ def iter_region_attributions(
     warned: set = set()  # regions whose NaN/Inf was logged
     capped = _cap_gpu(device, max_memory)
     try:
-        with eval_mode(model):
+        # a notebook's model on the CPU runs on the GPU chosen, and goes back after (session 32, an H200)
+        with placed(model, device), eval_mode(model):
             for items, tensor in prefetch(produce(), depth=3, stop=stop):
                 focus = (torch.tensor([window_focus(plan, offset, stitch) for plan, offset, _ in items])
                          if method in FOCUSED_METHODS else None)
@@ -401,6 +400,8 @@ def iter_region_attributions(
                     hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin),
                                                       *([] if focus is None else [focus]))
                 except RuntimeError as error:  # regions fed whole: one too short for the model's layers
+                    if (mismatch := device_mismatch(error, device)) is not None:  # not "too short" (session 32)
+                        raise InputError(mismatch) from None
                     if window is not None or is_out_of_memory(error):
                         raise
                     raise InputError(_short_region(context.iloc[items[0][0].index], tensor.shape[-1], error)) from None
@@ -435,4 +436,4 @@ def iter_region_attributions(
                     on_region_state(lambda stitcher=stitchers[first], row=first - base: state_of(stitcher, row))
     finally:
         if capped:
-            torch.cuda.set_per_process_memory_fraction(1.0, device)
+            torch.cuda.set_per_process_memory_fraction(1.0, cuda_index(device))

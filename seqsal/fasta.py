@@ -229,7 +229,8 @@ class _Breaks:
             return
         k, at = k[inside], at[inside]
         through = at - self.offsets[k] + 1  # bytes of the sequence up to this newline
-        before = np.where(newlines[inside] > 0, array[np.maximum(newlines[inside] - 1, 0)], previous)
+        # int16: ``previous`` is -1 before the first byte (a uint8 array cannot hold it: NumPy 2.5 raises)
+        before = np.where(newlines[inside] > 0, array[np.maximum(newlines[inside] - 1, 0)].astype(np.int16), previous)
         right = ((through % self.lenb[k] == 0) & (through // self.lenb[k] <= self.expected[k])
                  & ((before == ord("\r")) == self.crlf[k]))
         if not right.all():

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .attribution import NO_TASK_AXIS, Target, eval_mode, shape_text
+from .devices import device_mismatch
 from .task_axis import resolve_task_axis
 from .errors import InputError, option
 from .methods.dispatch import check_gradient_method
@@ -47,6 +48,8 @@ def check_model_input(model: LoadedModel, window: int | None, length: int, targe
             if lines else type(error).__name__
         if (more := more_inputs_text(error)) is not None:  # review26: told its first layer takes 5 channels
             raise InputError(more, where) from None
+        if (mismatch := device_mismatch(error, x.device)) is not None:  # was "give --window" (session 32, GPU)
+            raise InputError(mismatch, where) from None
         if "cuda" in str(error).lower() and x.device.type != "cuda":
             raise InputError(f"the model fails on the {x.device.type} device ({detail}): it was saved with operations "
                              f"or tensors that need a CUDA GPU; run on a machine with one "

@@ -28,8 +28,8 @@ from . import __version__
 from .attribution import NO_TASK_AXIS, Target
 from .output_transforms import choose_transform
 from .bigwig import write_attribution_bigwig
-from .devices import keeps_global_rng
-from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions, select_device
+from .devices import device_for, keeps_global_rng, placed
+from .engine import STITCH_MODES, RegionResult, autocast_dtype_for, iter_region_attributions
 from .errors import InputError, option
 from .genome import Genome
 from .memory import parse_memory
@@ -159,25 +159,24 @@ def iter_attributions(
     table = prepare_regions(regions, genome.chrom_sizes, options.width)
     target = Target.parse(loaded.target_text(options.target)).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
-    device = select_device(options.device)
+    device = device_for(options.device, loaded.module, loaded.source != "export")  # .pt2: where it is
     check_run_options(options, device)
-    if loaded.source != "export":  # exported programs cannot be moved; they run where they were exported
-        loaded.module.to(device)
-    if len(table):
-        target, shape = check_model_input(loaded, window, int(table["end"].iloc[0] - table["start"].iloc[0]), target,
-                                          device, options.layout)
-        target = choose_transform(loaded.module, target, options.method, shape)
-        check_model_determinism(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), device,
-                                batch_size=options.batch_size)
-        check_model_gradient(loaded, window or int(table["end"].iloc[0] - table["start"].iloc[0]), target, device,
-                             options.method)
-    torch.manual_seed(options.seed)
-    yield from iter_region_attributions(
-        loaded.module, genome.fetch, table, options.method, target, window, _stride(options, window),
-        options.batch_size, device, options.precision, options.rc, options.correct, options.stitch,
-        options.n_value, options.on_error, method_params=options.method_params,
-        allow_incomplete=options.allow_incomplete, max_memory=options.max_memory,
-    )
+    # the caller's model goes back where it was when the iteration ends (session 32: a notebook's model stayed on
+    # the GPU); exported programs cannot be moved: they run where they were exported (device_for)
+    with placed(loaded.module, device, loaded.source != "export"):
+        if len(table):
+            length = int(table["end"].iloc[0] - table["start"].iloc[0])
+            target, shape = check_model_input(loaded, window, length, target, device, options.layout)
+            target = choose_transform(loaded.module, target, options.method, shape)
+            check_model_determinism(loaded, window or length, device, batch_size=options.batch_size)
+            check_model_gradient(loaded, window or length, target, device, options.method)
+        torch.manual_seed(options.seed)
+        yield from iter_region_attributions(
+            loaded.module, genome.fetch, table, options.method, target, window, _stride(options, window),
+            options.batch_size, device, options.precision, options.rc, options.correct, options.stitch,
+            options.n_value, options.on_error, method_params=options.method_params,
+            allow_incomplete=options.allow_incomplete, max_memory=options.max_memory,
+        )
 
 
 def _stride(options: AttributeOptions, window: int | None) -> int | None:
@@ -297,7 +296,7 @@ def run_attribute(
     target = Target.parse(loaded.target_text(options.target)).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
     stride, table = _stride(options, window), table.assign(padded_bp=padded_bases(table, genome.chrom_sizes, window))
-    device = select_device(options.device)
+    device = device_for(options.device, loaded.module, loaded.source != "export")  # .pt2: where it is
     check_run_options(options, device)
     if loaded.source != "export":
         loaded.module.to(device)

@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqsal.devices import autocast_dtype_for, on_device, select_device
+from seqsal.devices import (autocast_dtype_for, cuda_index, device_for, device_mismatch, on_device, placed,
+                            precision_context, select_device)
 from seqsal.errors import InputError
 
 
@@ -24,3 +25,136 @@ def test_on_device():
     assert on_device(nn.Linear(3, 1), cpu)
     assert not on_device(nn.ReLU(), cpu)  # nothing to check: a module with no tensors is moved anyway
     assert not on_device(nn.Linear(3, 1).to(torch.float64).to("meta"), cpu)
+
+
+def test_fp32_on_a_gpu_turns_tf32_off_while_the_model_runs_and_restores_it():
+    # an H200 ran "fp32" grad x input with cuDNN's default TF32 convolutions: 18 % of the map's largest value off
+    # the CPU's (benchmarks/gpu_check.sh); only the flags are touched, so this runs without a GPU
+    cuda = torch.device("cuda")
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        with pytest.raises(ValueError):
+            with precision_context(cuda, None):
+                assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+                raise ValueError
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        with precision_context(torch.device("cpu"), None):
+            assert torch.backends.cudnn.allow_tf32  # nothing to change on the CPU
+        with precision_context(torch.device("cpu"), torch.bfloat16):
+            assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def test_the_dispatcher_runs_the_model_inside_the_precision_context(monkeypatch):
+    import seqsal
+    from seqsal.methods import dispatch
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 1, 3)
+
+        def forward(self, x):
+            seen.append(torch.backends.cudnn.allow_tf32)
+            return self.conv(x).mean(-1)
+
+    real = dispatch.precision_context
+    monkeypatch.setattr(dispatch, "precision_context", lambda device, dtype: real(torch.device("cuda"), dtype))
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    seqsal.attribute(Probe(), torch.eye(4)[torch.randint(0, 4, (2, 20))].permute(0, 2, 1), "grad_x_input")
+    assert seen and not seen[-1]  # the attribution pass (the gradient check before it probes in float64 anyway)
+
+
+class Recording(nn.Module):
+    """Records where ``.to`` sends it, without moving (there is no GPU here)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.moves = []
+
+    def to(self, *args, **kwargs):
+        self.moves.append(torch.device(args[0]))
+        return self
+
+
+@pytest.fixture
+def one_gpu(monkeypatch):
+    """A machine that says it has one CUDA GPU (what select_device and cuda_index ask), for code paths that only
+    choose a device."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+
+
+def test_a_model_placed_on_the_gpu_goes_back_where_it_was(one_gpu):
+    # an H200 (session 32): iter_region_attributions left a notebook's CPU model where it was and fed it GPU
+    # tensors; iter_attributions moved the caller's model to the GPU and left it there
+    model = Recording()
+    with pytest.raises(ValueError):
+        with placed(model, torch.device("cuda")):
+            assert model.moves == [torch.device("cuda")]
+            raise ValueError
+    assert model.moves == [torch.device("cuda"), torch.device("cpu")]
+    for movable, device in ((False, "cuda"), (True, "cpu")):
+        model.moves.clear()
+        with placed(model, torch.device(device), movable):
+            pass
+        assert model.moves == []
+
+
+def test_an_exported_program_runs_where_it_is_unless_a_device_is_named(one_gpu):
+    model = nn.Linear(4, 1)  # on the CPU, as torch.export left it
+    assert device_for(None, model, movable=False).type == "cpu"
+    assert device_for("auto", model, movable=False).type == "cpu"
+    assert device_for(None, model, movable=True).type == "cuda"
+    with pytest.raises(InputError, match=r"runs on cpu, where it was exported, .* give device=\"cpu\""):
+        device_for("cuda", model, movable=False)
+
+
+def test_a_gpu_memory_cap_names_the_device_by_index(one_gpu, monkeypatch):
+    # torch 2.11 on an H200: set_per_process_memory_fraction(f, torch.device("cuda")) raised ValueError, so every
+    # --max-memory run on "cuda" (no index) failed
+    from seqsal import engine
+    calls = []
+
+    def needs_index(*args):
+        if not all(isinstance(arg, (int, float)) for arg in args):
+            raise ValueError("Expected a torch.device with a specified index or an integer, but got:cuda")
+        calls.append(args)
+
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", needs_index)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *args: needs_index(*args) or 0)
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda *args: needs_index(*args) or type("P", (), {"total_memory": 8 << 30}))
+    assert engine._cap_gpu(torch.device("cuda"), "2G")
+    assert calls[-1] == (0.25, 0)  # "2G" is 2 GiB
+    assert cuda_index(torch.device("cuda:3")) == 3
+
+
+@pytest.mark.parametrize("text", [
+    "Input type (torch.cuda.FloatTensor) and weight type (torch.FloatTensor) should be the same",
+    "Expected all tensors to be on the same device, but got mat2 is on cpu, different from other tensors on cuda:0",
+    "The following operation failed in the TorchScript interpreter.\nTraceback ...\nRuntimeError: Expected all "
+    "tensors to be on the same device, but found at least two devices, cuda:0 and cpu!",
+    "Tensor device mismatch! Expected: cpu, Got: cuda:0",
+])
+def test_a_model_holding_a_tensor_elsewhere_is_told_so_not_sent_to_its_input_length(text):
+    # on an H200 these read "check the sequence length L the model was built for" / "give --window"
+    message = device_mismatch(RuntimeError(text), torch.device("cuda:0"))
+    assert message.startswith("the model fails on cuda:0 (") and "register_buffer" in message
+    assert "TorchScript interpreter" not in message
+    assert device_mismatch(RuntimeError(text), torch.device("cpu")) is None
+    assert device_mismatch(RuntimeError("mat1 and mat2 shapes cannot be multiplied"), torch.device("cuda")) is None
+
+
+def test_the_module_of_an_exported_program_passed_directly_stays_where_it_was_exported(one_gpu):
+    # an H200 (session 32): ExportedProgram.module() given to seqsal.attribute was moved to the GPU and failed
+    from seqsal.methods.inputs import as_module
+    exported = torch.export.export(nn.Sequential(nn.Conv1d(4, 2, 3)).eval(), (torch.zeros(2, 4, 20),)).module()
+    _, _, movable = as_module(exported, 20)
+    assert not movable and device_for(None, exported, movable).type == "cpu"
+    assert as_module(nn.Conv1d(4, 2, 3), 20)[2] and as_module(torch.jit.script(nn.Conv1d(4, 2, 3)), 20)[2]

@@ -223,9 +223,9 @@ def test_a_path_silent_on_random_sequence_is_probed_on_the_run_s_own_window():
 
 def test_a_float64_copy_that_fails_on_a_window_falls_back_to_float32():
     x = random_one_hot(2, 200, seed=5)
-    assert seqsal.attribute(SometimesFloat32(), x, method="saliency").abs().sum() > 0
+    assert seqsal.attribute(SometimesFloat32(), x, method="saliency", device="cpu").abs().sum() > 0
     with pytest.raises(InputError, match="probed with float32 inside"):
-        seqsal.attribute(SometimesFloat32(hide=True), x, method="saliency")
+        seqsal.attribute(SometimesFloat32(hide=True), x, method="saliency", device="cpu")
 
 
 def test_an_inconclusive_float32_probe_is_said(caplog):
@@ -276,7 +276,7 @@ class Autocast(Branches):
 
 def test_a_model_computing_in_bfloat16_is_probed_in_float64_and_explained():
     x = random_one_hot(3, L, seed=1)
-    maps = seqsal.attribute(Autocast(), x, method="saliency", correct=False, hypothetical=True)
+    maps = seqsal.attribute(Autocast(), x, method="saliency", correct=False, hypothetical=True, device="cpu")
     xg = x.clone().requires_grad_(True)
     (gradient,) = torch.autograd.grad(Autocast().eval()(xg).sum(), xg)
     assert torch.allclose(maps, gradient)  # autograd's own bfloat16 gradient, as the model computes it
@@ -405,9 +405,9 @@ def test_a_copy_that_fails_with_its_casts_kept_is_probed_with_them():
     copied = float64_copy(CastsThenTable().eval(), L, "cpu")
     assert copied is not None and not gradient_check.keeps_casts(copied)
     x = random_one_hot(2, L, seed=1)
-    assert seqsal.attribute(CastsThenTable(), x, method="saliency").abs().sum() > 0
+    assert seqsal.attribute(CastsThenTable(), x, method="saliency", device="cpu").abs().sum() > 0
     with pytest.raises(InputError, match="probed with float32 inside"):  # at float32's tolerance, as a model
-        seqsal.attribute(CastsThenTable(1.0), x, method="saliency")  # without a float64 copy
+        seqsal.attribute(CastsThenTable(1.0), x, method="saliency", device="cpu")  # without a float64 copy
 
 
 def test_a_recorder_object_does_not_change_the_fingerprint_on_every_forward():

@@ -5,7 +5,6 @@ entry point (``seqsal.attribute``), batching a whole array on a chosen device.
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
 import numbers
@@ -16,7 +15,7 @@ from torch import nn
 from ..attribution import Target, correct_gradient, eval_mode
 from ..task_axis import resolve_task_axis
 from ..output_transforms import choose_transform
-from ..devices import autocast_dtype_for, on_device, select_device
+from ..devices import autocast_dtype_for, device_for, device_mismatch, placed, precision_context
 from ..encode import reverse_complement_one_hot
 from ..errors import InputError, option
 from ..models.files import LoadedModel
@@ -131,11 +130,6 @@ def hypothetical_attributions(
     if method in GRADIENT_CHECKED:  # once per model, target and length (cached): the batches after it pass at once
         with eval_mode(model):
             check_input_gradient(model, x.shape[-1], target, x.device, method, window=x[0] if len(x) else None)
-    autocast = (
-        torch.autocast(device_type=x.device.type, dtype=autocast_dtype)
-        if autocast_dtype is not None
-        else contextlib.nullcontext()
-    )
     if rc:
         batch = torch.cat([x, reverse_complement_one_hot(x)], dim=0)
         if params.get("focus") is not None:  # ISM's stretch of each window, mirrored on the reverse complement
@@ -146,7 +140,7 @@ def hypothetical_attributions(
             params = {**params, "references": torch.cat([given, reverse_complement_one_hot(given)])}
     else:
         batch = x
-    with autocast:
+    with precision_context(x.device, autocast_dtype):
         hypothetical, prediction = function(model, batch, target, **params)
     hypothetical, prediction = hypothetical.float(), prediction.float()
     if rc:
@@ -184,11 +178,14 @@ def check_method_params(method: str, function, params: dict) -> None:
                          f"{', '.join(accepted) or 'none'}")
 
 
-def cannot_take(x: torch.Tensor, error: Exception) -> InputError:
-    """The error for a model that fails on ``x``'s shape (e.g. a dense layer sized for another length)."""
+def cannot_take(x: torch.Tensor, error: Exception, device: torch.device | None = None) -> InputError:
+    """The error for a model that fails on ``x``'s shape (e.g. a dense layer sized for another length), or on
+    ``device`` (default ``x``'s) because it holds a tensor elsewhere."""
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if (more := more_inputs_text(error)) is not None:
         return InputError(more)
+    if (mismatch := device_mismatch(error, device or x.device)) is not None:
+        return InputError(mismatch)
     if "channels" in first_line and x.ndim == 3:  # e.g. "expected input[1, 100, 4] to have 4 channels": (N, L, 4)
         return InputError(f"the model cannot take x of shape {tuple(x.shape)} ({first_line}): it may read one-hot "
                           "DNA channels last, (N, L, 4); wrap it, seqsal.models.user.ChannelsLast(model), or load its "
@@ -269,17 +266,11 @@ def attribute(
     x = as_batch(x).to(torch.float32)
     model, task_names, movable = as_module(model, x.shape[-1])
     target = target.resolve(task_names)
-    device = select_device(device)
+    device = device_for(device, model, movable)
     dtype = autocast_dtype_for(precision, device)
     if hypothetical is None:
         hypothetical = not PROJECTED_BY_DEFAULT.get(method, True)
-    if (movable and isinstance(model, nn.Module) and not isinstance(model, torch.jit.ScriptModule)
-            and not on_device(model, device)):
-        home = next(model.parameters(), torch.empty(0)).device  # the caller's model goes back (fresh11)
-        model = model.to(device)
-    else:
-        home = None
-    try:
+    with placed(model, device, movable):  # a TorchScript module too (session 32, an H200: it stayed on the CPU)
         outputs = []
         with eval_mode(model):
             if x.shape[0] and (target.transform is None or target.axis is None):  # the CLI's target rules
@@ -288,7 +279,7 @@ def attribute(
                     try:
                         output = model(probe)
                     except (RuntimeError, TypeError) as error:  # a dense layer sized for another length; 2 inputs
-                        raise cannot_take(x, error) from None
+                        raise cannot_take(x, error, device) from None
                 target = resolve_task_axis(model, target, probe, output)
                 shape = target.output_shape(output)
                 check_task_names(shape, target.task_axis(shape) if len(shape) > 1 else None,
@@ -298,7 +289,7 @@ def attribute(
                 try:
                     check_deterministic(model, x.shape[-1], device, batch_size=min(batch_size, x.shape[0]))
                 except RuntimeError as error:
-                    raise cannot_take(x, error) from None
+                    raise cannot_take(x, error, device) from None
             given = params.get("references")
             if given is not None and not isinstance(given, (numbers.Integral, torch.Tensor)):
                 given = torch.as_tensor(given, dtype=torch.float32)  # baselines as a numpy array
@@ -315,9 +306,6 @@ def attribute(
                     on_nonfinite(f"sequence {row}", f"x[{row}]", on_error)
                 hyp = torch.where(bad.reshape(-1, 1, 1), torch.zeros_like(hyp), hyp) if bool(bad.any()) else hyp
                 outputs.append((hyp if hypothetical else hyp * chunk).cpu())
-    finally:
-        if home is not None:
-            model.to(home)
     if len(outputs) == 1:  # one batch: no copy
         return outputs[0]
     return torch.cat(outputs, dim=0) if outputs else torch.zeros_like(x)

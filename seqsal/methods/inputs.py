@@ -122,7 +122,13 @@ def as_module(model: nn.Module | LoadedModel, length: int, float32: bool = True
                          "returns")
     if float32:
         check_float32(model)
-    return model, getattr(model, "task_names", None), True
+    return model, getattr(model, "task_names", None), not exported_module(model)
+
+
+def exported_module(model: object) -> bool:
+    """Whether ``model`` is the module of a ``torch.export`` program (``ExportedProgram.module()``): its graph
+    keeps the device it was exported on, so it runs there (session 32, an H200: moved, it failed)."""
+    return any(kind.__name__ == "_StatefulGraphModule" for kind in type(model).__mro__)
 
 
 def method_inputs(model, x, target) -> tuple[nn.Module, torch.Tensor, Target]:

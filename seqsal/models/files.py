@@ -383,8 +383,10 @@ def load_model(
                 description = {"architecture": meta.get("architecture"), "config": meta.get("config")}
         elif kind == "export":  # an exported program keeps no attributes: task names travel as an extra file
             extra = {"seqsal.json": ""}
-            (module, input_length), source = exported_model(torch.export.load(path, extra_files=extra), layout,
-                                                            path), "export"
+            with warnings.catch_warnings():  # torch 2.11 warns of its own read-only archive buffers on stderr
+                warnings.filterwarnings("ignore", message="The given buffer is not writable")
+                program = torch.export.load(path, extra_files=extra)
+            (module, input_length), source = exported_model(program, layout, path), "export"
             meta = json.loads(extra["seqsal.json"]) if extra["seqsal.json"] else {}
             task_names, default_target = meta.get("task_names"), meta.get("default_target")
             input_length = input_length if input_length is not None else meta.get("input_length")

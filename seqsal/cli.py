@@ -439,9 +439,10 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
 @click.option("--alpha", type=Finite(0, 1, min_open=True), default=0.05, show_default=True,
               help="A seqlet is confirmed when its replacement p-value against the controls is at most this.")
 @click.option("--seed", type=SEED, default=None, help="Random seed of the replacements. [the run's --seed]")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, mps, auto. [the run's, where this machine has it]")
 @click.option("--quiet", "-q", is_flag=True, help="No info logs.")
 @handle_errors
-def check_seqlets(out_dir, max_seqlets, draws, alpha, seed, quiet):
+def check_seqlets(out_dir, max_seqlets, draws, alpha, seed, device, quiet):
     """Ask the model whether it confirms each called seqlet of the run in OUT_DIR.
 
     Each seqlet's bases are replaced by random bases in the model window the run read; the seqlet is confirmed
@@ -452,7 +453,7 @@ def check_seqlets(out_dir, max_seqlets, draws, alpha, seed, quiet):
     setup_logging(quiet)
     from .seqlet_check import check_seqlets_run
 
-    check_seqlets_run(out_dir, max_seqlets=max_seqlets, draws=draws, alpha=alpha, seed=seed)
+    check_seqlets_run(out_dir, max_seqlets=max_seqlets, draws=draws, alpha=alpha, seed=seed, device=device)
     logging.getLogger("seqsal").info("-> %s/seqlet_check.tsv", out_dir)
 
 

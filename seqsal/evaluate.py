@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from .attribution import Target
+from .devices import model_home
 from .encode import reverse_complement_one_hot
 from .errors import InputError, option
 from .models.logit_output import exact_logit
@@ -63,11 +64,13 @@ def projected_scores(model: nn.Module, x: torch.Tensor, method: str, target: Tar
 def predict_target(model: nn.Module, x: torch.Tensor, target: Target, batch_size: int = 256, rc: bool = False
                    ) -> np.ndarray:
     """The target ``(N,)`` float32 of each one-hot window ``(N, 4, L)``, in batches of ``batch_size``, without
-    gradients; with ``rc``, averaged with its reverse complement's (what an ``--rc`` run explains)."""
+    gradients; with ``rc``, averaged with its reverse complement's (what an ``--rc`` run explains). The batches
+    go to the model's device (its first parameter's)."""
     outputs, (model, target) = [], exact_logit(model, target)  # a sigmoid's logit from its input, not from p
+    home = model_home(model) if isinstance(model, nn.Module) else None  # a model on a GPU takes its batches there
     with torch.no_grad():
         for first in range(0, x.shape[0], batch_size):
-            chunk = x[first:first + batch_size]
+            chunk = x[first:first + batch_size] if home is None else x[first:first + batch_size].to(home)
             value = target.select(model(chunk)).float().detach()  # review27: a rewrite can return a parameter
             if rc:
                 value = 0.5 * (value + target.select(model(reverse_complement_one_hot(chunk))).float())

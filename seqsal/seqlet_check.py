@@ -39,7 +39,9 @@ from torch import nn
 
 from .attribution import Target
 from .errors import InputError, option
+from .devices import device_for, placed, select_device
 from .evaluate import predict_target
+from .methods.inputs import exported_module
 from .run_windows import run_inputs
 from .io import write_table_atomic
 from .tables import read_region_coordinates
@@ -265,7 +267,7 @@ def check_seqlets(model: nn.Module, x: np.ndarray, windows: pd.DataFrame, seqlet
 @locks_run_folder("check_seqlets", when=lambda arguments: arguments["write"])
 def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 8, alpha: float = 0.05,
                       seed: int | None = None, seqlets: pd.DataFrame | None = None, write: bool = True,
-                      warn: bool = True) -> pd.DataFrame:
+                      warn: bool = True, device: str | None = None) -> pd.DataFrame:
     """:func:`check_seqlets` on a run folder's ``seqlets.tsv``; writes ``seqlet_check.tsv`` there (``seqsal
     check-seqlets``).
 
@@ -287,6 +289,9 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         Write ``seqlet_check.tsv`` (and its provenance); only with the folder's own ``seqlets.tsv``.
     warn
         Warn of a sign the model does not confirm (:func:`withhold_unconfirmed` says instead what it did).
+    device
+        Where the model's forward passes run: ``cpu``, ``cuda``, ... (:func:`seqsal.devices.select_device`);
+        ``None``: the run's device (``run.json``) where this machine has it, else the best available.
 
     Returns
     -------
@@ -349,8 +354,10 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
                                       write=False, elements=False, bh_family="joint").seqlets
         # controls avoid every candidate site: one family over both signs, the more of them (review29b: 659
         # against the sign families' 610 on the demo at 0.5), and no "no + seqlet passed" line from this call
-        table = check_seqlets(model, x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
-                              avoid=lenient[lenient["region_index"].isin(set(windows["region_index"]))])
+        movable = not exported_module(model)
+        with placed(model, device_for(run_device(record, device), model, movable), movable):
+            table = check_seqlets(model, x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
+                                  avoid=lenient[lenient["region_index"].isin(set(windows["region_index"]))])
     if write:
         remove_group(out, "seqlet_check")
         write_table_atomic(out / "seqlet_check.tsv", table)
@@ -373,6 +380,18 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     if warn:
         _warn_unconfirmed(unconfirmed_signs(table, alpha=alpha), out)
     return table
+
+
+def run_device(record: dict, requested: str | None) -> str | None:
+    """The device asked for, else the run's (``run.json``) where this machine has it, else ``None`` (the best
+    available): the check of a GPU run runs on the GPU (session 32: it ran on the CPU whatever the run used)."""
+    if requested is not None:
+        return requested
+    recorded = (record.get("parameters") or {}).get("device")
+    try:
+        return str(select_device(recorded)) if recorded else None
+    except InputError:  # run on another machine: a GPU this one lacks
+        return None
 
 
 def _seqlet_keys(out: Path) -> dict:
@@ -424,7 +443,7 @@ def unconfirmed_signs(table: pd.DataFrame, share: float = UNCONFIRMED_SHARE, min
 
 @locks_run_folder("call_peaks")  # it rewrites the calls (review31b: the API's writes ran unlocked)
 def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, draws: int = 8,
-                         alpha: float = 0.05) -> dict:
+                         alpha: float = 0.05, device: str | None = None) -> dict:
     """Check a run folder's seqlets against the model and stop calling a sign it contradicts.
 
     :func:`check_seqlets_run` (writes ``seqlet_check.tsv``); when the model confirms fewer than half of exactly
@@ -442,7 +461,7 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
     ----------
     out_dir
         A run folder with calls (``seqsal attribute`` or ``seqsal call-peaks``; not a shard's).
-    max_seqlets, draws, alpha
+    max_seqlets, draws, alpha, device
         As :func:`check_seqlets_run`.
 
     Returns
@@ -465,7 +484,7 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
     if not options or options.get("signs", "+-") != "+-" or max(by_sign.values(), default=0) < MIN_CHECKED:
         return {}
     try:
-        table = check_seqlets_run(out, max_seqlets=max_seqlets, draws=draws, alpha=alpha, warn=False)
+        table = check_seqlets_run(out, max_seqlets=max_seqlets, draws=draws, alpha=alpha, warn=False, device=device)
     except InputError as error:  # the calls stand; what the model would say is unknown (a model file gone, ...)
         log.warning("the calls were not checked against the model, so both signs are called: %s", error)
         return {}

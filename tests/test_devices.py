@@ -158,3 +158,31 @@ def test_the_module_of_an_exported_program_passed_directly_stays_where_it_was_ex
     _, _, movable = as_module(exported, 20)
     assert not movable and device_for(None, exported, movable).type == "cpu"
     assert as_module(nn.Conv1d(4, 2, 3), 20)[2] and as_module(torch.jit.script(nn.Conv1d(4, 2, 3)), 20)[2]
+
+
+def test_the_seqlet_check_runs_where_the_run_ran_when_this_machine_has_that_device(monkeypatch):
+    # session 32: seqsal check-seqlets (and the check of --signs auto) ran on the CPU whatever the run used
+    from seqsal.seqlet_check import run_device
+    assert run_device({"parameters": {"device": "cpu"}}, None) == "cpu"
+    assert run_device({"parameters": {"device": "cuda"}}, "cpu") == "cpu"  # asked for: as asked
+    assert run_device({"parameters": {}}, None) is None
+    if not torch.cuda.is_available():
+        assert run_device({"parameters": {"device": "cuda"}}, None) is None  # a GPU run checked on a CPU machine
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert run_device({"parameters": {"device": "cuda"}}, None) == "cuda"
+
+
+def test_forward_passes_of_the_checks_go_to_the_model_device(monkeypatch):
+    from seqsal import evaluate
+    from seqsal.attribution import Target
+    seen = []
+
+    class Where(nn.Module):
+        def forward(self, x):
+            seen.append(x.device.type)
+            return torch.zeros(x.shape[0], 1)
+
+    monkeypatch.setattr(evaluate, "model_home", lambda model: torch.device("meta"))  # "the model is elsewhere"
+    assert evaluate.predict_target(Where(), torch.ones(3, 4, 5), Target(), batch_size=2).tolist() == [0.0] * 3
+    assert seen == ["meta", "meta"]

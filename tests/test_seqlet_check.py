@@ -310,7 +310,7 @@ def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_r
     before = pd.read_csv(out / "seqlets.tsv", sep="\t")
     assert set(before["sign"]) == {"+", "-"}
 
-    def fake_check(folder, max_seqlets=200, draws=8, alpha=0.05, warn=True):
+    def fake_check(folder, max_seqlets=200, draws=8, alpha=0.05, warn=True, device=None):
         rows = before.groupby("sign").head(20)
         confirmed = (rows["sign"] == "+").to_numpy().copy()
         confirmed[np.flatnonzero(~confirmed)[:3]] = True  # 3 of the 20 - seqlets

@@ -30,6 +30,7 @@ models the calls outside planted sites are used by the model as their sign says)
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -483,6 +484,7 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
     by_sign = peaks.get("n_seqlets_by_sign") or {}
     if not options or options.get("signs", "+-") != "+-" or max(by_sign.values(), default=0) < MIN_CHECKED:
         return {}
+    started = time.perf_counter()
     try:
         table = check_seqlets_run(out, max_seqlets=max_seqlets, draws=draws, alpha=alpha, warn=False, device=device)
     except InputError as error:  # the calls stand; what the model would say is unknown (a model file gone, ...)
@@ -499,7 +501,10 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
     before = _seqlet_keys(out)
     remove_group(out, "seqlet_check")  # the calls change under it: written again after them, as their check
     options["test_widths"] = tuple(options["test_widths"])
-    call_peaks_from_run(out, PeakOptions(**{**options, "signs": keep}), note={"withheld": withheld})
+    # what the re-call cannot know stays: the null asked for and the times, the check's added (session 32)
+    carried = {key: peaks[key] for key in ("requested_null", "timing_seconds") if key in peaks}
+    carried["timing_seconds"] = {**carried.get("timing_seconds", {}), "check": round(time.perf_counter() - started, 3)}
+    call_peaks_from_run(out, PeakOptions(**{**options, "signs": keep}), note={"withheld": withheld, **carried})
     # review31b: the re-call numbers the kept sign's seqlets again; the check names them as seqlets.tsv now does,
     # and the withheld sign's (in seqlets.tsv no more) by their former names, marked
     now = {key: name for name, key in _seqlet_keys(out).items()}

@@ -309,6 +309,7 @@ def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_r
     out = Path(shutil.copytree(demo_run, tmp_path / "run"))
     before = pd.read_csv(out / "seqlets.tsv", sep="\t")
     assert set(before["sign"]) == {"+", "-"}
+    earlier = json.loads((out / "run.json").read_text())["peaks"]
 
     def fake_check(folder, max_seqlets=200, draws=8, alpha=0.05, warn=True, device=None):
         rows = before.groupby("sign").head(20)
@@ -332,6 +333,10 @@ def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_r
     assert (pd.read_csv(out / "elements.tsv", sep="\t")["sign"] == "+").all()
     peaks = json.loads((out / "run.json").read_text())["peaks"]
     assert peaks["withheld"] == {"-": {"checked": 20, "confirmed": 3}} and peaks["options"]["signs"] == "+"
+    # session 32: the re-call's record had lost the null asked for and the times
+    assert peaks["requested_null"] == earlier["requested_null"] == "shuffle"
+    assert peaks["timing_seconds"]["null_attribution"] == earlier["timing_seconds"]["null_attribution"]
+    assert peaks["timing_seconds"]["check"] >= 0
     assert status(out, "seqlet_check") == "current" and status(out, "calls") == "current"
     check = pd.read_csv(out / "seqlet_check.tsv", sep="\t")  # review31b: the re-call renumbered the seqlets
     kept = check[check["sign"] == "+"].merge(after, on="name", suffixes=("", "_now"))

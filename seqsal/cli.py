@@ -65,7 +65,7 @@ main.add_command(train)
                    "region in progress, at most its last minute).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cuda, cuda:1, mps, cpu.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
-              help="Autocast precision of the model's forward pass.")
+              help="Precision of the model's passes: fp32 (true float32: TF32 off on a GPU), or autocast to bf16/fp16.")
 @click.option("--rc/--no-rc", default=False, show_default=True,
               help="Average with the reverse complement's attribution (for unstranded models).")
 @click.option("--correct/--no-correct", default=True, show_default=True,

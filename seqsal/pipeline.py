@@ -326,7 +326,7 @@ def run_attribute(
     if done == -1:  # its run.json tells the earlier run's time, not this one's (which did nothing)
         finished = read_json_record(out / "run.json")
         log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
-        _say_levels_kept(str(out), finished.get("peaks") or {}, peaks)
+        _say_levels_kept(str(out), finished.get("peaks") or {}, peaks, asked_both=not check_seqlets)
         if (peaks and check_seqlets and finished.get("peaks") and "shard" not in finished
                 and status(out, "seqlet_check") != "current"):  # review31b: a check interrupted, then resumed
             if withhold_unconfirmed(out, check_seqlets):
@@ -449,14 +449,19 @@ def run_attribute(
     return record
 
 
-def _say_levels_kept(out: str, made: dict, peaks) -> None:
+def _say_levels_kept(out: str, made: dict, peaks, asked_both: bool = False) -> None:
     """A resume of a finished run keeps its calls: say so when they were made at other FDR levels or for other
-    signs than those asked (review30: `--resume --fdr 0.1` said only "nothing to resume")."""
+    signs than those asked (review30: `--resume --fdr 0.1` said only "nothing to resume"); ``asked_both``: both
+    signs asked for explicitly (``--signs +-``, no check), so a sign withheld by the check is not what was asked."""
     asked = peaks if isinstance(peaks, PeakOptions) else PeakOptions() if peaks else None
     if asked is None or made.get("fdr") is None or isinstance(made.get("calls"), str):  # a shard calls nothing
         return
     signs = (made.get("options") or {}).get("signs", "+-")
-    if signs != asked.signs and not made.get("withheld"):  # fresh31b: `--resume --signs -` said nothing
+    if made.get("withheld") and asked_both and asked.signs == "+-":  # session 32: `--resume --signs +-` was silent
+        log.warning("the calls in %s leave out the %s sign, which the model contradicted (run.json peaks.withheld); "
+                    "a resume keeps them: `seqsal call-peaks %s --signs +-` calls both", out,
+                    " and ".join(made["withheld"]), out)
+    elif signs != asked.signs and not made.get("withheld"):  # fresh31b: `--resume --signs -` said nothing
         log.warning("the calls in %s were made for signs %s, not the %s asked; a resume keeps them: `seqsal "
                     "call-peaks %s --signs %s` calls again", out, signs, asked.signs, out, asked.signs)
     levels = (made["fdr"], made.get("element_fdr", made["fdr"]))

@@ -349,6 +349,12 @@ def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_r
     assert "(3 of 20 checked)" in build_report(out, top=1) and "are not called" in build_report(out, top=1)
     assert seqlet_check.withhold_unconfirmed(out) == {}  # one sign called already: nothing more to ask
     assert set(discovery_seqlets(out)["sign"]) <= {"+", 1}
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    resume = ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
+              str(demo / "model.safetensors"), "-o", str(out), "--resume"]
+    said = CliRunner().invoke(main, [*resume, "--signs", "+-"]).output  # session 32: both asked, - left out: silent
+    assert "leave out the - sign, which the model contradicted" in said and "--signs +-` calls both" in said
+    assert "leave out" not in CliRunner().invoke(main, resume).output  # --signs auto: what auto does
 
 
 def test_attribute_asks_the_model_and_the_demo_model_confirms_both_signs(demo_run):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -128,14 +129,57 @@ def autocast_dtype_for(precision: str, device: torch.device) -> torch.dtype | No
     raise InputError(f"unknown {option('precision')} {precision!r}; choose fp32, bf16 or fp16")
 
 
+_FLOAT32_LOCK = threading.Lock()
+_FLOAT32_DEPTH = [0, None]  # blocks inside full_float32 (any thread), and the settings saved by the first
+
+
+def _float32_settings() -> list[tuple[object, str, object]]:
+    """``(holder, attribute, full float32 value)`` of each TF32 switch: PyTorch's per-backend ``fp32_precision``
+    (torch >= 2.9: reading them never raises, unlike the legacy flags and ``get_float32_matmul_precision`` once a
+    user has mixed the two APIs), else the legacy ``allow_tf32`` flags."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
+        return [(matmul, "fp32_precision", "ieee"), (cudnn.conv, "fp32_precision", "ieee"),
+                (cudnn.rnn, "fp32_precision", "ieee")]
+    return [(matmul, "allow_tf32", False), (cudnn, "allow_tf32", False)]
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """Matrix products and cuDNN convolutions in full float32 while the block runs (TF32 off), then the caller's
+    settings back exactly as they were.
+
+    review32: the legacy ``allow_tf32`` flags set after a user's ``torch.set_float32_matmul_precision("high")``
+    left torch refusing to read the precision back for the rest of the process; the per-backend settings are
+    saved and restored instead (:func:`_float32_settings`). Blocks may nest and run in several threads at once
+    (the settings are process-wide): the first to enter saves them, the last to leave restores them. Inside the
+    block PyTorch's legacy getters (``torch.backends.cudnn.allow_tf32``) may refuse to answer.
+    """
+    with _FLOAT32_LOCK:
+        if _FLOAT32_DEPTH[0] == 0:
+            settings = _float32_settings()
+            _FLOAT32_DEPTH[1] = [(holder, name, getattr(holder, name)) for holder, name, _ in settings]
+            for holder, name, value in settings:
+                setattr(holder, name, value)
+        _FLOAT32_DEPTH[0] += 1
+    try:
+        yield
+    finally:
+        with _FLOAT32_LOCK:
+            _FLOAT32_DEPTH[0] -= 1
+            if _FLOAT32_DEPTH[0] == 0:
+                for holder, name, value in _FLOAT32_DEPTH[1]:
+                    setattr(holder, name, value)
+
+
 @contextlib.contextmanager
 def precision_context(device: torch.device, autocast_dtype: torch.dtype | None) -> Iterator[None]:
     """Run the model at the precision asked for: autocast to ``autocast_dtype``, or true float32.
 
     On an NVIDIA GPU PyTorch lets cuDNN convolutions use TF32 by default (10-bit mantissa: Ampere and later), so
     "fp32" maps there were not float32 maps: measured on an H200 (``benchmarks/gpu_check.sh``), grad x input of
-    a 1M-parameter CNN differed from the CPU's by 18 % of the map's largest value. Under ``None`` this turns TF32
-    off for convolutions and matrix products while the block runs and restores the settings after it.
+    a 1M-parameter CNN differed from the CPU's by 18 % of the map's largest value. Under ``None`` on a GPU the
+    block runs in :func:`full_float32`.
 
     Parameters
     ----------
@@ -147,16 +191,11 @@ def precision_context(device: torch.device, autocast_dtype: torch.dtype | None) 
     if autocast_dtype is not None:
         with torch.autocast(device_type=device.type, dtype=autocast_dtype):
             yield
-        return
-    if device.type != "cuda":
+    elif device.type == "cuda":
+        with full_float32():
+            yield
+    else:
         yield
-        return
-    convolutions, products = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = convolutions, products
 
 
 def cuda_index(device: torch.device) -> int:
@@ -202,16 +241,20 @@ def device_for(requested: str | torch.device | None, model: nn.Module, movable: 
     if requested is None or (isinstance(requested, str) and requested.strip().lower() == "auto"):
         return home
     raise InputError(f"the exported program runs on {home}, where it was exported, and cannot be moved to "
-                     f"{device}; give {option('device', home.type)}, or export it on {device.type}")
+                     f"{device}; give {option('device', str(home))}, or export it on {device}")
 
 
-_MISMATCH = ("same device", "device mismatch", "should be the same", "different from other tensors")
+_MISMATCH = ("same device", "device mismatch", "different from other tensors")
+_DEVICE_WORDS = ("cuda", "mps", "device")  # "Input type (torch.cuda.FloatTensor) and weight type ... should be the
+# same" names a device; "(torch.FloatTensor) and weight type (torch.DoubleTensor)" a dtype (review32)
 
 
 def device_mismatch(error: BaseException, device: torch.device) -> str | None:
     """The message for a model that fails because a tensor it holds is not on ``device`` (seen on an H200: a
     tensor kept as a plain attribute, a TorchScript constant), else ``None``; a model on the CPU has none."""
-    lines = [line.strip() for line in str(error).splitlines() if any(phrase in line for phrase in _MISMATCH)]
+    lines = [line.strip() for line in str(error).splitlines()
+             if any(phrase in line for phrase in _MISMATCH)
+             or ("should be the same" in line and any(word in line for word in _DEVICE_WORDS))]
     if device.type == "cpu" or not lines:  # (TorchScript puts the cause on a line after its own traceback)
         return None
     return (f"the model fails on {device} ({lines[0][:200]}): it holds a tensor that moving the model does not move (a "
@@ -219,22 +262,42 @@ def device_mismatch(error: BaseException, device: torch.device) -> str | None:
             f"register it with register_buffer, or give {option('device', 'cpu')}")
 
 
+_PLACED_LOCK = threading.Lock()
+_PLACED: dict[int, list] = {}  # id(model) -> [runs using it, where it goes back]
+
+
 @contextlib.contextmanager
 def placed(model: nn.Module, device: torch.device, movable: bool = True) -> Iterator[None]:
     """Move ``model`` to ``device`` while the block runs and back to where it was after it (the caller's model
-    is left where it was: fresh11); nothing is moved when it is there already, has no tensors, or may not move."""
-    if not movable or not isinstance(model, nn.Module) or on_device(model, device):
-        yield
-        return
-    home = model_home(model)
-    if home is None:
-        yield
-        return
-    model.to(device)
+    is left where it was: fresh11); nothing is moved when it is there already, has no tensors, or may not move.
+
+    Runs that share a model (two iterations of :func:`seqsal.iter_attributions` over one model, interleaved, or
+    two threads) keep it where the first put it until the last ends (review32: the first to finish moved it back
+    under the other). A model split over several devices comes back whole on its first tensor's device.
+    """
+    key = id(model)
+    with _PLACED_LOCK:
+        entry = _PLACED.get(key)
+        if entry is not None:
+            entry[0] += 1
+        elif not movable or not isinstance(model, nn.Module) or on_device(model, device) or model_home(model) is None:
+            key = None  # nothing to move, nothing to put back
+        else:
+            entry = _PLACED[key] = [1, model_home(model)]
+            try:
+                model.to(device)
+            except BaseException:  # review32: a move that fails part-way (out of memory) leaves no split model
+                model.to(entry[1])
+                del _PLACED[key]
+                raise
     try:
         yield
     finally:
-        model.to(home)
+        if key is not None:
+            with _PLACED_LOCK:
+                _PLACED[key][0] -= 1
+                if _PLACED[key][0] == 0:
+                    model.to(_PLACED.pop(key)[1])
 
 
 def on_device(model: nn.Module, device: torch.device) -> bool:
@@ -252,7 +315,7 @@ def on_device(model: nn.Module, device: torch.device) -> bool:
     bool
         ``False`` for a model with no parameters or buffers.
     """
-    index = cuda_index(device) if device.type == "cuda" else device.index
+    index = cuda_index(device) if device.type == "cuda" else None if device.type == "cpu" else device.index
     tensors = [*model.parameters(), *model.buffers()]
     return bool(tensors) and all(
         t.device.type == device.type and (index is None or t.device.index == index) for t in tensors

@@ -129,10 +129,12 @@ def one_hot_decode(one_hot: np.ndarray | torch.Tensor, unknown: str = "N") -> st
     Raises
     ------
     ValueError
-        ``one_hot`` is not 2-D with 4 rows.
+        ``one_hot`` is not 2-D with 4 rows, or ``unknown`` is not ASCII.
     TypeError
         ``unknown`` is not a single character.
     """
+    if isinstance(unknown, str) and len(unknown) == 1 and not unknown.isascii():  # review32: NumPy 2.4 wrapped it
+        raise ValueError(f"unknown={unknown!r}: give one ASCII character, such as N")
     array = one_hot.detach().cpu().numpy() if hasattr(one_hot, "detach") else np.asarray(one_hot)
     if array.ndim != 2 or array.shape[0] != 4:
         raise ValueError(f"expected a (4, L) array, got shape {array.shape}")

@@ -25,12 +25,12 @@ from torch import nn
 
 from .attribution import Target, eval_mode, input_gradient
 from .batches import batch_arrays, prefetch, schedule
-from .devices import (autocast_dtype_for, cuda_index, device_mismatch, placed, precision_context,
-                      select_device)
+from .devices import autocast_dtype_for, cuda_index, device_for, device_mismatch, placed, precision_context
 from .errors import InputError, option
 from .memory import MemoryPlan, below_one_window, default_budget, measure_window_cost, parse_memory, plan_memory
 from .methods import (FOCUSED_METHODS, METHODS, REFERENCE_METHODS, IncompleteAttribution, check_on_error,
                       hypothetical_attributions, nonfinite_rows, on_nonfinite, relative_completeness)
+from .methods.inputs import exported_module
 from .methods.references import rounding_allowance
 from .methods.registry import completeness_check
 from .stitch import RegionResult, RegionState, Stitcher, plan_region, restored_stitcher, state_of, window_focus
@@ -326,7 +326,8 @@ def iter_region_attributions(
         raise InputError(f"unknown {option('stitch')} {stitch!r}; choose mean or centre")
     check_on_error(on_error)
     parse_memory(max_memory)
-    device = select_device(device)
+    movable = not exported_module(model)
+    device = device_for(device, model, movable)
     autocast_dtype = autocast_dtype_for(precision, device)
     target = target or Target()
     pin = device.type == "cuda"
@@ -338,105 +339,110 @@ def iter_region_attributions(
     first, stop_row = base + skip, base + len(regions)
     if first >= stop_row:
         return
-    with placed(model, device), eval_mode(model):  # fit_memory measures it where it runs
-        batch_size, method_params, _ = fit_memory(model, target, method, method_params, rc, batch_size, max_memory,
-                                                  device, autocast_dtype, window or int(lengths.max()))
+    # one placement for the memory plan, the cap and the run: a notebook's model on the CPU runs on the GPU
+    # chosen and goes back after (session 32, an H200); an exported program stays where it was exported
+    with placed(model, device, movable):
+        with eval_mode(model):  # fit_memory measures it where it runs
+            batch_size, method_params, _ = fit_memory(model, target, method, method_params, rc, batch_size, max_memory,
+                                                      device, autocast_dtype, window or int(lengths.max()))
 
-    def run_batch(x: torch.Tensor, focus: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        sink: list | None = [] if check_completeness else None
-        # the methods' own checks are off: each window is checked below, naming its region
-        extra = {"reference_sink": sink, "check": None} if sink is not None else {}
-        if focus is not None:  # ism: only the region's bases of each window are mutated
-            extra["focus"] = focus
-        hyp, prediction = hypothetical_attributions(
-            model, x, method, target, correct=correct, rc=rc, autocast_dtype=autocast_dtype, **method_params, **extra
-        )
-        if not sink:
-            return hyp.cpu(), prediction.cpu()
-        errors = completeness_errors(x, hyp, prediction, sink[0], rc)
-        deltas = (hyp * x).sum(dim=(1, 2)) - errors  # f(x) - mean f(baselines), as the errors were taken
-        return (hyp.cpu(), prediction.cpu(), errors.cpu(), relative_errors(x, hyp, errors, prediction).cpu(),
-                deltas.cpu())
+        def run_batch(x: torch.Tensor, focus: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+            sink: list | None = [] if check_completeness else None
+            # the methods' own checks are off: each window is checked below, naming its region
+            extra = {"reference_sink": sink, "check": None} if sink is not None else {}
+            if focus is not None:  # ism: only the region's bases of each window are mutated
+                extra["focus"] = focus
+            hyp, prediction = hypothetical_attributions(
+                model, x, method, target, correct=correct, rc=rc, autocast_dtype=autocast_dtype, **method_params,
+                **extra
+            )
+            if not sink:
+                return hyp.cpu(), prediction.cpu()
+            errors = completeness_errors(x, hyp, prediction, sink[0], rc)
+            deltas = (hyp * x).sum(dim=(1, 2)) - errors  # f(x) - mean f(baselines), as the errors were taken
+            return (hyp.cpu(), prediction.cpu(), errors.cpu(), relative_errors(x, hyp, errors, prediction).cpu(),
+                    deltas.cpu())
 
-    adaptive = AdaptiveBatch(run_batch, batch_size)
-    columns = {name: context[name].to_numpy() for name in ("chrom", "start", "end", "strand")}
-    stop = threading.Event()
+        adaptive = AdaptiveBatch(run_batch, batch_size)
+        columns = {name: context[name].to_numpy() for name in ("chrom", "start", "end", "strand")}
+        stop = threading.Event()
 
-    resume_batch, resume_row = -1, -1  # windows of earlier batches are in region_state's sums (or regions done)
-    if region_state is not None:
-        resume_row = first
-        if region_state.index != skip:
-            raise ValueError(f"the part-done region is row {region_state.index}, not the first one left ({skip})")
-        for portion in schedule(lengths, window, stride, batch_size, first, stop_row):
-            if portion.region == first:
-                resume_batch = int(portion.batches[min(region_state.windows_done, len(portion.batches) - 1)])
-                break
+        resume_batch, resume_row = -1, -1  # windows of earlier batches are in region_state's sums (or regions done)
+        if region_state is not None:
+            resume_row = first
+            if region_state.index != skip:
+                raise ValueError(f"the part-done region is row {region_state.index}, not the first one left ({skip})")
+            for portion in schedule(lengths, window, stride, batch_size, first, stop_row):
+                if portion.region == first:
+                    resume_batch = int(portion.batches[min(region_state.windows_done, len(portion.batches) - 1)])
+                    break
 
-    def windows():
-        for portion in schedule(lengths, window, stride, batch_size, first, stop_row):
-            i = portion.region
-            plan = plan_region(i, columns["chrom"][i], int(columns["start"][i]), int(columns["end"][i]),
-                               columns["strand"][i], fetch, window, stride, n_value)
-            for k, batch in zip(portion.windows, portion.batches):
-                if batch < resume_batch or (i == resume_row and k < region_state.windows_done):
-                    continue
-                yield plan, int(plan.starts[k]), int(batch), portion.wanted
-
-    def produce():
-        for items, array in batch_arrays(windows(), stop):
-            tensor = torch.from_numpy(array)
-            if pin:
-                tensor = tensor.pin_memory()
-            yield items, tensor
-
-    stitchers: dict[int, Stitcher] = {}
-    done: dict[int, RegionResult] = {}  # finished out of table order (regions grouped by length), held back
-    warned: set = set()  # regions whose NaN/Inf was logged
-    capped = _cap_gpu(device, max_memory)
-    try:
-        # a notebook's model on the CPU runs on the GPU chosen, and goes back after (session 32, an H200)
-        with placed(model, device), eval_mode(model):
-            for items, tensor in prefetch(produce(), depth=3, stop=stop):
-                focus = (torch.tensor([window_focus(plan, offset, stitch) for plan, offset, _ in items])
-                         if method in FOCUSED_METHODS else None)
-                try:
-                    hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin),
-                                                      *([] if focus is None else [focus]))
-                except RuntimeError as error:  # regions fed whole: one too short for the model's layers
-                    if (mismatch := device_mismatch(error, device)) is not None:  # not "too short" (session 32)
-                        raise InputError(mismatch) from None
-                    if window is not None or is_out_of_memory(error):
-                        raise
-                    raise InputError(_short_region(context.iloc[items[0][0].index], tensor.shape[-1], error)) from None
-                hyp_np, prediction_np, bad = hyp.numpy(), prediction.numpy(), nonfinite_rows(hyp, prediction).numpy()
-                errors = rest[0].numpy() if rest else None
-                if on_windows is not None:
-                    on_windows(sum(1 for _, _, wanted in items if wanted))
-                for k, (plan, offset, wanted) in enumerate(items):
-                    if not wanted:  # completes a batch of the job's schedule: another shard's region
+        def windows():
+            for portion in schedule(lengths, window, stride, batch_size, first, stop_row):
+                i = portion.region
+                plan = plan_region(i, columns["chrom"][i], int(columns["start"][i]), int(columns["end"][i]),
+                                   columns["strand"][i], fetch, window, stride, n_value)
+                for k, batch in zip(portion.windows, portion.batches):
+                    if batch < resume_batch or (i == resume_row and k < region_state.windows_done):
                         continue
-                    index = plan.index
-                    if tolerance is not None and rest and float(rest[1][k]) > tolerance[0] and not plan.all_n:
-                        raise IncompleteAttribution(_incomplete_message(
-                            method, context.iloc[index], float(errors[k]), float(rest[1][k]), *tolerance))
-                    stitcher = stitchers.get(index)
-                    if stitcher is None:
-                        stitcher = stitchers[index] = (restored_stitcher(plan, stitch, region_state)
-                                                       if region_state is not None and index == base + skip
-                                                       else Stitcher(plan, stitch))
-                    stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
-                                 None if errors is None else float(errors[k]), bool(bad[k]),
-                                 None if errors is None else float(rest[2][k]))
-                    if stitcher.complete:
-                        del stitchers[index]
-                        done[index] = stitcher.result()
-                while first in done:
-                    result = _finished(done.pop(first), context, first, on_error, warned)
-                    result.index = first - base
-                    first += 1
-                    yield result
-                if on_region_state is not None and window is not None and first in stitchers:
-                    on_region_state(lambda stitcher=stitchers[first], row=first - base: state_of(stitcher, row))
-    finally:
-        if capped:
-            torch.cuda.set_per_process_memory_fraction(1.0, cuda_index(device))
+                    yield plan, int(plan.starts[k]), int(batch), portion.wanted
+
+        def produce():
+            for items, array in batch_arrays(windows(), stop):
+                tensor = torch.from_numpy(array)
+                if pin:
+                    tensor = tensor.pin_memory()
+                yield items, tensor
+
+        stitchers: dict[int, Stitcher] = {}
+        done: dict[int, RegionResult] = {}  # finished out of table order (regions grouped by length), held back
+        warned: set = set()  # regions whose NaN/Inf was logged
+        capped = _cap_gpu(device, max_memory)
+        try:
+            with eval_mode(model):
+                for items, tensor in prefetch(produce(), depth=3, stop=stop):
+                    focus = (torch.tensor([window_focus(plan, offset, stitch) for plan, offset, _ in items])
+                             if method in FOCUSED_METHODS else None)
+                    try:
+                        hyp, prediction, *rest = adaptive(tensor.to(device, non_blocking=pin),
+                                                          *([] if focus is None else [focus]))
+                    except RuntimeError as error:  # regions fed whole: one too short for the model's layers
+                        if (mismatch := device_mismatch(error, device)) is not None:  # not "too short" (session 32)
+                            raise InputError(mismatch) from None
+                        if window is not None or is_out_of_memory(error):
+                            raise
+                        raise InputError(_short_region(context.iloc[items[0][0].index], tensor.shape[-1],
+                                                       error)) from None
+                    hyp_np, prediction_np = hyp.numpy(), prediction.numpy()
+                    bad = nonfinite_rows(hyp, prediction).numpy()
+                    errors = rest[0].numpy() if rest else None
+                    if on_windows is not None:
+                        on_windows(sum(1 for _, _, wanted in items if wanted))
+                    for k, (plan, offset, wanted) in enumerate(items):
+                        if not wanted:  # completes a batch of the job's schedule: another shard's region
+                            continue
+                        index = plan.index
+                        if tolerance is not None and rest and float(rest[1][k]) > tolerance[0] and not plan.all_n:
+                            raise IncompleteAttribution(_incomplete_message(
+                                method, context.iloc[index], float(errors[k]), float(rest[1][k]), *tolerance))
+                        stitcher = stitchers.get(index)
+                        if stitcher is None:
+                            stitcher = stitchers[index] = (restored_stitcher(plan, stitch, region_state)
+                                                           if region_state is not None and index == base + skip
+                                                           else Stitcher(plan, stitch))
+                        stitcher.add(offset, hyp_np[k], float(prediction_np[k]),
+                                     None if errors is None else float(errors[k]), bool(bad[k]),
+                                     None if errors is None else float(rest[2][k]))
+                        if stitcher.complete:
+                            del stitchers[index]
+                            done[index] = stitcher.result()
+                    while first in done:
+                        result = _finished(done.pop(first), context, first, on_error, warned)
+                        result.index = first - base
+                        first += 1
+                        yield result
+                    if on_region_state is not None and window is not None and first in stitchers:
+                        on_region_state(lambda stitcher=stitchers[first], row=first - base: state_of(stitcher, row))
+        finally:
+            if capped:
+                torch.cuda.set_per_process_memory_fraction(1.0, cuda_index(device))

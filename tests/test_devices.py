@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqsal.devices import (autocast_dtype_for, cuda_index, device_for, device_mismatch, on_device, placed,
-                            precision_context, select_device)
+from seqsal.devices import (_float32_settings, autocast_dtype_for, cuda_index, device_for, device_mismatch,
+                            full_float32, on_device, placed, precision_context, select_device)
 from seqsal.errors import InputError
 
 
@@ -27,24 +27,72 @@ def test_on_device():
     assert not on_device(nn.Linear(3, 1).to(torch.float64).to("meta"), cpu)
 
 
+def _switches():
+    return [getattr(holder, name) for holder, name, _ in _float32_settings()]
+
+
+FULL = [value for _, _, value in _float32_settings()]
+
+
 def test_fp32_on_a_gpu_turns_tf32_off_while_the_model_runs_and_restores_it():
     # an H200 ran "fp32" grad x input with cuDNN's default TF32 convolutions: 18 % of the map's largest value off
-    # the CPU's (benchmarks/gpu_check.sh); only the flags are touched, so this runs without a GPU
-    cuda = torch.device("cuda")
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    # the CPU's (benchmarks/gpu_check.sh); only the settings are touched, so this runs without a GPU
+    cuda, before = torch.device("cuda"), _switches()
+    assert before != FULL  # PyTorch's default lets cuDNN convolutions use TF32
+    with pytest.raises(ValueError):
+        with precision_context(cuda, None):
+            assert _switches() == FULL
+            with precision_context(cuda, None):  # nested: the inner end restores nothing
+                pass
+            assert _switches() == FULL
+            raise ValueError
+    assert _switches() == before
+    with precision_context(torch.device("cpu"), None):
+        assert _switches() == before  # nothing to change on the CPU
+    with precision_context(torch.device("cpu"), torch.bfloat16):
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+
+
+def test_a_users_matmul_precision_is_kept_and_still_readable():
+    # review32: the legacy flags set after torch.set_float32_matmul_precision("high") (what torch.compile and
+    # Lightning advise on a GPU) left get_float32_matmul_precision raising for the rest of the process
+    saved = torch.get_float32_matmul_precision()
     try:
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
-        with pytest.raises(ValueError):
-            with precision_context(cuda, None):
-                assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
-                raise ValueError
-        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
-        with precision_context(torch.device("cpu"), None):
-            assert torch.backends.cudnn.allow_tf32  # nothing to change on the CPU
-        with precision_context(torch.device("cpu"), torch.bfloat16):
-            assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+        for setting in ("high", "medium", "highest"):
+            torch.set_float32_matmul_precision(setting)
+            with full_float32():
+                pass
+            assert torch.get_float32_matmul_precision() == setting
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        torch.set_float32_matmul_precision(saved)
+
+
+def test_float32_blocks_in_two_threads_restore_the_settings_once_both_end():
+    # review32: a thread's "fp32" batch ran with TF32 on (the other thread's block, ending first, restored it),
+    # then TF32 stayed off for the process
+    import threading
+    before, inside = _switches(), []
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with full_float32():
+            first_in.set()
+            second_in.wait()
+        first_out.set()
+
+    def second():
+        first_in.wait()
+        with full_float32():
+            second_in.set()
+            first_out.wait()  # the first block has ended: this one still runs in full float32
+            inside.append(_switches())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert inside == [FULL] and _switches() == before
 
 
 def test_the_dispatcher_runs_the_model_inside_the_precision_context(monkeypatch):
@@ -58,14 +106,13 @@ def test_the_dispatcher_runs_the_model_inside_the_precision_context(monkeypatch)
             self.conv = nn.Conv1d(4, 1, 3)
 
         def forward(self, x):
-            seen.append(torch.backends.cudnn.allow_tf32)
+            seen.append(_switches())
             return self.conv(x).mean(-1)
 
     real = dispatch.precision_context
     monkeypatch.setattr(dispatch, "precision_context", lambda device, dtype: real(torch.device("cuda"), dtype))
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
     seqsal.attribute(Probe(), torch.eye(4)[torch.randint(0, 4, (2, 20))].permute(0, 2, 1), "grad_x_input")
-    assert seen and not seen[-1]  # the attribution pass (the gradient check before it probes in float64 anyway)
+    assert seen and seen[-1] == FULL  # the attribution pass (the gradient check before it probes in float64 anyway)
 
 
 class Recording(nn.Module):
@@ -106,6 +153,36 @@ def test_a_model_placed_on_the_gpu_goes_back_where_it_was(one_gpu):
         assert model.moves == []
 
 
+def test_two_runs_sharing_a_model_keep_it_placed_until_the_last_ends(one_gpu):
+    # review32: two interleaved iterations over one model: the first to end moved it back under the other
+    model, cuda = Recording(), torch.device("cuda")
+    first, second = placed(model, cuda), placed(model, cuda)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert model.moves == [cuda]  # still on the GPU: the second run goes on
+    second.__exit__(None, None, None)
+    assert model.moves == [cuda, torch.device("cpu")]
+
+
+def test_a_move_that_fails_part_way_puts_the_model_back(one_gpu):
+    class Fails(Recording):
+        def to(self, *args, **kwargs):
+            super().to(*args, **kwargs)
+            if len(self.moves) == 1:
+                raise RuntimeError("CUDA out of memory")
+            return self
+
+    model = Fails()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        with placed(model, torch.device("cuda")):
+            pass
+    assert model.moves == [torch.device("cuda"), torch.device("cpu")]
+    with placed(model, torch.device("cuda")):  # and the next run is not told it is placed already
+        pass
+    assert model.moves[2:] == [torch.device("cuda"), torch.device("cpu")]
+
+
 def test_an_exported_program_runs_where_it_is_unless_a_device_is_named(one_gpu):
     model = nn.Linear(4, 1)  # on the CPU, as torch.export left it
     assert device_for(None, model, movable=False).type == "cpu"
@@ -113,6 +190,7 @@ def test_an_exported_program_runs_where_it_is_unless_a_device_is_named(one_gpu):
     assert device_for(None, model, movable=True).type == "cuda"
     with pytest.raises(InputError, match=r"runs on cpu, where it was exported, .* give device=\"cpu\""):
         device_for("cuda", model, movable=False)
+    assert device_for("cpu:0", model, movable=False).type == "cpu"  # review32: refused (an index on the CPU)
 
 
 def test_a_gpu_memory_cap_names_the_device_by_index(one_gpu, monkeypatch):
@@ -149,6 +227,8 @@ def test_a_model_holding_a_tensor_elsewhere_is_told_so_not_sent_to_its_input_len
     assert "TorchScript interpreter" not in message
     assert device_mismatch(RuntimeError(text), torch.device("cpu")) is None
     assert device_mismatch(RuntimeError("mat1 and mat2 shapes cannot be multiplied"), torch.device("cuda")) is None
+    dtype = "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be the same"  # review32
+    assert device_mismatch(RuntimeError(dtype), torch.device("cuda:0")) is None
 
 
 def test_the_module_of_an_exported_program_passed_directly_stays_where_it_was_exported(one_gpu):
@@ -157,6 +237,7 @@ def test_the_module_of_an_exported_program_passed_directly_stays_where_it_was_ex
     exported = torch.export.export(nn.Sequential(nn.Conv1d(4, 2, 3)).eval(), (torch.zeros(2, 4, 20),)).module()
     _, _, movable = as_module(exported, 20)
     assert not movable and device_for(None, exported, movable).type == "cpu"
+    assert not as_module(nn.Sequential(exported), 20)[2]  # review32: wrapped, it was moved
     assert as_module(nn.Conv1d(4, 2, 3), 20)[2] and as_module(torch.jit.script(nn.Conv1d(4, 2, 3)), 20)[2]
 
 

@@ -40,6 +40,9 @@ def test_decode_roundtrip_and_unknown():
     sequence = "ACGTTGCAAN"
     assert one_hot_decode(one_hot_encode(sequence)) == sequence
     assert one_hot_decode(torch.from_numpy(one_hot_encode("acgN"))) == "ACGN"
+    assert one_hot_decode(one_hot_encode("AN"), unknown="-") == "A-"
+    with pytest.raises(ValueError, match="one ASCII character"):  # review32: NumPy 2.4 returned 'A\x01'
+        one_hot_decode(one_hot_encode("AN"), unknown="\u0101")
 
 
 def test_reverse_complement_string_and_one_hot_agree():

@@ -31,6 +31,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..attribution import Target, input_gradient
+from ..devices import full_float32
 from ..errors import InputError, option
 from ..models.logit_output import exact_logit, written_model
 from ..models.fingerprint import model_fingerprint
@@ -194,21 +195,6 @@ def _warned(model: nn.Module) -> bool:
     return False
 
 
-@contextlib.contextmanager
-def _full_float32():
-    """Matrix products and cuDNN convolutions in full float32 for the block (TF32, the CUDA default for cuDNN,
-    keeps 10 bits of mantissa: fresh27b measured a correct model's disagreement at 0.48-0.90 under it)."""
-    matmul = torch.backends.cuda.matmul.allow_tf32
-    cudnn = torch.backends.cudnn
-    try:
-        torch.backends.cuda.matmul.allow_tf32 = False
-        with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
-                         allow_tf32=False):
-            yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = matmul
-
-
 def _worst(model: nn.Module, windows: list[torch.Tensor], target: Target, dtype: torch.dtype, seed: int
            ) -> tuple[float | None, bool]:
     """The disagreement of the worst window at the step where it is smallest, and whether every window was
@@ -312,7 +298,7 @@ def check_input_gradient(model: nn.Module, length: int, target: Target, device, 
     if double is None:
         dtype, failed = torch.float32, None
         try:
-            with _full_float32():
+            with full_float32():
                 worst, inconclusive = _worst(model, windows, target, torch.float32, seed)
         except Exception as error:  # noqa: BLE001 - review28: a model that asserts one-hot input (a traceback)
             if not _runs_on(model, windows, target):  # fails on the windows themselves: the run says why

@@ -126,9 +126,11 @@ def as_module(model: nn.Module | LoadedModel, length: int, float32: bool = True
 
 
 def exported_module(model: object) -> bool:
-    """Whether ``model`` is the module of a ``torch.export`` program (``ExportedProgram.module()``): its graph
-    keeps the device it was exported on, so it runs there (session 32, an H200: moved, it failed)."""
-    return any(kind.__name__ == "_StatefulGraphModule" for kind in type(model).__mro__)
+    """Whether ``model`` is or holds the module of a ``torch.export`` program (``ExportedProgram.module()``, also
+    wrapped: :class:`~seqsal.models.user.FixedBatch`, a user's ``nn.Sequential``): its graph keeps the device it
+    was exported on, so it runs there (session 32, an H200: moved, it failed)."""
+    modules = model.modules() if isinstance(model, nn.Module) else (model,)
+    return any(kind.__name__ == "_StatefulGraphModule" for module in modules for kind in type(module).__mro__)
 
 
 def method_inputs(model, x, target) -> tuple[nn.Module, torch.Tensor, Target]:

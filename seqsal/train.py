@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .devices import autocast_dtype_for, keeps_global_rng, select_device
+from .devices import autocast_dtype_for, keeps_global_rng, precision_context, select_device
 from .errors import InputError, option
 from .genome import Genome
 from .io import write_text_atomic
@@ -294,7 +294,7 @@ def predict_windows(model: nn.Module, data: TrainData, window: int, device: torc
     forward = _forward(model, autocast, device)
     model.eval()
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), precision_context(device, autocast):
         for i in range(0, len(data.x), batch_size):
             x = torch.as_tensor(data.x[i:i + batch_size, :, flank:flank + window].astype(np.float32), device=device)
             out.append(forward(x).cpu().numpy())
@@ -478,9 +478,10 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
                    dynamic_ncols=True, **({"disable": True} if quiet else {}))  # else TQDM_DISABLE decides
         for b in range(n_batches):
             index = np.sort(order[b * options.batch_size:(b + 1) * options.batch_size])
-            values = train_step(model, optimiser, make_batch(train, index, options, window, rng), options, rng,
-                                device, autocast, term_multiplier((epoch - 1) * n_batches + b, every), spread=spread,
-                                thresholds=thresholds)
+            with precision_context(device, autocast):  # fp32 is float32 on a GPU too, not TF32 (review32)
+                values = train_step(model, optimiser, make_batch(train, index, options, window, rng), options, rng,
+                                    device, autocast, term_multiplier((epoch - 1) * n_batches + b, every),
+                                    spread=spread, thresholds=thresholds)
             for key, value in values.items():
                 sums[key] = sums.get(key, 0.0) + value * len(index)
                 counts[key] = counts.get(key, 0) + len(index)

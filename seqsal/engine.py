@@ -145,7 +145,8 @@ def relative_errors(x: torch.Tensor, hypothetical: torch.Tensor, errors: torch.T
 
 
 def _incomplete_message(method: str, row, error: float, relative: float, tolerance: float, advice: str) -> str:
-    return (f"{method}: the attributions of region {row['name']} ({row['chrom']}:{row['start']}-{row['end']}) miss "
+    return (f"{method}: the attributions of region {row.get('name', f'at row {row.name}')} "
+            f"({row['chrom']}:{row['start']}-{row['end']}) miss "
             f"f(x) - mean f(baselines) by {error:.3g} ({relative:.2g} of their size; tolerance {tolerance:g}): "
             f"{advice}, or pass --allow-incomplete to write such maps anyway")
 
@@ -226,7 +227,8 @@ def _finished(result: RegionResult, table: pd.DataFrame, row_number: int, on_err
     if result.status != "nonfinite":
         return result
     row = table.iloc[row_number]
-    on_nonfinite(f"region {row['name']}", f"{row['chrom']}:{row['start']}-{row['end']}", on_error, warned)
+    on_nonfinite(f"region {row.get('name', f'at row {row_number}')}", f"{row['chrom']}:{row['start']}-{row['end']}",
+                 on_error, warned)
     result.hypothetical = np.zeros_like(result.hypothetical)
     result.prediction = float("nan")
     return result

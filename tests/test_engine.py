@@ -214,3 +214,19 @@ def test_minus_strand_input_is_reverse_complemented_for_a_nonlinear_model(small_
     if window is None:
         with torch.no_grad():
             assert minus.prediction == pytest.approx(float(model(torch.from_numpy(x_rc.copy())[None])), rel=1e-5)
+
+
+def test_a_notebook_table_without_names_gets_messages_not_key_errors():
+    # session 32 (an H200): a region table with no name column turned the engine's messages into KeyError 'name'
+    class NaN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return (x.sum(dim=(1, 2)) * self.w * float("nan"))[:, None]
+
+    table = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [50], "strand": ["+"]})
+    with pytest.raises(InputError, match=r"NaN/Inf for region at row 0 \(chr1:0-50\)"):
+        list(iter_region_attributions(NaN(), lambda chrom, start, end: "A" * (end - start), table, window=50,
+                                      device="cpu"))

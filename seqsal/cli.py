@@ -370,7 +370,8 @@ def call_peaks(out_dir, fdr, element_fdr, signs, null, test_widths, max_length, 
     from .peaks import call_peaks_from_run, describe_calls
 
     calls = call_peaks_from_run(out_dir, fdr=fdr, element_fdr=element_fdr, signs="+-" if signs == "auto" else signs,
-                                null=null, test_widths=test_widths, max_length=max_length, element_gap=element_gap)
+                                null=null, test_widths=test_widths, max_length=max_length, element_gap=element_gap,
+                                note={"signs_asked": "auto"} if signs == "auto" else None)
     info = calls.info
     if signs == "auto":
         from .provenance import read_json_record

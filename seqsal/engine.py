@@ -226,8 +226,8 @@ def _finished(result: RegionResult, table: pd.DataFrame, row_number: int, on_err
     ``table`` is read only for a message (a pandas row for every region cost 55 us, a fifth of the host's time)."""
     if result.status != "nonfinite":
         return result
-    row = table.iloc[row_number]
-    on_nonfinite(f"region {row.get('name', f'at row {row_number}')}", f"{row['chrom']}:{row['start']}-{row['end']}",
+    row = table.iloc[row_number]  # a nameless region is named by its row label, as the other messages name it
+    on_nonfinite(f"region {row.get('name', f'at row {row.name}')}", f"{row['chrom']}:{row['start']}-{row['end']}",
                  on_error, warned)
     result.hypothetical = np.zeros_like(result.hypothetical)
     result.prediction = float("nan")

@@ -327,8 +327,9 @@ def run_attribute(
         finished = read_json_record(out / "run.json")
         log.info("%s", nothing_to_resume(str(out), finished["n_regions"]))
         _say_levels_kept(str(out), finished.get("peaks") or {}, peaks, asked_both=not check_seqlets)
-        if (peaks and check_seqlets and finished.get("peaks") and "shard" not in finished
-                and status(out, "seqlet_check") != "current"):  # review31b: a check interrupted, then resumed
+        if (peaks and check_seqlets and (finished.get("peaks") or {}).get("signs_asked") == "auto"
+                and "shard" not in finished  # review31b: a check interrupted, then resumed; review32b: only
+                and status(out, "seqlet_check") != "current"):  # where the calls were made to be checked
             if withhold_unconfirmed(out, check_seqlets):
                 finished = read_json_record(out / "run.json")
         return finished
@@ -437,6 +438,8 @@ def run_attribute(
     if completeness is not None:
         record["completeness"] = completeness
     if peak_info is not None:
+        if check_seqlets and shard is None:  # made under --signs auto: a resume finishes an interrupted check
+            peak_info["signs_asked"] = "auto"
         record["peaks"] = peak_info
         record["outputs"] += peak_info["outputs"]
     write_text_atomic(out / "run.json", json.dumps(record, indent=2, default=str) + "\n")
@@ -457,18 +460,20 @@ def _say_levels_kept(out: str, made: dict, peaks, asked_both: bool = False) -> N
     if asked is None or made.get("fdr") is None or isinstance(made.get("calls"), str):  # a shard calls nothing
         return
     signs = (made.get("options") or {}).get("signs", "+-")
-    if made.get("withheld") and asked_both and asked.signs == "+-":  # session 32: `--resume --signs +-` was silent
+    withheld = made.get("withheld")
+    if withheld and asked_both and asked.signs == "+-":  # session 32: `--resume --signs +-` was silent
         log.warning("the calls in %s leave out the %s sign, which the model contradicted (run.json peaks.withheld); "
-                    "a resume keeps them: `seqsal call-peaks %s --signs +-` calls both", out,
-                    " and ".join(made["withheld"]), out)
-    elif signs != asked.signs and not made.get("withheld"):  # fresh31b: `--resume --signs -` said nothing
+                    "a resume keeps them: `seqsal call-peaks %s --signs +-` calls both", out, " and ".join(withheld),
+                    out)
+    elif signs != asked.signs and not (withheld and asked.signs == "+-"):  # fresh31b, review32b: `--signs -` silent
         log.warning("the calls in %s were made for signs %s, not the %s asked; a resume keeps them: `seqsal "
                     "call-peaks %s --signs %s` calls again", out, signs, asked.signs, out, asked.signs)
     levels = (made["fdr"], made.get("element_fdr", made["fdr"]))
-    if levels != (asked.fdr, asked.element_fdr):
+    if levels != (asked.fdr, asked.element_fdr):  # review32b: the command leaves no sign out that was asked for
+        also = "" if asked.signs == "+-" and not asked_both else f" --signs {asked.signs}"
         log.warning("the calls in %s were made at FDR %g (elements %g), not at the %g (elements %g) asked; a resume "
-                    "keeps them: `seqsal call-peaks %s --fdr %g --element-fdr %g` calls again", out, *levels,
-                    asked.fdr, asked.element_fdr, out, asked.fdr, asked.element_fdr)
+                    "keeps them: `seqsal call-peaks %s --fdr %g --element-fdr %g%s` calls again", out, *levels,
+                    asked.fdr, asked.element_fdr, out, asked.fdr, asked.element_fdr, also)
 
 
 def _call_peaks(out: Path, peaks, options: AttributeOptions, table: pd.DataFrame, loaded: LoadedModel,

@@ -40,7 +40,8 @@ from torch import nn
 
 from .attribution import Target
 from .errors import InputError, option
-from .devices import device_for, placed, select_device
+from .devices import device_for, placed, precision_context, select_device
+from .engine import is_out_of_memory
 from .evaluate import predict_target
 from .methods.inputs import exported_module
 from .run_windows import run_inputs
@@ -356,7 +357,9 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
         # controls avoid every candidate site: one family over both signs, the more of them (review29b: 659
         # against the sign families' 610 on the demo at 0.5), and no "no + seqlet passed" line from this call
         movable = not exported_module(model)
-        with placed(model, device_for(run_device(record, device), model, movable), movable):
+        where = device_for(run_device(record, device), model, movable)
+        # float32 as the run's maps (review32b: TF32 on a GPU made the verdicts depend on the machine)
+        with placed(model, where, movable), precision_context(where, None):
             table = check_seqlets(model, x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
                                   avoid=lenient[lenient["region_index"].isin(set(windows["region_index"]))])
     if write:
@@ -490,6 +493,13 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
     except InputError as error:  # the calls stand; what the model would say is unknown (a model file gone, ...)
         log.warning("the calls were not checked against the model, so both signs are called: %s", error)
         return {}
+    except RuntimeError as error:  # review32b: out of GPU memory after the run had finished: exit 1, a traceback
+        if not is_out_of_memory(error):
+            raise
+        log.warning("the calls were not checked against the model, so both signs are called: the check ran out of "
+                    "memory (%s); `seqsal check-seqlets %s --device cpu` checks them", str(error).splitlines()[0][:120],
+                    out)
+        return {}
     flagged = unconfirmed_signs(table, alpha=alpha)
     if len(flagged) != 1:
         if flagged:  # both: kept, with the check's word on each
@@ -502,7 +512,7 @@ def withhold_unconfirmed(out_dir: str | Path, max_seqlets: int = AUTO_CHECK, dra
     remove_group(out, "seqlet_check")  # the calls change under it: written again after them, as their check
     options["test_widths"] = tuple(options["test_widths"])
     # what the re-call cannot know stays: the null asked for and the times, the check's added (session 32)
-    carried = {key: peaks[key] for key in ("requested_null", "timing_seconds") if key in peaks}
+    carried = {key: peaks[key] for key in ("requested_null", "timing_seconds", "signs_asked") if key in peaks}
     carried["timing_seconds"] = {**carried.get("timing_seconds", {}), "check": round(time.perf_counter() - started, 3)}
     call_peaks_from_run(out, PeakOptions(**{**options, "signs": keep}), note={"withheld": withheld, **carried})
     # review31b: the re-call numbers the kept sign's seqlets again; the check names them as seqlets.tsv now does,

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -294,7 +295,7 @@ def predict_windows(model: nn.Module, data: TrainData, window: int, device: torc
     forward = _forward(model, autocast, device)
     model.eval()
     out = []
-    with torch.no_grad(), precision_context(device, autocast):
+    with torch.no_grad(), precision_context(device, None) if autocast is None else contextlib.nullcontext():
         for i in range(0, len(data.x), batch_size):
             x = torch.as_tensor(data.x[i:i + batch_size, :, flank:flank + window].astype(np.float32), device=device)
             out.append(forward(x).cpu().numpy())
@@ -478,7 +479,8 @@ def _train(genome: str, labels: Labels, output: str, options: TrainOptions, resu
                    dynamic_ncols=True, **({"disable": True} if quiet else {}))  # else TQDM_DISABLE decides
         for b in range(n_batches):
             index = np.sort(order[b * options.batch_size:(b + 1) * options.batch_size])
-            with precision_context(device, autocast):  # fp32 is float32 on a GPU too, not TF32 (review32)
+            # fp32 is float32 on a GPU too, not TF32 (review32); autocast stays around the forward passes alone
+            with precision_context(device, None) if autocast is None else contextlib.nullcontext():
                 values = train_step(model, optimiser, make_batch(train, index, options, window, rng), options, rng,
                                     device, autocast, term_multiplier((epoch - 1) * n_batches + b, every),
                                     spread=spread, thresholds=thresholds)

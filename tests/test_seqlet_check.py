@@ -355,6 +355,45 @@ def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_r
     said = CliRunner().invoke(main, [*resume, "--signs", "+-"]).output  # session 32: both asked, - left out: silent
     assert "leave out the - sign, which the model contradicted" in said and "--signs +-` calls both" in said
     assert "leave out" not in CliRunner().invoke(main, resume).output  # --signs auto: what auto does
+    said = CliRunner().invoke(main, [*resume, "--signs", "-", "--fdr", "0.1"]).output  # review32b: silent on signs
+    assert "were made for signs +, not the - asked" in said
+    assert "--fdr 0.1 --element-fdr 0.05 --signs -` calls again" in said  # review32b: the command dropped --signs
+
+
+def test_a_resume_checks_only_calls_made_to_be_checked(demo_run, tmp_path):
+    """review32b: `seqsal call-peaks FOLDER --signs +-` (both signs, on purpose), then `attribute --resume`: the
+    resume ran the check and withheld a sign the user had asked for."""
+    from seqsal.provenance import remove_group, status
+
+    out = Path(shutil.copytree(demo_run, tmp_path / "run"))
+    called = CliRunner().invoke(main, ["call-peaks", str(out), "--signs", "+-"])
+    assert called.exit_code == 0, called.output
+    remove_group(out, "seqlet_check")  # as a re-call of a withheld folder leaves it (the check named other calls)
+    assert "signs_asked" not in json.loads((out / "run.json").read_text())["peaks"]
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    result = CliRunner().invoke(main, ["attribute", str(demo / "genome.fa"), str(demo / "regions.bed"), "--model",
+                                       str(demo / "model.safetensors"), "-o", str(out), "--resume"])
+    assert result.exit_code == 0 and "check:" not in result.output and status(out, "seqlet_check") == "absent"
+    assert json.loads((demo_run / "run.json").read_text())["peaks"]["signs_asked"] == "auto"
+
+
+def test_a_check_out_of_gpu_memory_keeps_both_signs_and_says_how_to_check(demo_run, tmp_path, monkeypatch, caplog):
+    """review32b: a CUDA out-of-memory error in the check, after the run had finished, ended `attribute` with a
+    traceback and exit 1."""
+    from seqsal import seqlet_check
+
+    out = Path(shutil.copytree(demo_run, tmp_path / "run"))
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(seqlet_check, "check_seqlets_run", out_of_memory)
+    with caplog.at_level("WARNING", logger="seqsal"):
+        assert seqlet_check.withhold_unconfirmed(out) == {}
+    assert "ran out of memory" in caplog.text and "--device cpu` checks them" in caplog.text
+    monkeypatch.setattr(seqlet_check, "check_seqlets_run", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # other errors are not hidden
+        seqlet_check.withhold_unconfirmed(out)
 
 
 def test_attribute_asks_the_model_and_the_demo_model_confirms_both_signs(demo_run):
@@ -381,3 +420,20 @@ def test_a_resume_finishes_a_check_that_was_interrupted(demo_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "nothing to resume" in result.output and "check: + seqlets: the model confirms" in result.output
     assert status(out, "seqlet_check") == "current"
+
+
+def test_the_check_runs_the_model_in_float32_where_the_run_ran(demo_run, monkeypatch):
+    """review32b: on a GPU the check's forward passes ran under TF32 while the run's maps were float32."""
+    import contextlib
+
+    from seqsal import seqlet_check
+    seen = []
+
+    @contextlib.contextmanager
+    def recording(device, autocast):
+        seen.append((device.type, autocast))
+        yield
+
+    monkeypatch.setattr(seqlet_check, "precision_context", recording)
+    seqlet_check.check_seqlets_run(demo_run, max_seqlets=20, write=False, warn=False)
+    assert seen == [("cpu", None)]

@@ -443,7 +443,7 @@ def build_report(out_dir: str | os.PathLike, top: int = 20, workers: int = 1) ->
     parameters = record.get("parameters", {})
     sections.append("<h2>Run</h2>" + _table(summary, wrap=("value",)) + "<details><summary>All parameters</summary>"
                     + _table(pd.DataFrame(sorted(parameters.items()), columns=["parameter", "value"])
-                             .astype({"value": str})) + "</details>")
+                             .assign(value=lambda frame: [str(v) for v in frame["value"]])) + "</details>")
     warnings = calibration_warnings(record)
     if warnings:
         sections.append(f'<div class="warn"><b>{plural(len(warnings), "calibration warning")}</b> (see '

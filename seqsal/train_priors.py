@@ -542,9 +542,9 @@ def random_cutout(x: np.ndarray, probability: float, span: tuple[int, int], rng:
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman correlation of two 1-D arrays (average ranks for ties); NaN when one is constant."""
-    from scipy.stats import rankdata
+    import pandas as pd  # its ranks: scipy is no dependency of seqsal (floors32)
 
-    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = (pd.Series(np.asarray(v, dtype=np.float64).ravel()).rank(method="average").to_numpy() for v in (a, b))
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denominator = math.sqrt(float((ra * ra).sum() * (rb * rb).sum()))
     return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")

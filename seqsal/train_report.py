@@ -29,13 +29,13 @@ def pearson_columns(predictions: np.ndarray, targets: np.ndarray) -> list[float]
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney, average ranks for ties); NaN with one class only."""
-    from scipy.stats import rankdata
+    import pandas as pd  # its ranks: scipy is no dependency of seqsal (floors32: train crashed without it)
 
     labels = np.asarray(labels) > 0.5
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(scores)
+    ranks = pd.Series(np.asarray(scores, dtype=np.float64)).rank(method="average").to_numpy()
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

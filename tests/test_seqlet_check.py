@@ -437,3 +437,8 @@ def test_the_check_runs_the_model_in_float32_where_the_run_ran(demo_run, monkeyp
     monkeypatch.setattr(seqlet_check, "precision_context", recording)
     seqlet_check.check_seqlets_run(demo_run, max_seqlets=20, write=False, warn=False)
     assert seen == [("cpu", None)]
+
+
+def test_the_reports_parameters_show_none_as_none(demo_run):
+    """floors32: under pandas 3 the report's "All parameters" showed empty cells where pandas 2 wrote None."""
+    assert "<td>max_memory</td><td>None</td>" in build_report(demo_run, top=1)

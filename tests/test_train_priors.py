@@ -224,3 +224,20 @@ def test_spearman_of_a_monotone_pair():  # T27: Spearman's rho is 1 / -1 for mon
     from seqsal.train_priors import spearman
     a = np.array([3.0, 1.0, 2.0, 5.0])
     assert spearman(a, a ** 3) == pytest.approx(1.0) and spearman(a, -a) == pytest.approx(-1.0)
+
+
+def test_ranks_need_no_scipy_and_average_ties():
+    """floors32: auroc and spearman imported scipy, which seqsal does not declare: `seqsal train --task
+    classification` stopped after its first epoch in an install made from pyproject.toml."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['scipy'] = None\n"
+            "from seqsal.train_report import auroc\nfrom seqsal.train_priors import spearman\n"
+            "print(auroc([0.1, 0.4, 0.4, 0.9], [0, 0, 1, 1]), spearman([1, 2, 2, 3], [1, 3, 2, 4]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    from scipy.stats import rankdata, spearmanr  # the test extra has scipy: the values it gives
+    auc, rho = map(float, out.stdout.split())
+    ranks = rankdata([0.1, 0.4, 0.4, 0.9])
+    assert auc == pytest.approx((ranks[2:].sum() - 3) / 4) == 0.875
+    assert rho == pytest.approx(spearmanr([1, 2, 2, 3], [1, 3, 2, 4]).statistic)

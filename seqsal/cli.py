@@ -397,9 +397,10 @@ def call_peaks(out_dir, fdr, element_fdr, signs, null, test_widths, max_length, 
 @click.option("--seed", type=SEED, default=None,
               help="Random seed of the region sample, backgrounds, references and noise. [the run's --seed]")
 @method_options
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, mps, auto. [the run's, where this machine has it]")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info logs.")
 @handle_errors
-def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, quiet, method_params=None):
+def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, device, quiet, method_params=None):
     """Faithfulness of attribution methods on the regions of the run in OUT_DIR.
 
     Deletion/insertion curves and their AUCs, ground-truth AUROC/AUPRC (--truth), sanity check, stability and the
@@ -419,7 +420,8 @@ def evaluate(out_dir, methods, truth, max_regions, background, sanity, seed, qui
     per_method = {name: {k: v for k, v in given.items() if k in METHOD_OPTIONS.get(name, ()) and v is not None}
                   for name in names}
     result = evaluate_run(out_dir, names, truth=truth, max_regions=max_regions, background=background, sanity=sanity,
-                          seed=seed, method_params=per_method, progress=not quiet, named=methods is not None)
+                          seed=seed, method_params=per_method, progress=not quiet, named=methods is not None,
+                          device=device)
     log = logging.getLogger("seqsal")
     for row in result.itertuples(index=False):
         extra = f", AUROC {row.auroc:.3f}, AUPRC {row.auprc:.3f}" if "auroc" in result else ""

@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 from .attribution import Target
-from .devices import model_home
+from .devices import device_for, model_home
+from .methods.inputs import exported_module
 from .encode import reverse_complement_one_hot
 from .errors import InputError, option
 from .models.logit_output import exact_logit
@@ -41,7 +42,7 @@ from .io import atomic_path, write_table_atomic
 from .provenance import record_written, remove_group
 from .tables import read_region_coordinates
 from .methods import METHODS, attribute, make_baselines
-from .run_windows import run_inputs
+from .run_windows import run_device, run_inputs
 from .runlock import locks_run_folder
 from .shuffle import dinucleotide_shuffle
 
@@ -51,9 +52,13 @@ FRACTIONS = np.linspace(0.0, 1.0, 21)
 
 
 def projected_scores(model: nn.Module, x: torch.Tensor, method: str, target: Target, batch_size: int = 64,
-                     device: str | None = "cpu", correct: bool = True, **params) -> np.ndarray:
+                     device: str | None = None, correct: bool = True, **params) -> np.ndarray:
     """Per-base score ``(N, L)`` of ``method`` on one-hot ``x`` ``(N, 4, L)``: the projected contribution
-    (hypothetical x one-hot summed over channels); for ``saliency`` the max |gradient| over the channels."""
+    (hypothetical x one-hot summed over channels); for ``saliency`` the max |gradient| over the channels. On
+    ``device``, default the model's own (its first parameter's; the CPU for a model without)."""
+    if device is None:
+        home = model_home(model) if isinstance(model, nn.Module) else None
+        device = "cpu" if home is None else str(home)
     hypothetical = attribute(model, x, method=method, target=target, correct=correct, batch_size=batch_size,
                              device=device, hypothetical=True, **params)
     if method == "saliency":  # the saliency map of Simonyan et al.: max |gradient| over the four channels
@@ -210,10 +215,10 @@ def sanity_check(model: nn.Module, x: torch.Tensor, method: str, target: Target,
     Parameters
     ----------
     model, x, method, target, reference, rng_seed, **params
-        Model (a CPU copy is re-initialised; ``model`` is unchanged), one-hot ``(N, 4, L)``, a ``METHODS`` key, the
+        Model (a copy is re-initialised; ``model`` is unchanged), one-hot ``(N, 4, L)``, a ``METHODS`` key, the
         target, the ``(N, L)`` map of the intact model, the new weights' seed, more :func:`seqsal.attribute` args."""
     layers = parameterised_layers(model)
-    randomised = copy.deepcopy(model).cpu()
+    randomised = copy.deepcopy(model)  # where the model is (a GPU run's evaluation stays on the GPU)
     generator = torch.Generator().manual_seed(rng_seed)
     rows = []
     modules = dict(randomised.named_modules())
@@ -301,7 +306,7 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor) -> tuple[pd.Dat
 def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | None = None,
                  max_regions: int | None = 100, background: str = "shuffle", sanity: bool = True,
                  seed: int | None = None, method_params: dict | None = None, plots: bool = True,
-                 progress: bool = True, named: bool | None = None) -> pd.DataFrame:
+                 progress: bool = True, named: bool | None = None, device: str | None = None) -> pd.DataFrame:
     """Evaluate ``methods`` on the windows the run attributed, as it attributed them.
 
     The windows are the run's own (:func:`run_windows`: widened, tiled, reverse-complemented for minus-strand
@@ -328,6 +333,9 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
         Seed of the region sample, the backgrounds and the methods' references and noise; ``None``: the run's.
     method_params
         ``{method: {param: value}}`` given explicitly (they override the run's for the run's method).
+    device
+        Where the model runs: ``cpu``, ``cuda``, ... ; ``None``: the run's device (``run.json``) where this machine
+        has it, else the best available (:func:`seqsal.run_windows.run_device`).
 
     Returns
     -------
@@ -355,6 +363,9 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
         raise InputError(f"{option('max_regions')} must be a whole number >= 1 (None: all), got {max_regions!r}")
     max_regions = None if max_regions is None else int(max_regions)
     record, model, x, windows, target, seed = run_inputs(out, max_regions, seed)
+    movable = not exported_module(model)  # the run's model, loaded for this evaluation: placed for good
+    if movable:
+        model.to(device_for(run_device(record, device), model, movable))
     common = {"correct": bool(record["parameters"].get("correct", True)), "rc": bool(record["parameters"].get("rc"))}
     targets = {method: method_target(method, target) for method in methods}
     parameters = {method: {**common, **method_parameters(method, record, (method_params or {}).get(method, {}), seed)}

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from .attribution import Target
+from .devices import select_device
 from .errors import InputError
 from .evaluate_inputs import check_model_unchanged, check_run_regions, recorded_transform
 from .provenance import read_json_record
@@ -119,3 +120,16 @@ def run_inputs(out_dir: Path, max_regions: int | None, seed: int | None, genome=
     target = Target(t.get("output"), t.get("task"), t.get("reduction", "sum"), t.get("axis"),
                     t.get("transform") or recorded_transform(record), t.get("positions"))
     return record, loaded.module, torch.from_numpy(x), windows, target, seed
+
+
+def run_device(record: dict, requested: str | None) -> str | None:
+    """The device asked for, else the run's (``run.json``) where this machine has it, else ``None`` (the best
+    available): the checks of a GPU run (``check-seqlets``, ``evaluate``) run on the GPU (session 32: they
+    ran on the CPU whatever the run used)."""
+    if requested is not None:
+        return requested
+    recorded = (record.get("parameters") or {}).get("device")
+    try:
+        return str(select_device(recorded)) if recorded else None
+    except InputError:  # run on another machine: a GPU this one lacks
+        return None

@@ -40,11 +40,11 @@ from torch import nn
 
 from .attribution import Target
 from .errors import InputError, option
-from .devices import device_for, placed, precision_context, select_device
+from .devices import device_for, placed, precision_context
 from .engine import is_out_of_memory
 from .evaluate import predict_target
 from .methods.inputs import exported_module
-from .run_windows import run_inputs
+from .run_windows import run_device, run_inputs
 from .io import write_table_atomic
 from .tables import read_region_coordinates
 from .peaks import call_peaks_from_run
@@ -384,18 +384,6 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     if warn:
         _warn_unconfirmed(unconfirmed_signs(table, alpha=alpha), out)
     return table
-
-
-def run_device(record: dict, requested: str | None) -> str | None:
-    """The device asked for, else the run's (``run.json``) where this machine has it, else ``None`` (the best
-    available): the check of a GPU run runs on the GPU (session 32: it ran on the CPU whatever the run used)."""
-    if requested is not None:
-        return requested
-    recorded = (record.get("parameters") or {}).get("device")
-    try:
-        return str(select_device(recorded)) if recorded else None
-    except InputError:  # run on another machine: a GPU this one lacks
-        return None
 
 
 def _seqlet_keys(out: Path) -> dict:

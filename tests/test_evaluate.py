@@ -229,3 +229,26 @@ def test_site_mask_reads_minus_strand_windows_reversed():
     sites = pd.DataFrame({"chrom": ["c1"], "start": [101], "end": [103]})
     mask = site_mask(windows, sites, 10)
     assert mask[0].nonzero()[0].tolist() == [1, 2] and mask[1].nonzero()[0].tolist() == [7, 8]
+
+
+def test_evaluate_runs_the_model_where_asked_or_where_the_run_ran(demo_run, tmp_path, monkeypatch):
+    """session 32: `seqsal evaluate` ran every method on the CPU whatever the run used (an H200 run's evaluation
+    too); it now takes --device, default the run's where this machine has it."""
+    from click.testing import CliRunner
+
+    from seqsal import evaluate as ev
+    from seqsal.cli import main
+    asked = []
+
+    def recorded(record, device):
+        asked.append((record["parameters"]["device"], device))
+        return "cpu"
+
+    import shutil
+    run = shutil.copytree(demo_run, tmp_path / "run")  # evaluate writes into the folder
+    monkeypatch.setattr(ev, "run_device", recorded)
+    for extra, device in (([], None), (["--device", "CPU"], "CPU")):
+        result = CliRunner().invoke(main, ["evaluate", str(run), "--methods", "saliency", "--max-regions", "2",
+                                           "--no-sanity", "-q", *extra])
+        assert result.exit_code == 0, result.output
+        assert asked[-1] == ("cpu", device)

@@ -363,8 +363,9 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
             table = check_seqlets(model, x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
                                   avoid=lenient[lenient["region_index"].isin(set(windows["region_index"]))])
     if write:
+        withheld = _withheld_rows(out)  # review32b: a new check of a withheld folder dropped the evidence
         remove_group(out, "seqlet_check")
-        write_table_atomic(out / "seqlet_check.tsv", table)
+        write_table_atomic(out / "seqlet_check.tsv", pd.concat([table, withheld]) if len(withheld) else table)
         record_written(out, "seqlet_check", extra=verdict_basis(table, alpha))
     for label in ("+", "-"):
         part = table[table["sign"] == label]
@@ -384,6 +385,16 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
     if warn:
         _warn_unconfirmed(unconfirmed_signs(table, alpha=alpha), out)
     return table
+
+
+def _withheld_rows(out: Path) -> pd.DataFrame:
+    """The rows of ``seqlet_check.tsv`` that checked a sign the calls now leave out (``withheld_<name>``), while
+    ``run.json`` says a sign is withheld: the check that withheld it, kept when the called sign is checked again."""
+    path = out / "seqlet_check.tsv"
+    if not path.exists() or not (read_json_record(out / "run.json").get("peaks") or {}).get("withheld"):
+        return pd.DataFrame(columns=COLUMNS)
+    earlier = pd.read_csv(path, sep="\t", keep_default_na=False)
+    return earlier[earlier["name"].astype(str).str.startswith("withheld_")]
 
 
 def _seqlet_keys(out: Path) -> dict:

@@ -347,6 +347,12 @@ def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_r
     sites = before.set_index("name").loc[check.loc[check["sign"] == "-", "name"].str.replace("withheld_", "")]
     assert (sites["sign"] == "-").all()
     assert "(3 of 20 checked)" in build_report(out, top=1) and "are not called" in build_report(out, top=1)
+    monkeypatch.undo()  # the real check of the + seqlets left: the withheld sign's rows stay (review32b: dropped)
+    again = seqlet_check.check_seqlets_run(out, max_seqlets=10)
+    rows = pd.read_csv(out / "seqlet_check.tsv", sep="\t")
+    assert set(again["sign"]) == {"+"} and len(rows) == len(again) + 20
+    assert rows.loc[rows["sign"] == "-", "name"].str.startswith("withheld_").all()
+    monkeypatch.setattr(seqlet_check, "check_seqlets_run", fake_check)
     assert seqlet_check.withhold_unconfirmed(out) == {}  # one sign called already: nothing more to ask
     assert set(discovery_seqlets(out)["sign"]) <= {"+", 1}
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"

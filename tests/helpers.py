@@ -104,3 +104,17 @@ def attribute_scripted(tmp_path: Path, model: nn.Module, name: str, chunks: list
     run_attribute(str(genome), str(tmp_path / "r.bed"), str(path), str(out), AttributeOptions(window=200),
                   progress=False)
     return out
+
+
+def record_precision(monkeypatch, module: ModuleType) -> list[tuple[str, object]]:
+    """Replace ``module.precision_context`` by one that records ``(device type, autocast dtype)`` of each block it
+    opens (the blocks run as they are): where a model ran in full float32 on a GPU, seen from the CPU."""
+    seen: list[tuple[str, object]] = []
+
+    @contextlib.contextmanager
+    def recording(device, autocast):
+        seen.append((device.type, autocast))
+        yield
+
+    monkeypatch.setattr(module, "precision_context", recording)
+    return seen

@@ -430,17 +430,10 @@ def test_a_resume_finishes_a_check_that_was_interrupted(demo_run, tmp_path):
 
 def test_the_check_runs_the_model_in_float32_where_the_run_ran(demo_run, monkeypatch):
     """review32b: on a GPU the check's forward passes ran under TF32 while the run's maps were float32."""
-    import contextlib
+    from helpers import record_precision
 
     from seqsal import seqlet_check
-    seen = []
-
-    @contextlib.contextmanager
-    def recording(device, autocast):
-        seen.append((device.type, autocast))
-        yield
-
-    monkeypatch.setattr(seqlet_check, "precision_context", recording)
+    seen = record_precision(monkeypatch, seqlet_check)
     seqlet_check.check_seqlets_run(demo_run, max_seqlets=20, write=False, warn=False)
     assert seen == [("cpu", None)]
 

@@ -183,17 +183,10 @@ def test_precision_is_checked_and_records_what_ran(world, tmp_path):  # noqa: F8
 def test_fp32_training_steps_and_validation_run_in_the_precision_context(world, tmp_path, monkeypatch):  # noqa: F811
     """review32: `--precision fp32` on a GPU trained under TF32 (cuDNN's default) and recorded fp32: each step and
     each validation pass now runs in seqsal.devices.precision_context (full float32 on a GPU)."""
-    import contextlib
+    from helpers import record_precision
 
     from seqsal import train
-    seen = []
-
-    @contextlib.contextmanager
-    def recording(device, autocast):
-        seen.append((device.type, autocast))
-        yield
-
-    monkeypatch.setattr(train, "precision_context", recording)
+    seen = record_precision(monkeypatch, train)
     train_model(world / "genome.fa", world / "labels.tsv", tmp_path / "c.safetensors",
                 _options(precision="fp32", epochs=1, device="cpu"), quiet=True)
     assert len(seen) >= 3 and set(seen) == {("cpu", None)}  # steps, the validation pass, the held-out metrics

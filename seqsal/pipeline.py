@@ -457,7 +457,10 @@ def _say_levels_kept(out: str, made: dict, peaks, asked_both: bool = False) -> N
     signs than those asked (review30: `--resume --fdr 0.1` said only "nothing to resume"); ``asked_both``: both
     signs asked for explicitly (``--signs +-``, no check), so a sign withheld by the check is not what was asked."""
     asked = peaks if isinstance(peaks, PeakOptions) else PeakOptions() if peaks else None
-    if asked is None or made.get("fdr") is None or isinstance(made.get("calls"), str):  # a shard calls nothing
+    if made.get("fdr") is None or isinstance(made.get("calls"), str):  # no calls, or a shard's (it calls nothing)
+        return
+    if asked is None:  # review32b: `--resume --no-peaks` kept the calls unsaid (a fresh --no-peaks run drops them)
+        log.warning("the calls in %s stay: a resume keeps them (`--no-peaks --force` runs again without calls)", out)
         return
     signs = (made.get("options") or {}).get("signs", "+-")
     withheld = made.get("withheld")

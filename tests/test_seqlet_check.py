@@ -361,6 +361,8 @@ def test_a_sign_the_model_contradicts_is_withheld_from_the_calls_and_said(demo_r
     said = CliRunner().invoke(main, [*resume, "--signs", "+-"]).output  # session 32: both asked, - left out: silent
     assert "leave out the - sign, which the model contradicted" in said and "--signs +-` calls both" in said
     assert "leave out" not in CliRunner().invoke(main, resume).output  # --signs auto: what auto does
+    said = CliRunner().invoke(main, [*resume, "--no-peaks"]).output  # review32b: the calls stayed unsaid
+    assert "the calls in" in said and "stay: a resume keeps them" in said
     said = CliRunner().invoke(main, [*resume, "--signs", "-", "--fdr", "0.1"]).output  # review32b: silent on signs
     assert "were made for signs +, not the - asked" in said
     assert "--fdr 0.1 --element-fdr 0.05 --signs -` calls again" in said  # review32b: the command dropped --signs

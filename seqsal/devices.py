@@ -211,9 +211,20 @@ def model_home(model: nn.Module) -> torch.device | None:
     return None
 
 
-def device_for(requested: str | torch.device | None, model: nn.Module, movable: bool) -> torch.device:
+def exported_module(model: object) -> bool:
+    """Whether ``model`` is or holds the module of a ``torch.export`` program (``ExportedProgram.module()``, also
+    wrapped: :class:`~seqsal.models.user.FixedBatch`, a user's ``nn.Sequential``; a ``.pt2`` that
+    :func:`seqsal.load_model` read is marked): its graph keeps the device it was exported on, so it runs there and
+    is never moved (session 32, an H200: moved, it failed)."""
+    modules = list(model.modules()) if isinstance(model, nn.Module) else [model]
+    return any(getattr(module, "seqsal_exported", False) for module in modules) or any(
+        kind.__name__ == "_StatefulGraphModule" for module in modules for kind in type(module).__mro__)
+
+
+def device_for(requested: str | torch.device | None, model: nn.Module) -> torch.device:
     """The device a model runs on: :func:`select_device`, except that a model that cannot be moved (an exported
-    program, ``.pt2``) runs where it is when the device is left to seqsal (``None`` / ``auto``).
+    program, ``.pt2``: :func:`exported_module`) runs where it is when the device is left to seqsal (``None`` /
+    ``auto``).
 
     Parameters
     ----------
@@ -221,8 +232,6 @@ def device_for(requested: str | torch.device | None, model: nn.Module, movable: 
         The device asked for (``--device`` / ``device=``), ``None`` or ``"auto"`` for the best available.
     model
         The module that will run.
-    movable
-        Whether ``model.to(device)`` may move it (``False`` for an exported program).
 
     Returns
     -------
@@ -235,7 +244,7 @@ def device_for(requested: str | torch.device | None, model: nn.Module, movable: 
         model is not on (it would fail with a device mismatch).
     """
     device = select_device(requested)
-    home = None if movable or not isinstance(model, nn.Module) else model_home(model)
+    home = model_home(model) if isinstance(model, nn.Module) and exported_module(model) else None
     if home is None or on_device(model, device):
         return device
     if requested is None or (isinstance(requested, str) and requested.strip().lower() == "auto"):
@@ -267,9 +276,10 @@ _PLACED: dict[int, list] = {}  # id(model) -> [runs using it, where it goes back
 
 
 @contextlib.contextmanager
-def placed(model: nn.Module, device: torch.device, movable: bool = True) -> Iterator[None]:
+def placed(model: nn.Module, device: torch.device) -> Iterator[None]:
     """Move ``model`` to ``device`` while the block runs and back to where it was after it (the caller's model
-    is left where it was: fresh11); nothing is moved when it is there already, has no tensors, or may not move.
+    is left where it was: fresh11); nothing is moved when it is there already, has no tensors, or is an exported
+    program (:func:`exported_module`).
 
     Runs that share a model (two iterations of :func:`seqsal.iter_attributions` over one model, interleaved, or
     two threads) keep it where the first put it until the last ends (review32: the first to finish moved it back
@@ -280,7 +290,8 @@ def placed(model: nn.Module, device: torch.device, movable: bool = True) -> Iter
         entry = _PLACED.get(key)
         if entry is not None:
             entry[0] += 1
-        elif not movable or not isinstance(model, nn.Module) or on_device(model, device) or model_home(model) is None:
+        elif (not isinstance(model, nn.Module) or exported_module(model) or on_device(model, device)
+              or model_home(model) is None):
             key = None  # nothing to move, nothing to put back
         else:
             entry = _PLACED[key] = [1, model_home(model)]

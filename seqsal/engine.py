@@ -30,7 +30,6 @@ from .errors import InputError, option
 from .memory import MemoryPlan, below_one_window, default_budget, measure_window_cost, parse_memory, plan_memory
 from .methods import (FOCUSED_METHODS, METHODS, REFERENCE_METHODS, IncompleteAttribution, check_on_error,
                       hypothetical_attributions, nonfinite_rows, on_nonfinite, relative_completeness)
-from .methods.inputs import exported_module
 from .methods.references import rounding_allowance
 from .methods.registry import completeness_check
 from .stitch import RegionResult, RegionState, Stitcher, plan_region, restored_stitcher, state_of, window_focus
@@ -328,8 +327,7 @@ def iter_region_attributions(
         raise InputError(f"unknown {option('stitch')} {stitch!r}; choose mean or centre")
     check_on_error(on_error)
     parse_memory(max_memory)
-    movable = not exported_module(model)
-    device = device_for(device, model, movable)
+    device = device_for(device, model)
     autocast_dtype = autocast_dtype_for(precision, device)
     target = target or Target()
     pin = device.type == "cuda"
@@ -343,7 +341,7 @@ def iter_region_attributions(
         return
     # one placement for the memory plan, the cap and the run: a notebook's model on the CPU runs on the GPU
     # chosen and goes back after (session 32, an H200); an exported program stays where it was exported
-    with placed(model, device, movable):
+    with placed(model, device):
         with eval_mode(model):  # fit_memory measures it where it runs
             batch_size, method_params, _ = fit_memory(model, target, method, method_params, rc, batch_size, max_memory,
                                                       device, autocast_dtype, window or int(lengths.max()))

@@ -31,8 +31,7 @@ import torch
 from torch import nn
 
 from .attribution import Target
-from .devices import device_for, model_home
-from .methods.inputs import exported_module
+from .devices import device_for, exported_module, model_home
 from .encode import reverse_complement_one_hot
 from .errors import InputError, option
 from .models.logit_output import exact_logit
@@ -363,9 +362,9 @@ def evaluate_run(out_dir: str, methods: list[str] | None = None, truth: str | No
         raise InputError(f"{option('max_regions')} must be a whole number >= 1 (None: all), got {max_regions!r}")
     max_regions = None if max_regions is None else int(max_regions)
     record, model, x, windows, target, seed = run_inputs(out, max_regions, seed)
-    movable = not exported_module(model)  # the run's model, loaded for this evaluation: placed for good
-    if movable:
-        model.to(device_for(run_device(record, device), model, movable))
+    where = device_for(run_device(record, device), model)
+    if not exported_module(model):  # the run's model, loaded for this evaluation: placed for good
+        model.to(where)
     common = {"correct": bool(record["parameters"].get("correct", True)), "rc": bool(record["parameters"].get("rc"))}
     targets = {method: method_target(method, target) for method in methods}
     parameters = {method: {**common, **method_parameters(method, record, (method_params or {}).get(method, {}), seed)}

@@ -159,11 +159,11 @@ def iter_attributions(
     table = prepare_regions(regions, genome.chrom_sizes, options.width)
     target = Target.parse(loaded.target_text(options.target)).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
-    device = device_for(options.device, loaded.module, loaded.source != "export")  # .pt2: where it is
+    device = device_for(options.device, loaded.module)  # a .pt2 runs where it was exported
     check_run_options(options, device)
     # the caller's model goes back where it was when the iteration ends (session 32: a notebook's model stayed on
     # the GPU); exported programs cannot be moved: they run where they were exported (device_for)
-    with placed(loaded.module, device, loaded.source != "export"):
+    with placed(loaded.module, device):
         if len(table):
             length = int(table["end"].iloc[0] - table["start"].iloc[0])
             target, shape = check_model_input(loaded, window, length, target, device, options.layout)
@@ -296,7 +296,7 @@ def run_attribute(
     target = Target.parse(loaded.target_text(options.target)).resolve(loaded.task_names)
     window = resolve_window(loaded, options)
     stride, table = _stride(options, window), table.assign(padded_bp=padded_bases(table, genome.chrom_sizes, window))
-    device = device_for(options.device, loaded.module, loaded.source != "export")  # .pt2: where it is
+    device = device_for(options.device, loaded.module)  # a .pt2 runs where it was exported
     check_run_options(options, device)
     if loaded.source != "export":
         loaded.module.to(device)

@@ -43,7 +43,6 @@ from .errors import InputError, option
 from .devices import device_for, placed, precision_context
 from .engine import is_out_of_memory
 from .evaluate import predict_target
-from .methods.inputs import exported_module
 from .run_windows import run_device, run_inputs
 from .io import write_table_atomic
 from .tables import read_region_coordinates
@@ -356,10 +355,9 @@ def check_seqlets_run(out_dir: str | Path, max_seqlets: int = 200, draws: int = 
                                       write=False, elements=False, bh_family="joint").seqlets
         # controls avoid every candidate site: one family over both signs, the more of them (review29b: 659
         # against the sign families' 610 on the demo at 0.5), and no "no + seqlet passed" line from this call
-        movable = not exported_module(model)
-        where = device_for(run_device(record, device), model, movable)
+        where = device_for(run_device(record, device), model)
         # float32 as the run's maps (review32b: TF32 on a GPU made the verdicts depend on the machine)
-        with placed(model, where, movable), precision_context(where, None):
+        with placed(model, where), precision_context(where, None):
             table = check_seqlets(model, x.numpy(), windows, seqlets, target, max_seqlets, draws, alpha, seed, rc,
                                   avoid=lenient[lenient["region_index"].isin(set(windows["region_index"]))])
     if write:

@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 from seqsal.devices import (_float32_settings, autocast_dtype_for, cuda_index, device_for, device_mismatch,
-                            full_float32, on_device, placed, precision_context, select_device)
+                            exported_module, full_float32, model_home, on_device, placed, precision_context,
+                            select_device)
 from seqsal.errors import InputError
 
 
@@ -146,11 +147,13 @@ def test_a_model_placed_on_the_gpu_goes_back_where_it_was(one_gpu):
             assert model.moves == [torch.device("cuda")]
             raise ValueError
     assert model.moves == [torch.device("cuda"), torch.device("cpu")]
-    for movable, device in ((False, "cuda"), (True, "cpu")):
-        model.moves.clear()
-        with placed(model, torch.device(device), movable):
-            pass
-        assert model.moves == []
+    model.moves.clear()
+    with placed(model, torch.device("cpu")):  # there already
+        pass
+    assert model.moves == []
+    exported = _exported()
+    with placed(exported, torch.device("cuda")):  # an exported program is never moved (it would fail)
+        assert model_home(exported).type == "cpu"
 
 
 def test_two_runs_sharing_a_model_keep_it_placed_until_the_last_ends(one_gpu):
@@ -183,14 +186,18 @@ def test_a_move_that_fails_part_way_puts_the_model_back(one_gpu):
     assert model.moves[2:] == [torch.device("cuda"), torch.device("cpu")]
 
 
+def _exported() -> nn.Module:
+    """The module of a program torch.export made on the CPU."""
+    return torch.export.export(nn.Sequential(nn.Conv1d(4, 2, 3)).eval(), (torch.zeros(2, 4, 20),)).module()
+
+
 def test_an_exported_program_runs_where_it_is_unless_a_device_is_named(one_gpu):
-    model = nn.Linear(4, 1)  # on the CPU, as torch.export left it
-    assert device_for(None, model, movable=False).type == "cpu"
-    assert device_for("auto", model, movable=False).type == "cpu"
-    assert device_for(None, model, movable=True).type == "cuda"
+    model = _exported()  # on the CPU, as torch.export left it
+    assert device_for(None, model).type == "cpu" and device_for("auto", model).type == "cpu"
+    assert device_for(None, nn.Linear(4, 1)).type == "cuda"
     with pytest.raises(InputError, match=r"runs on cpu, where it was exported, .* give device=\"cpu\""):
-        device_for("cuda", model, movable=False)
-    assert device_for("cpu:0", model, movable=False).type == "cpu"  # review32: refused (an index on the CPU)
+        device_for("cuda", model)
+    assert device_for("cpu:0", model).type == "cpu"  # review32: refused (an index on the CPU)
 
 
 def test_a_gpu_memory_cap_names_the_device_by_index(one_gpu, monkeypatch):
@@ -233,37 +240,17 @@ def test_a_model_holding_a_tensor_elsewhere_is_told_so_not_sent_to_its_input_len
 
 def test_the_module_of_an_exported_program_passed_directly_stays_where_it_was_exported(one_gpu):
     # an H200 (session 32): ExportedProgram.module() given to seqsal.attribute was moved to the GPU and failed
-    from seqsal.methods.inputs import as_module
-    exported = torch.export.export(nn.Sequential(nn.Conv1d(4, 2, 3)).eval(), (torch.zeros(2, 4, 20),)).module()
-    _, _, movable = as_module(exported, 20)
-    assert not movable and device_for(None, exported, movable).type == "cpu"
-    assert not as_module(nn.Sequential(exported), 20)[2]  # review32: wrapped, it was moved
-    assert as_module(nn.Conv1d(4, 2, 3), 20)[2] and as_module(torch.jit.script(nn.Conv1d(4, 2, 3)), 20)[2]
+    exported = _exported()
+    assert exported_module(exported) and device_for(None, exported).type == "cpu"
+    assert exported_module(nn.Sequential(exported))  # review32: wrapped, it was moved
+    assert not exported_module(nn.Conv1d(4, 2, 3)) and not exported_module(torch.jit.script(nn.Conv1d(4, 2, 3)))
 
 
-def test_the_seqlet_check_runs_where_the_run_ran_when_this_machine_has_that_device(monkeypatch):
-    # session 32: seqsal check-seqlets (and the check of --signs auto) ran on the CPU whatever the run used
-    from seqsal.seqlet_check import run_device
-    assert run_device({"parameters": {"device": "cpu"}}, None) == "cpu"
-    assert run_device({"parameters": {"device": "cuda"}}, "cpu") == "cpu"  # asked for: as asked
-    assert run_device({"parameters": {}}, None) is None
-    if not torch.cuda.is_available():
-        assert run_device({"parameters": {"device": "cuda"}}, None) is None  # a GPU run checked on a CPU machine
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert run_device({"parameters": {"device": "cuda"}}, None) == "cuda"
-
-
-def test_forward_passes_of_the_checks_go_to_the_model_device(monkeypatch):
-    from seqsal import evaluate
-    from seqsal.attribution import Target
-    seen = []
-
-    class Where(nn.Module):
-        def forward(self, x):
-            seen.append(x.device.type)
-            return torch.zeros(x.shape[0], 1)
-
-    monkeypatch.setattr(evaluate, "model_home", lambda model: torch.device("meta"))  # "the model is elsewhere"
-    assert evaluate.predict_target(Where(), torch.ones(3, 4, 5), Target(), batch_size=2).tolist() == [0.0] * 3
-    assert seen == ["meta", "meta"]
+def test_a_loaded_pt2_is_known_as_exported(tmp_path):
+    # the pipeline used to ask the file's format; now devices.exported_module asks the module, marked on loading
+    import seqsal
+    program = torch.export.export(nn.Sequential(nn.Conv1d(4, 1, 3), nn.Flatten(), nn.Linear(18, 1)).eval(),
+                                  (torch.zeros(2, 4, 20),))
+    torch.export.save(program, tmp_path / "m.pt2")
+    loaded = seqsal.load_model(tmp_path / "m.pt2")
+    assert loaded.source == "export" and exported_module(loaded.module)

@@ -264,13 +264,13 @@ def attribute(
         raise InputError(f"batch_size {batch_size!r}: give a whole number >= 1")
     target = as_target(target)
     x = as_batch(x).to(torch.float32)
-    model, task_names, movable = as_module(model, x.shape[-1])
+    model, task_names = as_module(model, x.shape[-1])
     target = target.resolve(task_names)
-    device = device_for(device, model, movable)
+    device = device_for(device, model)
     dtype = autocast_dtype_for(precision, device)
     if hypothetical is None:
         hypothetical = not PROJECTED_BY_DEFAULT.get(method, True)
-    with placed(model, device, movable):  # a TorchScript module too (session 32, an H200: it stayed on the CPU)
+    with placed(model, device):  # a TorchScript module too (session 32, an H200: it stayed on the CPU)
         outputs = []
         with eval_mode(model):
             if x.shape[0] and (target.transform is None or target.axis is None):  # the CLI's target rules

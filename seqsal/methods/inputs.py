@@ -87,7 +87,7 @@ def as_target(target: Target | str | int | None) -> Target:
 
 
 def as_module(model: nn.Module | LoadedModel, length: int, float32: bool = True
-              ) -> tuple[nn.Module, list[str] | None, bool]:
+              ) -> tuple[nn.Module, list[str] | None]:
     """The module a method runs, from an ``nn.Module`` or a :class:`~seqsal.models.LoadedModel`.
 
     Parameters
@@ -102,9 +102,9 @@ def as_module(model: nn.Module | LoadedModel, length: int, float32: bool = True
 
     Returns
     -------
-    module, task_names, movable
-        The module, the task names (of the file, else the module's ``task_names`` attribute) and whether it may
-        be moved to another device (an exported program runs where it was exported).
+    module, task_names
+        The module and the task names (of the file, else the module's ``task_names`` attribute). Whether it may be
+        moved to another device is :func:`seqsal.devices.exported_module`'s to say.
 
     Raises
     ------
@@ -116,21 +116,13 @@ def as_module(model: nn.Module | LoadedModel, length: int, float32: bool = True
         if model.input_length is not None and int(model.input_length) != length:
             raise InputError(f"x has length {length} but the model file declares windows of {model.input_length} "
                              f"bases; pass sequences of length {model.input_length}")
-        return model.module, model.task_names, model.source != "export"
+        return model.module, model.task_names
     if not callable(model):
         raise InputError(f"model is a {type(model).__name__}; pass a torch nn.Module or what seqsal.load_model(path) "
                          "returns")
     if float32:
         check_float32(model)
-    return model, getattr(model, "task_names", None), not exported_module(model)
-
-
-def exported_module(model: object) -> bool:
-    """Whether ``model`` is or holds the module of a ``torch.export`` program (``ExportedProgram.module()``, also
-    wrapped: :class:`~seqsal.models.user.FixedBatch`, a user's ``nn.Sequential``): its graph keeps the device it
-    was exported on, so it runs there (session 32, an H200: moved, it failed)."""
-    modules = model.modules() if isinstance(model, nn.Module) else (model,)
-    return any(kind.__name__ == "_StatefulGraphModule" for module in modules for kind in type(module).__mro__)
+    return model, getattr(model, "task_names", None)
 
 
 def method_inputs(model, x, target) -> tuple[nn.Module, torch.Tensor, Target]:
@@ -139,7 +131,7 @@ def method_inputs(model, x, target) -> tuple[nn.Module, torch.Tensor, Target]:
     logit runs on the model rewritten to return the sigmoid's input (:func:`~seqsal.models.logit_output.exact_logit`),
     so that its values are not inverted from float32 probabilities."""
     x = as_batch(x)
-    module, task_names, _ = as_module(model, x.shape[-1], float32=False)
+    module, task_names = as_module(model, x.shape[-1], float32=False)
     module, target = exact_logit(module, as_target(target).resolve(task_names))
     return module, x, target
 

@@ -227,6 +227,7 @@ def exported_model(program, layout: str, path: str) -> tuple[nn.Module, int | No
     """
     shape = exported_input_shape(program)
     module = program.module()
+    module.seqsal_exported = True  # seqsal.devices.exported_module: never moved (torch < 2.3 names no class)
     if shape is None:
         return module, None
     if len(shape) != 3:
